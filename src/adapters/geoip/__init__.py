@@ -1,0 +1,1 @@
+"""Geo enrichment from a MaxMind City database through geoip2."""

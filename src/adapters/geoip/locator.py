@@ -1,0 +1,54 @@
+"""``GeoLocator`` over a MaxMind GeoIP2/GeoLite2 City ``.mmdb`` file."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from typing import Any
+
+import geoip2.database
+from geoip2.errors import AddressNotFoundError
+
+log = logging.getLogger(__name__)
+
+
+class MaxMindGeoLocator:
+    """Opens the database once per process (memory-mapped) and shares it between threads."""
+
+    def __init__(self, path: str) -> None:
+        self._reader = geoip2.database.Reader(path)
+
+    def locate(self, ip_address: str) -> dict[str, Any] | None:
+        """Geo of a public address; private, loopback and unknown addresses give None."""
+        try:
+            address = ipaddress.ip_address(ip_address)
+        except ValueError:
+            return None
+        if not address.is_global:
+            return None
+        try:
+            city = self._reader.city(str(address))
+        except AddressNotFoundError:
+            return None
+        except ValueError:
+            log.warning("the GeoIP database is not a City database or is corrupt")
+            return None
+        return {
+            "country_code": city.country.iso_code,
+            "country": city.country.name,
+            "region": city.subdivisions.most_specific.name,
+            "city": city.city.name,
+            "latitude": city.location.latitude,
+            "longitude": city.location.longitude,
+            "timezone": city.location.time_zone,
+        }
+
+    def close(self) -> None:
+        self._reader.close()
+
+
+class NoGeoLocator:
+    """Used when no database is configured: every event's ``geo`` is null."""
+
+    def locate(self, ip_address: str) -> dict[str, Any] | None:
+        return None

@@ -1,0 +1,1 @@
+"""In-process job queue for the embedded profile: one worker thread inside ``serve``."""

@@ -1,0 +1,1 @@
+"""RQ (Redis) job queue for the production profile."""

@@ -1,0 +1,56 @@
+"""Enqueue de-duplicated "process workspace W" jobs on RQ."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import Queue
+
+log = logging.getLogger(__name__)
+
+WAKE_TTL_SECONDS = 600
+
+
+class RqJobQueue:
+    """One job per workspace while a job is waiting, however many events arrive meanwhile.
+
+    A ``SET NX`` marker says "a job for W is queued". The job deletes it (``claim``) before
+    it reads pending events, so an event committed after that read always finds the marker
+    gone and queues a fresh job: nothing is left behind, and nothing is queued twice.
+    """
+
+    def __init__(self, redis: Redis, job_path: str, queue_name: str = "auditrail",
+                 job_timeout: int = 600) -> None:
+        self._redis = redis
+        self._queue = Queue(queue_name, connection=redis)
+        self._job_path = job_path
+        self._prefix = f"{queue_name}:wake:"
+        self._job_timeout = job_timeout
+
+    @property
+    def queue(self) -> Queue:
+        return self._queue
+
+    def enqueue_processing(self, workspace_ids: Iterable[str]) -> None:
+        try:
+            for workspace_id in workspace_ids:
+                if self._redis.set(self._prefix + workspace_id, 1, nx=True, ex=WAKE_TTL_SECONDS):
+                    self._queue.enqueue(self._job_path, workspace_id,
+                                        job_timeout=self._job_timeout, result_ttl=0,
+                                        failure_ttl=86_400)
+        except RedisError as exc:
+            # The events are already committed; upkeep re-queues them once Redis is back.
+            log.warning("could not enqueue processing (%s); upkeep will retry",
+                        type(exc).__name__)
+
+    def claim(self, workspace_id: str) -> None:
+        self._redis.delete(self._prefix + workspace_id)
+
+    def ping(self) -> bool:
+        try:
+            return bool(self._redis.ping())
+        except RedisError:
+            return False

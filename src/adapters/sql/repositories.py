@@ -1,0 +1,161 @@
+"""Repositories over one SQLAlchemy connection (the unit of work's transaction)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+
+from sqlalchemy import Connection, bindparam, insert, or_, select, update
+
+from adapters.sql import tables as t
+from adapters.sql.mappers import (
+    api_key_from,
+    api_key_row,
+    event_from,
+    event_row,
+    workspace_from,
+    workspace_row,
+)
+from domain.api_keys import ApiKey
+from domain.events import PENDING, PROCESSED, Event
+from domain.hash_chain import GENESIS_HASH, ChainHead
+from domain.workspaces import Workspace
+
+
+class SqlWorkspaceRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._db = connection
+
+    def add(self, workspace: Workspace) -> None:
+        self._db.execute(insert(t.workspaces), workspace_row(workspace))
+
+    def get(self, workspace_id: str) -> Workspace | None:
+        row = self._db.execute(
+            select(t.workspaces).where(t.workspaces.c.id == workspace_id)).mappings().first()
+        return workspace_from(row) if row else None
+
+    def update(self, workspace: Workspace) -> None:
+        values = workspace_row(workspace)
+        del values["id"], values["created_at"]
+        self._db.execute(
+            update(t.workspaces).where(t.workspaces.c.id == workspace.id).values(values))
+
+    def list(self) -> list[Workspace]:
+        rows = self._db.execute(
+            select(t.workspaces).order_by(t.workspaces.c.created_at, t.workspaces.c.id))
+        return [workspace_from(row) for row in rows.mappings()]
+
+
+class SqlApiKeyRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._db = connection
+
+    def add(self, key: ApiKey) -> None:
+        self._db.execute(insert(t.api_keys), api_key_row(key))
+
+    def get(self, workspace_id: str, key_id: str) -> ApiKey | None:
+        row = self._db.execute(select(t.api_keys).where(
+            t.api_keys.c.workspace_id == workspace_id,
+            t.api_keys.c.id == key_id)).mappings().first()
+        return api_key_from(row) if row else None
+
+    def find_by_hash(self, secret_hash: str) -> ApiKey | None:
+        row = self._db.execute(select(t.api_keys).where(
+            t.api_keys.c.secret_hash == secret_hash)).mappings().first()
+        return api_key_from(row) if row else None
+
+    def stamp_usage(self, key_id: str, now: datetime, not_since: datetime) -> None:
+        column = t.api_keys.c.last_used_at
+        self._db.execute(update(t.api_keys)
+                         .where(t.api_keys.c.id == key_id,
+                                or_(column.is_(None), column < not_since))
+                         .values(last_used_at=now))
+
+
+class SqlEventRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._db = connection
+
+    def add_many(self, events: Sequence[Event]) -> None:
+        if events:
+            self._db.execute(insert(t.events), [event_row(event) for event in events])
+
+    def get(self, workspace_id: str, event_id: str) -> Event | None:
+        row = self._db.execute(select(t.events).where(
+            t.events.c.workspace_id == workspace_id,
+            t.events.c.id == event_id)).mappings().first()
+        return event_from(row) if row else None
+
+    def pending_chunk(self, workspace_id: str, limit: int) -> list[Event]:
+        rows = self._db.execute(
+            select(t.events)
+            .where(t.events.c.workspace_id == workspace_id, t.events.c.status == PENDING)
+            .order_by(t.events.c.received_at, t.events.c.id)
+            .limit(limit))
+        return [event_from(row) for row in rows.mappings()]
+
+    def mark_processed(self, events: Sequence[Event]) -> None:
+        if not events:
+            return
+        statement = (
+            update(t.events)
+            .where(t.events.c.id == bindparam("b_id"),
+                   t.events.c.workspace_id == bindparam("b_workspace_id"),
+                   t.events.c.status == PENDING)
+            .values(status=PROCESSED, sequence=bindparam("b_sequence"),
+                    prev_hash=bindparam("b_prev_hash"), hash=bindparam("b_hash"),
+                    geo=bindparam("b_geo", type_=t.events.c.geo.type),
+                    country_code=bindparam("b_country_code")))
+        self._db.execute(statement, [{
+            "b_id": event.id, "b_workspace_id": event.workspace_id,
+            "b_sequence": event.sequence, "b_prev_hash": event.prev_hash, "b_hash": event.hash,
+            "b_geo": event.geo, "b_country_code": (event.geo or {}).get("country_code"),
+        } for event in events])
+
+    def iter_chain(self, workspace_id: str, from_sequence: int, to_sequence: int | None,
+                   chunk_size: int) -> Iterator[Event]:
+        next_sequence = from_sequence
+        while True:
+            query = (select(t.events)
+                     .where(t.events.c.workspace_id == workspace_id,
+                            t.events.c.sequence >= next_sequence)
+                     .order_by(t.events.c.sequence).limit(chunk_size))
+            if to_sequence is not None:
+                query = query.where(t.events.c.sequence <= to_sequence)
+            chunk = [event_from(row) for row in self._db.execute(query).mappings()]
+            yield from chunk
+            if len(chunk) < chunk_size:
+                return
+            next_sequence = chunk[-1].sequence + 1  # type: ignore[operator]
+
+    def workspaces_with_pending(self, received_before: datetime) -> list[str]:
+        rows = self._db.execute(
+            select(t.events.c.workspace_id).distinct()
+            .where(t.events.c.status == PENDING, t.events.c.received_at < received_before))
+        return list(rows.scalars())
+
+
+class SqlChainHeadRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._db = connection
+
+    def create(self, workspace_id: str) -> None:
+        self._db.execute(insert(t.chain_heads),
+                         {"workspace_id": workspace_id, "sequence": 0, "hash": GENESIS_HASH})
+
+    def lock(self, workspace_id: str) -> ChainHead:
+        return self._read(workspace_id, for_update=True)
+
+    def get(self, workspace_id: str) -> ChainHead:
+        return self._read(workspace_id, for_update=False)
+
+    def _read(self, workspace_id: str, *, for_update: bool) -> ChainHead:
+        query = select(t.chain_heads.c.sequence, t.chain_heads.c.hash).where(
+            t.chain_heads.c.workspace_id == workspace_id)
+        row = self._db.execute(query.with_for_update() if for_update else query).first()
+        return ChainHead(row.sequence, row.hash) if row else ChainHead()
+
+    def save(self, workspace_id: str, head: ChainHead) -> None:
+        self._db.execute(update(t.chain_heads)
+                         .where(t.chain_heads.c.workspace_id == workspace_id)
+                         .values(sequence=head.sequence, hash=head.hash))

@@ -1,0 +1,78 @@
+"""Table definitions (SQLAlchemy Core). The Alembic migrations are the schema's source of
+truth; these mirror them for queries, and a test checks the two agree."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    text,
+)
+
+from adapters.sql.types import JsonText, UtcDateTime
+
+metadata = MetaData()
+
+workspaces = Table(
+    "workspaces", metadata,
+    Column("id", String(40), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("plan", String(20), nullable=False),
+    Column("rate_limit_per_minute", Integer),
+    Column("ip_allowlist", JSON, nullable=False),
+    Column("retention_days", Integer),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+chain_heads = Table(
+    "chain_heads", metadata,
+    Column("workspace_id", String(40), ForeignKey("workspaces.id"), primary_key=True),
+    Column("sequence", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+api_keys = Table(
+    "api_keys", metadata,
+    Column("id", String(40), primary_key=True),
+    Column("workspace_id", String(40), ForeignKey("workspaces.id"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("prefix", String(8), nullable=False),
+    Column("secret_hash", String(64), nullable=False),
+    Column("scopes", JSON, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime),
+    Column("revoked_at", UtcDateTime),
+    Column("last_used_at", UtcDateTime),
+    Index("ix_api_keys_secret_hash", "secret_hash", unique=True),
+    Index("ix_api_keys_workspace", "workspace_id", "created_at"),
+)
+
+events = Table(
+    "events", metadata,
+    Column("id", String(40), primary_key=True),
+    Column("workspace_id", String(40), ForeignKey("workspaces.id"), nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("sequence", BigInteger),
+    Column("action", String(128), nullable=False),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("actor_id", String(256), nullable=False),
+    Column("actor_type", String(256), nullable=False),
+    Column("ip_address", String(64)),
+    Column("country_code", String(2)),
+    Column("body", JsonText, nullable=False),
+    Column("geo", JsonText),
+    Column("prev_hash", String(64)),
+    Column("hash", String(64)),
+    Index("ix_events_chain", "workspace_id", "sequence", unique=True),
+    Index("ix_events_occurred", "workspace_id", "occurred_at", "id"),
+    Index("ix_events_pending", "workspace_id", "received_at", "id",
+          postgresql_where=text("status = 'pending'"), sqlite_where=text("status = 'pending'")),
+)

@@ -1,0 +1,33 @@
+"""Application errors: why a use case refused, mapped to HTTP codes by the entrypoints."""
+
+from __future__ import annotations
+
+from domain.errors import DomainError
+
+
+class Unauthenticated(DomainError):
+    """Missing, malformed, unknown, revoked or expired credentials. Never says which."""
+
+
+class IpNotAllowed(DomainError):
+    """The key is valid but the client address is outside the workspace's allowlist."""
+
+
+class InsufficientScope(DomainError):
+    """The key lacks the scope the operation needs."""
+
+    def __init__(self, scope: str) -> None:
+        self.scope = scope
+        super().__init__(f"This API key lacks the '{scope}' scope.")
+
+
+class NotFound(DomainError):
+    """No such resource in the caller's workspace (another workspace's is not revealed)."""
+
+    def __init__(self, kind: str, identifier: str) -> None:
+        self.kind = kind
+        super().__init__(f"No {kind} with id '{identifier}'.")
+
+
+class Conflict(DomainError):
+    """The request contradicts stored state (e.g. an idempotency key reused with another body)."""

@@ -1,0 +1,25 @@
+"""The job queue port. Jobs carry ids only and are enqueued after the commit that needs them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Protocol
+
+
+class JobQueue(Protocol):
+    def enqueue_processing(self, workspace_ids: Iterable[str]) -> None:
+        """Ask for the pending events of these workspaces to be processed.
+
+        De-duplicated: a burst of ingests for one workspace yields a few jobs, not one each.
+        Must not raise when the queue is down: the events are durable and upkeep re-queues.
+        """
+        ...
+
+    def claim(self, workspace_id: str) -> None:
+        """Called by a processing job before it reads pending events, so that any event
+        committed from then on wakes a new job instead of being left for upkeep."""
+        ...
+
+    def ping(self) -> bool:
+        """Whether the queue's backing store is reachable (for ``/readyz``)."""
+        ...

@@ -1,0 +1,64 @@
+"""Storage ports. Every method that reads tenant data takes the workspace id explicitly."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Protocol
+
+from domain.api_keys import ApiKey
+from domain.events import Event
+from domain.hash_chain import ChainHead
+from domain.workspaces import Workspace
+
+
+class WorkspaceRepository(Protocol):
+    def add(self, workspace: Workspace) -> None: ...
+    def get(self, workspace_id: str) -> Workspace | None: ...
+    def update(self, workspace: Workspace) -> None: ...
+    def list(self) -> list[Workspace]: ...
+
+
+class ApiKeyRepository(Protocol):
+    def add(self, key: ApiKey) -> None: ...
+    def get(self, workspace_id: str, key_id: str) -> ApiKey | None: ...
+    def find_by_hash(self, secret_hash: str) -> ApiKey | None: ...
+    def stamp_usage(self, key_id: str, now: datetime, not_since: datetime) -> None:
+        """Set ``last_used_at`` unless another process already did after ``not_since``."""
+        ...
+
+
+class EventRepository(Protocol):
+    def add_many(self, events: Sequence[Event]) -> None:
+        """Store new pending events in one set-based insert."""
+        ...
+
+    def get(self, workspace_id: str, event_id: str) -> Event | None: ...
+
+    def pending_chunk(self, workspace_id: str, limit: int) -> list[Event]:
+        """The oldest pending events of one workspace, in arrival order."""
+        ...
+
+    def mark_processed(self, events: Sequence[Event]) -> None:
+        """Store geo, sequence and hashes of events just linked into the chain."""
+        ...
+
+    def iter_chain(self, workspace_id: str, from_sequence: int, to_sequence: int | None,
+                   chunk_size: int) -> Iterator[Event]:
+        """Processed events in sequence order, fetched lazily in chunks."""
+        ...
+
+    def workspaces_with_pending(self, received_before: datetime) -> list[str]:
+        """Workspaces holding pending events that arrived before ``received_before``."""
+        ...
+
+
+class ChainHeadRepository(Protocol):
+    def create(self, workspace_id: str) -> None: ...
+
+    def lock(self, workspace_id: str) -> ChainHead:
+        """Read the head and hold it until commit, serialising one workspace's processing."""
+        ...
+
+    def get(self, workspace_id: str) -> ChainHead: ...
+    def save(self, workspace_id: str, head: ChainHead) -> None: ...

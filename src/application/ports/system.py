@@ -1,0 +1,24 @@
+"""Time, identifiers and secrets come from outside so that tests can pin them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware, in UTC, with microseconds."""
+        ...
+
+
+class IdGenerator(Protocol):
+    def new(self, prefix: str) -> str:
+        """A new time-ordered id such as ``evt_01JD…`` (``prefix`` without the underscore)."""
+        ...
+
+
+class SecretGenerator(Protocol):
+    def new_api_key(self) -> str:
+        """A new API key secret: ``ak_`` and at least 32 random URL-safe characters."""
+        ...

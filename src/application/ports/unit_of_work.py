@@ -1,0 +1,34 @@
+"""The unit of work: one transaction and the repositories that share it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+from typing import Protocol
+
+from application.ports.repositories import (
+    ApiKeyRepository,
+    ChainHeadRepository,
+    EventRepository,
+    WorkspaceRepository,
+)
+
+
+class UnitOfWork(Protocol):
+    workspaces: WorkspaceRepository
+    api_keys: ApiKeyRepository
+    events: EventRepository
+    chains: ChainHeadRepository
+
+    def __enter__(self) -> UnitOfWork: ...
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        """Roll back whatever was not committed."""
+        ...
+
+    def commit(self) -> None: ...
+
+
+UnitOfWorkFactory = Callable[..., UnitOfWork]
+"""Makes a fresh unit of work; ``read_only=True`` lets a store skip its write lock."""

@@ -1,0 +1,79 @@
+"""Drain one workspace's pending events into its hash chain, a chunk per transaction."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from application.ports.geo import GeoLocator
+from application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from domain.events import Event
+from domain.hash_chain import link
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CHUNK_SIZE = 500
+
+
+@dataclass(frozen=True)
+class ProcessingOutcome:
+    linked: int
+    drained: bool
+    """False when the drain stopped at ``max_chunks`` with events possibly still pending."""
+
+
+class ChunkHandler(Protocol):
+    """A step that runs on each linked chunk inside its transaction (alerts, stream outbox)."""
+
+    def __call__(self, uow: UnitOfWork, events: Sequence[Event]) -> None: ...
+
+
+class ProcessPendingEvents:
+    def __init__(self, uow_factory: UnitOfWorkFactory, geo: GeoLocator,
+                 chunk_handlers: Sequence[ChunkHandler] = (),
+                 chunk_size: int = DEFAULT_CHUNK_SIZE) -> None:
+        self._uow_factory = uow_factory
+        self._geo = geo
+        self._handlers = tuple(chunk_handlers)
+        self._chunk_size = chunk_size
+
+    def execute(self, workspace_id: str, max_chunks: int | None = None) -> ProcessingOutcome:
+        """Process until nothing is pending, or for at most ``max_chunks`` chunks.
+
+        A bounded drain lets one job yield to other workspaces and re-queue itself.
+
+        Each chunk is one transaction holding the workspace's chain-head lock, so concurrent
+        workers serialise per workspace (never globally), and a crash mid-chunk rolls back
+        to a chain with no gap and no double link.
+        """
+        total = 0
+        chunks = 0
+        while max_chunks is None or chunks < max_chunks:
+            linked = self._process_chunk(workspace_id)
+            total += linked
+            if linked < self._chunk_size:
+                return ProcessingOutcome(total, drained=True)
+            chunks += 1
+        return ProcessingOutcome(total, drained=False)
+
+    def _process_chunk(self, workspace_id: str) -> int:
+        with self._uow_factory() as uow:
+            head = uow.chains.lock(workspace_id)
+            pending = uow.events.pending_chunk(workspace_id, self._chunk_size)
+            if not pending:
+                return 0
+            located = [event.with_geo(self._locate(event)) for event in pending]
+            linked, new_head = link(head, located)
+            uow.events.mark_processed(linked)
+            uow.chains.save(workspace_id, new_head)
+            for handler in self._handlers:
+                handler(uow, linked)
+            uow.commit()
+        log.debug("linked %d events of %s up to sequence %d", len(linked), workspace_id,
+                  new_head.sequence)
+        return len(linked)
+
+    def _locate(self, event: Event):
+        return self._geo.locate(event.ip_address) if event.ip_address else None

@@ -1,0 +1,67 @@
+"""Operator use cases for workspaces (the CLI's ``workspaces`` group)."""
+
+from __future__ import annotations
+
+from application.errors import NotFound
+from application.ports.system import Clock, IdGenerator
+from application.ports.unit_of_work import UnitOfWorkFactory
+from application.use_cases.create_api_key import CreateApiKey, IssuedKey
+from domain.errors import FieldError, ValidationFailed
+from domain.scopes import ADMIN
+from domain.workspaces import NAME_MAX_LENGTH, Workspace, plan_settings
+
+
+def _checked_name(name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > NAME_MAX_LENGTH:
+        raise ValidationFailed([FieldError("name", f"1-{NAME_MAX_LENGTH} characters.")])
+    return name
+
+
+class CreateWorkspace:
+    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, ids: IdGenerator,
+                 create_key: CreateApiKey) -> None:
+        self._uow_factory = uow_factory
+        self._clock = clock
+        self._ids = ids
+        self._create_key = create_key
+
+    def execute(self, name: str, plan: str = "free",
+                rate_limit: int | None = None) -> tuple[Workspace, IssuedKey]:
+        """Create the workspace, its empty chain and a first admin key, in one transaction."""
+        workspace = Workspace(id=self._ids.new("ws"), name=_checked_name(name),
+                              created_at=self._clock.now(), **plan_settings(plan, rate_limit))
+        with self._uow_factory() as uow:
+            uow.workspaces.add(workspace)
+            uow.chains.create(workspace.id)
+            issued = self._create_key.issue(uow, workspace.id, "admin", (ADMIN,))
+            uow.commit()
+        return workspace, issued
+
+
+class UpdateWorkspacePlan:
+    def __init__(self, uow_factory: UnitOfWorkFactory) -> None:
+        self._uow_factory = uow_factory
+
+    def execute(self, workspace_id: str, plan: str | None,
+                rate_limit: int | None) -> Workspace:
+        with self._uow_factory() as uow:
+            workspace = uow.workspaces.get(workspace_id)
+            if workspace is None:
+                raise NotFound("workspace", workspace_id)
+            keep_limit = rate_limit is None and plan in (None, workspace.plan)
+            updated = workspace.with_plan(
+                plan or workspace.plan,
+                workspace.custom_rate_limit if keep_limit else rate_limit)
+            uow.workspaces.update(updated)
+            uow.commit()
+        return updated
+
+
+class ListWorkspaces:
+    def __init__(self, uow_factory: UnitOfWorkFactory) -> None:
+        self._uow_factory = uow_factory
+
+    def execute(self) -> list[Workspace]:
+        with self._uow_factory(read_only=True) as uow:
+            return uow.workspaces.list()

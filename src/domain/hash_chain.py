@@ -1,0 +1,52 @@
+"""The per-workspace hash chain (contract §5.5).
+
+``hash = sha256_hex(prev_hash + "\\n" + JCS(core))``. RFC 8785 canonical JSON makes the
+hash independent of key order and number formatting, so anyone holding the exported
+events can recompute it with any conforming JCS implementation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import rfc8785
+
+from domain.events import Event
+
+GENESIS_HASH = "0" * 64
+
+
+@dataclass(frozen=True)
+class ChainHead:
+    """Where a workspace's chain ends: the last sequence and its hash."""
+
+    sequence: int = 0
+    hash: str = GENESIS_HASH
+
+
+def event_hash(prev_hash: str, core: dict[str, Any]) -> str:
+    """The hash of one event's core document, chained to its predecessor."""
+    payload = prev_hash.encode("ascii") + b"\n" + rfc8785.dumps(core)
+    return hashlib.sha256(payload).hexdigest()
+
+
+def link(head: ChainHead, events: Sequence[Event]) -> tuple[list[Event], ChainHead]:
+    """Append ``events`` to the chain in the order given; return them processed and the new head."""
+    linked: list[Event] = []
+    for event in events:
+        sequence = head.sequence + 1
+        numbered = event.processed(sequence=sequence, prev_hash=head.hash, hash_="")
+        digest = event_hash(head.hash, numbered.core())
+        linked.append(numbered.processed(sequence=sequence, prev_hash=head.hash, hash_=digest))
+        head = ChainHead(sequence, digest)
+    return linked, head
+
+
+def document_core(document: dict[str, Any]) -> dict[str, Any]:
+    """The hashed part of an event document as found in an export or an API response."""
+    return {key: value for key, value in document.items()
+            if key not in ("status", "prev_hash", "hash")}
+

@@ -1,0 +1,119 @@
+"""Chain verification: one streaming pass that finds the first broken link.
+
+The same verifier checks rows read from the database and lines read from an exported
+NDJSON file, so the online and offline answers can never disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from domain.hash_chain import GENESIS_HASH, ChainHead, document_core, event_hash
+
+GENESIS = ChainHead(0, GENESIS_HASH)
+"""Where a whole chain starts: before sequence 1, with 64 zeros as the previous hash."""
+
+HASH_MISMATCH = "hash_mismatch"
+PREV_HASH_MISMATCH = "prev_hash_mismatch"
+SEQUENCE_GAP = "sequence_gap"
+
+
+@dataclass(frozen=True)
+class VerificationReport:
+    """The outcome of a verification, shaped like the contract's answer (§5.5)."""
+
+    valid: bool
+    checked: int
+    from_sequence: int | None = None
+    to_sequence: int | None = None
+    head_hash: str | None = None
+    first_invalid_sequence: int | None = None
+    event_id: str | None = None
+    reason: str | None = None
+
+
+class ChainVerifier:
+    """Feeds on event documents in sequence order and stops at the first broken link.
+
+    ``anchor`` is the link the first event must continue: the genesis for a whole chain, the
+    retained anchor after retention, or ``None`` to accept the first event's stated
+    ``prev_hash`` when only a slice of the chain is being checked.
+    """
+
+    def __init__(self, anchor: ChainHead | None = GENESIS) -> None:
+        self._expected = anchor
+        self._checked = 0
+        self._first: int | None = None
+        self._failure: VerificationReport | None = None
+        self._last_id: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self._failure is not None
+
+    def feed(self, document: dict[str, Any]) -> bool:
+        """Check one event; return False once the chain is known to be broken."""
+        if self._failure is not None:
+            return False
+        self._checked += 1
+        sequence = document.get("sequence")
+        prev_hash = document.get("prev_hash")
+        if self._first is None:
+            self._first = sequence if isinstance(sequence, int) else None
+        reason = self._broken_link(sequence, prev_hash, document)
+        if reason is not None:
+            self._fail(sequence, document.get("id"), reason)
+            return False
+        self._expected = ChainHead(sequence, document["hash"])
+        self._last_id = document.get("id")
+        return True
+
+    def _broken_link(self, sequence: Any, prev_hash: Any, document: dict[str, Any]) -> str | None:
+        expected = self._expected
+        if not isinstance(sequence, int) or isinstance(sequence, bool):
+            return SEQUENCE_GAP
+        if expected is not None and sequence != expected.sequence + 1:
+            return SEQUENCE_GAP
+        if expected is not None and prev_hash != expected.hash:
+            return PREV_HASH_MISMATCH
+        if not isinstance(prev_hash, str) or document.get("hash") != event_hash(
+                prev_hash, document_core(document)):
+            return HASH_MISMATCH
+        return None
+
+    def _fail(self, sequence: Any, event_id: Any, reason: str) -> None:
+        self._failure = VerificationReport(
+            valid=False, checked=self._checked,
+            first_invalid_sequence=sequence if isinstance(sequence, int) else None,
+            event_id=event_id if isinstance(event_id, str) else None, reason=reason)
+
+    def finish(self, head: ChainHead | None = None) -> VerificationReport:
+        """The report; ``head``, when known, must be where the checked events ended."""
+        if self._failure is not None:
+            return self._failure
+        last = self._expected
+        if head is not None and last is not None and head.sequence > last.sequence:
+            self._checked += 1
+            self._fail(last.sequence + 1, None, SEQUENCE_GAP)
+            return self._failure  # type: ignore[return-value]
+        if head is not None and last is not None and head.sequence == last.sequence \
+                and head.hash != last.hash:
+            self._fail(last.sequence, self._last_id, HASH_MISMATCH)
+            return self._failure  # type: ignore[return-value]
+        return VerificationReport(
+            valid=True, checked=self._checked, from_sequence=self._first,
+            to_sequence=last.sequence if self._checked and last else None,
+            head_hash=last.hash if self._checked and last else None)
+
+
+def verify_documents(documents: Iterable[dict[str, Any]],
+                     anchor: ChainHead | None = GENESIS,
+                     head: ChainHead | None = None) -> VerificationReport:
+    """Verify a stream of event documents in one pass, with constant memory."""
+    verifier = ChainVerifier(anchor)
+    for document in documents:
+        if not verifier.feed(document):
+            break
+    return verifier.finish(head)

@@ -1,0 +1,79 @@
+"""Workspaces (tenants), their plans and their IP allowlists."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from domain.errors import FieldError, ValidationFailed
+
+PLAN_LIMITS = {"free": 60, "starter": 300, "pro": 1_000}
+ENTERPRISE = "enterprise"
+PLANS = (*PLAN_LIMITS, ENTERPRISE)
+DEFAULT_ENTERPRISE_LIMIT = 10_000
+NAME_MAX_LENGTH = 200
+
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """A tenant. ``rate_limit_per_minute`` is only stored for enterprise plans."""
+
+    id: str
+    name: str
+    plan: str
+    created_at: datetime
+    custom_rate_limit: int | None = None
+    ip_allowlist: tuple[str, ...] = field(default_factory=tuple)
+    retention_days: int | None = None
+
+    @property
+    def rate_limit_per_minute(self) -> int:
+        if self.plan == ENTERPRISE:
+            return self.custom_rate_limit or DEFAULT_ENTERPRISE_LIMIT
+        return PLAN_LIMITS[self.plan]
+
+    def allows(self, client_address: str) -> bool:
+        """Whether a request from ``client_address`` may use this workspace."""
+        if not self.ip_allowlist:
+            return True
+        try:
+            address = ipaddress.ip_address(client_address)
+        except ValueError:
+            return False
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+            address = address.ipv4_mapped
+        return any(address in network for network in parse_allowlist(self.ip_allowlist))
+
+    def with_plan(self, plan: str, rate_limit: int | None) -> Workspace:
+        return replace(self, **plan_settings(plan, rate_limit))
+
+
+def plan_settings(plan: str, rate_limit: int | None) -> dict:
+    """Validate a plan choice; a custom rate limit exists only on the enterprise plan."""
+    if plan not in PLANS:
+        raise ValidationFailed([FieldError("plan", f"Must be one of: {', '.join(PLANS)}.")])
+    if rate_limit is not None and plan != ENTERPRISE:
+        raise ValidationFailed([FieldError(
+            "rate_limit_per_minute",
+            f"Only the enterprise plan has a custom rate limit ({plan} allows "
+            f"{PLAN_LIMITS[plan]}/min).")])
+    if rate_limit is not None and rate_limit < 1:
+        raise ValidationFailed([FieldError("rate_limit_per_minute", "Must be at least 1.")])
+    return {"plan": plan, "custom_rate_limit": rate_limit if plan == ENTERPRISE else None}
+
+
+def parse_allowlist(entries: tuple[str, ...] | list[str]) -> list[IpNetwork]:
+    """Parse allowlist entries (addresses or CIDR ranges), naming each invalid entry."""
+    networks, errors = [], []
+    for index, entry in enumerate(entries):
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except (ValueError, TypeError):
+            errors.append(FieldError(f"ip_allowlist[{index}]",
+                                     f"Not an IPv4/IPv6 address or CIDR range: {entry!r}."))
+    if errors:
+        raise ValidationFailed(errors)
+    return networks

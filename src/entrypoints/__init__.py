@@ -1,0 +1,1 @@
+"""Entrypoints: settings, the composition root, HTTP, worker and CLI."""

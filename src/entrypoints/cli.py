@@ -1,0 +1,215 @@
+"""The ``auditrail`` command line (contract §9)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+
+from application.errors import NotFound
+from domain.errors import ValidationFailed
+from domain.scopes import ALL_SCOPES
+from domain.timestamps import InvalidTimestamp, format_timestamp, parse_timestamp
+from domain.verification import verify_documents
+from domain.workspaces import PLANS
+from entrypoints.container import Container, build_container
+from entrypoints.settings import EMBEDDED, Settings, SettingsError
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _container(*, migrate_embedded: bool = True) -> Container:
+    """A container for this command; an embedded database is brought up to date first."""
+    settings = _settings()
+    logging.basicConfig(level=settings.log_level,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    container = build_container(settings)
+    if migrate_embedded and settings.is_embedded_database:
+        container.upgrade_database()
+    return container
+
+
+def _fail(exc: Exception) -> click.ClickException:
+    if isinstance(exc, ValidationFailed):
+        lines = [f"  {error.field}: {error.message}" for error in exc.errors]
+        return click.ClickException("\n".join([str(exc), *lines]))
+    return click.ClickException(str(exc))
+
+
+@click.group()
+@click.version_option(package_name="auditrail")
+def main() -> None:
+    """Auditrail: a tamper-evident audit-log service."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64),
+              help="HTTP worker processes (production profile; embedded runs one).")
+def serve(host: str, port: int, workers: int) -> None:
+    """Run the HTTP API (gunicorn)."""
+    from entrypoints.server import serve as run_server
+
+    settings = _settings()
+    if settings.profile == EMBEDDED:
+        _container()  # brings the embedded database up to date before workers fork
+        click.echo(f"auditrail: embedded mode, data in {settings.data_dir.resolve()}",
+                   err=True)
+    run_server(settings, host, port, workers)
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="Exit once the queue is empty.")
+def worker(burst: bool) -> None:
+    """Run a queue worker (production profile: needs AUDITRAIL_REDIS_URL)."""
+    from entrypoints.worker.rq_worker import run_worker
+
+    settings = _settings()
+    if settings.profile == EMBEDDED:
+        raise click.ClickException(
+            "`auditrail worker` needs AUDITRAIL_REDIS_URL; in embedded mode `auditrail serve` "
+            "runs the worker in-process.")
+    run_worker(_container(), burst=burst)
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command()
+def upgrade() -> None:
+    """Apply pending schema migrations."""
+    _container(migrate_embedded=False).upgrade_database()
+    click.echo("database is up to date")
+
+
+@main.group()
+def workspaces() -> None:
+    """Create, change and list workspaces."""
+
+
+@workspaces.command("create")
+@click.option("--name", required=True)
+@click.option("--plan", type=click.Choice(PLANS), default="free", show_default=True)
+@click.option("--rate-limit", type=click.IntRange(min=1), default=None,
+              help="Requests per minute (enterprise plan only).")
+@click.option("--json", "as_json", is_flag=True, help='Print {"workspace_id", "api_key"}.')
+def create_workspace(name: str, plan: str, rate_limit: int | None, as_json: bool) -> None:
+    """Create a workspace and print its first admin API key."""
+    try:
+        workspace, issued = _container().create_workspace().execute(name, plan, rate_limit)
+    except ValidationFailed as exc:
+        raise _fail(exc) from None
+    if as_json:
+        click.echo(json.dumps({"workspace_id": workspace.id, "api_key": issued.secret}))
+    else:
+        click.echo(f"workspace: {workspace.id}\napi key:   {issued.secret}  (admin; shown once)")
+
+
+@workspaces.command("update")
+@click.argument("workspace_id")
+@click.option("--plan", type=click.Choice(PLANS), default=None)
+@click.option("--rate-limit", type=click.IntRange(min=1), default=None,
+              help="Requests per minute (enterprise plan only).")
+def update_workspace(workspace_id: str, plan: str | None, rate_limit: int | None) -> None:
+    """Change a workspace's plan or enterprise rate limit (effective at once)."""
+    if plan is None and rate_limit is None:
+        raise click.UsageError("give --plan and/or --rate-limit")
+    try:
+        workspace = _container().update_workspace_plan().execute(workspace_id, plan, rate_limit)
+    except (ValidationFailed, NotFound) as exc:
+        raise _fail(exc) from None
+    click.echo(f"{workspace.id}: plan {workspace.plan}, "
+               f"{workspace.rate_limit_per_minute} requests/min")
+
+
+@workspaces.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def list_workspaces(as_json: bool) -> None:
+    """List all workspaces."""
+    for workspace in _container().list_workspaces().execute():
+        row = {"id": workspace.id, "name": workspace.name, "plan": workspace.plan,
+               "rate_limit_per_minute": workspace.rate_limit_per_minute,
+               "created_at": format_timestamp(workspace.created_at)}
+        if as_json:
+            click.echo(json.dumps(row))
+        else:
+            click.echo("{id}  {plan:<10} {rate_limit_per_minute:>6}/min  {created_at}  "
+                       "{name}".format(**row))
+
+
+@main.group()
+def keys() -> None:
+    """API keys."""
+
+
+@keys.command("create")
+@click.option("--workspace", "workspace_id", required=True)
+@click.option("--scopes", required=True, help=f"Comma-separated: {', '.join(ALL_SCOPES)}.")
+@click.option("--name", default="cli", show_default=True)
+@click.option("--expires-at", default=None, help="ISO 8601 expiry (default: never).")
+@click.option("--json", "as_json", is_flag=True, help='Print {"workspace_id", "api_key"}.')
+def create_key(workspace_id: str, scopes: str, name: str, expires_at: str | None,
+               as_json: bool) -> None:
+    """Create an API key; the secret is printed once."""
+    try:
+        expiry = parse_timestamp(expires_at) if expires_at else None
+        issued = _container().create_api_key().execute(workspace_id, name, scopes.split(","),
+                                                       expiry)
+    except InvalidTimestamp as exc:
+        raise click.BadParameter(str(exc), param_hint="--expires-at") from None
+    except (ValidationFailed, NotFound) as exc:
+        raise _fail(exc) from None
+    if as_json:
+        click.echo(json.dumps({"workspace_id": workspace_id, "api_key": issued.secret}))
+    else:
+        click.echo(f"key:     {issued.key.id}\napi key: {issued.secret}  (shown once)")
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def verify(file: Path) -> None:
+    """Verify the hash chain of an NDJSON export offline (exit 0 when valid)."""
+    try:
+        report = verify_documents(_ndjson(file))
+    except _BadLine as exc:
+        click.echo(f"invalid: {exc}", err=True)
+        sys.exit(1)
+    if report.valid:
+        click.echo(f"valid: {report.checked} events, sequences {report.from_sequence}-"
+                   f"{report.to_sequence}, head hash {report.head_hash}")
+        return
+    click.echo(f"invalid: {report.reason} at sequence {report.first_invalid_sequence} "
+               f"(event {report.event_id}); {report.checked} events checked", err=True)
+    sys.exit(1)
+
+
+class _BadLine(ValueError):
+    pass
+
+
+def _ndjson(file: Path) -> Iterator[dict[str, Any]]:
+    """Stream the file line by line so a multi-gigabyte export verifies in constant memory."""
+    with file.open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                document = json.loads(line)
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                raise _BadLine(f"line {number} is not valid JSON") from None
+            if not isinstance(document, dict):
+                raise _BadLine(f"line {number} is not a JSON object")
+            yield document

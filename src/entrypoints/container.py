@@ -1,0 +1,83 @@
+"""The one composition root: the only module that chooses and imports adapters."""
+
+from __future__ import annotations
+
+from dependency_injector import containers, providers
+from redis import Redis
+
+from adapters.geoip.locator import MaxMindGeoLocator, NoGeoLocator
+from adapters.inprocess.job_queue import InProcessJobQueue
+from adapters.rq_queue.job_queue import RqJobQueue
+from adapters.sql import migrate
+from adapters.sql.engine import build_engine, ping
+from adapters.sql.unit_of_work import SqlUnitOfWork
+from adapters.system import SystemClock, TokenSecretGenerator, UlidIdGenerator
+from application.use_cases.authenticate import Authenticate
+from application.use_cases.create_api_key import CreateApiKey
+from application.use_cases.get_event import GetEvent
+from application.use_cases.ingest_events import IngestEvents
+from application.use_cases.process_pending_events import ProcessPendingEvents
+from application.use_cases.requeue_pending import RequeuePending
+from application.use_cases.verify_chain import VerifyChain
+from application.use_cases.workspaces import (
+    CreateWorkspace,
+    ListWorkspaces,
+    UpdateWorkspacePlan,
+)
+from entrypoints.settings import Settings
+
+PROCESS_JOB = "entrypoints.worker.jobs.process_workspace"
+
+
+def _geo_mode(settings: Settings) -> str:
+    return "maxmind" if settings.geoip_db else "none"
+
+
+class Container(containers.DeclarativeContainer):
+    settings = providers.Dependency(instance_of=Settings)
+    profile = providers.Callable(lambda settings: settings.profile, settings)
+
+    engine = providers.Singleton(build_engine, settings.provided.effective_database_url)
+    uow = providers.Factory(SqlUnitOfWork, engine=engine)
+    database_ping = providers.Callable(ping, engine)
+    upgrade_database = providers.Callable(migrate.upgrade, engine)
+
+    clock = providers.Singleton(SystemClock)
+    ids = providers.Singleton(UlidIdGenerator)
+    secrets = providers.Singleton(TokenSecretGenerator)
+
+    redis = providers.Singleton(Redis.from_url, settings.provided.redis_url,
+                                socket_timeout=5, socket_connect_timeout=2,
+                                health_check_interval=30)
+    job_queue = providers.Selector(
+        profile,
+        embedded=providers.Singleton(InProcessJobQueue),
+        production=providers.Singleton(RqJobQueue, redis=redis, job_path=PROCESS_JOB,
+                                       queue_name=settings.provided.queue_name),
+    )
+    geo = providers.Selector(
+        providers.Callable(_geo_mode, settings),
+        maxmind=providers.Singleton(MaxMindGeoLocator, settings.provided.geoip_db),
+        none=providers.Singleton(NoGeoLocator),
+    )
+
+    authenticate = providers.Factory(Authenticate, uow_factory=uow.provider, clock=clock)
+    ingest_events = providers.Factory(IngestEvents, uow_factory=uow.provider, clock=clock,
+                                      ids=ids, queue=job_queue)
+    get_event = providers.Factory(GetEvent, uow_factory=uow.provider)
+    verify_chain = providers.Factory(VerifyChain, uow_factory=uow.provider)
+    process_pending_events = providers.Factory(ProcessPendingEvents,
+                                               uow_factory=uow.provider, geo=geo)
+    requeue_pending = providers.Factory(RequeuePending, uow_factory=uow.provider, clock=clock,
+                                        queue=job_queue)
+    create_api_key = providers.Factory(CreateApiKey, uow_factory=uow.provider, clock=clock,
+                                       ids=ids, secrets=secrets)
+    create_workspace = providers.Factory(CreateWorkspace, uow_factory=uow.provider,
+                                         clock=clock, ids=ids, create_key=create_api_key)
+    update_workspace_plan = providers.Factory(UpdateWorkspacePlan, uow_factory=uow.provider)
+    list_workspaces = providers.Factory(ListWorkspaces, uow_factory=uow.provider)
+
+
+def build_container(settings: Settings) -> Container:
+    """A new container for one process (or one test)."""
+    return Container(settings=settings)

@@ -1,0 +1,1 @@
+"""The Flask HTTP API: it only translates HTTP to use cases and errors back."""

@@ -1,0 +1,36 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from entrypoints.container import Container
+from entrypoints.http import views
+from entrypoints.http.body import ONE_MIB
+from entrypoints.http.errors import register_error_handlers
+from entrypoints.http.request_ids import install_request_ids
+from entrypoints.http.views import events, ops
+from entrypoints.http.views.api import api
+
+WIRED_MODULES = [views.api, events, ops]
+
+
+def create_app(container: Container) -> Flask:
+    """Build the app around a container; the container is the only source of dependencies."""
+    app = Flask("auditrail")
+    app.config["MAX_CONTENT_LENGTH"] = ONE_MIB
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions["container"] = container
+    container.wire(modules=WIRED_MODULES)
+
+    install_request_ids(app, container.ids().new)
+    register_error_handlers(app)
+    app.register_blueprint(api)
+    app.register_blueprint(ops.ops)
+
+    proxies = container.settings().trusted_proxies
+    if proxies:
+        # X-Forwarded-For is honoured only for the number of hops the operator trusts.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies)  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,53 @@
+"""Reading JSON request bodies: content type, size limit, syntax, top-level type."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import request
+
+from entrypoints.http.errors import ApiError
+
+ONE_MIB = 1024 * 1024
+
+
+def json_object(max_bytes: int = ONE_MIB) -> dict[str, Any]:
+    """The body as a JSON object, or the contract's 400/413 error.
+
+    The size limit is enforced by Werkzeug while reading, before any parsing happens.
+    """
+    if request.mimetype != "application/json":
+        raise ApiError(400, "invalid_content_type",
+                       "Request bodies must be sent with 'Content-Type: application/json'.")
+    request.max_content_length = max_bytes
+    raw = request.get_data(cache=False)
+    try:
+        document = json.loads(raw.decode("utf-8"), object_pairs_hook=_unique_keys)
+    except UnicodeDecodeError:
+        raise ApiError(400, "invalid_json", "The body is not valid UTF-8.") from None
+    except json.JSONDecodeError as exc:
+        raise ApiError(400, "invalid_json",
+                       f"The body is not valid JSON: {exc.msg} at line {exc.lineno} "
+                       f"column {exc.colno}.") from None
+    except _DuplicateKey as exc:
+        raise ApiError(400, "invalid_json", f"Duplicate object key {exc.args[0]!r}.") from None
+    except RecursionError:
+        raise ApiError(400, "invalid_json", "The body is nested too deeply.") from None
+    if not isinstance(document, dict):
+        raise ApiError(400, "invalid_json", "The body must be a JSON object.")
+    return document
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """I-JSON forbids duplicate names; silently keeping the last one would hash a lie."""
+    document: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in document:
+            raise _DuplicateKey(key)
+        document[key] = value
+    return document

@@ -1,0 +1,113 @@
+"""Every error, from every layer, leaves in the one shape of contract §2."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, g, jsonify
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException
+
+from application.errors import Conflict, InsufficientScope, IpNotAllowed, NotFound, Unauthenticated
+from domain.errors import FieldError, ValidationFailed
+
+log = logging.getLogger(__name__)
+
+_HTTP_CODES = {
+    400: "invalid_parameter", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
+    405: "method_not_allowed", 409: "conflict", 410: "gone", 413: "payload_too_large",
+    415: "invalid_content_type", 422: "validation_failed", 429: "rate_limited",
+    503: "unavailable",
+}
+_HTTP_MESSAGES = {
+    404: "No such resource.",
+    405: "Method not allowed on this resource.",
+    413: "The request body is larger than this endpoint accepts.",
+}
+
+
+class ApiError(Exception):
+    """An error the HTTP layer raises itself (bad headers, bad query, bad JSON…)."""
+
+    def __init__(self, status: int, code: str, message: str,
+                 details: list[FieldError] | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
+        self.headers = headers or {}
+
+
+def error_response(status: int, code: str, message: str,
+                   details: list[FieldError] | None = None,
+                   headers: dict[str, str] | None = None) -> Response:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if details:
+        body["details"] = [{"field": d.field, "message": d.message} for d in details]
+    body["request_id"] = g.get("request_id")
+    response = jsonify({"error": body})
+    response.status_code = status
+    response.headers.update(headers or {})
+    return response
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def _api_error(error: ApiError) -> Response:
+        return error_response(error.status, error.code, error.message, error.details,
+                              error.headers)
+
+    @app.errorhandler(ValidationFailed)
+    def _validation(error: ValidationFailed) -> Response:
+        return error_response(422, "validation_failed", str(error), error.errors)
+
+    @app.errorhandler(Unauthenticated)
+    def _unauthenticated(_: Unauthenticated) -> Response:
+        return error_response(401, "unauthenticated",
+                              "A valid API key is required: 'Authorization: Bearer <key>'.",
+                              headers={"WWW-Authenticate": 'Bearer realm="auditrail"'})
+
+    @app.errorhandler(IpNotAllowed)
+    def _ip(_: IpNotAllowed) -> Response:
+        return error_response(403, "ip_not_allowed",
+                              "Requests from this address are not in the workspace's "
+                              "IP allowlist.")
+
+    @app.errorhandler(InsufficientScope)
+    def _scope(error: InsufficientScope) -> Response:
+        return error_response(403, "insufficient_scope", str(error))
+
+    @app.errorhandler(NotFound)
+    def _not_found(error: NotFound) -> Response:
+        return error_response(404, "not_found", str(error))
+
+    @app.errorhandler(Conflict)
+    def _conflict(error: Conflict) -> Response:
+        return error_response(409, "conflict", str(error))
+
+    @app.errorhandler(HTTPException)
+    def _http(error: HTTPException) -> Response:
+        status = error.code or 500
+        message = _HTTP_MESSAGES.get(status) or error.description or "Request failed."
+        headers = {}
+        if status == 405 and error.valid_methods:  # type: ignore[attr-defined]
+            headers["Allow"] = ", ".join(error.valid_methods)  # type: ignore[attr-defined]
+        return error_response(status, _HTTP_CODES.get(status, "invalid_parameter"), message,
+                              headers=headers)
+
+    @app.errorhandler(Exception)
+    def _internal(error: Exception) -> Response:
+        if isinstance(error, OperationalError):
+            log.warning("database unavailable (%s) on request %s", type(error.orig).__name__,
+                        g.get("request_id"))
+            return error_response(503, "unavailable",
+                                  "The database is unavailable; retry shortly.",
+                                  headers={"Retry-After": "5"})
+        # The traceback only at DEBUG: production logs carry no stack traces.
+        log.error("unhandled %s on request %s", type(error).__name__, g.get("request_id"),
+                  exc_info=log.isEnabledFor(logging.DEBUG))
+        return error_response(500, "internal_error",
+                              "Something went wrong on our side; quote the request id.")

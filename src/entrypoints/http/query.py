@@ -1,0 +1,27 @@
+"""Query-string parsing: unknown or invalid parameters are 400 ``invalid_parameter``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request
+from marshmallow import Schema
+from marshmallow import ValidationError as MarshmallowError
+
+from entrypoints.http.errors import ApiError
+
+
+def query_args(schema: Schema) -> dict[str, Any]:
+    """Load the query string with ``schema``, naming the first bad parameter."""
+    repeated = [name for name in request.args if len(request.args.getlist(name)) > 1]
+    if repeated:
+        raise ApiError(400, "invalid_parameter",
+                       f"Query parameter '{repeated[0]}' is given more than once.")
+    try:
+        return schema.load(request.args.to_dict())
+    except MarshmallowError as exc:
+        name, problems = next(iter(exc.messages.items()))  # type: ignore[union-attr]
+        problem = problems[0] if isinstance(problems, list) else problems
+        message = ("Unknown query parameter" if problem == "Unknown field."
+                   else f"Invalid query parameter: {problem}")
+        raise ApiError(400, "invalid_parameter", f"{message} '{name}'.") from None

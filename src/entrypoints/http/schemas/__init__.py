@@ -1,0 +1,1 @@
+"""Marshmallow schemas: the request shapes (and, later, the OpenAPI document)."""

@@ -1,0 +1,45 @@
+"""Event request shapes (contract §5.1-§5.2). Limits come from the domain's constants; the
+domain re-checks every rule itself, these schemas only give precise early messages."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from domain import events as rules
+
+MAX_BATCH = 1_000
+
+
+class PartySchema(Schema):
+    id = fields.String(required=True,
+                       validate=validate.Length(1, rules.IDENTIFIER_MAX_LENGTH))
+    type = fields.String(required=True,
+                         validate=validate.Length(1, rules.IDENTIFIER_MAX_LENGTH))
+    name = fields.String(validate=validate.Length(max=rules.NAME_MAX_LENGTH))
+    metadata = fields.Dict(keys=fields.String())
+
+
+class ContextSchema(Schema):
+    ip_address = fields.String()
+    user_agent = fields.String(validate=validate.Length(max=rules.USER_AGENT_MAX_LENGTH))
+
+
+class EventSchema(Schema):
+    action = fields.String(required=True,
+                           validate=validate.Length(1, rules.ACTION_MAX_LENGTH))
+    occurred_at = fields.String()
+    actor = fields.Nested(PartySchema, required=True)
+    targets = fields.List(fields.Nested(PartySchema),
+                          validate=validate.Length(max=rules.MAX_TARGETS))
+    context = fields.Nested(ContextSchema)
+    metadata = fields.Dict(keys=fields.String())
+
+
+class EventBatchSchema(Schema):
+    events = fields.List(fields.Nested(EventSchema), required=True,
+                         validate=validate.Length(1, MAX_BATCH))
+
+
+class VerifyQuerySchema(Schema):
+    from_sequence = fields.Integer(strict=False, validate=validate.Range(min=1))
+    to_sequence = fields.Integer(strict=False, validate=validate.Range(min=1))

@@ -1,0 +1,62 @@
+"""Event endpoints (contract §5.2-§5.5)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dependency_injector.wiring import Provide, inject
+from flask import jsonify
+
+from application.use_cases.get_event import GetEvent
+from application.use_cases.ingest_events import IngestEvents
+from application.use_cases.verify_chain import VerifyChain
+from domain.scopes import EVENTS_READ, EVENTS_WRITE
+from domain.verification import VerificationReport
+from entrypoints.container import Container
+from entrypoints.http.auth import principal, requires
+from entrypoints.http.body import ONE_MIB, json_object
+from entrypoints.http.query import query_args
+from entrypoints.http.schemas.events import EventBatchSchema, EventSchema, VerifyQuerySchema
+from entrypoints.http.validation import load
+from entrypoints.http.views.api import api
+
+BATCH_MAX_BYTES = 5 * ONE_MIB
+
+@api.post("/events")
+@requires(EVENTS_WRITE)
+@inject
+def ingest_event(ingest: IngestEvents = Provide[Container.ingest_events]) -> Any:
+    body = load(EventSchema(), json_object())
+    [event] = ingest.execute(principal().workspace_id, [body])
+    return jsonify({"id": event.id, "status": event.status}), 202
+
+@api.post("/events/batch")
+@requires(EVENTS_WRITE)
+@inject
+def ingest_batch(ingest: IngestEvents = Provide[Container.ingest_events]) -> Any:
+    body = load(EventBatchSchema(), json_object(max_bytes=BATCH_MAX_BYTES))
+    events = ingest.execute(principal().workspace_id, body["events"], batch=True)
+    return jsonify({"ids": [event.id for event in events], "count": len(events)}), 202
+
+@api.get("/events/verify")
+@requires(EVENTS_READ)
+@inject
+def verify_events(verify: VerifyChain = Provide[Container.verify_chain]) -> Any:
+    query = query_args(VerifyQuerySchema())
+    report = verify.execute(principal().workspace_id, query.get("from_sequence"),
+                            query.get("to_sequence"))
+    return jsonify(_report_document(report))
+
+@api.get("/events/<event_id>")
+@requires(EVENTS_READ)
+@inject
+def get_event(event_id: str, get: GetEvent = Provide[Container.get_event]) -> Any:
+    return jsonify(get.execute(principal().workspace_id, event_id).document())
+
+def _report_document(report: VerificationReport) -> dict[str, Any]:
+    if report.valid:
+        return {"valid": True, "checked": report.checked, "from_sequence": report.from_sequence,
+                "to_sequence": report.to_sequence, "head_hash": report.head_hash}
+    return {"valid": False, "checked": report.checked,
+            "first_invalid_sequence": report.first_invalid_sequence,
+            "event_id": report.event_id, "reason": report.reason}

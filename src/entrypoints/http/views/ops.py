@@ -1,0 +1,33 @@
+"""Operational endpoints outside ``/api/v1``: liveness and readiness."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dependency_injector.wiring import Provide, inject
+from flask import Blueprint, jsonify
+
+from application.ports.jobs import JobQueue
+from entrypoints.container import Container
+from entrypoints.http.errors import error_response
+
+ops = Blueprint("ops", __name__)
+
+
+@ops.get("/healthz")
+def healthz() -> Any:
+    """The process is alive; says nothing about its dependencies (that is ``/readyz``)."""
+    return jsonify({"status": "ok"})
+
+
+@ops.get("/readyz")
+@inject
+def readyz(database_ping: Any = Provide[Container.database_ping.provider],
+           queue: JobQueue = Provide[Container.job_queue]) -> Any:
+    checks = {"database": bool(database_ping()), "queue": queue.ping()}
+    if all(checks.values()):
+        return jsonify({"status": "ready", "checks": checks})
+    down = ", ".join(name for name, ok in checks.items() if not ok)
+    response = error_response(503, "unavailable", f"Not ready: {down} unreachable.",
+                              headers={"Retry-After": "5"})
+    return response

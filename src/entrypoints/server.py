@@ -1,0 +1,65 @@
+"""``auditrail serve``: gunicorn running the Flask app, never Flask's development server."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from entrypoints.container import build_container
+from entrypoints.http.app import create_app
+from entrypoints.settings import EMBEDDED, Settings
+from entrypoints.worker.embedded import start_embedded_worker, stop_embedded_worker
+
+log = logging.getLogger(__name__)
+
+_process_container = None
+
+
+class AuditrailServer(BaseApplication):  # type: ignore[misc]
+    """Gunicorn with our options; the app is built in each worker process, after fork."""
+
+    def __init__(self, settings: Settings, options: dict[str, Any]) -> None:
+        self._settings = settings
+        self._options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self._options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        global _process_container
+        container = build_container(self._settings)
+        _process_container = container
+        if self._settings.profile == EMBEDDED:
+            start_embedded_worker(container)
+        return create_app(container)
+
+
+def _worker_exit(server: Any, worker: Any) -> None:
+    """On SIGTERM the worker drains its requests; then the embedded queue finishes its chunk."""
+    if _process_container is not None and _process_container.settings().profile == EMBEDDED:
+        stop_embedded_worker(_process_container)
+
+
+def serve(settings: Settings, host: str, port: int, workers: int) -> None:
+    embedded = settings.profile == EMBEDDED
+    if embedded and workers != 1:
+        log.warning("embedded mode runs one process (its queue and limiter live in it); "
+                    "ignoring --workers %d", workers)
+        workers = 1
+    AuditrailServer(settings, {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "worker_class": "gthread",
+        "threads": 8,
+        "timeout": 60,
+        "graceful_timeout": 30,
+        "keepalive": 5,
+        "worker_exit": _worker_exit,
+        "accesslog": None,
+        "control_socket_disable": True,
+        "loglevel": settings.log_level.lower(),
+    }).run()

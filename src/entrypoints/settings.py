@@ -1,0 +1,84 @@
+"""Settings come from environment variables only (see the README's settings table)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+EMBEDDED = "embedded"
+PRODUCTION = "production"
+
+
+class SettingsError(ValueError):
+    """A setting has a value that cannot work; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("./var")
+    database_url: str | None = None
+    redis_url: str | None = None
+    geoip_db: str | None = None
+    secret_key: str | None = None
+    export_ttl_seconds: int = 86_400
+    download_link_ttl_seconds: int = 300
+    trusted_proxies: int = 0
+    public_url: str | None = None
+    allow_private_destinations: bool = False
+    log_level: str = "INFO"
+    queue_name: str = "auditrail"
+
+    @property
+    def profile(self) -> str:
+        """``embedded`` (in-process queue and limiter) unless a Redis URL is configured."""
+        return PRODUCTION if self.redis_url else EMBEDDED
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'auditrail.db').resolve()}"
+
+    @property
+    def is_embedded_database(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+
+        def text(name: str) -> str | None:
+            value = env.get(f"AUDITRAIL_{name}", "").strip()
+            return value or None
+
+        def number(name: str, default: int, minimum: int = 0) -> int:
+            raw = text(name)
+            if raw is None:
+                return default
+            try:
+                value = int(raw)
+            except ValueError:
+                raise SettingsError(f"AUDITRAIL_{name} must be a whole number, got {raw!r}") \
+                    from None
+            if value < minimum:
+                raise SettingsError(f"AUDITRAIL_{name} must be at least {minimum}")
+            return value
+
+        log_level = (text("LOG_LEVEL") or "INFO").upper()
+        if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise SettingsError("AUDITRAIL_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
+        return cls(
+            data_dir=Path(text("DATA_DIR") or "./var"),
+            database_url=text("DATABASE_URL"),
+            redis_url=text("REDIS_URL"),
+            geoip_db=text("GEOIP_DB"),
+            secret_key=text("SECRET_KEY"),
+            export_ttl_seconds=number("EXPORT_TTL_SECONDS", 86_400, minimum=1),
+            download_link_ttl_seconds=number("DOWNLOAD_LINK_TTL_SECONDS", 300, minimum=1),
+            trusted_proxies=number("TRUSTED_PROXIES", 0),
+            public_url=text("PUBLIC_URL"),
+            allow_private_destinations=text("ALLOW_PRIVATE_DESTINATIONS") in ("1", "true"),
+            log_level=log_level,
+        )

@@ -1,0 +1,1 @@
+"""Background work: RQ job functions, the RQ worker process and the embedded worker thread."""

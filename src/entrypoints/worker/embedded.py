@@ -1,0 +1,15 @@
+"""The embedded profile's worker: a thread inside ``serve`` draining the in-process queue."""
+
+from __future__ import annotations
+
+from entrypoints.container import Container
+from entrypoints.worker import jobs
+
+
+def start_embedded_worker(container: Container) -> None:
+    jobs.bind(container)
+    container.job_queue().start(jobs.process_workspace, jobs.upkeep)
+
+
+def stop_embedded_worker(container: Container) -> None:
+    container.job_queue().stop()

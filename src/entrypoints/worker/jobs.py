@@ -1,0 +1,50 @@
+"""RQ job functions, enqueued by dotted path with ids only.
+
+Each worker process binds its own container once (``bind``) in its ``main``; jobs then
+reuse its engine and clients instead of bootstrapping the application per job.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from entrypoints.container import Container
+
+log = logging.getLogger(__name__)
+
+MAX_CHUNKS_PER_JOB = 20
+"""A job links at most this many chunks, then re-queues itself so workspaces share workers."""
+
+_container: Container | None = None
+
+
+def bind(container: Container) -> None:
+    global _container
+    _container = container
+
+
+def _bound() -> Container:
+    if _container is None:
+        raise RuntimeError("no container bound: start jobs with `auditrail worker`")
+    return _container
+
+
+def process_workspace(workspace_id: str) -> int:
+    """Drain a workspace's pending events into its chain."""
+    container = _bound()
+    queue = container.job_queue()
+    queue.claim(workspace_id)
+    outcome = container.process_pending_events().execute(workspace_id,
+                                                         max_chunks=MAX_CHUNKS_PER_JOB)
+    if not outcome.drained:
+        queue.enqueue_processing([workspace_id])
+    log.info("processed %d events of %s", outcome.linked, workspace_id)
+    return outcome.linked
+
+
+def upkeep() -> None:
+    """Periodic maintenance: re-queue pending events whose job was lost."""
+    requeued = _bound().requeue_pending().execute()
+    if requeued:
+        log.warning("re-queued processing of %d workspace(s) with stale pending events",
+                    len(requeued))
