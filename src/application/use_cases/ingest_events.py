@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from application.ports.jobs import JobQueue
 from application.ports.system import Clock, IdGenerator
 from application.ports.unit_of_work import UnitOfWorkFactory
-from domain.errors import ValidationFailed
+from domain.errors import FieldError, ValidationFailed
 from domain.events import Event, new_event
 
 
@@ -20,25 +21,31 @@ class IngestEvents:
         self._queue = queue
 
     def execute(self, workspace_id: str, bodies: list[dict[str, Any]], *,
-                batch: bool = False) -> list[Event]:
+                batch: bool = False,
+                malformed: Mapping[int, list[FieldError]] | None = None) -> list[Event]:
         """All-or-nothing: one invalid event rejects the request and nothing is stored.
+
+        ``malformed`` carries the errors an edge schema already found in some items, so one
+        answer names every bad field of the batch, whichever layer caught it.
 
         The events are durable when this returns; the job is only a wake-up call, so a queue
         outage delays processing (upkeep re-queues) but never loses an accepted event.
         """
-        events = self._build(workspace_id, bodies, batch=batch)
+        events = self._build(workspace_id, bodies, batch=batch, malformed=malformed or {})
         with self._uow_factory() as uow:
             uow.events.add_many(events)
             uow.commit()
         self._queue.enqueue_processing([workspace_id])
         return events
 
-    def _build(self, workspace_id: str, bodies: list[dict[str, Any]], *,
-               batch: bool) -> list[Event]:
+    def _build(self, workspace_id: str, bodies: list[dict[str, Any]], *, batch: bool,
+               malformed: Mapping[int, list[FieldError]]) -> list[Event]:
         received_at = self._clock.now()
         events, errors = [], []
         for index, body in enumerate(bodies):
             try:
+                if index in malformed:
+                    raise ValidationFailed(malformed[index])
                 events.append(new_event(body, event_id=self._ids.new("evt"),
                                         workspace_id=workspace_id, received_at=received_at))
             except ValidationFailed as failure:

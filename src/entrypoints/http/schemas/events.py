@@ -36,8 +36,10 @@ class EventSchema(Schema):
 
 
 class EventBatchSchema(Schema):
-    events = fields.List(fields.Nested(EventSchema), required=True,
-                         validate=validate.Length(1, MAX_BATCH))
+    """The envelope only; each event is loaded with ``EventSchema`` on its own, so that the
+    answer names every bad field of every event, edge-checked or domain-checked."""
+
+    events = fields.List(fields.Raw(), required=True, validate=validate.Length(1, MAX_BATCH))
 
 
 class VerifyQuerySchema(Schema):

@@ -17,7 +17,7 @@ from entrypoints.http.auth import principal, requires
 from entrypoints.http.body import ONE_MIB, json_object
 from entrypoints.http.query import query_args
 from entrypoints.http.schemas.events import EventBatchSchema, EventSchema, VerifyQuerySchema
-from entrypoints.http.validation import load
+from entrypoints.http.validation import load, load_each
 from entrypoints.http.views.api import api
 
 BATCH_MAX_BYTES = 5 * ONE_MIB
@@ -34,8 +34,9 @@ def ingest_event(ingest: IngestEvents = Provide[Container.ingest_events]) -> Any
 @requires(EVENTS_WRITE)
 @inject
 def ingest_batch(ingest: IngestEvents = Provide[Container.ingest_events]) -> Any:
-    body = load(EventBatchSchema(), json_object(max_bytes=BATCH_MAX_BYTES))
-    events = ingest.execute(principal().workspace_id, body["events"], batch=True)
+    envelope = load(EventBatchSchema(), json_object(max_bytes=BATCH_MAX_BYTES))
+    bodies, malformed = load_each(EventSchema(), envelope["events"])
+    events = ingest.execute(principal().workspace_id, bodies, batch=True, malformed=malformed)
     return jsonify({"ids": [event.id for event in events], "count": len(events)}), 202
 
 @api.get("/events/verify")

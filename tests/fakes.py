@@ -1,0 +1,204 @@
+"""In-memory fakes of the application ports, for unit tests of use cases."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from domain.api_keys import ApiKey
+from domain.events import PENDING, PROCESSED, Event
+from domain.hash_chain import ChainHead
+from domain.workspaces import Workspace
+
+
+class FakeClock:
+    def __init__(self, start: datetime = datetime(2026, 11, 26, 13, 0, tzinfo=UTC)) -> None:
+        self.current = start
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, **delta: float) -> None:
+        self.current += timedelta(**delta)
+
+
+class SequentialIds:
+    def __init__(self) -> None:
+        self._counter = itertools.count(1)
+
+    def new(self, prefix: str) -> str:
+        return f"{prefix}_{next(self._counter):026d}"
+
+
+class FakeSecrets:
+    def __init__(self) -> None:
+        self._counter = itertools.count(1)
+
+    def new_api_key(self) -> str:
+        return f"ak_{next(self._counter):040d}"
+
+
+class FakeJobQueue:
+    def __init__(self) -> None:
+        self.enqueued: list[str] = []
+        self.claimed: list[str] = []
+
+    def enqueue_processing(self, workspace_ids: Iterable[str]) -> None:
+        self.enqueued.extend(workspace_ids)
+
+    def claim(self, workspace_id: str) -> None:
+        self.claimed.append(workspace_id)
+
+    def ping(self) -> bool:
+        return True
+
+
+class FakeGeo:
+    def __init__(self, table: dict[str, dict[str, Any]] | None = None) -> None:
+        self.table = table or {}
+        self.lookups: list[str] = []
+
+    def locate(self, ip_address: str) -> dict[str, Any] | None:
+        self.lookups.append(ip_address)
+        return self.table.get(ip_address)
+
+
+class _Store:
+    """The committed state shared by every unit of work of one test."""
+
+    def __init__(self) -> None:
+        self.workspaces: dict[str, Workspace] = {}
+        self.api_keys: dict[str, ApiKey] = {}
+        self.events: dict[str, Event] = {}
+        self.heads: dict[str, ChainHead] = {}
+
+
+class _WorkspaceRepo:
+    def __init__(self, state: _Store) -> None:
+        self._s = state
+
+    def add(self, workspace: Workspace) -> None:
+        self._s.workspaces[workspace.id] = workspace
+
+    def get(self, workspace_id: str) -> Workspace | None:
+        return self._s.workspaces.get(workspace_id)
+
+    def update(self, workspace: Workspace) -> None:
+        self._s.workspaces[workspace.id] = workspace
+
+    def list(self) -> list[Workspace]:
+        return sorted(self._s.workspaces.values(), key=lambda w: (w.created_at, w.id))
+
+
+class _ApiKeyRepo:
+    def __init__(self, state: _Store) -> None:
+        self._s = state
+
+    def add(self, key: ApiKey) -> None:
+        self._s.api_keys[key.id] = key
+
+    def get(self, workspace_id: str, key_id: str) -> ApiKey | None:
+        key = self._s.api_keys.get(key_id)
+        return key if key and key.workspace_id == workspace_id else None
+
+    def find_by_hash(self, secret_hash: str) -> ApiKey | None:
+        return next((k for k in self._s.api_keys.values() if k.secret_hash == secret_hash),
+                    None)
+
+    def stamp_usage(self, key_id: str, now: datetime, not_since: datetime) -> None:
+        key = self._s.api_keys[key_id]
+        if key.last_used_at is None or key.last_used_at < not_since:
+            self._s.api_keys[key_id] = replace(key, last_used_at=now)
+
+
+class _EventRepo:
+    def __init__(self, state: _Store) -> None:
+        self._s = state
+        self.inserts = 0
+
+    def add_many(self, events: Sequence[Event]) -> None:
+        self.inserts += 1
+        for event in events:
+            self._s.events[event.id] = event
+
+    def get(self, workspace_id: str, event_id: str) -> Event | None:
+        event = self._s.events.get(event_id)
+        return event if event and event.workspace_id == workspace_id else None
+
+    def pending_chunk(self, workspace_id: str, limit: int) -> list[Event]:
+        pending = [e for e in self._s.events.values()
+                   if e.workspace_id == workspace_id and e.status == PENDING]
+        return sorted(pending, key=lambda e: (e.received_at, e.id))[:limit]
+
+    def mark_processed(self, events: Sequence[Event]) -> None:
+        for event in events:
+            assert self._s.events[event.id].status == PENDING
+            assert event.status == PROCESSED
+            self._s.events[event.id] = event
+
+    def iter_chain(self, workspace_id: str, from_sequence: int, to_sequence: int | None,
+                   chunk_size: int) -> Iterator[Event]:
+        chain = sorted((e for e in self._s.events.values()
+                        if e.workspace_id == workspace_id and e.sequence is not None
+                        and e.sequence >= from_sequence
+                        and (to_sequence is None or e.sequence <= to_sequence)),
+                       key=lambda e: e.sequence)
+        return iter(chain)
+
+    def workspaces_with_pending(self, received_before: datetime) -> list[str]:
+        return sorted({e.workspace_id for e in self._s.events.values()
+                       if e.status == PENDING and e.received_at < received_before})
+
+
+class _ChainRepo:
+    def __init__(self, state: _Store) -> None:
+        self._s = state
+
+    def create(self, workspace_id: str) -> None:
+        self._s.heads[workspace_id] = ChainHead()
+
+    def lock(self, workspace_id: str) -> ChainHead:
+        return self.get(workspace_id)
+
+    def get(self, workspace_id: str) -> ChainHead:
+        return self._s.heads.get(workspace_id, ChainHead())
+
+    def save(self, workspace_id: str, head: ChainHead) -> None:
+        self._s.heads[workspace_id] = head
+
+
+class InMemoryUnitOfWork:
+    """Works on a copy of the committed state; ``commit`` publishes it, exit drops it."""
+
+    def __init__(self, store: _Store) -> None:
+        self._store = store
+        self.commits = 0
+
+    def __call__(self, read_only: bool = False) -> InMemoryUnitOfWork:
+        return self
+
+    def __enter__(self) -> InMemoryUnitOfWork:
+        self._working = copy.copy(self._store)
+        for name in ("workspaces", "api_keys", "events", "heads"):
+            setattr(self._working, name, dict(getattr(self._store, name)))
+        self.workspaces = _WorkspaceRepo(self._working)
+        self.api_keys = _ApiKeyRepo(self._working)
+        self.events = _EventRepo(self._working)
+        self.chains = _ChainRepo(self._working)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._working = None  # type: ignore[assignment]
+
+    def commit(self) -> None:
+        for name in ("workspaces", "api_keys", "events", "heads"):
+            setattr(self._store, name, dict(getattr(self._working, name)))
+        self.commits += 1
+
+
+def in_memory_uow() -> InMemoryUnitOfWork:
+    return InMemoryUnitOfWork(_Store())

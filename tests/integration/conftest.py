@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.integration.stacks import Stack, embedded_stack, production_stack
+
+
+def make_stack(request: pytest.FixtureRequest, kind: str, tmp_path: Any,
+               **overrides: Any) -> Stack:
+    if kind == "embedded":
+        return embedded_stack(tmp_path / "var", **overrides)
+    return production_stack(request.getfixturevalue("postgres_url"),
+                            request.getfixturevalue("redis_url"), **overrides)
+
+
+@pytest.fixture(params=["embedded", "production"])
+def stack(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Stack]:
+    """Every test using this runs on SQLite + in-process queue and PostgreSQL + Redis + RQ."""
+    built = make_stack(request, request.param, tmp_path)
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def stack_factory(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Any]:
+    """Build a stack of a given kind with custom settings (e.g. trusted proxies)."""
+    built: list[Stack] = []
+
+    def factory(kind: str, **overrides: Any) -> Stack:
+        stack = make_stack(request, kind, tmp_path / str(len(built)), **overrides)
+        built.append(stack)
+        return stack
+
+    yield factory
+    for stack in built:
+        stack.close()

@@ -1,0 +1,71 @@
+"""The two configurations under test, behind one interface the tests use."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+from flask.testing import FlaskClient
+from sqlalchemy import text
+
+from entrypoints.container import Container, build_container
+from entrypoints.http.app import create_app
+from entrypoints.settings import Settings
+from entrypoints.worker.embedded import start_embedded_worker, stop_embedded_worker
+from entrypoints.worker.rq_worker import run_worker
+
+
+class Stack:
+    """A container, its Flask app and a way to run the queue until it is empty."""
+
+    def __init__(self, name: str, settings: Settings) -> None:
+        self.name = name
+        self.settings = settings
+        self.container: Container = build_container(settings)
+        if name == "embedded":
+            self.container.upgrade_database()
+        self.app = create_app(self.container)
+        self.client: FlaskClient = self.app.test_client()
+        self._worker_started = False
+
+    def drain(self) -> None:
+        """Process everything queued: the real in-process thread, or a real RQ worker."""
+        if self.name == "embedded":
+            if not self._worker_started:
+                start_embedded_worker(self.container)
+                self._worker_started = True
+            assert self.container.job_queue().wait_idle(timeout=30)
+        else:
+            run_worker(self.container, burst=True)
+
+    def sql(self, statement: str, **params: Any) -> Any:
+        with self.container.engine().begin() as connection:
+            result = connection.execute(text(statement), params)
+            return result.all() if result.returns_rows else result.rowcount
+
+    def new_workspace(self, name: str = "Acme", **plan: Any) -> tuple[str, str]:
+        workspace, issued = self.container.create_workspace().execute(name, **plan)
+        return workspace.id, issued.secret
+
+    def new_key(self, workspace_id: str, *scopes: str) -> str:
+        return self.container.create_api_key().execute(workspace_id, "test", scopes).secret
+
+    def close(self) -> None:
+        if self._worker_started:
+            stop_embedded_worker(self.container)
+        self.container.engine().dispose()
+
+
+def embedded_stack(data_dir: Path, **overrides: Any) -> Stack:
+    return Stack("embedded", Settings(data_dir=data_dir, **overrides))
+
+
+def production_stack(database_url: str, redis_url: str, **overrides: Any) -> Stack:
+    settings = Settings(database_url=database_url, redis_url=redis_url,
+                        queue_name=f"auditrail-test-{uuid.uuid4().hex[:8]}", **overrides)
+    return Stack("production", settings)
+
+
+def bearer(secret: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {secret}"}

@@ -1,0 +1,241 @@
+"""The event API end to end, on both stacks, through the Flask test client."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.integration.stacks import Stack, bearer
+
+EVENT = {
+    "action": "user.login_failed",
+    "occurred_at": "2026-11-26T13:31:45.123456Z",
+    "actor": {"id": "usr_42", "type": "user", "name": "Jane Roe", "metadata": {"role": "admin"}},
+    "targets": [{"id": "doc_7", "type": "document", "name": "Q4 plan", "metadata": {}}],
+    "context": {"ip_address": "203.0.113.7", "user_agent": "Mozilla/5.0"},
+    "metadata": {"reason": "bad_password"},
+}
+
+
+def post(stack: Stack, secret: str, body: Any, path: str = "/api/v1/events",
+         **headers: str) -> Any:
+    return stack.client.post(path, data=json.dumps(body),
+                             headers={**bearer(secret), "Content-Type": "application/json",
+                                      **headers})
+
+
+def get(stack: Stack, secret: str, path: str) -> Any:
+    return stack.client.get(path, headers=bearer(secret))
+
+
+def count_events(stack: Stack, workspace_id: str) -> int:
+    return stack.sql("SELECT count(*) FROM events WHERE workspace_id = :w",
+                     w=workspace_id)[0][0]
+
+
+def test_post_then_get_pending_then_processed(stack: Stack) -> None:
+    workspace_id, secret = stack.new_workspace()
+    response = post(stack, secret, EVENT)
+    assert response.status_code == 202
+    assert response.json["status"] == "pending" and response.json["id"].startswith("evt_")
+    event_id = response.json["id"]
+
+    pending = get(stack, secret, f"/api/v1/events/{event_id}").json
+    assert pending["status"] == "pending"
+    assert [pending[k] for k in ("geo", "sequence", "prev_hash", "hash")] == [None] * 4
+
+    stack.drain()
+    event = get(stack, secret, f"/api/v1/events/{event_id}").json
+    assert event["status"] == "processed"
+    assert event["sequence"] == 1 and event["prev_hash"] == "0" * 64
+    assert len(event["hash"]) == 64
+    assert event["workspace_id"] == workspace_id
+    for field in ("action", "occurred_at", "actor", "targets", "context", "metadata"):
+        assert event[field] == EVENT[field]
+    assert event["received_at"].endswith("Z") and len(event["received_at"]) == 27
+
+
+def test_optional_fields_get_their_defaults(stack: Stack) -> None:
+    _, secret = stack.new_workspace()
+    event_id = post(stack, secret, {"action": "a", "actor": {"id": "u", "type": "t"},
+                                    "occurred_at": "2026-11-26T13:31:45"}).json["id"]
+    event = get(stack, secret, f"/api/v1/events/{event_id}").json
+    assert event["occurred_at"] == "2026-11-26T13:31:45.000000Z"  # naive means UTC
+    assert (event["targets"], event["context"], event["metadata"]) == ([], {}, {})
+    assert set(event["actor"]) == {"id", "type"}
+
+
+def test_sequences_continue_across_requests_and_verify(stack: Stack) -> None:
+    _, secret = stack.new_workspace()
+    ids = [post(stack, secret, EVENT).json["id"] for _ in range(3)]
+    stack.drain()
+    ids += post(stack, secret, {"events": [EVENT] * 4}, "/api/v1/events/batch").json["ids"]
+    stack.drain()
+    sequences = [get(stack, secret, f"/api/v1/events/{i}").json["sequence"] for i in ids]
+    assert sorted(sequences) == list(range(1, 8))
+    report = get(stack, secret, "/api/v1/events/verify").json
+    assert report == {"valid": True, "checked": 7, "from_sequence": 1, "to_sequence": 7,
+                      "head_hash": report["head_hash"]}
+    last = get(stack, secret, f"/api/v1/events/{ids[sequences.index(7)]}").json
+    assert report["head_hash"] == last["hash"]
+
+
+def test_batch_returns_ids_in_input_order(stack: Stack) -> None:
+    workspace_id, secret = stack.new_workspace()
+    bodies = [{**EVENT, "metadata": {"n": n}} for n in range(25)]
+    response = post(stack, secret, {"events": bodies}, "/api/v1/events/batch")
+    assert response.status_code == 202 and response.json["count"] == 25
+    for n, event_id in enumerate(response.json["ids"]):
+        assert get(stack, secret, f"/api/v1/events/{event_id}").json["metadata"] == {"n": n}
+
+
+def test_batch_validation_is_all_or_nothing(stack: Stack) -> None:
+    workspace_id, secret = stack.new_workspace()
+    bodies = [EVENT, {**EVENT, "actor": {"type": "user"}}, EVENT,
+              {**EVENT, "context": {"ip_address": "300.1.1.1"}}]
+    response = post(stack, secret, {"events": bodies}, "/api/v1/events/batch")
+    assert response.status_code == 422
+    fields = [d["field"] for d in response.json["error"]["details"]]
+    assert fields == ["events[1].actor.id", "events[3].context.ip_address"]
+    assert count_events(stack, workspace_id) == 0
+
+
+@pytest.mark.parametrize(("size", "status"), [(0, 422), (1000, 202), (1001, 422)])
+def test_batch_size_limits(stack: Stack, size: int, status: int) -> None:
+    _, secret = stack.new_workspace()
+    minimal = {"action": "a", "actor": {"id": "u", "type": "t"}}
+    response = post(stack, secret, {"events": [minimal] * size}, "/api/v1/events/batch")
+    assert response.status_code == status
+
+
+def test_batch_body_over_5_mib_is_413(stack: Stack) -> None:
+    workspace_id, secret = stack.new_workspace()
+    big = {"action": "a", "actor": {"id": "u", "type": "t"}, "metadata": {"x": "y" * 30_000}}
+    response = post(stack, secret, {"events": [big] * 180}, "/api/v1/events/batch")
+    assert response.status_code == 413
+    assert response.json["error"]["code"] == "payload_too_large"
+    assert count_events(stack, workspace_id) == 0
+
+
+BAD_BODIES = [
+    ("invalid_json", 400, b'{"action": ', None),
+    ("invalid_json", 400, b'[{"action": "a"}]', None),
+    ("invalid_json", 400, b'\xff\xfe', None),
+    ("invalid_json", 400, b'{"action": "a", "action": "b", "actor": {"id":"u","type":"t"}}',
+     None),
+    ("validation_failed", 422, {**EVENT, "colour": "red"}, "colour"),
+    ("validation_failed", 422, {**EVENT, "actor": {"type": "user"}}, "actor.id"),
+    ("validation_failed", 422, {**EVENT, "context": {"ip_address": "1.2.3"}},
+     "context.ip_address"),
+    ("validation_failed", 422, {**EVENT, "occurred_at": "2099-01-01T00:00:00Z"}, "occurred_at"),
+    ("validation_failed", 422, {**EVENT, "occurred_at": "2026-11-26T13:31:45.1234567Z"},
+     "occurred_at"),
+    ("validation_failed", 422, {**EVENT, "action": "no spaces"}, "action"),
+    ("validation_failed", 422, {**EVENT, "targets": [{"id": "t", "type": "d"}] * 51},
+     "targets"),
+    ("validation_failed", 422, {**EVENT, "metadata": {"big": 2**60}}, "metadata.big"),
+    ("validation_failed", 422, {**EVENT, "actor": {"id": 5, "type": "user"}}, "actor.id"),
+    ("validation_failed", 422, {**EVENT, "metadata": None}, "metadata"),
+    ("payload_too_large", 413, {**EVENT, "metadata": {"blob": "x" * 2_000_000}}, None),
+]
+
+
+@pytest.mark.parametrize(("code", "status", "body", "field"), BAD_BODIES)
+def test_bad_bodies_get_the_error_shape_and_store_nothing(
+        stack: Stack, code: str, status: int, body: Any, field: str | None) -> None:
+    workspace_id, secret = stack.new_workspace()
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    response = stack.client.post("/api/v1/events", data=raw, headers={
+        **bearer(secret), "Content-Type": "application/json", "X-Request-Id": "trace-1"})
+    assert response.status_code == status
+    error = response.json["error"]
+    assert error["code"] == code and error["message"]
+    assert error["request_id"] == "trace-1" == response.headers["X-Request-Id"]
+    if field is not None:
+        assert field in [d["field"] for d in error["details"]]
+    assert count_events(stack, workspace_id) == 0
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded"])
+def test_content_type_must_be_json(stack: Stack, content_type: str | None) -> None:
+    _, secret = stack.new_workspace()
+    headers = {**bearer(secret), **({"Content-Type": content_type} if content_type else {})}
+    response = stack.client.post("/api/v1/events", data=json.dumps(EVENT), headers=headers)
+    assert response.status_code == 400
+    assert response.json["error"]["code"] == "invalid_content_type"
+
+
+def test_charset_parameter_is_accepted(stack: Stack) -> None:
+    _, secret = stack.new_workspace()
+    response = stack.client.post("/api/v1/events", data=json.dumps(EVENT), headers={
+        **bearer(secret), "Content-Type": "application/json; charset=utf-8"})
+    assert response.status_code == 202
+
+
+def test_events_of_another_workspace_are_not_found(stack: Stack) -> None:
+    _, secret_a = stack.new_workspace("A")
+    _, secret_b = stack.new_workspace("B")
+    event_id = post(stack, secret_a, EVENT).json["id"]
+    response = get(stack, secret_b, f"/api/v1/events/{event_id}")
+    assert response.status_code == 404 and response.json["error"]["code"] == "not_found"
+    assert get(stack, secret_a, "/api/v1/events/evt_nope").status_code == 404
+
+
+def test_tampering_is_detected(stack: Stack) -> None:
+    workspace_id, secret = stack.new_workspace()
+    post(stack, secret, {"events": [EVENT] * 6}, "/api/v1/events/batch")
+    stack.drain()
+    assert get(stack, secret, "/api/v1/events/verify").json["valid"] is True
+
+    # one changed byte in the stored body of event 3
+    stack.sql("UPDATE events SET body = replace(body, 'Jane Roe', 'Jane Rod') "
+              "WHERE workspace_id = :w AND sequence = 3", w=workspace_id)
+    report = get(stack, secret, "/api/v1/events/verify").json
+    assert report["valid"] is False
+    assert (report["reason"], report["first_invalid_sequence"], report["checked"]) == \
+        ("hash_mismatch", 3, 3)
+    stack.sql("UPDATE events SET body = replace(body, 'Jane Rod', 'Jane Roe') "
+              "WHERE workspace_id = :w AND sequence = 3", w=workspace_id)
+    assert get(stack, secret, "/api/v1/events/verify").json["valid"] is True
+
+    stack.sql("DELETE FROM events WHERE workspace_id = :w AND sequence = 4", w=workspace_id)
+    report = get(stack, secret, "/api/v1/events/verify").json
+    assert (report["reason"], report["first_invalid_sequence"]) == ("sequence_gap", 5)
+
+
+def test_tampering_with_geo_or_timestamps_is_detected(stack: Stack) -> None:
+    workspace_id, secret = stack.new_workspace()
+    post(stack, secret, {"events": [EVENT] * 3}, "/api/v1/events/batch")
+    stack.drain()
+    stack.sql("UPDATE events SET action = 'user.login' WHERE workspace_id = :w "
+              "AND sequence = 2", w=workspace_id)
+    report = get(stack, secret, "/api/v1/events/verify").json
+    assert (report["reason"], report["first_invalid_sequence"]) == ("hash_mismatch", 2)
+
+
+def test_deleting_the_last_event_is_detected(stack: Stack) -> None:
+    workspace_id, secret = stack.new_workspace()
+    post(stack, secret, {"events": [EVENT] * 3}, "/api/v1/events/batch")
+    stack.drain()
+    stack.sql("DELETE FROM events WHERE workspace_id = :w AND sequence = 3", w=workspace_id)
+    report = get(stack, secret, "/api/v1/events/verify").json
+    assert (report["valid"], report["reason"], report["first_invalid_sequence"]) == \
+        (False, "sequence_gap", 3)
+
+
+def test_verify_a_range_and_reject_bad_parameters(stack: Stack) -> None:
+    _, secret = stack.new_workspace()
+    post(stack, secret, {"events": [EVENT] * 5}, "/api/v1/events/batch")
+    stack.drain()
+    report = get(stack, secret, "/api/v1/events/verify?from_sequence=2&to_sequence=4").json
+    assert (report["valid"], report["checked"], report["from_sequence"],
+            report["to_sequence"]) == (True, 3, 2, 4)
+    for query in ("from_sequence=abc", "from_sequence=0", "colour=red",
+                  "from_sequence=1&from_sequence=2"):
+        response = get(stack, secret, f"/api/v1/events/verify?{query}")
+        assert response.status_code == 400, query
+        assert response.json["error"]["code"] == "invalid_parameter"
+    assert get(stack, secret, "/api/v1/events/verify?from_sequence=4&to_sequence=2") \
+        .status_code == 422

@@ -1,0 +1,48 @@
+"""``auditrail verify FILE`` on NDJSON written from a real processed chain."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from entrypoints.cli import main
+from tests.integration.stacks import Stack, bearer
+
+EVENT = {"action": "user.login", "actor": {"id": "u1", "type": "user"},
+         "metadata": {"n": 1.5, "s": "ünïcödé"}}
+
+
+def export(stack: Stack, path: Path) -> list[dict]:
+    _, secret = stack.new_workspace()
+    ids = stack.client.post("/api/v1/events/batch", json={"events": [EVENT] * 5},
+                            headers=bearer(secret)).json["ids"]
+    stack.drain()
+    documents = [stack.client.get(f"/api/v1/events/{i}", headers=bearer(secret)).json
+                 for i in ids]
+    documents.sort(key=lambda d: d["sequence"])
+    path.write_text("".join(json.dumps(d) + "\n" for d in documents))
+    return documents
+
+
+def test_valid_export_exits_0(stack: Stack, tmp_path: Path) -> None:
+    export(stack, tmp_path / "chain.ndjson")
+    result = CliRunner().invoke(main, ["verify", str(tmp_path / "chain.ndjson")])
+    assert result.exit_code == 0, result.output
+    assert "valid: 5 events" in result.output
+
+
+def test_tampered_export_exits_1_with_the_reason(stack: Stack, tmp_path: Path) -> None:
+    documents = export(stack, tmp_path / "chain.ndjson")
+    documents[1]["metadata"]["n"] = 2.5
+    (tmp_path / "bad.ndjson").write_text("".join(json.dumps(d) + "\n" for d in documents))
+    result = CliRunner().invoke(main, ["verify", str(tmp_path / "bad.ndjson")])
+    assert result.exit_code == 1
+    assert "hash_mismatch at sequence 2" in result.output
+
+
+def test_garbage_file_exits_1(tmp_path: Path) -> None:
+    (tmp_path / "junk.ndjson").write_text('{"sequence": 1}\nnot json\n')
+    result = CliRunner().invoke(main, ["verify", str(tmp_path / "junk.ndjson")])
+    assert result.exit_code == 1

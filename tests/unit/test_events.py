@@ -1,0 +1,100 @@
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from domain.errors import ValidationFailed
+from domain.events import PENDING, new_event
+
+RECEIVED = datetime(2026, 11, 26, 13, 0, tzinfo=UTC)
+
+
+def build(body: dict[str, Any]):
+    return new_event(body, event_id="evt_1", workspace_id="ws_1", received_at=RECEIVED)
+
+
+def fields_of(body: dict[str, Any]) -> list[str]:
+    with pytest.raises(ValidationFailed) as failure:
+        build(body)
+    return [error.field for error in failure.value.errors]
+
+
+def valid(**overrides: Any) -> dict[str, Any]:
+    return {"action": "user.login", "actor": {"id": "u1", "type": "user"}, **overrides}
+
+
+def test_minimal_event_gets_defaults() -> None:
+    event = build(valid())
+    assert event.status == PENDING
+    assert event.occurred_at == RECEIVED
+    document = event.document()
+    assert document["targets"] == [] and document["context"] == {}
+    assert document["metadata"] == {}
+    assert document["geo"] is None and document["sequence"] is None
+    assert document["occurred_at"] == "2026-11-26T13:00:00.000000Z"
+
+
+def test_ip_address_is_stored_canonically() -> None:
+    event = build(valid(context={"ip_address": "2001:DB8:0:0::1"}))
+    assert event.ip_address == "2001:db8::1"
+
+
+@pytest.mark.parametrize("action", ["user", "user.login_failed", "a-b.c_d.9"])
+def test_accepts_dotted_actions(action: str) -> None:
+    assert build(valid(action=action)).action == action
+
+
+@pytest.mark.parametrize("action", ["", "user..login", ".user", "user.", "user login",
+                                    "usér.login", "a" * 129])
+def test_rejects_malformed_actions(action: str) -> None:
+    assert fields_of(valid(action=action)) == ["action"]
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    (valid(actor={"type": "user"}), "actor.id"),
+    (valid(actor={"id": "", "type": "user"}), "actor.id"),
+    (valid(actor={"id": "x" * 257, "type": "user"}), "actor.id"),
+    (valid(actor={"id": "a\x00b", "type": "user"}), "actor.id"),
+    (valid(targets=[{"id": "t"}]), "targets[0].type"),
+    (valid(context={"ip_address": "999.1.1.1"}), "context.ip_address"),
+    (valid(context={"ip_address": 17}), "context.ip_address"),
+    (valid(occurred_at="2026-11-26T13:05:01Z"), "occurred_at"),
+    (valid(occurred_at="2026-11-26T13:00:00.1234567Z"), "occurred_at"),
+    (valid(occurred_at="1969-12-31T23:59:59Z"), "occurred_at"),
+    (valid(metadata={"n": 2**53}), "metadata.n"),
+    (valid(metadata={"n": float("nan")}), "metadata.n"),
+    (valid(metadata={"s": "\ud800"}), "metadata.s"),
+])
+def test_rejects_each_rule_naming_the_field(body: dict[str, Any], field: str) -> None:
+    assert fields_of(body) == [field]
+
+
+def test_allows_five_minutes_of_clock_skew() -> None:
+    assert build(valid(occurred_at="2026-11-26T13:05:00Z")).occurred_at.minute == 5
+
+
+def test_limits_targets() -> None:
+    targets = [{"id": str(i), "type": "doc"} for i in range(51)]
+    assert fields_of(valid(targets=targets)) == ["targets"]
+    assert len(build(valid(targets=targets[:50])).targets) == 50
+
+
+def test_limits_metadata_keys_and_depth() -> None:
+    assert fields_of(valid(metadata={str(i): i for i in range(51)})) == ["metadata"]
+    deep = {"a": {"b": {"c": {"d": {"e": 1}}}}}  # metadata itself is depth 1; "d" is 5
+    assert build(valid(metadata=deep)).metadata == deep
+    too_deep = {"a": {"b": {"c": {"d": {"e": {}}}}}}
+    assert fields_of(valid(metadata=too_deep)) == ["metadata.a.b.c.d.e"]
+    assert fields_of(valid(metadata={"a": [[[[[1]]]]]})) == ["metadata.a[0][0][0][0]"]
+    assert fields_of(valid(actor={"id": "u", "type": "t", "metadata": too_deep})) == \
+        ["actor.metadata.a.b.c.d.e"]
+
+
+def test_limits_serialized_size_to_32_kib() -> None:
+    assert fields_of(valid(metadata={"blob": "x" * 33_000})) == [""]
+    assert build(valid(metadata={"blob": "x" * 32_000}))
+
+
+def test_reports_every_broken_rule_at_once() -> None:
+    assert sorted(fields_of({"action": "bad action", "actor": {}})) == \
+        ["action", "actor.id", "actor.type"]

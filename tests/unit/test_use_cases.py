@@ -1,0 +1,189 @@
+"""Use cases against in-memory fakes: no database, no queue, no clock."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from application.errors import InsufficientScope, IpNotAllowed, NotFound, Unauthenticated
+from application.use_cases.authenticate import Authenticate
+from application.use_cases.create_api_key import CreateApiKey
+from application.use_cases.get_event import GetEvent
+from application.use_cases.ingest_events import IngestEvents
+from application.use_cases.process_pending_events import ProcessPendingEvents
+from application.use_cases.requeue_pending import RequeuePending
+from application.use_cases.verify_chain import VerifyChain
+from application.use_cases.workspaces import CreateWorkspace, UpdateWorkspacePlan
+from domain.errors import ValidationFailed
+from domain.events import PENDING, PROCESSED
+from tests.fakes import (
+    FakeClock,
+    FakeGeo,
+    FakeJobQueue,
+    FakeSecrets,
+    InMemoryUnitOfWork,
+    SequentialIds,
+    in_memory_uow,
+)
+
+
+class World:
+    def __init__(self) -> None:
+        self.uow = in_memory_uow()
+        self.clock = FakeClock()
+        self.ids = SequentialIds()
+        self.queue = FakeJobQueue()
+        self.geo = FakeGeo({"203.0.113.7": {"country_code": "AU"}})
+        self.keys = CreateApiKey(self.uow, self.clock, self.ids, FakeSecrets())
+        self.workspace, self.admin = CreateWorkspace(
+            self.uow, self.clock, self.ids, self.keys).execute("Acme")
+        self.ingest = IngestEvents(self.uow, self.clock, self.ids, self.queue)
+        self.process = ProcessPendingEvents(self.uow, self.geo, chunk_size=3)
+        self.authenticate = Authenticate(self.uow, self.clock)
+
+    def event(self, **fields):  # type: ignore[no-untyped-def]
+        return {"action": "user.login", "actor": {"id": "u1", "type": "user"}, **fields}
+
+
+@pytest.fixture
+def world() -> World:
+    return World()
+
+
+def test_ingest_stores_pending_in_one_insert_then_enqueues(world: World) -> None:
+    events = world.ingest.execute(world.workspace.id, [world.event() for _ in range(5)],
+                                  batch=True)
+    assert len(events) == 5 and all(e.status == PENDING for e in events)
+    assert world.queue.enqueued == [world.workspace.id]
+    stored = GetEvent(world.uow).execute(world.workspace.id, events[0].id)
+    assert stored.status == PENDING and stored.received_at == world.clock.now()
+
+
+def test_batch_is_all_or_nothing_and_names_items(world: World) -> None:
+    bad = [world.event(), world.event(action="bad action"), world.event(),
+           world.event(actor={"type": "user"})]
+    with pytest.raises(ValidationFailed) as failure:
+        world.ingest.execute(world.workspace.id, bad, batch=True)
+    assert [e.field for e in failure.value.errors] == ["events[1].action", "events[3].actor.id"]
+    assert world.uow.commits == 1  # only the workspace creation
+    assert world.queue.enqueued == []
+
+
+def test_processing_links_all_pending_in_chunks_with_geo(world: World) -> None:
+    world.ingest.execute(world.workspace.id,
+                         [world.event(context={"ip_address": "203.0.113.7"})] * 7, batch=True)
+    outcome = world.process.execute(world.workspace.id)
+    assert (outcome.linked, outcome.drained) == (7, True)
+    chain = list(world.uow.__enter__().events.iter_chain(world.workspace.id, 1, None, 100))
+    assert [e.sequence for e in chain] == list(range(1, 8))
+    assert all(e.status == PROCESSED and e.geo == {"country_code": "AU"} for e in chain)
+    assert VerifyChain(world.uow).execute(world.workspace.id).valid
+
+
+def test_bounded_drain_reports_more_pending(world: World) -> None:
+    world.ingest.execute(world.workspace.id, [world.event()] * 7, batch=True)
+    first = world.process.execute(world.workspace.id, max_chunks=2)
+    assert (first.linked, first.drained) == (6, False)
+    second = world.process.execute(world.workspace.id, max_chunks=2)
+    assert (second.linked, second.drained) == (1, True)
+
+
+def test_chunk_handlers_see_each_linked_chunk(world: World) -> None:
+    seen: list[list[int]] = []
+    process = ProcessPendingEvents(world.uow, world.geo, chunk_size=3,
+                                   chunk_handlers=[lambda uow, evs: seen.append(
+                                       [e.sequence for e in evs])])
+    world.ingest.execute(world.workspace.id, [world.event()] * 4, batch=True)
+    process.execute(world.workspace.id)
+    assert seen == [[1, 2, 3], [4]]
+
+
+def test_a_failing_chunk_links_nothing(world: World) -> None:
+    def explode(uow: InMemoryUnitOfWork, events: object) -> None:
+        raise RuntimeError("crash mid-chunk")
+    world.ingest.execute(world.workspace.id, [world.event()] * 2, batch=True)
+    with pytest.raises(RuntimeError):
+        ProcessPendingEvents(world.uow, world.geo, chunk_handlers=[explode]).execute(
+            world.workspace.id)
+    assert world.process.execute(world.workspace.id).linked == 2
+    assert VerifyChain(world.uow).execute(world.workspace.id).checked == 2
+
+
+def test_requeue_only_stale_pending(world: World) -> None:
+    upkeep = RequeuePending(world.uow, world.clock, world.queue,
+                            stale_after=timedelta(seconds=30))
+    world.ingest.execute(world.workspace.id, [world.event()])
+    world.queue.enqueued.clear()
+    assert upkeep.execute() == []
+    world.clock.advance(seconds=31)
+    assert upkeep.execute() == [world.workspace.id]
+    world.process.execute(world.workspace.id)
+    assert upkeep.execute() == []
+
+
+def test_authenticate_accepts_the_issued_key(world: World) -> None:
+    principal = world.authenticate.execute(world.admin.secret, "198.51.100.1")
+    assert principal.workspace_id == world.workspace.id
+    principal.require("events:write")  # admin implies every scope
+
+
+@pytest.mark.parametrize("secret", ["", "garbage", "ak_" + "x" * 40, "Basic abc"])
+def test_authenticate_refuses_unknown_keys(world: World, secret: str) -> None:
+    with pytest.raises(Unauthenticated):
+        world.authenticate.execute(secret, "198.51.100.1")
+
+
+def test_authenticate_refuses_expired_keys(world: World) -> None:
+    issued = world.keys.execute(world.workspace.id, "short", ["events:read"],
+                                world.clock.now() + timedelta(minutes=1))
+    world.authenticate.execute(issued.secret, "198.51.100.1")
+    world.clock.advance(minutes=1)
+    with pytest.raises(Unauthenticated):
+        world.authenticate.execute(issued.secret, "198.51.100.1")
+
+
+def test_authenticate_checks_allowlist_after_the_key(world: World) -> None:
+    world.uow.__enter__()
+    from dataclasses import replace
+    with world.uow as uow:
+        uow.workspaces.update(replace(world.workspace, ip_allowlist=("10.0.0.0/8",)))
+        uow.commit()
+    with pytest.raises(IpNotAllowed):
+        world.authenticate.execute(world.admin.secret, "198.51.100.1")
+    assert world.authenticate.execute(world.admin.secret, "10.1.2.3")
+    with pytest.raises(Unauthenticated):  # a bad key never learns about the allowlist
+        world.authenticate.execute("ak_" + "y" * 40, "198.51.100.1")
+
+
+def test_scopes_are_enforced(world: World) -> None:
+    reader = world.keys.execute(world.workspace.id, "reader", ["events:read"])
+    principal = world.authenticate.execute(reader.secret, "198.51.100.1")
+    principal.require("events:read")
+    with pytest.raises(InsufficientScope):
+        principal.require("events:write")
+
+
+def test_last_used_at_is_written_at_most_once_a_minute(world: World) -> None:
+    for _ in range(3):
+        world.authenticate.execute(world.admin.secret, "198.51.100.1")
+    commits = world.uow.commits
+    world.clock.advance(seconds=61)
+    world.authenticate.execute(world.admin.secret, "198.51.100.1")
+    assert world.uow.commits == commits + 1
+
+
+def test_get_event_hides_other_workspaces(world: World) -> None:
+    [event] = world.ingest.execute(world.workspace.id, [world.event()])
+    other, _ = CreateWorkspace(world.uow, world.clock, world.ids, world.keys).execute("Other")
+    with pytest.raises(NotFound):
+        GetEvent(world.uow).execute(other.id, event.id)
+
+
+def test_plan_update(world: World) -> None:
+    updated = UpdateWorkspacePlan(world.uow).execute(world.workspace.id, "enterprise", 7000)
+    assert updated.rate_limit_per_minute == 7000
+    assert UpdateWorkspacePlan(world.uow).execute(world.workspace.id, None, 8000) \
+        .rate_limit_per_minute == 8000
+    with pytest.raises(NotFound):
+        UpdateWorkspacePlan(world.uow).execute("ws_missing", "pro", None)

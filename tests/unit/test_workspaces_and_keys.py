@@ -1,0 +1,64 @@
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+
+from domain.errors import ValidationFailed
+from domain.scopes import UnknownScope, grants, parse_scopes
+from domain.workspaces import parse_allowlist
+from tests.factories import NOW, ApiKeyFactory, WorkspaceFactory
+
+
+@pytest.mark.parametrize(("plan", "limit"), [("free", 60), ("starter", 300), ("pro", 1000)])
+def test_plan_limits(plan: str, limit: int) -> None:
+    assert WorkspaceFactory(plan=plan).rate_limit_per_minute == limit
+
+
+def test_enterprise_uses_its_own_limit_and_others_refuse_one() -> None:
+    workspace = WorkspaceFactory().with_plan("enterprise", 5000)
+    assert workspace.rate_limit_per_minute == 5000
+    with pytest.raises(ValidationFailed):
+        WorkspaceFactory().with_plan("pro", 5000)
+    assert workspace.with_plan("pro", None).rate_limit_per_minute == 1000
+
+
+@pytest.mark.parametrize(("allowlist", "address", "allowed"), [
+    ((), "198.51.100.1", True),
+    (("198.51.100.0/24",), "198.51.100.77", True),
+    (("198.51.100.0/24",), "198.51.101.1", False),
+    (("203.0.113.5",), "203.0.113.5", True),
+    (("2001:db8::/32",), "2001:db8:1::9", True),
+    (("2001:db8::/32",), "2001:db9::1", False),
+    (("203.0.113.5",), "::ffff:203.0.113.5", True),
+    (("203.0.113.5",), "not-an-ip", False),
+])
+def test_ip_allowlist(allowlist: tuple[str, ...], address: str, allowed: bool) -> None:
+    assert WorkspaceFactory(ip_allowlist=allowlist).allows(address) is allowed
+
+
+def test_invalid_allowlist_entries_are_named() -> None:
+    with pytest.raises(ValidationFailed) as failure:
+        parse_allowlist(["10.0.0.0/8", "10.0.0.0/33", "nope"])
+    assert [e.field for e in failure.value.errors] == ["ip_allowlist[1]", "ip_allowlist[2]"]
+
+
+def test_scopes() -> None:
+    assert parse_scopes(["events:read", "admin", "events:read"]) == ("events:read", "admin")
+    with pytest.raises(UnknownScope):
+        parse_scopes(["events:delete"])
+    assert grants(("admin",), "streams") and not grants(("events:read",), "events:write")
+
+
+def test_key_matches_only_its_secret_and_expires() -> None:
+    key = ApiKeyFactory(secret="ak_" + "a" * 40, expires_at=NOW + timedelta(days=1))
+    assert key.matches("ak_" + "a" * 40) and not key.matches("ak_" + "b" * 40)
+    assert key.is_active(NOW) and not key.is_active(NOW + timedelta(days=1))
+    assert not key.revoked(NOW).is_active(NOW)
+
+
+def test_last_used_is_stamped_at_most_once_a_minute() -> None:
+    key = ApiKeyFactory()
+    assert key.needs_usage_stamp(NOW)
+    stamped = replace(key, last_used_at=NOW)
+    assert not stamped.needs_usage_stamp(NOW + timedelta(seconds=59))
+    assert stamped.needs_usage_stamp(NOW + timedelta(seconds=60))
