@@ -83,7 +83,7 @@ def test_sequences_continue_across_requests_and_verify(stack: Stack) -> None:
 
 
 def test_batch_returns_ids_in_input_order(stack: Stack) -> None:
-    workspace_id, secret = stack.new_workspace()
+    _, secret = stack.new_workspace()
     bodies = [{**EVENT, "metadata": {"n": n}} for n in range(25)]
     response = post(stack, secret, {"events": bodies}, "/api/v1/events/batch")
     assert response.status_code == 202 and response.json["count"] == 25

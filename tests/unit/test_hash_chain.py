@@ -42,7 +42,7 @@ def test_link_numbers_and_chains_in_order() -> None:
     assert linked[0].prev_hash == GENESIS_HASH
     assert linked[1].prev_hash == linked[0].hash and linked[2].prev_hash == linked[1].hash
     assert head == ChainHead(3, linked[2].hash)
-    more, head2 = link(head, EventFactory.build_batch(1))
+    more, _ = link(head, EventFactory.build_batch(1))
     assert more[0].sequence == 4 and more[0].prev_hash == head.hash
 
 
