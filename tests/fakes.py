@@ -9,9 +9,11 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from application.ports.repositories import IdempotencyKeyTaken
 from domain.api_keys import ApiKey
 from domain.events import PENDING, PROCESSED, Event
 from domain.hash_chain import ChainHead
+from domain.idempotency import IdempotencyRecord
 from domain.workspaces import Workspace
 
 
@@ -75,6 +77,7 @@ class _Store:
         self.api_keys: dict[str, ApiKey] = {}
         self.events: dict[str, Event] = {}
         self.heads: dict[str, ChainHead] = {}
+        self.idempotency: dict[tuple[str, str], IdempotencyRecord] = {}
 
 
 class _WorkspaceRepo:
@@ -171,6 +174,29 @@ class _ChainRepo:
         self._s.heads[workspace_id] = head
 
 
+class _IdempotencyRepo:
+    def __init__(self, state: _Store) -> None:
+        self._s = state
+
+    def get(self, workspace_id: str, key: str) -> IdempotencyRecord | None:
+        return self._s.idempotency.get((workspace_id, key))
+
+    def add(self, record: IdempotencyRecord, expired_by: datetime) -> None:
+        existing = self._s.idempotency.get((record.workspace_id, record.key))
+        if existing and existing.created_at > expired_by:
+            raise IdempotencyKeyTaken(record.key)
+        self._s.idempotency[(record.workspace_id, record.key)] = record
+
+    def purge(self, expired_by: datetime, limit: int) -> int:
+        doomed = [k for k, r in self._s.idempotency.items() if r.created_at <= expired_by]
+        for key in doomed[:limit]:
+            del self._s.idempotency[key]
+        return len(doomed[:limit])
+
+
+_TABLES = ("workspaces", "api_keys", "events", "heads", "idempotency")
+
+
 class InMemoryUnitOfWork:
     """Works on a copy of the committed state; ``commit`` publishes it, exit drops it."""
 
@@ -183,19 +209,20 @@ class InMemoryUnitOfWork:
 
     def __enter__(self) -> InMemoryUnitOfWork:
         self._working = copy.copy(self._store)
-        for name in ("workspaces", "api_keys", "events", "heads"):
+        for name in _TABLES:
             setattr(self._working, name, dict(getattr(self._store, name)))
         self.workspaces = _WorkspaceRepo(self._working)
         self.api_keys = _ApiKeyRepo(self._working)
         self.events = _EventRepo(self._working)
         self.chains = _ChainRepo(self._working)
+        self.idempotency = _IdempotencyRepo(self._working)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self._working = None  # type: ignore[assignment]
 
     def commit(self) -> None:
-        for name in ("workspaces", "api_keys", "events", "heads"):
+        for name in _TABLES:
             setattr(self._store, name, dict(getattr(self._working, name)))
         self.commits += 1
 

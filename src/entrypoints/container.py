@@ -17,6 +17,7 @@ from application.use_cases.create_api_key import CreateApiKey
 from application.use_cases.get_event import GetEvent
 from application.use_cases.ingest_events import IngestEvents
 from application.use_cases.process_pending_events import ProcessPendingEvents
+from application.use_cases.purge_idempotency_keys import PurgeIdempotencyKeys
 from application.use_cases.requeue_pending import RequeuePending
 from application.use_cases.verify_chain import VerifyChain
 from application.use_cases.workspaces import (
@@ -70,6 +71,8 @@ class Container(containers.DeclarativeContainer):
                                                uow_factory=uow.provider, geo=geo)
     requeue_pending = providers.Factory(RequeuePending, uow_factory=uow.provider, clock=clock,
                                         queue=job_queue)
+    purge_idempotency_keys = providers.Factory(PurgeIdempotencyKeys, uow_factory=uow.provider,
+                                               clock=clock)
     create_api_key = providers.Factory(CreateApiKey, uow_factory=uow.provider, clock=clock,
                                        ids=ids, secrets=secrets)
     create_workspace = providers.Factory(CreateWorkspace, uow_factory=uow.provider,

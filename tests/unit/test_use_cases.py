@@ -6,12 +6,13 @@ from datetime import timedelta
 
 import pytest
 
-from application.errors import InsufficientScope, IpNotAllowed, NotFound, Unauthenticated
+from application.errors import Conflict, InsufficientScope, IpNotAllowed, NotFound, Unauthenticated
 from application.use_cases.authenticate import Authenticate
 from application.use_cases.create_api_key import CreateApiKey
 from application.use_cases.get_event import GetEvent
 from application.use_cases.ingest_events import IngestEvents
 from application.use_cases.process_pending_events import ProcessPendingEvents
+from application.use_cases.purge_idempotency_keys import PurgeIdempotencyKeys
 from application.use_cases.requeue_pending import RequeuePending
 from application.use_cases.verify_chain import VerifyChain
 from application.use_cases.workspaces import CreateWorkspace, UpdateWorkspacePlan
@@ -52,11 +53,12 @@ def world() -> World:
 
 
 def test_ingest_stores_pending_in_one_insert_then_enqueues(world: World) -> None:
-    events = world.ingest.execute(world.workspace.id, [world.event() for _ in range(5)],
-                                  batch=True)
-    assert len(events) == 5 and all(e.status == PENDING for e in events)
+    accepted = world.ingest.execute(world.workspace.id, [world.event() for _ in range(5)],
+                                    batch=True)
+    assert len(accepted.event_ids) == 5 and not accepted.replayed
     assert world.queue.enqueued == [world.workspace.id]
-    stored = GetEvent(world.uow).execute(world.workspace.id, events[0].id)
+    assert world.uow.events.inserts == 1
+    stored = GetEvent(world.uow).execute(world.workspace.id, accepted.event_ids[0])
     assert stored.status == PENDING and stored.received_at == world.clock.now()
 
 
@@ -174,10 +176,10 @@ def test_last_used_at_is_written_at_most_once_a_minute(world: World) -> None:
 
 
 def test_get_event_hides_other_workspaces(world: World) -> None:
-    [event] = world.ingest.execute(world.workspace.id, [world.event()])
+    [event_id] = world.ingest.execute(world.workspace.id, [world.event()]).event_ids
     other, _ = CreateWorkspace(world.uow, world.clock, world.ids, world.keys).execute("Other")
     with pytest.raises(NotFound):
-        GetEvent(world.uow).execute(other.id, event.id)
+        GetEvent(world.uow).execute(other.id, event_id)
 
 
 def test_plan_update(world: World) -> None:
@@ -187,3 +189,41 @@ def test_plan_update(world: World) -> None:
         .rate_limit_per_minute == 8000
     with pytest.raises(NotFound):
         UpdateWorkspacePlan(world.uow).execute("ws_missing", "pro", None)
+
+
+def test_idempotent_retry_returns_the_original_ids_and_stores_nothing(world: World) -> None:
+    first = world.ingest.execute(world.workspace.id, [world.event()], idempotency_key="k1")
+    again = world.ingest.execute(world.workspace.id, [world.event()], idempotency_key="k1")
+    assert again.event_ids == first.event_ids and again.replayed
+    assert len(world.uow._store.events) == 1
+    assert world.queue.enqueued == [world.workspace.id]
+
+
+def test_idempotency_key_with_another_body_conflicts(world: World) -> None:
+    world.ingest.execute(world.workspace.id, [world.event()], idempotency_key="k1")
+    with pytest.raises(Conflict):
+        world.ingest.execute(world.workspace.id, [world.event(action="other")],
+                             idempotency_key="k1")
+    with pytest.raises(Conflict):  # same body, other endpoint
+        world.ingest.execute(world.workspace.id, [world.event()], batch=True,
+                             idempotency_key="k1")
+
+
+def test_idempotency_keys_are_per_workspace_and_expire(world: World) -> None:
+    other, _ = CreateWorkspace(world.uow, world.clock, world.ids, world.keys).execute("Other")
+    first = world.ingest.execute(world.workspace.id, [world.event()], idempotency_key="k1")
+    elsewhere = world.ingest.execute(other.id, [world.event()], idempotency_key="k1")
+    assert elsewhere.event_ids != first.event_ids and not elsewhere.replayed
+    world.clock.advance(hours=24)
+    later = world.ingest.execute(world.workspace.id, [world.event(action="x")],
+                                 idempotency_key="k1")
+    assert not later.replayed
+    assert PurgeIdempotencyKeys(world.uow, world.clock).execute() == 1  # "other"'s k1 expired
+
+
+def test_invalid_requests_do_not_burn_the_key(world: World) -> None:
+    with pytest.raises(ValidationFailed):
+        world.ingest.execute(world.workspace.id, [world.event(action="bad action")],
+                             idempotency_key="k1")
+    assert not world.ingest.execute(world.workspace.id, [world.event()],
+                                    idempotency_key="k1").replayed

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, or_, select, tuple_, update
+from sqlalchemy.exc import IntegrityError
 
 from adapters.sql import tables as t
 from adapters.sql.mappers import (
@@ -16,9 +17,11 @@ from adapters.sql.mappers import (
     workspace_from,
     workspace_row,
 )
+from application.ports.repositories import IdempotencyKeyTaken
 from domain.api_keys import ApiKey
 from domain.events import PENDING, PROCESSED, Event
 from domain.hash_chain import GENESIS_HASH, ChainHead
+from domain.idempotency import IdempotencyRecord
 from domain.workspaces import Workspace
 
 
@@ -159,3 +162,40 @@ class SqlChainHeadRepository:
         self._db.execute(update(t.chain_heads)
                          .where(t.chain_heads.c.workspace_id == workspace_id)
                          .values(sequence=head.sequence, hash=head.hash))
+
+
+class SqlIdempotencyRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._db = connection
+
+    def get(self, workspace_id: str, key: str) -> IdempotencyRecord | None:
+        row = self._db.execute(select(t.idempotency_keys).where(
+            t.idempotency_keys.c.workspace_id == workspace_id,
+            t.idempotency_keys.c.key == key)).mappings().first()
+        if row is None:
+            return None
+        return IdempotencyRecord(row["workspace_id"], row["key"], row["fingerprint"],
+                                 tuple(row["event_ids"]), row["created_at"])
+
+    def add(self, record: IdempotencyRecord, expired_by: datetime) -> None:
+        table = t.idempotency_keys
+        self._db.execute(delete(table).where(table.c.workspace_id == record.workspace_id,
+                                             table.c.key == record.key,
+                                             table.c.created_at <= expired_by))
+        try:
+            # A savepoint keeps the transaction usable on PostgreSQL after a unique violation.
+            with self._db.begin_nested():
+                self._db.execute(insert(table), {
+                    "workspace_id": record.workspace_id, "key": record.key,
+                    "fingerprint": record.fingerprint, "event_ids": list(record.event_ids),
+                    "created_at": record.created_at})
+        except IntegrityError:
+            raise IdempotencyKeyTaken(record.key) from None
+
+    def purge(self, expired_by: datetime, limit: int) -> int:
+        table = t.idempotency_keys
+        doomed = (select(table.c.workspace_id, table.c.key)
+                  .where(table.c.created_at <= expired_by).limit(limit))
+        result = self._db.execute(
+            delete(table).where(tuple_(table.c.workspace_id, table.c.key).in_(doomed)))
+        return result.rowcount

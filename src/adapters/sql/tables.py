@@ -11,6 +11,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     text,
@@ -75,4 +76,15 @@ events = Table(
     Index("ix_events_occurred", "workspace_id", "occurred_at", "id"),
     Index("ix_events_pending", "workspace_id", "received_at", "id",
           postgresql_where=text("status = 'pending'"), sqlite_where=text("status = 'pending'")),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys", metadata,
+    Column("workspace_id", String(40), ForeignKey("workspaces.id"), nullable=False),
+    Column("key", String(255), nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("event_ids", JSON, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("workspace_id", "key", name="pk_idempotency_keys"),
+    Index("ix_idempotency_keys_created", "created_at"),
 )

@@ -11,6 +11,7 @@ from adapters.sql.repositories import (
     SqlApiKeyRepository,
     SqlChainHeadRepository,
     SqlEventRepository,
+    SqlIdempotencyRepository,
     SqlWorkspaceRepository,
 )
 
@@ -28,6 +29,7 @@ class SqlUnitOfWork:
         self.api_keys = SqlApiKeyRepository(self._connection)
         self.events = SqlEventRepository(self._connection)
         self.chains = SqlChainHeadRepository(self._connection)
+        self.idempotency = SqlIdempotencyRepository(self._connection)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -9,6 +9,7 @@ from typing import Protocol
 from domain.api_keys import ApiKey
 from domain.events import Event
 from domain.hash_chain import ChainHead
+from domain.idempotency import IdempotencyRecord
 from domain.workspaces import Workspace
 
 
@@ -62,3 +63,21 @@ class ChainHeadRepository(Protocol):
 
     def get(self, workspace_id: str) -> ChainHead: ...
     def save(self, workspace_id: str, head: ChainHead) -> None: ...
+
+
+class IdempotencyKeyTaken(Exception):
+    """Another request recorded the same key first (raised by ``IdempotencyRepository.add``)."""
+
+
+class IdempotencyRepository(Protocol):
+    def get(self, workspace_id: str, key: str) -> IdempotencyRecord | None: ...
+
+    def add(self, record: IdempotencyRecord, expired_by: datetime) -> None:
+        """Record a key, replacing a record created at or before ``expired_by``; raise
+        ``IdempotencyKeyTaken`` if a live one exists (concurrent retries race here, and
+        exactly one of them wins)."""
+        ...
+
+    def purge(self, expired_by: datetime, limit: int) -> int:
+        """Delete up to ``limit`` records created at or before ``expired_by``; return how many."""
+        ...

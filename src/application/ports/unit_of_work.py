@@ -10,6 +10,7 @@ from application.ports.repositories import (
     ApiKeyRepository,
     ChainHeadRepository,
     EventRepository,
+    IdempotencyRepository,
     WorkspaceRepository,
 )
 
@@ -19,6 +20,7 @@ class UnitOfWork(Protocol):
     api_keys: ApiKeyRepository
     events: EventRepository
     chains: ChainHeadRepository
+    idempotency: IdempotencyRepository
 
     def __enter__(self) -> UnitOfWork: ...
 

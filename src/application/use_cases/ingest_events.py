@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
+from application.errors import Conflict
 from application.ports.jobs import JobQueue
+from application.ports.repositories import IdempotencyKeyTaken
 from application.ports.system import Clock, IdGenerator
 from application.ports.unit_of_work import UnitOfWorkFactory
 from domain.errors import FieldError, ValidationFailed
 from domain.events import Event, new_event
+from domain.idempotency import KEY_LIFETIME, IdempotencyRecord, fingerprint
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """The ids the request was given; ``replayed`` when they come from an earlier request."""
+
+    event_ids: tuple[str, ...]
+    replayed: bool = False
 
 
 class IngestEvents:
@@ -22,21 +34,55 @@ class IngestEvents:
 
     def execute(self, workspace_id: str, bodies: list[dict[str, Any]], *,
                 batch: bool = False,
-                malformed: Mapping[int, list[FieldError]] | None = None) -> list[Event]:
+                malformed: Mapping[int, list[FieldError]] | None = None,
+                idempotency_key: str | None = None) -> Accepted:
         """All-or-nothing: one invalid event rejects the request and nothing is stored.
 
         ``malformed`` carries the errors an edge schema already found in some items, so one
-        answer names every bad field of the batch, whichever layer caught it.
-
-        The events are durable when this returns; the job is only a wake-up call, so a queue
-        outage delays processing (upkeep re-queues) but never loses an accepted event.
+        answer names every bad field of the batch, whichever layer caught it. The events are
+        durable when this returns; the job is only a wake-up call, so a queue outage delays
+        processing (upkeep re-queues) but never loses an accepted event.
         """
+        operation = "events.batch" if batch else "events"
+        request = fingerprint(operation, bodies) if idempotency_key else ""
+        if idempotency_key:
+            earlier = self._earlier(workspace_id, idempotency_key, request)
+            if earlier:
+                return earlier
         events = self._build(workspace_id, bodies, batch=batch, malformed=malformed or {})
+        try:
+            self._store(workspace_id, events, idempotency_key, request)
+        except IdempotencyKeyTaken:
+            # A concurrent retry won the race; answer as it did (its events, not ours).
+            earlier = self._earlier(workspace_id, idempotency_key or "", request)
+            if earlier is None:
+                raise
+            return earlier
+        self._queue.enqueue_processing([workspace_id])
+        return Accepted(tuple(event.id for event in events))
+
+    def _earlier(self, workspace_id: str, key: str, request: str) -> Accepted | None:
+        with self._uow_factory(read_only=True) as uow:
+            record = uow.idempotency.get(workspace_id, key)
+        if record is None or not record.is_live(self._clock.now()):
+            return None
+        if not record.replays(request):
+            raise Conflict("This Idempotency-Key was already used with a different request "
+                           "in the last 24 hours.")
+        return Accepted(record.event_ids, replayed=True)
+
+    def _store(self, workspace_id: str, events: list[Event], key: str | None,
+               request: str) -> None:
+        now = self._clock.now()
         with self._uow_factory() as uow:
+            if key:
+                # First, so that a losing concurrent retry fails before writing any event.
+                uow.idempotency.add(
+                    IdempotencyRecord(workspace_id, key, request,
+                                      tuple(event.id for event in events), now),
+                    expired_by=now - KEY_LIFETIME)
             uow.events.add_many(events)
             uow.commit()
-        self._queue.enqueue_processing([workspace_id])
-        return events
 
     def _build(self, workspace_id: str, bodies: list[dict[str, Any]], *, batch: bool,
                malformed: Mapping[int, list[FieldError]]) -> list[Event]:

@@ -8,6 +8,7 @@ from flask import request
 from marshmallow import Schema
 from marshmallow import ValidationError as MarshmallowError
 
+from domain.idempotency import is_valid_key
 from entrypoints.http.errors import ApiError
 
 
@@ -25,3 +26,14 @@ def query_args(schema: Schema) -> dict[str, Any]:
         message = ("Unknown query parameter" if problem == "Unknown field."
                    else f"Invalid query parameter: {problem}")
         raise ApiError(400, "invalid_parameter", f"{message} '{name}'.") from None
+
+
+def idempotency_key() -> str | None:
+    """The ``Idempotency-Key`` header, if sent; a malformed one is a 400, not ignored."""
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not is_valid_key(key):
+        raise ApiError(400, "invalid_parameter",
+                       "Header 'Idempotency-Key' must be 1-255 visible ASCII characters.")
+    return key

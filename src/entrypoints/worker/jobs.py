@@ -43,8 +43,13 @@ def process_workspace(workspace_id: str) -> int:
 
 
 def upkeep() -> None:
-    """Periodic maintenance: re-queue pending events whose job was lost."""
-    requeued = _bound().requeue_pending().execute()
+    """Periodic maintenance: re-queue pending events whose job was lost, forget old keys.
+
+    Safe to run in every worker at once: each step is idempotent.
+    """
+    container = _bound()
+    requeued = container.requeue_pending().execute()
     if requeued:
         log.warning("re-queued processing of %d workspace(s) with stale pending events",
                     len(requeued))
+    container.purge_idempotency_keys().execute()

@@ -8,36 +8,44 @@ from dependency_injector.wiring import Provide, inject
 from flask import jsonify
 
 from application.use_cases.get_event import GetEvent
-from application.use_cases.ingest_events import IngestEvents
+from application.use_cases.ingest_events import Accepted, IngestEvents
 from application.use_cases.verify_chain import VerifyChain
+from domain.events import PENDING
 from domain.scopes import EVENTS_READ, EVENTS_WRITE
 from domain.verification import VerificationReport
 from entrypoints.container import Container
 from entrypoints.http.auth import principal, requires
 from entrypoints.http.body import ONE_MIB, json_object
-from entrypoints.http.query import query_args
+from entrypoints.http.query import idempotency_key, query_args
 from entrypoints.http.schemas.events import EventBatchSchema, EventSchema, VerifyQuerySchema
 from entrypoints.http.validation import load, load_each
 from entrypoints.http.views.api import api
 
 BATCH_MAX_BYTES = 5 * ONE_MIB
 
+
 @api.post("/events")
 @requires(EVENTS_WRITE)
 @inject
 def ingest_event(ingest: IngestEvents = Provide[Container.ingest_events]) -> Any:
+    key = idempotency_key()
     body = load(EventSchema(), json_object())
-    [event] = ingest.execute(principal().workspace_id, [body])
-    return jsonify({"id": event.id, "status": event.status}), 202
+    accepted = ingest.execute(principal().workspace_id, [body], idempotency_key=key)
+    return _accepted({"id": accepted.event_ids[0], "status": PENDING}, accepted)
+
 
 @api.post("/events/batch")
 @requires(EVENTS_WRITE)
 @inject
 def ingest_batch(ingest: IngestEvents = Provide[Container.ingest_events]) -> Any:
+    key = idempotency_key()
     envelope = load(EventBatchSchema(), json_object(max_bytes=BATCH_MAX_BYTES))
     bodies, malformed = load_each(EventSchema(), envelope["events"])
-    events = ingest.execute(principal().workspace_id, bodies, batch=True, malformed=malformed)
-    return jsonify({"ids": [event.id for event in events], "count": len(events)}), 202
+    accepted = ingest.execute(principal().workspace_id, bodies, batch=True,
+                              malformed=malformed, idempotency_key=key)
+    ids = list(accepted.event_ids)
+    return _accepted({"ids": ids, "count": len(ids)}, accepted)
+
 
 @api.get("/events/verify")
 @requires(EVENTS_READ)
@@ -48,11 +56,22 @@ def verify_events(verify: VerifyChain = Provide[Container.verify_chain]) -> Any:
                             query.get("to_sequence"))
     return jsonify(_report_document(report))
 
+
 @api.get("/events/<event_id>")
 @requires(EVENTS_READ)
 @inject
 def get_event(event_id: str, get: GetEvent = Provide[Container.get_event]) -> Any:
     return jsonify(get.execute(principal().workspace_id, event_id).document())
+
+
+def _accepted(body: dict[str, Any], accepted: Accepted) -> Any:
+    """202, with ``Idempotent-Replayed: true`` when the answer is a remembered one."""
+    response = jsonify(body)
+    response.status_code = 202
+    if accepted.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
+
 
 def _report_document(report: VerificationReport) -> dict[str, Any]:
     if report.valid:
