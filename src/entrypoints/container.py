@@ -6,6 +6,7 @@ from dependency_injector import containers, providers
 from redis import Redis
 
 from adapters.geoip.locator import MaxMindGeoLocator, NoGeoLocator
+from adapters.geoip.packaged import find_packaged_city_database
 from adapters.inprocess.job_queue import InProcessJobQueue
 from adapters.rq_queue.job_queue import RqJobQueue
 from adapters.sql import migrate
@@ -30,8 +31,13 @@ from entrypoints.settings import Settings
 PROCESS_JOB = "entrypoints.worker.jobs.process_workspace"
 
 
-def _geo_mode(settings: Settings) -> str:
-    return "maxmind" if settings.geoip_db else "none"
+def _geoip_path(settings: Settings) -> str | None:
+    """``AUDITRAIL_GEOIP_DB``, else a GeoLite2 City database from an installed package."""
+    return settings.geoip_db or find_packaged_city_database()
+
+
+def _geo_mode(path: str | None) -> str:
+    return "maxmind" if path else "none"
 
 
 class Container(containers.DeclarativeContainer):
@@ -56,9 +62,10 @@ class Container(containers.DeclarativeContainer):
         production=providers.Singleton(RqJobQueue, redis=redis, job_path=PROCESS_JOB,
                                        queue_name=settings.provided.queue_name),
     )
+    geoip_path = providers.Singleton(_geoip_path, settings)
     geo = providers.Selector(
-        providers.Callable(_geo_mode, settings),
-        maxmind=providers.Singleton(MaxMindGeoLocator, settings.provided.geoip_db),
+        providers.Callable(_geo_mode, geoip_path),
+        maxmind=providers.Singleton(MaxMindGeoLocator, geoip_path),
         none=providers.Singleton(NoGeoLocator),
     )
 

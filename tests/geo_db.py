@@ -1,0 +1,43 @@
+"""Build a small but real MaxMind City database for tests, with mmdb-writer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mmdb_writer import MMDBWriter
+from netaddr import IPSet
+
+LONDON_V4 = "81.2.69.160"
+SYDNEY_V6 = "2a02:ec0::1"
+UNKNOWN_PUBLIC = "8.8.8.8"
+
+LONDON = {
+    "country_code": "GB", "country": "United Kingdom", "region": "England",
+    "city": "London", "latitude": 51.5142, "longitude": -0.0931, "timezone": "Europe/London",
+}
+SYDNEY = {
+    "country_code": "AU", "country": "Australia", "region": "New South Wales",
+    "city": "Sydney", "latitude": -33.8591, "longitude": 151.2002,
+    "timezone": "Australia/Sydney",
+}
+
+
+def _record(geo: dict) -> dict:
+    return {
+        "country": {"iso_code": geo["country_code"], "names": {"en": geo["country"]},
+                    "geoname_id": 1},
+        "subdivisions": [{"names": {"en": geo["region"]}, "iso_code": "X", "geoname_id": 2}],
+        "city": {"names": {"en": geo["city"]}, "geoname_id": 3},
+        "location": {"latitude": geo["latitude"], "longitude": geo["longitude"],
+                     "time_zone": geo["timezone"], "accuracy_radius": 50},
+    }
+
+
+def build_city_database(path: Path) -> Path:
+    writer = MMDBWriter(ip_version=6, ipv4_compatible=True, database_type="GeoIP2-City",
+                        languages=["en"], description="Auditrail test City database")
+    writer.insert_network(IPSet(["81.2.69.0/24"]), _record(LONDON))
+    writer.insert_network(IPSet(["2a02:ec0::/32"]), _record(SYDNEY))
+    writer.insert_network(IPSet(["10.0.0.0/8"]), _record(LONDON))  # must never be used
+    writer.to_db_file(str(path))
+    return path

@@ -1,0 +1,53 @@
+"""Geo enrichment through geoip2 reading a real .mmdb file built by the test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from adapters.geoip.locator import MaxMindGeoLocator
+from tests.geo_db import LONDON, LONDON_V4, SYDNEY, SYDNEY_V6, UNKNOWN_PUBLIC, build_city_database
+from tests.integration.stacks import bearer
+
+
+@pytest.fixture(scope="module")
+def city_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_city_database(tmp_path_factory.mktemp("geo") / "City.mmdb")
+
+
+@pytest.mark.parametrize(("address", "expected"), [
+    (LONDON_V4, LONDON), (SYDNEY_V6, SYDNEY), (UNKNOWN_PUBLIC, None),
+    ("10.1.2.3", None), ("127.0.0.1", None), ("::1", None), ("192.168.0.1", None),
+    ("fe80::1", None), ("203.0.113.7", None), ("not-an-ip", None),
+])
+def test_locator(city_db: Path, address: str, expected: dict | None) -> None:
+    locator = MaxMindGeoLocator(str(city_db))
+    assert locator.locate(address) == expected
+
+
+@pytest.mark.parametrize("kind", ["embedded", "production"])
+def test_processed_events_carry_geo_under_the_hash(stack_factory, city_db: Path,  # type: ignore[no-untyped-def]
+                                                   kind: str) -> None:
+    stack = stack_factory(kind, geoip_db=str(city_db))
+    workspace_id, secret = stack.new_workspace()
+    bodies = [{"action": "user.login", "actor": {"id": "u", "type": "user"},
+               "context": {"ip_address": ip}} for ip in (LONDON_V4, SYDNEY_V6, "10.0.0.1")]
+    bodies.append({"action": "user.login", "actor": {"id": "u", "type": "user"}})
+    ids = stack.client.post("/api/v1/events/batch", json={"events": bodies},
+                            headers=bearer(secret)).json["ids"]
+    stack.drain()
+    geos = [stack.client.get(f"/api/v1/events/{i}", headers=bearer(secret)).json["geo"]
+            for i in ids]
+    assert geos == [LONDON, SYDNEY, None, None]
+    [(country,)] = stack.sql("SELECT country_code FROM events WHERE id = :i", i=ids[0])
+    assert country == "GB"
+    assert stack.client.get("/api/v1/events/verify", headers=bearer(secret)).json["valid"]
+    stack.sql("UPDATE events SET geo = replace(geo, 'London', 'Paris') WHERE id = :i", i=ids[0])
+    report = stack.client.get("/api/v1/events/verify", headers=bearer(secret)).json
+    assert report["valid"] is False and report["reason"] == "hash_mismatch"
+
+
+def test_without_a_database_geo_is_null(stack_factory) -> None:  # type: ignore[no-untyped-def]
+    stack = stack_factory("embedded")
+    assert stack.container.geo().locate(LONDON_V4) is None
