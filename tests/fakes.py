@@ -49,8 +49,9 @@ class FakeJobQueue:
         self.enqueued: list[str] = []
         self.claimed: list[str] = []
 
-    def enqueue_processing(self, workspace_ids: Iterable[str]) -> None:
+    def enqueue_processing(self, workspace_ids: Iterable[str], *, force: bool = False) -> None:
         self.enqueued.extend(workspace_ids)
+        self.forced = force
 
     def claim(self, workspace_id: str) -> None:
         self.claimed.append(workspace_id)

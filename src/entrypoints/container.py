@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from dependency_injector import containers, providers
 from redis import Redis
 
@@ -76,8 +78,10 @@ class Container(containers.DeclarativeContainer):
     verify_chain = providers.Factory(VerifyChain, uow_factory=uow.provider)
     process_pending_events = providers.Factory(ProcessPendingEvents,
                                                uow_factory=uow.provider, geo=geo)
-    requeue_pending = providers.Factory(RequeuePending, uow_factory=uow.provider, clock=clock,
-                                        queue=job_queue)
+    requeue_pending = providers.Factory(
+        RequeuePending, uow_factory=uow.provider, clock=clock, queue=job_queue,
+        stale_after=providers.Callable(lambda s: timedelta(seconds=s.requeue_after_seconds),
+                                       settings))
     purge_idempotency_keys = providers.Factory(PurgeIdempotencyKeys, uow_factory=uow.provider,
                                                clock=clock)
     create_api_key = providers.Factory(CreateApiKey, uow_factory=uow.provider, clock=clock,

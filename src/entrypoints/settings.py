@@ -28,6 +28,7 @@ class Settings:
     public_url: str | None = None
     allow_private_destinations: bool = False
     log_level: str = "INFO"
+    requeue_after_seconds: int = 30
     queue_name: str = "auditrail"
 
     @property
@@ -81,4 +82,6 @@ class Settings:
             public_url=text("PUBLIC_URL"),
             allow_private_destinations=text("ALLOW_PRIVATE_DESTINATIONS") in ("1", "true"),
             log_level=log_level,
+            requeue_after_seconds=number("REQUEUE_AFTER_SECONDS", 30, minimum=1),
+            queue_name=text("QUEUE_NAME") or "auditrail",
         )

@@ -27,7 +27,7 @@ class InProcessJobQueue:
         self._condition = threading.Condition()
         self._thread: threading.Thread | None = None
 
-    def enqueue_processing(self, workspace_ids: Iterable[str]) -> None:
+    def enqueue_processing(self, workspace_ids: Iterable[str], *, force: bool = False) -> None:
         with self._condition:
             for workspace_id in workspace_ids:
                 self._waiting[workspace_id] = None

@@ -34,10 +34,12 @@ class RqJobQueue:
     def queue(self) -> Queue:
         return self._queue
 
-    def enqueue_processing(self, workspace_ids: Iterable[str]) -> None:
+    def enqueue_processing(self, workspace_ids: Iterable[str], *, force: bool = False) -> None:
         try:
             for workspace_id in workspace_ids:
-                if self._redis.set(self._prefix + workspace_id, 1, nx=True, ex=WAKE_TTL_SECONDS):
+                marked = self._redis.set(self._prefix + workspace_id, 1, nx=not force,
+                                         ex=WAKE_TTL_SECONDS)
+                if marked:
                     self._queue.enqueue(self._job_path, workspace_id,
                                         job_timeout=self._job_timeout, result_ttl=0,
                                         failure_ttl=86_400)

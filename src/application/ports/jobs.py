@@ -7,10 +7,11 @@ from typing import Protocol
 
 
 class JobQueue(Protocol):
-    def enqueue_processing(self, workspace_ids: Iterable[str]) -> None:
+    def enqueue_processing(self, workspace_ids: Iterable[str], *, force: bool = False) -> None:
         """Ask for the pending events of these workspaces to be processed.
 
         De-duplicated: a burst of ingests for one workspace yields a few jobs, not one each.
+        ``force`` skips the de-duplication, for upkeep re-queueing work whose job was lost.
         Must not raise when the queue is down: the events are durable and upkeep re-queues.
         """
         ...

@@ -24,5 +24,6 @@ class RequeuePending:
         with self._uow_factory(read_only=True) as uow:
             stale = uow.events.workspaces_with_pending(self._clock.now() - self._stale_after)
         if stale:
-            self._queue.enqueue_processing(stale)
+            # Forced: a wake-up marker may outlive the job it announced (Redis lost the job).
+            self._queue.enqueue_processing(stale, force=True)
         return stale

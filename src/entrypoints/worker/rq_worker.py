@@ -40,9 +40,12 @@ def run_worker(container: Container, *, burst: bool = False) -> bool:
 
 
 def _upkeep_loop(stop: threading.Event) -> None:
-    while not stop.wait(UPKEEP_INTERVAL_SECONDS):
+    """Upkeep at start (recover what a crash left behind), then every interval."""
+    while True:
         try:
             jobs.upkeep()
         except Exception as exc:
             log.warning("upkeep failed (%s); retrying in %ss", type(exc).__name__,
                         UPKEEP_INTERVAL_SECONDS)
+        if stop.wait(UPKEEP_INTERVAL_SECONDS):
+            return

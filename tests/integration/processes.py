@@ -1,0 +1,65 @@
+"""Helpers to run real ``auditrail`` processes (serve, worker) in tests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+AUDITRAIL = shutil.which("auditrail", path=str(Path(sys.executable).parent))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def environment(**settings: str) -> dict[str, str]:
+    """The test's environment without any AUDITRAIL_ setting, plus ``settings``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AUDITRAIL_")}
+    env.update({f"AUDITRAIL_{name.upper()}": value for name, value in settings.items()})
+    return env
+
+
+def start(*args: str, env: dict[str, str], log: Path) -> subprocess.Popen:
+    assert AUDITRAIL, "the auditrail console script is not installed"
+    return subprocess.Popen([AUDITRAIL, *args], env=env, stdout=log.open("wb"),
+                            stderr=subprocess.STDOUT)
+
+
+def start_server(env: dict[str, str], log: Path, *extra: str) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    server = start("serve", "--port", str(port), *extra, env=env, log=log)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise AssertionError(f"serve exited early:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(f"{base}/healthz", timeout=1):
+                return server, base
+        except OSError:
+            time.sleep(0.2)
+    server.kill()
+    raise AssertionError("serve did not come up")
+
+
+def stop(process: subprocess.Popen, timeout: float = 30) -> int:
+    if process.poll() is None:
+        process.terminate()
+    return process.wait(timeout)
+
+
+def wait_for(condition, timeout: float, interval: float = 0.2) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(interval)
+    return condition()
