@@ -30,7 +30,7 @@ def test_locator(city_db: Path, address: str, expected: dict | None) -> None:
 def test_processed_events_carry_geo_under_the_hash(stack_factory, city_db: Path,  # type: ignore[no-untyped-def]
                                                    kind: str) -> None:
     stack = stack_factory(kind, geoip_db=str(city_db))
-    workspace_id, secret = stack.new_workspace()
+    _, secret = stack.new_workspace()
     bodies = [{"action": "user.login", "actor": {"id": "u", "type": "user"},
                "context": {"ip_address": ip}} for ip in (LONDON_V4, SYDNEY_V6, "10.0.0.1")]
     bodies.append({"action": "user.login", "actor": {"id": "u", "type": "user"}})
