@@ -1,0 +1,366 @@
+"""Ingest and processing throughput on PostgreSQL + Redis, beside the raw limits.
+
+    make bench            # or: .venv/bin/python bench/ingest.py --events 40000
+
+Measures, in one run and on one machine:
+  * the limits: inserting the same pending-event rows with psycopg ``executemany`` and with
+    ``COPY``, and a bare gunicorn endpoint doing one INSERT per request;
+  * events/s accepted through ``POST /api/v1/events/batch`` (1,000-event batches, a real
+    ``auditrail serve`` process, several client threads);
+  * events/s fully processed (geo, sequence, hash chain) by one and by two ``auditrail
+    worker`` processes;
+  * single ``POST /api/v1/events`` requests/s with p50/p99 latency, and the bare endpoint's.
+Then prints each figure with its ratio to the limit it is judged against.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+import redis
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+EVENT = {
+    "action": "user.login_failed",
+    "actor": {"id": "usr_42", "type": "user", "name": "Jane Roe", "metadata": {"role": "admin"}},
+    "targets": [{"id": "doc_7", "type": "document", "name": "Q4 plan"}],
+    "context": {"ip_address": "81.2.69.160", "user_agent": "Mozilla/5.0 (bench)"},
+    "metadata": {"reason": "bad_password", "attempt": 3},
+}
+COLUMNS = ("id", "workspace_id", "status", "action", "occurred_at", "received_at", "actor_id",
+           "actor_type", "ip_address", "body")
+
+
+def main() -> None:
+    options = parse_args()
+    bench = Bench(options)
+    try:
+        bench.run()
+    finally:
+        bench.close()
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--postgres", default=os.environ.get(
+        "AUDITRAIL_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"))
+    parser.add_argument("--redis", default=os.environ.get("AUDITRAIL_TEST_REDIS",
+                                                          "redis://127.0.0.1:6379/0"))
+    parser.add_argument("--events", type=int, default=40_000,
+                        help="events per measured phase (a multiple of 4,000)")
+    parser.add_argument("--clients", type=int, default=4, help="client threads")
+    parser.add_argument("--singles", type=int, default=2_000, help="single-event requests")
+    parser.add_argument("--server-workers", type=int, default=2)
+    return parser.parse_args()
+
+
+class Bench:
+    def __init__(self, options: argparse.Namespace) -> None:
+        self.options = options
+        self.tmp = Path(tempfile.mkdtemp(prefix="auditrail-bench-"))
+        self.database = f"auditrail_bench_{uuid.uuid4().hex[:8]}"
+        base = options.postgres.rsplit("/", 1)[0]
+        self.dsn = f"{base}/{self.database}"
+        self.url = self.dsn.replace("postgresql://", "postgresql+psycopg://")
+        self.queue = f"auditrail-bench-{uuid.uuid4().hex[:8]}"
+        self.processes: list[subprocess.Popen] = []
+        self.results: dict[str, float] = {}
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("AUDITRAIL_")}
+        self.env.update({
+            "AUDITRAIL_DATABASE_URL": self.url, "AUDITRAIL_REDIS_URL": options.redis,
+            "AUDITRAIL_QUEUE_NAME": self.queue, "AUDITRAIL_LOG_LEVEL": "WARNING",
+            "AUDITRAIL_REQUEUE_AFTER_SECONDS": "3600", "AUDITRAIL_DATA_DIR": str(self.tmp),
+            "AUDITRAIL_GEOIP_DB": str(self._geo_database()),
+        })
+
+    # -- set-up ---------------------------------------------------------------------------
+
+    def _geo_database(self) -> Path:
+        sys.path.insert(0, str(ROOT))
+        from tests.geo_db import build_city_database
+        return build_city_database(self.tmp / "City.mmdb")
+
+    def _cli(self, *args: str) -> str:
+        return subprocess.run([str(BIN / "auditrail"), *args], env=self.env, check=True,
+                              capture_output=True, text=True).stdout
+
+    def _workspace(self, name: str) -> tuple[str, str]:
+        created = json.loads(self._cli("workspaces", "create", "--name", name, "--plan",
+                                       "enterprise", "--rate-limit", "1000000", "--json"))
+        return created["workspace_id"], created["api_key"]
+
+    def run(self) -> None:
+        with psycopg.connect(self.options.postgres, autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{self.database}"')
+        self._cli("db", "upgrade")
+        print(f"machine: {os.cpu_count()} cores; {self.options.events:,} events per phase, "
+              f"{self.options.clients} client threads\n", flush=True)
+        self.measure_raw_inserts()
+        self.measure_accepted_and_processed()
+        self.measure_singles()
+        self.measure_bare_endpoint()
+        self.report()
+
+    def close(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.terminate()
+                process.wait(30)
+        try:
+            with psycopg.connect(self.options.postgres, autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
+        except psycopg.Error:
+            pass
+        client = redis.Redis.from_url(self.options.redis)
+        for key in client.scan_iter(f"*{self.queue}*"):
+            client.delete(key)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    # -- limits ---------------------------------------------------------------------------
+
+    def _rows(self, workspace_id: str, count: int) -> list[tuple]:
+        now = datetime.now(UTC)
+        body = json.dumps({key: EVENT.get(key, {}) for key in
+                           ("actor", "targets", "context", "metadata")},
+                          separators=(",", ":"))
+        return [(f"evt_{uuid.uuid4().hex[:26]}", workspace_id, "pending", EVENT["action"], now,
+                 now, "usr_42", "user", "81.2.69.160", body) for _ in range(count)]
+
+    def measure_raw_inserts(self) -> None:
+        workspace_id, _ = self._workspace("raw")
+        rows = self._rows(workspace_id, self.options.events)
+        placeholders = ", ".join(["%s"] * len(COLUMNS))
+        insert = f"INSERT INTO events ({', '.join(COLUMNS)}) VALUES ({placeholders})"
+        with psycopg.connect(self.dsn) as connection:
+            started = time.perf_counter()
+            for start in range(0, len(rows), 1000):  # committed per 1,000, like a batch
+                with connection.cursor() as cursor:
+                    cursor.executemany(insert, rows[start:start + 1000])
+                connection.commit()
+            self.results["executemany"] = len(rows) / (time.perf_counter() - started)
+            connection.execute("DELETE FROM events WHERE workspace_id = %s", (workspace_id,))
+            connection.commit()
+            rows = self._rows(workspace_id, self.options.events)
+            started = time.perf_counter()
+            for start in range(0, len(rows), 1000):
+                with connection.cursor() as cursor, cursor.copy(
+                        f"COPY events ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+                    for row in rows[start:start + 1000]:
+                        copy.write_row(row)
+                connection.commit()
+            self.results["copy"] = len(rows) / (time.perf_counter() - started)
+            connection.execute("DELETE FROM events WHERE workspace_id = %s", (workspace_id,))
+            connection.commit()
+        print(f"limit  executemany insert        {self.results['executemany']:>9,.0f} rows/s")
+        print(f"limit  COPY                      {self.results['copy']:>9,.0f} rows/s",
+              flush=True)
+
+    # -- Auditrail --------------------------------------------------------------------------
+
+    def _start(self, *args: str, log: str) -> subprocess.Popen:
+        process = subprocess.Popen([str(BIN / "auditrail"), *args], env=self.env,
+                                   stdout=(self.tmp / log).open("wb"),
+                                   stderr=subprocess.STDOUT)
+        self.processes.append(process)
+        return process
+
+    def _serve(self, command: list[str], port: int, env: dict[str, str],
+               log: str) -> tuple[subprocess.Popen, str]:
+        process = subprocess.Popen(command, env=env, stdout=(self.tmp / log).open("wb"),
+                                   stderr=subprocess.STDOUT, cwd=ROOT / "bench")
+        self.processes.append(process)
+        base = f"http://127.0.0.1:{port}"
+        _wait_up(base, process)
+        return process, base
+
+    def _auditrail_server(self) -> tuple[subprocess.Popen, str]:
+        port = _free_port()
+        return self._serve([str(BIN / "auditrail"), "serve", "--port", str(port), "--workers",
+                            str(self.options.server_workers)], port, self.env, "serve.log")
+
+    def measure_accepted_and_processed(self) -> None:
+        workspaces = [self._workspace(f"bench-{i}") for i in range(4)]
+        server, base = self._auditrail_server()
+        batch = json.dumps({"events": [EVENT] * 1000}).encode()
+        for workers in (1, 2):
+            requests = [(workspaces[i % 4][1], batch)
+                        for i in range(self.options.events // 1000)]
+            elapsed, _ = _load(base, "/api/v1/events/batch", requests, self.options.clients)
+            self.results[f"accepted_{workers}"] = self.options.events / elapsed
+            print(f"auditrail  accepted (batch)      {self.options.events / elapsed:>9,.0f} "
+                  f"events/s", flush=True)
+            self.results[f"processed_{workers}"] = self._process([w for w, _ in workspaces],
+                                                                 workers)
+            print(f"auditrail  processed, {workers} worker{'s' if workers > 1 else ' '}   "
+                  f"{self.results[f'processed_{workers}']:>9,.0f} events/s", flush=True)
+        self.server = (server, base)
+        self.single_key = workspaces[0][1]
+
+    def _process(self, workspace_ids: list[str], workers: int) -> float:
+        """Time workers draining the backlog, from their first job to the last commit."""
+        client = redis.Redis.from_url(self.options.redis)
+        for key in client.scan_iter(f"*{self.queue}*"):  # drop the wake-ups sent at ingest
+            client.delete(key)
+        started = [self._start("worker", log=f"worker{workers}-{i}.log")
+                   for i in range(workers)]
+        from rq import Worker
+        while len(Worker.all(connection=client, queue=_queue(client, self.queue))) < workers:
+            time.sleep(0.05)
+        time.sleep(0.5)
+        with psycopg.connect(self.dsn, autocommit=True) as connection:
+            pending = _pending(connection)
+            begin = time.perf_counter()
+            self._enqueue(workspace_ids)
+            while _pending(connection):
+                time.sleep(0.02)
+            elapsed = time.perf_counter() - begin
+        for process in started:
+            process.terminate()
+            process.wait(30)
+        return pending / elapsed
+
+    def _enqueue(self, workspace_ids: list[str]) -> None:
+        sys.path.insert(0, str(ROOT / "src"))
+        from entrypoints.container import build_container
+        from entrypoints.settings import Settings
+        container = build_container(Settings(database_url=self.url,
+                                             redis_url=self.options.redis,
+                                             queue_name=self.queue))
+        container.job_queue().enqueue_processing(workspace_ids)
+
+    def measure_singles(self) -> None:
+        _, base = self.server
+        body = json.dumps(EVENT).encode()
+        requests = [(self.single_key, body)] * self.options.singles
+        elapsed, latencies = _load(base, "/api/v1/events", requests, self.options.clients)
+        self._record_singles("single", elapsed, latencies)
+        self.server[0].terminate()
+        self.server[0].wait(30)
+
+    def measure_bare_endpoint(self) -> None:
+        workspace_id, _ = self._workspace("bare")
+        port = _free_port()
+        env = {**self.env, "BARE_DSN": self.dsn, "BARE_WORKSPACE": workspace_id}
+        command = [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers",
+                   str(self.options.server_workers), "--worker-class", "gthread", "--threads",
+                   "8", "--no-control-socket", "bare_app:app"]
+        process, base = self._serve(command, port, env, "bare.log")
+        body = json.dumps(EVENT).encode()
+        elapsed, latencies = _load(base, "/", [("none", body)] * self.options.singles,
+                                   self.options.clients)
+        self._record_singles("bare", elapsed, latencies)
+        process.terminate()
+        process.wait(30)
+
+    def _record_singles(self, name: str, elapsed: float, latencies: list[float]) -> None:
+        quantiles = statistics.quantiles(latencies, n=100)
+        self.results[f"{name}_rps"] = len(latencies) / elapsed
+        self.results[f"{name}_p50"] = quantiles[49] * 1000
+        self.results[f"{name}_p99"] = quantiles[98] * 1000
+        label = "auditrail  POST /events" if name == "single" else "limit  bare one-INSERT"
+        print(f"{label:<33} {self.results[f'{name}_rps']:>9,.0f} req/s   p50 "
+              f"{self.results[f'{name}_p50']:.2f} ms   p99 {self.results[f'{name}_p99']:.2f} ms",
+              flush=True)
+
+    def report(self) -> None:
+        r = self.results
+        rows: list[tuple[str, float, float, str]] = [
+            ("accepted, batch (1 worker phase) / executemany", r["accepted_1"],
+             r["executemany"], ">= 50%"),
+            ("accepted, batch (2 worker phase) / executemany", r["accepted_2"],
+             r["executemany"], ">= 50%"),
+            ("accepted, batch / COPY", max(r["accepted_1"], r["accepted_2"]), r["copy"],
+             "aim"),
+            ("processed, 1 worker / executemany", r["processed_1"], r["executemany"], ">= 25%"),
+            ("processed, 2 workers / executemany", r["processed_2"], r["executemany"],
+             ">= 25%"),
+            ("single POST req/s / bare one-INSERT", r["single_rps"], r["bare_rps"], ">= 60%"),
+        ]
+        print("\nratio                                               value     target")
+        for label, value, limit, target in rows:
+            print(f"{label:<50} {100 * value / limit:>6.1f}%   {target}")
+
+
+def _queue(client: redis.Redis, name: str):  # type: ignore[no-untyped-def]
+    from rq import Queue
+    return Queue(name, connection=client)
+
+
+def _pending(connection: psycopg.Connection) -> int:
+    return connection.execute("SELECT count(*) FROM events WHERE status = 'pending'").fetchone()[0]
+
+
+def _free_port() -> int:
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_up(base: str, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 30
+    parsed = urllib.parse.urlparse(base)
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"server exited early: {process.args}")
+        try:
+            connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=1)
+            connection.request("GET", "/healthz")
+            connection.getresponse().read()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit("server did not come up")
+
+
+def _load(base: str, path: str, requests: list[tuple[str, bytes]],
+          clients: int) -> tuple[float, list[float]]:
+    """POST every request from ``clients`` keep-alive connections; (seconds, latencies)."""
+    parsed = urllib.parse.urlparse(base)
+    lock = threading.Lock()
+    queue = list(reversed(requests))
+    latencies: list[float] = []
+
+    def client(_: int) -> None:
+        connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=60)
+        while True:
+            with lock:
+                if not queue:
+                    return
+                key, body = queue.pop()
+            began = time.perf_counter()
+            connection.request("POST", path, body=body, headers={
+                "Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+            response = connection.getresponse()
+            response.read()
+            if response.status != 202:
+                raise SystemExit(f"{path} answered {response.status}")
+            with lock:
+                latencies.append(time.perf_counter() - began)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=clients) as pool:
+        list(pool.map(client, range(clients)))
+    return time.perf_counter() - started, latencies
+
+
+if __name__ == "__main__":
+    main()
