@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,7 +10,7 @@ from application.ports.jobs import JobQueue
 from application.ports.repositories import IdempotencyKeyTaken
 from application.ports.system import Clock, IdGenerator
 from application.ports.unit_of_work import UnitOfWorkFactory
-from domain.errors import FieldError, ValidationFailed
+from domain.errors import ValidationFailed
 from domain.events import Event, new_event
 from domain.idempotency import KEY_LIFETIME, IdempotencyRecord, fingerprint
 
@@ -33,15 +32,11 @@ class IngestEvents:
         self._queue = queue
 
     def execute(self, workspace_id: str, bodies: list[dict[str, Any]], *,
-                batch: bool = False,
-                malformed: Mapping[int, list[FieldError]] | None = None,
-                idempotency_key: str | None = None) -> Accepted:
+                batch: bool = False, idempotency_key: str | None = None) -> Accepted:
         """All-or-nothing: one invalid event rejects the request and nothing is stored.
 
-        ``malformed`` carries the errors an edge schema already found in some items, so one
-        answer names every bad field of the batch, whichever layer caught it. The events are
-        durable when this returns; the job is only a wake-up call, so a queue outage delays
-        processing (upkeep re-queues) but never loses an accepted event.
+        The events are durable when this returns; the job is only a wake-up call, so a queue
+        outage delays processing (upkeep re-queues) but never loses an accepted event.
         """
         operation = "events.batch" if batch else "events"
         request = fingerprint(operation, bodies) if idempotency_key else ""
@@ -49,7 +44,7 @@ class IngestEvents:
             earlier = self._earlier(workspace_id, idempotency_key, request)
             if earlier:
                 return earlier
-        events = self._build(workspace_id, bodies, batch=batch, malformed=malformed or {})
+        events = self._build(workspace_id, bodies, batch=batch)
         try:
             self._store(workspace_id, events, idempotency_key, request)
         except IdempotencyKeyTaken:
@@ -84,14 +79,12 @@ class IngestEvents:
             uow.events.add_many(events)
             uow.commit()
 
-    def _build(self, workspace_id: str, bodies: list[dict[str, Any]], *, batch: bool,
-               malformed: Mapping[int, list[FieldError]]) -> list[Event]:
+    def _build(self, workspace_id: str, bodies: list[dict[str, Any]], *,
+               batch: bool) -> list[Event]:
         received_at = self._clock.now()
         events, errors = [], []
         for index, body in enumerate(bodies):
             try:
-                if index in malformed:
-                    raise ValidationFailed(malformed[index])
                 events.append(new_event(body, event_id=self._ids.new("evt"),
                                         workspace_id=workspace_id, received_at=received_at))
             except ValidationFailed as failure:

@@ -19,19 +19,6 @@ def load(schema: Schema, document: Mapping[str, Any]) -> dict[str, Any]:
         raise ValidationFailed(list(_flatten(exc.messages, ""))) from None
 
 
-def load_each(schema: Schema, items: list[Any]) -> tuple[list[Any], dict[int, list[FieldError]]]:
-    """Load every item on its own: the loaded items, and the errors of those that failed."""
-    loaded: list[Any] = []
-    failed: dict[int, list[FieldError]] = {}
-    for index, item in enumerate(items):
-        try:
-            loaded.append(schema.load(item))
-        except MarshmallowError as exc:
-            failed[index] = list(_flatten(exc.messages, ""))
-            loaded.append(item)
-    return loaded, failed
-
-
 def _flatten(messages: Any, path: str) -> Iterator[FieldError]:
     if isinstance(messages, Mapping):
         for key, value in messages.items():

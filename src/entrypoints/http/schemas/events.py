@@ -1,11 +1,15 @@
-"""Event request shapes (contract §5.1-§5.2). Limits come from the domain's constants; the
-domain re-checks every rule itself, these schemas only give precise early messages."""
+"""Event request shapes (contract §5.1-§5.2).
+
+``EventSchema`` documents an event body for the API document; the domain validates bodies
+itself (``domain.event_rules``), in one pass per event, and a test keeps the two agreeing.
+``EventBatchSchema`` validates the batch envelope.
+"""
 
 from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from domain import events as rules
+from domain import event_rules as rules
 
 MAX_BATCH = 1_000
 
@@ -36,8 +40,7 @@ class EventSchema(Schema):
 
 
 class EventBatchSchema(Schema):
-    """The envelope only; each event is loaded with ``EventSchema`` on its own, so that the
-    answer names every bad field of every event, edge-checked or domain-checked."""
+    """The envelope; each event in it is validated by the domain."""
 
     events = fields.List(fields.Raw(), required=True, validate=validate.Length(1, MAX_BATCH))
 

@@ -17,8 +17,8 @@ from entrypoints.container import Container
 from entrypoints.http.auth import principal, requires
 from entrypoints.http.body import ONE_MIB, json_object
 from entrypoints.http.query import idempotency_key, query_args
-from entrypoints.http.schemas.events import EventBatchSchema, EventSchema, VerifyQuerySchema
-from entrypoints.http.validation import load, load_each
+from entrypoints.http.schemas.events import EventBatchSchema, VerifyQuerySchema
+from entrypoints.http.validation import load
 from entrypoints.http.views.api import api
 
 BATCH_MAX_BYTES = 5 * ONE_MIB
@@ -29,8 +29,7 @@ BATCH_MAX_BYTES = 5 * ONE_MIB
 @inject
 def ingest_event(ingest: IngestEvents = Provide[Container.ingest_events]) -> Any:
     key = idempotency_key()
-    body = load(EventSchema(), json_object())
-    accepted = ingest.execute(principal().workspace_id, [body], idempotency_key=key)
+    accepted = ingest.execute(principal().workspace_id, [json_object()], idempotency_key=key)
     return _accepted({"id": accepted.event_ids[0], "status": PENDING}, accepted)
 
 
@@ -40,9 +39,8 @@ def ingest_event(ingest: IngestEvents = Provide[Container.ingest_events]) -> Any
 def ingest_batch(ingest: IngestEvents = Provide[Container.ingest_events]) -> Any:
     key = idempotency_key()
     envelope = load(EventBatchSchema(), json_object(max_bytes=BATCH_MAX_BYTES))
-    bodies, malformed = load_each(EventSchema(), envelope["events"])
-    accepted = ingest.execute(principal().workspace_id, bodies, batch=True,
-                              malformed=malformed, idempotency_key=key)
+    accepted = ingest.execute(principal().workspace_id, envelope["events"], batch=True,
+                              idempotency_key=key)
     ids = list(accepted.event_ids)
     return _accepted({"ids": ids, "count": len(ids)}, accepted)
 
