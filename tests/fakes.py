@@ -109,9 +109,10 @@ class _ApiKeyRepo:
         key = self._s.api_keys.get(key_id)
         return key if key and key.workspace_id == workspace_id else None
 
-    def find_by_hash(self, secret_hash: str) -> ApiKey | None:
-        return next((k for k in self._s.api_keys.values() if k.secret_hash == secret_hash),
-                    None)
+    def find_by_hash(self, secret_hash: str) -> tuple[ApiKey, Workspace] | None:
+        key = next((k for k in self._s.api_keys.values() if k.secret_hash == secret_hash),
+                   None)
+        return (key, self._s.workspaces[key.workspace_id]) if key else None
 
     def stamp_usage(self, key_id: str, now: datetime, not_since: datetime) -> None:
         key = self._s.api_keys[key_id]
@@ -205,7 +206,7 @@ class InMemoryUnitOfWork:
         self._store = store
         self.commits = 0
 
-    def __call__(self, read_only: bool = False) -> InMemoryUnitOfWork:
+    def __call__(self, read_only: bool = False, snapshot: bool = False) -> InMemoryUnitOfWork:
         return self
 
     def __enter__(self) -> InMemoryUnitOfWork:

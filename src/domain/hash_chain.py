@@ -38,9 +38,10 @@ def link(head: ChainHead, events: Sequence[Event]) -> tuple[list[Event], ChainHe
     linked: list[Event] = []
     for event in events:
         sequence = head.sequence + 1
-        numbered = event.processed(sequence=sequence, prev_hash=head.hash, hash_="")
-        digest = event_hash(head.hash, numbered.core())
-        linked.append(numbered.processed(sequence=sequence, prev_hash=head.hash, hash_=digest))
+        core = event.core()
+        core["sequence"] = sequence
+        digest = event_hash(head.hash, core)
+        linked.append(event.processed(sequence=sequence, prev_hash=head.hash, hash_=digest))
         head = ChainHead(sequence, digest)
     return linked, head
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 from typing import Any
@@ -13,13 +14,21 @@ log = logging.getLogger(__name__)
 
 
 class MaxMindGeoLocator:
-    """Opens the database once per process (memory-mapped) and shares it between threads."""
+    """Opens the database once per process (memory-mapped) and shares it between threads.
 
-    def __init__(self, path: str) -> None:
+    Answers are cached per address: audit logs repeat the same few addresses, and building
+    geoip2's model objects costs more than the lookup itself.
+    """
+
+    def __init__(self, path: str, cache_size: int = 65_536) -> None:
         self._reader = geoip2.database.Reader(path)
+        self.locate = functools.lru_cache(maxsize=cache_size)(self._locate)  # type: ignore[method-assign]
 
     def locate(self, ip_address: str) -> dict[str, Any] | None:
         """Geo of a public address; private, loopback and unknown addresses give None."""
+        return self._locate(ip_address)
+
+    def _locate(self, ip_address: str) -> dict[str, Any] | None:
         try:
             address = ipaddress.ip_address(ip_address)
         except ValueError:

@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, delete, insert, or_, select, tuple_, update
+from sqlalchemy import Connection, delete, insert, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
 from adapters.sql import tables as t
-from adapters.sql.mappers import (
-    api_key_from,
-    api_key_row,
-    event_from,
-    event_row,
-    workspace_from,
-    workspace_row,
-)
+from adapters.sql.mappers import api_key_from, api_key_row, workspace_from, workspace_row
 from application.ports.repositories import IdempotencyKeyTaken
 from domain.api_keys import ApiKey
-from domain.events import PENDING, PROCESSED, Event
 from domain.hash_chain import GENESIS_HASH, ChainHead
 from domain.idempotency import IdempotencyRecord
 from domain.workspaces import Workspace
@@ -62,10 +53,16 @@ class SqlApiKeyRepository:
             t.api_keys.c.id == key_id)).mappings().first()
         return api_key_from(row) if row else None
 
-    def find_by_hash(self, secret_hash: str) -> ApiKey | None:
-        row = self._db.execute(select(t.api_keys).where(
-            t.api_keys.c.secret_hash == secret_hash)).mappings().first()
-        return api_key_from(row) if row else None
+    def find_by_hash(self, secret_hash: str) -> tuple[ApiKey, Workspace] | None:
+        keys, workspaces = t.api_keys, t.workspaces
+        query = (select(keys, *[c.label(f"ws_{c.name}") for c in workspaces.c])
+                 .join(workspaces, workspaces.c.id == keys.c.workspace_id)
+                 .where(keys.c.secret_hash == secret_hash))
+        row = self._db.execute(query).mappings().first()
+        if row is None:
+            return None
+        workspace = {name[3:]: value for name, value in row.items() if name.startswith("ws_")}
+        return api_key_from(row), workspace_from(workspace)
 
     def stamp_usage(self, key_id: str, now: datetime, not_since: datetime) -> None:
         column = t.api_keys.c.last_used_at
@@ -73,69 +70,6 @@ class SqlApiKeyRepository:
                          .where(t.api_keys.c.id == key_id,
                                 or_(column.is_(None), column < not_since))
                          .values(last_used_at=now))
-
-
-class SqlEventRepository:
-    def __init__(self, connection: Connection) -> None:
-        self._db = connection
-
-    def add_many(self, events: Sequence[Event]) -> None:
-        if events:
-            self._db.execute(insert(t.events), [event_row(event) for event in events])
-
-    def get(self, workspace_id: str, event_id: str) -> Event | None:
-        row = self._db.execute(select(t.events).where(
-            t.events.c.workspace_id == workspace_id,
-            t.events.c.id == event_id)).mappings().first()
-        return event_from(row) if row else None
-
-    def pending_chunk(self, workspace_id: str, limit: int) -> list[Event]:
-        rows = self._db.execute(
-            select(t.events)
-            .where(t.events.c.workspace_id == workspace_id, t.events.c.status == PENDING)
-            .order_by(t.events.c.received_at, t.events.c.id)
-            .limit(limit))
-        return [event_from(row) for row in rows.mappings()]
-
-    def mark_processed(self, events: Sequence[Event]) -> None:
-        if not events:
-            return
-        statement = (
-            update(t.events)
-            .where(t.events.c.id == bindparam("b_id"),
-                   t.events.c.workspace_id == bindparam("b_workspace_id"),
-                   t.events.c.status == PENDING)
-            .values(status=PROCESSED, sequence=bindparam("b_sequence"),
-                    prev_hash=bindparam("b_prev_hash"), hash=bindparam("b_hash"),
-                    geo=bindparam("b_geo", type_=t.events.c.geo.type),
-                    country_code=bindparam("b_country_code")))
-        self._db.execute(statement, [{
-            "b_id": event.id, "b_workspace_id": event.workspace_id,
-            "b_sequence": event.sequence, "b_prev_hash": event.prev_hash, "b_hash": event.hash,
-            "b_geo": event.geo, "b_country_code": (event.geo or {}).get("country_code"),
-        } for event in events])
-
-    def iter_chain(self, workspace_id: str, from_sequence: int, to_sequence: int | None,
-                   chunk_size: int) -> Iterator[Event]:
-        next_sequence = from_sequence
-        while True:
-            query = (select(t.events)
-                     .where(t.events.c.workspace_id == workspace_id,
-                            t.events.c.sequence >= next_sequence)
-                     .order_by(t.events.c.sequence).limit(chunk_size))
-            if to_sequence is not None:
-                query = query.where(t.events.c.sequence <= to_sequence)
-            chunk = [event_from(row) for row in self._db.execute(query).mappings()]
-            yield from chunk
-            if len(chunk) < chunk_size:
-                return
-            next_sequence = chunk[-1].sequence + 1  # type: ignore[operator]
-
-    def workspaces_with_pending(self, received_before: datetime) -> list[str]:
-        rows = self._db.execute(
-            select(t.events.c.workspace_id).distinct()
-            .where(t.events.c.status == PENDING, t.events.c.received_at < received_before))
-        return list(rows.scalars())
 
 
 class SqlChainHeadRepository:

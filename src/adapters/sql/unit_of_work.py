@@ -7,23 +7,32 @@ from types import TracebackType
 from sqlalchemy import Engine
 
 from adapters.sql.engine import WRITE_OPTION
+from adapters.sql.events import SqlEventRepository
 from adapters.sql.repositories import (
     SqlApiKeyRepository,
     SqlChainHeadRepository,
-    SqlEventRepository,
     SqlIdempotencyRepository,
     SqlWorkspaceRepository,
 )
 
 
 class SqlUnitOfWork:
-    def __init__(self, engine: Engine, read_only: bool = False) -> None:
+    """``read_only`` units on PostgreSQL run in autocommit: no BEGIN/ROLLBACK round trips on
+    the authentication path. ``snapshot`` asks for one consistent view across statements
+    instead (a REPEATABLE READ, READ ONLY transaction), for reads that span many chunks."""
+
+    def __init__(self, engine: Engine, read_only: bool = False, snapshot: bool = False) -> None:
         self._engine = engine
-        self._read_only = read_only
+        self._read_only = read_only or snapshot
+        self._snapshot = snapshot
 
     def __enter__(self) -> SqlUnitOfWork:
-        self._connection = self._engine.connect().execution_options(
-            **{WRITE_OPTION: not self._read_only})
+        options: dict[str, object] = {WRITE_OPTION: not self._read_only}
+        if self._engine.dialect.name == "postgresql" and self._read_only:
+            options["isolation_level"] = "REPEATABLE READ" if self._snapshot else "AUTOCOMMIT"
+            if self._snapshot:
+                options["postgresql_readonly"] = True
+        self._connection = self._engine.connect().execution_options(**options)
         self._transaction = self._connection.begin()
         self.workspaces = SqlWorkspaceRepository(self._connection)
         self.api_keys = SqlApiKeyRepository(self._connection)

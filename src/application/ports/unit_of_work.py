@@ -33,4 +33,5 @@ class UnitOfWork(Protocol):
 
 
 UnitOfWorkFactory = Callable[..., UnitOfWork]
-"""Makes a fresh unit of work; ``read_only=True`` lets a store skip its write lock."""
+"""Makes a fresh unit of work. ``read_only=True`` lets a store skip its write lock and its
+transaction round trips; ``snapshot=True`` asks for one consistent view across many reads."""

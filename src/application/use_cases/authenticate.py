@@ -20,9 +20,11 @@ class Authenticate:
             raise Unauthenticated()
         now = self._clock.now()
         with self._uow_factory(read_only=True) as uow:
-            key = uow.api_keys.find_by_hash(hash_secret(secret))
-            workspace = uow.workspaces.get(key.workspace_id) if key else None
-        if key is None or workspace is None or not key.matches(secret) or not key.is_active(now):
+            found = uow.api_keys.find_by_hash(hash_secret(secret))
+        if found is None:
+            raise Unauthenticated()
+        key, workspace = found
+        if not key.matches(secret) or not key.is_active(now):
             raise Unauthenticated()
         if not workspace.allows(client_address):
             raise IpNotAllowed()

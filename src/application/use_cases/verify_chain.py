@@ -27,7 +27,7 @@ class VerifyChain:
         if to_sequence is not None and to_sequence < start:
             raise ValidationFailed([FieldError("to_sequence",
                                                "Must not be less than from_sequence.")])
-        with self._uow_factory(read_only=True) as uow:
+        with self._uow_factory(snapshot=True) as uow:
             head = uow.chains.get(workspace_id)
             anchor = ChainHead(0, GENESIS_HASH) if start == 1 else None
             verifier = ChainVerifier(anchor)

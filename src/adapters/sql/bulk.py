@@ -1,0 +1,97 @@
+"""Set-based writes for the hot paths, one statement per batch whatever its size.
+
+PostgreSQL gets ``COPY`` for new events and ``UPDATE … FROM (VALUES …)`` for linked ones;
+SQLite, which has no network round trip to save, gets ``executemany``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    String,
+    Text,
+    bindparam,
+    cast,
+    column,
+    insert,
+    update,
+    values,
+)
+
+from adapters.sql import tables as t
+from adapters.sql.mappers import event_row
+from domain.events import PENDING, PROCESSED, Event
+
+_COPY_COLUMNS = ("id", "workspace_id", "status", "action", "occurred_at", "received_at",
+                 "actor_id", "actor_type", "ip_address", "body")
+
+
+def insert_events(db: Connection, events: Sequence[Event]) -> None:
+    if db.dialect.name == "postgresql":
+        _copy_events(db, events)
+    else:
+        db.execute(insert(t.events), [event_row(event) for event in events])
+
+
+def _copy_events(db: Connection, events: Sequence[Event]) -> None:
+    """COPY inside the unit of work's transaction: it commits or rolls back with the rest."""
+    cursor = db.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor, cursor.copy(f"COPY events ({', '.join(_COPY_COLUMNS)}) FROM STDIN") as copy:
+        for event in events:
+            copy.write_row((
+                event.id, event.workspace_id, PENDING, event.action, event.occurred_at,
+                event.received_at, event.actor["id"], event.actor["type"], event.ip_address,
+                _json({"actor": event.actor, "targets": event.targets,
+                       "context": event.context, "metadata": event.metadata})))
+
+
+def mark_processed(db: Connection, events: Sequence[Event]) -> None:
+    """Store geo, sequence and hashes; only rows still pending are touched."""
+    if db.dialect.name == "postgresql":
+        _update_from_values(db, events)
+    else:
+        _update_many(db, events)
+
+
+def _linked_values(event: Event) -> tuple[Any, ...]:
+    geo = event.geo
+    return (event.id, event.sequence, event.prev_hash, event.hash,
+            _json(geo) if geo is not None else None, (geo or {}).get("country_code"))
+
+
+def _update_from_values(db: Connection, events: Sequence[Event]) -> None:
+    linked = values(column("id", String), column("sequence", BigInteger),
+                    column("prev_hash", String), column("hash", String), column("geo", Text),
+                    column("country_code", String), name="linked").data(
+        [_linked_values(event) for event in events])
+    db.execute(
+        update(t.events)
+        .where(t.events.c.workspace_id == events[0].workspace_id,
+               t.events.c.id == linked.c.id, t.events.c.status == PENDING)
+        .values(status=PROCESSED, sequence=cast(linked.c.sequence, BigInteger),
+                prev_hash=linked.c.prev_hash, hash=linked.c.hash, geo=linked.c.geo,
+                country_code=linked.c.country_code))
+
+
+def _update_many(db: Connection, events: Sequence[Event]) -> None:
+    statement = (
+        update(t.events)
+        .where(t.events.c.id == bindparam("b_id"), t.events.c.status == PENDING)
+        .values(status=PROCESSED, sequence=bindparam("b_sequence"),
+                prev_hash=bindparam("b_prev_hash"), hash=bindparam("b_hash"),
+                geo=bindparam("b_geo"), country_code=bindparam("b_country_code")))
+    db.execute(statement, [{  # geo goes through the column's JsonText type here
+        "b_id": event.id, "b_sequence": event.sequence, "b_prev_hash": event.prev_hash,
+        "b_hash": event.hash, "b_geo": event.geo,
+        "b_country_code": (event.geo or {}).get("country_code"),
+    } for event in events])
+
+
+def _json(value: Any) -> str:
+    """The same text ``JsonText`` writes, so rows read back identically whichever path wrote."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))

@@ -1,0 +1,62 @@
+"""The event repository: pending inserts, chunks to process, the chain in sequence order."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+
+from sqlalchemy import Connection, select
+
+from adapters.sql import bulk
+from adapters.sql import tables as t
+from adapters.sql.mappers import event_from
+from domain.events import PENDING, Event
+
+
+class SqlEventRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._db = connection
+
+    def add_many(self, events: Sequence[Event]) -> None:
+        if events:
+            bulk.insert_events(self._db, events)
+
+    def get(self, workspace_id: str, event_id: str) -> Event | None:
+        row = self._db.execute(select(t.events).where(
+            t.events.c.workspace_id == workspace_id,
+            t.events.c.id == event_id)).mappings().first()
+        return event_from(row) if row else None
+
+    def pending_chunk(self, workspace_id: str, limit: int) -> list[Event]:
+        rows = self._db.execute(
+            select(t.events)
+            .where(t.events.c.workspace_id == workspace_id, t.events.c.status == PENDING)
+            .order_by(t.events.c.received_at, t.events.c.id)
+            .limit(limit))
+        return [event_from(row) for row in rows.mappings()]
+
+    def mark_processed(self, events: Sequence[Event]) -> None:
+        if events:
+            bulk.mark_processed(self._db, events)
+
+    def iter_chain(self, workspace_id: str, from_sequence: int, to_sequence: int | None,
+                   chunk_size: int) -> Iterator[Event]:
+        next_sequence = from_sequence
+        while True:
+            query = (select(t.events)
+                     .where(t.events.c.workspace_id == workspace_id,
+                            t.events.c.sequence >= next_sequence)
+                     .order_by(t.events.c.sequence).limit(chunk_size))
+            if to_sequence is not None:
+                query = query.where(t.events.c.sequence <= to_sequence)
+            chunk = [event_from(row) for row in self._db.execute(query).mappings()]
+            yield from chunk
+            if len(chunk) < chunk_size:
+                return
+            next_sequence = chunk[-1].sequence + 1  # type: ignore[operator]
+
+    def workspaces_with_pending(self, received_before: datetime) -> list[str]:
+        rows = self._db.execute(
+            select(t.events.c.workspace_id).distinct()
+            .where(t.events.c.status == PENDING, t.events.c.received_at < received_before))
+        return list(rows.scalars())
