@@ -12,8 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import rfc8785
-
+from domain.canonical_json import canonical_json
 from domain.events import Event
 
 GENESIS_HASH = "0" * 64
@@ -29,7 +28,7 @@ class ChainHead:
 
 def event_hash(prev_hash: str, core: dict[str, Any]) -> str:
     """The hash of one event's core document, chained to its predecessor."""
-    payload = prev_hash.encode("ascii") + b"\n" + rfc8785.dumps(core)
+    payload = prev_hash.encode("ascii") + b"\n" + canonical_json(core)
     return hashlib.sha256(payload).hexdigest()
 
 

@@ -1,6 +1,6 @@
 """Set-based writes for the hot paths, one statement per batch whatever its size.
 
-PostgreSQL gets ``COPY`` for new events and ``UPDATE … FROM (VALUES …)`` for linked ones;
+PostgreSQL gets ``COPY`` for new events and ``UPDATE … FROM json_to_recordset(…)`` for linked ones;
 SQLite, which has no network round trip to save, gets ``executemany``.
 """
 
@@ -10,18 +10,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import (
-    BigInteger,
-    Connection,
-    String,
-    Text,
-    bindparam,
-    cast,
-    column,
-    insert,
-    update,
-    values,
-)
+from sqlalchemy import Connection, bindparam, insert, text, update
 
 from adapters.sql import tables as t
 from adapters.sql.mappers import event_row
@@ -53,29 +42,32 @@ def _copy_events(db: Connection, events: Sequence[Event]) -> None:
 def mark_processed(db: Connection, events: Sequence[Event]) -> None:
     """Store geo, sequence and hashes; only rows still pending are touched."""
     if db.dialect.name == "postgresql":
-        _update_from_values(db, events)
+        _update_from_json(db, events)
     else:
         _update_many(db, events)
 
 
-def _linked_values(event: Event) -> tuple[Any, ...]:
-    geo = event.geo
-    return (event.id, event.sequence, event.prev_hash, event.hash,
-            _json(geo) if geo is not None else None, (geo or {}).get("country_code"))
+_UPDATE_FROM_JSON = text("""
+    UPDATE events SET status = 'processed', sequence = linked.sequence,
+           prev_hash = linked.prev_hash, hash = linked.hash,
+           geo = CAST(linked.geo AS text), country_code = linked.country_code
+    FROM json_to_recordset(CAST(:linked AS json))
+         AS linked (id text, sequence bigint, prev_hash text, hash text, geo json,
+                    country_code text)
+    WHERE events.workspace_id = :workspace_id AND events.id = linked.id
+      AND events.status = 'pending'
+""")
 
 
-def _update_from_values(db: Connection, events: Sequence[Event]) -> None:
-    linked = values(column("id", String), column("sequence", BigInteger),
-                    column("prev_hash", String), column("hash", String), column("geo", Text),
-                    column("country_code", String), name="linked").data(
-        [_linked_values(event) for event in events])
-    db.execute(
-        update(t.events)
-        .where(t.events.c.workspace_id == events[0].workspace_id,
-               t.events.c.id == linked.c.id, t.events.c.status == PENDING)
-        .values(status=PROCESSED, sequence=cast(linked.c.sequence, BigInteger),
-                prev_hash=linked.c.prev_hash, hash=linked.c.hash, geo=linked.c.geo,
-                country_code=linked.c.country_code))
+def _update_from_json(db: Connection, events: Sequence[Event]) -> None:
+    """One statement, one parameter: the chunk as a JSON array the C encoder writes."""
+    db.execute(_UPDATE_FROM_JSON, {
+        "workspace_id": events[0].workspace_id,
+        "linked": _json([{"id": event.id, "sequence": event.sequence,
+                          "prev_hash": event.prev_hash, "hash": event.hash, "geo": event.geo,
+                          "country_code": (event.geo or {}).get("country_code")}
+                         for event in events]),
+    })
 
 
 def _update_many(db: Connection, events: Sequence[Event]) -> None:
