@@ -202,6 +202,8 @@ class Bench:
         batch = json.dumps({"events": [  # 256 addresses, so the geo cache does not hide lookups
             {**EVENT, "context": {**EVENT["context"], "ip_address": f"81.2.69.{i % 256}"}}
             for i in range(1000)]}).encode()
+        _load(base, "/api/v1/events/batch",  # warm-up: workers, pools, prepared statements
+              [(workspaces[i % 4][1], batch) for i in range(8)], self.options.clients)
         for workers in (1, 2):
             requests = [(workspaces[i % 4][1], batch)
                         for i in range(self.options.events // 1000)]

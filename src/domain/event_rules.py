@@ -8,6 +8,7 @@ and a test keeps the two in agreement.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import re
@@ -152,13 +153,19 @@ def _context_violations(context: Any) -> list[FieldError]:
 
 
 def _is_ip_address(value: Any) -> bool:
-    if not isinstance(value, str):
-        return False
+    return isinstance(value, str) and canonical_ip_address(value) is not None
+
+
+@functools.lru_cache(maxsize=4096)
+def canonical_ip_address(text: str) -> str | None:
+    """The address in canonical form (``2001:db8::1``), or None if it is not one.
+
+    Cached: an audit log repeats the same addresses, and parsing is the costliest rule.
+    """
     try:
-        ipaddress.ip_address(value)
+        return str(ipaddress.ip_address(text))
     except ValueError:
-        return False
-    return True
+        return None
 
 
 def _metadata_violations(metadata: Any, path: str) -> list[FieldError]:

@@ -7,13 +7,12 @@ hashes from ever drifting apart.
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from domain.errors import ValidationFailed
-from domain.event_rules import body_violations
+from domain.event_rules import body_violations, canonical_ip_address
 from domain.timestamps import format_timestamp, parse_timestamp
 
 PENDING = "pending"
@@ -85,7 +84,7 @@ def new_event(body: dict[str, Any], *, event_id: str, workspace_id: str,
     context = body.get("context") or {}
     if "ip_address" in context:
         # Canonical text, so that filters match however the address was typed.
-        context = {**context, "ip_address": str(ipaddress.ip_address(context["ip_address"]))}
+        context = {**context, "ip_address": canonical_ip_address(context["ip_address"])}
     return Event(
         id=event_id,
         workspace_id=workspace_id,

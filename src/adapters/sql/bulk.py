@@ -20,8 +20,12 @@ _COPY_COLUMNS = ("id", "workspace_id", "status", "action", "occurred_at", "recei
                  "actor_id", "actor_type", "ip_address", "body")
 
 
+COPY_THRESHOLD = 20
+"""Below this many rows a plain INSERT wins: COPY costs extra protocol round trips."""
+
+
 def insert_events(db: Connection, events: Sequence[Event]) -> None:
-    if db.dialect.name == "postgresql":
+    if db.dialect.name == "postgresql" and len(events) >= COPY_THRESHOLD:
         _copy_events(db, events)
     else:
         db.execute(insert(t.events), [event_row(event) for event in events])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, insert, or_, select, tuple_, update
+from sqlalchemy import Connection, bindparam, delete, insert, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
 from adapters.sql import tables as t
@@ -40,6 +40,13 @@ class SqlWorkspaceRepository:
         return [workspace_from(row) for row in rows.mappings()]
 
 
+_KEY_WITH_WORKSPACE = (
+    select(t.api_keys, *[column.label(f"ws_{column.name}") for column in t.workspaces.c])
+    .join(t.workspaces, t.workspaces.c.id == t.api_keys.c.workspace_id)
+    .where(t.api_keys.c.secret_hash == bindparam("secret_hash")))
+"""Built once: authentication runs on every request."""
+
+
 class SqlApiKeyRepository:
     def __init__(self, connection: Connection) -> None:
         self._db = connection
@@ -54,11 +61,8 @@ class SqlApiKeyRepository:
         return api_key_from(row) if row else None
 
     def find_by_hash(self, secret_hash: str) -> tuple[ApiKey, Workspace] | None:
-        keys, workspaces = t.api_keys, t.workspaces
-        query = (select(keys, *[c.label(f"ws_{c.name}") for c in workspaces.c])
-                 .join(workspaces, workspaces.c.id == keys.c.workspace_id)
-                 .where(keys.c.secret_hash == secret_hash))
-        row = self._db.execute(query).mappings().first()
+        row = self._db.execute(_KEY_WITH_WORKSPACE, {"secret_hash": secret_hash}) \
+            .mappings().first()
         if row is None:
             return None
         workspace = {name[3:]: value for name, value in row.items() if name.startswith("ws_")}
