@@ -11,6 +11,8 @@ from typing import Any
 
 from application.ports.repositories import IdempotencyKeyTaken
 from domain.api_keys import ApiKey
+from domain.cursor import Position
+from domain.event_search import EventFilters, search_terms
 from domain.events import PENDING, PROCESSED, Event
 from domain.hash_chain import ChainHead
 from domain.idempotency import IdempotencyRecord
@@ -157,6 +159,35 @@ class _EventRepo:
     def workspaces_with_pending(self, received_before: datetime) -> list[str]:
         return sorted({e.workspace_id for e in self._s.events.values()
                        if e.status == PENDING and e.received_at < received_before})
+
+    def _matching(self, workspace_id: str, filters: EventFilters) -> list[Event]:
+        def matches(event: Event) -> bool:
+            plain = {"action": event.action, "actor_id": event.actor["id"],
+                     "actor_type": event.actor["type"], "ip_address": event.ip_address,
+                     "country_code": (event.geo or {}).get("country_code"),
+                     "status": event.status}
+            return (event.workspace_id == workspace_id
+                    and all(getattr(filters, k) in (None, v) for k, v in plain.items())
+                    and set(filters.terms()) <= set(search_terms(event))
+                    and (filters.since is None or event.occurred_at >= filters.since)
+                    and (filters.until is None or event.occurred_at < filters.until))
+        return [event for event in self._s.events.values() if matches(event)]
+
+    def search(self, workspace_id: str, filters: EventFilters, order: str,
+               after: Position | None, limit: int) -> list[Event]:
+        found = sorted(self._matching(workspace_id, filters),
+                       key=lambda e: (e.occurred_at, e.id), reverse=order == "desc")
+        if after is not None:
+            key = (after.at, after.id)
+            found = [e for e in found if ((e.occurred_at, e.id) > key) == (order == "asc")
+                     and (e.occurred_at, e.id) != key]
+        return found[:limit]
+
+    def count(self, workspace_id: str, filters: EventFilters) -> int:
+        return len(self._matching(workspace_id, filters))
+
+    def count_pending(self, workspace_id: str) -> int:
+        return self.count(workspace_id, EventFilters(status=PENDING))
 
 
 class _ChainRepo:

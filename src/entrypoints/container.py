@@ -22,6 +22,7 @@ from application.use_cases.ingest_events import IngestEvents
 from application.use_cases.process_pending_events import ProcessPendingEvents
 from application.use_cases.purge_idempotency_keys import PurgeIdempotencyKeys
 from application.use_cases.requeue_pending import RequeuePending
+from application.use_cases.search_events import SearchEvents
 from application.use_cases.verify_chain import VerifyChain
 from application.use_cases.workspaces import (
     CreateWorkspace,
@@ -76,6 +77,7 @@ class Container(containers.DeclarativeContainer):
                                       ids=ids, queue=job_queue)
     get_event = providers.Factory(GetEvent, uow_factory=uow.provider)
     verify_chain = providers.Factory(VerifyChain, uow_factory=uow.provider)
+    search_events = providers.Factory(SearchEvents, uow_factory=uow.provider)
     process_pending_events = providers.Factory(ProcessPendingEvents,
                                                uow_factory=uow.provider, geo=geo)
     requeue_pending = providers.Factory(

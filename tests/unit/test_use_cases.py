@@ -228,3 +228,28 @@ def test_invalid_requests_do_not_burn_the_key(world: World) -> None:
                              idempotency_key="k1")
     assert not world.ingest.execute(world.workspace.id, [world.event()],
                                     idempotency_key="k1").replayed
+
+
+def test_search_pages_through_everything_once_with_exact_totals(world: World) -> None:
+    from application.use_cases.search_events import SearchEvents
+    from domain.event_search import EventFilters
+    world.ingest.execute(world.workspace.id, [world.event()] * 7, batch=True)
+    world.process.execute(world.workspace.id)
+    world.ingest.execute(world.workspace.id, [world.event(action="user.logout")] * 2,
+                         batch=True)
+    search = SearchEvents(world.uow)
+    seen, cursor = [], None
+    while True:
+        page = search.execute(world.workspace.id, EventFilters(), limit=4, cursor=cursor)
+        assert page.total_count == 9
+        seen += [event.id for event in page.items]
+        if not page.has_more:
+            assert page.next_cursor is None
+            break
+        cursor = page.next_cursor
+    assert len(seen) == len(set(seen)) == 9
+    assert search.execute(world.workspace.id, EventFilters(status="pending")).total_count == 2
+    assert search.execute(world.workspace.id,
+                          EventFilters(status="processed")).total_count == 7
+    assert search.execute(world.workspace.id,
+                          EventFilters(action="user.logout")).total_count == 2

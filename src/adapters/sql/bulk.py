@@ -14,8 +14,10 @@ from sqlalchemy import Connection, bindparam, insert, text, update
 
 from adapters.sql import tables as t
 from adapters.sql.mappers import event_row
+from domain.event_search import search_terms
 from domain.events import PENDING, PROCESSED, Event
 
+_TERM_COLUMNS = ("workspace_id", "term", "occurred_at", "event_id")
 _COPY_COLUMNS = ("id", "workspace_id", "status", "action", "occurred_at", "received_at",
                  "actor_id", "actor_type", "ip_address", "body")
 
@@ -25,22 +27,34 @@ COPY_THRESHOLD = 20
 
 
 def insert_events(db: Connection, events: Sequence[Event]) -> None:
+    """The events and their search terms, each in one statement."""
+    terms = [(event.workspace_id, term, event.occurred_at, event.id)
+             for event in events for term in search_terms(event)]
     if db.dialect.name == "postgresql" and len(events) >= COPY_THRESHOLD:
         _copy_events(db, events)
-    else:
-        db.execute(insert(t.events), [event_row(event) for event in events])
+        if terms:
+            _copy(db, "event_terms", _TERM_COLUMNS, terms)
+        return
+    db.execute(insert(t.events), [event_row(event) for event in events])
+    if terms:
+        db.execute(insert(t.event_terms), [dict(zip(_TERM_COLUMNS, row, strict=True))
+                                           for row in terms])
 
 
 def _copy_events(db: Connection, events: Sequence[Event]) -> None:
+    _copy(db, "events", _COPY_COLUMNS, [(
+        event.id, event.workspace_id, PENDING, event.action, event.occurred_at,
+        event.received_at, event.actor["id"], event.actor["type"], event.ip_address,
+        _json({"actor": event.actor, "targets": event.targets, "context": event.context,
+               "metadata": event.metadata})) for event in events])
+
+
+def _copy(db: Connection, table: str, columns: Sequence[str], rows: Sequence[tuple]) -> None:
     """COPY inside the unit of work's transaction: it commits or rolls back with the rest."""
     cursor = db.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    with cursor, cursor.copy(f"COPY events ({', '.join(_COPY_COLUMNS)}) FROM STDIN") as copy:
-        for event in events:
-            copy.write_row((
-                event.id, event.workspace_id, PENDING, event.action, event.occurred_at,
-                event.received_at, event.actor["id"], event.actor["type"], event.ip_address,
-                _json({"actor": event.actor, "targets": event.targets,
-                       "context": event.context, "metadata": event.metadata})))
+    with cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
 
 
 def mark_processed(db: Connection, events: Sequence[Event]) -> None:

@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from adapters.sql import bulk
 from adapters.sql import tables as t
 from adapters.sql.mappers import event_from
+from adapters.sql.search import count_query, search_query
+from domain.cursor import Position
+from domain.event_search import EventFilters
 from domain.events import PENDING, Event
 
 
@@ -54,6 +57,19 @@ class SqlEventRepository:
             if len(chunk) < chunk_size:
                 return
             next_sequence = chunk[-1].sequence + 1  # type: ignore[operator]
+
+    def search(self, workspace_id: str, filters: EventFilters, order: str,
+               after: Position | None, limit: int) -> list[Event]:
+        rows = self._db.execute(search_query(workspace_id, filters, order, after, limit))
+        return [event_from(row) for row in rows.mappings()]
+
+    def count(self, workspace_id: str, filters: EventFilters) -> int:
+        return self._db.execute(count_query(workspace_id, filters)).scalar_one()
+
+    def count_pending(self, workspace_id: str) -> int:
+        return self._db.execute(select(func.count()).select_from(t.events).where(
+            t.events.c.workspace_id == workspace_id,
+            t.events.c.status == PENDING)).scalar_one()
 
     def workspaces_with_pending(self, received_before: datetime) -> list[str]:
         rows = self._db.execute(

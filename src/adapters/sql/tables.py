@@ -76,6 +76,25 @@ events = Table(
     Index("ix_events_occurred", "workspace_id", "occurred_at", "id"),
     Index("ix_events_pending", "workspace_id", "received_at", "id",
           postgresql_where=text("status = 'pending'"), sqlite_where=text("status = 'pending'")),
+    # one (workspace, filter column, occurred_at, id) index per single-valued filter
+    Index("ix_events_action", "workspace_id", "action", "occurred_at", "id"),
+    Index("ix_events_actor_id", "workspace_id", "actor_id", "occurred_at", "id"),
+    Index("ix_events_actor_type", "workspace_id", "actor_type", "occurred_at", "id"),
+    Index("ix_events_ip_address", "workspace_id", "ip_address", "occurred_at", "id"),
+    Index("ix_events_country_code", "workspace_id", "country_code", "occurred_at", "id"),
+    Index("ix_events_pending_occurred", "workspace_id", "occurred_at", "id",
+          postgresql_where=text("status = 'pending'"), sqlite_where=text("status = 'pending'")),
+)
+
+event_terms = Table(
+    "event_terms", metadata,
+    Column("workspace_id", String(40), nullable=False),
+    Column("term", String(300), nullable=False),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("event_id", String(40), ForeignKey("events.id", ondelete="CASCADE"), nullable=False),
+    PrimaryKeyConstraint("workspace_id", "term", "occurred_at", "event_id",
+                         name="pk_event_terms"),
+    Index("ix_event_terms_event", "event_id"),
 )
 
 idempotency_keys = Table(

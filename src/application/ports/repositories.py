@@ -7,6 +7,8 @@ from datetime import datetime
 from typing import Protocol
 
 from domain.api_keys import ApiKey
+from domain.cursor import Position
+from domain.event_search import EventFilters
 from domain.events import Event
 from domain.hash_chain import ChainHead
 from domain.idempotency import IdempotencyRecord
@@ -50,6 +52,15 @@ class EventRepository(Protocol):
                    chunk_size: int) -> Iterator[Event]:
         """Processed events in sequence order, fetched lazily in chunks."""
         ...
+
+    def search(self, workspace_id: str, filters: EventFilters, order: str,
+               after: Position | None, limit: int) -> list[Event]:
+        """Up to ``limit`` matching events after ``after`` in ``(occurred_at, id)`` order."""
+        ...
+
+    def count(self, workspace_id: str, filters: EventFilters) -> int: ...
+
+    def count_pending(self, workspace_id: str) -> int: ...
 
     def workspaces_with_pending(self, received_before: datetime) -> list[str]:
         """Workspaces holding pending events that arrived before ``received_before``."""

@@ -10,6 +10,7 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from application.errors import Conflict, InsufficientScope, IpNotAllowed, NotFound, Unauthenticated
+from domain.cursor import InvalidCursor
 from domain.errors import FieldError, ValidationFailed
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,10 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(NotFound)
     def _not_found(error: NotFound) -> Response:
         return error_response(404, "not_found", str(error))
+
+    @app.errorhandler(InvalidCursor)
+    def _cursor(error: InvalidCursor) -> Response:
+        return error_response(400, "invalid_cursor", str(error))
 
     @app.errorhandler(Conflict)
     def _conflict(error: Conflict) -> Response:

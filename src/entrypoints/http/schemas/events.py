@@ -48,3 +48,22 @@ class EventBatchSchema(Schema):
 class VerifyQuerySchema(Schema):
     from_sequence = fields.Integer(strict=False, validate=validate.Range(min=1))
     to_sequence = fields.Integer(strict=False, validate=validate.Range(min=1))
+
+
+class EventQuerySchema(Schema):
+    """``GET /events`` parameters (contract §5.4); values are interpreted by the domain."""
+
+    action = fields.String(metadata={"description": "exact, or a prefix such as 'user.*'"})
+    actor_id = fields.String(validate=validate.Length(1, rules.IDENTIFIER_MAX_LENGTH))
+    actor_type = fields.String(validate=validate.Length(1, rules.IDENTIFIER_MAX_LENGTH))
+    target_id = fields.String(validate=validate.Length(1, rules.IDENTIFIER_MAX_LENGTH))
+    target_type = fields.String(validate=validate.Length(1, rules.IDENTIFIER_MAX_LENGTH))
+    ip_address = fields.String()
+    country_code = fields.String(validate=validate.Regexp(r"^[A-Za-z]{2}$",
+                                                          error="Two letters (ISO 3166-1)."))
+    since = fields.String(metadata={"description": "occurred_at >= since"})
+    until = fields.String(metadata={"description": "occurred_at < until"})
+    status = fields.String(validate=validate.OneOf(["pending", "processed"]))
+    order = fields.String(validate=validate.OneOf(["asc", "desc"]), load_default="desc")
+    limit = fields.Integer(strict=False, validate=validate.Range(1, 100), load_default=50)
+    cursor = fields.String()

@@ -9,15 +9,22 @@ from flask import jsonify
 
 from application.use_cases.get_event import GetEvent
 from application.use_cases.ingest_events import Accepted, IngestEvents
+from application.use_cases.search_events import SearchEvents
 from application.use_cases.verify_chain import VerifyChain
-from domain.events import PENDING
+from domain.events import PENDING, Event
 from domain.scopes import EVENTS_READ, EVENTS_WRITE
 from domain.verification import VerificationReport
 from entrypoints.container import Container
 from entrypoints.http.auth import principal, requires
 from entrypoints.http.body import ONE_MIB, json_object
+from entrypoints.http.filters import event_filters
+from entrypoints.http.pagination import page_body
 from entrypoints.http.query import idempotency_key, query_args
-from entrypoints.http.schemas.events import EventBatchSchema, VerifyQuerySchema
+from entrypoints.http.schemas.events import (
+    EventBatchSchema,
+    EventQuerySchema,
+    VerifyQuerySchema,
+)
 from entrypoints.http.validation import load
 from entrypoints.http.views.api import api
 
@@ -43,6 +50,16 @@ def ingest_batch(ingest: IngestEvents = Provide[Container.ingest_events]) -> Any
                               idempotency_key=key)
     ids = list(accepted.event_ids)
     return _accepted({"ids": ids, "count": len(ids)}, accepted)
+
+
+@api.get("/events")
+@requires(EVENTS_READ)
+@inject
+def list_events(search: SearchEvents = Provide[Container.search_events]) -> Any:
+    query = query_args(EventQuerySchema())
+    page = search.execute(principal().workspace_id, event_filters(query), order=query["order"],
+                          limit=query["limit"], cursor=query.get("cursor"))
+    return jsonify(page_body(page, Event.document))
 
 
 @api.get("/events/verify")

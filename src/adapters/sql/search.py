@@ -1,0 +1,70 @@
+"""Keyset search over events: every filter an index range scan in (occurred_at, id) order."""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, Select, and_, exists, func, select, tuple_
+
+from adapters.sql import tables as t
+from domain.cursor import ASC, Position
+from domain.event_search import EventFilters
+
+events, terms = t.events, t.event_terms
+
+
+def search_query(workspace_id: str, filters: EventFilters, order: str,
+                 after: Position | None, limit: int) -> Select:
+    """The page query: ``limit`` rows after ``after`` in ``order``.
+
+    A term filter (target, action prefix) drives the scan from ``event_terms``, whose key
+    carries ``occurred_at``; otherwise PostgreSQL picks the events index of the most
+    selective column filter, all of them ending in ``(occurred_at, id)``.
+    """
+    wanted = filters.terms()
+    if wanted:
+        driver = terms.alias("driver")
+        query = (select(events).select_from(driver)
+                 .join(events, events.c.id == driver.c.event_id)
+                 .where(driver.c.workspace_id == workspace_id, driver.c.term == wanted[0]))
+        key = (driver.c.occurred_at, driver.c.event_id)
+    else:
+        query = select(events)
+        key = (events.c.occurred_at, events.c.id)
+    query = _filtered(query, workspace_id, filters, wanted[1:], key[0])
+    if after is not None:
+        boundary = tuple_(*key) > tuple_(after.at, after.id) if order == ASC \
+            else tuple_(*key) < tuple_(after.at, after.id)
+        query = query.where(boundary)
+    ordering = [column.asc() if order == ASC else column.desc() for column in key]
+    return query.order_by(*ordering).limit(limit)
+
+
+def count_query(workspace_id: str, filters: EventFilters) -> Select:
+    wanted = filters.terms()
+    if wanted:
+        driver = terms.alias("driver")
+        query = (select(func.count()).select_from(driver)
+                 .join(events, events.c.id == driver.c.event_id)
+                 .where(driver.c.workspace_id == workspace_id, driver.c.term == wanted[0]))
+        return _filtered(query, workspace_id, filters, wanted[1:], driver.c.occurred_at)
+    query = select(func.count()).select_from(events)
+    return _filtered(query, workspace_id, filters, wanted[1:], events.c.occurred_at)
+
+
+def _filtered(query: Select, workspace_id: str, filters: EventFilters,
+              more_terms: list[str], occurred_at: ColumnElement) -> Select:
+    """The filters as WHERE clauses; the time range goes on the driving index's column."""
+    query = query.where(events.c.workspace_id == workspace_id)
+    for column in ("action", "actor_id", "actor_type", "ip_address", "country_code", "status"):
+        value = getattr(filters, column)
+        if value is not None:
+            query = query.where(events.c[column] == value)
+    if filters.since is not None:
+        query = query.where(occurred_at >= filters.since)
+    if filters.until is not None:
+        query = query.where(occurred_at < filters.until)
+    for term in more_terms:
+        other = terms.alias()
+        query = query.where(exists().where(and_(
+            other.c.workspace_id == workspace_id, other.c.term == term,
+            other.c.occurred_at == events.c.occurred_at, other.c.event_id == events.c.id)))
+    return query

@@ -1,0 +1,91 @@
+"""What events can be searched by, and how a search is expressed (contract §5.4).
+
+Multi-valued attributes - target ids and types, and the dotted prefixes of an action - are
+turned into *terms*, stored one row each beside the event, so that every filter is a range
+scan over an index in ``(occurred_at, id)`` order, however many events match.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import datetime
+
+from domain.errors import DomainError
+from domain.event_rules import ACTION_PATTERN
+from domain.events import Event
+
+PREFIX_WILDCARD = ".*"
+
+
+class InvalidFilter(DomainError):
+    """A filter value the search cannot mean anything by; names the parameter."""
+
+    def __init__(self, parameter: str, message: str) -> None:
+        self.parameter = parameter
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class EventFilters:
+    """All optional and combined with AND; ``None`` means "not filtered"."""
+
+    action: str | None = None
+    action_prefix: str | None = None
+    actor_id: str | None = None
+    actor_type: str | None = None
+    target_id: str | None = None
+    target_type: str | None = None
+    ip_address: str | None = None
+    country_code: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    status: str | None = None
+
+    def is_empty(self) -> bool:
+        return all(getattr(self, f.name) is None for f in fields(self))
+
+    def only(self, *names: str) -> bool:
+        """Whether no filter outside ``names`` is set."""
+        return all(getattr(self, f.name) is None for f in fields(self) if f.name not in names)
+
+    def terms(self) -> list[str]:
+        """The term rows an event must have to match (see ``search_terms``)."""
+        found = []
+        if self.action_prefix is not None:
+            found.append(action_term(self.action_prefix))
+        if self.target_id is not None:
+            found.append(f"target_id:{self.target_id}")
+        if self.target_type is not None:
+            found.append(f"target_type:{self.target_type}")
+        return found
+
+
+def action_filter(value: str) -> dict[str, str]:
+    """``user.login`` matches exactly; ``user.*`` matches every action under ``user.``.
+
+    Only a final ``.*`` is a wildcard, so a filter can never become an expensive pattern.
+    """
+    if value.endswith(PREFIX_WILDCARD):
+        stem = value[: -len(PREFIX_WILDCARD)]
+        if not ACTION_PATTERN.match(stem):
+            raise InvalidFilter("action", "Use an action, or an action prefix ending in '.*' "
+                                          "such as 'user.*'.")
+        return {"action_prefix": stem + "."}
+    if not ACTION_PATTERN.match(value):
+        raise InvalidFilter("action", "Use an action, or an action prefix ending in '.*' "
+                                      "such as 'user.*'.")
+    return {"action": value}
+
+
+def action_term(prefix: str) -> str:
+    return f"action:{prefix}"
+
+
+def search_terms(event: Event) -> list[str]:
+    """Every term an event is findable by: its action's dotted prefixes, target ids, types."""
+    segments = event.action.split(".")
+    terms = {action_term(".".join(segments[:n]) + ".") for n in range(1, len(segments))}
+    for target in event.targets:
+        terms.add(f"target_id:{target['id']}")
+        terms.add(f"target_type:{target['type']}")
+    return sorted(terms)

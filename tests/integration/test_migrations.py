@@ -1,0 +1,35 @@
+"""Upgrading a database that already holds events backfills what newer revisions add."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import text
+
+from adapters.sql.engine import build_engine
+from adapters.sql.migrate import upgrade
+
+
+def test_search_terms_are_backfilled(tmp_path: Path) -> None:
+    engine = build_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    upgrade(engine, "0002")
+    now = datetime(2026, 11, 1, tzinfo=UTC).replace(tzinfo=None)
+    body = {"actor": {"id": "u", "type": "user"},
+            "targets": [{"id": "doc_1", "type": "document"}], "context": {}, "metadata": {}}
+    with engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO workspaces (id, name, plan, ip_allowlist, created_at) "
+            "VALUES ('ws_1', 'old', 'free', '[]', :now)"), {"now": now})
+        connection.execute(text(
+            "INSERT INTO events (id, workspace_id, status, action, occurred_at, received_at, "
+            "actor_id, actor_type, body) VALUES ('evt_1', 'ws_1', 'pending', 'admin.user.delete',"
+            " :now, :now, 'u', 'user', :body)"), {"now": now, "body": json.dumps(body)})
+    upgrade(engine)
+    with engine.connect() as connection:
+        terms = [row[0] for row in connection.execute(
+            text("SELECT term FROM event_terms WHERE event_id = 'evt_1' ORDER BY term"))]
+    assert terms == ["action:admin.", "action:admin.user.", "target_id:doc_1",
+                     "target_type:document"]
+    engine.dispose()

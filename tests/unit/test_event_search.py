@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import pytest
+
+from domain.event_search import EventFilters, InvalidFilter, action_filter, search_terms
+from tests.factories import EventFactory
+
+
+def test_terms_cover_action_prefixes_and_targets() -> None:
+    event = EventFactory(action="admin.user.delete",
+                         targets=[{"id": "doc_7", "type": "document"},
+                                  {"id": "doc_8", "type": "document"}])
+    assert search_terms(event) == ["action:admin.", "action:admin.user.", "target_id:doc_7",
+                                   "target_id:doc_8", "target_type:document"]
+    assert search_terms(EventFactory(action="login")) == []
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("user.login", {"action": "user.login"}),
+    ("user.*", {"action_prefix": "user."}),
+    ("admin.user.*", {"action_prefix": "admin.user."}),
+    ("user_x.*", {"action_prefix": "user_x."}),
+])
+def test_action_filters(value: str, expected: dict) -> None:
+    assert action_filter(value) == expected
+
+
+@pytest.mark.parametrize("value", ["*", ".*", "user*", "us%r.*", "user.%", "user.log_*",
+                                   "user.*.x", ""])
+def test_patterns_are_not_accepted(value: str) -> None:
+    with pytest.raises(InvalidFilter):
+        action_filter(value)
+
+
+def test_filter_terms_and_emptiness() -> None:
+    assert EventFilters().is_empty()
+    filters = EventFilters(action_prefix="user.", target_type="document", status="pending")
+    assert filters.terms() == ["action:user.", "target_type:document"]
+    assert not filters.only("status") and EventFilters(status="pending").only("status")
