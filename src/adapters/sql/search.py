@@ -38,8 +38,31 @@ def search_query(workspace_id: str, filters: EventFilters, order: str,
     return query.order_by(*ordering).limit(limit)
 
 
+_EVENT_COLUMNS = ("action", "actor_id", "actor_type", "ip_address", "country_code", "status")
+
+
 def count_query(workspace_id: str, filters: EventFilters) -> Select:
+    """``count(*)`` over the same filtered index range as the page.
+
+    Term filters alone (targets, action prefixes, time range) are counted on ``event_terms``
+    without touching ``events`` at all: an index-only scan.
+    """
     wanted = filters.terms()
+    if wanted and all(getattr(filters, name) is None for name in _EVENT_COLUMNS):
+        driver = terms.alias("driver")
+        query = select(func.count()).select_from(driver).where(
+            driver.c.workspace_id == workspace_id, driver.c.term == wanted[0])
+        if filters.since is not None:
+            query = query.where(driver.c.occurred_at >= filters.since)
+        if filters.until is not None:
+            query = query.where(driver.c.occurred_at < filters.until)
+        for term in wanted[1:]:
+            other = terms.alias()
+            query = query.where(exists().where(and_(
+                other.c.workspace_id == workspace_id, other.c.term == term,
+                other.c.occurred_at == driver.c.occurred_at,
+                other.c.event_id == driver.c.event_id)))
+        return query
     if wanted:
         driver = terms.alias("driver")
         query = (select(func.count()).select_from(driver)
@@ -54,7 +77,7 @@ def _filtered(query: Select, workspace_id: str, filters: EventFilters,
               more_terms: list[str], occurred_at: ColumnElement) -> Select:
     """The filters as WHERE clauses; the time range goes on the driving index's column."""
     query = query.where(events.c.workspace_id == workspace_id)
-    for column in ("action", "actor_id", "actor_type", "ip_address", "country_code", "status"):
+    for column in _EVENT_COLUMNS:
         value = getattr(filters, column)
         if value is not None:
             query = query.where(events.c[column] == value)
