@@ -116,6 +116,22 @@ class _ApiKeyRepo:
                    None)
         return (key, self._s.workspaces[key.workspace_id]) if key else None
 
+    def update(self, key: ApiKey) -> None:
+        self._s.api_keys[key.id] = key
+
+    def page(self, workspace_id: str, order: str, after: Position | None,
+             limit: int) -> list[ApiKey]:
+        keys = sorted((k for k in self._s.api_keys.values() if k.workspace_id == workspace_id),
+                      key=lambda k: (k.created_at, k.id), reverse=order == "desc")
+        if after is not None:
+            mark = (after.at, after.id)
+            keys = [k for k in keys if ((k.created_at, k.id) > mark) == (order == "asc")
+                    and (k.created_at, k.id) != mark]
+        return keys[:limit]
+
+    def count(self, workspace_id: str) -> int:
+        return sum(k.workspace_id == workspace_id for k in self._s.api_keys.values())
+
     def stamp_usage(self, key_id: str, now: datetime, not_since: datetime) -> None:
         key = self._s.api_keys[key_id]
         if key.last_used_at is None or key.last_used_at < not_since:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from domain.errors import DomainError
+from domain.rate_limit import Decision
 
 
 class Unauthenticated(DomainError):
@@ -31,3 +32,11 @@ class NotFound(DomainError):
 
 class Conflict(DomainError):
     """The request contradicts stored state (e.g. an idempotency key reused with another body)."""
+
+
+class RateLimited(DomainError):
+    """Over the limit; nothing was done. Carries the decision for the response headers."""
+
+    def __init__(self, decision: Decision, reason: str) -> None:
+        self.decision = decision
+        super().__init__(reason)

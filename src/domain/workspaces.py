@@ -13,6 +13,9 @@ ENTERPRISE = "enterprise"
 PLANS = (*PLAN_LIMITS, ENTERPRISE)
 DEFAULT_ENTERPRISE_LIMIT = 10_000
 NAME_MAX_LENGTH = 200
+MAX_RETENTION_DAYS = 36_500
+DEFAULT_RETENTION_DAYS = {"free": 30, "starter": 90, "pro": 365}
+MAX_ALLOWLIST_ENTRIES = 100
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -35,6 +38,13 @@ class Workspace:
             return self.custom_rate_limit or DEFAULT_ENTERPRISE_LIMIT
         return PLAN_LIMITS[self.plan]
 
+    @property
+    def effective_retention_days(self) -> int | None:
+        """The workspace's own setting, else its plan's default (None: kept forever)."""
+        if self.retention_days is not None:
+            return self.retention_days
+        return DEFAULT_RETENTION_DAYS.get(self.plan)
+
     def allows(self, client_address: str) -> bool:
         """Whether a request from ``client_address`` may use this workspace."""
         if not self.ip_allowlist:
@@ -49,6 +59,41 @@ class Workspace:
 
     def with_plan(self, plan: str, rate_limit: int | None) -> Workspace:
         return replace(self, **plan_settings(plan, rate_limit))
+
+    def with_settings(self, changes: dict, caller_address: str) -> Workspace:
+        """Apply a PATCH of name, ip_allowlist and retention_days, refusing a self-lockout."""
+        errors: list[FieldError] = []
+        updated = self
+        if "name" in changes:
+            name = (changes["name"] or "").strip()
+            if not 1 <= len(name) <= NAME_MAX_LENGTH:
+                errors.append(FieldError("name", f"1-{NAME_MAX_LENGTH} characters."))
+            updated = replace(updated, name=name)
+        if "retention_days" in changes:
+            days = changes["retention_days"]
+            if days is not None and not 1 <= days <= MAX_RETENTION_DAYS:
+                errors.append(FieldError("retention_days",
+                                         f"1-{MAX_RETENTION_DAYS} days, or null for the "
+                                         f"plan's default."))
+            updated = replace(updated, retention_days=days)
+        if "ip_allowlist" in changes:
+            entries = list(changes["ip_allowlist"])
+            try:
+                networks = parse_allowlist(entries)
+            except ValidationFailed as failure:
+                errors += failure.errors
+            else:
+                if len(entries) > MAX_ALLOWLIST_ENTRIES:
+                    errors.append(FieldError("ip_allowlist",
+                                             f"At most {MAX_ALLOWLIST_ENTRIES} entries."))
+                updated = replace(updated, ip_allowlist=tuple(str(n) for n in networks))
+                if not updated.allows(caller_address):
+                    errors.append(FieldError(
+                        "ip_allowlist", f"This allowlist would lock out your own address "
+                                        f"({caller_address}); include it."))
+        if errors:
+            raise ValidationFailed(errors)
+        return updated
 
 
 def plan_settings(plan: str, rate_limit: int | None) -> dict:

@@ -10,11 +10,15 @@ from redis import Redis
 from adapters.geoip.locator import MaxMindGeoLocator, NoGeoLocator
 from adapters.geoip.packaged import find_packaged_city_database
 from adapters.inprocess.job_queue import InProcessJobQueue
+from adapters.inprocess.rate_limiter import InMemoryRateLimiter
+from adapters.redis_store.rate_limiter import RedisRateLimiter
 from adapters.rq_queue.job_queue import RqJobQueue
 from adapters.sql import migrate
 from adapters.sql.engine import build_engine, ping
 from adapters.sql.unit_of_work import SqlUnitOfWork
 from adapters.system import SystemClock, TokenSecretGenerator, UlidIdGenerator
+from application.use_cases.admit_request import AdmitRequest
+from application.use_cases.api_keys import GetApiKey, ListApiKeys, RevokeApiKey
 from application.use_cases.authenticate import Authenticate
 from application.use_cases.create_api_key import CreateApiKey
 from application.use_cases.get_event import GetEvent
@@ -23,7 +27,9 @@ from application.use_cases.process_pending_events import ProcessPendingEvents
 from application.use_cases.purge_idempotency_keys import PurgeIdempotencyKeys
 from application.use_cases.requeue_pending import RequeuePending
 from application.use_cases.search_events import SearchEvents
+from application.use_cases.usage import GetUsage
 from application.use_cases.verify_chain import VerifyChain
+from application.use_cases.workspace_settings import GetWorkspace, UpdateWorkspace
 from application.use_cases.workspaces import (
     CreateWorkspace,
     ListWorkspaces,
@@ -65,6 +71,12 @@ class Container(containers.DeclarativeContainer):
         production=providers.Singleton(RqJobQueue, redis=redis, job_path=PROCESS_JOB,
                                        queue_name=settings.provided.queue_name),
     )
+    rate_limiter = providers.Selector(
+        profile,
+        embedded=providers.Singleton(InMemoryRateLimiter),
+        production=providers.Singleton(RedisRateLimiter, redis=redis, prefix=providers.Callable(
+            lambda s: f"{s.queue_name}:ratelimit:", settings)),
+    )
     geoip_path = providers.Singleton(_geoip_path, settings)
     geo = providers.Selector(
         providers.Callable(_geo_mode, geoip_path),
@@ -73,6 +85,8 @@ class Container(containers.DeclarativeContainer):
     )
 
     authenticate = providers.Factory(Authenticate, uow_factory=uow.provider, clock=clock)
+    admit_request = providers.Factory(AdmitRequest, authenticate=authenticate,
+                                      limiter=rate_limiter)
     ingest_events = providers.Factory(IngestEvents, uow_factory=uow.provider, clock=clock,
                                       ids=ids, queue=job_queue)
     get_event = providers.Factory(GetEvent, uow_factory=uow.provider)
@@ -91,6 +105,13 @@ class Container(containers.DeclarativeContainer):
     create_workspace = providers.Factory(CreateWorkspace, uow_factory=uow.provider,
                                          clock=clock, ids=ids, create_key=create_api_key)
     update_workspace_plan = providers.Factory(UpdateWorkspacePlan, uow_factory=uow.provider)
+    get_workspace = providers.Factory(GetWorkspace, uow_factory=uow.provider)
+    update_workspace = providers.Factory(UpdateWorkspace, uow_factory=uow.provider)
+    list_api_keys = providers.Factory(ListApiKeys, uow_factory=uow.provider)
+    get_api_key = providers.Factory(GetApiKey, uow_factory=uow.provider)
+    revoke_api_key = providers.Factory(RevokeApiKey, uow_factory=uow.provider, clock=clock)
+    get_usage = providers.Factory(GetUsage, uow_factory=uow.provider, clock=clock,
+                                  limiter=rate_limiter)
     list_workspaces = providers.Factory(ListWorkspaces, uow_factory=uow.provider)
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, delete, insert, or_, select, tuple_, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
 from adapters.sql import tables as t
 from adapters.sql.mappers import api_key_from, api_key_row, workspace_from, workspace_row
 from application.ports.repositories import IdempotencyKeyTaken
 from domain.api_keys import ApiKey
+from domain.cursor import ASC, Position
 from domain.hash_chain import GENESIS_HASH, ChainHead
 from domain.idempotency import IdempotencyRecord
 from domain.workspaces import Workspace
@@ -59,6 +60,30 @@ class SqlApiKeyRepository:
             t.api_keys.c.workspace_id == workspace_id,
             t.api_keys.c.id == key_id)).mappings().first()
         return api_key_from(row) if row else None
+
+    def update(self, key: ApiKey) -> None:
+        values = api_key_row(key)
+        del values["id"], values["workspace_id"]
+        self._db.execute(update(t.api_keys).where(
+            t.api_keys.c.workspace_id == key.workspace_id, t.api_keys.c.id == key.id)
+            .values(values))
+
+    def page(self, workspace_id: str, order: str, after: Position | None,
+             limit: int) -> list[ApiKey]:
+        keys = t.api_keys
+        query = select(keys).where(keys.c.workspace_id == workspace_id)
+        key = tuple_(keys.c.created_at, keys.c.id)
+        if after is not None:
+            boundary = tuple_(after.at, after.id)
+            query = query.where(key > boundary if order == ASC else key < boundary)
+        direction = [c.asc() if order == ASC else c.desc() for c in (keys.c.created_at,
+                                                                      keys.c.id)]
+        rows = self._db.execute(query.order_by(*direction).limit(limit)).mappings()
+        return [api_key_from(row) for row in rows]
+
+    def count(self, workspace_id: str) -> int:
+        return self._db.execute(select(func.count()).select_from(t.api_keys).where(
+            t.api_keys.c.workspace_id == workspace_id)).scalar_one()
 
     def find_by_hash(self, secret_hash: str) -> tuple[ApiKey, Workspace] | None:
         row = self._db.execute(_KEY_WITH_WORKSPACE, {"secret_hash": secret_hash}) \

@@ -23,18 +23,18 @@ class SearchEvents:
         after = decode_cursor(cursor, order) if cursor is not None else None
         with self._uow_factory(snapshot=True) as uow:
             rows = uow.events.search(workspace_id, filters, order, after, limit + 1)
-            total = self._total(uow, workspace_id, filters)
+            total = count_events(uow, workspace_id, filters)
         return page_of(rows, limit, order, total, _position)
 
-    @staticmethod
-    def _total(uow: UnitOfWork, workspace_id: str, filters: EventFilters) -> int:
-        """Exact, and cheap when unfiltered: processed events are exactly the chain's
-        sequences 1..head (gapless by construction), so only pending ones need counting."""
-        if filters.only("status") and filters.status != PENDING:
-            processed = uow.chains.get(workspace_id).sequence
-            if filters.status == PROCESSED:
-                return processed
-            return processed + uow.events.count_pending(workspace_id)
-        if filters.only("status"):
-            return uow.events.count_pending(workspace_id)
-        return uow.events.count(workspace_id, filters)
+
+def count_events(uow: UnitOfWork, workspace_id: str, filters: EventFilters) -> int:
+    """Exact, and cheap when unfiltered: processed events are exactly the chain's
+    sequences 1..head (gapless by construction), so only pending ones need counting."""
+    if filters.only("status") and filters.status != PENDING:
+        processed = uow.chains.get(workspace_id).sequence
+        if filters.status == PROCESSED:
+            return processed
+        return processed + uow.events.count_pending(workspace_id)
+    if filters.only("status"):
+        return uow.events.count_pending(workspace_id)
+    return uow.events.count(workspace_id, filters)

@@ -8,26 +8,32 @@ from typing import Any, TypeVar
 
 from flask import g, request
 
-from application.errors import Unauthenticated
 from application.principal import Principal
-from application.use_cases.authenticate import Authenticate
+from application.use_cases.admit_request import AdmitRequest
+from domain.rate_limit import Decision
 
 View = TypeVar("View", bound=Callable[..., Any])
 
 
 def bearer_secret() -> str:
-    """The key from ``Authorization: Bearer …``; any other scheme is unauthenticated."""
+    """The key from ``Authorization: Bearer …``; empty (so: unauthenticated) otherwise."""
     scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not secret.strip():
-        raise Unauthenticated()
-    return secret.strip()
+    return secret.strip() if scheme.lower() == "bearer" else ""
 
 
-def authenticate_request(authenticate: Authenticate) -> Principal:
-    principal = authenticate.execute(bearer_secret(), request.remote_addr or "")
-    g.principal = principal
-    g.workspace_id = principal.workspace_id
-    return principal
+def admit_request(admit: AdmitRequest) -> Principal:
+    """Authenticate and rate-limit; the decision is kept for the response headers."""
+    admission = admit.execute(bearer_secret(), request.remote_addr or "")
+    g.principal = admission.principal
+    g.workspace_id = admission.principal.workspace_id
+    g.rate_limit = admission.rate_limit
+    return admission.principal
+
+
+def rate_limit_headers(decision: Decision) -> dict[str, str]:
+    return {"X-RateLimit-Limit": str(decision.limit),
+            "X-RateLimit-Remaining": str(decision.remaining),
+            "X-RateLimit-Reset": str(decision.reset_header)}
 
 
 def requires(scope: str) -> Callable[[View], View]:

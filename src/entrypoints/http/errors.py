@@ -9,7 +9,14 @@ from flask import Flask, Response, g, jsonify
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
-from application.errors import Conflict, InsufficientScope, IpNotAllowed, NotFound, Unauthenticated
+from application.errors import (
+    Conflict,
+    InsufficientScope,
+    IpNotAllowed,
+    NotFound,
+    RateLimited,
+    Unauthenticated,
+)
 from domain.cursor import InvalidCursor
 from domain.errors import FieldError, ValidationFailed
 
@@ -84,6 +91,15 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(NotFound)
     def _not_found(error: NotFound) -> Response:
         return error_response(404, "not_found", str(error))
+
+    @app.errorhandler(RateLimited)
+    def _rate_limited(error: RateLimited) -> Response:
+        decision = error.decision
+        return error_response(429, "rate_limited", str(error), headers={
+            "Retry-After": str(decision.retry_after_header),
+            "X-RateLimit-Limit": str(decision.limit),
+            "X-RateLimit-Remaining": str(decision.remaining),
+            "X-RateLimit-Reset": str(decision.reset_header)})
 
     @app.errorhandler(InvalidCursor)
     def _cursor(error: InvalidCursor) -> Response:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dependency_injector.wiring import Provide, inject
-from flask import Blueprint, request
+from flask import Blueprint, Response, g, request
 
-from application.use_cases.authenticate import Authenticate
+from application.use_cases.admit_request import AdmitRequest
 from entrypoints.container import Container
-from entrypoints.http.auth import authenticate_request
+from entrypoints.http.auth import admit_request, rate_limit_headers
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -17,7 +17,16 @@ PUBLIC_ENDPOINTS: set[str] = set()
 
 @api.before_request
 @inject
-def _authenticate(authenticate: Authenticate = Provide[Container.authenticate]) -> None:
+def _admit(admit: AdmitRequest = Provide[Container.admit_request]) -> None:
     if request.endpoint in PUBLIC_ENDPOINTS:
         return
-    authenticate_request(authenticate)
+    admit_request(admit)
+
+
+@api.after_request
+def _rate_limit_headers(response: Response) -> Response:
+    """Every authenticated response says where the workspace's budget stands."""
+    decision = g.get("rate_limit")
+    if decision is not None:
+        response.headers.update(rate_limit_headers(decision))
+    return response

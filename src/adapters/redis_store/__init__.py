@@ -1,0 +1,1 @@
+"""Redis-backed shared state: the rate limiter of the production profile."""

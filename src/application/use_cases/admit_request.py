@@ -1,0 +1,50 @@
+"""Admission of an API request: failed-auth guard, authentication, then the workspace's
+rate limit - in that order, so a rejected request costs as little as possible."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from application.errors import RateLimited, Unauthenticated
+from application.ports.rate_limits import RateLimiter
+from application.principal import Principal
+from application.use_cases.authenticate import Authenticate
+from domain.rate_limit import Decision
+
+AUTH_FAILURES_PER_MINUTE = 20
+
+
+@dataclass(frozen=True)
+class Admission:
+    principal: Principal
+    rate_limit: Decision
+
+
+class AdmitRequest:
+    def __init__(self, authenticate: Authenticate, limiter: RateLimiter,
+                 auth_failures_per_minute: int = AUTH_FAILURES_PER_MINUTE) -> None:
+        self._authenticate = authenticate
+        self._limiter = limiter
+        self._failures = auth_failures_per_minute
+
+    def execute(self, secret: str, client_address: str) -> Admission:
+        """Raise ``RateLimited`` before the key lookup once an address keeps failing, and
+        after authentication when the workspace's budget is spent; requests are counted per
+        workspace, whichever key or process they arrive through."""
+        guard = f"auth-failures:{client_address}"
+        blocked = self._limiter.peek(guard, self._failures)
+        if not blocked.allowed:
+            raise RateLimited(blocked, "Too many failed authentication attempts from this "
+                                       "address; retry later.")
+        try:
+            principal = self._authenticate.execute(secret, client_address)
+        except Unauthenticated:
+            self._limiter.hit(guard, self._failures)
+            raise
+        limit = principal.workspace.rate_limit_per_minute
+        # The limit is part of the key: a plan change starts a fresh allowance at once.
+        decision = self._limiter.hit(f"workspace:{principal.workspace_id}:{limit}", limit)
+        if not decision.allowed:
+            raise RateLimited(decision, f"Rate limit of {decision.limit} requests a minute "
+                                        f"exceeded; retry after {decision.retry_after_header} s.")
+        return Admission(principal, decision)

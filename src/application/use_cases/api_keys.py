@@ -1,0 +1,58 @@
+"""Listing, reading and revoking a workspace's API keys (creation: ``create_api_key``)."""
+
+from __future__ import annotations
+
+from application.errors import NotFound
+from application.pages import Page, page_of
+from application.ports.system import Clock
+from application.ports.unit_of_work import UnitOfWorkFactory
+from domain.api_keys import ApiKey
+from domain.cursor import DESC, Position, decode_cursor
+
+
+def _position(key: ApiKey) -> Position:
+    return Position(key.created_at, key.id)
+
+
+class ListApiKeys:
+    def __init__(self, uow_factory: UnitOfWorkFactory) -> None:
+        self._uow_factory = uow_factory
+
+    def execute(self, workspace_id: str, *, order: str = DESC, limit: int = 50,
+                cursor: str | None = None) -> Page[ApiKey]:
+        after = decode_cursor(cursor, order) if cursor is not None else None
+        with self._uow_factory(snapshot=True) as uow:
+            rows = uow.api_keys.page(workspace_id, order, after, limit + 1)
+            total = uow.api_keys.count(workspace_id)
+        return page_of(rows, limit, order, total, _position)
+
+
+class GetApiKey:
+    def __init__(self, uow_factory: UnitOfWorkFactory) -> None:
+        self._uow_factory = uow_factory
+
+    def execute(self, workspace_id: str, key_id: str) -> ApiKey:
+        with self._uow_factory(read_only=True) as uow:
+            key = uow.api_keys.get(workspace_id, key_id)
+        if key is None:
+            raise NotFound("API key", key_id)
+        return key
+
+
+class RevokeApiKey:
+    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uow_factory = uow_factory
+        self._clock = clock
+
+    def execute(self, workspace_id: str, key_id: str) -> ApiKey:
+        """Idempotent: revoking a revoked key returns it unchanged. Effective at once in
+        every process, since authentication reads keys from the database each time."""
+        with self._uow_factory() as uow:
+            key = uow.api_keys.get(workspace_id, key_id)
+            if key is None:
+                raise NotFound("API key", key_id)
+            revoked = key.revoked(self._clock.now())
+            if revoked is not key:
+                uow.api_keys.update(revoked)
+                uow.commit()
+        return revoked

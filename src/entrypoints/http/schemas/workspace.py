@@ -1,0 +1,31 @@
+"""Workspace, API key and usage shapes (contract §3)."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from domain.scopes import ALL_SCOPES
+from domain.workspaces import MAX_ALLOWLIST_ENTRIES, MAX_RETENTION_DAYS, NAME_MAX_LENGTH
+
+
+class WorkspacePatchSchema(Schema):
+    name = fields.String(validate=validate.Length(1, NAME_MAX_LENGTH))
+    ip_allowlist = fields.List(fields.String(), validate=validate.Length(
+        max=MAX_ALLOWLIST_ENTRIES))
+    retention_days = fields.Integer(strict=True, allow_none=True,
+                                    validate=validate.Range(1, MAX_RETENTION_DAYS))
+
+
+class ApiKeyCreateSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(1, 200))
+    scopes = fields.List(fields.String(validate=validate.OneOf(ALL_SCOPES)), required=True,
+                         validate=validate.Length(min=1))
+    expires_at = fields.String(allow_none=True)
+
+
+class PageQuerySchema(Schema):
+    """``limit``, ``cursor`` and ``order`` of any list endpoint without filters."""
+
+    order = fields.String(validate=validate.OneOf(["asc", "desc"]), load_default="desc")
+    limit = fields.Integer(strict=False, validate=validate.Range(1, 100), load_default=50)
+    cursor = fields.String()
