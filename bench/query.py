@@ -4,10 +4,11 @@ spread over 100 others).
     .venv/bin/python bench/query.py [--events 1000000] [--runs 50]
 
 Loads the events with COPY (indexes built afterwards), then times, in-process, the
-``SearchEvents`` use case the API calls (page query + total_count, one snapshot) for:
-page 1, a page 500,000 events deep, each filter alone, and the count query alone; prints
-p50/p99 in milliseconds, and checks with EXPLAIN that each page is an index range scan
-(no sequential scan, no sort).
+``SearchEvents`` use case the API calls (page query + exact total_count, one snapshot) for:
+page 1, a page 500,000 events deep, and each filter alone. "first" is the first ask in a
+process (the full count over the filter's index range); p50/p99 are repeated asks, as when
+paging (the count is then incremental); "page" is the page query alone. EXPLAIN checks
+that each page is an index range scan (no sequential scan, no sort).
 """
 
 from __future__ import annotations
@@ -99,18 +100,23 @@ def run(dsn: str, options: argparse.Namespace) -> None:
             **action_filter("user.*"), country_code="GB",
             since=START + timedelta(days=180)), None),
     ]
-    print(f"{'limit 100, in-process SearchEvents':<36} {'p50 ms':>8} {'p99 ms':>8} "
-          f"{'count ms':>9} {'total':>9}  plan")
+    print(f"{'limit 100, in-process SearchEvents':<36} {'first ms':>8} {'p50 ms':>8} "
+          f"{'p99 ms':>8} {'page ms':>8} {'total':>9}  plan")
     for label, filters, cursor in cases:
+        container.event_counter.reset()  # the first ask pays the full count
+        started = time.perf_counter()
+        search.execute(target, filters, order=DESC, limit=100, cursor=cursor)
+        first = (time.perf_counter() - started) * 1000
         timings = []
         for _ in range(options.runs):
             started = time.perf_counter()
             page = search.execute(target, filters, order=DESC, limit=100, cursor=cursor)
             timings.append((time.perf_counter() - started) * 1000)
-        count_ms = time_count(container, target, filters, options.runs)
+        page_ms = time_page(container, target, filters, cursor, options.runs)
         plan = plan_of(engine, target, filters, cursor)
-        print(f"{label:<36} {percentile(timings, 50):>8.2f} {percentile(timings, 99):>8.2f} "
-              f"{count_ms:>9.2f} {page.total_count:>9,}  {plan}", flush=True)
+        print(f"{label:<36} {first:>8.2f} {percentile(timings, 50):>8.2f} "
+              f"{percentile(timings, 99):>8.2f} {page_ms:>8.2f} {page.total_count:>9,}  {plan}",
+              flush=True)
 
 
 def load(dsn: str, target: str, events: int, others: int) -> None:
@@ -191,14 +197,16 @@ def deep_cursor(dsn: str, workspace: str, depth: int) -> str:
     return encode_cursor(DESC, Position(at, event_id))
 
 
-def time_count(container, workspace: str, filters: EventFilters, runs: int) -> float:  # type: ignore[no-untyped-def]
-    """The total_count step alone, as ``SearchEvents`` computes it."""
-    from application.use_cases.search_events import SearchEvents
+def time_page(container, workspace: str, filters: EventFilters, cursor: str | None,  # type: ignore[no-untyped-def]
+              runs: int) -> float:
+    """The page query alone (no total_count), p50."""
+    from domain.cursor import decode_cursor
+    after = decode_cursor(cursor, DESC) if cursor else None
     timings = []
     for _ in range(max(5, runs // 5)):
         with container.uow(snapshot=True) as uow:
             started = time.perf_counter()
-            SearchEvents._total(uow, workspace, filters)
+            uow.events.search(workspace, filters, DESC, after, 101)
             timings.append((time.perf_counter() - started) * 1000)
     return percentile(timings, 50)
 

@@ -202,8 +202,10 @@ class _EventRepo:
     def count(self, workspace_id: str, filters: EventFilters) -> int:
         return len(self._matching(workspace_id, filters))
 
-    def count_pending(self, workspace_id: str) -> int:
-        return self.count(workspace_id, EventFilters(status=PENDING))
+    def count_narrow(self, workspace_id: str, filters: EventFilters,
+                     after_sequence: int | None = None) -> int:
+        return sum(after_sequence is None or (e.sequence or 0) > after_sequence
+                   for e in self._matching(workspace_id, filters))
 
 
 class _ChainRepo:

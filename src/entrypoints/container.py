@@ -17,6 +17,7 @@ from adapters.sql import migrate
 from adapters.sql.engine import build_engine, ping
 from adapters.sql.unit_of_work import SqlUnitOfWork
 from adapters.system import SystemClock, TokenSecretGenerator, UlidIdGenerator
+from application.counting import EventCounter
 from application.use_cases.admit_request import AdmitRequest
 from application.use_cases.api_keys import GetApiKey, ListApiKeys, RevokeApiKey
 from application.use_cases.authenticate import Authenticate
@@ -91,7 +92,9 @@ class Container(containers.DeclarativeContainer):
                                       ids=ids, queue=job_queue)
     get_event = providers.Factory(GetEvent, uow_factory=uow.provider)
     verify_chain = providers.Factory(VerifyChain, uow_factory=uow.provider)
-    search_events = providers.Factory(SearchEvents, uow_factory=uow.provider)
+    event_counter = providers.Singleton(EventCounter)
+    search_events = providers.Factory(SearchEvents, uow_factory=uow.provider,
+                                      counter=event_counter)
     process_pending_events = providers.Factory(ProcessPendingEvents,
                                                uow_factory=uow.provider, geo=geo)
     requeue_pending = providers.Factory(
@@ -111,7 +114,7 @@ class Container(containers.DeclarativeContainer):
     get_api_key = providers.Factory(GetApiKey, uow_factory=uow.provider)
     revoke_api_key = providers.Factory(RevokeApiKey, uow_factory=uow.provider, clock=clock)
     get_usage = providers.Factory(GetUsage, uow_factory=uow.provider, clock=clock,
-                                  limiter=rate_limiter)
+                                  limiter=rate_limiter, counter=event_counter)
     list_workspaces = providers.Factory(ListWorkspaces, uow_factory=uow.provider)
 
 

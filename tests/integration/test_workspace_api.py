@@ -92,7 +92,7 @@ def test_create_key_validation(stack: Stack, body: dict, field: str) -> None:
 
 
 def test_keys_of_another_workspace_are_invisible(stack: Stack) -> None:
-    workspace_a, admin_a = stack.new_workspace("A")
+    _, admin_a = stack.new_workspace("A")
     _, admin_b = stack.new_workspace("B")
     key_a = call(stack, "POST", "/api-keys", admin_a, {"name": "a", "scopes": ["admin"]}).json
     for method in ("GET", "DELETE"):

@@ -237,7 +237,8 @@ def test_search_pages_through_everything_once_with_exact_totals(world: World) ->
     world.process.execute(world.workspace.id)
     world.ingest.execute(world.workspace.id, [world.event(action="user.logout")] * 2,
                          batch=True)
-    search = SearchEvents(world.uow)
+    from application.counting import EventCounter
+    search = SearchEvents(world.uow, EventCounter())
     seen, cursor = [], None
     while True:
         page = search.execute(world.workspace.id, EventFilters(), limit=4, cursor=cursor)
@@ -253,3 +254,38 @@ def test_search_pages_through_everything_once_with_exact_totals(world: World) ->
                           EventFilters(status="processed")).total_count == 7
     assert search.execute(world.workspace.id,
                           EventFilters(action="user.logout")).total_count == 2
+
+
+def test_repeated_counts_are_incremental_and_exact(world: World) -> None:
+    from application.counting import EventCounter
+    from domain.event_search import EventFilters
+
+    class Spy:
+        def __init__(self, events) -> None:  # type: ignore[no-untyped-def]
+            self.events, self.full = events, 0
+
+        def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+            return getattr(self.events, name)
+
+        def count(self, workspace_id, filters):  # type: ignore[no-untyped-def]
+            self.full += 1
+            return self.events.count(workspace_id, filters)
+
+    counter = EventCounter()
+    filters = EventFilters(action="user.logout")
+    world.ingest.execute(world.workspace.id, [world.event(action="user.logout")] * 4 +
+                         [world.event()] * 3, batch=True)
+    world.process.execute(world.workspace.id)
+    with world.uow as uow:
+        uow.events = spy = Spy(uow.events)
+        assert counter.count(uow, world.workspace.id, filters) == 4
+        assert spy.full == 1
+    world.ingest.execute(world.workspace.id, [world.event(action="user.logout")] * 5,
+                         batch=True)
+    world.process.execute(world.workspace.id, max_chunks=1)  # 3 linked, 2 still pending
+    with world.uow as uow:
+        uow.events = spy = Spy(uow.events)
+        assert counter.count(uow, world.workspace.id, filters) == 9
+        assert counter.count(uow, world.workspace.id, EventFilters(
+            action="user.logout", status="pending")) == 2
+        assert spy.full == 0  # only the new slice and the pending ones were counted

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, select
 
 from adapters.sql import bulk
 from adapters.sql import tables as t
 from adapters.sql.mappers import event_from
-from adapters.sql.search import count_query, search_query
+from adapters.sql.search import count_query, narrow_count_query, search_query
 from domain.cursor import Position
 from domain.event_search import EventFilters
 from domain.events import PENDING, Event
@@ -66,10 +66,10 @@ class SqlEventRepository:
     def count(self, workspace_id: str, filters: EventFilters) -> int:
         return self._db.execute(count_query(workspace_id, filters)).scalar_one()
 
-    def count_pending(self, workspace_id: str) -> int:
-        return self._db.execute(select(func.count()).select_from(t.events).where(
-            t.events.c.workspace_id == workspace_id,
-            t.events.c.status == PENDING)).scalar_one()
+    def count_narrow(self, workspace_id: str, filters: EventFilters,
+                     after_sequence: int | None = None) -> int:
+        return self._db.execute(
+            narrow_count_query(workspace_id, filters, after_sequence)).scalar_one()
 
     def workspaces_with_pending(self, received_before: datetime) -> list[str]:
         rows = self._db.execute(

@@ -73,6 +73,16 @@ def count_query(workspace_id: str, filters: EventFilters) -> Select:
     return _filtered(query, workspace_id, filters, wanted[1:], events.c.occurred_at)
 
 
+def narrow_count_query(workspace_id: str, filters: EventFilters,
+                       after_sequence: int | None = None) -> Select:
+    """``count(*)`` of a small slice - pending events, or those linked after a sequence -
+    driven from ``events`` (the pending index, or the chain index), every term an EXISTS."""
+    query = select(func.count()).select_from(events)
+    if after_sequence is not None:
+        query = query.where(events.c.sequence > after_sequence)
+    return _filtered(query, workspace_id, filters, filters.terms(), events.c.occurred_at)
+
+
 def _filtered(query: Select, workspace_id: str, filters: EventFilters,
               more_terms: list[str], occurred_at: ColumnElement) -> Select:
     """The filters as WHERE clauses; the time range goes on the driving index's column."""

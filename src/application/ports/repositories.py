@@ -69,7 +69,11 @@ class EventRepository(Protocol):
 
     def count(self, workspace_id: str, filters: EventFilters) -> int: ...
 
-    def count_pending(self, workspace_id: str) -> int: ...
+    def count_narrow(self, workspace_id: str, filters: EventFilters,
+                     after_sequence: int | None = None) -> int:
+        """Like ``count`` but for a small slice: pending events (``filters.status``), or
+        events linked after ``after_sequence``; cost follows the slice, not the matches."""
+        ...
 
     def workspaces_with_pending(self, received_before: datetime) -> list[str]:
         """Workspaces holding pending events that arrived before ``received_before``."""

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from application.counting import EventCounter
 from application.ports.rate_limits import RateLimiter
 from application.ports.system import Clock
 from application.ports.unit_of_work import UnitOfWorkFactory
 from application.principal import Principal
-from application.use_cases.search_events import count_events
 from domain.event_search import EventFilters
 from domain.rate_limit import Decision
 
@@ -24,11 +24,12 @@ class Usage:
 
 
 class GetUsage:
-    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock,
-                 limiter: RateLimiter) -> None:
+    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, limiter: RateLimiter,
+                 counter: EventCounter) -> None:
         self._uow_factory = uow_factory
         self._clock = clock
         self._limiter = limiter
+        self._counter = counter
 
     def execute(self, principal: Principal, rate_limit: Decision | None = None) -> Usage:
         """``rate_limit``: the decision that admitted this very request, when there is one."""
@@ -38,7 +39,7 @@ class GetUsage:
             workspace.rate_limit_per_minute)
         since = self._clock.now() - timedelta(hours=24)
         with self._uow_factory(snapshot=True) as uow:
-            total = count_events(uow, workspace.id, EventFilters())
-            pending = count_events(uow, workspace.id, EventFilters(status="pending"))
-            recent = count_events(uow, workspace.id, EventFilters(since=since))
+            total = self._counter.count(uow, workspace.id, EventFilters())
+            pending = self._counter.count(uow, workspace.id, EventFilters(status="pending"))
+            recent = uow.events.count(workspace.id, EventFilters(since=since))
         return Usage(workspace.plan, decision, total, pending, recent)
