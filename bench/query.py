@@ -56,11 +56,16 @@ def main() -> None:
     parser.add_argument("--others", type=int, default=100)
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--reuse", metavar="DATABASE",
+                        help="measure a database kept by an earlier --keep run")
     options = parser.parse_args()
-    database = f"auditrail_query_{uuid.uuid4().hex[:8]}"
+    database = options.reuse or f"auditrail_query_{uuid.uuid4().hex[:8]}"
     dsn = f"{options.postgres.rsplit('/', 1)[0]}/{database}"
-    with psycopg.connect(options.postgres, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{database}"')
+    if options.reuse:
+        options.keep = True
+    else:
+        with psycopg.connect(options.postgres, autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{database}"')
     try:
         run(dsn, options)
     finally:
@@ -72,12 +77,14 @@ def main() -> None:
 def run(dsn: str, options: argparse.Namespace) -> None:
     url = dsn.replace("postgresql://", "postgresql+psycopg://")
     engine = build_engine(url)
-    upgrade(engine)
     target = "ws_bench0000000000000000000000"
-    began = time.perf_counter()
-    load(dsn, target, options.events, options.others)
-    print(f"loaded {2 * options.events:,} events in {time.perf_counter() - began:.0f} s "
-          f"(COPY, indexes built afterwards)\n", flush=True)
+    if not options.reuse:
+        upgrade(engine)
+        began = time.perf_counter()
+        load(dsn, target, options.events, options.others)
+        print(f"loaded {2 * options.events:,} events in {time.perf_counter() - began:.0f} s "
+              f"(COPY, indexes built afterwards); database {dsn.rsplit('/', 1)[1]}\n",
+              flush=True)
 
     container = build_container(Settings(database_url=url))
     search = container.search_events()

@@ -8,6 +8,7 @@ import factory
 
 from domain.api_keys import ApiKey, hash_secret
 from domain.events import Event
+from domain.exports import Export
 from domain.workspaces import Workspace
 
 NOW = datetime(2026, 11, 26, 13, 0, tzinfo=UTC)
@@ -52,3 +53,13 @@ class EventFactory(factory.Factory):
     targets = factory.LazyFunction(list)
     context = factory.LazyFunction(dict)
     metadata = factory.LazyFunction(dict)
+
+
+class ExportFactory(factory.Factory):
+    class Meta:
+        model = Export
+
+    id = factory.Sequence(lambda n: f"exp_{n:026d}")
+    workspace_id = "ws_00000000000000000000000001"
+    format = "ndjson"
+    created_at = NOW

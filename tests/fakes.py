@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import copy
+import io
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,6 +16,7 @@ from domain.api_keys import ApiKey
 from domain.cursor import Position
 from domain.event_search import EventFilters, search_terms
 from domain.events import PENDING, PROCESSED, Event
+from domain.exports import Export
 from domain.hash_chain import ChainHead
 from domain.idempotency import IdempotencyRecord
 from domain.workspaces import Workspace
@@ -50,10 +53,14 @@ class FakeJobQueue:
     def __init__(self) -> None:
         self.enqueued: list[str] = []
         self.claimed: list[str] = []
+        self.exports: list[str] = []
 
     def enqueue_processing(self, workspace_ids: Iterable[str], *, force: bool = False) -> None:
         self.enqueued.extend(workspace_ids)
         self.forced = force
+
+    def enqueue_export(self, export_id: str) -> None:
+        self.exports.append(export_id)
 
     def claim(self, workspace_id: str) -> None:
         self.claimed.append(workspace_id)
@@ -81,6 +88,7 @@ class _Store:
         self.events: dict[str, Event] = {}
         self.heads: dict[str, ChainHead] = {}
         self.idempotency: dict[tuple[str, str], IdempotencyRecord] = {}
+        self.exports: dict[str, Export] = {}
 
 
 class _WorkspaceRepo:
@@ -202,6 +210,11 @@ class _EventRepo:
     def count(self, workspace_id: str, filters: EventFilters) -> int:
         return len(self._matching(workspace_id, filters))
 
+    def iter_matching(self, workspace_id: str, filters: EventFilters,
+                      chunk_size: int) -> Iterator[Event]:
+        found = [e for e in self._matching(workspace_id, filters) if e.status == PROCESSED]
+        return iter(sorted(found, key=lambda e: e.sequence))
+
     def count_narrow(self, workspace_id: str, filters: EventFilters,
                      after_sequence: int | None = None) -> int:
         return sum(after_sequence is None or (e.sequence or 0) > after_sequence
@@ -245,7 +258,65 @@ class _IdempotencyRepo:
         return len(doomed[:limit])
 
 
-_TABLES = ("workspaces", "api_keys", "events", "heads", "idempotency")
+class _ExportRepo:
+    def __init__(self, state: _Store) -> None:
+        self._s = state
+
+    def add(self, export: Export) -> None:
+        self._s.exports[export.id] = export
+
+    def get(self, workspace_id: str, export_id: str) -> Export | None:
+        export = self._s.exports.get(export_id)
+        return export if export and export.workspace_id == workspace_id else None
+
+    def find(self, export_id: str) -> Export | None:
+        return self._s.exports.get(export_id)
+
+    lock = find
+
+    def update(self, export: Export) -> None:
+        self._s.exports[export.id] = export
+
+    def page(self, workspace_id: str, order: str, after: Position | None,
+             limit: int) -> list[Export]:
+        found = sorted((e for e in self._s.exports.values() if e.workspace_id == workspace_id),
+                       key=lambda e: (e.created_at, e.id), reverse=order == "desc")
+        return found[:limit]
+
+    def count(self, workspace_id: str) -> int:
+        return sum(e.workspace_id == workspace_id for e in self._s.exports.values())
+
+    def needing_upkeep(self, expire_by: datetime, silent_since: datetime,
+                       queued_before: datetime, limit: int) -> list[Export]:
+        return [e for e in self._s.exports.values()
+                if (e.status == "completed" and e.expires_at <= expire_by)
+                or (e.status == "running" and e.heartbeat_at <= silent_since)
+                or (e.status == "queued" and e.created_at <= queued_before)][:limit]
+
+
+class FakeBlobStore:
+    def __init__(self) -> None:
+        self.blobs: dict[str, bytes] = {}
+
+    @contextmanager
+    def writer(self, key: str) -> Iterator[io.BytesIO]:
+        buffer = io.BytesIO()
+        yield buffer
+        self.blobs[key] = buffer.getvalue()
+
+    def open(self, key: str) -> io.BytesIO:
+        if key not in self.blobs:
+            raise FileNotFoundError(key)
+        return io.BytesIO(self.blobs[key])
+
+    def delete(self, key: str) -> None:
+        self.blobs.pop(key, None)
+
+    def sweep_partials(self, older_than_seconds: float) -> int:
+        return 0
+
+
+_TABLES = ("workspaces", "api_keys", "events", "heads", "idempotency", "exports")
 
 
 class InMemoryUnitOfWork:
@@ -267,6 +338,7 @@ class InMemoryUnitOfWork:
         self.events = _EventRepo(self._working)
         self.chains = _ChainRepo(self._working)
         self.idempotency = _IdempotencyRepo(self._working)
+        self.exports = _ExportRepo(self._working)
         return self
 
     def __exit__(self, *exc_info: object) -> None:

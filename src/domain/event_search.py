@@ -7,12 +7,19 @@ scan over an index in ``(occurred_at, id)`` order, however many events match.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime
+from typing import Any
 
 from domain.errors import DomainError
-from domain.event_rules import ACTION_PATTERN
+from domain.event_rules import ACTION_PATTERN, canonical_ip_address
 from domain.events import Event
+from domain.timestamps import InvalidTimestamp, parse_timestamp
+
+FILTER_NAMES = ("action", "actor_id", "actor_type", "target_id", "target_type", "ip_address",
+                "country_code", "since", "until", "status")
+_PLAIN = ("actor_id", "actor_type", "target_id", "target_type", "status")
 
 PREFIX_WILDCARD = ".*"
 
@@ -58,6 +65,28 @@ class EventFilters:
         if self.target_type is not None:
             found.append(f"target_type:{self.target_type}")
         return found
+
+
+def parse_filters(values: Mapping[str, Any]) -> EventFilters:
+    """Filters as the API names them (§5.4) into what they mean; ``InvalidFilter`` names
+    the first one that means nothing."""
+    found: dict[str, Any] = {name: values[name] for name in _PLAIN if name in values}
+    if "action" in values:
+        found.update(action_filter(values["action"]))
+    if "ip_address" in values:
+        address = canonical_ip_address(values["ip_address"])
+        if address is None:
+            raise InvalidFilter("ip_address", "Not a valid IPv4 or IPv6 address.")
+        found["ip_address"] = address
+    if "country_code" in values:
+        found["country_code"] = values["country_code"].upper()
+    for name in ("since", "until"):
+        if name in values:
+            try:
+                found[name] = parse_timestamp(values[name])
+            except InvalidTimestamp as exc:
+                raise InvalidFilter(name, str(exc)) from None
+    return EventFilters(**found)
 
 
 def action_filter(value: str) -> dict[str, str]:

@@ -117,3 +117,38 @@ def verify_documents(documents: Iterable[dict[str, Any]],
         if not verifier.feed(document):
             break
     return verifier.finish(head)
+
+
+def verify_partial(documents: Iterable[dict[str, Any]]) -> VerificationReport:
+    """Verify a filtered export: every event's hash against its own stated ``prev_hash``,
+    sequences strictly increasing, and the link wherever two neighbours are adjacent.
+
+    This proves each row is unaltered; it cannot prove that no matching row is missing -
+    only a whole chain can - so callers must present the result as partial.
+    """
+    checked, first, last_sequence, last_hash = 0, None, None, None
+    for document in documents:
+        checked += 1
+        sequence, prev_hash = document.get("sequence"), document.get("prev_hash")
+        if not isinstance(sequence, int) or isinstance(sequence, bool) or (
+                last_sequence is not None and sequence <= last_sequence):
+            return _failure(checked, sequence, document, SEQUENCE_GAP)
+        if last_sequence is not None and sequence == last_sequence + 1 \
+                and prev_hash != last_hash:
+            return _failure(checked, sequence, document, PREV_HASH_MISMATCH)
+        if not isinstance(prev_hash, str) or document.get("hash") != event_hash(
+                prev_hash, document_core(document)):
+            return _failure(checked, sequence, document, HASH_MISMATCH)
+        first = sequence if first is None else first
+        last_sequence, last_hash = sequence, document["hash"]
+    return VerificationReport(valid=True, checked=checked, from_sequence=first,
+                              to_sequence=last_sequence, head_hash=last_hash)
+
+
+def _failure(checked: int, sequence: Any, document: dict[str, Any],
+             reason: str) -> VerificationReport:
+    event_id = document.get("id")
+    return VerificationReport(
+        valid=False, checked=checked,
+        first_invalid_sequence=sequence if isinstance(sequence, int) else None,
+        event_id=event_id if isinstance(event_id, str) else None, reason=reason)

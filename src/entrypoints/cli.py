@@ -15,17 +15,26 @@ from application.errors import NotFound
 from domain.errors import ValidationFailed
 from domain.scopes import ALL_SCOPES
 from domain.timestamps import InvalidTimestamp, format_timestamp, parse_timestamp
-from domain.verification import verify_documents
+from domain.verification import (
+    PREV_HASH_MISMATCH,
+    SEQUENCE_GAP,
+    verify_documents,
+    verify_partial,
+)
 from domain.workspaces import PLANS
 from entrypoints.container import Container, build_container
 from entrypoints.settings import EMBEDDED, Settings, SettingsError
 
 
-def _settings() -> Settings:
+def _settings(*, serving: bool = False) -> Settings:
+    """Settings from the environment; ``serving`` processes also need their secrets."""
     try:
-        return Settings.from_env()
+        settings = Settings.from_env()
+        if serving:
+            settings.check_production_secrets()
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
+    return settings
 
 
 def _container(*, migrate_embedded: bool = True) -> Container:
@@ -61,7 +70,7 @@ def serve(host: str, port: int, workers: int) -> None:
     """Run the HTTP API (gunicorn)."""
     from entrypoints.server import serve as run_server
 
-    settings = _settings()
+    settings = _settings(serving=True)
     if settings.profile == EMBEDDED:
         _container()  # brings the embedded database up to date before workers fork
         click.echo(f"auditrail: embedded mode, data in {settings.data_dir.resolve()}",
@@ -75,7 +84,7 @@ def worker(burst: bool) -> None:
     """Run a queue worker (production profile: needs AUDITRAIL_REDIS_URL)."""
     from entrypoints.worker.rq_worker import run_worker
 
-    settings = _settings()
+    settings = _settings(serving=True)
     if settings.profile == EMBEDDED:
         raise click.ClickException(
             "`auditrail worker` needs AUDITRAIL_REDIS_URL; in embedded mode `auditrail serve` "
@@ -180,19 +189,25 @@ def create_key(workspace_id: str, scopes: str, name: str, expires_at: str | None
 
 @main.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def verify(file: Path) -> None:
+@click.option("--partial", is_flag=True,
+              help="The file is a filtered export: check every event against its own "
+                   "prev_hash instead of one unbroken chain from sequence 1.")
+def verify(file: Path, partial: bool) -> None:
     """Verify the hash chain of an NDJSON export offline (exit 0 when valid)."""
     try:
-        report = verify_documents(_ndjson(file))
+        report = (verify_partial if partial else verify_documents)(_ndjson(file))
     except _BadLine as exc:
         click.echo(f"invalid: {exc}", err=True)
         sys.exit(1)
     if report.valid:
-        click.echo(f"valid: {report.checked} events, sequences {report.from_sequence}-"
-                   f"{report.to_sequence}, head hash {report.head_hash}")
+        kind = "partial chain, every event intact" if partial else "whole chain"
+        click.echo(f"valid ({kind}): {report.checked} events, sequences "
+                   f"{report.from_sequence}-{report.to_sequence}, head hash {report.head_hash}")
         return
     click.echo(f"invalid: {report.reason} at sequence {report.first_invalid_sequence} "
                f"(event {report.event_id}); {report.checked} events checked", err=True)
+    if not partial and report.reason in (SEQUENCE_GAP, PREV_HASH_MISMATCH):
+        click.echo("(if this is a filtered export, verify it with --partial)", err=True)
     sys.exit(1)
 
 

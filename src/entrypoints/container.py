@@ -7,12 +7,14 @@ from datetime import timedelta
 from dependency_injector import containers, providers
 from redis import Redis
 
+from adapters.files.blob_store import FolderBlobStore
 from adapters.geoip.locator import MaxMindGeoLocator, NoGeoLocator
 from adapters.geoip.packaged import find_packaged_city_database
-from adapters.inprocess.job_queue import InProcessJobQueue
+from adapters.inprocess.job_queue import EXPORT, PROCESS, InProcessJobQueue
 from adapters.inprocess.rate_limiter import InMemoryRateLimiter
 from adapters.redis_store.rate_limiter import RedisRateLimiter
 from adapters.rq_queue.job_queue import RqJobQueue
+from adapters.security.secret_key import load_or_create_secret
 from adapters.sql import migrate
 from adapters.sql.engine import build_engine, ping
 from adapters.sql.unit_of_work import SqlUnitOfWork
@@ -22,11 +24,20 @@ from application.use_cases.admit_request import AdmitRequest
 from application.use_cases.api_keys import GetApiKey, ListApiKeys, RevokeApiKey
 from application.use_cases.authenticate import Authenticate
 from application.use_cases.create_api_key import CreateApiKey
+from application.use_cases.export_upkeep import ExportUpkeep
+from application.use_cases.exports import (
+    CreateDownloadLink,
+    CreateExport,
+    GetExport,
+    ListExports,
+    OpenExportFile,
+)
 from application.use_cases.get_event import GetEvent
 from application.use_cases.ingest_events import IngestEvents
 from application.use_cases.process_pending_events import ProcessPendingEvents
 from application.use_cases.purge_idempotency_keys import PurgeIdempotencyKeys
 from application.use_cases.requeue_pending import RequeuePending
+from application.use_cases.run_export import RunExport
 from application.use_cases.search_events import SearchEvents
 from application.use_cases.usage import GetUsage
 from application.use_cases.verify_chain import VerifyChain
@@ -39,6 +50,14 @@ from application.use_cases.workspaces import (
 from entrypoints.settings import Settings
 
 PROCESS_JOB = "entrypoints.worker.jobs.process_workspace"
+EXPORT_JOB = "entrypoints.worker.jobs.run_export"
+
+
+def _secret_key(settings: Settings) -> bytes:
+    settings.check_production_secrets()
+    if settings.secret_key:
+        return settings.secret_key.encode()
+    return load_or_create_secret(settings.secret_key_file)
 
 
 def _geoip_path(settings: Settings) -> str | None:
@@ -70,6 +89,7 @@ class Container(containers.DeclarativeContainer):
         profile,
         embedded=providers.Singleton(InProcessJobQueue),
         production=providers.Singleton(RqJobQueue, redis=redis, job_path=PROCESS_JOB,
+                                       export_job_path=EXPORT_JOB,
                                        queue_name=settings.provided.queue_name),
     )
     rate_limiter = providers.Selector(
@@ -78,6 +98,12 @@ class Container(containers.DeclarativeContainer):
         production=providers.Singleton(RedisRateLimiter, redis=redis, prefix=providers.Callable(
             lambda s: f"{s.queue_name}:ratelimit:", settings)),
     )
+    blob_store = providers.Singleton(FolderBlobStore, settings.provided.exports_dir)
+    secret_key = providers.Singleton(_secret_key, settings)
+    export_lifetime = providers.Callable(
+        lambda s: timedelta(seconds=s.export_ttl_seconds), settings)
+    link_lifetime = providers.Callable(
+        lambda s: timedelta(seconds=s.download_link_ttl_seconds), settings)
     geoip_path = providers.Singleton(_geoip_path, settings)
     geo = providers.Selector(
         providers.Callable(_geo_mode, geoip_path),
@@ -113,9 +139,27 @@ class Container(containers.DeclarativeContainer):
     list_api_keys = providers.Factory(ListApiKeys, uow_factory=uow.provider)
     get_api_key = providers.Factory(GetApiKey, uow_factory=uow.provider)
     revoke_api_key = providers.Factory(RevokeApiKey, uow_factory=uow.provider, clock=clock)
+    create_export = providers.Factory(CreateExport, uow_factory=uow.provider, clock=clock,
+                                      ids=ids, queue=job_queue)
+    get_export = providers.Factory(GetExport, uow_factory=uow.provider)
+    list_exports = providers.Factory(ListExports, uow_factory=uow.provider)
+    create_download_link = providers.Factory(CreateDownloadLink, get_export=get_export,
+                                             clock=clock, secret=secret_key,
+                                             lifetime=link_lifetime)
+    open_export_file = providers.Factory(OpenExportFile, uow_factory=uow.provider,
+                                         blobs=blob_store, clock=clock, secret=secret_key)
+    run_export = providers.Factory(RunExport, uow_factory=uow.provider, blobs=blob_store,
+                                   clock=clock, lifetime=export_lifetime)
+    export_upkeep = providers.Factory(
+        ExportUpkeep, uow_factory=uow.provider, blobs=blob_store, clock=clock, queue=job_queue,
+        requeue_after=providers.Callable(lambda s: timedelta(seconds=s.requeue_after_seconds),
+                                         settings))
     get_usage = providers.Factory(GetUsage, uow_factory=uow.provider, clock=clock,
                                   limiter=rate_limiter, counter=event_counter)
     list_workspaces = providers.Factory(ListWorkspaces, uow_factory=uow.provider)
+
+
+__all__ = ["EXPORT", "PROCESS", "Container", "build_container"]
 
 
 def build_container(settings: Settings) -> Container:

@@ -43,6 +43,23 @@ class Settings:
         return f"sqlite:///{(self.data_dir / 'auditrail.db').resolve()}"
 
     @property
+    def exports_dir(self) -> Path:
+        return self.data_dir / "exports"
+
+    @property
+    def secret_key_file(self) -> Path:
+        return self.data_dir / "secret_key"
+
+    def check_production_secrets(self) -> None:
+        """Production refuses to start without a configured secret: generated keys differ
+        per machine, and links signed by one server would fail on the others."""
+        if self.profile == PRODUCTION and not self.secret_key:
+            raise SettingsError("AUDITRAIL_SECRET_KEY is required in production (with "
+                                "AUDITRAIL_REDIS_URL); use e.g. 32+ random characters")
+        if self.secret_key is not None and len(self.secret_key) < 16:
+            raise SettingsError("AUDITRAIL_SECRET_KEY must be at least 16 characters")
+
+    @property
     def is_embedded_database(self) -> bool:
         return self.effective_database_url.startswith("sqlite")
 

@@ -12,6 +12,7 @@ def make_stack(request: pytest.FixtureRequest, kind: str, tmp_path: Any,
                **overrides: Any) -> Stack:
     if kind == "embedded":
         return embedded_stack(tmp_path / "var", **overrides)
+    overrides.setdefault("data_dir", tmp_path / "var")
     return production_stack(request.getfixturevalue("postgres_url"),
                             request.getfixturevalue("redis_url"), **overrides)
 

@@ -24,6 +24,8 @@ def environment(**settings: str) -> dict[str, str]:
     """The test's environment without any AUDITRAIL_ setting, plus ``settings``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AUDITRAIL_")}
     env.update({f"AUDITRAIL_{name.upper()}": value for name, value in settings.items()})
+    if "redis_url" in settings and "secret_key" not in settings:
+        env["AUDITRAIL_SECRET_KEY"] = "test-secret-key-not-for-production"
     return env
 
 

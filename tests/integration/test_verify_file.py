@@ -30,7 +30,7 @@ def test_valid_export_exits_0(stack: Stack, tmp_path: Path) -> None:
     export(stack, tmp_path / "chain.ndjson")
     result = CliRunner().invoke(main, ["verify", str(tmp_path / "chain.ndjson")])
     assert result.exit_code == 0, result.output
-    assert "valid: 5 events" in result.output
+    assert "valid (whole chain): 5 events" in result.output
 
 
 def test_tampered_export_exits_1_with_the_reason(stack: Stack, tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""A de-duplicating in-process queue of "process workspace W" jobs, drained by one thread."""
+"""A de-duplicating in-process job queue, drained by one thread (the embedded worker)."""
 
 from __future__ import annotations
 
@@ -6,49 +6,59 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 log = logging.getLogger(__name__)
+
+PROCESS = "process"
+EXPORT = "export"
 
 
 class InProcessJobQueue:
     """Embedded stand-in for RQ: same contract, no Redis.
 
-    Work is a set of workspace ids, so a burst of ingests collapses into one drain. Events
-    are durable in the database before they get here, so losing this queue on a crash only
-    delays processing until the next upkeep.
+    Work is a set of ``(kind, id)`` jobs, so a burst of ingests for one workspace collapses
+    into one drain. Everything a job needs is durable in the database before it is queued
+    here, so losing this queue in a crash only delays work until the next upkeep.
     """
 
     def __init__(self, upkeep_interval: float = 15.0) -> None:
         self._upkeep_interval = upkeep_interval
-        self._waiting: dict[str, None] = {}
+        self._waiting: dict[tuple[str, str], None] = {}
         self._busy = False
         self._stopping = False
         self._condition = threading.Condition()
         self._thread: threading.Thread | None = None
 
     def enqueue_processing(self, workspace_ids: Iterable[str], *, force: bool = False) -> None:
+        self._add((PROCESS, workspace_id) for workspace_id in workspace_ids)
+
+    def enqueue_export(self, export_id: str) -> None:
+        self._add([(EXPORT, export_id)])
+
+    def _add(self, jobs: Iterable[tuple[str, str]]) -> None:
         with self._condition:
-            for workspace_id in workspace_ids:
-                self._waiting[workspace_id] = None
+            for job in jobs:
+                self._waiting[job] = None
             self._condition.notify_all()
 
     def claim(self, workspace_id: str) -> None:
-        """Nothing to do: a workspace leaves the waiting set when its drain starts."""
+        """Nothing to do: a job leaves the waiting set when it starts."""
 
     def ping(self) -> bool:
         return self._thread is None or self._thread.is_alive()
 
-    def start(self, process: Callable[[str], None], upkeep: Callable[[], None]) -> None:
-        """Start the worker thread; ``process`` drains a workspace, ``upkeep`` runs periodically."""
+    def start(self, handlers: Mapping[str, Callable[[str], object]],
+              upkeep: Callable[[], None]) -> None:
+        """Start the worker thread; ``handlers`` run jobs by kind, ``upkeep`` periodically."""
         if self._thread is not None:
             return
-        self._thread = threading.Thread(target=self._run, args=(process, upkeep),
+        self._thread = threading.Thread(target=self._run, args=(dict(handlers), upkeep),
                                         name="auditrail-worker", daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Finish the current drain, then stop (graceful shutdown)."""
+        """Finish the current job, then stop (graceful shutdown)."""
         with self._condition:
             self._stopping = True
             self._condition.notify_all()
@@ -56,12 +66,13 @@ class InProcessJobQueue:
             self._thread.join(timeout)
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
-        """Block until nothing is waiting or running (for tests and ``--burst`` runs)."""
+        """Block until nothing is waiting or running (for tests)."""
         with self._condition:
             return self._condition.wait_for(lambda: not self._waiting and not self._busy,
                                             timeout)
 
-    def _run(self, process: Callable[[str], None], upkeep: Callable[[], None]) -> None:
+    def _run(self, handlers: dict[str, Callable[[str], object]],
+             upkeep: Callable[[], None]) -> None:
         next_upkeep = 0.0
         while True:
             if time.monotonic() >= next_upkeep:
@@ -74,10 +85,10 @@ class InProcessJobQueue:
                     return
                 if not self._waiting:
                     continue
-                workspace_id = next(iter(self._waiting))
-                del self._waiting[workspace_id]
+                kind, job_id = next(iter(self._waiting))
+                del self._waiting[(kind, job_id)]
                 self._busy = True
-            self._guarded(functools.partial(process, workspace_id))
+            self._guarded(functools.partial(handlers[kind], job_id))
             with self._condition:
                 self._busy = False
                 self._condition.notify_all()
@@ -86,5 +97,6 @@ class InProcessJobQueue:
     def _guarded(step: Callable[[], object]) -> None:
         try:
             step()
-        except Exception:
-            log.exception("background job failed; pending events stay pending for upkeep")
+        except Exception as exc:
+            log.error("background job failed (%s); upkeep will retry what it left",
+                      type(exc).__name__, exc_info=log.isEnabledFor(logging.DEBUG))

@@ -22,11 +22,14 @@ class RqJobQueue:
     gone and queues a fresh job: nothing is left behind, and nothing is queued twice.
     """
 
-    def __init__(self, redis: Redis, job_path: str, queue_name: str = "auditrail",
-                 job_timeout: int = 600) -> None:
+    def __init__(self, redis: Redis, job_path: str, export_job_path: str,
+                 queue_name: str = "auditrail", job_timeout: int = 600,
+                 export_timeout: int = 6 * 3600) -> None:
         self._redis = redis
         self._queue = Queue(queue_name, connection=redis)
         self._job_path = job_path
+        self._export_job_path = export_job_path
+        self._export_timeout = export_timeout
         self._prefix = f"{queue_name}:wake:"
         self._job_timeout = job_timeout
 
@@ -46,6 +49,15 @@ class RqJobQueue:
         except RedisError as exc:
             # The events are already committed; upkeep re-queues them once Redis is back.
             log.warning("could not enqueue processing (%s); upkeep will retry",
+                        type(exc).__name__)
+
+    def enqueue_export(self, export_id: str) -> None:
+        try:
+            self._queue.enqueue(self._export_job_path, export_id,
+                                job_timeout=self._export_timeout, result_ttl=0,
+                                failure_ttl=86_400)
+        except RedisError as exc:
+            log.warning("could not enqueue an export (%s); upkeep will retry",
                         type(exc).__name__)
 
     def claim(self, workspace_id: str) -> None:

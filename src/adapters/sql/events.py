@@ -10,10 +10,10 @@ from sqlalchemy import Connection, select
 from adapters.sql import bulk
 from adapters.sql import tables as t
 from adapters.sql.mappers import event_from
-from adapters.sql.search import count_query, narrow_count_query, search_query
+from adapters.sql.search import count_query, narrow_count_query, narrow_select, search_query
 from domain.cursor import Position
 from domain.event_search import EventFilters
-from domain.events import PENDING, Event
+from domain.events import PENDING, PROCESSED, Event
 
 
 class SqlEventRepository:
@@ -70,6 +70,20 @@ class SqlEventRepository:
                      after_sequence: int | None = None) -> int:
         return self._db.execute(
             narrow_count_query(workspace_id, filters, after_sequence)).scalar_one()
+
+    def iter_matching(self, workspace_id: str, filters: EventFilters,
+                      chunk_size: int) -> Iterator[Event]:
+        """Keyset over the chain index: each chunk starts after the last sequence seen."""
+        last = 0
+        while True:
+            query = (narrow_select(workspace_id, filters)
+                     .where(t.events.c.status == PROCESSED, t.events.c.sequence > last)
+                     .order_by(t.events.c.sequence).limit(chunk_size))
+            chunk = [event_from(row) for row in self._db.execute(query).mappings()]
+            yield from chunk
+            if len(chunk) < chunk_size:
+                return
+            last = chunk[-1].sequence  # type: ignore[assignment]
 
     def workspaces_with_pending(self, received_before: datetime) -> list[str]:
         rows = self._db.execute(

@@ -73,6 +73,12 @@ def count_query(workspace_id: str, filters: EventFilters) -> Select:
     return _filtered(query, workspace_id, filters, wanted[1:], events.c.occurred_at)
 
 
+def narrow_select(workspace_id: str, filters: EventFilters) -> Select:
+    """Events matching ``filters``, to be driven by another index (the chain's, for exports)."""
+    return _filtered(select(events), workspace_id, filters, filters.terms(),
+                     events.c.occurred_at)
+
+
 def narrow_count_query(workspace_id: str, filters: EventFilters,
                        after_sequence: int | None = None) -> Select:
     """``count(*)`` of a small slice - pending events, or those linked after a sequence -

@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     ForeignKey,
     Index,
@@ -106,4 +107,26 @@ idempotency_keys = Table(
     Column("created_at", UtcDateTime, nullable=False),
     PrimaryKeyConstraint("workspace_id", "key", name="pk_idempotency_keys"),
     Index("ix_idempotency_keys_created", "created_at"),
+)
+
+exports = Table(
+    "exports", metadata,
+    Column("id", String(40), primary_key=True),
+    Column("workspace_id", String(40), ForeignKey("workspaces.id"), nullable=False),
+    Column("format", String(10), nullable=False),
+    Column("gzip", Boolean, nullable=False),
+    Column("filters", JSON, nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("started_at", UtcDateTime),
+    Column("completed_at", UtcDateTime),
+    Column("expires_at", UtcDateTime),
+    Column("heartbeat_at", UtcDateTime),
+    Column("row_count", BigInteger),
+    Column("size_bytes", BigInteger),
+    Column("sha256", String(64)),
+    Column("error", String(500)),
+    Column("attempts", Integer, nullable=False),
+    Index("ix_exports_workspace", "workspace_id", "created_at", "id"),
+    Index("ix_exports_status", "status", "created_at"),
 )

@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 
 from adapters.sql.engine import WRITE_OPTION
 from adapters.sql.events import SqlEventRepository
+from adapters.sql.exports import SqlExportRepository
 from adapters.sql.repositories import (
     SqlApiKeyRepository,
     SqlChainHeadRepository,
@@ -39,6 +40,7 @@ class SqlUnitOfWork:
         self.events = SqlEventRepository(self._connection)
         self.chains = SqlChainHeadRepository(self._connection)
         self.idempotency = SqlIdempotencyRepository(self._connection)
+        self.exports = SqlExportRepository(self._connection)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

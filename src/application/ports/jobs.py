@@ -16,6 +16,11 @@ class JobQueue(Protocol):
         """
         ...
 
+    def enqueue_export(self, export_id: str) -> None:
+        """Ask for an export to be written. Like processing, it must not raise when the
+        queue is down: the export stays queued and upkeep re-queues it."""
+        ...
+
     def claim(self, workspace_id: str) -> None:
         """Called by a processing job before it reads pending events, so that any event
         committed from then on wakes a new job instead of being left for upkeep."""

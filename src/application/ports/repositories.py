@@ -10,6 +10,7 @@ from domain.api_keys import ApiKey
 from domain.cursor import Position
 from domain.event_search import EventFilters
 from domain.events import Event
+from domain.exports import Export
 from domain.hash_chain import ChainHead
 from domain.idempotency import IdempotencyRecord
 from domain.workspaces import Workspace
@@ -75,6 +76,11 @@ class EventRepository(Protocol):
         events linked after ``after_sequence``; cost follows the slice, not the matches."""
         ...
 
+    def iter_matching(self, workspace_id: str, filters: EventFilters,
+                      chunk_size: int) -> Iterator[Event]:
+        """Processed events matching ``filters`` in sequence order, fetched in chunks."""
+        ...
+
     def workspaces_with_pending(self, received_before: datetime) -> list[str]:
         """Workspaces holding pending events that arrived before ``received_before``."""
         ...
@@ -106,4 +112,30 @@ class IdempotencyRepository(Protocol):
 
     def purge(self, expired_by: datetime, limit: int) -> int:
         """Delete up to ``limit`` records created at or before ``expired_by``; return how many."""
+        ...
+
+
+class ExportRepository(Protocol):
+    def add(self, export: Export) -> None: ...
+    def get(self, workspace_id: str, export_id: str) -> Export | None: ...
+
+    def find(self, export_id: str) -> Export | None:
+        """By id alone - only for a signed link, whose signature is the authorization."""
+        ...
+
+    def lock(self, export_id: str) -> Export | None:
+        """Read and hold until commit: one worker moves an export at a time."""
+        ...
+
+    def update(self, export: Export) -> None: ...
+
+    def page(self, workspace_id: str, order: str, after: Position | None,
+             limit: int) -> list[Export]: ...
+
+    def count(self, workspace_id: str) -> int: ...
+
+    def needing_upkeep(self, expire_by: datetime, silent_since: datetime,
+                       queued_before: datetime, limit: int) -> list[Export]:
+        """Completed exports due to expire, running ones whose heartbeat stopped, and queued
+        ones whose job may have been lost."""
         ...

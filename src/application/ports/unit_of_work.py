@@ -10,6 +10,7 @@ from application.ports.repositories import (
     ApiKeyRepository,
     ChainHeadRepository,
     EventRepository,
+    ExportRepository,
     IdempotencyRepository,
     WorkspaceRepository,
 )
@@ -21,6 +22,7 @@ class UnitOfWork(Protocol):
     events: EventRepository
     chains: ChainHeadRepository
     idempotency: IdempotencyRepository
+    exports: ExportRepository
 
     def __enter__(self) -> UnitOfWork: ...
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from application.use_cases.usage import Usage
 from domain.api_keys import ApiKey
+from domain.exports import Export
 from domain.timestamps import format_timestamp
 from domain.workspaces import Workspace
 
@@ -37,3 +38,12 @@ def usage_document(usage: Usage) -> dict[str, Any]:
                            "reset_seconds": usage.rate_limit.reset_header},
             "events": {"total": usage.total, "pending": usage.pending,
                        "last_24h": usage.last_24h}}
+
+
+def export_document(export: Export) -> dict[str, Any]:
+    return {"id": export.id, "status": export.status, "format": export.format,
+            "gzip": export.gzip, "filters": export.filters, "row_count": export.row_count,
+            "size_bytes": export.size_bytes, "sha256": export.sha256,
+            "created_at": _time(export.created_at), "started_at": _time(export.started_at),
+            "completed_at": _time(export.completed_at),
+            "expires_at": _time(export.expires_at), "error": export.error}

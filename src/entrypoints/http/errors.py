@@ -19,6 +19,8 @@ from application.errors import (
 )
 from domain.cursor import InvalidCursor
 from domain.errors import FieldError, ValidationFailed
+from domain.exports import ExportExpired, ExportFailed, ExportNotReady
+from domain.signed_links import InvalidSignature, LinkExpired
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +102,26 @@ def register_error_handlers(app: Flask) -> None:
             "X-RateLimit-Limit": str(decision.limit),
             "X-RateLimit-Remaining": str(decision.remaining),
             "X-RateLimit-Reset": str(decision.reset_header)})
+
+    @app.errorhandler(ExportNotReady)
+    def _not_ready(error: ExportNotReady) -> Response:
+        return error_response(409, "export_not_ready", str(error))
+
+    @app.errorhandler(ExportFailed)
+    def _failed(error: ExportFailed) -> Response:
+        return error_response(409, "export_failed", str(error))
+
+    @app.errorhandler(ExportExpired)
+    def _expired(error: ExportExpired) -> Response:
+        return error_response(410, "export_expired", str(error))
+
+    @app.errorhandler(InvalidSignature)
+    def _signature(error: InvalidSignature) -> Response:
+        return error_response(403, "invalid_signature", str(error))
+
+    @app.errorhandler(LinkExpired)
+    def _link_expired(error: LinkExpired) -> Response:
+        return error_response(410, "link_expired", str(error))
 
     @app.errorhandler(InvalidCursor)
     def _cursor(error: InvalidCursor) -> Response:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from entrypoints.container import Container
+from entrypoints.container import EXPORT, PROCESS, Container
 from entrypoints.worker import jobs
 
 
 def start_embedded_worker(container: Container) -> None:
     jobs.bind(container)
-    container.job_queue().start(jobs.process_workspace, jobs.upkeep)
+    container.job_queue().start({PROCESS: jobs.process_workspace, EXPORT: jobs.run_export},
+                                jobs.upkeep)
 
 
 def stop_embedded_worker(container: Container) -> None:

@@ -42,8 +42,14 @@ def process_workspace(workspace_id: str) -> int:
     return outcome.linked
 
 
+def run_export(export_id: str) -> None:
+    """Write one export's file."""
+    _bound().run_export().execute(export_id)
+
+
 def upkeep() -> None:
-    """Periodic maintenance: re-queue pending events whose job was lost, forget old keys.
+    """Periodic maintenance: re-queue pending events whose job was lost, forget old keys,
+    expire and retry exports.
 
     Safe to run in every worker at once: each step is idempotent.
     """
@@ -53,3 +59,4 @@ def upkeep() -> None:
         log.warning("re-queued processing of %d workspace(s) with stale pending events",
                     len(requeued))
     container.purge_idempotency_keys().execute()
+    container.export_upkeep().execute()

@@ -50,8 +50,8 @@ class VerifyQuerySchema(Schema):
     to_sequence = fields.Integer(strict=False, validate=validate.Range(min=1))
 
 
-class EventQuerySchema(Schema):
-    """``GET /events`` parameters (contract §5.4); values are interpreted by the domain."""
+class EventFiltersSchema(Schema):
+    """The filters of contract §5.4; their values are interpreted by the domain."""
 
     action = fields.String(metadata={"description": "exact, or a prefix such as 'user.*'"})
     actor_id = fields.String(validate=validate.Length(1, rules.IDENTIFIER_MAX_LENGTH))
@@ -64,6 +64,11 @@ class EventQuerySchema(Schema):
     since = fields.String(metadata={"description": "occurred_at >= since"})
     until = fields.String(metadata={"description": "occurred_at < until"})
     status = fields.String(validate=validate.OneOf(["pending", "processed"]))
+
+
+class EventQuerySchema(EventFiltersSchema):
+    """``GET /events`` parameters: the filters, and how to page."""
+
     order = fields.String(validate=validate.OneOf(["asc", "desc"]), load_default="desc")
     limit = fields.Integer(strict=False, validate=validate.Range(1, 100), load_default=50)
     cursor = fields.String()

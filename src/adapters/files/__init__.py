@@ -1,0 +1,1 @@
+"""Blobs in a local folder (the default export store)."""

@@ -1,0 +1,1 @@
+"""Secrets the service keeps for itself (the HMAC key for signed links)."""

@@ -1,0 +1,80 @@
+"""The export repository."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, insert, or_, select, tuple_, update
+from sqlalchemy.engine import RowMapping
+
+from adapters.sql import tables as t
+from domain.cursor import ASC, Position
+from domain.exports import COMPLETED, QUEUED, RUNNING, Export
+
+_FIELDS = ("id", "workspace_id", "format", "gzip", "filters", "status", "created_at",
+           "started_at", "completed_at", "expires_at", "heartbeat_at", "row_count",
+           "size_bytes", "sha256", "error", "attempts")
+
+
+def _row(export: Export) -> dict[str, Any]:
+    return {name: getattr(export, name) for name in _FIELDS}
+
+
+def _export(row: RowMapping) -> Export:
+    return Export(**{name: row[name] for name in _FIELDS})
+
+
+class SqlExportRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._db = connection
+
+    def add(self, export: Export) -> None:
+        self._db.execute(insert(t.exports), _row(export))
+
+    def get(self, workspace_id: str, export_id: str) -> Export | None:
+        return self._one(select(t.exports).where(t.exports.c.workspace_id == workspace_id,
+                                                 t.exports.c.id == export_id))
+
+    def find(self, export_id: str) -> Export | None:
+        return self._one(select(t.exports).where(t.exports.c.id == export_id))
+
+    def lock(self, export_id: str) -> Export | None:
+        return self._one(select(t.exports).where(t.exports.c.id == export_id)
+                         .with_for_update())
+
+    def update(self, export: Export) -> None:
+        values = _row(export)
+        del values["id"], values["workspace_id"]
+        self._db.execute(update(t.exports).where(t.exports.c.id == export.id).values(values))
+
+    def page(self, workspace_id: str, order: str, after: Position | None,
+             limit: int) -> list[Export]:
+        exports = t.exports
+        key = tuple_(exports.c.created_at, exports.c.id)
+        query = select(exports).where(exports.c.workspace_id == workspace_id)
+        if after is not None:
+            boundary = tuple_(after.at, after.id)
+            query = query.where(key > boundary if order == ASC else key < boundary)
+        direction = [c.asc() if order == ASC else c.desc()
+                     for c in (exports.c.created_at, exports.c.id)]
+        rows = self._db.execute(query.order_by(*direction).limit(limit)).mappings()
+        return [_export(row) for row in rows]
+
+    def count(self, workspace_id: str) -> int:
+        return self._db.execute(select(func.count()).select_from(t.exports).where(
+            t.exports.c.workspace_id == workspace_id)).scalar_one()
+
+    def needing_upkeep(self, expire_by: datetime, silent_since: datetime,
+                       queued_before: datetime, limit: int) -> list[Export]:
+        c = t.exports.c
+        rows = self._db.execute(select(t.exports).where(or_(
+            and_(c.status == COMPLETED, c.expires_at <= expire_by),
+            and_(c.status == RUNNING, c.heartbeat_at <= silent_since),
+            and_(c.status == QUEUED, c.created_at <= queued_before),
+        )).order_by(c.created_at).limit(limit).with_for_update(skip_locked=True)).mappings()
+        return [_export(row) for row in rows]
+
+    def _one(self, query: Any) -> Export | None:
+        row = self._db.execute(query).mappings().first()
+        return _export(row) if row else None

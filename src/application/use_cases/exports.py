@@ -1,0 +1,131 @@
+"""Create, list and read exports, and hand out their signed, short-lived links."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from application.errors import NotFound
+from application.pages import Page, page_of
+from application.ports.blobs import BlobStore
+from application.ports.jobs import JobQueue
+from application.ports.system import Clock, IdGenerator
+from application.ports.unit_of_work import UnitOfWorkFactory
+from domain.cursor import DESC, Position, decode_cursor
+from domain.errors import FieldError, ValidationFailed
+from domain.event_search import InvalidFilter, parse_filters
+from domain.exports import FORMATS, Export
+from domain.signed_links import check, sign
+
+
+def _position(export: Export) -> Position:
+    return Position(export.created_at, export.id)
+
+
+class CreateExport:
+    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, ids: IdGenerator,
+                 queue: JobQueue) -> None:
+        self._uow_factory = uow_factory
+        self._clock = clock
+        self._ids = ids
+        self._queue = queue
+
+    def execute(self, workspace_id: str, format_: str, filters: dict[str, Any],
+                gzip: bool = False) -> Export:
+        if format_ not in FORMATS:
+            raise ValidationFailed([FieldError("format", f"One of: {', '.join(FORMATS)}.")])
+        try:
+            parse_filters(filters)
+        except InvalidFilter as exc:
+            raise ValidationFailed([FieldError(f"filters.{exc.parameter}", str(exc))]) \
+                from None
+        export = Export(id=self._ids.new("exp"), workspace_id=workspace_id, format=format_,
+                        created_at=self._clock.now(), filters=dict(filters), gzip=gzip)
+        with self._uow_factory() as uow:
+            uow.exports.add(export)
+            uow.commit()
+        self._queue.enqueue_export(export.id)
+        return export
+
+
+class GetExport:
+    def __init__(self, uow_factory: UnitOfWorkFactory) -> None:
+        self._uow_factory = uow_factory
+
+    def execute(self, workspace_id: str, export_id: str) -> Export:
+        with self._uow_factory(read_only=True) as uow:
+            export = uow.exports.get(workspace_id, export_id)
+        if export is None:
+            raise NotFound("export", export_id)
+        return export
+
+
+class ListExports:
+    def __init__(self, uow_factory: UnitOfWorkFactory) -> None:
+        self._uow_factory = uow_factory
+
+    def execute(self, workspace_id: str, *, order: str = DESC, limit: int = 50,
+                cursor: str | None = None) -> Page[Export]:
+        after = decode_cursor(cursor, order) if cursor is not None else None
+        with self._uow_factory(snapshot=True) as uow:
+            rows = uow.exports.page(workspace_id, order, after, limit + 1)
+            total = uow.exports.count(workspace_id)
+        return page_of(rows, limit, order, total, _position)
+
+
+@dataclass(frozen=True)
+class DownloadLink:
+    export_id: str
+    expires: int
+    signature: str
+
+
+class CreateDownloadLink:
+    """``GET /exports/{id}/download``: the export decides; a link is signed only if it can."""
+
+    def __init__(self, get_export: GetExport, clock: Clock, secret: bytes,
+                 lifetime: timedelta) -> None:
+        self._get_export = get_export
+        self._clock = clock
+        self._secret = secret
+        self._lifetime = lifetime
+
+    def execute(self, workspace_id: str, export_id: str) -> DownloadLink:
+        export = self._get_export.execute(workspace_id, export_id)
+        now = self._clock.now()
+        export.check_downloadable(now)
+        expires = int((now + self._lifetime).timestamp())
+        return DownloadLink(export.id, expires, sign(self._secret, export.id, expires))
+
+
+@dataclass(frozen=True)
+class ExportDownload:
+    export: Export
+    content: Any
+    """An open binary file; the caller streams and closes it."""
+
+
+class OpenExportFile:
+    """``GET /exports/{id}/file``: no API key - the signature is the credential."""
+
+    def __init__(self, uow_factory: UnitOfWorkFactory, blobs: BlobStore, clock: Clock,
+                 secret: bytes) -> None:
+        self._uow_factory = uow_factory
+        self._blobs = blobs
+        self._clock = clock
+        self._secret = secret
+
+    def execute(self, export_id: str, expires: str | None,
+                signature: str | None) -> ExportDownload:
+        now = self._clock.now()
+        check(self._secret, export_id, expires, signature, now)
+        with self._uow_factory(read_only=True) as uow:
+            export = uow.exports.find(export_id)
+        if export is None:
+            raise NotFound("export", export_id)
+        export.check_downloadable(now)
+        try:
+            return ExportDownload(export, self._blobs.open(export.blob_key))
+        except FileNotFoundError:
+            raise NotFound("export file", export_id) from None

@@ -1,0 +1,206 @@
+"""Exports over HTTP on both stacks, with a real worker: lifecycle, links, expiry."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from click.testing import CliRunner
+
+from entrypoints.cli import main
+from tests.fakes import FakeClock
+from tests.integration.stacks import Stack, bearer
+
+EVENT = {"action": "user.login", "actor": {"id": "usr_1", "type": "user"},
+         "metadata": {"note": "=HYPERLINK(\"http://evil\")"}}
+
+
+def seeded(stack: Stack, count: int = 12) -> str:
+    _, secret = stack.new_workspace()
+    bodies = [{**EVENT, "action": "user.login" if n % 3 else "admin.user.delete"}
+              for n in range(count)]
+    assert stack.client.post("/api/v1/events/batch", headers=bearer(secret),
+                             json={"events": bodies}).status_code == 202
+    stack.drain()
+    return secret
+
+
+def create(stack: Stack, secret: str, **body) -> dict:  # type: ignore[no-untyped-def]
+    response = stack.client.post("/api/v1/exports", headers=bearer(secret), json=body)
+    assert response.status_code == 202, response.json
+    return response.json
+
+
+def fetch(stack: Stack, secret: str, export_id: str) -> tuple[bytes, str]:
+    redirect = stack.client.get(f"/api/v1/exports/{export_id}/download", headers=bearer(secret))
+    assert redirect.status_code == 302, redirect.json
+    location = redirect.headers["Location"]
+    parts = urlsplit(location)
+    response = stack.client.get(f"{parts.path}?{parts.query}")
+    assert response.status_code == 200, response.json
+    return response.data, location
+
+
+def test_ndjson_lifecycle_and_offline_verification(stack: Stack, tmp_path: Path) -> None:
+    secret = seeded(stack)
+    export = create(stack, secret, format="ndjson")
+    assert export["status"] == "queued" and export["row_count"] is None
+    not_ready = stack.client.get(f"/api/v1/exports/{export['id']}/download",
+                                 headers=bearer(secret))
+    assert not_ready.status_code == 409 and not_ready.json["error"]["code"] == "export_not_ready"
+    stack.drain()
+    done = stack.client.get(f"/api/v1/exports/{export['id']}", headers=bearer(secret)).json
+    assert done["status"] == "completed" and done["row_count"] == 12
+    data, _ = fetch(stack, secret, export["id"])
+    assert len(data) == done["size_bytes"] and hashlib.sha256(data).hexdigest() == done["sha256"]
+    (tmp_path / "export.ndjson").write_bytes(data)
+    result = CliRunner().invoke(main, ["verify", str(tmp_path / "export.ndjson")])
+    assert result.exit_code == 0, result.output
+    listed = stack.client.get("/api/v1/exports", headers=bearer(secret)).json
+    assert listed["total_count"] == 1 and listed["data"][0]["id"] == export["id"]
+
+
+def test_filtered_csv_gzip_export(stack: Stack, tmp_path: Path) -> None:
+    secret = seeded(stack)
+    export = create(stack, secret, format="csv", gzip=True, filters={"action": "user.*"})
+    stack.drain()
+    data, _ = fetch(stack, secret, export["id"])
+    rows = list(csv.reader(io.StringIO(gzip.decompress(data).decode())))
+    assert rows[0][:3] == ["id", "sequence", "occurred_at"] and len(rows) == 1 + 8
+    note = rows[1][rows[0].index("metadata")]
+    assert json.loads(note)["note"].startswith("=HYPERLINK")  # inside JSON: not a formula
+    assert all(not cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)
+
+
+def test_filtered_ndjson_verifies_as_partial(stack: Stack, tmp_path: Path) -> None:
+    secret = seeded(stack)
+    export = create(stack, secret, format="ndjson", filters={"action": "admin.*"})
+    stack.drain()
+    data, _ = fetch(stack, secret, export["id"])
+    (tmp_path / "partial.ndjson").write_bytes(data)
+    whole = CliRunner().invoke(main, ["verify", str(tmp_path / "partial.ndjson")])
+    assert whole.exit_code == 1 and "--partial" in whole.output
+    partial = CliRunner().invoke(main, ["verify", "--partial",
+                                        str(tmp_path / "partial.ndjson")])
+    assert partial.exit_code == 0, partial.output
+    assert "partial" in partial.output and "4 events" in partial.output
+
+
+def test_signature_tampering_and_missing_signature(stack: Stack) -> None:
+    secret = seeded(stack, 3)
+    export = create(stack, secret, format="ndjson")
+    stack.drain()
+    _, location = fetch(stack, secret, export["id"])
+    parts = urlsplit(location)
+    query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+    bad_links = [
+        f"expires={int(query['expires']) + 60}&signature={query['signature']}",
+        f"expires={query['expires']}&signature={'0' * 64}",
+        f"expires={query['expires']}", "", "expires=abc&signature=x",
+    ]
+    for bad in bad_links:
+        response = stack.client.get(f"{parts.path}?{bad}")
+        assert response.status_code == 403, bad
+        assert response.json["error"]["code"] == "invalid_signature"
+    other = create(stack, secret, format="csv")
+    stack.drain()
+    swapped = stack.client.get(f"/api/v1/exports/{other['id']}/file?{parts.query}")
+    assert swapped.status_code == 403
+
+
+def test_link_and_file_expiry_follow_the_injected_clock(stack: Stack) -> None:
+    clock = FakeClock(datetime.now(UTC))
+    with stack.container.clock.override(clock):
+        secret = seeded(stack, 3)
+        export = create(stack, secret, format="ndjson")
+        stack.drain()
+        _, location = fetch(stack, secret, export["id"])
+        parts = urlsplit(location)
+        clock.advance(seconds=301)
+        expired_link = stack.client.get(f"{parts.path}?{parts.query}")
+        assert expired_link.status_code == 410
+        assert expired_link.json["error"]["code"] == "link_expired"
+        clock.advance(days=1)
+        gone = stack.client.get(f"/api/v1/exports/{export['id']}/download",
+                                headers=bearer(secret))
+        assert gone.status_code == 410 and gone.json["error"]["code"] == "export_expired"
+        stack.container.export_upkeep().execute()
+        assert stack.client.get(f"/api/v1/exports/{export['id']}", headers=bearer(secret)) \
+            .json["status"] == "expired"
+        assert not list(stack.settings.exports_dir.rglob(f"{export['id']}*"))
+
+
+def test_failed_export_says_why_and_leaves_no_file(stack: Stack,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = seeded(stack, 3)
+    from domain import export_rows
+
+    def broken(event):  # type: ignore[no-untyped-def]
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(export_rows, "ndjson_line", broken)
+    monkeypatch.setattr("application.use_cases.run_export.ndjson_line", broken)
+    export = create(stack, secret, format="ndjson")
+    stack.drain()
+    failed = stack.client.get(f"/api/v1/exports/{export['id']}", headers=bearer(secret)).json
+    assert failed["status"] == "failed" and "No space left on device" in failed["error"]
+    response = stack.client.get(f"/api/v1/exports/{export['id']}/download",
+                                headers=bearer(secret))
+    assert response.status_code == 409 and response.json["error"]["code"] == "export_failed"
+    assert [p for p in stack.settings.exports_dir.rglob("*") if p.is_file()] == []
+
+
+def test_other_workspaces_exports_are_not_found(stack: Stack) -> None:
+    secret_a = seeded(stack, 2)
+    _, secret_b = stack.new_workspace("B")
+    export = create(stack, secret_a, format="ndjson")
+    for path in ("", "/download"):
+        response = stack.client.get(f"/api/v1/exports/{export['id']}{path}",
+                                    headers=bearer(secret_b))
+        assert response.status_code == 404
+    assert stack.client.get("/api/v1/exports", headers=bearer(secret_b)).json["data"] == []
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"format": "xml"}, "format"), ({}, "format"),
+    ({"format": "csv", "filters": {"colour": "red"}}, "filters.colour"),
+    ({"format": "csv", "filters": {"since": "yesterday"}}, "filters.since"),
+    ({"format": "csv", "gzip": "yes please"}, "gzip"),
+])
+def test_create_export_validation(stack: Stack, body: dict, field: str) -> None:
+    _, secret = stack.new_workspace()
+    response = stack.client.post("/api/v1/exports", headers=bearer(secret), json=body)
+    assert response.status_code == 422
+    assert field in [d["field"] for d in response.json["error"]["details"]]
+
+
+def test_public_url_setting_shapes_the_location(stack_factory) -> None:  # type: ignore[no-untyped-def]
+    stack = stack_factory("embedded", public_url="https://audit.example.com/")
+    secret = seeded(stack, 1)
+    export = create(stack, secret, format="ndjson")
+    stack.drain()
+    redirect = stack.client.get(f"/api/v1/exports/{export['id']}/download",
+                                headers=bearer(secret))
+    assert redirect.headers["Location"].startswith(
+        f"https://audit.example.com/api/v1/exports/{export['id']}/file?expires=")
+
+
+def test_embedded_secret_key_is_generated_once_with_0600(stack_factory) -> None:  # type: ignore[no-untyped-def]
+    stack = stack_factory("embedded")
+    first = stack.container.secret_key()
+    path = stack.settings.secret_key_file
+    assert path.stat().st_mode & 0o777 == 0o600
+    from adapters.security.secret_key import load_or_create_secret
+    assert load_or_create_secret(path) == first and len(first) >= 32
+
+
+def test_production_refuses_to_sign_without_a_secret(postgres_url: str, redis_url: str) -> None:
+    from entrypoints.settings import Settings, SettingsError
+    with pytest.raises(SettingsError, match="AUDITRAIL_SECRET_KEY"):
+        Settings(database_url=postgres_url, redis_url=redis_url).check_production_secrets()
