@@ -68,8 +68,8 @@ def embedded_stack(data_dir: Path, **overrides: Any) -> Stack:
 def production_stack(database_url: str, redis_url: str, **overrides: Any) -> Stack:
     overrides.setdefault("secret_key", "test-secret-key-not-for-production")
     overrides.setdefault("data_dir", Path(tempfile.mkdtemp(prefix="auditrail-test-")))
-    settings = Settings(database_url=database_url, redis_url=redis_url,
-                        queue_name=f"auditrail-test-{uuid.uuid4().hex[:8]}", **overrides)
+    overrides.setdefault("queue_name", f"auditrail-test-{uuid.uuid4().hex[:8]}")
+    settings = Settings(database_url=database_url, redis_url=redis_url, **overrides)
     return Stack("production", settings)
 
 

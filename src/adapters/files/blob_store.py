@@ -31,6 +31,10 @@ class FolderBlobStore:
     def writer(self, key: str) -> Iterator[BinaryIO]:
         final = self._path(key)
         final.parent.mkdir(parents=True, exist_ok=True)
+        # A writer killed earlier for the same key left its temporary behind; only one
+        # writer per key runs at a time, so whatever is there now is dead.
+        for leftover in final.parent.glob(f"{_PARTIAL}*-{final.name}"):
+            leftover.unlink(missing_ok=True)
         partial = final.with_name(f"{_PARTIAL}{uuid.uuid4().hex}-{final.name}")
         try:
             with partial.open("wb") as handle:
