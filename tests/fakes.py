@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import csv
 import io
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
@@ -16,6 +17,7 @@ from domain.api_keys import ApiKey
 from domain.cursor import Position
 from domain.event_search import EventFilters, search_terms
 from domain.events import PENDING, PROCESSED, Event
+from domain.export_rows import CSV_COLUMNS, csv_row, ndjson_line
 from domain.exports import Export
 from domain.hash_chain import ChainHead
 from domain.idempotency import IdempotencyRecord
@@ -210,10 +212,19 @@ class _EventRepo:
     def count(self, workspace_id: str, filters: EventFilters) -> int:
         return len(self._matching(workspace_id, filters))
 
-    def iter_matching(self, workspace_id: str, filters: EventFilters,
-                      chunk_size: int) -> Iterator[Event]:
-        found = [e for e in self._matching(workspace_id, filters) if e.status == PROCESSED]
-        return iter(sorted(found, key=lambda e: e.sequence))
+    def write_export(self, workspace_id: str, filters: EventFilters, format_: str,
+                     sink: Any, on_progress: Any) -> int:
+        found = sorted((e for e in self._matching(workspace_id, filters)
+                        if e.status == PROCESSED), key=lambda e: e.sequence)
+        if format_ == "csv":
+            text = io.StringIO(newline="")
+            writer = csv.writer(text)
+            writer.writerow(CSV_COLUMNS)
+            writer.writerows(csv_row(event) for event in found)
+            sink.write(text.getvalue().encode())
+        else:
+            sink.write(b"".join(ndjson_line(event) for event in found))
+        return len(found)
 
     def count_narrow(self, workspace_id: str, filters: EventFilters,
                      after_sequence: int | None = None) -> int:

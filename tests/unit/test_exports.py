@@ -37,7 +37,7 @@ def exported(world: World, format_: str = "ndjson", filters: dict | None = None,
     blobs = FakeBlobStore()
     export = CreateExport(world.uow, world.clock, world.ids, world.queue).execute(
         world.workspace.id, format_, filters or {}, gzip_)
-    done = RunExport(world.uow, blobs, world.clock, DAY, chunk=3).execute(export.id)
+    done = RunExport(world.uow, blobs, world.clock, DAY).execute(export.id)
     return done, blobs
 
 

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
+from typing import BinaryIO
 
 from sqlalchemy import Connection, select
 
 from adapters.sql import bulk
 from adapters.sql import tables as t
+from adapters.sql.export_writer import write_export
 from adapters.sql.mappers import event_from
-from adapters.sql.search import count_query, narrow_count_query, narrow_select, search_query
+from adapters.sql.search import count_query, narrow_count_query, search_query
 from domain.cursor import Position
 from domain.event_search import EventFilters
-from domain.events import PENDING, PROCESSED, Event
+from domain.events import PENDING, Event
 
 
 class SqlEventRepository:
@@ -71,19 +73,9 @@ class SqlEventRepository:
         return self._db.execute(
             narrow_count_query(workspace_id, filters, after_sequence)).scalar_one()
 
-    def iter_matching(self, workspace_id: str, filters: EventFilters,
-                      chunk_size: int) -> Iterator[Event]:
-        """Keyset over the chain index: each chunk starts after the last sequence seen."""
-        last = 0
-        while True:
-            query = (narrow_select(workspace_id, filters)
-                     .where(t.events.c.status == PROCESSED, t.events.c.sequence > last)
-                     .order_by(t.events.c.sequence).limit(chunk_size))
-            chunk = [event_from(row) for row in self._db.execute(query).mappings()]
-            yield from chunk
-            if len(chunk) < chunk_size:
-                return
-            last = chunk[-1].sequence  # type: ignore[assignment]
+    def write_export(self, workspace_id: str, filters: EventFilters, format_: str,
+                     sink: BinaryIO, on_progress: Callable[[], None]) -> int:
+        return write_export(self._db, workspace_id, filters, format_, sink, on_progress)
 
     def workspaces_with_pending(self, received_before: datetime) -> list[str]:
         rows = self._db.execute(

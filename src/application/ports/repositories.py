@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from domain.api_keys import ApiKey
 from domain.cursor import Position
@@ -76,9 +76,11 @@ class EventRepository(Protocol):
         events linked after ``after_sequence``; cost follows the slice, not the matches."""
         ...
 
-    def iter_matching(self, workspace_id: str, filters: EventFilters,
-                      chunk_size: int) -> Iterator[Event]:
-        """Processed events matching ``filters`` in sequence order, fetched in chunks."""
+    def write_export(self, workspace_id: str, filters: EventFilters, format_: str,
+                     sink: BinaryIO, on_progress: Callable[[], None]) -> int:
+        """Write the processed events matching ``filters``, in sequence order, as NDJSON
+        lines or CSV rows (``domain.export_rows`` defines both); return how many. Streams:
+        memory stays flat whatever the count. ``on_progress`` is called now and then."""
         ...
 
     def workspaces_with_pending(self, received_before: datetime) -> list[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import gzip
 import hashlib
 import io
@@ -15,12 +14,10 @@ from application.ports.system import Clock
 from application.ports.unit_of_work import UnitOfWorkFactory
 from domain.errors import DomainError
 from domain.event_search import parse_filters
-from domain.export_rows import CSV_COLUMNS, csv_row, ndjson_line
-from domain.exports import CSV, QUEUED, RUNNING, Export, ExportFile
+from domain.exports import QUEUED, RUNNING, Export, ExportFile
 
 log = logging.getLogger(__name__)
 
-CHUNK = 2_000
 HEARTBEAT = timedelta(seconds=10)
 
 
@@ -42,14 +39,27 @@ class _MeasuredSink(io.RawIOBase):
         return len(data)
 
 
+class _Heartbeat:
+    """Called often by the writer; beats at most once per ``HEARTBEAT``."""
+
+    def __init__(self, clock: Clock, beat) -> None:  # type: ignore[no-untyped-def]
+        self._clock = clock
+        self._beat = beat
+        self._next = clock.now() + HEARTBEAT
+
+    def __call__(self) -> None:
+        if self._clock.now() >= self._next:
+            self._beat()
+            self._next = self._clock.now() + HEARTBEAT
+
+
 class RunExport:
     def __init__(self, uow_factory: UnitOfWorkFactory, blobs: BlobStore, clock: Clock,
-                 lifetime: timedelta, chunk: int = CHUNK) -> None:
+                 lifetime: timedelta) -> None:
         self._uow_factory = uow_factory
         self._blobs = blobs
         self._clock = clock
         self._lifetime = lifetime
-        self._chunk = chunk
 
     def execute(self, export_id: str) -> Export | None:
         """Run a queued export to completion or failure; anything else is left alone (a
@@ -79,31 +89,14 @@ class RunExport:
 
     def _write(self, export: Export) -> ExportFile:
         filters = parse_filters(export.filters)
-        rows = 0
+        beat = _Heartbeat(self._clock, lambda: self._beat(export.id))
         with self._blobs.writer(export.blob_key) as blob:
             sink = _MeasuredSink(blob)
             stream: BinaryIO = gzip.GzipFile(fileobj=sink, mode="wb", mtime=0) \
                 if export.gzip else sink  # type: ignore[assignment]
-            text = io.TextIOWrapper(stream, encoding="utf-8", newline="") \
-                if export.format == CSV else None
-            writer = csv.writer(text) if text is not None else None
-            if writer is not None:
-                writer.writerow(CSV_COLUMNS)
-            beat_at = self._clock.now() + HEARTBEAT
-            with self._uow_factory(read_only=True) as uow:
-                for event in uow.events.iter_matching(export.workspace_id, filters,
-                                                      self._chunk):
-                    if writer is not None:
-                        writer.writerow(csv_row(event))
-                    else:
-                        stream.write(ndjson_line(event))
-                    rows += 1
-                    if rows % self._chunk == 0 and self._clock.now() >= beat_at:
-                        self._beat(export.id)
-                        beat_at = self._clock.now() + HEARTBEAT
-            if text is not None:
-                text.flush()
-                text.detach()
+            with self._uow_factory(snapshot=True) as uow:
+                rows = uow.events.write_export(export.workspace_id, filters, export.format,
+                                               stream, beat)
             if export.gzip:
                 stream.close()
         return ExportFile(rows, sink.size, sink.digest.hexdigest())
