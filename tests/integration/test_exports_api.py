@@ -140,12 +140,11 @@ def test_link_and_file_expiry_follow_the_injected_clock(stack: Stack) -> None:
 def test_failed_export_says_why_and_leaves_no_file(stack: Stack,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     secret = seeded(stack, 3)
-    from domain import export_rows
+    from application.use_cases import run_export
 
-    def broken(event):  # type: ignore[no-untyped-def]
+    def disk_full(self, data):  # type: ignore[no-untyped-def]
         raise OSError(28, "No space left on device")
-    monkeypatch.setattr(export_rows, "ndjson_line", broken)
-    monkeypatch.setattr("application.use_cases.run_export.ndjson_line", broken)
+    monkeypatch.setattr(run_export._MeasuredSink, "write", disk_full)
     export = create(stack, secret, format="ndjson")
     stack.drain()
     failed = stack.client.get(f"/api/v1/exports/{export['id']}", headers=bearer(secret)).json
