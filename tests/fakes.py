@@ -64,6 +64,9 @@ class FakeJobQueue:
     def enqueue_export(self, export_id: str) -> None:
         self.exports.append(export_id)
 
+    def depth(self) -> int:
+        return 0
+
     def claim(self, workspace_id: str) -> None:
         self.claimed.append(workspace_id)
 
@@ -181,6 +184,10 @@ class _EventRepo:
                         and (to_sequence is None or e.sequence <= to_sequence)),
                        key=lambda e: e.sequence)
         return iter(chain)
+
+    def pending_backlog(self) -> tuple[int, datetime | None]:
+        pending = [e.received_at for e in self._s.events.values() if e.status == PENDING]
+        return len(pending), min(pending, default=None)
 
     def workspaces_with_pending(self, received_before: datetime) -> list[str]:
         return sorted({e.workspace_id for e in self._s.events.values()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +22,7 @@ from domain.verification import (
 )
 from domain.workspaces import PLANS
 from entrypoints.container import Container, build_container
+from entrypoints.logs import configure_logging
 from entrypoints.settings import EMBEDDED, Settings, SettingsError
 
 
@@ -40,8 +40,7 @@ def _settings(*, serving: bool = False) -> Settings:
 def _container(*, migrate_embedded: bool = True) -> Container:
     """A container for this command; an embedded database is brought up to date first."""
     settings = _settings()
-    logging.basicConfig(level=settings.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(settings.log_level)
     container = build_container(settings)
     if migrate_embedded and settings.is_embedded_database:
         container.upgrade_database()
@@ -80,7 +79,9 @@ def serve(host: str, port: int, workers: int) -> None:
 
 @main.command()
 @click.option("--burst", is_flag=True, help="Exit once the queue is empty.")
-def worker(burst: bool) -> None:
+@click.option("--metrics-port", type=click.IntRange(1, 65535), default=None,
+              help="Serve this worker's Prometheus metrics on this port.")
+def worker(burst: bool, metrics_port: int | None) -> None:
     """Run a queue worker (production profile: needs AUDITRAIL_REDIS_URL)."""
     from entrypoints.worker.rq_worker import run_worker
 
@@ -89,7 +90,7 @@ def worker(burst: bool) -> None:
         raise click.ClickException(
             "`auditrail worker` needs AUDITRAIL_REDIS_URL; in embedded mode `auditrail serve` "
             "runs the worker in-process.")
-    run_worker(_container(), burst=burst)
+    run_worker(_container(), burst=burst, metrics_port=metrics_port)
 
 
 @main.group()

@@ -12,6 +12,7 @@ from adapters.geoip.locator import MaxMindGeoLocator, NoGeoLocator
 from adapters.geoip.packaged import find_packaged_city_database
 from adapters.inprocess.job_queue import EXPORT, PROCESS, InProcessJobQueue
 from adapters.inprocess.rate_limiter import InMemoryRateLimiter
+from adapters.metrics.prometheus import PrometheusMetrics
 from adapters.redis_store.rate_limiter import RedisRateLimiter
 from adapters.rq_queue.job_queue import RqJobQueue
 from adapters.security.secret_key import load_or_create_secret
@@ -35,6 +36,7 @@ from application.use_cases.exports import (
 from application.use_cases.get_event import GetEvent
 from application.use_cases.ingest_events import IngestEvents
 from application.use_cases.process_pending_events import ProcessPendingEvents
+from application.use_cases.processing_status import GetProcessingStatus
 from application.use_cases.purge_idempotency_keys import PurgeIdempotencyKeys
 from application.use_cases.requeue_pending import RequeuePending
 from application.use_cases.run_export import RunExport
@@ -111,18 +113,22 @@ class Container(containers.DeclarativeContainer):
         none=providers.Singleton(NoGeoLocator),
     )
 
+    metrics = providers.Singleton(PrometheusMetrics)
     authenticate = providers.Factory(Authenticate, uow_factory=uow.provider, clock=clock)
     admit_request = providers.Factory(AdmitRequest, authenticate=authenticate,
-                                      limiter=rate_limiter)
+                                      limiter=rate_limiter, metrics=metrics)
+    processing_status = providers.Factory(GetProcessingStatus, uow_factory=uow.provider,
+                                          clock=clock, queue=job_queue)
     ingest_events = providers.Factory(IngestEvents, uow_factory=uow.provider, clock=clock,
-                                      ids=ids, queue=job_queue)
+                                      ids=ids, queue=job_queue, metrics=metrics)
     get_event = providers.Factory(GetEvent, uow_factory=uow.provider)
     verify_chain = providers.Factory(VerifyChain, uow_factory=uow.provider)
     event_counter = providers.Singleton(EventCounter)
     search_events = providers.Factory(SearchEvents, uow_factory=uow.provider,
                                       counter=event_counter)
     process_pending_events = providers.Factory(ProcessPendingEvents,
-                                               uow_factory=uow.provider, geo=geo)
+                                               uow_factory=uow.provider, geo=geo,
+                                               metrics=metrics)
     requeue_pending = providers.Factory(
         RequeuePending, uow_factory=uow.provider, clock=clock, queue=job_queue,
         stale_after=providers.Callable(lambda s: timedelta(seconds=s.requeue_after_seconds),
@@ -149,7 +155,7 @@ class Container(containers.DeclarativeContainer):
     open_export_file = providers.Factory(OpenExportFile, uow_factory=uow.provider,
                                          blobs=blob_store, clock=clock, secret=secret_key)
     run_export = providers.Factory(RunExport, uow_factory=uow.provider, blobs=blob_store,
-                                   clock=clock, lifetime=export_lifetime)
+                                   clock=clock, lifetime=export_lifetime, metrics=metrics)
     export_upkeep = providers.Factory(
         ExportUpkeep, uow_factory=uow.provider, blobs=blob_store, clock=clock, queue=job_queue,
         requeue_after=providers.Callable(lambda s: timedelta(seconds=s.requeue_after_seconds),

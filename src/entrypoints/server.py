@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+import sys
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -45,8 +48,9 @@ def _worker_exit(server: Any, worker: Any) -> None:
 
 
 def serve(settings: Settings, host: str, port: int, workers: int) -> None:
-    embedded = settings.profile == EMBEDDED
-    if embedded and workers != 1:
+    if settings.profile != EMBEDDED:
+        _exec_production(settings, host, port, workers)
+    if workers != 1:
         log.warning("embedded mode runs one process (its queue and limiter live in it); "
                     "ignoring --workers %d", workers)
         workers = 1
@@ -63,3 +67,16 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
         "control_socket_disable": True,
         "loglevel": settings.log_level.lower(),
     }).run()
+
+
+def _exec_production(settings: Settings, host: str, port: int, workers: int) -> None:
+    """Become gunicorn, with the multi-process metrics folder set before anything imports
+    prometheus-client (its storage is chosen at import time)."""
+    metrics_dir = settings.data_dir / "prometheus"
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True)
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir.resolve())}
+    os.execve(sys.executable, [  # noqa: S606 - fixed argv, no shell
+        sys.executable, "-m", "gunicorn", "-c", "python:entrypoints.gunicorn_conf",
+        "--bind", f"{host}:{port}", "--workers", str(workers),
+        "--log-level", settings.log_level.lower(), "entrypoints.wsgi:create()"], env)

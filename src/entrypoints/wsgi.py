@@ -9,8 +9,12 @@ from flask import Flask
 
 from entrypoints.container import build_container
 from entrypoints.http.app import create_app
+from entrypoints.logs import configure_logging
 from entrypoints.settings import Settings
 
 
 def create() -> Flask:
-    return create_app(build_container(Settings.from_env()))
+    settings = Settings.from_env()
+    settings.check_production_secrets()
+    configure_logging(settings.log_level)
+    return create_app(build_container(settings))

@@ -45,6 +45,10 @@ class InProcessJobQueue:
     def claim(self, workspace_id: str) -> None:
         """Nothing to do: a job leaves the waiting set when it starts."""
 
+    def depth(self) -> int:
+        with self._condition:
+            return len(self._waiting)
+
     def ping(self) -> bool:
         return self._thread is None or self._thread.is_alive()
 

@@ -63,6 +63,12 @@ class RqJobQueue:
     def claim(self, workspace_id: str) -> None:
         self._redis.delete(self._prefix + workspace_id)
 
+    def depth(self) -> int:
+        try:
+            return self._queue.count
+        except RedisError:
+            return 0
+
     def ping(self) -> bool:
         try:
             return bool(self._redis.ping())

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import BinaryIO
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from adapters.sql import bulk
 from adapters.sql import tables as t
@@ -76,6 +76,11 @@ class SqlEventRepository:
     def write_export(self, workspace_id: str, filters: EventFilters, format_: str,
                      sink: BinaryIO, on_progress: Callable[[], None]) -> int:
         return write_export(self._db, workspace_id, filters, format_, sink, on_progress)
+
+    def pending_backlog(self) -> tuple[int, datetime | None]:
+        row = self._db.execute(select(func.count(), func.min(t.events.c.received_at)).where(
+            t.events.c.status == PENDING)).one()
+        return row[0], row[1]
 
     def workspaces_with_pending(self, received_before: datetime) -> list[str]:
         rows = self._db.execute(

@@ -26,6 +26,10 @@ class JobQueue(Protocol):
         committed from then on wakes a new job instead of being left for upkeep."""
         ...
 
+    def depth(self) -> int:
+        """Jobs waiting to start (for the metrics)."""
+        ...
+
     def ping(self) -> bool:
         """Whether the queue's backing store is reachable (for ``/readyz``)."""
         ...

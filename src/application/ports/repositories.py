@@ -83,6 +83,10 @@ class EventRepository(Protocol):
         memory stays flat whatever the count. ``on_progress`` is called now and then."""
         ...
 
+    def pending_backlog(self) -> tuple[int, datetime | None]:
+        """All workspaces: how many events are pending, and when the oldest arrived."""
+        ...
+
     def workspaces_with_pending(self, received_before: datetime) -> list[str]:
         """Workspaces holding pending events that arrived before ``received_before``."""
         ...

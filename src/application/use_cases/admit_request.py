@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from application.errors import RateLimited, Unauthenticated
+from application.ports.metrics import NO_METRICS, Metrics
 from application.ports.rate_limits import RateLimiter
 from application.principal import Principal
 from application.use_cases.authenticate import Authenticate
@@ -22,7 +23,9 @@ class Admission:
 
 class AdmitRequest:
     def __init__(self, authenticate: Authenticate, limiter: RateLimiter,
-                 auth_failures_per_minute: int = AUTH_FAILURES_PER_MINUTE) -> None:
+                 auth_failures_per_minute: int = AUTH_FAILURES_PER_MINUTE,
+                 metrics: Metrics = NO_METRICS) -> None:
+        self._metrics = metrics
         self._authenticate = authenticate
         self._limiter = limiter
         self._failures = auth_failures_per_minute
@@ -34,6 +37,7 @@ class AdmitRequest:
         guard = f"auth-failures:{client_address}"
         blocked = self._limiter.peek(guard, self._failures)
         if not blocked.allowed:
+            self._metrics.rate_limited("auth_failures")
             raise RateLimited(blocked, "Too many failed authentication attempts from this "
                                        "address; retry later.")
         try:
@@ -45,6 +49,7 @@ class AdmitRequest:
         # The limit is part of the key: a plan change starts a fresh allowance at once.
         decision = self._limiter.hit(f"workspace:{principal.workspace_id}:{limit}", limit)
         if not decision.allowed:
+            self._metrics.rate_limited("workspace")
             raise RateLimited(decision, f"Rate limit of {decision.limit} requests a minute "
                                         f"exceeded; retry after {decision.retry_after_header} s.")
         return Admission(principal, decision)

@@ -7,6 +7,7 @@ from typing import Any
 
 from application.errors import Conflict
 from application.ports.jobs import JobQueue
+from application.ports.metrics import NO_METRICS, Metrics
 from application.ports.repositories import IdempotencyKeyTaken
 from application.ports.system import Clock, IdGenerator
 from application.ports.unit_of_work import UnitOfWorkFactory
@@ -25,11 +26,12 @@ class Accepted:
 
 class IngestEvents:
     def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, ids: IdGenerator,
-                 queue: JobQueue) -> None:
+                 queue: JobQueue, metrics: Metrics = NO_METRICS) -> None:
         self._uow_factory = uow_factory
         self._clock = clock
         self._ids = ids
         self._queue = queue
+        self._metrics = metrics
 
     def execute(self, workspace_id: str, bodies: list[dict[str, Any]], *,
                 batch: bool = False, idempotency_key: str | None = None) -> Accepted:
@@ -53,6 +55,7 @@ class IngestEvents:
             if earlier is None:
                 raise
             return earlier
+        self._metrics.events_accepted(len(events))
         self._queue.enqueue_processing([workspace_id])
         return Accepted(tuple(event.id for event in events))
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from application.ports.geo import GeoLocator
+from application.ports.metrics import NO_METRICS, Metrics
 from application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from domain.events import Event
 from domain.hash_chain import link
@@ -33,7 +34,8 @@ class ChunkHandler(Protocol):
 class ProcessPendingEvents:
     def __init__(self, uow_factory: UnitOfWorkFactory, geo: GeoLocator,
                  chunk_handlers: Sequence[ChunkHandler] = (),
-                 chunk_size: int = DEFAULT_CHUNK_SIZE) -> None:
+                 chunk_size: int = DEFAULT_CHUNK_SIZE, metrics: Metrics = NO_METRICS) -> None:
+        self._metrics = metrics
         self._uow_factory = uow_factory
         self._geo = geo
         self._handlers = tuple(chunk_handlers)
@@ -71,6 +73,7 @@ class ProcessPendingEvents:
             for handler in self._handlers:
                 handler(uow, linked)
             uow.commit()
+        self._metrics.events_processed(len(linked))
         log.debug("linked %d events of %s up to sequence %d", len(linked), workspace_id,
                   new_head.sequence)
         return len(linked)

@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import BinaryIO
 
 from application.ports.blobs import BlobStore
+from application.ports.metrics import NO_METRICS, Metrics
 from application.ports.system import Clock
 from application.ports.unit_of_work import UnitOfWorkFactory
 from domain.errors import DomainError
@@ -55,7 +56,8 @@ class _Heartbeat:
 
 class RunExport:
     def __init__(self, uow_factory: UnitOfWorkFactory, blobs: BlobStore, clock: Clock,
-                 lifetime: timedelta) -> None:
+                 lifetime: timedelta, metrics: Metrics = NO_METRICS) -> None:
+        self._metrics = metrics
         self._uow_factory = uow_factory
         self._blobs = blobs
         self._clock = clock
@@ -72,8 +74,10 @@ class RunExport:
         except Exception as exc:  # the export records why; the worker carries on
             reason = _reason(exc)
             log.warning("export %s failed: %s", export_id, reason)
+            self._metrics.export_finished("failed")
             return self._transition(export_id, RUNNING,
                                     lambda e: e.fail(self._clock.now(), reason))
+        self._metrics.export_finished("completed")
         return self._transition(export_id, RUNNING, lambda e: e.complete(
             self._clock.now(), written, self._lifetime))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from prometheus_client import start_http_server
 from rq import SimpleWorker
 
 from entrypoints.container import Container
@@ -15,7 +16,8 @@ log = logging.getLogger(__name__)
 UPKEEP_INTERVAL_SECONDS = 15.0
 
 
-def run_worker(container: Container, *, burst: bool = False) -> bool:
+def run_worker(container: Container, *, burst: bool = False,
+               metrics_port: int | None = None) -> bool:
     """Work the queue until stopped (or until empty with ``burst``).
 
     ``SimpleWorker`` runs jobs in this process: jobs are few and large (a workspace drain),
@@ -24,6 +26,8 @@ def run_worker(container: Container, *, burst: bool = False) -> bool:
     transaction, and upkeep re-queues whatever was interrupted.
     """
     jobs.bind(container)
+    if metrics_port:
+        start_http_server(metrics_port)  # this worker's counters, for Prometheus to scrape
     queue = container.job_queue()
     stop = threading.Event()
     if not burst:

@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from dependency_injector.wiring import Provide, inject
-from flask import Blueprint, jsonify
+from flask import Blueprint, Response, jsonify
 
 from application.ports.jobs import JobQueue
+from application.use_cases.processing_status import GetProcessingStatus
 from entrypoints.container import Container
 from entrypoints.http.errors import error_response
+from entrypoints.http.metrics import exposition
 
 ops = Blueprint("ops", __name__)
 
@@ -18,6 +20,13 @@ ops = Blueprint("ops", __name__)
 def healthz() -> Any:
     """The process is alive; says nothing about its dependencies (that is ``/readyz``)."""
     return jsonify({"status": "ok"})
+
+
+@ops.get("/metrics")
+@inject
+def metrics(status: GetProcessingStatus = Provide[Container.processing_status]) -> Any:
+    body, content_type = exposition(status)
+    return Response(body, content_type=content_type)
 
 
 @ops.get("/readyz")

@@ -1,0 +1,1 @@
+"""Prometheus counters behind the application's ``Metrics`` port."""

@@ -1,0 +1,28 @@
+"""The ``Metrics`` port on prometheus-client (multi-process safe when
+``PROMETHEUS_MULTIPROC_DIR`` is set before the process imports this module)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter
+
+EVENTS_ACCEPTED = Counter("auditrail_events_accepted_total",
+                          "Events stored as pending (a 202 was answered).")
+EVENTS_PROCESSED = Counter("auditrail_events_processed_total",
+                           "Events linked into their workspace's hash chain.")
+EXPORTS = Counter("auditrail_exports_total", "Export jobs finished, by outcome.", ["status"])
+RATE_LIMITED = Counter("auditrail_rate_limited_total",
+                       "Requests refused with 429, by limit.", ["limit"])
+
+
+class PrometheusMetrics:
+    def events_accepted(self, count: int) -> None:
+        EVENTS_ACCEPTED.inc(count)
+
+    def events_processed(self, count: int) -> None:
+        EVENTS_PROCESSED.inc(count)
+
+    def export_finished(self, status: str) -> None:
+        EXPORTS.labels(status=status).inc()
+
+    def rate_limited(self, kind: str) -> None:
+        RATE_LIMITED.labels(limit=kind).inc()

@@ -1,0 +1,31 @@
+"""Counters the use cases report to; the adapter decides where they go (Prometheus)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class Metrics(Protocol):
+    def events_accepted(self, count: int) -> None: ...
+    def events_processed(self, count: int) -> None: ...
+    def export_finished(self, status: str) -> None: ...
+    def rate_limited(self, kind: str) -> None: ...
+
+
+class NoMetrics:
+    """For use cases built without a metrics adapter (unit tests, one-off scripts)."""
+
+    def events_accepted(self, count: int) -> None:
+        pass
+
+    def events_processed(self, count: int) -> None:
+        pass
+
+    def export_finished(self, status: str) -> None:
+        pass
+
+    def rate_limited(self, kind: str) -> None:
+        pass
+
+
+NO_METRICS = NoMetrics()

@@ -1,0 +1,21 @@
+"""gunicorn settings for the production profile (``auditrail serve`` execs gunicorn with
+this file, in a fresh process whose environment already names the metrics folder)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+worker_class = "gthread"
+threads = 8
+timeout = 60
+graceful_timeout = 30
+keepalive = 5
+accesslog = None
+control_socket_disable = True
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """Fold a finished worker's counters into the totals of the live ones."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

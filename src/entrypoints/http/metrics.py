@@ -1,0 +1,63 @@
+"""``GET /metrics``: Prometheus text, correct under a multi-process server.
+
+Counters live in prometheus-client; with ``PROMETHEUS_MULTIPROC_DIR`` set (``serve`` does
+so when it runs several processes) each process writes its own files and a scrape merges
+them. Backlog, lag and queue depth are read from the database and the queue at scrape time,
+so they are the same whichever process answers.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from prometheus_client.core import GaugeMetricFamily
+
+from application.use_cases.processing_status import GetProcessingStatus
+
+REQUESTS = Counter("auditrail_http_requests_total", "HTTP requests by route and status.",
+                   ["method", "route", "status"])
+LATENCY = Histogram("auditrail_http_request_duration_seconds", "HTTP request latency.",
+                    ["method", "route"],
+                    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
+                             2.5, 5, 10))
+
+
+def observe_request(method: str, route: str, status: int, seconds: float) -> None:
+    REQUESTS.labels(method=method, route=route, status=str(status)).inc()
+    LATENCY.labels(method=method, route=route).observe(seconds)
+
+
+class _StatusCollector:
+    def __init__(self, status: GetProcessingStatus) -> None:
+        self._status = status
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        now = self._status.execute()
+        yield GaugeMetricFamily("auditrail_events_pending", "Events waiting to be processed.",
+                                value=now.pending_events)
+        yield GaugeMetricFamily("auditrail_processing_lag_seconds",
+                                "Age of the oldest pending event.", value=now.lag_seconds)
+        yield GaugeMetricFamily("auditrail_queue_depth", "Jobs waiting in the queue.",
+                                value=now.queued_jobs)
+
+
+def exposition(status: GetProcessingStatus) -> tuple[bytes, str]:
+    """The scrape: this process's (or all processes') counters, plus the live gauges."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        counters = CollectorRegistry()
+        multiprocess.MultiProcessCollector(counters)
+    else:
+        counters = REGISTRY
+    gauges = CollectorRegistry()
+    gauges.register(_StatusCollector(status))
+    return generate_latest(counters) + generate_latest(gauges), CONTENT_TYPE_LATEST

@@ -1,0 +1,41 @@
+"""Structured logs: one JSON object per line, for people and log shippers alike.
+
+What goes in is chosen at each call site (request ids, workspace ids, routes, counts);
+keys, secrets, signatures and event bodies never do. Tracebacks appear only at DEBUG.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message"}
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line = {
+            "ts": datetime.fromtimestamp(record.created, UTC).strftime(
+                "%Y-%m-%dT%H:%M:%S.%fZ"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        line.update({key: value for key, value in vars(record).items()
+                     if key not in _STANDARD and not key.startswith("_")})
+        if record.exc_info and logging.getLogger().isEnabledFor(logging.DEBUG):
+            line["traceback"] = self.formatException(record.exc_info)
+        return json.dumps(line, default=str, ensure_ascii=False)
+
+
+def configure_logging(level: str) -> None:
+    """JSON lines on stderr at ``level``; libraries that chatter are kept at WARNING."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for noisy in ("alembic.runtime.migration", "rq.worker", "gunicorn.error"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -1,0 +1,113 @@
+"""Metrics and logs: what an operator scrapes and reads."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+
+from entrypoints.logs import JsonFormatter
+from tests.integration.processes import environment, start_server, stop
+from tests.integration.stacks import Stack, bearer, production_stack
+
+EVENT = {"action": "user.login", "actor": {"id": "u", "type": "user"}}
+
+
+def sample(text: str, name: str, **labels: str) -> float:
+    """The value of one sample in Prometheus text format (0 when absent)."""
+    total = 0.0
+    for line in text.splitlines():
+        if not line.startswith(name):
+            continue
+        match = re.match(rf"{name}(\{{(.*)\}})? (\S+)$", line)
+        if not match:
+            continue
+        found = dict(re.findall(r'(\w+)="([^"]*)"', match.group(2) or ""))
+        if all(found.get(k) == v for k, v in labels.items()):
+            total += float(match.group(3))
+    return total
+
+
+def test_metrics_cover_requests_events_and_backlog(stack: Stack) -> None:
+    _, secret = stack.new_workspace()
+    before = stack.client.get("/metrics").get_data(as_text=True)
+    stack.client.post("/api/v1/events/batch", headers=bearer(secret),
+                      json={"events": [EVENT] * 5})
+    pending = stack.client.get("/metrics").get_data(as_text=True)
+    assert sample(pending, "auditrail_events_pending") >= 5
+    assert sample(pending, "auditrail_processing_lag_seconds") >= 0
+    stack.drain()
+    after = stack.client.get("/metrics")
+    assert after.content_type.startswith("text/plain")
+    text = after.get_data(as_text=True)
+    accepted = sample(text, "auditrail_events_accepted_total") - sample(
+        before, "auditrail_events_accepted_total")
+    assert accepted == 5
+    assert sample(text, "auditrail_events_processed_total") >= 5
+    assert sample(text, "auditrail_http_requests_total", route="/api/v1/events/batch",
+                  status="202") >= 1
+    assert sample(text, "auditrail_http_request_duration_seconds_count",
+                  route="/api/v1/events/batch") >= 1
+    assert "auditrail_queue_depth" in text
+
+
+def test_rate_limit_rejections_are_counted(stack: Stack) -> None:
+    _, secret = stack.new_workspace("limited", plan="free")
+    before = sample(stack.client.get("/metrics").get_data(as_text=True),
+                    "auditrail_rate_limited_total", limit="workspace")
+    for _ in range(62):
+        stack.client.get("/api/v1/usage", headers=bearer(secret))
+    after = sample(stack.client.get("/metrics").get_data(as_text=True),
+                   "auditrail_rate_limited_total", limit="workspace")
+    assert after - before == 2
+
+
+def test_request_log_lines_carry_ids_not_secrets(stack: Stack,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    workspace_id, secret = stack.new_workspace()
+    with caplog.at_level(logging.INFO, logger="auditrail.http"):
+        stack.client.post("/api/v1/events", headers={**bearer(secret), "X-Request-Id": "r-1"},
+                          json={**EVENT, "metadata": {"card": "4111-1111"}})
+    [record] = [r for r in caplog.records if r.name == "auditrail.http"]
+    line = json.loads(JsonFormatter().format(record))
+    assert line["request_id"] == "r-1" and line["workspace_id"] == workspace_id
+    assert line["route"] == "/api/v1/events" and line["status"] == 202
+    assert line["duration_ms"] >= 0
+    assert secret not in json.dumps(line) and "4111" not in json.dumps(line)
+
+
+def test_multi_process_server_merges_counters(postgres_url: str, redis_url: str,
+                                              tmp_path: Path) -> None:
+    queue = f"auditrail-metrics-{uuid.uuid4().hex[:8]}"
+    stack = production_stack(postgres_url, redis_url, queue_name=queue)
+    _, secret = stack.new_workspace()
+    env = environment(database_url=postgres_url, redis_url=redis_url, queue_name=queue,
+                      data_dir=str(tmp_path / "var"))
+    server, base = start_server(env, tmp_path / "serve.log", "--workers", "2")
+    try:
+        for _ in range(40):
+            request = urllib.request.Request(
+                f"{base}/api/v1/events", method="POST", data=json.dumps(EVENT).encode(),
+                headers={**bearer(secret), "Content-Type": "application/json",
+                         "Connection": "close"})
+            urllib.request.urlopen(request, timeout=10).read()
+        time.sleep(0.2)
+        scrapes = [urllib.request.urlopen(f"{base}/metrics", timeout=10).read().decode()
+                   for _ in range(4)]
+    finally:
+        stop(server)
+        stack.close()
+    for text in scrapes:  # whichever process answers, it reports every process's counts
+        assert sample(text, "auditrail_events_accepted_total") == 40
+        assert sample(text, "auditrail_http_requests_total", route="/api/v1/events",
+                      status="202") == 40
+    lines = [json.loads(line) for line in (tmp_path / "serve.log").read_text().splitlines()
+             if line.startswith("{")]
+    requests = [line for line in lines if line.get("message") == "request"]
+    assert len(requests) >= 40 and all("request_id" in line for line in requests)
