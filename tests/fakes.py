@@ -94,6 +94,7 @@ class _Store:
         self.heads: dict[str, ChainHead] = {}
         self.idempotency: dict[tuple[str, str], IdempotencyRecord] = {}
         self.exports: dict[str, Export] = {}
+        self.anchors: dict[str, ChainHead] = {}
 
 
 class _WorkspaceRepo:
@@ -185,6 +186,17 @@ class _EventRepo:
                        key=lambda e: e.sequence)
         return iter(chain)
 
+    def oldest_linked(self, workspace_id: str, after_sequence: int,
+                      limit: int) -> list[Event]:
+        return list(self.iter_chain(workspace_id, after_sequence + 1, None, limit))[:limit]
+
+    def delete_linked(self, workspace_id: str, up_to_sequence: int) -> int:
+        doomed = [e.id for e in self._s.events.values() if e.workspace_id == workspace_id
+                  and e.sequence is not None and e.sequence <= up_to_sequence]
+        for event_id in doomed:
+            del self._s.events[event_id]
+        return len(doomed)
+
     def pending_backlog(self) -> tuple[int, datetime | None]:
         pending = [e.received_at for e in self._s.events.values() if e.status == PENDING]
         return len(pending), min(pending, default=None)
@@ -254,6 +266,12 @@ class _ChainRepo:
 
     def save(self, workspace_id: str, head: ChainHead) -> None:
         self._s.heads[workspace_id] = head
+
+    def anchor(self, workspace_id: str) -> ChainHead:
+        return self._s.anchors.get(workspace_id, ChainHead())
+
+    def save_anchor(self, workspace_id: str, anchor: ChainHead) -> None:
+        self._s.anchors[workspace_id] = anchor
 
 
 class _IdempotencyRepo:
@@ -334,7 +352,7 @@ class FakeBlobStore:
         return 0
 
 
-_TABLES = ("workspaces", "api_keys", "events", "heads", "idempotency", "exports")
+_TABLES = ("workspaces", "api_keys", "events", "heads", "idempotency", "exports", "anchors")
 
 
 class InMemoryUnitOfWork:

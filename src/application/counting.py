@@ -22,12 +22,15 @@ from domain.events import PENDING, PROCESSED
 
 class EventCounter:
     def __init__(self, max_entries: int = 10_000) -> None:
-        self._known: OrderedDict[tuple[str, EventFilters], tuple[int, int]] = OrderedDict()
+        self._known: OrderedDict[tuple[str, EventFilters, int], tuple[int, int]] = \
+            OrderedDict()
         self._lock = threading.Lock()
         self._max_entries = max_entries
 
     def count(self, uow: UnitOfWork, workspace_id: str, filters: EventFilters) -> int:
         """Events matching ``filters``, read in the caller's snapshot."""
+        # Retained events are exactly the sequences anchor+1..head: gapless by construction.
+        anchor = uow.chains.anchor(workspace_id).sequence
         head = uow.chains.get(workspace_id).sequence
         pending = 0
         if filters.status in (None, PENDING):
@@ -35,12 +38,13 @@ class EventCounter:
         if filters.status == PENDING:
             return pending
         if filters.only("status"):
-            return head + pending  # sequences are gapless: every one is a processed event
-        return self._processed(uow, workspace_id, replace(filters, status=None), head) + pending
+            return head - anchor + pending
+        return self._processed(uow, workspace_id, replace(filters, status=None), head,
+                               anchor) + pending
 
     def _processed(self, uow: UnitOfWork, workspace_id: str, filters: EventFilters,
-                   head: int) -> int:
-        key = (workspace_id, filters)
+                   head: int, anchor: int) -> int:
+        key = (workspace_id, filters, anchor)  # retention moving the anchor starts afresh
         with self._lock:
             known = self._known.get(key)
         if known is not None and known[0] <= head:
@@ -55,7 +59,7 @@ class EventCounter:
         self._remember(key, head, counted)
         return counted
 
-    def _remember(self, key: tuple[str, EventFilters], head: int, counted: int) -> None:
+    def _remember(self, key: tuple[str, EventFilters, int], head: int, counted: int) -> None:
         with self._lock:
             self._known[key] = (head, counted)
             self._known.move_to_end(key)

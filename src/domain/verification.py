@@ -32,6 +32,8 @@ class VerificationReport:
     first_invalid_sequence: int | None = None
     event_id: str | None = None
     reason: str | None = None
+    anchor: ChainHead | None = None
+    """Where a retained chain starts (events before it were removed by retention)."""
 
 
 class ChainVerifier:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ from domain.errors import ValidationFailed
 from domain.scopes import ALL_SCOPES
 from domain.timestamps import InvalidTimestamp, format_timestamp, parse_timestamp
 from domain.verification import (
+    GENESIS,
     PREV_HASH_MISMATCH,
     SEQUENCE_GAP,
     verify_documents,
@@ -195,13 +197,24 @@ def create_key(workspace_id: str, scopes: str, name: str, expires_at: str | None
                    "prev_hash instead of one unbroken chain from sequence 1.")
 def verify(file: Path, partial: bool) -> None:
     """Verify the hash chain of an NDJSON export offline (exit 0 when valid)."""
+    documents = _ndjson(file)
+    first = next(documents, None)
+    anchored = first is not None and isinstance(first.get("sequence"), int) \
+        and first["sequence"] > 1
+    stream = itertools.chain([first] if first is not None else [], documents)
     try:
-        report = (verify_partial if partial else verify_documents)(_ndjson(file))
+        if partial:
+            report = verify_partial(stream)
+        else:  # a chain trimmed by retention starts after its anchor, not at genesis
+            report = verify_documents(stream, anchor=None if anchored else GENESIS)
     except _BadLine as exc:
         click.echo(f"invalid: {exc}", err=True)
         sys.exit(1)
     if report.valid:
         kind = "partial chain, every event intact" if partial else "whole chain"
+        if anchored and not partial:
+            kind = (f"chain from the retention anchor at sequence {first['sequence'] - 1}, "
+                    f"hash {first.get('prev_hash')}: compare it with GET /events/verify")
         click.echo(f"valid ({kind}): {report.checked} events, sequences "
                    f"{report.from_sequence}-{report.to_sequence}, head hash {report.head_hash}")
         return

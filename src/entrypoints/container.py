@@ -23,6 +23,7 @@ from adapters.system import SystemClock, TokenSecretGenerator, UlidIdGenerator
 from application.counting import EventCounter
 from application.use_cases.admit_request import AdmitRequest
 from application.use_cases.api_keys import GetApiKey, ListApiKeys, RevokeApiKey
+from application.use_cases.apply_retention import ApplyRetention
 from application.use_cases.authenticate import Authenticate
 from application.use_cases.create_api_key import CreateApiKey
 from application.use_cases.export_upkeep import ExportUpkeep
@@ -133,6 +134,7 @@ class Container(containers.DeclarativeContainer):
         RequeuePending, uow_factory=uow.provider, clock=clock, queue=job_queue,
         stale_after=providers.Callable(lambda s: timedelta(seconds=s.requeue_after_seconds),
                                        settings))
+    apply_retention = providers.Factory(ApplyRetention, uow_factory=uow.provider, clock=clock)
     purge_idempotency_keys = providers.Factory(PurgeIdempotencyKeys, uow_factory=uow.provider,
                                                clock=clock)
     create_api_key = providers.Factory(CreateApiKey, uow_factory=uow.provider, clock=clock,

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import BinaryIO
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, delete, func, select
 
 from adapters.sql import bulk
 from adapters.sql import tables as t
@@ -76,6 +76,23 @@ class SqlEventRepository:
     def write_export(self, workspace_id: str, filters: EventFilters, format_: str,
                      sink: BinaryIO, on_progress: Callable[[], None]) -> int:
         return write_export(self._db, workspace_id, filters, format_, sink, on_progress)
+
+    def oldest_linked(self, workspace_id: str, after_sequence: int,
+                      limit: int) -> list[Event]:
+        rows = self._db.execute(
+            select(t.events).where(t.events.c.workspace_id == workspace_id,
+                                   t.events.c.sequence > after_sequence)
+            .order_by(t.events.c.sequence).limit(limit))
+        return [event_from(row) for row in rows.mappings()]
+
+    def delete_linked(self, workspace_id: str, up_to_sequence: int) -> int:
+        doomed = select(t.events.c.id).where(t.events.c.workspace_id == workspace_id,
+                                             t.events.c.sequence <= up_to_sequence)
+        self._db.execute(delete(t.event_terms).where(
+            t.event_terms.c.workspace_id == workspace_id, t.event_terms.c.event_id.in_(doomed)))
+        return self._db.execute(delete(t.events).where(
+            t.events.c.workspace_id == workspace_id,
+            t.events.c.sequence <= up_to_sequence)).rowcount
 
     def pending_backlog(self) -> tuple[int, datetime | None]:
         row = self._db.execute(select(func.count(), func.min(t.events.c.received_at)).where(

@@ -121,6 +121,17 @@ class SqlChainHeadRepository:
         row = self._db.execute(query.with_for_update() if for_update else query).first()
         return ChainHead(row.sequence, row.hash) if row else ChainHead()
 
+    def anchor(self, workspace_id: str) -> ChainHead:
+        row = self._db.execute(
+            select(t.chain_heads.c.anchor_sequence, t.chain_heads.c.anchor_hash).where(
+                t.chain_heads.c.workspace_id == workspace_id)).first()
+        return ChainHead(row[0], row[1]) if row else ChainHead()
+
+    def save_anchor(self, workspace_id: str, anchor: ChainHead) -> None:
+        self._db.execute(update(t.chain_heads)
+                         .where(t.chain_heads.c.workspace_id == workspace_id)
+                         .values(anchor_sequence=anchor.sequence, anchor_hash=anchor.hash))
+
     def save(self, workspace_id: str, head: ChainHead) -> None:
         self._db.execute(update(t.chain_heads)
                          .where(t.chain_heads.c.workspace_id == workspace_id)

@@ -38,6 +38,8 @@ chain_heads = Table(
     Column("workspace_id", String(40), ForeignKey("workspaces.id"), primary_key=True),
     Column("sequence", BigInteger, nullable=False),
     Column("hash", String(64), nullable=False),
+    Column("anchor_sequence", BigInteger, nullable=False, server_default="0"),
+    Column("anchor_hash", String(64), nullable=False, server_default="0" * 64),
 )
 
 api_keys = Table(

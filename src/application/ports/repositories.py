@@ -87,6 +87,15 @@ class EventRepository(Protocol):
         """All workspaces: how many events are pending, and when the oldest arrived."""
         ...
 
+    def oldest_linked(self, workspace_id: str, after_sequence: int,
+                      limit: int) -> list[Event]:
+        """The first ``limit`` processed events after ``after_sequence``, in chain order."""
+        ...
+
+    def delete_linked(self, workspace_id: str, up_to_sequence: int) -> int:
+        """Delete processed events with sequence <= ``up_to_sequence`` (and their terms)."""
+        ...
+
     def workspaces_with_pending(self, received_before: datetime) -> list[str]:
         """Workspaces holding pending events that arrived before ``received_before``."""
         ...
@@ -101,6 +110,13 @@ class ChainHeadRepository(Protocol):
 
     def get(self, workspace_id: str) -> ChainHead: ...
     def save(self, workspace_id: str, head: ChainHead) -> None: ...
+
+    def anchor(self, workspace_id: str) -> ChainHead:
+        """Where the retained chain starts: the last event removed by retention (sequence
+        and hash), or the genesis when nothing was removed."""
+        ...
+
+    def save_anchor(self, workspace_id: str, anchor: ChainHead) -> None: ...
 
 
 class IdempotencyKeyTaken(Exception):

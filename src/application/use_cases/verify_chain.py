@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from application.ports.unit_of_work import UnitOfWorkFactory
 from domain.errors import FieldError, ValidationFailed
-from domain.hash_chain import GENESIS_HASH, ChainHead
 from domain.verification import ChainVerifier, VerificationReport
 
 CHUNK_SIZE = 1_000
@@ -23,17 +24,20 @@ class VerifyChain:
         check to the end also compares with the stored chain head, so a deleted or rewritten
         last event is caught too.
         """
-        start = from_sequence or 1
-        if to_sequence is not None and to_sequence < start:
+        if to_sequence is not None and from_sequence is not None and to_sequence < from_sequence:
             raise ValidationFailed([FieldError("to_sequence",
                                                "Must not be less than from_sequence.")])
         with self._uow_factory(snapshot=True) as uow:
             head = uow.chains.get(workspace_id)
-            anchor = ChainHead(0, GENESIS_HASH) if start == 1 else None
+            retained = uow.chains.anchor(workspace_id)
+            # Events up to the retention anchor are gone; the chain starts after it.
+            start = max(from_sequence or 1, retained.sequence + 1)
+            anchor = retained if start == retained.sequence + 1 else None
             verifier = ChainVerifier(anchor)
             events = uow.events.iter_chain(workspace_id, start, to_sequence, self._chunk_size)
             for event in events:
                 if not verifier.feed(event.document()):
                     break
             reaches_head = to_sequence is None or to_sequence >= head.sequence
-            return verifier.finish(head if reaches_head and start <= head.sequence else None)
+            report = verifier.finish(head if reaches_head and start <= head.sequence else None)
+            return replace(report, anchor=retained if retained.sequence else None)

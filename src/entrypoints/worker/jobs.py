@@ -60,3 +60,4 @@ def upkeep() -> None:
                     len(requeued))
     container.purge_idempotency_keys().execute()
     container.export_upkeep().execute()
+    container.apply_retention().execute()

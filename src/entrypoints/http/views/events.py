@@ -90,8 +90,12 @@ def _accepted(body: dict[str, Any], accepted: Accepted) -> Any:
 
 def _report_document(report: VerificationReport) -> dict[str, Any]:
     if report.valid:
-        return {"valid": True, "checked": report.checked, "from_sequence": report.from_sequence,
+        body = {"valid": True, "checked": report.checked, "from_sequence": report.from_sequence,
                 "to_sequence": report.to_sequence, "head_hash": report.head_hash}
-    return {"valid": False, "checked": report.checked,
-            "first_invalid_sequence": report.first_invalid_sequence,
-            "event_id": report.event_id, "reason": report.reason}
+    else:
+        body = {"valid": False, "checked": report.checked,
+                "first_invalid_sequence": report.first_invalid_sequence,
+                "event_id": report.event_id, "reason": report.reason}
+    if report.anchor is not None:
+        body["anchor"] = {"sequence": report.anchor.sequence, "hash": report.anchor.hash}
+    return body

@@ -1,0 +1,70 @@
+"""Upkeep: remove events older than each workspace's retention, keeping the rest verifiable.
+
+Only a prefix of the chain is ever removed - events in sequence order up to the first one
+still inside the retention window - so what remains is one unbroken chain that starts at
+a recorded *anchor* (the sequence and hash of the last removed event). Pending events have
+no sequence and are never touched. Work is done in bounded chunks, one transaction each.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from application.ports.system import Clock
+from application.ports.unit_of_work import UnitOfWorkFactory
+from domain.hash_chain import ChainHead
+
+log = logging.getLogger(__name__)
+
+CHUNK = 5_000
+
+
+class ApplyRetention:
+    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, chunk: int = CHUNK,
+                 max_chunks: int = 20) -> None:
+        self._uow_factory = uow_factory
+        self._clock = clock
+        self._chunk = chunk
+        self._max_chunks = max_chunks
+
+    def execute(self) -> int:
+        """Remove what is due in every workspace (bounded per run); return how many."""
+        with self._uow_factory(read_only=True) as uow:
+            workspaces = [w for w in uow.workspaces.list()
+                          if w.effective_retention_days is not None]
+        removed = 0
+        for workspace in workspaces:
+            cutoff = self._clock.now() - timedelta(days=workspace.effective_retention_days)
+            removed += self._trim(workspace.id, cutoff)
+        return removed
+
+    def _trim(self, workspace_id: str, cutoff) -> int:  # type: ignore[no-untyped-def]
+        with self._uow_factory(read_only=True) as uow:  # the usual case: nothing is due
+            probe = uow.events.oldest_linked(workspace_id,
+                                             uow.chains.anchor(workspace_id).sequence, 1)
+        if not probe or probe[0].occurred_at >= cutoff:
+            return 0
+        removed = 0
+        for _ in range(self._max_chunks):
+            with self._uow_factory() as uow:
+                uow.chains.lock(workspace_id)  # not while a worker is linking this chain
+                anchor = uow.chains.anchor(workspace_id)
+                oldest = uow.events.oldest_linked(workspace_id, anchor.sequence, self._chunk)
+                expired = []
+                for event in oldest:
+                    if event.occurred_at >= cutoff:
+                        break
+                    expired.append(event)
+                if not expired:
+                    return removed
+                last = expired[-1]
+                uow.events.delete_linked(workspace_id, last.sequence)  # type: ignore[arg-type]
+                uow.chains.save_anchor(workspace_id, ChainHead(last.sequence, last.hash))  # type: ignore[arg-type]
+                uow.commit()
+            removed += len(expired)
+            log.info("retention removed %d events of %s up to sequence %d", len(expired),
+                     workspace_id, last.sequence)
+            if len(expired) < len(oldest) or len(oldest) < self._chunk:
+                return removed
+        return removed

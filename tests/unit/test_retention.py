@@ -1,0 +1,53 @@
+"""Retention removes a prefix of the chain, leaves an anchor, and never a pending event."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from application.counting import EventCounter
+from application.use_cases.apply_retention import ApplyRetention
+from application.use_cases.verify_chain import VerifyChain
+from domain.event_search import EventFilters
+from domain.timestamps import format_timestamp
+from tests.unit.test_use_cases import World
+
+
+def aged(world: World, days: float) -> dict:
+    return world.event(occurred_at=format_timestamp(world.clock.now() - timedelta(days=days)))
+
+
+def test_removes_the_expired_prefix_and_keeps_the_rest_verifiable() -> None:
+    world = World()  # free plan: 30 days
+    ws = world.workspace.id
+    bodies = [aged(world, 40), aged(world, 35), aged(world, 31), aged(world, 2),
+              aged(world, 50), aged(world, 1)]  # the 50-day-old one sits after a fresh one
+    world.ingest.execute(ws, bodies, batch=True)
+    world.process.execute(ws)
+    world.ingest.execute(ws, [aged(world, 90)], batch=True)  # still pending
+    assert ApplyRetention(world.uow, world.clock, chunk=2).execute() == 3
+
+    report = VerifyChain(world.uow).execute(ws)
+    assert report.valid and (report.from_sequence, report.to_sequence) == (4, 6)
+    assert report.anchor is not None and report.anchor.sequence == 3
+    with world.uow as uow:
+        assert EventCounter().count(uow, ws, EventFilters()) == 4  # 3 retained + 1 pending
+        assert EventCounter().count(uow, ws, EventFilters(status="pending")) == 1
+    assert ApplyRetention(world.uow, world.clock).execute() == 0  # idempotent
+
+
+def test_a_chunk_boundary_does_not_stop_the_trim_early() -> None:
+    world = World()
+    world.ingest.execute(world.workspace.id, [aged(world, 60)] * 7, batch=True)
+    world.process.execute(world.workspace.id)
+    assert ApplyRetention(world.uow, world.clock, chunk=3).execute() == 7
+    report = VerifyChain(world.uow).execute(world.workspace.id)
+    assert report.valid and report.checked == 0 and report.anchor.sequence == 7
+
+
+def test_enterprise_keeps_everything_unless_set() -> None:
+    from application.use_cases.workspaces import UpdateWorkspacePlan
+    world = World()
+    UpdateWorkspacePlan(world.uow).execute(world.workspace.id, "enterprise", 100)
+    world.ingest.execute(world.workspace.id, [aged(world, 4000)], batch=True)
+    world.process.execute(world.workspace.id)
+    assert ApplyRetention(world.uow, world.clock).execute() == 0
