@@ -1,9 +1,9 @@
 """Writing an export straight from the database.
 
-On PostgreSQL the rows are rendered by the server - NDJSON lines with ``json_build_object``
-read through a server-side cursor, CSV with ``COPY … TO STDOUT`` - so Python only moves
-bytes. Elsewhere (SQLite) the domain renders each event. Both follow the domain's
-definitions (``Event.document``, ``export_rows``); a test holds the two renderings equal.
+On PostgreSQL the rows are rendered by the server - NDJSON lines spliced from the stored
+JSON text and read through a server-side cursor, CSV with ``COPY … TO STDOUT`` - so Python
+only moves bytes. Elsewhere (SQLite) the domain renders each event. Both follow the
+domain's definitions (``Event.document``, ``export_rows``); a test holds them equal.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ from domain.export_rows import CSV_COLUMNS, csv_row, ndjson_line
 
 events = t.events
 _STAMP = "YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\""
+_TRIGGERS = "'=', '+', '-', '@', E'\\t', E'\\r'"
+"""The domain's spreadsheet triggers (``export_rows.spreadsheet_safe``) as SQL literals."""
 
 
 def write_export(db: Connection, workspace_id: str, filters: EventFilters, format_: str,
@@ -47,16 +49,26 @@ def _stamp(column):  # type: ignore[no-untyped-def]
     return func.to_char(func.timezone("UTC", column), literal_column(f"'{_STAMP}'"))
 
 
+def _quoted(column):  # type: ignore[no-untyped-def]
+    return cast(func.to_json(column), Text)
+
+
 def _document():  # type: ignore[no-untyped-def]
-    """``Event.document()`` in SQL: same keys, same order, same timestamp form."""
-    body = cast(events.c.body, JSON)
-    return cast(func.json_build_object(
-        "id", events.c.id, "workspace_id", events.c.workspace_id, "action", events.c.action,
-        "occurred_at", _stamp(events.c.occurred_at), "received_at", _stamp(events.c.received_at),
-        "actor", body["actor"], "targets", body["targets"], "context", body["context"],
-        "metadata", body["metadata"], "geo", cast(events.c.geo, JSON),
-        "sequence", events.c.sequence, "status", events.c.status,
-        "prev_hash", events.c.prev_hash, "hash", events.c.hash), Text)
+    """``Event.document()`` in SQL: same keys, same order, same timestamp form.
+
+    Spliced as text: ``body`` is stored as the compact JSON of ``{actor, targets, context,
+    metadata}`` in that order (``mappers.event_row``, ``bulk._copy_events``), so its inside
+    is copied without being parsed; ``geo`` is stored JSON text too.
+    """
+    body_inside = func.substr(events.c.body, 2, func.length(events.c.body) - 2)
+    return func.concat(
+        '{"id":', _quoted(events.c.id), ',"workspace_id":', _quoted(events.c.workspace_id),
+        ',"action":', _quoted(events.c.action),
+        ',"occurred_at":', _quoted(_stamp(events.c.occurred_at)),
+        ',"received_at":', _quoted(_stamp(events.c.received_at)), ",", body_inside,
+        ',"geo":', func.coalesce(events.c.geo, "null"),
+        ',"sequence":', cast(events.c.sequence, Text), ',"status":', _quoted(events.c.status),
+        ',"prev_hash":', _quoted(events.c.prev_hash), ',"hash":', _quoted(events.c.hash), "}")
 
 
 def _compiled(db: Connection, query) -> tuple[str, dict]:  # type: ignore[no-untyped-def]
@@ -81,42 +93,45 @@ def _postgres_ndjson(db: Connection, workspace_id: str, filters: EventFilters,
     return rows
 
 
-def _csv_columns():  # type: ignore[no-untyped-def]
-    """``export_rows.csv_row`` in SQL, before the spreadsheet rule is applied."""
-    body, geo = cast(events.c.body, JSON), cast(events.c.geo, JSON)
-    actor, context = body["actor"], body["context"]
+def _csv_inner_columns():  # type: ignore[no-untyped-def]
+    """Each row's stored JSON parsed once, as ``b`` (body) and ``g`` (geo)."""
+    return (events.c.id, events.c.sequence, _stamp(events.c.occurred_at).label("occurred"),
+            _stamp(events.c.received_at).label("received"), events.c.action,
+            events.c.actor_id, events.c.actor_type, events.c.ip_address,
+            events.c.workspace_id, events.c.prev_hash, events.c.hash,
+            cast(events.c.body, JSON).label("b"), cast(events.c.geo, JSON).label("g"))
+
+
+def _csv_outer_columns() -> list[str]:
+    """``export_rows.csv_row`` over the parsed row, before the spreadsheet rule."""
     columns = {
-        "id": events.c.id, "sequence": events.c.sequence,
-        "occurred_at": _stamp(events.c.occurred_at), "received_at": _stamp(events.c.received_at),
-        "action": events.c.action, "actor_id": actor["id"].astext,
-        "actor_type": actor["type"].astext, "actor_name": actor["name"].astext,
-        "actor_metadata": actor["metadata"], "targets": body["targets"],
-        "ip_address": context["ip_address"].astext,
-        "user_agent": context["user_agent"].astext, "metadata": body["metadata"],
-        "workspace_id": events.c.workspace_id, "prev_hash": events.c.prev_hash,
-        "hash": events.c.hash,
+        "id": "id", "sequence": "sequence", "occurred_at": "occurred",
+        "received_at": "received", "action": "action", "actor_id": "actor_id",
+        "actor_type": "actor_type", "actor_name": "b->'actor'->>'name'",
+        "actor_metadata": "b->'actor'->'metadata'", "targets": "b->'targets'",
+        "ip_address": "ip_address", "user_agent": "b->'context'->>'user_agent'",
+        "metadata": "b->'metadata'", "workspace_id": "workspace_id",
+        "prev_hash": "prev_hash", "hash": "hash",
     }
     for key in ("country_code", "country", "region", "city", "latitude", "longitude",
                 "timezone"):
-        columns[f"geo_{key}"] = geo[key].astext
+        columns[f"geo_{key}"] = f"g->>'{key}'"
     return [columns[name] for name in CSV_COLUMNS]
 
 
 def _postgres_csv(db: Connection, workspace_id: str, filters: EventFilters, sink: BinaryIO,
                   on_progress: Callable[[], None]) -> int:
     sink.write((",".join(CSV_COLUMNS) + "\r\n").encode())
-    sql, params = _compiled(db, _ordered(workspace_id, filters, *_csv_columns()))
-    # The domain's spreadsheet rule (export_rows.spreadsheet_safe), cell by cell, in SQL.
-    safe = ", ".join(f"CASE WHEN left(c{n}::text, 1) IN ('=', '+', '-', '@', E'\\t', E'\\r') "
-                     f"THEN '''' || c{n}::text ELSE c{n}::text END"
-                     for n in range(len(CSV_COLUMNS)))
-    # Only compiled SQL and constant aliases are spliced here; every value stays a parameter.
-    aliased = f"SELECT {safe} FROM ({sql}) AS rows (" + ", ".join(  # noqa: S608
-        f"c{n}" for n in range(len(CSV_COLUMNS))) + ")"
+    sql, params = _compiled(db, _ordered(workspace_id, filters, *_csv_inner_columns()))
+    safe = ", ".join(f"CASE WHEN left(({column})::text, 1) IN ({_TRIGGERS}) "
+                     f"THEN '''' || ({column})::text ELSE ({column})::text END"
+                     for column in _csv_outer_columns())
+    # Only compiled SQL and constant expressions are spliced; values stay parameters.
+    query = f"SELECT {safe} FROM ({sql}) AS parsed"  # noqa: S608
     raw = db.connection.driver_connection
     deadline = time.monotonic() + 10
     with raw.cursor() as cursor:  # type: ignore[union-attr]
-        with cursor.copy(f"COPY ({aliased}) TO STDOUT WITH (FORMAT csv)", params) as copy:
+        with cursor.copy(f"COPY ({query}) TO STDOUT WITH (FORMAT csv)", params) as copy:
             for block in copy:
                 sink.write(block)
                 if time.monotonic() >= deadline:

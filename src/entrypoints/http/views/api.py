@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+from importlib.metadata import version
+
 from dependency_injector.wiring import Provide, inject
-from flask import Blueprint, Response, g, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from application.use_cases.admit_request import AdmitRequest
 from entrypoints.container import Container
 from entrypoints.http.auth import admit_request, rate_limit_headers
+from entrypoints.http.openapi import build_document
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 
-PUBLIC_ENDPOINTS: set[str] = set()
+PUBLIC_ENDPOINTS: set[str] = {"api.openapi_document"}
 """Endpoints reachable without an API key (the OpenAPI document, signed export links)."""
+
+
+@api.get("/openapi.json")
+def openapi_document() -> Response:
+    """Built once per app, from the routes and the marshmallow schemas."""
+    document = current_app.extensions.get("openapi")
+    if document is None:
+        document = build_document(current_app, version("auditrail"))
+        current_app.extensions["openapi"] = document
+    return jsonify(document)
 
 
 @api.before_request

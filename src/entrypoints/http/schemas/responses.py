@@ -1,0 +1,163 @@
+"""Response shapes, for the API document. The documents themselves are built by the
+domain (``Event.document``) and ``http.documents``; schemathesis checks in CI that every
+response the API gives matches what these schemas say."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields
+
+
+class ErrorDetailSchema(Schema):
+    field = fields.String(required=True)
+    message = fields.String(required=True)
+
+
+class ErrorBodySchema(Schema):
+    code = fields.String(required=True)
+    message = fields.String(required=True)
+    details = fields.List(fields.Nested(ErrorDetailSchema))
+    request_id = fields.String(required=True)
+
+
+class ErrorSchema(Schema):
+    error = fields.Nested(ErrorBodySchema, required=True)
+
+
+class PartyOutSchema(Schema):
+    id = fields.String(required=True)
+    type = fields.String(required=True)
+    name = fields.String()
+    metadata = fields.Dict()
+
+
+class GeoSchema(Schema):
+    country_code = fields.String(allow_none=True)
+    country = fields.String(allow_none=True)
+    region = fields.String(allow_none=True)
+    city = fields.String(allow_none=True)
+    latitude = fields.Float(allow_none=True)
+    longitude = fields.Float(allow_none=True)
+    timezone = fields.String(allow_none=True)
+
+
+class ContextOutSchema(Schema):
+    ip_address = fields.String()
+    user_agent = fields.String()
+
+
+class EventOutSchema(Schema):
+    id = fields.String(required=True)
+    workspace_id = fields.String(required=True)
+    action = fields.String(required=True)
+    occurred_at = fields.String(required=True)
+    received_at = fields.String(required=True)
+    actor = fields.Nested(PartyOutSchema, required=True)
+    targets = fields.List(fields.Nested(PartyOutSchema), required=True)
+    context = fields.Nested(ContextOutSchema, required=True)
+    metadata = fields.Dict(required=True)
+    geo = fields.Nested(GeoSchema, required=True, allow_none=True)
+    sequence = fields.Integer(required=True, allow_none=True)
+    status = fields.String(required=True)
+    prev_hash = fields.String(required=True, allow_none=True)
+    hash = fields.String(required=True, allow_none=True)
+
+
+class AcceptedSchema(Schema):
+    id = fields.String(required=True)
+    status = fields.String(required=True)
+
+
+class BatchAcceptedSchema(Schema):
+    ids = fields.List(fields.String(), required=True)
+    count = fields.Integer(required=True)
+
+
+class AnchorSchema(Schema):
+    sequence = fields.Integer(required=True)
+    hash = fields.String(required=True)
+
+
+class VerifyReportSchema(Schema):
+    valid = fields.Boolean(required=True)
+    checked = fields.Integer(required=True)
+    from_sequence = fields.Integer(allow_none=True)
+    to_sequence = fields.Integer(allow_none=True)
+    head_hash = fields.String(allow_none=True)
+    first_invalid_sequence = fields.Integer(allow_none=True)
+    event_id = fields.String(allow_none=True)
+    reason = fields.String(allow_none=True)
+    anchor = fields.Nested(AnchorSchema)
+
+
+class WorkspaceOutSchema(Schema):
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+    plan = fields.String(required=True)
+    rate_limit_per_minute = fields.Integer(required=True)
+    ip_allowlist = fields.List(fields.String(), required=True)
+    retention_days = fields.Integer(required=True, allow_none=True)
+    created_at = fields.String(required=True)
+
+
+class ApiKeyOutSchema(Schema):
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+    prefix = fields.String(required=True)
+    scopes = fields.List(fields.String(), required=True)
+    created_at = fields.String(required=True)
+    expires_at = fields.String(required=True, allow_none=True)
+    revoked_at = fields.String(required=True, allow_none=True)
+    last_used_at = fields.String(required=True, allow_none=True)
+
+
+class ApiKeyCreatedSchema(ApiKeyOutSchema):
+    secret = fields.String(required=True)
+
+
+class RateLimitSchema(Schema):
+    limit = fields.Integer(required=True)
+    remaining = fields.Integer(required=True)
+    reset_seconds = fields.Integer(required=True)
+
+
+class EventCountsSchema(Schema):
+    total = fields.Integer(required=True)
+    pending = fields.Integer(required=True)
+    last_24h = fields.Integer(required=True)
+
+
+class UsageSchema(Schema):
+    plan = fields.String(required=True)
+    rate_limit = fields.Nested(RateLimitSchema, required=True)
+    events = fields.Nested(EventCountsSchema, required=True)
+
+
+class ExportOutSchema(Schema):
+    id = fields.String(required=True)
+    status = fields.String(required=True)
+    format = fields.String(required=True)
+    gzip = fields.Boolean(required=True)
+    filters = fields.Dict(required=True)
+    row_count = fields.Integer(required=True, allow_none=True)
+    size_bytes = fields.Integer(required=True, allow_none=True)
+    sha256 = fields.String(required=True, allow_none=True)
+    created_at = fields.String(required=True)
+    started_at = fields.String(required=True, allow_none=True)
+    completed_at = fields.String(required=True, allow_none=True)
+    expires_at = fields.String(required=True, allow_none=True)
+    error = fields.String(required=True, allow_none=True)
+
+
+def page_of(item: type[Schema], name: str) -> type[Schema]:
+    """The §5.6 page of ``item``s."""
+    return Schema.from_dict({
+        "data": fields.List(fields.Nested(item), required=True),
+        "has_more": fields.Boolean(required=True),
+        "next_cursor": fields.String(),
+        "total_count": fields.Integer(required=True),
+    }, name=name)
+
+
+EventPageSchema = page_of(EventOutSchema, "EventPage")
+ApiKeyPageSchema = page_of(ApiKeyOutSchema, "ApiKeyPage")
+ExportPageSchema = page_of(ExportOutSchema, "ExportPage")
