@@ -36,7 +36,7 @@ BIN = Path(sys.executable).parent
 from adapters.inprocess.rate_limiter import InMemoryRateLimiter  # noqa: E402
 from adapters.redis_store.rate_limiter import RedisRateLimiter  # noqa: E402
 from application.principal import Principal  # noqa: E402
-from application.use_cases.admit_request import AdmitRequest  # noqa: E402
+from application.use_cases.admit_request import AdmitRequest, FailureMemory  # noqa: E402
 from entrypoints.container import build_container  # noqa: E402
 from entrypoints.settings import Settings  # noqa: E402
 
@@ -107,7 +107,8 @@ def measure_admission(url: str) -> None:
         "bench", "enterprise", 10**9)
     authenticate = container.authenticate()
     with_redis = container.admit_request()
-    with_memory = AdmitRequest(authenticate, InMemoryRateLimiter())
+    with_memory = AdmitRequest(authenticate, InMemoryRateLimiter(),
+                               FailureMemory(container.clock()))
     secret, address = issued.secret, "203.0.113.5"
     container.update_workspace().execute(
         Principal(workspace, issued.key), {"ip_allowlist": ["203.0.113.0/24", "10.0.0.0/8"]},

@@ -21,7 +21,7 @@ from adapters.sql.engine import build_engine, ping
 from adapters.sql.unit_of_work import SqlUnitOfWork
 from adapters.system import SystemClock, TokenSecretGenerator, UlidIdGenerator
 from application.counting import EventCounter
-from application.use_cases.admit_request import AdmitRequest
+from application.use_cases.admit_request import AdmitRequest, FailureMemory
 from application.use_cases.api_keys import GetApiKey, ListApiKeys, RevokeApiKey
 from application.use_cases.apply_retention import ApplyRetention
 from application.use_cases.authenticate import Authenticate
@@ -116,8 +116,10 @@ class Container(containers.DeclarativeContainer):
 
     metrics = providers.Singleton(PrometheusMetrics)
     authenticate = providers.Factory(Authenticate, uow_factory=uow.provider, clock=clock)
+    failure_memory = providers.Singleton(FailureMemory, clock=clock)
     admit_request = providers.Factory(AdmitRequest, authenticate=authenticate,
-                                      limiter=rate_limiter, metrics=metrics)
+                                      limiter=rate_limiter, failures=failure_memory,
+                                      metrics=metrics)
     processing_status = providers.Factory(GetProcessingStatus, uow_factory=uow.provider,
                                           clock=clock, queue=job_queue)
     ingest_events = providers.Factory(IngestEvents, uow_factory=uow.provider, clock=clock,

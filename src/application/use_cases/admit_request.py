@@ -3,16 +3,50 @@ rate limit - in that order, so a rejected request costs as little as possible.""
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from application.errors import RateLimited, Unauthenticated
 from application.ports.metrics import NO_METRICS, Metrics
 from application.ports.rate_limits import RateLimiter
+from application.ports.system import Clock
 from application.principal import Principal
 from application.use_cases.authenticate import Authenticate
 from domain.rate_limit import Decision
 
 AUTH_FAILURES_PER_MINUTE = 20
+
+
+class FailureMemory:
+    """Addresses that failed to authenticate in this process during the last minute.
+
+    Only those are checked against the shared failure budget before their key is looked
+    up, so a well-behaved client costs no extra round trip. Another process's failures are
+    learnt at the first failure here: across N processes at most N extra lookups slip
+    through once an address's shared budget is spent.
+    """
+
+    def __init__(self, clock: Clock, memory: timedelta = timedelta(minutes=1),
+                 max_entries: int = 100_000) -> None:
+        self._clock = clock
+        self._memory = memory
+        self._max_entries = max_entries
+        self._failed: OrderedDict[str, datetime] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def is_suspect(self, address: str) -> bool:
+        with self._lock:
+            until = self._failed.get(address)
+            return until is not None and until > self._clock.now()
+
+    def note_failure(self, address: str) -> None:
+        with self._lock:
+            self._failed[address] = self._clock.now() + self._memory
+            self._failed.move_to_end(address)
+            while len(self._failed) > self._max_entries:
+                self._failed.popitem(last=False)
 
 
 @dataclass(frozen=True)
@@ -23,9 +57,11 @@ class Admission:
 
 class AdmitRequest:
     def __init__(self, authenticate: Authenticate, limiter: RateLimiter,
+                 failures: FailureMemory,
                  auth_failures_per_minute: int = AUTH_FAILURES_PER_MINUTE,
                  metrics: Metrics = NO_METRICS) -> None:
         self._metrics = metrics
+        self._memory = failures
         self._authenticate = authenticate
         self._limiter = limiter
         self._failures = auth_failures_per_minute
@@ -35,14 +71,16 @@ class AdmitRequest:
         after authentication when the workspace's budget is spent; requests are counted per
         workspace, whichever key or process they arrive through."""
         guard = f"auth-failures:{client_address}"
-        blocked = self._limiter.peek(guard, self._failures)
-        if not blocked.allowed:
-            self._metrics.rate_limited("auth_failures")
-            raise RateLimited(blocked, "Too many failed authentication attempts from this "
-                                       "address; retry later.")
+        if self._memory.is_suspect(client_address):
+            blocked = self._limiter.peek(guard, self._failures)
+            if not blocked.allowed:
+                self._metrics.rate_limited("auth_failures")
+                raise RateLimited(blocked, "Too many failed authentication attempts from "
+                                           "this address; retry later.")
         try:
             principal = self._authenticate.execute(secret, client_address)
         except Unauthenticated:
+            self._memory.note_failure(client_address)
             self._limiter.hit(guard, self._failures)
             raise
         limit = principal.workspace.rate_limit_per_minute
