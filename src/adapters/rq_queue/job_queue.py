@@ -43,9 +43,7 @@ class RqJobQueue:
                 marked = self._redis.set(self._prefix + workspace_id, 1, nx=not force,
                                          ex=WAKE_TTL_SECONDS)
                 if marked:
-                    self._queue.enqueue(self._job_path, workspace_id,
-                                        job_timeout=self._job_timeout, result_ttl=0,
-                                        failure_ttl=86_400)
+                    self._enqueue(self._job_path, workspace_id, self._job_timeout)
         except RedisError as exc:
             # The events are already committed; upkeep re-queues them once Redis is back.
             log.warning("could not enqueue processing (%s); upkeep will retry",
@@ -53,12 +51,15 @@ class RqJobQueue:
 
     def enqueue_export(self, export_id: str) -> None:
         try:
-            self._queue.enqueue(self._export_job_path, export_id,
-                                job_timeout=self._export_timeout, result_ttl=0,
-                                failure_ttl=86_400)
+            self._enqueue(self._export_job_path, export_id, self._export_timeout)
         except RedisError as exc:
             log.warning("could not enqueue an export (%s); upkeep will retry",
                         type(exc).__name__)
+
+    def _enqueue(self, path: str, argument: str, timeout: int) -> None:
+        """Ids only, never objects; results are not kept (the database has them)."""
+        self._queue.enqueue(path, argument, job_timeout=timeout, result_ttl=0,
+                            failure_ttl=86_400)
 
     def claim(self, workspace_id: str) -> None:
         self._redis.delete(self._prefix + workspace_id)

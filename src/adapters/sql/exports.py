@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, or_, select, tuple_, update
+from sqlalchemy import Connection, and_, insert, or_, select, update
 from sqlalchemy.engine import RowMapping
 
 from adapters.sql import tables as t
-from domain.cursor import ASC, Position
+from adapters.sql.keyset import count_of, created_page
+from domain.cursor import Position
 from domain.exports import COMPLETED, QUEUED, RUNNING, Export
 
 _FIELDS = ("id", "workspace_id", "format", "gzip", "filters", "status", "created_at",
@@ -50,20 +51,11 @@ class SqlExportRepository:
 
     def page(self, workspace_id: str, order: str, after: Position | None,
              limit: int) -> list[Export]:
-        exports = t.exports
-        key = tuple_(exports.c.created_at, exports.c.id)
-        query = select(exports).where(exports.c.workspace_id == workspace_id)
-        if after is not None:
-            boundary = tuple_(after.at, after.id)
-            query = query.where(key > boundary if order == ASC else key < boundary)
-        direction = [c.asc() if order == ASC else c.desc()
-                     for c in (exports.c.created_at, exports.c.id)]
-        rows = self._db.execute(query.order_by(*direction).limit(limit)).mappings()
+        rows = created_page(self._db, t.exports, workspace_id, order, after, limit)
         return [_export(row) for row in rows]
 
     def count(self, workspace_id: str) -> int:
-        return self._db.execute(select(func.count()).select_from(t.exports).where(
-            t.exports.c.workspace_id == workspace_id)).scalar_one()
+        return count_of(self._db, t.exports, workspace_id)
 
     def needing_upkeep(self, expire_by: datetime, silent_since: datetime,
                        queued_before: datetime, limit: int) -> list[Export]:

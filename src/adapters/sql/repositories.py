@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select, tuple_, update
+from sqlalchemy import Connection, bindparam, delete, insert, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
 from adapters.sql import tables as t
+from adapters.sql.keyset import count_of, created_page
 from adapters.sql.mappers import api_key_from, api_key_row, workspace_from, workspace_row
 from application.ports.repositories import IdempotencyKeyTaken
 from domain.api_keys import ApiKey
-from domain.cursor import ASC, Position
+from domain.cursor import Position
 from domain.hash_chain import GENESIS_HASH, ChainHead
 from domain.idempotency import IdempotencyRecord
 from domain.workspaces import Workspace
@@ -70,20 +71,11 @@ class SqlApiKeyRepository:
 
     def page(self, workspace_id: str, order: str, after: Position | None,
              limit: int) -> list[ApiKey]:
-        keys = t.api_keys
-        query = select(keys).where(keys.c.workspace_id == workspace_id)
-        key = tuple_(keys.c.created_at, keys.c.id)
-        if after is not None:
-            boundary = tuple_(after.at, after.id)
-            query = query.where(key > boundary if order == ASC else key < boundary)
-        direction = [c.asc() if order == ASC else c.desc() for c in (keys.c.created_at,
-                                                                      keys.c.id)]
-        rows = self._db.execute(query.order_by(*direction).limit(limit)).mappings()
+        rows = created_page(self._db, t.api_keys, workspace_id, order, after, limit)
         return [api_key_from(row) for row in rows]
 
     def count(self, workspace_id: str) -> int:
-        return self._db.execute(select(func.count()).select_from(t.api_keys).where(
-            t.api_keys.c.workspace_id == workspace_id)).scalar_one()
+        return count_of(self._db, t.api_keys, workspace_id)
 
     def find_by_hash(self, secret_hash: str) -> tuple[ApiKey, Workspace] | None:
         row = self._db.execute(_KEY_WITH_WORKSPACE, {"secret_hash": secret_hash}) \
