@@ -38,6 +38,7 @@ def main() -> None:
         "AUDITRAIL_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"))
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--reuse", metavar="DATABASE")
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--child", nargs=3, metavar=("KIND", "DSN", "DATA_DIR"),
                         help=argparse.SUPPRESS)
     options = parser.parse_args()
@@ -58,10 +59,12 @@ def main() -> None:
             upgrade(build_engine(dsn.replace("postgresql://", "postgresql+psycopg://")))
             began = time.perf_counter()
             load(dsn, TARGET, options.events, 10)
-            print(f"loaded {2 * options.events:,} events in {time.perf_counter() - began:.0f} s")
+            print(f"loaded {2 * options.events:,} events in {time.perf_counter() - began:.0f} s "
+                  f"into {database}")
         measure(dsn)
     finally:
-        if not options.reuse:
+        if not options.reuse and not options.keep:
+            print(f"(dropping {database}; --keep keeps it for --reuse)")
             with psycopg.connect(options.postgres, autocommit=True) as admin:
                 admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
@@ -88,8 +91,16 @@ def run_child(kind: str, dsn: str, data_dir: str) -> dict:
 
 def child(kind: str, dsn: str, data_dir: str) -> dict:
     result = raw_read(dsn) if kind == "raw" else export(kind, dsn, data_dir)
-    result["max_rss_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    result["max_rss_kb"] = _peak_rss_kb()
     return result
+
+
+def _peak_rss_kb() -> int:
+    """VmHWM: this process's own peak (ru_maxrss would include the pre-exec parent image)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def raw_read(dsn: str) -> dict:
