@@ -1,4 +1,4 @@
-"""The audit event: its input rules, its lifecycle and its one canonical document.
+"""The audit event: its lifecycle and its one canonical document (rules: ``event_rules``).
 
 The document returned by ``GET /events/{id}`` is defined here, not in the HTTP layer,
 because the hash chain covers exactly that document: one definition keeps the API and the
