@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
 from sqlalchemy import Connection, Text, cast, func, literal_column
-from sqlalchemy.dialects.postgresql import JSON
 
 from adapters.sql import tables as t
 from adapters.sql.mappers import event_from
@@ -103,28 +102,40 @@ def _copy_out(db: Connection, statement: str, params: dict, sink: BinaryIO,
 
 
 def _csv_inner_columns():  # type: ignore[no-untyped-def]
-    """Each row's stored JSON parsed once, as ``b`` (body) and ``g`` (geo)."""
     return (events.c.id, events.c.sequence, _stamp(events.c.occurred_at).label("occurred"),
             _stamp(events.c.received_at).label("received"), events.c.action,
             events.c.actor_id, events.c.actor_type, events.c.ip_address,
-            events.c.workspace_id, events.c.prev_hash, events.c.hash,
-            cast(events.c.body, JSON).label("b"), cast(events.c.geo, JSON).label("g"))
+            events.c.workspace_id, events.c.prev_hash, events.c.hash, events.c.body,
+            events.c.geo)
+
+
+_FREE_TEXT = frozenset({
+    "action", "actor_id", "actor_type", "actor_name", "user_agent", "geo_country_code",
+    "geo_country", "geo_region", "geo_city", "geo_latitude", "geo_longitude", "geo_timezone"})
+"""The columns whose text can start with a formula trigger; the others cannot by
+construction (generated ids, digits, hex, canonical addresses, JSON objects and arrays)."""
+
+_CSV_PARTS = (
+    "json_to_record(body::json) AS part(actor json, targets json, context json, metadata json)"
+    ", json_to_record(geo::json) AS place(country_code text, country text, region text, "
+    "city text, latitude text, longitude text, timezone text)")
+"""Each row's stored JSON split once, its parts kept as the exact text that was stored."""
 
 
 def _csv_outer_columns() -> list[str]:
-    """``export_rows.csv_row`` over the parsed row, before the spreadsheet rule."""
+    """``export_rows.csv_row`` over the split row, before the spreadsheet rule."""
     columns = {
         "id": "id", "sequence": "sequence", "occurred_at": "occurred",
         "received_at": "received", "action": "action", "actor_id": "actor_id",
-        "actor_type": "actor_type", "actor_name": "b->'actor'->>'name'",
-        "actor_metadata": "b->'actor'->'metadata'", "targets": "b->'targets'",
-        "ip_address": "ip_address", "user_agent": "b->'context'->>'user_agent'",
-        "metadata": "b->'metadata'", "workspace_id": "workspace_id",
+        "actor_type": "actor_type", "actor_name": "actor->>'name'",
+        "actor_metadata": "actor->'metadata'", "targets": "targets",
+        "ip_address": "ip_address", "user_agent": "context->>'user_agent'",
+        "metadata": "metadata", "workspace_id": "workspace_id",
         "prev_hash": "prev_hash", "hash": "hash",
     }
     for key in ("country_code", "country", "region", "city", "latitude", "longitude",
                 "timezone"):
-        columns[f"geo_{key}"] = f"g->>'{key}'"
+        columns[f"geo_{key}"] = f"place.{key}"
     return [columns[name] for name in CSV_COLUMNS]
 
 
@@ -132,11 +143,13 @@ def _postgres_csv(db: Connection, workspace_id: str, filters: EventFilters, sink
                   on_progress: Callable[[], None]) -> int:
     sink.write((",".join(CSV_COLUMNS) + "\r\n").encode())
     sql, params = _compiled(db, _ordered(workspace_id, filters, *_csv_inner_columns()))
-    safe = ", ".join(f"CASE WHEN left(({column})::text, 1) IN ({_TRIGGERS}) "
-                     f"THEN '''' || ({column})::text ELSE ({column})::text END"
-                     for column in _csv_outer_columns())
+    safe = ", ".join(
+        f"CASE WHEN left(({column})::text, 1) IN ({_TRIGGERS}) "
+        f"THEN '''' || ({column})::text ELSE ({column})::text END" if name in _FREE_TEXT
+        else f"({column})::text"
+        for name, column in zip(CSV_COLUMNS, _csv_outer_columns(), strict=True))
     # Only compiled SQL and constant expressions are spliced; values stay parameters.
-    query = f"SELECT {safe} FROM ({sql}) AS parsed"  # noqa: S608
+    query = f"SELECT {safe} FROM ({sql}) AS parsed, {_CSV_PARTS}"  # noqa: S608
     return _copy_out(db, f"COPY ({query}) TO STDOUT WITH (FORMAT csv)", params, sink,
                      on_progress)
 
