@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: install run test unit lint bench clean
+.PHONY: install run test unit lint bench bench-query bench-export bench-ratelimit clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,15 @@ lint: $(STAMP)
 ## Benchmarks against PostgreSQL + Redis; see README "Performance".
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
+
+bench-query: $(STAMP)
+	$(BIN)/python bench/query.py
+
+bench-export: $(STAMP)
+	$(BIN)/python bench/export.py
+
+bench-ratelimit: $(STAMP)
+	$(BIN)/python bench/ratelimit.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

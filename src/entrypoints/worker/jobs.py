@@ -38,13 +38,17 @@ def process_workspace(workspace_id: str) -> int:
                                                          max_chunks=MAX_CHUNKS_PER_JOB)
     if not outcome.drained:
         queue.enqueue_processing([workspace_id])
-    log.info("processed %d events of %s", outcome.linked, workspace_id)
+    log.info("processed events", extra={"workspace_id": workspace_id,
+                                        "linked": outcome.linked, "drained": outcome.drained})
     return outcome.linked
 
 
 def run_export(export_id: str) -> None:
     """Write one export's file."""
-    _bound().run_export().execute(export_id)
+    export = _bound().run_export().execute(export_id)
+    if export is not None:
+        log.info("export finished", extra={"export_id": export.id, "status": export.status,
+                                           "row_count": export.row_count})
 
 
 def upkeep() -> None:
