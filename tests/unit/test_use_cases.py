@@ -77,7 +77,8 @@ def test_processing_links_all_pending_in_chunks_with_geo(world: World) -> None:
                          [world.event(context={"ip_address": "203.0.113.7"})] * 7, batch=True)
     outcome = world.process.execute(world.workspace.id)
     assert (outcome.linked, outcome.drained) == (7, True)
-    chain = list(world.uow.__enter__().events.iter_chain(world.workspace.id, 1, None, 100))
+    with world.uow as uow:
+        chain = list(uow.events.iter_chain(world.workspace.id, 1, None, 100))
     assert [e.sequence for e in chain] == list(range(1, 8))
     assert all(e.status == PROCESSED and e.geo == {"country_code": "AU"} for e in chain)
     assert VerifyChain(world.uow).execute(world.workspace.id).valid
@@ -147,7 +148,6 @@ def test_authenticate_refuses_expired_keys(world: World) -> None:
 
 
 def test_authenticate_checks_allowlist_after_the_key(world: World) -> None:
-    world.uow.__enter__()
     from dataclasses import replace
     with world.uow as uow:
         uow.workspaces.update(replace(world.workspace, ip_allowlist=("10.0.0.0/8",)))
