@@ -10,9 +10,6 @@ from domain.cursor import Position, encode_cursor
 
 Item = TypeVar("Item")
 
-MAX_LIMIT = 100
-DEFAULT_LIMIT = 50
-
 
 @dataclass(frozen=True)
 class Page(Generic[Item]):

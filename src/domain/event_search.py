@@ -48,9 +48,6 @@ class EventFilters:
     until: datetime | None = None
     status: str | None = None
 
-    def is_empty(self) -> bool:
-        return all(getattr(self, f.name) is None for f in fields(self))
-
     def only(self, *names: str) -> bool:
         """Whether no filter outside ``names`` is set."""
         return all(getattr(self, f.name) is None for f in fields(self) if f.name not in names)

@@ -86,9 +86,6 @@ class Export:
         """The worker is alive; upkeep retries only exports whose heart stopped."""
         return replace(self, heartbeat_at=now)
 
-    def is_abandoned(self, now: datetime, silence: timedelta) -> bool:
-        return self.status == RUNNING and (self.heartbeat_at or self.created_at) <= now - silence
-
     def complete(self, now: datetime, written: ExportFile, lifetime: timedelta) -> Export:
         if self.status != RUNNING:
             raise InvalidTransition(f"cannot complete an export that is {self.status}")

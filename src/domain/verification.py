@@ -51,10 +51,6 @@ class ChainVerifier:
         self._failure: VerificationReport | None = None
         self._last_id: str | None = None
 
-    @property
-    def failed(self) -> bool:
-        return self._failure is not None
-
     def feed(self, document: dict[str, Any]) -> bool:
         """Check one event; return False once the chain is known to be broken."""
         if self._failure is not None:

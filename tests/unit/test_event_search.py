@@ -33,7 +33,7 @@ def test_patterns_are_not_accepted(value: str) -> None:
 
 
 def test_filter_terms_and_emptiness() -> None:
-    assert EventFilters().is_empty()
+    assert EventFilters().only()
     filters = EventFilters(action_prefix="user.", target_type="document", status="pending")
     assert filters.terms() == ["action:user.", "target_type:document"]
     assert not filters.only("status") and EventFilters(status="pending").only("status")

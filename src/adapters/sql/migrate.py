@@ -6,8 +6,6 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 _SCRIPTS = Path(__file__).with_name("migrations")
@@ -26,9 +24,3 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 
-
-def is_current(engine: Engine) -> bool:
-    """Whether the database is at the newest revision (used by ``/readyz``-style checks)."""
-    heads = set(ScriptDirectory.from_config(_config()).get_heads())
-    with engine.connect() as connection:
-        return set(MigrationContext.configure(connection).get_current_heads()) == heads

@@ -43,7 +43,6 @@ def requires(scope: str) -> Callable[[View], View]:
         def guarded(*args: Any, **kwargs: Any) -> Any:
             principal().require(scope)
             return view(*args, **kwargs)
-        guarded.required_scope = scope  # type: ignore[attr-defined]
         return guarded  # type: ignore[return-value]
     return decorate
 
