@@ -190,6 +190,15 @@ class _EventRepo:
                       limit: int) -> list[Event]:
         return list(self.iter_chain(workspace_id, after_sequence + 1, None, limit))[:limit]
 
+    def oldest_retained(self) -> dict[str, datetime]:
+        found: dict[str, datetime] = {}
+        for workspace_id, anchor in {**dict.fromkeys(self._s.heads, ChainHead()),
+                                     **self._s.anchors}.items():
+            first = self.oldest_linked(workspace_id, anchor.sequence, 1)
+            if first:
+                found[workspace_id] = first[0].occurred_at
+        return found
+
     def delete_linked(self, workspace_id: str, up_to_sequence: int) -> int:
         doomed = [e.id for e in self._s.events.values() if e.workspace_id == workspace_id
                   and e.sequence is not None and e.sequence <= up_to_sequence]

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import BinaryIO
 
-from sqlalchemy import Connection, delete, func, select
+from sqlalchemy import Connection, and_, delete, func, select
 
 from adapters.sql import bulk
 from adapters.sql import tables as t
@@ -84,6 +84,14 @@ class SqlEventRepository:
                                    t.events.c.sequence > after_sequence)
             .order_by(t.events.c.sequence).limit(limit))
         return [event_from(row) for row in rows.mappings()]
+
+    def oldest_retained(self) -> dict[str, datetime]:
+        heads, events = t.chain_heads, t.events
+        rows = self._db.execute(
+            select(events.c.workspace_id, events.c.occurred_at)
+            .join(heads, and_(heads.c.workspace_id == events.c.workspace_id,
+                              events.c.sequence == heads.c.anchor_sequence + 1)))
+        return {workspace_id: occurred_at for workspace_id, occurred_at in rows}
 
     def delete_linked(self, workspace_id: str, up_to_sequence: int) -> int:
         doomed = select(t.events.c.id).where(t.events.c.workspace_id == workspace_id,

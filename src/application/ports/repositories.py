@@ -92,6 +92,10 @@ class EventRepository(Protocol):
         """The first ``limit`` processed events after ``after_sequence``, in chain order."""
         ...
 
+    def oldest_retained(self) -> dict[str, datetime]:
+        """Per workspace, ``occurred_at`` of the first event after its retention anchor."""
+        ...
+
     def delete_linked(self, workspace_id: str, up_to_sequence: int) -> int:
         """Delete processed events with sequence <= ``up_to_sequence`` (and their terms)."""
         ...
