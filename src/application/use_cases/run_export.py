@@ -74,12 +74,16 @@ class RunExport:
         except Exception as exc:  # the export records why; the worker carries on
             reason = _reason(exc)
             log.warning("export %s failed: %s", export_id, reason)
-            self._metrics.export_finished("failed")
-            return self._transition(export_id, RUNNING,
-                                    lambda e: e.fail(self._clock.now(), reason))
-        self._metrics.export_finished("completed")
-        return self._transition(export_id, RUNNING, lambda e: e.complete(
-            self._clock.now(), written, self._lifetime))
+            return self._finish(export_id, lambda e: e.fail(self._clock.now(), reason))
+        return self._finish(export_id, lambda e: e.complete(self._clock.now(), written,
+                                                            self._lifetime))
+
+    def _finish(self, export_id: str, step) -> Export | None:  # type: ignore[no-untyped-def]
+        """Record the outcome, and count it once it is committed."""
+        finished = self._transition(export_id, RUNNING, step)
+        if finished is not None:
+            self._metrics.export_finished(finished.status)
+        return finished
 
     def _transition(self, export_id: str, expected: str, step) -> Export | None:  # type: ignore[no-untyped-def]
         with self._uow_factory() as uow:
