@@ -371,7 +371,8 @@ class InMemoryUnitOfWork:
         self._store = store
         self.commits = 0
 
-    def __call__(self, read_only: bool = False, snapshot: bool = False) -> InMemoryUnitOfWork:
+    def __call__(self, read_only: bool = False, snapshot: bool = False,
+                 single_write: bool = False) -> InMemoryUnitOfWork:
         return self
 
     def __enter__(self) -> InMemoryUnitOfWork:

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from contextlib import nullcontext
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, text, update
 
 from adapters.sql import tables as t
+from adapters.sql.driver import driver_errors
 from adapters.sql.mappers import event_row
 from domain.event_search import search_terms
 from domain.events import PENDING, PROCESSED, Event
@@ -23,20 +25,23 @@ _COPY_COLUMNS = ("id", "workspace_id", "status", "action", "occurred_at", "recei
 
 
 COPY_THRESHOLD = 20
-"""Below this many rows pipelined INSERTs win: COPY costs extra protocol round trips."""
+"""Below this many rows one multi-row INSERT wins: COPY costs extra protocol round trips."""
 
 
 def insert_events(db: Connection, events: Sequence[Event]) -> None:
-    """The events and their search terms, each in one statement."""
+    """The events and their search terms: one INSERT for a few, two COPYs for many."""
     terms = [(event.workspace_id, term, event.occurred_at, event.id)
              for event in events for term in search_terms(event)]
     if db.dialect.name == "postgresql" and len(events) >= COPY_THRESHOLD:
-        _copy_events(db, events)
-        if terms:
-            _copy(db, "event_terms", _TERM_COLUMNS, terms)
+        raw = db.connection.driver_connection
+        # Two COPYs: in a unit of work without a transaction of its own, they get one here.
+        with raw.transaction() if raw.autocommit else nullcontext():  # type: ignore[union-attr]
+            _copy_events(db, events)
+            if terms:
+                _copy(db, "event_terms", _TERM_COLUMNS, terms)
         return
     if db.dialect.name == "postgresql":
-        _pipelined_inserts(db, events, terms)
+        _insert_statement(db, events, terms)
         return
     db.execute(insert(t.events), [event_row(event) for event in events])
     if terms:
@@ -44,20 +49,24 @@ def insert_events(db: Connection, events: Sequence[Event]) -> None:
                                            for row in terms])
 
 
-_INSERT_PENDING = (
-    "INSERT INTO events (id, workspace_id, status, action, occurred_at, received_at, "
-    "actor_id, actor_type, ip_address, body) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)")
-_INSERT_TERMS = ("INSERT INTO event_terms (workspace_id, term, occurred_at, event_id) "
-                 "VALUES (%s, %s, %s, %s)")
+_INSERT_EVENTS = ("INSERT INTO events (id, workspace_id, status, action, occurred_at, "
+                  "received_at, actor_id, actor_type, ip_address, body) VALUES ")
+_INSERT_TERMS = "INSERT INTO event_terms (workspace_id, term, occurred_at, event_id) VALUES "
+_EVENT_ROW = "(" + ", ".join(["%s"] * len(_COPY_COLUMNS)) + ")"
+_TERM_ROW = "(%s, %s, %s, %s)"
 
 
-def _pipelined_inserts(db: Connection, events: Sequence[Event], terms: list[tuple]) -> None:
-    """A few events: both INSERTs sent in one pipeline, one network round trip in all."""
-    raw = db.connection.driver_connection
-    with raw.pipeline(), raw.cursor() as cursor:  # type: ignore[union-attr]
-        cursor.executemany(_INSERT_PENDING, [_pending_row(event) for event in events])
-        if terms:
-            cursor.executemany(_INSERT_TERMS, terms)
+def _insert_statement(db: Connection, events: Sequence[Event], terms: list[tuple]) -> None:
+    """A few events: events and terms in one statement, so one round trip, and atomic on
+    its own (a ``single_write`` unit of work runs it without BEGIN and COMMIT). The text
+    is built from constants and row counts only; every value is a parameter."""
+    query = _INSERT_EVENTS + ", ".join([_EVENT_ROW] * len(events))
+    parameters = [value for event in events for value in _pending_row(event)]
+    if terms:
+        query = (f"WITH new_events AS ({query}) {_INSERT_TERMS}"
+                 + ", ".join([_TERM_ROW] * len(terms)))
+        parameters.extend(value for term in terms for value in term)
+    db.exec_driver_sql(query, tuple(parameters))
 
 
 def _pending_row(event: Event) -> tuple:
@@ -73,8 +82,9 @@ def _copy_events(db: Connection, events: Sequence[Event]) -> None:
 
 def _copy(db: Connection, table: str, columns: Sequence[str], rows: Sequence[tuple]) -> None:
     """COPY inside the unit of work's transaction: it commits or rolls back with the rest."""
+    statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
     cursor = db.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    with cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+    with driver_errors(db, statement), cursor, cursor.copy(statement) as copy:
         for row in rows:
             copy.write_row(row)
 

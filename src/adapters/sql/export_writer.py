@@ -17,6 +17,7 @@ from typing import BinaryIO
 from sqlalchemy import Connection, Text, cast, func, literal_column
 
 from adapters.sql import tables as t
+from adapters.sql.driver import driver_errors
 from adapters.sql.mappers import event_from
 from adapters.sql.search import narrow_select
 from domain.event_search import EventFilters
@@ -91,7 +92,7 @@ def _copy_out(db: Connection, statement: str, params: dict, sink: BinaryIO,
     """Stream a ``COPY … TO STDOUT`` into ``sink`` block by block; return its row count."""
     raw = db.connection.driver_connection
     deadline = time.monotonic() + 10
-    with raw.cursor() as cursor:  # type: ignore[union-attr]
+    with driver_errors(db, statement), raw.cursor() as cursor:  # type: ignore[union-attr]
         with cursor.copy(statement, params) as copy:
             for block in copy:
                 sink.write(block)

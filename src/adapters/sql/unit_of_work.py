@@ -20,12 +20,16 @@ from adapters.sql.repositories import (
 class SqlUnitOfWork:
     """``read_only`` units on PostgreSQL run in autocommit: no BEGIN/ROLLBACK round trips on
     the authentication path. ``snapshot`` asks for one consistent view across statements
-    instead (a REPEATABLE READ, READ ONLY transaction), for reads that span many chunks."""
+    instead (a REPEATABLE READ, READ ONLY transaction), for reads that span many chunks.
+    ``single_write`` units make one repository write, which is atomic on its own, so on
+    PostgreSQL they run in autocommit too: the write is durable when it returns."""
 
-    def __init__(self, engine: Engine, read_only: bool = False, snapshot: bool = False) -> None:
+    def __init__(self, engine: Engine, read_only: bool = False, snapshot: bool = False,
+                 single_write: bool = False) -> None:
         self._engine = engine
         self._read_only = read_only or snapshot
         self._snapshot = snapshot
+        self._single_write = single_write
 
     def __enter__(self) -> SqlUnitOfWork:
         options: dict[str, object] = {WRITE_OPTION: not self._read_only}
@@ -33,6 +37,8 @@ class SqlUnitOfWork:
             options["isolation_level"] = "REPEATABLE READ" if self._snapshot else "AUTOCOMMIT"
             if self._snapshot:
                 options["postgresql_readonly"] = True
+        elif self._engine.dialect.name == "postgresql" and self._single_write:
+            options["isolation_level"] = "AUTOCOMMIT"
         self._connection = self._engine.connect().execution_options(**options)
         self._transaction = self._connection.begin()
         self.workspaces = SqlWorkspaceRepository(self._connection)

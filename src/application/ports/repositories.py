@@ -45,7 +45,8 @@ class ApiKeyRepository(Protocol):
 
 class EventRepository(Protocol):
     def add_many(self, events: Sequence[Event]) -> None:
-        """Store new pending events in one set-based insert."""
+        """Store new pending events in one set-based insert, atomically even outside a
+        transaction (a ``single_write`` unit of work)."""
         ...
 
     def get(self, workspace_id: str, event_id: str) -> Event | None: ...

@@ -36,4 +36,6 @@ class UnitOfWork(Protocol):
 
 UnitOfWorkFactory = Callable[..., UnitOfWork]
 """Makes a fresh unit of work. ``read_only=True`` lets a store skip its write lock and its
-transaction round trips; ``snapshot=True`` asks for one consistent view across many reads."""
+transaction round trips; ``snapshot=True`` asks for one consistent view across many reads;
+``single_write=True`` promises exactly one repository write, which every repository makes
+atomic on its own, so a store may skip the transaction round trips for it too."""

@@ -72,7 +72,7 @@ class IngestEvents:
     def _store(self, workspace_id: str, events: list[Event], key: str | None,
                request: str) -> None:
         now = self._clock.now()
-        with self._uow_factory() as uow:
+        with self._uow_factory(single_write=not key) as uow:
             if key:
                 # First, so that a losing concurrent retry fails before writing any event.
                 uow.idempotency.add(
