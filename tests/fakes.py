@@ -12,6 +12,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from application.ports.rate_limits import VersionedDecision
 from application.ports.repositories import IdempotencyKeyTaken
 from domain.api_keys import ApiKey
 from domain.cursor import Position
@@ -21,6 +22,7 @@ from domain.export_rows import CSV_COLUMNS, csv_row, ndjson_line
 from domain.exports import Export
 from domain.hash_chain import ChainHead
 from domain.idempotency import IdempotencyRecord
+from domain.rate_limit import Decision
 from domain.workspaces import Workspace
 
 
@@ -72,6 +74,43 @@ class FakeJobQueue:
 
     def ping(self) -> bool:
         return True
+
+
+class SharedLimiter:
+    """A rate-limit store shared by several "processes", with a credentials version, like
+    the Redis one; ``down`` makes it fail open as that one does."""
+
+    def __init__(self, limiter: Any) -> None:
+        self._limiter = limiter
+        self._versions = itertools.count(1)
+        self.version = "v0"
+        self.down = False
+        self.spent = 0
+
+    def hit(self, key: str, limit: int) -> Any:
+        self.spent += 1
+        return self._limiter.hit(key, limit)
+
+    def peek(self, key: str, limit: int) -> Any:
+        return self._limiter.peek(key, limit)
+
+    def hit_if_current(self, key: str, limit: int, version: str | None) -> VersionedDecision:
+        if self.down:
+            return VersionedDecision(Decision(True, limit, limit, 0.0, 0.0, 0.0), None)
+        if version is not None and version != self.version:
+            return VersionedDecision(None, self.version)
+        return VersionedDecision(self.hit(key, limit), self.version)
+
+    def announce(self) -> None:
+        self.version = f"v{next(self._versions)}"
+
+
+class FakeCredentialChanges:
+    def __init__(self) -> None:
+        self.announced = 0
+
+    def announce(self) -> None:
+        self.announced += 1
 
 
 class FakeGeo:

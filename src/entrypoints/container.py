@@ -6,6 +6,8 @@ from datetime import timedelta
 
 from dependency_injector import containers, providers
 from redis import Redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from adapters.files.blob_store import FolderBlobStore
 from adapters.geoip.locator import MaxMindGeoLocator, NoGeoLocator
@@ -21,6 +23,7 @@ from adapters.sql.engine import build_engine, ping
 from adapters.sql.unit_of_work import SqlUnitOfWork
 from adapters.system import SystemClock, TokenSecretGenerator, UlidIdGenerator
 from application.counting import EventCounter
+from application.credential_cache import CredentialCache
 from application.use_cases.admit_request import AdmitRequest, FailureMemory
 from application.use_cases.api_keys import GetApiKey, ListApiKeys, RevokeApiKey
 from application.use_cases.apply_retention import ApplyRetention
@@ -95,11 +98,20 @@ class Container(containers.DeclarativeContainer):
                                        export_job_path=EXPORT_JOB,
                                        queue_name=settings.provided.queue_name),
     )
+    # Every request waits for the limiter: its client fails fast (one retry, no backoff),
+    # where the queue's may take its time.
+    limiter_redis = providers.Singleton(Redis.from_url, settings.provided.redis_url,
+                                        socket_timeout=0.5, socket_connect_timeout=0.5,
+                                        retry=providers.Object(Retry(NoBackoff(), 1)),
+                                        health_check_interval=30)
+    metrics = providers.Singleton(PrometheusMetrics)
     rate_limiter = providers.Selector(
         profile,
         embedded=providers.Singleton(InMemoryRateLimiter),
-        production=providers.Singleton(RedisRateLimiter, redis=redis, prefix=providers.Callable(
-            lambda s: f"{s.queue_name}:ratelimit:", settings)),
+        production=providers.Singleton(
+            RedisRateLimiter, redis=limiter_redis,
+            prefix=providers.Callable(lambda s: f"{s.queue_name}:ratelimit:", settings),
+            on_fail_open=metrics.provided.limiter_failed_open),
     )
     blob_store = providers.Singleton(FolderBlobStore, settings.provided.exports_dir)
     secret_key = providers.Singleton(_secret_key, settings)
@@ -114,12 +126,14 @@ class Container(containers.DeclarativeContainer):
         none=providers.Singleton(NoGeoLocator),
     )
 
-    metrics = providers.Singleton(PrometheusMetrics)
     authenticate = providers.Factory(Authenticate, uow_factory=uow.provider, clock=clock)
     failure_memory = providers.Singleton(FailureMemory, clock=clock)
+    credential_cache = providers.Singleton(
+        CredentialCache, clock=clock,
+        max_age=providers.Callable(lambda s: timedelta(seconds=s.auth_cache_seconds), settings))
     admit_request = providers.Factory(AdmitRequest, authenticate=authenticate,
                                       limiter=rate_limiter, failures=failure_memory,
-                                      metrics=metrics)
+                                      credentials=credential_cache, metrics=metrics)
     processing_status = providers.Factory(GetProcessingStatus, uow_factory=uow.provider,
                                           clock=clock, queue=job_queue)
     ingest_events = providers.Factory(IngestEvents, uow_factory=uow.provider, clock=clock,
@@ -143,12 +157,15 @@ class Container(containers.DeclarativeContainer):
                                        ids=ids, secrets=secrets)
     create_workspace = providers.Factory(CreateWorkspace, uow_factory=uow.provider,
                                          clock=clock, ids=ids, create_key=create_api_key)
-    update_workspace_plan = providers.Factory(UpdateWorkspacePlan, uow_factory=uow.provider)
+    update_workspace_plan = providers.Factory(UpdateWorkspacePlan, uow_factory=uow.provider,
+                                              changes=rate_limiter)
     get_workspace = providers.Factory(GetWorkspace, uow_factory=uow.provider)
-    update_workspace = providers.Factory(UpdateWorkspace, uow_factory=uow.provider)
+    update_workspace = providers.Factory(UpdateWorkspace, uow_factory=uow.provider,
+                                         changes=rate_limiter)
     list_api_keys = providers.Factory(ListApiKeys, uow_factory=uow.provider)
     get_api_key = providers.Factory(GetApiKey, uow_factory=uow.provider)
-    revoke_api_key = providers.Factory(RevokeApiKey, uow_factory=uow.provider, clock=clock)
+    revoke_api_key = providers.Factory(RevokeApiKey, uow_factory=uow.provider, clock=clock,
+                                       changes=rate_limiter)
     create_export = providers.Factory(CreateExport, uow_factory=uow.provider, clock=clock,
                                       ids=ids, queue=job_queue)
     get_export = providers.Factory(GetExport, uow_factory=uow.provider)

@@ -30,6 +30,7 @@ class Settings:
     log_level: str = "INFO"
     requeue_after_seconds: int = 30
     queue_name: str = "auditrail"
+    auth_cache_seconds: int = 10
 
     @property
     def profile(self) -> str:
@@ -101,4 +102,5 @@ class Settings:
             log_level=log_level,
             requeue_after_seconds=number("REQUEUE_AFTER_SECONDS", 30, minimum=1),
             queue_name=text("QUEUE_NAME") or "auditrail",
+            auth_cache_seconds=number("AUTH_CACHE_SECONDS", 10),
         )

@@ -51,3 +51,44 @@ def test_redis_down_fails_open() -> None:
     limiter = RedisRateLimiter(redis.Redis(port=1, socket_connect_timeout=0.2))
     assert all(limiter.hit("k", 1).allowed for _ in range(5))
     assert limiter.fail_open_total == 5
+
+
+def test_in_memory_store_shares_no_credentials_version() -> None:
+    """Its process cannot hear of changes the CLI makes elsewhere: nothing may be cached."""
+    limiter = InMemoryRateLimiter()
+    outcome = limiter.hit_if_current("k", 5, None)
+    assert outcome.version is None and outcome.decision and outcome.decision.remaining == 4
+
+
+@pytest.fixture
+def redis_limiter(redis_url: str) -> RedisRateLimiter:
+    return RedisRateLimiter(redis.Redis.from_url(redis_url), prefix=f"test:{uuid.uuid4().hex}:")
+
+
+def test_redis_reports_the_version_and_refuses_a_stale_one_for_free(
+        redis_limiter: RedisRateLimiter) -> None:
+    first = redis_limiter.hit_if_current("k", 10, None)
+    assert first.version and first.decision and first.decision.remaining == 9
+    assert redis_limiter.hit_if_current("k", 10, first.version).version == first.version
+    redis_limiter.announce()
+    stale = redis_limiter.hit_if_current("k", 10, first.version)
+    assert stale.decision is None and stale.version not in (None, first.version)
+    assert redis_limiter.hit_if_current("k", 10, stale.version).decision.remaining == 7
+
+
+def test_a_lost_version_comes_back_as_a_new_one(redis_url: str) -> None:
+    """A restarted Redis forgets the version; every cache must then count as stale."""
+    client = redis.Redis.from_url(redis_url)
+    prefix = f"test:{uuid.uuid4().hex}:"
+    limiter = RedisRateLimiter(client, prefix=prefix)
+    before = limiter.hit_if_current("k", 10, None).version
+    client.delete(prefix + "credentials-version")
+    after = limiter.hit_if_current("k", 10, before)
+    assert after.decision is None and after.version not in (None, before)
+
+
+def test_redis_down_reports_no_version() -> None:
+    limiter = RedisRateLimiter(redis.Redis(port=1, socket_connect_timeout=0.2))
+    outcome = limiter.hit_if_current("k", 1, "v1")
+    assert outcome.version is None and outcome.decision and outcome.decision.allowed
+    limiter.announce()  # logs a warning, raises nothing

@@ -47,7 +47,7 @@ def test_a_chunk_boundary_does_not_stop_the_trim_early() -> None:
 def test_enterprise_keeps_everything_unless_set() -> None:
     from application.use_cases.workspaces import UpdateWorkspacePlan
     world = World()
-    UpdateWorkspacePlan(world.uow).execute(world.workspace.id, "enterprise", 100)
+    UpdateWorkspacePlan(world.uow, world.changes).execute(world.workspace.id, "enterprise", 100)
     world.ingest.execute(world.workspace.id, [aged(world, 4000)], batch=True)
     world.process.execute(world.workspace.id)
     assert ApplyRetention(world.uow, world.clock).execute() == 0

@@ -20,6 +20,7 @@ from domain.errors import ValidationFailed
 from domain.events import PENDING, PROCESSED
 from tests.fakes import (
     FakeClock,
+    FakeCredentialChanges,
     FakeGeo,
     FakeJobQueue,
     FakeSecrets,
@@ -42,6 +43,7 @@ class World:
         self.ingest = IngestEvents(self.uow, self.clock, self.ids, self.queue)
         self.process = ProcessPendingEvents(self.uow, self.geo, chunk_size=3)
         self.authenticate = Authenticate(self.uow, self.clock)
+        self.changes = FakeCredentialChanges()
 
     def event(self, **fields):  # type: ignore[no-untyped-def]
         return {"action": "user.login", "actor": {"id": "u1", "type": "user"}, **fields}
@@ -184,12 +186,13 @@ def test_get_event_hides_other_workspaces(world: World) -> None:
 
 
 def test_plan_update(world: World) -> None:
-    updated = UpdateWorkspacePlan(world.uow).execute(world.workspace.id, "enterprise", 7000)
+    update = UpdateWorkspacePlan(world.uow, world.changes)
+    updated = update.execute(world.workspace.id, "enterprise", 7000)
     assert updated.rate_limit_per_minute == 7000
-    assert UpdateWorkspacePlan(world.uow).execute(world.workspace.id, None, 8000) \
-        .rate_limit_per_minute == 8000
+    assert update.execute(world.workspace.id, None, 8000).rate_limit_per_minute == 8000
+    assert world.changes.announced == 2  # processes caching the old limit drop it
     with pytest.raises(NotFound):
-        UpdateWorkspacePlan(world.uow).execute("ws_missing", "pro", None)
+        update.execute("ws_missing", "pro", None)
 
 
 def test_idempotent_retry_returns_the_original_ids_and_stores_nothing(world: World) -> None:

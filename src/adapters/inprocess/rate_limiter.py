@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from application.ports.rate_limits import VersionedDecision
 from domain.rate_limit import Decision, decide, peek
 
 
@@ -29,6 +30,14 @@ class InMemoryRateLimiter:
             if self._hits % self._prune_every == 0:
                 self._prune(now)
             return decision
+
+    def hit_if_current(self, key: str, limit: int, version: str | None) -> VersionedDecision:
+        """No version: the CLI changes keys and workspaces from other processes, which
+        this store cannot hear of, so nothing may be cached against it."""
+        return VersionedDecision(self.hit(key, limit), None)
+
+    def announce(self) -> None:
+        """Nothing to tell: with no version, no process caches credentials."""
 
     def peek(self, key: str, limit: int) -> Decision:
         with self._lock:

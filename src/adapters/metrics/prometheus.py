@@ -12,6 +12,8 @@ EVENTS_PROCESSED = Counter("auditrail_events_processed_total",
 EXPORTS = Counter("auditrail_exports_total", "Export jobs finished, by outcome.", ["status"])
 RATE_LIMITED = Counter("auditrail_rate_limited_total",
                        "Requests refused with 429, by limit.", ["limit"])
+LIMITER_FAIL_OPEN = Counter("auditrail_rate_limiter_fail_open_total",
+                            "Requests served without a rate-limit decision (Redis unreachable).")
 
 
 class PrometheusMetrics:
@@ -26,3 +28,6 @@ class PrometheusMetrics:
 
     def rate_limited(self, kind: str) -> None:
         RATE_LIMITED.labels(limit=kind).inc()
+
+    def limiter_failed_open(self) -> None:
+        LIMITER_FAIL_OPEN.inc()

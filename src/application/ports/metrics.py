@@ -10,6 +10,7 @@ class Metrics(Protocol):
     def events_processed(self, count: int) -> None: ...
     def export_finished(self, status: str) -> None: ...
     def rate_limited(self, kind: str) -> None: ...
+    def limiter_failed_open(self) -> None: ...
 
 
 class NoMetrics:
@@ -25,6 +26,9 @@ class NoMetrics:
         pass
 
     def rate_limited(self, kind: str) -> None:
+        pass
+
+    def limiter_failed_open(self) -> None:
         pass
 
 

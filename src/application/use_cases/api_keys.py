@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from application.errors import NotFound
 from application.pages import Page, page_of
+from application.ports.rate_limits import CredentialChanges
 from application.ports.system import Clock
 from application.ports.unit_of_work import UnitOfWorkFactory
 from domain.api_keys import ApiKey
@@ -40,13 +41,15 @@ class GetApiKey:
 
 
 class RevokeApiKey:
-    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock) -> None:
+    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock,
+                 changes: CredentialChanges) -> None:
         self._uow_factory = uow_factory
         self._clock = clock
+        self._changes = changes
 
     def execute(self, workspace_id: str, key_id: str) -> ApiKey:
-        """Idempotent: revoking a revoked key returns it unchanged. Effective at once in
-        every process, since authentication reads keys from the database each time."""
+        """Idempotent: revoking a revoked key returns it unchanged. Effective on the next
+        request in every process: the change is announced to their credential caches."""
         with self._uow_factory() as uow:
             key = uow.api_keys.get(workspace_id, key_id)
             if key is None:
@@ -55,4 +58,6 @@ class RevokeApiKey:
             if revoked is not key:
                 uow.api_keys.update(revoked)
                 uow.commit()
+        if revoked is not key:
+            self._changes.announce()
         return revoked

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from application.errors import IpNotAllowed, Unauthenticated
 from application.ports.system import Clock
 from application.ports.unit_of_work import UnitOfWorkFactory
@@ -15,21 +17,31 @@ class Authenticate:
         self._clock = clock
 
     def execute(self, secret: str, client_address: str) -> Principal:
-        """Check key, expiry and revocation first, then the allowlist (contract §3 order)."""
+        """Look the key up, then check it as ``recheck`` does (contract §3 order)."""
         if not looks_like_key(secret):
             raise Unauthenticated()
-        now = self._clock.now()
         with self._uow_factory(read_only=True) as uow:
             found = uow.api_keys.find_by_hash(hash_secret(secret))
         if found is None:
             raise Unauthenticated()
         key, workspace = found
-        if not key.matches(secret) or not key.is_active(now):
+        if not key.matches(secret):
             raise Unauthenticated()
-        if not workspace.allows(client_address):
+        return self.recheck(Principal(workspace, key), client_address)
+
+    def recheck(self, principal: Principal, client_address: str) -> Principal:
+        """Expiry and revocation, then the allowlist: the checks that depend on the moment
+        and the caller, so they run on every request, for cached principals too. Returns
+        the principal with ``last_used_at`` stamped when a stamp was due."""
+        now = self._clock.now()
+        key = principal.api_key
+        if not key.is_active(now):
+            raise Unauthenticated()
+        if not principal.workspace.allows(client_address):
             raise IpNotAllowed()
-        if key.needs_usage_stamp(now):
-            with self._uow_factory() as uow:
-                uow.api_keys.stamp_usage(key.id, now, not_since=now - LAST_USED_RESOLUTION)
-                uow.commit()
-        return Principal(workspace, key)
+        if not key.needs_usage_stamp(now):
+            return principal
+        with self._uow_factory(single_write=True) as uow:
+            uow.api_keys.stamp_usage(key.id, now, not_since=now - LAST_USED_RESOLUTION)
+            uow.commit()
+        return replace(principal, api_key=replace(key, last_used_at=now))

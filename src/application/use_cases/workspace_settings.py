@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from application.errors import NotFound
+from application.ports.rate_limits import CredentialChanges
 from application.ports.unit_of_work import UnitOfWorkFactory
 from application.principal import Principal
 from domain.workspaces import Workspace
@@ -23,12 +24,14 @@ class GetWorkspace:
 
 
 class UpdateWorkspace:
-    def __init__(self, uow_factory: UnitOfWorkFactory) -> None:
+    def __init__(self, uow_factory: UnitOfWorkFactory, changes: CredentialChanges) -> None:
         self._uow_factory = uow_factory
+        self._changes = changes
 
     def execute(self, principal: Principal, changes: dict[str, Any],
                 caller_address: str) -> Workspace:
-        """Takes effect on the next request in every process: nothing caches workspaces."""
+        """Takes effect on the next request in every process: the change is announced to
+        their credential caches (an allowlist is checked with every request)."""
         with self._uow_factory() as uow:
             workspace = uow.workspaces.get(principal.workspace_id)
             if workspace is None:
@@ -36,4 +39,5 @@ class UpdateWorkspace:
             updated = workspace.with_settings(changes, caller_address)
             uow.workspaces.update(updated)
             uow.commit()
+        self._changes.announce()
         return updated

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from application.errors import NotFound
+from application.ports.rate_limits import CredentialChanges
 from application.ports.system import Clock, IdGenerator
 from application.ports.unit_of_work import UnitOfWorkFactory
 from application.use_cases.create_api_key import CreateApiKey, IssuedKey
@@ -40,8 +41,9 @@ class CreateWorkspace:
 
 
 class UpdateWorkspacePlan:
-    def __init__(self, uow_factory: UnitOfWorkFactory) -> None:
+    def __init__(self, uow_factory: UnitOfWorkFactory, changes: CredentialChanges) -> None:
         self._uow_factory = uow_factory
+        self._changes = changes
 
     def execute(self, workspace_id: str, plan: str | None,
                 rate_limit: int | None) -> Workspace:
@@ -55,6 +57,7 @@ class UpdateWorkspacePlan:
                 workspace.custom_rate_limit if keep_limit else rate_limit)
             uow.workspaces.update(updated)
             uow.commit()
+        self._changes.announce()  # the limit applies from the next request on
         return updated
 
 
