@@ -56,12 +56,16 @@ class FakeSecrets:
 class FakeJobQueue:
     def __init__(self) -> None:
         self.enqueued: list[str] = []
+        self.requested: list[str] = []
         self.claimed: list[str] = []
         self.exports: list[str] = []
 
     def enqueue_processing(self, workspace_ids: Iterable[str], *, force: bool = False) -> None:
         self.enqueued.extend(workspace_ids)
         self.forced = force
+
+    def request_processing(self, workspace_ids: Iterable[str]) -> None:
+        self.requested.extend(workspace_ids)
 
     def enqueue_export(self, export_id: str) -> None:
         self.exports.append(export_id)

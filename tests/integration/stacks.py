@@ -38,6 +38,7 @@ class Stack:
                 self._worker_started = True
             assert self.container.job_queue().wait_idle(timeout=30)
         else:
+            self.container.job_queue().flush()  # what requests noted, without the wait
             run_worker(self.container, burst=True)
 
     def sql(self, statement: str, **params: Any) -> Any:
@@ -58,6 +59,8 @@ class Stack:
     def close(self) -> None:
         if self._worker_started:
             stop_embedded_worker(self.container)
+        if self.name == "production":
+            self.container.job_queue().close()
         self.container.engine().dispose()
 
 

@@ -58,7 +58,7 @@ def test_ingest_stores_pending_in_one_insert_then_enqueues(world: World) -> None
     accepted = world.ingest.execute(world.workspace.id, [world.event() for _ in range(5)],
                                     batch=True)
     assert len(accepted.event_ids) == 5 and not accepted.replayed
-    assert world.queue.enqueued == [world.workspace.id]
+    assert world.queue.requested == [world.workspace.id]
     assert world.uow.events.inserts == 1
     stored = GetEvent(world.uow).execute(world.workspace.id, accepted.event_ids[0])
     assert stored.status == PENDING and stored.received_at == world.clock.now()
@@ -71,7 +71,7 @@ def test_batch_is_all_or_nothing_and_names_items(world: World) -> None:
         world.ingest.execute(world.workspace.id, bad, batch=True)
     assert [e.field for e in failure.value.errors] == ["events[1].action", "events[3].actor.id"]
     assert world.uow.commits == 1  # only the workspace creation
-    assert world.queue.enqueued == []
+    assert world.queue.requested == []
 
 
 def test_processing_links_all_pending_in_chunks_with_geo(world: World) -> None:
@@ -119,7 +119,7 @@ def test_requeue_only_stale_pending(world: World) -> None:
     upkeep = RequeuePending(world.uow, world.clock, world.queue,
                             stale_after=timedelta(seconds=30))
     world.ingest.execute(world.workspace.id, [world.event()])
-    world.queue.enqueued.clear()
+    world.queue.requested.clear()
     assert upkeep.execute() == []
     world.clock.advance(seconds=31)
     assert upkeep.execute() == [world.workspace.id]
@@ -200,7 +200,7 @@ def test_idempotent_retry_returns_the_original_ids_and_stores_nothing(world: Wor
     again = world.ingest.execute(world.workspace.id, [world.event()], idempotency_key="k1")
     assert again.event_ids == first.event_ids and again.replayed
     assert len(world.uow._store.events) == 1
-    assert world.queue.enqueued == [world.workspace.id]
+    assert world.queue.requested == [world.workspace.id]
 
 
 def test_idempotency_key_with_another_body_conflicts(world: World) -> None:

@@ -33,6 +33,10 @@ class InProcessJobQueue:
     def enqueue_processing(self, workspace_ids: Iterable[str], *, force: bool = False) -> None:
         self._add((PROCESS, workspace_id) for workspace_id in workspace_ids)
 
+    def request_processing(self, workspace_ids: Iterable[str]) -> None:
+        """Adding to a set in memory already costs a request nothing to wait for."""
+        self.enqueue_processing(workspace_ids)
+
     def enqueue_export(self, export_id: str) -> None:
         self._add([(EXPORT, export_id)])
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
-from collections.abc import Iterable
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
 
 from redis import Redis
 from redis.exceptions import RedisError
@@ -12,6 +16,7 @@ from rq import Queue
 log = logging.getLogger(__name__)
 
 WAKE_TTL_SECONDS = 600
+SEND_INTERVAL_SECONDS = 0.01
 
 
 class RqJobQueue:
@@ -20,11 +25,18 @@ class RqJobQueue:
     A ``SET NX`` marker says "a job for W is queued". The job deletes it (``claim``) before
     it reads pending events, so an event committed after that read always finds the marker
     gone and queues a fresh job: nothing is left behind, and nothing is queued twice.
+
+    Requests do not wait for Redis at all (``request_processing``): they note their
+    workspace, and one thread per process sends every workspace noted since its last send
+    in one pipelined round trip, at most every ``send_interval`` seconds. Under load that is
+    one round trip per interval instead of one per request; when idle, the first request
+    is sent at once.
     """
 
     def __init__(self, redis: Redis, job_path: str, export_job_path: str,
                  queue_name: str = "auditrail", job_timeout: int = 600,
-                 export_timeout: int = 6 * 3600) -> None:
+                 export_timeout: int = 6 * 3600,
+                 send_interval: float = SEND_INTERVAL_SECONDS) -> None:
         self._redis = redis
         self._queue = Queue(queue_name, connection=redis)
         self._job_path = job_path
@@ -32,34 +44,54 @@ class RqJobQueue:
         self._export_timeout = export_timeout
         self._prefix = f"{queue_name}:wake:"
         self._job_timeout = job_timeout
+        self._sender = _Sender(self.enqueue_processing, send_interval)
 
     @property
     def queue(self) -> Queue:
         return self._queue
 
     def enqueue_processing(self, workspace_ids: Iterable[str], *, force: bool = False) -> None:
+        """Mark every workspace in one pipelined round trip, then enqueue a job for each
+        one that was not marked yet (all of them when ``force``) in another."""
+        workspace_ids = list(dict.fromkeys(workspace_ids))
+        if not workspace_ids:
+            return
         try:
-            for workspace_id in workspace_ids:
-                marked = self._redis.set(self._prefix + workspace_id, 1, nx=not force,
-                                         ex=WAKE_TTL_SECONDS)
-                if marked:
-                    self._enqueue(self._job_path, workspace_id, self._job_timeout)
+            with self._redis.pipeline(transaction=False) as pipe:
+                for workspace_id in workspace_ids:
+                    pipe.set(self._prefix + workspace_id, 1, nx=not force, ex=WAKE_TTL_SECONDS)
+                marked = pipe.execute()
+            due = [workspace for workspace, new in zip(workspace_ids, marked, strict=True) if new]
+            if due:
+                self._queue.enqueue_many([self._job(self._job_path, workspace_id,
+                                                    self._job_timeout) for workspace_id in due])
         except RedisError as exc:
             # The events are already committed; upkeep re-queues them once Redis is back.
             log.warning("could not enqueue processing (%s); upkeep will retry",
                         type(exc).__name__)
 
+    def request_processing(self, workspace_ids: Iterable[str]) -> None:
+        self._sender.add(workspace_ids)
+
+    def flush(self) -> None:
+        """Send what requests noted, now (tests, and before a process exits)."""
+        self._sender.flush()
+
+    def close(self) -> None:
+        self._sender.close()
+
     def enqueue_export(self, export_id: str) -> None:
         try:
-            self._enqueue(self._export_job_path, export_id, self._export_timeout)
+            self._queue.enqueue_many([self._job(self._export_job_path, export_id,
+                                                self._export_timeout)])
         except RedisError as exc:
             log.warning("could not enqueue an export (%s); upkeep will retry",
                         type(exc).__name__)
 
-    def _enqueue(self, path: str, argument: str, timeout: int) -> None:
+    def _job(self, path: str, argument: str, timeout: int):  # type: ignore[no-untyped-def]
         """Ids only, never objects; results are not kept (the database has them)."""
-        self._queue.enqueue(path, argument, job_timeout=timeout, result_ttl=0,
-                            failure_ttl=86_400)
+        return Queue.prepare_data(path, args=(argument,), timeout=timeout, result_ttl=0,
+                                  failure_ttl=86_400)
 
     def claim(self, workspace_id: str) -> None:
         self._redis.delete(self._prefix + workspace_id)
@@ -75,3 +107,70 @@ class RqJobQueue:
             return bool(self._redis.ping())
         except RedisError:
             return False
+
+
+class _Sender:
+    """The thread behind ``request_processing``: started on first use (after any fork),
+    closed at interpreter exit, so a graceful shutdown sends everything it noted."""
+
+    def __init__(self, send: Callable[[list[str]], None], interval: float) -> None:
+        self._send = send
+        self._interval = interval
+        self._noted: dict[str, None] = {}
+        self._condition = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+        self._closing = False
+
+    def add(self, workspace_ids: Iterable[str]) -> None:
+        with self._condition:
+            if self._pid != os.getpid() and not self._closing:
+                self._start()  # first use, or first use in a forked child
+            was_empty = not self._noted
+            for workspace_id in workspace_ids:
+                self._noted[workspace_id] = None
+            closing = self._closing
+            if was_empty:
+                self._condition.notify()
+        if closing:  # a request finishing during shutdown sends its own
+            self.flush()
+
+    def _start(self) -> None:
+        self._pid = os.getpid()
+        self._noted = {}
+        self._thread = threading.Thread(target=self._run, name="auditrail-wake-ups",
+                                        daemon=True)
+        self._thread.start()
+        atexit.register(self.close)
+
+    def _run(self) -> None:
+        last_sent = 0.0
+        while True:
+            with self._condition:
+                while not self._closing:
+                    pause = last_sent + self._interval - time.monotonic()
+                    if self._noted and pause <= 0:
+                        break
+                    self._condition.wait(pause if self._noted else None)
+                if self._closing:
+                    return
+            last_sent = time.monotonic()
+            try:
+                self.flush()
+            except Exception:  # a bug must not stop every later wake-up; upkeep covers these
+                log.exception("sending wake-ups failed")
+
+    def flush(self) -> None:
+        with self._condition:
+            noted, self._noted = list(self._noted), {}
+        if noted:
+            self._send(noted)
+
+    def close(self) -> None:
+        with self._condition:
+            self._closing = True
+            self._condition.notify()
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=5)
+        self.flush()

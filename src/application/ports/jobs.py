@@ -16,6 +16,13 @@ class JobQueue(Protocol):
         """
         ...
 
+    def request_processing(self, workspace_ids: Iterable[str]) -> None:
+        """``enqueue_processing`` for the request path: the queue may send it a few
+        milliseconds later, together with other requests', instead of making each request
+        wait for a round trip. A wake-up lost with its process (killed before sending) only
+        waits for upkeep, since the events were committed first."""
+        ...
+
     def enqueue_export(self, export_id: str) -> None:
         """Ask for an export to be written. Like processing, it must not raise when the
         queue is down: the export stays queued and upkeep re-queues it."""

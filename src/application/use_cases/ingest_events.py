@@ -56,7 +56,7 @@ class IngestEvents:
                 raise
             return earlier
         self._metrics.events_accepted(len(events))
-        self._queue.enqueue_processing([workspace_id])
+        self._queue.request_processing([workspace_id])
         return Accepted(tuple(event.id for event in events))
 
     def _earlier(self, workspace_id: str, key: str, request: str) -> Accepted | None:

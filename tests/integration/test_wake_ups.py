@@ -1,0 +1,71 @@
+"""Wake-ups from the request path: noted per process, sent in batches by one thread."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from redis import Redis
+
+from adapters.rq_queue.job_queue import RqJobQueue
+
+
+@pytest.fixture
+def make_queue(redis_url: str) -> Iterator:  # type: ignore[type-arg]
+    made: list[RqJobQueue] = []
+
+    def make(interval: float) -> RqJobQueue:
+        queue = RqJobQueue(Redis.from_url(redis_url), "jobs.process", "jobs.export",
+                           queue_name=f"test-wake-{uuid.uuid4().hex[:8]}",
+                           send_interval=interval)
+        made.append(queue)
+        return queue
+
+    yield make
+    for queue in made:
+        queue.close()
+        queue.queue.connection.delete(*queue.queue.connection.keys(f"*{queue.queue.name}*"))
+
+
+def _jobs(queue: RqJobQueue, expected: int, timeout: float = 3.0) -> list[str]:
+    deadline = time.monotonic() + timeout
+    while queue.queue.count < expected and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return sorted(job.args[0] for job in queue.queue.jobs)
+
+
+def test_a_burst_of_requests_queues_one_job_per_workspace(make_queue) -> None:  # type: ignore[no-untyped-def]
+    queue = make_queue(0.05)
+    for _ in range(300):
+        queue.request_processing(["ws_a"])
+        queue.request_processing(["ws_b"])
+    assert _jobs(queue, 2) == ["ws_a", "ws_b"]
+    time.sleep(0.1)
+    assert queue.queue.count == 2  # nothing more trickled in
+    queue.claim("ws_a")  # its job started: the next event must wake a new one
+    queue.request_processing(["ws_a"])
+    assert _jobs(queue, 3) == ["ws_a", "ws_a", "ws_b"]
+
+
+def test_closing_sends_what_was_noted(make_queue) -> None:  # type: ignore[no-untyped-def]
+    queue = make_queue(60.0)
+    queue.request_processing(["ws_a"])  # idle: sent at once
+    assert _jobs(queue, 1) == ["ws_a"]
+    queue.request_processing(["ws_b"])  # would wait for the interval
+    time.sleep(0.05)
+    assert queue.queue.count == 1
+    queue.close()  # at exit (atexit), or when a test stack closes
+    assert _jobs(queue, 2, timeout=0) == ["ws_a", "ws_b"]
+    queue.request_processing(["ws_c"])  # after closing: sent by the caller itself
+    assert _jobs(queue, 3, timeout=0) == ["ws_a", "ws_b", "ws_c"]
+
+
+def test_enqueue_marks_many_workspaces_in_one_call(make_queue) -> None:  # type: ignore[no-untyped-def]
+    queue = make_queue(0.05)
+    queue.enqueue_processing(["ws_a", "ws_b", "ws_a"])
+    queue.enqueue_processing(["ws_a", "ws_c"])
+    assert _jobs(queue, 3, timeout=0) == ["ws_a", "ws_b", "ws_c"]
+    queue.enqueue_processing(["ws_a"], force=True)  # upkeep, past a marker
+    assert _jobs(queue, 4, timeout=0) == ["ws_a", "ws_a", "ws_b", "ws_c"]
