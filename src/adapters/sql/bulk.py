@@ -66,7 +66,11 @@ def _insert_statement(db: Connection, events: Sequence[Event], terms: list[tuple
         query = (f"WITH new_events AS ({query}) {_INSERT_TERMS}"
                  + ", ".join([_TERM_ROW] * len(terms)))
         parameters.extend(value for term in terms for value in term)
-    db.exec_driver_sql(query, tuple(parameters))
+    # Straight to the driver: on the single-event path SQLAlchemy's execution context
+    # would cost more CPU than the statement itself.
+    cursor = db.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with driver_errors(db, query), cursor:
+        cursor.execute(query, parameters)
 
 
 def _pending_row(event: Event) -> tuple:
