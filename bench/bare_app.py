@@ -26,15 +26,20 @@ def _connection() -> psycopg.Connection:
     return _local.connection
 
 
-def app(environ, start_response):  # type: ignore[no-untyped-def]
-    length = int(environ.get("CONTENT_LENGTH") or 0)
-    body = json.loads(environ["wsgi.input"].read(length))
+def insert_pending(body: dict) -> str:
+    """One autocommitted INSERT of a pending-event row; the new event's id."""
     now = datetime.now(UTC)
     event_id = f"evt_{uuid.uuid4().hex}"
     _connection().execute(_SQL, (
         event_id, os.environ["BARE_WORKSPACE"], body["action"], now, now,
         body["actor"]["id"], body["actor"]["type"],
         json.dumps({"actor": body["actor"], "targets": [], "context": {}, "metadata": {}})))
+    return event_id
+
+
+def app(environ, start_response):  # type: ignore[no-untyped-def]
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    event_id = insert_pending(json.loads(environ["wsgi.input"].read(length)))
     payload = json.dumps({"id": event_id, "status": "pending"}).encode()
     start_response("202 Accepted", [("Content-Type", "application/json"),
                                     ("Content-Length", str(len(payload)))])

@@ -9,7 +9,8 @@ Measures, in one run and on one machine:
     ``auditrail serve`` process, several client threads);
   * events/s fully processed (geo, sequence, hash chain) by one and by two ``auditrail
     worker`` processes;
-  * single ``POST /api/v1/events`` requests/s with p50/p99 latency, and the bare endpoint's.
+  * single ``POST /api/v1/events`` requests/s with p50/p99 latency, and the bare endpoint's
+    (plus, for reference, the same one INSERT behind Flask: the framework's own cost).
 Then prints each figure with its ratio to the limit it is judged against.
 """
 
@@ -120,7 +121,7 @@ class Bench:
             self.measure_raw_inserts()
             self.measure_accepted_and_processed()
         self.measure_singles()
-        self.measure_bare_endpoint()
+        self.measure_bare_endpoints()
         self.report()
 
     def close(self) -> None:
@@ -276,29 +277,32 @@ class Bench:
         self.server[0].terminate()
         self.server[0].wait(30)
 
-    def measure_bare_endpoint(self) -> None:
-        self._settle()
-        workspace_id, _ = self._workspace("bare")
-        port = _free_port()
-        env = {**self.env, "BARE_DSN": self.dsn, "BARE_WORKSPACE": workspace_id}
-        command = [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers",
-                   str(self.options.server_workers), "--worker-class", "gthread", "--threads",
-                   "8", "--no-control-socket", "bare_app:app"]
-        process, base = self._serve(command, port, env, "bare.log")
-        body = json.dumps(EVENT).encode()
-        _load(base, "/", [("none", body)] * 200, self.options.clients)  # warm-up
-        elapsed, latencies = _load(base, "/", [("none", body)] * self.options.singles,
-                                   self.options.clients)
-        self._record_singles("bare", elapsed, latencies)
-        process.terminate()
-        process.wait(30)
+    def measure_bare_endpoints(self) -> None:
+        """The limit (a bare WSGI app) and, for reference, the same behind Flask."""
+        for name, app in (("bare", "bare_app:app"), ("flask", "flask_floor:app")):
+            self._settle()
+            workspace_id, _ = self._workspace(name)
+            port = _free_port()
+            env = {**self.env, "BARE_DSN": self.dsn, "BARE_WORKSPACE": workspace_id}
+            command = [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers",
+                       str(self.options.server_workers), "--worker-class", "gthread",
+                       "--threads", "8", "--no-control-socket", app]
+            process, base = self._serve(command, port, env, f"{name}.log")
+            body = json.dumps(EVENT).encode()
+            _load(base, "/", [("none", body)] * 200, self.options.clients)  # warm-up
+            elapsed, latencies = _load(base, "/", [("none", body)] * self.options.singles,
+                                       self.options.clients)
+            self._record_singles(name, elapsed, latencies)
+            process.terminate()
+            process.wait(30)
 
     def _record_singles(self, name: str, elapsed: float, latencies: list[float]) -> None:
         quantiles = statistics.quantiles(latencies, n=100)
         self.results[f"{name}_rps"] = len(latencies) / elapsed
         self.results[f"{name}_p50"] = quantiles[49] * 1000
         self.results[f"{name}_p99"] = quantiles[98] * 1000
-        label = "auditrail  POST /events" if name == "single" else "limit  bare one-INSERT"
+        label = {"single": "auditrail  POST /events", "bare": "limit  bare one-INSERT",
+                 "flask": "reference  Flask one-INSERT"}[name]
         print(f"{label:<33} {self.results[f'{name}_rps']:>9,.0f} req/s   p50 "
               f"{self.results[f'{name}_p50']:.2f} ms   p99 {self.results[f'{name}_p99']:.2f} ms",
               flush=True)
@@ -318,6 +322,8 @@ class Bench:
         ]
         rows.append(("single POST req/s / bare one-INSERT", r["single_rps"], r["bare_rps"],
                      ">= 60%"))
+        rows.append(("  (Flask one-INSERT / bare one-INSERT)", r["flask_rps"], r["bare_rps"],
+                     "framework floor"))
         print("\nratio                                               value     target")
         for label, value, limit, target in rows:
             print(f"{label:<50} {100 * value / limit:>6.1f}%   {target}")

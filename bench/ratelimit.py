@@ -24,6 +24,7 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 
 import psycopg
@@ -35,6 +36,7 @@ BIN = Path(sys.executable).parent
 
 from adapters.inprocess.rate_limiter import InMemoryRateLimiter  # noqa: E402
 from adapters.redis_store.rate_limiter import RedisRateLimiter  # noqa: E402
+from application.credential_cache import CredentialCache  # noqa: E402
 from application.principal import Principal  # noqa: E402
 from application.use_cases.admit_request import AdmitRequest, FailureMemory  # noqa: E402
 from entrypoints.container import build_container  # noqa: E402
@@ -106,15 +108,19 @@ def measure_admission(url: str) -> None:
     workspace, issued = container.create_workspace().execute(
         "bench", "enterprise", 10**9)
     authenticate = container.authenticate()
-    with_redis = container.admit_request()
-    with_memory = AdmitRequest(authenticate, InMemoryRateLimiter(),
-                               FailureMemory(container.clock()))
+    cached = container.admit_request()
+    clock = container.clock()
+    with_redis = AdmitRequest(authenticate, container.rate_limiter(), FailureMemory(clock),
+                              CredentialCache(clock, max_age=timedelta(0)))
+    with_memory = AdmitRequest(authenticate, InMemoryRateLimiter(), FailureMemory(clock),
+                               CredentialCache(clock))
     secret, address = issued.secret, "203.0.113.5"
     container.update_workspace().execute(
         Principal(workspace, issued.key), {"ip_allowlist": ["203.0.113.0/24", "10.0.0.0/8"]},
         address)
     for step in (lambda: authenticate.execute(secret, address),
-                 lambda: with_redis.execute(secret, address)):
+                 lambda: with_redis.execute(secret, address),
+                 lambda: cached.execute(secret, address)):
         for _ in range(200):  # warm the pools and prepared statements
             step()
     print("\nadmission path, in-process (PostgreSQL key lookup, allowlist, limits)   p50 ms  "
@@ -125,6 +131,8 @@ def measure_admission(url: str) -> None:
             secret, address)),
         ("+ failed-auth guard + workspace limit (memory)", lambda: with_memory.execute(
             secret, address)),
+        ("the same with Redis, key from the credential cache (the default)",
+         lambda: cached.execute(secret, address)),
     ]:
         p50, p99 = latencies(step, 3_000)
         print(f"  {label:<66} {p50:>6.3f}  {p99:>6.3f}")
