@@ -52,6 +52,21 @@ def start_server(env: dict[str, str], log: Path, *extra: str) -> tuple[subproces
     raise AssertionError("serve did not come up")
 
 
+def start_workers(count: int, env: dict[str, str], logs: Path) -> list[subprocess.Popen]:
+    """``count`` workers, returned once every one listens on the queue (a worker still
+    importing when a test ends would be stopped before it could handle SIGTERM)."""
+    from redis import Redis
+    from rq import Queue, Worker
+
+    workers = [start("worker", env=env, log=logs / f"worker{i}.log") for i in range(count)]
+    connection = Redis.from_url(env["AUDITRAIL_REDIS_URL"])
+    queue = Queue(env["AUDITRAIL_QUEUE_NAME"], connection=connection)
+    pids = {worker.pid for worker in workers}
+    assert wait_for(lambda: pids <= {w.pid for w in Worker.all(queue=queue)}, timeout=60), \
+        "workers did not come up"
+    return workers
+
+
 def stop(process: subprocess.Popen, timeout: float = 30) -> int:
     if process.poll() is None:
         process.terminate()

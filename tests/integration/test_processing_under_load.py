@@ -12,7 +12,14 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.integration.processes import environment, start, start_server, stop, wait_for
+from tests.integration.processes import (
+    environment,
+    start,
+    start_server,
+    start_workers,
+    stop,
+    wait_for,
+)
 from tests.integration.stacks import Stack, production_stack
 
 EVENT = {"action": "user.login", "actor": {"id": "u1", "type": "user"}}
@@ -51,7 +58,7 @@ def test_four_workers_and_two_servers_keep_one_unbroken_chain(shared, tmp_path: 
     workspace_id, key = stack.new_workspace()
     servers = [start_server(env, tmp_path / f"serve{i}.log", "--workers", "1")
                for i in range(2)]
-    workers = [start("worker", env=env, log=tmp_path / f"worker{i}.log") for i in range(4)]
+    workers = start_workers(4, env, tmp_path)
     try:
         with ThreadPoolExecutor(max_workers=6) as pool:
             statuses = list(pool.map(lambda i: post_batch(servers[i % 2][1], key, 25),
