@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -69,3 +71,25 @@ def test_enqueue_marks_many_workspaces_in_one_call(make_queue) -> None:  # type:
     assert _jobs(queue, 3, timeout=0) == ["ws_a", "ws_b", "ws_c"]
     queue.enqueue_processing(["ws_a"], force=True)  # upkeep, past a marker
     assert _jobs(queue, 4, timeout=0) == ["ws_a", "ws_a", "ws_b", "ws_c"]
+
+
+def test_a_process_exiting_sends_what_it_noted(redis_url: str) -> None:
+    """Graceful shutdown of a server process ends in interpreter exit, which sends."""
+    name = f"test-wake-{uuid.uuid4().hex[:8]}"
+    script = (
+        "import sys\n"
+        "from redis import Redis\n"
+        "from adapters.rq_queue.job_queue import RqJobQueue\n"
+        f"queue = RqJobQueue(Redis.from_url({redis_url!r}), 'jobs.process', 'jobs.export',\n"
+        f"                   queue_name={name!r}, send_interval=60)\n"
+        "queue.request_processing(['ws_a'])\n"  # sent at once
+        "import time; time.sleep(0.2)\n"
+        "queue.request_processing(['ws_b'])\n"  # noted, 60 s from being sent
+        "sys.exit(0)\n")
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=30)
+    queue = RqJobQueue(Redis.from_url(redis_url), "jobs.process", "jobs.export",
+                       queue_name=name)
+    try:
+        assert _jobs(queue, 2, timeout=0) == ["ws_a", "ws_b"]
+    finally:
+        queue.queue.connection.delete(*queue.queue.connection.keys(f"*{name}*"))
