@@ -1,17 +1,21 @@
 """Server processes cache the keys they authenticated; a change made through another one
-(or the CLI) still applies to the very next request. Two containers are two processes:
-each has its own cache, and they share PostgreSQL and Redis."""
+(or the CLI) still applies to the very next request. Two containers stand for two
+processes: each has its own credential cache, and they share PostgreSQL and Redis. (They
+are driven through their use cases: Flask views are wired to one container per process.)"""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
+import pytest
 import redis
 
-from tests.integration.stacks import Stack, bearer
+from application.errors import IpNotAllowed, Unauthenticated
+from application.principal import Principal
+from tests.integration.stacks import Stack
 
-ELSEWHERE = {"REMOTE_ADDR": "203.0.113.9"}
+HERE, ELSEWHERE = "198.51.100.1", "203.0.113.9"
 
 
 def _pair(stack_factory: Any) -> tuple[Stack, Stack]:
@@ -20,36 +24,50 @@ def _pair(stack_factory: Any) -> tuple[Stack, Stack]:
             stack_factory("production", queue_name=queue))
 
 
-def _verify(stack: Stack, secret: str, **environ: str) -> Any:
-    return stack.client.get("/api/v1/events/verify", headers=bearer(secret),
-                            environ_base=environ)
+class Lookups:
+    """Counts the database lookups of one process's admission."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.admit = stack.container.admit_request()
+        self.calls = 0
+        real = self.admit._authenticate.execute
+
+        def counted(*args: Any) -> Any:
+            self.calls += 1
+            return real(*args)
+
+        self.admit._authenticate.execute = counted  # type: ignore[method-assign]
+
+    def request(self, secret: str, address: str = HERE) -> Any:
+        return self.admit.execute(secret, address)
 
 
-def test_revocation_elsewhere_applies_to_the_next_request(stack_factory: Any) -> None:
+def test_a_steady_key_is_looked_up_once_and_revocation_applies_next(
+        stack_factory: Any) -> None:
     here, there = _pair(stack_factory)
-    workspace_id, admin = here.new_workspace()
+    workspace_id, _ = here.new_workspace()
     reader = here.container.create_api_key().execute(workspace_id, "reader", ["events:read"])
-    for _ in range(3):  # learnt and cached over there
-        assert _verify(there, reader.secret).status_code == 200
-    assert here.client.delete(f"/api/v1/api-keys/{reader.key.id}",
-                              headers=bearer(admin)).status_code == 200
-    assert _verify(there, reader.secret).status_code == 401
-    assert _verify(there, admin).status_code == 200
+    process = Lookups(there)
+    for _ in range(5):
+        process.request(reader.secret)
+    assert process.calls == 2  # learn the version, then cache under it
+    here.container.revoke_api_key().execute(workspace_id, reader.key.id)
+    with pytest.raises(Unauthenticated):
+        process.request(reader.secret)
 
 
 def test_allowlist_and_plan_changes_apply_to_the_next_request(stack_factory: Any) -> None:
     here, there = _pair(stack_factory)
     workspace_id, admin = here.new_workspace()
-    for _ in range(3):
-        assert _verify(there, admin).status_code == 200
-    patched = here.client.patch("/api/v1/workspace", headers=bearer(admin),
-                                json={"ip_allowlist": ["203.0.113.0/24"]},
-                                environ_base=ELSEWHERE)
-    assert patched.status_code == 200
-    assert _verify(there, admin).status_code == 403
-    assert _verify(there, admin, **ELSEWHERE).status_code == 200
+    process = Lookups(there)
+    principal = process.request(admin, ELSEWHERE).principal
+    process.request(admin, ELSEWHERE)
+    here.container.update_workspace().execute(
+        principal, {"ip_allowlist": ["203.0.113.0/24"]}, ELSEWHERE)
+    with pytest.raises(IpNotAllowed):
+        process.request(admin, HERE)
     here.container.update_workspace_plan().execute(workspace_id, "enterprise", 5)  # the CLI
-    assert _verify(there, admin, **ELSEWHERE).headers["X-RateLimit-Limit"] == "5"
+    assert process.request(admin, ELSEWHERE).rate_limit.limit == 5
 
 
 def test_a_restarted_redis_invalidates_every_cache(stack_factory: Any, redis_url: str) -> None:
@@ -58,10 +76,12 @@ def test_a_restarted_redis_invalidates_every_cache(stack_factory: Any, redis_url
     here, there = _pair(stack_factory)
     workspace_id, _ = here.new_workspace()
     reader = here.container.create_api_key().execute(workspace_id, "reader", ["events:read"])
+    process = Lookups(there)
     for _ in range(3):
-        assert _verify(there, reader.secret).status_code == 200
+        process.request(reader.secret)
     here.sql("UPDATE api_keys SET revoked_at = created_at WHERE id = :id", id=reader.key.id)
-    assert _verify(there, reader.secret).status_code == 200  # cached, as intended
+    assert isinstance(process.request(reader.secret).principal, Principal)  # cached
     redis.Redis.from_url(redis_url).delete(
         f"{there.settings.queue_name}:ratelimit:credentials-version")
-    assert _verify(there, reader.secret).status_code == 401
+    with pytest.raises(Unauthenticated):
+        process.request(reader.secret)
