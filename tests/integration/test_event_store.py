@@ -49,3 +49,20 @@ def test_a_failing_single_write_stores_nothing(stack_factory: Any, count: int) -
         uow.events.add_many(events)
         uow.commit()
     assert _stored(stack, workspace_id) == (0, 0)
+
+
+def test_only_one_statement_units_run_outside_a_transaction(stack_factory: Any) -> None:
+    """The engine's connections default to autocommit; every other unit must still hold
+    one transaction (processing relies on its row lock lasting until the commit)."""
+    stack = stack_factory("production")
+
+    def transaction_ids(**kind: bool) -> set[int]:
+        with stack.container.uow(**kind) as uow:
+            db = uow._connection  # the unit's own connection, to ask PostgreSQL directly
+            return {db.exec_driver_sql("SELECT pg_current_xact_id()::text::bigint").scalar()
+                    for _ in range(3)}
+
+    assert len(transaction_ids()) == 1
+    assert len(transaction_ids(snapshot=True)) == 1
+    assert len(transaction_ids(single_write=True)) == 3
+    assert len(transaction_ids(read_only=True)) == 3

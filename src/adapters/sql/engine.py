@@ -17,7 +17,15 @@ def build_engine(url: str) -> Engine:
         return _sqlite_engine(url, parsed.database)
     # No pre-ping: it would cost a round trip per request. A connection found dead raises a
     # disconnect error (a 503 for that one request) and SQLAlchemy then drops the whole pool.
-    return create_engine(url, pool_size=10, max_overflow=20, pool_recycle=1800)
+    # Connections are in autocommit unless a unit of work asks for a transaction: the
+    # request path is single statements, and setting and resetting the mode on every
+    # checkout would cost it more than the transactional paths (batched) pay instead.
+    return create_engine(url, pool_size=10, max_overflow=20, pool_recycle=1800,
+                         isolation_level="AUTOCOMMIT")
+
+
+TRANSACTION = {"isolation_level": "READ COMMITTED"}
+"""Execution options for code outside a unit of work that needs a PostgreSQL transaction."""
 
 
 def _sqlite_engine(url: str, database: str | None) -> Engine:

@@ -8,6 +8,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine
 
+from adapters.sql.engine import TRANSACTION
+
 _SCRIPTS = Path(__file__).with_name("migrations")
 
 
@@ -20,6 +22,8 @@ def _config() -> Config:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to ``revision``; a no-op when it is already there."""
     config = _config()
+    if engine.dialect.name == "postgresql":  # its connections default to autocommit
+        engine = engine.execution_options(**TRANSACTION)
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)

@@ -6,7 +6,7 @@ from types import TracebackType
 
 from sqlalchemy import Engine
 
-from adapters.sql.engine import WRITE_OPTION
+from adapters.sql.engine import TRANSACTION, WRITE_OPTION
 from adapters.sql.events import SqlEventRepository
 from adapters.sql.exports import SqlExportRepository
 from adapters.sql.repositories import (
@@ -19,7 +19,7 @@ from adapters.sql.repositories import (
 
 class SqlUnitOfWork:
     """``read_only`` units on PostgreSQL run in autocommit: no BEGIN/ROLLBACK round trips on
-    the authentication path. ``snapshot`` asks for one consistent view across statements
+    the request path. ``snapshot`` asks for one consistent view across statements
     instead (a REPEATABLE READ, READ ONLY transaction), for reads that span many chunks.
     ``single_write`` units make one repository write, which is atomic on its own, so on
     PostgreSQL they run in autocommit too: the write is durable when it returns."""
@@ -33,12 +33,9 @@ class SqlUnitOfWork:
 
     def __enter__(self) -> SqlUnitOfWork:
         options: dict[str, object] = {WRITE_OPTION: not self._read_only}
-        if self._engine.dialect.name == "postgresql" and self._read_only:
-            options["isolation_level"] = "REPEATABLE READ" if self._snapshot else "AUTOCOMMIT"
-            if self._snapshot:
-                options["postgresql_readonly"] = True
-        elif self._engine.dialect.name == "postgresql" and self._single_write:
-            options["isolation_level"] = "AUTOCOMMIT"
+        if self._engine.dialect.name == "postgresql":
+            options.update(_postgres_options(self._snapshot, self._read_only or
+                                             self._single_write))
         self._connection = self._engine.connect().execution_options(**options)
         self._transaction = self._connection.begin()
         self.workspaces = SqlWorkspaceRepository(self._connection)
@@ -59,3 +56,13 @@ class SqlUnitOfWork:
 
     def commit(self) -> None:
         self._transaction.commit()
+
+
+def _postgres_options(snapshot: bool, one_statement: bool) -> dict[str, object]:
+    """The engine's connections are in autocommit (see ``build_engine``): units that read
+    or write one statement keep it; the others ask for a transaction."""
+    if snapshot:
+        return {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+    if one_statement:
+        return {}
+    return dict(TRANSACTION)
