@@ -42,16 +42,22 @@ class Lookups:
         return self.admit.execute(secret, address)
 
 
-def test_a_steady_key_is_looked_up_once_and_revocation_applies_next(
-        stack_factory: Any) -> None:
+def _reader_cached_elsewhere(stack_factory: Any) -> tuple[Stack, Stack, Any, Lookups]:
+    """A key created through one process and used five times through the other."""
     here, there = _pair(stack_factory)
     workspace_id, _ = here.new_workspace()
     reader = here.container.create_api_key().execute(workspace_id, "reader", ["events:read"])
     process = Lookups(there)
     for _ in range(5):
         process.request(reader.secret)
+    return here, there, reader, process
+
+
+def test_a_steady_key_is_looked_up_once_and_revocation_applies_next(
+        stack_factory: Any) -> None:
+    here, _, reader, process = _reader_cached_elsewhere(stack_factory)
     assert process.calls == 2  # learn the version, then cache under it
-    here.container.revoke_api_key().execute(workspace_id, reader.key.id)
+    here.container.revoke_api_key().execute(reader.key.workspace_id, reader.key.id)
     with pytest.raises(Unauthenticated):
         process.request(reader.secret)
 
@@ -73,12 +79,7 @@ def test_allowlist_and_plan_changes_apply_to_the_next_request(stack_factory: Any
 def test_a_restarted_redis_invalidates_every_cache(stack_factory: Any, redis_url: str) -> None:
     """A change whose announcement never arrived (Redis was down) is still picked up once
     Redis comes back empty: the version is new, so nothing cached before is trusted."""
-    here, there = _pair(stack_factory)
-    workspace_id, _ = here.new_workspace()
-    reader = here.container.create_api_key().execute(workspace_id, "reader", ["events:read"])
-    process = Lookups(there)
-    for _ in range(3):
-        process.request(reader.secret)
+    here, there, reader, process = _reader_cached_elsewhere(stack_factory)
     here.sql("UPDATE api_keys SET revoked_at = created_at WHERE id = :id", id=reader.key.id)
     assert isinstance(process.request(reader.secret).principal, Principal)  # cached
     redis.Redis.from_url(redis_url).delete(
