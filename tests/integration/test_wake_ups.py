@@ -28,7 +28,14 @@ def make_queue(redis_url: str) -> Iterator:  # type: ignore[type-arg]
     yield make
     for queue in made:
         queue.close()
-        queue.queue.connection.delete(*queue.queue.connection.keys(f"*{queue.queue.name}*"))
+        _forget(queue)
+
+
+def _forget(queue: RqJobQueue) -> None:
+    connection = queue.queue.connection
+    keys = connection.keys(f"*{queue.queue.name}*")
+    if keys:
+        connection.delete(*keys)
 
 
 def _jobs(queue: RqJobQueue, expected: int, timeout: float = 3.0) -> list[str]:
@@ -92,4 +99,4 @@ def test_a_process_exiting_sends_what_it_noted(redis_url: str) -> None:
     try:
         assert _jobs(queue, 2, timeout=0) == ["ws_a", "ws_b"]
     finally:
-        queue.queue.connection.delete(*queue.queue.connection.keys(f"*{name}*"))
+        _forget(queue)
