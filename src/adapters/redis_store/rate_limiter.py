@@ -68,14 +68,13 @@ class RedisRateLimiter:
     def __init__(self, redis: Redis, prefix: str = "auditrail:ratelimit:",
                  cooldown: float = 1.0,
                  on_fail_open: Callable[[], None] = lambda: None) -> None:
-        self._on_fail_open = on_fail_open
         self._redis = redis
         self._script = redis.register_script(_GCRA)
         self._prefix = prefix
         self._version_key = prefix + "credentials-version"
         self._cooldown = cooldown
         self._retry_at = 0.0
-        self.fail_open_total = 0
+        self._on_fail_open = on_fail_open
         self._last_warning = 0.0
         self._lock = threading.Lock()
 
@@ -121,7 +120,6 @@ class RedisRateLimiter:
     def _fail_open(self, limit: int, exc: RedisError | None) -> Decision:
         self._on_fail_open()
         with self._lock:
-            self.fail_open_total += 1
             now = time.monotonic()
             warn = exc is not None and now - self._last_warning >= 60
             if warn:
