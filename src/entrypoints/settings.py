@@ -26,7 +26,6 @@ class Settings:
     download_link_ttl_seconds: int = 300
     trusted_proxies: int = 0
     public_url: str | None = None
-    allow_private_destinations: bool = False
     log_level: str = "INFO"
     requeue_after_seconds: int = 30
     queue_name: str = "auditrail"
@@ -98,7 +97,6 @@ class Settings:
             download_link_ttl_seconds=number("DOWNLOAD_LINK_TTL_SECONDS", 300, minimum=1),
             trusted_proxies=number("TRUSTED_PROXIES", 0),
             public_url=text("PUBLIC_URL"),
-            allow_private_destinations=text("ALLOW_PRIVATE_DESTINATIONS") in ("1", "true"),
             log_level=log_level,
             requeue_after_seconds=number("REQUEUE_AFTER_SECONDS", 30, minimum=1),
             queue_name=text("QUEUE_NAME") or "auditrail",
