@@ -12,8 +12,9 @@ full scan; the others are incremental. Still exact: nothing is estimated.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from dataclasses import replace
+
+from cachetools import LRUCache
 
 from application.ports.unit_of_work import UnitOfWork
 from domain.event_search import EventFilters
@@ -22,10 +23,9 @@ from domain.events import PENDING, PROCESSED
 
 class EventCounter:
     def __init__(self, max_entries: int = 10_000) -> None:
-        self._known: OrderedDict[tuple[str, EventFilters, int], tuple[int, int]] = \
-            OrderedDict()
+        self._known: LRUCache[tuple[str, EventFilters, int], tuple[int, int]] = \
+            LRUCache(max_entries)
         self._lock = threading.Lock()
-        self._max_entries = max_entries
 
     def count(self, uow: UnitOfWork, workspace_id: str, filters: EventFilters) -> int:
         """Events matching ``filters``, read in the caller's snapshot."""
@@ -62,6 +62,3 @@ class EventCounter:
     def _remember(self, key: tuple[str, EventFilters, int], head: int, counted: int) -> None:
         with self._lock:
             self._known[key] = (head, counted)
-            self._known.move_to_end(key)
-            while len(self._known) > self._max_entries:
-                self._known.popitem(last=False)

@@ -15,8 +15,9 @@ while the shared store was unreachable can go unnoticed.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
-from datetime import datetime, timedelta
+from datetime import timedelta
+
+from cachetools import TTLCache
 
 from application.ports.system import Clock
 from application.principal import Principal
@@ -27,10 +28,9 @@ DEFAULT_MAX_AGE = timedelta(seconds=10)
 class CredentialCache:
     def __init__(self, clock: Clock, max_age: timedelta = DEFAULT_MAX_AGE,
                  max_entries: int = 10_000) -> None:
-        self._clock = clock
-        self._max_age = max_age
-        self._max_entries = max_entries
-        self._entries: OrderedDict[str, tuple[Principal, datetime]] = OrderedDict()
+        self._enabled = max_age > timedelta(0)
+        self._entries: TTLCache[str, Principal] = TTLCache(
+            max_entries, max_age.total_seconds(), timer=lambda: clock.now().timestamp())
         self._version: str | None = None
         self._lock = threading.Lock()
 
@@ -41,32 +41,19 @@ class CredentialCache:
 
     def get(self, secret_hash: str) -> Principal | None:
         with self._lock:
-            entry = self._entries.get(secret_hash)
-            if entry is None:
-                return None
-            if self._clock.now() - entry[1] >= self._max_age:
-                del self._entries[secret_hash]
-                return None
-            return entry[0]
+            return self._entries.get(secret_hash)
 
     def put(self, secret_hash: str, principal: Principal, read_under: str | None) -> None:
         """Keep ``principal`` if it was read under the current version."""
-        if read_under is None or self._max_age <= timedelta(0):
+        if read_under is None or not self._enabled:
             return
         with self._lock:
-            if read_under != self._version:
-                return
-            self._entries[secret_hash] = (principal, self._clock.now())
-            self._entries.move_to_end(secret_hash)
-            while len(self._entries) > self._max_entries:
-                self._entries.popitem(last=False)
+            if read_under == self._version:
+                self._entries[secret_hash] = principal
 
-    def replace(self, secret_hash: str, principal: Principal) -> None:
-        """Update a cached principal this process changed itself (its ``last_used_at``)."""
+    def forget(self, secret_hash: str) -> None:
         with self._lock:
-            entry = self._entries.get(secret_hash)
-            if entry is not None:
-                self._entries[secret_hash] = (principal, entry[1])
+            self._entries.pop(secret_hash, None)
 
     def observe(self, version: str | None) -> None:
         """The version the store just reported; a different one drops every entry."""

@@ -4,9 +4,10 @@ rate limit - in that order, so a rejected request costs as little as possible.""
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
+
+from cachetools import TTLCache
 
 from application.credential_cache import CredentialCache
 from application.errors import IpNotAllowed, RateLimited, Unauthenticated
@@ -32,23 +33,17 @@ class FailureMemory:
 
     def __init__(self, clock: Clock, memory: timedelta = timedelta(minutes=1),
                  max_entries: int = 100_000) -> None:
-        self._clock = clock
-        self._memory = memory
-        self._max_entries = max_entries
-        self._failed: OrderedDict[str, datetime] = OrderedDict()
+        self._failed: TTLCache[str, bool] = TTLCache(
+            max_entries, memory.total_seconds(), timer=lambda: clock.now().timestamp())
         self._lock = threading.Lock()
 
     def is_suspect(self, address: str) -> bool:
         with self._lock:
-            until = self._failed.get(address)
-            return until is not None and until > self._clock.now()
+            return address in self._failed
 
     def note_failure(self, address: str) -> None:
         with self._lock:
-            self._failed[address] = self._clock.now() + self._memory
-            self._failed.move_to_end(address)
-            while len(self._failed) > self._max_entries:
-                self._failed.popitem(last=False)
+            self._failed[address] = True
 
 
 @dataclass(frozen=True)
@@ -102,8 +97,8 @@ class AdmitRequest:
             principal = self._authenticate.recheck(cached, client_address)
         except (Unauthenticated, IpNotAllowed):
             return None
-        if principal is not cached:
-            self._credentials.replace(digest, principal)
+        if principal is not cached:  # stamped: the next request reads it afresh
+            self._credentials.forget(digest)
         outcome = self._limiter.hit_if_current(_budget(principal), _limit(principal), version)
         self._credentials.observe(outcome.version)
         if outcome.decision is None or outcome.version is None:
