@@ -13,6 +13,7 @@ from gunicorn.app.base import BaseApplication
 from entrypoints.container import build_container
 from entrypoints.http.app import create_app
 from entrypoints.settings import EMBEDDED, Settings
+from entrypoints.warm_up import warm_up
 from entrypoints.worker.embedded import start_embedded_worker, stop_embedded_worker
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,9 @@ class AuditrailServer(BaseApplication):  # type: ignore[misc]
         _process_container = container
         if self._settings.profile == EMBEDDED:
             start_embedded_worker(container)
-        return create_app(container)
+        app = create_app(container)
+        warm_up(container)
+        return app
 
 
 def _worker_exit(server: Any, worker: Any) -> None:

@@ -87,6 +87,13 @@ class RedisRateLimiter:
     def hit_if_current(self, key: str, limit: int, version: str | None) -> VersionedDecision:
         return self._call(key, limit, spend=True, version=version)
 
+    def prepare(self) -> None:
+        """Connect and load the script now, so the first request costs one round trip."""
+        try:
+            self._redis.script_load(_GCRA)
+        except RedisError as exc:
+            log.warning("rate limiter not reachable at start (%s)", type(exc).__name__)
+
     def announce(self) -> None:
         """After the change is committed; if Redis is unreachable now, caches notice when
         they fail to reach it too, or at the latest when their entries age out."""

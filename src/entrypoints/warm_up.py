@@ -1,0 +1,33 @@
+"""Ready a server process before its first request.
+
+The engine is built lazily, and building it imports the database driver and the dialect:
+about 100 ms that the first request of every new worker process would otherwise wait for
+(after a deploy, a restart or a crashed worker). ``warm_up`` pays it while the process
+starts, together with the pool's first connection and the rate-limit script.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from entrypoints.container import Container
+from entrypoints.settings import EMBEDDED
+
+log = logging.getLogger(__name__)
+
+
+def warm_up(container: Container) -> None:
+    """Best effort: a database or Redis that is down now must not stop the process from
+    serving (``/readyz`` says so, and the first request that needs it tries again)."""
+    try:
+        with container.engine().connect():
+            pass
+    except SQLAlchemyError as exc:
+        log.warning("database not reachable at start (%s); requests will retry",
+                    type(exc).__name__)
+    container.admit_request()
+    container.ingest_events()
+    if container.settings().profile != EMBEDDED:
+        container.rate_limiter().prepare()

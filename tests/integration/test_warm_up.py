@@ -1,0 +1,54 @@
+"""A server process is ready before its first request: engine, first connection, script."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+import redis
+
+from adapters.redis_store.rate_limiter import _GCRA
+from entrypoints.container import build_container
+from entrypoints.settings import Settings
+from entrypoints.warm_up import warm_up
+
+
+def test_production_process_is_connected_before_its_first_request(
+        postgres_url: str, redis_url: str, tmp_path: Path) -> None:
+    client = redis.Redis.from_url(redis_url)
+    client.script_flush()  # as after a Redis restart: the script must be loaded again
+    container = build_container(Settings(database_url=postgres_url, redis_url=redis_url,
+                                         secret_key="test-secret-key-not-for-production",
+                                         data_dir=tmp_path))
+    warm_up(container)
+    try:
+        assert container.engine().pool.checkedin() == 1
+        assert client.script_exists(client.register_script(_GCRA).sha) == [True]
+    finally:
+        container.job_queue().close()
+        container.engine().dispose()
+
+
+def test_embedded_process_opens_its_database(tmp_path: Path) -> None:
+    container = build_container(Settings(data_dir=tmp_path))
+    container.upgrade_database()
+    container.engine().dispose()
+    warm_up(container)
+    assert container.engine().pool.checkedin() == 1
+    container.engine().dispose()
+
+
+def test_unreachable_services_are_reported_not_fatal(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    container = build_container(Settings(
+        database_url="postgresql+psycopg://nobody@127.0.0.1:1/none",
+        redis_url="redis://127.0.0.1:1/0", secret_key="test-secret-key-not-for-production",
+        data_dir=tmp_path))
+    with caplog.at_level(logging.WARNING):
+        warm_up(container)
+    warnings = [record.getMessage() for record in caplog.records]
+    assert any(message.startswith("database not reachable at start") for message in warnings)
+    assert any(message.startswith("rate limiter not reachable at start")
+               for message in warnings)
+    container.job_queue().close()
