@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from adapters.sql.engine import build_engine
 from adapters.sql.migrate import upgrade
@@ -32,4 +32,29 @@ def test_search_terms_are_backfilled(tmp_path: Path) -> None:
             text("SELECT term FROM event_terms WHERE event_id = 'evt_1' ORDER BY term"))]
     assert terms == ["action:admin.", "action:admin.user.", "target_id:doc_1",
                      "target_type:document"]
+    engine.dispose()
+
+
+def test_terms_survive_dropping_their_foreign_key(tmp_path: Path) -> None:
+    """0006 rebuilds SQLite's event_terms table (batch mode) without losing its rows."""
+    engine = build_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    upgrade(engine, "0005")
+    now = datetime(2026, 11, 1, tzinfo=UTC).replace(tzinfo=None)
+    with engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO workspaces (id, name, plan, ip_allowlist, created_at) "
+            "VALUES ('ws_1', 'old', 'free', '[]', :now)"), {"now": now})
+        connection.execute(text(
+            "INSERT INTO events (id, workspace_id, status, action, occurred_at, received_at, "
+            "actor_id, actor_type, body) VALUES ('evt_1', 'ws_1', 'pending', 'user.login',"
+            " :now, :now, 'u', 'user', '{}')"), {"now": now})
+        connection.execute(text(
+            "INSERT INTO event_terms (workspace_id, term, occurred_at, event_id) "
+            "VALUES ('ws_1', 'action:user.', :now, 'evt_1')"), {"now": now})
+    assert inspect(engine).get_foreign_keys("event_terms") != []
+    upgrade(engine)
+    assert inspect(engine).get_foreign_keys("event_terms") == []
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT term, event_id FROM event_terms")).all()
+    assert [tuple(row) for row in rows] == [("action:user.", "evt_1")]
     engine.dispose()

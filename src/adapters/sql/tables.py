@@ -94,7 +94,8 @@ event_terms = Table(
     Column("workspace_id", String(40), nullable=False),
     Column("term", String(300), nullable=False),
     Column("occurred_at", UtcDateTime, nullable=False),
-    Column("event_id", String(40), ForeignKey("events.id", ondelete="CASCADE"), nullable=False),
+    # No foreign key: see migration 0006 (terms are written and deleted with their event).
+    Column("event_id", String(40), nullable=False),
     PrimaryKeyConstraint("workspace_id", "term", "occurred_at", "event_id",
                          name="pk_event_terms"),
     Index("ix_event_terms_event", "event_id"),
