@@ -1,4 +1,5 @@
-"""Upgrading a database that already holds events backfills what newer revisions add."""
+"""Upgrading a database that already holds events keeps them and fills in what newer
+revisions add."""
 
 from __future__ import annotations
 
@@ -6,26 +7,34 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import inspect, text
+from sqlalchemy import Engine, inspect, text
 
 from adapters.sql.engine import build_engine
 from adapters.sql.migrate import upgrade
 
+NOW = datetime(2026, 11, 1, tzinfo=UTC).replace(tzinfo=None)
 
-def test_search_terms_are_backfilled(tmp_path: Path) -> None:
+
+def database_at(tmp_path: Path, revision: str, action: str, body: dict) -> Engine:
+    """A SQLite database at an older ``revision`` holding one workspace and one event."""
     engine = build_engine(f"sqlite:///{tmp_path / 'old.db'}")
-    upgrade(engine, "0002")
-    now = datetime(2026, 11, 1, tzinfo=UTC).replace(tzinfo=None)
-    body = {"actor": {"id": "u", "type": "user"},
-            "targets": [{"id": "doc_1", "type": "document"}], "context": {}, "metadata": {}}
+    upgrade(engine, revision)
     with engine.begin() as connection:
         connection.execute(text(
             "INSERT INTO workspaces (id, name, plan, ip_allowlist, created_at) "
-            "VALUES ('ws_1', 'old', 'free', '[]', :now)"), {"now": now})
+            "VALUES ('ws_1', 'old', 'free', '[]', :now)"), {"now": NOW})
         connection.execute(text(
             "INSERT INTO events (id, workspace_id, status, action, occurred_at, received_at, "
-            "actor_id, actor_type, body) VALUES ('evt_1', 'ws_1', 'pending', 'admin.user.delete',"
-            " :now, :now, 'u', 'user', :body)"), {"now": now, "body": json.dumps(body)})
+            "actor_id, actor_type, body) VALUES ('evt_1', 'ws_1', 'pending', :action,"
+            " :now, :now, 'u', 'user', :body)"),
+            {"now": NOW, "action": action, "body": json.dumps(body)})
+    return engine
+
+
+def test_search_terms_are_backfilled(tmp_path: Path) -> None:
+    body = {"actor": {"id": "u", "type": "user"},
+            "targets": [{"id": "doc_1", "type": "document"}], "context": {}, "metadata": {}}
+    engine = database_at(tmp_path, "0002", "admin.user.delete", body)
     upgrade(engine)
     with engine.connect() as connection:
         terms = [row[0] for row in connection.execute(
@@ -37,20 +46,11 @@ def test_search_terms_are_backfilled(tmp_path: Path) -> None:
 
 def test_terms_survive_dropping_their_foreign_key(tmp_path: Path) -> None:
     """0006 rebuilds SQLite's event_terms table (batch mode) without losing its rows."""
-    engine = build_engine(f"sqlite:///{tmp_path / 'old.db'}")
-    upgrade(engine, "0005")
-    now = datetime(2026, 11, 1, tzinfo=UTC).replace(tzinfo=None)
+    engine = database_at(tmp_path, "0005", "user.login", {})
     with engine.begin() as connection:
         connection.execute(text(
-            "INSERT INTO workspaces (id, name, plan, ip_allowlist, created_at) "
-            "VALUES ('ws_1', 'old', 'free', '[]', :now)"), {"now": now})
-        connection.execute(text(
-            "INSERT INTO events (id, workspace_id, status, action, occurred_at, received_at, "
-            "actor_id, actor_type, body) VALUES ('evt_1', 'ws_1', 'pending', 'user.login',"
-            " :now, :now, 'u', 'user', '{}')"), {"now": now})
-        connection.execute(text(
             "INSERT INTO event_terms (workspace_id, term, occurred_at, event_id) "
-            "VALUES ('ws_1', 'action:user.', :now, 'evt_1')"), {"now": now})
+            "VALUES ('ws_1', 'action:user.', :now, 'evt_1')"), {"now": NOW})
     assert inspect(engine).get_foreign_keys("event_terms") != []
     upgrade(engine)
     assert inspect(engine).get_foreign_keys("event_terms") == []
