@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: install run test unit lint bench bench-query bench-export bench-ratelimit clean
+.PHONY: install run test unit lint bench bench-query bench-export bench-ratelimit bench-cost clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,9 @@ bench-export: $(STAMP)
 
 bench-ratelimit: $(STAMP)
 	$(BIN)/python bench/ratelimit.py
+
+bench-cost: $(STAMP)
+	$(BIN)/python bench/request_cost.py --instructions
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
