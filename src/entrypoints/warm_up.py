@@ -4,11 +4,17 @@ The engine is built lazily, and building it imports the database driver and the 
 about 100 ms that the first request of every new worker process would otherwise wait for
 (after a deploy, a restart or a crashed worker). ``warm_up`` pays it while the process
 starts, together with the pool's first connection and the rate-limit script.
+
+Under ``gunicorn --preload`` this runs once, before the workers are forked. A forked
+process must never use its parent's database connections (two processes on one socket),
+so each child starts with an empty pool, as SQLAlchemy advises: ``dispose(close=False)``
+after the fork. Redis clients check the process id themselves.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -21,8 +27,10 @@ log = logging.getLogger(__name__)
 def warm_up(container: Container) -> None:
     """Best effort: a database or Redis that is down now must not stop the process from
     serving (``/readyz`` says so, and the first request that needs it tries again)."""
+    engine = container.engine()
+    os.register_at_fork(after_in_child=lambda: engine.dispose(close=False))
     try:
-        with container.engine().connect():
+        with engine.connect():
             pass
     except SQLAlchemyError as exc:
         log.warning("database not reachable at start (%s); requests will retry",

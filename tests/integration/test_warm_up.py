@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import pytest
@@ -52,3 +53,18 @@ def test_unreachable_services_are_reported_not_fatal(
     assert any(message.startswith("rate limiter not reachable at start")
                for message in warnings)
     container.job_queue().close()
+
+
+def test_a_forked_process_does_not_inherit_the_warm_connection(tmp_path: Path) -> None:
+    """As under ``gunicorn --preload``: the parent warms up, then forks its workers."""
+    container = build_container(Settings(data_dir=tmp_path))
+    container.upgrade_database()
+    warm_up(container)
+    assert container.engine().pool.checkedin() == 1
+    child = os.fork()
+    if child == 0:  # the child reports through its exit status only
+        os._exit(0 if container.engine().pool.checkedin() == 0 else 1)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert container.engine().pool.checkedin() == 1  # the parent keeps its own
+    container.engine().dispose()
