@@ -106,7 +106,7 @@ class Setup:
         with psycopg.connect(POSTGRES, autocommit=True) as admin:
             admin.execute(f'CREATE DATABASE "{self.database}"')
         dsn = f"{POSTGRES.rsplit('/', 1)[0]}/{self.database}"
-        queue = f"auditrail-cost-{uuid.uuid4().hex[:8]}"
+        self.queue = queue = f"auditrail-cost-{uuid.uuid4().hex[:8]}"
         self.container = build_container(Settings(
             database_url=dsn.replace("postgresql://", "postgresql+psycopg://"),
             redis_url=REDIS, queue_name=queue, data_dir=self.tmp,
@@ -126,6 +126,9 @@ class Setup:
         self.container.engine().dispose()
         with psycopg.connect(POSTGRES, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
+        client = self.container.redis()
+        for key in client.scan_iter(f"{self.queue}*"):  # rate limits, wake-ups, the queue
+            client.delete(key)
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def operation(self, name: str) -> Callable[[], object]:
