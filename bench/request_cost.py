@@ -127,7 +127,7 @@ class Setup:
         with psycopg.connect(POSTGRES, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
         client = self.container.redis()
-        for key in client.scan_iter(f"{self.queue}*"):  # rate limits, wake-ups, the queue
+        for key in client.scan_iter(f"*{self.queue}*"):  # rate limits, wake-ups, the queue
             client.delete(key)
         shutil.rmtree(self.tmp, ignore_errors=True)
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from flask.testing import FlaskClient
+from redis.exceptions import RedisError
 from sqlalchemy import text
 
 from entrypoints.container import Container, build_container
@@ -61,7 +62,19 @@ class Stack:
             stop_embedded_worker(self.container)
         if self.name == "production":
             self.container.job_queue().close()
+            self._forget_redis_keys()
         self.container.engine().dispose()
+
+
+    def _forget_redis_keys(self) -> None:
+        """This stack's queue, wake-ups and rate limits (some tests point Redis nowhere)."""
+        redis = self.container.redis()
+        try:
+            self.container.job_queue().queue.empty()  # its jobs' hashes too
+            for key in redis.scan_iter(f"*{self.settings.queue_name}*"):
+                redis.delete(key)
+        except RedisError:
+            pass
 
 
 def embedded_stack(data_dir: Path, **overrides: Any) -> Stack:
