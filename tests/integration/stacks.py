@@ -65,7 +65,6 @@ class Stack:
             self._forget_redis_keys()
         self.container.engine().dispose()
 
-
     def _forget_redis_keys(self) -> None:
         """This stack's queue, wake-ups and rate limits (some tests point Redis nowhere)."""
         redis = self.container.redis()
