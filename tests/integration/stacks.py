@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import tempfile
 import uuid
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
 from flask.testing import FlaskClient
 from redis.exceptions import RedisError
+from rq import Queue
 from sqlalchemy import text
 
 from entrypoints.container import Container, build_container
@@ -62,18 +64,16 @@ class Stack:
             stop_embedded_worker(self.container)
         if self.name == "production":
             self.container.job_queue().close()
-            self._forget_redis_keys()
+            with suppress(RedisError):  # some tests point Redis nowhere
+                forget_queue(self.container.job_queue().queue)
         self.container.engine().dispose()
 
-    def _forget_redis_keys(self) -> None:
-        """This stack's queue, wake-ups and rate limits (some tests point Redis nowhere)."""
-        redis = self.container.redis()
-        try:
-            self.container.job_queue().queue.empty()  # its jobs' hashes too
-            for key in redis.scan_iter(f"*{self.settings.queue_name}*"):
-                redis.delete(key)
-        except RedisError:
-            pass
+
+def forget_queue(queue: Queue) -> None:
+    """A test queue's jobs, wake-up markers and rate limits: every key named after it."""
+    queue.empty()
+    for key in queue.connection.scan_iter(f"*{queue.name}*"):
+        queue.connection.delete(key)
 
 
 def embedded_stack(data_dir: Path, **overrides: Any) -> Stack:

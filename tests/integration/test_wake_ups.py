@@ -12,6 +12,7 @@ import pytest
 from redis import Redis
 
 from adapters.rq_queue.job_queue import RqJobQueue
+from tests.integration.stacks import forget_queue
 
 
 @pytest.fixture
@@ -28,14 +29,7 @@ def make_queue(redis_url: str) -> Iterator:  # type: ignore[type-arg]
     yield make
     for queue in made:
         queue.close()
-        _forget(queue)
-
-
-def _forget(queue: RqJobQueue) -> None:
-    connection = queue.queue.connection
-    keys = connection.keys(f"*{queue.queue.name}*")
-    if keys:
-        connection.delete(*keys)
+        forget_queue(queue.queue)
 
 
 def _jobs(queue: RqJobQueue, expected: int, timeout: float = 3.0) -> list[str]:
@@ -99,4 +93,4 @@ def test_a_process_exiting_sends_what_it_noted(redis_url: str) -> None:
     try:
         assert _jobs(queue, 2, timeout=0) == ["ws_a", "ws_b"]
     finally:
-        _forget(queue)
+        forget_queue(queue.queue)

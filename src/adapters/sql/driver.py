@@ -1,4 +1,5 @@
-"""Statements that go to the driver directly (COPY), with SQLAlchemy's error handling."""
+"""Statements that go to the driver directly (COPY, the single-event INSERT), with
+SQLAlchemy's error handling."""
 
 from __future__ import annotations
 
