@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from adapters.inprocess.rate_limiter import InMemoryRateLimiter
 from adapters.redis_store.rate_limiter import RedisRateLimiter
@@ -94,3 +97,58 @@ def test_redis_down_reports_no_version() -> None:
     outcome = limiter.hit_if_current("k", 1, "v1")
     assert outcome.version is None and outcome.decision and outcome.decision.allowed
     limiter.announce()  # logs a warning, raises nothing
+
+
+def _named_connections(redis_url: str, name: str) -> int:
+    clients = redis.Redis.from_url(redis_url).client_list()
+    return sum(client["name"] == name for client in clients)
+
+
+def test_each_thread_keeps_its_own_connection(redis_url: str) -> None:
+    """A request's one call skips the pool: the thread's connection stays checked out."""
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    limiter = RedisRateLimiter(redis.Redis.from_url(redis_url, client_name=name),
+                               prefix=f"test:{uuid.uuid4().hex}:")
+    with ThreadPoolExecutor(max_workers=1) as first, ThreadPoolExecutor(max_workers=1) as second:
+        for _ in range(3):  # one after the other: a pool would hand out one connection
+            first.submit(limiter.hit, "k", 100).result()
+            second.submit(limiter.hit, "k", 100).result()
+        assert _named_connections(redis_url, name) == 2
+        assert limiter.hit("k", 100).remaining == 100 - 7
+
+
+def test_a_dropped_connection_is_replaced_not_failed_open(redis_url: str) -> None:
+    """As after a Redis restart: the next call reconnects (one retry) and still counts."""
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    failed_open: list[None] = []
+    limiter = RedisRateLimiter(
+        redis.Redis.from_url(redis_url, client_name=name, retry=Retry(NoBackoff(), 1)),
+        prefix=f"test:{uuid.uuid4().hex}:", on_fail_open=lambda: failed_open.append(None))
+    assert limiter.hit("k", 10).remaining == 9
+    _kill_named(redis_url, name)
+    assert limiter.hit("k", 10).remaining == 8
+    assert not failed_open
+
+
+def _kill_named(redis_url: str, name: str) -> None:
+    admin = redis.Redis.from_url(redis_url)
+    for client in admin.client_list():
+        if client["name"] == name:
+            admin.client_kill_filter(_id=client["id"])
+
+
+def test_a_forked_child_does_not_share_its_parents_connection(redis_url: str) -> None:
+    """As under ``gunicorn --preload``: two processes on one socket would read each
+    other's answers."""
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    limiter = RedisRateLimiter(redis.Redis.from_url(redis_url, client_name=name),
+                               prefix=f"test:{uuid.uuid4().hex}:")
+    assert limiter.hit("k", 10).remaining == 9
+    child = os.fork()
+    if child == 0:  # the child reports through its exit status only
+        counted = limiter.hit("k", 10).remaining == 8
+        own = _named_connections(redis_url, name) == 2
+        os._exit(0 if counted and own else 1)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert limiter.hit("k", 10).remaining == 7

@@ -18,6 +18,7 @@ logged (at most once a minute) and ``on_fail_open`` counts them (a metric).
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import threading
 import time
@@ -77,6 +78,7 @@ class RedisRateLimiter:
         self._on_fail_open = on_fail_open
         self._last_warning = 0.0
         self._lock = threading.Lock()
+        self._own = threading.local()
 
     def hit(self, key: str, limit: int) -> Decision:
         return _decided(self._call(key, limit, spend=True))
@@ -110,7 +112,8 @@ class RedisRateLimiter:
         try:
             allowed, stored, now, current = self._script(
                 keys=[self._prefix + key, self._version_key],
-                args=[limit, 1 if spend else 0, version or "", _new_version()])
+                args=[limit, 1 if spend else 0, version or "", _new_version()],
+                client=self._thread_client())
         except RedisError as exc:
             self._retry_at = time.monotonic() + self._cooldown
             return VersionedDecision(self._fail_open(limit, exc), None)
@@ -123,6 +126,20 @@ class RedisRateLimiter:
             decision = Decision(bool(allowed), limit, decision.remaining,
                                 decision.retry_after, decision.reset_after, decision.tat)
         return VersionedDecision(decision, current)
+
+    def _thread_client(self) -> Redis:
+        """This thread's client, holding one connection of the shared pool for good.
+
+        Every request makes one call: through the pool, each would check a connection out,
+        poll it for stray data and check it back in, which costs the server more CPU than
+        the script. A forked child builds its own rather than share its parent's socket.
+        """
+        held = getattr(self._own, "client", None)
+        if held is None or held[0] != os.getpid():
+            client = Redis(connection_pool=self._redis.connection_pool,
+                           single_connection_client=True)  # connects: inside the caller's try
+            held = self._own.client = (os.getpid(), client)
+        return held[1]
 
     def _fail_open(self, limit: int, exc: RedisError | None) -> Decision:
         self._on_fail_open()
