@@ -113,3 +113,12 @@ def test_multi_process_server_merges_counters(postgres_url: str, redis_url: str,
              if line.startswith("{")]
     requests = [line for line in lines if line.get("message") == "request"]
     assert len(requests) >= 40 and all("request_id" in line for line in requests)
+
+
+def test_invented_methods_share_one_series(stack: Stack) -> None:
+    """Each invented method name would otherwise be a new series, kept forever."""
+    for method in ("BREW", "WHEN", "PROPFIND"):
+        stack.client.open("/api/v1/events", method=method)
+    text = stack.client.get("/metrics").get_data(as_text=True)
+    assert sample(text, "auditrail_http_requests_total", method="other") >= 3
+    assert not re.search(r'method="(BREW|WHEN|PROPFIND)"', text)

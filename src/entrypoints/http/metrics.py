@@ -8,6 +8,7 @@ so they are the same whichever process answers.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator
 
@@ -32,9 +33,23 @@ LATENCY = Histogram("auditrail_http_request_duration_seconds", "HTTP request lat
                              2.5, 5, 10))
 
 
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+"""Any other method a client invents is counted as ``other``: one series per invented
+name would let anyone grow the metrics (and this process's memory) without bound."""
+
+
 def observe_request(method: str, route: str, status: int, seconds: float) -> None:
-    REQUESTS.labels(method=method, route=route, status=str(status)).inc()
-    LATENCY.labels(method=method, route=route).observe(seconds)
+    counter, histogram = _series(method if method in METHODS else "other", route, status)
+    counter.inc()
+    histogram.observe(seconds)
+
+
+@functools.cache
+def _series(method: str, route: str, status: int) -> tuple[Counter, Histogram]:
+    """Each labelled series, looked up once: ``labels()`` costs more than the update. The
+    keys are bounded: known methods, the app's routes (or ``unmatched``), its statuses."""
+    return (REQUESTS.labels(method=method, route=route, status=str(status)),
+            LATENCY.labels(method=method, route=route))
 
 
 class _StatusCollector:
