@@ -18,20 +18,27 @@ _SANE = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 def install_request_ids(app: Flask, new_id) -> None:  # type: ignore[no-untyped-def]
     @app.before_request
     def _assign() -> None:
-        g.started = time.perf_counter()
+        state = g._get_current_object()  # type: ignore[attr-defined]
+        state.started = time.perf_counter()
         offered = request.headers.get("X-Request-Id", "")
-        g.request_id = offered if _SANE.match(offered) else new_id("req")
+        state.request_id = offered if _SANE.match(offered) else new_id("req")
 
     @app.after_request
     def _echo(response: Response) -> Response:
-        if "request_id" not in g:
-            g.request_id = new_id("req")
-        response.headers["X-Request-Id"] = g.request_id
-        duration = time.perf_counter() - g.get("started", time.perf_counter())
-        route = request.url_rule.rule if request.url_rule else "unmatched"
-        log.info("request", extra={
-            "request_id": g.request_id, "workspace_id": g.get("workspace_id"),
-            "method": request.method, "route": route, "status": response.status_code,
-            "duration_ms": round(duration * 1000, 3)})
-        observe_request(request.method, route, response.status_code, duration)
+        # One lookup of each context-local: every attribute read through the proxies
+        # would look them up again, a dozen times a request.
+        state = g._get_current_object()  # type: ignore[attr-defined]
+        current = request._get_current_object()  # type: ignore[attr-defined]
+        request_id = state.get("request_id") or new_id("req")
+        state.request_id = request_id
+        response.headers["X-Request-Id"] = request_id
+        duration = time.perf_counter() - state.get("started", time.perf_counter())
+        route = current.url_rule.rule if current.url_rule else "unmatched"
+        method, status = current.method, response.status_code
+        if log.isEnabledFor(logging.INFO):
+            log.info("request", extra={
+                "request_id": request_id, "workspace_id": state.get("workspace_id"),
+                "method": method, "route": route, "status": status,
+                "duration_ms": round(duration * 1000, 3)})
+        observe_request(method, route, status, duration)
         return response

@@ -40,6 +40,6 @@ def _admit(admit: AdmitRequest = Provide[Container.admit_request]) -> None:
 def _rate_limit_headers(response: Response) -> Response:
     """Every authenticated response says where the workspace's budget stands."""
     decision = g.get("rate_limit")
-    if decision is not None:
-        response.headers.update(rate_limit_headers(decision))
+    if decision is not None:  # added, not set: no view sets them, so nothing to replace
+        response.headers.extend(rate_limit_headers(decision))
     return response
