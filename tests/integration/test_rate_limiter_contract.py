@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -15,12 +16,22 @@ from adapters.inprocess.rate_limiter import InMemoryRateLimiter
 from adapters.redis_store.rate_limiter import RedisRateLimiter
 
 
+@pytest.fixture
+def prefix(redis_url: str) -> Iterator[str]:
+    """A fresh key prefix; its keys (the credentials version never expires) go afterwards."""
+    name = f"test:{uuid.uuid4().hex}:"
+    yield name
+    client = redis.Redis.from_url(redis_url)
+    for key in client.scan_iter(f"{name}*"):
+        client.delete(key)
+
+
 @pytest.fixture(params=["memory", "redis"])
 def limiter(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
     if request.param == "memory":
         return InMemoryRateLimiter()
     client = redis.Redis.from_url(request.getfixturevalue("redis_url"))
-    return RedisRateLimiter(client, prefix=f"test:{uuid.uuid4().hex}:")
+    return RedisRateLimiter(client, prefix=request.getfixturevalue("prefix"))
 
 
 def test_burst_up_to_the_limit_then_refused(limiter) -> None:  # type: ignore[no-untyped-def]
@@ -66,8 +77,8 @@ def test_in_memory_store_shares_no_credentials_version() -> None:
 
 
 @pytest.fixture
-def redis_limiter(redis_url: str) -> RedisRateLimiter:
-    return RedisRateLimiter(redis.Redis.from_url(redis_url), prefix=f"test:{uuid.uuid4().hex}:")
+def redis_limiter(redis_url: str, prefix: str) -> RedisRateLimiter:
+    return RedisRateLimiter(redis.Redis.from_url(redis_url), prefix=prefix)
 
 
 def test_redis_reports_the_version_and_refuses_a_stale_one_for_free(
@@ -81,10 +92,9 @@ def test_redis_reports_the_version_and_refuses_a_stale_one_for_free(
     assert redis_limiter.hit_if_current("k", 10, stale.version).decision.remaining == 7
 
 
-def test_a_lost_version_comes_back_as_a_new_one(redis_url: str) -> None:
+def test_a_lost_version_comes_back_as_a_new_one(redis_url: str, prefix: str) -> None:
     """A restarted Redis forgets the version; every cache must then count as stale."""
     client = redis.Redis.from_url(redis_url)
-    prefix = f"test:{uuid.uuid4().hex}:"
     limiter = RedisRateLimiter(client, prefix=prefix)
     before = limiter.hit_if_current("k", 10, None).version
     client.delete(prefix + "credentials-version")
@@ -104,11 +114,11 @@ def _named_connections(redis_url: str, name: str) -> int:
     return sum(client["name"] == name for client in clients)
 
 
-def test_each_thread_keeps_its_own_connection(redis_url: str) -> None:
+def test_each_thread_keeps_its_own_connection(redis_url: str, prefix: str) -> None:
     """A request's one call skips the pool: the thread's connection stays checked out."""
     name = f"test-{uuid.uuid4().hex[:12]}"
     limiter = RedisRateLimiter(redis.Redis.from_url(redis_url, client_name=name),
-                               prefix=f"test:{uuid.uuid4().hex}:")
+                               prefix=prefix)
     with ThreadPoolExecutor(max_workers=1) as first, ThreadPoolExecutor(max_workers=1) as second:
         for _ in range(3):  # one after the other: a pool would hand out one connection
             first.submit(limiter.hit, "k", 100).result()
@@ -117,13 +127,13 @@ def test_each_thread_keeps_its_own_connection(redis_url: str) -> None:
         assert limiter.hit("k", 100).remaining == 100 - 7
 
 
-def test_a_dropped_connection_is_replaced_not_failed_open(redis_url: str) -> None:
+def test_a_dropped_connection_is_replaced_not_failed_open(redis_url: str, prefix: str) -> None:
     """As after a Redis restart: the next call reconnects (one retry) and still counts."""
     name = f"test-{uuid.uuid4().hex[:12]}"
     failed_open: list[None] = []
     limiter = RedisRateLimiter(
         redis.Redis.from_url(redis_url, client_name=name, retry=Retry(NoBackoff(), 1)),
-        prefix=f"test:{uuid.uuid4().hex}:", on_fail_open=lambda: failed_open.append(None))
+        prefix=prefix, on_fail_open=lambda: failed_open.append(None))
     assert limiter.hit("k", 10).remaining == 9
     _kill_named(redis_url, name)
     assert limiter.hit("k", 10).remaining == 8
@@ -137,12 +147,12 @@ def _kill_named(redis_url: str, name: str) -> None:
             admin.client_kill_filter(_id=client["id"])
 
 
-def test_a_forked_child_does_not_share_its_parents_connection(redis_url: str) -> None:
+def test_a_forked_child_does_not_share_its_parents_connection(redis_url: str, prefix: str) -> None:
     """As under ``gunicorn --preload``: two processes on one socket would read each
     other's answers."""
     name = f"test-{uuid.uuid4().hex[:12]}"
     limiter = RedisRateLimiter(redis.Redis.from_url(redis_url, client_name=name),
-                               prefix=f"test:{uuid.uuid4().hex}:")
+                               prefix=prefix)
     assert limiter.hit("k", 10).remaining == 9
     child = os.fork()
     if child == 0:  # the child reports through its exit status only
