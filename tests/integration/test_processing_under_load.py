@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import signal
 import urllib.request
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -27,10 +26,10 @@ EVENT = {"action": "user.login", "actor": {"id": "u1", "type": "user"}}
 
 @pytest.fixture
 def shared(postgres_url: str, redis_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
-    queue = f"auditrail-load-{uuid.uuid4().hex[:8]}"
+    stack = production_stack(postgres_url, redis_url)  # closing it forgets the queue's keys
+    queue = stack.settings.queue_name
     env = environment(database_url=postgres_url, redis_url=redis_url, queue_name=queue,
                       requeue_after_seconds="1", data_dir=str(tmp_path / "var"))
-    stack = production_stack(postgres_url, redis_url)
     yield stack, env, queue
     stack.close()
 

@@ -6,7 +6,6 @@ import json
 import time
 import urllib.error
 import urllib.request
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -29,22 +28,22 @@ def post(base: str, key: str) -> int:
 
 def test_two_servers_admit_exactly_the_budget(postgres_url: str, redis_url: str,
                                               tmp_path: Path) -> None:
-    queue = f"auditrail-rl-{uuid.uuid4().hex[:8]}"
-    stack = production_stack(postgres_url, redis_url)
+    stack = production_stack(postgres_url, redis_url)  # closing it forgets the queue's keys
     workspace_id, key = stack.new_workspace("shared", plan="free")
-    env = environment(database_url=postgres_url, redis_url=redis_url, queue_name=queue)
+    env = environment(database_url=postgres_url, redis_url=redis_url,
+                      queue_name=stack.settings.queue_name)
     servers = [start_server(env, tmp_path / f"serve{i}.log", "--workers", "1")
                for i in range(2)]
     try:
         with ThreadPoolExecutor(max_workers=20) as pool:
             statuses = list(pool.map(lambda i: post(servers[i % 2][1], key), range(100)))
+        [(stored,)] = stack.sql("SELECT count(*) FROM events WHERE workspace_id = :w",
+                                w=workspace_id)
     finally:
         for server, _ in servers:
             stop(server)
         stack.close()
     assert statuses.count(202) == 60 and statuses.count(429) == 40
-    [(stored,)] = production_stack(postgres_url, redis_url).sql(
-        "SELECT count(*) FROM events WHERE workspace_id = :w", w=workspace_id)
     assert stored == 60
 
 
