@@ -93,7 +93,7 @@ class Bench:
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("AUDITRAIL_")}
         self.env.update({
             "AUDITRAIL_DATABASE_URL": self.url, "AUDITRAIL_REDIS_URL": options.redis,
-            "AUDITRAIL_QUEUE_NAME": self.queue, "AUDITRAIL_LOG_LEVEL": "WARNING",
+            "AUDITRAIL_QUEUE_NAME": self.queue,  # logs at the default level, INFO
             "AUDITRAIL_SECRET_KEY": "bench-secret-key-0123456789abcdef",
             "AUDITRAIL_REQUEUE_AFTER_SECONDS": "3600", "AUDITRAIL_DATA_DIR": str(self.tmp),
             "AUDITRAIL_GEOIP_DB": str(self._geo_database()),

@@ -13,6 +13,8 @@ server, client or scheduler, only the code. Printed per request:
     work and the one INSERT of the event and its search terms);
   * the rest of the request (Flask, body parsing, the response, request id, log line,
     metrics), beside what Flask alone adds to the bare app.
+Configured as ``serve`` runs in production: the request log at INFO (formatted, then
+written to /dev/null) and prometheus-client in multi-process mode.
 Wake-ups for the workers, sent in the background and shared by all requests of an
 interval, are left out. CPU time on this machine drifts by 10-15 % from run to run, and a
 tight loop flatters small pure-Python parts (their code and data stay in the caches);
@@ -25,6 +27,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import logging
 import os
 import re
 import shutil
@@ -41,6 +44,10 @@ from werkzeug.test import EnvironBuilder
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
+# As ``serve`` runs in production: multi-process metrics (chosen when prometheus-client is
+# imported, so before anything imports it) and a JSON log line per request at INFO.
+METRICS_DIR = tempfile.mkdtemp(prefix="auditrail-cost-metrics-")
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = METRICS_DIR
 
 from dependency_injector import providers  # noqa: E402
 from ingest import EVENT  # noqa: E402
@@ -49,6 +56,7 @@ from adapters.rq_queue.job_queue import RqJobQueue  # noqa: E402
 from domain.events import new_event  # noqa: E402
 from entrypoints.container import EXPORT_JOB, PROCESS_JOB, build_container  # noqa: E402
 from entrypoints.http.app import create_app  # noqa: E402
+from entrypoints.logs import configure_logging  # noqa: E402
 from entrypoints.settings import Settings  # noqa: E402
 
 POSTGRES = os.environ.get("AUDITRAIL_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
@@ -101,6 +109,9 @@ class Setup:
         self.requests = requests
 
     def __enter__(self) -> Setup:
+        configure_logging("INFO")
+        self.log_sink = open(os.devnull, "w")
+        logging.getLogger().handlers[0].setStream(self.log_sink)  # formatted, then dropped
         self.tmp = Path(tempfile.mkdtemp(prefix="auditrail-cost-"))
         self.database = f"auditrail_cost_{uuid.uuid4().hex[:8]}"
         with psycopg.connect(POSTGRES, autocommit=True) as admin:
@@ -130,6 +141,7 @@ class Setup:
         for key in client.scan_iter(f"*{self.queue}*"):  # rate limits, wake-ups, the queue
             client.delete(key)
         shutil.rmtree(self.tmp, ignore_errors=True)
+        self.log_sink.close()
 
     def operation(self, name: str) -> Callable[[], object]:
         if name in ("bare", "flask", "auditrail"):
@@ -221,4 +233,7 @@ def count_instructions(count: int = 200) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    finally:
+        shutil.rmtree(METRICS_DIR, ignore_errors=True)
