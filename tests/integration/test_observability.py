@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import time
 import urllib.request
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from entrypoints.logs import JsonFormatter
+from entrypoints.logs import JsonFormatter, configure_logging
 from tests.integration.processes import environment, start_server, stop
 from tests.integration.stacks import Stack, bearer, production_stack
 
@@ -122,3 +123,25 @@ def test_invented_methods_share_one_series(stack: Stack) -> None:
     text = stack.client.get("/metrics").get_data(as_text=True)
     assert sample(text, "auditrail_http_requests_total", method="other") >= 3
     assert not re.search(r'method="(BREW|WHEN|PROPFIND)"', text)
+
+
+def test_log_lines_skip_what_they_never_show(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The caller's source position and thread are not collected; the process id is, for
+    gunicorn's own lines; the timestamp keeps its exact shape."""
+    root = logging.getLogger()
+    for name in ("_srcfile", "logThreads", "logMultiprocessing"):  # restored afterwards
+        monkeypatch.setattr(logging, name, getattr(logging, name))
+    monkeypatch.setattr(root, "handlers", list(root.handlers))
+    monkeypatch.setattr(root, "level", root.level)
+    configure_logging("INFO")
+    records: list[logging.LogRecord] = []
+    capture = logging.Handler()
+    capture.emit = records.append  # type: ignore[method-assign]
+    root.addHandler(capture)
+    logging.getLogger("auditrail.test").info("hello", extra={"request_id": "r-1"})
+    [record] = records
+    assert record.lineno == 0 and record.thread is None and record.process == os.getpid()
+    record.created = 1.5
+    line = json.loads(JsonFormatter().format(record))
+    assert line == {"ts": "1970-01-01T00:00:01.500000Z", "level": "info",
+                    "logger": "auditrail.test", "message": "hello", "request_id": "r-1"}
