@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -141,12 +142,13 @@ def measure_admission(url: str) -> None:
 
 def measure_server(url: str, queue: str, secret: str) -> None:
     port = _free_port()
+    data_dir = tempfile.mkdtemp(prefix="auditrail-ratelimit-bench-")
     env = {k: v for k, v in os.environ.items() if not k.startswith("AUDITRAIL_")}
     env.update({"AUDITRAIL_DATABASE_URL": url, "AUDITRAIL_REDIS_URL": REDIS,
                 "AUDITRAIL_QUEUE_NAME": queue,  # logs at the default level, INFO
                 "AUDITRAIL_SECRET_KEY": "bench-secret-key-0123456789abcdef",
                 "AUDITRAIL_TRUSTED_PROXIES": "1",
-                "AUDITRAIL_DATA_DIR": tempfile.mkdtemp()})
+                "AUDITRAIL_DATA_DIR": data_dir})
     server = subprocess.Popen([str(BIN / "auditrail"), "serve", "--port", str(port),
                                "--workers", "1"], env=env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
@@ -175,6 +177,7 @@ def measure_server(url: str, queue: str, secret: str) -> None:
     finally:
         server.terminate()
         server.wait(30)
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def _wait_up(connection: http.client.HTTPConnection) -> None:

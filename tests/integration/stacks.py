@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import uuid
 from contextlib import suppress
@@ -24,9 +25,10 @@ from entrypoints.worker.rq_worker import run_worker
 class Stack:
     """A container, its Flask app and a way to run the queue until it is empty."""
 
-    def __init__(self, name: str, settings: Settings) -> None:
+    def __init__(self, name: str, settings: Settings, owned_dir: Path | None = None) -> None:
         self.name = name
         self.settings = settings
+        self._owned_dir = owned_dir  # made for this stack: removed when it closes
         self.container: Container = build_container(settings)
         if name == "embedded":
             self.container.upgrade_database()
@@ -68,6 +70,8 @@ class Stack:
             with suppress(RedisError):  # some tests point Redis nowhere
                 forget_queue(self.container.job_queue().queue)
         self.container.engine().dispose()
+        if self._owned_dir is not None:
+            shutil.rmtree(self._owned_dir, ignore_errors=True)
 
 
 def forget_queue(queue: Queue) -> None:
@@ -90,10 +94,12 @@ def embedded_stack(data_dir: Path, **overrides: Any) -> Stack:
 
 def production_stack(database_url: str, redis_url: str, **overrides: Any) -> Stack:
     overrides.setdefault("secret_key", "test-secret-key-not-for-production")
-    overrides.setdefault("data_dir", Path(tempfile.mkdtemp(prefix="auditrail-test-")))
+    owned_dir = None
+    if "data_dir" not in overrides:
+        owned_dir = overrides["data_dir"] = Path(tempfile.mkdtemp(prefix="auditrail-test-"))
     overrides.setdefault("queue_name", f"auditrail-test-{uuid.uuid4().hex[:8]}")
     settings = Settings(database_url=database_url, redis_url=redis_url, **overrides)
-    return Stack("production", settings)
+    return Stack("production", settings, owned_dir)
 
 
 def bearer(secret: str) -> dict[str, str]:

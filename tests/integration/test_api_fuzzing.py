@@ -3,6 +3,8 @@ in the one error shape. Bounded: a fixed seed and a fixed number of cases per op
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,8 @@ from tests.integration.stacks import embedded_stack
 
 CASES_PER_OPERATION = 200
 
-_stack = embedded_stack(Path(__import__("tempfile").mkdtemp(prefix="auditrail-fuzz-")))
+_data_dir = Path(tempfile.mkdtemp(prefix="auditrail-fuzz-"))
+_stack = embedded_stack(_data_dir)
 _workspace, _secret = _stack.new_workspace("fuzz")
 schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", _stack.app)
 
@@ -23,6 +26,7 @@ schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", _stack.app)
 def _close_stack():  # type: ignore[no-untyped-def]
     yield
     _stack.close()
+    shutil.rmtree(_data_dir, ignore_errors=True)
 
 
 @schema.parametrize()
