@@ -63,10 +63,15 @@ def test_atomic_under_concurrency(limiter) -> None:  # type: ignore[no-untyped-d
 
 def test_redis_down_fails_open() -> None:
     failed_open: list[None] = []
-    limiter = RedisRateLimiter(redis.Redis(port=1, socket_connect_timeout=0.2),
-                               on_fail_open=lambda: failed_open.append(None))
+    limiter = RedisRateLimiter(_unreachable(), on_fail_open=lambda: failed_open.append(None))
     assert all(limiter.hit("k", 1).allowed for _ in range(5))
     assert len(failed_open) == 5
+
+
+def _unreachable() -> redis.Redis:
+    """Nothing listens there; configured as the container's limiter client (one retry, no
+    backoff), so that each attempt fails at once rather than after seconds of backoff."""
+    return redis.Redis(port=1, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 1))
 
 
 def test_in_memory_store_shares_no_credentials_version() -> None:
@@ -103,7 +108,7 @@ def test_a_lost_version_comes_back_as_a_new_one(redis_url: str, prefix: str) -> 
 
 
 def test_redis_down_reports_no_version() -> None:
-    limiter = RedisRateLimiter(redis.Redis(port=1, socket_connect_timeout=0.2))
+    limiter = RedisRateLimiter(_unreachable())
     outcome = limiter.hit_if_current("k", 1, "v1")
     assert outcome.version is None and outcome.decision and outcome.decision.allowed
     limiter.announce()  # logs a warning, raises nothing
