@@ -8,7 +8,8 @@ starts, together with the pool's first connection and the rate-limit script.
 Under ``gunicorn --preload`` this runs once, before the workers are forked. A forked
 process must never use its parent's database connections (two processes on one socket),
 so each child starts with an empty pool, as SQLAlchemy advises: ``dispose(close=False)``
-after the fork. Redis clients check the process id themselves.
+after the fork. Redis connections are checked by process id: the pool's by redis-py,
+the rate limiter's per-thread ones by the limiter.
 """
 
 from __future__ import annotations

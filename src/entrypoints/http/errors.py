@@ -21,6 +21,7 @@ from domain.cursor import InvalidCursor
 from domain.errors import FieldError, ValidationFailed
 from domain.exports import ExportExpired, ExportFailed, ExportNotReady
 from domain.signed_links import InvalidSignature, LinkExpired
+from entrypoints.http.auth import rate_limit_headers
 
 log = logging.getLogger(__name__)
 
@@ -98,10 +99,7 @@ def register_error_handlers(app: Flask) -> None:
     def _rate_limited(error: RateLimited) -> Response:
         decision = error.decision
         return error_response(429, "rate_limited", str(error), headers={
-            "Retry-After": str(decision.retry_after_header),
-            "X-RateLimit-Limit": str(decision.limit),
-            "X-RateLimit-Remaining": str(decision.remaining),
-            "X-RateLimit-Reset": str(decision.reset_header)})
+            "Retry-After": str(decision.retry_after_header), **rate_limit_headers(decision)})
 
     @app.errorhandler(ExportNotReady)
     def _not_ready(error: ExportNotReady) -> Response:
