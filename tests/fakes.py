@@ -90,6 +90,7 @@ class SharedLimiter:
         self.version = "v0"
         self.down = False
         self.spent = 0
+        self.failed_open = 0
 
     def hit(self, key: str, limit: int) -> Any:
         self.spent += 1
@@ -100,6 +101,7 @@ class SharedLimiter:
 
     def hit_if_current(self, key: str, limit: int, version: str | None) -> VersionedDecision:
         if self.down:
+            self.failed_open += 1
             return VersionedDecision(Decision(True, limit, limit, 0.0, 0.0, 0.0), None)
         if version is not None and version != self.version:
             return VersionedDecision(None, self.version)

@@ -193,6 +193,17 @@ def test_nothing_is_cached_while_the_store_cannot_say(shared) -> None:  # type: 
     assert process.lookups.calls == 2 + 3 + 1  # what it learnt before the outage was dropped
 
 
+def test_a_request_fails_open_once_when_the_store_goes_down(shared) -> None:  # type: ignore[no-untyped-def]
+    world, limiter = shared
+    process = Process(world, limiter)
+    process.request(world.admin.secret)
+    process.request(world.admin.secret)  # cached
+    limiter.down = True
+    assert process.request(world.admin.secret).rate_limit.allowed
+    assert process.lookups.calls == 3  # the cache cannot be trusted: read afresh
+    assert limiter.failed_open == 1  # but with the verdict the cached path already had
+
+
 def test_a_change_during_the_lookup_is_not_cached(shared) -> None:  # type: ignore[no-untyped-def]
     world, limiter = shared
     process = Process(world, limiter)

@@ -6,13 +6,14 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TypeGuard
 
 from cachetools import TTLCache
 
 from application.credential_cache import CredentialCache
 from application.errors import IpNotAllowed, RateLimited, Unauthenticated
 from application.ports.metrics import NO_METRICS, Metrics
-from application.ports.rate_limits import RateLimiter
+from application.ports.rate_limits import RateLimiter, VersionedDecision
 from application.ports.system import Clock
 from application.principal import Principal
 from application.use_cases.authenticate import Authenticate
@@ -76,13 +77,18 @@ class AdmitRequest:
         digest = hash_secret(secret)
         version = self._credentials.version
         cached = self._credentials.get(digest)
+        unversioned: VersionedDecision | None = None
         if cached is not None:
-            admission = self._admit_cached(digest, cached, version, client_address)
+            admission, unversioned = self._admit_cached(digest, cached, version,
+                                                        client_address)
             if admission is not None:
                 return admission
             version = self._credentials.version  # reported before the read that follows
         principal = self._authenticate_or_count_failure(secret, client_address)
-        outcome = self._limiter.hit_if_current(_budget(principal), _limit(principal), None)
+        if _still_applies(unversioned, principal):
+            outcome = unversioned  # decided once already: not spent or counted twice
+        else:
+            outcome = self._limiter.hit_if_current(_budget(principal), _limit(principal), None)
         self._credentials.observe(outcome.version)
         self._credentials.put(digest, principal, read_under=version)
         if outcome.decision is None:
@@ -90,20 +96,24 @@ class AdmitRequest:
         return self._admitted(principal, outcome.decision)
 
     def _admit_cached(self, digest: str, cached: Principal, version: str | None,
-                      client_address: str) -> Admission | None:
-        """None when the cached principal cannot be trusted: the version moved, or the
-        store could not say, or a check failed (a fresh read decides those)."""
+                      client_address: str) -> tuple[Admission | None, VersionedDecision | None]:
+        """No admission when the cached principal cannot be trusted: the version moved, or
+        the store could not say, or a check failed (a fresh read decides those). When the
+        store could not say, its decision comes back too: the fresh read reuses it rather
+        than fail open (and count the failure) a second time for one request."""
         try:
             principal = self._authenticate.recheck(cached, client_address)
         except (Unauthenticated, IpNotAllowed):
-            return None
+            return None, None
         if principal is not cached:  # stamped: the next request reads it afresh
             self._credentials.forget(digest)
         outcome = self._limiter.hit_if_current(_budget(principal), _limit(principal), version)
         self._credentials.observe(outcome.version)
-        if outcome.decision is None or outcome.version is None:
-            return None
-        return self._admitted(principal, outcome.decision)
+        if outcome.version is None:
+            return None, outcome
+        if outcome.decision is None:
+            return None, None
+        return self._admitted(principal, outcome.decision), None
 
     def _guard_failures(self, client_address: str) -> None:
         if not self._memory.is_suspect(client_address):
@@ -128,6 +138,13 @@ class AdmitRequest:
             raise RateLimited(decision, f"Rate limit of {decision.limit} requests a minute "
                                         f"exceeded; retry after {decision.retry_after_header} s.")
         return Admission(principal, decision)
+
+
+def _still_applies(outcome: VersionedDecision | None,
+                   principal: Principal) -> TypeGuard[VersionedDecision]:
+    """A key never changes workspace, so the same limit means the same budget."""
+    return (outcome is not None and outcome.decision is not None
+            and outcome.decision.limit == _limit(principal))
 
 
 def _guard(client_address: str) -> str:
