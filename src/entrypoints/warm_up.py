@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import logging
 import os
+import weakref
 
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from entrypoints.container import Container
@@ -24,12 +26,23 @@ from entrypoints.settings import EMBEDDED
 
 log = logging.getLogger(__name__)
 
+_WARMED: weakref.WeakSet[Engine] = weakref.WeakSet()
+"""Engines a fork must not share; weak, so a discarded container's engine is not kept."""
+
+
+def _empty_pools_after_fork() -> None:
+    for engine in list(_WARMED):
+        engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_empty_pools_after_fork)
+
 
 def warm_up(container: Container) -> None:
     """Best effort: a database or Redis that is down now must not stop the process from
     serving (``/readyz`` says so, and the first request that needs it tries again)."""
     engine = container.engine()
-    os.register_at_fork(after_in_child=lambda: engine.dispose(close=False))
+    _WARMED.add(engine)
     try:
         with engine.connect():
             pass

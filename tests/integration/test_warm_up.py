@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
+import weakref
 from pathlib import Path
 
 import pytest
 import redis
 
-from adapters.redis_store.rate_limiter import _GCRA
+from adapters.redis_store.rate_limiter import GCRA_SCRIPT
 from entrypoints.container import build_container
 from entrypoints.settings import Settings
 from entrypoints.warm_up import warm_up
@@ -25,7 +27,7 @@ def test_production_process_is_connected_before_its_first_request(
     warm_up(container)
     try:
         assert container.engine().pool.checkedin() == 1
-        assert client.script_exists(client.register_script(_GCRA).sha) == [True]
+        assert client.script_exists(client.register_script(GCRA_SCRIPT).sha) == [True]
     finally:
         container.job_queue().close()
         container.engine().dispose()
@@ -68,3 +70,16 @@ def test_a_forked_process_does_not_inherit_the_warm_connection(tmp_path: Path) -
     assert os.waitstatus_to_exitcode(status) == 0
     assert container.engine().pool.checkedin() == 1  # the parent keeps its own
     container.engine().dispose()
+
+
+def test_a_discarded_container_leaves_nothing_behind(tmp_path: Path) -> None:
+    """The fork hook holds engines weakly: a process that builds containers (tests, the
+    CLI) does not keep every engine it warmed up alive."""
+    container = build_container(Settings(data_dir=tmp_path))
+    container.upgrade_database()
+    warm_up(container)
+    engine = weakref.ref(container.engine())
+    container.engine().dispose()
+    del container
+    gc.collect()
+    assert engine() is None

@@ -32,7 +32,7 @@ from domain.rate_limit import Decision, decide, peek
 
 log = logging.getLogger(__name__)
 
-_GCRA = """
+GCRA_SCRIPT = """
 local version = redis.call('GET', KEYS[2])
 if not version then
   version = ARGV[4]
@@ -70,7 +70,7 @@ class RedisRateLimiter:
                  cooldown: float = 1.0,
                  on_fail_open: Callable[[], None] = lambda: None) -> None:
         self._redis = redis
-        self._script = redis.register_script(_GCRA)
+        self._script = redis.register_script(GCRA_SCRIPT)
         self._prefix = prefix
         self._version_key = prefix + "credentials-version"
         self._cooldown = cooldown
@@ -92,7 +92,7 @@ class RedisRateLimiter:
     def prepare(self) -> None:
         """Connect and load the script now, so the first request costs one round trip."""
         try:
-            self._redis.script_load(_GCRA)
+            self._redis.script_load(GCRA_SCRIPT)
         except RedisError as exc:
             log.warning("rate limiter not reachable at start (%s)", type(exc).__name__)
 
