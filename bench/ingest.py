@@ -11,7 +11,8 @@ Measures, in one run and on one machine:
     worker`` processes;
   * single ``POST /api/v1/events`` requests/s with p50/p99 latency, and the bare endpoint's
     (plus, for reference, the same one INSERT behind Flask: the framework's own cost),
-    measured in interleaved rounds so that the machine's drift cancels out of the ratio.
+    measured in interleaved rounds so that the machine's drift cancels out of the ratio,
+    with the CPU each request cost the server, PostgreSQL, Redis and the client (``cpu``).
 Then prints each figure with its ratio to the limit it is judged against.
 """
 
@@ -36,6 +37,7 @@ from pathlib import Path
 
 import psycopg
 import redis
+from cpu import GROUPS, CpuMeter, per_request
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -46,6 +48,8 @@ EVENT = {
     "context": {"ip_address": "81.2.69.160", "user_agent": "Mozilla/5.0 (bench)"},
     "metadata": {"reason": "bad_password", "attempt": 3},
 }
+LABELS = {"single": "auditrail  POST /events", "bare": "limit  bare one-INSERT",
+          "flask": "reference  Flask one-INSERT"}
 COLUMNS = ("id", "workspace_id", "status", "action", "occurred_at", "received_at", "actor_id",
            "actor_type", "ip_address", "body")
 
@@ -278,19 +282,23 @@ class Bench:
         if not hasattr(self, "server"):
             self.single_key = self._workspace("single")[1]
             self.server = self._auditrail_server()
-        targets = {"single": (self.server[1], "/api/v1/events", self.single_key)}
+        targets = {"single": (self.server[1], "/api/v1/events", self.single_key,
+                              CpuMeter(self.server[0].pid))}
         for name, app in (("bare", "bare_app:app"), ("flask", "flask_floor:app")):
             targets[name] = self._bare_endpoint(name, app)
         body = json.dumps(EVENT).encode()
-        for base, path, key in targets.values():  # warm-up: pools, prepared statements
+        for base, path, key, _ in targets.values():  # warm-up: pools, prepared statements
             _load(base, path, [(key, body)] * 200, self.options.clients)
         self._settle()
         rounds: dict[str, list[float]] = {name: [] for name in targets}
         latencies: dict[str, list[float]] = {name: [] for name in targets}
+        cpu: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
         for number in range(1, self.options.rounds + 1):
-            for name, (base, path, key) in targets.items():
+            for name, (base, path, key, meter) in targets.items():
+                before = meter.read()
                 elapsed, taken = _load(base, path, [(key, body)] * self.options.singles,
                                        self.options.clients)
+                cpu[name].append(per_request(before, meter.read(), len(taken)))
                 rounds[name].append(len(taken) / elapsed)
                 latencies[name].extend(taken)
             print(f"round {number}: POST /events {rounds['single'][-1]:>6,.0f} req/s, bare "
@@ -299,13 +307,14 @@ class Bench:
                   flush=True)
         for name in targets:
             self._record_singles(name, rounds[name], latencies[name])
+        _print_cpu(cpu)
         self.results["single_ratios"] = sorted(
             single / bare for single, bare in zip(rounds["single"], rounds["bare"],
                                                   strict=True))
         self.results["flask_ratios"] = sorted(
             flask / bare for flask, bare in zip(rounds["flask"], rounds["bare"], strict=True))
 
-    def _bare_endpoint(self, name: str, app: str) -> tuple[str, str, str]:
+    def _bare_endpoint(self, name: str, app: str) -> tuple[str, str, str, CpuMeter]:
         """The limit (a bare WSGI app) or, for reference, the same behind Flask."""
         workspace_id, _ = self._workspace(name)
         port = _free_port()
@@ -313,16 +322,15 @@ class Bench:
         command = [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers",
                    str(self.options.server_workers), "--worker-class", "gthread",
                    "--threads", "8", "--no-control-socket", app]
-        _, base = self._serve(command, port, env, f"{name}.log")
-        return base, "/", "none"
+        process, base = self._serve(command, port, env, f"{name}.log")
+        return base, "/", "none", CpuMeter(process.pid)
 
     def _record_singles(self, name: str, rates: list[float], latencies: list[float]) -> None:
         quantiles = statistics.quantiles(latencies, n=100)
         self.results[f"{name}_rps"] = statistics.median(rates)
         self.results[f"{name}_p50"] = quantiles[49] * 1000
         self.results[f"{name}_p99"] = quantiles[98] * 1000
-        label = {"single": "auditrail  POST /events", "bare": "limit  bare one-INSERT",
-                 "flask": "reference  Flask one-INSERT"}[name]
+        label = LABELS[name]
         print(f"{label:<33} {self.results[f'{name}_rps']:>9,.0f} req/s   p50 "
               f"{self.results[f'{name}_p50']:.2f} ms   p99 {self.results[f'{name}_p99']:.2f} ms"
               f"   (median of {len(rates)} rounds)", flush=True)
@@ -349,6 +357,16 @@ class Bench:
                  "framework floor")):
             print(f"{label:<50} {100 * statistics.median(ratios):>6.1f}%   {target}   "
                   f"(rounds {100 * ratios[0]:.1f}-{100 * ratios[-1]:.1f} %)")
+
+
+def _print_cpu(cpu: dict[str, list[dict[str, float]]]) -> None:
+    """Each group's median over the rounds: where the single-request gap comes from."""
+    print(f"\nCPU per request, µs (median)      {'  '.join(f'{g:>8}' for g in GROUPS)}"
+          f"     total", flush=True)
+    for name, rounds in cpu.items():
+        medians = [statistics.median(r[group] for r in rounds) for group in GROUPS]
+        print(f"{LABELS[name]:<33} {'  '.join(f'{m:>8,.0f}' for m in medians)}"
+              f"  {sum(medians):>8,.0f}", flush=True)
 
 
 def _queue(client: redis.Redis, name: str):  # type: ignore[no-untyped-def]

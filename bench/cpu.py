@@ -1,0 +1,52 @@
+"""Where a phase's CPU went: the server under test, PostgreSQL, Redis and the client.
+
+On a machine where all of them share the cores, a request's cost to the whole system is
+what limits its rate; splitting it by process shows which part a gap comes from. Kernel
+time spent on a process's behalf (its system calls) counts as that process's.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import psutil
+
+GROUPS = ("server", "postgres", "redis", "client")
+
+
+@dataclass
+class CpuMeter:
+    """CPU seconds by group between two ``read`` calls, of the server tree rooted at
+    ``server_pid`` (gunicorn's arbiter and its workers) and the services' processes."""
+
+    server_pid: int
+
+    def read(self) -> dict[str, float]:
+        totals = dict.fromkeys(GROUPS, 0.0)
+        for group, process in self._processes():
+            try:
+                times = process.cpu_times()
+            except psutil.Error:  # ended between listing and reading: its time is gone
+                continue
+            totals[group] += times.user + times.system
+        return totals
+
+    def _processes(self) -> Iterator[tuple[str, psutil.Process]]:
+        server = psutil.Process(self.server_pid)
+        yield "server", server
+        yield from (("server", child) for child in server.children(recursive=True))
+        yield "client", psutil.Process(os.getpid())
+        for process in psutil.process_iter(["name"]):
+            name = process.info["name"] or ""
+            if name.startswith("postgres"):
+                yield "postgres", process
+            elif name.startswith("redis-server"):
+                yield "redis", process
+
+
+def per_request(before: dict[str, float], after: dict[str, float],
+                requests: int) -> dict[str, float]:
+    """Microseconds of CPU per request, by group."""
+    return {group: (after[group] - before[group]) * 1e6 / requests for group in GROUPS}
