@@ -73,8 +73,8 @@ def test_a_forked_process_does_not_inherit_the_warm_connection(tmp_path: Path) -
 
 
 def test_a_discarded_container_leaves_nothing_behind(tmp_path: Path) -> None:
-    """The fork hook holds engines weakly: a process that builds containers (tests, the
-    CLI) does not keep every engine it warmed up alive."""
+    """The fork hook holds engines weakly: a process that builds several containers, as
+    the tests do, does not keep every engine it warmed up alive."""
     container = build_container(Settings(data_dir=tmp_path))
     container.upgrade_database()
     warm_up(container)
