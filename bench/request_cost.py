@@ -44,6 +44,7 @@ from werkzeug.test import EnvironBuilder
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT))  # tests.queues
 # As ``serve`` runs in production: multi-process metrics (chosen when prometheus-client is
 # imported, so before anything imports it) and a JSON log line per request at INFO.
 METRICS_DIR = tempfile.mkdtemp(prefix="auditrail-cost-metrics-")
@@ -51,6 +52,7 @@ os.environ["PROMETHEUS_MULTIPROC_DIR"] = METRICS_DIR
 
 from dependency_injector import providers  # noqa: E402
 from ingest import EVENT  # noqa: E402
+from tests.queues import forget_queue  # noqa: E402
 
 from adapters.rq_queue.job_queue import RqJobQueue  # noqa: E402
 from domain.events import new_event  # noqa: E402
@@ -137,9 +139,7 @@ class Setup:
         self.container.engine().dispose()
         with psycopg.connect(POSTGRES, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
-        client = self.container.redis()
-        for key in client.scan_iter(f"*{self.queue}*"):  # rate limits, wake-ups, the queue
-            client.delete(key)
+        forget_queue(self.container.job_queue().queue)  # jobs, wake-ups, rate limits
         shutil.rmtree(self.tmp, ignore_errors=True)
         self.log_sink.close()
 

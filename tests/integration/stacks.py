@@ -11,8 +11,6 @@ from typing import Any
 
 from flask.testing import FlaskClient
 from redis.exceptions import RedisError
-from rq import Queue
-from rq.job import Job
 from sqlalchemy import text
 
 from entrypoints.container import Container, build_container
@@ -20,6 +18,7 @@ from entrypoints.http.app import create_app
 from entrypoints.settings import Settings
 from entrypoints.worker.embedded import start_embedded_worker, stop_embedded_worker
 from entrypoints.worker.rq_worker import run_worker
+from tests.queues import forget_queue
 
 
 class Stack:
@@ -72,20 +71,6 @@ class Stack:
         self.container.engine().dispose()
         if self._owned_dir is not None:
             shutil.rmtree(self._owned_dir, ignore_errors=True)
-
-
-def forget_queue(queue: Queue) -> None:
-    """A test queue's jobs, wake-up markers and rate limits: every key named after it, and
-    every job that came from it, including those a killed worker or a test's "flush" left
-    outside any list the queue still knows."""
-    queue.empty()
-    connection = queue.connection
-    for key in connection.scan_iter(Job.key_for("*")):
-        if connection.type(key) == b"hash" and connection.hget(key, "origin") == \
-                queue.name.encode():
-            connection.delete(key)
-    for key in connection.scan_iter(f"*{queue.name}*"):
-        connection.delete(key)
 
 
 def embedded_stack(data_dir: Path, **overrides: Any) -> Stack:

@@ -12,7 +12,7 @@ import pytest
 from redis import Redis
 
 from adapters.rq_queue.job_queue import RqJobQueue
-from tests.integration.stacks import forget_queue
+from tests.queues import forget_queue
 
 
 @pytest.fixture

@@ -1,0 +1,21 @@
+"""Leave Redis as it was found: what a test or a benchmark run put there for its queue."""
+
+from __future__ import annotations
+
+from rq import Queue
+from rq.job import Job
+
+
+def forget_queue(queue: Queue) -> None:
+    """A throw-away queue's jobs, wake-up markers and rate limits: every key named after
+    it, every job that came from it, including those a killed worker, a "flush" or a
+    server stopped before its worker ran left outside any list the queue still knows, and
+    its name in RQ's list of queues (``rq info`` would show every run's)."""
+    queue.delete(delete_jobs=True)
+    connection = queue.connection
+    for key in connection.scan_iter(Job.key_for("*")):
+        if connection.type(key) == b"hash" and connection.hget(key, "origin") == \
+                queue.name.encode():
+            connection.delete(key)
+    for key in connection.scan_iter(f"*{queue.name}*"):
+        connection.delete(key)
