@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from domain.errors import FieldError
-from domain.json_rules import ijson_violations, metadata_violations
+from domain.json_rules import CONTROL_CHARACTERS, ijson_violations, metadata_violations
 from domain.timestamps import InvalidTimestamp, parse_timestamp
 
 ACTION_MAX_LENGTH = 128
@@ -35,7 +35,6 @@ PARTY_FIELDS = frozenset({"id", "type", "name", "metadata"})
 CONTEXT_FIELDS = frozenset({"ip_address", "user_agent"})
 
 MISSING = "Missing data for required field."
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 _LONG_DIGIT_RUN = re.compile(rb"\d{16}")
 
 
@@ -118,7 +117,7 @@ def _identifier_violations(value: Any, path: str) -> list[FieldError]:
         return [FieldError(path, "Not a valid string.")]
     if not 1 <= len(value) <= IDENTIFIER_MAX_LENGTH:
         return [FieldError(path, f"1-{IDENTIFIER_MAX_LENGTH} characters.")]
-    if _CONTROL_CHARACTERS.search(value):
+    if CONTROL_CHARACTERS.search(value):
         return [FieldError(path, "Must not contain control characters.")]
     return []
 

@@ -15,11 +15,13 @@ from typing import Any
 from domain.errors import DomainError
 from domain.event_rules import ACTION_PATTERN, canonical_ip_address
 from domain.events import Event
+from domain.json_rules import CONTROL_CHARACTERS
 from domain.timestamps import InvalidTimestamp, parse_timestamp
 
 FILTER_NAMES = ("action", "actor_id", "actor_type", "target_id", "target_type", "ip_address",
                 "country_code", "since", "until", "status")
 _PLAIN = ("actor_id", "actor_type", "target_id", "target_type", "status")
+_IDENTIFIERS = _PLAIN[:4]
 
 PREFIX_WILDCARD = ".*"
 
@@ -68,6 +70,10 @@ def parse_filters(values: Mapping[str, Any]) -> EventFilters:
     """Filters as the API names them (§5.4) into what they mean; ``InvalidFilter`` names
     the first one that means nothing."""
     found: dict[str, Any] = {name: values[name] for name in _PLAIN if name in values}
+    for name in _IDENTIFIERS:
+        if name in values and CONTROL_CHARACTERS.search(values[name]):
+            raise InvalidFilter(name, "Must not contain control characters (no event can "
+                                      "have them).")
     if "action" in values:
         found.update(action_filter(values["action"]))
     if "ip_address" in values:

@@ -16,6 +16,8 @@ from domain.canonical_json import canonical_json
 from domain.events import Event
 
 GENESIS_HASH = "0" * 64
+MAX_SEQUENCE = 2**63 - 1
+"""Sequences are signed 64-bit integers wherever they are stored or sent."""
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ RFC 8785 hashing is only well defined on I-JSON, so anything that could serialis
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,6 +15,7 @@ MAX_SAFE_INTEGER = 2**53 - 1
 METADATA_MAX_KEYS = 50
 METADATA_MAX_DEPTH = 5
 METADATA_KEY_MAX_LENGTH = 128
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def ijson_violations(value: Any, path: str) -> Iterator[tuple[str, str]]:
@@ -27,11 +29,11 @@ def ijson_violations(value: Any, path: str) -> Iterator[tuple[str, str]]:
         if not math.isfinite(value):
             yield path, "NaN and Infinity are not allowed."
     elif isinstance(value, str):
-        if not _is_valid_unicode(value):
+        if not is_valid_unicode(value):
             yield path, "Strings must be valid Unicode (no lone surrogates)."
     elif isinstance(value, dict):
         for key, item in value.items():
-            if not _is_valid_unicode(key):
+            if not is_valid_unicode(key):
                 yield path, "Keys must be valid Unicode (no lone surrogates)."
             yield from ijson_violations(item, f"{path}.{key}" if path else key)
     elif isinstance(value, list):
@@ -64,7 +66,7 @@ def _container_violations(value: Any, path: str, depth: int) -> Iterator[tuple[s
         yield from _container_violations(item, f"{path}.{key}", depth + 1)
 
 
-def _is_valid_unicode(text: str) -> bool:
+def is_valid_unicode(text: str) -> bool:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

@@ -7,12 +7,12 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from domain.errors import FieldError, ValidationFailed
+from domain.names import checked_name
 
 PLAN_LIMITS = {"free": 60, "starter": 300, "pro": 1_000}
 ENTERPRISE = "enterprise"
 PLANS = (*PLAN_LIMITS, ENTERPRISE)
 DEFAULT_ENTERPRISE_LIMIT = 10_000
-NAME_MAX_LENGTH = 200
 MAX_RETENTION_DAYS = 36_500
 DEFAULT_RETENTION_DAYS = {"free": 30, "starter": 90, "pro": 365}
 MAX_ALLOWLIST_ENTRIES = 100
@@ -65,10 +65,10 @@ class Workspace:
         errors: list[FieldError] = []
         updated = self
         if "name" in changes:
-            name = (changes["name"] or "").strip()
-            if not 1 <= len(name) <= NAME_MAX_LENGTH:
-                errors.append(FieldError("name", f"1-{NAME_MAX_LENGTH} characters."))
-            updated = replace(updated, name=name)
+            try:
+                updated = replace(updated, name=checked_name(changes["name"] or ""))
+            except ValidationFailed as failure:
+                errors.extend(failure.errors)
         if "retention_days" in changes:
             days = changes["retention_days"]
             if days is not None and not 1 <= days <= MAX_RETENTION_DAYS:

@@ -198,11 +198,11 @@ def create_key(workspace_id: str, scopes: str, name: str, expires_at: str | None
 def verify(file: Path, partial: bool) -> None:
     """Verify the hash chain of an NDJSON export offline (exit 0 when valid)."""
     documents = _ndjson(file)
-    first = next(documents, None)
-    anchored = first is not None and isinstance(first.get("sequence"), int) \
-        and first["sequence"] > 1
-    stream = itertools.chain([first] if first is not None else [], documents)
     try:
+        first = next(documents, None)
+        anchored = first is not None and isinstance(first.get("sequence"), int) \
+            and first["sequence"] > 1
+        stream = itertools.chain([first] if first is not None else [], documents)
         if partial:
             report = verify_partial(stream)
         else:  # a chain trimmed by retention starts after its anchor, not at genesis
@@ -237,7 +237,7 @@ def _ndjson(file: Path) -> Iterator[dict[str, Any]]:
                 continue
             try:
                 document = json.loads(line)
-            except (UnicodeDecodeError, json.JSONDecodeError):
+            except (ValueError, RecursionError):  # bad UTF-8 or JSON, endless digits, depth
                 raise _BadLine(f"line {number} is not valid JSON") from None
             if not isinstance(document, dict):
                 raise _BadLine(f"line {number} is not a JSON object")

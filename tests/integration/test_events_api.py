@@ -139,6 +139,8 @@ BAD_BODIES = [
     ("validation_failed", 422, {**EVENT, "actor": {"id": 5, "type": "user"}}, "actor.id"),
     ("validation_failed", 422, {**EVENT, "metadata": None}, "metadata"),
     ("payload_too_large", 413, {**EVENT, "metadata": {"blob": "x" * 2_000_000}}, None),
+    # more digits than Python reads (4,300): a ValueError that used to escape as a 500
+    ("invalid_json", 400, b'{"action": "a", "metadata": {"n": ' + b"9" * 5000 + b"}}", None),
 ]
 
 
@@ -181,6 +183,17 @@ def test_events_of_another_workspace_are_not_found(stack: Stack) -> None:
     response = get(stack, secret_b, f"/api/v1/events/{event_id}")
     assert response.status_code == 404 and response.json["error"]["code"] == "not_found"
     assert get(stack, secret_a, "/api/v1/events/evt_nope").status_code == 404
+
+
+@pytest.mark.parametrize("path", ["/api/v1/events/evt_%00", "/api/v1/exports/exp_a%00b",
+                                  "/api/v1/api-keys/key_%00", "/api/v1/events/evt_%C3%A9",
+                                  "/api/v1/exports/" + "x" * 300])
+def test_ids_that_were_never_issued_are_not_found_without_a_lookup(stack: Stack,
+                                                                   path: str) -> None:
+    """NUL reached PostgreSQL, which refuses it in text: a 500 before the router checked."""
+    _, secret = stack.new_workspace()
+    response = get(stack, secret, path)
+    assert response.status_code == 404 and response.json["error"]["code"] == "not_found"
 
 
 def test_tampering_is_detected(stack: Stack) -> None:
@@ -233,7 +246,7 @@ def test_verify_a_range_and_reject_bad_parameters(stack: Stack) -> None:
     assert (report["valid"], report["checked"], report["from_sequence"],
             report["to_sequence"]) == (True, 3, 2, 4)
     for query in ("from_sequence=abc", "from_sequence=0", "colour=red",
-                  "from_sequence=1&from_sequence=2"):
+                  "from_sequence=1&from_sequence=2", f"to_sequence={2**63}"):
         response = get(stack, secret, f"/api/v1/events/verify?{query}")
         assert response.status_code == 400, query
         assert response.json["error"]["code"] == "invalid_parameter"

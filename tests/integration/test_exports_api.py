@@ -171,6 +171,7 @@ def test_other_workspaces_exports_are_not_found(stack: Stack) -> None:
     ({"format": "csv", "filters": {"colour": "red"}}, "filters.colour"),
     ({"format": "csv", "filters": {"since": "yesterday"}}, "filters.since"),
     ({"format": "csv", "gzip": "yes please"}, "gzip"),
+    ({"format": "csv", "filters": {"target_id": "doc\u0000"}}, "filters.target_id"),
 ])
 def test_create_export_validation(stack: Stack, body: dict, field: str) -> None:
     _, secret = stack.new_workspace()

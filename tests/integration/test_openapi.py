@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from entrypoints.http.openapi import UndocumentedRoute, build_document
@@ -16,7 +18,7 @@ def test_every_route_is_documented(stack: Stack) -> None:
     for rule in stack.app.url_map.iter_rules():
         if rule.endpoint == "static":
             continue
-        path = rule.rule.replace("<", "{").replace(">", "}")
+        path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule)  # <id:x> is {x}
         for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}:
             assert (path, method.lower()) in documented, (path, method)
     ingest = document["paths"]["/api/v1/events"]["post"]

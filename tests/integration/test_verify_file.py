@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from entrypoints.cli import main
@@ -46,3 +47,13 @@ def test_garbage_file_exits_1(tmp_path: Path) -> None:
     (tmp_path / "junk.ndjson").write_text('{"sequence": 1}\nnot json\n')
     result = CliRunner().invoke(main, ["verify", str(tmp_path / "junk.ndjson")])
     assert result.exit_code == 1
+
+
+@pytest.mark.parametrize("line", ['{"n": ' + "9" * 5000 + "}", "[" * 100_000 + "]" * 100_000])
+def test_a_line_python_cannot_read_is_reported_not_raised(tmp_path: Path, line: str) -> None:
+    """More digits than Python reads, or nesting beyond its recursion limit: exit 1 and the
+    line number, not a traceback."""
+    (tmp_path / "odd.ndjson").write_text(line + "\n")
+    result = CliRunner().invoke(main, ["verify", str(tmp_path / "odd.ndjson")])
+    assert isinstance(result.exception, SystemExit)  # not an error escaping the command
+    assert result.exit_code == 1 and "line 1 is not valid JSON" in result.output

@@ -45,6 +45,8 @@ def test_get_and_patch_workspace(stack: Stack) -> None:
     ({"ip_allowlist": ["nope"]}, "ip_allowlist[0]"),
     ({"retention_days": 0}, "retention_days"), ({"retention_days": "30"}, "retention_days"),
     ({"name": ""}, "name"), ({"plan": "pro"}, "plan"),
+    # PostgreSQL refuses NUL in text, and a lone surrogate has no UTF-8 form: both were 500s
+    ({"name": "Acme\u0000"}, "name"), ({"name": "\ud800"}, "name"), ({"name": "a\nb"}, "name"),
 ])
 def test_patch_workspace_refuses_bad_changes(stack: Stack, body: dict, field: str) -> None:
     _, secret = stack.new_workspace()
@@ -82,6 +84,9 @@ def test_api_key_lifecycle(stack: Stack) -> None:
     ({"name": "x", "scopes": ["events:delete"]}, "scopes.0"),
     ({"name": "x", "scopes": ["admin"], "expires_at": "2001-01-01T00:00:00Z"}, "expires_at"),
     ({"name": "x", "scopes": ["admin"], "expires_at": "soon"}, "expires_at"),
+    ({"name": "ci\u0000", "scopes": ["admin"]}, "name"),
+    ({"name": "\udfff", "scopes": ["admin"]}, "name"),
+    ({"name": "   ", "scopes": ["admin"]}, "name"),
 ])
 def test_create_key_validation(stack: Stack, body: dict, field: str) -> None:
     _, admin = stack.new_workspace()

@@ -2,7 +2,13 @@ from __future__ import annotations
 
 import pytest
 
-from domain.event_search import EventFilters, InvalidFilter, action_filter, search_terms
+from domain.event_search import (
+    EventFilters,
+    InvalidFilter,
+    action_filter,
+    parse_filters,
+    search_terms,
+)
 from tests.factories import EventFactory
 
 
@@ -37,3 +43,12 @@ def test_filter_terms_and_emptiness() -> None:
     filters = EventFilters(action_prefix="user.", target_type="document", status="pending")
     assert filters.terms() == ["action:user.", "target_type:document"]
     assert not filters.only("status") and EventFilters(status="pending").only("status")
+
+
+@pytest.mark.parametrize("name", ["actor_id", "actor_type", "target_id", "target_type"])
+def test_identifier_filters_with_control_characters_are_named(name: str) -> None:
+    """No event can hold one, and PostgreSQL refuses NUL in a query parameter."""
+    with pytest.raises(InvalidFilter) as refused:
+        parse_filters({name: "usr\x00"})
+    assert refused.value.parameter == name
+    assert getattr(parse_filters({name: "usr_42"}), name) == "usr_42"

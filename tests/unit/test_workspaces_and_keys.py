@@ -4,6 +4,7 @@ from datetime import timedelta
 import pytest
 
 from domain.errors import ValidationFailed
+from domain.names import NAME_MAX_LENGTH, checked_name
 from domain.scopes import UnknownScope, grants, parse_scopes
 from domain.workspaces import parse_allowlist
 from tests.factories import NOW, ApiKeyFactory, WorkspaceFactory
@@ -62,3 +63,23 @@ def test_last_used_is_stamped_at_most_once_a_minute() -> None:
     stamped = replace(key, last_used_at=NOW)
     assert not stamped.needs_usage_stamp(NOW + timedelta(seconds=59))
     assert stamped.needs_usage_stamp(NOW + timedelta(seconds=60))
+
+
+def test_names_are_trimmed_and_kept_whole() -> None:
+    assert checked_name("  Acme Ltd \t") == "Acme Ltd"
+    assert checked_name("Zürich 東京 🛡") == "Zürich 東京 🛡"
+    assert checked_name("x" * NAME_MAX_LENGTH) == "x" * NAME_MAX_LENGTH
+
+
+@pytest.mark.parametrize(("name", "message"), [
+    ("", "1-200 characters."), ("   ", "1-200 characters."), ("x" * 201, "1-200 characters."),
+    ("Acme\x00", "Must not contain control characters."),
+    ("two\nlines", "Must not contain control characters."),
+    ("bell\x07", "Must not contain control characters."),
+    ("half \ud800 a pair", "Must be valid Unicode (no lone surrogates)."),
+])
+def test_names_a_log_a_terminal_or_the_database_would_mangle_are_refused(
+        name: str, message: str) -> None:
+    with pytest.raises(ValidationFailed) as refused:
+        checked_name(name, field="key.name")
+    assert [(e.field, e.message) for e in refused.value.errors] == [("key.name", message)]

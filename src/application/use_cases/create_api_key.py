@@ -11,6 +11,7 @@ from application.ports.system import Clock, IdGenerator, SecretGenerator
 from application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from domain.api_keys import DISPLAY_PREFIX_LENGTH, ApiKey, hash_secret
 from domain.errors import FieldError, ValidationFailed
+from domain.names import checked_name
 from domain.scopes import UnknownScope, parse_scopes
 
 
@@ -48,7 +49,7 @@ class CreateApiKey:
         if expires_at is not None and expires_at <= now:
             raise ValidationFailed([FieldError("expires_at", "Must be in the future.")])
         secret = self._secrets.new_api_key()
-        key = ApiKey(id=self._ids.new("key"), workspace_id=workspace_id, name=name,
+        key = ApiKey(id=self._ids.new("key"), workspace_id=workspace_id, name=checked_name(name),
                      prefix=secret[:DISPLAY_PREFIX_LENGTH], secret_hash=hash_secret(secret),
                      scopes=parsed, created_at=now, expires_at=expires_at)
         uow.api_keys.add(key)

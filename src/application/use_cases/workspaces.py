@@ -7,16 +7,9 @@ from application.ports.rate_limits import CredentialChanges
 from application.ports.system import Clock, IdGenerator
 from application.ports.unit_of_work import UnitOfWorkFactory
 from application.use_cases.create_api_key import CreateApiKey, IssuedKey
-from domain.errors import FieldError, ValidationFailed
+from domain.names import checked_name
 from domain.scopes import ADMIN
-from domain.workspaces import NAME_MAX_LENGTH, Workspace, plan_settings
-
-
-def _checked_name(name: str) -> str:
-    name = name.strip()
-    if not name or len(name) > NAME_MAX_LENGTH:
-        raise ValidationFailed([FieldError("name", f"1-{NAME_MAX_LENGTH} characters.")])
-    return name
+from domain.workspaces import Workspace, plan_settings
 
 
 class CreateWorkspace:
@@ -30,7 +23,7 @@ class CreateWorkspace:
     def execute(self, name: str, plan: str = "free",
                 rate_limit: int | None = None) -> tuple[Workspace, IssuedKey]:
         """Create the workspace, its empty chain and a first admin key, in one transaction."""
-        workspace = Workspace(id=self._ids.new("ws"), name=_checked_name(name),
+        workspace = Workspace(id=self._ids.new("ws"), name=checked_name(name),
                               created_at=self._clock.now(), **plan_settings(plan, rate_limit))
         with self._uow_factory() as uow:
             uow.workspaces.add(workspace)

@@ -10,6 +10,7 @@ from entrypoints.http import views
 from entrypoints.http.body import ONE_MIB
 from entrypoints.http.errors import register_error_handlers
 from entrypoints.http.request_ids import install_request_ids
+from entrypoints.http.resource_ids import ResourceId
 from entrypoints.http.views import events, exports, ops, workspace
 from entrypoints.http.views.api import api
 
@@ -22,6 +23,7 @@ def create_app(container: Container) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = ONE_MIB
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["container"] = container
+    app.url_map.converters["id"] = ResourceId  # before the routes that use it
     container.wire(modules=WIRED_MODULES)
 
     install_request_ids(app, container.ids().new)

@@ -34,6 +34,9 @@ def json_object(max_bytes: int = ONE_MIB) -> dict[str, Any]:
         raise ApiError(400, "invalid_json", f"Duplicate object key {exc.args[0]!r}.") from None
     except RecursionError:
         raise ApiError(400, "invalid_json", "The body is nested too deeply.") from None
+    except ValueError:  # Python refuses to read integers of over 4,300 digits
+        raise ApiError(400, "invalid_json", "The body holds a number too long to read.") \
+            from None
     if not isinstance(document, dict):
         raise ApiError(400, "invalid_json", "The body must be a JSON object.")
     return document

@@ -16,6 +16,7 @@ from flask import Flask
 from marshmallow import Schema
 
 from domain.scopes import ADMIN, EVENTS_READ, EVENTS_WRITE, EXPORTS
+from entrypoints.http import resource_ids
 from entrypoints.http.schemas import responses as out
 from entrypoints.http.schemas.events import (
     EventBatchSchema,
@@ -136,7 +137,8 @@ def _operation(operation: Operation, arguments: set[str]) -> dict[str, Any]:
     document: dict[str, Any] = {"summary": operation.summary, "tags": list(operation.tags),
                                 "responses": {}}
     parameters: list[dict[str, Any]] = [
-        {"in": "path", "name": name, "required": True, "schema": {"type": "string"}}
+        {"in": "path", "name": name, "required": True,
+         "schema": {"type": "string", "pattern": f"^{resource_ids.PATTERN}$"}}
         for name in sorted(arguments)]
     if operation.query is not None:
         parameters.append({"in": "query", "schema": operation.query})

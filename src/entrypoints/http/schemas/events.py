@@ -10,6 +10,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from domain import event_rules as rules
+from domain.hash_chain import MAX_SEQUENCE
 
 MAX_BATCH = 1_000
 
@@ -46,8 +47,8 @@ class EventBatchSchema(Schema):
 
 
 class VerifyQuerySchema(Schema):
-    from_sequence = fields.Integer(strict=False, validate=validate.Range(min=1))
-    to_sequence = fields.Integer(strict=False, validate=validate.Range(min=1))
+    from_sequence = fields.Integer(strict=False, validate=validate.Range(1, MAX_SEQUENCE))
+    to_sequence = fields.Integer(strict=False, validate=validate.Range(1, MAX_SEQUENCE))
 
 
 class EventFiltersSchema(Schema):

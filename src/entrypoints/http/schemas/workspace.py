@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from domain.names import NAME_MAX_LENGTH
 from domain.scopes import ALL_SCOPES
-from domain.workspaces import MAX_ALLOWLIST_ENTRIES, MAX_RETENTION_DAYS, NAME_MAX_LENGTH
+from domain.workspaces import MAX_ALLOWLIST_ENTRIES, MAX_RETENTION_DAYS
 
 
 class WorkspacePatchSchema(Schema):
@@ -17,7 +18,7 @@ class WorkspacePatchSchema(Schema):
 
 
 class ApiKeyCreateSchema(Schema):
-    name = fields.String(required=True, validate=validate.Length(1, 200))
+    name = fields.String(required=True, validate=validate.Length(1, NAME_MAX_LENGTH))
     scopes = fields.List(fields.String(validate=validate.OneOf(ALL_SCOPES)), required=True,
                          validate=validate.Length(min=1))
     expires_at = fields.String(allow_none=True)

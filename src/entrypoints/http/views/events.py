@@ -72,7 +72,7 @@ def verify_events(verify: VerifyChain = Provide[Container.verify_chain]) -> Any:
     return jsonify(_report_document(report))
 
 
-@api.get("/events/<event_id>")
+@api.get("/events/<id:event_id>")
 @requires(EVENTS_READ)
 @inject
 def get_event(event_id: str, get: GetEvent = Provide[Container.get_event]) -> Any:

@@ -49,14 +49,14 @@ def list_exports(list_: ListExports = Provide[Container.list_exports]) -> Any:
     return jsonify(page_body(page, export_document))
 
 
-@api.get("/exports/<export_id>")
+@api.get("/exports/<id:export_id>")
 @requires(EXPORTS)
 @inject
 def get_export(export_id: str, get: GetExport = Provide[Container.get_export]) -> Any:
     return jsonify(export_document(get.execute(principal().workspace_id, export_id)))
 
 
-@api.get("/exports/<export_id>/download")
+@api.get("/exports/<id:export_id>/download")
 @requires(EXPORTS)
 @inject
 def download_export(export_id: str,
@@ -69,7 +69,7 @@ def download_export(export_id: str,
     return redirect(f"{base}/api/v1/exports/{signed.export_id}/file?{query}", code=302)
 
 
-@api.get("/exports/<export_id>/file")
+@api.get("/exports/<id:export_id>/file")
 @inject
 def export_file(export_id: str,
                 open_file: OpenExportFile = Provide[Container.open_export_file]) -> Any:

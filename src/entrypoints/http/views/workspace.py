@@ -77,14 +77,14 @@ def list_api_keys(list_keys: ListApiKeys = Provide[Container.list_api_keys]) -> 
     return jsonify(page_body(page, api_key_document))
 
 
-@api.get("/api-keys/<key_id>")
+@api.get("/api-keys/<id:key_id>")
 @requires(ADMIN)
 @inject
 def get_api_key(key_id: str, get: GetApiKey = Provide[Container.get_api_key]) -> Any:
     return jsonify(api_key_document(get.execute(principal().workspace_id, key_id)))
 
 
-@api.delete("/api-keys/<key_id>")
+@api.delete("/api-keys/<id:key_id>")
 @requires(ADMIN)
 @inject
 def revoke_api_key(key_id: str, revoke: RevokeApiKey = Provide[Container.revoke_api_key]) -> Any:
