@@ -12,6 +12,8 @@ from domain.names import checked_name
 PLAN_LIMITS = {"free": 60, "starter": 300, "pro": 1_000}
 ENTERPRISE = "enterprise"
 PLANS = (*PLAN_LIMITS, ENTERPRISE)
+MAX_RATE_LIMIT = 1_000_000_000
+"""Far beyond what one deployment serves, and within every store's 32-bit integer."""
 DEFAULT_ENTERPRISE_LIMIT = 10_000
 MAX_RETENTION_DAYS = 36_500
 DEFAULT_RETENTION_DAYS = {"free": 30, "starter": 90, "pro": 365}
@@ -105,8 +107,9 @@ def plan_settings(plan: str, rate_limit: int | None) -> dict:
             "rate_limit_per_minute",
             f"Only the enterprise plan has a custom rate limit ({plan} allows "
             f"{PLAN_LIMITS[plan]}/min).")])
-    if rate_limit is not None and rate_limit < 1:
-        raise ValidationFailed([FieldError("rate_limit_per_minute", "Must be at least 1.")])
+    if rate_limit is not None and not 1 <= rate_limit <= MAX_RATE_LIMIT:
+        raise ValidationFailed([FieldError("rate_limit_per_minute",
+                                           f"1-{MAX_RATE_LIMIT:,} requests a minute.")])
     return {"plan": plan, "custom_rate_limit": rate_limit if plan == ENTERPRISE else None}
 
 

@@ -6,7 +6,7 @@ import pytest
 from domain.errors import ValidationFailed
 from domain.names import NAME_MAX_LENGTH, checked_name
 from domain.scopes import UnknownScope, grants, parse_scopes
-from domain.workspaces import parse_allowlist
+from domain.workspaces import MAX_RATE_LIMIT, parse_allowlist
 from tests.factories import NOW, ApiKeyFactory, WorkspaceFactory
 
 
@@ -21,6 +21,16 @@ def test_enterprise_uses_its_own_limit_and_others_refuse_one() -> None:
     with pytest.raises(ValidationFailed):
         WorkspaceFactory().with_plan("pro", 5000)
     assert workspace.with_plan("pro", None).rate_limit_per_minute == 1000
+
+
+@pytest.mark.parametrize("limit", [0, -5, MAX_RATE_LIMIT + 1, 10**23])
+def test_an_enterprise_limit_stays_within_what_can_be_stored(limit: int) -> None:
+    """10**23 from the CLI overflowed the database's integer: a traceback, not an error."""
+    with pytest.raises(ValidationFailed) as refused:
+        WorkspaceFactory().with_plan("enterprise", limit)
+    assert refused.value.errors[0].field == "rate_limit_per_minute"
+    assert WorkspaceFactory().with_plan("enterprise", MAX_RATE_LIMIT).rate_limit_per_minute \
+        == MAX_RATE_LIMIT
 
 
 @pytest.mark.parametrize(("allowlist", "address", "allowed"), [
