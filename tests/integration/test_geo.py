@@ -20,6 +20,9 @@ def city_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (LONDON_V4, LONDON), (SYDNEY_V6, SYDNEY), (UNKNOWN_PUBLIC, None),
     ("10.1.2.3", None), ("127.0.0.1", None), ("::1", None), ("192.168.0.1", None),
     ("fe80::1", None), ("203.0.113.7", None), ("not-an-ip", None),
+    # IPv4-mapped, as dual-stack servers (Node's req.ip among them) report IPv4 clients
+    (f"::ffff:{LONDON_V4}", LONDON), ("::ffff:5102:45a0", LONDON), ("::ffff:10.1.2.3", None),
+    ("fe80::1%eth0", None),
 ])
 def test_locator(city_db: Path, address: str, expected: dict | None) -> None:
     locator = MaxMindGeoLocator(str(city_db))

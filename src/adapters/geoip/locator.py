@@ -33,6 +33,8 @@ class MaxMindGeoLocator:
             address = ipaddress.ip_address(ip_address)
         except ValueError:
             return None
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+            address = address.ipv4_mapped  # how dual-stack servers report IPv4 clients
         if not address.is_global:
             return None
         try:
