@@ -157,14 +157,21 @@ def _is_ip_address(value: Any) -> bool:
 
 @functools.lru_cache(maxsize=4096)
 def canonical_ip_address(text: str) -> str | None:
-    """The address in canonical form (``2001:db8::1``), or None if it is not one.
+    """The address in canonical form (RFC 5952: ``2001:db8::1``, ``::ffff:192.0.2.1``),
+    or None if it is not one.
 
-    Cached: an audit log repeats the same addresses, and parsing is the costliest rule.
+    Spelt out for IPv4-mapped addresses, which Python before 3.13 prints in hex: the form
+    stored must not depend on the interpreter, or filters would miss events. Cached: an
+    audit log repeats the same addresses, and parsing is the costliest rule.
     """
     try:
-        return str(ipaddress.ip_address(text))
+        address = ipaddress.ip_address(text)
     except ValueError:
         return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        scope = f"%{address.scope_id}" if address.scope_id else ""
+        return f"::ffff:{address.ipv4_mapped}{scope}"
+    return str(address)
 
 
 def _metadata_violations(metadata: Any, path: str) -> list[FieldError]:

@@ -58,3 +58,21 @@ def test_terms_survive_dropping_their_foreign_key(tmp_path: Path) -> None:
         rows = connection.execute(text("SELECT term, event_id FROM event_terms")).all()
     assert [tuple(row) for row in rows] == [("action:user.", "evt_1")]
     engine.dispose()
+
+
+def test_mapped_addresses_are_rewritten_in_rfc_5952_form(tmp_path: Path) -> None:
+    """0007: the search column only; the hashed body keeps what the chain covers."""
+    engine = database_at(tmp_path, "0006", "user.login", {"context": {"ip_address": "x"}})
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE events SET ip_address = '::ffff:c000:201'"))
+        connection.execute(text(
+            "INSERT INTO events (id, workspace_id, status, action, occurred_at, received_at, "
+            "actor_id, actor_type, ip_address, body) VALUES ('evt_2', 'ws_1', 'pending', "
+            "'a', :now, :now, 'u', 'user', '2001:db8::1', '{}')"), {"now": NOW})
+    upgrade(engine)
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT id, ip_address, body FROM events ORDER BY id"))
+        stored = [tuple(row) for row in rows]
+    assert stored == [("evt_1", "::ffff:192.0.2.1", '{"context": {"ip_address": "x"}}'),
+                      ("evt_2", "2001:db8::1", "{}")]
+    engine.dispose()
