@@ -145,3 +145,18 @@ def test_log_lines_skip_what_they_never_show(monkeypatch: pytest.MonkeyPatch) ->
     line = json.loads(JsonFormatter().format(record))
     assert line == {"ts": "1970-01-01T00:00:01.500000Z", "level": "info",
                     "logger": "auditrail.test", "message": "hello", "request_id": "r-1"}
+
+
+def test_routes_are_labelled_by_their_template_without_converters(
+        stack: Stack, caplog: pytest.LogCaptureFixture) -> None:
+    """Ids are checked by a route converter; dashboards and log queries keep seeing
+    ``<event_id>``, the same whichever converter checks it."""
+    _, secret = stack.new_workspace()
+    with caplog.at_level(logging.INFO, logger="auditrail.http"):
+        stack.client.get("/api/v1/events/evt_01NOSUCHEVENT", headers=bearer(secret))
+    [record] = [r for r in caplog.records if r.name == "auditrail.http"]
+    assert json.loads(JsonFormatter().format(record))["route"] == "/api/v1/events/<event_id>"
+    text = stack.client.get("/metrics").get_data(as_text=True)
+    assert sample(text, "auditrail_http_requests_total", route="/api/v1/events/<event_id>",
+                  status="404") >= 1
+    assert "id:event_id" not in text

@@ -10,7 +10,7 @@ from entrypoints.http import views
 from entrypoints.http.body import ONE_MIB
 from entrypoints.http.errors import register_error_handlers
 from entrypoints.http.request_ids import install_request_ids
-from entrypoints.http.resource_ids import ResourceId
+from entrypoints.http.routes import ResourceId
 from entrypoints.http.views import events, exports, ops, workspace
 from entrypoints.http.views.api import api
 

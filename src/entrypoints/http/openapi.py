@@ -6,7 +6,6 @@ otherwise, so an undocumented endpoint cannot ship (a test builds it).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +15,7 @@ from flask import Flask
 from marshmallow import Schema
 
 from domain.scopes import ADMIN, EVENTS_READ, EVENTS_WRITE, EXPORTS
-from entrypoints.http import resource_ids
+from entrypoints.http.routes import ID_PATTERN, route_template
 from entrypoints.http.schemas import responses as out
 from entrypoints.http.schemas.events import (
     EventBatchSchema,
@@ -127,7 +126,7 @@ def build_document(app: Flask, version: str) -> dict[str, Any]:
         if operation is None:
             raise UndocumentedRoute(f"{rule.rule} ({rule.endpoint}) is not documented")
         methods = sorted((rule.methods or set()) - {"HEAD", "OPTIONS"})
-        path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule)
+        path = route_template(rule.rule).replace("<", "{").replace(">", "}")
         spec.path(path=path, operations={
             method.lower(): _operation(operation, rule.arguments) for method in methods})
     return spec.to_dict()
@@ -138,7 +137,7 @@ def _operation(operation: Operation, arguments: set[str]) -> dict[str, Any]:
                                 "responses": {}}
     parameters: list[dict[str, Any]] = [
         {"in": "path", "name": name, "required": True,
-         "schema": {"type": "string", "pattern": f"^{resource_ids.PATTERN}$"}}
+         "schema": {"type": "string", "pattern": f"^{ID_PATTERN}$"}}
         for name in sorted(arguments)]
     if operation.query is not None:
         parameters.append({"in": "query", "schema": operation.query})

@@ -10,6 +10,7 @@ import time
 from flask import Flask, Response, g, request
 
 from entrypoints.http.metrics import observe_request
+from entrypoints.http.routes import route_template
 
 log = logging.getLogger("auditrail.http")
 _SANE = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
@@ -33,7 +34,7 @@ def install_request_ids(app: Flask, new_id) -> None:  # type: ignore[no-untyped-
         state.request_id = request_id
         response.headers["X-Request-Id"] = request_id
         duration = time.perf_counter() - state.get("started", time.perf_counter())
-        route = current.url_rule.rule if current.url_rule else "unmatched"
+        route = route_template(current.url_rule.rule) if current.url_rule else "unmatched"
         method, status = current.method, response.status_code
         if log.isEnabledFor(logging.INFO):
             log.info("request", extra={
