@@ -33,8 +33,10 @@ def _record(geo: dict) -> dict:
     }
 
 
-def build_city_database(path: Path) -> Path:
-    writer = MMDBWriter(ip_version=6, ipv4_compatible=True, database_type="GeoIP2-City",
+def build_city_database(path: Path, database_type: str = "GeoIP2-City") -> Path:
+    """``database_type`` as MaxMind names it; another kind (``GeoLite2-ASN``) lets a test
+    check that only a City database is accepted."""
+    writer = MMDBWriter(ip_version=6, ipv4_compatible=True, database_type=database_type,
                         languages=["en"], description="Auditrail test City database")
     writer.insert_network(IPSet(["81.2.69.0/24"]), _record(LONDON))
     writer.insert_network(IPSet(["2a02:ec0::/32"]), _record(SYDNEY))

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import click
+from redis.exceptions import RedisError
+from sqlalchemy.exc import DBAPIError
 
 from application.errors import NotFound
+from application.ports.geo import GeoDatabaseUnusable
 from domain.errors import ValidationFailed
 from domain.scopes import ALL_SCOPES
 from domain.timestamps import InvalidTimestamp, format_timestamp, parse_timestamp
@@ -27,6 +31,8 @@ from entrypoints.container import Container, build_container
 from entrypoints.logs import configure_logging
 from entrypoints.settings import EMBEDDED, Settings, SettingsError
 
+log = logging.getLogger("auditrail.cli")
+
 
 def _settings(*, serving: bool = False) -> Settings:
     """Settings from the environment; ``serving`` processes also need their secrets."""
@@ -39,14 +45,64 @@ def _settings(*, serving: bool = False) -> Settings:
     return settings
 
 
-def _container(*, migrate_embedded: bool = True) -> Container:
-    """A container for this command; an embedded database is brought up to date first."""
+def _container(*, migrate_embedded: bool = True, serving: bool = False) -> Container:
+    """A container for this command: an embedded database is brought up to date first,
+    any other must already be (``migrate_embedded=False``: the command migrates it)."""
     settings = _settings()
     configure_logging(settings.log_level)
     container = build_container(settings)
     if migrate_embedded and settings.is_embedded_database:
         container.upgrade_database()
+    elif migrate_embedded:
+        _require_schema(container, serving=serving)
     return container
+
+
+def _require_schema(container: Container, *, serving: bool) -> None:
+    """Before the first query, not in its traceback: a database this release has not
+    migrated (new, or upgraded without ``db upgrade``) is named with the fix.
+
+    A server or worker whose database is down at start still starts (``/readyz`` says
+    so, and requests retry); it checks what it can reach.
+    """
+    try:
+        missing = container.missing_migrations()
+    except DBAPIError as exc:
+        if not serving:
+            raise
+        log.warning("database not reachable at start (%s); schema not checked",
+                    type(exc.orig or exc).__name__)
+        return
+    if missing:
+        raise click.ClickException(
+            f"the database lacks {len(missing)} migration(s) this release needs "
+            f"({missing[0]}-{missing[-1]}): run `auditrail db upgrade` first")
+
+
+def _require_geo(container: Container) -> None:
+    """A geo database that cannot be read would fail every event's processing and stall
+    the chains; a process that would process events refuses to start instead."""
+    try:
+        container.geo()
+    except GeoDatabaseUnusable as exc:
+        raise click.ClickException(f"geo database: {exc} (AUDITRAIL_GEOIP_DB)") from None
+
+
+class _Commands(click.Group):
+    """Failures of what the command talks to, as one line each rather than a traceback:
+    the operator needs what failed and where, and the stack is noise to them."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except DBAPIError as exc:  # connection refused, authentication, permissions, …
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+            raise click.ClickException(f"the database could not be used: {reason}") from None
+        except RedisError as exc:  # a worker's queue
+            raise click.ClickException(f"Redis could not be used: {exc}") from None
+        except OSError as exc:
+            where = f" {exc.filename}" if exc.filename else ""
+            raise click.ClickException(f"cannot use{where}: {exc.strerror or exc}") from None
 
 
 def _fail(exc: Exception) -> click.ClickException:
@@ -56,7 +112,7 @@ def _fail(exc: Exception) -> click.ClickException:
     return click.ClickException(str(exc))
 
 
-@click.group()
+@click.group(cls=_Commands)
 @click.version_option(package_name="auditrail")
 def main() -> None:
     """Auditrail: a tamper-evident audit-log service."""
@@ -72,8 +128,8 @@ def serve(host: str, port: int, workers: int) -> None:
     from entrypoints.server import serve as run_server
 
     settings = _settings(serving=True)
+    _require_geo(_container(serving=True))  # embedded: migrated before workers fork
     if settings.profile == EMBEDDED:
-        _container()  # brings the embedded database up to date before workers fork
         click.echo(f"auditrail: embedded mode, data in {settings.data_dir.resolve()}",
                    err=True)
     run_server(settings, host, port, workers)
@@ -92,7 +148,9 @@ def worker(burst: bool, metrics_port: int | None) -> None:
         raise click.ClickException(
             "`auditrail worker` needs AUDITRAIL_REDIS_URL; in embedded mode `auditrail serve` "
             "runs the worker in-process.")
-    run_worker(_container(), burst=burst, metrics_port=metrics_port)
+    container = _container(serving=True)
+    _require_geo(container)
+    run_worker(container, burst=burst, metrics_port=metrics_port)
 
 
 @main.group()

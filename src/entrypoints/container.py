@@ -83,6 +83,7 @@ class Container(containers.DeclarativeContainer):
     uow = providers.Factory(SqlUnitOfWork, engine=engine)
     database_ping = providers.Callable(ping, engine)
     upgrade_database = providers.Callable(migrate.upgrade, engine)
+    missing_migrations = providers.Callable(migrate.missing_revisions, engine)
 
     clock = providers.Singleton(SystemClock)
     ids = providers.Singleton(UlidIdGenerator)

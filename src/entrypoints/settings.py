@@ -6,6 +6,10 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 EMBEDDED = "embedded"
 PRODUCTION = "production"
@@ -89,16 +93,50 @@ class Settings:
             raise SettingsError("AUDITRAIL_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
         return cls(
             data_dir=Path(text("DATA_DIR") or "./var"),
-            database_url=text("DATABASE_URL"),
-            redis_url=text("REDIS_URL"),
+            database_url=_database_url(text("DATABASE_URL")),
+            redis_url=_redis_url(text("REDIS_URL")),
             geoip_db=text("GEOIP_DB"),
             secret_key=text("SECRET_KEY"),
             export_ttl_seconds=number("EXPORT_TTL_SECONDS", 86_400, minimum=1),
             download_link_ttl_seconds=number("DOWNLOAD_LINK_TTL_SECONDS", 300, minimum=1),
             trusted_proxies=number("TRUSTED_PROXIES", 0),
-            public_url=text("PUBLIC_URL"),
+            public_url=_public_url(text("PUBLIC_URL")),
             log_level=log_level,
             requeue_after_seconds=number("REQUEUE_AFTER_SECONDS", 30, minimum=1),
             queue_name=text("QUEUE_NAME") or "auditrail",
             auth_cache_seconds=number("AUTH_CACHE_SECONDS", 10),
         )
+
+
+def _database_url(raw: str | None) -> str | None:
+    """Checked at start, so a typo is named instead of failing the first query. The value
+    is never echoed: it may hold a password."""
+    if raw is None:
+        return None
+    try:
+        backend = make_url(raw).get_backend_name()
+    except ArgumentError:
+        raise SettingsError("AUDITRAIL_DATABASE_URL is not a database URL; expected e.g. "
+                            "postgresql+psycopg://user@host:5432/auditrail") from None
+    if backend not in ("postgresql", "sqlite"):
+        raise SettingsError(f"AUDITRAIL_DATABASE_URL names {backend}; Auditrail runs on "
+                            f"PostgreSQL (or SQLite, embedded)")
+    return raw
+
+
+def _redis_url(raw: str | None) -> str | None:
+    if raw is not None and urlsplit(raw).scheme not in ("redis", "rediss", "unix"):
+        raise SettingsError("AUDITRAIL_REDIS_URL must start with redis://, rediss:// or "
+                            "unix://")
+    return raw
+
+
+def _public_url(raw: str | None) -> str | None:
+    if raw is None:
+        return None
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query \
+            or parts.fragment:
+        raise SettingsError("AUDITRAIL_PUBLIC_URL must be an http(s) base URL such as "
+                            "https://audit.example.com")
+    return raw

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 from click.testing import CliRunner
 
 from entrypoints.cli import main
+from tests.conftest import POSTGRES_ADMIN
 from tests.integration.stacks import bearer, embedded_stack
 
 
@@ -83,9 +87,78 @@ def test_worker_refuses_embedded_mode(run) -> None:  # type: ignore[no-untyped-d
     assert "AUDITRAIL_REDIS_URL" in run("worker", code=1)
 
 
-def test_bad_settings_are_named(run, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("AUDITRAIL_TRUSTED_PROXIES", "many")
-    assert "AUDITRAIL_TRUSTED_PROXIES" in run("workspaces", "list", code=1)
+@pytest.mark.parametrize(("name", "value"), [
+    ("TRUSTED_PROXIES", "many"), ("DATABASE_URL", "garbage"),
+    ("DATABASE_URL", "mysql://root:hunter2@db/audit"), ("REDIS_URL", "localhost:6379"),
+    ("PUBLIC_URL", "audit.example.com"),
+])
+def test_bad_settings_are_named(run, monkeypatch: pytest.MonkeyPatch, name: str,  # type: ignore[no-untyped-def]
+                                value: str) -> None:
+    monkeypatch.setenv(f"AUDITRAIL_{name}", value)
+    output = run("workspaces", "list", code=1)
+    assert f"AUDITRAIL_{name}" in output and "Traceback" not in output
+    assert "hunter2" not in output  # a database URL may carry a password
+
+
+@pytest.fixture
+def empty_postgres() -> Iterator[str]:
+    """A PostgreSQL database no release has migrated."""
+    name = f"auditrail_empty_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    base = POSTGRES_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+    yield f"{base}/{name}"
+    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_an_unmigrated_database_is_named_with_the_fix(  # type: ignore[no-untyped-def]
+        run, postgres_url: str, empty_postgres: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """It used to surface as a traceback about a missing table, from any command."""
+    monkeypatch.setenv("AUDITRAIL_DATABASE_URL", empty_postgres)
+    output = run("workspaces", "list", code=1)
+    assert "lacks 7 migration(s)" in output and "auditrail db upgrade" in output
+    assert "database is up to date" in run("db", "upgrade")
+    assert run("workspaces", "list") == ""
+
+
+def test_an_unreachable_database_is_one_line(run, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("AUDITRAIL_DATABASE_URL",
+                       "postgresql+psycopg://auditrail:hunter2@127.0.0.1:1/audit")
+    output = run("workspaces", "list", code=1)
+    assert output.startswith("Error: the database could not be used: ")
+    assert "Connection refused" in output and "hunter2" not in output
+    assert len(output.strip().splitlines()) == 1
+
+
+def test_a_worker_refuses_a_geo_database_it_cannot_read(  # type: ignore[no-untyped-def]
+        run, postgres_url: str, redis_url: str, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Otherwise it starts, and every event's processing fails: the chains stall."""
+    (tmp_path / "City.mmdb").write_text("not a database")
+    for name, value in (("DATABASE_URL", postgres_url), ("REDIS_URL", redis_url),
+                        ("SECRET_KEY", "test-secret-key-not-for-production"),
+                        ("QUEUE_NAME", f"auditrail-test-{uuid.uuid4().hex[:8]}"),
+                        ("GEOIP_DB", str(tmp_path / "City.mmdb"))):
+        monkeypatch.setenv(f"AUDITRAIL_{name}", value)
+    output = run("worker", "--burst", code=1)
+    assert "not a MaxMind database (AUDITRAIL_GEOIP_DB)" in output
+
+
+def test_serve_refuses_a_missing_geo_database(run, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    def must_not_start(*_: object) -> None:
+        raise AssertionError("serve started despite an unusable geo database")
+
+    monkeypatch.setattr("entrypoints.server.serve", must_not_start)
+    monkeypatch.setenv("AUDITRAIL_GEOIP_DB", "/nonexistent/City.mmdb")
+    output = run("serve", code=1)
+    assert "No such file or directory (AUDITRAIL_GEOIP_DB)" in output
+
+
+def test_an_unusable_data_folder_is_one_line(run, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("AUDITRAIL_DATA_DIR", "/proc/auditrail/var")
+    output = run("workspaces", "list", code=1)
+    assert output.startswith("Error: cannot use /proc/auditrail") and "Traceback" not in output
 
 
 def test_db_upgrade_on_postgres(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:

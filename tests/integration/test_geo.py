@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from adapters.geoip.locator import MaxMindGeoLocator
+from application.ports.geo import GeoDatabaseUnusable
 from tests.geo_db import LONDON, LONDON_V4, SYDNEY, SYDNEY_V6, UNKNOWN_PUBLIC, build_city_database
 from tests.integration.stacks import bearer
 
@@ -54,3 +55,20 @@ def test_processed_events_carry_geo_under_the_hash(stack_factory, city_db: Path,
 def test_without_a_database_geo_is_null(stack_factory) -> None:  # type: ignore[no-untyped-def]
     stack = stack_factory("embedded")
     assert stack.container.geo().locate(LONDON_V4) is None
+
+
+@pytest.mark.parametrize(("make", "reason"), [
+    (lambda folder: folder / "missing.mmdb", "No such file or directory"),
+    (lambda folder: _text_file(folder / "notes.mmdb"), "not a MaxMind database"),
+    (lambda folder: build_city_database(folder / "ASN.mmdb", "GeoLite2-ASN"),
+     "is a GeoLite2-ASN database; geo needs a City one"),
+])
+def test_an_unusable_database_is_refused_when_opened(tmp_path: Path, make, reason: str) -> None:  # type: ignore[no-untyped-def]
+    """Opened lazily, it failed every event's processing instead: the chains stalled."""
+    with pytest.raises(GeoDatabaseUnusable, match=reason):
+        MaxMindGeoLocator(str(make(tmp_path)))
+
+
+def _text_file(path: Path) -> Path:
+    path.write_text("not a database\n")
+    return path

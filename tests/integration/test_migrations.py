@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlalchemy import Engine, inspect, text
 
 from adapters.sql.engine import build_engine
-from adapters.sql.migrate import upgrade
+from adapters.sql.migrate import missing_revisions, upgrade
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC).replace(tzinfo=None)
 
@@ -75,4 +75,18 @@ def test_mapped_addresses_are_rewritten_in_rfc_5952_form(tmp_path: Path) -> None
         stored = [tuple(row) for row in rows]
     assert stored == [("evt_1", "::ffff:192.0.2.1", '{"context": {"ip_address": "x"}}'),
                       ("evt_2", "2001:db8::1", "{}")]
+    engine.dispose()
+
+
+def test_missing_revisions_name_what_db_upgrade_would_apply(tmp_path: Path) -> None:
+    engine = build_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
+    assert missing_revisions(engine) == ["0001", "0002", "0003", "0004", "0005", "0006",
+                                         "0007"]
+    upgrade(engine, "0005")
+    assert missing_revisions(engine) == ["0006", "0007"]
+    upgrade(engine)
+    assert missing_revisions(engine) == []
+    with engine.begin() as connection:  # as a newer release leaves it: old code still runs
+        connection.execute(text("UPDATE alembic_version SET version_num = '0042'"))
+    assert missing_revisions(engine) == []
     engine.dispose()

@@ -9,6 +9,9 @@ from typing import Any
 
 import geoip2.database
 from geoip2.errors import AddressNotFoundError
+from maxminddb import InvalidDatabaseError
+
+from application.ports.geo import GeoDatabaseUnusable
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +24,15 @@ class MaxMindGeoLocator:
     """
 
     def __init__(self, path: str, cache_size: int = 65_536) -> None:
-        self._reader = geoip2.database.Reader(path)
+        try:
+            self._reader = geoip2.database.Reader(path)
+        except (OSError, ValueError, InvalidDatabaseError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "not a MaxMind database"
+            raise GeoDatabaseUnusable(f"cannot open {path}: {reason}") from None
+        kind = self._reader.metadata().database_type
+        if "City" not in kind:
+            self._reader.close()
+            raise GeoDatabaseUnusable(f"{path} is a {kind} database; geo needs a City one")
         self.locate = functools.lru_cache(maxsize=cache_size)(self._locate)  # type: ignore[method-assign]
 
     def locate(self, ip_address: str) -> dict[str, Any] | None:

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 from adapters.sql.engine import TRANSACTION
@@ -28,3 +30,24 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 
+
+
+def missing_revisions(engine: Engine) -> list[str]:
+    """The revisions this release needs that the database lacks, oldest first.
+
+    Empty when the database is at this release's head, and also when it is at a revision
+    this release does not know: a newer release migrated it, and migrations only ever add
+    what old processes can ignore (a rolling upgrade runs old beside new).
+    """
+    scripts = ScriptDirectory.from_config(_config())
+    with engine.connect() as connection:
+        applied = set(MigrationContext.configure(connection).get_current_heads())
+    missing = []
+    revision = scripts.get_revision(scripts.get_current_head())
+    while revision is not None and revision.revision not in applied:
+        missing.append(revision.revision)
+        below = revision.down_revision
+        revision = scripts.get_revision(below) if isinstance(below, str) else None
+    if applied and revision is None:
+        return []  # applied revisions are not in this release's history: a newer one
+    return missing[::-1]
