@@ -121,9 +121,10 @@ def main() -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
-@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64),
-              help="HTTP worker processes (production profile; embedded runs one).")
-def serve(host: str, port: int, workers: int) -> None:
+@click.option("--workers", default=None, type=click.IntRange(1, 64),
+              help="HTTP worker processes (production profile, default 2; embedded runs "
+                   "one).")
+def serve(host: str, port: int, workers: int | None) -> None:
     """Run the HTTP API (gunicorn)."""
     from entrypoints.server import serve as run_server
 

@@ -19,6 +19,7 @@ from entrypoints.worker.embedded import start_embedded_worker, stop_embedded_wor
 log = logging.getLogger(__name__)
 
 _process_container = None
+DEFAULT_WORKERS = 2
 
 
 class AuditrailServer(BaseApplication):  # type: ignore[misc]
@@ -50,16 +51,17 @@ def _worker_exit(server: Any, worker: Any) -> None:
         stop_embedded_worker(_process_container)
 
 
-def serve(settings: Settings, host: str, port: int, workers: int) -> None:
+def serve(settings: Settings, host: str, port: int, workers: int | None = None) -> None:
+    """``workers``: as the operator gave it, or None for the profile's default (2 in
+    production; embedded always runs one, and says so only when asked for more)."""
     if settings.profile != EMBEDDED:
-        _exec_production(settings, host, port, workers)
-    if workers != 1:
+        _exec_production(settings, host, port, workers or DEFAULT_WORKERS)
+    if workers is not None and workers != 1:
         log.warning("embedded mode runs one process (its queue and limiter live in it); "
                     "ignoring --workers %d", workers)
-        workers = 1
     AuditrailServer(settings, {
         "bind": f"{host}:{port}",
-        "workers": workers,
+        "workers": 1,
         "worker_class": "gthread",
         "threads": 8,
         "timeout": 60,

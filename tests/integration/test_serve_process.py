@@ -48,3 +48,5 @@ def test_embedded_serve_end_to_end(tmp_path: Path) -> None:
         assert status == 401 and error["error"]["code"] == "unauthenticated"
     finally:
         assert stop(server) == 0, (tmp_path / "serve.log").read_text()[-2000:]
+    # `make run` passes no --workers: nothing to warn about (it warned on every start)
+    assert "ignoring --workers" not in (tmp_path / "serve.log").read_text()
