@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import psycopg
 import pytest
 
+from tests.conftest import POSTGRES_ADMIN
 from tests.integration.stacks import Stack, embedded_stack, production_stack
 
 
@@ -38,3 +41,16 @@ def stack_factory(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Any
     yield factory
     for stack in built:
         stack.close()
+
+
+@pytest.fixture
+def empty_postgres(postgres_url: str) -> Iterator[str]:
+    """A PostgreSQL database of the test's own, which no release has migrated (for tests
+    that must not disturb the session's shared one)."""
+    name = f"auditrail_empty_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    base = POSTGRES_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+    yield f"{base}/{name}"
+    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

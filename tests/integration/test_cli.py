@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 from click.testing import CliRunner
 
 from entrypoints.cli import main
-from tests.conftest import POSTGRES_ADMIN
 from tests.integration.stacks import bearer, embedded_stack
 
 
@@ -98,18 +95,6 @@ def test_bad_settings_are_named(run, monkeypatch: pytest.MonkeyPatch, name: str,
     output = run("workspaces", "list", code=1)
     assert f"AUDITRAIL_{name}" in output and "Traceback" not in output
     assert "hunter2" not in output  # a database URL may carry a password
-
-
-@pytest.fixture
-def empty_postgres() -> Iterator[str]:
-    """A PostgreSQL database no release has migrated."""
-    name = f"auditrail_empty_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    base = POSTGRES_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
-    yield f"{base}/{name}"
-    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def test_an_unmigrated_database_is_named_with_the_fix(  # type: ignore[no-untyped-def]

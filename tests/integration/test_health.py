@@ -1,8 +1,14 @@
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from tests.integration.stacks import Stack, embedded_stack, production_stack
+import psycopg
+
+from adapters.sql.engine import build_engine
+from adapters.sql.migrate import upgrade
+from tests.conftest import POSTGRES_ADMIN
+from tests.integration.stacks import Stack, bearer, embedded_stack, production_stack
 
 
 def test_healthz_and_readyz(stack: Stack) -> None:
@@ -33,6 +39,33 @@ def test_readyz_and_api_are_503_when_the_database_is_down(redis_url: str) -> Non
         api = stack.client.get("/api/v1/events/evt_x",
                                headers={"Authorization": "Bearer ak_" + "x" * 43})
         assert api.status_code == 503 and api.json["error"]["code"] == "unavailable"
+    finally:
+        stack.close()
+
+
+def test_a_database_restart_costs_one_request_not_one_per_pooled_connection(
+        empty_postgres: str, redis_url: str) -> None:
+    """The single-event INSERT goes to the driver directly; a dead connection found there
+    used to be dropped alone, so each of the pool's dead connections failed a request."""
+    engine = build_engine(empty_postgres)
+    upgrade(engine)
+    engine.dispose()
+    stack = production_stack(empty_postgres, redis_url)
+    try:
+        _, key = stack.new_workspace()
+        event = {"action": "user.login", "actor": {"id": "u", "type": "user"}}
+
+        def post() -> int:
+            return stack.app.test_client().post("/api/v1/events", headers=bearer(key),
+                                                json=event).status_code
+        with ThreadPoolExecutor(6) as pool:  # several connections in the pool
+            assert set(pool.map(lambda _: post(), range(60))) == {202}
+        assert stack.container.engine().pool.checkedin() >= 2
+        with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:  # as a restart does
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                          "WHERE datname = %s AND pid <> pg_backend_pid()",
+                          (empty_postgres.rsplit("/", 1)[1],))
+        assert [post() for _ in range(6)] == [503, 202, 202, 202, 202, 202]
     finally:
         stack.close()
 
