@@ -23,6 +23,7 @@ from domain.verification import (
     GENESIS,
     PREV_HASH_MISMATCH,
     SEQUENCE_GAP,
+    VerificationReport,
     verify_documents,
     verify_partial,
 )
@@ -269,6 +270,10 @@ def verify(file: Path, partial: bool) -> None:
     except _BadLine as exc:
         click.echo(f"invalid: {exc}", err=True)
         sys.exit(1)
+    if report.valid and not report.checked:
+        click.echo("valid: the file holds no events (an export of an empty workspace or "
+                   "filter); compare with GET /events/verify")
+        return
     if report.valid:
         kind = "partial chain, every event intact" if partial else "whole chain"
         if anchored and not partial:
@@ -277,11 +282,19 @@ def verify(file: Path, partial: bool) -> None:
         click.echo(f"valid ({kind}): {report.checked} events, sequences "
                    f"{report.from_sequence}-{report.to_sequence}, head hash {report.head_hash}")
         return
-    click.echo(f"invalid: {report.reason} at sequence {report.first_invalid_sequence} "
-               f"(event {report.event_id}); {report.checked} events checked", err=True)
+    click.echo(f"invalid: {report.reason} at {_failed_event(report)}; "
+               f"{report.checked} events checked", err=True)
     if not partial and report.reason in (SEQUENCE_GAP, PREV_HASH_MISMATCH):
         click.echo("(if this is a filtered export, verify it with --partial)", err=True)
     sys.exit(1)
+
+
+def _failed_event(report: VerificationReport) -> str:
+    """Where the chain broke, with what the file says of that event."""
+    where = (f"sequence {report.first_invalid_sequence}"
+             if report.first_invalid_sequence is not None
+             else f"the file's event {report.checked}, which has no whole-number sequence")
+    return f"{where} (event {report.event_id})" if report.event_id else where
 
 
 class _BadLine(ValueError):

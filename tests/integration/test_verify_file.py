@@ -57,3 +57,17 @@ def test_a_line_python_cannot_read_is_reported_not_raised(tmp_path: Path, line: 
     result = CliRunner().invoke(main, ["verify", str(tmp_path / "odd.ndjson")])
     assert isinstance(result.exception, SystemExit)  # not an error escaping the command
     assert result.exit_code == 1 and "line 1 is not valid JSON" in result.output
+
+
+def test_an_empty_file_says_so(tmp_path: Path) -> None:
+    (tmp_path / "empty.ndjson").write_text("\n")
+    result = CliRunner().invoke(main, ["verify", str(tmp_path / "empty.ndjson")])
+    assert result.exit_code == 0 and "the file holds no events" in result.output
+    assert "None" not in result.output  # it printed "sequences None-None, head hash None"
+
+
+def test_an_event_without_a_sequence_is_located_in_the_file(tmp_path: Path) -> None:
+    (tmp_path / "odd.ndjson").write_text('{"sequence": "1"}\n')
+    result = CliRunner().invoke(main, ["verify", str(tmp_path / "odd.ndjson")])
+    assert result.exit_code == 1 and "None" not in result.output
+    assert "at the file's event 1, which has no whole-number sequence" in result.output
