@@ -8,11 +8,13 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from adapters.sql.engine import TRANSACTION
 
 _SCRIPTS = Path(__file__).with_name("migrations")
+_LOCK = int.from_bytes(b"auditrl", "big")
+"""The advisory lock key of schema upgrades (any constant other code does not use)."""
 
 
 def _config() -> Config:
@@ -22,11 +24,19 @@ def _config() -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to ``revision``; a no-op when it is already there."""
+    """Bring the schema to ``revision``; a no-op when it is already there.
+
+    On PostgreSQL, upgrades started at once (an init step on every replica) take turns
+    under an advisory lock held to their commit; each after the first finds the schema
+    current. Without it, all but one failed on PostgreSQL's catalogue.
+    """
     config = _config()
-    if engine.dialect.name == "postgresql":  # its connections default to autocommit
+    postgres = engine.dialect.name == "postgresql"
+    if postgres:  # its connections default to autocommit
         engine = engine.execution_options(**TRANSACTION)
     with engine.begin() as connection:
+        if postgres:
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK})
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 
