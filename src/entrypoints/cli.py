@@ -130,7 +130,9 @@ def serve(host: str, port: int, workers: int | None) -> None:
     from entrypoints.server import serve as run_server
 
     settings = _settings(serving=True)
-    _require_geo(_container(serving=True))  # embedded: migrated before workers fork
+    checked = _container(serving=True)  # embedded: migrated before workers fork
+    _require_geo(checked)
+    checked.engine().dispose()  # the server's processes open their own connections
     if settings.profile == EMBEDDED:
         click.echo(f"auditrail: embedded mode, data in {settings.data_dir.resolve()}",
                    err=True)
