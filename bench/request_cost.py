@@ -139,7 +139,8 @@ class Setup:
         self.container.engine().dispose()
         with psycopg.connect(POSTGRES, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
-        forget_queue(self.container.job_queue().queue)  # jobs, wake-ups, rate limits
+        for queue in self.container.job_queue().queues:  # jobs, wake-ups, rate limits
+            forget_queue(queue)
         shutil.rmtree(self.tmp, ignore_errors=True)
         self.log_sink.close()
 

@@ -67,7 +67,8 @@ class Stack:
         if self.name == "production":
             self.container.job_queue().close()
             with suppress(RedisError):  # some tests point Redis nowhere
-                forget_queue(self.container.job_queue().queue)
+                for queue in self.container.job_queue().queues:
+                    forget_queue(queue)
         self.container.engine().dispose()
         if self._owned_dir is not None:
             shutil.rmtree(self._owned_dir, ignore_errors=True)

@@ -7,13 +7,21 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from adapters.sql.engine import build_engine
+from adapters.sql.migrate import upgrade
 from tests.fakes import FakeClock
 from tests.integration.processes import environment, start, stop, wait_for
 from tests.integration.stacks import bearer, production_stack
 
 
-def test_killed_export_is_retried_and_leaves_no_partial(postgres_url: str, redis_url: str,
+def test_killed_export_is_retried_and_leaves_no_partial(empty_postgres: str, redis_url: str,
                                                         tmp_path: Path) -> None:
+    """On a database of its own: upkeep rightly retries every stale export it finds, and
+    in the shared one those of other tests (left queued or running) ran here too."""
+    postgres_url = empty_postgres
+    engine = build_engine(postgres_url)
+    upgrade(engine)
+    engine.dispose()
     queue = f"auditrail-crash-{uuid.uuid4().hex[:8]}"
     data_dir = tmp_path / "var"
     stack = production_stack(postgres_url, redis_url, queue_name=queue, data_dir=data_dir)

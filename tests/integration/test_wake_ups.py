@@ -29,7 +29,8 @@ def make_queue(redis_url: str) -> Iterator:  # type: ignore[type-arg]
     yield make
     for queue in made:
         queue.close()
-        forget_queue(queue.queue)
+        for rq_queue in queue.queues:
+            forget_queue(rq_queue)
 
 
 def _jobs(queue: RqJobQueue, expected: int, timeout: float = 3.0) -> list[str]:
@@ -94,3 +95,19 @@ def test_a_process_exiting_sends_what_it_noted(redis_url: str) -> None:
         assert _jobs(queue, 2, timeout=0) == ["ws_a", "ws_b"]
     finally:
         forget_queue(queue.queue)
+
+
+def test_processing_is_taken_before_exports_queued_earlier(make_queue) -> None:  # type: ignore[no-untyped-def]
+    """One tenant's pile of exports must not hold back the linking of every tenant's
+    events: a worker listening to ``queues`` takes processing first."""
+    from rq import Queue
+
+    queue = make_queue(0.01)
+    for number in range(3):
+        queue.enqueue_export(f"exp_{number}")
+    queue.enqueue_processing(["ws_late"])
+    assert queue.depth() == 4
+    taken = []
+    while (found := Queue.dequeue_any(queue.queues, None, connection=queue.queue.connection)):
+        taken.append(found[0].args[0])
+    assert taken == ["ws_late", "exp_0", "exp_1", "exp_2"]

@@ -93,13 +93,19 @@ class InProcessJobQueue:
                     return
                 if not self._waiting:
                     continue
-                kind, job_id = next(iter(self._waiting))
+                kind, job_id = self._next_job()
                 del self._waiting[(kind, job_id)]
                 self._busy = True
             self._guarded(functools.partial(handlers[kind], job_id))
             with self._condition:
                 self._busy = False
                 self._condition.notify_all()
+
+    def _next_job(self) -> tuple[str, str]:
+        """The oldest processing job, else the oldest export: exports never hold back the
+        linking of events (as with RQ, where they wait in a queue of their own)."""
+        return next((job for job in self._waiting if job[0] == PROCESS),
+                    next(iter(self._waiting)))
 
     @staticmethod
     def _guarded(step: Callable[[], object]) -> None:

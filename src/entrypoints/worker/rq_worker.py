@@ -35,7 +35,7 @@ def run_worker(container: Container, *, burst: bool = False,
                          daemon=True).start()
     else:
         jobs.upkeep()
-    worker = SimpleWorker([queue.queue], connection=container.redis())
+    worker = SimpleWorker(queue.queues, connection=container.redis())  # processing first
     try:
         return worker.work(burst=burst, with_scheduler=False,
                            logging_level=container.settings().log_level)
