@@ -19,7 +19,7 @@ from domain.cursor import Position
 from domain.event_search import EventFilters, search_terms
 from domain.events import PENDING, PROCESSED, Event
 from domain.export_rows import CSV_COLUMNS, csv_row, ndjson_line
-from domain.exports import Export
+from domain.exports import ACTIVE, Export
 from domain.hash_chain import ChainHead
 from domain.idempotency import IdempotencyRecord
 from domain.rate_limit import Decision
@@ -375,6 +375,10 @@ class _ExportRepo:
 
     def count(self, workspace_id: str) -> int:
         return sum(e.workspace_id == workspace_id for e in self._s.exports.values())
+
+    def count_active(self, workspace_id: str) -> int:
+        return sum(e.workspace_id == workspace_id and e.status in ACTIVE
+                   for e in self._s.exports.values())
 
     def needing_upkeep(self, expire_by: datetime, silent_since: datetime,
                        queued_before: datetime, limit: int) -> list[Export]:

@@ -22,6 +22,10 @@ NDJSON = "ndjson"
 CSV = "csv"
 FORMATS = (NDJSON, CSV)
 MAX_ATTEMPTS = 3
+MAX_ACTIVE_PER_WORKSPACE = 5
+"""Exports queued or running at once for one workspace: each can hold a worker for
+minutes, and without a bound one tenant could keep every worker busy with its own."""
+ACTIVE = (QUEUED, RUNNING)
 
 
 class InvalidTransition(DomainError):

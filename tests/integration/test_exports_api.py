@@ -204,3 +204,20 @@ def test_production_refuses_to_sign_without_a_secret(postgres_url: str, redis_ur
     from entrypoints.settings import Settings, SettingsError
     with pytest.raises(SettingsError, match="AUDITRAIL_SECRET_KEY"):
         Settings(database_url=postgres_url, redis_url=redis_url).check_production_secrets()
+
+
+def test_at_most_five_exports_in_flight_per_workspace(stack: Stack) -> None:
+    """One tenant must not keep every worker busy with its exports."""
+    _, secret = stack.new_workspace()
+    for _ in range(5):
+        create(stack, secret, format="csv")  # no worker runs yet: they stay queued
+    refused = stack.client.post("/api/v1/exports", headers=bearer(secret),
+                                json={"format": "csv"})
+    assert refused.status_code == 409 and refused.json["error"]["code"] == "conflict"
+    assert "already queued or running" in refused.json["error"]["message"]
+    listed = stack.client.get("/api/v1/exports", headers=bearer(secret)).json["data"]
+    assert len(listed) == 5
+    _, other = stack.new_workspace("B")
+    create(stack, other, format="ndjson")  # another workspace has its own allowance
+    stack.drain()
+    create(stack, secret, format="csv")  # finished exports leave room

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from application.errors import Conflict
 from application.use_cases.export_upkeep import ExportUpkeep
 from application.use_cases.exports import CreateDownloadLink, CreateExport, GetExport
 from application.use_cases.run_export import RunExport
@@ -136,6 +137,16 @@ def test_create_export_validates(world: World) -> None:
     assert failure.value.errors[0].field == "filters.since"
     export = create.execute(world.workspace.id, "csv", {})
     assert world.queue.exports == [export.id]
+
+
+def test_a_workspace_has_at_most_five_exports_in_flight(world: World) -> None:
+    create = CreateExport(world.uow, world.clock, world.ids, world.queue)
+    first, *_ = [create.execute(world.workspace.id, "csv", {}) for _ in range(5)]
+    with pytest.raises(Conflict, match="5 exports of this workspace are already queued"):
+        create.execute(world.workspace.id, "csv", {})
+    assert len(world.queue.exports) == 5  # the refused one was neither stored nor queued
+    RunExport(world.uow, FakeBlobStore(), world.clock, DAY).execute(first.id)
+    assert create.execute(world.workspace.id, "csv", {}).status == "queued"
 
 
 def test_download_link_follows_the_state(world: World) -> None:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, insert, or_, select, update
+from sqlalchemy import Connection, and_, func, insert, or_, select, update
 from sqlalchemy.engine import RowMapping
 
 from adapters.sql import tables as t
 from adapters.sql.keyset import count_of, created_page
 from domain.cursor import Position
-from domain.exports import COMPLETED, QUEUED, RUNNING, Export
+from domain.exports import ACTIVE, COMPLETED, QUEUED, RUNNING, Export
 
 _FIELDS = ("id", "workspace_id", "format", "gzip", "filters", "status", "created_at",
            "started_at", "completed_at", "expires_at", "heartbeat_at", "row_count",
@@ -56,6 +56,11 @@ class SqlExportRepository:
 
     def count(self, workspace_id: str) -> int:
         return count_of(self._db, t.exports, workspace_id)
+
+    def count_active(self, workspace_id: str) -> int:
+        c = t.exports.c
+        return self._db.execute(select(func.count()).where(
+            c.workspace_id == workspace_id, c.status.in_(ACTIVE))).scalar_one()
 
     def needing_upkeep(self, expire_by: datetime, silent_since: datetime,
                        queued_before: datetime, limit: int) -> list[Export]:

@@ -161,6 +161,10 @@ class ExportRepository(Protocol):
 
     def count(self, workspace_id: str) -> int: ...
 
+    def count_active(self, workspace_id: str) -> int:
+        """Exports of the workspace still queued or running."""
+        ...
+
     def needing_upkeep(self, expire_by: datetime, silent_since: datetime,
                        queued_before: datetime, limit: int) -> list[Export]:
         """Completed exports due to expire, running ones whose heartbeat stopped, and queued

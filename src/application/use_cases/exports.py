@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from application.errors import NotFound
+from application.errors import Conflict, NotFound
 from application.pages import Page, page_of
 from application.ports.blobs import BlobStore
 from application.ports.jobs import JobQueue
@@ -15,7 +15,7 @@ from application.ports.unit_of_work import UnitOfWorkFactory
 from domain.cursor import DESC, Position, decode_cursor
 from domain.errors import FieldError, ValidationFailed
 from domain.event_search import InvalidFilter, parse_filters
-from domain.exports import FORMATS, Export
+from domain.exports import FORMATS, MAX_ACTIVE_PER_WORKSPACE, Export
 from domain.signed_links import check, sign
 
 
@@ -43,6 +43,10 @@ class CreateExport:
         export = Export(id=self._ids.new("exp"), workspace_id=workspace_id, format=format_,
                         created_at=self._clock.now(), filters=dict(filters), gzip=gzip)
         with self._uow_factory() as uow:
+            if uow.exports.count_active(workspace_id) >= MAX_ACTIVE_PER_WORKSPACE:
+                raise Conflict(f"{MAX_ACTIVE_PER_WORKSPACE} exports of this workspace are "
+                               f"already queued or running; request another when one has "
+                               f"finished.")
             uow.exports.add(export)
             uow.commit()
         self._queue.enqueue_export(export.id)
