@@ -32,8 +32,8 @@ def upgrade() -> None:
     bind = op.get_bind()
     after = ""
     while rows := bind.execute(_MAPPED, {"after": after, "batch": _BATCH}).all():
-        changed = [{"id": id_, "address": _rfc5952(address)} for id_, address in rows
-                   if _rfc5952(address) != address]
+        rewritten = ((id_, address, _rfc5952(address)) for id_, address in rows)
+        changed = [{"id": id_, "address": new} for id_, old, new in rewritten if new != old]
         if changed:
             bind.execute(_REWRITE, changed)
         after = rows[-1][0]
@@ -44,6 +44,8 @@ def downgrade() -> None:
 
 
 def _rfc5952(text: str) -> str:
+    """``domain.event_rules.canonical_ip_address`` for mapped addresses, copied on purpose:
+    a migration must keep doing what it did when it shipped, whatever the domain becomes."""
     try:
         address = ipaddress.ip_address(text)
     except ValueError:
