@@ -250,5 +250,8 @@ def test_verify_a_range_and_reject_bad_parameters(stack: Stack) -> None:
         response = get(stack, secret, f"/api/v1/events/verify?{query}")
         assert response.status_code == 400, query
         assert response.json["error"]["code"] == "invalid_parameter"
-    assert get(stack, secret, "/api/v1/events/verify?from_sequence=4&to_sequence=2") \
-        .status_code == 422
+    reversed_range = get(stack, secret, "/api/v1/events/verify?from_sequence=4&to_sequence=2")
+    assert (reversed_range.status_code, reversed_range.json["error"]["code"]) == \
+        (400, "invalid_parameter")
+    assert reversed_range.json["error"]["message"] == \
+        "Invalid query parameter 'to_sequence': Must not be less than from_sequence."

@@ -190,7 +190,9 @@ def test_invalid_parameters_are_named(stack: Stack, query: dict, name: str) -> N
     response = page(stack, secret, **query)
     assert response.status_code == 400
     assert response.json["error"]["code"] == "invalid_parameter"
-    assert f"'{name}'" in response.json["error"]["message"]
+    message = response.json["error"]["message"]  # the name leads, whatever the problem
+    assert message.startswith((f"Invalid query parameter '{name}': ",
+                               f"Unknown query parameter '{name}'.")), message
 
 
 def test_invalid_cursors(stack: Stack) -> None:

@@ -23,9 +23,9 @@ def query_args(schema: Schema) -> dict[str, Any]:
     except MarshmallowError as exc:
         name, problems = next(iter(exc.messages.items()))  # type: ignore[union-attr]
         problem = problems[0] if isinstance(problems, list) else problems
-        message = ("Unknown query parameter" if problem == "Unknown field."
-                   else f"Invalid query parameter: {problem}")
-        raise ApiError(400, "invalid_parameter", f"{message} '{name}'.") from None
+        message = (f"Unknown query parameter '{name}'." if problem == "Unknown field."
+                   else f"Invalid query parameter '{name}': {problem}")
+        raise ApiError(400, "invalid_parameter", message) from None
 
 
 def idempotency_key() -> str | None:

@@ -7,7 +7,9 @@ itself (``domain.event_rules``), in one pass per event, and a test keeps the two
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from domain import event_rules as rules
 from domain.hash_chain import MAX_SEQUENCE
@@ -49,6 +51,13 @@ class EventBatchSchema(Schema):
 class VerifyQuerySchema(Schema):
     from_sequence = fields.Integer(strict=False, validate=validate.Range(1, MAX_SEQUENCE))
     to_sequence = fields.Integer(strict=False, validate=validate.Range(1, MAX_SEQUENCE))
+
+    @validates_schema
+    def _ordered(self, data: dict[str, Any], **_: Any) -> None:
+        """A reversed range is a bad query, not an empty chain that would verify as valid."""
+        first, last = data.get("from_sequence"), data.get("to_sequence")
+        if first is not None and last is not None and last < first:
+            raise ValidationError("Must not be less than from_sequence.", "to_sequence")
 
 
 class EventFiltersSchema(Schema):
