@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
@@ -117,6 +118,39 @@ def test_batch_body_over_5_mib_is_413(stack: Stack) -> None:
     assert response.status_code == 413
     assert response.json["error"]["code"] == "payload_too_large"
     assert count_events(stack, workspace_id) == 0
+
+
+def chunked_post(stack: Stack, secret: str, raw: bytes, path: str) -> Any:
+    """A body with no Content-Length, as a server hands over ``Transfer-Encoding: chunked``."""
+    return stack.client.post(path, input_stream=io.BytesIO(raw), headers={
+        **bearer(secret), "Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True})
+
+
+@pytest.mark.parametrize(("path", "limit"), [("/api/v1/events", 1 << 20),
+                                             ("/api/v1/events/batch", 5 << 20)])
+def test_a_chunked_body_over_the_limit_is_413_not_truncated(stack: Stack, path: str,
+                                                            limit: int) -> None:
+    """Werkzeug stops a length-less body at the limit; read whole it was invalid JSON."""
+    workspace_id, secret = stack.new_workspace()
+    minimal = {"action": "a", "actor": {"id": "u", "type": "t"}}
+    fits = json.dumps(minimal if path.endswith("events") else {"events": [minimal]})
+    padded = fits[:-1] + " " * (limit - len(fits)) + "}"  # exactly at the limit
+    assert chunked_post(stack, secret, padded.encode(), path).status_code == 202
+    response = chunked_post(stack, secret, padded.encode() + b" ", path)
+    assert (response.status_code, response.json["error"]["code"]) == \
+        (413, "payload_too_large")
+    assert count_events(stack, workspace_id) == 1
+
+
+def test_a_compressed_body_is_refused_by_name(stack: Stack) -> None:
+    workspace_id, secret = stack.new_workspace()
+    response = post(stack, secret, EVENT, **{"Content-Encoding": "gzip"})
+    error = response.json["error"]
+    assert (response.status_code, error["code"]) == (400, "invalid_parameter")
+    assert "'Content-Encoding'" in error["message"]
+    assert post(stack, secret, EVENT, **{"Content-Encoding": "identity"}).status_code == 202
+    assert count_events(stack, workspace_id) == 1
 
 
 BAD_BODIES = [

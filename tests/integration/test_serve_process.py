@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import subprocess
 import time
@@ -22,6 +23,19 @@ def call(method: str, url: str, key: str, body: Any = None) -> tuple[int, Any]:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())
+
+
+def chunked(base: str, path: str, key: str, body: bytes) -> tuple[int, Any]:
+    """POST with ``Transfer-Encoding: chunked``: the server learns the size only by reading."""
+    host, port = base.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        connection.request("POST", path, body=iter([body[:1000], body[1000:]]), headers={
+            "Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+        response = connection.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        connection.close()
 
 
 def test_embedded_serve_end_to_end(tmp_path: Path) -> None:
@@ -46,6 +60,10 @@ def test_embedded_serve_end_to_end(tmp_path: Path) -> None:
         assert call("GET", f"{base}/api/v1/events/verify", key)[1]["valid"] is True
         status, error = call("GET", f"{base}/api/v1/events/verify", "ak_wrong")
         assert status == 401 and error["error"]["code"] == "unauthenticated"
+        oversized = b'{"action": "a", "actor": {"id": "u", "type": "t"}}' + b" " * (1 << 20)
+        status, error = chunked(base, "/api/v1/events", key, oversized)
+        assert status == 413 and error["error"]["code"] == "payload_too_large"
+        assert chunked(base, "/api/v1/events", key, oversized[:5000])[0] == 202
     finally:
         assert stop(server) == 0, (tmp_path / "serve.log").read_text()[-2000:]
     # `make run` passes no --workers: nothing to warn about (it warned on every start)

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from flask import request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from entrypoints.http.errors import ApiError
 
@@ -15,13 +16,24 @@ ONE_MIB = 1024 * 1024
 def json_object(max_bytes: int = ONE_MIB) -> dict[str, Any]:
     """The body as a JSON object, or the contract's 400/413 error.
 
-    The size limit is enforced by Werkzeug while reading, before any parsing happens.
+    The size limit is enforced while reading, before any parsing happens. A declared
+    ``Content-Length`` over it is refused unread (by Werkzeug); a chunked body, which
+    declares none, is read one byte past the limit, as Werkzeug would otherwise stop at
+    the limit and hand back the truncated body as if it were all.
     """
     if request.mimetype != "application/json":
         raise ApiError(400, "invalid_content_type",
                        "Request bodies must be sent with 'Content-Type: application/json'.")
-    request.max_content_length = max_bytes
+    if request.headers.get("Content-Encoding", "identity").strip().lower() != "identity":
+        # A compressed body would otherwise fail as "not valid UTF-8", which misleads.
+        raise ApiError(400, "invalid_parameter",
+                       "Header 'Content-Encoding' is not supported: send the body "
+                       "uncompressed.")
+    chunked = request.content_length is None
+    request.max_content_length = max_bytes + 1 if chunked else max_bytes
     raw = request.get_data(cache=False)
+    if len(raw) > max_bytes:
+        raise RequestEntityTooLarge()
     try:
         document = json.loads(raw.decode("utf-8"), object_pairs_hook=_unique_keys)
     except UnicodeDecodeError:
