@@ -155,6 +155,21 @@ def test_failed_export_says_why_and_leaves_no_file(stack: Stack,
     assert [p for p in stack.settings.exports_dir.rglob("*") if p.is_file()] == []
 
 
+def test_a_file_gone_from_the_blob_store_is_404_and_logged(
+        stack: Stack, caplog: pytest.LogCaptureFixture) -> None:
+    secret = seeded(stack, 2)
+    export = create(stack, secret, format="ndjson")
+    stack.drain()
+    for path in stack.settings.exports_dir.rglob(f"{export['id']}*"):
+        path.unlink()  # an operator's clean-up, or a lost volume
+    link = urlsplit(stack.client.get(f"/api/v1/exports/{export['id']}/download",
+                                     headers=bearer(secret)).headers["Location"])
+    response = stack.client.get(f"{link.path}?{link.query}")
+    assert (response.status_code, response.json["error"]["code"]) == (404, "not_found")
+    warnings = [r for r in caplog.records if r.getMessage().startswith("export file missing")]
+    assert [r.export_id for r in warnings] == [export["id"]]  # type: ignore[attr-defined]
+
+
 def test_other_workspaces_exports_are_not_found(stack: Stack) -> None:
     secret_a = seeded(stack, 2)
     _, secret_b = stack.new_workspace("B")

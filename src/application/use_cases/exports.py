@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -17,6 +18,8 @@ from domain.errors import FieldError, ValidationFailed
 from domain.event_search import InvalidFilter, parse_filters
 from domain.exports import FORMATS, MAX_ACTIVE_PER_WORKSPACE, Export
 from domain.signed_links import check, sign
+
+log = logging.getLogger(__name__)
 
 
 def _position(export: Export) -> Position:
@@ -132,4 +135,7 @@ class OpenExportFile:
         try:
             return ExportDownload(export, self._blobs.open(export.blob_key))
         except FileNotFoundError:
+            # Not the caller's doing: the file left the blob store before its expiry.
+            log.warning("export file missing from the blob store", extra={
+                "export_id": export_id, "workspace_id": export.workspace_id})
             raise NotFound("export file", export_id) from None
