@@ -22,13 +22,29 @@ class JsonFormatter(logging.Formatter):
                 timespec="microseconds").removesuffix("+00:00") + "Z",
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": _message(record),
         }
         line.update({key: value for key, value in vars(record).items()
                      if key not in _STANDARD and not key.startswith("_")})
         if record.exc_info and logging.getLogger().isEnabledFor(logging.DEBUG):
             line["traceback"] = self.formatException(record.exc_info)
         return _ENCODER.encode(line)
+
+
+_TRACEBACK = "Traceback (most recent call last):"
+
+
+def _message(record: logging.LogRecord) -> str:
+    """The message, without a traceback a library pasted into it (RQ does, for a failed
+    job): below DEBUG only the exception's type is kept, as its text can quote SQL
+    parameters, and so event data."""
+    message = record.getMessage()
+    head, found, trace = message.partition(_TRACEBACK)
+    if not found or logging.getLogger().isEnabledFor(logging.DEBUG):
+        return message
+    lines = trace.strip().splitlines()
+    kind = lines[-1].split(":", 1)[0].strip() if lines else ""
+    return f"{head.rstrip()} ({kind})" if kind else head.rstrip()
 
 
 def configure_logging(level: str) -> None:

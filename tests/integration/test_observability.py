@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from entrypoints.logs import JsonFormatter, configure_logging
-from tests.integration.processes import environment, start_server, stop
+from tests.integration.processes import environment, start, start_server, stop
 from tests.integration.stacks import Stack, bearer, production_stack
 
 EVENT = {"action": "user.login", "actor": {"id": "u", "type": "user"}}
@@ -160,3 +160,48 @@ def test_routes_are_labelled_by_their_template_without_converters(
     assert sample(text, "auditrail_http_requests_total", route="/api/v1/events/<event_id>",
                   status="404") >= 1
     assert "id:event_id" not in text
+
+
+def test_a_failed_job_logs_one_line_without_its_traceback(postgres_url: str, redis_url: str,
+                                                          tmp_path: Path) -> None:
+    """RQ pastes the traceback into its message, where the exception's text can quote SQL
+    parameters (event data), and set its logger to INFO: three lines for every job."""
+    stack = production_stack(postgres_url, redis_url, queue_name=f"auditrail-joblog-"
+                                                                 f"{uuid.uuid4().hex[:8]}")
+    try:
+        stack.container.upgrade_database()
+        [queue] = stack.container.job_queue().queues[:1]
+        queue.enqueue("builtins.int", "x")  # ValueError: invalid literal for int() …
+        env = environment(database_url=postgres_url, redis_url=redis_url,
+                          queue_name=queue.name, data_dir=str(tmp_path / "var"))
+        log = tmp_path / "worker.log"
+        worker = start("worker", "--burst", env=env, log=log)
+        assert worker.wait(60) == 0, log.read_text()
+        lines = [json.loads(line) for line in log.read_text().splitlines()]
+        [failure] = [line for line in lines if line["level"] == "error"]
+        assert failure["message"].endswith("(ValueError)"), failure
+        assert "Traceback" not in log.read_text()
+        assert "invalid literal" not in log.read_text()  # the exception's own text
+        assert [line for line in lines if line["logger"].startswith("rq")] == [failure]
+    finally:
+        stack.close()
+
+
+TRACE = ("Traceback (most recent call last):\n  File \"jobs.py\", line 1\n"
+         "psycopg.OperationalError: [parameters: ('private',)]")
+
+
+@pytest.mark.parametrize(("level", "shown"), [
+    (logging.INFO, "job 7 failed (psycopg.OperationalError)"),
+    (logging.DEBUG, f"job 7 failed\n{TRACE}"),  # tracebacks are for DEBUG
+])
+def test_a_traceback_in_a_message_is_cut_below_debug(level: int, shown: str) -> None:
+    root = logging.getLogger()
+    before = root.level
+    root.setLevel(level)  # not the attribute: setLevel also clears isEnabledFor's cache
+    try:
+        record = logging.LogRecord("rq.worker", logging.ERROR, "", 0, "job %s failed\n%s",
+                                   (7, TRACE), None)
+        assert json.loads(JsonFormatter().format(record))["message"] == shown
+    finally:
+        root.setLevel(before)

@@ -37,8 +37,9 @@ def run_worker(container: Container, *, burst: bool = False,
         jobs.upkeep()
     worker = SimpleWorker(queue.queues, connection=container.redis())  # processing first
     try:
-        return worker.work(burst=burst, with_scheduler=False,
-                           logging_level=container.settings().log_level)
+        # No logging_level: RQ would set its logger to ours, and write three lines a job
+        # at INFO; configure_logging keeps it at WARNING.
+        return worker.work(burst=burst, with_scheduler=False, logging_level=None)
     finally:
         stop.set()
 
