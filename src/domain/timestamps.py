@@ -16,6 +16,8 @@ _PATTERN = re.compile(
     r"(?P<offset>[Zz]|[+-]\d{2}:?\d{2})?$"
 )
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NOT_A_TIMESTAMP = ("Not a valid ISO 8601 timestamp: give a date and a time, such as "
+                    "2026-11-26T13:31:45Z.")
 
 
 class InvalidTimestamp(ValueError):
@@ -26,14 +28,14 @@ def parse_timestamp(text: str) -> datetime:
     """Parse an input timestamp into an aware UTC datetime, refusing sub-microsecond precision."""
     match = _PATTERN.match(text)
     if not match:
-        raise InvalidTimestamp("Not a valid ISO 8601 timestamp.")
+        raise InvalidTimestamp(_NOT_A_TIMESTAMP)
     fraction = match["fraction"] or ""
     if len(fraction) > 6:
         raise InvalidTimestamp("At most 6 fractional digits (microseconds) are allowed.")
     try:
         moment = datetime.fromisoformat(f"{match['date']}T{match['time']}")
     except ValueError as exc:
-        raise InvalidTimestamp("Not a valid ISO 8601 timestamp.") from exc
+        raise InvalidTimestamp(_NOT_A_TIMESTAMP) from exc
     moment = moment.replace(microsecond=int(fraction.ljust(6, "0")) if fraction else 0)
     offset = _parse_offset(match["offset"])
     try:

@@ -36,6 +36,12 @@ def test_rejects_what_the_contract_refuses(text: str) -> None:
         parse_timestamp(text)
 
 
+def test_a_date_alone_is_told_what_is_missing() -> None:
+    """``since=2026-11-26`` is the natural first try of someone filtering by day."""
+    with pytest.raises(InvalidTimestamp, match="a date and a time, such as 2026-11-26T13"):
+        parse_timestamp("2026-11-26")
+
+
 def test_seven_digits_message_says_why() -> None:
     with pytest.raises(InvalidTimestamp, match="6 fractional digits"):
         parse_timestamp("2026-11-26T13:31:45.1234567Z")
