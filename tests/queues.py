@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from rq import Queue
 from rq.job import Job
+from rq.results import Result
 
 
 def forget_queue(queue: Queue) -> None:
     """A throw-away queue's jobs, wake-up markers and rate limits: every key named after
     it, every job that came from it, including those a killed worker, a "flush" or a
-    server stopped before its worker ran left outside any list the queue still knows, and
-    its name in RQ's list of queues (``rq info`` would show every run's)."""
+    server stopped before its worker ran left outside any list the queue still knows, with
+    the results RQ keeps for them (a failed job's for a year), and its name in RQ's list
+    of queues (``rq info`` would show every run's)."""
     queue.delete(delete_jobs=True)
     connection = queue.connection
     for key in connection.scan_iter(Job.key_for("*")):
         if connection.type(key) == b"hash" and connection.hget(key, "origin") == \
                 queue.name.encode():
-            connection.delete(key)
+            job_id = key.decode().removeprefix(Job.key_for(""))
+            connection.delete(key, Result.get_key(job_id))
     for key in connection.scan_iter(f"*{queue.name}*"):
         connection.delete(key)

@@ -12,6 +12,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from rq.results import Result
 
 from entrypoints.logs import JsonFormatter, configure_logging
 from tests.integration.processes import environment, start, start_server, stop
@@ -171,7 +172,7 @@ def test_a_failed_job_logs_one_line_without_its_traceback(postgres_url: str, red
     try:
         stack.container.upgrade_database()
         [queue] = stack.container.job_queue().queues[:1]
-        queue.enqueue("builtins.int", "x")  # ValueError: invalid literal for int() …
+        job = queue.enqueue("builtins.int", "x")  # ValueError: invalid literal for int() …
         env = environment(database_url=postgres_url, redis_url=redis_url,
                           queue_name=queue.name, data_dir=str(tmp_path / "var"))
         log = tmp_path / "worker.log"
@@ -185,6 +186,7 @@ def test_a_failed_job_logs_one_line_without_its_traceback(postgres_url: str, red
         assert [line for line in lines if line["logger"].startswith("rq")] == [failure]
     finally:
         stack.close()
+    assert not queue.connection.exists(Result.get_key(job.id))  # RQ keeps it for a year
 
 
 TRACE = ("Traceback (most recent call last):\n  File \"jobs.py\", line 1\n"
