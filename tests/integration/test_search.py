@@ -195,6 +195,18 @@ def test_invalid_parameters_are_named(stack: Stack, query: dict, name: str) -> N
                                f"Unknown query parameter '{name}'.")), message
 
 
+def test_an_unencoded_plus_in_an_offset_gets_a_hint(stack: Stack) -> None:
+    """``+`` in a query string means a space: the classic first mistake with offsets."""
+    _, secret = stack.new_workspace()
+    raw = stack.client.get("/api/v1/events?since=2026-11-01T10:00:00+02:00",
+                           headers=bearer(secret))
+    assert raw.status_code == 400
+    assert raw.json["error"]["message"].endswith("write the offset's '+' as %2B.")
+    assert stack.client.get("/api/v1/events?since=2026-11-01T10:00:00%2B02:00",
+                            headers=bearer(secret)).status_code == 200
+    assert "%2B" not in page(stack, secret, since="yesterday").json["error"]["message"]
+
+
 def test_invalid_cursors(stack: Stack) -> None:
     _, secret = stack.new_workspace()
     ingest(stack, secret, [event(n) for n in range(5)])

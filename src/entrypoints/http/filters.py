@@ -3,15 +3,21 @@ domain's ``EventFilters``; a filter that means nothing is a 400 naming it."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from domain.event_search import FILTER_NAMES, EventFilters, InvalidFilter, parse_filters
 from entrypoints.http.errors import ApiError
+
+_UNENCODED_PLUS = re.compile(r"\d \d{2}:?\d{2}$")
+"""``…T10:00:00 02:00``: a query string decodes an offset's unencoded ``+`` to a space."""
 
 
 def event_filters(values: dict[str, Any]) -> EventFilters:
     try:
         return parse_filters({name: values[name] for name in FILTER_NAMES if name in values})
     except InvalidFilter as exc:
-        raise ApiError(400, "invalid_parameter",
-                       f"Invalid query parameter '{exc.parameter}': {exc}") from None
+        message = f"Invalid query parameter '{exc.parameter}': {exc}"
+        if _UNENCODED_PLUS.search(str(values.get(exc.parameter, ""))):
+            message += " In a URL, write the offset's '+' as %2B."
+        raise ApiError(400, "invalid_parameter", message) from None
