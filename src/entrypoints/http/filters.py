@@ -1,5 +1,6 @@
-"""Event filters from a request (query string, or an export's ``filters`` body) into the
-domain's ``EventFilters``; a filter that means nothing is a 400 naming it."""
+"""Event filters from the query string into the domain's ``EventFilters``; a filter that
+means nothing is a 400 naming it. (An export's ``filters`` body is checked by its use case,
+as a 422 naming ``filters.<name>``.)"""
 
 from __future__ import annotations
 
