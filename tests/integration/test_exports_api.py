@@ -185,7 +185,8 @@ def test_other_workspaces_exports_are_not_found(stack: Stack) -> None:
     ({"format": "xml"}, "format"), ({}, "format"),
     ({"format": "csv", "filters": {"colour": "red"}}, "filters.colour"),
     ({"format": "csv", "filters": {"since": "yesterday"}}, "filters.since"),
-    ({"format": "csv", "gzip": "yes please"}, "gzip"),
+    ({"format": "csv", "gzip": "yes please"}, "gzip"), ({"format": "csv", "gzip": "yes"}, "gzip"),
+    ({"format": "csv", "gzip": "false"}, "gzip"),
     ({"format": "csv", "filters": {"target_id": "doc\u0000"}}, "filters.target_id"),
 ])
 def test_create_export_validation(stack: Stack, body: dict, field: str) -> None:

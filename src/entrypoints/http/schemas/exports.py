@@ -11,7 +11,9 @@ from entrypoints.http.schemas.events import EventFiltersSchema
 class ExportCreateSchema(Schema):
     format = fields.String(required=True, validate=validate.OneOf(FORMATS))
     filters = fields.Nested(EventFiltersSchema, load_default=dict)
-    gzip = fields.Boolean(load_default=False, metadata={"description": "gzip the file"})
+    # JSON's true or false only: marshmallow would also read "yes", "on" or "1" as a flag.
+    gzip = fields.Boolean(load_default=False, truthy={True}, falsy={False},
+                          metadata={"description": "gzip the file"})
 
 
 class FileLinkSchema(Schema):
