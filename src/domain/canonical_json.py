@@ -27,14 +27,50 @@ class _NeedsReference(Exception):
 def canonical_json(value: Any) -> bytes:
     """The RFC 8785 serialisation of ``value`` as UTF-8 bytes."""
     try:
-        prepared = _prepared(value)
+        if _holds_integral_floats(value):
+            value = _prepared(value)
     except _NeedsReference:
         return rfc8785.dumps(value)
-    return json.dumps(prepared, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
                       allow_nan=False).encode("utf-8")
 
 
+def _holds_integral_floats(value: Any) -> bool:
+    """Whether the encoder can print ``value`` once its integral floats become ints; raises
+    ``_NeedsReference`` where it cannot at all.
+
+    A check that copies nothing: event documents rarely hold an integral float, and building
+    a copy of every document cost as much as hashing it. Exact types only: anything else
+    (a subclass, another type) is left to the reference implementation.
+    """
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return False
+    if kind is dict:
+        found = False
+        for key, item in value.items():
+            if type(key) is not str or (not key.isascii() and max(map(ord, key)) > 0xFFFF):
+                raise _NeedsReference
+            if type(item) is not str and _holds_integral_floats(item):
+                found = True
+        return found
+    if kind is list:
+        found = False
+        for item in value:
+            if type(item) is not str and _holds_integral_floats(item):
+                found = True
+        return found
+    if kind is int:
+        if -_MAX_SAFE_INTEGER <= value <= _MAX_SAFE_INTEGER:
+            return False
+        raise _NeedsReference
+    if kind is float:
+        return type(_prepared_float(value)) is int
+    raise _NeedsReference
+
+
 def _prepared(value: Any) -> Any:
+    """A copy with integral floats as ints (``1.0`` prints ``1`` in JCS)."""
     if isinstance(value, str) or value is None or isinstance(value, bool):
         return value
     if isinstance(value, int):
