@@ -52,6 +52,11 @@ def test_output_always_has_six_digits_and_z() -> None:
         "2026-01-02T03:04:05.000000Z"
 
 
+def test_output_years_have_four_digits() -> None:
+    """RFC 3339 requires them; glibc's strftime wrote year 999 as "999"."""
+    assert format_timestamp(datetime(999, 1, 2, tzinfo=UTC)) == "0999-01-02T00:00:00.000000Z"
+
+
 def test_micros_round_trip_exactly() -> None:
     moment = datetime(2026, 11, 26, 13, 31, 45, 123457, tzinfo=UTC)
     assert from_micros(to_micros(moment)) == moment
