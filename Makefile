@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: install run test unit lint bench bench-query bench-export bench-ratelimit bench-cost clean
+.PHONY: install run test unit lint bench bench-query bench-export bench-verify bench-ratelimit bench-cost clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,9 @@ bench-query: $(STAMP)
 
 bench-export: $(STAMP)
 	$(BIN)/python bench/export.py
+
+bench-verify: $(STAMP)
+	$(BIN)/python bench/verify.py
 
 bench-ratelimit: $(STAMP)
 	$(BIN)/python bench/ratelimit.py

@@ -1,4 +1,6 @@
-"""Where a phase's CPU went: the server under test, PostgreSQL, Redis and the client.
+"""What a benchmark's processes cost: CPU by process group, and a process's peak memory.
+
+Where a phase's CPU went: the server under test, PostgreSQL, Redis and the client.
 
 On a machine where all of them share the cores, a request's cost to the whole system is
 what limits its rate; splitting it by process shows which part a gap comes from. Kernel
@@ -8,8 +10,10 @@ time spent on a process's behalf (its system calls) counts as that process's.
 from __future__ import annotations
 
 import os
+import resource
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import psutil
 
@@ -50,3 +54,11 @@ def per_request(before: dict[str, float], after: dict[str, float],
                 requests: int) -> dict[str, float]:
     """Microseconds of CPU per request, by group."""
     return {group: (after[group] - before[group]) * 1e6 / requests for group in GROUPS}
+
+
+def peak_rss_kb() -> int:
+    """VmHWM: this process's own peak (ru_maxrss would include the pre-exec parent image)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

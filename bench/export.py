@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -28,29 +26,23 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from cpu import peak_rss_kb  # noqa: E402
+from scratch import add_database_options, scratch_database  # noqa: E402
+
 TARGET = "ws_bench0000000000000000000000"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--postgres", default=os.environ.get(
-        "AUDITRAIL_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"))
-    parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--reuse", metavar="DATABASE")
-    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    add_database_options(parser)
     parser.add_argument("--child", nargs=3, metavar=("KIND", "DSN", "DATA_DIR"),
                         help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.child:
         print(json.dumps(child(*options.child)))
         return
-    database = options.reuse or f"auditrail_export_{uuid.uuid4().hex[:8]}"
-    dsn = f"{options.postgres.rsplit('/', 1)[0]}/{database}"
-    if not options.reuse:
-        with psycopg.connect(options.postgres, autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{database}"')
-    try:
+    with scratch_database(options, "auditrail_export") as dsn:
         if not options.reuse:
             from query import load
 
@@ -60,13 +52,8 @@ def main() -> None:
             began = time.perf_counter()
             load(dsn, TARGET, options.events, 10)
             print(f"loaded {2 * options.events:,} events in {time.perf_counter() - began:.0f} s "
-                  f"into {database}")
+                  f"into {dsn.rsplit('/', 1)[1]}")
         measure(dsn)
-    finally:
-        if not options.reuse and not options.keep:
-            print(f"(dropping {database}; --keep keeps it for --reuse)")
-            with psycopg.connect(options.postgres, autocommit=True) as admin:
-                admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
 def measure(dsn: str) -> None:
@@ -91,16 +78,8 @@ def run_child(kind: str, dsn: str, data_dir: str) -> dict:
 
 def child(kind: str, dsn: str, data_dir: str) -> dict:
     result = raw_read(dsn) if kind == "raw" else export(kind, dsn, data_dir)
-    result["max_rss_kb"] = _peak_rss_kb()
+    result["max_rss_kb"] = peak_rss_kb()
     return result
-
-
-def _peak_rss_kb() -> int:
-    """VmHWM: this process's own peak (ru_maxrss would include the pre-exec parent image)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def raw_read(dsn: str) -> dict:

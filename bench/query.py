@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import statistics
 import sys
@@ -28,6 +27,8 @@ import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
+
+from scratch import add_database_options, scratch_database  # noqa: E402
 
 from adapters.sql.engine import build_engine  # noqa: E402
 from adapters.sql.migrate import upgrade  # noqa: E402
@@ -50,28 +51,12 @@ START = datetime(2026, 1, 1, tzinfo=UTC)
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--postgres", default=os.environ.get(
-        "AUDITRAIL_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"))
-    parser.add_argument("--events", type=int, default=1_000_000)
+    add_database_options(parser)
     parser.add_argument("--others", type=int, default=100)
     parser.add_argument("--runs", type=int, default=50)
-    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
-    parser.add_argument("--reuse", metavar="DATABASE",
-                        help="measure a database kept by an earlier --keep run")
     options = parser.parse_args()
-    database = options.reuse or f"auditrail_query_{uuid.uuid4().hex[:8]}"
-    dsn = f"{options.postgres.rsplit('/', 1)[0]}/{database}"
-    if options.reuse:
-        options.keep = True
-    else:
-        with psycopg.connect(options.postgres, autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{database}"')
-    try:
+    with scratch_database(options, "auditrail_query") as dsn:
         run(dsn, options)
-    finally:
-        if not options.keep:
-            with psycopg.connect(options.postgres, autocommit=True) as admin:
-                admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
 def run(dsn: str, options: argparse.Namespace) -> None:

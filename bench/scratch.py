@@ -1,0 +1,38 @@
+"""A throw-away PostgreSQL database for a benchmark, or the one an earlier run kept."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+
+
+def add_database_options(parser: argparse.ArgumentParser, events: int = 1_000_000) -> None:
+    """``--postgres`` (the server), ``--events`` (how many to load), ``--keep``, ``--reuse``."""
+    parser.add_argument("--postgres", default=os.environ.get(
+        "AUDITRAIL_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"))
+    parser.add_argument("--events", type=int, default=events)
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--reuse", metavar="DATABASE",
+                        help="measure a database kept by an earlier --keep run")
+
+
+@contextmanager
+def scratch_database(options: argparse.Namespace, prefix: str) -> Iterator[str]:
+    """The DSN of a new, empty database, dropped afterwards unless ``--keep``; with
+    ``--reuse``, the DSN of that database, left as it is."""
+    database = options.reuse or f"{prefix}_{uuid.uuid4().hex[:8]}"
+    if not options.reuse:
+        with psycopg.connect(options.postgres, autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{database}"')
+    try:
+        yield f"{options.postgres.rsplit('/', 1)[0]}/{database}"
+    finally:
+        if not options.reuse and not options.keep:
+            print(f"(dropping {database}; --keep keeps it for --reuse)")
+            with psycopg.connect(options.postgres, autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')

@@ -1,0 +1,225 @@
+"""Chain verification at 1,000,000 events: events/s and peak RSS, beside the raw limits.
+
+    .venv/bin/python bench/verify.py [--events 1000000] [--keep] [--reuse DATABASE]
+
+Loads one workspace's chain of real events (built and linked by the domain's own code, so
+every hash is right, and written with COPY), then, each in a fresh process so that its
+peak RSS is its own:
+  * reads the chain's rows in sequence order with a plain psycopg server-side cursor (the
+    read limit);
+  * reads them the same way and recomputes every hash with ``domain.hash_chain`` (the limit
+    of any verifier written in Python: reading plus hashing, nothing else);
+  * runs the ``VerifyChain`` use case over the whole chain, as ``GET /events/verify`` does;
+  * changes one byte of one stored event half-way along and verifies again: the use case
+    must name that sequence (the database is restored afterwards).
+Prints events/s, the ratio to each limit, and peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from cpu import peak_rss_kb  # noqa: E402
+from scratch import add_database_options, scratch_database  # noqa: E402
+
+from domain.events import Event, new_event  # noqa: E402
+from domain.hash_chain import GENESIS_HASH, ChainHead, event_hash, link  # noqa: E402
+from domain.timestamps import format_timestamp  # noqa: E402
+
+TARGET = "ws_verifybench00000000000000"
+START = datetime(2026, 1, 1, tzinfo=UTC)
+CHUNK = 5_000
+COLUMNS = ("id", "workspace_id", "status", "sequence", "action", "occurred_at",
+           "received_at", "actor_id", "actor_type", "ip_address", "country_code", "body",
+           "geo", "prev_hash", "hash")
+GEO = {"country_code": "GB", "country": "United Kingdom", "region": "England",
+       "city": "London", "latitude": 51.5142, "longitude": -0.0931,
+       "timezone": "Europe/London"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_database_options(parser)
+    parser.add_argument("--child", nargs=2, metavar=("KIND", "DSN"), help=argparse.SUPPRESS)
+    options = parser.parse_args()
+    if options.child:
+        print(json.dumps(child(*options.child)))
+        return
+    with scratch_database(options, "auditrail_verify") as dsn:
+        if not options.reuse:
+            began = time.perf_counter()
+            load(dsn, options.events)
+            print(f"loaded a chain of {options.events:,} events in "
+                  f"{time.perf_counter() - began:.0f} s into {dsn.rsplit('/', 1)[1]}",
+                  flush=True)
+        measure(dsn)
+
+
+def load(dsn: str, count: int) -> None:
+    """A migrated database holding one workspace whose chain is ``count`` linked events."""
+    from adapters.sql.engine import build_engine
+    from adapters.sql.migrate import upgrade
+    engine = build_engine(dsn.replace("postgresql://", "postgresql+psycopg://"))
+    upgrade(engine)
+    engine.dispose()
+    head = ChainHead(0, GENESIS_HASH)
+    with psycopg.connect(dsn) as connection:
+        connection.execute("INSERT INTO workspaces (id, name, plan, ip_allowlist, created_at) "
+                           "VALUES (%s, 'verify bench', 'enterprise', '[]', %s)",
+                           (TARGET, START))
+        pending: list[Event] = []
+        for event in events(count):
+            pending.append(event)
+            if len(pending) == CHUNK:
+                head = _write(connection, head, pending)
+                pending = []
+        if pending:
+            head = _write(connection, head, pending)
+        connection.execute("INSERT INTO chain_heads (workspace_id, sequence, hash) "
+                           "VALUES (%s, %s, %s)", (TARGET, head.sequence, head.hash))
+        connection.commit()
+        connection.autocommit = True
+        connection.execute("VACUUM (ANALYZE) events")
+
+
+def events(count: int) -> Iterator[Event]:
+    """Pending events shaped like a busy application's, built by the API's own rules."""
+    rng = random.Random(7)
+    for n in range(count):
+        received = START + timedelta(seconds=n * 0.031)
+        body = {
+            "action": rng.choice(["user.login", "user.logout", "document.update",
+                                  "admin.user.delete", "invoice.paid"]),
+            "occurred_at": format_timestamp(received - timedelta(milliseconds=rng.randrange(900))),
+            "actor": {"id": f"usr_{rng.randrange(10_000)}", "type": "user",
+                      "name": f"User {rng.randrange(10_000)}"},
+            "targets": [{"id": f"doc_{rng.randrange(50_000)}", "type": "document"}
+                        for _ in range(rng.randrange(3))],
+            "context": {"ip_address": f"81.2.69.{rng.randrange(256)}",
+                        "user_agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0"},
+            "metadata": {"request": f"req_{n}", "attempt": rng.randrange(5),
+                         "reason": rng.choice(["ok", "bad_password", "expired"])},
+        }
+        event = new_event(body, event_id=f"evt_{uuid.UUID(int=rng.getrandbits(128)).hex[:26]}",
+                          workspace_id=TARGET, received_at=received)
+        yield event.with_geo(GEO if rng.random() < 0.8 else None)
+
+
+def _write(connection: psycopg.Connection, head: ChainHead, chunk: list[Event]) -> ChainHead:
+    linked, head = link(head, chunk)
+    with connection.cursor().copy(f"COPY events ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+        for event in linked:
+            copy.write_row((
+                event.id, event.workspace_id, event.status, event.sequence, event.action,
+                event.occurred_at, event.received_at, event.actor["id"], event.actor["type"],
+                event.ip_address, (event.geo or {}).get("country_code"),
+                json.dumps({"actor": event.actor, "targets": event.targets,
+                            "context": event.context, "metadata": event.metadata}),
+                json.dumps(event.geo) if event.geo else None, event.prev_hash, event.hash))
+    return head
+
+
+def measure(dsn: str) -> None:
+    results = {kind: run_child(kind, dsn) for kind in ("read", "read_hash", "verify")}
+    middle = results["verify"]["checked"] // 2
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        (body,) = connection.execute(
+            "SELECT body FROM events WHERE workspace_id = %s AND sequence = %s",
+            (TARGET, middle)).fetchone()
+        connection.execute("UPDATE events SET body = %s WHERE workspace_id = %s "
+                           "AND sequence = %s", (body.replace("usr_", "usr-", 1), TARGET, middle))
+        try:
+            tampered = run_child("verify", dsn)
+        finally:
+            connection.execute("UPDATE events SET body = %s WHERE workspace_id = %s "
+                               "AND sequence = %s", (body, TARGET, middle))
+    read = results["read"]["rate"]
+    floor = results["read_hash"]["rate"]
+    print(f"\n{'':<40} {'events':>10} {'events/s':>10} {'vs read':>8} {'vs read+hash':>13} "
+          f"{'peak RSS':>9}")
+    for kind, label in (("read", "limit  raw server-side cursor read"),
+                        ("read_hash", "limit  the same read + every hash"),
+                        ("verify", "auditrail  VerifyChain (GET /events/verify)")):
+        result = results[kind]
+        print(f"{label:<40} {result['checked']:>10,} {result['rate']:>10,.0f} "
+              f"{100 * result['rate'] / read:>7.0f}% {100 * result['rate'] / floor:>12.0f}% "
+              f"{result['max_rss_kb'] / 1024:>6.0f} MiB")
+    found = (tampered["valid"], tampered["first_invalid_sequence"], tampered["reason"])
+    print(f"\none byte changed at sequence {middle:,}: valid={found[0]}, first invalid "
+          f"sequence {found[1]}, {found[2]}, after {tampered['seconds']:.1f} s")
+    if found != (False, middle, "hash_mismatch"):
+        raise SystemExit("the change was not reported where it was made")
+    if not (results["verify"]["valid"] and results["read_hash"]["valid"]):
+        raise SystemExit(f"the loaded chain did not verify: {results}")
+
+
+def run_child(kind: str, dsn: str) -> dict:
+    output = subprocess.run([sys.executable, __file__, "--child", kind, dsn],
+                            check=True, capture_output=True, text=True).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def child(kind: str, dsn: str) -> dict:
+    started = time.perf_counter()
+    result = verify(dsn) if kind == "verify" else read(dsn, hashing=kind == "read_hash")
+    seconds = time.perf_counter() - started
+    return {**result, "seconds": seconds, "rate": result["checked"] / seconds,
+            "max_rss_kb": peak_rss_kb()}
+
+
+def read(dsn: str, *, hashing: bool) -> dict:
+    checked, prev_hash, valid = 0, GENESIS_HASH, True
+    with psycopg.connect(dsn) as connection, connection.cursor(name="chain") as cursor:
+        cursor.itersize = 2_000
+        cursor.execute("SELECT id, workspace_id, action, occurred_at, received_at, body, geo, "
+                       "sequence, prev_hash, hash FROM events WHERE workspace_id = %s "
+                       "ORDER BY sequence", (TARGET,))
+        for (event_id, workspace_id, action, occurred_at, received_at, body, geo, sequence,
+             stored_prev, stored_hash) in cursor:
+            checked += 1
+            if not hashing:
+                continue
+            parts = body if isinstance(body, dict) else json.loads(body)
+            core = {"id": event_id, "workspace_id": workspace_id, "action": action,
+                    "occurred_at": format_timestamp(occurred_at),
+                    "received_at": format_timestamp(received_at), **parts,
+                    "geo": json.loads(geo) if isinstance(geo, str) else geo,
+                    "sequence": sequence}
+            valid = valid and stored_prev == prev_hash and \
+                event_hash(prev_hash, core) == stored_hash
+            prev_hash = stored_hash
+    return {"checked": checked, "valid": valid}
+
+
+def verify(dsn: str) -> dict:
+    from entrypoints.container import build_container
+    from entrypoints.settings import Settings
+    with tempfile.TemporaryDirectory(prefix="auditrail-verify-bench-") as data_dir:
+        container = build_container(Settings(
+            database_url=dsn.replace("postgresql://", "postgresql+psycopg://"),
+            data_dir=Path(data_dir), secret_key="bench-secret-key-0123456789abcdef"))
+        report = container.verify_chain().execute(TARGET)
+        container.engine().dispose()
+    return {"checked": report.checked, "valid": report.valid,
+            "first_invalid_sequence": report.first_invalid_sequence, "reason": report.reason}
+
+
+if __name__ == "__main__":
+    main()
