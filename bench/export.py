@@ -57,8 +57,9 @@ def main() -> None:
 
 
 def measure(dsn: str) -> None:
-    data_dir = tempfile.mkdtemp(prefix="auditrail-export-bench-")
-    results = {kind: run_child(kind, dsn, data_dir) for kind in ("raw", "ndjson", "csv")}
+    with tempfile.TemporaryDirectory(prefix="auditrail-export-bench-") as data_dir:
+        # the files of a 1,000,000-event run take hundreds of MiB: not left behind
+        results = {kind: run_child(kind, dsn, data_dir) for kind in ("raw", "ndjson", "csv")}
     raw = results["raw"]["rows_per_second"]
     print(f"\n{'':<32} {'rows':>10} {'rows/s':>10} {'vs raw':>8} {'peak RSS':>10} {'file':>10}")
     for kind, label in (("raw", "raw server-side cursor read"), ("ndjson", "export NDJSON"),
