@@ -76,8 +76,12 @@ def _require_schema(container: Container, *, serving: bool) -> None:
         return
     if missing:
         raise click.ClickException(
-            f"the database lacks {len(missing)} migration(s) this release needs "
-            f"({missing[0]}-{missing[-1]}): run `auditrail db upgrade` first")
+            f"the database lacks {_migrations(missing)} this release needs: "
+            f"run `auditrail db upgrade` first")
+
+
+def _migrations(revisions: list[str]) -> str:
+    return f"{len(revisions)} migration(s) ({revisions[0]}-{revisions[-1]})"
 
 
 def _require_geo(container: Container) -> None:
@@ -165,8 +169,12 @@ def db() -> None:
 @db.command()
 def upgrade() -> None:
     """Apply pending schema migrations."""
-    _container(migrate_embedded=False).upgrade_database()
-    click.echo("database is up to date")
+    container = _container(migrate_embedded=False)
+    missing = container.missing_migrations()
+    container.upgrade_database()
+    # An operator reading a deploy log wants to know whether this run changed the schema.
+    click.echo(f"database is up to date: applied {_migrations(missing)}" if missing
+               else "database is up to date: nothing to apply")
 
 
 @main.group()

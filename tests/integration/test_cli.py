@@ -80,8 +80,8 @@ def test_keys_create(run) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_db_upgrade_is_idempotent(run) -> None:  # type: ignore[no-untyped-def]
-    assert "up to date" in run("db", "upgrade")
-    assert "up to date" in run("db", "upgrade")
+    assert "applied 7 migration(s)" in run("db", "upgrade")  # a new embedded database
+    assert "nothing to apply" in run("db", "upgrade")
 
 
 def test_worker_refuses_embedded_mode(run) -> None:  # type: ignore[no-untyped-def]
@@ -107,7 +107,8 @@ def test_an_unmigrated_database_is_named_with_the_fix(  # type: ignore[no-untype
     monkeypatch.setenv("AUDITRAIL_DATABASE_URL", empty_postgres)
     output = run("workspaces", "list", code=1)
     assert "lacks 7 migration(s)" in output and "auditrail db upgrade" in output
-    assert "database is up to date" in run("db", "upgrade")
+    assert "database is up to date: applied 7 migration(s) (0001-0007)" in run("db", "upgrade")
+    assert "nothing to apply" in run("db", "upgrade")
     assert run("workspaces", "list") == ""
 
 
