@@ -9,7 +9,7 @@ no sequence and are never touched. Work is done in bounded chunks, one transacti
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from application.ports.system import Clock
 from application.ports.unit_of_work import UnitOfWorkFactory
@@ -43,7 +43,7 @@ class ApplyRetention:
                 removed += self._trim(workspace.id, cutoff)
         return removed
 
-    def _trim(self, workspace_id: str, cutoff) -> int:  # type: ignore[no-untyped-def]
+    def _trim(self, workspace_id: str, cutoff: datetime) -> int:
         removed = 0
         for _ in range(self._max_chunks):
             with self._uow_factory() as uow:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from application.ports.geo import GeoLocator
 from application.ports.metrics import NO_METRICS, Metrics
@@ -78,5 +78,5 @@ class ProcessPendingEvents:
                   new_head.sequence)
         return len(linked)
 
-    def _locate(self, event: Event):
+    def _locate(self, event: Event) -> dict[str, Any] | None:
         return self._geo.locate(event.ip_address) if event.ip_address else None

@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import io
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from typing import BinaryIO
 
@@ -43,7 +44,7 @@ class _MeasuredSink(io.RawIOBase):
 class _Heartbeat:
     """Called often by the writer; beats at most once per ``HEARTBEAT``."""
 
-    def __init__(self, clock: Clock, beat) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, clock: Clock, beat: Callable[[], object]) -> None:
         self._clock = clock
         self._beat = beat
         self._next = clock.now() + HEARTBEAT
@@ -78,14 +79,15 @@ class RunExport:
         return self._finish(export_id, lambda e: e.complete(self._clock.now(), written,
                                                             self._lifetime))
 
-    def _finish(self, export_id: str, step) -> Export | None:  # type: ignore[no-untyped-def]
+    def _finish(self, export_id: str, step: Callable[[Export], Export]) -> Export | None:
         """Record the outcome, and count it once it is committed."""
         finished = self._transition(export_id, RUNNING, step)
         if finished is not None:
             self._metrics.export_finished(finished.status)
         return finished
 
-    def _transition(self, export_id: str, expected: str, step) -> Export | None:  # type: ignore[no-untyped-def]
+    def _transition(self, export_id: str, expected: str,
+                    step: Callable[[Export], Export]) -> Export | None:
         with self._uow_factory() as uow:
             export = uow.exports.lock(export_id)
             if export is None or export.status != expected:

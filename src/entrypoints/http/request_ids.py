@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Callable
 
 from flask import Flask, Response, g, request
 
@@ -16,7 +17,7 @@ log = logging.getLogger("auditrail.http")
 _SANE = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 
-def install_request_ids(app: Flask, new_id) -> None:  # type: ignore[no-untyped-def]
+def install_request_ids(app: Flask, new_id: Callable[[str], str]) -> None:
     @app.before_request
     def _assign() -> None:
         state = g._get_current_object()  # type: ignore[attr-defined]
