@@ -171,7 +171,7 @@ def test_a_failed_job_logs_one_line_without_its_traceback(postgres_url: str, red
                                                                  f"{uuid.uuid4().hex[:8]}")
     try:
         stack.container.upgrade_database()
-        [queue] = stack.container.job_queue().queues[:1]
+        queue = stack.container.job_queue().queues[0]  # the processing queue
         job = queue.enqueue("builtins.int", "x")  # ValueError: invalid literal for int() …
         env = environment(database_url=postgres_url, redis_url=redis_url,
                           queue_name=queue.name, data_dir=str(tmp_path / "var"))
