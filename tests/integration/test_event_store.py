@@ -66,3 +66,26 @@ def test_only_one_statement_units_run_outside_a_transaction(stack_factory: Any) 
     assert len(transaction_ids(snapshot=True)) == 1
     assert len(transaction_ids(single_write=True)) == 3
     assert len(transaction_ids(read_only=True)) == 3
+
+
+@pytest.mark.parametrize(("first", "last", "chunk"), [(1, None, 2), (2, 6, 2), (3, 5, 10),
+                                                      (7, None, 3), (8, None, 1)])
+def test_the_chain_reads_as_single_events_do(stack: Stack, first: int, last: int | None,
+                                             chunk: int) -> None:
+    """PostgreSQL reads the chain through the driver, not SQLAlchemy's mappers: the events
+    must come out identical, and the keyset chunks must neither skip nor repeat one."""
+    workspace_id, _ = stack.new_workspace()
+    bodies = [{"action": "user.login", "occurred_at": f"2026-11-26T13:31:4{n}.12345{n}+02:00",
+               "actor": {"id": f"usr_{n}", "type": "user", "metadata": {"ratio": 1.0 + n}},
+               "targets": [{"id": "doc", "type": "document", "name": "Zoë 🙂"}],
+               "context": {"ip_address": "203.0.113.7"}, "metadata": {"n": n, "none": None}}
+              for n in range(7)]
+    stack.container.ingest_events().execute(workspace_id, bodies, batch=True)
+    stack.drain()
+    with stack.container.uow(snapshot=True) as uow:
+        chain = list(uow.events.iter_chain(workspace_id, first, last, chunk))
+        singles = [uow.events.get(workspace_id, event.id) for event in chain]
+    expected = list(range(first, min(last or 7, 7) + 1))
+    assert [event.sequence for event in chain] == expected
+    assert chain == singles
+    assert [event.document() for event in chain] == [event.document() for event in singles]
