@@ -119,25 +119,33 @@ def test_usage(stack: Stack) -> None:
     assert call(stack, "GET", "/usage", secret).json["events"]["pending"] == 0
 
 
+# Budgets small enough that a burst beats the refill on any machine: 5 a minute gives one
+# request back every 12 s (the free plan's 60 gives one back every second, which a slow
+# machine's burst of 61 requests outlasted).
+SMALL_BUDGET = {"plan": "enterprise", "rate_limit": 5}
+
+
 def test_rate_limit_headers_and_429_without_side_effect(stack: Stack) -> None:
-    workspace_id, secret = stack.new_workspace("A", plan="free")
-    responses = [call(stack, "POST", "/events", secret, EVENT) for _ in range(61)]
-    assert [r.status_code for r in responses] == [202] * 60 + [429]
+    _, free = stack.new_workspace("F", plan="free")
+    assert call(stack, "GET", "/usage", free).headers["X-RateLimit-Limit"] == "60"
+    workspace_id, secret = stack.new_workspace("A", **SMALL_BUDGET)
+    responses = [call(stack, "POST", "/events", secret, EVENT) for _ in range(6)]
+    assert [r.status_code for r in responses] == [202] * 5 + [429]
     first, last = responses[0], responses[-1]
-    assert first.headers["X-RateLimit-Limit"] == "60"
-    assert first.headers["X-RateLimit-Remaining"] == "59"
+    assert first.headers["X-RateLimit-Limit"] == "5"
+    assert first.headers["X-RateLimit-Remaining"] == "4"
     assert int(first.headers["X-RateLimit-Reset"]) >= 1
     assert last.json["error"]["code"] == "rate_limited"
     assert int(last.headers["Retry-After"]) >= 1 and last.headers["X-RateLimit-Remaining"] == "0"
     stored = stack.sql("SELECT count(*) FROM events WHERE workspace_id = :w", w=workspace_id)
-    assert stored[0][0] == 60
+    assert stored[0][0] == 5
     forbidden = call(stack, "GET", "/events", stack.new_key(workspace_id, "events:write"))
     assert forbidden.status_code == 429  # the budget is the workspace's, not the key's
 
 
 def test_a_plan_upgrade_is_effective_at_once(stack: Stack) -> None:
-    workspace_id, secret = stack.new_workspace("A", plan="free")
-    for _ in range(60):
+    workspace_id, secret = stack.new_workspace("A", **SMALL_BUDGET)
+    for _ in range(5):
         call(stack, "GET", "/usage", secret)
     assert call(stack, "GET", "/usage", secret).status_code == 429
     stack.container.update_workspace_plan().execute(workspace_id, "pro", None)
