@@ -9,8 +9,11 @@ time spent on a process's behalf (its system calls) counts as that process's.
 
 from __future__ import annotations
 
+import json
 import os
 import resource
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,3 +65,11 @@ def peak_rss_kb() -> int:
         if line.startswith("VmHWM:"):
             return int(line.split()[1])
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def in_fresh_process(script: str, *args: str) -> dict:
+    """``python script --child ARGS`` in a new interpreter, so that its peak RSS is its own;
+    the child prints its result as JSON on its last line."""
+    output = subprocess.run([sys.executable, script, "--child", *args], check=True,
+                            capture_output=True, text=True).stdout
+    return json.loads(output.strip().splitlines()[-1])

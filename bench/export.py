@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from cpu import peak_rss_kb  # noqa: E402
+from cpu import in_fresh_process, peak_rss_kb  # noqa: E402
 from scratch import add_database_options, scratch_database  # noqa: E402
 
 TARGET = "ws_bench0000000000000000000000"
@@ -59,7 +58,8 @@ def main() -> None:
 def measure(dsn: str) -> None:
     with tempfile.TemporaryDirectory(prefix="auditrail-export-bench-") as data_dir:
         # the files of a 1,000,000-event run take hundreds of MiB: not left behind
-        results = {kind: run_child(kind, dsn, data_dir) for kind in ("raw", "ndjson", "csv")}
+        results = {kind: in_fresh_process(__file__, kind, dsn, data_dir)
+                   for kind in ("raw", "ndjson", "csv")}
     raw = results["raw"]["rows_per_second"]
     print(f"\n{'':<32} {'rows':>10} {'rows/s':>10} {'vs raw':>8} {'peak RSS':>10} {'file':>10}")
     for kind, label in (("raw", "raw server-side cursor read"), ("ndjson", "export NDJSON"),
@@ -69,12 +69,6 @@ def measure(dsn: str) -> None:
         print(f"{label:<32} {result['rows']:>10,} {result['rows_per_second']:>10,.0f} "
               f"{100 * result['rows_per_second'] / raw:>7.0f}% "
               f"{result['max_rss_kb'] / 1024:>7.0f} MiB {size:>10}")
-
-
-def run_child(kind: str, dsn: str, data_dir: str) -> dict:
-    output = subprocess.run([sys.executable, __file__, "--child", kind, dsn, data_dir],
-                            check=True, capture_output=True, text=True).stdout
-    return json.loads(output.strip().splitlines()[-1])
 
 
 def child(kind: str, dsn: str, data_dir: str) -> dict:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from cpu import peak_rss_kb  # noqa: E402
+from cpu import in_fresh_process, peak_rss_kb  # noqa: E402
 from scratch import add_database_options, scratch_database  # noqa: E402
 
 from domain.events import Event, new_event  # noqa: E402
@@ -137,7 +136,8 @@ def _write(connection: psycopg.Connection, head: ChainHead, chunk: list[Event]) 
 
 
 def measure(dsn: str) -> None:
-    results = {kind: run_child(kind, dsn) for kind in ("read", "read_hash", "verify")}
+    results = {kind: in_fresh_process(__file__, kind, dsn)
+               for kind in ("read", "read_hash", "verify")}
     middle = results["verify"]["checked"] // 2
     with psycopg.connect(dsn, autocommit=True) as connection:
         (body,) = connection.execute(
@@ -146,7 +146,7 @@ def measure(dsn: str) -> None:
         connection.execute("UPDATE events SET body = %s WHERE workspace_id = %s "
                            "AND sequence = %s", (body.replace("usr_", "usr-", 1), TARGET, middle))
         try:
-            tampered = run_child("verify", dsn)
+            tampered = in_fresh_process(__file__, "verify", dsn)
         finally:
             connection.execute("UPDATE events SET body = %s WHERE workspace_id = %s "
                                "AND sequence = %s", (body, TARGET, middle))
@@ -168,12 +168,6 @@ def measure(dsn: str) -> None:
         raise SystemExit("the change was not reported where it was made")
     if not (results["verify"]["valid"] and results["read_hash"]["valid"]):
         raise SystemExit(f"the loaded chain did not verify: {results}")
-
-
-def run_child(kind: str, dsn: str) -> dict:
-    output = subprocess.run([sys.executable, __file__, "--child", kind, dsn],
-                            check=True, capture_output=True, text=True).stdout
-    return json.loads(output.strip().splitlines()[-1])
 
 
 def child(kind: str, dsn: str) -> dict:
