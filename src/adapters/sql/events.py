@@ -8,7 +8,7 @@ from typing import BinaryIO
 
 from sqlalchemy import Connection, and_, delete, func, select
 
-from adapters.sql import bulk, chain_reader
+from adapters.sql import bulk
 from adapters.sql import tables as t
 from adapters.sql.export_writer import write_export
 from adapters.sql.mappers import event_from
@@ -46,10 +46,6 @@ class SqlEventRepository:
 
     def iter_chain(self, workspace_id: str, from_sequence: int, to_sequence: int | None,
                    chunk_size: int) -> Iterator[Event]:
-        if self._db.dialect.name == "postgresql":
-            yield from chain_reader.iter_chain(self._db, workspace_id, from_sequence,
-                                               to_sequence, chunk_size)
-            return
         next_sequence = from_sequence
         while True:
             query = (select(t.events)
