@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import gzip
+import io
 import itertools
 import json
 import logging
 import sys
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import click
 from redis.exceptions import RedisError
@@ -261,12 +265,16 @@ def create_key(workspace_id: str, scopes: str, name: str, expires_at: str | None
 
 
 @main.command()
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True,
+                                        path_type=Path))
 @click.option("--partial", is_flag=True,
               help="The file is a filtered export: check every event against its own "
                    "prev_hash instead of one unbroken chain from sequence 1.")
 def verify(file: Path, partial: bool) -> None:
-    """Verify the hash chain of an NDJSON export offline (exit 0 when valid)."""
+    """Verify the hash chain of an NDJSON export offline (exit 0 when valid).
+
+    FILE may be gzip-compressed (an export made with "gzip": true), or - for standard input.
+    """
     documents = _ndjson(file)
     try:
         first = next(documents, None)
@@ -311,16 +319,46 @@ class _BadLine(ValueError):
     pass
 
 
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
 def _ndjson(file: Path) -> Iterator[dict[str, Any]]:
     """Stream the file line by line so a multi-gigabyte export verifies in constant memory."""
-    with file.open("rb") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                document = json.loads(line)
-            except (ValueError, RecursionError):  # bad UTF-8 or JSON, endless digits, depth
-                raise _BadLine(f"line {number} is not valid JSON") from None
-            if not isinstance(document, dict):
-                raise _BadLine(f"line {number} is not a JSON object")
-            yield document
+    with _opened(file) as handle:
+        number = 0
+        try:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                yield _document(line, number)
+        except (EOFError, gzip.BadGzipFile, zlib.error):
+            # a download cut short ends the gzip stream early: never "valid" for what is left
+            raise _BadLine(f"the gzip data is cut short or corrupt after {number} line(s); "
+                           "download the export again") from None
+
+
+@contextlib.contextmanager
+def _opened(file: Path) -> Iterator[IO[bytes]]:
+    """The file's bytes, decompressed when they start with gzip's magic number (exports
+    made with "gzip": true keep it whatever the file is named)."""
+    with contextlib.ExitStack() as stack:
+        raw: io.BufferedIOBase = sys.stdin.buffer if str(file) == "-" \
+            else stack.enter_context(file.open("rb"))
+        if not isinstance(raw, io.BufferedReader):  # a pipe is, a test's BytesIO is not
+            raw = io.BufferedReader(raw)  # type: ignore[arg-type]
+        if raw.peek(2)[:2] == _GZIP_MAGIC:
+            yield stack.enter_context(gzip.GzipFile(fileobj=raw, mode="rb"))
+        else:
+            yield raw
+
+
+def _document(line: bytes, number: int) -> dict[str, Any]:
+    try:
+        document = json.loads(line)
+    except (ValueError, RecursionError):  # bad UTF-8 or JSON, endless digits, depth
+        hint = "; a CSV export cannot be verified, export NDJSON" \
+            if number == 1 and line.startswith(b"id,") else ""
+        raise _BadLine(f"line {number} is not valid JSON{hint}") from None
+    if not isinstance(document, dict):
+        raise _BadLine(f"line {number} is not a JSON object")
+    return document

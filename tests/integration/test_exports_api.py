@@ -79,6 +79,35 @@ def test_filtered_csv_gzip_export(stack: Stack, tmp_path: Path) -> None:
     assert all(not cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)
 
 
+def test_gzip_ndjson_export_verifies_as_downloaded(stack: Stack, tmp_path: Path) -> None:
+    """The auditor runs ``auditrail verify`` on the file as served; a download cut short is
+    invalid, never "valid" for the events that made it."""
+    secret = seeded(stack)
+    export = create(stack, secret, format="ndjson", gzip=True)
+    stack.drain()
+    data, _ = fetch(stack, secret, export["id"])
+    (tmp_path / "export.ndjson.gz").write_bytes(data)
+    result = CliRunner().invoke(main, ["verify", str(tmp_path / "export.ndjson.gz")])
+    assert result.exit_code == 0, result.output
+    assert "valid (whole chain): 12 events" in result.output
+    (tmp_path / "cut.ndjson.gz").write_bytes(data[: len(data) * 2 // 3])
+    cut = CliRunner().invoke(main, ["verify", str(tmp_path / "cut.ndjson.gz")])
+    assert cut.exit_code == 1 and "gzip data is cut short or corrupt" in cut.output
+    piped = CliRunner().invoke(main, ["verify", "-"], input=gzip.decompress(data))
+    assert piped.exit_code == 0 and "12 events" in piped.output, piped.output
+
+
+def test_a_csv_export_given_to_verify_is_named(stack: Stack, tmp_path: Path) -> None:
+    secret = seeded(stack)
+    export = create(stack, secret, format="csv")
+    stack.drain()
+    data, _ = fetch(stack, secret, export["id"])
+    (tmp_path / "export.csv").write_bytes(data)
+    result = CliRunner().invoke(main, ["verify", str(tmp_path / "export.csv")])
+    assert result.exit_code == 1
+    assert "a CSV export cannot be verified, export NDJSON" in result.output
+
+
 def test_filtered_ndjson_verifies_as_partial(stack: Stack, tmp_path: Path) -> None:
     secret = seeded(stack)
     export = create(stack, secret, format="ndjson", filters={"action": "admin.*"})
