@@ -42,10 +42,20 @@ class ChainVerifier:
     ``anchor`` is the link the first event must continue: the genesis for a whole chain, the
     retained anchor after retention, or ``None`` to accept the first event's stated
     ``prev_hash`` when only a slice of the chain is being checked.
+
+    What was stored is held against what should be there, so that deleting whole events is
+    caught wherever they were: ``start`` is the sequence a slice must begin at, ``stop`` the
+    one it must reach, and ``head`` the stored chain head, where a check that reaches it
+    must end - with the head's hash, and with nothing after it (an event past the head was
+    added behind the service's back, or the head was wound back to disown the last ones).
     """
 
-    def __init__(self, anchor: ChainHead | None = GENESIS) -> None:
+    def __init__(self, anchor: ChainHead | None = GENESIS, *, start: int | None = None,
+                 stop: int | None = None, head: ChainHead | None = None) -> None:
         self._expected = anchor
+        self._start = anchor.sequence + 1 if anchor is not None else start
+        self._head = head
+        self._end = _end(stop, head)
         self._checked = 0
         self._first: int | None = None
         self._failure: VerificationReport | None = None
@@ -72,7 +82,10 @@ class ChainVerifier:
         expected = self._expected
         if not isinstance(sequence, int) or isinstance(sequence, bool):
             return SEQUENCE_GAP
-        if expected is not None and sequence != expected.sequence + 1:
+        if sequence != (expected.sequence + 1 if expected is not None else
+                        self._start if self._start is not None else sequence):
+            return SEQUENCE_GAP
+        if self._head is not None and sequence > self._head.sequence:
             return SEQUENCE_GAP
         if expected is not None and prev_hash != expected.hash:
             return PREV_HASH_MISMATCH
@@ -87,34 +100,49 @@ class ChainVerifier:
             first_invalid_sequence=sequence if isinstance(sequence, int) else None,
             event_id=event_id if isinstance(event_id, str) else None, reason=reason)
 
-    def finish(self, head: ChainHead | None = None) -> VerificationReport:
-        """The report; ``head``, when known, must be where the checked events ended."""
+    def finish(self) -> VerificationReport:
+        """The report, once the stream has ended (or broke)."""
+        if self._failure is None:
+            self._check_the_end()
         if self._failure is not None:
             return self._failure
         last = self._expected
-        if head is not None and last is not None and head.sequence > last.sequence:
-            self._checked += 1
-            self._fail(last.sequence + 1, None, SEQUENCE_GAP)
-            return self._failure  # type: ignore[return-value]
-        if head is not None and last is not None and head.sequence == last.sequence \
-                and head.hash != last.hash:
-            self._fail(last.sequence, self._last_id, HASH_MISMATCH)
-            return self._failure  # type: ignore[return-value]
         return VerificationReport(
             valid=True, checked=self._checked, from_sequence=self._first,
             to_sequence=last.sequence if self._checked and last else None,
             head_hash=last.hash if self._checked and last else None)
+
+    def _check_the_end(self) -> None:
+        """Events missing between the last one read and where the chain should end (the
+        tail, or all of a slice) are a gap at the first missing sequence; a last event
+        other than the head's is a rewritten one."""
+        last = self._expected
+        reached = last.sequence if last is not None else \
+            self._start - 1 if self._start is not None else None
+        if self._end is not None and reached is not None and reached < self._end:
+            self._checked += 1
+            self._fail(reached + 1, None, SEQUENCE_GAP)
+        elif self._head is not None and last is not None \
+                and last.sequence == self._head.sequence and last.hash != self._head.hash:
+            self._fail(last.sequence, self._last_id, HASH_MISMATCH)
+
+
+def _end(stop: int | None, head: ChainHead | None) -> int | None:
+    """The last sequence the stored events must reach: the head's, or ``stop`` before it."""
+    if head is None:
+        return stop
+    return head.sequence if stop is None else min(stop, head.sequence)
 
 
 def verify_documents(documents: Iterable[dict[str, Any]],
                      anchor: ChainHead | None = GENESIS,
                      head: ChainHead | None = None) -> VerificationReport:
     """Verify a stream of event documents in one pass, with constant memory."""
-    verifier = ChainVerifier(anchor)
+    verifier = ChainVerifier(anchor, head=head)
     for document in documents:
         if not verifier.feed(document):
             break
-    return verifier.finish(head)
+    return verifier.finish()
 
 
 def verify_partial(documents: Iterable[dict[str, Any]]) -> VerificationReport:

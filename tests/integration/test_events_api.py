@@ -272,6 +272,51 @@ def test_deleting_the_last_event_is_detected(stack: Stack) -> None:
         (False, "sequence_gap", 3)
 
 
+def verify(stack: Stack, secret: str, query: str = "") -> tuple[Any, ...]:
+    report = get(stack, secret, f"/api/v1/events/verify{query}").json
+    return report["valid"], report.get("reason"), report.get("first_invalid_sequence")
+
+
+def test_an_event_past_the_stored_chain_head_is_detected(stack: Stack) -> None:
+    """An event appended behind the service's back (or a head wound back to hide the last
+    ones) is outside the recorded chain, however well it links to the event before."""
+    workspace_id, secret = stack.new_workspace()
+    post(stack, secret, {"events": [EVENT] * 3}, "/api/v1/events/batch")
+    stack.drain()
+    stack.sql("UPDATE chain_heads SET sequence = 2, hash = (SELECT hash FROM events "
+              "WHERE workspace_id = :w AND sequence = 2) WHERE workspace_id = :w",
+              w=workspace_id)
+    third = stack.sql("SELECT id FROM events WHERE workspace_id = :w AND sequence = 3",
+                      w=workspace_id)[0][0]
+    report = get(stack, secret, "/api/v1/events/verify").json
+    assert (report["valid"], report["reason"], report["first_invalid_sequence"],
+            report["event_id"], report["checked"]) == (False, "sequence_gap", 3, third, 3)
+    assert verify(stack, secret, "?from_sequence=3") == (False, "sequence_gap", 3)
+    assert verify(stack, secret, "?to_sequence=2")[0] is True  # the slice it recorded
+    stack.sql("DELETE FROM chain_heads WHERE workspace_id = :w", w=workspace_id)
+    assert verify(stack, secret) == (False, "sequence_gap", 1)
+
+
+def test_a_range_misses_no_deleted_event_at_its_ends(stack: Stack) -> None:
+    """A range trusts its first event's prev_hash, not its first event's sequence: one
+    deleted at either end, or all of it, is a gap too."""
+    workspace_id, secret = stack.new_workspace()
+    post(stack, secret, {"events": [EVENT] * 6}, "/api/v1/events/batch")
+    stack.drain()
+    stack.sql("DELETE FROM events WHERE workspace_id = :w AND sequence IN (2, 4)",
+              w=workspace_id)
+    assert verify(stack, secret, "?from_sequence=2&to_sequence=3") == \
+        (False, "sequence_gap", 3)
+    assert verify(stack, secret, "?from_sequence=3&to_sequence=4") == \
+        (False, "sequence_gap", 4)
+    assert verify(stack, secret, "?from_sequence=3&to_sequence=3")[0] is True
+    stack.sql("DELETE FROM events WHERE workspace_id = :w AND sequence >= 5",
+              w=workspace_id)
+    assert verify(stack, secret, "?from_sequence=5") == (False, "sequence_gap", 5)
+    assert verify(stack, secret, "?from_sequence=5&to_sequence=9") == \
+        (False, "sequence_gap", 5)
+
+
 def test_verify_a_range_and_reject_bad_parameters(stack: Stack) -> None:
     _, secret = stack.new_workspace()
     post(stack, secret, {"events": [EVENT] * 5}, "/api/v1/events/batch")

@@ -7,6 +7,8 @@ from domain.verification import (
     HASH_MISMATCH,
     PREV_HASH_MISMATCH,
     SEQUENCE_GAP,
+    ChainVerifier,
+    VerificationReport,
     verify_documents,
 )
 from tests.factories import EventFactory
@@ -64,6 +66,40 @@ def test_tail_deletion_is_caught_against_the_head(chain: list[dict[str, Any]]) -
 def test_a_slice_trusts_its_first_prev_hash(chain: list[dict[str, Any]]) -> None:
     assert verify_documents(chain[2:], anchor=None).valid
     assert not verify_documents(chain[2:]).valid  # from genesis it is a gap
+
+
+def slice_of(documents: list[dict[str, Any]], **bounds: Any) -> VerificationReport:
+    verifier = ChainVerifier(None, **bounds)
+    for document in documents:
+        if not verifier.feed(document):
+            break
+    return verifier.finish()
+
+
+def test_a_slice_must_start_where_it_was_asked_to(chain: list[dict[str, Any]]) -> None:
+    assert slice_of(chain[1:4], start=2, stop=4).valid
+    report = slice_of(chain[2:4], start=2, stop=4)  # sequence 2 deleted
+    assert (report.reason, report.first_invalid_sequence, report.event_id) == \
+        (SEQUENCE_GAP, 3, chain[2]["id"])
+
+
+def test_a_slice_must_reach_its_stop_or_the_head(chain: list[dict[str, Any]]) -> None:
+    head = ChainHead(6, chain[-1]["hash"])
+    report = slice_of(chain[1:3], start=2, stop=4, head=head)  # sequence 4 deleted
+    assert (report.reason, report.first_invalid_sequence, report.event_id,
+            report.checked) == (SEQUENCE_GAP, 4, None, 3)
+    assert slice_of(chain[3:5], start=4, head=head).first_invalid_sequence == 6
+    empty = slice_of([], start=4, stop=9, head=head)  # every event from 4 deleted
+    assert (empty.valid, empty.first_invalid_sequence) == (False, 4)
+    assert slice_of([], start=7, head=head).valid  # past the head: nothing to hold
+
+
+def test_an_event_past_the_head_is_outside_the_chain(chain: list[dict[str, Any]]) -> None:
+    wound_back = ChainHead(5, chain[4]["hash"])
+    report = verify_documents(chain, head=wound_back)
+    assert (report.reason, report.first_invalid_sequence, report.event_id) == \
+        (SEQUENCE_GAP, 6, chain[5]["id"])
+    assert verify_documents(chain[:5], head=wound_back).valid
 
 
 def test_missing_fields_do_not_crash(chain: list[dict[str, Any]]) -> None:

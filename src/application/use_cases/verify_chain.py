@@ -19,10 +19,11 @@ class VerifyChain:
                 to_sequence: int | None = None) -> VerificationReport:
         """Verify ``[from_sequence, to_sequence]`` (default: the whole retained chain).
 
-        A slice starting after the first event trusts that event's stated ``prev_hash``; a
-        check to the end also compares with the stored chain head, so a deleted or rewritten
-        last event is caught too. A reversed range is the caller's to refuse (the API
-        answers it 400); here it would check nothing.
+        A slice starting after the first event trusts that event's stated ``prev_hash``, but
+        not its sequence: the slice must hold every sequence from ``from_sequence`` to
+        ``to_sequence`` (or the stored chain head). A check reaching the head compares with
+        it, so a deleted or rewritten last event is caught, and so is an event past it. A
+        reversed range is the caller's to refuse (the API answers it 400).
         """
         with self._uow_factory(snapshot=True) as uow:
             head = uow.chains.get(workspace_id)
@@ -30,11 +31,10 @@ class VerifyChain:
             # Events up to the retention anchor are gone; the chain starts after it.
             start = max(from_sequence or 1, retained.sequence + 1)
             anchor = retained if start == retained.sequence + 1 else None
-            verifier = ChainVerifier(anchor)
+            verifier = ChainVerifier(anchor, start=start, stop=to_sequence, head=head)
             events = uow.events.iter_chain(workspace_id, start, to_sequence, self._chunk_size)
             for event in events:
                 if not verifier.feed(event.document()):
                     break
-            reaches_head = to_sequence is None or to_sequence >= head.sequence
-            report = verifier.finish(head if reaches_head and start <= head.sequence else None)
+            report = verifier.finish()
             return replace(report, anchor=retained if retained.sequence else None)
