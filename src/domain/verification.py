@@ -82,8 +82,8 @@ class ChainVerifier:
         expected = self._expected
         if not isinstance(sequence, int) or isinstance(sequence, bool):
             return SEQUENCE_GAP
-        if sequence != (expected.sequence + 1 if expected is not None else
-                        self._start if self._start is not None else sequence):
+        wanted = self._next_sequence()
+        if wanted is not None and sequence != wanted:
             return SEQUENCE_GAP
         if self._head is not None and sequence > self._head.sequence:
             return SEQUENCE_GAP
@@ -93,6 +93,10 @@ class ChainVerifier:
                 prev_hash, document_core(document)):
             return HASH_MISMATCH
         return None
+
+    def _next_sequence(self) -> int | None:
+        """The sequence the next event must have; None for a slice's first, which may be any."""
+        return self._expected.sequence + 1 if self._expected is not None else self._start
 
     def _fail(self, sequence: Any, event_id: Any, reason: str) -> None:
         self._failure = VerificationReport(
@@ -116,12 +120,10 @@ class ChainVerifier:
         """Events missing between the last one read and where the chain should end (the
         tail, or all of a slice) are a gap at the first missing sequence; a last event
         other than the head's is a rewritten one."""
-        last = self._expected
-        reached = last.sequence if last is not None else \
-            self._start - 1 if self._start is not None else None
-        if self._end is not None and reached is not None and reached < self._end:
+        last, wanted = self._expected, self._next_sequence()
+        if self._end is not None and wanted is not None and wanted <= self._end:
             self._checked += 1
-            self._fail(reached + 1, None, SEQUENCE_GAP)
+            self._fail(wanted, None, SEQUENCE_GAP)
         elif self._head is not None and last is not None \
                 and last.sequence == self._head.sequence and last.hash != self._head.hash:
             self._fail(last.sequence, self._last_id, HASH_MISMATCH)
