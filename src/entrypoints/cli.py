@@ -339,8 +339,8 @@ def _ndjson(file: Path) -> Iterator[dict[str, Any]]:
 
 @contextlib.contextmanager
 def _opened(file: Path) -> Iterator[IO[bytes]]:
-    """The file's bytes, decompressed when they start with gzip's magic number (exports
-    made with "gzip": true keep it whatever the file is named)."""
+    """The file's bytes, decompressed when they start with gzip's magic number: an export
+    made with "gzip": true is recognised by its content, whatever the file is called."""
     with contextlib.ExitStack() as stack:
         raw: io.BufferedIOBase = sys.stdin.buffer if str(file) == "-" \
             else stack.enter_context(file.open("rb"))
