@@ -122,6 +122,22 @@ def test_filtered_ndjson_verifies_as_partial(stack: Stack, tmp_path: Path) -> No
     assert "partial" in partial.output and "4 events" in partial.output
 
 
+def test_status_filter_of_an_export(stack: Stack) -> None:
+    """Files hold processed events only: "processed" is accepted, "pending" refused with the
+    reason (it used to give an empty file)."""
+    secret = seeded(stack, 3)
+    export = create(stack, secret, format="ndjson", filters={"status": "processed"})
+    stack.drain()
+    done = stack.client.get(f"/api/v1/exports/{export['id']}", headers=bearer(secret)).json
+    assert (done["status"], done["row_count"]) == ("completed", 3)
+    refused = stack.client.post("/api/v1/exports", headers=bearer(secret),
+                                json={"format": "csv", "filters": {"status": "pending"}})
+    assert refused.json["error"]["details"] == [{
+        "field": "filters.status",
+        "message": "Exports hold processed events only: leave status out, or use "
+                   "GET /events?status=pending for the events still pending."}]
+
+
 def test_signature_tampering_and_missing_signature(stack: Stack) -> None:
     secret = seeded(stack, 3)
     export = create(stack, secret, format="ndjson")
@@ -216,6 +232,7 @@ def test_other_workspaces_exports_are_not_found(stack: Stack) -> None:
     ({"format": "csv", "filters": {"since": "yesterday"}}, "filters.since"),
     ({"format": "csv", "gzip": "yes please"}, "gzip"), ({"format": "csv", "gzip": "yes"}, "gzip"),
     ({"format": "csv", "gzip": "false"}, "gzip"),
+    ({"format": "ndjson", "filters": {"status": "pending"}}, "filters.status"),
     ({"format": "csv", "filters": {"target_id": "doc\u0000"}}, "filters.target_id"),
 ])
 def test_create_export_validation(stack: Stack, body: dict, field: str) -> None:
