@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from domain.hash_chain import document_core, event_hash
 from tests.integration.stacks import Stack, bearer
 
 EVENT = {
@@ -315,6 +316,22 @@ def test_a_range_misses_no_deleted_event_at_its_ends(stack: Stack) -> None:
     assert verify(stack, secret, "?from_sequence=5") == (False, "sequence_gap", 5)
     assert verify(stack, secret, "?from_sequence=5&to_sequence=9") == \
         (False, "sequence_gap", 5)
+
+
+def test_a_rewritten_last_event_with_a_recomputed_hash_is_detected(stack: Stack) -> None:
+    """No later event links to the last one: the chain head stored apart is what tells."""
+    workspace_id, secret = stack.new_workspace()
+    ids = post(stack, secret, {"events": [EVENT] * 3}, "/api/v1/events/batch").json["ids"]
+    stack.drain()
+    forged = get(stack, secret, f"/api/v1/events/{ids[2]}").json
+    forged["actor"]["name"] = "Jane Rod"
+    forged_hash = event_hash(forged["prev_hash"], document_core(forged))
+    stack.sql("UPDATE events SET body = replace(body, 'Jane Roe', 'Jane Rod'), hash = :h "
+              "WHERE workspace_id = :w AND sequence = 3", w=workspace_id, h=forged_hash)
+    assert get(stack, secret, f"/api/v1/events/{ids[2]}").json["hash"] == forged_hash
+    report = get(stack, secret, "/api/v1/events/verify").json
+    assert (report["valid"], report["reason"], report["first_invalid_sequence"],
+            report["event_id"]) == (False, "hash_mismatch", 3, ids[2])
 
 
 def test_verify_a_range_and_reject_bad_parameters(stack: Stack) -> None:

@@ -2,7 +2,7 @@ from typing import Any
 
 import pytest
 
-from domain.hash_chain import ChainHead, link
+from domain.hash_chain import ChainHead, document_core, event_hash, link
 from domain.verification import (
     HASH_MISMATCH,
     PREV_HASH_MISMATCH,
@@ -10,6 +10,7 @@ from domain.verification import (
     ChainVerifier,
     VerificationReport,
     verify_documents,
+    verify_partial,
 )
 from tests.factories import EventFactory
 
@@ -50,7 +51,6 @@ def test_swapped_pair_is_caught(chain: list[dict[str, Any]]) -> None:
 
 def test_rewritten_event_with_recomputed_hash_breaks_the_next_link(
         chain: list[dict[str, Any]]) -> None:
-    from domain.hash_chain import document_core, event_hash
     chain[2]["metadata"] = {"forged": True}
     chain[2]["hash"] = event_hash(chain[2]["prev_hash"], document_core(chain[2]))
     report = verify_documents(chain)
@@ -100,6 +100,52 @@ def test_an_event_past_the_head_is_outside_the_chain(chain: list[dict[str, Any]]
     assert (report.reason, report.first_invalid_sequence, report.event_id) == \
         (SEQUENCE_GAP, 6, chain[5]["id"])
     assert verify_documents(chain[:5], head=wound_back).valid
+
+
+def test_a_rewritten_last_event_is_caught_against_the_head(
+        chain: list[dict[str, Any]]) -> None:
+    """The last event has no successor whose prev_hash would expose a recomputed hash: the
+    stored head does."""
+    head = ChainHead(6, chain[-1]["hash"])
+    chain[-1]["metadata"] = {"forged": True}
+    chain[-1]["hash"] = event_hash(chain[-1]["prev_hash"], document_core(chain[-1]))
+    assert verify_documents(chain).valid  # without the head nothing can tell
+    report = verify_documents(chain, head=head)
+    assert (report.reason, report.first_invalid_sequence, report.event_id) == \
+        (HASH_MISMATCH, 6, chain[-1]["id"])
+
+
+def test_a_filtered_export_verifies_as_partial(chain: list[dict[str, Any]]) -> None:
+    report = verify_partial([chain[0], chain[2], chain[3], chain[5]])
+    assert (report.valid, report.checked, report.from_sequence, report.to_sequence) == \
+        (True, 4, 1, 6)
+
+
+def test_partial_verification_catches_a_changed_byte(chain: list[dict[str, Any]]) -> None:
+    chain[2]["actor"]["id"] = "usr_2"
+    report = verify_partial([chain[0], chain[2], chain[4]])
+    assert (report.valid, report.reason, report.first_invalid_sequence, report.checked) == \
+        (False, HASH_MISMATCH, 3, 2)
+
+
+def test_partial_verification_checks_links_between_neighbours(
+        chain: list[dict[str, Any]]) -> None:
+    """A rewritten event with a recomputed hash passes its own check; its neighbour's
+    prev_hash exposes it whenever the neighbour is in the file."""
+    chain[2]["metadata"] = {"forged": True}
+    chain[2]["hash"] = event_hash(chain[2]["prev_hash"], document_core(chain[2]))
+    assert verify_partial([chain[0], chain[2], chain[5]]).valid  # no neighbour: cannot tell
+    report = verify_partial([chain[0], chain[2], chain[3]])
+    assert (report.reason, report.first_invalid_sequence) == (PREV_HASH_MISMATCH, 4)
+
+
+@pytest.mark.parametrize("order", [[0, 2, 1], [0, 2, 2], [0, "x"]])
+def test_partial_verification_needs_rising_sequences(chain: list[dict[str, Any]],
+                                                     order: list[Any]) -> None:
+    documents = [chain[i] if isinstance(i, int) else {**chain[3], "sequence": i}
+                 for i in order]
+    report = verify_partial(documents)
+    assert (report.valid, report.reason, report.checked) == (False, SEQUENCE_GAP, len(order))
 
 
 def test_missing_fields_do_not_crash(chain: list[dict[str, Any]]) -> None:
