@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import io
 import logging
+import threading
 from collections.abc import Callable
 from datetime import timedelta
 from typing import BinaryIO
@@ -41,56 +43,96 @@ class _MeasuredSink(io.RawIOBase):
         return len(data)
 
 
+class _HandedOver(Exception):
+    """The export is no longer this run's: upkeep queued it again after the run's
+    heartbeat fell silent (a frozen process), and another run may already hold it."""
+
+
 class _Heartbeat:
-    """Called often by the writer; beats at most once per ``HEARTBEAT``."""
+    """Beats from a thread of its own while the file is written, so that a query sorting
+    for minutes before its first row is not taken for a dead worker; the writer calls
+    ``check`` as rows go by, to stop once a beat found the export handed over."""
 
-    def __init__(self, clock: Clock, beat: Callable[[], object]) -> None:
-        self._clock = clock
+    def __init__(self, beat: Callable[[], bool], interval: timedelta) -> None:
         self._beat = beat
-        self._next = clock.now() + HEARTBEAT
+        self._interval = interval.total_seconds()
+        self._stopped = threading.Event()
+        self._handed_over = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="export-heartbeat",
+                                        daemon=True)
 
-    def __call__(self) -> None:
-        if self._clock.now() >= self._next:
-            self._beat()
-            self._next = self._clock.now() + HEARTBEAT
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stopped.set()
+        self._thread.join()
+
+    def check(self) -> None:
+        if self._handed_over.is_set():
+            raise _HandedOver
+
+    def _run(self) -> None:
+        while not self._stopped.wait(self._interval):
+            try:
+                if not self._beat():
+                    self._handed_over.set()
+                    return
+            except Exception as exc:  # a database hiccup: the next beat may get through
+                log.warning("export heartbeat failed (%s)", type(exc).__name__)
 
 
 class RunExport:
     def __init__(self, uow_factory: UnitOfWorkFactory, blobs: BlobStore, clock: Clock,
-                 lifetime: timedelta, metrics: Metrics = NO_METRICS) -> None:
+                 lifetime: timedelta, metrics: Metrics = NO_METRICS,
+                 heartbeat: timedelta = HEARTBEAT) -> None:
         self._metrics = metrics
         self._uow_factory = uow_factory
         self._blobs = blobs
         self._clock = clock
         self._lifetime = lifetime
+        self._heartbeat = heartbeat
 
     def execute(self, export_id: str) -> Export | None:
         """Run a queued export to completion or failure; anything else is left alone (a
-        duplicate job, or one for an export another worker already took)."""
-        export = self._transition(export_id, QUEUED, lambda e: e.start(self._clock.now()))
+        duplicate job, or one for an export another worker already took).
+
+        A run acts only on its own attempt: once upkeep has handed the export to another
+        run, this one neither records an outcome nor puts its file in place.
+        """
+        export = self._transition(export_id, None, lambda e: e.start(self._clock.now()))
         if export is None:
             return None
+        attempt = export.attempts
         try:
             written = self._write(export)
+        except _HandedOver:
+            log.info("export %s was handed to another run after this one fell silent; "
+                     "this run stops", export_id)
+            return None
         except Exception as exc:  # the export records why; the worker carries on
             reason = _reason(exc)
             log.warning("export %s failed: %s", export_id, reason)
-            return self._finish(export_id, lambda e: e.fail(self._clock.now(), reason))
-        return self._finish(export_id, lambda e: e.complete(self._clock.now(), written,
-                                                            self._lifetime))
+            return self._finish(export_id, attempt,
+                                lambda e: e.fail(self._clock.now(), reason))
+        return self._finish(export_id, attempt, lambda e: e.complete(
+            self._clock.now(), written, self._lifetime))
 
-    def _finish(self, export_id: str, step: Callable[[Export], Export]) -> Export | None:
+    def _finish(self, export_id: str, attempt: int,
+                step: Callable[[Export], Export]) -> Export | None:
         """Record the outcome, and count it once it is committed."""
-        finished = self._transition(export_id, RUNNING, step)
+        finished = self._transition(export_id, attempt, step)
         if finished is not None:
             self._metrics.export_finished(finished.status)
         return finished
 
-    def _transition(self, export_id: str, expected: str,
+    def _transition(self, export_id: str, attempt: int | None,
                     step: Callable[[Export], Export]) -> Export | None:
+        """``step`` the export if it is queued (``attempt`` None) or running that attempt."""
         with self._uow_factory() as uow:
             export = uow.exports.lock(export_id)
-            if export is None or export.status != expected:
+            if export is None or not _holds(export, attempt):
                 return None
             changed = step(export)
             uow.exports.update(changed)
@@ -99,24 +141,36 @@ class RunExport:
 
     def _write(self, export: Export) -> ExportFile:
         filters = parse_filters(export.filters)
-        beat = _Heartbeat(self._clock, lambda: self._beat(export.id))
-        with self._blobs.writer(export.blob_key) as blob:
+        beat = functools.partial(self._beat, export.id, export.attempts)
+        with _Heartbeat(beat, self._heartbeat) as heartbeat, \
+                self._blobs.writer(export.blob_key) as blob:
             sink = _MeasuredSink(blob)
             stream: BinaryIO = gzip.GzipFile(fileobj=sink, mode="wb", mtime=0) \
                 if export.gzip else sink  # type: ignore[assignment]
             with self._uow_factory(snapshot=True) as uow:
                 rows = uow.events.write_export(export.workspace_id, filters, export.format,
-                                               stream, beat)
+                                               stream, heartbeat.check)
             if export.gzip:
                 stream.close()
+            if not beat():  # the last word before the file is put in place
+                raise _HandedOver
         return ExportFile(rows, sink.size, sink.digest.hexdigest())
 
-    def _beat(self, export_id: str) -> None:
+    def _beat(self, export_id: str, attempt: int) -> bool:
+        """Refresh the heartbeat; False when the export is no longer this run's."""
         with self._uow_factory() as uow:
             export = uow.exports.lock(export_id)
-            if export is not None and export.status == RUNNING:
-                uow.exports.update(export.beat(self._clock.now()))
-                uow.commit()
+            if export is None or not _holds(export, attempt):
+                return False
+            uow.exports.update(export.beat(self._clock.now()))
+            uow.commit()
+        return True
+
+
+def _holds(export: Export, attempt: int | None) -> bool:
+    if attempt is None:
+        return export.status == QUEUED
+    return export.status == RUNNING and export.attempts == attempt
 
 
 def _reason(exc: Exception) -> str:
