@@ -136,6 +136,36 @@ def test_filters_combine_with_and(corpus) -> None:  # type: ignore[no-untyped-de
                 since=ts(5)).json["total_count"] == len(expected)
 
 
+TERM_COMBINATIONS = [  # filters counted on event_terms alone, without events
+    {"target_id": "doc_1", "since": ts(5), "until": ts(25)},
+    {"target_type": "document", "action": "user.*"},
+    {"target_id": "doc_3", "target_type": "document", "since": ts(3)},
+    {"action": "user.*", "until": ts(12)},
+]
+
+
+@pytest.mark.parametrize("query", TERM_COMBINATIONS)
+def test_term_filters_combined_page_and_count_alike(  # type: ignore[no-untyped-def]
+        corpus, query: dict[str, str]) -> None:
+    stack, secret, documents = corpus
+
+    def matches(d: dict[str, Any]) -> bool:
+        at = d["occurred_at"]
+        return all((
+            "target_id" not in query or any(t["id"] == query["target_id"]
+                                            for t in d["targets"]),
+            "target_type" not in query or any(t["type"] == query["target_type"]
+                                              for t in d["targets"]),
+            "action" not in query or d["action"].startswith("user."),
+            "since" not in query or at >= query["since"].replace("Z", ".000000Z"),
+            "until" not in query or at < query["until"].replace("Z", ".000000Z")))
+
+    expected = [d["id"] for d in documents if matches(d)]
+    assert expected and len(expected) < len(documents)
+    assert [d["id"] for d in walk(stack, secret, **query, limit=3)] == expected
+    assert page(stack, secret, **query).json["total_count"] == len(expected)
+
+
 def test_country_code_filter(stack_factory, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from tests.geo_db import LONDON_V4, SYDNEY_V6, build_city_database
     stack = stack_factory("embedded", geoip_db=str(build_city_database(tmp_path / "c.mmdb")))
