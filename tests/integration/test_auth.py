@@ -112,6 +112,14 @@ def test_routing_errors_have_the_error_shape(stack: Stack) -> None:
     assert wrong.headers["X-Request-Id"].startswith("req_")
 
 
+@pytest.mark.parametrize("path", ["/api/v1//events", "//api/v1/events", "/api//v1/usage"])
+def test_a_doubled_slash_is_not_found_not_an_html_redirect(stack: Stack, path: str) -> None:
+    """Werkzeug answered these with a 308 and an HTML page; every answer here is JSON, and
+    there is one URL for each resource."""
+    response = stack.client.post(path, json={})
+    assert (response.status_code, response.json["error"]["code"]) == (404, "not_found")
+
+
 def test_insane_request_ids_are_replaced(stack: Stack) -> None:
     response = stack.client.get("/healthz", headers={"X-Request-Id": "x" * 500})
     assert response.headers["X-Request-Id"].startswith("req_")

@@ -24,6 +24,9 @@ def create_app(container: Container) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["container"] = container
     app.url_map.converters["id"] = ResourceId  # before the routes that use it
+    # One URL per resource: "/api/v1//events" is a 404 in the error shape, not Werkzeug's
+    # 308 redirect with an HTML page (set before the routes, which take it when bound).
+    app.url_map.merge_slashes = False
     container.wire(modules=WIRED_MODULES)
 
     install_request_ids(app, container.ids().new)
