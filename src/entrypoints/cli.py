@@ -8,11 +8,12 @@ import io
 import itertools
 import json
 import logging
+import re
 import sys
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NoReturn
 
 import click
 from redis.exceptions import RedisError
@@ -21,6 +22,7 @@ from sqlalchemy.exc import DBAPIError
 from application.errors import NotFound
 from application.ports.geo import GeoDatabaseUnusable
 from domain.errors import ValidationFailed
+from domain.hash_chain import ChainHead
 from domain.scopes import ALL_SCOPES
 from domain.timestamps import InvalidTimestamp, format_timestamp, parse_timestamp
 from domain.verification import (
@@ -270,41 +272,97 @@ def create_key(workspace_id: str, scopes: str, name: str, expires_at: str | None
 @click.option("--partial", is_flag=True,
               help="The file is a filtered export: check every event against its own "
                    "prev_hash instead of one unbroken chain from sequence 1.")
-def verify(file: Path, partial: bool) -> None:
+@click.option("--checkpoint", "checkpoints", multiple=True, metavar="SEQUENCE:HASH",
+              callback=lambda _ctx, _param, values: _checkpoints(values),
+              help="A head recorded earlier (to_sequence and head_hash of GET "
+                   "/events/verify): the file must hold that event with that hash, so the "
+                   "chain up to it was not rewritten since. Repeatable.")
+def verify(file: Path, partial: bool, checkpoints: tuple[ChainHead, ...]) -> None:
     """Verify the hash chain of an NDJSON export offline (exit 0 when valid).
 
     FILE may be gzip-compressed (an export made with "gzip": true), or - for standard input.
     """
-    documents = _ndjson(file)
+    seen: dict[int, Any] = {}
+    documents = _noting(_ndjson(file), {c.sequence for c in checkpoints}, seen)
     try:
         first = next(documents, None)
-        anchored = first is not None and isinstance(first.get("sequence"), int) \
-            and first["sequence"] > 1
         stream = itertools.chain([first] if first is not None else [], documents)
         if partial:
             report = verify_partial(stream)
         else:  # a chain trimmed by retention starts after its anchor, not at genesis
-            report = verify_documents(stream, anchor=None if anchored else GENESIS)
+            report = verify_documents(stream, anchor=GENESIS if _at_genesis(first) else None)
     except _BadLine as exc:
-        click.echo(f"invalid: {exc}", err=True)
-        sys.exit(1)
-    if report.valid and not report.checked:
-        click.echo("valid: the file holds no events (an export of an empty workspace or "
-                   "filter); compare with GET /events/verify")
-        return
-    if report.valid:
-        kind = "partial chain, every event intact" if partial else "whole chain"
-        if anchored and not partial:
-            kind = (f"chain from the retention anchor at sequence {first['sequence'] - 1}, "
-                    f"hash {first.get('prev_hash')}: compare it with GET /events/verify")
-        click.echo(f"valid ({kind}): {report.checked} events, sequences "
-                   f"{report.from_sequence}-{report.to_sequence}, head hash {report.head_hash}")
-        return
-    click.echo(f"invalid: {report.reason} at {_failed_event(report)}; "
-               f"{report.checked} events checked", err=True)
-    if not partial and report.reason in (SEQUENCE_GAP, PREV_HASH_MISMATCH):
-        click.echo("(if this is a filtered export, verify it with --partial)", err=True)
+        _invalid(str(exc))
+    if not report.valid:
+        hint = not partial and report.reason in (SEQUENCE_GAP, PREV_HASH_MISMATCH)
+        _invalid(f"{report.reason} at {_failed_event(report)}; {report.checked} events "
+                 f"checked", "(if this is a filtered export, verify it with --partial)"
+                 if hint else None)
+    _require_checkpoints(checkpoints, seen)
+    click.echo(_valid(report, partial, first))
+    if checkpoints:
+        click.echo(f"checkpoints matched: {', '.join(str(c.sequence) for c in checkpoints)}")
+
+
+def _at_genesis(first: dict[str, Any] | None) -> bool:
+    """An export that starts after sequence 1 starts at the workspace's retained anchor."""
+    return first is None or not isinstance(first.get("sequence"), int) or first["sequence"] <= 1
+
+
+def _valid(report: VerificationReport, partial: bool, first: dict[str, Any] | None) -> str:
+    if not report.checked:
+        return ("valid: the file holds no events (an export of an empty workspace or "
+                "filter); compare with GET /events/verify")
+    kind = "partial chain, every event intact" if partial else "whole chain"
+    if first is not None and not partial and not _at_genesis(first):
+        kind = (f"chain from the retention anchor at sequence {first['sequence'] - 1}, "
+                f"hash {first.get('prev_hash')}: compare it with GET /events/verify")
+    return (f"valid ({kind}): {report.checked} events, sequences "
+            f"{report.from_sequence}-{report.to_sequence}, head hash {report.head_hash}")
+
+
+def _invalid(message: str, note: str | None = None) -> NoReturn:
+    click.echo(f"invalid: {message}", err=True)
+    if note:
+        click.echo(note, err=True)
     sys.exit(1)
+
+
+_CHECKPOINT = re.compile(r"([1-9][0-9]{0,18}):([0-9a-fA-F]{64})")
+
+
+def _checkpoints(values: tuple[str, ...]) -> tuple[ChainHead, ...]:
+    parsed = []
+    for value in values:
+        match = _CHECKPOINT.fullmatch(value)
+        if match is None:
+            raise click.BadParameter(f"{value!r} is not SEQUENCE:HASH (a sequence, a colon "
+                                     "and the 64 hex digits of its hash)")
+        parsed.append(ChainHead(int(match[1]), match[2].lower()))
+    return tuple(parsed)
+
+
+def _noting(documents: Iterator[dict[str, Any]], sequences: set[int],
+            seen: dict[int, Any]) -> Iterator[dict[str, Any]]:
+    """Pass the documents on, keeping the hash of each one a checkpoint names."""
+    for document in documents:
+        sequence = document.get("sequence")
+        if type(sequence) is int and sequence in sequences:
+            seen[sequence] = document.get("hash")
+        yield document
+
+
+def _require_checkpoints(checkpoints: tuple[ChainHead, ...], seen: dict[int, Any]) -> None:
+    """An intact chain can still be a rewritten one, recomputed from the first change on;
+    a head recorded before the change tells."""
+    for checkpoint in checkpoints:
+        if checkpoint.sequence not in seen:
+            _invalid(f"the file holds no event at the checkpoint's sequence "
+                     f"{checkpoint.sequence}")
+        if seen[checkpoint.sequence] != checkpoint.hash:
+            _invalid(f"the event at sequence {checkpoint.sequence} has hash "
+                     f"{seen[checkpoint.sequence]}, not the checkpoint's {checkpoint.hash}: "
+                     f"the chain up to it was rewritten")
 
 
 def _failed_event(report: VerificationReport) -> str:

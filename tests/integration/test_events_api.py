@@ -335,12 +335,15 @@ def test_a_rewritten_last_event_with_a_recomputed_hash_is_detected(stack: Stack)
 
 
 def test_verify_a_range_and_reject_bad_parameters(stack: Stack) -> None:
-    _, secret = stack.new_workspace()
+    workspace_id, secret = stack.new_workspace()
     post(stack, secret, {"events": [EVENT] * 5}, "/api/v1/events/batch")
     stack.drain()
     report = get(stack, secret, "/api/v1/events/verify?from_sequence=2&to_sequence=4").json
     assert (report["valid"], report["checked"], report["from_sequence"],
             report["to_sequence"]) == (True, 3, 2, 4)
+    fourth = stack.sql("SELECT hash FROM events WHERE workspace_id = :w AND sequence = 4",
+                       w=workspace_id)[0][0]
+    assert report["head_hash"] == fourth  # what a checkpoint at 4 records
     for query in ("from_sequence=abc", "from_sequence=0", "colour=red",
                   "from_sequence=1&from_sequence=2", f"to_sequence={2**63}"):
         response = get(stack, secret, f"/api/v1/events/verify?{query}")

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from domain.hash_chain import document_core, event_hash
 from entrypoints.cli import main
 from tests.integration.stacks import Stack, bearer
 
@@ -71,3 +72,55 @@ def test_an_event_without_a_sequence_is_located_in_the_file(tmp_path: Path) -> N
     result = CliRunner().invoke(main, ["verify", str(tmp_path / "odd.ndjson")])
     assert result.exit_code == 1 and "None" not in result.output
     assert "at the file's event 1, which has no whole-number sequence" in result.output
+
+
+def rewritten(documents: list[dict]) -> list[dict]:
+    """The chain as someone with the database would forge it: event 2 changed and every
+    hash from there recomputed, so the chain itself verifies."""
+    forged = [dict(d) for d in documents]
+    forged[1]["metadata"] = {"n": 1.5, "s": "rewritten"}
+    for index in range(1, len(forged)):
+        forged[index]["prev_hash"] = forged[index - 1]["hash"]
+        forged[index]["hash"] = event_hash(forged[index]["prev_hash"],
+                                           document_core(forged[index]))
+    return forged
+
+
+def test_a_recorded_checkpoint_exposes_a_rewritten_chain(stack: Stack, tmp_path: Path) -> None:
+    documents = export(stack, tmp_path / "chain.ndjson")
+    checkpoint = f"3:{documents[2]['hash']}"
+    honest = CliRunner().invoke(main, ["verify", "--checkpoint", checkpoint,
+                                       str(tmp_path / "chain.ndjson")])
+    assert honest.exit_code == 0 and "checkpoints matched: 3" in honest.output
+
+    (tmp_path / "forged.ndjson").write_text(
+        "".join(json.dumps(d) + "\n" for d in rewritten(documents)))
+    alone = CliRunner().invoke(main, ["verify", str(tmp_path / "forged.ndjson")])
+    assert alone.exit_code == 0  # nothing in the file itself can tell
+    caught = CliRunner().invoke(main, ["verify", "--checkpoint", checkpoint,
+                                       str(tmp_path / "forged.ndjson")])
+    assert caught.exit_code == 1
+    assert f"the event at sequence 3 has hash {rewritten(documents)[2]['hash']}, not the " \
+           f"checkpoint's {documents[2]['hash']}: the chain up to it was rewritten" \
+           in caught.output
+
+
+def test_a_checkpoint_the_file_does_not_reach_is_invalid(stack: Stack, tmp_path: Path) -> None:
+    documents = export(stack, tmp_path / "chain.ndjson")
+    result = CliRunner().invoke(main, ["verify", "--checkpoint", f"9:{documents[0]['hash']}",
+                                       str(tmp_path / "chain.ndjson")])
+    assert result.exit_code == 1
+    assert "the file holds no event at the checkpoint's sequence 9" in result.output
+    (tmp_path / "empty.ndjson").write_text("\n")
+    empty = CliRunner().invoke(main, ["verify", "--checkpoint", f"1:{documents[0]['hash']}",
+                                      str(tmp_path / "empty.ndjson")])
+    assert empty.exit_code == 1 and "no event at the checkpoint's sequence 1" in empty.output
+
+
+@pytest.mark.parametrize("value", ["3", "0:" + "a" * 64, "3:" + "a" * 63, "x:" + "a" * 64,
+                                   "3:" + "g" * 64])
+def test_a_malformed_checkpoint_is_a_usage_error(tmp_path: Path, value: str) -> None:
+    (tmp_path / "empty.ndjson").write_text("\n")
+    result = CliRunner().invoke(main, ["verify", "--checkpoint", value,
+                                       str(tmp_path / "empty.ndjson")])
+    assert result.exit_code == 2 and "is not SEQUENCE:HASH" in result.output
