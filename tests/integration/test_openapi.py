@@ -25,6 +25,8 @@ def test_every_route_is_documented(stack: Stack) -> None:
     assert ingest["security"] == [{"bearerAuth": []}]
     assert "422" in ingest["responses"] and "429" in ingest["responses"]
     assert document["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+    reason = document["components"]["schemas"]["VerifyReport"]["properties"]["reason"]
+    assert reason["enum"] == ["hash_mismatch", "prev_hash_mismatch", "sequence_gap", None]
 
 
 def test_a_new_undocumented_route_fails_the_build(stack: Stack) -> None:

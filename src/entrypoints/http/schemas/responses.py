@@ -4,7 +4,9 @@ response the API gives matches what these schemas say."""
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
+
+from domain.verification import HASH_MISMATCH, PREV_HASH_MISMATCH, SEQUENCE_GAP
 
 
 class ErrorDetailSchema(Schema):
@@ -85,7 +87,8 @@ class VerifyReportSchema(Schema):
     head_hash = fields.String(allow_none=True)
     first_invalid_sequence = fields.Integer(allow_none=True)
     event_id = fields.String(allow_none=True)
-    reason = fields.String(allow_none=True)
+    reason = fields.String(allow_none=True, validate=validate.OneOf(
+        [HASH_MISMATCH, PREV_HASH_MISMATCH, SEQUENCE_GAP]))  # documents the enum
     anchor = fields.Nested(AnchorSchema)
 
 
