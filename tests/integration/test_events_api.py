@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -332,6 +333,25 @@ def test_a_rewritten_last_event_with_a_recomputed_hash_is_detected(stack: Stack)
     report = get(stack, secret, "/api/v1/events/verify").json
     assert (report["valid"], report["reason"], report["first_invalid_sequence"],
             report["event_id"]) == (False, "hash_mismatch", 3, ids[2])
+
+
+def test_verification_while_the_chain_grows_sees_one_consistent_chain(stack: Stack) -> None:
+    """The head and the events are read in one snapshot: events linked meanwhile are neither
+    past the head nor missing before it, so a check never reports a break that is not there."""
+    workspace_id, secret = stack.new_workspace()
+    for _ in range(6):
+        post(stack, secret, {"events": [EVENT] * 500}, "/api/v1/events/batch")
+    process = stack.container.process_pending_events()
+    verify_chain = stack.container.verify_chain()
+    reports = []
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        linking = pool.submit(process.execute, workspace_id)
+        while not linking.done():
+            reports.append(verify_chain.execute(workspace_id))
+        assert linking.result().linked == 3000
+    reports.append(verify_chain.execute(workspace_id))
+    assert [r for r in reports if not r.valid] == []
+    assert len({r.checked for r in reports}) > 2 and reports[-1].checked == 3000
 
 
 def test_verify_a_range_and_reject_bad_parameters(stack: Stack) -> None:
