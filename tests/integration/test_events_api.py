@@ -341,6 +341,7 @@ def test_verification_while_the_chain_grows_sees_one_consistent_chain(stack: Sta
     workspace_id, secret = stack.new_workspace()
     for _ in range(6):
         post(stack, secret, {"events": [EVENT] * 500}, "/api/v1/events/batch")
+    stack.container.process_pending_events.add_kwargs(chunk_size=100)  # 30 commits
     process = stack.container.process_pending_events()
     verify_chain = stack.container.verify_chain()
     reports = []
