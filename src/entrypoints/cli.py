@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
-import gzip
-import io
 import itertools
 import json
 import logging
 import re
 import sys
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any, NoReturn
+from typing import Any, NoReturn
 
 import click
 from redis.exceptions import RedisError
@@ -34,6 +30,7 @@ from domain.verification import (
     verify_partial,
 )
 from domain.workspaces import PLANS
+from entrypoints import ndjson_file
 from entrypoints.container import Container, build_container
 from entrypoints.logs import configure_logging
 from entrypoints.settings import EMBEDDED, Settings, SettingsError
@@ -283,7 +280,8 @@ def verify(file: Path, partial: bool, checkpoints: tuple[ChainHead, ...]) -> Non
     FILE may be gzip-compressed (an export made with "gzip": true), or - for standard input.
     """
     seen: dict[int, Any] = {}
-    documents = _noting(_ndjson(file), {c.sequence for c in checkpoints}, seen)
+    documents = _noting(ndjson_file.documents(file), {c.sequence for c in checkpoints},
+                        seen)
     try:
         first = next(documents, None)
         stream = itertools.chain([first] if first is not None else [], documents)
@@ -291,7 +289,7 @@ def verify(file: Path, partial: bool, checkpoints: tuple[ChainHead, ...]) -> Non
             report = verify_partial(stream)
         else:  # a chain trimmed by retention starts after its anchor, not at genesis
             report = verify_documents(stream, anchor=GENESIS if _at_genesis(first) else None)
-    except _BadLine as exc:
+    except ndjson_file.UnreadableFile as exc:
         _invalid(str(exc))
     if not report.valid:
         hint = not partial and report.reason in (SEQUENCE_GAP, PREV_HASH_MISMATCH)
@@ -371,52 +369,3 @@ def _failed_event(report: VerificationReport) -> str:
              if report.first_invalid_sequence is not None
              else f"the file's event {report.checked}, which has no whole-number sequence")
     return f"{where} (event {report.event_id})" if report.event_id else where
-
-
-class _BadLine(ValueError):
-    pass
-
-
-_GZIP_MAGIC = b"\x1f\x8b"
-
-
-def _ndjson(file: Path) -> Iterator[dict[str, Any]]:
-    """Stream the file line by line so a multi-gigabyte export verifies in constant memory."""
-    with _opened(file) as handle:
-        number = 0
-        try:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                yield _document(line, number)
-        except (EOFError, gzip.BadGzipFile, zlib.error):
-            # a download cut short ends the gzip stream early: never "valid" for what is left
-            raise _BadLine(f"the gzip data is cut short or corrupt after {number} line(s); "
-                           "download the export again") from None
-
-
-@contextlib.contextmanager
-def _opened(file: Path) -> Iterator[IO[bytes]]:
-    """The file's bytes, decompressed when they start with gzip's magic number: an export
-    made with "gzip": true is recognised by its content, whatever the file is called."""
-    with contextlib.ExitStack() as stack:
-        raw: io.BufferedIOBase = sys.stdin.buffer if str(file) == "-" \
-            else stack.enter_context(file.open("rb"))
-        if not isinstance(raw, io.BufferedReader):  # a pipe is, a test's BytesIO is not
-            raw = io.BufferedReader(raw)  # type: ignore[arg-type]
-        if raw.peek(2)[:2] == _GZIP_MAGIC:
-            yield stack.enter_context(gzip.GzipFile(fileobj=raw, mode="rb"))
-        else:
-            yield raw
-
-
-def _document(line: bytes, number: int) -> dict[str, Any]:
-    try:
-        document = json.loads(line)
-    except (ValueError, RecursionError):  # bad UTF-8 or JSON, endless digits, depth
-        hint = "; a CSV export cannot be verified, export NDJSON" \
-            if number == 1 and line.startswith(b"id,") else ""
-        raise _BadLine(f"line {number} is not valid JSON{hint}") from None
-    if not isinstance(document, dict):
-        raise _BadLine(f"line {number} is not a JSON object")
-    return document

@@ -1,0 +1,64 @@
+"""Reading an exported NDJSON file for offline verification: line by line, in constant
+memory, gzip-compressed or not, from a path or standard input."""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import io
+import json
+import sys
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+
+class UnreadableFile(ValueError):
+    """A line that is not a JSON object, or compressed data that ends too soon."""
+
+
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def documents(file: Path) -> Iterator[dict[str, Any]]:
+    """Each line's JSON object, streamed so a multi-gigabyte export verifies in constant
+    memory; ``-`` reads standard input."""
+    with _opened(file) as handle:
+        number = 0
+        try:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                yield _document(line, number)
+        except (EOFError, gzip.BadGzipFile, zlib.error):
+            # a download cut short ends the gzip stream early: never "valid" for what is left
+            raise UnreadableFile(f"the gzip data is cut short or corrupt after {number} "
+                                 "line(s); download the export again") from None
+
+
+@contextlib.contextmanager
+def _opened(file: Path) -> Iterator[IO[bytes]]:
+    """The file's bytes, decompressed when they start with gzip's magic number: an export
+    made with "gzip": true is recognised by its content, whatever the file is called."""
+    with contextlib.ExitStack() as stack:
+        raw: io.BufferedIOBase = sys.stdin.buffer if str(file) == "-" \
+            else stack.enter_context(file.open("rb"))
+        if not isinstance(raw, io.BufferedReader):  # a pipe is, a test's BytesIO is not
+            raw = io.BufferedReader(raw)  # type: ignore[arg-type]
+        if raw.peek(2)[:2] == _GZIP_MAGIC:
+            yield stack.enter_context(gzip.GzipFile(fileobj=raw, mode="rb"))
+        else:
+            yield raw
+
+
+def _document(line: bytes, number: int) -> dict[str, Any]:
+    try:
+        document = json.loads(line)
+    except (ValueError, RecursionError):  # bad UTF-8 or JSON, endless digits, depth
+        hint = "; a CSV export cannot be verified, export NDJSON" \
+            if number == 1 and line.startswith(b"id,") else ""
+        raise UnreadableFile(f"line {number} is not valid JSON{hint}") from None
+    if not isinstance(document, dict):
+        raise UnreadableFile(f"line {number} is not a JSON object")
+    return document
