@@ -108,8 +108,8 @@ class RunExport:
         try:
             written = self._write(export)
         except _HandedOver:
-            log.info("export %s was handed to another run after this one fell silent; "
-                     "this run stops", export_id)
+            log.warning("export %s was handed to another run after this one fell silent "
+                        "for a minute; this run stops", export_id)
             return None
         except Exception as exc:  # the export records why; the worker carries on
             reason = _reason(exc)
