@@ -26,10 +26,13 @@ def check(secret: bytes, export_id: str, expires: str | None, signature: str | N
           now: datetime) -> None:
     """Signature first (compared in constant time), then expiry: an altered ``expires``
     is a bad signature, never a way to learn anything about the link."""
-    if not expires or not signature or not expires.isdigit() or len(expires) > 12:
+    # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
+    if not expires or not signature or not (expires.isascii() and expires.isdigit()) \
+            or len(expires) > 12:
         raise InvalidSignature("The link's signature is missing or malformed.")
     expected = sign(secret, export_id, int(expires))
-    if not hmac.compare_digest(expected, signature):
+    # As bytes: compare_digest refuses str holding anything but ASCII.
+    if not hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace")):
         raise InvalidSignature("The link's signature does not match.")
     if now.timestamp() >= int(expires):
         raise LinkExpired("The download link has expired; request a new one.")

@@ -89,7 +89,10 @@ def test_signed_links() -> None:
     for export_id, given_expires, given_signature in [
         ("exp_2", str(expires), signature), ("exp_1", str(expires + 1), signature),
         ("exp_1", str(expires), signature[:-1] + "0"), ("exp_1", None, signature),
-        ("exp_1", str(expires), None), ("exp_1", "-5", signature)]:
+        ("exp_1", str(expires), None), ("exp_1", "-5", signature),
+        # not ASCII: compare_digest raised TypeError, int("²") ValueError (500s)
+        ("exp_1", str(expires), "é" * 64), ("exp_1", "²", signature),
+        ("exp_1", "\u0663" * 10, signature)]:
         with pytest.raises(InvalidSignature):
             check(secret, export_id, given_expires, given_signature, NOW)
     with pytest.raises(InvalidSignature):
