@@ -1,6 +1,6 @@
-"""An export run that upkeep gave to another worker (it fell silent for a minute: a frozen
-process, a query sorting for minutes before its first row) must not finish it, and a
-healthy run must not fall silent while it waits for rows."""
+"""An export run that upkeep gave to another run (it fell silent for a minute: a frozen
+process) must not finish it, and a healthy run must not fall silent while the database
+sorts its rows."""
 
 from __future__ import annotations
 
