@@ -226,7 +226,7 @@ class _EventRepo:
                    chunk_size: int) -> Iterator[Event]:
         chain = sorted((e for e in self._s.events.values()
                         if e.workspace_id == workspace_id and e.sequence is not None
-                        and e.sequence >= from_sequence
+                        and e.status == PROCESSED and e.sequence >= from_sequence
                         and (to_sequence is None or e.sequence <= to_sequence)),
                        key=lambda e: e.sequence)
         return iter(chain)

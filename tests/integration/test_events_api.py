@@ -299,6 +299,17 @@ def test_an_event_past_the_stored_chain_head_is_detected(stack: Stack) -> None:
     assert verify(stack, secret) == (False, "sequence_gap", 1)
 
 
+def test_a_linked_event_marked_pending_again_is_out_of_the_chain(stack: Stack) -> None:
+    """``status`` is not hashed, but it is stored: a linked event flipped back to pending
+    (which the worker would then relink at the end) is missing from the chain at once."""
+    workspace_id, secret = stack.new_workspace()
+    post(stack, secret, {"events": [EVENT] * 3}, "/api/v1/events/batch")
+    stack.drain()
+    stack.sql("UPDATE events SET status = 'pending' WHERE workspace_id = :w AND sequence = 2",
+              w=workspace_id)
+    assert verify(stack, secret) == (False, "sequence_gap", 3)
+
+
 def test_a_range_misses_no_deleted_event_at_its_ends(stack: Stack) -> None:
     """A range trusts its first event's prev_hash, not its first event's sequence: one
     deleted at either end, or all of it, is a gap too."""

@@ -15,7 +15,7 @@ from adapters.sql.mappers import event_from
 from adapters.sql.search import count_query, narrow_count_query, search_query
 from domain.cursor import Position
 from domain.event_search import EventFilters
-from domain.events import PENDING, Event
+from domain.events import PENDING, PROCESSED, Event
 
 
 class SqlEventRepository:
@@ -48,9 +48,12 @@ class SqlEventRepository:
                    chunk_size: int) -> Iterator[Event]:
         next_sequence = from_sequence
         while True:
+            # Linked events only: one whose status was set back to pending is not part of
+            # the chain as stored, whatever sequence it still carries.
             query = (select(t.events)
                      .where(t.events.c.workspace_id == workspace_id,
-                            t.events.c.sequence >= next_sequence)
+                            t.events.c.sequence >= next_sequence,
+                            t.events.c.status == PROCESSED)
                      .order_by(t.events.c.sequence).limit(chunk_size))
             if to_sequence is not None:
                 query = query.where(t.events.c.sequence <= to_sequence)
