@@ -13,6 +13,11 @@ keepalive = 5
 accesslog = None
 control_socket_disable = True
 
+SHARED = {"worker_class": worker_class, "threads": threads, "timeout": timeout,
+          "graceful_timeout": graceful_timeout, "keepalive": keepalive,
+          "accesslog": accesslog, "control_socket_disable": control_socket_disable}
+"""The settings the embedded server uses as well (it runs gunicorn in-process)."""
+
 
 def child_exit(server: Any, worker: Any) -> None:
     """Fold a finished worker's counters into the totals of the live ones."""

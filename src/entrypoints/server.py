@@ -10,6 +10,7 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
+from entrypoints import gunicorn_conf
 from entrypoints.container import build_container
 from entrypoints.http.app import create_app
 from entrypoints.settings import EMBEDDED, Settings
@@ -60,16 +61,10 @@ def serve(settings: Settings, host: str, port: int, workers: int | None = None) 
         log.warning("embedded mode runs one process (its queue and limiter live in it); "
                     "ignoring --workers %d", workers)
     AuditrailServer(settings, {
+        **gunicorn_conf.SHARED,
         "bind": f"{host}:{port}",
         "workers": 1,
-        "worker_class": "gthread",
-        "threads": 8,
-        "timeout": 60,
-        "graceful_timeout": 30,
-        "keepalive": 5,
         "worker_exit": _worker_exit,
-        "accesslog": None,
-        "control_socket_disable": True,
         "loglevel": settings.log_level.lower(),
     }).run()
 
