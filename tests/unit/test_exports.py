@@ -138,8 +138,12 @@ def test_create_export_validates(world: World) -> None:
     with pytest.raises(ValidationFailed) as failure:
         create.execute(world.workspace.id, "csv", {"since": "yesterday"})
     assert failure.value.errors[0].field == "filters.since"
+    with pytest.raises(ValidationFailed) as failure:  # it could only be an empty file
+        create.execute(world.workspace.id, "csv", {"status": "pending"})
+    assert failure.value.errors[0].field == "filters.status"
+    create.execute(world.workspace.id, "csv", {"status": "processed"})
     export = create.execute(world.workspace.id, "csv", {})
-    assert world.queue.exports == [export.id]
+    assert len(world.queue.exports) == 2 and world.queue.exports[-1] == export.id
 
 
 def test_a_workspace_has_at_most_five_exports_in_flight(world: World) -> None:

@@ -16,10 +16,14 @@ from application.ports.unit_of_work import UnitOfWorkFactory
 from domain.cursor import DESC, Position, decode_cursor
 from domain.errors import FieldError, ValidationFailed
 from domain.event_search import InvalidFilter, parse_filters
+from domain.events import PENDING
 from domain.exports import FORMATS, MAX_ACTIVE_PER_WORKSPACE, Export
 from domain.signed_links import check, sign
 
 log = logging.getLogger(__name__)
+
+PENDING_NOT_EXPORTED = ("Exports hold processed events only: leave status out, or use "
+                        "GET /events?status=pending for the events still pending.")
 
 
 def _position(export: Export) -> Position:
@@ -39,10 +43,12 @@ class CreateExport:
         if format_ not in FORMATS:
             raise ValidationFailed([FieldError("format", f"One of: {', '.join(FORMATS)}.")])
         try:
-            parse_filters(filters)
+            parsed = parse_filters(filters)
         except InvalidFilter as exc:
             raise ValidationFailed([FieldError(f"filters.{exc.parameter}", str(exc))]) \
                 from None
+        if parsed.status == PENDING:  # a file holds linked events, in sequence order
+            raise ValidationFailed([FieldError("filters.status", PENDING_NOT_EXPORTED)])
         export = Export(id=self._ids.new("exp"), workspace_id=workspace_id, format=format_,
                         created_at=self._clock.now(), filters=dict(filters), gzip=gzip)
         with self._uow_factory() as uow:
