@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -11,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 from redis import Redis
 
-from adapters.rq_queue.job_queue import RqJobQueue
+from adapters.rq_queue.job_queue import RqJobQueue, _Sender
 from tests.queues import forget_queue
 
 
@@ -51,6 +52,32 @@ def test_a_burst_of_requests_queues_one_job_per_workspace(make_queue) -> None:  
     queue.claim("ws_a")  # its job started: the next event must wake a new one
     queue.request_processing(["ws_a"])
     assert _jobs(queue, 3) == ["ws_a", "ws_a", "ws_b"]
+
+
+class _CountingCondition(threading.Condition):
+    notified = 0
+
+    def notify(self, n: int = 1) -> None:
+        self.notified += 1
+        super().notify(n)
+
+
+def test_a_steady_stream_of_requests_does_not_wake_the_sender() -> None:
+    """Requests wake the thread only when it is idle: waking it from one request per
+    interval cost each request more server CPU (thread switches) than the sends did."""
+    sent: list[list[str]] = []
+    sender = _Sender(sent.append, 0.05)
+    sender._condition = condition = _CountingCondition()
+    deadline = time.monotonic() + 0.6
+    number = 0
+    while time.monotonic() < deadline:
+        sender.add([f"ws_{number}"])
+        number += 1
+        time.sleep(0.002)
+    sender.close()
+    assert sorted(ws for batch in sent for ws in batch) == sorted(f"ws_{n}" for n in range(number))
+    assert 4 <= len(sent) <= 14  # one send per pause, not one per request
+    assert condition.notified <= 3  # the first request, and a stall or two under load
 
 
 def test_closing_sends_what_was_noted(make_queue) -> None:  # type: ignore[no-untyped-def]
