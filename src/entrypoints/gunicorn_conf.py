@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-worker_class = "gthread"
+worker_class = "entrypoints.gunicorn_worker.ThreadWorker"  # gthread, errors in our shape
+logger_class = "entrypoints.gunicorn_logger.JsonLogger"
 threads = 8
 timeout = 60
 graceful_timeout = 30
@@ -13,8 +14,8 @@ keepalive = 5
 accesslog = None
 control_socket_disable = True
 
-SHARED = {"worker_class": worker_class, "threads": threads, "timeout": timeout,
-          "graceful_timeout": graceful_timeout, "keepalive": keepalive,
+SHARED = {"worker_class": worker_class, "logger_class": logger_class, "threads": threads,
+          "timeout": timeout, "graceful_timeout": graceful_timeout, "keepalive": keepalive,
           "accesslog": accesslog, "control_socket_disable": control_socket_disable}
 """The settings the embedded server uses as well (it runs gunicorn in-process)."""
 

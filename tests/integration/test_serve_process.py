@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 import subprocess
 import time
 import urllib.error
 import urllib.request
+import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
+from gunicorn.http.errors import InvalidResponseHeader
+
+from entrypoints.gunicorn_worker import error_bytes, rejection
 from tests.integration.processes import AUDITRAIL, environment, start_server, stop
 
 
@@ -68,3 +74,69 @@ def test_embedded_serve_end_to_end(tmp_path: Path) -> None:
         assert stop(server) == 0, (tmp_path / "serve.log").read_text()[-2000:]
     # `make run` passes no --workers: nothing to warn about (it warned on every start)
     assert "ignoring --workers" not in (tmp_path / "serve.log").read_text()
+
+
+
+MALFORMED = [  # what gunicorn rejects before the app sees any of it, and the status
+    (b"GET /api/v1/events HTTP/1.1\r\nHost: x\r\n"
+     b"Authorization: Bearer ak_supersecret\x01\r\n\r\n", 400),
+    (b"BLAH /api/v1/exports/x/download?signature=topsecret\r\n\r\n", 400),
+    (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
+    (b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 9000 + b"\r\n\r\n", 431),
+]
+
+
+def raw_exchange(base: str, request: bytes) -> http.client.HTTPResponse:
+    """Bytes no HTTP client library would send, and the server's parsed answer."""
+    host, port = base.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)), timeout=10)
+    sock.sendall(request)
+    response = http.client.HTTPResponse(sock)
+    response.begin()
+    response.body = response.read()  # type: ignore[attr-defined]
+    sock.close()
+    return response
+
+
+@pytest.mark.parametrize("profile", ["embedded", "production"])
+def test_malformed_http_is_answered_in_the_error_shape(profile: str, tmp_path: Path,
+                                                       request: pytest.FixtureRequest) -> None:
+    """gunicorn rejects these before Flask runs: the answer is still the contract's JSON,
+    with a request id, and neither it nor the log quotes what the client sent."""
+    settings = {"data_dir": str(tmp_path / "var")}
+    if profile == "production":
+        settings.update(database_url=request.getfixturevalue("postgres_url"),
+                        redis_url=request.getfixturevalue("redis_url"),
+                        queue_name=f"auditrail-malformed-{uuid.uuid4().hex[:8]}")
+    log = tmp_path / "serve.log"
+    server, base = start_server(environment(**settings), log)
+    try:
+        for sent, status in MALFORMED:
+            response = raw_exchange(base, sent)
+            assert response.status == status
+            assert response.getheader("Content-Type") == "application/json"
+            error = json.loads(response.body)["error"]  # type: ignore[attr-defined]
+            assert error["code"] == "invalid_parameter" and error["message"]
+            assert error["request_id"] == response.getheader("X-Request-Id")
+            assert error["request_id"].startswith("req_")
+        metrics = urllib.request.urlopen(f"{base}/metrics", timeout=10).read().decode()
+    finally:
+        assert stop(server) == 0, log.read_text()[-2000:]
+    assert 'route="unmatched",status="431"} 1.0' in metrics
+    lines = [json.loads(line) for line in log.read_text().splitlines()
+             if not line.startswith("auditrail: embedded mode")]  # every line is JSON
+    rejected = [line for line in lines if line["message"] == "rejected a malformed request"]
+    assert sorted(line["status"] for line in rejected) == [400, 400, 414, 431]
+    assert any(line["logger"] == "gunicorn.error" and line["level"] == "info"
+               for line in lines)  # gunicorn's own start-up lines, as JSON too
+    assert "supersecret" not in log.read_text() and "topsecret" not in log.read_text()
+
+
+def test_a_fault_of_the_server_itself_is_an_internal_error() -> None:
+    """An invalid header the app tried to send is no fault of the client's."""
+    status, message = rejection(InvalidResponseHeader("X-Bad: \n"))
+    head, body = error_bytes(status, message, "req_1").split(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 500 Internal Server Error\r\n")
+    assert json.loads(body) == {"error": {
+        "code": "internal_error", "request_id": "req_1",
+        "message": "Something went wrong on our side; quote the request id."}}

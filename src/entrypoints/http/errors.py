@@ -38,6 +38,13 @@ _HTTP_MESSAGES = {
 }
 
 
+def code_for_status(status: int) -> str:
+    """The contract's code for an HTTP status raised by a library rather than by us."""
+    if status in _HTTP_CODES:
+        return _HTTP_CODES[status]
+    return "internal_error" if status >= 500 else "invalid_parameter"
+
+
 class ApiError(Exception):
     """An error the HTTP layer raises itself (bad headers, bad query, bad JSON…)."""
 
@@ -136,7 +143,7 @@ def register_error_handlers(app: Flask) -> None:
         headers = {}
         if status == 405 and error.valid_methods:  # type: ignore[attr-defined]
             headers["Allow"] = ", ".join(error.valid_methods)  # type: ignore[attr-defined]
-        return error_response(status, _HTTP_CODES.get(status, "invalid_parameter"), message,
+        return error_response(status, code_for_status(status), message,
                               headers=headers)
 
     @app.errorhandler(Exception)
