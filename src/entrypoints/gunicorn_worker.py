@@ -18,13 +18,12 @@ from gunicorn import util
 from gunicorn.http import errors
 from gunicorn.workers.gthread import ThreadWorker as GunicornThreadWorker
 
-from entrypoints.http.errors import code_for_status
+from entrypoints.http.errors import INTERNAL_MESSAGE, code_for_status
 from entrypoints.http.metrics import observe_request
 
 _REJECTIONS: tuple[tuple[type[Exception] | tuple[type[Exception], ...], int, str], ...] = (
     # An invalid header the app tried to send is the server's fault, not the client's.
-    ((errors.InvalidResponseHeader, errors.InvalidResponseHeaderName), 500,
-     "Something went wrong on our side; quote the request id."),
+    ((errors.InvalidResponseHeader, errors.InvalidResponseHeaderName), 500, INTERNAL_MESSAGE),
     (errors.LimitRequestLine, 414, "The request line is longer than this server accepts."),
     (errors.LimitRequestHeaders, 431, "The request headers are larger or more numerous than "
                                       "this server accepts."),
@@ -41,7 +40,7 @@ _REJECTIONS: tuple[tuple[type[Exception] | tuple[type[Exception], ...], int, str
     (errors.ParseException, 400, "Malformed HTTP request."),
     (ssl.SSLError, 400, "The TLS connection failed."),
 )
-_INTERNAL = (500, "Something went wrong on our side; quote the request id.")
+_INTERNAL = (500, INTERNAL_MESSAGE)
 
 
 def rejection(exc: BaseException) -> tuple[int, str]:

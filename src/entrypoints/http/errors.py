@@ -31,6 +31,7 @@ _HTTP_CODES = {
     415: "invalid_content_type", 422: "validation_failed", 429: "rate_limited",
     503: "unavailable",
 }
+INTERNAL_MESSAGE = "Something went wrong on our side; quote the request id."
 _HTTP_MESSAGES = {
     404: "No such resource.",
     405: "Method not allowed on this resource.",
@@ -157,5 +158,4 @@ def register_error_handlers(app: Flask) -> None:
         # The traceback only at DEBUG: production logs carry no stack traces.
         log.error("unhandled %s on request %s", type(error).__name__, g.get("request_id"),
                   exc_info=log.isEnabledFor(logging.DEBUG))
-        return error_response(500, "internal_error",
-                              "Something went wrong on our side; quote the request id.")
+        return error_response(500, "internal_error", INTERNAL_MESSAGE)
