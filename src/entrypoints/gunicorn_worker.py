@@ -67,7 +67,8 @@ class ThreadWorker(GunicornThreadWorker):  # type: ignore[misc]
         request_id = self.wsgi.extensions["container"].ids().new("req")
         facts = {"request_id": request_id, "status": status, "error": type(exc).__name__}
         if status >= 500:
-            self.log.error("unhandled error in the HTTP server", extra=facts)
+            # The traceback is written at DEBUG only (JsonFormatter drops it otherwise).
+            self.log.error("unhandled error in the HTTP server", extra=facts, exc_info=exc)
         else:
             facts["client"] = (addr or ("unix socket",))[0]
             self.log.warning("rejected a malformed request", extra=facts)

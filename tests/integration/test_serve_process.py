@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import logging
 import socket
 import subprocess
 import time
@@ -140,3 +141,36 @@ def test_a_fault_of_the_server_itself_is_an_internal_error() -> None:
     assert json.loads(body) == {"error": {
         "code": "internal_error", "request_id": "req_1",
         "message": "Something went wrong on our side; quote the request id."}}
+
+
+def test_an_unknown_failure_in_the_http_server_is_a_500_naming_no_internals(
+        caplog: pytest.LogCaptureFixture) -> None:
+    from flask import Flask
+    from gunicorn.glogging import Logger
+
+    from entrypoints.gunicorn_worker import ThreadWorker
+
+    class _Ids:
+        def new(self, prefix: str) -> str:
+            return f"{prefix}_01TEST"
+
+    class _Container:
+        def ids(self) -> _Ids:
+            return _Ids()
+
+    worker = ThreadWorker.__new__(ThreadWorker)  # only what handle_error uses
+    worker.wsgi = Flask("probe")
+    worker.wsgi.extensions["container"] = _Container()
+    worker.log = Logger.__new__(Logger)
+    worker.log.error_log = logging.getLogger("gunicorn.error")
+    server_side, client_side = socket.socketpair()
+    with caplog.at_level(logging.ERROR, logger="gunicorn.error"):
+        worker.handle_error(None, server_side, ("203.0.113.7", 5555),
+                            RuntimeError("password=hunter2"))
+    server_side.close()
+    response = client_side.recv(65536)
+    assert response.startswith(b"HTTP/1.1 500 Internal Server Error\r\n")
+    assert json.loads(response.split(b"\r\n\r\n")[1])["error"]["code"] == "internal_error"
+    [record] = caplog.records
+    assert record.request_id == "req_01TEST" and record.error == "RuntimeError"
+    assert "hunter2" not in response.decode() and "hunter2" not in record.getMessage()
