@@ -16,7 +16,7 @@ from application.ports.rate_limits import VersionedDecision
 from application.ports.repositories import IdempotencyKeyTaken
 from domain.api_keys import ApiKey
 from domain.cursor import Position
-from domain.event_search import EventFilters, search_terms
+from domain.event_search import EventFilters, SearchEntries, search_entries, search_terms
 from domain.events import PENDING, PROCESSED, Event
 from domain.export_rows import CSV_COLUMNS, csv_row, ndjson_line
 from domain.exports import ACTIVE, Export
@@ -136,6 +136,7 @@ class _Store:
         self.workspaces: dict[str, Workspace] = {}
         self.api_keys: dict[str, ApiKey] = {}
         self.events: dict[str, Event] = {}
+        self.search_tampered: dict[str, SearchEntries] = {}
         self.heads: dict[str, ChainHead] = {}
         self.idempotency: dict[tuple[str, str], IdempotencyRecord] = {}
         self.exports: dict[str, Export] = {}
@@ -230,6 +231,16 @@ class _EventRepo:
                         and (to_sequence is None or e.sequence <= to_sequence)),
                        key=lambda e: e.sequence)
         return iter(chain)
+
+    def search_entries(self, workspace_id: str,
+                       event_ids: Sequence[str]) -> dict[str, SearchEntries]:
+        """As derived when stored, unless a test tampered with them (``search_tampered``)."""
+        found = {}
+        for event_id in event_ids:
+            event = self._s.events.get(event_id)
+            if event is not None and event.workspace_id == workspace_id:
+                found[event_id] = self._s.search_tampered.get(event_id) or search_entries(event)
+        return found
 
     def oldest_linked(self, workspace_id: str, after_sequence: int,
                       limit: int) -> list[Event]:
@@ -423,6 +434,10 @@ class InMemoryUnitOfWork:
     def __call__(self, read_only: bool = False, snapshot: bool = False,
                  single_write: bool = False) -> InMemoryUnitOfWork:
         return self
+
+    def tamper_search_entries(self, event_id: str, entries: SearchEntries) -> None:
+        """As someone holding the database could, behind the service's back."""
+        self._store.search_tampered[event_id] = entries
 
     def __enter__(self) -> InMemoryUnitOfWork:
         self._working = copy.copy(self._store)

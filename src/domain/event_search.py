@@ -121,3 +121,31 @@ def search_terms(event: Event) -> list[str]:
         terms.add(f"target_id:{target['id']}")
         terms.add(f"target_type:{target['type']}")
     return sorted(terms)
+
+
+@dataclass(frozen=True)
+class SearchEntries:
+    """What is stored beside an event so that searches find it: its filter columns and its
+    term rows, each term with the workspace and time it is filed under.
+
+    They are derived from the event, so the hash does not cover them; verification holds
+    them against the event instead, since a changed entry hides an event from a search (or
+    puts it in one) as surely as a changed event would.
+    """
+
+    actor_id: str
+    actor_type: str
+    ip_address: str | None
+    country_code: str | None
+    terms: frozenset[tuple[str, str, datetime]]
+
+
+def search_entries(event: Event) -> SearchEntries:
+    """The entries ``event`` should have. The address is re-canonicalised: events stored
+    before migration 0007 keep an older spelling in their (hashed) body."""
+    return SearchEntries(
+        actor_id=event.actor["id"], actor_type=event.actor["type"],
+        ip_address=canonical_ip_address(event.ip_address) if event.ip_address else None,
+        country_code=(event.geo or {}).get("country_code"),
+        terms=frozenset((event.workspace_id, term, event.occurred_at)
+                        for term in search_terms(event)))

@@ -34,6 +34,12 @@ class VerificationReport:
     reason: str | None = None
     anchor: ChainHead | None = None
     """Where a retained chain starts (events before it were removed by retention)."""
+    detail: str | None = None
+    """For a ``hash_mismatch`` found in what is stored beside the event (``SEARCH_ENTRIES``)
+    rather than in the event itself, whose hash still matches."""
+
+
+SEARCH_ENTRIES = "search_entries"
 
 
 class ChainVerifier:
@@ -61,8 +67,13 @@ class ChainVerifier:
         self._failure: VerificationReport | None = None
         self._last_id: str | None = None
 
-    def feed(self, document: dict[str, Any]) -> bool:
-        """Check one event; return False once the chain is known to be broken."""
+    def feed(self, document: dict[str, Any], *, findable: bool = True) -> bool:
+        """Check one event; return False once the chain is known to be broken.
+
+        ``findable``: whether what is stored for search beside the event matches it. A
+        mismatch is a changed stored event (``hash_mismatch``), reported after any broken
+        link of the event itself, with ``detail`` saying where the change is.
+        """
         if self._failure is not None:
             return False
         self._checked += 1
@@ -71,8 +82,9 @@ class ChainVerifier:
         if self._first is None:
             self._first = sequence if isinstance(sequence, int) else None
         reason = self._broken_link(sequence, prev_hash, document)
-        if reason is not None:
-            self._fail(sequence, document.get("id"), reason)
+        if reason is not None or not findable:
+            self._fail(sequence, document.get("id"), reason or HASH_MISMATCH,
+                       None if reason else SEARCH_ENTRIES)
             return False
         self._expected = ChainHead(sequence, document["hash"])
         self._last_id = document.get("id")
@@ -98,11 +110,13 @@ class ChainVerifier:
         """The sequence the next event must have; None for a slice's first, which may be any."""
         return self._expected.sequence + 1 if self._expected is not None else self._start
 
-    def _fail(self, sequence: Any, event_id: Any, reason: str) -> None:
+    def _fail(self, sequence: Any, event_id: Any, reason: str,
+              detail: str | None = None) -> None:
         self._failure = VerificationReport(
             valid=False, checked=self._checked,
             first_invalid_sequence=sequence if isinstance(sequence, int) else None,
-            event_id=event_id if isinstance(event_id, str) else None, reason=reason)
+            event_id=event_id if isinstance(event_id, str) else None, reason=reason,
+            detail=detail)
 
     def finish(self) -> VerificationReport:
         """The report, once the stream has ended (or broke)."""

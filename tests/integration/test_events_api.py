@@ -264,6 +264,43 @@ def test_tampering_with_geo_or_timestamps_is_detected(stack: Stack) -> None:
     assert (report["reason"], report["first_invalid_sequence"]) == ("hash_mismatch", 2)
 
 
+SECOND = "SELECT id FROM events WHERE workspace_id = :w AND sequence = 2"
+
+
+@pytest.mark.parametrize("tampering", [
+    "UPDATE events SET actor_id = 'usr_7' WHERE workspace_id = :w AND sequence = 2",
+    "UPDATE events SET actor_type = 'robot' WHERE workspace_id = :w AND sequence = 2",
+    "UPDATE events SET ip_address = '198.51.100.1' WHERE workspace_id = :w AND sequence = 2",
+    "UPDATE events SET country_code = 'ZZ' WHERE workspace_id = :w AND sequence = 2",
+    "DELETE FROM event_terms WHERE term = 'target_id:doc_7' AND event_id = "
+    "(SELECT id FROM events WHERE workspace_id = :w AND sequence = 2)",
+    "INSERT INTO event_terms (workspace_id, term, occurred_at, event_id) SELECT "
+    "workspace_id, 'target_id:doc_9', occurred_at, id FROM events "
+    "WHERE workspace_id = :w AND sequence = 2",
+    "UPDATE event_terms SET workspace_id = 'ws_elsewhere' WHERE event_id = "
+    "(SELECT id FROM events WHERE workspace_id = :w AND sequence = 2)",
+    "UPDATE event_terms SET occurred_at = (SELECT occurred_at FROM events WHERE "
+    "workspace_id = :w AND sequence = 1) WHERE event_id = "
+    "(SELECT id FROM events WHERE workspace_id = :w AND sequence = 2)",
+], ids=["actor_id", "actor_type", "ip_address", "country_code", "term deleted",
+        "term added", "term moved to another workspace", "term moved in time"])
+def test_changed_search_entries_are_detected(stack: Stack, tampering: str) -> None:
+    """The columns and terms searches use are derived, not hashed: changing one hides an
+    event from a search (or files it under another) while every hash still matches."""
+    workspace_id, secret = stack.new_workspace()
+    earlier = {**EVENT, "occurred_at": "2026-11-26T13:30:00Z"}
+    post(stack, secret, {"events": [earlier, EVENT, EVENT]}, "/api/v1/events/batch")
+    stack.drain()
+    assert verify(stack, secret) == (True, None, None)
+    stack.sql(tampering, w=workspace_id)
+    report = get(stack, secret, "/api/v1/events/verify").json
+    second = stack.sql(SECOND, w=workspace_id)[0][0]
+    assert report == {"valid": False, "checked": 2, "first_invalid_sequence": 2,
+                      "event_id": second, "reason": "hash_mismatch",
+                      "detail": "search_entries"}
+    assert verify(stack, secret, "?to_sequence=1") == (True, None, None)
+
+
 def test_deleting_the_last_event_is_detected(stack: Stack) -> None:
     workspace_id, secret = stack.new_workspace()
     post(stack, secret, {"events": [EVENT] * 3}, "/api/v1/events/batch")

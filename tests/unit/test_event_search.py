@@ -7,6 +7,7 @@ from domain.event_search import (
     InvalidFilter,
     action_filter,
     parse_filters,
+    search_entries,
     search_terms,
 )
 from tests.factories import EventFactory
@@ -19,6 +20,20 @@ def test_terms_cover_action_prefixes_and_targets() -> None:
     assert search_terms(event) == ["action:admin.", "action:admin.user.", "target_id:doc_7",
                                    "target_id:doc_8", "target_type:document"]
     assert search_terms(EventFactory(action="login")) == []
+
+
+def test_search_entries_are_derived_from_the_hashed_event() -> None:
+    event = EventFactory(action="user.login", actor={"id": "usr_1", "type": "user"},
+                         targets=[{"id": "doc_7", "type": "document"}],
+                         context={"ip_address": "::ffff:c000:201"},  # as stored before 0007
+                         geo={"country_code": "AU"})
+    entries = search_entries(event)
+    assert (entries.actor_id, entries.actor_type, entries.ip_address, entries.country_code) \
+        == ("usr_1", "user", "::ffff:192.0.2.1", "AU")
+    assert entries.terms == {(event.workspace_id, term, event.occurred_at)
+                             for term in ("action:user.", "target_id:doc_7",
+                                          "target_type:document")}
+    assert search_entries(EventFactory(context={})).ip_address is None
 
 
 @pytest.mark.parametrize(("value", "expected"), [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -17,7 +18,9 @@ from application.use_cases.requeue_pending import RequeuePending
 from application.use_cases.verify_chain import VerifyChain
 from application.use_cases.workspaces import CreateWorkspace, UpdateWorkspacePlan
 from domain.errors import ValidationFailed
+from domain.event_search import search_entries
 from domain.events import PENDING, PROCESSED
+from domain.verification import HASH_MISMATCH, SEARCH_ENTRIES
 from tests.fakes import (
     FakeClock,
     FakeCredentialChanges,
@@ -84,6 +87,19 @@ def test_processing_links_all_pending_in_chunks_with_geo(world: World) -> None:
     assert [e.sequence for e in chain] == list(range(1, 8))
     assert all(e.status == PROCESSED and e.geo == {"country_code": "AU"} for e in chain)
     assert VerifyChain(world.uow).execute(world.workspace.id).valid
+
+
+def test_verification_holds_search_entries_against_their_events(world: World) -> None:
+    world.ingest.execute(world.workspace.id, [world.event()] * 4, batch=True)
+    world.process.execute(world.workspace.id)
+    with world.uow as uow:
+        [third] = uow.events.iter_chain(world.workspace.id, 3, 3, 100)
+    hidden = replace(search_entries(third), actor_id="usr_someone_else")
+    world.uow.tamper_search_entries(third.id, hidden)
+    report = VerifyChain(world.uow, chunk_size=2).execute(world.workspace.id)
+    assert (report.valid, report.checked, report.first_invalid_sequence, report.event_id,
+            report.reason, report.detail) == (False, 3, 3, third.id, HASH_MISMATCH,
+                                              SEARCH_ENTRIES)
 
 
 def test_bounded_drain_reports_more_pending(world: World) -> None:

@@ -6,6 +6,7 @@ from domain.hash_chain import ChainHead, document_core, event_hash, link
 from domain.verification import (
     HASH_MISMATCH,
     PREV_HASH_MISMATCH,
+    SEARCH_ENTRIES,
     SEQUENCE_GAP,
     ChainVerifier,
     VerificationReport,
@@ -35,6 +36,24 @@ def test_changed_byte_in_any_field_is_a_hash_mismatch(chain: list[dict[str, Any]
     assert (report.reason, report.first_invalid_sequence, report.checked) == \
         (HASH_MISMATCH, 3, 3)
     assert report.event_id == chain[2]["id"]
+
+
+def test_unfindable_event_is_a_hash_mismatch_in_its_search_entries(
+        chain: list[dict[str, Any]]) -> None:
+    verifier = ChainVerifier()
+    assert verifier.feed(chain[0]) and not verifier.feed(chain[1], findable=False)
+    report = verifier.finish()
+    assert (report.reason, report.detail, report.first_invalid_sequence, report.checked) == \
+        (HASH_MISMATCH, SEARCH_ENTRIES, 2, 2)
+
+
+def test_a_broken_link_is_reported_before_the_search_entries(
+        chain: list[dict[str, Any]]) -> None:
+    chain[1]["metadata"] = {"forged": True}
+    verifier = ChainVerifier()
+    verifier.feed(chain[0])
+    verifier.feed(chain[1], findable=False)
+    assert (verifier.finish().reason, verifier.finish().detail) == (HASH_MISMATCH, None)
 
 
 def test_deleted_event_is_a_gap_at_the_next_sequence(chain: list[dict[str, Any]]) -> None:

@@ -13,8 +13,9 @@ from adapters.sql import tables as t
 from adapters.sql.export_writer import write_export
 from adapters.sql.mappers import event_from
 from adapters.sql.search import count_query, narrow_count_query, search_query
+from adapters.sql.search_entries import read_search_entries
 from domain.cursor import Position
-from domain.event_search import EventFilters
+from domain.event_search import EventFilters, SearchEntries
 from domain.events import PENDING, PROCESSED, Event
 
 
@@ -62,6 +63,10 @@ class SqlEventRepository:
             if len(chunk) < chunk_size:
                 return
             next_sequence = chunk[-1].sequence + 1  # type: ignore[operator]
+
+    def search_entries(self, workspace_id: str,
+                       event_ids: Sequence[str]) -> dict[str, SearchEntries]:
+        return read_search_entries(self._db, workspace_id, event_ids)
 
     def search(self, workspace_id: str, filters: EventFilters, order: str,
                after: Position | None, limit: int) -> list[Event]:

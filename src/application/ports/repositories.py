@@ -8,7 +8,7 @@ from typing import BinaryIO, Protocol
 
 from domain.api_keys import ApiKey
 from domain.cursor import Position
-from domain.event_search import EventFilters
+from domain.event_search import EventFilters, SearchEntries
 from domain.events import Event
 from domain.exports import Export
 from domain.hash_chain import ChainHead
@@ -62,6 +62,12 @@ class EventRepository(Protocol):
     def iter_chain(self, workspace_id: str, from_sequence: int, to_sequence: int | None,
                    chunk_size: int) -> Iterator[Event]:
         """Processed events in sequence order, fetched lazily in chunks."""
+        ...
+
+    def search_entries(self, workspace_id: str,
+                       event_ids: Sequence[str]) -> dict[str, SearchEntries]:
+        """What is stored for search beside each of these events (ids of the workspace's
+        chain, one chunk at a time); an id without a stored event is left out."""
         ...
 
     def search(self, workspace_id: str, filters: EventFilters, order: str,

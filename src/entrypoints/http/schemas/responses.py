@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from domain.verification import HASH_MISMATCH, PREV_HASH_MISMATCH, SEQUENCE_GAP
+from domain.verification import HASH_MISMATCH, PREV_HASH_MISMATCH, SEARCH_ENTRIES, SEQUENCE_GAP
 
 
 class ErrorDetailSchema(Schema):
@@ -89,6 +89,10 @@ class VerifyReportSchema(Schema):
     event_id = fields.String(allow_none=True)
     reason = fields.String(allow_none=True, validate=validate.OneOf(
         [HASH_MISMATCH, PREV_HASH_MISMATCH, SEQUENCE_GAP]))  # documents the enum
+    detail = fields.String(validate=validate.OneOf([SEARCH_ENTRIES]), metadata={
+        "description": "Only with hash_mismatch, when the event's hash still matches but "
+                       "what is stored for search beside it (filter columns, terms) does "
+                       "not: the event was hidden from searches or added to others."})
     anchor = fields.Nested(AnchorSchema)
 
 

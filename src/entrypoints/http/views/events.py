@@ -96,6 +96,8 @@ def _report_document(report: VerificationReport) -> dict[str, Any]:
         body = {"valid": False, "checked": report.checked,
                 "first_invalid_sequence": report.first_invalid_sequence,
                 "event_id": report.event_id, "reason": report.reason}
+        if report.detail is not None:
+            body["detail"] = report.detail
     if report.anchor is not None:
         body["anchor"] = {"sequence": report.anchor.sequence, "hash": report.anchor.hash}
     return body
