@@ -126,7 +126,8 @@ def search_terms(event: Event) -> list[str]:
 @dataclass(frozen=True)
 class SearchEntries:
     """What is stored beside an event so that searches find it: its filter columns and its
-    term rows, each term with the workspace and time it is filed under.
+    terms, which must be filed under the event's own workspace and time (``misfiled``
+    says one is not).
 
     They are derived from the event, so the hash does not cover them; verification holds
     them against the event instead, since a changed entry hides an event from a search (or
@@ -137,7 +138,8 @@ class SearchEntries:
     actor_type: str
     ip_address: str | None
     country_code: str | None
-    terms: frozenset[tuple[str, str, datetime]]
+    terms: frozenset[str]
+    misfiled: bool = False
 
 
 def search_entries(event: Event) -> SearchEntries:
@@ -147,5 +149,4 @@ def search_entries(event: Event) -> SearchEntries:
         actor_id=event.actor["id"], actor_type=event.actor["type"],
         ip_address=canonical_ip_address(event.ip_address) if event.ip_address else None,
         country_code=(event.geo or {}).get("country_code"),
-        terms=frozenset((event.workspace_id, term, event.occurred_at)
-                        for term in search_terms(event)))
+        terms=frozenset(search_terms(event)))

@@ -30,9 +30,8 @@ def test_search_entries_are_derived_from_the_hashed_event() -> None:
     entries = search_entries(event)
     assert (entries.actor_id, entries.actor_type, entries.ip_address, entries.country_code) \
         == ("usr_1", "user", "::ffff:192.0.2.1", "AU")
-    assert entries.terms == {(event.workspace_id, term, event.occurred_at)
-                             for term in ("action:user.", "target_id:doc_7",
-                                          "target_type:document")}
+    assert entries.terms == {"action:user.", "target_id:doc_7", "target_type:document"}
+    assert not entries.misfiled
     assert search_entries(EventFactory(context={})).ip_address is None
 
 
