@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from flask import Flask
+from gunicorn.glogging import Logger
 from gunicorn.http.errors import InvalidResponseHeader
 
-from entrypoints.gunicorn_worker import error_bytes, rejection
+from entrypoints.gunicorn_worker import ThreadWorker, error_bytes, rejection
 from tests.integration.processes import AUDITRAIL, environment, start_server, stop
 
 
@@ -145,11 +147,6 @@ def test_a_fault_of_the_server_itself_is_an_internal_error() -> None:
 
 def test_an_unknown_failure_in_the_http_server_is_a_500_naming_no_internals(
         caplog: pytest.LogCaptureFixture) -> None:
-    from flask import Flask
-    from gunicorn.glogging import Logger
-
-    from entrypoints.gunicorn_worker import ThreadWorker
-
     class _Ids:
         def new(self, prefix: str) -> str:
             return f"{prefix}_01TEST"
