@@ -132,6 +132,10 @@ class SearchEntries:
     They are derived from the event, so the hash does not cover them; verification holds
     them against the event instead, since a changed entry hides an event from a search (or
     puts it in one) as surely as a changed event would.
+
+    The address is compared by value, in its canonical spelling: a server of the release
+    before migration 0007 still writes IPv4-mapped addresses in hex (``::ffff:c000:201``)
+    while it runs beside a migrated database, and that is no tampering.
     """
 
     actor_id: str
@@ -141,12 +145,17 @@ class SearchEntries:
     terms: frozenset[str]
     misfiled: bool = False
 
+    def __post_init__(self) -> None:
+        if self.ip_address is not None:
+            # An address that is not one stays as stored, and so differs from any event's.
+            spelled = canonical_ip_address(self.ip_address) or self.ip_address
+            object.__setattr__(self, "ip_address", spelled)
+
 
 def search_entries(event: Event) -> SearchEntries:
-    """The entries ``event`` should have. The address is re-canonicalised: events stored
-    before migration 0007 keep an older spelling in their (hashed) body."""
+    """The entries ``event`` should have (events stored before migration 0007 keep the
+    older spelling of their address in their hashed body)."""
     return SearchEntries(
         actor_id=event.actor["id"], actor_type=event.actor["type"],
-        ip_address=canonical_ip_address(event.ip_address) if event.ip_address else None,
-        country_code=(event.geo or {}).get("country_code"),
+        ip_address=event.ip_address, country_code=(event.geo or {}).get("country_code"),
         terms=frozenset(search_terms(event)))

@@ -301,6 +301,21 @@ def test_changed_search_entries_are_detected(stack: Stack, tampering: str) -> No
     assert verify(stack, secret, "?to_sequence=1") == (True, None, None)
 
 
+def test_an_address_column_in_the_older_spelling_is_no_tampering(stack: Stack) -> None:
+    """A server of the release before migration 0007, still running beside a migrated
+    database, writes IPv4-mapped addresses in hex; the address is the same."""
+    workspace_id, secret = stack.new_workspace()
+    mapped = {**EVENT, "context": {"ip_address": "::ffff:203.0.113.7"}}
+    post(stack, secret, {"events": [mapped, mapped]}, "/api/v1/events/batch")
+    stack.drain()
+    stack.sql("UPDATE events SET ip_address = '::ffff:cb00:7107' "
+              "WHERE workspace_id = :w AND sequence = 2", w=workspace_id)
+    assert verify(stack, secret) == (True, None, None)
+    stack.sql("UPDATE events SET ip_address = '::ffff:cb00:7108' "
+              "WHERE workspace_id = :w AND sequence = 2", w=workspace_id)
+    assert verify(stack, secret) == (False, "hash_mismatch", 2)
+
+
 def test_deleting_the_last_event_is_detected(stack: Stack) -> None:
     workspace_id, secret = stack.new_workspace()
     post(stack, secret, {"events": [EVENT] * 3}, "/api/v1/events/batch")

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from domain.event_search import (
@@ -33,6 +35,16 @@ def test_search_entries_are_derived_from_the_hashed_event() -> None:
     assert entries.terms == {"action:user.", "target_id:doc_7", "target_type:document"}
     assert not entries.misfiled
     assert search_entries(EventFactory(context={})).ip_address is None
+
+
+def test_search_entries_compare_addresses_by_value() -> None:
+    """A pre-0007 server writes the hex spelling into the column; another address, or
+    text that is no address, is a different entry."""
+    event = EventFactory(context={"ip_address": "::ffff:203.0.113.7"})
+    stored = replace(search_entries(event), ip_address="::ffff:cb00:7107")
+    assert stored == search_entries(event)
+    assert replace(stored, ip_address="::ffff:cb00:7108") != search_entries(event)
+    assert replace(stored, ip_address="not an address").ip_address == "not an address"
 
 
 @pytest.mark.parametrize(("value", "expected"), [
