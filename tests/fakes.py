@@ -137,6 +137,7 @@ class _Store:
         self.api_keys: dict[str, ApiKey] = {}
         self.events: dict[str, Event] = {}
         self.search_tampered: dict[str, SearchEntries] = {}
+        self.stray_terms: dict[str, int] = {}
         self.heads: dict[str, ChainHead] = {}
         self.idempotency: dict[tuple[str, str], IdempotencyRecord] = {}
         self.exports: dict[str, Export] = {}
@@ -241,6 +242,13 @@ class _EventRepo:
             if event is not None and event.workspace_id == workspace_id:
                 found[event_id] = self._s.search_tampered.get(event_id) or search_entries(event)
         return found
+
+    def filed_terms(self, workspace_id: str) -> tuple[int, int]:
+        """The terms of the workspace's events, plus any a test planted (``stray_terms``)."""
+        mine = [e for e in self._s.events.values() if e.workspace_id == workspace_id]
+        pending = sum(len(search_terms(e)) for e in mine if e.status == PENDING)
+        filed = sum(len(search_terms(e)) for e in mine) + self._s.stray_terms.get(workspace_id, 0)
+        return filed, pending
 
     def oldest_linked(self, workspace_id: str, after_sequence: int,
                       limit: int) -> list[Event]:
@@ -438,6 +446,10 @@ class InMemoryUnitOfWork:
     def tamper_search_entries(self, event_id: str, entries: SearchEntries) -> None:
         """As someone holding the database could, behind the service's back."""
         self._store.search_tampered[event_id] = entries
+
+    def plant_terms(self, workspace_id: str, count: int) -> None:
+        """Term rows for events the workspace does not have."""
+        self._store.stray_terms[workspace_id] = count
 
     def __enter__(self) -> InMemoryUnitOfWork:
         self._working = copy.copy(self._store)

@@ -143,6 +143,15 @@ class ChainVerifier:
             self._fail(last.sequence, self._last_id, HASH_MISMATCH)
 
 
+def with_stray_terms(report: VerificationReport) -> VerificationReport:
+    """A whole chain that verified, while more terms are filed under its workspace than
+    its events and pending events have: terms planted for events it does not hold. They
+    put no event in a search page, yet count in the totals of term filters. No event of
+    the chain is wrong, so none is named."""
+    return VerificationReport(valid=False, checked=report.checked, reason=HASH_MISMATCH,
+                              detail=SEARCH_ENTRIES, anchor=report.anchor)
+
+
 def _end(stop: int | None, head: ChainHead | None) -> int | None:
     """The last sequence the stored events must reach: the head's, or ``stop`` before it."""
     if head is None:

@@ -301,6 +301,26 @@ def test_changed_search_entries_are_detected(stack: Stack, tampering: str) -> No
     assert verify(stack, secret, "?to_sequence=1") == (True, None, None)
 
 
+def test_terms_planted_for_events_the_chain_does_not_hold_are_detected(stack: Stack) -> None:
+    """They put no event in a page, but term filters' totals count term rows alone."""
+    workspace_id, secret = stack.new_workspace()
+    post(stack, secret, {"events": [EVENT, EVENT]}, "/api/v1/events/batch")
+    stack.drain()
+    post(stack, secret, EVENT)  # pending (on PostgreSQL): its terms count too
+    assert verify(stack, secret) == (True, None, None)
+    linked = stack.sql("SELECT count(*) FROM events WHERE workspace_id = :w "
+                       "AND status = 'processed'", w=workspace_id)[0][0]
+    stack.sql("INSERT INTO event_terms (workspace_id, term, occurred_at, event_id) SELECT "
+              "workspace_id, term, occurred_at, 'evt_01planted' FROM event_terms "
+              "WHERE workspace_id = :w AND term = 'target_id:doc_7' LIMIT 1", w=workspace_id)
+    page = get(stack, secret, "/api/v1/events?target_id=doc_7").json
+    assert (len(page["data"]), page["total_count"]) == (3, 4)  # what the planting does
+    report = get(stack, secret, "/api/v1/events/verify").json
+    assert report == {"valid": False, "checked": linked, "first_invalid_sequence": None,
+                      "event_id": None, "reason": "hash_mismatch", "detail": "search_entries"}
+    assert verify(stack, secret, "?to_sequence=2") == (True, None, None)  # a slice cannot see
+
+
 def test_an_address_column_in_the_older_spelling_is_no_tampering(stack: Stack) -> None:
     """A server of the release before migration 0007, still running beside a migrated
     database, writes IPv4-mapped addresses in hex; the address is the same."""

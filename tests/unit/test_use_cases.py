@@ -102,6 +102,19 @@ def test_verification_holds_search_entries_against_their_events(world: World) ->
                                               SEARCH_ENTRIES)
 
 
+def test_verifying_the_whole_chain_counts_the_workspace_terms(world: World) -> None:
+    world.ingest.execute(world.workspace.id, [world.event(targets=[{"id": "d", "type": "doc"}])]
+                         * 3, batch=True)
+    world.process.execute(world.workspace.id, max_chunks=1)  # linked
+    world.ingest.execute(world.workspace.id, [world.event(targets=[{"id": "d", "type": "doc"}])])
+    assert VerifyChain(world.uow).execute(world.workspace.id).valid  # one still pending
+    world.uow.plant_terms(world.workspace.id, 1)
+    report = VerifyChain(world.uow).execute(world.workspace.id)
+    assert (report.valid, report.checked, report.first_invalid_sequence, report.reason,
+            report.detail) == (False, 3, None, HASH_MISMATCH, SEARCH_ENTRIES)
+    assert VerifyChain(world.uow).execute(world.workspace.id, from_sequence=1).valid
+
+
 def test_bounded_drain_reports_more_pending(world: World) -> None:
     world.ingest.execute(world.workspace.id, [world.event()] * 7, batch=True)
     first = world.process.execute(world.workspace.id, max_chunks=2)

@@ -68,6 +68,20 @@ class SqlEventRepository:
                        event_ids: Sequence[str]) -> dict[str, SearchEntries]:
         return read_search_entries(self._db, workspace_id, event_ids)
 
+    def filed_terms(self, workspace_id: str) -> tuple[int, int]:
+        """The pending events' terms are found by event id, their workspace checked in a
+        FILTER: as a condition, PostgreSQL would take it to the primary key, whose prefix
+        is every term of the workspace, and scan that once per pending event."""
+        terms = t.event_terms
+        filed = self._db.execute(select(func.count()).select_from(terms).where(
+            terms.c.workspace_id == workspace_id)).scalar_one()
+        pending = self._db.execute(
+            select(func.count().filter(terms.c.workspace_id == workspace_id))
+            .select_from(t.events).join(terms, terms.c.event_id == t.events.c.id)
+            .where(t.events.c.workspace_id == workspace_id,
+                   t.events.c.status == PENDING)).scalar_one()
+        return filed, pending
+
     def search(self, workspace_id: str, filters: EventFilters, order: str,
                after: Position | None, limit: int) -> list[Event]:
         rows = self._db.execute(search_query(workspace_id, filters, order, after, limit))

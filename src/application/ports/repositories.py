@@ -70,6 +70,11 @@ class EventRepository(Protocol):
         chain, one chunk at a time); an id without a stored event is left out."""
         ...
 
+    def filed_terms(self, workspace_id: str) -> tuple[int, int]:
+        """How many term rows are filed under the workspace, and how many of those belong
+        to its pending events."""
+        ...
+
     def search(self, workspace_id: str, filters: EventFilters, order: str,
                after: Position | None, limit: int) -> list[Event]:
         """Up to ``limit`` matching events after ``after`` in ``(occurred_at, id)`` order."""

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 from itertools import islice
 
-from application.ports.unit_of_work import UnitOfWorkFactory
+from application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from domain.event_search import search_entries
-from domain.verification import ChainVerifier, VerificationReport
+from domain.verification import ChainVerifier, VerificationReport, with_stray_terms
 
 CHUNK_SIZE = 1_000
 
@@ -38,11 +38,23 @@ class VerifyChain:
             anchor = retained if start == retained.sequence + 1 else None
             verifier = ChainVerifier(anchor, start=start, stop=to_sequence, head=head)
             events = uow.events.iter_chain(workspace_id, start, to_sequence, self._chunk_size)
+            chain_terms = 0
             while chunk := list(islice(events, self._chunk_size)):
                 stored = uow.events.search_entries(workspace_id, [e.id for e in chunk])
+                chain_terms += sum(len(entries.terms) for entries in stored.values())
                 if not all(verifier.feed(event.document(),
                                          findable=stored.get(event.id) == search_entries(event))
                            for event in chunk):
                     break
-            report = verifier.finish()
-            return replace(report, anchor=retained if retained.sequence else None)
+            report = replace(verifier.finish(), anchor=retained if retained.sequence else None)
+            whole = from_sequence is None and to_sequence is None
+            if whole and report.valid and self._strays(uow, workspace_id, chain_terms):
+                return with_stray_terms(report)
+            return report
+
+    @staticmethod
+    def _strays(uow: UnitOfWork, workspace_id: str, chain_terms: int) -> bool:
+        """Whether terms are filed under the workspace beyond those of its chain, whose
+        every term verification just found in place, and of its pending events."""
+        filed, pending = uow.events.filed_terms(workspace_id)
+        return filed != chain_terms + pending

@@ -92,7 +92,9 @@ class VerifyReportSchema(Schema):
     detail = fields.String(validate=validate.OneOf([SEARCH_ENTRIES]), metadata={
         "description": "Only with hash_mismatch, when the event's hash still matches but "
                        "what is stored for search beside it (filter columns, terms) does "
-                       "not: the event was hidden from searches or added to others."})
+                       "not: the event was hidden from searches or added to others. With "
+                       "no event named, terms were planted for events the chain does not "
+                       "hold (a whole-chain check only)."})
     anchor = fields.Nested(AnchorSchema)
 
 
