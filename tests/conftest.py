@@ -10,6 +10,8 @@ import psycopg
 import pytest
 import redis
 
+from tests.queues import forget_test_run
+
 REQUIRE_SERVICES = os.environ.get("AUDITRAIL_REQUIRE_SERVICES") == "1"
 POSTGRES_ADMIN = os.environ.get("AUDITRAIL_TEST_POSTGRES",
                                 "postgresql://postgres@127.0.0.1:5432/test")
@@ -46,9 +48,11 @@ def postgres_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def redis_url() -> str:
+def redis_url() -> Iterator[str]:
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
     try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+        client.ping()
     except redis.RedisError as exc:
         unavailable(f"Redis unreachable at {REDIS_URL}: {type(exc).__name__}")
-    return REDIS_URL
+    yield REDIS_URL
+    forget_test_run(client)

@@ -2,9 +2,27 @@
 
 from __future__ import annotations
 
+import uuid
+
+from redis import Redis
 from rq import Queue
 from rq.job import Job
 from rq.results import Result
+
+TEST_RUN = uuid.uuid4().hex[:6]
+"""Names every queue this test run makes, so the run's end can find what is left of them."""
+
+
+def throwaway_queue_name() -> str:
+    return f"auditrail-test-{TEST_RUN}-{uuid.uuid4().hex[:8]}"
+
+
+def forget_test_run(connection: Redis) -> None:
+    """What a test's queues left after their stacks forgot them: a rate-limit script whose
+    client gave up on a loaded machine still runs in Redis, and may recreate its
+    credentials-version key after the keys were deleted."""
+    for key in connection.scan_iter(f"auditrail-test-{TEST_RUN}-*"):
+        connection.delete(key)
 
 
 def forget_queue(queue: Queue) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import uuid
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from entrypoints.http.app import create_app
 from entrypoints.settings import Settings
 from entrypoints.worker.embedded import start_embedded_worker, stop_embedded_worker
 from entrypoints.worker.rq_worker import run_worker
-from tests.queues import forget_queue
+from tests.queues import forget_queue, throwaway_queue_name
 
 
 class Stack:
@@ -83,7 +82,7 @@ def production_stack(database_url: str, redis_url: str, **overrides: Any) -> Sta
     owned_dir = None
     if "data_dir" not in overrides:
         owned_dir = overrides["data_dir"] = Path(tempfile.mkdtemp(prefix="auditrail-test-"))
-    overrides.setdefault("queue_name", f"auditrail-test-{uuid.uuid4().hex[:8]}")
+    overrides.setdefault("queue_name", throwaway_queue_name())
     settings = Settings(database_url=database_url, redis_url=redis_url, **overrides)
     return Stack("production", settings, owned_dir)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import uuid
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ from adapters.sql.migrate import missing_revisions
 from entrypoints.cli import main
 from tests.integration.processes import AUDITRAIL, environment
 from tests.integration.stacks import bearer, embedded_stack
+from tests.queues import throwaway_queue_name
 
 
 @pytest.fixture
@@ -128,7 +128,7 @@ def test_a_worker_refuses_a_geo_database_it_cannot_read(  # type: ignore[no-unty
     (tmp_path / "City.mmdb").write_text("not a database")
     for name, value in (("DATABASE_URL", postgres_url), ("REDIS_URL", redis_url),
                         ("SECRET_KEY", "test-secret-key-not-for-production"),
-                        ("QUEUE_NAME", f"auditrail-test-{uuid.uuid4().hex[:8]}"),
+                        ("QUEUE_NAME", throwaway_queue_name()),
                         ("GEOIP_DB", str(tmp_path / "City.mmdb"))):
         monkeypatch.setenv(f"AUDITRAIL_{name}", value)
     output = run("worker", "--burst", code=1)

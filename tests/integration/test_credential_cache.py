@@ -5,7 +5,6 @@ are driven through their use cases: Flask views are wired to one container per p
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import pytest
@@ -14,12 +13,13 @@ import redis
 from application.errors import IpNotAllowed, Unauthenticated
 from application.principal import Principal
 from tests.integration.stacks import Stack
+from tests.queues import throwaway_queue_name
 
 HERE, ELSEWHERE = "198.51.100.1", "203.0.113.9"
 
 
 def _pair(stack_factory: Any) -> tuple[Stack, Stack]:
-    queue = f"auditrail-test-{uuid.uuid4().hex[:8]}"
+    queue = throwaway_queue_name()
     return (stack_factory("production", queue_name=queue),
             stack_factory("production", queue_name=queue))
 
