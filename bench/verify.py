@@ -138,7 +138,7 @@ def _write(connection: psycopg.Connection, head: ChainHead, chunk: list[Event]) 
             copy.write_row((
                 event.id, event.workspace_id, event.status, event.sequence, event.action,
                 event.occurred_at, event.received_at, event.actor["id"], event.actor["type"],
-                event.ip_address, (event.geo or {}).get("country_code"),
+                event.ip_address, event.country_code,
                 json.dumps({"actor": event.actor, "targets": event.targets,
                             "context": event.context, "metadata": event.metadata}),
                 json.dumps(event.geo) if event.geo else None, event.prev_hash, event.hash))

@@ -157,5 +157,5 @@ def search_entries(event: Event) -> SearchEntries:
     older spelling of their address in their hashed body)."""
     return SearchEntries(
         actor_id=event.actor["id"], actor_type=event.actor["type"],
-        ip_address=event.ip_address, country_code=(event.geo or {}).get("country_code"),
+        ip_address=event.ip_address, country_code=event.country_code,
         terms=frozenset(search_terms(event)))

@@ -42,6 +42,12 @@ class Event:
     def ip_address(self) -> str | None:
         return self.context.get("ip_address")
 
+    @property
+    def country_code(self) -> str | None:
+        """The search column beside the event: its writers and verification's check of it
+        must derive it alike."""
+        return (self.geo or {}).get("country_code")
+
     def core(self) -> dict[str, Any]:
         """The hashed part of the document: everything but ``status``, ``prev_hash``, ``hash``."""
         return {

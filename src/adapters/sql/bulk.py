@@ -119,7 +119,7 @@ def _update_from_json(db: Connection, events: Sequence[Event]) -> None:
         "workspace_id": events[0].workspace_id,
         "linked": _json([{"id": event.id, "sequence": event.sequence,
                           "prev_hash": event.prev_hash, "hash": event.hash, "geo": event.geo,
-                          "country_code": (event.geo or {}).get("country_code")}
+                          "country_code": event.country_code}
                          for event in events]),
     })
 
@@ -134,7 +134,7 @@ def _update_many(db: Connection, events: Sequence[Event]) -> None:
     db.execute(statement, [{  # geo goes through the column's JsonText type here
         "b_id": event.id, "b_sequence": event.sequence, "b_prev_hash": event.prev_hash,
         "b_hash": event.hash, "b_geo": event.geo,
-        "b_country_code": (event.geo or {}).get("country_code"),
+        "b_country_code": event.country_code,
     } for event in events])
 
 

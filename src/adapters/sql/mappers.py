@@ -50,7 +50,7 @@ def event_row(event: Event) -> dict[str, Any]:
         "sequence": event.sequence, "action": event.action, "occurred_at": event.occurred_at,
         "received_at": event.received_at, "actor_id": event.actor["id"],
         "actor_type": event.actor["type"], "ip_address": event.ip_address,
-        "country_code": (event.geo or {}).get("country_code"),
+        "country_code": event.country_code,
         "body": {"actor": event.actor, "targets": event.targets, "context": event.context,
                  "metadata": event.metadata},
         "geo": event.geo, "prev_hash": event.prev_hash, "hash": event.hash,
