@@ -43,3 +43,19 @@ def build_city_database(path: Path, database_type: str = "GeoIP2-City") -> Path:
     writer.insert_network(IPSet(["10.0.0.0/8"]), _record(LONDON))  # must never be used
     writer.to_db_file(str(path))
     return path
+
+
+def corrupt_data_section(source: Path, target: Path) -> Path:
+    """A copy of ``source`` whose data section (the records, after the search tree) is
+    overwritten with 0xFF bytes: it opens, but looking up a stored address meets corrupt
+    data, as after a disk error or a file copied over while in use."""
+    import maxminddb
+
+    with maxminddb.open_database(str(source)) as reader:
+        meta = reader.metadata()
+    data = bytearray(source.read_bytes())
+    start = meta.node_count * meta.record_size * 2 // 8 + 16  # the tree, 16 zero bytes
+    end = data.rfind(b"\xab\xcd\xefMaxMind.com")  # where the metadata begins
+    data[start:end] = b"\xff" * (end - start)
+    target.write_bytes(bytes(data))
+    return target

@@ -123,7 +123,8 @@ class Container(containers.DeclarativeContainer):
     geoip_path = providers.Singleton(_geoip_path, settings)
     geo = providers.Selector(
         providers.Callable(_geo_mode, geoip_path),
-        maxmind=providers.Singleton(MaxMindGeoLocator, geoip_path),
+        maxmind=providers.Singleton(MaxMindGeoLocator, geoip_path,
+                                    on_corrupt_data=metrics.provided.geo_data_corrupt),
         none=providers.Singleton(NoGeoLocator),
     )
 

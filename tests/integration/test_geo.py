@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
 
 from adapters.geoip.locator import MaxMindGeoLocator
 from application.ports.geo import GeoDatabaseUnusable
-from tests.geo_db import LONDON, LONDON_V4, SYDNEY, SYDNEY_V6, UNKNOWN_PUBLIC, build_city_database
+from tests.geo_db import (
+    LONDON,
+    LONDON_V4,
+    SYDNEY,
+    SYDNEY_V6,
+    UNKNOWN_PUBLIC,
+    build_city_database,
+    corrupt_data_section,
+)
 from tests.integration.stacks import bearer
+from tests.integration.test_observability import sample
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +65,49 @@ def test_processed_events_carry_geo_under_the_hash(stack_factory, city_db: Path,
 def test_without_a_database_geo_is_null(stack_factory) -> None:  # type: ignore[no-untyped-def]
     stack = stack_factory("embedded")
     assert stack.container.geo().locate(LONDON_V4) is None
+
+
+@pytest.fixture(scope="module")
+def corrupt_db(city_db: Path) -> Path:
+    return corrupt_data_section(city_db, city_db.with_name("Corrupt.mmdb"))
+
+
+def test_corrupt_data_gives_null_and_is_reported(corrupt_db: Path,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    reports: list[None] = []
+    locator = MaxMindGeoLocator(str(corrupt_db), on_corrupt_data=lambda: reports.append(None))
+    with caplog.at_level(logging.ERROR, logger="adapters.geoip.locator"):
+        assert locator.locate(LONDON_V4) is None
+        assert locator.locate("81.2.69.161") is None  # another address in the bad record
+        assert locator.locate("10.1.2.3") is None  # private: never read from the file
+    assert len(reports) == 2  # every lookup that met corrupt data is counted ...
+    [line] = caplog.records  # ... and logged once a minute, without the address
+    assert str(corrupt_db) in line.getMessage() and "InvalidDatabaseError" in line.getMessage()
+    assert "81.2.69" not in line.getMessage()
+
+
+@pytest.mark.parametrize("kind", ["embedded", "production"])
+def test_corrupt_geo_data_does_not_stop_the_chain(stack_factory, corrupt_db: Path,  # type: ignore[no-untyped-def]
+                                                  kind: str) -> None:
+    """It failed the chunk instead: the workspace's events (and those behind them, with no
+    address) stayed pending until the file was replaced and the workers restarted."""
+    stack = stack_factory(kind, geoip_db=str(corrupt_db))
+    _, secret = stack.new_workspace()
+    before = sample(stack.client.get("/metrics").get_data(as_text=True),
+                    "auditrail_geo_corrupt_lookups_total")
+    bodies = [{"action": "user.login", "actor": {"id": "u", "type": "user"},
+               "context": {"ip_address": ip}} for ip in (LONDON_V4, "10.0.0.1")]
+    ids = stack.client.post("/api/v1/events/batch", json={"events": bodies},
+                            headers=bearer(secret)).json["ids"]
+    stack.drain()
+    events = [stack.client.get(f"/api/v1/events/{i}", headers=bearer(secret)).json
+              for i in ids]
+    assert [(e["status"], e["sequence"], e["geo"]) for e in events] == [
+        ("processed", 1, None), ("processed", 2, None)]
+    assert stack.client.get("/api/v1/events/verify", headers=bearer(secret)).json["valid"]
+    after = sample(stack.client.get("/metrics").get_data(as_text=True),
+                   "auditrail_geo_corrupt_lookups_total")
+    assert after - before == 1
 
 
 @pytest.mark.parametrize(("make", "reason"), [

@@ -5,6 +5,9 @@ from __future__ import annotations
 import functools
 import ipaddress
 import logging
+import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 import geoip2.database
@@ -21,9 +24,15 @@ class MaxMindGeoLocator:
 
     Answers are cached per address: audit logs repeat the same few addresses, and building
     geoip2's model objects costs more than the lookup itself.
+
+    A lookup that meets corrupt data gives None, like an unknown address, and is reported
+    (``on_corrupt_data``, an error line at most once a minute): raising would fail the
+    chunk, and so stop the workspace's whole chain, its alerts and streams, behind one
+    event until someone replaced the file. Geo is enrichment; the chain is the product.
     """
 
-    def __init__(self, path: str, cache_size: int = 65_536) -> None:
+    def __init__(self, path: str, cache_size: int = 65_536,
+                 on_corrupt_data: Callable[[], None] = lambda: None) -> None:
         try:
             self._reader = geoip2.database.Reader(path)
         except (OSError, ValueError, InvalidDatabaseError) as exc:
@@ -33,6 +42,10 @@ class MaxMindGeoLocator:
         if "City" not in kind:
             self._reader.close()
             raise GeoDatabaseUnusable(f"{path} is a {kind} database; geo needs a City one")
+        self._path = path
+        self._on_corrupt_data = on_corrupt_data
+        self._lock = threading.Lock()
+        self._last_report = -60.0
         self.locate = functools.lru_cache(maxsize=cache_size)(self._locate)  # type: ignore[method-assign]
 
     def locate(self, ip_address: str) -> dict[str, Any] | None:
@@ -52,8 +65,8 @@ class MaxMindGeoLocator:
             city = self._reader.city(str(address))
         except AddressNotFoundError:
             return None
-        except ValueError:
-            log.warning("the GeoIP database is not a City database or is corrupt")
+        except (InvalidDatabaseError, ValueError) as exc:  # ValueError: bad UTF-8 in a record
+            self._report_corrupt_data(exc)
             return None
         return {
             "country_code": city.country.iso_code,
@@ -64,6 +77,21 @@ class MaxMindGeoLocator:
             "longitude": city.location.longitude,
             "timezone": city.location.time_zone,
         }
+
+    def _report_corrupt_data(self, exc: Exception) -> None:
+        """Counted every time; logged at most once a minute, without the address (event
+        data), so a file corrupt throughout cannot flood the log."""
+        self._on_corrupt_data()
+        with self._lock:
+            now = time.monotonic()
+            due = now - self._last_report >= 60
+            if due:
+                self._last_report = now
+        if due:
+            log.error("the GeoIP database %s holds corrupt data (%s): events whose address "
+                      "reads it are linked with geo null; replace the file with a complete "
+                      "one (rename it over the old) and restart the workers",
+                      self._path, type(exc).__name__)
 
     def close(self) -> None:
         self._reader.close()

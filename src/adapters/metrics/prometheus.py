@@ -14,6 +14,8 @@ RATE_LIMITED = Counter("auditrail_rate_limited_total",
                        "Requests refused with 429, by limit.", ["limit"])
 LIMITER_FAIL_OPEN = Counter("auditrail_rate_limiter_fail_open_total",
                             "Requests served without a rate-limit decision (Redis unreachable).")
+GEO_CORRUPT = Counter("auditrail_geo_corrupt_lookups_total",
+                      "Geo lookups that met corrupt data in the GeoIP database (geo null).")
 
 
 class PrometheusMetrics:
@@ -31,3 +33,6 @@ class PrometheusMetrics:
 
     def limiter_failed_open(self) -> None:
         LIMITER_FAIL_OPEN.inc()
+
+    def geo_data_corrupt(self) -> None:
+        GEO_CORRUPT.inc()

@@ -11,6 +11,7 @@ class Metrics(Protocol):
     def export_finished(self, status: str) -> None: ...
     def rate_limited(self, kind: str) -> None: ...
     def limiter_failed_open(self) -> None: ...
+    def geo_data_corrupt(self) -> None: ...
 
 
 class NoMetrics:
@@ -29,6 +30,9 @@ class NoMetrics:
         pass
 
     def limiter_failed_open(self) -> None:
+        pass
+
+    def geo_data_corrupt(self) -> None:
         pass
 
 
