@@ -66,12 +66,14 @@ def _secret_key(settings: Settings) -> bytes:
     return load_or_create_secret(settings.secret_key_file)
 
 
-def _geoip_path(settings: Settings) -> str | None:
-    """``AUDITRAIL_GEOIP_DB``, else a GeoLite2 City database from an installed package."""
-    return settings.geoip_db or find_packaged_city_database()
+def _geoip_path(settings: Settings) -> str:
+    """``AUDITRAIL_GEOIP_DB``, else a GeoLite2 City database from an installed package;
+    "" when there is neither. Never None: a Singleton does not keep a None, so every
+    processing job would search the import path for data packages again."""
+    return settings.geoip_db or find_packaged_city_database() or ""
 
 
-def _geo_mode(path: str | None) -> str:
+def _geo_mode(path: str) -> str:
     return "maxmind" if path else "none"
 
 

@@ -67,6 +67,23 @@ def test_without_a_database_geo_is_null(stack_factory) -> None:  # type: ignore[
     assert stack.container.geo().locate(LONDON_V4) is None
 
 
+def test_the_packaged_database_is_looked_for_once(stack_factory,  # type: ignore[no-untyped-def]
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not once per processing job: searching the import path cost draining a workspace of
+    a few events some 15 % of its CPU."""
+    searches: list[None] = []
+
+    def search() -> None:
+        searches.append(None)
+
+    monkeypatch.setattr("entrypoints.container.find_packaged_city_database", search)
+    stack = stack_factory("embedded")
+    for _ in range(3):
+        stack.container.process_pending_events()
+    assert stack.container.geo().locate(LONDON_V4) is None
+    assert len(searches) == 1
+
+
 @pytest.fixture(scope="module")
 def corrupt_db(city_db: Path) -> Path:
     return corrupt_data_section(city_db, city_db.with_name("Corrupt.mmdb"))
