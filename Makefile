@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: install run test unit lint bench bench-query bench-export bench-verify bench-ratelimit bench-cost clean
+.PHONY: install run test unit lint bench bench-query bench-export bench-verify bench-ratelimit bench-cost bench-tenants clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,9 @@ bench-ratelimit: $(STAMP)
 
 bench-cost: $(STAMP)
 	$(BIN)/python bench/request_cost.py --instructions
+
+bench-tenants: $(STAMP)
+	$(BIN)/python bench/tenants.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -38,6 +38,7 @@ from pathlib import Path
 import psycopg
 import redis
 from cpu import GROUPS, CpuMeter, per_request
+from scratch import add_server_options
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -66,10 +67,7 @@ def main() -> None:
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--postgres", default=os.environ.get(
-        "AUDITRAIL_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"))
-    parser.add_argument("--redis", default=os.environ.get("AUDITRAIL_TEST_REDIS",
-                                                          "redis://127.0.0.1:6379/0"))
+    add_server_options(parser)
     parser.add_argument("--events", type=int, default=40_000,
                         help="events per measured phase (a multiple of 4,000)")
     parser.add_argument("--clients", type=int, default=4, help="client threads")

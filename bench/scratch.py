@@ -11,10 +11,18 @@ from contextlib import contextmanager
 import psycopg
 
 
-def add_database_options(parser: argparse.ArgumentParser, events: int = 1_000_000) -> None:
-    """``--postgres`` (the server), ``--events`` (how many to load), ``--keep``, ``--reuse``."""
+def add_server_options(parser: argparse.ArgumentParser, redis: bool = True) -> None:
+    """``--postgres`` and ``--redis``: the servers, those of the test suite by default."""
     parser.add_argument("--postgres", default=os.environ.get(
         "AUDITRAIL_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"))
+    if redis:
+        parser.add_argument("--redis", default=os.environ.get("AUDITRAIL_TEST_REDIS",
+                                                              "redis://127.0.0.1:6379/0"))
+
+
+def add_database_options(parser: argparse.ArgumentParser, events: int = 1_000_000) -> None:
+    """``--postgres`` (the server), ``--events`` (how many to load), ``--keep``, ``--reuse``."""
+    add_server_options(parser, redis=False)
     parser.add_argument("--events", type=int, default=events)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--reuse", metavar="DATABASE",

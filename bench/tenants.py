@@ -1,0 +1,183 @@
+"""Processing with many tenants: workspace drains per second, beside RQ's own job rate.
+
+    make bench-tenants   # or: .venv/bin/python bench/tenants.py --workspaces 1000 --each 5
+
+``bench/ingest.py`` measures processing with four workspaces holding long backlogs, where
+one job links thousands of events. Many tenants each sending a trickle make the other
+extreme: every job drains one workspace of a few events, so what bounds processing is
+what a job costs. In one run, with one and with two workers:
+  * the limit: RQ's ``SimpleWorker`` (the class ``auditrail worker`` runs) working through
+    jobs that do nothing, enqueued with the same options as processing jobs;
+  * ``auditrail worker`` processes draining ``--workspaces`` workspaces holding ``--each``
+    pending events apiece (one job each): workspaces/s and events/s.
+A steady trickle from many workspaces is processed about (active workspaces) / (drains
+per second) seconds after it arrives: events arriving meanwhile join the next drain.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import psycopg
+from redis import Redis
+from rq import Queue, Worker
+from rq.registry import StartedJobRegistry
+from scratch import add_server_options, scratch_database
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT))  # tests.queues
+
+from ingest import EVENT  # noqa: E402
+from tests.queues import forget_queue  # noqa: E402
+
+from entrypoints.container import build_container  # noqa: E402
+from entrypoints.settings import Settings  # noqa: E402
+
+SECRET = "bench-secret-key-0123456789abcdef"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_server_options(parser)
+    parser.add_argument("--workspaces", type=int, default=1_000)
+    parser.add_argument("--each", type=int, default=5, help="pending events per workspace")
+    parser.set_defaults(keep=False, reuse=None)
+    options = parser.parse_args()
+    print(f"machine: {os.cpu_count()} cores; {options.workspaces:,} workspaces x "
+          f"{options.each} events\n", flush=True)
+    with scratch_database(options, "auditrail_tenants") as dsn, \
+            tempfile.TemporaryDirectory(prefix="auditrail-tenants-") as data_dir:
+        bench = Bench(options, dsn, Path(data_dir))
+        try:
+            bench.run()
+        finally:
+            bench.close()
+
+
+class Bench:
+    def __init__(self, options: argparse.Namespace, dsn: str, data_dir: Path) -> None:
+        self.options = options
+        self.dsn = dsn
+        self.redis = Redis.from_url(options.redis)
+        self.queue = Queue(f"auditrail-tenants-{uuid.uuid4().hex[:8]}", connection=self.redis)
+        url = dsn.replace("postgresql://", "postgresql+psycopg://")
+        self.container = build_container(Settings(
+            database_url=url, redis_url=options.redis, queue_name=self.queue.name,
+            data_dir=data_dir, secret_key=SECRET, requeue_after_seconds=3600))
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("AUDITRAIL_")}
+        self.env.update({"AUDITRAIL_DATABASE_URL": url, "AUDITRAIL_REDIS_URL": options.redis,
+                         "AUDITRAIL_QUEUE_NAME": self.queue.name,
+                         "AUDITRAIL_SECRET_KEY": SECRET, "AUDITRAIL_DATA_DIR": str(data_dir),
+                         "AUDITRAIL_REQUEUE_AFTER_SECONDS": "3600"})
+
+    def run(self) -> None:
+        self.container.upgrade_database()
+        jobs, drains = {}, {}
+        for workers in (1, 2):
+            jobs[workers] = self.empty_jobs(workers)
+            print(f"limit  RQ SimpleWorker, no-op jobs, {_label(workers)}"
+                  f"   {jobs[workers]:>9,.0f} jobs/s", flush=True)
+        for workers in (1, 2):
+            drains[workers] = self.drains(workers)
+            print(f"auditrail  workspace drains, {_label(workers)}"
+                  f"       {drains[workers]:>9,.0f} workspaces/s"
+                  f"   {drains[workers] * self.options.each:>9,.0f} events/s", flush=True)
+        print("\nratio                                               value")
+        for workers in (1, 2):
+            print(f"{f'workspace drains / no-op jobs, {workers} worker(s)':<50} "
+                  f"{100 * drains[workers] / jobs[workers]:>6.1f}%")
+
+    def close(self) -> None:
+        self.container.job_queue().close()
+        self.container.engine().dispose()
+        for queue in (*self.container.job_queue().queues, self.queue):
+            forget_queue(queue)
+
+    def empty_jobs(self, workers: int) -> float:
+        """RQ alone: jobs that return at once, with processing jobs' options."""
+        count = self.options.workspaces
+        with self._running(["rq", "worker", "--url", self.options.redis, "--worker-class",
+                            "rq.worker.SimpleWorker", self.queue.name], workers):
+            started = time.perf_counter()
+            self.queue.enqueue_many([Queue.prepare_data("builtins.len", args=("x",),
+                                                        result_ttl=0, failure_ttl=86_400)
+                                     for _ in range(count)])
+            registry = StartedJobRegistry(queue=self.queue)
+            _wait(lambda: self.queue.count == 0 and registry.count == 0)
+            return count / (time.perf_counter() - started)
+
+    def drains(self, workers: int) -> float:
+        """Fresh workspaces, each with its pending events, one processing job each."""
+        ids = self._workspaces_with_pending_events()
+        with self._running(["auditrail", "worker"], workers), \
+                psycopg.connect(self.dsn, autocommit=True) as connection:
+            started = time.perf_counter()
+            self.container.job_queue().enqueue_processing(ids, force=True)
+            _wait(lambda: not connection.execute(
+                "SELECT count(*) FROM events WHERE status = 'pending'").fetchone()[0])
+            return len(ids) / (time.perf_counter() - started)
+
+    def _workspaces_with_pending_events(self) -> list[str]:
+        create, ingest = self.container.create_workspace(), self.container.ingest_events()
+        ids = [create.execute(f"tenant-{i}", plan="enterprise", rate_limit=1_000_000)[0].id
+               for i in range(self.options.workspaces)]
+        for workspace_id in ids:
+            ingest.execute(workspace_id, [dict(EVENT) for _ in range(self.options.each)],
+                           batch=True)
+        queue = self.container.job_queue()
+        queue.flush()  # the wake-ups ingest sent, dropped below: timing starts at enqueue
+        for each in queue.queues:
+            forget_queue(each)
+        return ids
+
+    def _running(self, command: list[str], count: int) -> _Workers:
+        return _Workers(self, command, count)
+
+
+class _Workers:
+    """``count`` worker processes, started and registered on entry, stopped on exit."""
+
+    def __init__(self, bench: Bench, command: list[str], count: int) -> None:
+        self.bench, self.command, self.count = bench, command, count
+        self.processes: list[subprocess.Popen] = []
+
+    def __enter__(self) -> None:
+        executable = [str(BIN / self.command[0]), *self.command[1:]]
+        self.processes = [subprocess.Popen(executable, env=self.bench.env,
+                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                          for _ in range(self.count)]
+        _wait(lambda: len(Worker.all(queue=self.bench.queue)) >= self.count)
+        time.sleep(0.5)  # past their start-up: connections, warm-up
+
+    def __exit__(self, *_: object) -> None:
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            process.wait(30)
+
+
+def _label(count: int) -> str:
+    return f"{count} worker{'s' if count > 1 else ' '}"
+
+
+def _wait(done: Callable[[], bool], timeout: float = 600) -> None:
+    deadline = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() > deadline:
+            raise SystemExit("timed out")
+        time.sleep(0.01)
+
+
+if __name__ == "__main__":
+    main()
