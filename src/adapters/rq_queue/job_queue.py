@@ -99,7 +99,13 @@ class RqJobQueue:
                         type(exc).__name__)
 
     def _job(self, path: str, argument: str, timeout: int):  # type: ignore[no-untyped-def]
-        """Ids only, never objects; results are not kept (the database has them)."""
+        """Ids only, never objects; results are not kept (the database has them).
+
+        Keeping them even 10 s would make RQ's own work per job about a quarter cheaper
+        (no status reads to delete the job; 15 % more drains/s in ``bench/tenants.py``)
+        but holds some 6 KB of Redis per job meanwhile, plus a finished-registry entry
+        until RQ's ten-minute clean-up: tens of MiB at a few hundred jobs a second.
+        """
         return Queue.prepare_data(path, args=(argument,), timeout=timeout, result_ttl=0,
                                   failure_ttl=86_400)
 
