@@ -12,6 +12,8 @@ log = logging.getLogger(__name__)
 
 PROCESS = "process"
 EXPORT = "export"
+_SUBJECT = {PROCESS: "workspace_id", EXPORT: "export_id"}
+"""What a failed job's log line names it by, as the lines of the jobs themselves do."""
 
 
 class InProcessJobQueue:
@@ -84,7 +86,7 @@ class InProcessJobQueue:
         next_upkeep = 0.0
         while True:
             if time.monotonic() >= next_upkeep:
-                self._guarded(upkeep)
+                self._guarded(upkeep, {"job": "upkeep"})
                 next_upkeep = time.monotonic() + self._upkeep_interval
             with self._condition:
                 self._condition.wait_for(lambda: self._waiting or self._stopping,
@@ -96,7 +98,8 @@ class InProcessJobQueue:
                 kind, job_id = self._next_job()
                 del self._waiting[(kind, job_id)]
                 self._busy = True
-            self._guarded(functools.partial(handlers[kind], job_id))
+            self._guarded(functools.partial(handlers[kind], job_id),
+                          {"job": kind, _SUBJECT[kind]: job_id})
             with self._condition:
                 self._busy = False
                 self._condition.notify_all()
@@ -108,9 +111,11 @@ class InProcessJobQueue:
                     next(iter(self._waiting)))
 
     @staticmethod
-    def _guarded(step: Callable[[], object]) -> None:
+    def _guarded(step: Callable[[], object], job: dict[str, str]) -> None:
+        """A failure is one line naming the job, never its exception's text (it can quote
+        SQL parameters, and so event data); the traceback only at DEBUG."""
         try:
             step()
         except Exception as exc:
             log.error("background job failed (%s); upkeep will retry what it left",
-                      type(exc).__name__, exc_info=log.isEnabledFor(logging.DEBUG))
+                      type(exc).__name__, extra=job, exc_info=log.isEnabledFor(logging.DEBUG))
