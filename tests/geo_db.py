@@ -33,13 +33,17 @@ def _record(geo: dict) -> dict:
     }
 
 
-def build_city_database(path: Path, database_type: str = "GeoIP2-City") -> Path:
+def build_city_database(path: Path, database_type: str = "GeoIP2-City",
+                        ip_version: int = 6) -> Path:
     """``database_type`` as MaxMind names it; another kind (``GeoLite2-ASN``) lets a test
-    check that only a City database is accepted."""
-    writer = MMDBWriter(ip_version=6, ipv4_compatible=True, database_type=database_type,
-                        languages=["en"], description="Auditrail test City database")
+    check that only a City database is accepted. An ``ip_version`` 4 database holds the
+    IPv4 networks only."""
+    writer = MMDBWriter(ip_version=ip_version, ipv4_compatible=ip_version == 6,
+                        database_type=database_type, languages=["en"],
+                        description="Auditrail test City database")
     writer.insert_network(IPSet(["81.2.69.0/24"]), _record(LONDON))
-    writer.insert_network(IPSet(["2a02:ec0::/32"]), _record(SYDNEY))
+    if ip_version == 6:
+        writer.insert_network(IPSet(["2a02:ec0::/32"]), _record(SYDNEY))
     writer.insert_network(IPSet(["10.0.0.0/8"]), _record(LONDON))  # must never be used
     writer.to_db_file(str(path))
     return path

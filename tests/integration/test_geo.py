@@ -84,6 +84,19 @@ def test_the_packaged_database_is_looked_for_once(stack_factory,  # type: ignore
     assert len(searches) == 1
 
 
+def test_an_ipv4_only_database_knows_no_ipv6_address(tmp_path: Path,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    """Its lookups of IPv6 addresses raise ValueError, which is not corrupt data."""
+    reports: list[None] = []
+    locator = MaxMindGeoLocator(str(build_city_database(tmp_path / "V4.mmdb", ip_version=4)),
+                                on_corrupt_data=lambda: reports.append(None))
+    with caplog.at_level(logging.WARNING, logger="adapters.geoip.locator"):
+        assert locator.locate(LONDON_V4) == LONDON
+        assert locator.locate(f"::ffff:{LONDON_V4}") == LONDON
+        assert locator.locate(SYDNEY_V6) is None
+    assert reports == [] and caplog.records == []
+
+
 @pytest.fixture(scope="module")
 def corrupt_db(city_db: Path) -> Path:
     return corrupt_data_section(city_db, city_db.with_name("Corrupt.mmdb"))

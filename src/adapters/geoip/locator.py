@@ -42,6 +42,9 @@ class MaxMindGeoLocator:
         if "City" not in kind:
             self._reader.close()
             raise GeoDatabaseUnusable(f"{path} is a {kind} database; geo needs a City one")
+        # An IPv4-only database answers an IPv6 lookup with ValueError, which is not news
+        # (the address is unknown to it), unlike corrupt data.
+        self._ipv4_only = self._reader.metadata().ip_version == 4
         self._path = path
         self._on_corrupt_data = on_corrupt_data
         self._lock = threading.Lock()
@@ -59,7 +62,7 @@ class MaxMindGeoLocator:
             return None
         if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
             address = address.ipv4_mapped  # how dual-stack servers report IPv4 clients
-        if not address.is_global:
+        if not address.is_global or (address.version == 6 and self._ipv4_only):
             return None
         try:
             city = self._reader.city(str(address))
