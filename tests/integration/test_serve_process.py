@@ -171,3 +171,34 @@ def test_an_unknown_failure_in_the_http_server_is_a_500_naming_no_internals(
     [record] = caplog.records
     assert record.request_id == "req_01TEST" and record.error == "RuntimeError"
     assert "hunter2" not in response.decode() and "hunter2" not in record.getMessage()
+
+
+@pytest.mark.parametrize("profile", ["embedded", "production"])
+def test_processes_are_named_for_operators(profile: str, tmp_path: Path,
+                                           request: pytest.FixtureRequest) -> None:
+    """``ps`` showed "python -m gunicorn -c python:entrypoints.gunicorn_conf …" for every
+    production process, and a worker only as "python auditrail worker"."""
+    import psutil
+
+    from tests.integration.processes import start_workers
+
+    settings = {"data_dir": str(tmp_path / "var")}
+    if profile == "production":
+        settings.update(database_url=request.getfixturevalue("postgres_url"),
+                        redis_url=request.getfixturevalue("redis_url"),
+                        queue_name=f"auditrail-names-{uuid.uuid4().hex[:8]}")
+    env = environment(**settings)
+    server, _ = start_server(env, tmp_path / "serve.log")
+    workers = start_workers(1, env, tmp_path) if profile == "production" else []
+    try:
+        master = psutil.Process(server.pid)
+        names = {" ".join(process.cmdline()).strip()
+                 for process in [master, *master.children()]}
+        worker_names = {" ".join(psutil.Process(w.pid).cmdline()).strip() for w in workers}
+    finally:
+        for process in [*workers, server]:
+            assert stop(process) == 0
+    assert "gunicorn: master [auditrail]" in names
+    assert "gunicorn: worker [auditrail]" in names
+    if workers:  # production: RQ's title for its worker, with what it is doing
+        assert all(name.startswith("rq:worker:") for name in worker_names)
