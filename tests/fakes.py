@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from application.ports.rate_limits import VersionedDecision
-from application.ports.repositories import IdempotencyKeyTaken
+from application.ports.repositories import IdempotencyKeyTaken, WorkspaceBacklog
 from domain.api_keys import ApiKey
 from domain.cursor import Position
 from domain.event_search import EventFilters, SearchEntries, search_entries, search_terms
@@ -273,6 +273,15 @@ class _EventRepo:
     def pending_backlog(self) -> tuple[int, datetime | None]:
         pending = [e.received_at for e in self._s.events.values() if e.status == PENDING]
         return len(pending), min(pending, default=None)
+
+    def backlog_by_workspace(self, limit: int) -> list[WorkspaceBacklog]:
+        waiting: dict[str, list[datetime]] = {}
+        for event in self._s.events.values():
+            if event.status == PENDING:
+                waiting.setdefault(event.workspace_id, []).append(event.received_at)
+        backlog = [WorkspaceBacklog(workspace_id, len(times), min(times))
+                   for workspace_id, times in waiting.items()]
+        return sorted(backlog, key=lambda b: (b.oldest_received_at, b.workspace_id))[:limit]
 
     def workspaces_with_pending(self, received_before: datetime) -> list[str]:
         return sorted({e.workspace_id for e in self._s.events.values()

@@ -164,6 +164,34 @@ def worker(burst: bool, metrics_port: int | None) -> None:
     run_worker(container, burst=burst, metrics_port=metrics_port)
 
 
+@main.command()
+@click.option("--workspaces", "count", type=click.IntRange(0, 1000), default=10,
+              show_default=True, help="How many of the workspaces furthest behind to list.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def status(count: int, as_json: bool) -> None:
+    """Processing: pending events, how long the oldest has waited, queued jobs, and the
+    workspaces furthest behind (which chain is stuck, or whether all are slow)."""
+    container = _container()
+    report = container.processing_status().execute(workspaces=count)
+    # The embedded queue lives in the `serve` process; this process cannot see it.
+    queued = None if container.settings().profile == EMBEDDED else report.queued_jobs
+    behind = [{"workspace_id": lag.workspace_id, "pending_events": lag.pending_events,
+               "lag_seconds": round(lag.lag_seconds, 3)} for lag in report.behind]
+    if as_json:
+        click.echo(json.dumps({"pending_events": report.pending_events,
+                               "lag_seconds": round(report.lag_seconds, 3),
+                               "queued_jobs": queued, "behind": behind}))
+        return
+    waited = f" (the oldest waiting {report.lag_seconds:,.1f} s)" if report.pending_events else ""
+    click.echo(f"pending events: {report.pending_events:,}{waited}")
+    click.echo(f"queued jobs: {queued if queued is not None else 'in the serve process'}")
+    if behind:
+        click.echo("furthest behind:")
+    for row in behind:
+        click.echo(f"  {row['workspace_id']}  {row['pending_events']:>9,} pending, the oldest "
+                   f"waiting {row['lag_seconds']:,.1f} s")
+
+
 @main.group()
 def db() -> None:
     """Database schema."""

@@ -169,3 +169,29 @@ def test_upgrades_started_together_take_turns(empty_postgres: str, tmp_path: Pat
     engine = build_engine(empty_postgres)
     assert missing_revisions(engine) == []
     engine.dispose()
+
+
+@pytest.mark.parametrize("kind", ["embedded", "production"])
+def test_status_names_the_workspaces_furthest_behind(  # type: ignore[no-untyped-def]
+        run, stack_factory, kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    stack = stack_factory(kind)
+    settings = stack.container.settings()
+    monkeypatch.setenv("AUDITRAIL_DATA_DIR", str(settings.data_dir))
+    if kind == "production":
+        for name in ("database_url", "redis_url", "queue_name"):
+            monkeypatch.setenv(f"AUDITRAIL_{name.upper()}", getattr(settings, name))
+    late, late_key = stack.new_workspace("late")
+    done, done_key = stack.new_workspace("done")
+    event = {"action": "user.login", "actor": {"id": "u", "type": "user"}}
+    stack.client.post("/api/v1/events/batch", json={"events": [event] * 3},
+                      headers=bearer(late_key))
+    stack.client.post("/api/v1/events", json=event, headers=bearer(done_key))
+    stack.container.process_pending_events().execute(done)
+    report = json.loads(run("status", "--workspaces", "1000", "--json"))
+    behind = {row["workspace_id"]: row for row in report["behind"]}
+    assert behind[late]["pending_events"] == 3 and behind[late]["lag_seconds"] >= 0
+    assert done not in behind
+    assert report["pending_events"] >= 3
+    assert (report["queued_jobs"] is None) == (kind == "embedded")
+    text = run("status", "--workspaces", "1000")
+    assert f"{late}          3 pending" in text and "furthest behind:" in text

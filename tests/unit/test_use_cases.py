@@ -13,6 +13,11 @@ from application.use_cases.create_api_key import CreateApiKey
 from application.use_cases.get_event import GetEvent
 from application.use_cases.ingest_events import IngestEvents
 from application.use_cases.process_pending_events import ProcessPendingEvents
+from application.use_cases.processing_status import (
+    GetProcessingStatus,
+    ProcessingStatus,
+    WorkspaceLag,
+)
 from application.use_cases.purge_idempotency_keys import PurgeIdempotencyKeys
 from application.use_cases.requeue_pending import RequeuePending
 from application.use_cases.verify_chain import VerifyChain
@@ -155,6 +160,24 @@ def test_requeue_only_stale_pending(world: World) -> None:
     assert world.queue.forced  # past a marker whose job may be lost
     world.process.execute(world.workspace.id)
     assert upkeep.execute() == []
+
+
+def test_processing_status_names_the_workspaces_furthest_behind(world: World) -> None:
+    status = GetProcessingStatus(world.uow, world.clock, world.queue)
+    assert status.execute(workspaces=5) == ProcessingStatus(0, 0.0, 0, ())
+    late, _ = CreateWorkspace(world.uow, world.clock, world.ids, world.keys).execute("Late")
+    fine, _ = CreateWorkspace(world.uow, world.clock, world.ids, world.keys).execute("Fine")
+    world.ingest.execute(late.id, [world.event()] * 2)
+    world.clock.advance(seconds=30)
+    world.ingest.execute(fine.id, [world.event()])
+    world.ingest.execute(world.workspace.id, [world.event()])
+    world.process.execute(world.workspace.id)  # caught up: not behind
+    world.clock.advance(seconds=12)
+    report = status.execute(workspaces=5)
+    assert (report.pending_events, report.lag_seconds) == (3, 42.0)
+    assert report.behind == (WorkspaceLag(late.id, 2, 42.0), WorkspaceLag(fine.id, 1, 12.0))
+    assert status.execute(workspaces=1).behind == (WorkspaceLag(late.id, 2, 42.0),)
+    assert status.execute().behind == ()  # the metrics scrape asks for none
 
 
 def test_authenticate_accepts_the_issued_key(world: World) -> None:

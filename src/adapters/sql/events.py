@@ -14,6 +14,7 @@ from adapters.sql.export_writer import write_export
 from adapters.sql.mappers import event_from
 from adapters.sql.search import count_query, narrow_count_query, search_query
 from adapters.sql.search_entries import read_search_entries
+from application.ports.repositories import WorkspaceBacklog
 from domain.cursor import Position
 from domain.event_search import EventFilters, SearchEntries
 from domain.events import PENDING, PROCESSED, Event
@@ -128,6 +129,14 @@ class SqlEventRepository:
         row = self._db.execute(select(func.count(), func.min(t.events.c.received_at)).where(
             t.events.c.status == PENDING)).one()
         return row[0], row[1]
+
+    def backlog_by_workspace(self, limit: int) -> list[WorkspaceBacklog]:
+        oldest = func.min(t.events.c.received_at)
+        rows = self._db.execute(
+            select(t.events.c.workspace_id, func.count(), oldest)
+            .where(t.events.c.status == PENDING).group_by(t.events.c.workspace_id)
+            .order_by(oldest, t.events.c.workspace_id).limit(limit))
+        return [WorkspaceBacklog(*row) for row in rows]
 
     def workspaces_with_pending(self, received_before: datetime) -> list[str]:
         rows = self._db.execute(

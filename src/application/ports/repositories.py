@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import BinaryIO, Protocol
 
@@ -14,6 +15,15 @@ from domain.exports import Export
 from domain.hash_chain import ChainHead
 from domain.idempotency import IdempotencyRecord
 from domain.workspaces import Workspace
+
+
+@dataclass(frozen=True)
+class WorkspaceBacklog:
+    """One workspace's pending events: how many, and when the oldest arrived."""
+
+    workspace_id: str
+    pending_events: int
+    oldest_received_at: datetime
 
 
 class WorkspaceRepository(Protocol):
@@ -97,6 +107,11 @@ class EventRepository(Protocol):
 
     def pending_backlog(self) -> tuple[int, datetime | None]:
         """All workspaces: how many events are pending, and when the oldest arrived."""
+        ...
+
+    def backlog_by_workspace(self, limit: int) -> list[WorkspaceBacklog]:
+        """The ``limit`` workspaces whose oldest pending event has waited longest, that
+        one first: where an operator looks when processing falls behind."""
         ...
 
     def oldest_linked(self, workspace_id: str, after_sequence: int,

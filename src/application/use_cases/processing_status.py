@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from application.ports.jobs import JobQueue
 from application.ports.system import Clock
 from application.ports.unit_of_work import UnitOfWorkFactory
+
+
+@dataclass(frozen=True)
+class WorkspaceLag:
+    workspace_id: str
+    pending_events: int
+    lag_seconds: float
+    """Age of the workspace's oldest pending event."""
 
 
 @dataclass(frozen=True)
@@ -15,6 +24,8 @@ class ProcessingStatus:
     lag_seconds: float
     """Age of the oldest pending event: 0 when nothing waits."""
     queued_jobs: int
+    behind: tuple[WorkspaceLag, ...] = ()
+    """The workspaces waiting longest, that one first (when asked for)."""
 
 
 class GetProcessingStatus:
@@ -23,8 +34,17 @@ class GetProcessingStatus:
         self._clock = clock
         self._queue = queue
 
-    def execute(self) -> ProcessingStatus:
+    def execute(self, workspaces: int = 0) -> ProcessingStatus:
+        """The totals, and the ``workspaces`` furthest behind: a growing lag alone does not
+        say whether one chain is stuck or every one is slow."""
         with self._uow_factory(read_only=True) as uow:
             pending, oldest = uow.events.pending_backlog()
-        lag = (self._clock.now() - oldest).total_seconds() if oldest is not None else 0.0
-        return ProcessingStatus(pending, max(0.0, lag), self._queue.depth())
+            backlog = uow.events.backlog_by_workspace(workspaces) if workspaces else []
+        now = self._clock.now()
+        behind = tuple(WorkspaceLag(b.workspace_id, b.pending_events,
+                                    _age(now, b.oldest_received_at)) for b in backlog)
+        return ProcessingStatus(pending, _age(now, oldest), self._queue.depth(), behind)
+
+
+def _age(now: datetime, since: datetime | None) -> float:
+    return max(0.0, (now - since).total_seconds()) if since is not None else 0.0
