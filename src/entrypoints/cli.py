@@ -173,8 +173,11 @@ def status(count: int, as_json: bool) -> None:
     workspaces furthest behind (which chain is stuck, or whether all are slow)."""
     container = _container()
     report = container.processing_status().execute(workspaces=count)
-    # The embedded queue lives in the `serve` process; this process cannot see it.
-    queued = None if container.settings().profile == EMBEDDED else report.queued_jobs
+    # The embedded queue lives in the `serve` process; this process cannot see it. An
+    # unreachable Redis counts as an empty queue for the metric, not here.
+    embedded = container.settings().profile == EMBEDDED
+    queue_seen = not embedded and container.job_queue().ping()
+    queued = report.queued_jobs if queue_seen else None
     behind = [{"workspace_id": lag.workspace_id, "pending_events": lag.pending_events,
                "lag_seconds": round(lag.lag_seconds, 3)} for lag in report.behind]
     if as_json:
@@ -184,7 +187,8 @@ def status(count: int, as_json: bool) -> None:
         return
     waited = f" (the oldest waiting {report.lag_seconds:,.1f} s)" if report.pending_events else ""
     click.echo(f"pending events: {report.pending_events:,}{waited}")
-    click.echo(f"queued jobs: {queued if queued is not None else 'in the serve process'}")
+    unseen = "in the serve process" if embedded else "unknown, Redis is unreachable"
+    click.echo(f"queued jobs: {queued if queued is not None else unseen}")
     if behind:
         click.echo("furthest behind:")
     for row in behind:

@@ -195,3 +195,12 @@ def test_status_names_the_workspaces_furthest_behind(  # type: ignore[no-untyped
     assert (report["queued_jobs"] is None) == (kind == "embedded")
     text = run("status", "--workspaces", "1000")
     assert f"{late}          3 pending" in text and "furthest behind:" in text
+
+
+def test_status_says_when_the_queue_cannot_be_seen(  # type: ignore[no-untyped-def]
+        run, postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unreachable Redis is not an empty queue."""
+    monkeypatch.setenv("AUDITRAIL_DATABASE_URL", postgres_url)
+    monkeypatch.setenv("AUDITRAIL_REDIS_URL", "redis://127.0.0.1:1/0")
+    assert "queued jobs: unknown, Redis is unreachable" in run("status", "--workspaces", "0")
+    assert json.loads(run("status", "--workspaces", "0", "--json"))["queued_jobs"] is None
