@@ -17,6 +17,7 @@ from sqlalchemy.exc import DBAPIError
 
 from application.errors import NotFound
 from application.ports.geo import GeoDatabaseUnusable
+from application.use_cases.processing_status import ProcessingStatus
 from domain.errors import ValidationFailed
 from domain.hash_chain import ChainHead
 from domain.scopes import ALL_SCOPES
@@ -176,24 +177,30 @@ def status(count: int, as_json: bool) -> None:
     # The embedded queue lives in the `serve` process; this process cannot see it. An
     # unreachable Redis counts as an empty queue for the metric, not here.
     embedded = container.settings().profile == EMBEDDED
-    queue_seen = not embedded and container.job_queue().ping()
-    queued = report.queued_jobs if queue_seen else None
-    behind = [{"workspace_id": lag.workspace_id, "pending_events": lag.pending_events,
-               "lag_seconds": round(lag.lag_seconds, 3)} for lag in report.behind]
+    queued = report.queued_jobs if not embedded and container.job_queue().ping() else None
     if as_json:
-        click.echo(json.dumps({"pending_events": report.pending_events,
-                               "lag_seconds": round(report.lag_seconds, 3),
-                               "queued_jobs": queued, "behind": behind}))
-        return
+        click.echo(json.dumps(_status_document(report, queued)))
+    else:
+        _print_status(report, queued if queued is not None else
+                      "in the serve process" if embedded else "unknown, Redis is unreachable")
+
+
+def _status_document(report: ProcessingStatus, queued: int | None) -> dict[str, Any]:
+    return {"pending_events": report.pending_events, "lag_seconds": round(report.lag_seconds, 3),
+            "queued_jobs": queued,
+            "behind": [{"workspace_id": lag.workspace_id, "pending_events": lag.pending_events,
+                        "lag_seconds": round(lag.lag_seconds, 3)} for lag in report.behind]}
+
+
+def _print_status(report: ProcessingStatus, queued: int | str) -> None:
     waited = f" (the oldest waiting {report.lag_seconds:,.1f} s)" if report.pending_events else ""
     click.echo(f"pending events: {report.pending_events:,}{waited}")
-    unseen = "in the serve process" if embedded else "unknown, Redis is unreachable"
-    click.echo(f"queued jobs: {queued if queued is not None else unseen}")
-    if behind:
+    click.echo(f"queued jobs: {queued}")
+    if report.behind:
         click.echo("furthest behind:")
-    for row in behind:
-        click.echo(f"  {row['workspace_id']}  {row['pending_events']:>9,} pending, the oldest "
-                   f"waiting {row['lag_seconds']:,.1f} s")
+    for lag in report.behind:
+        click.echo(f"  {lag.workspace_id}  {lag.pending_events:>9,} pending, the oldest "
+                   f"waiting {lag.lag_seconds:,.1f} s")
 
 
 @main.group()
