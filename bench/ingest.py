@@ -31,6 +31,7 @@ import threading
 import time
 import urllib.parse
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,6 +52,8 @@ EVENT = {
 }
 LABELS = {"single": "auditrail  POST /events", "bare": "limit  bare one-INSERT",
           "flask": "reference  Flask one-INSERT"}
+Target = tuple[str, str, str, CpuMeter]
+"""Where single events go: base URL, path, API key, and the meter of its server's CPU."""
 COLUMNS = ("id", "workspace_id", "status", "action", "occurred_at", "received_at", "actor_id",
            "actor_type", "ip_address", "body")
 
@@ -118,9 +121,7 @@ class Bench:
         return created["workspace_id"], created["api_key"]
 
     def run(self) -> None:
-        with psycopg.connect(self.options.postgres, autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{self.database}"')
-        self._cli("db", "upgrade")
+        self.prepare()
         print(f"machine: {os.cpu_count()} cores; {self.options.events:,} events per phase, "
               f"{self.options.clients} client threads\n", flush=True)
         if not self.options.singles_only:
@@ -128,6 +129,12 @@ class Bench:
             self.measure_accepted_and_processed()
         self.measure_singles()
         self.report()
+
+    def prepare(self) -> None:
+        """The run's database, created and migrated."""
+        with psycopg.connect(self.options.postgres, autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{self.database}"')
+        self._cli("db", "upgrade")
 
     def close(self) -> None:
         for process in self.processes:
@@ -286,8 +293,31 @@ class Bench:
                               CpuMeter(self.server[0].pid))}
         for name, app in (("bare", "bare_app:app"), ("flask", "flask_floor:app")):
             targets[name] = self._bare_endpoint(name, app)
+        def progress(number: int, rounds: dict[str, list[float]]) -> None:
+            print(f"round {number}: POST /events {rounds['single'][-1]:>6,.0f} req/s, bare "
+                  f"{rounds['bare'][-1]:>6,.0f}, Flask {rounds['flask'][-1]:>6,.0f}  ->  "
+                  f"{100 * rounds['single'][-1] / rounds['bare'][-1]:.1f} % of bare",
+                  flush=True)
+
+        rounds, latencies, cpu = self.interleaved_rounds(targets, progress)
+        for name in targets:
+            self._record_singles(name, rounds[name], latencies[name])
+        _print_cpu(cpu)
+        self.results["single_ratios"] = sorted(
+            single / bare for single, bare in zip(rounds["single"], rounds["bare"],
+                                                  strict=True))
+        self.results["flask_ratios"] = sorted(
+            flask / bare for flask, bare in zip(rounds["flask"], rounds["bare"], strict=True))
+
+    def interleaved_rounds(
+            self, targets: dict[str, Target],
+            progress: Callable[[int, dict[str, list[float]]], None]) -> tuple[
+                dict[str, list[float]], dict[str, list[float]], dict[str, list[dict[str, float]]]]:
+        """Single events POSTed to every target back to back, ``--rounds`` times, after a
+        warm-up (pools, prepared statements): each target's req/s a round, latencies, and
+        CPU a request by process group a round."""
         body = json.dumps(EVENT).encode()
-        for base, path, key, _ in targets.values():  # warm-up: pools, prepared statements
+        for base, path, key, _ in targets.values():
             _load(base, path, [(key, body)] * 200, self.options.clients)
         self._settle()
         rounds: dict[str, list[float]] = {name: [] for name in targets}
@@ -301,20 +331,10 @@ class Bench:
                 cpu[name].append(per_request(before, meter.read(), len(taken)))
                 rounds[name].append(len(taken) / elapsed)
                 latencies[name].extend(taken)
-            print(f"round {number}: POST /events {rounds['single'][-1]:>6,.0f} req/s, bare "
-                  f"{rounds['bare'][-1]:>6,.0f}, Flask {rounds['flask'][-1]:>6,.0f}  ->  "
-                  f"{100 * rounds['single'][-1] / rounds['bare'][-1]:.1f} % of bare",
-                  flush=True)
-        for name in targets:
-            self._record_singles(name, rounds[name], latencies[name])
-        _print_cpu(cpu)
-        self.results["single_ratios"] = sorted(
-            single / bare for single, bare in zip(rounds["single"], rounds["bare"],
-                                                  strict=True))
-        self.results["flask_ratios"] = sorted(
-            flask / bare for flask, bare in zip(rounds["flask"], rounds["bare"], strict=True))
+            progress(number, rounds)
+        return rounds, latencies, cpu
 
-    def _bare_endpoint(self, name: str, app: str) -> tuple[str, str, str, CpuMeter]:
+    def _bare_endpoint(self, name: str, app: str) -> Target:
         """The limit (a bare WSGI app) or, for reference, the same behind Flask."""
         workspace_id, _ = self._workspace(name)
         port = _free_port()
