@@ -13,12 +13,11 @@ graceful_timeout = 30
 keepalive = 5
 accesslog = None
 control_socket_disable = True
-proc_name = "auditrail"  # ps shows "gunicorn: master [auditrail]", "... worker [auditrail]"
+proc_name = "auditrail"  # ps: "gunicorn: master [auditrail]"; serve adds its address
 
 SHARED = {"worker_class": worker_class, "logger_class": logger_class, "threads": threads,
           "timeout": timeout, "graceful_timeout": graceful_timeout, "keepalive": keepalive,
-          "accesslog": accesslog, "control_socket_disable": control_socket_disable,
-          "proc_name": proc_name}
+          "accesslog": accesslog, "control_socket_disable": control_socket_disable}
 """The settings the embedded server uses as well (it runs gunicorn in-process)."""
 
 

@@ -63,6 +63,7 @@ def serve(settings: Settings, host: str, port: int, workers: int | None = None) 
     AuditrailServer(settings, {
         **gunicorn_conf.SHARED,
         "bind": f"{host}:{port}",
+        "proc_name": _process_name(host, port),
         "workers": 1,
         "worker_exit": _worker_exit,
         "loglevel": settings.log_level.lower(),
@@ -78,5 +79,12 @@ def _exec_production(settings: Settings, host: str, port: int, workers: int) -> 
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir.resolve())}
     os.execve(sys.executable, [  # noqa: S606 - fixed argv, no shell
         sys.executable, "-m", "gunicorn", "-c", "python:entrypoints.gunicorn_conf",
-        "--bind", f"{host}:{port}", "--workers", str(workers),
+        "--bind", f"{host}:{port}", "--name", _process_name(host, port),
+        "--workers", str(workers),
         "--log-level", settings.log_level.lower(), "entrypoints.wsgi:create()"], env)
+
+
+def _process_name(host: str, port: int) -> str:
+    """What ``ps`` shows in brackets: the command line is replaced, and with it the port
+    that told two servers on one machine apart."""
+    return f"auditrail {host}:{port}"

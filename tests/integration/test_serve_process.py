@@ -188,7 +188,7 @@ def test_processes_are_named_for_operators(profile: str, tmp_path: Path,
                         redis_url=request.getfixturevalue("redis_url"),
                         queue_name=f"auditrail-names-{uuid.uuid4().hex[:8]}")
     env = environment(**settings)
-    server, _ = start_server(env, tmp_path / "serve.log")
+    server, base = start_server(env, tmp_path / "serve.log")
     workers = start_workers(1, env, tmp_path) if profile == "production" else []
     try:
         master = psutil.Process(server.pid)
@@ -198,7 +198,8 @@ def test_processes_are_named_for_operators(profile: str, tmp_path: Path,
     finally:
         for process in [*workers, server]:
             assert stop(process) == 0
-    assert "gunicorn: master [auditrail]" in names
-    assert "gunicorn: worker [auditrail]" in names
+    bind = base.removeprefix("http://")
+    assert f"gunicorn: master [auditrail {bind}]" in names
+    assert f"gunicorn: worker [auditrail {bind}]" in names
     if workers:  # production: RQ's title for its worker, with what it is doing
         assert all(name.startswith("rq:worker:") for name in worker_names)
