@@ -26,7 +26,14 @@ class ProcessingOutcome:
 
 
 class ChunkHandler(Protocol):
-    """A step that runs on each linked chunk inside its transaction (alerts, stream outbox)."""
+    """A step that runs on each linked chunk inside its transaction (alerts, stream outbox).
+
+    Inside, not after the commit: what alerts and streams must deliver is recorded in the
+    same transaction as the links (an outbox), so a crash between the two can neither
+    lose a chunk's deliveries nor record them for events it did not link. The delivery
+    itself - webhooks, evaluation that may be slow or fail - belongs after the commit,
+    driven by those records, never here: a step that raises rolls the chunk back.
+    """
 
     def __call__(self, uow: UnitOfWork, events: Sequence[Event]) -> None: ...
 
