@@ -13,7 +13,6 @@ graceful_timeout = 30
 keepalive = 5
 accesslog = None
 control_socket_disable = True
-proc_name = "auditrail"  # ps: "gunicorn: master [auditrail]"; serve adds its address
 
 SHARED = {"worker_class": worker_class, "logger_class": logger_class, "threads": threads,
           "timeout": timeout, "graceful_timeout": graceful_timeout, "keepalive": keepalive,
