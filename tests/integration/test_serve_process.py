@@ -10,7 +10,6 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from gunicorn.http.errors import InvalidResponseHeader
 
 from entrypoints.gunicorn_worker import ThreadWorker, error_bytes, rejection
 from tests.integration.processes import AUDITRAIL, environment, start_server, stop
+from tests.queues import throwaway_queue_name
 
 
 def call(method: str, url: str, key: str, body: Any = None) -> tuple[int, Any]:
@@ -110,7 +110,7 @@ def test_malformed_http_is_answered_in_the_error_shape(profile: str, tmp_path: P
     if profile == "production":
         settings.update(database_url=request.getfixturevalue("postgres_url"),
                         redis_url=request.getfixturevalue("redis_url"),
-                        queue_name=f"auditrail-malformed-{uuid.uuid4().hex[:8]}")
+                        queue_name=throwaway_queue_name())
     log = tmp_path / "serve.log"
     server, base = start_server(environment(**settings), log)
     try:
@@ -186,7 +186,7 @@ def test_processes_are_named_for_operators(profile: str, tmp_path: Path,
     if profile == "production":
         settings.update(database_url=request.getfixturevalue("postgres_url"),
                         redis_url=request.getfixturevalue("redis_url"),
-                        queue_name=f"auditrail-names-{uuid.uuid4().hex[:8]}")
+                        queue_name=throwaway_queue_name())
     env = environment(**settings)
     server, base = start_server(env, tmp_path / "serve.log")
     workers = start_workers(1, env, tmp_path) if profile == "production" else []
