@@ -307,6 +307,8 @@ def test_terms_planted_for_events_the_chain_does_not_hold_are_detected(stack: St
     post(stack, secret, {"events": [EVENT, EVENT]}, "/api/v1/events/batch")
     stack.drain()
     post(stack, secret, EVENT)  # pending (on PostgreSQL): its terms count too
+    if stack.name == "embedded":  # its worker, started by the drain, links it meanwhile:
+        stack.drain()             # settle it, or `checked` races the count below
     assert verify(stack, secret) == (True, None, None)
     linked = stack.sql("SELECT count(*) FROM events WHERE workspace_id = :w "
                        "AND status = 'processed'", w=workspace_id)[0][0]
