@@ -232,6 +232,9 @@ def test_other_workspaces_exports_are_not_found(stack: Stack) -> None:
     ({"format": "xml"}, "format"), ({}, "format"),
     ({"format": "csv", "filters": {"colour": "red"}}, "filters.colour"),
     ({"format": "csv", "filters": {"since": "yesterday"}}, "filters.since"),
+    ({"format": "csv", "filters": {"since": "2026-11-02T00:00:00Z",
+                                  "until": "2026-11-01T00:00:00Z"}},
+     "filters.until"),  # an empty file would read as "nothing happened then"
     ({"format": "csv", "gzip": "yes please"}, "gzip"), ({"format": "csv", "gzip": "yes"}, "gzip"),
     ({"format": "csv", "gzip": "false"}, "gzip"),
     ({"format": "ndjson", "filters": {"status": "pending"}}, "filters.status"),

@@ -78,3 +78,12 @@ def test_identifier_filters_with_control_characters_are_named(name: str) -> None
         parse_filters({name: "usr\x00"})
     assert refused.value.parameter == name
     assert getattr(parse_filters({name: "usr_42"}), name) == "usr_42"
+
+
+def test_a_window_ending_before_it_starts_is_refused() -> None:
+    """Swapped bounds used to give an empty page: "nothing happened then", told wrongly."""
+    with pytest.raises(InvalidFilter) as refused:
+        parse_filters({"since": "2026-11-02T00:00:00Z", "until": "2026-11-01T00:00:00+01:00"})
+    assert refused.value.parameter == "until" and "'since'" in str(refused.value)
+    empty = parse_filters({"since": "2026-11-01T00:00:00Z", "until": "2026-11-01T01:00:00+01:00"})
+    assert empty.since == empty.until  # the same instant: an empty window, not a slip
