@@ -92,8 +92,8 @@ def parse_filters(values: Mapping[str, Any]) -> EventFilters:
     if "since" in found and "until" in found and found["until"] < found["since"]:
         # Always a slip (swapped bounds, a wrong month): an empty answer would read as
         # "nothing happened then", which an auditor must never be told by mistake.
-        raise InvalidFilter("until", "Is earlier than 'since', so no event could match; "
-                                     "the window is since <= occurred_at < until.")
+        raise InvalidFilter("until", "Must not be earlier than 'since': no event could "
+                                     "match (the window is since <= occurred_at < until).")
     return EventFilters(**found)
 
 
