@@ -19,7 +19,7 @@ from gunicorn.glogging import Logger
 from gunicorn.http.errors import InvalidResponseHeader
 
 from entrypoints.gunicorn_worker import ThreadWorker, error_bytes, rejection
-from tests.integration.processes import AUDITRAIL, environment, start_server, stop
+from tests.integration.processes import AUDITRAIL, environment, start_server, stop, wait_for
 from tests.queues import throwaway_queue_name
 
 
@@ -190,16 +190,22 @@ def test_processes_are_named_for_operators(profile: str, tmp_path: Path,
     env = environment(**settings)
     server, base = start_server(env, tmp_path / "serve.log")
     workers = start_workers(1, env, tmp_path) if profile == "production" else []
+
+    def worker_names() -> set[str]:
+        return {" ".join(psutil.Process(w.pid).cmdline()).strip() for w in workers}
+
+    def titled() -> bool:  # RQ registers a worker a moment before it sets the title
+        return all(name.startswith("rq:worker:") for name in worker_names())
+
     try:
         master = psutil.Process(server.pid)
         names = {" ".join(process.cmdline()).strip()
                  for process in [master, *master.children()]}
-        worker_names = {" ".join(psutil.Process(w.pid).cmdline()).strip() for w in workers}
+        workers_titled = wait_for(titled, timeout=30)
     finally:
         for process in [*workers, server]:
             assert stop(process) == 0
     bind = base.removeprefix("http://")
     assert f"gunicorn: master [auditrail {bind}]" in names
     assert f"gunicorn: worker [auditrail {bind}]" in names
-    if workers:  # production: RQ's title for its worker, with what it is doing
-        assert all(name.startswith("rq:worker:") for name in worker_names)
+    assert workers_titled  # production: RQ's title for its worker, with what it is doing
