@@ -71,6 +71,8 @@ def test_rejects_malformed_actions(action: str) -> None:
     (valid(metadata={"n": 2**53}), "metadata.n"),
     (valid(metadata={"n": float("nan")}), "metadata.n"),
     (valid(metadata={"s": "\ud800"}), "metadata.s"),
+    (valid(metadata={"\ud800": 1}), "metadata"),  # a key: named by where it sits
+    (valid(metadata={"l": [1, {"s": "\udfff"}]}), "metadata.l[1].s"),
 ])
 def test_rejects_each_rule_naming_the_field(body: dict[str, Any], field: str) -> None:
     assert fields_of(body) == [field]

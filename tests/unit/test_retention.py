@@ -44,6 +44,17 @@ def test_a_chunk_boundary_does_not_stop_the_trim_early() -> None:
     assert report.valid and report.checked == 0 and report.anchor.sequence == 7
 
 
+def test_a_run_is_bounded_and_the_next_one_carries_on() -> None:
+    """Upkeep must not sit on one chain's lock for a huge backlog; it comes back."""
+    world = World()
+    world.ingest.execute(world.workspace.id, [aged(world, 60)] * 7, batch=True)
+    world.process.execute(world.workspace.id)
+    retention = ApplyRetention(world.uow, world.clock, chunk=2, max_chunks=2)
+    assert [retention.execute() for _ in range(3)] == [4, 3, 0]
+    report = VerifyChain(world.uow).execute(world.workspace.id)
+    assert report.valid and report.anchor.sequence == 7
+
+
 def test_enterprise_keeps_everything_unless_set() -> None:
     from application.use_cases.workspaces import UpdateWorkspacePlan
     world = World()

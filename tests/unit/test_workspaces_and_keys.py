@@ -6,7 +6,13 @@ import pytest
 from domain.errors import ValidationFailed
 from domain.names import NAME_MAX_LENGTH, checked_name
 from domain.scopes import UnknownScope, grants, parse_scopes
-from domain.workspaces import MAX_RATE_LIMIT, parse_allowlist
+from domain.workspaces import (
+    MAX_ALLOWLIST_ENTRIES,
+    MAX_RATE_LIMIT,
+    MAX_RETENTION_DAYS,
+    parse_allowlist,
+    plan_settings,
+)
 from tests.factories import NOW, ApiKeyFactory, WorkspaceFactory
 
 
@@ -51,6 +57,25 @@ def test_invalid_allowlist_entries_are_named() -> None:
     with pytest.raises(ValidationFailed) as failure:
         parse_allowlist(["10.0.0.0/8", "10.0.0.0/33", "nope"])
     assert [e.field for e in failure.value.errors] == ["ip_allowlist[1]", "ip_allowlist[2]"]
+
+
+def test_settings_the_domain_refuses_whatever_the_caller_checked() -> None:
+    """The HTTP schema checks these first; the CLI and future callers rely on the domain."""
+    workspace = WorkspaceFactory()
+    too_many = [f"10.0.{i // 256}.{i % 256}" for i in range(MAX_ALLOWLIST_ENTRIES + 1)]
+    with pytest.raises(ValidationFailed) as failure:
+        workspace.with_settings({"retention_days": MAX_RETENTION_DAYS + 1,
+                                 "ip_allowlist": too_many}, "10.0.0.1")
+    assert [e.field for e in failure.value.errors] == ["retention_days", "ip_allowlist"]
+    with pytest.raises(ValidationFailed) as failure:
+        workspace.with_settings({"retention_days": 0}, "10.0.0.1")
+    assert failure.value.errors[0].field == "retention_days"
+    with pytest.raises(ValidationFailed) as failure:
+        plan_settings("platinum", None)
+    assert failure.value.errors[0].field == "plan"
+    kept = workspace.with_settings({"retention_days": None, "ip_allowlist": too_many[:2]},
+                                   "10.0.0.1")
+    assert (kept.retention_days, kept.ip_allowlist) == (None, ("10.0.0.0/32", "10.0.0.1/32"))
 
 
 def test_scopes() -> None:
