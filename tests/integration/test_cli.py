@@ -91,7 +91,8 @@ def test_worker_refuses_embedded_mode(run) -> None:  # type: ignore[no-untyped-d
 @pytest.mark.parametrize(("name", "value"), [
     ("TRUSTED_PROXIES", "many"), ("DATABASE_URL", "garbage"),
     ("DATABASE_URL", "mysql://root:hunter2@db/audit"), ("REDIS_URL", "localhost:6379"),
-    ("PUBLIC_URL", "audit.example.com"),
+    ("PUBLIC_URL", "audit.example.com"), ("EXPORT_TTL_SECONDS", "0"),
+    ("LOG_LEVEL", "verbose"),
 ])
 def test_bad_settings_are_named(run, monkeypatch: pytest.MonkeyPatch, name: str,  # type: ignore[no-untyped-def]
                                 value: str) -> None:
@@ -99,6 +100,13 @@ def test_bad_settings_are_named(run, monkeypatch: pytest.MonkeyPatch, name: str,
     output = run("workspaces", "list", code=1)
     assert f"AUDITRAIL_{name}" in output and "Traceback" not in output
     assert "hunter2" not in output  # a database URL may carry a password
+
+
+def test_a_short_secret_key_stops_a_process_that_signs(  # type: ignore[no-untyped-def]
+        run, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AUDITRAIL_SECRET_KEY", "hunter2")
+    output = run("worker", code=1)  # checked before anything else, even the profile
+    assert "AUDITRAIL_SECRET_KEY must be at least 16" in output and "hunter2" not in output
 
 
 def test_an_unmigrated_database_is_named_with_the_fix(  # type: ignore[no-untyped-def]
