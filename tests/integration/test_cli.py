@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -77,6 +78,17 @@ def test_keys_create(run) -> None:  # type: ignore[no-untyped-def]
     run("keys", "create", "--workspace", "ws_missing", "--scopes", "admin", code=1)
     run("keys", "create", "--workspace", workspace_id, "--scopes", "admin",
         "--expires-at", "2001-01-01T00:00:00Z", code=1)
+    assert "--expires-at" in run("keys", "create", "--workspace", workspace_id, "--scopes",
+                                 "admin", "--expires-at", "next year", code=2)
+
+
+def test_plain_output_shows_each_secret_once_and_says_so(run) -> None:  # type: ignore[no-untyped-def]
+    created = run("workspaces", "create", "--name", "A")
+    workspace_id = re.search(r"^workspace: (ws_\w+)$", created, re.MULTILINE).group(1)
+    assert re.search(r"^api key:   ak_\S+  \(admin; shown once\)$", created, re.MULTILINE)
+    key = run("keys", "create", "--workspace", workspace_id, "--scopes", "events:read")
+    assert re.search(r"^key:     key_\w+\napi key: ak_\S+  \(shown once\)$", key, re.MULTILINE)
+    assert "give --plan and/or --rate-limit" in run("workspaces", "update", workspace_id, code=2)
 
 
 def test_db_upgrade_is_idempotent(run) -> None:  # type: ignore[no-untyped-def]
