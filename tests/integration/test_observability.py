@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import re
+import sys
 import time
 import urllib.request
 import uuid
@@ -208,3 +209,26 @@ def test_a_traceback_in_a_message_is_cut_below_debug(level: int, shown: str) -> 
         assert json.loads(JsonFormatter().format(record))["message"] == shown
     finally:
         root.setLevel(before)
+
+
+@pytest.mark.parametrize("level", [logging.INFO, logging.DEBUG])
+def test_exc_info_becomes_a_traceback_at_debug_only(level: int) -> None:
+    """``log.exception`` below DEBUG: the line says what failed, never the stack (its
+    frames' text can quote SQL parameters, and so event data)."""
+    root = logging.getLogger()
+    before = root.level
+    root.setLevel(level)
+    try:
+        try:
+            raise ValueError("private")
+        except ValueError:
+            record = logging.LogRecord("auditrail", logging.ERROR, "", 0, "failed", (),
+                                       sys.exc_info())
+        line = json.loads(JsonFormatter().format(record))
+    finally:
+        root.setLevel(before)
+    assert line["message"] == "failed"
+    if level == logging.DEBUG:
+        assert line["traceback"].endswith("ValueError: private")
+    else:
+        assert "traceback" not in line and "private" not in json.dumps(line)
