@@ -13,7 +13,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from application.ports.rate_limits import VersionedDecision
-from application.ports.repositories import IdempotencyKeyTaken, WorkspaceBacklog
+from application.ports.repositories import (
+    IdempotencyKeyTaken,
+    RetainedChain,
+    WorkspaceBacklog,
+)
 from domain.api_keys import ApiKey
 from domain.cursor import Position
 from domain.event_search import EventFilters, SearchEntries, search_entries, search_terms
@@ -341,10 +345,10 @@ class _ChainRepo:
         self._s.heads[workspace_id] = ChainHead()
 
     def lock(self, workspace_id: str) -> ChainHead:
-        return self.get(workspace_id)
-
-    def get(self, workspace_id: str) -> ChainHead:
         return self._s.heads.get(workspace_id, ChainHead())
+
+    def retained(self, workspace_id: str) -> RetainedChain:
+        return RetainedChain(self.anchor(workspace_id), self.lock(workspace_id))
 
     def save(self, workspace_id: str, head: ChainHead) -> None:
         self._s.heads[workspace_id] = head

@@ -29,18 +29,24 @@ class EventCounter:
 
     def count(self, uow: UnitOfWork, workspace_id: str, filters: EventFilters) -> int:
         """Events matching ``filters``, read in the caller's snapshot."""
-        # Retained events are exactly the sequences anchor+1..head: gapless by construction.
-        anchor = uow.chains.anchor(workspace_id).sequence
-        head = uow.chains.get(workspace_id).sequence
         pending = 0
         if filters.status in (None, PENDING):
             pending = uow.events.count_narrow(workspace_id, replace(filters, status=PENDING))
         if filters.status == PENDING:
             return pending
+        # Retained events are exactly the sequences anchor+1..head: gapless by construction.
+        chain = uow.chains.retained(workspace_id)
+        anchor, head = chain.anchor.sequence, chain.head.sequence
         if filters.only("status"):
             return head - anchor + pending
         return self._processed(uow, workspace_id, replace(filters, status=None), head,
                                anchor) + pending
+
+    def totals(self, uow: UnitOfWork, workspace_id: str) -> tuple[int, int]:
+        """All events and the pending ones (``GET /usage``): one pending count serves both."""
+        pending = self.count(uow, workspace_id, EventFilters(status=PENDING))
+        chain = uow.chains.retained(workspace_id)
+        return chain.head.sequence - chain.anchor.sequence + pending, pending
 
     def _processed(self, uow: UnitOfWork, workspace_id: str, filters: EventFilters,
                    head: int, anchor: int) -> int:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from contextlib import suppress
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 from flask.testing import FlaskClient
 from redis.exceptions import RedisError
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from entrypoints.container import Container, build_container
 from entrypoints.http.app import create_app
@@ -44,6 +46,23 @@ class Stack:
         else:
             self.container.job_queue().flush()  # what requests noted, without the wait
             run_worker(self.container, burst=True)
+
+    @contextmanager
+    def statements(self) -> Iterator[list[str]]:
+        """The SQL statements this thread sends meanwhile (the embedded worker's are not)."""
+        seen: list[str] = []
+        thread = threading.get_ident()
+
+        def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+            if threading.get_ident() == thread and statement.strip() != "BEGIN":
+                seen.append(" ".join(statement.split()))
+
+        engine = self.container.engine()
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            yield seen
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
 
     def sql(self, statement: str, **params: Any) -> Any:
         with self.container.engine().begin() as connection:

@@ -289,3 +289,25 @@ def test_received_clock_does_not_matter_to_order(stack: Stack) -> None:
         ingest(stack, secret, [event(5), event(1), event(3)])
     assert [d["occurred_at"][:19] for d in page(stack, secret, order="asc").json["data"]] == \
         [ts(1)[:19], ts(3)[:19], ts(5)[:19]]
+
+
+def test_a_page_costs_a_few_statements_whatever_its_size(stack: Stack) -> None:
+    """No statement per event, and the chain's anchor and head in one read."""
+    _, secret = stack.new_workspace()
+    ingest(stack, secret, [event(n) for n in range(120)])
+    stack.drain()
+    counts = []
+    for limit in (5, 100):
+        with stack.statements() as seen:
+            assert len(page(stack, secret, limit=limit).json["data"]) == limit
+        reads = [s for s in seen if "FROM api_keys" not in s]  # embedded: keys not cached
+        assert sum("FROM chain_heads" in s for s in reads) == 1, seen
+        counts.append(len(reads))
+    assert counts[0] == counts[1] == 3, counts  # the page, the chain's ends, pending count
+    with stack.statements() as seen:
+        assert get_verify(stack, secret)["checked"] == 120
+    assert sum("FROM chain_heads" in s for s in seen) == 1, seen
+
+
+def get_verify(stack: Stack, secret: str) -> dict[str, Any]:
+    return stack.client.get("/api/v1/events/verify", headers=bearer(secret)).json

@@ -32,6 +32,7 @@ def test_removes_the_expired_prefix_and_keeps_the_rest_verifiable() -> None:
     with world.uow as uow:
         assert EventCounter().count(uow, ws, EventFilters()) == 4  # 3 retained + 1 pending
         assert EventCounter().count(uow, ws, EventFilters(status="pending")) == 1
+        assert EventCounter().totals(uow, ws) == (4, 1)  # what GET /usage shows
     assert ApplyRetention(world.uow, world.clock).execute() == 0  # idempotent
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from adapters.sql import tables as t
 from adapters.sql.keyset import count_of, created_page
 from adapters.sql.mappers import api_key_from, api_key_row, workspace_from, workspace_row
-from application.ports.repositories import IdempotencyKeyTaken
+from application.ports.repositories import IdempotencyKeyTaken, RetainedChain
 from domain.api_keys import ApiKey
 from domain.cursor import Position
 from domain.hash_chain import GENESIS_HASH, ChainHead
@@ -102,16 +102,20 @@ class SqlChainHeadRepository:
                          {"workspace_id": workspace_id, "sequence": 0, "hash": GENESIS_HASH})
 
     def lock(self, workspace_id: str) -> ChainHead:
-        return self._read(workspace_id, for_update=True)
-
-    def get(self, workspace_id: str) -> ChainHead:
-        return self._read(workspace_id, for_update=False)
-
-    def _read(self, workspace_id: str, *, for_update: bool) -> ChainHead:
-        query = select(t.chain_heads.c.sequence, t.chain_heads.c.hash).where(
-            t.chain_heads.c.workspace_id == workspace_id)
-        row = self._db.execute(query.with_for_update() if for_update else query).first()
+        row = self._db.execute(
+            select(t.chain_heads.c.sequence, t.chain_heads.c.hash).where(
+                t.chain_heads.c.workspace_id == workspace_id).with_for_update()).first()
         return ChainHead(row.sequence, row.hash) if row else ChainHead()
+
+    def retained(self, workspace_id: str) -> RetainedChain:
+        heads = t.chain_heads.c
+        row = self._db.execute(
+            select(heads.anchor_sequence, heads.anchor_hash, heads.sequence, heads.hash)
+            .where(heads.workspace_id == workspace_id)).first()
+        if row is None:
+            return RetainedChain(ChainHead(), ChainHead())
+        return RetainedChain(ChainHead(row.anchor_sequence, row.anchor_hash),
+                             ChainHead(row.sequence, row.hash))
 
     def anchor(self, workspace_id: str) -> ChainHead:
         row = self._db.execute(

@@ -26,6 +26,15 @@ class WorkspaceBacklog:
     oldest_received_at: datetime
 
 
+@dataclass(frozen=True)
+class RetainedChain:
+    """Where a workspace's retained chain starts (the retention anchor: the last removed
+    event, or the genesis) and where it ends (the head); sequences anchor+1..head exist."""
+
+    anchor: ChainHead
+    head: ChainHead
+
+
 class WorkspaceRepository(Protocol):
     def add(self, workspace: Workspace) -> None: ...
     def get(self, workspace_id: str) -> Workspace | None: ...
@@ -139,8 +148,11 @@ class ChainHeadRepository(Protocol):
         """Read the head and hold it until commit, serialising one workspace's processing."""
         ...
 
-    def get(self, workspace_id: str) -> ChainHead: ...
     def save(self, workspace_id: str, head: ChainHead) -> None: ...
+
+    def retained(self, workspace_id: str) -> RetainedChain:
+        """Anchor and head in one read: readers want both, and each is a round trip."""
+        ...
 
     def anchor(self, workspace_id: str) -> ChainHead:
         """Where the retained chain starts: the last event removed by retention (sequence

@@ -39,7 +39,6 @@ class GetUsage:
             workspace.rate_limit_per_minute)
         since = self._clock.now() - timedelta(hours=24)
         with self._uow_factory(snapshot=True) as uow:
-            total = self._counter.count(uow, workspace.id, EventFilters())
-            pending = self._counter.count(uow, workspace.id, EventFilters(status="pending"))
+            total, pending = self._counter.totals(uow, workspace.id)
             recent = uow.events.count(workspace.id, EventFilters(since=since))
         return Usage(workspace.plan, decision, total, pending, recent)

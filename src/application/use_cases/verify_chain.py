@@ -31,8 +31,8 @@ class VerifyChain:
         entry changed to hide an event from a search breaks no hash, yet is tampering.
         """
         with self._uow_factory(snapshot=True) as uow:
-            head = uow.chains.get(workspace_id)
-            retained = uow.chains.anchor(workspace_id)
+            chain = uow.chains.retained(workspace_id)
+            retained, head = chain.anchor, chain.head
             # Events up to the retention anchor are gone; the chain starts after it.
             start = max(from_sequence or 1, retained.sequence + 1)
             anchor = retained if start == retained.sequence + 1 else None
