@@ -72,8 +72,8 @@ class EventFiltersSchema(Schema):
     country_code = fields.String(validate=validate.Regexp(r"^[A-Za-z]{2}$",
                                                           error="Two letters (ISO 3166-1)."))
     since = fields.String(metadata={"description": "occurred_at >= since"})
-    until = fields.String(metadata={"description": "occurred_at < until; not earlier "
-                                                   "than since (400 if it is)"})
+    until = fields.String(metadata={"description": "occurred_at < until; refused if "
+                                                   "earlier than since"})
     status = fields.String(validate=validate.OneOf(["pending", "processed"]))
 
 
