@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
+from adapters.sql.tables import idempotency_keys
 from tests.integration.stacks import Stack, bearer
 
 EVENT = {"action": "user.login", "actor": {"id": "u1", "type": "user"}}
@@ -32,7 +35,12 @@ def stored(stack: Stack, workspace_id: str) -> int:
 ])
 def test_replay_returns_the_original_response(stack: Stack, path: str, body: Any) -> None:
     workspace_id, secret = stack.new_workspace()
-    first = post(stack, secret, body, "order-42", path)
+    with stack.statements() as seen:
+        first = post(stack, secret, body, "order-42", path)
+    # Look the key up, then record it in one statement (it was four round trips: delete an
+    # expired record, a savepoint, the insert and the savepoint's release).
+    keyed = [s for s in seen if "idempotency_keys" in s or "SAVEPOINT" in s]
+    assert [s.split()[0] for s in keyed] == ["SELECT", "INSERT"], keyed
     again = post(stack, secret, body, "order-42", path)
     assert first.status_code == again.status_code == 202
     assert again.json == first.json
@@ -47,6 +55,25 @@ def test_same_key_other_body_is_409(stack: Stack) -> None:
     response = post(stack, secret, {**EVENT, "action": "user.logout"}, "k")
     assert response.status_code == 409 and response.json["error"]["code"] == "conflict"
     assert stored(stack, workspace_id) == 1
+
+
+def test_an_expired_key_is_free_again(stack: Stack) -> None:
+    """After 24 hours the key's record is taken over in place: the new request is stored,
+    and its own retries replay it."""
+    workspace_id, secret = stack.new_workspace()
+    first = post(stack, secret, EVENT, "daily")
+    with stack.container.engine().begin() as connection:
+        connection.execute(update(idempotency_keys)
+                           .where(idempotency_keys.c.workspace_id == workspace_id)
+                           .values(created_at=datetime.now(UTC) - timedelta(hours=25)))
+    other = {**EVENT, "action": "user.logout"}
+    second = post(stack, secret, other, "daily")
+    assert second.status_code == 202 and "Idempotent-Replayed" not in second.headers
+    assert second.json["id"] != first.json["id"]
+    again = post(stack, secret, other, "daily")
+    assert again.json == second.json and again.headers["Idempotent-Replayed"] == "true"
+    assert post(stack, secret, EVENT, "daily").status_code == 409  # the new record holds
+    assert stored(stack, workspace_id) == 2
 
 
 def test_keys_are_per_workspace(stack: Stack) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, delete, insert, or_, select, tuple_, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 
 from adapters.sql import tables as t
 from adapters.sql.keyset import count_of, created_page
@@ -148,19 +148,22 @@ class SqlIdempotencyRepository:
                                  tuple(row["event_ids"]), row["created_at"])
 
     def add(self, record: IdempotencyRecord, expired_by: datetime) -> None:
+        """One statement: insert the key, or take over an expired record of it. A live
+        record changes no row; a concurrent retry's uncommitted one makes this wait on the
+        primary key, then see it committed (READ COMMITTED) - or insert after a rollback.
+        (It was a delete, a savepoint, the insert and its release: four round trips.)"""
         table = t.idempotency_keys
-        self._db.execute(delete(table).where(table.c.workspace_id == record.workspace_id,
-                                             table.c.key == record.key,
-                                             table.c.created_at <= expired_by))
-        try:
-            # A savepoint keeps the transaction usable on PostgreSQL after a unique violation.
-            with self._db.begin_nested():
-                self._db.execute(insert(table), {
-                    "workspace_id": record.workspace_id, "key": record.key,
-                    "fingerprint": record.fingerprint, "event_ids": list(record.event_ids),
-                    "created_at": record.created_at})
-        except IntegrityError:
-            raise IdempotencyKeyTaken(record.key) from None
+        upsert = _dialect_insert(self._db)(table).values(
+            workspace_id=record.workspace_id, key=record.key, fingerprint=record.fingerprint,
+            event_ids=list(record.event_ids), created_at=record.created_at)
+        upsert = upsert.on_conflict_do_update(
+            index_elements=[table.c.workspace_id, table.c.key],
+            set_={name: upsert.excluded[name]
+                  for name in ("fingerprint", "event_ids", "created_at")},
+            where=table.c.created_at <= expired_by)
+        # An INSERT's row count is kept only when asked for (an update's always is).
+        if self._db.execute(upsert.execution_options(preserve_rowcount=True)).rowcount == 0:
+            raise IdempotencyKeyTaken(record.key)
 
     def purge(self, expired_by: datetime, limit: int) -> int:
         table = t.idempotency_keys
@@ -169,3 +172,8 @@ class SqlIdempotencyRepository:
         result = self._db.execute(
             delete(table).where(tuple_(table.c.workspace_id, table.c.key).in_(doomed)))
         return result.rowcount
+
+
+def _dialect_insert(db: Connection):  # type: ignore[no-untyped-def]
+    """The INSERT with ``ON CONFLICT`` of the connection's database."""
+    return postgresql.insert if db.dialect.name == "postgresql" else sqlite.insert
