@@ -3,11 +3,11 @@ in the one error shape. Bounded: a fixed seed and a fixed number of cases per op
 
 from __future__ import annotations
 
+import atexit
 import shutil
 import tempfile
 from pathlib import Path
 
-import pytest
 import schemathesis
 import schemathesis.checks as checks
 from hypothesis import HealthCheck, settings
@@ -22,9 +22,11 @@ _workspace, _secret = _stack.new_workspace("fuzz")
 schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", _stack.app)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _close_stack():  # type: ignore[no-untyped-def]
-    yield
+@atexit.register
+def _close_stack() -> None:
+    """At exit rather than in a module fixture: a run that collects this module but
+    selects none of its tests (``-k``, ``--collect-only``) never runs the fixture's
+    teardown, and left the data folder in /tmp."""
     _stack.close()
     shutil.rmtree(_data_dir, ignore_errors=True)
 
