@@ -177,6 +177,8 @@ BAD_BODIES = [
     ("payload_too_large", 413, {**EVENT, "metadata": {"blob": "x" * 2_000_000}}, None),
     # more digits than Python reads (4,300): a ValueError that used to escape as a 500
     ("invalid_json", 400, b'{"action": "a", "metadata": {"n": ' + b"9" * 5000 + b"}}", None),
+    # deeper than the parser recurses: a RecursionError, well within the size limit
+    ("invalid_json", 400, b'{"metadata": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", None),
 ]
 
 
