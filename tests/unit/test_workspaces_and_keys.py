@@ -60,7 +60,7 @@ def test_invalid_allowlist_entries_are_named() -> None:
 
 
 def test_settings_the_domain_refuses_whatever_the_caller_checked() -> None:
-    """The HTTP schema checks these first; the CLI and future callers rely on the domain."""
+    """The HTTP schema and the CLI check these first; the domain holds them for any caller."""
     workspace = WorkspaceFactory()
     too_many = [f"10.0.{i // 256}.{i % 256}" for i in range(MAX_ALLOWLIST_ENTRIES + 1)]
     with pytest.raises(ValidationFailed) as failure:
