@@ -34,19 +34,16 @@ class EventCounter:
             pending = uow.events.count_narrow(workspace_id, replace(filters, status=PENDING))
         if filters.status == PENDING:
             return pending
-        # Retained events are exactly the sequences anchor+1..head: gapless by construction.
         chain = uow.chains.retained(workspace_id)
-        anchor, head = chain.anchor.sequence, chain.head.sequence
         if filters.only("status"):
-            return head - anchor + pending
-        return self._processed(uow, workspace_id, replace(filters, status=None), head,
-                               anchor) + pending
+            return chain.linked + pending
+        return self._processed(uow, workspace_id, replace(filters, status=None),
+                               chain.head.sequence, chain.anchor.sequence) + pending
 
     def totals(self, uow: UnitOfWork, workspace_id: str) -> tuple[int, int]:
         """All events and the pending ones (``GET /usage``): one pending count serves both."""
         pending = self.count(uow, workspace_id, EventFilters(status=PENDING))
-        chain = uow.chains.retained(workspace_id)
-        return chain.head.sequence - chain.anchor.sequence + pending, pending
+        return uow.chains.retained(workspace_id).linked + pending, pending
 
     def _processed(self, uow: UnitOfWork, workspace_id: str, filters: EventFilters,
                    head: int, anchor: int) -> int:

@@ -34,6 +34,11 @@ class RetainedChain:
     anchor: ChainHead
     head: ChainHead
 
+    @property
+    def linked(self) -> int:
+        """How many events it holds: every sequence in between, gapless by construction."""
+        return self.head.sequence - self.anchor.sequence
+
 
 class WorkspaceRepository(Protocol):
     def add(self, workspace: Workspace) -> None: ...
