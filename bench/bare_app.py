@@ -20,7 +20,8 @@ _SQL = ("INSERT INTO events (id, workspace_id, status, action, occurred_at, rece
         "actor_id, actor_type, body) VALUES (%s, %s, 'pending', %s, %s, %s, %s, %s, %s)")
 
 
-def _connection() -> psycopg.Connection:
+def connection() -> psycopg.Connection:
+    """This thread's autocommitted connection, opened on first use."""
     if not hasattr(_local, "connection"):
         _local.connection = psycopg.connect(os.environ["BARE_DSN"], autocommit=True)
     return _local.connection
@@ -30,7 +31,7 @@ def insert_pending(body: dict) -> str:
     """One autocommitted INSERT of a pending-event row; the new event's id."""
     now = datetime.now(UTC)
     event_id = f"evt_{uuid.uuid4().hex}"
-    _connection().execute(_SQL, (
+    connection().execute(_SQL, (
         event_id, os.environ["BARE_WORKSPACE"], body["action"], now, now,
         body["actor"]["id"], body["actor"]["type"],
         json.dumps({"actor": body["actor"], "targets": [], "context": {}, "metadata": {}})))

@@ -10,7 +10,9 @@ Measures, in one run and on one machine:
   * events/s fully processed (geo, sequence, hash chain) by one and by two ``auditrail
     worker`` processes;
   * single ``POST /api/v1/events`` requests/s with p50/p99 latency, and the bare endpoint's
-    (plus, for reference, the same one INSERT behind Flask: the framework's own cost),
+    (plus, for reference, the same one INSERT behind Flask: the framework's own cost; and
+    the contract's floor, ``contract_floor.py``: Flask with only the round trips and headers
+    the contract requires of every request),
     measured in interleaved rounds so that the machine's drift cancels out of the ratio,
     with the CPU each request cost the server, PostgreSQL, Redis and the client (``cpu``).
 Then prints each figure with its ratio to the limit it is judged against.
@@ -51,7 +53,7 @@ EVENT = {
     "metadata": {"reason": "bad_password", "attempt": 3},
 }
 LABELS = {"single": "auditrail  POST /events", "bare": "limit  bare one-INSERT",
-          "flask": "reference  Flask one-INSERT"}
+          "flask": "reference  Flask one-INSERT", "contract": "reference  contract floor"}
 Target = tuple[str, str, str, CpuMeter]
 """Where single events go: base URL, path, API key, and the meter of its server's CPU."""
 COLUMNS = ("id", "workspace_id", "status", "action", "occurred_at", "received_at", "actor_id",
@@ -291,11 +293,13 @@ class Bench:
             self.server = self._auditrail_server()
         targets = {"single": (self.server[1], "/api/v1/events", self.single_key,
                               CpuMeter(self.server[0].pid))}
-        for name, app in (("bare", "bare_app:app"), ("flask", "flask_floor:app")):
+        for name, app in (("bare", "bare_app:app"), ("flask", "flask_floor:app"),
+                          ("contract", "contract_floor:app")):
             targets[name] = self._bare_endpoint(name, app)
         def progress(number: int, rounds: dict[str, list[float]]) -> None:
             print(f"round {number}: POST /events {rounds['single'][-1]:>6,.0f} req/s, bare "
-                  f"{rounds['bare'][-1]:>6,.0f}, Flask {rounds['flask'][-1]:>6,.0f}  ->  "
+                  f"{rounds['bare'][-1]:>6,.0f}, Flask {rounds['flask'][-1]:>6,.0f}, contract "
+                  f"floor {rounds['contract'][-1]:>6,.0f}  ->  "
                   f"{100 * rounds['single'][-1] / rounds['bare'][-1]:.1f} % of bare",
                   flush=True)
 
@@ -306,8 +310,9 @@ class Bench:
         self.results["single_ratios"] = sorted(
             single / bare for single, bare in zip(rounds["single"], rounds["bare"],
                                                   strict=True))
-        self.results["flask_ratios"] = sorted(
-            flask / bare for flask, bare in zip(rounds["flask"], rounds["bare"], strict=True))
+        for name in ("flask", "contract"):
+            self.results[f"{name}_ratios"] = sorted(
+                other / bare for other, bare in zip(rounds[name], rounds["bare"], strict=True))
 
     def interleaved_rounds(
             self, targets: dict[str, Target],
@@ -335,15 +340,19 @@ class Bench:
         return rounds, latencies, cpu
 
     def _bare_endpoint(self, name: str, app: str) -> Target:
-        """The limit (a bare WSGI app) or, for reference, the same behind Flask."""
+        """The limit (a bare WSGI app) or, for reference, the same behind Flask, and the
+        least a Flask endpoint must do to honour the contract."""
         workspace_id, _ = self._workspace(name)
         port = _free_port()
-        env = {**self.env, "BARE_DSN": self.dsn, "BARE_WORKSPACE": workspace_id}
+        key = f"ak_{uuid.uuid4().hex}{uuid.uuid4().hex}"
+        env = {**self.env, "BARE_DSN": self.dsn, "BARE_WORKSPACE": workspace_id,
+               "BARE_KEY": key, "BARE_REDIS": self.options.redis,
+               "BARE_RATE_PREFIX": f"{self.queue}:ratelimit:"}
         command = [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers",
                    str(self.options.server_workers), "--worker-class", "gthread",
                    "--threads", "8", "--no-control-socket", app]
         process, base = self._serve(command, port, env, f"{name}.log")
-        return base, "/", "none", CpuMeter(process.pid)
+        return base, "/", key, CpuMeter(process.pid)
 
     def _record_singles(self, name: str, rates: list[float], latencies: list[float]) -> None:
         quantiles = statistics.quantiles(latencies, n=100)
@@ -374,7 +383,9 @@ class Bench:
         for label, ratios, target in (
                 ("single POST req/s / bare one-INSERT", r["single_ratios"], ">= 60%"),
                 ("  (Flask one-INSERT / bare one-INSERT)", r["flask_ratios"],
-                 "framework floor")):
+                 "framework floor"),
+                ("  (contract floor / bare one-INSERT)", r["contract_ratios"],
+                 "Flask + contract")):
             print(f"{label:<50} {100 * statistics.median(ratios):>6.1f}%   {target}   "
                   f"(rounds {100 * ratios[0]:.1f}-{100 * ratios[-1]:.1f} %)")
 
