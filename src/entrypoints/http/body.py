@@ -9,6 +9,7 @@ from flask import request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from entrypoints.http.errors import ApiError
+from entrypoints.http.query import header
 
 ONE_MIB = 1024 * 1024
 
@@ -25,10 +26,7 @@ def json_object(max_bytes: int = ONE_MIB) -> dict[str, Any]:
     if request.mimetype != "application/json":
         raise ApiError(400, "invalid_content_type",
                        "Request bodies must be sent with 'Content-Type: application/json'.")
-    # The environ, not request.headers: there an absent header, as this one nearly always
-    # is, costs a KeyError raised and caught (15,000 instructions of a single POST).
-    environ = request.environ
-    if environ.get("HTTP_CONTENT_ENCODING", "identity").strip().lower() != "identity":
+    if (header("Content-Encoding") or "identity").strip().lower() != "identity":
         # A compressed body would otherwise fail as "not valid UTF-8", which misleads.
         raise ApiError(400, "invalid_parameter",
                        "Header 'Content-Encoding' is not supported: send the body "

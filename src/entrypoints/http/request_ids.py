@@ -11,6 +11,7 @@ from collections.abc import Callable
 from flask import Flask, Response, g, request
 
 from entrypoints.http.metrics import observe_request
+from entrypoints.http.query import header
 from entrypoints.http.routes import route_template
 
 log = logging.getLogger("auditrail.http")
@@ -22,7 +23,7 @@ def install_request_ids(app: Flask, new_id: Callable[[str], str]) -> None:
     def _assign() -> None:
         state = g._get_current_object()  # type: ignore[attr-defined]
         state.started = time.perf_counter()
-        offered = request.headers.get("X-Request-Id", "")
+        offered = header("X-Request-Id") or ""
         state.request_id = offered if _SANE.match(offered) else new_id("req")
 
     @app.after_request
