@@ -26,7 +26,8 @@ def json_object(max_bytes: int = ONE_MIB) -> dict[str, Any]:
     if request.mimetype != "application/json":
         raise ApiError(400, "invalid_content_type",
                        "Request bodies must be sent with 'Content-Type: application/json'.")
-    if (header("Content-Encoding") or "identity").strip().lower() != "identity":
+    encoding = header("Content-Encoding")
+    if encoding is not None and encoding.strip().lower() != "identity":
         # A compressed body would otherwise fail as "not valid UTF-8", which misleads.
         raise ApiError(400, "invalid_parameter",
                        "Header 'Content-Encoding' is not supported: send the body "
