@@ -25,6 +25,7 @@ the same figure on every run (about 20 s per line), but blind to time spent in t
 from __future__ import annotations
 
 import argparse
+import atexit
 import io
 import json
 import logging
@@ -49,6 +50,7 @@ sys.path.insert(0, str(ROOT))  # tests.queues
 # imported, so before anything imports it) and a JSON log line per request at INFO.
 METRICS_DIR = tempfile.mkdtemp(prefix="auditrail-cost-metrics-")
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = METRICS_DIR
+atexit.register(shutil.rmtree, METRICS_DIR, ignore_errors=True)  # imported or run
 
 from dependency_injector import providers  # noqa: E402
 from ingest import EVENT  # noqa: E402
@@ -234,7 +236,4 @@ def count_instructions(count: int = 200) -> None:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    finally:
-        shutil.rmtree(METRICS_DIR, ignore_errors=True)
+    main()
