@@ -1,4 +1,5 @@
-"""The API document: generated, complete, and served without a key."""
+"""The API document: generated, complete, served without a key, and what it says of
+query parameters is what the API accepts."""
 
 from __future__ import annotations
 
@@ -6,8 +7,11 @@ import re
 
 import pytest
 
-from entrypoints.http.openapi import UndocumentedRoute, build_document
-from tests.integration.stacks import Stack
+from entrypoints.http.openapi import OPERATIONS, UndocumentedRoute, build_document
+from tests.integration.stacks import Stack, bearer
+
+SAMPLE_IDS = {"event_id": "evt_01JD0000000000000000000000", "key_id":
+              "key_01JD0000000000000000000000", "export_id": "exp_01JD0000000000000000000000"}
 
 
 def test_every_route_is_documented(stack: Stack) -> None:
@@ -33,3 +37,45 @@ def test_a_new_undocumented_route_fails_the_build(stack: Stack) -> None:
     stack.app.add_url_rule("/api/v1/secret-feature", "api.secret_feature", lambda: "x")
     with pytest.raises(UndocumentedRoute, match="secret-feature"):
         build_document(stack.app, "test")
+
+
+def _routes_without_query(stack: Stack) -> list[tuple[str, str]]:
+    """(method, path) of every /api/v1 route whose document takes no query parameter."""
+    found = []
+    for rule in stack.app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/v1/") or OPERATIONS[rule.endpoint].query:
+            continue
+        path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", lambda m: SAMPLE_IDS[m.group(1)], rule.rule)
+        found += [(method, path) for method in sorted(rule.methods or ())
+                  if method not in ("HEAD", "OPTIONS")]
+    return found
+
+
+def test_endpoints_that_take_no_query_refuse_one_by_name(stack: Stack) -> None:
+    """Contract §1: an unknown query parameter is a 400 naming it, on every endpoint -
+    a typo such as ``?expand=geo`` used to be ignored where the endpoint took none."""
+    workspace_id, secret = stack.new_workspace()
+    routes = _routes_without_query(stack)
+    assert ("POST", "/api/v1/events") in routes and ("GET", "/api/v1/usage") in routes
+    assert len(routes) >= 12
+    for method, path in routes:
+        response = stack.client.open(f"{path}?expnad=geo", method=method,
+                                     headers=bearer(secret), json={})
+        assert response.status_code == 400, (method, path, response.status_code)
+        error = response.json["error"]
+        assert (error["code"], error["message"]) == \
+            ("invalid_parameter", "Unknown query parameter 'expnad'."), (method, path)
+    assert stack.sql("SELECT count(*) FROM events WHERE workspace_id = :w",
+                     w=workspace_id)[0][0] == 0  # refused before anything was stored
+
+
+def test_authentication_comes_before_the_query_check(stack: Stack) -> None:
+    response = stack.client.get("/api/v1/usage?expnad=geo")
+    assert response.status_code == 401
+
+
+def test_an_empty_query_string_is_no_parameter(stack: Stack) -> None:
+    _, secret = stack.new_workspace()
+    for suffix in ("?", "?&"):
+        assert stack.client.get(f"/api/v1/usage{suffix}", headers=bearer(secret)) \
+            .status_code == 200, suffix

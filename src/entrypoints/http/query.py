@@ -28,6 +28,16 @@ def query_args(schema: Schema) -> dict[str, Any]:
         raise ApiError(400, "invalid_parameter", message) from None
 
 
+def refuse_query() -> None:
+    """For endpoints that take no query parameters: any one given is unknown (contract §1),
+    so a typo such as ``?expand=geo`` is refused rather than silently ignored."""
+    if not request.environ.get("QUERY_STRING"):
+        return
+    names = list(request.args)
+    if names:
+        raise ApiError(400, "invalid_parameter", f"Unknown query parameter '{names[0]}'.")
+
+
 def header(name: str) -> str | None:
     """A request header other than ``Content-Type`` and ``Content-Length``, or None.
 

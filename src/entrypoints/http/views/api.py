@@ -10,7 +10,8 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from application.use_cases.admit_request import AdmitRequest
 from entrypoints.container import Container
 from entrypoints.http.auth import admit_request, rate_limit_headers
-from entrypoints.http.openapi import build_document
+from entrypoints.http.openapi import OPERATIONS, build_document
+from entrypoints.http.query import refuse_query
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -31,9 +32,14 @@ def openapi_document() -> Response:
 @api.before_request
 @inject
 def _admit(admit: AdmitRequest = Provide[Container.admit_request]) -> None:
-    if request.endpoint in PUBLIC_ENDPOINTS:
-        return
-    admit_request(admit)
+    """Authenticate, then refuse query parameters the endpoint does not take: the API
+    document says which take any (``Operation.query``), so what is documented is what is
+    accepted."""
+    if request.endpoint not in PUBLIC_ENDPOINTS:
+        admit_request(admit)
+    operation = OPERATIONS.get(request.endpoint or "")
+    if operation is None or operation.query is None:
+        refuse_query()
 
 
 @api.after_request
