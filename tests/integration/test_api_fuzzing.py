@@ -39,7 +39,8 @@ def test_api_conforms_to_its_document(case: schemathesis.Case) -> None:
     assert response.status_code < 500, response.text
     case.validate_response(response, checks=[
         checks.not_a_server_error, checks.status_code_conformance,
-        checks.content_type_conformance, checks.response_schema_conformance])
+        checks.content_type_conformance, checks.response_schema_conformance,
+        checks.response_headers_conformance])
     if response.status_code >= 400:
         error = response.json()["error"]
         assert set(error) <= {"code", "message", "details", "request_id"}

@@ -33,6 +33,38 @@ def test_every_route_is_documented(stack: Stack) -> None:
     assert reason["enum"] == ["hash_mismatch", "prev_hash_mismatch", "sequence_gap", None]
 
 
+def test_each_operation_lists_the_errors_it_can_answer_and_its_headers(stack: Stack) -> None:
+    """Only the statuses an operation can answer (the fuzz test holds every response to
+    them), with the headers each carries, so a generated client handles what happens."""
+    paths = stack.client.get("/api/v1/openapi.json").json["paths"]
+
+    def statuses(path: str, method: str) -> set[str]:
+        return set(paths[path][method]["responses"])
+
+    ingest = paths["/api/v1/events"]["post"]["responses"]
+    assert set(ingest) == {"202", "400", "401", "403", "409", "413", "422", "429", "500",
+                           "503"}
+    assert ingest["202"]["description"] == "Accepted"
+    assert "Idempotency-Key" in ingest["409"]["description"]
+    assert statuses("/api/v1/usage", "get") == {"200", "400", "401", "403", "429", "500",
+                                                "503"}
+    assert statuses("/api/v1/events/{event_id}", "get") >= {"404"}
+    assert statuses("/api/v1/exports/{export_id}/download", "get") >= {"302", "409", "410"}
+    link = statuses("/api/v1/exports/{export_id}/file", "get")
+    assert {"403", "404", "410"} <= link and "401" not in link and "429" not in link
+    assert statuses("/healthz", "get") == {"200", "500"}
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            for status, response in operation["responses"].items():
+                headers = {ref["$ref"].rsplit("/", 1)[1] for ref in response["headers"].values()}
+                assert "X-Request-Id" in headers, (path, method, status)
+                if status.startswith("2") and "security" in operation:
+                    assert {"X-RateLimit-Limit", "X-RateLimit-Remaining",
+                            "X-RateLimit-Reset"} <= headers, (path, method)
+                if status in ("429", "503"):
+                    assert "Retry-After" in headers, (path, method, status)
+
+
 def test_a_new_undocumented_route_fails_the_build(stack: Stack) -> None:
     stack.app.add_url_rule("/api/v1/secret-feature", "api.secret_feature", lambda: "x")
     with pytest.raises(UndocumentedRoute, match="secret-feature"):

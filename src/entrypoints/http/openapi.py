@@ -31,19 +31,36 @@ from entrypoints.http.schemas.workspace import (
 )
 
 ERRORS = {
-    "400": "Bad request: invalid JSON, content type, parameter or cursor.",
-    "401": "Missing, malformed, unknown, revoked or expired API key.",
-    "403": "IP not allowed, or the key lacks the scope.",
-    "404": "No such resource in this workspace.",
-    "405": "Method not allowed.",
-    "409": "Conflict with the resource's state.",
-    "410": "Gone: expired.",
-    "413": "Body larger than the endpoint accepts.",
-    "422": "Validation failed; see details.",
-    "429": "Rate limited; see Retry-After.",
-    "500": "Internal error; quote the request id.",
-    "503": "A backing store is down; see Retry-After.",
+    400: "Bad request: invalid JSON or content type, an unknown or invalid query parameter "
+         "or header, or a bad cursor.",
+    401: "Missing, malformed, unknown, revoked or expired API key.",
+    403: "IP not allowed, or the key lacks the scope.",
+    404: "No such resource in this workspace.",
+    409: "Conflict with the resource's state.",
+    410: "Gone: expired.",
+    413: "Body larger than the endpoint accepts.",
+    422: "Validation failed; see details.",
+    429: "Rate limited; see Retry-After.",
+    500: "Internal error; quote the request id.",
+    503: "A backing store is down; see Retry-After.",
 }
+"""What each error status means, unless an operation says more precisely."""
+
+SUCCESS = {200: "OK", 201: "Created", 202: "Accepted", 302: "Found: redirect"}
+
+HEADERS = {
+    "X-Request-Id": ("string", "The caller's X-Request-Id when it sent a sane one, else a new "
+                               "req_… id; quote it when reporting a problem."),
+    "X-RateLimit-Limit": ("integer", "Requests a minute the workspace may make."),
+    "X-RateLimit-Remaining": ("integer", "Requests it may still make at once."),
+    "X-RateLimit-Reset": ("integer", "Seconds until its allowance is full again."),
+    "Retry-After": ("integer", "Seconds to wait before retrying."),
+    "WWW-Authenticate": ("string", "Bearer."),
+    "Location": ("string", "Where the resource is."),
+    "Idempotent-Replayed": ("string", "'true' when this is the answer remembered for the "
+                                      "request's Idempotency-Key; nothing new was stored."),
+}
+_RATE_LIMIT = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
 
 
 @dataclass(frozen=True)
@@ -56,15 +73,22 @@ class Operation:
     headers: tuple[str, ...] = ()
     tags: tuple[str, ...] = field(default_factory=tuple)
     content_type: str = "application/json"
+    errors: dict[int, str] = field(default_factory=dict)
+    """Error statuses beyond those its shape implies (see ``_error_statuses``), each with
+    what it means here."""
 
+
+_KEY_REUSED = {409: "This Idempotency-Key was used with a different request in the last 24 "
+                   "hours."}
 
 OPERATIONS: dict[str, Operation] = {
     "api.ingest_event": Operation("Ingest one event", {202: out.AcceptedSchema}, EVENTS_WRITE,
                                   body=EventSchema, headers=("Idempotency-Key",),
-                                  tags=("events",)),
+                                  tags=("events",), errors=_KEY_REUSED),
     "api.ingest_batch": Operation("Ingest 1-1,000 events", {202: out.BatchAcceptedSchema},
                                   EVENTS_WRITE, body=EventBatchSchema,
-                                  headers=("Idempotency-Key",), tags=("events",)),
+                                  headers=("Idempotency-Key",), tags=("events",),
+                                  errors=_KEY_REUSED),
     "api.list_events": Operation("Search events", {200: out.EventPageSchema}, EVENTS_READ,
                                  query=EventQuerySchema, tags=("events",)),
     "api.verify_events": Operation("Verify the hash chain", {200: out.VerifyReportSchema},
@@ -88,22 +112,32 @@ OPERATIONS: dict[str, Operation] = {
     "api.revoke_api_key": Operation("Revoke an API key", {200: out.ApiKeyOutSchema}, ADMIN,
                                     tags=("api keys",)),
     "api.create_export": Operation("Request an export", {202: out.ExportOutSchema}, EXPORTS,
-                                   body=ExportCreateSchema, tags=("exports",)),
+                                   body=ExportCreateSchema, tags=("exports",),
+                                   errors={409: "Too many exports of this workspace are "
+                                                "queued or running."}),
     "api.list_exports": Operation("List exports", {200: out.ExportPageSchema}, EXPORTS,
                                   query=PageQuerySchema, tags=("exports",)),
     "api.get_export": Operation("Get an export", {200: out.ExportOutSchema}, EXPORTS,
                                 tags=("exports",)),
     "api.download_export": Operation("Redirect to a signed download link", {302: None},
-                                     EXPORTS, tags=("exports",)),
+                                     EXPORTS, tags=("exports",),
+                                     errors={409: "export_not_ready (queued or running) or "
+                                                  "export_failed.",
+                                             410: "export_expired: the file was deleted."}),
     "api.export_file": Operation("Download an export file (signed link, no API key)",
                                  {200: None}, query=FileLinkSchema, tags=("exports",),
-                                 content_type="application/octet-stream"),
+                                 content_type="application/octet-stream",
+                                 errors={403: "invalid_signature: missing or wrong.",
+                                         410: "link_expired, or export_expired.",
+                                         503: ERRORS[503]}),
     "api.openapi_document": Operation("This document", {200: None}, tags=("operations",)),
     "ops.healthz": Operation("Liveness", {200: None}, tags=("operations",)),
     "ops.readyz": Operation("Readiness: database and queue reachable", {200: None},
-                            tags=("operations",)),
+                            tags=("operations",),
+                            errors={503: "Not ready: the database or the queue is "
+                                         "unreachable."}),
     "ops.metrics": Operation("Prometheus metrics", {200: None}, tags=("operations",),
-                             content_type="text/plain"),
+                             content_type="text/plain", errors={503: ERRORS[503]}),
 }
 
 
@@ -119,6 +153,9 @@ def build_document(app: Flask, version: str) -> dict[str, Any]:
     spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer",
                                                    "description": "An API key: ak_…"})
     spec.components.schema("Error", schema=out.ErrorSchema)
+    for name, (kind, description) in HEADERS.items():
+        spec.components.header(name, {"description": description, "schema": {"type": kind},
+                                      "required": name != "Idempotent-Replayed"})
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
         if rule.endpoint == "static":
             continue
@@ -128,22 +165,14 @@ def build_document(app: Flask, version: str) -> dict[str, Any]:
         methods = sorted((rule.methods or set()) - {"HEAD", "OPTIONS"})
         path = route_template(rule.rule).replace("<", "{").replace(">", "}")
         spec.path(path=path, operations={
-            method.lower(): _operation(operation, rule.arguments) for method in methods})
+            method.lower(): _operation(operation, rule.arguments, path) for method in methods})
     return spec.to_dict()
 
 
-def _operation(operation: Operation, arguments: set[str]) -> dict[str, Any]:
+def _operation(operation: Operation, arguments: set[str], path: str) -> dict[str, Any]:
     document: dict[str, Any] = {"summary": operation.summary, "tags": list(operation.tags),
-                                "responses": {}}
-    parameters: list[dict[str, Any]] = [
-        {"in": "path", "name": name, "required": True,
-         "schema": {"type": "string", "pattern": f"^{ID_PATTERN}$"}}
-        for name in sorted(arguments)]
-    if operation.query is not None:
-        parameters.append({"in": "query", "schema": operation.query})
-    parameters += [{"in": "header", "name": header, "required": False,
-                    "schema": {"type": "string", "minLength": 1, "maxLength": 255}}
-                   for header in operation.headers]
+                                "responses": _responses(operation, arguments, path)}
+    parameters = _parameters(operation, arguments)
     if parameters:
         document["parameters"] = parameters
     if operation.body is not None:
@@ -152,12 +181,70 @@ def _operation(operation: Operation, arguments: set[str]) -> dict[str, Any]:
     if operation.scope is not None:
         document["security"] = [{"bearerAuth": []}]
         document["description"] = f"Scope: `{operation.scope}` (or `admin`)."
+    return document
+
+
+def _parameters(operation: Operation, arguments: set[str]) -> list[dict[str, Any]]:
+    parameters: list[dict[str, Any]] = [
+        {"in": "path", "name": name, "required": True,
+         "schema": {"type": "string", "pattern": f"^{ID_PATTERN}$"}}
+        for name in sorted(arguments)]
+    if operation.query is not None:
+        parameters.append({"in": "query", "schema": operation.query})
+    return parameters + [{"in": "header", "name": header, "required": False,
+                          "schema": {"type": "string", "minLength": 1, "maxLength": 255}}
+                         for header in operation.headers]
+
+
+def _responses(operation: Operation, arguments: set[str], path: str) -> dict[str, Any]:
+    responses: dict[str, Any] = {}
     for status, schema in operation.responses.items():
-        response: dict[str, Any] = {"description": "OK" if status < 300 else "Redirect"}
+        response: dict[str, Any] = {"description": SUCCESS[status],
+                                    "headers": _success_headers(operation, status)}
         if schema is not None:
             response["content"] = {operation.content_type: {"schema": schema}}
-        document["responses"][str(status)] = response
-    for status, description in ERRORS.items():
-        document["responses"][status] = {"description": description, "content": {
-            "application/json": {"schema": "Error"}}}
-    return document
+        responses[str(status)] = response
+    for status in sorted(_error_statuses(operation, arguments, path)):
+        responses[str(status)] = {
+            "description": operation.errors.get(status, ERRORS[status]),
+            "headers": _error_headers(status),
+            "content": {"application/json": {"schema": "Error"}}}
+    return responses
+
+
+def _error_statuses(operation: Operation, arguments: set[str], path: str) -> set[int]:
+    """The errors an operation can answer, from its shape: only those, so that a client
+    generated from the document handles what can happen (the API's fuzz test holds every
+    response against this list)."""
+    statuses = {500, *operation.errors}
+    if path.startswith("/api/v1/"):
+        statuses.add(400)  # at least an unknown query parameter
+    if operation.scope is not None:
+        statuses |= {401, 403, 429, 503}
+    if arguments:
+        statuses.add(404)
+    if operation.body is not None:
+        statuses |= {413, 422}
+    return statuses
+
+
+def _success_headers(operation: Operation, status: int) -> dict[str, str]:
+    names = ["X-Request-Id"]
+    if operation.scope is not None:
+        names += _RATE_LIMIT
+    if status == 302:
+        names.append("Location")
+    if "Idempotency-Key" in operation.headers:
+        names.append("Idempotent-Replayed")
+    return {name: name for name in names}
+
+
+def _error_headers(status: int) -> dict[str, str]:
+    names = ["X-Request-Id"]
+    if status == 401:
+        names.append("WWW-Authenticate")
+    if status == 429:
+        names += ["Retry-After", *_RATE_LIMIT]
+    if status == 503:
+        names.append("Retry-After")
+    return {name: name for name in names}
