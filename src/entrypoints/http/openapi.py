@@ -55,7 +55,7 @@ HEADERS = {
     "X-RateLimit-Remaining": ("integer", "Requests it may still make at once."),
     "X-RateLimit-Reset": ("integer", "Seconds until its allowance is full again."),
     "Retry-After": ("integer", "Seconds to wait before retrying."),
-    "WWW-Authenticate": ("string", "Bearer."),
+    "WWW-Authenticate": ("string", 'Bearer realm="auditrail": send an API key.'),
     "Location": ("string", "Where the resource is."),
     "Idempotent-Replayed": ("string", "'true' when this is the answer remembered for the "
                                       "request's Idempotency-Key; nothing new was stored."),

@@ -43,7 +43,7 @@ def header(name: str) -> str | None:
 
     Read from the WSGI environ, where the server put it, rather than ``request.headers``:
     there an absent header, as the optional ones nearly always are, costs a ``KeyError``
-    raised and caught (some 15,000 instructions of a single POST each).
+    raised and caught (thousands of instructions each, on every request).
     """
     return request.environ.get("HTTP_" + name.upper().replace("-", "_"))
 
