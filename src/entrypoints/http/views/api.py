@@ -35,11 +35,13 @@ def _admit(admit: AdmitRequest = Provide[Container.admit_request]) -> None:
     """Authenticate, then refuse query parameters the endpoint does not take: the API
     document says which take any (``Operation.query``), so what is documented is what is
     accepted."""
-    if request.endpoint not in PUBLIC_ENDPOINTS:
+    current = request._get_current_object()  # type: ignore[attr-defined]  # one lookup
+    if current.endpoint not in PUBLIC_ENDPOINTS:
         admit_request(admit)
-    operation = OPERATIONS.get(request.endpoint or "")
-    if operation is None or operation.query is None:
-        refuse_query()
+    if current.environ.get("QUERY_STRING"):  # nearly always empty: nothing more to look up
+        operation = OPERATIONS.get(current.endpoint or "")
+        if operation is None or operation.query is None:
+            refuse_query()
 
 
 @api.after_request
