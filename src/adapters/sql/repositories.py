@@ -118,10 +118,7 @@ class SqlChainHeadRepository:
                              ChainHead(row.sequence, row.hash))
 
     def anchor(self, workspace_id: str) -> ChainHead:
-        row = self._db.execute(
-            select(t.chain_heads.c.anchor_sequence, t.chain_heads.c.anchor_hash).where(
-                t.chain_heads.c.workspace_id == workspace_id)).first()
-        return ChainHead(row[0], row[1]) if row else ChainHead()
+        return self.retained(workspace_id).anchor
 
     def save_anchor(self, workspace_id: str, anchor: ChainHead) -> None:
         self._db.execute(update(t.chain_heads)
