@@ -30,9 +30,8 @@ def query_args(schema: Schema) -> dict[str, Any]:
 
 def refuse_query() -> None:
     """For endpoints that take no query parameters: any one given is unknown (contract §1),
-    so a typo such as ``?expand=geo`` is refused rather than silently ignored."""
-    if not request.environ.get("QUERY_STRING"):
-        return
+    so a typo such as ``?expand=geo`` is refused rather than silently ignored. Called
+    once a query string was seen ("?" or "&" alone hold no parameter)."""
     names = list(request.args)
     if names:
         raise ApiError(400, "invalid_parameter", f"Unknown query parameter '{names[0]}'.")
