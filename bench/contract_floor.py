@@ -30,6 +30,7 @@ from bare_app import connection
 from flask import Flask, jsonify, request
 
 from adapters.redis_store.rate_limiter import GCRA_SCRIPT
+from domain.event_search import action_term
 
 LIMIT = 1_000_000
 _KEY_HASH = hashlib.sha256(os.environ.get("BARE_KEY", "none").encode()).hexdigest()
@@ -85,7 +86,7 @@ def _insert(body: dict) -> str:
     event_id = f"evt_{uuid.uuid4().hex}"
     workspace = os.environ["BARE_WORKSPACE"]
     segments = body["action"].split(".")
-    terms = {"action:" + ".".join(segments[:n]) + "." for n in range(1, len(segments))}
+    terms = {action_term(".".join(segments[:n]) + ".") for n in range(1, len(segments))}
     for target in body.get("targets", []):
         terms.update((f"target_id:{target['id']}", f"target_type:{target['type']}"))
     context = body.get("context", {})
