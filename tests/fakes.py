@@ -16,10 +16,14 @@ from application.ports.rate_limits import VersionedDecision
 from application.ports.repositories import (
     IdempotencyKeyTaken,
     RetainedChain,
+    StreamProgress,
     WorkspaceBacklog,
 )
+from domain.action_patterns import ActionPatterns
 from domain.api_keys import ApiKey
 from domain.cursor import Position
+from domain.deliveries import PENDING as DELIVERY_PENDING
+from domain.deliveries import Delivery
 from domain.event_search import EventFilters, SearchEntries, search_entries, search_terms
 from domain.events import PENDING, PROCESSED, Event
 from domain.export_rows import CSV_COLUMNS, csv_row, ndjson_line
@@ -27,6 +31,8 @@ from domain.exports import ACTIVE, Export
 from domain.hash_chain import ChainHead
 from domain.idempotency import IdempotencyRecord
 from domain.rate_limit import Decision
+from domain.streams import ACTIVE as STREAM_ACTIVE
+from domain.streams import PAUSED, Stream
 from domain.workspaces import Workspace
 
 
@@ -63,6 +69,9 @@ class FakeJobQueue:
         self.requested: list[str] = []
         self.claimed: list[str] = []
         self.exports: list[str] = []
+        self.deliveries: list[tuple[str, bool]] = []
+        self.scheduled: list[tuple[str, datetime]] = []
+        self.delivery_claims: list[str] = []
 
     def enqueue_processing(self, workspace_ids: Iterable[str], *, force: bool = False) -> None:
         self.enqueued.extend(workspace_ids)
@@ -73,6 +82,15 @@ class FakeJobQueue:
 
     def enqueue_export(self, export_id: str) -> None:
         self.exports.append(export_id)
+
+    def enqueue_deliveries(self, stream_ids: Iterable[str], *, force: bool = False) -> None:
+        self.deliveries.extend((stream_id, force) for stream_id in stream_ids)
+
+    def schedule_delivery(self, stream_id: str, at: datetime) -> None:
+        self.scheduled.append((stream_id, at))
+
+    def claim_delivery(self, stream_id: str) -> None:
+        self.delivery_claims.append(stream_id)
 
     def depth(self) -> int:
         return 0
@@ -146,6 +164,8 @@ class _Store:
         self.idempotency: dict[tuple[str, str], IdempotencyRecord] = {}
         self.exports: dict[str, Export] = {}
         self.anchors: dict[str, ChainHead] = {}
+        self.streams: dict[str, Stream] = {}
+        self.deliveries: dict[str, Delivery] = {}
 
 
 class _WorkspaceRepo:
@@ -336,6 +356,12 @@ class _EventRepo:
         return sum(after_sequence is None or (e.sequence or 0) > after_sequence
                    for e in self._matching(workspace_id, filters))
 
+    def linked_batch(self, workspace_id: str, after_sequence: int, up_to_sequence: int,
+                     actions: ActionPatterns, limit: int) -> list[Event]:
+        return list(itertools.islice((
+            e for e in self.iter_chain(workspace_id, after_sequence + 1, up_to_sequence, 0)
+            if actions.matches(e.action)), limit))
+
 
 class _ChainRepo:
     def __init__(self, state: _Store) -> None:
@@ -420,6 +446,108 @@ class _ExportRepo:
                 or (e.status == "queued" and e.created_at <= queued_before)][:limit]
 
 
+class _StreamRepo:
+    def __init__(self, state: _Store) -> None:
+        self._s = state
+
+    def add(self, stream: Stream) -> None:
+        self._s.streams[stream.id] = stream
+
+    def get(self, workspace_id: str, stream_id: str) -> Stream | None:
+        stream = self._s.streams.get(stream_id)
+        return stream if stream and stream.workspace_id == workspace_id else None
+
+    def lock(self, stream_id: str) -> Stream | None:
+        return self._s.streams.get(stream_id)
+
+    def update(self, stream: Stream) -> None:
+        self._s.streams[stream.id] = stream
+
+    def delete(self, workspace_id: str, stream_id: str) -> bool:
+        if self.get(workspace_id, stream_id) is None:
+            return False
+        del self._s.streams[stream_id]
+        self._s.deliveries = {k: d for k, d in self._s.deliveries.items()
+                              if d.stream_id != stream_id}
+        return True
+
+    def page(self, workspace_id: str, order: str, after: Position | None,
+             limit: int) -> list[Stream]:
+        found = sorted((s for s in self._s.streams.values() if s.workspace_id == workspace_id),
+                       key=lambda s: (s.created_at, s.id), reverse=order == "desc")
+        return found[:limit]
+
+    def count(self, workspace_id: str) -> int:
+        return sum(s.workspace_id == workspace_id for s in self._s.streams.values())
+
+    def active_ids(self, workspace_id: str) -> list[str]:
+        return [s.id for s in self._s.streams.values()
+                if s.workspace_id == workspace_id and s.status == STREAM_ACTIVE]
+
+    def needing_delivery(self, now: datetime, limit: int) -> list[str]:
+        def owes(stream: Stream) -> bool:
+            head = self._s.heads.get(stream.workspace_id, ChainHead()).sequence
+            return stream.position < head or any(
+                d.stream_id == stream.id and d.status == DELIVERY_PENDING
+                for d in self._s.deliveries.values())
+        return sorted(s.id for s in self._s.streams.values()
+                      if s.status != PAUSED and not s.is_leased(now) and s.is_due(now)
+                      and owes(s))[:limit]
+
+    def progress(self) -> list[StreamProgress]:
+        found = []
+        for stream in sorted(self._s.streams.values(), key=lambda s: s.id):
+            head = self._s.heads.get(stream.workspace_id, ChainHead()).sequence
+            pending = _DeliveryRepo(self._s).pending(stream.id)
+            first = pending.first_sequence if pending else stream.position + 1
+            event = next((e for e in self._s.events.values()
+                          if e.workspace_id == stream.workspace_id and e.sequence == first),
+                         None)
+            found.append(StreamProgress(stream.id, stream.workspace_id, stream.type,
+                                        stream.status, max(0, head - first + 1),  # type: ignore[operator]
+                                        event.received_at if event else None))
+        return found
+
+
+class _DeliveryRepo:
+    def __init__(self, state: _Store) -> None:
+        self._s = state
+
+    def add(self, delivery: Delivery) -> None:
+        self._s.deliveries[delivery.id] = delivery
+
+    def update(self, delivery: Delivery) -> None:
+        if delivery.id in self._s.deliveries:
+            self._s.deliveries[delivery.id] = delivery
+
+    def pending(self, stream_id: str) -> Delivery | None:
+        return min((d for d in self._s.deliveries.values()
+                    if d.stream_id == stream_id and d.status == DELIVERY_PENDING),
+                   key=lambda d: (d.created_at, d.id), default=None)
+
+    def page(self, workspace_id: str, stream_id: str, order: str, after: Position | None,
+             limit: int) -> list[Delivery]:
+        found = sorted((d for d in self._s.deliveries.values()
+                        if (d.workspace_id, d.stream_id) == (workspace_id, stream_id)),
+                       key=lambda d: (d.created_at, d.id), reverse=order == "desc")
+        return found[:limit]
+
+    def count(self, workspace_id: str, stream_id: str) -> int:
+        return len(self.page(workspace_id, stream_id, "asc", None, 10**9))
+
+    def held_from(self, workspace_id: str) -> int | None:
+        return min((d.first_sequence for d in self._s.deliveries.values()
+                    if d.workspace_id == workspace_id and d.status == DELIVERY_PENDING),
+                   default=None)  # type: ignore[type-var]
+
+    def purge(self, finished_before: datetime, limit: int) -> int:
+        doomed = [k for k, d in self._s.deliveries.items()
+                  if d.created_at < finished_before and d.status != DELIVERY_PENDING][:limit]
+        for key in doomed:
+            del self._s.deliveries[key]
+        return len(doomed)
+
+
 class FakeBlobStore:
     def __init__(self) -> None:
         self.blobs: dict[str, bytes] = {}
@@ -442,7 +570,8 @@ class FakeBlobStore:
         return 0
 
 
-_TABLES = ("workspaces", "api_keys", "events", "heads", "idempotency", "exports", "anchors")
+_TABLES = ("workspaces", "api_keys", "events", "heads", "idempotency", "exports", "anchors",
+           "streams", "deliveries")
 
 
 class InMemoryUnitOfWork:
@@ -474,6 +603,8 @@ class InMemoryUnitOfWork:
         self.chains = _ChainRepo(self._working)
         self.idempotency = _IdempotencyRepo(self._working)
         self.exports = _ExportRepo(self._working)
+        self.streams = _StreamRepo(self._working)
+        self.deliveries = _DeliveryRepo(self._working)
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import secrets
 from datetime import UTC, datetime
 
@@ -23,3 +24,11 @@ class UlidIdGenerator:
 class TokenSecretGenerator:
     def new_api_key(self) -> str:
         return "ak_" + secrets.token_urlsafe(32)
+
+    def new_signing_secret(self) -> str:
+        return "whsec_" + secrets.token_urlsafe(32)
+
+
+def jitter() -> float:
+    """Retry jitter: spreading retries needs no cryptographic randomness."""
+    return random.random()

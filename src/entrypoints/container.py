@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from importlib.metadata import version
 
 from dependency_injector import containers, providers
 from redis import Redis
@@ -12,16 +13,18 @@ from redis.retry import Retry
 from adapters.files.blob_store import FolderBlobStore
 from adapters.geoip.locator import MaxMindGeoLocator, NoGeoLocator
 from adapters.geoip.packaged import find_packaged_city_database
-from adapters.inprocess.job_queue import EXPORT, PROCESS, InProcessJobQueue
+from adapters.inprocess.job_queue import DELIVER, EXPORT, PROCESS, InProcessJobQueue
 from adapters.inprocess.rate_limiter import InMemoryRateLimiter
 from adapters.metrics.prometheus import PrometheusMetrics
 from adapters.redis_store.rate_limiter import RedisRateLimiter
 from adapters.rq_queue.job_queue import RqJobQueue
 from adapters.security.secret_key import load_or_create_secret
+from adapters.security.vault import FernetVault
 from adapters.sql import migrate
 from adapters.sql.engine import build_engine, ping
 from adapters.sql.unit_of_work import SqlUnitOfWork
-from adapters.system import SystemClock, TokenSecretGenerator, UlidIdGenerator
+from adapters.system import SystemClock, TokenSecretGenerator, UlidIdGenerator, jitter
+from adapters.webhooks.deliverer import HttpDeliverer
 from application.counting import EventCounter
 from application.credential_cache import CredentialCache
 from application.use_cases.admit_request import AdmitRequest, FailureMemory
@@ -29,6 +32,8 @@ from application.use_cases.api_keys import GetApiKey, ListApiKeys, RevokeApiKey
 from application.use_cases.apply_retention import ApplyRetention
 from application.use_cases.authenticate import Authenticate
 from application.use_cases.create_api_key import CreateApiKey
+from application.use_cases.deliver_stream import DeliverStream
+from application.use_cases.delivery_status import GetDeliveryStatus
 from application.use_cases.export_upkeep import ExportUpkeep
 from application.use_cases.exports import (
     CreateDownloadLink,
@@ -45,6 +50,20 @@ from application.use_cases.purge_idempotency_keys import PurgeIdempotencyKeys
 from application.use_cases.requeue_pending import RequeuePending
 from application.use_cases.run_export import RunExport
 from application.use_cases.search_events import SearchEvents
+from application.use_cases.stream_deliveries import (
+    ListDeliveries,
+    ReplayStream,
+    SendTestDelivery,
+)
+from application.use_cases.stream_fanout import StreamFanout
+from application.use_cases.stream_upkeep import StreamUpkeep
+from application.use_cases.streams import (
+    CreateStream,
+    DeleteStream,
+    GetStream,
+    ListStreams,
+    UpdateStream,
+)
 from application.use_cases.usage import GetUsage
 from application.use_cases.verify_chain import VerifyChain
 from application.use_cases.workspace_settings import GetWorkspace, UpdateWorkspace
@@ -57,6 +76,7 @@ from entrypoints.settings import Settings
 
 PROCESS_JOB = "entrypoints.worker.jobs.process_workspace"
 EXPORT_JOB = "entrypoints.worker.jobs.run_export"
+DELIVER_JOB = "entrypoints.worker.jobs.deliver_stream"
 
 
 def _secret_key(settings: Settings) -> bytes:
@@ -75,6 +95,12 @@ def _geoip_path(settings: Settings) -> str:
 
 def _geo_mode(path: str) -> str:
     return "maxmind" if path else "none"
+
+
+def _lease(settings: Settings) -> timedelta:
+    """How long a delivery job holds its stream: well past the longest an attempt may
+    take, so that only a job that died gives it up."""
+    return timedelta(seconds=2 * settings.delivery_timeout_seconds + 10)
 
 
 class Container(containers.DeclarativeContainer):
@@ -99,7 +125,9 @@ class Container(containers.DeclarativeContainer):
         embedded=providers.Singleton(InProcessJobQueue),
         production=providers.Singleton(RqJobQueue, redis=redis, job_path=PROCESS_JOB,
                                        export_job_path=EXPORT_JOB,
-                                       queue_name=settings.provided.queue_name),
+                                       delivery_job_path=DELIVER_JOB,
+                                       queue_name=settings.provided.queue_name,
+                                       delivery_timeout=1800),
     )
     # Every request waits for the limiter: its client fails fast (one retry, no backoff),
     # where the queue's may take its time.
@@ -149,8 +177,10 @@ class Container(containers.DeclarativeContainer):
     event_counter = providers.Singleton(EventCounter)
     search_events = providers.Factory(SearchEvents, uow_factory=uow.provider,
                                       counter=event_counter)
+    stream_fanout = providers.Singleton(StreamFanout, queue=job_queue)
     process_pending_events = providers.Factory(ProcessPendingEvents,
                                                uow_factory=uow.provider, geo=geo,
+                                               chunk_handlers=providers.List(stream_fanout),
                                                metrics=metrics)
     requeue_pending = providers.Factory(
         RequeuePending, uow_factory=uow.provider, clock=clock, queue=job_queue,
@@ -191,8 +221,42 @@ class Container(containers.DeclarativeContainer):
                                   limiter=rate_limiter, counter=event_counter)
     list_workspaces = providers.Factory(ListWorkspaces, uow_factory=uow.provider)
 
+    vault = providers.Singleton(FernetVault, secret_key)
+    deliverer = providers.Singleton(
+        HttpDeliverer, allow_private=settings.provided.allow_private_destinations,
+        timeout_seconds=settings.provided.delivery_timeout_seconds,
+        user_agent=providers.Callable(lambda: f"Auditrail/{version('auditrail')}"))
+    allow_private = providers.Callable(lambda s: s.allow_private_destinations, settings)
+    create_stream = providers.Factory(CreateStream, uow_factory=uow.provider, clock=clock,
+                                      ids=ids, secrets=secrets, vault=vault,
+                                      deliverer=deliverer, allow_private=allow_private)
+    get_stream = providers.Factory(GetStream, uow_factory=uow.provider)
+    list_streams = providers.Factory(ListStreams, uow_factory=uow.provider)
+    update_stream = providers.Factory(UpdateStream, uow_factory=uow.provider, clock=clock,
+                                      queue=job_queue, vault=vault, deliverer=deliverer,
+                                      allow_private=allow_private)
+    delete_stream = providers.Factory(DeleteStream, uow_factory=uow.provider)
+    list_deliveries = providers.Factory(ListDeliveries, uow_factory=uow.provider)
+    replay_stream = providers.Factory(ReplayStream, uow_factory=uow.provider, clock=clock,
+                                      queue=job_queue)
+    send_test_delivery = providers.Factory(SendTestDelivery, uow_factory=uow.provider,
+                                           deliverer=deliverer, vault=vault, clock=clock,
+                                           ids=ids, metrics=metrics)
+    deliver_stream = providers.Factory(
+        DeliverStream, uow_factory=uow.provider, deliverer=deliverer, vault=vault,
+        queue=job_queue, clock=clock, ids=ids, random=providers.Object(jitter),
+        linger=providers.Callable(lambda s: timedelta(seconds=s.stream_batch_seconds),
+                                  settings),
+        lease=providers.Callable(_lease, settings), metrics=metrics)
+    stream_upkeep = providers.Factory(
+        StreamUpkeep, uow_factory=uow.provider, clock=clock, queue=job_queue,
+        log_retention=providers.Callable(lambda s: timedelta(days=s.delivery_log_days),
+                                         settings))
+    delivery_status = providers.Factory(GetDeliveryStatus, uow_factory=uow.provider,
+                                        clock=clock)
 
-__all__ = ["EXPORT", "PROCESS", "Container", "build_container"]
+
+__all__ = ["DELIVER", "EXPORT", "PROCESS", "Container", "build_container"]
 
 
 def build_container(settings: Settings) -> Container:

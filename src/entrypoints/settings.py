@@ -34,6 +34,10 @@ class Settings:
     requeue_after_seconds: int = 30
     queue_name: str = "auditrail"
     auth_cache_seconds: int = 10
+    allow_private_destinations: bool = False
+    delivery_timeout_seconds: int = 10
+    delivery_log_days: int = 30
+    stream_batch_seconds: float = 1.0
 
     @property
     def profile(self) -> str:
@@ -88,6 +92,25 @@ class Settings:
                 raise SettingsError(f"AUDITRAIL_{name} must be at least {minimum}")
             return value
 
+        def flag(name: str) -> bool:
+            raw = text(name)
+            if raw not in (None, "0", "1"):
+                raise SettingsError(f"AUDITRAIL_{name} must be 0 or 1, got {raw!r}")
+            return raw == "1"
+
+        def seconds(name: str, default: float, maximum: float) -> float:
+            raw = text(name)
+            if raw is None:
+                return default
+            try:
+                value = float(raw)
+            except ValueError:
+                raise SettingsError(f"AUDITRAIL_{name} must be a number of seconds, got "
+                                    f"{raw!r}") from None
+            if not 0 <= value <= maximum:
+                raise SettingsError(f"AUDITRAIL_{name} must be between 0 and {maximum:g}")
+            return value
+
         log_level = (text("LOG_LEVEL") or "INFO").upper()
         if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise SettingsError("AUDITRAIL_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
@@ -105,7 +128,19 @@ class Settings:
             requeue_after_seconds=number("REQUEUE_AFTER_SECONDS", 30, minimum=1),
             queue_name=text("QUEUE_NAME") or "auditrail",
             auth_cache_seconds=number("AUTH_CACHE_SECONDS", 10),
+            allow_private_destinations=flag("ALLOW_PRIVATE_DESTINATIONS"),
+            delivery_timeout_seconds=_at_most(
+                number("DELIVERY_TIMEOUT_SECONDS", 10, minimum=1), 60,
+                "AUDITRAIL_DELIVERY_TIMEOUT_SECONDS"),
+            delivery_log_days=number("DELIVERY_LOG_DAYS", 30, minimum=1),
+            stream_batch_seconds=seconds("STREAM_BATCH_SECONDS", 1.0, maximum=60.0),
         )
+
+
+def _at_most(value: int, maximum: int, name: str) -> int:
+    if value > maximum:
+        raise SettingsError(f"{name} must be at most {maximum}")
+    return value
 
 
 def _database_url(raw: str | None) -> str | None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,17 @@ class Stack:
         else:
             self.container.job_queue().flush()  # what requests noted, without the wait
             run_worker(self.container, burst=True)
+
+    def deliver_until(self, condition: Callable[[], bool], timeout: float = 30.0) -> bool:
+        """Run the queues - processing, deliveries, and retries as they come due - until
+        ``condition()`` holds (True), or for ``timeout`` seconds (False)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.drain()  # a burst worker also queues scheduled jobs that are due
+            if condition():
+                return True
+            time.sleep(0.05)
+        return condition()
 
     @contextmanager
     def statements(self) -> Iterator[list[str]]:

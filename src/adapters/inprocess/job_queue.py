@@ -1,4 +1,4 @@
-"""A de-duplicating in-process job queue, drained by one thread (the embedded worker)."""
+"""A de-duplicating in-process job queue, drained by threads (the embedded worker)."""
 
 from __future__ import annotations
 
@@ -6,14 +6,21 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
+from datetime import UTC, datetime
 
 log = logging.getLogger(__name__)
 
 PROCESS = "process"
 EXPORT = "export"
-_SUBJECT = {PROCESS: "workspace_id", EXPORT: "export_id"}
+DELIVER = "deliver"
+_SUBJECT = {PROCESS: "workspace_id", EXPORT: "export_id", DELIVER: "stream_id"}
 """What a failed job's log line names it by, as the lines of the jobs themselves do."""
+_MAIN_LANE = (PROCESS, EXPORT)
+_DELIVERY_LANE = (DELIVER,)
+DELIVERY_THREADS = 4
+
+Job = tuple[str, str]
 
 
 class InProcessJobQueue:
@@ -22,15 +29,22 @@ class InProcessJobQueue:
     Work is a set of ``(kind, id)`` jobs, so a burst of ingests for one workspace collapses
     into one drain. Everything a job needs is durable in the database before it is queued
     here, so losing this queue in a crash only delays work until the next upkeep.
+
+    One thread processes events and writes exports; a few others send stream deliveries,
+    so a slow receiver never holds up processing. A job may be due later (a retry's
+    backoff), and a job is never run twice at once.
     """
 
-    def __init__(self, upkeep_interval: float = 15.0) -> None:
+    def __init__(self, upkeep_interval: float = 15.0,
+                 delivery_threads: int = DELIVERY_THREADS) -> None:
         self._upkeep_interval = upkeep_interval
-        self._waiting: dict[tuple[str, str], None] = {}
-        self._busy = False
+        self._delivery_threads = delivery_threads
+        self._waiting: dict[Job, float] = {}
+        """Each job and when it is due (``time.monotonic``)."""
+        self._running: set[Job] = set()
         self._stopping = False
         self._condition = threading.Condition()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
 
     def enqueue_processing(self, workspace_ids: Iterable[str], *, force: bool = False) -> None:
         self._add((PROCESS, workspace_id) for workspace_id in workspace_ids)
@@ -42,10 +56,22 @@ class InProcessJobQueue:
     def enqueue_export(self, export_id: str) -> None:
         self._add([(EXPORT, export_id)])
 
-    def _add(self, jobs: Iterable[tuple[str, str]]) -> None:
+    def enqueue_deliveries(self, stream_ids: Iterable[str], *, force: bool = False) -> None:
+        self._add((DELIVER, stream_id) for stream_id in stream_ids)
+
+    def schedule_delivery(self, stream_id: str, at: datetime) -> None:
+        wait = max(0.0, (at - datetime.now(UTC)).total_seconds())
+        self._add([(DELIVER, stream_id)], time.monotonic() + wait)
+
+    def claim_delivery(self, stream_id: str) -> None:
+        """Nothing to do: a job leaves the waiting set when it starts."""
+
+    def _add(self, jobs: Iterable[Job], due: float | None = None) -> None:
+        due = time.monotonic() if due is None else due
         with self._condition:
             for job in jobs:
-                self._waiting[job] = None
+                # A job already waiting keeps the earlier time: a wake-up never delays it.
+                self._waiting[job] = min(due, self._waiting.get(job, due))
             self._condition.notify_all()
 
     def claim(self, workspace_id: str) -> None:
@@ -56,59 +82,89 @@ class InProcessJobQueue:
             return len(self._waiting)
 
     def ping(self) -> bool:
-        return self._thread is None or self._thread.is_alive()
+        return not self._threads or all(thread.is_alive() for thread in self._threads)
 
     def start(self, handlers: Mapping[str, Callable[[str], object]],
               upkeep: Callable[[], None]) -> None:
-        """Start the worker thread; ``handlers`` run jobs by kind, ``upkeep`` periodically."""
-        if self._thread is not None:
+        """Start the worker threads; ``handlers`` run jobs by kind, ``upkeep`` periodically."""
+        if self._threads:
             return
-        self._thread = threading.Thread(target=self._run, args=(dict(handlers), upkeep),
-                                        name="auditrail-worker", daemon=True)
-        self._thread.start()
+        lanes: list[tuple[Collection[str], Callable[[], None] | None, str]] = [
+            (_MAIN_LANE, upkeep, "auditrail-worker")]
+        if DELIVER in handlers:
+            lanes += [(_DELIVERY_LANE, None, f"auditrail-delivery-{n}")
+                      for n in range(self._delivery_threads)]
+        for kinds, lane_upkeep, name in lanes:
+            thread = threading.Thread(target=self._run, args=(dict(handlers), kinds, lane_upkeep),
+                                      name=name, daemon=True)
+            self._threads.append(thread)
+            thread.start()
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Finish the current job, then stop (graceful shutdown)."""
+        """Finish the current jobs, then stop (graceful shutdown)."""
         with self._condition:
             self._stopping = True
             self._condition.notify_all()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
-        """Block until nothing is waiting or running (for tests)."""
+        """Block until no job is due or running (for tests); one due later does not count."""
         with self._condition:
-            return self._condition.wait_for(lambda: not self._waiting and not self._busy,
-                                            timeout)
+            return self._condition.wait_for(self._idle, timeout)
 
-    def _run(self, handlers: dict[str, Callable[[str], object]],
-             upkeep: Callable[[], None]) -> None:
+    def _idle(self) -> bool:
+        now = time.monotonic()
+        return not self._running and all(due > now for due in self._waiting.values())
+
+    def _run(self, handlers: dict[str, Callable[[str], object]], kinds: Collection[str],
+             upkeep: Callable[[], None] | None) -> None:
         next_upkeep = 0.0
         while True:
-            if time.monotonic() >= next_upkeep:
+            if upkeep is not None and time.monotonic() >= next_upkeep:
                 self._guarded(upkeep, {"job": "upkeep"})
                 next_upkeep = time.monotonic() + self._upkeep_interval
             with self._condition:
-                self._condition.wait_for(lambda: self._waiting or self._stopping,
-                                         max(0.0, next_upkeep - time.monotonic()))
+                job, wait = self._take(kinds)
+                while job is None and not self._stopping:
+                    if upkeep is not None:
+                        wait = min(wait, next_upkeep - time.monotonic())
+                        if wait <= 0:
+                            break
+                    self._condition.wait(wait)
+                    job, wait = self._take(kinds)
                 if self._stopping:
+                    if job is not None:
+                        self._running.discard(job)
                     return
-                if not self._waiting:
-                    continue
-                kind, job_id = self._next_job()
-                del self._waiting[(kind, job_id)]
-                self._busy = True
+            if job is None:
+                continue  # time for upkeep
+            kind, job_id = job
             self._guarded(functools.partial(handlers[kind], job_id),
                           {"job": kind, _SUBJECT[kind]: job_id})
             with self._condition:
-                self._busy = False
+                self._running.discard(job)
                 self._condition.notify_all()
 
-    def _next_job(self) -> tuple[str, str]:
-        """The oldest processing job, else the oldest export: exports never hold back the
-        linking of events (as with RQ, where they wait in a queue of their own)."""
-        return next((job for job in self._waiting if job[0] == PROCESS),
-                    next(iter(self._waiting)))
+    def _take(self, kinds: Collection[str]) -> tuple[Job | None, float]:
+        """The job to run now (marked running), or None and how long until one is due.
+
+        Processing before exports (as with RQ, where they wait in separate queues): exports
+        never hold back the linking of events. Otherwise the longest due first.
+        """
+        now = time.monotonic()
+        due = [(kinds_order, when, job) for job, when in self._waiting.items()
+               if job[0] in kinds and job not in self._running
+               for kinds_order in (list(kinds).index(job[0]),)]
+        ready = [entry for entry in due if entry[1] <= now]
+        if not ready:
+            soonest = min((when for _, when, _ in due), default=now + 3600.0)
+            return None, max(0.001, soonest - now)
+        _, _, job = min(ready)
+        del self._waiting[job]
+        self._running.add(job)
+        return job, 0.0
 
     @staticmethod
     def _guarded(step: Callable[[], object], job: dict[str, str]) -> None:

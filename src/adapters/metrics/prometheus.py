@@ -16,6 +16,12 @@ LIMITER_FAIL_OPEN = Counter("auditrail_rate_limiter_fail_open_total",
                             "Requests served without a rate-limit decision (Redis unreachable).")
 GEO_CORRUPT = Counter("auditrail_geo_corrupt_lookups_total",
                       "Geo lookups that met corrupt data in the GeoIP database (geo null).")
+DELIVERIES = Counter("auditrail_deliveries_total",
+                     "Log-stream delivery attempts, by stream type and outcome.",
+                     ["type", "outcome"])
+EVENTS_DELIVERED = Counter("auditrail_events_delivered_total",
+                           "Events in log-stream deliveries that succeeded, by stream type.",
+                           ["type"])
 
 
 class PrometheusMetrics:
@@ -36,3 +42,8 @@ class PrometheusMetrics:
 
     def geo_data_corrupt(self) -> None:
         GEO_CORRUPT.inc()
+
+    def delivery_attempted(self, stream_type: str, outcome: str, events: int) -> None:
+        DELIVERIES.labels(type=stream_type, outcome=outcome).inc()
+        if events:
+            EVENTS_DELIVERED.labels(type=stream_type).inc(events)

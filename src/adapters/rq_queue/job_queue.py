@@ -7,6 +7,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 
 from redis import Redis
 from redis.exceptions import RedisError
@@ -31,22 +32,33 @@ class RqJobQueue:
     one round trip per interval instead of one per request; when idle, the first request
     is sent at once.
 
-    Exports wait in a queue of their own (``<name>-exports``), listed after processing in
-    ``queues``: a worker takes processing jobs first, so one tenant's pile of exports
-    cannot hold back the linking of every tenant's events.
+    Exports and stream deliveries wait in queues of their own (``<name>-exports``,
+    ``<name>-deliveries``), listed after processing in ``queues``: a worker takes
+    processing jobs first, so neither one tenant's pile of exports nor a slow receiver can
+    hold back the linking of every tenant's events. Deliveries come before exports: each
+    is short, and a receiver's lag is what they are measured by.
+
+    Delivery jobs are de-duplicated per stream the same way, and a stream that must wait
+    (a retry's backoff, a batch filling up) gets a job scheduled with RQ's scheduler,
+    which ``auditrail worker`` runs.
     """
 
     def __init__(self, redis: Redis, job_path: str, export_job_path: str,
-                 queue_name: str = "auditrail", job_timeout: int = 600,
-                 export_timeout: int = 6 * 3600,
+                 delivery_job_path: str = "", queue_name: str = "auditrail",
+                 job_timeout: int = 600, export_timeout: int = 6 * 3600,
+                 delivery_timeout: int = 600,
                  send_interval: float = SEND_INTERVAL_SECONDS) -> None:
         self._redis = redis
         self._queue = Queue(queue_name, connection=redis)
         self._exports = Queue(f"{queue_name}-exports", connection=redis)
+        self._deliveries = Queue(f"{queue_name}-deliveries", connection=redis)
         self._job_path = job_path
         self._export_job_path = export_job_path
+        self._delivery_job_path = delivery_job_path
         self._export_timeout = export_timeout
+        self._delivery_timeout = delivery_timeout
         self._prefix = f"{queue_name}:wake:"
+        self._delivery_prefix = f"{queue_name}:deliver:"
         self._job_timeout = job_timeout
         self._sender = _Sender(self.enqueue_processing, send_interval)
 
@@ -58,27 +70,62 @@ class RqJobQueue:
     @property
     def queues(self) -> list[Queue]:
         """Every queue, in the order a worker should take jobs from them."""
-        return [self._queue, self._exports]
+        return [self._queue, self._deliveries, self._exports]
 
     def enqueue_processing(self, workspace_ids: Iterable[str], *, force: bool = False) -> None:
         """Mark every workspace in one pipelined round trip, then enqueue a job for each
         one that was not marked yet (all of them when ``force``) in another."""
-        workspace_ids = list(dict.fromkeys(workspace_ids))
-        if not workspace_ids:
-            return
         try:
-            with self._redis.pipeline(transaction=False) as pipe:
-                for workspace_id in workspace_ids:
-                    pipe.set(self._prefix + workspace_id, 1, nx=not force, ex=WAKE_TTL_SECONDS)
-                marked = pipe.execute()
-            due = [workspace for workspace, new in zip(workspace_ids, marked, strict=True) if new]
-            if due:
-                self._queue.enqueue_many([self._job(self._job_path, workspace_id,
-                                                    self._job_timeout) for workspace_id in due])
+            self._wake(self._queue, self._prefix, self._job_path, self._job_timeout,
+                       workspace_ids, force)
         except RedisError as exc:
             # The events are already committed; upkeep re-queues them once Redis is back.
             log.warning("could not enqueue processing (%s); upkeep will retry",
                         type(exc).__name__)
+
+    def enqueue_deliveries(self, stream_ids: Iterable[str], *, force: bool = False) -> None:
+        try:
+            self._wake(self._deliveries, self._delivery_prefix, self._delivery_job_path,
+                       self._delivery_timeout, stream_ids, force)
+        except RedisError as exc:
+            log.warning("could not enqueue deliveries (%s); upkeep will retry",
+                        type(exc).__name__)
+
+    def schedule_delivery(self, stream_id: str, at: datetime) -> None:
+        """Marked for as long as the wait and then some, so the wake-ups of every chunk
+        processed meanwhile are swallowed; the job itself waits in RQ's scheduled
+        registry until the scheduler (in ``auditrail worker``) queues it."""
+        wait = max(0.0, (at - datetime.now(UTC)).total_seconds())
+        try:
+            if not self._redis.set(self._delivery_prefix + stream_id, 1, nx=True,
+                                   ex=int(wait) + WAKE_TTL_SECONDS):
+                return  # a job is queued or scheduled already
+            if wait <= 0:
+                self._deliveries.enqueue_many([self._job(
+                    self._delivery_job_path, stream_id, self._delivery_timeout)])
+            else:
+                self._deliveries.enqueue_at(at, self._delivery_job_path, stream_id,
+                                            job_timeout=self._delivery_timeout, result_ttl=0,
+                                            failure_ttl=86_400)
+        except RedisError as exc:
+            log.warning("could not schedule a delivery (%s); upkeep will retry",
+                        type(exc).__name__)
+
+    def claim_delivery(self, stream_id: str) -> None:
+        self._redis.delete(self._delivery_prefix + stream_id)
+
+    def _wake(self, queue: Queue, prefix: str, path: str, timeout: int,
+              ids: Iterable[str], force: bool) -> None:
+        ids = list(dict.fromkeys(ids))
+        if not ids:
+            return
+        with self._redis.pipeline(transaction=False) as pipe:
+            for subject in ids:
+                pipe.set(prefix + subject, 1, nx=not force, ex=WAKE_TTL_SECONDS)
+            marked = pipe.execute()
+        due = [subject for subject, new in zip(ids, marked, strict=True) if new]
+        if due:
+            queue.enqueue_many([self._job(path, subject, timeout) for subject in due])
 
     def request_processing(self, workspace_ids: Iterable[str]) -> None:
         self._sender.add(workspace_ids)

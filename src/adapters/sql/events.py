@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import BinaryIO
 
-from sqlalchemy import Connection, and_, delete, func, select
+from sqlalchemy import Connection, and_, delete, func, or_, select
 
 from adapters.sql import bulk
 from adapters.sql import tables as t
@@ -15,6 +15,7 @@ from adapters.sql.mappers import event_from
 from adapters.sql.search import count_query, narrow_count_query, search_query
 from adapters.sql.search_entries import read_search_entries
 from application.ports.repositories import WorkspaceBacklog
+from domain.action_patterns import ActionPatterns
 from domain.cursor import Position
 from domain.event_search import EventFilters, SearchEntries
 from domain.events import PENDING, PROCESSED, Event
@@ -99,6 +100,20 @@ class SqlEventRepository:
     def write_export(self, workspace_id: str, filters: EventFilters, format_: str,
                      sink: BinaryIO, on_progress: Callable[[], None]) -> int:
         return write_export(self._db, workspace_id, filters, format_, sink, on_progress)
+
+    def linked_batch(self, workspace_id: str, after_sequence: int, up_to_sequence: int,
+                     actions: ActionPatterns, limit: int) -> list[Event]:
+        c = t.events.c
+        query = (select(t.events)
+                 .where(c.workspace_id == workspace_id, c.sequence > after_sequence,
+                        c.sequence <= up_to_sequence, c.status == PROCESSED)
+                 .order_by(c.sequence).limit(limit))
+        if not actions.everything:
+            # substr, not LIKE: an action may hold "_", which LIKE reads as a wildcard.
+            query = query.where(or_(c.action.in_(sorted(actions.exact)), *[
+                func.substr(c.action, 1, len(prefix)) == prefix
+                for prefix in actions.prefixes]))
+        return [event_from(row) for row in self._db.execute(query).mappings()]
 
     def oldest_linked(self, workspace_id: str, after_sequence: int,
                       limit: int) -> list[Event]:

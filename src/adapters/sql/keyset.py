@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import Connection, Table, func, select, tuple_
 from sqlalchemy.engine import RowMapping
 
@@ -9,10 +11,11 @@ from domain.cursor import ASC, Position
 
 
 def created_page(db: Connection, table: Table, workspace_id: str, order: str,
-                 after: Position | None, limit: int) -> list[RowMapping]:
-    """``limit`` rows of one workspace after ``after``: an index range scan, never OFFSET."""
+                 after: Position | None, limit: int, *conditions: Any) -> list[RowMapping]:
+    """``limit`` rows of one workspace (narrowed by ``conditions``) after ``after``: an
+    index range scan, never OFFSET."""
     key = tuple_(table.c.created_at, table.c.id)
-    query = select(table).where(table.c.workspace_id == workspace_id)
+    query = select(table).where(table.c.workspace_id == workspace_id, *conditions)
     if after is not None:
         boundary = tuple_(after.at, after.id)
         query = query.where(key > boundary if order == ASC else key < boundary)

@@ -15,6 +15,7 @@ from adapters.sql.repositories import (
     SqlIdempotencyRepository,
     SqlWorkspaceRepository,
 )
+from adapters.sql.streams import SqlDeliveryRepository, SqlStreamRepository
 
 
 class SqlUnitOfWork:
@@ -47,6 +48,8 @@ class SqlUnitOfWork:
         self.chains = SqlChainHeadRepository(self._connection)
         self.idempotency = SqlIdempotencyRepository(self._connection)
         self.exports = SqlExportRepository(self._connection)
+        self.streams = SqlStreamRepository(self._connection)
+        self.deliveries = SqlDeliveryRepository(self._connection)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

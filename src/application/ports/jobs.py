@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Protocol
 
 
@@ -26,6 +27,22 @@ class JobQueue(Protocol):
     def enqueue_export(self, export_id: str) -> None:
         """Ask for an export to be written. Like processing, it must not raise when the
         queue is down: the export stays queued and upkeep re-queues it."""
+        ...
+
+    def enqueue_deliveries(self, stream_ids: Iterable[str], *, force: bool = False) -> None:
+        """Ask for these streams' deliveries to be sent, de-duplicated like processing: a
+        stream with a job queued or scheduled gets no second one (unless ``force``). Must
+        not raise when the queue is down: upkeep wakes streams with work."""
+        ...
+
+    def schedule_delivery(self, stream_id: str, at: datetime) -> None:
+        """A job for the stream at ``at`` (a retry's backoff, or a batch's wait), unless
+        one is already queued or scheduled."""
+        ...
+
+    def claim_delivery(self, stream_id: str) -> None:
+        """Called by a delivery job before it looks for work, so that work committed from
+        then on wakes a new job."""
         ...
 
     def claim(self, workspace_id: str) -> None:

@@ -12,6 +12,7 @@ class Metrics(Protocol):
     def rate_limited(self, kind: str) -> None: ...
     def limiter_failed_open(self) -> None: ...
     def geo_data_corrupt(self) -> None: ...
+    def delivery_attempted(self, stream_type: str, outcome: str, events: int) -> None: ...
 
 
 class NoMetrics:
@@ -33,6 +34,9 @@ class NoMetrics:
         pass
 
     def geo_data_corrupt(self) -> None:
+        pass
+
+    def delivery_attempted(self, stream_type: str, outcome: str, events: int) -> None:
         pass
 
 

@@ -7,13 +7,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import BinaryIO, Protocol
 
+from domain.action_patterns import ActionPatterns
 from domain.api_keys import ApiKey
 from domain.cursor import Position
+from domain.deliveries import Delivery
 from domain.event_search import EventFilters, SearchEntries
 from domain.events import Event
 from domain.exports import Export
 from domain.hash_chain import ChainHead
 from domain.idempotency import IdempotencyRecord
+from domain.streams import Stream
 from domain.workspaces import Workspace
 
 
@@ -128,6 +131,12 @@ class EventRepository(Protocol):
         one first: where an operator looks when processing falls behind."""
         ...
 
+    def linked_batch(self, workspace_id: str, after_sequence: int, up_to_sequence: int,
+                     actions: ActionPatterns, limit: int) -> list[Event]:
+        """Up to ``limit`` processed events with sequences in ``(after, up_to]`` whose
+        action matches, in sequence order: what a stream delivers next, or again."""
+        ...
+
     def oldest_linked(self, workspace_id: str, after_sequence: int,
                       limit: int) -> list[Event]:
         """The first ``limit`` processed events after ``after_sequence``, in chain order."""
@@ -212,4 +221,77 @@ class ExportRepository(Protocol):
                        queued_before: datetime, limit: int) -> list[Export]:
         """Completed exports due to expire, running ones whose heartbeat stopped, and queued
         ones whose job may have been lost."""
+        ...
+
+
+@dataclass(frozen=True)
+class StreamProgress:
+    """How far one stream is behind its workspace's chain (for the metrics)."""
+
+    stream_id: str
+    workspace_id: str
+    type: str
+    status: str
+    backlog: int
+    """Linked events not yet delivered (counted in sequences: events the filter will pass
+    over count too, until the stream has looked at them)."""
+    oldest_undelivered_at: datetime | None
+    """When the oldest of them was received (its ``received_at``)."""
+
+
+class StreamRepository(Protocol):
+    def add(self, stream: Stream) -> None: ...
+    def get(self, workspace_id: str, stream_id: str) -> Stream | None: ...
+
+    def lock(self, stream_id: str) -> Stream | None:
+        """Read and hold until commit, by id alone: for the delivery job, which is given
+        nothing else (every read it makes afterwards names the stream's workspace)."""
+        ...
+
+    def update(self, stream: Stream) -> None: ...
+
+    def delete(self, workspace_id: str, stream_id: str) -> bool:
+        """Remove the stream and its delivery log; False when there was none."""
+        ...
+
+    def page(self, workspace_id: str, order: str, after: Position | None,
+             limit: int) -> list[Stream]: ...
+
+    def count(self, workspace_id: str) -> int: ...
+
+    def active_ids(self, workspace_id: str) -> list[str]:
+        """The streams to wake when the workspace's chain grows."""
+        ...
+
+    def needing_delivery(self, now: datetime, limit: int) -> list[str]:
+        """Streams with something to send, not paused, not waiting out a backoff and not
+        leased: whatever their job became, they should have one (upkeep)."""
+        ...
+
+    def progress(self) -> list[StreamProgress]:
+        """Every stream's backlog and delivery lag, in one read."""
+        ...
+
+
+class DeliveryRepository(Protocol):
+    def add(self, delivery: Delivery) -> None: ...
+    def update(self, delivery: Delivery) -> None: ...
+
+    def pending(self, stream_id: str) -> Delivery | None:
+        """The stream's delivery in flight (there is at most one)."""
+        ...
+
+    def page(self, workspace_id: str, stream_id: str, order: str, after: Position | None,
+             limit: int) -> list[Delivery]: ...
+
+    def count(self, workspace_id: str, stream_id: str) -> int: ...
+
+    def held_from(self, workspace_id: str) -> int | None:
+        """The first sequence a pending delivery of the workspace still has to send:
+        retention keeps it and what follows, so that a retry's body is the first one's."""
+        ...
+
+    def purge(self, finished_before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` finished deliveries created before ``finished_before``
+        (the delivery log's retention); pending ones are never deleted."""
         ...

@@ -22,3 +22,14 @@ class SecretGenerator(Protocol):
     def new_api_key(self) -> str:
         """A new API key secret: ``ak_`` and at least 32 random URL-safe characters."""
         ...
+
+    def new_signing_secret(self) -> str:
+        """A webhook signing secret for a stream created without one: ``whsec_`` and 32
+        random URL-safe characters or more."""
+        ...
+
+
+class Randomness(Protocol):
+    def __call__(self) -> float:
+        """A number in [0, 1), for jitter."""
+        ...

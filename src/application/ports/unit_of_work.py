@@ -9,9 +9,11 @@ from typing import Protocol
 from application.ports.repositories import (
     ApiKeyRepository,
     ChainHeadRepository,
+    DeliveryRepository,
     EventRepository,
     ExportRepository,
     IdempotencyRepository,
+    StreamRepository,
     WorkspaceRepository,
 )
 
@@ -23,6 +25,8 @@ class UnitOfWork(Protocol):
     chains: ChainHeadRepository
     idempotency: IdempotencyRepository
     exports: ExportRepository
+    streams: StreamRepository
+    deliveries: DeliveryRepository
 
     def __enter__(self) -> UnitOfWork: ...
 

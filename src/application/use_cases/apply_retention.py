@@ -4,6 +4,10 @@ Only a prefix of the chain is ever removed - events in sequence order up to the 
 still inside the retention window - so what remains is one unbroken chain that starts at
 a recorded *anchor* (the sequence and hash of the last removed event). Pending events have
 no sequence and are never touched. Work is done in bounded chunks, one transaction each.
+
+A log stream's delivery in flight holds its events (at most one batch per stream); what a
+paused or failing stream has not yet cut into a delivery is removed on time, and the
+stream records the skipped range in its delivery log.
 """
 
 from __future__ import annotations
@@ -50,9 +54,12 @@ class ApplyRetention:
                 uow.chains.lock(workspace_id)  # not while a worker is linking this chain
                 anchor = uow.chains.anchor(workspace_id)
                 oldest = uow.events.oldest_linked(workspace_id, anchor.sequence, self._chunk)
+                # A delivery in flight is retried with the very events it was cut from.
+                held = uow.deliveries.held_from(workspace_id)
                 expired = []
                 for event in oldest:
-                    if event.occurred_at >= cutoff:
+                    if event.occurred_at >= cutoff or (held is not None
+                                                       and event.sequence >= held):  # type: ignore[operator]
                         break
                     expired.append(event)
                 if not expired:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -25,17 +25,21 @@ class ProcessingOutcome:
     """False when the drain stopped at ``max_chunks`` with events possibly still pending."""
 
 
+AfterCommit = Callable[[], None]
+
+
 class ChunkHandler(Protocol):
-    """A step that runs on each linked chunk inside its transaction (alerts, stream outbox).
+    """A step that runs on each linked chunk inside its transaction (alerts, streams).
 
     Inside, not after the commit: what alerts and streams must deliver is recorded in the
-    same transaction as the links (an outbox), so a crash between the two can neither
-    lose a chunk's deliveries nor record them for events it did not link. The delivery
-    itself - webhooks, evaluation that may be slow or fail - belongs after the commit,
-    driven by those records, never here: a step that raises rolls the chunk back.
+    same transaction as the links, so a crash between the two can neither lose a chunk's
+    deliveries nor record them for events it did not link. The delivery itself - webhooks
+    that may be slow or fail - belongs after the commit, never here: a step that raises
+    rolls the chunk back. What a step returns runs once the chunk is committed (to wake
+    the jobs that deliver what it recorded).
     """
 
-    def __call__(self, uow: UnitOfWork, events: Sequence[Event]) -> None: ...
+    def __call__(self, uow: UnitOfWork, events: Sequence[Event]) -> AfterCommit | None: ...
 
 
 class ProcessPendingEvents:
@@ -77,10 +81,12 @@ class ProcessPendingEvents:
             linked, new_head = link(head, located)
             uow.events.mark_processed(linked)
             uow.chains.save(workspace_id, new_head)
-            for handler in self._handlers:
-                handler(uow, linked)
+            follow_ups = [handler(uow, linked) for handler in self._handlers]
             uow.commit()
         self._metrics.events_processed(len(linked))
+        for follow_up in follow_ups:
+            if follow_up is not None:
+                follow_up()
         log.debug("linked %d events of %s up to sequence %d", len(linked), workspace_id,
                   new_head.sequence)
         return len(linked)

@@ -7,7 +7,9 @@ from typing import Any
 
 from application.use_cases.usage import Usage
 from domain.api_keys import ApiKey
+from domain.deliveries import Delivery
 from domain.exports import Export
+from domain.streams import CREDENTIAL_FIELDS, Stream
 from domain.timestamps import format_timestamp
 from domain.workspaces import Workspace
 
@@ -47,3 +49,32 @@ def export_document(export: Export) -> dict[str, Any]:
             "created_at": _time(export.created_at), "started_at": _time(export.started_at),
             "completed_at": _time(export.completed_at),
             "expires_at": _time(export.expires_at), "error": export.error}
+
+
+def stream_document(stream: Stream, credential: str | None = None) -> dict[str, Any]:
+    """The credential is write-only: a hint (its last characters) stands for it, and the
+    value itself is shown once, in the creation's answer (``credential``)."""
+    field = CREDENTIAL_FIELDS[stream.type]
+    config: dict[str, Any] = {"url": stream.url, f"{field}_hint": stream.credential_hint}
+    if credential is not None:
+        config[field] = credential
+    return {"id": stream.id, "name": stream.name, "type": stream.type, "config": config,
+            "filter": {"actions": list(stream.actions)} if stream.actions is not None else None,
+            "status": stream.status, "created_at": _time(stream.created_at),
+            "updated_at": _time(stream.updated_at),
+            "delivery": {"position": stream.position, "deliveries": stream.deliveries_made,
+                         "last_delivered_at": _time(stream.last_delivered_at),
+                         "consecutive_failures": stream.failures,
+                         "next_attempt_at": _time(stream.next_attempt_at),
+                         "failing_since": _time(stream.failing_since),
+                         "last_error": stream.last_error}}
+
+
+def delivery_document(delivery: Delivery) -> dict[str, Any]:
+    return {"id": delivery.id, "kind": delivery.kind, "sequence": delivery.sequence,
+            "status": delivery.status, "attempts": delivery.attempts,
+            "http_status": delivery.http_status, "event_count": delivery.event_count,
+            "first_sequence": delivery.first_sequence, "last_sequence": delivery.last_sequence,
+            "error": delivery.error, "created_at": _time(delivery.created_at),
+            "last_attempt_at": _time(delivery.last_attempt_at),
+            "delivered_at": _time(delivery.delivered_at)}

@@ -23,6 +23,7 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 
+from application.use_cases.delivery_status import GetDeliveryStatus
 from application.use_cases.processing_status import GetProcessingStatus
 
 REQUESTS = Counter("auditrail_http_requests_total", "HTTP requests by route and status.",
@@ -53,8 +54,9 @@ def _series(method: str, route: str, status: int) -> tuple[Counter, Histogram]:
 
 
 class _StatusCollector:
-    def __init__(self, status: GetProcessingStatus) -> None:
+    def __init__(self, status: GetProcessingStatus, deliveries: GetDeliveryStatus) -> None:
         self._status = status
+        self._deliveries = deliveries
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         now = self._status.execute()
@@ -64,9 +66,28 @@ class _StatusCollector:
                                 "Age of the oldest pending event.", value=now.lag_seconds)
         yield GaugeMetricFamily("auditrail_queue_depth", "Jobs waiting in the queue.",
                                 value=now.queued_jobs)
+        yield from self._streams()
+
+    def _streams(self) -> Iterator[GaugeMetricFamily]:
+        """One series per stream: a deployment has tens of streams, not thousands."""
+        labels = ["stream_id", "workspace_id", "type", "status"]
+        backlog = GaugeMetricFamily(
+            "auditrail_stream_backlog_events",
+            "Linked events a log stream has not delivered yet.", labels=labels)
+        lag = GaugeMetricFamily(
+            "auditrail_stream_lag_seconds",
+            "Age of the oldest event a log stream has not delivered (0: caught up).",
+            labels=labels)
+        for stream in self._deliveries.execute():
+            values = [stream.stream_id, stream.workspace_id, stream.type, stream.status]
+            backlog.add_metric(values, stream.backlog)
+            lag.add_metric(values, stream.lag_seconds)
+        yield backlog
+        yield lag
 
 
-def exposition(status: GetProcessingStatus) -> tuple[bytes, str]:
+def exposition(status: GetProcessingStatus,
+               deliveries: GetDeliveryStatus) -> tuple[bytes, str]:
     """The scrape: this process's (or all processes') counters, plus the live gauges."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         counters = CollectorRegistry()
@@ -74,5 +95,5 @@ def exposition(status: GetProcessingStatus) -> tuple[bytes, str]:
     else:
         counters = REGISTRY
     gauges = CollectorRegistry()
-    gauges.register(_StatusCollector(status))
+    gauges.register(_StatusCollector(status, deliveries))
     return generate_latest(counters) + generate_latest(gauges), CONTENT_TYPE_LATEST

@@ -14,7 +14,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Flask
 from marshmallow import Schema
 
-from domain.scopes import ADMIN, EVENTS_READ, EVENTS_WRITE, EXPORTS
+from domain.scopes import ADMIN, EVENTS_READ, EVENTS_WRITE, EXPORTS, STREAMS
 from entrypoints.http.routes import ID_PATTERN, route_template
 from entrypoints.http.schemas import responses as out
 from entrypoints.http.schemas.events import (
@@ -24,6 +24,7 @@ from entrypoints.http.schemas.events import (
     VerifyQuerySchema,
 )
 from entrypoints.http.schemas.exports import ExportCreateSchema, FileLinkSchema
+from entrypoints.http.schemas.streams import ReplaySchema, StreamCreateSchema, StreamPatchSchema
 from entrypoints.http.schemas.workspace import (
     ApiKeyCreateSchema,
     PageQuerySchema,
@@ -46,7 +47,8 @@ ERRORS = {
 }
 """What each error status means, unless an operation says more precisely."""
 
-SUCCESS = {200: "OK", 201: "Created", 202: "Accepted", 302: "Found: redirect"}
+SUCCESS = {200: "OK", 201: "Created", 202: "Accepted", 204: "Deleted",
+           302: "Found: redirect"}
 
 HEADERS = {
     "X-Request-Id": ("string", "The caller's X-Request-Id when it sent a sane one, else a new "
@@ -130,6 +132,30 @@ OPERATIONS: dict[str, Operation] = {
                                  errors={403: "invalid_signature: missing or wrong.",
                                          410: "link_expired, or export_expired.",
                                          503: ERRORS[503]}),
+    "api.create_stream": Operation("Create a log stream (its secret is shown once)",
+                                   {201: out.StreamCreatedSchema}, STREAMS,
+                                   body=StreamCreateSchema, tags=("streams",),
+                                   errors={409: "The workspace has as many streams as it may "
+                                                "have."}),
+    "api.list_streams": Operation("List log streams", {200: out.StreamPageSchema}, STREAMS,
+                                  query=PageQuerySchema, tags=("streams",)),
+    "api.get_stream": Operation("Get a log stream", {200: out.StreamOutSchema}, STREAMS,
+                                tags=("streams",)),
+    "api.update_stream": Operation("Change a stream's name, config, filter or status "
+                                   "(active retries a failing stream at once)",
+                                   {200: out.StreamOutSchema}, STREAMS,
+                                   body=StreamPatchSchema, tags=("streams",)),
+    "api.delete_stream": Operation("Delete a log stream and its delivery log", {204: None},
+                                   STREAMS, tags=("streams",)),
+    "api.test_stream": Operation("Send one signed sample delivery now; its outcome is "
+                                 "returned and logged", {200: out.DeliveryOutSchema},
+                                 STREAMS, tags=("streams",)),
+    "api.replay_stream": Operation("Deliver every matching event again from a sequence on",
+                                   {202: out.StreamOutSchema}, STREAMS, body=ReplaySchema,
+                                   tags=("streams",)),
+    "api.list_deliveries": Operation("A stream's delivery log, newest first",
+                                     {200: out.DeliveryPageSchema}, STREAMS,
+                                     query=PageQuerySchema, tags=("streams",)),
     "api.openapi_document": Operation("This document", {200: None}, tags=("operations",)),
     "ops.healthz": Operation("Liveness", {200: None}, tags=("operations",)),
     "ops.readyz": Operation("Readiness: database and queue reachable", {200: None},

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from entrypoints.container import EXPORT, PROCESS, Container
+from entrypoints.container import DELIVER, EXPORT, PROCESS, Container
 from entrypoints.worker import jobs
 
 
 def start_embedded_worker(container: Container) -> None:
     jobs.bind(container)
-    container.job_queue().start({PROCESS: jobs.process_workspace, EXPORT: jobs.run_export},
-                                jobs.upkeep)
+    container.job_queue().start({PROCESS: jobs.process_workspace, EXPORT: jobs.run_export,
+                                 DELIVER: jobs.deliver_stream}, jobs.upkeep)
 
 
 def stop_embedded_worker(container: Container) -> None:

@@ -51,9 +51,14 @@ def run_export(export_id: str) -> None:
                                            "row_count": export.row_count})
 
 
+def deliver_stream(stream_id: str) -> int:
+    """Send one log stream's due deliveries."""
+    return _bound().deliver_stream().execute(stream_id)
+
+
 def upkeep() -> None:
     """Periodic maintenance: re-queue pending events whose job was lost, forget old keys,
-    expire and retry exports.
+    expire and retry exports, wake streams whose job was lost, apply retention.
 
     Safe to run in every worker at once: each step is idempotent.
     """
@@ -64,4 +69,5 @@ def upkeep() -> None:
                     len(requeued))
     container.purge_idempotency_keys().execute()
     container.export_upkeep().execute()
+    container.stream_upkeep().execute()
     container.apply_retention().execute()

@@ -1,4 +1,4 @@
-"""``auditrail worker``: an RQ worker plus a periodic upkeep thread."""
+"""``auditrail worker``: an RQ worker plus a periodic upkeep thread and RQ's scheduler."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import logging
 import threading
 
 from prometheus_client import start_http_server
+from redis.exceptions import RedisError
 from rq import SimpleWorker
+from rq.scheduler import RQScheduler
 
 from entrypoints.container import Container
 from entrypoints.worker import jobs
@@ -14,6 +16,7 @@ from entrypoints.worker import jobs
 log = logging.getLogger(__name__)
 
 UPKEEP_INTERVAL_SECONDS = 15.0
+SCHEDULER_INTERVAL_SECONDS = 1  # an integer: RQ sets key lifetimes from it
 
 
 def run_worker(container: Container, *, burst: bool = False,
@@ -29,12 +32,18 @@ def run_worker(container: Container, *, burst: bool = False,
     if metrics_port:
         start_http_server(metrics_port)  # this worker's counters, for Prometheus to scrape
     queue = container.job_queue()
+    scheduler = RQScheduler(queue.queues, connection=container.redis(),
+                            interval=SCHEDULER_INTERVAL_SECONDS, logging_level=logging.WARNING)
     stop = threading.Event()
-    if not burst:
+    if burst:
+        jobs.upkeep()
+        _schedule_once(scheduler)
+        _retire(scheduler)
+    else:
         threading.Thread(target=_upkeep_loop, args=(stop,), name="auditrail-upkeep",
                          daemon=True).start()
-    else:
-        jobs.upkeep()
+        threading.Thread(target=_scheduler_loop, args=(scheduler, stop),
+                         name="auditrail-scheduler", daemon=True).start()
     worker = SimpleWorker(queue.queues, connection=container.redis())  # processing first
     try:
         # No logging_level: RQ would set its logger to ours, and write three lines a job
@@ -54,3 +63,43 @@ def _upkeep_loop(stop: threading.Event) -> None:
                         UPKEEP_INTERVAL_SECONDS)
         if stop.wait(UPKEEP_INTERVAL_SECONDS):
             return
+
+
+def _scheduler_loop(scheduler: RQScheduler, stop: threading.Event) -> None:
+    """Queue scheduled jobs (delivery retries, batches that waited) once they are due.
+
+    RQ's scheduler, in a thread of this worker rather than in the process RQ would fork
+    for it: a forked scheduler outlives a worker killed with SIGKILL (seen running on,
+    orphaned, after such a test). One worker's scheduler works at a time, under RQ's lock;
+    if that worker dies, another takes the lock over once it expires (about two minutes),
+    and meanwhile upkeep wakes every stream whose retry is due.
+    """
+    try:
+        while True:
+            _schedule_once(scheduler)
+            if stop.wait(SCHEDULER_INTERVAL_SECONDS):
+                return
+    finally:
+        _retire(scheduler)
+
+
+def _schedule_once(scheduler: RQScheduler) -> None:
+    try:
+        if scheduler.last_heartbeat is None:
+            scheduler.register_birth()
+        if scheduler.should_reacquire_locks:
+            scheduler.acquire_locks()
+        if scheduler.acquired_locks:
+            scheduler.heartbeat()
+            scheduler.enqueue_scheduled_jobs()
+    except RedisError as exc:
+        log.warning("scheduling failed (%s); retrying", type(exc).__name__)
+
+
+def _retire(scheduler: RQScheduler) -> None:
+    """Leave the lock to the other workers at once, rather than when it expires."""
+    try:
+        scheduler.release_locks()
+        scheduler.register_death()
+    except RedisError:
+        pass

@@ -6,6 +6,10 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from domain.deliveries import EVENTS, TEST
+from domain.deliveries import STATUSES as DELIVERY_STATUSES
+from domain.streams import STATUSES as STREAM_STATUSES
+from domain.streams import TYPES
 from domain.verification import HASH_MISMATCH, PREV_HASH_MISMATCH, SEARCH_ENTRIES, SEQUENCE_GAP
 
 
@@ -157,6 +161,69 @@ class ExportOutSchema(Schema):
     error = fields.String(required=True, allow_none=True)
 
 
+class StreamConfigOutSchema(Schema):
+    url = fields.String(required=True)
+    secret_hint = fields.String(metadata={"description": "webhook: the secret's last "
+                                                        "characters"})
+    token_hint = fields.String(metadata={"description": "splunk_hec"})
+    api_key_hint = fields.String(metadata={"description": "datadog"})
+
+
+class StreamConfigCreatedSchema(StreamConfigOutSchema):
+    secret = fields.String(metadata={"description": "shown once, at creation"})
+    token = fields.String()
+    api_key = fields.String()
+
+
+class StreamFilterOutSchema(Schema):
+    actions = fields.List(fields.String(), required=True)
+
+
+class StreamProgressSchema(Schema):
+    position = fields.Integer(required=True, metadata={
+        "description": "the last sequence handed to a delivery (or passed over by the "
+                       "filter)"})
+    deliveries = fields.Integer(required=True, metadata={
+        "description": "the number of the last delivery (each webhook body's sequence)"})
+    last_delivered_at = fields.String(required=True, allow_none=True)
+    consecutive_failures = fields.Integer(required=True)
+    next_attempt_at = fields.String(required=True, allow_none=True)
+    failing_since = fields.String(required=True, allow_none=True)
+    last_error = fields.String(required=True, allow_none=True)
+
+
+class StreamOutSchema(Schema):
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+    type = fields.String(required=True, validate=validate.OneOf(TYPES))
+    config = fields.Nested(StreamConfigOutSchema, required=True)
+    filter = fields.Nested(StreamFilterOutSchema, required=True, allow_none=True)
+    status = fields.String(required=True, validate=validate.OneOf(STREAM_STATUSES))
+    created_at = fields.String(required=True)
+    updated_at = fields.String(required=True)
+    delivery = fields.Nested(StreamProgressSchema, required=True)
+
+
+class StreamCreatedSchema(StreamOutSchema):
+    config = fields.Nested(StreamConfigCreatedSchema, required=True)
+
+
+class DeliveryOutSchema(Schema):
+    id = fields.String(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf([EVENTS, TEST]))
+    sequence = fields.Integer(required=True, allow_none=True)
+    status = fields.String(required=True, validate=validate.OneOf(DELIVERY_STATUSES))
+    attempts = fields.Integer(required=True)
+    http_status = fields.Integer(required=True, allow_none=True)
+    event_count = fields.Integer(required=True)
+    first_sequence = fields.Integer(required=True, allow_none=True)
+    last_sequence = fields.Integer(required=True, allow_none=True)
+    error = fields.String(required=True, allow_none=True)
+    created_at = fields.String(required=True)
+    last_attempt_at = fields.String(required=True, allow_none=True)
+    delivered_at = fields.String(required=True, allow_none=True)
+
+
 def page_of(item: type[Schema], name: str) -> type[Schema]:
     """The §5.6 page of ``item``s."""
     return Schema.from_dict({
@@ -170,3 +237,5 @@ def page_of(item: type[Schema], name: str) -> type[Schema]:
 EventPageSchema = page_of(EventOutSchema, "EventPage")
 ApiKeyPageSchema = page_of(ApiKeyOutSchema, "ApiKeyPage")
 ExportPageSchema = page_of(ExportOutSchema, "ExportPage")
+StreamPageSchema = page_of(StreamOutSchema, "StreamPage")
+DeliveryPageSchema = page_of(DeliveryOutSchema, "DeliveryPage")

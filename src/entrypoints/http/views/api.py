@@ -29,6 +29,13 @@ def openapi_document() -> Response:
     return jsonify(document)
 
 
+def no_content() -> Response:
+    """204: no body, so no content type either (Flask would say text/html)."""
+    response = Response(status=204)
+    del response.headers["Content-Type"]
+    return response
+
+
 @api.before_request
 @inject
 def _admit(admit: AdmitRequest = Provide[Container.admit_request]) -> None:

@@ -8,6 +8,7 @@ from dependency_injector.wiring import Provide, inject
 from flask import Blueprint, Response, jsonify
 
 from application.ports.jobs import JobQueue
+from application.use_cases.delivery_status import GetDeliveryStatus
 from application.use_cases.processing_status import GetProcessingStatus
 from entrypoints.container import Container
 from entrypoints.http.errors import error_response
@@ -24,8 +25,9 @@ def healthz() -> Any:
 
 @ops.get("/metrics")
 @inject
-def metrics(status: GetProcessingStatus = Provide[Container.processing_status]) -> Any:
-    body, content_type = exposition(status)
+def metrics(status: GetProcessingStatus = Provide[Container.processing_status],
+            deliveries: GetDeliveryStatus = Provide[Container.delivery_status]) -> Any:
+    body, content_type = exposition(status, deliveries)
     return Response(body, content_type=content_type)
 
 

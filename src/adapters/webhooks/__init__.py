@@ -1,0 +1,1 @@
+"""Outgoing HTTP: log-stream deliveries (and alert notifications), guarded and signed."""

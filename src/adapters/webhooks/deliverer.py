@@ -1,0 +1,107 @@
+"""The ``Deliverer`` port on httpx: one client per process, keep-alive per destination,
+redirects never followed, a deadline per attempt and a cap on what is read back."""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import urlsplit
+
+import httpcore
+import httpx
+
+from adapters.webhooks.formats import request_for
+from adapters.webhooks.guard import DestinationRefused, GuardedBackend, Resolver, deadline
+from application.ports.delivery import (
+    CONNECTION_ERROR,
+    DELIVERED,
+    HTTP_ERROR,
+    REFUSED,
+    TIMEOUT,
+    Destination,
+    Parcel,
+    SendResult,
+)
+from domain.deliveries import Attempt
+from domain.json_rules import CONTROL_CHARACTERS
+
+RESPONSE_EXCERPT_BYTES = 1024
+"""What is read of an answer at most: enough to say why it failed, and no more, whatever
+the receiver sends back."""
+EXCERPT_CHARACTERS = 200
+
+
+class _GuardedTransport(httpx.HTTPTransport):
+    """httpx's transport with its connection pool on the guarded network backend."""
+
+    def __init__(self, backend: GuardedBackend, limits: httpx.Limits) -> None:
+        super().__init__(limits=limits, trust_env=False)
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(trust_env=False),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry, network_backend=backend)
+
+
+class HttpDeliverer:
+    def __init__(self, allow_private: bool, timeout_seconds: float, user_agent: str,
+                 resolve: Resolver | None = None) -> None:
+        self._backend = (GuardedBackend(allow_private, resolve) if resolve is not None
+                         else GuardedBackend(allow_private))
+        self._timeout = timeout_seconds
+        limits = httpx.Limits(max_connections=200, max_keepalive_connections=100,
+                              keepalive_expiry=30)
+        # trust_env=False: a proxy from the environment would be connected to instead of
+        # the destination, and the guard would judge the proxy's address.
+        self._client = httpx.Client(
+            transport=_GuardedTransport(self._backend, limits), follow_redirects=False,
+            trust_env=False, headers={"User-Agent": user_agent, "Accept-Encoding": "identity"},
+            timeout=httpx.Timeout(timeout_seconds, connect=min(5.0, timeout_seconds)))
+
+    def send(self, destination: Destination, parcel: Parcel) -> SendResult:
+        body, headers = request_for(destination, parcel, int(time.time()))
+        try:
+            with deadline(self._timeout), self._client.stream(
+                    "POST", destination.url, content=body, headers=headers) as response:
+                excerpt = _excerpt(response)
+        except DestinationRefused as exc:
+            return _failed(REFUSED, f"Refused: {exc}; only public destinations are allowed.")
+        except httpx.TimeoutException:
+            return _failed(TIMEOUT, f"No answer within {self._timeout:g} s.")
+        except (httpx.TransportError, httpx.InvalidURL) as exc:
+            return _failed(CONNECTION_ERROR, f"Connection failed ({_reason(exc)}).")
+        status = response.status_code
+        if 200 <= status < 300:
+            return SendResult(Attempt(True, status), DELIVERED)
+        if 300 <= status < 400:
+            message = f"HTTP {status}: redirects are not followed; use the final URL."
+        else:
+            message = f"HTTP {status}" + (f": {excerpt}" if excerpt else ".")
+        return SendResult(Attempt(False, status, message), HTTP_ERROR)
+
+    def refusal(self, url: str) -> str | None:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        return self._backend.refusal(parts.hostname or "", port)
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def _excerpt(response: httpx.Response) -> str:
+    read = b""
+    for chunk in response.iter_raw(RESPONSE_EXCERPT_BYTES):
+        read += chunk
+        if len(read) >= RESPONSE_EXCERPT_BYTES:
+            break
+    text = read[:RESPONSE_EXCERPT_BYTES].decode("utf-8", "replace")
+    return " ".join(CONTROL_CHARACTERS.sub(" ", text).split())[:EXCERPT_CHARACTERS]
+
+
+def _reason(exc: Exception) -> str:
+    """The exception's kind and its first line, without control characters."""
+    detail = " ".join(CONTROL_CHARACTERS.sub(" ", str(exc)).split())[:EXCERPT_CHARACTERS]
+    return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+
+
+def _failed(outcome: str, message: str) -> SendResult:
+    return SendResult(Attempt(False, None, message), outcome)

@@ -1,0 +1,79 @@
+"""What each destination type receives: body and headers (contract §8).
+
+Bodies are built from the parcel alone, so a retry - the same delivery, the same events -
+sends the very same bytes. Only the webhook signature's timestamp is new on each attempt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from datetime import datetime
+from typing import Any
+
+from application.ports.delivery import Destination, Parcel
+from domain.streams import DATADOG, SPLUNK_HEC, WEBHOOK
+
+SIGNATURE_HEADER = "Auditrail-Signature"
+
+
+def _json(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def webhook_body(parcel: Parcel) -> bytes:
+    body: dict[str, Any] = {"stream_id": parcel.stream_id, "delivery_id": parcel.delivery_id,
+                            "sequence": parcel.number}
+    if parcel.test:
+        body["test"] = True
+    body["events"] = list(parcel.events)
+    return _json(body)
+
+
+def splunk_body(parcel: Parcel) -> bytes:
+    """HEC's batch form: one event object after another (newline-separated)."""
+    return b"\n".join(_json({"time": _epoch(event["occurred_at"]), "sourcetype": "auditrail",
+                             "source": "auditrail", "event": event})
+                      for event in parcel.events)
+
+
+def datadog_body(parcel: Parcel) -> bytes:
+    """A JSON array of logs. ``message`` holds the event as JSON, which Datadog parses into
+    attributes; ``date`` (a reserved attribute) makes ``occurred_at`` the log's time."""
+    return _json([{"ddsource": "auditrail", "service": "auditrail",
+                   "ddtags": f"workspace_id:{event['workspace_id']},action:{event['action']}",
+                   "date": event["occurred_at"], "message": _json(event).decode("utf-8")}
+                  for event in parcel.events])
+
+
+def signature(secret: str, timestamp: int, body: bytes) -> str:
+    """``t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>``: the timestamp is
+    signed with the body, so a receiver can refuse an old request replayed at it."""
+    digest = hmac.new(secret.encode("utf-8"), f"{timestamp}.".encode("ascii") + body,
+                      hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
+
+
+def request_for(destination: Destination, parcel: Parcel, now: int
+                ) -> tuple[bytes, dict[str, str]]:
+    """The body and headers of one attempt (``now``: Unix seconds, for the signature)."""
+    headers = {"Content-Type": "application/json",
+               "Auditrail-Delivery-Id": parcel.delivery_id,
+               "Auditrail-Delivery-Sequence": str(parcel.number)}
+    if destination.type == WEBHOOK:
+        body = webhook_body(parcel)
+        headers[SIGNATURE_HEADER] = signature(destination.credential, now, body)
+    elif destination.type == SPLUNK_HEC:
+        body = splunk_body(parcel)
+        headers["Authorization"] = f"Splunk {destination.credential}"
+    elif destination.type == DATADOG:
+        body = datadog_body(parcel)
+        headers["DD-API-KEY"] = destination.credential
+    else:
+        raise ValueError(f"unknown stream type {destination.type!r}")
+    return body, headers
+
+
+def _epoch(timestamp: str) -> float:
+    return round(datetime.fromisoformat(timestamp).timestamp(), 6)

@@ -1,0 +1,34 @@
+"""How far behind each log stream is: what an operator graphs and alerts on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from application.ports.system import Clock
+from application.ports.unit_of_work import UnitOfWorkFactory
+
+
+@dataclass(frozen=True)
+class StreamLag:
+    stream_id: str
+    workspace_id: str
+    type: str
+    status: str
+    backlog: int
+    lag_seconds: float
+    """Age of the oldest event the stream has not delivered: 0 when it is caught up."""
+
+
+class GetDeliveryStatus:
+    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uow_factory = uow_factory
+        self._clock = clock
+
+    def execute(self) -> list[StreamLag]:
+        with self._uow_factory(read_only=True) as uow:
+            progress = uow.streams.progress()
+        now = self._clock.now()
+        return [StreamLag(p.stream_id, p.workspace_id, p.type, p.status, p.backlog,
+                          max(0.0, (now - p.oldest_undelivered_at).total_seconds())
+                          if p.oldest_undelivered_at is not None and p.backlog else 0.0)
+                for p in progress]

@@ -1,0 +1,110 @@
+"""A stream's delivery log, a test delivery on demand, and replay from a sequence."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from application.errors import NotFound
+from application.pages import Page, page_of
+from application.ports.delivery import CredentialVault, Deliverer, Parcel
+from application.ports.jobs import JobQueue
+from application.ports.metrics import NO_METRICS, Metrics
+from application.ports.system import Clock, IdGenerator
+from application.ports.unit_of_work import UnitOfWorkFactory
+from application.use_cases.deliver_stream import send
+from domain.cursor import DESC, Position, decode_cursor
+from domain.deliveries import TEST, Delivery
+from domain.errors import FieldError, ValidationFailed
+from domain.events import PROCESSED, Event
+from domain.streams import ReplayRefused, Stream
+
+
+def _position(delivery: Delivery) -> Position:
+    return Position(delivery.created_at, delivery.id)
+
+
+class ListDeliveries:
+    def __init__(self, uow_factory: UnitOfWorkFactory) -> None:
+        self._uow_factory = uow_factory
+
+    def execute(self, workspace_id: str, stream_id: str, *, order: str = DESC, limit: int = 50,
+                cursor: str | None = None) -> Page[Delivery]:
+        after = decode_cursor(cursor, order) if cursor is not None else None
+        with self._uow_factory(snapshot=True) as uow:
+            if uow.streams.get(workspace_id, stream_id) is None:
+                raise NotFound("stream", stream_id)
+            rows = uow.deliveries.page(workspace_id, stream_id, order, after, limit + 1)
+            total = uow.deliveries.count(workspace_id, stream_id)
+        return page_of(rows, limit, order, total, _position)
+
+
+class ReplayStream:
+    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, queue: JobQueue) -> None:
+        self._uow_factory = uow_factory
+        self._clock = clock
+        self._queue = queue
+
+    def execute(self, workspace_id: str, stream_id: str, from_sequence: int) -> Stream:
+        """Move the stream back: every matching event from ``from_sequence`` on goes out
+        again, in order, after the delivery in flight (if any)."""
+        with self._uow_factory() as uow:
+            stream = uow.streams.get(workspace_id, stream_id)
+            if stream is None:
+                raise NotFound("stream", stream_id)
+            retained_from = uow.chains.retained(workspace_id).anchor.sequence + 1
+            try:
+                stream = stream.replayed(from_sequence, retained_from)
+            except ReplayRefused as refused:
+                raise ValidationFailed([FieldError("from_sequence", str(refused))]) from None
+            uow.streams.update(stream)
+            uow.commit()
+        self._queue.enqueue_deliveries([stream_id], force=True)
+        return stream
+
+
+class SendTestDelivery:
+    """``POST /streams/{id}/test``: one signed sample, sent now, its outcome logged and
+    returned. It changes nothing of the stream: a failing stream stays failing until a
+    real delivery succeeds or someone sets it active."""
+
+    def __init__(self, uow_factory: UnitOfWorkFactory, deliverer: Deliverer,
+                 vault: CredentialVault, clock: Clock, ids: IdGenerator,
+                 metrics: Metrics = NO_METRICS) -> None:
+        self._uow_factory = uow_factory
+        self._deliverer = deliverer
+        self._vault = vault
+        self._clock = clock
+        self._ids = ids
+        self._metrics = metrics
+
+    def execute(self, workspace_id: str, stream_id: str) -> Delivery:
+        with self._uow_factory(read_only=True) as uow:
+            stream = uow.streams.get(workspace_id, stream_id)
+        if stream is None:
+            raise NotFound("stream", stream_id)
+        now = self._clock.now()
+        delivery = Delivery(id=self._ids.new("dlv"), stream_id=stream.id,
+                            workspace_id=workspace_id, kind=TEST, created_at=now,
+                            event_count=1)
+        result = send(stream, Parcel(stream.id, delivery.id, 0,
+                                     [self._sample(workspace_id, now)], test=True),
+                      self._vault, self._deliverer)
+        self._metrics.delivery_attempted(stream.type, result.outcome, 0)
+        attempt = result.attempt
+        delivery = delivery.attempted(self._clock.now(), attempt)
+        with self._uow_factory(single_write=True) as uow:
+            uow.deliveries.add(delivery)
+            uow.commit()
+        return delivery
+
+    def _sample(self, workspace_id: str, now: datetime) -> dict[str, Any]:
+        """An event shaped like every other (§5.3), marked as a test in its metadata and
+        its action, and in no chain."""
+        event = Event(id=self._ids.new("evt"), workspace_id=workspace_id,
+                      action="auditrail.stream.test", occurred_at=now, received_at=now,
+                      actor={"id": "auditrail", "type": "system", "name": "Auditrail"},
+                      metadata={"test": True, "note": "A test delivery; no event was "
+                                                      "recorded."},
+                      status=PROCESSED)
+        return event.document()

@@ -1,0 +1,92 @@
+"""One delivery: a batch of a stream's events (or a test), its attempts and its outcome.
+
+A delivery is recorded before its first attempt and names its events by sequence range
+and filter, never by copy: a retry rebuilds exactly the same body from the same immutable
+events, under the same ``id`` and number, so receivers can drop duplicates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from domain.events import Event
+from domain.streams import ERROR_MAX_LENGTH, MAX_BATCH
+
+PENDING = "pending"
+DELIVERED = "delivered"
+FAILED = "failed"
+"""Only a test delivery ends failed: a stream's deliveries are retried until they succeed."""
+SKIPPED = "skipped"
+"""Events retention removed before the stream could deliver them: recorded, not hidden."""
+STATUSES = (PENDING, DELIVERED, FAILED, SKIPPED)
+
+EVENTS = "events"
+TEST = "test"
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What one try to send came to."""
+
+    ok: bool
+    http_status: int | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Delivery:
+    id: str
+    stream_id: str
+    workspace_id: str
+    kind: str
+    created_at: datetime
+    sequence: int | None = None
+    """The delivery's number within its stream (None for tests and skipped ranges)."""
+    status: str = PENDING
+    event_count: int = 0
+    first_sequence: int | None = None
+    last_sequence: int | None = None
+    actions: tuple[str, ...] | None = None
+    """The stream's filter when the delivery was cut: a retry selects the same events."""
+    attempts: int = 0
+    http_status: int | None = None
+    error: str | None = None
+    last_attempt_at: datetime | None = None
+    delivered_at: datetime | None = None
+
+    def attempted(self, now: datetime, attempt: Attempt) -> Delivery:
+        done = attempt.ok
+        status = DELIVERED if done else (FAILED if self.kind == TEST else PENDING)
+        return replace(self, attempts=self.attempts + 1, http_status=attempt.http_status,
+                       error=None if done else (attempt.error or "failed")[:ERROR_MAX_LENGTH],
+                       last_attempt_at=now, status=status,
+                       delivered_at=now if done else None)
+
+
+def events_delivery(delivery_id: str, stream_id: str, workspace_id: str, number: int,
+                    events: Sequence[Event], actions: tuple[str, ...] | None,
+                    now: datetime) -> Delivery:
+    return Delivery(id=delivery_id, stream_id=stream_id, workspace_id=workspace_id,
+                    kind=EVENTS, created_at=now, sequence=number, event_count=len(events),
+                    first_sequence=events[0].sequence, last_sequence=events[-1].sequence,
+                    actions=actions)
+
+
+def skipped_range(delivery_id: str, stream_id: str, workspace_id: str, first: int, last: int,
+                  now: datetime) -> Delivery:
+    return Delivery(id=delivery_id, stream_id=stream_id, workspace_id=workspace_id,
+                    kind=EVENTS, created_at=now, status=SKIPPED, first_sequence=first,
+                    last_sequence=last,
+                    error=f"Events {first}-{last} were removed by the workspace's retention "
+                          f"before this stream delivered them (it was paused or failing).")
+
+
+def batch_ready_at(events: Sequence[Event], linger: timedelta) -> datetime | None:
+    """When a batch should go: at once when full (None), else once its oldest event has
+    waited ``linger`` since it arrived - a receiver gets one request for a second's events
+    instead of one per event, and no event waits longer than that for its batch."""
+    if len(events) >= MAX_BATCH or not events:
+        return None
+    return min(event.received_at for event in events) + linger

@@ -1,0 +1,228 @@
+"""Log streams: where a workspace's processed events are sent, and how far they got.
+
+A stream does not copy events into an outbox. Processed events never change and join
+their chain in sequence order, so "what this stream still owes" is every linked event after
+its ``position`` (the last sequence handed to a delivery), and the processing step writes
+nothing per stream: a crash can neither lose a delivery (the events are committed before
+anyone looks) nor invent one (uncommitted events are seen by no one).
+
+This module decides everything about a stream's state from an injected clock: when it may
+send next, when a run of failures makes it ``failing``, how it recovers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from domain.action_patterns import ActionPatterns, action_patterns, checked_patterns
+from domain.destinations import checked_url
+from domain.errors import DomainError, FieldError, ValidationFailed
+from domain.names import checked_name
+
+WEBHOOK = "webhook"
+SPLUNK_HEC = "splunk_hec"
+DATADOG = "datadog"
+TYPES = (WEBHOOK, SPLUNK_HEC, DATADOG)
+CREDENTIAL_FIELDS = {WEBHOOK: "secret", SPLUNK_HEC: "token", DATADOG: "api_key"}
+"""The write-only field of each type's ``config``: shown once, then as a masked hint."""
+
+ACTIVE = "active"
+PAUSED = "paused"
+FAILING = "failing"
+STATUSES = (ACTIVE, PAUSED, FAILING)
+SETTABLE_STATUSES = (ACTIVE, PAUSED)
+"""Only the system sets ``failing``."""
+
+MAX_BATCH = 500
+"""Events in one delivery at most (contract §8)."""
+MAX_STREAMS_PER_WORKSPACE = 20
+"""Every active stream is woken after each processed chunk of its workspace; a bound keeps
+that cost, and the workers one tenant can keep busy, small."""
+FAILING_AFTER = 5
+"""Consecutive failed attempts after which a stream is ``failing`` (about 15 s of
+failures with the backoff below)."""
+BACKOFF_BASE = timedelta(seconds=1)
+BACKOFF_CAP = timedelta(minutes=10)
+CREDENTIAL_MIN_LENGTH = 16
+CREDENTIAL_MAX_LENGTH = 512
+ERROR_MAX_LENGTH = 500
+
+
+class ReplayRefused(DomainError):
+    """A replay that would skip events rather than re-deliver them, or start before what
+    retention kept; names ``from_sequence``."""
+
+
+def backoff(failures: int, jitter: float) -> timedelta:
+    """The wait after ``failures`` consecutive failures: doubling from one second up to
+    ten minutes, with "equal jitter" - half of each step fixed, half random (``jitter``
+    in [0, 1)) - so that streams failing together (one receiver down) spread their retries
+    out, and none retries sooner than half its step."""
+    step = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** min(max(failures, 1) - 1, 20))
+    return step / 2 + step / 2 * min(max(jitter, 0.0), 1.0)
+
+
+def credential_hint(credential: str) -> str:
+    """Enough to tell two credentials apart, never enough to use one: its last four
+    characters (none of a short one)."""
+    return "…" + (credential[-4:] if len(credential) >= CREDENTIAL_MIN_LENGTH else "")
+
+
+def checked_credential(value: object, field: str) -> str:
+    if not isinstance(value, str) or not (
+            CREDENTIAL_MIN_LENGTH <= len(value) <= CREDENTIAL_MAX_LENGTH):
+        raise ValidationFailed([FieldError(field, f"{CREDENTIAL_MIN_LENGTH}-"
+                                                  f"{CREDENTIAL_MAX_LENGTH} characters.")])
+    if not value.isascii() or not value.isprintable() or " " in value:
+        raise ValidationFailed([FieldError(field, "Visible ASCII characters only (it is "
+                                                  "sent in an HTTP header).")])
+    return value
+
+
+@dataclass(frozen=True)
+class Stream:
+    id: str
+    workspace_id: str
+    name: str
+    type: str
+    url: str
+    credential: bytes
+    """Sealed by the credential vault: the database never holds it in the clear."""
+    credential_hint: str
+    actions: tuple[str, ...] | None
+    """The filter's action patterns; None takes every action."""
+    created_at: datetime
+    updated_at: datetime
+    status: str = ACTIVE
+    position: int = 0
+    """The last sequence handed to a delivery (or passed over by the filter)."""
+    deliveries_made: int = 0
+    """The number of the last delivery: receivers see 1, 2, 3… and can spot a gap."""
+    failures: int = 0
+    next_attempt_at: datetime | None = None
+    last_error: str | None = None
+    last_delivered_at: datetime | None = None
+    failing_since: datetime | None = None
+    leased_until: datetime | None = None
+    """While set and in the future, one worker is sending this stream's delivery."""
+
+    @property
+    def patterns(self) -> ActionPatterns:
+        return action_patterns(self.actions or ())
+
+    def is_due(self, now: datetime) -> bool:
+        """Not waiting out a backoff."""
+        return self.next_attempt_at is None or self.next_attempt_at <= now
+
+    def is_leased(self, now: datetime) -> bool:
+        return self.leased_until is not None and self.leased_until > now
+
+    def leased(self, now: datetime, duration: timedelta) -> Stream:
+        return replace(self, leased_until=now + duration)
+
+    def handed_out(self, up_to_sequence: int) -> Stream:
+        """Events up to ``up_to_sequence`` now belong to a delivery (or match no filter)."""
+        return replace(self, position=max(self.position, up_to_sequence))
+
+    def numbered(self) -> tuple[Stream, int]:
+        """The next delivery's number, and the stream that counted it."""
+        number = self.deliveries_made + 1
+        return replace(self, deliveries_made=number), number
+
+    def succeeded(self, now: datetime) -> Stream:
+        """A delivery got a 2xx: a failing stream recovers by itself."""
+        return replace(self, status=ACTIVE if self.status == FAILING else self.status,
+                       failures=0, next_attempt_at=None, last_error=None,
+                       last_delivered_at=now, failing_since=None, leased_until=None)
+
+    def failed(self, now: datetime, error: str, jitter: float) -> Stream:
+        """Retry later; after ``FAILING_AFTER`` failures in a row, say so (``failing``)."""
+        failures = self.failures + 1
+        status = self.status
+        failing_since = self.failing_since
+        if status == ACTIVE and failures >= FAILING_AFTER:
+            status, failing_since = FAILING, now
+        return replace(self, failures=failures, status=status, failing_since=failing_since,
+                       next_attempt_at=now + backoff(failures, jitter),
+                       last_error=error[:ERROR_MAX_LENGTH], leased_until=None)
+
+    def with_status(self, status: str, now: datetime) -> Stream:
+        """``PATCH status``: ``paused`` stops sending and keeps the backlog; ``active``
+        resumes - a failing stream is retried at once (its failure count is kept, so a
+        retry that fails again makes it ``failing`` again straight away)."""
+        if status not in SETTABLE_STATUSES:
+            raise ValidationFailed([FieldError("status", "Must be active or paused (only "
+                                                         "the system sets failing).")])
+        if status == PAUSED:
+            return replace(self, status=PAUSED, updated_at=now)
+        if self.status == ACTIVE and self.next_attempt_at is None:
+            return self
+        return replace(self, status=ACTIVE, next_attempt_at=None, failing_since=None,
+                       updated_at=now)
+
+    def replayed(self, from_sequence: int, retained_from: int) -> Stream:
+        """Deliver again every matching event from ``from_sequence`` on (after a SIEM
+        outage). Only backwards: moving forward would skip events nobody received."""
+        if from_sequence > self.position + 1:
+            raise ReplayRefused(f"The stream has handed out events up to sequence "
+                                f"{self.position}; replay re-delivers from {self.position + 1} "
+                                f"or earlier, it never skips events.")
+        if from_sequence < retained_from:
+            raise ReplayRefused(f"Events before sequence {retained_from} were removed by "
+                                f"retention; replay from {retained_from} or later.")
+        return replace(self, position=from_sequence - 1)
+
+    def edited(self, changes: Mapping[str, Any], now: datetime) -> Stream:
+        """Name, URL, credential and filter, already checked by the caller."""
+        return replace(self, updated_at=now, **changes)
+
+
+def stream_settings(body: Mapping[str, Any], *, type_: str, allow_private: bool,
+                    creating: bool) -> dict[str, Any]:
+    """A create or PATCH body's ``name``, ``config`` (``url`` and the type's credential),
+    ``filter`` and ``status``, checked together so that every bad field is named at once.
+
+    Returns what changes, with the credential still in the clear (under ``credential``):
+    the caller seals it. ``filter: null`` clears the filter (every action again).
+    """
+    errors: list[FieldError] = []
+    found: dict[str, Any] = {}
+
+    def check(name: str, step: Any) -> None:
+        try:
+            found[name] = step()
+        except ValidationFailed as failure:
+            errors.extend(failure.errors)
+
+    if "name" in body or creating:
+        check("name", lambda: checked_name(body.get("name") or "", "name"))
+    config = body.get("config") or {}
+    credential_field = CREDENTIAL_FIELDS[type_]
+    for key in config:
+        if key not in ("url", credential_field):
+            errors.append(FieldError(f"config.{key}", f"A {type_} stream takes url and "
+                                                      f"{credential_field}."))
+    if "url" in config or creating:
+        check("url", lambda: checked_url(config.get("url"), "config.url", allow_private))
+    if credential_field in config:
+        check("credential", lambda: checked_credential(config[credential_field],
+                                                       f"config.{credential_field}"))
+    elif creating and type_ != WEBHOOK:  # a webhook without one gets a generated secret
+        errors.append(FieldError(f"config.{credential_field}",
+                                 f"Required for a {type_} stream."))
+    if "filter" in body:
+        stream_filter = body["filter"]
+        if stream_filter is None:
+            found["actions"] = None
+        else:
+            check("actions", lambda: checked_patterns(stream_filter.get("actions") or [],
+                                                      "filter.actions"))
+    if "status" in body and body["status"] not in SETTABLE_STATUSES:
+        errors.append(FieldError("status", "Must be active or paused (only the system sets "
+                                           "failing)."))
+    if errors:
+        raise ValidationFailed(errors)
+    return found

@@ -1,0 +1,58 @@
+"""Log stream request shapes (contract §8). Structure here; meaning in ``domain.streams``."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from domain.action_patterns import MAX_PATTERNS
+from domain.hash_chain import MAX_SEQUENCE
+from domain.names import NAME_MAX_LENGTH
+from domain.streams import (
+    CREDENTIAL_MAX_LENGTH,
+    CREDENTIAL_MIN_LENGTH,
+    SETTABLE_STATUSES,
+    TYPES,
+)
+
+
+def _credential(description: str) -> fields.String:
+    return fields.String(load_only=True, metadata={
+        "description": f"{description}; {CREDENTIAL_MIN_LENGTH}-{CREDENTIAL_MAX_LENGTH} "
+                       f"visible ASCII characters, write-only"})
+
+
+class StreamConfigSchema(Schema):
+    url = fields.String(metadata={"description": "http(s) URL to POST to"})
+    secret = _credential("webhook: HMAC signing secret (generated when left out)")
+    token = _credential("splunk_hec: HEC token")
+    api_key = _credential("datadog: API key")
+
+
+class StreamFilterSchema(Schema):
+    actions = fields.List(fields.String(), required=True, metadata={
+        "description": f"1-{MAX_PATTERNS} exact actions, or prefixes like 'user.*'"})
+
+
+_NAME = {"description": f"1-{NAME_MAX_LENGTH} characters"}
+"""Lengths and the like are checked by the domain, with the rest of a body's rules, so that
+one answer names every bad field; the schemas check shape."""
+
+
+class StreamCreateSchema(Schema):
+    name = fields.String(required=True, metadata=_NAME)
+    type = fields.String(required=True, validate=validate.OneOf(TYPES))
+    config = fields.Nested(StreamConfigSchema, required=True)
+    filter = fields.Nested(StreamFilterSchema, allow_none=True)
+    status = fields.String(validate=validate.OneOf(SETTABLE_STATUSES))
+
+
+class StreamPatchSchema(Schema):
+    name = fields.String(metadata=_NAME)
+    config = fields.Nested(StreamConfigSchema)
+    filter = fields.Nested(StreamFilterSchema, allow_none=True)
+    status = fields.String(validate=validate.OneOf(SETTABLE_STATUSES))
+
+
+class ReplaySchema(Schema):
+    from_sequence = fields.Integer(required=True, strict=True,
+                                   validate=validate.Range(1, MAX_SEQUENCE))
