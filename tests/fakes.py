@@ -491,8 +491,8 @@ class _StreamRepo:
                 d.stream_id == stream.id and d.status == DELIVERY_PENDING
                 for d in self._s.deliveries.values())
         return sorted(s.id for s in self._s.streams.values()
-                      if s.status != PAUSED and not s.is_leased(now) and s.is_due(now)
-                      and owes(s))[:limit]
+                      if s.status != PAUSED and not s.sending.is_leased(now)
+                      and s.sending.is_due(now) and owes(s))[:limit]
 
     def progress(self) -> list[StreamProgress]:
         found = []

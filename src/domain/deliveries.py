@@ -12,7 +12,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from domain.events import Event
-from domain.streams import ERROR_MAX_LENGTH, MAX_BATCH
+from domain.sending import ERROR_MAX_LENGTH
+from domain.streams import MAX_BATCH
 
 PENDING = "pending"
 DELIVERED = "delivered"

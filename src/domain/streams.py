@@ -13,14 +13,15 @@ send next, when a run of failures makes it ``failing``, how it recovers.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 from domain.action_patterns import ActionPatterns, action_patterns, checked_patterns
 from domain.destinations import checked_url
 from domain.errors import DomainError, FieldError, ValidationFailed
 from domain.names import checked_name
+from domain.sending import Sending
 
 WEBHOOK = "webhook"
 SPLUNK_HEC = "splunk_hec"
@@ -41,28 +42,13 @@ MAX_BATCH = 500
 MAX_STREAMS_PER_WORKSPACE = 20
 """Every active stream is woken after each processed chunk of its workspace; a bound keeps
 that cost, and the workers one tenant can keep busy, small."""
-FAILING_AFTER = 5
-"""Consecutive failed attempts after which a stream is ``failing`` (about 15 s of
-failures with the backoff below)."""
-BACKOFF_BASE = timedelta(seconds=1)
-BACKOFF_CAP = timedelta(minutes=10)
 CREDENTIAL_MIN_LENGTH = 16
 CREDENTIAL_MAX_LENGTH = 512
-ERROR_MAX_LENGTH = 500
 
 
 class ReplayRefused(DomainError):
     """A replay that would skip events rather than re-deliver them, or start before what
     retention kept; names ``from_sequence``."""
-
-
-def backoff(failures: int, jitter: float) -> timedelta:
-    """The wait after ``failures`` consecutive failures: doubling from one second up to
-    ten minutes, with "equal jitter" - half of each step fixed, half random (``jitter``
-    in [0, 1)) - so that streams failing together (one receiver down) spread their retries
-    out, and none retries sooner than half its step."""
-    step = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** min(max(failures, 1) - 1, 20))
-    return step / 2 + step / 2 * min(max(jitter, 0.0), 1.0)
 
 
 def credential_hint(credential: str) -> str:
@@ -101,27 +87,23 @@ class Stream:
     """The last sequence handed to a delivery (or passed over by the filter)."""
     deliveries_made: int = 0
     """The number of the last delivery: receivers see 1, 2, 3… and can spot a gap."""
-    failures: int = 0
-    next_attempt_at: datetime | None = None
-    last_error: str | None = None
-    last_delivered_at: datetime | None = None
-    failing_since: datetime | None = None
-    leased_until: datetime | None = None
-    """While set and in the future, one worker is sending this stream's delivery."""
+    sending: Sending = field(default_factory=Sending)
 
     @property
     def patterns(self) -> ActionPatterns:
         return action_patterns(self.actions or ())
 
-    def is_due(self, now: datetime) -> bool:
-        """Not waiting out a backoff."""
-        return self.next_attempt_at is None or self.next_attempt_at <= now
+    @property
+    def paused(self) -> bool:
+        return self.status == PAUSED
 
-    def is_leased(self, now: datetime) -> bool:
-        return self.leased_until is not None and self.leased_until > now
-
-    def leased(self, now: datetime, duration: timedelta) -> Stream:
-        return replace(self, leased_until=now + duration)
+    def with_sending(self, sending: Sending) -> Stream:
+        """The destination's new state; ``failing`` follows it unless the stream is
+        paused (a paused stream stays paused whatever its attempts come to)."""
+        status = self.status
+        if status != PAUSED:
+            status = FAILING if sending.failing else ACTIVE
+        return replace(self, sending=sending, status=status)
 
     def handed_out(self, up_to_sequence: int) -> Stream:
         """Events up to ``up_to_sequence`` now belong to a delivery (or match no filter)."""
@@ -132,23 +114,6 @@ class Stream:
         number = self.deliveries_made + 1
         return replace(self, deliveries_made=number), number
 
-    def succeeded(self, now: datetime) -> Stream:
-        """A delivery got a 2xx: a failing stream recovers by itself."""
-        return replace(self, status=ACTIVE if self.status == FAILING else self.status,
-                       failures=0, next_attempt_at=None, last_error=None,
-                       last_delivered_at=now, failing_since=None, leased_until=None)
-
-    def failed(self, now: datetime, error: str, jitter: float) -> Stream:
-        """Retry later; after ``FAILING_AFTER`` failures in a row, say so (``failing``)."""
-        failures = self.failures + 1
-        status = self.status
-        failing_since = self.failing_since
-        if status == ACTIVE and failures >= FAILING_AFTER:
-            status, failing_since = FAILING, now
-        return replace(self, failures=failures, status=status, failing_since=failing_since,
-                       next_attempt_at=now + backoff(failures, jitter),
-                       last_error=error[:ERROR_MAX_LENGTH], leased_until=None)
-
     def with_status(self, status: str, now: datetime) -> Stream:
         """``PATCH status``: ``paused`` stops sending and keeps the backlog; ``active``
         resumes - a failing stream is retried at once (its failure count is kept, so a
@@ -158,10 +123,9 @@ class Stream:
                                                          "the system sets failing).")])
         if status == PAUSED:
             return replace(self, status=PAUSED, updated_at=now)
-        if self.status == ACTIVE and self.next_attempt_at is None:
+        if self.status == ACTIVE and self.sending.next_attempt_at is None:
             return self
-        return replace(self, status=ACTIVE, next_attempt_at=None, failing_since=None,
-                       updated_at=now)
+        return replace(self, status=ACTIVE, sending=self.sending.retry_now(), updated_at=now)
 
     def replayed(self, from_sequence: int, retained_from: int) -> Stream:
         """Deliver again every matching event from ``from_sequence`` on (after a SIEM

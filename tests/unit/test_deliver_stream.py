@@ -27,7 +27,8 @@ from application.use_cases.streams import CreateStream, UpdateStream
 from domain.deliveries import DELIVERED as DELIVERY_DELIVERED
 from domain.deliveries import FAILED, PENDING, SKIPPED, Attempt
 from domain.errors import ValidationFailed
-from domain.streams import ACTIVE, FAILING, FAILING_AFTER, MAX_BATCH, backoff
+from domain.sending import FAILING_AFTER, backoff
+from domain.streams import ACTIVE, FAILING, MAX_BATCH
 from domain.timestamps import format_timestamp
 from tests.unit.test_use_cases import World
 
@@ -42,7 +43,7 @@ class FakeDeliverer:
         self.during_send: Callable[[], None] | None = None
         self.refused: dict[str, str] = {}
 
-    def send(self, destination: Destination, parcel: Parcel) -> SendResult:
+    def send(self, destination: Destination, parcel: Any) -> SendResult:
         self.sent.append((destination, parcel))
         if self.during_send is not None:
             self.during_send()
@@ -176,8 +177,8 @@ def test_a_failed_attempt_is_retried_with_the_same_delivery_after_its_backoff(
     assert world.engine.execute(stream_id) == 0
     stream = world.get(stream_id)
     retry_at = world.clock.now() + backoff(1, world.jitter)
-    assert (stream.failures, stream.next_attempt_at, stream.last_error) == \
-        (1, retry_at, "HTTP 503: busy")
+    assert (stream.sending.failures, stream.sending.next_attempt_at,
+            stream.sending.last_error) == (1, retry_at, "HTTP 503: busy")
     assert world.queue.scheduled[-1] == (stream_id, retry_at)
     assert world.engine.execute(stream_id) == 0  # not due yet: nothing sent
     assert len(world.deliverer.sent) == 1
@@ -189,7 +190,7 @@ def test_a_failed_attempt_is_retried_with_the_same_delivery_after_its_backoff(
     [delivery] = world.log(stream_id)
     assert (delivery.status, delivery.attempts, delivery.http_status) == \
         (DELIVERY_DELIVERED, 2, 200)
-    assert world.get(stream_id).failures == 0
+    assert world.get(stream_id).sending.failures == 0
 
 
 def test_a_run_of_failures_makes_the_stream_failing_and_it_keeps_its_backlog(
@@ -201,7 +202,7 @@ def test_a_run_of_failures_makes_the_stream_failing_and_it_keeps_its_backlog(
         world.clock.advance(minutes=11)
         world.engine.execute(stream_id)
     stream = world.get(stream_id)
-    assert stream.status == FAILING and stream.failures == FAILING_AFTER
+    assert stream.status == FAILING and stream.sending.failures == FAILING_AFTER
     world.events(3)  # more arrives meanwhile: kept, not dropped
     world.clock.advance(minutes=11)
     assert world.engine.execute(stream_id) == 2  # recovers by itself when a retry works
@@ -262,7 +263,7 @@ def test_a_lease_left_by_a_dead_worker_runs_out_and_the_delivery_is_sent_again(
     assert world.queue.deliveries[-1] == (stream_id, True)
     assert world.engine.execute(stream_id) == 1
     [(_, parcel)] = world.deliverer.sent
-    assert parcel.delivery_id == claim.delivery.id and parcel.number == 1
+    assert parcel.delivery_id == claim[1].item.id and parcel.number == 1
 
 
 def test_a_filter_sends_matching_events_and_passes_over_the_rest(world: Streams) -> None:
@@ -354,7 +355,7 @@ def test_an_unreadable_credential_is_a_failed_attempt_that_says_what_to_do(
     world.vault.broken = True
     world.engine.execute(stream_id)
     assert world.deliverer.sent == []
-    assert "set it again" in world.get(stream_id).last_error
+    assert "set it again" in world.get(stream_id).sending.last_error
 
 
 def test_a_deleted_stream_sends_nothing_more(world: Streams) -> None:
@@ -375,7 +376,7 @@ def test_a_test_delivery_is_logged_and_changes_nothing_of_the_stream(world: Stre
     [(_, parcel)] = world.deliverer.sent
     assert parcel.test and parcel.number == 0
     assert parcel.events[0]["action"] == "auditrail.stream.test"
-    assert world.get(stream_id).failures == 0
+    assert world.get(stream_id).sending.failures == 0
     assert test.execute(world.workspace.id, stream_id).status == DELIVERY_DELIVERED
     assert [d.status for d in world.log(stream_id)] == [FAILED, DELIVERY_DELIVERED]
 

@@ -21,17 +21,15 @@ from domain.deliveries import (
 )
 from domain.destinations import address_refusal, checked_url
 from domain.errors import ValidationFailed
+from domain.sending import BACKOFF_CAP, FAILING_AFTER, Sending, backoff
 from domain.streams import (
     ACTIVE,
-    BACKOFF_CAP,
     FAILING,
-    FAILING_AFTER,
     MAX_BATCH,
     PAUSED,
     WEBHOOK,
     ReplayRefused,
     Stream,
-    backoff,
     credential_hint,
     stream_settings,
 )
@@ -61,39 +59,47 @@ def test_backoff_doubles_to_a_cap_with_half_of_each_step_random(failures: int, l
     assert backoff(failures, 1.0) <= BACKOFF_CAP
 
 
+def fail(current: Stream, error: str = "HTTP 503", jitter: float = 0.5) -> Stream:
+    return current.with_sending(current.sending.failed(NOW, error, jitter))
+
+
 def test_a_run_of_failures_makes_a_stream_failing_and_a_success_recovers_it() -> None:
     current = stream()
     for attempt in range(1, FAILING_AFTER + 1):
-        current = current.failed(NOW, "HTTP 503", 0.5)
-        assert current.failures == attempt
-        assert current.next_attempt_at == NOW + backoff(attempt, 0.5)
-        assert not current.is_due(NOW) and current.is_due(current.next_attempt_at)  # type: ignore[arg-type]
+        current = fail(current)
+        sending = current.sending
+        assert sending.failures == attempt
+        assert sending.next_attempt_at == NOW + backoff(attempt, 0.5)
+        assert not sending.is_due(NOW) and sending.is_due(sending.next_attempt_at)  # type: ignore[arg-type]
         assert current.status == (FAILING if attempt == FAILING_AFTER else ACTIVE)
-    assert current.failing_since == NOW and current.last_error == "HTTP 503"
-    recovered = current.succeeded(NOW + timedelta(minutes=5))
-    assert (recovered.status, recovered.failures, recovered.next_attempt_at,
-            recovered.failing_since, recovered.last_error) == (ACTIVE, 0, None, None, None)
-    assert recovered.last_delivered_at == NOW + timedelta(minutes=5)
+    assert current.sending.failing_since == NOW and current.sending.last_error == "HTTP 503"
+    later = NOW + timedelta(minutes=5)
+    recovered = current.with_sending(current.sending.succeeded(later))
+    assert recovered.status == ACTIVE and recovered.sending == Sending(last_delivered_at=later)
 
 
 def test_errors_are_kept_short() -> None:
-    assert len(stream().failed(NOW, "x" * 5000, 0).last_error or "") == 500
+    assert len(fail(stream(), "x" * 5000).sending.last_error or "") == 500
 
 
 def test_a_paused_stream_stays_paused_whatever_its_attempts_come_to() -> None:
     paused = stream(status=PAUSED)
-    assert paused.failed(NOW, "boom", 0).status == PAUSED
-    assert paused.succeeded(NOW).status == PAUSED
+    for _ in range(FAILING_AFTER):
+        paused = fail(paused)
+    assert paused.status == PAUSED and paused.sending.failing
+    assert paused.with_sending(paused.sending.succeeded(NOW)).status == PAUSED
 
 
 def test_setting_active_retries_at_once_and_keeps_the_failure_count() -> None:
-    failing = stream(status=FAILING, failures=7, next_attempt_at=NOW + timedelta(minutes=9),
-                     failing_since=NOW)
+    failing = stream(status=FAILING, sending=Sending(
+        failures=7, next_attempt_at=NOW + timedelta(minutes=9), failing_since=NOW))
     resumed = failing.with_status(ACTIVE, NOW)
-    assert (resumed.status, resumed.next_attempt_at, resumed.failures) == (ACTIVE, None, 7)
-    assert resumed.failed(NOW, "still down", 0).status == FAILING  # at once, not after 5 more
-    backing_off = stream(failures=2, next_attempt_at=NOW + timedelta(seconds=3))
-    assert backing_off.with_status(ACTIVE, NOW).is_due(NOW)
+    assert (resumed.status, resumed.sending.next_attempt_at, resumed.sending.failures) == \
+        (ACTIVE, None, 7)
+    assert fail(resumed, "still down").status == FAILING  # at once, not after 5 more
+    backing_off = stream(sending=Sending(failures=2,
+                                         next_attempt_at=NOW + timedelta(seconds=3)))
+    assert backing_off.with_status(ACTIVE, NOW).sending.is_due(NOW)
     assert stream().with_status(ACTIVE, NOW) == stream()
     assert stream().with_status(PAUSED, NOW).status == PAUSED
     with pytest.raises(ValidationFailed):
@@ -111,7 +117,7 @@ def test_replay_moves_back_never_forward_and_not_before_retention() -> None:
 
 
 def test_a_lease_holds_until_it_runs_out() -> None:
-    leased = stream().leased(NOW, timedelta(seconds=30))
+    leased = Sending().leased(NOW, timedelta(seconds=30))
     assert leased.is_leased(NOW + timedelta(seconds=29))
     assert not leased.is_leased(NOW + timedelta(seconds=30))
     assert not leased.failed(NOW, "x", 0).is_leased(NOW)

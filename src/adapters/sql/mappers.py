@@ -8,6 +8,7 @@ from sqlalchemy.engine import RowMapping
 
 from domain.api_keys import ApiKey
 from domain.events import Event
+from domain.sending import Sending
 from domain.workspaces import Workspace
 
 
@@ -65,3 +66,16 @@ def event_from(row: RowMapping) -> Event:
         targets=body["targets"], context=body["context"], metadata=body["metadata"],
         status=row["status"], geo=row["geo"], sequence=row["sequence"],
         prev_hash=row["prev_hash"], hash=row["hash"])
+
+
+SENDING_FIELDS = ("failures", "next_attempt_at", "last_error", "last_delivered_at",
+                  "failing_since", "leased_until")
+"""The columns of a destination's sending state (streams and alert rules alike)."""
+
+
+def sending_row(sending: Sending) -> dict[str, Any]:
+    return {name: getattr(sending, name) for name in SENDING_FIELDS}
+
+
+def sending_from(row: RowMapping) -> Sending:
+    return Sending(**{name: row[name] for name in SENDING_FIELDS})

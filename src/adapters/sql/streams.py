@@ -10,6 +10,7 @@ from sqlalchemy.engine import RowMapping
 
 from adapters.sql import tables as t
 from adapters.sql.keyset import count_of, created_page
+from adapters.sql.mappers import sending_from, sending_row
 from application.ports.repositories import StreamProgress
 from domain.cursor import Position
 from domain.deliveries import PENDING, Delivery
@@ -17,8 +18,7 @@ from domain.streams import ACTIVE, PAUSED, Stream
 
 _STREAM_FIELDS = ("id", "workspace_id", "name", "type", "url", "credential",
                   "credential_hint", "actions", "status", "created_at", "updated_at",
-                  "position", "deliveries_made", "failures", "next_attempt_at", "last_error",
-                  "last_delivered_at", "failing_since", "leased_until")
+                  "position", "deliveries_made")
 _DELIVERY_FIELDS = ("id", "stream_id", "workspace_id", "kind", "sequence", "status",
                     "event_count", "first_sequence", "last_sequence", "actions", "attempts",
                     "http_status", "error", "created_at", "last_attempt_at", "delivered_at")
@@ -27,14 +27,14 @@ _DELIVERY_FIELDS = ("id", "stream_id", "workspace_id", "kind", "sequence", "stat
 def _stream_row(stream: Stream) -> dict[str, Any]:
     row = {name: getattr(stream, name) for name in _STREAM_FIELDS}
     row["actions"] = list(stream.actions) if stream.actions is not None else None
-    return row
+    return {**row, **sending_row(stream.sending)}
 
 
 def _stream(row: RowMapping) -> Stream:
     values = {name: row[name] for name in _STREAM_FIELDS}
     values["credential"] = bytes(values["credential"])
     values["actions"] = tuple(values["actions"]) if values["actions"] is not None else None
-    return Stream(**values)
+    return Stream(**values, sending=sending_from(row))
 
 
 def _delivery_row(delivery: Delivery) -> dict[str, Any]:

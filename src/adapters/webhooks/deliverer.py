@@ -18,7 +18,7 @@ from application.ports.delivery import (
     REFUSED,
     TIMEOUT,
     Destination,
-    Parcel,
+    Payload,
     SendResult,
 )
 from domain.deliveries import Attempt
@@ -57,8 +57,8 @@ class HttpDeliverer:
             trust_env=False, headers={"User-Agent": user_agent, "Accept-Encoding": "identity"},
             timeout=httpx.Timeout(timeout_seconds, connect=min(5.0, timeout_seconds)))
 
-    def send(self, destination: Destination, parcel: Parcel) -> SendResult:
-        body, headers = request_for(destination, parcel, int(time.time()))
+    def send(self, destination: Destination, payload: Payload) -> SendResult:
+        body, headers = request_for(destination, payload, int(time.time()))
         try:
             with deadline(self._timeout), self._client.stream(
                     "POST", destination.url, content=body, headers=headers) as response:

@@ -12,7 +12,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from application.ports.delivery import Destination, Parcel
+from application.ports.delivery import Destination, Notification, Parcel, Payload
 from domain.streams import DATADOG, SPLUNK_HEC, WEBHOOK
 
 SIGNATURE_HEADER = "Auditrail-Signature"
@@ -55,20 +55,25 @@ def signature(secret: str, timestamp: int, body: bytes) -> str:
     return f"t={timestamp},v1={digest}"
 
 
-def request_for(destination: Destination, parcel: Parcel, now: int
+def request_for(destination: Destination, payload: Payload, now: int
                 ) -> tuple[bytes, dict[str, str]]:
     """The body and headers of one attempt (``now``: Unix seconds, for the signature)."""
+    if isinstance(payload, Notification):  # an alert rule's webhook
+        body = _json(payload.document)
+        return body, {"Content-Type": "application/json",
+                      "Auditrail-Delivery-Id": payload.alert_id,
+                      SIGNATURE_HEADER: signature(destination.credential, now, body)}
     headers = {"Content-Type": "application/json",
-               "Auditrail-Delivery-Id": parcel.delivery_id,
-               "Auditrail-Delivery-Sequence": str(parcel.number)}
+               "Auditrail-Delivery-Id": payload.delivery_id,
+               "Auditrail-Delivery-Sequence": str(payload.number)}
     if destination.type == WEBHOOK:
-        body = webhook_body(parcel)
+        body = webhook_body(payload)
         headers[SIGNATURE_HEADER] = signature(destination.credential, now, body)
     elif destination.type == SPLUNK_HEC:
-        body = splunk_body(parcel)
+        body = splunk_body(payload)
         headers["Authorization"] = f"Splunk {destination.credential}"
     elif destination.type == DATADOG:
-        body = datadog_body(parcel)
+        body = datadog_body(payload)
         headers["DD-API-KEY"] = destination.credential
     else:
         raise ValueError(f"unknown stream type {destination.type!r}")

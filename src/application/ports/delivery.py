@@ -42,13 +42,24 @@ class Parcel:
 
 
 @dataclass(frozen=True)
+class Notification:
+    """An alert rule's webhook body: one triggered alert, its rule and its events."""
+
+    alert_id: str
+    document: dict[str, Any]
+
+
+Payload = Parcel | Notification
+
+
+@dataclass(frozen=True)
 class SendResult:
     attempt: Attempt
     outcome: str
 
 
 class Deliverer(Protocol):
-    def send(self, destination: Destination, parcel: Parcel) -> SendResult:
+    def send(self, destination: Destination, payload: Payload) -> SendResult:
         """One attempt: never raises for what the destination or the network did."""
         ...
 

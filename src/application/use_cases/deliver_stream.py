@@ -1,31 +1,16 @@
-"""The delivery engine: send one stream's events, a batch at a time, in sequence order.
+"""A log stream's deliveries: batches of its events, cut from the chain in sequence order.
 
-One delivery is in flight per stream: a job leases the stream (under its row lock) before
-sending and releases it when it records the outcome, so a second job for the same stream -
-woken by more events, or by upkeep - finds the lease and leaves; the holder looks for more
-work after each delivery, so nothing woken meanwhile is left behind. A worker killed while
-sending leaves a lease that runs out: upkeep then wakes the stream, and the same delivery
-(same id, number and events) is sent again.
-
-Nothing is sent inside a transaction: the first records the delivery and the lease and
-commits, the HTTP request follows, and a second transaction records what came of it.
+A delivery is recorded before its first attempt and names its events by sequence range
+and filter; a retry rebuilds exactly the same body from the same immutable events.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from application.ports.delivery import (
-    UNREADABLE_CREDENTIAL,
-    CredentialUnreadable,
-    CredentialVault,
-    Deliverer,
-    Destination,
-    Parcel,
-    SendResult,
-)
+from application.delivery_engine import Claim, DeliveryEngine
+from application.ports.delivery import CredentialVault, Deliverer, Parcel
 from application.ports.jobs import JobQueue
 from application.ports.metrics import NO_METRICS, Metrics
 from application.ports.system import Clock, IdGenerator, Randomness
@@ -39,84 +24,59 @@ from domain.deliveries import (
     skipped_range,
 )
 from domain.events import Event
-from domain.streams import MAX_BATCH, PAUSED, Stream
+from domain.streams import MAX_BATCH, Stream
 
 log = logging.getLogger(__name__)
 
 SCAN_WINDOW = 10_000
 """Sequences one look at the chain covers at most: a stream whose filter matches little
 passes over the rest in bounded steps, not in one unbounded read."""
-MAX_ROUNDS = 20
-"""Deliveries one job sends before it re-queues itself, so streams share the workers."""
 
 
-@dataclass(frozen=True)
-class _Claim:
-    stream: Stream
-    delivery: Delivery
-    events: list[Event]
-
-
-class DeliverStream:
+class DeliverStream(DeliveryEngine[Stream, Delivery]):
     def __init__(self, uow_factory: UnitOfWorkFactory, deliverer: Deliverer,
                  vault: CredentialVault, queue: JobQueue, clock: Clock, ids: IdGenerator,
                  random: Randomness, linger: timedelta, lease: timedelta,
                  metrics: Metrics = NO_METRICS) -> None:
-        self._uow_factory = uow_factory
-        self._deliverer = deliverer
-        self._vault = vault
-        self._queue = queue
-        self._clock = clock
+        super().__init__(uow_factory, deliverer, vault, queue, clock, random, lease, metrics)
         self._ids = ids
-        self._random = random
         self._linger = linger
-        self._lease = lease
-        self._metrics = metrics
 
-    def execute(self, stream_id: str) -> int:
-        """Send what is due; return how many deliveries succeeded."""
-        self._queue.claim_delivery(stream_id)
-        delivered = 0
-        for _ in range(MAX_ROUNDS):
-            claim = self._claim(stream_id)
-            if claim is None:
-                return delivered
-            result = self._send(claim)
-            if not self._record(claim, result):
-                return delivered
-            delivered += 1
-        self._queue.enqueue_deliveries([stream_id])  # more may wait; others get a turn first
-        return delivered
+    def _lock(self, uow: UnitOfWork, target_id: str) -> Stream | None:
+        return uow.streams.lock(target_id)
 
-    def _claim(self, stream_id: str) -> _Claim | None:
-        """The delivery to send now, leased; None when there is none (or not yet)."""
-        wake_at: datetime | None = None
-        claim = None
-        with self._uow_factory() as uow:
-            stream = found = uow.streams.lock(stream_id)
-            now = self._clock.now()
-            if stream is None or stream.status == PAUSED or stream.is_leased(now):
-                return None  # gone, paused, or another job is sending (and will look again)
-            if not stream.is_due(now):
-                wake_at = stream.next_attempt_at
-            else:
-                delivery = uow.deliveries.pending(stream_id)
-                if delivery is not None:  # a retry: the same events, rebuilt
-                    events = uow.events.linked_batch(
-                        stream.workspace_id, delivery.first_sequence - 1,  # type: ignore[operator]
-                        delivery.last_sequence, action_patterns(delivery.actions or ()),  # type: ignore[arg-type]
-                        MAX_BATCH)
-                else:
-                    stream, delivery, events, wake_at = self._next_batch(uow, stream, now)
-                if delivery is not None:
-                    stream = stream.leased(now, self._lease)
-                    claim = _Claim(stream, delivery, events)
-            if stream != found:
-                uow.streams.update(stream)
-            uow.commit()
-        if wake_at is not None:
-            self._queue.schedule_delivery(stream_id, wake_at)
-        return claim
+    def _save(self, uow: UnitOfWork, target: Stream) -> None:
+        uow.streams.update(target)
+
+    def _destination(self, target: Stream) -> tuple[str, str]:
+        return target.type, target.url
+
+    def _sealed(self, target: Stream) -> bytes:
+        return target.credential
+
+    def _attempted(self, uow: UnitOfWork, item: Delivery, attempt: Attempt,
+                   now: datetime) -> None:
+        uow.deliveries.update(item.attempted(now, attempt))
+
+    def _next(self, uow: UnitOfWork, target: Stream, now: datetime
+              ) -> tuple[Stream, Claim[Delivery] | None, datetime | None]:
+        delivery = uow.deliveries.pending(target.id)
+        if delivery is not None:  # a retry: the same events, rebuilt
+            events = uow.events.linked_batch(
+                target.workspace_id, delivery.first_sequence - 1,  # type: ignore[operator]
+                delivery.last_sequence, action_patterns(delivery.actions or ()),  # type: ignore[arg-type]
+                MAX_BATCH)
+            return target, self._claim_of(target, delivery, events), None
+        target, delivery, events, wake_at = self._next_batch(uow, target, now)
+        if delivery is None:
+            return target, None, wake_at
+        return target, self._claim_of(target, delivery, events), None
+
+    def _claim_of(self, stream: Stream, delivery: Delivery,
+                  events: list[Event]) -> Claim[Delivery]:
+        parcel = Parcel(stream.id, delivery.id, delivery.sequence or 0,
+                        [event.document() for event in events])
+        return Claim(delivery, parcel, len(events))
 
     def _next_batch(self, uow: UnitOfWork, stream: Stream, now: datetime
                     ) -> tuple[Stream, Delivery | None, list[Event], datetime | None]:
@@ -146,50 +106,3 @@ class DeliverStream:
                                    number, events, stream.actions, now)
         uow.deliveries.add(delivery)
         return stream, delivery, events, None
-
-    def _send(self, claim: _Claim) -> SendResult:
-        delivery = claim.delivery
-        return send(claim.stream, Parcel(claim.stream.id, delivery.id, delivery.sequence or 0,
-                                         [event.document() for event in claim.events]),
-                    self._vault, self._deliverer)
-
-    def _record(self, claim: _Claim, result: SendResult) -> bool:
-        """Store the attempt; True when it succeeded and the stream may go on."""
-        attempt = result.attempt
-        with self._uow_factory() as uow:
-            stream = uow.streams.lock(claim.stream.id)
-            now = self._clock.now()
-            uow.deliveries.update(claim.delivery.attempted(now, attempt))
-            if stream is not None:
-                stream = (stream.succeeded(now) if attempt.ok
-                          else stream.failed(now, attempt.error or "failed", self._random()))
-                uow.streams.update(stream)
-            uow.commit()
-        self._metrics.delivery_attempted(claim.stream.type, result.outcome,
-                                         claim.delivery.event_count if attempt.ok else 0)
-        if stream is None:
-            return False  # deleted while sending
-        if not attempt.ok:
-            log.warning("delivery failed; retrying in %.0fs", (
-                stream.next_attempt_at - now).total_seconds(),  # type: ignore[operator]
-                extra={"stream_id": stream.id, "delivery_id": claim.delivery.id,
-                       "attempts": claim.delivery.attempts + 1, "outcome": result.outcome,
-                       "status": stream.status})
-            self._queue.schedule_delivery(stream.id, stream.next_attempt_at)  # type: ignore[arg-type]
-            return False
-        return True
-
-
-def send(stream: Stream, parcel: Parcel, vault: CredentialVault,
-         deliverer: Deliverer) -> SendResult:
-    """One attempt to deliver ``parcel`` to the stream's destination; the credential is
-    unsealed for it alone. A credential the key cannot open is a failed attempt that says
-    what to do, not an error: the stream is failing until someone sets it again."""
-    try:
-        credential = vault.open(stream.credential)
-    except CredentialUnreadable:
-        return SendResult(Attempt(False, error="The stream's credential cannot be read with "
-                                               "the current AUDITRAIL_SECRET_KEY; set it "
-                                               "again (PATCH config)."),
-                          UNREADABLE_CREDENTIAL)
-    return deliverer.send(Destination(stream.type, stream.url, credential), parcel)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from application.delivery_engine import send
 from application.errors import NotFound
 from application.pages import Page, page_of
 from application.ports.delivery import CredentialVault, Deliverer, Parcel
@@ -12,7 +13,6 @@ from application.ports.jobs import JobQueue
 from application.ports.metrics import NO_METRICS, Metrics
 from application.ports.system import Clock, IdGenerator
 from application.ports.unit_of_work import UnitOfWorkFactory
-from application.use_cases.deliver_stream import send
 from domain.cursor import DESC, Position, decode_cursor
 from domain.deliveries import TEST, Delivery
 from domain.errors import FieldError, ValidationFailed
@@ -87,9 +87,10 @@ class SendTestDelivery:
         delivery = Delivery(id=self._ids.new("dlv"), stream_id=stream.id,
                             workspace_id=workspace_id, kind=TEST, created_at=now,
                             event_count=1)
-        result = send(stream, Parcel(stream.id, delivery.id, 0,
-                                     [self._sample(workspace_id, now)], test=True),
-                      self._vault, self._deliverer)
+        parcel = Parcel(stream.id, delivery.id, 0, [self._sample(workspace_id, now)],
+                        test=True)
+        result = send((stream.type, stream.url), parcel, stream.credential, self._vault,
+                      self._deliverer)
         self._metrics.delivery_attempted(stream.type, result.outcome, 0)
         attempt = result.attempt
         delivery = delivery.attempted(self._clock.now(), attempt)

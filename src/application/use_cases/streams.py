@@ -147,7 +147,8 @@ class UpdateStream(_StreamWriter):
                 changed = changed.with_status(body["status"], now)
             uow.streams.update(changed)
             uow.commit()
-        if changed.status == ACTIVE and (stream.status != ACTIVE or not stream.is_due(now)):
+        if changed.status == ACTIVE and (stream.status != ACTIVE
+                                         or not stream.sending.is_due(now)):
             # Resumed, or retried at once: not at the end of a backoff that is now void.
             self._queue.enqueue_deliveries([stream_id], force=True)
         return changed

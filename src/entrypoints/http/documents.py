@@ -9,6 +9,7 @@ from application.use_cases.usage import Usage
 from domain.api_keys import ApiKey
 from domain.deliveries import Delivery
 from domain.exports import Export
+from domain.sending import Sending
 from domain.streams import CREDENTIAL_FIELDS, Stream
 from domain.timestamps import format_timestamp
 from domain.workspaces import Workspace
@@ -63,11 +64,14 @@ def stream_document(stream: Stream, credential: str | None = None) -> dict[str, 
             "status": stream.status, "created_at": _time(stream.created_at),
             "updated_at": _time(stream.updated_at),
             "delivery": {"position": stream.position, "deliveries": stream.deliveries_made,
-                         "last_delivered_at": _time(stream.last_delivered_at),
-                         "consecutive_failures": stream.failures,
-                         "next_attempt_at": _time(stream.next_attempt_at),
-                         "failing_since": _time(stream.failing_since),
-                         "last_error": stream.last_error}}
+                         **_sending(stream.sending)}}
+
+
+def _sending(sending: Sending) -> dict[str, Any]:
+    return {"last_delivered_at": _time(sending.last_delivered_at),
+            "consecutive_failures": sending.failures,
+            "next_attempt_at": _time(sending.next_attempt_at),
+            "failing_since": _time(sending.failing_since), "last_error": sending.last_error}
 
 
 def delivery_document(delivery: Delivery) -> dict[str, Any]:

@@ -1,0 +1,193 @@
+"""The delivery engine: one destination's queue of things to send, one at a time, in order,
+retried with backoff until accepted. Log streams (batches of events) and alert rules
+(their triggered alerts) are its two producers.
+
+One attempt is in flight per destination: a job leases the destination (under its row
+lock) before sending and releases it when it records the outcome, so a second job for the
+same destination - woken by more work, or by upkeep - finds the lease and leaves; the
+holder looks for more work after each success, so nothing woken meanwhile is left behind.
+A worker killed while sending leaves a lease that runs out: upkeep then wakes the
+destination, and the same item (same id, same body) is sent again.
+
+Nothing is sent inside a transaction: the first records the item and the lease and
+commits, the HTTP request follows, and a second transaction records what came of it.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Generic, Protocol, Self, TypeVar
+
+from application.ports.delivery import (
+    UNREADABLE_CREDENTIAL,
+    CredentialUnreadable,
+    CredentialVault,
+    Deliverer,
+    Destination,
+    Payload,
+    SendResult,
+)
+from application.ports.jobs import JobQueue
+from application.ports.metrics import NO_METRICS, Metrics
+from application.ports.system import Clock, Randomness
+from application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from domain.deliveries import Attempt
+from domain.sending import Sending
+
+log = logging.getLogger(__name__)
+
+MAX_ROUNDS = 20
+"""Items one job sends before it re-queues itself, so destinations share the workers."""
+
+
+class Target(Protocol):
+    """A destination as the domain holds it: a stream, an alert rule."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def sending(self) -> Sending: ...
+    @property
+    def paused(self) -> bool: ...
+    def with_sending(self, sending: Sending) -> Self: ...
+
+
+T = TypeVar("T", bound=Target)
+Item = TypeVar("Item")
+
+
+@dataclass(frozen=True)
+class Claim(Generic[Item]):
+    """What the engine sends next, and what it counts when it is accepted."""
+
+    item: Item
+    payload: Payload
+    events: int
+
+
+class DeliveryEngine(ABC, Generic[T, Item]):
+    def __init__(self, uow_factory: UnitOfWorkFactory, deliverer: Deliverer,
+                 vault: CredentialVault, queue: JobQueue, clock: Clock, random: Randomness,
+                 lease: timedelta, metrics: Metrics = NO_METRICS) -> None:
+        self._uow_factory = uow_factory
+        self._deliverer = deliverer
+        self._vault = vault
+        self._queue = queue
+        self._clock = clock
+        self._random = random
+        self._lease = lease
+        self._metrics = metrics
+
+    def execute(self, target_id: str) -> int:
+        """Send what is due; return how many items were accepted."""
+        self._queue.claim_delivery(target_id)
+        accepted = 0
+        for _ in range(MAX_ROUNDS):
+            claimed = self._claim(target_id)
+            if claimed is None:
+                return accepted
+            target, claim = claimed
+            result = send(self._destination(target), claim.payload, self._sealed(target),
+                          self._vault, self._deliverer)
+            if not self._record(target, claim, result):
+                return accepted
+            accepted += 1
+        self._queue.enqueue_deliveries([target_id])  # more may wait; others get a turn first
+        return accepted
+
+    # -- what each producer decides ----------------------------------------------------------
+
+    @abstractmethod
+    def _lock(self, uow: UnitOfWork, target_id: str) -> T | None: ...
+
+    @abstractmethod
+    def _save(self, uow: UnitOfWork, target: T) -> None: ...
+
+    @abstractmethod
+    def _next(self, uow: UnitOfWork, target: T, now: datetime
+              ) -> tuple[T, Claim[Item] | None, datetime | None]:
+        """The item to send now (recorded, if new), the target as that leaves it, and
+        when to look again if nothing is ready yet."""
+
+    @abstractmethod
+    def _attempted(self, uow: UnitOfWork, item: Item, attempt: Attempt, now: datetime) -> None:
+        """Record one attempt on the item."""
+
+    @abstractmethod
+    def _destination(self, target: T) -> tuple[str, str]:
+        """The target's type (as the metrics and the formats name it) and URL."""
+
+    @abstractmethod
+    def _sealed(self, target: T) -> bytes:
+        """The target's credential, sealed."""
+
+    # -- the engine ------------------------------------------------------------------------
+
+    def _claim(self, target_id: str) -> tuple[T, Claim[Item]] | None:
+        """The item to send now, leased; None when there is none (or not yet)."""
+        wake_at: datetime | None = None
+        claim = None
+        with self._uow_factory() as uow:
+            target = found = self._lock(uow, target_id)
+            now = self._clock.now()
+            if target is None or target.paused or target.sending.is_leased(now):
+                return None  # gone, paused, or another job is sending (and will look again)
+            if not target.sending.is_due(now):
+                wake_at = target.sending.next_attempt_at
+            else:
+                target, claim, wake_at = self._next(uow, target, now)
+                if claim is not None:
+                    target = target.with_sending(target.sending.leased(now, self._lease))
+            if target != found:
+                self._save(uow, target)
+            uow.commit()
+        if wake_at is not None:
+            self._queue.schedule_delivery(target_id, wake_at)
+        return (target, claim) if claim is not None else None
+
+    def _record(self, sent: T, claim: Claim[Item], result: SendResult) -> bool:
+        """Store the attempt; True when it succeeded and the target may go on."""
+        attempt = result.attempt
+        with self._uow_factory() as uow:
+            target = self._lock(uow, sent.id)
+            now = self._clock.now()
+            self._attempted(uow, claim.item, attempt, now)
+            if target is not None:
+                sending = (target.sending.succeeded(now) if attempt.ok else
+                           target.sending.failed(now, attempt.error or "failed",
+                                                 self._random()))
+                target = target.with_sending(sending)
+                self._save(uow, target)
+            uow.commit()
+        type_, _ = self._destination(sent)
+        self._metrics.delivery_attempted(type_, result.outcome,
+                                         claim.events if attempt.ok else 0)
+        if target is None:
+            return False  # deleted while sending
+        if not attempt.ok:
+            retry_at = target.sending.next_attempt_at
+            log.warning("delivery failed; retrying in %.0fs",
+                        (retry_at - now).total_seconds(),  # type: ignore[operator]
+                        extra={"destination": target.id, "outcome": result.outcome,
+                               "failures": target.sending.failures})
+            self._queue.schedule_delivery(target.id, retry_at)  # type: ignore[arg-type]
+            return False
+        return True
+
+
+def send(destination: tuple[str, str], payload: Payload, sealed: bytes,
+         vault: CredentialVault, deliverer: Deliverer) -> SendResult:
+    """One attempt to deliver ``payload``; the credential is unsealed for it alone. A
+    credential the key cannot open is a failed attempt that says what to do, not an error:
+    the destination fails until someone sets it again."""
+    try:
+        credential = vault.open(sealed)
+    except CredentialUnreadable:
+        return SendResult(Attempt(False, error="The credential cannot be read with the "
+                                               "current AUDITRAIL_SECRET_KEY; set it again "
+                                               "(PATCH)."), UNREADABLE_CREDENTIAL)
+    type_, url = destination
+    return deliverer.send(Destination(type_, url, credential), payload)

@@ -1,0 +1,68 @@
+"""Sending to one destination - a log stream's receiver, an alert rule's webhook: retries
+with backoff, ``failing`` after a run of failures, recovery, and the lease that keeps one
+attempt in flight. Every decision is taken from an injected clock and jitter."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+FAILING_AFTER = 5
+"""Consecutive failed attempts after which a destination is ``failing`` (about 15 s of
+failures with the backoff below)."""
+BACKOFF_BASE = timedelta(seconds=1)
+BACKOFF_CAP = timedelta(minutes=10)
+ERROR_MAX_LENGTH = 500
+
+
+def backoff(failures: int, jitter: float) -> timedelta:
+    """The wait after ``failures`` consecutive failures: doubling from one second up to
+    ten minutes, with "equal jitter" - half of each step fixed, half random (``jitter``
+    in [0, 1)) - so that destinations failing together (one receiver down) spread their
+    retries out, and none retries sooner than half its step."""
+    step = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** min(max(failures, 1) - 1, 20))
+    return step / 2 + step / 2 * min(max(jitter, 0.0), 1.0)
+
+
+@dataclass(frozen=True)
+class Sending:
+    failures: int = 0
+    next_attempt_at: datetime | None = None
+    last_error: str | None = None
+    last_delivered_at: datetime | None = None
+    failing_since: datetime | None = None
+    leased_until: datetime | None = None
+    """While set and in the future, one worker is sending to this destination."""
+
+    @property
+    def failing(self) -> bool:
+        return self.failing_since is not None
+
+    def is_due(self, now: datetime) -> bool:
+        """Not waiting out a backoff."""
+        return self.next_attempt_at is None or self.next_attempt_at <= now
+
+    def is_leased(self, now: datetime) -> bool:
+        return self.leased_until is not None and self.leased_until > now
+
+    def leased(self, now: datetime, duration: timedelta) -> Sending:
+        return replace(self, leased_until=now + duration)
+
+    def succeeded(self, now: datetime) -> Sending:
+        """A 2xx: whatever went before, the destination works again."""
+        return Sending(last_delivered_at=now)
+
+    def failed(self, now: datetime, error: str, jitter: float) -> Sending:
+        """Retry after the backoff; after ``FAILING_AFTER`` failures in a row, failing."""
+        failures = self.failures + 1
+        failing_since = self.failing_since
+        if failing_since is None and failures >= FAILING_AFTER:
+            failing_since = now
+        return replace(self, failures=failures, failing_since=failing_since,
+                       next_attempt_at=now + backoff(failures, jitter),
+                       last_error=error[:ERROR_MAX_LENGTH], leased_until=None)
+
+    def retry_now(self) -> Sending:
+        """Someone fixed the destination: try at once. The failure count is kept, so an
+        attempt that fails again makes it failing again straight away."""
+        return replace(self, next_attempt_at=None, failing_since=None)
