@@ -146,9 +146,9 @@ class Bench:
         print(f"processing, 10 streams (not delivering) {statistics.median(rates['10']):>9,.0f} "
               f"events/s  (rounds: {', '.join(f'{r:,.0f}' for r in rates['10'])})")
         self._drop_streams()
-        print(f"  -> {100 * statistics.median(ratios):.1f} % of the rate with them paused (median round; "
-              f"rounds {', '.join(f'{100 * r:.1f}' for r in ratios)} %; target >= 80 %)\n",
-              flush=True)
+        rounds = ", ".join(f"{100 * ratio:.1f}" for ratio in ratios)
+        print(f"  -> {100 * statistics.median(ratios):.1f} % of the rate with them paused "
+              f"(median round; rounds {rounds} %; target >= 80 %)\n", flush=True)
 
     # -- end to end -------------------------------------------------------------------------
 

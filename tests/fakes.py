@@ -14,12 +14,17 @@ from typing import Any
 
 from application.ports.rate_limits import VersionedDecision
 from application.ports.repositories import (
+    AlertFilters,
     IdempotencyKeyTaken,
     RetainedChain,
     StreamProgress,
     WorkspaceBacklog,
 )
 from domain.action_patterns import ActionPatterns
+from domain.alert_evaluation import WindowState
+from domain.alert_rules import AlertRule
+from domain.alerts import PENDING as ALERT_PENDING
+from domain.alerts import Alert
 from domain.api_keys import ApiKey
 from domain.cursor import Position
 from domain.deliveries import PENDING as DELIVERY_PENDING
@@ -166,6 +171,9 @@ class _Store:
         self.anchors: dict[str, ChainHead] = {}
         self.streams: dict[str, Stream] = {}
         self.deliveries: dict[str, Delivery] = {}
+        self.alert_rules: dict[str, AlertRule] = {}
+        self.alerts: dict[str, Alert] = {}
+        self.alert_windows: dict[tuple[str, str], tuple[str, WindowState]] = {}
 
 
 class _WorkspaceRepo:
@@ -355,6 +363,11 @@ class _EventRepo:
                      after_sequence: int | None = None) -> int:
         return sum(after_sequence is None or (e.sequence or 0) > after_sequence
                    for e in self._matching(workspace_id, filters))
+
+    def by_ids(self, workspace_id: str, event_ids: Sequence[str]) -> list[Event]:
+        found = [self._s.events[i] for i in event_ids if i in self._s.events
+                 and self._s.events[i].workspace_id == workspace_id]
+        return sorted(found, key=lambda e: e.sequence or 0)
 
     def linked_batch(self, workspace_id: str, after_sequence: int, up_to_sequence: int,
                      actions: ActionPatterns, limit: int) -> list[Event]:
@@ -548,6 +561,130 @@ class _DeliveryRepo:
         return len(doomed)
 
 
+class _AlertRuleRepo:
+    def __init__(self, state: _Store) -> None:
+        self._s = state
+
+    def add(self, rule: AlertRule) -> None:
+        self._s.alert_rules[rule.id] = rule
+
+    def get(self, workspace_id: str, rule_id: str) -> AlertRule | None:
+        rule = self._s.alert_rules.get(rule_id)
+        return rule if rule and rule.workspace_id == workspace_id else None
+
+    def lock(self, rule_id: str) -> AlertRule | None:
+        return self._s.alert_rules.get(rule_id)
+
+    def update(self, rule: AlertRule) -> None:
+        self._s.alert_rules[rule.id] = rule
+
+    def delete(self, workspace_id: str, rule_id: str) -> bool:
+        return self._s.alert_rules.pop(rule_id, None) is not None
+
+    def page(self, workspace_id: str, order: str, after: Position | None,
+             limit: int) -> list[AlertRule]:
+        found = sorted((r for r in self._s.alert_rules.values()
+                        if r.workspace_id == workspace_id),
+                       key=lambda r: (r.created_at, r.id), reverse=order == "desc")
+        return found[:limit]
+
+    def count(self, workspace_id: str) -> int:
+        return len(self.page(workspace_id, "asc", None, 10**9))
+
+    def enabled(self, workspace_id: str) -> list[AlertRule]:
+        return [r for r in self.page(workspace_id, "asc", None, 10**9) if r.enabled]
+
+    def needing_delivery(self, now: datetime, limit: int) -> list[str]:
+        pending = {a.rule_id for a in self._s.alerts.values() if a.status == ALERT_PENDING}
+        return sorted(r.id for r in self._s.alert_rules.values()
+                      if r.id in pending and not r.sending.is_leased(now)
+                      and r.sending.is_due(now))[:limit]
+
+
+class _AlertRepo:
+    def __init__(self, state: _Store) -> None:
+        self._s = state
+
+    def add_many(self, alerts: Sequence[Alert]) -> None:
+        for alert in alerts:
+            self._s.alerts[alert.id] = alert
+
+    def update(self, alert: Alert) -> None:
+        self._s.alerts[alert.id] = alert
+
+    def get(self, workspace_id: str, alert_id: str) -> Alert | None:
+        alert = self._s.alerts.get(alert_id)
+        return alert if alert and alert.workspace_id == workspace_id else None
+
+    def next_pending(self, rule_id: str) -> Alert | None:
+        return min((a for a in self._s.alerts.values()
+                    if a.rule_id == rule_id and a.status == ALERT_PENDING),
+                   key=lambda a: a.trigger_sequence, default=None)
+
+    def _matching(self, workspace_id: str, filters: AlertFilters) -> list[Alert]:
+        return [a for a in self._s.alerts.values() if a.workspace_id == workspace_id
+                and filters.rule_id in (None, a.rule_id)
+                and (filters.since is None or a.triggered_at >= filters.since)
+                and (filters.until is None or a.triggered_at < filters.until)]
+
+    def page(self, workspace_id: str, filters: AlertFilters, order: str,
+             after: Position | None, limit: int) -> list[Alert]:
+        found = sorted(self._matching(workspace_id, filters),
+                       key=lambda a: (a.triggered_at, a.id), reverse=order == "desc")
+        if after is not None:
+            key = (after.at, after.id)
+            found = [a for a in found if ((a.triggered_at, a.id) > key) == (order == "asc")
+                     and (a.triggered_at, a.id) != key]
+        return found[:limit]
+
+    def count(self, workspace_id: str, filters: AlertFilters) -> int:
+        return len(self._matching(workspace_id, filters))
+
+    def held_from(self, workspace_id: str) -> int | None:
+        return min((a.first_sequence for a in self._s.alerts.values()
+                    if a.workspace_id == workspace_id and a.status == ALERT_PENDING),
+                   default=None)
+
+    def cancel_pending(self, workspace_id: str, rule_id: str, now: datetime) -> int:
+        doomed = [a for a in self._s.alerts.values() if a.workspace_id == workspace_id
+                  and a.rule_id == rule_id and a.status == ALERT_PENDING]
+        for alert in doomed:
+            self._s.alerts[alert.id] = replace(alert, status="cancelled",
+                                               last_error="The alert rule was deleted.")
+        return len(doomed)
+
+    def pending_count(self) -> int:
+        return sum(a.status == ALERT_PENDING for a in self._s.alerts.values())
+
+
+class _AlertWindowRepo:
+    def __init__(self, state: _Store) -> None:
+        self._s = state
+        self.loads = 0
+
+    def load(self, workspace_id: str, keys: Iterable[tuple[str, str]]
+             ) -> dict[tuple[str, str], WindowState]:
+        self.loads += 1
+        return {key: self._s.alert_windows[key][1] for key in keys
+                if key in self._s.alert_windows
+                and self._s.alert_windows[key][0] == workspace_id}
+
+    def save(self, workspace_id: str, states: Any, now: datetime) -> None:
+        for key, state in states.items():
+            self._s.alert_windows[key] = (workspace_id, state)
+
+    def forget_rule(self, rule_id: str) -> None:
+        self._s.alert_windows = {k: v for k, v in self._s.alert_windows.items()
+                                 if k[0] != rule_id}
+
+    def purge(self, horizon_before: datetime, limit: int) -> int:
+        doomed = [k for k, (_, state) in self._s.alert_windows.items()
+                  if state.horizon is not None and state.horizon < horizon_before][:limit]
+        for key in doomed:
+            del self._s.alert_windows[key]
+        return len(doomed)
+
+
 class FakeBlobStore:
     def __init__(self) -> None:
         self.blobs: dict[str, bytes] = {}
@@ -571,7 +708,7 @@ class FakeBlobStore:
 
 
 _TABLES = ("workspaces", "api_keys", "events", "heads", "idempotency", "exports", "anchors",
-           "streams", "deliveries")
+           "streams", "deliveries", "alert_rules", "alerts", "alert_windows")
 
 
 class InMemoryUnitOfWork:
@@ -605,6 +742,9 @@ class InMemoryUnitOfWork:
         self.exports = _ExportRepo(self._working)
         self.streams = _StreamRepo(self._working)
         self.deliveries = _DeliveryRepo(self._working)
+        self.alert_rules = _AlertRuleRepo(self._working)
+        self.alerts = _AlertRepo(self._working)
+        self.alert_windows = _AlertWindowRepo(self._working)
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -124,6 +124,10 @@ class DeliveryEngine(ABC, Generic[T, Item]):
     def _sealed(self, target: T) -> bytes:
         """The target's credential, sealed."""
 
+    def _metric_type(self, target: T) -> str:
+        """How the delivery metrics name this kind of target."""
+        return self._destination(target)[0]
+
     # -- the engine ------------------------------------------------------------------------
 
     def _claim(self, target_id: str) -> tuple[T, Claim[Item]] | None:
@@ -162,8 +166,7 @@ class DeliveryEngine(ABC, Generic[T, Item]):
                 target = target.with_sending(sending)
                 self._save(uow, target)
             uow.commit()
-        type_, _ = self._destination(sent)
-        self._metrics.delivery_attempted(type_, result.outcome,
+        self._metrics.delivery_attempted(self._metric_type(sent), result.outcome,
                                          claim.events if attempt.ok else 0)
         if target is None:
             return False  # deleted while sending

@@ -28,12 +28,22 @@ from adapters.webhooks.deliverer import HttpDeliverer
 from application.counting import EventCounter
 from application.credential_cache import CredentialCache
 from application.use_cases.admit_request import AdmitRequest, FailureMemory
+from application.use_cases.alert_rules import (
+    CreateAlertRule,
+    DeleteAlertRule,
+    GetAlertRule,
+    ListAlertRules,
+    UpdateAlertRule,
+)
+from application.use_cases.alerts import GetAlert, ListAlerts
 from application.use_cases.api_keys import GetApiKey, ListApiKeys, RevokeApiKey
 from application.use_cases.apply_retention import ApplyRetention
 from application.use_cases.authenticate import Authenticate
 from application.use_cases.create_api_key import CreateApiKey
 from application.use_cases.deliver_stream import DeliverStream
 from application.use_cases.delivery_status import GetDeliveryStatus
+from application.use_cases.delivery_upkeep import DeliveryUpkeep
+from application.use_cases.evaluate_alerts import AlertEvaluation
 from application.use_cases.export_upkeep import ExportUpkeep
 from application.use_cases.exports import (
     CreateDownloadLink,
@@ -44,6 +54,7 @@ from application.use_cases.exports import (
 )
 from application.use_cases.get_event import GetEvent
 from application.use_cases.ingest_events import IngestEvents
+from application.use_cases.notify_alerts import NotifyAlerts
 from application.use_cases.process_pending_events import ProcessPendingEvents
 from application.use_cases.processing_status import GetProcessingStatus
 from application.use_cases.purge_idempotency_keys import PurgeIdempotencyKeys
@@ -56,7 +67,6 @@ from application.use_cases.stream_deliveries import (
     SendTestDelivery,
 )
 from application.use_cases.stream_fanout import StreamFanout
-from application.use_cases.stream_upkeep import StreamUpkeep
 from application.use_cases.streams import (
     CreateStream,
     DeleteStream,
@@ -76,7 +86,7 @@ from entrypoints.settings import Settings
 
 PROCESS_JOB = "entrypoints.worker.jobs.process_workspace"
 EXPORT_JOB = "entrypoints.worker.jobs.run_export"
-DELIVER_JOB = "entrypoints.worker.jobs.deliver_stream"
+DELIVER_JOB = "entrypoints.worker.jobs.deliver"
 
 
 def _secret_key(settings: Settings) -> bytes:
@@ -177,11 +187,13 @@ class Container(containers.DeclarativeContainer):
     event_counter = providers.Singleton(EventCounter)
     search_events = providers.Factory(SearchEvents, uow_factory=uow.provider,
                                       counter=event_counter)
+    # In the contract's order: alert evaluation, then log-stream fan-out (§5.2).
+    alert_evaluation = providers.Singleton(AlertEvaluation, ids=ids, clock=clock,
+                                           queue=job_queue, metrics=metrics)
     stream_fanout = providers.Singleton(StreamFanout, queue=job_queue)
-    process_pending_events = providers.Factory(ProcessPendingEvents,
-                                               uow_factory=uow.provider, geo=geo,
-                                               chunk_handlers=providers.List(stream_fanout),
-                                               metrics=metrics)
+    process_pending_events = providers.Factory(
+        ProcessPendingEvents, uow_factory=uow.provider, geo=geo,
+        chunk_handlers=providers.List(alert_evaluation, stream_fanout), metrics=metrics)
     requeue_pending = providers.Factory(
         RequeuePending, uow_factory=uow.provider, clock=clock, queue=job_queue,
         stale_after=providers.Callable(lambda s: timedelta(seconds=s.requeue_after_seconds),
@@ -248,12 +260,28 @@ class Container(containers.DeclarativeContainer):
         linger=providers.Callable(lambda s: timedelta(seconds=s.stream_batch_seconds),
                                   settings),
         lease=providers.Callable(_lease, settings), metrics=metrics)
-    stream_upkeep = providers.Factory(
-        StreamUpkeep, uow_factory=uow.provider, clock=clock, queue=job_queue,
+    notify_alerts = providers.Factory(
+        NotifyAlerts, uow_factory=uow.provider, deliverer=deliverer, vault=vault,
+        queue=job_queue, clock=clock, random=providers.Object(jitter),
+        lease=providers.Callable(_lease, settings), metrics=metrics)
+    delivery_upkeep = providers.Factory(
+        DeliveryUpkeep, uow_factory=uow.provider, clock=clock, queue=job_queue,
         log_retention=providers.Callable(lambda s: timedelta(days=s.delivery_log_days),
                                          settings))
     delivery_status = providers.Factory(GetDeliveryStatus, uow_factory=uow.provider,
                                         clock=clock)
+    create_alert_rule = providers.Factory(CreateAlertRule, uow_factory=uow.provider,
+                                          clock=clock, ids=ids, secrets=secrets, vault=vault,
+                                          deliverer=deliverer, allow_private=allow_private)
+    get_alert_rule = providers.Factory(GetAlertRule, uow_factory=uow.provider)
+    list_alert_rules = providers.Factory(ListAlertRules, uow_factory=uow.provider)
+    update_alert_rule = providers.Factory(UpdateAlertRule, uow_factory=uow.provider,
+                                          clock=clock, queue=job_queue, vault=vault,
+                                          deliverer=deliverer, allow_private=allow_private)
+    delete_alert_rule = providers.Factory(DeleteAlertRule, uow_factory=uow.provider,
+                                          clock=clock)
+    list_alerts = providers.Factory(ListAlerts, uow_factory=uow.provider)
+    get_alert = providers.Factory(GetAlert, uow_factory=uow.provider)
 
 
 __all__ = ["DELIVER", "EXPORT", "PROCESS", "Container", "build_container"]

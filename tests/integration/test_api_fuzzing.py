@@ -8,10 +8,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import pytest
 import schemathesis
 import schemathesis.checks as checks
 from hypothesis import HealthCheck, settings
 
+from entrypoints.http.app import WIRED_MODULES
 from tests.integration.stacks import embedded_stack
 
 CASES_PER_OPERATION = 200
@@ -29,6 +31,14 @@ def _close_stack() -> None:
     teardown, and left the data folder in /tmp."""
     _stack.close()
     shutil.rmtree(_data_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _wired_to_this_stack() -> None:
+    """Views find their use cases through dependency-injector's wiring, which follows the
+    container wired last: the stack built at import has been replaced by every stack the
+    tests before these built since."""
+    _stack.container.wire(modules=WIRED_MODULES)
 
 
 @schema.parametrize()

@@ -19,10 +19,10 @@ from application.ports.delivery import (
 )
 from application.use_cases.apply_retention import ApplyRetention
 from application.use_cases.deliver_stream import DeliverStream
+from application.use_cases.delivery_upkeep import DeliveryUpkeep
 from application.use_cases.process_pending_events import ProcessPendingEvents
 from application.use_cases.stream_deliveries import ReplayStream, SendTestDelivery
 from application.use_cases.stream_fanout import StreamFanout
-from application.use_cases.stream_upkeep import StreamUpkeep
 from application.use_cases.streams import CreateStream, UpdateStream
 from domain.deliveries import DELIVERED as DELIVERY_DELIVERED
 from domain.deliveries import FAILED, PENDING, SKIPPED, Attempt
@@ -256,10 +256,10 @@ def test_a_lease_left_by_a_dead_worker_runs_out_and_the_delivery_is_sent_again(
     claim = world.engine._claim(stream_id)  # a worker takes it, then dies before sending
     assert claim is not None
     assert world.engine.execute(stream_id) == 0  # leased
-    upkeep = StreamUpkeep(world.uow, world.clock, world.queue, timedelta(days=30))
-    assert upkeep.execute() == (0, 0)  # upkeep leaves a leased stream alone
+    upkeep = DeliveryUpkeep(world.uow, world.clock, world.queue, timedelta(days=30))
+    assert upkeep.execute().woken == 0  # upkeep leaves a leased stream alone
     world.clock.advance(seconds=31)
-    assert upkeep.execute() == (1, 0)
+    assert upkeep.execute().woken == 1
     assert world.queue.deliveries[-1] == (stream_id, True)
     assert world.engine.execute(stream_id) == 1
     [(_, parcel)] = world.deliverer.sent

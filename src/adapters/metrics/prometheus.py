@@ -17,8 +17,11 @@ LIMITER_FAIL_OPEN = Counter("auditrail_rate_limiter_fail_open_total",
 GEO_CORRUPT = Counter("auditrail_geo_corrupt_lookups_total",
                       "Geo lookups that met corrupt data in the GeoIP database (geo null).")
 DELIVERIES = Counter("auditrail_deliveries_total",
-                     "Log-stream delivery attempts, by stream type and outcome.",
+                     "Delivery attempts (log streams by type, alert notifications as "
+                     "'alert'), by outcome.",
                      ["type", "outcome"])
+ALERTS_TRIGGERED = Counter("auditrail_alerts_triggered_total",
+                           "Alerts triggered by alert rules.")
 EVENTS_DELIVERED = Counter("auditrail_events_delivered_total",
                            "Events in log-stream deliveries that succeeded, by stream type.",
                            ["type"])
@@ -47,3 +50,6 @@ class PrometheusMetrics:
         DELIVERIES.labels(type=stream_type, outcome=outcome).inc()
         if events:
             EVENTS_DELIVERED.labels(type=stream_type).inc(events)
+
+    def alerts_triggered(self, count: int) -> None:
+        ALERTS_TRIGGERED.inc(count)

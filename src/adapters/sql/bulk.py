@@ -76,7 +76,7 @@ def _insert_statement(db: Connection, events: Sequence[Event], terms: list[tuple
 def _pending_row(event: Event) -> tuple:
     return (event.id, event.workspace_id, PENDING, event.action, event.occurred_at,
             event.received_at, event.actor["id"], event.actor["type"], event.ip_address,
-            _json({"actor": event.actor, "targets": event.targets, "context": event.context,
+            json_text({"actor": event.actor, "targets": event.targets, "context": event.context,
                    "metadata": event.metadata}))
 
 
@@ -117,7 +117,7 @@ def _update_from_json(db: Connection, events: Sequence[Event]) -> None:
     """One statement, one parameter: the chunk as a JSON array the C encoder writes."""
     db.execute(_UPDATE_FROM_JSON, {
         "workspace_id": events[0].workspace_id,
-        "linked": _json([{"id": event.id, "sequence": event.sequence,
+        "linked": json_text([{"id": event.id, "sequence": event.sequence,
                           "prev_hash": event.prev_hash, "hash": event.hash, "geo": event.geo,
                           "country_code": event.country_code}
                          for event in events]),
@@ -138,6 +138,7 @@ def _update_many(db: Connection, events: Sequence[Event]) -> None:
     } for event in events])
 
 
-def _json(value: Any) -> str:
+def json_text(value: Any) -> str:
     """The same text ``JsonText`` writes, so rows read back identically whichever path wrote."""
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+

@@ -115,6 +115,14 @@ class SqlEventRepository:
                 for prefix in actions.prefixes]))
         return [event_from(row) for row in self._db.execute(query).mappings()]
 
+    def by_ids(self, workspace_id: str, event_ids: Sequence[str]) -> list[Event]:
+        if not event_ids:
+            return []
+        rows = self._db.execute(select(t.events).where(
+            t.events.c.workspace_id == workspace_id, t.events.c.id.in_(list(event_ids)))
+            .order_by(t.events.c.sequence))
+        return [event_from(row) for row in rows.mappings()]
+
     def oldest_linked(self, workspace_id: str, after_sequence: int,
                       limit: int) -> list[Event]:
         rows = self._db.execute(

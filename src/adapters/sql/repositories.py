@@ -150,7 +150,7 @@ class SqlIdempotencyRepository:
         primary key, then see it committed (READ COMMITTED) - or insert after a rollback.
         (It was a delete, a savepoint, the insert and its release: four round trips.)"""
         table = t.idempotency_keys
-        upsert = _dialect_insert(self._db)(table).values(
+        upsert = dialect_insert(self._db)(table).values(
             workspace_id=record.workspace_id, key=record.key, fingerprint=record.fingerprint,
             event_ids=list(record.event_ids), created_at=record.created_at)
         upsert = upsert.on_conflict_do_update(
@@ -171,6 +171,6 @@ class SqlIdempotencyRepository:
         return result.rowcount
 
 
-def _dialect_insert(db: Connection):  # type: ignore[no-untyped-def]
+def dialect_insert(db: Connection):  # type: ignore[no-untyped-def]
     """The INSERT with ``ON CONFLICT`` of the connection's database."""
     return postgresql.insert if db.dialect.name == "postgresql" else sqlite.insert

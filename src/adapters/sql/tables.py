@@ -186,3 +186,74 @@ deliveries = Table(
     Index("ix_deliveries_held", "workspace_id", "first_sequence", postgresql_where=_PENDING,
           sqlite_where=_PENDING),
 )
+
+
+def _sending_columns() -> list[Column]:
+    """A destination's sending state (``domain.sending``): streams and alert rules."""
+    return [Column("failures", Integer, nullable=False),
+            Column("next_attempt_at", UtcDateTime),
+            Column("last_error", String(500)),
+            Column("last_delivered_at", UtcDateTime),
+            Column("failing_since", UtcDateTime),
+            Column("leased_until", UtcDateTime)]
+
+
+alert_rules = Table(
+    "alert_rules", metadata,
+    Column("id", String(40), primary_key=True),
+    Column("workspace_id", String(40), ForeignKey("workspaces.id"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("actions", JSON, nullable=False),
+    Column("actor_ids", JSON),
+    Column("countries", JSON),
+    Column("countries_not_in", JSON),
+    Column("threshold_count", Integer),
+    Column("threshold_window_seconds", Integer),
+    Column("threshold_group_by", String(20)),
+    Column("cooldown_seconds", Integer, nullable=False),
+    Column("webhook_url", String(2048), nullable=False),
+    Column("credential", LargeBinary, nullable=False),
+    Column("credential_hint", String(8), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    *_sending_columns(),
+    Index("ix_alert_rules_workspace", "workspace_id", "created_at", "id"),
+)
+
+alerts = Table(
+    "alerts", metadata,
+    Column("id", String(40), primary_key=True),
+    Column("workspace_id", String(40), nullable=False),
+    Column("rule_id", String(40), nullable=False),
+    Column("group_key", String(300), nullable=False),
+    Column("event_ids", JSON, nullable=False),
+    Column("first_sequence", BigInteger, nullable=False),
+    Column("trigger_sequence", BigInteger, nullable=False),
+    Column("rule", JSON, nullable=False),
+    Column("triggered_at", UtcDateTime, nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", String(500)),
+    Column("last_attempt_at", UtcDateTime),
+    Column("delivered_at", UtcDateTime),
+    Index("ix_alerts_workspace", "workspace_id", "triggered_at", "id"),
+    Index("ix_alerts_rule", "workspace_id", "rule_id", "triggered_at", "id"),
+    Index("ix_alerts_pending", "rule_id", "trigger_sequence", postgresql_where=_PENDING,
+          sqlite_where=_PENDING),
+    Index("ix_alerts_held", "workspace_id", "first_sequence", postgresql_where=_PENDING,
+          sqlite_where=_PENDING),
+)
+
+alert_windows = Table(
+    "alert_windows", metadata,
+    Column("rule_id", String(40), nullable=False),
+    Column("group_key", String(300), nullable=False),
+    Column("workspace_id", String(40), nullable=False),
+    Column("state", JsonText, nullable=False),
+    Column("horizon", UtcDateTime),
+    Column("updated_at", UtcDateTime, nullable=False),
+    # No index on horizon: every chunk rewrites the states it touches, and an unindexed
+    # horizon lets PostgreSQL update them in place (HOT); upkeep's purge scans the table.
+    PrimaryKeyConstraint("rule_id", "group_key", name="pk_alert_windows"),
+)

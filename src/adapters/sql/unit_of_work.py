@@ -6,6 +6,11 @@ from types import TracebackType
 
 from sqlalchemy import Engine
 
+from adapters.sql.alerts import (
+    SqlAlertRepository,
+    SqlAlertRuleRepository,
+    SqlAlertWindowRepository,
+)
 from adapters.sql.engine import TRANSACTION, WRITE_OPTION
 from adapters.sql.events import SqlEventRepository
 from adapters.sql.exports import SqlExportRepository
@@ -50,6 +55,9 @@ class SqlUnitOfWork:
         self.exports = SqlExportRepository(self._connection)
         self.streams = SqlStreamRepository(self._connection)
         self.deliveries = SqlDeliveryRepository(self._connection)
+        self.alert_rules = SqlAlertRuleRepository(self._connection)
+        self.alerts = SqlAlertRepository(self._connection)
+        self.alert_windows = SqlAlertWindowRepository(self._connection)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

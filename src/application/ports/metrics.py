@@ -13,6 +13,7 @@ class Metrics(Protocol):
     def limiter_failed_open(self) -> None: ...
     def geo_data_corrupt(self) -> None: ...
     def delivery_attempted(self, stream_type: str, outcome: str, events: int) -> None: ...
+    def alerts_triggered(self, count: int) -> None: ...
 
 
 class NoMetrics:
@@ -37,6 +38,9 @@ class NoMetrics:
         pass
 
     def delivery_attempted(self, stream_type: str, outcome: str, events: int) -> None:
+        pass
+
+    def alerts_triggered(self, count: int) -> None:
         pass
 
 

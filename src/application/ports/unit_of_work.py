@@ -7,6 +7,9 @@ from types import TracebackType
 from typing import Protocol
 
 from application.ports.repositories import (
+    AlertRepository,
+    AlertRuleRepository,
+    AlertWindowRepository,
     ApiKeyRepository,
     ChainHeadRepository,
     DeliveryRepository,
@@ -27,6 +30,9 @@ class UnitOfWork(Protocol):
     exports: ExportRepository
     streams: StreamRepository
     deliveries: DeliveryRepository
+    alert_rules: AlertRuleRepository
+    alerts: AlertRepository
+    alert_windows: AlertWindowRepository
 
     def __enter__(self) -> UnitOfWork: ...
 

@@ -5,9 +5,10 @@ still inside the retention window - so what remains is one unbroken chain that s
 a recorded *anchor* (the sequence and hash of the last removed event). Pending events have
 no sequence and are never touched. Work is done in bounded chunks, one transaction each.
 
-A log stream's delivery in flight holds its events (at most one batch per stream); what a
-paused or failing stream has not yet cut into a delivery is removed on time, and the
-stream records the skipped range in its delivery log.
+A log stream's delivery in flight holds its events (at most one batch per stream), and so
+does an alert whose notification is not yet accepted; what a paused or failing stream has
+not yet cut into a delivery is removed on time, and the stream records the skipped range
+in its delivery log.
 """
 
 from __future__ import annotations
@@ -54,8 +55,11 @@ class ApplyRetention:
                 uow.chains.lock(workspace_id)  # not while a worker is linking this chain
                 anchor = uow.chains.anchor(workspace_id)
                 oldest = uow.events.oldest_linked(workspace_id, anchor.sequence, self._chunk)
-                # A delivery in flight is retried with the very events it was cut from.
-                held = uow.deliveries.held_from(workspace_id)
+                # A delivery or notification in flight is retried with the very events
+                # it was first sent with.
+                held = min((sequence for sequence in (uow.deliveries.held_from(workspace_id),
+                                                      uow.alerts.held_from(workspace_id))
+                            if sequence is not None), default=None)
                 expired = []
                 for event in oldest:
                     if event.occurred_at >= cutoff or (held is not None

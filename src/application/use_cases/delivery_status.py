@@ -1,4 +1,5 @@
-"""How far behind each log stream is: what an operator graphs and alerts on."""
+"""How far behind each log stream is, and how many alert notifications wait: what an
+operator graphs and alerts on."""
 
 from __future__ import annotations
 
@@ -19,16 +20,25 @@ class StreamLag:
     """Age of the oldest event the stream has not delivered: 0 when it is caught up."""
 
 
+@dataclass(frozen=True)
+class DeliveryStatus:
+    streams: list[StreamLag]
+    pending_notifications: int
+    """Triggered alerts whose notification is not yet accepted, all workspaces."""
+
+
 class GetDeliveryStatus:
     def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock) -> None:
         self._uow_factory = uow_factory
         self._clock = clock
 
-    def execute(self) -> list[StreamLag]:
+    def execute(self) -> DeliveryStatus:
         with self._uow_factory(read_only=True) as uow:
             progress = uow.streams.progress()
+            pending = uow.alerts.pending_count()
         now = self._clock.now()
-        return [StreamLag(p.stream_id, p.workspace_id, p.type, p.status, p.backlog,
-                          max(0.0, (now - p.oldest_undelivered_at).total_seconds())
-                          if p.oldest_undelivered_at is not None and p.backlog else 0.0)
-                for p in progress]
+        return DeliveryStatus([
+            StreamLag(p.stream_id, p.workspace_id, p.type, p.status, p.backlog,
+                      max(0.0, (now - p.oldest_undelivered_at).total_seconds())
+                      if p.oldest_undelivered_at is not None and p.backlog else 0.0)
+            for p in progress], pending)

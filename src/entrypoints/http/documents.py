@@ -6,6 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from application.use_cases.usage import Usage
+from domain.alert_rules import AlertRule
+from domain.alerts import Alert
 from domain.api_keys import ApiKey
 from domain.deliveries import Delivery
 from domain.exports import Export
@@ -82,3 +84,26 @@ def delivery_document(delivery: Delivery) -> dict[str, Any]:
             "error": delivery.error, "created_at": _time(delivery.created_at),
             "last_attempt_at": _time(delivery.last_attempt_at),
             "delivered_at": _time(delivery.delivered_at)}
+
+
+def alert_rule_document(rule: AlertRule, secret: str | None = None) -> dict[str, Any]:
+    """The secret is write-only: shown once, in the creation's answer."""
+    summary = rule.summary()
+    notify: dict[str, Any] = {"webhook_url": rule.webhook_url,
+                              "secret_hint": rule.credential_hint}
+    if secret is not None:
+        notify["secret"] = secret
+    return {"id": rule.id, "name": rule.name, "enabled": rule.enabled,
+            "match": summary["match"], "threshold": summary["threshold"],
+            "cooldown_seconds": rule.cooldown_seconds, "notify": notify,
+            "created_at": _time(rule.created_at), "updated_at": _time(rule.updated_at),
+            "notification": {"status": "failing" if rule.sending.failing else "active",
+                             **_sending(rule.sending)}}
+
+
+def alert_document(alert: Alert) -> dict[str, Any]:
+    return {**alert.summary(),
+            "notification": {"status": alert.status, "attempts": alert.attempts,
+                             "last_error": alert.last_error,
+                             "last_attempt_at": _time(alert.last_attempt_at),
+                             "delivered_at": _time(alert.delivered_at)}}

@@ -78,12 +78,16 @@ class _StatusCollector:
             "auditrail_stream_lag_seconds",
             "Age of the oldest event a log stream has not delivered (0: caught up).",
             labels=labels)
-        for stream in self._deliveries.execute():
+        status = self._deliveries.execute()
+        for stream in status.streams:
             values = [stream.stream_id, stream.workspace_id, stream.type, stream.status]
             backlog.add_metric(values, stream.backlog)
             lag.add_metric(values, stream.lag_seconds)
         yield backlog
         yield lag
+        yield GaugeMetricFamily("auditrail_alert_notifications_pending",
+                                "Triggered alerts whose notification is not yet accepted.",
+                                value=status.pending_notifications)
 
 
 def exposition(status: GetProcessingStatus,

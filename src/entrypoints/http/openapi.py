@@ -14,9 +14,14 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Flask
 from marshmallow import Schema
 
-from domain.scopes import ADMIN, EVENTS_READ, EVENTS_WRITE, EXPORTS, STREAMS
+from domain.scopes import ADMIN, ALERTS, EVENTS_READ, EVENTS_WRITE, EXPORTS, STREAMS
 from entrypoints.http.routes import ID_PATTERN, route_template
 from entrypoints.http.schemas import responses as out
+from entrypoints.http.schemas.alerts import (
+    AlertQuerySchema,
+    AlertRuleCreateSchema,
+    AlertRulePatchSchema,
+)
 from entrypoints.http.schemas.events import (
     EventBatchSchema,
     EventQuerySchema,
@@ -156,6 +161,27 @@ OPERATIONS: dict[str, Operation] = {
     "api.list_deliveries": Operation("A stream's delivery log, newest first",
                                      {200: out.DeliveryPageSchema}, STREAMS,
                                      query=PageQuerySchema, tags=("streams",)),
+    "api.create_alert_rule": Operation("Create an alert rule (its secret is shown once)",
+                                       {201: out.AlertRuleCreatedSchema}, ALERTS,
+                                       body=AlertRuleCreateSchema, tags=("alerts",),
+                                       errors={409: "The workspace has as many alert rules as "
+                                                    "it may have."}),
+    "api.list_alert_rules": Operation("List alert rules", {200: out.AlertRulePageSchema},
+                                      ALERTS, query=PageQuerySchema, tags=("alerts",)),
+    "api.get_alert_rule": Operation("Get an alert rule", {200: out.AlertRuleOutSchema},
+                                    ALERTS, tags=("alerts",)),
+    "api.update_alert_rule": Operation("Change an alert rule (a change to what it matches "
+                                       "or counts starts its counting afresh)",
+                                       {200: out.AlertRuleOutSchema}, ALERTS,
+                                       body=AlertRulePatchSchema, tags=("alerts",)),
+    "api.delete_alert_rule": Operation("Delete an alert rule (its alerts stay; notifications "
+                                       "not yet sent are cancelled)", {204: None}, ALERTS,
+                                       tags=("alerts",)),
+    "api.list_alerts": Operation("List triggered alerts, newest first",
+                                 {200: out.AlertPageSchema}, ALERTS, query=AlertQuerySchema,
+                                 tags=("alerts",)),
+    "api.get_alert": Operation("Get a triggered alert", {200: out.AlertOutSchema}, ALERTS,
+                               tags=("alerts",)),
     "api.openapi_document": Operation("This document", {200: None}, tags=("operations",)),
     "ops.healthz": Operation("Liveness", {200: None}, tags=("operations",)),
     "ops.readyz": Operation("Readiness: database and queue reachable", {200: None},

@@ -51,9 +51,13 @@ def run_export(export_id: str) -> None:
                                            "row_count": export.row_count})
 
 
-def deliver_stream(stream_id: str) -> int:
-    """Send one log stream's due deliveries."""
-    return _bound().deliver_stream().execute(stream_id)
+def deliver(destination_id: str) -> int:
+    """Send what is due to one destination: a log stream's deliveries (``lst_…``), or an
+    alert rule's notifications (``alr_…``)."""
+    container = _bound()
+    engine = (container.notify_alerts() if destination_id.startswith("alr_")
+              else container.deliver_stream())
+    return engine.execute(destination_id)
 
 
 def upkeep() -> None:
@@ -69,5 +73,5 @@ def upkeep() -> None:
                     len(requeued))
     container.purge_idempotency_keys().execute()
     container.export_upkeep().execute()
-    container.stream_upkeep().execute()
+    container.delivery_upkeep().execute()
     container.apply_retention().execute()

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from domain.alert_rules import GROUP_BY
+from domain.alerts import NOTIFICATION_STATUSES
 from domain.deliveries import EVENTS, TEST
 from domain.deliveries import STATUSES as DELIVERY_STATUSES
 from domain.streams import STATUSES as STREAM_STATUSES
@@ -224,6 +226,74 @@ class DeliveryOutSchema(Schema):
     delivered_at = fields.String(required=True, allow_none=True)
 
 
+class SendingSchema(Schema):
+    status = fields.String(required=True, validate=validate.OneOf(["active", "failing"]))
+    last_delivered_at = fields.String(required=True, allow_none=True)
+    consecutive_failures = fields.Integer(required=True)
+    next_attempt_at = fields.String(required=True, allow_none=True)
+    failing_since = fields.String(required=True, allow_none=True)
+    last_error = fields.String(required=True, allow_none=True)
+
+
+class MatchOutSchema(Schema):
+    actions = fields.List(fields.String(), required=True)
+    actor_ids = fields.List(fields.String())
+    countries = fields.List(fields.String())
+    countries_not_in = fields.List(fields.String())
+
+
+class ThresholdOutSchema(Schema):
+    count = fields.Integer(required=True)
+    window_seconds = fields.Integer(required=True)
+    group_by = fields.String(required=True, validate=validate.OneOf(GROUP_BY))
+
+
+class NotifyOutSchema(Schema):
+    webhook_url = fields.String(required=True)
+    secret_hint = fields.String(required=True)
+
+
+class NotifyCreatedSchema(NotifyOutSchema):
+    secret = fields.String(required=True, metadata={"description": "shown once, here"})
+
+
+class AlertRuleOutSchema(Schema):
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+    enabled = fields.Boolean(required=True)
+    match = fields.Nested(MatchOutSchema, required=True)
+    threshold = fields.Nested(ThresholdOutSchema, required=True, allow_none=True)
+    cooldown_seconds = fields.Integer(required=True)
+    notify = fields.Nested(NotifyOutSchema, required=True)
+    created_at = fields.String(required=True)
+    updated_at = fields.String(required=True)
+    notification = fields.Nested(SendingSchema, required=True, metadata={
+        "description": "how sending this rule's alerts goes: failing after 5 failed "
+                       "attempts in a row"})
+
+
+class AlertRuleCreatedSchema(AlertRuleOutSchema):
+    notify = fields.Nested(NotifyCreatedSchema, required=True)
+
+
+class AlertNotificationSchema(Schema):
+    status = fields.String(required=True, validate=validate.OneOf(NOTIFICATION_STATUSES))
+    attempts = fields.Integer(required=True)
+    last_error = fields.String(required=True, allow_none=True)
+    last_attempt_at = fields.String(required=True, allow_none=True)
+    delivered_at = fields.String(required=True, allow_none=True)
+
+
+class AlertOutSchema(Schema):
+    id = fields.String(required=True)
+    rule_id = fields.String(required=True)
+    group_key = fields.String(required=True)
+    count = fields.Integer(required=True)
+    event_ids = fields.List(fields.String(), required=True)
+    triggered_at = fields.String(required=True)
+    notification = fields.Nested(AlertNotificationSchema, required=True)
+
+
 def page_of(item: type[Schema], name: str) -> type[Schema]:
     """The §5.6 page of ``item``s."""
     return Schema.from_dict({
@@ -239,3 +309,5 @@ ApiKeyPageSchema = page_of(ApiKeyOutSchema, "ApiKeyPage")
 ExportPageSchema = page_of(ExportOutSchema, "ExportPage")
 StreamPageSchema = page_of(StreamOutSchema, "StreamPage")
 DeliveryPageSchema = page_of(DeliveryOutSchema, "DeliveryPage")
+AlertRulePageSchema = page_of(AlertRuleOutSchema, "AlertRulePage")
+AlertPageSchema = page_of(AlertOutSchema, "AlertPage")

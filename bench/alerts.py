@@ -1,0 +1,180 @@
+"""Alert evaluation's cost to processing, on PostgreSQL + Redis.
+
+    make bench-alerts      # or: .venv/bin/python bench/alerts.py --events 30000
+
+Measures, in one run: events linked per second by the processing use case (in this
+process, geo enrichment from a real .mmdb, nobody sending the notifications it queues)
+with 0, 10 and 100 enabled alert rules - a mix of plain matches, thresholds grouped by
+actor and by address, and country rules, most with a cooldown, as a workspace would
+configure them. One workspace serves every side, its rules enabled and disabled between
+alternating rounds, so that the machine's drift and the workspace's own speed cancel out
+of the ratios. Beside them, the limit of the same run: the processing step with no rule.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "src")]
+
+from scratch import add_server_options  # noqa: E402
+from tests.geo_db import build_city_database  # noqa: E402
+from tests.queues import forget_queue  # noqa: E402
+
+from entrypoints.container import build_container  # noqa: E402
+from entrypoints.settings import Settings  # noqa: E402
+
+AREAS = ["user", "document", "admin", "billing", "api_key", "settings", "project", "team",
+         "invoice", "report"]
+VERBS = ["viewed", "created", "updated", "deleted", "exported", "shared"]
+VOCABULARY = [f"{area}.{verb}" for verb in VERBS for area in AREAS]
+"""60 actions, the first most used (weights 1/rank): audit logs are mostly routine."""
+DENSE = VOCABULARY[:12]
+"""``--dense``: 12 actions, so each event matches about a dozen of 100 rules (worst case)."""
+SIDES = (0, 10, 100)
+
+
+def rules(count: int, actions: list[str]) -> list[dict]:
+    """``count`` rules: plain, by actor, by address, by country, in turn, each about one
+    action (or its area's prefix) drawn from ``actions``."""
+    rng = random.Random(count)
+    made = []
+    for n in range(count):
+        kind = n % 4
+        action = rng.choice(actions)
+        rule = {"name": f"rule {n}", "cooldown_seconds": rng.choice([0, 60, 300, 900]),
+                "notify": {"webhook_url": "http://127.0.0.1:9/alerts"}}
+        if kind == 0:
+            rule["match"] = {"actions": [action]}
+            rule["cooldown_seconds"] = 300
+        elif kind == 1:
+            rule["match"] = {"actions": [action.split(".")[0] + ".*"]}
+            rule["threshold"] = {"count": rng.choice([3, 5, 10]), "window_seconds": 60,
+                                 "group_by": "actor_id"}
+        elif kind == 2:
+            rule["match"] = {"actions": [action]}
+            rule["threshold"] = {"count": rng.choice([5, 20]), "window_seconds": 300,
+                                 "group_by": "ip_address"}
+        else:
+            rule["match"] = {"actions": [action], "countries_not_in": ["GB"]}
+            rule["threshold"] = {"count": 10, "window_seconds": 600, "group_by": "workspace"}
+        made.append(rule)
+    return made
+
+
+def events(count: int, rng: random.Random, actions: list[str]) -> list[dict]:
+    weights = [1 / rank for rank in range(1, len(actions) + 1)]
+    return [{"action": rng.choices(actions, weights)[0],
+             "actor": {"id": f"usr_{rng.randrange(200)}", "type": "user"},
+             "targets": [{"id": f"doc_{rng.randrange(1000)}", "type": "document"}],
+             "context": {"ip_address": rng.choice([f"81.2.69.{rng.randrange(256)}",
+                                                   "2a02:ec0::1", "8.8.8.8"])}}
+            for _ in range(count)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_server_options(parser)
+    parser.add_argument("--events", type=int, default=30_000,
+                        help="events per side, over all rounds")
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--dense", action="store_true",
+                        help="12 actions instead of 60: each event matches many rules")
+    options = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="auditrail-bench-"))
+    database = f"auditrail_bench_{uuid.uuid4().hex[:8]}"
+    dsn = f"{options.postgres.rsplit('/', 1)[0]}/{database}"
+    with psycopg.connect(options.postgres, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{database}"')
+    container = build_container(Settings(
+        database_url=dsn.replace("postgresql://", "postgresql+psycopg://"),
+        redis_url=options.redis, queue_name=f"auditrail-bench-{uuid.uuid4().hex[:8]}",
+        secret_key="bench-secret-key-0123456789abcdef", data_dir=tmp,
+        geoip_db=str(build_city_database(tmp / "City.mmdb")),
+        allow_private_destinations=True))
+    try:
+        container.upgrade_database()
+        run(container, dsn, options)
+    finally:
+        for queue in container.job_queue().queues:
+            forget_queue(queue)
+        container.engine().dispose()
+        with psycopg.connect(options.postgres, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run(container, dsn: str, options: argparse.Namespace) -> None:  # type: ignore[no-untyped-def]
+    workspace, _ = container.create_workspace().execute("alerts", plan="enterprise",
+                                                         rate_limit=1_000_000)
+    actions = DENSE if options.dense else VOCABULARY
+    made = [container.create_alert_rule().execute(workspace.id, rule).rule.id
+            for rule in rules(max(SIDES), actions)]
+    rng = random.Random(1)
+    per_round = options.events // options.rounds
+    rates: dict[int, list[float]] = {side: [] for side in SIDES}
+    alerts: dict[int, int] = dict.fromkeys(SIDES, 0)
+    print(f"machine: {os.cpu_count()} cores; {per_round:,} events a round, "
+          f"{options.rounds} rounds (+1 to warm up); {len(actions)} actions, each event "
+          f"matching {matches_per_event(container, workspace.id, made, actions):.1f} of the "
+          f"100 rules on average\n", flush=True)
+    for number in range(options.rounds + 1):
+        order = SIDES if number % 2 else SIDES[::-1]
+        for side in order:
+            with psycopg.connect(dsn, autocommit=True) as connection:
+                connection.execute("UPDATE alert_rules SET enabled = (id = ANY(%s))",
+                                   (made[:side],))
+                before = connection.execute("SELECT count(*) FROM alerts").fetchone()[0]
+            ingest = container.ingest_events()
+            for start in range(0, per_round, 1000):
+                ingest.execute(workspace.id, events(min(1000, per_round - start), rng,
+                                                    actions), batch=True)
+            container.job_queue().flush()
+            started = time.perf_counter()
+            linked = container.process_pending_events().execute(workspace.id).linked
+            elapsed = time.perf_counter() - started
+            with psycopg.connect(dsn, autocommit=True) as connection:
+                after = connection.execute("SELECT count(*) FROM alerts").fetchone()[0]
+            if number:
+                rates[side].append(linked / elapsed)
+                alerts[side] += after - before
+    base = statistics.median(rates[0])
+    for side in SIDES:
+        median = statistics.median(rates[side])
+        ratios = [rate / none for rate, none in zip(rates[side], rates[0], strict=True)]
+        print(f"{side:>3} rules enabled  {median:>8,.0f} events/s  "
+              f"{100 * median / base:>5.1f} % of no rules (rounds "
+              f"{', '.join(f'{100 * r:.0f}' for r in ratios)} %), "
+              f"{alerts[side]:,} alerts triggered", flush=True)
+    print("\ntarget: 100 rules keep >= 70 % of the rate with none")
+
+
+def matches_per_event(container, workspace_id: str, made: list[str],  # type: ignore[no-untyped-def]
+                      actions: list[str]) -> float:
+    from domain.alert_evaluation import RuleIndex
+    from domain.events import new_event
+    with container.uow(read_only=True) as uow:
+        loaded = [uow.alert_rules.get(workspace_id, rule_id) for rule_id in made]
+    sample = [new_event(body, event_id=f"evt_{n}", workspace_id=workspace_id,
+                        received_at=container.clock().now())
+              for n, body in enumerate(events(2000, random.Random(2), actions))]
+    geo = container.geo()
+    sample = [event.with_geo(geo.locate(event.ip_address)) for event in sample]
+    return len(RuleIndex(loaded).matches(sample)) / len(sample)
+
+
+if __name__ == "__main__":
+    main()

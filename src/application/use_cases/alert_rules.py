@@ -1,0 +1,153 @@
+"""Create, read, change and delete alert rules (contract §7)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from application.errors import Conflict, NotFound
+from application.pages import Page, page_of
+from application.ports.delivery import CredentialVault, Deliverer
+from application.ports.jobs import JobQueue
+from application.ports.system import Clock, IdGenerator, SecretGenerator
+from application.ports.unit_of_work import UnitOfWorkFactory
+from domain.alert_rules import MAX_RULES_PER_WORKSPACE, AlertRule, rule_settings
+from domain.cursor import DESC, Position, decode_cursor
+from domain.errors import FieldError, ValidationFailed
+from domain.streams import credential_hint
+
+
+@dataclass(frozen=True)
+class CreatedRule:
+    rule: AlertRule
+    secret: str
+    """Shown once, in the creation's answer."""
+
+
+def _position(rule: AlertRule) -> Position:
+    return Position(rule.created_at, rule.id)
+
+
+class _RuleWriter:
+    def __init__(self, vault: CredentialVault, deliverer: Deliverer,
+                 allow_private: bool) -> None:
+        self._vault = vault
+        self._deliverer = deliverer
+        self._allow_private = allow_private
+
+    def _settings(self, body: Mapping[str, Any], creating: bool) -> dict[str, Any]:
+        found = rule_settings(body, allow_private=self._allow_private, creating=creating)
+        if "webhook_url" in found and not self._allow_private:
+            refusal = self._deliverer.refusal(found["webhook_url"])
+            if refusal is not None:
+                raise ValidationFailed([FieldError(
+                    "notify.webhook_url", f"Resolves to {refusal}; only public destinations "
+                                          f"are allowed.")])
+        credential = found.pop("credential", None)
+        if credential is not None:
+            found.update(self._sealed(credential))
+        return found
+
+    def _sealed(self, credential: str) -> dict[str, Any]:
+        return {"credential": self._vault.seal(credential),
+                "credential_hint": credential_hint(credential)}
+
+
+class CreateAlertRule(_RuleWriter):
+    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, ids: IdGenerator,
+                 secrets: SecretGenerator, vault: CredentialVault, deliverer: Deliverer,
+                 allow_private: bool) -> None:
+        super().__init__(vault, deliverer, allow_private)
+        self._uow_factory = uow_factory
+        self._clock = clock
+        self._ids = ids
+        self._secrets = secrets
+
+    def execute(self, workspace_id: str, body: Mapping[str, Any]) -> CreatedRule:
+        secret = (body.get("notify") or {}).get("secret")
+        if secret is None:
+            secret = self._secrets.new_signing_secret()
+            body = {**body, "notify": {**(body.get("notify") or {}), "secret": secret}}
+        found = self._settings(body, creating=True)
+        now = self._clock.now()
+        rule = AlertRule(id=self._ids.new("alr"), workspace_id=workspace_id,
+                         created_at=now, updated_at=now, **found)
+        with self._uow_factory() as uow:
+            if uow.alert_rules.count(workspace_id) >= MAX_RULES_PER_WORKSPACE:
+                raise Conflict(f"This workspace has {MAX_RULES_PER_WORKSPACE} alert rules, "
+                               f"the most it may have; delete one first.")
+            uow.alert_rules.add(rule)
+            uow.commit()
+        return CreatedRule(rule, secret)
+
+
+class GetAlertRule:
+    def __init__(self, uow_factory: UnitOfWorkFactory) -> None:
+        self._uow_factory = uow_factory
+
+    def execute(self, workspace_id: str, rule_id: str) -> AlertRule:
+        with self._uow_factory(read_only=True) as uow:
+            rule = uow.alert_rules.get(workspace_id, rule_id)
+        if rule is None:
+            raise NotFound("alert rule", rule_id)
+        return rule
+
+
+class ListAlertRules:
+    def __init__(self, uow_factory: UnitOfWorkFactory) -> None:
+        self._uow_factory = uow_factory
+
+    def execute(self, workspace_id: str, *, order: str = DESC, limit: int = 50,
+                cursor: str | None = None) -> Page[AlertRule]:
+        after = decode_cursor(cursor, order) if cursor is not None else None
+        with self._uow_factory(snapshot=True) as uow:
+            rows = uow.alert_rules.page(workspace_id, order, after, limit + 1)
+            total = uow.alert_rules.count(workspace_id)
+        return page_of(rows, limit, order, total, _position)
+
+
+class UpdateAlertRule(_RuleWriter):
+    """``PATCH``. A change to what the rule matches or counts starts its counting afresh
+    (windows counted under the old terms would mean nothing under the new); a change to
+    ``notify`` retries a pending notification at once."""
+
+    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, queue: JobQueue,
+                 vault: CredentialVault, deliverer: Deliverer, allow_private: bool) -> None:
+        super().__init__(vault, deliverer, allow_private)
+        self._uow_factory = uow_factory
+        self._clock = clock
+        self._queue = queue
+
+    def execute(self, workspace_id: str, rule_id: str, body: Mapping[str, Any]) -> AlertRule:
+        found = self._settings(body, creating=False)
+        with self._uow_factory() as uow:
+            rule = uow.alert_rules.get(workspace_id, rule_id)
+            if rule is None:
+                raise NotFound("alert rule", rule_id)
+            changed = rule.edited(found, self._clock.now())
+            if "notify" in body:
+                changed = changed.with_sending(changed.sending.retry_now())
+            if changed.counts_differently(rule):
+                uow.alert_windows.forget_rule(rule_id)
+            uow.alert_rules.update(changed)
+            uow.commit()
+        if "notify" in body:
+            self._queue.enqueue_deliveries([rule_id], force=True)
+        return changed
+
+
+class DeleteAlertRule:
+    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uow_factory = uow_factory
+        self._clock = clock
+
+    def execute(self, workspace_id: str, rule_id: str) -> None:
+        """Its alerts stay (they happened); notifications not yet sent are cancelled."""
+        with self._uow_factory() as uow:
+            if uow.alert_rules.get(workspace_id, rule_id) is None:
+                raise NotFound("alert rule", rule_id)
+            uow.alerts.cancel_pending(workspace_id, rule_id, self._clock.now())
+            uow.alert_windows.forget_rule(rule_id)
+            uow.alert_rules.delete(workspace_id, rule_id)
+            uow.commit()

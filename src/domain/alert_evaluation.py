@@ -1,0 +1,152 @@
+"""How matching events add up to alerts. Pure, and the same whatever the chunking: each
+event is evaluated once, in chain order, against state that carries over from chunk to
+chunk.
+
+Semantics, per rule and group (``AlertRule.group_key``), by ``occurred_at``:
+
+* Without a threshold, every matching event triggers an alert of its own.
+* With one, the rule counts the group's matching events that occurred within the last
+  ``window_seconds`` before the newest of them (``newest - window < occurred_at``): when
+  that count reaches ``count``, it triggers one alert holding those events, which count
+  for no later alert. Events may arrive late and out of order: each counts where its
+  ``occurred_at`` puts it, as long as it falls inside that window; an event that occurred
+  ``window_seconds`` or more before the group's newest matching event can no longer
+  complete a window and is not counted.
+* After an alert the group is quiet: matching events that occurred before the alert's
+  newest event plus ``cooldown_seconds`` are not counted and trigger nothing. Cooldown is
+  measured in event time, like the window, so that the outcome depends only on the events
+  and their order in the chain, never on when a worker got to them.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from domain.alert_rules import MAX_SECONDS, AlertRule
+from domain.events import Event
+
+Key = tuple[str, str]
+"""(rule id, group key)."""
+
+
+@dataclass(frozen=True)
+class Counted:
+    occurred_at: datetime
+    event_id: str
+    sequence: int
+
+
+@dataclass(frozen=True)
+class WindowState:
+    """One rule's count for one group: the events still inside its window, the newest
+    ``occurred_at`` seen, and until when it is quiet after an alert."""
+
+    events: tuple[Counted, ...] = ()
+    newest: datetime | None = None
+    quiet_until: datetime | None = None
+
+    @property
+    def horizon(self) -> datetime | None:
+        """After this instant (of event time) the state can change nothing: whatever the
+        rule's window and cooldown, they are at most ``MAX_SECONDS`` long."""
+        latest = max((moment for moment in (self.newest, self.quiet_until)
+                      if moment is not None), default=None)
+        return latest + timedelta(seconds=MAX_SECONDS) if latest is not None else None
+
+
+@dataclass(frozen=True)
+class Trigger:
+    rule: AlertRule
+    group_key: str
+    events: tuple[Counted, ...]
+    sequence: int
+    """The chain position of the event that triggered it: alerts of a rule go out in
+    this order."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    states: dict[Key, WindowState] = field(default_factory=dict)
+    """Every state the chunk changed."""
+    triggers: list[Trigger] = field(default_factory=list)
+
+
+class RuleIndex:
+    """The enabled rules of a workspace, looked up by action: a chunk holds few distinct
+    actions, so each is held against every rule's patterns once, not once per event."""
+
+    def __init__(self, rules: Iterable[AlertRule]) -> None:
+        self._rules = [rule for rule in rules if rule.enabled]
+        self._by_action: dict[str, list[AlertRule]] = {}
+
+    def matches(self, events: Sequence[Event]) -> list[tuple[Event, AlertRule, str]]:
+        """Each (event, rule, group) to count, in chain order."""
+        found = []
+        for event in events:
+            candidates = self._by_action.get(event.action)
+            if candidates is None:
+                candidates = self._by_action[event.action] = [
+                    rule for rule in self._rules if rule.patterns.matches(event.action)]
+            for rule in candidates:
+                if rule.matches_besides_action(event):
+                    key = rule.group_key(event)
+                    if key is not None:
+                        found.append((event, rule, key))
+        return found
+
+
+def stateful_keys(matches: Sequence[tuple[Event, AlertRule, str]]) -> set[Key]:
+    """The (rule, group) pairs whose state the matches need: a rule without threshold or
+    cooldown remembers nothing."""
+    return {(rule.id, key) for _, rule, key in matches if not rule.stateless}
+
+
+def evaluate(matches: Sequence[tuple[Event, AlertRule, str]],
+             states: Mapping[Key, WindowState]) -> Outcome:
+    """Count ``matches`` (from ``RuleIndex.matches``) on top of ``states``; the outcome's
+    states are those the stateful rules changed."""
+    outcome = Outcome()
+    for event, rule, key in matches:
+        if rule.stateless:
+            outcome.triggers.append(Trigger(rule, key, (Counted(
+                event.occurred_at, event.id, event.sequence),), event.sequence))  # type: ignore[arg-type]
+            continue
+        state = outcome.states.get((rule.id, key)) or states.get((rule.id, key)) \
+            or WindowState()
+        state, fired = step(rule, state, event)
+        outcome.states[(rule.id, key)] = state
+        if fired:
+            outcome.triggers.append(Trigger(rule, key, fired, event.sequence))  # type: ignore[arg-type]
+    return outcome
+
+
+def step(rule: AlertRule, state: WindowState, event: Event
+         ) -> tuple[WindowState, tuple[Counted, ...]]:
+    """Count one matching event; return the new state and the events of the alert it
+    triggers (empty when none)."""
+    at = event.occurred_at
+    if state.quiet_until is not None and at < state.quiet_until:
+        return state, ()
+    counted = Counted(at, event.id, event.sequence)  # type: ignore[arg-type]
+    cooldown = timedelta(seconds=rule.cooldown_seconds)
+    if rule.threshold is None:
+        quiet = at + cooldown if rule.cooldown_seconds else state.quiet_until
+        return WindowState(newest=max(at, state.newest or at), quiet_until=quiet), (counted,)
+    window = timedelta(seconds=rule.threshold.window_seconds)
+    if state.newest is not None and at <= state.newest - window:
+        return state, ()  # too late: no window that can still be completed holds it
+    newest = max(at, state.newest or at)
+    start = newest - window
+    kept = [c for c in state.events if c.occurred_at > start]  # already in order
+    bisect.insort(kept, counted, key=_order)
+    if len(kept) >= rule.threshold.count:
+        quiet = newest + cooldown if rule.cooldown_seconds else state.quiet_until
+        return WindowState(newest=newest, quiet_until=quiet), tuple(kept)
+    return WindowState(tuple(kept), newest, state.quiet_until), ()
+
+
+def _order(counted: Counted) -> tuple[datetime, str]:
+    return counted.occurred_at, counted.event_id

@@ -1,0 +1,246 @@
+"""Alert rules: which events they match, how matches are grouped, where alerts go
+(contract §7). How matches add up to an alert is ``alert_evaluation``."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from functools import cached_property
+from typing import Any
+
+from domain.action_patterns import ActionPatterns, action_patterns, checked_patterns
+from domain.destinations import checked_url
+from domain.errors import FieldError, ValidationFailed
+from domain.event_rules import IDENTIFIER_MAX_LENGTH
+from domain.events import Event
+from domain.names import checked_name
+from domain.sending import Sending
+from domain.streams import checked_credential
+
+ACTOR_ID = "actor_id"
+IP_ADDRESS = "ip_address"
+WORKSPACE = "workspace"
+GROUP_BY = (ACTOR_ID, IP_ADDRESS, WORKSPACE)
+MAX_RULES_PER_WORKSPACE = 200
+MAX_COUNT = 1_000
+"""Events in one alert at most: its notification carries every one of them in full."""
+MAX_SECONDS = 7 * 86_400
+MAX_LISTED = 100
+_COUNTRY = re.compile(r"^[A-Za-z]{2}$")
+
+
+@dataclass(frozen=True)
+class Threshold:
+    count: int
+    window_seconds: int
+    group_by: str
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    id: str
+    workspace_id: str
+    name: str
+    actions: tuple[str, ...]
+    webhook_url: str
+    credential: bytes
+    """The signing secret, sealed by the credential vault."""
+    credential_hint: str
+    created_at: datetime
+    updated_at: datetime
+    enabled: bool = True
+    actor_ids: tuple[str, ...] | None = None
+    countries: tuple[str, ...] | None = None
+    countries_not_in: tuple[str, ...] | None = None
+    threshold: Threshold | None = None
+    cooldown_seconds: int = 0
+    sending: Sending = field(default_factory=Sending)
+
+    @property
+    def paused(self) -> bool:
+        """Alerts already triggered go out even when the rule is disabled since."""
+        return False
+
+    def with_sending(self, sending: Sending) -> AlertRule:
+        return replace(self, sending=sending)
+
+    @cached_property
+    def patterns(self) -> ActionPatterns:
+        return action_patterns(self.actions)
+
+    @property
+    def stateless(self) -> bool:
+        """Every match triggers and nothing is remembered: no threshold, no cooldown."""
+        return self.threshold is None and not self.cooldown_seconds
+
+    def matches(self, event: Event) -> bool:
+        """Every condition given holds (they are ANDed). An event whose address was not
+        located has no country: it matches neither ``countries`` nor ``countries_not_in``."""
+        return self.patterns.matches(event.action) and self.matches_besides_action(event)
+
+    def matches_besides_action(self, event: Event) -> bool:
+        if self.actor_ids is not None and event.actor["id"] not in self.actor_ids:
+            return False
+        if self.countries is None and self.countries_not_in is None:
+            return True
+        country = event.country_code
+        if country is None:
+            return False
+        return (self.countries is None or country in self.countries) and (
+            self.countries_not_in is None or country not in self.countries_not_in)
+
+    def group_key(self, event: Event) -> str | None:
+        """``actor_id:usr_42``, ``ip_address:203.0.113.7``, or ``workspace`` (a rule without
+        threshold counts the workspace as one group); None for an event that has no value to
+        group by (no address), which the rule then does not count."""
+        group_by = self.threshold.group_by if self.threshold else WORKSPACE
+        if group_by == WORKSPACE:
+            return WORKSPACE
+        value = event.actor["id"] if group_by == ACTOR_ID else event.ip_address
+        return f"{group_by}:{value}" if value is not None else None
+
+    def summary(self) -> dict[str, Any]:
+        """What a notification says of its rule: what it matches and counts."""
+        match: dict[str, Any] = {"actions": list(self.actions)}
+        for name in ("actor_ids", "countries", "countries_not_in"):
+            if getattr(self, name) is not None:
+                match[name] = list(getattr(self, name))
+        threshold = None
+        if self.threshold is not None:
+            threshold = {"count": self.threshold.count,
+                         "window_seconds": self.threshold.window_seconds,
+                         "group_by": self.threshold.group_by}
+        return {"id": self.id, "name": self.name, "match": match, "threshold": threshold,
+                "cooldown_seconds": self.cooldown_seconds}
+
+    def edited(self, changes: Mapping[str, Any], now: datetime) -> AlertRule:
+        return replace(self, updated_at=now, **changes)
+
+    def counts_differently(self, other: AlertRule) -> bool:
+        """Whether a change makes the windows counted so far meaningless."""
+        return any(getattr(self, name) != getattr(other, name) for name in (
+            "actions", "actor_ids", "countries", "countries_not_in", "threshold",
+            "cooldown_seconds", "enabled"))
+
+
+def rule_settings(body: Mapping[str, Any], *, allow_private: bool,
+                  creating: bool) -> dict[str, Any]:
+    """A create or PATCH body's settings, every bad field named at once. ``match`` and
+    ``threshold`` are replaced whole when given; ``threshold: null`` removes it. Returns
+    the changes, with ``credential`` (the secret) still in the clear, for the caller to
+    seal."""
+    errors: list[FieldError] = []
+    found: dict[str, Any] = {}
+
+    def check(step: Any) -> None:
+        try:
+            found.update(step())
+        except ValidationFailed as failure:
+            errors.extend(failure.errors)
+
+    if "name" in body or creating:
+        check(lambda: {"name": checked_name(body.get("name") or "", "name")})
+    if "enabled" in body:
+        found["enabled"] = bool(body["enabled"])
+    if "match" in body or creating:
+        check(lambda: _match(body.get("match") or {}))
+    if "threshold" in body:
+        check(lambda: {"threshold": _threshold(body["threshold"])})
+    if "cooldown_seconds" in body:
+        check(lambda: {"cooldown_seconds": _seconds(body["cooldown_seconds"], 0,
+                                                     "cooldown_seconds")})
+    if "notify" in body or creating:
+        check(lambda: _notify(body.get("notify") or {}, allow_private, creating))
+    if errors:
+        raise ValidationFailed(errors)
+    return found
+
+
+def _match(match: Mapping[str, Any]) -> dict[str, Any]:
+    errors: list[FieldError] = []
+    found: dict[str, Any] = {}
+    try:
+        found["actions"] = checked_patterns(match.get("actions") or [], "match.actions")
+    except ValidationFailed as failure:
+        errors.extend(failure.errors)
+    for name, checker in (("actor_ids", _identifier), ("countries", _country),
+                          ("countries_not_in", _country)):
+        if match.get(name) is None:
+            found[name] = None
+            continue
+        values = list(match[name])
+        if not 1 <= len(values) <= MAX_LISTED:
+            errors.append(FieldError(f"match.{name}", f"1-{MAX_LISTED} values, or leave it "
+                                                      f"out."))
+            continue
+        problems = [FieldError(f"match.{name}[{i}]", message) for i, value in enumerate(values)
+                    if (message := checker(value)) is not None]
+        errors.extend(problems)
+        if not problems:
+            found[name] = tuple(dict.fromkeys(
+                value.upper() if checker is _country else value for value in values))
+    if errors:
+        raise ValidationFailed(errors)
+    return found
+
+
+def _identifier(value: object) -> str | None:
+    if not isinstance(value, str) or not 1 <= len(value) <= IDENTIFIER_MAX_LENGTH:
+        return f"1-{IDENTIFIER_MAX_LENGTH} characters."
+    return None
+
+
+def _country(value: object) -> str | None:
+    if not isinstance(value, str) or not _COUNTRY.match(value):
+        return "Two letters (ISO 3166-1 alpha-2), as geo enrichment gives them."
+    return None
+
+
+def _threshold(threshold: Mapping[str, Any] | None) -> Threshold | None:
+    if threshold is None:
+        return None
+    errors = []
+    count = threshold.get("count")
+    if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= MAX_COUNT:
+        errors.append(FieldError("threshold.count", f"A whole number, 1-{MAX_COUNT:,}."))
+    window = threshold.get("window_seconds")
+    try:
+        _seconds(window, 1, "threshold.window_seconds")
+    except ValidationFailed as failure:
+        errors.extend(failure.errors)
+    group_by = threshold.get("group_by")
+    if group_by not in GROUP_BY:
+        errors.append(FieldError("threshold.group_by", f"One of: {', '.join(GROUP_BY)}."))
+    if errors:
+        raise ValidationFailed(errors)
+    return Threshold(count, window, group_by)  # type: ignore[arg-type]
+
+
+def _seconds(value: object, minimum: int, field_name: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not (
+            minimum <= value <= MAX_SECONDS):
+        raise ValidationFailed([FieldError(field_name, f"Whole seconds, {minimum}-"
+                                                       f"{MAX_SECONDS:,} (7 days).")])
+    return value
+
+
+def _notify(notify: Mapping[str, Any], allow_private: bool,
+            creating: bool) -> dict[str, Any]:
+    errors: list[FieldError] = []
+    found: dict[str, Any] = {}
+    if "webhook_url" in notify or creating:
+        try:
+            found["webhook_url"] = checked_url(notify.get("webhook_url"), "notify.webhook_url",
+                                               allow_private)
+        except ValidationFailed as failure:
+            errors.extend(failure.errors)
+    if notify.get("secret") is not None:
+        try:
+            found["credential"] = checked_credential(notify["secret"], "notify.secret")
+        except ValidationFailed as failure:
+            errors.extend(failure.errors)
+    if errors:
+        raise ValidationFailed(errors)
+    return found

@@ -1,0 +1,64 @@
+"""Alert rule and alert request shapes (contract §7). Shape here; meaning (ranges, patterns,
+addresses) in ``domain.alert_rules``, so that one answer names every bad field."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields
+
+from domain.alert_rules import GROUP_BY, MAX_COUNT, MAX_LISTED, MAX_SECONDS
+from entrypoints.http.schemas.workspace import PageQuerySchema
+
+
+def _listed(description: str) -> fields.List:
+    return fields.List(fields.String(), allow_none=True, metadata={
+        "description": f"{description}; 1-{MAX_LISTED} values"})
+
+
+class MatchSchema(Schema):
+    actions = fields.List(fields.String(), required=True, metadata={
+        "description": "exact actions, or prefixes like 'admin.*'"})
+    actor_ids = _listed("only these actors")
+    countries = _listed("only events located in these countries (ISO 3166-1 alpha-2)")
+    countries_not_in = _listed("only events located outside these countries")
+
+
+class ThresholdSchema(Schema):
+    count = fields.Integer(required=True, strict=True,
+                           metadata={"description": f"1-{MAX_COUNT:,} matching events"})
+    window_seconds = fields.Integer(required=True, strict=True, metadata={
+        "description": f"within this many seconds by occurred_at (1-{MAX_SECONDS:,})"})
+    group_by = fields.String(required=True, metadata={"description": " | ".join(GROUP_BY)})
+
+
+class NotifySchema(Schema):
+    webhook_url = fields.String(metadata={"description": "http(s) URL the alert is POSTed to"})
+    secret = fields.String(load_only=True, metadata={
+        "description": "HMAC signing secret, 16-512 visible ASCII characters (generated when "
+                       "left out); write-only"})
+
+
+class _RuleFields(Schema):
+    name = fields.String(metadata={"description": "1-200 characters"})
+    # JSON's true or false only: marshmallow would also read "yes", "on" or "1" as a flag.
+    enabled = fields.Boolean(truthy={True}, falsy={False})
+    match = fields.Nested(MatchSchema)
+    threshold = fields.Nested(ThresholdSchema, allow_none=True)
+    cooldown_seconds = fields.Integer(strict=True, metadata={
+        "description": f"0-{MAX_SECONDS:,}; quiet time per group after an alert"})
+    notify = fields.Nested(NotifySchema)
+
+
+class AlertRuleCreateSchema(_RuleFields):
+    name = fields.String(required=True, metadata={"description": "1-200 characters"})
+    match = fields.Nested(MatchSchema, required=True)
+    notify = fields.Nested(NotifySchema, required=True)
+
+
+class AlertRulePatchSchema(_RuleFields):
+    pass
+
+
+class AlertQuerySchema(PageQuerySchema):
+    rule_id = fields.String()
+    since = fields.String(metadata={"description": "triggered_at >= since"})
+    until = fields.String(metadata={"description": "triggered_at < until"})

@@ -1,0 +1,261 @@
+"""Alert rules and alerts over HTTP on both stacks: rules, evaluation inside processing,
+signed notifications to real receivers, countries from a real .mmdb, isolation."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from domain.timestamps import format_timestamp
+from tests.geo_db import LONDON_V4, SYDNEY_V6, build_city_database
+from tests.integration.stacks import Stack, bearer
+from tests.receivers import Answer, receiver, signature_valid
+
+SECRET = "whsec_alert_secret_0123456789abcdef"
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+@pytest.fixture(scope="module")
+def city_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_city_database(tmp_path_factory.mktemp("geo") / "City.mmdb")
+
+
+@pytest.fixture(params=["embedded", "production"])
+def stack(request: pytest.FixtureRequest, stack_factory: Any, city_db: Path) -> Stack:
+    return stack_factory(request.param, allow_private_destinations=True,
+                         geoip_db=str(city_db), stream_batch_seconds=0.0)
+
+
+def new_rule(stack: Stack, key: str, url: str = "https://hooks.example.com/alerts",
+             **body: Any) -> Any:
+    body = {"name": "Brute force", "match": {"actions": ["user.login_failed"]},
+            "notify": {"webhook_url": url, "secret": SECRET}, **body}
+    return stack.client.post("/api/v1/alert-rules", headers=bearer(key), json=body)
+
+
+def send(stack: Stack, key: str, *events: dict[str, Any]) -> None:
+    response = stack.client.post("/api/v1/events/batch", headers=bearer(key),
+                                 json={"events": list(events)})
+    assert response.status_code == 202, response.json
+
+
+def login_failed(seconds: float = 0, actor: str = "usr_42", ip: str = LONDON_V4,
+                 action: str = "user.login_failed") -> dict[str, Any]:
+    return {"action": action, "actor": {"id": actor, "type": "user"},
+            "occurred_at": format_timestamp(NOW + timedelta(seconds=seconds)),
+            "context": {"ip_address": ip}}
+
+
+def alerts(stack: Stack, key: str, **query: Any) -> list[dict[str, Any]]:
+    response = stack.client.get("/api/v1/alerts", headers=bearer(key),
+                                query_string={"order": "asc", **query})
+    assert response.status_code == 200, response.json
+    return response.json["data"]
+
+
+def fields(response: Any) -> list[str]:
+    assert response.status_code == 422, response.json
+    return sorted(detail["field"] for detail in response.json["error"]["details"])
+
+
+def test_a_threshold_rule_triggers_once_and_notifies_signed(stack: Stack) -> None:
+    _, key = stack.new_workspace()
+    with receiver() as hook:
+        rule = new_rule(stack, key, hook.url, threshold={
+            "count": 3, "window_seconds": 60, "group_by": "actor_id"}, cooldown_seconds=3600)
+        assert rule.status_code == 201, rule.json
+        rule = rule.json
+        send(stack, key, login_failed(0), login_failed(10), login_failed(20, actor="usr_7"))
+        stack.drain()
+        assert alerts(stack, key) == []
+        send(stack, key, login_failed(30), login_failed(40))  # the third; then cooldown
+        assert stack.deliver_until(lambda: len(hook.requests) >= 1)
+        [sent] = hook.requests
+    [alert] = alerts(stack, key)
+    assert (alert["rule_id"], alert["group_key"], alert["count"]) == \
+        (rule["id"], "actor_id:usr_42", 3)
+    assert alert["notification"]["status"] == "delivered"
+    assert alert["notification"]["attempts"] == 1
+    assert signature_valid(SECRET, sent)
+    body = sent.json()
+    assert body["type"] == "alert.triggered"
+    assert body["alert"] == {key_: alert[key_] for key_ in body["alert"]}
+    assert body["rule"]["id"] == rule["id"] and "secret" not in str(body["rule"])
+    assert [event["id"] for event in body["events"]] == alert["event_ids"]
+    assert [event["occurred_at"] for event in body["events"]] == [
+        format_timestamp(NOW + timedelta(seconds=s)) for s in (0, 10, 30)]
+    assert body["events"][0]["geo"]["country_code"] == "GB"  # events in full, geo included
+    assert stack.client.get(f"/api/v1/alerts/{alert['id']}", headers=bearer(key)).json == alert
+
+
+def test_country_rules_use_the_located_address(stack: Stack) -> None:
+    _, key = stack.new_workspace()
+    with receiver() as hook:
+        new_rule(stack, key, hook.url, name="outside GB",
+                 match={"actions": ["user.*"], "countries_not_in": ["gb"]})
+        new_rule(stack, key, hook.url, name="in AU", match={"actions": ["user.*"],
+                                                            "countries": ["AU"]})
+        send(stack, key, login_failed(0, ip=LONDON_V4), login_failed(1, ip=SYDNEY_V6),
+             login_failed(2, ip="8.8.8.8"), login_failed(3, ip="10.1.2.3"))
+        assert stack.deliver_until(lambda: len(hook.requests) >= 2)
+    triggered = alerts(stack, key)
+    assert len(triggered) == 2  # unknown and private addresses have no country
+    rules = {rule["id"]: rule["name"] for rule in stack.client.get(
+        "/api/v1/alert-rules", headers=bearer(key)).json["data"]}
+    assert sorted(rules[alert["rule_id"]] for alert in triggered) == ["in AU", "outside GB"]
+    sydney = stack.client.get(f"/api/v1/events/{triggered[0]['event_ids'][0]}",
+                              headers=bearer(key)).json
+    assert sydney["geo"]["country_code"] == "AU"
+
+
+def test_disabled_rules_and_other_actions_trigger_nothing(stack: Stack) -> None:
+    _, key = stack.new_workspace()
+    rule = new_rule(stack, key, enabled=False).json
+    new_rule(stack, key, match={"actions": ["admin.*"]})
+    send(stack, key, login_failed(0), login_failed(1, action="administrator.login"))
+    stack.drain()
+    assert alerts(stack, key) == []
+    path = f"/api/v1/alert-rules/{rule['id']}"
+    assert stack.client.patch(path, headers=bearer(key), json={"enabled": True}).json[
+        "enabled"] is True
+    send(stack, key, login_failed(2), login_failed(3, action="admin.user.delete"))
+    stack.drain()
+    assert len(alerts(stack, key)) == 2
+
+
+def test_a_failing_webhook_is_visible_on_the_alert_and_the_rule(stack: Stack) -> None:
+    _, key = stack.new_workspace()
+    with receiver(lambda _: Answer(500, body=b"down")) as hook:
+        rule = new_rule(stack, key, hook.url).json
+        send(stack, key, login_failed(0))
+        assert stack.deliver_until(lambda: alerts(stack, key) and alerts(stack, key)[0][
+            "notification"]["attempts"] >= 1)
+        stack.sql("UPDATE alert_rules SET failures = 4 WHERE id = :id", id=rule["id"])
+        stack.sql("UPDATE alert_rules SET next_attempt_at = NULL WHERE id = :id",
+                  id=rule["id"])
+        stack.container.job_queue().enqueue_deliveries([rule["id"]], force=True)
+        assert stack.deliver_until(lambda: stack.client.get(
+            f"/api/v1/alert-rules/{rule['id']}", headers=bearer(key)).json[
+            "notification"]["status"] == "failing")
+    [alert] = alerts(stack, key)
+    notification = alert["notification"]
+    assert notification["status"] == "pending" and notification["attempts"] >= 2
+    pending = next(line for line in stack.client.get("/metrics").data.decode().splitlines()
+                   if line.startswith("auditrail_alert_notifications_pending "))
+    assert float(pending.split()[1]) >= 1
+    assert notification["last_error"] == "HTTP 500: down"
+    state = stack.client.get(f"/api/v1/alert-rules/{rule['id']}", headers=bearer(key)).json
+    assert state["notification"]["last_error"] == "HTTP 500: down"
+    with receiver() as fixed:
+        response = stack.client.patch(f"/api/v1/alert-rules/{rule['id']}", headers=bearer(key),
+                                      json={"notify": {"webhook_url": fixed.url}})
+        assert response.status_code == 200, response.json
+        assert stack.deliver_until(lambda: fixed.requests)
+    assert alerts(stack, key)[0]["notification"]["status"] == "delivered"
+
+
+def test_rules_are_strictly_validated(stack: Stack) -> None:
+    _, key = stack.new_workspace()
+    assert fields(new_rule(stack, key, threshold={"count": 3, "window_seconds": 60,
+                                                  "group_by": "team"})) == \
+        ["threshold.group_by"]
+    assert fields(new_rule(stack, key, colour="red")) == ["colour"]
+    assert fields(new_rule(stack, key, match={"actions": ["a.b"], "actorids": ["x"]})) == \
+        ["match.actorids"]
+    assert fields(new_rule(stack, key, notify={"webhook_url": "ftp://x"})) == \
+        ["notify.webhook_url"]
+    assert fields(new_rule(stack, key, match={"actions": []}, cooldown_seconds=-5)) == \
+        ["cooldown_seconds", "match.actions"]
+    assert fields(new_rule(stack, key, enabled="yes")) == ["enabled"]
+    assert stack.client.get("/api/v1/alert-rules", headers=bearer(key)).json[
+        "total_count"] == 0
+
+
+def test_private_webhooks_are_refused_unless_allowed(stack_factory: Any) -> None:
+    strict = stack_factory("embedded")
+    _, key = strict.new_workspace()
+    for url in ("http://127.0.0.1:9/x", "http://169.254.169.254/", "http://localhost/"):
+        assert fields(new_rule(strict, key, url)) == ["notify.webhook_url"]
+
+
+def test_the_secret_is_shown_once(stack: Stack) -> None:
+    _, key = stack.new_workspace()
+    created = stack.client.post("/api/v1/alert-rules", headers=bearer(key), json={
+        "name": "n", "match": {"actions": ["a.*"]},
+        "notify": {"webhook_url": "https://h.example.com/"}})
+    assert created.status_code == 201, created.json
+    secret = created.json["notify"]["secret"]
+    assert secret.startswith("whsec_") and created.json["notify"]["secret_hint"] == \
+        "…" + secret[-4:]
+    shown = stack.client.get(f"/api/v1/alert-rules/{created.json['id']}",
+                             headers=bearer(key)).json
+    assert "secret" not in shown["notify"] and secret not in str(shown)
+
+
+def test_every_alert_endpoint_hides_other_workspaces(stack: Stack) -> None:
+    _, owner = stack.new_workspace("Owner")
+    _, other = stack.new_workspace("Other")
+    rule = new_rule(stack, owner).json
+    send(stack, owner, login_failed(0))
+    stack.drain()
+    [alert] = alerts(stack, owner)
+    for method, url, body in [("GET", f"/api/v1/alert-rules/{rule['id']}", None),
+                              ("PATCH", f"/api/v1/alert-rules/{rule['id']}", {"name": "x"}),
+                              ("DELETE", f"/api/v1/alert-rules/{rule['id']}", None),
+                              ("GET", f"/api/v1/alerts/{alert['id']}", None)]:
+        response = stack.client.open(url, method=method, headers=bearer(other), json=body)
+        assert response.status_code == 404, (method, url)
+    assert alerts(stack, other) == []
+    assert alerts(stack, other, rule_id=rule["id"]) == []
+    assert stack.client.get("/api/v1/alert-rules", headers=bearer(other)).json["data"] == []
+    reader = stack.new_key(stack.client.get("/api/v1/workspace", headers=bearer(owner))
+                           .json["id"], "events:read")
+    assert stack.client.get("/api/v1/alerts", headers=bearer(reader)).status_code == 403
+
+
+def test_alerts_filter_by_rule_and_time(stack: Stack) -> None:
+    _, key = stack.new_workspace()
+    first = new_rule(stack, key).json
+    second = new_rule(stack, key, name="admin", match={"actions": ["admin.*"]}).json
+    send(stack, key, login_failed(0), login_failed(1, action="admin.x"))
+    stack.drain()
+    assert [a["rule_id"] for a in alerts(stack, key, rule_id=second["id"])] == [second["id"]]
+    assert len(alerts(stack, key, rule_id=first["id"])) == 1
+    later = format_timestamp(datetime.now(UTC) + timedelta(minutes=1))
+    assert alerts(stack, key, since=later) == []
+    assert len(alerts(stack, key, until=later)) == 2
+    bad = stack.client.get("/api/v1/alerts", headers=bearer(key),
+                           query_string={"since": "yesterday"})
+    assert bad.status_code == 400 and "'since'" in bad.json["error"]["message"]
+
+
+def test_deleting_a_rule_keeps_its_alerts(stack: Stack) -> None:
+    _, key = stack.new_workspace()
+    rule = new_rule(stack, key, "http://127.0.0.1:9/closed").json
+    send(stack, key, login_failed(0))
+    stack.drain()
+    deleted = stack.client.delete(f"/api/v1/alert-rules/{rule['id']}", headers=bearer(key))
+    assert deleted.status_code == 204
+    [alert] = alerts(stack, key)
+    assert alert["notification"]["status"] in ("cancelled", "delivered")
+
+
+def test_a_chunk_costs_a_bounded_number_of_statements_whatever_the_rules(
+        stack_factory: Any) -> None:
+    """Rules load once a chunk, window states are read and written once, alerts inserted
+    once: ten rules cost the statements one does, and 400 events those of one chunk."""
+    stack = stack_factory("production")
+    counts = []
+    for rules in (1, 10):
+        workspace_id, key = stack.new_workspace(f"rules-{rules}")
+        for n in range(rules):
+            new_rule(stack, key, name=f"r{n}", threshold={
+                "count": 1000, "window_seconds": 60, "group_by": "actor_id"})
+        send(stack, key, *[login_failed(n % 50, actor=f"usr_{n % 20}") for n in range(400)])
+        with stack.statements() as seen:
+            assert stack.container.process_pending_events().execute(workspace_id).linked == 400
+        counts.append(sum("alert" in statement for statement in seen))
+    assert counts == [3, 3]  # rules, window states read and written (nothing triggers)

@@ -1,0 +1,229 @@
+"""Alert rules and how matching events add up to alerts: pure domain, on event time."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from domain.alert_evaluation import RuleIndex, WindowState, evaluate
+from domain.alert_rules import AlertRule, Threshold, rule_settings
+from domain.errors import ValidationFailed
+from domain.events import Event
+from tests.factories import EventFactory
+
+T0 = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+_sequences = itertools.count(1)
+
+
+def rule(**changes: Any) -> AlertRule:
+    made = AlertRule(id="alr_1", workspace_id="ws_1", name="r", actions=("user.login_failed",),
+                     webhook_url="https://hooks.example.com/", credential=b"s",
+                     credential_hint="…", created_at=T0, updated_at=T0)
+    return replace(made, **changes)
+
+
+def event(seconds: float, action: str = "user.login_failed", actor: str = "usr_1",
+          ip: str | None = "203.0.113.7", country: str | None = "AU") -> Event:
+    return EventFactory(action=action, occurred_at=T0 + timedelta(seconds=seconds),
+                        actor={"id": actor, "type": "user"},
+                        context={"ip_address": ip} if ip else {},
+                        geo={"country_code": country} if country else None,
+                        sequence=next(_sequences), status="processed")
+
+
+def run(rules: list[AlertRule], events: list[Event],
+        states: dict | None = None) -> list[tuple[str, str, list[str]]]:
+    """(rule id, group key, event ids) of each alert, in the order they trigger."""
+    outcome = evaluate(RuleIndex(rules).matches(events), states or {})
+    return [(t.rule.id, t.group_key, [c.event_id for c in t.events]) for t in outcome.triggers]
+
+
+def threshold(count: int, window: int, group_by: str = "actor_id") -> Threshold:
+    return Threshold(count, window, group_by)
+
+
+def test_without_a_threshold_every_match_triggers() -> None:
+    events = [event(0), event(1, action="user.login"), event(2)]
+    assert run([rule()], events) == [("alr_1", "workspace", [events[0].id]),
+                                      ("alr_1", "workspace", [events[2].id])]
+
+
+def test_a_threshold_counts_a_groups_events_within_the_window() -> None:
+    limited = rule(threshold=threshold(3, 60))
+    events = [event(0), event(30), event(50), event(55)]
+    assert run([limited], events) == [("alr_1", "actor_id:usr_1",
+                                       [e.id for e in events[:3]])]
+
+
+def test_events_spread_wider_than_the_window_do_not_trigger() -> None:
+    limited = rule(threshold=threshold(3, 60))
+    assert run([limited], [event(0), event(40), event(60), event(100)]) == []
+    # 0 and 60 are exactly a window apart: not within it; 40, 60, 99 are
+    assert run([limited], [event(0), event(40), event(60), event(99)]) != []
+
+
+def test_the_window_is_by_occurred_at_and_late_events_count_where_they_belong() -> None:
+    limited = rule(threshold=threshold(3, 60))
+    late = event(10)  # processed last, occurred between the others
+    events = [event(0), event(50), late]
+    assert run([limited], events) == [("alr_1", "actor_id:usr_1",
+                                       [events[0].id, late.id, events[1].id])]
+
+
+def test_an_event_older_than_the_newests_window_is_too_late_to_count() -> None:
+    limited = rule(threshold=threshold(2, 60))
+    assert run([limited], [event(100), event(40)]) == []  # 100 - 60 = 40: outside
+    assert run([limited], [event(100), event(41)]) != []
+
+
+def test_groups_are_counted_apart() -> None:
+    by_actor = rule(threshold=threshold(2, 60))
+    events = [event(0, actor="a"), event(1, actor="b"), event(2, actor="a")]
+    assert run([by_actor], events) == [("alr_1", "actor_id:a", [events[0].id, events[2].id])]
+    by_ip = rule(threshold=threshold(2, 60, "ip_address"))
+    events = [event(0, actor="a", ip="198.51.100.1"), event(1, actor="b", ip="198.51.100.1"),
+              event(2, ip=None)]
+    assert run([by_ip], events) == [("alr_1", "ip_address:198.51.100.1",
+                                      [events[0].id, events[1].id])]
+    whole = rule(threshold=threshold(2, 60, "workspace"))
+    assert run([whole], [event(0, actor="a"), event(1, actor="b")])[0][1] == "workspace"
+
+
+def test_an_alert_takes_its_events_and_counting_starts_afresh() -> None:
+    limited = rule(threshold=threshold(2, 60))
+    events = [event(n) for n in range(5)]
+    assert [ids for _, _, ids in run([limited], events)] == [
+        [events[0].id, events[1].id], [events[2].id, events[3].id]]
+
+
+def test_cooldown_keeps_a_group_quiet_after_an_alert_in_event_time() -> None:
+    quiet = rule(threshold=threshold(2, 60), cooldown_seconds=300)
+    events = [event(0), event(10),  # alert; quiet until 10 + 300
+              event(20), event(200), event(309),  # not counted
+              event(310), event(320)]  # counted again: alert
+    assert [ids for _, _, ids in run([quiet], events)] == [
+        [events[0].id, events[1].id], [events[5].id, events[6].id]]
+    other = event(20, actor="usr_2")  # another group is not quiet
+    assert run([quiet], [event(0), event(10), other, event(30, actor="usr_2")])[1][1] == \
+        "actor_id:usr_2"
+
+
+def test_cooldown_without_threshold_is_one_alert_per_cooldown() -> None:
+    quiet = rule(cooldown_seconds=60)
+    events = [event(0), event(30), event(59), event(60), event(61)]
+    assert [ids for _, _, ids in run([quiet], events)] == [[events[0].id], [events[3].id]]
+
+
+def test_disabled_rules_are_not_evaluated() -> None:
+    assert run([rule(enabled=False)], [event(0)]) == []
+
+
+def test_wildcard_actions_match_by_prefix() -> None:
+    admin = rule(actions=("admin.*", "user.deleted"))
+    events = [event(0, action="admin.user.create"), event(1, action="administrator.x"),
+              event(2, action="user.deleted"), event(3, action="admin")]
+    assert [ids[0] for _, _, ids in run([admin], events)] == [events[0].id, events[2].id]
+
+
+def test_actor_and_country_conditions_are_anded() -> None:
+    strict = rule(actor_ids=("usr_1",), countries=("AU", "NZ"))
+    events = [event(0), event(1, actor="usr_2"), event(2, country="US"),
+              event(3, country=None)]
+    assert [ids[0] for _, _, ids in run([strict], events)] == [events[0].id]
+    abroad = rule(countries_not_in=("AU",))
+    events = [event(0), event(1, country="US"), event(2, country=None, ip=None)]
+    assert [ids[0] for _, _, ids in run([abroad], events)] == [events[1].id]
+
+
+def test_rules_are_evaluated_side_by_side() -> None:
+    plain = rule(id="alr_a")
+    limited = rule(id="alr_b", actions=("user.*",), threshold=threshold(2, 60))
+    events = [event(0), event(1)]
+    assert run([plain, limited], events) == [
+        ("alr_a", "workspace", [events[0].id]), ("alr_a", "workspace", [events[1].id]),
+        ("alr_b", "actor_id:usr_1", [events[0].id, events[1].id])]
+
+
+def test_state_kept_stays_within_the_window_and_below_the_count() -> None:
+    limited = rule(threshold=threshold(3, 60))
+    outcome = evaluate(RuleIndex([limited]).matches([event(0), event(50), event(100)]), {})
+    [state] = outcome.states.values()
+    assert [c.occurred_at for c in state.events] == [T0 + timedelta(seconds=s)
+                                                     for s in (50, 100)]
+    assert state.newest == T0 + timedelta(seconds=100) and state.horizon is not None
+
+
+@settings(max_examples=150, deadline=None)
+@given(offsets=st.lists(st.integers(0, 400), min_size=1, max_size=40),
+       actors=st.lists(st.sampled_from(["a", "b"]), min_size=40, max_size=40),
+       cuts=st.lists(st.integers(1, 39), max_size=6),
+       count=st.integers(1, 4), window=st.integers(1, 120), cooldown=st.integers(0, 200))
+def test_chunking_never_changes_what_triggers(offsets: list[int], actors: list[str],
+                                              cuts: list[int], count: int, window: int,
+                                              cooldown: int) -> None:
+    """Processing splits the chain into chunks wherever it likes (and a crash may redo
+    one): carrying the state from chunk to chunk must give the alerts of one pass."""
+    rules = [rule(threshold=threshold(count, window), cooldown_seconds=cooldown),
+             rule(id="alr_2", cooldown_seconds=cooldown)]
+    events = [event(offset, actor=actor) for offset, actor in zip(offsets, actors, strict=False)]
+    whole = run(rules, events)
+    states: dict[tuple[str, str], WindowState] = {}
+    chunked: list = []
+    bounds = sorted({0, len(events), *(c for c in cuts if c < len(events))})
+    for start, stop in itertools.pairwise(bounds):
+        outcome = evaluate(RuleIndex(rules).matches(events[start:stop]), states)
+        states = {**states, **outcome.states}
+        chunked += [(t.rule.id, t.group_key, [c.event_id for c in t.events])
+                    for t in outcome.triggers]
+    assert chunked == whole
+
+
+def fields_of(failure: pytest.ExceptionInfo[ValidationFailed]) -> list[str]:
+    return sorted(error.field for error in failure.value.errors)
+
+
+def test_rule_settings_name_every_bad_field() -> None:
+    with pytest.raises(ValidationFailed) as failure:
+        rule_settings({"name": "", "match": {"actions": ["ok.*", "not ok"], "countries": ["USA"],
+                                             "actor_ids": []},
+                       "threshold": {"count": 0, "window_seconds": 10**9, "group_by": "team"},
+                       "cooldown_seconds": -1,
+                       "notify": {"webhook_url": "http://10.0.0.1/", "secret": "short"}},
+                      allow_private=False, creating=True)
+    assert fields_of(failure) == [
+        "cooldown_seconds", "match.actions[1]", "match.actor_ids", "match.countries[0]", "name",
+        "notify.secret", "notify.webhook_url", "threshold.count", "threshold.group_by",
+        "threshold.window_seconds"]
+
+
+def test_rule_settings_normalise_countries_and_drop_repeats() -> None:
+    found = rule_settings({"name": "n", "match": {"actions": ["a.b"],
+                                                  "countries": ["au", "AU", "nz"]},
+                           "notify": {"webhook_url": "https://h.example.com/"}},
+                          allow_private=False, creating=True)
+    assert found["countries"] == ("AU", "NZ") and found["actor_ids"] is None
+    assert "credential" not in found  # the use case generates one
+
+
+def test_booleans_are_not_counts() -> None:
+    with pytest.raises(ValidationFailed) as failure:
+        rule_settings({"threshold": {"count": True, "window_seconds": 60,
+                                     "group_by": "workspace"}},
+                      allow_private=False, creating=False)
+    assert fields_of(failure) == ["threshold.count"]
+
+
+def test_the_documented_example() -> None:
+    """docs/alerts.md, "When a rule triggers": the table's events, in its order."""
+    documented = rule(threshold=threshold(3, 60), cooldown_seconds=300)
+    events = [event(s) for s in (0, 40, 70, 50, 180, 370, 380, 390)]
+    at = {e.id: e.occurred_at.strftime("%H:%M:%S") for e in events}
+    alerts = [[at[event_id] for event_id in ids] for _, _, ids in run([documented], events)]
+    assert alerts == [["12:00:40", "12:00:50", "12:01:10"],
+                      ["12:06:10", "12:06:20", "12:06:30"]]

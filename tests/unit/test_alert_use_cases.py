@@ -1,0 +1,203 @@
+"""Alert rules, evaluation inside processing, and notifications, against fakes."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from application.errors import NotFound
+from application.ports.delivery import Notification
+from application.use_cases.alert_rules import (
+    CreateAlertRule,
+    DeleteAlertRule,
+    UpdateAlertRule,
+)
+from application.use_cases.alerts import GetAlert, ListAlerts
+from application.use_cases.apply_retention import ApplyRetention
+from application.use_cases.delivery_upkeep import DeliveryUpkeep
+from application.use_cases.evaluate_alerts import AlertEvaluation
+from application.use_cases.notify_alerts import NotifyAlerts
+from application.use_cases.process_pending_events import ProcessPendingEvents
+from domain.alerts import CANCELLED, DELIVERED, PENDING
+from domain.deliveries import Attempt
+from domain.sending import FAILING_AFTER
+from domain.timestamps import format_timestamp
+from tests.unit.test_deliver_stream import LEASE, FakeDeliverer, FakeVault, _Secrets
+from tests.unit.test_use_cases import World
+
+RULE = {"name": "Brute force", "match": {"actions": ["user.login_failed"]},
+        "threshold": {"count": 3, "window_seconds": 60, "group_by": "actor_id"},
+        "cooldown_seconds": 600, "notify": {"webhook_url": "https://hooks.example.com/a"}}
+
+
+class Alerts(World):
+    def __init__(self, chunk_size: int = 500) -> None:
+        super().__init__()
+        self.deliverer = FakeDeliverer()
+        self.vault = FakeVault()
+        self.evaluation = AlertEvaluation(self.ids, self.clock, self.queue)
+        self.process = ProcessPendingEvents(self.uow, self.geo, chunk_size=chunk_size,
+                                            chunk_handlers=[self.evaluation])
+        self.create = CreateAlertRule(self.uow, self.clock, self.ids, _Secrets(), self.vault,
+                                      self.deliverer, allow_private=False)
+        self.update = UpdateAlertRule(self.uow, self.clock, self.queue, self.vault,
+                                      self.deliverer, allow_private=False)
+        self.notify = NotifyAlerts(self.uow, self.deliverer, self.vault, self.queue,
+                                   self.clock, lambda: 0.5, LEASE)
+
+    def rule(self, **body: Any) -> str:
+        return self.create.execute(self.workspace.id, {**RULE, **body}).rule.id
+
+    def failed_logins(self, count: int, actor: str = "usr_1", **fields: Any) -> None:
+        self.ingest.execute(self.workspace.id, [
+            self.event(action="user.login_failed", actor={"id": actor, "type": "user"},
+                       **fields)] * count, batch=True)
+        self.process.execute(self.workspace.id)
+
+    def get_rule(self, rule_id: str) -> Any:
+        with self.uow as uow:
+            return uow.alert_rules.get(self.workspace.id, rule_id)
+
+    def alerts(self) -> list[Any]:
+        return list(ListAlerts(self.uow).execute(self.workspace.id, order="asc").items)
+
+
+@pytest.fixture
+def world() -> Alerts:
+    return Alerts()
+
+
+def test_processing_triggers_alerts_and_wakes_their_rules_after_the_commit(
+        world: Alerts) -> None:
+    rule_id = world.rule()
+    world.failed_logins(2)
+    assert world.alerts() == []
+    world.failed_logins(2)
+    [alert] = world.alerts()
+    assert (alert.rule_id, alert.group_key, alert.count, alert.status) == \
+        (rule_id, "actor_id:usr_1", 3, PENDING)
+    assert alert.rule["threshold"] == RULE["threshold"]
+    assert (rule_id, False) in world.queue.deliveries
+
+
+def test_chunk_boundaries_do_not_change_the_alerts(world: Alerts) -> None:
+    small = Alerts(chunk_size=2)
+    for each in (world, small):
+        each.rule()
+        each.rule(name="plain", threshold=None, cooldown_seconds=0,
+                  match={"actions": ["user.*"]})
+        for actor in ("a", "b", "a", "a", "b", "a", "b", "b"):
+            each.failed_logins(1, actor=actor)
+    assert [(a.group_key, a.count) for a in world.alerts()] == \
+        [(a.group_key, a.count) for a in small.alerts()]
+
+
+def test_notifications_are_signed_webhooks_retried_until_accepted(world: Alerts) -> None:
+    rule_id = world.rule()
+    world.failed_logins(3)
+    world.deliverer.answers = [Attempt(False, 503, "HTTP 503")]
+    assert world.notify.execute(rule_id) == 0
+    assert world.get_rule(rule_id).sending.failures == 1
+    world.clock.advance(seconds=5)
+    assert world.notify.execute(rule_id) == 1
+    (destination, first), (_, retry) = world.deliverer.sent
+    assert destination.type == "webhook" and destination.url == RULE["notify"]["webhook_url"]
+    assert destination.credential == "whsec_generated_secret_0000"
+    assert isinstance(first, Notification) and first == retry  # the same body again
+    body = first.document
+    assert body["type"] == "alert.triggered" and body["rule"]["id"] == rule_id
+    assert [event["action"] for event in body["events"]] == ["user.login_failed"] * 3
+    assert body["alert"]["event_ids"] == [event["id"] for event in body["events"]]
+    [alert] = world.alerts()
+    assert (alert.status, alert.attempts) == (DELIVERED, 2)
+
+
+def test_a_rule_whose_webhook_keeps_failing_is_failing_and_says_so(world: Alerts) -> None:
+    rule_id = world.rule()
+    world.failed_logins(3)
+    world.deliverer.answers = [Attempt(False, None, "Connection failed")] * FAILING_AFTER
+    for _ in range(FAILING_AFTER):
+        world.clock.advance(minutes=11)
+        world.notify.execute(rule_id)
+    rule = world.get_rule(rule_id)
+    assert rule.sending.failing and rule.sending.last_error == "Connection failed"
+    [alert] = world.alerts()
+    assert (alert.status, alert.attempts, alert.last_error) == \
+        (PENDING, FAILING_AFTER, "Connection failed")
+    world.update.execute(world.workspace.id, rule_id,
+                         {"notify": {"webhook_url": "https://fixed.example.com/"}})
+    assert (rule_id, True) in world.queue.deliveries  # retried at once
+    assert world.notify.execute(rule_id) == 1
+    assert not world.get_rule(rule_id).sending.failing
+
+
+def test_alerts_of_a_rule_are_notified_in_the_order_they_triggered(world: Alerts) -> None:
+    rule_id = world.rule(threshold=None, cooldown_seconds=0)
+    world.failed_logins(4)
+    world.notify.execute(rule_id)
+    sent = [payload.document["events"][0]["sequence"] for _, payload in world.deliverer.sent]
+    assert sent == [1, 2, 3, 4]
+
+
+def test_changing_what_a_rule_counts_starts_afresh(world: Alerts) -> None:
+    rule_id = world.rule()
+    world.failed_logins(2)
+    world.update.execute(world.workspace.id, rule_id, {"name": "renamed"})
+    world.failed_logins(1)
+    assert len(world.alerts()) == 1  # a rename keeps the count
+    world.failed_logins(2)
+    world.update.execute(world.workspace.id, rule_id, {"cooldown_seconds": 0})
+    world.failed_logins(2)
+    assert len(world.alerts()) == 1  # the two before the change no longer count
+    world.failed_logins(1)
+    assert len(world.alerts()) == 2
+
+
+def test_deleting_a_rule_cancels_its_pending_notifications_and_keeps_its_alerts(
+        world: Alerts) -> None:
+    rule_id = world.rule()
+    world.failed_logins(3)
+    DeleteAlertRule(world.uow, world.clock).execute(world.workspace.id, rule_id)
+    [alert] = world.alerts()
+    assert alert.status == CANCELLED
+    assert world.notify.execute(rule_id) == 0 and world.deliverer.sent == []
+    with pytest.raises(NotFound):
+        DeleteAlertRule(world.uow, world.clock).execute(world.workspace.id, rule_id)
+
+
+def test_upkeep_wakes_rules_with_notifications_pending(world: Alerts) -> None:
+    rule_id = world.rule()
+    world.failed_logins(3)
+    assert world.notify._claim(rule_id) is not None  # a worker takes it, then dies
+    upkeep = DeliveryUpkeep(world.uow, world.clock, world.queue, timedelta(days=30))
+    assert upkeep.execute().woken == 0
+    world.clock.advance(seconds=31)
+    assert upkeep.execute().woken == 1 and world.queue.deliveries[-1] == (rule_id, True)
+
+
+def test_retention_keeps_the_events_of_a_pending_notification(world: Alerts) -> None:
+    rule_id = world.rule(threshold=None)
+    old = format_timestamp(world.clock.now() - timedelta(days=40))
+    world.failed_logins(1, occurred_at=old)
+    assert ApplyRetention(world.uow, world.clock).execute() == 0
+    world.notify.execute(rule_id)
+    assert len(world.deliverer.sent[0][1].document["events"]) == 1
+    assert ApplyRetention(world.uow, world.clock).execute() == 1
+
+
+def test_alerts_are_listed_by_rule_and_time_and_hidden_from_other_workspaces(
+        world: Alerts) -> None:
+    first, second = world.rule(threshold=None), world.rule(name="second", threshold=None)
+    world.failed_logins(1)
+    world.clock.advance(minutes=5)
+    world.failed_logins(1)
+    lister = ListAlerts(world.uow)
+    assert lister.execute(world.workspace.id, rule_id=first).total_count == 1  # cooldown
+    assert lister.execute(world.workspace.id, rule_id=second).total_count == 1
+    assert lister.execute(world.workspace.id, since=world.clock.now()).total_count == 0
+    alert = world.alerts()[0]
+    with pytest.raises(NotFound):
+        GetAlert(world.uow).execute("ws_other", alert.id)
+    assert GetAlert(world.uow).execute(world.workspace.id, alert.id) == alert
