@@ -14,6 +14,7 @@ from typing import Any
 
 from domain.canonical_json import canonical_json
 from domain.events import Event
+from domain.merkle import leaf_hash
 
 GENESIS_HASH = "0" * 64
 MAX_SEQUENCE = 2**63 - 1
@@ -36,15 +37,31 @@ def event_hash(prev_hash: str, core: dict[str, Any]) -> str:
 
 def link(head: ChainHead, events: Sequence[Event]) -> tuple[list[Event], ChainHead]:
     """Append ``events`` to the chain in the order given; return them processed and the new head."""
+    linked, head, _ = link_with_leaves(head, events)
+    return linked, head
+
+
+def link_with_leaves(head: ChainHead, events: Sequence[Event]
+                     ) -> tuple[list[Event], ChainHead, list[bytes]]:
+    """``link``, and each event's Merkle leaf hash (RFC 9162, over the same canonical
+    core): canonicalising is most of a link's cost, so it is done once for both."""
     linked: list[Event] = []
+    leaves: list[bytes] = []
     for event in events:
         sequence = head.sequence + 1
         core = event.core()
         core["sequence"] = sequence
-        digest = event_hash(head.hash, core)
+        data = canonical_json(core)
+        digest = hashlib.sha256(head.hash.encode("ascii") + b"\n" + data).hexdigest()
         linked.append(event.processed(sequence=sequence, prev_hash=head.hash, hash_=digest))
+        leaves.append(leaf_hash(data))
         head = ChainHead(sequence, digest)
-    return linked, head
+    return linked, head, leaves
+
+
+def event_leaf(event: Event) -> bytes:
+    """The Merkle leaf hash of a linked event: anyone holding it can compute this."""
+    return leaf_hash(canonical_json(event.core()))
 
 
 def document_core(document: dict[str, Any]) -> dict[str, Any]:

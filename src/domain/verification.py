@@ -6,11 +6,14 @@ NDJSON file, so the online and offline answers can never disagree.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from domain.canonical_json import canonical_json
 from domain.hash_chain import GENESIS_HASH, ChainHead, document_core, event_hash
+from domain.merkle import leaf_hash
 
 GENESIS = ChainHead(0, GENESIS_HASH)
 """Where a whole chain starts: before sequence 1, with 64 zeros as the previous hash."""
@@ -18,6 +21,17 @@ GENESIS = ChainHead(0, GENESIS_HASH)
 HASH_MISMATCH = "hash_mismatch"
 PREV_HASH_MISMATCH = "prev_hash_mismatch"
 SEQUENCE_GAP = "sequence_gap"
+TREE_MISMATCH = "tree_mismatch"
+"""The event is not the one the Merkle tree holds at its position: it was rewritten, even
+if every chain hash after it was recomputed to match."""
+CHECKPOINT_MISMATCH = "checkpoint_mismatch"
+"""The stored tree no longer gives the root the log signed (``detail``: ``tree``), or the
+stored checkpoint's signature is not the log's (``signature``)."""
+ANCHOR_MISMATCH = "anchor_mismatch"
+"""The retention anchor is not the one the log signed (``detail``: ``unsigned``,
+``signature`` or ``tree``): someone moved it, or removed events before their time."""
+REASONS = (HASH_MISMATCH, PREV_HASH_MISMATCH, SEQUENCE_GAP, TREE_MISMATCH,
+           CHECKPOINT_MISMATCH, ANCHOR_MISMATCH)
 
 
 @dataclass(frozen=True)
@@ -40,6 +54,7 @@ class VerificationReport:
 
 
 SEARCH_ENTRIES = "search_entries"
+DETAILS = (SEARCH_ENTRIES, "signature", "tree", "unsigned")
 
 
 class ChainVerifier:
@@ -66,6 +81,7 @@ class ChainVerifier:
         self._first: int | None = None
         self._failure: VerificationReport | None = None
         self._last_id: str | None = None
+        self._data = b""
 
     def feed(self, document: dict[str, Any], *, findable: bool = True) -> bool:
         """Check one event; return False once the chain is known to be broken.
@@ -101,10 +117,23 @@ class ChainVerifier:
             return SEQUENCE_GAP
         if expected is not None and prev_hash != expected.hash:
             return PREV_HASH_MISMATCH
-        if not isinstance(prev_hash, str) or document.get("hash") != event_hash(
-                prev_hash, document_core(document)):
+        if not isinstance(prev_hash, str):
+            return HASH_MISMATCH
+        self._data = canonical_json(document_core(document))
+        if document.get("hash") != _chained(prev_hash, self._data):
             return HASH_MISMATCH
         return None
+
+    @property
+    def checked(self) -> int:
+        """Events examined so far."""
+        return self._checked
+
+    @property
+    def leaf(self) -> bytes:
+        """The Merkle leaf hash of the last event fed that linked: canonicalised once for
+        both, the costly part of each."""
+        return leaf_hash(self._data)
 
     def _next_sequence(self) -> int | None:
         """The sequence the next event must have; None for a slice's first, which may be any."""
@@ -141,6 +170,10 @@ class ChainVerifier:
         elif self._head is not None and last is not None \
                 and last.sequence == self._head.sequence and last.hash != self._head.hash:
             self._fail(last.sequence, self._last_id, HASH_MISMATCH)
+
+
+def _chained(prev_hash: str, data: bytes) -> str:
+    return hashlib.sha256(prev_hash.encode("ascii") + b"\n" + data).hexdigest()
 
 
 def with_stray_terms(report: VerificationReport) -> VerificationReport:

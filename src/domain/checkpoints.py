@@ -1,0 +1,22 @@
+"""A signed checkpoint as the log keeps it: a size, a root, and the note that signs them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class SignedCheckpoint:
+    workspace_id: str
+    tree_size: int
+    root_hash: bytes
+    note: str
+    """The C2SP signed note, byte for byte as served."""
+    created_at: datetime
+
+
+def origin_of(log_name: str, workspace_id: str) -> str:
+    """``<log name>/<workspace id>``: each workspace's log has an identity of its own,
+    and the key's name in its signatures is this origin."""
+    return f"{log_name}/{workspace_id}"

@@ -1,0 +1,136 @@
+"""Checking an export against its evidence, offline (contract §10): that every row is in
+the log the verifier key signed, and - for an unfiltered export - that none is missing.
+
+It is fed each row with its Merkle leaf hash (the chain check computes both from the same
+canonical bytes), in file order, and keeps O(log n) state: a multi-gigabyte export is
+checked in constant memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from domain.errors import DomainError
+from domain.merkle import CompactRange, verify_inclusion
+from domain.signed_notes import (
+    Checkpoint,
+    InvalidNote,
+    VerifierKey,
+    parse_checkpoint,
+    parse_note,
+    signature_by,
+    unb64,
+)
+
+SignatureCheck = Callable[[bytes, bytes, bytes], bool]
+"""(public key, message, signature) -> whether it verifies (Ed25519)."""
+
+
+class EvidenceFailed(DomainError):
+    """The first thing that does not hold; the message says what and where."""
+
+
+@dataclass
+class EvidenceCheck:
+    checkpoint: Checkpoint
+    first_sequence: int
+    last_sequence: int
+    row_count: int
+    frontier: CompactRange | None
+    proofs: Mapping[str, list[str]] | None
+    rows: int = 0
+
+    @classmethod
+    def of(cls, evidence: Mapping[str, Any], key: VerifierKey,
+           verify: SignatureCheck) -> EvidenceCheck:
+        """The evidence read and its checkpoint's signature checked with ``key``, before
+        any row is: a checkpoint the key did not sign proves nothing."""
+        try:
+            note = parse_note(_text(evidence, "checkpoint"))
+            signature = signature_by(note, key)
+            checkpoint = parse_checkpoint(note.text)
+        except InvalidNote as exc:
+            raise EvidenceFailed(f"the evidence's checkpoint: {exc}") from None
+        if not verify(key.public_key, note.text.encode("utf-8"), signature):
+            raise EvidenceFailed("the checkpoint's signature does not verify with the "
+                                 "verifier key")
+        if checkpoint.origin != key.name:
+            raise EvidenceFailed(f"the checkpoint is of log {checkpoint.origin}, the key "
+                                 f"of {key.name}")
+        first, last = _number(evidence, "first_sequence"), _number(evidence, "last_sequence")
+        if checkpoint.tree_size != last or not 1 <= first <= last:
+            raise EvidenceFailed(f"the checkpoint is of size {checkpoint.tree_size}; the "
+                                 f"export's rows are sequences {first}-{last}")
+        frontier = proofs = None
+        try:
+            if "frontier" in evidence:
+                frontier = CompactRange.from_frontier(
+                    first - 1, [unb64(h, 32) for h in evidence["frontier"]])
+            elif isinstance(evidence.get("proofs"), Mapping):
+                proofs = evidence["proofs"]
+            else:
+                raise EvidenceFailed("the evidence has neither a frontier nor proofs")
+        except (InvalidNote, ValueError, TypeError) as exc:
+            raise EvidenceFailed(f"the evidence's frontier: {exc}") from None
+        return cls(checkpoint, first, last, _number(evidence, "row_count"), frontier, proofs)
+
+    def feed(self, document: Mapping[str, Any], leaf: bytes) -> None:
+        """One row, in file order, with its leaf hash."""
+        self.rows += 1
+        sequence = document.get("sequence")
+        if self.frontier is not None:
+            if sequence != self.frontier.size + 1:
+                raise EvidenceFailed(f"row {self.rows} is sequence {sequence}, where the "
+                                     f"log has {self.frontier.size + 1}: an event is "
+                                     f"missing or out of order")
+            if sequence > self.last_sequence:
+                raise EvidenceFailed(f"row {self.rows} (sequence {sequence}) is past the "
+                                     f"checkpoint")
+            self.frontier.append(leaf)
+            return
+        event_id = document.get("id")
+        path = (self.proofs or {}).get(event_id) if isinstance(event_id, str) else None
+        if path is None or not isinstance(sequence, int) or not verify_inclusion(
+                sequence - 1, self.checkpoint.tree_size, leaf, _hashes(path),
+                self.checkpoint.root_hash):
+            raise EvidenceFailed(f"row {self.rows} (event {event_id}, sequence {sequence}) "
+                                 f"is not in the signed tree")
+
+    def finish(self) -> None:
+        if self.rows != self.row_count:
+            raise EvidenceFailed(f"the file has {self.rows} rows, the evidence "
+                                 f"{self.row_count}")
+        if self.frontier is not None:
+            if self.frontier.size != self.last_sequence:
+                raise EvidenceFailed(f"the rows end at sequence {self.frontier.size}, the "
+                                     f"checkpoint at {self.last_sequence}: events are "
+                                     f"missing")
+            if self.frontier.root() != self.checkpoint.root_hash:
+                raise EvidenceFailed("the rows do not rebuild the signed root: an event "
+                                     "was altered, added or left out")
+        elif self.proofs is not None and len(self.proofs) != self.rows:
+            raise EvidenceFailed(f"the evidence proves {len(self.proofs)} events, the file "
+                                 f"holds {self.rows}")
+
+
+def _text(evidence: Mapping[str, Any], name: str) -> str:
+    value = evidence.get(name)
+    if not isinstance(value, str):
+        raise EvidenceFailed(f"the evidence has no {name}")
+    return value
+
+
+def _number(evidence: Mapping[str, Any], name: str) -> int:
+    value = evidence.get(name)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise EvidenceFailed(f"the evidence has no {name}")
+    return value
+
+
+def _hashes(path: Any) -> list[bytes]:
+    try:
+        return [unb64(h, 32) for h in path]
+    except (InvalidNote, TypeError):
+        return []

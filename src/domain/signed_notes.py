@@ -1,0 +1,178 @@
+"""C2SP signed notes (signed-note), transparency-log checkpoints (tlog-checkpoint) and the
+retention anchors Auditrail signs the same way: their text, key ids and verifier keys.
+
+The signature itself (Ed25519, RFC 8032) is made and checked by an adapter; everything
+else - what is signed, byte for byte, and how a note is read back - is here, so the server
+and the offline verifier cannot disagree about it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+from dataclasses import dataclass
+
+from domain.errors import DomainError
+
+ED25519 = 0x01
+"""The signature type byte of Ed25519 in key ids and verifier keys."""
+SIGNATURE_PREFIX = "\u2014 "
+"""An em dash and a space begin every signature line."""
+_KEY_NAME = re.compile(r"^[^\s+]+$")
+_DECIMAL = re.compile(r"^(0|[1-9][0-9]{0,18})$")
+ANCHOR_LINE = "retention anchor"
+
+
+class InvalidNote(DomainError):
+    """Text that is not a signed note, checkpoint or anchor as these specifications say."""
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def unb64(text: str, length: int | None = None) -> bytes:
+    """Standard base64 with padding (RFC 4648 §4), strictly."""
+    try:
+        data = base64.b64decode(text.encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeError, ValueError):
+        raise InvalidNote(f"not base64: {text[:60]!r}") from None
+    if length is not None and len(data) != length:
+        raise InvalidNote(f"expected {length} bytes, found {len(data)}")
+    return data
+
+
+def checked_key_name(name: str) -> str:
+    if not _KEY_NAME.match(name):
+        raise InvalidNote("a key name is non-empty, with no spaces and no '+'")
+    return name
+
+
+def key_id(name: str, public_key: bytes) -> bytes:
+    """SHA-256(key name || 0x0A || 0x01 || public key)[:4]."""
+    return hashlib.sha256(name.encode("utf-8") + b"\n" + bytes([ED25519]) +
+                          public_key).digest()[:4]
+
+
+def verifier_key(name: str, public_key: bytes) -> str:
+    """``<name>+<hex key id>+<base64(0x01 || public key)>``."""
+    return f"{checked_key_name(name)}+{key_id(name, public_key).hex()}+" \
+           f"{b64(bytes([ED25519]) + public_key)}"
+
+
+@dataclass(frozen=True)
+class VerifierKey:
+    name: str
+    key_id: bytes
+    public_key: bytes
+
+
+def parse_verifier_key(text: str) -> VerifierKey:
+    parts = text.strip().split("+", 2)  # the key's base64 may hold "+" itself
+    if len(parts) != 3:
+        raise InvalidNote("a verifier key is <name>+<key id>+<key>")
+    name, hex_id, encoded = parts
+    checked_key_name(name)
+    material = unb64(encoded)
+    if len(material) != 33 or material[0] != ED25519:
+        raise InvalidNote("only Ed25519 verifier keys (type 0x01, 32 bytes) are known")
+    public_key = material[1:]
+    if hex_id != key_id(name, public_key).hex():
+        raise InvalidNote("the verifier key's id does not match its name and key")
+    return VerifierKey(name, bytes.fromhex(hex_id), public_key)
+
+
+@dataclass(frozen=True)
+class Signature:
+    name: str
+    key_id: bytes
+    signature: bytes
+
+
+@dataclass(frozen=True)
+class Note:
+    text: str
+    """Everything above the blank line, final newline included: what is signed."""
+    signatures: tuple[Signature, ...]
+
+
+def signature_line(name: str, public_key: bytes, signature: bytes) -> str:
+    return f"{SIGNATURE_PREFIX}{name} {b64(key_id(name, public_key) + signature)}\n"
+
+
+def parse_note(note: str) -> Note:
+    if any(ord(c) < 0x20 and c != "\n" for c in note) or not note.endswith("\n"):
+        raise InvalidNote("a note is lines of text, each ending in a newline")
+    text, separator, signed = note.rpartition("\n\n")
+    if not separator or not text:
+        raise InvalidNote("no blank line between the text and its signatures")
+    signatures = []
+    for line in signed.split("\n")[:-1]:
+        if not line.startswith(SIGNATURE_PREFIX):
+            raise InvalidNote("a signature line begins with an em dash")
+        name, _, encoded = line[len(SIGNATURE_PREFIX):].partition(" ")
+        checked_key_name(name)
+        raw = unb64(encoded)
+        if len(raw) < 5:
+            raise InvalidNote("a signature is a key id and signature bytes")
+        signatures.append(Signature(name, raw[:4], raw[4:]))
+    if not signatures:
+        raise InvalidNote("a note has at least one signature")
+    return Note(text + "\n", tuple(signatures))
+
+
+def signature_by(note: Note, key: VerifierKey) -> bytes:
+    """The signature the note carries from ``key`` (other keys' are ignored, as the
+    specification says); ``InvalidNote`` when it has none."""
+    for signature in note.signatures:
+        if signature.name == key.name and signature.key_id == key.key_id:
+            return signature.signature
+    raise InvalidNote(f"the note carries no signature by {key.name}+{key.key_id.hex()}")
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    origin: str
+    tree_size: int
+    root_hash: bytes
+
+
+def checkpoint_text(origin: str, tree_size: int, root_hash: bytes) -> str:
+    return f"{checked_key_name(origin)}\n{tree_size}\n{b64(root_hash)}\n"
+
+
+def parse_checkpoint(text: str) -> Checkpoint:
+    lines = text.split("\n")
+    if len(lines) < 4 or lines[-1] != "" or any(not line for line in lines[:-1]):
+        raise InvalidNote("a checkpoint is an origin, a size and a root, one a line")
+    if not _DECIMAL.match(lines[1]):
+        raise InvalidNote(f"not a tree size: {lines[1][:30]!r}")
+    return Checkpoint(lines[0], int(lines[1]), unb64(lines[2], 32))
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """Where retention cut a chain, as the log's key signed it: the last removed event's
+    sequence and chain hash, and the tree's root at that size."""
+
+    origin: str
+    sequence: int
+    chain_hash: str
+    root_hash: bytes
+
+
+def anchor_text(origin: str, sequence: int, chain_hash: str, root_hash: bytes) -> str:
+    """Not a checkpoint (its second line is not a number), so no checkpoint reader can
+    take one for the other."""
+    return f"{checked_key_name(origin)}\n{ANCHOR_LINE}\n{sequence}\n{chain_hash}\n" \
+           f"{b64(root_hash)}\n"
+
+
+def parse_anchor(text: str) -> Anchor:
+    lines = text.split("\n")
+    if len(lines) != 6 or lines[1] != ANCHOR_LINE or lines[-1] != "" \
+            or not _DECIMAL.match(lines[2]) or not re.fullmatch(r"[0-9a-f]{64}", lines[3]):
+        raise InvalidNote("not a retention anchor")
+    return Anchor(lines[0], int(lines[2]), lines[3], unb64(lines[4], 32))
