@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import csv
+import hashlib
+import hmac
 import io
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
@@ -26,6 +28,7 @@ from domain.alert_rules import AlertRule
 from domain.alerts import PENDING as ALERT_PENDING
 from domain.alerts import Alert
 from domain.api_keys import ApiKey
+from domain.checkpoints import SignedCheckpoint
 from domain.cursor import Position
 from domain.deliveries import PENDING as DELIVERY_PENDING
 from domain.deliveries import Delivery
@@ -174,6 +177,9 @@ class _Store:
         self.alert_rules: dict[str, AlertRule] = {}
         self.alerts: dict[str, Alert] = {}
         self.alert_windows: dict[tuple[str, str], tuple[str, WindowState]] = {}
+        self.tiles: dict[tuple[str, int, int], bytes] = {}
+        self.checkpoints: dict[tuple[str, int], SignedCheckpoint] = {}
+        self.anchor_notes: dict[str, str | None] = {}
 
 
 class _WorkspaceRepo:
@@ -364,6 +370,17 @@ class _EventRepo:
         return sum(after_sequence is None or (e.sequence or 0) > after_sequence
                    for e in self._matching(workspace_id, filters))
 
+    def positions(self, workspace_id: str, filters: EventFilters, after_sequence: int,
+                  up_to_sequence: int, limit: int) -> list[tuple[str, int]]:
+        found = sorted((e.sequence, e.id) for e in self._matching(workspace_id, filters)
+                       if e.status == PROCESSED and after_sequence < e.sequence <= up_to_sequence)  # type: ignore[operator]
+        return [(event_id, sequence) for sequence, event_id in found[:limit]]  # type: ignore[misc]
+
+    def span(self, workspace_id: str, filters: EventFilters) -> tuple[int, int] | None:
+        found = [e.sequence for e in self._matching(workspace_id, filters)
+                 if e.status == PROCESSED]
+        return (min(found), max(found)) if found else None  # type: ignore[type-var]
+
     def by_ids(self, workspace_id: str, event_ids: Sequence[str]) -> list[Event]:
         found = [self._s.events[i] for i in event_ids if i in self._s.events
                  and self._s.events[i].workspace_id == workspace_id]
@@ -387,7 +404,8 @@ class _ChainRepo:
         return self._s.heads.get(workspace_id, ChainHead())
 
     def retained(self, workspace_id: str) -> RetainedChain:
-        return RetainedChain(self.anchor(workspace_id), self.lock(workspace_id))
+        return RetainedChain(self.anchor(workspace_id), self.lock(workspace_id),
+                             self._s.anchor_notes.get(workspace_id))
 
     def save(self, workspace_id: str, head: ChainHead) -> None:
         self._s.heads[workspace_id] = head
@@ -395,8 +413,16 @@ class _ChainRepo:
     def anchor(self, workspace_id: str) -> ChainHead:
         return self._s.anchors.get(workspace_id, ChainHead())
 
-    def save_anchor(self, workspace_id: str, anchor: ChainHead) -> None:
+    def save_anchor(self, workspace_id: str, anchor: ChainHead,
+                    note: str | None = None) -> None:
         self._s.anchors[workspace_id] = anchor
+        self._s.anchor_notes[workspace_id] = note
+
+    def adopt_anchor(self, workspace_id: str, anchor: ChainHead, note: str) -> bool:
+        if self.anchor(workspace_id) != anchor or self._s.anchor_notes.get(workspace_id):
+            return False
+        self._s.anchor_notes[workspace_id] = note
+        return True
 
 
 class _IdempotencyRepo:
@@ -685,6 +711,63 @@ class _AlertWindowRepo:
         return len(doomed)
 
 
+class _TreeRepo:
+    def __init__(self, state: _Store) -> None:
+        self._s = state
+
+    def tiles(self, workspace_id: str, keys: Iterable[tuple[int, int]]
+              ) -> dict[tuple[int, int], bytes]:
+        return {key: self._s.tiles[(workspace_id, *key)] for key in keys
+                if (workspace_id, *key) in self._s.tiles}
+
+    def save(self, workspace_id: str, tiles: Any) -> None:
+        for (level, index), data in tiles.items():
+            self._s.tiles[(workspace_id, level, index)] = data
+
+
+class _CheckpointRepo:
+    def __init__(self, state: _Store) -> None:
+        self._s = state
+
+    def add(self, checkpoint: SignedCheckpoint) -> SignedCheckpoint:
+        key = (checkpoint.workspace_id, checkpoint.tree_size)
+        return self._s.checkpoints.setdefault(key, checkpoint)
+
+    def get(self, workspace_id: str, tree_size: int) -> SignedCheckpoint | None:
+        return self._s.checkpoints.get((workspace_id, tree_size))
+
+    def _of(self, workspace_id: str) -> list[SignedCheckpoint]:
+        return sorted((c for (w, _), c in self._s.checkpoints.items() if w == workspace_id),
+                      key=lambda c: c.tree_size)
+
+    def latest(self, workspace_id: str) -> SignedCheckpoint | None:
+        found = self._of(workspace_id)
+        return found[-1] if found else None
+
+    def page(self, workspace_id: str, order: str, after_size: int | None,
+             limit: int) -> list[SignedCheckpoint]:
+        found = self._of(workspace_id)
+        if order == "desc":
+            found = found[::-1]
+        if after_size is not None:
+            found = [c for c in found
+                     if (c.tree_size > after_size) == (order == "asc")
+                     and c.tree_size != after_size]
+        return found[:limit]
+
+    def count(self, workspace_id: str) -> int:
+        return len(self._of(workspace_id))
+
+    def due(self, signed_by: datetime, limit: int) -> list[str]:
+        due = []
+        for workspace_id, head in sorted(self._s.heads.items()):
+            latest = self.latest(workspace_id)
+            if latest is None or (head.sequence > latest.tree_size
+                                  and latest.created_at <= signed_by):
+                due.append(workspace_id)
+        return due[:limit]
+
+
 class FakeBlobStore:
     def __init__(self) -> None:
         self.blobs: dict[str, bytes] = {}
@@ -708,7 +791,8 @@ class FakeBlobStore:
 
 
 _TABLES = ("workspaces", "api_keys", "events", "heads", "idempotency", "exports", "anchors",
-           "streams", "deliveries", "alert_rules", "alerts", "alert_windows")
+           "streams", "deliveries", "alert_rules", "alerts", "alert_windows", "tiles",
+           "checkpoints", "anchor_notes")
 
 
 class InMemoryUnitOfWork:
@@ -725,6 +809,17 @@ class InMemoryUnitOfWork:
     def tamper_search_entries(self, event_id: str, entries: SearchEntries) -> None:
         """As someone holding the database could, behind the service's back."""
         self._store.search_tampered[event_id] = entries
+
+    def tamper_leaf(self, workspace_id: str, index: int, leaf: bytes) -> None:
+        """Rewrite a leaf hash in the stored tree, as someone holding the database could."""
+        key = (workspace_id, 0, index // 256)
+        data, offset = self._store.tiles[key], index % 256 * 32
+        self._store.tiles[key] = data[:offset] + leaf + data[offset + 32:]
+
+    def drop_tiles(self, workspace_id: str) -> None:
+        """Remove the stored tree, as someone holding the database could."""
+        self._store.tiles = {key: data for key, data in self._store.tiles.items()
+                             if key[0] != workspace_id}
 
     def plant_terms(self, workspace_id: str, count: int) -> None:
         """Term rows for events the workspace does not have."""
@@ -745,6 +840,8 @@ class InMemoryUnitOfWork:
         self.alert_rules = _AlertRuleRepo(self._working)
         self.alerts = _AlertRepo(self._working)
         self.alert_windows = _AlertWindowRepo(self._working)
+        self.tree = _TreeRepo(self._working)
+        self.checkpoints = _CheckpointRepo(self._working)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -758,3 +855,25 @@ class InMemoryUnitOfWork:
 
 def in_memory_uow() -> InMemoryUnitOfWork:
     return InMemoryUnitOfWork(_Store())
+
+
+class FakeSigner:
+    """Stands in for the Ed25519 key in unit tests: an HMAC the fake checker recomputes."""
+
+    def __init__(self, secret: bytes = b"fake signing key") -> None:
+        self._secret = secret
+
+    def public_key(self) -> bytes:
+        return hashlib.sha256(b"public:" + self._secret).digest()
+
+    def sign(self, message: bytes) -> bytes:
+        return hmac.new(self._secret, message, hashlib.sha512).digest()
+
+
+class FakeSignatureChecker:
+    def __init__(self, signer: FakeSigner) -> None:
+        self._signer = signer
+
+    def verify(self, public_key: bytes, message: bytes, signature: bytes) -> bool:
+        return public_key == self._signer.public_key() and hmac.compare_digest(
+            signature, self._signer.sign(message))

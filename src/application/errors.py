@@ -40,3 +40,20 @@ class RateLimited(DomainError):
     def __init__(self, decision: Decision, reason: str) -> None:
         self.decision = decision
         super().__init__(reason)
+
+
+class InvalidParameter(DomainError):
+    """A query parameter that means nothing here (400 ``invalid_parameter``); names it."""
+
+    def __init__(self, parameter: str, message: str) -> None:
+        self.parameter = parameter
+        super().__init__(f"Invalid query parameter '{parameter}': {message}")
+
+
+class NotCheckpointed(DomainError):
+    """Not yet covered by a signed checkpoint (409 ``not_checkpointed``): one will be
+    signed within ``retry_after`` seconds."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)

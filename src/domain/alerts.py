@@ -38,6 +38,9 @@ class Alert:
     last_error: str | None = None
     last_attempt_at: datetime | None = None
     delivered_at: datetime | None = None
+    checkpoint: str | None = None
+    """The log's latest signed checkpoint when the notification was first sent: every
+    attempt carries the same one."""
 
     @property
     def count(self) -> int:
@@ -59,5 +62,8 @@ class Alert:
 
     def notification(self, events: list[dict[str, Any]]) -> dict[str, Any]:
         """The webhook body (contract §7)."""
-        return {"type": "alert.triggered", "alert": self.summary(), "rule": self.rule,
+        body = {"type": "alert.triggered", "alert": self.summary(), "rule": self.rule,
                 "events": events}
+        if self.checkpoint is not None:
+            body["checkpoint"] = self.checkpoint
+        return body

@@ -56,6 +56,9 @@ class Delivery:
     error: str | None = None
     last_attempt_at: datetime | None = None
     delivered_at: datetime | None = None
+    checkpoint: str | None = None
+    """The log's latest signed checkpoint when the delivery was cut: webhook bodies carry
+    it, so the log's signed state also lives with the receivers."""
 
     def attempted(self, now: datetime, attempt: Attempt) -> Delivery:
         done = attempt.ok
@@ -68,11 +71,11 @@ class Delivery:
 
 def events_delivery(delivery_id: str, stream_id: str, workspace_id: str, number: int,
                     events: Sequence[Event], actions: tuple[str, ...] | None,
-                    now: datetime) -> Delivery:
+                    now: datetime, checkpoint: str | None = None) -> Delivery:
     return Delivery(id=delivery_id, stream_id=stream_id, workspace_id=workspace_id,
                     kind=EVENTS, created_at=now, sequence=number, event_count=len(events),
                     first_sequence=events[0].sequence, last_sequence=events[-1].sequence,
-                    actions=actions)
+                    actions=actions, checkpoint=checkpoint)
 
 
 def skipped_range(delivery_id: str, stream_id: str, workspace_id: str, first: int, last: int,

@@ -51,6 +51,10 @@ class ExportFile:
     row_count: int
     size_bytes: int
     sha256: str
+    first_sequence: int | None = None
+    """The chain positions of its first and last rows (None when it holds none): what its
+    evidence proves."""
+    last_sequence: int | None = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,8 @@ class Export:
     error: str | None = None
     attempts: int = 0
     heartbeat_at: datetime | None = None
+    first_sequence: int | None = None
+    last_sequence: int | None = None
 
     @property
     def file_name(self) -> str:
@@ -95,7 +101,9 @@ class Export:
             raise InvalidTransition(f"cannot complete an export that is {self.status}")
         return replace(self, status=COMPLETED, completed_at=now, expires_at=now + lifetime,
                        row_count=written.row_count, size_bytes=written.size_bytes,
-                       sha256=written.sha256, error=None)
+                       sha256=written.sha256, error=None,
+                       first_sequence=written.first_sequence,
+                       last_sequence=written.last_sequence)
 
     def fail(self, now: datetime, error: str) -> Export:
         if self.status not in (QUEUED, RUNNING):

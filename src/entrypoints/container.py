@@ -19,6 +19,13 @@ from adapters.metrics.prometheus import PrometheusMetrics
 from adapters.redis_store.rate_limiter import RedisRateLimiter
 from adapters.rq_queue.job_queue import RqJobQueue
 from adapters.security.secret_key import load_or_create_secret
+from adapters.security.signing import (
+    Ed25519Signer,
+    Ed25519Verifier,
+    load_or_create_seed,
+    new_seed,
+    seed_from,
+)
 from adapters.security.vault import FernetVault
 from adapters.sql import migrate
 from adapters.sql.engine import build_engine, ping
@@ -27,6 +34,7 @@ from adapters.system import SystemClock, TokenSecretGenerator, UlidIdGenerator, 
 from adapters.webhooks.deliverer import HttpDeliverer
 from application.counting import EventCounter
 from application.credential_cache import CredentialCache
+from application.transparency import TransparencyLog
 from application.use_cases.admit_request import AdmitRequest, FailureMemory
 from application.use_cases.alert_rules import (
     CreateAlertRule,
@@ -54,6 +62,7 @@ from application.use_cases.exports import (
 )
 from application.use_cases.get_event import GetEvent
 from application.use_cases.ingest_events import IngestEvents
+from application.use_cases.log_proofs import ExportEvidence, LogReader
 from application.use_cases.notify_alerts import NotifyAlerts
 from application.use_cases.process_pending_events import ProcessPendingEvents
 from application.use_cases.processing_status import GetProcessingStatus
@@ -105,6 +114,15 @@ def _geoip_path(settings: Settings) -> str:
 
 def _geo_mode(path: str) -> str:
     return "maxmind" if path else "none"
+
+
+def _signer(settings: Settings) -> Ed25519Signer:
+    """The installation's key: the setting, else (embedded only) a key generated into the
+    data folder. Never from the database."""
+    settings.check_production_secrets()
+    if settings.signing_key:
+        return Ed25519Signer(seed_from(settings.signing_key))
+    return Ed25519Signer(load_or_create_seed(settings.signing_key_file))
 
 
 def _lease(settings: Settings) -> timedelta:
@@ -183,7 +201,19 @@ class Container(containers.DeclarativeContainer):
     ingest_events = providers.Singleton(IngestEvents, uow_factory=uow.provider, clock=clock,
                                         ids=ids, queue=job_queue, metrics=metrics)
     get_event = providers.Factory(GetEvent, uow_factory=uow.provider)
-    verify_chain = providers.Factory(VerifyChain, uow_factory=uow.provider)
+    signer = providers.Singleton(_signer, settings)
+    signature_checker = providers.Singleton(Ed25519Verifier)
+    new_signing_key = providers.Callable(new_seed)
+    transparency_log = providers.Singleton(
+        TransparencyLog, uow_factory=uow.provider, signer=signer, checker=signature_checker,
+        clock=clock, log_name=settings.provided.effective_log_name,
+        cadence=providers.Callable(lambda s: timedelta(seconds=s.checkpoint_seconds),
+                                   settings))
+    log_reader = providers.Factory(LogReader, uow_factory=uow.provider, log=transparency_log)
+    export_evidence = providers.Factory(ExportEvidence, uow_factory=uow.provider,
+                                        log=transparency_log)
+    verify_chain = providers.Factory(VerifyChain, uow_factory=uow.provider,
+                                     log=transparency_log)
     event_counter = providers.Singleton(EventCounter)
     search_events = providers.Factory(SearchEvents, uow_factory=uow.provider,
                                       counter=event_counter)
@@ -198,7 +228,8 @@ class Container(containers.DeclarativeContainer):
         RequeuePending, uow_factory=uow.provider, clock=clock, queue=job_queue,
         stale_after=providers.Callable(lambda s: timedelta(seconds=s.requeue_after_seconds),
                                        settings))
-    apply_retention = providers.Factory(ApplyRetention, uow_factory=uow.provider, clock=clock)
+    apply_retention = providers.Factory(ApplyRetention, uow_factory=uow.provider, clock=clock,
+                                        log=transparency_log)
     purge_idempotency_keys = providers.Factory(PurgeIdempotencyKeys, uow_factory=uow.provider,
                                                clock=clock)
     create_api_key = providers.Factory(CreateApiKey, uow_factory=uow.provider, clock=clock,

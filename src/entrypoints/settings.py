@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -38,6 +40,9 @@ class Settings:
     delivery_timeout_seconds: int = 10
     delivery_log_days: int = 30
     stream_batch_seconds: float = 1.0
+    signing_key: str | None = None
+    log_name: str | None = None
+    checkpoint_seconds: int = 5
 
     @property
     def profile(self) -> str:
@@ -58,6 +63,20 @@ class Settings:
     def secret_key_file(self) -> Path:
         return self.data_dir / "secret_key"
 
+    @property
+    def signing_key_file(self) -> Path:
+        return self.data_dir / "signing_key"
+
+    @property
+    def effective_log_name(self) -> str:
+        """The first part of every checkpoint's origin: ``AUDITRAIL_LOG_NAME``, else the
+        public URL's host, else ``auditrail.localhost``."""
+        if self.log_name:
+            return self.log_name
+        if self.public_url:
+            return urlsplit(self.public_url).hostname or "auditrail.localhost"
+        return "auditrail.localhost"
+
     def check_production_secrets(self) -> None:
         """Production refuses to start without a configured secret: generated keys differ
         per machine, and links signed by one server would fail on the others."""
@@ -66,6 +85,11 @@ class Settings:
                                 "AUDITRAIL_REDIS_URL); use e.g. 32+ random characters")
         if self.secret_key is not None and len(self.secret_key) < 16:
             raise SettingsError("AUDITRAIL_SECRET_KEY must be at least 16 characters")
+        if self.profile == PRODUCTION and not self.signing_key:
+            raise SettingsError("AUDITRAIL_SIGNING_KEY is required in production (with "
+                                "AUDITRAIL_REDIS_URL): every server and worker must sign "
+                                "with the same key; `auditrail signing-key generate` makes "
+                                "one")
 
     @property
     def is_embedded_database(self) -> bool:
@@ -134,6 +158,10 @@ class Settings:
                 "AUDITRAIL_DELIVERY_TIMEOUT_SECONDS"),
             delivery_log_days=number("DELIVERY_LOG_DAYS", 30, minimum=1),
             stream_batch_seconds=seconds("STREAM_BATCH_SECONDS", 1.0, maximum=60.0),
+            signing_key=_signing_key(text("SIGNING_KEY")),
+            log_name=_log_name(text("LOG_NAME")),
+            checkpoint_seconds=_at_most(number("CHECKPOINT_SECONDS", 5, minimum=1), 3600,
+                                        "AUDITRAIL_CHECKPOINT_SECONDS"),
         )
 
 
@@ -141,6 +169,26 @@ def _at_most(value: int, maximum: int, name: str) -> int:
     if value > maximum:
         raise SettingsError(f"{name} must be at most {maximum}")
     return value
+
+
+def _signing_key(raw: str | None) -> str | None:
+    """Checked at start; never echoed (it is the log's private key)."""
+    if raw is None:
+        return None
+    try:
+        if len(base64.b64decode(raw.encode("ascii"), validate=True)) == 32:
+            return raw
+    except (binascii.Error, UnicodeError, ValueError):
+        pass
+    raise SettingsError("AUDITRAIL_SIGNING_KEY must be base64 of a 32-byte Ed25519 seed; "
+                        "`auditrail signing-key generate` prints one")
+
+
+def _log_name(raw: str | None) -> str | None:
+    if raw is not None and (any(c.isspace() for c in raw) or "+" in raw):
+        raise SettingsError("AUDITRAIL_LOG_NAME must have no spaces and no '+' (it names "
+                            "the signing key in every checkpoint)")
+    return raw
 
 
 def _database_url(raw: str | None) -> str | None:

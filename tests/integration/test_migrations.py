@@ -81,12 +81,58 @@ def test_mapped_addresses_are_rewritten_in_rfc_5952_form(tmp_path: Path) -> None
 def test_missing_revisions_name_what_db_upgrade_would_apply(tmp_path: Path) -> None:
     engine = build_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
     assert missing_revisions(engine) == ["0001", "0002", "0003", "0004", "0005", "0006",
-                                         "0007", "0008", "0009"]
+                                         "0007", "0008", "0009", "0010"]
     upgrade(engine, "0005")
-    assert missing_revisions(engine) == ["0006", "0007", "0008", "0009"]
+    assert missing_revisions(engine) == ["0006", "0007", "0008", "0009", "0010"]
     upgrade(engine)
     assert missing_revisions(engine) == []
     with engine.begin() as connection:  # as a newer release leaves it: old code still runs
         connection.execute(text("UPDATE alembic_version SET version_num = '0042'"))
     assert missing_revisions(engine) == []
     engine.dispose()
+
+
+def test_chains_linked_before_the_log_get_their_tree_and_a_signed_anchor(
+        tmp_path: Path) -> None:
+    """0010 builds each chain's tree from its stored events (a removed event's leaf is a
+    placeholder); the first checkpoint then signs the anchor retention had left, so the
+    upgraded chain verifies rather than reporting an unsigned anchor."""
+    from alembic import command
+
+    from adapters.sql.migrate import _config
+    from domain.hash_chain import ChainHead
+    from domain.tiles import HASH_SIZE
+    from tests.integration.stacks import bearer, embedded_stack
+
+    stack = embedded_stack(tmp_path)
+    workspace_id, key = stack.new_workspace()
+    for _ in range(2):  # 600 events: two full tiles of leaves and a partial third
+        assert stack.client.post("/api/v1/events/batch", headers=bearer(key), json={
+            "events": [{"action": "user.login", "actor": {"id": "u", "type": "user"}}] * 300,
+        }).status_code == 202
+    stack.drain()
+    stack.close()
+    leaves = b"".join(row[0] for row in stack.sql(
+        "SELECT hashes FROM tree_tiles WHERE level = 0 ORDER BY tile"))
+    with stack.container.uow() as uow:  # retention as it was before the log
+        [last] = uow.events.iter_chain(workspace_id, 300, 300, 1)
+        uow.events.delete_linked(workspace_id, 300)
+        uow.chains.save_anchor(workspace_id, ChainHead(300, last.hash), None)
+        uow.commit()
+    config = _config()
+    with stack.container.engine().begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0009")
+    stack.container.engine().dispose()
+
+    stack = embedded_stack(tmp_path)  # upgrades to the newest revision as serve does
+    rebuilt = b"".join(row[0] for row in stack.sql(
+        "SELECT hashes FROM tree_tiles WHERE level = 0 ORDER BY tile"))
+    placeholder = rebuilt[:HASH_SIZE]
+    assert len(rebuilt) == 600 * HASH_SIZE and placeholder != leaves[:HASH_SIZE]
+    assert rebuilt[:300 * HASH_SIZE] == placeholder * 300
+    assert rebuilt[300 * HASH_SIZE:] == leaves[300 * HASH_SIZE:]
+    assert stack.client.get("/api/v1/log/checkpoint", headers=bearer(key)).status_code == 200
+    report = stack.client.get("/api/v1/events/verify", headers=bearer(key)).json
+    assert report["valid"] and report["anchor"]["sequence"] == 300, report
+    stack.close()

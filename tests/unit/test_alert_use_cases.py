@@ -181,10 +181,10 @@ def test_retention_keeps_the_events_of_a_pending_notification(world: Alerts) -> 
     rule_id = world.rule(threshold=None)
     old = format_timestamp(world.clock.now() - timedelta(days=40))
     world.failed_logins(1, occurred_at=old)
-    assert ApplyRetention(world.uow, world.clock).execute() == 0
+    assert ApplyRetention(world.uow, world.clock, world.log).execute() == 0
     world.notify.execute(rule_id)
     assert len(world.deliverer.sent[0][1].document["events"]) == 1
-    assert ApplyRetention(world.uow, world.clock).execute() == 1
+    assert ApplyRetention(world.uow, world.clock, world.log).execute() == 1
 
 
 def test_alerts_are_listed_by_rule_and_time_and_hidden_from_other_workspaces(

@@ -104,7 +104,7 @@ class Streams(World):
         with self.uow as uow:
             return uow.streams.get(self.workspace.id, stream_id)
 
-    def log(self, stream_id: str) -> list[Any]:
+    def delivery_log(self, stream_id: str) -> list[Any]:
         with self.uow as uow:
             return list(uow.deliveries.page(self.workspace.id, stream_id, "asc", None, 1000))
 
@@ -134,7 +134,7 @@ def test_events_go_out_in_order_in_full_batches_numbered_one_by_one(world: Strea
     assert destination.credential == "whsec_generated_secret_0000"  # unsealed to send only
     assert world.get(stream_id).position == 1200
     assert [(d.status, d.first_sequence, d.last_sequence, d.event_count)
-            for d in world.log(stream_id)] == [
+            for d in world.delivery_log(stream_id)] == [
         (DELIVERY_DELIVERED, 1, 500, 500), (DELIVERY_DELIVERED, 501, 1000, 500),
         (DELIVERY_DELIVERED, 1001, 1200, 200)]
     assert world.engine.execute(stream_id) == 0  # caught up: nothing more
@@ -187,7 +187,7 @@ def test_a_failed_attempt_is_retried_with_the_same_delivery_after_its_backoff(
     (_, first), (_, second) = world.deliverer.sent
     assert (second.delivery_id, second.number, second.events) == \
         (first.delivery_id, first.number, first.events)
-    [delivery] = world.log(stream_id)
+    [delivery] = world.delivery_log(stream_id)
     assert (delivery.status, delivery.attempts, delivery.http_status) == \
         (DELIVERY_DELIVERED, 2, 200)
     assert world.get(stream_id).sending.failures == 0
@@ -320,12 +320,12 @@ def test_events_removed_by_retention_before_delivery_are_recorded_as_skipped(
     world.update.execute(world.workspace.id, stream_id, {"status": "paused"})
     world.events(3, occurred_at=old)
     world.events(2)
-    assert ApplyRetention(world.uow, world.clock).execute() == 3  # free plan: 30 days
+    assert ApplyRetention(world.uow, world.clock, world.log).execute() == 3  # free plan: 30 days
     world.update.execute(world.workspace.id, stream_id, {"status": "active"})
     world.clock.advance(seconds=2)
     world.engine.execute(stream_id)
     assert world.deliverer.sequences() == [4, 5]
-    skipped, sent = world.log(stream_id)
+    skipped, sent = world.delivery_log(stream_id)
     assert (skipped.status, skipped.first_sequence, skipped.last_sequence, skipped.sequence) \
         == (SKIPPED, 1, 3, None)
     assert "removed by the workspace's retention" in skipped.error
@@ -339,12 +339,13 @@ def test_retention_keeps_the_events_of_a_delivery_in_flight(world: Streams) -> N
     world.clock.advance(seconds=2)
     world.deliverer.answers = [Attempt(False, 500, "HTTP 500")]
     world.engine.execute(stream_id)
-    assert ApplyRetention(world.uow, world.clock).execute() == 0
+    assert ApplyRetention(world.uow, world.clock, world.log).execute() == 0
     world.clock.advance(seconds=5)
     world.engine.execute(stream_id)
     first, retry = (parcel for _, parcel in world.deliverer.sent)
     assert retry.events == first.events and len(retry.events) == 3
-    assert ApplyRetention(world.uow, world.clock).execute() == 3  # delivered: now it may go
+    # delivered: now it may go
+    assert ApplyRetention(world.uow, world.clock, world.log).execute() == 3
 
 
 def test_an_unreadable_credential_is_a_failed_attempt_that_says_what_to_do(
@@ -378,7 +379,7 @@ def test_a_test_delivery_is_logged_and_changes_nothing_of_the_stream(world: Stre
     assert parcel.events[0]["action"] == "auditrail.stream.test"
     assert world.get(stream_id).sending.failures == 0
     assert test.execute(world.workspace.id, stream_id).status == DELIVERY_DELIVERED
-    assert [d.status for d in world.log(stream_id)] == [FAILED, DELIVERY_DELIVERED]
+    assert [d.status for d in world.delivery_log(stream_id)] == [FAILED, DELIVERY_DELIVERED]
 
 
 def test_streams_refuse_destinations_that_resolve_to_private_addresses(
@@ -405,8 +406,8 @@ def test_a_pending_delivery_is_the_only_one_in_flight(world: Streams) -> None:
     world.clock.advance(seconds=2)
     world.deliverer.answers = [Attempt(False, 500, "HTTP 500")]
     world.engine.execute(stream_id)
-    assert [d.status for d in world.log(stream_id)] == [PENDING]
+    assert [d.status for d in world.delivery_log(stream_id)] == [PENDING]
     world.clock.advance(seconds=5)
     world.engine.execute(stream_id)
-    assert [d.status for d in world.log(stream_id)] == [DELIVERY_DELIVERED] * 2
+    assert [d.status for d in world.delivery_log(stream_id)] == [DELIVERY_DELIVERED] * 2
     assert world.get(stream_id).status == ACTIVE

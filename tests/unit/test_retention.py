@@ -24,24 +24,24 @@ def test_removes_the_expired_prefix_and_keeps_the_rest_verifiable() -> None:
     world.ingest.execute(ws, bodies, batch=True)
     world.process.execute(ws)
     world.ingest.execute(ws, [aged(world, 90)], batch=True)  # still pending
-    assert ApplyRetention(world.uow, world.clock, chunk=2).execute() == 3
+    assert ApplyRetention(world.uow, world.clock, world.log, chunk=2).execute() == 3
 
-    report = VerifyChain(world.uow).execute(ws)
+    report = VerifyChain(world.uow, world.log).execute(ws)
     assert report.valid and (report.from_sequence, report.to_sequence) == (4, 6)
     assert report.anchor is not None and report.anchor.sequence == 3
     with world.uow as uow:
         assert EventCounter().count(uow, ws, EventFilters()) == 4  # 3 retained + 1 pending
         assert EventCounter().count(uow, ws, EventFilters(status="pending")) == 1
         assert EventCounter().totals(uow, ws) == (4, 1)  # what GET /usage shows
-    assert ApplyRetention(world.uow, world.clock).execute() == 0  # idempotent
+    assert ApplyRetention(world.uow, world.clock, world.log).execute() == 0  # idempotent
 
 
 def test_a_chunk_boundary_does_not_stop_the_trim_early() -> None:
     world = World()
     world.ingest.execute(world.workspace.id, [aged(world, 60)] * 7, batch=True)
     world.process.execute(world.workspace.id)
-    assert ApplyRetention(world.uow, world.clock, chunk=3).execute() == 7
-    report = VerifyChain(world.uow).execute(world.workspace.id)
+    assert ApplyRetention(world.uow, world.clock, world.log, chunk=3).execute() == 7
+    report = VerifyChain(world.uow, world.log).execute(world.workspace.id)
     assert report.valid and report.checked == 0 and report.anchor.sequence == 7
 
 
@@ -50,9 +50,9 @@ def test_a_run_is_bounded_and_the_next_one_carries_on() -> None:
     world = World()
     world.ingest.execute(world.workspace.id, [aged(world, 60)] * 7, batch=True)
     world.process.execute(world.workspace.id)
-    retention = ApplyRetention(world.uow, world.clock, chunk=2, max_chunks=2)
+    retention = ApplyRetention(world.uow, world.clock, world.log, chunk=2, max_chunks=2)
     assert [retention.execute() for _ in range(3)] == [4, 3, 0]
-    report = VerifyChain(world.uow).execute(world.workspace.id)
+    report = VerifyChain(world.uow, world.log).execute(world.workspace.id)
     assert report.valid and report.anchor.sequence == 7
 
 
@@ -62,4 +62,4 @@ def test_enterprise_keeps_everything_unless_set() -> None:
     UpdateWorkspacePlan(world.uow, world.changes).execute(world.workspace.id, "enterprise", 100)
     world.ingest.execute(world.workspace.id, [aged(world, 4000)], batch=True)
     world.process.execute(world.workspace.id)
-    assert ApplyRetention(world.uow, world.clock).execute() == 0
+    assert ApplyRetention(world.uow, world.clock, world.log).execute() == 0

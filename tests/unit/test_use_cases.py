@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from application.errors import Conflict, InsufficientScope, IpNotAllowed, NotFound, Unauthenticated
+from application.transparency import TransparencyLog
 from application.use_cases.authenticate import Authenticate
 from application.use_cases.create_api_key import CreateApiKey
 from application.use_cases.get_event import GetEvent
@@ -32,6 +33,8 @@ from tests.fakes import (
     FakeGeo,
     FakeJobQueue,
     FakeSecrets,
+    FakeSignatureChecker,
+    FakeSigner,
     InMemoryUnitOfWork,
     SequentialIds,
     in_memory_uow,
@@ -52,6 +55,9 @@ class World:
         self.process = ProcessPendingEvents(self.uow, self.geo, chunk_size=3)
         self.authenticate = Authenticate(self.uow, self.clock)
         self.changes = FakeCredentialChanges()
+        self.signer = FakeSigner()
+        self.log = TransparencyLog(self.uow, self.signer, FakeSignatureChecker(self.signer),
+                                   self.clock, "log.example", timedelta(seconds=5))
 
     def event(self, **fields):  # type: ignore[no-untyped-def]
         return {"action": "user.login", "actor": {"id": "u1", "type": "user"}, **fields}
@@ -91,7 +97,7 @@ def test_processing_links_all_pending_in_chunks_with_geo(world: World) -> None:
         chain = list(uow.events.iter_chain(world.workspace.id, 1, None, 100))
     assert [e.sequence for e in chain] == list(range(1, 8))
     assert all(e.status == PROCESSED and e.geo == {"country_code": "AU"} for e in chain)
-    assert VerifyChain(world.uow).execute(world.workspace.id).valid
+    assert VerifyChain(world.uow, world.log).execute(world.workspace.id).valid
 
 
 def test_verification_holds_search_entries_against_their_events(world: World) -> None:
@@ -101,7 +107,7 @@ def test_verification_holds_search_entries_against_their_events(world: World) ->
         [third] = uow.events.iter_chain(world.workspace.id, 3, 3, 100)
     hidden = replace(search_entries(third), actor_id="usr_someone_else")
     world.uow.tamper_search_entries(third.id, hidden)
-    report = VerifyChain(world.uow, chunk_size=2).execute(world.workspace.id)
+    report = VerifyChain(world.uow, world.log, chunk_size=2).execute(world.workspace.id)
     assert (report.valid, report.checked, report.first_invalid_sequence, report.event_id,
             report.reason, report.detail) == (False, 3, 3, third.id, HASH_MISMATCH,
                                               SEARCH_ENTRIES)
@@ -112,12 +118,12 @@ def test_verifying_the_whole_chain_counts_the_workspace_terms(world: World) -> N
                          * 3, batch=True)
     world.process.execute(world.workspace.id, max_chunks=1)  # linked
     world.ingest.execute(world.workspace.id, [world.event(targets=[{"id": "d", "type": "doc"}])])
-    assert VerifyChain(world.uow).execute(world.workspace.id).valid  # one still pending
+    assert VerifyChain(world.uow, world.log).execute(world.workspace.id).valid  # one still pending
     world.uow.plant_terms(world.workspace.id, 1)
-    report = VerifyChain(world.uow).execute(world.workspace.id)
+    report = VerifyChain(world.uow, world.log).execute(world.workspace.id)
     assert (report.valid, report.checked, report.first_invalid_sequence, report.reason,
             report.detail) == (False, 3, None, HASH_MISMATCH, SEARCH_ENTRIES)
-    assert VerifyChain(world.uow).execute(world.workspace.id, from_sequence=1).valid
+    assert VerifyChain(world.uow, world.log).execute(world.workspace.id, from_sequence=1).valid
 
 
 def test_bounded_drain_reports_more_pending(world: World) -> None:
@@ -146,7 +152,7 @@ def test_a_failing_chunk_links_nothing(world: World) -> None:
         ProcessPendingEvents(world.uow, world.geo, chunk_handlers=[explode]).execute(
             world.workspace.id)
     assert world.process.execute(world.workspace.id).linked == 2
-    assert VerifyChain(world.uow).execute(world.workspace.id).checked == 2
+    assert VerifyChain(world.uow, world.log).execute(world.workspace.id).checked == 2
 
 
 def test_requeue_only_stale_pending(world: World) -> None:

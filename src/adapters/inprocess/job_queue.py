@@ -14,7 +14,7 @@ log = logging.getLogger(__name__)
 PROCESS = "process"
 EXPORT = "export"
 DELIVER = "deliver"
-_SUBJECT = {PROCESS: "workspace_id", EXPORT: "export_id", DELIVER: "stream_id"}
+_SUBJECT = {PROCESS: "workspace_id", EXPORT: "export_id", DELIVER: "destination_id"}
 """What a failed job's log line names it by, as the lines of the jobs themselves do."""
 _MAIN_LANE = (PROCESS, EXPORT)
 _DELIVERY_LANE = (DELIVER,)
@@ -85,8 +85,11 @@ class InProcessJobQueue:
         return not self._threads or all(thread.is_alive() for thread in self._threads)
 
     def start(self, handlers: Mapping[str, Callable[[str], object]],
-              upkeep: Callable[[], None]) -> None:
-        """Start the worker threads; ``handlers`` run jobs by kind, ``upkeep`` periodically."""
+              upkeep: Callable[[], None], tick: Callable[[], object] | None = None,
+              tick_interval: float = 1.0) -> None:
+        """Start the worker threads; ``handlers`` run jobs by kind, ``upkeep`` periodically
+        between jobs, and ``tick`` (short and frequent: signing checkpoints) every
+        ``tick_interval`` on a thread of its own, so that no long job delays it."""
         if self._threads:
             return
         lanes: list[tuple[Collection[str], Callable[[], None] | None, str]] = [
@@ -97,6 +100,11 @@ class InProcessJobQueue:
         for kinds, lane_upkeep, name in lanes:
             thread = threading.Thread(target=self._run, args=(dict(handlers), kinds, lane_upkeep),
                                       name=name, daemon=True)
+            self._threads.append(thread)
+            thread.start()
+        if tick is not None:
+            thread = threading.Thread(target=self._every, args=(tick, tick_interval),
+                                      name="auditrail-ticker", daemon=True)
             self._threads.append(thread)
             thread.start()
 
@@ -146,6 +154,13 @@ class InProcessJobQueue:
             with self._condition:
                 self._running.discard(job)
                 self._condition.notify_all()
+
+    def _every(self, tick: Callable[[], object], interval: float) -> None:
+        while True:
+            self._guarded(tick, {"job": "tick"})
+            with self._condition:
+                if self._condition.wait_for(lambda: self._stopping, interval):
+                    return
 
     def _take(self, kinds: Collection[str]) -> tuple[Job | None, float]:
         """The job to run now (marked running), or None and how long until one is due.

@@ -26,7 +26,7 @@ _RULE_FIELDS = ("id", "workspace_id", "name", "enabled", "cooldown_seconds", "we
 _LISTS = ("actions", "actor_ids", "countries", "countries_not_in")
 _ALERT_FIELDS = ("id", "workspace_id", "rule_id", "group_key", "first_sequence",
                  "trigger_sequence", "rule", "triggered_at", "status", "attempts",
-                 "last_error", "last_attempt_at", "delivered_at")
+                 "last_error", "last_attempt_at", "delivered_at", "checkpoint")
 
 
 def _rule_row(rule: AlertRule) -> dict[str, Any]:

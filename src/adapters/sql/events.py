@@ -12,7 +12,12 @@ from adapters.sql import bulk
 from adapters.sql import tables as t
 from adapters.sql.export_writer import write_export
 from adapters.sql.mappers import event_from
-from adapters.sql.search import count_query, narrow_count_query, search_query
+from adapters.sql.search import (
+    count_query,
+    narrow_count_query,
+    narrow_select,
+    search_query,
+)
 from adapters.sql.search_entries import read_search_entries
 from application.ports.repositories import WorkspaceBacklog
 from domain.action_patterns import ActionPatterns
@@ -114,6 +119,21 @@ class SqlEventRepository:
                 func.substr(c.action, 1, len(prefix)) == prefix
                 for prefix in actions.prefixes]))
         return [event_from(row) for row in self._db.execute(query).mappings()]
+
+    def positions(self, workspace_id: str, filters: EventFilters, after_sequence: int,
+                  up_to_sequence: int, limit: int) -> list[tuple[str, int]]:
+        c = t.events.c
+        query = (narrow_select(workspace_id, filters).with_only_columns(c.id, c.sequence)
+                 .where(c.status == PROCESSED, c.sequence > after_sequence,
+                        c.sequence <= up_to_sequence)
+                 .order_by(c.sequence).limit(limit))
+        return [(event_id, sequence) for event_id, sequence in self._db.execute(query)]
+
+    def span(self, workspace_id: str, filters: EventFilters) -> tuple[int, int] | None:
+        c = t.events.c
+        row = self._db.execute(narrow_select(workspace_id, filters).with_only_columns(
+            func.min(c.sequence), func.max(c.sequence)).where(c.status == PROCESSED)).one()
+        return (row[0], row[1]) if row[0] is not None else None
 
     def by_ids(self, workspace_id: str, event_ids: Sequence[str]) -> list[Event]:
         if not event_ids:

@@ -15,7 +15,7 @@ from domain.exports import ACTIVE, COMPLETED, QUEUED, RUNNING, Export
 
 _FIELDS = ("id", "workspace_id", "format", "gzip", "filters", "status", "created_at",
            "started_at", "completed_at", "expires_at", "heartbeat_at", "row_count",
-           "size_bytes", "sha256", "error", "attempts")
+           "size_bytes", "sha256", "error", "attempts", "first_sequence", "last_sequence")
 
 
 def _row(export: Export) -> dict[str, Any]:

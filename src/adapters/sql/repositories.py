@@ -110,20 +110,31 @@ class SqlChainHeadRepository:
     def retained(self, workspace_id: str) -> RetainedChain:
         heads = t.chain_heads.c
         row = self._db.execute(
-            select(heads.anchor_sequence, heads.anchor_hash, heads.sequence, heads.hash)
+            select(heads.anchor_sequence, heads.anchor_hash, heads.sequence, heads.hash,
+                   heads.anchor_note)
             .where(heads.workspace_id == workspace_id)).first()
         if row is None:
             return RetainedChain(ChainHead(), ChainHead())
         return RetainedChain(ChainHead(row.anchor_sequence, row.anchor_hash),
-                             ChainHead(row.sequence, row.hash))
+                             ChainHead(row.sequence, row.hash), row.anchor_note)
 
     def anchor(self, workspace_id: str) -> ChainHead:
         return self.retained(workspace_id).anchor
 
-    def save_anchor(self, workspace_id: str, anchor: ChainHead) -> None:
+    def save_anchor(self, workspace_id: str, anchor: ChainHead,
+                    note: str | None = None) -> None:
         self._db.execute(update(t.chain_heads)
                          .where(t.chain_heads.c.workspace_id == workspace_id)
-                         .values(anchor_sequence=anchor.sequence, anchor_hash=anchor.hash))
+                         .values(anchor_sequence=anchor.sequence, anchor_hash=anchor.hash,
+                                 anchor_note=note))
+
+    def adopt_anchor(self, workspace_id: str, anchor: ChainHead, note: str) -> bool:
+        heads = t.chain_heads.c
+        result = self._db.execute(update(t.chain_heads).where(
+            heads.workspace_id == workspace_id, heads.anchor_sequence == anchor.sequence,
+            heads.anchor_hash == anchor.hash, heads.anchor_note.is_(None))
+            .values(anchor_note=note))
+        return bool(result.rowcount)
 
     def save(self, workspace_id: str, head: ChainHead) -> None:
         self._db.execute(update(t.chain_heads)

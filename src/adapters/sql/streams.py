@@ -21,7 +21,8 @@ _STREAM_FIELDS = ("id", "workspace_id", "name", "type", "url", "credential",
                   "position", "deliveries_made")
 _DELIVERY_FIELDS = ("id", "stream_id", "workspace_id", "kind", "sequence", "status",
                     "event_count", "first_sequence", "last_sequence", "actions", "attempts",
-                    "http_status", "error", "created_at", "last_attempt_at", "delivered_at")
+                    "http_status", "error", "created_at", "last_attempt_at", "delivered_at",
+                    "checkpoint")
 
 
 def _stream_row(stream: Stream) -> dict[str, Any]:

@@ -14,8 +14,10 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
+    SmallInteger,
     String,
     Table,
+    Text,
     text,
 )
 
@@ -41,6 +43,7 @@ chain_heads = Table(
     Column("hash", String(64), nullable=False),
     Column("anchor_sequence", BigInteger, nullable=False, server_default="0"),
     Column("anchor_hash", String(64), nullable=False, server_default="0" * 64),
+    Column("anchor_note", Text),
 )
 
 api_keys = Table(
@@ -131,6 +134,8 @@ exports = Table(
     Column("sha256", String(64)),
     Column("error", String(500)),
     Column("attempts", Integer, nullable=False),
+    Column("first_sequence", BigInteger),
+    Column("last_sequence", BigInteger),
     Index("ix_exports_workspace", "workspace_id", "created_at", "id"),
     Index("ix_exports_status", "status", "created_at"),
 )
@@ -179,6 +184,7 @@ deliveries = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("last_attempt_at", UtcDateTime),
     Column("delivered_at", UtcDateTime),
+    Column("checkpoint", Text),
     Index("ix_deliveries_stream", "stream_id", "created_at", "id"),
     Index("ix_deliveries_created", "created_at"),
     Index("ix_deliveries_pending", "stream_id", postgresql_where=_PENDING,
@@ -237,6 +243,7 @@ alerts = Table(
     Column("last_error", String(500)),
     Column("last_attempt_at", UtcDateTime),
     Column("delivered_at", UtcDateTime),
+    Column("checkpoint", Text),
     Index("ix_alerts_workspace", "workspace_id", "triggered_at", "id"),
     Index("ix_alerts_rule", "workspace_id", "rule_id", "triggered_at", "id"),
     Index("ix_alerts_pending", "rule_id", "trigger_sequence", postgresql_where=_PENDING,
@@ -256,4 +263,23 @@ alert_windows = Table(
     # No index on horizon: every chunk rewrites the states it touches, and an unindexed
     # horizon lets PostgreSQL update them in place (HOT); upkeep's purge scans the table.
     PrimaryKeyConstraint("rule_id", "group_key", name="pk_alert_windows"),
+)
+
+tree_tiles = Table(
+    "tree_tiles", metadata,
+    Column("workspace_id", String(40), nullable=False),
+    Column("level", SmallInteger, nullable=False),
+    Column("tile", BigInteger, nullable=False),
+    Column("hashes", LargeBinary, nullable=False),
+    PrimaryKeyConstraint("workspace_id", "level", "tile", name="pk_tree_tiles"),
+)
+
+checkpoints = Table(
+    "checkpoints", metadata,
+    Column("workspace_id", String(40), ForeignKey("workspaces.id"), nullable=False),
+    Column("tree_size", BigInteger, nullable=False),
+    Column("root_hash", String(44), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("workspace_id", "tree_size", name="pk_checkpoints"),
 )

@@ -21,6 +21,7 @@ from adapters.sql.repositories import (
     SqlWorkspaceRepository,
 )
 from adapters.sql.streams import SqlDeliveryRepository, SqlStreamRepository
+from adapters.sql.tree import SqlCheckpointRepository, SqlTreeRepository
 
 
 class SqlUnitOfWork:
@@ -58,6 +59,8 @@ class SqlUnitOfWork:
         self.alert_rules = SqlAlertRuleRepository(self._connection)
         self.alerts = SqlAlertRepository(self._connection)
         self.alert_windows = SqlAlertWindowRepository(self._connection)
+        self.tree = SqlTreeRepository(self._connection)
+        self.checkpoints = SqlCheckpointRepository(self._connection)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

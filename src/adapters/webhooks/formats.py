@@ -28,6 +28,8 @@ def webhook_body(parcel: Parcel) -> bytes:
     if parcel.test:
         body["test"] = True
     body["events"] = list(parcel.events)
+    if parcel.checkpoint is not None:
+        body["checkpoint"] = parcel.checkpoint
     return _json(body)
 
 

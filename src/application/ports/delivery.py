@@ -39,6 +39,8 @@ class Parcel:
     events: Sequence[dict[str, Any]]
     """§5.3 event documents, in sequence order."""
     test: bool = False
+    checkpoint: str | None = None
+    """The log's latest signed checkpoint, for webhook bodies."""
 
 
 @dataclass(frozen=True)

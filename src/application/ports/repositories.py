@@ -12,6 +12,7 @@ from domain.alert_evaluation import Key, WindowState
 from domain.alert_rules import AlertRule
 from domain.alerts import Alert
 from domain.api_keys import ApiKey
+from domain.checkpoints import SignedCheckpoint
 from domain.cursor import Position
 from domain.deliveries import Delivery
 from domain.event_search import EventFilters, SearchEntries
@@ -20,6 +21,7 @@ from domain.exports import Export
 from domain.hash_chain import ChainHead
 from domain.idempotency import IdempotencyRecord
 from domain.streams import Stream
+from domain.tiles import TileKey
 from domain.workspaces import Workspace
 
 
@@ -39,6 +41,9 @@ class RetainedChain:
 
     anchor: ChainHead
     head: ChainHead
+    anchor_note: str | None = None
+    """The anchor as the log's key signed it when retention set it (None at the genesis,
+    or for an anchor set before the transparency log)."""
 
     @property
     def linked(self) -> int:
@@ -140,6 +145,17 @@ class EventRepository(Protocol):
         action matches, in sequence order: what a stream delivers next, or again."""
         ...
 
+    def positions(self, workspace_id: str, filters: EventFilters, after_sequence: int,
+                  up_to_sequence: int, limit: int) -> list[tuple[str, int]]:
+        """(id, sequence) of the processed events matching ``filters`` in
+        ``(after, up_to]``, in sequence order: what a filtered export holds, for its
+        evidence."""
+        ...
+
+    def span(self, workspace_id: str, filters: EventFilters) -> tuple[int, int] | None:
+        """The first and last sequence of the processed events matching ``filters``."""
+        ...
+
     def by_ids(self, workspace_id: str, event_ids: Sequence[str]) -> list[Event]:
         """These events of the workspace (those that exist), in sequence order."""
         ...
@@ -180,7 +196,13 @@ class ChainHeadRepository(Protocol):
         and hash), or the genesis when nothing was removed."""
         ...
 
-    def save_anchor(self, workspace_id: str, anchor: ChainHead) -> None: ...
+    def save_anchor(self, workspace_id: str, anchor: ChainHead,
+                    note: str | None = None) -> None: ...
+
+    def adopt_anchor(self, workspace_id: str, anchor: ChainHead, note: str) -> bool:
+        """Sign an anchor set before the transparency log: ``note`` is stored only while
+        the anchor is still ``anchor`` and unsigned (retention may have moved it)."""
+        ...
 
 
 class IdempotencyKeyTaken(Exception):
@@ -384,4 +406,38 @@ class AlertWindowRepository(Protocol):
     def purge(self, horizon_before: datetime, limit: int) -> int:
         """Delete states that can no longer affect anything: their window and cooldown
         ended before ``horizon_before``."""
+        ...
+
+
+class TreeRepository(Protocol):
+    """The workspace's Merkle tree, stored as tiles (``domain.tiles``)."""
+
+    def tiles(self, workspace_id: str, keys: Iterable[TileKey]) -> dict[TileKey, bytes]:
+        """These tiles (those that exist), in one read."""
+        ...
+
+    def save(self, workspace_id: str, tiles: Mapping[TileKey, bytes]) -> None:
+        """Insert or replace these tiles, in one statement."""
+        ...
+
+
+class CheckpointRepository(Protocol):
+    def add(self, checkpoint: SignedCheckpoint) -> SignedCheckpoint:
+        """Store it, unless that size was signed already: then the stored one, which the
+        caller must find identical (one size is never signed with two roots)."""
+        ...
+
+    def get(self, workspace_id: str, tree_size: int) -> SignedCheckpoint | None: ...
+    def latest(self, workspace_id: str) -> SignedCheckpoint | None: ...
+
+    def page(self, workspace_id: str, order: str, after_size: int | None,
+             limit: int) -> list[SignedCheckpoint]:
+        """By tree size."""
+        ...
+
+    def count(self, workspace_id: str) -> int: ...
+
+    def due(self, signed_by: datetime, limit: int) -> list[str]:
+        """Workspaces whose tree grew past their latest checkpoint, and whose latest was
+        signed at ``signed_by`` or earlier (or never)."""
         ...

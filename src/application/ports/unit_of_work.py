@@ -12,11 +12,13 @@ from application.ports.repositories import (
     AlertWindowRepository,
     ApiKeyRepository,
     ChainHeadRepository,
+    CheckpointRepository,
     DeliveryRepository,
     EventRepository,
     ExportRepository,
     IdempotencyRepository,
     StreamRepository,
+    TreeRepository,
     WorkspaceRepository,
 )
 
@@ -33,6 +35,8 @@ class UnitOfWork(Protocol):
     alert_rules: AlertRuleRepository
     alerts: AlertRepository
     alert_windows: AlertWindowRepository
+    tree: TreeRepository
+    checkpoints: CheckpointRepository
 
     def __enter__(self) -> UnitOfWork: ...
 

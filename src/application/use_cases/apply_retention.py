@@ -5,6 +5,9 @@ still inside the retention window - so what remains is one unbroken chain that s
 a recorded *anchor* (the sequence and hash of the last removed event). Pending events have
 no sequence and are never touched. Work is done in bounded chunks, one transaction each.
 
+Each anchor is signed by the transparency log's key, with the tree's root at its size
+(``domain.signed_notes.anchor_text``): verification refuses an anchor it did not sign.
+
 A log stream's delivery in flight holds its events (at most one batch per stream), and so
 does an alert whose notification is not yet accepted; what a paused or failing stream has
 not yet cut into a delivery is removed on time, and the stream records the skipped range
@@ -16,9 +19,12 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
+from application import tree
 from application.ports.system import Clock
-from application.ports.unit_of_work import UnitOfWorkFactory
+from application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from application.transparency import TransparencyLog
 from domain.hash_chain import ChainHead
+from domain.signed_notes import anchor_text
 
 log = logging.getLogger(__name__)
 
@@ -26,10 +32,11 @@ CHUNK = 5_000
 
 
 class ApplyRetention:
-    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, chunk: int = CHUNK,
-                 max_chunks: int = 20) -> None:
+    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, log: TransparencyLog,
+                 chunk: int = CHUNK, max_chunks: int = 20) -> None:
         self._uow_factory = uow_factory
         self._clock = clock
+        self._log = log
         self._chunk = chunk
         self._max_chunks = max_chunks
 
@@ -69,8 +76,10 @@ class ApplyRetention:
                 if not expired:
                     return removed
                 last = expired[-1]
-                uow.events.delete_linked(workspace_id, last.sequence)  # type: ignore[arg-type]
-                uow.chains.save_anchor(workspace_id, ChainHead(last.sequence, last.hash))  # type: ignore[arg-type]
+                anchor = ChainHead(last.sequence, last.hash)  # type: ignore[arg-type]
+                uow.events.delete_linked(workspace_id, anchor.sequence)
+                uow.chains.save_anchor(workspace_id, anchor,
+                                       self._signed_anchor(uow, workspace_id, anchor))
                 uow.commit()
             removed += len(expired)
             log.info("retention removed %d events of %s up to sequence %d", len(expired),
@@ -78,3 +87,10 @@ class ApplyRetention:
             if len(expired) < len(oldest) or len(oldest) < self._chunk:
                 return removed
         return removed
+
+    def _signed_anchor(self, uow: UnitOfWork, workspace_id: str, anchor: ChainHead) -> str:
+        """The anchor, signed by the log's key with the tree's root at its size: someone
+        who moves it (removing events before their time) cannot sign the new one."""
+        root = tree.root(uow, workspace_id, anchor.sequence)
+        return self._log.sign_text(workspace_id, anchor_text(
+            self._log.origin(workspace_id), anchor.sequence, anchor.hash, root))

@@ -75,7 +75,8 @@ class DeliverStream(DeliveryEngine[Stream, Delivery]):
     def _claim_of(self, stream: Stream, delivery: Delivery,
                   events: list[Event]) -> Claim[Delivery]:
         parcel = Parcel(stream.id, delivery.id, delivery.sequence or 0,
-                        [event.document() for event in events])
+                        [event.document() for event in events],
+                        checkpoint=delivery.checkpoint)
         return Claim(delivery, parcel, len(events))
 
     def _next_batch(self, uow: UnitOfWork, stream: Stream, now: datetime
@@ -102,7 +103,9 @@ class DeliverStream(DeliveryEngine[Stream, Delivery]):
             return stream, None, [], ready_at
         covered = events[-1].sequence if len(events) >= MAX_BATCH else upper
         stream, number = stream.handed_out(covered).numbered()  # type: ignore[arg-type]
+        latest = uow.checkpoints.latest(stream.workspace_id)
         delivery = events_delivery(self._ids.new("dlv"), stream.id, stream.workspace_id,
-                                   number, events, stream.actions, now)
+                                   number, events, stream.actions, now,
+                                   latest.note if latest is not None else None)
         uow.deliveries.add(delivery)
         return stream, delivery, events, None

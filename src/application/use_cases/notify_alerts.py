@@ -3,6 +3,7 @@ order they triggered, signed, retried with backoff until accepted (the delivery 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from application.delivery_engine import Claim, DeliveryEngine
@@ -42,6 +43,11 @@ class NotifyAlerts(DeliveryEngine[AlertRule, Alert]):
         alert = uow.alerts.next_pending(target.id)
         if alert is None:
             return target, None, None
+        if alert.checkpoint is None:  # fixed at the first attempt: retries send the same
+            latest = uow.checkpoints.latest(alert.workspace_id)
+            if latest is not None:
+                alert = replace(alert, checkpoint=latest.note)
+                uow.alerts.update(alert)
         events = [event.document()
                   for event in uow.events.by_ids(alert.workspace_id, alert.event_ids)]
         notification = Notification(alert.id, alert.notification(events))

@@ -7,11 +7,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from application import tree
 from application.ports.geo import GeoLocator
 from application.ports.metrics import NO_METRICS, Metrics
 from application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from domain.events import Event
-from domain.hash_chain import link
+from domain.hash_chain import link_with_leaves
 
 log = logging.getLogger(__name__)
 
@@ -78,9 +79,12 @@ class ProcessPendingEvents:
             if not pending:
                 return 0
             located = [event.with_geo(self._locate(event)) for event in pending]
-            linked, new_head = link(head, located)
+            linked, new_head, leaves = link_with_leaves(head, located)
             uow.events.mark_processed(linked)
             uow.chains.save(workspace_id, new_head)
+            # The Merkle tree grows with the chain, in the same transaction: a leaf is in
+            # the tree exactly when its event is linked.
+            tree.append(uow, workspace_id, head.sequence, leaves)
             follow_ups = [handler(uow, linked) for handler in self._handlers]
             uow.commit()
         self._metrics.events_processed(len(linked))

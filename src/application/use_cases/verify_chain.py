@@ -1,20 +1,38 @@
-"""Recompute a workspace's chain from storage, streaming, and report the first broken link."""
+"""Recompute a workspace's chain from storage, streaming, and report the first broken link;
+then hold the events against the Merkle tree, the tree against the log's latest signed
+checkpoint, and the retention anchor against the one the log signed."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from itertools import islice
 
+from application import tree
+from application.ports.repositories import RetainedChain
 from application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from application.transparency import TransparencyLog
+from application.tree import TreeDiverged
 from domain.event_search import search_entries
-from domain.verification import ChainVerifier, VerificationReport, with_stray_terms
+from domain.events import Event
+from domain.signed_notes import InvalidNote, parse_anchor
+from domain.tiles import HASH_SIZE, TILE_WIDTH
+from domain.verification import (
+    ANCHOR_MISMATCH,
+    CHECKPOINT_MISMATCH,
+    TREE_MISMATCH,
+    ChainVerifier,
+    VerificationReport,
+    with_stray_terms,
+)
 
 CHUNK_SIZE = 1_000
 
 
 class VerifyChain:
-    def __init__(self, uow_factory: UnitOfWorkFactory, chunk_size: int = CHUNK_SIZE) -> None:
+    def __init__(self, uow_factory: UnitOfWorkFactory, log: TransparencyLog,
+                 chunk_size: int = CHUNK_SIZE) -> None:
         self._uow_factory = uow_factory
+        self._log = log
         self._chunk_size = chunk_size
 
     def execute(self, workspace_id: str, from_sequence: int | None = None,
@@ -28,7 +46,10 @@ class VerifyChain:
         reversed range is the caller's to refuse (the API answers it 400).
 
         Each event's search entries are held against it as well, a chunk at a time: an
-        entry changed to hide an event from a search breaks no hash, yet is tampering.
+        entry changed to hide an event from a search breaks no hash, yet is tampering. So
+        is its leaf in the Merkle tree: a suffix rewritten with every chain hash recomputed
+        still differs from the tree, and the tree cannot be rewritten to match without the
+        log's signature on its root.
         """
         with self._uow_factory(snapshot=True) as uow:
             chain = uow.chains.retained(workspace_id)
@@ -42,15 +63,86 @@ class VerifyChain:
             while chunk := list(islice(events, self._chunk_size)):
                 stored = uow.events.search_entries(workspace_id, [e.id for e in chunk])
                 chain_terms += sum(len(entries.terms) for entries in stored.values())
-                if not all(verifier.feed(event.document(),
-                                         findable=stored.get(event.id) == search_entries(event))
-                           for event in chunk):
+                leaves: list[bytes] = []
+                before = verifier.checked
+                for event in chunk:
+                    if not verifier.feed(event.document(), findable=stored.get(event.id) ==
+                                         search_entries(event)):
+                        break
+                    leaves.append(verifier.leaf)
+                mismatch = self._off_the_tree(uow, workspace_id, chunk[:len(leaves)], leaves)
+                if mismatch is not None:
+                    return VerificationReport(
+                        valid=False, checked=before + chunk.index(mismatch) + 1,
+                        first_invalid_sequence=mismatch.sequence, event_id=mismatch.id,
+                        reason=TREE_MISMATCH,
+                        anchor=retained if retained.sequence else None)
+                if len(leaves) < len(chunk):
                     break
             report = replace(verifier.finish(), anchor=retained if retained.sequence else None)
+            if not report.valid:
+                return report
+            problem = self._signed_state(uow, workspace_id, chain, anchor is not None)
+            if problem is not None:
+                reason, detail = problem
+                return replace(report, valid=False, reason=reason, detail=detail,
+                               from_sequence=None, to_sequence=None, head_hash=None)
             whole = from_sequence is None and to_sequence is None
-            if whole and report.valid and self._strays(uow, workspace_id, chain_terms):
+            if whole and self._strays(uow, workspace_id, chain_terms):
                 return with_stray_terms(report)
             return report
+
+    @staticmethod
+    def _off_the_tree(uow: UnitOfWork, workspace_id: str, events: list[Event],
+                      leaves: list[bytes]) -> Event | None:
+        """The first event whose leaf hash is not the tree's at its position."""
+        if not events:
+            return None
+        first, last = events[0].sequence - 1, events[-1].sequence - 1  # type: ignore[operator]
+        tiles = uow.tree.tiles(workspace_id, [(0, index) for index in range(
+            first // TILE_WIDTH, last // TILE_WIDTH + 1)])
+        for event, leaf in zip(events, leaves, strict=True):
+            index = event.sequence - 1  # type: ignore[operator]
+            tile = tiles.get((0, index // TILE_WIDTH), b"")
+            offset = index % TILE_WIDTH * HASH_SIZE
+            if tile[offset:offset + HASH_SIZE] != leaf:
+                return event
+        return None
+
+    def _signed_state(self, uow: UnitOfWork, workspace_id: str, chain: RetainedChain,
+                      from_anchor: bool) -> tuple[str, str] | None:
+        """The stored tree against the log's latest checkpoint, and the retention anchor
+        (when the check starts there) against the one the log signed."""
+        latest = uow.checkpoints.latest(workspace_id)
+        if latest is not None:
+            problem = self._log.verify_checkpoint(uow, latest)
+            if problem is not None:
+                return CHECKPOINT_MISMATCH, "signature" if "signature" in problem else "tree"
+        if from_anchor and chain.anchor.sequence:
+            return self._anchor_problem(uow, workspace_id, chain)
+        return None
+
+    def _anchor_problem(self, uow: UnitOfWork, workspace_id: str,
+                        chain: RetainedChain) -> tuple[str, str] | None:
+        if chain.anchor_note is None:
+            return ANCHOR_MISMATCH, "unsigned"
+        text = self._log.signed_by_log(workspace_id, chain.anchor_note)
+        if text is None:
+            return ANCHOR_MISMATCH, "signature"
+        try:
+            signed = parse_anchor(text)
+        except InvalidNote:
+            return ANCHOR_MISMATCH, "signature"
+        if (signed.origin, signed.sequence, signed.chain_hash) != (
+                self._log.origin(workspace_id), chain.anchor.sequence, chain.anchor.hash):
+            return ANCHOR_MISMATCH, "signature"
+        try:
+            root = tree.root(uow, workspace_id, signed.sequence)
+        except TreeDiverged:
+            root = None
+        if root != signed.root_hash:
+            return ANCHOR_MISMATCH, "tree"
+        return None
 
     @staticmethod
     def _strays(uow: UnitOfWork, workspace_id: str, chain_terms: int) -> bool:

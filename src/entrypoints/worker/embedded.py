@@ -9,7 +9,8 @@ from entrypoints.worker import jobs
 def start_embedded_worker(container: Container) -> None:
     jobs.bind(container)
     container.job_queue().start({PROCESS: jobs.process_workspace, EXPORT: jobs.run_export,
-                                 DELIVER: jobs.deliver}, jobs.upkeep)
+                                 DELIVER: jobs.deliver}, jobs.upkeep,
+                                tick=jobs.sign_checkpoints)
 
 
 def stop_embedded_worker(container: Container) -> None:

@@ -38,6 +38,8 @@ def process_workspace(workspace_id: str) -> int:
                                                          max_chunks=MAX_CHUNKS_PER_JOB)
     if not outcome.drained:
         queue.enqueue_processing([workspace_id])
+    if outcome.linked:
+        container.transparency_log().after_processing(workspace_id)
     log.info("processed events", extra={"workspace_id": workspace_id,
                                         "linked": outcome.linked, "drained": outcome.drained})
     return outcome.linked
@@ -60,6 +62,12 @@ def deliver(destination_id: str) -> int:
     return engine.execute(destination_id)
 
 
+def sign_checkpoints() -> int:
+    """Sign a checkpoint for every workspace whose tree grew and whose latest checkpoint is
+    old enough: run every second, so each event is covered within the cadence."""
+    return _bound().transparency_log().sweep()
+
+
 def upkeep() -> None:
     """Periodic maintenance: re-queue pending events whose job was lost, forget old keys,
     expire and retry exports, wake streams whose job was lost, apply retention.
@@ -75,3 +83,4 @@ def upkeep() -> None:
     container.export_upkeep().execute()
     container.delivery_upkeep().execute()
     container.apply_retention().execute()
+    container.transparency_log().sweep()

@@ -66,7 +66,8 @@ def _upkeep_loop(stop: threading.Event) -> None:
 
 
 def _scheduler_loop(scheduler: RQScheduler, stop: threading.Event) -> None:
-    """Queue scheduled jobs (delivery retries, batches that waited) once they are due.
+    """Queue scheduled jobs (delivery retries, batches that waited) once they are due, and
+    sign the checkpoints that are due.
 
     RQ's scheduler, in a thread of this worker rather than in the process RQ would fork
     for it: a forked scheduler outlives a worker killed with SIGKILL (seen running on,
@@ -77,10 +78,20 @@ def _scheduler_loop(scheduler: RQScheduler, stop: threading.Event) -> None:
     try:
         while True:
             _schedule_once(scheduler)
+            _sign_checkpoints()
             if stop.wait(SCHEDULER_INTERVAL_SECONDS):
                 return
     finally:
         _retire(scheduler)
+
+
+def _sign_checkpoints() -> None:
+    """Every second, in every worker: signing is idempotent per size, so two workers that
+    sign one workspace at once store one checkpoint."""
+    try:
+        jobs.sign_checkpoints()
+    except Exception as exc:
+        log.warning("signing checkpoints failed (%s); retrying", type(exc).__name__)
 
 
 def _schedule_once(scheduler: RQScheduler) -> None:

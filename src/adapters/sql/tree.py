@@ -1,0 +1,112 @@
+"""The tree tile and checkpoint repositories."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, or_, select, tuple_
+from sqlalchemy.engine import RowMapping
+
+from adapters.sql import tables as t
+from adapters.sql.repositories import dialect_insert
+from domain.checkpoints import SignedCheckpoint
+from domain.cursor import ASC
+from domain.signed_notes import b64, unb64
+from domain.tiles import TileKey
+
+
+class SqlTreeRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._db = connection
+
+    def tiles(self, workspace_id: str, keys: Iterable[TileKey]) -> dict[TileKey, bytes]:
+        keys = list(keys)
+        if not keys:
+            return {}
+        c = t.tree_tiles.c
+        rows = self._db.execute(select(c.level, c.tile, c.hashes).where(
+            c.workspace_id == workspace_id, tuple_(c.level, c.tile).in_(keys)))
+        return {(level, tile): bytes(hashes) for level, tile, hashes in rows}
+
+    def save(self, workspace_id: str, tiles: Mapping[TileKey, bytes]) -> None:
+        if not tiles:
+            return
+        table = t.tree_tiles
+        upsert = dialect_insert(self._db)(table)
+        upsert = upsert.on_conflict_do_update(
+            index_elements=[table.c.workspace_id, table.c.level, table.c.tile],
+            set_={"hashes": upsert.excluded.hashes})
+        self._db.execute(upsert, [{"workspace_id": workspace_id, "level": level,
+                                   "tile": index, "hashes": data}
+                                  for (level, index), data in tiles.items()])
+
+
+def _checkpoint_row(checkpoint: SignedCheckpoint) -> dict[str, Any]:
+    return {"workspace_id": checkpoint.workspace_id, "tree_size": checkpoint.tree_size,
+            "root_hash": b64(checkpoint.root_hash), "note": checkpoint.note,
+            "created_at": checkpoint.created_at}
+
+
+def _checkpoint(row: RowMapping) -> SignedCheckpoint:
+    return SignedCheckpoint(row["workspace_id"], row["tree_size"], unb64(row["root_hash"]),
+                            row["note"], row["created_at"])
+
+
+class SqlCheckpointRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._db = connection
+
+    def add(self, checkpoint: SignedCheckpoint) -> SignedCheckpoint:
+        table = t.checkpoints
+        statement = dialect_insert(self._db)(table).values(
+            _checkpoint_row(checkpoint)).on_conflict_do_nothing(
+            index_elements=[table.c.workspace_id, table.c.tree_size])
+        self._db.execute(statement)
+        stored = self.get(checkpoint.workspace_id, checkpoint.tree_size)
+        assert stored is not None
+        return stored
+
+    def get(self, workspace_id: str, tree_size: int) -> SignedCheckpoint | None:
+        c = t.checkpoints.c
+        return self._one(select(t.checkpoints).where(c.workspace_id == workspace_id,
+                                                     c.tree_size == tree_size))
+
+    def latest(self, workspace_id: str) -> SignedCheckpoint | None:
+        c = t.checkpoints.c
+        return self._one(select(t.checkpoints).where(c.workspace_id == workspace_id)
+                         .order_by(c.tree_size.desc()).limit(1))
+
+    def page(self, workspace_id: str, order: str, after_size: int | None,
+             limit: int) -> list[SignedCheckpoint]:
+        c = t.checkpoints.c
+        query = select(t.checkpoints).where(c.workspace_id == workspace_id)
+        if after_size is not None:
+            query = query.where(c.tree_size > after_size if order == ASC
+                                else c.tree_size < after_size)
+        query = query.order_by(c.tree_size.asc() if order == ASC else c.tree_size.desc())
+        return [_checkpoint(row) for row in self._db.execute(query.limit(limit)).mappings()]
+
+    def count(self, workspace_id: str) -> int:
+        return self._db.execute(select(func.count()).select_from(t.checkpoints).where(
+            t.checkpoints.c.workspace_id == workspace_id)).scalar_one()
+
+    def due(self, signed_by: datetime, limit: int) -> list[str]:
+        heads, c = t.chain_heads.c, t.checkpoints.c
+        def latest(column):  # type: ignore[no-untyped-def]
+            """The workspace's newest checkpoint's ``column``: a walk down its key."""
+            return (select(column).where(c.workspace_id == heads.workspace_id)
+                    .order_by(c.tree_size.desc()).limit(1).scalar_subquery())
+
+        latest_size, latest_at = latest(c.tree_size), latest(c.created_at)
+        rows = self._db.execute(
+            select(heads.workspace_id)
+            .where(or_(latest_size.is_(None),
+                       and_(heads.sequence > latest_size, latest_at <= signed_by)))
+            .order_by(heads.workspace_id).limit(limit))
+        return list(rows.scalars())
+
+    def _one(self, query: Any) -> SignedCheckpoint | None:
+        row = self._db.execute(query).mappings().first()
+        return _checkpoint(row) if row else None

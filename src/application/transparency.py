@@ -1,0 +1,212 @@
+"""The transparency log of each workspace (contract §10): who signs, what is signed, when.
+
+One Ed25519 key per installation signs every workspace's checkpoints; each workspace's log
+has its own origin, ``<log name>/<workspace id>``, which is also the key's name in its
+signatures. The key is never in the database: a copy of the database can rewrite events,
+chain hashes and tree tiles alike, but cannot sign what it rewrote, and so cannot make the
+result agree with the checkpoints auditors kept.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import timedelta
+
+from application import tree
+from application.ports.repositories import RetainedChain
+from application.ports.signing import SignatureChecker, Signer
+from application.ports.system import Clock
+from application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from application.tree import TreeDiverged
+from domain.checkpoints import SignedCheckpoint, origin_of
+from domain.signed_notes import (
+    InvalidNote,
+    anchor_text,
+    b64,
+    checkpoint_text,
+    key_id,
+    parse_checkpoint,
+    parse_note,
+    signature_by,
+    signature_line,
+    verifier_key,
+)
+from domain.signed_notes import VerifierKey as ParsedVerifierKey
+
+log = logging.getLogger(__name__)
+
+SWEEP_BATCH = 1_000
+
+
+@dataclass(frozen=True)
+class LogKey:
+    origin: str
+    key_name: str
+    key_id: str
+    public_key: str
+    verifier_key: str
+
+
+class TransparencyLog:
+    def __init__(self, uow_factory: UnitOfWorkFactory, signer: Signer,
+                 checker: SignatureChecker, clock: Clock, log_name: str,
+                 cadence: timedelta) -> None:
+        self._uow_factory = uow_factory
+        self._signer = signer
+        self._checker = checker
+        self._clock = clock
+        self._log_name = log_name
+        self.cadence = cadence
+
+    # -- identity --------------------------------------------------------------------------
+
+    def origin(self, workspace_id: str) -> str:
+        return origin_of(self._log_name, workspace_id)
+
+    def key(self, workspace_id: str) -> LogKey:
+        origin, public = self.origin(workspace_id), self._signer.public_key()
+        return LogKey(origin, origin, key_id(origin, public).hex(), b64(public),
+                      verifier_key(origin, public))
+
+    def sign_text(self, workspace_id: str, text: str) -> str:
+        """``text`` as a note signed by the log's key (for checkpoints and anchors)."""
+        origin = self.origin(workspace_id)
+        signature = self._signer.sign(text.encode("utf-8"))
+        return f"{text}\n{signature_line(origin, self._signer.public_key(), signature)}"
+
+    def signed_by_log(self, workspace_id: str, note: str) -> str | None:
+        """The note's text when the log's key signed it, else None."""
+        origin, public = self.origin(workspace_id), self._signer.public_key()
+        try:
+            parsed = parse_note(note)
+            signature = signature_by(parsed, ParsedVerifierKey(origin, key_id(origin, public),
+                                                               public))
+        except InvalidNote:
+            return None
+        if not self._checker.verify(public, parsed.text.encode("utf-8"), signature):
+            return None
+        return parsed.text
+
+    # -- checkpoints -------------------------------------------------------------------------
+
+    def sign(self, workspace_id: str, size: int | None = None) -> SignedCheckpoint:
+        """A checkpoint of the tree at ``size`` (default: all that is linked), signed now
+        unless that size was signed before, in which case that one, provided the tree
+        still gives its root.
+
+        A new size is signed only while the tree still gives the latest checkpoint's root:
+        a tree changed behind the service's back is never signed over (``TreeDiverged``,
+        logged as an error).
+        """
+        try:
+            return self._sign(workspace_id, size)
+        except TreeDiverged as exc:
+            log.error("not signing the log of %s: %s", workspace_id, exc)
+            raise
+
+    def _sign(self, workspace_id: str, size: int | None) -> SignedCheckpoint:
+        with self._uow_factory(snapshot=True) as uow:
+            chain = uow.chains.retained(workspace_id)
+            head = chain.head.sequence
+            size = head if size is None else size
+            if size > head:
+                raise ValueError(f"the tree has {head} leaves, not {size}")
+            root = tree.root(uow, workspace_id, size)
+            existing = uow.checkpoints.get(workspace_id, size)
+            latest = None if existing else uow.checkpoints.latest(workspace_id)
+            if latest is not None and latest.tree_size < size:
+                self._same(latest, tree.root(uow, workspace_id, latest.tree_size))
+            legacy = self._legacy_anchor(uow, workspace_id, chain) \
+                if existing is None and latest is None else None
+        if existing is not None:
+            return self._same(existing, root)
+        text = checkpoint_text(self.origin(workspace_id), size, root)
+        checkpoint = SignedCheckpoint(workspace_id, size, root,
+                                      self.sign_text(workspace_id, text), self._clock.now())
+        with self._uow_factory() as uow:
+            stored = uow.checkpoints.add(checkpoint)
+            if legacy is not None:
+                uow.chains.adopt_anchor(workspace_id, chain.anchor, legacy)
+            uow.commit()
+        return self._same(stored, root)
+
+    def _legacy_anchor(self, uow: UnitOfWork, workspace_id: str,
+                       chain: RetainedChain) -> str | None:
+        """A retention anchor set before the log existed, signed with the first
+        checkpoint: the log adopts it as it adopted the chain it backfilled the tree from
+        (migration 0010), on the same trust, and from then on no one can move it unseen."""
+        if not chain.anchor.sequence or chain.anchor_note is not None:
+            return None
+        return self.sign_text(workspace_id, anchor_text(
+            self.origin(workspace_id), chain.anchor.sequence, chain.anchor.hash,
+            tree.root(uow, workspace_id, chain.anchor.sequence)))
+
+    @staticmethod
+    def _same(stored: SignedCheckpoint, root: bytes) -> SignedCheckpoint:
+        if stored.root_hash != root:
+            raise TreeDiverged(f"The log's stored tree no longer gives the root of its "
+                               f"checkpoint of size {stored.tree_size}.")
+        return stored
+
+    def latest(self, workspace_id: str) -> SignedCheckpoint:
+        """The newest checkpoint; a workspace that has none gets one now (of size 0 when
+        nothing was processed yet)."""
+        with self._uow_factory(read_only=True) as uow:
+            latest = uow.checkpoints.latest(workspace_id)
+        return latest if latest is not None else self.sign(workspace_id)
+
+    def sweep(self) -> int:
+        """Sign for every workspace whose tree grew past its latest checkpoint and whose
+        latest is old enough: every processed event is covered within the cadence, and
+        a busy workspace gets a checkpoint every cadence or so, not one per chunk."""
+        with self._uow_factory(read_only=True) as uow:
+            due = uow.checkpoints.due(self._clock.now() - self._gap(), SWEEP_BATCH)
+        signed = 0
+        for workspace_id in due:
+            try:
+                self.sign(workspace_id)
+                signed += 1
+            except TreeDiverged:
+                continue  # logged; the others are still signed
+        return signed
+
+    def after_processing(self, workspace_id: str) -> None:
+        """Sign now if the latest checkpoint is old enough; otherwise the sweep signs when
+        it is (a processing drain ends far more often than the cadence)."""
+        with self._uow_factory(read_only=True) as uow:
+            latest = uow.checkpoints.latest(workspace_id)
+            head = uow.chains.retained(workspace_id).head.sequence
+        if latest is None or (head > latest.tree_size
+                              and latest.created_at <= self._clock.now() - self._gap()):
+            with suppress(TreeDiverged):  # logged; the events are linked all the same
+                self.sign(workspace_id)
+
+    def _gap(self) -> timedelta:
+        """How old a checkpoint must be before the next: a sweep every second then still
+        covers each event within the cadence."""
+        return max(self.cadence / 2, self.cadence - timedelta(seconds=1))
+
+    def verify_checkpoint(self, uow: UnitOfWork, checkpoint: SignedCheckpoint) -> str | None:
+        """Why the stored checkpoint or the stored tree cannot be trusted, or None: its
+        signature must be the log's, its text must say its size and root, and the stored
+        tree must still give that root."""
+        text = self.signed_by_log(checkpoint.workspace_id, checkpoint.note)
+        if text is None:
+            return "its signature is not the log's"
+        try:
+            parsed = parse_checkpoint(text)
+        except InvalidNote:
+            return "its note is not a checkpoint"
+        if (parsed.origin, parsed.tree_size, parsed.root_hash) != (
+                self.origin(checkpoint.workspace_id), checkpoint.tree_size,
+                checkpoint.root_hash):
+            return "its note does not say what is stored beside it"
+        try:
+            root = tree.root(uow, checkpoint.workspace_id, checkpoint.tree_size)
+        except TreeDiverged:
+            root = None
+        if root != parsed.root_hash:
+            return "the stored tree does not give the root it signed"
+        return None

@@ -1,0 +1,172 @@
+"""The transparency log's service and proof reader against in-memory fakes: when it signs,
+what it refuses to sign, and what the proofs it serves verify against."""
+
+from __future__ import annotations
+
+import pytest
+
+from application.errors import InvalidParameter, NotCheckpointed
+from application.tree import TreeDiverged
+from application.use_cases.log_proofs import LogReader
+from domain.merkle import verify_consistency, verify_inclusion
+from domain.signed_notes import parse_checkpoint, parse_note
+from tests.unit.test_use_cases import World
+
+
+@pytest.fixture
+def world() -> World:
+    return World()
+
+
+def linked(world: World, count: int) -> list[str]:
+    ids = world.ingest.execute(world.workspace.id, [world.event()] * count,
+                               batch=True).event_ids
+    world.process.execute(world.workspace.id)
+    return list(ids)
+
+
+def sizes(world: World) -> list[int]:
+    with world.uow as uow:
+        return [c.tree_size for c in uow.checkpoints.page(world.workspace.id, "asc", None, 99)]
+
+
+def test_a_size_is_signed_once_and_its_note_says_what_is_stored(world: World) -> None:
+    linked(world, 7)
+    first = world.log.sign(world.workspace.id)
+    world.clock.advance(seconds=60)
+    again = world.log.sign(world.workspace.id, 7)
+    assert again == first and sizes(world) == [7]
+    parsed = parse_checkpoint(parse_note(first.note).text)
+    assert (parsed.origin, parsed.tree_size, parsed.root_hash) == (
+        f"log.example/{world.workspace.id}", 7, first.root_hash)
+    assert world.log.signed_by_log(world.workspace.id, first.note) is not None
+    assert world.log.signed_by_log("ws_other", first.note) is None  # another origin's key
+
+
+def test_a_workspace_without_events_shows_a_signed_empty_tree(world: World) -> None:
+    latest = world.log.latest(world.workspace.id)
+    assert latest.tree_size == 0 and sizes(world) == [0]
+
+
+def test_processing_signs_at_once_then_no_more_often_than_the_cadence(world: World) -> None:
+    linked(world, 3)
+    world.log.after_processing(world.workspace.id)
+    linked(world, 2)
+    world.log.after_processing(world.workspace.id)  # too soon: the sweep covers it
+    assert sizes(world) == [3]
+    assert world.log.sweep() == 0
+    world.clock.advance(seconds=4)  # the cadence (5 s) less the sweep's one-second tick
+    assert world.log.sweep() == 1 and sizes(world) == [3, 5]
+    world.clock.advance(seconds=60)
+    assert world.log.sweep() == 0  # nothing new to cover
+
+
+def test_a_tree_changed_behind_the_logs_back_is_never_signed_over(world: World) -> None:
+    linked(world, 5)
+    world.log.sign(world.workspace.id)
+    world.uow.tamper_leaf(world.workspace.id, 0, bytes(32))
+    linked(world, 2)
+    world.clock.advance(seconds=60)
+    with pytest.raises(TreeDiverged):
+        world.log.sign(world.workspace.id)
+    assert world.log.sweep() == 0 and sizes(world) == [5]
+
+
+def test_a_tree_whose_tiles_were_removed_is_refused_not_crashed_on(world: World) -> None:
+    """Missing hashes are tampering too: named by verify, never signed over, and a proof
+    says what the log found rather than failing on a missing key."""
+    from application.use_cases.verify_chain import VerifyChain
+    [event_id, *_] = linked(world, 3)
+    world.log.sign(world.workspace.id)
+    world.uow.drop_tiles(world.workspace.id)
+    report = VerifyChain(world.uow, world.log).execute(world.workspace.id)
+    assert (report.valid, report.reason, report.first_invalid_sequence) == (
+        False, "tree_mismatch", 1)
+    with pytest.raises(TreeDiverged, match="lacks hashes"):
+        LogReader(world.uow, world.log).inclusion(world.workspace.id, event_id)
+    world.ingest.execute(world.workspace.id, [world.event()] * 2, batch=True)
+    with pytest.raises(TreeDiverged):  # no leaf is linked without its place in the tree
+        world.process.execute(world.workspace.id)
+    with world.uow as uow:
+        assert len(uow.events.pending_chunk(world.workspace.id, 10)) == 2
+    world.clock.advance(seconds=60)
+    assert world.log.sweep() == 0 and sizes(world) == [3]
+
+
+def test_inclusion_proofs_verify_against_the_signed_root(world: World) -> None:
+    ids = linked(world, 11)
+    world.log.sign(world.workspace.id)
+    ids += linked(world, 6)
+    latest = world.log.sign(world.workspace.id)
+    reader = LogReader(world.uow, world.log)
+    for index, event_id in enumerate(ids):
+        proof = reader.inclusion(world.workspace.id, event_id)
+        assert (proof.leaf_index, proof.tree_size, proof.checkpoint) == (index, 17, latest.note)
+        assert verify_inclusion(index, 17, proof.leaf_hash, proof.path, latest.root_hash)
+    old = reader.inclusion(world.workspace.id, ids[10], tree_size=11)
+    assert verify_inclusion(10, 11, old.leaf_hash, old.path, old.root_hash)
+    with pytest.raises(InvalidParameter, match="larger"):
+        reader.inclusion(world.workspace.id, ids[11], tree_size=11)
+    with pytest.raises(InvalidParameter, match="No checkpoint of size 12"):
+        reader.inclusion(world.workspace.id, ids[0], tree_size=12)
+
+
+def test_an_event_not_yet_covered_is_not_checkpointed(world: World) -> None:
+    linked(world, 2)
+    world.log.sign(world.workspace.id)
+    [newer] = linked(world, 1)
+    [pending] = world.ingest.execute(world.workspace.id, [world.event()], batch=True).event_ids
+    reader = LogReader(world.uow, world.log)
+    for event_id in (newer, pending):
+        with pytest.raises(NotCheckpointed) as refused:
+            reader.inclusion(world.workspace.id, event_id)
+        assert refused.value.retry_after == 6
+
+
+def test_consistency_proofs_link_every_earlier_size_to_the_latest(world: World) -> None:
+    linked(world, 9)
+    latest = world.log.sign(world.workspace.id)
+    reader = LogReader(world.uow, world.log)
+    for from_size in range(10):
+        proof = reader.consistency(world.workspace.id, from_size)
+        assert proof.to_root == latest.root_hash
+        assert verify_consistency(from_size, 9, proof.from_root, proof.to_root, proof.proof)
+    for from_size, to_size in ((10, None), (-1, None), (3, 2), (0, 10)):
+        with pytest.raises(InvalidParameter):
+            reader.consistency(world.workspace.id, from_size, to_size)
+
+
+def retained_before_the_log(world: World, up_to: int) -> None:
+    """What retention left before the log existed: events removed, an unsigned anchor."""
+    from domain.hash_chain import ChainHead
+    with world.uow as uow:
+        last = next(e for e in uow.events.iter_chain(world.workspace.id, up_to, up_to, 1))
+        uow.events.delete_linked(world.workspace.id, up_to)
+        uow.chains.save_anchor(world.workspace.id, ChainHead(up_to, last.hash), None)
+        uow.commit()
+
+
+def verified(world: World) -> tuple[bool, str | None, str | None]:
+    from application.use_cases.verify_chain import VerifyChain
+    report = VerifyChain(world.uow, world.log).execute(world.workspace.id)
+    return report.valid, report.reason, report.detail
+
+
+def test_an_anchor_older_than_the_log_is_adopted_with_the_first_checkpoint(
+        world: World) -> None:
+    linked(world, 6)
+    retained_before_the_log(world, 2)
+    assert verified(world) == (False, "anchor_mismatch", "unsigned")
+    world.log.latest(world.workspace.id)
+    assert verified(world) == (True, None, None)
+
+
+def test_an_anchor_unsigned_once_the_log_exists_is_never_adopted(world: World) -> None:
+    """Someone who moves the anchor and clears its note does not get it signed later."""
+    linked(world, 6)
+    world.log.sign(world.workspace.id)
+    retained_before_the_log(world, 2)
+    linked(world, 2)
+    world.clock.advance(seconds=60)
+    world.log.sign(world.workspace.id)
+    assert verified(world) == (False, "anchor_mismatch", "unsigned")
