@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import logging
@@ -18,16 +19,20 @@ from sqlalchemy.exc import DBAPIError
 from application.errors import NotFound
 from application.ports.geo import GeoDatabaseUnusable
 from application.use_cases.processing_status import ProcessingStatus
+from domain.canonical_json import canonical_json
 from domain.errors import ValidationFailed
-from domain.hash_chain import ChainHead
+from domain.evidence import EvidenceCheck, EvidenceFailed
+from domain.hash_chain import ChainHead, document_core
+from domain.merkle import leaf_hash
 from domain.scopes import ALL_SCOPES
+from domain.signed_notes import InvalidNote, parse_verifier_key
 from domain.timestamps import InvalidTimestamp, format_timestamp, parse_timestamp
 from domain.verification import (
     GENESIS,
     PREV_HASH_MISMATCH,
     SEQUENCE_GAP,
+    ChainVerifier,
     VerificationReport,
-    verify_documents,
     verify_partial,
 )
 from domain.workspaces import PLANS
@@ -313,11 +318,21 @@ def create_key(workspace_id: str, scopes: str, name: str, expires_at: str | None
               help="A head recorded earlier (to_sequence and head_hash of GET "
                    "/events/verify): the file must hold that event with that hash, so the "
                    "chain up to it was not rewritten since. Repeatable.")
-def verify(file: Path, partial: bool, checkpoints: tuple[ChainHead, ...]) -> None:
-    """Verify the hash chain of an NDJSON export offline (exit 0 when valid).
+@click.option("--evidence", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The export's evidence (GET /exports/{id}/evidence): prove the rows are "
+                   "in the signed log, and for an unfiltered export that none is missing.")
+@click.option("--verifier-key", "verifier_key",
+              help="The log's verifier key, as you pinned it (GET /log/key once, kept "
+                   "safe): needed with --evidence.")
+def verify(file: Path, partial: bool, checkpoints: tuple[ChainHead, ...],
+           evidence: Path | None, verifier_key: str | None) -> None:
+    """Verify the hash chain of an NDJSON export offline (exit 0 when valid); with
+    --evidence and --verifier-key, also that it is in the log the key signed.
 
     FILE may be gzip-compressed (an export made with "gzip": true), or - for standard input.
     """
+    check = _evidence(file, evidence, verifier_key)
+    partial = partial or (check is not None and check.frontier is None)
     seen: dict[int, Any] = {}
     documents = _noting(ndjson_file.documents(file), {c.sequence for c in checkpoints},
                         seen)
@@ -325,11 +340,15 @@ def verify(file: Path, partial: bool, checkpoints: tuple[ChainHead, ...]) -> Non
         first = next(documents, None)
         stream = itertools.chain([first] if first is not None else [], documents)
         if partial:
-            report = verify_partial(stream)
+            report = verify_partial(_proved(stream, check))
         else:  # a chain trimmed by retention starts after its anchor, not at genesis
-            report = verify_documents(stream, anchor=GENESIS if _at_genesis(first) else None)
+            report = _verify_whole(stream, GENESIS if _at_genesis(first) else None, check)
+        if check is not None and report.valid:
+            check.finish()
     except ndjson_file.UnreadableFile as exc:
         _invalid(str(exc))
+    except EvidenceFailed as exc:
+        _invalid(f"evidence: {exc}")
     if not report.valid:
         hint = not partial and report.reason in (SEQUENCE_GAP, PREV_HASH_MISMATCH)
         _invalid(f"{report.reason} at {_failed_event(report)}; {report.checked} events "
@@ -339,6 +358,66 @@ def verify(file: Path, partial: bool, checkpoints: tuple[ChainHead, ...]) -> Non
     click.echo(_valid(report, partial, first))
     if checkpoints:
         click.echo(f"checkpoints matched: {', '.join(str(c.sequence) for c in checkpoints)}")
+    if check is not None:
+        proved = "none is missing: they rebuild" if check.frontier is not None \
+            else "each is included in"
+        click.echo(f"evidence: {check.rows} rows are in the log {check.checkpoint.origin}, "
+                   f"{proved} its signed tree of size {check.checkpoint.tree_size}")
+
+
+def _evidence(file: Path, evidence: Path | None,
+              verifier_key: str | None) -> EvidenceCheck | None:
+    if evidence is None:
+        if verifier_key is not None:
+            raise click.UsageError("--verifier-key goes with --evidence")
+        return None
+    if verifier_key is None:
+        raise click.UsageError("--evidence needs --verifier-key: the key you pinned, not "
+                               "one the evidence could bring along")
+    try:
+        key = parse_verifier_key(verifier_key)
+        document = json.loads(evidence.read_text())
+        if not isinstance(document, dict):
+            raise ValueError("not a JSON object")
+        check = EvidenceCheck.of(document, key, build_container(Settings())
+                                 .signature_checker().verify)
+    except InvalidNote as exc:
+        raise click.BadParameter(str(exc), param_hint="--verifier-key") from None
+    except ValueError as exc:
+        _invalid(f"evidence: the file is not evidence ({exc})")
+    except EvidenceFailed as exc:
+        _invalid(f"evidence: {exc}")
+    expected = document.get("file_sha256")
+    if str(file) != "-" and expected and _sha256(file) != expected:
+        _invalid("evidence: the file is not the one the evidence describes (its sha256 "
+                 "differs)")
+    return check
+
+
+def _sha256(file: Path) -> str:
+    """In constant memory: an export may be larger than the machine's memory."""
+    with file.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def _verify_whole(stream: Iterator[dict[str, Any]], anchor: ChainHead | None,
+                  check: EvidenceCheck | None) -> VerificationReport:
+    """One pass: each row's canonical bytes serve the chain hash and the leaf hash."""
+    verifier = ChainVerifier(anchor)
+    for document in stream:
+        if not verifier.feed(document):
+            break
+        if check is not None:
+            check.feed(document, verifier.leaf)
+    return verifier.finish()
+
+
+def _proved(stream: Iterator[dict[str, Any]],
+            check: EvidenceCheck | None) -> Iterator[dict[str, Any]]:
+    for document in stream:
+        if check is not None:
+            check.feed(document, leaf_hash(canonical_json(document_core(document))))
+        yield document
 
 
 def _at_genesis(first: dict[str, Any] | None) -> bool:
@@ -408,3 +487,49 @@ def _failed_event(report: VerificationReport) -> str:
              if report.first_invalid_sequence is not None
              else f"the file's event {report.checked}, which has no whole-number sequence")
     return f"{where} (event {report.event_id})" if report.event_id else where
+
+
+@main.group("signing-key")
+def signing_key() -> None:
+    """The key that signs the transparency log's checkpoints."""
+
+
+@signing_key.command("generate")
+def generate_signing_key() -> None:
+    """Print a new key for AUDITRAIL_SIGNING_KEY (base64 of a 32-byte Ed25519 seed).
+
+    Keep it like a password: whoever holds it can sign checkpoints. Every server and
+    worker of an installation uses the same one.
+    """
+    click.echo(build_container(Settings()).new_signing_key())
+
+
+@main.group("log")
+def log_group() -> None:
+    """Watch a workspace's transparency log."""
+
+
+@log_group.command("monitor")
+@click.option("--url", required=True, help="Auditrail's base URL, e.g. https://audit.example.com")
+@click.option("--key", "api_key", required=True, envvar="AUDITRAIL_API_KEY",
+              help="An API key with events:read (or the AUDITRAIL_API_KEY variable).")
+@click.option("--state", "state_file", required=True, type=click.Path(path_type=Path),
+              help="Where the last checkpoint checked is kept between runs.")
+@click.option("--verifier-key", "verifier_key",
+              help="The log's verifier key, pinned on the first run (and checked on later "
+                   "ones); get it once from GET /log/key over a channel you trust.")
+def monitor(url: str, api_key: str, state_file: Path, verifier_key: str | None) -> None:
+    """Fetch the latest checkpoint, check its signature with the pinned key, demand a
+    consistency proof from the checkpoint kept last time, and keep the new one. Exit 0
+    when the log only grew; exit 1, loudly, on any inconsistency (a rewritten log); exit
+    2 when the log could not be asked (nothing checked, the state kept)."""
+    from entrypoints.log_monitor import LogUnreachable, MonitorFailed, run_monitor
+    try:
+        click.echo(run_monitor(url, api_key, state_file, verifier_key,
+                               build_container(Settings()).signature_checker().verify))
+    except LogUnreachable as exc:
+        click.echo(f"could not check: {exc}", err=True)
+        sys.exit(2)
+    except MonitorFailed as exc:
+        click.echo(f"ALERT: {exc}", err=True)
+        sys.exit(1)

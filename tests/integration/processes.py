@@ -26,6 +26,9 @@ def environment(**settings: str) -> dict[str, str]:
     env.update({f"AUDITRAIL_{name.upper()}": value for name, value in settings.items()})
     if "redis_url" in settings and "secret_key" not in settings:
         env["AUDITRAIL_SECRET_KEY"] = "test-secret-key-not-for-production"
+    if "redis_url" in settings and "signing_key" not in settings:
+        from tests.integration.stacks import TEST_SIGNING_KEY
+        env["AUDITRAIL_SIGNING_KEY"] = TEST_SIGNING_KEY
     return env
 
 

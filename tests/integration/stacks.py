@@ -22,6 +22,9 @@ from entrypoints.worker.embedded import start_embedded_worker, stop_embedded_wor
 from entrypoints.worker.rq_worker import run_worker
 from tests.queues import forget_queue, throwaway_queue_name
 
+TEST_SIGNING_KEY = "YXVkaXRyYWlsIHRlc3RzOiBub3QgYSByZWFsIGtleSE="
+"""base64 of 32 bytes: every production stack and process of the tests signs with it."""
+
 
 class Stack:
     """A container, its Flask app and a way to run the queue until it is empty."""
@@ -110,6 +113,7 @@ def embedded_stack(data_dir: Path, **overrides: Any) -> Stack:
 
 def production_stack(database_url: str, redis_url: str, **overrides: Any) -> Stack:
     overrides.setdefault("secret_key", "test-secret-key-not-for-production")
+    overrides.setdefault("signing_key", TEST_SIGNING_KEY)
     owned_dir = None
     if "data_dir" not in overrides:
         owned_dir = overrides["data_dir"] = Path(tempfile.mkdtemp(prefix="auditrail-test-"))

@@ -14,7 +14,7 @@ from adapters.sql.engine import build_engine
 from adapters.sql.migrate import missing_revisions
 from entrypoints.cli import main
 from tests.integration.processes import AUDITRAIL, environment
-from tests.integration.stacks import bearer, embedded_stack
+from tests.integration.stacks import TEST_SIGNING_KEY, bearer, embedded_stack
 from tests.queues import throwaway_queue_name
 
 
@@ -92,7 +92,7 @@ def test_plain_output_shows_each_secret_once_and_says_so(run) -> None:  # type: 
 
 
 def test_db_upgrade_is_idempotent(run) -> None:  # type: ignore[no-untyped-def]
-    assert "applied 9 migration(s)" in run("db", "upgrade")  # a new embedded database
+    assert "applied 10 migration(s)" in run("db", "upgrade")  # a new embedded database
     assert "nothing to apply" in run("db", "upgrade")
 
 
@@ -126,8 +126,8 @@ def test_an_unmigrated_database_is_named_with_the_fix(  # type: ignore[no-untype
     """It used to surface as a traceback about a missing table, from any command."""
     monkeypatch.setenv("AUDITRAIL_DATABASE_URL", empty_postgres)
     output = run("workspaces", "list", code=1)
-    assert "lacks 9 migration(s)" in output and "auditrail db upgrade" in output
-    assert "database is up to date: applied 9 migration(s) (0001-0009)" in run("db", "upgrade")
+    assert "lacks 10 migration(s)" in output and "auditrail db upgrade" in output
+    assert "database is up to date: applied 10 migration(s) (0001-0010)" in run("db", "upgrade")
     assert "nothing to apply" in run("db", "upgrade")
     assert run("workspaces", "list") == ""
 
@@ -148,6 +148,7 @@ def test_a_worker_refuses_a_geo_database_it_cannot_read(  # type: ignore[no-unty
     (tmp_path / "City.mmdb").write_text("not a database")
     for name, value in (("DATABASE_URL", postgres_url), ("REDIS_URL", redis_url),
                         ("SECRET_KEY", "test-secret-key-not-for-production"),
+                        ("SIGNING_KEY", TEST_SIGNING_KEY),
                         ("QUEUE_NAME", throwaway_queue_name()),
                         ("GEOIP_DB", str(tmp_path / "City.mmdb"))):
         monkeypatch.setenv(f"AUDITRAIL_{name}", value)

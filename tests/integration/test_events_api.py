@@ -407,7 +407,8 @@ def test_a_range_misses_no_deleted_event_at_its_ends(stack: Stack) -> None:
 
 
 def test_a_rewritten_last_event_with_a_recomputed_hash_is_detected(stack: Stack) -> None:
-    """No later event links to the last one: the chain head stored apart is what tells."""
+    """No later event links to the last one, and its own hash agrees with it: the Merkle
+    tree, which holds what was linked at that position, is what tells."""
     workspace_id, secret = stack.new_workspace()
     ids = post(stack, secret, {"events": [EVENT] * 3}, "/api/v1/events/batch").json["ids"]
     stack.drain()
@@ -419,7 +420,7 @@ def test_a_rewritten_last_event_with_a_recomputed_hash_is_detected(stack: Stack)
     assert get(stack, secret, f"/api/v1/events/{ids[2]}").json["hash"] == forged_hash
     report = get(stack, secret, "/api/v1/events/verify").json
     assert (report["valid"], report["reason"], report["first_invalid_sequence"],
-            report["event_id"]) == (False, "hash_mismatch", 3, ids[2])
+            report["event_id"]) == (False, "tree_mismatch", 3, ids[2])
 
 
 def test_verification_while_the_chain_grows_sees_one_consistent_chain(stack: Stack) -> None:

@@ -14,7 +14,7 @@ SAMPLE_IDS = {"event_id": "evt_01JD0000000000000000000000", "key_id":
               "key_01JD0000000000000000000000", "export_id": "exp_01JD0000000000000000000000",
               "stream_id": "lst_01JD0000000000000000000000",
               "rule_id": "alr_01JD0000000000000000000000",
-              "alert_id": "alt_01JD0000000000000000000000"}
+              "alert_id": "alt_01JD0000000000000000000000", "tree_size": "1"}
 
 
 def test_every_route_is_documented(stack: Stack) -> None:
@@ -33,7 +33,8 @@ def test_every_route_is_documented(stack: Stack) -> None:
     assert "422" in ingest["responses"] and "429" in ingest["responses"]
     assert document["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
     reason = document["components"]["schemas"]["VerifyReport"]["properties"]["reason"]
-    assert reason["enum"] == ["hash_mismatch", "prev_hash_mismatch", "sequence_gap", None]
+    assert reason["enum"] == ["hash_mismatch", "prev_hash_mismatch", "sequence_gap",
+                              "tree_mismatch", "checkpoint_mismatch", "anchor_mismatch", None]
 
 
 def test_each_operation_lists_the_errors_it_can_answer_and_its_headers(stack: Stack) -> None:

@@ -12,11 +12,14 @@ from werkzeug.exceptions import HTTPException
 from application.errors import (
     Conflict,
     InsufficientScope,
+    InvalidParameter,
     IpNotAllowed,
+    NotCheckpointed,
     NotFound,
     RateLimited,
     Unauthenticated,
 )
+from application.tree import TreeDiverged
 from domain.cursor import InvalidCursor
 from domain.errors import FieldError, ValidationFailed
 from domain.exports import ExportExpired, ExportFailed, ExportNotReady
@@ -136,6 +139,21 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Conflict)
     def _conflict(error: Conflict) -> Response:
         return error_response(409, "conflict", str(error))
+
+    @app.errorhandler(InvalidParameter)
+    def _parameter(error: InvalidParameter) -> Response:
+        return error_response(400, "invalid_parameter", str(error))
+
+    @app.errorhandler(NotCheckpointed)
+    def _not_checkpointed(error: NotCheckpointed) -> Response:
+        return error_response(409, "not_checkpointed", str(error),
+                              headers={"Retry-After": str(error.retry_after)})
+
+    @app.errorhandler(TreeDiverged)
+    def _diverged(error: TreeDiverged) -> Response:
+        """Not a stack trace: what the log found, for the operator to act on."""
+        return error_response(500, "internal_error", f"{error} Nothing more is signed for "
+                                                     f"this workspace; quote the request id.")
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException) -> Response:

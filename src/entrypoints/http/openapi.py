@@ -6,6 +6,7 @@ otherwise, so an undocumented endpoint cannot ship (a test builds it).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,7 @@ from entrypoints.http.schemas.events import (
     VerifyQuerySchema,
 )
 from entrypoints.http.schemas.exports import ExportCreateSchema, FileLinkSchema
+from entrypoints.http.schemas.log import ConsistencyQuerySchema, ProofQuerySchema
 from entrypoints.http.schemas.streams import ReplaySchema, StreamCreateSchema, StreamPatchSchema
 from entrypoints.http.schemas.workspace import (
     ApiKeyCreateSchema,
@@ -182,6 +184,31 @@ OPERATIONS: dict[str, Operation] = {
                                  tags=("alerts",)),
     "api.get_alert": Operation("Get a triggered alert", {200: out.AlertOutSchema}, ALERTS,
                                tags=("alerts",)),
+    "api.log_key": Operation("The log's verifier key for this workspace",
+                             {200: out.LogKeySchema}, EVENTS_READ, tags=("transparency log",)),
+    "api.latest_checkpoint": Operation("The latest signed checkpoint (the note's bytes)",
+                                       {200: None}, EVENTS_READ, tags=("transparency log",),
+                                       content_type="text/plain"),
+    "api.list_checkpoints": Operation("Signed checkpoints, newest first",
+                                      {200: out.CheckpointPageSchema}, EVENTS_READ,
+                                      query=PageQuerySchema, tags=("transparency log",)),
+    "api.get_checkpoint": Operation("The checkpoint signed at a tree size",
+                                    {200: out.CheckpointOutSchema}, EVENTS_READ,
+                                    tags=("transparency log",)),
+    "api.event_proof": Operation("An event's inclusion proof in a signed tree",
+                                 {200: out.InclusionProofSchema}, EVENTS_READ,
+                                 query=ProofQuerySchema, tags=("transparency log",),
+                                 errors={409: "not_checkpointed: the event is pending, or "
+                                              "newer than the latest checkpoint; see "
+                                              "Retry-After."}),
+    "api.consistency": Operation("A consistency proof between two tree sizes",
+                                 {200: out.ConsistencyProofSchema}, EVENTS_READ,
+                                 query=ConsistencyQuerySchema, tags=("transparency log",)),
+    "api.export_evidence": Operation("What proves an export offline",
+                                     {200: out.EvidenceSchema}, EXPORTS,
+                                     tags=("transparency log",),
+                                     errors={409: "The export is not completed, or holds no "
+                                                  "event."}),
     "api.openapi_document": Operation("This document", {200: None}, tags=("operations",)),
     "ops.healthz": Operation("Liveness", {200: None}, tags=("operations",)),
     "ops.readyz": Operation("Readiness: database and queue reachable", {200: None},
@@ -216,15 +243,21 @@ def build_document(app: Flask, version: str) -> dict[str, Any]:
             raise UndocumentedRoute(f"{rule.rule} ({rule.endpoint}) is not documented")
         methods = sorted((rule.methods or set()) - {"HEAD", "OPTIONS"})
         path = route_template(rule.rule).replace("<", "{").replace(">", "}")
+        integers = set(_INTEGER_ARGUMENT.findall(rule.rule))
         spec.path(path=path, operations={
-            method.lower(): _operation(operation, rule.arguments, path) for method in methods})
+            method.lower(): _operation(operation, rule.arguments, path, integers)
+            for method in methods})
     return spec.to_dict()
 
 
-def _operation(operation: Operation, arguments: set[str], path: str) -> dict[str, Any]:
+_INTEGER_ARGUMENT = re.compile(r"<int:(\w+)>")
+
+
+def _operation(operation: Operation, arguments: set[str], path: str,
+               integers: set[str]) -> dict[str, Any]:
     document: dict[str, Any] = {"summary": operation.summary, "tags": list(operation.tags),
                                 "responses": _responses(operation, arguments, path)}
-    parameters = _parameters(operation, arguments)
+    parameters = _parameters(operation, arguments, integers)
     if parameters:
         document["parameters"] = parameters
     if operation.body is not None:
@@ -236,10 +269,12 @@ def _operation(operation: Operation, arguments: set[str], path: str) -> dict[str
     return document
 
 
-def _parameters(operation: Operation, arguments: set[str]) -> list[dict[str, Any]]:
+def _parameters(operation: Operation, arguments: set[str],
+                integers: set[str]) -> list[dict[str, Any]]:
     parameters: list[dict[str, Any]] = [
         {"in": "path", "name": name, "required": True,
-         "schema": {"type": "string", "pattern": f"^{ID_PATTERN}$"}}
+         "schema": {"type": "integer", "minimum": 0} if name in integers
+         else {"type": "string", "pattern": f"^{ID_PATTERN}$"}}
         for name in sorted(arguments)]
     if operation.query is not None:
         parameters.append({"in": "query", "schema": operation.query})

@@ -12,7 +12,7 @@ from domain.deliveries import EVENTS, TEST
 from domain.deliveries import STATUSES as DELIVERY_STATUSES
 from domain.streams import STATUSES as STREAM_STATUSES
 from domain.streams import TYPES
-from domain.verification import HASH_MISMATCH, PREV_HASH_MISMATCH, SEARCH_ENTRIES, SEQUENCE_GAP
+from domain.verification import DETAILS, REASONS
 
 
 class ErrorDetailSchema(Schema):
@@ -93,14 +93,20 @@ class VerifyReportSchema(Schema):
     head_hash = fields.String(allow_none=True)
     first_invalid_sequence = fields.Integer(allow_none=True)
     event_id = fields.String(allow_none=True)
-    reason = fields.String(allow_none=True, validate=validate.OneOf(
-        [HASH_MISMATCH, PREV_HASH_MISMATCH, SEQUENCE_GAP]))  # documents the enum
-    detail = fields.String(validate=validate.OneOf([SEARCH_ENTRIES]), metadata={
-        "description": "Only with hash_mismatch, when the event's hash still matches but "
-                       "what is stored for search beside it (filter columns, terms) does "
-                       "not: the event was hidden from searches or added to others. With "
-                       "no event named, terms were planted for events the chain does not "
-                       "hold (a whole-chain check only)."})
+    reason = fields.String(allow_none=True, validate=validate.OneOf(REASONS), metadata={
+        "description": "tree_mismatch: the event is not the one the Merkle tree holds at "
+                       "its position (rewritten, even with every chain hash recomputed); "
+                       "checkpoint_mismatch: the stored tree no longer gives the root the "
+                       "log signed; anchor_mismatch: the retention anchor is not the one "
+                       "the log signed"})
+    detail = fields.String(validate=validate.OneOf(DETAILS), metadata={
+        "description": "search_entries, only with hash_mismatch: the event's hash still "
+                       "matches but what is stored for search beside it (filter columns, "
+                       "terms) does not - the event was hidden from searches or added to "
+                       "others; with no event named, terms were planted for events the "
+                       "chain does not hold (a whole-chain check only). With "
+                       "checkpoint_mismatch or anchor_mismatch: signature, tree or "
+                       "unsigned, what did not hold."})
     anchor = fields.Nested(AnchorSchema)
 
 
@@ -294,6 +300,60 @@ class AlertOutSchema(Schema):
     notification = fields.Nested(AlertNotificationSchema, required=True)
 
 
+class LogKeySchema(Schema):
+    origin = fields.String(required=True)
+    key_name = fields.String(required=True)
+    key_id = fields.String(required=True, metadata={"description": "8 hex digits"})
+    algorithm = fields.String(required=True, validate=validate.OneOf(["ed25519"]))
+    public_key = fields.String(required=True, metadata={"description": "base64, 32 bytes"})
+    verifier_key = fields.String(required=True, metadata={
+        "description": "signed-note form: <name>+<key id>+<base64(0x01 || key)>"})
+
+
+class CheckpointOutSchema(Schema):
+    tree_size = fields.Integer(required=True)
+    root_hash = fields.String(required=True, metadata={"description": "base64"})
+    created_at = fields.String(required=True)
+    note = fields.String(required=True, metadata={"description": "the signed note"})
+
+
+class InclusionProofSchema(Schema):
+    event_id = fields.String(required=True)
+    leaf_index = fields.Integer(required=True)
+    leaf_hash = fields.String(required=True)
+    tree_size = fields.Integer(required=True)
+    root_hash = fields.String(required=True)
+    inclusion_path = fields.List(fields.String(), required=True, metadata={
+        "description": "RFC 9162 order, leaf to root, base64"})
+    checkpoint = fields.String(required=True)
+
+
+class ConsistencyProofSchema(Schema):
+    from_size = fields.Integer(required=True)
+    to_size = fields.Integer(required=True)
+    from_root = fields.String(required=True)
+    to_root = fields.String(required=True)
+    proof = fields.List(fields.String(), required=True)
+
+
+class EvidenceSchema(Schema):
+    export_id = fields.String(required=True)
+    origin = fields.String(required=True)
+    verifier_key = fields.String(required=True)
+    first_sequence = fields.Integer(required=True)
+    last_sequence = fields.Integer(required=True)
+    row_count = fields.Integer(required=True)
+    file_sha256 = fields.String(required=True)
+    checkpoint = fields.String(required=True, metadata={
+        "description": "signed at exactly last_sequence"})
+    frontier = fields.List(fields.String(), metadata={
+        "description": "unfiltered exports: the compact range of the tree before the first "
+                       "row"})
+    proofs = fields.Dict(keys=fields.String(), values=fields.List(fields.String()), metadata={
+        "description": "filtered exports: each row's inclusion path in the checkpoint's "
+                       "tree"})
+
+
 def page_of(item: type[Schema], name: str) -> type[Schema]:
     """The §5.6 page of ``item``s."""
     return Schema.from_dict({
@@ -311,3 +371,4 @@ StreamPageSchema = page_of(StreamOutSchema, "StreamPage")
 DeliveryPageSchema = page_of(DeliveryOutSchema, "DeliveryPage")
 AlertRulePageSchema = page_of(AlertRuleOutSchema, "AlertRulePage")
 AlertPageSchema = page_of(AlertOutSchema, "AlertPage")
+CheckpointPageSchema = page_of(CheckpointOutSchema, "CheckpointPage")

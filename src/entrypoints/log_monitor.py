@@ -1,0 +1,125 @@
+"""``auditrail log monitor``: an auditor's cron job over one workspace's log.
+
+What turns signatures into append-only evidence: a log could sign a second, rewritten
+history as readily as the first, but not one consistent with the checkpoint a monitor kept
+from before. The state file holds the pinned verifier key and the last checkpoint checked;
+nothing the server says replaces either.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from domain.evidence import SignatureCheck
+from domain.merkle import verify_consistency
+from domain.signed_notes import (
+    InvalidNote,
+    VerifierKey,
+    parse_checkpoint,
+    parse_note,
+    parse_verifier_key,
+    signature_by,
+)
+
+
+class MonitorFailed(Exception):
+    """What did not hold; the log must not be trusted until someone finds out why."""
+
+
+class LogUnreachable(MonitorFailed):
+    """The log could not be asked (network, an error answer): nothing was checked, so
+    nothing is known to be wrong either; the next run tries again from the same state."""
+
+
+def run_monitor(url: str, api_key: str, state_file: Path, verifier_key: str | None,
+                verify: SignatureCheck) -> str:
+    state = _read_state(state_file)
+    pinned = state.get("verifier_key")
+    if pinned and verifier_key and pinned != verifier_key:
+        raise MonitorFailed("--verifier-key differs from the key pinned in the state file")
+    key_text = pinned or verifier_key
+    if not key_text:
+        raise MonitorFailed("no verifier key: pin one with --verifier-key on the first run")
+    try:
+        key = parse_verifier_key(key_text)
+    except InvalidNote as exc:
+        raise MonitorFailed(f"the verifier key: {exc}") from None
+    with httpx.Client(base_url=url.rstrip("/"), timeout=30,
+                      headers={"Authorization": f"Bearer {api_key}"}) as client:
+        note = _get(client, "/api/v1/log/checkpoint").text
+        size, root = _checked(note, key, verify)
+        before = state.get("tree_size")
+        if before is not None:
+            _consistent(client, before, base64.b64decode(state["root_hash"]), size, root)
+    _write_state(state_file, {"verifier_key": key_text, "tree_size": size,
+                              "root_hash": base64.b64encode(root).decode(),
+                              "checkpoint": note})
+    grown = "" if before is None else f", consistent with size {before}"
+    return f"ok: {key.name} at size {size}{grown}"
+
+
+def _checked(note: str, key: VerifierKey, verify: SignatureCheck) -> tuple[int, bytes]:
+    try:
+        parsed = parse_note(note)
+        signature = signature_by(parsed, key)
+        checkpoint = parse_checkpoint(parsed.text)
+    except InvalidNote as exc:
+        raise MonitorFailed(f"the checkpoint served is not one the pinned key signed: {exc}") \
+            from None
+    if not verify(key.public_key, parsed.text.encode("utf-8"), signature):
+        raise MonitorFailed("the checkpoint's signature does not verify with the pinned key")
+    if checkpoint.origin != key.name:
+        raise MonitorFailed(f"the checkpoint is of log {checkpoint.origin}, not {key.name}")
+    return checkpoint.tree_size, checkpoint.root_hash
+
+
+def _consistent(client: httpx.Client, old: int, old_root: bytes, new: int,
+                new_root: bytes) -> None:
+    if new < old:
+        raise MonitorFailed(f"the log shrank: size {new}, where {old} was signed before")
+    if new == old:
+        if new_root != old_root:
+            raise MonitorFailed(f"two different roots signed for size {new}: a fork")
+        return
+    proof = _get(client, "/api/v1/log/consistency",
+                 params={"from_size": old, "to_size": new}).json()
+    hashes = [base64.b64decode(h) for h in proof.get("proof", [])]
+    if not verify_consistency(old, new, old_root, new_root, hashes):
+        raise MonitorFailed(f"the log of size {new} does not extend the one of size {old} "
+                            f"kept last time: its history was rewritten")
+
+
+def _get(client: httpx.Client, path: str, **kwargs: Any) -> httpx.Response:
+    try:
+        response = client.get(path, **kwargs)
+    except httpx.HTTPError as exc:
+        raise LogUnreachable(f"could not reach the log ({type(exc).__name__})") from None
+    if response.status_code != 200:
+        raise LogUnreachable(f"GET {path} answered {response.status_code}")
+    return response
+
+
+def _read_state(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        state = json.loads(path.read_text())
+    except ValueError:
+        raise MonitorFailed(f"the state file {path} is not JSON") from None
+    return state if isinstance(state, dict) else {}
+
+
+def _write_state(path: Path, state: dict[str, Any]) -> None:
+    """Atomically: a run killed while writing leaves the previous state."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".monitor-")
+    with os.fdopen(descriptor, "w") as handle:
+        json.dump(state, handle, indent=1)
+    os.replace(temporary, path)
