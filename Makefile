@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: install run test unit lint bench bench-query bench-export bench-verify bench-ratelimit bench-cost bench-tenants bench-streams bench-alerts bench-what-if clean
+.PHONY: install run test unit lint bench bench-query bench-export bench-verify bench-ratelimit bench-cost bench-tenants bench-streams bench-alerts bench-transparency bench-what-if clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,9 @@ bench-streams: $(STAMP)
 
 bench-alerts: $(STAMP)
 	$(BIN)/python bench/alerts.py
+
+bench-transparency: $(STAMP)
+	$(BIN)/python bench/transparency.py
 
 bench-what-if: $(STAMP)
 	$(BIN)/python bench/what_if.py

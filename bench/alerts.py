@@ -29,7 +29,7 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "src")]
 
-from scratch import add_server_options  # noqa: E402
+from scratch import SIGNING_KEY, add_server_options  # noqa: E402
 from tests.geo_db import build_city_database  # noqa: E402
 from tests.queues import forget_queue  # noqa: E402
 
@@ -102,7 +102,8 @@ def main() -> None:
     container = build_container(Settings(
         database_url=dsn.replace("postgresql://", "postgresql+psycopg://"),
         redis_url=options.redis, queue_name=f"auditrail-bench-{uuid.uuid4().hex[:8]}",
-        secret_key="bench-secret-key-0123456789abcdef", data_dir=tmp,
+        secret_key="bench-secret-key-0123456789abcdef", signing_key=SIGNING_KEY,
+        data_dir=tmp,
         geoip_db=str(build_city_database(tmp / "City.mmdb")),
         allow_private_destinations=True))
     try:

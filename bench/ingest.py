@@ -41,7 +41,7 @@ from pathlib import Path
 import psycopg
 import redis
 from cpu import GROUPS, CpuMeter, per_request
-from scratch import add_server_options
+from scratch import SIGNING_KEY, add_server_options
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -102,6 +102,7 @@ class Bench:
             "AUDITRAIL_DATABASE_URL": self.url, "AUDITRAIL_REDIS_URL": options.redis,
             "AUDITRAIL_QUEUE_NAME": self.queue,  # logs at the default level, INFO
             "AUDITRAIL_SECRET_KEY": "bench-secret-key-0123456789abcdef",
+            "AUDITRAIL_SIGNING_KEY": SIGNING_KEY,
             "AUDITRAIL_REQUEUE_AFTER_SECONDS": "3600", "AUDITRAIL_DATA_DIR": str(self.tmp),
             "AUDITRAIL_GEOIP_DB": str(self._geo_database()),
         })

@@ -35,6 +35,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 BIN = Path(sys.executable).parent
 
+from scratch import SIGNING_KEY  # noqa: E402
+
 from adapters.inprocess.rate_limiter import InMemoryRateLimiter  # noqa: E402
 from adapters.redis_store.rate_limiter import RedisRateLimiter  # noqa: E402
 from application.credential_cache import CredentialCache  # noqa: E402
@@ -147,6 +149,7 @@ def measure_server(url: str, queue: str, secret: str) -> None:
     env.update({"AUDITRAIL_DATABASE_URL": url, "AUDITRAIL_REDIS_URL": REDIS,
                 "AUDITRAIL_QUEUE_NAME": queue,  # logs at the default level, INFO
                 "AUDITRAIL_SECRET_KEY": "bench-secret-key-0123456789abcdef",
+                "AUDITRAIL_SIGNING_KEY": SIGNING_KEY,
                 "AUDITRAIL_TRUSTED_PROXIES": "1",
                 "AUDITRAIL_DATA_DIR": data_dir})
     server = subprocess.Popen([str(BIN / "auditrail"), "serve", "--port", str(port),

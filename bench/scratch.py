@@ -10,6 +10,9 @@ from contextlib import contextmanager
 
 import psycopg
 
+SIGNING_KEY = "YmVuY2ggc2lnbmluZyBrZXksIG5vdCBhIHNlY3JldCE="
+"""base64 of 32 bytes: the benchmarks' production processes must sign checkpoints."""
+
 
 def add_server_options(parser: argparse.ArgumentParser, redis: bool = True) -> None:
     """``--postgres`` and ``--redis``: the servers, those of the test suite by default."""

@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 sys.path[:0] = [str(ROOT), str(ROOT / "src")]
 
-from scratch import add_server_options  # noqa: E402
+from scratch import SIGNING_KEY, add_server_options  # noqa: E402
 from tests.receivers import Answer, Receiver  # noqa: E402
 
 from entrypoints.container import build_container  # noqa: E402
@@ -78,6 +78,7 @@ class Bench:
         settings = {"database_url": self.dsn.replace("postgresql://", "postgresql+psycopg://"),
                     "redis_url": options.redis, "queue_name": self.queue,
                     "secret_key": "bench-secret-key-0123456789abcdef",
+                    "signing_key": SIGNING_KEY,
                     "data_dir": str(self.tmp), "allow_private_destinations": "1",
                     "requeue_after_seconds": "3600"}
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("AUDITRAIL_")}

@@ -30,7 +30,7 @@ import psycopg
 from redis import Redis
 from rq import Queue, Worker
 from rq.registry import StartedJobRegistry
-from scratch import add_server_options, scratch_database
+from scratch import SIGNING_KEY, add_server_options, scratch_database
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -74,11 +74,13 @@ class Bench:
         url = dsn.replace("postgresql://", "postgresql+psycopg://")
         self.container = build_container(Settings(
             database_url=url, redis_url=options.redis, queue_name=self.queue.name,
-            data_dir=data_dir, secret_key=SECRET, requeue_after_seconds=3600))
+            data_dir=data_dir, secret_key=SECRET, signing_key=SIGNING_KEY,
+            requeue_after_seconds=3600))
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("AUDITRAIL_")}
         self.env.update({"AUDITRAIL_DATABASE_URL": url, "AUDITRAIL_REDIS_URL": options.redis,
                          "AUDITRAIL_QUEUE_NAME": self.queue.name,
-                         "AUDITRAIL_SECRET_KEY": SECRET, "AUDITRAIL_DATA_DIR": str(data_dir),
+                         "AUDITRAIL_SECRET_KEY": SECRET,
+                         "AUDITRAIL_SIGNING_KEY": SIGNING_KEY, "AUDITRAIL_DATA_DIR": str(data_dir),
                          "AUDITRAIL_REQUEUE_AFTER_SECONDS": "3600"})
 
     def run(self) -> None:

@@ -3,8 +3,8 @@
     .venv/bin/python bench/verify.py [--events 1000000] [--keep] [--reuse DATABASE]
 
 Loads one workspace's chain of real events (built and linked by the domain's own code, so
-every hash is right, and written with COPY), then, each in a fresh process so that its
-peak RSS is its own:
+every hash and every leaf of the Merkle tree is right, and written with COPY), then, each
+in a fresh process so that its peak RSS is its own:
   * reads the chain's rows in sequence order with a plain psycopg server-side cursor (the
     read limit);
   * reads them the same way and recomputes every hash with ``domain.hash_chain`` (the limit
@@ -41,7 +41,8 @@ from scratch import add_database_options, scratch_database  # noqa: E402
 
 from domain.event_search import search_terms  # noqa: E402
 from domain.events import Event, new_event  # noqa: E402
-from domain.hash_chain import GENESIS_HASH, ChainHead, event_hash, link  # noqa: E402
+from domain.hash_chain import GENESIS_HASH, ChainHead, event_hash, link_with_leaves  # noqa: E402
+from domain.tiles import append_leaves, edge_tiles  # noqa: E402
 from domain.timestamps import format_timestamp  # noqa: E402
 
 TARGET = "ws_verifybench00000000000000"
@@ -82,6 +83,7 @@ def load(dsn: str, count: int) -> None:
     upgrade(engine)
     engine.dispose()
     head = ChainHead(0, GENESIS_HASH)
+    tiles: dict[tuple[int, int], bytes] = {}
     with psycopg.connect(dsn) as connection:
         connection.execute("INSERT INTO workspaces (id, name, plan, ip_allowlist, created_at) "
                            "VALUES (%s, 'verify bench', 'enterprise', '[]', %s)",
@@ -90,10 +92,14 @@ def load(dsn: str, count: int) -> None:
         for event in events(count):
             pending.append(event)
             if len(pending) == CHUNK:
-                head = _write(connection, head, pending)
+                head = _write(connection, head, pending, tiles)
                 pending = []
         if pending:
-            head = _write(connection, head, pending)
+            head = _write(connection, head, pending, tiles)
+        with connection.cursor().copy("COPY tree_tiles (workspace_id, level, tile, hashes) "
+                                      "FROM STDIN") as copy:
+            for (level, index), data in tiles.items():
+                copy.write_row((TARGET, level, index, data))
         connection.execute("INSERT INTO chain_heads (workspace_id, sequence, hash) "
                            "VALUES (%s, %s, %s)", (TARGET, head.sequence, head.hash))
         connection.commit()
@@ -125,9 +131,13 @@ def events(count: int) -> Iterator[Event]:
         yield event.with_geo(GEO if rng.random() < 0.8 else None)
 
 
-def _write(connection: psycopg.Connection, head: ChainHead, chunk: list[Event]) -> ChainHead:
-    """The linked events and, as the service files them, their search terms."""
-    linked, head = link(head, chunk)
+def _write(connection: psycopg.Connection, head: ChainHead, chunk: list[Event],
+           tiles: dict[tuple[int, int], bytes]) -> ChainHead:
+    """The linked events and, as the service files them, their search terms; their leaves
+    join ``tiles``, written once at the end."""
+    size = head.sequence
+    linked, head, leaves = link_with_leaves(head, chunk)
+    tiles.update(append_leaves(size, {key: tiles[key] for key in edge_tiles(size)}, leaves))
     with connection.cursor().copy("COPY event_terms (workspace_id, term, occurred_at, "
                                   "event_id) FROM STDIN") as copy:
         for event in linked:
