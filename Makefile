@@ -6,12 +6,12 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: install run test unit lint bench bench-query bench-export bench-verify bench-ratelimit bench-cost bench-tenants bench-streams bench-alerts bench-transparency bench-what-if clean
+.PHONY: install run test unit lint bench bench-query bench-export bench-verify bench-ratelimit bench-cost bench-tenants bench-streams bench-alerts bench-transparency bench-client bench-what-if clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml clients/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev]' -e clients/python
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -61,6 +61,9 @@ bench-alerts: $(STAMP)
 
 bench-transparency: $(STAMP)
 	$(BIN)/python bench/transparency.py
+
+bench-client: $(STAMP)
+	$(BIN)/python bench/client.py
 
 bench-what-if: $(STAMP)
 	$(BIN)/python bench/what_if.py

@@ -1,0 +1,39 @@
+"""Auditrail's Python client: a typed API, a batching emitter and local proof checks.
+
+    from auditrail_client import Auditrail
+
+    client = Auditrail("http://127.0.0.1:8080", api_key="ak_…")
+    with client.emitter() as emitter:       # batches in a background thread
+        emitter.emit({"action": "user.login", "actor": {"id": "usr_42", "type": "user"}})
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from auditrail_client.client import Auditrail
+from auditrail_client.emitter import Emitter, EmitterStats
+from auditrail_client.errors import (
+    ApiError,
+    AuditrailError,
+    BadRequest,
+    Conflict,
+    Gone,
+    NotFound,
+    PayloadTooLarge,
+    PermissionDenied,
+    RateLimited,
+    ServerError,
+    TransportError,
+    Unauthenticated,
+    ValidationFailed,
+)
+from auditrail_client.monitor import Monitor, MonitorAlarm
+from auditrail_client.proofs import ProofInvalid
+
+__all__ = [
+    "ApiError", "Auditrail", "AuditrailError", "BadRequest", "Conflict", "Emitter",
+    "EmitterStats", "Gone", "Monitor", "MonitorAlarm", "NotFound", "PayloadTooLarge",
+    "PermissionDenied", "ProofInvalid", "RateLimited", "ServerError", "TransportError",
+    "Unauthenticated", "ValidationFailed", "__version__",
+]

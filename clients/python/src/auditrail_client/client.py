@@ -1,0 +1,424 @@
+"""``Auditrail(url, api_key)``: the contract's resources, one attribute each."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+import httpx
+
+from auditrail_client._transport import Transport
+from auditrail_client.errors import ApiError, AuditrailError, Conflict, error_from
+from auditrail_client.models import (
+    Accepted,
+    Alert,
+    AlertRule,
+    ApiKey,
+    Checkpoint,
+    Delivery,
+    Event,
+    Export,
+    LogKey,
+    Pages,
+    Stream,
+    Usage,
+    VerifyReport,
+    Workspace,
+)
+from auditrail_client.proofs import (
+    ProofInvalid,
+    VerifierKey,
+    b64decode_all,
+    check_checkpoint,
+    event_leaf_hash,
+    verify_consistency,
+    verify_inclusion,
+)
+
+if TYPE_CHECKING:
+    from auditrail_client.emitter import Emitter
+
+Json = dict[str, Any]
+
+
+class Auditrail:
+    """A client for one workspace (the API key's). Thread-safe: share one per process.
+
+    ``timeout`` is per request (default 30 s, 5 s to connect); ``max_retries`` retries GETs
+    and event creation (which always carries an Idempotency-Key) after connection
+    failures, 429 (after its Retry-After) and 502-504.
+    """
+
+    def __init__(self, url: str, api_key: str, *, timeout: float | httpx.Timeout | None = None,
+                 max_retries: int = 2, user_agent: str | None = None,
+                 http_transport: httpx.BaseTransport | None = None) -> None:
+        self._transport = Transport(url, api_key, timeout=timeout, max_retries=max_retries,
+                                    user_agent=user_agent, http_transport=http_transport)
+        t = self._transport
+        self.events = Events(t)
+        self.exports = Exports(t)
+        self.api_keys = ApiKeys(t)
+        self.workspace = WorkspaceResource(t)
+        self.usage = UsageResource(t)
+        self.streams = Streams(t)
+        self.alert_rules = AlertRules(t)
+        self.alerts = Alerts(t)
+        self.log = Log(t)
+
+    def emitter(self, **options: Any) -> Emitter:
+        """A batching emitter for this client (options: see ``auditrail_client.Emitter``)."""
+        from auditrail_client.emitter import Emitter
+        return Emitter(self._transport, **options)
+
+    def close(self) -> None:
+        self._transport.close()
+
+    def __enter__(self) -> Auditrail:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+class _Resource:
+    def __init__(self, transport: Transport) -> None:
+        self._t = transport
+
+    def _pages(self, path: str, build: Callable[[Mapping[str, Any]], Any],
+               params: Mapping[str, Any]) -> Pages[Any]:
+        def fetch(cursor: str | None) -> Mapping[str, Any]:
+            return self._t.json("GET", path, params={**params, "cursor": cursor})
+        return Pages(fetch, build)
+
+
+# -- events -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InclusionProof:
+    """``GET /events/{id}/proof``. ``verify`` checks it locally against a key you pinned."""
+
+    event_id: str
+    leaf_index: int
+    leaf_hash: str
+    tree_size: int
+    root_hash: str
+    inclusion_path: list[str]
+    checkpoint: str
+
+    def verify(self, verifier_key: str | VerifierKey,
+               event: Event | Mapping[str, Any] | None = None) -> None:
+        """Raise ``ProofInvalid`` unless the checkpoint is signed by ``verifier_key``, says
+        this proof's size and root, and the leaf is in that tree at its index; with
+        ``event``, also unless the leaf is that event (as you hold it)."""
+        signed = check_checkpoint(self.checkpoint, verifier_key)
+        leaf, root = b64decode_all([self.leaf_hash, self.root_hash])
+        path = b64decode_all(self.inclusion_path)
+        if (signed.tree_size, signed.root_hash) != (self.tree_size, root):
+            raise ProofInvalid("the proof's size and root are not the checkpoint's")
+        if not verify_inclusion(self.leaf_index, self.tree_size, leaf, path, root):
+            raise ProofInvalid(f"event {self.event_id} is not at leaf {self.leaf_index} of "
+                               f"the signed tree of size {self.tree_size}")
+        if event is not None:
+            document = event.raw if isinstance(event, Event) else event
+            if document.get("id") != self.event_id or event_leaf_hash(document) != leaf:
+                raise ProofInvalid(f"the event held is not the one the log holds as "
+                                   f"{self.event_id}")
+
+
+class Events(_Resource):
+    def create(self, event: Mapping[str, Any], *, idempotency_key: str | None = None
+               ) -> Accepted:
+        """Store one event (202: durable, processed soon). An Idempotency-Key is always
+        sent (a new one unless given), so the automatic retries never store it twice."""
+        headers = {"Idempotency-Key": idempotency_key or _new_key()}
+        return Accepted.from_json(self._t.json("POST", "/api/v1/events", json=event,
+                                               headers=headers))
+
+    def create_batch(self, events: Iterable[Mapping[str, Any]], *,
+                     idempotency_key: str | None = None) -> list[str]:
+        """Store 1-1,000 events at once, all or none; their ids in input order."""
+        headers = {"Idempotency-Key": idempotency_key or _new_key()}
+        body = self._t.json("POST", "/api/v1/events/batch", json={"events": list(events)},
+                            headers=headers)
+        return list(body["ids"])
+
+    def get(self, event_id: str) -> Event:
+        return Event.from_json(self._t.json("GET", f"/api/v1/events/{event_id}"))
+
+    def list(self, *, action: str | None = None, actor_id: str | None = None,
+             actor_type: str | None = None, target_id: str | None = None,
+             target_type: str | None = None, ip_address: str | None = None,
+             country_code: str | None = None, since: str | None = None,
+             until: str | None = None, status: str | None = None, order: str = "desc",
+             page_size: int = 100) -> Pages[Event]:
+        """Every matching event, fetched lazily a page at a time (``total_count`` on the
+        result once iteration began)."""
+        params = {"action": action, "actor_id": actor_id, "actor_type": actor_type,
+                  "target_id": target_id, "target_type": target_type,
+                  "ip_address": ip_address, "country_code": country_code, "since": since,
+                  "until": until, "status": status, "order": order, "limit": page_size}
+        return self._pages("/api/v1/events", Event.from_json, params)
+
+    def verify(self, *, from_sequence: int | None = None,
+               to_sequence: int | None = None) -> VerifyReport:
+        return VerifyReport.from_json(self._t.json(
+            "GET", "/api/v1/events/verify",
+            params={"from_sequence": from_sequence, "to_sequence": to_sequence}))
+
+    def proof(self, event_id: str, *, tree_size: int | None = None,
+              wait: float = 0.0) -> InclusionProof:
+        """The event's inclusion proof; ``wait`` seconds at most for it to be covered by
+        a checkpoint (else ``Conflict`` with code ``not_checkpointed``)."""
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                body = self._t.json("GET", f"/api/v1/events/{event_id}/proof",
+                                    params={"tree_size": tree_size})
+                return InclusionProof(**{k: body[k] for k in (
+                    "event_id", "leaf_index", "leaf_hash", "tree_size", "root_hash",
+                    "inclusion_path", "checkpoint")})
+            except Conflict as exc:
+                if exc.code != "not_checkpointed" or time.monotonic() >= deadline:
+                    raise
+                time.sleep(min(exc.retry_after or 1.0, 1.0,
+                               max(0.0, deadline - time.monotonic())))
+
+
+# -- exports ----------------------------------------------------------------------------------
+
+
+class ExportFailed(AuditrailError):
+    """The export ended ``failed`` (``export.error`` says why) or ``expired``."""
+
+    def __init__(self, export: Export) -> None:
+        super().__init__(f"export {export.id} is {export.status}: {export.error or ''}")
+        self.export = export
+
+
+class Exports(_Resource):
+    def create(self, *, format: str = "ndjson", filters: Mapping[str, Any] | None = None,
+               gzip: bool = False) -> Export:
+        return Export.from_json(self._t.json("POST", "/api/v1/exports", json={
+            "format": format, "filters": dict(filters or {}), "gzip": gzip}))
+
+    def get(self, export_id: str) -> Export:
+        return Export.from_json(self._t.json("GET", f"/api/v1/exports/{export_id}"))
+
+    def list(self, *, order: str = "desc", page_size: int = 100) -> Pages[Export]:
+        return self._pages("/api/v1/exports", Export.from_json,
+                           {"order": order, "limit": page_size})
+
+    def wait(self, export_id: str, *, timeout: float = 600.0, poll: float = 1.0) -> Export:
+        """The export once completed; ``ExportFailed`` if it failed or expired,
+        ``TimeoutError`` after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            export = self.get(export_id)
+            if export.status == "completed":
+                return export
+            if export.status in ("failed", "expired"):
+                raise ExportFailed(export)
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"export {export_id} is still {export.status}")
+            time.sleep(poll)
+
+    def download(self, export_id: str, path: str | os.PathLike[str]) -> Path:
+        """Stream the file to ``path`` (never whole in memory), check its SHA-256 against
+        the export's, and only then move it into place; ``ProofInvalid`` if it differs."""
+        export = self.get(export_id)
+        link = self._t.request("GET", f"/api/v1/exports/{export_id}/download")
+        target = Path(path)
+        descriptor, partial = tempfile.mkstemp(dir=target.parent or ".",
+                                               prefix=f".{target.name}.")
+        digest = hashlib.sha256()
+        try:
+            with os.fdopen(descriptor, "wb") as out, \
+                    self._t.new_http_client().stream("GET", link.headers["Location"]) as body:
+                if body.status_code != 200:
+                    raise _error_of(body)
+                for chunk in body.iter_bytes(1 << 20):
+                    digest.update(chunk)
+                    out.write(chunk)
+            if export.sha256 and digest.hexdigest() != export.sha256:
+                raise ProofInvalid(f"the downloaded file's sha256 {digest.hexdigest()} is "
+                                   f"not the export's {export.sha256}")
+            os.replace(partial, target)
+        finally:
+            if os.path.exists(partial):
+                os.unlink(partial)
+        return target
+
+    def evidence(self, export_id: str) -> Json:
+        """What proves the export offline: ``auditrail verify FILE --evidence``."""
+        return dict(self._t.json("GET", f"/api/v1/exports/{export_id}/evidence"))
+
+
+def _error_of(response: httpx.Response) -> ApiError:
+    response.read()
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    return error_from(response.status_code, body, response.headers)
+
+
+# -- workspace ----------------------------------------------------------------------------------
+
+
+class ApiKeys(_Resource):
+    def create(self, name: str, scopes: Iterable[str], *, expires_at: str | None = None
+               ) -> ApiKey:
+        """The new key; its ``secret`` is shown only here."""
+        body: Json = {"name": name, "scopes": list(scopes)}
+        if expires_at is not None:
+            body["expires_at"] = expires_at
+        return ApiKey.from_json(self._t.json("POST", "/api/v1/api-keys", json=body))
+
+    def list(self, *, order: str = "desc", page_size: int = 100) -> Pages[ApiKey]:
+        return self._pages("/api/v1/api-keys", ApiKey.from_json,
+                           {"order": order, "limit": page_size})
+
+    def get(self, key_id: str) -> ApiKey:
+        return ApiKey.from_json(self._t.json("GET", f"/api/v1/api-keys/{key_id}"))
+
+    def revoke(self, key_id: str) -> ApiKey:
+        return ApiKey.from_json(self._t.json("DELETE", f"/api/v1/api-keys/{key_id}"))
+
+
+class WorkspaceResource(_Resource):
+    def get(self) -> Workspace:
+        return Workspace.from_json(self._t.json("GET", "/api/v1/workspace"))
+
+    def update(self, **changes: Any) -> Workspace:
+        """Any of ``name``, ``ip_allowlist``, ``retention_days``."""
+        return Workspace.from_json(self._t.json("PATCH", "/api/v1/workspace", json=changes))
+
+
+class UsageResource(_Resource):
+    def get(self) -> Usage:
+        return Usage.from_json(self._t.json("GET", "/api/v1/usage"))
+
+
+# -- streams and alerts ---------------------------------------------------------------------------
+
+
+class Streams(_Resource):
+    def create(self, name: str, type: str, config: Mapping[str, Any], *,
+               filter: Mapping[str, Any] | None = None) -> Stream:
+        body: Json = {"name": name, "type": type, "config": dict(config)}
+        if filter is not None:
+            body["filter"] = dict(filter)
+        return Stream.from_json(self._t.json("POST", "/api/v1/streams", json=body))
+
+    def list(self, *, order: str = "desc", page_size: int = 100) -> Pages[Stream]:
+        return self._pages("/api/v1/streams", Stream.from_json,
+                           {"order": order, "limit": page_size})
+
+    def get(self, stream_id: str) -> Stream:
+        return Stream.from_json(self._t.json("GET", f"/api/v1/streams/{stream_id}"))
+
+    def update(self, stream_id: str, **changes: Any) -> Stream:
+        return Stream.from_json(self._t.json("PATCH", f"/api/v1/streams/{stream_id}",
+                                             json=changes))
+
+    def delete(self, stream_id: str) -> None:
+        self._t.request("DELETE", f"/api/v1/streams/{stream_id}")
+
+    def test(self, stream_id: str) -> Json:
+        """Send a signed sample delivery now; the answer says how it went."""
+        return dict(self._t.json("POST", f"/api/v1/streams/{stream_id}/test"))
+
+    def replay(self, stream_id: str, from_sequence: int) -> Stream:
+        return Stream.from_json(self._t.json("POST", f"/api/v1/streams/{stream_id}/replay",
+                                             json={"from_sequence": from_sequence}))
+
+    def deliveries(self, stream_id: str, *, order: str = "desc",
+                   page_size: int = 100) -> Pages[Delivery]:
+        return self._pages(f"/api/v1/streams/{stream_id}/deliveries", Delivery.from_json,
+                           {"order": order, "limit": page_size})
+
+
+class AlertRules(_Resource):
+    def create(self, **rule: Any) -> AlertRule:
+        """``name``, ``match``, ``notify`` and optionally ``threshold``,
+        ``cooldown_seconds``, ``enabled`` (contract §7)."""
+        return AlertRule.from_json(self._t.json("POST", "/api/v1/alert-rules", json=rule))
+
+    def list(self, *, order: str = "desc", page_size: int = 100) -> Pages[AlertRule]:
+        return self._pages("/api/v1/alert-rules", AlertRule.from_json,
+                           {"order": order, "limit": page_size})
+
+    def get(self, rule_id: str) -> AlertRule:
+        return AlertRule.from_json(self._t.json("GET", f"/api/v1/alert-rules/{rule_id}"))
+
+    def update(self, rule_id: str, **changes: Any) -> AlertRule:
+        return AlertRule.from_json(self._t.json("PATCH", f"/api/v1/alert-rules/{rule_id}",
+                                                json=changes))
+
+    def delete(self, rule_id: str) -> None:
+        self._t.request("DELETE", f"/api/v1/alert-rules/{rule_id}")
+
+
+class Alerts(_Resource):
+    def list(self, *, rule_id: str | None = None, since: str | None = None,
+             until: str | None = None, order: str = "desc",
+             page_size: int = 100) -> Pages[Alert]:
+        return self._pages("/api/v1/alerts", Alert.from_json, {
+            "rule_id": rule_id, "since": since, "until": until, "order": order,
+            "limit": page_size})
+
+    def get(self, alert_id: str) -> Alert:
+        return Alert.from_json(self._t.json("GET", f"/api/v1/alerts/{alert_id}"))
+
+
+# -- the transparency log -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConsistencyProof:
+    from_size: int
+    to_size: int
+    from_root: str
+    to_root: str
+    proof: list[str]
+
+    def verify(self, old_root: bytes, new_root: bytes) -> None:
+        """Raise ``ProofInvalid`` unless the tree of ``new_root`` extends the one of
+        ``old_root`` (roots you took from checkpoints you checked, not from this proof)."""
+        if not verify_consistency(self.from_size, self.to_size, old_root, new_root,
+                                  b64decode_all(self.proof)):
+            raise ProofInvalid(f"the log of size {self.to_size} does not extend the one "
+                               f"of size {self.from_size}")
+
+
+class Log(_Resource):
+    def key(self) -> LogKey:
+        """The log's key. Pin its ``verifier_key`` once, from a channel you trust: every
+        check then uses the pinned key, never one the server offers later."""
+        return LogKey.from_json(self._t.json("GET", "/api/v1/log/key"))
+
+    def checkpoint(self) -> str:
+        """The latest checkpoint, the signed note's exact text."""
+        return self._t.request("GET", "/api/v1/log/checkpoint").text
+
+    def checkpoints(self, *, order: str = "desc", page_size: int = 100) -> Pages[Checkpoint]:
+        return self._pages("/api/v1/log/checkpoints", Checkpoint.from_json,
+                           {"order": order, "limit": page_size})
+
+    def consistency(self, from_size: int, to_size: int | None = None) -> ConsistencyProof:
+        body = self._t.json("GET", "/api/v1/log/consistency",
+                            params={"from_size": from_size, "to_size": to_size})
+        return ConsistencyProof(**{k: body[k] for k in (
+            "from_size", "to_size", "from_root", "to_root", "proof")})
+
+
+def _new_key() -> str:
+    return f"auditrail-client-{uuid.uuid4()}"

@@ -1,0 +1,232 @@
+"""Typed results. Each keeps the whole JSON object as ``raw``, so a field a newer server
+adds is never lost to an older client."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, Callable, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+M = TypeVar("M", bound="_FromJson")
+
+
+class _FromJson:
+    """``from_json``: the known fields by name (None when absent), and all of it as ``raw``."""
+
+    @classmethod
+    def from_json(cls: type[M], data: Mapping[str, Any]) -> M:
+        names = {f.name for f in fields(cls) if f.name != "raw"}  # type: ignore[arg-type]
+        return cls(**{name: data.get(name) for name in names}, raw=dict(data))
+
+
+@dataclass(frozen=True)
+class Event(_FromJson):
+    """An event as ``GET /events/{id}`` returns it (``sequence``, ``prev_hash``, ``hash``
+    and ``geo`` are None while it is pending)."""
+
+    id: str
+    workspace_id: str
+    action: str
+    occurred_at: str
+    received_at: str
+    status: str
+    actor: dict[str, Any]
+    targets: list[dict[str, Any]]
+    context: dict[str, Any]
+    metadata: dict[str, Any]
+    geo: dict[str, Any] | None
+    sequence: int | None
+    prev_hash: str | None
+    hash: str | None
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Accepted(_FromJson):
+    """What ``POST /events`` answers: the event is durably stored, not yet processed."""
+
+    id: str
+    status: str
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class VerifyReport(_FromJson):
+    """``GET /events/verify``: ``valid``, or the first invalid sequence and why."""
+
+    valid: bool
+    checked: int
+    from_sequence: int | None
+    to_sequence: int | None
+    head_hash: str | None
+    first_invalid_sequence: int | None
+    event_id: str | None
+    reason: str | None
+    detail: str | None
+    anchor: dict[str, Any] | None
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Export(_FromJson):
+    id: str
+    status: str
+    format: str
+    gzip: bool
+    filters: dict[str, Any]
+    row_count: int | None
+    size_bytes: int | None
+    sha256: str | None
+    created_at: str
+    started_at: str | None
+    completed_at: str | None
+    expires_at: str | None
+    error: str | None
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class ApiKey(_FromJson):
+    """``secret`` is set only in the answer that created the key."""
+
+    id: str
+    name: str
+    prefix: str
+    scopes: list[str]
+    created_at: str
+    expires_at: str | None
+    revoked_at: str | None
+    last_used_at: str | None
+    secret: str | None
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Workspace(_FromJson):
+    id: str
+    name: str
+    plan: str
+    rate_limit_per_minute: int
+    ip_allowlist: list[str]
+    retention_days: int | None
+    created_at: str
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Usage(_FromJson):
+    plan: str
+    rate_limit: dict[str, Any]
+    events: dict[str, Any]
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Stream(_FromJson):
+    """``config`` shows credentials as hints; a generated webhook ``secret`` appears
+    only in the answer that created the stream."""
+
+    id: str
+    name: str
+    type: str
+    config: dict[str, Any]
+    filter: dict[str, Any] | None
+    status: str
+    created_at: str
+    updated_at: str
+    delivery: dict[str, Any]
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Delivery(_FromJson):
+    id: str
+    kind: str
+    sequence: int | None
+    status: str
+    attempts: int
+    http_status: int | None
+    event_count: int
+    first_sequence: int | None
+    last_sequence: int | None
+    error: str | None
+    created_at: str
+    last_attempt_at: str | None
+    delivered_at: str | None
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class AlertRule(_FromJson):
+    id: str
+    name: str
+    enabled: bool
+    match: dict[str, Any]
+    threshold: dict[str, Any] | None
+    cooldown_seconds: int
+    notify: dict[str, Any]
+    created_at: str
+    updated_at: str
+    notification: dict[str, Any]
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Alert(_FromJson):
+    id: str
+    rule_id: str
+    group_key: str
+    count: int
+    event_ids: list[str]
+    triggered_at: str
+    notification: dict[str, Any]
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Checkpoint(_FromJson):
+    """A signed checkpoint as ``GET /log/checkpoints`` lists it; ``note`` is the signed
+    text (check it with ``auditrail_client.proofs.check_checkpoint``)."""
+
+    tree_size: int
+    root_hash: str
+    created_at: str
+    note: str
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class LogKey(_FromJson):
+    origin: str
+    key_name: str
+    key_id: str
+    algorithm: str
+    public_key: str
+    verifier_key: str
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+class Pages(Generic[T]):
+    """Every item of a listing, fetched a page at a time as you iterate (lazily: a
+    listing of millions costs one page of memory). ``total_count`` is known once the
+    first page is read."""
+
+    def __init__(self, fetch: Callable[[str | None], Mapping[str, Any]],
+                 build: Callable[[Mapping[str, Any]], T]) -> None:
+        self._fetch = fetch
+        self._build = build
+        self.total_count: int | None = None
+
+    def __iter__(self) -> Iterator[T]:
+        cursor: str | None = None
+        while True:
+            page = self._fetch(cursor)
+            self.total_count = page.get("total_count", self.total_count)
+            for item in page.get("data", []):
+                yield self._build(item)
+            cursor = page.get("next_cursor")
+            if not page.get("has_more") or not cursor:
+                return

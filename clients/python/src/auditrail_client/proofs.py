@@ -1,0 +1,244 @@
+"""Checking what the log signed, locally: C2SP signed notes and checkpoints (Ed25519),
+RFC 9162 inclusion and consistency proofs, and an event's leaf hash (RFC 8785 JSON).
+
+Self-contained on purpose: an auditor's check must not depend on the server's code.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from auditrail_client.errors import AuditrailError
+
+ED25519 = 0x01
+NOT_CORE = ("status", "prev_hash", "hash")
+
+
+class ProofInvalid(AuditrailError):
+    """What does not hold, in words: do not trust the log's answer."""
+
+
+@dataclass(frozen=True)
+class VerifierKey:
+    name: str
+    key_id: bytes
+    public_key: bytes
+
+
+@dataclass(frozen=True)
+class SignedCheckpoint:
+    origin: str
+    tree_size: int
+    root_hash: bytes
+    note: str
+
+
+def parse_verifier_key(text: str) -> VerifierKey:
+    """``<name>+<key id hex>+<base64(0x01 ‖ public key)>``, the form ``GET /log/key``
+    gives as ``verifier_key``; its key id must match its name and key."""
+    try:
+        name, key_hex, encoded = text.strip().split("+", 2)
+        key_id, material = bytes.fromhex(key_hex), base64.b64decode(encoded, validate=True)
+    except (ValueError, binascii.Error):
+        raise ProofInvalid("not a verifier key (<name>+<key id>+<base64 key>)") from None
+    if len(key_id) != 4 or len(material) != 33 or material[0] != ED25519:
+        raise ProofInvalid("not an Ed25519 verifier key")
+    if _key_id(name, material[1:]) != key_id:
+        raise ProofInvalid("the verifier key's id does not match its name and key")
+    return VerifierKey(name, key_id, material[1:])
+
+
+def check_checkpoint(note: str, key: VerifierKey | str) -> SignedCheckpoint:
+    """The checkpoint in ``note`` once its signature by ``key`` (the one you pinned)
+    verifies; raises ``ProofInvalid`` otherwise."""
+    if isinstance(key, str):
+        key = parse_verifier_key(key)
+    text, signatures = _split_note(note)
+    signed = [sig for name, sig in signatures if name == key.name and sig[:4] == key.key_id]
+    if not signed:
+        raise ProofInvalid(f"the checkpoint has no signature by {key.name}")
+    try:
+        Ed25519PublicKey.from_public_bytes(key.public_key).verify(signed[0][4:],
+                                                                  text.encode("utf-8"))
+    except InvalidSignature:
+        raise ProofInvalid("the checkpoint's signature does not verify with the key") \
+            from None
+    lines = text.split("\n")
+    try:
+        origin, size, root = lines[0], int(lines[1]), base64.b64decode(lines[2],
+                                                                         validate=True)
+    except (IndexError, ValueError, binascii.Error):
+        raise ProofInvalid("the signed note is not a checkpoint") from None
+    if origin != key.name:
+        raise ProofInvalid(f"the checkpoint is of log {origin}, not {key.name}")
+    if size < 0 or len(root) != 32:
+        raise ProofInvalid("the signed note is not a checkpoint")
+    return SignedCheckpoint(origin, size, root, note)
+
+
+# -- RFC 9162 ------------------------------------------------------------------------------
+
+
+def leaf_hash(data: bytes) -> bytes:
+    return hashlib.sha256(b"\x00" + data).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def verify_inclusion(index: int, size: int, leaf: bytes, path: Sequence[bytes],
+                     root: bytes) -> bool:
+    """RFC 9162 §2.1.3.2."""
+    if index >= size or index < 0:
+        return False
+    fn, sn, r = index, size - 1, leaf
+    for p in path:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            r = node_hash(p, r)
+            while fn and not fn & 1:
+                fn >>= 1
+                sn >>= 1
+        else:
+            r = node_hash(r, p)
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and r == root
+
+
+def verify_consistency(old: int, new: int, old_root: bytes, new_root: bytes,
+                       proof: Sequence[bytes]) -> bool:
+    """RFC 9162 §2.1.4.2."""
+    if old < 0 or old > new:
+        return False
+    if old == new:
+        return not proof and old_root == new_root
+    if old == 0:
+        return not proof
+    if not proof:
+        return False
+    path = list(proof)
+    if old & (old - 1) == 0:  # a power of two: the old root is the first node
+        path.insert(0, old_root)
+    fn, sn = old - 1, new - 1
+    while fn & 1:
+        fn >>= 1
+        sn >>= 1
+    fr = sr = path[0]
+    for c in path[1:]:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            fr, sr = node_hash(c, fr), node_hash(c, sr)
+            while fn and not fn & 1:
+                fn >>= 1
+                sn >>= 1
+        else:
+            sr = node_hash(sr, c)
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and fr == old_root and sr == new_root
+
+
+# -- events ---------------------------------------------------------------------------------
+
+
+def event_leaf_hash(event: Mapping[str, Any]) -> bytes:
+    """The leaf an event is in the log: SHA-256(0x00 ‖ JCS(core)), where core is the event
+    as ``GET /events/{id}`` returns it without status, prev_hash and hash."""
+    core = {k: v for k, v in event.items() if k not in NOT_CORE}
+    return leaf_hash(canonical_json(core).encode("utf-8"))
+
+
+def event_chain_hash(event: Mapping[str, Any]) -> str:
+    """The event's hash in the workspace's chain: sha256_hex(prev_hash ‖ "\\n" ‖ JCS(core))."""
+    core = {k: v for k, v in event.items() if k not in NOT_CORE}
+    data = f"{event['prev_hash']}\n{canonical_json(core)}".encode()
+    return hashlib.sha256(data).hexdigest()
+
+
+def canonical_json(value: Any) -> str:
+    """RFC 8785 (JCS): sorted keys (by UTF-16 code units), no whitespace, numbers as
+    ECMAScript prints them."""
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return _es_number(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, Mapping):
+        keys = sorted(value, key=lambda k: k.encode("utf-16-be"))
+        return "{" + ",".join(f"{json.dumps(k, ensure_ascii=False)}:"
+                              f"{canonical_json(value[k])}" for k in keys) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(canonical_json(item) for item in value) + "]"
+    raise TypeError(f"not JSON: {type(value).__name__}")
+
+
+def _es_number(number: float) -> str:
+    """ECMAScript's Number::toString, from Python's shortest round-trip digits."""
+    if number != number or number in (float("inf"), float("-inf")):
+        raise ValueError("NaN and Infinity are not JSON")
+    if number == 0:
+        return "0"
+    sign, digits, exponent = Decimal(repr(number)).normalize().as_tuple()
+    text = "".join(map(str, digits))
+    k, n = len(text), len(text) + int(exponent)  # the point goes after n digits
+    if k <= n <= 21:
+        body = text + "0" * (n - k)
+    elif 0 < n <= 21:
+        body = f"{text[:n]}.{text[n:]}"
+    elif -6 < n <= 0:
+        body = f"0.{'0' * -n}{text}"
+    else:
+        mantissa = text if k == 1 else f"{text[0]}.{text[1:]}"
+        body = f"{mantissa}e{'+' if n - 1 >= 0 else '-'}{abs(n - 1)}"
+    return ("-" if sign else "") + body
+
+
+# -- signed notes ---------------------------------------------------------------------------
+
+
+def _split_note(note: str) -> tuple[str, list[tuple[str, bytes]]]:
+    text, separator, signature_block = note.rpartition("\n\n")
+    if not separator or not note.endswith("\n"):
+        raise ProofInvalid("not a signed note")
+    signatures = []
+    for line in signature_block.rstrip("\n").split("\n"):
+        if not line.startswith("\u2014 "):
+            raise ProofInvalid("not a signed note")
+        try:
+            name, encoded = line[2:].rsplit(" ", 1)
+            signature = base64.b64decode(encoded, validate=True)
+        except (ValueError, binascii.Error):
+            raise ProofInvalid("a signature line is malformed") from None
+        if len(signature) != 68:
+            continue  # another algorithm's signature: not ours to check
+        signatures.append((name, signature))
+    return text + "\n", signatures
+
+
+def _key_id(name: str, public_key: bytes) -> bytes:
+    return hashlib.sha256(name.encode("utf-8") + b"\n" + bytes([ED25519]) + public_key
+                          ).digest()[:4]
+
+
+def b64decode_all(values: Sequence[str]) -> list[bytes]:
+    try:
+        return [base64.b64decode(v, validate=True) for v in values]
+    except (binascii.Error, TypeError):
+        raise ProofInvalid("a proof hash is not base64") from None

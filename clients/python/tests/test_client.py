@@ -1,0 +1,174 @@
+"""The typed API against a real server: resources, errors in the contract's shape, lazy
+paging, exports downloaded with their digest checked, proofs checked locally, and the
+monitor."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import hashlib
+import json
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from auditrail_client import (
+    Auditrail,
+    Monitor,
+    MonitorAlarm,
+    NotFound,
+    ProofInvalid,
+    RateLimited,
+    ValidationFailed,
+)
+from auditrail_client.proofs import event_chain_hash, event_leaf_hash
+
+EVENT = {"action": "user.login", "actor": {"id": "usr_1", "type": "user", "name": "Jane"},
+         "targets": [{"id": "doc_1", "type": "document"}],
+         "context": {"ip_address": "203.0.113.7", "user_agent": "pytest"},
+         # numbers as RFC 8785 must print them: the leaf hash is checked against the server
+         "metadata": {"ratio": 0.1, "big": 1e21, "small": 1e-7, "whole": 5.0, "n": -0.5,
+                      "text": "é\u2028\"\\\x01", "list": [1, 2.5, None, True]}}
+
+
+@pytest.fixture
+def client(server) -> Auditrail:
+    return Auditrail(server.url, server.workspace())
+
+
+def processed(client: Auditrail, event_id: str) -> object:
+    deadline = time.monotonic() + 20
+    while (event := client.events.get(event_id)).status != "processed":
+        assert time.monotonic() < deadline, "not processed"
+        time.sleep(0.1)
+    return event
+
+
+def test_events_round_trip_and_page_lazily(client: Auditrail) -> None:
+    run = uuid.uuid4().hex[:8]
+    accepted = client.events.create({**EVENT, "action": f"t.{run}"})
+    assert accepted.status == "pending" and accepted.id.startswith("evt_")
+    ids = client.events.create_batch([{**EVENT, "action": f"t.{run}"}] * 4)
+    assert len(ids) == 4
+    pages = client.events.list(action=f"t.{run}", order="asc", page_size=2)
+    listed = [event.id for event in pages]
+    assert listed == [accepted.id, *ids] and pages.total_count == 5
+    event = processed(client, ids[0])
+    assert event.sequence is not None and event.hash == event_chain_hash(event.raw)
+    report = client.events.verify()
+    assert report.valid and report.checked >= 5
+
+
+def test_errors_carry_the_contracts_fields(server, client: Auditrail) -> None:
+    with pytest.raises(NotFound) as missing:
+        client.events.get("evt_01JD0000000000000000000000")
+    assert missing.value.status == 404 and missing.value.code == "not_found"
+    assert missing.value.request_id.startswith("req_")
+    with pytest.raises(ValidationFailed) as invalid:
+        client.events.create({"action": "a", "actor": {"type": "user"}})
+    assert invalid.value.details[0]["field"] == "actor.id"
+    slow = Auditrail(server.url, server.workspace("--plan", "enterprise", "--rate-limit", "1"),
+                     max_retries=0)
+    slow.usage.get()
+    with pytest.raises(RateLimited) as limited:
+        slow.usage.get()
+    assert limited.value.retry_after >= 1
+
+
+def test_an_idempotency_key_stores_once(client: Auditrail) -> None:
+    first = client.events.create(EVENT, idempotency_key="same-key")
+    again = client.events.create(EVENT, idempotency_key="same-key")
+    assert first.id == again.id
+
+
+def test_workspace_keys_usage_streams_and_rules(client: Auditrail) -> None:
+    workspace = client.workspace.update(name="Renamed")
+    assert workspace.name == "Renamed" and client.workspace.get().name == "Renamed"
+    key = client.api_keys.create("reader", ["events:read"])
+    assert key.secret.startswith("ak_") and key.id in {k.id for k in client.api_keys.list()}
+    assert client.api_keys.revoke(key.id).revoked_at is not None
+    assert client.usage.get().plan == "enterprise"
+    stream = client.streams.create("siem", "webhook", {"url": "https://siem.example.com/in"})
+    assert stream.config["secret"].startswith("whsec_")
+    assert client.streams.update(stream.id, status="paused").status == "paused"
+    assert [s.id for s in client.streams.list()] == [stream.id]
+    client.streams.delete(stream.id)
+    with pytest.raises(NotFound):
+        client.streams.get(stream.id)
+    rule = client.alert_rules.create(name="deletions", match={"actions": ["admin.*"]},
+                                     notify={"webhook_url": "https://hooks.example.com/a"})
+    assert client.alert_rules.update(rule.id, enabled=False).enabled is False
+    assert [r.id for r in client.alert_rules.list()] == [rule.id]
+    assert list(client.alerts.list(rule_id=rule.id)) == []
+    client.alert_rules.delete(rule.id)
+
+
+def test_exports_wait_and_download_with_the_digest_checked(client: Auditrail,
+                                                          tmp_path: Path) -> None:
+    ids = client.events.create_batch([EVENT] * 3)
+    processed(client, ids[-1])
+    export = client.exports.wait(client.exports.create().id, timeout=30, poll=0.2)
+    assert export.status == "completed" and export.row_count == 3
+    path = client.exports.download(export.id, tmp_path / "audit.ndjson")
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == export.sha256
+    # split on "\n" only: a row may hold U+2028, which str.splitlines() would cut at
+    rows = [json.loads(line) for line in path.read_text().split("\n") if line]
+    assert [row["id"] for row in rows] == ids
+    evidence = client.exports.evidence(export.id)
+    assert evidence["file_sha256"] == export.sha256 and evidence["row_count"] == 3
+
+
+def test_proofs_verify_locally_and_tampered_ones_do_not(server, client: Auditrail) -> None:
+    [first, *_, last] = client.events.create_batch([EVENT] * 5)
+    event = processed(client, last)
+    vkey = client.log.key().verifier_key
+    proof = client.events.proof(last, wait=15)
+    proof.verify(vkey, event)
+    assert base64.b64decode(proof.leaf_hash) == event_leaf_hash(event.raw)
+
+    other = client.events.get(first)
+    flipped = bytearray(base64.b64decode(proof.inclusion_path[0]))
+    flipped[0] ^= 1
+    forged_path = [base64.b64encode(bytes(flipped)).decode(), *proof.inclusion_path[1:]]
+    note = proof.checkpoint.replace(f"\n{proof.tree_size}\n", f"\n{proof.tree_size + 1}\n")
+    someone_else = Auditrail(server.url, server.workspace()).log.key()
+    for forged, holding, key in [
+        (dataclasses.replace(proof, inclusion_path=forged_path), event, vkey),
+        (dataclasses.replace(proof, leaf_index=proof.leaf_index - 1), event, vkey),
+        (dataclasses.replace(proof, checkpoint=note), event, vkey),
+        (proof, other, vkey),  # the event held is another one
+        (proof, {**event.raw, "metadata": {"edited": True}}, vkey),
+        (proof, event, someone_else.verifier_key),  # another log's key
+    ]:
+        with pytest.raises(ProofInvalid):
+            forged.verify(key, holding)
+
+
+def test_the_monitor_keeps_the_log_honest(server, client: Auditrail, tmp_path: Path
+                                          ) -> None:
+    vkey, state = client.log.key().verifier_key, tmp_path / "state.json"
+    processed(client, client.events.create_batch([EVENT] * 3)[-1])
+    monitor = Monitor(client, vkey, state)
+    first = _settled(monitor, 3)
+    processed(client, client.events.create_batch([EVENT] * 2)[-1])
+    second = _settled(monitor, 5)
+    assert second.previous_size == first.tree_size and second.grew
+    kept = json.loads(state.read_text())
+    kept["root_hash"] = base64.b64encode(b"\x00" * 32).decode()  # a history that differs
+    kept["tree_size"] = 4
+    state.write_text(json.dumps(kept))
+    with pytest.raises(MonitorAlarm, match="rewritten"):
+        monitor.check()
+    other = Auditrail(server.url, server.workspace()).log.key()
+    with pytest.raises(MonitorAlarm, match="differs"):
+        Monitor(client, other.verifier_key, state).check()
+
+
+def _settled(monitor: Monitor, size: int) -> object:
+    deadline = time.monotonic() + 15
+    while (result := monitor.check()).tree_size < size:
+        assert time.monotonic() < deadline, "no checkpoint covers the events"
+        time.sleep(0.3)
+    return result

@@ -1,0 +1,190 @@
+"""The emitter against a real server, through a proxy that fails on demand: every event
+emitted is stored exactly once, or handed back with its reason."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pytest
+
+from auditrail_client import Auditrail
+
+
+def marked(run: str, n: int, **extra: Any) -> dict[str, Any]:
+    return {"action": f"test.{run}", "actor": {"id": f"usr_{n % 13}", "type": "user"},
+            "metadata": {"n": n}, **extra}
+
+
+def stored(client: Auditrail, run: str) -> list[Any]:
+    return list(client.events.list(action=f"test.{run}", order="asc"))
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.delivered: list[tuple[int, str]] = []
+        self.dropped: list[tuple[Mapping[str, Any], str]] = []
+        self.invalid: list[tuple[Mapping[str, Any], Sequence[Mapping[str, Any]]]] = []
+
+    def on_delivered(self, events: Sequence[Mapping[str, Any]], ids: Sequence[str]) -> None:
+        with self.lock:
+            self.delivered += [(e["metadata"]["n"], i) for e, i in zip(events, ids)]
+
+    def on_drop(self, events: Sequence[Mapping[str, Any]], reason: str) -> None:
+        with self.lock:
+            self.dropped += [(e, reason) for e in events]
+
+    def on_invalid(self, event: Mapping[str, Any], details: Sequence[Mapping[str, Any]]
+                   ) -> None:
+        with self.lock:
+            self.invalid.append((event, details))
+
+    def callbacks(self) -> dict[str, Any]:
+        return {"on_delivered": self.on_delivered, "on_drop": self.on_drop,
+                "on_invalid": self.on_invalid}
+
+
+def test_eight_threads_through_failures_store_every_event_exactly_once(server, proxy) -> None:
+    url, faults = proxy
+    key, run = server.workspace(), uuid.uuid4().hex[:8]
+    faults.planned = ["500", "drop", "lose", "500", "429", "lose", "drop"]
+    recorder = Recorder()
+    client = Auditrail(url, key)
+    emitter = client.emitter(max_batch=200, flush_interval=0.05, min_backoff=0.05,
+                             max_backoff=0.5, **recorder.callbacks())
+
+    def emit_range(thread: int) -> None:
+        for n in range(thread * 500, thread * 500 + 500):
+            assert emitter.emit(marked(run, n))
+
+    threads = [threading.Thread(target=emit_range, args=(t,)) for t in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    emitter.close()
+    assert not recorder.dropped and not recorder.invalid
+    assert faults.planned == []  # every fault met a request
+    assert sorted(n for n, _ in recorder.delivered) == list(range(4000))
+    events = stored(Auditrail(server.url, key), run)
+    assert len(events) == 4000
+    assert sorted(e.metadata["n"] for e in events) == list(range(4000))
+    assert {e.id for e in events} == {i for _, i in recorder.delivered}
+    stats = emitter.stats()
+    assert (stats.emitted, stats.delivered, stats.dropped, stats.queued) == (4000, 4000, 0, 0)
+    assert stats.retries >= 7
+
+
+def test_a_429_is_retried_after_the_time_it_names(server, proxy) -> None:
+    url, faults = proxy
+    key, run = server.workspace(), uuid.uuid4().hex[:8]
+    faults.planned = ["429"]
+    with Auditrail(url, key).emitter(flush_interval=0) as emitter:
+        emitter.emit(marked(run, 0))
+        assert emitter.flush(timeout=10)
+    batches = [(at, status) for at, path, status in faults.seen if path.endswith("/batch")]
+    assert [status for _, status in batches] == [429, 202]
+    assert batches[1][0] - batches[0][0] >= 0.95  # Retry-After: 1
+    assert len(stored(Auditrail(server.url, key), run)) == 1
+
+
+def test_close_sends_what_is_queued_without_waiting_for_the_interval(server) -> None:
+    key, run = server.workspace(), uuid.uuid4().hex[:8]
+    emitter = Auditrail(server.url, key).emitter(flush_interval=3600)
+    for n in range(10):
+        emitter.emit(marked(run, n))
+    started = time.monotonic()
+    emitter.close()
+    assert time.monotonic() - started < 5
+    assert len(stored(Auditrail(server.url, key), run)) == 10
+    with pytest.raises(RuntimeError, match="closed"):
+        emitter.emit(marked(run, 11))
+
+
+def test_a_full_queue_drops_with_a_count_and_a_callback_when_asked(server, proxy) -> None:
+    url, faults = proxy
+    key, run = server.workspace(), uuid.uuid4().hex[:8]
+    faults.planned = ["500"] * 1000  # the server is away for the whole test
+    recorder = Recorder()
+    emitter = Auditrail(url, key).emitter(max_batch=10, max_queue=10, overflow="drop",
+                                          flush_interval=0, min_backoff=0.05,
+                                          **recorder.callbacks())
+    accepted = [emitter.emit(marked(run, n)) for n in range(50)]
+    time.sleep(0.2)
+    refused = accepted.count(False)
+    assert refused > 0
+    assert [r for _, r in recorder.dropped] == ["queue_full"] * refused
+    emitter.close(timeout=0.5)
+    reasons = [r for _, r in recorder.dropped]
+    assert len(reasons) == 50 and set(reasons) == {"queue_full", "close_timeout"}
+    assert emitter.stats().dropped == 50 and emitter.stats().delivered == 0
+
+
+def test_a_full_queue_blocks_emit_until_there_is_room(server, proxy) -> None:
+    url, faults = proxy
+    key, run = server.workspace(), uuid.uuid4().hex[:8]
+    faults.delay = 0.3  # a slow server: each batch takes 0.3 s
+    emitter = Auditrail(url, key).emitter(max_batch=10, max_queue=10, flush_interval=0)
+    waits = []
+    for n in range(40):
+        started = time.monotonic()
+        assert emitter.emit(marked(run, n))
+        waits.append(time.monotonic() - started)
+    emitter.close()
+    assert max(waits) >= 0.2 and sorted(waits)[len(waits) // 2] < 0.05
+    assert len(stored(Auditrail(server.url, key), run)) == 40
+
+
+def test_invalid_events_are_reported_and_the_rest_delivered(server) -> None:
+    key, run = server.workspace(), uuid.uuid4().hex[:8]
+    recorder = Recorder()
+    with Auditrail(server.url, key).emitter(**recorder.callbacks()) as emitter:
+        for n in range(6):
+            emitter.emit(marked(run, n, action="not an action!") if n == 3
+                         else marked(run, n))
+    [(event, details)] = recorder.invalid
+    assert event["metadata"]["n"] == 3
+    assert details[0]["field"].startswith("events[3].action")
+    assert sorted(n for n, _ in recorder.delivered) == [0, 1, 2, 4, 5]
+    assert emitter.stats().invalid == 1
+    with pytest.raises(TypeError):  # not JSON: refused to the caller at once
+        Auditrail(server.url, key).emitter().emit({"action": "a", "when": object()})
+
+
+def test_a_revoked_key_hands_the_events_back(server) -> None:
+    admin = server.workspace()
+    client = Auditrail(server.url, admin)
+    key = client.api_keys.create("soon revoked", ["events:write"])
+    client.api_keys.revoke(key.id)
+    recorder = Recorder()
+    with Auditrail(server.url, key.secret).emitter(**recorder.callbacks()) as emitter:
+        emitter.emit(marked("revoked", 1))
+    [(_, reason)] = recorder.dropped
+    assert reason.startswith("401 unauthenticated")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_a_forked_child_sends_its_own_events_and_not_its_parents(server) -> None:
+    key, run = server.workspace(), uuid.uuid4().hex[:8]
+    emitter = Auditrail(server.url, key).emitter(flush_interval=3600)
+    for n in range(5):
+        emitter.emit(marked(run, n))  # queued in the parent, not sent yet
+    pid = os.fork()
+    if pid == 0:  # the child: a fresh, empty emitter
+        try:
+            for n in range(100, 103):
+                emitter.emit(marked(run, n))
+            emitter.close()
+            os._exit(0 if emitter.stats().delivered == 3 else 1)
+        except BaseException:
+            os._exit(2)
+    _, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) == 0
+    emitter.close()
+    numbers = sorted(e.metadata["n"] for e in stored(Auditrail(server.url, key), run))
+    assert numbers == [0, 1, 2, 3, 4, 100, 101, 102]

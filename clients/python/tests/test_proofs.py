@@ -1,0 +1,125 @@
+"""The client's own proof code, without a server: RFC 8785 numbers, RFC 9162 proofs built
+here from the definitions, and signed notes made with a key of the test's."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from auditrail_client.proofs import (
+    ProofInvalid,
+    canonical_json,
+    check_checkpoint,
+    leaf_hash,
+    node_hash,
+    parse_verifier_key,
+    verify_consistency,
+    verify_inclusion,
+)
+
+
+@pytest.mark.parametrize(("number", "text"), [
+    (0.0, "0"), (-0.0, "0"), (5.0, "5"), (0.1, "0.1"), (-0.5, "-0.5"), (1e21, "1e+21"),
+    (1e20, "100000000000000000000"), (1e-7, "1e-7"), (1e-6, "0.000001"),
+    (123456789012345680000.0, "123456789012345680000"), (5e-324, "5e-324"),
+    (1.7976931348623157e308, "1.7976931348623157e+308"), (4.5, "4.5"),
+    (0.000001234, "0.000001234"), (1.5e-7, "1.5e-7"), (2.5e25, "2.5e+25"),
+])
+def test_numbers_print_as_ecmascript_prints_them(number: float, text: str) -> None:
+    assert canonical_json(number) == text
+
+
+def test_keys_sort_by_utf16_code_units_and_strings_escape_as_jcs() -> None:
+    # U+FB33 sorts after U+1F600, whose UTF-16 form starts with 0xD83D (RFC 8785 §3.2.3)
+    assert canonical_json({"b": 1, "a": [True, None], "\ufb33": 1, "\U0001f600": 2}) == \
+        '{"a":[true,null],"b":1,"\U0001f600":2,"\ufb33":1}'
+    assert canonical_json("\u2028\x01\"\\é") == '"\u2028\\u0001\\"\\\\é"'
+
+
+def root(leaves: list[bytes]) -> bytes:
+    """RFC 9162 §2.1.1, straight from the definition."""
+    if not leaves:
+        return hashlib.sha256(b"").digest()
+    if len(leaves) == 1:
+        return leaves[0]
+    k = 1
+    while k * 2 < len(leaves):
+        k *= 2
+    return node_hash(root(leaves[:k]), root(leaves[k:]))
+
+
+def path(index: int, leaves: list[bytes]) -> list[bytes]:
+    if len(leaves) <= 1:
+        return []
+    k = 1
+    while k * 2 < len(leaves):
+        k *= 2
+    if index < k:
+        return [*path(index, leaves[:k]), root(leaves[k:])]
+    return [*path(index - k, leaves[k:]), root(leaves[:k])]
+
+
+def subproof(m: int, leaves: list[bytes], complete: bool) -> list[bytes]:
+    n = len(leaves)
+    if m == n:
+        return [] if complete else [root(leaves)]
+    k = 1
+    while k * 2 < n:
+        k *= 2
+    if m <= k:
+        return [*subproof(m, leaves[:k], complete), root(leaves[k:])]
+    return [*subproof(m - k, leaves[k:], False), root(leaves[:k])]
+
+
+LEAVES = [leaf_hash(bytes([i])) for i in range(23)]
+
+
+def test_every_inclusion_proof_verifies_and_a_wrong_one_does_not() -> None:
+    for size in range(1, 24):
+        tree = LEAVES[:size]
+        for index in range(size):
+            proof = path(index, tree)
+            assert verify_inclusion(index, size, tree[index], proof, root(tree))
+            assert not verify_inclusion(index, size, leaf_hash(b"x"), proof, root(tree))
+            if size > 1:
+                assert not verify_inclusion((index + 1) % size, size, tree[index], proof,
+                                            root(tree))
+
+
+def test_every_consistency_proof_verifies_and_a_wrong_one_does_not() -> None:
+    for new in range(1, 24):
+        for old in range(1, new + 1):
+            proof = subproof(old, LEAVES[:new], True)
+            old_root, new_root = root(LEAVES[:old]), root(LEAVES[:new])
+            assert verify_consistency(old, new, old_root, new_root, proof)
+            if old < new:
+                assert not verify_consistency(old, new, root(LEAVES[1:old + 1]), new_root,
+                                              proof)
+
+
+def signed_note(text: str, name: str, key: Ed25519PrivateKey) -> tuple[str, str]:
+    public = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    key_id = hashlib.sha256(name.encode() + b"\n\x01" + public).digest()[:4]
+    signature = base64.b64encode(key_id + key.sign(text.encode())).decode()
+    material = base64.b64encode(b"\x01" + public).decode()
+    verifier = f"{name}+{key_id.hex()}+{material}"
+    return f"{text}\n\u2014 {name} {signature}\n", verifier
+
+
+def test_a_checkpoint_is_accepted_only_with_the_pinned_keys_signature() -> None:
+    key, name = Ed25519PrivateKey.generate(), "log.example/ws_1"
+    text = f"{name}\n7\n{base64.b64encode(bytes(32)).decode()}\n"
+    note, verifier = signed_note(text, name, key)
+    checkpoint = check_checkpoint(note, verifier)
+    assert (checkpoint.origin, checkpoint.tree_size) == (name, 7)
+    with pytest.raises(ProofInvalid, match="does not verify"):
+        check_checkpoint(note.replace("\n7\n", "\n8\n"), verifier)
+    _, stranger = signed_note(text, name, Ed25519PrivateKey.generate())
+    with pytest.raises(ProofInvalid):
+        check_checkpoint(note, stranger)
+    with pytest.raises(ProofInvalid, match="id does not match"):
+        parse_verifier_key(verifier.replace(verifier.split("+")[1], "00000000"))
