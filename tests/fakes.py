@@ -41,6 +41,7 @@ from domain.idempotency import IdempotencyRecord
 from domain.rate_limit import Decision
 from domain.streams import ACTIVE as STREAM_ACTIVE
 from domain.streams import PAUSED, Stream
+from domain.viewer_links import ViewerLink
 from domain.workspaces import Workspace
 
 
@@ -180,6 +181,7 @@ class _Store:
         self.tiles: dict[tuple[str, int, int], bytes] = {}
         self.checkpoints: dict[tuple[str, int], SignedCheckpoint] = {}
         self.anchor_notes: dict[str, str | None] = {}
+        self.viewer_links: dict[str, ViewerLink] = {}
 
 
 class _WorkspaceRepo:
@@ -220,7 +222,8 @@ class _ApiKeyRepo:
 
     def page(self, workspace_id: str, order: str, after: Position | None,
              limit: int) -> list[ApiKey]:
-        keys = sorted((k for k in self._s.api_keys.values() if k.workspace_id == workspace_id),
+        keys = sorted((k for k in self._s.api_keys.values() if k.workspace_id == workspace_id
+                       and not k.id.startswith("vwl_")),
                       key=lambda k: (k.created_at, k.id), reverse=order == "desc")
         if after is not None:
             mark = (after.at, after.id)
@@ -229,7 +232,8 @@ class _ApiKeyRepo:
         return keys[:limit]
 
     def count(self, workspace_id: str) -> int:
-        return sum(k.workspace_id == workspace_id for k in self._s.api_keys.values())
+        return sum(k.workspace_id == workspace_id and not k.id.startswith("vwl_")
+                   for k in self._s.api_keys.values())
 
     def stamp_usage(self, key_id: str, now: datetime, not_since: datetime) -> None:
         key = self._s.api_keys[key_id]
@@ -790,9 +794,38 @@ class FakeBlobStore:
         return 0
 
 
+class _ViewerLinkRepo:
+    def __init__(self, state: _Store) -> None:
+        self._s = state
+
+    def add(self, link: ViewerLink) -> None:
+        self._s.viewer_links[link.id] = link
+
+    def get(self, workspace_id: str, link_id: str) -> ViewerLink | None:
+        link = self._s.viewer_links.get(link_id)
+        return link if link is not None and link.workspace_id == workspace_id else None
+
+    def update(self, link: ViewerLink) -> None:
+        self._s.viewer_links[link.id] = link
+
+    def page(self, workspace_id: str, order: str, after: Position | None,
+             limit: int) -> list[ViewerLink]:
+        links = sorted((k for k in self._s.viewer_links.values()
+                        if k.workspace_id == workspace_id),
+                       key=lambda k: (k.created_at, k.id), reverse=order == "desc")
+        if after is not None:
+            mark = (after.at, after.id)
+            links = [k for k in links if ((k.created_at, k.id) > mark) == (order == "asc")
+                     and (k.created_at, k.id) != mark]
+        return links[:limit]
+
+    def count(self, workspace_id: str) -> int:
+        return sum(link.workspace_id == workspace_id for link in self._s.viewer_links.values())
+
+
 _TABLES = ("workspaces", "api_keys", "events", "heads", "idempotency", "exports", "anchors",
            "streams", "deliveries", "alert_rules", "alerts", "alert_windows", "tiles",
-           "checkpoints", "anchor_notes")
+           "checkpoints", "anchor_notes", "viewer_links")
 
 
 class InMemoryUnitOfWork:
@@ -842,6 +875,7 @@ class InMemoryUnitOfWork:
         self.alert_windows = _AlertWindowRepo(self._working)
         self.tree = _TreeRepo(self._working)
         self.checkpoints = _CheckpointRepo(self._working)
+        self.viewer_links = _ViewerLinkRepo(self._working)
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from application.errors import InsufficientScope
 from domain.api_keys import ApiKey
+from domain.event_search import EventFilters, parse_filters
+from domain.viewer_links import ViewerLink, narrowed
 from domain.workspaces import Workspace
 
 
@@ -13,6 +16,8 @@ from domain.workspaces import Workspace
 class Principal:
     workspace: Workspace
     api_key: ApiKey
+    viewer: ViewerLink | None = None
+    """Set when the credential is a viewer link's: its filters bound every read."""
 
     @property
     def workspace_id(self) -> str:
@@ -21,3 +26,13 @@ class Principal:
     def require(self, scope: str) -> None:
         if not self.api_key.allows(scope):
             raise InsufficientScope(scope)
+
+    @property
+    def within(self) -> EventFilters | None:
+        """What a viewer link's reader may see (None: the whole workspace)."""
+        return None if self.viewer is None else parse_filters(self.viewer.filters)
+
+    def bounded(self, filters: dict[str, Any]) -> dict[str, Any]:
+        """The filters a read may use: a viewer link's reader narrows the link's own,
+        never widens them (``InvalidFilter``); anyone else reads as asked."""
+        return filters if self.viewer is None else narrowed(self.viewer.filters, filters)

@@ -54,6 +54,31 @@ class EventFilters:
         """Whether no filter outside ``names`` is set."""
         return all(getattr(self, f.name) is None for f in fields(self) if f.name not in names)
 
+    def matches(self, event: Event) -> bool:
+        """Whether ``event`` is one a search with these filters finds (a viewer link
+        reading one event by id sees only what its search would show)."""
+        geo = event.geo or {}
+        checks = (
+            (self.action, event.action),
+            (self.actor_id, event.actor.get("id")),
+            (self.actor_type, event.actor.get("type")),
+            (self.ip_address, canonical_ip_address(event.context.get("ip_address") or "")),
+            (self.country_code, geo.get("country_code")),
+            (self.status, event.status),
+        )
+        if any(wanted is not None and wanted != held for wanted, held in checks):
+            return False
+        if self.action_prefix is not None and not event.action.startswith(self.action_prefix):
+            return False
+        if self.target_id is not None and all(t["id"] != self.target_id for t in event.targets):
+            return False
+        if self.target_type is not None and all(t["type"] != self.target_type
+                                                for t in event.targets):
+            return False
+        if self.since is not None and event.occurred_at < self.since:
+            return False
+        return self.until is None or event.occurred_at < self.until
+
     def terms(self) -> list[str]:
         """The term rows an event must have to match (see ``search_terms``)."""
         found = []

@@ -12,6 +12,9 @@ STREAMS = "streams"
 ADMIN = "admin"
 
 ALL_SCOPES = (EVENTS_WRITE, EVENTS_READ, EXPORTS, ALERTS, STREAMS, ADMIN)
+VIEWER = "viewer"
+"""A viewer link's credential (contract §11): never granted to an API key created as one,
+and implied by no other scope; the views a link may call name it."""
 
 
 class UnknownScope(ValueError):

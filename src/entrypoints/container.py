@@ -85,6 +85,12 @@ from application.use_cases.streams import (
 )
 from application.use_cases.usage import GetUsage
 from application.use_cases.verify_chain import VerifyChain
+from application.use_cases.viewer_links import (
+    CreateViewerLink,
+    GetViewerLink,
+    ListViewerLinks,
+    RevokeViewerLink,
+)
 from application.use_cases.workspace_settings import GetWorkspace, UpdateWorkspace
 from application.use_cases.workspaces import (
     CreateWorkspace,
@@ -245,6 +251,12 @@ class Container(containers.DeclarativeContainer):
     get_api_key = providers.Factory(GetApiKey, uow_factory=uow.provider)
     revoke_api_key = providers.Factory(RevokeApiKey, uow_factory=uow.provider, clock=clock,
                                        changes=rate_limiter)
+    create_viewer_link = providers.Factory(CreateViewerLink, uow_factory=uow.provider,
+                                           clock=clock, ids=ids, secrets=secrets)
+    list_viewer_links = providers.Factory(ListViewerLinks, uow_factory=uow.provider)
+    get_viewer_link = providers.Factory(GetViewerLink, uow_factory=uow.provider)
+    revoke_viewer_link = providers.Factory(RevokeViewerLink, uow_factory=uow.provider,
+                                           clock=clock, changes=rate_limiter)
     create_export = providers.Factory(CreateExport, uow_factory=uow.provider, clock=clock,
                                       ids=ids, queue=job_queue)
     get_export = providers.Factory(GetExport, uow_factory=uow.provider)

@@ -48,7 +48,8 @@ class World:
         self.ids = SequentialIds()
         self.queue = FakeJobQueue()
         self.geo = FakeGeo({"203.0.113.7": {"country_code": "AU"}})
-        self.keys = CreateApiKey(self.uow, self.clock, self.ids, FakeSecrets())
+        self.secrets = FakeSecrets()
+        self.keys = CreateApiKey(self.uow, self.clock, self.ids, self.secrets)
         self.workspace, self.admin = CreateWorkspace(
             self.uow, self.clock, self.ids, self.keys).execute("Acme")
         self.ingest = IngestEvents(self.uow, self.clock, self.ids, self.queue)

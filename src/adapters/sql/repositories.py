@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, delete, insert, or_, select, tuple_, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from adapters.sql import tables as t
-from adapters.sql.keyset import count_of, created_page
+from adapters.sql.keyset import created_page
 from adapters.sql.mappers import api_key_from, api_key_row, workspace_from, workspace_row
 from application.ports.repositories import IdempotencyKeyTaken, RetainedChain
 from domain.api_keys import ApiKey
 from domain.cursor import Position
 from domain.hash_chain import GENESIS_HASH, ChainHead
 from domain.idempotency import IdempotencyRecord
+from domain.viewer_links import VIEWER_LINK_PREFIX
 from domain.workspaces import Workspace
 
 
@@ -49,6 +50,10 @@ _KEY_WITH_WORKSPACE = (
 """Built once: authentication runs on every request."""
 
 
+_NOT_A_VIEWER_LINK = ~t.api_keys.c.id.startswith(VIEWER_LINK_PREFIX, autoescape=True)
+"""Viewer links' credentials are listed as links (``/viewer-links``), not as API keys."""
+
+
 class SqlApiKeyRepository:
     def __init__(self, connection: Connection) -> None:
         self._db = connection
@@ -71,11 +76,13 @@ class SqlApiKeyRepository:
 
     def page(self, workspace_id: str, order: str, after: Position | None,
              limit: int) -> list[ApiKey]:
-        rows = created_page(self._db, t.api_keys, workspace_id, order, after, limit)
+        rows = created_page(self._db, t.api_keys, workspace_id, order, after, limit,
+                            _NOT_A_VIEWER_LINK)
         return [api_key_from(row) for row in rows]
 
     def count(self, workspace_id: str) -> int:
-        return count_of(self._db, t.api_keys, workspace_id)
+        return self._db.execute(select(func.count()).select_from(t.api_keys).where(
+            t.api_keys.c.workspace_id == workspace_id, _NOT_A_VIEWER_LINK)).scalar_one()
 
     def find_by_hash(self, secret_hash: str) -> tuple[ApiKey, Workspace] | None:
         row = self._db.execute(_KEY_WITH_WORKSPACE, {"secret_hash": secret_hash}) \

@@ -283,3 +283,17 @@ checkpoints = Table(
     Column("created_at", UtcDateTime, nullable=False),
     PrimaryKeyConstraint("workspace_id", "tree_size", name="pk_checkpoints"),
 )
+
+viewer_links = Table(
+    "viewer_links", metadata,
+    # the link's credential is the API key of the same id (scope "viewer")
+    Column("id", String(40), ForeignKey("api_keys.id"), primary_key=True),
+    Column("workspace_id", String(40), ForeignKey("workspaces.id"), nullable=False),
+    Column("filters", JSON, nullable=False),
+    Column("allow_export", Boolean, nullable=False),
+    Column("title", String(200)),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("revoked_at", UtcDateTime),
+    Index("ix_viewer_links_workspace", "workspace_id", "created_at"),
+)

@@ -22,6 +22,7 @@ from adapters.sql.repositories import (
 )
 from adapters.sql.streams import SqlDeliveryRepository, SqlStreamRepository
 from adapters.sql.tree import SqlCheckpointRepository, SqlTreeRepository
+from adapters.sql.viewer_links import SqlViewerLinkRepository
 
 
 class SqlUnitOfWork:
@@ -61,6 +62,7 @@ class SqlUnitOfWork:
         self.alert_windows = SqlAlertWindowRepository(self._connection)
         self.tree = SqlTreeRepository(self._connection)
         self.checkpoints = SqlCheckpointRepository(self._connection)
+        self.viewer_links = SqlViewerLinkRepository(self._connection)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

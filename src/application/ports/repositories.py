@@ -22,6 +22,7 @@ from domain.hash_chain import ChainHead
 from domain.idempotency import IdempotencyRecord
 from domain.streams import Stream
 from domain.tiles import TileKey
+from domain.viewer_links import ViewerLink
 from domain.workspaces import Workspace
 
 
@@ -441,3 +442,16 @@ class CheckpointRepository(Protocol):
         """Workspaces whose tree grew past their latest checkpoint, and whose latest was
         signed at ``signed_by`` or earlier (or never)."""
         ...
+
+
+class ViewerLinkRepository(Protocol):
+    def add(self, link: ViewerLink) -> None: ...
+    def get(self, workspace_id: str, link_id: str) -> ViewerLink | None: ...
+    def update(self, link: ViewerLink) -> None:
+        """Its revocation: the only thing about a link that changes."""
+        ...
+
+    def page(self, workspace_id: str, order: str, after: Position | None,
+             limit: int) -> list[ViewerLink]: ...
+
+    def count(self, workspace_id: str) -> int: ...

@@ -19,6 +19,7 @@ from application.ports.repositories import (
     IdempotencyRepository,
     StreamRepository,
     TreeRepository,
+    ViewerLinkRepository,
     WorkspaceRepository,
 )
 
@@ -37,6 +38,7 @@ class UnitOfWork(Protocol):
     alert_windows: AlertWindowRepository
     tree: TreeRepository
     checkpoints: CheckpointRepository
+    viewer_links: ViewerLinkRepository
 
     def __enter__(self) -> UnitOfWork: ...
 

@@ -9,6 +9,11 @@ from application.ports.system import Clock
 from application.ports.unit_of_work import UnitOfWorkFactory
 from domain.api_keys import ApiKey
 from domain.cursor import DESC, Position, decode_cursor
+from domain.viewer_links import VIEWER_LINK_PREFIX
+
+
+def is_viewer_link(key: ApiKey) -> bool:
+    return key.id.startswith(VIEWER_LINK_PREFIX)
 
 
 def _position(key: ApiKey) -> Position:
@@ -35,7 +40,7 @@ class GetApiKey:
     def execute(self, workspace_id: str, key_id: str) -> ApiKey:
         with self._uow_factory(read_only=True) as uow:
             key = uow.api_keys.get(workspace_id, key_id)
-        if key is None:
+        if key is None or is_viewer_link(key):
             raise NotFound("API key", key_id)
         return key
 
@@ -52,7 +57,7 @@ class RevokeApiKey:
         request in every process: the change is announced to their credential caches."""
         with self._uow_factory() as uow:
             key = uow.api_keys.get(workspace_id, key_id)
-            if key is None:
+            if key is None or is_viewer_link(key):  # revoked as a link, with its row
                 raise NotFound("API key", key_id)
             revoked = key.revoked(self._clock.now())
             if revoked is not key:

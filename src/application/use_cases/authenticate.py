@@ -9,6 +9,7 @@ from application.ports.system import Clock
 from application.ports.unit_of_work import UnitOfWorkFactory
 from application.principal import Principal
 from domain.api_keys import LAST_USED_RESOLUTION, hash_secret, looks_like_key
+from domain.scopes import VIEWER
 
 
 class Authenticate:
@@ -22,12 +23,16 @@ class Authenticate:
             raise Unauthenticated()
         with self._uow_factory(read_only=True) as uow:
             found = uow.api_keys.find_by_hash(hash_secret(secret))
-        if found is None:
+            if found is None:
+                raise Unauthenticated()
+            key, workspace = found
+            if not key.matches(secret):
+                raise Unauthenticated()
+            viewer = uow.viewer_links.get(workspace.id, key.id) \
+                if VIEWER in key.scopes else None
+        if VIEWER in key.scopes and viewer is None:
             raise Unauthenticated()
-        key, workspace = found
-        if not key.matches(secret):
-            raise Unauthenticated()
-        return self.recheck(Principal(workspace, key), client_address)
+        return self.recheck(Principal(workspace, key, viewer), client_address)
 
     def recheck(self, principal: Principal, client_address: str) -> Principal:
         """Expiry and revocation, then the allowlist: the checks that depend on the moment

@@ -13,7 +13,7 @@ from application.ports.unit_of_work import UnitOfWorkFactory
 from application.transparency import LogKey, TransparencyLog
 from domain.checkpoints import SignedCheckpoint
 from domain.cursor import DESC, Position, decode_cursor
-from domain.event_search import parse_filters
+from domain.event_search import EventFilters, parse_filters
 from domain.exports import COMPLETED
 from domain.hash_chain import event_leaf
 from domain.merkle import (
@@ -82,13 +82,14 @@ class LogReader:
             total = uow.checkpoints.count(workspace_id)
         return page_of(rows, limit, order, total, _position)
 
-    def inclusion(self, workspace_id: str, event_id: str,
-                  tree_size: int | None = None) -> InclusionProof:
+    def inclusion(self, workspace_id: str, event_id: str, tree_size: int | None = None,
+                  within: EventFilters | None = None) -> InclusionProof:
         """The event's path to the root of a signed tree: the latest one, or the one of
-        ``tree_size``, which must be a signed size holding the event."""
+        ``tree_size``, which must be a signed size holding the event. ``within``: as for
+        ``GetEvent``."""
         with self._uow_factory(read_only=True) as uow:
             event = uow.events.get(workspace_id, event_id)
-        if event is None:
+        if event is None or (within is not None and not within.matches(event)):
             raise NotFound("event", event_id)
         wait = int(self._log.cadence.total_seconds()) + 1
         if event.sequence is None:

@@ -11,10 +11,20 @@ from entrypoints.http.body import ONE_MIB
 from entrypoints.http.errors import register_error_handlers
 from entrypoints.http.request_ids import install_request_ids
 from entrypoints.http.routes import ResourceId
-from entrypoints.http.views import alerts, events, exports, log, ops, streams, workspace
+from entrypoints.http.views import (
+    alerts,
+    events,
+    exports,
+    log,
+    ops,
+    streams,
+    viewer_links,
+    workspace,
+)
 from entrypoints.http.views.api import api
 
-WIRED_MODULES = [views.api, alerts, events, exports, log, ops, streams, workspace]
+WIRED_MODULES = [views.api, alerts, events, exports, log, ops, streams, viewer_links,
+                 workspace]
 
 
 def create_app(container: Container) -> Flask:

@@ -37,12 +37,15 @@ def rate_limit_headers(decision: Decision) -> dict[str, str]:
             "X-RateLimit-Reset": str(decision.reset_header)}
 
 
-def requires(scope: str) -> Callable[[View], View]:
-    """Refuse the view with 403 ``insufficient_scope`` unless the key holds ``scope``."""
+def requires(scope: str, viewer: bool = False) -> Callable[[View], View]:
+    """Refuse the view with 403 ``insufficient_scope`` unless the key holds ``scope``, or,
+    with ``viewer``, is a viewer link's (which then reads only within its filters)."""
     def decorate(view: View) -> View:
         @wraps(view)
         def guarded(*args: Any, **kwargs: Any) -> Any:
-            principal().require(scope)
+            caller = principal()
+            if not (viewer and caller.viewer is not None):
+                caller.require(scope)
             return view(*args, **kwargs)
         return guarded  # type: ignore[return-value]
     return decorate

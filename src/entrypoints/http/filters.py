@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from application.principal import Principal
 from domain.event_search import FILTER_NAMES, EventFilters, InvalidFilter, parse_filters
 from entrypoints.http.errors import ApiError
 
@@ -14,9 +15,11 @@ _UNENCODED_PLUS = re.compile(r"\d{2}:\d{2}:\d{2}(\.\d+)? \d{2}:?\d{2}$")
 """``…T10:00:00 02:00``: a query string decodes an offset's unencoded ``+`` to a space."""
 
 
-def event_filters(values: dict[str, Any]) -> EventFilters:
+def event_filters(values: dict[str, Any], caller: Principal | None = None) -> EventFilters:
+    """``caller``: a viewer link's reader gets the link's filters, narrowed by the query."""
     try:
-        return parse_filters({name: values[name] for name in FILTER_NAMES if name in values})
+        asked = {name: values[name] for name in FILTER_NAMES if name in values}
+        return parse_filters(caller.bounded(asked) if caller is not None else asked)
     except InvalidFilter as exc:
         message = f"Invalid query parameter '{exc.parameter}': {exc}"
         if _UNENCODED_PLUS.search(str(values.get(exc.parameter, ""))):

@@ -32,6 +32,12 @@ from entrypoints.http.schemas.events import (
 from entrypoints.http.schemas.exports import ExportCreateSchema, FileLinkSchema
 from entrypoints.http.schemas.log import ConsistencyQuerySchema, ProofQuerySchema
 from entrypoints.http.schemas.streams import ReplaySchema, StreamCreateSchema, StreamPatchSchema
+from entrypoints.http.schemas.viewer_links import (
+    ViewerLinkCreatedSchema,
+    ViewerLinkCreateSchema,
+    ViewerLinkOutSchema,
+    page_of_links,
+)
 from entrypoints.http.schemas.workspace import (
     ApiKeyCreateSchema,
     PageQuerySchema,
@@ -209,6 +215,17 @@ OPERATIONS: dict[str, Operation] = {
                                      tags=("transparency log",),
                                      errors={409: "The export is not completed, or holds no "
                                                   "event."}),
+    "api.create_viewer_link": Operation(
+        "Create a viewer link: a read-only credential within forced filters (its URL, with "
+        "the token, is shown once)", {201: ViewerLinkCreatedSchema}, ADMIN,
+        body=ViewerLinkCreateSchema, tags=("viewer links",)),
+    "api.list_viewer_links": Operation("List viewer links", {200: page_of_links()}, ADMIN,
+                                       query=PageQuerySchema, tags=("viewer links",)),
+    "api.get_viewer_link": Operation("Get a viewer link", {200: ViewerLinkOutSchema}, ADMIN,
+                                     tags=("viewer links",)),
+    "api.revoke_viewer_link": Operation("Revoke a viewer link (effective at once)",
+                                        {200: ViewerLinkOutSchema}, ADMIN,
+                                        tags=("viewer links",)),
     "api.openapi_document": Operation("This document", {200: None}, tags=("operations",)),
     "ops.healthz": Operation("Liveness", {200: None}, tags=("operations",)),
     "ops.readyz": Operation("Readiness: database and queue reachable", {200: None},

@@ -53,12 +53,13 @@ def ingest_batch(ingest: IngestEvents = Provide[Container.ingest_events]) -> Any
 
 
 @api.get("/events")
-@requires(EVENTS_READ)
+@requires(EVENTS_READ, viewer=True)
 @inject
 def list_events(search: SearchEvents = Provide[Container.search_events]) -> Any:
     query = query_args(EventQuerySchema())
-    page = search.execute(principal().workspace_id, event_filters(query), order=query["order"],
-                          limit=query["limit"], cursor=query.get("cursor"))
+    page = search.execute(principal().workspace_id, event_filters(query, principal()),
+                          order=query["order"], limit=query["limit"],
+                          cursor=query.get("cursor"))
     return jsonify(page_body(page, Event.document))
 
 
@@ -73,10 +74,11 @@ def verify_events(verify: VerifyChain = Provide[Container.verify_chain]) -> Any:
 
 
 @api.get("/events/<id:event_id>")
-@requires(EVENTS_READ)
+@requires(EVENTS_READ, viewer=True)
 @inject
 def get_event(event_id: str, get: GetEvent = Provide[Container.get_event]) -> Any:
-    return jsonify(get.execute(principal().workspace_id, event_id).document())
+    caller = principal()
+    return jsonify(get.execute(caller.workspace_id, event_id, caller.within).document())
 
 
 def _accepted(body: dict[str, Any], accepted: Accepted) -> Any:

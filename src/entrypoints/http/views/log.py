@@ -31,7 +31,7 @@ def _checkpoint(checkpoint: SignedCheckpoint) -> dict[str, Any]:
 
 
 @api.get("/log/key")
-@requires(EVENTS_READ)
+@requires(EVENTS_READ, viewer=True)
 @inject
 def log_key(reader: LogReader = Provide[Container.log_reader]) -> Any:
     key = reader.key(principal().workspace_id)
@@ -41,7 +41,7 @@ def log_key(reader: LogReader = Provide[Container.log_reader]) -> Any:
 
 
 @api.get("/log/checkpoint")
-@requires(EVENTS_READ)
+@requires(EVENTS_READ, viewer=True)
 @inject
 def latest_checkpoint(reader: LogReader = Provide[Container.log_reader]) -> Any:
     """The signed note's very bytes: what a monitor checks and keeps."""
@@ -49,7 +49,7 @@ def latest_checkpoint(reader: LogReader = Provide[Container.log_reader]) -> Any:
 
 
 @api.get("/log/checkpoints")
-@requires(EVENTS_READ)
+@requires(EVENTS_READ, viewer=True)
 @inject
 def list_checkpoints(reader: LogReader = Provide[Container.log_reader]) -> Any:
     query = query_args(PageQuerySchema())
@@ -59,18 +59,20 @@ def list_checkpoints(reader: LogReader = Provide[Container.log_reader]) -> Any:
 
 
 @api.get("/log/checkpoints/<int:tree_size>")
-@requires(EVENTS_READ)
+@requires(EVENTS_READ, viewer=True)
 @inject
 def get_checkpoint(tree_size: int, reader: LogReader = Provide[Container.log_reader]) -> Any:
     return jsonify(_checkpoint(reader.checkpoint(principal().workspace_id, tree_size)))
 
 
 @api.get("/events/<id:event_id>/proof")
-@requires(EVENTS_READ)
+@requires(EVENTS_READ, viewer=True)
 @inject
 def event_proof(event_id: str, reader: LogReader = Provide[Container.log_reader]) -> Any:
     query = query_args(ProofQuerySchema())
-    proof = reader.inclusion(principal().workspace_id, event_id, query.get("tree_size"))
+    caller = principal()
+    proof = reader.inclusion(caller.workspace_id, event_id, query.get("tree_size"),
+                             caller.within)
     return jsonify({"event_id": proof.event_id, "leaf_index": proof.leaf_index,
                     "leaf_hash": b64(proof.leaf_hash), "tree_size": proof.tree_size,
                     "root_hash": b64(proof.root_hash),
@@ -79,7 +81,7 @@ def event_proof(event_id: str, reader: LogReader = Provide[Container.log_reader]
 
 
 @api.get("/log/consistency")
-@requires(EVENTS_READ)
+@requires(EVENTS_READ, viewer=True)
 @inject
 def consistency(reader: LogReader = Provide[Container.log_reader]) -> Any:
     query = query_args(ConsistencyQuerySchema())

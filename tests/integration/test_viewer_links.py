@@ -1,0 +1,132 @@
+"""Viewer links over HTTP on both stacks (contract §11): a token that reads one
+workspace's events within forced filters, its proofs and checkpoints, and nothing else."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from tests.integration.stacks import Stack, bearer
+
+
+def link(stack: Stack, admin: str, **body: Any) -> tuple[dict[str, Any], str, str]:
+    """The created link, its token and the verifier key, both from the URL's fragment."""
+    response = stack.client.post("/api/v1/viewer-links", headers=bearer(admin), json=body)
+    assert response.status_code == 201, response.json
+    fragment = parse_qs(urlsplit(response.json["url"]).fragment)
+    return response.json, fragment["token"][0], fragment["key"][0]
+
+
+def seed(stack: Stack, admin: str) -> dict[str, str]:
+    actions = ["user.login", "user.logout", "admin.user.delete", "user.mfa.enabled"]
+    response = stack.client.post("/api/v1/events/batch", headers=bearer(admin), json={
+        "events": [{"action": action, "actor": {"id": f"usr_{n}", "type": "user"}}
+                   for n, action in enumerate(actions)]})
+    stack.drain()
+    return dict(zip(actions, response.json["ids"], strict=True))
+
+
+def actions(stack: Stack, token: str, query: str = "") -> list[str]:
+    response = stack.client.get(f"/api/v1/events{query}", headers=bearer(token))
+    assert response.status_code == 200, response.json
+    return sorted(event["action"] for event in response.json["data"])
+
+
+def test_a_link_reads_within_its_filters_and_a_reader_only_narrows_them(stack: Stack) -> None:
+    _, admin = stack.new_workspace()
+    ids = seed(stack, admin)
+    created, token, vkey = link(stack, admin, filters={"action": "user.*"},
+                                expires_in_seconds=900, title="Acme's admins")
+    assert created["id"].startswith("vwl_") and created["status"] == "active"
+    assert urlsplit(created["url"]).path == "/viewer/" and token not in urlsplit(
+        created["url"]).path + urlsplit(created["url"]).query  # only in the fragment
+    assert vkey == stack.client.get("/api/v1/log/key", headers=bearer(admin)).json[
+        "verifier_key"]
+    assert actions(stack, token) == ["user.login", "user.logout", "user.mfa.enabled"]
+    assert actions(stack, token, "?action=user.mfa.*") == ["user.mfa.enabled"]
+    assert actions(stack, token, "?actor_id=usr_0") == ["user.login"]
+    for widened in ("?action=admin.*", "?action=admin.user.delete", "?action=*"):
+        refused = stack.client.get(f"/api/v1/events{widened}", headers=bearer(token))
+        assert refused.status_code == 400, widened
+        assert refused.json["error"]["code"] == "invalid_parameter"
+    total = stack.client.get("/api/v1/events", headers=bearer(token)).json["total_count"]
+    assert total == 3  # the forced filter counts too
+    assert stack.client.get(f"/api/v1/events/{ids['user.login']}",
+                            headers=bearer(token)).status_code == 200
+    hidden = ids["admin.user.delete"]
+    assert stack.client.get(f"/api/v1/events/{hidden}", headers=bearer(token)).status_code \
+        == 404
+    assert stack.client.get(f"/api/v1/events/{hidden}/proof",
+                            headers=bearer(token)).status_code == 404
+    proof = _proof(stack, token, ids["user.login"])
+    assert proof["event_id"] == ids["user.login"]
+    for path in ("/api/v1/log/key", "/api/v1/log/checkpoint", "/api/v1/log/checkpoints"):
+        assert stack.client.get(path, headers=bearer(token)).status_code == 200, path
+
+
+def test_a_link_can_do_nothing_but_read(stack: Stack) -> None:
+    _, admin = stack.new_workspace()
+    _, token, _ = link(stack, admin, filters={})
+    for method, path in (("get", "/api/v1/events/verify"), ("get", "/api/v1/workspace"),
+                         ("get", "/api/v1/usage"), ("get", "/api/v1/api-keys"),
+                         ("get", "/api/v1/viewer-links"), ("get", "/api/v1/exports"),
+                         ("get", "/api/v1/streams"), ("get", "/api/v1/alerts")):
+        response = getattr(stack.client, method)(path, headers=bearer(token))
+        assert response.status_code == 403, path
+        assert response.json["error"]["code"] == "insufficient_scope"
+    written = stack.client.post("/api/v1/events", headers=bearer(token), json={
+        "action": "user.login", "actor": {"id": "u", "type": "user"}})
+    assert written.status_code == 403
+
+
+def test_revocation_is_effective_at_once_and_expiry_ends_a_link(stack: Stack) -> None:
+    _, admin = stack.new_workspace()
+    created, token, _ = link(stack, admin, filters={})
+    assert stack.client.get("/api/v1/events", headers=bearer(token)).status_code == 200
+    revoked = stack.client.delete(f"/api/v1/viewer-links/{created['id']}",
+                                  headers=bearer(admin))
+    assert revoked.status_code == 200 and revoked.json["status"] == "revoked"
+    assert stack.client.get("/api/v1/events", headers=bearer(token)).status_code == 401
+    other, token2, _ = link(stack, admin, filters={})
+    for update in ("UPDATE api_keys SET expires_at = :past WHERE id = :id",  # as if its
+                   "UPDATE viewer_links SET expires_at = :past WHERE id = :id"):  # time passed
+        stack.sql(update, past="2000-01-01 00:00:00", id=other["id"])
+    expired = stack.client.get("/api/v1/events", headers=bearer(token2))
+    assert expired.status_code == 401 and expired.json["error"]["code"] == "unauthenticated"
+    listed = stack.client.get("/api/v1/viewer-links", headers=bearer(admin)).json
+    assert {item["id"]: item["status"] for item in listed["data"]} == {
+        created["id"]: "revoked", other["id"]: "expired"}
+
+
+def test_links_are_checked_and_belong_to_their_workspace(stack: Stack) -> None:
+    _, admin = stack.new_workspace()
+    _, stranger = stack.new_workspace("Other")
+    for body, field in (({"filters": {"action": "not an action"}}, "filters.action"),
+                        ({"expires_in_seconds": 59}, "expires_in_seconds"),
+                        ({"expires_in_seconds": 86_401}, "expires_in_seconds"),
+                        ({"filters": {}, "colour": "red"}, "colour"),
+                        ({"allow_export": True}, "allow_export")):
+        refused = stack.client.post("/api/v1/viewer-links", headers=bearer(admin), json=body)
+        assert refused.status_code == 422, body
+        assert field in {d["field"] for d in refused.json["error"]["details"]}, refused.json
+    created, _, _ = link(stack, admin, filters={})
+    keys = stack.client.get("/api/v1/api-keys", headers=bearer(admin)).json
+    assert created["id"] not in {key["id"] for key in keys["data"]} and keys["total_count"] == 1
+    assert stack.client.delete(f"/api/v1/api-keys/{created['id']}",
+                               headers=bearer(admin)).status_code == 404  # a link, not a key
+    assert stack.client.get(f"/api/v1/viewer-links/{created['id']}",
+                            headers=bearer(stranger)).status_code == 404
+    assert stack.client.delete(f"/api/v1/viewer-links/{created['id']}",
+                               headers=bearer(stranger)).status_code == 404
+
+
+def _proof(stack: Stack, token: str, event_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 15
+    while True:
+        stack.container.transparency_log().sweep()
+        response = stack.client.get(f"/api/v1/events/{event_id}/proof", headers=bearer(token))
+        if response.status_code == 200 or time.monotonic() > deadline:
+            assert response.status_code == 200, response.json
+            return response.json
+        time.sleep(0.2)
