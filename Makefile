@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: install run test unit lint bench bench-query bench-export bench-verify bench-ratelimit bench-cost bench-tenants bench-streams bench-alerts bench-transparency bench-client bench-what-if clean
+.PHONY: install run test unit lint bench bench-query bench-export bench-verify bench-ratelimit bench-cost bench-tenants bench-streams bench-alerts bench-transparency bench-client bench-viewer bench-what-if clean
 
 $(STAMP): pyproject.toml clients/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +64,9 @@ bench-transparency: $(STAMP)
 
 bench-client: $(STAMP)
 	$(BIN)/python bench/client.py
+
+bench-viewer: $(STAMP)
+	$(BIN)/python bench/viewer.py
 
 bench-what-if: $(STAMP)
 	$(BIN)/python bench/what_if.py

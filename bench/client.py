@@ -24,12 +24,11 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from pathlib import Path
 
 from auditrail_client import Auditrail
 from ingest import EVENT, _free_port, _load, _wait_up
-from scratch import SIGNING_KEY, add_server_options, scratch_database
+from scratch import add_server_options, production_env, scratch_database
 
 BIN = Path(sys.executable).parent
 THREADS = 8
@@ -48,12 +47,7 @@ def main() -> None:
     options.reuse, options.keep = None, False
     tmp = Path(tempfile.mkdtemp(prefix="auditrail-bench-client-"))
     with scratch_database(options, "auditrail_bench_client") as dsn:
-        env = {**{k: v for k, v in os.environ.items() if not k.startswith("AUDITRAIL_")},
-               "AUDITRAIL_DATABASE_URL": dsn.replace("postgresql://", "postgresql+psycopg://"),
-               "AUDITRAIL_REDIS_URL": options.redis, "AUDITRAIL_SIGNING_KEY": SIGNING_KEY,
-               "AUDITRAIL_SECRET_KEY": "bench-secret-key-0123456789abcdef",
-               "AUDITRAIL_QUEUE_NAME": f"auditrail-bench-{uuid.uuid4().hex[:8]}",
-               "AUDITRAIL_DATA_DIR": str(tmp), "AUDITRAIL_LOG_LEVEL": "WARNING"}
+        env = production_env(dsn, options.redis, tmp)
         subprocess.run([str(BIN / "auditrail"), "db", "upgrade"], env=env, check=True,
                        capture_output=True)
         key = json.loads(subprocess.run(

@@ -7,11 +7,23 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import psycopg
 
 SIGNING_KEY = "YmVuY2ggc2lnbmluZyBrZXksIG5vdCBhIHNlY3JldCE="
 """base64 of 32 bytes: the benchmarks' production processes must sign checkpoints."""
+
+
+def production_env(dsn: str, redis_url: str, data_dir: Path) -> dict[str, str]:
+    """The environment of an ``auditrail serve`` or ``worker`` on a benchmark's database:
+    this process's, without its AUDITRAIL_ settings, plus the production profile's."""
+    return {**{k: v for k, v in os.environ.items() if not k.startswith("AUDITRAIL_")},
+            "AUDITRAIL_DATABASE_URL": dsn.replace("postgresql://", "postgresql+psycopg://"),
+            "AUDITRAIL_REDIS_URL": redis_url, "AUDITRAIL_SIGNING_KEY": SIGNING_KEY,
+            "AUDITRAIL_SECRET_KEY": "bench-secret-key-0123456789abcdef",
+            "AUDITRAIL_QUEUE_NAME": f"auditrail-bench-{uuid.uuid4().hex[:8]}",
+            "AUDITRAIL_DATA_DIR": str(data_dir), "AUDITRAIL_LOG_LEVEL": "WARNING"}
 
 
 def add_server_options(parser: argparse.ArgumentParser, redis: bool = True) -> None:

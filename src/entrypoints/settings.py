@@ -43,6 +43,7 @@ class Settings:
     signing_key: str | None = None
     log_name: str | None = None
     checkpoint_seconds: int = 5
+    viewer_frame_ancestors: tuple[str, ...] = ()
 
     @property
     def profile(self) -> str:
@@ -160,6 +161,7 @@ class Settings:
             stream_batch_seconds=seconds("STREAM_BATCH_SECONDS", 1.0, maximum=60.0),
             signing_key=_signing_key(text("SIGNING_KEY")),
             log_name=_log_name(text("LOG_NAME")),
+            viewer_frame_ancestors=_origins(text("VIEWER_FRAME_ANCESTORS")),
             checkpoint_seconds=_at_most(number("CHECKPOINT_SECONDS", 5, minimum=1), 3600,
                                         "AUDITRAIL_CHECKPOINT_SECONDS"),
         )
@@ -182,6 +184,20 @@ def _signing_key(raw: str | None) -> str | None:
         pass
     raise SettingsError("AUDITRAIL_SIGNING_KEY must be base64 of a 32-byte Ed25519 seed; "
                         "`auditrail signing-key generate` prints one")
+
+
+def _origins(raw: str | None) -> tuple[str, ...]:
+    """Origins that may embed the viewer, e.g. ``https://app.example.com``: scheme, host
+    and port only, as a Content-Security-Policy's frame-ancestors takes them."""
+    origins = tuple((raw or "").split())
+    for origin in origins:
+        parts = urlsplit(origin)
+        if parts.scheme not in ("http", "https") or not parts.hostname or \
+                parts.path not in ("", "/") or parts.query or parts.fragment or \
+                any(c in origin for c in ";,'\""):
+            raise SettingsError(f"AUDITRAIL_VIEWER_FRAME_ANCESTORS: {origin!r} is not an "
+                                f"origin such as https://app.example.com")
+    return tuple(origin.rstrip("/") for origin in origins)
 
 
 def _log_name(raw: str | None) -> str | None:

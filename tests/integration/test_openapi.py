@@ -15,7 +15,8 @@ SAMPLE_IDS = {"event_id": "evt_01JD0000000000000000000000", "key_id":
               "stream_id": "lst_01JD0000000000000000000000",
               "rule_id": "alr_01JD0000000000000000000000",
               "alert_id": "alt_01JD0000000000000000000000", "tree_size": "1",
-              "link_id": "vwl_01JD0000000000000000000000"}
+              "link_id": "vwl_01JD0000000000000000000000", "asset_version": "0",
+              "name": "viewer.js"}
 
 
 def test_every_route_is_documented(stack: Stack) -> None:

@@ -7,6 +7,9 @@ import time
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
+
+from entrypoints.settings import Settings, SettingsError
 from tests.integration.stacks import Stack, bearer
 
 
@@ -130,3 +133,21 @@ def _proof(stack: Stack, token: str, event_id: str) -> dict[str, Any]:
             assert response.status_code == 200, response.json
             return response.json
         time.sleep(0.2)
+
+
+def test_the_page_is_framed_only_by_the_origins_the_operator_lists(stack_factory: Any) -> None:
+    closed = stack_factory("embedded")
+    policy = closed.client.get("/viewer/").headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in policy and "script-src 'self'" in policy
+    assert "unsafe-inline" not in policy
+    opened = stack_factory("embedded", viewer_frame_ancestors=(
+        "https://app.example.com", "http://localhost:3000"))
+    page = opened.client.get("/viewer/")
+    assert "frame-ancestors https://app.example.com http://localhost:3000" in page.headers[
+        "Content-Security-Policy"]
+    assert page.headers["Cache-Control"] == "no-cache" and "<script" in page.get_data(True)
+    assert "<script>" not in page.get_data(True)  # no inline script: every one has a src
+    for bad in ("app.example.com", "https://app.example.com/path", "https://a.com;b",
+                "javascript:alert(1)"):
+        with pytest.raises(SettingsError, match="VIEWER_FRAME_ANCESTORS"):
+            Settings.from_env({"AUDITRAIL_VIEWER_FRAME_ANCESTORS": bad})

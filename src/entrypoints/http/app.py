@@ -11,6 +11,7 @@ from entrypoints.http.body import ONE_MIB
 from entrypoints.http.errors import register_error_handlers
 from entrypoints.http.request_ids import install_request_ids
 from entrypoints.http.routes import ResourceId
+from entrypoints.http.viewer_page import viewer
 from entrypoints.http.views import (
     alerts,
     events,
@@ -43,6 +44,7 @@ def create_app(container: Container) -> Flask:
     register_error_handlers(app)
     app.register_blueprint(api)
     app.register_blueprint(ops.ops)
+    app.register_blueprint(viewer)
 
     proxies = container.settings().trusted_proxies
     if proxies:

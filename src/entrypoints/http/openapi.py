@@ -226,6 +226,12 @@ OPERATIONS: dict[str, Operation] = {
     "api.revoke_viewer_link": Operation("Revoke a viewer link (effective at once)",
                                         {200: ViewerLinkOutSchema}, ADMIN,
                                         tags=("viewer links",)),
+    "viewer.page": Operation("The embeddable viewer (a viewer link's URL opens it, with its "
+                             "token in the fragment)", {200: None}, tags=("viewer links",),
+                             content_type="text/html"),
+    "viewer.asset": Operation("A script or style of the viewer, under its content digest "
+                              "(cached for a year)", {200: None}, tags=("viewer links",),
+                              content_type="text/javascript"),
     "api.openapi_document": Operation("This document", {200: None}, tags=("operations",)),
     "ops.healthz": Operation("Liveness", {200: None}, tags=("operations",)),
     "ops.readyz": Operation("Readiness: database and queue reachable", {200: None},

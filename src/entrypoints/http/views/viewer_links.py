@@ -48,6 +48,8 @@ def create_viewer_link(create: CreateViewerLink = Provide[Container.create_viewe
                             body["allow_export"], body.get("title"))
     base = (public_url or request.host_url).rstrip("/")
     fragment = f"token={quote(issued.token)}&key={quote(log.key(workspace_id).verifier_key)}"
+    if issued.link.title:
+        fragment += f"&title={quote(issued.link.title)}"
     document = viewer_link_document(issued.link, clock.now())
     return jsonify({**document, "url": f"{base}/viewer/#{fragment}"}), 201
 

@@ -1,0 +1,111 @@
+// Checks, in the reader's browser, that an event is in the log its host vouched for:
+// a C2SP signed note (Ed25519, WebCrypto) and an RFC 9162 inclusion path (SHA-256).
+// The verifier key comes from the link's fragment, never from the server being checked.
+
+const encoder = new TextEncoder();
+
+export function fromBase64(text) {
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+function concat(...parts) {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const part of parts) { out.set(part, at); at += part.length; }
+  return out;
+}
+
+function equal(a, b) {
+  return a.length === b.length && a.every((byte, i) => byte === b[i]);
+}
+
+async function sha256(bytes) {
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+}
+
+export async function nodeHash(left, right) {
+  return sha256(concat(new Uint8Array([1]), left, right));
+}
+
+// RFC 9162 §2.1.3.2
+export async function verifyInclusion(index, size, leaf, path, root) {
+  if (index < 0 || index >= size) return false;
+  let fn = index, sn = size - 1, r = leaf;
+  for (const p of path) {
+    if (sn === 0) return false;
+    if (fn % 2 === 1 || fn === sn) {
+      r = await nodeHash(p, r);
+      while (fn !== 0 && fn % 2 === 0) { fn = Math.floor(fn / 2); sn = Math.floor(sn / 2); }
+    } else {
+      r = await nodeHash(r, p);
+    }
+    fn = Math.floor(fn / 2); sn = Math.floor(sn / 2);
+  }
+  return sn === 0 && equal(r, root);
+}
+
+// "<name>+<key id hex>+<base64(0x01 ‖ public key)>"; the id must match name and key.
+export async function parseVerifierKey(text) {
+  const [name, hex, encoded] = splitTwice(text.trim(), "+");
+  if (!name || !/^[0-9a-f]{8}$/.test(hex || "")) throw new Error("not a verifier key");
+  const material = fromBase64(encoded);
+  if (material.length !== 33 || material[0] !== 1) throw new Error("not an Ed25519 key");
+  const publicKey = material.slice(1);
+  const id = (await sha256(concat(encoder.encode(name), new Uint8Array([10, 1]), publicKey)))
+    .slice(0, 4);
+  if (hexOf(id) !== hex) throw new Error("the key's id does not match its name and key");
+  return { name, id, publicKey };
+}
+
+function splitTwice(text, separator) {
+  const first = text.indexOf(separator);
+  const second = text.indexOf(separator, first + 1);
+  if (first < 0 || second < 0) return [];
+  return [text.slice(0, first), text.slice(first + 1, second), text.slice(second + 1)];
+}
+
+function hexOf(bytes) {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+// The checkpoint in a signed note, once the pinned key's signature over it verifies.
+export async function checkCheckpoint(note, key) {
+  const cut = note.lastIndexOf("\n\n");
+  if (cut < 0 || !note.endsWith("\n")) throw new Error("not a signed note");
+  const text = note.slice(0, cut + 1);
+  const lines = note.slice(cut + 2, -1).split("\n");
+  const prefix = `\u2014 ${key.name} `;
+  const line = lines.find((l) => l.startsWith(prefix));
+  if (!line) throw new Error(`no signature by ${key.name}`);
+  const signature = fromBase64(line.slice(prefix.length));
+  if (signature.length !== 68 || !equal(signature.slice(0, 4), key.id)) {
+    throw new Error(`no signature by ${key.name}`);
+  }
+  const publicKey = await crypto.subtle.importKey("raw", key.publicKey, { name: "Ed25519" },
+    false, ["verify"]);
+  const valid = await crypto.subtle.verify({ name: "Ed25519" }, publicKey,
+    signature.slice(4), encoder.encode(text));
+  if (!valid) throw new Error("the checkpoint's signature does not verify");
+  const [origin, size, root] = text.split("\n");
+  if (origin !== key.name) throw new Error(`the checkpoint is of another log (${origin})`);
+  return { origin, treeSize: Number(size), rootHash: fromBase64(root) };
+}
+
+// The whole check of a proof as GET /events/{id}/proof returns it.
+export async function verifyProof(proof, verifierKey) {
+  const key = await parseVerifierKey(verifierKey);
+  const checkpoint = await checkCheckpoint(proof.checkpoint, key);
+  const root = fromBase64(proof.root_hash);
+  if (checkpoint.treeSize !== proof.tree_size || !equal(checkpoint.rootHash, root)) {
+    throw new Error("the proof's tree is not the signed one");
+  }
+  const path = proof.inclusion_path.map(fromBase64);
+  if (!await verifyInclusion(proof.leaf_index, proof.tree_size, fromBase64(proof.leaf_hash),
+    path, root)) {
+    throw new Error("the event is not in the signed tree where the proof says");
+  }
+  return checkpoint;
+}

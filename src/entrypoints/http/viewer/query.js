@@ -1,0 +1,24 @@
+// What the page asks the API for: the search form's fields as §5.4 filters.
+
+const FIELDS = ["action", "actor_id", "target_id", "since", "until"];
+
+export function searchParams(form, cursor) {
+  const params = new URLSearchParams({ limit: "50", order: "desc" });
+  for (const name of FIELDS) {
+    let value = (form[name] || "").trim();
+    if (!value) continue;
+    if (name === "action" && !value.endsWith(".*") && value.endsWith(".")) value += "*";
+    if ((name === "since" || name === "until") && !value.includes("T")) {
+      value = new Date(`${value}T00:00:00`).toISOString();  // a date, in the reader's zone
+    }
+    params.set(name, value);
+  }
+  if (cursor) params.set("cursor", cursor);
+  return params;
+}
+
+export function fragmentCredentials(hash) {
+  const fragment = new URLSearchParams(hash.replace(/^#/, ""));
+  return { token: fragment.get("token"), verifierKey: fragment.get("key"),
+    title: fragment.get("title") };
+}

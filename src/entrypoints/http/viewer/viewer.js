@@ -1,0 +1,149 @@
+// The viewer: searches the events its link may show, opens one, and checks that it is in
+// the signed log, against the verifier key the link's host put in the URL's fragment.
+
+import { fragmentCredentials, searchParams } from "./query.js";
+import { verifyProof } from "./proofs.js";
+
+const { token, verifierKey, title } = fragmentCredentials(location.hash);
+const $ = (id) => document.getElementById(id);
+let cursor = null;
+
+class ApiError extends Error {
+  constructor(status, body, retryAfter) {
+    super(body?.error?.message || `HTTP ${status}`);
+    this.status = status; this.code = body?.error?.code; this.retryAfter = retryAfter;
+    this.requestId = body?.error?.request_id;
+  }
+}
+
+async function api(path) {
+  let response;
+  try {
+    response = await fetch(`/api/v1${path}`, { headers: { Authorization: `Bearer ${token}` } });
+  } catch {
+    throw new ApiError(0, { error: { message: "network" } });
+  }
+  const body = await response.json().catch(() => null);
+  if (!response.ok) throw new ApiError(response.status, body, response.headers.get("Retry-After"));
+  return body;
+}
+
+function explain(error) {
+  if (error.status === 401) return "This link has expired or was revoked. Ask whoever shared it with you for a new one.";
+  if (error.status === 429) return `Too many requests just now. Please wait ${error.retryAfter || "a few"} seconds and try again.`;
+  if (error.status === 400) return `This search cannot be made with this link: ${error.message}`;
+  if (error.status === 0) return "The audit log could not be reached. Check your connection and try again.";
+  return `Something went wrong${error.requestId ? ` (reference ${error.requestId})` : ""}. Please try again.`;
+}
+
+function status(text, isError = false) {
+  $("status").textContent = text;
+  $("status").classList.toggle("error", isError);
+}
+
+function timeCell(iso) {
+  const time = document.createElement("time");
+  time.dateTime = iso;
+  time.textContent = new Date(iso).toLocaleString();
+  time.title = `${iso} (UTC)`;
+  return time;
+}
+
+function row(event) {
+  const tr = document.createElement("tr");
+  tr.tabIndex = 0;
+  tr.dataset.id = event.id;
+  const target = event.targets?.[0];
+  const cells = [timeCell(event.occurred_at), event.action,
+    event.actor.name || event.actor.id, target ? (target.name || target.id) : ""];
+  for (const content of cells) {
+    const td = document.createElement("td");
+    td.append(content);
+    tr.append(td);
+  }
+  tr.addEventListener("click", () => open(event.id));
+  tr.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); open(event.id); } });
+  return tr;
+}
+
+async function search(more = false) {
+  const form = Object.fromEntries(new FormData($("search")));
+  if (!more) { cursor = null; $("events").tBodies[0].replaceChildren(); }
+  status("Loading…");
+  $("more").hidden = true;
+  try {
+    const page = await api(`/events?${searchParams(form, cursor)}`);
+    const body = $("events").tBodies[0];
+    body.append(...page.data.map(row));
+    $("events").hidden = body.rows.length === 0;
+    cursor = page.next_cursor || null;
+    $("more").hidden = !page.has_more;
+    status(body.rows.length === 0 ? "No events match this search."
+      : `Showing ${body.rows.length} of ${page.total_count} events.`);
+    if (!performance.getEntriesByName("auditrail:first-page").length) {
+      performance.mark("auditrail:first-page");  // what make bench-viewer measures
+    }
+  } catch (error) {
+    status(explain(error), true);
+  }
+}
+
+async function open(id) {
+  const detail = $("detail");
+  detail.hidden = false;
+  $("fields").replaceChildren();
+  verification("Checking this event against the signed log…", "");
+  try {
+    const event = await api(`/events/${encodeURIComponent(id)}`);
+    $("detail-title").textContent = event.action;
+    for (const [name, value] of Object.entries(event)) {
+      const dt = document.createElement("dt"); dt.textContent = name;
+      const dd = document.createElement("dd");
+      if (name.endsWith("_at") && typeof value === "string") dd.append(timeCell(value));
+      else dd.textContent = typeof value === "object" && value !== null ? JSON.stringify(value, null, 2) : String(value);
+      $("fields").append(dt, dd);
+    }
+    detail.focus();
+    await verify(event);
+  } catch (error) {
+    verification(explain(error), "warn");
+  }
+}
+
+async function verify(event, attempt = 0) {
+  if (!verifierKey) return verification("This link carries no verifier key: the event cannot be checked.", "warn");
+  if (event.status !== "processed") return verification("This event is still being processed; it joins the signed log within seconds.", "");
+  let proof;
+  try {
+    proof = await api(`/events/${encodeURIComponent(event.id)}/proof`);
+  } catch (error) {
+    if (error.code === "not_checkpointed" && attempt < 10) {
+      verification("Waiting for the next signed checkpoint…", "");
+      setTimeout(() => verify(event, attempt + 1), 1000 * Number(error.retryAfter || 2));
+      return;
+    }
+    return verification(`Warning: this event could not be verified (${explain(error)})`, "warn");
+  }
+  try {
+    if (proof.event_id !== event.id) throw new Error("the proof is for another event");
+    const checkpoint = await verifyProof(proof, verifierKey);
+    const signed = await api(`/log/checkpoints/${checkpoint.treeSize}`).catch(() => null);
+    const when = signed ? new Date(signed.created_at).toLocaleString() : `size ${checkpoint.treeSize}`;
+    verification(`Verified in signed log of ${when}`, "ok");
+  } catch (error) {
+    verification(`Warning: this event could not be verified against the signed log: ${error.message}. Do not rely on it; tell whoever shared this link.`, "warn");
+  }
+}
+
+function verification(text, kind) {
+  const element = $("verification");
+  element.textContent = text;
+  element.className = kind;
+}
+
+if (title) { $("title").textContent = title; document.title = title; }
+$("search").addEventListener("submit", (e) => { e.preventDefault(); search(); });
+$("more").addEventListener("click", () => search(true));
+$("close").addEventListener("click", () => { $("detail").hidden = true; });
+if (!token) status("This link is incomplete: open the full link you were given.", true);
+else search();

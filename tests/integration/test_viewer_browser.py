@@ -1,0 +1,256 @@
+"""The viewer in headless Chromium against a real ``auditrail serve``: a reader searches,
+pages, opens an event and sees it verified in their browser; a tampered proof, a revoked
+link and a widened filter each show their message. Screenshots at desktop and phone widths
+go to ``var/test-artifacts/viewer`` (or ``$AUDITRAIL_TEST_ARTIFACTS``)."""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import os
+import shutil
+import socket
+import threading
+import urllib.request
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from tests.integration.processes import environment, start_server, stop
+from tests.integration.stacks import embedded_stack
+
+CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+pytestmark = pytest.mark.skipif(
+    not (CHROMIUM and DRIVER) and not os.environ.get("AUDITRAIL_REQUIRE_SERVICES"),
+    reason="Chromium and chromedriver are not installed (apt-get install chromium "
+           "chromium-driver; .ci/run does)")
+ARTIFACTS = Path(os.environ.get("AUDITRAIL_TEST_ARTIFACTS",
+                                Path(__file__).resolve().parents[2] / "var" / "test-artifacts"))
+
+
+def call(base: str, method: str, path: str, key: str, body: Any = None) -> Any:
+    request = urllib.request.Request(f"{base}{path}", method=method, headers={
+        "Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+        data=None if body is None else json.dumps(body).encode())
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read() or b"null")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    data = tmp_path_factory.mktemp("viewer")
+    setup = embedded_stack(data / "var")
+    _, admin = setup.new_workspace()
+    setup.close()
+    process, base = start_server(environment(data_dir=str(data / "var"),
+                                             checkpoint_seconds="1"), data / "serve.log")
+    actions = ["user.login", "user.logout", "document.update", "admin.user.delete"]
+    call(base, "POST", "/api/v1/events/batch", admin, {"events": [
+        {"action": actions[n % 4], "actor": {"id": f"usr_{n % 5}", "type": "user",
+                                             "name": f"User {n % 5}"},
+         "targets": [{"id": f"doc_{n}", "type": "document", "name": f"Plan {n}"}],
+         "context": {"ip_address": "203.0.113.7"}, "metadata": {"n": n}}
+        for n in range(80)]})
+    try:
+        yield {"base": base, "admin": admin}
+    finally:
+        stop(process)
+
+
+def viewer_link(server: dict[str, Any], **body: Any) -> dict[str, Any]:
+    return call(server["base"], "POST", "/api/v1/viewer-links", server["admin"],
+                {"expires_in_seconds": 900, **body})
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM or ""
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu",
+                     "--disable-dev-shm-usage", "--window-size=1280,900"):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(DRIVER or ""), options=options)
+    driver.set_script_timeout(20)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def wait(driver: Any, condition: Any, timeout: float = 20) -> Any:
+    from selenium.webdriver.support.ui import WebDriverWait
+    return WebDriverWait(driver, timeout).until(lambda d: condition(d))
+
+
+def text(driver: Any, element_id: str) -> str:
+    return driver.find_element("id", element_id).text
+
+
+def rows(driver: Any) -> list[Any]:
+    return driver.find_elements("css selector", "#events tbody tr")
+
+
+def shoot(driver: Any, name: str) -> None:
+    folder = ARTIFACTS / "viewer"
+    folder.mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(str(folder / f"{name}.png"))
+
+
+def test_a_reader_searches_pages_opens_and_sees_an_event_verified(server, browser) -> None:
+    link = viewer_link(server, filters={"action": "user.*"}, title="Acme: user activity")
+    browser.get(link["url"])
+    wait(browser, lambda d: len(rows(d)) == 40)  # 80 events, half of them user.*
+    assert browser.title == "Acme: user activity"
+    assert "Showing 40 of 40" in text(browser, "status")
+    assert all(row.text.split("\n")[0] for row in rows(browser))
+    assert {row.find_elements("tag name", "td")[1].text for row in rows(browser)} == {
+        "user.login", "user.logout"}
+    shoot(browser, "desktop-list")
+    search = browser.find_element("name", "actor_id")
+    search.send_keys("usr_0")
+    browser.find_element("css selector", "#search button").click()
+    wait(browser, lambda d: "Showing" in text(d, "status") and all(
+        "User 0" in row.text for row in rows(d)))
+    rows(browser)[0].click()
+    wait(browser, lambda d: "Verified in signed log of" in text(d, "verification"))
+    assert "ok" in browser.find_element("id", "verification").get_attribute("class")
+    assert "sequence" in text(browser, "fields") and "hash" in text(browser, "fields")
+    shoot(browser, "desktop-verified")
+    browser.set_window_size(390, 844)
+    browser.execute_script("document.getElementById('detail').scrollIntoView()")
+    shoot(browser, "phone-verified")
+    browser.execute_script("window.scrollTo(0, 0)")
+    shoot(browser, "phone-list")
+
+
+def test_pages_load_more_by_cursor(server, browser) -> None:
+    browser.get(viewer_link(server, filters={})["url"])
+    wait(browser, lambda d: len(rows(d)) == 50)
+    assert "Showing 50 of 80" in text(browser, "status")
+    browser.find_element("id", "more").click()
+    wait(browser, lambda d: len(rows(d)) == 80)
+    assert not browser.find_element("id", "more").is_displayed()
+    ids = [row.get_attribute("data-id") for row in rows(browser)]
+    assert len(set(ids)) == 80
+    from selenium.webdriver.common.keys import Keys
+    rows(browser)[60].send_keys(Keys.ENTER)  # by keyboard: rows take focus and Enter
+    wait(browser, lambda d: d.find_element("id", "detail").is_displayed()
+         and ids[60] in text(d, "fields"))
+
+
+def test_a_widened_search_a_revoked_link_and_a_link_without_token_say_so(server,
+                                                                         browser) -> None:
+    link = viewer_link(server, filters={"action": "user.*"})
+    browser.get(link["url"])
+    wait(browser, lambda d: len(rows(d)) == 40)
+    browser.find_element("name", "action").send_keys("admin.*")
+    browser.find_element("css selector", "#search button").click()
+    wait(browser, lambda d: "cannot be made with this link" in text(d, "status"))
+    assert rows(browser) == []
+    call(server["base"], "DELETE", f"/api/v1/viewer-links/{link['id']}", server["admin"])
+    browser.get("about:blank")
+    browser.get(link["url"])
+    wait(browser, lambda d: "expired or was revoked" in text(d, "status"))
+    shoot(browser, "desktop-revoked")
+    browser.get(link["url"].split("#")[0])
+    wait(browser, lambda d: "incomplete" in text(d, "status"))
+
+
+def test_a_tampered_proof_shows_the_warning(server, browser) -> None:
+    link = viewer_link(server, filters={})
+    with tampering_proxy(server["base"]) as proxy:
+        browser.get(proxy + link["url"].split(server["base"], 1)[1])
+        wait(browser, lambda d: len(rows(d)) == 50)
+        rows(browser)[0].click()
+        wait(browser, lambda d: "could not be verified" in text(d, "verification"))
+        assert "warn" in browser.find_element("id", "verification").get_attribute("class")
+        shoot(browser, "desktop-tampered")
+
+
+def test_the_pages_own_logic_passes_its_checks_in_the_browser(server, browser) -> None:
+    """proofs.js and query.js, imported by the page's own URLs, against proofs the server
+    made (and checked by our Python code and Go's elsewhere)."""
+    link = viewer_link(server, filters={})
+    browser.get(link["url"])
+    wait(browser, lambda d: len(rows(d)) == 50)
+    event_id = rows(browser)[3].get_attribute("data-id")
+    proof = call(server["base"], "GET", f"/api/v1/events/{event_id}/proof", server["admin"])
+    key = parse_qs(urlsplit(link["url"]).fragment)["key"][0]
+    broken = dict(proof, leaf_index=proof["leaf_index"] ^ 1)
+    flipped = bytearray(base64.b64decode(proof["root_hash"]))
+    flipped[0] ^= 1
+    results = browser.execute_async_script("""
+        const [proof, broken, key, done] = arguments;
+        const base = document.querySelector('script[type=module]').src.replace(/[^/]*$/, '');
+        const {verifyProof, parseVerifierKey} = await import(base + 'proofs.js');
+        const {searchParams} = await import(base + 'query.js');
+        const outcome = async (f) => {
+          try { await f(); return 'ok'; } catch (e) { return e.message; }
+        };
+        done({
+          good: await outcome(() => verifyProof(proof, key)),
+          broken: await outcome(() => verifyProof(broken, key)),
+          badKey: await outcome(() => parseVerifierKey(
+            key.replace(/\\+[0-9a-f]{8}\\+/, '+00000000+'))),
+          query: searchParams({action: 'user.', actor_id: ' usr_1 ', since: ''}, 'abc').toString(),
+        });
+    """, proof, broken, key)
+    assert results["good"] == "ok"
+    assert "not in the signed tree" in results["broken"]
+    assert "does not match" in results["badKey"]
+    assert results["query"] == "limit=50&order=desc&action=user.*&actor_id=usr_1&cursor=abc"
+
+
+class _Tampering(BaseHTTPRequestHandler):
+    upstream: str
+
+    def log_message(self, *_: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        host, port = urlsplit(self.upstream).netloc.split(":")
+        connection = http.client.HTTPConnection(host, int(port), timeout=10)
+        connection.request("GET", self.path, headers={k: v for k, v in self.headers.items()
+                                                      if k.lower() != "host"})
+        answer = connection.getresponse()
+        body = answer.read()
+        if self.path.split("?")[0].endswith("/proof") and answer.status == 200:
+            proof = json.loads(body)
+            leaf = bytearray(base64.b64decode(proof["leaf_hash"]))
+            leaf[0] ^= 1  # the log serving a path for another leaf
+            proof["leaf_hash"] = base64.b64encode(bytes(leaf)).decode()
+            body = json.dumps(proof).encode()
+        self.send_response(answer.status)
+        for name, value in answer.getheaders():
+            if name.lower() not in ("content-length", "connection", "transfer-encoding"):
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class tampering_proxy:
+    def __init__(self, upstream: str) -> None:
+        handler = type("Handler", (_Tampering,), {"upstream": upstream})
+        self._server = ThreadingHTTPServer(("127.0.0.1", _free_port()), handler)
+
+    def __enter__(self) -> str:
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def __exit__(self, *_: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
