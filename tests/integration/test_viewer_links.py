@@ -106,6 +106,8 @@ def test_links_are_checked_and_belong_to_their_workspace(stack: Stack) -> None:
     _, admin = stack.new_workspace()
     _, stranger = stack.new_workspace("Other")
     for body, field in (({"filters": {"action": "not an action"}}, "filters.action"),
+                        ({"filters": {"actor": "usr_1"}}, "filters.actor"),  # a misspelling
+                        ({"filters": {"actor_id": 5}}, "filters.actor_id"),
                         ({"expires_in_seconds": 59}, "expires_in_seconds"),
                         ({"expires_in_seconds": 86_401}, "expires_in_seconds"),
                         ({"filters": {}, "colour": "red"}, "colour"),

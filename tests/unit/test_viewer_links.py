@@ -115,3 +115,12 @@ def test_the_lifetime_bounds(world: World) -> None:
         world.clock.now() + timedelta(days=1)
     with pytest.raises(ValidationFailed):
         create.execute(world.workspace.id, {}, 86_401)
+
+
+def test_a_misspelt_or_mistyped_forced_filter_is_refused_not_ignored(world: World) -> None:
+    """Ignored, it would make a link that shows everything."""
+    create = CreateViewerLink(world.uow, world.clock, world.ids, world.secrets)
+    with pytest.raises(ValidationFailed) as refused:
+        create.execute(world.workspace.id, {"actor": "u1", "target_id": 7}, 900)
+    assert {error.field for error in refused.value.errors} == {"filters.actor",
+                                                               "filters.target_id"}

@@ -19,7 +19,7 @@ from application.ports.unit_of_work import UnitOfWorkFactory
 from domain.api_keys import DISPLAY_PREFIX_LENGTH, ApiKey, hash_secret
 from domain.cursor import DESC, Position, decode_cursor
 from domain.errors import FieldError, ValidationFailed
-from domain.event_search import InvalidFilter, parse_filters
+from domain.event_search import FILTER_NAMES, InvalidFilter, parse_filters
 from domain.scopes import VIEWER
 from domain.viewer_links import (
     MAX_LIFETIME_SECONDS,
@@ -65,10 +65,17 @@ class CreateViewerLink:
 
 def _check(filters: dict[str, Any], expires_in_seconds: int, title: str | None) -> None:
     errors = []
-    try:
-        parse_filters(filters)
-    except InvalidFilter as exc:
-        errors.append(FieldError(f"filters.{exc.parameter}", str(exc)))
+    # A misspelt forced filter would be a link that shows everything: refused, not ignored.
+    errors += [FieldError(f"filters.{name}", f"Unknown filter; one of: "
+                                             f"{', '.join(FILTER_NAMES)}.")
+               for name in sorted(set(filters) - set(FILTER_NAMES))]
+    errors += [FieldError(f"filters.{name}", "Must be a string.")
+               for name, value in sorted(filters.items()) if not isinstance(value, str)]
+    if not errors:
+        try:
+            parse_filters(filters)
+        except InvalidFilter as exc:
+            errors.append(FieldError(f"filters.{exc.parameter}", str(exc)))
     if not MIN_LIFETIME_SECONDS <= expires_in_seconds <= MAX_LIFETIME_SECONDS:
         errors.append(FieldError("expires_in_seconds", f"From {MIN_LIFETIME_SECONDS} to "
                                                        f"{MAX_LIFETIME_SECONDS} seconds."))

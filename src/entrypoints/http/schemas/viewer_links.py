@@ -7,10 +7,11 @@ from functools import cache
 from marshmallow import Schema, fields, validate
 
 from domain.viewer_links import MAX_LIFETIME_SECONDS, MAX_TITLE_LENGTH, MIN_LIFETIME_SECONDS
+from entrypoints.http.schemas.events import EventFiltersSchema
 
 
 class ViewerLinkCreateSchema(Schema):
-    filters = fields.Dict(keys=fields.String(), load_default=dict)
+    filters = fields.Nested(EventFiltersSchema, load_default=dict)
     expires_in_seconds = fields.Integer(strict=True, load_default=900, validate=validate.Range(
         MIN_LIFETIME_SECONDS, MAX_LIFETIME_SECONDS))
     allow_export = fields.Boolean(load_default=False)
