@@ -254,3 +254,62 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+class _Host(BaseHTTPRequestHandler):
+    """A host application's page that embeds the viewer in an iframe."""
+
+    frame_url: str
+
+    def log_message(self, *_: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        body = (f'<!doctype html><title>host</title><iframe id="audit" src="{self.frame_url}" '
+                f'style="width:1000px;height:600px"></iframe>').encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def framed(browser: Any, frame_url: str, port: int) -> str:
+    """What the viewer shows inside a host page served from another origin."""
+    handler = type("Host", (_Host,), {"frame_url": frame_url})
+    host = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    threading.Thread(target=host.serve_forever, daemon=True).start()
+    try:
+        browser.get(f"http://127.0.0.1:{port}/")
+        browser.switch_to.frame(browser.find_element("id", "audit"))
+        try:
+            wait(browser, lambda d: d.execute_script("return location.href").startswith(
+                "chrome-error") or rows(d), timeout=15)
+            return browser.execute_script("return location.href")
+        finally:
+            browser.switch_to.default_content()
+    finally:
+        host.shutdown()
+        host.server_close()
+
+
+def test_only_the_listed_origins_may_frame_the_viewer(server, browser,
+                                                     tmp_path: Path) -> None:
+    link = viewer_link(server, filters={})
+    refused = framed(browser, link["url"], _free_port())
+    assert refused.startswith("chrome-error")  # frame-ancestors 'none' by default
+    port = _free_port()
+    setup = embedded_stack(tmp_path / "var")
+    _, admin = setup.new_workspace()
+    setup.close()
+    process, base = start_server(environment(
+        data_dir=str(tmp_path / "var"),
+        viewer_frame_ancestors=f"http://127.0.0.1:{port}"), tmp_path / "serve.log")
+    try:
+        listed = call(base, "POST", "/api/v1/viewer-links", admin, {"filters": {}})
+        call(base, "POST", "/api/v1/events", admin,
+             {"action": "user.login", "actor": {"id": "u", "type": "user"}})
+        shown = framed(browser, listed["url"], port)
+        assert shown.startswith(f"{base}/viewer/")
+    finally:
+        stop(process)
