@@ -119,7 +119,7 @@ def failing_first(count: int, status: int = 500) -> Callable[[Received], Answer]
 
 
 def signature_valid(secret: str, received: Received, tolerance: float = 300) -> bool:
-    """What the README tells a receiver to do with ``Auditrail-Signature``."""
+    """What docs/streams.md tells a receiver to do with ``Auditrail-Signature``."""
     parts = dict(item.split("=", 1) for item in received.headers["auditrail-signature"].split(","))
     timestamp = int(parts["t"])
     expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + received.body,
