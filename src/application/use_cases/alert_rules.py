@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from application.errors import Conflict, NotFound
-from application.pages import Page, page_of
+from application.pages import Page, list_page
 from application.ports.delivery import CredentialVault, Deliverer
 from application.ports.jobs import JobQueue
 from application.ports.system import Clock, IdGenerator, SecretGenerator
 from application.ports.unit_of_work import UnitOfWorkFactory
 from domain.alert_rules import MAX_RULES_PER_WORKSPACE, AlertRule, rule_settings
-from domain.cursor import DESC, Position, decode_cursor
+from domain.cursor import DESC, Position
 from domain.errors import FieldError, ValidationFailed
 from domain.streams import credential_hint
 
@@ -100,11 +100,8 @@ class ListAlertRules:
 
     def execute(self, workspace_id: str, *, order: str = DESC, limit: int = 50,
                 cursor: str | None = None) -> Page[AlertRule]:
-        after = decode_cursor(cursor, order) if cursor is not None else None
-        with self._uow_factory(snapshot=True) as uow:
-            rows = uow.alert_rules.page(workspace_id, order, after, limit + 1)
-            total = uow.alert_rules.count(workspace_id)
-        return page_of(rows, limit, order, total, _position)
+        return list_page(self._uow_factory, lambda uow: uow.alert_rules, workspace_id, order,
+                         limit, cursor, _position)
 
 
 class UpdateAlertRule(_RuleWriter):

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from application.errors import NotFound
-from application.pages import Page, page_of
+from application.pages import Page, list_page
 from application.ports.rate_limits import CredentialChanges
 from application.ports.system import Clock
 from application.ports.unit_of_work import UnitOfWorkFactory
 from domain.api_keys import ApiKey
-from domain.cursor import DESC, Position, decode_cursor
+from domain.cursor import DESC, Position
 from domain.viewer_links import VIEWER_LINK_PREFIX
 
 
@@ -26,11 +26,8 @@ class ListApiKeys:
 
     def execute(self, workspace_id: str, *, order: str = DESC, limit: int = 50,
                 cursor: str | None = None) -> Page[ApiKey]:
-        after = decode_cursor(cursor, order) if cursor is not None else None
-        with self._uow_factory(snapshot=True) as uow:
-            rows = uow.api_keys.page(workspace_id, order, after, limit + 1)
-            total = uow.api_keys.count(workspace_id)
-        return page_of(rows, limit, order, total, _position)
+        return list_page(self._uow_factory, lambda uow: uow.api_keys, workspace_id, order,
+                         limit, cursor, _position)
 
 
 class GetApiKey:

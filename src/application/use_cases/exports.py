@@ -8,12 +8,12 @@ from datetime import timedelta
 from typing import Any
 
 from application.errors import Conflict, NotFound
-from application.pages import Page, page_of
+from application.pages import Page, list_page
 from application.ports.blobs import BlobStore
 from application.ports.jobs import JobQueue
 from application.ports.system import Clock, IdGenerator
 from application.ports.unit_of_work import UnitOfWorkFactory
-from domain.cursor import DESC, Position, decode_cursor
+from domain.cursor import DESC, Position
 from domain.errors import FieldError, ValidationFailed
 from domain.event_search import InvalidFilter, parse_filters
 from domain.events import PENDING
@@ -80,11 +80,8 @@ class ListExports:
 
     def execute(self, workspace_id: str, *, order: str = DESC, limit: int = 50,
                 cursor: str | None = None) -> Page[Export]:
-        after = decode_cursor(cursor, order) if cursor is not None else None
-        with self._uow_factory(snapshot=True) as uow:
-            rows = uow.exports.page(workspace_id, order, after, limit + 1)
-            total = uow.exports.count(workspace_id)
-        return page_of(rows, limit, order, total, _position)
+        return list_page(self._uow_factory, lambda uow: uow.exports, workspace_id, order,
+                         limit, cursor, _position)
 
 
 @dataclass(frozen=True)

@@ -12,12 +12,12 @@ from datetime import timedelta
 from typing import Any
 
 from application.errors import NotFound
-from application.pages import Page, page_of
+from application.pages import Page, list_page
 from application.ports.rate_limits import CredentialChanges
 from application.ports.system import Clock, IdGenerator, SecretGenerator
 from application.ports.unit_of_work import UnitOfWorkFactory
 from domain.api_keys import DISPLAY_PREFIX_LENGTH, ApiKey, hash_secret
-from domain.cursor import DESC, Position, decode_cursor
+from domain.cursor import DESC, Position
 from domain.errors import FieldError, ValidationFailed
 from domain.event_search import FILTER_NAMES, InvalidFilter, parse_filters
 from domain.scopes import VIEWER
@@ -91,12 +91,8 @@ class ListViewerLinks:
 
     def execute(self, workspace_id: str, *, order: str = DESC, limit: int = 50,
                 cursor: str | None = None) -> Page[ViewerLink]:
-        after = decode_cursor(cursor, order) if cursor is not None else None
-        with self._uow_factory(snapshot=True) as uow:
-            rows = uow.viewer_links.page(workspace_id, order, after, limit + 1)
-            total = uow.viewer_links.count(workspace_id)
-        return page_of(rows, limit, order, total,
-                       lambda link: Position(link.created_at, link.id))
+        return list_page(self._uow_factory, lambda uow: uow.viewer_links, workspace_id, order,
+                         limit, cursor, lambda link: Position(link.created_at, link.id))
 
 
 class GetViewerLink:
