@@ -456,9 +456,10 @@ class _ExportRepo:
     def add(self, export: Export) -> None:
         self._s.exports[export.id] = export
 
-    def get(self, workspace_id: str, export_id: str) -> Export | None:
+    def get(self, workspace_id: str, export_id: str,
+            viewer_link_id: str | None = None) -> Export | None:
         export = self._s.exports.get(export_id)
-        return export if export and export.workspace_id == workspace_id else None
+        return export if export and self._mine(export, workspace_id, viewer_link_id) else None
 
     def find(self, export_id: str) -> Export | None:
         return self._s.exports.get(export_id)
@@ -468,18 +469,25 @@ class _ExportRepo:
     def update(self, export: Export) -> None:
         self._s.exports[export.id] = export
 
-    def page(self, workspace_id: str, order: str, after: Position | None,
-             limit: int) -> list[Export]:
-        found = sorted((e for e in self._s.exports.values() if e.workspace_id == workspace_id),
+    def page(self, workspace_id: str, order: str, after: Position | None, limit: int,
+             viewer_link_id: str | None = None) -> list[Export]:
+        found = sorted((e for e in self._s.exports.values()
+                        if self._mine(e, workspace_id, viewer_link_id)),
                        key=lambda e: (e.created_at, e.id), reverse=order == "desc")
         return found[:limit]
 
-    def count(self, workspace_id: str) -> int:
-        return sum(e.workspace_id == workspace_id for e in self._s.exports.values())
-
-    def count_active(self, workspace_id: str) -> int:
-        return sum(e.workspace_id == workspace_id and e.status in ACTIVE
+    def count(self, workspace_id: str, viewer_link_id: str | None = None) -> int:
+        return sum(self._mine(e, workspace_id, viewer_link_id)
                    for e in self._s.exports.values())
+
+    def count_active(self, workspace_id: str, viewer_link_id: str | None = None) -> int:
+        return sum(self._mine(e, workspace_id, viewer_link_id) and e.status in ACTIVE
+                   for e in self._s.exports.values())
+
+    @staticmethod
+    def _mine(export: Export, workspace_id: str, viewer_link_id: str | None) -> bool:
+        return export.workspace_id == workspace_id and (
+            viewer_link_id is None or export.viewer_link_id == viewer_link_id)
 
     def needing_upkeep(self, expire_by: datetime, silent_since: datetime,
                        queued_before: datetime, limit: int) -> list[Export]:

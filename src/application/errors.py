@@ -17,9 +17,9 @@ class IpNotAllowed(DomainError):
 class InsufficientScope(DomainError):
     """The key lacks the scope the operation needs."""
 
-    def __init__(self, scope: str) -> None:
+    def __init__(self, scope: str, message: str | None = None) -> None:
         self.scope = scope
-        super().__init__(f"This API key lacks the '{scope}' scope.")
+        super().__init__(message or f"This API key lacks the '{scope}' scope.")
 
 
 class NotFound(DomainError):

@@ -23,9 +23,17 @@ class Principal:
     def workspace_id(self) -> str:
         return self.workspace.id
 
-    def require(self, scope: str) -> None:
-        if not self.api_key.allows(scope):
-            raise InsufficientScope(scope)
+    @property
+    def viewer_link_id(self) -> str | None:
+        return None if self.viewer is None else self.viewer.id
+
+    def require(self, scope: str, viewer: bool = False) -> None:
+        """``viewer``: the operation is open to viewer links that grant ``scope``."""
+        if self.viewer is None:
+            if not self.api_key.allows(scope):
+                raise InsufficientScope(scope)
+        elif not (viewer and self.viewer.grants(scope)):
+            raise InsufficientScope(scope, f"This viewer link does not allow '{scope}'.")
 
     @property
     def within(self) -> EventFilters | None:

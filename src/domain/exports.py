@@ -25,6 +25,9 @@ MAX_ATTEMPTS = 3
 MAX_ACTIVE_PER_WORKSPACE = 5
 """Exports queued or running at once for one workspace: each can hold a worker for
 minutes, and without a bound one tenant could keep every worker busy with its own."""
+MAX_ACTIVE_PER_VIEWER_LINK = 1
+"""Of those, through one viewer link: a link handed to someone else must not take the
+workspace's own export capacity."""
 ACTIVE = (QUEUED, RUNNING)
 
 
@@ -77,6 +80,9 @@ class Export:
     heartbeat_at: datetime | None = None
     first_sequence: int | None = None
     last_sequence: int | None = None
+    viewer_link_id: str | None = None
+    """The viewer link whose reader asked for it (None: an API key): that reader lists,
+    reads and downloads only the exports it asked for."""
 
     @property
     def file_name(self) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 
 from domain.event_rules import canonical_ip_address
 from domain.event_search import FILTER_NAMES, PREFIX_WILDCARD, InvalidFilter
+from domain.scopes import EXPORTS
 from domain.timestamps import parse_timestamp
 
 VIEWER_LINK_PREFIX = "vwl_"
@@ -38,6 +39,11 @@ class ViewerLink:
 
     def is_active(self, now: datetime) -> bool:
         return self.revoked_at is None and now < self.expires_at
+
+    def grants(self, scope: str) -> bool:
+        """Of the scopes a view open to links asks for, which this link holds: reading
+        always, exports only when the host allowed them."""
+        return scope != EXPORTS or self.allow_export
 
 
 def narrowed(forced: Mapping[str, Any], reader: Mapping[str, Any]) -> dict[str, Any]:

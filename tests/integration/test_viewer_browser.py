@@ -130,6 +130,32 @@ def test_a_reader_searches_pages_opens_and_sees_an_event_verified(server, browse
     shoot(browser, "phone-list")
 
 
+def test_a_reader_exports_what_they_searched_when_the_link_allows_it(
+        server, browser, tmp_path: Path) -> None:
+    browser.get(viewer_link(server, filters={})["url"])
+    wait(browser, lambda d: len(rows(d)) == 50)
+    assert not browser.find_element("id", "export").is_displayed()  # not offered
+    link = viewer_link(server, filters={"action": "user.*"}, allow_export=True)
+    browser.execute_cdp_cmd("Browser.setDownloadBehavior", {
+        "behavior": "allow", "downloadPath": str(tmp_path)})
+    browser.get("about:blank")
+    browser.get(link["url"])
+    wait(browser, lambda d: len(rows(d)) == 40)
+    browser.find_element("name", "actor_id").send_keys("usr_1")
+    browser.find_element("css selector", "#search button").click()
+    wait(browser, lambda d: all("User 1" in row.text for row in rows(d)))
+    expected = len(rows(browser))
+    browser.find_element("css selector", "#export select option[value=ndjson]").click()
+    browser.find_element("css selector", "#export button").click()
+    wait(browser, lambda d: "Exported" in text(d, "export-status"), timeout=40)
+    assert f"Exported {expected} events" in text(browser, "export-status")
+    shoot(browser, "desktop-exported")
+    files = wait(browser, lambda _: [p for p in tmp_path.glob("exp_*.ndjson")] or None)
+    lines = [json.loads(line) for line in files[0].read_text().splitlines()]
+    assert len(lines) == expected and {line["actor"]["id"] for line in lines} == {"usr_1"}
+    assert {line["action"] for line in lines} <= {"user.login", "user.logout"}
+
+
 def test_pages_load_more_by_cursor(server, browser) -> None:
     browser.get(viewer_link(server, filters={})["url"])
     wait(browser, lambda d: len(rows(d)) == 50)

@@ -3,6 +3,7 @@ workspace's events within forced filters, its proofs and checkpoints, and nothin
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -111,7 +112,7 @@ def test_links_are_checked_and_belong_to_their_workspace(stack: Stack) -> None:
                         ({"expires_in_seconds": 59}, "expires_in_seconds"),
                         ({"expires_in_seconds": 86_401}, "expires_in_seconds"),
                         ({"filters": {}, "colour": "red"}, "colour"),
-                        ({"allow_export": True}, "allow_export")):
+                        ({"allow_export": "sometimes"}, "allow_export")):
         refused = stack.client.post("/api/v1/viewer-links", headers=bearer(admin), json=body)
         assert refused.status_code == 422, body
         assert field in {d["field"] for d in refused.json["error"]["details"]}, refused.json
@@ -124,6 +125,60 @@ def test_links_are_checked_and_belong_to_their_workspace(stack: Stack) -> None:
                             headers=bearer(stranger)).status_code == 404
     assert stack.client.delete(f"/api/v1/viewer-links/{created['id']}",
                                headers=bearer(stranger)).status_code == 404
+
+
+def test_a_link_that_allows_exports_exports_within_its_filters_and_sees_only_its_own(
+        stack: Stack) -> None:
+    _, admin = stack.new_workspace()
+    seed(stack, admin)
+    created, token, _ = link(stack, admin, filters={"action": "user.*"}, allow_export=True)
+    assert created["allow_export"] is True
+    own = stack.client.post("/api/v1/exports", headers=bearer(admin), json={"format": "csv"})
+    assert own.status_code == 202
+    widened = stack.client.post("/api/v1/exports", headers=bearer(token),
+                                json={"format": "ndjson", "filters": {"action": "admin.*"}})
+    assert widened.status_code == 422
+    assert widened.json["error"]["details"][0]["field"] == "filters.action"
+    asked = stack.client.post("/api/v1/exports", headers=bearer(token),
+                              json={"format": "ndjson", "filters": {"actor_id": "usr_0"}})
+    assert asked.status_code == 202, asked.json
+    export = asked.json
+    assert export["filters"] == {"action": "user.*", "actor_id": "usr_0"}
+    assert export["viewer_link_id"] == created["id"]
+    second = stack.client.post("/api/v1/exports", headers=bearer(token), json={"format": "csv"})
+    assert second.status_code == 409  # one at a time through a link
+    stack.drain()
+    listed = stack.client.get("/api/v1/exports", headers=bearer(token)).json
+    assert [item["id"] for item in listed["data"]] == [export["id"]] \
+        and listed["total_count"] == 1
+    everything = stack.client.get("/api/v1/exports", headers=bearer(admin)).json
+    assert everything["total_count"] == 2  # the workspace's owner sees the link's too
+    for path in (f"/api/v1/exports/{own.json['id']}",
+                 f"/api/v1/exports/{own.json['id']}/download",
+                 f"/api/v1/exports/{own.json['id']}/evidence"):
+        assert stack.client.get(path, headers=bearer(token)).status_code == 404, path
+    done = stack.client.get(f"/api/v1/exports/{export['id']}", headers=bearer(token)).json
+    assert done["status"] == "completed" and done["row_count"] == 1
+    redirect = stack.client.get(f"/api/v1/exports/{export['id']}/download",
+                                headers=bearer(token))
+    assert redirect.status_code == 302
+    parts = urlsplit(redirect.headers["Location"])
+    rows = stack.client.get(f"{parts.path}?{parts.query}").get_data(as_text=True).splitlines()
+    assert [json.loads(row)["action"] for row in rows] == ["user.login"]
+    stack.container.transparency_log().sweep()
+    evidence = stack.client.get(f"/api/v1/exports/{export['id']}/evidence",
+                                headers=bearer(token))
+    assert evidence.status_code == 200 and evidence.json["export_id"] == export["id"]
+
+
+def test_a_link_without_exports_is_refused_them(stack: Stack) -> None:
+    _, admin = stack.new_workspace()
+    _, token, _ = link(stack, admin, filters={})
+    refused = stack.client.post("/api/v1/exports", headers=bearer(token),
+                                json={"format": "csv"})
+    assert refused.status_code == 403
+    assert refused.json["error"] == {**refused.json["error"], "code": "insufficient_scope",
+                                     "message": "This viewer link does not allow 'exports'."}
 
 
 def _proof(stack: Stack, token: str, event_id: str) -> dict[str, Any]:

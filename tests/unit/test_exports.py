@@ -6,13 +6,19 @@ import csv
 import gzip
 import io
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from application.errors import Conflict
+from application.errors import Conflict, NotFound
 from application.use_cases.export_upkeep import ExportUpkeep
-from application.use_cases.exports import CreateDownloadLink, CreateExport, GetExport
+from application.use_cases.exports import (
+    CreateDownloadLink,
+    CreateExport,
+    GetExport,
+    ListExports,
+)
 from application.use_cases.run_export import RunExport
 from domain.errors import ValidationFailed
 from domain.export_rows import CSV_COLUMNS, spreadsheet_safe
@@ -23,8 +29,10 @@ from domain.exports import (
     ExportNotReady,
     InvalidTransition,
 )
+from domain.scopes import EXPORTS
 from domain.signed_links import InvalidSignature, LinkExpired, check, sign
 from domain.verification import verify_documents
+from domain.viewer_links import ViewerLink
 from tests.factories import ExportFactory
 from tests.fakes import FakeBlobStore
 from tests.unit.test_use_cases import World
@@ -154,6 +162,30 @@ def test_a_workspace_has_at_most_five_exports_in_flight(world: World) -> None:
     assert len(world.queue.exports) == 5  # the refused one was neither stored nor queued
     RunExport(world.uow, FakeBlobStore(), world.clock, DAY).execute(first.id)
     assert create.execute(world.workspace.id, "csv", {}).status == "queued"
+
+
+def test_a_viewer_links_export_is_bounded_by_its_filters_and_is_its_own(
+        world: World) -> None:
+    link = ViewerLink(id="vwl_1", workspace_id=world.workspace.id,
+                      filters={"action": "user.*"}, allow_export=True, created_at=NOW,
+                      expires_at=NOW + DAY)
+    create = CreateExport(world.uow, world.clock, world.ids, world.queue)
+    with pytest.raises(ValidationFailed) as refused:
+        create.execute(world.workspace.id, "csv", {"action": "admin.*"}, link=link)
+    assert refused.value.errors[0].field == "filters.action"
+    theirs = create.execute(world.workspace.id, "ndjson", {}, link=link)
+    assert theirs.filters == {"action": "user.*"} and theirs.viewer_link_id == "vwl_1"
+    with pytest.raises(Conflict, match="An export of this link is already queued"):
+        create.execute(world.workspace.id, "csv", {}, link=link)
+    ours = create.execute(world.workspace.id, "csv", {})  # the workspace's own still can
+    done = RunExport(world.uow, FakeBlobStore(), world.clock, DAY).execute(theirs.id)
+    assert done.row_count == 4  # three logins and a logout, not the admin's delete
+    with pytest.raises(NotFound):
+        GetExport(world.uow).execute(world.workspace.id, ours.id, viewer_link_id="vwl_1")
+    listed = ListExports(world.uow).execute(world.workspace.id, viewer_link_id="vwl_1")
+    assert [e.id for e in listed.items] == [theirs.id] and listed.total_count == 1
+    assert ListExports(world.uow).execute(world.workspace.id).total_count == 2
+    assert link.grants(EXPORTS) and not replace(link, allow_export=False).grants(EXPORTS)
 
 
 def test_download_link_follows_the_state(world: World) -> None:

@@ -136,8 +136,12 @@ exports = Table(
     Column("attempts", Integer, nullable=False),
     Column("first_sequence", BigInteger),
     Column("last_sequence", BigInteger),
+    # set when a viewer link's reader asked for it: that reader sees only these
+    Column("viewer_link_id", String(40),
+           ForeignKey("viewer_links.id", name="fk_exports_viewer_link")),
     Index("ix_exports_workspace", "workspace_id", "created_at", "id"),
     Index("ix_exports_status", "status", "created_at"),
+    Index("ix_exports_viewer_link", "viewer_link_id", "created_at", "id"),
 )
 
 _PENDING = text("status = 'pending'")

@@ -225,8 +225,12 @@ class IdempotencyRepository(Protocol):
 
 
 class ExportRepository(Protocol):
+    """``viewer_link_id`` narrows a read to the exports one viewer link asked for."""
+
     def add(self, export: Export) -> None: ...
-    def get(self, workspace_id: str, export_id: str) -> Export | None: ...
+
+    def get(self, workspace_id: str, export_id: str,
+            viewer_link_id: str | None = None) -> Export | None: ...
 
     def find(self, export_id: str) -> Export | None:
         """By id alone - only for a signed link, whose signature is the authorization."""
@@ -238,13 +242,13 @@ class ExportRepository(Protocol):
 
     def update(self, export: Export) -> None: ...
 
-    def page(self, workspace_id: str, order: str, after: Position | None,
-             limit: int) -> list[Export]: ...
+    def page(self, workspace_id: str, order: str, after: Position | None, limit: int,
+             viewer_link_id: str | None = None) -> list[Export]: ...
 
-    def count(self, workspace_id: str) -> int: ...
+    def count(self, workspace_id: str, viewer_link_id: str | None = None) -> int: ...
 
-    def count_active(self, workspace_id: str) -> int:
-        """Exports of the workspace still queued or running."""
+    def count_active(self, workspace_id: str, viewer_link_id: str | None = None) -> int:
+        """Exports of the workspace (or of one of its links) still queued or running."""
         ...
 
     def needing_upkeep(self, expire_by: datetime, silent_since: datetime,

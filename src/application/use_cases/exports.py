@@ -11,14 +11,21 @@ from application.errors import Conflict, NotFound
 from application.pages import Page, list_page
 from application.ports.blobs import BlobStore
 from application.ports.jobs import JobQueue
+from application.ports.repositories import ExportRepository
 from application.ports.system import Clock, IdGenerator
 from application.ports.unit_of_work import UnitOfWorkFactory
 from domain.cursor import DESC, Position
 from domain.errors import FieldError, ValidationFailed
 from domain.event_search import InvalidFilter, parse_filters
 from domain.events import PENDING
-from domain.exports import FORMATS, MAX_ACTIVE_PER_WORKSPACE, Export
+from domain.exports import (
+    FORMATS,
+    MAX_ACTIVE_PER_VIEWER_LINK,
+    MAX_ACTIVE_PER_WORKSPACE,
+    Export,
+)
 from domain.signed_links import check, sign
+from domain.viewer_links import ViewerLink, narrowed
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +46,14 @@ class CreateExport:
         self._queue = queue
 
     def execute(self, workspace_id: str, format_: str, filters: dict[str, Any],
-                gzip: bool = False) -> Export:
+                gzip: bool = False, link: ViewerLink | None = None) -> Export:
+        """``link``: the viewer link whose reader asks; its forced filters bound the file's
+        rows, and the export is that link's alone."""
         if format_ not in FORMATS:
             raise ValidationFailed([FieldError("format", f"One of: {', '.join(FORMATS)}.")])
         try:
+            if link is not None:
+                filters = narrowed(link.filters, filters)
             parsed = parse_filters(filters)
         except InvalidFilter as exc:
             raise ValidationFailed([FieldError(f"filters.{exc.parameter}", str(exc))]) \
@@ -50,12 +61,17 @@ class CreateExport:
         if parsed.status == PENDING:  # a file holds linked events, in sequence order
             raise ValidationFailed([FieldError("filters.status", PENDING_NOT_EXPORTED)])
         export = Export(id=self._ids.new("exp"), workspace_id=workspace_id, format=format_,
-                        created_at=self._clock.now(), filters=dict(filters), gzip=gzip)
+                        created_at=self._clock.now(), filters=dict(filters), gzip=gzip,
+                        viewer_link_id=link.id if link is not None else None)
         with self._uow_factory() as uow:
             if uow.exports.count_active(workspace_id) >= MAX_ACTIVE_PER_WORKSPACE:
                 raise Conflict(f"{MAX_ACTIVE_PER_WORKSPACE} exports of this workspace are "
                                f"already queued or running; request another when one has "
                                f"finished.")
+            if link is not None and uow.exports.count_active(
+                    workspace_id, link.id) >= MAX_ACTIVE_PER_VIEWER_LINK:
+                raise Conflict("An export of this link is already queued or running; "
+                               "request another when it has finished.")
             uow.exports.add(export)
             uow.commit()
         self._queue.enqueue_export(export.id)
@@ -66,9 +82,11 @@ class GetExport:
     def __init__(self, uow_factory: UnitOfWorkFactory) -> None:
         self._uow_factory = uow_factory
 
-    def execute(self, workspace_id: str, export_id: str) -> Export:
+    def execute(self, workspace_id: str, export_id: str,
+                viewer_link_id: str | None = None) -> Export:
+        """``viewer_link_id``: a link's reader finds only the exports it asked for."""
         with self._uow_factory(read_only=True) as uow:
-            export = uow.exports.get(workspace_id, export_id)
+            export = uow.exports.get(workspace_id, export_id, viewer_link_id)
         if export is None:
             raise NotFound("export", export_id)
         return export
@@ -79,9 +97,25 @@ class ListExports:
         self._uow_factory = uow_factory
 
     def execute(self, workspace_id: str, *, order: str = DESC, limit: int = 50,
-                cursor: str | None = None) -> Page[Export]:
-        return list_page(self._uow_factory, lambda uow: uow.exports, workspace_id, order,
-                         limit, cursor, _position)
+                cursor: str | None = None, viewer_link_id: str | None = None) -> Page[Export]:
+        return list_page(self._uow_factory,
+                         lambda uow: _LinkExports(uow.exports, viewer_link_id), workspace_id,
+                         order, limit, cursor, _position)
+
+
+class _LinkExports:
+    """The workspace's exports as one viewer link's reader may list them."""
+
+    def __init__(self, exports: ExportRepository, viewer_link_id: str | None) -> None:
+        self._exports = exports
+        self._link = viewer_link_id
+
+    def page(self, workspace_id: str, order: str, after: Position | None,
+             limit: int) -> list[Export]:
+        return self._exports.page(workspace_id, order, after, limit, self._link)
+
+    def count(self, workspace_id: str) -> int:
+        return self._exports.count(workspace_id, self._link)
 
 
 @dataclass(frozen=True)
@@ -101,8 +135,9 @@ class CreateDownloadLink:
         self._secret = secret
         self._lifetime = lifetime
 
-    def execute(self, workspace_id: str, export_id: str) -> DownloadLink:
-        export = self._get_export.execute(workspace_id, export_id)
+    def execute(self, workspace_id: str, export_id: str,
+                viewer_link_id: str | None = None) -> DownloadLink:
+        export = self._get_export.execute(workspace_id, export_id, viewer_link_id)
         now = self._clock.now()
         export.check_downloadable(now)
         expires = int((now + self._lifetime).timestamp())

@@ -156,9 +156,10 @@ class ExportEvidence:
         self._uow_factory = uow_factory
         self._log = log
 
-    def execute(self, workspace_id: str, export_id: str) -> Evidence:
+    def execute(self, workspace_id: str, export_id: str,
+                viewer_link_id: str | None = None) -> Evidence:
         with self._uow_factory(read_only=True) as uow:
-            export = uow.exports.get(workspace_id, export_id)
+            export = uow.exports.get(workspace_id, export_id, viewer_link_id)
         if export is None:
             raise NotFound("export", export_id)
         if export.status != COMPLETED:

@@ -43,9 +43,7 @@ def requires(scope: str, viewer: bool = False) -> Callable[[View], View]:
     def decorate(view: View) -> View:
         @wraps(view)
         def guarded(*args: Any, **kwargs: Any) -> Any:
-            caller = principal()
-            if not (viewer and caller.viewer is not None):
-                caller.require(scope)
+            principal().require(scope, viewer)
             return view(*args, **kwargs)
         return guarded  # type: ignore[return-value]
     return decorate

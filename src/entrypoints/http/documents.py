@@ -51,7 +51,8 @@ def export_document(export: Export) -> dict[str, Any]:
             "size_bytes": export.size_bytes, "sha256": export.sha256,
             "created_at": _time(export.created_at), "started_at": _time(export.started_at),
             "completed_at": _time(export.completed_at),
-            "expires_at": _time(export.expires_at), "error": export.error}
+            "expires_at": _time(export.expires_at), "error": export.error,
+            "viewer_link_id": export.viewer_link_id}
 
 
 def stream_document(stream: Stream, credential: str | None = None) -> dict[str, Any]:

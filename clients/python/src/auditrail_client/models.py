@@ -85,6 +85,8 @@ class Export(_FromJson):
     completed_at: str | None
     expires_at: str | None
     error: str | None
+    viewer_link_id: str | None
+    """The viewer link it was asked for through (None for an API key's)."""
     raw: dict[str, Any] = field(repr=False, compare=False)
 
 

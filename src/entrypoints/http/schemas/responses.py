@@ -167,6 +167,8 @@ class ExportOutSchema(Schema):
     completed_at = fields.String(required=True, allow_none=True)
     expires_at = fields.String(required=True, allow_none=True)
     error = fields.String(required=True, allow_none=True)
+    viewer_link_id = fields.String(required=True, allow_none=True, metadata={
+        "description": "The viewer link it was asked for through; null for an API key's"})
 
 
 class StreamConfigOutSchema(Schema):

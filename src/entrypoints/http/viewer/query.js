@@ -2,8 +2,8 @@
 
 const FIELDS = ["action", "actor_id", "target_id", "since", "until"];
 
-export function searchParams(form, cursor) {
-  const params = new URLSearchParams({ limit: "50", order: "desc" });
+export function searchFilters(form) {
+  const filters = {};
   for (const name of FIELDS) {
     let value = (form[name] || "").trim();
     if (!value) continue;
@@ -11,8 +11,13 @@ export function searchParams(form, cursor) {
     if ((name === "since" || name === "until") && !value.includes("T")) {
       value = new Date(`${value}T00:00:00`).toISOString();  // a date, in the reader's zone
     }
-    params.set(name, value);
+    filters[name] = value;
   }
+  return filters;
+}
+
+export function searchParams(form, cursor) {
+  const params = new URLSearchParams({ limit: "50", order: "desc", ...searchFilters(form) });
   if (cursor) params.set("cursor", cursor);
   return params;
 }
@@ -20,5 +25,5 @@ export function searchParams(form, cursor) {
 export function fragmentCredentials(hash) {
   const fragment = new URLSearchParams(hash.replace(/^#/, ""));
   return { token: fragment.get("token"), verifierKey: fragment.get("key"),
-    title: fragment.get("title") };
+    title: fragment.get("title"), exports: fragment.get("exports") === "1" };
 }

@@ -1,10 +1,10 @@
 // The viewer: searches the events its link may show, opens one, and checks that it is in
 // the signed log, against the verifier key the link's host put in the URL's fragment.
 
-import { fragmentCredentials, searchParams } from "./query.js";
+import { fragmentCredentials, searchFilters, searchParams } from "./query.js";
 import { verifyProof } from "./proofs.js";
 
-const { token, verifierKey, title } = fragmentCredentials(location.hash);
+const { token, verifierKey, title, exports } = fragmentCredentials(location.hash);
 const $ = (id) => document.getElementById(id);
 let cursor = null;
 
@@ -16,13 +16,18 @@ class ApiError extends Error {
   }
 }
 
-async function api(path) {
-  let response;
+async function call(path, options = {}) {
+  const headers = { Authorization: `Bearer ${token}` };
+  if (options.body) headers["Content-Type"] = "application/json";
   try {
-    response = await fetch(`/api/v1${path}`, { headers: { Authorization: `Bearer ${token}` } });
+    return await fetch(`/api/v1${path}`, { ...options, headers });
   } catch {
     throw new ApiError(0, { error: { message: "network" } });
   }
+}
+
+async function api(path, options) {
+  const response = await call(path, options);
   const body = await response.json().catch(() => null);
   if (!response.ok) throw new ApiError(response.status, body, response.headers.get("Retry-After"));
   return body;
@@ -31,7 +36,8 @@ async function api(path) {
 function explain(error) {
   if (error.status === 401) return "This link has expired or was revoked. Ask whoever shared it with you for a new one.";
   if (error.status === 429) return `Too many requests just now. Please wait ${error.retryAfter || "a few"} seconds and try again.`;
-  if (error.status === 400) return `This search cannot be made with this link: ${error.message}`;
+  if (error.status === 400 || error.status === 422) return `This search cannot be made with this link: ${error.message}`;
+  if (error.status === 409) return error.message;
   if (error.status === 0) return "The audit log could not be reached. Check your connection and try again.";
   return `Something went wrong${error.requestId ? ` (reference ${error.requestId})` : ""}. Please try again.`;
 }
@@ -135,6 +141,55 @@ async function verify(event, attempt = 0) {
   }
 }
 
+async function exportResults() {
+  const form = Object.fromEntries(new FormData($("export")));
+  const button = $("export").querySelector("button");
+  button.disabled = true;
+  exportStatus("Preparing the export…");
+  try {
+    let job = await api("/exports", { method: "POST", body: JSON.stringify({
+      format: form.format, filters: searchFilters(Object.fromEntries(new FormData($("search")))) }) });
+    const deadline = Date.now() + 15 * 60 * 1000;
+    while (job.status === "queued" || job.status === "running") {
+      if (Date.now() > deadline) throw new Error("The export is taking too long; try a narrower search.");
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      job = await api(`/exports/${encodeURIComponent(job.id)}`);
+    }
+    if (job.status !== "completed") throw new Error(`The export ${job.status}: ${job.error || "try again"}.`);
+    await download(job);
+  } catch (error) {
+    exportStatus(error instanceof ApiError ? explain(error) : error.message, true);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+async function download(job) {
+  // HEAD follows the redirect to the signed file link without fetching the file; the
+  // browser then downloads it to disk itself, however large.
+  const response = await call(`/exports/${encodeURIComponent(job.id)}/download`, { method: "HEAD" });
+  if (!response.ok) throw new ApiError(response.status, null, response.headers.get("Retry-After"));
+  const link = document.createElement("a");
+  link.href = response.url;
+  link.download = "";
+  link.textContent = "Download again";
+  link.id = "export-file";
+  exportStatus(`Exported ${job.row_count} events (${Math.ceil(job.size_bytes / 1024)} KB). `);
+  $("export-status").append(link);
+  const issued = Date.now();
+  link.addEventListener("click", (e) => {
+    if (Date.now() - issued < 60_000) return;  // signed links live minutes: ask for a fresh one
+    e.preventDefault();
+    download(job).catch((error) => exportStatus(explain(error), true));
+  });
+  link.click();
+}
+
+function exportStatus(text, isError = false) {
+  $("export-status").textContent = text;
+  $("export-status").classList.toggle("error", isError);
+}
+
 function verification(text, kind) {
   const element = $("verification");
   element.textContent = text;
@@ -144,6 +199,8 @@ function verification(text, kind) {
 if (title) { $("title").textContent = title; document.title = title; }
 $("search").addEventListener("submit", (e) => { e.preventDefault(); search(); });
 $("more").addEventListener("click", () => search(true));
+$("export").hidden = !exports;
+$("export").addEventListener("submit", (e) => { e.preventDefault(); exportResults(); });
 $("close").addEventListener("click", () => { $("detail").hidden = true; });
 if (!token) status("This link is incomplete: open the full link you were given.", true);
 else search();

@@ -30,40 +30,45 @@ from entrypoints.http.views.api import PUBLIC_ENDPOINTS, api
 
 
 @api.post("/exports")
-@requires(EXPORTS)
+@requires(EXPORTS, viewer=True)
 @inject
 def create_export(create: CreateExport = Provide[Container.create_export]) -> Any:
     body = load(ExportCreateSchema(), json_object())
-    export = create.execute(principal().workspace_id, body["format"], body["filters"],
-                            body["gzip"])
+    caller = principal()
+    export = create.execute(caller.workspace_id, body["format"], body["filters"],
+                            body["gzip"], caller.viewer)
     return jsonify(export_document(export)), 202
 
 
 @api.get("/exports")
-@requires(EXPORTS)
+@requires(EXPORTS, viewer=True)
 @inject
 def list_exports(list_: ListExports = Provide[Container.list_exports]) -> Any:
     query = query_args(PageQuerySchema())
-    page = list_.execute(principal().workspace_id, order=query["order"], limit=query["limit"],
-                         cursor=query.get("cursor"))
+    caller = principal()
+    page = list_.execute(caller.workspace_id, order=query["order"], limit=query["limit"],
+                         cursor=query.get("cursor"), viewer_link_id=caller.viewer_link_id)
     return jsonify(page_body(page, export_document))
 
 
 @api.get("/exports/<id:export_id>")
-@requires(EXPORTS)
+@requires(EXPORTS, viewer=True)
 @inject
 def get_export(export_id: str, get: GetExport = Provide[Container.get_export]) -> Any:
-    return jsonify(export_document(get.execute(principal().workspace_id, export_id)))
+    caller = principal()
+    return jsonify(export_document(get.execute(caller.workspace_id, export_id,
+                                               caller.viewer_link_id)))
 
 
 @api.get("/exports/<id:export_id>/download")
-@requires(EXPORTS)
+@requires(EXPORTS, viewer=True)
 @inject
 def download_export(export_id: str,
                     link: CreateDownloadLink = Provide[Container.create_download_link],
                     public_url: str | None = Provide[Container.settings.provided.public_url],
                     ) -> Any:
-    signed = link.execute(principal().workspace_id, export_id)
+    caller = principal()
+    signed = link.execute(caller.workspace_id, export_id, caller.viewer_link_id)
     base = (public_url or request.host_url).rstrip("/")
     query = urlencode({"expires": signed.expires, "signature": signed.signature})
     return redirect(f"{base}/api/v1/exports/{signed.export_id}/file?{query}", code=302)

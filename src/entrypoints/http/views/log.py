@@ -93,12 +93,13 @@ def consistency(reader: LogReader = Provide[Container.log_reader]) -> Any:
 
 
 @api.get("/exports/<id:export_id>/evidence")
-@requires(EXPORTS)
+@requires(EXPORTS, viewer=True)
 @inject
 def export_evidence(export_id: str,
                     evidence: ExportEvidence = Provide[Container.export_evidence]) -> Any:
     """Streamed: a filtered export of millions of rows has millions of paths."""
-    found = evidence.execute(principal().workspace_id, export_id)
+    caller = principal()
+    found = evidence.execute(caller.workspace_id, export_id, caller.viewer_link_id)
     return Response(_evidence_json(found), content_type="application/json")
 
 

@@ -17,7 +17,6 @@ from application.use_cases.viewer_links import (
     ListViewerLinks,
     RevokeViewerLink,
 )
-from domain.errors import FieldError, ValidationFailed
 from domain.scopes import ADMIN
 from domain.timestamps import format_timestamp
 from domain.viewer_links import ViewerLink
@@ -40,14 +39,13 @@ def create_viewer_link(create: CreateViewerLink = Provide[Container.create_viewe
                        public_url: str | None = Provide[Container.settings.provided.public_url],
                        clock: Clock = Provide[Container.clock]) -> Any:
     body = load(ViewerLinkCreateSchema(), json_object())
-    if body["allow_export"]:
-        raise ValidationFailed([FieldError("allow_export", "Exports through viewer links are "
-                                                           "not available yet.")])
     workspace_id = principal().workspace_id
     issued = create.execute(workspace_id, body["filters"], body["expires_in_seconds"],
                             body["allow_export"], body.get("title"))
     base = (public_url or request.host_url).rstrip("/")
     fragment = f"token={quote(issued.token)}&key={quote(log.key(workspace_id).verifier_key)}"
+    if issued.link.allow_export:
+        fragment += "&exports=1"  # the page offers exports; the API still decides
     if issued.link.title:
         fragment += f"&title={quote(issued.link.title)}"
     document = viewer_link_document(issued.link, clock.now())
