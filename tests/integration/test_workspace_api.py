@@ -161,18 +161,26 @@ def test_a_plan_upgrade_is_effective_at_once(stack: Stack) -> None:
     assert response.status_code == 200 and response.headers["X-RateLimit-Limit"] == "1000"
 
 
-def test_failed_authentication_is_limited_per_address(stack: Stack) -> None:
-    """A budget of 5 failures a minute (one back every 12 s; the product's is 20) so the
-    burst beats the refill on any machine."""
+def test_failed_authentication_is_limited_per_address_but_valid_keys_pass(
+        stack: Stack) -> None:
+    """Two workspaces behind one address (a NAT): one's bad key spends the address's
+    failure budget (5 a minute here, one back every 12 s, so the burst beats the refill on
+    any machine; the product's is 20); the other's valid key keeps working."""
     stack.container.admit_request.add_kwargs(auth_failures_per_minute=5)
     stack.container.admit_request.reset()
-    _, secret = stack.new_workspace()
+    _, first = stack.new_workspace("First")
+    _, second = stack.new_workspace("Second")
+    assert call(stack, "GET", "/usage", first, remote="203.0.113.9").status_code == 200
     for _ in range(5):
         assert call(stack, "GET", "/usage", "ak_" + "x" * 43, remote="203.0.113.9") \
             .status_code == 401
-    blocked = call(stack, "GET", "/usage", secret, remote="203.0.113.9")
-    assert blocked.status_code == 429 and int(blocked.headers["Retry-After"]) >= 1
-    assert call(stack, "GET", "/usage", secret, remote="203.0.113.10").status_code == 200
+    for bad in ("ak_" + "x" * 43, "ak_" + "y" * 43):
+        blocked = call(stack, "GET", "/usage", bad, remote="203.0.113.9")
+        assert blocked.status_code == 429 and int(blocked.headers["Retry-After"]) >= 1
+        assert blocked.json["error"]["code"] == "rate_limited"
+    for secret in (first, second):  # known to this process, and new to it
+        assert call(stack, "GET", "/usage", secret, remote="203.0.113.9").status_code == 200
+    assert call(stack, "GET", "/usage", first, remote="203.0.113.10").status_code == 200
 
 
 ENDPOINTS = [

@@ -33,17 +33,29 @@ class CountingAuthenticate:
         return self.real.recheck(principal, address)
 
 
-def test_failures_are_limited_per_address_before_any_lookup() -> None:
+def test_an_address_over_its_failure_budget_is_refused_only_keys_that_are_not_valid() -> None:
+    """A NAT or a proxy: one tenant's misconfigured client must not lock out the others."""
     world = World()
+    other = World()  # another tenant behind the same address, in its own store
     authenticate = CountingAuthenticate(world.authenticate)
     admit = AdmitRequest(authenticate, InMemoryRateLimiter(Clock()),  # type: ignore[arg-type]
                          FailureMemory(world.clock), CredentialCache(world.clock))
+    bad = "ak_" + "x" * 40
     for _ in range(20):
         with pytest.raises(Unauthenticated):
-            admit.execute("ak_" + "x" * 40, "198.51.100.7")
+            admit.execute(bad, "198.51.100.7")
+    assert authenticate.calls == 20
     with pytest.raises(RateLimited) as limited:
-        admit.execute(world.admin.secret, "198.51.100.7")  # even a good key, from there
-    assert authenticate.calls == 20 and limited.value.decision.retry_after_header >= 1
+        admit.execute(bad, "198.51.100.7")
+    assert authenticate.calls == 20  # a bad key it already saw: refused without a lookup
+    assert limited.value.decision.retry_after_header >= 1
+    with pytest.raises(RateLimited):
+        admit.execute("ak_" + "y" * 40, "198.51.100.7")  # a new bad key: looked up, refused
+    assert authenticate.calls == 21
+    assert admit.execute(world.admin.secret, "198.51.100.7").principal  # valid keys work
+    authenticate.real = other.authenticate
+    assert admit.execute(other.admin.secret, "198.51.100.7").principal.workspace_id \
+        == other.workspace.id
     assert admit.execute(world.admin.secret, "198.51.100.8").principal  # other addresses fine
 
 

@@ -24,27 +24,36 @@ AUTH_FAILURES_PER_MINUTE = 20
 
 
 class FailureMemory:
-    """Addresses that failed to authenticate in this process during the last minute.
+    """Addresses, and key digests, that failed to authenticate in this process during the
+    last minute.
 
-    Only those are checked against the shared failure budget before their key is looked
-    up, so a well-behaved client costs no extra round trip. Another process's failures are
-    learnt at the first failure here: across N processes at most N extra lookups slip
-    through once an address's shared budget is spent.
+    Only those addresses are checked against the shared failure budget, so a well-behaved
+    client costs no extra round trip. Another process's failures are learnt at the first
+    failure here. The digests let a refused address's repeated bad key be answered without
+    a lookup, which is what a misconfigured client sends.
     """
 
     def __init__(self, clock: Clock, memory: timedelta = timedelta(minutes=1),
                  max_entries: int = 100_000) -> None:
-        self._failed: TTLCache[str, bool] = TTLCache(
-            max_entries, memory.total_seconds(), timer=lambda: clock.now().timestamp())
+        timer = lambda: clock.now().timestamp()  # noqa: E731
+        self._addresses: TTLCache[str, bool] = TTLCache(max_entries, memory.total_seconds(),
+                                                        timer=timer)
+        self._digests: TTLCache[str, bool] = TTLCache(max_entries, memory.total_seconds(),
+                                                      timer=timer)
         self._lock = threading.Lock()
 
     def is_suspect(self, address: str) -> bool:
         with self._lock:
-            return address in self._failed
+            return address in self._addresses
 
-    def note_failure(self, address: str) -> None:
+    def failed_before(self, digest: str) -> bool:
         with self._lock:
-            self._failed[address] = True
+            return digest in self._digests
+
+    def note_failure(self, address: str, digest: str) -> None:
+        with self._lock:
+            self._addresses[address] = True
+            self._digests[digest] = True
 
 
 @dataclass(frozen=True)
@@ -66,17 +75,23 @@ class AdmitRequest:
         self._failures = auth_failures_per_minute
 
     def execute(self, secret: str, client_address: str) -> Admission:
-        """Raise ``RateLimited`` before the key lookup once an address keeps failing, and
-        after authentication when the workspace's budget is spent; requests are counted per
-        workspace, whichever key or process they arrive through.
+        """Raise ``RateLimited`` for a key not recognised from an address that keeps
+        failing, and after authentication when the workspace's budget is spent; requests
+        are counted per workspace, whichever key or process they arrive through.
+
+        An address over its failure budget may be a NAT or a proxy that many tenants share,
+        so a valid key from it is still admitted: only keys that are not are refused (429,
+        not 401), and one this process already saw fail costs no lookup at all.
 
         A key this process authenticated recently costs no lookup: the rate-limit round
         trip also says whether any key or workspace changed since (``CredentialCache``).
         """
-        self._guard_failures(client_address)
         digest = hash_secret(secret)
         version = self._credentials.version
         cached = self._credentials.get(digest)
+        blocked = None if cached is not None else self._blocked(client_address)
+        if blocked is not None and self._memory.failed_before(digest):
+            raise self._refused(blocked)
         unversioned: VersionedDecision | None = None
         if cached is not None:
             admission, unversioned = self._admit_cached(digest, cached, version,
@@ -84,7 +99,8 @@ class AdmitRequest:
             if admission is not None:
                 return admission
             version = self._credentials.version  # reported before the read that follows
-        principal = self._authenticate_or_count_failure(secret, client_address)
+        principal = self._authenticate_or_count_failure(secret, digest, client_address,
+                                                        blocked)
         if _still_applies(unversioned, principal):
             outcome = unversioned  # decided once already: not spent or counted twice
         else:
@@ -115,21 +131,27 @@ class AdmitRequest:
             return None, None
         return self._admitted(principal, outcome.decision), None
 
-    def _guard_failures(self, client_address: str) -> None:
+    def _blocked(self, client_address: str) -> Decision | None:
+        """The address's spent failure budget, if it is spent (None: not refusing)."""
         if not self._memory.is_suspect(client_address):
-            return
-        blocked = self._limiter.peek(_guard(client_address), self._failures)
-        if not blocked.allowed:
-            self._metrics.rate_limited("auth_failures")
-            raise RateLimited(blocked, "Too many failed authentication attempts from "
-                                       "this address; retry later.")
+            return None
+        decision = self._limiter.peek(_guard(client_address), self._failures)
+        return None if decision.allowed else decision
 
-    def _authenticate_or_count_failure(self, secret: str, client_address: str) -> Principal:
+    def _refused(self, blocked: Decision) -> RateLimited:
+        self._metrics.rate_limited("auth_failures")
+        return RateLimited(blocked, "Too many failed authentication attempts from this "
+                                    "address; retry later.")
+
+    def _authenticate_or_count_failure(self, secret: str, digest: str, client_address: str,
+                                       blocked: Decision | None) -> Principal:
         try:
             return self._authenticate.execute(secret, client_address)
         except Unauthenticated:
-            self._memory.note_failure(client_address)
-            self._limiter.hit(_guard(client_address), self._failures)
+            self._memory.note_failure(client_address, digest)
+            decision = self._limiter.hit(_guard(client_address), self._failures)
+            if blocked is not None or not decision.allowed:
+                raise self._refused(blocked or decision) from None
             raise
 
     def _admitted(self, principal: Principal, decision: Decision) -> Admission:
