@@ -16,6 +16,7 @@ from adapters.geoip.packaged import find_packaged_city_database
 from adapters.inprocess.job_queue import DELIVER, EXPORT, PROCESS, InProcessJobQueue
 from adapters.inprocess.rate_limiter import InMemoryRateLimiter
 from adapters.metrics.prometheus import PrometheusMetrics
+from adapters.private_files import private_folder
 from adapters.redis_store.rate_limiter import RedisRateLimiter
 from adapters.rq_queue.job_queue import RqJobQueue
 from adapters.security.secret_key import load_or_create_secret
@@ -327,7 +328,7 @@ class Container(containers.DeclarativeContainer):
     get_alert = providers.Factory(GetAlert, uow_factory=uow.provider)
 
 
-__all__ = ["DELIVER", "EXPORT", "PROCESS", "Container", "build_container"]
+__all__ = ["DELIVER", "EXPORT", "PROCESS", "Container", "build_container", "private_folder"]
 
 
 def build_container(settings: Settings) -> Container:

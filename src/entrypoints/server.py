@@ -11,7 +11,7 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 
 from entrypoints import gunicorn_conf
-from entrypoints.container import build_container
+from entrypoints.container import build_container, private_folder
 from entrypoints.http.app import create_app
 from entrypoints.settings import EMBEDDED, Settings
 from entrypoints.warm_up import warm_up
@@ -75,7 +75,7 @@ def _exec_production(settings: Settings, host: str, port: int, workers: int) -> 
     prometheus-client (its storage is chosen at import time)."""
     metrics_dir = settings.data_dir / "prometheus"
     shutil.rmtree(metrics_dir, ignore_errors=True)
-    metrics_dir.mkdir(parents=True)
+    private_folder(metrics_dir)
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir.resolve())}
     os.execve(sys.executable, [  # noqa: S606 - fixed argv, no shell
         sys.executable, "-m", "gunicorn", "-c", "python:entrypoints.gunicorn_conf",

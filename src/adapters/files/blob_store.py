@@ -10,6 +10,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
+from adapters.private_files import exclusive_private_file, private_folder
+
 _PARTIAL = ".partial-"
 
 
@@ -30,14 +32,14 @@ class FolderBlobStore:
     @contextmanager
     def writer(self, key: str) -> Iterator[BinaryIO]:
         final = self._path(key)
-        final.parent.mkdir(parents=True, exist_ok=True)
+        private_folder(final.parent)
         # A writer killed earlier for the same key left its temporary behind; only one
         # writer per key runs at a time, so whatever is there now is dead.
         for leftover in final.parent.glob(f"{_PARTIAL}*-{final.name}"):
             leftover.unlink(missing_ok=True)
         partial = final.with_name(f"{_PARTIAL}{uuid.uuid4().hex}-{final.name}")
         try:
-            with partial.open("wb") as handle:
+            with os.fdopen(exclusive_private_file(partial), "wb") as handle:
                 yield handle
                 handle.flush()
                 os.fsync(handle.fileno())

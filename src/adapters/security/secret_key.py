@@ -6,15 +6,16 @@ import os
 import secrets
 from pathlib import Path
 
+from adapters.private_files import exclusive_private_file
+
 
 def load_or_create_secret(path: Path) -> bytes:
     """Read the key file, or create it with 32 random bytes readable by the owner only.
 
     ``O_EXCL`` makes concurrent first starts agree on one key: the loser reads the winner's.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        descriptor = exclusive_private_file(path)
     except FileExistsError:
         return path.read_text().strip().encode()
     with os.fdopen(descriptor, "w") as handle:

@@ -16,6 +16,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from adapters.private_files import exclusive_private_file
+
 SEED_BYTES = 32
 
 
@@ -41,9 +43,8 @@ def seed_from(text: str) -> bytes:
 def load_or_create_seed(path: Path) -> bytes:
     """The embedded profile's key: created once, readable by its owner only; concurrent
     first starts agree on one (``O_EXCL``: the loser reads the winner's)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        descriptor = exclusive_private_file(path)
     except FileExistsError:
         return seed_from(path.read_text())
     with os.fdopen(descriptor, "w") as handle:

@@ -7,6 +7,8 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from adapters.private_files import private_file
+
 WRITE_OPTION = "auditrail_write"
 
 
@@ -30,7 +32,7 @@ TRANSACTION = {"isolation_level": "READ COMMITTED"}
 
 def _sqlite_engine(url: str, database: str | None) -> Engine:
     if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        _private_database(Path(database))
     engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
                            pool_size=8, max_overflow=8)
 
@@ -53,6 +55,16 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
     return engine
+
+
+def _private_database(path: Path) -> None:
+    """The database file owner-only before SQLite opens it: SQLite gives its ``-wal`` and
+    ``-shm`` files the database file's mode, and those of an earlier release are fixed."""
+    private_file(path)
+    for companion in ("-wal", "-shm", "-journal"):
+        sibling = path.with_name(path.name + companion)
+        if sibling.exists():
+            private_file(sibling)
 
 
 def ping(engine: Engine) -> bool:
