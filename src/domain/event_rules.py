@@ -195,8 +195,18 @@ def _encoding_violations(body: dict[str, Any]) -> list[FieldError]:
         if errors:
             return errors
     if len(encoded) > MAX_EVENT_BYTES:
-        return [FieldError("", f"A serialized event may be at most {MAX_EVENT_BYTES} bytes.")]
+        return [_too_large(body, len(encoded))]
     return []
+
+
+def _too_large(body: dict[str, Any], size: int) -> FieldError:
+    """Named after the field that takes most of the event, which is what to shorten."""
+    sizes = {name: len(json.dumps(value, ensure_ascii=False, default=str).encode("utf-8"))
+             for name, value in body.items()}
+    largest = max(sizes, key=sizes.__getitem__, default="")
+    return FieldError(largest, f"A serialized event may be at most {MAX_EVENT_BYTES:,} "
+                               f"bytes; this one is {size:,}, {sizes.get(largest, 0):,} "
+                               f"of them in '{largest}'.")
 
 
 def _walked_ijson_violations(body: dict[str, Any]) -> list[FieldError]:

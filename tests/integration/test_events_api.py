@@ -119,6 +119,21 @@ def test_batch_body_over_5_mib_is_413(stack: Stack) -> None:
     response = post(stack, secret, {"events": [big] * 180}, "/api/v1/events/batch")
     assert response.status_code == 413
     assert response.json["error"]["code"] == "payload_too_large"
+    assert "limit of 5 MiB (5,242,880 bytes)" in response.json["error"]["message"]
+    single = post(stack, secret, {**big, "metadata": {"x": "y" * 1_100_000}})
+    assert "limit of 1 MiB (1,048,576 bytes)" in single.json["error"]["message"]
+    assert count_events(stack, workspace_id) == 0
+
+
+def test_an_oversized_event_names_the_field_that_makes_it_so(stack: Stack) -> None:
+    workspace_id, secret = stack.new_workspace()
+    big = {**EVENT, "metadata": {"notes": "y" * 40_000}}
+    response = post(stack, secret, big)
+    assert response.status_code == 422
+    detail = response.json["error"]["details"][0]
+    assert detail["field"] == "metadata" and "at most 32,768 bytes" in detail["message"]
+    batch = post(stack, secret, {"events": [EVENT, big]}, "/api/v1/events/batch")
+    assert batch.json["error"]["details"][0]["field"] == "events[1].metadata"
     assert count_events(stack, workspace_id) == 0
 
 
@@ -207,11 +222,32 @@ def test_content_type_must_be_json(stack: Stack, content_type: str | None) -> No
     assert response.json["error"]["code"] == "invalid_content_type"
 
 
-def test_charset_parameter_is_accepted(stack: Stack) -> None:
+@pytest.mark.parametrize("charset", ["utf-8", "UTF-8", "utf8"])
+def test_charset_parameter_utf8_is_accepted(stack: Stack, charset: str) -> None:
     _, secret = stack.new_workspace()
     response = stack.client.post("/api/v1/events", data=json.dumps(EVENT), headers={
-        **bearer(secret), "Content-Type": "application/json; charset=utf-8"})
+        **bearer(secret), "Content-Type": f"application/json; charset={charset}"})
     assert response.status_code == 202
+
+
+@pytest.mark.parametrize("charset", ["latin-1", "utf-16", "iso-8859-1"])
+def test_json_in_another_charset_is_refused(stack: Stack, charset: str) -> None:
+    """JSON is UTF-8 (RFC 8259): a body declared otherwise would be misread, not stored."""
+    workspace_id, secret = stack.new_workspace()
+    response = stack.client.post("/api/v1/events", data=json.dumps(EVENT), headers={
+        **bearer(secret), "Content-Type": f"application/json; charset={charset}"})
+    assert response.status_code == 400
+    assert response.json["error"]["code"] == "invalid_content_type"
+    assert charset in response.json["error"]["message"]
+    assert count_events(stack, workspace_id) == 0
+
+
+@pytest.mark.parametrize("path", ["/api/v1/events", "/api/v1/exports", "/healthz", "/viewer/"])
+def test_options_is_a_405_in_the_error_shape(stack: Stack, path: str) -> None:
+    response = stack.client.options(path)
+    assert response.status_code == 405 and response.mimetype == "application/json"
+    assert response.json["error"]["code"] == "method_not_allowed"
+    assert "GET" in response.headers["Allow"] and "OPTIONS" not in response.headers["Allow"]
 
 
 def test_events_of_another_workspace_are_not_found(stack: Stack) -> None:

@@ -32,6 +32,9 @@ def create_app(container: Container) -> Flask:
     """Build the app around a container; the container is the only source of dependencies."""
     app = Flask("auditrail")
     app.config["MAX_CONTENT_LENGTH"] = ONE_MIB
+    # No implicit OPTIONS answers (an empty 200 text/html): the API is same-origin, with no
+    # CORS to negotiate, so OPTIONS is a 405 naming the methods in Allow, like any other.
+    app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["container"] = container
     app.url_map.converters["id"] = ResourceId  # before the routes that use it

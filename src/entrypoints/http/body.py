@@ -26,6 +26,11 @@ def json_object(max_bytes: int = ONE_MIB) -> dict[str, Any]:
     if request.mimetype != "application/json":
         raise ApiError(400, "invalid_content_type",
                        "Request bodies must be sent with 'Content-Type: application/json'.")
+    charset = request.mimetype_params.get("charset", "utf-8").strip().lower()
+    if charset not in ("utf-8", "utf8"):
+        raise ApiError(400, "invalid_content_type",
+                       f"JSON is UTF-8 (RFC 8259): send the body as UTF-8, with no charset "
+                       f"or 'charset=utf-8', not {charset!r}.")
     encoding = header("Content-Encoding")
     if encoding is not None and encoding.strip().lower() != "identity":
         # A compressed body would otherwise fail as "not valid UTF-8", which misleads.
@@ -33,9 +38,12 @@ def json_object(max_bytes: int = ONE_MIB) -> dict[str, Any]:
                        "Header 'Content-Encoding' is not supported: send the body "
                        "uncompressed.")
     request.max_content_length = max_bytes + 1  # one byte more tells "over" from "at"
-    raw = request.get_data(cache=False)
+    try:
+        raw = request.get_data(cache=False)
+    except RequestEntityTooLarge:
+        raise _too_large(max_bytes) from None
     if len(raw) > max_bytes:
-        raise RequestEntityTooLarge()
+        raise _too_large(max_bytes)
     try:
         document = json.loads(raw.decode("utf-8"), object_pairs_hook=_unique_keys)
     except UnicodeDecodeError:
@@ -54,6 +62,12 @@ def json_object(max_bytes: int = ONE_MIB) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise ApiError(400, "invalid_json", "The body must be a JSON object.")
     return document
+
+
+def _too_large(max_bytes: int) -> ApiError:
+    return ApiError(413, "payload_too_large",
+                    f"The request body is larger than this endpoint's limit of "
+                    f"{max_bytes // ONE_MIB} MiB ({max_bytes:,} bytes).")
 
 
 class _DuplicateKey(ValueError):

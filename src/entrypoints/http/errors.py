@@ -38,7 +38,8 @@ INTERNAL_MESSAGE = "Something went wrong on our side; quote the request id."
 _HTTP_MESSAGES = {
     404: "No such resource.",
     405: "Method not allowed on this resource.",
-    413: "The request body is larger than this endpoint accepts.",
+    413: "The request body is larger than this endpoint accepts (1 MiB; 5 MiB for "
+         "POST /api/v1/events/batch).",
 }
 
 
@@ -161,7 +162,7 @@ def register_error_handlers(app: Flask) -> None:
         message = _HTTP_MESSAGES.get(status) or error.description or "Request failed."
         headers = {}
         if status == 405 and error.valid_methods:  # type: ignore[attr-defined]
-            headers["Allow"] = ", ".join(error.valid_methods)  # type: ignore[attr-defined]
+            headers["Allow"] = ", ".join(sorted(error.valid_methods))  # type: ignore[attr-defined]
         return error_response(status, code_for_status(status), message,
                               headers=headers)
 
