@@ -13,11 +13,21 @@ graceful_timeout = 30
 keepalive = 5
 accesslog = None
 control_socket_disable = True
+reuse_port = True
+"""Each worker binds the port itself (SO_REUSEPORT): a ``serve`` restarted right after its
+master died takes the port at once, beside orphaned workers still finishing their
+requests."""
 
 SHARED = {"worker_class": worker_class, "logger_class": logger_class, "threads": threads,
           "timeout": timeout, "graceful_timeout": graceful_timeout, "keepalive": keepalive,
           "accesslog": accesslog, "control_socket_disable": control_socket_disable}
 """The settings the embedded server uses as well (it runs gunicorn in-process)."""
+
+
+def when_ready(server: Any) -> None:
+    """gunicorn names no address when its workers bind the port themselves."""
+    server.log.info("Workers listen at: %s", ", ".join(f"http://{bind}"
+                                                      for bind in server.cfg.bind))
 
 
 def child_exit(server: Any, worker: Any) -> None:

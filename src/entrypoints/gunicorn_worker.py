@@ -62,6 +62,19 @@ def error_bytes(status: int, message: str, request_id: str) -> bytes:
 
 
 class ThreadWorker(GunicornThreadWorker):  # type: ignore[misc]
+    def is_parent_alive(self) -> bool:
+        """An orphan (its master SIGKILLed, or taken by the OOM killer) lets go of the port
+        at once, then finishes the requests it holds: kept listening through its graceful
+        shutdown it would leave connections queued where nobody accepts them, and a
+        restarted ``serve`` unable to bind."""
+        if super().is_parent_alive():
+            return True
+        self.alive = False  # answers now close their connection: clients reconnect elsewhere
+        self.set_accept_enabled(False)
+        for listener in self.sockets:
+            listener.close()
+        return False
+
     def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
         status, message = rejection(exc)
         request_id = self.wsgi.extensions["container"].ids().new("req")
