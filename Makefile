@@ -2,22 +2,29 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+RUN_STAMP := $(VENV)/.run-stamp
 STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
 .PHONY: install run test unit lint bench bench-query bench-export bench-verify bench-ratelimit bench-cost bench-tenants bench-streams bench-alerts bench-transparency bench-client bench-viewer bench-what-if clean
 
-$(STAMP): pyproject.toml clients/python/pyproject.toml
+# What running needs: the service and its dependencies, nothing else.
+$(RUN_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(RUN_STAMP)
+
+# What testing adds: the test and lint tools, and the Python client (tested against us).
+$(STAMP): $(RUN_STAMP) clients/python/pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]' -e clients/python
 	touch $(STAMP)
 
 install: $(STAMP)
 
 ## Run the service: embedded SQLite under ./var and an in-process worker.
-run: $(STAMP)
+run: $(RUN_STAMP)
 	$(BIN)/auditrail serve --host $(HOST) --port $(PORT)
 
 ## Run every test (PostgreSQL/Redis tests skip with a reason when those are unreachable).

@@ -7,6 +7,7 @@ import itertools
 import json
 import logging
 import re
+import shlex
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -235,7 +236,11 @@ def workspaces() -> None:
 @click.option("--rate-limit", type=click.IntRange(min=1), default=None,
               help="Requests per minute (enterprise plan only).")
 @click.option("--json", "as_json", is_flag=True, help='Print {"workspace_id", "api_key"}.')
-def create_workspace(name: str, plan: str, rate_limit: int | None, as_json: bool) -> None:
+@click.option("--env", "as_env", is_flag=True,
+              help='Print WORKSPACE=… and KEY=… for eval "$(auditrail workspaces create '
+                   '… --env)".')
+def create_workspace(name: str, plan: str, rate_limit: int | None, as_json: bool,
+                     as_env: bool) -> None:
     """Create a workspace and print its first admin API key."""
     try:
         workspace, issued = _container().create_workspace().execute(name, plan, rate_limit)
@@ -243,6 +248,8 @@ def create_workspace(name: str, plan: str, rate_limit: int | None, as_json: bool
         raise _fail(exc) from None
     if as_json:
         click.echo(json.dumps({"workspace_id": workspace.id, "api_key": issued.secret}))
+    elif as_env:
+        click.echo(f"WORKSPACE={shlex.quote(workspace.id)}\nKEY={shlex.quote(issued.secret)}")
     else:
         click.echo(f"workspace: {workspace.id}\napi key:   {issued.secret}  (admin; shown once)")
 

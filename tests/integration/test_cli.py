@@ -39,6 +39,14 @@ def test_workspaces_create_json_is_exactly_the_contract(run) -> None:  # type: i
     assert len(created["api_key"]) >= 35
 
 
+def test_workspaces_create_env_can_be_evaluated_by_a_shell(run) -> None:  # type: ignore[no-untyped-def]
+    output = run("workspaces", "create", "--name", "Acme", "--env")
+    shell = subprocess.run(["bash", "-c", f'eval "{output}"; echo "$WORKSPACE $KEY"'],
+                           capture_output=True, text=True, check=True)
+    workspace_id, key = shell.stdout.split()
+    assert workspace_id.startswith("ws_") and key.startswith("ak_") and len(key) >= 35
+
+
 def test_created_key_works_against_the_api(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     created = json.loads(run("workspaces", "create", "--name", "Acme", "--json"))
     stack = embedded_stack(tmp_path / "var")
