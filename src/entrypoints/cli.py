@@ -511,6 +511,28 @@ def generate_signing_key() -> None:
     click.echo(build_container(Settings()).new_signing_key())
 
 
+@main.group("secret-key")
+def secret_key() -> None:
+    """The key that signs download links and seals stored credentials."""
+
+
+@secret_key.command("reseal")
+def reseal_credentials() -> None:
+    """Seal every stored stream and alert-rule credential with AUDITRAIL_SECRET_KEY.
+
+    The last step of a rotation: run it once every process has the new key (with the old
+    one in AUDITRAIL_PREVIOUS_SECRET_KEYS); afterwards the old key can be dropped.
+    """
+    outcome = _container().reseal_credentials().execute()
+    click.echo(f"resealed {outcome.resealed} credential(s) with the current secret key")
+    for credential in outcome.unreadable:
+        click.echo(f"unreadable: {credential.kind} {credential.id} was sealed with a key that "
+                   f"is neither AUDITRAIL_SECRET_KEY nor in AUDITRAIL_PREVIOUS_SECRET_KEYS; "
+                   f"set its credential again with PATCH", err=True)
+    if outcome.unreadable:
+        sys.exit(1)
+
+
 @main.group("log")
 def log_group() -> None:
     """Watch a workspace's transparency log."""

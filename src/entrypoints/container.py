@@ -69,6 +69,7 @@ from application.use_cases.process_pending_events import ProcessPendingEvents
 from application.use_cases.processing_status import GetProcessingStatus
 from application.use_cases.purge_idempotency_keys import PurgeIdempotencyKeys
 from application.use_cases.requeue_pending import RequeuePending
+from application.use_cases.reseal_credentials import ResealCredentials
 from application.use_cases.run_export import RunExport
 from application.use_cases.search_events import SearchEvents
 from application.use_cases.stream_deliveries import (
@@ -181,6 +182,8 @@ class Container(containers.DeclarativeContainer):
     )
     blob_store = providers.Singleton(FolderBlobStore, settings.provided.exports_dir)
     secret_key = providers.Singleton(_secret_key, settings)
+    previous_secret_keys = providers.Callable(
+        lambda s: tuple(key.encode() for key in s.previous_secret_keys), settings)
     export_lifetime = providers.Callable(
         lambda s: timedelta(seconds=s.export_ttl_seconds), settings)
     link_lifetime = providers.Callable(
@@ -266,7 +269,8 @@ class Container(containers.DeclarativeContainer):
                                              clock=clock, secret=secret_key,
                                              lifetime=link_lifetime)
     open_export_file = providers.Factory(OpenExportFile, uow_factory=uow.provider,
-                                         blobs=blob_store, clock=clock, secret=secret_key)
+                                         blobs=blob_store, clock=clock, secret=secret_key,
+                                         previous_secrets=previous_secret_keys)
     run_export = providers.Factory(RunExport, uow_factory=uow.provider, blobs=blob_store,
                                    clock=clock, lifetime=export_lifetime, metrics=metrics)
     export_upkeep = providers.Factory(
@@ -277,7 +281,9 @@ class Container(containers.DeclarativeContainer):
                                   limiter=rate_limiter, counter=event_counter)
     list_workspaces = providers.Factory(ListWorkspaces, uow_factory=uow.provider)
 
-    vault = providers.Singleton(FernetVault, secret_key)
+    vault = providers.Singleton(FernetVault, secret_key, previous_secret_keys)
+    reseal_credentials = providers.Factory(ResealCredentials, uow_factory=uow.provider,
+                                           vault=vault)
     deliverer = providers.Singleton(
         HttpDeliverer, allow_private=settings.provided.allow_private_destinations,
         timeout_seconds=settings.provided.delivery_timeout_seconds,

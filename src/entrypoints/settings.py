@@ -28,6 +28,8 @@ class Settings:
     redis_url: str | None = None
     geoip_db: str | None = None
     secret_key: str | None = None
+    previous_secret_keys: tuple[str, ...] = ()
+    """Keys being rotated out: still accepted for download links and sealed credentials."""
     export_ttl_seconds: int = 86_400
     download_link_ttl_seconds: int = 300
     trusted_proxies: int = 0
@@ -86,6 +88,9 @@ class Settings:
                                 "AUDITRAIL_REDIS_URL); use e.g. 32+ random characters")
         if self.secret_key is not None and len(self.secret_key) < 16:
             raise SettingsError("AUDITRAIL_SECRET_KEY must be at least 16 characters")
+        if any(len(key) < 16 for key in self.previous_secret_keys):
+            raise SettingsError("each of AUDITRAIL_PREVIOUS_SECRET_KEYS must be at least 16 "
+                                "characters")
         if self.profile == PRODUCTION and not self.signing_key:
             raise SettingsError("AUDITRAIL_SIGNING_KEY is required in production (with "
                                 "AUDITRAIL_REDIS_URL): every server and worker must sign "
@@ -145,6 +150,7 @@ class Settings:
             redis_url=_redis_url(text("REDIS_URL")),
             geoip_db=text("GEOIP_DB"),
             secret_key=text("SECRET_KEY"),
+            previous_secret_keys=tuple((text("PREVIOUS_SECRET_KEYS") or "").split()),
             export_ttl_seconds=number("EXPORT_TTL_SECONDS", 86_400, minimum=1),
             download_link_ttl_seconds=number("DOWNLOAD_LINK_TTL_SECONDS", 300, minimum=1),
             trusted_proxies=number("TRUSTED_PROXIES", 0),

@@ -105,6 +105,9 @@ def test_signed_links() -> None:
             check(secret, export_id, given_expires, given_signature, NOW)
     with pytest.raises(InvalidSignature):
         check(b"t" * 32, "exp_1", str(expires), signature, NOW)
+    check(b"t" * 32, "exp_1", str(expires), signature, NOW, previous=[b"u" * 32, secret])
+    with pytest.raises(InvalidSignature):  # a previous key signs only its own links
+        check(b"t" * 32, "exp_2", str(expires), signature, NOW, previous=[secret])
     with pytest.raises(LinkExpired):
         check(secret, "exp_1", str(expires), signature, NOW + timedelta(minutes=5))
 

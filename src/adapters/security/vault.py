@@ -7,8 +7,9 @@ own, so the same secret never serves two purposes directly (it also signs downlo
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
@@ -18,10 +19,10 @@ _PURPOSE = b"auditrail stream credentials v1"
 
 
 class FernetVault:
-    def __init__(self, secret_key: bytes) -> None:
-        derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-                       info=_PURPOSE).derive(secret_key)
-        self._fernet = Fernet(base64.urlsafe_b64encode(derived))
+    """Seals with the current key; opens with it or any previous one (being rotated out)."""
+
+    def __init__(self, secret_key: bytes, previous_keys: Sequence[bytes] = ()) -> None:
+        self._fernet = MultiFernet([_fernet(key) for key in (secret_key, *previous_keys)])
 
     def seal(self, credential: str) -> bytes:
         return self._fernet.encrypt(credential.encode("utf-8"))
@@ -31,3 +32,15 @@ class FernetVault:
             return self._fernet.decrypt(sealed).decode("utf-8")
         except InvalidToken:
             raise CredentialUnreadable("sealed with another key") from None
+
+    def reseal(self, sealed: bytes) -> bytes:
+        try:
+            return self._fernet.rotate(sealed)
+        except InvalidToken:
+            raise CredentialUnreadable("sealed with another key") from None
+
+
+def _fernet(secret_key: bytes) -> Fernet:
+    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                   info=_PURPOSE).derive(secret_key)
+    return Fernet(base64.urlsafe_b64encode(derived))

@@ -11,6 +11,7 @@ from adapters.sql.alerts import (
     SqlAlertRuleRepository,
     SqlAlertWindowRepository,
 )
+from adapters.sql.credentials import SqlSealedCredentialRepository
 from adapters.sql.engine import TRANSACTION, WRITE_OPTION
 from adapters.sql.events import SqlEventRepository
 from adapters.sql.exports import SqlExportRepository
@@ -63,6 +64,7 @@ class SqlUnitOfWork:
         self.tree = SqlTreeRepository(self._connection)
         self.checkpoints = SqlCheckpointRepository(self._connection)
         self.viewer_links = SqlViewerLinkRepository(self._connection)
+        self.sealed_credentials = SqlSealedCredentialRepository(self._connection)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

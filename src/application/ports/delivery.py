@@ -85,3 +85,8 @@ class CredentialVault(Protocol):
     def open(self, sealed: bytes) -> str:
         """The credential; ``CredentialUnreadable`` when the key cannot open it."""
         ...
+
+    def reseal(self, sealed: bytes) -> bytes:
+        """The same credential sealed with the current key (``CredentialUnreadable`` when
+        no key it knows can open it): what lets a rotated-out key be dropped."""
+        ...

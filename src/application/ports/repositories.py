@@ -224,6 +224,22 @@ class IdempotencyRepository(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class SealedCredential:
+    kind: str
+    """``stream`` or ``alert_rule``."""
+    id: str
+    sealed: bytes
+
+
+class SealedCredentialRepository(Protocol):
+    """Every workspace's sealed credentials: only for re-sealing them under a new key."""
+
+    def page(self, after: SealedCredential | None, limit: int) -> list[SealedCredential]: ...
+
+    def replace(self, credential: SealedCredential) -> None: ...
+
+
 class ExportRepository(Protocol):
     """``viewer_link_id`` narrows a read to the exports one viewer link asked for."""
 

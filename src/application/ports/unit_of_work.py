@@ -17,6 +17,7 @@ from application.ports.repositories import (
     EventRepository,
     ExportRepository,
     IdempotencyRepository,
+    SealedCredentialRepository,
     StreamRepository,
     TreeRepository,
     ViewerLinkRepository,
@@ -39,6 +40,7 @@ class UnitOfWork(Protocol):
     tree: TreeRepository
     checkpoints: CheckpointRepository
     viewer_links: ViewerLinkRepository
+    sealed_credentials: SealedCredentialRepository
 
     def __enter__(self) -> UnitOfWork: ...
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -155,16 +156,17 @@ class OpenExportFile:
     """``GET /exports/{id}/file``: no API key - the signature is the credential."""
 
     def __init__(self, uow_factory: UnitOfWorkFactory, blobs: BlobStore, clock: Clock,
-                 secret: bytes) -> None:
+                 secret: bytes, previous_secrets: Sequence[bytes] = ()) -> None:
         self._uow_factory = uow_factory
         self._blobs = blobs
         self._clock = clock
         self._secret = secret
+        self._previous = previous_secrets
 
     def execute(self, export_id: str, expires: str | None,
                 signature: str | None) -> ExportDownload:
         now = self._clock.now()
-        check(self._secret, export_id, expires, signature, now)
+        check(self._secret, export_id, expires, signature, now, self._previous)
         with self._uow_factory(read_only=True) as uow:
             export = uow.exports.find(export_id)
         if export is None:
