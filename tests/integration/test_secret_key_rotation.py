@@ -30,7 +30,8 @@ def test_a_secret_key_is_rotated_without_losing_a_link_or_a_credential(
     _, admin = before.new_workspace()
     stream = before.client.post("/api/v1/streams", headers=bearer(admin), json={
         "name": "SIEM", "type": "splunk_hec", "config": {
-            "url": "https://splunk.example.com/services/collector/event", "token": "token-0123456789abcdef"}})
+            "url": "https://splunk.example.com/services/collector/event",
+            "token": "token-0123456789abcdef"}})
     rule = before.client.post("/api/v1/alert-rules", headers=bearer(admin), json={
         "name": "r", "match": {"actions": ["user.login"]},
         "notify": {"webhook_url": "https://hooks.example.com/a"}})
