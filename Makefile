@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: install run test unit lint bench bench-query bench-export bench-verify bench-ratelimit bench-cost bench-tenants bench-streams bench-alerts bench-transparency bench-client bench-viewer bench-what-if clean
+.PHONY: install run test unit lint bench bench-query bench-export bench-verify bench-ratelimit bench-tenants bench-streams bench-alerts bench-transparency bench-client bench-viewer clean
 
 # What running needs: the service and its dependencies, nothing else.
 $(RUN_STAMP): pyproject.toml
@@ -54,9 +54,6 @@ bench-verify: $(STAMP)
 bench-ratelimit: $(STAMP)
 	$(BIN)/python bench/ratelimit.py
 
-bench-cost: $(STAMP)
-	$(BIN)/python bench/request_cost.py --instructions
-
 bench-tenants: $(STAMP)
 	$(BIN)/python bench/tenants.py
 
@@ -74,9 +71,6 @@ bench-client: $(STAMP)
 
 bench-viewer: $(STAMP)
 	$(BIN)/python bench/viewer.py
-
-bench-what-if: $(STAMP)
-	$(BIN)/python bench/what_if.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

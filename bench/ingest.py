@@ -9,10 +9,7 @@ Measures, in one run and on one machine:
     ``auditrail serve`` process, several client threads);
   * events/s fully processed (geo, sequence, hash chain) by one and by two ``auditrail
     worker`` processes;
-  * single ``POST /api/v1/events`` requests/s with p50/p99 latency, and the bare endpoint's
-    (plus, for reference, the same one INSERT behind Flask: the framework's own cost; and
-    the contract's floor, ``contract_floor.py``: Flask with only the round trips and headers
-    the contract requires of every request),
+  * single ``POST /api/v1/events`` requests/s with p50/p99 latency, and the bare endpoint's,
     measured in interleaved rounds so that the machine's drift cancels out of the ratio,
     with the CPU each request cost the server, PostgreSQL, Redis and the client (``cpu``).
 Then prints each figure with its ratio to the limit it is judged against.
@@ -52,8 +49,7 @@ EVENT = {
     "context": {"ip_address": "81.2.69.160", "user_agent": "Mozilla/5.0 (bench)"},
     "metadata": {"reason": "bad_password", "attempt": 3},
 }
-LABELS = {"single": "auditrail  POST /events", "bare": "limit  bare one-INSERT",
-          "flask": "reference  Flask one-INSERT", "contract": "reference  contract floor"}
+LABELS = {"single": "auditrail  POST /events", "bare": "limit  bare one-INSERT"}
 Target = tuple[str, str, str, CpuMeter]
 """Where single events go: base URL, path, API key, and the meter of its server's CPU."""
 COLUMNS = ("id", "workspace_id", "status", "action", "occurred_at", "received_at", "actor_id",
@@ -283,10 +279,10 @@ class Bench:
             connection.execute("CHECKPOINT")
 
     def measure_singles(self) -> None:
-        """Auditrail, the bare endpoint and the Flask reference, in interleaved rounds.
+        """Auditrail and the bare endpoint, in interleaved rounds.
 
         This machine's speed drifts by 10-15 % over tens of seconds, so each round measures
-        the three back to back and the ratios are taken within a round; the median round
+        the two back to back and the ratios are taken within a round; the median round
         is reported, and every round printed.
         """
         if not hasattr(self, "server"):
@@ -294,13 +290,11 @@ class Bench:
             self.server = self._auditrail_server()
         targets = {"single": (self.server[1], "/api/v1/events", self.single_key,
                               CpuMeter(self.server[0].pid))}
-        for name, app in (("bare", "bare_app:app"), ("flask", "flask_floor:app"),
-                          ("contract", "contract_floor:app")):
-            targets[name] = self._bare_endpoint(name, app)
+        targets["bare"] = self._bare_endpoint("bare", "bare_app:app")
+
         def progress(number: int, rounds: dict[str, list[float]]) -> None:
             print(f"round {number}: POST /events {rounds['single'][-1]:>6,.0f} req/s, bare "
-                  f"{rounds['bare'][-1]:>6,.0f}, Flask {rounds['flask'][-1]:>6,.0f}, contract "
-                  f"floor {rounds['contract'][-1]:>6,.0f}  ->  "
+                  f"{rounds['bare'][-1]:>6,.0f}  ->  "
                   f"{100 * rounds['single'][-1] / rounds['bare'][-1]:.1f} % of bare",
                   flush=True)
 
@@ -311,9 +305,6 @@ class Bench:
         self.results["single_ratios"] = sorted(
             single / bare for single, bare in zip(rounds["single"], rounds["bare"],
                                                   strict=True))
-        for name in ("flask", "contract"):
-            self.results[f"{name}_ratios"] = sorted(
-                other / bare for other, bare in zip(rounds[name], rounds["bare"], strict=True))
 
     def interleaved_rounds(
             self, targets: dict[str, Target],
@@ -341,8 +332,7 @@ class Bench:
         return rounds, latencies, cpu
 
     def _bare_endpoint(self, name: str, app: str) -> Target:
-        """The limit (a bare WSGI app) or, for reference, the same behind Flask, and the
-        least a Flask endpoint must do to honour the contract."""
+        """The limit: a bare WSGI app doing one INSERT per request."""
         workspace_id, _ = self._workspace(name)
         port = _free_port()
         key = f"ak_{uuid.uuid4().hex}{uuid.uuid4().hex}"
@@ -381,14 +371,10 @@ class Bench:
         print("\nratio                                               value     target")
         for label, value, limit, target in rows:
             print(f"{label:<50} {100 * value / limit:>6.1f}%   {target}")
-        for label, ratios, target in (
-                ("single POST req/s / bare one-INSERT", r["single_ratios"], ">= 60%"),
-                ("  (Flask one-INSERT / bare one-INSERT)", r["flask_ratios"],
-                 "framework floor"),
-                ("  (contract floor / bare one-INSERT)", r["contract_ratios"],
-                 "Flask + contract")):
-            print(f"{label:<50} {100 * statistics.median(ratios):>6.1f}%   {target}   "
-                  f"(rounds {100 * ratios[0]:.1f}-{100 * ratios[-1]:.1f} %)")
+        ratios = r["single_ratios"]
+        print(f"{'single POST req/s / bare one-INSERT':<50} "
+              f"{100 * statistics.median(ratios):>6.1f}%   (figure; target retired)   "
+              f"(rounds {100 * ratios[0]:.1f}-{100 * ratios[-1]:.1f} %)")
 
 
 def _print_cpu(cpu: dict[str, list[dict[str, float]]]) -> None:
