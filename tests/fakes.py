@@ -285,6 +285,15 @@ class _EventRepo:
                 found[event_id] = self._s.search_tampered.get(event_id) or search_entries(event)
         return found
 
+    def verifiable_chain(self, workspace_id: str, from_sequence: int,
+                         to_sequence: int | None, chunk_size: int,
+                         ) -> Iterator[list[tuple[Event, SearchEntries | None]]]:
+        chain = list(self.iter_chain(workspace_id, from_sequence, to_sequence, chunk_size))
+        for start in range(0, len(chain), chunk_size):
+            chunk = chain[start:start + chunk_size]
+            stored = self.search_entries(workspace_id, [event.id for event in chunk])
+            yield [(event, stored.get(event.id)) for event in chunk]
+
     def filed_terms(self, workspace_id: str) -> tuple[int, int]:
         """The terms of the workspace's events, plus any a test planted (``stray_terms``)."""
         mine = [e for e in self._s.events.values() if e.workspace_id == workspace_id]

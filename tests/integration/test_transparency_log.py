@@ -139,6 +139,14 @@ def test_proofs_refuse_what_cannot_be_proved(stack: Stack) -> None:
         assert bad.json["error"]["code"] == "invalid_parameter"
 
 
+@pytest.mark.parametrize("size", ["9223372036854775807", "9223372036854775808", "1" + "0" * 30])
+def test_a_tree_size_past_any_sequence_is_not_found(stack: Stack, size: str) -> None:
+    """The fuzzer's 2**63 reached the database as an integer it cannot hold: a 500."""
+    _, key = stack.new_workspace()
+    response = stack.client.get(f"/api/v1/log/checkpoints/{size}", headers=bearer(key))
+    assert response.status_code == 404 and response.json["error"]["code"] == "not_found"
+
+
 def test_other_workspaces_logs_are_not_reachable(stack: Stack) -> None:
     _, owner = stack.new_workspace("Owner")
     _, other = stack.new_workspace("Other")

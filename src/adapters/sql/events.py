@@ -10,6 +10,7 @@ from sqlalchemy import Connection, and_, delete, func, or_, select
 
 from adapters.sql import bulk
 from adapters.sql import tables as t
+from adapters.sql.chain_reader import VerifiableChunk, verifiable_chain
 from adapters.sql.export_writer import write_export
 from adapters.sql.mappers import event_from
 from adapters.sql.search import (
@@ -74,6 +75,11 @@ class SqlEventRepository:
     def search_entries(self, workspace_id: str,
                        event_ids: Sequence[str]) -> dict[str, SearchEntries]:
         return read_search_entries(self._db, workspace_id, event_ids)
+
+    def verifiable_chain(self, workspace_id: str, from_sequence: int,
+                         to_sequence: int | None, chunk_size: int) -> Iterator[VerifiableChunk]:
+        return verifiable_chain(self._db, self.iter_chain, workspace_id, from_sequence,
+                                to_sequence, chunk_size)
 
     def filed_terms(self, workspace_id: str) -> tuple[int, int]:
         """The pending events' terms are found by event id, their workspace checked in a

@@ -106,6 +106,14 @@ class EventRepository(Protocol):
         chain, one chunk at a time); an id without a stored event is left out."""
         ...
 
+    def verifiable_chain(self, workspace_id: str, from_sequence: int,
+                         to_sequence: int | None, chunk_size: int,
+                         ) -> Iterator[list[tuple[Event, SearchEntries | None]]]:
+        """``iter_chain``'s events in chunks, each beside its ``search_entries`` (None when
+        nothing is stored for it): what verification reads, in as few statements as the
+        database allows."""
+        ...
+
     def filed_terms(self, workspace_id: str) -> tuple[int, int]:
         """How many term rows are filed under the workspace, and how many of those belong
         to its pending events."""

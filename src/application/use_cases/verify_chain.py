@@ -5,7 +5,6 @@ checkpoint, and the retention anchor against the one the log signed."""
 from __future__ import annotations
 
 from dataclasses import replace
-from itertools import islice
 
 from application import tree
 from application.ports.repositories import RetainedChain
@@ -58,16 +57,16 @@ class VerifyChain:
             start = max(from_sequence or 1, retained.sequence + 1)
             anchor = retained if start == retained.sequence + 1 else None
             verifier = ChainVerifier(anchor, start=start, stop=to_sequence, head=head)
-            events = uow.events.iter_chain(workspace_id, start, to_sequence, self._chunk_size)
             chain_terms = 0
-            while chunk := list(islice(events, self._chunk_size)):
-                stored = uow.events.search_entries(workspace_id, [e.id for e in chunk])
-                chain_terms += sum(len(entries.terms) for entries in stored.values())
+            for pairs in uow.events.verifiable_chain(workspace_id, start, to_sequence,
+                                                     self._chunk_size):
+                chunk = [event for event, _ in pairs]
+                chain_terms += sum(len(entries.terms) for _, entries in pairs if entries)
                 leaves: list[bytes] = []
                 before = verifier.checked
-                for event in chunk:
-                    if not verifier.feed(event.document(), findable=stored.get(event.id) ==
-                                         search_entries(event)):
+                for event, stored in pairs:
+                    if not verifier.feed(event.document(),
+                                         findable=stored == search_entries(event)):
                         break
                     leaves.append(verifier.leaf)
                 mismatch = self._off_the_tree(uow, workspace_id, chunk[:len(leaves)], leaves)

@@ -58,7 +58,7 @@ def list_checkpoints(reader: LogReader = Provide[Container.log_reader]) -> Any:
     return jsonify(page_body(page, _checkpoint))
 
 
-@api.get("/log/checkpoints/<int:tree_size>")
+@api.get("/log/checkpoints/<int(max=9223372036854775807):tree_size>")  # a bigint
 @requires(EVENTS_READ, viewer=True)
 @inject
 def get_checkpoint(tree_size: int, reader: LogReader = Provide[Container.log_reader]) -> Any:

@@ -1,0 +1,103 @@
+"""The chain as verification reads it: each event with what is stored for search beside it,
+a chunk a statement.
+
+On PostgreSQL one statement per chunk brings the events and, through a lateral aggregate,
+each one's terms as an array with whether all are filed under its workspace and time: a
+row per event rather than a row per term, and no second statement for the terms. It goes
+to the driver directly: through SQLAlchemy, per-row type processing cost more than
+PostgreSQL's reading (the same reason as ``search_entries``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+from adapters.sql.driver import driver_errors
+from adapters.sql.search_entries import read_search_entries
+from domain.event_search import SearchEntries
+from domain.events import PROCESSED, Event
+
+VerifiableChunk = list[tuple[Event, SearchEntries | None]]
+
+_CHAIN = """
+    SELECT e.id, e.workspace_id, e.status, e.sequence, e.action, e.occurred_at,
+           e.received_at, e.body, e.geo, e.prev_hash, e.hash, e.actor_id, e.actor_type,
+           e.ip_address, e.country_code, t.terms, t.in_place
+    FROM events e LEFT JOIN LATERAL (
+        SELECT array_agg(term) AS terms,
+               bool_and(workspace_id = e.workspace_id AND occurred_at = e.occurred_at)
+                   AS in_place
+        FROM event_terms WHERE event_id = e.id
+    ) t ON true
+    WHERE e.workspace_id = %(workspace)s AND e.status = %(processed)s
+      AND e.sequence >= %(first)s AND (%(last)s::bigint IS NULL OR e.sequence <= %(last)s)
+    ORDER BY e.sequence
+    LIMIT %(limit)s
+"""
+"""Linked events only: one whose status was set back to pending is not part of the chain
+as stored, whatever sequence it still carries."""
+
+
+def verifiable_chain(db: Connection, iter_chain: Any, workspace_id: str, from_sequence: int,
+                     to_sequence: int | None, chunk_size: int) -> Iterator[VerifiableChunk]:
+    """Chunks of ``(event, its stored search entries)`` in sequence order; ``iter_chain``
+    (the repository's) serves the databases other than PostgreSQL."""
+    if db.dialect.name != "postgresql":
+        yield from _two_statements(db, iter_chain(workspace_id, from_sequence, to_sequence,
+                                                  chunk_size), workspace_id, chunk_size)
+        return
+    first = from_sequence
+    while True:
+        cursor = db.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        with driver_errors(db, _CHAIN), cursor:
+            cursor.execute(_CHAIN, {"workspace": workspace_id, "processed": PROCESSED,
+                                    "first": first, "last": to_sequence,
+                                    "limit": chunk_size})
+            chunk = [_pair(row) for row in cursor.fetchall()]
+        if chunk:
+            yield chunk
+        if len(chunk) < chunk_size:
+            return
+        first = chunk[-1][0].sequence + 1  # type: ignore[operator]
+
+
+def _two_statements(db: Connection, events: Iterator[Event], workspace_id: str,
+                    chunk_size: int) -> Iterator[VerifiableChunk]:
+    chunk: list[Event] = []
+    for event in events:
+        chunk.append(event)
+        if len(chunk) == chunk_size:
+            yield _with_entries(db, workspace_id, chunk)
+            chunk = []
+    if chunk:
+        yield _with_entries(db, workspace_id, chunk)
+
+
+def _with_entries(db: Connection, workspace_id: str, chunk: list[Event]) -> VerifiableChunk:
+    stored = read_search_entries(db, workspace_id, [event.id for event in chunk])
+    return [(event, stored.get(event.id)) for event in chunk]
+
+
+def _pair(row: tuple[Any, ...]) -> tuple[Event, SearchEntries]:
+    (event_id, workspace_id, status, sequence, action, occurred_at, received_at, body, geo,
+     prev_hash, hash_, actor_id, actor_type, ip_address, country_code, terms,
+     in_place) = row
+    parts = json.loads(body)
+    event = Event(id=event_id, workspace_id=workspace_id, action=action,
+                  occurred_at=_utc(occurred_at), received_at=_utc(received_at),
+                  actor=parts["actor"], targets=parts["targets"], context=parts["context"],
+                  metadata=parts["metadata"], status=status,
+                  geo=None if geo is None else json.loads(geo), sequence=sequence,
+                  prev_hash=prev_hash, hash=hash_)
+    entries = SearchEntries(actor_id, actor_type, ip_address, country_code,
+                            terms=frozenset(terms or ()), misfiled=in_place is False)
+    return event, entries
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
