@@ -143,7 +143,8 @@ def test_a_reader_exports_what_they_searched_when_the_link_allows_it(
     wait(browser, lambda d: len(rows(d)) == 40)
     browser.find_element("name", "actor_id").send_keys("usr_1")
     browser.find_element("css selector", "#search button").click()
-    wait(browser, lambda d: all("User 1" in row.text for row in rows(d)))
+    wait(browser, lambda d: "Showing" in text(d, "status") and rows(d)
+         and all("User 1" in row.text for row in rows(d)))  # not the emptied table
     expected = len(rows(browser))
     browser.find_element("css selector", "#export select option[value=ndjson]").click()
     browser.find_element("css selector", "#export button").click()
