@@ -275,24 +275,15 @@ class _EventRepo:
                        key=lambda e: e.sequence)
         return iter(chain)
 
-    def search_entries(self, workspace_id: str,
-                       event_ids: Sequence[str]) -> dict[str, SearchEntries]:
-        """As derived when stored, unless a test tampered with them (``search_tampered``)."""
-        found = {}
-        for event_id in event_ids:
-            event = self._s.events.get(event_id)
-            if event is not None and event.workspace_id == workspace_id:
-                found[event_id] = self._s.search_tampered.get(event_id) or search_entries(event)
-        return found
-
     def verifiable_chain(self, workspace_id: str, from_sequence: int,
                          to_sequence: int | None, chunk_size: int,
                          ) -> Iterator[list[tuple[Event, SearchEntries | None]]]:
+        """Entries as derived when stored, unless a test tampered with them
+        (``search_tampered``)."""
         chain = list(self.iter_chain(workspace_id, from_sequence, to_sequence, chunk_size))
         for start in range(0, len(chain), chunk_size):
-            chunk = chain[start:start + chunk_size]
-            stored = self.search_entries(workspace_id, [event.id for event in chunk])
-            yield [(event, stored.get(event.id)) for event in chunk]
+            yield [(event, self._s.search_tampered.get(event.id) or search_entries(event))
+                   for event in chain[start:start + chunk_size]]
 
     def filed_terms(self, workspace_id: str) -> tuple[int, int]:
         """The terms of the workspace's events, plus any a test planted (``stray_terms``)."""

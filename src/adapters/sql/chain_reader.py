@@ -5,20 +5,21 @@ On PostgreSQL one statement per chunk brings the events and, through a lateral a
 each one's terms as an array with whether all are filed under its workspace and time: a
 row per event rather than a row per term, and no second statement for the terms. It goes
 to the driver directly: through SQLAlchemy, per-row type processing cost more than
-PostgreSQL's reading (the same reason as ``search_entries``).
+PostgreSQL's reading. Elsewhere (SQLite) the chunk's terms come in a second statement.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from datetime import UTC, datetime
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, and_, select
 
+from adapters.sql import tables as t
 from adapters.sql.driver import driver_errors
-from adapters.sql.search_entries import read_search_entries
+from adapters.sql.types import as_utc
 from domain.event_search import SearchEntries
 from domain.events import PROCESSED, Event
 
@@ -40,17 +41,16 @@ _CHAIN = """
     LIMIT %(limit)s
 """
 """Linked events only: one whose status was set back to pending is not part of the chain
-as stored, whatever sequence it still carries."""
+as stored, whatever sequence it still carries. Terms are found by their event's id, not by
+workspace, so one filed under another workspace still shows (as misfiled). An aggregate
+lateral subquery cannot be flattened into a join: each event's terms stay one probe of
+``ix_event_terms_event``, never a hash join over every workspace's terms."""
 
 
-def verifiable_chain(db: Connection, iter_chain: Any, workspace_id: str, from_sequence: int,
-                     to_sequence: int | None, chunk_size: int) -> Iterator[VerifiableChunk]:
-    """Chunks of ``(event, its stored search entries)`` in sequence order; ``iter_chain``
-    (the repository's) serves the databases other than PostgreSQL."""
-    if db.dialect.name != "postgresql":
-        yield from _two_statements(db, iter_chain(workspace_id, from_sequence, to_sequence,
-                                                  chunk_size), workspace_id, chunk_size)
-        return
+def postgres_chain(db: Connection, workspace_id: str, from_sequence: int,
+                   to_sequence: int | None, chunk_size: int) -> Iterator[VerifiableChunk]:
+    """Chunks of ``(event, its stored search entries)`` in sequence order, one statement
+    each."""
     first = from_sequence
     while True:
         cursor = db.connection.driver_connection.cursor()  # type: ignore[union-attr]
@@ -66,8 +66,9 @@ def verifiable_chain(db: Connection, iter_chain: Any, workspace_id: str, from_se
         first = chunk[-1][0].sequence + 1  # type: ignore[operator]
 
 
-def _two_statements(db: Connection, events: Iterator[Event], workspace_id: str,
-                    chunk_size: int) -> Iterator[VerifiableChunk]:
+def with_search_entries(db: Connection, workspace_id: str, events: Iterator[Event],
+                        chunk_size: int) -> Iterator[VerifiableChunk]:
+    """The same from the chain's events, their entries read a chunk at a time (SQLite)."""
     chunk: list[Event] = []
     for event in events:
         chunk.append(event)
@@ -79,8 +80,33 @@ def _two_statements(db: Connection, events: Iterator[Event], workspace_id: str,
 
 
 def _with_entries(db: Connection, workspace_id: str, chunk: list[Event]) -> VerifiableChunk:
-    stored = read_search_entries(db, workspace_id, [event.id for event in chunk])
+    events, terms = t.events, t.event_terms
+    in_place = and_(terms.c.workspace_id == events.c.workspace_id,
+                    terms.c.occurred_at == events.c.occurred_at)
+    rows = db.execute(
+        select(events.c.id, events.c.actor_id, events.c.actor_type, events.c.ip_address,
+               events.c.country_code, terms.c.term, in_place)
+        .select_from(events.outerjoin(terms, terms.c.event_id == events.c.id))
+        .where(events.c.workspace_id == workspace_id,
+               events.c.id.in_([event.id for event in chunk])))
+    stored = _entries(rows)
     return [(event, stored.get(event.id)) for event in chunk]
+
+
+def _entries(rows: Iterable[Any]) -> dict[str, SearchEntries]:
+    """One row per term (or one without a term) into each event's entries."""
+    columns: dict[str, tuple[Any, ...]] = {}
+    filed: dict[str, list[str]] = defaultdict(list)
+    misfiled: set[str] = set()
+    for event_id, actor_id, actor_type, ip_address, country_code, term, in_place in rows:
+        columns[event_id] = (actor_id, actor_type, ip_address, country_code)
+        if term is not None:
+            filed[event_id].append(term)
+            if not in_place:
+                misfiled.add(event_id)
+    return {event_id: SearchEntries(*found, terms=frozenset(filed.get(event_id, ())),
+                                    misfiled=event_id in misfiled)
+            for event_id, found in columns.items()}
 
 
 def _pair(row: tuple[Any, ...]) -> tuple[Event, SearchEntries]:
@@ -89,7 +115,7 @@ def _pair(row: tuple[Any, ...]) -> tuple[Event, SearchEntries]:
      in_place) = row
     parts = json.loads(body)
     event = Event(id=event_id, workspace_id=workspace_id, action=action,
-                  occurred_at=_utc(occurred_at), received_at=_utc(received_at),
+                  occurred_at=as_utc(occurred_at), received_at=as_utc(received_at),
                   actor=parts["actor"], targets=parts["targets"], context=parts["context"],
                   metadata=parts["metadata"], status=status,
                   geo=None if geo is None else json.loads(geo), sequence=sequence,
@@ -97,7 +123,3 @@ def _pair(row: tuple[Any, ...]) -> tuple[Event, SearchEntries]:
     entries = SearchEntries(actor_id, actor_type, ip_address, country_code,
                             terms=frozenset(terms or ()), misfiled=in_place is False)
     return event, entries
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, and_, delete, func, or_, select
 
 from adapters.sql import bulk
 from adapters.sql import tables as t
-from adapters.sql.chain_reader import VerifiableChunk, verifiable_chain
+from adapters.sql.chain_reader import VerifiableChunk, postgres_chain, with_search_entries
 from adapters.sql.export_writer import write_export
 from adapters.sql.mappers import event_from
 from adapters.sql.search import (
@@ -19,11 +19,10 @@ from adapters.sql.search import (
     narrow_select,
     search_query,
 )
-from adapters.sql.search_entries import read_search_entries
 from application.ports.repositories import WorkspaceBacklog
 from domain.action_patterns import ActionPatterns
 from domain.cursor import Position
-from domain.event_search import EventFilters, SearchEntries
+from domain.event_search import EventFilters
 from domain.events import PENDING, PROCESSED, Event
 
 
@@ -72,14 +71,13 @@ class SqlEventRepository:
                 return
             next_sequence = chunk[-1].sequence + 1  # type: ignore[operator]
 
-    def search_entries(self, workspace_id: str,
-                       event_ids: Sequence[str]) -> dict[str, SearchEntries]:
-        return read_search_entries(self._db, workspace_id, event_ids)
-
     def verifiable_chain(self, workspace_id: str, from_sequence: int,
                          to_sequence: int | None, chunk_size: int) -> Iterator[VerifiableChunk]:
-        return verifiable_chain(self._db, self.iter_chain, workspace_id, from_sequence,
-                                to_sequence, chunk_size)
+        if self._db.dialect.name == "postgresql":
+            return postgres_chain(self._db, workspace_id, from_sequence, to_sequence,
+                                  chunk_size)
+        events = self.iter_chain(workspace_id, from_sequence, to_sequence, chunk_size)
+        return with_search_entries(self._db, workspace_id, events, chunk_size)
 
     def filed_terms(self, workspace_id: str) -> tuple[int, int]:
         """The pending events' terms are found by event id, their workspace checked in a

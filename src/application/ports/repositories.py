@@ -100,17 +100,11 @@ class EventRepository(Protocol):
         """Processed events in sequence order, fetched lazily in chunks."""
         ...
 
-    def search_entries(self, workspace_id: str,
-                       event_ids: Sequence[str]) -> dict[str, SearchEntries]:
-        """What is stored for search beside each of these events (ids of the workspace's
-        chain, one chunk at a time); an id without a stored event is left out."""
-        ...
-
     def verifiable_chain(self, workspace_id: str, from_sequence: int,
                          to_sequence: int | None, chunk_size: int,
                          ) -> Iterator[list[tuple[Event, SearchEntries | None]]]:
-        """``iter_chain``'s events in chunks, each beside its ``search_entries`` (None when
-        nothing is stored for it): what verification reads, in as few statements as the
+        """``iter_chain``'s events in chunks, each beside what is stored for search beside
+        it (None when nothing is): what verification reads, in as few statements as the
         database allows."""
         ...
 
