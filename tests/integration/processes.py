@@ -39,16 +39,33 @@ def start(*args: str, env: dict[str, str], log: Path) -> subprocess.Popen:
 
 
 def start_server(env: dict[str, str], log: Path, *extra: str) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    server = start("serve", "--port", str(port), *extra, env=env, log=log)
-    base = f"http://127.0.0.1:{port}"
+    [started] = start_servers(1, env, log.parent, *extra, logs=[log])
+    return started
+
+
+def start_servers(count: int, env: dict[str, str], folder: Path, *extra: str,
+                  logs: list[Path] | None = None) -> list[tuple[subprocess.Popen, str]]:
+    """``count`` servers on ports of their own, started together (each one's start-up is
+    seconds of imports), returned with their base URLs once every one answers."""
+    logs = logs or [folder / f"serve{i}.log" for i in range(count)]
+    started = []
+    for log in logs:
+        port = free_port()
+        started.append((start("serve", "--port", str(port), *extra, env=env, log=log),
+                        f"http://127.0.0.1:{port}", log))
+    for server, base, log in started:
+        _wait_until_up(server, base, log)
+    return [(server, base) for server, base, _ in started]
+
+
+def _wait_until_up(server: subprocess.Popen, base: str, log: Path) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if server.poll() is not None:
             raise AssertionError(f"serve exited early:\n{log.read_text()}")
         try:
             with urllib.request.urlopen(f"{base}/healthz", timeout=1):
-                return server, base
+                return
         except OSError:
             time.sleep(0.2)
     server.kill()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,25 +73,31 @@ def test_every_block_is_run_or_says_why_not() -> None:
     assert not unexplained
 
 
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, dict[str, str]]]:
+    """One server for every document, as a reader going through them all would have: each
+    one's commands make workspaces of their own."""
+    folder = tmp_path_factory.mktemp("docs")
+    settings = environment(data_dir=str(folder / "var"), checkpoint_seconds="1")
+    process, base = start_server(settings, folder / "serve.log")
+    yield int(base.rsplit(":", 1)[1]), settings
+    stop(process)
+
+
 @pytest.mark.parametrize("document", [d for d in DOCUMENTS if blocks(d)],
                          ids=lambda d: str(d.relative_to(ROOT)))
-def test_the_documented_commands_run(document: Path, tmp_path: Path) -> None:
+def test_the_documented_commands_run(document: Path, tmp_path: Path,
+                                     request: pytest.FixtureRequest) -> None:
     if all(block.mark and block.mark.startswith("skip") for block in blocks(document)):
         return  # nothing to run: each block says why (checked above)
     if not (ROOT / ".venv" / "bin" / "auditrail").exists():
         pytest.skip("the documents name .venv/bin: run through `make test`, which makes it")
-    settings = {"data_dir": str(tmp_path / "var"), "checkpoint_seconds": "1"}
-    server, base = start_server(environment(**settings), tmp_path / "serve.log")
-    try:
-        port = int(base.rsplit(":", 1)[1])
-        work = tmp_path / "work"  # what the commands write stays out of the repository
-        work.mkdir()
-        (work / ".venv").symlink_to(ROOT / ".venv")
-        result = subprocess.run(["bash", "-c", script(document, port)], cwd=work,
-                                env=environment(**settings), capture_output=True,
-                                text=True, timeout=300)
-    finally:
-        stop(server)
+    port, settings = request.getfixturevalue("server")
+    work = tmp_path / "work"  # what the commands write stays out of the repository
+    work.mkdir()
+    (work / ".venv").symlink_to(ROOT / ".venv")
+    result = subprocess.run(["bash", "-c", script(document, port)], cwd=work, env=settings,
+                            capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, (
         f"a command of {document.relative_to(ROOT)} failed:\n{result.stderr[-4000:]}\n"
         f"--- its output ---\n{result.stdout[-2000:]}")

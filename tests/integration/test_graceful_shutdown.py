@@ -12,7 +12,13 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-from tests.integration.processes import environment, start, start_server, stop, wait_for
+from tests.integration.processes import (
+    environment,
+    start_server,
+    start_workers,
+    stop,
+    wait_for,
+)
 from tests.integration.stacks import bearer, production_stack
 
 EVENT = {"action": "user.login", "actor": {"id": "u", "type": "user"}}
@@ -26,7 +32,7 @@ def test_sigterm_loses_and_duplicates_nothing(postgres_url: str, redis_url: str,
     env = environment(database_url=postgres_url, redis_url=redis_url, queue_name=queue,
                       data_dir=str(tmp_path / "var"))
     server, base = start_server(env, tmp_path / "serve.log", "--workers", "2")
-    worker = start("worker", env=env, log=tmp_path / "worker.log")
+    [worker] = start_workers(1, env, tmp_path)  # listening before the load starts
     accepted: list[str] = []
     stop_load = threading.Event()
 
@@ -60,8 +66,9 @@ def test_sigterm_loses_and_duplicates_nothing(postgres_url: str, redis_url: str,
         stop(server)
         stop(worker)
     assert len(accepted) >= 200
+    (tmp_path / "after").mkdir()
 
-    survivor = start("worker", env=env, log=tmp_path / "survivor.log")
+    [survivor] = start_workers(1, env, tmp_path / "after")
     try:
         assert wait_for(lambda: stack.sql(
             "SELECT count(*) FROM events WHERE workspace_id = :w AND status = 'pending'",

@@ -9,7 +9,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from tests.integration.processes import environment, start_server, stop
+from tests.integration.processes import environment, start_servers, stop
 from tests.integration.stacks import bearer, production_stack
 from tests.integration.test_observability import sample
 
@@ -34,8 +34,7 @@ def test_two_servers_admit_exactly_the_budget(postgres_url: str, redis_url: str,
     workspace_id, key = stack.new_workspace("shared", plan="enterprise", rate_limit=10)
     env = environment(database_url=postgres_url, redis_url=redis_url,
                       queue_name=stack.settings.queue_name)
-    servers = [start_server(env, tmp_path / f"serve{i}.log", "--workers", "1")
-               for i in range(2)]
+    servers = start_servers(2, env, tmp_path, "--workers", "1")
     try:
         with ThreadPoolExecutor(max_workers=20) as pool:
             statuses = list(pool.map(lambda i: post(servers[i % 2][1], key), range(40)))
