@@ -145,12 +145,16 @@ def action_term(prefix: str) -> str:
 
 def search_terms(event: Event) -> list[str]:
     """Every term an event is findable by: its action's dotted prefixes, target ids, types."""
+    return sorted(_terms(event))
+
+
+def _terms(event: Event) -> set[str]:
     segments = event.action.split(".")
     terms = {action_term(".".join(segments[:n]) + ".") for n in range(1, len(segments))}
     for target in event.targets:
         terms.add(f"target_id:{target['id']}")
         terms.add(f"target_type:{target['type']}")
-    return sorted(terms)
+    return terms
 
 
 @dataclass(frozen=True)
@@ -180,6 +184,23 @@ class SearchEntries:
             # An address that is not one stays as stored, and so differs from any event's.
             spelled = canonical_ip_address(self.ip_address) or self.ip_address
             object.__setattr__(self, "ip_address", spelled)
+
+    def describe(self, event: Event) -> bool:
+        """Whether these are the entries ``event`` should have: ``search_entries(event) ==
+        self``, without building them (verification asks it of every event)."""
+        actor = event.actor
+        return (not self.misfiled and self.actor_id == actor["id"]
+                and self.actor_type == actor["type"]
+                and self.country_code == event.country_code
+                and self._same_address(event.ip_address)
+                and self.terms == _terms(event))
+
+    def _same_address(self, held: str | None) -> bool:
+        """The stored address is in its canonical spelling already, and canonicalising it
+        again changes nothing: the same text needs no parsing."""
+        if held is None or held == self.ip_address:
+            return held == self.ip_address
+        return (canonical_ip_address(held) or held) == self.ip_address
 
 
 def search_entries(event: Event) -> SearchEntries:

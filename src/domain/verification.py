@@ -7,11 +7,12 @@ NDJSON file, so the online and offline answers can never disagree.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from domain.canonical_json import canonical_json
+from domain.events import Event
 from domain.hash_chain import GENESIS_HASH, ChainHead, document_core, event_hash
 from domain.merkle import leaf_hash
 
@@ -90,23 +91,36 @@ class ChainVerifier:
         mismatch is a changed stored event (``hash_mismatch``), reported after any broken
         link of the event itself, with ``detail`` saying where the change is.
         """
+        return self._check(document.get("id"), document.get("sequence"),
+                           document.get("prev_hash"), document.get("hash"),
+                           lambda: document_core(document), findable)
+
+    def feed_event(self, event: Event, *, findable: bool = True) -> bool:
+        """``feed(event.document())``, from the event as stored, without building the
+        document only to take its core apart again."""
+        return self._check(event.id, event.sequence, event.prev_hash, event.hash,
+                           event.core, findable)
+
+    def _check(self, event_id: Any, sequence: Any, prev_hash: Any, hash_: Any,
+               core: Callable[[], dict[str, Any]], findable: bool) -> bool:
         if self._failure is not None:
             return False
         self._checked += 1
-        sequence = document.get("sequence")
-        prev_hash = document.get("prev_hash")
         if self._first is None:
             self._first = sequence if isinstance(sequence, int) else None
-        reason = self._broken_link(sequence, prev_hash, document)
+        reason = self._broken_link(sequence, prev_hash, hash_, core)
         if reason is not None or not findable:
-            self._fail(sequence, document.get("id"), reason or HASH_MISMATCH,
+            self._fail(sequence, event_id, reason or HASH_MISMATCH,
                        None if reason else SEARCH_ENTRIES)
             return False
-        self._expected = ChainHead(sequence, document["hash"])
-        self._last_id = document.get("id")
+        self._expected = ChainHead(sequence, hash_)
+        self._last_id = event_id
         return True
 
-    def _broken_link(self, sequence: Any, prev_hash: Any, document: dict[str, Any]) -> str | None:
+    def _broken_link(self, sequence: Any, prev_hash: Any, hash_: Any,
+                     core: Callable[[], dict[str, Any]]) -> str | None:
+        """Why the event does not continue the chain, if it does not; its core is built
+        only once its place in the chain is right."""
         expected = self._expected
         if not isinstance(sequence, int) or isinstance(sequence, bool):
             return SEQUENCE_GAP
@@ -119,8 +133,8 @@ class ChainVerifier:
             return PREV_HASH_MISMATCH
         if not isinstance(prev_hash, str):
             return HASH_MISMATCH
-        self._data = canonical_json(document_core(document))
-        if document.get("hash") != _chained(prev_hash, self._data):
+        self._data = canonical_json(core())
+        if hash_ != _chained(prev_hash, self._data):
             return HASH_MISMATCH
         return None
 

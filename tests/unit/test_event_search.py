@@ -47,6 +47,29 @@ def test_search_entries_compare_addresses_by_value() -> None:
     assert replace(stored, ip_address="not an address").ip_address == "not an address"
 
 
+@pytest.mark.parametrize("context", [{}, {"ip_address": "203.0.113.7"},
+                                     {"ip_address": "::ffff:cb00:7107"},  # pre-0007 body
+                                     {"ip_address": "2001:db8::1"}])
+@pytest.mark.parametrize("change", [
+    {}, {"actor_id": "usr_2"}, {"actor_type": "service"}, {"country_code": "FR"},
+    {"country_code": None}, {"ip_address": None}, {"ip_address": "203.0.113.8"},
+    {"ip_address": "::ffff:203.0.113.7"}, {"ip_address": "::ffff:cb00:7107"},
+    {"ip_address": "not an address"}, {"terms": frozenset()}, {"misfiled": True},
+    {"terms": frozenset({"action:user.", "target_id:doc_7"})},
+    {"terms": frozenset({"action:user.", "target_id:doc_7", "target_type:document",
+                         "target_id:doc_8"})},
+])
+def test_describe_answers_as_comparing_with_the_derived_entries(context: dict,
+                                                                 change: dict) -> None:
+    """Verification's shortcut must agree with the definition on every stored variant:
+    each field changed, the address in each spelling, terms missing or planted."""
+    event = EventFactory(action="user.login", actor={"id": "usr_1", "type": "user"},
+                         targets=[{"id": "doc_7", "type": "document"}], context=context,
+                         geo={"country_code": "GB"})
+    stored = replace(search_entries(event), **change)
+    assert stored.describe(event) == (stored == search_entries(event))
+
+
 @pytest.mark.parametrize(("value", "expected"), [
     ("user.login", {"action": "user.login"}),
     ("user.*", {"action_prefix": "user."}),

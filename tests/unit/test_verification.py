@@ -1,3 +1,4 @@
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -54,6 +55,27 @@ def test_a_broken_link_is_reported_before_the_search_entries(
     verifier.feed(chain[0])
     verifier.feed(chain[1], findable=False)
     assert (verifier.finish().reason, verifier.finish().detail) == (HASH_MISMATCH, None)
+
+
+@pytest.mark.parametrize("tamper", [
+    lambda event: event,
+    lambda event: replace(event, metadata={"forged": True}),
+    lambda event: replace(event, prev_hash="0" * 64),
+    lambda event: replace(event, sequence=9),
+    lambda event: replace(event, hash="f" * 64),
+])
+def test_an_event_as_stored_verifies_as_its_document(tamper: Any) -> None:
+    """The database path feeds events, files feed documents: same answers, same leaves."""
+    linked, _ = link(ChainHead(), EventFactory.build_batch(4))
+    linked[2] = tamper(linked[2])
+    by_event, by_document = ChainVerifier(), ChainVerifier()
+    for event in linked:
+        fed = by_event.feed_event(event)
+        assert fed == by_document.feed(event.document())
+        if not fed:
+            break
+        assert by_event.leaf == by_document.leaf
+    assert by_event.finish() == by_document.finish()
 
 
 def test_deleted_event_is_a_gap_at_the_next_sequence(chain: list[dict[str, Any]]) -> None:

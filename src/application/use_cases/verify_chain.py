@@ -11,7 +11,6 @@ from application.ports.repositories import RetainedChain
 from application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from application.transparency import TransparencyLog
 from application.tree import TreeDiverged
-from domain.event_search import search_entries
 from domain.events import Event
 from domain.signed_notes import InvalidNote, parse_anchor
 from domain.tiles import HASH_SIZE, TILE_WIDTH
@@ -65,8 +64,8 @@ class VerifyChain:
                 leaves: list[bytes] = []
                 before = verifier.checked
                 for event, stored in pairs:
-                    if not verifier.feed(event.document(),
-                                         findable=stored == search_entries(event)):
+                    if not verifier.feed_event(event, findable=stored is not None
+                                               and stored.describe(event)):
                         break
                     leaves.append(verifier.leaf)
                 mismatch = self._off_the_tree(uow, workspace_id, chunk[:len(leaves)], leaves)
