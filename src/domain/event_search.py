@@ -167,9 +167,9 @@ class SearchEntries:
     them against the event instead, since a changed entry hides an event from a search (or
     puts it in one) as surely as a changed event would.
 
-    The address is compared by value, in its canonical spelling: a server of the release
-    before migration 0007 still writes IPv4-mapped addresses in hex (``::ffff:c000:201``)
-    while it runs beside a migrated database, and that is no tampering.
+    The address is compared by value: a server of the release before migration 0007 still
+    writes IPv4-mapped addresses in hex (``::ffff:c000:201``) while it runs beside a
+    migrated database, and that is no tampering.
     """
 
     actor_id: str
@@ -179,34 +179,33 @@ class SearchEntries:
     terms: frozenset[str]
     misfiled: bool = False
 
-    def __post_init__(self) -> None:
-        if self.ip_address is not None:
-            # An address that is not one stays as stored, and so differs from any event's.
-            spelled = canonical_ip_address(self.ip_address) or self.ip_address
-            object.__setattr__(self, "ip_address", spelled)
-
     def describe(self, event: Event) -> bool:
-        """Whether these are the entries ``event`` should have: ``search_entries(event) ==
-        self``, without building them (verification asks it of every event)."""
+        """Whether these are the entries ``event`` should have (``search_entries(event)``,
+        addresses by value), checked field by field: verification asks it of every event."""
         actor = event.actor
         return (not self.misfiled and self.actor_id == actor["id"]
                 and self.actor_type == actor["type"]
                 and self.country_code == event.country_code
-                and self._same_address(event.ip_address)
+                and same_address(self.ip_address, event.ip_address)
                 and self.terms == _terms(event))
 
-    def _same_address(self, held: str | None) -> bool:
-        """The stored address is in its canonical spelling already, and canonicalising it
-        again changes nothing: the same text needs no parsing."""
-        if held is None or held == self.ip_address:
-            return held == self.ip_address
-        return (canonical_ip_address(held) or held) == self.ip_address
+
+def same_address(stored: str | None, held: str | None) -> bool:
+    """Whether two spellings name the same address; text that is no address equals only
+    itself. The same text needs no parsing, which is nearly every stored event."""
+    if stored == held:
+        return True
+    if stored is None or held is None:
+        return False
+    return (canonical_ip_address(stored) or stored) == (canonical_ip_address(held) or held)
 
 
 def search_entries(event: Event) -> SearchEntries:
-    """The entries ``event`` should have (events stored before migration 0007 keep the
-    older spelling of their address in their hashed body)."""
+    """The entries ``event`` should have, its address in the canonical spelling (events
+    stored before migration 0007 keep the older one in their hashed body)."""
+    address = event.ip_address
     return SearchEntries(
         actor_id=event.actor["id"], actor_type=event.actor["type"],
-        ip_address=event.ip_address, country_code=event.country_code,
+        ip_address=address and (canonical_ip_address(address) or address),
+        country_code=event.country_code,
         terms=frozenset(search_terms(event)))

@@ -89,3 +89,28 @@ def test_the_chain_reads_as_single_events_do(stack: Stack, first: int, last: int
     assert [event.sequence for event in chain] == expected
     assert chain == singles
     assert [event.document() for event in chain] == [event.document() for event in singles]
+
+
+@pytest.mark.parametrize("chunk", [2, 5])
+def test_the_verifiable_chain_is_read_as_of_the_units_snapshot(stack: Stack,
+                                                               chunk: int) -> None:
+    """On PostgreSQL the chain is read down a second connection, so that the next chunk is
+    read while this one is checked: it must share the unit's snapshot, or events linked
+    after the unit began would show past the head it read."""
+    workspace_id, _ = stack.new_workspace()
+    ingest = stack.container.ingest_events()
+    ingest.execute(workspace_id, [{"action": "user.login", "actor": {"id": "u", "type": "user"}}]
+                   * 5, batch=True)
+    stack.drain()
+    with stack.container.uow(snapshot=True) as uow:
+        head = uow.chains.retained(workspace_id).head
+        ingest.execute(workspace_id, [{"action": "user.logout",
+                                       "actor": {"id": "u", "type": "user"}}] * 3, batch=True)
+        stack.drain()
+        pairs = [pair for pairs in uow.events.verifiable_chain(workspace_id, 1, None, chunk)
+                 for pair in pairs]
+    assert head.sequence == 5 and stack.sql(
+        "SELECT count(*) FROM events WHERE workspace_id = :w AND sequence IS NOT NULL",
+        w=workspace_id)[0][0] == 8
+    assert [event.sequence for event, _ in pairs] == [1, 2, 3, 4, 5]
+    assert all(entries is not None and entries.describe(event) for event, entries in pairs)

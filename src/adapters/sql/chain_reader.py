@@ -5,7 +5,9 @@ On PostgreSQL one statement per chunk brings the events and, through a lateral a
 each one's terms as an array with whether all are filed under its workspace and time: a
 row per event rather than a row per term, and no second statement for the terms. It goes
 to the driver directly: through SQLAlchemy, per-row type processing cost more than
-PostgreSQL's reading. Elsewhere (SQLite) the chunk's terms come in a second statement.
+PostgreSQL's reading, and on a connection of its own in pipeline mode, so that the server
+reads the next chunk while the caller checks this one. Elsewhere (SQLite) the chunk's
+terms come in a second statement.
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from psycopg import sql
 from sqlalchemy import Connection, and_, select
 
 from adapters.sql import tables as t
 from adapters.sql.driver import driver_errors
+from adapters.sql.engine import SNAPSHOT
 from adapters.sql.types import as_utc
 from domain.event_search import SearchEntries
 from domain.events import PROCESSED, Event
@@ -50,20 +54,35 @@ lateral subquery cannot be flattened into a join: each event's terms stay one pr
 def postgres_chain(db: Connection, workspace_id: str, from_sequence: int,
                    to_sequence: int | None, chunk_size: int) -> Iterator[VerifiableChunk]:
     """Chunks of ``(event, its stored search entries)`` in sequence order, one statement
-    each."""
-    first = from_sequence
-    while True:
-        cursor = db.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        with driver_errors(db, _CHAIN), cursor:
-            cursor.execute(_CHAIN, {"workspace": workspace_id, "processed": PROCESSED,
-                                    "first": first, "last": to_sequence,
-                                    "limit": chunk_size})
-            chunk = [_pair(row) for row in cursor.fetchall()]
-        if chunk:
-            yield chunk
-        if len(chunk) < chunk_size:
-            return
-        first = chunk[-1][0].sequence + 1  # type: ignore[operator]
+    each, as of ``db``'s snapshot.
+
+    The next chunk's statement is sent before a chunk is handed over, so that PostgreSQL
+    reads it on its own core while the caller checks this one. It goes down a second
+    connection that shares the snapshot (``SET TRANSACTION SNAPSHOT``), in pipeline mode:
+    the caller's own statements between chunks must not queue behind it on ``db``.
+    """
+    snapshot = db.exec_driver_sql("SELECT pg_export_snapshot()").scalar_one()
+    parameters = {"workspace": workspace_id, "processed": PROCESSED, "first": from_sequence,
+                  "last": to_sequence, "limit": chunk_size}
+    with (db.engine.connect().execution_options(**SNAPSHOT) as reader,
+          driver_errors(reader, _CHAIN)):
+        driver: Any = reader.connection.driver_connection
+        driver.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(snapshot))
+        with driver.pipeline():
+            cursor = _send(driver, parameters)
+            while cursor is not None:
+                rows = cursor.fetchall()
+                cursor = (_send(driver, {**parameters, "first": rows[-1][3] + 1})
+                          if len(rows) == chunk_size else None)
+                if rows:
+                    yield [_pair(row) for row in rows]
+
+
+def _send(driver: Any, parameters: dict[str, Any]) -> Any:
+    """One chunk's statement, sent: its rows are read when fetched."""
+    cursor = driver.cursor()
+    cursor.execute(_CHAIN, parameters)
+    return cursor
 
 
 def with_search_entries(db: Connection, workspace_id: str, events: Iterator[Event],

@@ -29,6 +29,9 @@ def build_engine(url: str) -> Engine:
 TRANSACTION = {"isolation_level": "READ COMMITTED"}
 """Execution options for code outside a unit of work that needs a PostgreSQL transaction."""
 
+SNAPSHOT = {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+"""One consistent view across statements, for reads that span many chunks."""
+
 
 def _sqlite_engine(url: str, database: str | None) -> Engine:
     if database and database != ":memory:":

@@ -12,7 +12,7 @@ from adapters.sql.alerts import (
     SqlAlertWindowRepository,
 )
 from adapters.sql.credentials import SqlSealedCredentialRepository
-from adapters.sql.engine import TRANSACTION, WRITE_OPTION
+from adapters.sql.engine import SNAPSHOT, TRANSACTION, WRITE_OPTION
 from adapters.sql.events import SqlEventRepository
 from adapters.sql.exports import SqlExportRepository
 from adapters.sql.repositories import (
@@ -88,7 +88,7 @@ def _postgres_options(snapshot: bool, one_statement: bool) -> dict[str, object]:
     """The engine's connections are in autocommit (see ``build_engine``): units that read
     or write one statement keep it; the others ask for a transaction."""
     if snapshot:
-        return {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+        return dict(SNAPSHOT)
     if one_statement:
         return {}
     return dict(TRANSACTION)

@@ -60,10 +60,11 @@ class VerifyChain:
             for pairs in uow.events.verifiable_chain(workspace_id, start, to_sequence,
                                                      self._chunk_size):
                 chunk = [event for event, _ in pairs]
-                chain_terms += sum(len(entries.terms) for _, entries in pairs if entries)
                 leaves: list[bytes] = []
                 before = verifier.checked
                 for event, stored in pairs:
+                    if stored is not None:
+                        chain_terms += len(stored.terms)
                     if not verifier.feed_event(event, findable=stored is not None
                                                and stored.describe(event)):
                         break
