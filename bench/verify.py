@@ -10,10 +10,13 @@ in a fresh process so that its peak RSS is its own:
   * reads them the same way and recomputes every hash with ``domain.hash_chain`` (the limit
     of any verifier written in Python: reading plus hashing, nothing else);
   * runs the ``VerifyChain`` use case over the whole chain, as ``GET /events/verify`` does
-    (which also reads each chunk's search entries, two more queries a chunk that the limits
-    above do not make);
+    (which also reads and checks every event's search terms and its leaf in the Merkle
+    tree, which the limits above do not);
   * changes one byte of one stored event half-way along and verifies again: the use case
-    must name that sequence (the database is restored afterwards).
+    must name that sequence (the database is restored afterwards);
+  * writes the chain as an NDJSON export (with the export's own writer) and runs
+    ``auditrail verify FILE`` over it, beside reading the file's lines and that read with
+    each line parsed and its canonical bytes hashed into the chain (the offline limit).
 Prints events/s, the ratio to each limit, and peak RSS.
 """
 
@@ -22,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import sys
 import tempfile
 import time
@@ -41,7 +45,13 @@ from scratch import add_database_options, scratch_database  # noqa: E402
 
 from domain.event_search import search_terms  # noqa: E402
 from domain.events import Event, new_event  # noqa: E402
-from domain.hash_chain import GENESIS_HASH, ChainHead, event_hash, link_with_leaves  # noqa: E402
+from domain.hash_chain import (  # noqa: E402
+    GENESIS_HASH,
+    ChainHead,
+    document_core,
+    event_hash,
+    link_with_leaves,
+)
 from domain.tiles import append_leaves, edge_tiles  # noqa: E402
 from domain.timestamps import format_timestamp  # noqa: E402
 
@@ -188,11 +198,50 @@ def measure(dsn: str) -> None:
           f"sequence {found[1]}, {found[2]}, after {tampered['seconds']:.1f} s")
     if found != (False, middle, "hash_mismatch"):
         raise SystemExit("the change was not reported where it was made")
+    offline(dsn)
 
 
-def child(kind: str, dsn: str) -> dict:
+def offline(dsn: str) -> None:
+    """``auditrail verify FILE`` over the chain's export, beside the file's raw limits."""
+    with tempfile.TemporaryDirectory(prefix="auditrail-verify-bench-") as folder:
+        file = Path(folder) / "export.ndjson"
+        export(dsn, file)
+        results = {kind: in_fresh_process(__file__, kind, str(file))
+                   for kind in ("file_read", "file_hash", "file_verify")}
+        size = file.stat().st_size
+    if not (results["file_hash"]["valid"] and results["file_verify"]["valid"]):
+        raise SystemExit(f"the export did not verify: {results}")
+    read, floor = results["file_read"]["rate"], results["file_hash"]["rate"]
+    print(f"\n{f'offline, an NDJSON export of {size / 2**20:,.0f} MiB':<40} {'events':>10} "
+          f"{'events/s':>10} {'vs read':>8} {'vs read+hash':>13} {'peak RSS':>9}")
+    for kind, label in (("file_read", "limit  read the file's lines"),
+                        ("file_hash", "limit  + parse and hash every line"),
+                        ("file_verify", "auditrail  verify FILE")):
+        result = results[kind]
+        print(f"{label:<40} {result['checked']:>10,} {result['rate']:>10,.0f} "
+              f"{100 * result['rate'] / read:>7.0f}% {100 * result['rate'] / floor:>12.0f}% "
+              f"{result['max_rss_kb'] / 1024:>6.0f} MiB")
+
+
+def export(dsn: str, file: Path) -> None:
+    """The unfiltered NDJSON export, written as ``POST /exports`` writes it."""
+    from adapters.sql.engine import build_engine
+    from adapters.sql.export_writer import write_export
+    from domain.event_search import EventFilters
+    engine = build_engine(dsn.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.connect() as db, file.open("wb") as sink:
+        write_export(db, TARGET, EventFilters(), "ndjson", sink, lambda: None)
+    engine.dispose()
+
+
+def child(kind: str, source: str) -> dict:
     started = time.perf_counter()
-    result = verify(dsn) if kind == "verify" else read(dsn, hashing=kind == "read_hash")
+    if kind.startswith("file_"):
+        result = verify_file(source) if kind == "file_verify" \
+            else read_file(source, hashing=kind == "file_hash")
+    else:
+        result = verify(source) if kind == "verify" \
+            else read(source, hashing=kind == "read_hash")
     seconds = time.perf_counter() - started
     return {**result, "seconds": seconds, "rate": result["checked"] / seconds,
             "max_rss_kb": peak_rss_kb()}
@@ -233,6 +282,31 @@ def verify(dsn: str) -> dict:
         container.engine().dispose()
     return {"checked": report.checked, "valid": report.valid,
             "first_invalid_sequence": report.first_invalid_sequence, "reason": report.reason}
+
+
+def read_file(file: str, *, hashing: bool) -> dict:
+    checked, prev_hash, valid = 0, GENESIS_HASH, True
+    with open(file, "rb") as lines:
+        for line in lines:
+            checked += 1
+            if not hashing:
+                continue
+            document = json.loads(line)
+            valid = valid and document["prev_hash"] == prev_hash and \
+                event_hash(prev_hash, document_core(document)) == document["hash"]
+            prev_hash = document["hash"]
+    return {"checked": checked, "valid": valid}
+
+
+def verify_file(file: str) -> dict:
+    """``auditrail verify FILE`` in this process, as a user runs it."""
+    from click.testing import CliRunner
+
+    from entrypoints.cli import main as cli
+    result = CliRunner().invoke(cli, ["verify", file])
+    counted = re.search(r": ([0-9]+) events", result.output)
+    return {"checked": int(counted.group(1)) if counted else 0,
+            "valid": result.exit_code == 0 and result.output.startswith("valid")}
 
 
 if __name__ == "__main__":
