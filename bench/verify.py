@@ -182,17 +182,9 @@ def measure(dsn: str) -> None:
         finally:
             connection.execute("UPDATE events SET body = %s WHERE workspace_id = %s "
                                "AND sequence = %s", (body, TARGET, middle))
-    read = results["read"]["rate"]
-    floor = results["read_hash"]["rate"]
-    print(f"\n{'':<40} {'events':>10} {'events/s':>10} {'vs read':>8} {'vs read+hash':>13} "
-          f"{'peak RSS':>9}")
-    for kind, label in (("read", "limit  raw server-side cursor read"),
-                        ("read_hash", "limit  the same read + every hash"),
-                        ("verify", "auditrail  VerifyChain (GET /events/verify)")):
-        result = results[kind]
-        print(f"{label:<40} {result['checked']:>10,} {result['rate']:>10,.0f} "
-              f"{100 * result['rate'] / read:>7.0f}% {100 * result['rate'] / floor:>12.0f}% "
-              f"{result['max_rss_kb'] / 1024:>6.0f} MiB")
+    table("", [(results["read"], "limit  raw server-side cursor read"),
+               (results["read_hash"], "limit  the same read + every hash"),
+               (results["verify"], "auditrail  VerifyChain (GET /events/verify)")])
     found = (tampered["valid"], tampered["first_invalid_sequence"], tampered["reason"])
     print(f"\none byte changed at sequence {middle:,}: valid={found[0]}, first invalid "
           f"sequence {found[1]}, {found[2]}, after {tampered['seconds']:.1f} s")
@@ -211,13 +203,18 @@ def offline(dsn: str) -> None:
         size = file.stat().st_size
     if not (results["file_hash"]["valid"] and results["file_verify"]["valid"]):
         raise SystemExit(f"the export did not verify: {results}")
-    read, floor = results["file_read"]["rate"], results["file_hash"]["rate"]
-    print(f"\n{f'offline, an NDJSON export of {size / 2**20:,.0f} MiB':<40} {'events':>10} "
-          f"{'events/s':>10} {'vs read':>8} {'vs read+hash':>13} {'peak RSS':>9}")
-    for kind, label in (("file_read", "limit  read the file's lines"),
-                        ("file_hash", "limit  + parse and hash every line"),
-                        ("file_verify", "auditrail  verify FILE")):
-        result = results[kind]
+    table(f"offline, an NDJSON export of {size / 2**20:,.0f} MiB",
+          [(results["file_read"], "limit  read the file's lines"),
+           (results["file_hash"], "limit  + parse and hash every line"),
+           (results["file_verify"], "auditrail  verify FILE")])
+
+
+def table(title: str, rows: list[tuple[dict, str]]) -> None:
+    """Each result beside the first row (the read) and the second (the read + hash)."""
+    read, floor = rows[0][0]["rate"], rows[1][0]["rate"]
+    print(f"\n{title:<40} {'events':>10} {'events/s':>10} {'vs read':>8} "
+          f"{'vs read+hash':>13} {'peak RSS':>9}")
+    for result, label in rows:
         print(f"{label:<40} {result['checked']:>10,} {result['rate']:>10,.0f} "
               f"{100 * result['rate'] / read:>7.0f}% {100 * result['rate'] / floor:>12.0f}% "
               f"{result['max_rss_kb'] / 1024:>6.0f} MiB")

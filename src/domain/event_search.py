@@ -197,7 +197,12 @@ def same_address(stored: str | None, held: str | None) -> bool:
         return True
     if stored is None or held is None:
         return False
-    return (canonical_ip_address(stored) or stored) == (canonical_ip_address(held) or held)
+    return _spelled(stored) == _spelled(held)
+
+
+def _spelled(address: str) -> str:
+    """The canonical spelling; text that is no address stays as it is."""
+    return canonical_ip_address(address) or address
 
 
 def search_entries(event: Event) -> SearchEntries:
@@ -206,6 +211,6 @@ def search_entries(event: Event) -> SearchEntries:
     address = event.ip_address
     return SearchEntries(
         actor_id=event.actor["id"], actor_type=event.actor["type"],
-        ip_address=address and (canonical_ip_address(address) or address),
+        ip_address=None if address is None else _spelled(address),
         country_code=event.country_code,
         terms=frozenset(search_terms(event)))
