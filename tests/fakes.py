@@ -277,13 +277,13 @@ class _EventRepo:
 
     def verifiable_chain(self, workspace_id: str, from_sequence: int,
                          to_sequence: int | None, chunk_size: int,
-                         ) -> Iterator[list[tuple[Event, SearchEntries | None]]]:
+                         ) -> Iterator[Iterable[tuple[Event, SearchEntries | None]]]:
         """Entries as derived when stored, unless a test tampered with them
-        (``search_tampered``)."""
+        (``search_tampered``); each chunk iterable once, as the port allows."""
         chain = list(self.iter_chain(workspace_id, from_sequence, to_sequence, chunk_size))
         for start in range(0, len(chain), chunk_size):
-            yield [(event, self._s.search_tampered.get(event.id) or search_entries(event))
-                   for event in chain[start:start + chunk_size]]
+            yield iter([(event, self._s.search_tampered.get(event.id) or search_entries(event))
+                        for event in chain[start:start + chunk_size]])
 
     def filed_terms(self, workspace_id: str) -> tuple[int, int]:
         """The terms of the workspace's events, plus any a test planted (``stray_terms``)."""

@@ -27,7 +27,7 @@ from adapters.sql.types import as_utc
 from domain.event_search import SearchEntries
 from domain.events import PROCESSED, Event
 
-VerifiableChunk = list[tuple[Event, SearchEntries | None]]
+VerifiableChunk = Iterable[tuple[Event, SearchEntries | None]]
 
 _CHAIN = """
     SELECT e.id, e.workspace_id, e.status, e.sequence, e.action, e.occurred_at,
@@ -57,7 +57,8 @@ def postgres_chain(db: Connection, workspace_id: str, from_sequence: int,
     each, as of ``db``'s snapshot.
 
     The next chunk's statement is sent before a chunk is handed over, so that PostgreSQL
-    reads it on its own core while the caller checks this one. It goes down a second
+    reads it on its own core while the caller checks this one. Each chunk's events are
+    built as the caller takes them, so that one checked can be freed at once. It goes down a second
     connection that shares the snapshot (``SET TRANSACTION SNAPSHOT``), in pipeline mode:
     the caller's own statements between chunks must not queue behind it on ``db``.
     """
@@ -75,7 +76,7 @@ def postgres_chain(db: Connection, workspace_id: str, from_sequence: int,
                 cursor = (_send(driver, {**parameters, "first": rows[-1][3] + 1})
                           if len(rows) == chunk_size else None)
                 if rows:
-                    yield [_pair(row) for row in rows]
+                    yield map(_pair, rows)
 
 
 def _send(driver: Any, parameters: dict[str, Any]) -> Any:

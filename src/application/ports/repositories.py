@@ -102,10 +102,10 @@ class EventRepository(Protocol):
 
     def verifiable_chain(self, workspace_id: str, from_sequence: int,
                          to_sequence: int | None, chunk_size: int,
-                         ) -> Iterator[list[tuple[Event, SearchEntries | None]]]:
+                         ) -> Iterator[Iterable[tuple[Event, SearchEntries | None]]]:
         """``iter_chain``'s events in chunks, each beside what is stored for search beside
         it (None when nothing is): what verification reads, in as few statements as the
-        database allows."""
+        database allows. A chunk may be built as it is iterated, and be iterable once."""
         ...
 
     def filed_terms(self, workspace_id: str) -> tuple[int, int]:
