@@ -57,10 +57,11 @@ def postgres_chain(db: Connection, workspace_id: str, from_sequence: int,
     each, as of ``db``'s snapshot.
 
     The next chunk's statement is sent before a chunk is handed over, so that PostgreSQL
-    reads it on its own core while the caller checks this one. Each chunk's events are
-    built as the caller takes them, so that one checked can be freed at once. It goes down a second
+    reads it on its own core while the caller checks this one. It goes down a second
     connection that shares the snapshot (``SET TRANSACTION SNAPSHOT``), in pipeline mode:
-    the caller's own statements between chunks must not queue behind it on ``db``.
+    the caller's own statements between chunks must not queue behind it on ``db``. A
+    chunk's events are built as the caller takes them, so that each can be freed once
+    checked.
     """
     snapshot = db.exec_driver_sql("SELECT pg_export_snapshot()").scalar_one()
     parameters = {"workspace": workspace_id, "processed": PROCESSED, "first": from_sequence,
