@@ -5,7 +5,8 @@
 Loads events as ``bench/query.py`` does (or reuses a database it kept with ``--keep``),
 then, each in a fresh process so its peak RSS is its own:
   * reads the same rows with a plain psycopg server-side cursor (the raw limit);
-  * runs the ``RunExport`` use case for NDJSON and for CSV, streaming into the file store.
+  * runs the ``RunExport`` use case for NDJSON and for CSV, streaming into the file store
+    (at this size PostgreSQL renders each in two halves at once, on two connections).
 Prints rows/s, the ratio to the raw read, and the peak RSS of each process.
 """
 

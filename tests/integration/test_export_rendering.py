@@ -7,6 +7,9 @@ import io
 import json
 from pathlib import Path
 
+import pytest
+
+from adapters.sql import export_writer
 from domain.event_search import EventFilters
 from domain.export_rows import CSV_COLUMNS, csv_row, ndjson_line
 from tests.geo_db import LONDON_V4, build_city_database
@@ -24,8 +27,14 @@ TRICKY = [
 ]
 
 
+@pytest.mark.parametrize("halves", [False, True], ids=["one-statement", "two-halves"])
 def test_sql_rendering_equals_domain_rendering(postgres_url: str, redis_url: str,
-                                               tmp_path: Path) -> None:
+                                               tmp_path: Path, halves: bool,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Large exports are rendered in two halves on two connections: the file must be the
+    same, byte for byte in meaning, whichever way it was rendered."""
+    if halves:
+        monkeypatch.setattr(export_writer, "SPLIT_FROM", 2)
     stack = production_stack(postgres_url, redis_url,
                              geoip_db=str(build_city_database(tmp_path / "c.mmdb")))
     try:
@@ -49,5 +58,33 @@ def test_sql_rendering_equals_domain_rendering(postgres_url: str, redis_url: str
         writer.writerows(csv_row(event) for event in events)
         assert list(csv.reader(io.StringIO(rendered["csv"], newline=""))) == \
             list(csv.reader(io.StringIO(expected.getvalue(), newline="")))
+    finally:
+        stack.close()
+
+
+def test_both_halves_read_the_exports_snapshot(postgres_url: str, redis_url: str,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Events linked after the export's snapshot was taken are in neither half, though the
+    upper half is read on another connection, after they were committed."""
+    monkeypatch.setattr(export_writer, "SPLIT_FROM", 2)
+    stack = production_stack(postgres_url, redis_url)
+    try:
+        workspace_id, _ = stack.new_workspace()
+        ingest = stack.container.ingest_events()
+        ingest.execute(workspace_id, TRICKY * 3, batch=True)
+        stack.drain()
+        with stack.container.uow(snapshot=True) as uow:
+            assert uow.events.span(workspace_id, EventFilters()) == (1, 6)  # the snapshot
+            ingest.execute(workspace_id, TRICKY * 3, batch=True)
+            stack.drain()
+            for format_ in ("ndjson", "csv"):
+                sink = io.BytesIO()
+                assert uow.events.write_export(workspace_id, EventFilters(), format_, sink,
+                                               lambda: None) == 6
+                lines = sink.getvalue().decode().splitlines()
+                if format_ == "ndjson":
+                    assert [json.loads(line)["sequence"] for line in lines] == [1, 2, 3, 4, 5, 6]
+        with stack.container.uow(snapshot=True) as uow:
+            assert uow.events.span(workspace_id, EventFilters()) == (1, 12)
     finally:
         stack.close()

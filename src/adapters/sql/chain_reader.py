@@ -17,12 +17,11 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from psycopg import sql
 from sqlalchemy import Connection, and_, select
 
 from adapters.sql import tables as t
 from adapters.sql.driver import driver_errors
-from adapters.sql.engine import SNAPSHOT
+from adapters.sql.shared_snapshot import sharing_snapshot
 from adapters.sql.types import as_utc
 from domain.event_search import SearchEntries
 from domain.events import PROCESSED, Event
@@ -63,21 +62,17 @@ def postgres_chain(db: Connection, workspace_id: str, from_sequence: int,
     chunk's events are built as the caller takes them, so that each can be freed once
     checked.
     """
-    snapshot = db.exec_driver_sql("SELECT pg_export_snapshot()").scalar_one()
     parameters = {"workspace": workspace_id, "processed": PROCESSED, "first": from_sequence,
                   "last": to_sequence, "limit": chunk_size}
-    with (db.engine.connect().execution_options(**SNAPSHOT) as reader,
-          driver_errors(reader, _CHAIN)):
-        driver: Any = reader.connection.driver_connection
-        driver.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(snapshot))
-        with driver.pipeline():
-            cursor = _send(driver, parameters)
-            while cursor is not None:
-                rows = cursor.fetchall()
-                cursor = (_send(driver, {**parameters, "first": rows[-1][3] + 1})
-                          if len(rows) == chunk_size else None)
-                if rows:
-                    yield map(_pair, rows)
+    with (sharing_snapshot(db) as (reader, driver), driver_errors(reader, _CHAIN),
+          driver.pipeline()):
+        cursor = _send(driver, parameters)
+        while cursor is not None:
+            rows = cursor.fetchall()
+            cursor = (_send(driver, {**parameters, "first": rows[-1][3] + 1})
+                      if len(rows) == chunk_size else None)
+            if rows:
+                yield map(_pair, rows)
 
 
 def _send(driver: Any, parameters: dict[str, Any]) -> Any:

@@ -11,7 +11,7 @@ from sqlalchemy import Connection, and_, delete, func, or_, select
 from adapters.sql import bulk
 from adapters.sql import tables as t
 from adapters.sql.chain_reader import VerifiableChunk, postgres_chain, with_search_entries
-from adapters.sql.export_writer import write_export
+from adapters.sql.export_writer import sequence_span, write_export
 from adapters.sql.mappers import event_from
 from adapters.sql.search import (
     count_query,
@@ -134,10 +134,7 @@ class SqlEventRepository:
         return [(event_id, sequence) for event_id, sequence in self._db.execute(query)]
 
     def span(self, workspace_id: str, filters: EventFilters) -> tuple[int, int] | None:
-        c = t.events.c
-        row = self._db.execute(narrow_select(workspace_id, filters).with_only_columns(
-            func.min(c.sequence), func.max(c.sequence)).where(c.status == PROCESSED)).one()
-        return (row[0], row[1]) if row[0] is not None else None
+        return sequence_span(self._db, workspace_id, filters)
 
     def by_ids(self, workspace_id: str, event_ids: Sequence[str]) -> list[Event]:
         if not event_ids:

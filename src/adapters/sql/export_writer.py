@@ -1,25 +1,31 @@
 """Writing an export straight from the database.
 
 On PostgreSQL the rows are rendered by the server - NDJSON lines spliced from the stored
-JSON text and read through a server-side cursor, CSV with ``COPY … TO STDOUT`` - so Python
-only moves bytes. Elsewhere (SQLite) the domain renders each event. Both follow the
-domain's definitions (``Event.document``, ``export_rows``); a test holds them equal.
+JSON text, CSV split from it, both sent with ``COPY … TO STDOUT`` - so Python only moves
+bytes. Rendering, not reading, is the cost, and one statement renders on one core: a large
+export is rendered in two halves at once, on two connections sharing one snapshot.
+Elsewhere (SQLite) the domain renders each event. Both follow the domain's definitions
+(``Event.document``, ``export_rows``); a test holds them equal.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import shutil
+import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
-from sqlalchemy import Connection, Text, cast, func, literal_column
+from sqlalchemy import ColumnElement, Connection, Text, cast, func, literal_column
 
 from adapters.sql import tables as t
 from adapters.sql.driver import driver_errors
 from adapters.sql.mappers import event_from
 from adapters.sql.search import narrow_select
+from adapters.sql.shared_snapshot import sharing_snapshot
 from domain.event_search import EventFilters
 from domain.events import PROCESSED
 from domain.export_rows import CSV_COLUMNS, csv_row, ndjson_line
@@ -30,19 +36,51 @@ _TRIGGERS = "'=', '+', '-', '@', E'\\t', E'\\r'"
 """The domain's spreadsheet triggers (``export_rows.spreadsheet_safe``) as SQL literals."""
 
 
+SPLIT_FROM = 100_000
+"""How many sequences an export must span to be rendered in two halves: below it, the
+second connection and the spool file cost more than they save."""
+
+_BLOCK = 1 << 20
+
+Statement = tuple[str, dict[str, Any]]
+
+
 def write_export(db: Connection, workspace_id: str, filters: EventFilters, format_: str,
                  sink: BinaryIO, on_progress: Callable[[], None]) -> int:
-    """Write every processed event matching ``filters``, in sequence order; return the count."""
-    if db.dialect.name == "postgresql":
-        if format_ == "csv":
-            return _postgres_csv(db, workspace_id, filters, sink, on_progress)
-        return _postgres_ndjson(db, workspace_id, filters, sink, on_progress)
-    return _rendered_by_domain(db, workspace_id, filters, format_, sink, on_progress)
+    """Write every processed event matching ``filters``, in sequence order; return the count.
+
+    On PostgreSQL ``db`` must hold a snapshot (a REPEATABLE READ unit) when the export
+    spans ``SPLIT_FROM`` sequences or more: it is then rendered in two halves at once.
+    """
+    if db.dialect.name != "postgresql":
+        return _rendered_by_domain(db, workspace_id, filters, format_, sink, on_progress)
+    render = _ndjson_statement
+    if format_ == "csv":
+        sink.write((",".join(CSV_COLUMNS) + "\r\n").encode())
+        render = _csv_statement
+    span = sequence_span(db, workspace_id, filters)
+    if span is None or span[1] - span[0] + 1 < SPLIT_FROM:
+        return _copy_out(db, render(db, workspace_id, filters, None), sink, on_progress)
+    middle = (span[0] + span[1]) // 2
+    return _in_halves(db, render(db, workspace_id, filters, events.c.sequence <= middle),
+                      render(db, workspace_id, filters, events.c.sequence > middle),
+                      sink, on_progress)
 
 
-def _ordered(workspace_id: str, filters: EventFilters, *columns):  # type: ignore[no-untyped-def]
-    return (narrow_select(workspace_id, filters).with_only_columns(*columns)
-            .where(events.c.status == PROCESSED).order_by(events.c.sequence))
+def sequence_span(db: Connection, workspace_id: str,
+                  filters: EventFilters) -> tuple[int, int] | None:
+    """The first and last sequence of the processed events matching ``filters``."""
+    row = db.execute(narrow_select(workspace_id, filters).with_only_columns(
+        func.min(events.c.sequence), func.max(events.c.sequence))
+        .where(events.c.status == PROCESSED)).one()
+    return (row[0], row[1]) if row[0] is not None else None
+
+
+def _ordered(workspace_id: str, filters: EventFilters, within: ColumnElement[bool] | None,
+             *columns):  # type: ignore[no-untyped-def]
+    query = (narrow_select(workspace_id, filters).with_only_columns(*columns)
+             .where(events.c.status == PROCESSED).order_by(events.c.sequence))
+    return query if within is None else query.where(within)
 
 
 def _stamp(column):  # type: ignore[no-untyped-def]
@@ -78,28 +116,90 @@ def _compiled(db: Connection, query) -> tuple[str, dict]:  # type: ignore[no-unt
     return compiled.string, compiled.construct_params()
 
 
-def _postgres_ndjson(db: Connection, workspace_id: str, filters: EventFilters,
-                     sink: BinaryIO, on_progress: Callable[[], None]) -> int:
+def _ndjson_statement(db: Connection, workspace_id: str, filters: EventFilters,
+                      within: ColumnElement[bool] | None) -> Statement:
     """COPY in CSV mode with a quote and a delimiter that JSON text never contains (JSON
     escapes every control character), so each line arrives exactly as built, unquoted."""
-    sql, params = _compiled(db, _ordered(workspace_id, filters, _document()))
-    return _copy_out(db, f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, QUOTE E'\\x01', "
-                         f"DELIMITER E'\\x02')", params, sink, on_progress)
+    sql, params = _compiled(db, _ordered(workspace_id, filters, within, _document()))
+    return (f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, QUOTE E'\\x01', "
+            f"DELIMITER E'\\x02')", params)
 
 
-def _copy_out(db: Connection, statement: str, params: dict, sink: BinaryIO,
+def _copy_out(db: Connection, statement: Statement, sink: BinaryIO,
               on_progress: Callable[[], None]) -> int:
-    """Stream a ``COPY … TO STDOUT`` into ``sink`` block by block; return its row count."""
-    raw = db.connection.driver_connection
+    """Stream a ``COPY … TO STDOUT`` on ``db`` into ``sink``; return its row count."""
+    with driver_errors(db, statement[0]):
+        return _copy(db.connection.driver_connection, statement, sink.write, on_progress)
+
+
+def _copy(driver: Any, statement: Statement, write: Callable[[bytes], object],
+          on_progress: Callable[[], None]) -> int:
     deadline = time.monotonic() + 10
-    with driver_errors(db, statement), raw.cursor() as cursor:  # type: ignore[union-attr]
-        with cursor.copy(statement, params) as copy:
+    with driver.cursor() as cursor:
+        with cursor.copy(*statement) as copy:
             for block in copy:
-                sink.write(block)
+                write(block)
                 if time.monotonic() >= deadline:
                     on_progress()
                     deadline = time.monotonic() + 10
         return cursor.rowcount
+
+
+def _in_halves(db: Connection, lower: Statement, upper: Statement, sink: BinaryIO,
+               on_progress: Callable[[], None]) -> int:
+    """The lower half streamed into ``sink`` on ``db`` while a second connection, sharing
+    its snapshot, renders the upper half into a spool file, appended once both are done:
+    PostgreSQL renders each half on a core of its own. Memory stays flat; the spool holds
+    up to half the file on local disk (the temporary directory)."""
+    with (sharing_snapshot(db) as (other, driver),
+          tempfile.TemporaryFile(prefix="auditrail-export-") as spool):
+        upper_half = _Spooled(other, driver, upper, spool)
+        upper_half.start()
+        try:
+            rows = _copy_out(db, lower, sink, on_progress)
+            rows += upper_half.rows_once_done(on_progress)
+        except BaseException:
+            upper_half.abandon()
+            raise
+        spool.seek(0)
+        shutil.copyfileobj(spool, sink, _BLOCK)
+        return rows
+
+
+class _Spooled(threading.Thread):
+    """One half of an export rendered into a spool file on a thread of its own (the
+    driver waits on the server with the GIL released)."""
+
+    def __init__(self, db: Connection, driver: Any, statement: Statement,
+                 spool: BinaryIO) -> None:
+        super().__init__(name="export-upper-half", daemon=True)
+        self._db, self._driver, self._statement, self._spool = db, driver, statement, spool
+        self._rows = 0
+        self._error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            with driver_errors(self._db, self._statement[0]):
+                self._rows = _copy(self._driver, self._statement, self._spool.write,
+                                   lambda: None)
+        except BaseException as exc:  # raised in the export's own thread
+            self._error = exc
+
+    def rows_once_done(self, on_progress: Callable[[], None]) -> int:
+        """Its row count once it is done; meanwhile the export still answers to its
+        heartbeat (a run handed over stops here too)."""
+        while self.is_alive():
+            self.join(10)
+            on_progress()
+        if self._error is not None:
+            raise self._error
+        return self._rows
+
+    def abandon(self) -> None:
+        """Stop rendering: the export failed or was handed over."""
+        if self.is_alive():
+            self._driver.cancel_safe()
+        self.join()
 
 
 def _csv_inner_columns():  # type: ignore[no-untyped-def]
@@ -140,10 +240,10 @@ def _csv_outer_columns() -> list[str]:
     return [columns[name] for name in CSV_COLUMNS]
 
 
-def _postgres_csv(db: Connection, workspace_id: str, filters: EventFilters, sink: BinaryIO,
-                  on_progress: Callable[[], None]) -> int:
-    sink.write((",".join(CSV_COLUMNS) + "\r\n").encode())
-    sql, params = _compiled(db, _ordered(workspace_id, filters, *_csv_inner_columns()))
+def _csv_statement(db: Connection, workspace_id: str, filters: EventFilters,
+                   within: ColumnElement[bool] | None) -> Statement:
+    sql, params = _compiled(db, _ordered(workspace_id, filters, within,
+                                         *_csv_inner_columns()))
     safe = ", ".join(
         f"CASE WHEN left(({column})::text, 1) IN ({_TRIGGERS}) "
         f"THEN '''' || ({column})::text ELSE ({column})::text END" if name in _FREE_TEXT
@@ -151,8 +251,7 @@ def _postgres_csv(db: Connection, workspace_id: str, filters: EventFilters, sink
         for name, column in zip(CSV_COLUMNS, _csv_outer_columns(), strict=True))
     # Only compiled SQL and constant expressions are spliced; values stay parameters.
     query = f"SELECT {safe} FROM ({sql}) AS parsed, {_CSV_PARTS}"  # noqa: S608
-    return _copy_out(db, f"COPY ({query}) TO STDOUT WITH (FORMAT csv)", params, sink,
-                     on_progress)
+    return f"COPY ({query}) TO STDOUT WITH (FORMAT csv)", params
 
 
 def _rendered_by_domain(db: Connection, workspace_id: str, filters: EventFilters,
