@@ -35,7 +35,6 @@ _STAMP = "YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\""
 _TRIGGERS = "'=', '+', '-', '@', E'\\t', E'\\r'"
 """The domain's spreadsheet triggers (``export_rows.spreadsheet_safe``) as SQL literals."""
 
-
 SPLIT_FROM = 100_000
 """How many sequences an export must span to be rendered in two halves: below it, the
 second connection and the spool file cost more than they save."""
