@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
+import tempfile
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -12,6 +16,7 @@ import pytest
 from adapters.sql import export_writer
 from domain.event_search import EventFilters
 from domain.export_rows import CSV_COLUMNS, csv_row, ndjson_line
+from domain.exports import Export
 from tests.geo_db import LONDON_V4, build_city_database
 from tests.integration.stacks import production_stack
 
@@ -86,5 +91,80 @@ def test_both_halves_read_the_exports_snapshot(postgres_url: str, redis_url: str
                     assert [json.loads(line)["sequence"] for line in lines] == [1, 2, 3, 4, 5, 6]
         with stack.container.uow(snapshot=True) as uow:
             assert uow.events.span(workspace_id, EventFilters()) == (1, 12)
+    finally:
+        stack.close()
+
+
+@pytest.mark.parametrize("format_", ["ndjson", "csv"])
+def test_an_export_in_two_halves_is_the_file_of_one(postgres_url: str, redis_url: str,
+                                                    format_: str,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Through ``RunExport`` with gzip: the file, its row count, size and digest are those
+    of the same export rendered by one statement."""
+    stack = production_stack(postgres_url, redis_url)
+    try:
+        workspace_id, _ = stack.new_workspace()
+        stack.container.ingest_events().execute(workspace_id, TRICKY * 50, batch=True)
+        stack.drain()
+        done = {}
+        for halves, split_from in (("one", 10**9), ("two", 2)):
+            monkeypatch.setattr(export_writer, "SPLIT_FROM", split_from)
+            export = Export(id=f"exp_halves{halves}{format_}", workspace_id=workspace_id,
+                            format=format_, created_at=stack.container.clock().now(),
+                            gzip=True)
+            with stack.container.uow() as uow:
+                uow.exports.add(export)
+                uow.commit()
+            finished = stack.container.run_export().execute(export.id)
+            assert finished is not None and finished.status == "completed"
+            with stack.container.blob_store().open(finished.blob_key) as file:
+                done[halves] = (finished.row_count, finished.size_bytes, finished.sha256,
+                                gzip.decompress(file.read()))
+        assert done["one"][0] == 100
+        assert done["two"] == done["one"]
+    finally:
+        stack.close()
+
+
+def test_a_half_that_fails_stops_the_other(postgres_url: str, redis_url: str,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A write that fails (a full disk) fails the export at once, and the other half's
+    rendering is cancelled and waited for rather than left running on its connection (its
+    spool is slowed here, so that it is still running when the first half fails)."""
+    monkeypatch.setattr(export_writer, "SPLIT_FROM", 2)
+    stack = production_stack(postgres_url, redis_url)
+    spool_file = tempfile.TemporaryFile
+
+    class FullDisk(io.BytesIO):
+        def write(self, data: bytes) -> int:  # type: ignore[override]
+            raise OSError(28, "No space left on device")
+
+    class SlowSpool:
+        def __init__(self, **options: object) -> None:
+            self._file = spool_file(**options)  # type: ignore[call-overload]
+
+        def __enter__(self) -> SlowSpool:
+            return self
+
+        def __exit__(self, *exc_info: object) -> None:
+            self._file.close()
+
+        def write(self, data: bytes) -> int:
+            time.sleep(0.5)
+            return self._file.write(data)
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", SlowSpool)
+
+    try:
+        workspace_id, _ = stack.new_workspace()
+        stack.container.ingest_events().execute(workspace_id, TRICKY * 50, batch=True)
+        stack.drain()
+        started = time.monotonic()
+        with stack.container.uow(snapshot=True) as uow, pytest.raises(OSError):
+            uow.events.write_export(workspace_id, EventFilters(), "ndjson", FullDisk(),
+                                    lambda: None)
+        assert time.monotonic() - started < 5  # not the 25 s the upper half's rows take
+        assert not [thread for thread in threading.enumerate()
+                    if thread.name == "export-upper-half"]
     finally:
         stack.close()

@@ -175,14 +175,19 @@ class _Spooled(threading.Thread):
         self._db, self._driver, self._statement, self._spool = db, driver, statement, spool
         self._rows = 0
         self._error: BaseException | None = None
+        self._abandoned = threading.Event()
 
     def run(self) -> None:
         try:
             with driver_errors(self._db, self._statement[0]):
-                self._rows = _copy(self._driver, self._statement, self._spool.write,
-                                   lambda: None)
+                self._rows = _copy(self._driver, self._statement, self._write, lambda: None)
         except BaseException as exc:  # raised in the export's own thread
             self._error = exc
+
+    def _write(self, block: bytes) -> None:
+        if self._abandoned.is_set():  # rows already received stop here, not at the end
+            raise _Abandoned
+        self._spool.write(block)
 
     def rows_once_done(self, on_progress: Callable[[], None]) -> int:
         """Its row count once it is done; meanwhile the export still answers to its
@@ -196,9 +201,14 @@ class _Spooled(threading.Thread):
 
     def abandon(self) -> None:
         """Stop rendering: the export failed or was handed over."""
+        self._abandoned.set()
         if self.is_alive():
             self._driver.cancel_safe()
         self.join()
+
+
+class _Abandoned(Exception):
+    """The export this half belonged to has stopped."""
 
 
 def _csv_inner_columns():  # type: ignore[no-untyped-def]
