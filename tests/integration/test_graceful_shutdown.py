@@ -84,3 +84,28 @@ def test_sigterm_loses_and_duplicates_nothing(postgres_url: str, redis_url: str,
     assert (low, high, distinct) == (1, count, count)
     assert stack.container.verify_chain().execute(workspace_id).valid
     stack.close()
+
+
+def test_a_worker_stops_within_seconds_when_its_command_thread_is_waiting(
+        redis_url: str) -> None:
+    """The race behind workers that took a minute to stop after SIGTERM, forced: RQ's
+    command thread has read its unsubscribe reply and waits (60 s) for a subscription
+    when the worker stops it."""
+    from redis import Redis
+    from rq import Queue
+
+    from entrypoints.worker.rq_worker import Worker
+
+    connection = Redis.from_url(redis_url)
+    worker = Worker([Queue(f"auditrail-stop-{uuid.uuid4().hex[:8]}",
+                           connection=connection)], connection=connection)
+    worker.subscribe()
+    worker.pubsub.unsubscribe()
+    assert wait_for(lambda: not worker.pubsub.subscribed, timeout=5)
+    time.sleep(0.2)  # the thread is back in get_message, waiting
+    stopping = threading.Thread(target=worker.unsubscribe, daemon=True)
+    started = time.monotonic()
+    stopping.start()
+    stopping.join(timeout=10)
+    assert not stopping.is_alive() and time.monotonic() - started < 5
+    connection.close()
