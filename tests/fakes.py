@@ -632,6 +632,10 @@ class _AlertRuleRepo:
     def enabled(self, workspace_id: str) -> list[AlertRule]:
         return [r for r in self.page(workspace_id, "asc", None, 10**9) if r.enabled]
 
+    def enabled_versions(self, workspace_id: str) -> list[tuple[str, datetime]]:
+        return [(r.id, r.updated_at) for r in self.page(workspace_id, "asc", None, 10**9)
+                if r.enabled]
+
     def needing_delivery(self, now: datetime, limit: int) -> list[str]:
         pending = {a.rule_id for a in self._s.alerts.values() if a.status == ALERT_PENDING}
         return sorted(r.id for r in self._s.alert_rules.values()

@@ -28,6 +28,8 @@ from datetime import datetime, timedelta
 from domain.alert_rules import MAX_SECONDS, AlertRule
 from domain.events import Event
 
+_LONGEST = timedelta(seconds=MAX_SECONDS)
+
 Key = tuple[str, str]
 """(rule id, group key)."""
 
@@ -52,9 +54,10 @@ class WindowState:
     def horizon(self) -> datetime | None:
         """After this instant (of event time) the state can change nothing: whatever the
         rule's window and cooldown, they are at most ``MAX_SECONDS`` long."""
-        latest = max((moment for moment in (self.newest, self.quiet_until)
-                      if moment is not None), default=None)
-        return latest + timedelta(seconds=MAX_SECONDS) if latest is not None else None
+        latest = self.newest
+        if self.quiet_until is not None and (latest is None or self.quiet_until > latest):
+            latest = self.quiet_until
+        return latest + _LONGEST if latest is not None else None
 
 
 @dataclass(frozen=True)
@@ -76,7 +79,11 @@ class Outcome:
 
 class RuleIndex:
     """The enabled rules of a workspace, looked up by action: a chunk holds few distinct
-    actions, so each is held against every rule's patterns once, not once per event."""
+    actions, so each is held against every rule's patterns once, not once per event (and,
+    while the rules stay the same, once for every chunk)."""
+
+    MAX_ACTIONS = 10_000
+    """Actions remembered at most: a workspace inventing actions must not grow it forever."""
 
     def __init__(self, rules: Iterable[AlertRule]) -> None:
         self._rules = [rule for rule in rules if rule.enabled]
@@ -88,6 +95,8 @@ class RuleIndex:
         for event in events:
             candidates = self._by_action.get(event.action)
             if candidates is None:
+                if len(self._by_action) >= self.MAX_ACTIONS:
+                    self._by_action.clear()
                 candidates = self._by_action[event.action] = [
                     rule for rule in self._rules if rule.patterns.matches(event.action)]
             for rule in candidates:
@@ -114,10 +123,11 @@ def evaluate(matches: Sequence[tuple[Event, AlertRule, str]],
             outcome.triggers.append(Trigger(rule, key, (Counted(
                 event.occurred_at, event.id, event.sequence),), event.sequence))  # type: ignore[arg-type]
             continue
-        state = outcome.states.get((rule.id, key)) or states.get((rule.id, key)) \
+        before = outcome.states.get((rule.id, key)) or states.get((rule.id, key)) \
             or WindowState()
-        state, fired = step(rule, state, event)
-        outcome.states[(rule.id, key)] = state
+        state, fired = step(rule, before, event)
+        if state is not before:  # a quiet group or a late event leaves it as it was
+            outcome.states[(rule.id, key)] = state
         if fired:
             outcome.triggers.append(Trigger(rule, key, fired, event.sequence))  # type: ignore[arg-type]
     return outcome

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
@@ -27,6 +27,7 @@ MAX_RULES_PER_WORKSPACE = 200
 MAX_COUNT = 1_000
 """Events in one alert at most: its notification carries every one of them in full."""
 MAX_SECONDS = 7 * 86_400
+_TICK = timedelta(microseconds=1)
 MAX_LISTED = 100
 _COUNTRY = re.compile(r"^[A-Za-z]{2}$")
 
@@ -116,7 +117,10 @@ class AlertRule:
                 "cooldown_seconds": self.cooldown_seconds}
 
     def edited(self, changes: Mapping[str, Any], now: datetime) -> AlertRule:
-        return replace(self, updated_at=now, **changes)
+        """Every edit moves ``updated_at`` forward, even within one tick of a coarse or
+        stepped-back clock: workers tell that a rule changed by it."""
+        updated_at = max(now, self.updated_at + _TICK)
+        return replace(self, updated_at=updated_at, **changes)
 
     def counts_differently(self, other: AlertRule) -> bool:
         """Whether a change makes the windows counted so far meaningless."""

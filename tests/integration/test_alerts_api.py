@@ -3,6 +3,7 @@ signed notifications to real receivers, countries from a real .mmdb, isolation."
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -246,7 +247,9 @@ def test_deleting_a_rule_keeps_its_alerts(stack: Stack) -> None:
 def test_a_chunk_costs_a_bounded_number_of_statements_whatever_the_rules(
         stack_factory: Any) -> None:
     """Rules load once a chunk, window states are read and written once, alerts inserted
-    once: ten rules cost the statements one does, and 400 events those of one chunk."""
+    once: ten rules cost the statements one does, and 400 events those of one chunk. The
+    next drain, in the same process, reads neither the rules (only their versions) nor
+    the states it already knows."""
     stack = stack_factory("production")
     counts = []
     for rules in (1, 10):
@@ -254,8 +257,40 @@ def test_a_chunk_costs_a_bounded_number_of_statements_whatever_the_rules(
         for n in range(rules):
             new_rule(stack, key, name=f"r{n}", threshold={
                 "count": 1000, "window_seconds": 60, "group_by": "actor_id"})
-        send(stack, key, *[login_failed(n % 50, actor=f"usr_{n % 20}") for n in range(400)])
-        with stack.statements() as seen:
-            assert stack.container.process_pending_events().execute(workspace_id).linked == 400
-        counts.append(sum("alert" in statement for statement in seen))
-    assert counts == [3, 3]  # rules, window states read and written (nothing triggers)
+        for _ in range(2):
+            send(stack, key, *[login_failed(n % 50, actor=f"usr_{n % 20}")
+                               for n in range(400)])
+            with stack.statements() as seen:
+                assert stack.container.process_pending_events().execute(
+                    workspace_id).linked == 400
+            counts.append(sum("alert" in statement for statement in seen))
+    # The rules' versions, the rules, the window states read and written (nothing
+    # triggers); then the versions and the states written.
+    assert counts == [4, 2, 4, 2]
+
+
+@pytest.mark.parametrize("change", ["patch", "delete"])
+def test_a_rule_change_waits_for_the_chunk_being_linked(stack_factory: Any,
+                                                        change: str) -> None:
+    """A chunk counts under the terms it read: a change that forgets the rule's windows
+    waits for the workspace's chain lock, so it cannot forget them under a chunk that
+    then writes them back counted under the old terms."""
+    stack = stack_factory("production")
+    workspace_id, key = stack.new_workspace()
+    rule = new_rule(stack, key, threshold={"count": 3, "window_seconds": 60,
+                                           "group_by": "actor_id"}).json
+    url = f"/api/v1/alert-rules/{rule['id']}"
+    answers: list[int] = []
+
+    def make_change() -> None:
+        response = (stack.client.patch(url, headers=bearer(key), json={"cooldown_seconds": 30})
+                    if change == "patch" else stack.client.delete(url, headers=bearer(key)))
+        answers.append(response.status_code)
+    with stack.container.uow() as linking:  # as a worker linking a chunk does
+        linking.chains.lock(workspace_id)
+        changing = threading.Thread(target=make_change)
+        changing.start()
+        changing.join(timeout=1.0)
+        assert changing.is_alive() and answers == []
+    changing.join(timeout=10)
+    assert answers == [200 if change == "patch" else 204]

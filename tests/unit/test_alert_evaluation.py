@@ -159,6 +159,22 @@ def test_state_kept_stays_within_the_window_and_below_the_count() -> None:
     assert state.newest == T0 + timedelta(seconds=100) and state.horizon is not None
 
 
+def test_a_match_that_changes_nothing_leaves_no_state_to_write() -> None:
+    """Events of a quiet group, and events too late for the window, leave the state as it
+    was: it is not written again (most matches, once rules are in cooldown)."""
+    quiet = rule(threshold=threshold(2, 60), cooldown_seconds=300)
+    first = evaluate(RuleIndex([quiet]).matches([event(100), event(110)]), {})
+    assert len(first.triggers) == 1 and len(first.states) == 1
+    again = evaluate(RuleIndex([quiet]).matches([event(120), event(5), event(300)]),
+                     first.states)
+    assert again.triggers == [] and again.states == {}
+    counting = rule(threshold=threshold(3, 60))
+    started = evaluate(RuleIndex([counting]).matches([event(100)]), {})
+    late = evaluate(RuleIndex([counting]).matches([event(10)]), started.states)
+    assert late.states == {}
+    assert evaluate(RuleIndex([counting]).matches([event(90)]), started.states).states
+
+
 @settings(max_examples=150, deadline=None)
 @given(offsets=st.lists(st.integers(0, 400), min_size=1, max_size=40),
        actors=st.lists(st.sampled_from(["a", "b"]), min_size=40, max_size=40),

@@ -100,10 +100,19 @@ class SqlAlertRuleRepository:
         return count_of(self._db, t.alert_rules, workspace_id)
 
     def enabled(self, workspace_id: str) -> list[AlertRule]:
-        rows = self._db.execute(select(t.alert_rules).where(
-            t.alert_rules.c.workspace_id == workspace_id, t.alert_rules.c.enabled.is_(True))
-            .order_by(t.alert_rules.c.created_at, t.alert_rules.c.id)).mappings()
-        return [_rule(row) for row in rows]
+        return [_rule(row) for row in self._db.execute(
+            self._enabled(select(t.alert_rules), workspace_id)).mappings()]
+
+    def enabled_versions(self, workspace_id: str) -> list[tuple[str, datetime]]:
+        r = t.alert_rules.c
+        return [(rule_id, updated_at) for rule_id, updated_at in self._db.execute(
+            self._enabled(select(r.id, r.updated_at), workspace_id))]
+
+    @staticmethod
+    def _enabled(query: Any, workspace_id: str) -> Any:
+        r = t.alert_rules.c
+        return (query.where(r.workspace_id == workspace_id, r.enabled.is_(True))
+                .order_by(r.created_at, r.id))
 
     def needing_delivery(self, now: datetime, limit: int) -> list[str]:
         r, a = t.alert_rules.c, t.alerts.c
@@ -255,9 +264,11 @@ class SqlAlertWindowRepository:
              now: datetime) -> None:
         if not states:
             return
+        horizons = [state.horizon for state in states.values()]
         rows = [{"rule_id": rule_id, "group_key": group_key, "state": _state_json(state),
-                 "horizon": format_timestamp(state.horizon) if state.horizon else None}
-                for (rule_id, group_key), state in states.items()]
+                 "horizon": format_timestamp(horizon) if horizon else None}
+                for ((rule_id, group_key), state), horizon in zip(states.items(), horizons,
+                                                                  strict=True)]
         if self._db.dialect.name == "postgresql":
             self._db.execute(_SAVE_FROM_JSON, {"workspace_id": workspace_id, "now": now,
                                                "rows": json_text(rows)})
@@ -268,8 +279,8 @@ class SqlAlertWindowRepository:
             index_elements=[table.c.rule_id, table.c.group_key],
             set_={name: upsert.excluded[name] for name in ("state", "horizon", "updated_at")})
         self._db.execute(upsert, [{**row, "workspace_id": workspace_id, "updated_at": now,
-                                   "horizon": state.horizon}
-                                  for row, state in zip(rows, states.values(), strict=True)])
+                                   "horizon": horizon}
+                                  for row, horizon in zip(rows, horizons, strict=True)])
 
     def forget_rule(self, rule_id: str) -> None:
         self._db.execute(delete(t.alert_windows).where(t.alert_windows.c.rule_id == rule_id))

@@ -375,7 +375,12 @@ class AlertRuleRepository(Protocol):
     def count(self, workspace_id: str) -> int: ...
 
     def enabled(self, workspace_id: str) -> list[AlertRule]:
-        """The rules processing evaluates: one read per chunk."""
+        """The rules processing evaluates, in evaluation order (created_at, id)."""
+        ...
+
+    def enabled_versions(self, workspace_id: str) -> list[tuple[str, datetime]]:
+        """(id, updated_at) of ``enabled``'s rules, in the same order: whether they
+        changed, for the price of a read of the primary key's columns."""
         ...
 
     def needing_delivery(self, now: datetime, limit: int) -> list[str]:

@@ -126,6 +126,9 @@ class UpdateAlertRule(_RuleWriter):
             if "notify" in body:
                 changed = changed.with_sending(changed.sending.retry_now())
             if changed.counts_differently(rule):
+                # Under the chain lock: a chunk being linked finishes counting under the
+                # old terms before their windows are forgotten, not after.
+                uow.chains.lock(workspace_id)
                 uow.alert_windows.forget_rule(rule_id)
             uow.alert_rules.update(changed)
             uow.commit()
@@ -144,6 +147,7 @@ class DeleteAlertRule:
         with self._uow_factory() as uow:
             if uow.alert_rules.get(workspace_id, rule_id) is None:
                 raise NotFound("alert rule", rule_id)
+            uow.chains.lock(workspace_id)  # as for a change: after the chunk being linked
             uow.alerts.cancel_pending(workspace_id, rule_id, self._clock.now())
             uow.alert_windows.forget_rule(rule_id)
             uow.alert_rules.delete(workspace_id, rule_id)
