@@ -52,6 +52,9 @@ class RuleSet:
         return not self.version
 
 
+_NO_RULES = RuleSet((), RuleIndex(()))
+
+
 def version_of(rules: Sequence[AlertRule]) -> RulesVersion:
     return tuple((rule.id, rule.updated_at) for rule in rules)
 
@@ -67,6 +70,8 @@ class RuleSets:
         """The workspace's enabled rules: one read of their versions, and a second of the
         rules themselves only when those differ from what is remembered."""
         version = tuple(rules.enabled_versions(workspace_id))
+        if not version:
+            return _NO_RULES  # nothing more to read
         with self._lock:
             known = self._sets.get(workspace_id)
         if known is not None and known.version == version:

@@ -202,3 +202,12 @@ def test_the_action_index_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     assert [event.id for event, _, _ in index.matches(events)] == \
         [f"evt_{n}" for n in range(1, 10, 2)]
     assert len(index._by_action) <= 4
+
+
+def test_a_workspace_without_rules_reads_nothing_but_their_versions(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    world = Alerts(chunk_size=5)
+    reads = Reads(monkeypatch)
+    traffic(world, 10)
+    world.process.execute(world.workspace.id)
+    assert reads.rule_reads == 0 and reads.window_keys == [] and world.alerts() == []
