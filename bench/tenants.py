@@ -6,10 +6,13 @@
 one job links thousands of events. Many tenants each sending a trickle make the other
 extreme: every job drains one workspace of a few events, so what bounds processing is
 what a job costs. In one run, with one and with two workers:
-  * the limit: RQ's ``SimpleWorker`` (the class ``auditrail worker`` runs) working through
-    jobs that do nothing, enqueued with the same options as processing jobs;
+  * the limit: the worker class ``auditrail worker`` runs (RQ's ``SimpleWorker``, made to
+    stop within a second) working through jobs that do nothing, enqueued with the same
+    options as processing jobs;
   * ``auditrail worker`` processes draining ``--workspaces`` workspaces holding ``--each``
-    pending events apiece (one job each): workspaces/s and events/s.
+    pending events apiece (one job each): workspaces/s and events/s;
+  * the same jobs' function called in this process, one workspace after another: what a
+    drain costs without RQ around it.
 A steady trickle from many workspaces is processed about (active workspaces) / (drains
 per second) seconds after it arrives: events arriving meanwhile join the next drain.
 """
@@ -95,6 +98,9 @@ class Bench:
             print(f"auditrail  workspace drains, {_label(workers)}"
                   f"       {drains[workers]:>9,.0f} workspaces/s"
                   f"   {drains[workers] * self.options.each:>9,.0f} events/s", flush=True)
+        alone = self.drains_in_process()
+        print(f"auditrail  the same jobs in this process, no RQ   {alone:>9,.0f} workspaces/s"
+              f"   ({1000 / alone:.1f} ms a drain)", flush=True)
         print("\nratio                                               value")
         for workers in (1, 2):
             print(f"{f'workspace drains / no-op jobs, {workers} worker(s)':<50} "
@@ -110,7 +116,7 @@ class Bench:
         """RQ alone: jobs that return at once, with processing jobs' options."""
         count = self.options.workspaces
         with self._running(["rq", "worker", "--url", self.options.redis, "--worker-class",
-                            "rq.worker.SimpleWorker", self.queue.name], workers):
+                            "entrypoints.worker.rq_worker.Worker", self.queue.name], workers):
             started = time.perf_counter()
             self.queue.enqueue_many([Queue.prepare_data("builtins.len", args=("x",),
                                                         result_ttl=0, failure_ttl=86_400)
@@ -129,6 +135,16 @@ class Bench:
             _wait(lambda: not connection.execute(
                 "SELECT count(*) FROM events WHERE status = 'pending'").fetchone()[0])
             return len(ids) / (time.perf_counter() - started)
+
+    def drains_in_process(self) -> float:
+        """What a drain costs without RQ around it: the processing job's own function."""
+        from entrypoints.worker import jobs
+        ids = self._workspaces_with_pending_events()
+        jobs.bind(self.container)
+        started = time.perf_counter()
+        for workspace_id in ids:
+            jobs.process_workspace(workspace_id)
+        return len(ids) / (time.perf_counter() - started)
 
     def _workspaces_with_pending_events(self) -> list[str]:
         create, ingest = self.container.create_workspace(), self.container.ingest_events()

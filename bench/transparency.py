@@ -6,8 +6,9 @@ Measures, in one run:
   * processing: events linked per second by the processing use case, in this process, in
     jobs as a worker runs them (geo enrichment from a real .mmdb), with the Merkle tree
     appended in each chunk's transaction and checkpoints signed as a worker signs them
-    (after each job, and by a sweep every second) - against the same processing with the
-    chain alone (``link`` instead of ``link_with_leaves``, no tree, no signing). Two
+    (by the chunk's transaction when one is due, and by a sweep every second) - against
+    the same processing with the chain alone (``link`` instead of ``link_with_leaves``,
+    no tree, no signing). Two
     workspaces of ``--events`` each, in alternating rounds, so drift cancels out;
   * proofs: inclusion proofs of random events of the 1,000,000-leaf tree and consistency
     proofs from random sizes, p50/p99, through the use case and through the whole HTTP
@@ -153,15 +154,15 @@ def processing(containers: dict, options: argparse.Namespace) -> tuple[str, str]
 
 
 def drain(container, workspace_id: str, *, sign: bool) -> int:  # type: ignore[no-untyped-def]
-    """As ``entrypoints.worker.jobs.process_workspace`` runs: bounded jobs, each followed
-    by the log's after-processing signing."""
-    use_case, log = container.process_pending_events(), container.transparency_log()
+    """As ``entrypoints.worker.jobs.process_workspace`` runs: bounded jobs, whose chunks
+    sign a checkpoint when one is due (``sign``) or not at all (the chain alone)."""
+    use_case = container.process_pending_events(
+        chunk_handlers=[container.alert_evaluation(), container.stream_fanout()]
+        + ([container.transparency_log().sign_linked] if sign else []))
     linked = 0
     while True:
         outcome = use_case.execute(workspace_id, max_chunks=MAX_CHUNKS_PER_JOB)
         linked += outcome.linked
-        if sign and outcome.linked:
-            log.after_processing(workspace_id)
         if outcome.drained:
             return linked
 

@@ -778,8 +778,9 @@ class _CheckpointRepo:
         due = []
         for workspace_id, head in sorted(self._s.heads.items()):
             latest = self.latest(workspace_id)
-            if latest is None or (head.sequence > latest.tree_size
-                                  and latest.created_at <= signed_by):
+            if (latest is None and head.sequence > 0) or (
+                    latest is not None and head.sequence > latest.tree_size
+                    and latest.created_at <= signed_by):
                 due.append(workspace_id)
         return due[:limit]
 

@@ -10,7 +10,7 @@ result agree with the checkpoints auditors kept.
 from __future__ import annotations
 
 import logging
-from contextlib import suppress
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -21,6 +21,7 @@ from application.ports.system import Clock
 from application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from application.tree import TreeDiverged
 from domain.checkpoints import SignedCheckpoint, origin_of
+from domain.events import Event
 from domain.signed_notes import (
     InvalidNote,
     anchor_text,
@@ -113,24 +114,62 @@ class TransparencyLog:
             size = head if size is None else size
             if size > head:
                 raise ValueError(f"the tree has {head} leaves, not {size}")
-            root = tree.root(uow, workspace_id, size)
             existing = uow.checkpoints.get(workspace_id, size)
-            latest = None if existing else uow.checkpoints.latest(workspace_id)
-            if latest is not None and latest.tree_size < size:
-                self._same(latest, tree.root(uow, workspace_id, latest.tree_size))
-            legacy = self._legacy_anchor(uow, workspace_id, chain) \
-                if existing is None and latest is None else None
-        if existing is not None:
-            return self._same(existing, root)
-        text = checkpoint_text(self.origin(workspace_id), size, root)
-        checkpoint = SignedCheckpoint(workspace_id, size, root,
-                                      self.sign_text(workspace_id, text), self._clock.now())
+            if existing is not None:
+                return self._same(existing, tree.root(uow, workspace_id, size))
+            latest = uow.checkpoints.latest(workspace_id)
+            root = self._vouched_root(uow, workspace_id, size, latest)
+            legacy = self._legacy_anchor(uow, workspace_id, chain) if latest is None else None
         with self._uow_factory() as uow:
-            stored = uow.checkpoints.add(checkpoint)
-            if legacy is not None:
-                uow.chains.adopt_anchor(workspace_id, chain.anchor, legacy)
+            stored = self._record(uow, workspace_id, size, root, chain, legacy)
             uow.commit()
         return self._same(stored, root)
+
+    def sign_linked(self, uow: UnitOfWork, events: Sequence[Event]) -> None:
+        """Processing's last step on each chunk, in the transaction that links it: a
+        checkpoint of the new head when the latest is old enough (or there is none), so a
+        workspace's first events are covered at once and a busy one gets a checkpoint
+        every cadence or so; the sweep covers what this leaves within the cadence.
+
+        Here rather than after the drain: the transaction holds the chain lock and has just
+        written the tree's edge, so one read of the latest checkpoint - and, when one is
+        due, one of the tiles - is all it costs, where a transaction of its own re-read the
+        head, the tiles and the checkpoints (half a small drain's time, with many
+        workspaces each sending a trickle). A stored tree that no longer gives the latest
+        checkpoint's root is logged and not signed over; the chunk is linked all the same.
+        """
+        workspace_id, size = events[0].workspace_id, events[-1].sequence
+        assert size is not None
+        latest = uow.checkpoints.latest(workspace_id)
+        if latest is not None and latest.created_at > self._clock.now() - self._gap():
+            return
+        try:
+            root = self._vouched_root(uow, workspace_id, size, latest)
+        except TreeDiverged as exc:
+            log.error("not signing the log of %s: %s", workspace_id, exc)
+            return
+        chain = uow.chains.retained(workspace_id) if latest is None else None
+        legacy = self._legacy_anchor(uow, workspace_id, chain) if chain else None
+        self._record(uow, workspace_id, size, root, chain, legacy)
+
+    def _vouched_root(self, uow: UnitOfWork, workspace_id: str, size: int,
+                      latest: SignedCheckpoint | None) -> bytes:
+        """The tree's root at ``size``, once the tree still gives the root of the latest
+        checkpoint below it (one read of the tiles for both)."""
+        if latest is None or not 0 < latest.tree_size < size:
+            return tree.root(uow, workspace_id, size)
+        latest_root, root = tree.hashes(uow, workspace_id, [(0, latest.tree_size), (0, size)])
+        self._same(latest, latest_root)
+        return root
+
+    def _record(self, uow: UnitOfWork, workspace_id: str, size: int, root: bytes,
+                chain: RetainedChain | None, legacy: str | None) -> SignedCheckpoint:
+        text = checkpoint_text(self.origin(workspace_id), size, root)
+        stored = uow.checkpoints.add(SignedCheckpoint(
+            workspace_id, size, root, self.sign_text(workspace_id, text), self._clock.now()))
+        if legacy is not None and chain is not None:
+            uow.chains.adopt_anchor(workspace_id, chain.anchor, legacy)
+        return stored
 
     def _legacy_anchor(self, uow: UnitOfWork, workspace_id: str,
                        chain: RetainedChain) -> str | None:
@@ -171,17 +210,6 @@ class TransparencyLog:
             except TreeDiverged:
                 continue  # logged; the others are still signed
         return signed
-
-    def after_processing(self, workspace_id: str) -> None:
-        """Sign now if the latest checkpoint is old enough; otherwise the sweep signs when
-        it is (a processing drain ends far more often than the cadence)."""
-        with self._uow_factory(read_only=True) as uow:
-            latest = uow.checkpoints.latest(workspace_id)
-            head = uow.chains.retained(workspace_id).head.sequence
-        if latest is None or (head > latest.tree_size
-                              and latest.created_at <= self._clock.now() - self._gap()):
-            with suppress(TreeDiverged):  # logged; the events are linked all the same
-                self.sign(workspace_id)
 
     def _gap(self) -> timedelta:
         """How old a checkpoint must be before the next: a sweep every second then still

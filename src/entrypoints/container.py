@@ -227,13 +227,16 @@ class Container(containers.DeclarativeContainer):
     event_counter = providers.Singleton(EventCounter)
     search_events = providers.Factory(SearchEvents, uow_factory=uow.provider,
                                       counter=event_counter)
-    # In the contract's order: alert evaluation, then log-stream fan-out (§5.2).
+    # In the contract's order: alert evaluation, then log-stream fan-out (§5.2); then the
+    # checkpoint, when one is due.
     alert_evaluation = providers.Singleton(AlertEvaluation, ids=ids, clock=clock,
                                            queue=job_queue, metrics=metrics)
     stream_fanout = providers.Singleton(StreamFanout, queue=job_queue)
     process_pending_events = providers.Factory(
         ProcessPendingEvents, uow_factory=uow.provider, geo=geo,
-        chunk_handlers=providers.List(alert_evaluation, stream_fanout), metrics=metrics)
+        chunk_handlers=providers.List(alert_evaluation, stream_fanout,
+                                      transparency_log.provided.sign_linked),
+        metrics=metrics)
     requeue_pending = providers.Factory(
         RequeuePending, uow_factory=uow.provider, clock=clock, queue=job_queue,
         stale_after=providers.Callable(lambda s: timedelta(seconds=s.requeue_after_seconds),

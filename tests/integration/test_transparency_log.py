@@ -121,6 +121,40 @@ def test_every_proof_verifies(stack: Stack) -> None:
                                 headers=bearer(key)).json["from_root"]) == first.root_hash
 
 
+def test_processing_signs_in_the_transaction_that_links(stack_factory: Any) -> None:
+    """The first chunk is signed at once, by the transaction that links it (no sweep, no
+    job after the drain); the next chunks, too soon after, are left to the sweep. What was
+    signed is the root of the tree the chunk's own tiles make."""
+    stack = stack_factory("production", checkpoint_seconds=60)
+    workspace_id, key = stack.new_workspace()
+    ids = []
+    for _ in range(2):
+        response = stack.client.post("/api/v1/events/batch", headers=bearer(key), json={
+            "events": [{"action": "user.login", "actor": {"id": "u", "type": "user"}}] * 650})
+        ids += response.json["ids"]
+    assert stack.container.process_pending_events().execute(workspace_id).linked == 1300
+    sizes = stack.sql("SELECT tree_size FROM checkpoints WHERE workspace_id = :w",
+                      w=workspace_id)
+    assert [size for size, in sizes] == [500]  # chunks of 500, 500, 300
+    note = stack.client.get("/api/v1/log/checkpoint", headers=bearer(key)).data.decode()
+    first = parse_checkpoint(parse_note(note).text)
+    assert first.tree_size == 500
+    for index in (0, 255, 256, 499):
+        proof = stack.client.get(f"/api/v1/events/{ids[index]}/proof?tree_size=500",
+                                 headers=bearer(key)).json
+        assert verify_inclusion(index, 500, b64(proof["leaf_hash"]),
+                                [b64(h) for h in proof["inclusion_path"]], first.root_hash)
+
+
+def test_the_sweep_leaves_an_empty_tree_to_be_signed_when_asked(stack: Stack) -> None:
+    workspace_id, key = stack.new_workspace()
+    stack.container.transparency_log().sweep()
+    assert stack.sql("SELECT count(*) FROM checkpoints WHERE workspace_id = :w",
+                     w=workspace_id)[0][0] == 0
+    note = stack.client.get("/api/v1/log/checkpoint", headers=bearer(key)).data.decode()
+    assert parse_checkpoint(parse_note(note).text).tree_size == 0
+
+
 def test_proofs_refuse_what_cannot_be_proved(stack: Stack) -> None:
     _, key = stack.new_workspace()
     [event_id] = ingest(stack, key, 1)
@@ -453,9 +487,10 @@ def test_the_signing_key_appears_nowhere_but_its_file(stack_factory: Any, tmp_pa
 
 def test_a_worker_killed_between_linking_and_signing_leaves_no_event_uncovered_for_long(
         postgres_url: str, redis_url: str, tmp_path: Path) -> None:
-    """Linking commits before anything is signed: a worker that dies in between leaves the
-    tree longer than its latest checkpoint, and no job behind it. Another worker, already
-    running (its start-up upkeep long done), signs it within the cadence."""
+    """A chunk linked too soon after the latest checkpoint is not signed with it: a worker
+    that dies right after leaves the tree longer than its latest checkpoint, and no job
+    behind it. Another worker, already running (its start-up upkeep long done), signs it
+    within the cadence."""
     from tests.integration.processes import environment, start_workers, stop, wait_for
     from tests.integration.stacks import production_stack
     stack = production_stack(postgres_url, redis_url, checkpoint_seconds=2,
@@ -466,9 +501,9 @@ def test_a_worker_killed_between_linking_and_signing_leaves_no_event_uncovered_f
     [survivor] = start_workers(1, env, tmp_path)
     try:
         workspace_id, key = stack.new_workspace()
+        time.sleep(1)  # the survivor's start-up upkeep is over
         ingest(stack, key, 5)
         signed(stack, key, 5)
-        time.sleep(1)  # the survivor's start-up upkeep is over
         assert stack.client.post("/api/v1/events/batch", headers=bearer(key), json={
             "events": [{"action": "user.login", "actor": {"id": "usr_1", "type": "user"}}] * 10
         }).status_code == 202
@@ -479,6 +514,7 @@ def test_a_worker_killed_between_linking_and_signing_leaves_no_event_uncovered_f
             return stack.sql("SELECT max(tree_size) FROM checkpoints WHERE workspace_id = :w",
                              w=workspace_id)[0][0]
 
+        assert covered() == 5  # too soon after the first to be signed with the chunk
         assert wait_for(lambda: covered() == 15, timeout=2 + 2, interval=0.05), \
             (tmp_path / "worker0.log").read_text()
         waited = time.monotonic() - linked

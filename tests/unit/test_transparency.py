@@ -8,6 +8,7 @@ import pytest
 from application.errors import InvalidParameter, NotCheckpointed
 from application.tree import TreeDiverged
 from application.use_cases.log_proofs import LogReader
+from application.use_cases.process_pending_events import ProcessPendingEvents
 from domain.merkle import verify_consistency, verify_inclusion
 from domain.signed_notes import parse_checkpoint, parse_note
 from tests.unit.test_use_cases import World
@@ -48,17 +49,52 @@ def test_a_workspace_without_events_shows_a_signed_empty_tree(world: World) -> N
     assert latest.tree_size == 0 and sizes(world) == [0]
 
 
+def signing(world: World) -> World:
+    """Processing as the container wires it: the log signs in the chunk's transaction."""
+    world.process = ProcessPendingEvents(world.uow, world.geo, chunk_size=3,
+                                         chunk_handlers=[world.log.sign_linked])
+    return world
+
+
 def test_processing_signs_at_once_then_no_more_often_than_the_cadence(world: World) -> None:
-    linked(world, 3)
-    world.log.after_processing(world.workspace.id)
+    world.ingest.execute(world.workspace.id, [world.event()] * 3, batch=True)
+    commits = world.uow.commits
+    signing(world).process.execute(world.workspace.id)
+    assert world.uow.commits == commits + 1 and sizes(world) == [3]  # in the chunk's own
     linked(world, 2)
-    world.log.after_processing(world.workspace.id)  # too soon: the sweep covers it
-    assert sizes(world) == [3]
+    assert sizes(world) == [3]  # too soon for 5: the sweep covers it
     assert world.log.sweep() == 0
     world.clock.advance(seconds=4)  # the cadence (5 s) less the sweep's one-second tick
     assert world.log.sweep() == 1 and sizes(world) == [3, 5]
     world.clock.advance(seconds=60)
     assert world.log.sweep() == 0  # nothing new to cover
+    linked(world, 7)  # three chunks: the first is due, the next two are too soon
+    assert sizes(world) == [3, 5, 8]
+
+
+def test_the_sweep_signs_trees_with_leaves_not_every_new_workspace(world: World) -> None:
+    assert world.log.sweep() == 0 and sizes(world) == []  # asked for, it would be signed
+    linked(world, 3)  # processed without the chunk's signing (as before the log existed)
+    assert world.log.sweep() == 1 and sizes(world) == [3]
+
+
+def test_processing_links_but_does_not_sign_over_a_changed_tree(
+        world: World, caplog: pytest.LogCaptureFixture) -> None:
+    linked(signing(world), 5)  # chunks of 3 and 2: 3 signed, 5 too soon
+    world.uow.tamper_leaf(world.workspace.id, 0, bytes(32))
+    world.clock.advance(seconds=60)
+    linked(world, 1)
+    with world.uow as uow:
+        assert uow.chains.retained(world.workspace.id).head.sequence == 6
+    assert sizes(world) == [3]
+    assert "not signing the log of" in caplog.text
+
+
+def test_processing_signs_an_old_anchor_with_the_first_checkpoint(world: World) -> None:
+    linked(world, 6)
+    retained_before_the_log(world, 2)
+    linked(signing(world), 1)
+    assert sizes(world) == [7] and verified(world) == (True, None, None)
 
 
 def test_a_tree_changed_behind_the_logs_back_is_never_signed_over(world: World) -> None:

@@ -18,21 +18,33 @@ from domain.tiles import TileKey
 
 
 class SqlTreeRepository:
+    """Lives for one transaction, and remembers the tiles it wrote in it: processing
+    writes a chunk's tiles, then reads them back for the checkpoint it may sign, under the
+    chain lock - nobody else can have changed them. (Tiles it only read are read again: in
+    another transaction's hands they may have grown.)"""
+
     def __init__(self, connection: Connection) -> None:
         self._db = connection
+        self._written: dict[tuple[str, int, int], bytes] = {}
 
     def tiles(self, workspace_id: str, keys: Iterable[TileKey]) -> dict[TileKey, bytes]:
-        keys = list(keys)
-        if not keys:
-            return {}
+        found, unknown = {}, []
+        for key in keys:
+            if (workspace_id, *key) in self._written:
+                found[key] = self._written[(workspace_id, *key)]
+            else:
+                unknown.append(key)
+        if not unknown:
+            return found
         c = t.tree_tiles.c
         rows = self._db.execute(select(c.level, c.tile, c.hashes).where(
-            c.workspace_id == workspace_id, tuple_(c.level, c.tile).in_(keys)))
-        return {(level, tile): bytes(hashes) for level, tile, hashes in rows}
+            c.workspace_id == workspace_id, tuple_(c.level, c.tile).in_(unknown)))
+        return {**found, **{(level, tile): bytes(hashes) for level, tile, hashes in rows}}
 
     def save(self, workspace_id: str, tiles: Mapping[TileKey, bytes]) -> None:
         if not tiles:
             return
+        self._written.update({(workspace_id, *key): data for key, data in tiles.items()})
         table = t.tree_tiles
         upsert = dialect_insert(self._db)(table)
         upsert = upsert.on_conflict_do_update(
@@ -62,9 +74,11 @@ class SqlCheckpointRepository:
         table = t.checkpoints
         statement = dialect_insert(self._db)(table).values(
             _checkpoint_row(checkpoint)).on_conflict_do_nothing(
-            index_elements=[table.c.workspace_id, table.c.tree_size])
-        self._db.execute(statement)
-        stored = self.get(checkpoint.workspace_id, checkpoint.tree_size)
+            index_elements=[table.c.workspace_id, table.c.tree_size]).returning(table)
+        row = self._db.execute(statement).mappings().first()
+        if row is not None:
+            return _checkpoint(row)
+        stored = self.get(checkpoint.workspace_id, checkpoint.tree_size)  # signed before
         assert stored is not None
         return stored
 
@@ -102,7 +116,7 @@ class SqlCheckpointRepository:
         latest_size, latest_at = latest(c.tree_size), latest(c.created_at)
         rows = self._db.execute(
             select(heads.workspace_id)
-            .where(or_(latest_size.is_(None),
+            .where(or_(and_(latest_size.is_(None), heads.sequence > 0),
                        and_(heads.sequence > latest_size, latest_at <= signed_by)))
             .order_by(heads.workspace_id).limit(limit))
         return list(rows.scalars())

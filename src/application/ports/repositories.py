@@ -467,7 +467,8 @@ class CheckpointRepository(Protocol):
 
     def due(self, signed_by: datetime, limit: int) -> list[str]:
         """Workspaces whose tree grew past their latest checkpoint, and whose latest was
-        signed at ``signed_by`` or earlier (or never)."""
+        signed at ``signed_by`` or earlier (or never: then only if it has leaves - an empty
+        tree is signed when someone asks for it, not for every workspace created)."""
         ...
 
 

@@ -38,8 +38,6 @@ def process_workspace(workspace_id: str) -> int:
                                                          max_chunks=MAX_CHUNKS_PER_JOB)
     if not outcome.drained:
         queue.enqueue_processing([workspace_id])
-    if outcome.linked:
-        container.transparency_log().after_processing(workspace_id)
     log.info("processed events", extra={"workspace_id": workspace_id,
                                         "linked": outcome.linked, "drained": outcome.drained})
     return outcome.linked
