@@ -60,10 +60,18 @@ def version_of(rules: Sequence[AlertRule]) -> RulesVersion:
 
 
 class RuleSets:
-    """Each workspace's enabled rules with their action index, as of their last change."""
+    """Each workspace's enabled rules with their action index, as of their last change.
 
-    def __init__(self, max_workspaces: int = 1024) -> None:
-        self._sets: LRUCache[str, RuleSet] = LRUCache(max_workspaces)
+    Bounded by workspaces and by rules (about 1 KB each; an index remembers up to
+    ``RuleIndex.MAX_ACTIONS`` actions, under 200 bytes each): at most some 20 MB of rules
+    and, for workspaces that each send a thousand different actions, 50 MB of index.
+    """
+
+    def __init__(self, max_workspaces: int = 256, max_rules: int = 20_000) -> None:
+        self._sets: LRUCache[str, RuleSet] = LRUCache(
+            max_rules, getsizeof=lambda rule_set: len(rule_set.version))
+        self._max_workspaces = max_workspaces
+        self._max_rules = max_rules
         self._lock = threading.Lock()
 
     def current(self, rules: AlertRuleRepository, workspace_id: str) -> RuleSet:
@@ -81,7 +89,12 @@ class RuleSets:
         # the two must not be remembered under the older version.
         fresh = RuleSet(version_of(enabled), RuleIndex(enabled))
         with self._lock:
-            self._sets[workspace_id] = fresh
+            self._sets.pop(workspace_id, None)
+            if len(fresh.version) > self._max_rules:
+                return fresh
+            while len(self._sets) >= self._max_workspaces:
+                self._sets.popitem()
+            self._sets[workspace_id] = fresh  # the least recently used go, if need be
         return fresh
 
 

@@ -82,7 +82,7 @@ class RuleIndex:
     actions, so each is held against every rule's patterns once, not once per event (and,
     while the rules stay the same, once for every chunk)."""
 
-    MAX_ACTIONS = 10_000
+    MAX_ACTIONS = 1_000
     """Actions remembered at most: a workspace inventing actions must not grow it forever."""
 
     def __init__(self, rules: Iterable[AlertRule]) -> None:

@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 
-from application.alert_memory import WindowMemory
+from application.alert_memory import RuleSets, WindowMemory
 from application.use_cases.evaluate_alerts import AlertEvaluation
 from application.use_cases.process_pending_events import ProcessPendingEvents
 from domain.alert_evaluation import Counted, RuleIndex, WindowState
+from domain.alert_rules import AlertRule
 from domain.events import Event
 from tests import fakes
 from tests.unit.test_alert_use_cases import Alerts
@@ -211,3 +212,37 @@ def test_a_workspace_without_rules_reads_nothing_but_their_versions(
     traffic(world, 10)
     world.process.execute(world.workspace.id)
     assert reads.rule_reads == 0 and reads.window_keys == [] and world.alerts() == []
+
+
+class Rules:
+    """A rule repository holding ``count`` enabled rules for each workspace asked about."""
+
+    def __init__(self, count: int) -> None:
+        self.reads: list[str] = []
+        self._rules = [AlertRule(id=f"alr_{n}", workspace_id="", name="r",
+                                 actions=("user.*",), webhook_url="https://h.example.com/",
+                                 credential=b"s", credential_hint="…", created_at=T0,
+                                 updated_at=T0) for n in range(count)]
+
+    def enabled_versions(self, workspace_id: str) -> list[tuple[str, datetime]]:
+        return [(rule.id, rule.updated_at) for rule in self._rules]
+
+    def enabled(self, workspace_id: str) -> list[AlertRule]:
+        self.reads.append(workspace_id)
+        return self._rules
+
+
+def test_rule_sets_are_bounded_by_workspaces_and_by_rules() -> None:
+    rules, sets = Rules(3), RuleSets(max_workspaces=2, max_rules=100)
+    for workspace in ("ws_1", "ws_2", "ws_1", "ws_3", "ws_1", "ws_2"):
+        assert len(sets.current(rules, workspace).version) == 3  # type: ignore[arg-type]
+    # ws_3 pushed out ws_2 (the least recently used), which was read again.
+    assert rules.reads == ["ws_1", "ws_2", "ws_3", "ws_2"]
+    by_rules = RuleSets(max_workspaces=10, max_rules=7)
+    for workspace in ("ws_1", "ws_2", "ws_1", "ws_3", "ws_1", "ws_2"):
+        by_rules.current(rules, workspace)  # type: ignore[arg-type]
+    assert rules.reads[4:] == ["ws_1", "ws_2", "ws_3", "ws_2"]  # 9 rules do not fit in 7
+    heavy = Rules(8)
+    by_rules.current(heavy, "ws_4")  # type: ignore[arg-type]
+    by_rules.current(heavy, "ws_4")  # type: ignore[arg-type]
+    assert heavy.reads == ["ws_4", "ws_4"]  # more rules than it may hold: read each time
