@@ -91,8 +91,8 @@ class Bench:
         jobs, drains = {}, {}
         for workers in (1, 2):
             jobs[workers] = self.empty_jobs(workers)
-            print(f"limit  RQ SimpleWorker, no-op jobs, {_label(workers)}"
-                  f"   {jobs[workers]:>9,.0f} jobs/s", flush=True)
+            print(f"limit  RQ worker, no-op jobs, {_label(workers)}"
+                  f"         {jobs[workers]:>9,.0f} jobs/s", flush=True)
         for workers in (1, 2):
             drains[workers] = self.drains(workers)
             print(f"auditrail  workspace drains, {_label(workers)}"

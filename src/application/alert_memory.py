@@ -29,6 +29,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from cachetools import LRUCache
 
@@ -55,8 +56,16 @@ class RuleSet:
 _NO_RULES = RuleSet((), RuleIndex(()))
 
 
-def version_of(rules: Sequence[AlertRule]) -> RulesVersion:
+def _version_of(rules: Sequence[AlertRule]) -> RulesVersion:
     return tuple((rule.id, rule.updated_at) for rule in rules)
+
+
+def _put(cache: LRUCache[str, Any], key: str, value: Any, max_entries: int) -> None:
+    """Store ``value`` as the most recently used, making room by entries (the cache itself
+    makes room by weight): the least recently used go first."""
+    while len(cache) >= max_entries:
+        cache.popitem()
+    cache[key] = value
 
 
 class RuleSets:
@@ -87,14 +96,11 @@ class RuleSets:
         enabled = rules.enabled(workspace_id)
         # Versioned by what was read, not by the first read: a change committed between
         # the two must not be remembered under the older version.
-        fresh = RuleSet(version_of(enabled), RuleIndex(enabled))
+        fresh = RuleSet(_version_of(enabled), RuleIndex(enabled))
         with self._lock:
             self._sets.pop(workspace_id, None)
-            if len(fresh.version) > self._max_rules:
-                return fresh
-            while len(self._sets) >= self._max_workspaces:
-                self._sets.popitem()
-            self._sets[workspace_id] = fresh  # the least recently used go, if need be
+            if len(fresh.version) <= self._max_rules:
+                _put(self._sets, workspace_id, fresh, self._max_workspaces)
         return fresh
 
 
@@ -164,8 +170,5 @@ class WindowMemory:
                 return
             entry.learn(learned)
             entry.position = through
-            if entry.weight > self._max_weight:
-                return
-            while len(self._entries) >= self._max_workspaces:
-                self._entries.popitem()
-            self._entries[workspace_id] = entry  # re-weighed: the least recently used go
+            if entry.weight <= self._max_weight:
+                _put(self._entries, workspace_id, entry, self._max_workspaces)  # re-weighed

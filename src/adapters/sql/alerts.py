@@ -264,12 +264,12 @@ class SqlAlertWindowRepository:
              now: datetime) -> None:
         if not states:
             return
-        horizons = [state.horizon for state in states.values()]
         rows = [{"rule_id": rule_id, "group_key": group_key, "state": _state_json(state),
-                 "horizon": format_timestamp(horizon) if horizon else None}
-                for ((rule_id, group_key), state), horizon in zip(states.items(), horizons,
-                                                                  strict=True)]
+                 "horizon": state.horizon}  # a property: computed once here
+                for (rule_id, group_key), state in states.items()]
         if self._db.dialect.name == "postgresql":
+            for row in rows:
+                row["horizon"] = format_timestamp(row["horizon"]) if row["horizon"] else None
             self._db.execute(_SAVE_FROM_JSON, {"workspace_id": workspace_id, "now": now,
                                                "rows": json_text(rows)})
             return
@@ -278,9 +278,8 @@ class SqlAlertWindowRepository:
         upsert = upsert.on_conflict_do_update(
             index_elements=[table.c.rule_id, table.c.group_key],
             set_={name: upsert.excluded[name] for name in ("state", "horizon", "updated_at")})
-        self._db.execute(upsert, [{**row, "workspace_id": workspace_id, "updated_at": now,
-                                   "horizon": horizon}
-                                  for row, horizon in zip(rows, horizons, strict=True)])
+        self._db.execute(upsert, [{**row, "workspace_id": workspace_id, "updated_at": now}
+                                  for row in rows])
 
     def forget_rule(self, rule_id: str) -> None:
         self._db.execute(delete(t.alert_windows).where(t.alert_windows.c.rule_id == rule_id))
