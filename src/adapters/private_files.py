@@ -5,6 +5,7 @@ users, whatever the process's umask."""
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 FOLDER_MODE = 0o700
@@ -43,3 +44,28 @@ def exclusive_private_file(path: Path) -> int:
     descriptor is returned for writing."""
     private_folder(path.parent)
     return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+
+
+def written_once(path: Path, content: str) -> str:
+    """What ``path`` holds: ``content``, written owner-only if the file is absent, else what
+    an earlier (or concurrent) first start wrote there.
+
+    Concurrent first starts agree on one content, and none reads a file half written: the
+    content is written under a temporary name, then linked into place, which fails if
+    another got there first. (Creating ``path`` itself with ``O_EXCL`` and writing it left
+    a moment in which the losers read it empty: an empty link key, an unusable signing
+    key.)"""
+    private_folder(path.parent)
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
+    with os.fdopen(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE),
+                   "w") as handle:
+        handle.write(content)
+        handle.flush()
+        os.fsync(handle.fileno())
+    try:
+        os.link(temporary, path)
+    except FileExistsError:
+        pass
+    finally:
+        temporary.unlink()
+    return path.read_text()

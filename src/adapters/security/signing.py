@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import os
 import secrets
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from adapters.private_files import exclusive_private_file
+from adapters.private_files import written_once
 
 SEED_BYTES = 32
 
@@ -42,14 +41,8 @@ def seed_from(text: str) -> bytes:
 
 def load_or_create_seed(path: Path) -> bytes:
     """The embedded profile's key: created once, readable by its owner only; concurrent
-    first starts agree on one (``O_EXCL``: the loser reads the winner's)."""
-    try:
-        descriptor = exclusive_private_file(path)
-    except FileExistsError:
-        return seed_from(path.read_text())
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(new_seed() + "\n")
-    return seed_from(path.read_text())
+    first starts agree on one."""
+    return seed_from(written_once(path, new_seed() + "\n"))
 
 
 class Ed25519Signer:
