@@ -20,6 +20,7 @@ from application.ports.repositories import (
     IdempotencyKeyTaken,
     RetainedChain,
     StreamProgress,
+    UnsignedLog,
     WorkspaceBacklog,
 )
 from domain.action_patterns import ActionPatterns
@@ -783,6 +784,31 @@ class _CheckpointRepo:
                     and latest.created_at <= signed_by):
                 due.append(workspace_id)
         return due[:limit]
+
+    def unsigned_backlog(self) -> tuple[int, datetime | None]:
+        logs = self._unsigned()
+        since = [log.waiting_since for log in logs if log.waiting_since is not None]
+        return sum(log.unsigned_events for log in logs), min(since, default=None)
+
+    def unsigned_by_workspace(self, limit: int) -> list[UnsignedLog]:
+        return sorted(self._unsigned(), key=lambda log: (
+            log.waiting_since is None, log.waiting_since or datetime.min.replace(tzinfo=UTC),
+            log.workspace_id))[:limit]
+
+    def _unsigned(self) -> list[UnsignedLog]:
+        logs = []
+        for workspace_id, head in self._s.heads.items():
+            latest = self.latest(workspace_id)
+            signed = latest.tree_size if latest else 0
+            if head.sequence <= signed:
+                continue
+            first = next((e.received_at for e in self._s.events.values()
+                          if e.workspace_id == workspace_id and e.sequence == signed + 1),
+                         None)
+            known = [t for t in (latest and latest.created_at, first) if t is not None]
+            logs.append(UnsignedLog(workspace_id, head.sequence - signed,
+                                    max(known, default=None)))
+        return logs
 
 
 class FakeBlobStore:

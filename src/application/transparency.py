@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from application import tree
 from application.ports.repositories import RetainedChain
@@ -39,6 +39,7 @@ from domain.signed_notes import VerifierKey as ParsedVerifierKey
 log = logging.getLogger(__name__)
 
 SWEEP_BATCH = 1_000
+REFUSAL_LOG_INTERVAL = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class TransparencyLog:
         self._clock = clock
         self._log_name = log_name
         self.cadence = cadence
+        self._refusals_logged: dict[str, datetime] = {}
 
     # -- identity --------------------------------------------------------------------------
 
@@ -104,7 +106,7 @@ class TransparencyLog:
         try:
             return self._sign(workspace_id, size)
         except TreeDiverged as exc:
-            log.error("not signing the log of %s: %s", workspace_id, exc)
+            self._refused(workspace_id, exc)
             raise
 
     def _sign(self, workspace_id: str, size: int | None) -> SignedCheckpoint:
@@ -146,7 +148,7 @@ class TransparencyLog:
         try:
             root = self._vouched_root(uow, workspace_id, size, latest)
         except TreeDiverged as exc:
-            log.error("not signing the log of %s: %s", workspace_id, exc)
+            self._refused(workspace_id, exc)
             return
         chain = uow.chains.retained(workspace_id) if latest is None else None
         legacy = self._legacy_anchor(uow, workspace_id, chain) if chain else None
@@ -181,6 +183,16 @@ class TransparencyLog:
         return self.sign_text(workspace_id, anchor_text(
             self.origin(workspace_id), chain.anchor.sequence, chain.anchor.hash,
             tree.root(uow, workspace_id, chain.anchor.sequence)))
+
+    def _refused(self, workspace_id: str, exc: TreeDiverged) -> None:
+        """An error line at most once a minute a workspace, from each process: every
+        worker's sweep meets a diverged tree every second, and the status and metrics
+        already show its events waiting for a checkpoint."""
+        now = self._clock.now()
+        last = self._refusals_logged.get(workspace_id)
+        if last is None or now - last >= REFUSAL_LOG_INTERVAL:
+            self._refusals_logged[workspace_id] = now
+            log.error("not signing the log of %s: %s", workspace_id, exc)
 
     @staticmethod
     def _same(stored: SignedCheckpoint, root: bytes) -> SignedCheckpoint:

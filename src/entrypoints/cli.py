@@ -177,7 +177,8 @@ def worker(burst: bool, metrics_port: int | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def status(count: int, as_json: bool) -> None:
     """Processing: pending events, how long the oldest has waited, queued jobs, and the
-    workspaces furthest behind (which chain is stuck, or whether all are slow)."""
+    workspaces furthest behind (which chain is stuck, or whether all are slow); signing:
+    processed events no checkpoint covers yet, and the workspaces waiting longest."""
     container = _container()
     report = container.processing_status().execute(workspaces=count)
     # The embedded queue lives in the `serve` process; this process cannot see it. An
@@ -195,18 +196,34 @@ def _status_document(report: ProcessingStatus, queued: int | None) -> dict[str, 
     return {"pending_events": report.pending_events, "lag_seconds": round(report.lag_seconds, 3),
             "queued_jobs": queued,
             "behind": [{"workspace_id": lag.workspace_id, "pending_events": lag.pending_events,
-                        "lag_seconds": round(lag.lag_seconds, 3)} for lag in report.behind]}
+                        "lag_seconds": round(lag.lag_seconds, 3)} for lag in report.behind],
+            "unsigned_events": report.unsigned_events,
+            "checkpoint_lag_seconds": round(report.checkpoint_lag_seconds, 3),
+            "unsigned": [{"workspace_id": lag.workspace_id,
+                          "unsigned_events": lag.unsigned_events,
+                          "lag_seconds": round(lag.lag_seconds, 3)} for lag in report.unsigned]}
 
 
 def _print_status(report: ProcessingStatus, queued: int | str) -> None:
     waited = f" (the oldest waiting {report.lag_seconds:,.1f} s)" if report.pending_events else ""
     click.echo(f"pending events: {report.pending_events:,}{waited}")
     click.echo(f"queued jobs: {queued}")
-    if report.behind:
-        click.echo("furthest behind:")
-    for lag in report.behind:
-        click.echo(f"  {lag.workspace_id}  {lag.pending_events:>9,} pending, the oldest "
-                   f"waiting {lag.lag_seconds:,.1f} s")
+    _print_listing("furthest behind:", [
+        f"{lag.workspace_id}  {lag.pending_events:>9,} pending, the oldest waiting "
+        f"{lag.lag_seconds:,.1f} s" for lag in report.behind])
+    owed = (f" (a checkpoint owed for {report.checkpoint_lag_seconds:,.1f} s)"
+            if report.unsigned_events else "")
+    click.echo(f"events awaiting a signed checkpoint: {report.unsigned_events:,}{owed}")
+    _print_listing("waiting longest for a checkpoint:", [
+        f"{lag.workspace_id}  {lag.unsigned_events:>9,} unsigned, owed for "
+        f"{lag.lag_seconds:,.1f} s" for lag in report.unsigned])
+
+
+def _print_listing(heading: str, rows: list[str]) -> None:
+    if rows:
+        click.echo(heading)
+    for row in rows:
+        click.echo(f"  {row}")
 
 
 @main.group()

@@ -203,7 +203,7 @@ def test_upgrades_started_together_take_turns(empty_postgres: str, tmp_path: Pat
 @pytest.mark.parametrize("kind", ["embedded", "production"])
 def test_status_names_the_workspaces_furthest_behind(  # type: ignore[no-untyped-def]
         run, stack_factory, kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    stack = stack_factory(kind)
+    stack = stack_factory(kind, checkpoint_seconds=60)  # one checkpoint a drain, at most
     settings = stack.container.settings()
     monkeypatch.setenv("AUDITRAIL_DATA_DIR", str(settings.data_dir))
     if kind == "production":
@@ -214,16 +214,21 @@ def test_status_names_the_workspaces_furthest_behind(  # type: ignore[no-untyped
     event = {"action": "user.login", "actor": {"id": "u", "type": "user"}}
     stack.client.post("/api/v1/events/batch", json={"events": [event] * 3},
                       headers=bearer(late_key))
-    stack.client.post("/api/v1/events", json=event, headers=bearer(done_key))
-    stack.container.process_pending_events().execute(done)
+    stack.client.post("/api/v1/events/batch", json={"events": [event] * 650},
+                      headers=bearer(done_key))
+    stack.container.process_pending_events().execute(done)  # 500 signed, 150 too soon
     report = json.loads(run("status", "--workspaces", "1000", "--json"))
     behind = {row["workspace_id"]: row for row in report["behind"]}
     assert behind[late]["pending_events"] == 3 and behind[late]["lag_seconds"] >= 0
     assert done not in behind
     assert report["pending_events"] >= 3
     assert (report["queued_jobs"] is None) == (kind == "embedded")
+    unsigned = {row["workspace_id"]: row for row in report["unsigned"]}
+    assert unsigned[done]["unsigned_events"] == 150 and late not in unsigned
+    assert report["unsigned_events"] >= 150 and report["checkpoint_lag_seconds"] >= 0
     text = run("status", "--workspaces", "1000")
     assert f"{late}          3 pending" in text and "furthest behind:" in text
+    assert f"{done}        150 unsigned" in text and "waiting longest for a checkpoint" in text
 
 
 def test_status_says_when_the_queue_cannot_be_seen(  # type: ignore[no-untyped-def]

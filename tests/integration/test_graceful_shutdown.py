@@ -66,6 +66,11 @@ def test_sigterm_loses_and_duplicates_nothing(postgres_url: str, redis_url: str,
         stop(server)
         stop(worker)
     assert len(accepted) >= 200
+    lines = [json.loads(line) for line in (tmp_path / "worker0.log").read_text().splitlines()]
+    queues = f"{queue},{queue}-deliveries,{queue}-exports"  # the order it takes jobs in
+    assert [(line["message"], line["queues"]) for line in lines
+            if line["logger"] == "entrypoints.worker.rq_worker"] == [
+        ("worker started", queues), ("worker stopped", queues)]
     (tmp_path / "after").mkdir()
 
     [survivor] = start_workers(1, env, tmp_path / "after")

@@ -146,6 +146,61 @@ def test_processing_signs_in_the_transaction_that_links(stack_factory: Any) -> N
                                 [b64(h) for h in proof["inclusion_path"]], first.root_hash)
 
 
+@pytest.mark.parametrize("kind", ["embedded", "production"])
+def test_status_and_metrics_show_events_waiting_for_a_checkpoint(stack_factory: Any,
+                                                                 kind: str) -> None:
+    """A checkpoint is owed from the later of the latest signing and the first unsigned
+    event's arrival; the times are moved back to read known ages off the database."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+
+    from adapters.sql import tables as t
+    stack = stack_factory(kind, checkpoint_seconds=60)
+    event = {"action": "user.login", "actor": {"id": "u", "type": "user"}}
+    other, other_key = stack.new_workspace("Other")  # a longer log, all of it signed
+    stack.client.post("/api/v1/events/batch", headers=bearer(other_key),
+                      json={"events": [event] * 1000})
+    stack.container.process_pending_events().execute(other)
+    assert stack.container.transparency_log().sign(other).tree_size == 1000
+    workspace_id, key = stack.new_workspace()
+    assert stack.client.post("/api/v1/events/batch", headers=bearer(key), json={
+        "events": [event] * 650}).status_code == 202
+    assert stack.container.process_pending_events().execute(workspace_id).linked == 650
+    now = datetime.now(UTC)
+
+    def move_back(column: Any, by: timedelta, *where: Any) -> None:
+        table = column.table
+        with stack.container.engine().begin() as connection:
+            connection.execute(update(table).values({column.name: now - by}).where(
+                table.c.workspace_id == workspace_id, *where))
+
+    def owed() -> tuple[int, float]:
+        report = stack.container.processing_status().execute(workspaces=1000)
+        mine = [log for log in report.unsigned if log.workspace_id == workspace_id]
+        assert report.unsigned_events >= sum(log.unsigned_events for log in mine)
+        return (mine[0].unsigned_events, mine[0].lag_seconds) if mine else (0, 0.0)
+
+    move_back(t.checkpoints.c.created_at, timedelta(hours=1))  # 500 signed with the first chunk
+    move_back(t.events.c.received_at, timedelta(hours=2))
+    count, lag = owed()
+    assert count == 150 and 3600 <= lag < 3660  # since the checkpoint: they came before it
+    move_back(t.events.c.received_at, timedelta(minutes=10),
+              t.events.c.sequence == 501)
+    count, lag = owed()
+    assert count == 150 and 600 <= lag < 660  # since the first of them came, after it
+    metrics = stack.client.get("/metrics").data.decode()
+    values = {line.split()[0]: float(line.split()[1]) for line in metrics.splitlines()
+              if line.startswith(("auditrail_events_unsigned ",
+                                  "auditrail_checkpoint_lag_seconds "))}
+    assert values["auditrail_events_unsigned"] >= 150
+    assert values["auditrail_checkpoint_lag_seconds"] >= 600
+    stack.container.transparency_log().sign(workspace_id)
+    assert owed() == (0, 0.0)
+    assert other not in {log.workspace_id for log in
+                         stack.container.processing_status().execute(workspaces=1000).unsigned}
+
+
 def test_the_sweep_leaves_an_empty_tree_to_be_signed_when_asked(stack: Stack) -> None:
     workspace_id, key = stack.new_workspace()
     stack.container.transparency_log().sweep()
@@ -490,10 +545,14 @@ def test_a_worker_killed_between_linking_and_signing_leaves_no_event_uncovered_f
     """A chunk linked too soon after the latest checkpoint is not signed with it: a worker
     that dies right after leaves the tree longer than its latest checkpoint, and no job
     behind it. Another worker, already running (its start-up upkeep long done), signs it
-    within the cadence."""
+    within the cadence.
+
+    The stack that links counts in minutes, so that its chunk is too soon to sign however
+    slow the machine (with the survivor's 2 s, a second's stall between the first
+    checkpoint and the chunk let it sign in CI); the survivor signs on its own 2 s."""
     from tests.integration.processes import environment, start_workers, stop, wait_for
     from tests.integration.stacks import production_stack
-    stack = production_stack(postgres_url, redis_url, checkpoint_seconds=2,
+    stack = production_stack(postgres_url, redis_url, checkpoint_seconds=60,
                              data_dir=tmp_path / "var")
     env = environment(database_url=postgres_url, redis_url=redis_url,  # a queue of its own:
                       queue_name=f"{stack.settings.queue_name}-survivor",  # no job reaches it

@@ -9,6 +9,8 @@ from application.errors import InvalidParameter, NotCheckpointed
 from application.tree import TreeDiverged
 from application.use_cases.log_proofs import LogReader
 from application.use_cases.process_pending_events import ProcessPendingEvents
+from application.use_cases.processing_status import GetProcessingStatus, SigningLag
+from application.use_cases.workspaces import CreateWorkspace
 from domain.merkle import verify_consistency, verify_inclusion
 from domain.signed_notes import parse_checkpoint, parse_note
 from tests.unit.test_use_cases import World
@@ -89,6 +91,70 @@ def test_processing_links_but_does_not_sign_over_a_changed_tree(
         assert uow.chains.retained(world.workspace.id).head.sequence == 6
     assert sizes(world) == [3]
     assert "not signing the log of" in caplog.text
+
+
+def test_status_shows_how_long_processed_events_have_waited_for_a_checkpoint(
+        world: World) -> None:
+    status = GetProcessingStatus(world.uow, world.clock, world.queue)
+    ws = world.workspace.id
+    linked(signing(world), 3)  # signed at once
+    assert status.execute(workspaces=5).unsigned_events == 0
+    world.clock.advance(seconds=1)
+    linked(world, 2)  # too soon to sign: owed since these arrived, a second after
+    world.clock.advance(seconds=2)
+    report = status.execute(workspaces=5)
+    assert (report.unsigned_events, report.checkpoint_lag_seconds) == (2, 2.0)
+    assert report.unsigned == (SigningLag(ws, 2, 2.0),)
+    world.clock.advance(seconds=2)
+    assert world.log.sweep() == 1
+    report = status.execute(workspaces=5)
+    assert (report.unsigned_events, report.checkpoint_lag_seconds, report.unsigned) == (
+        0, 0.0, ())
+    world.uow.tamper_leaf(ws, 0, bytes(32))  # now nothing is signed over it
+    world.clock.advance(seconds=60)
+    linked(world, 1)  # arrived 60 s after the last checkpoint: owed since it arrived
+    world.clock.advance(seconds=30)
+    assert world.log.sweep() == 0
+    report = status.execute(workspaces=5)
+    assert (report.unsigned_events, report.checkpoint_lag_seconds) == (1, 30.0)
+    assert report.unsigned == (SigningLag(ws, 1, 30.0),)
+
+
+def test_status_lists_the_logs_waiting_longest_for_a_checkpoint_first() -> None:
+    world = World()  # processing that does not sign, as before the log existed
+    status = GetProcessingStatus(world.uow, world.clock, world.queue)
+    older = world.workspace.id
+    linked(world, 4)
+    world.clock.advance(seconds=10)
+    world.log.sign(older)  # 4 signed, 10 s after they arrived
+    world.clock.advance(seconds=5)
+    linked(world, 1)  # owed since it arrived, after that checkpoint
+    world.workspace = CreateWorkspace(world.uow, world.clock, world.ids,
+                                      world.keys).execute("Beta")[0]
+    newer = world.workspace.id
+    world.clock.advance(seconds=1)
+    linked(world, 2)  # never signed: owed since its first event arrived
+    world.clock.advance(seconds=3)
+    report = status.execute(workspaces=5)
+    assert report.unsigned == (SigningLag(older, 1, 4.0), SigningLag(newer, 2, 3.0))
+    assert (report.unsigned_events, report.checkpoint_lag_seconds) == (3, 4.0)
+    assert status.execute(workspaces=1).unsigned == (SigningLag(older, 1, 4.0),)
+    assert status.execute().unsigned == ()  # the metrics scrape asks for none
+
+
+def test_a_changed_tree_is_logged_once_a_minute_not_at_every_sweep(
+        world: World, caplog: pytest.LogCaptureFixture) -> None:
+    linked(signing(world), 3)
+    world.uow.tamper_leaf(world.workspace.id, 0, bytes(32))
+    world.clock.advance(seconds=60)
+    linked(world, 1)  # its chunk refuses to sign: logged
+    for _ in range(30):  # a sweep every second meets it too
+        world.clock.advance(seconds=1)
+        assert world.log.sweep() == 0
+    assert caplog.text.count("not signing the log of") == 1
+    world.clock.advance(seconds=30)
+    assert world.log.sweep() == 0
+    assert caplog.text.count("not signing the log of") == 2
 
 
 def test_processing_signs_an_old_anchor_with_the_first_checkpoint(world: World) -> None:

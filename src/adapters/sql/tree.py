@@ -6,11 +6,14 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, or_, select, tuple_
+from sqlalchemy import Connection, and_, case, func, or_, select, tuple_, type_coerce
 from sqlalchemy.engine import RowMapping
+from sqlalchemy.sql import Subquery
 
 from adapters.sql import tables as t
 from adapters.sql.repositories import dialect_insert
+from adapters.sql.types import UtcDateTime
+from application.ports.repositories import UnsignedLog
 from domain.checkpoints import SignedCheckpoint
 from domain.cursor import ASC
 from domain.signed_notes import b64, unb64
@@ -108,12 +111,7 @@ class SqlCheckpointRepository:
 
     def due(self, signed_by: datetime, limit: int) -> list[str]:
         heads, c = t.chain_heads.c, t.checkpoints.c
-        def latest(column):  # type: ignore[no-untyped-def]
-            """The workspace's newest checkpoint's ``column``: a walk down its key."""
-            return (select(column).where(c.workspace_id == heads.workspace_id)
-                    .order_by(c.tree_size.desc()).limit(1).scalar_subquery())
-
-        latest_size, latest_at = latest(c.tree_size), latest(c.created_at)
+        latest_size, latest_at = _latest(c.tree_size), _latest(c.created_at)
         rows = self._db.execute(
             select(heads.workspace_id)
             .where(or_(and_(latest_size.is_(None), heads.sequence > 0),
@@ -121,6 +119,47 @@ class SqlCheckpointRepository:
             .order_by(heads.workspace_id).limit(limit))
         return list(rows.scalars())
 
+    def unsigned_backlog(self) -> tuple[int, datetime | None]:
+        logs = _unsigned_logs()
+        row = self._db.execute(select(func.coalesce(func.sum(logs.c.unsigned_events), 0),
+                                      func.min(logs.c.waiting_since))).one()
+        return int(row[0]), row[1]
+
+    def unsigned_by_workspace(self, limit: int) -> list[UnsignedLog]:
+        logs = _unsigned_logs()
+        rows = self._db.execute(select(logs).order_by(
+            logs.c.waiting_since.asc().nulls_last(), logs.c.workspace_id).limit(limit))
+        return [UnsignedLog(*row) for row in rows]
+
     def _one(self, query: Any) -> SignedCheckpoint | None:
         row = self._db.execute(query).mappings().first()
         return _checkpoint(row) if row else None
+
+
+def _latest(column):  # type: ignore[no-untyped-def]
+    """A workspace's newest checkpoint's ``column`` (beside its chain head): a walk down
+    the checkpoints' key."""
+    c = t.checkpoints.c
+    return (select(column).where(c.workspace_id == t.chain_heads.c.workspace_id)
+            .order_by(c.tree_size.desc()).limit(1).scalar_subquery())
+
+
+def _unsigned_logs() -> Subquery:
+    """One row per workspace whose chain head is beyond its latest checkpoint: a scan of
+    the chain heads (one row a workspace), two key lookups each, and one more for the
+    first unsigned event of those behind; no event scan."""
+    heads = t.chain_heads.c
+    logs = select(heads.workspace_id, heads.sequence.label("head"),
+                  func.coalesce(_latest(t.checkpoints.c.tree_size), 0).label("signed"),
+                  _latest(t.checkpoints.c.created_at).label("signed_at")).subquery()
+    first = t.events.alias("first_unsigned")
+    arrived = first.c.received_at
+    since = case((logs.c.signed_at.is_(None), arrived), (arrived.is_(None), logs.c.signed_at),
+                 (logs.c.signed_at > arrived, logs.c.signed_at), else_=arrived)
+    return (select(logs.c.workspace_id,
+                   (logs.c.head - logs.c.signed).label("unsigned_events"),
+                   type_coerce(since, UtcDateTime).label("waiting_since"))
+            .select_from(logs.outerjoin(first, and_(
+                first.c.workspace_id == logs.c.workspace_id,
+                first.c.sequence == logs.c.signed + 1)))
+            .where(logs.c.head > logs.c.signed).subquery())

@@ -36,6 +36,18 @@ class WorkspaceBacklog:
 
 
 @dataclass(frozen=True)
+class UnsignedLog:
+    """A workspace whose tree has grown past its latest signed checkpoint."""
+
+    workspace_id: str
+    unsigned_events: int
+    waiting_since: datetime | None
+    """Since when a checkpoint over them has been owed: the later of the latest
+    checkpoint's signing and the first unsigned event's arrival (None if neither is
+    known: a log that predates checkpoints, its first events removed by retention)."""
+
+
+@dataclass(frozen=True)
 class RetainedChain:
     """Where a workspace's retained chain starts (the retention anchor: the last removed
     event, or the genesis) and where it ends (the head); sequences anchor+1..head exist."""
@@ -469,6 +481,16 @@ class CheckpointRepository(Protocol):
         """Workspaces whose tree grew past their latest checkpoint, and whose latest was
         signed at ``signed_by`` or earlier (or never: then only if it has leaves - an empty
         tree is signed when someone asks for it, not for every workspace created)."""
+        ...
+
+    def unsigned_backlog(self) -> tuple[int, datetime | None]:
+        """All workspaces: how many processed events no checkpoint covers yet, and the
+        earliest ``UnsignedLog.waiting_since`` among them."""
+        ...
+
+    def unsigned_by_workspace(self, limit: int) -> list[UnsignedLog]:
+        """The ``limit`` workspaces that have waited longest for a checkpoint, that one
+        first: where an operator looks when signing stops (a diverged tree, a bad key)."""
         ...
 
 

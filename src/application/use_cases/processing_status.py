@@ -1,4 +1,5 @@
-"""What an operator watches: the pending backlog, how late processing is, queued jobs."""
+"""What an operator watches: the pending backlog, how late processing is, queued jobs, and
+how long processed events have waited for a signed checkpoint."""
 
 from __future__ import annotations
 
@@ -19,6 +20,14 @@ class WorkspaceLag:
 
 
 @dataclass(frozen=True)
+class SigningLag:
+    workspace_id: str
+    unsigned_events: int
+    lag_seconds: float
+    """How long a checkpoint over them has been owed."""
+
+
+@dataclass(frozen=True)
 class ProcessingStatus:
     pending_events: int
     lag_seconds: float
@@ -26,6 +35,13 @@ class ProcessingStatus:
     queued_jobs: int
     behind: tuple[WorkspaceLag, ...] = ()
     """The workspaces waiting longest, that one first (when asked for)."""
+    unsigned_events: int = 0
+    """Processed events that no signed checkpoint covers yet."""
+    checkpoint_lag_seconds: float = 0.0
+    """How long the longest-waiting of them has waited for one: below the checkpoint
+    cadence (and a second) while signing works; growing when it does not."""
+    unsigned: tuple[SigningLag, ...] = ()
+    """The workspaces waiting longest for a checkpoint, that one first (when asked for)."""
 
 
 class GetProcessingStatus:
@@ -36,14 +52,23 @@ class GetProcessingStatus:
 
     def execute(self, workspaces: int = 0) -> ProcessingStatus:
         """The totals, and the ``workspaces`` furthest behind: a growing lag alone does not
-        say whether one chain is stuck or every one is slow."""
+        say whether one chain is stuck or every one is slow.
+
+        Signing is watched beside processing because it fails on its own: a tree that no
+        longer gives its last signed root is never signed over, and only an operator can
+        say why it changed."""
         with self._uow_factory(read_only=True) as uow:
             pending, oldest = uow.events.pending_backlog()
             backlog = uow.events.backlog_by_workspace(workspaces) if workspaces else []
+            unsigned, owed_since = uow.checkpoints.unsigned_backlog()
+            logs = uow.checkpoints.unsigned_by_workspace(workspaces) if workspaces else []
         now = self._clock.now()
         behind = tuple(WorkspaceLag(b.workspace_id, b.pending_events,
                                     _age(now, b.oldest_received_at)) for b in backlog)
-        return ProcessingStatus(pending, _age(now, oldest), self._queue.depth(), behind)
+        waiting = tuple(SigningLag(log.workspace_id, log.unsigned_events,
+                                   _age(now, log.waiting_since)) for log in logs)
+        return ProcessingStatus(pending, _age(now, oldest), self._queue.depth(), behind,
+                                unsigned, _age(now, owed_since), waiting)
 
 
 def _age(now: datetime, since: datetime | None) -> float:

@@ -2,8 +2,8 @@
 
 Counters live in prometheus-client; with ``PROMETHEUS_MULTIPROC_DIR`` set (``serve`` does
 so when it runs several processes) each process writes its own files and a scrape merges
-them. Backlog, lag and queue depth are read from the database and the queue at scrape time,
-so they are the same whichever process answers.
+them. Backlogs, lags and queue depth are read from the database and the queue at scrape
+time, so they are the same whichever process answers.
 """
 
 from __future__ import annotations
@@ -66,6 +66,13 @@ class _StatusCollector:
                                 "Age of the oldest pending event.", value=now.lag_seconds)
         yield GaugeMetricFamily("auditrail_queue_depth", "Jobs waiting in the queue.",
                                 value=now.queued_jobs)
+        yield GaugeMetricFamily("auditrail_events_unsigned",
+                                "Processed events no signed checkpoint covers yet.",
+                                value=now.unsigned_events)
+        yield GaugeMetricFamily("auditrail_checkpoint_lag_seconds",
+                                "How long processed events have waited for a signed "
+                                "checkpoint (0: all covered).",
+                                value=now.checkpoint_lag_seconds)
         yield from self._streams()
 
     def _streams(self) -> Iterator[GaugeMetricFamily]:

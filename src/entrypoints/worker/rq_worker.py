@@ -65,12 +65,17 @@ def run_worker(container: Container, *, burst: bool = False,
         threading.Thread(target=_scheduler_loop, args=(scheduler, stop),
                          name="auditrail-scheduler", daemon=True).start()
     worker = Worker(queue.queues, connection=container.redis())  # processing first
+    # RQ's own start and stop lines are kept below WARNING with the rest of its chatter;
+    # an operator reading a unit's log still wants to see the worker come and go.
+    where = {"worker": worker.name, "queues": ",".join(worker.queue_names())}
+    log.info("worker started", extra=where)
     try:
         # No logging_level: RQ would set its logger to ours, and write three lines a job
         # at INFO; configure_logging keeps it at WARNING.
         return worker.work(burst=burst, with_scheduler=False, logging_level=None)
     finally:
         stop.set()
+        log.info("worker stopped", extra=where)
 
 
 def _upkeep_loop(stop: threading.Event) -> None:
