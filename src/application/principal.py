@@ -32,7 +32,13 @@ class Principal:
         if self.viewer is None:
             if not self.api_key.allows(scope):
                 raise InsufficientScope(scope)
-        elif not (viewer and self.viewer.grants(scope)):
+        elif not viewer:
+            # Said apart from a scope the link lacks: a link that reads events is refused
+            # `verify` because it would read beyond the link's filters, not for 'events:read'.
+            raise InsufficientScope(scope, "Viewer links cannot use this endpoint: a link "
+                                           "reads only the events its filters select, with "
+                                           "their proofs and the log's checkpoints.")
+        elif not self.viewer.grants(scope):
             raise InsufficientScope(scope, f"This viewer link does not allow '{scope}'.")
 
     @property
