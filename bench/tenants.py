@@ -12,7 +12,10 @@ what a job costs. In one run, with one and with two workers:
   * ``auditrail worker`` processes draining ``--workspaces`` workspaces holding ``--each``
     pending events apiece (one job each): workspaces/s and events/s;
   * the same jobs' function called in this process, one workspace after another: what a
-    drain costs without RQ around it.
+    drain costs without RQ around it;
+  * what an idle worker costs with ``--idle-workspaces`` workspaces: the scan of the
+    workspaces' logs its checkpoint sweep makes every second, and the one a metrics scrape
+    makes, beside a bare count of the chain heads (one row a workspace) in the database.
 A steady trickle from many workspaces is processed about (active workspaces) / (drains
 per second) seconds after it arrives: events arriving meanwhile join the next drain.
 """
@@ -21,12 +24,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -43,6 +48,7 @@ sys.path.insert(0, str(ROOT))  # tests.queues
 from ingest import EVENT  # noqa: E402
 from tests.queues import forget_queue  # noqa: E402
 
+from adapters.sql.tree import SqlCheckpointRepository  # noqa: E402
 from entrypoints.container import build_container  # noqa: E402
 from entrypoints.settings import Settings  # noqa: E402
 
@@ -55,6 +61,8 @@ def main() -> None:
     add_server_options(parser)
     parser.add_argument("--workspaces", type=int, default=1_000)
     parser.add_argument("--each", type=int, default=5, help="pending events per workspace")
+    parser.add_argument("--idle-workspaces", type=int, default=20_000,
+                        help="workspaces for the idle cost (made by SQL, each signed)")
     parser.set_defaults(keep=False, reuse=None)
     options = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores; {options.workspaces:,} workspaces x "
@@ -101,10 +109,17 @@ class Bench:
         alone = self.drains_in_process()
         print(f"auditrail  the same jobs in this process, no RQ   {alone:>9,.0f} workspaces/s"
               f"   ({1000 / alone:.1f} ms a drain)", flush=True)
+        sweep, scrape, floor = self.idle_cost()
+        count = f"{self.options.idle_workspaces:,} workspaces"
+        print(f"limit  a scan of the chain heads, {count:<20} {floor:>9.1f} ms")
+        print(f"auditrail  the sweep's scan, {count:<21} {sweep:>9.1f} ms a second, "
+              f"in every worker")
+        print(f"auditrail  a scrape's signing backlog, {count:<11} {scrape:>9.1f} ms")
         print("\nratio                                               value")
         for workers in (1, 2):
             print(f"{f'workspace drains / no-op jobs, {workers} worker(s)':<50} "
                   f"{100 * drains[workers] / jobs[workers]:>6.1f}%")
+        print(f"{'chain-head scan / sweep scan':<50} {100 * floor / sweep:>6.1f}%")
 
     def close(self) -> None:
         self.container.job_queue().close()
@@ -146,6 +161,46 @@ class Bench:
             jobs.process_workspace(workspace_id)
         return len(ids) / (time.perf_counter() - started)
 
+    def idle_cost(self) -> tuple[float, float, float]:
+        """Median ms of the sweep's scan (``due``), of the scrape's (the signing backlog)
+        and of a bare chain-head scan, over ``--idle-workspaces`` workspaces that are all
+        signed up to their heads: nothing to do, as in a quiet hour."""
+        self._signed_workspaces(self.options.idle_workspaces)
+        engine = self.container.engine()
+        signed_by = datetime.now(UTC) - timedelta(seconds=4)
+        with engine.connect() as connection:
+            repository = SqlCheckpointRepository(connection)
+            sweep = _median_ms(lambda: repository.due(signed_by, 1_000))
+            scrape = _median_ms(repository.unsigned_backlog)
+            floor = _median_ms(lambda: connection.exec_driver_sql(
+                "SELECT count(*) FROM chain_heads WHERE sequence > 0").all())
+        return sweep, scrape, floor
+
+    def _signed_workspaces(self, total: int) -> None:
+        """Workspaces up to ``total``, made by SQL as the service would leave them: a head
+        of 100 events and checkpoints of 50 and 100, the latest an hour old."""
+        with psycopg.connect(self.dsn, autocommit=True) as connection:
+            have = connection.execute("SELECT count(*) FROM workspaces").fetchone()[0]
+            add = {"start": have + 1, "stop": max(have, total)}
+            connection.execute(
+                "INSERT INTO workspaces (id, name, plan, ip_allowlist, created_at) "
+                "SELECT 'ws_idle' || g, 'idle', 'free', '[]', now() "
+                "FROM generate_series(%(start)s::int, %(stop)s::int) g", add)
+            connection.execute(
+                "INSERT INTO chain_heads (workspace_id, sequence, hash) "
+                "SELECT 'ws_idle' || g, 100, repeat('0', 64) "
+                "FROM generate_series(%(start)s::int, %(stop)s::int) g", add)
+            connection.execute(
+                "INSERT INTO checkpoints (workspace_id, tree_size, root_hash, note, "
+                "created_at) SELECT 'ws_idle' || g, size, 'root', 'note', "
+                "now() - interval '1 hour' FROM generate_series(%(start)s::int, %(stop)s::int) g, "
+                "(VALUES (50), (100)) sizes (size)", add)
+            connection.execute(
+                "INSERT INTO latest_checkpoints (workspace_id, tree_size, created_at) "
+                "SELECT 'ws_idle' || g, 100, now() - interval '1 hour' "
+                "FROM generate_series(%(start)s::int, %(stop)s::int) g", add)
+            connection.execute("ANALYZE")
+
     def _workspaces_with_pending_events(self) -> list[str]:
         create, ingest = self.container.create_workspace(), self.container.ingest_events()
         ids = [create.execute(f"tenant-{i}", plan="enterprise", rate_limit=1_000_000)[0].id
@@ -183,6 +238,15 @@ class _Workers:
             process.terminate()
         for process in self.processes:
             process.wait(30)
+
+
+def _median_ms(call: Callable[[], object], rounds: int = 15) -> float:
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        call()
+        times.append(1000 * (time.perf_counter() - started))
+    return statistics.median(times)
 
 
 def _label(count: int) -> str:

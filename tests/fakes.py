@@ -777,13 +777,14 @@ class _CheckpointRepo:
 
     def due(self, signed_by: datetime, limit: int) -> list[str]:
         due = []
-        for workspace_id, head in sorted(self._s.heads.items()):
+        for workspace_id, head in self._s.heads.items():
             latest = self.latest(workspace_id)
             if (latest is None and head.sequence > 0) or (
                     latest is not None and head.sequence > latest.tree_size
                     and latest.created_at <= signed_by):
-                due.append(workspace_id)
-        return due[:limit]
+                due.append((latest.created_at if latest else datetime.min.replace(tzinfo=UTC),
+                            workspace_id))
+        return [workspace_id for _, workspace_id in sorted(due)[:limit]]
 
     def unsigned_backlog(self) -> tuple[int, datetime | None]:
         logs = self._unsigned()

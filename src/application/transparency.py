@@ -127,6 +127,15 @@ class TransparencyLog:
             uow.commit()
         return self._same(stored, root)
 
+    def _readd(self, checkpoint: SignedCheckpoint) -> None:
+        """The head was signed before this sweep, yet the sweep found it due: by a release
+        that stored checkpoints without keeping the repository's record of each
+        workspace's latest (a rolling upgrade). Adding it again brings that record up to
+        date, so the sweep stops naming the workspace."""
+        with self._uow_factory() as uow:
+            uow.checkpoints.add(checkpoint)
+            uow.commit()
+
     def sign_linked(self, uow: UnitOfWork, events: Sequence[Event]) -> None:
         """Processing's last step on each chunk, in the transaction that links it: a
         checkpoint of the new head when the latest is old enough (or there is none), so a
@@ -212,15 +221,19 @@ class TransparencyLog:
         """Sign for every workspace whose tree grew past its latest checkpoint and whose
         latest is old enough: every processed event is covered within the cadence, and
         a busy workspace gets a checkpoint every cadence or so, not one per chunk."""
+        started = self._clock.now()
         with self._uow_factory(read_only=True) as uow:
-            due = uow.checkpoints.due(self._clock.now() - self._gap(), SWEEP_BATCH)
+            due = uow.checkpoints.due(started - self._gap(), SWEEP_BATCH)
         signed = 0
         for workspace_id in due:
             try:
-                self.sign(workspace_id)
-                signed += 1
+                checkpoint = self.sign(workspace_id)
             except TreeDiverged:
                 continue  # logged; the others are still signed
+            if checkpoint.created_at >= started:
+                signed += 1
+            else:
+                self._readd(checkpoint)
         return signed
 
     def _gap(self) -> timedelta:

@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine, inspect, text
 
 from adapters.sql.engine import build_engine
@@ -81,9 +82,11 @@ def test_mapped_addresses_are_rewritten_in_rfc_5952_form(tmp_path: Path) -> None
 def test_missing_revisions_name_what_db_upgrade_would_apply(tmp_path: Path) -> None:
     engine = build_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
     assert missing_revisions(engine) == ["0001", "0002", "0003", "0004", "0005", "0006",
-                                         "0007", "0008", "0009", "0010", "0011", "0012"]
+                                         "0007", "0008", "0009", "0010", "0011", "0012",
+                                         "0013"]
     upgrade(engine, "0005")
-    assert missing_revisions(engine) == ["0006", "0007", "0008", "0009", "0010", "0011", "0012"]
+    assert missing_revisions(engine) == ["0006", "0007", "0008", "0009", "0010", "0011",
+                                         "0012", "0013"]
     upgrade(engine)
     assert missing_revisions(engine) == []
     with engine.begin() as connection:  # as a newer release leaves it: old code still runs
@@ -136,3 +139,32 @@ def test_chains_linked_before_the_log_get_their_tree_and_a_signed_anchor(
     report = stack.client.get("/api/v1/events/verify", headers=bearer(key)).json
     assert report["valid"] and report["anchor"]["sequence"] == 300, report
     stack.close()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_each_workspaces_latest_checkpoint_is_filled_in(
+        tmp_path: Path, kind: str, request: pytest.FixtureRequest) -> None:
+    """0013: the largest checkpoint of each workspace that has one, with its time."""
+    from sqlalchemy import insert, select
+
+    from adapters.sql import tables as t
+    url = (f"sqlite:///{tmp_path / 'old.db'}" if kind == "sqlite"
+           else request.getfixturevalue("empty_postgres"))
+    engine = build_engine(url)
+    upgrade(engine, "0012")
+    times = [datetime(2026, 11, day, tzinfo=UTC) for day in (1, 2, 3)]
+    with engine.begin() as connection:
+        for workspace_id in ("ws_1", "ws_2", "ws_3"):
+            connection.execute(insert(t.workspaces).values(
+                id=workspace_id, name="old", plan="free", ip_allowlist=[], created_at=times[0]))
+        connection.execute(insert(t.checkpoints), [
+            {"workspace_id": workspace_id, "tree_size": size, "root_hash": "r", "note": "n",
+             "created_at": at}
+            for workspace_id, size, at in (("ws_1", 7, times[1]), ("ws_1", 3, times[2]),
+                                           ("ws_2", 5, times[0]))])
+    upgrade(engine)
+    with engine.connect() as connection:
+        rows = connection.execute(select(t.latest_checkpoints)
+                                  .order_by(t.latest_checkpoints.c.workspace_id)).all()
+    assert [tuple(row) for row in rows] == [("ws_1", 7, times[1]), ("ws_2", 5, times[0])]
+    engine.dispose()

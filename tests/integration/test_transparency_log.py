@@ -181,7 +181,8 @@ def test_status_and_metrics_show_events_waiting_for_a_checkpoint(stack_factory: 
         assert report.unsigned_events >= sum(log.unsigned_events for log in mine)
         return (mine[0].unsigned_events, mine[0].lag_seconds) if mine else (0, 0.0)
 
-    move_back(t.checkpoints.c.created_at, timedelta(hours=1))  # 500 signed with the first chunk
+    for signed_at in (t.checkpoints.c.created_at, t.latest_checkpoints.c.created_at):
+        move_back(signed_at, timedelta(hours=1))  # 500 signed with the first chunk
     move_back(t.events.c.received_at, timedelta(hours=2))
     count, lag = owed()
     assert count == 150 and 3600 <= lag < 3660  # since the checkpoint: they came before it
@@ -199,6 +200,38 @@ def test_status_and_metrics_show_events_waiting_for_a_checkpoint(stack_factory: 
     assert owed() == (0, 0.0)
     assert other not in {log.workspace_id for log in
                          stack.container.processing_status().execute(workspaces=1000).unsigned}
+
+
+def test_the_sweep_takes_a_checkpoint_an_older_release_signed_as_the_latest(
+        stack: Stack) -> None:
+    """A release from before the latest-checkpoint record signs without keeping it: the
+    sweep finds that workspace due (those waiting longest first), signs nothing new, and
+    brings the record up to date."""
+    from datetime import UTC, datetime, timedelta
+    other, other_key = stack.new_workspace()
+    workspace_id, key = stack.new_workspace()
+    for each_key in (other_key, key):
+        ingest(stack, each_key, 5)
+        signed(stack, each_key, 5)
+    [(signed_at,)] = stack.sql("SELECT created_at FROM latest_checkpoints "
+                               "WHERE workspace_id = :w", w=workspace_id)
+    for each, hours in ((other, 1), (workspace_id, 2)):
+        stack.sql("UPDATE latest_checkpoints SET tree_size = 2, created_at = :t "
+                  "WHERE workspace_id = :w", w=each,
+                  t=(datetime.now(UTC) - timedelta(hours=hours)).replace(tzinfo=None))
+
+    def due() -> list[str]:
+        with stack.container.uow(read_only=True) as uow:
+            return uow.checkpoints.due(datetime.now(UTC), 1000)
+
+    waiting = due()  # other tests' workspaces may be in it too, on the shared database
+    assert waiting.index(workspace_id) < waiting.index(other)
+    stack.container.transparency_log().sweep()
+    assert workspace_id not in due() and other not in due()
+    assert stack.sql("SELECT tree_size, created_at FROM latest_checkpoints "
+                     "WHERE workspace_id = :w", w=workspace_id) == [(5, signed_at)]
+    assert stack.sql("SELECT tree_size FROM checkpoints WHERE workspace_id = :w",
+                     w=workspace_id) == [(5,)]
 
 
 def test_the_sweep_leaves_an_empty_tree_to_be_signed_when_asked(stack: Stack) -> None:

@@ -288,6 +288,16 @@ checkpoints = Table(
     PrimaryKeyConstraint("workspace_id", "tree_size", name="pk_checkpoints"),
 )
 
+latest_checkpoints = Table(
+    # Each workspace's newest checkpoint, kept beside the others by the repository that
+    # adds them: the sweep and the status compare it with every chain head, which is a
+    # join of two small tables rather than two key walks a workspace.
+    "latest_checkpoints", metadata,
+    Column("workspace_id", String(40), ForeignKey("workspaces.id"), primary_key=True),
+    Column("tree_size", BigInteger, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
 viewer_links = Table(
     "viewer_links", metadata,
     # the link's credential is the API key of the same id (scope "viewer")

@@ -79,11 +79,24 @@ class SqlCheckpointRepository:
             _checkpoint_row(checkpoint)).on_conflict_do_nothing(
             index_elements=[table.c.workspace_id, table.c.tree_size]).returning(table)
         row = self._db.execute(statement).mappings().first()
-        if row is not None:
-            return _checkpoint(row)
-        stored = self.get(checkpoint.workspace_id, checkpoint.tree_size)  # signed before
+        stored = _checkpoint(row) if row is not None else self.get(
+            checkpoint.workspace_id, checkpoint.tree_size)  # signed before
         assert stored is not None
+        self._advance_latest(stored)
         return stored
+
+    def _advance_latest(self, checkpoint: SignedCheckpoint) -> None:
+        """Make it the workspace's latest unless a larger one is. Also for one signed
+        before: a release older than the latest table may have signed it."""
+        latest = t.latest_checkpoints
+        insert = dialect_insert(self._db)(latest).values(
+            workspace_id=checkpoint.workspace_id, tree_size=checkpoint.tree_size,
+            created_at=checkpoint.created_at)
+        self._db.execute(insert.on_conflict_do_update(
+            index_elements=[latest.c.workspace_id],
+            set_={"tree_size": insert.excluded.tree_size,
+                  "created_at": insert.excluded.created_at},
+            where=latest.c.tree_size < insert.excluded.tree_size))
 
     def get(self, workspace_id: str, tree_size: int) -> SignedCheckpoint | None:
         c = t.checkpoints.c
@@ -110,13 +123,13 @@ class SqlCheckpointRepository:
             t.checkpoints.c.workspace_id == workspace_id)).scalar_one()
 
     def due(self, signed_by: datetime, limit: int) -> list[str]:
-        heads, c = t.chain_heads.c, t.checkpoints.c
-        latest_size, latest_at = _latest(c.tree_size), _latest(c.created_at)
+        heads, latest = t.chain_heads.c, t.latest_checkpoints.c
         rows = self._db.execute(
-            select(heads.workspace_id)
-            .where(or_(and_(latest_size.is_(None), heads.sequence > 0),
-                       and_(heads.sequence > latest_size, latest_at <= signed_by)))
-            .order_by(heads.workspace_id).limit(limit))
+            select(heads.workspace_id).select_from(_heads_and_latest())
+            .where(or_(and_(latest.tree_size.is_(None), heads.sequence > 0),
+                       and_(heads.sequence > latest.tree_size,
+                            latest.created_at <= signed_by)))
+            .order_by(latest.created_at.asc().nulls_first(), heads.workspace_id).limit(limit))
         return list(rows.scalars())
 
     def unsigned_backlog(self) -> tuple[int, datetime | None]:
@@ -136,30 +149,35 @@ class SqlCheckpointRepository:
         return _checkpoint(row) if row else None
 
 
-def _latest(column):  # type: ignore[no-untyped-def]
-    """A workspace's newest checkpoint's ``column`` (beside its chain head): a walk down
-    the checkpoints' key."""
-    c = t.checkpoints.c
-    return (select(column).where(c.workspace_id == t.chain_heads.c.workspace_id)
-            .order_by(c.tree_size.desc()).limit(1).scalar_subquery())
+def _heads_and_latest() -> Any:
+    """Every chain head beside its workspace's latest checkpoint, if it has one."""
+    return t.chain_heads.outerjoin(
+        t.latest_checkpoints,
+        t.latest_checkpoints.c.workspace_id == t.chain_heads.c.workspace_id)
 
 
 def _unsigned_logs() -> Subquery:
-    """One row per workspace whose chain head is beyond its latest checkpoint: a scan of
-    the chain heads (one row a workspace), two key lookups each, and one more for the
-    first unsigned event of those behind; no event scan."""
-    heads = t.chain_heads.c
-    logs = select(heads.workspace_id, heads.sequence.label("head"),
-                  func.coalesce(_latest(t.checkpoints.c.tree_size), 0).label("signed"),
-                  _latest(t.checkpoints.c.created_at).label("signed_at")).subquery()
-    first = t.events.alias("first_unsigned")
-    arrived = first.c.received_at
-    since = case((logs.c.signed_at.is_(None), arrived), (arrived.is_(None), logs.c.signed_at),
-                 (logs.c.signed_at > arrived, logs.c.signed_at), else_=arrived)
-    return (select(logs.c.workspace_id,
-                   (logs.c.head - logs.c.signed).label("unsigned_events"),
-                   type_coerce(since, UtcDateTime).label("waiting_since"))
-            .select_from(logs.outerjoin(first, and_(
-                first.c.workspace_id == logs.c.workspace_id,
-                first.c.sequence == logs.c.signed + 1)))
-            .where(logs.c.head > logs.c.signed).subquery())
+    """One row per workspace whose chain head is beyond its latest checkpoint: a join of
+    the chain heads with the latest checkpoints (a row a workspace each), then a key
+    lookup of the first unsigned event for those rows only - a subquery, not a join, so
+    that no plan can scan the events.
+
+    The lookup is made once a row, in a subquery ``OFFSET 0`` keeps PostgreSQL from
+    merging into the comparison that reads it three times: its planner guesses a third
+    of all workspaces are behind, and priced three lookups each, it compiled the query
+    (JIT) for 17 of the 25 ms a scrape took with 20,000 workspaces."""
+    heads, latest, events = t.chain_heads.c, t.latest_checkpoints.c, t.events.c
+    signed = func.coalesce(latest.tree_size, 0)
+    behind = (select(heads.workspace_id, (heads.sequence - signed).label("unsigned_events"),
+                     latest.created_at.label("signed_at"),
+                     select(events.received_at)
+                     .where(events.workspace_id == heads.workspace_id,
+                            events.sequence == signed + 1)
+                     .scalar_subquery().label("arrived"))
+              .select_from(_heads_and_latest()).where(heads.sequence > signed)
+              .offset(0).subquery())
+    signed_at, arrived = behind.c.signed_at, behind.c.arrived
+    since = case((signed_at.is_(None), arrived), (arrived.is_(None), signed_at),
+                 (signed_at > arrived, signed_at), else_=arrived)
+    return select(behind.c.workspace_id, behind.c.unsigned_events,
+                  type_coerce(since, UtcDateTime).label("waiting_since")).subquery()

@@ -464,7 +464,9 @@ class TreeRepository(Protocol):
 class CheckpointRepository(Protocol):
     def add(self, checkpoint: SignedCheckpoint) -> SignedCheckpoint:
         """Store it, unless that size was signed already: then the stored one, which the
-        caller must find identical (one size is never signed with two roots)."""
+        caller must find identical (one size is never signed with two roots). Either way
+        it is the workspace's latest from then on, unless a larger one is (``due`` and
+        the unsigned backlog compare chain heads with the latest)."""
         ...
 
     def get(self, workspace_id: str, tree_size: int) -> SignedCheckpoint | None: ...
@@ -480,7 +482,8 @@ class CheckpointRepository(Protocol):
     def due(self, signed_by: datetime, limit: int) -> list[str]:
         """Workspaces whose tree grew past their latest checkpoint, and whose latest was
         signed at ``signed_by`` or earlier (or never: then only if it has leaves - an empty
-        tree is signed when someone asks for it, not for every workspace created)."""
+        tree is signed when someone asks for it, not for every workspace created); those
+        waiting longest first."""
         ...
 
     def unsigned_backlog(self) -> tuple[int, datetime | None]:
