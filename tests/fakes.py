@@ -82,6 +82,7 @@ class FakeJobQueue:
         self.deliveries: list[tuple[str, bool]] = []
         self.scheduled: list[tuple[str, datetime]] = []
         self.delivery_claims: list[str] = []
+        self.listening: int | None = None
 
     def enqueue_processing(self, workspace_ids: Iterable[str], *, force: bool = False) -> None:
         self.enqueued.extend(workspace_ids)
@@ -110,6 +111,9 @@ class FakeJobQueue:
 
     def ping(self) -> bool:
         return True
+
+    def workers(self) -> int | None:
+        return self.listening
 
 
 class SharedLimiter:

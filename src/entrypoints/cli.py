@@ -188,13 +188,14 @@ def status(count: int, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(_status_document(report, queued)))
     else:
-        _print_status(report, queued if queued is not None else
-                      "in the serve process" if embedded else "unknown, Redis is unreachable")
+        unknown = "in the serve process" if embedded else "unknown, Redis is unreachable"
+        _print_status(report, queued if queued is not None else unknown,
+                      report.workers if report.workers is not None else unknown)
 
 
 def _status_document(report: ProcessingStatus, queued: int | None) -> dict[str, Any]:
     return {"pending_events": report.pending_events, "lag_seconds": round(report.lag_seconds, 3),
-            "queued_jobs": queued,
+            "queued_jobs": queued, "workers": report.workers,
             "behind": [{"workspace_id": lag.workspace_id, "pending_events": lag.pending_events,
                         "lag_seconds": round(lag.lag_seconds, 3)} for lag in report.behind],
             "unsigned_events": report.unsigned_events,
@@ -204,10 +205,11 @@ def _status_document(report: ProcessingStatus, queued: int | None) -> dict[str, 
                           "lag_seconds": round(lag.lag_seconds, 3)} for lag in report.unsigned]}
 
 
-def _print_status(report: ProcessingStatus, queued: int | str) -> None:
+def _print_status(report: ProcessingStatus, queued: int | str, workers: int | str) -> None:
     waited = f" (the oldest waiting {report.lag_seconds:,.1f} s)" if report.pending_events else ""
     click.echo(f"pending events: {report.pending_events:,}{waited}")
     click.echo(f"queued jobs: {queued}")
+    click.echo(f"workers: {workers}")
     _print_listing("furthest behind:", [
         f"{lag.workspace_id}  {lag.pending_events:>9,} pending, the oldest waiting "
         f"{lag.lag_seconds:,.1f} s" for lag in report.behind])

@@ -229,6 +229,21 @@ def test_status_names_the_workspaces_furthest_behind(  # type: ignore[no-untyped
     text = run("status", "--workspaces", "1000")
     assert f"{late}          3 pending" in text and "furthest behind:" in text
     assert f"{done}        150 unsigned" in text and "waiting longest for a checkpoint" in text
+    metrics = stack.client.get("/metrics").data.decode()
+    if kind == "embedded":  # its worker is a thread of serve
+        assert report["workers"] is None and "workers: in the serve process" in text
+        assert "auditrail_workers" not in metrics
+        return
+    assert report["workers"] == 0 and "workers: 0" in text and "auditrail_workers 0.0" in metrics
+    from rq import Worker
+    listening = Worker(stack.container.job_queue().queues, connection=stack.container.redis())
+    listening.register_birth()  # as `auditrail worker` does when it starts
+    try:
+        assert json.loads(run("status", "--workspaces", "0", "--json"))["workers"] == 1
+        assert "auditrail_workers 1.0" in stack.client.get("/metrics").data.decode()
+    finally:
+        listening.register_death()
+    assert "workers: 0" in run("status", "--workspaces", "0")
 
 
 def test_status_says_when_the_queue_cannot_be_seen(  # type: ignore[no-untyped-def]
@@ -236,5 +251,8 @@ def test_status_says_when_the_queue_cannot_be_seen(  # type: ignore[no-untyped-d
     """An unreachable Redis is not an empty queue."""
     monkeypatch.setenv("AUDITRAIL_DATABASE_URL", postgres_url)
     monkeypatch.setenv("AUDITRAIL_REDIS_URL", "redis://127.0.0.1:1/0")
-    assert "queued jobs: unknown, Redis is unreachable" in run("status", "--workspaces", "0")
-    assert json.loads(run("status", "--workspaces", "0", "--json"))["queued_jobs"] is None
+    text = run("status", "--workspaces", "0")
+    assert "queued jobs: unknown, Redis is unreachable" in text
+    assert "workers: unknown, Redis is unreachable" in text
+    report = json.loads(run("status", "--workspaces", "0", "--json"))
+    assert report["queued_jobs"] is None and report["workers"] is None

@@ -187,6 +187,13 @@ def test_processing_status_names_the_workspaces_furthest_behind(world: World) ->
     assert status.execute().behind == ()  # the metrics scrape asks for none
 
 
+def test_processing_status_counts_the_workers_the_queue_knows(world: World) -> None:
+    status = GetProcessingStatus(world.uow, world.clock, world.queue)
+    assert status.execute().workers is None  # the queue cannot tell
+    world.queue.listening = 3
+    assert status.execute().workers == 3
+
+
 def test_authenticate_accepts_the_issued_key(world: World) -> None:
     principal = world.authenticate.execute(world.admin.secret, "198.51.100.1")
     assert principal.workspace_id == world.workspace.id

@@ -84,6 +84,10 @@ class InProcessJobQueue:
     def ping(self) -> bool:
         return not self._threads or all(thread.is_alive() for thread in self._threads)
 
+    def workers(self) -> int | None:
+        """Not a process of its own: ``ping`` says whether its threads are alive."""
+        return None
+
     def start(self, handlers: Mapping[str, Callable[[str], object]],
               upkeep: Callable[[], None], tick: Callable[[], object] | None = None,
               tick_interval: float = 1.0) -> None:

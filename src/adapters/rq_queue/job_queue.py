@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from redis import Redis
 from redis.exceptions import RedisError
-from rq import Queue
+from rq import Queue, Worker
 
 log = logging.getLogger(__name__)
 
@@ -170,6 +170,14 @@ class RqJobQueue:
             return bool(self._redis.ping())
         except RedisError:
             return False
+
+    def workers(self) -> int | None:
+        """RQ's registry of live workers: a worker killed outright stays in it until its
+        registration expires (RQ's worker TTL, 7 minutes)."""
+        try:
+            return len(Worker.all(queue=self.queues[0]))
+        except RedisError:
+            return None
 
 
 class _Sender:

@@ -57,3 +57,9 @@ class JobQueue(Protocol):
     def ping(self) -> bool:
         """Whether the queue's backing store is reachable (for ``/readyz``)."""
         ...
+
+    def workers(self) -> int | None:
+        """Worker processes listening on the queues, for the operator; None when this
+        process cannot tell (the embedded queue's worker is a thread of ``serve``, and an
+        unreachable Redis is not zero workers)."""
+        ...

@@ -1,5 +1,6 @@
-"""What an operator watches: the pending backlog, how late processing is, queued jobs, and
-how long processed events have waited for a signed checkpoint."""
+"""What an operator watches: the pending backlog, how late processing is, queued jobs and
+the workers taking them, and how long processed events have waited for a signed
+checkpoint."""
 
 from __future__ import annotations
 
@@ -42,6 +43,8 @@ class ProcessingStatus:
     cadence (and a second) while signing works; growing when it does not."""
     unsigned: tuple[SigningLag, ...] = ()
     """The workspaces waiting longest for a checkpoint, that one first (when asked for)."""
+    workers: int | None = None
+    """Worker processes listening on the queues (None: this process cannot tell)."""
 
 
 class GetProcessingStatus:
@@ -68,7 +71,8 @@ class GetProcessingStatus:
         waiting = tuple(SigningLag(log.workspace_id, log.unsigned_events,
                                    _age(now, log.waiting_since)) for log in logs)
         return ProcessingStatus(pending, _age(now, oldest), self._queue.depth(), behind,
-                                unsigned, _age(now, owed_since), waiting)
+                                unsigned, _age(now, owed_since), waiting,
+                                self._queue.workers())
 
 
 def _age(now: datetime, since: datetime | None) -> float:

@@ -66,6 +66,10 @@ class _StatusCollector:
                                 "Age of the oldest pending event.", value=now.lag_seconds)
         yield GaugeMetricFamily("auditrail_queue_depth", "Jobs waiting in the queue.",
                                 value=now.queued_jobs)
+        if now.workers is not None:  # the embedded worker is a thread: /readyz tells
+            yield GaugeMetricFamily("auditrail_workers",
+                                    "Worker processes listening on the queues.",
+                                    value=now.workers)
         yield GaugeMetricFamily("auditrail_events_unsigned",
                                 "Processed events no signed checkpoint covers yet.",
                                 value=now.unsigned_events)
