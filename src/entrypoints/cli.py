@@ -176,9 +176,10 @@ def worker(burst: bool, metrics_port: int | None) -> None:
               show_default=True, help="How many of the workspaces furthest behind to list.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def status(count: int, as_json: bool) -> None:
-    """Processing: pending events, how long the oldest has waited, queued jobs, and the
-    workspaces furthest behind (which chain is stuck, or whether all are slow); signing:
-    processed events no checkpoint covers yet, and the workspaces waiting longest."""
+    """Processing: pending events, how long the oldest has waited, queued jobs, the
+    workers taking them, and the workspaces furthest behind (which chain is stuck, or
+    whether all are slow); signing: processed events no checkpoint covers yet, and the
+    workspaces waiting longest."""
     container = _container()
     report = container.processing_status().execute(workspaces=count)
     # The embedded queue lives in the `serve` process; this process cannot see it. An
