@@ -14,8 +14,9 @@ what a job costs. In one run, with one and with two workers:
   * the same jobs' function called in this process, one workspace after another: what a
     drain costs without RQ around it;
   * what an idle worker costs with ``--idle-workspaces`` workspaces: the scan of the
-    workspaces' logs its checkpoint sweep makes every second, and the one a metrics scrape
-    makes, beside a bare count of the chain heads (one row a workspace) in the database.
+    workspaces' logs its checkpoint sweep makes every second, the one a metrics scrape
+    makes and upkeep's retention run (every 15 s), beside a bare count of the chain heads
+    (one row a workspace) in the database.
 A steady trickle from many workspaces is processed about (active workspaces) / (drains
 per second) seconds after it arrives: events arriving meanwhile join the next drain.
 """
@@ -109,12 +110,14 @@ class Bench:
         alone = self.drains_in_process()
         print(f"auditrail  the same jobs in this process, no RQ   {alone:>9,.0f} workspaces/s"
               f"   ({1000 / alone:.1f} ms a drain)", flush=True)
-        sweep, scrape, floor = self.idle_cost()
+        sweep, scrape, retention, floor = self.idle_cost()
         count = f"{self.options.idle_workspaces:,} workspaces"
         print(f"limit  a scan of the chain heads, {count:<20} {floor:>9.1f} ms")
         print(f"auditrail  the sweep's scan, {count:<21} {sweep:>9.1f} ms a second, "
               f"in every worker")
         print(f"auditrail  a scrape's signing backlog, {count:<11} {scrape:>9.1f} ms")
+        print(f"auditrail  upkeep's retention run, {count:<15} {retention:>9.1f} ms every "
+              f"15 s, in every worker")
         print("\nratio                                               value")
         for workers in (1, 2):
             print(f"{f'workspace drains / no-op jobs, {workers} worker(s)':<50} "
@@ -161,10 +164,11 @@ class Bench:
             jobs.process_workspace(workspace_id)
         return len(ids) / (time.perf_counter() - started)
 
-    def idle_cost(self) -> tuple[float, float, float]:
-        """Median ms of the sweep's scan (``due``), of the scrape's (the signing backlog)
-        and of a bare chain-head scan, over ``--idle-workspaces`` workspaces that are all
-        signed up to their heads: nothing to do, as in a quiet hour."""
+    def idle_cost(self) -> tuple[float, float, float, float]:
+        """Median ms of the sweep's scan (``due``), of the scrape's (the signing backlog),
+        of upkeep's retention run and of a bare chain-head scan, over
+        ``--idle-workspaces`` workspaces that are all signed up to their heads, none with
+        an event to remove: nothing to do, as in a quiet hour."""
         self._signed_workspaces(self.options.idle_workspaces)
         engine = self.container.engine()
         signed_by = datetime.now(UTC) - timedelta(seconds=4)
@@ -172,9 +176,10 @@ class Bench:
             repository = SqlCheckpointRepository(connection)
             sweep = _median_ms(lambda: repository.due(signed_by, 1_000))
             scrape = _median_ms(repository.unsigned_backlog)
+            retention = _median_ms(self.container.apply_retention().execute)
             floor = _median_ms(lambda: connection.exec_driver_sql(
                 "SELECT count(*) FROM chain_heads WHERE sequence > 0").all())
-        return sweep, scrape, floor
+        return sweep, scrape, retention, floor
 
     def _signed_workspaces(self, total: int) -> None:
         """Workspaces up to ``total``, made by SQL as the service would leave them: a head

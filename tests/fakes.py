@@ -205,6 +205,10 @@ class _WorkspaceRepo:
     def list(self) -> list[Workspace]:
         return sorted(self._s.workspaces.values(), key=lambda w: (w.created_at, w.id))
 
+    def retention_periods(self) -> dict[str, int]:
+        return {w.id: w.effective_retention_days for w in self._s.workspaces.values()
+                if w.effective_retention_days is not None}
+
 
 class _ApiKeyRepo:
     def __init__(self, state: _Store) -> None:

@@ -22,6 +22,13 @@ MAX_ALLOWLIST_ENTRIES = 100
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
+def effective_retention_days(plan: str, retention_days: int | None) -> int | None:
+    """The workspace's own setting, else its plan's default (None: kept forever)."""
+    if retention_days is not None:
+        return retention_days
+    return DEFAULT_RETENTION_DAYS.get(plan)
+
+
 @dataclass(frozen=True)
 class Workspace:
     """A tenant. ``rate_limit_per_minute`` is only stored for enterprise plans."""
@@ -42,10 +49,7 @@ class Workspace:
 
     @property
     def effective_retention_days(self) -> int | None:
-        """The workspace's own setting, else its plan's default (None: kept forever)."""
-        if self.retention_days is not None:
-            return self.retention_days
-        return DEFAULT_RETENTION_DAYS.get(self.plan)
+        return effective_retention_days(self.plan, self.retention_days)
 
     def allows(self, client_address: str) -> bool:
         """Whether a request from ``client_address`` may use this workspace."""

@@ -48,3 +48,14 @@ def test_retention_keeps_an_anchored_verifiable_chain(stack: Stack, tmp_path: Pa
     assert result.exit_code == 0, result.output
     assert "retention anchor at sequence 3" in result.output
     assert report["anchor"]["hash"] in result.output
+
+
+def test_retention_reads_each_workspaces_period(stack: Stack) -> None:
+    starter, _ = stack.new_workspace("S", plan="starter")
+    forever, _ = stack.new_workspace("E")  # enterprise: kept forever unless set
+    own, key = stack.new_workspace("O", plan="free")
+    assert stack.client.patch("/api/v1/workspace", headers=bearer(key),
+                              json={"retention_days": 7}).status_code == 200
+    with stack.container.uow(read_only=True) as uow:
+        periods = uow.workspaces.retention_periods()
+    assert (periods[starter], periods[own]) == (90, 7) and forever not in periods

@@ -16,7 +16,7 @@ from domain.cursor import Position
 from domain.hash_chain import GENESIS_HASH, ChainHead
 from domain.idempotency import IdempotencyRecord
 from domain.viewer_links import VIEWER_LINK_PREFIX
-from domain.workspaces import Workspace
+from domain.workspaces import Workspace, effective_retention_days
 
 
 class SqlWorkspaceRepository:
@@ -41,6 +41,12 @@ class SqlWorkspaceRepository:
         rows = self._db.execute(
             select(t.workspaces).order_by(t.workspaces.c.created_at, t.workspaces.c.id))
         return [workspace_from(row) for row in rows.mappings()]
+
+    def retention_periods(self) -> dict[str, int]:
+        c = t.workspaces.c
+        rows = self._db.execute(select(c.id, c.plan, c.retention_days))
+        return {workspace_id: days for workspace_id, plan, retention_days in rows
+                if (days := effective_retention_days(plan, retention_days)) is not None}
 
 
 _KEY_WITH_WORKSPACE = (

@@ -44,15 +44,17 @@ class ApplyRetention:
         """Remove what is due in every workspace (bounded per run); return how many."""
         now = self._clock.now()
         with self._uow_factory(read_only=True) as uow:
-            # Two queries whatever the number of workspaces: the usual answer is "nothing due".
-            workspaces = [w for w in uow.workspaces.list()
-                          if w.effective_retention_days is not None]
+            # Two queries whatever the number of workspaces: the usual answer is "nothing
+            # due". Periods, not workspaces: building 20,000 of them every 15 s cost
+            # each worker 158 ms a run.
+            periods = uow.workspaces.retention_periods()
             oldest = uow.events.oldest_retained()
         removed = 0
-        for workspace in workspaces:
-            cutoff = now - timedelta(days=workspace.effective_retention_days)
-            if workspace.id in oldest and oldest[workspace.id] < cutoff:
-                removed += self._trim(workspace.id, cutoff)
+        for workspace_id, first in sorted(oldest.items()):
+            days = periods.get(workspace_id)
+            cutoff = now - timedelta(days=days) if days is not None else None
+            if cutoff is not None and first < cutoff:
+                removed += self._trim(workspace_id, cutoff)
         return removed
 
     def _trim(self, workspace_id: str, cutoff: datetime) -> int:
