@@ -11,6 +11,7 @@ import time
 import urllib.request
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rq.results import Result
@@ -60,6 +61,29 @@ def test_metrics_cover_requests_events_and_backlog(stack: Stack) -> None:
     assert sample(text, "auditrail_http_request_duration_seconds_count",
                   route="/api/v1/events/batch") >= 1
     assert "auditrail_queue_depth" in text
+
+
+def test_the_documented_alerting_rules_parse_and_name_metrics_we_export(
+        stack_factory: Any) -> None:
+    """docs/operations.md's rules, parsed as Prometheus would: each expression is valid
+    PromQL, every auditrail_ series it reads is exported (by a production server, which
+    also counts the workers), and a rename cannot leave a rule silently watching nothing."""
+    import promql_parser
+    import yaml
+
+    document = (Path(__file__).parents[2] / "docs" / "operations.md").read_text()
+    block = document.split("#### Alerting rules", 1)[1].split("```yaml\n", 1)[1]
+    rules = yaml.safe_load(block.split("```", 1)[0])["groups"][0]["rules"]
+    exported = set(re.findall(r"^# TYPE (\w+) ", stack_factory("production").client.get(
+        "/metrics").get_data(as_text=True), re.M))
+    read: set[str] = set()
+    for rule in rules:
+        assert rule["alert"].startswith("Auditrail") and rule["annotations"]["summary"]
+        promql_parser.walk(promql_parser.parse(rule["expr"]), lambda node: read.add(
+            node.name) if isinstance(node, promql_parser.VectorSelector) else None)
+    assert read and read <= exported, read - exported
+    assert {"auditrail_workers", "auditrail_checkpoint_lag_seconds",
+            "auditrail_processing_lag_seconds"} <= read
 
 
 def test_rate_limit_rejections_are_counted(stack: Stack) -> None:
