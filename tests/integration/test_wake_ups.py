@@ -12,7 +12,8 @@ from collections.abc import Iterator
 import pytest
 from redis import Redis
 
-from adapters.rq_queue.job_queue import RqJobQueue, _Sender
+from adapters.rq_queue.job_queue import RqJobQueue, _Sender, _Warnings
+from adapters.rq_queue.job_queue import log as queue_log
 from tests.queues import forget_queue
 
 
@@ -138,3 +139,29 @@ def test_processing_is_taken_before_exports_queued_earlier(make_queue) -> None: 
     while (found := Queue.dequeue_any(queue.queues, None, connection=queue.queue.connection)):
         taken.append(found[0].args[0])
     assert taken == ["ws_late", "exp_0", "exp_1", "exp_2"]
+
+
+def test_with_redis_down_each_failure_is_said_once_a_minute(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Requests keep noting wake-ups while Redis is down: the sender's every send fails,
+    and so do exports and deliveries asked for meanwhile. Each kind is one line a minute,
+    counting what it left out, not a line a send."""
+    now = [0.0]
+    queue = RqJobQueue(Redis.from_url("redis://127.0.0.1:1/0"), "jobs.process",
+                       "jobs.export", "jobs.deliver", queue_name="test-down",
+                       warnings=_Warnings(clock=lambda: now[0]))
+    try:
+        for n in range(50):
+            queue.request_processing([f"ws_{n}"])
+            queue.flush()
+            queue.enqueue_export("exp_1")
+        said = [r.getMessage() for r in caplog.records if r.name == queue_log.name]
+        assert said == ["could not enqueue processing (ConnectionError); upkeep will retry",
+                        "could not enqueue an export (ConnectionError); upkeep will retry"]
+        now[0] = 61.0
+        queue.enqueue_processing(["ws_late"])
+        assert [r.getMessage() for r in caplog.records][-1] == (
+            "could not enqueue processing (ConnectionError); upkeep will retry; "
+            "49 more since the last such line")
+    finally:
+        queue.close()

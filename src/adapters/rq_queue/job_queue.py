@@ -6,6 +6,7 @@ import atexit
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
@@ -47,8 +48,10 @@ class RqJobQueue:
                  delivery_job_path: str = "", queue_name: str = "auditrail",
                  job_timeout: int = 600, export_timeout: int = 6 * 3600,
                  delivery_timeout: int = 600,
-                 send_interval: float = SEND_INTERVAL_SECONDS) -> None:
+                 send_interval: float = SEND_INTERVAL_SECONDS,
+                 warnings: _Warnings | None = None) -> None:
         self._redis = redis
+        self._warnings = warnings or _Warnings()
         self._queue = Queue(queue_name, connection=redis)
         self._exports = Queue(f"{queue_name}-exports", connection=redis)
         self._deliveries = Queue(f"{queue_name}-deliveries", connection=redis)
@@ -80,16 +83,14 @@ class RqJobQueue:
                        workspace_ids, force)
         except RedisError as exc:
             # The events are already committed; upkeep re-queues them once Redis is back.
-            log.warning("could not enqueue processing (%s); upkeep will retry",
-                        type(exc).__name__)
+            self._warnings.warn("enqueue processing", exc)
 
     def enqueue_deliveries(self, stream_ids: Iterable[str], *, force: bool = False) -> None:
         try:
             self._wake(self._deliveries, self._delivery_prefix, self._delivery_job_path,
                        self._delivery_timeout, stream_ids, force)
         except RedisError as exc:
-            log.warning("could not enqueue deliveries (%s); upkeep will retry",
-                        type(exc).__name__)
+            self._warnings.warn("enqueue deliveries", exc)
 
     def schedule_delivery(self, stream_id: str, at: datetime) -> None:
         """Marked for as long as the wait and then some, so the wake-ups of every chunk
@@ -108,8 +109,7 @@ class RqJobQueue:
                                             job_timeout=self._delivery_timeout, result_ttl=0,
                                             failure_ttl=86_400)
         except RedisError as exc:
-            log.warning("could not schedule a delivery (%s); upkeep will retry",
-                        type(exc).__name__)
+            self._warnings.warn("schedule a delivery", exc)
 
     def claim_delivery(self, stream_id: str) -> None:
         self._redis.delete(self._delivery_prefix + stream_id)
@@ -142,8 +142,7 @@ class RqJobQueue:
             self._exports.enqueue_many([self._job(self._export_job_path, export_id,
                                                   self._export_timeout)])
         except RedisError as exc:
-            log.warning("could not enqueue an export (%s); upkeep will retry",
-                        type(exc).__name__)
+            self._warnings.warn("enqueue an export", exc)
 
     def _job(self, path: str, argument: str, timeout: int):  # type: ignore[no-untyped-def]
         """Ids only, never objects; results are not kept (the database has them).
@@ -178,6 +177,33 @@ class RqJobQueue:
             return len(Worker.all(queue=self.queues[0]))
         except RedisError:
             return None
+
+
+class _Warnings:
+    """At most one line a minute for each kind of failure, saying how many it left out:
+    with Redis down, every server process would otherwise write one each time it sends
+    its wake-ups, up to a hundred a second under load (the rate limiter, meeting the same
+    outage, already says so once a minute)."""
+
+    def __init__(self, interval: float = 60.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._interval = interval
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._last: dict[str, float] = {}
+        self._held: dict[str, int] = {}
+
+    def warn(self, what: str, exc: Exception) -> None:
+        now = self._clock()
+        with self._lock:
+            last = self._last.get(what)
+            if last is not None and now - last < self._interval:
+                self._held[what] = self._held.get(what, 0) + 1
+                return
+            self._last[what] = now
+            held = self._held.pop(what, 0)
+        since = f"; {held} more since the last such line" if held else ""
+        log.warning("could not %s (%s); upkeep will retry%s", what, type(exc).__name__, since)
 
 
 class _Sender:
