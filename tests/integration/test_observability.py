@@ -256,3 +256,31 @@ def test_exc_info_becomes_a_traceback_at_debug_only(level: int) -> None:
         assert line["traceback"].endswith("ValueError: private")
     else:
         assert "traceback" not in line and "private" not in json.dumps(line)
+
+
+def test_a_periodic_task_failing_says_so_once_a_minute_then_that_it_recovered(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A worker signs every second: with the database down for five minutes it said so
+    300 times. Now: the first failure, one line a minute while it lasts, the recovery."""
+    from entrypoints.worker.rq_worker import Outage
+    now = [0.0]
+    outage = Outage("signing checkpoints", clock=lambda: now[0])
+    caplog.set_level(logging.INFO, logger="entrypoints.worker.rq_worker")
+
+    def down() -> None:
+        raise ConnectionError("the database is down")
+
+    for second in range(300):
+        now[0] = float(second)
+        outage.run(down)
+    outage.run(lambda: None)
+    outage.run(lambda: None)
+    assert [r.getMessage() for r in caplog.records] == [
+        "signing checkpoints failed (ConnectionError); retrying",
+        "signing checkpoints still failing after 60 s (ConnectionError)",
+        "signing checkpoints still failing after 120 s (ConnectionError)",
+        "signing checkpoints still failing after 180 s (ConnectionError)",
+        "signing checkpoints still failing after 240 s (ConnectionError)",
+        "signing checkpoints works again after 299 s"]
+    with pytest.raises(KeyError):  # an error it was not told to expect is not swallowed
+        Outage("scheduling").run(lambda: {}["x"], (ConnectionError,))

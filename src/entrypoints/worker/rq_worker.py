@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable
 
 from prometheus_client import start_http_server
 from redis.exceptions import RedisError
@@ -57,7 +59,7 @@ def run_worker(container: Container, *, burst: bool = False,
     stop = threading.Event()
     if burst:
         jobs.upkeep()
-        _schedule_once(scheduler)
+        _schedule_once(scheduler, Outage("scheduling"))
         _retire(scheduler)
     else:
         threading.Thread(target=_upkeep_loop, args=(stop,), name="auditrail-upkeep",
@@ -78,14 +80,46 @@ def run_worker(container: Container, *, burst: bool = False,
         log.info("worker stopped", extra=where)
 
 
+class Outage:
+    """A periodic task's failures as an operator wants to read them: the first, one a
+    minute while they go on, and the recovery - not a line a second from every worker for
+    as long as the database or Redis is down."""
+
+    def __init__(self, task: str, clock: Callable[[], float] = time.monotonic,
+                 interval: float = 60.0) -> None:
+        self._task = task
+        self._clock = clock
+        self._interval = interval
+        self._since: float | None = None
+        self._said = 0.0
+
+    def run(self, step: Callable[[], object],
+            errors: tuple[type[Exception], ...] = (Exception,)) -> None:
+        try:
+            step()
+        except errors as exc:
+            self._failed(type(exc).__name__)
+            return
+        if self._since is not None:
+            log.info("%s works again after %.0f s", self._task, self._clock() - self._since)
+            self._since = None
+
+    def _failed(self, kind: str) -> None:
+        now = self._clock()
+        if self._since is None:
+            self._since = self._said = now
+            log.warning("%s failed (%s); retrying", self._task, kind)
+        elif now - self._said >= self._interval:
+            self._said = now
+            log.warning("%s still failing after %.0f s (%s)", self._task, now - self._since,
+                        kind)
+
+
 def _upkeep_loop(stop: threading.Event) -> None:
     """Upkeep at start (recover what a crash left behind), then every interval."""
+    outage = Outage("upkeep")
     while True:
-        try:
-            jobs.upkeep()
-        except Exception as exc:
-            log.warning("upkeep failed (%s); retrying in %ss", type(exc).__name__,
-                        UPKEEP_INTERVAL_SECONDS)
+        outage.run(jobs.upkeep)
         if stop.wait(UPKEEP_INTERVAL_SECONDS):
             return
 
@@ -100,27 +134,21 @@ def _scheduler_loop(scheduler: RQScheduler, stop: threading.Event) -> None:
     if that worker dies, another takes the lock over once it expires (about two minutes),
     and meanwhile upkeep wakes every stream whose retry is due.
     """
+    scheduling, signing = Outage("scheduling"), Outage("signing checkpoints")
     try:
         while True:
-            _schedule_once(scheduler)
-            _sign_checkpoints()
+            _schedule_once(scheduler, scheduling)
+            # Every second, in every worker: signing is idempotent per size, so two
+            # workers that sign one workspace at once store one checkpoint.
+            signing.run(jobs.sign_checkpoints)
             if stop.wait(SCHEDULER_INTERVAL_SECONDS):
                 return
     finally:
         _retire(scheduler)
 
 
-def _sign_checkpoints() -> None:
-    """Every second, in every worker: signing is idempotent per size, so two workers that
-    sign one workspace at once store one checkpoint."""
-    try:
-        jobs.sign_checkpoints()
-    except Exception as exc:
-        log.warning("signing checkpoints failed (%s); retrying", type(exc).__name__)
-
-
-def _schedule_once(scheduler: RQScheduler) -> None:
-    try:
+def _schedule_once(scheduler: RQScheduler, outage: Outage) -> None:
+    def schedule() -> None:
         if scheduler.last_heartbeat is None:
             scheduler.register_birth()
         if scheduler.should_reacquire_locks:
@@ -128,8 +156,8 @@ def _schedule_once(scheduler: RQScheduler) -> None:
         if scheduler.acquired_locks:
             scheduler.heartbeat()
             scheduler.enqueue_scheduled_jobs()
-    except RedisError as exc:
-        log.warning("scheduling failed (%s); retrying", type(exc).__name__)
+
+    outage.run(schedule, (RedisError,))
 
 
 def _retire(scheduler: RQScheduler) -> None:
