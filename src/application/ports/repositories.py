@@ -498,7 +498,8 @@ class CheckpointRepository(Protocol):
 
     def unsigned_by_workspace(self, limit: int) -> list[UnsignedLog]:
         """The ``limit`` workspaces that have waited longest for a checkpoint, that one
-        first: where an operator looks when signing stops (a diverged tree, a bad key)."""
+        first: where an operator looks when signing stops (a stored tree changed behind
+        the service's back is never signed over)."""
         ...
 
 

@@ -51,9 +51,10 @@ class ApplyRetention:
             oldest = uow.events.oldest_retained()
         removed = 0
         for workspace_id, first in sorted(oldest.items()):
-            days = periods.get(workspace_id)
-            cutoff = now - timedelta(days=days) if days is not None else None
-            if cutoff is not None and first < cutoff:
+            if workspace_id not in periods:
+                continue  # kept forever
+            cutoff = now - timedelta(days=periods[workspace_id])
+            if first < cutoff:
                 removed += self._trim(workspace_id, cutoff)
         return removed
 
