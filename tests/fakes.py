@@ -42,6 +42,7 @@ from domain.idempotency import IdempotencyRecord
 from domain.rate_limit import Decision
 from domain.streams import ACTIVE as STREAM_ACTIVE
 from domain.streams import PAUSED, Stream
+from domain.timestamps import from_micros
 from domain.viewer_links import ViewerLink
 from domain.workspaces import Workspace
 
@@ -730,7 +731,8 @@ class _AlertWindowRepo:
 
     def purge(self, horizon_before: datetime, limit: int) -> int:
         doomed = [k for k, (_, state) in self._s.alert_windows.items()
-                  if state.horizon is not None and state.horizon < horizon_before][:limit]
+                  if state.horizon is not None
+                  and from_micros(state.horizon) < horizon_before][:limit]
         for key in doomed:
             del self._s.alert_windows[key]
         return len(doomed)

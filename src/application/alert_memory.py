@@ -122,16 +122,16 @@ class _Remembered:
 
 
 def _weight(state: WindowState | None) -> int:
-    """A state and each event it counts are a few hundred bytes each (1.5 KB for a state
-    counting four events, measured)."""
+    """A state and each event it counts are about 200 bytes each (1 KB for a state
+    counting four events, their ids included, measured)."""
     return 1 + len(state.events) if state is not None else 1
 
 
 class WindowMemory:
     """The window states a workspace's last chunk in this process read and wrote.
 
-    ``max_weight`` bounds it all: states plus the events they count, about 300 bytes each,
-    so the default holds about 30 MB (the alert benchmark's workspace, 100 rules counting
+    ``max_weight`` bounds it all: states plus the events they count, about 200 bytes each,
+    so the default holds about 20 MB (the alert benchmark's workspace, 100 rules counting
     200 actors and 258 addresses, weighed 17,423 at most). The least recently used go first;
     a workspace that alone outweighs it is not remembered (each of its chunks reads).
     """

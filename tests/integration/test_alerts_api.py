@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from domain.timestamps import format_timestamp
+from domain.alert_evaluation import WindowState
+from domain.timestamps import format_timestamp, from_micros, to_micros
 from tests.geo_db import LONDON_V4, SYDNEY_V6, build_city_database
 from tests.integration.stacks import Stack, bearer
 from tests.receivers import Answer, receiver, signature_valid
@@ -267,6 +268,37 @@ def test_a_chunk_costs_a_bounded_number_of_statements_whatever_the_rules(
     # The rules' versions, the rules, the window states read and written (nothing
     # triggers); then the versions and the states written.
     assert counts == [4, 2, 4, 2]
+
+
+def test_window_states_read_back_as_written_and_purge_by_their_horizon(
+        stack: Stack) -> None:
+    """States are stored in event-time microseconds; the horizon column the purge reads is
+    derived from them on write, exact to the microsecond."""
+    workspace_id, _ = stack.new_workspace()
+    newest = to_micros(NOW) + 123_457
+    counted = ((newest - 5_000_001, "evt_a", 7), (newest, "evt_b", 9))
+    states = {("alr_1", "actor_id:usr_1"): WindowState(counted, newest),
+              ("alr_1", "actor_id:usr_2"): WindowState(newest=newest,
+                                                       quiet_until=newest + 60_000_000),
+              ("alr_2", "workspace"): WindowState()}
+    with stack.container.uow() as uow:
+        uow.alert_windows.save(workspace_id, states, NOW)
+        uow.commit()
+    with stack.container.uow(read_only=True) as uow:
+        assert uow.alert_windows.load(workspace_id, [*states, ("alr_3", "x")]) == states
+        assert uow.alert_windows.load("ws_other", states) == {}
+    first = from_micros(states[("alr_1", "actor_id:usr_1")].horizon)  # type: ignore[arg-type]
+    tick = timedelta(microseconds=1)
+    # The purge is not a workspace's (upkeep runs it for all): what is left is checked.
+    for before, left in ((first, 3), (first + tick, 2), (first + timedelta(seconds=60), 2),
+                         (first + timedelta(seconds=60) + tick, 1)):
+        with stack.container.uow() as uow:
+            uow.alert_windows.purge(before, limit=100_000)
+            uow.commit()
+        with stack.container.uow(read_only=True) as uow:
+            kept = uow.alert_windows.load(workspace_id, states)
+        assert len(kept) == left, before
+    assert kept == {("alr_2", "workspace"): WindowState()}  # no horizon: nothing to wait for
 
 
 @pytest.mark.parametrize("change", ["patch", "delete"])

@@ -74,7 +74,8 @@ def single_pass(stack: Stack, workspace_id: str) -> list[tuple[str, str, list[st
         rules = uow.alert_rules.enabled(workspace_id)
         chain = list(uow.events.iter_chain(workspace_id, 1, None, 1000))
     outcome = evaluate(RuleIndex(rules).matches(chain), {})
-    return [(t.rule.id, t.group_key, [c.event_id for c in t.events]) for t in outcome.triggers]
+    return [(t.rule.id, t.group_key, [event_id for _, event_id, _ in t.events])
+            for t in outcome.triggers]
 
 
 def triggered(stack: Stack, workspace_id: str, key: str) -> list[tuple[str, str, list[str]]]:

@@ -83,10 +83,10 @@ def test_missing_revisions_name_what_db_upgrade_would_apply(tmp_path: Path) -> N
     engine = build_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
     assert missing_revisions(engine) == ["0001", "0002", "0003", "0004", "0005", "0006",
                                          "0007", "0008", "0009", "0010", "0011", "0012",
-                                         "0013"]
+                                         "0013", "0014"]
     upgrade(engine, "0005")
     assert missing_revisions(engine) == ["0006", "0007", "0008", "0009", "0010", "0011",
-                                         "0012", "0013"]
+                                         "0012", "0013", "0014"]
     upgrade(engine)
     assert missing_revisions(engine) == []
     with engine.begin() as connection:  # as a newer release leaves it: old code still runs
@@ -167,4 +167,18 @@ def test_each_workspaces_latest_checkpoint_is_filled_in(
         rows = connection.execute(select(t.latest_checkpoints)
                                   .order_by(t.latest_checkpoints.c.workspace_id)).all()
     assert [tuple(row) for row in rows] == [("ws_1", 7, times[1]), ("ws_2", 5, times[0])]
+    engine.dispose()
+
+
+def test_alert_window_pages_keep_room_for_in_place_updates(empty_postgres: str) -> None:
+    """0014: each chunk rewrites the window states it counts; a fill of 70 % lets
+    PostgreSQL do it on the same page (HOT)."""
+    engine = build_engine(empty_postgres)
+    query = text("SELECT reloptions FROM pg_class WHERE relname = 'alert_windows'")
+    upgrade(engine, "0013")
+    with engine.connect() as connection:
+        assert connection.execute(query).scalar_one() is None
+    upgrade(engine)
+    with engine.connect() as connection:
+        assert connection.execute(query).scalar_one() == ["fillfactor=70"]
     engine.dispose()

@@ -15,6 +15,7 @@ from domain.alert_evaluation import RuleIndex, WindowState, evaluate
 from domain.alert_rules import AlertRule, Threshold, rule_settings
 from domain.errors import ValidationFailed
 from domain.events import Event
+from domain.timestamps import to_micros
 from tests.factories import EventFactory
 
 T0 = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
@@ -41,7 +42,8 @@ def run(rules: list[AlertRule], events: list[Event],
         states: dict | None = None) -> list[tuple[str, str, list[str]]]:
     """(rule id, group key, event ids) of each alert, in the order they trigger."""
     outcome = evaluate(RuleIndex(rules).matches(events), states or {})
-    return [(t.rule.id, t.group_key, [c.event_id for c in t.events]) for t in outcome.triggers]
+    return [(t.rule.id, t.group_key, [event_id for _, event_id, _ in t.events])
+            for t in outcome.triggers]
 
 
 def threshold(count: int, window: int, group_by: str = "actor_id") -> Threshold:
@@ -154,9 +156,10 @@ def test_state_kept_stays_within_the_window_and_below_the_count() -> None:
     limited = rule(threshold=threshold(3, 60))
     outcome = evaluate(RuleIndex([limited]).matches([event(0), event(50), event(100)]), {})
     [state] = outcome.states.values()
-    assert [c.occurred_at for c in state.events] == [T0 + timedelta(seconds=s)
-                                                     for s in (50, 100)]
-    assert state.newest == T0 + timedelta(seconds=100) and state.horizon is not None
+    assert [at for at, _, _ in state.events] == [to_micros(T0 + timedelta(seconds=s))
+                                                 for s in (50, 100)]
+    assert state.newest == to_micros(T0 + timedelta(seconds=100))
+    assert state.horizon == to_micros(T0 + timedelta(seconds=100, days=7))
 
 
 def test_a_match_that_changes_nothing_leaves_no_state_to_write() -> None:
@@ -195,7 +198,7 @@ def test_chunking_never_changes_what_triggers(offsets: list[int], actors: list[s
     for start, stop in itertools.pairwise(bounds):
         outcome = evaluate(RuleIndex(rules).matches(events[start:stop]), states)
         states = {**states, **outcome.states}
-        chunked += [(t.rule.id, t.group_key, [c.event_id for c in t.events])
+        chunked += [(t.rule.id, t.group_key, [event_id for _, event_id, _ in t.events])
                     for t in outcome.triggers]
     assert chunked == whole
 

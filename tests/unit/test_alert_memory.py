@@ -13,9 +13,10 @@ import pytest
 from application.alert_memory import RuleSets, WindowMemory
 from application.use_cases.evaluate_alerts import AlertEvaluation
 from application.use_cases.process_pending_events import ProcessPendingEvents
-from domain.alert_evaluation import Counted, RuleIndex, WindowState
+from domain.alert_evaluation import RuleIndex, WindowState
 from domain.alert_rules import AlertRule
 from domain.events import Event
+from domain.timestamps import to_micros
 from tests import fakes
 from tests.unit.test_alert_use_cases import Alerts
 
@@ -142,8 +143,8 @@ def test_changing_the_rules_between_chunks_forgets_the_windows() -> None:
 def test_memory_is_bounded_by_what_it_holds() -> None:
     """A state weighs 1 + the events it counts; so does a key known to have none."""
     memory = WindowMemory(max_workspaces=2, max_weight=10)
-    counted = tuple(Counted(T0, f"evt_{n}", n) for n in range(3))
-    heavy, light = WindowState(counted, newest=T0), WindowState(newest=T0)
+    counted = tuple((to_micros(T0), f"evt_{n}", n) for n in range(3))
+    heavy, light = WindowState(counted, newest=to_micros(T0)), WindowState(newest=to_micros(T0))
     version = (("alr_1", T0),)
     memory.remember("ws_1", (0, "a"), (5, "b"), version,
                     {("alr_1", "x"): heavy, ("alr_1", "y"): None}, recalled=False)
@@ -180,7 +181,8 @@ def test_memory_holds_at_most_so_many_workspaces() -> None:
 def test_a_late_chunk_does_not_overwrite_a_later_one() -> None:
     memory = WindowMemory()
     version = (("alr_1", T0),)
-    first, second = WindowState(newest=T0), WindowState(newest=T0 + timedelta(seconds=1))
+    first = WindowState(newest=to_micros(T0))
+    second = WindowState(newest=to_micros(T0 + timedelta(seconds=1)))
     memory.remember("ws_1", (0, "a"), (5, "b"), version, {("alr_1", "x"): first},
                     recalled=False)
     memory.remember("ws_1", (5, "b"), (9, "c"), version, {("alr_1", "x"): second},

@@ -266,7 +266,9 @@ alert_windows = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     # No index on horizon: every chunk rewrites the states it touches, and an unindexed
     # horizon lets PostgreSQL update them in place (HOT); upkeep's purge scans the table.
+    # The room on each page that such updates need: revision 0014.
     PrimaryKeyConstraint("rule_id", "group_key", name="pk_alert_windows"),
+    postgresql_with={"fillfactor": 70},
 )
 
 tree_tiles = Table(

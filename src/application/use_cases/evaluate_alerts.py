@@ -70,8 +70,8 @@ class AlertEvaluation:
                 now: datetime) -> list[Alert]:
         return [Alert(id=self._ids.new("alt"), workspace_id=workspace_id,
                       rule_id=trigger.rule.id, group_key=trigger.group_key,
-                      event_ids=tuple(counted.event_id for counted in trigger.events),
-                      first_sequence=min(counted.sequence for counted in trigger.events),
+                      event_ids=tuple(event_id for _, event_id, _ in trigger.events),
+                      first_sequence=min(sequence for _, _, sequence in trigger.events),
                       trigger_sequence=trigger.sequence, triggered_at=now,
                       rule=trigger.rule.summary())
                 for trigger in triggers]
