@@ -16,6 +16,13 @@ Semantics, per rule and group (``AlertRule.group_key``), by ``occurred_at``:
   newest event plus ``cooldown_seconds`` are not counted and trigger nothing. Cooldown is
   measured in event time, like the window, so that the outcome depends only on the events
   and their order in the chain, never on when a worker got to them.
+* A group's state is forgotten ``KEPT_SECONDS`` after the arrival (``received_at``) of
+  the last event that changed it: an event received later than that counts from nothing.
+  Arrival, not occurrence, decides, so that history sent long after it happened (a
+  backfill) counts like live traffic; and since arrival times only move forward, upkeep can
+  delete a state once every event still to come would forget it (``expired_before``), and
+  no worker - whether it remembers the state or reads that it is gone - counts differently.
+  For live traffic it changes nothing: by then the longest window and cooldown have passed.
 """
 
 from __future__ import annotations
@@ -23,13 +30,16 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from domain.alert_rules import MAX_SECONDS, AlertRule
 from domain.events import Event
 from domain.timestamps import to_micros
 
 _SECOND = 1_000_000
-_LONGEST = MAX_SECONDS * _SECOND
+KEPT_SECONDS = MAX_SECONDS + 86_400
+"""The longest window or cooldown, and a day for events that arrive a little late."""
+_KEPT = KEPT_SECONDS * _SECOND
 
 Key = tuple[str, str]
 """(rule id, group key)."""
@@ -47,22 +57,33 @@ that is how the states are stored."""
 @dataclass(frozen=True, slots=True)
 class WindowState:
     """One rule's count for one group: the events still inside its window, the newest
-    ``occurred_at`` seen, and until when it is quiet after an alert (event time, in
-    microseconds since the epoch)."""
+    ``occurred_at`` seen, until when it is quiet after an alert (event time), and the
+    latest arrival (``received_at``) of an event that changed it; all in microseconds since
+    the epoch."""
 
     events: tuple[Counted, ...] = ()
     newest: int | None = None
     quiet_until: int | None = None
+    touched: int | None = None
 
     @property
     def horizon(self) -> int | None:
-        """After this instant (of event time, in microseconds) the state can change
-        nothing: whatever the rule's window and cooldown, they are at most ``MAX_SECONDS``
-        long."""
-        latest = self.newest
-        if self.quiet_until is not None and (latest is None or self.quiet_until > latest):
-            latest = self.quiet_until
-        return latest + _LONGEST if latest is not None else None
+        """The arrival time (microseconds) after which the state is forgotten."""
+        return self.touched + _KEPT if self.touched is not None else None
+
+    def forgotten_by(self, received: int) -> bool:
+        return self.touched is not None and self.touched + _KEPT < received
+
+
+_NOTHING = WindowState()
+
+
+def expired_before(now: datetime, oldest_pending: datetime | None) -> datetime:
+    """States whose ``horizon`` is before this are forgotten by every event still to be
+    linked: those pending and those yet to arrive. The hour covers API servers whose clocks
+    run behind this one's."""
+    cutoff = now - timedelta(hours=1)
+    return min(cutoff, oldest_pending) if oldest_pending is not None else cutoff
 
 
 @dataclass(frozen=True)
@@ -123,37 +144,42 @@ def evaluate(matches: Sequence[tuple[Event, AlertRule, str]],
     """Count ``matches`` (from ``RuleIndex.matches``) on top of ``states``; the outcome's
     states are those the stateful rules changed."""
     outcome = Outcome()
-    counted: dict[str, Counted] = {}  # an event matching several rules is converted once
+    seen: dict[str, tuple[Counted, int]] = {}  # an event matching several rules: once
     for event, rule, key in matches:
-        this = counted.get(event.id)
-        if this is None:
-            this = counted[event.id] = (to_micros(event.occurred_at), event.id,
-                                        event.sequence)  # type: ignore[assignment]
+        known = seen.get(event.id)
+        if known is None:
+            known = seen[event.id] = ((to_micros(event.occurred_at), event.id,
+                                       event.sequence),  # type: ignore[assignment]
+                                      to_micros(event.received_at))
+        counted, received = known
         if rule.stateless:
-            outcome.triggers.append(Trigger(rule, key, (this,), this[2]))
+            outcome.triggers.append(Trigger(rule, key, (counted,), counted[2]))
             continue
         before = outcome.states.get((rule.id, key)) or states.get((rule.id, key)) \
-            or WindowState()
-        state, fired = step(rule, before, this)
+            or _NOTHING
+        state, fired = step(rule, before, counted, received)
         if state is not before:  # a quiet group or a late event leaves it as it was
             outcome.states[(rule.id, key)] = state
         if fired:
-            outcome.triggers.append(Trigger(rule, key, fired, this[2]))
+            outcome.triggers.append(Trigger(rule, key, fired, counted[2]))
     return outcome
 
 
-def step(rule: AlertRule, state: WindowState, counted: Counted
+def step(rule: AlertRule, state: WindowState, counted: Counted, received: int
          ) -> tuple[WindowState, tuple[Counted, ...]]:
-    """Count one matching event; return the new state and the events of the alert it
-    triggers (empty when none)."""
+    """Count one matching event, which arrived at ``received``; return the new state and
+    the events of the alert it triggers (empty when none)."""
+    if state.forgotten_by(received):
+        state = _NOTHING
     at = counted[0]
     if state.quiet_until is not None and at < state.quiet_until:
         return state, ()
+    touched = received if state.touched is None else max(received, state.touched)
     cooldown = rule.cooldown_seconds * _SECOND
     if rule.threshold is None:
         quiet = at + cooldown if cooldown else state.quiet_until
         newest = at if state.newest is None else max(at, state.newest)
-        return WindowState(newest=newest, quiet_until=quiet), (counted,)
+        return WindowState(newest=newest, quiet_until=quiet, touched=touched), (counted,)
     window = rule.threshold.window_seconds * _SECOND
     if state.newest is not None and at <= state.newest - window:
         return state, ()  # too late: no window that can still be completed holds it
@@ -163,5 +189,5 @@ def step(rule: AlertRule, state: WindowState, counted: Counted
     bisect.insort(kept, counted)  # by occurred_at, then id: sequences never decide
     if len(kept) >= rule.threshold.count:
         quiet = newest + cooldown if cooldown else state.quiet_until
-        return WindowState(newest=newest, quiet_until=quiet), tuple(kept)
-    return WindowState(tuple(kept), newest, state.quiet_until), ()
+        return WindowState(newest=newest, quiet_until=quiet, touched=touched), tuple(kept)
+    return WindowState(tuple(kept), newest, state.quiet_until, touched), ()

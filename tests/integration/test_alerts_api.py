@@ -93,6 +93,22 @@ def test_a_threshold_rule_triggers_once_and_notifies_signed(stack: Stack) -> Non
     assert stack.client.get(f"/api/v1/alerts/{alert['id']}", headers=bearer(key)).json == alert
 
 
+def test_a_backfill_sent_in_parts_with_upkeep_between_counts_as_one(stack: Stack) -> None:
+    """History from a month ago, sent in two batches with upkeep in between: the count
+    the first left is kept (it arrived just now), so the second completes it. Upkeep once
+    deleted it by event time, and the third event started from nothing."""
+    _, key = stack.new_workspace()
+    new_rule(stack, key, threshold={"count": 3, "window_seconds": 60, "group_by": "actor_id"})
+    month = -30 * 86_400
+    send(stack, key, login_failed(month), login_failed(month + 10))
+    stack.drain()
+    assert stack.container.delivery_upkeep().execute().windows_removed == 0
+    send(stack, key, login_failed(month + 20))
+    stack.drain()
+    [alert] = alerts(stack, key)
+    assert alert["count"] == 3
+
+
 def test_country_rules_use_the_located_address(stack: Stack) -> None:
     _, key = stack.new_workspace()
     with receiver() as hook:
@@ -272,14 +288,15 @@ def test_a_chunk_costs_a_bounded_number_of_statements_whatever_the_rules(
 
 def test_window_states_read_back_as_written_and_purge_by_their_horizon(
         stack: Stack) -> None:
-    """States are stored in event-time microseconds; the horizon column the purge reads is
-    derived from them on write, exact to the microsecond."""
+    """States are stored in microseconds; the horizon column the purge reads (eight days
+    after the state was last touched) is derived from them on write, exact to the
+    microsecond."""
     workspace_id, _ = stack.new_workspace()
     newest = to_micros(NOW) + 123_457
     counted = ((newest - 5_000_001, "evt_a", 7), (newest, "evt_b", 9))
-    states = {("alr_1", "actor_id:usr_1"): WindowState(counted, newest),
-              ("alr_1", "actor_id:usr_2"): WindowState(newest=newest,
-                                                       quiet_until=newest + 60_000_000),
+    states = {("alr_1", "actor_id:usr_1"): WindowState(counted, newest, touched=newest + 1),
+              ("alr_1", "actor_id:usr_2"): WindowState(newest=newest, quiet_until=newest + 9,
+                                                       touched=newest + 60_000_001),
               ("alr_2", "workspace"): WindowState()}
     with stack.container.uow() as uow:
         uow.alert_windows.save(workspace_id, states, NOW)

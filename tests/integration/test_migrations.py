@@ -4,7 +4,7 @@ revisions add."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -83,10 +83,10 @@ def test_missing_revisions_name_what_db_upgrade_would_apply(tmp_path: Path) -> N
     engine = build_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
     assert missing_revisions(engine) == ["0001", "0002", "0003", "0004", "0005", "0006",
                                          "0007", "0008", "0009", "0010", "0011", "0012",
-                                         "0013", "0014"]
+                                         "0013", "0014", "0015"]
     upgrade(engine, "0005")
     assert missing_revisions(engine) == ["0006", "0007", "0008", "0009", "0010", "0011",
-                                         "0012", "0013", "0014"]
+                                         "0012", "0013", "0014", "0015"]
     upgrade(engine)
     assert missing_revisions(engine) == []
     with engine.begin() as connection:  # as a newer release leaves it: old code still runs
@@ -181,4 +181,39 @@ def test_alert_window_pages_keep_room_for_in_place_updates(empty_postgres: str) 
     upgrade(engine)
     with engine.connect() as connection:
         assert connection.execute(query).scalar_one() == ["fillfactor=70"]
+    engine.dispose()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_alert_window_states_learn_when_they_were_last_touched(
+        tmp_path: Path, kind: str, request: pytest.FixtureRequest) -> None:
+    """0015: a state written before records its last write as its last arrival, and is
+    kept eight days from then; one that already records it is left as it is."""
+    from sqlalchemy import insert, select
+
+    from adapters.sql import tables as t
+    from adapters.sql.alerts import SqlAlertWindowRepository
+    from domain.timestamps import to_micros
+    url = (f"sqlite:///{tmp_path / 'old.db'}" if kind == "sqlite"
+           else request.getfixturevalue("empty_postgres"))
+    engine = build_engine(url)
+    upgrade(engine, "0014")
+    written = datetime(2026, 11, 20, 8, 30, 15, 123456, tzinfo=UTC)
+    old = {"events": [[1, "evt_1", 1]], "newest": 1, "quiet_until": None}
+    new = {**old, "touched": 42}
+    with engine.begin() as connection:
+        connection.execute(insert(t.alert_windows), [
+            {"rule_id": "alr_1", "group_key": key, "workspace_id": "ws_1", "state": state,
+             "horizon": datetime(1970, 1, 8, tzinfo=UTC), "updated_at": written}
+            for key, state in (("old", old), ("new", new))])
+    upgrade(engine)
+    with engine.connect() as connection:
+        rows = dict(connection.execute(select(t.alert_windows.c.group_key,
+                                              t.alert_windows.c.horizon)).all())
+        states = SqlAlertWindowRepository(connection).load("ws_1", [("alr_1", "old"),
+                                                                    ("alr_1", "new")])
+    assert rows == {"old": written + timedelta(days=8),
+                    "new": datetime(1970, 1, 8, tzinfo=UTC)}
+    assert states[("alr_1", "old")].touched == to_micros(written)
+    assert states[("alr_1", "new")].touched == 42
     engine.dispose()

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domain.alert_evaluation import RuleIndex, WindowState, evaluate
+from domain.alert_evaluation import RuleIndex, WindowState, evaluate, expired_before
 from domain.alert_rules import AlertRule, Threshold, rule_settings
 from domain.errors import ValidationFailed
 from domain.events import Event
@@ -30,8 +30,12 @@ def rule(**changes: Any) -> AlertRule:
 
 
 def event(seconds: float, action: str = "user.login_failed", actor: str = "usr_1",
-          ip: str | None = "203.0.113.7", country: str | None = "AU") -> Event:
-    return EventFactory(action=action, occurred_at=T0 + timedelta(seconds=seconds),
+          ip: str | None = "203.0.113.7", country: str | None = "AU",
+          received: timedelta = timedelta(seconds=1)) -> Event:
+    """An event that occurred ``seconds`` after T0 and arrived ``received`` after that."""
+    occurred_at = T0 + timedelta(seconds=seconds)
+    return EventFactory(action=action, occurred_at=occurred_at,
+                        received_at=occurred_at + received,
                         actor={"id": actor, "type": "user"},
                         context={"ip_address": ip} if ip else {},
                         geo={"country_code": country} if country else None,
@@ -159,7 +163,44 @@ def test_state_kept_stays_within_the_window_and_below_the_count() -> None:
     assert [at for at, _, _ in state.events] == [to_micros(T0 + timedelta(seconds=s))
                                                  for s in (50, 100)]
     assert state.newest == to_micros(T0 + timedelta(seconds=100))
-    assert state.horizon == to_micros(T0 + timedelta(seconds=100, days=7))
+    assert state.touched == to_micros(T0 + timedelta(seconds=101))  # its latest arrival
+    assert state.horizon == to_micros(T0 + timedelta(days=8, seconds=101))
+
+
+def test_a_state_is_forgotten_eight_days_after_its_last_change_arrived() -> None:
+    """Arrival decides, not occurrence: a count is kept for the longest window or cooldown
+    (seven days) and a day more after the last event that changed it arrived."""
+    limited = rule(threshold=threshold(2, 7 * 86_400))
+    first = event(0)  # arrives at T0 + 1 s
+    counted = evaluate(RuleIndex([limited]).matches([first]), {}).states
+    deadline = first.received_at + timedelta(days=8)
+
+    def second(arrival: datetime) -> Any:  # occurs a minute after the first
+        late = event(60, received=arrival - (T0 + timedelta(seconds=60)))
+        return evaluate(RuleIndex([limited]).matches([late]), counted), late
+    on_time, late = second(deadline)
+    assert [[event_id for _, event_id, _ in t.events] for t in on_time.triggers] == [
+        [first.id, late.id]]
+    forgotten, late = second(deadline + timedelta(microseconds=1))
+    assert forgotten.triggers == []
+    assert [event_id for _, event_id, _ in forgotten.states[("alr_1", "actor_id:usr_1")]
+            .events] == [late.id]  # counted from nothing
+
+
+def test_history_sent_long_after_it_happened_counts_like_live_traffic() -> None:
+    """A backfill: events from a month ago, received now; the window is by occurred_at,
+    and none of them is forgotten, since each arrives right after the last."""
+    limited = rule(threshold=threshold(3, 60), cooldown_seconds=300)
+    late = timedelta(days=30)
+    events = [event(seconds, received=late) for seconds in (0, 20, 40, 45, 400, 410, 420)]
+    assert [len(ids) for _, _, ids in run([limited], events)] == [3, 3]
+
+
+def test_upkeep_deletes_only_what_every_event_to_come_forgets() -> None:
+    now = T0 + timedelta(days=30)
+    assert expired_before(now, None) == now - timedelta(hours=1)
+    assert expired_before(now, T0) == T0  # pending events from back then
+    assert expired_before(now, now) == now - timedelta(hours=1)
 
 
 def test_a_match_that_changes_nothing_leaves_no_state_to_write() -> None:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from application.alert_memory import RuleSets, WindowMemory
+from application.use_cases.delivery_upkeep import DeliveryUpkeep
 from application.use_cases.evaluate_alerts import AlertEvaluation
 from application.use_cases.process_pending_events import ProcessPendingEvents
 from domain.alert_evaluation import RuleIndex, WindowState
@@ -108,6 +109,37 @@ def test_workers_taking_turns_trigger_exactly_as_one_worker() -> None:
         workers[turn % 2].execute(turns.workspace.id, max_chunks=1)
     assert len(outcome(alone)) > 5
     assert outcome(turns) == outcome(alone)
+
+
+def test_upkeep_between_the_chunks_of_a_backfill_changes_nothing() -> None:
+    """History sent a month late, linked a chunk at a time over three weeks with upkeep
+    purging states in between, by a worker that remembers and one that reads: the alerts
+    of one uninterrupted pass. Upkeep may only delete what every pending or later event
+    forgets; deleting by event time (as it once did) made the reading worker start
+    afresh where the remembering one went on counting."""
+    alone, turns = with_rules(Alerts(chunk_size=4)), with_rules(Alerts(chunk_size=4))
+    for world in (alone, turns):
+        rng = random.Random(3)
+        month_ago = world.clock.now() - timedelta(days=30)
+        world.ingest.execute(world.workspace.id, [
+            world.event(action="user.login_failed",
+                        actor={"id": f"usr_{rng.randrange(3)}", "type": "user"},
+                        occurred_at=(month_ago + timedelta(seconds=10 * n)).isoformat())
+            for n in range(40)], batch=True)
+    alone.process.execute(alone.workspace.id)
+    workers = [ProcessPendingEvents(turns.uow, turns.geo, chunk_size=4, chunk_handlers=[
+        AlertEvaluation(turns.ids, turns.clock, turns.queue)]) for _ in range(2)]
+    upkeep = DeliveryUpkeep(turns.uow, turns.clock, turns.queue, timedelta(days=30))
+    removed = []
+    for turn in range(10):
+        workers[turn % 2].execute(turns.workspace.id, max_chunks=1)
+        turns.clock.advance(days=2)
+        removed.append(upkeep.execute().windows_removed)
+    assert len(outcome(alone)) > 3
+    assert outcome(turns) == outcome(alone)
+    # Kept while events received with them were pending; then all four groups go (three
+    # actors of the threshold rule, the workspace of the rule with a cooldown alone).
+    assert removed == [0] * 9 + [4]
 
 
 def test_a_rolled_back_chunk_changes_nothing_remembered() -> None:

@@ -230,14 +230,16 @@ class SqlAlertRepository:
 
 
 def _state_json(state: WindowState) -> dict[str, Any]:
-    """The stored form is the state's own: event time in microseconds, each counted event
-    an array of three (JSON writes tuples as arrays)."""
-    return {"events": state.events, "newest": state.newest, "quiet_until": state.quiet_until}
+    """The stored form is the state's own: times in microseconds, each counted event an
+    array of three (JSON writes tuples as arrays)."""
+    return {"events": state.events, "newest": state.newest, "quiet_until": state.quiet_until,
+            "touched": state.touched}
 
 
 def _state(document: Mapping[str, Any]) -> WindowState:
     return WindowState(events=tuple(map(tuple, document["events"])),  # type: ignore[arg-type]
-                       newest=document["newest"], quiet_until=document["quiet_until"])
+                       newest=document["newest"], quiet_until=document["quiet_until"],
+                       touched=document.get("touched"))  # absent: written before 0015
 
 
 _LOAD = {
@@ -286,7 +288,7 @@ class SqlAlertWindowRepository:
         if not states:
             return
         rows = [{"rule_id": rule_id, "group_key": group_key, "state": _state_json(state),
-                 "horizon": state.horizon}  # in microseconds, as the state counts time
+                 "horizon": state.horizon}  # in microseconds, as the state keeps time
                 for (rule_id, group_key), state in states.items()]
         if self._db.dialect.name == "postgresql":
             self._db.execute(_SAVE_FROM_JSON, {"workspace_id": workspace_id, "now": now,

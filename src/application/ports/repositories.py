@@ -449,8 +449,9 @@ class AlertWindowRepository(Protocol):
         ...
 
     def purge(self, horizon_before: datetime, limit: int) -> int:
-        """Delete states that can no longer affect anything: their window and cooldown
-        ended before ``horizon_before``."""
+        """Delete up to ``limit`` states whose ``WindowState.horizon`` is before
+        ``horizon_before`` (``alert_evaluation.expired_before``: every event still to be
+        linked forgets them)."""
         ...
 
 

@@ -10,13 +10,11 @@ from datetime import timedelta
 from application.ports.jobs import JobQueue
 from application.ports.system import Clock
 from application.ports.unit_of_work import UnitOfWorkFactory
+from domain.alert_evaluation import expired_before
 
 log = logging.getLogger(__name__)
 
 BATCH = 1_000
-WINDOW_GRACE = timedelta(days=1)
-"""How long past its window and cooldown a group's count is kept: an event that occurred
-longer ago than that could no longer change anything."""
 
 
 @dataclass(frozen=True)
@@ -47,9 +45,10 @@ class DeliveryUpkeep:
             self._queue.enqueue_deliveries(woken, force=True)
         with self._uow_factory() as uow:
             removed = uow.deliveries.purge(now - self._log_retention, BATCH * 10)
-            windows = uow.alert_windows.purge(now - WINDOW_GRACE, BATCH * 10)
+            _, oldest_pending = uow.events.pending_backlog()
+            windows = uow.alert_windows.purge(expired_before(now, oldest_pending), BATCH * 10)
             uow.commit()
         if removed or windows:
             log.info("removed %d delivery log entries older than %d days and %d alert "
-                     "windows past their time", removed, self._log_retention.days, windows)
+                     "windows forgotten", removed, self._log_retention.days, windows)
         return DeliveryUpkeepReport(len(woken), removed, windows)
