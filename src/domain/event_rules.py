@@ -49,9 +49,9 @@ def body_violations(body: Any, received_at: datetime) -> list[FieldError]:
     errors += _targets_violations(body.get("targets"))
     errors += _context_violations(body.get("context"))
     errors += _metadata_violations(body.get("metadata"), "metadata")
-    if not errors:
-        errors += _encoding_violations(body)
-    return errors
+    reported = {error.field for error in errors}
+    return errors + [error for error in _encoding_violations(body)
+                     if error.field not in reported]  # one message a field is enough
 
 
 def _shape_violations(document: dict[str, Any], allowed: frozenset[str],
@@ -183,8 +183,9 @@ def _metadata_violations(metadata: Any, path: str) -> list[FieldError]:
 
 
 def _encoding_violations(body: dict[str, Any]) -> list[FieldError]:
-    """I-JSON and the size limit. The C encoder settles the common case in one call; only a
-    body it refuses, or one with a 16-digit run that may be a too-large integer, is walked."""
+    """I-JSON and the size limit, checked with the other rules so that one 422 names every
+    problem. The C encoder settles the common case in one call; only a body it refuses, or
+    one with a 16-digit run that may be a too-large integer, is walked."""
     try:
         encoded = json.dumps(body, ensure_ascii=False, allow_nan=False,
                              separators=(",", ":")).encode("utf-8")

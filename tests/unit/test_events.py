@@ -107,3 +107,12 @@ def test_limits_serialized_size_to_32_kib() -> None:
 def test_reports_every_broken_rule_at_once() -> None:
     assert sorted(fields_of({"action": "bad action", "actor": {}})) == \
         ["action", "actor.id", "actor.type"]
+
+
+def test_encoding_and_size_are_reported_with_the_other_rules() -> None:
+    """An integrator fixing a 422 must not meet a second one about the same event."""
+    assert fields_of(valid(action="bad action", metadata={"s": "\ud800"})) == \
+        ["action", "metadata.s"]
+    assert fields_of(valid(action="bad action", metadata={"blob": "x" * 33_000})) == \
+        ["action", "metadata"]
+    assert fields_of(valid(actor={"id": 2**60, "type": "user"})) == ["actor.id"]  # once
