@@ -138,6 +138,15 @@ def test_multi_process_server_merges_counters(postgres_url: str, redis_url: str,
         assert sample(text, "auditrail_events_accepted_total") == 40
         assert sample(text, "auditrail_http_requests_total", route="/api/v1/events",
                       status="202") == 40
+        # Nothing was refused or delivered, and the series say so from the start: an
+        # alert on increase() would otherwise miss each series' first count.
+        for series in ('auditrail_rate_limited_total{limit="workspace"} 0.0',
+                       'auditrail_rate_limited_total{limit="auth_failures"} 0.0',
+                       'auditrail_exports_total{status="failed"} 0.0',
+                       'auditrail_deliveries_total{outcome="http_error",type="webhook"} 0.0',
+                       'auditrail_deliveries_total{outcome="timeout",type="alert"} 0.0',
+                       'auditrail_events_delivered_total{type="datadog"} 0.0'):
+            assert series in text.splitlines(), series
     lines = [json.loads(line) for line in (tmp_path / "serve.log").read_text().splitlines()]
     requests = [line for line in lines if line.get("message") == "request"]
     assert len(requests) >= 40 and all("request_id" in line for line in requests)

@@ -5,6 +5,12 @@ from __future__ import annotations
 
 from prometheus_client import Counter
 
+from application.ports.delivery import OUTCOMES
+from application.ports.metrics import RATE_LIMITS
+from application.use_cases.notify_alerts import ALERT
+from domain.exports import COMPLETED, FAILED
+from domain.streams import TYPES
+
 EVENTS_ACCEPTED = Counter("auditrail_events_accepted_total",
                           "Events stored as pending (a 202 was answered).")
 EVENTS_PROCESSED = Counter("auditrail_events_processed_total",
@@ -25,6 +31,25 @@ ALERTS_TRIGGERED = Counter("auditrail_alerts_triggered_total",
 EVENTS_DELIVERED = Counter("auditrail_events_delivered_total",
                            "Events in log-stream deliveries that succeeded, by stream type.",
                            ["type"])
+
+
+
+def _every_series_from_zero() -> None:
+    """Each labelled series exists from the start at 0, as Prometheus advises: one that
+    first appears at 1 hides that increment from ``increase()`` and ``rate()``, so an
+    alert on the first failures (a stream answering 500, a rate limit hit) would not see
+    them; and until then a dashboard shows no data rather than none happened."""
+    for status in (COMPLETED, FAILED):
+        EXPORTS.labels(status=status)
+    for limit in RATE_LIMITS:
+        RATE_LIMITED.labels(limit=limit)
+    for kind in (*TYPES, ALERT):
+        EVENTS_DELIVERED.labels(type=kind)
+        for outcome in OUTCOMES:
+            DELIVERIES.labels(type=kind, outcome=outcome)
+
+
+_every_series_from_zero()
 
 
 class PrometheusMetrics:

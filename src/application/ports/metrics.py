@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from typing import Protocol
 
+WORKSPACE_LIMIT = "workspace"
+AUTH_FAILURES_LIMIT = "auth_failures"
+RATE_LIMITS = (WORKSPACE_LIMIT, AUTH_FAILURES_LIMIT)
+"""The limits a refused request is counted under (``Metrics.rate_limited``)."""
+
 
 class Metrics(Protocol):
     def events_accepted(self, count: int) -> None: ...

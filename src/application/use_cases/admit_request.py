@@ -12,7 +12,7 @@ from cachetools import TTLCache
 
 from application.credential_cache import CredentialCache
 from application.errors import IpNotAllowed, RateLimited, Unauthenticated
-from application.ports.metrics import NO_METRICS, Metrics
+from application.ports.metrics import AUTH_FAILURES_LIMIT, NO_METRICS, WORKSPACE_LIMIT, Metrics
 from application.ports.rate_limits import RateLimiter, VersionedDecision
 from application.ports.system import Clock
 from application.principal import Principal
@@ -139,7 +139,7 @@ class AdmitRequest:
         return None if decision.allowed else decision
 
     def _refused(self, blocked: Decision) -> RateLimited:
-        self._metrics.rate_limited("auth_failures")
+        self._metrics.rate_limited(AUTH_FAILURES_LIMIT)
         return RateLimited(blocked, "Too many failed authentication attempts from this "
                                     "address; retry later.")
 
@@ -156,7 +156,7 @@ class AdmitRequest:
 
     def _admitted(self, principal: Principal, decision: Decision) -> Admission:
         if not decision.allowed:
-            self._metrics.rate_limited("workspace")
+            self._metrics.rate_limited(WORKSPACE_LIMIT)
             raise RateLimited(decision, f"Rate limit of {decision.limit} requests a minute "
                                         f"exceeded; retry after {decision.retry_after_header} s.")
         return Admission(principal, decision)
