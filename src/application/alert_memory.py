@@ -13,11 +13,11 @@ without reading what they changed:
 * the window states: only processing writes them, chunk by chunk under the workspace's
   chain lock, and a changed rule starts counting afresh (under the same lock); upkeep
   deletes only states that every event still to be linked forgets
-  (``alert_evaluation.expired_before``), so a remembered one it deleted counts as nothing. States
-  remembered right after the chain's event (sequence, hash) are the states when the next
-  chunk starts right after that same event under the same rules. Anything else - another
-  worker linked a chunk meanwhile, a transaction rolled back, the rules changed - is a
-  miss, and the chunk reads what it needs from the database as if nothing were
+  (``alert_evaluation.expired_before``), so a remembered one it deleted counts as nothing.
+  States remembered right after the chain's event (sequence, hash) are the states when
+  the next chunk starts right after that same event under the same rules. Anything else -
+  another worker linked a chunk meanwhile, a transaction rolled back, the rules changed -
+  is a miss, and the chunk reads what it needs from the database as if nothing were
   remembered.
 
 What is remembered changes only after the chunk's transaction commits, so a rolled-back

@@ -19,9 +19,10 @@ Semantics, per rule and group (``AlertRule.group_key``), by ``occurred_at``:
 * A group's state is forgotten ``KEPT_SECONDS`` after the arrival (``received_at``) of
   the last event that changed it: an event received later than that counts from nothing.
   Arrival, not occurrence, decides, so that history sent long after it happened (a
-  backfill) counts like live traffic; and since arrival times only move forward, upkeep can
-  delete a state once every event still to come would forget it (``expired_before``), and
-  no worker - whether it remembers the state or reads that it is gone - counts differently.
+  backfill) counts like live traffic; and since no event still to be linked arrived before
+  the oldest one pending (nor, bar clock skew, before now), upkeep can delete a state once
+  every such event would forget it (``expired_before``), and no worker - whether it
+  remembers the state or reads that it is gone - counts differently.
   For live traffic it changes nothing: by then the longest window and cooldown have passed.
 """
 

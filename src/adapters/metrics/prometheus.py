@@ -33,7 +33,6 @@ EVENTS_DELIVERED = Counter("auditrail_events_delivered_total",
                            ["type"])
 
 
-
 def _every_series_from_zero() -> None:
     """Each labelled series exists from the start at 0, as Prometheus advises: one that
     first appears at 1 hides that increment from ``increase()`` and ``rate()``, so an
