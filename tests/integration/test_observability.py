@@ -293,3 +293,37 @@ def test_a_periodic_task_failing_says_so_once_a_minute_then_that_it_recovered(
         "signing checkpoints works again after 299 s"]
     with pytest.raises(KeyError):  # an error it was not told to expect is not swallowed
         Outage("scheduling").run(lambda: {}["x"], (ConnectionError,))
+
+
+def test_rq_saying_redis_is_unreachable_is_heard_once_a_minute(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+        redis_url: str) -> None:
+    """RQ's own worker code logs a failed Redis connection every two seconds (here its
+    pub/sub thread's handler, called as it would be): the first line, then one a minute
+    saying how many were held back."""
+    import redis
+    from rq.worker import base
+
+    from entrypoints.worker.rq_worker import RepeatedLines, Worker
+    now = [0.0]
+    lines = RepeatedLines("could not connect to Redis", clock=lambda: now[0])
+    rq_log = logging.getLogger("rq.worker")
+    monkeypatch.setattr(rq_log, "filters", [lines])
+    monkeypatch.setattr(base.time, "sleep", lambda seconds: None)
+    caplog.set_level(logging.WARNING, logger="rq.worker")
+    worker = Worker(["auditrail-test-unused"], connection=redis.Redis.from_url(redis_url))
+    for second in range(0, 150, 2):  # two and a half minutes down
+        now[0] = float(second)
+        worker._pubsub_exception_handler(redis.exceptions.ConnectionError("down"),
+                                         None, None)  # type: ignore[arg-type]
+    records = [r for r in caplog.records if r.name == "rq.worker"]
+    assert [getattr(r, "held_back", 0) for r in records] == [0, 29, 29]
+    assert all("could not connect to Redis" in r.getMessage() for r in records)
+    logging.getLogger("rq.worker").warning("something else")  # other lines pass
+    assert caplog.records[-1].getMessage() == "something else"
+
+
+def test_a_worker_filters_rqs_redis_lines(stack_factory: Any) -> None:
+    from entrypoints.worker.rq_worker import REDIS_UNREACHABLE
+    stack_factory("production").drain()  # runs a worker in this process
+    assert logging.getLogger("rq.worker").filters.count(REDIS_UNREACHABLE) == 1
