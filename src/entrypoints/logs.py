@@ -9,6 +9,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message"}
@@ -62,3 +65,51 @@ def configure_logging(level: str) -> None:
     root.setLevel(level)
     for noisy in ("alembic.runtime.migration", "rq.worker", "gunicorn.error"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    for name, repeated in OUTAGE_LINES.items():
+        logger = logging.getLogger(name)
+        if repeated not in logger.filters:
+            logger.addFilter(repeated)
+
+
+class RepeatedLines(logging.Filter):
+    """Lets the first line containing ``marker`` through, then one a minute of each kind
+    (its template and first argument), each telling in ``held_back`` how many of that
+    kind were dropped since the last one shown."""
+
+    def __init__(self, marker: str, clock: Callable[[], float] = time.monotonic,
+                 interval: float = 60.0) -> None:
+        super().__init__()
+        self.marker = marker
+        self._clock = clock
+        self._interval = interval
+        self._said: dict[tuple[str, str], float] = {}
+        self._held: dict[tuple[str, str], int] = {}
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        template = str(record.msg)
+        if self.marker not in template:
+            return True
+        first = record.args[0] if isinstance(record.args, tuple) and record.args else ""
+        kind = (template, str(first))
+        with self._lock:
+            now = self._clock()
+            said = self._said.get(kind)
+            if said is not None and now - said < self._interval:
+                self._held[kind] = self._held.get(kind, 0) + 1
+                return False
+            self._said[kind] = now
+            held = self._held.pop(kind, 0)
+        if held:
+            record.held_back = held
+        return True
+
+
+OUTAGE_LINES = {
+    # RQ's worker loop and pub/sub thread, every one to two seconds while Redis is down.
+    "rq.worker": RepeatedLines("could not connect to Redis"),
+    # Each process's wake-ups (``adapters.rq_queue``), each send while Redis is down.
+    "adapters.rq_queue.job_queue": RepeatedLines("upkeep will retry"),
+}
+"""Lines an outage repeats many times a second across processes, by logger: the
+operator needs the first, a reminder a minute, and how many were left out."""

@@ -304,7 +304,8 @@ def test_rq_saying_redis_is_unreachable_is_heard_once_a_minute(
     import redis
     from rq.worker import base
 
-    from entrypoints.worker.rq_worker import RepeatedLines, Worker
+    from entrypoints.logs import RepeatedLines
+    from entrypoints.worker.rq_worker import Worker
     now = [0.0]
     lines = RepeatedLines("could not connect to Redis", clock=lambda: now[0])
     rq_log = logging.getLogger("rq.worker")
@@ -323,7 +324,20 @@ def test_rq_saying_redis_is_unreachable_is_heard_once_a_minute(
     assert caplog.records[-1].getMessage() == "something else"
 
 
-def test_a_worker_filters_rqs_redis_lines(stack_factory: Any) -> None:
-    from entrypoints.worker.rq_worker import REDIS_UNREACHABLE
-    stack_factory("production").drain()  # runs a worker in this process
-    assert logging.getLogger("rq.worker").filters.count(REDIS_UNREACHABLE) == 1
+def test_every_process_throttles_the_lines_an_outage_repeats(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from entrypoints.logs import OUTAGE_LINES
+    root = logging.getLogger()
+    for name in ("_srcfile", "logThreads", "logMultiprocessing"):  # restored afterwards
+        monkeypatch.setattr(logging, name, getattr(logging, name))
+    monkeypatch.setattr(root, "handlers", list(root.handlers))
+    monkeypatch.setattr(root, "level", root.level)
+    for name in OUTAGE_LINES:
+        logger = logging.getLogger(name)
+        monkeypatch.setattr(logger, "filters", [])
+        monkeypatch.setattr(logger, "level", logger.level)
+    configure_logging("INFO")
+    configure_logging("INFO")  # as a second command in one process would: still once
+    for name, repeated in OUTAGE_LINES.items():
+        assert logging.getLogger(name).filters == [repeated]
+    assert set(OUTAGE_LINES) == {"rq.worker", "adapters.rq_queue.job_queue"}

@@ -12,8 +12,9 @@ from collections.abc import Iterator
 import pytest
 from redis import Redis
 
-from adapters.rq_queue.job_queue import RqJobQueue, _Sender, _Warnings
+from adapters.rq_queue.job_queue import RqJobQueue, _Sender
 from adapters.rq_queue.job_queue import log as queue_log
+from entrypoints.logs import OUTAGE_LINES, RepeatedLines
 from tests.queues import forget_queue
 
 
@@ -142,14 +143,15 @@ def test_processing_is_taken_before_exports_queued_earlier(make_queue) -> None: 
 
 
 def test_with_redis_down_each_failure_is_said_once_a_minute(
-        caplog: pytest.LogCaptureFixture) -> None:
+        caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
     """Requests keep noting wake-ups while Redis is down: the sender's every send fails,
-    and so do exports and deliveries asked for meanwhile. Each kind is one line a minute,
-    counting what it left out, not a line a send."""
+    and so do exports and deliveries asked for meanwhile. With the logging every process
+    configures, each kind is one line a minute, counting what it left out."""
     now = [0.0]
+    monkeypatch.setattr(queue_log, "filters", [
+        RepeatedLines(OUTAGE_LINES[queue_log.name].marker, clock=lambda: now[0])])
     queue = RqJobQueue(Redis.from_url("redis://127.0.0.1:1/0"), "jobs.process",
-                       "jobs.export", "jobs.deliver", queue_name="test-down",
-                       warnings=_Warnings(clock=lambda: now[0]))
+                       "jobs.export", "jobs.deliver", queue_name="test-down")
     try:
         for n in range(50):
             queue.request_processing([f"ws_{n}"])
@@ -160,8 +162,8 @@ def test_with_redis_down_each_failure_is_said_once_a_minute(
                         "could not enqueue an export (ConnectionError); upkeep will retry"]
         now[0] = 61.0
         queue.enqueue_processing(["ws_late"])
-        assert [r.getMessage() for r in caplog.records][-1] == (
-            "could not enqueue processing (ConnectionError); upkeep will retry; "
-            "49 more since the last such line")
+        last = caplog.records[-1]
+        assert last.getMessage().startswith("could not enqueue processing")
+        assert last.held_back == 49  # type: ignore[attr-defined]
     finally:
         queue.close()

@@ -6,7 +6,6 @@ import atexit
 import logging
 import os
 import threading
-import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
@@ -48,10 +47,8 @@ class RqJobQueue:
                  delivery_job_path: str = "", queue_name: str = "auditrail",
                  job_timeout: int = 600, export_timeout: int = 6 * 3600,
                  delivery_timeout: int = 600,
-                 send_interval: float = SEND_INTERVAL_SECONDS,
-                 warnings: _Warnings | None = None) -> None:
+                 send_interval: float = SEND_INTERVAL_SECONDS) -> None:
         self._redis = redis
-        self._warnings = warnings or _Warnings()
         self._queue = Queue(queue_name, connection=redis)
         self._exports = Queue(f"{queue_name}-exports", connection=redis)
         self._deliveries = Queue(f"{queue_name}-deliveries", connection=redis)
@@ -83,14 +80,14 @@ class RqJobQueue:
                        workspace_ids, force)
         except RedisError as exc:
             # The events are already committed; upkeep re-queues them once Redis is back.
-            self._warnings.warn("enqueue processing", exc)
+            _warn("enqueue processing", exc)
 
     def enqueue_deliveries(self, stream_ids: Iterable[str], *, force: bool = False) -> None:
         try:
             self._wake(self._deliveries, self._delivery_prefix, self._delivery_job_path,
                        self._delivery_timeout, stream_ids, force)
         except RedisError as exc:
-            self._warnings.warn("enqueue deliveries", exc)
+            _warn("enqueue deliveries", exc)
 
     def schedule_delivery(self, stream_id: str, at: datetime) -> None:
         """Marked for as long as the wait and then some, so the wake-ups of every chunk
@@ -109,7 +106,7 @@ class RqJobQueue:
                                             job_timeout=self._delivery_timeout, result_ttl=0,
                                             failure_ttl=86_400)
         except RedisError as exc:
-            self._warnings.warn("schedule a delivery", exc)
+            _warn("schedule a delivery", exc)
 
     def claim_delivery(self, stream_id: str) -> None:
         self._redis.delete(self._delivery_prefix + stream_id)
@@ -142,7 +139,7 @@ class RqJobQueue:
             self._exports.enqueue_many([self._job(self._export_job_path, export_id,
                                                   self._export_timeout)])
         except RedisError as exc:
-            self._warnings.warn("enqueue an export", exc)
+            _warn("enqueue an export", exc)
 
     def _job(self, path: str, argument: str, timeout: int):  # type: ignore[no-untyped-def]
         """Ids only, never objects; results are not kept (the database has them).
@@ -179,31 +176,11 @@ class RqJobQueue:
             return None
 
 
-class _Warnings:
-    """At most one line a minute for each kind of failure, saying how many it left out:
-    with Redis down, every server process would otherwise write one each time it sends
-    its wake-ups, up to a hundred a second under load (the rate limiter, meeting the same
-    outage, already says so once a minute)."""
-
-    def __init__(self, interval: float = 60.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self._interval = interval
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._last: dict[str, float] = {}
-        self._held: dict[str, int] = {}
-
-    def warn(self, what: str, exc: Exception) -> None:
-        now = self._clock()
-        with self._lock:
-            last = self._last.get(what)
-            if last is not None and now - last < self._interval:
-                self._held[what] = self._held.get(what, 0) + 1
-                return
-            self._last[what] = now
-            held = self._held.pop(what, 0)
-        since = f"; {held} more since the last such line" if held else ""
-        log.warning("could not %s (%s); upkeep will retry%s", what, type(exc).__name__, since)
+def _warn(what: str, exc: Exception) -> None:
+    """With Redis down, every process says this each time it sends its wake-ups, up to a
+    hundred times a second under load: ``entrypoints.logs`` lets one a minute through for
+    each ``what``."""
+    log.warning("could not %s (%s); upkeep will retry", what, type(exc).__name__)
 
 
 class _Sender:

@@ -41,42 +41,6 @@ class Worker(SimpleWorker):
             self.pubsub.close()
 
 
-class RepeatedLines(logging.Filter):
-    """Lets the first line containing ``marker`` through, then one a minute, each telling
-    in ``held_back`` how many like it were dropped since the last one shown.
-
-    For RQ's worker, which logs that it could not connect to Redis every one to two seconds
-    for as long as Redis is down, from its main loop and its pub/sub thread alike; the
-    line comes from RQ's code, so it is filtered on RQ's logger rather than not written.
-    """
-
-    def __init__(self, marker: str, clock: Callable[[], float] = time.monotonic,
-                 interval: float = 60.0) -> None:
-        super().__init__()
-        self._marker = marker
-        self._clock = clock
-        self._interval = interval
-        self._said: float | None = None
-        self._held = 0
-        self._lock = threading.Lock()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if self._marker not in str(record.msg):
-            return True
-        with self._lock:
-            now = self._clock()
-            if self._said is not None and now - self._said < self._interval:
-                self._held += 1
-                return False
-            self._said, held, self._held = now, self._held, 0
-        if held:
-            record.held_back = held
-        return True
-
-
-REDIS_UNREACHABLE = RepeatedLines("could not connect to Redis")
-
-
 def run_worker(container: Container, *, burst: bool = False,
                metrics_port: int | None = None) -> bool:
     """Work the queue until stopped (or until empty with ``burst``).
@@ -87,9 +51,6 @@ def run_worker(container: Container, *, burst: bool = False,
     transaction, and upkeep re-queues whatever was interrupted.
     """
     jobs.bind(container)
-    rq_log = logging.getLogger("rq.worker")
-    if REDIS_UNREACHABLE not in rq_log.filters:
-        rq_log.addFilter(REDIS_UNREACHABLE)
     if metrics_port:
         start_http_server(metrics_port)  # this worker's counters, for Prometheus to scrape
     queue = container.job_queue()
