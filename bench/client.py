@@ -28,7 +28,7 @@ from pathlib import Path
 
 from auditrail_client import Auditrail
 from ingest import EVENT, _free_port, _load, _wait_up
-from scratch import add_server_options, production_env, scratch_database
+from scratch import add_server_options, forget_queues, production_env, scratch_database
 
 BIN = Path(sys.executable).parent
 THREADS = 8
@@ -66,6 +66,7 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait(30)
+            forget_queues(env)
 
 
 def run(base: str, key: str, options: argparse.Namespace) -> None:

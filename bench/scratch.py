@@ -1,15 +1,19 @@
-"""A throw-away PostgreSQL database for a benchmark, or the one an earlier run kept."""
+"""A throw-away PostgreSQL database for a benchmark, or the one an earlier run kept, and
+what its processes leave in Redis."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
+from redis import Redis
+from rq import Queue
 
 SIGNING_KEY = "YmVuY2ggc2lnbmluZyBrZXksIG5vdCBhIHNlY3JldCE="
 """base64 of 32 bytes: the benchmarks' production processes must sign checkpoints."""
@@ -24,6 +28,19 @@ def production_env(dsn: str, redis_url: str, data_dir: Path) -> dict[str, str]:
             "AUDITRAIL_SECRET_KEY": "bench-secret-key-0123456789abcdef",
             "AUDITRAIL_QUEUE_NAME": f"auditrail-bench-{uuid.uuid4().hex[:8]}",
             "AUDITRAIL_DATA_DIR": str(data_dir), "AUDITRAIL_LOG_LEVEL": "WARNING"}
+
+
+def forget_queues(env: dict[str, str]) -> None:
+    """What the processes of a run on ``production_env(...)`` left in Redis: the jobs,
+    wake-ups and rate limits of its queue and of the exports' and deliveries' beside it.
+    Left there, they slow every later test's clean-up, which reads every job's origin."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from tests.queues import forget_queue
+
+    name = env["AUDITRAIL_QUEUE_NAME"]
+    with Redis.from_url(env["AUDITRAIL_REDIS_URL"]) as connection:
+        for each in (name, f"{name}-exports", f"{name}-deliveries"):
+            forget_queue(Queue(each, connection=connection))
 
 
 def add_server_options(parser: argparse.ArgumentParser, redis: bool = True) -> None:

@@ -26,7 +26,12 @@ sys.path[:0] = [str(ROOT), str(ROOT / "src")]
 
 from ingest import _free_port, _wait_up  # noqa: E402
 from query import load  # noqa: E402
-from scratch import add_database_options, production_env, scratch_database  # noqa: E402
+from scratch import (  # noqa: E402
+    add_database_options,
+    forget_queues,
+    production_env,
+    scratch_database,
+)
 
 from entrypoints.container import build_container  # noqa: E402
 from entrypoints.settings import Settings  # noqa: E402
@@ -65,6 +70,7 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait(30)
+            forget_queues(env)
             shutil.rmtree(tmp, ignore_errors=True)
 
 

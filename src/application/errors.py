@@ -25,9 +25,9 @@ class InsufficientScope(DomainError):
 class NotFound(DomainError):
     """No such resource in the caller's workspace (another workspace's is not revealed)."""
 
-    def __init__(self, kind: str, identifier: str) -> None:
+    def __init__(self, kind: str, identifier: str, by: str = "id") -> None:
         self.kind = kind
-        super().__init__(f"No {kind} with id '{identifier}'.")
+        super().__init__(f"No {kind} with {by} '{identifier}'.")
 
 
 class Conflict(DomainError):

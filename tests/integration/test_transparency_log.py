@@ -269,6 +269,13 @@ def test_a_tree_size_past_any_sequence_is_not_found(stack: Stack, size: str) -> 
     assert response.status_code == 404 and response.json["error"]["code"] == "not_found"
 
 
+def test_a_size_never_signed_is_named_in_the_404(stack: Stack) -> None:
+    _, key = stack.new_workspace()
+    response = stack.client.get("/api/v1/log/checkpoints/7", headers=bearer(key))
+    assert response.status_code == 404
+    assert response.json["error"]["message"] == "No signed checkpoint with tree size '7'."
+
+
 def test_other_workspaces_logs_are_not_reachable(stack: Stack) -> None:
     _, owner = stack.new_workspace("Owner")
     _, other = stack.new_workspace("Other")

@@ -67,7 +67,7 @@ class LogReader:
         with self._uow_factory(read_only=True) as uow:
             found = uow.checkpoints.get(workspace_id, tree_size)
         if found is None:
-            raise NotFound("checkpoint of tree size", str(tree_size))
+            raise NotFound("signed checkpoint", str(tree_size), by="tree size")
         return found
 
     def checkpoints(self, workspace_id: str, *, order: str = DESC, limit: int = 50,
