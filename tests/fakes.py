@@ -36,7 +36,7 @@ from domain.deliveries import Delivery
 from domain.event_search import EventFilters, SearchEntries, search_entries, search_terms
 from domain.events import PENDING, PROCESSED, Event
 from domain.export_rows import CSV_COLUMNS, csv_row, ndjson_line
-from domain.exports import ACTIVE, Export
+from domain.exports import ACTIVE, Export, WrittenRows
 from domain.hash_chain import ChainHead
 from domain.idempotency import IdempotencyRecord
 from domain.rate_limit import Decision
@@ -366,7 +366,7 @@ class _EventRepo:
         return len(self._matching(workspace_id, filters))
 
     def write_export(self, workspace_id: str, filters: EventFilters, format_: str,
-                     sink: Any, on_progress: Any) -> int:
+                     sink: Any, on_progress: Any) -> WrittenRows:
         found = sorted((e for e in self._matching(workspace_id, filters)
                         if e.status == PROCESSED), key=lambda e: e.sequence)
         if format_ == "csv":
@@ -377,7 +377,9 @@ class _EventRepo:
             sink.write(text.getvalue().encode())
         else:
             sink.write(b"".join(ndjson_line(event) for event in found))
-        return len(found)
+        if not found:
+            return WrittenRows(0)
+        return WrittenRows(len(found), found[0].sequence, found[-1].sequence)
 
     def count_narrow(self, workspace_id: str, filters: EventFilters,
                      after_sequence: int | None = None) -> int:
@@ -389,11 +391,6 @@ class _EventRepo:
         found = sorted((e.sequence, e.id) for e in self._matching(workspace_id, filters)
                        if e.status == PROCESSED and after_sequence < e.sequence <= up_to_sequence)  # type: ignore[operator]
         return [(event_id, sequence) for sequence, event_id in found[:limit]]  # type: ignore[misc]
-
-    def span(self, workspace_id: str, filters: EventFilters) -> tuple[int, int] | None:
-        found = [e.sequence for e in self._matching(workspace_id, filters)
-                 if e.status == PROCESSED]
-        return (min(found), max(found)) if found else None  # type: ignore[type-var]
 
     def by_ids(self, workspace_id: str, event_ids: Sequence[str]) -> list[Event]:
         found = [self._s.events[i] for i in event_ids if i in self._s.events

@@ -48,6 +48,16 @@ class ExportExpired(DomainError):
 
 
 @dataclass(frozen=True)
+class WrittenRows:
+    """How many rows went into a file, and the chain positions of its first and last
+    (None when it holds none): what its evidence proves."""
+
+    count: int
+    first_sequence: int | None = None
+    last_sequence: int | None = None
+
+
+@dataclass(frozen=True)
 class ExportFile:
     """What the worker measured while writing the file."""
 

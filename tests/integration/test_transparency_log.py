@@ -464,6 +464,7 @@ def test_an_export_with_its_evidence_is_proved_offline(stack: Stack, tmp_path: P
 
     filtered = export_file(stack, key, tmp_path / "admin.ndjson", action="admin.*")
     assert len(filtered["proofs"]) == 9 and "frontier" not in filtered
+    assert (filtered["first_sequence"], filtered["last_sequence"]) == (41, 49)
     result = offline(tmp_path / "admin.ndjson", filtered, vkey)
     assert result.exit_code == 0, result.output and "each is included" in result.output
     lines = (tmp_path / "admin.ndjson").read_text().splitlines()

@@ -11,7 +11,7 @@ from sqlalchemy import Connection, and_, delete, func, or_, select
 from adapters.sql import bulk
 from adapters.sql import tables as t
 from adapters.sql.chain_reader import VerifiableChunk, postgres_chain, with_search_entries
-from adapters.sql.export_writer import sequence_span, write_export
+from adapters.sql.export_writer import write_export
 from adapters.sql.mappers import event_from
 from adapters.sql.search import (
     count_query,
@@ -24,6 +24,7 @@ from domain.action_patterns import ActionPatterns
 from domain.cursor import Position
 from domain.event_search import EventFilters
 from domain.events import PENDING, PROCESSED, Event
+from domain.exports import WrittenRows
 
 
 class SqlEventRepository:
@@ -107,7 +108,7 @@ class SqlEventRepository:
             narrow_count_query(workspace_id, filters, after_sequence)).scalar_one()
 
     def write_export(self, workspace_id: str, filters: EventFilters, format_: str,
-                     sink: BinaryIO, on_progress: Callable[[], None]) -> int:
+                     sink: BinaryIO, on_progress: Callable[[], None]) -> WrittenRows:
         return write_export(self._db, workspace_id, filters, format_, sink, on_progress)
 
     def linked_batch(self, workspace_id: str, after_sequence: int, up_to_sequence: int,
@@ -132,9 +133,6 @@ class SqlEventRepository:
                         c.sequence <= up_to_sequence)
                  .order_by(c.sequence).limit(limit))
         return [(event_id, sequence) for event_id, sequence in self._db.execute(query)]
-
-    def span(self, workspace_id: str, filters: EventFilters) -> tuple[int, int] | None:
-        return sequence_span(self._db, workspace_id, filters)
 
     def by_ids(self, workspace_id: str, event_ids: Sequence[str]) -> list[Event]:
         if not event_ids:

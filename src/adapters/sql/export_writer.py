@@ -29,6 +29,7 @@ from adapters.sql.shared_snapshot import sharing_snapshot
 from domain.event_search import EventFilters
 from domain.events import PROCESSED
 from domain.export_rows import CSV_COLUMNS, csv_row, ndjson_line
+from domain.exports import WrittenRows
 
 events = t.events
 _STAMP = "YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\""
@@ -45,11 +46,13 @@ Statement = tuple[str, dict[str, Any]]
 
 
 def write_export(db: Connection, workspace_id: str, filters: EventFilters, format_: str,
-                 sink: BinaryIO, on_progress: Callable[[], None]) -> int:
-    """Write every processed event matching ``filters``, in sequence order; return the count.
+                 sink: BinaryIO, on_progress: Callable[[], None]) -> WrittenRows:
+    """Write every processed event matching ``filters``, in sequence order; return the
+    count and the first and last sequence.
 
-    On PostgreSQL ``db`` must hold a snapshot (a REPEATABLE READ unit) when the export
-    spans ``SPLIT_FROM`` sequences or more: it is then rendered in two halves at once.
+    On PostgreSQL ``db`` must hold a snapshot (a REPEATABLE READ unit): the span is read
+    before the rows, and an export spanning ``SPLIT_FROM`` sequences or more is rendered
+    in two halves at once.
     """
     if db.dialect.name != "postgresql":
         return _rendered_by_domain(db, workspace_id, filters, format_, sink, on_progress)
@@ -57,22 +60,20 @@ def write_export(db: Connection, workspace_id: str, filters: EventFilters, forma
     if format_ == "csv":
         sink.write((",".join(CSV_COLUMNS) + "\r\n").encode())
         render = _csv_statement
-    span = sequence_span(db, workspace_id, filters)
-    if span is None or span[1] - span[0] + 1 < SPLIT_FROM:
-        return _copy_out(db, render(db, workspace_id, filters, None), sink, on_progress)
-    middle = (span[0] + span[1]) // 2
-    return _in_halves(db, render(db, workspace_id, filters, events.c.sequence <= middle),
-                      render(db, workspace_id, filters, events.c.sequence > middle),
-                      sink, on_progress)
-
-
-def sequence_span(db: Connection, workspace_id: str,
-                  filters: EventFilters) -> tuple[int, int] | None:
-    """The first and last sequence of the processed events matching ``filters``."""
-    row = db.execute(narrow_select(workspace_id, filters).with_only_columns(
+    first, last = db.execute(narrow_select(workspace_id, filters).with_only_columns(
         func.min(events.c.sequence), func.max(events.c.sequence))
         .where(events.c.status == PROCESSED)).one()
-    return (row[0], row[1]) if row[0] is not None else None
+    if first is None:
+        rows = _copy_out(db, render(db, workspace_id, filters, None), sink, on_progress)
+        return WrittenRows(rows)  # none, as the snapshot holds none (the header, for CSV)
+    if last - first + 1 < SPLIT_FROM:
+        rows = _copy_out(db, render(db, workspace_id, filters, None), sink, on_progress)
+    else:
+        middle = (first + last) // 2
+        rows = _in_halves(db, render(db, workspace_id, filters, events.c.sequence <= middle),
+                          render(db, workspace_id, filters, events.c.sequence > middle),
+                          sink, on_progress)
+    return WrittenRows(rows, first, last)
 
 
 def _ordered(workspace_id: str, filters: EventFilters, within: ColumnElement[bool] | None,
@@ -264,25 +265,28 @@ def _csv_statement(db: Connection, workspace_id: str, filters: EventFilters,
 
 
 def _rendered_by_domain(db: Connection, workspace_id: str, filters: EventFilters,
-                        format_: str, sink: BinaryIO, on_progress: Callable[[], None]) -> int:
+                        format_: str, sink: BinaryIO,
+                        on_progress: Callable[[], None]) -> WrittenRows:
     text_sink = io.TextIOWrapper(sink, encoding="utf-8", newline="") if format_ == "csv" \
         else None
     writer = csv.writer(text_sink) if text_sink is not None else None
     if writer is not None:
         writer.writerow(CSV_COLUMNS)
-    rows = 0
+    rows, first, last = 0, None, None
     for event in _chunks(db, workspace_id, filters):
         if writer is not None:
             writer.writerow(csv_row(event))
         else:
             sink.write(ndjson_line(event))
         rows += 1
+        first = event.sequence if first is None else first
+        last = event.sequence
         if rows % 5_000 == 0:
             on_progress()
     if text_sink is not None:
         text_sink.flush()
         text_sink.detach()
-    return rows
+    return WrittenRows(rows, first, last)
 
 
 def _chunks(db: Connection, workspace_id: str, filters: EventFilters,

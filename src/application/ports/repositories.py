@@ -17,7 +17,7 @@ from domain.cursor import Position
 from domain.deliveries import Delivery
 from domain.event_search import EventFilters, SearchEntries
 from domain.events import Event
-from domain.exports import Export
+from domain.exports import Export, WrittenRows
 from domain.hash_chain import ChainHead
 from domain.idempotency import IdempotencyRecord
 from domain.streams import Stream
@@ -144,10 +144,11 @@ class EventRepository(Protocol):
         ...
 
     def write_export(self, workspace_id: str, filters: EventFilters, format_: str,
-                     sink: BinaryIO, on_progress: Callable[[], None]) -> int:
+                     sink: BinaryIO, on_progress: Callable[[], None]) -> WrittenRows:
         """Write the processed events matching ``filters``, in sequence order, as NDJSON
-        lines or CSV rows (``domain.export_rows`` defines both); return how many. Streams:
-        memory stays flat whatever the count. ``on_progress`` is called now and then."""
+        lines or CSV rows (``domain.export_rows`` defines both); return how many, and the
+        first and last sequence. Streams: memory stays flat whatever the count.
+        ``on_progress`` is called now and then."""
         ...
 
     def pending_backlog(self) -> tuple[int, datetime | None]:
@@ -170,10 +171,6 @@ class EventRepository(Protocol):
         """(id, sequence) of the processed events matching ``filters`` in
         ``(after, up_to]``, in sequence order: what a filtered export holds, for its
         evidence."""
-        ...
-
-    def span(self, workspace_id: str, filters: EventFilters) -> tuple[int, int] | None:
-        """The first and last sequence of the processed events matching ``filters``."""
         ...
 
     def by_ids(self, workspace_id: str, event_ids: Sequence[str]) -> list[Event]:

@@ -150,13 +150,12 @@ class RunExport:
             with self._uow_factory(snapshot=True) as uow:
                 rows = uow.events.write_export(export.workspace_id, filters, export.format,
                                                stream, heartbeat.check)
-                span = uow.events.span(export.workspace_id, filters) if rows else None
             if export.gzip:
                 stream.close()
             if not beat():  # the last word before the file is put in place
                 raise _HandedOver
-        first, last = span or (None, None)
-        return ExportFile(rows, sink.size, sink.digest.hexdigest(), first, last)
+        return ExportFile(rows.count, sink.size, sink.digest.hexdigest(),
+                          rows.first_sequence, rows.last_sequence)
 
     def _beat(self, export_id: str, attempt: int) -> bool:
         """Refresh the heartbeat; False when the export is no longer this run's."""
