@@ -32,7 +32,7 @@ from application.ports.delivery import (
 )
 from application.ports.jobs import JobQueue
 from application.ports.metrics import NO_METRICS, Metrics
-from application.ports.system import Clock, Randomness
+from application.ports.system import Clock, IdGenerator, Randomness
 from application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from domain.deliveries import Attempt
 from domain.sending import Sending
@@ -194,3 +194,25 @@ def send(destination: tuple[str, str], payload: Payload, sealed: bytes,
                                                "(PATCH)."), UNREADABLE_CREDENTIAL)
     type_, url = destination
     return deliverer.send(Destination(type_, url, credential), payload)
+
+
+class SampleSender:
+    """Base of the test sends (a stream's, an alert rule's): one sample sent now, outside
+    the engine's queue and bookkeeping, so that a receiver can be checked at will."""
+
+    def __init__(self, uow_factory: UnitOfWorkFactory, deliverer: Deliverer,
+                 vault: CredentialVault, clock: Clock, ids: IdGenerator,
+                 metrics: Metrics = NO_METRICS) -> None:
+        self._uow_factory = uow_factory
+        self._deliverer = deliverer
+        self._vault = vault
+        self._clock = clock
+        self._ids = ids
+        self._metrics = metrics
+
+    def _send_now(self, destination: tuple[str, str], payload: Payload, sealed: bytes,
+                  metric_type: str) -> SendResult:
+        """Send, and count the attempt (with no events: a sample is none)."""
+        result = send(destination, payload, sealed, self._vault, self._deliverer)
+        self._metrics.delivery_attempted(metric_type, result.outcome, 0)
+        return result

@@ -64,7 +64,7 @@ from application.use_cases.exports import (
 from application.use_cases.get_event import GetEvent
 from application.use_cases.ingest_events import IngestEvents
 from application.use_cases.log_proofs import ExportEvidence, LogReader
-from application.use_cases.notify_alerts import NotifyAlerts
+from application.use_cases.notify_alerts import NotifyAlerts, SendTestNotification
 from application.use_cases.process_pending_events import ProcessPendingEvents
 from application.use_cases.processing_status import GetProcessingStatus
 from application.use_cases.purge_idempotency_keys import PurgeIdempotencyKeys
@@ -317,6 +317,9 @@ class Container(containers.DeclarativeContainer):
         NotifyAlerts, uow_factory=uow.provider, deliverer=deliverer, vault=vault,
         queue=job_queue, clock=clock, random=providers.Object(jitter),
         lease=providers.Callable(_lease, settings), metrics=metrics)
+    send_test_notification = providers.Factory(
+        SendTestNotification, uow_factory=uow.provider, deliverer=deliverer, vault=vault,
+        clock=clock, ids=ids, metrics=metrics)
     delivery_upkeep = providers.Factory(
         DeliveryUpkeep, uow_factory=uow.provider, clock=clock, queue=job_queue,
         log_retention=providers.Callable(lambda s: timedelta(days=s.delivery_log_days),

@@ -14,6 +14,7 @@ from domain.alert_evaluation import WindowState
 from domain.timestamps import format_timestamp, from_micros, to_micros
 from tests.geo_db import LONDON_V4, SYDNEY_V6, build_city_database
 from tests.integration.stacks import Stack, bearer
+from tests.integration.test_observability import sample
 from tests.receivers import Answer, receiver, signature_valid
 
 SECRET = "whsec_alert_secret_0123456789abcdef"
@@ -175,6 +176,56 @@ def test_a_failing_webhook_is_visible_on_the_alert_and_the_rule(stack: Stack) ->
     assert alerts(stack, key)[0]["notification"]["status"] == "delivered"
 
 
+def test_a_test_notification_is_a_signed_sample_that_records_nothing(stack: Stack) -> None:
+    """Shaped as a real one, in the rule's own group form, marked ``"test": true``."""
+    _, key = stack.new_workspace()
+    with receiver() as hook:
+        rule = new_rule(stack, key, hook.url, enabled=False, threshold={
+            "count": 5, "window_seconds": 60, "group_by": "ip_address"}).json
+        response = stack.client.post(f"/api/v1/alert-rules/{rule['id']}/test",
+                                     headers=bearer(key))
+        assert response.status_code == 200, response.json
+        [sent] = hook.requests
+    result = response.json
+    assert (result["status"], result["http_status"], result["error"]) == \
+        ("delivered", 200, None)
+    assert signature_valid(SECRET, sent)
+    body = sent.json()
+    assert sent.headers["auditrail-delivery-id"] == body["alert"]["id"] == result["alert_id"]
+    assert (body["type"], body["test"], body["rule"]["id"]) == \
+        ("alert.triggered", True, rule["id"])
+    assert (body["alert"]["group_key"], body["alert"]["count"], body["alert"]["rule_id"]) == \
+        ("ip_address:192.0.2.1", 1, rule["id"])
+    [event] = body["events"]
+    assert body["alert"]["event_ids"] == [event["id"]]
+    assert (event["action"], event["metadata"]["test"]) == ("auditrail.alert.test", True)
+    assert alerts(stack, key) == []
+    after = stack.client.get(f"/api/v1/alert-rules/{rule['id']}", headers=bearer(key)).json
+    assert after == rule | {"notify": after["notify"]} and "secret" not in after["notify"]
+
+
+def test_a_failed_test_notification_says_why_and_leaves_the_rule_alone(stack: Stack) -> None:
+    _, key = stack.new_workspace()
+    failures_before = failed_alert_sends(stack)
+    with receiver(lambda _: Answer(401, body=b"bad signature")) as hook:
+        rule = new_rule(stack, key, hook.url, threshold={
+            "count": 2, "window_seconds": 60, "group_by": "actor_id"}).json
+        result = stack.client.post(f"/api/v1/alert-rules/{rule['id']}/test",
+                                   headers=bearer(key)).json
+        [sent] = hook.requests
+    assert (result["status"], result["http_status"], result["error"]) == \
+        ("failed", 401, "HTTP 401: bad signature")
+    assert sent.json()["alert"]["group_key"] == "actor_id:auditrail"
+    after = stack.client.get(f"/api/v1/alert-rules/{rule['id']}", headers=bearer(key)).json
+    assert after["notification"] == rule["notification"]
+    assert failed_alert_sends(stack) == failures_before + 1
+
+
+def failed_alert_sends(stack: Stack) -> float:
+    return sample(stack.client.get("/metrics").data.decode(), "auditrail_deliveries_total",
+                  outcome="http_error", type="alert")
+
+
 def test_rules_are_strictly_validated(stack: Stack) -> None:
     _, key = stack.new_workspace()
     assert fields(new_rule(stack, key, threshold={"count": 3, "window_seconds": 60,
@@ -223,6 +274,7 @@ def test_every_alert_endpoint_hides_other_workspaces(stack: Stack) -> None:
     for method, url, body in [("GET", f"/api/v1/alert-rules/{rule['id']}", None),
                               ("PATCH", f"/api/v1/alert-rules/{rule['id']}", {"name": "x"}),
                               ("DELETE", f"/api/v1/alert-rules/{rule['id']}", None),
+                              ("POST", f"/api/v1/alert-rules/{rule['id']}/test", None),
                               ("GET", f"/api/v1/alerts/{alert['id']}", None)]:
         response = stack.client.open(url, method=method, headers=bearer(other), json=body)
         assert response.status_code == 404, (method, url)

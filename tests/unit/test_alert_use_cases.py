@@ -18,7 +18,7 @@ from application.use_cases.alerts import GetAlert, ListAlerts
 from application.use_cases.apply_retention import ApplyRetention
 from application.use_cases.delivery_upkeep import DeliveryUpkeep
 from application.use_cases.evaluate_alerts import AlertEvaluation
-from application.use_cases.notify_alerts import NotifyAlerts
+from application.use_cases.notify_alerts import NotifyAlerts, SendTestNotification
 from application.use_cases.process_pending_events import ProcessPendingEvents
 from domain.alerts import CANCELLED, DELIVERED, PENDING
 from domain.deliveries import Attempt
@@ -112,6 +112,30 @@ def test_notifications_are_signed_webhooks_retried_until_accepted(world: Alerts)
     assert body["alert"]["event_ids"] == [event["id"] for event in body["events"]]
     [alert] = world.alerts()
     assert (alert.status, alert.attempts) == (DELIVERED, 2)
+
+
+def test_a_test_notification_is_sent_now_beside_what_is_pending(world: Alerts) -> None:
+    """It neither records an alert nor counts as one of the rule's attempts, and a rule
+    without threshold shows the ``workspace`` group its alerts have."""
+    rule_id = world.rule(threshold=None)
+    world.failed_logins(1)
+    test = SendTestNotification(world.uow, world.deliverer, world.vault, world.clock,
+                                world.ids)
+    world.deliverer.answers = [Attempt(False, 503, "HTTP 503")]
+    sent = test.execute(world.workspace.id, rule_id)
+    assert (sent.attempt.ok, sent.attempt.http_status, sent.sent_at) == \
+        (False, 503, world.clock.now())
+    [(destination, notification)] = world.deliverer.sent
+    assert destination.url == RULE["notify"]["webhook_url"]
+    assert isinstance(notification, Notification) and notification.alert_id == sent.alert_id
+    body = notification.document
+    assert (body["test"], body["alert"]["group_key"], body["rule"]["id"]) == \
+        (True, "workspace", rule_id)
+    [pending] = world.alerts()
+    assert (pending.status, pending.attempts) == (PENDING, 0)
+    assert world.get_rule(rule_id).sending.failures == 0
+    with pytest.raises(NotFound):
+        test.execute("ws_someone_else", rule_id)
 
 
 def test_a_rule_whose_webhook_keeps_failing_is_failing_and_says_so(world: Alerts) -> None:

@@ -100,6 +100,10 @@ def test_workspace_keys_usage_streams_and_rules(client: Auditrail) -> None:
     rule = client.alert_rules.create(name="deletions", match={"actions": ["admin.*"]},
                                      notify={"webhook_url": "https://hooks.example.com/a"})
     assert client.alert_rules.update(rule.id, enabled=False).enabled is False
+    sample = client.alert_rules.update(rule.id, notify={"webhook_url": "https://hooks.invalid/"})
+    sent = client.alert_rules.test(sample.id)  # .invalid never resolves (RFC 6761)
+    assert (sent["status"], sent["http_status"]) == ("failed", None)
+    assert sent["alert_id"].startswith("alt_") and "hooks.invalid" in sent["error"]
     assert [r.id for r in client.alert_rules.list()] == [rule.id]
     assert list(client.alerts.list(rule_id=rule.id)) == []
     client.alert_rules.delete(rule.id)

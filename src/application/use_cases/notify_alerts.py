@@ -3,15 +3,17 @@ order they triggered, signed, retried with backoff until accepted (the delivery 
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 
-from application.delivery_engine import Claim, DeliveryEngine
+from application.delivery_engine import Claim, DeliveryEngine, SampleSender
+from application.errors import NotFound
 from application.ports.delivery import Notification
 from application.ports.unit_of_work import UnitOfWork
-from domain.alert_rules import AlertRule
+from domain.alert_rules import IP_ADDRESS, AlertRule
 from domain.alerts import Alert
 from domain.deliveries import Attempt
+from domain.samples import sample_event
 from domain.streams import WEBHOOK
 
 ALERT = "alert"
@@ -52,3 +54,41 @@ class NotifyAlerts(DeliveryEngine[AlertRule, Alert]):
                   for event in uow.events.by_ids(alert.workspace_id, alert.event_ids)]
         notification = Notification(alert.id, alert.notification(events))
         return target, Claim(alert, notification, len(events)), None
+
+
+@dataclass(frozen=True)
+class TestNotification:
+    """What sending a rule's sample notification came to."""
+
+    alert_id: str
+    """The sample alert's id, also sent as ``Auditrail-Delivery-Id``; no alert has it."""
+    sent_at: datetime
+    attempt: Attempt
+
+
+class SendTestNotification(SampleSender):
+    """``POST /alert-rules/{id}/test``: one signed sample notification, sent now to the
+    rule's webhook, shaped as a real one (``"test": true`` beside it), so that a receiver
+    can be checked before an incident depends on it. It records no alert and changes
+    nothing of the rule, disabled or failing as it may be."""
+
+    def execute(self, workspace_id: str, rule_id: str) -> TestNotification:
+        with self._uow_factory(read_only=True) as uow:
+            rule = uow.alert_rules.get(workspace_id, rule_id)
+            latest = uow.checkpoints.latest(workspace_id)
+        if rule is None:
+            raise NotFound("alert rule", rule_id)
+        now = self._clock.now()
+        grouped_by_address = rule.threshold is not None and \
+            rule.threshold.group_by == IP_ADDRESS
+        event = sample_event(self._ids.new("evt"), workspace_id, now, "auditrail.alert.test",
+                             "A test notification; no alert was triggered.",
+                             with_address=grouped_by_address)
+        alert = Alert(id=self._ids.new("alt"), workspace_id=workspace_id, rule_id=rule.id,
+                      group_key=rule.group_key(event) or "", event_ids=(event.id,),
+                      triggered_at=now, first_sequence=0, trigger_sequence=0,
+                      rule=rule.summary(), checkpoint=latest.note if latest else None)
+        document = {**alert.notification([event.document()]), "test": True}
+        result = self._send_now((WEBHOOK, rule.webhook_url),
+                                Notification(alert.id, document), rule.credential, ALERT)
+        return TestNotification(alert.id, now, result.attempt)

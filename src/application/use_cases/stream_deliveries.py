@@ -5,18 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from application.delivery_engine import send
+from application.delivery_engine import SampleSender
 from application.errors import NotFound
 from application.pages import Page, page_of
-from application.ports.delivery import CredentialVault, Deliverer, Parcel
+from application.ports.delivery import Parcel
 from application.ports.jobs import JobQueue
-from application.ports.metrics import NO_METRICS, Metrics
-from application.ports.system import Clock, IdGenerator
+from application.ports.system import Clock
 from application.ports.unit_of_work import UnitOfWorkFactory
 from domain.cursor import DESC, Position, decode_cursor
 from domain.deliveries import TEST, Delivery
 from domain.errors import FieldError, ValidationFailed
-from domain.events import PROCESSED, Event
+from domain.samples import sample_event
 from domain.streams import ReplayRefused, Stream
 
 
@@ -63,20 +62,10 @@ class ReplayStream:
         return stream
 
 
-class SendTestDelivery:
+class SendTestDelivery(SampleSender):
     """``POST /streams/{id}/test``: one signed sample, sent now, its outcome logged and
     returned. It changes nothing of the stream: a failing stream stays failing until a
     real delivery succeeds or someone sets it active."""
-
-    def __init__(self, uow_factory: UnitOfWorkFactory, deliverer: Deliverer,
-                 vault: CredentialVault, clock: Clock, ids: IdGenerator,
-                 metrics: Metrics = NO_METRICS) -> None:
-        self._uow_factory = uow_factory
-        self._deliverer = deliverer
-        self._vault = vault
-        self._clock = clock
-        self._ids = ids
-        self._metrics = metrics
 
     def execute(self, workspace_id: str, stream_id: str) -> Delivery:
         with self._uow_factory(read_only=True) as uow:
@@ -89,23 +78,14 @@ class SendTestDelivery:
                             event_count=1)
         parcel = Parcel(stream.id, delivery.id, 0, [self._sample(workspace_id, now)],
                         test=True)
-        result = send((stream.type, stream.url), parcel, stream.credential, self._vault,
-                      self._deliverer)
-        self._metrics.delivery_attempted(stream.type, result.outcome, 0)
-        attempt = result.attempt
-        delivery = delivery.attempted(self._clock.now(), attempt)
+        result = self._send_now((stream.type, stream.url), parcel, stream.credential,
+                                stream.type)
+        delivery = delivery.attempted(self._clock.now(), result.attempt)
         with self._uow_factory(single_write=True) as uow:
             uow.deliveries.add(delivery)
             uow.commit()
         return delivery
 
     def _sample(self, workspace_id: str, now: datetime) -> dict[str, Any]:
-        """An event shaped like every other (§5.3), marked as a test in its metadata and
-        its action, and in no chain."""
-        event = Event(id=self._ids.new("evt"), workspace_id=workspace_id,
-                      action="auditrail.stream.test", occurred_at=now, received_at=now,
-                      actor={"id": "auditrail", "type": "system", "name": "Auditrail"},
-                      metadata={"test": True, "note": "A test delivery; no event was "
-                                                      "recorded."},
-                      status=PROCESSED)
-        return event.document()
+        return sample_event(self._ids.new("evt"), workspace_id, now, "auditrail.stream.test",
+                            "A test delivery; no event was recorded.").document()

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from application.use_cases.notify_alerts import TestNotification
 from application.use_cases.usage import Usage
 from domain.alert_rules import AlertRule
 from domain.alerts import Alert
 from domain.api_keys import ApiKey
-from domain.deliveries import Delivery
+from domain.deliveries import DELIVERED, FAILED, Delivery
 from domain.exports import Export
 from domain.sending import Sending
 from domain.streams import CREDENTIAL_FIELDS, Stream
@@ -100,6 +101,12 @@ def alert_rule_document(rule: AlertRule, secret: str | None = None) -> dict[str,
             "created_at": _time(rule.created_at), "updated_at": _time(rule.updated_at),
             "notification": {"status": "failing" if rule.sending.failing else "active",
                              **_sending(rule.sending)}}
+
+
+def test_notification_document(sent: TestNotification) -> dict[str, Any]:
+    return {"alert_id": sent.alert_id, "status": DELIVERED if sent.attempt.ok else FAILED,
+            "http_status": sent.attempt.http_status, "error": sent.attempt.error,
+            "sent_at": _time(sent.sent_at)}
 
 
 def alert_document(alert: Alert) -> dict[str, Any]:

@@ -185,6 +185,10 @@ OPERATIONS: dict[str, Operation] = {
     "api.delete_alert_rule": Operation("Delete an alert rule (its alerts stay; notifications "
                                        "not yet sent are cancelled)", {204: None}, ALERTS,
                                        tags=("alerts",)),
+    "api.test_alert_rule": Operation("Send the rule's webhook one signed sample "
+                                     "notification now; its outcome is returned",
+                                     {200: out.AlertTestOutSchema}, ALERTS,
+                                     tags=("alerts",)),
     "api.list_alerts": Operation("List triggered alerts, newest first",
                                  {200: out.AlertPageSchema}, ALERTS, query=AlertQuerySchema,
                                  tags=("alerts",)),

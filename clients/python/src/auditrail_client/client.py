@@ -366,6 +366,11 @@ class AlertRules(_Resource):
     def delete(self, rule_id: str) -> None:
         self._t.request("DELETE", f"/api/v1/alert-rules/{rule_id}")
 
+    def test(self, rule_id: str) -> Json:
+        """Send the rule's webhook a signed sample notification now (``"test": true``,
+        no alert recorded); the answer says how it went."""
+        return dict(self._t.json("POST", f"/api/v1/alert-rules/{rule_id}/test"))
+
 
 class Alerts(_Resource):
     def list(self, *, rule_id: str | None = None, since: str | None = None,

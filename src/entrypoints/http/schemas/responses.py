@@ -302,6 +302,15 @@ class AlertOutSchema(Schema):
     notification = fields.Nested(AlertNotificationSchema, required=True)
 
 
+class AlertTestOutSchema(Schema):
+    alert_id = fields.String(required=True, metadata={
+        "description": "the sample alert's id, sent as Auditrail-Delivery-Id; not recorded"})
+    status = fields.String(required=True, validate=validate.OneOf(["delivered", "failed"]))
+    http_status = fields.Integer(required=True, allow_none=True)
+    error = fields.String(required=True, allow_none=True)
+    sent_at = fields.String(required=True)
+
+
 class LogKeySchema(Schema):
     origin = fields.String(required=True)
     key_name = fields.String(required=True)

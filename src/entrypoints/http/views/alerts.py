@@ -16,12 +16,17 @@ from application.use_cases.alert_rules import (
     UpdateAlertRule,
 )
 from application.use_cases.alerts import GetAlert, ListAlerts
+from application.use_cases.notify_alerts import SendTestNotification
 from domain.scopes import ALERTS
 from domain.timestamps import InvalidTimestamp, parse_timestamp
 from entrypoints.container import Container
 from entrypoints.http.auth import principal, requires
 from entrypoints.http.body import json_object
-from entrypoints.http.documents import alert_document, alert_rule_document
+from entrypoints.http.documents import (
+    alert_document,
+    alert_rule_document,
+    test_notification_document,
+)
 from entrypoints.http.errors import ApiError
 from entrypoints.http.pagination import page_body
 from entrypoints.http.query import query_args
@@ -78,6 +83,15 @@ def delete_alert_rule(rule_id: str,
                       delete: DeleteAlertRule = Provide[Container.delete_alert_rule]) -> Any:
     delete.execute(principal().workspace_id, rule_id)
     return no_content()
+
+
+@api.post("/alert-rules/<id:rule_id>/test")
+@requires(ALERTS)
+@inject
+def test_alert_rule(rule_id: str, send: SendTestNotification = Provide[
+        Container.send_test_notification]) -> Any:
+    sent = send.execute(principal().workspace_id, rule_id)
+    return jsonify(test_notification_document(sent))
 
 
 @api.get("/alerts")
