@@ -28,7 +28,7 @@ def mode(path: Path) -> int:
 
 def test_data_files_are_0600_and_folders_0700(tmp_path: Path, lax_umask: None) -> None:
     data = tmp_path / "deep" / "var"
-    stack = embedded_stack(data)
+    stack = embedded_stack(data, from_nothing=True)
     try:
         _, secret = stack.new_workspace()
         stack.client.post("/api/v1/events", headers=bearer(secret), json={

@@ -71,7 +71,7 @@ def test_a_database_restart_costs_one_request_not_one_per_pooled_connection(
 
 
 def test_embedded_database_lives_in_the_data_dir(tmp_path: Path) -> None:
-    stack = embedded_stack(tmp_path / "data")
+    stack = embedded_stack(tmp_path / "data", from_nothing=True)
     try:
         stack.new_workspace()
         assert (tmp_path / "data" / "auditrail.db").exists()
