@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from click.testing import CliRunner
 
+from domain.export_rows import CSV_COLUMNS
 from entrypoints.cli import main
 from tests.fakes import FakeClock
 from tests.integration.stacks import Stack, bearer
@@ -77,6 +78,19 @@ def test_filtered_csv_gzip_export(stack: Stack, tmp_path: Path) -> None:
     note = rows[1][rows[0].index("metadata")]
     assert json.loads(note)["note"].startswith("=HYPERLINK")  # inside JSON: not a formula
     assert all(not cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)
+
+
+def test_an_export_matching_nothing_is_an_empty_file(stack: Stack) -> None:
+    secret = seeded(stack, 3)
+    export = create(stack, secret, format="csv", filters={"action": "billing.*"})
+    stack.drain()
+    done = stack.client.get(f"/api/v1/exports/{export['id']}", headers=bearer(secret)).json
+    assert (done["status"], done["row_count"]) == ("completed", 0)
+    data, _ = fetch(stack, secret, export["id"])
+    assert list(csv.reader(io.StringIO(data.decode()))) == [list(CSV_COLUMNS)]
+    evidence = stack.client.get(f"/api/v1/exports/{export['id']}/evidence",
+                                headers=bearer(secret))
+    assert evidence.status_code == 409 and "holds no event" in evidence.json["error"]["message"]
 
 
 def test_gzip_ndjson_export_verifies_as_downloaded(stack: Stack, tmp_path: Path) -> None:

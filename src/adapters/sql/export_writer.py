@@ -63,9 +63,8 @@ def write_export(db: Connection, workspace_id: str, filters: EventFilters, forma
     first, last = db.execute(narrow_select(workspace_id, filters).with_only_columns(
         func.min(events.c.sequence), func.max(events.c.sequence))
         .where(events.c.status == PROCESSED)).one()
-    if first is None:
-        rows = _copy_out(db, render(db, workspace_id, filters, None), sink, on_progress)
-        return WrittenRows(rows)  # none, as the snapshot holds none (the header, for CSV)
+    if first is None:  # the snapshot holds none: the file is empty (a CSV, its header)
+        return WrittenRows(0)
     if last - first + 1 < SPLIT_FROM:
         rows = _copy_out(db, render(db, workspace_id, filters, None), sink, on_progress)
     else:

@@ -57,7 +57,7 @@ class NotifyAlerts(DeliveryEngine[AlertRule, Alert]):
 
 
 @dataclass(frozen=True)
-class TestNotification:
+class SentSample:
     """What sending a rule's sample notification came to."""
 
     alert_id: str
@@ -72,7 +72,7 @@ class SendTestNotification(SampleSender):
     can be checked before an incident depends on it. It records no alert and changes
     nothing of the rule, disabled or failing as it may be."""
 
-    def execute(self, workspace_id: str, rule_id: str) -> TestNotification:
+    def execute(self, workspace_id: str, rule_id: str) -> SentSample:
         with self._uow_factory(read_only=True) as uow:
             rule = uow.alert_rules.get(workspace_id, rule_id)
             latest = uow.checkpoints.latest(workspace_id)
@@ -91,4 +91,4 @@ class SendTestNotification(SampleSender):
         document = {**alert.notification([event.document()]), "test": True}
         result = self._send_now((WEBHOOK, rule.webhook_url),
                                 Notification(alert.id, document), rule.credential, ALERT)
-        return TestNotification(alert.id, now, result.attempt)
+        return SentSample(alert.id, now, result.attempt)

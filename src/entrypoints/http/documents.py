@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from application.use_cases.notify_alerts import TestNotification
+from application.use_cases.notify_alerts import SentSample
 from application.use_cases.usage import Usage
 from domain.alert_rules import AlertRule
 from domain.alerts import Alert
@@ -103,7 +103,7 @@ def alert_rule_document(rule: AlertRule, secret: str | None = None) -> dict[str,
                              **_sending(rule.sending)}}
 
 
-def test_notification_document(sent: TestNotification) -> dict[str, Any]:
+def sent_sample_document(sent: SentSample) -> dict[str, Any]:
     return {"alert_id": sent.alert_id, "status": DELIVERED if sent.attempt.ok else FAILED,
             "http_status": sent.attempt.http_status, "error": sent.attempt.error,
             "sent_at": _time(sent.sent_at)}

@@ -25,7 +25,7 @@ from entrypoints.http.body import json_object
 from entrypoints.http.documents import (
     alert_document,
     alert_rule_document,
-    test_notification_document,
+    sent_sample_document,
 )
 from entrypoints.http.errors import ApiError
 from entrypoints.http.pagination import page_body
@@ -91,7 +91,7 @@ def delete_alert_rule(rule_id: str,
 def test_alert_rule(rule_id: str, send: SendTestNotification = Provide[
         Container.send_test_notification]) -> Any:
     sent = send.execute(principal().workspace_id, rule_id)
-    return jsonify(test_notification_document(sent))
+    return jsonify(sent_sample_document(sent))
 
 
 @api.get("/alerts")
