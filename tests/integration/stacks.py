@@ -122,7 +122,7 @@ def embedded_stack(data_dir: Path, *, from_nothing: bool = False, **overrides: A
 @functools.cache
 def _migrated_template() -> Path:
     """An embedded database migrated once a test run, copied into each embedded stack's
-    folder: its own migration from nothing (0.2 s) then finds it at the head, some 400
+    folder: its own migration from nothing (0.2 s) then finds it at the head, hundreds of
     times a run. Migrating from nothing is tested on its own (test_migrations, test_cli)."""
     folder = Path(tempfile.mkdtemp(prefix="auditrail-test-template-"))
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
