@@ -29,6 +29,6 @@ class ValidationFailed(DomainError):
 
     def __init__(self, errors: list[FieldError]) -> None:
         self.errors = errors
-        count = len(errors)
+        count = len({error.field for error in errors})  # a field may break two rules
         noun = "1 field is" if count == 1 else f"{count} fields are"
         super().__init__(f"{noun} invalid")

@@ -49,9 +49,10 @@ def body_violations(body: Any, received_at: datetime) -> list[FieldError]:
     errors += _targets_violations(body.get("targets"))
     errors += _context_violations(body.get("context"))
     errors += _metadata_violations(body.get("metadata"), "metadata")
+    ijson, too_large = _encoding_violations(body)
     reported = {error.field for error in errors}
-    return errors + [error for error in _encoding_violations(body)
-                     if error.field not in reported]  # one message a field is enough
+    errors += [error for error in ijson if error.field not in reported]  # one a field will do
+    return errors + too_large  # the whole event's, whatever else its largest field breaks
 
 
 def _shape_violations(document: dict[str, Any], allowed: frozenset[str],
@@ -182,28 +183,30 @@ def _metadata_violations(metadata: Any, path: str) -> list[FieldError]:
     return [FieldError(where, message) for where, message in metadata_violations(metadata, path)]
 
 
-def _encoding_violations(body: dict[str, Any]) -> list[FieldError]:
-    """I-JSON and the size limit, checked with the other rules so that one 422 names every
-    problem. The C encoder settles the common case in one call; only a body it refuses, or
-    one with a 16-digit run that may be a too-large integer, is walked."""
+def _encoding_violations(body: dict[str, Any]) -> tuple[list[FieldError], list[FieldError]]:
+    """I-JSON's and the size limit's, checked with the other rules so that one 422 names
+    every problem (the size of a body that is not I-JSON is not known). The C encoder
+    settles the common case in one call; only a body it refuses, or one with a 16-digit run
+    that may be a too-large integer, is walked."""
     try:
         encoded = json.dumps(body, ensure_ascii=False, allow_nan=False,
                              separators=(",", ":")).encode("utf-8")
     except (ValueError, UnicodeEncodeError):
-        return _walked_ijson_violations(body)
+        return _walked_ijson_violations(body), []
     if _LONG_DIGIT_RUN.search(encoded):
         errors = _walked_ijson_violations(body)
         if errors:
-            return errors
+            return errors, []
     if len(encoded) > MAX_EVENT_BYTES:
-        return [_too_large(body, len(encoded))]
-    return []
+        return [], [_too_large(body, len(encoded))]
+    return [], []
 
 
 def _too_large(body: dict[str, Any], size: int) -> FieldError:
     """Named after the field that takes most of the event, which is what to shorten."""
-    sizes = {name: len(json.dumps(value, ensure_ascii=False, default=str).encode("utf-8"))
-             for name, value in body.items()}
+    sizes = {name: len(json.dumps(value, ensure_ascii=False, default=str,
+                                  separators=(",", ":")).encode("utf-8"))
+             for name, value in body.items()}  # measured as the event is
     largest = max(sizes, key=sizes.__getitem__, default="")
     return FieldError(largest, f"A serialized event may be at most {MAX_EVENT_BYTES:,} "
                                f"bytes; this one is {size:,}, {sizes.get(largest, 0):,} "

@@ -1,3 +1,4 @@
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -116,3 +117,12 @@ def test_encoding_and_size_are_reported_with_the_other_rules() -> None:
     assert fields_of(valid(action="bad action", metadata={"blob": "x" * 33_000})) == \
         ["action", "metadata"]
     assert fields_of(valid(actor={"id": 2**60, "type": "user"})) == ["actor.id"]  # once
+    crowded = {f"k{n}": "x" * 700 for n in range(51)}  # too many keys, and too large
+    with pytest.raises(ValidationFailed) as failure:
+        build(valid(metadata=crowded))
+    assert [error.field for error in failure.value.errors] == ["metadata", "metadata"]
+    assert str(failure.value) == "1 field is invalid"
+    size = re.search(r"this one is ([\d,]+), ([\d,]+) of them", failure.value.errors[1].message)
+    assert size is not None
+    whole, part = (int(number.replace(",", "")) for number in size.groups())
+    assert whole > part > 700 * 51  # the field measured as the event is (it was larger)
