@@ -73,7 +73,8 @@ class WindowState:
         return self.touched + _KEPT if self.touched is not None else None
 
     def forgotten_by(self, received: int) -> bool:
-        return self.touched is not None and self.touched + _KEPT < received
+        horizon = self.horizon
+        return horizon is not None and horizon < received
 
 
 _NOTHING = WindowState()
