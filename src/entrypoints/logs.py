@@ -45,9 +45,20 @@ def _message(record: logging.LogRecord) -> str:
     head, found, trace = message.partition(_TRACEBACK)
     if not found or logging.getLogger().isEnabledFor(logging.DEBUG):
         return message
-    lines = trace.strip().splitlines()
-    kind = lines[-1].split(":", 1)[0].strip() if lines else ""
+    kind = _exception_type(trace)
     return f"{head.rstrip()} ({kind})" if kind else head.rstrip()
+
+
+def _exception_type(trace: str) -> str:
+    """The type of the exception a formatted traceback ends with: the first unindented
+    line after its last frame, not its last line, since a message may run on over several
+    (SQLAlchemy's end in "(Background on this error at: …)")."""
+    lines = trace.splitlines()
+    frames = [number for number, line in enumerate(lines) if line.startswith("  File ")]
+    for line in lines[frames[-1] + 1:] if frames else lines:
+        if line and not line[0].isspace():
+            return line.split(":", 1)[0].strip()
+    return ""
 
 
 def configure_logging(level: str) -> None:
@@ -110,6 +121,9 @@ OUTAGE_LINES = {
     "rq.worker": RepeatedLines("could not connect to Redis"),
     # Each process's wake-ups (``adapters.rq_queue``), each send while Redis is down.
     "adapters.rq_queue.job_queue": RepeatedLines("upkeep will retry"),
+    # Each request a server answers 503 while the database is down (its request line,
+    # at INFO, still says so with its request id).
+    "entrypoints.http.errors": RepeatedLines("database unavailable"),
 }
 """Lines an outage repeats many times a second across processes, by logger: the
 operator needs the first, a reminder a minute, and how many were left out."""

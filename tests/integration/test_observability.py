@@ -244,6 +244,25 @@ def test_a_traceback_in_a_message_is_cut_below_debug(level: int, shown: str) -> 
         root.setLevel(before)
 
 
+CHAINED = ("Traceback (most recent call last):\n  File \"psycopg/connection.py\", line 1\n"
+           "    raise last_ex\n"
+           "psycopg.OperationalError: connection failed\n\tIs the server running?\n\n"
+           "The above exception was the direct cause of the following exception:\n\n"
+           "Traceback (most recent call last):\n  File \"jobs.py\", line 1\n"
+           "    return engine.execute(destination_id)\n           ^^^^^^^^^^^^^^\n"
+           "sqlalchemy.exc.OperationalError: (psycopg.OperationalError) connection failed\n"
+           "\tIs the server running?\n(Background on this error at: https://sqlalche.me/e/20/e3q8)")
+
+
+def test_the_exception_named_is_the_last_raised_whatever_its_message_spans() -> None:
+    """A failed job met in a database outage: SQLAlchemy's message runs on over lines, the
+    last of them "(Background on this error at: …)", which was taken for the type."""
+    record = logging.LogRecord("rq.worker", logging.ERROR, "", 0, "job %s failed\n%s",
+                               (7, CHAINED), None)
+    assert json.loads(JsonFormatter().format(record))["message"] == \
+        "job 7 failed (sqlalchemy.exc.OperationalError)"
+
+
 @pytest.mark.parametrize("level", [logging.INFO, logging.DEBUG])
 def test_exc_info_becomes_a_traceback_at_debug_only(level: int) -> None:
     """``log.exception`` below DEBUG: the line says what failed, never the stack (its
@@ -340,4 +359,5 @@ def test_every_process_throttles_the_lines_an_outage_repeats(
     configure_logging("INFO")  # as a second command in one process would: still once
     for name, repeated in OUTAGE_LINES.items():
         assert logging.getLogger(name).filters == [repeated]
-    assert set(OUTAGE_LINES) == {"rq.worker", "adapters.rq_queue.job_queue"}
+    assert set(OUTAGE_LINES) == {"rq.worker", "adapters.rq_queue.job_queue",
+                                 "entrypoints.http.errors"}
