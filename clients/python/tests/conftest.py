@@ -57,7 +57,8 @@ def server() -> Iterator[Server]:
     data_dir = Path(tempfile.mkdtemp(prefix="auditrail-client-tests-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("AUDITRAIL_")}
     env.update(AUDITRAIL_DATA_DIR=str(data_dir), AUDITRAIL_CHECKPOINT_SECONDS="1",
-               AUDITRAIL_LOG_LEVEL="WARNING")
+               AUDITRAIL_LOG_LEVEL="WARNING",
+               AUDITRAIL_ALLOW_PRIVATE_DESTINATIONS="1")  # webhooks to a local receiver
     port = free_port()
     log = (data_dir / "serve.log").open("wb")
     process = subprocess.Popen([AUDITRAIL, "serve", "--port", str(port)], env=env,

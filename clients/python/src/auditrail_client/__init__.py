@@ -1,4 +1,5 @@
-"""Auditrail's Python client: a typed API, a batching emitter and local proof checks.
+"""Auditrail's Python client: a typed API, a batching emitter, local proof checks and
+the signature check for receiving its webhooks.
 
     from auditrail_client import Auditrail
 
@@ -30,10 +31,11 @@ from auditrail_client.errors import (
 )
 from auditrail_client.monitor import Monitor, MonitorAlarm
 from auditrail_client.proofs import ProofInvalid
+from auditrail_client.webhooks import WebhookInvalid, verify_webhook
 
 __all__ = [
     "ApiError", "Auditrail", "AuditrailError", "BadRequest", "Conflict", "Emitter",
     "EmitterStats", "Gone", "Monitor", "MonitorAlarm", "NotFound", "PayloadTooLarge",
     "PermissionDenied", "ProofInvalid", "RateLimited", "ServerError", "TransportError",
-    "Unauthenticated", "ValidationFailed", "__version__",
+    "Unauthenticated", "ValidationFailed", "WebhookInvalid", "__version__", "verify_webhook",
 ]
