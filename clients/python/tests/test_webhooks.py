@@ -112,5 +112,31 @@ def test_a_changed_byte_another_secret_or_a_stale_signature_is_refused(
                 verify_webhook(case_body, case_signature, case_secret, **when)
     with pytest.raises(TypeError, match="raw body as bytes"):
         verify_webhook(body.decode("utf-8"), signature, secret)  # type: ignore[arg-type]
-    # Any one of several v1 digests will do: room to sign with two secrets at once.
-    assert verify_webhook(body, f"{signature},v1={'0' * 64}", secret)
+    assert verify_webhook(body, f"{signature},v1={'0' * 64}", secret)  # any one v1 will do
+    # While a secret is being changed, the receiver accepts the old and the new.
+    assert verify_webhook(body, signature, ["whsec_new" + "x" * 20, secret])
+    with pytest.raises(WebhookInvalid, match="does not match"):
+        verify_webhook(body, signature, ["whsec_new" + "x" * 20, b"whsec_older" * 2])
+    with pytest.raises(ValueError, match="needs a secret"):
+        verify_webhook(body, signature, [])
+
+
+def test_a_secret_changes_as_the_docs_say_without_refusing_a_delivery(
+        client: Auditrail, receiver: Receiver) -> None:
+    """docs/streams.md: accept the new and the old, PATCH the new, drop the old."""
+    stream = client.streams.create("receiver", "webhook", {"url": receiver.url})
+    rule = client.alert_rules.create(name="hook", match={"actions": ["admin.*"]},
+                                     notify={"webhook_url": receiver.url})
+    old_stream, old_rule = stream.config["secret"], rule.notify["secret"]
+    new = "whsec_" + "n" * 32
+    client.streams.update(stream.id, config={"secret": new})
+    client.alert_rules.update(rule.id, notify={"secret": new})
+    assert client.alert_rules.get(rule.id).notify["webhook_url"] == receiver.url  # kept
+    client.streams.test(stream.id)
+    client.alert_rules.test(rule.id)
+    delivery, notification = receiver.requests
+    assert verify_webhook(delivery.body, delivery.signature, [new, old_stream])
+    assert verify_webhook(notification.body, notification.signature, [new, old_rule])
+    for received, old in ((delivery, old_stream), (notification, old_rule)):
+        with pytest.raises(WebhookInvalid, match="does not match"):
+            verify_webhook(received.body, received.signature, old)

@@ -22,7 +22,8 @@ import hashlib
 import hmac
 import json
 import time
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Union
 
 from auditrail_client.errors import AuditrailError
 
@@ -38,13 +39,20 @@ class WebhookInvalid(AuditrailError):
     it ``401`` and keep nothing of it (a genuine delivery refused is sent again)."""
 
 
-def verify_webhook(body: bytes, signature: str | None, secret: str | bytes, *,
+Secret = Union[str, bytes]  # the client runs on Python 3.9
+
+
+def verify_webhook(body: bytes, signature: str | None,
+                   secret: Secret | Sequence[Secret], *,
                    tolerance: float = DEFAULT_TOLERANCE,
                    now: float | None = None) -> dict[str, Any]:
     """The delivery's JSON document, once ``signature`` (the ``Auditrail-Signature``
     header's value) proves that ``body`` (the request's raw bytes) was signed with
     ``secret`` within ``tolerance`` seconds of ``now`` (default: this clock); raises
     ``WebhookInvalid`` saying why not.
+
+    ``secret`` may be several: while a stream's or a rule's secret is being changed,
+    accept the new one and the old, so that no delivery signed with either is refused.
 
     A stream's delivery reads ``{"stream_id", "delivery_id", "sequence", "events",
     "checkpoint"}``, an alert notification ``{"type": "alert.triggered", "alert", "rule",
@@ -54,10 +62,9 @@ def verify_webhook(body: bytes, signature: str | None, secret: str | bytes, *,
     if isinstance(body, str):
         raise TypeError("verify_webhook needs the raw body as bytes, as it was received")
     timestamp, digests = _parse(signature)
-    key = secret.encode("utf-8") if isinstance(secret, str) else secret
-    expected = hmac.new(key, f"{timestamp}.".encode("ascii") + body,
-                        hashlib.sha256).hexdigest()
-    if not any(hmac.compare_digest(expected, digest) for digest in digests):
+    signed = f"{timestamp}.".encode("ascii") + body
+    expected = [hmac.new(key, signed, hashlib.sha256).hexdigest() for key in _keys(secret)]
+    if not any(hmac.compare_digest(mine, digest) for mine in expected for digest in digests):
         raise WebhookInvalid("the signature does not match: another secret signed it, or "
                              "the body was changed on the way")
     age = (time.time() if now is None else now) - timestamp
@@ -75,9 +82,16 @@ def verify_webhook(body: bytes, signature: str | None, secret: str | bytes, *,
     return document
 
 
+def _keys(secret: Secret | Sequence[Secret]) -> list[bytes]:
+    secrets = [secret] if isinstance(secret, (str, bytes)) else list(secret)
+    if not secrets:
+        raise ValueError("verify_webhook needs a secret")
+    return [key.encode("utf-8") if isinstance(key, str) else key for key in secrets]
+
+
 def _parse(signature: str | None) -> tuple[int, list[str]]:
-    """The timestamp and the ``v1`` digests of ``t=…,v1=…`` (several ``v1`` are allowed,
-    any one matching is enough: room for signing with two secrets during a change)."""
+    """The timestamp and the ``v1`` digests of ``t=…,v1=…`` (the format allows several
+    ``v1``: any one matching is enough)."""
     if not signature:
         raise WebhookInvalid(f"the request carries no {SIGNATURE_HEADER} header")
     timestamps, digests = [], []
