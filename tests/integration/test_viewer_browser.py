@@ -110,6 +110,12 @@ def test_a_reader_searches_pages_opens_and_sees_an_event_verified(server, browse
     assert browser.title == "Acme: user activity"
     assert "Showing 40 of 40" in text(browser, "status")
     assert all(row.text.split("\n")[0] for row in rows(browser))
+    time = rows(browser)[0].find_element("tag name", "time")
+    zone = browser.execute_script(  # as the reader's browser names its zone: "UTC", "CET"…
+        "return new Intl.DateTimeFormat(undefined, {timeZoneName: 'short'})"
+        ".formatToParts(new Date(arguments[0])).find((p) => p.type === 'timeZoneName').value",
+        time.get_attribute("datetime"))
+    assert time.text.endswith(f" {zone}") and time.get_attribute("title").endswith("(UTC)")
     assert {row.find_elements("tag name", "td")[1].text for row in rows(browser)} == {
         "user.login", "user.logout"}
     shoot(browser, "desktop-list")
@@ -217,7 +223,7 @@ def test_the_pages_own_logic_passes_its_checks_in_the_browser(server, browser) -
         const [proof, broken, key, done] = arguments;
         const base = document.querySelector('script[type=module]').src.replace(/[^/]*$/, '');
         const {verifyProof, parseVerifierKey} = await import(base + 'proofs.js');
-        const {searchParams} = await import(base + 'query.js');
+        const {searchParams, searchFilters} = await import(base + 'query.js');
         const outcome = async (f) => {
           try { await f(); return 'ok'; } catch (e) { return e.message; }
         };
@@ -227,12 +233,16 @@ def test_the_pages_own_logic_passes_its_checks_in_the_browser(server, browser) -
           badKey: await outcome(() => parseVerifierKey(
             key.replace(/\\+[0-9a-f]{8}\\+/, '+00000000+'))),
           query: searchParams({action: 'user.', actor_id: ' usr_1 ', since: ''}, 'abc').toString(),
+          days: searchFilters({since: '2026-12-31', until: '2026-12-31'}),
+          midnights: [new Date(2026, 11, 31), new Date(2027, 0, 1)].map((d) => d.toISOString()),
         });
     """, proof, broken, key)
     assert results["good"] == "ok"
     assert "not in the signed tree" in results["broken"]
     assert "does not match" in results["badKey"]
     assert results["query"] == "limit=50&order=desc&action=user.*&actor_id=usr_1&cursor=abc"
+    # From and Until a day: the whole of it, from its midnight to the next (the year's end)
+    assert [results["days"]["since"], results["days"]["until"]] == results["midnights"]
 
 
 class _Tampering(BaseHTTPRequestHandler):

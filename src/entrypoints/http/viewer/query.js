@@ -9,7 +9,11 @@ export function searchFilters(form) {
     if (!value) continue;
     if (name === "action" && !value.endsWith(".*") && value.endsWith(".")) value += "*";
     if ((name === "since" || name === "until") && !value.includes("T")) {
-      value = new Date(`${value}T00:00:00`).toISOString();  // a date, in the reader's zone
+      // A date, in the reader's zone; "until" takes in the whole day it names (the API's
+      // until excludes its instant, so it is the next day's midnight).
+      const midnight = new Date(`${value}T00:00:00`);
+      if (name === "until") midnight.setDate(midnight.getDate() + 1);
+      value = midnight.toISOString();
     }
     filters[name] = value;
   }

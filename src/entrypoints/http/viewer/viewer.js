@@ -47,10 +47,15 @@ function status(text, isError = false) {
   $("status").classList.toggle("error", isError);
 }
 
+// The reader's time zone, named: an audit trail's times are compared across people.
+function localTime(iso) {
+  return new Date(iso).toLocaleString(undefined, { timeZoneName: "short" });
+}
+
 function timeCell(iso) {
   const time = document.createElement("time");
   time.dateTime = iso;
-  time.textContent = new Date(iso).toLocaleString();
+  time.textContent = localTime(iso);
   time.title = `${iso} (UTC)`;
   return time;
 }
@@ -134,7 +139,7 @@ async function verify(event, attempt = 0) {
     if (proof.event_id !== event.id) throw new Error("the proof is for another event");
     const checkpoint = await verifyProof(proof, verifierKey);
     const signed = await api(`/log/checkpoints/${checkpoint.treeSize}`).catch(() => null);
-    const when = signed ? new Date(signed.created_at).toLocaleString() : `size ${checkpoint.treeSize}`;
+    const when = signed ? localTime(signed.created_at) : `size ${checkpoint.treeSize}`;
     verification(`Verified in signed log of ${when}`, "ok");
   } catch (error) {
     verification(`Warning: this event could not be verified against the signed log: ${error.message}. Do not rely on it; tell whoever shared this link.`, "warn");
