@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from tests.geo_db import LONDON_V4, build_city_database
 from tests.integration.processes import environment, start_server, stop
 from tests.integration.stacks import embedded_stack
 
@@ -47,14 +48,16 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     setup = embedded_stack(data / "var")
     _, admin = setup.new_workspace()
     setup.close()
-    process, base = start_server(environment(data_dir=str(data / "var"),
+    geo = build_city_database(data / "city.mmdb")
+    process, base = start_server(environment(data_dir=str(data / "var"), geoip_db=str(geo),
                                              checkpoint_seconds="1"), data / "serve.log")
     actions = ["user.login", "user.logout", "document.update", "admin.user.delete"]
     call(base, "POST", "/api/v1/events/batch", admin, {"events": [
         {"action": actions[n % 4], "actor": {"id": f"usr_{n % 5}", "type": "user",
                                              "name": f"User {n % 5}"},
          "targets": [{"id": f"doc_{n}", "type": "document", "name": f"Plan {n}"}],
-         "context": {"ip_address": "203.0.113.7"}, "metadata": {"n": n}}
+         "context": {"ip_address": LONDON_V4 if n % 2 else "203.0.113.7"},  # one located
+         "metadata": {"n": n}}
         for n in range(80)]})
     try:
         yield {"base": base, "admin": admin}
@@ -116,6 +119,8 @@ def test_a_reader_searches_pages_opens_and_sees_an_event_verified(server, browse
         ".formatToParts(new Date(arguments[0])).find((p) => p.type === 'timeZoneName').value",
         time.get_attribute("datetime"))
     assert time.text.endswith(f" {zone}") and time.get_attribute("title").endswith("(UTC)")
+    assert {row.find_elements("tag name", "td")[4].text for row in rows(browser)} == {
+        "203.0.113.7", f"{LONDON_V4} (London, GB)"}  # documentation addresses stay unplaced
     assert {row.find_elements("tag name", "td")[1].text for row in rows(browser)} == {
         "user.login", "user.logout"}
     shoot(browser, "desktop-list")

@@ -60,13 +60,21 @@ function timeCell(iso) {
   return time;
 }
 
+// Where it came from: the address, and where geo enrichment located it.
+function origin(event) {
+  const address = event.context?.ip_address || "";
+  const geo = event.geo;
+  const place = geo ? [geo.city, geo.country_code].filter(Boolean).join(", ") : "";
+  return place ? `${address} (${place})` : address;
+}
+
 function row(event) {
   const tr = document.createElement("tr");
   tr.tabIndex = 0;
   tr.dataset.id = event.id;
   const target = event.targets?.[0];
   const cells = [timeCell(event.occurred_at), event.action,
-    event.actor.name || event.actor.id, target ? (target.name || target.id) : ""];
+    event.actor.name || event.actor.id, target ? (target.name || target.id) : "", origin(event)];
   for (const content of cells) {
     const td = document.createElement("td");
     td.append(content);
