@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from domain.errors import FieldError
+from domain.field_names import meant_field
 from domain.json_rules import CONTROL_CHARACTERS, ijson_violations, metadata_violations
 from domain.timestamps import InvalidTimestamp, parse_timestamp
 
@@ -33,6 +34,13 @@ EARLIEST_OCCURRED_AT = parse_timestamp("1970-01-01T00:00:00Z")
 EVENT_FIELDS = frozenset({"action", "occurred_at", "actor", "targets", "context", "metadata"})
 PARTY_FIELDS = frozenset({"id", "type", "name", "metadata"})
 CONTEXT_FIELDS = frozenset({"ip_address", "user_agent"})
+_BELONGS = {
+    # Where fields that other audit-log APIs keep elsewhere go in an event.
+    "": {"ip_address": "context.ip_address", "ip": "context.ip_address",
+         "user_agent": "context.user_agent", "actor_id": "actor.id",
+         "timestamp": "occurred_at", "time": "occurred_at", "created_at": "occurred_at"},
+    "context": {"ip": "ip_address", "ua": "user_agent"},
+}
 
 MISSING = "Missing data for required field."
 _LONG_DIGIT_RUN = re.compile(rb"\d{16}")
@@ -60,7 +68,9 @@ def _shape_violations(document: dict[str, Any], allowed: frozenset[str],
     for key, value in document.items():
         where = f"{path}.{key}" if path else key
         if key not in allowed:
-            yield FieldError(where, "Unknown field.")
+            meant = meant_field(key, allowed, _BELONGS.get(path))
+            yield FieldError(where, f"Unknown field; did you mean '{meant}'?" if meant
+                             else "Unknown field.")
         elif value is None:
             yield FieldError(where, "Field may not be null.")
 
@@ -82,7 +92,11 @@ def _occurred_at_violations(text: Any, received_at: datetime) -> list[FieldError
     if text is None:
         return []
     if not isinstance(text, str):
-        return [FieldError("occurred_at", "Not a valid string.")]
+        seconds = isinstance(text, int | float) and not isinstance(text, bool)
+        return [FieldError("occurred_at", "Not a valid string: give an ISO 8601 timestamp "
+                                          "such as 2026-11-26T13:31:45Z"
+                                          + (" (Unix time is not accepted)." if seconds
+                                             else "."))]
     try:
         moment = parse_timestamp(text)
     except InvalidTimestamp as exc:

@@ -239,6 +239,10 @@ def test_rules_are_strictly_validated(stack: Stack) -> None:
     assert fields(new_rule(stack, key, match={"actions": []}, cooldown_seconds=-5)) == \
         ["cooldown_seconds", "match.actions"]
     assert fields(new_rule(stack, key, enabled="yes")) == ["enabled"]
+    slips = new_rule(stack, key, cooldown=60, notify={"webhook": "https://hooks.example.com"})
+    assert {(d["field"], d["message"]) for d in slips.json["error"]["details"]} == {
+        ("cooldown", "Unknown field; did you mean 'cooldown_seconds'?"),
+        ("notify.webhook", "Unknown field; did you mean 'webhook_url'?")}
     assert stack.client.get("/api/v1/alert-rules", headers=bearer(key)).json[
         "total_count"] == 0
 

@@ -226,6 +226,18 @@ def test_invalid_parameters_are_named(stack: Stack, query: dict, name: str) -> N
                                f"Unknown query parameter '{name}'.")), message
 
 
+@pytest.mark.parametrize(("query", "meant"), [
+    ({"from": "2026-11-01T00:00:00Z"}, "since"), ({"page": "2"}, "cursor"),
+    ({"per_page": "10"}, "limit"), ({"actor": "usr_1"}, "actor_id"),
+    ({"Country_Code": "GB"}, "country_code"), ({"targte_id": "doc_7"}, "target_id")])
+def test_an_unknown_parameter_names_the_one_probably_meant(stack: Stack, query: dict,
+                                                           meant: str) -> None:
+    _, secret = stack.new_workspace()
+    [name] = query
+    assert page(stack, secret, **query).json["error"]["message"] == \
+        f"Unknown query parameter '{name}'; did you mean '{meant}'?"
+
+
 def test_an_unencoded_plus_in_an_offset_gets_a_hint(stack: Stack) -> None:
     """``+`` in a query string means a space: the classic first mistake with offsets."""
     _, secret = stack.new_workspace()

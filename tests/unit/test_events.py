@@ -79,6 +79,39 @@ def test_rejects_each_rule_naming_the_field(body: dict[str, Any], field: str) ->
     assert fields_of(body) == [field]
 
 
+def messages_of(body: dict[str, Any]) -> list[tuple[str, str]]:
+    with pytest.raises(ValidationFailed) as failure:
+        build(body)
+    return [(error.field, error.message) for error in failure.value.errors]
+
+
+@pytest.mark.parametrize(("body", "field", "meant"), [
+    (valid(occured_at="2026-11-26T12:00:00Z"), "occured_at", "occurred_at"),  # a slip
+    (valid(occurredAt="2026-11-26T12:00:00Z"), "occurredAt", "occurred_at"),  # camelCase
+    (valid(Metadata={}), "Metadata", "metadata"),
+    (valid(ip_address="203.0.113.7"), "ip_address", "context.ip_address"),  # elsewhere
+    (valid(timestamp="2026-11-26T12:00:00Z"), "timestamp", "occurred_at"),
+    (valid(context={"ip": "203.0.113.7"}), "context.ip", "ip_address"),
+    (valid(actor={"id": "u", "type": "user", "nmae": "Jane"}), "actor.nmae", "name"),
+    (valid(targets=[{"id": "d", "type": "doc", "metdata": {}}]), "targets[0].metdata",
+     "metadata"),
+])
+def test_an_unknown_field_names_the_one_probably_meant(body: dict[str, Any], field: str,
+                                                       meant: str) -> None:
+    assert messages_of(body) == [(field, f"Unknown field; did you mean '{meant}'?")]
+
+
+def test_an_unknown_field_like_none_is_only_unknown() -> None:
+    assert messages_of(valid(colour="red", context={"port": 443})) == [
+        ("colour", "Unknown field."), ("context.port", "Unknown field.")]
+
+
+def test_a_number_for_occurred_at_is_told_the_format() -> None:
+    [(field, message)] = messages_of(valid(occurred_at=1764160800))
+    assert field == "occurred_at" and "2026-11-26T13:31:45Z" in message
+    assert "Unix time is not accepted" in message
+
+
 def test_allows_five_minutes_of_clock_skew() -> None:
     assert build(valid(occurred_at="2026-11-26T13:05:00Z")).occurred_at.minute == 5
 

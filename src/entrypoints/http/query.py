@@ -8,8 +8,10 @@ from flask import request
 from marshmallow import Schema
 from marshmallow import ValidationError as MarshmallowError
 
+from domain.field_names import meant_field
 from domain.idempotency import is_valid_key
 from entrypoints.http.errors import ApiError
+from entrypoints.http.validation import input_names
 
 
 def query_args(schema: Schema) -> dict[str, Any]:
@@ -23,9 +25,23 @@ def query_args(schema: Schema) -> dict[str, Any]:
     except MarshmallowError as exc:
         name, problems = next(iter(exc.messages.items()))  # type: ignore[union-attr]
         problem = problems[0] if isinstance(problems, list) else problems
-        message = (f"Unknown query parameter '{name}'." if problem == "Unknown field."
+        message = (_unknown(str(name), input_names(schema))
+                   if problem == schema.error_messages["unknown"]
                    else f"Invalid query parameter '{name}': {problem}")
         raise ApiError(400, "invalid_parameter", message) from None
+
+
+_ALIASES = {"page": "cursor", "offset": "cursor", "starting_after": "cursor",
+            "per_page": "limit", "page_size": "limit", "sort": "order",
+            "from": "since", "start": "since", "to": "until", "end": "until"}
+"""What other APIs call the parameters these endpoints take, where they take them."""
+
+
+def _unknown(name: str, known: list[str]) -> str:
+    belongs = {alias: meant for alias, meant in _ALIASES.items() if meant in known}
+    meant = meant_field(name, known, belongs)
+    return (f"Unknown query parameter '{name}'; did you mean '{meant}'?" if meant
+            else f"Unknown query parameter '{name}'.")
 
 
 def refuse_query() -> None:
