@@ -213,6 +213,19 @@ def test_bad_bodies_get_the_error_shape_and_store_nothing(
     assert count_events(stack, workspace_id) == 0
 
 
+def test_an_unknown_field_in_a_batch_names_its_event_and_the_field_meant(stack: Stack) -> None:
+    workspace_id, secret = stack.new_workspace()
+    slips = [EVENT, {**EVENT, "occuredAt": "2026-11-26T12:00:00Z"},
+             {**EVENT, "ip_address": "203.0.113.7"}]
+    response = stack.client.post("/api/v1/events/batch", headers=bearer(secret),
+                                 json={"events": slips})
+    assert response.status_code == 422
+    assert [(d["field"], d["message"]) for d in response.json["error"]["details"]] == [
+        ("events[1].occuredAt", "Unknown field; did you mean 'occurred_at'?"),
+        ("events[2].ip_address", "Unknown field; did you mean 'context.ip_address'?")]
+    assert count_events(stack, workspace_id) == 0
+
+
 @pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded"])
 def test_content_type_must_be_json(stack: Stack, content_type: str | None) -> None:
     _, secret = stack.new_workspace()
