@@ -68,6 +68,21 @@ def test_ndjson_lifecycle_and_offline_verification(stack: Stack, tmp_path: Path)
     assert listed["total_count"] == 1 and listed["data"][0]["id"] == export["id"]
 
 
+def test_no_cache_keeps_an_export_or_its_link(stack: Stack) -> None:
+    """The file is audit data and the redirect a bearer link: ``no-store`` for both, over
+    the revalidating ``no-cache`` a file answer has by default."""
+    secret = seeded(stack)
+    export = create(stack, secret, format="csv")
+    stack.drain()
+    redirect = stack.client.get(f"/api/v1/exports/{export['id']}/download",
+                                headers=bearer(secret))
+    parts = urlsplit(redirect.headers["Location"])
+    file = stack.client.get(f"{parts.path}?{parts.query}")
+    for response in (redirect, file):
+        assert response.headers["Cache-Control"] == "no-store"
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
 def test_filtered_csv_gzip_export(stack: Stack, tmp_path: Path) -> None:
     secret = seeded(stack)
     export = create(stack, secret, format="csv", gzip=True, filters={"action": "user.*"})

@@ -79,6 +79,23 @@ def test_api_key_lifecycle(stack: Stack) -> None:
     assert again["revoked_at"] == revoked.json["revoked_at"]
 
 
+def test_no_answer_of_the_api_is_kept_by_a_cache(stack: Stack) -> None:
+    """A plaintext key in a 201, events in a 200, and errors alike: ``no-store``."""
+    _, secret = stack.new_workspace()
+    answers = [
+        stack.client.post("/api/v1/api-keys", headers=bearer(secret),
+                          json={"name": "ci", "scopes": ["events:read"]}),
+        stack.client.get("/api/v1/events", headers=bearer(secret)),
+        stack.client.get("/api/v1/events", headers=bearer("ak_" + "x" * 43)),
+        stack.client.get("/api/v1/no-such-thing", headers=bearer(secret)),
+    ]
+    assert [answer.status_code for answer in answers] == [201, 200, 401, 404]
+    for answer in answers:
+        assert answer.headers["Cache-Control"] == "no-store"
+        assert answer.headers["X-Content-Type-Options"] == "nosniff"
+    assert "no-store" not in stack.client.get("/healthz").headers.get("Cache-Control", "")
+
+
 @pytest.mark.parametrize(("body", "field"), [
     ({"scopes": ["admin"]}, "name"), ({"name": "x", "scopes": []}, "scopes"),
     ({"name": "x", "scopes": ["events:delete"]}, "scopes.0"),

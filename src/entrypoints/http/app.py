@@ -7,6 +7,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from entrypoints.container import Container
 from entrypoints.http import views
+from entrypoints.http.api_headers import install_api_headers
 from entrypoints.http.body import ONE_MIB
 from entrypoints.http.errors import register_error_handlers
 from entrypoints.http.request_ids import install_request_ids
@@ -44,6 +45,7 @@ def create_app(container: Container) -> Flask:
     container.wire(modules=WIRED_MODULES)
 
     install_request_ids(app, container.ids().new)
+    install_api_headers(app)
     register_error_handlers(app)
     app.register_blueprint(api)
     app.register_blueprint(ops.ops)
