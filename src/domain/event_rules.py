@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from domain.errors import FieldError
-from domain.field_names import meant_field
+from domain.field_names import unknown_field
 from domain.json_rules import CONTROL_CHARACTERS, ijson_violations, metadata_violations
 from domain.timestamps import InvalidTimestamp, parse_timestamp
 
@@ -68,9 +68,7 @@ def _shape_violations(document: dict[str, Any], allowed: frozenset[str],
     for key, value in document.items():
         where = f"{path}.{key}" if path else key
         if key not in allowed:
-            meant = meant_field(key, allowed, _BELONGS.get(path))
-            yield FieldError(where, f"Unknown field; did you mean '{meant}'?" if meant
-                             else "Unknown field.")
+            yield FieldError(where, unknown_field(key, allowed, _BELONGS.get(path)))
         elif value is None:
             yield FieldError(where, "Field may not be null.")
 

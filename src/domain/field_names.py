@@ -5,6 +5,15 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Mapping
 
+UNKNOWN_FIELD = "Unknown field."
+
+
+def unknown_field(name: str, known: Iterable[str],
+                  belongs: Mapping[str, str] | None = None) -> str:
+    """The message for a body field ``name`` that is not one of ``known``."""
+    meant = meant_field(name, known, belongs)
+    return f"Unknown field; did you mean '{meant}'?" if meant else UNKNOWN_FIELD
+
 
 def meant_field(name: str, known: Iterable[str],
                 belongs: Mapping[str, str] | None = None) -> str | None:
@@ -21,15 +30,15 @@ def _alike(name: str, known: Iterable[str]) -> str | None:
     form = _form(name)
     if form in by_form:  # another case or separator: occurredAt, Actor_ID
         return by_form[form]
-    longer = [known for known_form, known in by_form.items()
-              if len(form) >= 4 and known_form.startswith(form)]
+    longer = [candidate for candidate_form, candidate in by_form.items()
+              if len(form) >= 4 and candidate_form.startswith(form)]
     if len(longer) == 1:  # the start of one name: cooldown for cooldown_seconds
         return longer[0]
     close = difflib.get_close_matches(form, list(by_form), n=1, cutoff=0.75)
     if close:
         return by_form[close[0]]
-    near = [known for known_form, known in by_form.items()
-            if len(form) >= 3 and _one_edit(form, known_form)]
+    near = [candidate for candidate_form, candidate in by_form.items()
+            if len(form) >= 3 and _one_edit(form, candidate_form)]
     return near[0] if len(near) == 1 else None  # short names: uri for url
 
 

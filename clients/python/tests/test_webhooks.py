@@ -105,7 +105,8 @@ def test_a_changed_byte_another_secret_or_a_stale_signature_is_refused(
         "is not t=<unix seconds>,v1=<hex>": [
             (body, "sha256=abc", secret, {}), (body, signature.split(",")[1], secret, {}),
             (body, f"t=²,{signature.split(',')[1]}", secret, {}),
-            (body, f"{signature},t={signed_at}", secret, {})]}
+            (body, f"{signature},t={signed_at}", secret, {}),
+            (body, f"t={signed_at},v1=é", secret, {})]}  # a header is Latin-1 in WSGI
     for reason, cases in refusals.items():
         for case_body, case_signature, case_secret, when in cases:
             with pytest.raises(WebhookInvalid, match=reason):

@@ -9,7 +9,7 @@ from marshmallow import Schema, fields
 from marshmallow import ValidationError as MarshmallowError
 
 from domain.errors import FieldError, ValidationFailed
-from domain.field_names import meant_field
+from domain.field_names import unknown_field
 
 
 def load(schema: Schema, document: Mapping[str, Any]) -> dict[str, Any]:
@@ -37,7 +37,7 @@ def _flatten(messages: Any, path: str, schema: Schema | None) -> Iterator[FieldE
             else:
                 where = f"{path}.{key}" if path else str(key)
                 if schema is not None and value == [schema.error_messages["unknown"]]:
-                    yield _unknown(where, str(key), schema)
+                    yield FieldError(where, unknown_field(str(key), input_names(schema)))
                 else:
                     yield from _flatten(value, where, _inner(schema, str(key)))
     elif isinstance(messages, list):
@@ -45,12 +45,6 @@ def _flatten(messages: Any, path: str, schema: Schema | None) -> Iterator[FieldE
             yield from _flatten(message, path, schema)
     else:
         yield FieldError(path or "body", str(messages))
-
-
-def _unknown(where: str, name: str, schema: Schema) -> FieldError:
-    meant = meant_field(name, input_names(schema))
-    return FieldError(where, f"Unknown field; did you mean '{meant}'?" if meant
-                      else schema.error_messages["unknown"])
 
 
 def _inner(schema: Schema | None, name: str) -> Schema | None:

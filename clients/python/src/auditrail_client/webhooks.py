@@ -29,9 +29,9 @@ from auditrail_client.errors import AuditrailError
 
 SIGNATURE_HEADER = "Auditrail-Signature"
 DEFAULT_TOLERANCE = 300.0
-"""Seconds a signature's timestamp may be from the receiver's clock, either way: longer
-than a delivery's retries take to be signed and sent (each attempt is signed anew), short
-enough that a replayed capture goes stale."""
+"""Seconds a signature's timestamp may be from the receiver's clock, either way: every
+attempt, retries included, is signed as it is sent, so this only has to cover clocks that
+disagree, and is short enough that a replayed capture goes stale."""
 
 
 class WebhookInvalid(AuditrailError):
@@ -99,7 +99,7 @@ def _parse(signature: str | None) -> tuple[int, list[str]]:
         name, _, value = part.strip().partition("=")
         if name == "t":
             timestamps.append(value)
-        elif name == "v1":
+        elif name == "v1" and value.isascii():  # hex; compare_digest takes ASCII only
             digests.append(value)
     stamp = timestamps[0] if len(timestamps) == 1 else ""
     if not (stamp.isascii() and stamp.isdigit()) or not digests:
