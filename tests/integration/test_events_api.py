@@ -213,6 +213,17 @@ def test_bad_bodies_get_the_error_shape_and_store_nothing(
     assert count_events(stack, workspace_id) == 0
 
 
+def test_a_batch_sent_to_the_single_event_endpoint_is_pointed_to_the_batch_one(
+        stack: Stack) -> None:
+    workspace_id, secret = stack.new_workspace()
+    response = stack.client.post("/api/v1/events", headers=bearer(secret),
+                                 json={"events": [EVENT]})
+    assert response.status_code == 422
+    [detail] = response.json["error"]["details"]
+    assert detail["field"] == "events" and "POST /api/v1/events/batch" in detail["message"]
+    assert count_events(stack, workspace_id) == 0
+
+
 def test_an_unknown_field_in_a_batch_names_its_event_and_the_field_meant(stack: Stack) -> None:
     workspace_id, secret = stack.new_workspace()
     slips = [EVENT, {**EVENT, "occuredAt": "2026-11-26T12:00:00Z"},

@@ -11,6 +11,7 @@ from application.use_cases.get_event import GetEvent
 from application.use_cases.ingest_events import Accepted, IngestEvents
 from application.use_cases.search_events import SearchEvents
 from application.use_cases.verify_chain import VerifyChain
+from domain.errors import FieldError, ValidationFailed
 from domain.events import PENDING, Event
 from domain.scopes import EVENTS_READ, EVENTS_WRITE
 from domain.verification import VerificationReport
@@ -36,8 +37,17 @@ BATCH_MAX_BYTES = 5 * ONE_MIB
 @inject
 def ingest_event(ingest: IngestEvents = Provide[Container.ingest_events]) -> Any:
     key = idempotency_key()
-    accepted = ingest.execute(principal().workspace_id, [json_object()], idempotency_key=key)
+    body = json_object()
+    if "events" in body and "action" not in body:
+        raise ValidationFailed([FieldError("events", BATCH_HERE)])
+    accepted = ingest.execute(principal().workspace_id, [body], idempotency_key=key)
     return _accepted({"id": accepted.event_ids[0], "status": PENDING}, accepted)
+
+
+BATCH_HERE = ("Unknown field; a list of events goes to POST /api/v1/events/batch, one "
+              "event's own fields to POST /api/v1/events.")
+"""The batch envelope sent to the single-event endpoint: answered by what was meant, not
+by an unknown field beside a missing action and actor."""
 
 
 @api.post("/events/batch")
