@@ -183,6 +183,25 @@ def test_pages_load_more_by_cursor(server, browser) -> None:
          and ids[60] in text(d, "fields"))
 
 
+def test_an_event_leads_to_its_actors_whole_trail(server, browser) -> None:
+    browser.get(viewer_link(server, filters={})["url"])
+    wait(browser, lambda d: len(rows(d)) == 50)
+    browser.find_element("name", "action").send_keys("user.login")  # cleared by the jump
+    browser.find_element("css selector", "#search button").click()
+    wait(browser, lambda d: "Showing 20 of 20" in text(d, "status"))
+    rows(browser)[0].click()
+    button = browser.find_element("id", "by-actor")
+    wait(browser, lambda d: button.is_displayed() and "All events by User" in button.text)
+    name = button.text.removeprefix("All events by ")
+    button.click()
+    wait(browser, lambda d: "Showing 16 of 16" in text(d, "status"))  # 80 events, 5 actors
+    assert {row.find_elements("tag name", "td")[2].text for row in rows(browser)} == {name}
+    assert len({row.find_elements("tag name", "td")[1].text for row in rows(browser)}) == 4
+    assert browser.find_element("name", "actor_id").get_attribute("value") == \
+        f"usr_{name.removeprefix('User ')}"
+    assert not browser.find_element("id", "detail").is_displayed()
+
+
 def test_a_widened_search_a_revoked_link_and_a_link_without_token_say_so(server,
                                                                          browser) -> None:
     link = viewer_link(server, filters={"action": "user.*"})

@@ -115,6 +115,9 @@ async function open(id) {
   try {
     const event = await api(`/events/${encodeURIComponent(id)}`);
     $("detail-title").textContent = event.action;
+    $("by-actor").dataset.actor = event.actor.id;
+    $("by-actor").textContent = `All events by ${event.actor.name || event.actor.id}`;
+    $("by-actor").hidden = false;
     for (const [name, value] of Object.entries(event)) {
       const dt = document.createElement("dt"); dt.textContent = name;
       const dd = document.createElement("dd");
@@ -215,5 +218,13 @@ $("more").addEventListener("click", () => search(true));
 $("export").hidden = !exports;
 $("export").addEventListener("submit", (e) => { e.preventDefault(); exportResults(); });
 $("close").addEventListener("click", () => { $("detail").hidden = true; });
+// Readers see actors' names but search by id: from an event, its actor's whole trail
+// (within what the link allows), the other search fields cleared.
+$("by-actor").addEventListener("click", () => {
+  $("search").reset();
+  $("search").elements.actor_id.value = $("by-actor").dataset.actor;
+  $("detail").hidden = true;
+  search();
+});
 if (!token) status("This link is incomplete: open the full link you were given.", true);
 else search();
