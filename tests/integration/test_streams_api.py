@@ -3,14 +3,23 @@ validation; scopes; tenant isolation on every endpoint; the test delivery."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import os
+import shutil
+import subprocess
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from domain.streams import MAX_STREAMS_PER_WORKSPACE
+from tests.integration.processes import free_port
 from tests.integration.stacks import Stack, bearer
-from tests.receivers import Answer, receiver, signature_valid
+from tests.receivers import Answer, Received, receiver, signature_valid
 
 SECRET = "whsec_test_secret_0123456789abcdef"
 
@@ -226,15 +235,21 @@ def test_replay_refuses_to_skip_ahead(stack: Stack) -> None:
         ["from_sequence"]
 
 
-def test_the_documented_receiver_accepts_a_real_delivery_and_refuses_a_forged_one(
-        stack_factory: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The Flask receiver in docs/streams.md, run as written."""
+def a_real_delivery(stack_factory: Any) -> Received:
+    """A test delivery as a receiver gets it, signed with ``SECRET``."""
     stack = stack_factory("embedded", allow_private_destinations=True)
     _, key = stack.new_workspace()
     with receiver() as hook:
         stream = create(stack, key, config={"url": hook.url, "secret": SECRET}).json
         stack.client.post(f"/api/v1/streams/{stream['id']}/test", headers=bearer(key))
         [sent] = hook.requests
+    return sent
+
+
+def test_the_documented_receiver_accepts_a_real_delivery_and_refuses_a_forged_one(
+        stack_factory: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Flask receiver in docs/streams.md, run as written."""
+    sent = a_real_delivery(stack_factory)
     document = (Path(__file__).parents[2] / "docs" / "streams.md").read_text()
     source = document.split("```python\n", 1)[1].split("```", 1)[0]
     monkeypatch.setenv("AUDITRAIL_STREAM_SECRET", SECRET)
@@ -249,3 +264,58 @@ def test_the_documented_receiver_accepts_a_real_delivery_and_refuses_a_forged_on
     assert documented.post("/auditrail", data=sent.body).status_code == 401
     stale = {**headers, "Auditrail-Signature": "t=1,v1=" + "0" * 64}
     assert documented.post("/auditrail", data=sent.body, headers=stale).status_code == 401
+
+
+NODE = shutil.which("node")
+
+
+@pytest.mark.skipif(not NODE and not os.environ.get("AUDITRAIL_REQUIRE_SERVICES"),
+                    reason="Node.js is not installed (apt-get install nodejs; .ci/run does)")
+def test_the_documented_node_receiver_accepts_a_real_delivery_and_refuses_a_forged_one(
+        stack_factory: Any, tmp_path: Path) -> None:
+    """The Node.js receiver in docs/streams.md, run as written with ``node``."""
+    sent = a_real_delivery(stack_factory)
+    document = (Path(__file__).parents[2] / "docs" / "streams.md").read_text()
+    script = tmp_path / "receiver.mjs"
+    script.write_text(document.split("```js\n", 1)[1].split("```", 1)[0])
+    port = free_port()
+    node = subprocess.Popen([NODE or "node", str(script)], stderr=subprocess.PIPE,
+                            env={**os.environ, "AUDITRAIL_STREAM_SECRET": SECRET,
+                                 "PORT": str(port)})
+
+    def post(body: bytes, signature: str | None) -> int:
+        headers = {"Content-Type": "application/json"}
+        if signature is not None:
+            headers["Auditrail-Signature"] = signature
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/auditrail", data=body,
+                                         headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                return response.status
+        except urllib.error.HTTPError as error:
+            return error.code
+
+    try:
+        signature = sent.headers["auditrail-signature"]
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                accepted = post(sent.body, signature)
+                break
+            except urllib.error.URLError:  # not listening yet
+                assert node.poll() is None, node.stderr.read()  # type: ignore[union-attr]
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        assert accepted == 204
+        forged = sent.body.replace(b"auditrail.stream.test", b"auditrail.stream.tset")
+        assert post(forged, signature) == 401
+        assert post(sent.body, None) == 401
+        assert post(sent.body, "t=1,v1=" + "0" * 64) == 401
+        assert post(sent.body, "t=x,v1=zz") == 401
+        old = int(time.time()) - 400  # well signed, but too old: a replay
+        digest = hmac.new(SECRET.encode(), f"{old}.".encode() + sent.body, hashlib.sha256)
+        assert post(sent.body, f"t={old},v1={digest.hexdigest()}") == 401
+        assert node.poll() is None  # still serving
+    finally:
+        node.kill()
+        node.wait()
