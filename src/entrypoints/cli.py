@@ -10,6 +10,7 @@ import re
 import shlex
 import sys
 from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -19,6 +20,7 @@ from sqlalchemy.exc import DBAPIError
 
 from application.errors import NotFound
 from application.ports.geo import GeoDatabaseUnusable
+from application.use_cases.delivery_status import DeliveryStatus, StreamLag
 from application.use_cases.processing_status import ProcessingStatus
 from domain.canonical_json import canonical_json
 from domain.errors import ValidationFailed
@@ -27,6 +29,7 @@ from domain.hash_chain import ChainHead, document_core
 from domain.merkle import leaf_hash
 from domain.scopes import ALL_SCOPES
 from domain.signed_notes import InvalidNote, parse_verifier_key
+from domain.streams import FAILING
 from domain.timestamps import InvalidTimestamp, format_timestamp, parse_timestamp
 from domain.verification import (
     GENESIS,
@@ -173,25 +176,44 @@ def worker(burst: bool, metrics_port: int | None) -> None:
 
 @main.command()
 @click.option("--workspaces", "count", type=click.IntRange(0, 1000), default=10,
-              show_default=True, help="How many of the workspaces furthest behind to list.")
+              show_default=True,
+              help="How many of the workspaces (and log streams) furthest behind to list.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def status(count: int, as_json: bool) -> None:
     """Processing: pending events, how long the oldest has waited, queued jobs, the
     workers taking them, and the workspaces furthest behind (which chain is stuck, or
     whether all are slow); signing: processed events no checkpoint covers yet, and the
-    workspaces waiting longest."""
+    workspaces waiting longest; delivery: alert notifications not yet accepted, and the
+    log streams furthest behind or failing."""
     container = _container()
     report = container.processing_status().execute(workspaces=count)
+    deliveries = container.delivery_status().execute()
     # The embedded queue lives in the `serve` process; this process cannot see it. An
     # unreachable Redis counts as an empty queue for the metric, not here.
     embedded = container.settings().profile == EMBEDDED
     queued = report.queued_jobs if not embedded and container.job_queue().ping() else None
+    behind = _streams_behind(deliveries, count)
     if as_json:
-        click.echo(json.dumps(_status_document(report, queued)))
+        click.echo(json.dumps({
+            **_status_document(report, queued),
+            "alert_notifications_pending": deliveries.pending_notifications,
+            "streams_behind": [{**asdict(lag), "lag_seconds": round(lag.lag_seconds, 3)}
+                               for lag in behind]}))
     else:
         unknown = "in the serve process" if embedded else "unknown, Redis is unreachable"
         _print_status(report, queued if queued is not None else unknown,
                       report.workers if report.workers is not None else unknown)
+        click.echo(f"alert notifications pending: {deliveries.pending_notifications:,}")
+        _print_listing("log streams behind:", [
+            f"{lag.stream_id}  {lag.workspace_id}  {lag.status:<7} {lag.backlog:>9,} "
+            f"undelivered, the oldest waiting {lag.lag_seconds:,.1f} s" for lag in behind])
+
+
+def _streams_behind(deliveries: DeliveryStatus, count: int) -> list[StreamLag]:
+    """The streams furthest behind, or failing, that one first: which destination to look
+    at when events do not arrive."""
+    behind = [lag for lag in deliveries.streams if lag.backlog or lag.status == FAILING]
+    return sorted(behind, key=lambda lag: lag.lag_seconds, reverse=True)[:count]
 
 
 def _status_document(report: ProcessingStatus, queued: int | None) -> dict[str, Any]:

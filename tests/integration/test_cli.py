@@ -246,6 +246,34 @@ def test_status_names_the_workspaces_furthest_behind(  # type: ignore[no-untyped
     assert "workers: 0" in run("status", "--workspaces", "0")
 
 
+def test_status_names_the_streams_behind_and_the_notifications_owed(  # type: ignore[no-untyped-def]
+        run, stack_factory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Events that do not arrive: which destination to look at, from the command line."""
+    stack = stack_factory("production", allow_private_destinations=True)
+    settings = stack.container.settings()
+    for name in ("data_dir", "database_url", "redis_url", "queue_name"):
+        monkeypatch.setenv(f"AUDITRAIL_{name.upper()}", str(getattr(settings, name)))
+    workspace, key = stack.new_workspace()
+    nowhere = "http://127.0.0.1:9/hook"  # nothing listens: nothing is ever accepted
+    stream = stack.client.post("/api/v1/streams", headers=bearer(key), json={
+        "name": "siem", "type": "webhook", "config": {"url": nowhere}}).json["id"]
+    stack.client.post("/api/v1/alert-rules", headers=bearer(key), json={
+        "name": "any", "match": {"actions": ["user.*"]}, "notify": {"webhook_url": nowhere}})
+    event = {"action": "user.login", "actor": {"id": "u", "type": "user"}}
+    stack.client.post("/api/v1/events/batch", json={"events": [event] * 4},
+                      headers=bearer(key))
+    stack.container.process_pending_events().execute(workspace)  # no delivery runs here
+    report = json.loads(run("status", "--json"))
+    assert report["alert_notifications_pending"] >= 4
+    [behind] = [row for row in report["streams_behind"] if row["stream_id"] == stream]
+    assert (behind["workspace_id"], behind["status"], behind["backlog"]) == \
+        (workspace, "active", 4)
+    assert behind["lag_seconds"] >= 0
+    text = run("status")
+    assert "alert notifications pending: " in text and "log streams behind:" in text
+    assert f"{stream}  {workspace}  active          4 undelivered" in text
+
+
 def test_status_says_when_the_queue_cannot_be_seen(  # type: ignore[no-untyped-def]
         run, postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """An unreachable Redis is not an empty queue."""
