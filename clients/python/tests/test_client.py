@@ -9,6 +9,7 @@ import dataclasses
 import hashlib
 import json
 import time
+import urllib.parse
 import uuid
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from auditrail_client import (
     NotFound,
     ProofInvalid,
     RateLimited,
+    Unauthenticated,
     ValidationFailed,
 )
 from auditrail_client.proofs import event_chain_hash, event_leaf_hash
@@ -176,3 +178,22 @@ def _settled(monitor: Monitor, size: int) -> object:
         assert time.monotonic() < deadline, "no checkpoint covers the events"
         time.sleep(0.3)
     return result
+
+
+def test_viewer_links_are_made_listed_and_revoked(server, client: Auditrail) -> None:
+    ids = client.events.create_batch([EVENT, {**EVENT, "action": "admin.user.delete"}])
+    processed(client, ids[-1])
+    link = client.viewer_links.create(filters={"action": "user.*"}, expires_in_seconds=600,
+                                      title="Acme: user activity")
+    assert link.status == "active" and link.title == "Acme: user activity"
+    assert link.filters == {"action": "user.*"} and link.allow_export is False
+    fragment = urllib.parse.parse_qs(urllib.parse.urlsplit(link.url).fragment)
+    assert urllib.parse.urlsplit(link.url).path == "/viewer/"
+    reader = Auditrail(server.url, fragment["token"][0])  # what the page does with it
+    assert [event.id for event in reader.events.list()] == [ids[0]]  # the forced filter
+    listed = client.viewer_links.get(link.id)
+    assert listed.url is None and listed.status == "active"  # the url is shown once
+    assert [found.id for found in client.viewer_links.list()] == [link.id]
+    assert client.viewer_links.revoke(link.id).status == "revoked"
+    with pytest.raises(Unauthenticated):
+        list(reader.events.list())

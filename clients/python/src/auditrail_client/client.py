@@ -30,6 +30,7 @@ from auditrail_client.models import (
     Stream,
     Usage,
     VerifyReport,
+    ViewerLink,
     Workspace,
 )
 from auditrail_client.proofs import (
@@ -71,6 +72,7 @@ class Auditrail:
         self.alert_rules = AlertRules(t)
         self.alerts = Alerts(t)
         self.log = Log(t)
+        self.viewer_links = ViewerLinks(t)
 
     def emitter(self, **options: Any) -> Emitter:
         """A batching emitter for this client (options: see ``auditrail_client.Emitter``)."""
@@ -427,3 +429,32 @@ class Log(_Resource):
 
 def _new_key() -> str:
     return f"auditrail-client-{uuid.uuid4()}"
+
+
+# -- viewer links ---------------------------------------------------------------------------------
+
+
+class ViewerLinks(_Resource):
+    """Read-only links to the embeddable viewer, for your own customers (scope ``admin``):
+    mint one per visit from your backend and put its ``url`` in an iframe or a link."""
+
+    def create(self, *, filters: Mapping[str, Any] | None = None,
+               expires_in_seconds: int = 900, allow_export: bool = False,
+               title: str | None = None) -> ViewerLink:
+        """``filters`` (as ``events.list`` takes them) bound every search the link makes."""
+        body: Json = {"filters": dict(filters or {}), "expires_in_seconds": expires_in_seconds,
+                      "allow_export": allow_export}
+        if title is not None:
+            body["title"] = title
+        return ViewerLink.from_json(self._t.json("POST", "/api/v1/viewer-links", json=body))
+
+    def list(self, *, order: str = "desc", page_size: int = 100) -> Pages[ViewerLink]:
+        return self._pages("/api/v1/viewer-links", ViewerLink.from_json,
+                           {"order": order, "limit": page_size})
+
+    def get(self, link_id: str) -> ViewerLink:
+        return ViewerLink.from_json(self._t.json("GET", f"/api/v1/viewer-links/{link_id}"))
+
+    def revoke(self, link_id: str) -> ViewerLink:
+        """Effective at once: the link's next request is refused."""
+        return ViewerLink.from_json(self._t.json("DELETE", f"/api/v1/viewer-links/{link_id}"))

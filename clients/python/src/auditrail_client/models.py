@@ -211,6 +211,23 @@ class LogKey(_FromJson):
     raw: dict[str, Any] = field(repr=False, compare=False)
 
 
+@dataclass(frozen=True)
+class ViewerLink(_FromJson):
+    """``url`` is set only in the answer that created the link: it holds the token."""
+
+    id: str
+    filters: dict[str, Any]
+    allow_export: bool
+    title: str | None
+    created_at: str
+    expires_at: str
+    revoked_at: str | None
+    status: str
+    """``active``, ``expired`` or ``revoked``."""
+    url: str | None
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
 class Pages(Generic[T]):
     """Every item of a listing, fetched a page at a time as you iterate (lazily: a
     listing of millions costs one page of memory). ``total_count`` is known once the
