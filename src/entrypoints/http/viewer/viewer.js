@@ -111,6 +111,7 @@ async function open(id) {
   const detail = $("detail");
   detail.hidden = false;
   $("fields").replaceChildren();
+  $("by-actor").hidden = true;  // until this event's actor is known
   verification("Checking this event against the signed log…", "");
   try {
     const event = await api(`/events/${encodeURIComponent(id)}`);
