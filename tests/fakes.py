@@ -210,6 +210,26 @@ class _WorkspaceRepo:
         return {w.id: w.effective_retention_days for w in self._s.workspaces.values()
                 if w.effective_retention_days is not None}
 
+    def erase_some(self, workspace_id: str, limit: int) -> int:
+        for name in _TABLES[1:] + _TABLES[:1]:  # the workspace itself last
+            table = getattr(self._s, name)
+            doomed = [key for key, value in table.items()
+                      if _belongs(key, value, workspace_id)][:limit]
+            for key in doomed:
+                del table[key]
+            if doomed:
+                return len(doomed)
+        return 0
+
+
+def _belongs(key: Any, value: Any, workspace_id: str) -> bool:
+    """Whether a stored row is the workspace's, whichever way the store keys it."""
+    if key == workspace_id or (isinstance(key, tuple) and key[0] == workspace_id):
+        return True  # the workspace, its chain head, idempotency keys, tiles, checkpoints
+    if getattr(value, "workspace_id", None) == workspace_id:
+        return True
+    return isinstance(value, tuple) and value[:1] == (workspace_id,)  # an alert window
+
 
 class _ApiKeyRepo:
     def __init__(self, state: _Store) -> None:
@@ -249,6 +269,13 @@ class _ApiKeyRepo:
         key = self._s.api_keys[key_id]
         if key.last_used_at is None or key.last_used_at < not_since:
             self._s.api_keys[key_id] = replace(key, last_used_at=now)
+
+    def revoke_all(self, workspace_id: str, now: datetime) -> int:
+        live = [key for key in self._s.api_keys.values()
+                if key.workspace_id == workspace_id and key.revoked_at is None]
+        for key in live:
+            self._s.api_keys[key.id] = key.revoked(now)
+        return len(live)
 
 
 class _EventRepo:

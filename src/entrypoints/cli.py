@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError
 
 from application.errors import NotFound
 from application.ports.geo import GeoDatabaseUnusable
+from application.use_cases.delete_workspace import WorkspaceContents
 from application.use_cases.delivery_status import DeliveryStatus, StreamLag
 from application.use_cases.processing_status import ProcessingStatus
 from domain.canonical_json import canonical_json
@@ -311,6 +312,36 @@ def update_workspace(workspace_id: str, plan: str | None, rate_limit: int | None
         raise _fail(exc) from None
     click.echo(f"{workspace.id}: plan {workspace.plan}, "
                f"{workspace.rate_limit_per_minute} requests/min")
+
+
+@workspaces.command("delete")
+@click.argument("workspace_id")
+@click.option("--yes", is_flag=True, help="Do not ask for the workspace's name (scripts).")
+def delete_workspace(workspace_id: str, yes: bool) -> None:
+    """Delete a workspace and everything it holds, for good: events, signed log, keys,
+    viewer links, log streams, alert rules and alerts, exports and their files."""
+    deletion = _container().delete_workspace()
+    try:
+        contents = deletion.contents(workspace_id)
+    except NotFound as exc:
+        raise _fail(exc) from None
+    name = contents.workspace.name
+    click.echo(f"{workspace_id} ({name}) holds {_contents(contents)}.\n"
+               "Deleting it removes them for good, with its signed log: its keys stop "
+               "working at once,\nand whoever monitors its log will find it gone.")
+    if not yes and click.prompt("Type the workspace's name to delete it", default="",
+                                show_default=False) != name:
+        raise click.ClickException("that is not its name: nothing was deleted")
+    rows = deletion.execute(workspace_id)
+    click.echo(f"deleted {workspace_id} ({name}): {rows:,} rows")
+
+
+def _contents(contents: WorkspaceContents) -> str:
+    counts = [(contents.events, "event"), (contents.api_keys, "API key"),
+              (contents.viewer_links, "viewer link"), (contents.streams, "log stream"),
+              (contents.alert_rules, "alert rule"), (contents.exports, "export")]
+    listed = [f"{count:,} {noun}{'' if count == 1 else 's'}" for count, noun in counts]
+    return ", ".join(listed[:-1]) + " and " + listed[-1]
 
 
 @workspaces.command("list")

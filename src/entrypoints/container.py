@@ -49,6 +49,7 @@ from application.use_cases.api_keys import GetApiKey, ListApiKeys, RevokeApiKey
 from application.use_cases.apply_retention import ApplyRetention
 from application.use_cases.authenticate import Authenticate
 from application.use_cases.create_api_key import CreateApiKey
+from application.use_cases.delete_workspace import DeleteWorkspace
 from application.use_cases.deliver_stream import DeliverStream
 from application.use_cases.delivery_status import GetDeliveryStatus
 from application.use_cases.delivery_upkeep import DeliveryUpkeep
@@ -251,6 +252,8 @@ class Container(containers.DeclarativeContainer):
                                          clock=clock, ids=ids, create_key=create_api_key)
     update_workspace_plan = providers.Factory(UpdateWorkspacePlan, uow_factory=uow.provider,
                                               changes=rate_limiter)
+    delete_workspace = providers.Factory(DeleteWorkspace, uow_factory=uow.provider,
+                                         blobs=blob_store, clock=clock, changes=rate_limiter)
     get_workspace = providers.Factory(GetWorkspace, uow_factory=uow.provider)
     update_workspace = providers.Factory(UpdateWorkspace, uow_factory=uow.provider,
                                          changes=rate_limiter)

@@ -25,8 +25,8 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-unt
         monkeypatch.delenv(f"AUDITRAIL_{name}", raising=False)
     runner = CliRunner()
 
-    def invoke(*args: str, code: int = 0) -> str:
-        result = runner.invoke(main, list(args), catch_exceptions=False)
+    def invoke(*args: str, code: int = 0, typed: str | None = None) -> str:
+        result = runner.invoke(main, list(args), input=typed, catch_exceptions=False)
         assert result.exit_code == code, result.output
         return result.output
     return invoke
@@ -69,6 +69,24 @@ def test_update_and_list(run) -> None:  # type: ignore[no-untyped-def]
     assert row["id"] == workspace_id and row["rate_limit_per_minute"] == 5000
     assert "Acme" in run("workspaces", "list")
     run("workspaces", "update", "ws_missing", "--plan", "pro", code=1)
+
+
+def test_workspaces_delete_asks_for_the_name_and_names_what_goes(run) -> None:  # type: ignore[no-untyped-def]
+    doomed, kept = (json.loads(run("workspaces", "create", "--name", name, "--json"))
+                    for name in ("Acme Corp", "Other"))
+    run("keys", "create", "--workspace", doomed["workspace_id"], "--scopes", "events:read")
+    refused = run("workspaces", "delete", doomed["workspace_id"], typed="Acme\n", code=1)
+    assert f"{doomed['workspace_id']} (Acme Corp) holds 0 events, 2 API keys, 0 viewer " \
+           "links, 0 log streams, 0 alert rules and 0 exports." in refused
+    assert "nothing was deleted" in refused
+    run("workspaces", "delete", doomed["workspace_id"], code=1)  # no answer: no deletion
+    assert len(run("workspaces", "list").splitlines()) == 2
+    deleted = run("workspaces", "delete", doomed["workspace_id"], typed="Acme Corp\n")
+    assert f"deleted {doomed['workspace_id']} (Acme Corp): 4 rows" in deleted
+    assert [json.loads(line)["id"] for line in run("workspaces", "list", "--json")
+            .splitlines()] == [kept["workspace_id"]]
+    assert "No workspace" in run("workspaces", "delete", doomed["workspace_id"], code=1)
+    assert "deleted" in run("workspaces", "delete", kept["workspace_id"], "--yes")
 
 
 def test_plan_choices_are_checked(run) -> None:  # type: ignore[no-untyped-def]

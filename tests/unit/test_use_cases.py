@@ -11,6 +11,7 @@ from application.errors import Conflict, InsufficientScope, IpNotAllowed, NotFou
 from application.transparency import TransparencyLog
 from application.use_cases.authenticate import Authenticate
 from application.use_cases.create_api_key import CreateApiKey
+from application.use_cases.delete_workspace import DeleteWorkspace
 from application.use_cases.get_event import GetEvent
 from application.use_cases.ingest_events import IngestEvents
 from application.use_cases.process_pending_events import ProcessPendingEvents
@@ -27,7 +28,9 @@ from domain.errors import ValidationFailed
 from domain.event_search import search_entries
 from domain.events import PENDING, PROCESSED
 from domain.verification import HASH_MISMATCH, SEARCH_ENTRIES
+from tests.factories import ExportFactory
 from tests.fakes import (
+    FakeBlobStore,
     FakeClock,
     FakeCredentialChanges,
     FakeGeo,
@@ -259,6 +262,48 @@ def test_plan_update(world: World) -> None:
     assert world.changes.announced == 2  # processes caching the old limit drop it
     with pytest.raises(NotFound):
         update.execute("ws_missing", "pro", None)
+
+
+def test_deleting_a_workspace_ends_its_access_before_its_data_goes(world: World) -> None:
+    other, _ = CreateWorkspace(world.uow, world.clock, world.ids, world.keys).execute("Other")
+    for workspace_id in (world.workspace.id, other.id):
+        world.ingest.execute(workspace_id, [world.event() for _ in range(5)],
+                             idempotency_key="k1")
+        world.process.execute(workspace_id)
+    blobs = FakeBlobStore()
+    blobs.blobs = {f"{world.workspace.id}/exp_1.csv": b"x", f"{other.id}/exp_2.csv": b"y"}
+    world.uow._store.exports = {
+        "exp_1": ExportFactory(id="exp_1", workspace_id=world.workspace.id, format="csv"),
+        "exp_2": ExportFactory(id="exp_2", workspace_id=other.id, format="csv")}
+    kept = {name: dict(table) for name, table in vars(world.uow._store).items()
+            if isinstance(table, dict) and name != "exports"}
+    seen_at_announcement: list[tuple[int, bool]] = []
+
+    class Changes(FakeCredentialChanges):
+        def announce(self) -> None:
+            store = world.uow._store
+            seen_at_announcement.append((len(store.events), all(
+                key.revoked_at for key in store.api_keys.values()
+                if key.workspace_id == world.workspace.id)))
+
+    deletion = DeleteWorkspace(world.uow, blobs, world.clock, Changes(), chunk=2)
+    contents = deletion.contents(world.workspace.id)
+    assert (contents.events, contents.api_keys, contents.exports) == (5, 1, 1)
+
+    commits = world.uow.commits
+    removed = deletion.execute(world.workspace.id)
+
+    assert seen_at_announcement == [(10, True)]  # revoked and announced, nothing deleted yet
+    assert blobs.blobs == {f"{other.id}/exp_2.csv": b"y"}
+    store = world.uow._store
+    assert list(store.workspaces) == [other.id] and list(store.exports) == ["exp_2"]
+    assert {event.workspace_id for event in store.events.values()} == {other.id}
+    assert all(key.workspace_id == other.id for key in store.api_keys.values())
+    assert removed == sum(len(table) - len(getattr(store, name))
+                          for name, table in kept.items()) + 1  # and its export
+    assert world.uow.commits - commits > removed / 2  # transactions of two rows at most
+    with pytest.raises(NotFound):
+        deletion.execute(world.workspace.id)
 
 
 def test_idempotent_retry_returns_the_original_ids_and_stores_nothing(world: World) -> None:

@@ -8,6 +8,7 @@ from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select,
 from sqlalchemy.dialects import postgresql, sqlite
 
 from adapters.sql import tables as t
+from adapters.sql.erasure import erase_some
 from adapters.sql.keyset import created_page
 from adapters.sql.mappers import api_key_from, api_key_row, workspace_from, workspace_row
 from application.ports.repositories import IdempotencyKeyTaken, RetainedChain
@@ -47,6 +48,9 @@ class SqlWorkspaceRepository:
         rows = self._db.execute(select(c.id, c.plan, c.retention_days))
         return {workspace_id: days for workspace_id, plan, retention_days in rows
                 if (days := effective_retention_days(plan, retention_days)) is not None}
+
+    def erase_some(self, workspace_id: str, limit: int) -> int:
+        return erase_some(self._db, workspace_id, limit)
 
 
 _KEY_WITH_WORKSPACE = (
@@ -104,6 +108,12 @@ class SqlApiKeyRepository:
                          .where(t.api_keys.c.id == key_id,
                                 or_(column.is_(None), column < not_since))
                          .values(last_used_at=now))
+
+    def revoke_all(self, workspace_id: str, now: datetime) -> int:
+        keys = t.api_keys.c
+        return self._db.execute(update(t.api_keys).where(
+            keys.workspace_id == workspace_id, keys.revoked_at.is_(None))
+            .values(revoked_at=now)).rowcount
 
 
 class SqlChainHeadRepository:

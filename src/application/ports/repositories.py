@@ -75,6 +75,11 @@ class WorkspaceRepository(Protocol):
         every retention run reads, without building every workspace."""
         ...
 
+    def erase_some(self, workspace_id: str, limit: int) -> int:
+        """Delete up to ``limit`` of the workspace's stored rows, those that refer to
+        others first and the workspace itself last; return how many (0: it is gone)."""
+        ...
+
 
 class ApiKeyRepository(Protocol):
     def add(self, key: ApiKey) -> None: ...
@@ -93,6 +98,11 @@ class ApiKeyRepository(Protocol):
         ...
     def stamp_usage(self, key_id: str, now: datetime, not_since: datetime) -> None:
         """Set ``last_used_at`` unless another process already did after ``not_since``."""
+        ...
+
+    def revoke_all(self, workspace_id: str, now: datetime) -> int:
+        """Revoke every key of the workspace not yet revoked, viewer links' included;
+        return how many."""
         ...
 
 

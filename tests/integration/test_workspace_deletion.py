@@ -1,0 +1,121 @@
+"""Deleting a workspace on both stacks: every row and file of it goes, its keys and viewer
+links stop working at once, and another workspace keeps everything, its chain and its
+signed log intact."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from sqlalchemy import Table
+
+from adapters.sql import erasure
+from adapters.sql import tables as t
+from application.errors import NotFound
+from tests.integration.stacks import Stack, bearer
+from tests.receivers import Receiver, receiver
+
+
+@pytest.fixture(params=["embedded", "production"])
+def stack(request: pytest.FixtureRequest, stack_factory: Any) -> Stack:
+    return stack_factory(request.param, allow_private_destinations=True,
+                         stream_batch_seconds=0.0)
+
+
+def _owned_tables() -> list[Table]:
+    return [table for table in t.metadata.sorted_tables if "workspace_id" in table.c]
+
+
+def test_every_table_holding_a_workspaces_rows_is_erased() -> None:
+    """A table added later holds rows a deletion would leave behind unless it is listed."""
+    assert set(_owned_tables()) == set(erasure._IN_ORDER)
+
+
+def rows_of(stack: Stack, workspace_id: str) -> dict[str, int]:
+    counts = {table.name: stack.sql(f"SELECT count(*) FROM {table.name} "  # noqa: S608
+                                    "WHERE workspace_id = :w", w=workspace_id)[0][0]
+              for table in _owned_tables()}
+    counts["workspaces"] = stack.sql("SELECT count(*) FROM workspaces WHERE id = :w",
+                                     w=workspace_id)[0][0]
+    return counts
+
+
+def populate(stack: Stack, hooks: Receiver) -> dict[str, Any]:
+    """A workspace using everything that stores rows: keys, events sent with an
+    Idempotency-Key, a log stream and alert rules that deliver, an export with its file,
+    a viewer link, the chain, the tree and its checkpoints."""
+    workspace_id, admin = stack.new_workspace()
+    reader = stack.new_key(workspace_id, "events:read")
+    assert stack.client.post("/api/v1/streams", headers=bearer(admin), json={
+        "name": "SIEM", "type": "webhook", "config": {"url": hooks.url}}).status_code == 201
+    for counting in ({}, {"threshold": {"count": 3, "window_seconds": 60,
+                                        "group_by": "actor_id"}}):
+        assert stack.client.post("/api/v1/alert-rules", headers=bearer(admin), json={
+            "name": "Logins", "match": {"actions": ["user.*"]},
+            "notify": {"webhook_url": hooks.url}, **counting}).status_code == 201
+    sent = stack.client.post("/api/v1/events/batch", headers={
+        **bearer(admin), "Idempotency-Key": "first-batch"}, json={"events": [
+            {"action": "user.login", "actor": {"id": f"usr_{n % 3}", "type": "user"},
+             "targets": [{"id": "doc_7", "type": "document"}]} for n in range(30)]})
+    assert sent.status_code == 202
+    stack.drain()
+    export = stack.client.post("/api/v1/exports", headers=bearer(admin),
+                               json={"format": "ndjson"}).json
+    link = stack.client.post("/api/v1/viewer-links", headers=bearer(admin),
+                             json={"filters": {}}).json
+    stack.deliver_until(lambda: stack.client.get(
+        f"/api/v1/exports/{export['id']}", headers=bearer(admin)).json["status"] == "completed")
+    return {"id": workspace_id, "admin": admin, "reader": reader, "export": export["id"],
+            "viewer": parse_qs(urlsplit(link["url"]).fragment)["token"][0]}
+
+
+def export_file(stack: Stack, workspace: dict[str, Any]) -> Path:
+    return stack.settings.exports_dir / workspace["id"] / f"{workspace['export']}.ndjson"
+
+
+def works(stack: Stack, secret: str) -> bool:
+    status = stack.client.get("/api/v1/events", headers=bearer(secret)).status_code
+    assert status in (200, 401)
+    return status == 200
+
+
+def test_a_deleted_workspace_leaves_nothing_and_the_others_keep_everything(
+        stack: Stack) -> None:
+    with receiver() as hooks:
+        gone, kept = populate(stack, hooks), populate(stack, hooks)
+        before, doomed = rows_of(stack, kept["id"]), rows_of(stack, gone["id"])
+        assert all(doomed.values()), doomed  # every table had rows to lose
+        assert export_file(stack, gone).exists()
+        for secret in (gone["admin"], gone["reader"], gone["viewer"]):
+            assert works(stack, secret)  # and, on the production stack, now cached
+
+        removed = stack.container.delete_workspace(chunk=7).execute(gone["id"])
+
+        assert removed == sum(doomed.values())
+        assert not any(rows_of(stack, gone["id"]).values())
+        assert not export_file(stack, gone).exists()
+        for secret in (gone["admin"], gone["reader"], gone["viewer"]):
+            assert not works(stack, secret)
+        stack.drain()  # jobs still queued for it find nothing to do
+        assert rows_of(stack, kept["id"]) == before
+        assert export_file(stack, kept).exists()
+        verified = stack.client.get("/api/v1/events/verify", headers=bearer(kept["admin"]))
+        assert verified.json["valid"] and verified.json["checked"] == 30
+        assert stack.client.get("/api/v1/log/checkpoint",
+                                headers=bearer(kept["reader"])).status_code == 200
+        with pytest.raises(NotFound):
+            stack.container.delete_workspace().execute(gone["id"])
+
+
+def test_a_deletion_stopped_half_way_is_finished_by_a_second_run(stack: Stack) -> None:
+    with receiver() as hooks:
+        workspace = populate(stack, hooks)
+        total = sum(rows_of(stack, workspace["id"]).values())
+        for _ in range(3):  # as a run killed after three chunks would leave it
+            with stack.container.uow() as uow:
+                assert uow.workspaces.erase_some(workspace["id"], 10) == 10
+                uow.commit()
+        assert stack.container.delete_workspace().execute(workspace["id"]) == total - 30
+        assert not any(rows_of(stack, workspace["id"]).values())
