@@ -113,9 +113,11 @@ def test_a_deletion_stopped_half_way_is_finished_by_a_second_run(stack: Stack) -
     with receiver() as hooks:
         workspace = populate(stack, hooks)
         total = sum(rows_of(stack, workspace["id"]).values())
+        erased = 0
         for _ in range(3):  # as a run killed after three chunks would leave it
             with stack.container.uow() as uow:
-                assert uow.workspaces.erase_some(workspace["id"], 10) == 10
+                erased += uow.workspaces.erase_some(workspace["id"], 10)
                 uow.commit()
-        assert stack.container.delete_workspace().execute(workspace["id"]) == total - 30
+        assert 30 <= erased < total
+        assert stack.container.delete_workspace().execute(workspace["id"]) == total - erased
         assert not any(rows_of(stack, workspace["id"]).values())
