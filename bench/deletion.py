@@ -30,7 +30,6 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
-sys.path.insert(0, str(ROOT))
 
 from ingest import EVENT  # noqa: E402
 from scratch import SIGNING_KEY, add_database_options, scratch_database  # noqa: E402
@@ -82,7 +81,7 @@ def run(container, dsn: str, count: int) -> None:  # type: ignore[no-untyped-def
             for table in (*erasure._IN_ORDER, "workspaces"):
                 name = getattr(table, "name", table)
                 column = "id" if name == "workspaces" else "workspace_id"
-                connection.execute(f"DELETE FROM {name} WHERE {column} = %s",  # noqa: S608
+                connection.execute(f"DELETE FROM {name} WHERE {column} = %s",
                                    (doomed[1],))
         raw = time.perf_counter() - started
         assert rows_of(connection, doomed[1]) == 0
@@ -129,7 +128,7 @@ def loaded(container, name: str, count: int) -> str:  # type: ignore[no-untyped-
 
 def rows_of(connection: psycopg.Connection, workspace_id: str) -> int:
     total = sum(connection.execute(
-        f"SELECT count(*) FROM {table.name} WHERE workspace_id = %s",  # noqa: S608
+        f"SELECT count(*) FROM {table.name} WHERE workspace_id = %s",
         (workspace_id,)).fetchone()[0] for table in erasure._IN_ORDER)
     return total + connection.execute("SELECT count(*) FROM workspaces WHERE id = %s",
                                       (workspace_id,)).fetchone()[0]
