@@ -1,6 +1,6 @@
 """Deleting a workspace on PostgreSQL, beside the raw database doing the same.
 
-    .venv/bin/python bench/deletion.py [--events 200000] [--keep] [--reuse DATABASE]
+    .venv/bin/python bench/deletion.py [--events 200000]
 
 Loads three workspaces of ``--events`` events each through the service's own use cases
 (ingest, then processing: chain, search terms, Merkle tree, checkpoints), plus a
@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from ingest import EVENT  # noqa: E402
-from scratch import SIGNING_KEY, add_database_options, scratch_database  # noqa: E402
+from scratch import SIGNING_KEY, add_server_options, scratch_database  # noqa: E402
 
 from adapters.sql import erasure  # noqa: E402
 from entrypoints.container import build_container  # noqa: E402
@@ -44,7 +44,9 @@ BATCH = 1_000
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_database_options(parser, events=200_000)
+    add_server_options(parser, redis=False)
+    parser.add_argument("--events", type=int, default=200_000, help="in each workspace")
+    parser.set_defaults(keep=False, reuse=None)  # it deletes what it loads: nothing to keep
     options = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="auditrail-bench-"))
     with scratch_database(options, "auditrail_deletion") as dsn:
