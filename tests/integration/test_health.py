@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psycopg
+import pytest
 
+from adapters.sql import engine as engine_module
 from adapters.sql.engine import build_engine
 from adapters.sql.migrate import upgrade
 from tests.conftest import POSTGRES_ADMIN
@@ -43,10 +46,9 @@ def test_readyz_and_api_are_503_when_the_database_is_down(redis_url: str) -> Non
         stack.close()
 
 
-def test_a_database_restart_costs_one_request_not_one_per_pooled_connection(
-        empty_postgres: str, redis_url: str) -> None:
-    """The single-event INSERT goes to the driver directly; a dead connection found there
-    used to be dropped alone, so each of the pool's dead connections failed a request."""
+def restart_answers(empty_postgres: str, redis_url: str, idle: float) -> list[int]:
+    """The statuses of six single events sent one by one after the database's connections
+    were terminated, as a restart does, ``idle`` seconds after the pool's last use."""
     engine = build_engine(empty_postgres)
     upgrade(engine)
     engine.dispose()
@@ -61,13 +63,30 @@ def test_a_database_restart_costs_one_request_not_one_per_pooled_connection(
         with ThreadPoolExecutor(6) as pool:  # several connections in the pool
             assert set(pool.map(lambda _: post(), range(60))) == {202}
         assert stack.container.engine().pool.checkedin() >= 2
+        time.sleep(idle)
         with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:  # as a restart does
             admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                           "WHERE datname = %s AND pid <> pg_backend_pid()",
                           (empty_postgres.rsplit("/", 1)[1],))
-        assert [post() for _ in range(6)] == [503, 202, 202, 202, 202, 202]
+        return [post() for _ in range(6)]
     finally:
         stack.close()
+
+
+def test_a_database_restart_costs_one_request_not_one_per_pooled_connection(
+        empty_postgres: str, redis_url: str) -> None:
+    """The single-event INSERT goes to the driver directly; a dead connection found there
+    used to be dropped alone, so each of the pool's dead connections failed a request."""
+    assert restart_answers(empty_postgres, redis_url, idle=0) == [503, 202, 202, 202, 202,
+                                                                  202]
+
+
+def test_a_database_restarted_while_the_server_was_idle_costs_no_request(
+        empty_postgres: str, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Idle connections are pinged before use, so a night's maintenance is not the first
+    morning request's 503 in every server process."""
+    monkeypatch.setattr(engine_module, "PING_AFTER_IDLE_SECONDS", 0.3)
+    assert restart_answers(empty_postgres, redis_url, idle=0.4) == [202] * 6
 
 
 def test_embedded_database_lives_in_the_data_dir(tmp_path: Path) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import InvalidatePoolError
 
 from adapters.private_files import private_file
 
@@ -17,13 +19,43 @@ def build_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url, parsed.database)
-    # No pre-ping: it would cost a round trip per request. A connection found dead raises a
-    # disconnect error (a 503 for that one request) and SQLAlchemy then drops the whole pool.
+    # No pre-ping on every checkout: it would cost a round trip per request. Connections in
+    # steady use meet a restart of the database as a disconnect error (a 503 for that one
+    # request), after which SQLAlchemy drops the whole pool; those that sat idle, as they
+    # do through a night's maintenance, are pinged first (_ping_after_idle).
     # Connections are in autocommit unless a unit of work asks for a transaction: the
     # request path is single statements, and setting and resetting the mode on every
     # checkout would cost it more than the transactional paths (batched) pay instead.
-    return create_engine(url, pool_size=10, max_overflow=20, pool_recycle=1800,
-                         isolation_level="AUTOCOMMIT")
+    engine = create_engine(url, pool_size=10, max_overflow=20, pool_recycle=1800,
+                           isolation_level="AUTOCOMMIT")
+    _ping_after_idle(engine)
+    return engine
+
+
+PING_AFTER_IDLE_SECONDS = 10.0
+_IDLE_SINCE = "auditrail_idle_since"
+
+
+def _ping_after_idle(engine: Engine) -> None:
+    """Ping a pooled connection before use when it has been idle for a while: a database
+    restarted meanwhile (maintenance, a failover) then costs no request an error. One
+    dead connection found this way has the pool drop every connection older than it, as a
+    disconnect error would. Connections in steady use skip it: no round trip is added to
+    a busy server's requests, and theirs would have been open a moment ago anyway."""
+
+    @event.listens_for(engine, "checkin")
+    def _idle_from(_dbapi_connection, record) -> None:  # type: ignore[no-untyped-def]
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _alive(dbapi_connection, record, _proxy) -> None:  # type: ignore[no-untyped-def]
+        since = record.info.pop(_IDLE_SINCE, None)
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            raise InvalidatePoolError("a pooled connection died while idle") from exc
 
 
 TRANSACTION = {"isolation_level": "READ COMMITTED"}
