@@ -11,6 +11,7 @@ import shlex
 import sys
 from collections.abc import Iterator
 from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -23,6 +24,7 @@ from application.ports.geo import GeoDatabaseUnusable
 from application.use_cases.delete_workspace import WorkspaceContents
 from application.use_cases.delivery_status import DeliveryStatus, StreamLag
 from application.use_cases.processing_status import ProcessingStatus
+from domain.api_keys import ApiKey
 from domain.canonical_json import canonical_json
 from domain.errors import ValidationFailed
 from domain.evidence import EvidenceCheck, EvidenceFailed
@@ -385,6 +387,73 @@ def create_key(workspace_id: str, scopes: str, name: str, expires_at: str | None
         click.echo(json.dumps({"workspace_id": workspace_id, "api_key": issued.secret}))
     else:
         click.echo(f"key:     {issued.key.id}\napi key: {issued.secret}  (shown once)")
+
+
+@keys.command("list")
+@click.option("--workspace", "workspace_id", required=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def list_keys(workspace_id: str, as_json: bool) -> None:
+    """List a workspace's API keys, newest first (never their secrets)."""
+    container = _container()
+    try:
+        container.get_workspace().execute(workspace_id)
+    except NotFound as exc:
+        raise _fail(exc) from None
+    listing, cursor = container.list_api_keys(), None
+    while True:
+        page = listing.execute(workspace_id, limit=100, cursor=cursor)
+        for key in page.items:
+            row = _key_row(key)
+            click.echo(json.dumps(row) if as_json else
+                       f"{key.id}  {key.prefix}…  {_key_state(key):<7}  "
+                       f"{','.join(key.scopes):<28}  last used {row['last_used_at'] or 'never'}"
+                       f"  {key.name}")
+        if not page.has_more:
+            return
+        cursor = page.next_cursor
+
+
+def _key_row(key: ApiKey) -> dict[str, Any]:
+    def stamp(moment: datetime | None) -> str | None:
+        return format_timestamp(moment) if moment else None
+    return {"id": key.id, "name": key.name, "prefix": key.prefix, "scopes": list(key.scopes),
+            "created_at": stamp(key.created_at), "expires_at": stamp(key.expires_at),
+            "revoked_at": stamp(key.revoked_at), "last_used_at": stamp(key.last_used_at)}
+
+
+def _key_state(key: ApiKey) -> str:
+    if key.revoked_at is not None:
+        return "revoked"
+    return "active" if key.is_active(datetime.now(UTC)) else "expired"
+
+
+@keys.command("revoke")
+@click.argument("key_id", required=False)
+@click.option("--workspace", "workspace_id", help="The workspace of KEY_ID.")
+@click.option("--stdin", "from_stdin", is_flag=True,
+              help="Read the key itself from standard input (a leaked key: its workspace is "
+                   "found from it; never give a secret as an argument, shells keep those).")
+def revoke_key(key_id: str | None, workspace_id: str | None, from_stdin: bool) -> None:
+    """Revoke an API key or a viewer link's token, effective on the next request."""
+    if from_stdin == bool(key_id or workspace_id) or (key_id is None) != (workspace_id is None):
+        raise click.UsageError("give KEY_ID with --workspace, or --stdin")
+    container = _container()
+    if from_stdin:
+        found = container.revoke_key_by_secret().execute(sys.stdin.readline().strip())
+        if found is None:
+            raise click.ClickException("no key has that secret (mistyped, or deleted with "
+                                       "its workspace)")
+        key, already = found
+    else:
+        try:
+            already = container.get_api_key().execute(workspace_id, key_id).revoked_at \
+                is not None  # type: ignore[arg-type]
+            key = container.revoke_api_key().execute(workspace_id, key_id)  # type: ignore[arg-type]
+        except NotFound as exc:
+            raise _fail(exc) from None
+    when = format_timestamp(key.revoked_at)  # type: ignore[arg-type]
+    click.echo(f"{key.id} ({key.name}, {key.prefix}…) of {key.workspace_id}: "
+               f"{'already revoked at' if already else 'revoked at'} {when}")
 
 
 @main.command()

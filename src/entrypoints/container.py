@@ -45,7 +45,12 @@ from application.use_cases.alert_rules import (
     UpdateAlertRule,
 )
 from application.use_cases.alerts import GetAlert, ListAlerts
-from application.use_cases.api_keys import GetApiKey, ListApiKeys, RevokeApiKey
+from application.use_cases.api_keys import (
+    GetApiKey,
+    ListApiKeys,
+    RevokeApiKey,
+    RevokeKeyBySecret,
+)
 from application.use_cases.apply_retention import ApplyRetention
 from application.use_cases.authenticate import Authenticate
 from application.use_cases.create_api_key import CreateApiKey
@@ -267,6 +272,9 @@ class Container(containers.DeclarativeContainer):
     get_viewer_link = providers.Factory(GetViewerLink, uow_factory=uow.provider)
     revoke_viewer_link = providers.Factory(RevokeViewerLink, uow_factory=uow.provider,
                                            clock=clock, changes=rate_limiter)
+    revoke_key_by_secret = providers.Factory(RevokeKeyBySecret, uow_factory=uow.provider,
+                                             revoke_key=revoke_api_key,
+                                             revoke_link=revoke_viewer_link)
     create_export = providers.Factory(CreateExport, uow_factory=uow.provider, clock=clock,
                                       ids=ids, queue=job_queue)
     get_export = providers.Factory(GetExport, uow_factory=uow.provider)

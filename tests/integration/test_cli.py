@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from click.testing import CliRunner
@@ -106,6 +107,51 @@ def test_keys_create(run) -> None:  # type: ignore[no-untyped-def]
         "--expires-at", "2001-01-01T00:00:00Z", code=1)
     assert "--expires-at" in run("keys", "create", "--workspace", workspace_id, "--scopes",
                                  "admin", "--expires-at", "next year", code=2)
+
+
+def test_keys_list_and_revoke_by_id(run) -> None:  # type: ignore[no-untyped-def]
+    workspace_id = json.loads(run("workspaces", "create", "--name", "A", "--json"))[
+        "workspace_id"]
+    other = json.loads(run("workspaces", "create", "--name", "B", "--json"))["workspace_id"]
+    run("keys", "create", "--workspace", workspace_id, "--scopes", "events:write",
+        "--name", "ingest")
+    rows = [json.loads(line) for line in
+            run("keys", "list", "--workspace", workspace_id, "--json").splitlines()]
+    assert [(row["name"], row["scopes"], row["revoked_at"]) for row in rows] == [
+        ("ingest", ["events:write"], None), ("admin", ["admin"], None)]  # newest first
+    ingest = rows[0]["id"]
+    assert re.search(rf"^{ingest}  ak_\S{{5}}…  active   events:write +last used never  "
+                     r"ingest$", run("keys", "list", "--workspace", workspace_id), re.M)
+    run("keys", "revoke", ingest, "--workspace", other, code=1)  # not that workspace's
+    assert f"{ingest} (ingest, " in run("keys", "revoke", ingest, "--workspace", workspace_id)
+    assert "already revoked at" in run("keys", "revoke", ingest, "--workspace", workspace_id)
+    assert " revoked " in run("keys", "list", "--workspace", workspace_id).splitlines()[0]
+    run("keys", "list", "--workspace", "ws_missing", code=1)
+    for wrong in ((), (ingest,), ("--workspace", workspace_id), (ingest, "--stdin")):
+        assert "give KEY_ID with --workspace, or --stdin" in run("keys", "revoke", *wrong,
+                                                                 code=2)
+
+
+def test_a_leaked_key_or_link_is_revoked_from_the_secret_alone(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    created = json.loads(run("workspaces", "create", "--name", "A", "--json"))
+    stack = embedded_stack(tmp_path / "var")
+    try:
+        link = stack.client.post("/api/v1/viewer-links", headers=bearer(created["api_key"]),
+                                 json={"filters": {}}).json
+        token = parse_qs(urlsplit(link["url"]).fragment)["token"][0]
+        for secret in (token, created["api_key"]):  # the link's first: the key is needed
+            assert stack.client.get("/api/v1/events",
+                                    headers=bearer(secret)).status_code == 200
+            revoked = run("keys", "revoke", "--stdin", typed=secret + "\n")
+            assert f"of {created['workspace_id']}: revoked at " in revoked
+            assert secret not in revoked
+            assert stack.client.get("/api/v1/events",
+                                    headers=bearer(secret)).status_code == 401
+        assert "already revoked" in run("keys", "revoke", "--stdin", typed=token + "\n")
+        refused = run("keys", "revoke", "--stdin", typed="ak_" + "x" * 40 + "\n", code=1)
+        assert "no key has that secret" in refused and "xxxx" not in refused
+    finally:
+        stack.close()
 
 
 def test_plain_output_shows_each_secret_once_and_says_so(run) -> None:  # type: ignore[no-untyped-def]

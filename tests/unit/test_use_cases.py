@@ -9,6 +9,7 @@ import pytest
 
 from application.errors import Conflict, InsufficientScope, IpNotAllowed, NotFound, Unauthenticated
 from application.transparency import TransparencyLog
+from application.use_cases.api_keys import RevokeApiKey, RevokeKeyBySecret
 from application.use_cases.authenticate import Authenticate
 from application.use_cases.create_api_key import CreateApiKey
 from application.use_cases.delete_workspace import DeleteWorkspace
@@ -262,6 +263,19 @@ def test_plan_update(world: World) -> None:
     assert world.changes.announced == 2  # processes caching the old limit drop it
     with pytest.raises(NotFound):
         update.execute("ws_missing", "pro", None)
+
+
+def test_a_key_is_revoked_from_its_secret_alone(world: World) -> None:
+    _, bystander = CreateWorkspace(world.uow, world.clock, world.ids, world.keys).execute("B")
+    revoke = RevokeKeyBySecret(world.uow, RevokeApiKey(world.uow, world.clock, world.changes),
+                               None)  # type: ignore[arg-type]  # no viewer link here
+    key, already = revoke.execute(world.admin.secret)  # type: ignore[misc]
+    assert (key.id, already, world.changes.announced) == (world.admin.key.id, False, 1)
+    with pytest.raises(Unauthenticated):
+        world.authenticate.execute(world.admin.secret, "198.51.100.1")
+    assert world.authenticate.execute(bystander.secret, "198.51.100.1")
+    assert revoke.execute(world.admin.secret)[1]  # type: ignore[index]  # already revoked
+    assert revoke.execute("ak_" + "x" * 40) is None and revoke.execute("hunter2") is None
 
 
 def test_deleting_a_workspace_ends_its_access_before_its_data_goes(world: World) -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from application.errors import NotFound
 from application.pages import Page, list_page
 from application.ports.rate_limits import CredentialChanges
 from application.ports.system import Clock
 from application.ports.unit_of_work import UnitOfWorkFactory
-from domain.api_keys import ApiKey
+from application.use_cases.viewer_links import RevokeViewerLink
+from domain.api_keys import ApiKey, hash_secret, looks_like_key
 from domain.cursor import DESC, Position
 from domain.viewer_links import VIEWER_LINK_PREFIX
 
@@ -63,3 +66,30 @@ class RevokeApiKey:
         if revoked is not key:
             self._changes.announce()
         return revoked
+
+
+class RevokeKeyBySecret:
+    """An operator's answer to a leaked key: the key itself is what they hold, not its id
+    or its workspace, and the workspace's own admins may be out of reach. Viewer links'
+    tokens are keys too, and are revoked as their links."""
+
+    def __init__(self, uow_factory: UnitOfWorkFactory, revoke_key: RevokeApiKey,
+                 revoke_link: RevokeViewerLink) -> None:
+        self._uow_factory = uow_factory
+        self._revoke_key = revoke_key
+        self._revoke_link = revoke_link
+
+    def execute(self, secret: str) -> tuple[ApiKey, bool] | None:
+        """The key, revoked, and whether it already was; None when no key has this secret
+        (nothing of the secret goes into an error: it may be anything pasted)."""
+        if not looks_like_key(secret):
+            return None
+        with self._uow_factory(read_only=True) as uow:
+            found = uow.api_keys.find_by_hash(hash_secret(secret))
+        if found is None:
+            return None
+        key, _ = found
+        if is_viewer_link(key):
+            link = self._revoke_link.execute(key.workspace_id, key.id)
+            return replace(key, revoked_at=link.revoked_at), key.revoked_at is not None
+        return self._revoke_key.execute(key.workspace_id, key.id), key.revoked_at is not None
