@@ -6,6 +6,7 @@ import hashlib
 import itertools
 import json
 import logging
+import os
 import re
 import shlex
 import sys
@@ -121,6 +122,9 @@ class _Commands(click.Group):
             raise click.ClickException(f"the database could not be used: {reason}") from None
         except RedisError as exc:  # a worker's queue
             raise click.ClickException(f"Redis could not be used: {exc}") from None
+        except BrokenPipeError:  # `… list | head`: the reader has what it wanted
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nor at exit
+            ctx.exit(1)
         except OSError as exc:
             where = f" {exc.filename}" if exc.filename else ""
             raise click.ClickException(f"cannot use{where}: {exc.strerror or exc}") from None

@@ -154,6 +154,18 @@ def test_a_leaked_key_or_link_is_revoked_from_the_secret_alone(run, tmp_path: Pa
         stack.close()
 
 
+def test_output_cut_short_by_its_reader_is_no_error(tmp_path: Path) -> None:
+    """``auditrail workspaces list | head -1`` on many workspaces: the reader leaves early."""
+    env = environment(data_dir=str(tmp_path / "var"))
+    subprocess.run([AUDITRAIL, "workspaces", "create", "--name", "A"], env=env, check=True,
+                   capture_output=True)
+    listing = subprocess.Popen([AUDITRAIL, "workspaces", "list"], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    listing.stdout.close()  # type: ignore[union-attr]  # before it writes a line
+    assert listing.wait(timeout=30) == 1
+    assert listing.stderr.read() == b""  # type: ignore[union-attr]
+
+
 def test_plain_output_shows_each_secret_once_and_says_so(run) -> None:  # type: ignore[no-untyped-def]
     created = run("workspaces", "create", "--name", "A")
     workspace_id = re.search(r"^workspace: (ws_\w+)$", created, re.MULTILINE).group(1)
