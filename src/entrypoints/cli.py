@@ -151,6 +151,7 @@ def main() -> None:
                    "one).")
 def serve(host: str, port: int, workers: int | None) -> None:
     """Run the HTTP API (gunicorn)."""
+    from entrypoints.server import PortTaken
     from entrypoints.server import serve as run_server
 
     settings = _settings(serving=True)
@@ -160,7 +161,10 @@ def serve(host: str, port: int, workers: int | None) -> None:
     if settings.profile == EMBEDDED:
         click.echo(f"auditrail: embedded mode, data in {settings.data_dir.resolve()}",
                    err=True)
-    run_server(settings, host, port, workers)
+    try:
+        run_server(settings, host, port, workers)
+    except PortTaken as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @main.command()

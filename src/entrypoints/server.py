@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import socket
 import sys
+import time
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -55,6 +57,7 @@ def _worker_exit(server: Any, worker: Any) -> None:
 def serve(settings: Settings, host: str, port: int, workers: int | None = None) -> None:
     """``workers``: as the operator gave it, or None for the profile's default (2 in
     production; embedded always runs one, and says so only when asked for more)."""
+    require_free_port(host, port)
     if settings.profile != EMBEDDED:
         _exec_production(settings, host, port, workers or DEFAULT_WORKERS)
     if workers is not None and workers != 1:
@@ -68,6 +71,36 @@ def serve(settings: Settings, host: str, port: int, workers: int | None = None) 
         "worker_exit": _worker_exit,
         "loglevel": settings.log_level.lower(),
     }).run()
+
+
+class PortTaken(Exception):
+    """Another process keeps listening on the port ``serve`` was asked for."""
+
+
+PORT_PATIENCE_SECONDS = 3.0
+"""How long a listener already on the port may take to let go: the orphaned workers of a
+master that was killed do within a second."""
+
+
+def require_free_port(host: str, port: int, patience: float = PORT_PATIENCE_SECONDS) -> None:
+    """Refuse a port another server listens on. Production workers bind with
+    ``SO_REUSEPORT`` (so that a restarted ``serve`` takes its port beside a dead master's
+    orphans), which would let a second ``serve`` started by mistake - another release,
+    other settings, another signing key - bind the same port and silently take half of
+    its requests."""
+    target = {"0.0.0.0": "127.0.0.1", "::": "::1",  # noqa: S104 - where to look, not bind
+              "": "127.0.0.1"}.get(host, host)
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            socket.create_connection((target, port), timeout=0.5).close()
+        except OSError:
+            return
+        if time.monotonic() >= deadline:
+            raise PortTaken(f"another process listens on {host}:{port}: stop it first, or "
+                            "choose another --port (two servers sharing a port would split "
+                            "its requests between them)")
+        time.sleep(0.2)
 
 
 def _exec_production(settings: Settings, host: str, port: int, workers: int) -> None:

@@ -168,3 +168,26 @@ def test_serve_restarted_at_once_after_its_master_is_killed_takes_the_port_and_l
     assert len(stored) == len(set(stored)), "an event was stored twice"
     missing = set(acknowledged) - set(stored)
     assert not missing, f"{len(missing)} events answered 202 were not stored"
+
+
+def test_a_second_serve_on_a_port_in_use_is_refused_not_given_half_its_requests(
+        tmp_path: Path, postgres_url: str, redis_url: str) -> None:
+    """Workers bind with SO_REUSEPORT, which would let another release, or the same one
+    with other settings, share the port silently; a dead master's orphans are waited for
+    (the test above), a live server is not."""
+    env = environment(database_url=postgres_url, redis_url=redis_url,
+                      queue_name=throwaway_queue_name(), data_dir=str(tmp_path / "var"))
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    first = start("serve", "--port", str(port), "--workers", "1", env=env,
+                  log=tmp_path / "first.log")
+    try:
+        assert wait_until(lambda: healthy(base), 30) is not None, \
+            (tmp_path / "first.log").read_text()
+        second = subprocess.run([AUDITRAIL, "serve", "--port", str(port)], env=env,
+                                capture_output=True, text=True, timeout=60)
+        assert second.returncode == 1, second.stderr[-2000:]
+        assert f"another process listens on 127.0.0.1:{port}: stop it first" in second.stderr
+        assert healthy(base) and first.poll() is None
+    finally:
+        stop(first)
