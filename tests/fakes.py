@@ -451,6 +451,10 @@ class _ChainRepo:
     def anchor(self, workspace_id: str) -> ChainHead:
         return self._s.anchors.get(workspace_id, ChainHead())
 
+    def linked_counts(self) -> dict[str, int]:
+        return {workspace_id: head.sequence - self.anchor(workspace_id).sequence
+                for workspace_id, head in self._s.heads.items()}
+
     def save_anchor(self, workspace_id: str, anchor: ChainHead,
                     note: str | None = None) -> None:
         self._s.anchors[workspace_id] = anchor

@@ -358,15 +358,17 @@ def _contents(contents: WorkspaceContents) -> str:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 def list_workspaces(as_json: bool) -> None:
     """List all workspaces."""
-    for workspace in _container().list_workspaces().execute():
+    for listed in _container().list_workspaces().execute():
+        workspace = listed.workspace
         row = {"id": workspace.id, "name": workspace.name, "plan": workspace.plan,
                "rate_limit_per_minute": workspace.rate_limit_per_minute,
-               "created_at": format_timestamp(workspace.created_at)}
+               "created_at": format_timestamp(workspace.created_at),
+               "linked_events": listed.linked_events}
         if as_json:
             click.echo(json.dumps(row))
         else:
-            click.echo("{id}  {plan:<10} {rate_limit_per_minute:>6}/min  {created_at}  "
-                       "{name}".format(**row))
+            click.echo("{id}  {plan:<10} {rate_limit_per_minute:>6}/min  "
+                       "{linked_events:>11,} events  {created_at}  {name}".format(**row))
 
 
 @main.group()
@@ -442,7 +444,8 @@ def _key_state(key: ApiKey) -> str:
               help="Read the key itself from standard input (a leaked key: its workspace is "
                    "found from it; never give a secret as an argument, shells keep those).")
 def revoke_key(key_id: str | None, workspace_id: str | None, from_stdin: bool) -> None:
-    """Revoke an API key or a viewer link's token, effective on the next request."""
+    """Revoke an API key by its id, or, given the key itself on standard input, that key
+    or viewer link token wherever it belongs; effective on the next request."""
     if from_stdin == bool(key_id or workspace_id) or (key_id is None) != (workspace_id is None):
         raise click.UsageError("give KEY_ID with --workspace, or --stdin")
     container = _container()

@@ -59,6 +59,24 @@ def test_created_key_works_against_the_api(run, tmp_path: Path) -> None:  # type
         stack.close()
 
 
+def test_list_shows_each_workspaces_linked_events(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    busy = json.loads(run("workspaces", "create", "--name", "Busy", "--json"))
+    run("workspaces", "create", "--name", "Idle")
+    stack = embedded_stack(tmp_path / "var")
+    try:
+        assert stack.client.post("/api/v1/events/batch", headers=bearer(busy["api_key"]), json={
+            "events": [{"action": "user.login", "actor": {"id": "u", "type": "user"}}] * 3,
+        }).status_code == 202
+        stack.drain()
+    finally:
+        stack.close()
+    rows = {row["name"]: row["linked_events"] for row in map(
+        json.loads, run("workspaces", "list", "--json").splitlines())}
+    assert rows == {"Busy": 3, "Idle": 0}
+    assert re.search(rf"^{busy['workspace_id']} .*  +3 events  ", run("workspaces", "list"),
+                     re.M)
+
+
 def test_update_and_list(run) -> None:  # type: ignore[no-untyped-def]
     workspace_id = json.loads(run("workspaces", "create", "--name", "Acme", "--json"))[
         "workspace_id"]

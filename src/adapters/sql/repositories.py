@@ -141,6 +141,11 @@ class SqlChainHeadRepository:
         return RetainedChain(ChainHead(row.anchor_sequence, row.anchor_hash),
                              ChainHead(row.sequence, row.hash), row.anchor_note)
 
+    def linked_counts(self) -> dict[str, int]:
+        heads = t.chain_heads.c
+        return dict(self._db.execute(
+            select(heads.workspace_id, heads.sequence - heads.anchor_sequence)).all())
+
     def anchor(self, workspace_id: str) -> ChainHead:
         return self.retained(workspace_id).anchor
 

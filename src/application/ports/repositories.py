@@ -218,6 +218,11 @@ class ChainHeadRepository(Protocol):
         """Anchor and head in one read: readers want both, and each is a round trip."""
         ...
 
+    def linked_counts(self) -> dict[str, int]:
+        """Every workspace's retained linked events (``RetainedChain.linked``), in one read
+        of the heads."""
+        ...
+
     def anchor(self, workspace_id: str) -> ChainHead:
         """Where the retained chain starts: the last event removed by retention (sequence
         and hash), or the genesis when nothing was removed."""

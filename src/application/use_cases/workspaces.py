@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from application.errors import NotFound
 from application.ports.rate_limits import CredentialChanges
 from application.ports.system import Clock, IdGenerator
@@ -54,10 +56,20 @@ class UpdateWorkspacePlan:
         return updated
 
 
+@dataclass(frozen=True)
+class ListedWorkspace:
+    workspace: Workspace
+    linked_events: int
+    """Events in its chain, retention's removals and pending events not counted: its size
+    at a glance for an operator, read from the chain heads rather than counted."""
+
+
 class ListWorkspaces:
     def __init__(self, uow_factory: UnitOfWorkFactory) -> None:
         self._uow_factory = uow_factory
 
-    def execute(self) -> list[Workspace]:
+    def execute(self) -> list[ListedWorkspace]:
         with self._uow_factory(read_only=True) as uow:
-            return uow.workspaces.list()
+            linked = uow.chains.linked_counts()
+            return [ListedWorkspace(workspace, linked.get(workspace.id, 0))
+                    for workspace in uow.workspaces.list()]
