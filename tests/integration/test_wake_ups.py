@@ -142,6 +142,36 @@ def test_processing_is_taken_before_exports_queued_earlier(make_queue) -> None: 
     assert taken == ["ws_late", "exp_0", "exp_1", "exp_2"]
 
 
+TAKEN: list[str] = []
+
+
+def record(subject: str) -> None:
+    """A job that notes what it was for: ``auditrail worker`` runs jobs in its process."""
+    TAKEN.append(subject)
+
+
+def test_deliveries_get_every_other_turn_while_processing_jobs_wait(redis_url: str) -> None:
+    """Events arriving faster than they are linked keep a processing job always waiting;
+    log streams must still be delivered to meanwhile, not only once ingest eases."""
+    from entrypoints.worker.rq_worker import Worker
+
+    job = f"{__name__}.record"
+    queue = RqJobQueue(Redis.from_url(redis_url), job, job, job,
+                       queue_name=f"test-turns-{uuid.uuid4().hex[:8]}")
+    try:
+        queue.enqueue_export("exp_0")
+        queue.enqueue_processing([f"ws_{n}" for n in range(4)])
+        queue.enqueue_deliveries(["lst_a", "lst_b"])
+        TAKEN.clear()
+        Worker(queue.queues, connection=queue.queue.connection).work(
+            burst=True, with_scheduler=False, logging_level=None)
+        assert TAKEN == ["ws_0", "lst_a", "ws_1", "lst_b", "ws_2", "ws_3", "exp_0"]
+    finally:
+        queue.close()
+        for rq_queue in queue.queues:
+            forget_queue(rq_queue)
+
+
 def test_with_redis_down_each_failure_is_said_once_a_minute(
         caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
     """Requests keep noting wake-ups while Redis is down: the sender's every send fails,
