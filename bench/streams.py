@@ -13,7 +13,11 @@ Measures, in one run and on one machine, with local webhook receivers that answe
     processed and delivered to 1 and to 10 streams, from a backlog; and, with events
     arriving at a steady rate, the delivery lag (202 -> receiver) p50/p99;
   * 10 streams of which one answers 500: the nine healthy ones' delivery rate beside the
-    rate of 10 healthy ones.
+    rate of 10 healthy ones;
+  * saturated: three workspaces with a stream each, events sent by three threads as fast
+    as the ingest use case takes them for ``--seconds``, two workers: how many of them were
+    linked and how many delivered before the sending stopped (workers must not leave
+    streams waiting until ingest eases).
 """
 
 from __future__ import annotations
@@ -60,7 +64,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=6, help="alternating fan-out rounds")
     parser.add_argument("--rate", type=int, default=1_000,
                         help="events/s arriving in the lag phase")
-    parser.add_argument("--seconds", type=int, default=15, help="length of the lag phase")
+    parser.add_argument("--seconds", type=int, default=15,
+                        help="length of the lag and saturated phases")
+    parser.add_argument("--saturated-only", action="store_true",
+                        help="run only the saturated phase")
     bench = Bench(parser.parse_args())
     try:
         bench.run()
@@ -93,6 +100,9 @@ class Bench:
         self.container.upgrade_database()
         print(f"machine: {os.cpu_count()} cores; {self.options.events:,} events per phase\n",
               flush=True)
+        if self.options.saturated_only:
+            self.measure_saturated()
+            return
         limit = self.measure_transport()
         print(f"limit      one client -> receiver, 500-event bodies   {limit:>9,.0f} events/s")
         self.measure_fanout()
@@ -105,6 +115,7 @@ class Bench:
                   f"({count * delivered:,.0f} in all)", flush=True)
         self.measure_failing_neighbour()
         self.measure_lag()
+        self.measure_saturated()
 
     # -- the limit --------------------------------------------------------------------------
 
@@ -220,6 +231,40 @@ class Bench:
                   f"{len(sizes)} deliveries of {statistics.mean(sizes):,.0f} events on average",
                   flush=True)
         self.env.pop("AUDITRAIL_STREAM_BATCH_SECONDS")
+
+    def measure_saturated(self) -> None:
+        workspaces = [self._workspace(f"saturated-{n}") for n in range(3)]
+        receivers = [self._receiver() for _ in workspaces]
+        for workspace_id, receiver in zip(workspaces, receivers, strict=True):
+            self._stream(workspace_id, receiver.url)
+        self._start_workers(2)
+        stop, sent = threading.Event(), [0, 0, 0]
+
+        def send(n: int) -> None:
+            ingest = self.container.ingest_events()
+            while not stop.is_set():
+                ingest.execute(workspaces[n], [EVENT] * 1000, batch=True)
+                sent[n] += 1000
+        threads = [threading.Thread(target=send, args=(n,)) for n in range(3)]
+        for thread in threads:
+            thread.start()
+        time.sleep(self.options.seconds)
+        stop.set()
+        for thread in threads:
+            thread.join()
+        delivered = sum(_received(r) for r in receivers)
+        with psycopg.connect(self.dsn, autocommit=True) as connection:
+            linked = connection.execute(
+                "SELECT count(*) FROM events WHERE workspace_id = ANY(%s) "
+                "AND status = 'processed'", (workspaces,)).fetchone()[0]
+        while sum(_received(r) for r in receivers) < sum(sent):
+            time.sleep(0.05)
+        self._stop_workers()
+        self._drop_streams()
+        print(f"saturated, {self.options.seconds} s of 3 threads sending 1,000-event batches "
+              f"({sum(sent) / self.options.seconds:,.0f} events/s), 2 workers: "
+              f"{linked:,} linked and {delivered:,} delivered before the sending stopped, "
+              f"of {sum(sent):,}", flush=True)
 
     # -- helpers ----------------------------------------------------------------------------
 

@@ -146,13 +146,16 @@ TAKEN: list[str] = []
 
 
 def record(subject: str) -> None:
-    """A job that notes what it was for: ``auditrail worker`` runs jobs in its process."""
+    """A job of 20 ms that notes what it was for: ``auditrail worker`` runs jobs in its
+    process."""
     TAKEN.append(subject)
+    time.sleep(0.02)
 
 
-def test_deliveries_get_every_other_turn_while_processing_jobs_wait(redis_url: str) -> None:
+def test_deliveries_get_a_share_while_processing_jobs_wait(redis_url: str) -> None:
     """Events arriving faster than they are linked keep a processing job always waiting;
-    log streams must still be delivered to meanwhile, not only once ingest eases."""
+    log streams must still be delivered to meanwhile, not only once ingest eases, and
+    take no more than their share of the worker from linking."""
     from entrypoints.worker.rq_worker import Worker
 
     job = f"{__name__}.record"
@@ -160,12 +163,15 @@ def test_deliveries_get_every_other_turn_while_processing_jobs_wait(redis_url: s
                        queue_name=f"test-turns-{uuid.uuid4().hex[:8]}")
     try:
         queue.enqueue_export("exp_0")
-        queue.enqueue_processing([f"ws_{n}" for n in range(4)])
+        queue.enqueue_processing([f"ws_{n}" for n in range(15)])
         queue.enqueue_deliveries(["lst_a", "lst_b"])
         TAKEN.clear()
         Worker(queue.queues, connection=queue.queue.connection).work(
             burst=True, with_scheduler=False, logging_level=None)
-        assert TAKEN == ["ws_0", "lst_a", "ws_1", "lst_b", "ws_2", "ws_3", "exp_0"]
+        assert len(TAKEN) == 18 and TAKEN[-1] == "exp_0"
+        first, second = TAKEN.index("lst_a"), TAKEN.index("lst_b")
+        assert second < TAKEN.index("ws_14")  # not starved until processing ran out
+        assert second - first > 5  # a tenth of the time, not every other turn
     finally:
         queue.close()
         for rq_queue in queue.queues:

@@ -35,7 +35,7 @@ class RqJobQueue:
     Exports and stream deliveries wait in queues of their own (``<name>-exports``,
     ``<name>-deliveries``), listed after processing in ``queues``: a worker takes
     processing jobs first, so one tenant's pile of exports cannot hold back the linking of
-    every tenant's events; after each processing job it takes a delivery if one waits
+    every tenant's events; deliveries get a tenth of its time while both wait
     (``rq_worker.Worker.reorder_queues``), so that streams are not starved while linking
     runs behind. Deliveries come before exports: each is short, and a receiver's lag is
     what they are measured by.

@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from prometheus_client import start_http_server
 from redis.exceptions import RedisError
@@ -22,7 +23,8 @@ SCHEDULER_INTERVAL_SECONDS = 1  # an integer: RQ sets key lifetimes from it
 
 
 class Worker(SimpleWorker):
-    """RQ's ``SimpleWorker``, stopping within a second of being told to.
+    """RQ's ``SimpleWorker``, stopping within a second of being told to, and sharing its
+    time between linking events and delivering them (``reorder_queues``).
 
     RQ hears commands on a pub/sub thread that blocks up to 60 s for a message, and on
     shutdown unsubscribes, expecting the reply to wake that thread before it stops it.
@@ -34,6 +36,24 @@ class Worker(SimpleWorker):
     to give it.
     """
 
+    DELIVERY_SHARE = 0.1
+    """The part of its time a worker gives deliveries while processing jobs wait."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._time = TimeShare()
+
+    def execute_job(self, job: Any, queue: Queue) -> None:
+        """Run the job, counting its time if it was processing or a delivery (exports,
+        taken only when neither waits, count for neither)."""
+        started = time.monotonic()
+        try:
+            super().execute_job(job, queue)
+        finally:
+            timed = [each.name for each in self.queues[:2]] if len(self.queues) > 1 else []
+            if queue.name in timed:
+                self._time.spend(queue.name == timed[1], time.monotonic() - started)
+
     def unsubscribe(self) -> None:
         if self.pubsub_thread:
             self.pubsub.unsubscribe()
@@ -41,22 +61,58 @@ class Worker(SimpleWorker):
             self.pubsub.close()
 
     def reorder_queues(self, reference_queue: Queue) -> None:
-        """Processing first, except right after a processing job, when deliveries go first.
+        """Processing first, unless deliveries have had less than their share of late.
 
-        With processing strictly first, a log stream got nothing for as long as events
-        arrived faster than the workers linked them (a processing job always waiting):
-        12 s of ingest at 8,400 events/s with two workers delivered no event, then all of
-        them; alternating, 32,100 of the 120,400 sent in 12 s at 10,000 events/s were.
-        Deliveries get every other turn while both wait, a short job each; exports still
-        wait until neither does. ``queues`` is (processing, deliveries, exports), as
+        With processing strictly first, log streams got nothing for as long as events
+        arrived faster than the workers linked them (a processing job always waiting): in
+        15 s of three threads ingesting 11,400 events/s, two workers linked 108,500-111,000
+        events and delivered none. Taking a waiting delivery after each processing job, or
+        once a second, delivered 43,000-51,000 but linked 35-40 % fewer (a delivery job
+        sends up to 20 batches, as long as a processing job). A tenth of the worker's time
+        delivered 15,000-35,000 and linked 78,000-97,500: linking, which the signed log's
+        cadence and every delivery wait on, keeps most of the workers, and no stream
+        starves (``bench/streams.py --saturated-only``). Never two deliveries in a row
+        while processing waits: the one just taken has not been counted yet. Exports still
+        wait until neither waits. ``queues`` is (processing, deliveries, exports), as
         ``job_queue.queues`` lists them.
         """
         if len(self.queues) < 2:
             return
         processing, deliveries, *rest = self.queues
-        first = [deliveries, processing] if reference_queue.name == processing.name \
-            else [processing, deliveries]
-        self._ordered_queues = [*first, *rest]
+        due = reference_queue.name != deliveries.name and \
+            self._time.delivering_below(self.DELIVERY_SHARE)  # the one just taken is not spent
+        self._ordered_queues = [*([deliveries, processing] if due else [processing, deliveries]),
+                                *rest]
+
+
+class TimeShare:
+    """The seconds a worker spent lately delivering and on everything else, each halved
+    every ``half_life`` seconds, so that an hour-old backlog does not decide now."""
+
+    def __init__(self, half_life: float = 10.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._half_life = half_life
+        self._clock = clock
+        self._at = clock()
+        self._delivering = self._other = 0.0
+
+    def spend(self, delivering: bool, seconds: float) -> None:
+        self._decay()
+        if delivering:
+            self._delivering += seconds
+        else:
+            self._other += seconds
+
+    def delivering_below(self, share: float) -> bool:
+        self._decay()
+        return self._delivering <= share * (self._delivering + self._other)
+
+    def _decay(self) -> None:
+        now = self._clock()
+        factor = 0.5 ** ((now - self._at) / self._half_life)
+        self._delivering *= factor
+        self._other *= factor
+        self._at = now
 
 
 def run_worker(container: Container, *, burst: bool = False,
