@@ -102,8 +102,18 @@ def _get(client: httpx.Client, path: str, **kwargs: Any) -> httpx.Response:
     except httpx.HTTPError as exc:
         raise LogUnreachable(f"could not reach the log ({type(exc).__name__})") from None
     if response.status_code != 200:
-        raise LogUnreachable(f"GET {path} answered {response.status_code}")
+        raise LogUnreachable(f"GET {path} answered {response.status_code}{_said(response)}")
     return response
+
+
+def _said(response: httpx.Response) -> str:
+    """The error's message, in the API's error shape: a revoked key or a deleted
+    workspace (401) reads differently from a log that is down (503)."""
+    try:
+        message = response.json()["error"]["message"]
+    except (ValueError, KeyError, TypeError):
+        return ""
+    return f": {message}" if isinstance(message, str) else ""
 
 
 def _read_state(path: Path) -> dict[str, Any]:

@@ -516,6 +516,11 @@ def test_the_monitor_keeps_the_log_honest(stack: Stack, tmp_path: Path) -> None:
         assert json.loads(state.read_text())["tree_size"] == 35  # the honest one is kept
         with pytest.raises(log_monitor.MonitorFailed, match="differs"):
             log_monitor.run_monitor("http://log", key, state, "x+00000000+AAAA", check)
+        stack.container.delete_workspace().execute(workspace_id)  # the operator's doing
+        with pytest.raises(log_monitor.LogUnreachable,
+                           match="checkpoint answered 401: A valid API key is required"):
+            log_monitor.run_monitor("http://log", key, state, None, check)
+        assert json.loads(state.read_text())["tree_size"] == 35  # kept for when it is back
 
 
 def test_webhook_deliveries_and_alerts_carry_the_latest_checkpoint(stack_factory: Any) -> None:
