@@ -113,7 +113,11 @@ def _said(response: httpx.Response) -> str:
         message = response.json()["error"]["message"]
     except (ValueError, KeyError, TypeError):
         return ""
-    return f": {message}" if isinstance(message, str) else ""
+    if not isinstance(message, str):
+        return ""
+    # The log is the party under watch: nothing it says reaches the terminal as control
+    # characters, nor at any length.
+    return ": " + "".join(ch for ch in message if ch.isprintable())[:200]
 
 
 def _read_state(path: Path) -> dict[str, Any]:

@@ -701,3 +701,28 @@ def test_the_monitor_command_watches_a_running_server(tmp_path: Path) -> None:
         assert json.loads(state.read_text())["tree_size"] == 15
     finally:
         stop(server)
+
+
+def test_what_a_failing_log_says_reaches_the_monitor_printable_and_short(
+        tmp_path: Path) -> None:
+    """The monitor watches a party it does not trust: an error's message is shown without
+    control characters (a terminal's escape sequences) and cut to 200 characters."""
+    import httpx
+
+    from domain.signed_notes import verifier_key
+    from entrypoints import log_monitor
+
+    def answer(_: httpx.Request) -> httpx.Response:
+        return httpx.Response(503, json={"error": {"code": "unavailable",
+                                                   "message": "\x1b[2Jdown" + "x" * 500}})
+    original = httpx.Client
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(log_monitor.httpx, "Client", lambda **kwargs: original(
+            transport=httpx.MockTransport(answer), **kwargs))
+        with pytest.raises(log_monitor.LogUnreachable) as failed:
+            log_monitor.run_monitor("http://log", "ak_x", tmp_path / "state.json",
+                                    verifier_key("log.example/ws_1", bytes(32)),
+                                    lambda *_: True)
+    said = str(failed.value)
+    assert "answered 503: [2Jdownxxx" in said and "\x1b" not in said
+    assert len(said) < 260
