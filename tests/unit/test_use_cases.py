@@ -24,6 +24,7 @@ from application.use_cases.processing_status import (
 from application.use_cases.purge_idempotency_keys import PurgeIdempotencyKeys
 from application.use_cases.requeue_pending import RequeuePending
 from application.use_cases.verify_chain import VerifyChain
+from application.use_cases.viewer_links import RevokeViewerLink
 from application.use_cases.workspaces import CreateWorkspace, UpdateWorkspacePlan
 from domain.errors import ValidationFailed
 from domain.event_search import search_entries
@@ -268,7 +269,7 @@ def test_plan_update(world: World) -> None:
 def test_a_key_is_revoked_from_its_secret_alone(world: World) -> None:
     _, bystander = CreateWorkspace(world.uow, world.clock, world.ids, world.keys).execute("B")
     revoke = RevokeKeyBySecret(world.uow, RevokeApiKey(world.uow, world.clock, world.changes),
-                               None)  # type: ignore[arg-type]  # no viewer link here
+                               RevokeViewerLink(world.uow, world.clock, world.changes))
     key, already = revoke.execute(world.admin.secret)  # type: ignore[misc]
     assert (key.id, already, world.changes.announced) == (world.admin.key.id, False, 1)
     with pytest.raises(Unauthenticated):

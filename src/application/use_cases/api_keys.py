@@ -89,7 +89,8 @@ class RevokeKeyBySecret:
         if found is None:
             return None
         key, _ = found
+        already = key.revoked_at is not None
         if is_viewer_link(key):
             link = self._revoke_link.execute(key.workspace_id, key.id)
-            return replace(key, revoked_at=link.revoked_at), key.revoked_at is not None
-        return self._revoke_key.execute(key.workspace_id, key.id), key.revoked_at is not None
+            return replace(key, revoked_at=link.revoked_at), already
+        return self._revoke_key.execute(key.workspace_id, key.id), already
