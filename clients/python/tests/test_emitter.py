@@ -169,22 +169,25 @@ def test_a_revoked_key_hands_the_events_back(server) -> None:
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
-def test_a_forked_child_sends_its_own_events_and_not_its_parents(server) -> None:
+def test_a_forked_child_sends_its_own_events_and_not_its_parents(server, tmp_path) -> None:
     key, run = server.workspace(), uuid.uuid4().hex[:8]
     emitter = Auditrail(server.url, key).emitter(flush_interval=3600)
     for n in range(5):
         emitter.emit(marked(run, n))  # queued in the parent, not sent yet
+    report = tmp_path / "child.txt"
     pid = os.fork()
     if pid == 0:  # the child: a fresh, empty emitter
         try:
             for n in range(100, 103):
                 emitter.emit(marked(run, n))
             emitter.close()
+            report.write_text(repr(emitter.stats()))
             os._exit(0 if emitter.stats().delivered == 3 else 1)
-        except BaseException:
+        except BaseException as exc:
+            report.write_text(repr(exc))
             os._exit(2)
     _, status = os.waitpid(pid, 0)
-    assert os.WEXITSTATUS(status) == 0
+    assert os.WEXITSTATUS(status) == 0, report.read_text() if report.exists() else status
     emitter.close()
     numbers = sorted(e.metadata["n"] for e in stored(Auditrail(server.url, key), run))
     assert numbers == [0, 1, 2, 3, 4, 100, 101, 102]
