@@ -21,6 +21,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from adapters.security.signing import Ed25519Signer, new_seed, seed_from
+from domain.signed_notes import signature_line
 from tests.geo_db import LONDON_V4, build_city_database
 from tests.integration.processes import environment, start_server, stop
 from tests.integration.stacks import embedded_stack
@@ -241,10 +243,15 @@ def test_the_pages_own_logic_passes_its_checks_in_the_browser(server, browser) -
     proof = call(server["base"], "GET", f"/api/v1/events/{event_id}/proof", server["admin"])
     key = parse_qs(urlsplit(link["url"]).fragment)["key"][0]
     broken = dict(proof, leaf_index=proof["leaf_index"] ^ 1)
+    # after a rotation of the log's key: the new key's signature first, the link's after
+    text, _, signatures = proof["checkpoint"].rpartition("\n\n")
+    origin, successor = text.split("\n", 1)[0], Ed25519Signer(seed_from(new_seed()))
+    cosigned = dict(proof, checkpoint=f"{text}\n\n" + signature_line(
+        origin, successor.public_key(), successor.sign(f"{text}\n".encode())) + signatures)
     flipped = bytearray(base64.b64decode(proof["root_hash"]))
     flipped[0] ^= 1
     results = browser.execute_async_script("""
-        const [proof, broken, key, done] = arguments;
+        const [proof, broken, cosigned, key, done] = arguments;
         const base = document.querySelector('script[type=module]').src.replace(/[^/]*$/, '');
         const {verifyProof, parseVerifierKey} = await import(base + 'proofs.js');
         const {searchParams, searchFilters} = await import(base + 'query.js');
@@ -254,14 +261,15 @@ def test_the_pages_own_logic_passes_its_checks_in_the_browser(server, browser) -
         done({
           good: await outcome(() => verifyProof(proof, key)),
           broken: await outcome(() => verifyProof(broken, key)),
+          cosigned: await outcome(() => verifyProof(cosigned, key)),
           badKey: await outcome(() => parseVerifierKey(
             key.replace(/\\+[0-9a-f]{8}\\+/, '+00000000+'))),
           query: searchParams({action: 'user.', actor_id: ' usr_1 ', since: ''}, 'abc').toString(),
           days: searchFilters({since: '2026-12-31', until: '2026-12-31'}),
           midnights: [new Date(2026, 11, 31), new Date(2027, 0, 1)].map((d) => d.toISOString()),
         });
-    """, proof, broken, key)
-    assert results["good"] == "ok"
+    """, proof, broken, cosigned, key)
+    assert results["good"] == "ok" and results["cosigned"] == "ok"
     assert "not in the signed tree" in results["broken"]
     assert "does not match" in results["badKey"]
     assert results["query"] == "limit=50&order=desc&action=user.*&actor_id=usr_1&cursor=abc"

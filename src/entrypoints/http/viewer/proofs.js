@@ -72,18 +72,18 @@ function hexOf(bytes) {
 }
 
 // The checkpoint in a signed note, once the pinned key's signature over it verifies.
+// Other keys' signatures are passed over: after a rotation of the log's key the note is
+// signed by the new key and co-signed by the old, under the same name.
 export async function checkCheckpoint(note, key) {
   const cut = note.lastIndexOf("\n\n");
   if (cut < 0 || !note.endsWith("\n")) throw new Error("not a signed note");
   const text = note.slice(0, cut + 1);
   const lines = note.slice(cut + 2, -1).split("\n");
   const prefix = `\u2014 ${key.name} `;
-  const line = lines.find((l) => l.startsWith(prefix));
-  if (!line) throw new Error(`no signature by ${key.name}`);
-  const signature = fromBase64(line.slice(prefix.length));
-  if (signature.length !== 68 || !equal(signature.slice(0, 4), key.id)) {
-    throw new Error(`no signature by ${key.name}`);
-  }
+  const signature = lines.filter((l) => l.startsWith(prefix))
+    .map((l) => { try { return fromBase64(l.slice(prefix.length)); } catch { return null; } })
+    .find((s) => s && s.length === 68 && equal(s.slice(0, 4), key.id));
+  if (!signature) throw new Error(`no signature by ${key.name}`);
   const publicKey = await crypto.subtle.importKey("raw", key.publicKey, { name: "Ed25519" },
     false, ["verify"]);
   const valid = await crypto.subtle.verify({ name: "Ed25519" }, publicKey,
