@@ -788,6 +788,12 @@ class _CheckpointRepo:
         key = (checkpoint.workspace_id, checkpoint.tree_size)
         return self._s.checkpoints.setdefault(key, checkpoint)
 
+    def countersign(self, checkpoint: SignedCheckpoint, note: str) -> SignedCheckpoint:
+        key = (checkpoint.workspace_id, checkpoint.tree_size)
+        if self._s.checkpoints[key].note == checkpoint.note:
+            self._s.checkpoints[key] = replace(checkpoint, note=note)
+        return self._s.checkpoints[key]
+
     def get(self, workspace_id: str, tree_size: int) -> SignedCheckpoint | None:
         return self._s.checkpoints.get((workspace_id, tree_size))
 
@@ -983,9 +989,11 @@ class FakeSigner:
 
 
 class FakeSignatureChecker:
-    def __init__(self, signer: FakeSigner) -> None:
-        self._signer = signer
+    """Knows the fake keys it is given (a rotated log's current and previous keys)."""
+
+    def __init__(self, *signers: FakeSigner) -> None:
+        self._signers = {signer.public_key(): signer for signer in signers}
 
     def verify(self, public_key: bytes, message: bytes, signature: bytes) -> bool:
-        return public_key == self._signer.public_key() and hmac.compare_digest(
-            signature, self._signer.sign(message))
+        signer = self._signers.get(public_key)
+        return signer is not None and hmac.compare_digest(signature, signer.sign(message))

@@ -5,6 +5,10 @@ has its own origin, ``<log name>/<workspace id>``, which is also the key's name 
 signatures. The key is never in the database: a copy of the database can rewrite events,
 chain hashes and tree tiles alike, but cannot sign what it rewrote, and so cannot make the
 result agree with the checkpoints auditors kept.
+
+Keys it replaced (rotation) still sign beside it, so whatever pinned one of them keeps
+checking what the log signs, and each hands its log over to the current key in a rotation
+note that monitors follow.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from domain.signed_notes import (
     key_id,
     parse_checkpoint,
     parse_note,
+    rotation_text,
     signature_by,
     signature_line,
     verifier_key,
@@ -43,20 +48,33 @@ REFUSAL_LOG_INTERVAL = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
+class RetiredKey:
+    """A key the log's key replaced: it still co-signs, and its rotation note (signed by
+    it) names the current key as its successor."""
+
+    key_id: str
+    public_key: str
+    verifier_key: str
+    rotation: str
+
+
+@dataclass(frozen=True)
 class LogKey:
     origin: str
     key_name: str
     key_id: str
     public_key: str
     verifier_key: str
+    previous: tuple[RetiredKey, ...] = ()
 
 
 class TransparencyLog:
     def __init__(self, uow_factory: UnitOfWorkFactory, signer: Signer,
                  checker: SignatureChecker, clock: Clock, log_name: str,
-                 cadence: timedelta) -> None:
+                 cadence: timedelta, previous: Sequence[Signer] = ()) -> None:
         self._uow_factory = uow_factory
         self._signer = signer
+        self._previous = tuple(previous)
         self._checker = checker
         self._clock = clock
         self._log_name = log_name
@@ -70,27 +88,77 @@ class TransparencyLog:
 
     def key(self, workspace_id: str) -> LogKey:
         origin, public = self.origin(workspace_id), self._signer.public_key()
-        return LogKey(origin, origin, key_id(origin, public).hex(), b64(public),
-                      verifier_key(origin, public))
+        current = verifier_key(origin, public)
+        return LogKey(origin, origin, key_id(origin, public).hex(), b64(public), current,
+                      tuple(self._retired(origin, signer, current)
+                            for signer in self._previous))
+
+    @staticmethod
+    def _retired(origin: str, signer: Signer, successor: str) -> RetiredKey:
+        public = signer.public_key()
+        text = rotation_text(origin, successor)
+        rotation = f"{text}\n{signature_line(origin, public, signer.sign(text.encode()))}"
+        return RetiredKey(key_id(origin, public).hex(), b64(public),
+                          verifier_key(origin, public), rotation)
 
     def sign_text(self, workspace_id: str, text: str) -> str:
-        """``text`` as a note signed by the log's key (for checkpoints and anchors)."""
-        origin = self.origin(workspace_id)
-        signature = self._signer.sign(text.encode("utf-8"))
-        return f"{text}\n{signature_line(origin, self._signer.public_key(), signature)}"
+        """``text`` as a note signed by the log's key, and co-signed by the keys it
+        replaced (for checkpoints and anchors)."""
+        origin, message = self.origin(workspace_id), text.encode("utf-8")
+        lines = "".join(signature_line(origin, signer.public_key(), signer.sign(message))
+                        for signer in (self._signer, *self._previous))
+        return f"{text}\n{lines}"
 
     def signed_by_log(self, workspace_id: str, note: str) -> str | None:
-        """The note's text when the log's key signed it, else None."""
-        origin, public = self.origin(workspace_id), self._signer.public_key()
+        """The note's text when the log's key, or one it replaced, signed it, else None."""
+        origin = self.origin(workspace_id)
         try:
             parsed = parse_note(note)
-            signature = signature_by(parsed, ParsedVerifierKey(origin, key_id(origin, public),
-                                                               public))
         except InvalidNote:
             return None
-        if not self._checker.verify(public, parsed.text.encode("utf-8"), signature):
-            return None
-        return parsed.text
+        message = parsed.text.encode("utf-8")
+        for signer in (self._signer, *self._previous):
+            public = signer.public_key()
+            try:
+                signature = signature_by(parsed, ParsedVerifierKey(
+                    origin, key_id(origin, public), public))
+            except InvalidNote:
+                continue
+            if self._checker.verify(public, message, signature):
+                return parsed.text
+        return None
+
+    def _names_current_key(self, workspace_id: str, note: str) -> bool:
+        """Whether the note carries a signature line of the current key (not checked:
+        whoever relies on it checks it)."""
+        origin, public = self.origin(workspace_id), self._signer.public_key()
+        try:
+            signature_by(parse_note(note), ParsedVerifierKey(origin, key_id(origin, public),
+                                                             public))
+        except InvalidNote:
+            return False
+        return True
+
+    def _countersigned(self, checkpoint: SignedCheckpoint) -> SignedCheckpoint:
+        """A checkpoint a replaced key signed, now signed by the current key as well, so
+        an auditor who pinned the current key can check the log before it grows again.
+
+        Only once a known key's signature on it verifies (never a note planted in the
+        database), and only after the caller found the stored tree still gives its root:
+        what signing the next size would vouch for anyway.
+        """
+        workspace_id = checkpoint.workspace_id
+        if self._names_current_key(workspace_id, checkpoint.note):
+            return checkpoint
+        text = self.signed_by_log(workspace_id, checkpoint.note)
+        if text is None:
+            return checkpoint  # served as stored: whoever checks it finds out
+        line = signature_line(self.origin(workspace_id), self._signer.public_key(),
+                              self._signer.sign(text.encode("utf-8")))
+        with self._uow_factory() as uow:
+            stored = uow.checkpoints.countersign(checkpoint, checkpoint.note + line)
+            uow.commit()
+        return stored
 
     # -- checkpoints -------------------------------------------------------------------------
 
@@ -117,11 +185,15 @@ class TransparencyLog:
             if size > head:
                 raise ValueError(f"the tree has {head} leaves, not {size}")
             existing = uow.checkpoints.get(workspace_id, size)
-            if existing is not None:
-                return self._same(existing, tree.root(uow, workspace_id, size))
-            latest = uow.checkpoints.latest(workspace_id)
-            root = self._vouched_root(uow, workspace_id, size, latest)
-            legacy = self._legacy_anchor(uow, workspace_id, chain) if latest is None else None
+            if existing is None:
+                latest = uow.checkpoints.latest(workspace_id)
+                root = self._vouched_root(uow, workspace_id, size, latest)
+                legacy = self._legacy_anchor(uow, workspace_id, chain) \
+                    if latest is None else None
+            else:
+                self._same(existing, tree.root(uow, workspace_id, size))
+        if existing is not None:
+            return self._countersigned(existing)
         with self._uow_factory() as uow:
             stored = self._record(uow, workspace_id, size, root, chain, legacy)
             uow.commit()
@@ -215,7 +287,14 @@ class TransparencyLog:
         nothing was processed yet)."""
         with self._uow_factory(read_only=True) as uow:
             latest = uow.checkpoints.latest(workspace_id)
-        return latest if latest is not None else self.sign(workspace_id)
+        if latest is None:
+            return self.sign(workspace_id)
+        if self._previous and not self._names_current_key(workspace_id, latest.note):
+            try:  # signed before the key was rotated: countersigned now
+                return self.sign(workspace_id, latest.tree_size)
+            except TreeDiverged:
+                return latest  # logged; served as stored, for whoever checks it
+        return latest
 
     def sweep(self) -> int:
         """Sign for every workspace whose tree grew past its latest checkpoint and whose

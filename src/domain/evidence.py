@@ -8,7 +8,7 @@ checked in constant memory.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,15 +17,13 @@ from domain.merkle import CompactRange, verify_inclusion
 from domain.signed_notes import (
     Checkpoint,
     InvalidNote,
+    SignatureCheck,
     VerifierKey,
     parse_checkpoint,
     parse_note,
     signature_by,
     unb64,
 )
-
-SignatureCheck = Callable[[bytes, bytes, bytes], bool]
-"""(public key, message, signature) -> whether it verifies (Ed25519)."""
 
 
 class EvidenceFailed(DomainError):

@@ -12,6 +12,7 @@ import base64
 import binascii
 import hashlib
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from domain.errors import DomainError
@@ -23,6 +24,10 @@ SIGNATURE_PREFIX = "\u2014 "
 _KEY_NAME = re.compile(r"^[^\s+]+$")
 _DECIMAL = re.compile(r"^(0|[1-9][0-9]{0,18})$")
 ANCHOR_LINE = "retention anchor"
+ROTATION_LINE = "key rotation"
+
+SignatureCheck = Callable[[bytes, bytes, bytes], bool]
+"""(public key, message, signature) -> whether it verifies (Ed25519)."""
 
 
 class InvalidNote(DomainError):
@@ -176,3 +181,45 @@ def parse_anchor(text: str) -> Anchor:
             or not _DECIMAL.match(lines[2]) or not re.fullmatch(r"[0-9a-f]{64}", lines[3]):
         raise InvalidNote("not a retention anchor")
     return Anchor(lines[0], int(lines[2]), lines[3], unb64(lines[4], 32))
+
+
+@dataclass(frozen=True)
+class Rotation:
+    """A retired key's hand-over of its log to the key that signs it now."""
+
+    origin: str
+    successor: VerifierKey
+
+
+def rotation_text(origin: str, successor: str) -> str:
+    """What a retired key signs to name its successor (a verifier key of the same name).
+    Neither a checkpoint nor an anchor: its second line is neither a number nor theirs."""
+    return f"{checked_key_name(origin)}\n{ROTATION_LINE}\n{successor}\n"
+
+
+def parse_rotation(text: str) -> Rotation:
+    lines = text.split("\n")
+    if len(lines) != 4 or lines[1] != ROTATION_LINE or lines[-1] != "":
+        raise InvalidNote("not a key rotation")
+    successor = parse_verifier_key(lines[2])
+    if successor.name != lines[0]:
+        raise InvalidNote("a rotation names a key of its own log")
+    return Rotation(lines[0], successor)
+
+
+def successor_of(pinned: VerifierKey, rotations: Iterable[str],
+                 verify: SignatureCheck) -> VerifierKey | None:
+    """The key ``pinned`` handed its log to, by a rotation note ``pinned`` itself signed;
+    None when no note is one. Whoever could forge such a note could sign checkpoints with
+    the pinned key anyway, so following it trusts no one new."""
+    for note in rotations:
+        try:
+            parsed = parse_note(note)
+            signature = signature_by(parsed, pinned)
+            rotation = parse_rotation(parsed.text)
+        except InvalidNote:
+            continue
+        if rotation.origin == pinned.name and rotation.successor != pinned and \
+                verify(pinned.public_key, parsed.text.encode("utf-8"), signature):
+            return rotation.successor
+    return None

@@ -139,6 +139,14 @@ def _signer(settings: Settings) -> Ed25519Signer:
     return Ed25519Signer(load_or_create_seed(settings.signing_key_file))
 
 
+def _previous_signers(settings: Settings, signer: Ed25519Signer) -> list[Ed25519Signer]:
+    """The keys the signing key replaced; the key itself is never among them (refused at
+    start by the settings, skipped here for any other caller)."""
+    return [previous for previous in (Ed25519Signer(seed_from(key))
+                                      for key in settings.previous_signing_keys)
+            if previous.public_key() != signer.public_key()]
+
+
 def _lease(settings: Settings) -> timedelta:
     """How long a delivery job holds its stream: well past the longest an attempt may
     take, so that only a job that died gives it up."""
@@ -224,7 +232,8 @@ class Container(containers.DeclarativeContainer):
         TransparencyLog, uow_factory=uow.provider, signer=signer, checker=signature_checker,
         clock=clock, log_name=settings.provided.effective_log_name,
         cadence=providers.Callable(lambda s: timedelta(seconds=s.checkpoint_seconds),
-                                   settings))
+                                   settings),
+        previous=providers.Callable(_previous_signers, settings, signer))
     log_reader = providers.Factory(LogReader, uow_factory=uow.provider, log=transparency_log)
     export_evidence = providers.Factory(ExportEvidence, uow_factory=uow.provider,
                                         log=transparency_log)

@@ -3,7 +3,8 @@
 What turns signatures into append-only evidence: a log could sign a second, rewritten
 history as readily as the first, but not one consistent with the checkpoint a monitor kept
 from before. The state file holds the pinned verifier key and the last checkpoint checked;
-nothing the server says replaces either.
+nothing the server says replaces either, except a rotation note the pinned key signed
+itself, naming the key it handed the log over to.
 """
 
 from __future__ import annotations
@@ -17,16 +18,18 @@ from typing import Any
 
 import httpx
 
-from domain.evidence import SignatureCheck
 from domain.merkle import verify_consistency
 from domain.signed_notes import (
     InvalidNote,
+    SignatureCheck,
     VerifierKey,
     parse_checkpoint,
     parse_note,
     parse_verifier_key,
     signature_by,
+    successor_of,
 )
+from domain.signed_notes import verifier_key as verifier_key_of
 
 
 class MonitorFailed(Exception):
@@ -42,7 +45,8 @@ def run_monitor(url: str, api_key: str, state_file: Path, verifier_key: str | No
                 verify: SignatureCheck) -> str:
     state = _read_state(state_file)
     pinned = state.get("verifier_key")
-    if pinned and verifier_key and pinned != verifier_key:
+    retired = state.get("rotated_from") or []
+    if pinned and verifier_key and verifier_key not in (pinned, *retired):
         raise MonitorFailed("--verifier-key differs from the key pinned in the state file")
     key_text = pinned or verifier_key
     if not key_text:
@@ -54,15 +58,51 @@ def run_monitor(url: str, api_key: str, state_file: Path, verifier_key: str | No
     with httpx.Client(base_url=url.rstrip("/"), timeout=30,
                       headers={"Authorization": f"Bearer {api_key}"}) as client:
         note = _get(client, "/api/v1/log/checkpoint").text
-        size, root = _checked(note, key, verify)
+        successor = _successor(client, note, key, verify)
+        if successor is not None and not _signs(note, successor, verify):
+            successor = None  # a successor that did not sign this one is not followed yet
+        size, root = _checked(note, successor or key, verify)
         before = state.get("tree_size")
         if before is not None:
             _consistent(client, before, base64.b64decode(state["root_hash"]), size, root)
+    if successor is not None:  # the key given on the first run is still accepted
+        retired, key_text = [*retired, key_text], verifier_key_of(successor.name,
+                                                                  successor.public_key)
     _write_state(state_file, {"verifier_key": key_text, "tree_size": size,
                               "root_hash": base64.b64encode(root).decode(),
-                              "checkpoint": note})
+                              "checkpoint": note, "rotated_from": retired})
     grown = "" if before is None else f", consistent with size {before}"
-    return f"ok: {key.name} at size {size}{grown}"
+    rotated = "" if successor is None else \
+        f"; the log's key was rotated: now pinned {key_text}"
+    return f"ok: {key.name} at size {size}{grown}{rotated}"
+
+
+def _successor(client: httpx.Client, note: str, key: VerifierKey,
+               verify: SignatureCheck) -> VerifierKey | None:
+    """The key the pinned one handed the log over to, when the checkpoint is signed by
+    another key besides (or instead of) it and the log publishes a rotation note the
+    pinned key signed; None otherwise (and the pinned key must have signed)."""
+    try:
+        signatures = parse_note(note).signatures
+    except InvalidNote:
+        return None  # reported by the check of the checkpoint
+    if all((s.name, s.key_id) == (key.name, key.key_id) for s in signatures):
+        return None
+    try:
+        previous = _get(client, "/api/v1/log/key").json().get("previous_keys")
+    except (ValueError, AttributeError):
+        return None
+    rotations = [entry.get("rotation") for entry in previous or []
+                 if isinstance(entry, dict) and isinstance(entry.get("rotation"), str)]
+    return successor_of(key, rotations, verify)
+
+
+def _signs(note: str, key: VerifierKey, verify: SignatureCheck) -> bool:
+    try:
+        _checked(note, key, verify)
+    except MonitorFailed:
+        return False
+    return True
 
 
 def _checked(note: str, key: VerifierKey, verify: SignatureCheck) -> tuple[int, bytes]:

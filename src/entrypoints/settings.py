@@ -43,6 +43,8 @@ class Settings:
     delivery_log_days: int = 30
     stream_batch_seconds: float = 1.0
     signing_key: str | None = None
+    previous_signing_keys: tuple[str, ...] = ()
+    """Keys the signing key replaced: they co-sign, and hand their logs over to it."""
     log_name: str | None = None
     checkpoint_seconds: int = 5
     viewer_frame_ancestors: tuple[str, ...] = ()
@@ -96,6 +98,12 @@ class Settings:
                                 "AUDITRAIL_REDIS_URL): every server and worker must sign "
                                 "with the same key; `auditrail signing-key generate` makes "
                                 "one")
+        if self.previous_signing_keys and not self.signing_key and \
+                self.signing_key_file.exists() and \
+                self.signing_key_file.read_text().strip() in self.previous_signing_keys:
+            raise SettingsError("AUDITRAIL_PREVIOUS_SIGNING_KEYS holds the key in use "
+                                f"({self.signing_key_file}); set the new one in "
+                                "AUDITRAIL_SIGNING_KEY")
 
     @property
     def is_embedded_database(self) -> bool:
@@ -166,6 +174,8 @@ class Settings:
             delivery_log_days=number("DELIVERY_LOG_DAYS", 30, minimum=1),
             stream_batch_seconds=seconds("STREAM_BATCH_SECONDS", 1.0, maximum=60.0),
             signing_key=_signing_key(text("SIGNING_KEY")),
+            previous_signing_keys=_previous_signing_keys(text("PREVIOUS_SIGNING_KEYS"),
+                                                         text("SIGNING_KEY")),
             log_name=_log_name(text("LOG_NAME")),
             viewer_frame_ancestors=_origins(text("VIEWER_FRAME_ANCESTORS")),
             checkpoint_seconds=_at_most(number("CHECKPOINT_SECONDS", 5, minimum=1), 3600,
@@ -179,7 +189,7 @@ def _at_most(value: int, maximum: int, name: str) -> int:
     return value
 
 
-def _signing_key(raw: str | None) -> str | None:
+def _signing_key(raw: str | None, name: str = "AUDITRAIL_SIGNING_KEY") -> str | None:
     """Checked at start; never echoed (it is the log's private key)."""
     if raw is None:
         return None
@@ -188,8 +198,17 @@ def _signing_key(raw: str | None) -> str | None:
             return raw
     except (binascii.Error, UnicodeError, ValueError):
         pass
-    raise SettingsError("AUDITRAIL_SIGNING_KEY must be base64 of a 32-byte Ed25519 seed; "
+    raise SettingsError(f"{name} must be base64 of a 32-byte Ed25519 seed; "
                         "`auditrail signing-key generate` prints one")
+
+
+def _previous_signing_keys(raw: str | None, current: str | None) -> tuple[str, ...]:
+    name = "AUDITRAIL_PREVIOUS_SIGNING_KEYS"
+    keys = tuple(key for key in (raw or "").split() if _signing_key(key, name))
+    if current is not None and current in keys:
+        raise SettingsError(f"{name} holds AUDITRAIL_SIGNING_KEY itself; list only the "
+                            f"keys it replaced")
+    return keys
 
 
 def _origins(raw: str | None) -> tuple[str, ...]:

@@ -290,9 +290,9 @@ def test_other_workspaces_logs_are_not_reachable(stack: Stack) -> None:
     assert log_key(stack, other)["origin"] != log_key(stack, owner)["origin"]
 
 
-def test_go_verifies_the_checkpoints_and_proofs_unchanged(stack: Stack,
-                                                          tmp_path: Path) -> None:
-    """golang.org/x/mod/sumdb/note and sumdb/tlog, as Debian ships them."""
+def go_checker(tmp_path: Path) -> Path:
+    """interop/checker.go built with golang.org/x/mod/sumdb/note and sumdb/tlog, as
+    Debian ships them."""
     go = shutil.which("go")
     if go is None or not Path("/usr/share/gocode/src/golang.org/x/mod/sumdb").exists():
         unavailable("Go and golang-golang-x-mod-dev are not installed (.ci/run installs them)")
@@ -302,6 +302,13 @@ def test_go_verifies_the_checkpoints_and_proofs_unchanged(stack: Stack,
                                 "GOCACHE": str(tmp_path / "cache"), "HOME": str(tmp_path),
                                 "PATH": "/usr/bin:/bin"}, capture_output=True, text=True)
     assert built.returncode == 0, built.stderr
+    return checker
+
+
+def test_go_verifies_the_checkpoints_and_proofs_unchanged(stack: Stack,
+                                                          tmp_path: Path) -> None:
+    """golang.org/x/mod/sumdb/note and sumdb/tlog, unchanged."""
+    checker = go_checker(tmp_path)
     _, key = stack.new_workspace()
     ids = ingest(stack, key, 70)
     small = signed(stack, key, 70)

@@ -3,16 +3,27 @@ what it refuses to sign, and what the proofs it serves verify against."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from application.errors import InvalidParameter, NotCheckpointed
+from application.transparency import TransparencyLog
 from application.tree import TreeDiverged
 from application.use_cases.log_proofs import LogReader
 from application.use_cases.process_pending_events import ProcessPendingEvents
 from application.use_cases.processing_status import GetProcessingStatus, SigningLag
 from application.use_cases.workspaces import CreateWorkspace
 from domain.merkle import verify_consistency, verify_inclusion
-from domain.signed_notes import parse_checkpoint, parse_note
+from domain.signed_notes import (
+    InvalidNote,
+    parse_checkpoint,
+    parse_note,
+    parse_verifier_key,
+    signature_by,
+    successor_of,
+)
+from tests.fakes import FakeSignatureChecker, FakeSigner
 from tests.unit.test_use_cases import World
 
 
@@ -273,3 +284,96 @@ def test_an_anchor_unsigned_once_the_log_exists_is_never_adopted(world: World) -
     world.clock.advance(seconds=60)
     world.log.sign(world.workspace.id)
     assert verified(world) == (False, "anchor_mismatch", "unsigned")
+
+
+def rotated(world: World, *, keep_previous: bool = True) -> None:
+    """The world's log restarted with a new key, the old one listed as previous (or not:
+    changed without listing it)."""
+    new = FakeSigner(b"the next key")
+    previous = [world.signer] if keep_previous else []
+    world.log = TransparencyLog(world.uow, new, FakeSignatureChecker(new, *previous),
+                                world.clock, "log.example", timedelta(seconds=5),
+                                previous=previous)
+
+
+def signers(world: World, note: str) -> list[str]:
+    """The key ids whose signature the note carries, checked."""
+    key = world.log.key(world.workspace.id)
+    found = []
+    for vkey in (key.verifier_key, *(old.verifier_key for old in key.previous)):
+        parsed_key = parse_verifier_key(vkey)
+        try:
+            signature = signature_by(parse_note(note), parsed_key)
+        except InvalidNote:
+            continue
+        if world.log._checker.verify(parsed_key.public_key,
+                                      parse_note(note).text.encode(), signature):
+            found.append(parsed_key.key_id.hex())
+    return found
+
+
+def test_after_a_rotation_both_keys_sign_and_the_old_one_hands_the_log_over(
+        world: World) -> None:
+    linked(world, 5)
+    before = world.log.sign(world.workspace.id)
+    rotated(world)
+    key = world.log.key(world.workspace.id)
+    old_id, new_id = key.previous[0].key_id, key.key_id
+    assert old_id != new_id and signers(world, before.note) == [old_id]
+    # The latest, signed before, is countersigned when asked for (and kept so), so an
+    # auditor who pins the new key need not wait for the log to grow.
+    latest = world.log.latest(world.workspace.id)
+    assert latest.tree_size == 5 and latest.note.startswith(before.note)
+    assert signers(world, latest.note) == [new_id, old_id]
+    with world.uow as uow:
+        assert uow.checkpoints.get(world.workspace.id, 5) == latest
+    linked(world, 3)
+    world.clock.advance(seconds=60)
+    grown = world.log.sign(world.workspace.id)
+    assert grown.tree_size == 8 and signers(world, grown.note) == [new_id, old_id]
+    assert verified(world) == (True, None, None)
+    # The old key names its successor in a note only it could sign.
+    handed = successor_of(parse_verifier_key(key.previous[0].verifier_key),
+                          [key.previous[0].rotation], world.log._checker.verify)
+    assert handed == parse_verifier_key(key.verifier_key)
+
+
+def test_once_the_old_key_is_dropped_the_log_still_verifies(world: World) -> None:
+    linked(world, 4)
+    world.log.sign(world.workspace.id)
+    rotated(world)
+    world.log.latest(world.workspace.id)  # countersigned while both were listed
+    rotated_again = TransparencyLog(world.uow, world.log._signer,
+                                    FakeSignatureChecker(world.log._signer),
+                                    world.clock, "log.example", timedelta(seconds=5))
+    world.log = rotated_again
+    assert world.log.key(world.workspace.id).previous == ()
+    assert verified(world) == (True, None, None)
+
+
+def test_a_checkpoint_no_known_key_signed_is_never_countersigned(world: World) -> None:
+    """A note planted in the database is served as stored, for whoever checks it to
+    catch; the new key does not vouch for it."""
+    linked(world, 4)
+    world.log.sign(world.workspace.id)
+    stranger = TransparencyLog(world.uow, FakeSigner(b"someone else"),
+                               FakeSignatureChecker(), world.clock, "log.example",
+                               timedelta(seconds=5))
+    with world.uow as uow:
+        stored = uow.checkpoints.get(world.workspace.id, 4)
+        assert stored is not None
+        forged = stranger.sign_text(world.workspace.id, parse_note(stored.note).text[:-1])
+        uow.checkpoints.countersign(stored, forged)
+        uow.commit()
+    rotated(world)
+    assert world.log.latest(world.workspace.id).note == forged
+    assert verified(world)[:2] == (False, "checkpoint_mismatch")
+
+
+def test_without_a_previous_key_nothing_is_countersigned(world: World) -> None:
+    """A key changed without listing the old one: what it signed is not the log's."""
+    linked(world, 4)
+    before = world.log.sign(world.workspace.id)
+    rotated(world, keep_previous=False)
+    assert world.log.latest(world.workspace.id).note == before.note
+    assert verified(world) == (False, "checkpoint_mismatch", "signature")

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from auditrail_client import Monitor, MonitorAlarm
+from auditrail_client.models import LogKey
 from auditrail_client.proofs import (
     ProofInvalid,
     canonical_json,
@@ -17,6 +20,7 @@ from auditrail_client.proofs import (
     leaf_hash,
     node_hash,
     parse_verifier_key,
+    successor_of,
     verify_consistency,
     verify_inclusion,
 )
@@ -123,3 +127,50 @@ def test_a_checkpoint_is_accepted_only_with_the_pinned_keys_signature() -> None:
         check_checkpoint(note, stranger)
     with pytest.raises(ProofInvalid, match="id does not match"):
         parse_verifier_key(verifier.replace(verifier.split("+")[1], "00000000"))
+
+
+class _Log:
+    """What ``Monitor`` asks of ``client.log``: a log of fixed size whose key rotates."""
+
+    def __init__(self) -> None:
+        self.note, self.previous_keys = "", []
+
+    def checkpoint(self) -> str:
+        return self.note
+
+    def key(self) -> LogKey:
+        return LogKey.from_json({"previous_keys": self.previous_keys})
+
+
+def cosigned(text: str, name: str, *keys: Ed25519PrivateKey) -> str:
+    notes = [signed_note(text, name, key)[0] for key in keys]
+    return notes[0] + "".join(note.rpartition("\n\n")[2] for note in notes[1:])
+
+
+def test_the_monitor_follows_the_pinned_keys_own_rotation_note(tmp_path) -> None:
+    name, old, new = "log.example/ws_1", Ed25519PrivateKey.generate(), \
+        Ed25519PrivateKey.generate()
+    text = f"{name}\n7\n{base64.b64encode(bytes(32)).decode()}\n"
+    old_vkey, new_vkey = signed_note(text, name, old)[1], signed_note(text, name, new)[1]
+    log, state = _Log(), tmp_path / "state.json"
+    client = type("Client", (), {"log": log})()
+    log.note = cosigned(text, name, old)
+    assert Monitor(client, old_vkey, state).check().rotated_to is None
+
+    forged, _ = signed_note(f"{name}\nkey rotation\n{new_vkey}\n", name,
+                            Ed25519PrivateKey.generate())  # not the pinned key's
+    log.note, log.previous_keys = cosigned(text, name, new), [{"rotation": forged}]
+    with pytest.raises(MonitorAlarm, match="no signature by"):
+        Monitor(client, old_vkey, state).check()
+
+    rotation, _ = signed_note(f"{name}\nkey rotation\n{new_vkey}\n", name, old)
+    log.note, log.previous_keys = cosigned(text, name, new, old), [{"rotation": rotation}]
+    assert successor_of(old_vkey, [rotation]) == parse_verifier_key(new_vkey)
+    assert Monitor(client, old_vkey, state).check().rotated_to == new_vkey
+    kept = json.loads(state.read_text())
+    assert (kept["verifier_key"], kept["rotated_from"]) == (new_vkey, [old_vkey])
+    log.note, log.previous_keys = cosigned(text, name, new), []  # the old key retired
+    assert Monitor(client, old_vkey, state).check().rotated_to is None  # pinned: new
+    with pytest.raises(MonitorAlarm, match="differs"):
+        Monitor(client, signed_note(text, name, Ed25519PrivateKey.generate())[1],
+                state).check()

@@ -6,7 +6,17 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, func, or_, select, tuple_, type_coerce
+from sqlalchemy import (
+    Connection,
+    and_,
+    case,
+    func,
+    or_,
+    select,
+    tuple_,
+    type_coerce,
+    update,
+)
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.sql import Subquery
 
@@ -97,6 +107,15 @@ class SqlCheckpointRepository:
             set_={"tree_size": insert.excluded.tree_size,
                   "created_at": insert.excluded.created_at},
             where=latest.c.tree_size < insert.excluded.tree_size))
+
+    def countersign(self, checkpoint: SignedCheckpoint, note: str) -> SignedCheckpoint:
+        c = t.checkpoints.c
+        self._db.execute(update(t.checkpoints).where(
+            c.workspace_id == checkpoint.workspace_id, c.tree_size == checkpoint.tree_size,
+            c.note == checkpoint.note).values(note=note))
+        stored = self.get(checkpoint.workspace_id, checkpoint.tree_size)
+        assert stored is not None
+        return stored
 
     def get(self, workspace_id: str, tree_size: int) -> SignedCheckpoint | None:
         c = t.checkpoints.c

@@ -208,6 +208,9 @@ class LogKey(_FromJson):
     algorithm: str
     public_key: str
     verifier_key: str
+    previous_keys: list[dict[str, Any]] | None
+    """Keys this one replaced: ``{key_id, public_key, verifier_key, rotation}`` each,
+    ``rotation`` the signed note that hands the log over to this key."""
     raw: dict[str, Any] = field(repr=False, compare=False)
 
 

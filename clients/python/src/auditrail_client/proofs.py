@@ -58,21 +58,17 @@ def parse_verifier_key(text: str) -> VerifierKey:
     return VerifierKey(name, key_id, material[1:])
 
 
+def format_verifier_key(key: VerifierKey) -> str:
+    return f"{key.name}+{key.key_id.hex()}+" \
+           f"{base64.b64encode(bytes([ED25519]) + key.public_key).decode('ascii')}"
+
+
 def check_checkpoint(note: str, key: VerifierKey | str) -> SignedCheckpoint:
     """The checkpoint in ``note`` once its signature by ``key`` (the one you pinned)
     verifies; raises ``ProofInvalid`` otherwise."""
     if isinstance(key, str):
         key = parse_verifier_key(key)
-    text, signatures = _split_note(note)
-    signed = [sig for name, sig in signatures if name == key.name and sig[:4] == key.key_id]
-    if not signed:
-        raise ProofInvalid(f"the checkpoint has no signature by {key.name}")
-    try:
-        Ed25519PublicKey.from_public_bytes(key.public_key).verify(signed[0][4:],
-                                                                  text.encode("utf-8"))
-    except InvalidSignature:
-        raise ProofInvalid("the checkpoint's signature does not verify with the key") \
-            from None
+    text = _signed_text(note, key, "the checkpoint")
     lines = text.split("\n")
     try:
         origin, size, root = lines[0], int(lines[1]), base64.b64decode(lines[2],
@@ -84,6 +80,40 @@ def check_checkpoint(note: str, key: VerifierKey | str) -> SignedCheckpoint:
     if size < 0 or len(root) != 32:
         raise ProofInvalid("the signed note is not a checkpoint")
     return SignedCheckpoint(origin, size, root, note)
+
+
+def successor_of(pinned: VerifierKey | str, rotations: Sequence[str]) -> VerifierKey | None:
+    """The key ``pinned`` handed its log over to when the signing key was rotated: named
+    in a rotation note (``GET /log/key``'s ``previous_keys[].rotation``) that ``pinned``
+    itself signed; None when no note is one. Following it trusts no one new: whoever
+    could forge such a note could sign checkpoints with the pinned key anyway."""
+    if isinstance(pinned, str):
+        pinned = parse_verifier_key(pinned)
+    for note in rotations:
+        try:
+            origin, kind, successor, end = _signed_text(note, pinned, "the rotation"
+                                                        ).split("\n")
+            key = parse_verifier_key(successor)
+        except (ProofInvalid, ValueError):
+            continue
+        if (origin, kind, end) == (pinned.name, "key rotation", "") and \
+                key.name == pinned.name and key != pinned:
+            return key
+    return None
+
+
+def _signed_text(note: str, key: VerifierKey, what: str) -> str:
+    """The note's text once ``key``'s signature over it verifies."""
+    text, signatures = _split_note(note)
+    signed = [sig for name, sig in signatures if name == key.name and sig[:4] == key.key_id]
+    if not signed:
+        raise ProofInvalid(f"{what} has no signature by {key.name}")
+    try:
+        Ed25519PublicKey.from_public_bytes(key.public_key).verify(signed[0][4:],
+                                                                  text.encode("utf-8"))
+    except InvalidSignature:
+        raise ProofInvalid(f"{what}'s signature does not verify with the key") from None
+    return text
 
 
 # -- RFC 9162 ------------------------------------------------------------------------------

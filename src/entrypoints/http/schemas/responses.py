@@ -311,6 +311,15 @@ class AlertTestOutSchema(Schema):
     sent_at = fields.String(required=True)
 
 
+class PreviousLogKeySchema(Schema):
+    key_id = fields.String(required=True, metadata={"description": "8 hex digits"})
+    public_key = fields.String(required=True, metadata={"description": "base64, 32 bytes"})
+    verifier_key = fields.String(required=True)
+    rotation = fields.String(required=True, metadata={
+        "description": "a signed note by this key: <origin>, 'key rotation', the current "
+                       "verifier key, one a line"})
+
+
 class LogKeySchema(Schema):
     origin = fields.String(required=True)
     key_name = fields.String(required=True)
@@ -319,6 +328,9 @@ class LogKeySchema(Schema):
     public_key = fields.String(required=True, metadata={"description": "base64, 32 bytes"})
     verifier_key = fields.String(required=True, metadata={
         "description": "signed-note form: <name>+<key id>+<base64(0x01 || key)>"})
+    previous_keys = fields.List(fields.Nested(PreviousLogKeySchema), required=True, metadata={
+        "description": "keys this one replaced (rotation), newest first: they co-sign "
+                       "checkpoints and name this key in their rotation notes"})
 
 
 class CheckpointOutSchema(Schema):

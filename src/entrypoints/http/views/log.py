@@ -37,7 +37,10 @@ def log_key(reader: LogReader = Provide[Container.log_reader]) -> Any:
     key = reader.key(principal().workspace_id)
     return jsonify({"origin": key.origin, "key_name": key.key_name, "key_id": key.key_id,
                     "algorithm": "ed25519", "public_key": key.public_key,
-                    "verifier_key": key.verifier_key})
+                    "verifier_key": key.verifier_key,
+                    "previous_keys": [{"key_id": old.key_id, "public_key": old.public_key,
+                                       "verifier_key": old.verifier_key,
+                                       "rotation": old.rotation} for old in key.previous]})
 
 
 @api.get("/log/checkpoint")

@@ -1,0 +1,218 @@
+"""Rotating the log's signing key (operations.md, "Rotating keys") on both stacks: what was
+signed before still verifies, the old key co-signs and hands each log over to the new one,
+a monitor pinned to the old key follows the hand-over with its history intact, and Go
+reads the rotation note as the signed note it is."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from adapters.security.signing import Ed25519Verifier, new_seed
+from domain.signed_notes import parse_checkpoint, parse_note, parse_verifier_key, signature_by
+from entrypoints import log_monitor
+from tests.integration.conftest import make_stack
+from tests.integration.stacks import Stack, bearer
+from tests.integration.test_transparency_log import (
+    export_file,
+    go_checker,
+    ingest,
+    log_key,
+    offline,
+    signed,
+    verify_report,
+)
+
+CHECK = Ed25519Verifier().verify
+
+
+def signed_by(note: str, vkey: str) -> bool:
+    key = parse_verifier_key(vkey)
+    parsed = parse_note(note)
+    return CHECK(key.public_key, parsed.text.encode(), signature_by(parsed, key)) \
+        if any(s.key_id == key.key_id for s in parsed.signatures) else False
+
+
+def size_of(note: str) -> int:
+    return parse_checkpoint(parse_note(note).text).tree_size
+
+
+def restarted(stack: Stack, signing_key: str, *previous: str) -> Stack:
+    """The same installation (database, data folder, queue) started with other keys."""
+    settings = replace(stack.settings, signing_key=signing_key,
+                       previous_signing_keys=previous)
+    return Stack(stack.name, settings)
+
+
+@contextmanager
+def monitoring(app: list[Any]) -> Iterator[None]:
+    """``run_monitor`` against whichever app is ``app[0]`` now, through httpx's WSGI
+    transport."""
+    import httpx
+    original = httpx.Client
+
+    def client(**kwargs: Any) -> httpx.Client:
+        return original(transport=httpx.WSGITransport(app=app[0]), **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(log_monitor.httpx, "Client", client)
+        yield
+
+
+@pytest.fixture(params=["embedded", "production"])
+def first(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
+    stack = make_stack(request, request.param, tmp_path, checkpoint_seconds=1)
+    yield stack
+    stack.close()
+
+
+def test_a_rotated_key_keeps_what_was_signed_and_hands_the_log_over(
+        first: Stack, tmp_path: Path) -> None:
+    new = new_seed()
+    workspace_id, key = first.new_workspace()
+    ingest(first, key, 10)
+    before = signed(first, key, 10)
+    # embedded: the key generated into the data folder at first use
+    old_seed = first.settings.signing_key or first.settings.signing_key_file.read_text()
+    old = log_key(first, key)["verifier_key"]
+    state, app = tmp_path / "monitor.json", [first.app]
+    with monitoring(app):
+        log_monitor.run_monitor("http://log", key, state, old, CHECK)
+    first.close()  # every process restarts with the new key, the old one listed
+
+    second = restarted(first, new, old_seed.strip())
+    try:
+        published = log_key(second, key)
+        new_vkey = published["verifier_key"]
+        assert new_vkey != old and [k["verifier_key"] for k in published["previous_keys"]] \
+            == [old]
+        # The latest checkpoint, signed before, now carries both signatures, and is kept so.
+        latest = second.client.get("/api/v1/log/checkpoint", headers=bearer(key)).data.decode()
+        assert size_of(latest) == 10 and latest.startswith(before)
+        assert signed_by(latest, old) and signed_by(latest, new_vkey)
+        assert second.sql("SELECT note FROM checkpoints WHERE workspace_id = :w AND "
+                          "tree_size = 10", w=workspace_id) == [(latest,)]
+        assert verify_report(second, key)["valid"] is True
+        ingest(second, key, 5)
+        grown = signed(second, key, 15)
+        assert signed_by(grown, old) and signed_by(grown, new_vkey)
+        evidence = export_file(second, key, tmp_path / "all.ndjson")
+        for vkey in (old, new_vkey):  # whichever key an auditor pinned
+            assert offline(tmp_path / "all.ndjson", evidence, vkey).exit_code == 0
+
+        app[0] = second.app
+        with monitoring(app):
+            said = log_monitor.run_monitor("http://log", key, state, None, CHECK)
+            assert "consistent with size 10" in said and f"now pinned {new_vkey}" in said
+            kept = json.loads(state.read_text())
+            assert (kept["verifier_key"], kept["rotated_from"]) == (new_vkey, [old])
+            # the cron line still names the key pinned first: accepted
+            log_monitor.run_monitor("http://log", key, state, old, CHECK)
+    finally:
+        second.close()
+
+    third = restarted(first, new)  # the old key dropped, once every monitor followed
+    try:
+        ingest(third, key, 5)
+        latest = signed(third, key, 20)
+        assert signed_by(latest, new_vkey) and not signed_by(latest, old)
+        assert log_key(third, key)["previous_keys"] == []
+        assert verify_report(third, key)["valid"] is True
+        app[0] = third.app
+        with monitoring(app):
+            said = log_monitor.run_monitor("http://log", key, state, None, CHECK)
+            assert "consistent with size 15" in said and "rotated" not in said
+            with pytest.raises(log_monitor.MonitorFailed, match="not one the pinned key"):
+                log_monitor.run_monitor("http://log", key, tmp_path / "late.json", old, CHECK)
+    finally:
+        third.close()
+
+
+def test_a_monitor_does_not_follow_a_key_the_pinned_one_did_not_name(
+        first: Stack, tmp_path: Path) -> None:
+    """An installation started with another key, the old one not listed: nothing hands the
+    log over, and the monitor says the checkpoint is not one its key signed."""
+    _, key = first.new_workspace()
+    ingest(first, key, 3)
+    signed(first, key, 3)
+    state, app = tmp_path / "monitor.json", [first.app]
+    with monitoring(app):
+        log_monitor.run_monitor("http://log", key, state, log_key(first, key)["verifier_key"],
+                                CHECK)
+    first.close()
+    other = restarted(first, new_seed())
+    try:
+        ingest(other, key, 2)
+        signed(other, key, 5)
+        app[0] = other.app
+        with monitoring(app), pytest.raises(log_monitor.MonitorFailed,
+                                            match="not one the pinned key signed"):
+            log_monitor.run_monitor("http://log", key, state, None, CHECK)
+        assert json.loads(state.read_text())["tree_size"] == 3
+    finally:
+        other.close()
+
+
+def test_go_reads_the_rotation_and_both_signatures(tmp_path: Path) -> None:
+    """golang.org/x/mod/sumdb/note: the rotation note verifies with the old verifier key,
+    a checkpoint signed after the rotation with either key."""
+    checker = go_checker(tmp_path)
+    from tests.integration.stacks import embedded_stack
+    stack = embedded_stack(tmp_path / "var", checkpoint_seconds=1, signing_key=new_seed())
+    _, key = stack.new_workspace()
+    old, old_seed = log_key(stack, key)["verifier_key"], stack.settings.signing_key
+    stack.close()
+    assert old_seed is not None
+    rotated = restarted(stack, new_seed(), old_seed)
+    try:
+        ingest(rotated, key, 4)
+        checkpoint = signed(rotated, key, 4)
+        published = log_key(rotated, key)
+        rotation = published["previous_keys"][0]["rotation"]
+        for vkey, notes in ((old, [rotation, checkpoint]),
+                            (published["verifier_key"], [checkpoint])):
+            run = subprocess.run([str(checker)], input=json.dumps({
+                "verifier_key": vkey, "notes": notes, "records": [], "trees": []}),
+                capture_output=True, text=True)
+            assert run.returncode == 0, run.stdout + run.stderr
+            assert run.stdout.count("ok note") == len(notes)
+        assert parse_note(rotation).text.splitlines()[1:] == ["key rotation",
+                                                               published["verifier_key"]]
+    finally:
+        rotated.close()
+
+
+def test_previous_keys_are_checked_at_start_and_never_echoed() -> None:
+    from entrypoints.settings import Settings, SettingsError
+    current, old = new_seed(), new_seed()
+    settings = Settings.from_env({"AUDITRAIL_SIGNING_KEY": current,
+                                  "AUDITRAIL_PREVIOUS_SIGNING_KEYS": f" {old}  {new_seed()} "})
+    assert settings.previous_signing_keys[0] == old and len(settings.previous_signing_keys) == 2
+    for listed, says in ((f"{old} {old[:-4]}", "AUDITRAIL_PREVIOUS_SIGNING_KEYS must be base64"),
+                         (f"{old} {current}", "holds AUDITRAIL_SIGNING_KEY itself")):
+        with pytest.raises(SettingsError, match=says) as refused:
+            Settings.from_env({"AUDITRAIL_SIGNING_KEY": current,
+                               "AUDITRAIL_PREVIOUS_SIGNING_KEYS": listed})
+        assert old not in str(refused.value) and current not in str(refused.value)
+
+
+def test_an_embedded_rotation_that_forgot_the_new_key_is_refused_at_start(
+        tmp_path: Path) -> None:
+    """``make run``'s key is a file; listing it as previous without setting a new key in
+    AUDITRAIL_SIGNING_KEY would rotate to itself: ``serve`` and ``worker`` say so."""
+    from entrypoints.settings import Settings, SettingsError
+    old = new_seed()
+    (tmp_path / "signing_key").write_text(old + "\n")
+    forgot = Settings.from_env({"AUDITRAIL_DATA_DIR": str(tmp_path),
+                                "AUDITRAIL_PREVIOUS_SIGNING_KEYS": old})
+    with pytest.raises(SettingsError, match="set the new one in AUDITRAIL_SIGNING_KEY"):
+        forgot.check_production_secrets()
+    Settings.from_env({"AUDITRAIL_DATA_DIR": str(tmp_path), "AUDITRAIL_SIGNING_KEY": new_seed(),
+                       "AUDITRAIL_PREVIOUS_SIGNING_KEYS": old}).check_production_secrets()
