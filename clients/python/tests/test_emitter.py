@@ -169,6 +169,36 @@ def test_a_revoked_key_hands_the_events_back(server) -> None:
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_a_fork_waits_for_a_client_another_thread_is_making(monkeypatch) -> None:
+    """Making an HTTP client loads TLS certificates into OpenSSL; a child forked while
+    another thread was inside that could inherit OpenSSL's locks held and hang making its
+    own (seen: 2 children of 200, and once in CI as the test below)."""
+    from auditrail_client import _transport
+    making, made = threading.Event(), threading.Event()
+    real = _transport.httpx.Client
+
+    def slow_client(**kwargs: Any) -> Any:
+        making.set()
+        time.sleep(0.3)
+        client = real(**kwargs)
+        made.set()
+        return client
+
+    transport = _transport.Transport("http://127.0.0.1:9", "ak_test")
+    monkeypatch.setattr(_transport.httpx, "Client", slow_client)
+    sender = threading.Thread(target=lambda: transport.new_http_client().close())
+    sender.start()
+    assert making.wait(5)
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    forked_after_it_was_made = made.is_set()
+    os.waitpid(pid, 0)
+    sender.join()
+    assert forked_after_it_was_made
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
 def test_a_forked_child_sends_its_own_events_and_not_its_parents(server, tmp_path) -> None:
     key, run = server.workspace(), uuid.uuid4().hex[:8]
     emitter = Auditrail(server.url, key).emitter(flush_interval=3600)

