@@ -664,6 +664,23 @@ def generate_signing_key() -> None:
     click.echo(build_container(Settings()).new_signing_key())
 
 
+@signing_key.command("verifier-key")
+@click.option("--workspace", "workspace_id", required=True, help="The workspace's id (ws_…).")
+def show_verifier_key(workspace_id: str) -> None:
+    """Print the verifier key auditors pin for a workspace's log, from the configured
+    signing key rather than over the network: what you publish to them, e.g. after a
+    rotation. Keys it replaced follow, one a line, marked "previous"."""
+    container = _container()
+    try:
+        container.get_workspace().execute(workspace_id)
+    except NotFound as exc:
+        raise _fail(exc) from None
+    key = container.transparency_log().key(workspace_id)
+    click.echo(key.verifier_key)
+    for previous in key.previous:
+        click.echo(f"previous {previous.verifier_key}")
+
+
 @main.group("secret-key")
 def secret_key() -> None:
     """The key that signs download links and seals stored credentials."""

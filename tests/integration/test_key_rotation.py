@@ -216,3 +216,30 @@ def test_an_embedded_rotation_that_forgot_the_new_key_is_refused_at_start(
         forgot.check_production_secrets()
     Settings.from_env({"AUDITRAIL_DATA_DIR": str(tmp_path), "AUDITRAIL_SIGNING_KEY": new_seed(),
                        "AUDITRAIL_PREVIOUS_SIGNING_KEYS": old}).check_production_secrets()
+
+
+def test_the_operator_prints_the_verifier_key_to_publish(tmp_path: Path) -> None:
+    """``auditrail signing-key verifier-key``: from the configured key, not the network."""
+    from click.testing import CliRunner
+
+    from entrypoints.cli import main
+    from tests.integration.stacks import embedded_stack
+    old, new = new_seed(), new_seed()
+    stack = embedded_stack(tmp_path / "var", signing_key=new, previous_signing_keys=(old,))
+    try:
+        workspace_id, key = stack.new_workspace()
+        published = log_key(stack, key)
+    finally:
+        stack.close()
+    env = {"AUDITRAIL_DATA_DIR": str(tmp_path / "var"), "AUDITRAIL_SIGNING_KEY": new,
+           "AUDITRAIL_PREVIOUS_SIGNING_KEYS": old}
+    shown = CliRunner().invoke(main, ["signing-key", "verifier-key", "--workspace",
+                                      workspace_id], env=env)
+    assert shown.exit_code == 0, shown.output
+    assert shown.output.splitlines() == [
+        published["verifier_key"],
+        f"previous {published['previous_keys'][0]['verifier_key']}"]
+    unknown = CliRunner().invoke(main, ["signing-key", "verifier-key", "--workspace",
+                                        "ws_nope"], env=env)
+    assert unknown.exit_code == 1 and "No workspace with id 'ws_nope'" in unknown.output
+    assert new not in shown.output + unknown.output and old not in shown.output
