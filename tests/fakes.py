@@ -466,6 +466,16 @@ class _ChainRepo:
         self._s.anchor_notes[workspace_id] = note
         return True
 
+    def signed_anchors(self, after: str | None, limit: int) -> list[tuple[str, str]]:
+        return sorted((w, note) for w, note in self._s.anchor_notes.items()
+                      if note is not None and (after is None or w > after))[:limit]
+
+    def countersign_anchor(self, workspace_id: str, before: str, note: str) -> bool:
+        if self._s.anchor_notes.get(workspace_id) != before:
+            return False
+        self._s.anchor_notes[workspace_id] = note
+        return True
+
 
 class _IdempotencyRepo:
     def __init__(self, state: _Store) -> None:
@@ -793,6 +803,11 @@ class _CheckpointRepo:
         if self._s.checkpoints[key].note == checkpoint.note:
             self._s.checkpoints[key] = replace(checkpoint, note=note)
         return self._s.checkpoints[key]
+
+    def every(self, after: SignedCheckpoint | None, limit: int) -> list[SignedCheckpoint]:
+        start = None if after is None else (after.workspace_id, after.tree_size)
+        return [self._s.checkpoints[key] for key in sorted(self._s.checkpoints)
+                if start is None or key > start][:limit]
 
     def get(self, workspace_id: str, tree_size: int) -> SignedCheckpoint | None:
         return self._s.checkpoints.get((workspace_id, tree_size))

@@ -139,24 +139,28 @@ class TransparencyLog:
             return False
         return True
 
+    def countersigned(self, workspace_id: str, note: str) -> str | None:
+        """The note (a checkpoint or an anchor) with the current key's signature, added
+        when a key it replaced signed it; None when no key of the log's did (a note
+        planted in the database is never vouched for)."""
+        if self._names_current_key(workspace_id, note):
+            return note
+        text = self.signed_by_log(workspace_id, note)
+        if text is None:
+            return None
+        return note + signature_line(self.origin(workspace_id), self._signer.public_key(),
+                                     self._signer.sign(text.encode("utf-8")))
+
     def _countersigned(self, checkpoint: SignedCheckpoint) -> SignedCheckpoint:
         """A checkpoint a replaced key signed, now signed by the current key as well, so
         an auditor who pinned the current key can check the log before it grows again.
-
-        Only once a known key's signature on it verifies (never a note planted in the
-        database), and only after the caller found the stored tree still gives its root:
-        what signing the next size would vouch for anyway.
-        """
-        workspace_id = checkpoint.workspace_id
-        if self._names_current_key(workspace_id, checkpoint.note):
-            return checkpoint
-        text = self.signed_by_log(workspace_id, checkpoint.note)
-        if text is None:
-            return checkpoint  # served as stored: whoever checks it finds out
-        line = signature_line(self.origin(workspace_id), self._signer.public_key(),
-                              self._signer.sign(text.encode("utf-8")))
+        The caller found the stored tree still gives its root: what signing the next size
+        would vouch for anyway."""
+        note = self.countersigned(checkpoint.workspace_id, checkpoint.note)
+        if note is None or note == checkpoint.note:
+            return checkpoint  # a planted one is served as stored: whoever checks it sees
         with self._uow_factory() as uow:
-            stored = uow.checkpoints.countersign(checkpoint, checkpoint.note + line)
+            stored = uow.checkpoints.countersign(checkpoint, note)
             uow.commit()
         return stored
 

@@ -681,6 +681,23 @@ def show_verifier_key(workspace_id: str) -> None:
         click.echo(f"previous {previous.verifier_key}")
 
 
+@signing_key.command("countersign")
+def countersign_log() -> None:
+    """Sign every stored checkpoint and retention anchor with AUDITRAIL_SIGNING_KEY.
+
+    The last step of a rotation: run it once every process has the new key (with the old
+    one in AUDITRAIL_PREVIOUS_SIGNING_KEYS); afterwards nothing stored needs the old key.
+    """
+    outcome = _container().countersign_log().execute()
+    click.echo(f"countersigned {outcome.checkpoints} checkpoint(s) and {outcome.anchors} "
+               f"retention anchor(s) with the current signing key")
+    for unreadable in outcome.unreadable:
+        click.echo(f"unreadable: {unreadable} is signed by no key in AUDITRAIL_SIGNING_KEY "
+                   f"or AUDITRAIL_PREVIOUS_SIGNING_KEYS; left as it is", err=True)
+    if outcome.unreadable:
+        sys.exit(1)
+
+
 @main.group("secret-key")
 def secret_key() -> None:
     """The key that signs download links and seals stored credentials."""

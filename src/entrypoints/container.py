@@ -53,6 +53,7 @@ from application.use_cases.api_keys import (
 )
 from application.use_cases.apply_retention import ApplyRetention
 from application.use_cases.authenticate import Authenticate
+from application.use_cases.countersign_log import CountersignLog
 from application.use_cases.create_api_key import CreateApiKey
 from application.use_cases.delete_workspace import DeleteWorkspace
 from application.use_cases.deliver_stream import DeliverStream
@@ -235,6 +236,8 @@ class Container(containers.DeclarativeContainer):
                                    settings),
         previous=providers.Callable(_previous_signers, settings, signer))
     log_reader = providers.Factory(LogReader, uow_factory=uow.provider, log=transparency_log)
+    countersign_log = providers.Factory(CountersignLog, uow_factory=uow.provider,
+                                        log=transparency_log)
     export_evidence = providers.Factory(ExportEvidence, uow_factory=uow.provider,
                                         log=transparency_log)
     verify_chain = providers.Factory(VerifyChain, uow_factory=uow.provider,

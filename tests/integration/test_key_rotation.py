@@ -66,6 +66,24 @@ def monitoring(app: list[Any]) -> Iterator[None]:
         yield
 
 
+def retention_anchored(stack: Stack) -> tuple[str, str]:
+    """A workspace whose two oldest events retention removed: its anchor is signed."""
+    from datetime import UTC, datetime, timedelta
+
+    from domain.timestamps import format_timestamp
+    workspace_id, key = stack.new_workspace("Retained", plan="starter")  # 90 days
+    old = format_timestamp(datetime.now(UTC) - timedelta(days=100))
+    response = stack.client.post("/api/v1/events/batch", headers=bearer(key), json={
+        "events": [{"action": "a.b", "actor": {"id": "u", "type": "user"},
+                    "occurred_at": old}] * 2})
+    assert response.status_code == 202
+    ingest(stack, key, 3)
+    signed(stack, key, 5)
+    assert stack.container.apply_retention().execute() == 2
+    assert verify_report(stack, key)["anchor"]["sequence"] == 2
+    return workspace_id, key
+
+
 @pytest.fixture(params=["embedded", "production"])
 def first(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
     stack = make_stack(request, request.param, tmp_path, checkpoint_seconds=1)
@@ -79,6 +97,10 @@ def test_a_rotated_key_keeps_what_was_signed_and_hands_the_log_over(
     workspace_id, key = first.new_workspace()
     ingest(first, key, 10)
     before = signed(first, key, 10)
+    idle, idle_key = first.new_workspace("Idle")  # nothing read or written after the rotation
+    ingest(first, idle_key, 3)
+    signed(first, idle_key, 3)
+    retained, retained_key = retention_anchored(first)
     # embedded: the key generated into the data folder at first use
     old_seed = first.settings.signing_key or first.settings.signing_key_file.read_text()
     old = log_key(first, key)["verifier_key"]
@@ -115,6 +137,13 @@ def test_a_rotated_key_keeps_what_was_signed_and_hands_the_log_over(
             assert (kept["verifier_key"], kept["rotated_from"]) == (new_vkey, [old])
             # the cron line still names the key pinned first: accepted
             log_monitor.run_monitor("http://log", key, state, old, CHECK)
+        outcome = second.container.countersign_log().execute()
+        assert outcome.unreadable == [] and outcome.anchors >= 1 and outcome.checkpoints >= 2
+        stored = second.sql("SELECT workspace_id, note FROM checkpoints WHERE workspace_id "
+                            "IN (:a, :b, :c)", a=workspace_id, b=idle, c=retained)
+        current = {w: log_key(second, k)["verifier_key"] for w, k in (
+            (workspace_id, key), (idle, idle_key), (retained, retained_key))}
+        assert stored and all(signed_by(note, current[w]) for w, note in stored)
     finally:
         second.close()
 
@@ -124,7 +153,9 @@ def test_a_rotated_key_keeps_what_was_signed_and_hands_the_log_over(
         latest = signed(third, key, 20)
         assert signed_by(latest, new_vkey) and not signed_by(latest, old)
         assert log_key(third, key)["previous_keys"] == []
-        assert verify_report(third, key)["valid"] is True
+        for each in (key, idle_key, retained_key):  # nothing stored needs the old key now
+            assert verify_report(third, each)["valid"] is True, verify_report(third, each)
+        assert verify_report(third, retained_key)["anchor"]["sequence"] == 2
         app[0] = third.app
         with monitoring(app):
             said = log_monitor.run_monitor("http://log", key, state, None, CHECK)
@@ -218,28 +249,37 @@ def test_an_embedded_rotation_that_forgot_the_new_key_is_refused_at_start(
                        "AUDITRAIL_PREVIOUS_SIGNING_KEYS": old}).check_production_secrets()
 
 
-def test_the_operator_prints_the_verifier_key_to_publish(tmp_path: Path) -> None:
-    """``auditrail signing-key verifier-key``: from the configured key, not the network."""
+def test_the_operator_prints_the_key_to_publish_and_countersigns(tmp_path: Path) -> None:
+    """``auditrail signing-key verifier-key``, from the configured keys rather than the
+    network, and ``auditrail signing-key countersign``, as an operator runs them."""
     from click.testing import CliRunner
 
     from entrypoints.cli import main
     from tests.integration.stacks import embedded_stack
     old, new = new_seed(), new_seed()
-    stack = embedded_stack(tmp_path / "var", signing_key=new, previous_signing_keys=(old,))
+    stack = embedded_stack(tmp_path / "var", checkpoint_seconds=1, signing_key=old)
     try:
         workspace_id, key = stack.new_workspace()
-        published = log_key(stack, key)
+        ingest(stack, key, 2)
+        signed(stack, key, 2)
+        old_vkey = log_key(stack, key)["verifier_key"]
     finally:
         stack.close()
     env = {"AUDITRAIL_DATA_DIR": str(tmp_path / "var"), "AUDITRAIL_SIGNING_KEY": new,
            "AUDITRAIL_PREVIOUS_SIGNING_KEYS": old}
-    shown = CliRunner().invoke(main, ["signing-key", "verifier-key", "--workspace",
-                                      workspace_id], env=env)
+
+    def run(*args: str) -> Any:
+        return CliRunner().invoke(main, ["signing-key", *args], env=env)
+
+    shown = run("verifier-key", "--workspace", workspace_id)
     assert shown.exit_code == 0, shown.output
-    assert shown.output.splitlines() == [
-        published["verifier_key"],
-        f"previous {published['previous_keys'][0]['verifier_key']}"]
-    unknown = CliRunner().invoke(main, ["signing-key", "verifier-key", "--workspace",
-                                        "ws_nope"], env=env)
+    current, previous = shown.output.splitlines()
+    assert previous == f"previous {old_vkey}" and current != old_vkey
+    assert parse_verifier_key(current).name == parse_verifier_key(old_vkey).name
+    unknown = run("verifier-key", "--workspace", "ws_nope")
     assert unknown.exit_code == 1 and "No workspace with id 'ws_nope'" in unknown.output
     assert new not in shown.output + unknown.output and old not in shown.output
+    first = run("countersign")
+    assert first.exit_code == 0, first.output
+    assert "countersigned 1 checkpoint(s) and 0 retention anchor(s)" in first.output
+    assert "countersigned 0 checkpoint(s)" in run("countersign").output  # done already

@@ -10,6 +10,7 @@ import pytest
 from application.errors import InvalidParameter, NotCheckpointed
 from application.transparency import TransparencyLog
 from application.tree import TreeDiverged
+from application.use_cases.countersign_log import CountersignLog
 from application.use_cases.log_proofs import LogReader
 from application.use_cases.process_pending_events import ProcessPendingEvents
 from application.use_cases.processing_status import GetProcessingStatus, SigningLag
@@ -368,6 +369,47 @@ def test_a_checkpoint_no_known_key_signed_is_never_countersigned(world: World) -
     rotated(world)
     assert world.log.latest(world.workspace.id).note == forged
     assert verified(world)[:2] == (False, "checkpoint_mismatch")
+    outcome = CountersignLog(world.uow, world.log).execute()
+    assert (outcome.checkpoints, outcome.unreadable) == (
+        0, [f"{world.workspace.id}: checkpoint of size 4"])
+
+
+def test_countersigning_leaves_nothing_stored_that_needs_the_old_key(world: World) -> None:
+    linked(world, 6)
+    retained_before_the_log(world, 2)
+    world.log.sign(world.workspace.id)  # size 6, and the anchor retention had set
+    linked(world, 3)
+    world.clock.advance(seconds=60)
+    world.log.sign(world.workspace.id)  # size 9
+    rotated(world)
+    new = world.log._signer
+
+    def old_key_dropped() -> None:
+        world.log = TransparencyLog(world.uow, new, FakeSignatureChecker(new), world.clock,
+                                    "log.example", timedelta(seconds=5))
+
+    outcome = CountersignLog(world.uow, world.log).execute()
+    assert (outcome.checkpoints, outcome.anchors, outcome.unreadable) == (2, 1, [])
+    again = CountersignLog(world.uow, world.log).execute()
+    assert (again.checkpoints, again.anchors) == (0, 0)  # a rerun finds them done
+    old_key_dropped()
+    assert verified(world) == (True, None, None)
+    with world.uow as uow:
+        for checkpoint in uow.checkpoints.page(world.workspace.id, "asc", None, 9):
+            assert world.log.signed_by_log(world.workspace.id, checkpoint.note) is not None
+
+
+def test_without_countersigning_dropping_the_old_key_loses_the_anchor(world: World) -> None:
+    """What ``auditrail signing-key countersign`` is for."""
+    linked(world, 6)
+    retained_before_the_log(world, 2)
+    world.log.sign(world.workspace.id)
+    rotated(world)
+    world.log.latest(world.workspace.id)  # the latest is countersigned when read anyway
+    new = world.log._signer
+    world.log = TransparencyLog(world.uow, new, FakeSignatureChecker(new), world.clock,
+                                "log.example", timedelta(seconds=5))
+    assert verified(world) == (False, "anchor_mismatch", "signature")
 
 
 def test_without_a_previous_key_nothing_is_countersigned(world: World) -> None:

@@ -164,6 +164,22 @@ class SqlChainHeadRepository:
             .values(anchor_note=note))
         return bool(result.rowcount)
 
+    def signed_anchors(self, after: str | None, limit: int) -> list[tuple[str, str]]:
+        heads = t.chain_heads.c
+        query = select(heads.workspace_id, heads.anchor_note).where(
+            heads.anchor_note.is_not(None))
+        if after is not None:
+            query = query.where(heads.workspace_id > after)
+        rows = self._db.execute(query.order_by(heads.workspace_id).limit(limit))
+        return [(row.workspace_id, row.anchor_note) for row in rows]
+
+    def countersign_anchor(self, workspace_id: str, before: str, note: str) -> bool:
+        heads = t.chain_heads.c
+        result = self._db.execute(update(t.chain_heads).where(
+            heads.workspace_id == workspace_id, heads.anchor_note == before)
+            .values(anchor_note=note))
+        return bool(result.rowcount)
+
     def save(self, workspace_id: str, head: ChainHead) -> None:
         self._db.execute(update(t.chain_heads)
                          .where(t.chain_heads.c.workspace_id == workspace_id)

@@ -117,6 +117,15 @@ class SqlCheckpointRepository:
         assert stored is not None
         return stored
 
+    def every(self, after: SignedCheckpoint | None, limit: int) -> list[SignedCheckpoint]:
+        c = t.checkpoints.c
+        query = select(t.checkpoints)
+        if after is not None:
+            query = query.where(tuple_(c.workspace_id, c.tree_size) >
+                                tuple_(after.workspace_id, after.tree_size))
+        query = query.order_by(c.workspace_id, c.tree_size).limit(limit)
+        return [_checkpoint(row) for row in self._db.execute(query).mappings()]
+
     def get(self, workspace_id: str, tree_size: int) -> SignedCheckpoint | None:
         c = t.checkpoints.c
         return self._one(select(t.checkpoints).where(c.workspace_id == workspace_id,

@@ -236,6 +236,16 @@ class ChainHeadRepository(Protocol):
         the anchor is still ``anchor`` and unsigned (retention may have moved it)."""
         ...
 
+    def signed_anchors(self, after: str | None, limit: int) -> list[tuple[str, str]]:
+        """Every workspace's signed retention anchor note, by workspace id after ``after``:
+        only for countersigning them after a rotation of the signing key."""
+        ...
+
+    def countersign_anchor(self, workspace_id: str, before: str, note: str) -> bool:
+        """Replace the anchor's note ``before`` with ``note`` (one more signature), unless
+        retention moved the anchor meanwhile."""
+        ...
+
 
 class IdempotencyKeyTaken(Exception):
     """Another request recorded the same key first (raised by ``IdempotencyRepository.add``)."""
@@ -490,6 +500,11 @@ class CheckpointRepository(Protocol):
     def countersign(self, checkpoint: SignedCheckpoint, note: str) -> SignedCheckpoint:
         """Replace its note with ``note`` (the same text with one more signature) unless
         another process replaced it first; the stored one either way."""
+        ...
+
+    def every(self, after: SignedCheckpoint | None, limit: int) -> list[SignedCheckpoint]:
+        """Every workspace's checkpoints, by workspace and size, after ``after``: only for
+        countersigning them after a rotation of the signing key."""
         ...
 
     def get(self, workspace_id: str, tree_size: int) -> SignedCheckpoint | None: ...

@@ -1,0 +1,74 @@
+"""``auditrail signing-key countersign``: the last step of rotating the signing key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from application.ports.unit_of_work import UnitOfWorkFactory
+from application.transparency import TransparencyLog
+from domain.checkpoints import SignedCheckpoint
+
+BATCH = 500
+
+
+@dataclass
+class Countersigned:
+    checkpoints: int = 0
+    anchors: int = 0
+    unreadable: list[str] = field(default_factory=list)
+    """Notes no key of the log's signed (``ws_…: checkpoint of size N``, ``ws_…: retention
+    anchor``): left as they are, and named - they were not the log's to begin with, or
+    were signed by a key that is no longer listed."""
+
+
+class CountersignLog:
+    """Sign every stored checkpoint and retention anchor that a previous key signed with
+    the current key as well, so that the previous keys can be dropped from the settings
+    without losing anything stored: online verification, proofs and export evidence
+    then check with the current key alone. Batches of ``BATCH``, each its own
+    transaction; a rerun after an interruption skips what is done."""
+
+    def __init__(self, uow_factory: UnitOfWorkFactory, log: TransparencyLog) -> None:
+        self._uow_factory = uow_factory
+        self._log = log
+
+    def execute(self) -> Countersigned:
+        outcome = Countersigned()
+        self._checkpoints(outcome)
+        self._anchors(outcome)
+        return outcome
+
+    def _checkpoints(self, outcome: Countersigned) -> None:
+        after: SignedCheckpoint | None = None
+        while True:
+            with self._uow_factory() as uow:
+                batch = uow.checkpoints.every(after, BATCH)
+                for checkpoint in batch:
+                    note = self._log.countersigned(checkpoint.workspace_id, checkpoint.note)
+                    if note is None:
+                        outcome.unreadable.append(f"{checkpoint.workspace_id}: checkpoint of "
+                                                  f"size {checkpoint.tree_size}")
+                    elif note != checkpoint.note:
+                        uow.checkpoints.countersign(checkpoint, note)
+                        outcome.checkpoints += 1
+                uow.commit()
+            if len(batch) < BATCH:
+                return
+            after = batch[-1]
+
+    def _anchors(self, outcome: Countersigned) -> None:
+        after: str | None = None
+        while True:
+            with self._uow_factory() as uow:
+                batch = uow.chains.signed_anchors(after, BATCH)
+                for workspace_id, before in batch:
+                    note = self._log.countersigned(workspace_id, before)
+                    if note is None:
+                        outcome.unreadable.append(f"{workspace_id}: retention anchor")
+                    elif note != before and uow.chains.countersign_anchor(workspace_id,
+                                                                          before, note):
+                        outcome.anchors += 1
+                uow.commit()
+            if len(batch) < BATCH:
+                return
+            after = batch[-1][0]
