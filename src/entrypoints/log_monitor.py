@@ -59,8 +59,6 @@ def run_monitor(url: str, api_key: str, state_file: Path, verifier_key: str | No
                       headers={"Authorization": f"Bearer {api_key}"}) as client:
         note = _get(client, "/api/v1/log/checkpoint").text
         successor = _successor(client, note, key, verify)
-        if successor is not None and not _signs(note, successor, verify):
-            successor = None  # a successor that did not sign this one is not followed yet
         size, root = _checked(note, successor or key, verify)
         before = state.get("tree_size")
         if before is not None:
@@ -80,8 +78,9 @@ def run_monitor(url: str, api_key: str, state_file: Path, verifier_key: str | No
 def _successor(client: httpx.Client, note: str, key: VerifierKey,
                verify: SignatureCheck) -> VerifierKey | None:
     """The key the pinned one handed the log over to, when the checkpoint is signed by
-    another key besides (or instead of) it and the log publishes a rotation note the
-    pinned key signed; None otherwise (and the pinned key must have signed)."""
+    another key besides (or instead of) it, the log publishes a rotation note the pinned
+    key signed, and the key it names signed the checkpoint; None otherwise (and the pinned
+    key must have signed)."""
     try:
         signatures = parse_note(note).signatures
     except InvalidNote:
@@ -94,15 +93,14 @@ def _successor(client: httpx.Client, note: str, key: VerifierKey,
         return None
     rotations = [entry.get("rotation") for entry in previous or []
                  if isinstance(entry, dict) and isinstance(entry.get("rotation"), str)]
-    return successor_of(key, rotations, verify)
-
-
-def _signs(note: str, key: VerifierKey, verify: SignatureCheck) -> bool:
+    successor = successor_of(key, rotations, verify)
+    if successor is None:
+        return None
     try:
-        _checked(note, key, verify)
+        _checked(note, successor, verify)
     except MonitorFailed:
-        return False
-    return True
+        return None  # not followed until the key it names signs what is served
+    return successor
 
 
 def _checked(note: str, key: VerifierKey, verify: SignatureCheck) -> tuple[int, bytes]:
