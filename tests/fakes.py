@@ -798,11 +798,14 @@ class _CheckpointRepo:
         key = (checkpoint.workspace_id, checkpoint.tree_size)
         return self._s.checkpoints.setdefault(key, checkpoint)
 
-    def countersign(self, checkpoint: SignedCheckpoint, note: str) -> SignedCheckpoint:
-        key = (checkpoint.workspace_id, checkpoint.tree_size)
-        if self._s.checkpoints[key].note == checkpoint.note:
-            self._s.checkpoints[key] = replace(checkpoint, note=note)
-        return self._s.checkpoints[key]
+    def countersign(self, notes: Sequence[tuple[SignedCheckpoint, str]]) -> int:
+        replaced = 0
+        for checkpoint, note in notes:
+            key = (checkpoint.workspace_id, checkpoint.tree_size)
+            if self._s.checkpoints[key].note == checkpoint.note:
+                self._s.checkpoints[key] = replace(checkpoint, note=note)
+                replaced += 1
+        return replaced
 
     def every(self, after: SignedCheckpoint | None, limit: int) -> list[SignedCheckpoint]:
         start = None if after is None else (after.workspace_id, after.tree_size)

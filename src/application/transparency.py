@@ -160,9 +160,10 @@ class TransparencyLog:
         if note is None or note == checkpoint.note:
             return checkpoint  # a planted one is served as stored: whoever checks it sees
         with self._uow_factory() as uow:
-            stored = uow.checkpoints.countersign(checkpoint, note)
+            uow.checkpoints.countersign([(checkpoint, note)])
+            stored = uow.checkpoints.get(checkpoint.workspace_id, checkpoint.tree_size)
             uow.commit()
-        return stored
+        return stored or checkpoint
 
     # -- checkpoints -------------------------------------------------------------------------
 

@@ -364,7 +364,7 @@ def test_a_checkpoint_no_known_key_signed_is_never_countersigned(world: World) -
         stored = uow.checkpoints.get(world.workspace.id, 4)
         assert stored is not None
         forged = stranger.sign_text(world.workspace.id, parse_note(stored.note).text[:-1])
-        uow.checkpoints.countersign(stored, forged)
+        uow.checkpoints.countersign([(stored, forged)])
         uow.commit()
     rotated(world)
     assert world.log.latest(world.workspace.id).note == forged

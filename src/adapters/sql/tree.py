@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     Connection,
     and_,
+    bindparam,
     case,
     func,
     or_,
@@ -108,14 +109,17 @@ class SqlCheckpointRepository:
                   "created_at": insert.excluded.created_at},
             where=latest.c.tree_size < insert.excluded.tree_size))
 
-    def countersign(self, checkpoint: SignedCheckpoint, note: str) -> SignedCheckpoint:
+    def countersign(self, notes: Sequence[tuple[SignedCheckpoint, str]]) -> int:
+        if not notes:
+            return 0
         c = t.checkpoints.c
-        self._db.execute(update(t.checkpoints).where(
-            c.workspace_id == checkpoint.workspace_id, c.tree_size == checkpoint.tree_size,
-            c.note == checkpoint.note).values(note=note))
-        stored = self.get(checkpoint.workspace_id, checkpoint.tree_size)
-        assert stored is not None
-        return stored
+        result = self._db.execute(
+            update(t.checkpoints).where(
+                c.workspace_id == bindparam("w"), c.tree_size == bindparam("size"),
+                c.note == bindparam("before")).values(note=bindparam("after")),
+            [{"w": checkpoint.workspace_id, "size": checkpoint.tree_size,
+              "before": checkpoint.note, "after": note} for checkpoint, note in notes])
+        return result.rowcount if result.rowcount >= 0 else len(notes)
 
     def every(self, after: SignedCheckpoint | None, limit: int) -> list[SignedCheckpoint]:
         c = t.checkpoints.c

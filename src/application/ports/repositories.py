@@ -497,9 +497,10 @@ class CheckpointRepository(Protocol):
         the unsigned backlog compare chain heads with the latest)."""
         ...
 
-    def countersign(self, checkpoint: SignedCheckpoint, note: str) -> SignedCheckpoint:
-        """Replace its note with ``note`` (the same text with one more signature) unless
-        another process replaced it first; the stored one either way."""
+    def countersign(self, notes: Sequence[tuple[SignedCheckpoint, str]]) -> int:
+        """Replace each checkpoint's note with the one beside it (the same text with one
+        more signature), in one statement, unless another process replaced it first; how
+        many were replaced."""
         ...
 
     def every(self, after: SignedCheckpoint | None, limit: int) -> list[SignedCheckpoint]:

@@ -43,14 +43,15 @@ class CountersignLog:
         while True:
             with self._uow_factory() as uow:
                 batch = uow.checkpoints.every(after, BATCH)
+                notes = []
                 for checkpoint in batch:
                     note = self._log.countersigned(checkpoint.workspace_id, checkpoint.note)
                     if note is None:
                         outcome.unreadable.append(f"{checkpoint.workspace_id}: checkpoint of "
                                                   f"size {checkpoint.tree_size}")
                     elif note != checkpoint.note:
-                        uow.checkpoints.countersign(checkpoint, note)
-                        outcome.checkpoints += 1
+                        notes.append((checkpoint, note))
+                outcome.checkpoints += uow.checkpoints.countersign(notes)
                 uow.commit()
             if len(batch) < BATCH:
                 return
