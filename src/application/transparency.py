@@ -28,6 +28,7 @@ from domain.checkpoints import SignedCheckpoint, origin_of
 from domain.events import Event
 from domain.signed_notes import (
     InvalidNote,
+    Note,
     anchor_text,
     b64,
     checkpoint_text,
@@ -111,41 +112,50 @@ class TransparencyLog:
 
     def signed_by_log(self, workspace_id: str, note: str) -> str | None:
         """The note's text when the log's key, or one it replaced, signed it, else None."""
-        origin = self.origin(workspace_id)
         try:
             parsed = parse_note(note)
         except InvalidNote:
             return None
+        return self._verified(workspace_id, parsed)
+
+    def _verified(self, workspace_id: str, parsed: Note) -> str | None:
         message = parsed.text.encode("utf-8")
         for signer in (self._signer, *self._previous):
-            public = signer.public_key()
-            try:
-                signature = signature_by(parsed, ParsedVerifierKey(
-                    origin, key_id(origin, public), public))
-            except InvalidNote:
-                continue
-            if self._checker.verify(public, message, signature):
+            signature = self._signature(workspace_id, parsed, signer)
+            if signature is not None and self._checker.verify(signer.public_key(), message,
+                                                              signature):
                 return parsed.text
         return None
+
+    def _signature(self, workspace_id: str, parsed: Note, signer: Signer) -> bytes | None:
+        """The signature the note carries from ``signer``'s key, unchecked."""
+        origin, public = self.origin(workspace_id), signer.public_key()
+        try:
+            return signature_by(parsed, ParsedVerifierKey(origin, key_id(origin, public),
+                                                          public))
+        except InvalidNote:
+            return None
 
     def _names_current_key(self, workspace_id: str, note: str) -> bool:
         """Whether the note carries a signature line of the current key (not checked:
         whoever relies on it checks it)."""
-        origin, public = self.origin(workspace_id), self._signer.public_key()
         try:
-            signature_by(parse_note(note), ParsedVerifierKey(origin, key_id(origin, public),
-                                                             public))
+            parsed = parse_note(note)
         except InvalidNote:
             return False
-        return True
+        return self._signature(workspace_id, parsed, self._signer) is not None
 
     def countersigned(self, workspace_id: str, note: str) -> str | None:
         """The note (a checkpoint or an anchor) with the current key's signature, added
         when a key it replaced signed it; None when no key of the log's did (a note
         planted in the database is never vouched for)."""
-        if self._names_current_key(workspace_id, note):
+        try:
+            parsed = parse_note(note)
+        except InvalidNote:
+            return None
+        if self._signature(workspace_id, parsed, self._signer) is not None:
             return note
-        text = self.signed_by_log(workspace_id, note)
+        text = self._verified(workspace_id, parsed)
         if text is None:
             return None
         return note + signature_line(self.origin(workspace_id), self._signer.public_key(),
