@@ -807,6 +807,9 @@ class _CheckpointRepo:
                 replaced += 1
         return replaced
 
+    def most_recent(self) -> SignedCheckpoint | None:
+        return max(self._s.checkpoints.values(), key=lambda c: c.created_at, default=None)
+
     def every(self, after: SignedCheckpoint | None, limit: int) -> list[SignedCheckpoint]:
         start = None if after is None else (after.workspace_id, after.tree_size)
         return [self._s.checkpoints[key] for key in sorted(self._s.checkpoints)

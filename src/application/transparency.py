@@ -175,6 +175,27 @@ class TransparencyLog:
             uow.commit()
         return stored or checkpoint
 
+    def stranger(self) -> str | None:
+        """The workspace whose checkpoint was signed last, when the key that signed it
+        (its first signature: the others co-sign) is neither this process's nor one it
+        replaced, under the name it signs with: a key lost, mistyped, differing between
+        machines or older than the rest's, or AUDITRAIL_LOG_NAME changed. None when it is
+        this log's, or nothing is signed. Only the signature lines are read: a check at
+        start, not a verification."""
+        with self._uow_factory(read_only=True) as uow:
+            checkpoint = uow.checkpoints.most_recent()
+        if checkpoint is None:
+            return None
+        try:
+            first = parse_note(checkpoint.note).signatures[0]
+        except InvalidNote:
+            return checkpoint.workspace_id
+        origin = self.origin(checkpoint.workspace_id)
+        if any((first.name, first.key_id) == (origin, key_id(origin, signer.public_key()))
+               for signer in (self._signer, *self._previous)):
+            return None
+        return checkpoint.workspace_id
+
     # -- checkpoints -------------------------------------------------------------------------
 
     def sign(self, workspace_id: str, size: int | None = None) -> SignedCheckpoint:

@@ -110,6 +110,28 @@ def _require_geo(container: Container) -> None:
         raise click.ClickException(f"geo database: {exc} (AUDITRAIL_GEOIP_DB)") from None
 
 
+def _require_log_signer(container: Container) -> None:
+    """A process that would sign the log refuses to start when the log was last signed by
+    a key it does not have: signed on, every pinned verifier key, monitor and viewer link
+    would fail from then on, and nothing would say why."""
+    if container.settings().signing_key_lost:
+        return
+    try:
+        workspace_id = container.transparency_log().stranger()
+    except DBAPIError:
+        return  # a database down at start is for /readyz to report, not a reason to stop
+    if workspace_id is not None:
+        name = container.settings().effective_log_name
+        raise click.ClickException(
+            f"the log's latest checkpoint (of {workspace_id}) was signed by a key this "
+            f"installation does not have under the log name {name}: AUDITRAIL_SIGNING_KEY "
+            f"is not the key that signed it (or AUDITRAIL_LOG_NAME, or the host of "
+            f"AUDITRAIL_PUBLIC_URL, changed). Set the key that signed it; to rotate, list it in "
+            f"AUDITRAIL_PREVIOUS_SIGNING_KEYS; if it is lost, set "
+            f"AUDITRAIL_SIGNING_KEY_LOST=1 to sign on with this one (every pinned verifier "
+            f"key must then be replaced)")
+
+
 class _Commands(click.Group):
     """Failures of what the command talks to, as one line each rather than a traceback:
     the operator needs what failed and where, and the stack is noise to them."""
@@ -157,6 +179,7 @@ def serve(host: str, port: int, workers: int | None) -> None:
     settings = _settings(serving=True)
     checked = _container(serving=True)  # embedded: migrated before workers fork
     _require_geo(checked)
+    _require_log_signer(checked)
     checked.engine().dispose()  # the server's processes open their own connections
     if settings.profile == EMBEDDED:
         click.echo(f"auditrail: embedded mode, data in {settings.data_dir.resolve()}",
@@ -182,6 +205,7 @@ def worker(burst: bool, metrics_port: int | None) -> None:
             "runs the worker in-process.")
     container = _container(serving=True)
     _require_geo(container)
+    _require_log_signer(container)
     run_worker(container, burst=burst, metrics_port=metrics_port)
 
 

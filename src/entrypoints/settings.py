@@ -45,6 +45,8 @@ class Settings:
     signing_key: str | None = None
     previous_signing_keys: tuple[str, ...] = ()
     """Keys the signing key replaced: they co-sign, and hand their logs over to it."""
+    signing_key_lost: bool = False
+    """Start even though the log was signed by a key this installation does not have."""
     log_name: str | None = None
     checkpoint_seconds: int = 5
     viewer_frame_ancestors: tuple[str, ...] = ()
@@ -176,6 +178,7 @@ class Settings:
             signing_key=_signing_key(text("SIGNING_KEY")),
             previous_signing_keys=_previous_signing_keys(text("PREVIOUS_SIGNING_KEYS"),
                                                          text("SIGNING_KEY")),
+            signing_key_lost=flag("SIGNING_KEY_LOST"),
             log_name=_log_name(text("LOG_NAME")),
             viewer_frame_ancestors=_origins(text("VIEWER_FRAME_ANCESTORS")),
             checkpoint_seconds=_at_most(number("CHECKPOINT_SECONDS", 5, minimum=1), 3600,

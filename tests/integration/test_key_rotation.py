@@ -18,8 +18,7 @@ import pytest
 from adapters.security.signing import Ed25519Verifier, new_seed
 from domain.signed_notes import parse_checkpoint, parse_note, parse_verifier_key, signature_by
 from entrypoints import log_monitor
-from tests.integration.conftest import make_stack
-from tests.integration.stacks import Stack, bearer
+from tests.integration.stacks import Stack, bearer, embedded_stack, production_stack
 from tests.integration.test_transparency_log import (
     export_file,
     go_checker,
@@ -86,7 +85,15 @@ def retention_anchored(stack: Stack) -> tuple[str, str]:
 
 @pytest.fixture(params=["embedded", "production"])
 def first(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
-    stack = make_stack(request, request.param, tmp_path, checkpoint_seconds=1)
+    """Production on a database of its own: what other keys sign here must not be the
+    session database's latest checkpoint, which ``serve`` and ``worker`` check at start."""
+    if request.param == "embedded":
+        stack = embedded_stack(tmp_path / "var", checkpoint_seconds=1)
+    else:
+        stack = production_stack(request.getfixturevalue("empty_postgres"),
+                                 request.getfixturevalue("redis_url"),
+                                 data_dir=tmp_path / "var", checkpoint_seconds=1)
+        stack.container.upgrade_database()
     yield stack
     stack.close()
 
@@ -195,7 +202,6 @@ def test_go_reads_the_rotation_and_both_signatures(tmp_path: Path) -> None:
     """golang.org/x/mod/sumdb/note: the rotation note verifies with the old verifier key,
     a checkpoint signed after the rotation with either key."""
     checker = go_checker(tmp_path)
-    from tests.integration.stacks import embedded_stack
     stack = embedded_stack(tmp_path / "var", checkpoint_seconds=1, signing_key=new_seed())
     _, key = stack.new_workspace()
     old, old_seed = log_key(stack, key)["verifier_key"], stack.settings.signing_key
@@ -255,7 +261,6 @@ def test_the_operator_prints_the_key_to_publish_and_countersigns(tmp_path: Path)
     from click.testing import CliRunner
 
     from entrypoints.cli import main
-    from tests.integration.stacks import embedded_stack
     old, new = new_seed(), new_seed()
     stack = embedded_stack(tmp_path / "var", checkpoint_seconds=1, signing_key=old)
     try:
@@ -283,3 +288,57 @@ def test_the_operator_prints_the_key_to_publish_and_countersigns(tmp_path: Path)
     assert first.exit_code == 0, first.output
     assert "countersigned 1 checkpoint(s) and 0 retention anchor(s)" in first.output
     assert "countersigned 0 checkpoint(s)" in run("countersign").output  # done already
+
+
+def test_serve_and_worker_refuse_to_sign_on_a_log_another_key_signed(
+        tmp_path: Path, empty_postgres: str, redis_url: str) -> None:
+    """A key lost, mistyped or differing between machines, or a log name changed: signed
+    on, the log would fail every pinned key from then on, and nothing would say why."""
+    from tests.integration.processes import (
+        AUDITRAIL,
+        environment,
+        free_port,
+        start_server,
+        stop,
+    )
+    assert AUDITRAIL is not None
+    stack = embedded_stack(tmp_path / "var", checkpoint_seconds=1)
+    _, key = stack.new_workspace()
+    ingest(stack, key, 2)
+    signed(stack, key, 2)
+    stack.close()
+    old = (tmp_path / "var" / "signing_key").read_text().strip()
+
+    def refused(**settings: str) -> str:
+        run = subprocess.run([AUDITRAIL, "serve", "--port", str(free_port())],
+                             capture_output=True, text=True, timeout=60,
+                             env=environment(data_dir=str(tmp_path / "var"), **settings))
+        assert run.returncode == 1, run.stdout + run.stderr
+        return run.stderr
+
+    said = refused(signing_key=new_seed())
+    assert "was signed by a key this installation does not have under the log name " \
+           "auditrail.localhost" in said and "AUDITRAIL_SIGNING_KEY_LOST=1" in said
+    assert old not in said
+    refused(log_name="audit.example.com")  # the same key under another name
+    new = new_seed()
+    for settings in ({"signing_key": new, "previous_signing_keys": old},  # a rotation
+                     {"signing_key": new, "signing_key_lost": "1"}):  # said out loud
+        server, _ = start_server(environment(data_dir=str(tmp_path / "var"), **settings),
+                                 tmp_path / "serve.log")
+        stop(server)
+
+    production = production_stack(empty_postgres, redis_url, data_dir=tmp_path / "prod",
+                                  signing_key=new_seed(), checkpoint_seconds=1)
+    try:
+        production.container.upgrade_database()
+        _, key = production.new_workspace()
+        ingest(production, key, 2)
+        signed(production, key, 2)
+    finally:
+        production.close()
+    worker = subprocess.run([AUDITRAIL, "worker", "--burst"], capture_output=True, text=True,
+                            timeout=60, env=environment(
+                                database_url=empty_postgres, redis_url=redis_url,
+                                data_dir=str(tmp_path / "prod")))
+    assert worker.returncode == 1 and "was signed by a key" in worker.stderr, worker.stderr

@@ -419,3 +419,25 @@ def test_without_a_previous_key_nothing_is_countersigned(world: World) -> None:
     rotated(world, keep_previous=False)
     assert world.log.latest(world.workspace.id).note == before.note
     assert verified(world) == (False, "checkpoint_mismatch", "signature")
+
+
+def test_a_log_last_signed_by_a_key_the_process_lacks_is_named(world: World) -> None:
+    """What ``serve`` and ``worker`` check at start (they refuse it, naming the way out)."""
+    assert world.log.stranger() is None  # nothing signed yet
+    linked(world, 3)
+    world.log.sign(world.workspace.id)
+    assert world.log.stranger() is None
+    old = world.log
+    rotated(world)
+    assert world.log.stranger() is None  # signed by the key it replaced
+    linked(world, 2)
+    world.clock.advance(seconds=60)
+    world.log.sign(world.workspace.id)  # the new key first, the old one co-signing
+    assert world.log.stranger() is None
+    assert old.stranger() == world.workspace.id  # a machine still on the old key alone
+    stranger = TransparencyLog(world.uow, FakeSigner(b"a typo"), FakeSignatureChecker(),
+                               world.clock, "log.example", timedelta(seconds=5))
+    assert stranger.stranger() == world.workspace.id
+    renamed = TransparencyLog(world.uow, world.log._signer, FakeSignatureChecker(),
+                              world.clock, "audit.example", timedelta(seconds=5))
+    assert renamed.stranger() == world.workspace.id  # the same key under another name

@@ -121,6 +121,13 @@ class SqlCheckpointRepository:
               "before": checkpoint.note, "after": note} for checkpoint, note in notes])
         return result.rowcount if result.rowcount >= 0 else len(notes)
 
+    def most_recent(self) -> SignedCheckpoint | None:
+        latest, c = t.latest_checkpoints.c, t.checkpoints.c
+        newest = select(latest.workspace_id, latest.tree_size).order_by(
+            latest.created_at.desc()).limit(1).subquery()
+        return self._one(select(t.checkpoints).join(newest, and_(
+            c.workspace_id == newest.c.workspace_id, c.tree_size == newest.c.tree_size)))
+
     def every(self, after: SignedCheckpoint | None, limit: int) -> list[SignedCheckpoint]:
         c = t.checkpoints.c
         query = select(t.checkpoints)

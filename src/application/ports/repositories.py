@@ -503,6 +503,10 @@ class CheckpointRepository(Protocol):
         many were replaced."""
         ...
 
+    def most_recent(self) -> SignedCheckpoint | None:
+        """The checkpoint signed last, of any workspace."""
+        ...
+
     def every(self, after: SignedCheckpoint | None, limit: int) -> list[SignedCheckpoint]:
         """Every workspace's checkpoints, by workspace and size, after ``after``: only for
         countersigning them after a rotation of the signing key."""
