@@ -1,46 +1,31 @@
-"""The transparency log of each workspace (contract §10): who signs, what is signed, when.
+"""The transparency log of each workspace (contract §10): what is signed, and when.
 
-One Ed25519 key per installation signs every workspace's checkpoints; each workspace's log
-has its own origin, ``<log name>/<workspace id>``, which is also the key's name in its
-signatures. The key is never in the database: a copy of the database can rewrite events,
-chain hashes and tree tiles alike, but cannot sign what it rewrote, and so cannot make the
-result agree with the checkpoints auditors kept.
-
-Keys it replaced (rotation) still sign beside it, so whatever pinned one of them keeps
-checking what the log signs, and each hands its log over to the current key in a rotation
-note that monitors follow.
+The signing key is never in the database (``LogKeys`` holds it): a copy of the database
+can rewrite events, chain hashes and tree tiles alike, but cannot sign what it rewrote,
+and so cannot make the result agree with the checkpoints auditors kept.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from application import tree
+from application.log_keys import LogKey, LogKeys
 from application.ports.repositories import RetainedChain
 from application.ports.signing import SignatureChecker, Signer
 from application.ports.system import Clock
 from application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from application.tree import TreeDiverged
-from domain.checkpoints import SignedCheckpoint, origin_of
+from domain.checkpoints import SignedCheckpoint
 from domain.events import Event
 from domain.signed_notes import (
     InvalidNote,
-    Note,
     anchor_text,
-    b64,
     checkpoint_text,
-    key_id,
     parse_checkpoint,
-    parse_note,
-    rotation_text,
-    signature_by,
-    signature_line,
-    verifier_key,
 )
-from domain.signed_notes import VerifierKey as ParsedVerifierKey
 
 log = logging.getLogger(__name__)
 
@@ -48,125 +33,36 @@ SWEEP_BATCH = 1_000
 REFUSAL_LOG_INTERVAL = timedelta(minutes=1)
 
 
-@dataclass(frozen=True)
-class RetiredKey:
-    """A key the log's key replaced: it still co-signs, and its rotation note (signed by
-    it) names the current key as its successor."""
-
-    key_id: str
-    public_key: str
-    verifier_key: str
-    rotation: str
-
-
-@dataclass(frozen=True)
-class LogKey:
-    origin: str
-    key_name: str
-    key_id: str
-    public_key: str
-    verifier_key: str
-    previous: tuple[RetiredKey, ...] = ()
-
-
 class TransparencyLog:
     def __init__(self, uow_factory: UnitOfWorkFactory, signer: Signer,
                  checker: SignatureChecker, clock: Clock, log_name: str,
                  cadence: timedelta, previous: Sequence[Signer] = ()) -> None:
         self._uow_factory = uow_factory
-        self._signer = signer
-        self._previous = tuple(previous)
-        self._checker = checker
+        self.keys = LogKeys(signer, previous, checker, log_name)
         self._clock = clock
-        self._log_name = log_name
         self.cadence = cadence
         self._refusals_logged: dict[str, datetime] = {}
 
     # -- identity --------------------------------------------------------------------------
 
     def origin(self, workspace_id: str) -> str:
-        return origin_of(self._log_name, workspace_id)
+        return self.keys.origin(workspace_id)
 
     def key(self, workspace_id: str) -> LogKey:
-        origin, public = self.origin(workspace_id), self._signer.public_key()
-        current = verifier_key(origin, public)
-        return LogKey(origin, origin, key_id(origin, public).hex(), b64(public), current,
-                      tuple(self._retired(origin, signer, current)
-                            for signer in self._previous))
-
-    @staticmethod
-    def _retired(origin: str, signer: Signer, successor: str) -> RetiredKey:
-        public = signer.public_key()
-        text = rotation_text(origin, successor)
-        rotation = f"{text}\n{signature_line(origin, public, signer.sign(text.encode()))}"
-        return RetiredKey(key_id(origin, public).hex(), b64(public),
-                          verifier_key(origin, public), rotation)
+        return self.keys.key(workspace_id)
 
     def sign_text(self, workspace_id: str, text: str) -> str:
-        """``text`` as a note signed by the log's key, and co-signed by the keys it
-        replaced (for checkpoints and anchors)."""
-        origin, message = self.origin(workspace_id), text.encode("utf-8")
-        lines = "".join(signature_line(origin, signer.public_key(), signer.sign(message))
-                        for signer in (self._signer, *self._previous))
-        return f"{text}\n{lines}"
+        return self.keys.sign_text(workspace_id, text)
 
     def signed_by_log(self, workspace_id: str, note: str) -> str | None:
-        """The note's text when the log's key, or one it replaced, signed it, else None."""
-        try:
-            parsed = parse_note(note)
-        except InvalidNote:
-            return None
-        return self._verified(workspace_id, parsed)
-
-    def _verified(self, workspace_id: str, parsed: Note) -> str | None:
-        message = parsed.text.encode("utf-8")
-        for signer in (self._signer, *self._previous):
-            signature = self._signature(workspace_id, parsed, signer)
-            if signature is not None and self._checker.verify(signer.public_key(), message,
-                                                              signature):
-                return parsed.text
-        return None
-
-    def _signature(self, workspace_id: str, parsed: Note, signer: Signer) -> bytes | None:
-        """The signature the note carries from ``signer``'s key, unchecked."""
-        origin, public = self.origin(workspace_id), signer.public_key()
-        try:
-            return signature_by(parsed, ParsedVerifierKey(origin, key_id(origin, public),
-                                                          public))
-        except InvalidNote:
-            return None
-
-    def _names_current_key(self, workspace_id: str, note: str) -> bool:
-        """Whether the note carries a signature line of the current key (not checked:
-        whoever relies on it checks it)."""
-        try:
-            parsed = parse_note(note)
-        except InvalidNote:
-            return False
-        return self._signature(workspace_id, parsed, self._signer) is not None
-
-    def countersigned(self, workspace_id: str, note: str) -> str | None:
-        """The note (a checkpoint or an anchor) with the current key's signature, added
-        when a key it replaced signed it; None when no key of the log's did (a note
-        planted in the database is never vouched for)."""
-        try:
-            parsed = parse_note(note)
-        except InvalidNote:
-            return None
-        if self._signature(workspace_id, parsed, self._signer) is not None:
-            return note
-        text = self._verified(workspace_id, parsed)
-        if text is None:
-            return None
-        return note + signature_line(self.origin(workspace_id), self._signer.public_key(),
-                                     self._signer.sign(text.encode("utf-8")))
+        return self.keys.signed_by_log(workspace_id, note)
 
     def _countersigned(self, checkpoint: SignedCheckpoint) -> SignedCheckpoint:
         """A checkpoint a replaced key signed, now signed by the current key as well, so
         an auditor who pinned the current key can check the log before it grows again.
         The caller found the stored tree still gives its root: what signing the next size
         would vouch for anyway."""
-        note = self.countersigned(checkpoint.workspace_id, checkpoint.note)
+        note = self.keys.countersigned(checkpoint.workspace_id, checkpoint.note)
         if note is None or note == checkpoint.note:
             return checkpoint  # a planted one is served as stored: whoever checks it sees
         with self._uow_factory() as uow:
@@ -186,13 +82,7 @@ class TransparencyLog:
             checkpoint = uow.checkpoints.most_recent()
         if checkpoint is None:
             return None
-        try:
-            first = parse_note(checkpoint.note).signatures[0]
-        except InvalidNote:
-            return checkpoint.workspace_id
-        origin = self.origin(checkpoint.workspace_id)
-        if any((first.name, first.key_id) == (origin, key_id(origin, signer.public_key()))
-               for signer in (self._signer, *self._previous)):
+        if self.keys.signed_first_by_own(checkpoint.workspace_id, checkpoint.note):
             return None
         return checkpoint.workspace_id
 
@@ -325,7 +215,7 @@ class TransparencyLog:
             latest = uow.checkpoints.latest(workspace_id)
         if latest is None:
             return self.sign(workspace_id)
-        if self._previous and not self._names_current_key(workspace_id, latest.note):
+        if self.keys.previous and not self.keys.names_current(workspace_id, latest.note):
             try:  # signed before the key was rotated: countersigned now
                 return self.sign(workspace_id, latest.tree_size)
             except TreeDiverged:

@@ -287,14 +287,25 @@ def test_an_anchor_unsigned_once_the_log_exists_is_never_adopted(world: World) -
     assert verified(world) == (False, "anchor_mismatch", "unsigned")
 
 
+NEXT_KEY = FakeSigner(b"the next key")
+
+
 def rotated(world: World, *, keep_previous: bool = True) -> None:
-    """The world's log restarted with a new key, the old one listed as previous (or not:
-    changed without listing it)."""
-    new = FakeSigner(b"the next key")
+    """The world's log restarted with ``NEXT_KEY``, the old one listed as previous (or
+    not: changed without listing it)."""
     previous = [world.signer] if keep_previous else []
-    world.log = TransparencyLog(world.uow, new, FakeSignatureChecker(new, *previous),
-                                world.clock, "log.example", timedelta(seconds=5),
-                                previous=previous)
+    world.log = log_of(world, NEXT_KEY, *previous)
+
+
+def log_of(world: World, signer: FakeSigner, *previous: FakeSigner,
+           name: str = "log.example") -> TransparencyLog:
+    return TransparencyLog(world.uow, signer, FakeSignatureChecker(signer, *previous),
+                           world.clock, name, timedelta(seconds=5), previous=previous)
+
+
+def verifies(public_key: bytes, message: bytes, signature: bytes) -> bool:
+    return FakeSignatureChecker(NEXT_KEY, World().signer).verify(public_key, message,
+                                                                signature)
 
 
 def signers(world: World, note: str) -> list[str]:
@@ -307,8 +318,7 @@ def signers(world: World, note: str) -> list[str]:
             signature = signature_by(parse_note(note), parsed_key)
         except InvalidNote:
             continue
-        if world.log._checker.verify(parsed_key.public_key,
-                                      parse_note(note).text.encode(), signature):
+        if verifies(parsed_key.public_key, parse_note(note).text.encode(), signature):
             found.append(parsed_key.key_id.hex())
     return found
 
@@ -335,7 +345,7 @@ def test_after_a_rotation_both_keys_sign_and_the_old_one_hands_the_log_over(
     assert verified(world) == (True, None, None)
     # The old key names its successor in a note only it could sign.
     handed = successor_of(parse_verifier_key(key.previous[0].verifier_key),
-                          [key.previous[0].rotation], world.log._checker.verify)
+                          [key.previous[0].rotation], verifies)
     assert handed == parse_verifier_key(key.verifier_key)
 
 
@@ -344,10 +354,7 @@ def test_once_the_old_key_is_dropped_the_log_still_verifies(world: World) -> Non
     world.log.sign(world.workspace.id)
     rotated(world)
     world.log.latest(world.workspace.id)  # countersigned while both were listed
-    rotated_again = TransparencyLog(world.uow, world.log._signer,
-                                    FakeSignatureChecker(world.log._signer),
-                                    world.clock, "log.example", timedelta(seconds=5))
-    world.log = rotated_again
+    world.log = log_of(world, NEXT_KEY)
     assert world.log.key(world.workspace.id).previous == ()
     assert verified(world) == (True, None, None)
 
@@ -357,9 +364,7 @@ def test_a_checkpoint_no_known_key_signed_is_never_countersigned(world: World) -
     catch; the new key does not vouch for it."""
     linked(world, 4)
     world.log.sign(world.workspace.id)
-    stranger = TransparencyLog(world.uow, FakeSigner(b"someone else"),
-                               FakeSignatureChecker(), world.clock, "log.example",
-                               timedelta(seconds=5))
+    stranger = log_of(world, FakeSigner(b"someone else"))
     with world.uow as uow:
         stored = uow.checkpoints.get(world.workspace.id, 4)
         assert stored is not None
@@ -382,17 +387,11 @@ def test_countersigning_leaves_nothing_stored_that_needs_the_old_key(world: Worl
     world.clock.advance(seconds=60)
     world.log.sign(world.workspace.id)  # size 9
     rotated(world)
-    new = world.log._signer
-
-    def old_key_dropped() -> None:
-        world.log = TransparencyLog(world.uow, new, FakeSignatureChecker(new), world.clock,
-                                    "log.example", timedelta(seconds=5))
-
     outcome = CountersignLog(world.uow, world.log).execute()
     assert (outcome.checkpoints, outcome.anchors, outcome.unreadable) == (2, 1, [])
     again = CountersignLog(world.uow, world.log).execute()
     assert (again.checkpoints, again.anchors) == (0, 0)  # a rerun finds them done
-    old_key_dropped()
+    world.log = log_of(world, NEXT_KEY)  # the old key dropped
     assert verified(world) == (True, None, None)
     with world.uow as uow:
         for checkpoint in uow.checkpoints.page(world.workspace.id, "asc", None, 9):
@@ -406,9 +405,7 @@ def test_without_countersigning_dropping_the_old_key_loses_the_anchor(world: Wor
     world.log.sign(world.workspace.id)
     rotated(world)
     world.log.latest(world.workspace.id)  # the latest is countersigned when read anyway
-    new = world.log._signer
-    world.log = TransparencyLog(world.uow, new, FakeSignatureChecker(new), world.clock,
-                                "log.example", timedelta(seconds=5))
+    world.log = log_of(world, NEXT_KEY)
     assert verified(world) == (False, "anchor_mismatch", "signature")
 
 
@@ -435,9 +432,6 @@ def test_a_log_last_signed_by_a_key_the_process_lacks_is_named(world: World) -> 
     world.log.sign(world.workspace.id)  # the new key first, the old one co-signing
     assert world.log.stranger() is None
     assert old.stranger() == world.workspace.id  # a machine still on the old key alone
-    stranger = TransparencyLog(world.uow, FakeSigner(b"a typo"), FakeSignatureChecker(),
-                               world.clock, "log.example", timedelta(seconds=5))
-    assert stranger.stranger() == world.workspace.id
-    renamed = TransparencyLog(world.uow, world.log._signer, FakeSignatureChecker(),
-                              world.clock, "audit.example", timedelta(seconds=5))
+    assert log_of(world, FakeSigner(b"a typo")).stranger() == world.workspace.id
+    renamed = log_of(world, NEXT_KEY, name="audit.example")
     assert renamed.stranger() == world.workspace.id  # the same key under another name

@@ -45,7 +45,7 @@ class CountersignLog:
                 batch = uow.checkpoints.every(after, BATCH)
                 notes = []
                 for checkpoint in batch:
-                    note = self._log.countersigned(checkpoint.workspace_id, checkpoint.note)
+                    note = self._log.keys.countersigned(checkpoint.workspace_id, checkpoint.note)
                     if note is None:
                         outcome.unreadable.append(f"{checkpoint.workspace_id}: checkpoint of "
                                                   f"size {checkpoint.tree_size}")
@@ -63,7 +63,7 @@ class CountersignLog:
             with self._uow_factory() as uow:
                 batch = uow.chains.signed_anchors(after, BATCH)
                 for workspace_id, before in batch:
-                    note = self._log.countersigned(workspace_id, before)
+                    note = self._log.keys.countersigned(workspace_id, before)
                     if note is None:
                         outcome.unreadable.append(f"{workspace_id}: retention anchor")
                     elif note != before and uow.chains.countersign_anchor(workspace_id,

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 
 from application import tree
 from application.errors import Conflict, InvalidParameter, NotCheckpointed, NotFound
+from application.log_keys import LogKey
 from application.pages import Page, page_of
 from application.ports.unit_of_work import UnitOfWorkFactory
-from application.transparency import LogKey, TransparencyLog
+from application.transparency import TransparencyLog
 from domain.checkpoints import SignedCheckpoint
 from domain.cursor import DESC, Position, decode_cursor
 from domain.event_search import EventFilters, parse_filters
