@@ -10,6 +10,7 @@ import os
 import re
 import shlex
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -22,6 +23,7 @@ from sqlalchemy.exc import DBAPIError
 
 from application.errors import NotFound
 from application.ports.geo import GeoDatabaseUnusable
+from application.use_cases.countersign_log import Countersigned
 from application.use_cases.delete_workspace import WorkspaceContents
 from application.use_cases.delivery_status import DeliveryStatus, StreamLag
 from application.use_cases.processing_status import ProcessingStatus
@@ -50,6 +52,9 @@ from entrypoints.logs import configure_logging
 from entrypoints.settings import EMBEDDED, Settings, SettingsError
 
 log = logging.getLogger("auditrail.cli")
+
+PROGRESS_SECONDS = 5.0
+"""How often a long command (``signing-key countersign``) says how far it got."""
 
 
 def _settings(*, serving: bool = False) -> Settings:
@@ -712,7 +717,16 @@ def countersign_log() -> None:
     The last step of a rotation: run it once every process has the new key (with the old
     one in AUDITRAIL_PREVIOUS_SIGNING_KEYS); afterwards nothing stored needs the old key.
     """
-    outcome = _container().countersign_log().execute()
+    last_said = time.monotonic()
+
+    def progress(so_far: Countersigned, read: int) -> None:
+        nonlocal last_said
+        if time.monotonic() - last_said >= PROGRESS_SECONDS:
+            last_said = time.monotonic()
+            click.echo(f"… {read:,} note(s) read, {so_far.checkpoints:,} checkpoint(s) "
+                       f"countersigned so far", err=True)
+
+    outcome = _container().countersign_log().execute(progress)
     click.echo(f"countersigned {outcome.checkpoints} checkpoint(s) and {outcome.anchors} "
                f"retention anchor(s) with the current signing key")
     for unreadable in outcome.unreadable:

@@ -284,9 +284,12 @@ def test_the_operator_prints_the_key_to_publish_and_countersigns(tmp_path: Path)
     unknown = run("verifier-key", "--workspace", "ws_nope")
     assert unknown.exit_code == 1 and "No workspace with id 'ws_nope'" in unknown.output
     assert new not in shown.output + unknown.output and old not in shown.output
-    first = run("countersign")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("entrypoints.cli.PROGRESS_SECONDS", 0.0)  # say how far it got at once
+        first = run("countersign")
     assert first.exit_code == 0, first.output
     assert "countersigned 1 checkpoint(s) and 0 retention anchor(s)" in first.output
+    assert "… 1 note(s) read, 1 checkpoint(s) countersigned so far" in first.output
     assert "countersigned 0 checkpoint(s)" in run("countersign").output  # done already
 
 

@@ -387,8 +387,11 @@ def test_countersigning_leaves_nothing_stored_that_needs_the_old_key(world: Worl
     world.clock.advance(seconds=60)
     world.log.sign(world.workspace.id)  # size 9
     rotated(world)
-    outcome = CountersignLog(world.uow, world.log).execute()
+    seen: list[tuple[int, int, int]] = []
+    outcome = CountersignLog(world.uow, world.log).execute(
+        lambda so_far, read: seen.append((read, so_far.checkpoints, so_far.anchors)))
     assert (outcome.checkpoints, outcome.anchors, outcome.unreadable) == (2, 1, [])
+    assert seen == [(2, 2, 0), (3, 2, 1)]  # after the checkpoints' batch, the anchors'
     again = CountersignLog(world.uow, world.log).execute()
     assert (again.checkpoints, again.anchors) == (0, 0)  # a rerun finds them done
     world.log = log_of(world, NEXT_KEY)  # the old key dropped

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from itertools import chain
 
 from application.ports.unit_of_work import UnitOfWorkFactory
 from application.transparency import TransparencyLog
@@ -32,13 +34,19 @@ class CountersignLog:
         self._uow_factory = uow_factory
         self._log = log
 
-    def execute(self) -> Countersigned:
-        outcome = Countersigned()
-        self._checkpoints(outcome)
-        self._anchors(outcome)
+    def execute(self, progress: Callable[[Countersigned, int], None] | None = None
+                ) -> Countersigned:
+        """``progress(outcome so far, notes read)`` after each batch: millions of
+        checkpoints take minutes, and an operator wants to see them go."""
+        outcome, read = Countersigned(), 0
+        for batch in chain(self._checkpoints(outcome), self._anchors(outcome)):
+            read += batch
+            if progress is not None:
+                progress(outcome, read)
         return outcome
 
-    def _checkpoints(self, outcome: Countersigned) -> None:
+    def _checkpoints(self, outcome: Countersigned) -> Iterator[int]:
+        """Each batch's size, once it is committed."""
         after: SignedCheckpoint | None = None
         while True:
             with self._uow_factory() as uow:
@@ -53,11 +61,12 @@ class CountersignLog:
                         notes.append((checkpoint, note))
                 outcome.checkpoints += uow.checkpoints.countersign(notes)
                 uow.commit()
+            yield len(batch)
             if len(batch) < BATCH:
                 return
             after = batch[-1]
 
-    def _anchors(self, outcome: Countersigned) -> None:
+    def _anchors(self, outcome: Countersigned) -> Iterator[int]:
         after: str | None = None
         while True:
             with self._uow_factory() as uow:
@@ -70,6 +79,7 @@ class CountersignLog:
                                                                           before, note):
                         outcome.anchors += 1
                 uow.commit()
+            yield len(batch)
             if len(batch) < BATCH:
                 return
             after = batch[-1][0]
