@@ -96,6 +96,7 @@ def test_a_deleted_workspace_leaves_nothing_and_the_others_keep_everything(
         assert removed == sum(doomed.values())
         assert not any(rows_of(stack, gone["id"]).values())
         assert not export_file(stack, gone).exists()
+        assert not export_file(stack, gone).parent.exists()  # its folder too
         for secret in (gone["admin"], gone["reader"], gone["viewer"]):
             assert not works(stack, secret)
         stack.drain()  # jobs still queued for it find nothing to do

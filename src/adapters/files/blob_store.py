@@ -13,6 +13,7 @@ from typing import BinaryIO
 from adapters.private_files import exclusive_private_file, private_folder
 
 _PARTIAL = ".partial-"
+CREATE_ATTEMPTS = 3
 
 
 class FolderBlobStore:
@@ -39,7 +40,7 @@ class FolderBlobStore:
             leftover.unlink(missing_ok=True)
         partial = final.with_name(f"{_PARTIAL}{uuid.uuid4().hex}-{final.name}")
         try:
-            with os.fdopen(exclusive_private_file(partial), "wb") as handle:
+            with os.fdopen(self._create(partial), "wb") as handle:
                 yield handle
                 handle.flush()
                 os.fsync(handle.fileno())
@@ -50,8 +51,34 @@ class FolderBlobStore:
     def open(self, key: str) -> BinaryIO:
         return self._path(key).open("rb")
 
+    @staticmethod
+    def _create(partial: Path) -> int:
+        """The temporary, in a folder made again if a delete emptied and removed it
+        between its making and the file's (see ``_prune``)."""
+        for _ in range(CREATE_ATTEMPTS - 1):
+            try:
+                return exclusive_private_file(partial)
+            except FileNotFoundError:
+                continue
+        return exclusive_private_file(partial)
+
     def delete(self, key: str) -> None:
-        self._path(key).unlink(missing_ok=True)
+        path = self._path(key)
+        path.unlink(missing_ok=True)
+        self._prune(path.parent)
+
+    def _prune(self, folder: Path) -> None:
+        """The folders a delete left empty go too (a workspace's, once its exports expired
+        or the workspace was deleted): thousands of empty folders are no one's data. One a
+        writer is filling is not empty, and a writer that finds its folder gone makes it
+        again."""
+        root = self._root.resolve()
+        while folder != root and root in folder.parents:
+            try:
+                folder.rmdir()
+            except OSError:  # not empty, or already gone
+                return
+            folder = folder.parent
 
     def sweep_partials(self, older_than_seconds: float) -> int:
         if not self._root.exists():
