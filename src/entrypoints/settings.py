@@ -207,7 +207,9 @@ def _signing_key(raw: str | None, name: str = "AUDITRAIL_SIGNING_KEY") -> str | 
 
 def _previous_signing_keys(raw: str | None, current: str | None) -> tuple[str, ...]:
     name = "AUDITRAIL_PREVIOUS_SIGNING_KEYS"
-    keys = tuple(key for key in (raw or "").split() if _signing_key(key, name))
+    keys = tuple((raw or "").split())
+    for key in keys:
+        _signing_key(key, name)
     if current is not None and current in keys:
         raise SettingsError(f"{name} holds AUDITRAIL_SIGNING_KEY itself; list only the "
                             f"keys it replaced")

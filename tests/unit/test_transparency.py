@@ -374,7 +374,7 @@ def test_a_checkpoint_no_known_key_signed_is_never_countersigned(world: World) -
     rotated(world)
     assert world.log.latest(world.workspace.id).note == forged
     assert verified(world)[:2] == (False, "checkpoint_mismatch")
-    outcome = CountersignLog(world.uow, world.log).execute()
+    outcome = CountersignLog(world.uow, world.log.keys).execute()
     assert (outcome.checkpoints, outcome.unreadable) == (
         0, [f"{world.workspace.id}: checkpoint of size 4"])
 
@@ -388,11 +388,11 @@ def test_countersigning_leaves_nothing_stored_that_needs_the_old_key(world: Worl
     world.log.sign(world.workspace.id)  # size 9
     rotated(world)
     seen: list[tuple[int, int, int]] = []
-    outcome = CountersignLog(world.uow, world.log).execute(
+    outcome = CountersignLog(world.uow, world.log.keys).execute(
         lambda so_far, read: seen.append((read, so_far.checkpoints, so_far.anchors)))
     assert (outcome.checkpoints, outcome.anchors, outcome.unreadable) == (2, 1, [])
     assert seen == [(2, 2, 0), (3, 2, 1)]  # after the checkpoints' batch, the anchors'
-    again = CountersignLog(world.uow, world.log).execute()
+    again = CountersignLog(world.uow, world.log.keys).execute()
     assert (again.checkpoints, again.anchors) == (0, 0)  # a rerun finds them done
     world.log = log_of(world, NEXT_KEY)  # the old key dropped
     assert verified(world) == (True, None, None)

@@ -6,8 +6,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import chain
 
+from application.log_keys import LogKeys
 from application.ports.unit_of_work import UnitOfWorkFactory
-from application.transparency import TransparencyLog
 from domain.checkpoints import SignedCheckpoint
 
 BATCH = 500
@@ -30,9 +30,9 @@ class CountersignLog:
     then check with the current key alone. Batches of ``BATCH``, each its own
     transaction; a rerun after an interruption skips what is done."""
 
-    def __init__(self, uow_factory: UnitOfWorkFactory, log: TransparencyLog) -> None:
+    def __init__(self, uow_factory: UnitOfWorkFactory, keys: LogKeys) -> None:
         self._uow_factory = uow_factory
-        self._log = log
+        self._keys = keys
 
     def execute(self, progress: Callable[[Countersigned, int], None] | None = None
                 ) -> Countersigned:
@@ -53,7 +53,7 @@ class CountersignLog:
                 batch = uow.checkpoints.every(after, BATCH)
                 notes = []
                 for checkpoint in batch:
-                    note = self._log.keys.countersigned(checkpoint.workspace_id, checkpoint.note)
+                    note = self._keys.countersigned(checkpoint.workspace_id, checkpoint.note)
                     if note is None:
                         outcome.unreadable.append(f"{checkpoint.workspace_id}: checkpoint of "
                                                   f"size {checkpoint.tree_size}")
@@ -72,7 +72,7 @@ class CountersignLog:
             with self._uow_factory() as uow:
                 batch = uow.chains.signed_anchors(after, BATCH)
                 for workspace_id, before in batch:
-                    note = self._log.keys.countersigned(workspace_id, before)
+                    note = self._keys.countersigned(workspace_id, before)
                     if note is None:
                         outcome.unreadable.append(f"{workspace_id}: retention anchor")
                     elif note != before and uow.chains.countersign_anchor(workspace_id,
