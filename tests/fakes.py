@@ -29,7 +29,7 @@ from domain.alert_rules import AlertRule
 from domain.alerts import PENDING as ALERT_PENDING
 from domain.alerts import Alert
 from domain.api_keys import ApiKey
-from domain.checkpoints import SignedCheckpoint
+from domain.checkpoints import KeyRotation, SignedCheckpoint
 from domain.cursor import Position
 from domain.deliveries import PENDING as DELIVERY_PENDING
 from domain.deliveries import Delivery
@@ -186,6 +186,7 @@ class _Store:
         self.alert_windows: dict[tuple[str, str], tuple[str, WindowState]] = {}
         self.tiles: dict[tuple[str, int, int], bytes] = {}
         self.checkpoints: dict[tuple[str, int], SignedCheckpoint] = {}
+        self.rotations: dict[tuple[str, str], KeyRotation] = {}
         self.anchor_notes: dict[str, str | None] = {}
         self.viewer_links: dict[str, ViewerLink] = {}
 
@@ -815,6 +816,15 @@ class _CheckpointRepo:
         return [self._s.checkpoints[key] for key in sorted(self._s.checkpoints)
                 if start is None or key > start][:limit]
 
+    def keep_rotations(self, rotations: Sequence[KeyRotation]) -> int:
+        new = [r for r in rotations if (r.workspace_id, r.key_id) not in self._s.rotations]
+        self._s.rotations.update({(r.workspace_id, r.key_id): r for r in new})
+        return len(new)
+
+    def rotations(self, workspace_id: str) -> list[KeyRotation]:
+        return sorted((r for (w, _), r in self._s.rotations.items() if w == workspace_id),
+                      key=lambda r: r.created_at, reverse=True)
+
     def get(self, workspace_id: str, tree_size: int) -> SignedCheckpoint | None:
         return self._s.checkpoints.get((workspace_id, tree_size))
 
@@ -930,7 +940,7 @@ class _ViewerLinkRepo:
 
 _TABLES = ("workspaces", "api_keys", "events", "heads", "idempotency", "exports", "anchors",
            "streams", "deliveries", "alert_rules", "alerts", "alert_windows", "tiles",
-           "checkpoints", "anchor_notes", "viewer_links")
+           "checkpoints", "anchor_notes", "viewer_links", "rotations")
 
 
 class InMemoryUnitOfWork:

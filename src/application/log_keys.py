@@ -5,22 +5,25 @@ One Ed25519 key per installation signs every workspace's checkpoints; each works
 has its own origin, ``<log name>/<workspace id>``, which is also the key's name in its
 signatures. Keys it replaced (rotation) still sign beside it, so whatever pinned one of
 them keeps checking what the log signs, and each hands its log over to the current key in
-a rotation note that monitors follow.
+a rotation note that monitors follow. The notes are kept once signed (``countersign``), so
+the chain of hand-overs outlives the keys that signed it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from application.ports.signing import SignatureChecker, Signer
-from domain.checkpoints import origin_of
+from domain.checkpoints import KeyRotation, origin_of
 from domain.signed_notes import (
     InvalidNote,
     Note,
     b64,
     key_id,
     parse_note,
+    parse_verifier_key,
     rotation_text,
     signature_by,
     signature_line,
@@ -31,8 +34,9 @@ from domain.signed_notes import VerifierKey as ParsedVerifierKey
 
 @dataclass(frozen=True)
 class RetiredKey:
-    """A key the log's key replaced: it still co-signs, and its rotation note (signed by
-    it) names the current key as its successor."""
+    """A key the log's key replaced: while configured it co-signs, and its rotation note
+    (signed by it) names its successor - the current key, or the next of an earlier
+    rotation, whose note was kept."""
 
     key_id: str
     public_key: str
@@ -61,12 +65,21 @@ class LogKeys:
     def origin(self, workspace_id: str) -> str:
         return origin_of(self._log_name, workspace_id)
 
-    def key(self, workspace_id: str) -> LogKey:
+    def key(self, workspace_id: str, kept: Sequence[KeyRotation] = ()) -> LogKey:
+        """The workspace's key, and the keys it replaced: those configured, then those
+        whose rotation notes were ``kept`` after they left the settings."""
         origin, public = self.origin(workspace_id), self._signer.public_key()
         current = verifier_key(origin, public)
+        previous = [self._retired(origin, signer, current) for signer in self.previous]
+        listed = {old.key_id for old in previous} | {key_id(origin, public).hex()}
+        previous += [_kept(rotation) for rotation in kept if rotation.key_id not in listed]
         return LogKey(origin, origin, key_id(origin, public).hex(), b64(public), current,
-                      tuple(self._retired(origin, signer, current)
-                            for signer in self.previous))
+                      tuple(previous))
+
+    def rotations(self, workspace_id: str, at: datetime) -> list[KeyRotation]:
+        """The rotation notes of the configured previous keys, to keep."""
+        return [KeyRotation(workspace_id, old.key_id, old.verifier_key, old.rotation, at)
+                for old in self.key(workspace_id).previous]
 
     @staticmethod
     def _retired(origin: str, signer: Signer, successor: str) -> RetiredKey:
@@ -112,6 +125,21 @@ class LogKeys:
         return any((first.name, first.key_id) == (origin, key_id(origin, signer.public_key()))
                    for signer in self._all())
 
+    def countersigned_after_rotation(self, workspace_id: str, note: str,
+                                     retired: set[str]) -> bool:
+        """Whether the note was signed first by a key the log retired (one of the ``retired``
+        key ids, whose rotation notes were kept) and last by the current key, as
+        ``countersign`` leaves a checkpoint signed before a rotation (not checked). A
+        process left on a key retired since finds another key's signature last."""
+        try:
+            signatures = parse_note(note).signatures
+        except InvalidNote:
+            return False
+        origin = self.origin(workspace_id)
+        first, last = signatures[0], signatures[-1]
+        return first.name == origin and first.key_id.hex() in retired and \
+            (last.name, last.key_id) == (origin, key_id(origin, self._signer.public_key()))
+
     def countersigned(self, workspace_id: str, note: str) -> str | None:
         """The note (a checkpoint or an anchor) with the current key's signature, added
         when a key it replaced signed it; None when no key of the log's did (a note
@@ -148,3 +176,8 @@ class LogKeys:
 
     def _all(self) -> tuple[Signer, ...]:
         return (self._signer, *self.previous)
+
+
+def _kept(rotation: KeyRotation) -> RetiredKey:
+    public = parse_verifier_key(rotation.verifier_key).public_key
+    return RetiredKey(rotation.key_id, b64(public), rotation.verifier_key, rotation.note)

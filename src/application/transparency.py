@@ -49,7 +49,11 @@ class TransparencyLog:
         return self.keys.origin(workspace_id)
 
     def key(self, workspace_id: str) -> LogKey:
-        return self.keys.key(workspace_id)
+        """The workspace's key and every key it replaced, those no longer configured by
+        the rotation notes kept of them."""
+        with self._uow_factory(read_only=True) as uow:
+            kept = uow.checkpoints.rotations(workspace_id)
+        return self.keys.key(workspace_id, kept)
 
     def sign_text(self, workspace_id: str, text: str) -> str:
         return self.keys.sign_text(workspace_id, text)
@@ -76,13 +80,18 @@ class TransparencyLog:
         (its first signature: the others co-sign) is neither this process's nor one it
         replaced, under the name it signs with: a key lost, mistyped, differing between
         machines or older than the rest's, or AUDITRAIL_LOG_NAME changed. None when it is
-        this log's, or nothing is signed. Only the signature lines are read: a check at
-        start, not a verification."""
+        this log's, or nothing is signed. A checkpoint signed before a rotation whose
+        key is gone from the settings is this log's too, once countersigned. Only the
+        signature lines are read: a check at start, not a verification."""
         with self._uow_factory(read_only=True) as uow:
             checkpoint = uow.checkpoints.most_recent()
-        if checkpoint is None:
-            return None
-        if self.keys.signed_first_by_own(checkpoint.workspace_id, checkpoint.note):
+            if checkpoint is None or self.keys.signed_first_by_own(checkpoint.workspace_id,
+                                                                   checkpoint.note):
+                return None
+            retired = {kept.key_id for kept in uow.checkpoints.rotations(
+                checkpoint.workspace_id)}
+        if self.keys.countersigned_after_rotation(checkpoint.workspace_id, checkpoint.note,
+                                                  retired):
             return None
         return checkpoint.workspace_id
 

@@ -20,3 +20,19 @@ def origin_of(log_name: str, workspace_id: str) -> str:
     """``<log name>/<workspace id>``: each workspace's log has an identity of its own,
     and the key's name in its signatures is this origin."""
     return f"{log_name}/{workspace_id}"
+
+
+@dataclass(frozen=True)
+class KeyRotation:
+    """A retired signing key's hand-over of a workspace's log to its successor, kept once
+    signed: whatever pinned the retired key - a monitor that has not run since, an
+    auditor's copy of its verifier key - can follow it after the key itself is gone."""
+
+    workspace_id: str
+    key_id: str
+    """The retired key's id (hex), under the workspace's log name."""
+    verifier_key: str
+    """The retired key's."""
+    note: str
+    """The rotation note the retired key signed, naming its successor."""
+    created_at: datetime

@@ -17,11 +17,13 @@ from domain.merkle import CompactRange, verify_inclusion
 from domain.signed_notes import (
     Checkpoint,
     InvalidNote,
+    Note,
     SignatureCheck,
     VerifierKey,
     parse_checkpoint,
     parse_note,
     signature_by,
+    successors,
     unb64,
 )
 
@@ -39,14 +41,19 @@ class EvidenceCheck:
     frontier: CompactRange | None
     proofs: Mapping[str, list[str]] | None
     rows: int = 0
+    signed_by: VerifierKey | None = None
+    """The key whose signature was checked: the one pinned, or one it was rotated to."""
 
     @classmethod
     def of(cls, evidence: Mapping[str, Any], key: VerifierKey,
            verify: SignatureCheck) -> EvidenceCheck:
-        """The evidence read and its checkpoint's signature checked with ``key``, before
-        any row is: a checkpoint the key did not sign proves nothing."""
+        """The evidence read and its checkpoint's signature checked with ``key`` - or,
+        when the log's key was rotated since it was pinned, with the key its rotation
+        notes lead to, each signed by the key before - before any row is: a checkpoint
+        the key did not sign proves nothing."""
         try:
             note = parse_note(_text(evidence, "checkpoint"))
+            key = _signer(note, key, evidence.get("rotations"), verify)
             signature = signature_by(note, key)
             checkpoint = parse_checkpoint(note.text)
         except InvalidNote as exc:
@@ -72,7 +79,8 @@ class EvidenceCheck:
                 raise EvidenceFailed("the evidence has neither a frontier nor proofs")
         except (InvalidNote, ValueError, TypeError) as exc:
             raise EvidenceFailed(f"the evidence's frontier: {exc}") from None
-        return cls(checkpoint, first, last, _number(evidence, "row_count"), frontier, proofs)
+        return cls(checkpoint, first, last, _number(evidence, "row_count"), frontier, proofs,
+                   signed_by=key)
 
     def feed(self, document: Mapping[str, Any], leaf: bytes) -> None:
         """One row, in file order, with its leaf hash."""
@@ -111,6 +119,26 @@ class EvidenceCheck:
         elif self.proofs is not None and len(self.proofs) != self.rows:
             raise EvidenceFailed(f"the evidence proves {len(self.proofs)} events, the file "
                                  f"holds {self.rows}")
+
+
+def _signer(note: Note, pinned: VerifierKey, rotations: Any,
+            verify: SignatureCheck) -> VerifierKey:
+    """``pinned``, unless the note carries no signature of it and the evidence's rotation
+    notes lead from it to a key whose signature it carries (the newest such)."""
+    if _signature_of(note, pinned) is not None or not isinstance(rotations, list):
+        return pinned
+    notes = [rotation for rotation in rotations if isinstance(rotation, str)]
+    for successor in reversed(successors(pinned, notes, verify)):
+        if _signature_of(note, successor) is not None:
+            return successor
+    return pinned
+
+
+def _signature_of(note: Note, key: VerifierKey) -> bytes | None:
+    try:
+        return signature_by(note, key)
+    except InvalidNote:
+        return None
 
 
 def _text(evidence: Mapping[str, Any], name: str) -> str:

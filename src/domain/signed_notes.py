@@ -223,3 +223,16 @@ def successor_of(pinned: VerifierKey, rotations: Iterable[str],
                 verify(pinned.public_key, parsed.text.encode("utf-8"), signature):
             return rotation.successor
     return None
+
+
+def successors(pinned: VerifierKey, rotations: Iterable[str],
+               verify: SignatureCheck) -> list[VerifierKey]:
+    """The keys the log went to from ``pinned``, oldest first, each named in a rotation
+    note signed by the one before it: a key rotated twice while a monitor slept, or an
+    export proven with the key pinned before both rotations, still leads to the key that
+    signs now."""
+    notes, chain, key = list(rotations), [], pinned
+    while (key := successor_of(key, notes, verify)) is not None and \
+            key not in chain and key != pinned:
+        chain.append(key)
+    return chain

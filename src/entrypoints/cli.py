@@ -35,6 +35,7 @@ from domain.hash_chain import ChainHead, document_core
 from domain.merkle import leaf_hash
 from domain.scopes import ALL_SCOPES
 from domain.signed_notes import InvalidNote, parse_verifier_key
+from domain.signed_notes import verifier_key as verifier_key_text
 from domain.streams import FAILING
 from domain.timestamps import InvalidTimestamp, format_timestamp, parse_timestamp
 from domain.verification import (
@@ -552,6 +553,11 @@ def verify(file: Path, partial: bool, checkpoints: tuple[ChainHead, ...],
             else "each is included in"
         click.echo(f"evidence: {check.rows} rows are in the log {check.checkpoint.origin}, "
                    f"{proved} its signed tree of size {check.checkpoint.tree_size}")
+        signer = check.signed_by
+        if signer is not None and signer != parse_verifier_key(verifier_key or ""):
+            click.echo(f"the log's key was rotated since the one given: its rotation notes "
+                       f"lead to {verifier_key_text(signer.name, signer.public_key)}, which "
+                       f"signed the checkpoint")
 
 
 def _evidence(file: Path, evidence: Path | None,
@@ -715,7 +721,8 @@ def countersign_log() -> None:
     """Sign every stored checkpoint and retention anchor with AUDITRAIL_SIGNING_KEY.
 
     The last step of a rotation: run it once every process has the new key (with the old
-    one in AUDITRAIL_PREVIOUS_SIGNING_KEYS); afterwards nothing stored needs the old key.
+    one in AUDITRAIL_PREVIOUS_SIGNING_KEYS); afterwards nothing stored needs the old key,
+    and each workspace's rotation note is kept, for monitors that pinned the old key.
     """
     last_said = time.monotonic()
 
@@ -728,7 +735,8 @@ def countersign_log() -> None:
 
     outcome = _container().countersign_log().execute(progress)
     click.echo(f"countersigned {outcome.checkpoints} checkpoint(s) and {outcome.anchors} "
-               f"retention anchor(s) with the current signing key")
+               f"retention anchor(s) with the current signing key; kept "
+               f"{outcome.rotations} rotation note(s)")
     for unreadable in outcome.unreadable:
         click.echo(f"unreadable: {unreadable} is signed by no key in AUDITRAIL_SIGNING_KEY "
                    f"or AUDITRAIL_PREVIOUS_SIGNING_KEYS; left as it is", err=True)

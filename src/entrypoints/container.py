@@ -237,7 +237,7 @@ class Container(containers.DeclarativeContainer):
         previous=providers.Callable(_previous_signers, settings, signer))
     log_reader = providers.Factory(LogReader, uow_factory=uow.provider, log=transparency_log)
     countersign_log = providers.Factory(CountersignLog, uow_factory=uow.provider,
-                                        keys=transparency_log.provided.keys)
+                                        keys=transparency_log.provided.keys, clock=clock)
     export_evidence = providers.Factory(ExportEvidence, uow_factory=uow.provider,
                                         log=transparency_log)
     verify_chain = providers.Factory(VerifyChain, uow_factory=uow.provider,

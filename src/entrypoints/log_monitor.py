@@ -27,7 +27,7 @@ from domain.signed_notes import (
     parse_note,
     parse_verifier_key,
     signature_by,
-    successor_of,
+    successors,
 )
 from domain.signed_notes import verifier_key as verifier_key_of
 
@@ -78,9 +78,9 @@ def run_monitor(url: str, api_key: str, state_file: Path, verifier_key: str | No
 def _successor(client: httpx.Client, note: str, key: VerifierKey,
                verify: SignatureCheck) -> VerifierKey | None:
     """The key the pinned one handed the log over to, when the checkpoint is signed by
-    another key besides (or instead of) it, the log publishes a rotation note the pinned
-    key signed, and the key it names signed the checkpoint; None otherwise (and the pinned
-    key must have signed)."""
+    another key besides (or instead of) it, the log publishes rotation notes leading there
+    from the pinned key, each signed by the key before, and the key they lead to signed the
+    checkpoint; None otherwise (and the pinned key must have signed)."""
     try:
         signatures = parse_note(note).signatures
     except InvalidNote:
@@ -93,14 +93,13 @@ def _successor(client: httpx.Client, note: str, key: VerifierKey,
         return None
     rotations = [entry.get("rotation") for entry in previous or []
                  if isinstance(entry, dict) and isinstance(entry.get("rotation"), str)]
-    successor = successor_of(key, rotations, verify)
-    if successor is None:
-        return None
-    try:
-        _checked(note, successor, verify)
-    except MonitorFailed:
-        return None  # not followed until the key it names signs what is served
-    return successor
+    for successor in reversed(successors(key, rotations, verify)):  # the newest first
+        try:
+            _checked(note, successor, verify)
+        except MonitorFailed:
+            continue  # not followed until the key it names signs what is served
+        return successor
+    return None
 
 
 def _checked(note: str, key: VerifierKey, verify: SignatureCheck) -> tuple[int, bytes]:

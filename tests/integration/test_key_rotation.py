@@ -154,12 +154,13 @@ def test_a_rotated_key_keeps_what_was_signed_and_hands_the_log_over(
     finally:
         second.close()
 
-    third = restarted(first, new)  # the old key dropped, once every monitor followed
+    third = restarted(first, new)  # the old key dropped from the settings
     try:
         ingest(third, key, 5)
         latest = signed(third, key, 20)
         assert signed_by(latest, new_vkey) and not signed_by(latest, old)
-        assert log_key(third, key)["previous_keys"] == []
+        # Its rotation note was kept by countersign: still served, as signed then.
+        assert log_key(third, key)["previous_keys"] == published["previous_keys"]
         for each in (key, idle_key, retained_key):  # nothing stored needs the old key now
             assert verify_report(third, each)["valid"] is True, verify_report(third, each)
         assert verify_report(third, retained_key)["anchor"]["sequence"] == 2
@@ -167,10 +168,50 @@ def test_a_rotated_key_keeps_what_was_signed_and_hands_the_log_over(
         with monitoring(app):
             said = log_monitor.run_monitor("http://log", key, state, None, CHECK)
             assert "consistent with size 15" in said and "rotated" not in said
-            with pytest.raises(log_monitor.MonitorFailed, match="not one the pinned key"):
-                log_monitor.run_monitor("http://log", key, tmp_path / "late.json", old, CHECK)
+            # A monitor that pinned the old key and slept through it all follows too.
+            late = log_monitor.run_monitor("http://log", key, tmp_path / "late.json", old,
+                                           CHECK)
+            assert f"now pinned {new_vkey}" in late
+        # So does an auditor proving a new export with the key pinned before.
+        evidence = export_file(third, key, tmp_path / "later.ndjson")
+        assert "rotations" in evidence
+        proved = offline(tmp_path / "later.ndjson", evidence, old)
+        assert proved.exit_code == 0, proved.output
+        assert f"rotation notes lead to {new_vkey}" in proved.output
     finally:
         third.close()
+
+
+def test_countersigned_and_dropped_at_once_the_new_key_alone_signs_on(first: Stack) -> None:
+    """The whole rotation in one maintenance window, nothing signed in between: the latest
+    checkpoint is still first-signed by the old key, countersigned by the new one."""
+    _, key = first.new_workspace()
+    ingest(first, key, 3)
+    signed(first, key, 3)
+    old_seed = first.settings.signing_key or first.settings.signing_key_file.read_text()
+    first.close()
+    new = new_seed()
+    second = restarted(first, new, old_seed.strip())
+    try:
+        outcome = second.container.countersign_log().execute()
+        assert (outcome.checkpoints, outcome.rotations) == (1, 1)
+        assert second.container.countersign_log().execute().rotations == 0  # kept already
+        kept = log_key(second, key)["previous_keys"]
+    finally:
+        second.close()
+    third = restarted(first, new)
+    try:
+        assert third.container.transparency_log().stranger() is None  # would start
+        assert log_key(third, key)["previous_keys"] == kept
+        assert third.container.transparency_log().keys.previous == ()
+    finally:
+        third.close()
+    stale = restarted(first, new_seed(), new)  # rotated again; then a machine left on `new`
+    try:
+        stale.container.countersign_log().execute()
+    finally:
+        stale.close()
+    assert restarted(first, new).container.transparency_log().stranger() is not None
 
 
 def test_a_monitor_does_not_follow_a_key_the_pinned_one_did_not_name(
@@ -290,7 +331,9 @@ def test_the_operator_prints_the_key_to_publish_and_countersigns(tmp_path: Path)
     assert first.exit_code == 0, first.output
     assert "countersigned 1 checkpoint(s) and 0 retention anchor(s)" in first.output
     assert "… 1 note(s) read, 1 checkpoint(s) countersigned so far" in first.output
-    assert "countersigned 0 checkpoint(s)" in run("countersign").output  # done already
+    assert "kept 1 rotation note(s)" in first.output
+    again = run("countersign").output
+    assert "countersigned 0 checkpoint(s)" in again and "kept 0 rotation" in again  # done
 
 
 def test_serve_and_worker_refuse_to_sign_on_a_log_another_key_signed(

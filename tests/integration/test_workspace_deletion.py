@@ -4,6 +4,7 @@ signed log intact."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -67,8 +68,23 @@ def populate(stack: Stack, hooks: Receiver) -> dict[str, Any]:
                              json={"filters": {}}).json
     stack.deliver_until(lambda: stack.client.get(
         f"/api/v1/exports/{export['id']}", headers=bearer(admin)).json["status"] == "completed")
+    keep_a_rotation_note(stack, workspace_id)
     return {"id": workspace_id, "admin": admin, "reader": reader, "export": export["id"],
             "viewer": parse_qs(urlsplit(link["url"]).fragment)["token"][0]}
+
+
+def keep_a_rotation_note(stack: Stack, workspace_id: str) -> None:
+    """As ``auditrail signing-key countersign`` keeps one after a rotation (to a new key,
+    here, that nothing else uses)."""
+    from adapters.security.signing import Ed25519Signer, Ed25519Verifier, new_seed, seed_from
+    from application.log_keys import LogKeys
+
+    keys = LogKeys(Ed25519Signer(seed_from(new_seed())), [stack.container.signer()],
+                   Ed25519Verifier(), stack.settings.effective_log_name)
+    with stack.container.uow() as uow:
+        assert uow.checkpoints.keep_rotations(keys.rotations(workspace_id,
+                                                             datetime.now(UTC))) == 1
+        uow.commit()
 
 
 def export_file(stack: Stack, workspace: dict[str, Any]) -> Path:

@@ -23,6 +23,7 @@ from domain.signed_notes import (
     parse_verifier_key,
     signature_by,
     successor_of,
+    successors,
 )
 from tests.fakes import FakeSignatureChecker, FakeSigner
 from tests.unit.test_use_cases import World
@@ -374,7 +375,7 @@ def test_a_checkpoint_no_known_key_signed_is_never_countersigned(world: World) -
     rotated(world)
     assert world.log.latest(world.workspace.id).note == forged
     assert verified(world)[:2] == (False, "checkpoint_mismatch")
-    outcome = CountersignLog(world.uow, world.log.keys).execute()
+    outcome = CountersignLog(world.uow, world.log.keys, world.clock).execute()
     assert (outcome.checkpoints, outcome.unreadable) == (
         0, [f"{world.workspace.id}: checkpoint of size 4"])
 
@@ -388,11 +389,11 @@ def test_countersigning_leaves_nothing_stored_that_needs_the_old_key(world: Worl
     world.log.sign(world.workspace.id)  # size 9
     rotated(world)
     seen: list[tuple[int, int, int]] = []
-    outcome = CountersignLog(world.uow, world.log.keys).execute(
+    outcome = CountersignLog(world.uow, world.log.keys, world.clock).execute(
         lambda so_far, read: seen.append((read, so_far.checkpoints, so_far.anchors)))
     assert (outcome.checkpoints, outcome.anchors, outcome.unreadable) == (2, 1, [])
     assert seen == [(2, 2, 0), (3, 2, 1)]  # after the checkpoints' batch, the anchors'
-    again = CountersignLog(world.uow, world.log.keys).execute()
+    again = CountersignLog(world.uow, world.log.keys, world.clock).execute()
     assert (again.checkpoints, again.anchors) == (0, 0)  # a rerun finds them done
     world.log = log_of(world, NEXT_KEY)  # the old key dropped
     assert verified(world) == (True, None, None)
@@ -438,3 +439,75 @@ def test_a_log_last_signed_by_a_key_the_process_lacks_is_named(world: World) -> 
     assert log_of(world, FakeSigner(b"a typo")).stranger() == world.workspace.id
     renamed = log_of(world, NEXT_KEY, name="audit.example")
     assert renamed.stranger() == world.workspace.id  # the same key under another name
+
+
+THIRD_KEY = FakeSigner(b"the key after the next")
+
+
+def test_countersigning_keeps_the_rotation_notes_that_outlive_the_old_key(
+        world: World) -> None:
+    linked(world, 4)
+    world.log.sign(world.workspace.id)
+    rotated(world)
+    outcome = CountersignLog(world.uow, world.log.keys, world.clock).execute()
+    assert outcome.rotations == 1
+    assert CountersignLog(world.uow, world.log.keys, world.clock).execute().rotations == 0
+    listed = world.log.key(world.workspace.id).previous
+    world.log = log_of(world, NEXT_KEY)  # the old key dropped from the settings
+    key = world.log.key(world.workspace.id)
+    assert key.previous == listed  # served from what was kept, the same note
+    assert successor_of(parse_verifier_key(key.previous[0].verifier_key),
+                        [key.previous[0].rotation], verifies) == \
+        parse_verifier_key(key.verifier_key)
+    # With nothing kept, the dropped key would be gone from GET /log/key.
+    other = CreateWorkspace(world.uow, world.clock, world.ids,
+                            world.keys).execute("Other")[0]
+    assert world.log.key(other.id).previous == ()
+
+
+def test_rotation_notes_kept_over_two_rotations_lead_from_the_first_key_to_the_last(
+        world: World) -> None:
+    first = world.signer
+    linked(world, 4)
+    world.log.sign(world.workspace.id)
+    rotated(world)
+    CountersignLog(world.uow, world.log.keys, world.clock).execute()
+    world.clock.advance(days=30)
+    world.log = log_of(world, THIRD_KEY, NEXT_KEY)  # the first key dropped, then rotated
+    CountersignLog(world.uow, world.log.keys, world.clock).execute()
+    world.log = log_of(world, THIRD_KEY)
+    key = world.log.key(world.workspace.id)
+    assert [parse_verifier_key(old.verifier_key).public_key for old in key.previous] == \
+        [NEXT_KEY.public_key(), first.public_key()]  # the newest first
+    check = FakeSignatureChecker(first, NEXT_KEY, THIRD_KEY).verify
+    start = parse_verifier_key(key.previous[1].verifier_key)
+    assert successors(start, [old.rotation for old in key.previous], check) == \
+        [parse_verifier_key(key.previous[0].verifier_key), parse_verifier_key(key.verifier_key)]
+    assert verified(world) == (True, None, None)
+
+
+def test_a_process_with_the_new_key_alone_starts_on_a_countersigned_checkpoint(
+        world: World) -> None:
+    """Rotated, countersigned and the old key dropped before anything new was signed: the
+    latest checkpoint is still first-signed by the old key, but the log handed it over."""
+    linked(world, 3)
+    world.log.sign(world.workspace.id)
+    rotated(world)
+    CountersignLog(world.uow, world.log.keys, world.clock).execute()
+    world.log = log_of(world, NEXT_KEY)
+    assert world.log.stranger() is None
+    # A machine left on a key retired since still finds another key's signature last.
+    world.log = log_of(world, THIRD_KEY, NEXT_KEY)
+    CountersignLog(world.uow, world.log.keys, world.clock).execute()
+    assert log_of(world, NEXT_KEY).stranger() == world.workspace.id
+    assert log_of(world, THIRD_KEY).stranger() is None
+    assert log_of(world, FakeSigner(b"a typo")).stranger() == world.workspace.id
+
+
+def test_without_countersigning_a_process_with_the_new_key_alone_is_refused(
+        world: World) -> None:
+    linked(world, 3)
+    world.log.sign(world.workspace.id)
+    rotated(world)
+    world.log.latest(world.workspace.id)  # countersigned, but no rotation note kept
+    assert log_of(world, NEXT_KEY).stranger() == world.workspace.id

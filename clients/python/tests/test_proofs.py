@@ -21,6 +21,7 @@ from auditrail_client.proofs import (
     node_hash,
     parse_verifier_key,
     successor_of,
+    successors,
     verify_consistency,
     verify_inclusion,
 )
@@ -174,3 +175,28 @@ def test_the_monitor_follows_the_pinned_keys_own_rotation_note(tmp_path) -> None
     with pytest.raises(MonitorAlarm, match="differs"):
         Monitor(client, signed_note(text, name, Ed25519PrivateKey.generate())[1],
                 state).check()
+
+
+def test_a_monitor_asleep_over_two_rotations_follows_both_notes(tmp_path) -> None:
+    name = "log.example/ws_1"
+    first, second, third = (Ed25519PrivateKey.generate() for _ in range(3))
+    text = f"{name}\n9\n{base64.b64encode(bytes(32)).decode()}\n"
+    first_vkey, second_vkey, third_vkey = (signed_note(text, name, key)[1]
+                                           for key in (first, second, third))
+    log, state = _Log(), tmp_path / "state.json"
+    client = type("Client", (), {"log": log})()
+    log.note = cosigned(text, name, first)
+    Monitor(client, first_vkey, state).check()
+    # Both rotations happened while it slept; neither earlier key signs any more.
+    hand_overs = [signed_note(f"{name}\nkey rotation\n{second_vkey}\n", name, first)[0],
+                  signed_note(f"{name}\nkey rotation\n{third_vkey}\n", name, second)[0]]
+    log.note, log.previous_keys = cosigned(text, name, third), [
+        {"rotation": note} for note in reversed(hand_overs)]
+    assert successors(first_vkey, hand_overs) == [parse_verifier_key(second_vkey),
+                                                  parse_verifier_key(third_vkey)]
+    assert Monitor(client, first_vkey, state).check().rotated_to == third_vkey
+    kept = json.loads(state.read_text())
+    assert (kept["verifier_key"], kept["rotated_from"]) == (third_vkey, [first_vkey])
+    log.previous_keys = [{"rotation": hand_overs[0]}]  # the second hand-over missing
+    with pytest.raises(MonitorAlarm, match="no signature by"):
+        Monitor(client, first_vkey, tmp_path / "other.json").check()

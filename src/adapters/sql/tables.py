@@ -300,6 +300,18 @@ latest_checkpoints = Table(
     Column("created_at", UtcDateTime, nullable=False),
 )
 
+key_rotations = Table(
+    # Each retired signing key's rotation note, per workspace: kept once signed, so that
+    # what pinned the retired key can follow the log after the key is gone.
+    "key_rotations", metadata,
+    Column("workspace_id", String(40), ForeignKey("workspaces.id"), nullable=False),
+    Column("key_id", String(8), nullable=False),
+    Column("verifier_key", Text, nullable=False),
+    Column("note", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("workspace_id", "key_id", name="pk_key_rotations"),
+)
+
 viewer_links = Table(
     "viewer_links", metadata,
     # the link's credential is the API key of the same id (scope "viewer")

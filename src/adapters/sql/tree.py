@@ -25,7 +25,7 @@ from adapters.sql import tables as t
 from adapters.sql.repositories import dialect_insert
 from adapters.sql.types import UtcDateTime
 from application.ports.repositories import UnsignedLog
-from domain.checkpoints import SignedCheckpoint
+from domain.checkpoints import KeyRotation, SignedCheckpoint
 from domain.cursor import ASC
 from domain.signed_notes import b64, unb64
 from domain.tiles import TileKey
@@ -136,6 +136,25 @@ class SqlCheckpointRepository:
                                 tuple_(after.workspace_id, after.tree_size))
         query = query.order_by(c.workspace_id, c.tree_size).limit(limit)
         return [_checkpoint(row) for row in self._db.execute(query).mappings()]
+
+    def keep_rotations(self, rotations: Sequence[KeyRotation]) -> int:
+        if not rotations:
+            return 0
+        table = t.key_rotations
+        statement = dialect_insert(self._db)(table).on_conflict_do_nothing(
+            index_elements=[table.c.workspace_id, table.c.key_id]).returning(table.c.key_id)
+        result = self._db.execute(statement, [  # one statement: "insertmanyvalues"
+            {"workspace_id": r.workspace_id, "key_id": r.key_id,
+             "verifier_key": r.verifier_key, "note": r.note, "created_at": r.created_at}
+            for r in rotations])
+        return len(result.all())  # the rows a conflict skipped return nothing
+
+    def rotations(self, workspace_id: str) -> list[KeyRotation]:
+        c = t.key_rotations.c
+        rows = self._db.execute(select(t.key_rotations).where(c.workspace_id == workspace_id)
+                                .order_by(c.created_at.desc(), c.key_id)).mappings()
+        return [KeyRotation(row["workspace_id"], row["key_id"], row["verifier_key"],
+                            row["note"], row["created_at"]) for row in rows]
 
     def get(self, workspace_id: str, tree_size: int) -> SignedCheckpoint | None:
         c = t.checkpoints.c

@@ -12,7 +12,7 @@ from domain.alert_evaluation import Key, WindowState
 from domain.alert_rules import AlertRule
 from domain.alerts import Alert
 from domain.api_keys import ApiKey
-from domain.checkpoints import SignedCheckpoint
+from domain.checkpoints import KeyRotation, SignedCheckpoint
 from domain.cursor import Position
 from domain.deliveries import Delivery
 from domain.event_search import EventFilters, SearchEntries
@@ -510,6 +510,15 @@ class CheckpointRepository(Protocol):
     def every(self, after: SignedCheckpoint | None, limit: int) -> list[SignedCheckpoint]:
         """Every workspace's checkpoints, by workspace and size, after ``after``: only for
         countersigning them after a rotation of the signing key."""
+        ...
+
+    def keep_rotations(self, rotations: Sequence[KeyRotation]) -> int:
+        """Store each rotation note unless one of that workspace and retired key is stored
+        already (a rerun, another process); how many were new."""
+        ...
+
+    def rotations(self, workspace_id: str) -> list[KeyRotation]:
+        """The workspace's kept rotation notes, the newest first."""
         ...
 
     def get(self, workspace_id: str, tree_size: int) -> SignedCheckpoint | None: ...

@@ -20,7 +20,7 @@ from auditrail_client.proofs import (
     check_checkpoint,
     format_verifier_key,
     parse_verifier_key,
-    successor_of,
+    successors,
 )
 
 
@@ -91,16 +91,16 @@ class Monitor:
             signed_by_pinned = False
         if signed_by_pinned and len(_split_note(note)[1]) == 1:
             return None  # the pinned key alone: nothing was rotated
-        successor = successor_of(key, [entry.get("rotation", "") for entry in
-                                       self._client.log.key().previous_keys or []
-                                       if isinstance(entry, dict)])
-        if successor is None:
-            return None
-        try:
-            check_checkpoint(note, successor)
-        except ProofInvalid:
-            return None  # not followed until the successor signs what is served
-        return successor
+        chain = successors(key, [entry.get("rotation", "") for entry in
+                                 self._client.log.key().previous_keys or []
+                                 if isinstance(entry, dict)])
+        for successor in reversed(chain):  # the newest first
+            try:
+                check_checkpoint(note, successor)
+            except ProofInvalid:
+                continue  # not followed until the key it names signs what is served
+            return successor
+        return None
 
     def _consistent(self, size: int, root: bytes, latest: SignedCheckpoint) -> None:
         if latest.tree_size < size:

@@ -102,6 +102,19 @@ def successor_of(pinned: VerifierKey | str, rotations: Sequence[str]) -> Verifie
     return None
 
 
+def successors(pinned: VerifierKey | str, rotations: Sequence[str]) -> list[VerifierKey]:
+    """The keys the log went to from ``pinned``, oldest first, each named in a rotation
+    note signed by the key before it: a key rotated twice while a monitor slept still
+    leads to the key that signs now."""
+    first = parse_verifier_key(pinned) if isinstance(pinned, str) else pinned
+    chain: list[VerifierKey] = []
+    key = successor_of(first, rotations)
+    while key is not None and key != first and key not in chain:
+        chain.append(key)
+        key = successor_of(key, rotations)
+    return chain
+
+
 def _signed_text(note: str, key: VerifierKey, what: str) -> str:
     """The note's text once ``key``'s signature over it verifies."""
     text, signatures = _split_note(note)

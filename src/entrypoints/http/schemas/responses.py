@@ -316,8 +316,9 @@ class PreviousLogKeySchema(Schema):
     public_key = fields.String(required=True, metadata={"description": "base64, 32 bytes"})
     verifier_key = fields.String(required=True)
     rotation = fields.String(required=True, metadata={
-        "description": "a signed note by this key: <origin>, 'key rotation', the current "
-                       "verifier key, one a line"})
+        "description": "a signed note by this key: <origin>, 'key rotation', its "
+                       "successor's verifier key (the current key, or the next previous "
+                       "one), one a line"})
 
 
 class LogKeySchema(Schema):
@@ -329,8 +330,10 @@ class LogKeySchema(Schema):
     verifier_key = fields.String(required=True, metadata={
         "description": "signed-note form: <name>+<key id>+<base64(0x01 || key)>"})
     previous_keys = fields.List(fields.Nested(PreviousLogKeySchema), required=True, metadata={
-        "description": "keys this one replaced (rotation), newest first: they co-sign "
-                       "checkpoints and name this key in their rotation notes"})
+        "description": "keys this one replaced (rotation): those still configured first "
+                       "(they co-sign checkpoints), then those whose rotation notes were "
+                       "kept; each note names its successor, so a chain of them leads from "
+                       "any of these keys to this one"})
 
 
 class CheckpointOutSchema(Schema):
@@ -375,6 +378,10 @@ class EvidenceSchema(Schema):
     proofs = fields.Dict(keys=fields.String(), values=fields.List(fields.String()), metadata={
         "description": "filtered exports: each row's inclusion path in the checkpoint's "
                        "tree"})
+    rotations = fields.List(fields.String(), metadata={
+        "description": "when the log's key replaced others: their rotation notes, which "
+                       "lead a verifier key pinned before a rotation to the key that signed "
+                       "the checkpoint"})
 
 
 def page_of(item: type[Schema], name: str) -> type[Schema]:

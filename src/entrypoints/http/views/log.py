@@ -112,6 +112,8 @@ def _evidence_json(evidence: Evidence) -> Iterator[str]:
             "first_sequence": evidence.first_sequence,
             "last_sequence": evidence.last_sequence, "row_count": evidence.row_count,
             "file_sha256": evidence.file_sha256, "checkpoint": evidence.checkpoint}
+    if evidence.key.previous:  # for whoever pinned a key the log's key replaced
+        head["rotations"] = [old.rotation for old in evidence.key.previous]
     if evidence.frontier is not None:
         yield json.dumps({**head, "frontier": [b64(h) for h in evidence.frontier]})
         return
