@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import socket
+import subprocess
 import threading
 import urllib.request
 from collections.abc import Iterator
@@ -22,7 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from adapters.security.signing import Ed25519Signer, new_seed, seed_from
-from domain.signed_notes import signature_line
+from domain.signed_notes import rotation_text, signature_line, verifier_key
 from tests.geo_db import LONDON_V4, build_city_database
 from tests.integration.processes import environment, start_server, stop
 from tests.integration.stacks import embedded_stack
@@ -62,7 +63,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
          "metadata": {"n": n}}
         for n in range(80)]})
     try:
-        yield {"base": base, "admin": admin}
+        yield {"base": base, "admin": admin, "signing_key": setup.settings.signing_key_file}
     finally:
         stop(process)
 
@@ -222,6 +223,52 @@ def test_a_widened_search_a_revoked_link_and_a_link_without_token_say_so(server,
     wait(browser, lambda d: "incomplete" in text(d, "status"))
 
 
+def test_a_link_made_before_a_rotation_verifies_once_the_old_key_is_gone(
+        tmp_path: Path, browser: Any) -> None:
+    """The link's URL pins the key of its day; the operator rotated, countersigned and
+    dropped that key. The reader's browser follows its rotation note to the new key."""
+    from tests.integration.processes import AUDITRAIL, wait_for
+    setup = embedded_stack(tmp_path / "var")
+    _, admin = setup.new_workspace()
+    setup.close()
+    settings = {"data_dir": str(tmp_path / "var"), "checkpoint_seconds": "1"}
+
+    def serve(name: str, **keys: str) -> tuple[Any, str]:
+        return start_server(environment(**settings, **keys), tmp_path / f"{name}.log")
+
+    def events(base: str, count: int) -> None:
+        call(base, "POST", "/api/v1/events/batch", admin, {"events": [
+            {"action": "user.login", "actor": {"id": f"usr_{n}", "type": "user"}}
+            for n in range(count)]})
+
+    process, base = serve("before")
+    try:
+        events(base, 3)
+        link = call(base, "POST", "/api/v1/viewer-links", admin, {"expires_in_seconds": 900})
+        assert wait_for(lambda: call(base, "GET", "/api/v1/events/verify", admin)
+                        ["checked"] == 3, 10)
+    finally:
+        stop(process)
+    old, new = (tmp_path / "var" / "signing_key").read_text().strip(), new_seed()
+    countersigned = subprocess.run(
+        [AUDITRAIL, "signing-key", "countersign"], capture_output=True, text=True, env=environment(
+            **settings, signing_key=new, previous_signing_keys=old), check=False)
+    assert "kept 1 rotation note(s)" in countersigned.stdout, countersigned.stderr
+    process, base = serve("after", signing_key=new)  # the old key in no setting any more
+    try:
+        events(base, 2)  # signed by the new key alone
+        assert wait_for(lambda: call(base, "GET", "/api/v1/events/verify", admin)
+                        ["checked"] == 5, 10)
+        parts = urlsplit(link["url"])  # the link's own, on the restarted server's port
+        browser.get(f"{base}{parts.path}#{parts.fragment}")
+        wait(browser, lambda d: len(rows(d)) == 5)
+        rows(browser)[0].click()
+        wait(browser, lambda d: "Verified in signed log of" in text(d, "verification"))
+        assert "ok" in browser.find_element("id", "verification").get_attribute("class")
+    finally:
+        stop(process)
+
+
 def test_a_tampered_proof_shows_the_warning(server, browser) -> None:
     link = viewer_link(server, filters={})
     with tampering_proxy(server["base"]) as proxy:
@@ -246,12 +293,21 @@ def test_the_pages_own_logic_passes_its_checks_in_the_browser(server, browser) -
     # after a rotation of the log's key: the new key's signature first, the link's after
     text, _, signatures = proof["checkpoint"].rpartition("\n\n")
     origin, successor = text.split("\n", 1)[0], Ed25519Signer(seed_from(new_seed()))
-    cosigned = dict(proof, checkpoint=f"{text}\n\n" + signature_line(
-        origin, successor.public_key(), successor.sign(f"{text}\n".encode())) + signatures)
+    successor_line = signature_line(origin, successor.public_key(),
+                                    successor.sign(f"{text}\n".encode()))
+    cosigned = dict(proof, checkpoint=f"{text}\n\n{successor_line}{signatures}")
+    # ... and once the link's key is gone: the successor's signature alone, which the
+    # link's key handed the log over to in a rotation note (kept, served by /log/key)
+    rotated = dict(proof, checkpoint=f"{text}\n\n{successor_line}")
+    own = Ed25519Signer(seed_from(server["signing_key"].read_text()))
+    hand_over = rotation_text(origin, verifier_key(origin, successor.public_key()))
+    rotation, forged = (f"{hand_over}\n" + signature_line(origin, signer.public_key(),
+                                                         signer.sign(hand_over.encode()))
+                        for signer in (own, successor))  # forged: not by the link's key
     flipped = bytearray(base64.b64decode(proof["root_hash"]))
     flipped[0] ^= 1
     results = browser.execute_async_script("""
-        const [proof, broken, cosigned, key, done] = arguments;
+        const [proof, broken, cosigned, rotated, rotation, forged, key, done] = arguments;
         const base = document.querySelector('script[type=module]').src.replace(/[^/]*$/, '');
         const {verifyProof, parseVerifierKey} = await import(base + 'proofs.js');
         const {searchParams, searchFilters} = await import(base + 'query.js');
@@ -262,14 +318,20 @@ def test_the_pages_own_logic_passes_its_checks_in_the_browser(server, browser) -
           good: await outcome(() => verifyProof(proof, key)),
           broken: await outcome(() => verifyProof(broken, key)),
           cosigned: await outcome(() => verifyProof(cosigned, key)),
+          rotated: await outcome(() => verifyProof(rotated, key, [rotation])),
+          unfollowed: await outcome(() => verifyProof(rotated, key)),
+          forged: await outcome(() => verifyProof(rotated, key, [forged])),
           badKey: await outcome(() => parseVerifierKey(
             key.replace(/\\+[0-9a-f]{8}\\+/, '+00000000+'))),
           query: searchParams({action: 'user.', actor_id: ' usr_1 ', since: ''}, 'abc').toString(),
           days: searchFilters({since: '2026-12-31', until: '2026-12-31'}),
           midnights: [new Date(2026, 11, 31), new Date(2027, 0, 1)].map((d) => d.toISOString()),
         });
-    """, proof, broken, cosigned, key)
+    """, proof, broken, cosigned, rotated, rotation, forged, key)
     assert results["good"] == "ok" and results["cosigned"] == "ok"
+    assert results["rotated"] == "ok"
+    assert results["unfollowed"].startswith("no signature by")
+    assert results["forged"].startswith("no signature by")  # not the link's key's note
     assert "not in the signed tree" in results["broken"]
     assert "does not match" in results["badKey"]
     assert results["query"] == "limit=50&order=desc&action=user.*&actor_id=usr_1&cursor=abc"

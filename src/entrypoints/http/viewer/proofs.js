@@ -71,10 +71,10 @@ function hexOf(bytes) {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-// The checkpoint in a signed note, once the pinned key's signature over it verifies.
-// Other keys' signatures are passed over: after a rotation of the log's key the note is
-// signed by the new key and co-signed by the old, under the same name.
-export async function checkCheckpoint(note, key) {
+// A signed note's text, once the key's signature over it verifies. Other keys' signatures
+// are passed over: after a rotation of the log's key a checkpoint is signed by the new key
+// and co-signed by the old, under the same name.
+async function signedText(note, key) {
   const cut = note.lastIndexOf("\n\n");
   if (cut < 0 || !note.endsWith("\n")) throw new Error("not a signed note");
   const text = note.slice(0, cut + 1);
@@ -89,15 +89,57 @@ export async function checkCheckpoint(note, key) {
   const valid = await crypto.subtle.verify({ name: "Ed25519" }, publicKey,
     signature.slice(4), encoder.encode(text));
   if (!valid) throw new Error("the checkpoint's signature does not verify");
+  return text;
+}
+
+// The checkpoint in a signed note, once the pinned key's signature over it verifies.
+export async function checkCheckpoint(note, key) {
+  const text = await signedText(note, key);
   const [origin, size, root] = text.split("\n");
   if (origin !== key.name) throw new Error(`the checkpoint is of another log (${origin})`);
   return { origin, treeSize: Number(size), rootHash: fromBase64(root) };
 }
 
-// The whole check of a proof as GET /events/{id}/proof returns it.
-export async function verifyProof(proof, verifierKey) {
-  const key = await parseVerifierKey(verifierKey);
-  const checkpoint = await checkCheckpoint(proof.checkpoint, key);
+// The key a rotation note signed by `key` hands its log over to, or null when the note is
+// not one (another key's, another log's, altered).
+async function successorOf(key, note) {
+  let lines;
+  try { lines = (await signedText(note, key)).split("\n"); } catch { return null; }
+  if (lines.length !== 4 || lines[0] !== key.name || lines[1] !== "key rotation") return null;
+  const next = await parseVerifierKey(lines[2]).catch(() => null);
+  return next && next.name === key.name && !equal(next.publicKey, key.publicKey) ? next : null;
+}
+
+// The keys the log went to from `key`, oldest first, each named in a rotation note
+// (GET /log/key's previous_keys[].rotation) signed by the key before it. Following them
+// trusts no one new: whoever could forge such a note could sign checkpoints with the key.
+export async function successors(key, notes) {
+  const chain = [];
+  for (let current = key; chain.length <= notes.length;) {
+    let next = null;
+    for (const note of notes) if ((next = await successorOf(current, note))) break;
+    if (!next || [key, ...chain].some((k) => equal(k.publicKey, next.publicKey))) break;
+    chain.push(next);
+    current = next;
+  }
+  return chain;
+}
+
+// The whole check of a proof as GET /events/{id}/proof returns it. A link made before the
+// log's key was rotated pins the old key: `rotations` lead it to the key that signs now.
+export async function verifyProof(proof, verifierKey, rotations = []) {
+  const pinned = await parseVerifierKey(verifierKey);
+  let checkpoint;
+  try {
+    checkpoint = await checkCheckpoint(proof.checkpoint, pinned);
+  } catch (error) {
+    checkpoint = null;
+    for (const key of (await successors(pinned, rotations)).reverse()) {
+      checkpoint = await checkCheckpoint(proof.checkpoint, key).catch(() => null);
+      if (checkpoint) break;
+    }
+    if (!checkpoint) throw error;
+  }
   const root = fromBase64(proof.root_hash);
   if (checkpoint.treeSize !== proof.tree_size || !equal(checkpoint.rootHash, root)) {
     throw new Error("the proof's tree is not the signed one");

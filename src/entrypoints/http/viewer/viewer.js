@@ -149,13 +149,22 @@ async function verify(event, attempt = 0) {
   }
   try {
     if (proof.event_id !== event.id) throw new Error("the proof is for another event");
-    const checkpoint = await verifyProof(proof, verifierKey);
+    const checkpoint = await verifyProof(proof, verifierKey).catch(async (error) => {
+      if (!error.message.startsWith("no signature by")) throw error;
+      return verifyProof(proof, verifierKey, await rotationNotes());  // the key was rotated
+    });
     const signed = await api(`/log/checkpoints/${checkpoint.treeSize}`).catch(() => null);
     const when = signed ? localTime(signed.created_at) : `size ${checkpoint.treeSize}`;
     verification(`Verified in signed log of ${when}`, "ok");
   } catch (error) {
     verification(`Warning: this event could not be verified against the signed log: ${error.message}. Do not rely on it; tell whoever shared this link.`, "warn");
   }
+}
+
+// Every rotation note the log publishes: each is checked against the key before it.
+async function rotationNotes() {
+  const key = await api("/log/key").catch(() => null);
+  return (key?.previous_keys || []).map((k) => k.rotation).filter((n) => typeof n === "string");
 }
 
 async function exportResults() {
