@@ -130,6 +130,21 @@ def test_a_checkpoint_is_accepted_only_with_the_pinned_keys_signature() -> None:
         parse_verifier_key(verifier.replace(verifier.split("+")[1], "00000000"))
 
 
+def test_a_key_pinned_before_a_rotation_checks_by_its_rotation_notes() -> None:
+    name = "log.example/ws_1"
+    old, new = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+    text = f"{name}\n7\n{base64.b64encode(bytes(32)).decode()}\n"
+    _, old_vkey = signed_note(text, name, old)
+    note, new_vkey = signed_note(text, name, new)  # the old key is gone: the new one alone
+    hand_over = f"{name}\nkey rotation\n{new_vkey}\n"
+    with pytest.raises(ProofInvalid, match="no signature by"):
+        check_checkpoint(note, old_vkey)
+    assert check_checkpoint(note, old_vkey, [signed_note(hand_over, name, old)[0]]
+                            ).tree_size == 7
+    with pytest.raises(ProofInvalid, match="no signature by"):  # a note the old key did not sign
+        check_checkpoint(note, old_vkey, [signed_note(hand_over, name, new)[0]])
+
+
 class _Log:
     """What ``Monitor`` asks of ``client.log``: a log of fixed size whose key rotates."""
 

@@ -7,7 +7,7 @@ import os
 import tempfile
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -116,11 +116,14 @@ class InclusionProof:
     checkpoint: str
 
     def verify(self, verifier_key: str | VerifierKey,
-               event: Event | Mapping[str, Any] | None = None) -> None:
+               event: Event | Mapping[str, Any] | None = None, *,
+               rotations: Sequence[str] = ()) -> None:
         """Raise ``ProofInvalid`` unless the checkpoint is signed by ``verifier_key``, says
         this proof's size and root, and the leaf is in that tree at its index; with
-        ``event``, also unless the leaf is that event (as you hold it)."""
-        signed = check_checkpoint(self.checkpoint, verifier_key)
+        ``event``, also unless the leaf is that event (as you hold it). A key pinned before
+        the log's key was rotated checks with the key its ``rotations`` (``GET /log/key``'s
+        ``previous_keys[].rotation``) lead to."""
+        signed = check_checkpoint(self.checkpoint, verifier_key, rotations)
         leaf, root = b64decode_all([self.leaf_hash, self.root_hash])
         path = b64decode_all(self.inclusion_path)
         if (signed.tree_size, signed.root_hash) != (self.tree_size, root):

@@ -63,11 +63,26 @@ def format_verifier_key(key: VerifierKey) -> str:
            f"{base64.b64encode(bytes([ED25519]) + key.public_key).decode('ascii')}"
 
 
-def check_checkpoint(note: str, key: VerifierKey | str) -> SignedCheckpoint:
+def check_checkpoint(note: str, key: VerifierKey | str,
+                     rotations: Sequence[str] = ()) -> SignedCheckpoint:
     """The checkpoint in ``note`` once its signature by ``key`` (the one you pinned)
-    verifies; raises ``ProofInvalid`` otherwise."""
+    verifies - or, when the log's key was rotated since you pinned it, by the newest key
+    ``rotations`` (``GET /log/key``'s ``previous_keys[].rotation``) lead to from it, each
+    note signed by the key before; raises ``ProofInvalid`` otherwise."""
     if isinstance(key, str):
         key = parse_verifier_key(key)
+    try:
+        return _checkpoint(note, key)
+    except ProofInvalid:
+        for successor in reversed(successors(key, rotations)):
+            try:
+                return _checkpoint(note, successor)
+            except ProofInvalid:
+                continue
+        raise
+
+
+def _checkpoint(note: str, key: VerifierKey) -> SignedCheckpoint:
     text = _signed_text(note, key, "the checkpoint")
     lines = text.split("\n")
     try:
