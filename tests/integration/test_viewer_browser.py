@@ -292,22 +292,29 @@ def test_the_pages_own_logic_passes_its_checks_in_the_browser(server, browser) -
     broken = dict(proof, leaf_index=proof["leaf_index"] ^ 1)
     # after a rotation of the log's key: the new key's signature first, the link's after
     text, _, signatures = proof["checkpoint"].rpartition("\n\n")
-    origin, successor = text.split("\n", 1)[0], Ed25519Signer(seed_from(new_seed()))
-    successor_line = signature_line(origin, successor.public_key(),
-                                    successor.sign(f"{text}\n".encode()))
-    cosigned = dict(proof, checkpoint=f"{text}\n\n{successor_line}{signatures}")
+    origin = text.split("\n", 1)[0]
+    own = Ed25519Signer(seed_from(server["signing_key"].read_text()))
+    successor, later = (Ed25519Signer(seed_from(new_seed())) for _ in range(2))
+
+    def signed_by(signer: Ed25519Signer) -> dict[str, Any]:
+        return dict(proof, checkpoint=f"{text}\n\n" + signature_line(
+            origin, signer.public_key(), signer.sign(f"{text}\n".encode())))
+
+    def hand_over(signer: Ed25519Signer, to: Ed25519Signer) -> str:
+        note = rotation_text(origin, verifier_key(origin, to.public_key()))
+        return f"{note}\n" + signature_line(origin, signer.public_key(),
+                                            signer.sign(note.encode()))
+
+    cosigned = dict(proof, checkpoint=signed_by(successor)["checkpoint"] + signatures)
     # ... and once the link's key is gone: the successor's signature alone, which the
     # link's key handed the log over to in a rotation note (kept, served by /log/key)
-    rotated = dict(proof, checkpoint=f"{text}\n\n{successor_line}")
-    own = Ed25519Signer(seed_from(server["signing_key"].read_text()))
-    hand_over = rotation_text(origin, verifier_key(origin, successor.public_key()))
-    rotation, forged = (f"{hand_over}\n" + signature_line(origin, signer.public_key(),
-                                                         signer.sign(hand_over.encode()))
-                        for signer in (own, successor))  # forged: not by the link's key
+    rotated, rotation = signed_by(successor), hand_over(own, successor)
+    forged = hand_over(successor, successor)  # not by the link's key
+    twice = [signed_by(later), [hand_over(successor, later), rotation]]  # rotated again
     flipped = bytearray(base64.b64decode(proof["root_hash"]))
     flipped[0] ^= 1
     results = browser.execute_async_script("""
-        const [proof, broken, cosigned, rotated, rotation, forged, key, done] = arguments;
+        const [proof, broken, cosigned, rotated, rotation, forged, twice, key, done] = arguments;
         const base = document.querySelector('script[type=module]').src.replace(/[^/]*$/, '');
         const {verifyProof, parseVerifierKey} = await import(base + 'proofs.js');
         const {searchParams, searchFilters} = await import(base + 'query.js');
@@ -321,15 +328,16 @@ def test_the_pages_own_logic_passes_its_checks_in_the_browser(server, browser) -
           rotated: await outcome(() => verifyProof(rotated, key, [rotation])),
           unfollowed: await outcome(() => verifyProof(rotated, key)),
           forged: await outcome(() => verifyProof(rotated, key, [forged])),
+          twice: await outcome(() => verifyProof(twice[0], key, twice[1])),
           badKey: await outcome(() => parseVerifierKey(
             key.replace(/\\+[0-9a-f]{8}\\+/, '+00000000+'))),
           query: searchParams({action: 'user.', actor_id: ' usr_1 ', since: ''}, 'abc').toString(),
           days: searchFilters({since: '2026-12-31', until: '2026-12-31'}),
           midnights: [new Date(2026, 11, 31), new Date(2027, 0, 1)].map((d) => d.toISOString()),
         });
-    """, proof, broken, cosigned, rotated, rotation, forged, key)
+    """, proof, broken, cosigned, rotated, rotation, forged, twice, key)
     assert results["good"] == "ok" and results["cosigned"] == "ok"
-    assert results["rotated"] == "ok"
+    assert results["rotated"] == results["twice"] == "ok"
     assert results["unfollowed"].startswith("no signature by")
     assert results["forged"].startswith("no signature by")  # not the link's key's note
     assert "not in the signed tree" in results["broken"]

@@ -115,7 +115,8 @@ async function successorOf(key, note) {
 // trusts no one new: whoever could forge such a note could sign checkpoints with the key.
 export async function successors(key, notes) {
   const chain = [];
-  for (let current = key; chain.length <= notes.length;) {
+  let current = key;
+  while (chain.length < notes.length) {  // no chain is longer than the notes
     let next = null;
     for (const note of notes) if ((next = await successorOf(current, note))) break;
     if (!next || [key, ...chain].some((k) => equal(k.publicKey, next.publicKey))) break;
