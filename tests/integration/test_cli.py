@@ -194,7 +194,7 @@ def test_plain_output_shows_each_secret_once_and_says_so(run) -> None:  # type: 
 
 
 def test_db_upgrade_is_idempotent(run) -> None:  # type: ignore[no-untyped-def]
-    assert "applied 15 migration(s)" in run("db", "upgrade")  # a new embedded database
+    assert "applied 16 migration(s)" in run("db", "upgrade")  # a new embedded database
     assert "nothing to apply" in run("db", "upgrade")
 
 
@@ -228,8 +228,8 @@ def test_an_unmigrated_database_is_named_with_the_fix(  # type: ignore[no-untype
     """It used to surface as a traceback about a missing table, from any command."""
     monkeypatch.setenv("AUDITRAIL_DATABASE_URL", empty_postgres)
     output = run("workspaces", "list", code=1)
-    assert "lacks 15 migration(s)" in output and "auditrail db upgrade" in output
-    assert "database is up to date: applied 15 migration(s) (0001-0015)" in run("db", "upgrade")
+    assert "lacks 16 migration(s)" in output and "auditrail db upgrade" in output
+    assert "database is up to date: applied 16 migration(s) (0001-0016)" in run("db", "upgrade")
     assert "nothing to apply" in run("db", "upgrade")
     assert run("workspaces", "list") == ""
 
