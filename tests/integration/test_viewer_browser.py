@@ -269,6 +269,57 @@ def test_a_link_made_before_a_rotation_verifies_once_the_old_key_is_gone(
         stop(process)
 
 
+def test_the_browser_keeps_the_log_it_verified_and_names_a_rewrite(
+        tmp_path: Path, browser: Any) -> None:
+    """A reader's later visit demands that the log extend the largest checkpoint their
+    browser verified: grown, it is checked and kept; rewritten or shrunk, it is named."""
+    from tests.integration.processes import wait_for
+    setup = embedded_stack(tmp_path / "var")
+    _, admin = setup.new_workspace()
+    setup.close()
+    process, base = start_server(environment(data_dir=str(tmp_path / "var"),
+                                             checkpoint_seconds="1"), tmp_path / "serve.log")
+
+    def grow_to(size: int, sent: int) -> None:
+        call(base, "POST", "/api/v1/events/batch", admin, {"events": [
+            {"action": "user.login", "actor": {"id": "usr_1", "type": "user"}}] * sent})
+        assert wait_for(lambda: [c["tree_size"] for c in call(  # processed, and signed
+            base, "GET", "/api/v1/log/checkpoints", admin)["data"]][:1] == [size], 10)
+
+    def check_newest() -> str:
+        browser.get(link["url"])
+        wait(browser, lambda d: len(rows(d)) > 0)
+        rows(browser)[0].click()
+        wait(browser, lambda d: "erif" in text(d, "verification"))  # Verified / verified
+        return text(browser, "verification")
+
+    def kept() -> Any:
+        return browser.execute_script(
+            "return JSON.parse(localStorage.getItem(Object.keys(localStorage)[0]))")
+
+    def keep(seen: dict[str, Any]) -> None:
+        """As if this browser had verified ``seen`` earlier."""
+        browser.execute_script("localStorage.setItem(Object.keys(localStorage)[0], "
+                               "JSON.stringify(arguments[0]))", seen)
+
+    try:
+        grow_to(3, 3)
+        link = call(base, "POST", "/api/v1/viewer-links", admin, {"expires_in_seconds": 900})
+        assert check_newest().startswith("Verified")
+        first = kept()
+        assert first["size"] == 3
+        grow_to(5, 2)
+        assert check_newest().startswith("Verified")  # 5 extends 3: proved, and kept
+        assert kept()["size"] == 5 and kept()["root"] != first["root"]
+        keep({**first, "root": base64.b64encode(b"x" * 32).decode()})  # another history
+        assert "its history was rewritten" in check_newest()
+        assert "warn" in browser.find_element("id", "verification").get_attribute("class")
+        keep({**first, "size": 9})  # ... or a larger log than the one now served
+        assert "holds 5 events where this browser verified 9" in check_newest()
+    finally:
+        stop(process)
+
+
 def test_a_tampered_proof_shows_the_warning(server, browser) -> None:
     link = viewer_link(server, filters={})
     with tampering_proxy(server["base"]) as proxy:
@@ -313,10 +364,17 @@ def test_the_pages_own_logic_passes_its_checks_in_the_browser(server, browser) -
     twice = [signed_by(later), [hand_over(successor, later), rotation]]  # rotated again
     flipped = bytearray(base64.b64decode(proof["root_hash"]))
     flipped[0] ^= 1
+    grown = [call(server["base"], "GET", f"/api/v1/log/consistency?from_size={size}",
+                  server["admin"]) for size in (1, 4, 7, 80)]  # powers of two and not
     results = browser.execute_async_script("""
-        const [proof, broken, cosigned, rotated, rotation, forged, twice, key, done] = arguments;
+        const [proof, broken, cosigned, rotated, rotation, forged, twice, grown, key, done] =
+          arguments;
         const base = document.querySelector('script[type=module]').src.replace(/[^/]*$/, '');
-        const {verifyProof, parseVerifierKey} = await import(base + 'proofs.js');
+        const {verifyProof, parseVerifierKey, verifyConsistency, fromBase64} =
+          await import(base + 'proofs.js');
+        const consistent = (p, alter = (r) => r) => verifyConsistency(p.from_size, p.to_size,
+          alter(fromBase64(p.from_root)), fromBase64(p.to_root), p.proof.map(fromBase64));
+        const flip = (root) => root.map((byte, i) => i === 0 ? byte ^ 1 : byte);
         const {searchParams, searchFilters} = await import(base + 'query.js');
         const outcome = async (f) => {
           try { await f(); return 'ok'; } catch (e) { return e.message; }
@@ -329,15 +387,18 @@ def test_the_pages_own_logic_passes_its_checks_in_the_browser(server, browser) -
           unfollowed: await outcome(() => verifyProof(rotated, key)),
           forged: await outcome(() => verifyProof(rotated, key, [forged])),
           twice: await outcome(() => verifyProof(twice[0], key, twice[1])),
+          grown: await Promise.all(grown.map((p) => consistent(p))),
+          rewritten: await Promise.all(grown.map((p) => consistent(p, flip))),
           badKey: await outcome(() => parseVerifierKey(
             key.replace(/\\+[0-9a-f]{8}\\+/, '+00000000+'))),
           query: searchParams({action: 'user.', actor_id: ' usr_1 ', since: ''}, 'abc').toString(),
           days: searchFilters({since: '2026-12-31', until: '2026-12-31'}),
           midnights: [new Date(2026, 11, 31), new Date(2027, 0, 1)].map((d) => d.toISOString()),
         });
-    """, proof, broken, cosigned, rotated, rotation, forged, twice, key)
+    """, proof, broken, cosigned, rotated, rotation, forged, twice, grown, key)
     assert results["good"] == "ok" and results["cosigned"] == "ok"
     assert results["rotated"] == results["twice"] == "ok"
+    assert results["grown"] == [True] * 4 and results["rewritten"] == [False] * 4
     assert results["unfollowed"].startswith("no signature by")
     assert results["forged"].startswith("no signature by")  # not the link's key's note
     assert "not in the signed tree" in results["broken"]

@@ -11,6 +11,10 @@ export function fromBase64(text) {
   return bytes;
 }
 
+export function toBase64(bytes) {
+  return btoa(String.fromCharCode(...bytes));
+}
+
 function concat(...parts) {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
@@ -45,6 +49,29 @@ export async function verifyInclusion(index, size, leaf, path, root) {
     fn = Math.floor(fn / 2); sn = Math.floor(sn / 2);
   }
   return sn === 0 && equal(r, root);
+}
+
+// RFC 9162 §2.1.4.2: the tree of size `second` extends the one of size `first`.
+export async function verifyConsistency(first, second, firstRoot, secondRoot, proof) {
+  if (first < 0 || first > second) return false;
+  if (first === second) return proof.length === 0 && equal(firstRoot, secondRoot);
+  if (first === 0) return proof.length === 0;
+  if (proof.length === 0) return false;
+  const path = Number.isInteger(Math.log2(first)) ? [firstRoot, ...proof] : [...proof];
+  let fn = first - 1, sn = second - 1;
+  while (fn % 2 === 1) { fn = Math.floor(fn / 2); sn = Math.floor(sn / 2); }
+  let fr = path[0], sr = path[0];
+  for (const c of path.slice(1)) {
+    if (sn === 0) return false;
+    if (fn % 2 === 1 || fn === sn) {
+      fr = await nodeHash(c, fr); sr = await nodeHash(c, sr);
+      while (fn !== 0 && fn % 2 === 0) { fn = Math.floor(fn / 2); sn = Math.floor(sn / 2); }
+    } else {
+      sr = await nodeHash(sr, c);
+    }
+    fn = Math.floor(fn / 2); sn = Math.floor(sn / 2);
+  }
+  return sn === 0 && equal(fr, firstRoot) && equal(sr, secondRoot);
 }
 
 // "<name>+<key id hex>+<base64(0x01 ‖ public key)>"; the id must match name and key.

@@ -2,7 +2,7 @@
 // the signed log, against the verifier key the link's host put in the URL's fragment.
 
 import { fragmentCredentials, searchFilters, searchParams } from "./query.js";
-import { verifyProof } from "./proofs.js";
+import { fromBase64, toBase64, verifyConsistency, verifyProof } from "./proofs.js";
 
 const { token, verifierKey, title, exports } = fragmentCredentials(location.hash);
 const $ = (id) => document.getElementById(id);
@@ -153,12 +153,44 @@ async function verify(event, attempt = 0) {
       if (!error.message.startsWith("no signature by")) throw error;
       return verifyProof(proof, verifierKey, await rotationNotes());  // the key was rotated
     });
+    await extendsWhatWasSeen(checkpoint);
     const signed = await api(`/log/checkpoints/${checkpoint.treeSize}`).catch(() => null);
     const when = signed ? localTime(signed.created_at) : `size ${checkpoint.treeSize}`;
     verification(`Verified in signed log of ${when}`, "ok");
   } catch (error) {
     verification(`Warning: this event could not be verified against the signed log: ${error.message}. Do not rely on it; tell whoever shared this link.`, "warn");
   }
+}
+
+// The largest checkpoint this browser verified of each log is kept (localStorage): on every
+// later check the log must extend it, so a history rewritten - or shown differently -
+// since the reader's last visit is named, whatever key signed it.
+async function extendsWhatWasSeen(checkpoint) {
+  const slot = `auditrail:checkpoint:${checkpoint.origin}`;
+  let seen = null;
+  try {
+    seen = JSON.parse(localStorage.getItem(slot) || "null");
+  } catch {
+    return;  // no storage in this frame: nothing kept, nothing to compare with
+  }
+  if (seen && Number.isSafeInteger(seen.size) && seen.size > 0 && typeof seen.root === "string") {
+    const when = localTime(seen.at);
+    if (seen.size > checkpoint.treeSize) {
+      throw new Error(`the log holds ${checkpoint.treeSize} events where this browser verified ${seen.size} on ${when}: its history was rewritten`);
+    }
+    const root = fromBase64(seen.root);
+    const proof = seen.size === checkpoint.treeSize ? { proof: [] }
+      : await api(`/log/consistency?from_size=${seen.size}&to_size=${checkpoint.treeSize}`);
+    if (!await verifyConsistency(seen.size, checkpoint.treeSize, root, checkpoint.rootHash,
+      proof.proof.map(fromBase64))) {
+      throw new Error(`the log does not extend the one this browser verified on ${when}: its history was rewritten`);
+    }
+    if (seen.size === checkpoint.treeSize) return;
+  }
+  try {
+    localStorage.setItem(slot, JSON.stringify({ size: checkpoint.treeSize,
+      root: toBase64(checkpoint.rootHash), at: new Date().toISOString() }));
+  } catch { /* storage full or refused: checked this time, not kept */ }
 }
 
 // Every rotation note the log publishes: each is checked against the key before it.
