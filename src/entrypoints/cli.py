@@ -555,8 +555,8 @@ def verify(file: Path, partial: bool, checkpoints: tuple[ChainHead, ...],
                    f"{proved} its signed tree of size {check.checkpoint.tree_size}")
         signer = check.signed_by
         if signer is not None and signer != parse_verifier_key(verifier_key or ""):
-            click.echo(f"the log's key was rotated since the one given: its rotation notes "
-                       f"lead to {verifier_key_text(signer.name, signer.public_key)}, which "
+            click.echo(f"the verifier key given has since been replaced: its rotation "
+                       f"notes lead to {verifier_key_text(signer.name, signer.public_key)}, which "
                        f"signed the checkpoint")
 
 

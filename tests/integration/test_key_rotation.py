@@ -177,6 +177,7 @@ def test_a_rotated_key_keeps_what_was_signed_and_hands_the_log_over(
         assert "rotations" in evidence
         proved = offline(tmp_path / "later.ndjson", evidence, old)
         assert proved.exit_code == 0, proved.output
+        assert "the verifier key given has since been replaced" in proved.output
         assert f"rotation notes lead to {new_vkey}" in proved.output
     finally:
         third.close()
