@@ -102,7 +102,8 @@ def test_endpoints_that_take_no_query_refuse_one_by_name(stack: Stack) -> None:
         assert response.status_code == 400, (method, path, response.status_code)
         error = response.json["error"]
         assert (error["code"], error["message"]) == \
-            ("invalid_parameter", "Unknown query parameter 'expnad'."), (method, path)
+            ("invalid_parameter",
+             "Unknown query parameter 'expnad'; this endpoint takes none."), (method, path)
     assert stack.sql("SELECT count(*) FROM events WHERE workspace_id = :w",
                      w=workspace_id)[0][0] == 0  # refused before anything was stored
 

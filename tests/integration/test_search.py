@@ -223,19 +223,30 @@ def test_invalid_parameters_are_named(stack: Stack, query: dict, name: str) -> N
     assert response.json["error"]["code"] == "invalid_parameter"
     message = response.json["error"]["message"]  # the name leads, whatever the problem
     assert message.startswith((f"Invalid query parameter '{name}': ",
-                               f"Unknown query parameter '{name}'.")), message
+                               f"Unknown query parameter '{name}';")), message
 
 
 @pytest.mark.parametrize(("query", "meant"), [
     ({"from": "2026-11-01T00:00:00Z"}, "since"), ({"page": "2"}, "cursor"),
     ({"per_page": "10"}, "limit"), ({"actor": "usr_1"}, "actor_id"),
-    ({"Country_Code": "GB"}, "country_code"), ({"targte_id": "doc_7"}, "target_id")])
+    ({"Country_Code": "GB"}, "country_code"), ({"targte_id": "doc_7"}, "target_id"),
+    ({"occurred_after": "2026-11-01T00:00:00Z"}, "since"), ({"before": "x"}, "until")])
 def test_an_unknown_parameter_names_the_one_probably_meant(stack: Stack, query: dict,
                                                            meant: str) -> None:
     _, secret = stack.new_workspace()
     [name] = query
     assert page(stack, secret, **query).json["error"]["message"] == \
         f"Unknown query parameter '{name}'; did you mean '{meant}'?"
+
+
+def test_an_unknown_parameter_with_nothing_close_lists_those_taken(stack: Stack) -> None:
+    _, secret = stack.new_workspace()
+    message = page(stack, secret, colour="red").json["error"]["message"]
+    assert message.startswith("Unknown query parameter 'colour'; this endpoint takes ")
+    taken = message.removeprefix("Unknown query parameter 'colour'; this endpoint takes ")
+    assert set(taken.rstrip(".").split(", ")) == {
+        "action", "actor_id", "actor_type", "target_id", "target_type", "ip_address",
+        "country_code", "since", "until", "status", "order", "limit", "cursor"}
 
 
 def test_an_unencoded_plus_in_an_offset_gets_a_hint(stack: Stack) -> None:

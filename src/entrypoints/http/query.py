@@ -33,15 +33,18 @@ def query_args(schema: Schema) -> dict[str, Any]:
 
 _ALIASES = {"page": "cursor", "offset": "cursor", "starting_after": "cursor",
             "per_page": "limit", "page_size": "limit", "sort": "order",
-            "from": "since", "start": "since", "to": "until", "end": "until"}
+            "from": "since", "start": "since", "after": "since",
+            "occurred_after": "since", "to": "until", "end": "until", "before": "until",
+            "occurred_before": "until"}
 """What other APIs call the parameters these endpoints take, where they take them."""
 
 
 def _unknown(name: str, known: list[str]) -> str:
     belongs = {alias: meant for alias, meant in _ALIASES.items() if meant in known}
     meant = meant_field(name, known, belongs)
-    return (f"Unknown query parameter '{name}'; did you mean '{meant}'?" if meant
-            else f"Unknown query parameter '{name}'.")
+    if meant:
+        return f"Unknown query parameter '{name}'; did you mean '{meant}'?"
+    return f"Unknown query parameter '{name}'; this endpoint takes {', '.join(known)}."
 
 
 def refuse_query() -> None:
@@ -50,7 +53,8 @@ def refuse_query() -> None:
     once a query string was seen ("?" or "&" alone hold no parameter)."""
     names = list(request.args)
     if names:
-        raise ApiError(400, "invalid_parameter", f"Unknown query parameter '{names[0]}'.")
+        raise ApiError(400, "invalid_parameter", f"Unknown query parameter '{names[0]}'; "
+                       "this endpoint takes none.")
 
 
 def header(name: str) -> str | None:
