@@ -771,6 +771,25 @@ def log_group() -> None:
     """Watch a workspace's transparency log."""
 
 
+def _seen_notes(files: tuple[str, ...]) -> list[str]:
+    """The distinct signed notes in ``files``, read before the log is asked: a file that
+    holds none is a mistake to name, not a check that passed."""
+    from entrypoints.seen_checkpoints import UnreadableFile, checkpoint_notes
+    notes: dict[str, None] = {}
+    for name in files:
+        found = 0
+        with click.open_file(name, encoding="utf-8", errors="replace") as handle:
+            try:
+                for note in checkpoint_notes(handle):
+                    notes[note] = None
+                    found += 1
+            except UnreadableFile as exc:
+                raise click.BadParameter(f"{name}: {exc}", param_hint="--seen") from None
+        if not found:
+            raise click.BadParameter(f"{name} holds no signed note", param_hint="--seen")
+    return list(notes)
+
+
 @log_group.command("monitor")
 @click.option("--url", required=True, help="Auditrail's base URL, e.g. https://audit.example.com")
 @click.option("--key", "api_key", required=True, envvar="AUDITRAIL_API_KEY",
@@ -780,15 +799,25 @@ def log_group() -> None:
 @click.option("--verifier-key", "verifier_key",
               help="The log's verifier key, pinned on the first run (and checked on later "
                    "ones); get it once from GET /log/key over a channel you trust.")
-def monitor(url: str, api_key: str, state_file: Path, verifier_key: str | None) -> None:
+@click.option("--seen", "seen_files", multiple=True,
+              type=click.Path(exists=True, dir_okay=False, allow_dash=True),
+              help="A file of checkpoints kept elsewhere, each of which must be in the "
+                   "log's history: signed notes, or JSON (one document or one a line) "
+                   "holding them as 'checkpoint' or 'note', such as saved webhook bodies "
+                   "or another monitor's state file. Repeatable; - reads stdin.")
+def monitor(url: str, api_key: str, state_file: Path, verifier_key: str | None,
+            seen_files: tuple[str, ...]) -> None:
     """Fetch the latest checkpoint, check its signature with the pinned key, demand a
-    consistency proof from the checkpoint kept last time, and keep the new one. Exit 0
-    when the log only grew; exit 1, loudly, on any inconsistency (a rewritten log); exit
-    2 when the log could not be asked (nothing checked, the state kept)."""
+    consistency proof from the checkpoint kept last time (and from each one --seen), and
+    keep the new one. Exit 0 when the log only grew; exit 1, loudly, on any inconsistency
+    (a rewritten log, or one showing readers different histories); exit 2 when the log
+    could not be asked (nothing checked, the state kept)."""
     from entrypoints.log_monitor import LogUnreachable, MonitorFailed, run_monitor
+    seen = _seen_notes(seen_files)
     try:
         click.echo(run_monitor(url, api_key, state_file, verifier_key,
-                               build_container(Settings()).signature_checker().verify))
+                               build_container(Settings()).signature_checker().verify,
+                               seen))
     except LogUnreachable as exc:
         click.echo(f"could not check: {exc}", err=True)
         sys.exit(2)

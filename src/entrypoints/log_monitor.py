@@ -13,13 +13,16 @@ import base64
 import json
 import os
 import tempfile
+import time
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from domain.merkle import verify_consistency
+from domain.merkle import EMPTY_ROOT, verify_consistency
 from domain.signed_notes import (
+    Checkpoint,
     InvalidNote,
     SignatureCheck,
     VerifierKey,
@@ -30,6 +33,9 @@ from domain.signed_notes import (
     successors,
 )
 from domain.signed_notes import verifier_key as verifier_key_of
+
+SEEN = "seen elsewhere"
+_RATE_LIMITED_TRIES = 20
 
 
 class MonitorFailed(Exception):
@@ -42,7 +48,9 @@ class LogUnreachable(MonitorFailed):
 
 
 def run_monitor(url: str, api_key: str, state_file: Path, verifier_key: str | None,
-                verify: SignatureCheck) -> str:
+                verify: SignatureCheck, seen: Collection[str] = ()) -> str:
+    """Check the log once; return the line to print. ``seen`` are signed notes gathered
+    elsewhere (``seen_checkpoints``): each must be in the history the log serves now."""
     state = _read_state(state_file)
     pinned = state.get("verifier_key")
     retired = state.get("rotated_from") or []
@@ -58,11 +66,15 @@ def run_monitor(url: str, api_key: str, state_file: Path, verifier_key: str | No
     with httpx.Client(base_url=url.rstrip("/"), timeout=30,
                       headers={"Authorization": f"Bearer {api_key}"}) as client:
         note = _get(client, "/api/v1/log/checkpoint").text
-        successor = _successor(client, note, key, verify)
+        handed_to = _handed_over(client, note, key, verify)
+        successor = handed_to[-1] if handed_to else None
         size, root = _checked(note, successor or key, verify)
         before = state.get("tree_size")
         if before is not None:
-            _consistent(client, before, base64.b64decode(state["root_hash"]), size, root)
+            _consistent(client, before, base64.b64decode(state["root_hash"]), size, root,
+                        "kept last time")
+        signers = [key, *_keys(retired), *handed_to]
+        elsewhere = _seen_in_history(client, seen, signers, key.name, size, root, verify)
     if successor is not None:  # the key given on the first run is still accepted
         retired, key_text = [*retired, key_text], verifier_key_of(successor.name,
                                                                   successor.public_key)
@@ -72,34 +84,98 @@ def run_monitor(url: str, api_key: str, state_file: Path, verifier_key: str | No
     grown = "" if before is None else f", consistent with size {before}"
     rotated = "" if successor is None else \
         f"; the log's key was rotated: now pinned {key_text}"
-    return f"ok: {key.name} at size {size}{grown}{rotated}"
+    return f"ok: {key.name} at size {size}{grown}{elsewhere}{rotated}"
 
 
-def _successor(client: httpx.Client, note: str, key: VerifierKey,
-               verify: SignatureCheck) -> VerifierKey | None:
-    """The key the pinned one handed the log over to, when the checkpoint is signed by
-    another key besides (or instead of) it, the log publishes rotation notes leading there
-    from the pinned key, each signed by the key before, and the key they lead to signed the
-    checkpoint; None otherwise (and the pinned key must have signed)."""
+def _keys(texts: list[str]) -> list[VerifierKey]:
+    keys = []
+    for text in texts:
+        try:
+            keys.append(parse_verifier_key(text))
+        except InvalidNote:
+            continue  # a state file edited by hand: those keys are simply not trusted
+    return keys
+
+
+def _seen_in_history(client: httpx.Client, notes: Collection[str],
+                     signers: list[VerifierKey], origin: str, size: int, root: bytes,
+                     verify: SignatureCheck) -> str:
+    """Demand that every checkpoint of this log seen elsewhere is in the history it serves
+    now: one it signed that is not was shown to someone else as the truth (a split view),
+    or rewritten since. Notes that are not this log's checkpoints signed by one of its keys
+    prove nothing against it and are only counted."""
+    roots: dict[int, bytes] = {}
+    ignored = 0
+    for note in notes:
+        checkpoint = _signed_checkpoint(note, signers, verify)
+        if checkpoint is None or checkpoint.origin != origin:
+            ignored += 1
+            continue
+        if roots.setdefault(checkpoint.tree_size, checkpoint.root_hash) != \
+                checkpoint.root_hash:
+            raise MonitorFailed(f"two different roots signed for size "
+                                f"{checkpoint.tree_size}, both {SEEN}: a fork")
+    for seen_size, seen_root in sorted(roots.items()):
+        _consistent(client, seen_size, seen_root, size, root, SEEN)
+    if not notes:
+        return ""
+    if len(roots) == 1:
+        [only] = roots
+        found = f"; the checkpoint seen elsewhere (size {only}) is in its history"
+    elif roots:
+        found = (f"; all {len(roots)} checkpoints seen elsewhere (sizes {min(roots)} to "
+                 f"{max(roots)}) are in its history")
+    else:
+        found = "; none of the notes seen elsewhere is a checkpoint of this log"
+    left = f" ({ignored} other note(s) ignored: not this log's, or not signed by its key)" \
+        if ignored and roots else ""
+    return found + left
+
+
+def _signed_checkpoint(note: str, signers: list[VerifierKey],
+                       verify: SignatureCheck) -> Checkpoint | None:
+    try:
+        parsed = parse_note(note)
+        checkpoint = parse_checkpoint(parsed.text)
+    except InvalidNote:
+        return None
+    for key in signers:
+        try:
+            signature = signature_by(parsed, key)
+        except InvalidNote:
+            continue
+        if verify(key.public_key, parsed.text.encode("utf-8"), signature):
+            return checkpoint
+    return None
+
+
+def _handed_over(client: httpx.Client, note: str, key: VerifierKey,
+                 verify: SignatureCheck) -> list[VerifierKey]:
+    """The keys the pinned one handed the log over to, oldest first, when the checkpoint
+    is signed by another key besides (or instead of) it: the log publishes rotation notes
+    leading there from the pinned key, each signed by the key before, and the last key
+    they lead to signed the checkpoint. Empty otherwise (and the pinned key must have
+    signed)."""
     try:
         signatures = parse_note(note).signatures
     except InvalidNote:
-        return None  # reported by the check of the checkpoint
+        return []  # reported by the check of the checkpoint
     if all((s.name, s.key_id) == (key.name, key.key_id) for s in signatures):
-        return None
+        return []
     try:
         previous = _get(client, "/api/v1/log/key").json().get("previous_keys")
     except (ValueError, AttributeError):
-        return None
+        return []
     rotations = [entry.get("rotation") for entry in previous or []
                  if isinstance(entry, dict) and isinstance(entry.get("rotation"), str)]
-    for successor in reversed(successors(key, rotations, verify)):  # the newest first
+    chain = successors(key, rotations, verify)
+    for end in range(len(chain), 0, -1):  # the newest first
         try:
-            _checked(note, successor, verify)
+            _checked(note, chain[end - 1], verify)
         except MonitorFailed:
             continue  # not followed until the key it names signs what is served
-        return successor
-    return None
+        return chain[:end]
+    return []
 
 
 def _checked(note: str, key: VerifierKey, verify: SignatureCheck) -> tuple[int, bytes]:
@@ -118,29 +194,48 @@ def _checked(note: str, key: VerifierKey, verify: SignatureCheck) -> tuple[int, 
 
 
 def _consistent(client: httpx.Client, old: int, old_root: bytes, new: int,
-                new_root: bytes) -> None:
+                new_root: bytes, source: str) -> None:
+    """That the tree of size ``new`` extends the checkpoint of size ``old`` (``source``
+    says where that one came from), by the log's RFC 9162 consistency proof."""
+    split = ", or it shows other readers another history" if source == SEEN else ""
     if new < old:
-        raise MonitorFailed(f"the log shrank: size {new}, where {old} was signed before")
-    if new == old:
-        if new_root != old_root:
-            raise MonitorFailed(f"two different roots signed for size {new}: a fork")
+        raise MonitorFailed(f"the log shrank: size {new}, where {old} was signed before "
+                            f"({source}){split}")
+    if new == old or old == 0:
+        if old_root != (new_root if new == old else EMPTY_ROOT):
+            raise MonitorFailed(f"two different roots signed for size {old}: a fork "
+                                f"({source})")
         return
     proof = _get(client, "/api/v1/log/consistency",
                  params={"from_size": old, "to_size": new}).json()
     hashes = [base64.b64decode(h) for h in proof.get("proof", [])]
     if not verify_consistency(old, new, old_root, new_root, hashes):
         raise MonitorFailed(f"the log of size {new} does not extend the one of size {old} "
-                            f"kept last time: its history was rewritten")
+                            f"{source}: its history was rewritten{split}")
 
 
 def _get(client: httpx.Client, path: str, **kwargs: Any) -> httpx.Response:
-    try:
-        response = client.get(path, **kwargs)
-    except httpx.HTTPError as exc:
-        raise LogUnreachable(f"could not reach the log ({type(exc).__name__})") from None
+    """A GET that waits out the workspace's rate limit (``Retry-After``): checking many
+    checkpoints seen elsewhere takes a request each, more than a small plan's minute."""
+    for _ in range(_RATE_LIMITED_TRIES):
+        try:
+            response = client.get(path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise LogUnreachable(f"could not reach the log ({type(exc).__name__})") \
+                from None
+        if response.status_code != 429:
+            break
+        time.sleep(_retry_after(response))
     if response.status_code != 200:
         raise LogUnreachable(f"GET {path} answered {response.status_code}{_said(response)}")
     return response
+
+
+def _retry_after(response: httpx.Response) -> float:
+    try:
+        return min(max(float(response.headers.get("Retry-After", "1")), 0.1), 60.0)
+    except ValueError:
+        return 1.0
 
 
 def _said(response: httpx.Response) -> str:

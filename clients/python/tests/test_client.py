@@ -172,6 +172,37 @@ def test_the_monitor_keeps_the_log_honest(server, client: Auditrail, tmp_path: P
         Monitor(client, other.verifier_key, state).check()
 
 
+def test_the_monitor_proves_checkpoints_seen_elsewhere_in_the_log(
+        server, client: Auditrail, tmp_path: Path) -> None:
+    """A log holding its key could show one reader a history another never sees: every
+    checkpoint kept elsewhere (webhook bodies, other auditors' states) must be in the one
+    it serves now."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    info = client.log.key()
+    monitor = Monitor(client, info.verifier_key, tmp_path / "state.json")
+    processed(client, client.events.create_batch([EVENT] * 3)[-1])
+    _settled(monitor, 3)
+    at_3 = client.log.checkpoint()
+    processed(client, client.events.create_batch([EVENT] * 2)[-1])
+    _settled(monitor, 5)
+    other_log = Auditrail(server.url, server.workspace()).log.checkpoint()
+    result = monitor.check(seen=[at_3, at_3, other_log])
+    assert (result.seen_sizes, result.seen_ignored) == ((3,), 1)
+    # the log's own key signs another root for size 4, shown to someone else
+    key = Ed25519PrivateKey.from_private_bytes(
+        base64.b64decode((server.data_dir / "signing_key").read_text()))
+    text = f"{info.origin}\n4\n{base64.b64encode(hashlib.sha256(b'split').digest()).decode()}\n"
+    public = base64.b64decode(info.public_key)
+    key_id = hashlib.sha256(info.origin.encode() + b"\n\x01" + public).digest()[:4]
+    signature = base64.b64encode(key_id + key.sign(text.encode())).decode()
+    split = f"{text}\n\u2014 {info.origin} {signature}\n"
+    kept = (tmp_path / "state.json").read_text()
+    with pytest.raises(MonitorAlarm, match="size 4 seen elsewhere: its history was rewritten, "
+                                           "or it shows other readers another history"):
+        monitor.check(seen=[at_3, split])
+    assert (tmp_path / "state.json").read_text() == kept
+
+
 def _settled(monitor: Monitor, size: int) -> object:
     deadline = time.monotonic() + 15
     while (result := monitor.check()).tree_size < size:

@@ -1,0 +1,104 @@
+"""Signed checkpoints an auditor gathered outside the log, for ``auditrail log monitor
+--seen``.
+
+Log-stream deliveries and alert notifications carry the log's latest checkpoint, other
+auditors keep theirs in state files, readers save pages of ``GET /log/checkpoints``: each
+is a signature the log cannot take back. A log that showed different histories to
+different readers (a split view) is caught as soon as one of them is checked against the
+history it serves now, which is why these are read from whatever form they were kept in.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from typing import Any, TextIO
+
+from domain.signed_notes import SIGNATURE_PREFIX
+
+NOTE_KEYS = ("checkpoint", "note")
+"""Where JSON documents hold a signed note: webhook and alert bodies and a monitor's
+state file (``checkpoint``), a page of ``GET /log/checkpoints`` (``note``)."""
+
+
+_LONGEST_NOTE = 1_000
+"""Lines; a checkpoint has a handful, so more is a file of something else."""
+
+
+class UnreadableFile(ValueError):
+    """The file is neither signed notes nor JSON holding them."""
+
+
+def checkpoint_notes(handle: TextIO) -> Iterator[str]:
+    """The signed notes in ``handle``: notes one after another (as ``GET /log/checkpoint``
+    serves them), one JSON document, or JSON documents one a line (NDJSON); notes are
+    found in JSON under ``checkpoint`` or ``note`` at any depth. Read a line at a time,
+    except a single JSON document spread over several lines."""
+    lines = iter(handle)
+    for first in lines:
+        if first.strip():
+            break
+    else:
+        return
+    if not first.lstrip().startswith(("{", "[")):
+        yield from _text_notes(_chained(first, lines))
+        return
+    try:
+        document = json.loads(first)
+    except ValueError:  # one document over several lines, as a state file is written
+        try:
+            document = json.loads(first + "".join(lines))
+        except ValueError:
+            raise UnreadableFile("neither signed notes nor JSON") from None
+        yield from _json_notes(document)
+        return
+    yield from _json_notes(document)
+    for number, line in enumerate(lines, start=2):
+        if line.strip():
+            try:
+                yield from _json_notes(json.loads(line))
+            except ValueError:
+                raise UnreadableFile(f"line {number} is not JSON") from None
+
+
+def _chained(first: str, rest: Iterator[str]) -> Iterator[str]:
+    yield first
+    yield from rest
+
+
+def _text_notes(lines: Iterable[str]) -> Iterator[str]:
+    """Notes end with their signature lines: the first other line after them begins the
+    next note (blank lines between notes are skipped)."""
+    note: list[str] = []
+    below_blank = signed = False
+    for raw in lines:
+        line = raw.rstrip("\r\n") + "\n"
+        if signed and not line.startswith(SIGNATURE_PREFIX):
+            yield "".join(note)
+            note, below_blank, signed = [], False, False
+        if not note and line == "\n":
+            continue
+        if line == "\n":
+            below_blank = True
+        elif below_blank and line.startswith(SIGNATURE_PREFIX):
+            signed = True
+        note.append(line)
+        if len(note) > _LONGEST_NOTE:
+            raise UnreadableFile(f"not signed notes: {_LONGEST_NOTE} lines without a "
+                                 "signature")
+    if signed:
+        yield "".join(note)
+
+
+def _json_notes(document: Any) -> Iterator[str]:
+    pending = [document]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if key in NOTE_KEYS and isinstance(item, str):
+                    yield item
+                elif isinstance(item, (dict, list)):
+                    pending.append(item)
+        elif isinstance(value, list):
+            pending.extend(reversed(value))
