@@ -803,8 +803,9 @@ def _seen_notes(files: tuple[str, ...]) -> list[str]:
               type=click.Path(exists=True, dir_okay=False, allow_dash=True),
               help="A file of checkpoints kept elsewhere, each of which must be in the "
                    "log's history: signed notes, or JSON (one document or one a line) "
-                   "holding them as 'checkpoint' or 'note', such as saved webhook bodies "
-                   "or another monitor's state file. Repeatable; - reads stdin.")
+                   "holding them as 'checkpoint' or 'note', such as saved webhook bodies, "
+                   "an export's evidence or another monitor's state file. Repeatable; - "
+                   "reads stdin.")
 def monitor(url: str, api_key: str, state_file: Path, verifier_key: str | None,
             seen_files: tuple[str, ...]) -> None:
     """Fetch the latest checkpoint, check its signature with the pinned key, demand a

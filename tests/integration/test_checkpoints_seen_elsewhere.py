@@ -36,6 +36,8 @@ OTHER = "log.example/ws_1\n3\nBBBB\n\n\u2014 log.example/ws_1 c2ln\n\u2014 witne
     (json.dumps({"data": [{"tree_size": 3, "note": OTHER}, {"tree_size": 2, "note": NOTE}]}),
      [OTHER, NOTE]),  # a page of GET /log/checkpoints
     (json.dumps([{"result": {"checkpoint": NOTE}}, {"checkpoint": None}]), [NOTE]),
+    (json.dumps({"export_id": "exp_1", "checkpoint": NOTE, "rotations": [OTHER],
+                 "proofs": {"evt_1": ["AAAA"]}}), [NOTE]),  # an export's evidence
     ("", []), ("just text\n", []), (NOTE + "trailing text, unsigned\n", [NOTE]),
 ])
 def test_notes_are_found_in_every_form_they_are_kept_in(text: str, notes: list[str]) -> None:
