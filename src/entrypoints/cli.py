@@ -772,13 +772,14 @@ def log_group() -> None:
 
 
 def _seen_notes(files: tuple[str, ...]) -> list[str]:
-    """The distinct signed notes in ``files``, read before the log is asked: a file that
-    holds none is a mistake to name, not a check that passed."""
+    """The distinct signed notes in ``files``, all read before the log is asked (one
+    received after it answered could be newer than the checkpoint it served: a false
+    alarm). A file that holds none is a mistake to name, not a check that passed."""
     from entrypoints.seen_checkpoints import UnreadableFile, checkpoint_notes
     notes: dict[str, None] = {}
     for name in files:
         found = 0
-        with click.open_file(name, encoding="utf-8", errors="replace") as handle:
+        with click.open_file(name, encoding="utf-8-sig", errors="replace") as handle:
             try:
                 for note in checkpoint_notes(handle):
                     notes[note] = None

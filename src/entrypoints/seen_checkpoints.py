@@ -45,10 +45,10 @@ def checkpoint_notes(handle: TextIO) -> Iterator[str]:
         return
     try:
         document = json.loads(first)
-    except ValueError:  # one document over several lines, as a state file is written
+    except (ValueError, RecursionError):  # one document over lines, as state files are
         try:
             document = json.loads(first + "".join(lines))
-        except ValueError:
+        except (ValueError, RecursionError):
             raise UnreadableFile("neither signed notes nor JSON") from None
         yield from _json_notes(document)
         return
@@ -57,7 +57,7 @@ def checkpoint_notes(handle: TextIO) -> Iterator[str]:
         if line.strip():
             try:
                 yield from _json_notes(json.loads(line))
-            except ValueError:
+            except (ValueError, RecursionError):
                 raise UnreadableFile(f"line {number} is not JSON") from None
 
 

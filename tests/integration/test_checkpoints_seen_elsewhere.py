@@ -48,6 +48,7 @@ def test_notes_are_found_in_every_form_they_are_kept_in(text: str, notes: list[s
     ('{"checkpoint": "x"}\nnot json\n', "line 2 is not JSON"),
     ('{"checkpoint": \n', "neither signed notes nor JSON"),
     ("line\n" * 1_500, "1000 lines without a signature"),
+    ("[" * 100_000 + "\n", "neither signed notes nor JSON"),  # deeper than json can go
 ])
 def test_a_file_of_something_else_is_named(text: str, problem: str) -> None:
     with pytest.raises(UnreadableFile, match=problem):

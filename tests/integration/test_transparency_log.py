@@ -699,10 +699,14 @@ def test_the_monitor_command_watches_a_running_server(tmp_path: Path) -> None:
         assert wait_for(lambda: size() == 10, timeout=20)
         first = monitor("--verifier-key", vkey)
         assert first.returncode == 0 and "at size 10" in first.stdout, first.stderr
+        received = tmp_path / "received.ndjson"  # as a webhook receiver on Windows kept it
+        received.write_text("\ufeff" + json.dumps({"checkpoint": json.loads(
+            state.read_text())["checkpoint"]}) + "\n", encoding="utf-8")
         post(5)
         assert wait_for(lambda: size() == 15, timeout=20)
-        grown = monitor()  # the key comes from the state file now
+        grown = monitor("--seen", str(received))  # the key comes from the state file now
         assert grown.returncode == 0 and "consistent with size 10" in grown.stdout
+        assert "the checkpoint seen elsewhere (size 10) is in its history" in grown.stdout
         away = monitor(url=f"http://127.0.0.1:{free_port()}")
         assert away.returncode == 2 and "could not check" in away.stderr
         assert json.loads(state.read_text())["tree_size"] == 15

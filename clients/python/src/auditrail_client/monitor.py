@@ -73,7 +73,9 @@ class Monitor:
         deliveries and alert notifications your receivers saved, other auditors' state
         files), each of which must be in the history the log serves now: a log that
         showed different readers different histories (a split view) is caught so. Each
-        distinct one costs a consistency proof, a request."""
+        distinct one costs a consistency proof, a request. They are all read before the
+        log is asked: one signed after that could not be in what it answered."""
+        kept_elsewhere = list(dict.fromkeys(seen))
         state = self._state()
         pinned = state.get("verifier_key", self._key_text)
         retired = list(state.get("rotated_from") or [])
@@ -92,7 +94,7 @@ class Monitor:
             self._consistent(int(previous), base64.b64decode(state["root_hash"]), latest,
                              "kept before")
         signers = [key, *_keys(retired), *handed_to]
-        sizes, ignored = self._seen_in_history(seen, signers, latest)
+        sizes, ignored = self._seen_in_history(kept_elsewhere, signers, latest)
         rotated_to = None
         if successor is not None:
             retired.append(pinned)
@@ -129,7 +131,7 @@ class Monitor:
         nothing against it and are only counted."""
         roots: dict[int, bytes] = {}
         ignored = 0
-        for note in dict.fromkeys(notes):
+        for note in notes:
             checkpoint = _signed_checkpoint(note, signers)
             if checkpoint is None or checkpoint.origin != latest.origin:
                 ignored += 1
