@@ -50,6 +50,7 @@ from domain.workspaces import PLANS
 from entrypoints import ndjson_file
 from entrypoints.container import Container, build_container
 from entrypoints.logs import configure_logging
+from entrypoints.preflight import findings, schema_problem, stranger_problem
 from entrypoints.settings import EMBEDDED, Settings, SettingsError
 
 log = logging.getLogger("auditrail.cli")
@@ -98,9 +99,7 @@ def _require_schema(container: Container, *, serving: bool) -> None:
                     type(exc.orig or exc).__name__)
         return
     if missing:
-        raise click.ClickException(
-            f"the database lacks {_migrations(missing)} this release needs: "
-            f"run `auditrail db upgrade` first")
+        raise click.ClickException(schema_problem(missing))
 
 
 def _migrations(revisions: list[str]) -> str:
@@ -127,15 +126,7 @@ def _require_log_signer(container: Container) -> None:
     except DBAPIError:
         return  # a database down at start is for /readyz to report, not a reason to stop
     if workspace_id is not None:
-        name = container.settings().effective_log_name
-        raise click.ClickException(
-            f"the log's latest checkpoint (of {workspace_id}) was signed by a key this "
-            f"installation does not have under the log name {name}: AUDITRAIL_SIGNING_KEY "
-            f"is not the key that signed it (or AUDITRAIL_LOG_NAME, or the host of "
-            f"AUDITRAIL_PUBLIC_URL, changed). Set the key that signed it; to rotate, list it in "
-            f"AUDITRAIL_PREVIOUS_SIGNING_KEYS; if it is lost, set "
-            f"AUDITRAIL_SIGNING_KEY_LOST=1 to sign on with this one (every pinned verifier "
-            f"key must then be replaced)")
+        raise click.ClickException(stranger_problem(container, workspace_id))
 
 
 class _Commands(click.Group):
@@ -213,6 +204,27 @@ def worker(burst: bool, metrics_port: int | None) -> None:
     _require_geo(container)
     _require_log_signer(container)
     run_worker(container, burst=burst, metrics_port=metrics_port)
+
+
+@main.command()
+def check() -> None:
+    """Check what `serve` and `worker` need, without starting them or changing anything:
+    the settings, the database and its migrations, Redis (production), that the signing
+    key signed each log's latest checkpoint, the geo database, the exports folder. Run it
+    before restarting on a new release or new settings; exit 1 names each problem."""
+    try:
+        settings = _settings(serving=True)
+    except click.ClickException as exc:
+        click.echo(f"FAIL  {'settings':<15} {exc.message}")
+        sys.exit(1)
+    configure_logging(settings.log_level)
+    click.echo(f"ok    {'settings':<15} the {settings.profile} profile")
+    failed = False
+    for finding in findings(build_container(settings)):
+        click.echo(f"{'ok' if finding.ok else 'FAIL':<5} {finding.part:<15} {finding.said}")
+        failed = failed or not finding.ok
+    if failed:
+        sys.exit(1)
 
 
 @main.command()

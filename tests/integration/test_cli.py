@@ -378,3 +378,70 @@ def test_status_says_when_the_queue_cannot_be_seen(  # type: ignore[no-untyped-d
     assert "workers: unknown, Redis is unreachable" in text
     report = json.loads(run("status", "--workspaces", "0", "--json"))
     assert report["queued_jobs"] is None and report["workers"] is None
+
+
+def _signed_embedded_log(data_dir: Path) -> str:
+    """A data folder whose log was signed (with the key the folder generated)."""
+    stack = embedded_stack(data_dir)
+    try:
+        workspace_id, key = stack.new_workspace()
+        assert stack.client.post("/api/v1/events", headers=bearer(key), json={
+            "action": "user.login", "actor": {"id": "u", "type": "user"}}).status_code == 202
+        stack.drain()
+        stack.container.transparency_log().sweep()
+        return workspace_id
+    finally:
+        stack.close()
+
+
+def test_check_on_a_fresh_machine_passes_and_creates_nothing(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    said = run("check")
+    assert "FAIL" not in said
+    assert re.search(r"^ok +database +none yet: `auditrail serve` creates .*auditrail.db$",
+                     said, re.M), said
+    assert re.search(r"^ok +geo database +none", said, re.M)
+    assert not (tmp_path / "var").exists()  # no database, no key generated
+
+
+def test_check_names_a_lost_or_replaced_signing_key_with_the_fix(  # type: ignore[no-untyped-def]
+        run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    workspace_id = _signed_embedded_log(tmp_path / "var")
+    said = run("check")
+    assert re.search(r"^ok +signing key +the log's latest checkpoint, if any, is signed by "
+                     r"it", said, re.M), said
+    kept = (tmp_path / "var" / "signing_key").read_text()
+    (tmp_path / "var" / "signing_key").unlink()  # a restore that left the key behind
+    said = run("check", code=1)
+    assert re.search(rf"^FAIL +signing key +.*signing_key is missing, but the log was signed "
+                     rf"\(the latest checkpoint of {workspace_id}\): restore the key", said,
+                     re.M), said
+    assert not (tmp_path / "var" / "signing_key").exists()  # the check generated none
+    (tmp_path / "var" / "signing_key").write_text(kept)
+    monkeypatch.setenv("AUDITRAIL_SIGNING_KEY", run("signing-key", "generate").strip())
+    said = run("check", code=1)  # another machine's key: serve would refuse to start
+    assert "signed by a key this installation does not have" in said
+    assert "AUDITRAIL_PREVIOUS_SIGNING_KEYS" in said
+
+
+def test_check_names_every_problem_of_a_production_setup_at_once(  # type: ignore[no-untyped-def]
+        run, empty_postgres: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "City.mmdb").write_text("not a database")
+    for name, value in (("DATABASE_URL", empty_postgres),
+                        ("REDIS_URL", "redis://:hunter2@127.0.0.1:1/3"),
+                        ("SECRET_KEY", "test-secret-key-not-for-production"),
+                        ("SIGNING_KEY", TEST_SIGNING_KEY),
+                        ("GEOIP_DB", str(tmp_path / "City.mmdb")),
+                        ("DATA_DIR", "/proc/auditrail/var")):
+        monkeypatch.setenv(f"AUDITRAIL_{name}", value)
+    said = run("check", code=1)
+    assert re.search(r"^FAIL +database +the database lacks 16 migration\(s\) .* run "
+                     r"`auditrail db upgrade` first$", said, re.M), said
+    assert re.search(r"^FAIL +queue +Redis unreachable at 127.0.0.1:1/3 ", said, re.M)
+    assert re.search(r"^FAIL +geo database +.*not a MaxMind database", said, re.M)
+    assert re.search(r"^FAIL +exports folder +/proc/auditrail/var/exports cannot be written",
+                     said, re.M)  # even for root, whom permission bits never refuse
+    assert "signing key" not in said  # not asked of a database that is not ready
+    assert "hunter2" not in said and "Traceback" not in said
+    monkeypatch.setenv("AUDITRAIL_SECRET_KEY", "short")
+    assert re.search(r"^FAIL +settings +AUDITRAIL_SECRET_KEY must be at least 16",
+                     run("check", code=1), re.M)
