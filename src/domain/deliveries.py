@@ -7,13 +7,15 @@ events, under the same ``id`` and number, so receivers can drop duplicates.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from domain.events import Event
 from domain.sending import ERROR_MAX_LENGTH
-from domain.streams import MAX_BATCH
+from domain.streams import MAX_BATCH, MAX_BATCH_BYTES
 
 PENDING = "pending"
 DELIVERED = "delivered"
@@ -85,6 +87,18 @@ def skipped_range(delivery_id: str, stream_id: str, workspace_id: str, first: in
                     last_sequence=last,
                     error=f"Events {first}-{last} were removed by the workspace's retention "
                           f"before this stream delivered them (it was paused or failing).")
+
+
+def within_size(documents: Sequence[dict[str, Any]], limit: int = MAX_BATCH_BYTES) -> int:
+    """How many of ``documents``, from the first, fit in ``limit`` bytes of JSON as
+    deliveries carry them; always at least the first (one event is at most 32 KiB)."""
+    size = 0
+    for count, document in enumerate(documents):
+        size += len(json.dumps(document, ensure_ascii=False,
+                               separators=(",", ":")).encode("utf-8"))
+        if size > limit and count:
+            return count
+    return len(documents)
 
 
 def batch_ready_at(events: Sequence[Event], linger: timedelta) -> datetime | None:

@@ -39,6 +39,11 @@ SETTABLE_STATUSES = (ACTIVE, PAUSED)
 
 MAX_BATCH = 500
 """Events in one delivery at most (contract §8)."""
+MAX_BATCH_BYTES = 768 * 1024
+"""Bytes of event JSON in one delivery at most: 500 events of up to 32 KiB each would make
+16 MB, which a receiver behind nginx's default limit (1 MB), or Datadog's intake (5 MB, with
+each event escaped into a string), refuses - and a retry sends the same bytes, so a batch
+refused for its size would be refused for ever and the stream stall."""
 MAX_STREAMS_PER_WORKSPACE = 20
 """Every active stream is woken after each processed chunk of its workspace; a bound keeps
 that cost, and the workers one tenant can keep busy, small."""

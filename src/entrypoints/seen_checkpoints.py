@@ -10,6 +10,7 @@ history it serves now, which is why these are read from whatever form they were 
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterable, Iterator
 from typing import Any, TextIO
@@ -32,8 +33,9 @@ class UnreadableFile(ValueError):
 def checkpoint_notes(handle: TextIO) -> Iterator[str]:
     """The signed notes in ``handle``: notes one after another (as ``GET /log/checkpoint``
     serves them), one JSON document, or JSON documents one a line (NDJSON); notes are
-    found in JSON under ``checkpoint`` or ``note`` at any depth. Read a line at a time,
-    except a single JSON document spread over several lines."""
+    found in JSON under ``checkpoint`` or ``note`` at any depth, and in JSON held as a
+    string. Read a line at a time, except a single JSON document spread over several
+    lines."""
     lines = iter(handle)
     for first in lines:
         if first.strip():
@@ -91,6 +93,8 @@ def _text_notes(lines: Iterable[str]) -> Iterator[str]:
 
 
 def _json_notes(document: Any) -> Iterator[str]:
+    """Also inside strings that hold a JSON object: a SIEM's export keeps each record's
+    raw text (Splunk's ``_raw``, Datadog's ``message``) beside, or instead of, its fields."""
     pending = [document]
     while pending:
         value = pending.pop()
@@ -100,5 +104,12 @@ def _json_notes(document: Any) -> Iterator[str]:
                     yield item
                 elif isinstance(item, (dict, list)):
                     pending.append(item)
+                elif isinstance(item, str) and _holds_json_note(item):
+                    with contextlib.suppress(ValueError, RecursionError):
+                        pending.append(json.loads(item))
         elif isinstance(value, list):
             pending.extend(reversed(value))
+
+
+def _holds_json_note(text: str) -> bool:
+    return text.lstrip().startswith("{") and any(f'"{key}"' in text for key in NOTE_KEYS)

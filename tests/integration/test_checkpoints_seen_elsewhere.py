@@ -38,6 +38,11 @@ OTHER = "log.example/ws_1\n3\nBBBB\n\n\u2014 log.example/ws_1 c2ln\n\u2014 witne
     (json.dumps([{"result": {"checkpoint": NOTE}}, {"checkpoint": None}]), [NOTE]),
     (json.dumps({"export_id": "exp_1", "checkpoint": NOTE, "rotations": [OTHER],
                  "proofs": {"evt_1": ["AAAA"]}}), [NOTE]),  # an export's evidence
+    (json.dumps({"preview": False, "result": {"_raw": json.dumps(
+        {"delivery_id": "dlv_1", "checkpoint": NOTE}), "sourcetype": "auditrail:checkpoint"}})
+     + "\n", [NOTE]),  # a Splunk search exported as JSON, the fields not extracted
+    (json.dumps({"attributes": {"message": json.dumps({"checkpoint": OTHER})}}),
+     [OTHER]),  # a Datadog log, its message kept as text
     ("", []), ("just text\n", []), (NOTE + "trailing text, unsigned\n", [NOTE]),
 ])
 def test_notes_are_found_in_every_form_they_are_kept_in(text: str, notes: list[str]) -> None:

@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 from dependency_injector import providers
 
+from adapters.security.signing import Ed25519Verifier
 from adapters.webhooks.deliverer import HttpDeliverer
+from domain.signed_notes import parse_checkpoint, parse_note, parse_verifier_key, signature_by
 from tests.integration.stacks import Stack, bearer
 from tests.receivers import Answer, Received, Receiver, failing_first, receiver, signature_valid
 
@@ -200,7 +202,7 @@ def test_replay_sends_events_again_in_order(stack_factory: Any, kind: str) -> No
 
 def test_splunk_and_datadog_get_their_own_formats(stack_factory: Any, kind: str) -> None:
     stack = streaming_stack(stack_factory, kind)
-    _, key = stack.new_workspace()
+    workspace_id, key = stack.new_workspace()
     token, api_key = "11111111-2222-3333-4444-555555555555", "0123456789abcdef0123456789abcdef"
     with receiver() as splunk, receiver() as datadog:
         for type_, url, config in (("splunk_hec", splunk.url, {"token": token}),
@@ -212,16 +214,45 @@ def test_splunk_and_datadog_get_their_own_formats(stack_factory: Any, kind: str)
         assert stack.deliver_until(lambda: splunk.requests and datadog.requests)
         [to_splunk], [to_datadog] = splunk.requests, datadog.requests
     assert to_splunk.headers["authorization"] == f"Splunk {token}"
-    hec = [json.loads(line) for line in to_splunk.body.splitlines()]
+    *hec, hec_checkpoint = [json.loads(line) for line in to_splunk.body.splitlines()]
     assert [item["event"]["sequence"] for item in hec] == [1, 2, 3]
     assert {item["sourcetype"] for item in hec} == {"auditrail"}
     assert isinstance(hec[0]["time"], float) and hec[0]["time"] > 1.7e9
     assert to_datadog.headers["dd-api-key"] == api_key
-    logs = to_datadog.json()
+    *logs, dd_checkpoint = to_datadog.json()
     assert [entry["ddsource"] for entry in logs] == ["auditrail"] * 3
     assert json.loads(logs[0]["message"])["action"] == "admin.user.delete"
     assert "action:admin.user.delete" in logs[0]["ddtags"]
     assert "auditrail-signature" not in to_splunk.headers | to_datadog.headers
+    # The SIEM keeps the log's signed state as well, after the batch's events.
+    assert hec_checkpoint["sourcetype"] == "auditrail:checkpoint" and "time" not in hec_checkpoint
+    assert f"workspace_id:{workspace_id},type:checkpoint" == dd_checkpoint["ddtags"]
+    verifier = parse_verifier_key(stack.client.get("/api/v1/log/key", headers=bearer(key))
+                                  .json["verifier_key"])
+    for kept in (hec_checkpoint["event"], json.loads(dd_checkpoint["message"])):
+        assert kept["delivery_id"].startswith("dlv_") and kept["stream_id"].startswith("lst_")
+        note = parse_note(kept["checkpoint"])
+        assert Ed25519Verifier().verify(verifier.public_key, note.text.encode(),
+                                        signature_by(note, verifier))
+        assert parse_checkpoint(note.text).tree_size >= 3
+
+
+def test_large_events_reach_a_receiver_in_requests_under_a_megabyte(stack_factory: Any,
+                                                                      kind: str) -> None:
+    """nginx refuses bodies over 1 MB by default (Datadog's intake over 5 MB), and a retry
+    sends the same bytes: 80 events of 30 KB go in several requests, each under it."""
+    stack = streaming_stack(stack_factory, kind)
+    _, key = stack.new_workspace()
+    with receiver() as hook:
+        new_stream(stack, key, hook.url)
+        events = [{"action": "document.upload", "actor": {"id": "u", "type": "user"},
+                   "metadata": {"excerpt": "x" * 30_000}}] * 80
+        assert stack.client.post("/api/v1/events/batch", headers=bearer(key),
+                                 json={"events": events}).status_code == 202
+        assert stack.deliver_until(everything_arrived(hook, 80))
+    assert delivered_sequences(hook) == list(range(1, 81))
+    assert len(hook.requests) >= 4
+    assert all(len(request.body) < 1_000_000 for request in hook.requests)
 
 
 class RebindingResolver:

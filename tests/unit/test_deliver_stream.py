@@ -3,6 +3,7 @@ retention - every decision on an injected clock."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -28,7 +29,7 @@ from domain.deliveries import DELIVERED as DELIVERY_DELIVERED
 from domain.deliveries import FAILED, PENDING, SKIPPED, Attempt
 from domain.errors import ValidationFailed
 from domain.sending import FAILING_AFTER, backoff
-from domain.streams import ACTIVE, FAILING, MAX_BATCH
+from domain.streams import ACTIVE, FAILING, MAX_BATCH, MAX_BATCH_BYTES
 from domain.timestamps import format_timestamp
 from tests.unit.test_use_cases import World
 
@@ -411,3 +412,39 @@ def test_a_pending_delivery_is_the_only_one_in_flight(world: Streams) -> None:
     world.engine.execute(stream_id)
     assert [d.status for d in world.delivery_log(stream_id)] == [DELIVERY_DELIVERED] * 2
     assert world.get(stream_id).status == ACTIVE
+
+
+def test_large_events_go_in_batches_a_receiver_accepts(world: Streams) -> None:
+    """500 events of 30 KiB would be a 15 MB request, refused (413) by nginx's default
+    limit or Datadog's intake on every retry: batches are cut by size too, in order."""
+    stream_id = world.stream()
+    world.events(600, metadata={"blob": "x" * 30_000})
+    while world.engine.execute(stream_id):  # full by size: none waits for the linger
+        pass
+    each = len(json.dumps(world.deliverer.sent[0][1].events[0], separators=(",", ":")))
+    per_batch = MAX_BATCH_BYTES // each
+    sizes = [len(parcel.events) for _, parcel in world.deliverer.sent]
+    assert set(sizes) == {per_batch} and 600 - per_batch <= sum(sizes) < 600
+    world.clock.advance(seconds=2)  # the rest fits in one: it waits out the linger
+    world.engine.execute(stream_id)
+    sizes = [len(parcel.events) for _, parcel in world.deliverer.sent]
+    assert sum(sizes) == 600
+    assert all(len(json.dumps(parcel.events, separators=(",", ":"))) <= MAX_BATCH_BYTES
+               for _, parcel in world.deliverer.sent)
+    assert world.deliverer.sequences() == list(range(1, 601))
+    assert world.deliverer.numbers() == list(range(1, len(sizes) + 1))
+    log = world.delivery_log(stream_id)
+    assert [(d.first_sequence, d.last_sequence) for d in log][:2] == [(1, sizes[0]), (
+        sizes[0] + 1, sizes[0] + sizes[1])]
+
+
+def test_a_retry_of_a_batch_cut_by_size_sends_the_same_events(world: Streams) -> None:
+    stream_id = world.stream()
+    world.events(100, metadata={"blob": "x" * 30_000})
+    world.deliverer.answers = [Attempt(False, 503, "busy")]
+    world.engine.execute(stream_id)
+    world.clock.advance(seconds=600)
+    world.engine.execute(stream_id)
+    first, again = world.deliverer.sent[0][1], world.deliverer.sent[1][1]
+    assert again.delivery_id == first.delivery_id and again.events == first.events
+    assert len(first.events) < 100

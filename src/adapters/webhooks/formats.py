@@ -16,6 +16,7 @@ from application.ports.delivery import Destination, Notification, Parcel, Payloa
 from domain.streams import DATADOG, SPLUNK_HEC, WEBHOOK
 
 SIGNATURE_HEADER = "Auditrail-Signature"
+CHECKPOINT_SOURCETYPE = "auditrail:checkpoint"
 
 
 def _json(value: Any) -> bytes:
@@ -33,20 +34,37 @@ def webhook_body(parcel: Parcel) -> bytes:
     return _json(body)
 
 
+def _checkpoint_record(parcel: Parcel) -> dict[str, Any]:
+    return {"stream_id": parcel.stream_id, "delivery_id": parcel.delivery_id,
+            "checkpoint": parcel.checkpoint}
+
+
 def splunk_body(parcel: Parcel) -> bytes:
-    """HEC's batch form: one event object after another (newline-separated)."""
-    return b"\n".join(_json({"time": _epoch(event["occurred_at"]), "sourcetype": "auditrail",
-                             "source": "auditrail", "event": event})
-                      for event in parcel.events)
+    """HEC's batch form: one event object after another (newline-separated), then the
+    log's latest checkpoint under a sourcetype of its own, so that the SIEM keeps the
+    log's signed state too (no ``time``: Splunk stamps it on arrival)."""
+    records = [{"time": _epoch(event["occurred_at"]), "sourcetype": "auditrail",
+                "source": "auditrail", "event": event} for event in parcel.events]
+    if parcel.checkpoint is not None:
+        records.append({"sourcetype": CHECKPOINT_SOURCETYPE, "source": "auditrail",
+                        "event": _checkpoint_record(parcel)})
+    return b"\n".join(_json(record) for record in records)
 
 
 def datadog_body(parcel: Parcel) -> bytes:
     """A JSON array of logs. ``message`` holds the event as JSON, which Datadog parses into
-    attributes; ``date`` (a reserved attribute) makes ``occurred_at`` the log's time."""
-    return _json([{"ddsource": "auditrail", "service": "auditrail",
-                   "ddtags": f"workspace_id:{event['workspace_id']},action:{event['action']}",
-                   "date": event["occurred_at"], "message": _json(event).decode("utf-8")}
-                  for event in parcel.events])
+    attributes; ``date`` (a reserved attribute) makes ``occurred_at`` the log's time. The
+    log's latest checkpoint follows, tagged ``type:checkpoint``, with no ``date``."""
+    logs = [{"ddsource": "auditrail", "service": "auditrail",
+             "ddtags": f"workspace_id:{event['workspace_id']},action:{event['action']}",
+             "date": event["occurred_at"], "message": _json(event).decode("utf-8")}
+            for event in parcel.events]
+    if parcel.checkpoint is not None and parcel.events:
+        logs.append({"ddsource": "auditrail", "service": "auditrail",
+                     "ddtags": f"workspace_id:{parcel.events[0]['workspace_id']},"
+                               f"type:checkpoint",
+                     "message": _json(_checkpoint_record(parcel)).decode("utf-8")})
+    return _json(logs)
 
 
 def signature(secret: str, timestamp: int, body: bytes) -> str:

@@ -40,7 +40,7 @@ class Parcel:
     """§5.3 event documents, in sequence order."""
     test: bool = False
     checkpoint: str | None = None
-    """The log's latest signed checkpoint, for webhook bodies."""
+    """The log's latest signed checkpoint, which every destination type keeps."""
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 from application.delivery_engine import Claim, DeliveryEngine
 from application.ports.delivery import CredentialVault, Deliverer, Parcel
@@ -22,8 +23,8 @@ from domain.deliveries import (
     batch_ready_at,
     events_delivery,
     skipped_range,
+    within_size,
 )
-from domain.events import Event
 from domain.streams import MAX_BATCH, Stream
 
 log = logging.getLogger(__name__)
@@ -66,23 +67,24 @@ class DeliverStream(DeliveryEngine[Stream, Delivery]):
                 target.workspace_id, delivery.first_sequence - 1,  # type: ignore[operator]
                 delivery.last_sequence, action_patterns(delivery.actions or ()),  # type: ignore[arg-type]
                 MAX_BATCH)
-            return target, self._claim_of(target, delivery, events), None
-        target, delivery, events, wake_at = self._next_batch(uow, target, now)
+            documents = [event.document() for event in events]
+            return target, self._claim_of(target, delivery, documents), None
+        target, delivery, documents, wake_at = self._next_batch(uow, target, now)
         if delivery is None:
             return target, None, wake_at
-        return target, self._claim_of(target, delivery, events), None
+        return target, self._claim_of(target, delivery, documents), None
 
     def _claim_of(self, stream: Stream, delivery: Delivery,
-                  events: list[Event]) -> Claim[Delivery]:
-        parcel = Parcel(stream.id, delivery.id, delivery.sequence or 0,
-                        [event.document() for event in events],
+                  documents: list[dict[str, Any]]) -> Claim[Delivery]:
+        parcel = Parcel(stream.id, delivery.id, delivery.sequence or 0, documents,
                         checkpoint=delivery.checkpoint)
-        return Claim(delivery, parcel, len(events))
+        return Claim(delivery, parcel, len(documents))
 
     def _next_batch(self, uow: UnitOfWork, stream: Stream, now: datetime
-                    ) -> tuple[Stream, Delivery | None, list[Event], datetime | None]:
+                    ) -> tuple[Stream, Delivery | None, list[dict[str, Any]], datetime | None]:
         """Cut the next batch from the chain after the stream's position: up to
-        ``MAX_BATCH`` matching events, sent once full or once the oldest has lingered."""
+        ``MAX_BATCH`` matching events within ``MAX_BATCH_BYTES``, sent once full (either
+        way) or once the oldest has lingered."""
         chain = uow.chains.retained(stream.workspace_id)
         if stream.position < chain.anchor.sequence:
             uow.deliveries.add(skipped_range(self._ids.new("dlv"), stream.id,
@@ -94,18 +96,21 @@ class DeliverStream(DeliveryEngine[Stream, Delivery]):
         upper = min(stream.position + SCAN_WINDOW, chain.head.sequence)
         if upper <= stream.position:
             return stream, None, [], None
-        events = uow.events.linked_batch(stream.workspace_id, stream.position, upper,
-                                         stream.patterns, MAX_BATCH)
-        if not events:
+        found = uow.events.linked_batch(stream.workspace_id, stream.position, upper,
+                                        stream.patterns, MAX_BATCH)
+        if not found:
             return stream.handed_out(upper), None, [], None
-        ready_at = batch_ready_at(events, self._linger)
+        documents = [event.document() for event in found]
+        events = found[:within_size(documents)]
+        full = len(found) >= MAX_BATCH or len(events) < len(found)
+        ready_at = None if full else batch_ready_at(events, self._linger)
         if ready_at is not None and ready_at > now:
             return stream, None, [], ready_at
-        covered = events[-1].sequence if len(events) >= MAX_BATCH else upper
+        covered = events[-1].sequence if full else upper
         stream, number = stream.handed_out(covered).numbered()  # type: ignore[arg-type]
         latest = uow.checkpoints.latest(stream.workspace_id)
         delivery = events_delivery(self._ids.new("dlv"), stream.id, stream.workspace_id,
                                    number, events, stream.actions, now,
                                    latest.note if latest is not None else None)
         uow.deliveries.add(delivery)
-        return stream, delivery, events, None
+        return stream, delivery, documents[:len(events)], None
