@@ -4,7 +4,9 @@ What turns signatures into append-only evidence: a log could sign a second, rewr
 history as readily as the first, but not one consistent with the checkpoint a monitor kept
 from before. The state file holds the pinned verifier key and the last checkpoint checked;
 nothing the server says replaces either, except a rotation note the pinned key signed
-itself, naming the key it handed the log over to.
+itself, naming the key it handed the log over to. Checkpoints kept elsewhere (``--seen``)
+are held to the same history: a log showing different readers different histories, each
+of which only grows, is caught as soon as any of them is compared.
 """
 
 from __future__ import annotations
