@@ -22,8 +22,15 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from adapters.security.signing import Ed25519Signer, new_seed, seed_from
-from domain.signed_notes import rotation_text, signature_line, verifier_key
+from adapters.security.signing import Ed25519Signer, Ed25519Verifier, new_seed, seed_from
+from domain.signed_notes import (
+    parse_note,
+    parse_verifier_key,
+    rotation_text,
+    signature_by,
+    signature_line,
+    verifier_key,
+)
 from tests.geo_db import LONDON_V4, build_city_database
 from tests.integration.processes import environment, start_server, stop
 from tests.integration.stacks import embedded_stack
@@ -136,6 +143,13 @@ def test_a_reader_searches_pages_opens_and_sees_an_event_verified(server, browse
     wait(browser, lambda d: "Verified in signed log of" in text(d, "verification"))
     assert "ok" in browser.find_element("id", "verification").get_attribute("class")
     assert "sequence" in text(browser, "fields") and "hash" in text(browser, "fields")
+    # the checkpoint it was verified in, for the reader to keep or hand to an auditor
+    browser.find_element("css selector", "#signed-note summary").click()
+    kept = browser.find_element("id", "note").text + "\n"
+    note = parse_note(kept)
+    signer = parse_verifier_key(parse_qs(urlsplit(link["url"]).fragment)["key"][0])
+    assert Ed25519Verifier().verify(signer.public_key, note.text.encode(),
+                                    signature_by(note, signer))
     shoot(browser, "desktop-verified")
     browser.set_window_size(390, 844)
     browser.execute_script("document.getElementById('detail').scrollIntoView()")
@@ -328,6 +342,7 @@ def test_a_tampered_proof_shows_the_warning(server, browser) -> None:
         rows(browser)[0].click()
         wait(browser, lambda d: "could not be verified" in text(d, "verification"))
         assert "warn" in browser.find_element("id", "verification").get_attribute("class")
+        assert not browser.find_element("id", "signed-note").is_displayed()  # nothing to keep
         shoot(browser, "desktop-tampered")
 
 

@@ -112,6 +112,7 @@ async function open(id) {
   detail.hidden = false;
   $("fields").replaceChildren();
   $("by-actor").hidden = true;  // until this event's actor is known
+  $("signed-note").hidden = true;  // until this event is verified
   verification("Checking this event against the signed log…", "");
   try {
     const event = await api(`/events/${encodeURIComponent(id)}`);
@@ -157,6 +158,8 @@ async function verify(event, attempt = 0) {
     const signed = await api(`/log/checkpoints/${checkpoint.treeSize}`).catch(() => null);
     const when = signed ? localTime(signed.created_at) : `size ${checkpoint.treeSize}`;
     verification(`Verified in signed log of ${when}`, "ok");
+    $("note").textContent = proof.checkpoint;
+    $("signed-note").hidden = false;
   } catch (error) {
     verification(`Warning: this event could not be verified against the signed log: ${error.message}. Do not rely on it; tell whoever shared this link.`, "warn");
   }
