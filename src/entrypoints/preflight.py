@@ -35,13 +35,19 @@ def findings(container: Container) -> Iterator[Finding]:
     depends on one that failed (the signing key on the database) is not asked."""
     settings = container.settings()
     new_file = _new_embedded_database(settings)
-    database = Finding("database", True, f"none yet: `auditrail serve` creates {new_file}") \
-        if new_file else _database(container)
+    if new_file:
+        database, current = Finding("database", True, f"none yet: `auditrail serve` "
+                                                      f"creates {new_file}"), False
+    else:
+        database, current = _database(container)
     yield database
     if settings.profile != EMBEDDED:
         yield _queue(container)
-    if database.ok and not new_file:
+    if current:
         yield _signing_key(container)
+    elif database.ok:  # embedded, to be created or migrated: the log is read after that
+        yield Finding("signing key", True, "checked by `auditrail serve` once the database "
+                                           "is up to date")
     yield _geo(container)
     yield _exports_folder(settings.exports_dir)
 
@@ -62,18 +68,19 @@ def stranger_problem(container: Container, workspace_id: str) -> str:
             f"key must then be replaced)")
 
 
-def _database(container: Container) -> Finding:
+def _database(container: Container) -> tuple[Finding, bool]:
+    """The finding, and whether the schema is this release's (the log can be read)."""
     try:
         missing = container.missing_migrations()
     except DBAPIError as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
-        return Finding("database", False, f"could not be used: {reason}")
+        return Finding("database", False, f"could not be used: {reason}"), False
     if not missing:
-        return Finding("database", True, "reachable, every migration applied")
+        return Finding("database", True, "reachable, every migration applied"), True
     if container.settings().is_embedded_database:
         return Finding("database", True, f"{len(missing)} migration(s) to apply, which "
-                                         f"`auditrail serve` does as it starts")
-    return Finding("database", False, schema_problem(missing))
+                                         f"`auditrail serve` does as it starts"), False
+    return Finding("database", False, schema_problem(missing)), False
 
 
 def _queue(container: Container) -> Finding:

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from adapters.sql.engine import build_engine
-from adapters.sql.migrate import missing_revisions
+from adapters.sql.migrate import missing_revisions, upgrade
 from entrypoints.cli import main
 from tests.integration.processes import AUDITRAIL, environment
 from tests.integration.stacks import TEST_SIGNING_KEY, bearer, embedded_stack
@@ -401,6 +401,21 @@ def test_check_on_a_fresh_machine_passes_and_creates_nothing(run, tmp_path: Path
                      said, re.M), said
     assert re.search(r"^ok +geo database +none", said, re.M)
     assert not (tmp_path / "var").exists()  # no database, no key generated
+
+
+def test_check_leaves_an_older_embedded_database_to_serve_to_migrate(  # type: ignore[no-untyped-def]
+        run, tmp_path: Path) -> None:
+    """A release behind, its log unreadable until migrated: what serve does first, so no
+    failure - and the check migrates nothing itself."""
+    (tmp_path / "var").mkdir(mode=0o700)
+    engine = build_engine(f"sqlite:///{tmp_path / 'var' / 'auditrail.db'}")
+    upgrade(engine, "0012")
+    said = run("check")
+    assert re.search(r"^ok +database +4 migration\(s\) to apply, which `auditrail serve` "
+                     r"does as it starts$", said, re.M), said
+    assert re.search(r"^ok +signing key +checked by `auditrail serve` once", said, re.M)
+    assert missing_revisions(engine) == ["0013", "0014", "0015", "0016"]
+    engine.dispose()
 
 
 def test_check_names_a_lost_or_replaced_signing_key_with_the_fix(  # type: ignore[no-untyped-def]
