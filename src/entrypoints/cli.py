@@ -783,21 +783,24 @@ def log_group() -> None:
     """Watch a workspace's transparency log."""
 
 
-def _seen_notes(files: tuple[str, ...]) -> list[str]:
-    """The distinct signed notes in ``files``, all read before the log is asked (one
-    received after it answered could be newer than the checkpoint it served: a false
-    alarm). A file that holds none is a mistake to name, not a check that passed."""
-    from entrypoints.seen_checkpoints import UnreadableFile, checkpoint_notes
+def _seen_notes(names: tuple[str, ...]) -> list[str]:
+    """The distinct signed notes in the files named, or in every file under the folders
+    named, all read before the log is asked (one received after it answered could be
+    newer than the checkpoint it served: a false alarm). A name under which there is no
+    note is a mistake to name, not a check that passed."""
+    from entrypoints.seen_checkpoints import UnreadableFile, checkpoint_notes, files_under
     notes: dict[str, None] = {}
-    for name in files:
+    for name in names:
         found = 0
-        with click.open_file(name, encoding="utf-8-sig", errors="replace") as handle:
-            try:
-                for note in checkpoint_notes(handle):
-                    notes[note] = None
-                    found += 1
-            except UnreadableFile as exc:
-                raise click.BadParameter(f"{name}: {exc}", param_hint="--seen") from None
+        for file in [name] if name == "-" else files_under(Path(name)):
+            with click.open_file(str(file), encoding="utf-8-sig", errors="replace") as handle:
+                try:
+                    for note in checkpoint_notes(handle):
+                        notes[note] = None
+                        found += 1
+                except UnreadableFile as exc:
+                    raise click.BadParameter(f"{file}: {exc}", param_hint="--seen") \
+                        from None
         if not found:
             raise click.BadParameter(f"{name} holds no signed note", param_hint="--seen")
     return list(notes)
@@ -813,12 +816,12 @@ def _seen_notes(files: tuple[str, ...]) -> list[str]:
               help="The log's verifier key, pinned on the first run (and checked on later "
                    "ones); get it once from GET /log/key over a channel you trust.")
 @click.option("--seen", "seen_files", multiple=True,
-              type=click.Path(exists=True, dir_okay=False, allow_dash=True),
-              help="A file of checkpoints kept elsewhere, each of which must be in the "
-                   "log's history: signed notes, or JSON (one document or one a line) "
-                   "holding them as 'checkpoint' or 'note', such as saved webhook bodies, "
-                   "an export's evidence or another monitor's state file. Repeatable; - "
-                   "reads stdin.")
+              type=click.Path(exists=True, allow_dash=True),
+              help="A file of checkpoints kept elsewhere, or a folder of such files, each "
+                   "checkpoint of which must be in the log's history: signed notes, or "
+                   "JSON (documents one a line, run together or over lines) holding them "
+                   "as 'checkpoint' or 'note', such as saved webhook bodies, an export's "
+                   "evidence or another monitor's state file. Repeatable; - reads stdin.")
 def monitor(url: str, api_key: str, state_file: Path, verifier_key: str | None,
             seen_files: tuple[str, ...]) -> None:
     """Fetch the latest checkpoint, check its signature with the pinned key, demand a

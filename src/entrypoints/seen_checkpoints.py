@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any, TextIO
 
 from domain.signed_notes import SIGNATURE_PREFIX
@@ -30,12 +31,22 @@ class UnreadableFile(ValueError):
     """The file is neither signed notes nor JSON holding them."""
 
 
+def files_under(path: Path) -> list[Path]:
+    """``path`` itself, or every file under the folder ``path``, in name order: a receiver
+    that keeps each body in a file of its own (by day, say) is read as one. Hidden files
+    and folders (``.cache``, editors' swap files) are left out."""
+    if not path.is_dir():
+        return [path]
+    return sorted(file for file in path.rglob("*") if file.is_file() and not any(
+        part.startswith(".") for part in file.relative_to(path).parts))
+
+
 def checkpoint_notes(handle: TextIO) -> Iterator[str]:
     """The signed notes in ``handle``: notes one after another (as ``GET /log/checkpoint``
-    serves them), one JSON document, or JSON documents one a line (NDJSON); notes are
-    found in JSON under ``checkpoint`` or ``note`` at any depth, and in JSON held as a
-    string. Read a line at a time, except a single JSON document spread over several
-    lines."""
+    serves them), or JSON - one document a line (NDJSON), documents run together (bodies
+    saved without a newline, then concatenated), or documents over several lines; notes
+    are found in JSON under ``checkpoint`` or ``note`` at any depth, and in JSON held as a
+    string. Read a line at a time, except documents spread over several lines."""
     lines = iter(handle)
     for first in lines:
         if first.strip():
@@ -46,21 +57,31 @@ def checkpoint_notes(handle: TextIO) -> Iterator[str]:
         yield from _text_notes(_chained(first, lines))
         return
     try:
-        document = json.loads(first)
-    except (ValueError, RecursionError):  # one document over lines, as state files are
-        try:
-            document = json.loads(first + "".join(lines))
-        except (ValueError, RecursionError):
-            raise UnreadableFile("neither signed notes nor JSON") from None
-        yield from _json_notes(document)
+        values = _json_values(first)
+    except UnreadableFile:  # documents over several lines, as state files are written
+        for value in _json_values(first + "".join(lines), "neither signed notes nor JSON"):
+            yield from _json_notes(value)
         return
-    yield from _json_notes(document)
+    for value in values:
+        yield from _json_notes(value)
     for number, line in enumerate(lines, start=2):
-        if line.strip():
-            try:
-                yield from _json_notes(json.loads(line))
-            except (ValueError, RecursionError):
-                raise UnreadableFile(f"line {number} is not JSON") from None
+        for value in _json_values(line, f"line {number} is not JSON"):
+            yield from _json_notes(value)
+
+
+def _json_values(text: str, problem: str = "not JSON") -> list[Any]:
+    """Every JSON value in ``text``, one after another, whitespace between them or not."""
+    decoder, values, at = json.JSONDecoder(), [], 0
+    while True:
+        while at < len(text) and text[at].isspace():
+            at += 1
+        if at == len(text):
+            return values
+        try:
+            value, at = decoder.raw_decode(text, at)
+        except (ValueError, RecursionError):
+            raise UnreadableFile(problem) from None
+        values.append(value)
 
 
 def _chained(first: str, rest: Iterator[str]) -> Iterator[str]:

@@ -43,6 +43,11 @@ OTHER = "log.example/ws_1\n3\nBBBB\n\n\u2014 log.example/ws_1 c2ln\n\u2014 witne
      + "\n", [NOTE]),  # a Splunk search exported as JSON, the fields not extracted
     (json.dumps({"attributes": {"message": json.dumps({"checkpoint": OTHER})}}),
      [OTHER]),  # a Datadog log, its message kept as text
+    (json.dumps({"checkpoint": NOTE}) + json.dumps({"checkpoint": OTHER}),
+     [NOTE, OTHER]),  # bodies saved without a newline, then concatenated
+    (json.dumps({"checkpoint": NOTE}, indent=1) + "\n" + json.dumps({"checkpoint": OTHER},
+                                                                    indent=1),
+     [NOTE, OTHER]),  # two monitors' state files, one after the other
     ("", []), ("just text\n", []), (NOTE + "trailing text, unsigned\n", [NOTE]),
 ])
 def test_notes_are_found_in_every_form_they_are_kept_in(text: str, notes: list[str]) -> None:
@@ -130,6 +135,12 @@ def test_a_seen_file_without_a_note_is_refused_before_the_log_is_asked(
     assert result.exit_code == 2
     assert "bodies.ndjson holds no signed note" in result.output
     assert not (tmp_path / "state.json").exists()
+    (tmp_path / "received").mkdir()
+    (tmp_path / "received" / "dlv_1.json").write_text('{"checkpoint": ')  # cut short
+    result = CliRunner().invoke(main, [
+        "log", "monitor", "--url", "http://127.0.0.1:9", "--key", "ak_x", "--state",
+        str(tmp_path / "state.json"), "--seen", str(tmp_path / "received")])
+    assert result.exit_code == 2 and "dlv_1.json: neither signed notes nor JSON" in result.output
 
 
 def test_the_monitor_waits_out_the_rate_limit_rather_than_giving_up(

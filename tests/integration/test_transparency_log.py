@@ -699,9 +699,12 @@ def test_the_monitor_command_watches_a_running_server(tmp_path: Path) -> None:
         assert wait_for(lambda: size() == 10, timeout=20)
         first = monitor("--verifier-key", vkey)
         assert first.returncode == 0 and "at size 10" in first.stdout, first.stderr
-        received = tmp_path / "received.ndjson"  # as a webhook receiver on Windows kept it
-        received.write_text("\ufeff" + json.dumps({"checkpoint": json.loads(
-            state.read_text())["checkpoint"]}) + "\n", encoding="utf-8")
+        received = tmp_path / "received"  # a receiver's folder: a body a file, by day
+        (received / "2026-12-05").mkdir(parents=True)
+        (received / "2026-12-05" / "dlv_1.json").write_text(  # no newline; a Windows BOM
+            "\ufeff" + json.dumps({"checkpoint": json.loads(state.read_text())["checkpoint"]}),
+            encoding="utf-8")
+        (received / ".dlv_2.json.tmp").write_text('{"checkpoint": ')  # being written: hidden
         post(5)
         assert wait_for(lambda: size() == 15, timeout=20)
         grown = monitor("--seen", str(received))  # the key comes from the state file now
