@@ -50,7 +50,12 @@ from domain.workspaces import PLANS
 from entrypoints import ndjson_file
 from entrypoints.container import Container, build_container
 from entrypoints.logs import configure_logging
-from entrypoints.preflight import findings, schema_problem, stranger_problem
+from entrypoints.preflight import (
+    findings,
+    migrations_text,
+    schema_problem,
+    stranger_problem,
+)
 from entrypoints.settings import EMBEDDED, Settings, SettingsError
 
 log = logging.getLogger("auditrail.cli")
@@ -100,10 +105,6 @@ def _require_schema(container: Container, *, serving: bool) -> None:
         return
     if missing:
         raise click.ClickException(schema_problem(missing))
-
-
-def _migrations(revisions: list[str]) -> str:
-    return f"{len(revisions)} migration(s) ({revisions[0]}-{revisions[-1]})"
 
 
 def _require_geo(container: Container) -> None:
@@ -316,7 +317,7 @@ def upgrade() -> None:
     missing = container.missing_migrations()
     container.upgrade_database()
     # An operator reading a deploy log wants to know whether this run changed the schema.
-    click.echo(f"database is up to date: applied {_migrations(missing)}" if missing
+    click.echo(f"database is up to date: applied {migrations_text(missing)}" if missing
                else "database is up to date: nothing to apply")
 
 

@@ -52,9 +52,13 @@ def findings(container: Container) -> Iterator[Finding]:
     yield _exports_folder(settings.exports_dir)
 
 
+def migrations_text(revisions: list[str]) -> str:
+    return f"{len(revisions)} migration(s) ({revisions[0]}-{revisions[-1]})"
+
+
 def schema_problem(missing: list[str]) -> str:
-    return (f"the database lacks {len(missing)} migration(s) ({missing[0]}-{missing[-1]}) "
-            f"this release needs: run `auditrail db upgrade` first")
+    return (f"the database lacks {migrations_text(missing)} this release needs: run "
+            f"`auditrail db upgrade` first")
 
 
 def stranger_problem(container: Container, workspace_id: str) -> str:

@@ -11,6 +11,7 @@ history it serves now, which is why these are read from whatever form they were 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -54,7 +55,7 @@ def checkpoint_notes(handle: TextIO) -> Iterator[str]:
     else:
         return
     if not first.lstrip().startswith(("{", "[")):
-        yield from _text_notes(_chained(first, lines))
+        yield from _text_notes(itertools.chain([first], lines))
         return
     try:
         values = _json_values(first)
@@ -82,11 +83,6 @@ def _json_values(text: str, problem: str = "not JSON") -> list[Any]:
         except (ValueError, RecursionError):
             raise UnreadableFile(problem) from None
         values.append(value)
-
-
-def _chained(first: str, rest: Iterator[str]) -> Iterator[str]:
-    yield first
-    yield from rest
 
 
 def _text_notes(lines: Iterable[str]) -> Iterator[str]:
