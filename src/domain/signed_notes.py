@@ -55,16 +55,17 @@ def checked_key_name(name: str) -> str:
     return name
 
 
-def key_id(name: str, public_key: bytes) -> bytes:
-    """SHA-256(key name || 0x0A || 0x01 || public key)[:4]."""
-    return hashlib.sha256(name.encode("utf-8") + b"\n" + bytes([ED25519]) +
+def key_id(name: str, public_key: bytes, signature_type: int = ED25519) -> bytes:
+    """SHA-256(key name || 0x0A || type || public key)[:4]; the type is 0x01 for the log's
+    own Ed25519 signatures."""
+    return hashlib.sha256(name.encode("utf-8") + b"\n" + bytes([signature_type]) +
                           public_key).digest()[:4]
 
 
-def verifier_key(name: str, public_key: bytes) -> str:
-    """``<name>+<hex key id>+<base64(0x01 || public key)>``."""
-    return f"{checked_key_name(name)}+{key_id(name, public_key).hex()}+" \
-           f"{b64(bytes([ED25519]) + public_key)}"
+def verifier_key(name: str, public_key: bytes, signature_type: int = ED25519) -> str:
+    """``<name>+<hex key id>+<base64(type || public key)>``."""
+    return f"{checked_key_name(name)}+{key_id(name, public_key, signature_type).hex()}+" \
+           f"{b64(bytes([signature_type]) + public_key)}"
 
 
 @dataclass(frozen=True)
@@ -74,17 +75,18 @@ class VerifierKey:
     public_key: bytes
 
 
-def parse_verifier_key(text: str) -> VerifierKey:
+def parse_verifier_key(text: str, signature_type: int = ED25519) -> VerifierKey:
     parts = text.strip().split("+", 2)  # the key's base64 may hold "+" itself
     if len(parts) != 3:
         raise InvalidNote("a verifier key is <name>+<key id>+<key>")
     name, hex_id, encoded = parts
     checked_key_name(name)
     material = unb64(encoded)
-    if len(material) != 33 or material[0] != ED25519:
-        raise InvalidNote("only Ed25519 verifier keys (type 0x01, 32 bytes) are known")
+    if len(material) != 33 or material[0] != signature_type:
+        raise InvalidNote(f"expected an Ed25519 verifier key of type 0x{signature_type:02x} "
+                          f"(32 bytes)")
     public_key = material[1:]
-    if hex_id != key_id(name, public_key).hex():
+    if hex_id != key_id(name, public_key, signature_type).hex():
         raise InvalidNote("the verifier key's id does not match its name and key")
     return VerifierKey(name, bytes.fromhex(hex_id), public_key)
 

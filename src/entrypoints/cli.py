@@ -57,6 +57,7 @@ from entrypoints.preflight import (
     stranger_problem,
 )
 from entrypoints.settings import EMBEDDED, Settings, SettingsError
+from entrypoints.witness_cli import witness as witness_group
 
 log = logging.getLogger("auditrail.cli")
 
@@ -823,22 +824,46 @@ def _seen_notes(names: tuple[str, ...]) -> list[str]:
                    "JSON (documents one a line, run together or over lines) holding them "
                    "as 'checkpoint' or 'note', such as saved webhook bodies, an export's "
                    "evidence or another monitor's state file. Repeatable; - reads stdin.")
+@click.option("--witness", "witnesses", multiple=True, nargs=2, metavar="KEY URL",
+              help="A C2SP tlog-witness to submit the checked checkpoint to, by its "
+                   "verifier key and URL (e.g. one run with `auditrail witness serve`): it "
+                   "cosigns only checkpoints that extend the last one it cosigned for "
+                   "anyone. Repeatable.")
 def monitor(url: str, api_key: str, state_file: Path, verifier_key: str | None,
-            seen_files: tuple[str, ...]) -> None:
+            seen_files: tuple[str, ...], witnesses: tuple[tuple[str, str], ...]) -> None:
     """Fetch the latest checkpoint, check its signature with the pinned key, demand a
     consistency proof from the checkpoint kept last time (and from each one --seen), and
     keep the new one. Exit 0 when the log only grew; exit 1, loudly, on any inconsistency
-    (a rewritten log, or one showing readers different histories); exit 2 when the log
-    could not be asked (nothing checked, the state kept)."""
-    from entrypoints.log_monitor import LogUnreachable, MonitorFailed, run_monitor
+    (a rewritten log, or one showing readers different histories, or a witness refusing
+    it as another history); exit 2 when the log could not be asked (nothing checked, the
+    state kept) or a witness could not be (the log checked, its state kept)."""
+    from entrypoints.log_monitor import (
+        LogUnreachable,
+        MonitorFailed,
+        WitnessesUnavailable,
+        run_monitor,
+        witness_target,
+    )
     seen = _seen_notes(seen_files)
+    try:
+        targets = [witness_target(key, witness_url) for key, witness_url in witnesses]
+    except MonitorFailed as exc:
+        raise click.BadParameter(str(exc), param_hint="--witness") from None
     try:
         click.echo(run_monitor(url, api_key, state_file, verifier_key,
                                build_container(Settings()).signature_checker().verify,
-                               seen))
+                               seen, targets))
+    except WitnessesUnavailable as exc:
+        click.echo(exc.checked)
+        for problem in exc.problems:
+            click.echo(f"could not get a cosignature: {problem}", err=True)
+        sys.exit(2)
     except LogUnreachable as exc:
         click.echo(f"could not check: {exc}", err=True)
         sys.exit(2)
     except MonitorFailed as exc:
         click.echo(f"ALERT: {exc}", err=True)
         sys.exit(1)
+
+
+main.add_command(witness_group)

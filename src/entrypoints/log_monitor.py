@@ -6,7 +6,9 @@ from before. The state file holds the pinned verifier key and the last checkpoin
 nothing the server says replaces either, except a rotation note the pinned key signed
 itself, naming the key it handed the log over to. Checkpoints kept elsewhere (``--seen``)
 are held to the same history: a log showing different readers different histories, each
-of which only grows, is caught as soon as any of them is compared.
+of which only grows, is caught as soon as any of them is compared. Witnesses (``--witness``)
+remember the latest checkpoint for every monitor that submits to them: a log showing two
+auditors two histories is refused a cosignature by the first witness they share.
 """
 
 from __future__ import annotations
@@ -16,12 +18,15 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from application.witness import origin_hash
+from domain.cosignatures import cosigned_at, cosigner_key, parse_cosigner_key
 from domain.merkle import EMPTY_ROOT, verify_consistency
 from domain.signed_notes import (
     Checkpoint,
@@ -35,9 +40,11 @@ from domain.signed_notes import (
     successors,
 )
 from domain.signed_notes import verifier_key as verifier_key_of
+from domain.witnessing import MAX_PROOF_LINES, add_checkpoint_body
 
 SEEN = "seen elsewhere"
 _RATE_LIMITED_TRIES = 20
+_WITNESS_AHEAD_TRIES = 3
 
 
 class MonitorFailed(Exception):
@@ -49,10 +56,67 @@ class LogUnreachable(MonitorFailed):
     nothing is known to be wrong either; the next run tries again from the same state."""
 
 
+class WitnessesUnavailable(LogUnreachable):
+    """The log was checked and its state kept (``checked`` says so), but a witness could
+    not be asked or gave no usable answer: nothing is known to be wrong with the log, and
+    the next run submits again."""
+
+    def __init__(self, checked: str, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.checked = checked
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class WitnessTarget:
+    """A witness to submit checkpoints to: its cosigner key (type 0x04) and the URL its
+    add-checkpoint and monitoring paths are under."""
+
+    key: VerifierKey
+    url: str
+
+
+def witness_target(key: str, url: str) -> WitnessTarget:
+    try:
+        parsed = parse_cosigner_key(key)
+    except InvalidNote as exc:
+        raise MonitorFailed(f"the witness key {key[:60]}: {exc}") from None
+    if not url.startswith(("http://", "https://")):
+        raise MonitorFailed(f"the witness URL {url[:60]} is not http(s)")
+    return WitnessTarget(parsed, url.rstrip("/"))
+
+
+class _WitnessAhead(Exception):
+    """A witness cosigned a checkpoint newer than the one the log served this run."""
+
+    def __init__(self, note: str, size: int) -> None:
+        super().__init__(size)
+        self.note, self.size = note, size
+
+
 def run_monitor(url: str, api_key: str, state_file: Path, verifier_key: str | None,
-                verify: SignatureCheck, seen: Collection[str] = ()) -> str:
+                verify: SignatureCheck, seen: Collection[str] = (),
+                witnesses: Sequence[WitnessTarget] = ()) -> str:
     """Check the log once; return the line to print. ``seen`` are signed notes gathered
-    elsewhere (``seen_checkpoints``): each must be in the history the log serves now."""
+    elsewhere (``seen_checkpoints``): each must be in the history the log serves now. The
+    checkpoint, once checked, is submitted to each of ``witnesses`` for its cosignature."""
+    for attempt in range(1, _WITNESS_AHEAD_TRIES + 1):
+        try:
+            return _run_once(url, api_key, state_file, verifier_key, verify, seen,
+                             witnesses)
+        except _WitnessAhead as ahead:
+            if attempt == _WITNESS_AHEAD_TRIES:
+                raise MonitorFailed(
+                    f"the log serves an older checkpoint than the one of size {ahead.size} "
+                    f"it signed and a witness cosigned: it shows this reader a stale "
+                    f"state. Its note:\n{ahead.note}") from None
+            time.sleep(attempt)  # the log grew while this run checked it: again
+    raise AssertionError("unreachable")
+
+
+def _run_once(url: str, api_key: str, state_file: Path, verifier_key: str | None,
+              verify: SignatureCheck, seen: Collection[str],
+              witnesses: Sequence[WitnessTarget]) -> str:
     state = _read_state(state_file)
     pinned = state.get("verifier_key")
     retired = state.get("rotated_from") or []
@@ -77,16 +141,135 @@ def run_monitor(url: str, api_key: str, state_file: Path, verifier_key: str | No
                         "kept last time")
         signers = [key, *_keys(retired), *handed_to]
         elsewhere = _seen_in_history(client, seen, signers, key.name, size, root, verify)
+        known = state.get("witnessed") if isinstance(state.get("witnessed"), dict) else {}
+        cosigned = _Cosigning(client, note, size, root, signers, verify, known)
+        for witness in witnesses:
+            cosigned.submit(witness)
     if successor is not None:  # the key given on the first run is still accepted
         retired, key_text = [*retired, key_text], verifier_key_of(successor.name,
                                                                   successor.public_key)
     _write_state(state_file, {"verifier_key": key_text, "tree_size": size,
                               "root_hash": base64.b64encode(root).decode(),
-                              "checkpoint": note, "rotated_from": retired})
+                              "checkpoint": cosigned.note, "rotated_from": retired,
+                              "witnessed": cosigned.sizes})
     grown = "" if before is None else f", consistent with size {before}"
     rotated = "" if successor is None else \
         f"; the log's key was rotated: now pinned {key_text}"
-    return f"ok: {key.name} at size {size}{grown}{elsewhere}{rotated}"
+    said = f"ok: {key.name} at size {size}{grown}{elsewhere}{cosigned.summary()}{rotated}"
+    if cosigned.problems:
+        raise WitnessesUnavailable(said, cosigned.problems)
+    return said
+
+
+class _Cosigning:
+    """Submits one checkpoint, already checked, to witnesses (C2SP tlog-witness), and
+    gathers their cosignatures onto it. The Auditrail API key is never sent to them."""
+
+    def __init__(self, log: httpx.Client, note: str, size: int, root: bytes,
+                 signers: list[VerifierKey], verify: SignatureCheck,
+                 known: dict[str, Any]) -> None:
+        self._log, self._size, self._root = log, size, root
+        self._signers, self._verify = signers, verify
+        self._served = note
+        self.note = note
+        """The checkpoint with the cosignatures gathered so far."""
+        self.sizes = {name: value for name, value in known.items()
+                      if isinstance(value, int) and not isinstance(value, bool)}
+        """The size each witness cosigned last, as far as this monitor knows."""
+        self.cosigners: list[str] = []
+        self.problems: list[str] = []
+
+    def submit(self, witness: WitnessTarget) -> None:
+        name = cosigner_key(witness.key.name, witness.key.public_key)
+        old = self.sizes.get(name, 0)
+        try:
+            with httpx.Client(base_url=witness.url, timeout=30) as client:
+                for _ in range(3):  # another monitor may move it between two requests
+                    response = self._post(client, old)
+                    if response.status_code != 409:
+                        break
+                    old = self._latest_size(client, response, witness)
+                self._cosigned(client, response, witness, name)
+        except _WitnessTrouble as trouble:
+            self.problems.append(f"witness {witness.key.name}: {trouble}")
+        except httpx.HTTPError as exc:
+            self.problems.append(f"could not reach witness {witness.key.name} "
+                                 f"({type(exc).__name__})")
+
+    def summary(self) -> str:
+        if not self.cosigners:
+            return ""
+        return f"; cosigned by {', '.join(self.cosigners)}"
+
+    def _post(self, client: httpx.Client, old: int) -> httpx.Response:
+        proof: list[bytes] = []
+        if 0 < old < self._size:
+            answer = _get(self._log, "/api/v1/log/consistency",
+                          params={"from_size": old, "to_size": self._size}).json()
+            proof = [base64.b64decode(h) for h in answer.get("proof", [])][:MAX_PROOF_LINES]
+        body = add_checkpoint_body(old, proof, self._served)
+        return client.post("/add-checkpoint", content=body.encode(),
+                           headers={"Content-Type": "text/plain; charset=utf-8"})
+
+    def _latest_size(self, client: httpx.Client, response: httpx.Response,
+                     witness: WitnessTarget) -> int:
+        """The size a 409 names; above this run's, the witness has seen a newer
+        checkpoint (fetched and checked, so that a witness's word alone alarms no one)."""
+        text = response.text.strip()
+        if not text.isdigit():
+            raise _WitnessTrouble("answered 409 without the size it holds")
+        size = int(text)
+        if size > self._size:
+            ahead = client.get(f"/{origin_hash(self._signers[0].name)}/checkpoint").text
+            signed = _signed_checkpoint(ahead, self._signers, self._verify)
+            if signed is not None and signed.tree_size > self._size and \
+                    cosigned_at(parse_note(ahead), witness.key, self._verify) is not None:
+                raise _WitnessAhead(ahead, signed.tree_size)
+            raise _WitnessTrouble(f"says it cosigned size {size}, but serves no such "
+                                  "checkpoint signed by the log and by itself")
+        return size
+
+    def _cosigned(self, client: httpx.Client, response: httpx.Response,
+                  witness: WitnessTarget, name: str) -> None:
+        if response.status_code == 422:
+            raise MonitorFailed(
+                f"witness {witness.key.name} refused to cosign the log's checkpoint of size "
+                f"{self._size}: {_plain(response.text)}. The log showed it (or another "
+                f"monitor) another history: a split view")
+        if response.status_code != 200:
+            raise _WitnessTrouble(_refused(response, self._signers[0].name))
+        own = "".join(f"{line}\n" for line in response.text.split("\n")
+                      if line.startswith(f"\u2014 {witness.key.name} "))
+        try:
+            cosigned = cosigned_at(parse_note(self._served + own), witness.key, self._verify)
+        except InvalidNote:
+            cosigned = None
+        if cosigned is None:
+            raise _WitnessTrouble("answered without a cosignature that verifies with its key")
+        self.note += own
+        self.sizes[name] = self._size
+        self.cosigners.append(witness.key.name)
+
+
+class _WitnessTrouble(Exception):
+    """A witness that could not be used this run; says nothing about the log."""
+
+
+def _refused(response: httpx.Response, origin: str) -> str:
+    """What a witness's refusal means for whoever runs the monitor."""
+    said = _plain(response.text)
+    if response.status_code == 404:
+        return f"does not follow {origin} (start it with --log and this log's verifier key)"
+    if response.status_code == 403:
+        return f"does not trust the key that signed the checkpoint ({said}): give it the " \
+               "log's current verifier key"
+    return f"answered {response.status_code}" + (f": {said}" if said else "")
+
+
+def _plain(text: str) -> str:
+    """A witness's words, printable and short: it is not trusted to write to a terminal."""
+    return "".join(ch for ch in text.strip() if ch.isprintable())[:200]
+
 
 
 def _keys(texts: list[str]) -> list[VerifierKey]:

@@ -25,17 +25,23 @@ _process_container = None
 DEFAULT_WORKERS = 2
 
 
-class AuditrailServer(BaseApplication):  # type: ignore[misc]
-    """Gunicorn with our options; the app is built in each worker process, after fork."""
+class ConfiguredApplication(BaseApplication):  # type: ignore[misc]
+    """Gunicorn run in this process with the options given, not a command line's; the
+    subclass's ``load`` builds the app in each worker process, after fork."""
 
-    def __init__(self, settings: Settings, options: dict[str, Any]) -> None:
-        self._settings = settings
+    def __init__(self, options: dict[str, Any]) -> None:
         self._options = options
         super().__init__()
 
     def load_config(self) -> None:
         for key, value in self._options.items():
             self.cfg.set(key, value)
+
+
+class AuditrailServer(ConfiguredApplication):
+    def __init__(self, settings: Settings, options: dict[str, Any]) -> None:
+        self._settings = settings
+        super().__init__(options)
 
     def load(self) -> Any:
         global _process_container

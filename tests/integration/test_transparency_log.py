@@ -290,14 +290,14 @@ def test_other_workspaces_logs_are_not_reachable(stack: Stack) -> None:
     assert log_key(stack, other)["origin"] != log_key(stack, owner)["origin"]
 
 
-def go_checker(tmp_path: Path) -> Path:
-    """interop/checker.go built with golang.org/x/mod/sumdb/note and sumdb/tlog, as
-    Debian ships them."""
+def go_checker(tmp_path: Path, source: Path = CHECKER) -> Path:
+    """interop/checker.go (or another ``source``) built with golang.org/x/mod/sumdb/note
+    and sumdb/tlog, as Debian ships them."""
     go = shutil.which("go")
     if go is None or not Path("/usr/share/gocode/src/golang.org/x/mod/sumdb").exists():
         unavailable("Go and golang-golang-x-mod-dev are not installed (.ci/run installs them)")
     checker = tmp_path / "checker"
-    built = subprocess.run([go, "build", "-o", str(checker), str(CHECKER)],
+    built = subprocess.run([go, "build", "-o", str(checker), str(source)],
                            env={"GO111MODULE": "off", "GOPATH": "/usr/share/gocode",
                                 "GOCACHE": str(tmp_path / "cache"), "HOME": str(tmp_path),
                                 "PATH": "/usr/bin:/bin"}, capture_output=True, text=True)
@@ -484,6 +484,20 @@ def test_an_export_with_its_evidence_is_proved_offline(stack: Stack, tmp_path: P
     assert refused.exit_code == 1 and "not in the signed tree" in refused.output
 
 
+def rewrite_history(stack: Stack, workspace_id: str, key: str, size: int) -> None:
+    """What a holder of the database and the key can do: alter the leaf of event 3, drop
+    the checkpoints, and sign the altered tree, grown by one event to ``size``."""
+    tiles = stack.sql("SELECT hashes FROM tree_tiles WHERE workspace_id = :w AND level = 0",
+                      w=workspace_id)
+    data = bytearray(tiles[0][0])
+    data[3 * 32] ^= 0x01
+    stack.sql("UPDATE tree_tiles SET hashes = :d WHERE workspace_id = :w AND level = 0",
+              d=bytes(data), w=workspace_id)
+    stack.sql("DELETE FROM checkpoints WHERE workspace_id = :w", w=workspace_id)
+    ingest(stack, key, 1)
+    signed(stack, key, size)
+
+
 def test_the_monitor_keeps_the_log_honest(stack: Stack, tmp_path: Path) -> None:
     """``auditrail log monitor`` against a real server process would need one per stack;
     here its function runs against the app through httpx's WSGI transport."""
@@ -508,16 +522,7 @@ def test_the_monitor_keeps_the_log_honest(stack: Stack, tmp_path: Path) -> None:
         signed(stack, key, 35)
         assert "consistent with size 30" in log_monitor.run_monitor("http://log", key,
                                                                     state, None, check)
-        # Someone with the database and the key rewrites event 3 and signs the new tree:
-        tiles = stack.sql("SELECT hashes FROM tree_tiles WHERE workspace_id = :w AND "
-                          "level = 0", w=workspace_id)
-        data = bytearray(tiles[0][0])
-        data[3 * 32] ^= 0x01
-        stack.sql("UPDATE tree_tiles SET hashes = :d WHERE workspace_id = :w AND level = 0",
-                  d=bytes(data), w=workspace_id)
-        stack.sql("DELETE FROM checkpoints WHERE workspace_id = :w", w=workspace_id)
-        ingest(stack, key, 1)
-        signed(stack, key, 36)
+        rewrite_history(stack, workspace_id, key, 36)
         with pytest.raises(log_monitor.MonitorFailed, match="rewritten"):
             log_monitor.run_monitor("http://log", key, state, None, check)
         assert json.loads(state.read_text())["tree_size"] == 35  # the honest one is kept

@@ -1,0 +1,25 @@
+"""What a witness remembers of each log it follows: the latest checkpoint it cosigned."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from domain.witnessing import Witnessed
+
+
+class WitnessLedger(Protocol):
+    def latest(self, origin: str) -> Witnessed | None:
+        """The latest checkpoint cosigned for the log ``origin``; None before the first."""
+        ...
+
+    def advance(self, origin: str, old_size: int, witnessed: Witnessed, note: str) -> bool:
+        """Record ``witnessed`` (and ``note``, the checkpoint with the cosignature) as the
+        latest, only if the latest is still of ``old_size`` (0: none yet), in one atomic
+        step; False when another request moved it first. Checking and recording apart
+        would let a slower, smaller request roll the witness back."""
+        ...
+
+    def note(self, origin_hash: str) -> str | None:
+        """The latest cosigned checkpoint of the log whose origin's SHA-256 is
+        ``origin_hash`` (lowercase hex)."""
+        ...

@@ -1,0 +1,104 @@
+"""``auditrail witness``: run a C2SP tlog-witness for logs you do not operate."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+
+from domain.signed_notes import InvalidNote, VerifierKey, checked_key_name, parse_verifier_key
+from entrypoints.container import WitnessContainer
+from entrypoints.logs import configure_logging
+
+log = logging.getLogger("auditrail.witness")
+
+
+def _name(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    try:
+        return checked_key_name(value)
+    except InvalidNote as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _logs(_ctx: click.Context, _param: click.Parameter,
+          values: tuple[str, ...]) -> list[VerifierKey]:
+    keys = []
+    for value in values:
+        try:
+            keys.append(parse_verifier_key(value))
+        except InvalidNote as exc:
+            raise click.BadParameter(f"{value[:80]}: {exc}") from None
+    return keys
+
+
+_NAME = click.option(
+    "--name", required=True, envvar="AUDITRAIL_WITNESS_NAME", callback=_name,
+    help="The witness's name in its cosignatures, e.g. witness.example.com/w1 (or the "
+         "AUDITRAIL_WITNESS_NAME variable).")
+_STATE = click.option(
+    "--state", "state_file", required=True, envvar="AUDITRAIL_WITNESS_STATE",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The witness's SQLite file: the latest checkpoint cosigned of each log. Its key "
+         "is generated beside it (witness.key) unless AUDITRAIL_WITNESS_KEY is set.")
+
+
+def _settings(name: str, state_file: Path, logs: list[VerifierKey]) -> dict[str, Any]:
+    state_file = state_file.resolve()
+    return {"name": name, "key": os.environ.get("AUDITRAIL_WITNESS_KEY", ""),
+            "key_file": str(state_file.with_name("witness.key")),
+            "database_url": f"sqlite:///{state_file}", "logs": logs}
+
+
+def _container(settings: dict[str, Any]) -> WitnessContainer:
+    container = WitnessContainer(**settings)
+    try:
+        container.signer()
+    except ValueError as exc:
+        raise click.ClickException(f"AUDITRAIL_WITNESS_KEY is unusable ({exc}): it is "
+                                   f"base64 of a 32-byte Ed25519 seed") from None
+    return container
+
+
+@click.group("witness")
+def witness() -> None:
+    """Cosign logs' checkpoints, each only if it extends the last one cosigned."""
+
+
+@witness.command("serve")
+@_NAME
+@_STATE
+@click.option("--log", "logs", multiple=True, required=True, callback=_logs,
+              envvar="AUDITRAIL_WITNESS_LOGS",
+              help="The verifier key of a log to witness (GET /log/key's verifier_key); "
+                   "repeatable, or AUDITRAIL_WITNESS_LOGS with keys apart by spaces.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=7380, show_default=True, type=click.IntRange(1, 65535))
+def serve(name: str, state_file: Path, logs: list[VerifierKey], host: str,
+          port: int) -> None:
+    """Serve POST /add-checkpoint and GET /<origin hash>/checkpoint (C2SP tlog-witness)."""
+    from entrypoints.server import PortTaken
+    from entrypoints.witness_server import serve_witness
+    configure_logging("INFO")
+    settings = _settings(name, state_file, logs)
+    state_file.parent.mkdir(parents=True, exist_ok=True)
+    container = _container(settings)
+    container.ledger()  # the table, before the worker opens it
+    log.info("witness %s cosigns for %s", container.witness().verifier_key,
+             ", ".join(sorted({key.name for key in logs})))
+    try:
+        serve_witness(settings, host, port, "info")
+    except PortTaken as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@witness.command("verifier-key")
+@_NAME
+@_STATE
+def verifier_key(name: str, state_file: Path) -> None:
+    """Print the witness's verifier key (type 0x04), for monitors and readers to trust."""
+    state_file.parent.mkdir(parents=True, exist_ok=True)
+    settings = _settings(name, state_file, [])
+    click.echo(_container(settings).witness().verifier_key)

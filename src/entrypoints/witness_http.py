@@ -1,0 +1,75 @@
+"""The witness's HTTP interface, as C2SP tlog-witness gives it: ``POST /add-checkpoint``
+for logs and monitors, ``GET /<origin hash>/checkpoint`` for whoever wants the latest
+cosigned checkpoint. Plain text throughout, as the protocol's clients expect."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException
+
+from application.witness import Witness
+from domain.witnessing import Refusal, WitnessRefused
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 64 * 1024
+"""63 proof lines and a checkpoint with many signatures fit several times over."""
+_ORIGIN_HASH = re.compile(r"^[0-9a-f]{64}$")
+_TEXT = "text/plain; charset=utf-8"
+
+
+def create_witness_app(witness: Witness) -> Flask:
+    app = Flask("auditrail.witness")
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+
+    @app.post("/add-checkpoint")
+    def add_checkpoint() -> Response:
+        try:
+            body = request.get_data(cache=False).decode("utf-8")
+        except UnicodeDecodeError:
+            return _text("the body is not UTF-8\n", 400)
+        try:
+            line = witness.add_checkpoint(body)
+        except WitnessRefused as refused:
+            return _refusal(refused)
+        return _text(line, 200)
+
+    @app.get("/<origin_hash>/checkpoint")
+    def checkpoint(origin_hash: str) -> Response:
+        note = witness.checkpoint(origin_hash) if _ORIGIN_HASH.match(origin_hash) else None
+        if note is None:
+            return _text("this witness has cosigned no checkpoint of that log\n", 404)
+        return _text(note, 200)
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        return _text("ok\n", 200)
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Response:
+        return _text(f"{error.name}\n", error.code or 500)
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception) -> Response:
+        log.exception("witness request failed")
+        return _text("internal error\n", 500)
+
+    return app
+
+
+def _refusal(refused: WitnessRefused) -> Response:
+    if refused.refusal is Refusal.STALE:
+        response = Response(f"{refused.latest_size}\n", 409)
+        response.content_type = "text/x.tlog.size"
+        return response
+    if refused.refusal is Refusal.INCONSISTENT:
+        # Perhaps the evidence of a log showing two histories: kept in the witness's log.
+        log.warning("refused to cosign: %s", refused)
+    return _text(f"{refused}\n", refused.refusal.value)
+
+
+def _text(body: str, status: int) -> Response:
+    return Response(body, status, content_type=_TEXT)
