@@ -102,3 +102,18 @@ def verifier_key(name: str, state_file: Path) -> None:
     state_file.parent.mkdir(parents=True, exist_ok=True)
     settings = _settings(name, state_file, [])
     click.echo(_container(settings).witness().verifier_key)
+
+
+@witness.command("forget")
+@click.argument("origin")
+@_STATE
+def forget(origin: str, state_file: Path) -> None:
+    """Drop what the witness holds of the log ORIGIN (its next checkpoint is cosigned
+    afresh) and print it, to keep: for a log whose operator went back to a backup."""
+    if not state_file.exists():
+        raise click.BadParameter(f"{state_file} does not exist", param_hint="--state")
+    ledger = WitnessContainer(database_url=f"sqlite:///{state_file.resolve()}").ledger()
+    held = ledger.forget(origin)
+    if held is None:
+        raise click.ClickException(f"the witness holds nothing of {origin}")
+    click.echo(held, nl=False)

@@ -129,6 +129,18 @@ def test_a_witness_cosigns_what_extends_and_refuses_a_rewritten_history(
         assert not late.exists()
         tree = parse_checkpoint(parse_note(witness.checkpoint(info["origin"]).text).text)
         assert tree.tree_size == 20  # what it remembers is the honest state
+
+        # Its operator accepts the log's explanation (say, a restore) and forgets it:
+        state = str(tmp_path / "witness.sqlite3")
+        forgot = CliRunner().invoke(main, ["witness", "forget", "--state", state,
+                                           info["origin"]])
+        assert forgot.exit_code == 0, forgot.output
+        assert parse_checkpoint(parse_note(forgot.output).text).tree_size == 20
+        assert witness.checkpoint(info["origin"]).status_code == 404
+        assert monitor(key, late, info["verifier_key"], witness).endswith(
+            f"at size 21; cosigned by {NAME}")
+        again = CliRunner().invoke(main, ["witness", "forget", "--state", state, "other/x"])
+        assert again.exit_code == 1 and "holds nothing of other/x" in again.output
     finally:
         stop(witness.process)
     assert "refused to cosign" in witness.log.read_text()

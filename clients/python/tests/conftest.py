@@ -172,3 +172,30 @@ def proxy(server: Server) -> Iterator[tuple[str, Faults]]:
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+@pytest.fixture
+def witness(server: Server, client: Any, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """A real ``auditrail witness serve`` following the client's workspace's log."""
+    info = client.log.key()
+    state = tmp_path / "witness" / "state.sqlite3"
+    env = {**server.env, "AUDITRAIL_WITNESS_NAME": "witness.test/w1",
+           "AUDITRAIL_WITNESS_STATE": str(state)}
+    key = subprocess.run([AUDITRAIL, "witness", "verifier-key"], env=env, check=True,
+                         capture_output=True, text=True).stdout.strip()
+    port = free_port()
+    process = subprocess.Popen([AUDITRAIL, "witness", "serve", "--port", str(port),
+                                "--log", info.verifier_key], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/healthz", timeout=1).close()
+            break
+        except OSError:
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+    yield key, url
+    process.terminate()
+    process.wait(30)

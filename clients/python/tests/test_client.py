@@ -10,6 +10,7 @@ import hashlib
 import json
 import time
 import urllib.parse
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -201,6 +202,63 @@ def test_the_monitor_proves_checkpoints_seen_elsewhere_in_the_log(
                                            "or it shows other readers another history"):
         monitor.check(seen=[at_3, split])
     assert (tmp_path / "state.json").read_text() == kept
+
+
+def _split_note(server, info, size: int) -> str:
+    """A checkpoint of another history, signed with the log's own key: what a log that
+    holds its key can show one party and not another."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    key = Ed25519PrivateKey.from_private_bytes(
+        base64.b64decode((server.data_dir / "signing_key").read_text()))
+    root = base64.b64encode(hashlib.sha256(b"split").digest()).decode()
+    text = f"{info.origin}\n{size}\n{root}\n"
+    public = base64.b64decode(info.public_key)
+    key_id = hashlib.sha256(info.origin.encode() + b"\n\x01" + public).digest()[:4]
+    signature = base64.b64encode(key_id + key.sign(text.encode())).decode()
+    return f"{text}\n\u2014 {info.origin} {signature}\n"
+
+
+def test_the_monitor_gets_witnesses_to_cosign(server, client: Auditrail, witness,
+                                              tmp_path: Path) -> None:
+    from auditrail_client.proofs import check_cosignature
+    info = client.log.key()
+    processed(client, client.events.create_batch([EVENT] * 3)[-1])
+    state = tmp_path / "state.json"
+    result = _settled(Monitor(client, info.verifier_key, state, witnesses=[witness]), 3)
+    assert result.cosigned_by == ("witness.test/w1",) and result.witness_problems == ()
+    assert check_cosignature(json.loads(state.read_text())["checkpoint"], witness[0]) > 0
+    other = Monitor(client, info.verifier_key, tmp_path / "other.json", witnesses=[witness])
+    assert other.check().cosigned_by == ("witness.test/w1",)  # told the size by a 409
+
+    processed(client, client.events.create_batch([EVENT] * 2)[-1])
+    grown = _settled(Monitor(client, info.verifier_key, state, witnesses=[witness]), 5)
+    assert grown.cosigned_by == ("witness.test/w1",)  # from size 3, with a proof
+    assert json.loads(state.read_text())["witnessed"] == {witness[0]: grown.tree_size}
+
+
+def test_a_witness_that_holds_another_history_alarms_the_monitor(
+        server, client: Auditrail, witness, tmp_path: Path) -> None:
+    import httpx
+    info = client.log.key()
+    processed(client, client.events.create_batch([EVENT] * 3)[-1])
+    # before any monitor comes, the log shows the witness another history at size 2
+    assert httpx.post(f"{witness[1]}/add-checkpoint", content=b"old 0\n\n" +
+                      _split_note(server, info, 2).encode()).status_code == 200
+    state = tmp_path / "state.json"
+    monitor = Monitor(client, info.verifier_key, state, witnesses=[witness])
+    with pytest.raises(MonitorAlarm, match=r"witness witness\.test/w1 refused to cosign the "
+                                           r"log's checkpoint of size 3: .* a split view"):
+        _settled(monitor, 3)
+    assert not state.exists()
+    unfollowed = Monitor(client, info.verifier_key, state, witnesses=[
+        (witness[0], "http://127.0.0.1:9")])
+    result = _settled(unfollowed, 3)
+    assert result.cosigned_by == () and result.witness_problems == (
+        "could not reach witness witness.test/w1 (ConnectError)",)
+    assert json.loads(state.read_text())["tree_size"] >= 3  # the log was checked
+    with pytest.raises(ProofInvalid, match="type 0x04"):
+        Monitor(client, info.verifier_key, state, witnesses=[(info.verifier_key,
+                                                              witness[1])])
 
 
 def _settled(monitor: Monitor, size: int) -> object:

@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    delete,
     insert,
     select,
     update,
@@ -72,6 +73,12 @@ class SqlWitnessLedger:
             except IntegrityError:
                 return False  # another request recorded the first checkpoint just now
         return True
+
+    def forget(self, origin: str) -> str | None:
+        with self._engine.begin() as connection:
+            return connection.execute(
+                delete(witnessed_logs).where(witnessed_logs.c.origin == origin)
+                .returning(witnessed_logs.c.note)).scalar_one_or_none()
 
     def note(self, origin_hash: str) -> str | None:
         with self._engine.connect() as connection:

@@ -19,6 +19,10 @@ class WitnessLedger(Protocol):
         would let a slower, smaller request roll the witness back."""
         ...
 
+    def forget(self, origin: str) -> str | None:
+        """Drop what is held of the log ``origin``; the note that was held, if any."""
+        ...
+
     def note(self, origin_hash: str) -> str | None:
         """The latest cosigned checkpoint of the log whose origin's SHA-256 is
         ``origin_hash`` (lowercase hex)."""

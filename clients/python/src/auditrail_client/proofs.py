@@ -21,6 +21,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from auditrail_client.errors import AuditrailError
 
 ED25519 = 0x01
+COSIGNATURE_V1 = 0x04
+"""A witness's key type (C2SP tlog-cosignature): Ed25519 over a timestamped message."""
 NOT_CORE = ("status", "prev_hash", "hash")
 
 
@@ -43,7 +45,7 @@ class SignedCheckpoint:
     note: str
 
 
-def parse_verifier_key(text: str) -> VerifierKey:
+def parse_verifier_key(text: str, key_type: int = ED25519) -> VerifierKey:
     """``<name>+<key id hex>+<base64(0x01 ‖ public key)>``, the form ``GET /log/key``
     gives as ``verifier_key``; its key id must match its name and key."""
     try:
@@ -51,11 +53,35 @@ def parse_verifier_key(text: str) -> VerifierKey:
         key_id, material = bytes.fromhex(key_hex), base64.b64decode(encoded, validate=True)
     except (ValueError, binascii.Error):
         raise ProofInvalid("not a verifier key (<name>+<key id>+<base64 key>)") from None
-    if len(key_id) != 4 or len(material) != 33 or material[0] != ED25519:
-        raise ProofInvalid("not an Ed25519 verifier key")
-    if _key_id(name, material[1:]) != key_id:
+    if len(key_id) != 4 or len(material) != 33 or material[0] != key_type:
+        raise ProofInvalid(f"not an Ed25519 verifier key of type 0x{key_type:02x}")
+    if _key_id(name, material[1:], key_type) != key_id:
         raise ProofInvalid("the verifier key's id does not match its name and key")
     return VerifierKey(name, key_id, material[1:])
+
+
+def parse_cosigner_key(text: str) -> VerifierKey:
+    """A witness's verifier key (``auditrail witness verifier-key``): type 0x04."""
+    return parse_verifier_key(text, COSIGNATURE_V1)
+
+
+def check_cosignature(note: str, key: VerifierKey | str) -> int:
+    """When the witness ``key`` cosigned the checkpoint in ``note`` (C2SP
+    tlog-cosignature/v1: that it was the largest consistent one it had seen of that log),
+    as a POSIX timestamp; raises ``ProofInvalid`` when it did not."""
+    if isinstance(key, str):
+        key = parse_cosigner_key(key)
+    text, signatures = _split_note(note, 4 + 8 + 64)
+    signed = [sig for name, sig in signatures if name == key.name and sig[:4] == key.key_id]
+    if not signed:
+        raise ProofInvalid(f"the checkpoint has no cosignature by {key.name}")
+    timestamp = int.from_bytes(signed[0][4:12], "big")
+    message = f"cosignature/v1\ntime {timestamp}\n{text}".encode()
+    try:
+        Ed25519PublicKey.from_public_bytes(key.public_key).verify(signed[0][12:], message)
+    except InvalidSignature:
+        raise ProofInvalid(f"the cosignature of {key.name} does not verify") from None
+    return timestamp
 
 
 def format_verifier_key(key: VerifierKey) -> str:
@@ -271,7 +297,9 @@ def _es_number(number: float) -> str:
 # -- signed notes ---------------------------------------------------------------------------
 
 
-def _split_note(note: str) -> tuple[str, list[tuple[str, bytes]]]:
+def _split_note(note: str, length: int = 68) -> tuple[str, list[tuple[str, bytes]]]:
+    """The signed text, and the signatures of ``length`` bytes (key id included): 68 for
+    a log's Ed25519 signature, 76 for a cosignature."""
     text, separator, signature_block = note.rpartition("\n\n")
     if not separator or not note.endswith("\n"):
         raise ProofInvalid("not a signed note")
@@ -284,14 +312,14 @@ def _split_note(note: str) -> tuple[str, list[tuple[str, bytes]]]:
             signature = base64.b64decode(encoded, validate=True)
         except (ValueError, binascii.Error):
             raise ProofInvalid("a signature line is malformed") from None
-        if len(signature) != 68:
+        if len(signature) != length:
             continue  # another algorithm's signature: not ours to check
         signatures.append((name, signature))
     return text + "\n", signatures
 
 
-def _key_id(name: str, public_key: bytes) -> bytes:
-    return hashlib.sha256(name.encode("utf-8") + b"\n" + bytes([ED25519]) + public_key
+def _key_id(name: str, public_key: bytes, key_type: int = ED25519) -> bytes:
+    return hashlib.sha256(name.encode("utf-8") + b"\n" + bytes([key_type]) + public_key
                           ).digest()[:4]
 
 
