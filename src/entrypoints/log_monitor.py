@@ -29,6 +29,7 @@ from application.witness import origin_hash
 from domain.cosignatures import cosigned_at, cosigner_key, parse_cosigner_key
 from domain.merkle import EMPTY_ROOT, verify_consistency
 from domain.signed_notes import (
+    SIGNATURE_PREFIX,
     Checkpoint,
     InvalidNote,
     SignatureCheck,
@@ -142,7 +143,7 @@ def _run_once(url: str, api_key: str, state_file: Path, verifier_key: str | None
         signers = [key, *_keys(retired), *handed_to]
         elsewhere = _seen_in_history(client, seen, signers, key.name, size, root, verify)
         known = state.get("witnessed") if isinstance(state.get("witnessed"), dict) else {}
-        cosigned = _Cosigning(client, note, size, root, signers, verify, known)
+        cosigned = _Cosigning(client, note, size, signers, verify, known)
         for witness in witnesses:
             cosigned.submit(witness)
     if successor is not None:  # the key given on the first run is still accepted
@@ -165,10 +166,10 @@ class _Cosigning:
     """Submits one checkpoint, already checked, to witnesses (C2SP tlog-witness), and
     gathers their cosignatures onto it. The Auditrail API key is never sent to them."""
 
-    def __init__(self, log: httpx.Client, note: str, size: int, root: bytes,
+    def __init__(self, log: httpx.Client, note: str, size: int,
                  signers: list[VerifierKey], verify: SignatureCheck,
                  known: dict[str, Any]) -> None:
-        self._log, self._size, self._root = log, size, root
+        self._log, self._size = log, size
         self._signers, self._verify = signers, verify
         self._served = note
         self.note = note
@@ -239,7 +240,7 @@ class _Cosigning:
         if response.status_code != 200:
             raise _WitnessTrouble(_refused(response, self._signers[0].name))
         own = "".join(f"{line}\n" for line in response.text.split("\n")
-                      if line.startswith(f"\u2014 {witness.key.name} "))
+                      if line.startswith(f"{SIGNATURE_PREFIX}{witness.key.name} "))
         try:
             cosigned = cosigned_at(parse_note(self._served + own), witness.key, self._verify)
         except InvalidNote:

@@ -54,7 +54,8 @@ def create_witness_app(witness: Witness) -> Flask:
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> Response:
-        log.exception("witness request failed")
+        log.error("witness request failed: %s", type(error).__name__,
+                  exc_info=log.isEnabledFor(logging.DEBUG))
         return _text("internal error\n", 500)
 
     return app
