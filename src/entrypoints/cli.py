@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
-import itertools
 import json
 import logging
 import os
-import re
 import shlex
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 from redis.exceptions import RedisError
@@ -28,27 +23,13 @@ from application.use_cases.delete_workspace import WorkspaceContents
 from application.use_cases.delivery_status import DeliveryStatus, StreamLag
 from application.use_cases.processing_status import ProcessingStatus
 from domain.api_keys import ApiKey
-from domain.canonical_json import canonical_json
 from domain.errors import ValidationFailed
-from domain.evidence import EvidenceCheck, EvidenceFailed
-from domain.hash_chain import ChainHead, document_core
-from domain.merkle import leaf_hash
 from domain.scopes import ALL_SCOPES
-from domain.signed_notes import InvalidNote, parse_verifier_key
-from domain.signed_notes import verifier_key as verifier_key_text
 from domain.streams import FAILING
 from domain.timestamps import InvalidTimestamp, format_timestamp, parse_timestamp
-from domain.verification import (
-    GENESIS,
-    PREV_HASH_MISMATCH,
-    SEQUENCE_GAP,
-    ChainVerifier,
-    VerificationReport,
-    verify_partial,
-)
 from domain.workspaces import PLANS
-from entrypoints import ndjson_file
 from entrypoints.container import Container, build_container
+from entrypoints.log_cli import log_group
 from entrypoints.logs import configure_logging
 from entrypoints.preflight import (
     findings,
@@ -57,6 +38,7 @@ from entrypoints.preflight import (
     stranger_problem,
 )
 from entrypoints.settings import EMBEDDED, Settings, SettingsError
+from entrypoints.verify_cli import verify
 from entrypoints.witness_cli import witness as witness_group
 
 log = logging.getLogger("auditrail.cli")
@@ -511,193 +493,6 @@ def revoke_key(key_id: str | None, workspace_id: str | None, from_stdin: bool) -
                f"{'already revoked at' if already else 'revoked at'} {when}")
 
 
-@main.command()
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True,
-                                        path_type=Path))
-@click.option("--partial", is_flag=True,
-              help="The file is a filtered export: check every event against its own "
-                   "prev_hash instead of one unbroken chain from sequence 1.")
-@click.option("--checkpoint", "checkpoints", multiple=True, metavar="SEQUENCE:HASH",
-              callback=lambda _ctx, _param, values: _checkpoints(values),
-              help="A head recorded earlier (to_sequence and head_hash of GET "
-                   "/events/verify): the file must hold that event with that hash, so the "
-                   "chain up to it was not rewritten since. Repeatable.")
-@click.option("--evidence", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="The export's evidence (GET /exports/{id}/evidence): prove the rows are "
-                   "in the signed log, and for an unfiltered export that none is missing.")
-@click.option("--verifier-key", "verifier_key",
-              help="The log's verifier key, as you pinned it (GET /log/key once, kept "
-                   "safe): needed with --evidence.")
-def verify(file: Path, partial: bool, checkpoints: tuple[ChainHead, ...],
-           evidence: Path | None, verifier_key: str | None) -> None:
-    """Verify the hash chain of an NDJSON export offline (exit 0 when valid); with
-    --evidence and --verifier-key, also that it is in the log the key signed.
-
-    FILE may be gzip-compressed (an export made with "gzip": true), or - for standard input.
-    """
-    check = _evidence(file, evidence, verifier_key)
-    partial = partial or (check is not None and check.frontier is None)
-    seen: dict[int, Any] = {}
-    documents = _noting(ndjson_file.documents(file), {c.sequence for c in checkpoints},
-                        seen)
-    try:
-        first = next(documents, None)
-        stream = itertools.chain([first] if first is not None else [], documents)
-        if partial:
-            report = verify_partial(_proved(stream, check))
-        else:  # a chain trimmed by retention starts after its anchor, not at genesis
-            report = _verify_whole(stream, GENESIS if _at_genesis(first) else None, check)
-        if check is not None and report.valid:
-            check.finish()
-    except ndjson_file.UnreadableFile as exc:
-        _invalid(str(exc))
-    except EvidenceFailed as exc:
-        _invalid(f"evidence: {exc}")
-    if not report.valid:
-        hint = not partial and report.reason in (SEQUENCE_GAP, PREV_HASH_MISMATCH)
-        _invalid(f"{report.reason} at {_failed_event(report)}; {report.checked} events "
-                 f"checked", "(if this is a filtered export, verify it with --partial)"
-                 if hint else None)
-    _require_checkpoints(checkpoints, seen)
-    click.echo(_valid(report, partial, first))
-    if checkpoints:
-        click.echo(f"checkpoints matched: {', '.join(str(c.sequence) for c in checkpoints)}")
-    if check is not None:
-        proved = "none is missing: they rebuild" if check.frontier is not None \
-            else "each is included in"
-        click.echo(f"evidence: {check.rows} rows are in the log {check.checkpoint.origin}, "
-                   f"{proved} its signed tree of size {check.checkpoint.tree_size}")
-        signer = check.signed_by
-        if signer is not None and signer != parse_verifier_key(verifier_key or ""):
-            click.echo(f"the verifier key given has since been replaced: its rotation "
-                       f"notes lead to {verifier_key_text(signer.name, signer.public_key)}, which "
-                       f"signed the checkpoint")
-
-
-def _evidence(file: Path, evidence: Path | None,
-              verifier_key: str | None) -> EvidenceCheck | None:
-    if evidence is None:
-        if verifier_key is not None:
-            raise click.UsageError("--verifier-key goes with --evidence")
-        return None
-    if verifier_key is None:
-        raise click.UsageError("--evidence needs --verifier-key: the key you pinned, not "
-                               "one the evidence could bring along")
-    try:
-        key = parse_verifier_key(verifier_key)
-        document = json.loads(evidence.read_text())
-        if not isinstance(document, dict):
-            raise ValueError("not a JSON object")
-        check = EvidenceCheck.of(document, key, build_container(Settings())
-                                 .signature_checker().verify)
-    except InvalidNote as exc:
-        raise click.BadParameter(str(exc), param_hint="--verifier-key") from None
-    except ValueError as exc:
-        _invalid(f"evidence: the file is not evidence ({exc})")
-    except EvidenceFailed as exc:
-        _invalid(f"evidence: {exc}")
-    expected = document.get("file_sha256")
-    if str(file) != "-" and expected and _sha256(file) != expected:
-        _invalid("evidence: the file is not the one the evidence describes (its sha256 "
-                 "differs)")
-    return check
-
-
-def _sha256(file: Path) -> str:
-    """In constant memory: an export may be larger than the machine's memory."""
-    with file.open("rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
-
-
-def _verify_whole(stream: Iterator[dict[str, Any]], anchor: ChainHead | None,
-                  check: EvidenceCheck | None) -> VerificationReport:
-    """One pass: each row's canonical bytes serve the chain hash and the leaf hash."""
-    verifier = ChainVerifier(anchor)
-    for document in stream:
-        if not verifier.feed(document):
-            break
-        if check is not None:
-            check.feed(document, verifier.leaf)
-    return verifier.finish()
-
-
-def _proved(stream: Iterator[dict[str, Any]],
-            check: EvidenceCheck | None) -> Iterator[dict[str, Any]]:
-    for document in stream:
-        if check is not None:
-            check.feed(document, leaf_hash(canonical_json(document_core(document))))
-        yield document
-
-
-def _at_genesis(first: dict[str, Any] | None) -> bool:
-    """An export that starts after sequence 1 starts at the workspace's retained anchor."""
-    return first is None or not isinstance(first.get("sequence"), int) or first["sequence"] <= 1
-
-
-def _valid(report: VerificationReport, partial: bool, first: dict[str, Any] | None) -> str:
-    if not report.checked:
-        return ("valid: the file holds no events (an export of an empty workspace or "
-                "filter); compare with GET /events/verify")
-    kind = "partial chain, every event intact" if partial else "whole chain"
-    if first is not None and not partial and not _at_genesis(first):
-        kind = (f"chain from the retention anchor at sequence {first['sequence'] - 1}, "
-                f"hash {first.get('prev_hash')}: compare it with GET /events/verify")
-    return (f"valid ({kind}): {report.checked} events, sequences "
-            f"{report.from_sequence}-{report.to_sequence}, head hash {report.head_hash}")
-
-
-def _invalid(message: str, note: str | None = None) -> NoReturn:
-    click.echo(f"invalid: {message}", err=True)
-    if note:
-        click.echo(note, err=True)
-    sys.exit(1)
-
-
-_CHECKPOINT = re.compile(r"([1-9][0-9]{0,18}):([0-9a-fA-F]{64})")
-
-
-def _checkpoints(values: tuple[str, ...]) -> tuple[ChainHead, ...]:
-    parsed = []
-    for value in values:
-        match = _CHECKPOINT.fullmatch(value)
-        if match is None:
-            raise click.BadParameter(f"{value!r} is not SEQUENCE:HASH (a sequence, a colon "
-                                     "and the 64 hex digits of its hash)")
-        parsed.append(ChainHead(int(match[1]), match[2].lower()))
-    return tuple(parsed)
-
-
-def _noting(documents: Iterator[dict[str, Any]], sequences: set[int],
-            seen: dict[int, Any]) -> Iterator[dict[str, Any]]:
-    """Pass the documents on, keeping the hash of each one a checkpoint names."""
-    for document in documents:
-        sequence = document.get("sequence")
-        if type(sequence) is int and sequence in sequences:
-            seen[sequence] = document.get("hash")
-        yield document
-
-
-def _require_checkpoints(checkpoints: tuple[ChainHead, ...], seen: dict[int, Any]) -> None:
-    """An intact chain can still be a rewritten one, recomputed from the first change on;
-    a head recorded before the change tells."""
-    for checkpoint in checkpoints:
-        if checkpoint.sequence not in seen:
-            _invalid(f"the file holds no event at the checkpoint's sequence "
-                     f"{checkpoint.sequence}")
-        if seen[checkpoint.sequence] != checkpoint.hash:
-            _invalid(f"the event at sequence {checkpoint.sequence} has hash "
-                     f"{seen[checkpoint.sequence]}, not the checkpoint's {checkpoint.hash}: "
-                     f"the chain up to it was rewritten")
-
-
-def _failed_event(report: VerificationReport) -> str:
-    """Where the chain broke, with what the file says of that event."""
-    where = (f"sequence {report.first_invalid_sequence}"
-             if report.first_invalid_sequence is not None
-             else f"the file's event {report.checked}, which has no whole-number sequence")
-    return f"{where} (event {report.event_id})" if report.event_id else where
-
-
 @main.group("signing-key")
 def signing_key() -> None:
     """The key that signs the transparency log's checkpoints."""
@@ -780,90 +575,6 @@ def reseal_credentials() -> None:
         sys.exit(1)
 
 
-@main.group("log")
-def log_group() -> None:
-    """Watch a workspace's transparency log."""
-
-
-def _seen_notes(names: tuple[str, ...]) -> list[str]:
-    """The distinct signed notes in the files named, or in every file under the folders
-    named, all read before the log is asked (one received after it answered could be
-    newer than the checkpoint it served: a false alarm). A name under which there is no
-    note is a mistake to name, not a check that passed."""
-    from entrypoints.seen_checkpoints import UnreadableFile, checkpoint_notes, files_under
-    notes: dict[str, None] = {}
-    for name in names:
-        found = 0
-        for file in [name] if name == "-" else files_under(Path(name)):
-            with click.open_file(str(file), encoding="utf-8-sig", errors="replace") as handle:
-                try:
-                    for note in checkpoint_notes(handle):
-                        notes[note] = None
-                        found += 1
-                except UnreadableFile as exc:
-                    raise click.BadParameter(f"{file}: {exc}", param_hint="--seen") \
-                        from None
-        if not found:
-            raise click.BadParameter(f"{name} holds no signed note", param_hint="--seen")
-    return list(notes)
-
-
-@log_group.command("monitor")
-@click.option("--url", required=True, help="Auditrail's base URL, e.g. https://audit.example.com")
-@click.option("--key", "api_key", required=True, envvar="AUDITRAIL_API_KEY",
-              help="An API key with events:read (or the AUDITRAIL_API_KEY variable).")
-@click.option("--state", "state_file", required=True, type=click.Path(path_type=Path),
-              help="Where the last checkpoint checked is kept between runs.")
-@click.option("--verifier-key", "verifier_key",
-              help="The log's verifier key, pinned on the first run (and checked on later "
-                   "ones); get it once from GET /log/key over a channel you trust.")
-@click.option("--seen", "seen_files", multiple=True,
-              type=click.Path(exists=True, allow_dash=True),
-              help="A file of checkpoints kept elsewhere, or a folder of such files, each "
-                   "checkpoint of which must be in the log's history: signed notes, or "
-                   "JSON (documents one a line, run together or over lines) holding them "
-                   "as 'checkpoint' or 'note', such as saved webhook bodies, an export's "
-                   "evidence or another monitor's state file. Repeatable; - reads stdin.")
-@click.option("--witness", "witnesses", multiple=True, nargs=2, metavar="KEY URL",
-              help="A C2SP tlog-witness to submit the checked checkpoint to, by its "
-                   "verifier key and URL (e.g. one run with `auditrail witness serve`): it "
-                   "cosigns only checkpoints that extend the last one it cosigned for "
-                   "anyone. Repeatable.")
-def monitor(url: str, api_key: str, state_file: Path, verifier_key: str | None,
-            seen_files: tuple[str, ...], witnesses: tuple[tuple[str, str], ...]) -> None:
-    """Fetch the latest checkpoint, check its signature with the pinned key, demand a
-    consistency proof from the checkpoint kept last time (and from each one --seen), and
-    keep the new one. Exit 0 when the log only grew; exit 1, loudly, on any inconsistency
-    (a rewritten log, or one showing readers different histories, or a witness refusing
-    it as another history); exit 2 when the log could not be asked (nothing checked, the
-    state kept) or a witness could not be (the log checked, its state kept)."""
-    from entrypoints.log_monitor import (
-        LogUnreachable,
-        MonitorFailed,
-        WitnessesUnavailable,
-        run_monitor,
-        witness_target,
-    )
-    seen = _seen_notes(seen_files)
-    try:
-        targets = [witness_target(key, witness_url) for key, witness_url in witnesses]
-    except MonitorFailed as exc:
-        raise click.BadParameter(str(exc), param_hint="--witness") from None
-    try:
-        click.echo(run_monitor(url, api_key, state_file, verifier_key,
-                               build_container(Settings()).signature_checker().verify,
-                               seen, targets))
-    except WitnessesUnavailable as exc:
-        click.echo(exc.checked)
-        for problem in exc.problems:
-            click.echo(f"could not get a cosignature: {problem}", err=True)
-        sys.exit(2)
-    except LogUnreachable as exc:
-        click.echo(f"could not check: {exc}", err=True)
-        sys.exit(2)
-    except MonitorFailed as exc:
-        click.echo(f"ALERT: {exc}", err=True)
-        sys.exit(1)
-
-
+main.add_command(verify)
+main.add_command(log_group)
 main.add_command(witness_group)

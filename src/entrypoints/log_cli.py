@@ -1,0 +1,98 @@
+"""``auditrail log``: an auditor's watch over a workspace's transparency log, from
+outside the service (see log_monitor for what a run checks)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from entrypoints.container import build_container
+from entrypoints.settings import Settings
+
+
+@click.group("log")
+def log_group() -> None:
+    """Watch a workspace's transparency log."""
+
+
+def _seen_notes(names: tuple[str, ...]) -> list[str]:
+    """The distinct signed notes in the files named, or in every file under the folders
+    named, all read before the log is asked (one received after it answered could be
+    newer than the checkpoint it served: a false alarm). A name under which there is no
+    note is a mistake to name, not a check that passed."""
+    from entrypoints.seen_checkpoints import UnreadableFile, checkpoint_notes, files_under
+    notes: dict[str, None] = {}
+    for name in names:
+        found = 0
+        for file in [name] if name == "-" else files_under(Path(name)):
+            with click.open_file(str(file), encoding="utf-8-sig", errors="replace") as handle:
+                try:
+                    for note in checkpoint_notes(handle):
+                        notes[note] = None
+                        found += 1
+                except UnreadableFile as exc:
+                    raise click.BadParameter(f"{file}: {exc}", param_hint="--seen") \
+                        from None
+        if not found:
+            raise click.BadParameter(f"{name} holds no signed note", param_hint="--seen")
+    return list(notes)
+
+
+@log_group.command("monitor")
+@click.option("--url", required=True, help="Auditrail's base URL, e.g. https://audit.example.com")
+@click.option("--key", "api_key", required=True, envvar="AUDITRAIL_API_KEY",
+              help="An API key with events:read (or the AUDITRAIL_API_KEY variable).")
+@click.option("--state", "state_file", required=True, type=click.Path(path_type=Path),
+              help="Where the last checkpoint checked is kept between runs.")
+@click.option("--verifier-key", "verifier_key",
+              help="The log's verifier key, pinned on the first run (and checked on later "
+                   "ones); get it once from GET /log/key over a channel you trust.")
+@click.option("--seen", "seen_files", multiple=True,
+              type=click.Path(exists=True, allow_dash=True),
+              help="A file of checkpoints kept elsewhere, or a folder of such files, each "
+                   "checkpoint of which must be in the log's history: signed notes, or "
+                   "JSON (documents one a line, run together or over lines) holding them "
+                   "as 'checkpoint' or 'note', such as saved webhook bodies, an export's "
+                   "evidence or another monitor's state file. Repeatable; - reads stdin.")
+@click.option("--witness", "witnesses", multiple=True, nargs=2, metavar="KEY URL",
+              help="A C2SP tlog-witness to submit the checked checkpoint to, by its "
+                   "verifier key and URL (e.g. one run with `auditrail witness serve`): it "
+                   "cosigns only checkpoints that extend the last one it cosigned for "
+                   "anyone. Repeatable.")
+def monitor(url: str, api_key: str, state_file: Path, verifier_key: str | None,
+            seen_files: tuple[str, ...], witnesses: tuple[tuple[str, str], ...]) -> None:
+    """Fetch the latest checkpoint, check its signature with the pinned key, demand a
+    consistency proof from the checkpoint kept last time (and from each one --seen), and
+    keep the new one. Exit 0 when the log only grew; exit 1, loudly, on any inconsistency
+    (a rewritten log, or one showing readers different histories, or a witness refusing
+    it as another history); exit 2 when the log could not be asked (nothing checked, the
+    state kept) or a witness could not be (the log checked, its state kept)."""
+    from entrypoints.log_monitor import (
+        LogUnreachable,
+        MonitorFailed,
+        WitnessesUnavailable,
+        run_monitor,
+        witness_target,
+    )
+    seen = _seen_notes(seen_files)
+    try:
+        targets = [witness_target(key, witness_url) for key, witness_url in witnesses]
+    except MonitorFailed as exc:
+        raise click.BadParameter(str(exc), param_hint="--witness") from None
+    try:
+        click.echo(run_monitor(url, api_key, state_file, verifier_key,
+                               build_container(Settings()).signature_checker().verify,
+                               seen, targets))
+    except WitnessesUnavailable as exc:
+        click.echo(exc.checked)
+        for problem in exc.problems:
+            click.echo(f"could not get a cosignature: {problem}", err=True)
+        sys.exit(2)
+    except LogUnreachable as exc:
+        click.echo(f"could not check: {exc}", err=True)
+        sys.exit(2)
+    except MonitorFailed as exc:
+        click.echo(f"ALERT: {exc}", err=True)
+        sys.exit(1)
