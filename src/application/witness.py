@@ -66,7 +66,7 @@ class Witness:
         line = cosignature_line(self.name, self._signer.public_key(), timestamp,
                                 self._signer.sign(cosigned_message(note.text, timestamp)))
         witnessed = Witnessed(checkpoint.tree_size, checkpoint.root_hash)
-        if not self._ledger.advance(checkpoint.origin, request.old_size, witnessed,
+        if not self._ledger.advance(checkpoint.origin, latest, witnessed,
                                     self._kept(note, checkpoint.origin, line)):
             now = self._ledger.latest(checkpoint.origin)
             size = now.tree_size if now else 0

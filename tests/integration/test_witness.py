@@ -291,12 +291,13 @@ def test_the_ledger_records_only_from_the_size_it_holds(tmp_path: Path) -> None:
     from domain.witnessing import Witnessed
     ledger = SqlWitnessLedger(build_engine(f"sqlite:///{tmp_path / 'w.sqlite3'}"))
     origin, five, nine = "log.test/ws_1", Witnessed(5, b"5" * 32), Witnessed(9, b"9" * 32)
-    assert ledger.advance(origin, 0, five, "note 5")
-    assert not ledger.advance(origin, 0, nine, "note 9")  # the first one is taken
-    assert not ledger.advance(origin, 3, nine, "note 9")  # not the size it holds
+    assert ledger.advance(origin, None, five, "note 5")
+    assert not ledger.advance(origin, None, nine, "note 9")  # the first one is taken
+    assert not ledger.advance(origin, Witnessed(3, b"3" * 32), nine, "note 9")  # not held
+    assert not ledger.advance(origin, Witnessed(5, b"x" * 32), nine, "note 9")  # nor this
     assert ledger.latest(origin) == five
-    assert ledger.advance(origin, 5, nine, "note 9")
-    assert not ledger.advance(origin, 5, Witnessed(7, b"7" * 32), "note 7")  # a late one
+    assert ledger.advance(origin, five, nine, "note 9")
+    assert not ledger.advance(origin, five, Witnessed(7, b"7" * 32), "note 7")  # a late one
     assert ledger.latest(origin) == nine
     assert ledger.note(hashlib.sha256(origin.encode()).hexdigest()) == "note 9"
     assert ledger.latest("log.test/ws_2") is None

@@ -5,6 +5,7 @@ protocol gives, leaving what it remembers as it was."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -55,14 +56,17 @@ class MemoryLedger:
     def __init__(self) -> None:
         self.rows: dict[str, tuple[Witnessed, str]] = {}
         self.lose_races = False
+        self.meanwhile: Callable[[], None] = lambda: None
+        """What happens between a request's judging and its recording."""
 
     def latest(self, origin: str) -> Witnessed | None:
         row = self.rows.get(origin)
         return row[0] if row else None
 
-    def advance(self, origin: str, old_size: int, witnessed: Witnessed, note: str) -> bool:
-        current = self.latest(origin)
-        if self.lose_races or (current.tree_size if current else 0) != old_size:
+    def advance(self, origin: str, held: Witnessed | None, witnessed: Witnessed,
+                note: str) -> bool:
+        self.meanwhile()
+        if self.lose_races or self.latest(origin) != held:
             return False
         self.rows[origin] = (witnessed, note)
         return True
@@ -149,6 +153,19 @@ def test_a_request_that_lost_the_race_is_stale(witness: Witness,
     ledger.lose_races = True
     lost = refused(witness, add_checkpoint_body(0, [], checkpoint(3)))
     assert (lost.refusal, lost.latest_size) == (Refusal.STALE, 0)
+
+
+def test_a_request_judged_against_a_history_forgotten_meanwhile_is_stale(
+        witness: Witness, ledger: MemoryLedger) -> None:
+    """The operator ran ``witness forget`` and another history of the same size was
+    cosigned while a request that extends the first was being judged: same size, another
+    root, so it must not be recorded on top."""
+    witness.add_checkpoint(add_checkpoint_body(0, [], checkpoint(10)))
+    other = Witnessed(10, root_of(FORKED[:10]))
+    ledger.meanwhile = lambda: ledger.rows.update({ORIGIN: (other, "the other history")})
+    stale = refused(witness, add_checkpoint_body(10, proof(10, 16), checkpoint(16)))
+    assert (stale.refusal, stale.latest_size) == (Refusal.STALE, 10)
+    assert ledger.latest(ORIGIN) == other
 
 
 def test_only_the_logs_keys_count(witness: Witness) -> None:

@@ -54,17 +54,18 @@ class SqlWitnessLedger:
                 .where(witnessed_logs.c.origin == origin)).first()
         return Witnessed(row.tree_size, bytes(row.root_hash)) if row else None
 
-    def advance(self, origin: str, old_size: int, witnessed: Witnessed, note: str) -> bool:
+    def advance(self, origin: str, held: Witnessed | None, witnessed: Witnessed,
+                note: str) -> bool:
         values = {"tree_size": witnessed.tree_size, "root_hash": witnessed.root_hash,
                   "note": note, "cosigned_at": datetime.now(UTC)}
         with self._engine.begin() as connection:
-            moved = connection.execute(
-                update(witnessed_logs)
-                .where(witnessed_logs.c.origin == origin,
-                       witnessed_logs.c.tree_size == old_size)
-                .values(values)).rowcount
-            if moved or old_size != 0:
-                return bool(moved)
+            if held is not None:
+                return bool(connection.execute(
+                    update(witnessed_logs)
+                    .where(witnessed_logs.c.origin == origin,
+                           witnessed_logs.c.tree_size == held.tree_size,
+                           witnessed_logs.c.root_hash == held.root_hash)
+                    .values(values)).rowcount)
             try:
                 with connection.begin_nested():
                     connection.execute(insert(witnessed_logs).values(

@@ -12,11 +12,13 @@ class WitnessLedger(Protocol):
         """The latest checkpoint cosigned for the log ``origin``; None before the first."""
         ...
 
-    def advance(self, origin: str, old_size: int, witnessed: Witnessed, note: str) -> bool:
+    def advance(self, origin: str, held: Witnessed | None, witnessed: Witnessed,
+                note: str) -> bool:
         """Record ``witnessed`` (and ``note``, the checkpoint with the cosignature) as the
-        latest, only if the latest is still of ``old_size`` (0: none yet), in one atomic
-        step; False when another request moved it first. Checking and recording apart
-        would let a slower, smaller request roll the witness back."""
+        latest, only if the latest is still ``held`` - its size and its root - (None: none
+        yet), in one atomic step; False when another request moved it first. Checking and
+        recording apart would let a slower, smaller request roll the witness back; and a
+        size alone would not do after ``forget``, when another history may hold it."""
         ...
 
     def forget(self, origin: str) -> str | None:
