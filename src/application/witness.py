@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from application.ports.signing import SignatureChecker, Signer
 from application.ports.system import Clock
-from application.ports.witness_ledger import WitnessLedger
+from application.ports.witness_ledger import HeldLog, WitnessLedger
 from domain.cosignatures import cosignature_line, cosigned_message, cosigner_key
 from domain.signed_notes import SIGNATURE_PREFIX, Note, VerifierKey, b64
 from domain.witnessing import (
@@ -76,6 +76,9 @@ class Witness:
 
     def checkpoint(self, hashed_origin: str) -> str | None:
         return self._ledger.note(hashed_origin)
+
+    def held(self) -> list[HeldLog]:
+        return self._ledger.held()
 
     def _kept(self, note: Note, origin: str, line: str) -> str:
         """The note as served to monitors: the log's signatures this witness checked, and

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from pathlib import Path
@@ -9,7 +10,14 @@ from typing import Any
 
 import click
 
-from domain.signed_notes import InvalidNote, VerifierKey, checked_key_name, parse_verifier_key
+from domain.signed_notes import (
+    InvalidNote,
+    VerifierKey,
+    b64,
+    checked_key_name,
+    parse_verifier_key,
+)
+from domain.timestamps import format_timestamp
 from entrypoints.container import WitnessContainer
 from entrypoints.logs import configure_logging
 
@@ -102,6 +110,29 @@ def verifier_key(name: str, state_file: Path) -> None:
     state_file.parent.mkdir(parents=True, exist_ok=True)
     settings = _settings(name, state_file, [])
     click.echo(_container(settings).witness().verifier_key)
+
+
+@witness.command("list")
+@_STATE
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def list_logs(state_file: Path, as_json: bool) -> None:
+    """Print each log the witness holds a checkpoint of: its origin, the size cosigned
+    last, and when."""
+    if not state_file.exists():
+        raise click.BadParameter(f"{state_file} does not exist", param_hint="--state")
+    ledger = WitnessContainer(database_url=f"sqlite:///{state_file.resolve()}").ledger()
+    logs = ledger.held()
+    if not logs and not as_json:
+        click.echo("the witness holds no checkpoint yet", err=True)
+    for held in logs:
+        when = format_timestamp(held.cosigned_at)
+        if as_json:
+            click.echo(json.dumps({"origin": held.origin,
+                                   "tree_size": held.witnessed.tree_size,
+                                   "root_hash": b64(held.witnessed.root_hash),
+                                   "cosigned_at": when}))
+        else:
+            click.echo(f"{held.origin}  size {held.witnessed.tree_size}  cosigned {when}")
 
 
 @witness.command("forget")

@@ -68,7 +68,6 @@ def test_the_documented_alerting_rules_parse_and_name_metrics_we_export(
     """docs/operations.md's rules, parsed as Prometheus would: each expression is valid
     PromQL, every auditrail_ series it reads is exported (by a production server, which
     also counts the workers), and a rename cannot leave a rule silently watching nothing."""
-    import promql_parser
     import yaml
 
     document = (Path(__file__).parents[2] / "docs" / "operations.md").read_text()
@@ -76,14 +75,23 @@ def test_the_documented_alerting_rules_parse_and_name_metrics_we_export(
     rules = yaml.safe_load(block.split("```", 1)[0])["groups"][0]["rules"]
     exported = set(re.findall(r"^# TYPE (\w+) ", stack_factory("production").client.get(
         "/metrics").get_data(as_text=True), re.M))
-    read: set[str] = set()
-    for rule in rules:
-        assert rule["alert"].startswith("Auditrail") and rule["annotations"]["summary"]
-        promql_parser.walk(promql_parser.parse(rule["expr"]), lambda node: read.add(
-            node.name) if isinstance(node, promql_parser.VectorSelector) else None)
+    read = series_read(rules, "Auditrail")
     assert read and read <= exported, read - exported
     assert {"auditrail_workers", "auditrail_checkpoint_lag_seconds",
             "auditrail_processing_lag_seconds"} <= read
+
+
+def series_read(rules: list[dict[str, Any]], prefix: str) -> set[str]:
+    """The series Prometheus alerting ``rules`` read, each rule named with ``prefix`` and
+    summarised; their expressions parsed as Prometheus would (an invalid one raises)."""
+    import promql_parser
+
+    read: set[str] = set()
+    for rule in rules:
+        assert rule["alert"].startswith(prefix) and rule["annotations"]["summary"]
+        promql_parser.walk(promql_parser.parse(rule["expr"]), lambda node: read.add(
+            node.name) if isinstance(node, promql_parser.VectorSelector) else None)
+    return read
 
 
 def test_rate_limit_rejections_are_counted(stack: Stack) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import subprocess
 import time
 import urllib.request
@@ -28,6 +29,7 @@ from entrypoints import log_monitor
 from entrypoints.cli import main
 from tests.integration.processes import AUDITRAIL, environment, free_port, start, stop
 from tests.integration.stacks import Stack
+from tests.integration.test_observability import series_read
 from tests.integration.test_transparency_log import (
     go_checker,
     ingest,
@@ -129,9 +131,22 @@ def test_a_witness_cosigns_what_extends_and_refuses_a_rewritten_history(
         assert not late.exists()
         tree = parse_checkpoint(parse_note(witness.checkpoint(info["origin"]).text).text)
         assert tree.tree_size == 20  # what it remembers is the honest state
+        # What its operator sees: the refusal counted (to alert on), the size held.
+        # Each later monitor first learnt the size held from a 409 (stale).
+        metrics = httpx.get(f"{witness.url}/metrics").text
+        for outcome, count in (("cosigned", 3), ("stale", 3), ("inconsistent", 1),
+                               ("not_signed", 0)):
+            assert f'auditrail_witness_add_checkpoint_total{{outcome="{outcome}"}} ' \
+                   f'{count}.0' in metrics
+        assert f'auditrail_witness_tree_size{{origin="{info["origin"]}"}} 20.0' in metrics
+        state = str(tmp_path / "witness.sqlite3")
+        listed = CliRunner().invoke(main, ["witness", "list", "--state", state, "--json"])
+        assert listed.exit_code == 0, listed.output
+        [held] = [json.loads(line) for line in listed.output.splitlines()]
+        assert (held["origin"], held["tree_size"], held["root_hash"]) == \
+            (info["origin"], 20, base64.b64encode(tree.root_hash).decode())
 
         # Its operator accepts the log's explanation (say, a restore) and forgets it:
-        state = str(tmp_path / "witness.sqlite3")
         forgot = CliRunner().invoke(main, ["witness", "forget", "--state", state,
                                            info["origin"]])
         assert forgot.exit_code == 0, forgot.output
@@ -283,6 +298,10 @@ def test_the_witness_commands_name_what_is_wrong(tmp_path: Path) -> None:
     assert (tmp_path / "witness.key").stat().st_mode & 0o077 == 0
     again = runner.invoke(main, ["witness", "verifier-key", "--name", NAME, "--state", state])
     assert again.output == made.output  # the key generated once is kept
+    empty = runner.invoke(main, ["witness", "list", "--state", state])
+    assert empty.exit_code == 0 and "holds no checkpoint yet" in empty.output
+    missing = runner.invoke(main, ["witness", "list", "--state", str(tmp_path / "none")])
+    assert missing.exit_code == 2 and "does not exist" in missing.output
 
 
 def test_the_ledger_records_only_from_the_size_it_holds(tmp_path: Path) -> None:
@@ -299,5 +318,30 @@ def test_the_ledger_records_only_from_the_size_it_holds(tmp_path: Path) -> None:
     assert ledger.advance(origin, five, nine, "note 9")
     assert not ledger.advance(origin, five, Witnessed(7, b"7" * 32), "note 7")  # a late one
     assert ledger.latest(origin) == nine
+    [held] = ledger.held()
+    assert (held.origin, held.witnessed) == (origin, nine)
+    assert abs(time.time() - held.cosigned_at.timestamp()) < 60  # UTC, read back as UTC
     assert ledger.note(hashlib.sha256(origin.encode()).hexdigest()) == "note 9"
     assert ledger.latest("log.test/ws_2") is None
+
+
+def test_the_documented_witness_alerts_parse_and_name_metrics_it_exports(
+        tmp_path: Path) -> None:
+    """operations.md's witness rules, parsed as Prometheus would, read only series the
+    witness exports: a rename cannot leave an alert silently watching nothing."""
+    import yaml
+
+    from entrypoints.container import WitnessContainer
+    from entrypoints.witness_http import create_witness_app
+
+    document = (Path(__file__).parents[2] / "docs" / "operations.md").read_text()
+    block = document.split("  - name: auditrail-witness\n", 1)[1].split("```", 1)[0]
+    rules = yaml.safe_load(block)["rules"]
+    witness = WitnessContainer(name=NAME, key="", key_file=str(tmp_path / "witness.key"),
+                               database_url=f"sqlite:///{tmp_path / 'w.sqlite3'}",
+                               logs=[]).witness()
+    scraped = create_witness_app(witness).test_client().get("/metrics")
+    assert scraped.status_code == 200 and scraped.mimetype == "text/plain"
+    exported = set(re.findall(r"^# TYPE (\w+) ", scraped.get_data(as_text=True), re.M))
+    read = series_read(rules, "AuditrailWitness")
+    assert read and read <= exported, read - exported

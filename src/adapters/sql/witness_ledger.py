@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from sqlalchemy import (
     BigInteger,
     Column,
-    DateTime,
     Engine,
     LargeBinary,
     MetaData,
@@ -27,6 +26,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
+from adapters.sql.types import UtcDateTime
+from application.ports.witness_ledger import HeldLog
 from domain.witnessing import Witnessed
 
 metadata = MetaData()
@@ -38,7 +39,7 @@ witnessed_logs = Table(
     Column("tree_size", BigInteger, nullable=False),
     Column("root_hash", LargeBinary(32), nullable=False),
     Column("note", Text, nullable=False),
-    Column("cosigned_at", DateTime(timezone=True), nullable=False),
+    Column("cosigned_at", UtcDateTime, nullable=False),
 )
 
 
@@ -80,6 +81,15 @@ class SqlWitnessLedger:
             return connection.execute(
                 delete(witnessed_logs).where(witnessed_logs.c.origin == origin)
                 .returning(witnessed_logs.c.note)).scalar_one_or_none()
+
+    def held(self) -> list[HeldLog]:
+        logs = witnessed_logs.c
+        with self._engine.connect() as connection:
+            rows = connection.execute(
+                select(logs.origin, logs.tree_size, logs.root_hash, logs.cosigned_at)
+                .order_by(logs.origin)).all()
+        return [HeldLog(row.origin, Witnessed(row.tree_size, bytes(row.root_hash)),
+                        row.cosigned_at) for row in rows]
 
     def note(self, origin_hash: str) -> str | None:
         with self._engine.connect() as connection:

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from domain.witnessing import Witnessed
+
+
+@dataclass(frozen=True)
+class HeldLog:
+    """What the witness holds of one log, for its operator to watch."""
+
+    origin: str
+    witnessed: Witnessed
+    cosigned_at: datetime
 
 
 class WitnessLedger(Protocol):
@@ -23,6 +34,10 @@ class WitnessLedger(Protocol):
 
     def forget(self, origin: str) -> str | None:
         """Drop what is held of the log ``origin``; the note that was held, if any."""
+        ...
+
+    def held(self) -> list[HeldLog]:
+        """Every log the witness holds a checkpoint of, by origin."""
         ...
 
     def note(self, origin_hash: str) -> str | None:
