@@ -141,7 +141,9 @@ def _run_once(url: str, api_key: str, state_file: Path, verifier_key: str | None
             _consistent(client, before, base64.b64decode(state["root_hash"]), size, root,
                         "kept last time")
         signers = [key, *_keys(retired), *handed_to]
-        elsewhere = _seen_in_history(client, seen, signers, key.name, size, root, verify)
+        proved = _SeenProved(state.get("seen_proved"))
+        elsewhere = _seen_in_history(client, seen, signers, key.name, size, root, verify,
+                                     proved)
         known = state.get("witnessed") if isinstance(state.get("witnessed"), dict) else {}
         cosigned = _Cosigning(client, note, size, signers, verify, known)
         for witness in witnesses:
@@ -152,7 +154,7 @@ def _run_once(url: str, api_key: str, state_file: Path, verifier_key: str | None
     _write_state(state_file, {"verifier_key": key_text, "tree_size": size,
                               "root_hash": base64.b64encode(root).decode(),
                               "checkpoint": cosigned.note, "rotated_from": retired,
-                              "witnessed": cosigned.sizes})
+                              "witnessed": cosigned.sizes, "seen_proved": proved.now})
     grown = "" if before is None else f", consistent with size {before}"
     rotated = "" if successor is None else \
         f"; the log's key was rotated: now pinned {key_text}"
@@ -283,9 +285,35 @@ def _keys(texts: list[str]) -> list[VerifierKey]:
     return keys
 
 
+class _SeenProved:
+    """The checkpoints seen elsewhere already proved in the log's history, by size (their
+    roots in base64), kept in the state file so that a run asks for no proof again.
+
+    Sound because the state's checkpoint moves only once proved consistent with the one
+    before: what was in the history of the checkpoint kept last time is in that of every
+    later one. Only those in this run's input are kept on, so receipts an auditor deletes
+    leave the state as well, and a folder of receipts that grows costs each run only the
+    requests of its new checkpoints."""
+
+    def __init__(self, kept: object) -> None:
+        self.before = {str(size): root for size, root in kept.items()
+                       if isinstance(root, str)} if isinstance(kept, dict) else {}
+        self.now: dict[str, str] = {}
+
+    def already(self, size: int, root: bytes) -> bool:
+        encoded = base64.b64encode(root).decode()
+        if self.before.get(str(size)) != encoded:
+            return False
+        self.now[str(size)] = encoded
+        return True
+
+    def add(self, size: int, root: bytes) -> None:
+        self.now[str(size)] = base64.b64encode(root).decode()
+
+
 def _seen_in_history(client: httpx.Client, notes: Collection[str],
                      signers: list[VerifierKey], origin: str, size: int, root: bytes,
-                     verify: SignatureCheck) -> str:
+                     verify: SignatureCheck, proved: _SeenProved) -> str:
     """Demand that every checkpoint of this log seen elsewhere is in the history it serves
     now: one it signed that is not was shown to someone else as the truth (a split view),
     or rewritten since. Notes that are not this log's checkpoints signed by one of its keys
@@ -301,8 +329,13 @@ def _seen_in_history(client: httpx.Client, notes: Collection[str],
                 checkpoint.root_hash:
             raise MonitorFailed(f"two different roots signed for size "
                                 f"{checkpoint.tree_size}, both {SEEN}: a fork")
+    earlier = 0
     for seen_size, seen_root in sorted(roots.items()):
+        if proved.already(seen_size, seen_root):
+            earlier += 1
+            continue
         _consistent(client, seen_size, seen_root, size, root, SEEN)
+        proved.add(seen_size, seen_root)
     if not notes:
         return ""
     if len(roots) == 1:
@@ -313,6 +346,8 @@ def _seen_in_history(client: httpx.Client, notes: Collection[str],
                  f"{max(roots)}) are in its history")
     else:
         found = "; none of the notes seen elsewhere is a checkpoint of this log"
+    if earlier:
+        found += f" ({earlier} proved on earlier runs)"
     left = f" ({ignored} other note(s) ignored: not this log's, or not signed by its key)" \
         if ignored and roots else ""
     return found + left

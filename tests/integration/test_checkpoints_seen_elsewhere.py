@@ -4,6 +4,7 @@ log that showed different readers different histories (a split view) is caught."
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
@@ -15,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from adapters.security.signing import Ed25519Verifier
-from domain.signed_notes import checkpoint_text, signature_line
+from domain.signed_notes import checkpoint_text, parse_checkpoint, parse_note, signature_line
 from entrypoints import log_monitor
 from entrypoints.cli import main
 from entrypoints.seen_checkpoints import UnreadableFile, checkpoint_notes
@@ -103,7 +104,7 @@ def test_the_monitor_demands_that_every_checkpoint_seen_elsewhere_is_in_the_log(
                              "its history (2 other note(s) ignored: not this log's, or not "
                              "signed by its key)"), said
         assert run(at_10).endswith("; the checkpoint seen elsewhere (size 10) is in its "
-                                   "history")
+                                   "history (1 proved on earlier runs)")
         assert run(elsewhere).endswith("none of the notes seen elsewhere is a checkpoint "
                                        "of this log")
         kept = state.read_text()
@@ -123,6 +124,53 @@ def test_the_monitor_demands_that_every_checkpoint_seen_elsewhere_is_in_the_log(
         ingest(stack, key, 1)
         signed(stack, key, 16)
         assert "at size 16, consistent with size 15" in run(at_15)
+
+
+def test_checkpoints_proved_on_an_earlier_run_are_not_asked_for_again(
+        stack: Stack, tmp_path: Path) -> None:
+    """A folder of receipts only grows: each run asks for the proofs of its new
+    checkpoints only, and still proves any other root for a size it proved before."""
+    _, key = stack.new_workspace()
+    ingest(stack, key, 4)
+    at_4 = signed(stack, key, 4)
+    ingest(stack, key, 2)
+    at_6 = signed(stack, key, 6)
+    ingest(stack, key, 2)
+    signed(stack, key, 8)
+    info = log_key(stack, key)
+    state = tmp_path / "state.json"
+    proved_from: list[str] = []
+    app = httpx.WSGITransport(app=stack.app)
+
+    def counted(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/v1/log/consistency":
+            proved_from.append(request.url.params["from_size"])
+        return app.handle_request(request)
+
+    def run(*seen: str) -> str:
+        proved_from.clear()
+        return log_monitor.run_monitor("http://log", key, state, info["verifier_key"],
+                                       Ed25519Verifier().verify, list(seen))
+
+    original = httpx.Client
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(log_monitor.httpx, "Client", lambda **kwargs: original(
+            transport=httpx.MockTransport(counted), **kwargs))
+        assert run(at_4).endswith("(size 4) is in its history")
+        assert proved_from == ["4"]
+        said = run(at_4, at_6)  # the folder grew by one receipt
+        assert said.endswith("all 2 checkpoints seen elsewhere (sizes 4 to 6) are in its "
+                             "history (1 proved on earlier runs)"), said
+        assert proved_from == ["6"]
+        run(at_6)  # the receipt of size 4 was deleted: the state forgets it too
+        assert proved_from == []
+        root_6 = parse_checkpoint(parse_note(at_6).text).root_hash
+        assert json.loads(state.read_text())["seen_proved"] == {
+            "6": base64.b64encode(root_6).decode()}
+        with pytest.raises(log_monitor.MonitorFailed, match="does not extend the one of "
+                                                            "size 6 seen elsewhere"):
+            run(forged(stack, info["origin"], 6, hashlib.sha256(b"other").digest()))
+        assert proved_from == ["6"]
 
 
 def test_a_seen_file_without_a_note_is_refused_before_the_log_is_asked(

@@ -174,7 +174,7 @@ def test_the_monitor_keeps_the_log_honest(server, client: Auditrail, tmp_path: P
 
 
 def test_the_monitor_proves_checkpoints_seen_elsewhere_in_the_log(
-        server, client: Auditrail, tmp_path: Path) -> None:
+        server, client: Auditrail, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A log holding its key could show one reader a history another never sees: every
     checkpoint kept elsewhere (webhook bodies, other auditors' states) must be in the one
     it serves now."""
@@ -188,7 +188,16 @@ def test_the_monitor_proves_checkpoints_seen_elsewhere_in_the_log(
     _settled(monitor, 5)
     other_log = Auditrail(server.url, server.workspace()).log.checkpoint()
     result = monitor.check(seen=[at_3, at_3, other_log])
-    assert (result.seen_sizes, result.seen_ignored) == ((3,), 1)
+    assert (result.seen_sizes, result.seen_ignored, result.seen_proved_before) == \
+        ((3,), 1, 0)
+    asked: list[tuple[int, int]] = []
+    consistency = client.log.consistency
+    monkeypatch.setattr(client.log, "consistency", lambda old, new: asked.append(
+        (old, new)) or consistency(old, new))
+    again = monitor.check(seen=[at_3])  # proved last time, as the state says: not asked
+    assert (again.seen_sizes, again.seen_proved_before, asked) == ((3,), 1, [])
+    root_3 = at_3.split("\n")[2]
+    assert json.loads((tmp_path / "state.json").read_text())["seen_proved"] == {"3": root_3}
     # the log's own key signs another root for size 4, shown to someone else
     key = Ed25519PrivateKey.from_private_bytes(
         base64.b64decode((server.data_dir / "signing_key").read_text()))

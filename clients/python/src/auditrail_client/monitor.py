@@ -56,6 +56,9 @@ class MonitorResult:
     """Witnesses that could not be asked, or would not cosign for a reason that says
     nothing against the log (they do not follow it, or not its current key): the log was
     checked, and its state kept, all the same."""
+    seen_proved_before: int = 0
+    """Of ``seen_sizes``, those proved by an earlier check (the state keeps them): asked
+    for no proof again."""
 
     @property
     def grew(self) -> bool:
@@ -91,8 +94,9 @@ class Monitor:
         deliveries and alert notifications your receivers saved, other auditors' state
         files), each of which must be in the history the log serves now: a log that
         showed different readers different histories (a split view) is caught so. Each
-        distinct one costs a consistency proof, a request. They are all read before the
-        log is asked: one signed after that could not be in what it answered."""
+        distinct one costs a consistency proof, a request, once: the state keeps those
+        proved (those no longer given leave it). They are all read before the log is
+        asked: one signed after that could not be in what it answered."""
         kept_elsewhere = list(dict.fromkeys(seen))
         for attempt in range(1, _AHEAD_TRIES + 1):
             try:
@@ -125,7 +129,8 @@ class Monitor:
             self._consistent(int(previous), base64.b64decode(state["root_hash"]), latest,
                              "kept before")
         signers = [key, *_keys(retired), *handed_to]
-        sizes, ignored = self._seen_in_history(kept_elsewhere, signers, latest)
+        proved = _SeenProved(state.get("seen_proved"))
+        sizes, ignored = self._seen_in_history(kept_elsewhere, signers, latest, proved)
         known = state.get("witnessed")
         cosigning = _Cosigning(self._client, latest, signers,
                                known if isinstance(known, dict) else {})
@@ -135,9 +140,10 @@ class Monitor:
         if successor is not None:
             retired.append(pinned)
             pinned = rotated_to = format_verifier_key(successor)
-        self._keep(latest, cosigning, pinned, retired)
+        self._keep(latest, cosigning, pinned, retired, proved.now)
         return MonitorResult(latest.tree_size, previous, rotated_to, sizes, ignored,
-                             tuple(cosigning.cosigners), tuple(cosigning.problems))
+                             tuple(cosigning.cosigners), tuple(cosigning.problems),
+                             seen_proved_before=proved.earlier)
 
     def _handed_over(self, note: str, key: VerifierKey) -> list[VerifierKey]:
         """The keys the pinned one handed the log over to, oldest first, once the
@@ -162,7 +168,8 @@ class Monitor:
         return []
 
     def _seen_in_history(self, notes: Iterable[str], signers: list[VerifierKey],
-                         latest: SignedCheckpoint) -> tuple[tuple[int, ...], int]:
+                         latest: SignedCheckpoint,
+                         proved: _SeenProved) -> tuple[tuple[int, ...], int]:
         """Prove each distinct checkpoint of this log seen elsewhere in the history it
         serves now; notes that are not this log's, signed by one of its keys, prove
         nothing against it and are only counted."""
@@ -178,7 +185,9 @@ class Monitor:
                 raise MonitorAlarm(f"two different roots signed for size "
                                    f"{checkpoint.tree_size}, both {_SEEN}: a fork")
         for size, root in sorted(roots.items()):
-            self._consistent(size, root, latest, _SEEN)
+            if not proved.already(size, root):
+                self._consistent(size, root, latest, _SEEN)
+                proved.add(size, root)
         return tuple(sorted(roots)), ignored
 
     def _consistent(self, size: int, root: bytes, latest: SignedCheckpoint,
@@ -212,15 +221,40 @@ class Monitor:
         return state
 
     def _keep(self, checkpoint: SignedCheckpoint, cosigning: _Cosigning, pinned: str,
-              retired: list[str]) -> None:
+              retired: list[str], seen_proved: dict[str, str]) -> None:
         self._path.parent.mkdir(parents=True, exist_ok=True)
         descriptor, temporary = tempfile.mkstemp(dir=self._path.parent, prefix=".monitor-")
         with os.fdopen(descriptor, "w") as handle:
             json.dump({"verifier_key": pinned, "tree_size": checkpoint.tree_size,
                        "root_hash": base64.b64encode(checkpoint.root_hash).decode(),
                        "checkpoint": cosigning.note, "rotated_from": retired,
-                       "witnessed": cosigning.sizes}, handle, indent=1)
+                       "witnessed": cosigning.sizes, "seen_proved": seen_proved}, handle,
+                      indent=1)
         os.replace(temporary, self._path)
+
+
+class _SeenProved:
+    """The checkpoints seen elsewhere already proved in the log's history, by size (their
+    roots in base64), as the state keeps them. Sound because the state's checkpoint moves
+    only once proved consistent with the one before: what was in its history is in that
+    of every later one. Only those given to this check are kept on."""
+
+    def __init__(self, kept: object) -> None:
+        self.before = {str(size): root for size, root in kept.items()
+                       if isinstance(root, str)} if isinstance(kept, dict) else {}
+        self.now: dict[str, str] = {}
+        self.earlier = 0
+
+    def already(self, size: int, root: bytes) -> bool:
+        encoded = base64.b64encode(root).decode()
+        if self.before.get(str(size)) != encoded:
+            return False
+        self.now[str(size)] = encoded
+        self.earlier += 1
+        return True
+
+    def add(self, size: int, root: bytes) -> None:
+        self.now[str(size)] = base64.b64encode(root).decode()
 
 
 class _WitnessAhead(Exception):
