@@ -34,6 +34,17 @@ class Conflict(DomainError):
     """The request contradicts stored state (e.g. an idempotency key reused with another body)."""
 
 
+class DeletedMeanwhile(Conflict):
+    """A write whose parent row (its workspace, during an offboarding) was deleted between
+    the request's checks and the write: the database refused it, and nothing was stored."""
+
+    MESSAGE = ("Something the request refers to (its workspace, a stream, an alert rule or "
+               "a viewer link) was deleted while it ran; nothing was stored.")
+
+    def __init__(self) -> None:
+        super().__init__(self.MESSAGE)
+
+
 class RateLimited(DomainError):
     """Over the limit; nothing was done. Carries the decision for the response headers."""
 

@@ -12,9 +12,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import Table
 
-from adapters.sql import erasure
+from adapters.sql import bulk, erasure
 from adapters.sql import tables as t
-from application.errors import NotFound
+from application.errors import DeletedMeanwhile, NotFound
 from tests.integration.stacks import Stack, bearer
 from tests.receivers import Receiver, receiver
 
@@ -138,3 +138,32 @@ def test_a_deletion_stopped_half_way_is_finished_by_a_second_run(stack: Stack) -
         assert 30 <= erased < total
         assert stack.container.delete_workspace().execute(workspace["id"]) == total - erased
         assert not any(rows_of(stack, workspace["id"]).values())
+
+
+def test_a_request_that_outlives_its_workspace_is_a_conflict_not_a_server_error(
+        stack: Stack) -> None:
+    """A request authenticated just before the workspace was deleted writes after it is
+    gone: the database refuses the row, and the client hears why, in the error shape."""
+    workspace_id, key = stack.new_workspace()
+    event = {"action": "user.login", "actor": {"id": "usr_1", "type": "user"}}
+    deleted: list[int] = []
+    insert = bulk._insert_statement
+
+    def delete_first(*args: Any) -> None:
+        deleted.append(stack.container.delete_workspace().execute(workspace_id))
+        insert(*args)
+
+    if stack.name == "production":  # its one-statement write holds no lock to wait on
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(bulk, "_insert_statement", delete_first)
+            answer = stack.client.post("/api/v1/events", headers=bearer(key), json=event)
+        assert deleted and answer.status_code == 409, answer.json
+        assert answer.json["error"]["code"] == "conflict"
+        assert "was deleted while it ran; nothing was stored" in answer.json["error"]["message"]
+        assert stack.client.post("/api/v1/events", headers=bearer(key),
+                                 json=event).status_code == 401
+    else:  # SQLite's writers lock up front: the deletion comes before the write
+        stack.container.delete_workspace().execute(workspace_id)
+        with pytest.raises(DeletedMeanwhile):
+            stack.container.ingest_events().execute(workspace_id, [event])
+    assert not any(rows_of(stack, workspace_id).values())

@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import TracebackType
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
 
 from adapters.sql.alerts import (
     SqlAlertRepository,
@@ -24,6 +25,7 @@ from adapters.sql.repositories import (
 from adapters.sql.streams import SqlDeliveryRepository, SqlStreamRepository
 from adapters.sql.tree import SqlCheckpointRepository, SqlTreeRepository
 from adapters.sql.viewer_links import SqlViewerLinkRepository
+from application.errors import DeletedMeanwhile
 
 
 class SqlUnitOfWork:
@@ -74,6 +76,10 @@ class SqlUnitOfWork:
                 self._transaction.rollback()
         finally:
             self._connection.close()
+        if exc is not None and _refers_to_a_deleted_row(exc):
+            # Checked before the write, the row was there; deleted since (a workspace
+            # offboarded mid-request): the caller's conflict, not a server error.
+            raise DeletedMeanwhile from None
 
     def commit(self) -> None:
         if self._transaction is None:
@@ -92,3 +98,11 @@ def _postgres_options(snapshot: bool, one_statement: bool) -> dict[str, object]:
     if one_statement:
         return {}
     return dict(TRANSACTION)
+
+
+def _refers_to_a_deleted_row(error: BaseException) -> bool:
+    """A foreign key violation, as PostgreSQL (SQLSTATE 23503) or SQLite reports it
+    (statements sent to the driver directly are wrapped alike: ``driver_errors``)."""
+    return isinstance(error, IntegrityError) and (
+        getattr(error.orig, "sqlstate", None) == "23503"
+        or "FOREIGN KEY constraint failed" in str(error.orig))

@@ -15,6 +15,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Flask
 from marshmallow import Schema
 
+from application.errors import DeletedMeanwhile
 from domain.scopes import ADMIN, ALERTS, EVENTS_READ, EVENTS_WRITE, EXPORTS, STREAMS
 from entrypoints.http.routes import ID_PATTERN, route_template
 from entrypoints.http.schemas import responses as out
@@ -59,6 +60,9 @@ ERRORS = {
     503: "A backing store is down; see Retry-After.",
 }
 """What each error status means, unless an operation says more precisely."""
+
+DELETED_MEANWHILE = DeletedMeanwhile.MESSAGE
+"""A write's 409 whatever else it may mean."""
 
 SUCCESS = {200: "OK", 201: "Created", 202: "Accepted", 204: "Deleted",
            302: "Found: redirect"}
@@ -319,8 +323,12 @@ def _responses(operation: Operation, arguments: set[str], path: str) -> dict[str
             response["content"] = {operation.content_type: {"schema": schema}}
         responses[str(status)] = response
     for status in sorted(_error_statuses(operation, arguments, path)):
+        description = operation.errors.get(status, ERRORS[status])
+        if status == 409 and operation.body is not None:
+            description = DELETED_MEANWHILE if status not in operation.errors \
+                else f"{description} Or: {DELETED_MEANWHILE[0].lower()}{DELETED_MEANWHILE[1:]}"
         responses[str(status)] = {
-            "description": operation.errors.get(status, ERRORS[status]),
+            "description": description,
             "headers": _error_headers(status),
             "content": {"application/json": {"schema": "Error"}}}
     return responses
@@ -338,7 +346,7 @@ def _error_statuses(operation: Operation, arguments: set[str], path: str) -> set
     if arguments:
         statuses.add(404)
     if operation.body is not None:
-        statuses |= {413, 422}
+        statuses |= {409, 413, 422}
     return statuses
 
 
