@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import gzip
 import hashlib
 import json
 import time
@@ -25,6 +26,7 @@ from auditrail_client import (
     RateLimited,
     Unauthenticated,
     ValidationFailed,
+    verify_export,
 )
 from auditrail_client.proofs import event_chain_hash, event_leaf_hash
 
@@ -125,6 +127,64 @@ def test_exports_wait_and_download_with_the_digest_checked(client: Auditrail,
     assert [row["id"] for row in rows] == ids
     evidence = client.exports.evidence(export.id)
     assert evidence["file_sha256"] == export.sha256 and evidence["row_count"] == 3
+
+
+def test_an_export_is_verified_offline_and_a_rewritten_one_is_not(
+        server, client: Auditrail, tmp_path: Path) -> None:
+    """verify_export: what ``auditrail verify --evidence`` proves, with the client alone."""
+    ids = client.events.create_batch([EVENT, {**EVENT, "action": "doc.read"}] * 3)
+    processed(client, ids[-1])
+    vkey = client.log.key().verifier_key
+    export = client.exports.wait(client.exports.create(gzip=True).id, timeout=30, poll=0.2)
+    path = client.exports.download(export.id, tmp_path / "audit.ndjson.gz")
+    evidence = client.exports.evidence(export.id)
+    (tmp_path / "evidence.json").write_text(json.dumps(evidence))
+    verified = verify_export(path, tmp_path / "evidence.json", vkey)
+    assert (verified.rows, verified.tree_size, verified.complete) == (6, 6, True)
+    other_log = Auditrail(server.url, server.workspace()).log.key()
+    with pytest.raises(ProofInvalid, match="no signature by"):
+        verify_export(path, evidence, other_log.verifier_key)
+
+    rows = [json.loads(line) for line in gzip.decompress(path.read_bytes()).split(b"\n")
+            if line]
+
+    def rewritten(kept: list[dict]) -> tuple[Path, dict]:
+        """The file as someone holding it could redo it - every chain hash recomputed -
+        and evidence that names its digest (that digest is not signed)."""
+        previous = kept[0]["prev_hash"]
+        for row in kept:
+            row["prev_hash"] = previous
+            row["hash"] = previous = event_chain_hash(row)
+        body = "".join(json.dumps(row) + "\n" for row in kept).encode()
+        target = tmp_path / f"rewritten-{len(kept)}.ndjson"
+        target.write_bytes(body)
+        return target, {**evidence, "file_sha256": hashlib.sha256(body).hexdigest(),
+                        "row_count": len(kept)}
+
+    altered = [dict(row) for row in rows]
+    altered[2]["metadata"] = {"reason": "nothing happened"}
+    with pytest.raises(ProofInvalid, match="do not rebuild the signed root"):
+        verify_export(*rewritten(altered), vkey)
+    with pytest.raises(ProofInvalid, match="sequence 4 there: an event is missing"):
+        verify_export(*rewritten([dict(row) for row in rows[:3] + rows[4:]]), vkey)
+    with pytest.raises(ProofInvalid, match="sha256 differs"):
+        verify_export(rewritten(altered)[0], evidence, vkey)
+
+    reads = client.exports.wait(client.exports.create(filters={"action": "doc.read"}).id,
+                                timeout=30, poll=0.2)
+    filtered = client.exports.download(reads.id, tmp_path / "reads.ndjson")
+    proved = verify_export(filtered, client.exports.evidence(reads.id), vkey)
+    assert (proved.rows, proved.complete) == (3, False)
+    row = json.loads(filtered.read_text().split("\n")[1])
+    row["actor"]["id"] = "usr_2"
+    row["hash"] = event_chain_hash(row)  # its own hash redone: only the tree tells
+    body = "\n".join([filtered.read_text().split("\n")[0], json.dumps(row),
+                      *filtered.read_text().split("\n")[2:]]).encode()
+    filtered.write_bytes(body)
+    forged = {**client.exports.evidence(reads.id),
+              "file_sha256": hashlib.sha256(body).hexdigest()}
+    with pytest.raises(ProofInvalid, match=r"row 2 \(sequence \d+\): not in the signed tree"):
+        verify_export(filtered, forged, vkey)
 
 
 def test_proofs_verify_locally_and_tampered_ones_do_not(server, client: Auditrail) -> None:

@@ -1,0 +1,233 @@
+"""Checking an NDJSON export offline, against its evidence and the verifier key you
+pinned: every row unaltered and in the log the key signed, and - for an unfiltered export -
+none missing. The checks of ``auditrail verify FILE --evidence EVIDENCE --verifier-key``,
+with nothing of the server installed.
+
+The file is read a row at a time and the tree kept as O(log n) hashes, so an export larger
+than the machine's memory is checked all the same.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import gzip
+import hashlib
+import json
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Union
+
+from auditrail_client.proofs import (
+    ProofInvalid,
+    SignedCheckpoint,
+    check_checkpoint,
+    event_chain_hash,
+    event_leaf_hash,
+    node_hash,
+    verify_inclusion,
+)
+
+GENESIS_HASH = "0" * 64
+"""The previous hash of a workspace's first event (sequence 1)."""
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+@dataclass(frozen=True)
+class ExportVerified:
+    rows: int
+    origin: str
+    """The log the rows are in (``<log name>/<workspace id>``)."""
+    tree_size: int
+    """The size of the signed tree they were proved in."""
+    complete: bool
+    """An unfiltered export, proved to hold every event of its sequence range."""
+
+
+def verify_export(path: PathLike, evidence: Mapping[str, Any] | PathLike,
+                  verifier_key: str) -> ExportVerified:
+    """``path``: the export's file (gzip-compressed or not); ``evidence``: what
+    ``client.exports.evidence(id)`` returned, or a file holding it; ``verifier_key``: the
+    log's key as you pinned it (rotation notes in the evidence are followed from it).
+    Raises ``ProofInvalid`` naming the first thing that does not hold."""
+    document = _evidence(evidence)
+    rotations = [note for note in document.get("rotations") or [] if isinstance(note, str)]
+    checkpoint = check_checkpoint(_text(document, "checkpoint"), verifier_key, rotations)
+    first, last = _number(document, "first_sequence"), _number(document, "last_sequence")
+    if checkpoint.tree_size != last or not 1 <= first <= last:
+        raise ProofInvalid(f"evidence: the checkpoint is of size {checkpoint.tree_size}; "
+                           f"the export's rows are sequences {first}-{last}")
+    expected = document.get("file_sha256")
+    if expected and _sha256(Path(path)) != expected:
+        raise ProofInvalid("the file is not the one the evidence describes (its sha256 "
+                           "differs)")
+    rows = _Rows(checkpoint, document, first)
+    for row in _documents(Path(path)):
+        rows.feed(row)
+    rows.finish(_number(document, "row_count"))
+    return ExportVerified(rows.count, checkpoint.origin, checkpoint.tree_size,
+                          rows.frontier is not None)
+
+
+class _Rows:
+    """The rows in file order: each one's hash, its link to the one before (unfiltered),
+    and its place in the signed tree."""
+
+    def __init__(self, checkpoint: SignedCheckpoint, evidence: Mapping[str, Any],
+                 first: int) -> None:
+        self._checkpoint = checkpoint
+        self.count = 0
+        self._previous: str | None = None
+        self.frontier: _Frontier | None = None
+        self._proofs: Mapping[str, Any] = {}
+        if "frontier" in evidence:
+            self.frontier = _Frontier.of(first - 1, evidence["frontier"])
+        elif isinstance(evidence.get("proofs"), Mapping):
+            self._proofs = evidence["proofs"]
+        else:
+            raise ProofInvalid("evidence: it has neither a frontier nor proofs")
+
+    def feed(self, row: Mapping[str, Any]) -> None:
+        self.count += 1
+        sequence = row.get("sequence")
+        where = f"row {self.count} (sequence {sequence})"
+        try:
+            intact = isinstance(row.get("hash"), str) and event_chain_hash(row) == row["hash"]
+        except (KeyError, TypeError, ValueError):
+            intact = False
+        if not intact:
+            raise ProofInvalid(f"{where}: its hash does not match its content")
+        if self.frontier is None:
+            self._included(row, where)
+            return
+        linked_to = GENESIS_HASH if sequence == 1 else self._previous
+        if linked_to is not None and row.get("prev_hash") != linked_to:
+            raise ProofInvalid(f"{where}: its prev_hash is not the hash of the event before")
+        self._previous = row["hash"]
+        if sequence != self.frontier.size + 1:
+            raise ProofInvalid(f"{where}: the log has sequence {self.frontier.size + 1} "
+                               f"there: an event is missing or out of order")
+        if sequence > self._checkpoint.tree_size:
+            raise ProofInvalid(f"{where}: past the checkpoint")
+        self.frontier.append(event_leaf_hash(row))
+
+    def finish(self, row_count: int) -> None:
+        if self.count != row_count:
+            raise ProofInvalid(f"the file has {self.count} rows, the evidence {row_count}")
+        if self.frontier is None:
+            if len(self._proofs) != self.count:
+                raise ProofInvalid(f"the evidence proves {len(self._proofs)} events, the "
+                                   f"file holds {self.count}")
+            return
+        if self.frontier.size != self._checkpoint.tree_size:
+            raise ProofInvalid(f"the rows end at sequence {self.frontier.size}, the "
+                               f"checkpoint at {self._checkpoint.tree_size}: events are "
+                               f"missing")
+        if self.frontier.root() != self._checkpoint.root_hash:
+            raise ProofInvalid("the rows do not rebuild the signed root: an event was "
+                               "altered, added or left out")
+
+    def _included(self, row: Mapping[str, Any], where: str) -> None:
+        path = self._proofs.get(row.get("id")) if isinstance(row.get("id"), str) else None
+        sequence = row.get("sequence")
+        hashes = _hashes(path) if isinstance(path, list) else None
+        if hashes is None or not isinstance(sequence, int) or not verify_inclusion(
+                sequence - 1, self._checkpoint.tree_size, event_leaf_hash(row), hashes,
+                self._checkpoint.root_hash):
+            raise ProofInvalid(f"{where}: not in the signed tree")
+
+
+class _Frontier:
+    """The roots of the perfect subtrees of leaves [0, size), left to right: enough to
+    append the export's leaves and compute the root they make with those before them."""
+
+    def __init__(self, size: int, hashes: list[bytes]) -> None:
+        self.size = size
+        self._hashes = hashes
+
+    @classmethod
+    def of(cls, size: int, encoded: Any) -> _Frontier:
+        hashes = _hashes(encoded) if isinstance(encoded, list) else None
+        if hashes is None or len(hashes) != bin(size).count("1"):
+            raise ProofInvalid(f"evidence: the frontier of a tree of {size} leaves is "
+                               f"{bin(size).count('1')} hashes")
+        return cls(size, hashes)
+
+    def append(self, leaf: bytes) -> None:
+        self._hashes.append(leaf)
+        self.size += 1
+        for _ in range((self.size & -self.size).bit_length() - 1):  # its trailing zeros
+            right = self._hashes.pop()
+            self._hashes[-1] = node_hash(self._hashes[-1], right)
+
+    def root(self) -> bytes:
+        if not self._hashes:
+            return hashlib.sha256(b"").digest()
+        root = self._hashes[-1]
+        for left in reversed(self._hashes[:-1]):
+            root = node_hash(left, root)
+        return root
+
+
+def _documents(path: Path) -> Iterator[Mapping[str, Any]]:
+    """Each row, split on "\\n" alone (a row may hold U+2028, a line break to
+    ``str.splitlines``), read as bytes whether the file was gzip-compressed or not."""
+    with path.open("rb") as raw:
+        compressed = raw.read(2) == b"\x1f\x8b"
+    opener = gzip.open if compressed else open
+    with opener(path, "rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError:
+                raise ProofInvalid(f"line {number} is not JSON") from None
+            if not isinstance(row, dict):
+                raise ProofInvalid(f"line {number} is not an event")
+            yield row
+
+
+def _evidence(evidence: Mapping[str, Any] | PathLike) -> Mapping[str, Any]:
+    if isinstance(evidence, Mapping):
+        return evidence
+    try:
+        document = json.loads(Path(evidence).read_text(encoding="utf-8"))
+    except ValueError:
+        raise ProofInvalid("evidence: the file is not JSON") from None
+    if not isinstance(document, dict):
+        raise ProofInvalid("evidence: not a JSON object")
+    return document
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _hashes(encoded: list[Any]) -> list[bytes] | None:
+    try:
+        hashes = [base64.b64decode(value, validate=True) for value in encoded]
+    except (TypeError, ValueError, binascii.Error):
+        return None
+    return hashes if all(len(value) == 32 for value in hashes) else None
+
+
+def _text(evidence: Mapping[str, Any], name: str) -> str:
+    value = evidence.get(name)
+    if not isinstance(value, str):
+        raise ProofInvalid(f"evidence: it has no {name}")
+    return value
+
+
+def _number(evidence: Mapping[str, Any], name: str) -> int:
+    value = evidence.get(name)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ProofInvalid(f"evidence: it has no {name}")
+    return value
