@@ -16,7 +16,10 @@ in a fresh process so that its peak RSS is its own:
     must name that sequence (the database is restored afterwards);
   * writes the chain as an NDJSON export (with the export's own writer) and runs
     ``auditrail verify FILE`` over it, beside reading the file's lines and that read with
-    each line parsed and its canonical bytes hashed into the chain (the offline limit).
+    each line parsed and its canonical bytes hashed into the chain (the offline limit);
+    then with its evidence (a checkpoint signed at its last sequence, by a key of the
+    bench's): ``auditrail verify FILE --evidence``, and the Python client's
+    ``verify_export``, which makes the same checks with nothing of the server.
 Prints events/s, the ratio to each limit, and peak RSS.
 """
 
@@ -198,15 +201,46 @@ def offline(dsn: str) -> None:
     with tempfile.TemporaryDirectory(prefix="auditrail-verify-bench-") as folder:
         file = Path(folder) / "export.ndjson"
         export(dsn, file)
+        write_evidence(file)
         results = {kind: in_fresh_process(__file__, kind, str(file))
-                   for kind in ("file_read", "file_hash", "file_verify")}
+                   for kind in ("file_read", "file_hash", "file_verify", "file_evidence",
+                                "file_client")}
         size = file.stat().st_size
-    if not (results["file_hash"]["valid"] and results["file_verify"]["valid"]):
+    if not all(results[kind]["valid"] for kind in ("file_hash", "file_verify",
+                                                    "file_evidence", "file_client")):
         raise SystemExit(f"the export did not verify: {results}")
     table(f"offline, an NDJSON export of {size / 2**20:,.0f} MiB",
           [(results["file_read"], "limit  read the file's lines"),
            (results["file_hash"], "limit  + parse and hash every line"),
-           (results["file_verify"], "auditrail  verify FILE")])
+           (results["file_verify"], "auditrail  verify FILE"),
+           (results["file_evidence"], "auditrail  verify FILE --evidence"),
+           (results["file_client"], "client  verify_export(FILE, evidence)")])
+
+
+def write_evidence(file: Path) -> None:
+    """The export's evidence, as ``GET /exports/{id}/evidence`` gives it for an unfiltered
+    export from sequence 1 (an empty frontier), its checkpoint signed by a key made here;
+    beside the file, with that key's verifier key."""
+    import hashlib
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from domain.canonical_json import canonical_json
+    from domain.merkle import CompactRange, leaf_hash
+    from domain.signed_notes import checkpoint_text, signature_line, verifier_key
+    tree, digest = CompactRange(), hashlib.sha256()
+    with file.open("rb") as lines:
+        for line in lines:
+            digest.update(line)
+            tree.append(leaf_hash(canonical_json(document_core(json.loads(line)))))
+    origin, key = f"bench.localhost/{TARGET}", Ed25519PrivateKey.generate()
+    public = key.public_key().public_bytes_raw()
+    text = checkpoint_text(origin, tree.size, tree.root())
+    file.with_name("evidence.json").write_text(json.dumps({
+        "checkpoint": text + "\n" + signature_line(origin, public, key.sign(text.encode())),
+        "first_sequence": 1, "last_sequence": tree.size, "row_count": tree.size,
+        "frontier": [], "file_sha256": digest.hexdigest()}))
+    file.with_name("vkey.txt").write_text(verifier_key(origin, public))
 
 
 def table(title: str, rows: list[tuple[dict, str]]) -> None:
@@ -222,20 +256,25 @@ def table(title: str, rows: list[tuple[dict, str]]) -> None:
 
 def export(dsn: str, file: Path) -> None:
     """The unfiltered NDJSON export, written as ``POST /exports`` writes it."""
-    from adapters.sql.engine import build_engine
+    from adapters.sql.engine import SNAPSHOT, build_engine
     from adapters.sql.export_writer import write_export
     from domain.event_search import EventFilters
     engine = build_engine(dsn.replace("postgresql://", "postgresql+psycopg://"))
-    with engine.connect() as db, file.open("wb") as sink:
+    # In a snapshot, as the export job's unit of work: its halves share it.
+    with engine.connect().execution_options(**SNAPSHOT) as db, db.begin(), \
+            file.open("wb") as sink:
         write_export(db, TARGET, EventFilters(), "ndjson", sink, lambda: None)
     engine.dispose()
 
 
 def child(kind: str, source: str) -> dict:
     started = time.perf_counter()
-    if kind.startswith("file_"):
-        result = verify_file(source) if kind == "file_verify" \
-            else read_file(source, hashing=kind == "file_hash")
+    if kind in ("file_verify", "file_evidence"):
+        result = verify_file(source, with_evidence=kind == "file_evidence")
+    elif kind == "file_client":
+        result = verify_with_client(source)
+    elif kind.startswith("file_"):
+        result = read_file(source, hashing=kind == "file_hash")
     else:
         result = verify(source) if kind == "verify" \
             else read(source, hashing=kind == "read_hash")
@@ -295,15 +334,24 @@ def read_file(file: str, *, hashing: bool) -> dict:
     return {"checked": checked, "valid": valid}
 
 
-def verify_file(file: str) -> dict:
+def verify_file(file: str, *, with_evidence: bool) -> dict:
     """``auditrail verify FILE`` in this process, as a user runs it."""
     from click.testing import CliRunner
 
     from entrypoints.cli import main as cli
-    result = CliRunner().invoke(cli, ["verify", file])
+    evidence = ["--evidence", str(Path(file).with_name("evidence.json")), "--verifier-key",
+                Path(file).with_name("vkey.txt").read_text()] if with_evidence else []
+    result = CliRunner().invoke(cli, ["verify", file, *evidence])
     counted = re.search(r": ([0-9]+) events", result.output)
     return {"checked": int(counted.group(1)) if counted else 0,
             "valid": result.exit_code == 0 and result.output.startswith("valid")}
+
+
+def verify_with_client(file: str) -> dict:
+    from auditrail_client import verify_export
+    verified = verify_export(file, Path(file).with_name("evidence.json"),
+                             Path(file).with_name("vkey.txt").read_text())
+    return {"checked": verified.rows, "valid": verified.complete}
 
 
 if __name__ == "__main__":

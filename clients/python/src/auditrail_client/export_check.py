@@ -21,11 +21,12 @@ from pathlib import Path
 from typing import Any, Union
 
 from auditrail_client.proofs import (
+    NOT_CORE,
     ProofInvalid,
     SignedCheckpoint,
+    canonical_json,
     check_checkpoint,
-    event_chain_hash,
-    event_leaf_hash,
+    leaf_hash,
     node_hash,
     verify_inclusion,
 )
@@ -94,14 +95,17 @@ class _Rows:
         self.count += 1
         sequence = row.get("sequence")
         where = f"row {self.count} (sequence {sequence})"
-        try:
-            intact = isinstance(row.get("hash"), str) and event_chain_hash(row) == row["hash"]
-        except (KeyError, TypeError, ValueError):
-            intact = False
-        if not intact:
+        try:  # the canonical core once: the chain's hash and the tree's leaf both hash it
+            core = canonical_json({k: v for k, v in row.items() if k not in NOT_CORE})
+        except (TypeError, ValueError):
+            raise ProofInvalid(f"{where}: not an event (no canonical form)") from None
+        data = core.encode("utf-8")
+        chained = f"{row.get('prev_hash')}\n".encode() + data
+        if not isinstance(row.get("hash"), str) or \
+                hashlib.sha256(chained).hexdigest() != row["hash"]:
             raise ProofInvalid(f"{where}: its hash does not match its content")
         if self.frontier is None:
-            self._included(row, where)
+            self._included(row, leaf_hash(data), where)
             return
         linked_to = GENESIS_HASH if sequence == 1 else self._previous
         if linked_to is not None and row.get("prev_hash") != linked_to:
@@ -112,7 +116,7 @@ class _Rows:
                                f"there: an event is missing or out of order")
         if sequence > self._checkpoint.tree_size:
             raise ProofInvalid(f"{where}: past the checkpoint")
-        self.frontier.append(event_leaf_hash(row))
+        self.frontier.append(leaf_hash(data))
 
     def finish(self, row_count: int) -> None:
         if self.count != row_count:
@@ -130,12 +134,12 @@ class _Rows:
             raise ProofInvalid("the rows do not rebuild the signed root: an event was "
                                "altered, added or left out")
 
-    def _included(self, row: Mapping[str, Any], where: str) -> None:
+    def _included(self, row: Mapping[str, Any], leaf: bytes, where: str) -> None:
         path = self._proofs.get(row.get("id")) if isinstance(row.get("id"), str) else None
         sequence = row.get("sequence")
         hashes = _hashes(path) if isinstance(path, list) else None
         if hashes is None or not isinstance(sequence, int) or not verify_inclusion(
-                sequence - 1, self._checkpoint.tree_size, event_leaf_hash(row), hashes,
+                sequence - 1, self._checkpoint.tree_size, leaf, hashes,
                 self._checkpoint.root_hash):
             raise ProofInvalid(f"{where}: not in the signed tree")
 
