@@ -10,6 +10,8 @@ import json
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from auditrail_client import Monitor, MonitorAlarm
 from auditrail_client.models import LogKey
@@ -17,6 +19,7 @@ from auditrail_client.proofs import (
     ProofInvalid,
     canonical_json,
     check_checkpoint,
+    jcs,
     leaf_hash,
     node_hash,
     parse_verifier_key,
@@ -43,6 +46,22 @@ def test_keys_sort_by_utf16_code_units_and_strings_escape_as_jcs() -> None:
     assert canonical_json({"b": 1, "a": [True, None], "\ufb33": 1, "\U0001f600": 2}) == \
         '{"a":[true,null],"b":1,"\U0001f600":2,"\ufb33":1}'
     assert canonical_json("\u2028\x01\"\\é") == '"\u2028\\u0001\\"\\\\é"'
+
+
+MAX_SAFE = 2**53 - 1
+texts = st.text(st.characters(exclude_categories=("Cs",)), max_size=12)
+scalars = (st.none() | st.booleans() | st.integers(-MAX_SAFE, MAX_SAFE)
+           | st.floats(allow_nan=False, allow_infinity=False) | texts)
+documents = st.recursive(scalars, lambda inner: st.lists(inner, max_size=5)
+                         | st.dictionaries(texts, inner, max_size=5), max_leaves=30)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(documents)
+@example({"\U0001f600": 1, "\ue000": 2, "a": [1.0, -0.0, 1e21, 1e-7, 0.1, 5e-324]})
+@example({"ctl": "\x00\x1f\x7f\u2028\"\\", "n": [1e16, 9007199254740993.0, 123.456]})
+def test_the_fast_path_writes_what_the_rules_written_out_write(document: object) -> None:
+    assert canonical_json(document) == jcs(document)
 
 
 def root(leaves: list[bytes]) -> bytes:

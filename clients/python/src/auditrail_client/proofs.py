@@ -255,7 +255,25 @@ def event_chain_hash(event: Mapping[str, Any]) -> str:
 
 def canonical_json(value: Any) -> str:
     """RFC 8785 (JCS): sorted keys (by UTF-16 code units), no whitespace, numbers as
-    ECMAScript prints them."""
+    ECMAScript prints them.
+
+    Through the C encoder when that writes the same text - string escapes and integers
+    always do, floats of moderate magnitude too once integral ones are ints, keys sorted by
+    code point as by UTF-16 unless one lies outside the Basic Multilingual Plane - and
+    through ``jcs``, the rules written out, otherwise: a large export is checked three
+    times as fast so."""
+    try:
+        if _holds_integral_floats(value):
+            value = _prepared(value)
+    except _NeedsReference:
+        return jcs(value)
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False)
+
+
+def jcs(value: Any) -> str:
+    """RFC 8785 written out, for any JSON value: the reference ``canonical_json`` must
+    equal."""
     if value is None or isinstance(value, bool):
         return json.dumps(value)
     if isinstance(value, int):
@@ -267,10 +285,72 @@ def canonical_json(value: Any) -> str:
     if isinstance(value, Mapping):
         keys = sorted(value, key=lambda k: k.encode("utf-16-be"))
         return "{" + ",".join(f"{json.dumps(k, ensure_ascii=False)}:"
-                              f"{canonical_json(value[k])}" for k in keys) + "}"
+                              f"{jcs(value[k])}" for k in keys) + "}"
     if isinstance(value, (list, tuple)):
-        return "[" + ",".join(canonical_json(item) for item in value) + "]"
+        return "[" + ",".join(jcs(item) for item in value) + "]"
     raise TypeError(f"not JSON: {type(value).__name__}")
+
+
+_MAX_SAFE_INTEGER = 2**53 - 1
+
+
+class _NeedsReference(Exception):
+    pass
+
+
+def _holds_integral_floats(value: Any) -> bool:
+    """Whether the C encoder prints ``value`` as JCS does once its integral floats are
+    ints; raises ``_NeedsReference`` where it cannot. Exact types only, and nothing copied:
+    few documents hold an integral float."""
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return False
+    if kind is dict:
+        found = False
+        for key, item in value.items():
+            if type(key) is not str or (not key.isascii() and max(map(ord, key)) > 0xFFFF):
+                raise _NeedsReference
+            if type(item) is not str and _holds_integral_floats(item):
+                found = True
+        return found
+    if kind is list:
+        found = False
+        for item in value:
+            if type(item) is not str and _holds_integral_floats(item):
+                found = True
+        return found
+    if kind is int:
+        if -_MAX_SAFE_INTEGER <= value <= _MAX_SAFE_INTEGER:
+            return False
+        raise _NeedsReference
+    if kind is float:
+        return type(_prepared_float(value)) is int
+    raise _NeedsReference
+
+
+def _prepared(value: Any) -> Any:
+    """A copy with integral floats as ints (JCS prints ``1.0`` as ``1``)."""
+    kind = type(value)
+    if kind is float:
+        return _prepared_float(value)
+    if kind is dict:
+        return {key: _prepared(item) for key, item in value.items()}
+    if kind is list:
+        return [_prepared(item) for item in value]
+    return value  # checked by _holds_integral_floats already
+
+
+def _prepared_float(number: float) -> float | int:
+    """Python's repr and ECMAScript agree on the shortest digits; only notation differs,
+    outside [1e-4, 1e16)."""
+    magnitude = abs(number)
+    if number.is_integer():
+        if magnitude <= _MAX_SAFE_INTEGER:
+            return int(number)  # 1.0 prints 1, and -0.0 prints 0
+        raise _NeedsReference
+    if 1e-4 <= magnitude < 1e16:
+        return number
+    raise _NeedsReference
 
 
 def _es_number(number: float) -> str:
