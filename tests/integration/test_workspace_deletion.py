@@ -4,6 +4,7 @@ signed log intact."""
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from sqlalchemy import Table
+from sqlalchemy.exc import IntegrityError
 
 from adapters.sql import bulk, erasure
 from adapters.sql import tables as t
@@ -167,3 +169,23 @@ def test_a_request_that_outlives_its_workspace_is_a_conflict_not_a_server_error(
         with pytest.raises(DeletedMeanwhile):
             stack.container.ingest_events().execute(workspace_id, [event])
     assert not any(rows_of(stack, workspace_id).values())
+
+
+def test_a_row_still_referred_to_is_not_mistaken_for_one_deleted_meanwhile() -> None:
+    """A DELETE refused because rows still refer to it (one written during an erasure) is
+    the database refusing the deletion, not a write that outlived its workspace: it stays
+    an IntegrityError (the erasure is run again), whichever database said it."""
+    from adapters.sql.unit_of_work import _refers_to_a_deleted_row
+
+    class PostgresViolation(Exception):
+        sqlstate = "23503"
+
+    sqlite_violation = sqlite3.IntegrityError("FOREIGN KEY constraint failed")
+    for orig in (PostgresViolation(), sqlite_violation):
+        for written in ("INSERT INTO events (id) VALUES (%s)",
+                        " WITH new_events AS (INSERT INTO events (id) VALUES (%s)) SELECT 1"):
+            assert _refers_to_a_deleted_row(IntegrityError(written, {}, orig))
+        assert not _refers_to_a_deleted_row(IntegrityError(
+            "DELETE FROM workspaces WHERE workspaces.id = %s", {}, orig))
+    assert not _refers_to_a_deleted_row(IntegrityError(
+        "INSERT INTO events (id) VALUES (%s)", {}, sqlite3.IntegrityError("UNIQUE failed")))

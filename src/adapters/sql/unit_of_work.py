@@ -101,8 +101,11 @@ def _postgres_options(snapshot: bool, one_statement: bool) -> dict[str, object]:
 
 
 def _refers_to_a_deleted_row(error: BaseException) -> bool:
-    """A foreign key violation, as PostgreSQL (SQLSTATE 23503) or SQLite reports it
-    (statements sent to the driver directly are wrapped alike: ``driver_errors``)."""
+    """A row written that refers to one no longer there: a foreign key violation, as
+    PostgreSQL (SQLSTATE 23503) or SQLite reports it, raised by a write that is not a
+    DELETE (a DELETE's is the other case: a row still referred to). Statements sent to the
+    driver directly are wrapped alike (``driver_errors``)."""
     return isinstance(error, IntegrityError) and (
         getattr(error.orig, "sqlstate", None) == "23503"
-        or "FOREIGN KEY constraint failed" in str(error.orig))
+        or "FOREIGN KEY constraint failed" in str(error.orig)) and \
+        not str(error.statement or "").lstrip().upper().startswith("DELETE")
