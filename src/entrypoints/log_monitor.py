@@ -299,12 +299,14 @@ class _SeenProved:
         self.before = {str(size): root for size, root in kept.items()
                        if isinstance(root, str)} if isinstance(kept, dict) else {}
         self.now: dict[str, str] = {}
+        self.earlier = 0
 
     def already(self, size: int, root: bytes) -> bool:
         encoded = base64.b64encode(root).decode()
         if self.before.get(str(size)) != encoded:
             return False
         self.now[str(size)] = encoded
+        self.earlier += 1
         return True
 
     def add(self, size: int, root: bytes) -> None:
@@ -329,13 +331,10 @@ def _seen_in_history(client: httpx.Client, notes: Collection[str],
                 checkpoint.root_hash:
             raise MonitorFailed(f"two different roots signed for size "
                                 f"{checkpoint.tree_size}, both {SEEN}: a fork")
-    earlier = 0
     for seen_size, seen_root in sorted(roots.items()):
-        if proved.already(seen_size, seen_root):
-            earlier += 1
-            continue
-        _consistent(client, seen_size, seen_root, size, root, SEEN)
-        proved.add(seen_size, seen_root)
+        if not proved.already(seen_size, seen_root):
+            _consistent(client, seen_size, seen_root, size, root, SEEN)
+            proved.add(seen_size, seen_root)
     if not notes:
         return ""
     if len(roots) == 1:
@@ -346,8 +345,8 @@ def _seen_in_history(client: httpx.Client, notes: Collection[str],
                  f"{max(roots)}) are in its history")
     else:
         found = "; none of the notes seen elsewhere is a checkpoint of this log"
-    if earlier:
-        found += f" ({earlier} proved on earlier runs)"
+    if proved.earlier:
+        found += f" ({proved.earlier} proved on earlier runs)"
     left = f" ({ignored} other note(s) ignored: not this log's, or not signed by its key)" \
         if ignored and roots else ""
     return found + left

@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from application.ports.witness_ledger import WitnessLedger
 from domain.signed_notes import (
     InvalidNote,
     VerifierKey,
@@ -70,6 +71,14 @@ def _container(settings: dict[str, Any]) -> WitnessContainer:
     return container
 
 
+def _existing_ledger(state_file: Path) -> WitnessLedger:
+    """The ledger of a witness that has run: a command that reads or edits it does not
+    create one where a mistyped path points."""
+    if not state_file.exists():
+        raise click.BadParameter(f"{state_file} does not exist", param_hint="--state")
+    return WitnessContainer(database_url=f"sqlite:///{state_file.resolve()}").ledger()
+
+
 @click.group("witness")
 def witness() -> None:
     """Cosign logs' checkpoints, each only if it extends the last one cosigned."""
@@ -118,10 +127,7 @@ def verifier_key(name: str, state_file: Path) -> None:
 def list_logs(state_file: Path, as_json: bool) -> None:
     """Print each log the witness holds a checkpoint of: its origin, the size cosigned
     last, and when."""
-    if not state_file.exists():
-        raise click.BadParameter(f"{state_file} does not exist", param_hint="--state")
-    ledger = WitnessContainer(database_url=f"sqlite:///{state_file.resolve()}").ledger()
-    logs = ledger.held()
+    logs = _existing_ledger(state_file).held()
     if not logs and not as_json:
         click.echo("the witness holds no checkpoint yet", err=True)
     for held in logs:
@@ -141,10 +147,7 @@ def list_logs(state_file: Path, as_json: bool) -> None:
 def forget(origin: str, state_file: Path) -> None:
     """Drop what the witness holds of the log ORIGIN (its next checkpoint is cosigned
     afresh) and print it, to keep: for a log whose operator went back to a backup."""
-    if not state_file.exists():
-        raise click.BadParameter(f"{state_file} does not exist", param_hint="--state")
-    ledger = WitnessContainer(database_url=f"sqlite:///{state_file.resolve()}").ledger()
-    held = ledger.forget(origin)
+    held = _existing_ledger(state_file).forget(origin)
     if held is None:
         raise click.ClickException(f"the witness holds nothing of {origin}")
     click.echo(held, nl=False)

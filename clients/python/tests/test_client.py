@@ -238,7 +238,6 @@ def test_the_monitor_proves_checkpoints_seen_elsewhere_in_the_log(
     """A log holding its key could show one reader a history another never sees: every
     checkpoint kept elsewhere (webhook bodies, other auditors' states) must be in the one
     it serves now."""
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     info = client.log.key()
     monitor = Monitor(client, info.verifier_key, tmp_path / "state.json")
     processed(client, client.events.create_batch([EVENT] * 3)[-1])
@@ -258,14 +257,7 @@ def test_the_monitor_proves_checkpoints_seen_elsewhere_in_the_log(
     assert (again.seen_sizes, again.seen_proved_before, asked) == ((3,), 1, [])
     root_3 = at_3.split("\n")[2]
     assert json.loads((tmp_path / "state.json").read_text())["seen_proved"] == {"3": root_3}
-    # the log's own key signs another root for size 4, shown to someone else
-    key = Ed25519PrivateKey.from_private_bytes(
-        base64.b64decode((server.data_dir / "signing_key").read_text()))
-    text = f"{info.origin}\n4\n{base64.b64encode(hashlib.sha256(b'split').digest()).decode()}\n"
-    public = base64.b64decode(info.public_key)
-    key_id = hashlib.sha256(info.origin.encode() + b"\n\x01" + public).digest()[:4]
-    signature = base64.b64encode(key_id + key.sign(text.encode())).decode()
-    split = f"{text}\n\u2014 {info.origin} {signature}\n"
+    split = _split_note(server, info, 4)  # shown to someone else
     kept = (tmp_path / "state.json").read_text()
     with pytest.raises(MonitorAlarm, match="size 4 seen elsewhere: its history was rewritten, "
                                            "or it shows other readers another history"):

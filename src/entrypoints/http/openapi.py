@@ -61,9 +61,6 @@ ERRORS = {
 }
 """What each error status means, unless an operation says more precisely."""
 
-DELETED_MEANWHILE = DeletedMeanwhile.MESSAGE
-"""A write's 409 whatever else it may mean."""
-
 SUCCESS = {200: "OK", 201: "Created", 202: "Accepted", 204: "Deleted",
            302: "Found: redirect"}
 
@@ -324,9 +321,9 @@ def _responses(operation: Operation, arguments: set[str], path: str) -> dict[str
         responses[str(status)] = response
     for status in sorted(_error_statuses(operation, arguments, path)):
         description = operation.errors.get(status, ERRORS[status])
-        if status == 409 and operation.body is not None:
-            description = DELETED_MEANWHILE if status not in operation.errors \
-                else f"{description} Or: {DELETED_MEANWHILE[0].lower()}{DELETED_MEANWHILE[1:]}"
+        if status == 409 and operation.body is not None:  # any write's, whatever else
+            description = f"{description} Or: {DeletedMeanwhile.MESSAGE}" \
+                if status in operation.errors else DeletedMeanwhile.MESSAGE
         responses[str(status)] = {
             "description": description,
             "headers": _error_headers(status),

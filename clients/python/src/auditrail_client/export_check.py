@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any, Union
 
 from auditrail_client.proofs import (
-    NOT_CORE,
     ProofInvalid,
     SignedCheckpoint,
-    canonical_json,
     check_checkpoint,
-    leaf_hash,
+    event_chain_hash,
+    event_core,
+    event_leaf_hash,
     node_hash,
     verify_inclusion,
 )
@@ -96,16 +96,15 @@ class _Rows:
         sequence = row.get("sequence")
         where = f"row {self.count} (sequence {sequence})"
         try:  # the canonical core once: the chain's hash and the tree's leaf both hash it
-            core = canonical_json({k: v for k, v in row.items() if k not in NOT_CORE})
-        except (TypeError, ValueError):
-            raise ProofInvalid(f"{where}: not an event (no canonical form)") from None
-        data = core.encode("utf-8")
-        chained = f"{row.get('prev_hash')}\n".encode() + data
-        if not isinstance(row.get("hash"), str) or \
-                hashlib.sha256(chained).hexdigest() != row["hash"]:
+            core = event_core(row)
+            intact = isinstance(row.get("hash"), str) and \
+                event_chain_hash(row, core) == row["hash"]
+        except (KeyError, TypeError, ValueError):  # no prev_hash, or no canonical form
+            intact = False
+        if not intact:
             raise ProofInvalid(f"{where}: its hash does not match its content")
         if self.frontier is None:
-            self._included(row, leaf_hash(data), where)
+            self._included(row, event_leaf_hash(row, core), where)
             return
         linked_to = GENESIS_HASH if sequence == 1 else self._previous
         if linked_to is not None and row.get("prev_hash") != linked_to:
@@ -116,7 +115,7 @@ class _Rows:
                                f"there: an event is missing or out of order")
         if sequence > self._checkpoint.tree_size:
             raise ProofInvalid(f"{where}: past the checkpoint")
-        self.frontier.append(leaf_hash(data))
+        self.frontier.append(event_leaf_hash(row, core))
 
     def finish(self, row_count: int) -> None:
         if self.count != row_count:

@@ -239,17 +239,22 @@ def verify_consistency(old: int, new: int, old_root: bytes, new_root: bytes,
 # -- events ---------------------------------------------------------------------------------
 
 
-def event_leaf_hash(event: Mapping[str, Any]) -> bytes:
-    """The leaf an event is in the log: SHA-256(0x00 ‖ JCS(core)), where core is the event
-    as ``GET /events/{id}`` returns it without status, prev_hash and hash."""
-    core = {k: v for k, v in event.items() if k not in NOT_CORE}
-    return leaf_hash(canonical_json(core).encode("utf-8"))
+def event_core(event: Mapping[str, Any]) -> bytes:
+    """JCS(core) as UTF-8, where core is the event as ``GET /events/{id}`` returns it
+    without status, prev_hash and hash: what its chain hash and its leaf both hash."""
+    return canonical_json({k: v for k, v in event.items() if k not in NOT_CORE}).encode()
 
 
-def event_chain_hash(event: Mapping[str, Any]) -> str:
-    """The event's hash in the workspace's chain: sha256_hex(prev_hash ‖ "\\n" ‖ JCS(core))."""
-    core = {k: v for k, v in event.items() if k not in NOT_CORE}
-    data = f"{event['prev_hash']}\n{canonical_json(core)}".encode()
+def event_leaf_hash(event: Mapping[str, Any], core: bytes | None = None) -> bytes:
+    """The leaf an event is in the log: SHA-256(0x00 ‖ JCS(core)); ``core`` when already
+    computed (``event_core``)."""
+    return leaf_hash(event_core(event) if core is None else core)
+
+
+def event_chain_hash(event: Mapping[str, Any], core: bytes | None = None) -> str:
+    """The event's hash in the workspace's chain: sha256_hex(prev_hash ‖ "\\n" ‖ JCS(core));
+    ``core`` when already computed."""
+    data = f"{event['prev_hash']}\n".encode() + (event_core(event) if core is None else core)
     return hashlib.sha256(data).hexdigest()
 
 
