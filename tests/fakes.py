@@ -17,6 +17,7 @@ from typing import Any
 from application.ports.rate_limits import VersionedDecision
 from application.ports.repositories import (
     AlertFilters,
+    Cosignature,
     IdempotencyKeyTaken,
     RetainedChain,
     StreamProgress,
@@ -39,6 +40,7 @@ from domain.export_rows import CSV_COLUMNS, csv_row, ndjson_line
 from domain.exports import ACTIVE, Export, WrittenRows
 from domain.hash_chain import ChainHead
 from domain.idempotency import IdempotencyRecord
+from domain.log_witnesses import LogWitness
 from domain.rate_limit import Decision
 from domain.streams import ACTIVE as STREAM_ACTIVE
 from domain.streams import PAUSED, Stream
@@ -189,6 +191,8 @@ class _Store:
         self.rotations: dict[tuple[str, str], KeyRotation] = {}
         self.anchor_notes: dict[str, str | None] = {}
         self.viewer_links: dict[str, ViewerLink] = {}
+        self.log_witnesses: dict[str, LogWitness] = {}
+        self.cosignatures: dict[tuple[str, str, int], str] = {}
 
 
 class _WorkspaceRepo:
@@ -938,9 +942,76 @@ class _ViewerLinkRepo:
         return sum(link.workspace_id == workspace_id for link in self._s.viewer_links.values())
 
 
+class _LogWitnessRepo:
+    def __init__(self, state: _Store) -> None:
+        self._s = state
+
+    def add(self, witness: LogWitness) -> None:
+        self._s.log_witnesses[witness.id] = witness
+
+    def get(self, workspace_id: str, witness_id: str) -> LogWitness | None:
+        witness = self._s.log_witnesses.get(witness_id)
+        return witness if witness is not None and witness.workspace_id == workspace_id \
+            else None
+
+    def lock(self, witness_id: str) -> LogWitness | None:
+        return self._s.log_witnesses.get(witness_id)
+
+    def update(self, witness: LogWitness) -> None:
+        self._s.log_witnesses[witness.id] = witness
+
+    def delete(self, workspace_id: str, witness_id: str) -> bool:
+        if self.get(workspace_id, witness_id) is None:
+            return False
+        del self._s.log_witnesses[witness_id]
+        self._s.cosignatures = {key: line for key, line in self._s.cosignatures.items()
+                                if key[1] != witness_id}
+        return True
+
+    def page(self, workspace_id: str, order: str, after: Position | None,
+             limit: int) -> list[LogWitness]:
+        found = sorted((w for w in self._s.log_witnesses.values()
+                        if w.workspace_id == workspace_id),
+                       key=lambda w: (w.created_at, w.id), reverse=order == "desc")
+        if after is not None:
+            mark = (after.at, after.id)
+            found = [w for w in found if ((w.created_at, w.id) > mark) == (order == "asc")
+                     and (w.created_at, w.id) != mark]
+        return found[:limit]
+
+    def count(self, workspace_id: str) -> int:
+        return sum(w.workspace_id == workspace_id for w in self._s.log_witnesses.values())
+
+    def due(self, now: datetime, limit: int) -> list[str]:
+        latest: dict[str, int] = {}
+        for workspace_id, size in self._s.checkpoints:
+            latest[workspace_id] = max(size, latest.get(workspace_id, 0))
+        return sorted(w.id for w in self._s.log_witnesses.values()
+                      if w.workspace_id in latest and not w.sending.is_leased(now)
+                      and w.sending.is_due(now) and w.needs(latest[w.workspace_id]))[:limit]
+
+    def keep(self, workspace_id: str, cosignature: Cosignature) -> None:
+        self._s.cosignatures.setdefault(
+            (workspace_id, cosignature.witness_id, cosignature.tree_size), cosignature.line)
+
+    def cosigned(self, workspace_id: str, witnesses: int) -> tuple[int, list[str]] | None:
+        by_size: dict[int, list[tuple[str, str]]] = {}
+        for (owner, witness_id, size), line in self._s.cosignatures.items():
+            if owner == workspace_id:
+                by_size.setdefault(size, []).append((witness_id, line))
+        sizes = [size for size, lines in by_size.items() if len(lines) >= witnesses]
+        if not sizes:
+            return None
+        order = {w.id: (w.created_at, w.id) for w in self._s.log_witnesses.values()}
+        size = max(sizes)
+        return size, [line for _, line in sorted(by_size[size],
+                                                 key=lambda found: order[found[0]])]
+
+
 _TABLES = ("workspaces", "api_keys", "events", "heads", "idempotency", "exports", "anchors",
            "streams", "deliveries", "alert_rules", "alerts", "alert_windows", "tiles",
-           "checkpoints", "anchor_notes", "viewer_links", "rotations")
+           "checkpoints", "anchor_notes", "viewer_links", "rotations", "log_witnesses",
+           "cosignatures")
 
 
 class InMemoryUnitOfWork:
@@ -991,6 +1062,7 @@ class InMemoryUnitOfWork:
         self.tree = _TreeRepo(self._working)
         self.checkpoints = _CheckpointRepo(self._working)
         self.viewer_links = _ViewerLinkRepo(self._working)
+        self.log_witnesses = _LogWitnessRepo(self._working)
         return self
 
     def __exit__(self, *exc_info: object) -> None:

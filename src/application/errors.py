@@ -61,6 +61,11 @@ class InvalidParameter(DomainError):
         super().__init__(f"Invalid query parameter '{parameter}': {message}")
 
 
+class NotCosigned(DomainError):
+    """No checkpoint carries the witnesses' cosignatures asked for (409 ``not_cosigned``):
+    the log has no (or too few) witnesses, or they have not cosigned yet."""
+
+
 class NotCheckpointed(DomainError):
     """Not yet covered by a signed checkpoint (409 ``not_checkpointed``): one will be
     signed within ``retry_after`` seconds."""

@@ -35,6 +35,7 @@ from adapters.sql.unit_of_work import SqlUnitOfWork
 from adapters.sql.witness_ledger import SqlWitnessLedger
 from adapters.system import SystemClock, TokenSecretGenerator, UlidIdGenerator, jitter
 from adapters.webhooks.deliverer import HttpDeliverer
+from adapters.webhooks.witness_channel import HttpWitnessChannel
 from application.counting import EventCounter
 from application.credential_cache import CredentialCache
 from application.transparency import TransparencyLog
@@ -73,6 +74,15 @@ from application.use_cases.exports import (
 from application.use_cases.get_event import GetEvent
 from application.use_cases.ingest_events import IngestEvents
 from application.use_cases.log_proofs import ExportEvidence, LogReader
+from application.use_cases.log_witnesses import (
+    AddLogWitness,
+    CosignedCheckpoint,
+    GetLogWitness,
+    ListLogWitnesses,
+    RemoveLogWitness,
+    SubmitToWitness,
+    WakeWitnesses,
+)
 from application.use_cases.notify_alerts import NotifyAlerts, SendTestNotification
 from application.use_cases.process_pending_events import ProcessPendingEvents
 from application.use_cases.processing_status import GetProcessingStatus
@@ -364,6 +374,25 @@ class Container(containers.DeclarativeContainer):
                                           clock=clock)
     list_alerts = providers.Factory(ListAlerts, uow_factory=uow.provider)
     get_alert = providers.Factory(GetAlert, uow_factory=uow.provider)
+
+    witness_channel = providers.Singleton(
+        HttpWitnessChannel, allow_private=settings.provided.allow_private_destinations,
+        timeout_seconds=settings.provided.delivery_timeout_seconds,
+        user_agent=providers.Callable(lambda: f"Auditrail/{version('auditrail')}"))
+    add_log_witness = providers.Factory(AddLogWitness, uow_factory=uow.provider, clock=clock,
+                                        ids=ids, channel=witness_channel, queue=job_queue,
+                                        allow_private=allow_private)
+    get_log_witness = providers.Factory(GetLogWitness, uow_factory=uow.provider)
+    list_log_witnesses = providers.Factory(ListLogWitnesses, uow_factory=uow.provider)
+    remove_log_witness = providers.Factory(RemoveLogWitness, uow_factory=uow.provider)
+    cosigned_checkpoint = providers.Factory(CosignedCheckpoint, uow_factory=uow.provider)
+    wake_witnesses = providers.Factory(WakeWitnesses, uow_factory=uow.provider, clock=clock,
+                                       queue=job_queue)
+    submit_to_witness = providers.Factory(
+        SubmitToWitness, uow_factory=uow.provider, log=transparency_log,
+        channel=witness_channel, checker=signature_checker, queue=job_queue, clock=clock,
+        random=providers.Object(jitter), lease=providers.Callable(_lease, settings),
+        metrics=metrics)
 
 
 def _witness_signer(key: str, key_file: str) -> Ed25519Signer:

@@ -71,6 +71,7 @@ def populate(stack: Stack, hooks: Receiver) -> dict[str, Any]:
     stack.deliver_until(lambda: stack.client.get(
         f"/api/v1/exports/{export['id']}", headers=bearer(admin)).json["status"] == "completed")
     keep_a_rotation_note(stack, workspace_id)
+    keep_a_cosignature(stack, workspace_id, admin)
     return {"id": workspace_id, "admin": admin, "reader": reader, "export": export["id"],
             "viewer": parse_qs(urlsplit(link["url"]).fragment)["token"][0]}
 
@@ -86,6 +87,22 @@ def keep_a_rotation_note(stack: Stack, workspace_id: str) -> None:
     with stack.container.uow() as uow:
         assert uow.checkpoints.keep_rotations(keys.rotations(workspace_id,
                                                              datetime.now(UTC))) == 1
+        uow.commit()
+
+
+def keep_a_cosignature(stack: Stack, workspace_id: str, admin: str) -> None:
+    """A witness of the log, and its cosignature of the latest checkpoint, as a witness
+    answering the log would have left them."""
+    from application.ports.repositories import Cosignature
+    from domain.cosignatures import cosigner_key
+
+    key = cosigner_key("witness.example/w", bytes(range(32)))
+    added = stack.client.post("/api/v1/log/witnesses", headers=bearer(admin), json={
+        "url": "https://witness.example", "verifier_key": key})
+    assert added.status_code == 201, added.json
+    with stack.container.uow() as uow:
+        size = uow.checkpoints.latest(workspace_id).tree_size
+        uow.log_witnesses.keep(workspace_id, Cosignature(added.json["id"], size, "— w x\n"))
         uow.commit()
 
 

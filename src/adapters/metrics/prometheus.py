@@ -7,6 +7,7 @@ from prometheus_client import Counter
 
 from application.ports.delivery import OUTCOMES
 from application.ports.metrics import RATE_LIMITS
+from application.use_cases.log_witnesses import OUTCOMES as SUBMISSION_OUTCOMES
 from application.use_cases.notify_alerts import ALERT
 from domain.exports import COMPLETED, FAILED
 from domain.streams import TYPES
@@ -32,6 +33,11 @@ EVENTS_DELIVERED = Counter("auditrail_events_delivered_total",
                            "Events in log-stream deliveries that succeeded, by stream type.",
                            ["type"])
 
+WITNESS_SUBMISSIONS = Counter("auditrail_log_witness_submissions_total",
+                              "Checkpoints submitted to the logs' witnesses, by outcome "
+                              "(refused: the log's checkpoint does not extend what the "
+                              "witness holds).", ["outcome"])
+
 
 def _every_series_from_zero() -> None:
     """Each labelled series exists from the start at 0, as Prometheus advises: one that
@@ -46,6 +52,8 @@ def _every_series_from_zero() -> None:
         EVENTS_DELIVERED.labels(type=kind)
         for outcome in OUTCOMES:
             DELIVERIES.labels(type=kind, outcome=outcome)
+    for outcome in SUBMISSION_OUTCOMES:
+        WITNESS_SUBMISSIONS.labels(outcome=outcome)
 
 
 _every_series_from_zero()
@@ -77,3 +85,6 @@ class PrometheusMetrics:
 
     def alerts_triggered(self, count: int) -> None:
         ALERTS_TRIGGERED.inc(count)
+
+    def cosignature_requested(self, outcome: str) -> None:
+        WITNESS_SUBMISSIONS.labels(outcome=outcome).inc()

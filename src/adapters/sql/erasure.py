@@ -41,8 +41,8 @@ def _walk(table: Table) -> tuple[ColumnElement[object], ...]:
 
 _IN_ORDER = (t.events, t.idempotency_keys, t.deliveries, t.streams, t.alerts,
              t.alert_windows, t.alert_rules, t.exports, t.viewer_links, t.api_keys,
-             t.tree_tiles, t.checkpoints, t.latest_checkpoints, t.key_rotations, t.chain_heads,
-             t.event_terms)
+             t.cosignatures, t.log_witnesses, t.tree_tiles, t.checkpoints, t.latest_checkpoints,
+             t.key_rotations, t.chain_heads, t.event_terms)
 """Every table holding a workspace's rows, each before any it refers to. Events take their
 search terms with them; terms without an event (none, unless someone planted them) go
 last, where only the last calls look: finding none costs a walk over every term the

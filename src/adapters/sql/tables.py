@@ -312,6 +312,33 @@ key_rotations = Table(
     PrimaryKeyConstraint("workspace_id", "key_id", name="pk_key_rotations"),
 )
 
+log_witnesses = Table(
+    # The witnesses a workspace's log submits its checkpoints to, and where each stands.
+    "log_witnesses", metadata,
+    Column("id", String(40), primary_key=True),
+    Column("workspace_id", String(40), ForeignKey("workspaces.id"), nullable=False),
+    Column("url", String(2048), nullable=False),
+    Column("verifier_key", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("held_size", BigInteger),
+    Column("cosigned_size", BigInteger),
+    Column("cosigned_at", UtcDateTime),
+    Column("refused", Boolean, nullable=False),
+    *_sending_columns(),
+    Index("ix_log_witnesses_workspace", "workspace_id", "created_at", "id"),
+)
+
+cosignatures = Table(
+    # Each witness's cosignature line on each checkpoint it cosigned.
+    "cosignatures", metadata,
+    Column("workspace_id", String(40), ForeignKey("workspaces.id"), nullable=False),
+    Column("witness_id", String(40), ForeignKey("log_witnesses.id"), nullable=False),
+    Column("tree_size", BigInteger, nullable=False),
+    Column("line", Text, nullable=False),
+    PrimaryKeyConstraint("workspace_id", "witness_id", "tree_size", name="pk_cosignatures"),
+    Index("ix_cosignatures_size", "workspace_id", "tree_size"),
+)
+
 viewer_links = Table(
     "viewer_links", metadata,
     # the link's credential is the API key of the same id (scope "viewer")

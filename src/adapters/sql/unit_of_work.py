@@ -16,6 +16,7 @@ from adapters.sql.credentials import SqlSealedCredentialRepository
 from adapters.sql.engine import SNAPSHOT, TRANSACTION, WRITE_OPTION
 from adapters.sql.events import SqlEventRepository
 from adapters.sql.exports import SqlExportRepository
+from adapters.sql.log_witnesses import SqlLogWitnessRepository
 from adapters.sql.repositories import (
     SqlApiKeyRepository,
     SqlChainHeadRepository,
@@ -65,6 +66,7 @@ class SqlUnitOfWork:
         self.alert_windows = SqlAlertWindowRepository(self._connection)
         self.tree = SqlTreeRepository(self._connection)
         self.checkpoints = SqlCheckpointRepository(self._connection)
+        self.log_witnesses = SqlLogWitnessRepository(self._connection)
         self.viewer_links = SqlViewerLinkRepository(self._connection)
         self.sealed_credentials = SqlSealedCredentialRepository(self._connection)
         return self

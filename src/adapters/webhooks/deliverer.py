@@ -4,7 +4,6 @@ redirects never followed, a deadline per attempt and a cap on what is read back.
 from __future__ import annotations
 
 import time
-from urllib.parse import urlsplit
 
 import httpcore
 import httpx
@@ -42,20 +41,27 @@ class _GuardedTransport(httpx.HTTPTransport):
             keepalive_expiry=limits.keepalive_expiry, network_backend=backend)
 
 
+def guarded_client(backend: GuardedBackend, timeout_seconds: float, user_agent: str,
+                   limits: httpx.Limits) -> httpx.Client:
+    """A client whose every connection goes through the guard, that follows no redirect."""
+    # trust_env=False: a proxy from the environment would be connected to instead of the
+    # destination, and the guard would judge the proxy's address.
+    return httpx.Client(
+        transport=_GuardedTransport(backend, limits), follow_redirects=False,
+        trust_env=False, headers={"User-Agent": user_agent, "Accept-Encoding": "identity"},
+        timeout=httpx.Timeout(timeout_seconds, connect=min(5.0, timeout_seconds)))
+
+
 class HttpDeliverer:
     def __init__(self, allow_private: bool, timeout_seconds: float, user_agent: str,
                  resolve: Resolver | None = None) -> None:
         self._backend = (GuardedBackend(allow_private, resolve) if resolve is not None
                          else GuardedBackend(allow_private))
         self._timeout = timeout_seconds
-        limits = httpx.Limits(max_connections=200, max_keepalive_connections=100,
-                              keepalive_expiry=30)
-        # trust_env=False: a proxy from the environment would be connected to instead of
-        # the destination, and the guard would judge the proxy's address.
-        self._client = httpx.Client(
-            transport=_GuardedTransport(self._backend, limits), follow_redirects=False,
-            trust_env=False, headers={"User-Agent": user_agent, "Accept-Encoding": "identity"},
-            timeout=httpx.Timeout(timeout_seconds, connect=min(5.0, timeout_seconds)))
+        self._client = guarded_client(self._backend, timeout_seconds, user_agent,
+                                      httpx.Limits(max_connections=200,
+                                                   max_keepalive_connections=100,
+                                                   keepalive_expiry=30))
 
     def send(self, destination: Destination, payload: Payload) -> SendResult:
         body, headers = request_for(destination, payload, int(time.time()))
@@ -68,7 +74,7 @@ class HttpDeliverer:
         except httpx.TimeoutException:
             return _failed(TIMEOUT, f"No answer within {self._timeout:g} s.")
         except (httpx.TransportError, httpx.InvalidURL) as exc:
-            return _failed(CONNECTION_ERROR, f"Connection failed ({_reason(exc)}).")
+            return _failed(CONNECTION_ERROR, f"Connection failed ({reason(exc)}).")
         status = response.status_code
         if 200 <= status < 300:
             return SendResult(Attempt(True, status), DELIVERED)
@@ -79,9 +85,7 @@ class HttpDeliverer:
         return SendResult(Attempt(False, status, message), HTTP_ERROR)
 
     def refusal(self, url: str) -> str | None:
-        parts = urlsplit(url)
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        return self._backend.refusal(parts.hostname or "", port)
+        return self._backend.refusal(url)
 
     def close(self) -> None:
         self._client.close()
@@ -97,7 +101,7 @@ def _excerpt(response: httpx.Response) -> str:
     return " ".join(CONTROL_CHARACTERS.sub(" ", text).split())[:EXCERPT_CHARACTERS]
 
 
-def _reason(exc: Exception) -> str:
+def reason(exc: Exception) -> str:
     """The exception's kind and its first line, without control characters."""
     detail = " ".join(CONTROL_CHARACTERS.sub(" ", str(exc)).split())[:EXCERPT_CHARACTERS]
     return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpcore
 
@@ -125,10 +126,12 @@ class GuardedBackend(httpcore.NetworkBackend):
             raise DestinationRefused(f"{host} resolves to {'; '.join(refusals)}")
         return allowed
 
-    def refusal(self, host: str, port: int) -> str | None:
-        """Why ``host`` would be refused now, for advice when a URL is saved."""
+    def refusal(self, url: str) -> str | None:
+        """Why ``url``'s host would be refused now, for advice when a URL is saved."""
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
         try:
-            self.addresses(host, port)
+            self.addresses(parts.hostname or "", port)
         except DestinationRefused as exc:
             return str(exc).split(" resolves to ", 1)[1]
         except httpcore.ConnectError:

@@ -19,6 +19,7 @@ class Metrics(Protocol):
     def geo_data_corrupt(self) -> None: ...
     def delivery_attempted(self, stream_type: str, outcome: str, events: int) -> None: ...
     def alerts_triggered(self, count: int) -> None: ...
+    def cosignature_requested(self, outcome: str) -> None: ...
 
 
 class NoMetrics:
@@ -46,6 +47,9 @@ class NoMetrics:
         pass
 
     def alerts_triggered(self, count: int) -> None:
+        pass
+
+    def cosignature_requested(self, outcome: str) -> None:
         pass
 
 

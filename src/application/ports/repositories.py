@@ -20,6 +20,7 @@ from domain.events import Event
 from domain.exports import Export, WrittenRows
 from domain.hash_chain import ChainHead
 from domain.idempotency import IdempotencyRecord
+from domain.log_witnesses import LogWitness
 from domain.streams import Stream
 from domain.tiles import TileKey
 from domain.viewer_links import ViewerLink
@@ -547,6 +548,51 @@ class CheckpointRepository(Protocol):
         """The ``limit`` workspaces that have waited longest for a checkpoint, that one
         first: where an operator looks when signing stops (a stored tree changed behind
         the service's back is never signed over)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Cosignature:
+    """One witness's cosignature on one of the log's checkpoints: its signature line."""
+
+    witness_id: str
+    tree_size: int
+    line: str
+
+
+class LogWitnessRepository(Protocol):
+    def add(self, witness: LogWitness) -> None: ...
+    def get(self, workspace_id: str, witness_id: str) -> LogWitness | None: ...
+
+    def lock(self, witness_id: str) -> LogWitness | None:
+        """The witness, its row locked until the transaction ends: one submission at a
+        time."""
+        ...
+
+    def update(self, witness: LogWitness) -> None: ...
+
+    def delete(self, workspace_id: str, witness_id: str) -> bool:
+        """The witness and the cosignatures it gave; whether it existed."""
+        ...
+
+    def page(self, workspace_id: str, order: str, after: Position | None,
+             limit: int) -> list[LogWitness]: ...
+
+    def count(self, workspace_id: str) -> int: ...
+
+    def due(self, now: datetime, limit: int) -> list[str]:
+        """Witnesses, of any workspace, that have not cosigned their log's latest
+        checkpoint, are not waiting out a backoff, and are not being submitted to."""
+        ...
+
+    def keep(self, workspace_id: str, cosignature: Cosignature) -> None:
+        """Store it, unless that witness's cosignature of that size is stored already."""
+        ...
+
+    def cosigned(self, workspace_id: str, witnesses: int) -> tuple[int, list[str]] | None:
+        """The largest tree size that at least ``witnesses`` of the workspace's witnesses
+        cosigned, and their signature lines (in the order the witnesses were added);
+        None when no size has that many."""
         ...
 
 

@@ -17,6 +17,7 @@ from application.ports.repositories import (
     EventRepository,
     ExportRepository,
     IdempotencyRepository,
+    LogWitnessRepository,
     SealedCredentialRepository,
     StreamRepository,
     TreeRepository,
@@ -39,6 +40,7 @@ class UnitOfWork(Protocol):
     alert_windows: AlertWindowRepository
     tree: TreeRepository
     checkpoints: CheckpointRepository
+    log_witnesses: LogWitnessRepository
     viewer_links: ViewerLinkRepository
     sealed_credentials: SealedCredentialRepository
 

@@ -18,6 +18,7 @@ from entrypoints.http.views import (
     events,
     exports,
     log,
+    log_witnesses,
     ops,
     streams,
     viewer_links,
@@ -25,8 +26,8 @@ from entrypoints.http.views import (
 )
 from entrypoints.http.views.api import api
 
-WIRED_MODULES = [views.api, alerts, events, exports, log, ops, streams, viewer_links,
-                 workspace]
+WIRED_MODULES = [views.api, alerts, events, exports, log, log_witnesses, ops, streams,
+                 viewer_links, workspace]
 
 
 def create_app(container: Container) -> Flask:

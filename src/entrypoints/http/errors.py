@@ -15,6 +15,7 @@ from application.errors import (
     InvalidParameter,
     IpNotAllowed,
     NotCheckpointed,
+    NotCosigned,
     NotFound,
     RateLimited,
     Unauthenticated,
@@ -149,6 +150,10 @@ def register_error_handlers(app: Flask) -> None:
     def _not_checkpointed(error: NotCheckpointed) -> Response:
         return error_response(409, "not_checkpointed", str(error),
                               headers={"Retry-After": str(error.retry_after)})
+
+    @app.errorhandler(NotCosigned)
+    def _not_cosigned(error: NotCosigned) -> Response:
+        return error_response(409, "not_cosigned", str(error))
 
     @app.errorhandler(TreeDiverged)
     def _diverged(error: TreeDiverged) -> Response:

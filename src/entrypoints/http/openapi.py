@@ -31,7 +31,12 @@ from entrypoints.http.schemas.events import (
     VerifyQuerySchema,
 )
 from entrypoints.http.schemas.exports import ExportCreateSchema, FileLinkSchema
-from entrypoints.http.schemas.log import ConsistencyQuerySchema, ProofQuerySchema
+from entrypoints.http.schemas.log import (
+    ConsistencyQuerySchema,
+    CosignedQuerySchema,
+    LogWitnessCreateSchema,
+    ProofQuerySchema,
+)
 from entrypoints.http.schemas.streams import ReplaySchema, StreamCreateSchema, StreamPatchSchema
 from entrypoints.http.schemas.viewer_links import (
     ViewerLinkCreatedSchema,
@@ -215,6 +220,25 @@ OPERATIONS: dict[str, Operation] = {
     "api.consistency": Operation("A consistency proof between two tree sizes",
                                  {200: out.ConsistencyProofSchema}, EVENTS_READ,
                                  query=ConsistencyQuerySchema, tags=("transparency log",)),
+    "api.add_witness": Operation(
+        "Add a witness: the log submits every new checkpoint to it (C2SP tlog-witness) and "
+        "keeps its cosignature", {201: out.LogWitnessOutSchema}, ADMIN,
+        body=LogWitnessCreateSchema, tags=("transparency log",),
+        errors={409: "conflict: the log has the most witnesses it may have, or this one "
+                     "already"}),
+    "api.list_witnesses": Operation("The log's witnesses, and where each stands",
+                                    {200: out.LogWitnessPageSchema}, EVENTS_READ,
+                                    query=PageQuerySchema, tags=("transparency log",)),
+    "api.get_witness": Operation("One of the log's witnesses", {200: out.LogWitnessOutSchema},
+                                 EVENTS_READ, tags=("transparency log",)),
+    "api.remove_witness": Operation("Remove a witness, with the cosignatures it gave",
+                                    {204: None}, ADMIN, tags=("transparency log",)),
+    "api.cosigned_checkpoint": Operation(
+        "The newest checkpoint cosigned by the log's witnesses (the note's bytes, their "
+        "cosignature lines below the log's signature)", {200: None}, EVENTS_READ,
+        query=CosignedQuerySchema, tags=("transparency log",), content_type="text/plain",
+        errors={409: "not_cosigned: the log has no (or too few) witnesses, or they have not "
+                     "cosigned a checkpoint yet"}),
     "api.export_evidence": Operation("What proves an export offline",
                                      {200: out.EvidenceSchema}, EXPORTS,
                                      tags=("transparency log",),

@@ -10,7 +10,7 @@ def start_embedded_worker(container: Container) -> None:
     jobs.bind(container)
     container.job_queue().start({PROCESS: jobs.process_workspace, EXPORT: jobs.run_export,
                                  DELIVER: jobs.deliver}, jobs.upkeep,
-                                tick=jobs.sign_checkpoints)
+                                tick=jobs.every_second)
 
 
 def stop_embedded_worker(container: Container) -> None:

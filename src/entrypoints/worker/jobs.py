@@ -52,9 +52,12 @@ def run_export(export_id: str) -> None:
 
 
 def deliver(destination_id: str) -> int:
-    """Send what is due to one destination: a log stream's deliveries (``lst_…``), or an
-    alert rule's notifications (``alr_…``)."""
+    """Send what is due to one destination: a log stream's deliveries (``lst_…``), an
+    alert rule's notifications (``alr_…``), or the log's latest checkpoint to one of its
+    witnesses (``wit_…``)."""
     container = _bound()
+    if destination_id.startswith("wit_"):
+        return int(container.submit_to_witness().execute(destination_id) is not None)
     engine = (container.notify_alerts() if destination_id.startswith("alr_")
               else container.deliver_stream())
     return engine.execute(destination_id)
@@ -64,6 +67,17 @@ def sign_checkpoints() -> int:
     """Sign a checkpoint for every workspace whose tree grew and whose latest checkpoint is
     old enough: run every second, so each event is covered within the cadence."""
     return _bound().transparency_log().sweep()
+
+
+def wake_witnesses() -> int:
+    """Queue a submission for every witness that has not cosigned its log's latest
+    checkpoint: run every second, after signing."""
+    return _bound().wake_witnesses().execute()
+
+
+def every_second() -> None:
+    sign_checkpoints()
+    wake_witnesses()
 
 
 def upkeep() -> None:

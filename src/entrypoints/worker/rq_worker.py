@@ -200,7 +200,7 @@ def _upkeep_loop(stop: threading.Event) -> None:
 
 def _scheduler_loop(scheduler: RQScheduler, stop: threading.Event) -> None:
     """Queue scheduled jobs (delivery retries, batches that waited) once they are due, and
-    sign the checkpoints that are due.
+    sign the checkpoints that are due and wake the witnesses that have not cosigned them.
 
     RQ's scheduler, in a thread of this worker rather than in the process RQ would fork
     for it: a forked scheduler outlives a worker killed with SIGKILL (seen running on,
@@ -209,12 +209,15 @@ def _scheduler_loop(scheduler: RQScheduler, stop: threading.Event) -> None:
     and meanwhile upkeep wakes every stream whose retry is due.
     """
     scheduling, signing = Outage("scheduling"), Outage("signing checkpoints")
+    witnessing = Outage("waking witnesses")
     try:
         while True:
             _schedule_once(scheduler, scheduling)
             # Every second, in every worker: signing is idempotent per size, so two
-            # workers that sign one workspace at once store one checkpoint.
+            # workers that sign one workspace at once store one checkpoint; a witness's
+            # job is de-duplicated by the queue and leases the witness.
             signing.run(jobs.sign_checkpoints)
+            witnessing.run(jobs.wake_witnesses)
             if stop.wait(SCHEDULER_INTERVAL_SECONDS):
                 return
     finally:

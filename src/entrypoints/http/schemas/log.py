@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from domain.hash_chain import MAX_SEQUENCE
+from domain.log_witnesses import MAX_WITNESSES_PER_WORKSPACE
 
 
 class ProofQuerySchema(Schema):
@@ -18,3 +19,17 @@ class ConsistencyQuerySchema(Schema):
                                validate=validate.Range(0, MAX_SEQUENCE))
     to_size = fields.Integer(strict=False, validate=validate.Range(0, MAX_SEQUENCE),
                              metadata={"description": "default: the latest checkpoint"})
+
+
+class CosignedQuerySchema(Schema):
+    witnesses = fields.Integer(
+        strict=False, validate=validate.Range(1, MAX_WITNESSES_PER_WORKSPACE),
+        metadata={"description": "cosignatures wanted at least (default: every witness of "
+                                 "the log)"})
+
+
+class LogWitnessCreateSchema(Schema):
+    url = fields.String(required=True, metadata={
+        "description": "the witness's base URL; checkpoints go to <url>/add-checkpoint"})
+    verifier_key = fields.String(required=True, metadata={
+        "description": "the witness's cosigner key, <name>+<key id>+<base64 key> (type 0x04)"})

@@ -10,6 +10,7 @@ from domain.alert_rules import GROUP_BY
 from domain.alerts import NOTIFICATION_STATUSES
 from domain.deliveries import EVENTS, TEST
 from domain.deliveries import STATUSES as DELIVERY_STATUSES
+from domain.log_witnesses import STATUSES as WITNESS_STATUSES
 from domain.streams import STATUSES as STREAM_STATUSES
 from domain.streams import TYPES
 from domain.verification import DETAILS, REASONS
@@ -384,6 +385,25 @@ class EvidenceSchema(Schema):
                        "the checkpoint"})
 
 
+class LogWitnessOutSchema(Schema):
+    id = fields.String(required=True)
+    name = fields.String(required=True, metadata={"description": "the witness key's name"})
+    url = fields.String(required=True)
+    verifier_key = fields.String(required=True, metadata={"description": "its cosigner key"})
+    status = fields.String(required=True, validate=validate.OneOf(WITNESS_STATUSES), metadata={
+        "description": "pending (nothing cosigned yet), ok, failing (after 5 failed "
+                       "submissions in a row), refused (it refused to cosign: the log's "
+                       "checkpoint does not extend the one it holds)"})
+    created_at = fields.String(required=True)
+    cosigned_size = fields.Integer(required=True, allow_none=True, metadata={
+        "description": "the size of the latest checkpoint it cosigned"})
+    cosigned_at = fields.String(required=True, allow_none=True)
+    consecutive_failures = fields.Integer(required=True)
+    next_attempt_at = fields.String(required=True, allow_none=True)
+    failing_since = fields.String(required=True, allow_none=True)
+    last_error = fields.String(required=True, allow_none=True)
+
+
 def page_of(item: type[Schema], name: str) -> type[Schema]:
     """The §5.6 page of ``item``s."""
     return Schema.from_dict({
@@ -402,3 +422,4 @@ DeliveryPageSchema = page_of(DeliveryOutSchema, "DeliveryPage")
 AlertRulePageSchema = page_of(AlertRuleOutSchema, "AlertRulePage")
 AlertPageSchema = page_of(AlertOutSchema, "AlertPage")
 CheckpointPageSchema = page_of(CheckpointOutSchema, "CheckpointPage")
+LogWitnessPageSchema = page_of(LogWitnessOutSchema, "LogWitnessPage")

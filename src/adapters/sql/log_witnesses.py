@@ -1,0 +1,106 @@
+"""The log witness repository: the witnesses of each workspace's log, and their
+cosignatures."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, insert, or_, select, update
+from sqlalchemy.engine import RowMapping
+
+from adapters.sql import tables as t
+from adapters.sql.keyset import count_of, created_page
+from adapters.sql.mappers import sending_from, sending_row
+from adapters.sql.repositories import dialect_insert
+from application.ports.repositories import Cosignature
+from domain.cursor import Position
+from domain.log_witnesses import LogWitness
+
+_FIELDS = ("id", "workspace_id", "url", "verifier_key", "created_at", "held_size",
+           "cosigned_size", "cosigned_at", "refused")
+
+
+def _row(witness: LogWitness) -> dict[str, Any]:
+    return {**{name: getattr(witness, name) for name in _FIELDS},
+            **sending_row(witness.sending)}
+
+
+def _witness(row: RowMapping) -> LogWitness:
+    return LogWitness(**{name: row[name] for name in _FIELDS}, sending=sending_from(row))
+
+
+class SqlLogWitnessRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._db = connection
+
+    def add(self, witness: LogWitness) -> None:
+        self._db.execute(insert(t.log_witnesses), _row(witness))
+
+    def get(self, workspace_id: str, witness_id: str) -> LogWitness | None:
+        return self._one(select(t.log_witnesses).where(
+            t.log_witnesses.c.workspace_id == workspace_id,
+            t.log_witnesses.c.id == witness_id))
+
+    def lock(self, witness_id: str) -> LogWitness | None:
+        return self._one(select(t.log_witnesses).where(t.log_witnesses.c.id == witness_id)
+                         .with_for_update())
+
+    def update(self, witness: LogWitness) -> None:
+        values = _row(witness)
+        del values["id"], values["workspace_id"]
+        self._db.execute(update(t.log_witnesses).where(
+            t.log_witnesses.c.workspace_id == witness.workspace_id,
+            t.log_witnesses.c.id == witness.id).values(values))
+
+    def delete(self, workspace_id: str, witness_id: str) -> bool:
+        w, c = t.log_witnesses.c, t.cosignatures.c
+        self._db.execute(delete(t.cosignatures).where(c.workspace_id == workspace_id,
+                                                      c.witness_id == witness_id))
+        return self._db.execute(delete(t.log_witnesses).where(
+            w.workspace_id == workspace_id, w.id == witness_id)).rowcount > 0
+
+    def page(self, workspace_id: str, order: str, after: Position | None,
+             limit: int) -> list[LogWitness]:
+        return [_witness(row) for row in created_page(self._db, t.log_witnesses,
+                                                      workspace_id, order, after, limit)]
+
+    def count(self, workspace_id: str) -> int:
+        return count_of(self._db, t.log_witnesses, workspace_id)
+
+    def due(self, now: datetime, limit: int) -> list[str]:
+        w, latest = t.log_witnesses.c, t.latest_checkpoints.c
+        rows = self._db.execute(
+            select(w.id).join(t.latest_checkpoints, latest.workspace_id == w.workspace_id)
+            .where(or_(w.leased_until.is_(None), w.leased_until <= now),
+                   or_(w.next_attempt_at.is_(None), w.next_attempt_at <= now),
+                   or_(w.held_size.is_(None), w.held_size < latest.tree_size,
+                       (w.held_size == latest.tree_size)
+                       & or_(w.cosigned_size.is_(None), w.cosigned_size != latest.tree_size)))
+            .order_by(w.id).limit(limit))
+        return list(rows.scalars())
+
+    def keep(self, workspace_id: str, cosignature: Cosignature) -> None:
+        c = t.cosignatures.c
+        self._db.execute(dialect_insert(self._db)(t.cosignatures).on_conflict_do_nothing(
+            index_elements=[c.workspace_id, c.witness_id, c.tree_size]),
+            {"workspace_id": workspace_id, "witness_id": cosignature.witness_id,
+             "tree_size": cosignature.tree_size, "line": cosignature.line})
+
+    def cosigned(self, workspace_id: str, witnesses: int) -> tuple[int, list[str]] | None:
+        c, w = t.cosignatures.c, t.log_witnesses.c
+        size = self._db.execute(
+            select(c.tree_size).where(c.workspace_id == workspace_id)
+            .group_by(c.tree_size).having(func.count() >= witnesses)
+            .order_by(c.tree_size.desc()).limit(1)).scalar_one_or_none()
+        if size is None:
+            return None
+        lines = self._db.execute(
+            select(c.line).join(t.log_witnesses, w.id == c.witness_id)
+            .where(c.workspace_id == workspace_id, c.tree_size == size)
+            .order_by(w.created_at, w.id)).scalars()
+        return size, list(lines)
+
+    def _one(self, query: Any) -> LogWitness | None:
+        row = self._db.execute(query).mappings().first()
+        return _witness(row) if row is not None else None

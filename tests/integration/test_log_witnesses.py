@@ -1,0 +1,209 @@
+"""The log submitting its own checkpoints to witnesses (real ``auditrail witness serve``
+processes over HTTP), on both stacks: each new checkpoint cosigned, the cosigned
+checkpoint served, a rewritten log refused by the witness and shown as such; then on
+production processes (``serve`` and RQ ``worker``s), where the workers' every-second sweep
+does the submitting."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from adapters.sql.engine import build_engine
+from adapters.sql.migrate import upgrade
+from domain.cosignatures import cosigned_at, parse_cosigner_key
+from domain.signed_notes import (
+    Note,
+    parse_checkpoint,
+    parse_note,
+    parse_verifier_key,
+    signature_by,
+)
+from tests.integration.processes import environment, start_servers, start_workers, stop, wait_for
+from tests.integration.stacks import Stack, bearer, production_stack
+from tests.integration.test_transparency_log import ingest, log_key, rewrite_history, signed
+from tests.integration.test_witness import CHECK, NAME, RunningWitness, run_witness
+
+
+@pytest.fixture(params=["embedded", "production"])
+def stack(request: pytest.FixtureRequest, stack_factory: Any) -> Stack:
+    """Witnesses run on this machine, so private destinations are allowed."""
+    return stack_factory(request.param, allow_private_destinations=True)
+
+
+@pytest.fixture
+def witness_of(tmp_path: Path) -> Iterator[Callable[[str], RunningWitness]]:
+    started: list[RunningWitness] = []
+
+    def run(verifier_key: str) -> RunningWitness:
+        started.append(run_witness(tmp_path / f"witness{len(started)}", verifier_key))
+        return started[-1]
+
+    yield run
+    for witness in started:
+        stop(witness.process)
+
+
+def add(stack: Stack, key: str, witness: RunningWitness) -> dict[str, Any]:
+    response = stack.client.post("/api/v1/log/witnesses", headers=bearer(key),
+                                 json={"url": witness.url, "verifier_key": witness.key})
+    assert response.status_code == 201, response.json
+    return response.json
+
+
+def state(stack: Stack, key: str, witness_id: str) -> dict[str, Any]:
+    return stack.client.get(f"/api/v1/log/witnesses/{witness_id}", headers=bearer(key)).json
+
+
+def submitted_until(stack: Stack, condition: Callable[[], bool]) -> bool:
+    """Run the every-second sweep and the queue until ``condition()`` holds."""
+    def swept() -> bool:
+        stack.container.wake_witnesses().execute()
+        return condition()
+    return stack.deliver_until(swept)
+
+
+def cosigned(stack: Stack, key: str, **params: Any) -> Note:
+    response = stack.client.get("/api/v1/log/cosigned-checkpoint", headers=bearer(key),
+                                query_string=params)
+    assert response.status_code == 200, response.json
+    assert response.content_type == "text/plain; charset=utf-8"
+    return parse_note(response.data.decode())
+
+
+def test_each_checkpoint_is_cosigned_by_the_witness_and_served_cosigned(
+        stack: Stack, witness_of: Callable[[str], RunningWitness]) -> None:
+    workspace_id, key = stack.new_workspace()
+    reader = stack.new_key(workspace_id, "events:read")
+    info = log_key(stack, key)
+    witness = witness_of(info["verifier_key"])
+    added = add(stack, key, witness)
+    assert (added["name"], added["status"], added["cosigned_size"]) == (NAME, "pending", None)
+
+    ingest(stack, key, 12)
+    signed(stack, key, 12)
+    assert submitted_until(stack, lambda: state(stack, reader, added["id"])["cosigned_size"]
+                           == 12), state(stack, reader, added["id"])
+    ingest(stack, key, 8)
+    signed(stack, key, 20)
+    assert submitted_until(stack, lambda: state(stack, reader, added["id"])["cosigned_size"]
+                           == 20)
+    assert state(stack, reader, added["id"])["status"] == "ok"
+
+    note = cosigned(stack, reader)
+    assert parse_checkpoint(note.text).tree_size == 20
+    assert cosigned_at(note, parse_cosigner_key(witness.key), CHECK) is not None
+    log = parse_verifier_key(info["verifier_key"])
+    assert CHECK(log.public_key, note.text.encode(), signature_by(note, log))
+    held = parse_note(witness.checkpoint(info["origin"]).text)  # what the witness keeps
+    assert held.text == note.text
+    listed = stack.client.get("/api/v1/log/witnesses", headers=bearer(reader)).json
+    assert [w["id"] for w in listed["data"]] == [added["id"]]
+    assert 'auditrail_log_witness_submissions_total{outcome="cosigned"}' in \
+        stack.client.get("/metrics").data.decode()
+
+
+def test_a_rewritten_log_is_refused_and_gets_no_cosigned_checkpoint(
+        stack: Stack, witness_of: Callable[[str], RunningWitness]) -> None:
+    workspace_id, key = stack.new_workspace()
+    witness = witness_of(log_key(stack, key)["verifier_key"])
+    added = add(stack, key, witness)
+    ingest(stack, key, 12)
+    signed(stack, key, 12)
+    assert submitted_until(stack, lambda: state(stack, key, added["id"])["status"] == "ok")
+
+    rewrite_history(stack, workspace_id, key, 13)
+    assert submitted_until(stack, lambda: state(stack, key, added["id"])["status"] ==
+                           "refused")
+    refused = state(stack, key, added["id"])
+    assert "refused to cosign" in refused["last_error"]
+    assert "does not extend the one of size 12" in refused["last_error"]
+    assert refused["cosigned_size"] == 12
+    # The rewrite dropped the checkpoints the witness cosigned, and none of the new
+    # history gets a cosignature: a reader who demands one gets none; the witness keeps
+    # the checkpoint of the history it saw.
+    none = stack.client.get("/api/v1/log/cosigned-checkpoint", headers=bearer(key))
+    assert (none.status_code, none.json["error"]["code"]) == (409, "not_cosigned")
+    held = parse_note(witness.checkpoint(log_key(stack, key)["origin"]).text)
+    assert parse_checkpoint(held.text).tree_size == 12
+
+
+def test_witnesses_are_validated_scoped_and_removed(stack: Stack) -> None:
+    workspace_id, key = stack.new_workspace()
+    reader = stack.new_key(workspace_id, "events:read")
+    log_vkey = log_key(stack, key)["verifier_key"]
+    bad = stack.client.post("/api/v1/log/witnesses", headers=bearer(key),
+                            json={"url": "ftp://w.example", "verifier_key": log_vkey})
+    assert bad.status_code == 422
+    assert [d["field"] for d in bad.json["error"]["details"]] == ["url", "verifier_key"]
+
+    none = stack.client.get("/api/v1/log/cosigned-checkpoint", headers=bearer(reader))
+    assert (none.status_code, none.json["error"]["code"]) == (409, "not_cosigned")
+    wkey = "witness.example/w+" + _cosigner_key_tail()
+    assert stack.client.post("/api/v1/log/witnesses", headers=bearer(reader), json={
+        "url": "https://w.example", "verifier_key": wkey}).status_code == 403
+    created = stack.client.post("/api/v1/log/witnesses", headers=bearer(key), json={
+        "url": "https://w.example", "verifier_key": wkey})
+    assert created.status_code == 201, created.json
+    again = stack.client.post("/api/v1/log/witnesses", headers=bearer(key), json={
+        "url": "https://w2.example", "verifier_key": wkey})
+    assert (again.status_code, again.json["error"]["code"]) == (409, "conflict")
+    assert stack.client.get("/api/v1/log/cosigned-checkpoint?witnesses=0",
+                            headers=bearer(reader)).status_code == 400
+    witness_id = created.json["id"]
+    assert stack.client.delete(f"/api/v1/log/witnesses/{witness_id}",
+                               headers=bearer(reader)).status_code == 403
+    assert stack.client.delete(f"/api/v1/log/witnesses/{witness_id}",
+                               headers=bearer(key)).status_code == 204
+    assert stack.client.get(f"/api/v1/log/witnesses/{witness_id}",
+                            headers=bearer(key)).status_code == 404
+
+
+def _cosigner_key_tail() -> str:
+    """The key id and key of a cosigner key named witness.example/w."""
+    from domain.cosignatures import cosigner_key
+    return cosigner_key("witness.example/w", bytes(range(32))).split("+", 1)[1]
+
+
+def test_production_workers_submit_every_new_checkpoint(
+        empty_postgres: str, redis_url: str, tmp_path: Path,
+        witness_of: Callable[[str], RunningWitness]) -> None:
+    """On a database of its own: the workers' sweep wakes every witness it holds."""
+    engine = build_engine(empty_postgres)
+    upgrade(engine)
+    engine.dispose()
+    stack = production_stack(empty_postgres, redis_url, allow_private_destinations=True,
+                             data_dir=tmp_path / "var")
+    env = environment(database_url=empty_postgres, redis_url=redis_url,
+                      queue_name=stack.settings.queue_name, data_dir=str(tmp_path / "var"),
+                      allow_private_destinations="1", checkpoint_seconds="1")
+    try:
+        _, key = stack.new_workspace()
+        witness = witness_of(log_key(stack, key)["verifier_key"])
+        [(server, base)] = start_servers(1, env, tmp_path)
+        workers = start_workers(2, env, tmp_path)
+        try:
+            import httpx
+            headers = bearer(key)
+            assert httpx.post(f"{base}/api/v1/log/witnesses", headers=headers, json={
+                "url": witness.url, "verifier_key": witness.key}).status_code == 201
+            for size in (25, 50):
+                assert httpx.post(f"{base}/api/v1/events/batch", headers=headers, json={
+                    "events": [{"action": "user.login", "actor": {"id": "u", "type": "user"}}
+                               ] * 25}).status_code == 202
+
+                def cosigned_at_size(size: int = size) -> bool:
+                    answer = httpx.get(f"{base}/api/v1/log/cosigned-checkpoint",
+                                       headers=headers)
+                    return answer.status_code == 200 and parse_checkpoint(
+                        parse_note(answer.text).text).tree_size == size
+                assert wait_for(cosigned_at_size, timeout=60), \
+                    [p.read_text()[-2000:] for p in tmp_path.glob("*.log")]
+        finally:
+            codes = [stop(w) for w in workers] + [stop(server)]
+        assert codes == [0, 0, 0]
+    finally:
+        stack.close()
