@@ -994,6 +994,12 @@ class _LogWitnessRepo:
         self._s.cosignatures.setdefault(
             (workspace_id, cosignature.witness_id, cosignature.tree_size), cosignature.line)
 
+    def statuses(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for witness in self._s.log_witnesses.values():
+            counts[witness.status] = counts.get(witness.status, 0) + 1
+        return counts
+
     def cosigned(self, workspace_id: str, witnesses: int) -> tuple[int, list[str]] | None:
         by_size: dict[int, list[tuple[str, str]]] = {}
         for (owner, witness_id, size), line in self._s.cosignatures.items():

@@ -82,6 +82,7 @@ from application.use_cases.log_witnesses import (
     RemoveLogWitness,
     SubmitToWitness,
     WakeWitnesses,
+    WitnessHealth,
 )
 from application.use_cases.notify_alerts import NotifyAlerts, SendTestNotification
 from application.use_cases.process_pending_events import ProcessPendingEvents
@@ -386,6 +387,7 @@ class Container(containers.DeclarativeContainer):
     list_log_witnesses = providers.Factory(ListLogWitnesses, uow_factory=uow.provider)
     remove_log_witness = providers.Factory(RemoveLogWitness, uow_factory=uow.provider)
     cosigned_checkpoint = providers.Factory(CosignedCheckpoint, uow_factory=uow.provider)
+    witness_health = providers.Factory(WitnessHealth, uow_factory=uow.provider)
     wake_witnesses = providers.Factory(WakeWitnesses, uow_factory=uow.provider, clock=clock,
                                        queue=job_queue)
     submit_to_witness = providers.Factory(

@@ -6,6 +6,7 @@ does the submitting."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -122,6 +123,11 @@ def test_a_rewritten_log_is_refused_and_gets_no_cosigned_checkpoint(
     assert "refused to cosign" in refused["last_error"]
     assert "does not extend the one of size 12" in refused["last_error"]
     assert refused["cosigned_size"] == 12
+    metrics = stack.client.get("/metrics").data.decode()
+    assert re.search(r'^auditrail_log_witnesses\{status="refused"\} [1-9][0-9]*\.0$',
+                     metrics, re.M), metrics[-3000:]
+    assert re.search(r'^auditrail_log_witness_submissions_total\{outcome="refused"\} '
+                     r'[1-9]', metrics, re.M)
     # The rewrite dropped the checkpoints the witness cosigned, and none of the new
     # history gets a cosignature: a reader who demands one gets none; the witness keeps
     # the checkpoint of the history it saw.
@@ -207,3 +213,33 @@ def test_production_workers_submit_every_new_checkpoint(
         assert codes == [0, 0, 0]
     finally:
         stack.close()
+
+
+def test_a_proof_in_the_cosigned_tree_carries_the_cosignatures(
+        stack: Stack, witness_of: Callable[[str], RunningWitness]) -> None:
+    _, key = stack.new_workspace()
+    info = log_key(stack, key)
+    witness = witness_of(info["verifier_key"])
+    added = add(stack, key, witness)
+    first = ingest(stack, key, 5)
+    signed(stack, key, 5)
+    assert submitted_until(stack, lambda: state(stack, key, added["id"])["cosigned_size"] == 5)
+    later = ingest(stack, key, 3)
+    signed(stack, key, 8)  # not yet submitted: the cosigned tree is still of size 5
+
+    proof = stack.client.get(f"/api/v1/events/{first[2]}/proof?witnesses=1",
+                             headers=bearer(key))
+    assert proof.status_code == 200, proof.json
+    assert proof.json["tree_size"] == 5
+    note = parse_note(proof.json["checkpoint"])
+    assert cosigned_at(note, parse_cosigner_key(witness.key), CHECK) is not None
+    newer = stack.client.get(f"/api/v1/events/{later[0]}/proof?witnesses=1",
+                             headers=bearer(key))
+    assert (newer.status_code, newer.json["error"]["code"]) == (409, "not_checkpointed")
+    assert "cosigned" in newer.json["error"]["message"] and newer.headers["Retry-After"]
+    both = stack.client.get(f"/api/v1/events/{first[2]}/proof?witnesses=1&tree_size=5",
+                            headers=bearer(key))
+    assert (both.status_code, both.json["error"]["code"]) == (400, "invalid_parameter")
+    too_many = stack.client.get(f"/api/v1/events/{first[2]}/proof?witnesses=2",
+                                headers=bearer(key))
+    assert (too_many.status_code, too_many.json["error"]["code"]) == (409, "not_cosigned")

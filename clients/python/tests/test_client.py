@@ -19,6 +19,7 @@ import pytest
 
 from auditrail_client import (
     Auditrail,
+    Conflict,
     Monitor,
     MonitorAlarm,
     NotFound,
@@ -28,7 +29,7 @@ from auditrail_client import (
     ValidationFailed,
     verify_export,
 )
-from auditrail_client.proofs import event_chain_hash, event_leaf_hash
+from auditrail_client.proofs import check_cosigned, event_chain_hash, event_leaf_hash
 
 EVENT = {"action": "user.login", "actor": {"id": "usr_1", "type": "user", "name": "Jane"},
          "targets": [{"id": "doc_1", "type": "document"}],
@@ -328,6 +329,57 @@ def _settled(monitor: Monitor, size: int) -> object:
         assert time.monotonic() < deadline, "no checkpoint covers the events"
         time.sleep(0.3)
     return result
+
+
+def _cosigner_key(name: str) -> str:
+    """A witness's cosigner key (type 0x04) no witness here holds the private half of."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    public = Ed25519PrivateKey.generate().public_key().public_bytes(Encoding.Raw,
+                                                                    PublicFormat.Raw)
+    key_id = hashlib.sha256(name.encode() + b"\n\x04" + public).digest()[:4]
+    material = base64.b64encode(b"\x04" + public).decode()
+    return f"{name}+{key_id.hex()}+{material}"
+
+
+def _cosigned_proof(client: Auditrail, event_id: str) -> object:
+    """The event's proof in a tree its witness cosigned, once the log has submitted one
+    covering it (the server's every-second sweep)."""
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            return client.events.proof(event_id, witnesses=1)
+        except Conflict as exc:
+            assert exc.code in ("not_cosigned", "not_checkpointed")
+            assert time.monotonic() < deadline, "never cosigned"
+            time.sleep(0.3)
+
+
+def test_the_log_gets_its_witness_to_cosign_and_proofs_carry_it(
+        client: Auditrail, witness) -> None:
+    key, url = witness
+    vkey = client.log.key().verifier_key
+    added = client.log.add_witness(url, key)
+    assert (added.name, added.status) == ("witness.test/w1", "pending")
+    last = client.events.create_batch([EVENT] * 4)[-1]
+    event = processed(client, last)
+    proof = _cosigned_proof(client, last)
+    proof.verify(vkey, event, witnesses=[key])
+    assert check_cosigned(client.log.cosigned_checkpoint(), vkey, [key]).tree_size >= 4
+
+    stranger = _cosigner_key("witness.test/w2")
+    with pytest.raises(ProofInvalid, match="cosigned by 1 of the witnesses given, not 2"):
+        proof.verify(vkey, event, witnesses=[key, stranger])
+    proof.verify(vkey, event, witnesses=[key, stranger], quorum=1)
+    log_only = proof.checkpoint.rpartition("\u2014 witness.test/w1 ")[0]
+    with pytest.raises(ProofInvalid, match=r"no cosignature by witness\.test/w1"):
+        dataclasses.replace(proof, checkpoint=log_only).verify(vkey, event, witnesses=[key])
+
+    [listed] = list(client.log.witnesses())
+    assert (listed.id, listed.status) == (added.id, "ok") and listed.cosigned_size >= 4
+    client.log.remove_witness(added.id)
+    assert list(client.log.witnesses()) == []
 
 
 def test_viewer_links_are_made_listed_and_revoked(server, client: Auditrail) -> None:

@@ -15,7 +15,7 @@ from adapters.sql.mappers import sending_from, sending_row
 from adapters.sql.repositories import dialect_insert
 from application.ports.repositories import Cosignature
 from domain.cursor import Position
-from domain.log_witnesses import LogWitness
+from domain.log_witnesses import FAILING, OK, PENDING, REFUSED, LogWitness
 
 _FIELDS = ("id", "workspace_id", "url", "verifier_key", "created_at", "held_size",
            "cosigned_size", "cosigned_at", "refused")
@@ -86,6 +86,18 @@ class SqlLogWitnessRepository:
             index_elements=[c.workspace_id, c.witness_id, c.tree_size]),
             {"workspace_id": workspace_id, "witness_id": cosignature.witness_id,
              "tree_size": cosignature.tree_size, "line": cosignature.line})
+
+    def statuses(self) -> dict[str, int]:
+        w = t.log_witnesses.c
+        rows = self._db.execute(
+            select(w.refused, w.failing_since.is_not(None), w.cosigned_size.is_not(None),
+                   func.count()).group_by(w.refused, w.failing_since.is_not(None),
+                                          w.cosigned_size.is_not(None)))
+        counts: dict[str, int] = {}
+        for refused, failing, cosigned, count in rows:
+            status = REFUSED if refused else FAILING if failing else OK if cosigned else PENDING
+            counts[status] = counts.get(status, 0) + count
+        return counts
 
     def cosigned(self, workspace_id: str, witnesses: int) -> tuple[int, list[str]] | None:
         c, w = t.cosignatures.c, t.log_witnesses.c

@@ -589,6 +589,10 @@ class LogWitnessRepository(Protocol):
         """Store it, unless that witness's cosignature of that size is stored already."""
         ...
 
+    def statuses(self) -> dict[str, int]:
+        """Every workspace's witnesses, counted by status (those with none left out)."""
+        ...
+
     def cosigned(self, workspace_id: str, witnesses: int) -> tuple[int, list[str]] | None:
         """The largest tree size that at least ``witnesses`` of the workspace's witnesses
         cosigned, and their signature lines (in the order the witnesses were added);

@@ -4,7 +4,7 @@ consistency proofs, and an export's evidence."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from application import tree
 from application.errors import Conflict, InvalidParameter, NotCheckpointed, NotFound
@@ -12,6 +12,7 @@ from application.log_keys import LogKey
 from application.pages import Page, page_of
 from application.ports.unit_of_work import UnitOfWorkFactory
 from application.transparency import TransparencyLog
+from application.use_cases.log_witnesses import cosigned_checkpoint
 from domain.checkpoints import SignedCheckpoint
 from domain.cursor import DESC, Position, decode_cursor
 from domain.event_search import EventFilters, parse_filters
@@ -84,10 +85,12 @@ class LogReader:
         return page_of(rows, limit, order, total, _position)
 
     def inclusion(self, workspace_id: str, event_id: str, tree_size: int | None = None,
-                  within: EventFilters | None = None) -> InclusionProof:
-        """The event's path to the root of a signed tree: the latest one, or the one of
-        ``tree_size``, which must be a signed size holding the event. ``within``: as for
-        ``GetEvent``."""
+                  within: EventFilters | None = None,
+                  witnesses: int | None = None) -> InclusionProof:
+        """The event's path to the root of a signed tree: the latest one, the one of
+        ``tree_size`` (a signed size holding the event), or, with ``witnesses``, the newest
+        one that many of the log's witnesses cosigned, its note carrying their
+        cosignatures. ``within``: as for ``GetEvent``."""
         with self._uow_factory(read_only=True) as uow:
             event = uow.events.get(workspace_id, event_id)
         if event is None or (within is not None and not within.matches(event)):
@@ -97,7 +100,9 @@ class LogReader:
             raise NotCheckpointed("The event is still pending: it joins the log when it is "
                                   "processed, and a checkpoint covers it soon after.", wait)
         index = event.sequence - 1
-        if tree_size is None:
+        if witnesses is not None:
+            checkpoint = self._cosigned(workspace_id, index, witnesses, wait)
+        elif tree_size is None:
             checkpoint = self._log.latest(workspace_id)
             if checkpoint.tree_size <= index:
                 raise NotCheckpointed("The event is newer than the latest checkpoint; one "
@@ -117,6 +122,17 @@ class LogReader:
                                inclusion_ranges(index, checkpoint.tree_size))
         return InclusionProof(event.id, index, event_leaf(event), checkpoint.tree_size,
                               checkpoint.root_hash, path, checkpoint.note)
+
+    def _cosigned(self, workspace_id: str, index: int, witnesses: int,
+                  wait: int) -> SignedCheckpoint:
+        with self._uow_factory(read_only=True) as uow:
+            checkpoint, note = cosigned_checkpoint(uow, workspace_id, witnesses)
+        if checkpoint.tree_size <= index:
+            raise NotCheckpointed(f"The event is newer than the latest checkpoint cosigned "
+                                  f"by {witnesses} witness(es), of size "
+                                  f"{checkpoint.tree_size}; witnesses cosign each new "
+                                  f"checkpoint within seconds.", wait)
+        return replace(checkpoint, note=note)
 
     def consistency(self, workspace_id: str, from_size: int,
                     to_size: int | None = None) -> ConsistencyProof:

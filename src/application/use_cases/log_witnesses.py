@@ -26,7 +26,12 @@ from domain.cosignatures import cosigned_at
 from domain.cursor import DESC, Position
 from domain.errors import FieldError, ValidationFailed
 from domain.json_rules import CONTROL_CHARACTERS
-from domain.log_witnesses import MAX_WITNESSES_PER_WORKSPACE, LogWitness, witness_settings
+from domain.log_witnesses import (
+    MAX_WITNESSES_PER_WORKSPACE,
+    STATUSES,
+    LogWitness,
+    witness_settings,
+)
 from domain.merkle import consistency_ranges
 from domain.signed_notes import SIGNATURE_PREFIX, InvalidNote, parse_note
 from domain.witnessing import MAX_PROOF_LINES, add_checkpoint_body
@@ -123,31 +128,47 @@ class RemoveLogWitness:
             uow.commit()
 
 
+def cosigned_checkpoint(uow: UnitOfWork, workspace_id: str,
+                        witnesses: int | None) -> tuple[SignedCheckpoint, str]:
+    """The newest checkpoint cosigned by at least ``witnesses`` of the log's witnesses (all
+    of them when None), and its note with their cosignature lines below the log's own."""
+    count = uow.log_witnesses.count(workspace_id)
+    if count == 0:
+        raise NotCosigned("This log has no witnesses: add one with POST /log/witnesses.")
+    wanted = count if witnesses is None else witnesses
+    if wanted > count:
+        raise NotCosigned(f"This log has {count} witness(es), fewer than the {wanted} "
+                          f"asked for.")
+    found = uow.log_witnesses.cosigned(workspace_id, wanted)
+    checkpoint = None if found is None else uow.checkpoints.get(workspace_id, found[0])
+    if found is None or checkpoint is None:
+        raise NotCosigned(f"No checkpoint of this log is cosigned by {wanted} of its "
+                          f"witnesses yet.")
+    return checkpoint, checkpoint.note + "".join(found[1])
+
+
 class CosignedCheckpoint:
     def __init__(self, uow_factory: UnitOfWorkFactory) -> None:
         self._uow_factory = uow_factory
 
     def execute(self, workspace_id: str, witnesses: int | None = None) -> str:
-        """The newest checkpoint cosigned by at least ``witnesses`` of the log's witnesses
-        (all of them by default), as the log signed it with their cosignature lines
-        below: a signed note every signed-note library reads, each reader checking the
+        """A signed note every signed-note library reads, each reader checking the
         signatures of the keys it trusts."""
         with self._uow_factory(read_only=True) as uow:
-            count = uow.log_witnesses.count(workspace_id)
-            if count == 0:
-                raise NotCosigned("This log has no witnesses: add one with POST "
-                                  "/log/witnesses.")
-            wanted = count if witnesses is None else witnesses
-            if wanted > count:
-                raise NotCosigned(f"This log has {count} witness(es), fewer than the "
-                                  f"{wanted} asked for.")
-            found = uow.log_witnesses.cosigned(workspace_id, wanted)
-            checkpoint = None if found is None else uow.checkpoints.get(workspace_id,
-                                                                        found[0])
-        if found is None or checkpoint is None:
-            raise NotCosigned(f"No checkpoint of this log is cosigned by {wanted} of its "
-                              f"witnesses yet.")
-        return checkpoint.note + "".join(found[1])
+            return cosigned_checkpoint(uow, workspace_id, witnesses)[1]
+
+
+class WitnessHealth:
+    """Every log's witnesses by status, for the operator's metrics: a ``refused`` one means
+    a log showed its witness another history (or was rewritten)."""
+
+    def __init__(self, uow_factory: UnitOfWorkFactory) -> None:
+        self._uow_factory = uow_factory
+
+    def execute(self) -> dict[str, int]:
+        with self._uow_factory(read_only=True) as uow:
+            counts = uow.log_witnesses.statuses()
+        return {status: counts.get(status, 0) for status in STATUSES}
 
 
 class WakeWitnesses:

@@ -24,6 +24,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 
 from application.use_cases.delivery_status import GetDeliveryStatus
+from application.use_cases.log_witnesses import WitnessHealth
 from application.use_cases.processing_status import GetProcessingStatus
 
 REQUESTS = Counter("auditrail_http_requests_total", "HTTP requests by route and status.",
@@ -54,9 +55,11 @@ def _series(method: str, route: str, status: int) -> tuple[Counter, Histogram]:
 
 
 class _StatusCollector:
-    def __init__(self, status: GetProcessingStatus, deliveries: GetDeliveryStatus) -> None:
+    def __init__(self, status: GetProcessingStatus, deliveries: GetDeliveryStatus,
+                 witnesses: WitnessHealth) -> None:
         self._status = status
         self._deliveries = deliveries
+        self._witnesses = witnesses
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         now = self._status.execute()
@@ -78,6 +81,12 @@ class _StatusCollector:
                                 "checkpoint (0: all covered).",
                                 value=now.checkpoint_lag_seconds)
         yield from self._streams()
+        witnesses = GaugeMetricFamily(
+            "auditrail_log_witnesses", "The logs' witnesses by status (refused: a log's "
+            "checkpoint does not extend what its witness holds).", labels=["status"])
+        for status, count in self._witnesses.execute().items():
+            witnesses.add_metric([status], count)
+        yield witnesses
 
     def _streams(self) -> Iterator[GaugeMetricFamily]:
         """One series per stream: a deployment has tens of streams, not thousands."""
@@ -101,8 +110,8 @@ class _StatusCollector:
                                 value=status.pending_notifications)
 
 
-def exposition(status: GetProcessingStatus,
-               deliveries: GetDeliveryStatus) -> tuple[bytes, str]:
+def exposition(status: GetProcessingStatus, deliveries: GetDeliveryStatus,
+               witnesses: WitnessHealth) -> tuple[bytes, str]:
     """The scrape: this process's (or all processes') counters, plus the live gauges."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         counters = CollectorRegistry()
@@ -110,5 +119,5 @@ def exposition(status: GetProcessingStatus,
     else:
         counters = REGISTRY
     gauges = CollectorRegistry()
-    gauges.register(_StatusCollector(status, deliveries))
+    gauges.register(_StatusCollector(status, deliveries, witnesses))
     return generate_latest(counters) + generate_latest(gauges), CONTENT_TYPE_LATEST

@@ -215,8 +215,10 @@ OPERATIONS: dict[str, Operation] = {
                                  {200: out.InclusionProofSchema}, EVENTS_READ,
                                  query=ProofQuerySchema, tags=("transparency log",),
                                  errors={409: "not_checkpointed: the event is pending, or "
-                                              "newer than the latest checkpoint; see "
-                                              "Retry-After."}),
+                                              "newer than the latest (cosigned) checkpoint; "
+                                              "see Retry-After. not_cosigned: with "
+                                              "witnesses, no checkpoint has that many "
+                                              "cosignatures."}),
     "api.consistency": Operation("A consistency proof between two tree sizes",
                                  {200: out.ConsistencyProofSchema}, EVENTS_READ,
                                  query=ConsistencyQuerySchema, tags=("transparency log",)),

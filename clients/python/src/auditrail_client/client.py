@@ -26,6 +26,7 @@ from auditrail_client.models import (
     Event,
     Export,
     LogKey,
+    LogWitness,
     Pages,
     Stream,
     Usage,
@@ -38,6 +39,7 @@ from auditrail_client.proofs import (
     VerifierKey,
     b64decode_all,
     check_checkpoint,
+    check_cosigned,
     event_leaf_hash,
     verify_consistency,
     verify_inclusion,
@@ -117,13 +119,18 @@ class InclusionProof:
 
     def verify(self, verifier_key: str | VerifierKey,
                event: Event | Mapping[str, Any] | None = None, *,
-               rotations: Sequence[str] = ()) -> None:
+               rotations: Sequence[str] = (), witnesses: Sequence[str | VerifierKey] = (),
+               quorum: int | None = None) -> None:
         """Raise ``ProofInvalid`` unless the checkpoint is signed by ``verifier_key``, says
         this proof's size and root, and the leaf is in that tree at its index; with
-        ``event``, also unless the leaf is that event (as you hold it). A key pinned before
-        the log's key was rotated checks with the key its ``rotations`` (``GET /log/key``'s
-        ``previous_keys[].rotation``) lead to."""
-        signed = check_checkpoint(self.checkpoint, verifier_key, rotations)
+        ``event``, also unless the leaf is that event (as you hold it); with
+        ``witnesses`` (their cosigner keys: a proof fetched with ``witnesses=``), also
+        unless ``quorum`` of them (all by default) cosigned the checkpoint. A key pinned
+        before the log's key was rotated checks with the key its ``rotations`` (``GET
+        /log/key``'s ``previous_keys[].rotation``) lead to."""
+        signed = (check_cosigned(self.checkpoint, verifier_key, witnesses, quorum=quorum,
+                                 rotations=rotations) if witnesses else
+                  check_checkpoint(self.checkpoint, verifier_key, rotations))
         leaf, root = b64decode_all([self.leaf_hash, self.root_hash])
         path = b64decode_all(self.inclusion_path)
         if (signed.tree_size, signed.root_hash) != (self.tree_size, root):
@@ -179,14 +186,16 @@ class Events(_Resource):
             params={"from_sequence": from_sequence, "to_sequence": to_sequence}))
 
     def proof(self, event_id: str, *, tree_size: int | None = None,
-              wait: float = 0.0) -> InclusionProof:
+              witnesses: int | None = None, wait: float = 0.0) -> InclusionProof:
         """The event's inclusion proof; ``wait`` seconds at most for it to be covered by
-        a checkpoint (else ``Conflict`` with code ``not_checkpointed``)."""
+        a checkpoint (else ``Conflict`` with code ``not_checkpointed``). With
+        ``witnesses``, in the newest tree that many of the log's witnesses cosigned, the
+        checkpoint carrying their cosignatures (check them with ``verify(witnesses=)``)."""
         deadline = time.monotonic() + wait
         while True:
             try:
                 body = self._t.json("GET", f"/api/v1/events/{event_id}/proof",
-                                    params={"tree_size": tree_size})
+                                    params={"tree_size": tree_size, "witnesses": witnesses})
                 return InclusionProof(**{k: body[k] for k in (
                     "event_id", "leaf_index", "leaf_hash", "tree_size", "root_hash",
                     "inclusion_path", "checkpoint")})
@@ -422,6 +431,27 @@ class Log(_Resource):
     def checkpoints(self, *, order: str = "desc", page_size: int = 100) -> Pages[Checkpoint]:
         return self._pages("/api/v1/log/checkpoints", Checkpoint.from_json,
                            {"order": order, "limit": page_size})
+
+    def cosigned_checkpoint(self, *, witnesses: int | None = None) -> str:
+        """The newest checkpoint cosigned by ``witnesses`` of the log's witnesses (all of
+        them by default), their cosignature lines below the log's signature; check it
+        with ``auditrail_client.proofs.check_cosigned`` and the keys you trust."""
+        return self._t.request("GET", "/api/v1/log/cosigned-checkpoint",
+                               params={"witnesses": witnesses}).text
+
+    def witnesses(self, *, order: str = "desc", page_size: int = 100) -> Pages[LogWitness]:
+        """The witnesses the log submits its checkpoints to, and where each stands."""
+        return self._pages("/api/v1/log/witnesses", LogWitness.from_json,
+                           {"order": order, "limit": page_size})
+
+    def add_witness(self, url: str, verifier_key: str) -> LogWitness:
+        """(scope ``admin``) Submit every new checkpoint to the witness at ``url`` from now
+        on; ``verifier_key`` is its cosigner key."""
+        return LogWitness.from_json(self._t.json(
+            "POST", "/api/v1/log/witnesses", json={"url": url, "verifier_key": verifier_key}))
+
+    def remove_witness(self, witness_id: str) -> None:
+        self._t.request("DELETE", f"/api/v1/log/witnesses/{witness_id}")
 
     def consistency(self, from_size: int, to_size: int | None = None) -> ConsistencyProof:
         body = self._t.json("GET", "/api/v1/log/consistency",

@@ -201,6 +201,25 @@ class Checkpoint(_FromJson):
 
 
 @dataclass(frozen=True)
+class LogWitness(_FromJson):
+    """A witness the log submits its checkpoints to (``GET /log/witnesses``); ``status``
+    is ``pending``, ``ok``, ``failing`` or ``refused`` (it refused to cosign: the log's
+    checkpoint does not extend the one it holds)."""
+
+    id: str
+    name: str
+    url: str
+    verifier_key: str
+    status: str
+    created_at: str
+    cosigned_size: int | None
+    cosigned_at: str | None
+    consecutive_failures: int
+    last_error: str | None
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
 class LogKey(_FromJson):
     origin: str
     key_name: str

@@ -84,6 +84,29 @@ def check_cosignature(note: str, key: VerifierKey | str) -> int:
     return timestamp
 
 
+def check_cosigned(note: str, key: VerifierKey | str,
+                   witnesses: Sequence[VerifierKey | str], *, quorum: int | None = None,
+                   rotations: Sequence[str] = ()) -> SignedCheckpoint:
+    """``check_checkpoint``, and that at least ``quorum`` (all of them by default) of the
+    ``witnesses`` you trust cosigned the note: the log showed them this history, and they
+    had seen none it does not extend. Raises ``ProofInvalid`` naming what is missing."""
+    signed = check_checkpoint(note, key, rotations)
+    wanted = len(witnesses) if quorum is None else quorum
+    if not 0 < wanted <= len(witnesses):
+        raise ValueError(f"quorum must be 1 to {len(witnesses)} (the witnesses given)")
+    missing = []
+    for witness in witnesses:
+        try:
+            check_cosignature(note, witness)
+        except ProofInvalid as exc:
+            missing.append(str(exc))
+    if len(witnesses) - len(missing) < wanted:
+        raise ProofInvalid(f"the checkpoint of size {signed.tree_size} is cosigned by "
+                           f"{len(witnesses) - len(missing)} of the witnesses given, not "
+                           f"{wanted}: {'; '.join(missing)}")
+    return signed
+
+
 def format_verifier_key(key: VerifierKey) -> str:
     return f"{key.name}+{key.key_id.hex()}+" \
            f"{base64.b64encode(bytes([ED25519]) + key.public_key).decode('ascii')}"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from domain.hash_chain import MAX_SEQUENCE
 from domain.log_witnesses import MAX_WITNESSES_PER_WORKSPACE
@@ -12,6 +14,16 @@ class ProofQuerySchema(Schema):
     tree_size = fields.Integer(strict=False, validate=validate.Range(1, MAX_SEQUENCE), metadata={
         "description": "a signed tree size above the event's leaf index (default: the "
                        "latest checkpoint)"})
+    witnesses = fields.Integer(
+        strict=False, validate=validate.Range(1, MAX_WITNESSES_PER_WORKSPACE),
+        metadata={"description": "prove it in the newest tree this many of the log's "
+                                 "witnesses cosigned; the checkpoint then carries their "
+                                 "cosignatures (not with tree_size)"})
+
+    @validates_schema
+    def _one_tree(self, data: dict[str, Any], **_: Any) -> None:
+        if "tree_size" in data and "witnesses" in data:
+            raise ValidationError("Give tree_size or witnesses, not both.", "witnesses")
 
 
 class ConsistencyQuerySchema(Schema):

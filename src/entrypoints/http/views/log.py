@@ -75,7 +75,7 @@ def event_proof(event_id: str, reader: LogReader = Provide[Container.log_reader]
     query = query_args(ProofQuerySchema())
     caller = principal()
     proof = reader.inclusion(caller.workspace_id, event_id, query.get("tree_size"),
-                             caller.within)
+                             caller.within, query.get("witnesses"))
     return jsonify({"event_id": proof.event_id, "leaf_index": proof.leaf_index,
                     "leaf_hash": b64(proof.leaf_hash), "tree_size": proof.tree_size,
                     "root_hash": b64(proof.root_hash),

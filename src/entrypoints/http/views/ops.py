@@ -9,6 +9,7 @@ from flask import Blueprint, Response, jsonify
 
 from application.ports.jobs import JobQueue
 from application.use_cases.delivery_status import GetDeliveryStatus
+from application.use_cases.log_witnesses import WitnessHealth
 from application.use_cases.processing_status import GetProcessingStatus
 from entrypoints.container import Container
 from entrypoints.http.errors import error_response
@@ -26,8 +27,9 @@ def healthz() -> Any:
 @ops.get("/metrics")
 @inject
 def metrics(status: GetProcessingStatus = Provide[Container.processing_status],
-            deliveries: GetDeliveryStatus = Provide[Container.delivery_status]) -> Any:
-    body, content_type = exposition(status, deliveries)
+            deliveries: GetDeliveryStatus = Provide[Container.delivery_status],
+            witnesses: WitnessHealth = Provide[Container.witness_health]) -> Any:
+    body, content_type = exposition(status, deliveries, witnesses)
     return Response(body, content_type=content_type)
 
 
