@@ -78,7 +78,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, dict
     """One server for every document, as a reader going through them all would have: each
     one's commands make workspaces of their own."""
     folder = tmp_path_factory.mktemp("docs")
-    settings = environment(data_dir=str(folder / "var"), checkpoint_seconds="1")
+    # A witness the documents start on this machine is a private destination, which the
+    # documents ask the reader to allow when they start the server.
+    settings = environment(data_dir=str(folder / "var"), checkpoint_seconds="1",
+                           allow_private_destinations="1")
     process, base = start_server(settings, folder / "serve.log")
     yield int(base.rsplit(":", 1)[1]), settings
     stop(process)
