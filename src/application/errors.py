@@ -63,7 +63,12 @@ class InvalidParameter(DomainError):
 
 class NotCosigned(DomainError):
     """No checkpoint carries the witnesses' cosignatures asked for (409 ``not_cosigned``):
-    the log has no (or too few) witnesses, or they have not cosigned yet."""
+    the log has no (or too few) witnesses, or they have not cosigned yet - then
+    ``retry_after`` seconds is worth waiting."""
+
+    def __init__(self, message: str, retry_after: int | None = None) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
 
 
 class NotCheckpointed(DomainError):

@@ -528,3 +528,71 @@ def test_only_the_listed_origins_may_frame_the_viewer(server, browser,
         assert shown.startswith(f"{base}/viewer/")
     finally:
         stop(process)
+
+
+def test_a_link_made_with_witnesses_demands_their_cosignature(browser, tmp_path: Path) -> None:
+    """The link pins the witnesses' keys: the page checks the event in the tree they
+    cosigned and names them; once none cosigns, it says the event is not cosigned."""
+    from tests.integration.test_witness import NAME, run_witness
+
+    setup = embedded_stack(tmp_path / "var")
+    _, admin = setup.new_workspace()
+    setup.close()
+    process, base = start_server(environment(data_dir=str(tmp_path / "var"),
+                                             checkpoint_seconds="1",
+                                             allow_private_destinations="1"),
+                                 tmp_path / "serve.log")
+    witness = run_witness(tmp_path, call(base, "GET", "/api/v1/log/key", admin)["verifier_key"])
+    try:
+        added = call(base, "POST", "/api/v1/log/witnesses", admin,
+                     {"url": witness.url, "verifier_key": witness.key})
+        call(base, "POST", "/api/v1/events/batch", admin, {"events": [
+            {"action": "user.login", "actor": {"id": "usr_1", "type": "user"}}] * 5})
+        link = call(base, "POST", "/api/v1/viewer-links", admin,
+                    {"expires_in_seconds": 900, "filters": {}})
+        assert parse_qs(urlsplit(link["url"]).fragment)["witness"] == [witness.key]
+        browser.get(link["url"])
+        wait(browser, lambda d: len(rows(d)) == 5)
+        rows(browser)[0].click()
+        wait(browser, lambda d: f"cosigned by {NAME}" in text(d, "verification"), timeout=30)
+        assert "ok" in browser.find_element("id", "verification").get_attribute("class")
+        browser.find_element("css selector", "#signed-note summary").click()
+        assert f"\u2014 {NAME} " in browser.find_element("id", "note").text
+        shoot(browser, "desktop-cosigned")
+
+        note = call(base, "GET", f"/api/v1/events/{rows(browser)[0].get_attribute('data-id')}"
+                    "/proof?witnesses=1", admin)["checkpoint"]
+        checks = browser.execute_async_script("""
+            const [note, key, done] = arguments;
+            const base = document.querySelector('script[type=module]').src
+              .replace(/[^/]*$/, '');
+            const {checkCosignature, parseVerifierKey} = await import(base + 'proofs.js');
+            const outcome = async (f) => {
+              try { await f(); return 'ok'; } catch (e) { return e.message; } };
+            const witness = await parseVerifierKey(key, 4);
+            done({
+              good: await outcome(() => checkCosignature(note, witness)),
+              altered: await outcome(() => checkCosignature(note.replace('\\n', '\\n\\n'),
+                                                            witness)),
+              logKeyType: await outcome(() => parseVerifierKey(key)),
+              stranger: await outcome(() => checkCosignature(note,
+                {...witness, id: new Uint8Array(4)})),
+            });
+        """, note, witness.key)
+        assert checks["good"] == "ok"
+        assert checks["altered"] != "ok" and checks["stranger"].startswith("no cosignature by")
+        assert checks["logKeyType"] == "not an Ed25519 key"  # a cosigner key is not a log's
+
+        request = urllib.request.Request(f"{base}/api/v1/log/witnesses/{added['id']}",
+                                         method="DELETE",
+                                         headers={"Authorization": f"Bearer {admin}"})
+        urllib.request.urlopen(request, timeout=10).close()
+        browser.refresh()
+        wait(browser, lambda d: len(rows(d)) == 5)
+        rows(browser)[1].click()
+        wait(browser, lambda d: "not cosigned by the log's witnesses" in text(d, "verification"))
+        assert "warn" in browser.find_element("id", "verification").get_attribute("class")
+        assert "Verified in signed log of" in text(browser, "verification")
+    finally:
+        stop(witness.process)
+        stop(process)

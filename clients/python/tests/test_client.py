@@ -343,19 +343,6 @@ def _cosigner_key(name: str) -> str:
     return f"{name}+{key_id.hex()}+{material}"
 
 
-def _cosigned_proof(client: Auditrail, event_id: str) -> object:
-    """The event's proof in a tree its witness cosigned, once the log has submitted one
-    covering it (the server's every-second sweep)."""
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            return client.events.proof(event_id, witnesses=1)
-        except Conflict as exc:
-            assert exc.code in ("not_cosigned", "not_checkpointed")
-            assert time.monotonic() < deadline, "never cosigned"
-            time.sleep(0.3)
-
-
 def test_the_log_gets_its_witness_to_cosign_and_proofs_carry_it(
         client: Auditrail, witness) -> None:
     key, url = witness
@@ -364,7 +351,7 @@ def test_the_log_gets_its_witness_to_cosign_and_proofs_carry_it(
     assert (added.name, added.status) == ("witness.test/w1", "pending")
     last = client.events.create_batch([EVENT] * 4)[-1]
     event = processed(client, last)
-    proof = _cosigned_proof(client, last)
+    proof = client.events.proof(last, witnesses=1, wait=20)
     proof.verify(vkey, event, witnesses=[key])
     assert check_cosigned(client.log.cosigned_checkpoint(), vkey, [key]).tree_size >= 4
 
@@ -380,6 +367,9 @@ def test_the_log_gets_its_witness_to_cosign_and_proofs_carry_it(
     assert (listed.id, listed.status) == (added.id, "ok") and listed.cosigned_size >= 4
     client.log.remove_witness(added.id)
     assert list(client.log.witnesses()) == []
+    with pytest.raises(Conflict) as none:  # no witness to wait for: at once
+        client.events.proof(last, witnesses=1, wait=20)
+    assert none.value.code == "not_cosigned" and none.value.retry_after is None
 
 
 def test_viewer_links_are_made_listed_and_revoked(server, client: Auditrail) -> None:

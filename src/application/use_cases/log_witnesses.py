@@ -51,6 +51,9 @@ _ROUNDS = 3
 """Submissions of one checkpoint in a row while the witness answers with the size it
 holds: a monitor feeding the same witness may move it between two requests."""
 _QUOTED = 200
+COSIGNING_SECONDS = 2
+"""How soon after a checkpoint is signed its witnesses have usually cosigned it: the sweep
+runs every second, and a submission is one request."""
 
 
 def _position(witness: LogWitness) -> Position:
@@ -143,7 +146,7 @@ def cosigned_checkpoint(uow: UnitOfWork, workspace_id: str,
     checkpoint = None if found is None else uow.checkpoints.get(workspace_id, found[0])
     if found is None or checkpoint is None:
         raise NotCosigned(f"No checkpoint of this log is cosigned by {wanted} of its "
-                          f"witnesses yet.")
+                          f"witnesses yet.", retry_after=COSIGNING_SECONDS)
     return checkpoint, checkpoint.note + "".join(found[1])
 
 

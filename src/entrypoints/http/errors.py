@@ -153,7 +153,8 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(NotCosigned)
     def _not_cosigned(error: NotCosigned) -> Response:
-        return error_response(409, "not_cosigned", str(error))
+        wait = {} if error.retry_after is None else {"Retry-After": str(error.retry_after)}
+        return error_response(409, "not_cosigned", str(error), headers=wait)
 
     @app.errorhandler(TreeDiverged)
     def _diverged(error: TreeDiverged) -> Response:

@@ -190,7 +190,9 @@ class Events(_Resource):
         """The event's inclusion proof; ``wait`` seconds at most for it to be covered by
         a checkpoint (else ``Conflict`` with code ``not_checkpointed``). With
         ``witnesses``, in the newest tree that many of the log's witnesses cosigned, the
-        checkpoint carrying their cosignatures (check them with ``verify(witnesses=)``)."""
+        checkpoint carrying their cosignatures (check them with ``verify(witnesses=)``);
+        ``wait`` then also waits for them to cosign (``not_cosigned``), but not for
+        witnesses the log does not have."""
         deadline = time.monotonic() + wait
         while True:
             try:
@@ -200,7 +202,9 @@ class Events(_Resource):
                     "event_id", "leaf_index", "leaf_hash", "tree_size", "root_hash",
                     "inclusion_path", "checkpoint")})
             except Conflict as exc:
-                if exc.code != "not_checkpointed" or time.monotonic() >= deadline:
+                soon = exc.code == "not_checkpointed" or (
+                    exc.code == "not_cosigned" and exc.retry_after is not None)
+                if not soon or time.monotonic() >= deadline:
                     raise
                 time.sleep(min(exc.retry_after or 1.0, 1.0,
                                max(0.0, deadline - time.monotonic())))

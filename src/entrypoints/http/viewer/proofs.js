@@ -74,15 +74,16 @@ export async function verifyConsistency(first, second, firstRoot, secondRoot, pr
   return sn === 0 && equal(fr, firstRoot) && equal(sr, secondRoot);
 }
 
-// "<name>+<key id hex>+<base64(0x01 ‖ public key)>"; the id must match name and key.
-export async function parseVerifierKey(text) {
+// "<name>+<key id hex>+<base64(type ‖ public key)>"; the id must match name and key. The
+// type byte is 0x01 for a log's key, 0x04 for a witness's cosigner key.
+export async function parseVerifierKey(text, type = 1) {
   const [name, hex, encoded] = splitTwice(text.trim(), "+");
   if (!name || !/^[0-9a-f]{8}$/.test(hex || "")) throw new Error("not a verifier key");
   const material = fromBase64(encoded);
-  if (material.length !== 33 || material[0] !== 1) throw new Error("not an Ed25519 key");
+  if (material.length !== 33 || material[0] !== type) throw new Error("not an Ed25519 key");
   const publicKey = material.slice(1);
-  const id = (await sha256(concat(encoder.encode(name), new Uint8Array([10, 1]), publicKey)))
-    .slice(0, 4);
+  const id = (await sha256(concat(encoder.encode(name), new Uint8Array([10, type]),
+    publicKey))).slice(0, 4);
   if (hexOf(id) !== hex) throw new Error("the key's id does not match its name and key");
   return { name, id, publicKey };
 }
@@ -98,10 +99,11 @@ function hexOf(bytes) {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-// A signed note's text, once the key's signature over it verifies. Other keys' signatures
-// are passed over: after a rotation of the log's key a checkpoint is signed by the new key
-// and co-signed by the old, under the same name.
-async function signedText(note, key) {
+// A signed note's text and the signature `key` put on it (`length` bytes, its key id
+// first). Other keys' signatures are passed over: after a rotation of the log's key a
+// checkpoint is signed by the new key and co-signed by the old, under the same name, and
+// witnesses add their own.
+function signatureBy(note, key, length) {
   const cut = note.lastIndexOf("\n\n");
   if (cut < 0 || !note.endsWith("\n")) throw new Error("not a signed note");
   const text = note.slice(0, cut + 1);
@@ -109,14 +111,37 @@ async function signedText(note, key) {
   const prefix = `\u2014 ${key.name} `;
   const signature = lines.filter((l) => l.startsWith(prefix))
     .map((l) => { try { return fromBase64(l.slice(prefix.length)); } catch { return null; } })
-    .find((s) => s && s.length === 68 && equal(s.slice(0, 4), key.id));
-  if (!signature) throw new Error(`no signature by ${key.name}`);
+    .find((s) => s && s.length === length && equal(s.slice(0, 4), key.id));
+  return { text, signature };
+}
+
+async function verified(key, signature, message) {
   const publicKey = await crypto.subtle.importKey("raw", key.publicKey, { name: "Ed25519" },
     false, ["verify"]);
-  const valid = await crypto.subtle.verify({ name: "Ed25519" }, publicKey,
-    signature.slice(4), encoder.encode(text));
-  if (!valid) throw new Error("the checkpoint's signature does not verify");
+  return crypto.subtle.verify({ name: "Ed25519" }, publicKey, signature, message);
+}
+
+// A signed note's text, once the key's signature over it verifies.
+async function signedText(note, key) {
+  const { text, signature } = signatureBy(note, key, 68);
+  if (!signature) throw new Error(`no signature by ${key.name}`);
+  if (!await verified(key, signature.slice(4), encoder.encode(text))) {
+    throw new Error("the checkpoint's signature does not verify");
+  }
   return text;
+}
+
+// C2SP tlog-cosignature/v1: the witness signed "cosignature/v1", the time (the 8 bytes
+// after the key id) and the checkpoint's text, saying it was the largest consistent
+// checkpoint of that log it had seen.
+export async function checkCosignature(note, witnessKey) {
+  const { text, signature } = signatureBy(note, witnessKey, 76);
+  if (!signature) throw new Error(`no cosignature by ${witnessKey.name}`);
+  const time = new DataView(signature.buffer, signature.byteOffset + 4, 8).getBigUint64(0);
+  const message = encoder.encode(`cosignature/v1\ntime ${time}\n${text}`);
+  if (time === 0n || !await verified(witnessKey, signature.slice(12), message)) {
+    throw new Error(`the cosignature of ${witnessKey.name} does not verify`);
+  }
 }
 
 // The checkpoint in a signed note, once the pinned key's signature over it verifies.
@@ -155,7 +180,9 @@ export async function successors(key, notes) {
 
 // The whole check of a proof as GET /events/{id}/proof returns it. A link made before the
 // log's key was rotated pins the old key: `rotations` lead it to the key that signs now.
-export async function verifyProof(proof, verifierKey, rotations = []) {
+// With `witnessKeys` (the link's), every one of those witnesses must have cosigned the
+// checkpoint (a proof asked for with ?witnesses=N); their names come back as `cosignedBy`.
+export async function verifyProof(proof, verifierKey, rotations = [], witnessKeys = []) {
   const pinned = await parseVerifierKey(verifierKey);
   let checkpoint;
   try {
@@ -177,5 +204,11 @@ export async function verifyProof(proof, verifierKey, rotations = []) {
     path, root)) {
     throw new Error("the event is not in the signed tree where the proof says");
   }
-  return checkpoint;
+  const cosignedBy = [];
+  for (const text of witnessKeys) {
+    const witness = await parseVerifierKey(text, 4);
+    await checkCosignature(proof.checkpoint, witness);
+    cosignedBy.push(witness.name);
+  }
+  return { ...checkpoint, cosignedBy };
 }

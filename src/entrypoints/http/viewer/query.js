@@ -29,5 +29,6 @@ export function searchParams(form, cursor) {
 export function fragmentCredentials(hash) {
   const fragment = new URLSearchParams(hash.replace(/^#/, ""));
   return { token: fragment.get("token"), verifierKey: fragment.get("key"),
-    title: fragment.get("title"), exports: fragment.get("exports") === "1" };
+    witnessKeys: fragment.getAll("witness"), title: fragment.get("title"),
+    exports: fragment.get("exports") === "1" };
 }

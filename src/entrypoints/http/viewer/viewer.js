@@ -4,7 +4,7 @@
 import { fragmentCredentials, searchFilters, searchParams } from "./query.js";
 import { fromBase64, toBase64, verifyConsistency, verifyProof } from "./proofs.js";
 
-const { token, verifierKey, title, exports } = fragmentCredentials(location.hash);
+const { token, verifierKey, witnessKeys, title, exports } = fragmentCredentials(location.hash);
 const $ = (id) => document.getElementById(id);
 let cursor = null;
 
@@ -134,35 +134,52 @@ async function open(id) {
   }
 }
 
-async function verify(event, attempt = 0) {
+// A link made while the log had witnesses pins their keys too: the event is then checked
+// in the tree they cosigned, and without their cosignatures the page says so.
+async function verify(event, attempt = 0, witnesses = witnessKeys) {
   if (!verifierKey) return verification("This link carries no verifier key: the event cannot be checked.", "warn");
   if (event.status !== "processed") return verification("This event is still being processed; it joins the signed log within seconds.", "");
+  const cosigned = witnesses.length ? `?witnesses=${witnesses.length}` : "";
   let proof;
   try {
-    proof = await api(`/events/${encodeURIComponent(event.id)}/proof`);
+    proof = await api(`/events/${encodeURIComponent(event.id)}/proof${cosigned}`);
   } catch (error) {
-    if (error.code === "not_checkpointed" && attempt < 10) {
-      verification("Waiting for the next signed checkpoint…", "");
-      setTimeout(() => verify(event, attempt + 1), 1000 * Number(error.retryAfter || 2));
+    const soon = error.code === "not_checkpointed" || (error.code === "not_cosigned" && error.retryAfter);
+    if (soon && attempt < 10) {
+      verification(witnesses.length ? "Waiting for the log's witnesses to cosign…"
+        : "Waiting for the next signed checkpoint…", "");
+      setTimeout(() => verify(event, attempt + 1, witnesses), 1000 * Number(error.retryAfter || 2));
       return;
+    }
+    if (witnesses.length && ["not_checkpointed", "not_cosigned"].includes(error.code)) {
+      return verify(event, 0, []).then(() => uncosigned(error.message));
     }
     return verification(`Warning: this event could not be verified (${explain(error)})`, "warn");
   }
   try {
     if (proof.event_id !== event.id) throw new Error("the proof is for another event");
-    const checkpoint = await verifyProof(proof, verifierKey).catch(async (error) => {
+    const checkpoint = await verifyProof(proof, verifierKey, [], witnesses).catch(async (error) => {
       if (!error.message.startsWith("no signature by")) throw error;
-      return verifyProof(proof, verifierKey, await rotationNotes());  // the key was rotated
+      // the key was rotated
+      return verifyProof(proof, verifierKey, await rotationNotes(), witnesses);
     });
     await extendsWhatWasSeen(checkpoint);
     const signed = await api(`/log/checkpoints/${checkpoint.treeSize}`).catch(() => null);
     const when = signed ? localTime(signed.created_at) : `size ${checkpoint.treeSize}`;
-    verification(`Verified in signed log of ${when}`, "ok");
+    const by = checkpoint.cosignedBy.length ? `, cosigned by ${checkpoint.cosignedBy.join(", ")}` : "";
+    verification(`Verified in signed log of ${when}${by}`, "ok");
     $("note").textContent = proof.checkpoint;
     $("signed-note").hidden = false;
   } catch (error) {
     verification(`Warning: this event could not be verified against the signed log: ${error.message}. Do not rely on it; tell whoever shared this link.`, "warn");
   }
+}
+
+// Verified by the log's signature alone, where the link asked for its witnesses' too.
+function uncosigned(reason) {
+  const element = $("verification");
+  if (element.className !== "ok") return;  // the plain check failed: its warning stands
+  verification(`${element.textContent}, but not cosigned by the log's witnesses (${reason}). Its history may differ from what they saw; tell whoever shared this link.`, "warn");
 }
 
 // The largest checkpoint this browser verified of each log is kept (localStorage): on every

@@ -11,12 +11,15 @@ from flask import jsonify, request
 
 from application.ports.system import Clock
 from application.transparency import TransparencyLog
+from application.use_cases.log_witnesses import ListLogWitnesses
 from application.use_cases.viewer_links import (
     CreateViewerLink,
     GetViewerLink,
     ListViewerLinks,
     RevokeViewerLink,
 )
+from domain.cursor import ASC
+from domain.log_witnesses import MAX_WITNESSES_PER_WORKSPACE
 from domain.scopes import ADMIN
 from domain.timestamps import format_timestamp
 from domain.viewer_links import ViewerLink
@@ -36,14 +39,20 @@ from entrypoints.http.views.api import api
 @inject
 def create_viewer_link(create: CreateViewerLink = Provide[Container.create_viewer_link],
                        log: TransparencyLog = Provide[Container.transparency_log],
+                       witnesses: ListLogWitnesses = Provide[Container.list_log_witnesses],
                        public_url: str | None = Provide[Container.settings.provided.public_url],
                        clock: Clock = Provide[Container.clock]) -> Any:
+    """The link's fragment pins the keys its page checks with, as they are now: the log's,
+    and its witnesses' (the page then demands their cosignatures)."""
     body = load(ViewerLinkCreateSchema(), json_object())
     workspace_id = principal().workspace_id
     issued = create.execute(workspace_id, body["filters"], body["expires_in_seconds"],
                             body["allow_export"], body.get("title"))
     base = (public_url or request.host_url).rstrip("/")
     fragment = f"token={quote(issued.token)}&key={quote(log.key(workspace_id).verifier_key)}"
+    for witness in witnesses.execute(workspace_id, order=ASC,
+                                     limit=MAX_WITNESSES_PER_WORKSPACE).items:
+        fragment += f"&witness={quote(witness.verifier_key)}"
     if issued.link.allow_export:
         fragment += "&exports=1"  # the page offers exports; the API still decides
     if issued.link.title:
