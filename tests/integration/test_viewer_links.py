@@ -72,6 +72,8 @@ def test_a_link_reads_within_its_filters_and_a_reader_only_narrows_them(stack: S
     assert proof["event_id"] == ids["user.login"]
     for path in ("/api/v1/log/key", "/api/v1/log/checkpoint", "/api/v1/log/checkpoints"):
         assert stack.client.get(path, headers=bearer(token)).status_code == 200, path
+    no_witness = stack.client.get("/api/v1/log/cosigned-checkpoint", headers=bearer(token))
+    assert no_witness.json["error"]["code"] == "not_cosigned"  # allowed, none to show
 
 
 def test_a_link_can_do_nothing_but_read(stack: Stack) -> None:
@@ -80,7 +82,8 @@ def test_a_link_can_do_nothing_but_read(stack: Stack) -> None:
     for method, path in (("get", "/api/v1/events/verify"), ("get", "/api/v1/workspace"),
                          ("get", "/api/v1/usage"), ("get", "/api/v1/api-keys"),
                          ("get", "/api/v1/viewer-links"), ("get", "/api/v1/exports"),
-                         ("get", "/api/v1/streams"), ("get", "/api/v1/alerts")):
+                         ("get", "/api/v1/streams"), ("get", "/api/v1/alerts"),
+                         ("get", "/api/v1/log/witnesses")):
         response = getattr(stack.client, method)(path, headers=bearer(token))
         assert response.status_code == 403, path
         assert response.json["error"]["code"] == "insufficient_scope"
