@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: install run test unit lint bench bench-query bench-export bench-verify bench-ratelimit bench-tenants bench-streams bench-alerts bench-transparency bench-client bench-viewer bench-deletion bench-rotation clean
+.PHONY: install run test unit lint bench bench-query bench-export bench-verify bench-ratelimit bench-tenants bench-streams bench-alerts bench-transparency bench-client bench-viewer bench-deletion bench-rotation bench-witnesses clean
 
 # What running needs: the service and its dependencies, nothing else.
 $(RUN_STAMP): pyproject.toml
@@ -77,6 +77,9 @@ bench-deletion: $(STAMP)
 
 bench-rotation: $(STAMP)
 	$(BIN)/python bench/rotation.py
+
+bench-witnesses: $(STAMP)
+	$(BIN)/python bench/witnesses.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
