@@ -178,7 +178,7 @@ class Bench:
         assert woken == len(self.workspaces), woken
         run_worker(self.container, burst=True)
         elapsed = time.perf_counter() - started
-        health = self.container.witness_health().execute()
+        health = self.container.witness_health().execute().counts
         assert health["ok"] == len(self.workspaces), health
         assert self.container.wake_witnesses().execute() == 0  # none left behind
         return woken / elapsed

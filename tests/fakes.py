@@ -1000,6 +1000,13 @@ class _LogWitnessRepo:
             counts[witness.status] = counts.get(witness.status, 0) + 1
         return counts
 
+    def troubled(self, limit: int) -> list[LogWitness]:
+        found = [w for w in self._s.log_witnesses.values()
+                 if w.refused or w.sending.failing_since is not None]
+        found.sort(key=lambda w: (not w.refused, w.sending.failing_since or w.created_at,
+                                  w.id))
+        return found[:limit]
+
     def cosigned(self, workspace_id: str, witnesses: int) -> tuple[int, list[str]] | None:
         by_size: dict[int, list[tuple[str, str]]] = {}
         for (owner, witness_id, size), line in self._s.cosignatures.items():

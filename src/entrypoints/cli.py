@@ -24,6 +24,7 @@ from application.use_cases.delivery_status import DeliveryStatus, StreamLag
 from application.use_cases.processing_status import ProcessingStatus
 from domain.api_keys import ApiKey
 from domain.errors import ValidationFailed
+from domain.log_witnesses import LogWitness
 from domain.scopes import ALL_SCOPES
 from domain.streams import FAILING
 from domain.timestamps import InvalidTimestamp, format_timestamp, parse_timestamp
@@ -230,12 +231,15 @@ def status(count: int, as_json: bool) -> None:
     embedded = container.settings().profile == EMBEDDED
     queued = report.queued_jobs if not embedded and container.job_queue().ping() else None
     behind = _streams_behind(deliveries, count)
+    witnesses = container.witness_health().execute(listed=count)
     if as_json:
         click.echo(json.dumps({
             **_status_document(report, queued),
             "alert_notifications_pending": deliveries.pending_notifications,
             "streams_behind": [{**asdict(lag), "lag_seconds": round(lag.lag_seconds, 3)}
-                               for lag in behind]}))
+                               for lag in behind],
+            "log_witnesses": witnesses.counts,
+            "log_witnesses_troubled": [_troubled_document(w) for w in witnesses.troubled]}))
     else:
         unknown = "in the serve process" if embedded else "unknown, Redis is unreachable"
         _print_status(report, queued if queued is not None else unknown,
@@ -244,6 +248,19 @@ def status(count: int, as_json: bool) -> None:
         _print_listing("log streams behind:", [
             f"{lag.stream_id}  {lag.workspace_id}  {lag.status:<7} {lag.backlog:>9,} "
             f"undelivered, the oldest waiting {lag.lag_seconds:,.1f} s" for lag in behind])
+        click.echo("log witnesses: " + ", ".join(
+            f"{count:,} {status}" for status, count in witnesses.counts.items()))
+        _print_listing("log witnesses refusing or failing:", [
+            f"{w.id}  {w.workspace_id}  {w.status:<7} {w.name}: {w.sending.last_error}"
+            for w in witnesses.troubled])
+
+
+def _troubled_document(witness: LogWitness) -> dict[str, Any]:
+    return {"witness_id": witness.id, "workspace_id": witness.workspace_id,
+            "name": witness.name, "status": witness.status,
+            "failing_since": format_timestamp(witness.sending.failing_since)
+            if witness.sending.failing_since else None,
+            "last_error": witness.sending.last_error}
 
 
 def _streams_behind(deliveries: DeliveryStatus, count: int) -> list[StreamLag]:

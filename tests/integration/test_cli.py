@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import uuid
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -366,6 +367,43 @@ def test_status_names_the_streams_behind_and_the_notifications_owed(  # type: ig
     text = run("status")
     assert "alert notifications pending: " in text and "log streams behind:" in text
     assert f"{stream}  {workspace}  active          4 undelivered" in text
+
+
+def test_status_names_the_log_witnesses_refusing_or_failing(  # type: ignore[no-untyped-def]
+        run, stack_factory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A witness that refuses the log's checkpoint, as a refusal leaves it: the operator's
+    page, from the command line."""
+    from datetime import UTC, datetime
+
+    from domain.cosignatures import cosigner_key
+    from domain.log_witnesses import LogWitness
+    from domain.sending import Sending
+
+    stack = stack_factory("production")
+    settings = stack.container.settings()
+    for name in ("data_dir", "database_url", "redis_url", "queue_name"):
+        monkeypatch.setenv(f"AUDITRAIL_{name.upper()}", str(getattr(settings, name)))
+    workspace, _ = stack.new_workspace()
+    refusal = "The witness refused to cosign: the tree of size 9 does not extend the one"
+    witness = LogWitness(f"wit_{uuid.uuid4().hex[:26]}", workspace, "https://w.example",
+                         cosigner_key("witness.example/w", bytes(range(32))),
+                         datetime.now(UTC), held_size=4, cosigned_size=4, refused=True,
+                         sending=Sending(failures=1, last_error=refusal))
+    with stack.container.uow() as uow:
+        uow.log_witnesses.add(witness)
+        uow.commit()
+    report = json.loads(run("status", "--workspaces", "1000", "--json"))
+    assert report["log_witnesses"]["refused"] >= 1
+    [row] = [row for row in report["log_witnesses_troubled"]
+             if row["witness_id"] == witness.id]
+    assert (row["workspace_id"], row["status"], row["last_error"]) == (
+        workspace, "refused", refusal)
+    text = run("status", "--workspaces", "1000")
+    assert "log witnesses refusing or failing:" in text
+    assert f"{witness.id}  {workspace}  refused witness.example/w: {refusal}" in text
+    with stack.container.uow() as uow:
+        uow.log_witnesses.delete(workspace, witness.id)
+        uow.commit()
 
 
 def test_status_says_when_the_queue_cannot_be_seen(  # type: ignore[no-untyped-def]

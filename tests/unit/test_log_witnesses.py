@@ -21,6 +21,7 @@ from application.use_cases.log_witnesses import (
     RemoveLogWitness,
     SubmitToWitness,
     WakeWitnesses,
+    WitnessHealth,
 )
 from application.witness import Witness, logs_by_origin
 from domain.cosignatures import cosigned_at, parse_cosigner_key
@@ -40,7 +41,7 @@ from tests.fakes import FakeClock, FakeSignatureChecker, FakeSigner
 from tests.unit.test_use_cases import World
 from tests.unit.test_witness import MemoryLedger
 
-WITNESS_A, WITNESS_B = FakeSigner(b"witness a"), FakeSigner(b"witness b")
+WITNESS_A, WITNESS_B, WITNESS_C = (FakeSigner(b"witness %c" % name) for name in b"abc")
 
 
 class Channel:
@@ -73,7 +74,8 @@ class Setup:
     def __init__(self) -> None:
         self.world = World()
         self.channel = Channel()
-        self.checker = FakeSignatureChecker(self.world.signer, WITNESS_A, WITNESS_B)
+        self.checker = FakeSignatureChecker(self.world.signer, WITNESS_A, WITNESS_B,
+                                            WITNESS_C)
         self.add = AddLogWitness(self.world.uow, self.world.clock, self.world.ids,
                                  self.channel, self.world.queue, allow_private=True)
         self.submit = SubmitToWitness(self.world.uow, self.world.log, self.channel,
@@ -263,3 +265,22 @@ def test_a_witness_is_added_once_and_a_log_has_few(setup: Setup) -> None:
                       f"https://{number}.example")
     with pytest.raises(Conflict, match="the most it may have"):
         setup.witness("witness.example/last", FakeSigner(b"last"), "https://last.example")
+
+
+def test_the_operator_sees_refusing_witnesses_first_then_failing_ones(setup: Setup) -> None:
+    health = WitnessHealth(setup.world.uow)
+    refusing, _ = setup.witness("witness.example/a", WITNESS_A, "https://a.example")
+    failing, _ = setup.witness("witness.example/b", WITNESS_B, "https://b.example")
+    fine, _ = setup.witness("witness.example/c", WITNESS_C, "https://c.example")
+    setup.channel.witnesses["https://a.example"].add_checkpoint(
+        add_checkpoint_body(0, [], forged_history(setup, 3)))
+    setup.grow(5)
+    setup.channel.down.add("https://b.example")
+    for _ in range(5):
+        for witness_id in (refusing, failing, fine):
+            setup.submit.execute(witness_id)
+        setup.world.clock.advance(minutes=11)
+    report = health.execute(listed=10)
+    assert report.counts == {PENDING: 0, OK: 1, FAILING: 1, STATUS_REFUSED: 1}
+    assert [w.id for w in report.troubled] == [refusing, failing]
+    assert health.execute().troubled == []  # none listed unless asked

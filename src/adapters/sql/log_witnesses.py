@@ -99,6 +99,13 @@ class SqlLogWitnessRepository:
             counts[status] = counts.get(status, 0) + count
         return counts
 
+    def troubled(self, limit: int) -> list[LogWitness]:
+        w = t.log_witnesses.c
+        rows = self._db.execute(
+            select(t.log_witnesses).where(or_(w.refused, w.failing_since.is_not(None)))
+            .order_by(w.refused.desc(), w.failing_since, w.id).limit(limit)).mappings()
+        return [_witness(row) for row in rows]
+
     def cosigned(self, workspace_id: str, witnesses: int) -> tuple[int, list[str]] | None:
         c, w = t.cosignatures.c, t.log_witnesses.c
         size = self._db.execute(

@@ -593,6 +593,11 @@ class LogWitnessRepository(Protocol):
         """Every workspace's witnesses, counted by status (those with none left out)."""
         ...
 
+    def troubled(self, limit: int) -> list[LogWitness]:
+        """Witnesses of any workspace that refuse to cosign, then those failing (the
+        longest first): where an operator looks."""
+        ...
+
     def cosigned(self, workspace_id: str, witnesses: int) -> tuple[int, list[str]] | None:
         """The largest tree size that at least ``witnesses`` of the workspace's witnesses
         cosigned, and their signature lines (in the order the witnesses were added);

@@ -161,17 +161,27 @@ class CosignedCheckpoint:
             return cosigned_checkpoint(uow, workspace_id, witnesses)[1]
 
 
+@dataclass(frozen=True)
+class WitnessReport:
+    counts: dict[str, int]
+    """Every log's witnesses by status, each status present."""
+    troubled: list[LogWitness]
+    """Those refusing to cosign, then those failing."""
+
+
 class WitnessHealth:
-    """Every log's witnesses by status, for the operator's metrics: a ``refused`` one means
-    a log showed its witness another history (or was rewritten)."""
+    """Every log's witnesses by status, for the operator's metrics and ``auditrail status``:
+    a ``refused`` one means a log showed its witness another history (or was rewritten)."""
 
     def __init__(self, uow_factory: UnitOfWorkFactory) -> None:
         self._uow_factory = uow_factory
 
-    def execute(self) -> dict[str, int]:
+    def execute(self, listed: int = 0) -> WitnessReport:
         with self._uow_factory(read_only=True) as uow:
             counts = uow.log_witnesses.statuses()
-        return {status: counts.get(status, 0) for status in STATUSES}
+            troubled = uow.log_witnesses.troubled(listed) if listed else []
+        return WitnessReport({status: counts.get(status, 0) for status in STATUSES},
+                             troubled)
 
 
 class WakeWitnesses:

@@ -84,7 +84,7 @@ class _StatusCollector:
         witnesses = GaugeMetricFamily(
             "auditrail_log_witnesses", "The logs' witnesses by status (refused: a log's "
             "checkpoint does not extend what its witness holds).", labels=["status"])
-        for status, count in self._witnesses.execute().items():
+        for status, count in self._witnesses.execute().counts.items():
             witnesses.add_metric([status], count)
         yield witnesses
 
