@@ -71,10 +71,6 @@ class LogWitness:
             return FAILING
         return OK if self.cosigned_size is not None else PENDING
 
-    @property
-    def paused(self) -> bool:
-        return False
-
     def with_sending(self, sending: Sending) -> LogWitness:
         return replace(self, sending=sending)
 
@@ -93,7 +89,9 @@ class LogWitness:
 
     def failed(self, now: datetime, error: str, jitter: float, *,
                refused: bool = False) -> LogWitness:
-        return replace(self, refused=refused,
+        """A refusal stands until a cosignature: a witness that refused, then could not be
+        reached, still holds a history the log does not extend."""
+        return replace(self, refused=self.refused or refused,
                        sending=self.sending.failed(now, error, jitter))
 
 

@@ -176,6 +176,10 @@ def test_a_witness_shown_another_history_refuses_and_the_log_says_so(setup: Setu
     assert setup.world.queue.scheduled[-1] == (witness_id, refused.sending.next_attempt_at)
     with pytest.raises(NotCosigned):
         setup.cosigned.execute(setup.workspace_id)
+    setup.channel.down.add("https://a.example")
+    setup.world.clock.advance(minutes=11)
+    assert setup.submit.execute(witness_id) == UNREACHABLE
+    assert setup.state(witness_id).status == STATUS_REFUSED  # it still holds that history
 
 
 def test_an_unreachable_witness_fails_then_recovers(setup: Setup) -> None:
