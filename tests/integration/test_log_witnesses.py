@@ -6,7 +6,9 @@ does the submitting."""
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +27,13 @@ from domain.signed_notes import (
 )
 from tests.integration.processes import environment, start_servers, start_workers, stop, wait_for
 from tests.integration.stacks import Stack, bearer, production_stack
-from tests.integration.test_transparency_log import ingest, log_key, rewrite_history, signed
+from tests.integration.test_transparency_log import (
+    go_checker,
+    ingest,
+    log_key,
+    rewrite_history,
+    signed,
+)
 from tests.integration.test_witness import CHECK, NAME, RunningWitness, run_witness
 
 
@@ -243,3 +251,24 @@ def test_a_proof_in_the_cosigned_tree_carries_the_cosignatures(
     too_many = stack.client.get(f"/api/v1/events/{first[2]}/proof?witnesses=2",
                                 headers=bearer(key))
     assert (too_many.status_code, too_many.json["error"]["code"]) == (409, "not_cosigned")
+
+
+def test_go_opens_the_cosigned_checkpoint_the_log_serves(
+        stack: Stack, witness_of: Callable[[str], RunningWitness], tmp_path: Path) -> None:
+    """golang.org/x/mod/sumdb/note opens GET /log/cosigned-checkpoint with the log's key and
+    a cosignature/v1 verifier written in Go from the specification alone."""
+    checker = go_checker(tmp_path, Path(__file__).parent / "interop" / "cosignature" /
+                         "main.go")
+    _, key = stack.new_workspace()
+    info = log_key(stack, key)
+    witness = witness_of(info["verifier_key"])
+    added = add(stack, key, witness)
+    ingest(stack, key, 6)
+    signed(stack, key, 6)
+    assert submitted_until(stack, lambda: state(stack, key, added["id"])["cosigned_size"] == 6)
+    note = stack.client.get("/api/v1/log/cosigned-checkpoint", headers=bearer(key)).data
+    checked = subprocess.run([str(checker)], input=json.dumps({
+        "log_key": info["verifier_key"], "witness_key": witness.key,
+        "note": note.decode()}), capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert checked.stdout == f"ok verified by {info['origin']} and {NAME}\n"
