@@ -1000,6 +1000,17 @@ class _LogWitnessRepo:
             counts[witness.status] = counts.get(witness.status, 0) + 1
         return counts
 
+    def prune(self, workspace_id: str) -> int:
+        count = self.count(workspace_id)
+        found = self.cosigned(workspace_id, count) if count else None
+        if found is None:
+            return 0
+        doomed = [key for key in self._s.cosignatures
+                  if key[0] == workspace_id and key[2] < found[0]]
+        for key in doomed:
+            del self._s.cosignatures[key]
+        return len(doomed)
+
     def troubled(self, limit: int) -> list[LogWitness]:
         found = [w for w in self._s.log_witnesses.values()
                  if w.refused or w.sending.failing_since is not None]

@@ -109,6 +109,9 @@ def test_each_checkpoint_is_cosigned_by_the_witness_and_served_cosigned(
     assert CHECK(log.public_key, note.text.encode(), signature_by(note, log))
     held = parse_note(witness.checkpoint(info["origin"]).text)  # what the witness keeps
     assert held.text == note.text
+    # the cosignatures below the newest every witness cosigned are not kept
+    assert stack.sql("SELECT tree_size FROM cosignatures WHERE workspace_id = :w",
+                     w=workspace_id) == [(20,)]
     listed = stack.client.get("/api/v1/log/witnesses", headers=bearer(reader)).json
     assert [w["id"] for w in listed["data"]] == [added["id"]]
     assert 'auditrail_log_witness_submissions_total{outcome="cosigned"}' in \

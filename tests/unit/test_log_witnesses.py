@@ -288,3 +288,21 @@ def test_the_operator_sees_refusing_witnesses_first_then_failing_ones(setup: Set
     assert report.counts == {PENDING: 0, OK: 1, FAILING: 1, STATUS_REFUSED: 1}
     assert [w.id for w in report.troubled] == [refusing, failing]
     assert health.execute().troubled == []  # none listed unless asked
+
+
+def test_only_cosignatures_from_the_newest_every_witness_cosigned_are_kept(
+        setup: Setup) -> None:
+    a, _ = setup.witness("witness.example/a", WITNESS_A, "https://a.example")
+    b, _ = setup.witness("witness.example/b", WITNESS_B, "https://b.example")
+    for _ in range(3):
+        setup.grow(2)
+        setup.submit.execute(a)
+        setup.submit.execute(b)
+    setup.grow(2)
+    setup.submit.execute(a)  # size 8 by a alone: 6 is the newest both cosigned
+    kept = sorted((size, witness) for _, witness, size in setup.world.uow._store.cosignatures)
+    assert kept == [(6, a), (6, b), (8, a)]
+    assert parse_checkpoint(parse_note(setup.cosigned.execute(setup.workspace_id)).text
+                            ).tree_size == 6
+    assert parse_checkpoint(parse_note(setup.cosigned.execute(setup.workspace_id, 1)).text
+                            ).tree_size == 8

@@ -87,6 +87,16 @@ class SqlLogWitnessRepository:
             {"workspace_id": workspace_id, "witness_id": cosignature.witness_id,
              "tree_size": cosignature.tree_size, "line": cosignature.line})
 
+    def prune(self, workspace_id: str) -> int:
+        c, w = t.cosignatures.c, t.log_witnesses.c
+        witnesses = select(func.count()).select_from(t.log_witnesses).where(
+            w.workspace_id == workspace_id).scalar_subquery()
+        by_all = select(func.max(c.tree_size)).where(c.workspace_id == workspace_id) \
+            .group_by(c.tree_size).having(func.count() >= witnesses) \
+            .order_by(c.tree_size.desc()).limit(1).scalar_subquery()
+        return self._db.execute(delete(t.cosignatures).where(
+            c.workspace_id == workspace_id, c.tree_size < by_all)).rowcount
+
     def statuses(self) -> dict[str, int]:
         w = t.log_witnesses.c
         rows = self._db.execute(

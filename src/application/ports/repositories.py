@@ -589,6 +589,13 @@ class LogWitnessRepository(Protocol):
         """Store it, unless that witness's cosignature of that size is stored already."""
         ...
 
+    def prune(self, workspace_id: str) -> int:
+        """Drop the cosignatures of sizes below the newest one every witness of the
+        workspace cosigned: nothing served reads them (a cosigned checkpoint is the newest
+        with enough cosignatures), and a busy log would keep one a witness every few
+        seconds for ever. How many went."""
+        ...
+
     def statuses(self) -> dict[str, int]:
         """Every workspace's witnesses, counted by status (those with none left out)."""
         ...

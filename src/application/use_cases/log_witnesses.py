@@ -326,6 +326,7 @@ class SubmitToWitness:
                 if answered.line is not None:
                     uow.log_witnesses.keep(witness.workspace_id, Cosignature(
                         witness.id, checkpoint.tree_size, answered.line))
+                    uow.log_witnesses.prune(witness.workspace_id)
                     witness = witness.cosigned(checkpoint.tree_size, now)
                 else:
                     witness = witness.failed(now, answered.error or "Failed.",
