@@ -344,7 +344,7 @@ def _cosigner_key(name: str) -> str:
 
 
 def test_the_log_gets_its_witness_to_cosign_and_proofs_carry_it(
-        client: Auditrail, witness) -> None:
+        client: Auditrail, witness, tmp_path: Path) -> None:
     key, url = witness
     vkey = client.log.key().verifier_key
     added = client.log.add_witness(url, key)
@@ -353,7 +353,10 @@ def test_the_log_gets_its_witness_to_cosign_and_proofs_carry_it(
     event = processed(client, last)
     proof = client.events.proof(last, witnesses=1, wait=20)
     proof.verify(vkey, event, witnesses=[key])
-    assert check_cosigned(client.log.cosigned_checkpoint(), vkey, [key]).tree_size >= 4
+    cosigned = client.log.cosigned_checkpoint()
+    assert check_cosigned(cosigned, vkey, [key]).tree_size >= 4
+    seen = Monitor(client, vkey, tmp_path / "state.json").check(seen=[cosigned])
+    assert seen.seen_sizes == (check_cosigned(cosigned, vkey, [key]).tree_size,)
 
     stranger = _cosigner_key("witness.test/w2")
     with pytest.raises(ProofInvalid, match="cosigned by 1 of the witnesses given, not 2"):
