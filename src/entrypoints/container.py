@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 from importlib.metadata import version
 from pathlib import Path
@@ -119,7 +120,7 @@ from application.use_cases.workspaces import (
     ListWorkspaces,
     UpdateWorkspacePlan,
 )
-from application.witness import Witness, logs_by_origin
+from application.witness import Witness
 from entrypoints.settings import Settings
 
 PROCESS_JOB = "entrypoints.worker.jobs.process_workspace"
@@ -412,15 +413,15 @@ class WitnessContainer(containers.DeclarativeContainer):
     key = providers.Dependency(instance_of=str)
     key_file = providers.Dependency(instance_of=str)
     database_url = providers.Dependency(instance_of=str)
-    logs = providers.Dependency(instance_of=list)
+    logs = providers.Dependency(instance_of=Mapping)
+    """Each origin's trusted keys (``entrypoints.witness_logs.WitnessLogs``)."""
 
     signer = providers.Singleton(_witness_signer, key, key_file)
     ledger = providers.Singleton(SqlWitnessLedger,
                                  engine=providers.Singleton(build_engine, database_url))
     witness = providers.Singleton(
         Witness, name=name, signer=signer, checker=providers.Singleton(Ed25519Verifier),
-        ledger=ledger, clock=providers.Singleton(SystemClock),
-        logs=providers.Callable(logs_by_origin, logs))
+        ledger=ledger, clock=providers.Singleton(SystemClock), logs=logs)
 
 
 __all__ = ["DELIVER", "EXPORT", "PROCESS", "Container", "WitnessContainer",

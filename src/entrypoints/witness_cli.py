@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from domain.signed_notes import (
 from domain.timestamps import format_timestamp
 from entrypoints.container import WitnessContainer
 from entrypoints.logs import configure_logging
+from entrypoints.witness_logs import UnreadableLogsFile, WitnessLogs
 
 log = logging.getLogger("auditrail.witness")
 
@@ -54,7 +56,8 @@ _STATE = click.option(
          "is generated beside it (witness.key) unless AUDITRAIL_WITNESS_KEY is set.")
 
 
-def _settings(name: str, state_file: Path, logs: list[VerifierKey]) -> dict[str, Any]:
+def _settings(name: str, state_file: Path,
+              logs: Mapping[str, Sequence[VerifierKey]]) -> dict[str, Any]:
     state_file = state_file.resolve()
     return {"name": name, "key": os.environ.get("AUDITRAIL_WITNESS_KEY", ""),
             "key_file": str(state_file.with_name("witness.key")),
@@ -87,24 +90,35 @@ def witness() -> None:
 @witness.command("serve")
 @_NAME
 @_STATE
-@click.option("--log", "logs", multiple=True, required=True, callback=_logs,
+@click.option("--log", "logs", multiple=True, callback=_logs,
               envvar="AUDITRAIL_WITNESS_LOGS",
               help="The verifier key of a log to witness (GET /log/key's verifier_key); "
                    "repeatable, or AUDITRAIL_WITNESS_LOGS with keys apart by spaces.")
+@click.option("--logs-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              envvar="AUDITRAIL_WITNESS_LOGS_FILE",
+              help="A file of logs' verifier keys, one a line ('#' starts a comment), read "
+                   "again whenever it changes: following one more log is a line added.")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=7380, show_default=True, type=click.IntRange(1, 65535))
-def serve(name: str, state_file: Path, logs: list[VerifierKey], host: str,
-          port: int) -> None:
+def serve(name: str, state_file: Path, logs: list[VerifierKey], logs_file: Path | None,
+          host: str, port: int) -> None:
     """Serve POST /add-checkpoint and GET /<origin hash>/checkpoint (C2SP tlog-witness)."""
     from entrypoints.server import PortTaken
     from entrypoints.witness_server import serve_witness
     configure_logging("INFO")
-    settings = _settings(name, state_file, logs)
+    if not logs and logs_file is None:
+        raise click.UsageError("Name the logs to witness: --log VKEY (repeatable) or "
+                               "--logs-file FILE.")
+    try:
+        followed = WitnessLogs(logs, logs_file.resolve() if logs_file else None)
+    except UnreadableLogsFile as exc:
+        raise click.BadParameter(str(exc), param_hint="--logs-file") from None
+    settings = _settings(name, state_file, followed)
     state_file.parent.mkdir(parents=True, exist_ok=True)
     container = _container(settings)
     container.ledger()  # the table, before the worker opens it
     log.info("witness %s cosigns for %s", container.witness().verifier_key,
-             ", ".join(sorted({key.name for key in logs})))
+             ", ".join(sorted(followed)) or "no log yet")
     try:
         serve_witness(settings, host, port, "info")
     except PortTaken as exc:
@@ -117,7 +131,7 @@ def serve(name: str, state_file: Path, logs: list[VerifierKey], host: str,
 def verifier_key(name: str, state_file: Path) -> None:
     """Print the witness's verifier key (type 0x04), for monitors and readers to trust."""
     state_file.parent.mkdir(parents=True, exist_ok=True)
-    settings = _settings(name, state_file, [])
+    settings = _settings(name, state_file, {})
     click.echo(_container(settings).witness().verifier_key)
 
 

@@ -51,7 +51,7 @@ class RunningWitness:
                          "/checkpoint")
 
 
-def run_witness(folder: Path, *logs: str) -> RunningWitness:
+def run_witness(folder: Path, *logs: str, logs_file: Path | None = None) -> RunningWitness:
     env = environment(witness_name=NAME)
     state = folder / "witness.sqlite3"
     assert AUDITRAIL, "the auditrail console script is not installed"
@@ -61,6 +61,8 @@ def run_witness(folder: Path, *logs: str) -> RunningWitness:
     args = ["witness", "serve", "--state", str(state), "--port", str(port)]
     for key in logs:
         args += ["--log", key]
+    if logs_file is not None:
+        args += ["--logs-file", str(logs_file)]
     log = folder / "witness.log"
     process = start(*args, env=env, log=log)
     url = f"http://127.0.0.1:{port}"
@@ -290,6 +292,14 @@ def test_the_witness_commands_name_what_is_wrong(tmp_path: Path) -> None:
     bad_log = runner.invoke(main, ["witness", "serve", "--name", NAME, "--state", state,
                                    "--log", "not+a+key"])
     assert bad_log.exit_code == 2 and "not+a+key" in bad_log.output
+    no_log = runner.invoke(main, ["witness", "serve", "--name", NAME, "--state", state],
+                           env={"AUDITRAIL_WITNESS_LOGS": ""})
+    assert no_log.exit_code == 2 and "--logs-file FILE" in no_log.output
+    listed = tmp_path / "logs"
+    listed.write_text("# one log\nauditrail.localhost/ws_1+00000000+AAAA\n")
+    bad_file = runner.invoke(main, ["witness", "serve", "--name", NAME, "--state", state,
+                                    "--logs-file", str(listed)])
+    assert bad_file.exit_code == 2 and "line 2" in bad_file.output
     bad_key = runner.invoke(main, ["witness", "verifier-key", "--name", NAME, "--state",
                                    state], env={"AUDITRAIL_WITNESS_KEY": "c2hvcnQ="})
     assert bad_key.exit_code == 1 and "AUDITRAIL_WITNESS_KEY is unusable" in bad_key.output
@@ -339,9 +349,39 @@ def test_the_documented_witness_alerts_parse_and_name_metrics_it_exports(
     rules = yaml.safe_load(block)["rules"]
     witness = WitnessContainer(name=NAME, key="", key_file=str(tmp_path / "witness.key"),
                                database_url=f"sqlite:///{tmp_path / 'w.sqlite3'}",
-                               logs=[]).witness()
+                               logs={}).witness()
     scraped = create_witness_app(witness).test_client().get("/metrics")
     assert scraped.status_code == 200 and scraped.mimetype == "text/plain"
     exported = set(re.findall(r"^# TYPE (\w+) ", scraped.get_data(as_text=True), re.M))
     read = series_read(rules, "AuditrailWitness")
     assert read and read <= exported, read - exported
+
+
+def test_a_logs_file_is_read_again_when_it_changes(stack: Stack, tmp_path: Path) -> None:
+    """Following one more log is a line added to the file, not a restart; a line that is
+    not a key leaves the witness following what it did."""
+    first, second = (stack.new_workspace()[1] for _ in range(2))
+    notes = {}
+    for key in (first, second):
+        ingest(stack, key, 3)
+        notes[key] = signed(stack, key, 3)
+    keys = {key: log_key(stack, key)["verifier_key"] for key in (first, second)}
+    listed = tmp_path / "logs"
+    listed.write_text(f"# the logs this witness follows\n{keys[first]}\n")
+    witness = run_witness(tmp_path, logs_file=listed)
+
+    def submit(key: str) -> int:
+        return httpx.post(f"{witness.url}/add-checkpoint", content=add_checkpoint_body(
+            0, [], notes[key]).encode()).status_code
+
+    try:
+        assert submit(first) == 200
+        assert submit(second) == 404  # not followed (yet)
+        listed.write_text(listed.read_text() + f"{keys[second]}\n")
+        assert submit(second) == 200
+        listed.write_text(listed.read_text() + "not a key\n")
+        assert submit(second) == 409  # still followed: it holds size 3 now
+        assert "not reloading the logs to follow" in witness.log.read_text()
+        assert "line 4" in witness.log.read_text()
+    finally:
+        stop(witness.process)
