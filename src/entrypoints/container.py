@@ -81,6 +81,7 @@ from application.use_cases.log_witnesses import (
     GetLogWitness,
     ListLogWitnesses,
     RemoveLogWitness,
+    RetryLogWitness,
     SubmitToWitness,
     WakeWitnesses,
     WitnessHealth,
@@ -387,6 +388,8 @@ class Container(containers.DeclarativeContainer):
     get_log_witness = providers.Factory(GetLogWitness, uow_factory=uow.provider)
     list_log_witnesses = providers.Factory(ListLogWitnesses, uow_factory=uow.provider)
     remove_log_witness = providers.Factory(RemoveLogWitness, uow_factory=uow.provider)
+    retry_log_witness = providers.Factory(RetryLogWitness, uow_factory=uow.provider,
+                                          queue=job_queue)
     cosigned_checkpoint = providers.Factory(CosignedCheckpoint, uow_factory=uow.provider)
     witness_health = providers.Factory(WitnessHealth, uow_factory=uow.provider)
     wake_witnesses = providers.Factory(WakeWitnesses, uow_factory=uow.provider, clock=clock,

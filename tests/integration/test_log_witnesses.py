@@ -171,12 +171,20 @@ def test_witnesses_are_validated_scoped_and_removed(stack: Stack) -> None:
     assert stack.client.get("/api/v1/log/cosigned-checkpoint?witnesses=0",
                             headers=bearer(reader)).status_code == 400
     witness_id = created.json["id"]
+    assert stack.client.post(f"/api/v1/log/witnesses/{witness_id}/retry",
+                             headers=bearer(reader)).status_code == 403
+    retried = stack.client.post(f"/api/v1/log/witnesses/{witness_id}/retry",
+                                headers=bearer(key))
+    assert retried.status_code == 200 and retried.json["id"] == witness_id
+    assert retried.json["next_attempt_at"] is None
     assert stack.client.delete(f"/api/v1/log/witnesses/{witness_id}",
                                headers=bearer(reader)).status_code == 403
     assert stack.client.delete(f"/api/v1/log/witnesses/{witness_id}",
                                headers=bearer(key)).status_code == 204
     assert stack.client.get(f"/api/v1/log/witnesses/{witness_id}",
                             headers=bearer(key)).status_code == 404
+    assert stack.client.post(f"/api/v1/log/witnesses/{witness_id}/retry",
+                             headers=bearer(key)).status_code == 404
 
 
 def _cosigner_key_tail() -> str:

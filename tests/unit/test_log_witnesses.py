@@ -19,6 +19,7 @@ from application.use_cases.log_witnesses import (
     CosignedCheckpoint,
     GetLogWitness,
     RemoveLogWitness,
+    RetryLogWitness,
     SubmitToWitness,
     WakeWitnesses,
     WitnessHealth,
@@ -186,13 +187,19 @@ def test_an_unreachable_witness_fails_then_recovers(setup: Setup) -> None:
     witness_id, _ = setup.witness("witness.example/a", WITNESS_A, "https://a.example")
     setup.grow(2)
     setup.channel.down.add("https://a.example")
-    for _ in range(5):
+    for attempt in range(5):
         assert setup.submit.execute(witness_id) == UNREACHABLE
-        setup.world.clock.advance(minutes=11)  # past any backoff
+        if attempt < 4:
+            setup.world.clock.advance(minutes=11)  # past any backoff
     failing = setup.state(witness_id)
     assert failing.status == FAILING and failing.sending.failures == 5
     assert failing.sending.last_error == "Connection failed (ConnectError)."
     setup.channel.down.clear()
+    assert setup.submit.execute(witness_id) is None  # waiting out its backoff
+    retried = RetryLogWitness(setup.world.uow, setup.world.queue).execute(
+        setup.workspace_id, witness_id)
+    assert retried.sending.next_attempt_at is None
+    assert setup.world.queue.deliveries[-1] == (witness_id, True)
     assert setup.submit.execute(witness_id) == COSIGNED
     recovered = setup.state(witness_id)
     assert (recovered.status, recovered.sending.failures) == (OK, 0)

@@ -118,6 +118,27 @@ class ListLogWitnesses:
                          order, limit, cursor, _position)
 
 
+class RetryLogWitness:
+    """After whoever runs the witness fixed it (started it, added the log's key, forgot a
+    history the log's operator explained): submit now, not at the end of a backoff of up
+    to ten minutes. A refusal stands until the witness cosigns."""
+
+    def __init__(self, uow_factory: UnitOfWorkFactory, queue: JobQueue) -> None:
+        self._uow_factory = uow_factory
+        self._queue = queue
+
+    def execute(self, workspace_id: str, witness_id: str) -> LogWitness:
+        with self._uow_factory() as uow:
+            witness = uow.log_witnesses.get(workspace_id, witness_id)
+            if witness is None:
+                raise NotFound("witness", witness_id)
+            witness = witness.with_sending(witness.sending.retry_now())
+            uow.log_witnesses.update(witness)
+            uow.commit()
+        self._queue.enqueue_deliveries([witness_id], force=True)
+        return witness
+
+
 class RemoveLogWitness:
     def __init__(self, uow_factory: UnitOfWorkFactory) -> None:
         self._uow_factory = uow_factory

@@ -233,6 +233,9 @@ OPERATIONS: dict[str, Operation] = {
                                     query=PageQuerySchema, tags=("transparency log",)),
     "api.get_witness": Operation("One of the log's witnesses", {200: out.LogWitnessOutSchema},
                                  EVENTS_READ, tags=("transparency log",)),
+    "api.retry_witness": Operation(
+        "Submit to a witness now, not at the end of its backoff (once whoever runs it fixed "
+        "it)", {200: out.LogWitnessOutSchema}, ADMIN, tags=("transparency log",)),
     "api.remove_witness": Operation("Remove a witness, with the cosignatures it gave",
                                     {204: None}, ADMIN, tags=("transparency log",)),
     "api.cosigned_checkpoint": Operation(

@@ -14,6 +14,7 @@ from application.use_cases.log_witnesses import (
     GetLogWitness,
     ListLogWitnesses,
     RemoveLogWitness,
+    RetryLogWitness,
 )
 from domain.log_witnesses import LogWitness
 from domain.scopes import ADMIN, EVENTS_READ
@@ -79,6 +80,14 @@ def remove_witness(witness_id: str,
                    remove: RemoveLogWitness = Provide[Container.remove_log_witness]) -> Any:
     remove.execute(principal().workspace_id, witness_id)
     return no_content()
+
+
+@api.post("/log/witnesses/<id:witness_id>/retry")
+@requires(ADMIN)
+@inject
+def retry_witness(witness_id: str,
+                  retry: RetryLogWitness = Provide[Container.retry_log_witness]) -> Any:
+    return jsonify(witness_document(retry.execute(principal().workspace_id, witness_id)))
 
 
 @api.get("/log/cosigned-checkpoint")
