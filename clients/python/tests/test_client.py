@@ -368,6 +368,7 @@ def test_the_log_gets_its_witness_to_cosign_and_proofs_carry_it(
 
     [listed] = list(client.log.witnesses())
     assert (listed.id, listed.status) == (added.id, "ok") and listed.cosigned_size >= 4
+    assert client.log.retry_witness(added.id).raw["next_attempt_at"] is None
     client.log.remove_witness(added.id)
     assert list(client.log.witnesses()) == []
     with pytest.raises(Conflict) as none:  # no witness to wait for: at once

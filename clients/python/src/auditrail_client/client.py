@@ -454,6 +454,12 @@ class Log(_Resource):
         return LogWitness.from_json(self._t.json(
             "POST", "/api/v1/log/witnesses", json={"url": url, "verifier_key": verifier_key}))
 
+    def retry_witness(self, witness_id: str) -> LogWitness:
+        """(scope ``admin``) Submit to the witness now rather than at the end of its
+        backoff, once whoever runs it fixed it."""
+        return LogWitness.from_json(self._t.json(
+            "POST", f"/api/v1/log/witnesses/{witness_id}/retry"))
+
     def remove_witness(self, witness_id: str) -> None:
         self._t.request("DELETE", f"/api/v1/log/witnesses/{witness_id}")
 
