@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from domain.cosignatures import parse_cosigner_key
+from domain.signed_notes import InvalidNote
 from entrypoints.container import build_container
 from entrypoints.settings import Settings
 
@@ -61,8 +63,14 @@ def _seen_notes(names: tuple[str, ...]) -> list[str]:
                    "verifier key and URL (e.g. one run with `auditrail witness serve`): it "
                    "cosigns only checkpoints that extend the last one it cosigned for "
                    "anyone. Repeatable.")
+@click.option("--cosigned-by", "cosigned_by", multiple=True, metavar="WKEY",
+              help="The cosigner key of a witness the log submits to itself, which you "
+                   "trust: the checkpoint the log's witnesses cosigned must carry its "
+                   "valid cosignature and be in the history this monitor is served. "
+                   "Repeatable.")
 def monitor(url: str, api_key: str, state_file: Path, verifier_key: str | None,
-            seen_files: tuple[str, ...], witnesses: tuple[tuple[str, str], ...]) -> None:
+            seen_files: tuple[str, ...], witnesses: tuple[tuple[str, str], ...],
+            cosigned_by: tuple[str, ...]) -> None:
     """Fetch the latest checkpoint, check its signature with the pinned key, demand a
     consistency proof from the checkpoint kept last time (and from each one --seen), and
     keep the new one. Exit 0 when the log only grew; exit 1, loudly, on any inconsistency
@@ -82,9 +90,13 @@ def monitor(url: str, api_key: str, state_file: Path, verifier_key: str | None,
     except MonitorFailed as exc:
         raise click.BadParameter(str(exc), param_hint="--witness") from None
     try:
+        cosigners = [parse_cosigner_key(key) for key in cosigned_by]
+    except InvalidNote as exc:
+        raise click.BadParameter(str(exc), param_hint="--cosigned-by") from None
+    try:
         click.echo(run_monitor(url, api_key, state_file, verifier_key,
                                build_container(Settings()).signature_checker().verify,
-                               seen, targets))
+                               seen, targets, cosigners))
     except WitnessesUnavailable as exc:
         click.echo(exc.checked)
         for problem in exc.problems:

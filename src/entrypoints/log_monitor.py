@@ -44,6 +44,7 @@ from domain.signed_notes import verifier_key as verifier_key_of
 from domain.witnessing import MAX_PROOF_LINES, add_checkpoint_body
 
 SEEN = "seen elsewhere"
+COSIGNED = "cosigned by the log's witnesses"
 _RATE_LIMITED_TRIES = 20
 _WITNESS_AHEAD_TRIES = 3
 
@@ -97,14 +98,18 @@ class _WitnessAhead(Exception):
 
 def run_monitor(url: str, api_key: str, state_file: Path, verifier_key: str | None,
                 verify: SignatureCheck, seen: Collection[str] = (),
-                witnesses: Sequence[WitnessTarget] = ()) -> str:
+                witnesses: Sequence[WitnessTarget] = (),
+                cosigners: Sequence[VerifierKey] = ()) -> str:
     """Check the log once; return the line to print. ``seen`` are signed notes gathered
     elsewhere (``seen_checkpoints``): each must be in the history the log serves now. The
-    checkpoint, once checked, is submitted to each of ``witnesses`` for its cosignature."""
+    checkpoint, once checked, is submitted to each of ``witnesses`` for its cosignature.
+    With ``cosigners``, the checkpoint the log's own witnesses cosigned (``GET
+    /log/cosigned-checkpoint``) must carry a valid cosignature of each and be in the
+    history this monitor is served."""
     for attempt in range(1, _WITNESS_AHEAD_TRIES + 1):
         try:
             return _run_once(url, api_key, state_file, verifier_key, verify, seen,
-                             witnesses)
+                             witnesses, cosigners)
         except _WitnessAhead as ahead:
             if attempt == _WITNESS_AHEAD_TRIES:
                 raise MonitorFailed(
@@ -117,7 +122,7 @@ def run_monitor(url: str, api_key: str, state_file: Path, verifier_key: str | No
 
 def _run_once(url: str, api_key: str, state_file: Path, verifier_key: str | None,
               verify: SignatureCheck, seen: Collection[str],
-              witnesses: Sequence[WitnessTarget]) -> str:
+              witnesses: Sequence[WitnessTarget], cosigners: Sequence[VerifierKey]) -> str:
     state = _read_state(state_file)
     pinned = state.get("verifier_key")
     retired = state.get("rotated_from") or []
@@ -144,6 +149,9 @@ def _run_once(url: str, api_key: str, state_file: Path, verifier_key: str | None
         proved = _SeenProved(state.get("seen_proved"))
         elsewhere = _seen_in_history(client, seen, signers, key.name, size, root, verify,
                                      proved)
+        problems: list[str] = []
+        vouched = _cosigned_in_history(client, signers, cosigners, verify, key.name, size,
+                                       root, problems)
         known = state.get("witnessed") if isinstance(state.get("witnessed"), dict) else {}
         cosigned = _Cosigning(client, note, size, signers, verify, known)
         for witness in witnesses:
@@ -158,10 +166,42 @@ def _run_once(url: str, api_key: str, state_file: Path, verifier_key: str | None
     grown = "" if before is None else f", consistent with size {before}"
     rotated = "" if successor is None else \
         f"; the log's key was rotated: now pinned {key_text}"
-    said = f"ok: {key.name} at size {size}{grown}{elsewhere}{cosigned.summary()}{rotated}"
-    if cosigned.problems:
-        raise WitnessesUnavailable(said, cosigned.problems)
+    said = (f"ok: {key.name} at size {size}{grown}{elsewhere}{vouched}{cosigned.summary()}"
+            f"{rotated}")
+    if problems or cosigned.problems:
+        raise WitnessesUnavailable(said, [*problems, *cosigned.problems])
     return said
+
+
+def _cosigned_in_history(client: httpx.Client, signers: list[VerifierKey],
+                         cosigners: Sequence[VerifierKey], verify: SignatureCheck,
+                         origin: str, size: int, root: bytes, problems: list[str]) -> str:
+    """The checkpoint the log's witnesses cosigned, checked with the keys of those this
+    monitor trusts, must be in the history this monitor is served: a log showing its
+    witnesses one history and this reader another is caught here, by either side's
+    signatures. A log without such a checkpoint (no witness, not cosigned yet) is a
+    problem to report, not evidence of anything."""
+    if not cosigners:
+        return ""
+    try:
+        note = _get(client, "/api/v1/log/cosigned-checkpoint").text
+    except LogUnreachable as exc:
+        problems.append(f"the log's cosigned checkpoint: {exc}")
+        return ""
+    checkpoint = _signed_checkpoint(note, signers, verify)
+    if checkpoint is None or checkpoint.origin != origin:
+        problems.append("the log's cosigned checkpoint is not a checkpoint its key signed")
+        return ""
+    parsed = parse_note(note)
+    missing = [key.name for key in cosigners if cosigned_at(parsed, key, verify) is None]
+    if missing:
+        problems.append(f"the log's cosigned checkpoint of size {checkpoint.tree_size} "
+                        f"carries no valid cosignature by {', '.join(missing)}")
+        return ""
+    _consistent(client, checkpoint.tree_size, checkpoint.root_hash, size, root, COSIGNED)
+    names = ", ".join(key.name for key in cosigners)
+    return f"; the checkpoint its witnesses cosigned (size {checkpoint.tree_size}, by " \
+           f"{names}) is in its history"
 
 
 class _Cosigning:
@@ -417,7 +457,8 @@ def _consistent(client: httpx.Client, old: int, old_root: bytes, new: int,
                 new_root: bytes, source: str) -> None:
     """That the tree of size ``new`` extends the checkpoint of size ``old`` (``source``
     says where that one came from), by the log's RFC 9162 consistency proof."""
-    split = ", or it shows other readers another history" if source == SEEN else ""
+    split = ", or it shows other readers another history" if source in (SEEN, COSIGNED) \
+        else ""
     if new < old:
         raise MonitorFailed(f"the log shrank: size {new}, where {old} was signed before "
                             f"({source}){split}")

@@ -25,6 +25,7 @@ from domain.signed_notes import (
     parse_verifier_key,
     signature_by,
 )
+from entrypoints import log_monitor
 from tests.integration.processes import environment, start_servers, start_workers, stop, wait_for
 from tests.integration.stacks import Stack, bearer, production_stack
 from tests.integration.test_transparency_log import (
@@ -34,7 +35,13 @@ from tests.integration.test_transparency_log import (
     rewrite_history,
     signed,
 )
-from tests.integration.test_witness import CHECK, NAME, RunningWitness, run_witness
+from tests.integration.test_witness import (  # noqa: F401 (patched_log: a fixture)
+    CHECK,
+    NAME,
+    RunningWitness,
+    patched_log,
+    run_witness,
+)
 
 
 @pytest.fixture(params=["embedded", "production"])
@@ -283,3 +290,61 @@ def test_go_opens_the_cosigned_checkpoint_the_log_serves(
         "note": note.decode()}), capture_output=True, text=True)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert checked.stdout == f"ok verified by {info['origin']} and {NAME}\n"
+
+
+@pytest.mark.usefixtures("patched_log")
+def test_a_monitor_trusting_the_logs_witness_catches_a_history_shown_to_it_alone(
+        stack: Stack, witness_of: Callable[[str], RunningWitness], tmp_path: Path) -> None:
+    """`auditrail log monitor --cosigned-by`: the checkpoint the log's witness cosigned must
+    be in the history the monitor is served. A log holding its key shows the witness its
+    history and a new auditor a rewritten one: the auditor's first run alarms."""
+    workspace_id, key = stack.new_workspace()
+    info = log_key(stack, key)
+    witness = witness_of(info["verifier_key"])
+    added = add(stack, key, witness)
+    cosigner = parse_cosigner_key(witness.key)
+    ingest(stack, key, 5)
+    signed(stack, key, 5)
+    assert submitted_until(stack, lambda: state(stack, key, added["id"])["cosigned_size"] == 5)
+    said = log_monitor.run_monitor("http://log", key, tmp_path / "first.json",
+                                   info["verifier_key"], CHECK, cosigners=[cosigner])
+    assert said.endswith(f"the checkpoint its witnesses cosigned (size 5, by {NAME}) is in "
+                         "its history")
+
+    [kept] = stack.sql("SELECT note, root_hash, created_at FROM checkpoints WHERE "
+                       "workspace_id = :w AND tree_size = 5", w=workspace_id)
+    rewrite_history(stack, workspace_id, key, 6)  # re-signed, grown to 6
+    stack.sql("INSERT INTO checkpoints (workspace_id, tree_size, root_hash, note, created_at)"
+              " VALUES (:w, 5, :r, :n, :c)", w=workspace_id, r=kept[1], n=kept[0], c=kept[2])
+    with pytest.raises(log_monitor.MonitorFailed, match=r"does not extend the one of size 5 "
+                       r"cosigned by the log's witnesses: its history was rewritten, or it "
+                       r"shows other readers another history"):
+        log_monitor.run_monitor("http://log", key, tmp_path / "late.json",
+                                info["verifier_key"], CHECK, cosigners=[cosigner])
+    assert not (tmp_path / "late.json").exists()  # nothing kept of that run
+
+    other = parse_cosigner_key(_cosigner_key_of("witness.test/other"))
+    with pytest.raises(log_monitor.WitnessesUnavailable) as missing:
+        log_monitor.run_monitor("http://log", key, tmp_path / "other.json",
+                                info["verifier_key"], CHECK, cosigners=[other])
+    assert missing.value.problems == [
+        "the log's cosigned checkpoint of size 5 carries no valid cosignature by "
+        "witness.test/other"]
+
+
+def _cosigner_key_of(name: str) -> str:
+    from domain.cosignatures import cosigner_key
+    return cosigner_key(name, bytes(range(32)))
+
+
+def test_the_monitor_refuses_a_cosigned_by_that_is_not_a_cosigner_key(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from domain.signed_notes import verifier_key
+    from entrypoints.cli import main
+    log_vkey = verifier_key("auditrail.localhost/ws_1", bytes(range(32)))  # type 0x01
+    refused = CliRunner().invoke(main, ["log", "monitor", "--url", "http://log", "--key",
+                                        "k", "--state", str(tmp_path / "s.json"),
+                                        "--cosigned-by", log_vkey])
+    assert refused.exit_code == 2 and "--cosigned-by" in refused.output
+    assert "type 0x04" in refused.output
