@@ -8,12 +8,13 @@ checked in constant memory.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from domain.cosignatures import cosigned_at
 from domain.errors import DomainError
-from domain.merkle import CompactRange, verify_inclusion
+from domain.merkle import CompactRange, verify_consistency, verify_inclusion
 from domain.signed_notes import (
     Checkpoint,
     InvalidNote,
@@ -119,6 +120,42 @@ class EvidenceCheck:
         elif self.proofs is not None and len(self.proofs) != self.rows:
             raise EvidenceFailed(f"the evidence proves {len(self.proofs)} events, the file "
                                  f"holds {self.rows}")
+
+
+def cosigned_extension(evidence: Mapping[str, Any], checkpoint: Checkpoint,
+                       signer: VerifierKey, cosigners: Sequence[VerifierKey],
+                       verify: SignatureCheck) -> Checkpoint:
+    """The checkpoint the log's witnesses cosigned, which the evidence carries: signed by
+    the key that signed the export's checkpoint, cosigned by every one of ``cosigners``
+    and proved to extend the export's checkpoint. An auditor who trusts those witnesses
+    then knows the export is in the history they were shown, not in one shown to this
+    auditor alone."""
+    cosigned = evidence.get("cosigned")
+    if not isinstance(cosigned, Mapping):
+        raise EvidenceFailed("it carries no checkpoint cosigned by the log's witnesses (they "
+                             "had cosigned none covering the export when it was fetched: "
+                             "fetch it again)")
+    try:
+        note = parse_note(_text(cosigned, "checkpoint"))
+        signature = signature_by(note, signer)
+        later = parse_checkpoint(note.text)
+        proof = _hashes(cosigned.get("consistency"))
+    except (InvalidNote, EvidenceFailed) as exc:
+        raise EvidenceFailed(f"the cosigned checkpoint: {exc}") from None
+    if later.origin != checkpoint.origin or not verify(
+            signer.public_key, note.text.encode("utf-8"), signature):
+        raise EvidenceFailed("the cosigned checkpoint is not signed by the key that signed "
+                             "the export's")
+    missing = [key.name for key in cosigners if cosigned_at(note, key, verify) is None]
+    if missing:
+        raise EvidenceFailed(f"the checkpoint of size {later.tree_size} carries no valid "
+                             f"cosignature by {', '.join(missing)}")
+    if later.tree_size < checkpoint.tree_size or not verify_consistency(
+            checkpoint.tree_size, later.tree_size, checkpoint.root_hash, later.root_hash,
+            proof):
+        raise EvidenceFailed(f"the cosigned checkpoint of size {later.tree_size} does not "
+                             f"extend the export's, of size {checkpoint.tree_size}")
+    return later
 
 
 def _signer(note: Note, pinned: VerifierKey, rotations: Any,

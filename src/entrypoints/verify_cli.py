@@ -15,10 +15,11 @@ from typing import Any, NoReturn
 import click
 
 from domain.canonical_json import canonical_json
-from domain.evidence import EvidenceCheck, EvidenceFailed
+from domain.cosignatures import parse_cosigner_key
+from domain.evidence import EvidenceCheck, EvidenceFailed, cosigned_extension
 from domain.hash_chain import ChainHead, document_core
 from domain.merkle import leaf_hash
-from domain.signed_notes import InvalidNote, parse_verifier_key
+from domain.signed_notes import Checkpoint, InvalidNote, VerifierKey, parse_verifier_key
 from domain.signed_notes import verifier_key as verifier_key_text
 from domain.verification import (
     GENESIS,
@@ -50,16 +51,26 @@ from entrypoints.settings import Settings
 @click.option("--verifier-key", "verifier_key",
               help="The log's verifier key, as you pinned it (GET /log/key once, kept "
                    "safe): needed with --evidence.")
+@click.option("--cosigned-by", "cosigned_by", multiple=True, metavar="WKEY",
+              callback=lambda _ctx, _param, values: _cosigners(values),
+              help="The cosigner key of a witness of the log you trust (with --evidence): "
+                   "the evidence's checkpoint cosigned by the log's witnesses must carry "
+                   "its valid cosignature and extend the export's. Repeatable.")
 def verify(file: Path, partial: bool, checkpoints: tuple[ChainHead, ...],
-           evidence: Path | None, verifier_key: str | None) -> None:
+           evidence: Path | None, verifier_key: str | None,
+           cosigned_by: tuple[VerifierKey, ...]) -> None:
     """Verify the hash chain of an NDJSON export offline (exit 0 when valid); with
-    --evidence and --verifier-key, also that it is in the log the key signed.
+    --evidence and --verifier-key, also that it is in the log the key signed; with
+    --cosigned-by, also that it is in the history the log's witnesses cosigned.
 
     FILE may be gzip-compressed (an export made with "gzip": true), or - for standard input.
     """
+    if cosigned_by and evidence is None:
+        raise click.UsageError("--cosigned-by goes with --evidence")
     check = _evidence(file, evidence, verifier_key)
     partial = partial or (check is not None and check.frontier is None)
     seen: dict[int, Any] = {}
+    cosigned = None
     documents = _noting(ndjson_file.documents(file), {c.sequence for c in checkpoints},
                         seen)
     try:
@@ -71,6 +82,7 @@ def verify(file: Path, partial: bool, checkpoints: tuple[ChainHead, ...],
             report = _verify_whole(stream, GENESIS if _at_genesis(first) else None, check)
         if check is not None and report.valid:
             check.finish()
+            cosigned = _cosigned(evidence, check, cosigned_by)
     except ndjson_file.UnreadableFile as exc:
         _invalid(str(exc))
     except EvidenceFailed as exc:
@@ -89,6 +101,9 @@ def verify(file: Path, partial: bool, checkpoints: tuple[ChainHead, ...],
             else "each is included in"
         click.echo(f"evidence: {check.rows} rows are in the log {check.checkpoint.origin}, "
                    f"{proved} its signed tree of size {check.checkpoint.tree_size}")
+        if cosigned is not None:
+            click.echo(f"cosigned: {', '.join(key.name for key in cosigned_by)} cosigned "
+                       f"the log's tree of size {cosigned.tree_size}, which extends it")
         signer = check.signed_by
         if signer is not None and signer != parse_verifier_key(verifier_key or ""):
             click.echo(f"the verifier key given has since been replaced: its rotation "
@@ -123,6 +138,23 @@ def _evidence(file: Path, evidence: Path | None,
         _invalid("evidence: the file is not the one the evidence describes (its sha256 "
                  "differs)")
     return check
+
+
+def _cosigners(values: tuple[str, ...]) -> tuple[VerifierKey, ...]:
+    try:
+        return tuple(parse_cosigner_key(value) for value in values)
+    except InvalidNote as exc:
+        raise click.BadParameter(str(exc), param_hint="--cosigned-by") from None
+
+
+def _cosigned(evidence: Path | None, check: EvidenceCheck,
+              cosigners: tuple[VerifierKey, ...]) -> Checkpoint | None:
+    """The evidence's cosigned checkpoint, once it holds (``EvidenceFailed`` otherwise)."""
+    if not cosigners or evidence is None or check.signed_by is None:
+        return None
+    return cosigned_extension(json.loads(evidence.read_text()), check.checkpoint,
+                              check.signed_by, cosigners,
+                              build_container(Settings()).signature_checker().verify)
 
 
 def _sha256(file: Path) -> str:

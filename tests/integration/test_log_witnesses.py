@@ -6,6 +6,7 @@ does the submitting."""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import subprocess
@@ -348,3 +349,64 @@ def test_the_monitor_refuses_a_cosigned_by_that_is_not_a_cosigner_key(tmp_path: 
                                         "--cosigned-by", log_vkey])
     assert refused.exit_code == 2 and "--cosigned-by" in refused.output
     assert "type 0x04" in refused.output
+
+
+def test_an_export_is_proved_offline_in_the_history_its_witness_cosigned(
+        stack: Stack, witness_of: Callable[[str], RunningWitness], tmp_path: Path) -> None:
+    """The evidence carries the checkpoint the log's witnesses cosigned and the proof that
+    it extends the export's: `auditrail verify --cosigned-by` checks both, offline."""
+    _, key = stack.new_workspace()
+    info = log_key(stack, key)
+    witness = witness_of(info["verifier_key"])
+    added = add(stack, key, witness)
+    ingest(stack, key, 5)
+    export = stack.client.post("/api/v1/exports", headers=bearer(key),
+                               json={"format": "ndjson"}).json
+    stack.drain()
+    ingest(stack, key, 6)
+    signed(stack, key, 11)
+    assert submitted_until(stack, lambda: state(stack, key, added["id"])["cosigned_size"]
+                           == 11)
+    evidence = export_file_and_evidence(stack, key, export["id"], tmp_path / "all.ndjson")
+    assert evidence["last_sequence"] == 5
+    cosigned = evidence["cosigned"]
+    assert parse_checkpoint(parse_note(cosigned["checkpoint"]).text).tree_size == 11
+    assert cosigned["consistency"]
+
+    def offline(evidence: dict[str, Any], *cosigners: str) -> Any:
+        from click.testing import CliRunner
+
+        from entrypoints.cli import main
+        (tmp_path / "evidence.json").write_text(json.dumps(evidence))
+        args = ["verify", str(tmp_path / "all.ndjson"), "--evidence",
+                str(tmp_path / "evidence.json"), "--verifier-key", info["verifier_key"]]
+        for cosigner in cosigners:
+            args += ["--cosigned-by", cosigner]
+        return CliRunner().invoke(main, args)
+
+    proved = offline(evidence, witness.key)
+    assert proved.exit_code == 0, proved.output
+    assert f"cosigned: {NAME} cosigned the log's tree of size 11, which extends it" in \
+        proved.output
+    bent = [*cosigned["consistency"]]
+    bent[0] = base64.b64encode(bytes(32)).decode()
+    broken = offline({**evidence, "cosigned": {**cosigned, "consistency": bent}}, witness.key)
+    assert broken.exit_code == 1 and "does not extend the export's, of size 5" in \
+        broken.output
+    stranger = offline(evidence, _cosigner_key_of("witness.test/other"))
+    assert stranger.exit_code == 1 and "no valid cosignature by witness.test/other" in \
+        stranger.output
+    # as evidence fetched before the witnesses cosigned what the export holds reads
+    early = offline({k: v for k, v in evidence.items() if k != "cosigned"}, witness.key)
+    assert early.exit_code == 1 and "fetch it again" in early.output
+    assert offline(evidence).exit_code == 0  # without --cosigned-by, as before
+
+
+def export_file_and_evidence(stack: Stack, key: str, export_id: str,
+                             path: Path) -> dict[str, Any]:
+    from urllib.parse import urlsplit
+    location = stack.client.get(f"/api/v1/exports/{export_id}/download",
+                                headers=bearer(key)).headers["Location"]
+    parts = urlsplit(location)
+    path.write_bytes(stack.client.get(f"{parts.path}?{parts.query}").data)
+    return stack.client.get(f"/api/v1/exports/{export_id}/evidence", headers=bearer(key)).json

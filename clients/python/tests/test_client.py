@@ -366,6 +366,17 @@ def test_the_log_gets_its_witness_to_cosign_and_proofs_carry_it(
     with pytest.raises(ProofInvalid, match=r"no cosignature by witness\.test/w1"):
         dataclasses.replace(proof, checkpoint=log_only).verify(vkey, event, witnesses=[key])
 
+    export = client.exports.wait(client.exports.create().id)
+    deadline = time.monotonic() + 20
+    while "cosigned" not in (evidence := client.exports.evidence(export.id)):
+        assert time.monotonic() < deadline, "the export's tree was never cosigned"
+        time.sleep(0.3)
+    client.exports.download(export.id, tmp_path / "export.ndjson")
+    proved = verify_export(tmp_path / "export.ndjson", evidence, vkey, witnesses=[key])
+    assert proved.rows == 4 and proved.complete
+    with pytest.raises(ProofInvalid, match="cosigned by 0 of the witnesses given, not 1"):
+        verify_export(tmp_path / "export.ndjson", evidence, vkey, witnesses=[stranger])
+
     [listed] = list(client.log.witnesses())
     assert (listed.id, listed.status) == (added.id, "ok") and listed.cosigned_size >= 4
     assert client.log.retry_witness(added.id).raw["next_attempt_at"] is None

@@ -7,7 +7,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 from application import tree
-from application.errors import Conflict, InvalidParameter, NotCheckpointed, NotFound
+from application.errors import (
+    Conflict,
+    InvalidParameter,
+    NotCheckpointed,
+    NotCosigned,
+    NotFound,
+)
 from application.log_keys import LogKey
 from application.pages import Page, page_of
 from application.ports.unit_of_work import UnitOfWorkFactory
@@ -162,6 +168,9 @@ class Evidence:
     """Unfiltered: the compact range of the tree before the first row."""
     proofs: Iterator[tuple[str, list[bytes]]] | None
     """Filtered: each row's inclusion path in the checkpoint's tree, read as it is sent."""
+    cosigned: tuple[str, list[bytes]] | None = None
+    """The newest checkpoint every witness of the log cosigned, when it covers the
+    export, and the consistency proof from the export's checkpoint to it."""
 
 
 class ExportEvidence:
@@ -197,7 +206,21 @@ class ExportEvidence:
             proofs = self._proofs(workspace_id, export.filters, first, last)
         return Evidence(export.id, self._log.key(workspace_id), first, last,
                         export.row_count or 0, export.sha256 or "", checkpoint.note,
-                        frontier, proofs)
+                        frontier, proofs, self._cosigned(workspace_id, last))
+
+    def _cosigned(self, workspace_id: str, last: int) -> tuple[str, list[bytes]] | None:
+        """So that an auditor trusting the log's witnesses proves the export against what
+        they cosigned, offline: a history shown to this auditor alone is not theirs."""
+        with self._uow_factory(snapshot=True) as uow:
+            try:
+                cosigned, note = cosigned_checkpoint(uow, workspace_id, None)
+            except NotCosigned:
+                return None
+            if cosigned.tree_size < last:
+                return None  # the witnesses have yet to cosign what the export holds
+            proof = tree.hashes(uow, workspace_id,
+                                consistency_ranges(last, cosigned.tree_size))
+        return note, proof
 
     def _proofs(self, workspace_id: str, filters_document: dict, first: int,
                 last: int) -> Iterator[tuple[str, list[bytes]]]:

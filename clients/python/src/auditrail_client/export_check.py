@@ -15,7 +15,7 @@ import gzip
 import hashlib
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Union
@@ -24,10 +24,12 @@ from auditrail_client.proofs import (
     ProofInvalid,
     SignedCheckpoint,
     check_checkpoint,
+    check_cosigned,
     event_chain_hash,
     event_core,
     event_leaf_hash,
     node_hash,
+    verify_consistency,
     verify_inclusion,
 )
 
@@ -49,12 +51,18 @@ class ExportVerified:
 
 
 def verify_export(path: PathLike, evidence: Mapping[str, Any] | PathLike,
-                  verifier_key: str) -> ExportVerified:
+                  verifier_key: str, *, witnesses: Sequence[str] = (),
+                  quorum: int | None = None) -> ExportVerified:
     """``path``: the export's file (gzip-compressed or not); ``evidence``: what
     ``client.exports.evidence(id)`` returned, or a file holding it; ``verifier_key``: the
     log's key as you pinned it (rotation notes in the evidence are followed from it).
+    With ``witnesses`` (cosigner keys you trust), also that the evidence's checkpoint
+    cosigned by the log's witnesses carries ``quorum`` (all by default) of their
+    cosignatures and extends the export's: the rows are in the history they were shown.
     Raises ``ProofInvalid`` naming the first thing that does not hold."""
     document = _evidence(evidence)
+    if witnesses:
+        _cosigned_extension(document, verifier_key, witnesses, quorum)
     rotations = [note for note in document.get("rotations") or [] if isinstance(note, str)]
     checkpoint = check_checkpoint(_text(document, "checkpoint"), verifier_key, rotations)
     first, last = _number(document, "first_sequence"), _number(document, "last_sequence")
@@ -173,6 +181,24 @@ class _Frontier:
         for left in reversed(self._hashes[:-1]):
             root = node_hash(left, root)
         return root
+
+
+def _cosigned_extension(document: Mapping[str, Any], verifier_key: str,
+                        witnesses: Sequence[str], quorum: int | None) -> None:
+    rotations = [note for note in document.get("rotations") or [] if isinstance(note, str)]
+    cosigned = document.get("cosigned")
+    if not isinstance(cosigned, Mapping):
+        raise ProofInvalid("evidence: it carries no checkpoint cosigned by the log's "
+                           "witnesses (they had cosigned none covering the export when it "
+                           "was fetched: fetch it again)")
+    later = check_cosigned(_text(cosigned, "checkpoint"), verifier_key, witnesses,
+                           quorum=quorum, rotations=rotations)
+    export = check_checkpoint(_text(document, "checkpoint"), verifier_key, rotations)
+    proof = _hashes(cosigned.get("consistency") or [])
+    if proof is None or not verify_consistency(export.tree_size, later.tree_size,
+                                               export.root_hash, later.root_hash, proof):
+        raise ProofInvalid(f"evidence: the cosigned checkpoint of size {later.tree_size} "
+                           f"does not extend the export's, of size {export.tree_size}")
 
 
 def _documents(path: Path) -> Iterator[Mapping[str, Any]]:

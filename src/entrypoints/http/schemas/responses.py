@@ -383,6 +383,15 @@ class EvidenceSchema(Schema):
         "description": "when the log's key replaced others: their rotation notes, which "
                        "lead a verifier key pinned before a rotation to the key that signed "
                        "the checkpoint"})
+    cosigned = fields.Nested(Schema.from_dict({
+        "checkpoint": fields.String(required=True, metadata={
+            "description": "the newest checkpoint every witness of the log cosigned, with "
+                           "their cosignature lines"}),
+        "consistency": fields.List(fields.String(), required=True, metadata={
+            "description": "the consistency proof from checkpoint to it"})},
+        name="CosignedEvidence"), metadata={
+        "description": "when the log has witnesses and they cosigned a checkpoint covering "
+                       "the export"})
 
 
 class LogWitnessOutSchema(Schema):

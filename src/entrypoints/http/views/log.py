@@ -114,6 +114,9 @@ def _evidence_json(evidence: Evidence) -> Iterator[str]:
             "file_sha256": evidence.file_sha256, "checkpoint": evidence.checkpoint}
     if evidence.key.previous:  # for whoever pinned a key the log's key replaced
         head["rotations"] = [old.rotation for old in evidence.key.previous]
+    if evidence.cosigned is not None:  # for whoever trusts the log's witnesses
+        note, proof = evidence.cosigned
+        head["cosigned"] = {"checkpoint": note, "consistency": [b64(h) for h in proof]}
     if evidence.frontier is not None:
         yield json.dumps({**head, "frontier": [b64(h) for h in evidence.frontier]})
         return
