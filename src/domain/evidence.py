@@ -44,6 +44,8 @@ class EvidenceCheck:
     rows: int = 0
     signed_by: VerifierKey | None = None
     """The key whose signature was checked: the one pinned, or one it was rotated to."""
+    cosigned: Any = None
+    """The evidence's ``cosigned``, as it came (``cosigned_extension`` checks it)."""
 
     @classmethod
     def of(cls, evidence: Mapping[str, Any], key: VerifierKey,
@@ -81,7 +83,7 @@ class EvidenceCheck:
         except (InvalidNote, ValueError, TypeError) as exc:
             raise EvidenceFailed(f"the evidence's frontier: {exc}") from None
         return cls(checkpoint, first, last, _number(evidence, "row_count"), frontier, proofs,
-                   signed_by=key)
+                   signed_by=key, cosigned=evidence.get("cosigned"))
 
     def feed(self, document: Mapping[str, Any], leaf: bytes) -> None:
         """One row, in file order, with its leaf hash."""
@@ -122,15 +124,14 @@ class EvidenceCheck:
                                  f"holds {self.rows}")
 
 
-def cosigned_extension(evidence: Mapping[str, Any], checkpoint: Checkpoint,
-                       signer: VerifierKey, cosigners: Sequence[VerifierKey],
+def cosigned_extension(cosigned: Any, checkpoint: Checkpoint, signer: VerifierKey,
+                       cosigners: Sequence[VerifierKey],
                        verify: SignatureCheck) -> Checkpoint:
-    """The checkpoint the log's witnesses cosigned, which the evidence carries: signed by
-    the key that signed the export's checkpoint, cosigned by every one of ``cosigners``
-    and proved to extend the export's checkpoint. An auditor who trusts those witnesses
-    then knows the export is in the history they were shown, not in one shown to this
-    auditor alone."""
-    cosigned = evidence.get("cosigned")
+    """The checkpoint the log's witnesses cosigned, which the evidence carries as
+    ``cosigned``: signed by the key that signed the export's checkpoint, cosigned by every
+    one of ``cosigners`` and proved to extend the export's checkpoint. An auditor who
+    trusts those witnesses then knows the export is in the history they were shown, not
+    in one shown to this auditor alone."""
     if not isinstance(cosigned, Mapping):
         raise EvidenceFailed("it carries no checkpoint cosigned by the log's witnesses (they "
                              "had cosigned none covering the export when it was fetched: "

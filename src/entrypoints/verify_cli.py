@@ -82,7 +82,7 @@ def verify(file: Path, partial: bool, checkpoints: tuple[ChainHead, ...],
             report = _verify_whole(stream, GENESIS if _at_genesis(first) else None, check)
         if check is not None and report.valid:
             check.finish()
-            cosigned = _cosigned(evidence, check, cosigned_by)
+            cosigned = _cosigned(check, cosigned_by)
     except ndjson_file.UnreadableFile as exc:
         _invalid(str(exc))
     except EvidenceFailed as exc:
@@ -147,13 +147,11 @@ def _cosigners(values: tuple[str, ...]) -> tuple[VerifierKey, ...]:
         raise click.BadParameter(str(exc), param_hint="--cosigned-by") from None
 
 
-def _cosigned(evidence: Path | None, check: EvidenceCheck,
-              cosigners: tuple[VerifierKey, ...]) -> Checkpoint | None:
+def _cosigned(check: EvidenceCheck, cosigners: tuple[VerifierKey, ...]) -> Checkpoint | None:
     """The evidence's cosigned checkpoint, once it holds (``EvidenceFailed`` otherwise)."""
-    if not cosigners or evidence is None or check.signed_by is None:
+    if not cosigners or check.signed_by is None:
         return None
-    return cosigned_extension(json.loads(evidence.read_text()), check.checkpoint,
-                              check.signed_by, cosigners,
+    return cosigned_extension(check.cosigned, check.checkpoint, check.signed_by, cosigners,
                               build_container(Settings()).signature_checker().verify)
 
 

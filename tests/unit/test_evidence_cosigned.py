@@ -49,8 +49,8 @@ def evidence(cosigned: str, consistency: list[bytes]) -> dict[str, Any]:
 def check(document: dict[str, Any], *cosigners: Any) -> int:
     log = VerifierKey(ORIGIN, key_id(ORIGIN, LOG.public_key()), LOG.public_key())
     exported = parse_checkpoint(parse_note(note(5)).text)
-    return cosigned_extension(document, exported, log, cosigners or (WITNESS_KEY,),
-                              CHECK.verify).tree_size
+    return cosigned_extension(document.get("cosigned"), exported, log,
+                              cosigners or (WITNESS_KEY,), CHECK.verify).tree_size
 
 
 def test_a_cosigned_checkpoint_extending_the_exports_is_accepted() -> None:
