@@ -1,8 +1,10 @@
 """The log submitting its own checkpoints to witnesses (real ``auditrail witness serve``
 processes over HTTP), on both stacks: each new checkpoint cosigned, the cosigned
-checkpoint served, a rewritten log refused by the witness and shown as such; then on
-production processes (``serve`` and RQ ``worker``s), where the workers' every-second sweep
-does the submitting."""
+checkpoint served (and opened by Go's sumdb/note), a rewritten log refused by the witness
+and shown as such; what readers do with it - a proof in the cosigned tree, a monitor
+demanding it (``--cosigned-by``), an export proved offline against it; and production
+processes (``serve`` and RQ ``worker``s), where the workers' every-second sweep does the
+submitting."""
 
 from __future__ import annotations
 
