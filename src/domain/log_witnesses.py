@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from domain.cosignatures import parse_cosigner_key
 from domain.destinations import checked_url
@@ -102,6 +103,9 @@ def witness_settings(body: Mapping[str, Any], allow_private: bool) -> dict[str, 
     found: dict[str, str] = {}
     try:
         found["url"] = checked_url(body.get("url"), "url", allow_private)
+        if urlsplit(found["url"]).query:
+            errors.append(FieldError("url", "Must not have a ?query: it is the witness's "
+                                     "base URL, checkpoints go to <url>/add-checkpoint."))
     except ValidationFailed as exc:
         errors.extend(exc.errors)
     key = body.get("verifier_key")

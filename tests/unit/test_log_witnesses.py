@@ -264,6 +264,10 @@ def test_adding_checks_the_url_and_the_key(setup: Setup) -> None:
         private.execute(setup.workspace_id, {"url": "http://127.0.0.1:7380",
                                              "verifier_key": log_key})
     assert {e.field for e in caught.value.errors} == {"url", "verifier_key"}
+    with pytest.raises(ValidationFailed, match="invalid") as caught:
+        setup.add.execute(setup.workspace_id, {"url": "https://w.example/?log=1",
+                                               "verifier_key": log_key})
+    assert "base URL" in caught.value.errors[0].message
 
 
 def test_a_witness_is_added_once_and_a_log_has_few(setup: Setup) -> None:
