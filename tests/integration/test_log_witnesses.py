@@ -413,3 +413,16 @@ def export_file_and_evidence(stack: Stack, key: str, export_id: str,
     parts = urlsplit(location)
     path.write_bytes(stack.client.get(f"{parts.path}?{parts.query}").data)
     return stack.client.get(f"/api/v1/exports/{export_id}/evidence", headers=bearer(key)).json
+
+
+def test_the_channel_says_why_a_witness_gave_no_answer() -> None:
+    """The witness channel on the same guard and failure wording as deliveries."""
+    from adapters.webhooks.witness_channel import HttpWitnessChannel
+    from application.ports.witnesses import WitnessUnreachable
+    from tests.integration.processes import free_port
+
+    nowhere = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    with pytest.raises(WitnessUnreachable, match=r"^Connection failed \(ConnectError"):
+        HttpWitnessChannel(True, 2, "test").add_checkpoint(nowhere, "old 0\n\n")
+    with pytest.raises(WitnessUnreachable, match=r"^Refused: .*only public destinations"):
+        HttpWitnessChannel(False, 2, "test").add_checkpoint(nowhere, "old 0\n\n")

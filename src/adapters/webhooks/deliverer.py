@@ -69,12 +69,8 @@ class HttpDeliverer:
             with deadline(self._timeout), self._client.stream(
                     "POST", destination.url, content=body, headers=headers) as response:
                 excerpt = _excerpt(response)
-        except DestinationRefused as exc:
-            return _failed(REFUSED, f"Refused: {exc}; only public destinations are allowed.")
-        except httpx.TimeoutException:
-            return _failed(TIMEOUT, f"No answer within {self._timeout:g} s.")
-        except (httpx.TransportError, httpx.InvalidURL) as exc:
-            return _failed(CONNECTION_ERROR, f"Connection failed ({reason(exc)}).")
+        except UNANSWERED as exc:
+            return _failed(*unanswered(exc, self._timeout))
         status = response.status_code
         if 200 <= status < 300:
             return SendResult(Attempt(True, status), DELIVERED)
@@ -91,17 +87,36 @@ class HttpDeliverer:
         self._client.close()
 
 
-def _excerpt(response: httpx.Response) -> str:
+UNANSWERED = (DestinationRefused, httpx.TimeoutException, httpx.TransportError,
+              httpx.InvalidURL)
+"""What ends an attempt without an answer: ``unanswered`` says which, and how."""
+
+
+def unanswered(exc: Exception, timeout: float) -> tuple[str, str]:
+    """The outcome and message of an attempt that ``exc`` (one of ``UNANSWERED``) ended."""
+    if isinstance(exc, DestinationRefused):
+        return REFUSED, f"Refused: {exc}; only public destinations are allowed."
+    if isinstance(exc, httpx.TimeoutException):
+        return TIMEOUT, f"No answer within {timeout:g} s."
+    return CONNECTION_ERROR, f"Connection failed ({_reason(exc)})."
+
+
+def read_at_most(response: httpx.Response, limit: int) -> bytes:
+    """The answer's first ``limit`` bytes, whatever the other side sends."""
     read = b""
-    for chunk in response.iter_raw(RESPONSE_EXCERPT_BYTES):
+    for chunk in response.iter_raw(limit):
         read += chunk
-        if len(read) >= RESPONSE_EXCERPT_BYTES:
+        if len(read) >= limit:
             break
-    text = read[:RESPONSE_EXCERPT_BYTES].decode("utf-8", "replace")
+    return read[:limit]
+
+
+def _excerpt(response: httpx.Response) -> str:
+    text = read_at_most(response, RESPONSE_EXCERPT_BYTES).decode("utf-8", "replace")
     return " ".join(CONTROL_CHARACTERS.sub(" ", text).split())[:EXCERPT_CHARACTERS]
 
 
-def reason(exc: Exception) -> str:
+def _reason(exc: Exception) -> str:
     """The exception's kind and its first line, without control characters."""
     detail = " ".join(CONTROL_CHARACTERS.sub(" ", str(exc)).split())[:EXCERPT_CHARACTERS]
     return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import httpx
 
-from adapters.webhooks.deliverer import guarded_client, reason
-from adapters.webhooks.guard import DestinationRefused, GuardedBackend, deadline
+from adapters.webhooks.deliverer import UNANSWERED, guarded_client, read_at_most, unanswered
+from adapters.webhooks.guard import GuardedBackend, deadline
 from application.ports.witnesses import WitnessAnswer, WitnessUnreachable
 
 ANSWER_BYTES = 16 * 1024
@@ -27,23 +27,10 @@ class HttpWitnessChannel:
             with deadline(self._timeout), self._client.stream(
                     "POST", url.rstrip("/") + "/add-checkpoint", content=body.encode(),
                     headers={"Content-Type": "text/plain; charset=utf-8"}) as response:
-                read = b""
-                for chunk in response.iter_raw(ANSWER_BYTES):
-                    read += chunk
-                    if len(read) >= ANSWER_BYTES:
-                        break
-        except DestinationRefused as exc:
-            raise WitnessUnreachable(f"Refused: {exc}; only public destinations are "
-                                     f"allowed.") from None
-        except httpx.TimeoutException:
-            raise WitnessUnreachable(f"No answer within {self._timeout:g} s.") from None
-        except (httpx.TransportError, httpx.InvalidURL) as exc:
-            raise WitnessUnreachable(f"Connection failed ({reason(exc)}).") from None
-        return WitnessAnswer(response.status_code,
-                             read[:ANSWER_BYTES].decode("utf-8", "replace"))
+                read = read_at_most(response, ANSWER_BYTES)
+        except UNANSWERED as exc:
+            raise WitnessUnreachable(unanswered(exc, self._timeout)[1]) from None
+        return WitnessAnswer(response.status_code, read.decode("utf-8", "replace"))
 
     def refusal(self, url: str) -> str | None:
         return self._backend.refusal(url)
-
-    def close(self) -> None:
-        self._client.close()
