@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from application.errors import InsufficientScope
+from domain.activity import Actor
 from domain.api_keys import ApiKey
 from domain.event_search import EventFilters, parse_filters
 from domain.viewer_links import ViewerLink, narrowed
@@ -26,6 +27,13 @@ class Principal:
     @property
     def viewer_link_id(self) -> str | None:
         return None if self.viewer is None else self.viewer.id
+
+    def actor(self, ip_address: str | None, user_agent: str | None) -> Actor:
+        """The caller as a record of a change names it: the key, or the viewer link."""
+        if self.viewer is not None:
+            return Actor(self.viewer.id, "viewer_link", self.viewer.title, ip_address,
+                         user_agent)
+        return Actor(self.api_key.id, "api_key", self.api_key.name, ip_address, user_agent)
 
     def require(self, scope: str, viewer: bool = False) -> None:
         """``viewer``: the operation is open to viewer links that grant ``scope``."""

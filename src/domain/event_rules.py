@@ -23,6 +23,9 @@ from domain.timestamps import InvalidTimestamp, parse_timestamp
 
 ACTION_MAX_LENGTH = 128
 ACTION_PATTERN = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
+RESERVED_PREFIX = "auditrail."
+"""Actions Auditrail records itself (domain.activity): refused to clients, so that an event
+under it can only be one Auditrail wrote."""
 IDENTIFIER_MAX_LENGTH = 256
 NAME_MAX_LENGTH = 256
 USER_AGENT_MAX_LENGTH = 1024
@@ -46,12 +49,17 @@ MISSING = "Missing data for required field."
 _LONG_DIGIT_RUN = re.compile(rb"\d{16}")
 
 
-def body_violations(body: Any, received_at: datetime) -> list[FieldError]:
-    """All broken rules of one event body; empty when the body is a valid event."""
+def body_violations(body: Any, received_at: datetime, *,
+                    own: bool = False) -> list[FieldError]:
+    """All broken rules of one event body; empty when the body is a valid event.
+
+    ``own``: the body is one of Auditrail's own records, which alone may use the reserved
+    prefix.
+    """
     if not isinstance(body, dict):
         return [FieldError("", "Must be a JSON object.")]
     errors = list(_shape_violations(body, EVENT_FIELDS, ""))
-    errors += _action_violations(body.get("action"))
+    errors += _action_violations(body.get("action"), own)
     errors += _occurred_at_violations(body.get("occurred_at"), received_at)
     errors += _party_violations(body.get("actor"), "actor", required=True)
     errors += _targets_violations(body.get("targets"))
@@ -73,7 +81,12 @@ def _shape_violations(document: dict[str, Any], allowed: frozenset[str],
             yield FieldError(where, "Field may not be null.")
 
 
-def _action_violations(action: Any) -> list[FieldError]:
+def is_reserved(action: str) -> bool:
+    """Whether an action is under the reserved prefix, in any letter case."""
+    return action[:len(RESERVED_PREFIX)].lower() == RESERVED_PREFIX
+
+
+def _action_violations(action: Any, own: bool) -> list[FieldError]:
     if action is None:
         return [FieldError("action", MISSING)]
     if not isinstance(action, str):
@@ -83,6 +96,10 @@ def _action_violations(action: Any) -> list[FieldError]:
     if not ACTION_PATTERN.match(action):
         return [FieldError("action", "Dot-separated segments of letters, digits, '_' and '-' "
                                      "(e.g. 'user.login_failed').")]
+    if not own and is_reserved(action):
+        return [FieldError("action", f"Actions beginning '{RESERVED_PREFIX}' are reserved for "
+                                     f"the records Auditrail keeps of changes to the "
+                                     f"workspace; choose another prefix.")]
     return []
 
 

@@ -78,12 +78,14 @@ class Event:
 
 
 def new_event(body: dict[str, Any], *, event_id: str, workspace_id: str,
-              received_at: datetime) -> Event:
+              received_at: datetime, own: bool = False) -> Event:
     """Build a pending event from a request body, enforcing every rule of contract §5.1.
 
     All broken rules are reported together so a client can fix its payload in one go.
+    ``own``: one of Auditrail's records of a change (domain.activity), the only events
+    allowed the reserved action prefix.
     """
-    errors = body_violations(body, received_at)
+    errors = body_violations(body, received_at, own=own)
     if errors:
         raise ValidationFailed(errors)
     occurred_text = body.get("occurred_at")

@@ -40,6 +40,8 @@ class Workspace:
     custom_rate_limit: int | None = None
     ip_allowlist: tuple[str, ...] = field(default_factory=tuple)
     retention_days: int | None = None
+    record_activity: bool = False
+    """Whether changes to the workspace are recorded as events in its log (domain.activity)."""
 
     @property
     def rate_limit_per_minute(self) -> int:
@@ -67,7 +69,8 @@ class Workspace:
         return replace(self, **plan_settings(plan, rate_limit))
 
     def with_settings(self, changes: dict, caller_address: str) -> Workspace:
-        """Apply a PATCH of name, ip_allowlist and retention_days, refusing a self-lockout."""
+        """Apply a PATCH of name, ip_allowlist, retention_days and record_activity, refusing
+        a self-lockout."""
         errors: list[FieldError] = []
         updated = self
         if "name" in changes:
@@ -82,6 +85,8 @@ class Workspace:
                                          f"1-{MAX_RETENTION_DAYS} days, or null for the "
                                          f"plan's default."))
             updated = replace(updated, retention_days=days)
+        if "record_activity" in changes:
+            updated = replace(updated, record_activity=bool(changes["record_activity"]))
         if "ip_allowlist" in changes:
             entries = list(changes["ip_allowlist"])
             try:

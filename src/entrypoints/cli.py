@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import logging
 import os
@@ -22,6 +23,7 @@ from application.use_cases.countersign_log import Countersigned
 from application.use_cases.delete_workspace import WorkspaceContents
 from application.use_cases.delivery_status import DeliveryStatus, StreamLag
 from application.use_cases.processing_status import ProcessingStatus
+from domain.activity import OPERATOR, Actor
 from domain.api_keys import ApiKey
 from domain.errors import ValidationFailed
 from domain.log_witnesses import LogWitness
@@ -360,7 +362,8 @@ def update_workspace(workspace_id: str, plan: str | None, rate_limit: int | None
     if plan is None and rate_limit is None:
         raise click.UsageError("give --plan and/or --rate-limit")
     try:
-        workspace = _container().update_workspace_plan().execute(workspace_id, plan, rate_limit)
+        workspace = _container().update_workspace_plan().execute(workspace_id, plan, rate_limit,
+                                                                 _operator())
     except (ValidationFailed, NotFound) as exc:
         raise _fail(exc) from None
     click.echo(f"{workspace.id}: plan {workspace.plan}, "
@@ -431,7 +434,7 @@ def create_key(workspace_id: str, scopes: str, name: str, expires_at: str | None
     try:
         expiry = parse_timestamp(expires_at) if expires_at else None
         issued = _container().create_api_key().execute(workspace_id, name, scopes.split(","),
-                                                       expiry)
+                                                       expiry, _operator())
     except InvalidTimestamp as exc:
         raise click.BadParameter(str(exc), param_hint="--expires-at") from None
     except (ValidationFailed, NotFound) as exc:
@@ -493,7 +496,8 @@ def revoke_key(key_id: str | None, workspace_id: str | None, from_stdin: bool) -
         raise click.UsageError("give KEY_ID with --workspace, or --stdin")
     container = _container()
     if from_stdin:
-        found = container.revoke_key_by_secret().execute(sys.stdin.readline().strip())
+        found = container.revoke_key_by_secret().execute(sys.stdin.readline().strip(),
+                                                         _operator())
         if found is None:
             raise click.ClickException("no key has that secret (mistyped, or deleted with "
                                        "its workspace)")
@@ -502,12 +506,23 @@ def revoke_key(key_id: str | None, workspace_id: str | None, from_stdin: bool) -
         try:
             already = container.get_api_key().execute(workspace_id, key_id).revoked_at \
                 is not None  # type: ignore[arg-type]
-            key = container.revoke_api_key().execute(workspace_id, key_id)  # type: ignore[arg-type]
+            key = container.revoke_api_key().execute(
+                workspace_id, key_id, _operator())  # type: ignore[arg-type]
         except NotFound as exc:
             raise _fail(exc) from None
     when = format_timestamp(key.revoked_at)  # type: ignore[arg-type]
     click.echo(f"{key.id} ({key.name}, {key.prefix}…) of {key.workspace_id}: "
                f"{'already revoked at' if already else 'revoked at'} {when}")
+
+
+def _operator() -> Actor:
+    """Changes made here, outside the API, as the workspace's records name them: by the
+    server's operator, under the login that ran the command where it can be told."""
+    try:
+        login: str | None = getpass.getuser()
+    except (OSError, KeyError):  # no login name in the environment or the password file
+        login = None
+    return Actor(OPERATOR, OPERATOR, login)
 
 
 @main.group("signing-key")

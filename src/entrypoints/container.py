@@ -37,6 +37,7 @@ from adapters.sql.witness_ledger import SqlWitnessLedger
 from adapters.system import SystemClock, TokenSecretGenerator, UlidIdGenerator, jitter
 from adapters.webhooks.deliverer import HttpDeliverer
 from adapters.webhooks.witness_channel import HttpWitnessChannel
+from application.activity import ActivityLog
 from application.counting import EventCounter
 from application.credential_cache import CredentialCache
 from application.transparency import TransparencyLog
@@ -279,32 +280,35 @@ class Container(containers.DeclarativeContainer):
                                         log=transparency_log)
     purge_idempotency_keys = providers.Factory(PurgeIdempotencyKeys, uow_factory=uow.provider,
                                                clock=clock)
+    activity_log = providers.Singleton(ActivityLog, clock=clock, ids=ids, queue=job_queue)
     create_api_key = providers.Factory(CreateApiKey, uow_factory=uow.provider, clock=clock,
-                                       ids=ids, secrets=secrets)
+                                       ids=ids, secrets=secrets, activity=activity_log)
     create_workspace = providers.Factory(CreateWorkspace, uow_factory=uow.provider,
                                          clock=clock, ids=ids, create_key=create_api_key)
     update_workspace_plan = providers.Factory(UpdateWorkspacePlan, uow_factory=uow.provider,
-                                              changes=rate_limiter)
+                                              changes=rate_limiter, activity=activity_log)
     delete_workspace = providers.Factory(DeleteWorkspace, uow_factory=uow.provider,
                                          blobs=blob_store, clock=clock, changes=rate_limiter)
     get_workspace = providers.Factory(GetWorkspace, uow_factory=uow.provider)
     update_workspace = providers.Factory(UpdateWorkspace, uow_factory=uow.provider,
-                                         changes=rate_limiter)
+                                         changes=rate_limiter, activity=activity_log)
     list_api_keys = providers.Factory(ListApiKeys, uow_factory=uow.provider)
     get_api_key = providers.Factory(GetApiKey, uow_factory=uow.provider)
     revoke_api_key = providers.Factory(RevokeApiKey, uow_factory=uow.provider, clock=clock,
-                                       changes=rate_limiter)
+                                       changes=rate_limiter, activity=activity_log)
     create_viewer_link = providers.Factory(CreateViewerLink, uow_factory=uow.provider,
-                                           clock=clock, ids=ids, secrets=secrets)
+                                           clock=clock, ids=ids, secrets=secrets,
+                                           activity=activity_log)
     list_viewer_links = providers.Factory(ListViewerLinks, uow_factory=uow.provider)
     get_viewer_link = providers.Factory(GetViewerLink, uow_factory=uow.provider)
     revoke_viewer_link = providers.Factory(RevokeViewerLink, uow_factory=uow.provider,
-                                           clock=clock, changes=rate_limiter)
+                                           clock=clock, changes=rate_limiter,
+                                           activity=activity_log)
     revoke_key_by_secret = providers.Factory(RevokeKeyBySecret, uow_factory=uow.provider,
                                              revoke_key=revoke_api_key,
                                              revoke_link=revoke_viewer_link)
     create_export = providers.Factory(CreateExport, uow_factory=uow.provider, clock=clock,
-                                      ids=ids, queue=job_queue)
+                                      ids=ids, queue=job_queue, activity=activity_log)
     get_export = providers.Factory(GetExport, uow_factory=uow.provider)
     list_exports = providers.Factory(ListExports, uow_factory=uow.provider)
     create_download_link = providers.Factory(CreateDownloadLink, get_export=get_export,
@@ -333,16 +337,18 @@ class Container(containers.DeclarativeContainer):
     allow_private = providers.Callable(lambda s: s.allow_private_destinations, settings)
     create_stream = providers.Factory(CreateStream, uow_factory=uow.provider, clock=clock,
                                       ids=ids, secrets=secrets, vault=vault,
-                                      deliverer=deliverer, allow_private=allow_private)
+                                      deliverer=deliverer, allow_private=allow_private,
+                                      activity=activity_log)
     get_stream = providers.Factory(GetStream, uow_factory=uow.provider)
     list_streams = providers.Factory(ListStreams, uow_factory=uow.provider)
     update_stream = providers.Factory(UpdateStream, uow_factory=uow.provider, clock=clock,
                                       queue=job_queue, vault=vault, deliverer=deliverer,
-                                      allow_private=allow_private)
-    delete_stream = providers.Factory(DeleteStream, uow_factory=uow.provider)
+                                      allow_private=allow_private, activity=activity_log)
+    delete_stream = providers.Factory(DeleteStream, uow_factory=uow.provider,
+                                      activity=activity_log)
     list_deliveries = providers.Factory(ListDeliveries, uow_factory=uow.provider)
     replay_stream = providers.Factory(ReplayStream, uow_factory=uow.provider, clock=clock,
-                                      queue=job_queue)
+                                      queue=job_queue, activity=activity_log)
     send_test_delivery = providers.Factory(SendTestDelivery, uow_factory=uow.provider,
                                            deliverer=deliverer, vault=vault, clock=clock,
                                            ids=ids, metrics=metrics)
@@ -367,14 +373,16 @@ class Container(containers.DeclarativeContainer):
                                         clock=clock)
     create_alert_rule = providers.Factory(CreateAlertRule, uow_factory=uow.provider,
                                           clock=clock, ids=ids, secrets=secrets, vault=vault,
-                                          deliverer=deliverer, allow_private=allow_private)
+                                          deliverer=deliverer, allow_private=allow_private,
+                                          activity=activity_log)
     get_alert_rule = providers.Factory(GetAlertRule, uow_factory=uow.provider)
     list_alert_rules = providers.Factory(ListAlertRules, uow_factory=uow.provider)
     update_alert_rule = providers.Factory(UpdateAlertRule, uow_factory=uow.provider,
                                           clock=clock, queue=job_queue, vault=vault,
-                                          deliverer=deliverer, allow_private=allow_private)
+                                          deliverer=deliverer, allow_private=allow_private,
+                                          activity=activity_log)
     delete_alert_rule = providers.Factory(DeleteAlertRule, uow_factory=uow.provider,
-                                          clock=clock)
+                                          clock=clock, activity=activity_log)
     list_alerts = providers.Factory(ListAlerts, uow_factory=uow.provider)
     get_alert = providers.Factory(GetAlert, uow_factory=uow.provider)
 
@@ -384,10 +392,11 @@ class Container(containers.DeclarativeContainer):
         user_agent=providers.Callable(lambda: f"Auditrail/{version('auditrail')}"))
     add_log_witness = providers.Factory(AddLogWitness, uow_factory=uow.provider, clock=clock,
                                         ids=ids, channel=witness_channel, queue=job_queue,
-                                        allow_private=allow_private)
+                                        allow_private=allow_private, activity=activity_log)
     get_log_witness = providers.Factory(GetLogWitness, uow_factory=uow.provider)
     list_log_witnesses = providers.Factory(ListLogWitnesses, uow_factory=uow.provider)
-    remove_log_witness = providers.Factory(RemoveLogWitness, uow_factory=uow.provider)
+    remove_log_witness = providers.Factory(RemoveLogWitness, uow_factory=uow.provider,
+                                           activity=activity_log)
     retry_log_witness = providers.Factory(RetryLogWitness, uow_factory=uow.provider,
                                           queue=job_queue)
     cosigned_checkpoint = providers.Factory(CosignedCheckpoint, uow_factory=uow.provider)

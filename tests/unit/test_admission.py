@@ -83,7 +83,8 @@ def test_a_plan_change_applies_to_the_next_request() -> None:
         admit.execute(world.admin.secret, "198.51.100.1")
     with pytest.raises(RateLimited):
         admit.execute(world.admin.secret, "198.51.100.1")
-    UpdateWorkspacePlan(world.uow, world.changes).execute(world.workspace.id, "pro", None)
+    UpdateWorkspacePlan(world.uow, world.changes, world.activity).execute(world.workspace.id,
+                                                                          "pro", None)
     assert admit.execute(world.admin.secret, "198.51.100.1").rate_limit.limit == 1000
 
 
@@ -147,7 +148,8 @@ def test_a_revocation_applies_to_the_next_request_everywhere(shared) -> None:  #
     for process in processes:
         process.request(other.secret)
         process.request(other.secret)
-    RevokeApiKey(world.uow, world.clock, limiter).execute(world.workspace.id, other.key.id)
+    RevokeApiKey(world.uow, world.clock, limiter, world.activity).execute(world.workspace.id,
+                                                                          other.key.id)
     for process in processes:
         with pytest.raises(Unauthenticated):
             process.request(other.secret)
@@ -171,22 +173,23 @@ def test_allowlist_and_plan_changes_apply_to_cached_keys(shared) -> None:  # typ
     process = Process(world, limiter)
     assert process.request(world.admin.secret, "198.51.100.1").rate_limit.limit == 60
     principal = world.authenticate.execute(world.admin.secret, "198.51.100.1")
-    UpdateWorkspace(world.uow, limiter).execute(
+    UpdateWorkspace(world.uow, limiter, world.activity).execute(
         principal, {"ip_allowlist": ["203.0.113.0/24"]}, "203.0.113.9")
     with pytest.raises(IpNotAllowed):
         process.request(world.admin.secret, "198.51.100.1")
-    UpdateWorkspacePlan(world.uow, limiter).execute(world.workspace.id, "pro", None)
+    UpdateWorkspacePlan(world.uow, limiter, world.activity).execute(world.workspace.id, "pro", None)
     assert process.request(world.admin.secret, "203.0.113.9").rate_limit.limit == 1000
 
 
 def test_an_allowlist_widened_elsewhere_is_not_refused_from_the_cache(shared) -> None:  # type: ignore[no-untyped-def]
     world, limiter = shared
     principal = world.authenticate.execute(world.admin.secret, "203.0.113.9")
-    UpdateWorkspace(world.uow, limiter).execute(
+    UpdateWorkspace(world.uow, limiter, world.activity).execute(
         principal, {"ip_allowlist": ["203.0.113.0/24"]}, "203.0.113.9")
     process = Process(world, limiter)
     process.request(world.admin.secret, "203.0.113.9")
-    UpdateWorkspace(world.uow, world.changes).execute(  # committed, announcement lost
+    # committed, announcement lost
+    UpdateWorkspace(world.uow, world.changes, world.activity).execute(
         principal, {"ip_allowlist": []}, "203.0.113.9")
     assert process.request(world.admin.secret, "198.51.100.1").principal
 

@@ -41,9 +41,11 @@ class Alerts(World):
         self.process = ProcessPendingEvents(self.uow, self.geo, chunk_size=chunk_size,
                                             chunk_handlers=[self.evaluation])
         self.create = CreateAlertRule(self.uow, self.clock, self.ids, _Secrets(), self.vault,
-                                      self.deliverer, allow_private=False)
+                                      self.deliverer, allow_private=False,
+                                      activity=self.activity)
         self.update = UpdateAlertRule(self.uow, self.clock, self.queue, self.vault,
-                                      self.deliverer, allow_private=False)
+                                      self.deliverer, allow_private=False,
+                                      activity=self.activity)
         self.notify = NotifyAlerts(self.uow, self.deliverer, self.vault, self.queue,
                                    self.clock, lambda: 0.5, LEASE)
 
@@ -183,12 +185,12 @@ def test_deleting_a_rule_cancels_its_pending_notifications_and_keeps_its_alerts(
         world: Alerts) -> None:
     rule_id = world.rule()
     world.failed_logins(3)
-    DeleteAlertRule(world.uow, world.clock).execute(world.workspace.id, rule_id)
+    DeleteAlertRule(world.uow, world.clock, world.activity).execute(world.workspace.id, rule_id)
     [alert] = world.alerts()
     assert alert.status == CANCELLED
     assert world.notify.execute(rule_id) == 0 and world.deliverer.sent == []
     with pytest.raises(NotFound):
-        DeleteAlertRule(world.uow, world.clock).execute(world.workspace.id, rule_id)
+        DeleteAlertRule(world.uow, world.clock, world.activity).execute(world.workspace.id, rule_id)
 
 
 def test_upkeep_wakes_rules_with_notifications_pending(world: Alerts) -> None:

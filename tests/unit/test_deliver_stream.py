@@ -84,9 +84,10 @@ class Streams(World):
         self.process = ProcessPendingEvents(self.uow, self.geo, chunk_size=MAX_BATCH,
                                             chunk_handlers=[self.fanout])
         self.create = CreateStream(self.uow, self.clock, self.ids, _Secrets(), self.vault,
-                                   self.deliverer, allow_private=False)
+                                   self.deliverer, allow_private=False,
+                                   activity=self.activity)
         self.update = UpdateStream(self.uow, self.clock, self.queue, self.vault,
-                                   self.deliverer, allow_private=False)
+                                   self.deliverer, allow_private=False, activity=self.activity)
         self.engine = DeliverStream(self.uow, self.deliverer, self.vault, self.queue,
                                     self.clock, self.ids, lambda: self.jitter, LINGER, LEASE)
 
@@ -303,7 +304,7 @@ def test_replay_sends_again_from_a_sequence_after_the_delivery_in_flight(
     world.events(4)
     world.clock.advance(seconds=2)
     world.engine.execute(stream_id)
-    replay = ReplayStream(world.uow, world.clock, world.queue)
+    replay = ReplayStream(world.uow, world.clock, world.queue, world.activity)
     replay.execute(world.workspace.id, stream_id, 2)
     assert world.queue.deliveries[-1] == (stream_id, True)
     world.engine.execute(stream_id)

@@ -44,7 +44,7 @@ DAY = timedelta(days=1)
 def exported(world: World, format_: str = "ndjson", filters: dict | None = None,
              gzip_: bool = False):  # type: ignore[no-untyped-def]
     blobs = FakeBlobStore()
-    export = CreateExport(world.uow, world.clock, world.ids, world.queue).execute(
+    export = CreateExport(world.uow, world.clock, world.ids, world.queue, world.activity).execute(
         world.workspace.id, format_, filters or {}, gzip_)
     done = RunExport(world.uow, blobs, world.clock, DAY).execute(export.id)
     return done, blobs
@@ -143,7 +143,7 @@ def test_filtered_gzip_csv_export(world: World) -> None:
 
 
 def test_create_export_validates(world: World) -> None:
-    create = CreateExport(world.uow, world.clock, world.ids, world.queue)
+    create = CreateExport(world.uow, world.clock, world.ids, world.queue, world.activity)
     with pytest.raises(ValidationFailed):
         create.execute(world.workspace.id, "xml", {})
     with pytest.raises(ValidationFailed) as failure:
@@ -158,7 +158,7 @@ def test_create_export_validates(world: World) -> None:
 
 
 def test_a_workspace_has_at_most_five_exports_in_flight(world: World) -> None:
-    create = CreateExport(world.uow, world.clock, world.ids, world.queue)
+    create = CreateExport(world.uow, world.clock, world.ids, world.queue, world.activity)
     first, *_ = [create.execute(world.workspace.id, "csv", {}) for _ in range(5)]
     with pytest.raises(Conflict, match="5 exports of this workspace are already queued"):
         create.execute(world.workspace.id, "csv", {})
@@ -172,7 +172,7 @@ def test_a_viewer_links_export_is_bounded_by_its_filters_and_is_its_own(
     link = ViewerLink(id="vwl_1", workspace_id=world.workspace.id,
                       filters={"action": "user.*"}, allow_export=True, created_at=NOW,
                       expires_at=NOW + DAY)
-    create = CreateExport(world.uow, world.clock, world.ids, world.queue)
+    create = CreateExport(world.uow, world.clock, world.ids, world.queue, world.activity)
     with pytest.raises(ValidationFailed) as refused:
         create.execute(world.workspace.id, "csv", {"action": "admin.*"}, link=link)
     assert refused.value.errors[0].field == "filters.action"
@@ -192,7 +192,7 @@ def test_a_viewer_links_export_is_bounded_by_its_filters_and_is_its_own(
 
 
 def test_download_link_follows_the_state(world: World) -> None:
-    create = CreateExport(world.uow, world.clock, world.ids, world.queue)
+    create = CreateExport(world.uow, world.clock, world.ids, world.queue, world.activity)
     export = create.execute(world.workspace.id, "ndjson", {})
     link = CreateDownloadLink(GetExport(world.uow), world.clock, b"k" * 32,
                               timedelta(minutes=5))

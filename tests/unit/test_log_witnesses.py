@@ -78,7 +78,8 @@ class Setup:
         self.checker = FakeSignatureChecker(self.world.signer, WITNESS_A, WITNESS_B,
                                             WITNESS_C)
         self.add = AddLogWitness(self.world.uow, self.world.clock, self.world.ids,
-                                 self.channel, self.world.queue, allow_private=True)
+                                 self.channel, self.world.queue, allow_private=True,
+                                 activity=self.world.activity)
         self.submit = SubmitToWitness(self.world.uow, self.world.log, self.channel,
                                       self.checker, self.world.queue, self.world.clock,
                                       lambda: 0.0, timedelta(seconds=30))
@@ -241,7 +242,7 @@ def test_the_cosigned_checkpoint_has_every_witness_unless_fewer_are_asked_for(
     with pytest.raises(NotCosigned, match="fewer than the 3"):
         setup.cosigned.execute(setup.workspace_id, 3)
 
-    RemoveLogWitness(setup.world.uow).execute(setup.workspace_id, b)
+    RemoveLogWitness(setup.world.uow, setup.world.activity).execute(setup.workspace_id, b)
     alone = parse_note(setup.cosigned.execute(setup.workspace_id))
     assert parse_checkpoint(alone.text).tree_size == 5
     assert [s.name for s in alone.signatures][1:] == ["witness.example/a"]
@@ -259,7 +260,8 @@ def test_adding_checks_the_url_and_the_key(setup: Setup) -> None:
                                                "verifier_key": log_key, "extra": 1})
     assert [e.field for e in caught.value.errors] == ["extra", "url", "verifier_key"]
     private = AddLogWitness(setup.world.uow, setup.world.clock, setup.world.ids,
-                            setup.channel, setup.world.queue, allow_private=False)
+                            setup.channel, setup.world.queue, allow_private=False,
+                            activity=setup.world.activity)
     with pytest.raises(ValidationFailed) as caught:
         private.execute(setup.workspace_id, {"url": "http://127.0.0.1:7380",
                                              "verifier_key": log_key})

@@ -59,7 +59,8 @@ def test_a_run_is_bounded_and_the_next_one_carries_on() -> None:
 def test_enterprise_keeps_everything_unless_set() -> None:
     from application.use_cases.workspaces import UpdateWorkspacePlan
     world = World()
-    UpdateWorkspacePlan(world.uow, world.changes).execute(world.workspace.id, "enterprise", 100)
+    UpdateWorkspacePlan(world.uow, world.changes, world.activity).execute(
+        world.workspace.id, "enterprise", 100)
     world.ingest.execute(world.workspace.id, [aged(world, 4000)], batch=True)
     world.process.execute(world.workspace.id)
     assert ApplyRetention(world.uow, world.clock, world.log).execute() == 0

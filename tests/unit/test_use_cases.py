@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from application.activity import ActivityLog
 from application.errors import Conflict, InsufficientScope, IpNotAllowed, NotFound, Unauthenticated
 from application.transparency import TransparencyLog
 from application.use_cases.api_keys import RevokeApiKey, RevokeKeyBySecret
@@ -54,7 +55,8 @@ class World:
         self.queue = FakeJobQueue()
         self.geo = FakeGeo({"203.0.113.7": {"country_code": "AU"}})
         self.secrets = FakeSecrets()
-        self.keys = CreateApiKey(self.uow, self.clock, self.ids, self.secrets)
+        self.activity = ActivityLog(self.clock, self.ids, self.queue)
+        self.keys = CreateApiKey(self.uow, self.clock, self.ids, self.secrets, self.activity)
         self.workspace, self.admin = CreateWorkspace(
             self.uow, self.clock, self.ids, self.keys).execute("Acme")
         self.ingest = IngestEvents(self.uow, self.clock, self.ids, self.queue)
@@ -257,7 +259,7 @@ def test_get_event_hides_other_workspaces(world: World) -> None:
 
 
 def test_plan_update(world: World) -> None:
-    update = UpdateWorkspacePlan(world.uow, world.changes)
+    update = UpdateWorkspacePlan(world.uow, world.changes, world.activity)
     updated = update.execute(world.workspace.id, "enterprise", 7000)
     assert updated.rate_limit_per_minute == 7000
     assert update.execute(world.workspace.id, None, 8000).rate_limit_per_minute == 8000
@@ -268,8 +270,11 @@ def test_plan_update(world: World) -> None:
 
 def test_a_key_is_revoked_from_its_secret_alone(world: World) -> None:
     _, bystander = CreateWorkspace(world.uow, world.clock, world.ids, world.keys).execute("B")
-    revoke = RevokeKeyBySecret(world.uow, RevokeApiKey(world.uow, world.clock, world.changes),
-                               RevokeViewerLink(world.uow, world.clock, world.changes))
+    revoke = RevokeKeyBySecret(world.uow,
+                               RevokeApiKey(world.uow, world.clock, world.changes,
+                                            world.activity),
+                               RevokeViewerLink(world.uow, world.clock, world.changes,
+                                                world.activity))
     key, already = revoke.execute(world.admin.secret)  # type: ignore[misc]
     assert (key.id, already, world.changes.announced) == (world.admin.key.id, False, 1)
     with pytest.raises(Unauthenticated):

@@ -78,21 +78,21 @@ def test_one_event_is_read_only_within_the_filters(world: World) -> None:
 
 
 def test_a_links_credential_authenticates_as_a_viewer_until_revoked(world: World) -> None:
-    create = CreateViewerLink(world.uow, world.clock, world.ids, world.secrets)
+    create = CreateViewerLink(world.uow, world.clock, world.ids, world.secrets, world.activity)
     issued = create.execute(world.workspace.id, {"action": "user.*"}, 900, title="Acme")
     caller = world.authenticate.execute(issued.token, "198.51.100.1")
     assert caller.viewer == issued.link and caller.api_key.scopes == (VIEWER,)
     assert not caller.api_key.allows(EVENTS_READ)  # only views that name viewers admit it
     assert caller.bounded({"action": "user.login"}) == {"action": "user.login"}
-    RevokeViewerLink(world.uow, world.clock, world.changes).execute(world.workspace.id,
-                                                                    issued.link.id)
+    RevokeViewerLink(world.uow, world.clock, world.changes, world.activity).execute(
+        world.workspace.id, issued.link.id)
     assert world.changes.announced == 1
     with pytest.raises(Unauthenticated):
         world.authenticate.execute(issued.token, "198.51.100.1")
 
 
 def test_a_link_expires(world: World) -> None:
-    create = CreateViewerLink(world.uow, world.clock, world.ids, world.secrets)
+    create = CreateViewerLink(world.uow, world.clock, world.ids, world.secrets, world.activity)
     issued = create.execute(world.workspace.id, {}, 60)
     caller = world.authenticate.execute(issued.token, "198.51.100.1")
     world.clock.advance(seconds=61)
@@ -101,7 +101,7 @@ def test_a_link_expires(world: World) -> None:
 
 
 def test_a_link_is_checked_before_it_is_made(world: World) -> None:
-    create = CreateViewerLink(world.uow, world.clock, world.ids, world.secrets)
+    create = CreateViewerLink(world.uow, world.clock, world.ids, world.secrets, world.activity)
     with pytest.raises(ValidationFailed) as refused:
         create.execute(world.workspace.id, {"action": "bad action", "since": "yesterday"}, 30,
                        title="")
@@ -110,7 +110,7 @@ def test_a_link_is_checked_before_it_is_made(world: World) -> None:
 
 
 def test_the_lifetime_bounds(world: World) -> None:
-    create = CreateViewerLink(world.uow, world.clock, world.ids, world.secrets)
+    create = CreateViewerLink(world.uow, world.clock, world.ids, world.secrets, world.activity)
     assert create.execute(world.workspace.id, {}, 86_400).link.expires_at == \
         world.clock.now() + timedelta(days=1)
     with pytest.raises(ValidationFailed):
@@ -119,7 +119,7 @@ def test_the_lifetime_bounds(world: World) -> None:
 
 def test_a_misspelt_or_mistyped_forced_filter_is_refused_not_ignored(world: World) -> None:
     """Ignored, it would make a link that shows everything."""
-    create = CreateViewerLink(world.uow, world.clock, world.ids, world.secrets)
+    create = CreateViewerLink(world.uow, world.clock, world.ids, world.secrets, world.activity)
     with pytest.raises(ValidationFailed) as refused:
         create.execute(world.workspace.id, {"actor": "u1", "target_id": 7}, 900)
     assert {error.field for error in refused.value.errors} == {"filters.actor",

@@ -18,6 +18,7 @@ def workspace_row(workspace: Workspace) -> dict[str, Any]:
         "rate_limit_per_minute": workspace.custom_rate_limit,
         "ip_allowlist": list(workspace.ip_allowlist),
         "retention_days": workspace.retention_days, "created_at": workspace.created_at,
+        "record_activity": workspace.record_activity,
     }
 
 
@@ -25,7 +26,8 @@ def workspace_from(row: RowMapping) -> Workspace:
     return Workspace(
         id=row["id"], name=row["name"], plan=row["plan"], created_at=row["created_at"],
         custom_rate_limit=row["rate_limit_per_minute"],
-        ip_allowlist=tuple(row["ip_allowlist"] or ()), retention_days=row["retention_days"])
+        ip_allowlist=tuple(row["ip_allowlist"] or ()), retention_days=row["retention_days"],
+        record_activity=bool(row["record_activity"]))
 
 
 def api_key_row(key: ApiKey) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
     text,
 )
 
@@ -34,6 +35,7 @@ workspaces = Table(
     Column("ip_allowlist", JSON, nullable=False),
     Column("retention_days", Integer),
     Column("created_at", UtcDateTime, nullable=False),
+    Column("record_activity", Boolean, nullable=False, server_default=false()),
 )
 
 chain_heads = Table(

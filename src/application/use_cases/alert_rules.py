@@ -6,12 +6,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from application.activity import ActivityLog
 from application.errors import Conflict, NotFound
 from application.pages import Page, list_page
 from application.ports.delivery import CredentialVault, Deliverer
 from application.ports.jobs import JobQueue
 from application.ports.system import Clock, IdGenerator, SecretGenerator
 from application.ports.unit_of_work import UnitOfWorkFactory
+from domain.activity import Actor, Change, destination, edited
 from domain.alert_rules import MAX_RULES_PER_WORKSPACE, AlertRule, rule_settings
 from domain.cursor import DESC, Position
 from domain.errors import FieldError, ValidationFailed
@@ -57,14 +59,16 @@ class _RuleWriter:
 class CreateAlertRule(_RuleWriter):
     def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, ids: IdGenerator,
                  secrets: SecretGenerator, vault: CredentialVault, deliverer: Deliverer,
-                 allow_private: bool) -> None:
+                 allow_private: bool, activity: ActivityLog) -> None:
         super().__init__(vault, deliverer, allow_private)
         self._uow_factory = uow_factory
         self._clock = clock
         self._ids = ids
         self._secrets = secrets
+        self._activity = activity
 
-    def execute(self, workspace_id: str, body: Mapping[str, Any]) -> CreatedRule:
+    def execute(self, workspace_id: str, body: Mapping[str, Any],
+                actor: Actor | None = None) -> CreatedRule:
         secret = (body.get("notify") or {}).get("secret")
         if secret is None:
             secret = self._secrets.new_signing_secret()
@@ -78,7 +82,13 @@ class CreateAlertRule(_RuleWriter):
                 raise Conflict(f"This workspace has {MAX_RULES_PER_WORKSPACE} alert rules, "
                                f"the most it may have; delete one first.")
             uow.alert_rules.add(rule)
+            recorded = self._activity.record(uow, workspace_id, actor, Change(
+                "alert_rule.created", "alert_rule", rule.id, rule.name,
+                {"actions": list(rule.actions), "enabled": rule.enabled,
+                 "notifies": destination(rule.webhook_url)}))
             uow.commit()
+        if recorded:
+            self._activity.wake(workspace_id)
         return CreatedRule(rule, secret)
 
 
@@ -110,13 +120,16 @@ class UpdateAlertRule(_RuleWriter):
     ``notify`` retries a pending notification at once."""
 
     def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, queue: JobQueue,
-                 vault: CredentialVault, deliverer: Deliverer, allow_private: bool) -> None:
+                 vault: CredentialVault, deliverer: Deliverer, allow_private: bool,
+                 activity: ActivityLog) -> None:
         super().__init__(vault, deliverer, allow_private)
         self._uow_factory = uow_factory
         self._clock = clock
         self._queue = queue
+        self._activity = activity
 
-    def execute(self, workspace_id: str, rule_id: str, body: Mapping[str, Any]) -> AlertRule:
+    def execute(self, workspace_id: str, rule_id: str, body: Mapping[str, Any],
+                actor: Actor | None = None) -> AlertRule:
         found = self._settings(body, creating=False)
         with self._uow_factory() as uow:
             rule = uow.alert_rules.get(workspace_id, rule_id)
@@ -131,24 +144,36 @@ class UpdateAlertRule(_RuleWriter):
                 uow.chains.lock(workspace_id)
                 uow.alert_windows.forget_rule(rule_id)
             uow.alert_rules.update(changed)
+            recorded = self._activity.record(uow, workspace_id, actor, Change(
+                "alert_rule.updated", "alert_rule", rule.id, changed.name,
+                edited(body, "enabled")))
             uow.commit()
         if "notify" in body:
             self._queue.enqueue_deliveries([rule_id], force=True)
+        if recorded:
+            self._activity.wake(workspace_id)
         return changed
 
 
 class DeleteAlertRule:
-    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock) -> None:
+    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock,
+                 activity: ActivityLog) -> None:
         self._uow_factory = uow_factory
         self._clock = clock
+        self._activity = activity
 
-    def execute(self, workspace_id: str, rule_id: str) -> None:
+    def execute(self, workspace_id: str, rule_id: str, actor: Actor | None = None) -> None:
         """Its alerts stay (they happened); notifications not yet sent are cancelled."""
         with self._uow_factory() as uow:
-            if uow.alert_rules.get(workspace_id, rule_id) is None:
+            rule = uow.alert_rules.get(workspace_id, rule_id)
+            if rule is None:
                 raise NotFound("alert rule", rule_id)
             uow.chains.lock(workspace_id)  # as for a change: after the chunk being linked
             uow.alerts.cancel_pending(workspace_id, rule_id, self._clock.now())
             uow.alert_windows.forget_rule(rule_id)
             uow.alert_rules.delete(workspace_id, rule_id)
+            recorded = self._activity.record(uow, workspace_id, actor, Change(
+                "alert_rule.deleted", "alert_rule", rule.id, rule.name))
             uow.commit()
+        if recorded:
+            self._activity.wake(workspace_id)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from application.activity import ActivityLog
 from application.errors import NotFound
 from application.pages import Page, list_page
 from application.ports.rate_limits import CredentialChanges
 from application.ports.system import Clock
 from application.ports.unit_of_work import UnitOfWorkFactory
 from application.use_cases.viewer_links import RevokeViewerLink
+from domain.activity import Actor, Change
 from domain.api_keys import ApiKey, hash_secret, looks_like_key
 from domain.cursor import DESC, Position
 from domain.viewer_links import VIEWER_LINK_PREFIX
@@ -47,14 +49,17 @@ class GetApiKey:
 
 class RevokeApiKey:
     def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock,
-                 changes: CredentialChanges) -> None:
+                 changes: CredentialChanges, activity: ActivityLog) -> None:
         self._uow_factory = uow_factory
         self._clock = clock
         self._changes = changes
+        self._activity = activity
 
-    def execute(self, workspace_id: str, key_id: str) -> ApiKey:
-        """Idempotent: revoking a revoked key returns it unchanged. Effective on the next
-        request in every process: the change is announced to their credential caches."""
+    def execute(self, workspace_id: str, key_id: str, actor: Actor | None = None) -> ApiKey:
+        """Idempotent: revoking a revoked key returns it unchanged (and records nothing).
+        Effective on the next request in every process: the change is announced to their
+        credential caches."""
+        recorded = False
         with self._uow_factory() as uow:
             key = uow.api_keys.get(workspace_id, key_id)
             if key is None or is_viewer_link(key):  # revoked as a link, with its row
@@ -62,9 +67,15 @@ class RevokeApiKey:
             revoked = key.revoked(self._clock.now())
             if revoked is not key:
                 uow.api_keys.update(revoked)
+                recorded = self._activity.record(
+                    uow, workspace_id, actor,
+                    Change("api_key.revoked", "api_key", key.id, key.name,
+                           {"scopes": list(key.scopes), "prefix": key.prefix}))
                 uow.commit()
         if revoked is not key:
             self._changes.announce()
+        if recorded:
+            self._activity.wake(workspace_id)
         return revoked
 
 
@@ -79,7 +90,7 @@ class RevokeKeyBySecret:
         self._revoke_key = revoke_key
         self._revoke_link = revoke_link
 
-    def execute(self, secret: str) -> tuple[ApiKey, bool] | None:
+    def execute(self, secret: str, actor: Actor | None = None) -> tuple[ApiKey, bool] | None:
         """The key, revoked, and whether it already was; None when no key has this secret
         (nothing of the secret goes into an error: it may be anything pasted)."""
         if not looks_like_key(secret):
@@ -91,6 +102,6 @@ class RevokeKeyBySecret:
         key, _ = found
         already = key.revoked_at is not None
         if is_viewer_link(key):
-            link = self._revoke_link.execute(key.workspace_id, key.id)
+            link = self._revoke_link.execute(key.workspace_id, key.id, actor)
             return replace(key, revoked_at=link.revoked_at), already
-        return self._revoke_key.execute(key.workspace_id, key.id), already
+        return self._revoke_key.execute(key.workspace_id, key.id, actor), already

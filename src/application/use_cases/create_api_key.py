@@ -6,13 +6,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from application.activity import ActivityLog
 from application.errors import NotFound
 from application.ports.system import Clock, IdGenerator, SecretGenerator
 from application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from domain.activity import Actor, Change
 from domain.api_keys import DISPLAY_PREFIX_LENGTH, ApiKey, hash_secret
 from domain.errors import FieldError, ValidationFailed
 from domain.names import checked_name
 from domain.scopes import UnknownScope, parse_scopes
+from domain.timestamps import format_timestamp
 
 
 @dataclass(frozen=True)
@@ -23,19 +26,25 @@ class IssuedKey:
 
 class CreateApiKey:
     def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, ids: IdGenerator,
-                 secrets: SecretGenerator) -> None:
+                 secrets: SecretGenerator, activity: ActivityLog) -> None:
         self._uow_factory = uow_factory
         self._clock = clock
         self._ids = ids
         self._secrets = secrets
+        self._activity = activity
 
     def execute(self, workspace_id: str, name: str, scopes: Iterable[str],
-                expires_at: datetime | None = None) -> IssuedKey:
+                expires_at: datetime | None = None, actor: Actor | None = None) -> IssuedKey:
         with self._uow_factory() as uow:
-            if uow.workspaces.get(workspace_id) is None:
+            workspace = uow.workspaces.get(workspace_id)
+            if workspace is None:
                 raise NotFound("workspace", workspace_id)
             issued = self.issue(uow, workspace_id, name, scopes, expires_at)
+            recorded = self._activity.record(uow, workspace_id, actor, key_created(issued.key),
+                                             workspace=workspace)
             uow.commit()
+        if recorded:
+            self._activity.wake(workspace_id)
         return issued
 
     def issue(self, uow: UnitOfWork, workspace_id: str, name: str, scopes: Iterable[str],
@@ -54,3 +63,11 @@ class CreateApiKey:
                      scopes=parsed, created_at=now, expires_at=expires_at)
         uow.api_keys.add(key)
         return IssuedKey(key, secret)
+
+
+def key_created(key: ApiKey) -> Change:
+    """What an auditor needs of a new key: its scopes and lifetime (never its secret)."""
+    return Change("api_key.created", "api_key", key.id, key.name,
+                  {"scopes": list(key.scopes), "prefix": key.prefix,
+                   "expires_at": None if key.expires_at is None
+                   else format_timestamp(key.expires_at)})

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from application.activity import ActivityLog
 from application.errors import Conflict, NotFound
 from application.pages import Page, list_page
 from application.ports.blobs import BlobStore
@@ -15,6 +16,7 @@ from application.ports.jobs import JobQueue
 from application.ports.repositories import ExportRepository
 from application.ports.system import Clock, IdGenerator
 from application.ports.unit_of_work import UnitOfWorkFactory
+from domain.activity import Actor, Change
 from domain.cursor import DESC, Position
 from domain.errors import FieldError, ValidationFailed
 from domain.event_search import InvalidFilter, parse_filters
@@ -40,14 +42,16 @@ def _position(export: Export) -> Position:
 
 class CreateExport:
     def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, ids: IdGenerator,
-                 queue: JobQueue) -> None:
+                 queue: JobQueue, activity: ActivityLog) -> None:
         self._uow_factory = uow_factory
         self._clock = clock
         self._ids = ids
         self._queue = queue
+        self._activity = activity
 
     def execute(self, workspace_id: str, format_: str, filters: dict[str, Any],
-                gzip: bool = False, link: ViewerLink | None = None) -> Export:
+                gzip: bool = False, link: ViewerLink | None = None,
+                actor: Actor | None = None) -> Export:
         """``link``: the viewer link whose reader asks; its forced filters bound the file's
         rows, and the export is that link's alone."""
         if format_ not in FORMATS:
@@ -74,8 +78,14 @@ class CreateExport:
                 raise Conflict("An export of this link is already queued or running; "
                                "request another when it has finished.")
             uow.exports.add(export)
+            # Who took a copy of the log, and of which part: asked of every audit log.
+            recorded = self._activity.record(uow, workspace_id, actor, Change(
+                "export.created", "export", export.id, None,
+                {"format": format_, "filters": dict(filters)}))
             uow.commit()
         self._queue.enqueue_export(export.id)
+        if recorded:
+            self._activity.wake(workspace_id)
         return export
 
 

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from application import tree
+from application.activity import ActivityLog
 from application.errors import Conflict, NotCosigned, NotFound
 from application.pages import Page, list_page
 from application.ports.jobs import JobQueue
@@ -21,6 +22,7 @@ from application.ports.system import Clock, IdGenerator, Randomness
 from application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from application.ports.witnesses import WitnessAnswer, WitnessChannel, WitnessUnreachable
 from application.transparency import TransparencyLog
+from domain.activity import Actor, Change
 from domain.checkpoints import SignedCheckpoint
 from domain.cosignatures import cosigned_at
 from domain.cursor import DESC, Position
@@ -62,15 +64,18 @@ def _position(witness: LogWitness) -> Position:
 
 class AddLogWitness:
     def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, ids: IdGenerator,
-                 channel: WitnessChannel, queue: JobQueue, allow_private: bool) -> None:
+                 channel: WitnessChannel, queue: JobQueue, allow_private: bool,
+                 activity: ActivityLog) -> None:
         self._uow_factory = uow_factory
         self._clock = clock
         self._ids = ids
         self._channel = channel
         self._queue = queue
         self._allow_private = allow_private
+        self._activity = activity
 
-    def execute(self, workspace_id: str, body: Mapping[str, Any]) -> LogWitness:
+    def execute(self, workspace_id: str, body: Mapping[str, Any],
+                actor: Actor | None = None) -> LogWitness:
         found = witness_settings(body, self._allow_private)
         if not self._allow_private:
             refusal = self._channel.refusal(found["url"])
@@ -87,8 +92,13 @@ class AddLogWitness:
             if any(other.key == witness.key for other in _all(uow, workspace_id)):
                 raise Conflict("This witness's key is already one of the log's witnesses.")
             uow.log_witnesses.add(witness)
+            recorded = self._activity.record(uow, workspace_id, actor, Change(
+                "log_witness.added", "log_witness", witness.id, witness.name,
+                {"verifier_key": witness.verifier_key, "url": witness.url}))
             uow.commit()
         self._queue.enqueue_deliveries([witness.id])
+        if recorded:
+            self._activity.wake(workspace_id)
         return witness
 
 
@@ -140,16 +150,23 @@ class RetryLogWitness:
 
 
 class RemoveLogWitness:
-    def __init__(self, uow_factory: UnitOfWorkFactory) -> None:
+    def __init__(self, uow_factory: UnitOfWorkFactory, activity: ActivityLog) -> None:
         self._uow_factory = uow_factory
+        self._activity = activity
 
-    def execute(self, workspace_id: str, witness_id: str) -> None:
+    def execute(self, workspace_id: str, witness_id: str, actor: Actor | None = None) -> None:
         """Its cosignatures go with it: a cosigned checkpoint then counts only the
         witnesses the log still has."""
         with self._uow_factory() as uow:
-            if not uow.log_witnesses.delete(workspace_id, witness_id):
+            witness = uow.log_witnesses.get(workspace_id, witness_id)
+            if witness is None or not uow.log_witnesses.delete(workspace_id, witness_id):
                 raise NotFound("witness", witness_id)
+            recorded = self._activity.record(uow, workspace_id, actor, Change(
+                "log_witness.removed", "log_witness", witness.id, witness.name,
+                {"verifier_key": witness.verifier_key}))
             uow.commit()
+        if recorded:
+            self._activity.wake(workspace_id)
 
 
 def cosigned_checkpoint(uow: UnitOfWork, workspace_id: str,

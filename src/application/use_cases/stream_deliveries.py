@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from application.activity import ActivityLog
 from application.delivery_engine import SampleSender
 from application.errors import NotFound
 from application.pages import Page, page_of
@@ -12,6 +13,7 @@ from application.ports.delivery import Parcel
 from application.ports.jobs import JobQueue
 from application.ports.system import Clock
 from application.ports.unit_of_work import UnitOfWorkFactory
+from domain.activity import Actor, Change
 from domain.cursor import DESC, Position, decode_cursor
 from domain.deliveries import TEST, Delivery
 from domain.errors import FieldError, ValidationFailed
@@ -39,12 +41,15 @@ class ListDeliveries:
 
 
 class ReplayStream:
-    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, queue: JobQueue) -> None:
+    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, queue: JobQueue,
+                 activity: ActivityLog) -> None:
         self._uow_factory = uow_factory
         self._clock = clock
         self._queue = queue
+        self._activity = activity
 
-    def execute(self, workspace_id: str, stream_id: str, from_sequence: int) -> Stream:
+    def execute(self, workspace_id: str, stream_id: str, from_sequence: int,
+                actor: Actor | None = None) -> Stream:
         """Move the stream back: every matching event from ``from_sequence`` on goes out
         again, in order, after the delivery in flight (if any)."""
         with self._uow_factory() as uow:
@@ -57,8 +62,13 @@ class ReplayStream:
             except ReplayRefused as refused:
                 raise ValidationFailed([FieldError("from_sequence", str(refused))]) from None
             uow.streams.update(stream)
+            recorded = self._activity.record(uow, workspace_id, actor, Change(
+                "log_stream.replayed", "log_stream", stream.id, stream.name,
+                {"from_sequence": from_sequence}))
             uow.commit()
         self._queue.enqueue_deliveries([stream_id], force=True)
+        if recorded:
+            self._activity.wake(workspace_id)
         return stream
 
 

@@ -6,12 +6,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from application.activity import ActivityLog
 from application.errors import Conflict, NotFound
 from application.pages import Page, list_page
 from application.ports.delivery import CredentialVault, Deliverer
 from application.ports.jobs import JobQueue
 from application.ports.system import Clock, IdGenerator, SecretGenerator
 from application.ports.unit_of_work import UnitOfWorkFactory
+from domain.activity import Actor, Change, destination, edited
 from domain.cursor import DESC, Position
 from domain.errors import FieldError, ValidationFailed
 from domain.streams import (
@@ -64,14 +66,16 @@ class _StreamWriter:
 class CreateStream(_StreamWriter):
     def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, ids: IdGenerator,
                  secrets: SecretGenerator, vault: CredentialVault, deliverer: Deliverer,
-                 allow_private: bool) -> None:
+                 allow_private: bool, activity: ActivityLog) -> None:
         super().__init__(vault, deliverer, allow_private)
         self._uow_factory = uow_factory
         self._clock = clock
         self._ids = ids
         self._secrets = secrets
+        self._activity = activity
 
-    def execute(self, workspace_id: str, body: Mapping[str, Any]) -> CreatedStream:
+    def execute(self, workspace_id: str, body: Mapping[str, Any],
+                actor: Actor | None = None) -> CreatedStream:
         type_ = body.get("type")
         if type_ not in TYPES:
             raise ValidationFailed([FieldError("type", f"One of: {', '.join(TYPES)}.")])
@@ -93,7 +97,14 @@ class CreateStream(_StreamWriter):
                 position=uow.chains.retained(workspace_id).head.sequence,
                 **self._sealed(credential))
             uow.streams.add(stream)
+            recorded = self._activity.record(uow, workspace_id, actor, Change(
+                "log_stream.created", "log_stream", stream.id, stream.name,
+                {"type": stream.type, "sends_to": destination(stream.url),
+                 "actions": None if stream.actions is None else list(stream.actions),
+                 "status": stream.status}))
             uow.commit()
+        if recorded:
+            self._activity.wake(workspace_id)
         return CreatedStream(stream, credential)
 
 
@@ -123,13 +134,16 @@ class UpdateStream(_StreamWriter):
     """``PATCH``: name, config (URL and credential, each optional), filter, status."""
 
     def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, queue: JobQueue,
-                 vault: CredentialVault, deliverer: Deliverer, allow_private: bool) -> None:
+                 vault: CredentialVault, deliverer: Deliverer, allow_private: bool,
+                 activity: ActivityLog) -> None:
         super().__init__(vault, deliverer, allow_private)
         self._uow_factory = uow_factory
         self._clock = clock
         self._queue = queue
+        self._activity = activity
 
-    def execute(self, workspace_id: str, stream_id: str, body: Mapping[str, Any]) -> Stream:
+    def execute(self, workspace_id: str, stream_id: str, body: Mapping[str, Any],
+                actor: Actor | None = None) -> Stream:
         with self._uow_factory() as uow:
             stream = uow.streams.get(workspace_id, stream_id)
             if stream is None:
@@ -143,7 +157,14 @@ class UpdateStream(_StreamWriter):
             if "status" in body:
                 changed = changed.with_status(body["status"], now)
             uow.streams.update(changed)
+            details = edited(body, "status")
+            if changed.url != stream.url:
+                details["sends_to"] = destination(changed.url)
+            recorded = self._activity.record(uow, workspace_id, actor, Change(
+                "log_stream.updated", "log_stream", stream.id, changed.name, details))
             uow.commit()
+        if recorded:
+            self._activity.wake(workspace_id)
         if changed.status == ACTIVE and (stream.status != ACTIVE
                                          or not stream.sending.is_due(now)):
             # Resumed, or retried at once: not at the end of a backoff that is now void.
@@ -152,13 +173,19 @@ class UpdateStream(_StreamWriter):
 
 
 class DeleteStream:
-    def __init__(self, uow_factory: UnitOfWorkFactory) -> None:
+    def __init__(self, uow_factory: UnitOfWorkFactory, activity: ActivityLog) -> None:
         self._uow_factory = uow_factory
+        self._activity = activity
 
-    def execute(self, workspace_id: str, stream_id: str) -> None:
+    def execute(self, workspace_id: str, stream_id: str, actor: Actor | None = None) -> None:
         """Its delivery in flight, if any, is dropped with it: nobody wants it any more."""
         with self._uow_factory() as uow:
-            if not uow.streams.delete(workspace_id, stream_id):
+            stream = uow.streams.get(workspace_id, stream_id)
+            if stream is None or not uow.streams.delete(workspace_id, stream_id):
                 raise NotFound("stream", stream_id)
+            recorded = self._activity.record(uow, workspace_id, actor, Change(
+                "log_stream.deleted", "log_stream", stream.id, stream.name))
             uow.commit()
+        if recorded:
+            self._activity.wake(workspace_id)
 

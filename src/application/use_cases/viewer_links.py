@@ -11,16 +11,19 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
+from application.activity import ActivityLog
 from application.errors import NotFound
 from application.pages import Page, list_page
 from application.ports.rate_limits import CredentialChanges
 from application.ports.system import Clock, IdGenerator, SecretGenerator
 from application.ports.unit_of_work import UnitOfWorkFactory
+from domain.activity import Actor, Change
 from domain.api_keys import DISPLAY_PREFIX_LENGTH, ApiKey, hash_secret
 from domain.cursor import DESC, Position
 from domain.errors import FieldError, ValidationFailed
 from domain.event_search import FILTER_NAMES, InvalidFilter, parse_filters
 from domain.scopes import VIEWER
+from domain.timestamps import format_timestamp
 from domain.viewer_links import (
     MAX_LIFETIME_SECONDS,
     MAX_TITLE_LENGTH,
@@ -38,14 +41,16 @@ class IssuedLink:
 
 class CreateViewerLink:
     def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, ids: IdGenerator,
-                 secrets: SecretGenerator) -> None:
+                 secrets: SecretGenerator, activity: ActivityLog) -> None:
         self._uow_factory = uow_factory
         self._clock = clock
         self._ids = ids
         self._secrets = secrets
+        self._activity = activity
 
     def execute(self, workspace_id: str, filters: dict[str, Any], expires_in_seconds: int,
-                allow_export: bool = False, title: str | None = None) -> IssuedLink:
+                allow_export: bool = False, title: str | None = None,
+                actor: Actor | None = None) -> IssuedLink:
         _check(filters, expires_in_seconds, title)
         now = self._clock.now()
         token, link_id = self._secrets.new_api_key(), self._ids.new("vwl")
@@ -59,7 +64,13 @@ class CreateViewerLink:
         with self._uow_factory() as uow:
             uow.api_keys.add(key)
             uow.viewer_links.add(link)
+            recorded = self._activity.record(uow, workspace_id, actor, Change(
+                "viewer_link.created", "viewer_link", link.id, title,
+                {"filters": dict(filters), "allow_export": allow_export,
+                 "expires_at": format_timestamp(expires_at)}))
             uow.commit()
+        if recorded:
+            self._activity.wake(workspace_id)
         return IssuedLink(link, token)
 
 
@@ -109,12 +120,14 @@ class GetViewerLink:
 
 class RevokeViewerLink:
     def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock,
-                 changes: CredentialChanges) -> None:
+                 changes: CredentialChanges, activity: ActivityLog) -> None:
         self._uow_factory = uow_factory
         self._clock = clock
         self._changes = changes
+        self._activity = activity
 
-    def execute(self, workspace_id: str, link_id: str) -> ViewerLink:
+    def execute(self, workspace_id: str, link_id: str,
+                actor: Actor | None = None) -> ViewerLink:
         """Idempotent; effective on the next request in every process (the change is
         announced to their credential caches, as a key's revocation is)."""
         now = self._clock.now()
@@ -128,6 +141,10 @@ class RevokeViewerLink:
             link = replace(link, revoked_at=now)
             uow.viewer_links.update(link)
             uow.api_keys.update(key.revoked(now))
+            recorded = self._activity.record(uow, workspace_id, actor, Change(
+                "viewer_link.revoked", "viewer_link", link.id, link.title))
             uow.commit()
         self._changes.announce()
+        if recorded:
+            self._activity.wake(workspace_id)
         return link

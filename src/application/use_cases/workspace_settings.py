@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from application.activity import ActivityLog
 from application.errors import NotFound
 from application.ports.rate_limits import CredentialChanges
-from application.ports.unit_of_work import UnitOfWorkFactory
+from application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from application.principal import Principal
+from domain.activity import Actor, Change, changed
 from domain.workspaces import Workspace
 
 
@@ -24,12 +26,14 @@ class GetWorkspace:
 
 
 class UpdateWorkspace:
-    def __init__(self, uow_factory: UnitOfWorkFactory, changes: CredentialChanges) -> None:
+    def __init__(self, uow_factory: UnitOfWorkFactory, changes: CredentialChanges,
+                 activity: ActivityLog) -> None:
         self._uow_factory = uow_factory
         self._changes = changes
+        self._activity = activity
 
     def execute(self, principal: Principal, changes: dict[str, Any],
-                caller_address: str) -> Workspace:
+                caller_address: str, actor: Actor | None = None) -> Workspace:
         """Takes effect on the next request in every process: the change is announced to
         their credential caches (an allowlist is checked with every request)."""
         with self._uow_factory() as uow:
@@ -38,6 +42,30 @@ class UpdateWorkspace:
                 raise NotFound("workspace", principal.workspace_id)
             updated = workspace.with_settings(changes, caller_address)
             uow.workspaces.update(updated)
+            recorded = record_settings(self._activity, uow, workspace, updated, actor)
             uow.commit()
         self._changes.announce()
+        if recorded:
+            self._activity.wake(workspace.id)
         return updated
+
+
+def record_settings(activity: ActivityLog, uow: UnitOfWork, before: Workspace,
+                    after: Workspace, actor: Actor | None) -> bool:
+    """Record each setting changed, from what to what; nothing when nothing changed (the
+    same value set again). Turning recording off is recorded, as the last record."""
+    changes = changed(_settings(before), _settings(after))
+    if not changes:
+        return False
+    return activity.record(uow, after.id, actor,
+                           Change("workspace.updated", "workspace", after.id, after.name,
+                                  {"changes": changes}),
+                           workspace=after if after.record_activity else before)
+
+
+def _settings(workspace: Workspace) -> dict[str, Any]:
+    return {"name": workspace.name, "plan": workspace.plan,
+            "rate_limit_per_minute": workspace.rate_limit_per_minute,
+            "ip_allowlist": list(workspace.ip_allowlist),
+            "retention_days": workspace.effective_retention_days,
+            "record_activity": workspace.record_activity}

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from application.activity import ActivityLog
 from application.errors import NotFound
 from application.ports.rate_limits import CredentialChanges
 from application.ports.system import Clock, IdGenerator
 from application.ports.unit_of_work import UnitOfWorkFactory
 from application.use_cases.create_api_key import CreateApiKey, IssuedKey
+from application.use_cases.workspace_settings import record_settings
+from domain.activity import Actor
 from domain.names import checked_name
 from domain.scopes import ADMIN
 from domain.workspaces import Workspace, plan_settings
@@ -36,12 +39,14 @@ class CreateWorkspace:
 
 
 class UpdateWorkspacePlan:
-    def __init__(self, uow_factory: UnitOfWorkFactory, changes: CredentialChanges) -> None:
+    def __init__(self, uow_factory: UnitOfWorkFactory, changes: CredentialChanges,
+                 activity: ActivityLog) -> None:
         self._uow_factory = uow_factory
         self._changes = changes
+        self._activity = activity
 
     def execute(self, workspace_id: str, plan: str | None,
-                rate_limit: int | None) -> Workspace:
+                rate_limit: int | None, actor: Actor | None = None) -> Workspace:
         with self._uow_factory() as uow:
             workspace = uow.workspaces.get(workspace_id)
             if workspace is None:
@@ -51,8 +56,11 @@ class UpdateWorkspacePlan:
                 plan or workspace.plan,
                 workspace.custom_rate_limit if keep_limit else rate_limit)
             uow.workspaces.update(updated)
+            recorded = record_settings(self._activity, uow, workspace, updated, actor)
             uow.commit()
         self._changes.announce()  # the limit applies from the next request on
+        if recorded:
+            self._activity.wake(workspace_id)
         return updated
 
 

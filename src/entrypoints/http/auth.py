@@ -10,6 +10,7 @@ from flask import g, request
 
 from application.principal import Principal
 from application.use_cases.admit_request import AdmitRequest
+from domain.activity import Actor
 from domain.rate_limit import Decision
 
 View = TypeVar("View", bound=Callable[..., Any])
@@ -51,3 +52,9 @@ def requires(scope: str, viewer: bool = False) -> Callable[[View], View]:
 
 def principal() -> Principal:
     return g.principal
+
+
+def actor() -> Actor:
+    """The caller, as the workspace's record of a change it makes names it (domain.activity):
+    its key or viewer link, its address (after trusted proxies) and its user agent."""
+    return principal().actor(request.remote_addr, request.user_agent.string)

@@ -27,6 +27,7 @@ def workspace_document(workspace: Workspace) -> dict[str, Any]:
             "rate_limit_per_minute": workspace.rate_limit_per_minute,
             "ip_allowlist": list(workspace.ip_allowlist),
             "retention_days": workspace.effective_retention_days,
+            "record_activity": workspace.record_activity,
             "created_at": _time(workspace.created_at)}
 
 

@@ -114,6 +114,9 @@ class Workspace(_FromJson):
     rate_limit_per_minute: int
     ip_allowlist: list[str]
     retention_days: int | None
+    record_activity: bool | None
+    """Whether changes to the workspace are recorded as ``auditrail.*`` events in its log
+    (None from a server older than the setting)."""
     created_at: str
     raw: dict[str, Any] = field(repr=False, compare=False)
 

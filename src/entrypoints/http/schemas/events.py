@@ -33,7 +33,11 @@ class ContextSchema(Schema):
 
 class EventSchema(Schema):
     action = fields.String(required=True,
-                           validate=validate.Length(1, rules.ACTION_MAX_LENGTH))
+                           validate=validate.Length(1, rules.ACTION_MAX_LENGTH),
+                           metadata={"description": f"dot-separated segments such as "
+                                                    f"'user.login_failed'; actions beginning "
+                                                    f"'{rules.RESERVED_PREFIX}' are refused "
+                                                    f"(Auditrail's own records)"})
     occurred_at = fields.String()
     actor = fields.Nested(PartySchema, required=True)
     targets = fields.List(fields.Nested(PartySchema),

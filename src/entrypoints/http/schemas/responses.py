@@ -118,6 +118,10 @@ class WorkspaceOutSchema(Schema):
     rate_limit_per_minute = fields.Integer(required=True)
     ip_allowlist = fields.List(fields.String(), required=True)
     retention_days = fields.Integer(required=True, allow_none=True)
+    record_activity = fields.Boolean(required=True, metadata={
+        "description": "Whether changes to the workspace (keys, rules, streams, viewer "
+                       "links, witnesses, exports, settings) are recorded as events under "
+                       "'auditrail.' actions in its own log."})
     created_at = fields.String(required=True)
 
 

@@ -15,6 +15,8 @@ class WorkspacePatchSchema(Schema):
         max=MAX_ALLOWLIST_ENTRIES))
     retention_days = fields.Integer(strict=True, allow_none=True,
                                     validate=validate.Range(1, MAX_RETENTION_DAYS))
+    record_activity = fields.Boolean(truthy={True}, falsy={False}, metadata={
+        "description": "record changes to the workspace as events in its own log"})
 
 
 class ApiKeyCreateSchema(Schema):

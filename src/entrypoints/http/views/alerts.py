@@ -20,7 +20,7 @@ from application.use_cases.notify_alerts import SendTestNotification
 from domain.scopes import ALERTS
 from domain.timestamps import InvalidTimestamp, parse_timestamp
 from entrypoints.container import Container
-from entrypoints.http.auth import principal, requires
+from entrypoints.http.auth import actor, principal, requires
 from entrypoints.http.body import json_object
 from entrypoints.http.documents import (
     alert_document,
@@ -45,7 +45,7 @@ from entrypoints.http.views.api import api, no_content
 @inject
 def create_alert_rule(create: CreateAlertRule = Provide[Container.create_alert_rule]) -> Any:
     body = load(AlertRuleCreateSchema(), json_object())
-    created = create.execute(principal().workspace_id, body)
+    created = create.execute(principal().workspace_id, body, actor())
     return jsonify(alert_rule_document(created.rule, created.secret)), 201
 
 
@@ -73,7 +73,7 @@ def update_alert_rule(rule_id: str,
                       update: UpdateAlertRule = Provide[Container.update_alert_rule]) -> Any:
     body = load(AlertRulePatchSchema(), json_object())
     return jsonify(alert_rule_document(update.execute(principal().workspace_id, rule_id,
-                                                      body)))
+                                                      body, actor())))
 
 
 @api.delete("/alert-rules/<id:rule_id>")
@@ -81,7 +81,7 @@ def update_alert_rule(rule_id: str,
 @inject
 def delete_alert_rule(rule_id: str,
                       delete: DeleteAlertRule = Provide[Container.delete_alert_rule]) -> Any:
-    delete.execute(principal().workspace_id, rule_id)
+    delete.execute(principal().workspace_id, rule_id, actor())
     return no_content()
 
 

@@ -18,7 +18,7 @@ from application.use_cases.exports import (
 from domain.exports import CSV
 from domain.scopes import EXPORTS
 from entrypoints.container import Container
-from entrypoints.http.auth import principal, requires
+from entrypoints.http.auth import actor, principal, requires
 from entrypoints.http.body import json_object
 from entrypoints.http.documents import export_document
 from entrypoints.http.pagination import page_body
@@ -36,7 +36,7 @@ def create_export(create: CreateExport = Provide[Container.create_export]) -> An
     body = load(ExportCreateSchema(), json_object())
     caller = principal()
     export = create.execute(caller.workspace_id, body["format"], body["filters"],
-                            body["gzip"], caller.viewer)
+                            body["gzip"], caller.viewer, actor())
     return jsonify(export_document(export)), 202
 
 

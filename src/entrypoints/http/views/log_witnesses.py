@@ -20,7 +20,7 @@ from domain.log_witnesses import LogWitness
 from domain.scopes import ADMIN, EVENTS_READ
 from domain.timestamps import format_timestamp
 from entrypoints.container import Container
-from entrypoints.http.auth import principal, requires
+from entrypoints.http.auth import actor, principal, requires
 from entrypoints.http.body import json_object
 from entrypoints.http.pagination import page_body
 from entrypoints.http.query import query_args
@@ -52,7 +52,7 @@ def _time(value: Any) -> str | None:
 @inject
 def add_witness(add: AddLogWitness = Provide[Container.add_log_witness]) -> Any:
     body = load(LogWitnessCreateSchema(), json_object())
-    return jsonify(witness_document(add.execute(principal().workspace_id, body))), 201
+    return jsonify(witness_document(add.execute(principal().workspace_id, body, actor()))), 201
 
 
 @api.get("/log/witnesses")
@@ -78,7 +78,7 @@ def get_witness(witness_id: str,
 @inject
 def remove_witness(witness_id: str,
                    remove: RemoveLogWitness = Provide[Container.remove_log_witness]) -> Any:
-    remove.execute(principal().workspace_id, witness_id)
+    remove.execute(principal().workspace_id, witness_id, actor())
     return no_content()
 
 

@@ -21,7 +21,7 @@ from application.use_cases.streams import (
 )
 from domain.scopes import STREAMS
 from entrypoints.container import Container
-from entrypoints.http.auth import principal, requires
+from entrypoints.http.auth import actor, principal, requires
 from entrypoints.http.body import json_object
 from entrypoints.http.documents import delivery_document, stream_document
 from entrypoints.http.pagination import page_body
@@ -37,7 +37,7 @@ from entrypoints.http.views.api import api, no_content
 @inject
 def create_stream(create: CreateStream = Provide[Container.create_stream]) -> Any:
     body = load(StreamCreateSchema(), json_object())
-    created = create.execute(principal().workspace_id, body)
+    created = create.execute(principal().workspace_id, body, actor())
     return jsonify(stream_document(created.stream, created.credential)), 201
 
 
@@ -63,14 +63,15 @@ def get_stream(stream_id: str, get: GetStream = Provide[Container.get_stream]) -
 @inject
 def update_stream(stream_id: str, update: UpdateStream = Provide[Container.update_stream]) -> Any:
     body = load(StreamPatchSchema(), json_object())
-    return jsonify(stream_document(update.execute(principal().workspace_id, stream_id, body)))
+    return jsonify(stream_document(update.execute(principal().workspace_id, stream_id, body,
+                                                       actor())))
 
 
 @api.delete("/streams/<id:stream_id>")
 @requires(STREAMS)
 @inject
 def delete_stream(stream_id: str, delete: DeleteStream = Provide[Container.delete_stream]) -> Any:
-    delete.execute(principal().workspace_id, stream_id)
+    delete.execute(principal().workspace_id, stream_id, actor())
     return no_content()
 
 
@@ -87,7 +88,8 @@ def test_stream(stream_id: str,
 @inject
 def replay_stream(stream_id: str, replay: ReplayStream = Provide[Container.replay_stream]) -> Any:
     body = load(ReplaySchema(), json_object())
-    stream = replay.execute(principal().workspace_id, stream_id, body["from_sequence"])
+    stream = replay.execute(principal().workspace_id, stream_id, body["from_sequence"],
+                            actor())
     return jsonify(stream_document(stream)), 202
 
 

@@ -24,7 +24,7 @@ from domain.scopes import ADMIN
 from domain.timestamps import format_timestamp
 from domain.viewer_links import ViewerLink
 from entrypoints.container import Container
-from entrypoints.http.auth import principal, requires
+from entrypoints.http.auth import actor, principal, requires
 from entrypoints.http.body import json_object
 from entrypoints.http.pagination import page_body
 from entrypoints.http.query import query_args
@@ -47,7 +47,7 @@ def create_viewer_link(create: CreateViewerLink = Provide[Container.create_viewe
     body = load(ViewerLinkCreateSchema(), json_object())
     workspace_id = principal().workspace_id
     issued = create.execute(workspace_id, body["filters"], body["expires_in_seconds"],
-                            body["allow_export"], body.get("title"))
+                            body["allow_export"], body.get("title"), actor())
     base = (public_url or request.host_url).rstrip("/")
     fragment = f"token={quote(issued.token)}&key={quote(log.key(workspace_id).verifier_key)}"
     for witness in witnesses.execute(workspace_id, order=ASC,
@@ -88,8 +88,8 @@ def get_viewer_link(link_id: str, get: GetViewerLink = Provide[Container.get_vie
 def revoke_viewer_link(link_id: str,
                        revoke: RevokeViewerLink = Provide[Container.revoke_viewer_link],
                        clock: Clock = Provide[Container.clock]) -> Any:
-    return jsonify(viewer_link_document(revoke.execute(principal().workspace_id, link_id),
-                                        clock.now()))
+    revoked = revoke.execute(principal().workspace_id, link_id, actor())
+    return jsonify(viewer_link_document(revoked, clock.now()))
 
 
 def viewer_link_document(link: ViewerLink, now: datetime) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from domain.errors import FieldError, ValidationFailed
 from domain.scopes import ADMIN
 from domain.timestamps import InvalidTimestamp, parse_timestamp
 from entrypoints.container import Container
-from entrypoints.http.auth import principal, requires
+from entrypoints.http.auth import actor, principal, requires
 from entrypoints.http.body import json_object
 from entrypoints.http.documents import api_key_document, usage_document, workspace_document
 from entrypoints.http.pagination import page_body
@@ -41,7 +41,7 @@ def get_workspace(get: GetWorkspace = Provide[Container.get_workspace]) -> Any:
 @inject
 def update_workspace(update: UpdateWorkspace = Provide[Container.update_workspace]) -> Any:
     changes = load(WorkspacePatchSchema(), json_object())
-    workspace = update.execute(principal(), changes, request.remote_addr or "")
+    workspace = update.execute(principal(), changes, request.remote_addr or "", actor())
     return jsonify(workspace_document(workspace))
 
 
@@ -63,7 +63,8 @@ def create_api_key(create: CreateApiKey = Provide[Container.create_api_key]) -> 
             expires_at = parse_timestamp(body["expires_at"])
         except InvalidTimestamp as exc:
             raise ValidationFailed([FieldError("expires_at", str(exc))]) from None
-    issued = create.execute(principal().workspace_id, body["name"], body["scopes"], expires_at)
+    issued = create.execute(principal().workspace_id, body["name"], body["scopes"], expires_at,
+                            actor())
     return jsonify({**api_key_document(issued.key), "secret": issued.secret}), 201
 
 
@@ -88,4 +89,4 @@ def get_api_key(key_id: str, get: GetApiKey = Provide[Container.get_api_key]) ->
 @requires(ADMIN)
 @inject
 def revoke_api_key(key_id: str, revoke: RevokeApiKey = Provide[Container.revoke_api_key]) -> Any:
-    return jsonify(api_key_document(revoke.execute(principal().workspace_id, key_id)))
+    return jsonify(api_key_document(revoke.execute(principal().workspace_id, key_id, actor())))

@@ -1,0 +1,95 @@
+"""The records Auditrail keeps, in a workspace's own log, of changes to the workspace.
+
+Who issued an admin key, who removed a witness or switched a stream off are questions an
+auditor asks of the audit log itself: the answer belongs in the same chain, tree and
+checkpoints as the events, where nobody can drop it unseen. Such records are ordinary
+events under actions that begin ``auditrail.``, a prefix refused to clients so that an
+event under it can only be one Auditrail wrote.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from domain.event_rules import (
+    NAME_MAX_LENGTH,
+    RESERVED_PREFIX,
+    USER_AGENT_MAX_LENGTH,
+    canonical_ip_address,
+)
+
+OPERATOR = "operator"
+"""The actor type of changes made on the server's command line, outside the API."""
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who made a change: an API key, a viewer link or the server's operator, and from
+    where (the request's address and user agent; none on the command line)."""
+
+    id: str
+    type: str
+    name: str | None = None
+    ip_address: str | None = None
+    user_agent: str | None = None
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change to a workspace: ``action`` without the prefix (``api_key.created``),
+    the resource changed and what is worth knowing of it. Never a secret: the record is
+    read by everyone who may read the log."""
+
+    action: str
+    target_type: str
+    target_id: str
+    target_name: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def activity_body(change: Change, actor: Actor) -> dict[str, Any]:
+    """The event body recording ``change``: validated like any client's, so a record
+    satisfies every rule of an event (sizes, nesting, I-JSON)."""
+    body: dict[str, Any] = {
+        "action": RESERVED_PREFIX + change.action,
+        "actor": _party(actor.id, actor.type, actor.name),
+        "targets": [_party(change.target_id, change.target_type, change.target_name)],
+    }
+    # What the server saw, not what a client typed: an address a unix socket or a test
+    # client leaves empty or odd is left out rather than failing the change.
+    context = {"ip_address": canonical_ip_address(actor.ip_address or ""),
+               "user_agent": (actor.user_agent or "")[:USER_AGENT_MAX_LENGTH] or None}
+    context = {key: value for key, value in context.items() if value}
+    if context:
+        body["context"] = context
+    if change.details:
+        body["metadata"] = change.details
+    return body
+
+
+def changed(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """``{field: {"from": old, "to": new}}`` for each setting whose value differs."""
+    return {name: {"from": before.get(name), "to": value}
+            for name, value in after.items() if before.get(name) != value}
+
+
+def _party(id_: str, type_: str, name: str | None) -> dict[str, Any]:
+    party: dict[str, Any] = {"id": id_, "type": type_}
+    if name:
+        party["name"] = name[:NAME_MAX_LENGTH]
+    return party
+
+
+def edited(body: Mapping[str, Any], *shown: str) -> dict[str, Any]:
+    """The details of a PATCH: the fields it set, and the values of those in ``shown``
+    (a rule's ``enabled``, a stream's ``status``: whether it still watches or sends).
+    Other values stay out, as they may hold a secret or a URL with a token in it."""
+    return {"fields": sorted(body), **{name: body[name] for name in shown if name in body}}
+
+
+def destination(url: str) -> str:
+    """Where a URL sends to (its host), without the path or query a token may hide in."""
+    return urlsplit(url).hostname or ""

@@ -1,0 +1,284 @@
+"""A workspace's records of changes to itself: built, refused to clients, written with the
+change or not at all, and linked into the chain like any event."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from application.counting import EventCounter
+from application.errors import NotFound
+from application.principal import Principal
+from application.use_cases.alert_rules import CreateAlertRule, DeleteAlertRule, UpdateAlertRule
+from application.use_cases.api_keys import RevokeApiKey
+from application.use_cases.exports import CreateExport
+from application.use_cases.search_events import SearchEvents
+from application.use_cases.stream_deliveries import ReplayStream
+from application.use_cases.streams import CreateStream, DeleteStream, UpdateStream
+from application.use_cases.viewer_links import CreateViewerLink, RevokeViewerLink
+from application.use_cases.workspace_settings import UpdateWorkspace
+from application.use_cases.workspaces import UpdateWorkspacePlan
+from domain.activity import OPERATOR, Actor, Change, activity_body, changed, destination, edited
+from domain.errors import ValidationFailed
+from domain.event_search import EventFilters
+from domain.events import Event, new_event
+from tests.unit.test_deliver_stream import FakeDeliverer, FakeVault, _Secrets
+from tests.unit.test_use_cases import World
+
+ADMIN = Actor("key_1", "api_key", "deploy bot", "203.0.113.7", "curl/8.5")
+
+
+class Recording(World):
+    """A workspace recording its activity, with the use cases that change it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.update = UpdateWorkspace(self.uow, self.changes, self.activity)
+        self.turn(True)
+        self.queue.enqueued.clear()
+
+    def turn(self, on: bool, actor: Actor = ADMIN) -> None:
+        self.update.execute(self.principal(), {"record_activity": on}, "203.0.113.7", actor)
+
+    def principal(self) -> Principal:
+        return self.authenticate.execute(self.admin.secret, "203.0.113.7")
+
+    def records(self) -> list[Event]:
+        """The workspace's events, oldest first."""
+        page = SearchEvents(self.uow, EventCounter()).execute(
+            self.workspace.id, EventFilters(), order="asc", limit=100)
+        return list(page.items)
+
+    def actions(self) -> list[str]:
+        return [event.action for event in self.records()]
+
+
+@pytest.fixture
+def world() -> Recording:
+    return Recording()
+
+
+def test_a_record_is_an_event_naming_who_did_what_to_which_resource_from_where() -> None:
+    body = activity_body(Change("api_key.revoked", "api_key", "key_9", "ci",
+                                {"scopes": ["events:write"]}), ADMIN)
+    assert body == {"action": "auditrail.api_key.revoked",
+                    "actor": {"id": "key_1", "type": "api_key", "name": "deploy bot"},
+                    "targets": [{"id": "key_9", "type": "api_key", "name": "ci"}],
+                    "context": {"ip_address": "203.0.113.7", "user_agent": "curl/8.5"},
+                    "metadata": {"scopes": ["events:write"]}}
+
+
+def test_an_operator_on_the_command_line_has_no_address_and_an_odd_one_is_left_out() -> None:
+    operator = activity_body(Change("api_key.created", "api_key", "key_9"),
+                             Actor(OPERATOR, OPERATOR, "root"))
+    assert "context" not in operator and "metadata" not in operator
+    assert operator["actor"] == {"id": "operator", "type": "operator", "name": "root"}
+    socket = activity_body(Change("api_key.created", "api_key", "key_9"),
+                           Actor("key_1", "api_key", None, "unix-socket", "x" * 5000))
+    assert socket["context"] == {"user_agent": "x" * 1024}
+
+
+def test_clients_may_not_send_actions_under_the_reserved_prefix_in_any_case(
+        world: Recording) -> None:
+    for action in ("auditrail.api_key.created", "Auditrail.x", "AUDITRAIL.workspace.updated"):
+        with pytest.raises(ValidationFailed) as refused:
+            world.ingest.execute(world.workspace.id, [world.event(action=action)])
+        [error] = refused.value.errors
+        assert error.field == "action" and "reserved" in error.message
+    world.ingest.execute(world.workspace.id, [world.event(action="auditrail"),
+                                              world.event(action="auditrails.x")], batch=True)
+    own = activity_body(Change("api_key.created", "api_key", "key_9"), ADMIN)
+    assert new_event(own, event_id="evt_1", workspace_id=world.workspace.id,
+                     received_at=world.clock.now(), own=True).action == own["action"]
+
+
+def test_changes_record_nothing_until_the_workspace_turns_recording_on() -> None:
+    world = World()
+    world.keys.execute(world.workspace.id, "ci", ["events:write"], actor=ADMIN)
+    UpdateWorkspace(world.uow, world.changes, world.activity).execute(
+        world.authenticate.execute(world.admin.secret, "203.0.113.7"), {"name": "Acme Inc"},
+        "203.0.113.7", ADMIN)
+    assert SearchEvents(world.uow, EventCounter()).execute(
+        world.workspace.id, EventFilters()).total_count == 0
+    assert world.queue.enqueued == []
+
+
+def test_turning_recording_on_and_off_are_both_recorded_and_nothing_between_is_lost(
+        world: Recording) -> None:
+    world.turn(False)
+    world.keys.execute(world.workspace.id, "unseen", ["events:read"], actor=ADMIN)
+    world.turn(True)
+    on, off, on_again = world.records()
+    assert [event.action for event in (on, off, on_again)] == ["auditrail.workspace.updated"] * 3
+    assert on.metadata == {"changes": {"record_activity": {"from": False, "to": True}}}
+    assert off.metadata == {"changes": {"record_activity": {"from": True, "to": False}}}
+    assert on.actor == {"id": "key_1", "type": "api_key", "name": "deploy bot"}
+    assert on.targets == [{"id": world.workspace.id, "type": "workspace", "name": "Acme"}]
+
+
+def test_a_settings_change_lists_each_setting_from_what_to_what(world: Recording) -> None:
+    world.update.execute(world.principal(), {"name": "Acme Inc", "retention_days": 30,
+                                             "ip_allowlist": ["203.0.113.0/24"]},
+                         "203.0.113.7", ADMIN)
+    UpdateWorkspacePlan(world.uow, world.changes, world.activity).execute(
+        world.workspace.id, "pro", None, Actor(OPERATOR, OPERATOR, "ops"))
+    *_, settings, plan = world.records()
+    assert settings.metadata == {"changes": {
+        "name": {"from": "Acme", "to": "Acme Inc"},
+        "ip_allowlist": {"from": [], "to": ["203.0.113.0/24"]}}}  # 30 days was the default
+    assert plan.metadata == {"changes": {"plan": {"from": "free", "to": "pro"},
+                                         "rate_limit_per_minute": {"from": 60, "to": 1000}}}
+    # (its 30 days are its own setting now, which the plan does not change)
+    assert plan.actor == {"id": "operator", "type": "operator", "name": "ops"}
+    assert world.queue.enqueued == [world.workspace.id] * 2  # linked now, not at upkeep
+
+
+def test_keys_issued_and_revoked_are_recorded_without_their_secrets(world: Recording) -> None:
+    issued = world.keys.execute(world.workspace.id, "ci", ["events:write"], actor=ADMIN)
+    revoke = RevokeApiKey(world.uow, world.clock, world.changes, world.activity)
+    revoke.execute(world.workspace.id, issued.key.id, ADMIN)
+    revoke.execute(world.workspace.id, issued.key.id, ADMIN)  # already revoked: no change
+    *_, created, revoked = world.records()
+    assert world.actions()[-3:] == ["auditrail.workspace.updated", "auditrail.api_key.created",
+                                    "auditrail.api_key.revoked"]
+    assert created.targets == [{"id": issued.key.id, "type": "api_key", "name": "ci"}]
+    assert created.metadata == {"scopes": ["events:write"], "prefix": issued.key.prefix,
+                                "expires_at": None}
+    assert revoked.targets == created.targets
+    assert issued.secret not in json.dumps([created.metadata, revoked.metadata])
+
+
+def test_a_refused_change_records_nothing(world: Recording) -> None:
+    before = world.actions()
+    with pytest.raises(ValidationFailed):
+        world.keys.execute(world.workspace.id, "ci", ["events:everything"], actor=ADMIN)
+    with pytest.raises(NotFound):
+        RevokeApiKey(world.uow, world.clock, world.changes, world.activity).execute(
+            world.workspace.id, "key_unknown", ADMIN)
+    with pytest.raises(ValidationFailed):
+        world.update.execute(world.principal(), {"ip_allowlist": ["198.51.100.0/24"]},
+                             "203.0.113.7", ADMIN)  # would lock the caller out
+    assert world.actions() == before
+
+
+def test_records_are_linked_into_the_chain_with_the_events_around_them(
+        world: Recording) -> None:
+    world.ingest.execute(world.workspace.id, [world.event()])
+    world.keys.execute(world.workspace.id, "ci", ["events:write"], actor=ADMIN)
+    world.ingest.execute(world.workspace.id, [world.event(action="user.logout")])
+    world.process.execute(world.workspace.id)
+    records = world.records()
+    assert [(event.sequence, event.action) for event in records] == [
+        (1, "auditrail.workspace.updated"), (2, "user.login"),
+        (3, "auditrail.api_key.created"), (4, "user.logout")]
+    assert all(event.hash for event in records)
+
+
+def _alerting(world: Recording) -> tuple[CreateAlertRule, UpdateAlertRule, DeleteAlertRule]:
+    deliverer, vault = FakeDeliverer(), FakeVault()
+    return (CreateAlertRule(world.uow, world.clock, world.ids, _Secrets(), vault, deliverer,
+                            allow_private=False, activity=world.activity),
+            UpdateAlertRule(world.uow, world.clock, world.queue, vault, deliverer,
+                            allow_private=False, activity=world.activity),
+            DeleteAlertRule(world.uow, world.clock, world.activity))
+
+
+def test_alert_rules_made_changed_and_deleted_are_recorded_naming_their_destination_only(
+        world: Recording) -> None:
+    create, update, delete = _alerting(world)
+    rule = create.execute(world.workspace.id, {
+        "name": "Brute force", "match": {"actions": ["user.login_failed"]},
+        "notify": {"webhook_url": "https://hooks.example.com/T0/B0/tokenpart"}}, ADMIN).rule
+    update.execute(world.workspace.id, rule.id, {"enabled": False, "notify": {
+        "webhook_url": "https://hooks.example.com/T0/B0/othertoken"}}, ADMIN)
+    delete.execute(world.workspace.id, rule.id, ADMIN)
+    *_, made, edited_, deleted = world.records()
+    assert (made.action, edited_.action, deleted.action) == (
+        "auditrail.alert_rule.created", "auditrail.alert_rule.updated",
+        "auditrail.alert_rule.deleted")
+    assert made.metadata == {"actions": ["user.login_failed"], "enabled": True,
+                             "notifies": "hooks.example.com"}
+    assert edited_.metadata == {"fields": ["enabled", "notify"], "enabled": False}
+    assert deleted.targets == [{"id": rule.id, "type": "alert_rule", "name": "Brute force"}]
+    recorded = json.dumps([made.metadata, edited_.metadata, deleted.metadata])
+    assert "token" not in recorded and "whsec_" not in recorded
+
+
+def test_streams_made_changed_replayed_and_deleted_are_recorded(world: Recording) -> None:
+    deliverer, vault = FakeDeliverer(), FakeVault()
+    create = CreateStream(world.uow, world.clock, world.ids, _Secrets(), vault, deliverer,
+                          allow_private=False, activity=world.activity)
+    stream = create.execute(world.workspace.id, {
+        "name": "SIEM", "type": "webhook",
+        "config": {"url": "https://siem.example.com/in?token=abc"}}, ADMIN).stream
+    UpdateStream(world.uow, world.clock, world.queue, vault, deliverer, allow_private=False,
+                 activity=world.activity).execute(
+        world.workspace.id, stream.id,
+        {"status": "paused", "config": {"url": "https://elsewhere.example.net/in"}}, ADMIN)
+    ReplayStream(world.uow, world.clock, world.queue, world.activity).execute(
+        world.workspace.id, stream.id, 1, ADMIN)
+    DeleteStream(world.uow, world.activity).execute(world.workspace.id, stream.id, ADMIN)
+    *_, made, paused, replayed, deleted = world.records()
+    assert made.metadata == {"type": "webhook", "sends_to": "siem.example.com",
+                             "actions": None, "status": "active"}
+    assert paused.metadata == {"fields": ["config", "status"], "status": "paused",
+                               "sends_to": "elsewhere.example.net"}
+    assert replayed.metadata == {"from_sequence": 1}
+    assert deleted.action == "auditrail.log_stream.deleted"
+    assert "abc" not in json.dumps(made.metadata)
+    with pytest.raises(NotFound):
+        DeleteStream(world.uow, world.activity).execute(world.workspace.id, stream.id, ADMIN)
+    assert world.actions()[-1] == "auditrail.log_stream.deleted"
+
+
+def test_viewer_links_and_exports_are_recorded_with_what_they_expose(world: Recording) -> None:
+    issued = CreateViewerLink(world.uow, world.clock, world.ids, world.secrets,
+                              world.activity).execute(
+        world.workspace.id, {"action": "user.*"}, 900, allow_export=True, title="Acme",
+        actor=ADMIN)
+    reader = world.authenticate.execute(issued.token, "198.51.100.1")
+    CreateExport(world.uow, world.clock, world.ids, world.queue, world.activity).execute(
+        world.workspace.id, "csv", {}, link=reader.viewer,
+        actor=reader.actor("198.51.100.1", "Mozilla/5.0"))
+    RevokeViewerLink(world.uow, world.clock, world.changes, world.activity).execute(
+        world.workspace.id, issued.link.id, ADMIN)
+    *_, made, exported, revoked = world.records()
+    assert made.metadata["filters"] == {"action": "user.*"}
+    assert made.metadata["allow_export"] is True
+    assert exported.action == "auditrail.export.created"
+    assert exported.actor == {"id": issued.link.id, "type": "viewer_link", "name": "Acme"}
+    assert exported.context == {"ip_address": "198.51.100.1", "user_agent": "Mozilla/5.0"}
+    assert exported.metadata == {"format": "csv", "filters": {"action": "user.*"}}
+    assert revoked.action == "auditrail.viewer_link.revoked"
+    assert issued.token not in json.dumps([made.metadata, exported.metadata])
+
+
+def test_an_internal_change_without_an_actor_is_not_recorded(world: Recording) -> None:
+    before = world.actions()
+    world.keys.execute(world.workspace.id, "internal", ["events:write"])
+    assert world.actions() == before
+
+
+@pytest.mark.parametrize(("body", "shown", "expected"), [
+    ({"enabled": False, "name": "x"}, ("enabled",),
+     {"fields": ["enabled", "name"], "enabled": False}),
+    ({"notify": {"secret": "whsec_x"}}, ("enabled",), {"fields": ["notify"]}),
+])
+def test_a_patch_is_recorded_by_its_fields_and_only_the_values_shown(
+        body: dict[str, Any], shown: tuple[str, ...], expected: dict[str, Any]) -> None:
+    assert edited(body, *shown) == expected
+
+
+def test_a_destination_is_its_host_and_a_change_lists_only_what_differs() -> None:
+    assert destination("https://user:pw@hooks.example.com:8443/a/b?token=1") == \
+        "hooks.example.com"
+    assert changed({"a": 1, "b": [1]}, {"a": 1, "b": [2]}) == {"b": {"from": [1], "to": [2]}}
+
+
+def test_setting_what_is_already_set_records_nothing(world: Recording) -> None:
+    before = world.actions()
+    world.update.execute(world.principal(), {"name": "Acme", "record_activity": True},
+                         "203.0.113.7", ADMIN)
+    assert world.actions() == before
