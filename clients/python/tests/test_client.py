@@ -92,9 +92,14 @@ def test_an_idempotency_key_stores_once(client: Auditrail) -> None:
 def test_workspace_keys_usage_streams_and_rules(client: Auditrail) -> None:
     workspace = client.workspace.update(name="Renamed")
     assert workspace.name == "Renamed" and client.workspace.get().name == "Renamed"
+    assert workspace.record_activity is False
+    assert client.workspace.update(record_activity=True).record_activity is True
     key = client.api_keys.create("reader", ["events:read"])
     assert key.secret.startswith("ak_") and key.id in {k.id for k in client.api_keys.list()}
     assert client.api_keys.revoke(key.id).revoked_at is not None
+    recorded = [event.action for event in client.events.list(action="auditrail.*", order="asc")]
+    assert recorded == ["auditrail.workspace.updated", "auditrail.api_key.created",
+                        "auditrail.api_key.revoked"]  # pending or linked: listed either way
     assert client.usage.get().plan == "enterprise"
     stream = client.streams.create("siem", "webhook", {"url": "https://siem.example.com/in"})
     assert stream.config["secret"].startswith("whsec_")
