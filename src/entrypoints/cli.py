@@ -337,11 +337,15 @@ def workspaces() -> None:
 @click.option("--env", "as_env", is_flag=True,
               help='Print WORKSPACE=… and KEY=… for eval "$(auditrail workspaces create '
                    '… --env)".')
+@click.option("--record-activity", is_flag=True,
+              help="Record every change to the workspace as an auditrail.* event in its log, "
+                   "from its creation and first key on (docs/activity.md).")
 def create_workspace(name: str, plan: str, rate_limit: int | None, as_json: bool,
-                     as_env: bool) -> None:
+                     as_env: bool, record_activity: bool) -> None:
     """Create a workspace and print its first admin API key."""
     try:
-        workspace, issued = _container().create_workspace().execute(name, plan, rate_limit)
+        workspace, issued = _container().create_workspace().execute(
+            name, plan, rate_limit, record_activity, _operator())
     except ValidationFailed as exc:
         raise _fail(exc) from None
     if as_json:

@@ -284,7 +284,8 @@ class Container(containers.DeclarativeContainer):
     create_api_key = providers.Factory(CreateApiKey, uow_factory=uow.provider, clock=clock,
                                        ids=ids, secrets=secrets, activity=activity_log)
     create_workspace = providers.Factory(CreateWorkspace, uow_factory=uow.provider,
-                                         clock=clock, ids=ids, create_key=create_api_key)
+                                         clock=clock, ids=ids, create_key=create_api_key,
+                                         activity=activity_log)
     update_workspace_plan = providers.Factory(UpdateWorkspacePlan, uow_factory=uow.provider,
                                               changes=rate_limiter, activity=activity_log)
     delete_workspace = providers.Factory(DeleteWorkspace, uow_factory=uow.provider,

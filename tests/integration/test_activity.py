@@ -4,6 +4,7 @@ forgeable by a client."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -157,20 +158,27 @@ def test_operators_changes_on_the_command_line_are_recorded_as_the_operators(
     monkeypatch.setenv("LOGNAME", "ops-alice")
     stack = embedded_stack(tmp_path / "var")
     try:
-        workspace_id, admin = stack.new_workspace()
-        call(stack, "PATCH", "/workspace", admin, {"record_activity": True})
         runner = CliRunner()
+        created = runner.invoke(main, ["workspaces", "create", "--name", "Ops",
+                                       "--plan", "enterprise", "--record-activity", "--json"])
+        assert created.exit_code == 0, created.output
+        workspace_id, admin = json.loads(created.output).values()
         made = runner.invoke(main, ["keys", "create", "--workspace", workspace_id,
                                     "--scopes", "events:read", "--json"])
         assert made.exit_code == 0, made.output
         plan = runner.invoke(main, ["workspaces", "update", workspace_id, "--plan", "pro"])
         assert plan.exit_code == 0, plan.output
         stack.drain()
-        *_, created, updated = records(stack, admin)
+        found = records(stack, admin)
     finally:
         stack.close()
     operator = {"id": "operator", "type": "operator", "name": "ops-alice"}
-    assert (created["action"], created["actor"]) == ("auditrail.api_key.created", operator)
-    assert "context" not in created or created["context"] == {}
+    assert [(event["action"], event["actor"]) for event in found] == [
+        ("auditrail.workspace.created", operator), ("auditrail.api_key.created", operator),
+        ("auditrail.api_key.created", operator), ("auditrail.workspace.updated", operator)]
+    first_key, second_key, updated = found[1:]
+    assert first_key["metadata"]["scopes"] == ["admin"]
+    assert second_key["metadata"]["scopes"] == ["events:read"]
+    assert second_key["context"] == {}  # no address on the command line
     assert (updated["action"], updated["actor"]) == ("auditrail.workspace.updated", operator)
     assert updated["metadata"]["changes"]["plan"] == {"from": "enterprise", "to": "pro"}

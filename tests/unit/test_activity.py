@@ -282,3 +282,20 @@ def test_setting_what_is_already_set_records_nothing(world: Recording) -> None:
     world.update.execute(world.principal(), {"name": "Acme", "record_activity": True},
                          "203.0.113.7", ADMIN)
     assert world.actions() == before
+
+
+def test_a_workspace_created_recording_has_its_creation_and_first_key_on_record() -> None:
+    from application.use_cases.workspaces import CreateWorkspace
+    world = World()
+    create = CreateWorkspace(world.uow, world.clock, world.ids, world.keys, world.activity)
+    operator = Actor(OPERATOR, OPERATOR, "ops")
+    workspace, admin = create.execute("Beta", "pro", record_activity=True, actor=operator)
+    quiet, _ = create.execute("Gamma", actor=operator)
+    search = SearchEvents(world.uow, EventCounter())
+    made, key = search.execute(workspace.id, EventFilters(), order="asc").items
+    assert (made.action, made.actor, made.metadata) == (
+        "auditrail.workspace.created", {"id": "operator", "type": "operator", "name": "ops"},
+        {"plan": "pro", "rate_limit_per_minute": 1000})
+    assert (key.action, key.targets[0]["id"]) == ("auditrail.api_key.created", admin.key.id)
+    assert search.execute(quiet.id, EventFilters()).total_count == 0
+    assert world.queue.enqueued == [workspace.id]

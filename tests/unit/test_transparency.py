@@ -143,7 +143,7 @@ def test_status_lists_the_logs_waiting_longest_for_a_checkpoint_first() -> None:
     world.clock.advance(seconds=5)
     linked(world, 1)  # owed since it arrived, after that checkpoint
     world.workspace = CreateWorkspace(world.uow, world.clock, world.ids,
-                                      world.keys).execute("Beta")[0]
+                                      world.keys, world.activity).execute("Beta")[0]
     newer = world.workspace.id
     world.clock.advance(seconds=1)
     linked(world, 2)  # never signed: owed since its first event arrived
@@ -461,7 +461,7 @@ def test_countersigning_keeps_the_rotation_notes_that_outlive_the_old_key(
         parse_verifier_key(key.verifier_key)
     # With nothing kept, the dropped key would be gone from GET /log/key.
     other = CreateWorkspace(world.uow, world.clock, world.ids,
-                            world.keys).execute("Other")[0]
+                            world.keys, world.activity).execute("Other")[0]
     assert world.log.key(other.id).previous == ()
 
 

@@ -58,7 +58,7 @@ class World:
         self.activity = ActivityLog(self.clock, self.ids, self.queue)
         self.keys = CreateApiKey(self.uow, self.clock, self.ids, self.secrets, self.activity)
         self.workspace, self.admin = CreateWorkspace(
-            self.uow, self.clock, self.ids, self.keys).execute("Acme")
+            self.uow, self.clock, self.ids, self.keys, self.activity).execute("Acme")
         self.ingest = IngestEvents(self.uow, self.clock, self.ids, self.queue)
         self.process = ProcessPendingEvents(self.uow, self.geo, chunk_size=3)
         self.authenticate = Authenticate(self.uow, self.clock)
@@ -179,8 +179,10 @@ def test_requeue_only_stale_pending(world: World) -> None:
 def test_processing_status_names_the_workspaces_furthest_behind(world: World) -> None:
     status = GetProcessingStatus(world.uow, world.clock, world.queue)
     assert status.execute(workspaces=5) == ProcessingStatus(0, 0.0, 0, ())
-    late, _ = CreateWorkspace(world.uow, world.clock, world.ids, world.keys).execute("Late")
-    fine, _ = CreateWorkspace(world.uow, world.clock, world.ids, world.keys).execute("Fine")
+    late, _ = CreateWorkspace(world.uow, world.clock, world.ids, world.keys,
+                              world.activity).execute("Late")
+    fine, _ = CreateWorkspace(world.uow, world.clock, world.ids, world.keys,
+                              world.activity).execute("Fine")
     world.ingest.execute(late.id, [world.event()] * 2)
     world.clock.advance(seconds=30)
     world.ingest.execute(fine.id, [world.event()])
@@ -253,7 +255,8 @@ def test_last_used_at_is_written_at_most_once_a_minute(world: World) -> None:
 
 def test_get_event_hides_other_workspaces(world: World) -> None:
     [event_id] = world.ingest.execute(world.workspace.id, [world.event()]).event_ids
-    other, _ = CreateWorkspace(world.uow, world.clock, world.ids, world.keys).execute("Other")
+    other, _ = CreateWorkspace(world.uow, world.clock, world.ids, world.keys,
+                              world.activity).execute("Other")
     with pytest.raises(NotFound):
         GetEvent(world.uow).execute(other.id, event_id)
 
@@ -269,7 +272,8 @@ def test_plan_update(world: World) -> None:
 
 
 def test_a_key_is_revoked_from_its_secret_alone(world: World) -> None:
-    _, bystander = CreateWorkspace(world.uow, world.clock, world.ids, world.keys).execute("B")
+    _, bystander = CreateWorkspace(world.uow, world.clock, world.ids, world.keys,
+                              world.activity).execute("B")
     revoke = RevokeKeyBySecret(world.uow,
                                RevokeApiKey(world.uow, world.clock, world.changes,
                                             world.activity),
@@ -285,7 +289,8 @@ def test_a_key_is_revoked_from_its_secret_alone(world: World) -> None:
 
 
 def test_deleting_a_workspace_ends_its_access_before_its_data_goes(world: World) -> None:
-    other, _ = CreateWorkspace(world.uow, world.clock, world.ids, world.keys).execute("Other")
+    other, _ = CreateWorkspace(world.uow, world.clock, world.ids, world.keys,
+                              world.activity).execute("Other")
     for workspace_id in (world.workspace.id, other.id):
         world.ingest.execute(workspace_id, [world.event() for _ in range(5)],
                              idempotency_key="k1")
@@ -345,7 +350,8 @@ def test_idempotency_key_with_another_body_conflicts(world: World) -> None:
 
 
 def test_idempotency_keys_are_per_workspace_and_expire(world: World) -> None:
-    other, _ = CreateWorkspace(world.uow, world.clock, world.ids, world.keys).execute("Other")
+    other, _ = CreateWorkspace(world.uow, world.clock, world.ids, world.keys,
+                              world.activity).execute("Other")
     first = world.ingest.execute(world.workspace.id, [world.event()], idempotency_key="k1")
     elsewhere = world.ingest.execute(other.id, [world.event()], idempotency_key="k1")
     assert elsewhere.event_ids != first.event_ids and not elsewhere.replayed

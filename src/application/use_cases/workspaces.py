@@ -9,9 +9,9 @@ from application.errors import NotFound
 from application.ports.rate_limits import CredentialChanges
 from application.ports.system import Clock, IdGenerator
 from application.ports.unit_of_work import UnitOfWorkFactory
-from application.use_cases.create_api_key import CreateApiKey, IssuedKey
+from application.use_cases.create_api_key import CreateApiKey, IssuedKey, key_created
 from application.use_cases.workspace_settings import record_settings
-from domain.activity import Actor
+from domain.activity import Actor, Change
 from domain.names import checked_name
 from domain.scopes import ADMIN
 from domain.workspaces import Workspace, plan_settings
@@ -19,22 +19,39 @@ from domain.workspaces import Workspace, plan_settings
 
 class CreateWorkspace:
     def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, ids: IdGenerator,
-                 create_key: CreateApiKey) -> None:
+                 create_key: CreateApiKey, activity: ActivityLog) -> None:
         self._uow_factory = uow_factory
         self._clock = clock
         self._ids = ids
         self._create_key = create_key
+        self._activity = activity
 
-    def execute(self, name: str, plan: str = "free",
-                rate_limit: int | None = None) -> tuple[Workspace, IssuedKey]:
-        """Create the workspace, its empty chain and a first admin key, in one transaction."""
+    def execute(self, name: str, plan: str = "free", rate_limit: int | None = None,
+                record_activity: bool = False,
+                actor: Actor | None = None) -> tuple[Workspace, IssuedKey]:
+        """Create the workspace, its empty chain and a first admin key, in one transaction.
+
+        ``record_activity``: the workspace records changes to itself from the start, its
+        creation and the first key's issue included, so no key it ever had is off the record.
+        """
         workspace = Workspace(id=self._ids.new("ws"), name=checked_name(name),
-                              created_at=self._clock.now(), **plan_settings(plan, rate_limit))
+                              created_at=self._clock.now(), record_activity=record_activity,
+                              **plan_settings(plan, rate_limit))
         with self._uow_factory() as uow:
             uow.workspaces.add(workspace)
             uow.chains.create(workspace.id)
             issued = self._create_key.issue(uow, workspace.id, "admin", (ADMIN,))
+            recorded = self._activity.record(
+                uow, workspace.id, actor,
+                Change("workspace.created", "workspace", workspace.id, workspace.name,
+                       {"plan": workspace.plan,
+                        "rate_limit_per_minute": workspace.rate_limit_per_minute}),
+                workspace=workspace)
+            self._activity.record(uow, workspace.id, actor, key_created(issued.key),
+                                  workspace=workspace)
             uow.commit()
+        if recorded:
+            self._activity.wake(workspace.id)
         return workspace, issued
 
 
