@@ -74,7 +74,12 @@ def _wait_until_up(server: subprocess.Popen, base: str, log: Path) -> None:
 
 def start_workers(count: int, env: dict[str, str], logs: Path) -> list[subprocess.Popen]:
     """``count`` workers, returned once every one listens on the queue (a worker still
-    importing when a test ends would be stopped before it could handle SIGTERM)."""
+    importing when a test ends would be stopped before it could handle SIGTERM).
+
+    Listening, not only registered: RQ registers a worker (then in state ``started``)
+    before it installs its SIGTERM handler, and a test stopping a worker in between saw it
+    die of the signal (-15) instead of stopping gracefully; ``idle`` or ``busy`` come
+    after."""
     from redis import Redis
     from rq import Queue, Worker
 
@@ -82,8 +87,11 @@ def start_workers(count: int, env: dict[str, str], logs: Path) -> list[subproces
     connection = Redis.from_url(env["AUDITRAIL_REDIS_URL"])
     queue = Queue(env["AUDITRAIL_QUEUE_NAME"], connection=connection)
     pids = {worker.pid for worker in workers}
-    assert wait_for(lambda: pids <= {w.pid for w in Worker.all(queue=queue)}, timeout=60), \
-        "workers did not come up"
+
+    def listening() -> bool:
+        states = {w.pid: w.get_state() for w in Worker.all(queue=queue)}
+        return all(states.get(pid) in ("idle", "busy") for pid in pids)
+    assert wait_for(listening, timeout=60), "workers did not come up"
     return workers
 
 
