@@ -10,10 +10,12 @@ from typing import Any
 
 import pytest
 
+from domain.cosignatures import cosigner_key
 from tests.integration.stacks import Stack, bearer
 from tests.receivers import receiver, signature_valid
 
 SECRET = "whsec_activity_secret_0123456789abcdef"
+WITNESS_KEY = cosigner_key("witness.example/w", bytes(range(32)))
 
 
 @pytest.fixture(params=["embedded", "production"])
@@ -51,6 +53,9 @@ def test_every_change_through_the_api_is_recorded_linked_and_verified(stack: Sta
         link = call(stack, "POST", "/viewer-links", admin,
                     {"filters": {}, "expires_in_seconds": 900, "allow_export": True})
         export = call(stack, "POST", "/exports", admin, {"format": "ndjson"})
+        witness = call(stack, "POST", "/log/witnesses", admin, {
+            "url": "http://127.0.0.1:9/", "verifier_key": WITNESS_KEY})
+        call(stack, "DELETE", f"/log/witnesses/{witness['id']}", admin)
         call(stack, "DELETE", f"/viewer-links/{link['id']}", admin)
         call(stack, "DELETE", f"/streams/{stream['id']}", admin)
         call(stack, "DELETE", f"/alert-rules/{rule['id']}", admin)
@@ -63,6 +68,8 @@ def test_every_change_through_the_api_is_recorded_linked_and_verified(stack: Sta
         ("auditrail.alert_rule.updated", rule["id"]),
         ("auditrail.log_stream.created", stream["id"]),
         ("auditrail.viewer_link.created", link["id"]), ("auditrail.export.created", export["id"]),
+        ("auditrail.log_witness.added", witness["id"]),
+        ("auditrail.log_witness.removed", witness["id"]),
         ("auditrail.viewer_link.revoked", link["id"]),
         ("auditrail.log_stream.deleted", stream["id"]),
         ("auditrail.alert_rule.deleted", rule["id"])]
@@ -74,9 +81,10 @@ def test_every_change_through_the_api_is_recorded_linked_and_verified(stack: Sta
     assert found[1]["metadata"] == {"scopes": ["events:write"], "prefix": key["prefix"],
                                     "expires_at": None}
     assert found[5]["metadata"]["sends_to"] == "127.0.0.1"
-    assert [event["sequence"] for event in found] == list(range(1, 12))
+    assert found[8]["metadata"] == {"verifier_key": WITNESS_KEY, "submits_to": "127.0.0.1"}
+    assert [event["sequence"] for event in found] == list(range(1, 14))
     verified = call(stack, "GET", "/events/verify", admin)
-    assert verified["valid"] is True and verified["checked"] == 11
+    assert verified["valid"] is True and verified["checked"] == 13
 
 
 def test_an_alert_rule_on_changes_and_a_stream_see_records_as_events(stack: Stack) -> None:

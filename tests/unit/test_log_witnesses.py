@@ -319,3 +319,31 @@ def test_only_cosignatures_from_the_newest_every_witness_cosigned_are_kept(
                             ).tree_size == 6
     assert parse_checkpoint(parse_note(setup.cosigned.execute(setup.workspace_id, 1)).text
                             ).tree_size == 8
+
+
+def test_witnesses_added_and_removed_are_on_the_record_of_a_recording_workspace(
+        setup: Setup) -> None:
+    from application.counting import EventCounter
+    from application.use_cases.search_events import SearchEvents
+    from application.use_cases.workspace_settings import UpdateWorkspace
+    from domain.activity import Actor
+    from domain.event_search import EventFilters
+    world, admin = setup.world, Actor("key_1", "api_key", "admin", "203.0.113.7")
+    UpdateWorkspace(world.uow, world.changes, world.activity).execute(
+        world.authenticate.execute(world.admin.secret, "203.0.113.7"),
+        {"record_activity": True}, "203.0.113.7", admin)
+    witness = Witness("witness.example/a", WITNESS_A, setup.checker, MemoryLedger(),
+                      FakeClock(world.clock.now()), logs_by_origin([]))
+    added = setup.add.execute(setup.workspace_id, {"url": "https://w.example/base/",
+                                                   "verifier_key": witness.verifier_key},
+                              admin)
+    RemoveLogWitness(world.uow, world.activity).execute(setup.workspace_id, added.id, admin)
+    *_, on_record, off_record = SearchEvents(world.uow, EventCounter()).execute(
+        setup.workspace_id, EventFilters(), order="asc").items
+    assert (on_record.action, on_record.targets) == (
+        "auditrail.log_witness.added",
+        [{"id": added.id, "type": "log_witness", "name": "witness.example/a"}])
+    assert on_record.metadata == {"verifier_key": witness.verifier_key,
+                                  "submits_to": "w.example"}
+    assert (off_record.action, off_record.metadata) == (
+        "auditrail.log_witness.removed", {"verifier_key": witness.verifier_key})

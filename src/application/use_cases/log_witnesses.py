@@ -22,7 +22,7 @@ from application.ports.system import Clock, IdGenerator, Randomness
 from application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from application.ports.witnesses import WitnessAnswer, WitnessChannel, WitnessUnreachable
 from application.transparency import TransparencyLog
-from domain.activity import Actor, Change
+from domain.activity import Actor, Change, destination
 from domain.checkpoints import SignedCheckpoint
 from domain.cosignatures import cosigned_at
 from domain.cursor import DESC, Position
@@ -94,7 +94,7 @@ class AddLogWitness:
             uow.log_witnesses.add(witness)
             recorded = self._activity.record(uow, workspace_id, actor, Change(
                 "log_witness.added", "log_witness", witness.id, witness.name,
-                {"verifier_key": witness.verifier_key, "url": witness.url}))
+                {"verifier_key": witness.verifier_key, "submits_to": destination(witness.url)}))
             uow.commit()
         self._queue.enqueue_deliveries([witness.id])
         if recorded:
