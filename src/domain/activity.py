@@ -76,12 +76,6 @@ def changed(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
             for name, value in after.items() if before.get(name) != value}
 
 
-def _party(id_: str, type_: str, name: str | None) -> dict[str, Any]:
-    party: dict[str, Any] = {"id": id_, "type": type_}
-    if name:
-        party["name"] = name[:NAME_MAX_LENGTH]
-    return party
-
 
 def edited(body: Mapping[str, Any], *shown: str) -> dict[str, Any]:
     """The details of a PATCH: the fields it set, and the values of those in ``shown``
@@ -93,3 +87,10 @@ def edited(body: Mapping[str, Any], *shown: str) -> dict[str, Any]:
 def destination(url: str) -> str:
     """Where a URL sends to (its host), without the path or query a token may hide in."""
     return urlsplit(url).hostname or ""
+
+
+def _party(id_: str, type_: str, name: str | None) -> dict[str, Any]:
+    party: dict[str, Any] = {"id": id_, "type": type_}
+    if name:
+        party["name"] = name[:NAME_MAX_LENGTH]
+    return party

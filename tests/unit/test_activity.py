@@ -193,6 +193,7 @@ def test_alert_rules_made_changed_and_deleted_are_recorded_naming_their_destinat
         "notify": {"webhook_url": "https://hooks.example.com/T0/B0/tokenpart"}}, ADMIN).rule
     update.execute(world.workspace.id, rule.id, {"enabled": False, "notify": {
         "webhook_url": "https://hooks.example.com/T0/B0/othertoken"}}, ADMIN)
+    update.execute(world.workspace.id, rule.id, {}, ADMIN)  # changes nothing: no record
     delete.execute(world.workspace.id, rule.id, ADMIN)
     *_, made, edited_, deleted = world.records()
     assert (made.action, edited_.action, deleted.action) == (

@@ -144,9 +144,9 @@ class UpdateAlertRule(_RuleWriter):
                 uow.chains.lock(workspace_id)
                 uow.alert_windows.forget_rule(rule_id)
             uow.alert_rules.update(changed)
-            recorded = self._activity.record(uow, workspace_id, actor, Change(
-                "alert_rule.updated", "alert_rule", rule.id, changed.name,
-                edited(body, "enabled")))
+            recorded = bool(body) and self._activity.record(  # an empty PATCH changes nothing
+                uow, workspace_id, actor, Change("alert_rule.updated", "alert_rule", rule.id,
+                                                 changed.name, edited(body, "enabled")))
             uow.commit()
         if "notify" in body:
             self._queue.enqueue_deliveries([rule_id], force=True)

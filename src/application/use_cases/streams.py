@@ -160,8 +160,9 @@ class UpdateStream(_StreamWriter):
             details = edited(body, "status")
             if changed.url != stream.url:
                 details["sends_to"] = destination(changed.url)
-            recorded = self._activity.record(uow, workspace_id, actor, Change(
-                "log_stream.updated", "log_stream", stream.id, changed.name, details))
+            recorded = bool(body) and self._activity.record(  # an empty PATCH changes nothing
+                uow, workspace_id, actor, Change("log_stream.updated", "log_stream", stream.id,
+                                                 changed.name, details))
             uow.commit()
         if recorded:
             self._activity.wake(workspace_id)
