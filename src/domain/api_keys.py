@@ -12,6 +12,9 @@ from domain.scopes import grants
 KEY_PREFIX = "ak_"
 DISPLAY_PREFIX_LENGTH = 8
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+MAX_ROLL_GRACE_SECONDS = 7 * 24 * 3600
+"""How long a rolled key may keep working beside its successor: long enough to redeploy
+whatever holds it, short enough that rolling stays a rotation, not a second key."""
 
 
 def hash_secret(secret: str) -> str:
@@ -57,3 +60,9 @@ class ApiKey:
 
     def revoked(self, now: datetime) -> ApiKey:
         return self if self.revoked_at else replace(self, revoked_at=now)
+
+    def expiring_by(self, moment: datetime) -> ApiKey:
+        """The key, working until ``moment`` at the latest: rolling never extends a key."""
+        if self.expires_at is not None and self.expires_at <= moment:
+            return self
+        return replace(self, expires_at=moment)

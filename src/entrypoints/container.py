@@ -55,6 +55,7 @@ from application.use_cases.api_keys import (
     ListApiKeys,
     RevokeApiKey,
     RevokeKeyBySecret,
+    RollApiKey,
 )
 from application.use_cases.apply_retention import ApplyRetention
 from application.use_cases.authenticate import Authenticate
@@ -297,6 +298,9 @@ class Container(containers.DeclarativeContainer):
     get_api_key = providers.Factory(GetApiKey, uow_factory=uow.provider)
     revoke_api_key = providers.Factory(RevokeApiKey, uow_factory=uow.provider, clock=clock,
                                        changes=rate_limiter, activity=activity_log)
+    roll_api_key = providers.Factory(RollApiKey, uow_factory=uow.provider, clock=clock,
+                                     create_key=create_api_key, changes=rate_limiter,
+                                     activity=activity_log)
     create_viewer_link = providers.Factory(CreateViewerLink, uow_factory=uow.provider,
                                            clock=clock, ids=ids, secrets=secrets,
                                            activity=activity_log)

@@ -80,6 +80,38 @@ def test_api_key_lifecycle(stack: Stack) -> None:
     assert again["revoked_at"] == revoked.json["revoked_at"]
 
 
+def test_a_key_rolled_is_replaced_and_works_only_through_its_grace(stack: Stack) -> None:
+    _, admin = stack.new_workspace()
+    old = call(stack, "POST", "/api-keys", admin, {"name": "ingest",
+                                                   "scopes": ["events:write"]}).json
+    graced = call(stack, "POST", f"/api-keys/{old['id']}/roll", admin,
+                  {"expires_in_seconds": 3600})
+    assert graced.status_code == 201, graced.json
+    successor = graced.json
+    assert (successor["name"], successor["scopes"]) == ("ingest", ["events:write"])
+    assert successor["secret"].startswith("ak_") and successor["id"] != old["id"]
+    assert successor["replaces"]["id"] == old["id"] and "secret" not in successor["replaces"]
+    assert successor["replaces"]["expires_at"] is not None
+    for secret in (old["secret"], successor["secret"]):  # both work through the grace
+        assert call(stack, "POST", "/events", secret, EVENT).status_code == 202
+    at_once = call(stack, "POST", f"/api-keys/{successor['id']}/roll", admin, {}).json
+    assert call(stack, "POST", "/events", successor["secret"], EVENT).status_code == 401
+    assert call(stack, "POST", "/events", at_once["secret"], EVENT).status_code == 202
+    again = call(stack, "POST", f"/api-keys/{successor['id']}/roll", admin, {})
+    assert again.status_code == 409 and again.json["error"]["code"] == "conflict"
+    for body, field in (({"expires_in_seconds": 604_801}, "expires_in_seconds"),
+                        ({"expires_in_seconds": "60"}, "expires_in_seconds"),
+                        ({"expires_at": "2001-01-01T00:00:00Z"}, "expires_at"),
+                        ({"grace": 60}, "grace")):
+        refused = call(stack, "POST", f"/api-keys/{at_once['id']}/roll", admin, body)
+        assert refused.status_code == 422, body
+        assert [d["field"] for d in refused.json["error"]["details"]] == [field]
+    _, stranger = stack.new_workspace("B")
+    assert call(stack, "POST", f"/api-keys/{at_once['id']}/roll", stranger,
+                {}).status_code == 404
+    assert call(stack, "POST", "/events", at_once["secret"], EVENT).status_code == 202
+
+
 def test_no_answer_of_the_api_is_kept_by_a_cache(stack: Stack) -> None:
     """A plaintext key in a 201, events in a 200, and errors alike: ``no-store``."""
     _, secret = stack.new_workspace()

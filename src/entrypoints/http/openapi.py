@@ -46,6 +46,7 @@ from entrypoints.http.schemas.viewer_links import (
 )
 from entrypoints.http.schemas.workspace import (
     ApiKeyCreateSchema,
+    ApiKeyRollSchema,
     PageQuerySchema,
     WorkspacePatchSchema,
 )
@@ -118,7 +119,8 @@ OPERATIONS: dict[str, Operation] = {
                                tags=("events",)),
     "api.get_workspace": Operation("Get the workspace", {200: out.WorkspaceOutSchema}, ADMIN,
                                    tags=("workspace",)),
-    "api.update_workspace": Operation("Change name, IP allowlist or retention",
+    "api.update_workspace": Operation("Change name, IP allowlist, retention or activity "
+                                      "recording",
                                       {200: out.WorkspaceOutSchema}, ADMIN,
                                       body=WorkspacePatchSchema, tags=("workspace",)),
     "api.get_usage": Operation("Plan, rate limit and event counts", {200: out.UsageSchema},
@@ -132,6 +134,11 @@ OPERATIONS: dict[str, Operation] = {
                                  tags=("api keys",)),
     "api.revoke_api_key": Operation("Revoke an API key", {200: out.ApiKeyOutSchema}, ADMIN,
                                     tags=("api keys",)),
+    "api.roll_api_key": Operation("Replace an API key by a new one with its name and scopes "
+                                  "(its secret is shown once); the old one keeps working "
+                                  "for a grace period", {201: out.ApiKeyRolledSchema}, ADMIN,
+                                  body=ApiKeyRollSchema, tags=("api keys",),
+                                  errors={409: "The key is revoked or expired."}),
     "api.create_export": Operation("Request an export", {202: out.ExportOutSchema}, EXPORTS,
                                    body=ExportCreateSchema, tags=("exports",),
                                    errors={409: "Too many exports of this workspace are "

@@ -310,6 +310,17 @@ class ApiKeys(_Resource):
     def revoke(self, key_id: str) -> ApiKey:
         return ApiKey.from_json(self._t.json("DELETE", f"/api/v1/api-keys/{key_id}"))
 
+    def roll(self, key_id: str, *, expires_in_seconds: int = 0,
+             expires_at: str | None = None) -> ApiKey:
+        """A new key with the old one's name and scopes (its ``secret`` shown only here); the
+        old key keeps working for ``expires_in_seconds`` (0: it stops at once; at most 7
+        days). ``raw["replaces"]`` is the old key, with the expiry it now has."""
+        body: Json = {"expires_in_seconds": expires_in_seconds}
+        if expires_at is not None:
+            body["expires_at"] = expires_at
+        return ApiKey.from_json(self._t.json("POST", f"/api/v1/api-keys/{key_id}/roll",
+                                             json=body))
+
 
 class WorkspaceResource(_Resource):
     def get(self) -> Workspace:

@@ -140,6 +140,11 @@ class ApiKeyCreatedSchema(ApiKeyOutSchema):
     secret = fields.String(required=True)
 
 
+class ApiKeyRolledSchema(ApiKeyCreatedSchema):
+    replaces = fields.Nested(ApiKeyOutSchema, required=True, metadata={
+        "description": "the key rolled, with the expiry it now has"})
+
+
 class RateLimitSchema(Schema):
     limit = fields.Integer(required=True)
     remaining = fields.Integer(required=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from domain.api_keys import MAX_ROLL_GRACE_SECONDS
 from domain.names import NAME_MAX_LENGTH
 from domain.scopes import ALL_SCOPES
 from domain.workspaces import MAX_ALLOWLIST_ENTRIES, MAX_RETENTION_DAYS
@@ -24,6 +25,15 @@ class ApiKeyCreateSchema(Schema):
     scopes = fields.List(fields.String(validate=validate.OneOf(ALL_SCOPES)), required=True,
                          validate=validate.Length(min=1))
     expires_at = fields.String(allow_none=True)
+
+
+class ApiKeyRollSchema(Schema):
+    expires_in_seconds = fields.Integer(
+        strict=True, load_default=0, validate=validate.Range(0, MAX_ROLL_GRACE_SECONDS),
+        metadata={"description": "how long the old key keeps working (0, the default: it "
+                                 "stops at once; at most 7 days)"})
+    expires_at = fields.String(allow_none=True, metadata={
+        "description": "the new key's expiry (default: none)"})
 
 
 class PageQuerySchema(Schema):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from dependency_injector.wiring import Provide, inject
 from flask import g, jsonify, request
 
-from application.use_cases.api_keys import GetApiKey, ListApiKeys, RevokeApiKey
+from application.use_cases.api_keys import GetApiKey, ListApiKeys, RevokeApiKey, RollApiKey
 from application.use_cases.create_api_key import CreateApiKey
 from application.use_cases.usage import GetUsage
 from application.use_cases.workspace_settings import GetWorkspace, UpdateWorkspace
@@ -22,6 +23,7 @@ from entrypoints.http.pagination import page_body
 from entrypoints.http.query import query_args
 from entrypoints.http.schemas.workspace import (
     ApiKeyCreateSchema,
+    ApiKeyRollSchema,
     PageQuerySchema,
     WorkspacePatchSchema,
 )
@@ -57,15 +59,30 @@ def get_usage(usage: GetUsage = Provide[Container.get_usage]) -> Any:
 @inject
 def create_api_key(create: CreateApiKey = Provide[Container.create_api_key]) -> Any:
     body = load(ApiKeyCreateSchema(), json_object())
-    expires_at = None
-    if body.get("expires_at") is not None:
-        try:
-            expires_at = parse_timestamp(body["expires_at"])
-        except InvalidTimestamp as exc:
-            raise ValidationFailed([FieldError("expires_at", str(exc))]) from None
-    issued = create.execute(principal().workspace_id, body["name"], body["scopes"], expires_at,
-                            actor())
+    issued = create.execute(principal().workspace_id, body["name"], body["scopes"],
+                            _expiry(body), actor())
     return jsonify({**api_key_document(issued.key), "secret": issued.secret}), 201
+
+
+@api.post("/api-keys/<id:key_id>/roll")
+@requires(ADMIN)
+@inject
+def roll_api_key(key_id: str, roll: RollApiKey = Provide[Container.roll_api_key]) -> Any:
+    body = load(ApiKeyRollSchema(), json_object())
+    rolled = roll.execute(principal().workspace_id, key_id, body["expires_in_seconds"],
+                          _expiry(body), actor())
+    return jsonify({**api_key_document(rolled.issued.key), "secret": rolled.issued.secret,
+                    "replaces": api_key_document(rolled.replaced)}), 201
+
+
+def _expiry(body: dict[str, Any]) -> datetime | None:
+    """A new key's ``expires_at``, if the body gives one."""
+    if body.get("expires_at") is None:
+        return None
+    try:
+        return parse_timestamp(body["expires_at"])
+    except InvalidTimestamp as exc:
+        raise ValidationFailed([FieldError("expires_at", str(exc))]) from None
 
 
 @api.get("/api-keys")
