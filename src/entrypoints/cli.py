@@ -413,7 +413,8 @@ def list_workspaces(as_json: bool) -> None:
         row = {"id": workspace.id, "name": workspace.name, "plan": workspace.plan,
                "rate_limit_per_minute": workspace.rate_limit_per_minute,
                "created_at": format_timestamp(workspace.created_at),
-               "linked_events": listed.linked_events}
+               "linked_events": listed.linked_events,
+               "record_activity": workspace.record_activity}
         if as_json:
             click.echo(json.dumps(row))
         else:

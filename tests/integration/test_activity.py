@@ -171,6 +171,8 @@ def test_operators_changes_on_the_command_line_are_recorded_as_the_operators(
                                        "--plan", "enterprise", "--record-activity", "--json"])
         assert created.exit_code == 0, created.output
         workspace_id, admin = json.loads(created.output).values()
+        listed = runner.invoke(main, ["workspaces", "list", "--json"])
+        assert json.loads(listed.output)["record_activity"] is True
         made = runner.invoke(main, ["keys", "create", "--workspace", workspace_id,
                                     "--scopes", "events:read", "--json"])
         assert made.exit_code == 0, made.output
