@@ -361,17 +361,23 @@ def create_workspace(name: str, plan: str, rate_limit: int | None, as_json: bool
 @click.option("--plan", type=click.Choice(PLANS), default=None)
 @click.option("--rate-limit", type=click.IntRange(min=1), default=None,
               help="Requests per minute (enterprise plan only).")
-def update_workspace(workspace_id: str, plan: str | None, rate_limit: int | None) -> None:
-    """Change a workspace's plan or enterprise rate limit (effective at once)."""
-    if plan is None and rate_limit is None:
-        raise click.UsageError("give --plan and/or --rate-limit")
+@click.option("--record-activity/--no-record-activity", default=None,
+              help="Record changes to the workspace as auditrail.* events in its log, or "
+                   "stop (docs/activity.md).")
+def update_workspace(workspace_id: str, plan: str | None, rate_limit: int | None,
+                     record_activity: bool | None) -> None:
+    """Change a workspace's plan, enterprise rate limit or activity recording (effective
+    at once)."""
+    if plan is None and rate_limit is None and record_activity is None:
+        raise click.UsageError("give --plan, --rate-limit and/or --[no-]record-activity")
     try:
-        workspace = _container().update_workspace_plan().execute(workspace_id, plan, rate_limit,
-                                                                 _operator())
+        workspace = _container().update_workspace_plan().execute(
+            workspace_id, plan, rate_limit, _operator(), record_activity)
     except (ValidationFailed, NotFound) as exc:
         raise _fail(exc) from None
+    recording = "records changes" if workspace.record_activity else "records no changes"
     click.echo(f"{workspace.id}: plan {workspace.plan}, "
-               f"{workspace.rate_limit_per_minute} requests/min")
+               f"{workspace.rate_limit_per_minute} requests/min, {recording}")
 
 
 @workspaces.command("delete")

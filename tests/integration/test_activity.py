@@ -178,6 +178,12 @@ def test_operators_changes_on_the_command_line_are_recorded_as_the_operators(
         assert made.exit_code == 0, made.output
         plan = runner.invoke(main, ["workspaces", "update", workspace_id, "--plan", "pro"])
         assert plan.exit_code == 0, plan.output
+        assert plan.output.endswith("1000 requests/min, records changes\n")
+        stop = runner.invoke(main, ["workspaces", "update", workspace_id,
+                                    "--no-record-activity"])
+        assert stop.output.endswith("records no changes\n"), stop.output
+        unseen = runner.invoke(main, ["workspaces", "update", workspace_id, "--plan", "free"])
+        assert unseen.exit_code == 0, unseen.output
         stack.drain()
         found = records(stack, admin)
     finally:
@@ -185,8 +191,11 @@ def test_operators_changes_on_the_command_line_are_recorded_as_the_operators(
     operator = {"id": "operator", "type": "operator", "name": "ops-alice"}
     assert [(event["action"], event["actor"]) for event in found] == [
         ("auditrail.workspace.created", operator), ("auditrail.api_key.created", operator),
-        ("auditrail.api_key.created", operator), ("auditrail.workspace.updated", operator)]
-    first_key, second_key, updated = found[1:]
+        ("auditrail.api_key.created", operator), ("auditrail.workspace.updated", operator),
+        ("auditrail.workspace.updated", operator)]  # turned off: the last record
+    first_key, second_key, updated, stopped = found[1:]
+    assert stopped["metadata"] == {"changes": {"record_activity": {"from": True,
+                                                                   "to": False}}}
     assert first_key["metadata"]["scopes"] == ["admin"]
     assert second_key["metadata"]["scopes"] == ["events:read"]
     assert second_key["context"] == {}  # no address on the command line

@@ -191,7 +191,8 @@ def test_plain_output_shows_each_secret_once_and_says_so(run) -> None:  # type: 
     assert re.search(r"^api key:   ak_\S+  \(admin; shown once\)$", created, re.MULTILINE)
     key = run("keys", "create", "--workspace", workspace_id, "--scopes", "events:read")
     assert re.search(r"^key:     key_\w+\napi key: ak_\S+  \(shown once\)$", key, re.MULTILINE)
-    assert "give --plan and/or --rate-limit" in run("workspaces", "update", workspace_id, code=2)
+    assert "give --plan, --rate-limit and/or --[no-]record-activity" in run(
+        "workspaces", "update", workspace_id, code=2)
 
 
 def test_db_upgrade_is_idempotent(run) -> None:  # type: ignore[no-untyped-def]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from application.activity import ActivityLog
 from application.errors import NotFound
@@ -62,8 +62,10 @@ class UpdateWorkspacePlan:
         self._changes = changes
         self._activity = activity
 
-    def execute(self, workspace_id: str, plan: str | None,
-                rate_limit: int | None, actor: Actor | None = None) -> Workspace:
+    def execute(self, workspace_id: str, plan: str | None, rate_limit: int | None,
+                actor: Actor | None = None, record_activity: bool | None = None) -> Workspace:
+        """``record_activity``: turn the workspace's records of changes on or off (None:
+        as it is), as its admin can with ``PATCH /workspace``."""
         with self._uow_factory() as uow:
             workspace = uow.workspaces.get(workspace_id)
             if workspace is None:
@@ -72,6 +74,8 @@ class UpdateWorkspacePlan:
             updated = workspace.with_plan(
                 plan or workspace.plan,
                 workspace.custom_rate_limit if keep_limit else rate_limit)
+            if record_activity is not None:
+                updated = replace(updated, record_activity=record_activity)
             uow.workspaces.update(updated)
             recorded = record_settings(self._activity, uow, workspace, updated, actor)
             uow.commit()
