@@ -148,6 +148,17 @@ exports = Table(
 
 _PENDING = text("status = 'pending'")
 
+
+def _sending_columns() -> list[Column]:
+    """A destination's sending state (``domain.sending``): streams, alert rules, witnesses."""
+    return [Column("failures", Integer, nullable=False),
+            Column("next_attempt_at", UtcDateTime),
+            Column("last_error", String(500)),
+            Column("last_delivered_at", UtcDateTime),
+            Column("failing_since", UtcDateTime),
+            Column("leased_until", UtcDateTime)]
+
+
 streams = Table(
     "streams", metadata,
     Column("id", String(40), primary_key=True),
@@ -163,12 +174,7 @@ streams = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     Column("position", BigInteger, nullable=False),
     Column("deliveries_made", BigInteger, nullable=False),
-    Column("failures", Integer, nullable=False),
-    Column("next_attempt_at", UtcDateTime),
-    Column("last_error", String(500)),
-    Column("last_delivered_at", UtcDateTime),
-    Column("failing_since", UtcDateTime),
-    Column("leased_until", UtcDateTime),
+    *_sending_columns(),
     Index("ix_streams_workspace", "workspace_id", "created_at", "id"),
 )
 
@@ -198,17 +204,6 @@ deliveries = Table(
     Index("ix_deliveries_held", "workspace_id", "first_sequence", postgresql_where=_PENDING,
           sqlite_where=_PENDING),
 )
-
-
-def _sending_columns() -> list[Column]:
-    """A destination's sending state (``domain.sending``): streams and alert rules."""
-    return [Column("failures", Integer, nullable=False),
-            Column("next_attempt_at", UtcDateTime),
-            Column("last_error", String(500)),
-            Column("last_delivered_at", UtcDateTime),
-            Column("failing_since", UtcDateTime),
-            Column("leased_until", UtcDateTime)]
-
 
 alert_rules = Table(
     "alert_rules", metadata,
