@@ -17,14 +17,14 @@ import click
 from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError
 
-from application.errors import NotFound
+from application.errors import Conflict, NotFound
 from application.ports.geo import GeoDatabaseUnusable
 from application.use_cases.countersign_log import Countersigned
 from application.use_cases.delete_workspace import WorkspaceContents
 from application.use_cases.delivery_status import DeliveryStatus, StreamLag
 from application.use_cases.processing_status import ProcessingStatus
 from domain.activity import OPERATOR, Actor
-from domain.api_keys import ApiKey
+from domain.api_keys import MAX_ROLL_GRACE_SECONDS, ApiKey
 from domain.errors import ValidationFailed
 from domain.log_witnesses import LogWitness
 from domain.scopes import ALL_SCOPES
@@ -524,6 +524,42 @@ def revoke_key(key_id: str | None, workspace_id: str | None, from_stdin: bool) -
     when = format_timestamp(key.revoked_at)  # type: ignore[arg-type]
     click.echo(f"{key.id} ({key.name}, {key.prefix}…) of {key.workspace_id}: "
                f"{'already revoked at' if already else 'revoked at'} {when}")
+
+
+@keys.command("roll")
+@click.argument("key_id")
+@click.option("--workspace", "workspace_id", required=True, help="The workspace of KEY_ID.")
+@click.option("--grace", type=click.IntRange(0, MAX_ROLL_GRACE_SECONDS), default=0,
+              help="Seconds the old key keeps working while whatever holds it is "
+                   f"redeployed (0, the default: it stops at once; at most "
+                   f"{MAX_ROLL_GRACE_SECONDS}).")
+@click.option("--expires-at", default=None, help="ISO 8601 expiry of the new key "
+                                                 "(default: never).")
+@click.option("--json", "as_json", is_flag=True,
+              help='Print {"workspace_id", "api_key", "key_id", "replaces", '
+                   '"replaced_expires_at"}.')
+def roll_key(key_id: str, workspace_id: str, grace: int, expires_at: str | None,
+             as_json: bool) -> None:
+    """Replace an API key by a new one with its name and scopes; the new secret is printed
+    once. The old key stops at once, or after --grace seconds."""
+    try:
+        expiry = parse_timestamp(expires_at) if expires_at else None
+        rolled = _container().roll_api_key().execute(workspace_id, key_id, grace, expiry,
+                                                     _operator())
+    except InvalidTimestamp as exc:
+        raise click.BadParameter(str(exc), param_hint="--expires-at") from None
+    except (ValidationFailed, NotFound, Conflict) as exc:
+        raise _fail(exc) from None
+    old, new = rolled.replaced, rolled.issued
+    stops = format_timestamp(old.expires_at)  # type: ignore[arg-type]  # set by the roll
+    if as_json:
+        click.echo(json.dumps({"workspace_id": workspace_id, "api_key": new.secret,
+                               "key_id": new.key.id, "replaces": old.id,
+                               "replaced_expires_at": stops}))
+        return
+    click.echo(f"key:     {new.key.id}\napi key: {new.secret}  (shown once)\n"
+               f"replaces {old.id} ({old.name}, {old.prefix}…): "
+               f"{'works until' if grace else 'stopped at'} {stops}")
 
 
 def _operator() -> Actor:

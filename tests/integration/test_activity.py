@@ -176,6 +176,10 @@ def test_operators_changes_on_the_command_line_are_recorded_as_the_operators(
         made = runner.invoke(main, ["keys", "create", "--workspace", workspace_id,
                                     "--scopes", "events:read", "--json"])
         assert made.exit_code == 0, made.output
+        read_key = json.loads(runner.invoke(main, ["keys", "list", "--workspace", workspace_id,
+                                                   "--json"]).output.splitlines()[0])["id"]
+        rolled = runner.invoke(main, ["keys", "roll", read_key, "--workspace", workspace_id])
+        assert rolled.exit_code == 0, rolled.output
         plan = runner.invoke(main, ["workspaces", "update", workspace_id, "--plan", "pro"])
         assert plan.exit_code == 0, plan.output
         assert plan.output.endswith("1000 requests/min, records changes\n")
@@ -191,9 +195,13 @@ def test_operators_changes_on_the_command_line_are_recorded_as_the_operators(
     operator = {"id": "operator", "type": "operator", "name": "ops-alice"}
     assert [(event["action"], event["actor"]) for event in found] == [
         ("auditrail.workspace.created", operator), ("auditrail.api_key.created", operator),
+        ("auditrail.api_key.created", operator), ("auditrail.api_key.rolled", operator),
         ("auditrail.api_key.created", operator), ("auditrail.workspace.updated", operator),
         ("auditrail.workspace.updated", operator)]  # turned off: the last record
-    first_key, second_key, updated, stopped = found[1:]
+    first_key, second_key, roll, successor, updated, stopped = found[1:]
+    assert roll["targets"][0]["id"] == read_key
+    assert roll["metadata"]["replaced_by"] == successor["targets"][0]["id"] != read_key
+    assert successor["metadata"]["scopes"] == ["events:read"]
     assert stopped["metadata"] == {"changes": {"record_activity": {"from": True,
                                                                    "to": False}}}
     assert first_key["metadata"]["scopes"] == ["admin"]

@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -14,6 +15,7 @@ from click.testing import CliRunner
 
 from adapters.sql.engine import build_engine
 from adapters.sql.migrate import missing_revisions, upgrade
+from domain.timestamps import parse_timestamp
 from entrypoints.cli import main
 from tests.integration.processes import AUDITRAIL, environment
 from tests.integration.stacks import TEST_SIGNING_KEY, bearer, embedded_stack
@@ -149,6 +151,51 @@ def test_keys_list_and_revoke_by_id(run) -> None:  # type: ignore[no-untyped-def
     for wrong in ((), (ingest,), ("--workspace", workspace_id), (ingest, "--stdin")):
         assert "give KEY_ID with --workspace, or --stdin" in run("keys", "revoke", *wrong,
                                                                  code=2)
+
+
+def test_keys_roll_replaces_a_key_the_old_one_working_for_its_grace(  # type: ignore[no-untyped-def]
+        run, tmp_path: Path) -> None:
+    created = json.loads(run("workspaces", "create", "--name", "A", "--json"))
+    workspace_id, admin = created["workspace_id"], created["api_key"]
+    ingest = json.loads(run("keys", "create", "--workspace", workspace_id, "--scopes",
+                            "events:write,events:read", "--name", "ingest", "--json"))
+    ingest_id = json.loads(run("keys", "list", "--workspace", workspace_id,
+                               "--json").splitlines()[0])["id"]
+    before = datetime.now(UTC)
+    rolled = json.loads(run("keys", "roll", ingest_id, "--workspace", workspace_id,
+                            "--grace", "3600", "--json"))
+    after = datetime.now(UTC)
+    assert rolled["replaces"] == ingest_id and rolled["workspace_id"] == workspace_id
+    hour = timedelta(seconds=3600)
+    assert before + hour <= parse_timestamp(rolled["replaced_expires_at"]) <= after + hour
+    rows = {row["id"]: row for row in map(json.loads, run(
+        "keys", "list", "--workspace", workspace_id, "--json").splitlines())}
+    successor = rows[rolled["key_id"]]
+    assert (successor["name"], successor["scopes"], successor["expires_at"]) == (
+        "ingest", ["events:write", "events:read"], None)
+    assert rows[ingest_id]["expires_at"] == rolled["replaced_expires_at"]
+
+    plain = run("keys", "roll", rolled["key_id"], "--workspace", workspace_id)  # a leak
+    assert re.search(rf"^key:     key_\w+\napi key: ak_\S+  \(shown once\)\nreplaces "
+                     rf"{rolled['key_id']} \(ingest, ak_\S{{5}}…\): stopped at \S+Z$",
+                     plain, re.MULTILINE)
+    latest = re.search(r"^api key: (ak_\S+)", plain, re.MULTILINE).group(1)
+    stack = embedded_stack(tmp_path / "var")
+    try:
+        for secret, status in ((ingest["api_key"], 200), (rolled["api_key"], 401),
+                               (latest, 200), (admin, 200)):
+            assert stack.client.get("/api/v1/events", headers=bearer(secret)).status_code \
+                == status, secret[:8]
+    finally:
+        stack.close()
+
+    assert "nothing to roll" in run("keys", "roll", rolled["key_id"], "--workspace",
+                                    workspace_id, code=1)
+    run("keys", "roll", ingest_id, "--workspace", "ws_missing", code=1)
+    assert "--grace" in run("keys", "roll", ingest_id, "--workspace", workspace_id,
+                            "--grace", "604801", code=2)
+    assert "--expires-at" in run("keys", "roll", ingest_id, "--workspace", workspace_id,
+                                 "--expires-at", "soon", code=2)
 
 
 def test_a_leaked_key_or_link_is_revoked_from_the_secret_alone(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
