@@ -32,7 +32,7 @@ from domain.signed_notes import (
     verifier_key,
 )
 from tests.geo_db import LONDON_V4, build_city_database
-from tests.integration.processes import environment, start_server, stop
+from tests.integration.processes import AUDITRAIL, environment, start_server, stop
 from tests.integration.stacks import embedded_stack
 
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
@@ -70,7 +70,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
          "metadata": {"n": n}}
         for n in range(80)]})
     try:
-        yield {"base": base, "admin": admin, "signing_key": setup.settings.signing_key_file}
+        yield {"base": base, "admin": admin, "signing_key": setup.settings.signing_key_file,
+               "data_dir": str(data / "var")}
     finally:
         stop(process)
 
@@ -217,6 +218,34 @@ def test_an_event_leads_to_its_actors_whole_trail(server, browser) -> None:
     assert browser.find_element("name", "actor_id").get_attribute("value") == \
         f"usr_{name.removeprefix('User ')}"
     assert not browser.find_element("id", "detail").is_displayed()
+
+
+def test_records_of_changes_to_the_workspace_are_labelled(server, browser) -> None:
+    created = json.loads(subprocess.run(
+        [AUDITRAIL, "workspaces", "create", "--name", "Labels", "--record-activity", "--json"],
+        env=environment(data_dir=server["data_dir"]), capture_output=True, text=True,
+        check=True).stdout)
+    key = created["api_key"]
+    call(server["base"], "POST", "/api/v1/events", key,
+         {"action": "user.login", "actor": {"id": "usr_1", "type": "user"}})
+    link = call(server["base"], "POST", "/api/v1/viewer-links", key, {"filters": {}})
+    browser.get(link["url"])
+    wait(browser, lambda d: "Showing 4 of 4" in text(d, "status"))
+    labelled = {}
+    for found in rows(browser):
+        cell = found.find_elements("tag name", "td")[1]
+        labels = cell.find_elements("css selector", ".record")
+        labelled[cell.text.split()[0]] = [label.text for label in labels]
+        if labels:
+            assert "not an event sent by an application" in labels[0].get_attribute("title")
+    assert labelled == {"auditrail.workspace.created": ["Workspace change"],
+                        "auditrail.api_key.created": ["Workspace change"],
+                        "user.login": [],
+                        "auditrail.viewer_link.created": ["Workspace change"]}
+    shoot(browser, "desktop-records")
+    rows(browser)[0].click()  # the newest: the link's own creation
+    wait(browser, lambda d: "Verified in signed log of" in text(d, "verification"))
+    assert text(browser, "detail-title") == "auditrail.viewer_link.created Workspace change"
 
 
 def test_a_widened_search_a_revoked_link_and_a_link_without_token_say_so(server,

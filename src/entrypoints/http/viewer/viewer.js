@@ -68,12 +68,30 @@ function origin(event) {
   return place ? `${address} (${place})` : address;
 }
 
+// Auditrail's own records of changes to the workspace (keys, settings, integrations) sit
+// among the application's events; readers are told which is which, since no client can
+// send an action under this prefix.
+const RECORD_PREFIX = "auditrail.";
+const RECORD_LABEL = "Workspace change";
+const RECORD_NOTE = "Recorded by Auditrail: a change to this audit log's own workspace (its settings, keys or integrations), not an event sent by an application.";
+
+function actionCell(action) {
+  if (!action.startsWith(RECORD_PREFIX)) return action;
+  const label = document.createElement("span");
+  label.className = "record";
+  label.textContent = RECORD_LABEL;
+  label.title = RECORD_NOTE;
+  const cell = document.createDocumentFragment();
+  cell.append(action, " ", label);
+  return cell;
+}
+
 function row(event) {
   const tr = document.createElement("tr");
   tr.tabIndex = 0;
   tr.dataset.id = event.id;
   const target = event.targets?.[0];
-  const cells = [timeCell(event.occurred_at), event.action,
+  const cells = [timeCell(event.occurred_at), actionCell(event.action),
     event.actor.name || event.actor.id, target ? (target.name || target.id) : "", origin(event)];
   for (const content of cells) {
     const td = document.createElement("td");
@@ -116,7 +134,7 @@ async function open(id) {
   verification("Checking this event against the signed log…", "");
   try {
     const event = await api(`/events/${encodeURIComponent(id)}`);
-    $("detail-title").textContent = event.action;
+    $("detail-title").replaceChildren(actionCell(event.action));
     $("by-actor").dataset.actor = event.actor.id;
     $("by-actor").textContent = `All events by ${event.actor.name || event.actor.id}`;
     $("by-actor").hidden = false;
