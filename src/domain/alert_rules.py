@@ -29,6 +29,12 @@ MAX_COUNT = 1_000
 MAX_SECONDS = 7 * 86_400
 _TICK = timedelta(microseconds=1)
 MAX_LISTED = 100
+AUDITRAIL_FORMAT = "auditrail"
+"""A notification's default body: the signed JSON document of contract §7, for code."""
+SLACK_FORMAT = "slack"
+"""A chat message (Slack's incoming webhooks, and the chat tools that accept their form),
+for people: an alert reaches a security channel with no receiver to write."""
+NOTIFY_FORMATS = (AUDITRAIL_FORMAT, SLACK_FORMAT)
 _COUNTRY = re.compile(r"^[A-Za-z]{2}$")
 
 
@@ -57,6 +63,7 @@ class AlertRule:
     countries_not_in: tuple[str, ...] | None = None
     threshold: Threshold | None = None
     cooldown_seconds: int = 0
+    notify_format: str = AUDITRAIL_FORMAT
     sending: Sending = field(default_factory=Sending)
 
     @property
@@ -240,6 +247,11 @@ def _notify(notify: Mapping[str, Any], allow_private: bool,
                                                allow_private)
         except ValidationFailed as failure:
             errors.extend(failure.errors)
+    if "format" in notify:
+        if notify["format"] in NOTIFY_FORMATS:
+            found["notify_format"] = notify["format"]
+        else:
+            errors.append(FieldError("notify.format", f"One of: {', '.join(NOTIFY_FORMATS)}."))
     if notify.get("secret") is not None:
         try:
             found["credential"] = checked_credential(notify["secret"], "notify.secret")

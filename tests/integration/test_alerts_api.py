@@ -71,6 +71,7 @@ def test_a_threshold_rule_triggers_once_and_notifies_signed(stack: Stack) -> Non
             "count": 3, "window_seconds": 60, "group_by": "actor_id"}, cooldown_seconds=3600)
         assert rule.status_code == 201, rule.json
         rule = rule.json
+        assert rule["notify"]["format"] == "auditrail"  # the signed document, by default
         send(stack, key, login_failed(0), login_failed(10), login_failed(20, actor="usr_7"))
         stack.drain()
         assert alerts(stack, key) == []
@@ -202,6 +203,53 @@ def test_a_test_notification_is_a_signed_sample_that_records_nothing(stack: Stac
     assert alerts(stack, key) == []
     after = stack.client.get(f"/api/v1/alert-rules/{rule['id']}", headers=bearer(key)).json
     assert after == rule | {"notify": after["notify"]} and "secret" not in after["notify"]
+
+
+def test_a_slack_rule_posts_a_chat_message_its_events_unable_to_mention_anyone(
+        stack: Stack) -> None:
+    _, key = stack.new_workspace()
+    with receiver() as hook:
+        rule = new_rule(stack, key, hook.url, name="Brute force <prod>", threshold={
+            "count": 2, "window_seconds": 60, "group_by": "ip_address"},
+            notify={"webhook_url": hook.url, "format": "slack"})
+        assert rule.status_code == 201, rule.json
+        rule = rule.json
+        assert rule["notify"]["format"] == "slack"
+        sneaky = {"id": "usr_9", "type": "user", "name": "<!channel> @everyone"}
+        send(stack, key, login_failed(0), {**login_failed(5), "actor": sneaky})
+        assert stack.deliver_until(lambda: len(hook.requests) >= 1)
+        tested = stack.client.post(f"/api/v1/alert-rules/{rule['id']}/test",
+                                   headers=bearer(key))
+        assert tested.json["status"] == "delivered", tested.json
+        [sent, sample_sent] = hook.requests
+    [alert] = alerts(stack, key)
+    assert alert["notification"]["status"] == "delivered"
+    assert sent.headers["content-type"] == "application/json"
+    assert sent.headers["auditrail-delivery-id"] == alert["id"]
+    lines = sent.json()["text"].split("\n")
+    assert lines[0] == (f":rotating_light: Alert *Brute force &lt;prod&gt;*: 2 matching "
+                        f"events for `ip_address:{LONDON_V4}`")
+    first, second = (format_timestamp(NOW + timedelta(seconds=s)) for s in (0, 5))
+    assert lines[1] == (f"• {first}  `user.login_failed` by usr_42 from {LONDON_V4} "
+                        f"(London, GB)")
+    assert lines[2] == (f"• {second}  `user.login_failed` by &lt;!channel&gt; "
+                        f"@\u2060everyone (usr_9) from {LONDON_V4} (London, GB)")
+    assert lines[3] == f"Alert {alert['id']} of rule {rule['id']} in workspace " \
+                       f"{alert_workspace(stack, key)}."
+    assert sample_sent.json()["text"].startswith("Test notification, no alert was "
+                                                 "triggered. :rotating_light: Alert")
+
+    back = stack.client.patch(f"/api/v1/alert-rules/{rule['id']}", headers=bearer(key),
+                              json={"notify": {"format": "auditrail"}})
+    assert back.status_code == 200 and back.json["notify"]["format"] == "auditrail"
+    refused = stack.client.patch(f"/api/v1/alert-rules/{rule['id']}", headers=bearer(key),
+                                 json={"notify": {"format": "teams"}})
+    assert fields(refused) == ["notify.format"]
+    assert refused.json["error"]["details"][0]["message"] == "One of: auditrail, slack."
+
+
+def alert_workspace(stack: Stack, key: str) -> str:
+    return stack.client.get("/api/v1/workspace", headers=bearer(key)).json["id"]
 
 
 def test_a_failed_test_notification_says_why_and_leaves_the_rule_alone(stack: Stack) -> None:

@@ -254,12 +254,13 @@ def test_rule_settings_name_every_bad_field() -> None:
                                              "actor_ids": []},
                        "threshold": {"count": 0, "window_seconds": 10**9, "group_by": "team"},
                        "cooldown_seconds": -1,
-                       "notify": {"webhook_url": "http://10.0.0.1/", "secret": "short"}},
+                       "notify": {"webhook_url": "http://10.0.0.1/", "secret": "short",
+                                  "format": "teams"}},
                       allow_private=False, creating=True)
     assert fields_of(failure) == [
         "cooldown_seconds", "match.actions[1]", "match.actor_ids", "match.countries[0]", "name",
-        "notify.secret", "notify.webhook_url", "threshold.count", "threshold.group_by",
-        "threshold.window_seconds"]
+        "notify.format", "notify.secret", "notify.webhook_url", "threshold.count",
+        "threshold.group_by", "threshold.window_seconds"]
 
 
 def test_rule_settings_normalise_countries_and_drop_repeats() -> None:
@@ -269,6 +270,13 @@ def test_rule_settings_normalise_countries_and_drop_repeats() -> None:
                           allow_private=False, creating=True)
     assert found["countries"] == ("AU", "NZ") and found["actor_ids"] is None
     assert "credential" not in found  # the use case generates one
+    assert "notify_format" not in found  # the rule's default: the signed document
+
+
+def test_a_rule_notifies_a_chat_when_asked() -> None:
+    found = rule_settings({"notify": {"format": "slack"}}, allow_private=False,
+                          creating=False)
+    assert found == {"notify_format": "slack"}  # the URL and secret stay as they are
 
 
 def test_booleans_are_not_counts() -> None:

@@ -22,7 +22,7 @@ from domain.cursor import ASC, Position
 from domain.timestamps import format_timestamp, from_micros
 
 _RULE_FIELDS = ("id", "workspace_id", "name", "enabled", "cooldown_seconds", "webhook_url",
-                "credential", "credential_hint", "created_at", "updated_at")
+                "credential", "credential_hint", "notify_format", "created_at", "updated_at")
 _LISTS = ("actions", "actor_ids", "countries", "countries_not_in")
 _ALERT_FIELDS = ("id", "workspace_id", "rule_id", "group_key", "first_sequence",
                  "trigger_sequence", "rule", "triggered_at", "status", "attempts",

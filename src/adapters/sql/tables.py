@@ -222,6 +222,7 @@ alert_rules = Table(
     Column("webhook_url", String(2048), nullable=False),
     Column("credential", LargeBinary, nullable=False),
     Column("credential_hint", String(8), nullable=False),
+    Column("notify_format", String(16), nullable=False, server_default="auditrail"),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     *_sending_columns(),

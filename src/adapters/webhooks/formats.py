@@ -12,7 +12,9 @@ import json
 from datetime import datetime
 from typing import Any
 
+from adapters.webhooks.chat import chat_body
 from application.ports.delivery import Destination, Notification, Parcel, Payload
+from domain.alert_rules import SLACK_FORMAT
 from domain.streams import DATADOG, SPLUNK_HEC, WEBHOOK
 
 SIGNATURE_HEADER = "Auditrail-Signature"
@@ -79,7 +81,8 @@ def request_for(destination: Destination, payload: Payload, now: int
                 ) -> tuple[bytes, dict[str, str]]:
     """The body and headers of one attempt (``now``: Unix seconds, for the signature)."""
     if isinstance(payload, Notification):  # an alert rule's webhook
-        body = _json(payload.document)
+        body = (chat_body(payload.document) if destination.type == SLACK_FORMAT
+                else _json(payload.document))
         return body, {"Content-Type": "application/json",
                       "Auditrail-Delivery-Id": payload.alert_id,
                       SIGNATURE_HEADER: signature(destination.credential, now, body)}

@@ -10,7 +10,7 @@ from application.delivery_engine import Claim, DeliveryEngine, SampleSender
 from application.errors import NotFound
 from application.ports.delivery import Notification
 from application.ports.unit_of_work import UnitOfWork
-from domain.alert_rules import IP_ADDRESS, AlertRule
+from domain.alert_rules import IP_ADDRESS, SLACK_FORMAT, AlertRule
 from domain.alerts import Alert
 from domain.deliveries import Attempt
 from domain.samples import sample_event
@@ -28,7 +28,7 @@ class NotifyAlerts(DeliveryEngine[AlertRule, Alert]):
         uow.alert_rules.update(target)
 
     def _destination(self, target: AlertRule) -> tuple[str, str]:
-        return WEBHOOK, target.webhook_url
+        return notified(target)
 
     def _metric_type(self, target: AlertRule) -> str:
         return ALERT
@@ -54,6 +54,12 @@ class NotifyAlerts(DeliveryEngine[AlertRule, Alert]):
                   for event in uow.events.by_ids(alert.workspace_id, alert.event_ids)]
         notification = Notification(alert.id, alert.notification(events))
         return target, Claim(alert, notification, len(events)), None
+
+
+def notified(rule: AlertRule) -> tuple[str, str]:
+    """The destination's type, as the formats name it, and its URL: a rule's webhook takes
+    the signed document (as a stream's webhook does), or a chat message."""
+    return (SLACK_FORMAT if rule.notify_format == SLACK_FORMAT else WEBHOOK), rule.webhook_url
 
 
 @dataclass(frozen=True)
@@ -89,6 +95,6 @@ class SendTestNotification(SampleSender):
                       triggered_at=now, first_sequence=0, trigger_sequence=0,
                       rule=rule.summary(), checkpoint=latest.note if latest else None)
         document = {**alert.notification([event.document()]), "test": True}
-        result = self._send_now((WEBHOOK, rule.webhook_url),
+        result = self._send_now(notified(rule),
                                 Notification(alert.id, document), rule.credential, ALERT)
         return SentSample(alert.id, now, result.attempt)

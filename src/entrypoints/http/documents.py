@@ -92,7 +92,7 @@ def delivery_document(delivery: Delivery) -> dict[str, Any]:
 def alert_rule_document(rule: AlertRule, secret: str | None = None) -> dict[str, Any]:
     """The secret is write-only: shown once, in the creation's answer."""
     summary = rule.summary()
-    notify: dict[str, Any] = {"webhook_url": rule.webhook_url,
+    notify: dict[str, Any] = {"webhook_url": rule.webhook_url, "format": rule.notify_format,
                               "secret_hint": rule.credential_hint}
     if secret is not None:
         notify["secret"] = secret

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
-from domain.alert_rules import GROUP_BY, MAX_COUNT, MAX_LISTED, MAX_SECONDS
+from domain.alert_rules import GROUP_BY, MAX_COUNT, MAX_LISTED, MAX_SECONDS, NOTIFY_FORMATS
 from entrypoints.http.schemas.workspace import PageQuerySchema
 
 
@@ -32,6 +32,9 @@ class ThresholdSchema(Schema):
 
 class NotifySchema(Schema):
     webhook_url = fields.String(metadata={"description": "http(s) URL the alert is POSTed to"})
+    format = fields.String(metadata={
+        "description": f"{' | '.join(NOTIFY_FORMATS)}: the signed JSON document (the default), "
+                       f"or a chat message for a Slack-compatible incoming webhook"})
     secret = fields.String(load_only=True, metadata={
         "description": "HMAC signing secret, 16-512 visible ASCII characters (generated when "
                        "left out); write-only"})

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from domain.alert_rules import GROUP_BY
+from domain.alert_rules import GROUP_BY, NOTIFY_FORMATS
 from domain.alerts import NOTIFICATION_STATUSES
 from domain.deliveries import EVENTS, TEST
 from domain.deliveries import STATUSES as DELIVERY_STATUSES
@@ -268,6 +268,7 @@ class ThresholdOutSchema(Schema):
 
 class NotifyOutSchema(Schema):
     webhook_url = fields.String(required=True)
+    format = fields.String(required=True, validate=validate.OneOf(NOTIFY_FORMATS))
     secret_hint = fields.String(required=True)
 
 
