@@ -471,10 +471,13 @@ def list_keys(workspace_id: str, as_json: bool) -> None:
         page = listing.execute(workspace_id, limit=100, cursor=cursor)
         for key in page.items:
             row = _key_row(key)
+            state = _key_state(key)
+            expiry = f"  expires {row['expires_at']}" if state == "active" and \
+                row["expires_at"] else ""  # a rolled key's grace, or an expiry set
             click.echo(json.dumps(row) if as_json else
-                       f"{key.id}  {key.prefix}…  {_key_state(key):<7}  "
+                       f"{key.id}  {key.prefix}…  {state:<7}  "
                        f"{','.join(key.scopes):<28}  last used {row['last_used_at'] or 'never'}"
-                       f"  {key.name}")
+                       f"{expiry}  {key.name}")
         if not page.has_more:
             return
         cursor = page.next_cursor

@@ -174,6 +174,9 @@ def test_keys_roll_replaces_a_key_the_old_one_working_for_its_grace(  # type: ig
     assert (successor["name"], successor["scopes"], successor["expires_at"]) == (
         "ingest", ["events:write", "events:read"], None)
     assert rows[ingest_id]["expires_at"] == rolled["replaced_expires_at"]
+    assert re.search(rf"^{ingest_id}  ak_\S{{5}}…  active .* last used never  expires "
+                     rf"{re.escape(rolled['replaced_expires_at'])}  ingest$",
+                     run("keys", "list", "--workspace", workspace_id), re.M)
 
     plain = run("keys", "roll", rolled["key_id"], "--workspace", workspace_id)  # a leak
     assert re.search(rf"^key:     key_\w+\napi key: ak_\S+  \(shown once\)\nreplaces "
