@@ -19,8 +19,9 @@ import logging
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Generic, Protocol, Self, TypeVar
+from typing import ClassVar, Generic, Protocol, Self, TypeVar
 
+from application.activity import ActivityLog
 from application.ports.delivery import (
     UNREADABLE_CREDENTIAL,
     CredentialUnreadable,
@@ -34,6 +35,7 @@ from application.ports.jobs import JobQueue
 from application.ports.metrics import NO_METRICS, Metrics
 from application.ports.system import Clock, IdGenerator, Randomness
 from application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from domain.activity import SYSTEM, sending_turned
 from domain.deliveries import Attempt
 from domain.sending import Sending
 
@@ -48,6 +50,10 @@ class Target(Protocol):
 
     @property
     def id(self) -> str: ...
+    @property
+    def workspace_id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
     @property
     def sending(self) -> Sending: ...
     @property
@@ -69,10 +75,15 @@ class Claim(Generic[Item]):
 
 
 class DeliveryEngine(ABC, Generic[T, Item]):
+    KIND: ClassVar[str]
+    """What the workspace's records call this kind of target (``log_stream``)."""
+
     def __init__(self, uow_factory: UnitOfWorkFactory, deliverer: Deliverer,
                  vault: CredentialVault, queue: JobQueue, clock: Clock, random: Randomness,
-                 lease: timedelta, metrics: Metrics = NO_METRICS) -> None:
+                 lease: timedelta, activity: ActivityLog,
+                 metrics: Metrics = NO_METRICS) -> None:
         self._uow_factory = uow_factory
+        self._activity = activity
         self._deliverer = deliverer
         self._vault = vault
         self._queue = queue
@@ -155,17 +166,24 @@ class DeliveryEngine(ABC, Generic[T, Item]):
     def _record(self, sent: T, claim: Claim[Item], result: SendResult) -> bool:
         """Store the attempt; True when it succeeded and the target may go on."""
         attempt = result.attempt
+        recorded = False
         with self._uow_factory() as uow:
             target = self._lock(uow, sent.id)
             now = self._clock.now()
             self._attempted(uow, claim.item, attempt, now)
             if target is not None:
-                sending = (target.sending.succeeded(now) if attempt.ok else
-                           target.sending.failed(now, attempt.error or "failed",
-                                                 self._random()))
+                before = target.sending
+                sending = (before.succeeded(now) if attempt.ok else
+                           before.failed(now, attempt.error or "failed", self._random()))
                 target = target.with_sending(sending)
                 self._save(uow, target)
+                turned = sending_turned(self.KIND, target.id, target.name, before, sending,
+                                        result.outcome, attempt.http_status)
+                recorded = turned is not None and self._activity.record(
+                    uow, target.workspace_id, SYSTEM, turned)
             uow.commit()
+        if recorded:
+            self._activity.wake(target.workspace_id)  # type: ignore[union-attr]
         self._metrics.delivery_attempted(self._metric_type(sent), result.outcome,
                                          claim.events if attempt.ok else 0)
         if target is None:

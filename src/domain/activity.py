@@ -20,6 +20,8 @@ from domain.event_rules import (
     USER_AGENT_MAX_LENGTH,
     canonical_ip_address,
 )
+from domain.sending import FAILING_AFTER, Sending
+from domain.timestamps import format_timestamp
 
 OPERATOR = "operator"
 """The actor type of changes made on the server's command line, outside the API."""
@@ -35,6 +37,11 @@ class Actor:
     name: str | None = None
     ip_address: str | None = None
     user_agent: str | None = None
+
+
+SYSTEM = Actor("auditrail", "system", "Auditrail")
+"""Auditrail itself, for what no one did: a destination that stopped or started again
+accepting what is sent to it."""
 
 
 @dataclass(frozen=True)
@@ -76,12 +83,30 @@ def changed(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
             for name, value in after.items() if before.get(name) != value}
 
 
-
 def edited(body: Mapping[str, Any], *shown: str) -> dict[str, Any]:
     """The details of a PATCH: the fields it set, and the values of those in ``shown``
     (a rule's ``enabled``, a stream's ``status``: whether it still watches or sends).
     Other values stay out, as they may hold a secret or a URL with a token in it."""
     return {"fields": sorted(body), **{name: body[name] for name in shown if name in body}}
+
+
+def sending_turned(kind: str, target_id: str, name: str | None, before: Sending,
+                   after: Sending, outcome: str, http_status: int | None) -> Change | None:
+    """The change when an attempt turns a destination (``kind``: ``log_stream``,
+    ``alert_rule``) failing, or is the first to succeed after it was: what went to its
+    receiver in between was held back, a gap the log keeps on record. Every other attempt
+    changes nothing worth a record. Only the kind of failure is kept, never the
+    receiver's answer, which the log's every reader would then read."""
+    if after.failing and not before.failing:
+        return Change(f"{kind}.failing", kind, target_id, name,
+                      {"failures": after.failures, "outcome": outcome,
+                       "http_status": http_status})
+    if after.failures == 0 and before.failures >= FAILING_AFTER:
+        since = before.failing_since
+        return Change(f"{kind}.recovered", kind, target_id, name,
+                      {"failures": before.failures,
+                       "failing_since": format_timestamp(since) if since else None})
+    return None
 
 
 def destination(url: str) -> str:

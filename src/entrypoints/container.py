@@ -360,12 +360,13 @@ class Container(containers.DeclarativeContainer):
     deliver_stream = providers.Factory(
         DeliverStream, uow_factory=uow.provider, deliverer=deliverer, vault=vault,
         queue=job_queue, clock=clock, ids=ids, random=providers.Object(jitter),
+        activity=activity_log,
         linger=providers.Callable(lambda s: timedelta(seconds=s.stream_batch_seconds),
                                   settings),
         lease=providers.Callable(_lease, settings), metrics=metrics)
     notify_alerts = providers.Factory(
         NotifyAlerts, uow_factory=uow.provider, deliverer=deliverer, vault=vault,
-        queue=job_queue, clock=clock, random=providers.Object(jitter),
+        queue=job_queue, clock=clock, random=providers.Object(jitter), activity=activity_log,
         lease=providers.Callable(_lease, settings), metrics=metrics)
     send_test_notification = providers.Factory(
         SendTestNotification, uow_factory=uow.provider, deliverer=deliverer, vault=vault,

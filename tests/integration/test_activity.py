@@ -12,7 +12,7 @@ import pytest
 
 from domain.cosignatures import cosigner_key
 from tests.integration.stacks import Stack, bearer
-from tests.receivers import receiver, signature_valid
+from tests.receivers import Answer, receiver, signature_valid
 
 SECRET = "whsec_activity_secret_0123456789abcdef"
 WITNESS_KEY = cosigner_key("witness.example/w", bytes(range(32)))
@@ -209,3 +209,45 @@ def test_operators_changes_on_the_command_line_are_recorded_as_the_operators(
     assert second_key["context"] == {}  # no address on the command line
     assert (updated["action"], updated["actor"]) == ("auditrail.workspace.updated", operator)
     assert updated["metadata"]["changes"]["plan"] == {"from": "enterprise", "to": "pro"}
+
+
+def test_a_stream_that_fails_and_recovers_puts_both_on_record_and_sends_them(
+        stack: Stack) -> None:
+    """The gap in what a SIEM received is in the log, and reaches the SIEM once it works."""
+    _, admin = stack.new_workspace()
+    call(stack, "PATCH", "/workspace", admin, {"record_activity": True})
+    down = [True]
+    with receiver(lambda _: Answer(503, body=b"maintenance") if down[0] else Answer()) as hook:
+        stream = call(stack, "POST", "/streams", admin, {
+            "name": "SIEM", "type": "webhook", "config": {"url": hook.url}})
+
+        def status() -> str:
+            return call(stack, "GET", f"/streams/{stream['id']}", admin)["status"]
+
+        def retry_now(failures: int | None = None) -> None:  # not waiting out the backoff
+            stack.sql("UPDATE streams SET failures = COALESCE(:failures, failures), "
+                      "next_attempt_at = NULL WHERE id = :id", id=stream["id"],
+                      failures=failures)
+            stack.container.job_queue().enqueue_deliveries([stream["id"]], force=True)
+
+        call(stack, "POST", "/events", admin, {"action": "user.login",
+                                                "actor": {"id": "usr_1", "type": "user"}})
+        assert stack.deliver_until(lambda: len(hook.requests) >= 1)
+        retry_now(failures=4)
+        assert stack.deliver_until(lambda: status() == "failing")
+        down[0] = False
+        retry_now()
+        assert stack.deliver_until(lambda: status() == "active" and any(
+            event["action"] == "auditrail.log_stream.recovered"
+            for sent in hook.requests if sent.status == 200
+            for event in sent.json()["events"]))
+    turns = [event for event in records(stack, admin)
+             if event["action"].startswith("auditrail.log_stream.") and
+             event["action"] != "auditrail.log_stream.created"]
+    assert [(event["action"], event["actor"]["type"], event["targets"][0]["id"])
+            for event in turns] == [("auditrail.log_stream.failing", "system", stream["id"]),
+                                    ("auditrail.log_stream.recovered", "system", stream["id"])]
+    assert turns[0]["metadata"] == {"failures": 5, "outcome": "http_error", "http_status": 503}
+    assert turns[1]["metadata"]["failures"] == 5
+    assert turns[1]["metadata"]["failing_since"] is not None
+    assert "maintenance" not in json.dumps(turns)

@@ -4,6 +4,7 @@ change or not at all, and linked into the chain like any event."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -13,7 +14,11 @@ from application.errors import NotFound
 from application.principal import Principal
 from application.use_cases.alert_rules import CreateAlertRule, DeleteAlertRule, UpdateAlertRule
 from application.use_cases.api_keys import RevokeApiKey
+from application.use_cases.deliver_stream import DeliverStream
+from application.use_cases.evaluate_alerts import AlertEvaluation
 from application.use_cases.exports import CreateExport
+from application.use_cases.notify_alerts import NotifyAlerts
+from application.use_cases.process_pending_events import ProcessPendingEvents
 from application.use_cases.search_events import SearchEvents
 from application.use_cases.stream_deliveries import ReplayStream
 from application.use_cases.streams import CreateStream, DeleteStream, UpdateStream
@@ -21,9 +26,12 @@ from application.use_cases.viewer_links import CreateViewerLink, RevokeViewerLin
 from application.use_cases.workspace_settings import UpdateWorkspace
 from application.use_cases.workspaces import UpdateWorkspacePlan
 from domain.activity import OPERATOR, Actor, Change, activity_body, changed, destination, edited
+from domain.deliveries import Attempt
 from domain.errors import ValidationFailed
 from domain.event_search import EventFilters
 from domain.events import Event, new_event
+from domain.sending import FAILING_AFTER
+from domain.timestamps import format_timestamp
 from tests.unit.test_deliver_stream import FakeDeliverer, FakeVault, _Secrets
 from tests.unit.test_use_cases import World
 
@@ -300,3 +308,81 @@ def test_a_workspace_created_recording_has_its_creation_and_first_key_on_record(
     assert (key.action, key.targets[0]["id"]) == ("auditrail.api_key.created", admin.key.id)
     assert search.execute(quiet.id, EventFilters()).total_count == 0
     assert world.queue.enqueued == [workspace.id]
+
+
+SYSTEM_ACTOR = {"id": "auditrail", "type": "system", "name": "Auditrail"}
+
+
+def _turns(world: Recording, kind: str) -> list[Event]:
+    return [event for event in world.records()
+            if event.action in (f"auditrail.{kind}.failing", f"auditrail.{kind}.recovered")]
+
+
+def test_a_stream_turning_failing_and_recovering_is_on_record_once_each(
+        world: Recording) -> None:
+    deliverer, vault = FakeDeliverer(), FakeVault()
+    stream = CreateStream(world.uow, world.clock, world.ids, _Secrets(), vault, deliverer,
+                          allow_private=False, activity=world.activity).execute(
+        world.workspace.id, {"name": "SIEM", "type": "webhook",
+                             "config": {"url": "https://siem.example.com/in"}}, ADMIN).stream
+    engine = DeliverStream(world.uow, deliverer, vault, world.queue, world.clock, world.ids,
+                           lambda: 0.5, timedelta(0), timedelta(seconds=30), world.activity)
+    world.ingest.execute(world.workspace.id, [world.event()], batch=True)
+    world.process.execute(world.workspace.id)
+
+    def attempt(answer: Attempt) -> None:
+        deliverer.answers = [answer]
+        world.clock.advance(minutes=11)
+        engine.execute(stream.id)
+
+    for _ in range(FAILING_AFTER - 1):  # not yet failing: nothing to record
+        attempt(Attempt(False, 503, "HTTP 503: secret-looking receiver text"))
+    assert _turns(world, "log_stream") == []
+    world.queue.enqueued.clear()
+    attempt(Attempt(False, 503, "HTTP 503: secret-looking receiver text"))
+    failing_at = format_timestamp(world.clock.now())
+    [failing] = _turns(world, "log_stream")
+    assert world.queue.enqueued == [world.workspace.id]  # linked now, not at upkeep
+    attempt(Attempt(False, None, "No answer within 10 s."))  # still failing: no new record
+    attempt(Attempt(True, 200))
+    attempt(Attempt(True, 200))  # working as before: nothing to record
+    [_, recovered] = _turns(world, "log_stream")
+    assert (failing.action, failing.actor, failing.targets) == (
+        "auditrail.log_stream.failing", SYSTEM_ACTOR,
+        [{"id": stream.id, "type": "log_stream", "name": "SIEM"}])
+    assert failing.metadata == {"failures": FAILING_AFTER, "outcome": "http_error",
+                                "http_status": 503}
+    assert "secret-looking" not in json.dumps([failing.metadata, recovered.metadata])
+    assert (recovered.action, recovered.actor) == ("auditrail.log_stream.recovered",
+                                                   SYSTEM_ACTOR)
+    assert recovered.metadata == {"failures": FAILING_AFTER + 1, "failing_since": failing_at}
+
+
+def test_an_alert_rules_webhook_failing_then_fixed_is_on_record(world: Recording) -> None:
+    create, update, _ = _alerting(world)
+    deliverer, vault = FakeDeliverer(), FakeVault()
+    rule = create.execute(world.workspace.id, {
+        "name": "Logins", "match": {"actions": ["user.login"]},
+        "notify": {"webhook_url": "https://hooks.example.com/a"}}, ADMIN).rule
+    evaluate = ProcessPendingEvents(world.uow, world.geo, chunk_size=50, chunk_handlers=[
+        AlertEvaluation(world.ids, world.clock, world.queue)])
+    world.ingest.execute(world.workspace.id, [world.event()], batch=True)
+    evaluate.execute(world.workspace.id)
+    notify = NotifyAlerts(world.uow, deliverer, vault, world.queue, world.clock,
+                          lambda: 0.5, timedelta(seconds=30), world.activity)
+    deliverer.answers = [Attempt(False, None, "Connection failed")] * FAILING_AFTER
+    for _ in range(FAILING_AFTER):
+        world.clock.advance(minutes=11)
+        notify.execute(rule.id)
+    update.execute(world.workspace.id, rule.id,  # fixed by an admin: retried at once
+                   {"notify": {"webhook_url": "https://fixed.example.com/"}}, ADMIN)
+    assert notify.execute(rule.id) == 1
+    failing, recovered = _turns(world, "alert_rule")
+    assert (failing.action, failing.metadata) == (
+        "auditrail.alert_rule.failing",
+        {"failures": FAILING_AFTER, "outcome": "http_error", "http_status": None})
+    assert failing.targets == [{"id": rule.id, "type": "alert_rule", "name": "Logins"}]
+    assert (recovered.action, recovered.metadata) == (  # the admin's change cleared since
+        "auditrail.alert_rule.recovered", {"failures": FAILING_AFTER, "failing_since": None})
+    assert world.actions().index("auditrail.alert_rule.updated") < \
+        world.actions().index("auditrail.alert_rule.recovered")

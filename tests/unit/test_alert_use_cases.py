@@ -47,7 +47,7 @@ class Alerts(World):
                                       self.deliverer, allow_private=False,
                                       activity=self.activity)
         self.notify = NotifyAlerts(self.uow, self.deliverer, self.vault, self.queue,
-                                   self.clock, lambda: 0.5, LEASE)
+                                   self.clock, lambda: 0.5, LEASE, self.activity)
 
     def rule(self, **body: Any) -> str:
         return self.create.execute(self.workspace.id, {**RULE, **body}).rule.id

@@ -89,7 +89,8 @@ class Streams(World):
         self.update = UpdateStream(self.uow, self.clock, self.queue, self.vault,
                                    self.deliverer, allow_private=False, activity=self.activity)
         self.engine = DeliverStream(self.uow, self.deliverer, self.vault, self.queue,
-                                    self.clock, self.ids, lambda: self.jitter, LINGER, LEASE)
+                                    self.clock, self.ids, lambda: self.jitter, LINGER, LEASE,
+                                    self.activity)
 
     def stream(self, **body: Any) -> str:
         body = {"name": "SIEM", "type": "webhook",

@@ -10,6 +10,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
+from application.activity import ActivityLog
 from application.delivery_engine import Claim, DeliveryEngine
 from application.ports.delivery import CredentialVault, Deliverer, Parcel
 from application.ports.jobs import JobQueue
@@ -35,11 +36,14 @@ passes over the rest in bounded steps, not in one unbounded read."""
 
 
 class DeliverStream(DeliveryEngine[Stream, Delivery]):
+    KIND = "log_stream"
+
     def __init__(self, uow_factory: UnitOfWorkFactory, deliverer: Deliverer,
                  vault: CredentialVault, queue: JobQueue, clock: Clock, ids: IdGenerator,
                  random: Randomness, linger: timedelta, lease: timedelta,
-                 metrics: Metrics = NO_METRICS) -> None:
-        super().__init__(uow_factory, deliverer, vault, queue, clock, random, lease, metrics)
+                 activity: ActivityLog, metrics: Metrics = NO_METRICS) -> None:
+        super().__init__(uow_factory, deliverer, vault, queue, clock, random, lease, activity,
+                         metrics)
         self._ids = ids
         self._linger = linger
 

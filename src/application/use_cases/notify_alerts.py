@@ -21,6 +21,8 @@ ALERT = "alert"
 
 
 class NotifyAlerts(DeliveryEngine[AlertRule, Alert]):
+    KIND = "alert_rule"
+
     def _lock(self, uow: UnitOfWork, target_id: str) -> AlertRule | None:
         return uow.alert_rules.lock(target_id)
 
