@@ -29,6 +29,7 @@ from application.ports.delivery import (
     Deliverer,
     Destination,
     Payload,
+    Route,
     SendResult,
 )
 from application.ports.jobs import JobQueue
@@ -128,8 +129,7 @@ class DeliveryEngine(ABC, Generic[T, Item]):
         """Record one attempt on the item."""
 
     @abstractmethod
-    def _destination(self, target: T) -> tuple[str, str]:
-        """The target's type (as the metrics and the formats name it) and URL."""
+    def _destination(self, target: T) -> Route: ...
 
     @abstractmethod
     def _sealed(self, target: T) -> bytes:
@@ -137,7 +137,7 @@ class DeliveryEngine(ABC, Generic[T, Item]):
 
     def _metric_type(self, target: T) -> str:
         """How the delivery metrics name this kind of target."""
-        return self._destination(target)[0]
+        return self._destination(target).type
 
     # -- the engine ------------------------------------------------------------------------
 
@@ -199,8 +199,8 @@ class DeliveryEngine(ABC, Generic[T, Item]):
         return True
 
 
-def send(destination: tuple[str, str], payload: Payload, sealed: bytes,
-         vault: CredentialVault, deliverer: Deliverer) -> SendResult:
+def send(route: Route, payload: Payload, sealed: bytes, vault: CredentialVault,
+         deliverer: Deliverer) -> SendResult:
     """One attempt to deliver ``payload``; the credential is unsealed for it alone. A
     credential the key cannot open is a failed attempt that says what to do, not an error:
     the destination fails until someone sets it again."""
@@ -210,8 +210,8 @@ def send(destination: tuple[str, str], payload: Payload, sealed: bytes,
         return SendResult(Attempt(False, error="The credential cannot be read with the "
                                                "current AUDITRAIL_SECRET_KEY; set it again "
                                                "(PATCH)."), UNREADABLE_CREDENTIAL)
-    type_, url = destination
-    return deliverer.send(Destination(type_, url, credential), payload)
+    return deliverer.send(Destination(route.type, route.url, credential, route.options),
+                          payload)
 
 
 class SampleSender:
@@ -228,9 +228,9 @@ class SampleSender:
         self._ids = ids
         self._metrics = metrics
 
-    def _send_now(self, destination: tuple[str, str], payload: Payload, sealed: bytes,
+    def _send_now(self, route: Route, payload: Payload, sealed: bytes,
                   metric_type: str) -> SendResult:
         """Send, and count the attempt (with no events: a sample is none)."""
-        result = send(destination, payload, sealed, self._vault, self._deliverer)
+        result = send(route, payload, sealed, self._vault, self._deliverer)
         self._metrics.delivery_attempted(metric_type, result.outcome, 0)
         return result

@@ -12,6 +12,7 @@ send next, when a run of failures makes it ``failing``, how it recovers.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -26,9 +27,15 @@ from domain.sending import Sending
 WEBHOOK = "webhook"
 SPLUNK_HEC = "splunk_hec"
 DATADOG = "datadog"
-TYPES = (WEBHOOK, SPLUNK_HEC, DATADOG)
-CREDENTIAL_FIELDS = {WEBHOOK: "secret", SPLUNK_HEC: "token", DATADOG: "api_key"}
+S3 = "s3"
+TYPES = (WEBHOOK, SPLUNK_HEC, DATADOG, S3)
+CREDENTIAL_FIELDS = {WEBHOOK: "secret", SPLUNK_HEC: "token", DATADOG: "api_key",
+                     S3: "secret_access_key"}
 """The write-only field of each type's ``config``: shown once, then as a masked hint."""
+OPTION_FIELDS: dict[str, tuple[str, ...]] = {S3: ("region", "access_key_id")}
+"""The other fields a type's ``config`` requires: settings, not secrets, shown as set."""
+_REGION = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+_ACCESS_KEY_ID = re.compile(r"^[A-Za-z0-9+/=._-]{3,128}$")
 
 ACTIVE = "active"
 PAUSED = "paused"
@@ -93,6 +100,8 @@ class Stream:
     deliveries_made: int = 0
     """The number of the last delivery: receivers see 1, 2, 3… and can spot a gap."""
     sending: Sending = field(default_factory=Sending)
+    options: Mapping[str, str] = field(default_factory=dict)
+    """The type's ``OPTION_FIELDS`` (an S3 bucket's region and access key id)."""
 
     @property
     def patterns(self) -> ActionPatterns:
@@ -145,7 +154,10 @@ class Stream:
         return replace(self, position=from_sequence - 1)
 
     def edited(self, changes: Mapping[str, Any], now: datetime) -> Stream:
-        """Name, URL, credential and filter, already checked by the caller."""
+        """Name, URL, credential, options and filter, already checked by the caller; the
+        options given replace those of the same name."""
+        if "options" in changes:
+            changes = {**changes, "options": {**self.options, **changes["options"]}}
         return replace(self, updated_at=now, **changes)
 
 
@@ -170,18 +182,25 @@ def stream_settings(body: Mapping[str, Any], *, type_: str, allow_private: bool,
         check("name", lambda: checked_name(body.get("name") or "", "name"))
     config = body.get("config") or {}
     credential_field = CREDENTIAL_FIELDS[type_]
-    for key in config:
-        if key not in ("url", credential_field):
-            errors.append(FieldError(f"config.{key}", f"A {type_} stream takes url and "
-                                                      f"{credential_field}."))
+    a_stream = f"{'an' if type_ == S3 else 'a'} {type_} stream"  # "an ess-three"
+    takes = ("url", *OPTION_FIELDS.get(type_, ()), credential_field)
+    errors.extend(FieldError(f"config.{key}", f"{a_stream.capitalize()} takes "
+                                              f"{', '.join(takes[:-1])} and {takes[-1]}.")
+                  for key in config if key not in takes)
+    try:
+        options = _options(config, OPTION_FIELDS.get(type_, ()), creating, a_stream)
+    except ValidationFailed as failure:
+        errors.extend(failure.errors)
+    else:
+        if options:
+            found["options"] = options
     if "url" in config or creating:
         check("url", lambda: checked_url(config.get("url"), "config.url", allow_private))
     if credential_field in config:
         check("credential", lambda: checked_credential(config[credential_field],
                                                        f"config.{credential_field}"))
     elif creating and type_ != WEBHOOK:  # a webhook without one gets a generated secret
-        errors.append(FieldError(f"config.{credential_field}",
-                                 f"Required for a {type_} stream."))
+        errors.append(FieldError(f"config.{credential_field}", f"Required for {a_stream}."))
     if "filter" in body:
         stream_filter = body["filter"]
         if stream_filter is None:
@@ -195,3 +214,32 @@ def stream_settings(body: Mapping[str, Any], *, type_: str, allow_private: bool,
     if errors:
         raise ValidationFailed(errors)
     return found
+
+
+def _options(config: Mapping[str, Any], names: tuple[str, ...], creating: bool,
+             a_stream: str) -> dict[str, str]:
+    """The type's options the body sets (all of them, when creating)."""
+    errors, found = [], {}
+    for name in names:
+        if name not in config:
+            if creating:
+                errors.append(FieldError(f"config.{name}", f"Required for {a_stream}."))
+            continue
+        problem = _option_problem(name, config[name])
+        if problem is None:
+            found[name] = config[name]
+        else:
+            errors.append(FieldError(f"config.{name}", problem))
+    if errors:
+        raise ValidationFailed(errors)
+    return found
+
+
+def _option_problem(name: str, value: object) -> str | None:
+    if name == "region":
+        if isinstance(value, str) and _REGION.match(value):
+            return None
+        return "The bucket's region, such as eu-west-1 (auto for Cloudflare R2)."
+    if isinstance(value, str) and _ACCESS_KEY_ID.match(value):
+        return None
+    return "3-128 letters, digits and + / = . _ - (an access key id, such as AKIA…)."

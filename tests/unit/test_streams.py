@@ -161,6 +161,39 @@ def test_siem_streams_need_their_credential(type_: str, field: str) -> None:
     assert fields_of(failure) == [field]
 
 
+S3_CONFIG = {"url": "https://audit.s3.eu-west-1.amazonaws.com/auditrail/",
+             "region": "eu-west-1", "access_key_id": "AKIAIOSFODNN7EXAMPLE",
+             "secret_access_key": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}
+
+
+def test_an_s3_stream_takes_its_bucket_region_and_access_key() -> None:
+    found = stream_settings({"name": "Archive", "config": S3_CONFIG}, type_="s3",
+                            allow_private=False, creating=True)
+    assert found == {"name": "Archive", "url": S3_CONFIG["url"],
+                     "options": {"region": "eu-west-1", "access_key_id": "AKIAIOSFODNN7EXAMPLE"},
+                     "credential": S3_CONFIG["secret_access_key"]}
+
+
+def test_an_s3_stream_names_what_it_lacks_or_cannot_use() -> None:
+    with pytest.raises(ValidationFailed) as failure:
+        stream_settings({"name": "n", "config": {"url": S3_CONFIG["url"], "region": "EU West",
+                                                 "bucket": "audit"}},
+                        type_="s3", allow_private=False, creating=True)
+    assert {error.field: error.message for error in failure.value.errors} == {
+        "config.bucket": "An s3 stream takes url, region, access_key_id and "
+                         "secret_access_key.",
+        "config.region": "The bucket's region, such as eu-west-1 (auto for Cloudflare R2).",
+        "config.access_key_id": "Required for an s3 stream.",
+        "config.secret_access_key": "Required for an s3 stream."}
+
+
+def test_a_patch_of_one_option_keeps_the_others() -> None:
+    s3 = stream(type="s3", options={"region": "eu-west-1", "access_key_id": "AKIAOLD"})
+    found = stream_settings({"config": {"access_key_id": "AKIANEW"}}, type_="s3",
+                            allow_private=False, creating=False)
+    assert s3.edited(found, NOW).options == {"region": "eu-west-1", "access_key_id": "AKIANEW"}
+
+
 def test_a_patch_checks_only_what_it_changes() -> None:
     assert stream_settings({"filter": None}, type_=WEBHOOK, allow_private=False,
                            creating=False) == {"actions": None}

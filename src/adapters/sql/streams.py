@@ -28,6 +28,7 @@ _DELIVERY_FIELDS = ("id", "stream_id", "workspace_id", "kind", "sequence", "stat
 def _stream_row(stream: Stream) -> dict[str, Any]:
     row = {name: getattr(stream, name) for name in _STREAM_FIELDS}
     row["actions"] = list(stream.actions) if stream.actions is not None else None
+    row["options"] = dict(stream.options) or None
     return {**row, **sending_row(stream.sending)}
 
 
@@ -35,7 +36,7 @@ def _stream(row: RowMapping) -> Stream:
     values = {name: row[name] for name in _STREAM_FIELDS}
     values["credential"] = bytes(values["credential"])
     values["actions"] = tuple(values["actions"]) if values["actions"] is not None else None
-    return Stream(**values, sending=sending_from(row))
+    return Stream(**values, sending=sending_from(row), options=row["options"] or {})
 
 
 def _delivery_row(delivery: Delivery) -> dict[str, Any]:

@@ -168,6 +168,7 @@ streams = Table(
     Column("url", String(2048), nullable=False),
     Column("credential", LargeBinary, nullable=False),
     Column("credential_hint", String(8), nullable=False),
+    Column("options", JSON),
     Column("actions", JSON),
     Column("status", String(10), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),

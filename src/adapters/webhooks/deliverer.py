@@ -3,6 +3,7 @@ redirects never followed, a deadline per attempt and a cap on what is read back.
 
 from __future__ import annotations
 
+import re
 import time
 
 import httpcore
@@ -64,10 +65,11 @@ class HttpDeliverer:
                                                    keepalive_expiry=30))
 
     def send(self, destination: Destination, payload: Payload) -> SendResult:
-        body, headers = request_for(destination, payload, int(time.time()))
+        request = request_for(destination, payload, int(time.time()))
         try:
             with deadline(self._timeout), self._client.stream(
-                    "POST", destination.url, content=body, headers=headers) as response:
+                    request.method, request.url, content=request.body,
+                    headers=request.headers) as response:
                 excerpt = _excerpt(response)
         except UNANSWERED as exc:
             return _failed(*unanswered(exc, self._timeout))
@@ -111,8 +113,16 @@ def read_at_most(response: httpx.Response, limit: int) -> bytes:
     return read[:limit]
 
 
+_STORAGE_ERROR = re.compile(r"<Code>([^<]{1,100})</Code>.*?<Message>([^<]{0,300})</Message>",
+                            re.DOTALL)
+"""S3's answer to a refused request: an XML document whose code and message say why."""
+
+
 def _excerpt(response: httpx.Response) -> str:
     text = read_at_most(response, RESPONSE_EXCERPT_BYTES).decode("utf-8", "replace")
+    refused = _STORAGE_ERROR.search(text)
+    if refused is not None:
+        text = f"{refused[1]}: {refused[2]}"
     return " ".join(CONTROL_CHARACTERS.sub(" ", text).split())[:EXCERPT_CHARACTERS]
 
 

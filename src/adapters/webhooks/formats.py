@@ -1,7 +1,7 @@
-"""What each destination type receives: body and headers (contract §8).
+"""What each destination type receives: method, URL, body and headers (contract §8).
 
 Bodies are built from the parcel alone, so a retry - the same delivery, the same events -
-sends the very same bytes. Only the webhook signature's timestamp is new on each attempt.
+sends the very same bytes. Only the signatures' timestamps are new on each attempt.
 """
 
 from __future__ import annotations
@@ -10,12 +10,13 @@ import hashlib
 import hmac
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from adapters.webhooks.chat import chat_body
+from adapters.webhooks.object_storage import s3_put
 from application.ports.delivery import Destination, Notification, Parcel, Payload
 from domain.alert_rules import SLACK_FORMAT
-from domain.streams import DATADOG, SPLUNK_HEC, WEBHOOK
+from domain.streams import DATADOG, S3, SPLUNK_HEC, WEBHOOK
 
 SIGNATURE_HEADER = "Auditrail-Signature"
 CHECKPOINT_SOURCETYPE = "auditrail:checkpoint"
@@ -77,15 +78,23 @@ def signature(secret: str, timestamp: int, body: bytes) -> str:
     return f"t={timestamp},v1={digest}"
 
 
-def request_for(destination: Destination, payload: Payload, now: int
-                ) -> tuple[bytes, dict[str, str]]:
-    """The body and headers of one attempt (``now``: Unix seconds, for the signature)."""
+class Outgoing(NamedTuple):
+    method: str
+    url: str
+    body: bytes
+    headers: dict[str, str]
+
+
+def request_for(destination: Destination, payload: Payload, now: int) -> Outgoing:
+    """One attempt's request (``now``: Unix seconds, for the signature)."""
     if isinstance(payload, Notification):  # an alert rule's webhook
         body = (chat_body(payload.document) if destination.type == SLACK_FORMAT
                 else _json(payload.document))
-        return body, {"Content-Type": "application/json",
-                      "Auditrail-Delivery-Id": payload.alert_id,
-                      SIGNATURE_HEADER: signature(destination.credential, now, body)}
+        return Outgoing("POST", destination.url, body, {
+            "Content-Type": "application/json", "Auditrail-Delivery-Id": payload.alert_id,
+            SIGNATURE_HEADER: signature(destination.credential, now, body)})
+    if destination.type == S3:
+        return Outgoing("PUT", *s3_put(destination, payload))
     headers = {"Content-Type": "application/json",
                "Auditrail-Delivery-Id": payload.delivery_id,
                "Auditrail-Delivery-Sequence": str(payload.number)}
@@ -100,7 +109,7 @@ def request_for(destination: Destination, payload: Payload, now: int
         headers["DD-API-KEY"] = destination.credential
     else:
         raise ValueError(f"unknown stream type {destination.type!r}")
-    return body, headers
+    return Outgoing("POST", destination.url, body, headers)
 
 
 def _epoch(timestamp: str) -> float:

@@ -3,8 +3,8 @@ the body formats and the signatures live."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from domain.deliveries import Attempt
@@ -21,11 +21,22 @@ OUTCOMES = (DELIVERED, HTTP_ERROR, TIMEOUT, CONNECTION_ERROR, REFUSED, UNREADABL
 
 
 @dataclass(frozen=True)
+class Route:
+    """Where a target sends: its type (as the formats and the metrics name it), its URL,
+    and the settings its type takes besides (an S3 bucket's region and access key id)."""
+
+    type: str
+    url: str
+    options: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Destination:
     type: str
     url: str
     credential: str
     """The secret, token or API key, unsealed for this attempt only."""
+    options: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from typing import Any
 
 from application.activity import ActivityLog
 from application.delivery_engine import Claim, DeliveryEngine
-from application.ports.delivery import CredentialVault, Deliverer, Parcel
+from application.ports.delivery import CredentialVault, Deliverer, Parcel, Route
 from application.ports.jobs import JobQueue
 from application.ports.metrics import NO_METRICS, Metrics
 from application.ports.system import Clock, IdGenerator, Randomness
@@ -53,8 +53,8 @@ class DeliverStream(DeliveryEngine[Stream, Delivery]):
     def _save(self, uow: UnitOfWork, target: Stream) -> None:
         uow.streams.update(target)
 
-    def _destination(self, target: Stream) -> tuple[str, str]:
-        return target.type, target.url
+    def _destination(self, target: Stream) -> Route:
+        return Route(target.type, target.url, target.options)
 
     def _sealed(self, target: Stream) -> bytes:
         return target.credential

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from application.delivery_engine import Claim, DeliveryEngine, SampleSender
 from application.errors import NotFound
-from application.ports.delivery import Notification
+from application.ports.delivery import Notification, Route
 from application.ports.unit_of_work import UnitOfWork
 from domain.alert_rules import IP_ADDRESS, SLACK_FORMAT, AlertRule
 from domain.alerts import Alert
@@ -29,7 +29,7 @@ class NotifyAlerts(DeliveryEngine[AlertRule, Alert]):
     def _save(self, uow: UnitOfWork, target: AlertRule) -> None:
         uow.alert_rules.update(target)
 
-    def _destination(self, target: AlertRule) -> tuple[str, str]:
+    def _destination(self, target: AlertRule) -> Route:
         return notified(target)
 
     def _metric_type(self, target: AlertRule) -> str:
@@ -58,10 +58,11 @@ class NotifyAlerts(DeliveryEngine[AlertRule, Alert]):
         return target, Claim(alert, notification, len(events)), None
 
 
-def notified(rule: AlertRule) -> tuple[str, str]:
+def notified(rule: AlertRule) -> Route:
     """The destination's type, as the formats name it, and its URL: a rule's webhook takes
     the signed document (as a stream's webhook does), or a chat message."""
-    return (SLACK_FORMAT if rule.notify_format == SLACK_FORMAT else WEBHOOK), rule.webhook_url
+    return Route(SLACK_FORMAT if rule.notify_format == SLACK_FORMAT else WEBHOOK,
+                 rule.webhook_url)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from application.activity import ActivityLog
 from application.delivery_engine import SampleSender
 from application.errors import NotFound
 from application.pages import Page, page_of
-from application.ports.delivery import Parcel
+from application.ports.delivery import Parcel, Route
 from application.ports.jobs import JobQueue
 from application.ports.system import Clock
 from application.ports.unit_of_work import UnitOfWorkFactory
@@ -88,8 +88,8 @@ class SendTestDelivery(SampleSender):
                             event_count=1)
         parcel = Parcel(stream.id, delivery.id, 0, [self._sample(workspace_id, now)],
                         test=True)
-        result = self._send_now((stream.type, stream.url), parcel, stream.credential,
-                                stream.type)
+        result = self._send_now(Route(stream.type, stream.url, stream.options), parcel,
+                                stream.credential, stream.type)
         delivery = delivery.attempted(self._clock.now(), result.attempt)
         with self._uow_factory(single_write=True) as uow:
             uow.deliveries.add(delivery)

@@ -61,7 +61,8 @@ def stream_document(stream: Stream, credential: str | None = None) -> dict[str, 
     """The credential is write-only: a hint (its last characters) stands for it, and the
     value itself is shown once, in the creation's answer (``credential``)."""
     field = CREDENTIAL_FIELDS[stream.type]
-    config: dict[str, Any] = {"url": stream.url, f"{field}_hint": stream.credential_hint}
+    config: dict[str, Any] = {"url": stream.url, **stream.options,
+                              f"{field}_hint": stream.credential_hint}
     if credential is not None:
         config[field] = credential
     return {"id": stream.id, "name": stream.name, "type": stream.type, "config": config,

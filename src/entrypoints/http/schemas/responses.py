@@ -187,12 +187,16 @@ class StreamConfigOutSchema(Schema):
                                                         "characters"})
     token_hint = fields.String(metadata={"description": "splunk_hec"})
     api_key_hint = fields.String(metadata={"description": "datadog"})
+    region = fields.String(metadata={"description": "s3"})
+    access_key_id = fields.String(metadata={"description": "s3"})
+    secret_access_key_hint = fields.String(metadata={"description": "s3"})
 
 
 class StreamConfigCreatedSchema(StreamConfigOutSchema):
     secret = fields.String(metadata={"description": "shown once, at creation"})
     token = fields.String()
     api_key = fields.String()
+    secret_access_key = fields.String()
 
 
 class StreamFilterOutSchema(Schema):

@@ -22,10 +22,14 @@ def _credential(description: str) -> fields.String:
 
 
 class StreamConfigSchema(Schema):
-    url = fields.String(metadata={"description": "http(s) URL to POST to"})
+    url = fields.String(metadata={"description": "http(s) URL to POST to; s3: the bucket's "
+                                                 "URL, with a key prefix as its path if any"})
     secret = _credential("webhook: HMAC signing secret (generated when left out)")
     token = _credential("splunk_hec: HEC token")
     api_key = _credential("datadog: API key")
+    region = fields.String(metadata={"description": "s3: the bucket's region (eu-west-1)"})
+    access_key_id = fields.String(metadata={"description": "s3: the access key's id"})
+    secret_access_key = _credential("s3: the access key's secret")
 
 
 class StreamFilterSchema(Schema):
