@@ -129,7 +129,8 @@ class DeliveryEngine(ABC, Generic[T, Item]):
         """Record one attempt on the item."""
 
     @abstractmethod
-    def _destination(self, target: T) -> Route: ...
+    def _destination(self, target: T) -> Route:
+        """Where the target sends, and as what type."""
 
     @abstractmethod
     def _sealed(self, target: T) -> bytes:
@@ -183,7 +184,7 @@ class DeliveryEngine(ABC, Generic[T, Item]):
                     uow, target.workspace_id, SYSTEM, turned)
             uow.commit()
         if recorded:
-            self._activity.wake(target.workspace_id)  # type: ignore[union-attr]
+            self._activity.wake(sent.workspace_id)
         self._metrics.delivery_attempted(self._metric_type(sent), result.outcome,
                                          claim.events if attempt.ok else 0)
         if target is None:
