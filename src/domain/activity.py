@@ -20,6 +20,7 @@ from domain.event_rules import (
     USER_AGENT_MAX_LENGTH,
     canonical_ip_address,
 )
+from domain.log_witnesses import LogWitness
 from domain.sending import FAILING_AFTER, Sending
 from domain.timestamps import format_timestamp
 
@@ -102,11 +103,33 @@ def sending_turned(kind: str, target_id: str, name: str | None, before: Sending,
                       {"failures": after.failures, "outcome": outcome,
                        "http_status": http_status})
     if after.failures == 0 and before.failures >= FAILING_AFTER:
-        since = before.failing_since
-        return Change(f"{kind}.recovered", kind, target_id, name,
-                      {"failures": before.failures,
-                       "failing_since": format_timestamp(since) if since else None})
+        return _recovered(kind, target_id, name, before)
     return None
+
+
+def witness_turned(before: LogWitness, after: LogWitness, outcome: str,
+                   tree_size: int) -> Change | None:
+    """A witness refusing the log's checkpoint is recorded as it starts: it holds a history
+    of this log that the log's latest does not extend (the log showed it another, or was
+    rewritten). It stands until the witness cosigns again, which is recorded too; a
+    witness failing otherwise is recorded as a stream's is."""
+    if after.refused and not before.refused:
+        return Change("log_witness.refused", "log_witness", after.id, after.name,
+                      {"tree_size": tree_size, "held_size": after.held_size})
+    if after.refused:
+        return None  # refusing still: its refusal is on record already
+    if before.refused:
+        return _recovered("log_witness", after.id, after.name, before.sending, refused=True)
+    return sending_turned("log_witness", after.id, after.name, before.sending, after.sending,
+                          outcome, None)
+
+
+def _recovered(kind: str, target_id: str, name: str | None, before: Sending,
+               **details: Any) -> Change:
+    since = before.failing_since
+    return Change(f"{kind}.recovered", kind, target_id, name,
+                  {"failures": before.failures,
+                   "failing_since": format_timestamp(since) if since else None, **details})
 
 
 def destination(url: str) -> str:

@@ -413,7 +413,7 @@ class Container(containers.DeclarativeContainer):
         SubmitToWitness, uow_factory=uow.provider, log=transparency_log,
         channel=witness_channel, checker=signature_checker, queue=job_queue, clock=clock,
         random=providers.Object(jitter), lease=providers.Callable(_lease, settings),
-        metrics=metrics)
+        activity=activity_log, metrics=metrics)
 
 
 def _witness_signer(key: str, key_file: str) -> Ed25519Signer:

@@ -4,7 +4,7 @@ change or not at all, and linked into the chain like any event."""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -25,16 +25,29 @@ from application.use_cases.streams import CreateStream, DeleteStream, UpdateStre
 from application.use_cases.viewer_links import CreateViewerLink, RevokeViewerLink
 from application.use_cases.workspace_settings import UpdateWorkspace
 from application.use_cases.workspaces import UpdateWorkspacePlan
-from domain.activity import OPERATOR, Actor, Change, activity_body, changed, destination, edited
+from domain.activity import (
+    OPERATOR,
+    Actor,
+    Change,
+    activity_body,
+    changed,
+    destination,
+    edited,
+    witness_turned,
+)
+from domain.cosignatures import cosigner_key
 from domain.deliveries import Attempt
 from domain.errors import ValidationFailed
 from domain.event_search import EventFilters
 from domain.events import Event, new_event
+from domain.log_witnesses import LogWitness
 from domain.sending import FAILING_AFTER
 from domain.timestamps import format_timestamp
 from tests.unit.test_deliver_stream import FakeDeliverer, FakeVault, _Secrets
 from tests.unit.test_use_cases import World
 
+WITNESS_KEY_TEXT = cosigner_key("witness.example/w", bytes(range(32)))
+CLOCK_START = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 ADMIN = Actor("key_1", "api_key", "deploy bot", "203.0.113.7", "curl/8.5")
 
 
@@ -386,3 +399,23 @@ def test_an_alert_rules_webhook_failing_then_fixed_is_on_record(world: Recording
         "auditrail.alert_rule.recovered", {"failures": FAILING_AFTER, "failing_since": None})
     assert world.actions().index("auditrail.alert_rule.updated") < \
         world.actions().index("auditrail.alert_rule.recovered")
+
+
+def test_a_witness_refusing_then_cosigning_again_is_recorded_as_it_turns() -> None:
+    fine = LogWitness("lwt_1", "ws_1", "https://w.example", WITNESS_KEY_TEXT,
+                      created_at=CLOCK_START, held_size=3, cosigned_size=3)
+    refusing = fine.failed(CLOCK_START, "refused", 0.0, refused=True)
+    assert witness_turned(fine, refusing, "refused", 5) == Change(
+        "log_witness.refused", "log_witness", "lwt_1", "witness.example/w",
+        {"tree_size": 5, "held_size": 3})
+    still = refusing.failed(CLOCK_START, "unreachable", 0.0)
+    assert witness_turned(refusing, still, "unreachable", 5) is None
+    for _ in range(FAILING_AFTER):
+        still = still.failed(CLOCK_START, "refused", 0.0, refused=True)
+    assert witness_turned(refusing, still, "refused", 6) is None  # refused: not "failing"
+    cosigned = still.cosigned(7, CLOCK_START)
+    assert witness_turned(still, cosigned, "cosigned", 7) == Change(
+        "log_witness.recovered", "log_witness", "lwt_1", "witness.example/w",
+        {"failures": FAILING_AFTER + 2, "failing_since": format_timestamp(CLOCK_START),
+         "refused": True})
+    assert witness_turned(cosigned, cosigned.cosigned(8, CLOCK_START), "cosigned", 8) is None

@@ -72,8 +72,8 @@ class Channel:
 
 
 class Setup:
-    def __init__(self) -> None:
-        self.world = World()
+    def __init__(self, world: World | None = None) -> None:
+        self.world = world or World()
         self.channel = Channel()
         self.checker = FakeSignatureChecker(self.world.signer, WITNESS_A, WITNESS_B,
                                             WITNESS_C)
@@ -82,7 +82,8 @@ class Setup:
                                  activity=self.world.activity)
         self.submit = SubmitToWitness(self.world.uow, self.world.log, self.channel,
                                       self.checker, self.world.queue, self.world.clock,
-                                      lambda: 0.0, timedelta(seconds=30))
+                                      lambda: 0.0, timedelta(seconds=30),
+                                      self.world.activity)
         self.cosigned = CosignedCheckpoint(self.world.uow)
         self.workspace_id = self.world.workspace.id
 
@@ -182,6 +183,25 @@ def test_a_witness_shown_another_history_refuses_and_the_log_says_so(setup: Setu
     setup.world.clock.advance(minutes=11)
     assert setup.submit.execute(witness_id) == UNREACHABLE
     assert setup.state(witness_id).status == STATUS_REFUSED  # it still holds that history
+
+
+def test_a_refusal_is_on_record_once_as_it_starts() -> None:
+    from tests.unit.test_activity import Recording
+    setup = Setup(Recording())
+    witness_id, witness = setup.witness("witness.example/a", WITNESS_A, "https://a.example")
+    witness.add_checkpoint(add_checkpoint_body(0, [], forged_history(setup, 3)))
+    size = setup.grow(5)
+    for answer in (REFUSED, REFUSED, UNREACHABLE):
+        if answer == UNREACHABLE:
+            setup.channel.down.add("https://a.example")
+        assert setup.submit.execute(witness_id) == answer
+        setup.world.clock.advance(minutes=11)
+    [refusal] = [event for event in setup.world.records()  # type: ignore[attr-defined]
+                 if event.action.startswith("auditrail.log_witness.")]
+    assert (refusal.action, refusal.actor["type"], refusal.targets) == (
+        "auditrail.log_witness.refused", "system",
+        [{"id": witness_id, "type": "log_witness", "name": "witness.example/a"}])
+    assert refusal.metadata == {"tree_size": size, "held_size": 3}
 
 
 def test_an_unreachable_witness_fails_then_recovers(setup: Setup) -> None:

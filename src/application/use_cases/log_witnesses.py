@@ -22,7 +22,7 @@ from application.ports.system import Clock, IdGenerator, Randomness
 from application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from application.ports.witnesses import WitnessAnswer, WitnessChannel, WitnessUnreachable
 from application.transparency import TransparencyLog
-from domain.activity import Actor, Change, destination
+from domain.activity import SYSTEM, Actor, Change, destination, witness_turned
 from domain.checkpoints import SignedCheckpoint
 from domain.cosignatures import cosigned_at
 from domain.cursor import DESC, Position
@@ -256,9 +256,10 @@ class SubmitToWitness:
 
     def __init__(self, uow_factory: UnitOfWorkFactory, log: TransparencyLog,
                  channel: WitnessChannel, checker: SignatureChecker, queue: JobQueue,
-                 clock: Clock, random: Randomness, lease: timedelta,
+                 clock: Clock, random: Randomness, lease: timedelta, activity: ActivityLog,
                  metrics: Metrics = NO_METRICS) -> None:
         self._uow_factory = uow_factory
+        self._activity = activity
         self._log = log
         self._channel = channel
         self._checker = checker
@@ -355,10 +356,12 @@ class SubmitToWitness:
 
     def _record(self, sent: LogWitness, checkpoint: SignedCheckpoint,
                 answered: _Answered) -> None:
+        recorded = False
         with self._uow_factory() as uow:
             witness = uow.log_witnesses.lock(sent.id)
             now = self._clock.now()
             if witness is not None:
+                before = witness
                 if answered.held is not None:
                     witness = witness.holds(answered.held)
                 if answered.line is not None:
@@ -371,7 +374,13 @@ class SubmitToWitness:
                                              self._random(),
                                              refused=answered.outcome == REFUSED)
                 uow.log_witnesses.update(witness)
+                turned = witness_turned(before, witness, answered.outcome,
+                                        checkpoint.tree_size)
+                recorded = turned is not None and self._activity.record(
+                    uow, witness.workspace_id, SYSTEM, turned)
             uow.commit()
+        if recorded:
+            self._activity.wake(sent.workspace_id)
         self._metrics.cosignature_requested(answered.outcome)
         if witness is None or answered.line is not None:
             return
