@@ -18,6 +18,10 @@ Measures, in one run and on one machine, with local webhook receivers that answe
     as the ingest use case takes them for ``--seconds``, two workers: how many of them were
     linked and how many delivered before the sending stopped (workers must not leave
     streams waiting until ingest eases).
+
+``--s3`` measures an S3 stream instead, against moto's S3 server checking every
+signature: a backlog written by two workers as 500-event objects, beside one client
+PUTting the same objects, signed in advance, to the same server (its limit).
 """
 
 from __future__ import annotations
@@ -66,6 +70,7 @@ def main() -> None:
                         help="events/s arriving in the lag phase")
     parser.add_argument("--seconds", type=int, default=15,
                         help="length of the lag and saturated phases")
+    parser.add_argument("--s3", action="store_true", help="an S3 stream, against moto")
     parser.add_argument("--saturated-only", action="store_true",
                         help="run only the saturated phase")
     bench = Bench(parser.parse_args())
@@ -103,6 +108,9 @@ class Bench:
         if self.options.saturated_only:
             self.measure_saturated()
             return
+        if self.options.s3:
+            self.measure_s3()
+            return
         limit = self.measure_transport()
         print(f"limit      one client -> receiver, 500-event bodies   {limit:>9,.0f} events/s")
         self.measure_fanout()
@@ -130,6 +138,56 @@ class Bench:
                             headers={"Content-Type": "application/json"})
             elapsed = time.perf_counter() - started
         return self.options.events / elapsed
+
+    # -- an S3 stream ------------------------------------------------------------------------
+
+    def measure_s3(self) -> None:
+        from adapters.webhooks.object_storage import s3_put
+        from application.ports.delivery import Destination, Parcel
+        bucket = _S3Bucket()
+        try:
+            destination = Destination("s3", bucket.url, bucket.secret,
+                                      {"region": "us-east-1", "access_key_id": bucket.key_id})
+            events = [{**EVENT, "sequence": n} for n in range(500)]
+            puts = [s3_put(destination, Parcel("lst_limit", f"dlv_{n}", n, events))
+                    for n in range(1, self.options.events // 500 + 1)]
+            with httpx.Client() as client:
+                started = time.perf_counter()
+                for url, body, headers in puts:
+                    client.put(url, content=body, headers=headers).raise_for_status()
+                limit = self.options.events / (time.perf_counter() - started)
+            print(f"limit      one client -> moto S3, 500-event objects signed in advance "
+                  f"{limit:>7,.0f} events/s", flush=True)
+            workspace_id = self._workspace("s3")
+            self.container.create_stream().execute(workspace_id, {
+                "name": "archive", "type": "s3", "config": {
+                    "url": bucket.url, "region": "us-east-1", "access_key_id": bucket.key_id,
+                    "secret_access_key": bucket.secret}})
+            self._pending(workspace_id, self.options.events)
+            self._start_workers(2)
+            started = time.perf_counter()
+            self.container.job_queue().enqueue_processing([workspace_id], force=True)
+            processed = None
+            with psycopg.connect(self.dsn, autocommit=True) as connection:
+                while (connection.execute(
+                        "SELECT coalesce(sum(event_count), 0) FROM deliveries WHERE "
+                        "workspace_id = %s AND status = 'delivered'",
+                        (workspace_id,)).fetchone()[0] < self.options.events):
+                    if processed is None and not connection.execute(
+                            "SELECT count(*) FROM events WHERE workspace_id = %s AND "
+                            "status = 'pending'", (workspace_id,)).fetchone()[0]:
+                        processed = time.perf_counter() - started
+                    time.sleep(0.02)
+            written = time.perf_counter() - started
+            self._stop_workers()
+            events = self.options.events
+            print(f"end to end  1 S3 stream, 2 workers, from a backlog of {events:,}: "
+                  f"processed {events / (processed or written):>7,.0f} events/s, written "
+                  f"{events / written:>7,.0f} events/s ({100 * events / written / limit:.0f} % "
+                  f"of the limit; the last object {written - (processed or written):.2f} s "
+                  f"after the last event was linked)", flush=True)
+        finally:
+            bucket.close()
 
     # -- processing's own cost --------------------------------------------------------------
 
@@ -342,6 +400,38 @@ class Bench:
 
 def _received(receiver: Receiver) -> int:
     return receiver.events_accepted
+
+
+class _S3Bucket:
+    """moto's S3 server in this process, checking signatures, with a user and a bucket."""
+
+    def __init__(self) -> None:
+        import logging
+
+        import boto3
+        from moto import settings
+        from moto.server import ThreadedMotoServer
+        logging.getLogger("werkzeug").disabled = True  # a line a request
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        settings.INITIAL_NO_AUTH_ACTION_COUNT = 3  # a user, its key and policy; then signed
+        iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1",
+                           aws_access_key_id="AKIASETUPEXAMPLE0000", aws_secret_access_key="x")
+        iam.create_user(UserName="bench")
+        key = iam.create_access_key(UserName="bench")["AccessKey"]
+        iam.put_user_policy(UserName="bench", PolicyName="all", PolicyDocument=json.dumps(
+            {"Version": "2012-10-17",
+             "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))
+        self.key_id, self.secret = key["AccessKeyId"], key["SecretAccessKey"]
+        boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                     aws_access_key_id=self.key_id,
+                     aws_secret_access_key=self.secret).create_bucket(Bucket="bench")
+        self.url = f"{endpoint}/bench/auditrail/"
+
+    def close(self) -> None:
+        self._server.stop()
 
 
 if __name__ == "__main__":
