@@ -204,7 +204,7 @@ def _identifier(value: object) -> str | None:
 
 
 def _country(value: object) -> str | None:
-    if not isinstance(value, str) or not _COUNTRY.match(value):
+    if not isinstance(value, str) or not _COUNTRY.fullmatch(value):
         return "Two letters (ISO 3166-1 alpha-2), as geo enrichment gives them."
     return None
 

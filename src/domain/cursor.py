@@ -68,7 +68,7 @@ def decode_cursor(cursor: str, order: str) -> Position:
     made_for, _, rest = body.partition(":")
     micros, _, item_id = rest.partition(":")
     if check != _check(body) or made_for not in ORDERS or not micros.isdigit() \
-            or not _ID.match(item_id):
+            or not _ID.fullmatch(item_id):
         raise InvalidCursor("The cursor is not one this API issued.")
     if made_for != order:
         raise InvalidCursor(f"The cursor was made for order={made_for}, not order={order}.")

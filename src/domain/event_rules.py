@@ -93,7 +93,7 @@ def _action_violations(action: Any, own: bool) -> list[FieldError]:
         return [FieldError("action", "Not a valid string.")]
     if not 1 <= len(action) <= ACTION_MAX_LENGTH:
         return [FieldError("action", f"1-{ACTION_MAX_LENGTH} characters.")]
-    if not ACTION_PATTERN.match(action):
+    if not ACTION_PATTERN.fullmatch(action):
         return [FieldError("action", "Dot-separated segments of letters, digits, '_' and '-' "
                                      "(e.g. 'user.login_failed').")]
     if not own and is_reserved(action):

@@ -129,11 +129,11 @@ def action_filter(value: str) -> dict[str, str]:
     """
     if value.endswith(PREFIX_WILDCARD):
         stem = value[: -len(PREFIX_WILDCARD)]
-        if not ACTION_PATTERN.match(stem):
+        if not ACTION_PATTERN.fullmatch(stem):
             raise InvalidFilter("action", "Use an action, or an action prefix ending in '.*' "
                                           "such as 'user.*'.")
         return {"action_prefix": stem + "."}
-    if not ACTION_PATTERN.match(value):
+    if not ACTION_PATTERN.fullmatch(value):
         raise InvalidFilter("action", "Use an action, or an action prefix ending in '.*' "
                                       "such as 'user.*'.")
     return {"action": value}

@@ -15,7 +15,7 @@ KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 def is_valid_key(key: str) -> bool:
     """1-255 visible ASCII characters (a UUID, a ULID, or the client's own request id)."""
-    return bool(KEY_PATTERN.match(key))
+    return bool(KEY_PATTERN.fullmatch(key))
 
 
 def fingerprint(operation: str, payload: Any) -> str:

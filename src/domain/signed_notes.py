@@ -50,7 +50,7 @@ def unb64(text: str, length: int | None = None) -> bytes:
 
 
 def checked_key_name(name: str) -> str:
-    if not _KEY_NAME.match(name):
+    if not _KEY_NAME.fullmatch(name):
         raise InvalidNote("a key name is non-empty, with no spaces and no '+'")
     return name
 
@@ -154,7 +154,7 @@ def parse_checkpoint(text: str) -> Checkpoint:
     lines = text.split("\n")
     if len(lines) < 4 or lines[-1] != "" or any(not line for line in lines[:-1]):
         raise InvalidNote("a checkpoint is an origin, a size and a root, one a line")
-    if not _DECIMAL.match(lines[1]):
+    if not _DECIMAL.fullmatch(lines[1]):
         raise InvalidNote(f"not a tree size: {lines[1][:30]!r}")
     return Checkpoint(lines[0], int(lines[1]), unb64(lines[2], 32))
 
@@ -180,7 +180,7 @@ def anchor_text(origin: str, sequence: int, chain_hash: str, root_hash: bytes) -
 def parse_anchor(text: str) -> Anchor:
     lines = text.split("\n")
     if len(lines) != 6 or lines[1] != ANCHOR_LINE or lines[-1] != "" \
-            or not _DECIMAL.match(lines[2]) or not re.fullmatch(r"[0-9a-f]{64}", lines[3]):
+            or not _DECIMAL.fullmatch(lines[2]) or not re.fullmatch(r"[0-9a-f]{64}", lines[3]):
         raise InvalidNote("not a retention anchor")
     return Anchor(lines[0], int(lines[2]), lines[3], unb64(lines[4], 32))
 

@@ -237,9 +237,9 @@ def _options(config: Mapping[str, Any], names: tuple[str, ...], creating: bool,
 
 def _option_problem(name: str, value: object) -> str | None:
     if name == "region":
-        if isinstance(value, str) and _REGION.match(value):
+        if isinstance(value, str) and _REGION.fullmatch(value):
             return None
         return "The bucket's region, such as eu-west-1 (auto for Cloudflare R2)."
-    if isinstance(value, str) and _ACCESS_KEY_ID.match(value):
+    if isinstance(value, str) and _ACCESS_KEY_ID.fullmatch(value):
         return None
     return "3-128 letters, digits and + / = . _ - (an access key id, such as AKIA…)."

@@ -26,7 +26,7 @@ class InvalidTimestamp(ValueError):
 
 def parse_timestamp(text: str) -> datetime:
     """Parse an input timestamp into an aware UTC datetime, refusing sub-microsecond precision."""
-    match = _PATTERN.match(text)
+    match = _PATTERN.fullmatch(text)
     if not match:
         raise InvalidTimestamp(_NOT_A_TIMESTAMP)
     fraction = match["fraction"] or ""

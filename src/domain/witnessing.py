@@ -74,7 +74,7 @@ def add_checkpoint_body(old_size: int, proof: Sequence[bytes], note: str) -> str
 def parse_add_checkpoint(body: str) -> AddCheckpoint:
     head, separator, note = body.partition("\n\n")
     lines = head.split("\n")
-    if not separator or not _OLD.match(lines[0]):
+    if not separator or not _OLD.fullmatch(lines[0]):
         raise WitnessRefused(Refusal.MALFORMED, "the body is an 'old <size>' line, the "
                              "consistency proof a hash a line, a blank line, a checkpoint")
     if len(lines) - 1 > MAX_PROOF_LINES:

@@ -54,7 +54,7 @@ def create_witness_app(witness: Witness) -> Flask:
 
     @app.get("/<origin_hash>/checkpoint")
     def checkpoint(origin_hash: str) -> Response:
-        note = witness.checkpoint(origin_hash) if _ORIGIN_HASH.match(origin_hash) else None
+        note = witness.checkpoint(origin_hash) if _ORIGIN_HASH.fullmatch(origin_hash) else None
         if note is None:
             return _text("this witness has cosigned no checkpoint of that log\n", 404)
         return _text(note, 200)

@@ -250,15 +250,16 @@ def fields_of(failure: pytest.ExceptionInfo[ValidationFailed]) -> list[str]:
 
 def test_rule_settings_name_every_bad_field() -> None:
     with pytest.raises(ValidationFailed) as failure:
-        rule_settings({"name": "", "match": {"actions": ["ok.*", "not ok"], "countries": ["USA"],
-                                             "actor_ids": []},
+        rule_settings({"name": "", "match": {"actions": ["ok.*", "not ok"],
+                                             "countries": ["GB\n", "USA"], "actor_ids": []},
                        "threshold": {"count": 0, "window_seconds": 10**9, "group_by": "team"},
                        "cooldown_seconds": -1,
                        "notify": {"webhook_url": "http://10.0.0.1/", "secret": "short",
                                   "format": "teams"}},
                       allow_private=False, creating=True)
     assert fields_of(failure) == [
-        "cooldown_seconds", "match.actions[1]", "match.actor_ids", "match.countries[0]", "name",
+        "cooldown_seconds", "match.actions[1]", "match.actor_ids", "match.countries[0]",
+        "match.countries[1]", "name",
         "notify.format", "notify.secret", "notify.webhook_url", "threshold.count",
         "threshold.group_by", "threshold.window_seconds"]
 

@@ -53,7 +53,7 @@ def test_accepts_dotted_actions(action: str) -> None:
 
 
 @pytest.mark.parametrize("action", ["", "user..login", ".user", "user.", "user login",
-                                    "usér.login", "a" * 129])
+                                    "usér.login", "a" * 129, "user.login\n"])
 def test_rejects_malformed_actions(action: str) -> None:
     assert fields_of(valid(action=action)) == ["action"]
 

@@ -176,7 +176,7 @@ def test_an_s3_stream_takes_its_bucket_region_and_access_key() -> None:
 
 def test_an_s3_stream_names_what_it_lacks_or_cannot_use() -> None:
     with pytest.raises(ValidationFailed) as failure:
-        stream_settings({"name": "n", "config": {"url": S3_CONFIG["url"], "region": "EU West",
+        stream_settings({"name": "n", "config": {"url": S3_CONFIG["url"], "region": "eu-west-1\n",
                                                  "bucket": "audit"}},
                         type_="s3", allow_private=False, creating=True)
     assert {error.field: error.message for error in failure.value.errors} == {

@@ -32,6 +32,7 @@ def test_parses_iso_8601_into_utc(text: str, expected: datetime) -> None:
     "0001-01-01T00:00:00+01:00",  # before year 1 in UTC: no datetime holds it
     "9999-12-31T23:59:59-01:00",  # after year 9999 in UTC
     "",
+    "2026-11-26T13:31:45Z\n",  # a regular expression's $ would let the newline by
 ])
 def test_rejects_what_the_contract_refuses(text: str) -> None:
     with pytest.raises(InvalidTimestamp):

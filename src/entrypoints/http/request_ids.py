@@ -24,7 +24,7 @@ def install_request_ids(app: Flask, new_id: Callable[[str], str]) -> None:
         state = g._get_current_object()  # type: ignore[attr-defined]
         state.started = time.perf_counter()
         offered = header("X-Request-Id") or ""
-        state.request_id = offered if _SANE.match(offered) else new_id("req")
+        state.request_id = offered if _SANE.fullmatch(offered) else new_id("req")
 
     @app.after_request
     def _echo(response: Response) -> Response:
