@@ -94,10 +94,10 @@ def edited(body: Mapping[str, Any], *shown: str) -> dict[str, Any]:
 def sending_turned(kind: str, target_id: str, name: str | None, before: Sending,
                    after: Sending, outcome: str, http_status: int | None) -> Change | None:
     """The change when an attempt turns a destination (``kind``: ``log_stream``,
-    ``alert_rule``, ``log_witness``) failing, or is the first to succeed after it was: what went to its
-    receiver in between was held back, a gap the log keeps on record. Every other attempt
-    changes nothing worth a record. Only the kind of failure is kept, never the
-    receiver's answer, which the log's every reader would then read."""
+    ``alert_rule``, ``log_witness``) failing, or is the first to succeed after it was:
+    what went to its receiver in between was held back, a gap the log keeps on record.
+    Every other attempt changes nothing worth a record. Only the kind of failure is kept,
+    never the receiver's answer, which the log's every reader would then read."""
     if after.failing and not before.failing:
         return Change(f"{kind}.failing", kind, target_id, name,
                       {"failures": after.failures, "outcome": outcome,

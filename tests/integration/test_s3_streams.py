@@ -144,7 +144,7 @@ def test_a_test_object_and_a_wrong_secret_say_how_the_bucket_answers(
     tested = call(stack, "POST", f"/streams/{stream['id']}/test", admin)
     assert (tested["status"], tested["http_status"]) == ("delivered", 200), tested
     [sample] = objects(s3, bucket, f"{stream['id']}/")
-    assert sample["Key"].startswith(f"{stream['id']}/test-")
+    assert sample["Key"].startswith(f"{stream['id']}/test/dlv_")
 
     call(stack, "PATCH", f"/streams/{stream['id']}", admin,
          {"config": {"secret_access_key": "not-the-secret-at-all-0000"}})

@@ -42,7 +42,7 @@ def test_the_object_is_named_by_its_delivery_and_holds_one_event_a_line() -> Non
 
 def test_a_test_object_is_named_apart_from_the_deliveries() -> None:
     url, _, _ = s3_put(BUCKET, parcel(number=0, test=True))
-    assert url.endswith("/lst_1/test-dlv_7.ndjson")
+    assert url.endswith("/lst_1/test/dlv_7.ndjson")
 
 
 def test_headers_carry_the_checksum_the_sequences_the_checkpoint_and_a_v4_signature() -> None:

@@ -31,7 +31,7 @@ exceed it, and is then left out rather than have every delivery refused."""
 
 def object_key(parcel: Parcel) -> str:
     if parcel.test:
-        return f"{parcel.stream_id}/test-{parcel.delivery_id}.ndjson"
+        return f"{parcel.stream_id}/test/{parcel.delivery_id}.ndjson"  # out of the archive's way
     return f"{parcel.stream_id}/{parcel.number:012d}.ndjson"
 
 
