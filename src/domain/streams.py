@@ -51,6 +51,9 @@ MAX_BATCH_BYTES = 768 * 1024
 16 MB, which a receiver behind nginx's default limit (1 MB), or Datadog's intake (5 MB, with
 each event escaped into a string), refuses - and a retry sends the same bytes, so a batch
 refused for its size would be refused for ever and the stream stall."""
+MAX_BATCH_SECONDS = 900
+"""How long a stream may let a batch wait for more events: an archive writing an object a
+minute rather than a second, never an event held a quarter of an hour."""
 MAX_STREAMS_PER_WORKSPACE = 20
 """Every active stream is woken after each processed chunk of its workspace; a bound keeps
 that cost, and the workers one tenant can keep busy, small."""
@@ -102,6 +105,8 @@ class Stream:
     sending: Sending = field(default_factory=Sending)
     options: Mapping[str, str] = field(default_factory=dict)
     """The type's ``OPTION_FIELDS`` (an S3 bucket's region and access key id)."""
+    batch_seconds: int | None = None
+    """How long a batch that is not full waits for more; None: the server's setting."""
 
     @property
     def patterns(self) -> ActionPatterns:
@@ -208,12 +213,22 @@ def stream_settings(body: Mapping[str, Any], *, type_: str, allow_private: bool,
         else:
             check("actions", lambda: checked_patterns(stream_filter.get("actions") or [],
                                                       "filter.actions"))
+    if "batch_seconds" in body:
+        check("batch_seconds", lambda: _batch_seconds(body["batch_seconds"]))
     if "status" in body and body["status"] not in SETTABLE_STATUSES:
         errors.append(FieldError("status", "Must be active or paused (only the system sets "
                                            "failing)."))
     if errors:
         raise ValidationFailed(errors)
     return found
+
+
+def _batch_seconds(value: object) -> int | None:
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)
+                         and 0 <= value <= MAX_BATCH_SECONDS):
+        return value
+    raise ValidationFailed([FieldError("batch_seconds", f"Whole seconds, 0-{MAX_BATCH_SECONDS} "
+                                                        f"(null: the server's setting).")])
 
 
 def _options(config: Mapping[str, Any], names: tuple[str, ...], creating: bool,

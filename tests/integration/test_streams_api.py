@@ -125,6 +125,19 @@ def test_changes_keep_what_they_do_not_name(stack: Stack) -> None:
                                      json={"config": {"token": "t" * 20}})) == ["config.token"]
 
 
+def test_a_streams_batch_wait_is_its_own_or_the_servers(stack: Stack) -> None:
+    _, key = stack.new_workspace()
+    default = create(stack, key).json
+    assert default["batch_seconds"] is None  # AUDITRAIL_STREAM_BATCH_SECONDS
+    archive = create(stack, key, batch_seconds=60).json
+    path = f"/api/v1/streams/{archive['id']}"
+    assert stack.client.get(path, headers=bearer(key)).json["batch_seconds"] == 60
+    assert stack.client.patch(path, headers=bearer(key),
+                              json={"batch_seconds": None}).json["batch_seconds"] is None
+    assert fields(create(stack, key, batch_seconds=901)) == ["batch_seconds"]
+    assert fields(create(stack, key, batch_seconds="60")) == ["batch_seconds"]
+
+
 def test_delete_removes_the_stream_and_its_log(stack: Stack) -> None:
     _, key = stack.new_workspace()
     stream_id = create(stack, key).json["id"]

@@ -163,6 +163,30 @@ def test_a_small_batch_lingers_then_goes(world: Streams) -> None:
     assert world.deliverer.sequences() == [1, 2, 3]
 
 
+def test_a_stream_may_let_its_batches_wait_longer_or_not_at_all(world: Streams) -> None:
+    archive = world.stream(batch_seconds=60)  # an object a minute rather than a second
+    at_once = world.stream(batch_seconds=0)
+    world.events(3)
+    assert world.engine.execute(at_once) == 1
+    assert world.engine.execute(archive) == 0
+    assert world.queue.scheduled[-1] == (archive, world.clock.now() + timedelta(seconds=60))
+    world.clock.advance(seconds=59)
+    assert world.engine.execute(archive) == 0
+    world.clock.advance(seconds=1)
+    assert world.engine.execute(archive) == 1
+    assert world.deliverer.sequences() == [1, 2, 3, 1, 2, 3]
+    update = world.update.execute(world.workspace.id, archive, {"batch_seconds": None})
+    assert update.batch_seconds is None  # the server's setting again
+
+
+@pytest.mark.parametrize("value", [-1, 901, 1.5, "60", True])
+def test_batch_seconds_are_whole_seconds_up_to_a_quarter_hour(world: Streams,
+                                                              value: object) -> None:
+    with pytest.raises(ValidationFailed) as failure:
+        world.stream(batch_seconds=value)
+    assert [error.field for error in failure.value.errors] == ["batch_seconds"]
+
+
 def test_processing_wakes_active_streams_after_its_commit(world: Streams) -> None:
     active = world.stream()
     paused = world.stream(status="paused")

@@ -18,7 +18,7 @@ from domain.streams import ACTIVE, PAUSED, Stream
 
 _STREAM_FIELDS = ("id", "workspace_id", "name", "type", "url", "credential",
                   "credential_hint", "actions", "status", "created_at", "updated_at",
-                  "position", "deliveries_made")
+                  "position", "deliveries_made", "batch_seconds")
 _DELIVERY_FIELDS = ("id", "stream_id", "workspace_id", "kind", "sequence", "status",
                     "event_count", "first_sequence", "last_sequence", "actions", "attempts",
                     "http_status", "error", "created_at", "last_attempt_at", "delivered_at",

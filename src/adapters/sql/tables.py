@@ -169,6 +169,7 @@ streams = Table(
     Column("credential", LargeBinary, nullable=False),
     Column("credential_hint", String(8), nullable=False),
     Column("options", JSON),
+    Column("batch_seconds", Integer),
     Column("actions", JSON),
     Column("status", String(10), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),

@@ -107,7 +107,9 @@ class DeliverStream(DeliveryEngine[Stream, Delivery]):
         documents = [event.document() for event in found]
         events = found[:within_size(documents)]
         full = len(found) >= MAX_BATCH or len(events) < len(found)
-        ready_at = None if full else batch_ready_at(events, self._linger)
+        linger = self._linger if stream.batch_seconds is None else \
+            timedelta(seconds=stream.batch_seconds)
+        ready_at = None if full else batch_ready_at(events, linger)
         if ready_at is not None and ready_at > now:
             return stream, None, [], ready_at
         covered = events[-1].sequence if full else upper

@@ -91,7 +91,7 @@ class CreateStream(_StreamWriter):
             stream = Stream(
                 id=self._ids.new("lst"), workspace_id=workspace_id, name=found["name"],
                 type=type_, url=found["url"], actions=found.get("actions"),
-                options=found.get("options", {}),
+                options=found.get("options", {}), batch_seconds=found.get("batch_seconds"),
                 created_at=now, updated_at=now, status=body.get("status") or ACTIVE,
                 # New streams send what is processed from now on, not the workspace's past
                 # (POST /streams/{id}/replay sends that on request).

@@ -67,8 +67,8 @@ def stream_document(stream: Stream, credential: str | None = None) -> dict[str, 
         config[field] = credential
     return {"id": stream.id, "name": stream.name, "type": stream.type, "config": config,
             "filter": {"actions": list(stream.actions)} if stream.actions is not None else None,
-            "status": stream.status, "created_at": _time(stream.created_at),
-            "updated_at": _time(stream.updated_at),
+            "batch_seconds": stream.batch_seconds, "status": stream.status,
+            "created_at": _time(stream.created_at), "updated_at": _time(stream.updated_at),
             "delivery": {"position": stream.position, "deliveries": stream.deliveries_made,
                          **_sending(stream.sending)}}
 

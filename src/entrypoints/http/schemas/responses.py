@@ -222,6 +222,7 @@ class StreamOutSchema(Schema):
     type = fields.String(required=True, validate=validate.OneOf(TYPES))
     config = fields.Nested(StreamConfigOutSchema, required=True)
     filter = fields.Nested(StreamFilterOutSchema, required=True, allow_none=True)
+    batch_seconds = fields.Integer(required=True, allow_none=True)
     status = fields.String(required=True, validate=validate.OneOf(STREAM_STATUSES))
     created_at = fields.String(required=True)
     updated_at = fields.String(required=True)

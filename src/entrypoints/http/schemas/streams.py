@@ -10,6 +10,7 @@ from domain.names import NAME_MAX_LENGTH
 from domain.streams import (
     CREDENTIAL_MAX_LENGTH,
     CREDENTIAL_MIN_LENGTH,
+    MAX_BATCH_SECONDS,
     SETTABLE_STATUSES,
     TYPES,
 )
@@ -38,6 +39,9 @@ class StreamFilterSchema(Schema):
 
 
 _NAME = {"description": f"1-{NAME_MAX_LENGTH} characters"}
+_BATCH = {"description": f"0-{MAX_BATCH_SECONDS}: how long a batch that is not full waits "
+                         f"for more events; null (the default): the server's "
+                         f"AUDITRAIL_STREAM_BATCH_SECONDS"}
 """Lengths and the like are checked by the domain, with the rest of a body's rules, so that
 one answer names every bad field; the schemas check shape."""
 
@@ -47,6 +51,7 @@ class StreamCreateSchema(Schema):
     type = fields.String(required=True, validate=validate.OneOf(TYPES))
     config = fields.Nested(StreamConfigSchema, required=True)
     filter = fields.Nested(StreamFilterSchema, allow_none=True)
+    batch_seconds = fields.Integer(strict=True, allow_none=True, metadata=_BATCH)
     status = fields.String(validate=validate.OneOf(SETTABLE_STATUSES))
 
 
@@ -54,6 +59,7 @@ class StreamPatchSchema(Schema):
     name = fields.String(metadata=_NAME)
     config = fields.Nested(StreamConfigSchema)
     filter = fields.Nested(StreamFilterSchema, allow_none=True)
+    batch_seconds = fields.Integer(strict=True, allow_none=True, metadata=_BATCH)
     status = fields.String(validate=validate.OneOf(SETTABLE_STATUSES))
 
 
