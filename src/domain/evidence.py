@@ -46,6 +46,9 @@ class EvidenceCheck:
     """The key whose signature was checked: the one pinned, or one it was rotated to."""
     cosigned: Any = None
     """The evidence's ``cosigned``, as it came (``cosigned_extension`` checks it)."""
+    prefix: bool = False
+    """The file may go on past the checkpoint (an archive a stream keeps writing): the
+    rows it covers are proved, those after it are only chained to them."""
 
     @classmethod
     def of(cls, evidence: Mapping[str, Any], key: VerifierKey,
@@ -85,8 +88,29 @@ class EvidenceCheck:
         return cls(checkpoint, first, last, _number(evidence, "row_count"), frontier, proofs,
                    signed_by=key, cosigned=evidence.get("cosigned"))
 
+    @classmethod
+    def of_checkpoint(cls, note: str, key: VerifierKey,
+                      verify: SignatureCheck) -> EvidenceCheck:
+        """A signed checkpoint alone, for a file that starts at sequence 1: its first
+        ``tree_size`` rows must rebuild the signed root, the ones after it are not proved."""
+        try:
+            size = parse_checkpoint(parse_note(note).text).tree_size
+        except InvalidNote as exc:
+            raise EvidenceFailed(f"the checkpoint: {exc}") from None
+        if size < 1:
+            raise EvidenceFailed("the checkpoint is of the empty log: it proves nothing")
+        try:
+            check = cls.of({"checkpoint": note, "first_sequence": 1, "last_sequence": size,
+                            "row_count": size, "frontier": []}, key, verify)
+        except EvidenceFailed as exc:
+            raise EvidenceFailed(str(exc).removeprefix("the evidence's checkpoint: ")) from None
+        check.prefix = True
+        return check
+
     def feed(self, document: Mapping[str, Any], leaf: bytes) -> None:
         """One row, in file order, with its leaf hash."""
+        if self.prefix and self.rows == self.row_count:
+            return  # past the checkpoint: chained to what it proved, not proved itself
         self.rows += 1
         sequence = document.get("sequence")
         if self.frontier is not None:
@@ -108,6 +132,9 @@ class EvidenceCheck:
                                  f"is not in the signed tree")
 
     def finish(self) -> None:
+        if self.prefix and self.rows < self.row_count:
+            raise EvidenceFailed(f"the file ends at row {self.rows}, before the checkpoint's "
+                                 f"tree of size {self.row_count}: take a checkpoint it covers")
         if self.rows != self.row_count:
             raise EvidenceFailed(f"the file has {self.rows} rows, the evidence "
                                  f"{self.row_count}")

@@ -50,7 +50,12 @@ from entrypoints.settings import Settings
                    "in the signed log, and for an unfiltered export that none is missing.")
 @click.option("--verifier-key", "verifier_key",
               help="The log's verifier key, as you pinned it (GET /log/key once, kept "
-                   "safe): needed with --evidence.")
+                   "safe): needed with --evidence and --signed-checkpoint.")
+@click.option("--signed-checkpoint", "signed_checkpoint",
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A checkpoint the log signed (an S3 stream object's auditrail-checkpoint, "
+                   "GET /log/checkpoint): the file, from sequence 1, must rebuild its tree; "
+                   "rows past it are chained to those.")
 @click.option("--cosigned-by", "cosigned_by", multiple=True, metavar="WKEY",
               callback=lambda _ctx, _param, values: _cosigners(values),
               help="The cosigner key of a witness of the log you trust (with --evidence): "
@@ -58,7 +63,7 @@ from entrypoints.settings import Settings
                    "its valid cosignature and extend the export's. Repeatable.")
 def verify(file: Path, partial: bool, checkpoints: tuple[ChainHead, ...],
            evidence: Path | None, verifier_key: str | None,
-           cosigned_by: tuple[VerifierKey, ...]) -> None:
+           signed_checkpoint: Path | None, cosigned_by: tuple[VerifierKey, ...]) -> None:
     """Verify the hash chain of an NDJSON export offline (exit 0 when valid); with
     --evidence and --verifier-key, also that it is in the log the key signed; with
     --cosigned-by, also that it is in the history the log's witnesses cosigned.
@@ -67,7 +72,11 @@ def verify(file: Path, partial: bool, checkpoints: tuple[ChainHead, ...],
     """
     if cosigned_by and evidence is None:
         raise click.UsageError("--cosigned-by goes with --evidence")
-    check = _evidence(file, evidence, verifier_key)
+    if signed_checkpoint is not None and (evidence is not None or partial):
+        raise click.UsageError("--signed-checkpoint proves a whole chain from sequence 1: "
+                               "not with --evidence or --partial")
+    check = _evidence(file, evidence, verifier_key) if signed_checkpoint is None else \
+        _signed(signed_checkpoint, verifier_key)
     partial = partial or (check is not None and check.frontier is None)
     seen: dict[int, Any] = {}
     cosigned = None
@@ -86,7 +95,8 @@ def verify(file: Path, partial: bool, checkpoints: tuple[ChainHead, ...],
     except ndjson_file.UnreadableFile as exc:
         _invalid(str(exc))
     except EvidenceFailed as exc:
-        _invalid(f"evidence: {exc}")
+        _invalid(f"{'checkpoint' if check is not None and check.prefix else 'evidence'}: "
+                 f"{exc}")
     if not report.valid:
         hint = not partial and report.reason in (SEQUENCE_GAP, PREV_HASH_MISMATCH)
         _invalid(f"{report.reason} at {_failed_event(report)}; {report.checked} events "
@@ -96,7 +106,12 @@ def verify(file: Path, partial: bool, checkpoints: tuple[ChainHead, ...],
     click.echo(_valid(report, partial, first))
     if checkpoints:
         click.echo(f"checkpoints matched: {', '.join(str(c.sequence) for c in checkpoints)}")
-    if check is not None:
+    if check is not None and check.prefix:
+        beyond = report.checked - check.rows
+        click.echo(f"checkpoint: the first {check.rows} rows rebuild the signed tree of size "
+                   f"{check.checkpoint.tree_size} of the log {check.checkpoint.origin}"
+                   + (f"; the {beyond} after them are chained to them" if beyond else ""))
+    elif check is not None:
         proved = "none is missing: they rebuild" if check.frontier is not None \
             else "each is included in"
         click.echo(f"evidence: {check.rows} rows are in the log {check.checkpoint.origin}, "
@@ -111,11 +126,25 @@ def verify(file: Path, partial: bool, checkpoints: tuple[ChainHead, ...],
                        f"signed the checkpoint")
 
 
+def _signed(note: Path, verifier_key: str | None) -> EvidenceCheck:
+    if verifier_key is None:
+        raise click.UsageError("--signed-checkpoint needs --verifier-key: the key you pinned")
+    try:
+        key = parse_verifier_key(verifier_key)
+        return EvidenceCheck.of_checkpoint(note.read_text(), key, build_container(Settings())
+                                           .signature_checker().verify)
+    except InvalidNote as exc:
+        raise click.BadParameter(str(exc), param_hint="--verifier-key") from None
+    except (UnicodeDecodeError, EvidenceFailed) as exc:
+        _invalid(f"checkpoint: {exc}")
+
+
 def _evidence(file: Path, evidence: Path | None,
               verifier_key: str | None) -> EvidenceCheck | None:
     if evidence is None:
         if verifier_key is not None:
-            raise click.UsageError("--verifier-key goes with --evidence")
+            raise click.UsageError("--verifier-key goes with --evidence or "
+                                   "--signed-checkpoint")
         return None
     if verifier_key is None:
         raise click.UsageError("--evidence needs --verifier-key: the key you pinned, not "

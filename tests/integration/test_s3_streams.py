@@ -123,17 +123,42 @@ def test_events_are_archived_in_order_and_the_archive_verifies_offline(
                               text=True, check=False)
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert "600" in verified.stdout
+
+    # proved against the log's signed checkpoint, kept in the last object's metadata
+    last = read(s3, bucket, stored[-1]["Key"])
+    assert last["Metadata"]["auditrail-last-sequence"] == "600"
+    assert last["ContentType"] == "application/x-ndjson"
+    note = base64.b64decode(last["Metadata"]["auditrail-checkpoint"]).decode()
+    assert note.splitlines()[0].endswith(f"/{workspace_id}")
+    size = int(note.splitlines()[1])
+    (tmp_path / "checkpoint.txt").write_text(note)
+    vkey = call(stack, "GET", "/log/key", admin)["verifier_key"]
+
+    def verify(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([AUDITRAIL, "verify", *args], capture_output=True, text=True,
+                              check=False)
+
+    proved = verify(str(archive), "--signed-checkpoint", str(tmp_path / "checkpoint.txt"),
+                    "--verifier-key", vkey)
+    assert proved.returncode == 0, proved.stdout + proved.stderr
+    assert f"checkpoint: the first {size} rows rebuild the signed tree of size {size}" in \
+        proved.stdout
+    other = call(stack, "GET", "/log/key", stack.new_workspace()[1])["verifier_key"]
+    forged = verify(str(archive), "--signed-checkpoint", str(tmp_path / "checkpoint.txt"),
+                    "--verifier-key", other)
+    assert forged.returncode == 1 and "invalid: checkpoint: the note carries no signature by" \
+        in forged.stderr  # another log's key
+    short = tmp_path / "short.ndjson"
+    short.write_text("\n".join(lines[:size - 1]) + "\n", encoding="utf-8")
+    cut = verify(str(short), "--signed-checkpoint", str(tmp_path / "checkpoint.txt"),
+                 "--verifier-key", vkey)
+    assert cut.returncode == 1 and f"before the checkpoint's tree of size {size}" in cut.stderr
+
     archive.write_text("\n".join(lines).replace('"Zoë"', '"Zoe"', 1) + "\n", encoding="utf-8")
     tampered = subprocess.run([AUDITRAIL, "verify", str(archive)], capture_output=True,
                               text=True, check=False)
     assert tampered.returncode == 1 and "hash_mismatch at sequence 1" in tampered.stderr
 
-    last = read(s3, bucket, stored[-1]["Key"])
-    assert last["Metadata"]["auditrail-last-sequence"] == "600"
-    assert last["ContentType"] == "application/x-ndjson"
-    note = base64.b64decode(last["Metadata"]["auditrail-checkpoint"]).decode()
-    assert note.splitlines()[0].endswith(f"/{workspace_id}")  # the log's signed checkpoint
-    assert int(note.splitlines()[1]) >= 1
 
 
 def test_a_test_object_and_a_wrong_secret_say_how_the_bucket_answers(

@@ -77,3 +77,4 @@ def test_what_does_not_tie_the_export_to_what_the_witnesses_saw_is_refused() -> 
     shorter = evidence(note(4, LEAVES, ("witness.example/w", WITNESS)), [])
     with pytest.raises(EvidenceFailed, match="does not extend"):
         check(shorter)
+
