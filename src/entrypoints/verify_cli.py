@@ -65,8 +65,9 @@ def verify(file: Path, partial: bool, checkpoints: tuple[ChainHead, ...],
            evidence: Path | None, verifier_key: str | None,
            signed_checkpoint: Path | None, cosigned_by: tuple[VerifierKey, ...]) -> None:
     """Verify the hash chain of an NDJSON export offline (exit 0 when valid); with
-    --evidence and --verifier-key, also that it is in the log the key signed; with
-    --cosigned-by, also that it is in the history the log's witnesses cosigned.
+    --evidence (or --signed-checkpoint, for a whole chain) and --verifier-key, also that it
+    is in the log the key signed; with --cosigned-by, also that it is in the history the
+    log's witnesses cosigned.
 
     FILE may be gzip-compressed (an export made with "gzip": true), or - for standard input.
     """
