@@ -27,6 +27,7 @@ from auditrail_client import (
     RateLimited,
     Unauthenticated,
     ValidationFailed,
+    verify_archive,
     verify_export,
 )
 from auditrail_client.proofs import check_cosigned, event_chain_hash, event_leaf_hash
@@ -138,6 +139,42 @@ def test_exports_wait_and_download_with_the_digest_checked(client: Auditrail,
     assert [row["id"] for row in rows] == ids
     evidence = client.exports.evidence(export.id)
     assert evidence["file_sha256"] == export.sha256 and evidence["row_count"] == 3
+
+
+def test_an_archive_is_proved_against_a_checkpoint_and_a_rewritten_one_is_not(
+        server, client: Auditrail, tmp_path: Path) -> None:
+    """verify_archive: what ``auditrail verify --signed-checkpoint`` proves of an S3
+    stream's archive (here the same rows, from an unfiltered export)."""
+    first = client.events.create_batch([EVENT] * 3)
+    processed(client, first[-1])
+    deadline = time.monotonic() + 20  # checkpoints are signed as events are linked
+    while int((signed := client.log.checkpoint()).split("\n")[1]) < 3:
+        assert time.monotonic() < deadline, "no checkpoint of the first three"
+        time.sleep(0.2)
+    size = int(signed.split("\n")[1])
+    processed(client, client.events.create_batch([EVENT] * 3)[-1])
+    export = client.exports.wait(client.exports.create().id, timeout=30, poll=0.2)
+    path = client.exports.download(export.id, tmp_path / "archive.ndjson")
+    vkey = client.log.key().verifier_key
+    verified = verify_archive(path, signed, vkey)
+    assert (verified.rows, verified.proved) == (6, size) and size >= 3
+    assert verified.origin.endswith("/" + client.workspace.get().id)
+    other_log = Auditrail(server.url, server.workspace()).log.key()
+    with pytest.raises(ProofInvalid, match="no signature by"):
+        verify_archive(path, signed, other_log.verifier_key)
+    rows = [json.loads(line) for line in path.read_text().split("\n") if line]
+    rows[0]["metadata"] = {"reason": "nothing happened"}
+    previous = rows[0]["prev_hash"]
+    for row in rows:  # every chain hash redone, as whoever holds the file could
+        row["prev_hash"] = previous
+        row["hash"] = previous = event_chain_hash(row)
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    with pytest.raises(ProofInvalid, match="do not rebuild the signed root"):
+        verify_archive(path, signed, vkey)
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows[:size - 1]))
+    with pytest.raises(ProofInvalid, match=f"ends at row {size - 1}, before the "
+                                           f"checkpoint's tree of size {size}"):
+        verify_archive(path, signed, vkey)
 
 
 def test_an_export_is_verified_offline_and_a_rewritten_one_is_not(

@@ -29,15 +29,20 @@ from auditrail_client.errors import (
     Unauthenticated,
     ValidationFailed,
 )
-from auditrail_client.export_check import ExportVerified, verify_export
+from auditrail_client.export_check import (
+    ArchiveVerified,
+    ExportVerified,
+    verify_archive,
+    verify_export,
+)
 from auditrail_client.monitor import Monitor, MonitorAlarm
 from auditrail_client.proofs import ProofInvalid
 from auditrail_client.webhooks import WebhookInvalid, verify_webhook
 
 __all__ = [
-    "ApiError", "Auditrail", "AuditrailError", "BadRequest", "Conflict", "Emitter",
-    "EmitterStats", "ExportVerified", "Gone", "Monitor", "MonitorAlarm", "NotFound",
+    "ApiError", "ArchiveVerified", "Auditrail", "AuditrailError", "BadRequest", "Conflict",
+    "Emitter", "EmitterStats", "ExportVerified", "Gone", "Monitor", "MonitorAlarm", "NotFound",
     "PayloadTooLarge", "PermissionDenied", "ProofInvalid", "RateLimited", "ServerError",
     "TransportError", "Unauthenticated", "ValidationFailed", "WebhookInvalid", "__version__",
-    "verify_export", "verify_webhook",
+    "verify_archive", "verify_export", "verify_webhook",
 ]

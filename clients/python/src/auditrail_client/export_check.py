@@ -81,13 +81,44 @@ def verify_export(path: PathLike, evidence: Mapping[str, Any] | PathLike,
                           rows.frontier is not None)
 
 
+@dataclass(frozen=True)
+class ArchiveVerified:
+    rows: int
+    """Every row of the file, each intact and chained to the one before from sequence 1."""
+    proved: int
+    """The first ``proved`` rows rebuild the signed tree (its size); the rest are chained
+    to them."""
+    origin: str
+
+
+def verify_archive(path: PathLike, checkpoint: str, verifier_key: str, *,
+                   rotations: Sequence[str] = ()) -> ArchiveVerified:
+    """``path``: a file holding the chain from sequence 1 without evidence - an S3
+    stream's objects laid end to end in name order; ``checkpoint``: a checkpoint the log
+    signed (an object's ``auditrail-checkpoint`` metadata, base64-decoded, or
+    ``client.log.checkpoint()``); ``verifier_key``: the log's key as you pinned it, with
+    ``rotations`` (``GET /log/key``'s ``previous_keys[].rotation``) if it was rotated
+    since. The rows the checkpoint covers must rebuild its root: none altered, added or
+    left out. Raises ``ProofInvalid`` naming the first thing that does not hold. The checks
+    of ``auditrail verify FILE --signed-checkpoint NOTE --verifier-key VKEY``."""
+    signed = check_checkpoint(checkpoint, verifier_key, list(rotations))
+    if signed.tree_size < 1:
+        raise ProofInvalid("the checkpoint is of the empty log: it proves nothing")
+    rows = _Rows(signed, {"frontier": []}, 1, prefix=True)
+    for row in _documents(Path(path)):
+        rows.feed(row)
+    rows.finish_prefix()
+    return ArchiveVerified(rows.count, signed.tree_size, signed.origin)
+
+
 class _Rows:
     """The rows in file order: each one's hash, its link to the one before (unfiltered),
     and its place in the signed tree."""
 
     def __init__(self, checkpoint: SignedCheckpoint, evidence: Mapping[str, Any],
-                 first: int) -> None:
+                 first: int, *, prefix: bool = False) -> None:
         self._checkpoint = checkpoint
+        self._prefix = prefix  # the file may go on past the checkpoint: those rows chained
         self.count = 0
         self._previous: str | None = None
         self.frontier: _Frontier | None = None
@@ -118,10 +149,13 @@ class _Rows:
         if linked_to is not None and row.get("prev_hash") != linked_to:
             raise ProofInvalid(f"{where}: its prev_hash is not the hash of the event before")
         self._previous = row["hash"]
-        if sequence != self.frontier.size + 1:
-            raise ProofInvalid(f"{where}: the log has sequence {self.frontier.size + 1} "
-                               f"there: an event is missing or out of order")
+        expected = self.count if self._prefix else self.frontier.size + 1
+        if sequence != expected:
+            raise ProofInvalid(f"{where}: the log has sequence {expected} there: an event "
+                               f"is missing or out of order")
         if sequence > self._checkpoint.tree_size:
+            if self._prefix:
+                return  # past the checkpoint: chained to what it proves
             raise ProofInvalid(f"{where}: past the checkpoint")
         self.frontier.append(event_leaf_hash(row, core))
 
@@ -140,6 +174,13 @@ class _Rows:
         if self.frontier.root() != self._checkpoint.root_hash:
             raise ProofInvalid("the rows do not rebuild the signed root: an event was "
                                "altered, added or left out")
+
+    def finish_prefix(self) -> None:
+        if self.frontier is None or self.frontier.size < self._checkpoint.tree_size:
+            raise ProofInvalid(f"the file ends at row {self.count}, before the checkpoint's "
+                               f"tree of size {self._checkpoint.tree_size}: take a "
+                               f"checkpoint it covers")
+        self.finish(self.count)
 
     def _included(self, row: Mapping[str, Any], leaf: bytes, where: str) -> None:
         path = self._proofs.get(row.get("id")) if isinstance(row.get("id"), str) else None
