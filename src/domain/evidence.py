@@ -51,19 +51,20 @@ class EvidenceCheck:
     rows it covers are proved, those after it are only chained to them."""
 
     @classmethod
-    def of(cls, evidence: Mapping[str, Any], key: VerifierKey,
-           verify: SignatureCheck) -> EvidenceCheck:
+    def of(cls, evidence: Mapping[str, Any], key: VerifierKey, verify: SignatureCheck, *,
+           naming: str = "the evidence's checkpoint: ") -> EvidenceCheck:
         """The evidence read and its checkpoint's signature checked with ``key`` - or,
         when the log's key was rotated since it was pinned, with the key its rotation
         notes lead to, each signed by the key before - before any row is: a checkpoint
-        the key did not sign proves nothing."""
+        the key did not sign proves nothing. ``naming`` begins what is said of a note
+        that does not hold (the caller of a bare checkpoint names it itself)."""
         try:
             note = parse_note(_text(evidence, "checkpoint"))
             key = _signer(note, key, evidence.get("rotations"), verify)
             signature = signature_by(note, key)
             checkpoint = parse_checkpoint(note.text)
         except InvalidNote as exc:
-            raise EvidenceFailed(f"the evidence's checkpoint: {exc}") from None
+            raise EvidenceFailed(f"{naming}{exc}") from None
         if not verify(key.public_key, note.text.encode("utf-8"), signature):
             raise EvidenceFailed("the checkpoint's signature does not verify with the "
                                  "verifier key")
@@ -99,11 +100,8 @@ class EvidenceCheck:
             raise EvidenceFailed(f"the checkpoint: {exc}") from None
         if size < 1:
             raise EvidenceFailed("the checkpoint is of the empty log: it proves nothing")
-        try:
-            check = cls.of({"checkpoint": note, "first_sequence": 1, "last_sequence": size,
-                            "row_count": size, "frontier": []}, key, verify)
-        except EvidenceFailed as exc:
-            raise EvidenceFailed(str(exc).removeprefix("the evidence's checkpoint: ")) from None
+        check = cls.of({"checkpoint": note, "first_sequence": 1, "last_sequence": size,
+                        "row_count": size, "frontier": []}, key, verify, naming="")
         check.prefix = True
         return check
 
