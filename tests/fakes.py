@@ -30,6 +30,7 @@ from domain.alert_rules import AlertRule
 from domain.alerts import PENDING as ALERT_PENDING
 from domain.alerts import Alert
 from domain.api_keys import ApiKey
+from domain.chain_checks import ChainCheck
 from domain.checkpoints import KeyRotation, SignedCheckpoint
 from domain.cursor import Position
 from domain.deliveries import PENDING as DELIVERY_PENDING
@@ -82,6 +83,7 @@ class FakeJobQueue:
         self.requested: list[str] = []
         self.claimed: list[str] = []
         self.exports: list[str] = []
+        self.chain_checks: list[str] = []
         self.deliveries: list[tuple[str, bool]] = []
         self.scheduled: list[tuple[str, datetime]] = []
         self.delivery_claims: list[str] = []
@@ -96,6 +98,9 @@ class FakeJobQueue:
 
     def enqueue_export(self, export_id: str) -> None:
         self.exports.append(export_id)
+
+    def enqueue_chain_checks(self, workspace_ids: Iterable[str]) -> None:
+        self.chain_checks.extend(workspace_ids)
 
     def enqueue_deliveries(self, stream_ids: Iterable[str], *, force: bool = False) -> None:
         self.deliveries.extend((stream_id, force) for stream_id in stream_ids)
@@ -193,6 +198,7 @@ class _Store:
         self.viewer_links: dict[str, ViewerLink] = {}
         self.log_witnesses: dict[str, LogWitness] = {}
         self.cosignatures: dict[tuple[str, str, int], str] = {}
+        self.chain_checks: dict[str, ChainCheck] = {}
 
 
 class _WorkspaceRepo:
@@ -480,6 +486,58 @@ class _ChainRepo:
             return False
         self._s.anchor_notes[workspace_id] = note
         return True
+
+
+class _ChainCheckRepo:
+    def __init__(self, state: _Store) -> None:
+        self._s = state
+
+    def claim_due(self, now: datetime, checked_before: datetime, until: datetime,
+                  limit: int) -> list[str]:
+        for workspace_id in self._s.heads:
+            self._s.chain_checks.setdefault(workspace_id, ChainCheck(workspace_id))
+        every = now - checked_before
+        due = sorted((c for c in self._s.chain_checks.values() if c.due(now, every)),
+                     key=lambda c: (c.checked_at is not None, c.checked_at or now,
+                                    c.workspace_id))[:limit]
+        for check in due:
+            self._s.chain_checks[check.workspace_id] = check.claimed(until)
+        return [check.workspace_id for check in due]
+
+    def claimed(self, now: datetime) -> int:
+        return sum(1 for c in self._s.chain_checks.values()
+                   if c.claimed_until is not None and c.claimed_until > now)
+
+    def start(self, workspace_id: str, until: datetime) -> ChainCheck | None:
+        if workspace_id not in self._s.workspaces:
+            return None
+        check = self._s.chain_checks.setdefault(workspace_id, ChainCheck(workspace_id))
+        if not check.deleting:
+            check = self._s.chain_checks[workspace_id] = check.claimed(until)
+        return check
+
+    def lock(self, workspace_id: str) -> ChainCheck | None:
+        return self._s.chain_checks.get(workspace_id)
+
+    def save(self, check: ChainCheck) -> None:
+        if check.workspace_id in self._s.chain_checks:
+            self._s.chain_checks[check.workspace_id] = check
+
+    def retire(self, workspace_id: str) -> None:
+        before = self._s.chain_checks.get(workspace_id, ChainCheck(workspace_id))
+        self._s.chain_checks[workspace_id] = replace(before, deleting=True)
+
+    def invalid(self, limit: int) -> list[ChainCheck]:
+        return sorted((c for c in self._s.chain_checks.values()
+                       if c.invalid and not c.deleting),
+                      key=lambda c: (c.invalid_since, c.workspace_id))[:limit]
+
+    def summary(self, checked_before: datetime) -> tuple[int, int]:
+        checks = self._s.chain_checks
+        due = sum(1 for w in self._s.heads if w not in checks or (not checks[w].deleting and (
+            checks[w].checked_at is None
+            or checks[w].checked_at <= checked_before)))  # type: ignore[operator]
+        return len(self.invalid(len(checks))), due
 
 
 class _IdempotencyRepo:
@@ -1035,7 +1093,7 @@ class _LogWitnessRepo:
 _TABLES = ("workspaces", "api_keys", "events", "heads", "idempotency", "exports", "anchors",
            "streams", "deliveries", "alert_rules", "alerts", "alert_windows", "tiles",
            "checkpoints", "anchor_notes", "viewer_links", "rotations", "log_witnesses",
-           "cosignatures")
+           "cosignatures", "chain_checks")
 
 
 class InMemoryUnitOfWork:
@@ -1059,6 +1117,11 @@ class InMemoryUnitOfWork:
         data, offset = self._store.tiles[key], index % 256 * 32
         self._store.tiles[key] = data[:offset] + leaf + data[offset + 32:]
 
+    def leaf(self, workspace_id: str, index: int) -> bytes:
+        """A leaf hash as the stored tree holds it."""
+        data, offset = self._store.tiles[(workspace_id, 0, index // 256)], index % 256 * 32
+        return data[offset:offset + 32]
+
     def drop_tiles(self, workspace_id: str) -> None:
         """Remove the stored tree, as someone holding the database could."""
         self._store.tiles = {key: data for key, data in self._store.tiles.items()
@@ -1076,6 +1139,7 @@ class InMemoryUnitOfWork:
         self.api_keys = _ApiKeyRepo(self._working)
         self.events = _EventRepo(self._working)
         self.chains = _ChainRepo(self._working)
+        self.chain_checks = _ChainCheckRepo(self._working)
         self.idempotency = _IdempotencyRepo(self._working)
         self.exports = _ExportRepo(self._working)
         self.streams = _StreamRepo(self._working)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from domain.chain_checks import ChainCheck
 from domain.event_rules import (
     NAME_MAX_LENGTH,
     RESERVED_PREFIX,
@@ -122,6 +123,24 @@ def witness_turned(before: LogWitness, after: LogWitness, outcome: str,
         return _recovered("log_witness", after.id, after.name, before.sending, refused=True)
     return sending_turned("log_witness", after.id, after.name, before.sending, after.sending,
                           outcome, None)
+
+
+def chain_turned(before: ChainCheck, after: ChainCheck) -> Change | None:
+    """The change when a scheduled check first finds the workspace's chain invalid, or
+    first finds it valid again (restored from a backup, say): the log itself then says
+    when its own integrity was in doubt, and an alert rule on it tells whoever watches.
+    The record names what broke and where, as ``GET /events/verify`` would."""
+    if after.invalid and not before.invalid:
+        return Change("chain.invalid", "workspace", after.workspace_id, None,
+                      {"reason": after.reason,
+                       "first_invalid_sequence": after.first_invalid_sequence,
+                       "event_id": after.event_id, "detail": after.detail})
+    if before.invalid and after.valid:
+        since = before.invalid_since
+        return Change("chain.recovered", "workspace", after.workspace_id, None,
+                      {"checked": after.checked,
+                       "invalid_since": format_timestamp(since) if since else None})
+    return None
 
 
 def _recovered(kind: str, target_id: str, name: str | None, before: Sending,

@@ -19,12 +19,14 @@ from sqlalchemy.exc import DBAPIError
 
 from application.errors import Conflict, NotFound
 from application.ports.geo import GeoDatabaseUnusable
+from application.use_cases.check_chains import ChainHealth
 from application.use_cases.countersign_log import Countersigned
 from application.use_cases.delete_workspace import WorkspaceContents
 from application.use_cases.delivery_status import DeliveryStatus, StreamLag
 from application.use_cases.processing_status import ProcessingStatus
 from domain.activity import OPERATOR, Actor
 from domain.api_keys import MAX_ROLL_GRACE_SECONDS, ApiKey
+from domain.chain_checks import ChainCheck
 from domain.errors import ValidationFailed
 from domain.log_witnesses import LogWitness
 from domain.scopes import ALL_SCOPES
@@ -224,7 +226,8 @@ def status(count: int, as_json: bool) -> None:
     workers taking them, and the workspaces furthest behind (which chain is stuck, or
     whether all are slow); signing: processed events no checkpoint covers yet, and the
     workspaces waiting longest; delivery: alert notifications not yet accepted, and the
-    log streams furthest behind or failing."""
+    log streams furthest behind or failing; integrity: the chains the scheduled checks
+    found invalid, and how many checks are overdue."""
     container = _container()
     report = container.processing_status().execute(workspaces=count)
     deliveries = container.delivery_status().execute()
@@ -234,6 +237,7 @@ def status(count: int, as_json: bool) -> None:
     queued = report.queued_jobs if not embedded and container.job_queue().ping() else None
     behind = _streams_behind(deliveries, count)
     witnesses = container.witness_health().execute(listed=count)
+    chains = container.chain_health().execute(chains=count)
     if as_json:
         click.echo(json.dumps({
             **_status_document(report, queued),
@@ -241,7 +245,9 @@ def status(count: int, as_json: bool) -> None:
             "streams_behind": [{**asdict(lag), "lag_seconds": round(lag.lag_seconds, 3)}
                                for lag in behind],
             "log_witnesses": witnesses.counts,
-            "log_witnesses_troubled": [_troubled_document(w) for w in witnesses.troubled]}))
+            "log_witnesses_troubled": [_troubled_document(w) for w in witnesses.troubled],
+            "chains_invalid": chains.invalid, "chain_checks_overdue": chains.overdue,
+            "invalid_chains": [_check_document(c) for c in chains.troubled]}))
     else:
         unknown = "in the serve process" if embedded else "unknown, Redis is unreachable"
         _print_status(report, queued if queued is not None else unknown,
@@ -255,6 +261,26 @@ def status(count: int, as_json: bool) -> None:
         _print_listing("log witnesses refusing or failing:", [
             f"{w.id}  {w.workspace_id}  {w.status:<7} {w.name}: {w.sending.last_error}"
             for w in witnesses.troubled])
+        _print_chains(chains)
+
+
+def _print_chains(chains: ChainHealth) -> None:
+    overdue = ("off (AUDITRAIL_CHAIN_CHECK_HOURS=0)" if chains.overdue is None
+               else f"{chains.overdue:,} overdue")
+    click.echo(f"chains found invalid: {chains.invalid:,}; scheduled checks: {overdue}")
+    _print_listing("invalid chains:", [
+        f"{c.workspace_id}  {c.described()}, invalid since "
+        f"{format_timestamp(c.invalid_since) if c.invalid_since else '?'}"
+        for c in chains.troubled])
+
+
+def _check_document(check: ChainCheck) -> dict[str, Any]:
+    return {"workspace_id": check.workspace_id, "reason": check.reason,
+            "detail": check.detail, "first_invalid_sequence": check.first_invalid_sequence,
+            "event_id": check.event_id,
+            "invalid_since": format_timestamp(check.invalid_since)
+            if check.invalid_since else None,
+            "checked_at": format_timestamp(check.checked_at) if check.checked_at else None}
 
 
 def _troubled_document(witness: LogWitness) -> dict[str, Any]:
@@ -573,6 +599,35 @@ def _operator() -> Actor:
     except (OSError, KeyError):  # no login name in the environment or the password file
         login = None
     return Actor(OPERATOR, OPERATOR, login)
+
+
+@main.group()
+def chains() -> None:
+    """The workspaces' hash chains, which the workers check on a schedule."""
+
+
+@chains.command("check")
+@click.argument("workspace_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as one JSON object.")
+def check_chain(workspace_id: str, as_json: bool) -> None:
+    """Verify a workspace's whole chain now, as the scheduled checks do, and keep the
+    outcome: after repairing a chain, say, rather than waiting for its next check.
+    Exit 1 when it is invalid."""
+    check = _container().check_chain().execute(workspace_id)
+    if check is None:
+        raise click.ClickException(f"no workspace {workspace_id} (or it is being deleted)")
+    if as_json:
+        click.echo(json.dumps({**_check_document(check), "valid": check.valid,
+                               "checked": check.checked}))
+    elif check.invalid:
+        since = format_timestamp(check.invalid_since) if check.invalid_since else "?"
+        event = f" (event {check.event_id})" if check.event_id else ""
+        click.echo(f"{workspace_id}: INVALID, {check.described()}{event}; invalid since "
+                   f"{since}")
+    else:
+        click.echo(f"{workspace_id}: valid, {check.checked:,} events checked")
+    if check.invalid:
+        sys.exit(1)
 
 
 @main.group("signing-key")

@@ -15,7 +15,7 @@ from redis.retry import Retry
 from adapters.files.blob_store import FolderBlobStore
 from adapters.geoip.locator import MaxMindGeoLocator, NoGeoLocator
 from adapters.geoip.packaged import find_packaged_city_database
-from adapters.inprocess.job_queue import DELIVER, EXPORT, PROCESS, InProcessJobQueue
+from adapters.inprocess.job_queue import CHECK, DELIVER, EXPORT, PROCESS, InProcessJobQueue
 from adapters.inprocess.rate_limiter import InMemoryRateLimiter
 from adapters.metrics.prometheus import PrometheusMetrics
 from adapters.private_files import private_folder
@@ -59,6 +59,11 @@ from application.use_cases.api_keys import (
 )
 from application.use_cases.apply_retention import ApplyRetention
 from application.use_cases.authenticate import Authenticate
+from application.use_cases.check_chains import (
+    CheckChain,
+    GetChainHealth,
+    ScheduleChainChecks,
+)
 from application.use_cases.countersign_log import CountersignLog
 from application.use_cases.create_api_key import CreateApiKey
 from application.use_cases.delete_workspace import DeleteWorkspace
@@ -129,6 +134,7 @@ from entrypoints.settings import Settings
 PROCESS_JOB = "entrypoints.worker.jobs.process_workspace"
 EXPORT_JOB = "entrypoints.worker.jobs.run_export"
 DELIVER_JOB = "entrypoints.worker.jobs.deliver"
+CHECK_JOB = "entrypoints.worker.jobs.check_chain"
 
 
 def _secret_key(settings: Settings) -> bytes:
@@ -195,6 +201,7 @@ class Container(containers.DeclarativeContainer):
         production=providers.Singleton(RqJobQueue, redis=redis, job_path=PROCESS_JOB,
                                        export_job_path=EXPORT_JOB,
                                        delivery_job_path=DELIVER_JOB,
+                                       check_job_path=CHECK_JOB,
                                        queue_name=settings.provided.queue_name,
                                        delivery_timeout=1800),
     )
@@ -282,6 +289,16 @@ class Container(containers.DeclarativeContainer):
     purge_idempotency_keys = providers.Factory(PurgeIdempotencyKeys, uow_factory=uow.provider,
                                                clock=clock)
     activity_log = providers.Singleton(ActivityLog, clock=clock, ids=ids, queue=job_queue)
+    chain_check_interval = providers.Callable(
+        lambda s: timedelta(hours=s.chain_check_hours) if s.chain_check_hours else None,
+        settings)
+    schedule_chain_checks = providers.Factory(
+        ScheduleChainChecks, uow_factory=uow.provider, clock=clock, queue=job_queue,
+        every=chain_check_interval)
+    chain_health = providers.Factory(GetChainHealth, uow_factory=uow.provider, clock=clock,
+                                     every=chain_check_interval)
+    check_chain = providers.Factory(CheckChain, uow_factory=uow.provider, clock=clock,
+                                    verify=verify_chain, activity=activity_log)
     create_api_key = providers.Factory(CreateApiKey, uow_factory=uow.provider, clock=clock,
                                        ids=ids, secrets=secrets, activity=activity_log)
     create_workspace = providers.Factory(CreateWorkspace, uow_factory=uow.provider,
@@ -442,7 +459,7 @@ class WitnessContainer(containers.DeclarativeContainer):
         ledger=ledger, clock=providers.Singleton(SystemClock), logs=logs)
 
 
-__all__ = ["DELIVER", "EXPORT", "PROCESS", "Container", "WitnessContainer",
+__all__ = ["CHECK", "DELIVER", "EXPORT", "PROCESS", "Container", "WitnessContainer",
            "build_container", "private_folder"]
 
 

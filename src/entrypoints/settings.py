@@ -49,6 +49,8 @@ class Settings:
     """Start even though the log was signed by a key this installation does not have."""
     log_name: str | None = None
     checkpoint_seconds: int = 5
+    chain_check_hours: int = 24
+    """How often the workers verify each workspace's whole chain; 0: never."""
     viewer_frame_ancestors: tuple[str, ...] = ()
 
     @property
@@ -183,6 +185,8 @@ class Settings:
             viewer_frame_ancestors=_origins(text("VIEWER_FRAME_ANCESTORS")),
             checkpoint_seconds=_at_most(number("CHECKPOINT_SECONDS", 5, minimum=1), 3600,
                                         "AUDITRAIL_CHECKPOINT_SECONDS"),
+            chain_check_hours=_at_most(number("CHAIN_CHECK_HOURS", 24), 8760,
+                                       "AUDITRAIL_CHAIN_CHECK_HOURS"),
         )
 
 

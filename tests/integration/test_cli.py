@@ -104,7 +104,8 @@ def test_workspaces_delete_asks_for_the_name_and_names_what_goes(run) -> None:  
     run("workspaces", "delete", doomed["workspace_id"], code=1)  # no answer: no deletion
     assert len(run("workspaces", "list").splitlines()) == 2
     deleted = run("workspaces", "delete", doomed["workspace_id"], typed="Acme Corp\n")
-    assert f"deleted {doomed['workspace_id']} (Acme Corp): 4 rows" in deleted
+    # 2 keys, the chain's head and its scheduled check, and the workspace
+    assert f"deleted {doomed['workspace_id']} (Acme Corp): 5 rows" in deleted
     assert [json.loads(line)["id"] for line in run("workspaces", "list", "--json")
             .splitlines()] == [kept["workspace_id"]]
     assert "No workspace" in run("workspaces", "delete", doomed["workspace_id"], code=1)
@@ -246,7 +247,7 @@ def test_plain_output_shows_each_secret_once_and_says_so(run) -> None:  # type: 
 
 
 def test_db_upgrade_is_idempotent(run) -> None:  # type: ignore[no-untyped-def]
-    assert "applied 21 migration(s)" in run("db", "upgrade")  # a new embedded database
+    assert "applied 22 migration(s)" in run("db", "upgrade")  # a new embedded database
     assert "nothing to apply" in run("db", "upgrade")
 
 
@@ -280,8 +281,8 @@ def test_an_unmigrated_database_is_named_with_the_fix(  # type: ignore[no-untype
     """It used to surface as a traceback about a missing table, from any command."""
     monkeypatch.setenv("AUDITRAIL_DATABASE_URL", empty_postgres)
     output = run("workspaces", "list", code=1)
-    assert "lacks 21 migration(s)" in output and "auditrail db upgrade" in output
-    assert "database is up to date: applied 21 migration(s) (0001-0021)" in run("db", "upgrade")
+    assert "lacks 22 migration(s)" in output and "auditrail db upgrade" in output
+    assert "database is up to date: applied 22 migration(s) (0001-0022)" in run("db", "upgrade")
     assert "nothing to apply" in run("db", "upgrade")
     assert run("workspaces", "list") == ""
 
@@ -500,11 +501,11 @@ def test_check_leaves_an_older_embedded_database_to_serve_to_migrate(  # type: i
     engine = build_engine(f"sqlite:///{tmp_path / 'var' / 'auditrail.db'}")
     upgrade(engine, "0012")
     said = run("check")
-    assert re.search(r"^ok +database +9 migration\(s\) to apply, which `auditrail serve` "
+    assert re.search(r"^ok +database +10 migration\(s\) to apply, which `auditrail serve` "
                      r"does as it starts$", said, re.M), said
     assert re.search(r"^ok +signing key +checked by `auditrail serve` once", said, re.M)
     assert missing_revisions(engine) == ["0013", "0014", "0015", "0016", "0017", "0018",
-                                         "0019", "0020", "0021"]
+                                         "0019", "0020", "0021", "0022"]
     engine.dispose()
 
 
@@ -539,7 +540,7 @@ def test_check_names_every_problem_of_a_production_setup_at_once(  # type: ignor
                         ("DATA_DIR", "/proc/auditrail/var")):
         monkeypatch.setenv(f"AUDITRAIL_{name}", value)
     said = run("check", code=1)
-    assert re.search(r"^FAIL +database +the database lacks 21 migration\(s\) .* run "
+    assert re.search(r"^FAIL +database +the database lacks 22 migration\(s\) .* run "
                      r"`auditrail db upgrade` first$", said, re.M), said
     assert re.search(r"^FAIL +queue +Redis unreachable at 127.0.0.1:1/3 ", said, re.M)
     assert re.search(r"^FAIL +geo database +.*not a MaxMind database", said, re.M)

@@ -14,10 +14,13 @@ log = logging.getLogger(__name__)
 PROCESS = "process"
 EXPORT = "export"
 DELIVER = "deliver"
-_SUBJECT = {PROCESS: "workspace_id", EXPORT: "export_id", DELIVER: "destination_id"}
+CHECK = "check"
+_SUBJECT = {PROCESS: "workspace_id", EXPORT: "export_id", DELIVER: "destination_id",
+            CHECK: "workspace_id"}
 """What a failed job's log line names it by, as the lines of the jobs themselves do."""
 _MAIN_LANE = (PROCESS, EXPORT)
 _DELIVERY_LANE = (DELIVER,)
+_CHECK_LANE = (CHECK,)
 DELIVERY_THREADS = 4
 
 Job = tuple[str, str]
@@ -31,8 +34,8 @@ class InProcessJobQueue:
     here, so losing this queue in a crash only delays work until the next upkeep.
 
     One thread processes events and writes exports; a few others send stream deliveries,
-    so a slow receiver never holds up processing. A job may be due later (a retry's
-    backoff), and a job is never run twice at once.
+    so a slow receiver never holds up processing, and one checks chains. A job may be due
+    later (a retry's backoff), and a job is never run twice at once.
     """
 
     def __init__(self, upkeep_interval: float = 15.0,
@@ -58,6 +61,9 @@ class InProcessJobQueue:
 
     def enqueue_deliveries(self, stream_ids: Iterable[str], *, force: bool = False) -> None:
         self._add((DELIVER, stream_id) for stream_id in stream_ids)
+
+    def enqueue_chain_checks(self, workspace_ids: Iterable[str]) -> None:
+        self._add((CHECK, workspace_id) for workspace_id in workspace_ids)
 
     def schedule_delivery(self, stream_id: str, at: datetime) -> None:
         wait = max(0.0, (at - datetime.now(UTC)).total_seconds())
@@ -101,6 +107,8 @@ class InProcessJobQueue:
         if DELIVER in handlers:
             lanes += [(_DELIVERY_LANE, None, f"auditrail-delivery-{n}")
                       for n in range(self._delivery_threads)]
+        if CHECK in handlers:  # a check reads a whole chain: never ahead of processing
+            lanes.append((_CHECK_LANE, None, "auditrail-checker"))
         for kinds, lane_upkeep, name in lanes:
             thread = threading.Thread(target=self._run, args=(dict(handlers), kinds, lane_upkeep),
                                       name=name, daemon=True)

@@ -46,7 +46,8 @@ class RqJobQueue:
     """
 
     def __init__(self, redis: Redis, job_path: str, export_job_path: str,
-                 delivery_job_path: str = "", queue_name: str = "auditrail",
+                 delivery_job_path: str = "", check_job_path: str = "",
+                 queue_name: str = "auditrail",
                  job_timeout: int = 600, export_timeout: int = 6 * 3600,
                  delivery_timeout: int = 600,
                  send_interval: float = SEND_INTERVAL_SECONDS) -> None:
@@ -57,6 +58,7 @@ class RqJobQueue:
         self._job_path = job_path
         self._export_job_path = export_job_path
         self._delivery_job_path = delivery_job_path
+        self._check_job_path = check_job_path
         self._export_timeout = export_timeout
         self._delivery_timeout = delivery_timeout
         self._prefix = f"{queue_name}:wake:"
@@ -142,6 +144,14 @@ class RqJobQueue:
                                                   self._export_timeout)])
         except RedisError as exc:
             _warn("enqueue an export", exc)
+
+    def enqueue_chain_checks(self, workspace_ids: Iterable[str]) -> None:
+        try:
+            self._exports.enqueue_many([self._job(self._check_job_path, workspace_id,
+                                                  self._export_timeout)
+                                        for workspace_id in workspace_ids])
+        except RedisError as exc:
+            _warn("enqueue chain checks", exc)
 
     def _job(self, path: str, argument: str, timeout: int):  # type: ignore[no-untyped-def]
         """Ids only, never objects; results are not kept (the database has them).

@@ -42,11 +42,12 @@ def _walk(table: Table) -> tuple[ColumnElement[object], ...]:
 _IN_ORDER = (t.events, t.idempotency_keys, t.deliveries, t.streams, t.alerts,
              t.alert_windows, t.alert_rules, t.exports, t.viewer_links, t.api_keys,
              t.cosignatures, t.log_witnesses, t.tree_tiles, t.checkpoints, t.latest_checkpoints,
-             t.key_rotations, t.chain_heads, t.event_terms)
-"""Every table holding a workspace's rows, each before any it refers to. Events take their
-search terms with them; terms without an event (none, unless someone planted them) go
-last, where only the last calls look: finding none costs a walk over every term the
-events took, dead until vacuumed (0.1 s for 600,000)."""
+             t.key_rotations, t.chain_heads, t.chain_checks, t.event_terms)
+"""Every table holding a workspace's rows, each before any it refers to. Chain checks come
+after the chain heads, since a worker adds a check's row for every chain it finds. Events
+take their search terms with them; terms without an event (none, unless someone planted
+them) go last, where only the last calls look: finding none costs a walk over every term
+the events took, dead until vacuumed (0.1 s for 600,000)."""
 
 
 def erase_some(db: Connection, workspace_id: str, limit: int) -> int:

@@ -352,3 +352,20 @@ viewer_links = Table(
     Column("revoked_at", UtcDateTime),
     Index("ix_viewer_links_workspace", "workspace_id", "created_at"),
 )
+
+chain_checks = Table(
+    # The latest scheduled check of each workspace's chain, and the claim on the next one.
+    "chain_checks", metadata,
+    Column("workspace_id", String(40), ForeignKey("workspaces.id"), primary_key=True),
+    Column("checked_at", UtcDateTime),
+    Column("valid", Boolean),
+    Column("checked", BigInteger, nullable=False),
+    Column("reason", String(40)),
+    Column("first_invalid_sequence", BigInteger),
+    Column("event_id", String(40)),
+    Column("detail", String(40)),
+    Column("invalid_since", UtcDateTime),
+    Column("claimed_until", UtcDateTime),
+    Column("deleting", Boolean, nullable=False, server_default=false()),
+    Index("ix_chain_checks_checked", "checked_at"),
+)

@@ -12,6 +12,7 @@ from adapters.sql.alerts import (
     SqlAlertRuleRepository,
     SqlAlertWindowRepository,
 )
+from adapters.sql.chain_checks import SqlChainCheckRepository
 from adapters.sql.credentials import SqlSealedCredentialRepository
 from adapters.sql.engine import SNAPSHOT, TRANSACTION, WRITE_OPTION
 from adapters.sql.events import SqlEventRepository
@@ -57,6 +58,7 @@ class SqlUnitOfWork:
         self.api_keys = SqlApiKeyRepository(self._connection)
         self.events = SqlEventRepository(self._connection)
         self.chains = SqlChainHeadRepository(self._connection)
+        self.chain_checks = SqlChainCheckRepository(self._connection)
         self.idempotency = SqlIdempotencyRepository(self._connection)
         self.exports = SqlExportRepository(self._connection)
         self.streams = SqlStreamRepository(self._connection)

@@ -29,6 +29,12 @@ class JobQueue(Protocol):
         queue is down: the export stays queued and upkeep re-queues it."""
         ...
 
+    def enqueue_chain_checks(self, workspace_ids: Iterable[str]) -> None:
+        """Ask for these workspaces' chains to be checked, with the long jobs (exports):
+        a check reads a whole chain. The caller has claimed them, so no de-duplication is
+        needed; like the others it must not raise, as a claim that lapses is taken again."""
+        ...
+
     def enqueue_deliveries(self, stream_ids: Iterable[str], *, force: bool = False) -> None:
         """Ask for these streams' deliveries to be sent, de-duplicated like processing: a
         stream with a job queued or scheduled gets no second one (unless ``force``). Must

@@ -12,6 +12,7 @@ from domain.alert_evaluation import Key, WindowState
 from domain.alert_rules import AlertRule
 from domain.alerts import Alert
 from domain.api_keys import ApiKey
+from domain.chain_checks import ChainCheck
 from domain.checkpoints import KeyRotation, SignedCheckpoint
 from domain.cursor import Position
 from domain.deliveries import Delivery
@@ -245,6 +246,46 @@ class ChainHeadRepository(Protocol):
     def countersign_anchor(self, workspace_id: str, before: str, note: str) -> bool:
         """Replace the anchor's note ``before`` with ``note`` (one more signature), unless
         retention moved the anchor meanwhile."""
+        ...
+
+
+class ChainCheckRepository(Protocol):
+    def claim_due(self, now: datetime, checked_before: datetime, until: datetime,
+                  limit: int) -> list[str]:
+        """Claim (until ``until``) up to ``limit`` chains whose latest check finished
+        before ``checked_before`` or never, and that no live claim holds: the longest
+        unchecked first. Every workspace with a chain takes part, new ones included."""
+        ...
+
+    def claimed(self, now: datetime) -> int:
+        """Chains whose check is queued or running (a live claim)."""
+        ...
+
+    def start(self, workspace_id: str, until: datetime) -> ChainCheck | None:
+        """Claim the chain until ``until`` for a check that starts now, claimed by upkeep
+        or not (an operator's), adding its row if it has none; a workspace being deleted
+        is left as it is, and one that is gone gives None."""
+        ...
+
+    def lock(self, workspace_id: str) -> ChainCheck | None:
+        """Read the check and hold it until commit; None once the workspace is gone."""
+        ...
+
+    def save(self, check: ChainCheck) -> None: ...
+
+    def retire(self, workspace_id: str) -> None:
+        """Check the chain no more: its workspace is being deleted, and a check would take
+        the events going for tampering. The row goes with the workspace's last rows."""
+        ...
+
+    def invalid(self, limit: int) -> list[ChainCheck]:
+        """The chains whose latest check found them invalid, the longest invalid first
+        (workspaces being deleted left out, as in ``summary``)."""
+        ...
+
+    def summary(self, checked_before: datetime) -> tuple[int, int]:
+        """``(invalid, due)``: chains whose latest check found them invalid, and chains
+        whose latest check finished before ``checked_before`` or never."""
         ...
 
 

@@ -11,6 +11,7 @@ from application.ports.repositories import (
     AlertRuleRepository,
     AlertWindowRepository,
     ApiKeyRepository,
+    ChainCheckRepository,
     ChainHeadRepository,
     CheckpointRepository,
     DeliveryRepository,
@@ -31,6 +32,7 @@ class UnitOfWork(Protocol):
     api_keys: ApiKeyRepository
     events: EventRepository
     chains: ChainHeadRepository
+    chain_checks: ChainCheckRepository
     idempotency: IdempotencyRepository
     exports: ExportRepository
     streams: StreamRepository

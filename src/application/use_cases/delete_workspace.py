@@ -6,7 +6,8 @@ anything, however long the rest takes. Export files go next, while their rows st
 them, so that a deletion stopped anywhere leaves nothing a second run cannot find. The rows
 then go in bounded chunks, a transaction each, every one under the chain's lock so that no
 worker is linking the workspace's events meanwhile; jobs still queued for it find nothing
-to do.
+to do, and the scheduled checks of its chain stop with its access, since its events going
+one chunk after another would look like tampering to them.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ class DeleteWorkspace:
         with self._uow_factory() as uow:
             _existing(uow, workspace_id)
             revoked = uow.api_keys.revoke_all(workspace_id, self._clock.now())
+            uow.chain_checks.retire(workspace_id)
             uow.commit()
         if revoked:
             self._changes.announce()

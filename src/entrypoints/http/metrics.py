@@ -23,6 +23,7 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 
+from application.use_cases.check_chains import GetChainHealth
 from application.use_cases.delivery_status import GetDeliveryStatus
 from application.use_cases.log_witnesses import WitnessHealth
 from application.use_cases.processing_status import GetProcessingStatus
@@ -56,10 +57,11 @@ def _series(method: str, route: str, status: int) -> tuple[Counter, Histogram]:
 
 class _StatusCollector:
     def __init__(self, status: GetProcessingStatus, deliveries: GetDeliveryStatus,
-                 witnesses: WitnessHealth) -> None:
+                 witnesses: WitnessHealth, chains: GetChainHealth) -> None:
         self._status = status
         self._deliveries = deliveries
         self._witnesses = witnesses
+        self._chains = chains
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         now = self._status.execute()
@@ -87,6 +89,17 @@ class _StatusCollector:
         for status, count in self._witnesses.execute().counts.items():
             witnesses.add_metric([status], count)
         yield witnesses
+        yield from self._chain_checks()
+
+    def _chain_checks(self) -> Iterator[GaugeMetricFamily]:
+        health = self._chains.execute()
+        yield GaugeMetricFamily("auditrail_chains_invalid",
+                                "Workspaces whose chain the latest scheduled check found "
+                                "invalid.", value=health.invalid)
+        if health.overdue is not None:  # the checks are on
+            yield GaugeMetricFamily("auditrail_chain_checks_overdue",
+                                    "Workspaces whose chain has not been checked for twice "
+                                    "AUDITRAIL_CHAIN_CHECK_HOURS.", value=health.overdue)
 
     def _streams(self) -> Iterator[GaugeMetricFamily]:
         """One series per stream: a deployment has tens of streams, not thousands."""
@@ -111,7 +124,7 @@ class _StatusCollector:
 
 
 def exposition(status: GetProcessingStatus, deliveries: GetDeliveryStatus,
-               witnesses: WitnessHealth) -> tuple[bytes, str]:
+               witnesses: WitnessHealth, chains: GetChainHealth) -> tuple[bytes, str]:
     """The scrape: this process's (or all processes') counters, plus the live gauges."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         counters = CollectorRegistry()
@@ -119,5 +132,5 @@ def exposition(status: GetProcessingStatus, deliveries: GetDeliveryStatus,
     else:
         counters = REGISTRY
     gauges = CollectorRegistry()
-    gauges.register(_StatusCollector(status, deliveries, witnesses))
+    gauges.register(_StatusCollector(status, deliveries, witnesses, chains))
     return generate_latest(counters) + generate_latest(gauges), CONTENT_TYPE_LATEST

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from entrypoints.container import DELIVER, EXPORT, PROCESS, Container
+from entrypoints.container import CHECK, DELIVER, EXPORT, PROCESS, Container
 from entrypoints.worker import jobs
 
 
 def start_embedded_worker(container: Container) -> None:
     jobs.bind(container)
     container.job_queue().start({PROCESS: jobs.process_workspace, EXPORT: jobs.run_export,
-                                 DELIVER: jobs.deliver}, jobs.upkeep,
+                                 DELIVER: jobs.deliver, CHECK: jobs.check_chain},
+                                jobs.upkeep,
                                 tick=jobs.every_second)
 
 

@@ -51,6 +51,14 @@ def run_export(export_id: str) -> None:
                                            "row_count": export.row_count})
 
 
+def check_chain(workspace_id: str) -> None:
+    """Verify one workspace's whole chain, as scheduled (``AUDITRAIL_CHAIN_CHECK_HOURS``)."""
+    check = _bound().check_chain().execute(workspace_id)
+    if check is not None:
+        log.info("chain checked", extra={"workspace_id": workspace_id, "valid": check.valid,
+                                         "checked": check.checked})
+
+
 def deliver(destination_id: str) -> int:
     """Send what is due to one destination: a log stream's deliveries (``lst_…``), an
     alert rule's notifications (``alr_…``), or the log's latest checkpoint to one of its
@@ -82,7 +90,8 @@ def every_second() -> None:
 
 def upkeep() -> None:
     """Periodic maintenance: re-queue pending events whose job was lost, forget old keys,
-    expire and retry exports, wake streams whose job was lost, apply retention.
+    expire and retry exports, wake streams whose job was lost, apply retention, queue the
+    chain checks that are due.
 
     Safe to run in every worker at once: each step is idempotent.
     """
@@ -96,3 +105,4 @@ def upkeep() -> None:
     container.delivery_upkeep().execute()
     container.apply_retention().execute()
     container.transparency_log().sweep()
+    container.schedule_chain_checks().execute()

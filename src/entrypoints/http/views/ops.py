@@ -8,6 +8,7 @@ from dependency_injector.wiring import Provide, inject
 from flask import Blueprint, Response, jsonify
 
 from application.ports.jobs import JobQueue
+from application.use_cases.check_chains import GetChainHealth
 from application.use_cases.delivery_status import GetDeliveryStatus
 from application.use_cases.log_witnesses import WitnessHealth
 from application.use_cases.processing_status import GetProcessingStatus
@@ -28,8 +29,9 @@ def healthz() -> Any:
 @inject
 def metrics(status: GetProcessingStatus = Provide[Container.processing_status],
             deliveries: GetDeliveryStatus = Provide[Container.delivery_status],
-            witnesses: WitnessHealth = Provide[Container.witness_health]) -> Any:
-    body, content_type = exposition(status, deliveries, witnesses)
+            witnesses: WitnessHealth = Provide[Container.witness_health],
+            chains: GetChainHealth = Provide[Container.chain_health]) -> Any:
+    body, content_type = exposition(status, deliveries, witnesses, chains)
     return Response(body, content_type=content_type)
 
 

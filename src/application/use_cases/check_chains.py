@@ -1,0 +1,146 @@
+"""Scheduled checks of every workspace's chain (``domain.chain_checks``).
+
+Upkeep, in every worker, claims the chains whose latest check is older than the interval
+and queues a job for each; the job verifies the chain as ``GET /events/verify`` does and
+keeps the outcome. A claim lasts an hour for the job to start (a job lost with the queue
+delays the check that long, no more), then as long as a job may run, so a worker killed
+mid-check leaves the chain to be claimed again once the claim lapses. At most
+``concurrency`` checks are queued or running: a check reads the whole chain, and the
+deployment's processing comes first.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from application.activity import ActivityLog
+from application.ports.jobs import JobQueue
+from application.ports.system import Clock
+from application.ports.unit_of_work import UnitOfWorkFactory
+from application.use_cases.verify_chain import VerifyChain
+from domain.activity import SYSTEM, chain_turned
+from domain.chain_checks import ChainCheck
+
+log = logging.getLogger(__name__)
+
+CONCURRENCY = 2
+TO_START = timedelta(hours=1)
+TO_FINISH = timedelta(hours=6)
+"""As long as a check's job may run (the queue's timeout for long jobs)."""
+
+
+class ScheduleChainChecks:
+    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, queue: JobQueue,
+                 every: timedelta | None, concurrency: int = CONCURRENCY,
+                 claim: timedelta = TO_START) -> None:
+        self._uow_factory = uow_factory
+        self._clock = clock
+        self._queue = queue
+        self._every = every
+        self._concurrency = concurrency
+        self._claim = claim
+
+    def execute(self) -> list[str]:
+        """Claim and queue the chains now due, up to the concurrency; return their ids.
+        Three statements when none is due, which is nearly every run: the live claims,
+        the rows of new chains, and the due ones."""
+        if self._every is None:
+            return []
+        now = self._clock.now()
+        with self._uow_factory() as uow:
+            room = self._concurrency - uow.chain_checks.claimed(now)
+            if room <= 0:
+                return []
+            chosen = uow.chain_checks.claim_due(now, now - self._every, now + self._claim,
+                                                room)
+            uow.commit()
+        if chosen:
+            self._queue.enqueue_chain_checks(chosen)
+        return chosen
+
+
+class CheckChain:
+    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, verify: VerifyChain,
+                 activity: ActivityLog, claim: timedelta = TO_FINISH) -> None:
+        self._uow_factory = uow_factory
+        self._clock = clock
+        self._verify = verify
+        self._activity = activity
+        self._claim = claim
+
+    def execute(self, workspace_id: str) -> ChainCheck | None:
+        """Verify the workspace's whole chain and keep the outcome; None when the workspace
+        is gone or going (deleted after its check was queued). Upkeep's jobs run it, and
+        so does an operator who wants a chain checked now (``auditrail chains check``)."""
+        if not self._started(workspace_id):
+            return None
+        report = self._verify.execute(workspace_id)
+        with self._uow_factory() as uow:
+            before = uow.chain_checks.lock(workspace_id)
+            if before is None or before.deleting:
+                return None
+            after = before.found(report, self._clock.now())
+            uow.chain_checks.save(after)
+            # Under the row's lock, so a turn is recorded once however many checks race.
+            change = chain_turned(before, after)
+            recorded = change is not None and self._activity.record(uow, workspace_id,
+                                                                     SYSTEM, change)
+            uow.commit()
+        if recorded:
+            self._activity.wake(workspace_id)
+        _report(before, after)
+        return after
+
+    def _started(self, workspace_id: str) -> bool:
+        """Hold the claim for as long as the check may run; False when the workspace is
+        gone or going."""
+        with self._uow_factory() as uow:
+            check = uow.chain_checks.start(workspace_id, self._clock.now() + self._claim)
+            uow.commit()
+        return check is not None and not check.deleting
+
+
+def _report(before: ChainCheck, after: ChainCheck) -> None:
+    """An invalid chain is an error every time a check finds it: it stands until someone
+    restores or explains the database, and the log is where an operator looks."""
+    if after.invalid:
+        log.error("the chain of %s is invalid: %s (GET /api/v1/events/verify shows it; "
+                  "see docs/operations.md, An invalid chain)", after.workspace_id,
+                  after.described())
+    elif before.invalid:
+        log.warning("the chain of %s verifies again (%s)", after.workspace_id,
+                    after.described())
+
+
+@dataclass(frozen=True)
+class ChainHealth:
+    """What an operator watches of the scheduled checks."""
+
+    invalid: int
+    """Chains whose latest check found them invalid."""
+    overdue: int | None
+    """Chains not checked for twice the interval (or never, as a new workspace's until
+    upkeep claims it); None when the checks are off."""
+    troubled: tuple[ChainCheck, ...] = ()
+    """The invalid ones, the longest invalid first (when asked for)."""
+
+
+class GetChainHealth:
+    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock,
+                 every: timedelta | None) -> None:
+        self._uow_factory = uow_factory
+        self._clock = clock
+        self._every = every
+
+    def execute(self, chains: int = 0) -> ChainHealth:
+        """The counts, and up to ``chains`` invalid chains. A check that falls behind
+        shows as overdue chains: twice the interval leaves a whole interval's slack."""
+        now = self._clock.now()
+        every = self._every or timedelta(days=1)
+        with self._uow_factory(read_only=True) as uow:
+            invalid, overdue = uow.chain_checks.summary(now - 2 * every)
+            troubled = uow.chain_checks.invalid(chains) if chains else []
+        return ChainHealth(invalid, overdue if self._every is not None else None,
+                           tuple(troubled))

@@ -1,0 +1,72 @@
+"""Scheduled checks of each workspace's chain, so that tampering is found when it happens
+rather than when someone next asks.
+
+``GET /events/verify`` proves a chain to whoever calls it; a row rewritten in the database
+stays unseen until then, which may be the audit a year later. The workers therefore verify
+every chain on a schedule, as that endpoint does, and keep the latest outcome: an invalid
+chain is reported (metrics, ``auditrail status``, the worker's log, and a record in the
+workspace's own log) as soon as a check meets it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from domain.verification import VerificationReport
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    """The latest scheduled check of one workspace's chain, and the claim on the next."""
+
+    workspace_id: str
+    checked_at: datetime | None = None
+    """When the latest check finished; None: never checked."""
+    valid: bool | None = None
+    checked: int = 0
+    """Events the latest check recomputed."""
+    reason: str | None = None
+    first_invalid_sequence: int | None = None
+    event_id: str | None = None
+    detail: str | None = None
+    invalid_since: datetime | None = None
+    """When checks began to find the chain invalid: the first check that did, kept while
+    the next ones do too."""
+    claimed_until: datetime | None = None
+    """A check is queued or running until then; once it passes, the claim has lapsed (the
+    worker died) and the chain may be claimed again."""
+    deleting: bool = False
+    """The workspace is being deleted: its chain loses its events chunk by chunk, which a
+    check would take for tampering."""
+
+    def due(self, now: datetime, every: timedelta) -> bool:
+        """Whether the chain should be checked now: its latest check is ``every`` old (or
+        there was none) and no check holds a live claim on it."""
+        checked = self.checked_at is None or self.checked_at <= now - every
+        free = self.claimed_until is None or self.claimed_until <= now
+        return checked and free and not self.deleting
+
+    def claimed(self, until: datetime) -> ChainCheck:
+        return replace(self, claimed_until=until)
+
+    def found(self, report: VerificationReport, now: datetime) -> ChainCheck:
+        """The check after ``report``, made at ``now``; the claim is released."""
+        failing_since = None if report.valid else self.invalid_since or now
+        return replace(self, checked_at=now, valid=report.valid, checked=report.checked,
+                       reason=report.reason, first_invalid_sequence=report.first_invalid_sequence,
+                       event_id=report.event_id, detail=report.detail,
+                       invalid_since=failing_since, claimed_until=None)
+
+    @property
+    def invalid(self) -> bool:
+        return self.valid is False
+
+    def described(self) -> str:
+        """The finding in a line, for the operator: what broke, and where."""
+        if not self.invalid:
+            return f"valid, {self.checked:,} events"
+        where = (f" at sequence {self.first_invalid_sequence}"
+                 if self.first_invalid_sequence is not None else "")
+        detail = f" ({self.detail})" if self.detail else ""
+        return f"{self.reason}{detail}{where}"

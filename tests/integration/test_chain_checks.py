@@ -1,0 +1,141 @@
+"""Scheduled chain checks on both stacks: upkeep claims the chains due, a real worker (the
+embedded thread, or RQ) verifies each, and a chain changed in the database is reported -
+in the workspace's own log, in /metrics, in `auditrail status` and in the worker's log -
+once, and again when it is repaired."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select, update
+
+from adapters.sql import tables as t
+from entrypoints.cli import main
+from tests.integration.stacks import Stack, bearer, embedded_stack, production_stack
+
+LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture(params=["embedded", "production"])
+def stack(request: pytest.FixtureRequest, tmp_path: Any) -> Any:
+    """A database of the test's own: checks take the longest-unchecked chains of the
+    whole database first, and the session's shared one holds every other test's."""
+    if request.param == "embedded":
+        built = embedded_stack(tmp_path / "var")
+    else:
+        built = production_stack(request.getfixturevalue("empty_postgres"),
+                                 request.getfixturevalue("redis_url"),
+                                 data_dir=tmp_path / "var")
+        built.container.upgrade_database()
+    yield built
+    built.close()
+
+
+def call(stack: Stack, method: str, path: str, key: str, body: Any = None) -> Any:
+    response = stack.client.open(f"/api/v1{path}", method=method, headers=bearer(key),
+                                 json=body)
+    assert response.status_code < 300, (path, response.status_code, response.json)
+    return response.json
+
+
+def checks(stack: Stack, workspace_id: str) -> dict[str, Any]:
+    """The row as its types read it (a boolean, not SQLite's 1)."""
+    with stack.container.engine().connect() as connection:
+        row = connection.execute(select(t.chain_checks).where(
+            t.chain_checks.c.workspace_id == workspace_id)).mappings().first()
+    return dict(row) if row is not None else {}
+
+
+def check_again(stack: Stack, workspace_id: str) -> None:
+    """Age the latest check past the interval, and run what upkeep runs, then the jobs."""
+    with stack.container.engine().begin() as connection:
+        connection.execute(update(t.chain_checks).where(
+            t.chain_checks.c.workspace_id == workspace_id).values(checked_at=LONG_AGO))
+    assert stack.container.schedule_chain_checks().execute() == [workspace_id]
+    stack.drain()
+
+
+def test_a_chain_changed_in_the_database_is_reported_once_and_its_repair_too(
+        stack: Stack, caplog: pytest.LogCaptureFixture,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    workspace_id, admin = stack.new_workspace()
+    call(stack, "PATCH", "/workspace", admin, {"record_activity": True})
+    call(stack, "POST", "/events/batch", admin, {"events": [
+        {"action": "user.login", "actor": {"id": f"usr_{n}", "type": "user",
+                                           "name": "Jane Roe"}} for n in range(12)]})
+    stack.drain()  # processing, and upkeep's first check of the new chain
+    assert stack.deliver_until(lambda: checks(stack, workspace_id).get("valid") is True)
+    assert checks(stack, workspace_id)["claimed_until"] is None
+
+    stack.sql("UPDATE events SET body = replace(body, 'Jane Roe', 'Jane Rod') "
+              "WHERE workspace_id = :w AND sequence = 5", w=workspace_id)
+    with caplog.at_level(logging.INFO):
+        check_again(stack, workspace_id)
+    assert checks(stack, workspace_id)["valid"] is False
+    assert checks(stack, workspace_id)["checked"] == 5  # up to the broken one, as verify says
+    assert f"the chain of {workspace_id} is invalid: hash_mismatch at sequence 5" in \
+        caplog.text
+    records = call(stack, "GET", "/events?action=auditrail.chain.*&order=asc", admin)["data"]
+    assert [r["action"] for r in records] == ["auditrail.chain.invalid"]
+    assert records[0]["metadata"]["first_invalid_sequence"] == 5
+    assert records[0]["actor"]["type"] == "system"
+    metrics = stack.client.get("/metrics").get_data(as_text=True)
+    assert "auditrail_chains_invalid 1.0" in metrics
+    assert "auditrail_chain_checks_overdue 0.0" in metrics
+
+    _point_the_cli_at(stack, monkeypatch)
+    status = CliRunner().invoke(main, ["status", "--json"])
+    assert status.exit_code == 0, status.output
+    report = json.loads(status.output)
+    assert report["chains_invalid"] == 1
+    assert [(c["workspace_id"], c["reason"], c["first_invalid_sequence"])
+            for c in report["invalid_chains"]] == [(workspace_id, "hash_mismatch", 5)]
+    text = CliRunner().invoke(main, ["status"]).output
+    assert f"{workspace_id}  hash_mismatch at sequence 5, invalid since" in text
+
+    check_again(stack, workspace_id)  # still invalid: nothing more recorded
+    records = call(stack, "GET", "/events?action=auditrail.chain.*&order=asc", admin)["data"]
+    assert len(records) == 1
+
+    said = CliRunner().invoke(main, ["chains", "check", workspace_id])
+    assert said.exit_code == 1
+    assert said.stdout.startswith(f"{workspace_id}: INVALID, hash_mismatch at sequence 5 "
+                                  "(event evt_")
+
+    stack.sql("UPDATE events SET body = replace(body, 'Jane Rod', 'Jane Roe') "
+              "WHERE workspace_id = :w AND sequence = 5", w=workspace_id)
+    said = CliRunner().invoke(main, ["chains", "check", workspace_id, "--json"])
+    assert said.exit_code == 0, said.output  # the operator's check after the repair
+    assert json.loads(said.stdout)["valid"] is True
+    assert checks(stack, workspace_id)["valid"] is True
+    stack.drain()  # the record the command wrote is linked by the workers
+    records = call(stack, "GET", "/events?action=auditrail.chain.*&order=asc", admin)["data"]
+    assert [r["action"] for r in records] == ["auditrail.chain.invalid",
+                                              "auditrail.chain.recovered"]
+    assert call(stack, "GET", "/events/verify", admin)["valid"] is True  # records linked
+    assert "auditrail_chains_invalid 0.0" in stack.client.get("/metrics").get_data(as_text=True)
+    gone = CliRunner().invoke(main, ["chains", "check", "ws_nonexistent"])
+    assert gone.exit_code == 1 and "no workspace ws_nonexistent" in gone.output
+
+
+def test_upkeep_checks_every_chain_it_finds_without_being_asked(stack: Stack) -> None:
+    """No call of the test's: upkeep at the worker's start finds the new chains."""
+    ids = [stack.new_workspace(f"W{n}")[0] for n in range(2)]
+    assert stack.deliver_until(
+        lambda: all(checks(stack, w).get("valid") is True for w in ids), timeout=60)
+
+
+def _point_the_cli_at(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = stack.settings
+    monkeypatch.setenv("AUDITRAIL_DATA_DIR", str(settings.data_dir))
+    for name in ("database_url", "redis_url", "queue_name", "secret_key", "signing_key"):
+        value = getattr(settings, name)
+        if value and stack.name == "production":
+            monkeypatch.setenv(f"AUDITRAIL_{name.upper()}", value)
+        else:
+            monkeypatch.delenv(f"AUDITRAIL_{name.upper()}", raising=False)
