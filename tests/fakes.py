@@ -219,7 +219,7 @@ class _WorkspaceRepo:
 
     def retention_periods(self) -> dict[str, int]:
         return {w.id: w.effective_retention_days for w in self._s.workspaces.values()
-                if w.effective_retention_days is not None}
+                if w.effective_retention_days is not None and not w.legal_hold}
 
     def erase_some(self, workspace_id: str, limit: int) -> int:
         for name in _TABLES[1:] + _TABLES[:1]:  # the workspace itself last

@@ -45,6 +45,16 @@ class DeletedMeanwhile(Conflict):
         super().__init__(self.MESSAGE)
 
 
+class UnderLegalHold(Conflict):
+    """A workspace whose events a legal hold keeps cannot be deleted until it is released."""
+
+    def __init__(self, workspace_id: str) -> None:
+        super().__init__(f"{workspace_id} is under a legal hold: its events are kept as "
+                         "evidence and it cannot be deleted. Release the hold first "
+                         f"(auditrail workspaces update {workspace_id} --no-legal-hold, or "
+                         'its admin\'s PATCH /workspace {"legal_hold": false}).')
+
+
 class RateLimited(DomainError):
     """Over the limit; nothing was done. Carries the decision for the response headers."""
 

@@ -42,6 +42,9 @@ class Workspace:
     retention_days: int | None = None
     record_activity: bool = False
     """Whether changes to the workspace are recorded as events in its log (domain.activity)."""
+    legal_hold: bool = False
+    """Keep every event, whatever the retention, and refuse the workspace's deletion: its
+    records are evidence in a dispute, an investigation or litigation."""
 
     @property
     def rate_limit_per_minute(self) -> int:
@@ -69,8 +72,8 @@ class Workspace:
         return replace(self, **plan_settings(plan, rate_limit))
 
     def with_settings(self, changes: dict, caller_address: str) -> Workspace:
-        """Apply a PATCH of name, ip_allowlist, retention_days and record_activity, refusing
-        a self-lockout."""
+        """Apply a PATCH of name, ip_allowlist, retention_days, record_activity and
+        legal_hold, refusing a self-lockout."""
         errors: list[FieldError] = []
         updated = self
         if "name" in changes:
@@ -87,6 +90,8 @@ class Workspace:
             updated = replace(updated, retention_days=days)
         if "record_activity" in changes:
             updated = replace(updated, record_activity=bool(changes["record_activity"]))
+        if "legal_hold" in changes:
+            updated = replace(updated, legal_hold=bool(changes["legal_hold"]))
         if "ip_allowlist" in changes:
             entries = list(changes["ip_allowlist"])
             try:

@@ -17,7 +17,7 @@ import click
 from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError
 
-from application.errors import Conflict, NotFound
+from application.errors import Conflict, NotFound, UnderLegalHold
 from application.ports.geo import GeoDatabaseUnusable
 from application.use_cases.check_chains import ChainHealth
 from application.use_cases.countersign_log import Countersigned
@@ -390,20 +390,25 @@ def create_workspace(name: str, plan: str, rate_limit: int | None, as_json: bool
 @click.option("--record-activity/--no-record-activity", default=None,
               help="Record changes to the workspace as auditrail.* events in its log, or "
                    "stop (docs/activity.md).")
+@click.option("--legal-hold/--no-legal-hold", default=None,
+              help="Keep every event whatever the retention, and refuse deletion; or "
+                   "release the hold.")
 def update_workspace(workspace_id: str, plan: str | None, rate_limit: int | None,
-                     record_activity: bool | None) -> None:
-    """Change a workspace's plan, enterprise rate limit or activity recording (effective
-    at once)."""
-    if plan is None and rate_limit is None and record_activity is None:
-        raise click.UsageError("give --plan, --rate-limit and/or --[no-]record-activity")
+                     record_activity: bool | None, legal_hold: bool | None) -> None:
+    """Change a workspace's plan, enterprise rate limit, activity recording or legal hold
+    (effective at once)."""
+    if plan is None and rate_limit is None and record_activity is None and legal_hold is None:
+        raise click.UsageError("give --plan, --rate-limit, --[no-]record-activity and/or "
+                               "--[no-]legal-hold")
     try:
         workspace = _container().update_workspace_plan().execute(
-            workspace_id, plan, rate_limit, _operator(), record_activity)
+            workspace_id, plan, rate_limit, _operator(), record_activity, legal_hold)
     except (ValidationFailed, NotFound) as exc:
         raise _fail(exc) from None
     recording = "records changes" if workspace.record_activity else "records no changes"
+    held = ", under a legal hold" if workspace.legal_hold else ""
     click.echo(f"{workspace.id}: plan {workspace.plan}, "
-               f"{workspace.rate_limit_per_minute} requests/min, {recording}")
+               f"{workspace.rate_limit_per_minute} requests/min, {recording}{held}")
 
 
 @workspaces.command("delete")
@@ -415,7 +420,7 @@ def delete_workspace(workspace_id: str, yes: bool) -> None:
     deletion = _container().delete_workspace()
     try:
         contents = deletion.contents(workspace_id)
-    except NotFound as exc:
+    except (NotFound, UnderLegalHold) as exc:
         raise _fail(exc) from None
     name = contents.workspace.name
     click.echo(f"{workspace_id} ({name}) holds {_contents(contents)}.\n"
@@ -446,12 +451,15 @@ def list_workspaces(as_json: bool) -> None:
                "rate_limit_per_minute": workspace.rate_limit_per_minute,
                "created_at": format_timestamp(workspace.created_at),
                "linked_events": listed.linked_events,
-               "record_activity": workspace.record_activity}
+               "record_activity": workspace.record_activity,
+               "legal_hold": workspace.legal_hold}
         if as_json:
             click.echo(json.dumps(row))
         else:
+            held = "  (legal hold)" if workspace.legal_hold else ""
             click.echo("{id}  {plan:<10} {rate_limit_per_minute:>6}/min  "
-                       "{linked_events:>11,} events  {created_at}  {name}".format(**row))
+                       "{linked_events:>11,} events  {created_at}  {name}".format(**row)
+                       + held)
 
 
 @main.group()

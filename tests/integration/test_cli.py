@@ -93,6 +93,23 @@ def test_update_and_list(run) -> None:  # type: ignore[no-untyped-def]
     run("workspaces", "update", "ws_missing", "--plan", "pro", code=1)
 
 
+def test_a_workspace_under_a_legal_hold_cannot_be_deleted_until_released(run) -> None:  # type: ignore[no-untyped-def]
+    workspace_id = json.loads(run("workspaces", "create", "--name", "Held", "--json"))[
+        "workspace_id"]
+    said = run("workspaces", "update", workspace_id, "--legal-hold")
+    assert said.strip().endswith("records no changes, under a legal hold")
+    assert run("workspaces", "list").strip().endswith("Held  (legal hold)")
+    assert json.loads(run("workspaces", "list", "--json"))["legal_hold"] is True
+    refused = run("workspaces", "delete", workspace_id, "--yes", code=1)
+    assert f"{workspace_id} is under a legal hold" in refused
+    assert f"auditrail workspaces update {workspace_id} --no-legal-hold" in refused
+    assert "holds 0 events" not in refused  # refused before the question
+    assert json.loads(run("keys", "list", "--workspace", workspace_id, "--json").splitlines()[
+        0])["revoked_at"] is None  # nothing was touched
+    run("workspaces", "update", workspace_id, "--no-legal-hold")
+    assert "deleted" in run("workspaces", "delete", workspace_id, "--yes")
+
+
 def test_workspaces_delete_asks_for_the_name_and_names_what_goes(run) -> None:  # type: ignore[no-untyped-def]
     doomed, kept = (json.loads(run("workspaces", "create", "--name", name, "--json"))
                     for name in ("Acme Corp", "Other"))
@@ -242,12 +259,12 @@ def test_plain_output_shows_each_secret_once_and_says_so(run) -> None:  # type: 
     assert re.search(r"^api key:   ak_\S+  \(admin; shown once\)$", created, re.MULTILINE)
     key = run("keys", "create", "--workspace", workspace_id, "--scopes", "events:read")
     assert re.search(r"^key:     key_\w+\napi key: ak_\S+  \(shown once\)$", key, re.MULTILINE)
-    assert "give --plan, --rate-limit and/or --[no-]record-activity" in run(
+    assert "give --plan, --rate-limit, --[no-]record-activity and/or --[no-]legal-hold" in run(
         "workspaces", "update", workspace_id, code=2)
 
 
 def test_db_upgrade_is_idempotent(run) -> None:  # type: ignore[no-untyped-def]
-    assert "applied 22 migration(s)" in run("db", "upgrade")  # a new embedded database
+    assert "applied 23 migration(s)" in run("db", "upgrade")  # a new embedded database
     assert "nothing to apply" in run("db", "upgrade")
 
 
@@ -281,8 +298,8 @@ def test_an_unmigrated_database_is_named_with_the_fix(  # type: ignore[no-untype
     """It used to surface as a traceback about a missing table, from any command."""
     monkeypatch.setenv("AUDITRAIL_DATABASE_URL", empty_postgres)
     output = run("workspaces", "list", code=1)
-    assert "lacks 22 migration(s)" in output and "auditrail db upgrade" in output
-    assert "database is up to date: applied 22 migration(s) (0001-0022)" in run("db", "upgrade")
+    assert "lacks 23 migration(s)" in output and "auditrail db upgrade" in output
+    assert "database is up to date: applied 23 migration(s) (0001-0023)" in run("db", "upgrade")
     assert "nothing to apply" in run("db", "upgrade")
     assert run("workspaces", "list") == ""
 
@@ -501,11 +518,11 @@ def test_check_leaves_an_older_embedded_database_to_serve_to_migrate(  # type: i
     engine = build_engine(f"sqlite:///{tmp_path / 'var' / 'auditrail.db'}")
     upgrade(engine, "0012")
     said = run("check")
-    assert re.search(r"^ok +database +10 migration\(s\) to apply, which `auditrail serve` "
+    assert re.search(r"^ok +database +11 migration\(s\) to apply, which `auditrail serve` "
                      r"does as it starts$", said, re.M), said
     assert re.search(r"^ok +signing key +checked by `auditrail serve` once", said, re.M)
     assert missing_revisions(engine) == ["0013", "0014", "0015", "0016", "0017", "0018",
-                                         "0019", "0020", "0021", "0022"]
+                                         "0019", "0020", "0021", "0022", "0023"]
     engine.dispose()
 
 
@@ -540,7 +557,7 @@ def test_check_names_every_problem_of_a_production_setup_at_once(  # type: ignor
                         ("DATA_DIR", "/proc/auditrail/var")):
         monkeypatch.setenv(f"AUDITRAIL_{name}", value)
     said = run("check", code=1)
-    assert re.search(r"^FAIL +database +the database lacks 22 migration\(s\) .* run "
+    assert re.search(r"^FAIL +database +the database lacks 23 migration\(s\) .* run "
                      r"`auditrail db upgrade` first$", said, re.M), said
     assert re.search(r"^FAIL +queue +Redis unreachable at 127.0.0.1:1/3 ", said, re.M)
     assert re.search(r"^FAIL +geo database +.*not a MaxMind database", said, re.M)

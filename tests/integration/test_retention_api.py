@@ -59,3 +59,38 @@ def test_retention_reads_each_workspaces_period(stack: Stack) -> None:
     with stack.container.uow(read_only=True) as uow:
         periods = uow.workspaces.retention_periods()
     assert (periods[starter], periods[own]) == (90, 7) and forever not in periods
+
+
+def test_a_legal_hold_keeps_events_past_retention_until_released(stack: Stack) -> None:
+    workspace_id, secret = stack.new_workspace("Held", plan="starter")  # 90 days
+    admin = bearer(secret)
+    now = datetime.now(UTC)
+    stack.client.post("/api/v1/events/batch", headers=admin, json={"events": [
+        {"action": "user.login", "actor": {"id": "u", "type": "user"},
+         "occurred_at": format_timestamp(now - timedelta(days=days))} for days in (200, 100)]})
+    stack.drain()  # sequences 1 and 2: the chain's prefix, which retention removes
+    assert stack.client.patch("/api/v1/workspace", headers=admin,
+                              json={"record_activity": True}).status_code == 200
+    refused = stack.client.patch("/api/v1/workspace", headers=admin,
+                                 json={"legal_hold": "yes"})
+    assert refused.status_code == 422 and "legal_hold" in str(refused.json["error"])
+    held = stack.client.patch("/api/v1/workspace", headers=admin, json={"legal_hold": True})
+    assert held.status_code == 200 and held.json["legal_hold"] is True
+    assert stack.client.get("/api/v1/workspace", headers=admin).json["legal_hold"] is True
+    with stack.container.uow(read_only=True) as uow:
+        assert workspace_id not in uow.workspaces.retention_periods()
+    stack.container.apply_retention().execute()
+    listed = stack.client.get("/api/v1/events?action=user.login", headers=admin).json
+    assert listed["total_count"] == 2  # kept, though past the 90 days
+
+    assert stack.client.patch("/api/v1/workspace", headers=admin,
+                              json={"legal_hold": False}).json["legal_hold"] is False
+    stack.drain()
+    stack.container.apply_retention().execute()
+    listed = stack.client.get("/api/v1/events?action=user.login", headers=admin).json
+    assert listed["total_count"] == 0
+    records = stack.client.get("/api/v1/events?action=auditrail.workspace.updated&order=asc",
+                               headers=admin).json["data"]
+    assert [r["metadata"]["changes"].get("legal_hold") for r in records] == [
+        None, {"from": False, "to": True}, {"from": True, "to": False}]
+    assert stack.client.get("/api/v1/events/verify", headers=admin).json["valid"] is True

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from application.counting import EventCounter
 from application.use_cases.apply_retention import ApplyRetention
 from application.use_cases.verify_chain import VerifyChain
@@ -64,3 +66,34 @@ def test_enterprise_keeps_everything_unless_set() -> None:
     world.ingest.execute(world.workspace.id, [aged(world, 4000)], batch=True)
     world.process.execute(world.workspace.id)
     assert ApplyRetention(world.uow, world.clock, world.log).execute() == 0
+
+
+def test_a_legal_hold_keeps_every_event_until_released_and_blocks_deletion() -> None:
+    from application.errors import UnderLegalHold
+    from application.use_cases.delete_workspace import DeleteWorkspace
+    from application.use_cases.workspaces import UpdateWorkspacePlan
+    from tests.fakes import FakeBlobStore
+
+    world = World()  # free plan: 30 days
+    ws = world.workspace.id
+    world.ingest.execute(ws, [aged(world, 40), aged(world, 35), aged(world, 1)], batch=True)
+    world.process.execute(ws)
+    hold = UpdateWorkspacePlan(world.uow, world.changes, world.activity)
+    assert hold.execute(ws, None, None, legal_hold=True).legal_hold
+    retention = ApplyRetention(world.uow, world.clock, world.log)
+    assert retention.execute() == 0
+    world.clock.advance(days=400)  # however long the dispute lasts
+    assert retention.execute() == 0
+    deletion = DeleteWorkspace(world.uow, FakeBlobStore(), world.clock, world.changes)
+    with pytest.raises(UnderLegalHold, match="is under a legal hold"):
+        deletion.contents(ws)
+    with pytest.raises(UnderLegalHold):
+        deletion.execute(ws)
+    with world.uow as uow:
+        assert EventCounter().count(uow, ws, EventFilters()) == 3
+        assert uow.workspaces.get(ws) is not None
+        assert all(key.revoked_at is None for key in uow.api_keys.page(ws, "asc", None, 10))
+
+    hold.execute(ws, None, None, legal_hold=False)  # released: retention resumes
+    assert retention.execute() == 3
+    assert VerifyChain(world.uow, world.log).execute(ws).valid

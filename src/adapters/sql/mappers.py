@@ -18,7 +18,7 @@ def workspace_row(workspace: Workspace) -> dict[str, Any]:
         "rate_limit_per_minute": workspace.custom_rate_limit,
         "ip_allowlist": list(workspace.ip_allowlist),
         "retention_days": workspace.retention_days, "created_at": workspace.created_at,
-        "record_activity": workspace.record_activity,
+        "record_activity": workspace.record_activity, "legal_hold": workspace.legal_hold,
     }
 
 
@@ -27,7 +27,7 @@ def workspace_from(row: RowMapping) -> Workspace:
         id=row["id"], name=row["name"], plan=row["plan"], created_at=row["created_at"],
         custom_rate_limit=row["rate_limit_per_minute"],
         ip_allowlist=tuple(row["ip_allowlist"] or ()), retention_days=row["retention_days"],
-        record_activity=bool(row["record_activity"]))
+        record_activity=bool(row["record_activity"]), legal_hold=bool(row["legal_hold"]))
 
 
 def api_key_row(key: ApiKey) -> dict[str, Any]:

@@ -45,7 +45,7 @@ class SqlWorkspaceRepository:
 
     def retention_periods(self) -> dict[str, int]:
         c = t.workspaces.c
-        rows = self._db.execute(select(c.id, c.plan, c.retention_days))
+        rows = self._db.execute(select(c.id, c.plan, c.retention_days).where(~c.legal_hold))
         return {workspace_id: days for workspace_id, plan, retention_days in rows
                 if (days := effective_retention_days(plan, retention_days)) is not None}
 

@@ -36,6 +36,7 @@ workspaces = Table(
     Column("retention_days", Integer),
     Column("created_at", UtcDateTime, nullable=False),
     Column("record_activity", Boolean, nullable=False, server_default=false()),
+    Column("legal_hold", Boolean, nullable=False, server_default=false()),
 )
 
 chain_heads = Table(

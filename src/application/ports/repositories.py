@@ -73,8 +73,8 @@ class WorkspaceRepository(Protocol):
     def list(self) -> list[Workspace]: ...
 
     def retention_periods(self) -> dict[str, int]:
-        """Each workspace's effective retention in days, for those that have one: what
-        every retention run reads, without building every workspace."""
+        """Each workspace's effective retention in days, for those that have one and no
+        legal hold: what every retention run reads, without building every workspace."""
         ...
 
     def erase_some(self, workspace_id: str, limit: int) -> int:

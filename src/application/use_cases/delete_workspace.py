@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from application.errors import NotFound
+from application.errors import NotFound, UnderLegalHold
 from application.ports.blobs import BlobStore
 from application.ports.rate_limits import CredentialChanges
 from application.ports.system import Clock
@@ -103,7 +103,10 @@ class DeleteWorkspace:
 
 
 def _existing(uow: UnitOfWork, workspace_id: str) -> Workspace:
+    """The workspace, if it may be deleted: a legal hold keeps it, and so everything in it."""
     workspace = uow.workspaces.get(workspace_id)
     if workspace is None:
         raise NotFound("workspace", workspace_id)
+    if workspace.legal_hold:
+        raise UnderLegalHold(workspace_id)
     return workspace

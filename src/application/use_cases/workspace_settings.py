@@ -1,4 +1,5 @@
-"""The caller's own workspace: read it, change its name, allowlist and retention."""
+"""The caller's own workspace: read it, change its name, allowlist, retention, records
+and legal hold."""
 
 from __future__ import annotations
 
@@ -68,4 +69,5 @@ def _settings(workspace: Workspace) -> dict[str, Any]:
             "rate_limit_per_minute": workspace.rate_limit_per_minute,
             "ip_allowlist": list(workspace.ip_allowlist),
             "retention_days": workspace.effective_retention_days,
-            "record_activity": workspace.record_activity}
+            "record_activity": workspace.record_activity,
+            "legal_hold": workspace.legal_hold}

@@ -63,9 +63,11 @@ class UpdateWorkspacePlan:
         self._activity = activity
 
     def execute(self, workspace_id: str, plan: str | None, rate_limit: int | None,
-                actor: Actor | None = None, record_activity: bool | None = None) -> Workspace:
-        """``record_activity``: turn the workspace's records of changes on or off (None:
-        as it is), as its admin can with ``PATCH /workspace``."""
+                actor: Actor | None = None, record_activity: bool | None = None,
+                legal_hold: bool | None = None) -> Workspace:
+        """``record_activity``, ``legal_hold``: turn the workspace's records of changes,
+        or its legal hold, on or off (None: as it is), as its admin can with
+        ``PATCH /workspace``."""
         with self._uow_factory() as uow:
             workspace = uow.workspaces.get(workspace_id)
             if workspace is None:
@@ -76,6 +78,8 @@ class UpdateWorkspacePlan:
                 workspace.custom_rate_limit if keep_limit else rate_limit)
             if record_activity is not None:
                 updated = replace(updated, record_activity=record_activity)
+            if legal_hold is not None:
+                updated = replace(updated, legal_hold=legal_hold)
             uow.workspaces.update(updated)
             recorded = record_settings(self._activity, uow, workspace, updated, actor)
             uow.commit()

@@ -28,6 +28,7 @@ def workspace_document(workspace: Workspace) -> dict[str, Any]:
             "ip_allowlist": list(workspace.ip_allowlist),
             "retention_days": workspace.effective_retention_days,
             "record_activity": workspace.record_activity,
+            "legal_hold": workspace.legal_hold,
             "created_at": _time(workspace.created_at)}
 
 

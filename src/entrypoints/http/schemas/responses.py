@@ -122,6 +122,9 @@ class WorkspaceOutSchema(Schema):
         "description": "Whether changes to the workspace (keys, rules, streams, viewer "
                        "links, witnesses, exports, settings) are recorded as events under "
                        "'auditrail.' actions in its own log."})
+    legal_hold = fields.Boolean(required=True, metadata={
+        "description": "Whether a legal hold keeps every event, whatever retention_days "
+                       "says, and the operator cannot delete the workspace."})
     created_at = fields.String(required=True)
 
 

@@ -18,6 +18,9 @@ class WorkspacePatchSchema(Schema):
                                     validate=validate.Range(1, MAX_RETENTION_DAYS))
     record_activity = fields.Boolean(truthy={True}, falsy={False}, metadata={
         "description": "record changes to the workspace as events in its own log"})
+    legal_hold = fields.Boolean(truthy={True}, falsy={False}, metadata={
+        "description": "keep every event whatever the retention, and refuse the "
+                       "workspace's deletion, until released"})
 
 
 class ApiKeyCreateSchema(Schema):
