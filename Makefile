@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: install run test unit lint bench bench-query bench-export bench-verify bench-ratelimit bench-tenants bench-streams bench-alerts bench-transparency bench-client bench-viewer bench-deletion bench-rotation bench-witnesses clean
+.PHONY: install run test unit lint bench bench-query bench-export bench-verify bench-ratelimit bench-tenants bench-streams bench-alerts bench-transparency bench-client bench-viewer bench-deletion bench-rotation bench-witnesses bench-chain-checks clean
 
 # What running needs: the service and its dependencies, nothing else.
 $(RUN_STAMP): pyproject.toml
@@ -80,6 +80,9 @@ bench-rotation: $(STAMP)
 
 bench-witnesses: $(STAMP)
 	$(BIN)/python bench/witnesses.py
+
+bench-chain-checks: $(STAMP)
+	$(BIN)/python bench/chain_checks.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
