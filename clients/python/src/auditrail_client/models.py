@@ -118,6 +118,9 @@ class Workspace(_FromJson):
     """Whether changes to the workspace are recorded as ``auditrail.*`` events in its log
     (None from a server older than the setting)."""
     created_at: str
+    legal_hold: bool | None
+    """Whether a legal hold keeps every event whatever the retention (None from a server
+    older than the setting)."""
     raw: dict[str, Any] = field(repr=False, compare=False)
 
 
