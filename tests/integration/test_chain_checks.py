@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from datetime import UTC, datetime
 from typing import Any
 
@@ -139,3 +140,33 @@ def _point_the_cli_at(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.setenv(f"AUDITRAIL_{name.upper()}", value)
         else:
             monkeypatch.delenv(f"AUDITRAIL_{name.upper()}", raising=False)
+
+
+def test_a_chain_being_linked_meanwhile_is_never_taken_for_tampered(stack: Stack) -> None:
+    """Each check reads one snapshot: events linked, tiles written and checkpoints signed
+    while it reads are not half seen."""
+    workspace_id, _ = stack.new_workspace()
+    done = threading.Event()
+
+    def link_in_chunks() -> None:
+        ingest, process = (stack.container.ingest_events(),
+                           stack.container.process_pending_events())
+        try:
+            for _ in range(40):
+                ingest.execute(workspace_id, [{"action": "user.login",
+                                               "actor": {"id": "u", "type": "user"}}] * 50,
+                               batch=True)
+                process.execute(workspace_id)
+                stack.container.transparency_log().sign(workspace_id)
+        finally:
+            done.set()
+
+    linking = threading.Thread(target=link_in_chunks)
+    linking.start()
+    found = []
+    while not done.is_set() or len(found) < 3:
+        found.append(stack.container.check_chain().execute(workspace_id))
+    linking.join()
+    assert all(check is not None and check.valid for check in found), [
+        check.described() for check in found if check is not None and not check.valid]
+    assert len({check.checked for check in found if check is not None}) > 1  # it grew
