@@ -34,7 +34,13 @@ AUDITRAIL_FORMAT = "auditrail"
 SLACK_FORMAT = "slack"
 """A chat message (Slack's incoming webhooks, and the chat tools that accept their form),
 for people: an alert reaches a security channel with no receiver to write."""
-NOTIFY_FORMATS = (AUDITRAIL_FORMAT, SLACK_FORMAT)
+PAGERDUTY_FORMAT = "pagerduty"
+"""An incident opened through PagerDuty's Events API v2, for the people on call: the rule's
+``notify.secret`` is the routing (integration) key of the service to page, not a signing
+secret, so it must be given."""
+NOTIFY_FORMATS = (AUDITRAIL_FORMAT, SLACK_FORMAT, PAGERDUTY_FORMAT)
+NEEDS_ROUTING_KEY = ("PagerDuty's integration key of the service to page (Events API v2); "
+                     "a rule notifying PagerDuty needs one.")
 _COUNTRY = re.compile(r"^[A-Za-z]{2}$")
 
 
@@ -257,6 +263,8 @@ def _notify(notify: Mapping[str, Any], allow_private: bool,
             found["credential"] = checked_credential(notify["secret"], "notify.secret")
         except ValidationFailed as failure:
             errors.extend(failure.errors)
+    elif creating and notify.get("format") == PAGERDUTY_FORMAT:
+        errors.append(FieldError("notify.secret", NEEDS_ROUTING_KEY))
     if errors:
         raise ValidationFailed(errors)
     return found

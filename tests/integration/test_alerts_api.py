@@ -244,7 +244,45 @@ def test_a_slack_rule_posts_a_chat_message_its_events_unable_to_mention_anyone(
     refused = stack.client.patch(f"/api/v1/alert-rules/{rule['id']}", headers=bearer(key),
                                  json={"notify": {"format": "teams"}})
     assert fields(refused) == ["notify.format"]
-    assert refused.json["error"]["details"][0]["message"] == "One of: auditrail, slack."
+    assert refused.json["error"]["details"][0]["message"] == \
+        "One of: auditrail, slack, pagerduty."
+
+
+def test_a_pagerduty_rule_opens_one_incident_an_alert_with_its_routing_key(
+        stack: Stack) -> None:
+    _, key = stack.new_workspace()
+    routing_key = "R0UTINGKEY0123456789abcdefABCDEF"
+    with receiver(lambda _: Answer(202, body=b'{"status":"success"}')) as pagerduty:
+        missing = new_rule(stack, key, pagerduty.url,
+                           notify={"webhook_url": pagerduty.url, "format": "pagerduty"})
+        assert fields(missing) == ["notify.secret"]
+        rule = new_rule(stack, key, pagerduty.url, notify={
+            "webhook_url": pagerduty.url, "format": "pagerduty", "secret": routing_key})
+        assert rule.status_code == 201, rule.json
+        assert rule.json["notify"]["format"] == "pagerduty"
+        assert rule.json["notify"]["secret_hint"] == "…" + routing_key[-4:]
+        send(stack, key, login_failed(0))
+        assert stack.deliver_until(lambda: len(pagerduty.requests) >= 1)
+        [sent] = pagerduty.requests
+    [alert] = alerts(stack, key)
+    assert alert["notification"]["status"] == "delivered"
+    body = sent.json()
+    assert (body["routing_key"], body["event_action"], body["dedup_key"]) == (
+        routing_key, "trigger", alert["id"])
+    assert body["payload"]["summary"].startswith("Auditrail alert ")
+    assert [e["id"] for e in body["payload"]["custom_details"]["events"]] == \
+        alert["event_ids"]
+    assert "auditrail-signature" not in sent.headers
+
+    with receiver() as hook:  # a rule made to sign cannot page with its signing secret
+        signing = new_rule(stack, key, hook.url).json
+    refused = stack.client.patch(f"/api/v1/alert-rules/{signing['id']}", headers=bearer(key),
+                                 json={"notify": {"format": "pagerduty"}})
+    assert fields(refused) == ["notify.secret"]
+    switched = stack.client.patch(f"/api/v1/alert-rules/{signing['id']}", headers=bearer(key),
+                                  json={"notify": {"format": "pagerduty",
+                                                   "secret": routing_key}})
+    assert switched.status_code == 200 and switched.json["notify"]["format"] == "pagerduty"
 
 
 def test_a_failed_test_notification_says_why_and_leaves_the_rule_alone(stack: Stack) -> None:

@@ -13,9 +13,10 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from adapters.webhooks.chat import chat_body
+from adapters.webhooks.incident import pagerduty_body
 from adapters.webhooks.object_storage import s3_put
 from application.ports.delivery import Destination, Notification, Parcel, Payload
-from domain.alert_rules import SLACK_FORMAT
+from domain.alert_rules import PAGERDUTY_FORMAT, SLACK_FORMAT
 from domain.streams import DATADOG, S3, SPLUNK_HEC, WEBHOOK
 
 SIGNATURE_HEADER = "Auditrail-Signature"
@@ -88,6 +89,10 @@ class Outgoing(NamedTuple):
 def request_for(destination: Destination, payload: Payload, now: int) -> Outgoing:
     """One attempt's request (``now``: Unix seconds, for the signature)."""
     if isinstance(payload, Notification):  # an alert rule's webhook
+        if destination.type == PAGERDUTY_FORMAT:  # the secret is a routing key: no signing
+            return Outgoing("POST", destination.url,
+                            pagerduty_body(payload.document, destination.credential),
+                            {"Content-Type": "application/json"})
         body = (chat_body(payload.document) if destination.type == SLACK_FORMAT
                 else _json(payload.document))
         return Outgoing("POST", destination.url, body, {

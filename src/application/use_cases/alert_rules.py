@@ -14,7 +14,13 @@ from application.ports.jobs import JobQueue
 from application.ports.system import Clock, IdGenerator, SecretGenerator
 from application.ports.unit_of_work import UnitOfWorkFactory
 from domain.activity import Actor, Change, destination, edited
-from domain.alert_rules import MAX_RULES_PER_WORKSPACE, AlertRule, rule_settings
+from domain.alert_rules import (
+    MAX_RULES_PER_WORKSPACE,
+    NEEDS_ROUTING_KEY,
+    PAGERDUTY_FORMAT,
+    AlertRule,
+    rule_settings,
+)
 from domain.cursor import DESC, Position
 from domain.errors import FieldError, ValidationFailed
 from domain.streams import credential_hint
@@ -69,8 +75,9 @@ class CreateAlertRule(_RuleWriter):
 
     def execute(self, workspace_id: str, body: Mapping[str, Any],
                 actor: Actor | None = None) -> CreatedRule:
-        secret = (body.get("notify") or {}).get("secret")
-        if secret is None:
+        notify = body.get("notify") or {}
+        secret = notify.get("secret")
+        if secret is None and notify.get("format") != PAGERDUTY_FORMAT:  # its key is theirs
             secret = self._secrets.new_signing_secret()
             body = {**body, "notify": {**(body.get("notify") or {}), "secret": secret}}
         found = self._settings(body, creating=True)
@@ -135,6 +142,10 @@ class UpdateAlertRule(_RuleWriter):
             rule = uow.alert_rules.get(workspace_id, rule_id)
             if rule is None:
                 raise NotFound("alert rule", rule_id)
+            if (found.get("notify_format") == PAGERDUTY_FORMAT != rule.notify_format
+                    and "credential" not in found):
+                # Its secret was made to sign with: PagerDuty would refuse it as a key.
+                raise ValidationFailed([FieldError("notify.secret", NEEDS_ROUTING_KEY)])
             changed = rule.edited(found, self._clock.now())
             if "notify" in body:
                 changed = changed.with_sending(changed.sending.retry_now())

@@ -34,10 +34,12 @@ class NotifySchema(Schema):
     webhook_url = fields.String(metadata={"description": "http(s) URL the alert is POSTed to"})
     format = fields.String(metadata={
         "description": f"{' | '.join(NOTIFY_FORMATS)}: the signed JSON document (the default), "
-                       f"or a chat message for a Slack-compatible incoming webhook"})
+                       f"a chat message for a Slack-compatible incoming webhook, or a "
+                       f"PagerDuty incident (Events API v2)"})
     secret = fields.String(load_only=True, metadata={
         "description": "HMAC signing secret, 16-512 visible ASCII characters (generated when "
-                       "left out); write-only"})
+                       "left out); for format pagerduty, the integration (routing) key of "
+                       "the service to page, required; write-only"})
 
 
 class _RuleFields(Schema):
