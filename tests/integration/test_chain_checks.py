@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 
 from adapters.sql import tables as t
 from entrypoints.cli import main
+from entrypoints.settings import Settings, SettingsError
 from tests.integration.stacks import Stack, bearer, embedded_stack, production_stack
 
 LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
@@ -170,3 +171,21 @@ def test_a_chain_being_linked_meanwhile_is_never_taken_for_tampered(stack: Stack
     assert all(check is not None and check.valid for check in found), [
         check.described() for check in found if check is not None and not check.valid]
     assert len({check.checked for check in found if check is not None}) > 1  # it grew
+
+
+def test_the_interval_is_a_setting_and_0_turns_the_checks_off(tmp_path: Any) -> None:
+    assert Settings.from_env({}).chain_check_hours == 24
+    assert Settings.from_env({"AUDITRAIL_CHAIN_CHECK_HOURS": "168"}).chain_check_hours == 168
+    for bad in ("-1", "8761", "1.5", "daily"):
+        with pytest.raises(SettingsError, match="AUDITRAIL_CHAIN_CHECK_HOURS"):
+            Settings.from_env({"AUDITRAIL_CHAIN_CHECK_HOURS": bad})
+    off = embedded_stack(tmp_path / "var", chain_check_hours=0)
+    try:
+        off.new_workspace()
+        assert off.container.schedule_chain_checks().execute() == []
+        metrics = off.client.get("/metrics").get_data(as_text=True)
+        assert "auditrail_chains_invalid 0.0" in metrics
+        assert "auditrail_chain_checks_overdue" not in metrics
+        assert off.container.chain_health().execute().overdue is None
+    finally:
+        off.close()
