@@ -34,11 +34,14 @@ AUDITRAIL_FORMAT = "auditrail"
 SLACK_FORMAT = "slack"
 """A chat message (Slack's incoming webhooks, and the chat tools that accept their form),
 for people: an alert reaches a security channel with no receiver to write."""
+TEAMS_FORMAT = "teams"
+"""A chat message for Microsoft Teams: an Adaptive Card, posted by a Teams workflow's
+webhook to its channel."""
 PAGERDUTY_FORMAT = "pagerduty"
 """An incident opened through PagerDuty's Events API v2, for the people on call: the rule's
 ``notify.secret`` is the routing (integration) key of the service to page, not a signing
 secret, so it must be given."""
-NOTIFY_FORMATS = (AUDITRAIL_FORMAT, SLACK_FORMAT, PAGERDUTY_FORMAT)
+NOTIFY_FORMATS = (AUDITRAIL_FORMAT, SLACK_FORMAT, TEAMS_FORMAT, PAGERDUTY_FORMAT)
 NEEDS_ROUTING_KEY = ("PagerDuty's integration key of the service to page (Events API v2); "
                      "a rule notifying PagerDuty needs one.")
 _COUNTRY = re.compile(r"^[A-Za-z]{2}$")

@@ -242,10 +242,34 @@ def test_a_slack_rule_posts_a_chat_message_its_events_unable_to_mention_anyone(
                               json={"notify": {"format": "auditrail"}})
     assert back.status_code == 200 and back.json["notify"]["format"] == "auditrail"
     refused = stack.client.patch(f"/api/v1/alert-rules/{rule['id']}", headers=bearer(key),
-                                 json={"notify": {"format": "teams"}})
+                                 json={"notify": {"format": "discord"}})
     assert fields(refused) == ["notify.format"]
     assert refused.json["error"]["details"][0]["message"] == \
-        "One of: auditrail, slack, pagerduty."
+        "One of: auditrail, slack, teams, pagerduty."
+
+
+def test_a_teams_rule_posts_an_adaptive_card_to_its_workflow(stack: Stack) -> None:
+    workspace_id, key = stack.new_workspace()
+    with receiver(lambda _: Answer(202)) as workflow:  # a Teams workflow answers 202
+        rule = new_rule(stack, key, workflow.url, name="Brute force",
+                        notify={"webhook_url": workflow.url, "format": "teams"})
+        assert rule.status_code == 201 and rule.json["notify"]["format"] == "teams"
+        send(stack, key, login_failed(0))
+        assert stack.deliver_until(lambda: len(workflow.requests) >= 1)
+        tested = stack.client.post(f"/api/v1/alert-rules/{rule.json['id']}/test",
+                                   headers=bearer(key))
+        assert tested.json["status"] == "delivered", tested.json
+        [sent, sample] = workflow.requests
+    [alert] = alerts(stack, key)
+    assert alert["notification"]["status"] == "delivered"
+    [attachment] = sent.json()["attachments"]
+    texts = [block["text"] for block in attachment["content"]["body"]]
+    assert texts[:2] == ["Alert: Brute force", "1 matching event"]
+    assert texts[2].endswith(f"user.login_failed by usr_42 from {LONDON_V4} (London, GB)")
+    assert texts[-1] == f"Alert {alert['id']} of rule {rule.json['id']} in workspace " \
+                        f"{workspace_id}."
+    [sample_card] = sample.json()["attachments"]
+    assert sample_card["content"]["body"][0]["text"].startswith("Test notification")
 
 
 def test_a_pagerduty_rule_opens_one_incident_an_alert_with_its_routing_key(

@@ -255,7 +255,7 @@ def test_rule_settings_name_every_bad_field() -> None:
                        "threshold": {"count": 0, "window_seconds": 10**9, "group_by": "team"},
                        "cooldown_seconds": -1,
                        "notify": {"webhook_url": "http://10.0.0.1/", "secret": "short",
-                                  "format": "teams"}},
+                                  "format": "msteams"}},
                       allow_private=False, creating=True)
     assert fields_of(failure) == [
         "cooldown_seconds", "match.actions[1]", "match.actor_ids", "match.countries[0]",

@@ -12,11 +12,11 @@ import json
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from adapters.webhooks.chat import chat_body
+from adapters.webhooks.chat import chat_body, teams_body
 from adapters.webhooks.incident import pagerduty_body
 from adapters.webhooks.object_storage import s3_put
 from application.ports.delivery import Destination, Notification, Parcel, Payload
-from domain.alert_rules import PAGERDUTY_FORMAT, SLACK_FORMAT
+from domain.alert_rules import PAGERDUTY_FORMAT, SLACK_FORMAT, TEAMS_FORMAT
 from domain.streams import DATADOG, S3, SPLUNK_HEC, WEBHOOK
 
 SIGNATURE_HEADER = "Auditrail-Signature"
@@ -86,6 +86,10 @@ class Outgoing(NamedTuple):
     headers: dict[str, str]
 
 
+_MESSAGES = {SLACK_FORMAT: chat_body, TEAMS_FORMAT: teams_body}
+"""The alert formats that are chat messages, by name; any other is the signed document."""
+
+
 def request_for(destination: Destination, payload: Payload, now: int) -> Outgoing:
     """One attempt's request (``now``: Unix seconds, for the signature)."""
     if isinstance(payload, Notification):  # an alert rule's webhook
@@ -93,8 +97,8 @@ def request_for(destination: Destination, payload: Payload, now: int) -> Outgoin
             return Outgoing("POST", destination.url,
                             pagerduty_body(payload.document, destination.credential),
                             {"Content-Type": "application/json"})
-        body = (chat_body(payload.document) if destination.type == SLACK_FORMAT
-                else _json(payload.document))
+        render = _MESSAGES.get(destination.type, _json)
+        body = render(payload.document)
         return Outgoing("POST", destination.url, body, {
             "Content-Type": "application/json", "Auditrail-Delivery-Id": payload.alert_id,
             SIGNATURE_HEADER: signature(destination.credential, now, body)})

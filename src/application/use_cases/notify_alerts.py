@@ -10,7 +10,7 @@ from application.delivery_engine import Claim, DeliveryEngine, SampleSender
 from application.errors import NotFound
 from application.ports.delivery import Notification, Route
 from application.ports.unit_of_work import UnitOfWork
-from domain.alert_rules import IP_ADDRESS, PAGERDUTY_FORMAT, SLACK_FORMAT, AlertRule
+from domain.alert_rules import AUDITRAIL_FORMAT, IP_ADDRESS, AlertRule
 from domain.alerts import Alert
 from domain.deliveries import Attempt
 from domain.samples import sample_event
@@ -61,8 +61,7 @@ class NotifyAlerts(DeliveryEngine[AlertRule, Alert]):
 def notified(rule: AlertRule) -> Route:
     """The destination's type, as the formats name it, and its URL: a rule's webhook takes
     the signed document (as a stream's webhook does), a chat message, or an incident."""
-    kind = rule.notify_format if rule.notify_format in (SLACK_FORMAT, PAGERDUTY_FORMAT) \
-        else WEBHOOK
+    kind = WEBHOOK if rule.notify_format == AUDITRAIL_FORMAT else rule.notify_format
     return Route(kind, rule.webhook_url)
 
 

@@ -34,8 +34,8 @@ class NotifySchema(Schema):
     webhook_url = fields.String(metadata={"description": "http(s) URL the alert is POSTed to"})
     format = fields.String(metadata={
         "description": f"{' | '.join(NOTIFY_FORMATS)}: the signed JSON document (the default), "
-                       f"a chat message for a Slack-compatible incoming webhook, or a "
-                       f"PagerDuty incident (Events API v2)"})
+                       f"a chat message for a Slack-compatible incoming webhook or a "
+                       f"Microsoft Teams workflow, or a PagerDuty incident (Events API v2)"})
     secret = fields.String(load_only=True, metadata={
         "description": "HMAC signing secret, 16-512 visible ASCII characters (generated when "
                        "left out); for format pagerduty, the integration (routing) key of "
