@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import copy
 import csv
 import hashlib
@@ -36,6 +37,7 @@ from domain.cursor import Position
 from domain.deliveries import PENDING as DELIVERY_PENDING
 from domain.deliveries import Delivery
 from domain.event_search import EventFilters, SearchEntries, search_entries, search_terms
+from domain.event_stats import EventStats, Group
 from domain.events import PENDING, PROCESSED, Event
 from domain.export_rows import CSV_COLUMNS, csv_row, ndjson_line
 from domain.exports import ACTIVE, Export, WrittenRows
@@ -403,6 +405,18 @@ class _EventRepo:
     def count(self, workspace_id: str, filters: EventFilters) -> int:
         return len(self._matching(workspace_id, filters))
 
+    def stats(self, workspace_id: str, filters: EventFilters, group_by: str,
+              limit: int) -> EventStats:
+        found = self._matching(workspace_id, filters)
+        counts = collections.Counter(_grouped(event, group_by) for event in found)
+        if group_by == "day":
+            ordered = sorted(counts.items(), reverse=True)
+        else:  # most first, then by value, events without one last
+            ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0] is None,
+                                                               item[0] or ""))
+        return EventStats(group_by, len(found),
+                          tuple(Group(value, count) for value, count in ordered[:limit]))
+
     def write_export(self, workspace_id: str, filters: EventFilters, format_: str,
                      sink: Any, on_progress: Any) -> WrittenRows:
         found = sorted((e for e in self._matching(workspace_id, filters)
@@ -440,6 +454,16 @@ class _EventRepo:
         return list(itertools.islice((
             e for e in self.iter_chain(workspace_id, after_sequence + 1, up_to_sequence, 0)
             if actions.matches(e.action)), limit))
+
+
+def _grouped(event: Event, group_by: str) -> str | None:
+    """The value ``stats`` counts ``event`` under, as the database reads its columns."""
+    if group_by == "day":
+        return event.occurred_at.strftime("%Y-%m-%d")
+    entries = search_entries(event)
+    return {"action": event.action, "actor_id": entries.actor_id,
+            "actor_type": entries.actor_type, "ip_address": entries.ip_address,
+            "country_code": entries.country_code, "status": event.status}[group_by]
 
 
 class _ChainRepo:

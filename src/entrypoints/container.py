@@ -71,6 +71,7 @@ from application.use_cases.deliver_stream import DeliverStream
 from application.use_cases.delivery_status import GetDeliveryStatus
 from application.use_cases.delivery_upkeep import DeliveryUpkeep
 from application.use_cases.evaluate_alerts import AlertEvaluation
+from application.use_cases.event_stats import CountEvents
 from application.use_cases.export_upkeep import ExportUpkeep
 from application.use_cases.exports import (
     CreateDownloadLink,
@@ -270,6 +271,7 @@ class Container(containers.DeclarativeContainer):
     event_counter = providers.Singleton(EventCounter)
     search_events = providers.Factory(SearchEvents, uow_factory=uow.provider,
                                       counter=event_counter)
+    count_events = providers.Factory(CountEvents, uow_factory=uow.provider)
     # In the contract's order: alert evaluation, then log-stream fan-out (§5.2); then the
     # checkpoint, when one is due.
     alert_evaluation = providers.Singleton(AlertEvaluation, ids=ids, clock=clock,

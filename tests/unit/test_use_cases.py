@@ -28,7 +28,7 @@ from application.use_cases.verify_chain import VerifyChain
 from application.use_cases.viewer_links import RevokeViewerLink
 from application.use_cases.workspaces import CreateWorkspace, UpdateWorkspacePlan
 from domain.errors import ValidationFailed
-from domain.event_search import search_entries
+from domain.event_search import EventFilters, search_entries
 from domain.events import PENDING, PROCESSED
 from domain.verification import HASH_MISMATCH, SEARCH_ENTRIES
 from tests.factories import ExportFactory
@@ -431,3 +431,17 @@ def test_repeated_counts_are_incremental_and_exact(world: World) -> None:
         assert counter.count(uow, world.workspace.id, EventFilters(
             action="user.logout", status="pending")) == 2
         assert spy.full == 0  # only the new slice and the pending ones were counted
+
+
+def test_event_stats_count_the_largest_groups_and_the_rest(world: World) -> None:
+    from application.use_cases.event_stats import CountEvents
+
+    ws = world.workspace.id
+    world.ingest.execute(ws, [world.event(actor={"id": f"u{n % 3}", "type": "user"})
+                              for n in range(7)], batch=True)
+    world.process.execute(ws)
+    stats = CountEvents(world.uow).execute(ws, EventFilters(), "actor_id", limit=2)
+    assert [(g.value, g.count) for g in stats.groups] == [("u0", 3), ("u1", 2)]
+    assert (stats.total, stats.other) == (7, 2)
+    narrowed = CountEvents(world.uow).execute(ws, EventFilters(actor_id="u2"), "action")
+    assert [(g.value, g.count) for g in narrowed.groups] == [("user.login", 2)]

@@ -18,11 +18,13 @@ from adapters.sql.search import (
     narrow_count_query,
     narrow_select,
     search_query,
+    stats_query,
 )
 from application.ports.repositories import WorkspaceBacklog
 from domain.action_patterns import ActionPatterns
 from domain.cursor import Position
 from domain.event_search import EventFilters
+from domain.event_stats import EventStats, Group
 from domain.events import PENDING, PROCESSED, Event
 from domain.exports import WrittenRows
 
@@ -101,6 +103,13 @@ class SqlEventRepository:
 
     def count(self, workspace_id: str, filters: EventFilters) -> int:
         return self._db.execute(count_query(workspace_id, filters)).scalar_one()
+
+    def stats(self, workspace_id: str, filters: EventFilters, group_by: str,
+              limit: int) -> EventStats:
+        rows = self._db.execute(stats_query(self._db.dialect.name, workspace_id, filters,
+                                            group_by, limit)).all()
+        return EventStats(group_by, int(rows[0].total) if rows else 0,
+                          tuple(Group(row.value, row.count) for row in rows))
 
     def count_narrow(self, workspace_id: str, filters: EventFilters,
                      after_sequence: int | None = None) -> int:

@@ -7,6 +7,7 @@ from sqlalchemy import ColumnElement, Select, and_, exists, func, select, tuple_
 from adapters.sql import tables as t
 from domain.cursor import ASC, Position
 from domain.event_search import EventFilters
+from domain.event_stats import DAY
 
 events, terms = t.events, t.event_terms
 
@@ -71,6 +72,36 @@ def count_query(workspace_id: str, filters: EventFilters) -> Select:
         return _filtered(query, workspace_id, filters, wanted[1:], driver.c.occurred_at)
     query = select(func.count()).select_from(events)
     return _filtered(query, workspace_id, filters, wanted[1:], events.c.occurred_at)
+
+
+def stats_query(dialect: str, workspace_id: str, filters: EventFilters, group_by: str,
+                limit: int) -> Select:
+    """``(value, count, total)`` of the ``limit`` largest groups (days: the latest),
+    ``total`` being every matching event: a window over the groups, so one scan of the
+    filtered range gives both. Driven as the page is: from a term when there is one."""
+    value = _day(dialect) if group_by == DAY else events.c[group_by]
+    counted = func.count()
+    columns = (value.label("value"), counted.label("count"),
+               func.sum(counted).over().label("total"))
+    wanted = filters.terms()
+    if wanted:
+        driver = terms.alias("driver")
+        query = (select(*columns).select_from(driver)
+                 .join(events, events.c.id == driver.c.event_id)
+                 .where(driver.c.workspace_id == workspace_id, driver.c.term == wanted[0]))
+        query = _filtered(query, workspace_id, filters, wanted[1:], driver.c.occurred_at)
+    else:
+        query = _filtered(select(*columns).select_from(events), workspace_id, filters, [],
+                          events.c.occurred_at)
+    order = (value.desc(),) if group_by == DAY else (counted.desc(), value.asc().nulls_last())
+    return query.group_by(value).order_by(*order).limit(limit)
+
+
+def _day(dialect: str) -> ColumnElement[str]:
+    """``YYYY-MM-DD`` of ``occurred_at`` in UTC: SQLite keeps it as UTC text already."""
+    if dialect == "postgresql":
+        return func.to_char(func.timezone("UTC", events.c.occurred_at), "YYYY-MM-DD")
+    return func.substr(events.c.occurred_at, 1, 10)
 
 
 def narrow_select(workspace_id: str, filters: EventFilters) -> Select:

@@ -17,6 +17,7 @@ from domain.checkpoints import KeyRotation, SignedCheckpoint
 from domain.cursor import Position
 from domain.deliveries import Delivery
 from domain.event_search import EventFilters, SearchEntries
+from domain.event_stats import EventStats
 from domain.events import Event
 from domain.exports import Export, WrittenRows
 from domain.hash_chain import ChainHead
@@ -148,6 +149,13 @@ class EventRepository(Protocol):
         ...
 
     def count(self, workspace_id: str, filters: EventFilters) -> int: ...
+
+    def stats(self, workspace_id: str, filters: EventFilters, group_by: str,
+              limit: int) -> EventStats:
+        """The ``limit`` largest groups of the matching events by ``group_by`` (one of
+        ``domain.event_stats.GROUPS``), and how many matched in all: one aggregate over
+        the filtered range, whatever its size."""
+        ...
 
     def count_narrow(self, workspace_id: str, filters: EventFilters,
                      after_sequence: int | None = None) -> int:

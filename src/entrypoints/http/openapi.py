@@ -28,6 +28,7 @@ from entrypoints.http.schemas.events import (
     EventBatchSchema,
     EventQuerySchema,
     EventSchema,
+    EventStatsQuerySchema,
     VerifyQuerySchema,
 )
 from entrypoints.http.schemas.exports import ExportCreateSchema, FileLinkSchema
@@ -113,14 +114,17 @@ OPERATIONS: dict[str, Operation] = {
                                   errors=_KEY_REUSED),
     "api.list_events": Operation("Search events", {200: out.EventPageSchema}, EVENTS_READ,
                                  query=EventQuerySchema, tags=("events",)),
+    "api.event_stats": Operation("Count events by one attribute",
+                                 {200: out.EventStatsSchema}, EVENTS_READ,
+                                 query=EventStatsQuerySchema, tags=("events",)),
     "api.verify_events": Operation("Verify the hash chain", {200: out.VerifyReportSchema},
                                    EVENTS_READ, query=VerifyQuerySchema, tags=("events",)),
     "api.get_event": Operation("Get one event", {200: out.EventOutSchema}, EVENTS_READ,
                                tags=("events",)),
     "api.get_workspace": Operation("Get the workspace", {200: out.WorkspaceOutSchema}, ADMIN,
                                    tags=("workspace",)),
-    "api.update_workspace": Operation("Change name, IP allowlist, retention or activity "
-                                      "recording",
+    "api.update_workspace": Operation("Change name, IP allowlist, retention, activity "
+                                      "recording or legal hold",
                                       {200: out.WorkspaceOutSchema}, ADMIN,
                                       body=WorkspacePatchSchema, tags=("workspace",)),
     "api.get_usage": Operation("Plan, rate limit and event counts", {200: out.UsageSchema},

@@ -12,6 +12,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from domain import event_rules as rules
+from domain.event_stats import DEFAULT_GROUPS, GROUPS, MAX_GROUPS
 from domain.hash_chain import MAX_SEQUENCE
 
 MAX_BATCH = 1_000
@@ -79,6 +80,16 @@ class EventFiltersSchema(Schema):
     until = fields.String(metadata={"description": "occurred_at < until; refused if "
                                                    "earlier than since"})
     status = fields.String(validate=validate.OneOf(["pending", "processed"]))
+
+
+class EventStatsQuerySchema(EventFiltersSchema):
+    """``GET /events/stats`` parameters: the filters, what to count by, how many groups."""
+
+    group_by = fields.String(required=True, validate=validate.OneOf(GROUPS), metadata={
+        "description": f"{' | '.join(GROUPS)}: an attribute, or the UTC day of occurred_at"})
+    limit = fields.Integer(strict=False, validate=validate.Range(1, MAX_GROUPS),
+                           load_default=DEFAULT_GROUPS,
+                           metadata={"description": f"groups listed, 1-{MAX_GROUPS}"})
 
 
 class EventQuerySchema(EventFiltersSchema):

@@ -86,6 +86,23 @@ class AnchorSchema(Schema):
     hash = fields.String(required=True)
 
 
+class StatsGroupSchema(Schema):
+    value = fields.String(required=True, allow_none=True, metadata={
+        "description": "the attribute's value (YYYY-MM-DD for a day); null for events "
+                       "without one"})
+    count = fields.Integer(required=True)
+
+
+class EventStatsSchema(Schema):
+    group_by = fields.String(required=True)
+    total = fields.Integer(required=True, metadata={"description": "events matching the "
+                                                                   "filters, in all groups"})
+    groups = fields.List(fields.Nested(StatsGroupSchema), required=True, metadata={
+        "description": "the largest groups, most events first (days: the latest first)"})
+    other = fields.Integer(required=True, metadata={
+        "description": "matching events in groups not listed"})
+
+
 class VerifyReportSchema(Schema):
     valid = fields.Boolean(required=True)
     checked = fields.Integer(required=True)

@@ -7,6 +7,7 @@ from typing import Any
 from dependency_injector.wiring import Provide, inject
 from flask import jsonify
 
+from application.use_cases.event_stats import CountEvents
 from application.use_cases.get_event import GetEvent
 from application.use_cases.ingest_events import Accepted, IngestEvents
 from application.use_cases.search_events import SearchEvents
@@ -24,6 +25,7 @@ from entrypoints.http.query import idempotency_key, query_args
 from entrypoints.http.schemas.events import (
     EventBatchSchema,
     EventQuerySchema,
+    EventStatsQuerySchema,
     VerifyQuerySchema,
 )
 from entrypoints.http.validation import load
@@ -71,6 +73,19 @@ def list_events(search: SearchEvents = Provide[Container.search_events]) -> Any:
                           order=query["order"], limit=query["limit"],
                           cursor=query.get("cursor"))
     return jsonify(page_body(page, Event.document))
+
+
+@api.get("/events/stats")
+@requires(EVENTS_READ, viewer=True)
+@inject
+def event_stats(count: CountEvents = Provide[Container.count_events]) -> Any:
+    query = query_args(EventStatsQuerySchema())
+    stats = count.execute(principal().workspace_id, event_filters(query, principal()),
+                          query["group_by"], query["limit"])
+    return jsonify({"group_by": stats.group_by, "total": stats.total,
+                    "groups": [{"value": group.value, "count": group.count}
+                               for group in stats.groups],
+                    "other": stats.other})
 
 
 @api.get("/events/verify")

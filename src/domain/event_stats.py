@@ -1,0 +1,41 @@
+"""Counts of events by one attribute: which actions, actors, addresses or countries a
+search holds most of, and how many a day.
+
+A page of events answers "what happened"; an auditor's next question is "how much, and by
+whom": a login failure count by address, the actors behind most deletions, a day with ten
+times the usual activity. The counts are taken by the database over the search's own
+filters, never by reading the events out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DAY = "day"
+GROUPS = ("action", "actor_id", "actor_type", "ip_address", "country_code", "status", DAY)
+"""What events can be counted by: their filter columns, and the UTC day they occurred."""
+DEFAULT_GROUPS = 10
+MAX_GROUPS = 100
+
+
+@dataclass(frozen=True)
+class Group:
+    value: str | None
+    """The attribute's value (``YYYY-MM-DD`` for a day); None for events without one (no
+    address, or an address no geo database located)."""
+    count: int
+
+
+@dataclass(frozen=True)
+class EventStats:
+    """The largest groups, most events first (days: the latest first), and how many
+    events matched in all, so that what the groups leave out is known too."""
+
+    group_by: str
+    total: int
+    groups: tuple[Group, ...]
+
+    @property
+    def other(self) -> int:
+        """Matching events in groups not listed."""
+        return self.total - sum(group.count for group in self.groups)
