@@ -92,6 +92,7 @@ def test_upkeep_claims_what_is_due_up_to_the_concurrency(world: Checking) -> Non
     assert world.schedule.execute() == [ws, second]  # never checked: due at once
     assert world.queue.chain_checks == [ws, second]
     assert world.schedule.execute() == []  # two claims live: no room
+    assert third in world.uow._store.chain_checks  # but its row is there, due
     world.check.execute(ws)
     assert world.schedule.execute() == [third]  # a finished check makes room
     world.check.execute(second)

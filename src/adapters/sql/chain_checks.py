@@ -35,6 +35,8 @@ class SqlChainCheckRepository:
             select(heads.workspace_id, literal(0)).where(
                 ~exists().where(_c.workspace_id == heads.workspace_id)),
         ).on_conflict_do_nothing(index_elements=[_c.workspace_id]))
+        if limit <= 0:
+            return []
         chosen = list(self._db.execute(
             select(_c.workspace_id).where(_due(now, checked_before))
             .order_by(_c.checked_at.asc().nulls_first(), _c.workspace_id).limit(limit)

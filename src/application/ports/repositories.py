@@ -262,7 +262,8 @@ class ChainCheckRepository(Protocol):
                   limit: int) -> list[str]:
         """Claim (until ``until``) up to ``limit`` chains whose latest check finished
         before ``checked_before`` or never, and that no live claim holds: the longest
-        unchecked first. Every workspace with a chain takes part, new ones included."""
+        unchecked first. Every workspace with a chain takes part: new ones get their row
+        here, even with ``limit`` 0."""
         ...
 
     def claimed(self, now: datetime) -> int:

@@ -50,9 +50,9 @@ class ScheduleChainChecks:
             return []
         now = self._clock.now()
         with self._uow_factory() as uow:
-            room = self._concurrency - uow.chain_checks.claimed(now)
-            if room <= 0:
-                return []
+            # Even without room for a check, the new chains get their rows (limit 0): the
+            # claims of checks queued where no worker takes them hold until they lapse.
+            room = max(0, self._concurrency - uow.chain_checks.claimed(now))
             chosen = uow.chain_checks.claim_due(now, now - self._every, now + self._claim,
                                                 room)
             uow.commit()
