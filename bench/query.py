@@ -8,7 +8,9 @@ Loads the events with COPY (indexes built afterwards), then times, in-process, t
 page 1, a page 500,000 events deep, and each filter alone. "first" is the first ask in a
 process (the full count over the filter's index range); p50/p99 are repeated asks, as when
 paging (the count is then incremental); "page" is the page query alone. EXPLAIN checks
-that each page is an index range scan (no sequential scan, no sort).
+that each page is an index range scan (no sequential scan, no sort). Then
+``GET /events/stats``'s use case for several groupings and filters, beside a plain count
+of the same rows.
 """
 
 from __future__ import annotations
@@ -32,9 +34,10 @@ from scratch import add_database_options, scratch_database  # noqa: E402
 
 from adapters.sql.engine import build_engine  # noqa: E402
 from adapters.sql.migrate import upgrade  # noqa: E402
-from adapters.sql.search import search_query  # noqa: E402
+from adapters.sql.search import count_query, search_query  # noqa: E402
 from domain.cursor import DESC, Position, encode_cursor  # noqa: E402
 from domain.event_search import EventFilters, action_filter  # noqa: E402
+from domain.event_stats import DAY  # noqa: E402
 from entrypoints.container import build_container  # noqa: E402
 from entrypoints.settings import Settings  # noqa: E402
 
@@ -108,6 +111,34 @@ def run(dsn: str, options: argparse.Namespace) -> None:
         plan = plan_of(engine, target, filters, cursor)
         print(f"{label:<36} {first:>8.2f} {percentile(timings, 50):>8.2f} "
               f"{percentile(timings, 99):>8.2f} {page_ms:>8.2f} {page.total_count:>9,}  {plan}",
+              flush=True)
+    time_stats(container, engine, target, options.runs)
+
+
+def time_stats(container, engine, workspace: str, runs: int) -> None:  # type: ignore[no-untyped-def]
+    """``GET /events/stats``'s use case, beside the plain count of the same rows (what
+    ``total_count`` costs the first time): the aggregate's price over counting."""
+    count = container.count_events()
+    cases = [("action, no filter", "action", EventFilters()),
+             ("actor_id (10,000 actors)", "actor_id", EventFilters()),
+             ("day, last 30 days", DAY, EventFilters(since=START + timedelta(days=335))),
+             ("country_code, action=user.*", "country_code",
+              EventFilters(**action_filter("user.*"))),
+             ("ip_address, target_type", "ip_address", EventFilters(target_type="invoice"))]
+    print(f"\n{'GET /events/stats, in-process':<36} {'p50 ms':>8} {'count ms':>8} "
+          f"{'ratio':>6} {'total':>9}")
+    for label, group_by, filters in cases:
+        timings, counts = [], []
+        for _ in range(max(3, runs // 10)):
+            started = time.perf_counter()
+            stats = count.execute(workspace, filters, group_by, 10)
+            timings.append((time.perf_counter() - started) * 1000)
+            started = time.perf_counter()
+            with engine.connect() as connection:
+                connection.execute(count_query(workspace, filters)).scalar_one()
+            counts.append((time.perf_counter() - started) * 1000)
+        p50, floor = percentile(timings, 50), percentile(counts, 50)
+        print(f"{label:<36} {p50:>8.1f} {floor:>8.1f} {floor / p50:>6.0%} {stats.total:>9,}",
               flush=True)
 
 
