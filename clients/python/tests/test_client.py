@@ -19,6 +19,7 @@ import pytest
 
 from auditrail_client import (
     Auditrail,
+    BadRequest,
     Conflict,
     Monitor,
     MonitorAlarm,
@@ -66,6 +67,11 @@ def test_events_round_trip_and_page_lazily(client: Auditrail) -> None:
     assert event.sequence is not None and event.hash == event_chain_hash(event.raw)
     report = client.events.verify()
     assert report.valid and report.checked >= 5
+    stats = client.events.stats("actor_id", action=f"t.{run}", limit=1)
+    assert (stats.group_by, stats.total, stats.other) == ("actor_id", 5, 0)
+    assert stats.counts() == {EVENT["actor"]["id"]: 5}
+    with pytest.raises(BadRequest):
+        client.events.stats("nothing")
 
 
 def test_errors_carry_the_contracts_fields(server, client: Auditrail) -> None:

@@ -24,6 +24,7 @@ from auditrail_client.models import (
     Checkpoint,
     Delivery,
     Event,
+    EventStats,
     Export,
     LogKey,
     LogWitness,
@@ -178,6 +179,23 @@ class Events(_Resource):
                   "ip_address": ip_address, "country_code": country_code, "since": since,
                   "until": until, "status": status, "order": order, "limit": page_size}
         return self._pages("/api/v1/events", Event.from_json, params)
+
+    def stats(self, group_by: str, *, limit: int = 10, action: str | None = None,
+              actor_id: str | None = None, actor_type: str | None = None,
+              target_id: str | None = None, target_type: str | None = None,
+              ip_address: str | None = None, country_code: str | None = None,
+              since: str | None = None, until: str | None = None,
+              status: str | None = None) -> EventStats:
+        """How the matching events divide by ``group_by`` (``action``, ``actor_id``,
+        ``actor_type``, ``ip_address``, ``country_code``, ``status`` or ``day``): the
+        ``limit`` largest groups, the total and the rest, counted by the server."""
+        params = {"group_by": group_by, "limit": limit, "action": action,
+                  "actor_id": actor_id, "actor_type": actor_type, "target_id": target_id,
+                  "target_type": target_type, "ip_address": ip_address,
+                  "country_code": country_code, "since": since, "until": until,
+                  "status": status}
+        return EventStats.from_json(self._t.json("GET", "/api/v1/events/stats",
+                                                 params=params))
 
     def verify(self, *, from_sequence: int | None = None,
                to_sequence: int | None = None) -> VerifyReport:

@@ -45,6 +45,22 @@ class Event(_FromJson):
 
 
 @dataclass(frozen=True)
+class EventStats(_FromJson):
+    """``GET /events/stats``: ``groups`` as ``{"value", "count"}``, largest first (days:
+    the latest first); ``other`` counts the matching events in groups not listed."""
+
+    group_by: str
+    total: int
+    groups: list[dict[str, Any]]
+    other: int
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    def counts(self) -> dict[str | None, int]:
+        """``{value: count}`` of the listed groups, in their order."""
+        return {group["value"]: group["count"] for group in self.groups}
+
+
+@dataclass(frozen=True)
 class Accepted(_FromJson):
     """What ``POST /events`` answers: the event is durably stored, not yet processed."""
 
