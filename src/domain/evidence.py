@@ -90,10 +90,12 @@ class EvidenceCheck:
                    signed_by=key, cosigned=evidence.get("cosigned"))
 
     @classmethod
-    def of_checkpoint(cls, note: str, key: VerifierKey,
-                      verify: SignatureCheck) -> EvidenceCheck:
+    def of_checkpoint(cls, note: str, key: VerifierKey, verify: SignatureCheck,
+                      rotations: Sequence[str] = ()) -> EvidenceCheck:
         """A signed checkpoint alone, for a file that starts at sequence 1: its first
-        ``tree_size`` rows must rebuild the signed root, the ones after it are not proved."""
+        ``tree_size`` rows must rebuild the signed root, the ones after it are not proved.
+        ``rotations``: the log's rotation notes, which lead from ``key`` to the key that
+        signed a checkpoint after a rotation (each checked, as evidence's are)."""
         try:
             size = parse_checkpoint(parse_note(note).text).tree_size
         except InvalidNote as exc:
@@ -101,7 +103,8 @@ class EvidenceCheck:
         if size < 1:
             raise EvidenceFailed("the checkpoint is of the empty log: it proves nothing")
         check = cls.of({"checkpoint": note, "first_sequence": 1, "last_sequence": size,
-                        "row_count": size, "frontier": []}, key, verify, naming="")
+                        "row_count": size, "frontier": [], "rotations": list(rotations)},
+                       key, verify, naming="")
         check.prefix = True
         return check
 

@@ -56,6 +56,11 @@ from entrypoints.settings import Settings
               help="A checkpoint the log signed (an S3 stream object's auditrail-checkpoint, "
                    "GET /log/checkpoint): the file, from sequence 1, must rebuild its tree; "
                    "rows past it are chained to those.")
+@click.option("--rotations", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="With --signed-checkpoint: GET /log/key's answer (JSON), whose "
+                   "previous_keys carry the log's rotation notes, to prove a checkpoint "
+                   "signed after the key you pinned was rotated (each note is checked "
+                   "from that key on).")
 @click.option("--cosigned-by", "cosigned_by", multiple=True, metavar="WKEY",
               callback=lambda _ctx, _param, values: _cosigners(values),
               help="The cosigner key of a witness of the log you trust (with --evidence): "
@@ -63,7 +68,8 @@ from entrypoints.settings import Settings
                    "its valid cosignature and extend the export's. Repeatable.")
 def verify(file: Path, partial: bool, checkpoints: tuple[ChainHead, ...],
            evidence: Path | None, verifier_key: str | None,
-           signed_checkpoint: Path | None, cosigned_by: tuple[VerifierKey, ...]) -> None:
+           signed_checkpoint: Path | None, rotations: Path | None,
+           cosigned_by: tuple[VerifierKey, ...]) -> None:
     """Verify the hash chain of an NDJSON export offline (exit 0 when valid); with
     --evidence (or --signed-checkpoint, for a whole chain) and --verifier-key, also that it
     is in the log the key signed; with --cosigned-by, also that it is in the history the
@@ -76,8 +82,11 @@ def verify(file: Path, partial: bool, checkpoints: tuple[ChainHead, ...],
     if signed_checkpoint is not None and (evidence is not None or partial):
         raise click.UsageError("--signed-checkpoint proves a whole chain from sequence 1: "
                                "not with --evidence or --partial")
+    if rotations is not None and signed_checkpoint is None:
+        raise click.UsageError("--rotations goes with --signed-checkpoint (evidence carries "
+                               "its own)")
     check = _evidence(file, evidence, verifier_key) if signed_checkpoint is None else \
-        _signed(signed_checkpoint, verifier_key)
+        _signed(signed_checkpoint, verifier_key, _rotation_notes(rotations))
     partial = partial or (check is not None and check.frontier is None)
     seen: dict[int, Any] = {}
     cosigned = None
@@ -112,6 +121,7 @@ def verify(file: Path, partial: bool, checkpoints: tuple[ChainHead, ...],
         click.echo(f"checkpoint: the first {check.rows} rows rebuild the signed tree of size "
                    f"{check.checkpoint.tree_size} of the log {check.checkpoint.origin}"
                    + (f"; the {beyond} after them are chained to them" if beyond else ""))
+        _say_rotated(check, verifier_key)
     elif check is not None:
         proved = "none is missing: they rebuild" if check.frontier is not None \
             else "each is included in"
@@ -120,20 +130,41 @@ def verify(file: Path, partial: bool, checkpoints: tuple[ChainHead, ...],
         if cosigned is not None:
             click.echo(f"cosigned: {', '.join(key.name for key in cosigned_by)} cosigned "
                        f"the log's tree of size {cosigned.tree_size}, which extends it")
-        signer = check.signed_by
-        if signer is not None and signer != parse_verifier_key(verifier_key or ""):
-            click.echo(f"the verifier key given has since been replaced: its rotation "
-                       f"notes lead to {verifier_key_text(signer.name, signer.public_key)}, which "
-                       f"signed the checkpoint")
+        _say_rotated(check, verifier_key)
 
 
-def _signed(note: Path, verifier_key: str | None) -> EvidenceCheck:
+def _say_rotated(check: EvidenceCheck, verifier_key: str | None) -> None:
+    signer = check.signed_by
+    if signer is not None and signer != parse_verifier_key(verifier_key or ""):
+        click.echo(f"the verifier key given has since been replaced: its rotation "
+                   f"notes lead to {verifier_key_text(signer.name, signer.public_key)}, which "
+                   f"signed the checkpoint")
+
+
+def _rotation_notes(path: Path | None) -> list[str]:
+    """The notes in GET /log/key's answer (``previous_keys[].rotation``); the check of each
+    is the evidence's, so an answer from anywhere proves nothing the pinned key did not."""
+    if path is None:
+        return []
+    try:
+        document = json.loads(path.read_text())
+        previous = document.get("previous_keys") if isinstance(document, dict) else None
+        if not isinstance(previous, list):
+            raise ValueError("no previous_keys")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise click.BadParameter(f"not GET /log/key's answer ({exc})",
+                                 param_hint="--rotations") from None
+    return [key["rotation"] for key in previous
+            if isinstance(key, dict) and isinstance(key.get("rotation"), str)]
+
+
+def _signed(note: Path, verifier_key: str | None, rotations: list[str]) -> EvidenceCheck:
     if verifier_key is None:
         raise click.UsageError("--signed-checkpoint needs --verifier-key: the key you pinned")
     try:
         key = parse_verifier_key(verifier_key)
         return EvidenceCheck.of_checkpoint(note.read_text(), key, build_container(Settings())
-                                           .signature_checker().verify)
+                                           .signature_checker().verify, rotations)
     except InvalidNote as exc:
         raise click.BadParameter(str(exc), param_hint="--verifier-key") from None
     except (UnicodeDecodeError, EvidenceFailed) as exc:

@@ -14,10 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 from adapters.security.signing import Ed25519Verifier, new_seed
 from domain.signed_notes import parse_checkpoint, parse_note, parse_verifier_key, signature_by
 from entrypoints import log_monitor
+from entrypoints.cli import main
 from tests.integration.stacks import Stack, bearer, embedded_stack, production_stack
 from tests.integration.test_transparency_log import (
     export_file,
@@ -179,6 +181,26 @@ def test_a_rotated_key_keeps_what_was_signed_and_hands_the_log_over(
         assert proved.exit_code == 0, proved.output
         assert "the verifier key given has since been replaced" in proved.output
         assert f"rotation notes lead to {new_vkey}" in proved.output
+        # And the whole chain (as an S3 archive holds it) against the latest checkpoint,
+        # signed by the new key alone, from the old key and the log's rotation notes.
+        checkpoint, keys = tmp_path / "checkpoint.txt", tmp_path / "key.json"
+        checkpoint.write_text(latest)
+        keys.write_text(json.dumps(log_key(third, key)))
+        whole = ["verify", str(tmp_path / "later.ndjson"), "--signed-checkpoint",
+                 str(checkpoint), "--verifier-key", old]
+        refused = CliRunner().invoke(main, whole)
+        assert refused.exit_code == 1 and "no signature by" in refused.output
+        followed = CliRunner().invoke(main, [*whole, "--rotations", str(keys)])
+        assert followed.exit_code == 0, followed.output
+        assert "the first 20 rows rebuild the signed tree of size 20" in followed.output
+        assert f"rotation notes lead to {new_vkey}" in followed.output
+        misplaced = CliRunner().invoke(main, ["verify", str(tmp_path / "later.ndjson"),
+                                              "--rotations", str(keys)])
+        assert misplaced.exit_code == 2 and "--rotations goes with --signed-checkpoint" in \
+            misplaced.output
+        keys.write_text("[]")
+        wrong = CliRunner().invoke(main, [*whole, "--rotations", str(keys)])
+        assert wrong.exit_code == 2 and "not GET /log/key's answer" in wrong.output
     finally:
         third.close()
 
