@@ -625,3 +625,19 @@ def test_a_link_made_with_witnesses_demands_their_cosignature(browser, tmp_path:
     finally:
         stop(witness.process)
         stop(process)
+
+
+def test_the_actions_a_search_holds_most_lead_to_their_events(server, browser) -> None:
+    link = viewer_link(server, filters={"actor_id": "usr_1"})
+    browser.get(link["url"])
+    wait(browser, lambda d: len(rows(d)) == 16 and d.find_element("id", "summary")
+         .is_displayed())  # usr_1: 16 of the 80, 4 actions alike
+    facets = browser.find_elements("css selector", "#top-actions .facet")
+    assert [facet.text for facet in facets] == [  # a tie: by name
+        "admin.user.delete 4", "document.update 4", "user.login 4", "user.logout 4"]
+    facets[-1].click()  # user.logout
+    wait(browser, lambda d: len(rows(d)) == 4)
+    assert browser.find_element("name", "action").get_attribute("value") == "user.logout"
+    assert {row.find_elements("tag name", "td")[1].text for row in rows(browser)} == {
+        "user.logout"}
+    assert not browser.find_element("id", "summary").is_displayed()  # one action alone

@@ -7,6 +7,7 @@ import { fromBase64, toBase64, verifyConsistency, verifyProof } from "./proofs.j
 const { token, verifierKey, witnessKeys, title, exports } = fragmentCredentials(location.hash);
 const $ = (id) => document.getElementById(id);
 let cursor = null;
+let summaries = 0;  // the latest summary asked for: an earlier one answering late is dropped
 
 class ApiError extends Error {
   constructor(status, body, retryAfter) {
@@ -103,9 +104,37 @@ function row(event) {
   return tr;
 }
 
+// What a search holds most of: the actions it matches most, each a shortcut to those
+// events alone. Counted by the server; a failure leaves the list out, never the search.
+async function summarize(form) {
+  const asked = ++summaries;
+  const params = new URLSearchParams({ group_by: "action", limit: "5", ...searchFilters(form) });
+  let groups = [];
+  try {
+    groups = (await api(`/events/stats?${params}`)).groups;
+  } catch { /* no summary */ }
+  if (asked !== summaries) return;
+  $("top-actions").replaceChildren(...groups.map((group) => {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "facet";
+    button.append(actionCell(group.value), ` ${group.count}`);
+    button.addEventListener("click", () => {
+      $("search").elements.action.value = group.value;
+      search();
+    });
+    return button;
+  }));
+  $("summary").hidden = groups.length < 2;  // one action alone says nothing the list does not
+}
+
 async function search(more = false) {
   const form = Object.fromEntries(new FormData($("search")));
-  if (!more) { cursor = null; $("events").tBodies[0].replaceChildren(); }
+  if (!more) {
+    cursor = null;
+    $("events").tBodies[0].replaceChildren();
+    summarize(form);
+  }
   status("Loading…");
   $("more").hidden = true;
   try {
