@@ -52,11 +52,15 @@ def run_export(export_id: str) -> None:
 
 
 def check_chain(workspace_id: str) -> None:
-    """Verify one workspace's whole chain, as scheduled (``AUDITRAIL_CHAIN_CHECK_HOURS``)."""
-    check = _bound().check_chain().execute(workspace_id)
+    """Verify one workspace's whole chain, as scheduled (``AUDITRAIL_CHAIN_CHECK_HOURS``),
+    then queue the next ones due: checks follow one another as fast as they run, rather
+    than two an upkeep (15 s), which a deployment of many small workspaces would outgrow."""
+    container = _bound()
+    check = container.check_chain().execute(workspace_id)
     if check is not None:
         log.info("chain checked", extra={"workspace_id": workspace_id, "valid": check.valid,
                                          "checked": check.checked})
+    container.schedule_chain_checks().execute()
 
 
 def deliver(destination_id: str) -> int:
