@@ -66,12 +66,11 @@ class Checking(Recording):
     """A workspace recording its activity, whose events are linked and signed, and the
     scheduled checks as the container wires them."""
 
-    def __init__(self, concurrency: int = 2) -> None:
+    def __init__(self) -> None:
         super().__init__()
         signing(self)
         self.schedule = ScheduleChainChecks(self.uow, self.clock, self.queue, DAY,
-                                            concurrency=concurrency,
-                                            claim=timedelta(hours=1))
+                                            concurrency=2, claim=timedelta(hours=1))
         self.check = CheckChain(self.uow, self.clock, VerifyChain(self.uow, self.log),
                                 self.activity)
         self.health = GetChainHealth(self.uow, self.clock, DAY)

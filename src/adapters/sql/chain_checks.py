@@ -57,8 +57,9 @@ class SqlChainCheckRepository:
         check = self.lock(workspace_id)
         if check is None or check.deleting:
             return check
-        self.save(check.claimed(until))
-        return check.claimed(until)
+        claimed = check.claimed(until)
+        self.save(claimed)
+        return claimed
 
     def lock(self, workspace_id: str) -> ChainCheck | None:
         row = self._db.execute(select(t.chain_checks).where(_c.workspace_id == workspace_id)
@@ -81,13 +82,14 @@ class SqlChainCheckRepository:
                                 .order_by(_c.invalid_since, _c.workspace_id).limit(limit))
         return [ChainCheck(**row) for row in rows.mappings()]
 
-    def summary(self, checked_before: datetime) -> tuple[int, int]:
+    def summary(self, checked_before: datetime | None) -> tuple[int, int | None]:
+        invalid = self._db.execute(select(func.count()).where(
+            _c.valid.is_(False), ~_c.deleting)).scalar_one()
+        if checked_before is None:
+            return invalid, None
         heads = t.chain_heads.c
-        invalid = select(func.count()).where(_c.valid.is_(False), ~_c.deleting) \
-            .scalar_subquery()
         # Chains without a row have never been checked: due as well.
-        due = select(func.count()).select_from(t.chain_heads.outerjoin(
+        due = self._db.execute(select(func.count()).select_from(t.chain_heads.outerjoin(
             t.chain_checks, _c.workspace_id == heads.workspace_id)).where(
-            _c.workspace_id.is_(None) | _due(None, checked_before)).scalar_subquery()
-        row = self._db.execute(select(invalid, due)).one()
-        return row[0], row[1]
+            _c.workspace_id.is_(None) | _due(None, checked_before))).scalar_one()
+        return invalid, due

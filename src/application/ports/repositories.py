@@ -292,9 +292,10 @@ class ChainCheckRepository(Protocol):
         (workspaces being deleted left out, as in ``summary``)."""
         ...
 
-    def summary(self, checked_before: datetime) -> tuple[int, int]:
+    def summary(self, checked_before: datetime | None) -> tuple[int, int | None]:
         """``(invalid, due)``: chains whose latest check found them invalid, and chains
-        whose latest check finished before ``checked_before`` or never."""
+        whose latest check finished before ``checked_before`` or never (None: not
+        counted, the checks being off)."""
         ...
 
 

@@ -79,7 +79,7 @@ class CreateAlertRule(_RuleWriter):
         secret = notify.get("secret")
         if secret is None and notify.get("format") != PAGERDUTY_FORMAT:  # its key is theirs
             secret = self._secrets.new_signing_secret()
-            body = {**body, "notify": {**(body.get("notify") or {}), "secret": secret}}
+            body = {**body, "notify": {**notify, "secret": secret}}
         found = self._settings(body, creating=True)
         now = self._clock.now()
         rule = AlertRule(id=self._ids.new("alr"), workspace_id=workspace_id,

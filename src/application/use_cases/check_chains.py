@@ -137,10 +137,8 @@ class GetChainHealth:
     def execute(self, chains: int = 0) -> ChainHealth:
         """The counts, and up to ``chains`` invalid chains. A check that falls behind
         shows as overdue chains: twice the interval leaves a whole interval's slack."""
-        now = self._clock.now()
-        every = self._every or timedelta(days=1)
+        overdue_before = None if self._every is None else self._clock.now() - 2 * self._every
         with self._uow_factory(read_only=True) as uow:
-            invalid, overdue = uow.chain_checks.summary(now - 2 * every)
+            invalid, overdue = uow.chain_checks.summary(overdue_before)
             troubled = uow.chain_checks.invalid(chains) if chains else []
-        return ChainHealth(invalid, overdue if self._every is not None else None,
-                           tuple(troubled))
+        return ChainHealth(invalid, overdue, tuple(troubled))
