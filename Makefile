@@ -6,6 +6,9 @@ RUN_STAMP := $(VENV)/.run-stamp
 STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8080
+# Test processes: most integration tests wait on servers, workers and receivers, so two
+# processes halve the suite's time on two cores. `make test TEST_PROCESSES=0` runs it in one.
+TEST_PROCESSES ?= 2
 
 .PHONY: install run test unit lint bench bench-query bench-export bench-verify bench-ratelimit bench-tenants bench-streams bench-alerts bench-transparency bench-client bench-viewer bench-deletion bench-rotation bench-witnesses bench-chain-checks clean
 
@@ -29,7 +32,7 @@ run: $(RUN_STAMP)
 
 ## Run every test (PostgreSQL/Redis tests skip with a reason when those are unreachable).
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_PROCESSES)
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit
