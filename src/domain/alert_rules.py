@@ -42,6 +42,9 @@ PAGERDUTY_FORMAT = "pagerduty"
 ``notify.secret`` is the routing (integration) key of the service to page, not a signing
 secret, so it must be given."""
 NOTIFY_FORMATS = (AUDITRAIL_FORMAT, SLACK_FORMAT, TEAMS_FORMAT, PAGERDUTY_FORMAT)
+MATCH_LISTS = ("actor_ids", "actor_types", "target_ids", "target_types", "countries",
+               "countries_not_in")
+"""The conditions of ``match`` besides ``actions``, each a list of values or left out."""
 NEEDS_ROUTING_KEY = ("PagerDuty's integration key of the service to page (Events API v2); "
                      "a rule notifying PagerDuty needs one.")
 _COUNTRY = re.compile(r"^[A-Za-z]{2}$")
@@ -68,6 +71,11 @@ class AlertRule:
     updated_at: datetime
     enabled: bool = True
     actor_ids: tuple[str, ...] | None = None
+    actor_types: tuple[str, ...] | None = None
+    target_ids: tuple[str, ...] | None = None
+    """At least one of the event's targets has one of these ids."""
+    target_types: tuple[str, ...] | None = None
+    """At least one of the event's targets has one of these types."""
     countries: tuple[str, ...] | None = None
     countries_not_in: tuple[str, ...] | None = None
     threshold: Threshold | None = None
@@ -100,6 +108,14 @@ class AlertRule:
     def matches_besides_action(self, event: Event) -> bool:
         if self.actor_ids is not None and event.actor["id"] not in self.actor_ids:
             return False
+        if self.actor_types is not None and event.actor["type"] not in self.actor_types:
+            return False
+        if self.target_ids is not None and not any(
+                target["id"] in self.target_ids for target in event.targets):
+            return False
+        if self.target_types is not None and not any(
+                target["type"] in self.target_types for target in event.targets):
+            return False
         if self.countries is None and self.countries_not_in is None:
             return True
         country = event.country_code
@@ -121,7 +137,7 @@ class AlertRule:
     def summary(self) -> dict[str, Any]:
         """What a notification says of its rule: what it matches and counts."""
         match: dict[str, Any] = {"actions": list(self.actions)}
-        for name in ("actor_ids", "countries", "countries_not_in"):
+        for name in MATCH_LISTS:
             if getattr(self, name) is not None:
                 match[name] = list(getattr(self, name))
         threshold = None
@@ -141,8 +157,7 @@ class AlertRule:
     def counts_differently(self, other: AlertRule) -> bool:
         """Whether a change makes the windows counted so far meaningless."""
         return any(getattr(self, name) != getattr(other, name) for name in (
-            "actions", "actor_ids", "countries", "countries_not_in", "threshold",
-            "cooldown_seconds", "enabled"))
+            "actions", *MATCH_LISTS, "threshold", "cooldown_seconds", "enabled"))
 
 
 def rule_settings(body: Mapping[str, Any], *, allow_private: bool,
@@ -185,8 +200,8 @@ def _match(match: Mapping[str, Any]) -> dict[str, Any]:
         found["actions"] = checked_patterns(match.get("actions") or [], "match.actions")
     except ValidationFailed as failure:
         errors.extend(failure.errors)
-    for name, checker in (("actor_ids", _identifier), ("countries", _country),
-                          ("countries_not_in", _country)):
+    for name in MATCH_LISTS:
+        checker = _country if name.startswith("countries") else _identifier
         if match.get(name) is None:
             found[name] = None
             continue

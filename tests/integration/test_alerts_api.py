@@ -131,6 +131,49 @@ def test_country_rules_use_the_located_address(stack: Stack) -> None:
     assert sydney["geo"]["country_code"] == "AU"
 
 
+def test_rules_match_actor_types_and_targets_and_keep_them(stack: Stack) -> None:
+    """A rule on invoices touched by machine actors: stored and shown as given (conditions
+    left out stay out), matched in processing, replaced whole by a PATCH."""
+    _, key = stack.new_workspace()
+    created = new_rule(stack, key, match={"actions": ["invoice.*"],
+                                          "actor_types": ["api_key", "service"],
+                                          "target_types": ["invoice"]})
+    assert created.status_code == 201, created.json
+    rule = created.json
+    assert rule["match"] == {"actions": ["invoice.*"], "actor_types": ["api_key", "service"],
+                             "target_types": ["invoice"]}
+
+    def touched(seconds: float, actor_type: str, *targets: tuple[str, str]) -> dict[str, Any]:
+        return {**login_failed(seconds, action="invoice.updated"),
+                "actor": {"id": "app_1", "type": actor_type},
+                "targets": [{"id": id_, "type": type_} for id_, type_ in targets]}
+
+    send(stack, key, touched(0, "api_key", ("inv_1", "invoice")),
+         touched(1, "user", ("inv_1", "invoice")),
+         touched(2, "service", ("doc_1", "document"), ("inv_2", "invoice")),
+         touched(3, "service", ("doc_1", "document")))
+    stack.drain()
+    first = [alert["event_ids"] for alert in alerts(stack, key)]
+    events = stack.client.get("/api/v1/events", headers=bearer(key),
+                              query_string={"order": "asc"}).json["data"]
+    assert first == [[events[0]["id"]], [events[2]["id"]]]
+
+    changed = stack.client.patch(f"/api/v1/alert-rules/{rule['id']}", headers=bearer(key),
+                                 json={"match": {"actions": ["invoice.*"],
+                                                 "target_ids": ["inv_2"]}})
+    assert changed.status_code == 200, changed.json
+    assert changed.json["match"] == {"actions": ["invoice.*"], "target_ids": ["inv_2"]}
+    send(stack, key, touched(4, "user", ("inv_1", "invoice")),
+         touched(5, "user", ("inv_2", "invoice")))
+    stack.drain()
+    assert len(alerts(stack, key)) == 3
+    assert fields(new_rule(stack, key, match={"actions": ["a.b"], "actor_types": [7]})) == [
+        "match.actor_types[0]"]
+    assert fields(new_rule(stack, key, match={"actions": ["a.b"], "target_ids": [],
+                                              "target_types": ["x" * 257]})) == [
+        "match.target_ids", "match.target_types[0]"]
+
+
 def test_disabled_rules_and_other_actions_trigger_nothing(stack: Stack) -> None:
     _, key = stack.new_workspace()
     rule = new_rule(stack, key, enabled=False).json

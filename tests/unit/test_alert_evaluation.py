@@ -147,6 +147,41 @@ def test_actor_and_country_conditions_are_anded() -> None:
     assert [ids[0] for _, _, ids in run([abroad], events)] == [events[1].id]
 
 
+def test_actor_types_and_targets_match_when_any_target_has_them() -> None:
+    """An event names several targets: a target condition holds when one of them has a
+    listed id (or type); conditions on ids and on types need not hold for the same
+    target. Each condition ANDs with the others."""
+    def touching(seconds: float, *targets: tuple[str, str], actor_type: str = "user") -> Event:
+        made = event(seconds)
+        return replace(made, actor={**made.actor, "type": actor_type},
+                       targets=[{"id": id_, "type": type_} for id_, type_ in targets])
+
+    events = [touching(0, ("doc_1", "document"), ("inv_9", "invoice")),
+              touching(1, ("doc_2", "document")),
+              touching(2),
+              touching(3, ("inv_7", "invoice"), actor_type="api_key"),
+              touching(4, ("inv_9", "invoice"), actor_type="service")]
+    invoices = rule(target_types=("invoice",))
+    assert [ids[0] for _, _, ids in run([invoices], events)] == [
+        events[0].id, events[3].id, events[4].id]
+    one_invoice = rule(target_ids=("inv_9", "inv_8"))
+    assert [ids[0] for _, _, ids in run([one_invoice], events)] == [
+        events[0].id, events[4].id]
+    by_machines = rule(actor_types=("api_key", "service"), target_types=("invoice",),
+                       target_ids=("inv_7",))
+    assert [ids[0] for _, _, ids in run([by_machines], events)] == [events[3].id]
+    either_target = rule(target_ids=("doc_1",), target_types=("invoice",))
+    assert [ids[0] for _, _, ids in run([either_target], events)] == [events[0].id]
+
+
+def test_a_change_to_any_condition_restarts_the_counting() -> None:
+    counted = rule(threshold=threshold(3, 60))
+    for name, value in (("actor_types", ("user",)), ("target_ids", ("doc_1",)),
+                        ("target_types", ("document",)), ("countries", ("AU",))):
+        assert replace(counted, **{name: value}).counts_differently(counted), name
+    assert not replace(counted, name="renamed").counts_differently(counted)
+
+
 def test_rules_are_evaluated_side_by_side() -> None:
     plain = rule(id="alr_a")
     limited = rule(id="alr_b", actions=("user.*",), threshold=threshold(2, 60))
@@ -251,7 +286,9 @@ def fields_of(failure: pytest.ExceptionInfo[ValidationFailed]) -> list[str]:
 def test_rule_settings_name_every_bad_field() -> None:
     with pytest.raises(ValidationFailed) as failure:
         rule_settings({"name": "", "match": {"actions": ["ok.*", "not ok"],
-                                             "countries": ["GB\n", "USA"], "actor_ids": []},
+                                             "countries": ["GB\n", "USA"], "actor_ids": [],
+                                             "target_types": ["invoice", ""],
+                                             "target_ids": ["x" * 257]},
                        "threshold": {"count": 0, "window_seconds": 10**9, "group_by": "team"},
                        "cooldown_seconds": -1,
                        "notify": {"webhook_url": "http://10.0.0.1/", "secret": "short",
@@ -259,7 +296,7 @@ def test_rule_settings_name_every_bad_field() -> None:
                       allow_private=False, creating=True)
     assert fields_of(failure) == [
         "cooldown_seconds", "match.actions[1]", "match.actor_ids", "match.countries[0]",
-        "match.countries[1]", "name",
+        "match.countries[1]", "match.target_ids[0]", "match.target_types[1]", "name",
         "notify.format", "notify.secret", "notify.webhook_url", "threshold.count",
         "threshold.group_by", "threshold.window_seconds"]
 
@@ -270,6 +307,7 @@ def test_rule_settings_normalise_countries_and_drop_repeats() -> None:
                            "notify": {"webhook_url": "https://h.example.com/"}},
                           allow_private=False, creating=True)
     assert found["countries"] == ("AU", "NZ") and found["actor_ids"] is None
+    assert found["target_types"] is None and found["actor_types"] is None
     assert "credential" not in found  # the use case generates one
     assert "notify_format" not in found  # the rule's default: the signed document
 

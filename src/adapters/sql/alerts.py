@@ -16,14 +16,14 @@ from adapters.sql.mappers import sending_from, sending_row
 from adapters.sql.repositories import dialect_insert
 from application.ports.repositories import AlertFilters
 from domain.alert_evaluation import Key, WindowState
-from domain.alert_rules import AlertRule, Threshold
+from domain.alert_rules import MATCH_LISTS, AlertRule, Threshold
 from domain.alerts import CANCELLED, PENDING, Alert
 from domain.cursor import ASC, Position
 from domain.timestamps import format_timestamp, from_micros
 
 _RULE_FIELDS = ("id", "workspace_id", "name", "enabled", "cooldown_seconds", "webhook_url",
                 "credential", "credential_hint", "notify_format", "created_at", "updated_at")
-_LISTS = ("actions", "actor_ids", "countries", "countries_not_in")
+_LISTS = ("actions", *MATCH_LISTS)
 _ALERT_FIELDS = ("id", "workspace_id", "rule_id", "group_key", "first_sequence",
                  "trigger_sequence", "rule", "triggered_at", "status", "attempts",
                  "last_error", "last_attempt_at", "delivered_at", "checkpoint")

@@ -18,6 +18,9 @@ class MatchSchema(Schema):
     actions = fields.List(fields.String(), required=True, metadata={
         "description": "exact actions, or prefixes like 'admin.*'"})
     actor_ids = _listed("only these actors")
+    actor_types = _listed("only actors of these types")
+    target_ids = _listed("only events with a target of one of these ids")
+    target_types = _listed("only events with a target of one of these types")
     countries = _listed("only events located in these countries (ISO 3166-1 alpha-2)")
     countries_not_in = _listed("only events located outside these countries")
 

@@ -281,6 +281,9 @@ class SendingSchema(Schema):
 class MatchOutSchema(Schema):
     actions = fields.List(fields.String(), required=True)
     actor_ids = fields.List(fields.String())
+    actor_types = fields.List(fields.String())
+    target_ids = fields.List(fields.String())
+    target_types = fields.List(fields.String())
     countries = fields.List(fields.String())
     countries_not_in = fields.List(fields.String())
 
