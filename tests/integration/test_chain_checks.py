@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -123,6 +123,42 @@ def test_a_chain_changed_in_the_database_is_reported_once_and_its_repair_too(
     assert "auditrail_chains_invalid 0.0" in stack.client.get("/metrics").get_data(as_text=True)
     gone = CliRunner().invoke(main, ["chains", "check", "ws_nonexistent"])
     assert gone.exit_code == 1 and "no workspace ws_nonexistent" in gone.output
+
+
+class _StepClock:
+    """A minute later each time it is asked: a check that reads slowly."""
+
+    def __init__(self) -> None:
+        self._asked = 0
+
+    def now(self) -> datetime:
+        self._asked += 1
+        return datetime.now(UTC) + timedelta(minutes=self._asked)
+
+
+def test_a_long_check_moves_its_claim_on_as_it_reads(stack: Stack) -> None:
+    """Each renewal commits beside the check's open snapshot (SQLite's WAL, PostgreSQL's
+    repeatable read), so other workers see the chain held while the check goes on."""
+    workspace_id, admin = stack.new_workspace()
+    call(stack, "POST", "/events/batch", admin, {"events": [
+        {"action": "user.login", "actor": {"id": f"usr_{n}", "type": "user"}}
+        for n in range(20)]})
+    stack.drain()
+    verify = stack.container.verify_chain(chunk_size=5)
+    held: list[datetime] = []
+
+    class Watched:
+        def execute(self, workspace_id: str, progress: Any) -> Any:
+            def watched() -> None:
+                progress()
+                held.append(checks(stack, workspace_id)["claimed_until"])
+            return verify.execute(workspace_id, progress=watched)
+
+    check = stack.container.check_chain(clock=_StepClock(), verify=Watched()).execute(
+        workspace_id)
+    assert check is not None and check.valid and check.checked >= 20
+    assert len(held) >= 4 and held == sorted(set(held))  # moved on after every chunk
+    assert checks(stack, workspace_id)["claimed_until"] is None
 
 
 def test_upkeep_checks_every_chain_it_finds_without_being_asked(stack: Stack) -> None:

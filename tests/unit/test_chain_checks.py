@@ -113,13 +113,37 @@ def test_a_claim_that_lapses_is_taken_again(world: Checking) -> None:
         def execute(self, *args, **kwargs):  # type: ignore[no-untyped-def]
             raise RuntimeError("SIGKILL")
 
-    with pytest.raises(RuntimeError):  # started: the claim now covers the whole run
-        CheckChain(world.uow, world.clock, Dying(world.uow, world.log), world.activity,
-                   claim=timedelta(hours=6)).execute(ws)
-    world.clock.advance(hours=5, minutes=59)
+    with pytest.raises(RuntimeError):  # started: the running check holds it 10 minutes
+        CheckChain(world.uow, world.clock, Dying(world.uow, world.log),
+                   world.activity).execute(ws)
+    world.clock.advance(minutes=9, seconds=59)
     assert world.schedule.execute() == []
-    world.clock.advance(minutes=1)  # the worker died mid-check: RQ's timeout passed
+    world.clock.advance(seconds=1)  # the worker died mid-check, or a deploy stopped it
     assert world.schedule.execute() == [ws]
+
+
+def test_a_long_check_renews_its_claim_as_it_reads(world: Checking) -> None:
+    """A check of a large chain runs for an hour or more: its claim, ten minutes at a
+    time, is moved on as it reads, so no other check starts meanwhile."""
+    ws = world.workspace.id
+    linked(world, 5)
+    left: list[timedelta] = []
+
+    class Slow(VerifyChain):
+        def execute(self, workspace_id, *args, progress, **kwargs):  # type: ignore[no-untyped-def]
+            def read_a_chunk() -> None:  # four minutes an event: over 20 minutes in all
+                world.clock.advance(minutes=4)
+                progress()
+                claimed_until = world.uow._store.chain_checks[workspace_id].claimed_until
+                left.append(claimed_until - world.clock.now())
+                assert world.schedule.execute() == []
+            return super().execute(workspace_id, *args, progress=read_a_chunk, **kwargs)
+
+    check = CheckChain(world.uow, world.clock, Slow(world.uow, world.log, chunk_size=1),
+                       world.activity).execute(ws)
+    assert check is not None and check.valid and check.checked >= 5
+    assert left == [timedelta(minutes=10)] * check.checked
+    assert check.claimed_until is None  # released as it ends
 
 
 def test_checks_off_claim_nothing(world: Checking) -> None:

@@ -3,8 +3,10 @@
 Upkeep, in every worker, claims the chains whose latest check is older than the interval
 and queues a job for each; the job verifies the chain as ``GET /events/verify`` does and
 keeps the outcome. A claim lasts an hour for the job to start (a job lost with the queue
-delays the check that long, no more), then as long as a job may run, so a worker killed
-mid-check leaves the chain to be claimed again once the claim lapses. At most
+delays the check that long, no more); a running check then holds it ten minutes at a
+time, renewed each minute as it reads, so a check cut short - a worker killed, or stopped
+by a deploy before an hour-long check of a large chain could end - leaves the chain to be
+claimed again within minutes, however long the check would have run. At most
 ``concurrency`` checks are queued or running: a check reads the whole chain, and the
 deployment's processing comes first.
 """
@@ -12,8 +14,9 @@ deployment's processing comes first.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from application.activity import ActivityLog
 from application.ports.jobs import JobQueue
@@ -27,8 +30,10 @@ log = logging.getLogger(__name__)
 
 CONCURRENCY = 2
 TO_START = timedelta(hours=1)
-TO_FINISH = timedelta(hours=6)
-"""As long as a check's job may run (the queue's timeout for long jobs)."""
+WHILE_RUNNING = timedelta(minutes=10)
+"""A running check's hold on its chain, renewed every ``RENEW_EVERY`` as it reads: longer
+than any one step of a check (a chunk of events, the count of the workspace's terms)."""
+RENEW_EVERY = timedelta(minutes=1)
 
 
 class ScheduleChainChecks:
@@ -63,12 +68,14 @@ class ScheduleChainChecks:
 
 class CheckChain:
     def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, verify: VerifyChain,
-                 activity: ActivityLog, claim: timedelta = TO_FINISH) -> None:
+                 activity: ActivityLog, claim: timedelta = WHILE_RUNNING,
+                 renew_every: timedelta = RENEW_EVERY) -> None:
         self._uow_factory = uow_factory
         self._clock = clock
         self._verify = verify
         self._activity = activity
         self._claim = claim
+        self._renew_every = renew_every
 
     def execute(self, workspace_id: str) -> ChainCheck | None:
         """Verify the workspace's whole chain and keep the outcome; None when the workspace
@@ -76,7 +83,7 @@ class CheckChain:
         so does an operator who wants a chain checked now (``auditrail chains check``)."""
         if not self._started(workspace_id):
             return None
-        report = self._verify.execute(workspace_id)
+        report = self._verify.execute(workspace_id, progress=self._renewing(workspace_id))
         with self._uow_factory() as uow:
             before = uow.chain_checks.lock(workspace_id)
             if before is None or before.deleting:
@@ -94,12 +101,27 @@ class CheckChain:
         return after
 
     def _started(self, workspace_id: str) -> bool:
-        """Hold the claim for as long as the check may run; False when the workspace is
-        gone or going."""
+        """Hold the claim while the check runs; False when the workspace is gone or going."""
+        return self._hold(workspace_id, self._clock.now())
+
+    def _hold(self, workspace_id: str, now: datetime) -> bool:
         with self._uow_factory() as uow:
-            check = uow.chain_checks.start(workspace_id, self._clock.now() + self._claim)
+            check = uow.chain_checks.start(workspace_id, now + self._claim)
             uow.commit()
         return check is not None and not check.deleting
+
+    def _renewing(self, workspace_id: str) -> Callable[[], None]:
+        """What the check calls after each chunk it reads: at most once a ``renew_every``,
+        a short transaction of its own (the check reads in a snapshot) moves the claim on."""
+        renewed = self._clock.now()
+
+        def renew() -> None:
+            nonlocal renewed
+            now = self._clock.now()
+            if now - renewed >= self._renew_every:
+                renewed = now
+                self._hold(workspace_id, now)
+        return renew
 
 
 def _report(before: ChainCheck, after: ChainCheck) -> None:

@@ -4,6 +4,7 @@ checkpoint, and the retention anchor against the one the log signed."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import NamedTuple
 
@@ -43,8 +44,10 @@ class VerifyChain:
         self._chunk_size = chunk_size
 
     def execute(self, workspace_id: str, from_sequence: int | None = None,
-                to_sequence: int | None = None) -> VerificationReport:
-        """Verify ``[from_sequence, to_sequence]`` (default: the whole retained chain).
+                to_sequence: int | None = None,
+                progress: Callable[[], None] | None = None) -> VerificationReport:
+        """Verify ``[from_sequence, to_sequence]`` (default: the whole retained chain);
+        ``progress`` is called after each chunk (a long check keeps its claim alive).
 
         A slice starting after the first event trusts that event's stated ``prev_hash``, but
         not its sequence: the slice must hold every sequence from ``from_sequence`` to
@@ -91,6 +94,8 @@ class VerifyChain:
                         anchor=retained if retained.sequence else None)
                 if broke:
                     break
+                if progress is not None:
+                    progress()
             report = replace(verifier.finish(), anchor=retained if retained.sequence else None)
             if not report.valid:
                 return report
