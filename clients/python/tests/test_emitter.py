@@ -4,6 +4,8 @@ emitted is stored exactly once, or handed back with its reason."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -199,9 +201,13 @@ def test_a_fork_waits_for_a_client_another_thread_is_making(monkeypatch) -> None
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
-def test_a_forked_child_sends_its_own_events_and_not_its_parents(server, tmp_path) -> None:
+@pytest.mark.parametrize("spooled", [False, True])
+def test_a_forked_child_sends_its_own_events_and_not_its_parents(server, tmp_path,
+                                                                 spooled) -> None:
+    """With a spool, the child takes a slot of its own and leaves the parent's alone."""
     key, run = server.workspace(), uuid.uuid4().hex[:8]
-    emitter = Auditrail(server.url, key).emitter(flush_interval=3600)
+    spool = tmp_path / "spool" if spooled else None
+    emitter = Auditrail(server.url, key).emitter(flush_interval=3600, spool=spool)
     for n in range(5):
         emitter.emit(marked(run, n))  # queued in the parent, not sent yet
     report = tmp_path / "child.txt"
@@ -221,3 +227,83 @@ def test_a_forked_child_sends_its_own_events_and_not_its_parents(server, tmp_pat
     emitter.close()
     numbers = sorted(e.metadata["n"] for e in stored(Auditrail(server.url, key), run))
     assert numbers == [0, 1, 2, 3, 4, 100, 101, 102]
+    assert emitter.stats().recovered == 0
+    if spool is not None:
+        assert not list(spool.glob("*.sqlite3"))
+
+
+_CRASHING = """
+import sys, time
+from auditrail_client import Auditrail
+
+url, key, run, spool = sys.argv[1:]
+emitter = Auditrail(url, key).emitter(spool=spool, max_batch=20, flush_interval=0,
+                                      min_backoff=0.05, max_backoff=0.2)
+for n in range(50):
+    emitter.emit({"action": f"test.{run}", "actor": {"id": "usr_1", "type": "user"},
+                  "metadata": {"n": n}})
+print("emitted", flush=True)
+time.sleep(3600)  # killed here, its batches still failing
+"""
+
+
+def test_a_process_killed_outright_leaves_its_events_to_the_next_emitter(
+        server, proxy, tmp_path) -> None:
+    """The first batch reaches the server but its answer is lost, then every attempt
+    fails; the process is SIGKILLed. The next emitter on the folder sends the batches
+    under way under their keys (the server keeps the first one's answer) and the rest:
+    every event stored once."""
+    url, faults = proxy
+    key, run = server.workspace(), uuid.uuid4().hex[:8]
+    spool = tmp_path / "spool"
+    faults.planned = ["lose"] + ["500"] * 10_000
+    child = subprocess.Popen([sys.executable, "-c", _CRASHING, url, key, run, str(spool)],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None and child.stdout.readline() == "emitted\n"
+        deadline = time.monotonic() + 30
+        while sum(status == -202 for _, _, status in faults.seen) < 1 or \
+                sum(status == 500 for _, _, status in faults.seen) < 3:
+            assert time.monotonic() < deadline, faults.seen
+            time.sleep(0.05)
+    finally:
+        child.kill()
+        child.wait()
+    assert len(stored(Auditrail(server.url, key), run)) >= 1  # the lost answer's batch
+
+    recorder = Recorder()
+    with Auditrail(server.url, key).emitter(spool=spool, **recorder.callbacks()) as emitter:
+        emitter.emit(marked(run, 50))
+    stats = emitter.stats()
+    assert (stats.recovered, stats.emitted, stats.delivered, stats.spooled) == (50, 1, 51, 0)
+    assert not recorder.dropped and not recorder.invalid
+    numbers = sorted(e.metadata["n"] for e in stored(Auditrail(server.url, key), run))
+    assert numbers == list(range(51))
+    assert not list(spool.glob("*.sqlite3"))  # delivered: an empty slot leaves no file
+
+
+def test_what_close_cannot_send_stays_in_the_spool_for_the_next_emitter(
+        server, proxy, tmp_path) -> None:
+    url, faults = proxy
+    key, run = server.workspace(), uuid.uuid4().hex[:8]
+    spool = tmp_path / "spool"
+    faults.planned = ["500"] * 10_000
+    recorder = Recorder()
+    down = Auditrail(url, key).emitter(spool=spool, flush_interval=0, min_backoff=0.05,
+                                       max_backoff=0.1, **recorder.callbacks())
+    for n in range(5):
+        down.emit(marked(run, n))
+    beside = Auditrail(server.url, key).emitter(spool=spool)  # another slot, its own events
+    beside.emit(marked(run, 100))
+    assert {oct(path.stat().st_mode & 0o777) for path in spool.glob("slot-*")} == {"0o600"}
+    down.close(timeout=0.5)
+    assert (down.stats().spooled, down.stats().dropped, recorder.dropped) == (5, 0, [])
+    beside.close()
+    assert sorted(e.metadata["n"] for e in stored(Auditrail(server.url, key), run)) == [100]
+
+    with Auditrail(server.url, key).emitter(spool=spool, **recorder.callbacks()) as later:
+        pass
+    assert later.stats().recovered == 5 and later.stats().delivered == 5
+    assert sorted(n for n, _ in recorder.delivered) == [0, 1, 2, 3, 4]
+    numbers = sorted(e.metadata["n"] for e in stored(Auditrail(server.url, key), run))
+    assert numbers == [0, 1, 2, 3, 4, 100]

@@ -16,9 +16,12 @@ What it guarantees, and what not:
 * ``flush()`` waits until everything emitted so far is delivered or given up;
   ``close()`` (also at interpreter exit) flushes, for at most ``close_timeout`` seconds,
   then gives up what is left to ``on_drop``. A process killed outright loses what was
-  still queued in memory: call ``flush()`` where that matters.
+  still queued in memory: call ``flush()`` where that matters, or give the emitter a
+  ``spool`` folder (``auditrail_client.spool``): each event is then on disk when
+  ``emit`` returns, what ``close`` could not send stays there, and the next emitter
+  opening the folder - after a crash, a restart, in another process - sends it, once.
 * Thread-safe. Fork-safe: a child process starts with an empty queue and its own sender
-  (what the parent had queued is the parent's to send).
+  (what the parent had queued is the parent's to send), and its own spool slot.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from auditrail_client.errors import (
     TransportError,
     ValidationFailed,
 )
+from auditrail_client.spool import PathLike, Spool
 
 log = logging.getLogger("auditrail_client")
 
@@ -71,6 +75,10 @@ class EmitterStats:
     retries: int
     batches: int
     queued: int
+    recovered: int = 0
+    """Events a spool slot held when this emitter took it (left by an earlier one)."""
+    spooled: int = 0
+    """Events ``close`` left in the spool, for the next emitter to send."""
 
 
 @dataclass
@@ -78,6 +86,7 @@ class _Item:
     event: Mapping[str, Any]
     body: bytes
     at: float  # when it was emitted (monotonic): its batch leaves flush_interval later
+    row: int | None = None  # its row in the spool, when there is one
 
 
 class Emitter:
@@ -88,7 +97,7 @@ class Emitter:
                  on_invalid: InvalidCallback | None = None,
                  on_delivered: DeliveredCallback | None = None,
                  close_timeout: float = 30.0, min_backoff: float = 0.5,
-                 max_backoff: float = 30.0) -> None:
+                 max_backoff: float = 30.0, spool: PathLike | None = None) -> None:
         if not 1 <= max_batch <= MAX_BATCH:
             raise ValueError(f"max_batch must be 1-{MAX_BATCH}")
         if overflow not in ("block", "drop"):
@@ -104,14 +113,24 @@ class Emitter:
         self._on_drop = on_drop or _log_drop
         self._on_invalid = on_invalid or _log_invalid
         self._on_delivered = on_delivered
+        self._spool_folder = spool
+        self._spool: Spool | None = None
         self._start()
+        if spool is not None:
+            self._open_spool()
         _live.add(self)
 
     def _start(self) -> None:
-        """Fresh state: at creation, and in a forked child."""
+        """Fresh state: at creation, and in a forked child (whose spool slot is taken at
+        its first ``emit``: a child that never emits holds none)."""
+        if getattr(self, "_spool", None) is not None:
+            self._spool.forsake()  # type: ignore[union-attr]
+            self._spool = None
         self._pid = os.getpid()
         self._cond = threading.Condition()
         self._queue: deque[_Item] = deque()
+        self._resends: deque[tuple[str, list[_Item]]] = deque()
+        """Batches a crashed emitter had under way, sent first under their own keys."""
         self._in_flight = 0
         self._flushing = 0
         self._closing = False
@@ -119,7 +138,25 @@ class Emitter:
         self._deadline: float | None = None  # set by close(): retries stop there
         self._threads: list[threading.Thread] = []
         self._counts = dict.fromkeys(("emitted", "delivered", "dropped", "invalid",
-                                      "retries", "batches"), 0)
+                                      "retries", "batches", "recovered", "spooled"), 0)
+
+    def _open_spool(self) -> None:
+        """Take a slot and queue what it holds: the batches under way, to be sent again
+        as they were, then the events no batch had taken."""
+        self._spool = Spool(self._spool_folder)  # type: ignore[arg-type]
+        held = self._spool.held()
+        now = time.monotonic()
+        batches: dict[str, list[_Item]] = {}
+        for found in held:
+            item = _Item(json.loads(found.body), found.body, now, found.row)
+            if found.batch is None:
+                self._queue.append(item)
+            else:
+                batches.setdefault(found.batch, []).append(item)
+        self._resends.extend(batches.items())
+        self._counts["recovered"] = len(held)
+        if held and len(self._threads) < self.senders:
+            self._spawn()
 
     # -- the caller's side ----------------------------------------------------------------
 
@@ -135,6 +172,8 @@ class Emitter:
         with self._cond:
             if self._closing:
                 raise RuntimeError("the emitter is closed")
+            if self._spool_folder is not None and self._spool is None:
+                self._open_spool()  # a forked child's first event
             while len(self._queue) >= self.max_queue:
                 if self.overflow == "drop":
                     self._counts["dropped"] += 1
@@ -143,6 +182,8 @@ class Emitter:
                 if self._closing:
                     raise RuntimeError("the emitter is closed")
             else:
+                if self._spool is not None:
+                    item.row = self._spool.add(body)  # on disk before emit returns
                 self._queue.append(item)
                 self._counts["emitted"] += 1
                 if len(self._queue) == 1 or len(self._queue) >= self.max_batch:
@@ -161,7 +202,7 @@ class Emitter:
             self._flushing += 1
             self._cond.notify_all()
             try:
-                while self._queue or self._in_flight:
+                while self._queue or self._resends or self._in_flight:
                     if not self._threads:
                         self._spawn()
                     remaining = None if deadline is None else deadline - time.monotonic()
@@ -185,13 +226,21 @@ class Emitter:
         self.flush(timeout)
         with self._cond:
             left = [item.event for item in self._queue]
+            left += [item.event for _, items in self._resends for item in items]
             self._queue.clear()
-            self._counts["dropped"] += len(left)
+            self._resends.clear()
             self._closed = True
             self._cond.notify_all()
             threads = list(self._threads)
+            if self._spool is not None:  # kept for the next emitter, not given up
+                self._counts["spooled"] += len(left)
+                left = []
+            else:
+                self._counts["dropped"] += len(left)
         for thread in threads:
             thread.join(max(0.0, (self._deadline or 0) - time.monotonic()) + 1)
+        if self._spool is not None:
+            self._spool.close()
         if left:
             _call(self._on_drop, left, "close_timeout")
         _live.discard(self)
@@ -217,11 +266,12 @@ class Emitter:
         client = self._transport.new_http_client()
         try:
             while True:
-                batch = self._next_batch()
-                if batch is None:
+                taken = self._next_batch()
+                if taken is None:
                     return
+                batch, key = taken
                 try:
-                    self._deliver(client, batch)
+                    self._deliver(client, batch, key)
                 except Exception as exc:  # a bug here must not lose events in silence
                     log.exception("auditrail emitter failed to send a batch")
                     self._give_up(batch, f"client error: {type(exc).__name__}")
@@ -232,13 +282,17 @@ class Emitter:
         finally:
             client.close()
 
-    def _next_batch(self) -> list[_Item] | None:
-        """The next batch once it is full, its oldest event waited ``flush_interval``, or
-        someone flushes; None once closed."""
+    def _next_batch(self) -> tuple[list[_Item], str | None] | None:
+        """A batch to send again under its key, or the next batch once it is full, its
+        oldest event waited ``flush_interval``, or someone flushes; None once closed."""
         with self._cond:
             while True:
                 if self._closed:
                     return None
+                if self._resends:
+                    key, batch = self._resends.popleft()
+                    self._in_flight += len(batch)
+                    return batch, key
                 if self._queue:
                     wait = self._queue[0].at + self.flush_interval - time.monotonic()
                     if len(self._queue) >= self.max_batch or wait <= 0 or self._flushing \
@@ -251,16 +305,23 @@ class Emitter:
                                                               len(self._queue)))]
             self._in_flight += len(batch)
             self._cond.notify_all()  # room for emitters that wait
-            return batch
+            return batch, None
 
-    def _deliver(self, client: httpx.Client, batch: list[_Item]) -> None:
+    def _deliver(self, client: httpx.Client, batch: list[_Item], key: str | None) -> None:
+        if key is not None:  # sent before, as it is: under its key, the same body
+            self._send(client, batch, key)
+            return
         for part in _by_size(batch):
             self._send(client, part)
 
-    def _send(self, client: httpx.Client, batch: list[_Item]) -> None:
-        """One batch under one Idempotency-Key until accepted or given up."""
-        key = f"auditrail-emitter-{uuid.uuid4()}"
+    def _send(self, client: httpx.Client, batch: list[_Item], key: str | None = None
+              ) -> None:
+        """One batch under one Idempotency-Key until accepted or given up. With a spool,
+        the key is written down with the batch's events before the first attempt."""
         body = b'{"events":[' + b",".join(item.body for item in batch) + b"]}"
+        if key is None:
+            key = f"auditrail-emitter-{uuid.uuid4()}"
+            self._spooled(batch, key)
         attempt = 0
         while True:
             try:
@@ -276,6 +337,7 @@ class Emitter:
                 return
             except PayloadTooLarge:
                 if len(batch) == 1:
+                    self._unspool(batch)
                     self._count("invalid", 1)
                     _call(self._on_invalid, batch[0].event, [
                         {"field": "events[0]", "message": "the event is too large"}])
@@ -289,12 +351,16 @@ class Emitter:
                 return
             else:
                 ids = response.json().get("ids", [])
+                self._unspool(batch)
                 self._count("delivered", len(batch), batches=1)
                 if self._on_delivered is not None:
                     _call(self._on_delivered, [item.event for item in batch], ids)
                 return
             if self._deadline is not None and time.monotonic() + wait > self._deadline:
-                self._give_up(batch, "close_timeout")
+                if self._spool is not None:  # stays, under its key, for the next emitter
+                    self._count("spooled", len(batch))
+                else:
+                    self._give_up(batch, "close_timeout")
                 return
             self._count("retries", 1)
             attempt += 1
@@ -311,6 +377,7 @@ class Emitter:
                 named.setdefault(int(match.group(1)), []).append(detail)
         if not named:  # nothing points at an event: the batch as a whole is refused
             named = {index: list(error.details) for index in range(len(batch))}
+        self._unspool([batch[index] for index in named])
         for index, details in sorted(named.items()):
             _call(self._on_invalid, batch[index].event, details)
         self._count("invalid", len(named))
@@ -319,8 +386,17 @@ class Emitter:
             self._send(client, rest)
 
     def _give_up(self, batch: list[_Item], reason: str) -> None:
+        self._unspool(batch)
         self._count("dropped", len(batch))
         _call(self._on_drop, [item.event for item in batch], reason)
+
+    def _spooled(self, batch: list[_Item], key: str) -> None:
+        if self._spool is not None:
+            self._spool.batched([item.row for item in batch if item.row is not None], key)
+
+    def _unspool(self, batch: list[_Item]) -> None:
+        if self._spool is not None:
+            self._spool.remove([item.row for item in batch if item.row is not None])
 
     def _count(self, name: str, value: int, batches: int = 0) -> None:
         with self._cond:

@@ -1,0 +1,147 @@
+"""An emitter's events kept on disk until the server has them: ``emitter(spool=FOLDER)``.
+
+Without a spool, a process killed outright (a deploy's SIGKILL, the OOM killer) loses the
+events its emitter still held in memory. With one, ``emit`` returns once the event is
+committed to an SQLite file in FOLDER, a batch is written down with its Idempotency-Key
+before it is first sent, and its events are removed once the server has answered.
+
+FOLDER holds slots: an SQLite file and a lock file beside it. Each emitter holds one slot,
+locked (``flock``) for as long as it is open, so processes sharing FOLDER - the workers of
+one application server - never write to the same file. A slot whose process died is
+unlocked: the next emitter opening FOLDER takes it, and sends what it holds - each batch
+that was under way again under its own key, so the server stores it once (its
+idempotency records last 24 hours), then the events no batch had taken yet.
+
+SQLite commits with ``synchronous=NORMAL`` in WAL mode: what ``emit`` accepted survives
+the process being killed, not the machine losing power before the next checkpoint.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Union
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
+
+PathLike = Union[str, "os.PathLike[str]"]
+_SCHEMA = """CREATE TABLE IF NOT EXISTS events (
+    row INTEGER PRIMARY KEY,
+    body BLOB NOT NULL,
+    batch TEXT
+)"""
+
+
+@dataclass(frozen=True)
+class Spooled:
+    """An event found in a slot: its row, its JSON body, and the key of the batch that
+    was sending it (None: no batch had taken it yet)."""
+
+    row: int
+    body: bytes
+    batch: str | None
+
+
+class Spool:
+    """One slot of a spool folder, held until ``close``. Thread-safe."""
+
+    def __init__(self, folder: PathLike) -> None:
+        if fcntl is None:
+            raise RuntimeError("a spool needs POSIX file locks (fcntl), which this "
+                               "platform lacks")
+        self.folder = Path(folder)
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._closed = False
+        self._fd, self.path = self._take_a_slot()
+        # Owner-only before SQLite opens it (its -wal and -shm files take its mode): the
+        # events may name people.
+        os.close(os.open(str(self.path), os.O_RDWR | os.O_CREAT, 0o600))
+        self._db = sqlite3.connect(str(self.path), check_same_thread=False,
+                                   isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(_SCHEMA)
+
+    def _take_a_slot(self) -> tuple[int, Path]:
+        """The first slot no live emitter holds: one a dead process left, or a new one."""
+        number = 0
+        while True:
+            lock = self.folder / f"slot-{number}.lock"
+            fd = os.open(str(lock), os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0),
+                         0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                number += 1
+                continue
+            return fd, self.folder / f"slot-{number}.sqlite3"
+
+    def held(self) -> list[Spooled]:
+        """What the slot holds, in the order it was emitted."""
+        with self._lock:
+            rows = self._db.execute("SELECT row, body, batch FROM events ORDER BY row")
+            return [Spooled(row, bytes(body), batch) for row, body, batch in rows]
+
+    def add(self, body: bytes) -> int:
+        """Commit one event; its row."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the spool is closed")
+            cursor = self._db.execute("INSERT INTO events (body) VALUES (?)", (body,))
+            return int(cursor.lastrowid)  # type: ignore[arg-type]
+
+    def batched(self, rows: list[int], key: str) -> None:
+        """Write down which batch sends these events, before it is first sent."""
+        self._execute_many("UPDATE events SET batch = ? WHERE row = ?",
+                           [(key, row) for row in rows])
+
+    def remove(self, rows: list[int]) -> None:
+        """The server has them (or refused them, and the caller was told)."""
+        self._execute_many("DELETE FROM events WHERE row = ?", [(row,) for row in rows])
+
+    def _execute_many(self, statement: str, values: list[tuple[object, ...]]) -> None:
+        with self._lock:
+            if self._closed or not values:
+                return  # a sender outliving close: the next holder sends them again
+            self._db.execute("BEGIN")
+            try:
+                self._db.executemany(statement, values)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def close(self) -> None:
+        """Let the slot go; an empty one leaves no file behind."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            empty = self._db.execute("SELECT NOT EXISTS (SELECT 1 FROM events)").fetchone()[0]
+            self._db.close()
+            if empty:
+                for suffix in ("", "-wal", "-shm"):
+                    Path(str(self.path) + suffix).unlink(missing_ok=True)
+            os.close(self._fd)
+
+    def forsake(self) -> None:
+        """In a forked child: leave the parent's slot to the parent, touching neither its
+        database (closing it here could disturb the parent's) nor its lock (the parent's
+        too, through the inherited descriptor, until the parent lets it go)."""
+        with self._lock:
+            self._closed = True
+        _forsaken.append(self._db)
+        os.close(self._fd)
+
+
+_forsaken: list[sqlite3.Connection] = []
+"""Connections a forked child inherited: kept referenced so that no garbage collection
+closes them under the parent."""
