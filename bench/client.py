@@ -6,9 +6,10 @@ A real ``auditrail serve`` (production profile, PostgreSQL + Redis) and, in this
 in interleaved rounds so that the machine's drift cancels out of the ratios:
   * direct: 8 threads each POSTing single events to ``/events`` (keep-alive connections);
   * emitter: 8 threads calling ``emit()`` for single events, timed until ``flush()``
-    returns (everything accepted), with one and with two sender threads (the default);
-    and the latency of ``emit()`` itself, p50/p99/max, while the senders are busy (the
-    queue holds a round's events, so ``emit`` never waits for room);
+    returns (everything accepted), with one and with two sender threads (the default),
+    and with two and a spool folder (each event committed to SQLite before ``emit``
+    returns); and the latency of ``emit()`` itself, p50/p99/max, while the senders are
+    busy (the queue holds a round's events, so ``emit`` never waits for room);
   * the limit: 8 threads POSTing prepared 1,000-event bodies to ``/events/batch``.
 Events/s accepted (202), and the emitter's ratio to each.
 """
@@ -75,15 +76,19 @@ def run(base: str, key: str, options: argparse.Namespace) -> None:
     single = json.dumps(EVENT).encode()
     batch = json.dumps({"events": [EVENT] * 1000}).encode()
     _load(base, "/api/v1/events/batch", [(key, batch)] * 8, THREADS)  # warm-up
-    rates: dict[str, list[float]] = {"direct": [], "emitter": [], "emitter2": [], "batch": []}
-    latencies: list[float] = []
+    rates: dict[str, list[float]] = {"direct": [], "emitter": [], "emitter2": [],
+                                     "spooled": [], "batch": []}
+    latencies: dict[str, list[float]] = {"emitter2": [], "spooled": []}
     for number in range(1, options.rounds + 1):
         elapsed, _ = _load(base, "/api/v1/events", [(key, single)] * options.singles, THREADS)
         rates["direct"].append(options.singles / elapsed)
-        for name, senders in (("emitter", 1), ("emitter2", 2)):
-            rate, waits = emitted(base, key, options.events, senders)
+        for name, senders in (("emitter", 1), ("emitter2", 2), ("spooled", 2)):
+            with tempfile.TemporaryDirectory(prefix="auditrail-bench-spool-") as folder:
+                rate, waits = emitted(base, key, options.events, senders,
+                                      folder if name == "spooled" else None)
             rates[name].append(rate)
-            latencies += waits
+            if name in latencies:
+                latencies[name] += waits
         elapsed, _ = _load(base, "/api/v1/events/batch",
                            [(key, batch)] * (options.events // 1000), THREADS)
         rates["batch"].append(options.events / elapsed)
@@ -95,21 +100,26 @@ def run(base: str, key: str, options: argparse.Namespace) -> None:
     for name, label in (("direct", "8 threads, POST /events each"),
                         ("emitter", "8 threads emit(), 1 sender"),
                         ("emitter2", "8 threads emit(), 2 senders (default)"),
+                        ("spooled", "8 threads emit(), 2 senders, a spool"),
                         ("batch", "limit  8 threads POST /events/batch")):
         print(f"{label:<44} {median[name]:>9,.0f} {median[name] / median['direct']:>8.1f}x "
               f"{100 * median[name] / median['batch']:>7.1f}%")
     print("  (target: the emitter >= 5x direct and >= 70 % of the batch endpoint)")
-    latencies.sort()
-    print(f"\nemit() while the senders are busy: p50 {_quantile(latencies, 0.5) * 1e6:,.1f} µs, "
-          f"p99 {_quantile(latencies, 0.99) * 1e6:,.1f} µs, max "
-          f"{latencies[-1] * 1e3:,.1f} ms over {len(latencies):,} calls "
-          f"(sys.getswitchinterval() = {sys.getswitchinterval() * 1e3:g} ms)", flush=True)
+    print(f"\nemit() while the senders are busy (sys.getswitchinterval() = "
+          f"{sys.getswitchinterval() * 1e3:g} ms):")
+    for name, label in (("emitter2", "in memory"), ("spooled", "with a spool")):
+        waits = sorted(latencies[name])
+        print(f"  {label:<13} p50 {_quantile(waits, 0.5) * 1e6:,.1f} µs, p99 "
+              f"{_quantile(waits, 0.99) * 1e6:,.1f} µs, max {waits[-1] * 1e3:,.1f} ms over "
+              f"{len(waits):,} calls", flush=True)
 
 
-def emitted(base: str, key: str, count: int, senders: int) -> tuple[float, list[float]]:
+def emitted(base: str, key: str, count: int, senders: int,
+            spool: str | None = None) -> tuple[float, list[float]]:
     """Events/s from the first ``emit()`` until ``flush()`` returns, and each emit's wait."""
     client = Auditrail(base, key)
-    emitter = client.emitter(senders=senders, max_queue=count)  # emit() never blocks
+    emitter = client.emitter(senders=senders, max_queue=count,  # emit() never blocks
+                             spool=spool)
     waits: list[list[float]] = [[] for _ in range(THREADS)]
 
     def produce(thread: int) -> None:

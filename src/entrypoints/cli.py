@@ -615,27 +615,53 @@ def chains() -> None:
 
 
 @chains.command("check")
-@click.argument("workspace_id")
-@click.option("--json", "as_json", is_flag=True, help="Print the outcome as one JSON object.")
-def check_chain(workspace_id: str, as_json: bool) -> None:
+@click.argument("workspace_id", required=False)
+@click.option("--all", "every", is_flag=True,
+              help="Every workspace's chain, one after another (after a restore, say).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print each outcome as one JSON object (one a line with --all).")
+def check_chain(workspace_id: str | None, every: bool, as_json: bool) -> None:
     """Verify a workspace's whole chain now, as the scheduled checks do, and keep the
-    outcome: after repairing a chain, say, rather than waiting for its next check.
-    Exit 1 when it is invalid."""
-    check = _container().check_chain().execute(workspace_id)
-    if check is None:
-        raise click.ClickException(f"no workspace {workspace_id} (or it is being deleted)")
+    outcome: after repairing a chain, say, rather than waiting for its next check; or,
+    with --all, every chain (after restoring the database from a backup). Exit 1 when
+    one is invalid."""
+    if every == (workspace_id is not None):
+        raise click.UsageError("name one workspace, or give --all")
+    container = _container()
+    if workspace_id is not None:
+        check = container.check_chain().execute(workspace_id)
+        if check is None:
+            raise click.ClickException(f"no workspace {workspace_id} (or it is being "
+                                       f"deleted)")
+        _print_check(check, as_json)
+        if check.invalid:
+            sys.exit(1)
+        return
+    checked = invalid = 0
+    for listed in container.list_workspaces().execute():
+        check = container.check_chain().execute(listed.workspace.id)
+        if check is None:  # deleted meanwhile
+            continue
+        _print_check(check, as_json)
+        checked += 1
+        invalid += check.invalid
+    if not as_json:
+        click.echo(f"{checked:,} chain(s) checked, {invalid:,} invalid")
+    if invalid:
+        sys.exit(1)
+
+
+def _print_check(check: ChainCheck, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({**_check_document(check), "valid": check.valid,
                                "checked": check.checked}))
     elif check.invalid:
         since = format_timestamp(check.invalid_since) if check.invalid_since else "?"
         event = f" (event {check.event_id})" if check.event_id else ""
-        click.echo(f"{workspace_id}: INVALID, {check.described()}{event}; invalid since "
-                   f"{since}")
+        click.echo(f"{check.workspace_id}: INVALID, {check.described()}{event}; invalid "
+                   f"since {since}")
     else:
-        click.echo(f"{workspace_id}: valid, {check.checked:,} events checked")
-    if check.invalid:
-        sys.exit(1)
+        click.echo(f"{check.workspace_id}: valid, {check.checked:,} events checked")
 
 
 @main.group("signing-key")

@@ -108,6 +108,19 @@ def test_a_chain_changed_in_the_database_is_reported_once_and_its_repair_too(
     assert said.exit_code == 1
     assert said.stdout.startswith(f"{workspace_id}: INVALID, hash_mismatch at sequence 5 "
                                   "(event evt_")
+    other, _ = stack.new_workspace("Other")
+    every = CliRunner().invoke(main, ["chains", "check", "--all"])  # after a restore, say
+    assert every.exit_code == 1, every.output
+    *lines, summary = every.stdout.splitlines()
+    assert sorted(line.split(",")[0] for line in lines) == sorted([
+        f"{workspace_id}: INVALID", f"{other}: valid"])
+    assert summary == "2 chain(s) checked, 1 invalid"
+    every = CliRunner().invoke(main, ["chains", "check", "--all", "--json"])
+    assert sorted((doc["workspace_id"], doc["valid"]) for doc in map(
+        json.loads, every.stdout.splitlines())) == sorted([(workspace_id, False), (other, True)])
+    for wrong in ([], [workspace_id, "--all"]):
+        misuse = CliRunner().invoke(main, ["chains", "check", *wrong])
+        assert misuse.exit_code == 2 and "name one workspace, or give --all" in misuse.output
 
     stack.sql("UPDATE events SET body = replace(body, 'Jane Rod', 'Jane Roe') "
               "WHERE workspace_id = :w AND sequence = 5", w=workspace_id)
