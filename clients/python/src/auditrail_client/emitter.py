@@ -132,6 +132,7 @@ class Emitter:
         self._resends: deque[tuple[str, list[_Item]]] = deque()
         """Batches a crashed emitter had under way, sent first under their own keys."""
         self._in_flight = 0
+        self._landing = 0  # events being written to the spool, their room in the queue held
         self._flushing = 0
         self._closing = False
         self._closed = False
@@ -174,25 +175,53 @@ class Emitter:
                 raise RuntimeError("the emitter is closed")
             if self._spool_folder is not None and self._spool is None:
                 self._open_spool()  # a forked child's first event
-            while len(self._queue) >= self.max_queue:
-                if self.overflow == "drop":
-                    self._counts["dropped"] += 1
-                    break
-                self._cond.wait()
-                if self._closing:
-                    raise RuntimeError("the emitter is closed")
-            else:
-                if self._spool is not None:
-                    item.row = self._spool.add(body)  # on disk before emit returns
-                self._queue.append(item)
-                self._counts["emitted"] += 1
-                if len(self._queue) == 1 or len(self._queue) >= self.max_batch:
-                    self._cond.notify_all()
-                if len(self._threads) < self.senders:
-                    self._spawn()
+            if not self._wait_for_room():
+                self._counts["dropped"] += 1
+                dropped = True
+            elif self._spool is None:
+                self._queued(item)
                 return True
-        _call(self._on_drop, [event], "queue_full")
-        return False
+            else:
+                dropped = False
+                self._landing += 1  # its room is held while it is written down
+                spool = self._spool
+        if dropped:
+            _call(self._on_drop, [event], "queue_full")
+            return False
+        try:
+            # On disk before emit returns; other emits (whose commits join this one's) and
+            # the senders go on meanwhile.
+            item.row = spool.add(body)
+        finally:
+            with self._cond:
+                self._landing -= 1
+                self._cond.notify_all()
+        with self._cond:
+            if self._closed:  # close gave up waiting: the next emitter sends it
+                self._counts["emitted"] += 1
+                self._counts["spooled"] += 1
+            else:
+                self._queued(item)
+        return True
+
+    def _wait_for_room(self) -> bool:
+        """Under the lock: False when the queue is full and events are dropped."""
+        while len(self._queue) + self._landing >= self.max_queue:
+            if self.overflow == "drop":
+                return False
+            self._cond.wait()
+            if self._closing:
+                raise RuntimeError("the emitter is closed")
+        return True
+
+    def _queued(self, item: _Item) -> None:
+        """Under the lock."""
+        self._queue.append(item)
+        self._counts["emitted"] += 1
+        if len(self._queue) == 1 or len(self._queue) >= self.max_batch:
+            self._cond.notify_all()
+        if len(self._threads) < self.senders:
+            self._spawn()
 
     def flush(self, timeout: float | None = None) -> bool:
         """Send what is queued now, without waiting for ``flush_interval``, and wait until
@@ -202,7 +231,7 @@ class Emitter:
             self._flushing += 1
             self._cond.notify_all()
             try:
-                while self._queue or self._resends or self._in_flight:
+                while self._queue or self._resends or self._in_flight or self._landing:
                     if not self._threads:
                         self._spawn()
                     remaining = None if deadline is None else deadline - time.monotonic()

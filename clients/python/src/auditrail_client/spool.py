@@ -48,6 +48,17 @@ class Spooled:
     batch: str | None
 
 
+class _Waiting:
+    """An event on its way into the spool, and what became of it."""
+
+    __slots__ = ("body", "error", "row")
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+        self.row: int | None = None
+        self.error: Exception | None = None
+
+
 class Spool:
     """One slot of a spool folder, held until ``close``. Thread-safe."""
 
@@ -68,6 +79,10 @@ class Spool:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute(_SCHEMA)
+        self._next_row = 1 + self._db.execute("SELECT coalesce(max(row), 0) FROM events"
+                                              ).fetchone()[0]
+        self._arrivals = threading.Lock()
+        self._waiting: list[_Waiting] = []
 
     def _take_a_slot(self) -> tuple[int, Path]:
         """The first slot no live emitter holds: one a dead process left, or a new one."""
@@ -91,12 +106,42 @@ class Spool:
             return [Spooled(row, bytes(body), batch) for row, body, batch in rows]
 
     def add(self, body: bytes) -> int:
-        """Commit one event; its row."""
+        """Commit one event; its row. Threads adding at once share commits: whoever takes
+        the lock writes every event waiting by then in one transaction (eight threads
+        each committing their own waited on one another's disk writes: p99 13 ms)."""
+        waiting = _Waiting(body)
+        with self._arrivals:
+            self._waiting.append(waiting)
         with self._lock:
+            if waiting.row is None and waiting.error is None:
+                with self._arrivals:
+                    taken, self._waiting = self._waiting, []
+                self._commit(taken)
+        if waiting.error is not None:
+            raise waiting.error
+        return waiting.row  # type: ignore[return-value]
+
+    def _commit(self, taken: list[_Waiting]) -> None:
+        """Under the lock: one transaction for every event taken."""
+        try:
             if self._closed:
                 raise RuntimeError("the spool is closed")
-            cursor = self._db.execute("INSERT INTO events (body) VALUES (?)", (body,))
-            return int(cursor.lastrowid)  # type: ignore[arg-type]
+            rows = range(self._next_row, self._next_row + len(taken))
+            self._db.execute("BEGIN")
+            try:
+                self._db.executemany("INSERT INTO events (row, body) VALUES (?, ?)",
+                                     [(row, each.body) for row, each in zip(rows, taken)])
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        except Exception as exc:
+            for each in taken:
+                each.error = exc
+            return
+        self._next_row += len(taken)
+        for row, each in zip(rows, taken):
+            each.row = row
 
     def batched(self, rows: list[int], key: str) -> None:
         """Write down which batch sends these events, before it is first sent."""
