@@ -307,3 +307,34 @@ def test_what_close_cannot_send_stays_in_the_spool_for_the_next_emitter(
     assert sorted(n for n, _ in recorder.delivered) == [0, 1, 2, 3, 4]
     numbers = sorted(e.metadata["n"] for e in stored(Auditrail(server.url, key), run))
     assert numbers == [0, 1, 2, 3, 4, 100]
+
+
+_TWO_THEN_GONE = """
+import os, sys
+from auditrail_client import Auditrail
+
+url, key, run, spool = sys.argv[1:]
+for first in (0, 100):  # two emitters, two slots, nothing sent yet
+    emitter = Auditrail(url, key).emitter(spool=spool, flush_interval=3600)
+    for n in range(first, first + 7):
+        emitter.emit({"action": f"test.{run}", "actor": {"id": "usr_1", "type": "user"},
+                      "metadata": {"n": n}})
+os._exit(0)  # as a kill would: no flush, no close
+"""
+
+
+def test_one_emitter_takes_every_slot_dead_processes_left(server, tmp_path) -> None:
+    """Two processes' worth of slots, and a restart with one: nothing waits for an emitter
+    that never comes. The adopted events go out in batches within the emitter's limits."""
+    key, run = server.workspace(), uuid.uuid4().hex[:8]
+    spool = tmp_path / "spool"
+    subprocess.run([sys.executable, "-c", _TWO_THEN_GONE, server.url, key, run, str(spool)],
+                   check=True, timeout=60)
+    assert len(list(spool.glob("*.sqlite3"))) == 2
+    with Auditrail(server.url, key).emitter(spool=spool, max_batch=3) as emitter:
+        assert len(list(spool.glob("*.sqlite3"))) == 1  # the other one moved into its own
+    assert (emitter.stats().recovered, emitter.stats().delivered) == (14, 14)
+    assert emitter.stats().batches >= 5  # 7 a slot, 3 a batch
+    numbers = sorted(e.metadata["n"] for e in stored(Auditrail(server.url, key), run))
+    assert numbers == [*range(7), *range(100, 107)]
+    assert not list(spool.glob("*.sqlite3"))

@@ -144,7 +144,8 @@ class Emitter:
     def _open_spool(self) -> None:
         """Take a slot and queue what it holds: the batches under way, to be sent again
         as they were, then the events no batch had taken."""
-        self._spool = Spool(self._spool_folder)  # type: ignore[arg-type]
+        self._spool = Spool(self._spool_folder, self.max_batch,  # type: ignore[arg-type]
+                            MAX_BODY_BYTES)
         held = self._spool.held()
         now = time.monotonic()
         batches: dict[str, list[_Item]] = {}

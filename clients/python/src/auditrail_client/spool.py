@@ -8,9 +8,10 @@ before it is first sent, and its events are removed once the server has answered
 FOLDER holds slots: an SQLite file and a lock file beside it. Each emitter holds one slot,
 locked (``flock``) for as long as it is open, so processes sharing FOLDER - the workers of
 one application server - never write to the same file. A slot whose process died is
-unlocked: the next emitter opening FOLDER takes it, and sends what it holds - each batch
-that was under way again under its own key, so the server stores it once (its
-idempotency records last 24 hours), then the events no batch had taken yet.
+unlocked: the next emitter opening FOLDER takes it, and moves what any other unlocked
+slot holds into it (a restart with fewer processes than before leaves none behind). It
+sends each batch that was under way again under its own key, so the server stores it
+once (its idempotency records last 24 hours), then the events no batch had taken yet.
 
 SQLite commits with ``synchronous=NORMAL`` in WAL mode: what ``emit`` accepted survives
 the process being killed, not the machine losing power before the next checkpoint.
@@ -21,6 +22,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Union
@@ -31,6 +33,7 @@ except ImportError:  # Windows
     fcntl = None  # type: ignore[assignment]
 
 PathLike = Union[str, "os.PathLike[str]"]
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _SCHEMA = """CREATE TABLE IF NOT EXISTS events (
     row INTEGER PRIMARY KEY,
     body BLOB NOT NULL,
@@ -62,7 +65,10 @@ class _Waiting:
 class Spool:
     """One slot of a spool folder, held until ``close``. Thread-safe."""
 
-    def __init__(self, folder: PathLike) -> None:
+    def __init__(self, folder: PathLike, max_batch: int = 1000,
+                 max_bytes: int = 4 * 1024 * 1024) -> None:
+        """``max_batch`` and ``max_bytes``: the emitter's limits, for the batches made of
+        events adopted from other slots."""
         if fcntl is None:
             raise RuntimeError("a spool needs POSIX file locks (fcntl), which this "
                                "platform lacks")
@@ -83,14 +89,15 @@ class Spool:
                                               ).fetchone()[0]
         self._arrivals = threading.Lock()
         self._waiting: list[_Waiting] = []
+        self._max_batch, self._max_bytes = max_batch, max_bytes
+        self._adopt_orphans()
 
     def _take_a_slot(self) -> tuple[int, Path]:
         """The first slot no live emitter holds: one a dead process left, or a new one."""
         number = 0
         while True:
             lock = self.folder / f"slot-{number}.lock"
-            fd = os.open(str(lock), os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0),
-                         0o600)
+            fd = os.open(str(lock), os.O_RDWR | os.O_CREAT | _CLOEXEC, 0o600)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
@@ -98,6 +105,62 @@ class Spool:
                 number += 1
                 continue
             return fd, self.folder / f"slot-{number}.sqlite3"
+
+    def _adopt_orphans(self) -> None:
+        """Move into this slot what the other unlocked ones hold: slots whose processes
+        died, which no emitter would otherwise take while as many live ones as before
+        hold the others."""
+        for lock in sorted(self.folder.glob("slot-*.lock")):
+            database = lock.with_suffix(".sqlite3")
+            if database == self.path or not database.exists():
+                continue
+            fd = os.open(str(lock), os.O_RDWR | _CLOEXEC)
+            try:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError:
+                    continue  # a live emitter's
+                if database.exists():  # not closed empty (and removed) meanwhile
+                    self._adopt(database)
+            finally:
+                os.close(fd)
+
+    def _adopt(self, database: Path) -> None:
+        """Its events first all go into batches under keys written down there: should this
+        process die before the file is gone, the next adopter sends them again under the
+        same keys, and the server stores each once."""
+        orphan = sqlite3.connect(str(database), isolation_level=None)
+        try:
+            loose = orphan.execute("SELECT row, length(body) FROM events "
+                                   "WHERE batch IS NULL ORDER BY row").fetchall()
+            orphan.execute("BEGIN")
+            orphan.executemany("UPDATE events SET batch = ? WHERE row = ?", [
+                (key, row) for key, rows in self._batches(loose) for row in rows])
+            orphan.execute("COMMIT")
+            held = orphan.execute("SELECT body, batch FROM events ORDER BY row").fetchall()
+        finally:
+            orphan.close()
+        rows = range(self._next_row, self._next_row + len(held))
+        self._db.execute("BEGIN")
+        self._db.executemany("INSERT INTO events (row, body, batch) VALUES (?, ?, ?)",
+                             [(row, body, batch) for row, (body, batch) in zip(rows, held)])
+        self._db.execute("COMMIT")
+        self._next_row += len(held)
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(database) + suffix).unlink(missing_ok=True)
+
+    def _batches(self, loose: list[tuple[int, int]]) -> list[tuple[str, list[int]]]:
+        """Rows (with their bodies' sizes) cut into batches within the emitter's limits."""
+        batches: list[tuple[str, list[int]]] = []
+        size = 0
+        for row, length in loose:
+            if not batches or len(batches[-1][1]) >= self._max_batch or \
+                    size + length + 1 > self._max_bytes:
+                batches.append((f"auditrail-emitter-{uuid.uuid4()}", []))
+                size = 0
+            batches[-1][1].append(row)
+            size += length + 1
+        return batches
 
     def held(self) -> list[Spooled]:
         """What the slot holds, in the order it was emitted."""
