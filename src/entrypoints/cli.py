@@ -628,15 +628,21 @@ def check_chain(workspace_id: str | None, every: bool, as_json: bool) -> None:
     if every == (workspace_id is not None):
         raise click.UsageError("name one workspace, or give --all")
     container = _container()
-    if workspace_id is not None:
+    if workspace_id is None:
+        invalid = _check_every_chain(container, as_json)
+    else:
         check = container.check_chain().execute(workspace_id)
         if check is None:
             raise click.ClickException(f"no workspace {workspace_id} (or it is being "
                                        f"deleted)")
         _print_check(check, as_json)
-        if check.invalid:
-            sys.exit(1)
-        return
+        invalid = int(check.invalid)
+    if invalid:
+        sys.exit(1)
+
+
+def _check_every_chain(container: Container, as_json: bool) -> int:
+    """Each workspace's chain in turn, printed as it is checked; how many are invalid."""
     checked = invalid = 0
     for listed in container.list_workspaces().execute():
         check = container.check_chain().execute(listed.workspace.id)
@@ -644,11 +650,10 @@ def check_chain(workspace_id: str | None, every: bool, as_json: bool) -> None:
             continue
         _print_check(check, as_json)
         checked += 1
-        invalid += check.invalid
+        invalid += int(check.invalid)
     if not as_json:
         click.echo(f"{checked:,} chain(s) checked, {invalid:,} invalid")
-    if invalid:
-        sys.exit(1)
+    return invalid
 
 
 def _print_check(check: ChainCheck, as_json: bool) -> None:

@@ -277,7 +277,9 @@ class Emitter:
 
     def stats(self) -> EmitterStats:
         with self._cond:
-            return EmitterStats(queued=len(self._queue) + self._in_flight, **self._counts)
+            waiting = sum(len(batch) for _, batch in self._resends)
+            return EmitterStats(queued=len(self._queue) + waiting + self._in_flight,
+                                **self._counts)
 
     def __enter__(self) -> Emitter:
         return self

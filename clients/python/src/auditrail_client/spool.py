@@ -243,9 +243,9 @@ class Spool:
     def forsake(self) -> None:
         """In a forked child: leave the parent's slot to the parent, touching neither its
         database (closing it here could disturb the parent's) nor its lock (the parent's
-        too, through the inherited descriptor, until the parent lets it go)."""
-        with self._lock:
-            self._closed = True
+        too, through the inherited descriptor, until the parent lets it go). No lock is
+        taken: one a parent's thread held at the fork stays held in the child forever."""
+        self._closed = True
         _forsaken.append(self._db)
         os.close(self._fd)
 
