@@ -16,6 +16,7 @@ preceded by an HTML comment, invisible on the rendered page:
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from collections.abc import Iterator
@@ -104,3 +105,59 @@ def test_the_documented_commands_run(document: Path, tmp_path: Path,
     assert result.returncode == 0, (
         f"a command of {document.relative_to(ROOT)} failed:\n{result.stderr[-4000:]}\n"
         f"--- its output ---\n{result.stdout[-2000:]}")
+
+
+def _fenced(text: str, language: str, first_line: str) -> str:
+    """The body of the ``language`` block whose first line is ``first_line``."""
+    for match in re.finditer(rf"^```{language}\n(.*?)^```", text, re.S | re.M):
+        if match[1].startswith(first_line + "\n"):
+            return match[1]
+    raise AssertionError(f"no {language} block beginning {first_line!r}")
+
+
+def _seconds(duration: str) -> int:
+    assert duration.endswith("s"), duration
+    return int(duration[:-1])
+
+
+def test_the_container_files_hold_real_commands_settings_and_one_volume() -> None:
+    """The Dockerfile, environment file and compose file of operations.md cannot run here
+    (no Docker), so what can rot in them is held against the code: each command parses
+    as the CLI reads it, each setting is one the service reads, servers and workers share
+    the volume where the image keeps AUDITRAIL_DATA_DIR, the health check asks the port
+    the server listens on, and each stop waits as long as the systemd units do."""
+    import yaml
+    from click.testing import CliRunner
+
+    from entrypoints import gunicorn_conf
+    from entrypoints.cli import main
+    from entrypoints.settings import Settings
+    from tests.integration.stacks import TEST_SIGNING_KEY
+
+    text = (ROOT / "docs" / "operations.md").read_text()
+    dockerfile = _fenced(text, "dockerfile", "# Dockerfile, at the root of a checkout: "
+                                             "docker build -t auditrail .")
+    [data_dir] = re.findall(r"^ENV AUDITRAIL_DATA_DIR=(\S+)$", dockerfile, re.M)
+    [default] = re.findall(r"^CMD (\[.*\])$", dockerfile, re.M)
+    env = dict(line.split("=", 1) for line in _fenced(text, "ini", "# auditrail.env (mode "
+                                                      "0600)").splitlines()[1:])
+    settings = Settings.from_env({**env, "AUDITRAIL_SIGNING_KEY": TEST_SIGNING_KEY})
+    assert settings.profile == "production" and settings.trusted_proxies == 1
+    known = {f"AUDITRAIL_{name.upper()}" for name in Settings.__dataclass_fields__}
+    assert set(env) <= known
+    compose = yaml.safe_load(_fenced(text, "yaml", "# compose.yaml"))
+    ours = {name: service for name, service in compose["services"].items()
+            if service.get("image") == "auditrail"}
+    assert set(ours) == {"migrate", "serve", "worker"}
+    for command in [json.loads(default), *(s["command"] for s in ours.values())]:
+        assert command[0] == "auditrail"
+        parsed = CliRunner().invoke(main, [*command[1:], "--help"])
+        assert parsed.exit_code == 0, (command, parsed.output)
+    volume = f"auditrail-data:{data_dir}"
+    assert volume in ours["serve"]["volumes"] and volume in ours["worker"]["volumes"]
+    port = ours["serve"]["command"][ours["serve"]["command"].index("--port") + 1]
+    assert f"127.0.0.1:{port}/readyz" in " ".join(ours["serve"]["healthcheck"]["test"])
+    assert _seconds(ours["serve"]["stop_grace_period"]) > gunicorn_conf.graceful_timeout
+    stops = [int(value) for value in re.findall(r"^TimeoutStopSec=(\d+)$", text, re.M)]
+    assert [_seconds(ours[name]["stop_grace_period"]) for name in ("serve", "worker")] \
+        == stops
