@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -29,6 +30,8 @@ MAX_COUNT = 1_000
 MAX_SECONDS = 7 * 86_400
 _TICK = timedelta(microseconds=1)
 MAX_LISTED = 100
+MAX_METADATA_KEYS = 20
+METADATA_KEY_MAX_LENGTH = 128
 AUDITRAIL_FORMAT = "auditrail"
 """A notification's default body: the signed JSON document of contract §7, for code."""
 SLACK_FORMAT = "slack"
@@ -78,6 +81,9 @@ class AlertRule:
     """At least one of the event's targets has one of these types."""
     countries: tuple[str, ...] | None = None
     countries_not_in: tuple[str, ...] | None = None
+    metadata: Mapping[str, tuple[Any, ...]] | None = None
+    """Top-level keys of the event's ``metadata``, each with the values it may hold (JSON
+    scalars: ``true`` is not ``1``, ``"1"`` is not ``1``)."""
     threshold: Threshold | None = None
     cooldown_seconds: int = 0
     notify_format: str = AUDITRAIL_FORMAT
@@ -94,6 +100,11 @@ class AlertRule:
     @cached_property
     def patterns(self) -> ActionPatterns:
         return action_patterns(self.actions)
+
+    @cached_property
+    def _metadata_wanted(self) -> dict[str, frozenset[tuple[str, Any]]]:
+        return {key: frozenset(map(_scalar, values))
+                for key, values in (self.metadata or {}).items()}
 
     @property
     def stateless(self) -> bool:
@@ -116,6 +127,8 @@ class AlertRule:
         if self.target_types is not None and not any(
                 target["type"] in self.target_types for target in event.targets):
             return False
+        if self.metadata is not None and not self._metadata_matches(event.metadata):
+            return False
         if self.countries is None and self.countries_not_in is None:
             return True
         country = event.country_code
@@ -123,6 +136,13 @@ class AlertRule:
             return False
         return (self.countries is None or country in self.countries) and (
             self.countries_not_in is None or country not in self.countries_not_in)
+
+    def _metadata_matches(self, metadata: Mapping[str, Any]) -> bool:
+        """Each key is present with one of its values; an object or a list never matches."""
+        for key, wanted in self._metadata_wanted.items():
+            if key not in metadata or _scalar(metadata[key]) not in wanted:
+                return False
+        return True
 
     def group_key(self, event: Event) -> str | None:
         """``actor_id:usr_42``, ``ip_address:203.0.113.7``, or ``workspace`` (a rule without
@@ -140,6 +160,8 @@ class AlertRule:
         for name in MATCH_LISTS:
             if getattr(self, name) is not None:
                 match[name] = list(getattr(self, name))
+        if self.metadata is not None:
+            match["metadata"] = {key: list(values) for key, values in self.metadata.items()}
         threshold = None
         if self.threshold is not None:
             threshold = {"count": self.threshold.count,
@@ -157,7 +179,8 @@ class AlertRule:
     def counts_differently(self, other: AlertRule) -> bool:
         """Whether a change makes the windows counted so far meaningless."""
         return any(getattr(self, name) != getattr(other, name) for name in (
-            "actions", *MATCH_LISTS, "threshold", "cooldown_seconds", "enabled"))
+            "actions", *MATCH_LISTS, "metadata", "threshold", "cooldown_seconds",
+            "enabled"))
 
 
 def rule_settings(body: Mapping[str, Any], *, allow_private: bool,
@@ -216,9 +239,62 @@ def _match(match: Mapping[str, Any]) -> dict[str, Any]:
         if not problems:
             found[name] = tuple(dict.fromkeys(
                 value.upper() if checker is _country else value for value in values))
+    try:
+        found["metadata"] = _metadata(match.get("metadata"))
+    except ValidationFailed as failure:
+        errors.extend(failure.errors)
     if errors:
         raise ValidationFailed(errors)
     return found
+
+
+def _metadata(metadata: object) -> dict[str, tuple[Any, ...]] | None:
+    if metadata is None:
+        return None
+    if not isinstance(metadata, Mapping) or not 1 <= len(metadata) <= MAX_METADATA_KEYS:
+        raise ValidationFailed([FieldError("match.metadata", f"An object of 1-"
+                                           f"{MAX_METADATA_KEYS} keys, or leave it out.")])
+    errors: list[FieldError] = []
+    found: dict[str, tuple[Any, ...]] = {}
+    for key, values in metadata.items():
+        where = f"match.metadata.{key}"
+        if not 1 <= len(key) <= METADATA_KEY_MAX_LENGTH:
+            errors.append(FieldError("match.metadata", f"Keys of 1-{METADATA_KEY_MAX_LENGTH} "
+                                                       f"characters."))
+        elif not isinstance(values, list) or not 1 <= len(values) <= MAX_LISTED:
+            errors.append(FieldError(where, f"A list of 1-{MAX_LISTED} values."))
+        elif bad := [i for i, value in enumerate(values) if not _is_scalar(value)]:
+            errors += [FieldError(f"{where}[{i}]", "A string (1-256 characters), a number, "
+                                                   "true, false or null.") for i in bad]
+        else:
+            unique: dict[tuple[str, Any], Any] = {}
+            for value in values:
+                unique.setdefault(_scalar(value), value)  # the first of repeats
+            found[key] = tuple(unique.values())
+    if errors:
+        raise ValidationFailed(errors)
+    return found
+
+
+def _is_scalar(value: object) -> bool:
+    if isinstance(value, str):
+        return 1 <= len(value) <= IDENTIFIER_MAX_LENGTH
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return value is None or isinstance(value, bool | int)
+
+
+def _scalar(value: Any) -> tuple[str, Any]:
+    """A JSON value as metadata conditions compare it: booleans apart from numbers (Python
+    holds ``True == 1``), 1 and 1.0 alike (JSON has one kind of number); an object or a
+    list as something no condition holds."""
+    if isinstance(value, bool):
+        return ("boolean", value)
+    if isinstance(value, int | float):
+        return ("number", value)
+    if value is None or isinstance(value, str):
+        return (type(value).__name__, value)
+    return ("structure", id(value))
 
 
 def _identifier(value: object) -> str | None:

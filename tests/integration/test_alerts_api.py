@@ -174,6 +174,35 @@ def test_rules_match_actor_types_and_targets_and_keep_them(stack: Stack) -> None
         "match.target_ids", "match.target_types[0]"]
 
 
+def test_rules_match_metadata_values_and_keep_them(stack: Stack) -> None:
+    """Stored as given, read back from either database, matched in processing by kind:
+    a rule on MFA-less admin logins does not take "false" for false."""
+    _, key = stack.new_workspace()
+    match = {"actions": ["user.login"], "metadata": {"mfa": [False], "role": ["admin",
+                                                                              "owner"]}}
+    created = new_rule(stack, key, match=match)
+    assert created.status_code == 201, created.json
+    assert created.json["match"] == match
+    listed = stack.client.get("/api/v1/alert-rules", headers=bearer(key)).json["data"]
+    assert [rule["match"] for rule in listed] == [match]
+
+    def login(seconds: float, **metadata: Any) -> dict[str, Any]:
+        return {**login_failed(seconds, action="user.login"), "metadata": metadata}
+
+    send(stack, key, login(0, mfa=False, role="admin"), login(1, mfa="false", role="admin"),
+         login(2, mfa=False, role="viewer"), login(3, mfa=False),
+         login(4, mfa=False, role="owner", extra=1), login(5, mfa=0, role="owner"))
+    stack.drain()
+    events = stack.client.get("/api/v1/events", headers=bearer(key),
+                              query_string={"order": "asc"}).json["data"]
+    assert [alert["event_ids"] for alert in alerts(stack, key)] == [
+        [events[0]["id"]], [events[4]["id"]]]
+    assert fields(new_rule(stack, key, match={"actions": ["a.b"], "metadata": {
+        "mfa": [{"nested": True}]}})) == ["match.metadata.mfa[0]"]
+    assert fields(new_rule(stack, key, match={"actions": ["a.b"], "metadata": {
+        "mfa": "no"}})) == ["match.metadata.mfa"]
+
+
 def test_disabled_rules_and_other_actions_trigger_nothing(stack: Stack) -> None:
     _, key = stack.new_workspace()
     rule = new_rule(stack, key, enabled=False).json

@@ -174,6 +174,50 @@ def test_actor_types_and_targets_match_when_any_target_has_them() -> None:
     assert [ids[0] for _, _, ids in run([either_target], events)] == [events[0].id]
 
 
+def test_metadata_conditions_compare_json_values_by_kind() -> None:
+    """Each key must be there with one of its values; true is not 1 and "1" is not 1 (as
+    in JSON), 1 and 1.0 are one number, and an object or a list matches nothing."""
+    def with_metadata(seconds: float, **metadata: Any) -> Event:
+        return replace(event(seconds), metadata=metadata)
+
+    events = [with_metadata(0, reason="bad_password", attempts=1),
+              with_metadata(1, reason="bad_password", attempts=True),
+              with_metadata(2, reason="bad_password", attempts="1"),
+              with_metadata(3, reason="bad_password", attempts=1.0),
+              with_metadata(4, reason="expired", attempts=1),
+              with_metadata(5, reason="bad_password"),
+              with_metadata(6, reason=["bad_password"], attempts=1),
+              with_metadata(7, reason="bad_password", attempts=None)]
+    wanted = rule(metadata={"reason": ("bad_password",), "attempts": (1, None)})
+    assert [ids[0] for _, _, ids in run([wanted], events)] == [
+        events[0].id, events[3].id, events[7].id]
+    flags = rule(metadata={"attempts": (True,)})
+    assert [ids[0] for _, _, ids in run([flags], events)] == [events[1].id]
+    assert replace(wanted, metadata={"reason": ("expired",)}).counts_differently(wanted)
+    assert wanted.summary()["match"]["metadata"] == {"reason": ["bad_password"],
+                                                     "attempts": [1, None]}
+
+
+def test_metadata_conditions_are_checked_and_named() -> None:
+    def failing(metadata: Any) -> list[str]:
+        with pytest.raises(ValidationFailed) as failure:
+            rule_settings({"match": {"actions": ["a.b"], "metadata": metadata}},
+                          allow_private=False, creating=False)
+        return fields_of(failure)
+
+    assert failing({}) == ["match.metadata"]
+    assert failing({f"k{n}": [1] for n in range(21)}) == ["match.metadata"]
+    assert failing({"reason": [], "plan": "pro", "x" * 129: [1]}) == [
+        "match.metadata", "match.metadata.plan", "match.metadata.reason"]
+    assert failing({"reason": ["ok", {"a": 1}, [1], "", float("nan")]}) == [
+        "match.metadata.reason[1]", "match.metadata.reason[2]", "match.metadata.reason[3]",
+        "match.metadata.reason[4]"]
+    found = rule_settings({"match": {"actions": ["a.b"], "metadata": {
+        "attempts": [1, 1.0, True, "1", None, 1]}}}, allow_private=False, creating=False)
+    kept = found["metadata"]["attempts"]  # repeats dropped, the first kept
+    assert kept == (1, True, "1", None) and type(kept[0]) is int
+
+
 def test_a_change_to_any_condition_restarts_the_counting() -> None:
     counted = rule(threshold=threshold(3, 60))
     for name, value in (("actor_types", ("user",)), ("target_ids", ("doc_1",)),

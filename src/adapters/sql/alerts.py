@@ -34,6 +34,8 @@ def _rule_row(rule: AlertRule) -> dict[str, Any]:
     for name in _LISTS:
         value = getattr(rule, name)
         row[name] = list(value) if value is not None else None
+    row["match_metadata"] = ({key: list(values) for key, values in rule.metadata.items()}
+                             if rule.metadata is not None else None)
     threshold = rule.threshold
     row.update(threshold_count=threshold.count if threshold else None,
                threshold_window_seconds=threshold.window_seconds if threshold else None,
@@ -46,6 +48,9 @@ def _rule(row: RowMapping) -> AlertRule:
     values["credential"] = bytes(values["credential"])
     for name in _LISTS:
         values[name] = tuple(row[name]) if row[name] is not None else None
+    if row["match_metadata"] is not None:
+        values["metadata"] = {key: tuple(listed)
+                              for key, listed in row["match_metadata"].items()}
     if row["threshold_count"] is not None:
         values["threshold"] = Threshold(row["threshold_count"],
                                         row["threshold_window_seconds"],

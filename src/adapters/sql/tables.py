@@ -221,6 +221,7 @@ alert_rules = Table(
     Column("actor_types", JSON),
     Column("target_ids", JSON),
     Column("target_types", JSON),
+    Column("match_metadata", JSON),
     Column("threshold_count", Integer),
     Column("threshold_window_seconds", Integer),
     Column("threshold_group_by", String(20)),

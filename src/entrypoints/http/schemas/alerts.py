@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
-from domain.alert_rules import GROUP_BY, MAX_COUNT, MAX_LISTED, MAX_SECONDS, NOTIFY_FORMATS
+from domain.alert_rules import (
+    GROUP_BY,
+    MAX_COUNT,
+    MAX_LISTED,
+    MAX_METADATA_KEYS,
+    MAX_SECONDS,
+    NOTIFY_FORMATS,
+)
 from entrypoints.http.schemas.workspace import PageQuerySchema
 
 
@@ -23,6 +30,12 @@ class MatchSchema(Schema):
     target_types = _listed("only events with a target of one of these types")
     countries = _listed("only events located in these countries (ISO 3166-1 alpha-2)")
     countries_not_in = _listed("only events located outside these countries")
+    # Values are the domain's to check, so that each bad one is named by its key.
+    metadata = fields.Dict(keys=fields.String(), values=fields.Raw(), allow_none=True,
+                           metadata={"description": (
+                               f"only events whose metadata holds, under each of these "
+                               f"top-level keys (1-{MAX_METADATA_KEYS}), one of its values "
+                               f"(1-{MAX_LISTED} strings, numbers, true, false or null)")})
 
 
 class ThresholdSchema(Schema):

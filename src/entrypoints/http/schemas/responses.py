@@ -286,6 +286,7 @@ class MatchOutSchema(Schema):
     target_types = fields.List(fields.String())
     countries = fields.List(fields.String())
     countries_not_in = fields.List(fields.String())
+    metadata = fields.Dict(keys=fields.String(), values=fields.List(fields.Raw()))
 
 
 class ThresholdOutSchema(Schema):
