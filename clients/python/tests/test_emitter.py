@@ -338,3 +338,19 @@ def test_one_emitter_takes_every_slot_dead_processes_left(server, tmp_path) -> N
     numbers = sorted(e.metadata["n"] for e in stored(Auditrail(server.url, key), run))
     assert numbers == [*range(7), *range(100, 107)]
     assert not list(spool.glob("*.sqlite3"))
+
+
+def test_a_spool_that_must_survive_a_power_cut_syncs_each_commit(server, tmp_path) -> None:
+    key, run = server.workspace(), uuid.uuid4().hex[:8]
+    with pytest.raises(ValueError, match="spool_fsync needs a spool folder"):
+        Auditrail(server.url, key).emitter(spool_fsync=True)
+    plain = Auditrail(server.url, key).emitter(spool=tmp_path / "plain")
+    synced = Auditrail(server.url, key).emitter(spool=tmp_path / "synced", spool_fsync=True)
+    assert plain.spool is not None and not plain.spool.durable
+    assert synced.spool is not None and synced.spool.durable
+    for n in range(3):
+        synced.emit(marked(run, n))
+    plain.close()
+    synced.close()
+    assert sorted(e.metadata["n"] for e in stored(Auditrail(server.url, key), run)) == [0, 1, 2]
+

@@ -97,7 +97,8 @@ class Emitter:
                  on_invalid: InvalidCallback | None = None,
                  on_delivered: DeliveredCallback | None = None,
                  close_timeout: float = 30.0, min_backoff: float = 0.5,
-                 max_backoff: float = 30.0, spool: PathLike | None = None) -> None:
+                 max_backoff: float = 30.0, spool: PathLike | None = None,
+                 spool_fsync: bool = False) -> None:
         if not 1 <= max_batch <= MAX_BATCH:
             raise ValueError(f"max_batch must be 1-{MAX_BATCH}")
         if overflow not in ("block", "drop"):
@@ -106,6 +107,8 @@ class Emitter:
             raise ValueError("max_queue must hold a batch, senders >= 1, flush_interval >= 0")
         if not 0 < min_backoff <= max_backoff:
             raise ValueError("0 < min_backoff <= max_backoff")
+        if spool_fsync and spool is None:
+            raise ValueError("spool_fsync needs a spool folder")
         self._transport = transport
         self.max_batch, self.flush_interval, self.max_queue = max_batch, flush_interval, max_queue
         self.overflow, self.senders, self.close_timeout = overflow, senders, close_timeout
@@ -114,6 +117,7 @@ class Emitter:
         self._on_invalid = on_invalid or _log_invalid
         self._on_delivered = on_delivered
         self._spool_folder = spool
+        self._spool_fsync = spool_fsync
         self._spool: Spool | None = None
         self._start()
         if spool is not None:
@@ -145,7 +149,7 @@ class Emitter:
         """Take a slot and queue what it holds: the batches under way, to be sent again
         as they were, then the events no batch had taken."""
         self._spool = Spool(self._spool_folder, self.max_batch,  # type: ignore[arg-type]
-                            MAX_BODY_BYTES)
+                            MAX_BODY_BYTES, fsync=self._spool_fsync)
         held = self._spool.held()
         now = time.monotonic()
         batches: dict[str, list[_Item]] = {}
@@ -274,6 +278,11 @@ class Emitter:
         if left:
             _call(self._on_drop, left, "close_timeout")
         _live.discard(self)
+
+    @property
+    def spool(self) -> Spool | None:
+        """The slot this emitter holds, when it has a spool folder (and has taken one)."""
+        return self._spool
 
     def stats(self) -> EmitterStats:
         with self._cond:
