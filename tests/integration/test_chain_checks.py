@@ -239,3 +239,21 @@ def test_the_interval_is_a_setting_and_0_turns_the_checks_off(tmp_path: Any) -> 
         assert off.container.chain_health().execute().overdue is None
     finally:
         off.close()
+
+
+def test_a_check_may_run_for_a_day_on_rq(tmp_path: Any, request: pytest.FixtureRequest
+                                         ) -> None:
+    """RQ stops a job after its timeout; a check of a chain of a billion events runs for
+    most of a day (a hung one is retaken when its ten-minute claim lapses)."""
+    stack = production_stack(request.getfixturevalue("postgres_url"),
+                             request.getfixturevalue("redis_url"), data_dir=tmp_path / "var")
+    try:
+        queue = stack.container.job_queue()
+        queue.enqueue_chain_checks(["ws_gone"])
+        [job] = [job for each in queue.queues for job in each.jobs
+                 if job.func_name.endswith("check_chain")]
+        assert job.timeout == 24 * 3600
+        stack.drain()  # a workspace that is not there: nothing checked, nothing kept
+        assert checks(stack, "ws_gone") == {}
+    finally:
+        stack.close()

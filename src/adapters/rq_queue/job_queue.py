@@ -49,8 +49,11 @@ class RqJobQueue:
                  delivery_job_path: str = "", check_job_path: str = "",
                  queue_name: str = "auditrail",
                  job_timeout: int = 600, export_timeout: int = 6 * 3600,
-                 delivery_timeout: int = 600,
+                 delivery_timeout: int = 600, check_timeout: int = 24 * 3600,
                  send_interval: float = SEND_INTERVAL_SECONDS) -> None:
+        """``check_timeout``: a chain check reads the whole chain (a day: some 1.7 billion
+        events); one that hangs rather than reads is taken again by another worker when its
+        ten-minute claim lapses, long before RQ stops it."""
         self._redis = redis
         self._queue = Queue(queue_name, connection=redis)
         self._exports = Queue(f"{queue_name}-exports", connection=redis)
@@ -61,6 +64,7 @@ class RqJobQueue:
         self._check_job_path = check_job_path
         self._export_timeout = export_timeout
         self._delivery_timeout = delivery_timeout
+        self._check_timeout = check_timeout
         self._prefix = f"{queue_name}:wake:"
         self._delivery_prefix = f"{queue_name}:deliver:"
         self._job_timeout = job_timeout
@@ -148,7 +152,7 @@ class RqJobQueue:
     def enqueue_chain_checks(self, workspace_ids: Iterable[str]) -> None:
         try:
             self._exports.enqueue_many([self._job(self._check_job_path, workspace_id,
-                                                  self._export_timeout)
+                                                  self._check_timeout)
                                         for workspace_id in workspace_ids])
         except RedisError as exc:
             _warn("enqueue chain checks", exc)
