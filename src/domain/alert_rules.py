@@ -294,7 +294,7 @@ def _scalar(value: Any) -> tuple[str, Any]:
         return ("number", value)
     if value is None or isinstance(value, str):
         return (type(value).__name__, value)
-    return ("structure", id(value))
+    return ("structure", None)
 
 
 def _identifier(value: object) -> str | None:

@@ -81,7 +81,7 @@ class CheckChain:
         """Verify the workspace's whole chain and keep the outcome; None when the workspace
         is gone or going (deleted after its check was queued). Upkeep's jobs run it, and
         so does an operator who wants a chain checked now (``auditrail chains check``)."""
-        if not self._started(workspace_id):
+        if not self._hold(workspace_id, self._clock.now()):
             return None
         report = self._verify.execute(workspace_id, progress=self._renewing(workspace_id))
         with self._uow_factory() as uow:
@@ -100,11 +100,9 @@ class CheckChain:
         _report(before, after)
         return after
 
-    def _started(self, workspace_id: str) -> bool:
-        """Hold the claim while the check runs; False when the workspace is gone or going."""
-        return self._hold(workspace_id, self._clock.now())
-
     def _hold(self, workspace_id: str, now: datetime) -> bool:
+        """Hold the claim for the next ``claim`` (at the start, then at each renewal);
+        False when the workspace is gone or going."""
         with self._uow_factory() as uow:
             check = uow.chain_checks.start(workspace_id, now + self._claim)
             uow.commit()

@@ -133,8 +133,8 @@ class Emitter:
         self._pid = os.getpid()
         self._cond = threading.Condition()
         self._queue: deque[_Item] = deque()
+        # Batches an earlier emitter had under way, sent first under their own keys.
         self._resends: deque[tuple[str, list[_Item]]] = deque()
-        """Batches a crashed emitter had under way, sent first under their own keys."""
         self._in_flight = 0
         self._landing = 0  # events being written to the spool, their room in the queue held
         self._flushing = 0
