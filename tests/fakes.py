@@ -305,6 +305,10 @@ class _EventRepo:
         event = self._s.events.get(event_id)
         return event if event and event.workspace_id == workspace_id else None
 
+    def get_many(self, workspace_id: str, event_ids: Sequence[str]) -> list[Event]:
+        return [event for event_id in set(event_ids)
+                if (event := self.get(workspace_id, event_id)) is not None]
+
     def pending_chunk(self, workspace_id: str, limit: int) -> list[Event]:
         pending = [e for e in self._s.events.values()
                    if e.workspace_id == workspace_id and e.status == PENDING]

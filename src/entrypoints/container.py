@@ -249,8 +249,6 @@ class Container(containers.DeclarativeContainer):
                                         credentials=credential_cache, metrics=metrics)
     processing_status = providers.Factory(GetProcessingStatus, uow_factory=uow.provider,
                                           clock=clock, queue=job_queue)
-    ingest_events = providers.Singleton(IngestEvents, uow_factory=uow.provider, clock=clock,
-                                        ids=ids, queue=job_queue, metrics=metrics)
     get_event = providers.Factory(GetEvent, uow_factory=uow.provider)
     signer = providers.Singleton(_signer, settings)
     signature_checker = providers.Singleton(Ed25519Verifier)
@@ -261,6 +259,9 @@ class Container(containers.DeclarativeContainer):
         cadence=providers.Callable(lambda s: timedelta(seconds=s.checkpoint_seconds),
                                    settings),
         previous=providers.Callable(_previous_signers, settings, signer))
+    ingest_events = providers.Singleton(IngestEvents, uow_factory=uow.provider, clock=clock,
+                                        ids=ids, queue=job_queue,
+                                        keys=transparency_log.provided.keys, metrics=metrics)
     log_reader = providers.Factory(LogReader, uow_factory=uow.provider, log=transparency_log)
     countersign_log = providers.Factory(CountersignLog, uow_factory=uow.provider,
                                         keys=transparency_log.provided.keys, clock=clock)

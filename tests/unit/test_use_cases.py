@@ -30,6 +30,7 @@ from application.use_cases.workspaces import CreateWorkspace, UpdateWorkspacePla
 from domain.errors import ValidationFailed
 from domain.event_search import EventFilters, search_entries
 from domain.events import PENDING, PROCESSED
+from domain.receipts import accepted_digest, parse_receipt
 from domain.verification import HASH_MISMATCH, SEARCH_ENTRIES
 from tests.factories import ExportFactory
 from tests.fakes import (
@@ -59,13 +60,13 @@ class World:
         self.keys = CreateApiKey(self.uow, self.clock, self.ids, self.secrets, self.activity)
         self.workspace, self.admin = CreateWorkspace(
             self.uow, self.clock, self.ids, self.keys, self.activity).execute("Acme")
-        self.ingest = IngestEvents(self.uow, self.clock, self.ids, self.queue)
-        self.process = ProcessPendingEvents(self.uow, self.geo, chunk_size=3)
-        self.authenticate = Authenticate(self.uow, self.clock)
-        self.changes = FakeCredentialChanges()
         self.signer = FakeSigner()
         self.log = TransparencyLog(self.uow, self.signer, FakeSignatureChecker(self.signer),
                                    self.clock, "log.example", timedelta(seconds=5))
+        self.ingest = IngestEvents(self.uow, self.clock, self.ids, self.queue, self.log.keys)
+        self.process = ProcessPendingEvents(self.uow, self.geo, chunk_size=3)
+        self.authenticate = Authenticate(self.uow, self.clock)
+        self.changes = FakeCredentialChanges()
 
     def event(self, **fields):  # type: ignore[no-untyped-def]
         return {"action": "user.login", "actor": {"id": "u1", "type": "user"}, **fields}
@@ -339,6 +340,43 @@ def test_idempotent_retry_returns_the_original_ids_and_stores_nothing(world: Wor
     assert again.event_ids == first.event_ids and again.replayed
     assert len(world.uow._store.events) == 1
     assert world.queue.requested == [world.workspace.id]
+
+
+def test_a_receipt_names_each_accepted_event_and_its_digest_signed_by_the_log(
+        world: World) -> None:
+    accepted = world.ingest.execute(world.workspace.id, [world.event(), world.event()],
+                                    batch=True, receipt=True)
+    text = world.log.keys.signed_by_log(world.workspace.id, accepted.receipt or "")
+    assert text is not None
+    receipt = parse_receipt(text)
+    events = [world.uow._store.events[event_id] for event_id in accepted.event_ids]
+    assert receipt.origin == world.log.origin(world.workspace.id)
+    assert receipt.received_at == events[0].received_at
+    assert [(e.event_id, e.digest) for e in receipt.entries] == \
+        [(event.id, accepted_digest(event.core())) for event in events]
+    assert world.ingest.execute(world.workspace.id, [world.event()]).receipt is None
+
+
+def test_a_retry_gets_the_receipt_of_the_stored_events_even_once_processed(
+        world: World) -> None:
+    first = world.ingest.execute(world.workspace.id, [world.event(), world.event()],
+                                 batch=True, idempotency_key="k1", receipt=True)
+    world.process.execute(world.workspace.id)
+    again = world.ingest.execute(world.workspace.id, [world.event(), world.event()],
+                                 batch=True, idempotency_key="k1", receipt=True)
+    assert again.replayed and again.receipt == first.receipt
+    assert world.ingest.execute(world.workspace.id, [world.event(), world.event()],
+                                batch=True, idempotency_key="k1").receipt is None
+
+
+def test_a_retry_whose_events_are_gone_gets_no_receipt(world: World) -> None:
+    first = world.ingest.execute(world.workspace.id, [world.event(), world.event()],
+                                 batch=True, idempotency_key="k1", receipt=True)
+    del world.uow._store.events[first.event_ids[1]]
+    again = world.ingest.execute(world.workspace.id, [world.event(), world.event()],
+                                 batch=True, idempotency_key="k1", receipt=True)
+    assert again.replayed and again.event_ids == first.event_ids
+    assert again.receipt is None
 
 
 def test_idempotency_key_with_another_body_conflicts(world: World) -> None:

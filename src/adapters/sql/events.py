@@ -43,6 +43,11 @@ class SqlEventRepository:
             t.events.c.id == event_id)).mappings().first()
         return event_from(row) if row else None
 
+    def get_many(self, workspace_id: str, event_ids: Sequence[str]) -> list[Event]:
+        rows = self._db.execute(select(t.events).where(
+            t.events.c.workspace_id == workspace_id, t.events.c.id.in_(list(event_ids))))
+        return [event_from(row) for row in rows.mappings()]
+
     def pending_chunk(self, workspace_id: str, limit: int) -> list[Event]:
         rows = self._db.execute(
             select(t.events)

@@ -117,6 +117,11 @@ class EventRepository(Protocol):
 
     def get(self, workspace_id: str, event_id: str) -> Event | None: ...
 
+    def get_many(self, workspace_id: str, event_ids: Sequence[str]) -> list[Event]:
+        """The workspace's events among ``event_ids`` (at most a batch's 1,000), in one
+        query, in no particular order; ids it does not hold are left out."""
+        ...
+
     def pending_chunk(self, workspace_id: str, limit: int) -> list[Event]:
         """The oldest pending events of one workspace, in arrival order."""
         ...

@@ -1,4 +1,5 @@
-"""Accept events: validate all, store all as pending in one insert, then ask for processing."""
+"""Accept events: validate all, store all as pending in one insert, then ask for processing,
+answering with a signed receipt when the sender wants one."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from application.errors import Conflict
+from application.log_keys import LogKeys
 from application.ports.jobs import JobQueue
 from application.ports.metrics import NO_METRICS, Metrics
 from application.ports.repositories import IdempotencyKeyTaken
@@ -14,6 +16,7 @@ from application.ports.unit_of_work import UnitOfWorkFactory
 from domain.errors import ValidationFailed
 from domain.events import Event, new_event
 from domain.idempotency import KEY_LIFETIME, IdempotencyRecord, fingerprint
+from domain.receipts import ReceiptEntry, accepted_digest, receipt_text
 
 
 @dataclass(frozen=True)
@@ -22,30 +25,35 @@ class Accepted:
 
     event_ids: tuple[str, ...]
     replayed: bool = False
+    receipt: str | None = None
+    """The signed receipt (``domain.receipts``) when one was asked for."""
 
 
 class IngestEvents:
     def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, ids: IdGenerator,
-                 queue: JobQueue, metrics: Metrics = NO_METRICS) -> None:
+                 queue: JobQueue, keys: LogKeys, metrics: Metrics = NO_METRICS) -> None:
         self._uow_factory = uow_factory
+        self._keys = keys
         self._clock = clock
         self._ids = ids
         self._queue = queue
         self._metrics = metrics
 
     def execute(self, workspace_id: str, bodies: list[dict[str, Any]], *,
-                batch: bool = False, idempotency_key: str | None = None) -> Accepted:
+                batch: bool = False, idempotency_key: str | None = None,
+                receipt: bool = False) -> Accepted:
         """All-or-nothing: one invalid event rejects the request and nothing is stored.
 
         The events are durable when this returns; the job is only a wake-up call, so a queue
         outage delays processing (upkeep re-queues) but never loses an accepted event.
+        A ``receipt`` is signed once the events are stored: it promises only what is.
         """
         operation = "events.batch" if batch else "events"
         request = fingerprint(operation, bodies) if idempotency_key else ""
         if idempotency_key:
             earlier = self._earlier(workspace_id, idempotency_key, request)
             if earlier:
-                return earlier
+                return self._with_receipt(workspace_id, earlier) if receipt else earlier
         events = self._build(workspace_id, bodies, batch=batch)
         try:
             self._store(workspace_id, events, idempotency_key, request)
@@ -54,10 +62,30 @@ class IngestEvents:
             earlier = self._earlier(workspace_id, idempotency_key or "", request)
             if earlier is None:
                 raise
-            return earlier
+            return self._with_receipt(workspace_id, earlier) if receipt else earlier
         self._metrics.events_accepted(len(events))
         self._queue.request_processing([workspace_id])
-        return Accepted(tuple(event.id for event in events))
+        return Accepted(tuple(event.id for event in events),
+                        receipt=self._receipt(workspace_id, events) if receipt else None)
+
+    def _receipt(self, workspace_id: str, events: list[Event]) -> str:
+        entries = [ReceiptEntry(event.id, accepted_digest(event.core())) for event in events]
+        text = receipt_text(self._keys.origin(workspace_id), events[0].received_at, entries)
+        return self._keys.sign_text(workspace_id, text)
+
+    def _with_receipt(self, workspace_id: str, earlier: Accepted) -> Accepted:
+        """A retry's receipt, signed over the events as stored: the sender never saw the
+        first answer, and an event already processed gives the same digest. When some are
+        gone (the workspace's data erased meanwhile) no receipt is signed: it would
+        promise events the log no longer holds."""
+        with self._uow_factory(read_only=True) as uow:
+            stored = {event.id: event
+                      for event in uow.events.get_many(workspace_id, earlier.event_ids)}
+        if len(stored) != len(earlier.event_ids):
+            return earlier
+        events = [stored[event_id] for event_id in earlier.event_ids]
+        return Accepted(earlier.event_ids, replayed=True,
+                        receipt=self._receipt(workspace_id, events))
 
     def _earlier(self, workspace_id: str, key: str, request: str) -> Accepted | None:
         with self._uow_factory(read_only=True) as uow:

@@ -82,6 +82,16 @@ HEADERS = {
     "Location": ("string", "Where the resource is."),
     "Idempotent-Replayed": ("string", "'true' when this is the answer remembered for the "
                                       "request's Idempotency-Key; nothing new was stored."),
+    "Preference-Applied": ("string", "'receipt' when the answer carries the signed receipt "
+                                     "the request's Prefer header asked for."),
+}
+_SOMETIMES = {"Idempotent-Replayed", "Preference-Applied"}
+"""Response headers only some answers carry."""
+REQUEST_HEADERS = {
+    "Idempotency-Key": "1-255 visible ASCII characters: a retry with the same key within "
+                       "24 hours gets the first answer and stores nothing new.",
+    "Prefer": "'receipt' (RFC 7240): answer with a receipt signed by the log's key, naming "
+              "each accepted event and the SHA-256 of its accepted fields.",
 }
 _RATE_LIMIT = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
 
@@ -106,11 +116,11 @@ _KEY_REUSED = {409: "This Idempotency-Key was used with a different request in t
 
 OPERATIONS: dict[str, Operation] = {
     "api.ingest_event": Operation("Ingest one event", {202: out.AcceptedSchema}, EVENTS_WRITE,
-                                  body=EventSchema, headers=("Idempotency-Key",),
+                                  body=EventSchema, headers=("Idempotency-Key", "Prefer"),
                                   tags=("events",), errors=_KEY_REUSED),
     "api.ingest_batch": Operation("Ingest 1-1,000 events", {202: out.BatchAcceptedSchema},
                                   EVENTS_WRITE, body=EventBatchSchema,
-                                  headers=("Idempotency-Key",), tags=("events",),
+                                  headers=("Idempotency-Key", "Prefer"), tags=("events",),
                                   errors=_KEY_REUSED),
     "api.list_events": Operation("Search events", {200: out.EventPageSchema}, EVENTS_READ,
                                  query=EventQuerySchema, tags=("events",)),
@@ -302,7 +312,7 @@ def build_document(app: Flask, version: str) -> dict[str, Any]:
     spec.components.schema("Error", schema=out.ErrorSchema)
     for name, (kind, description) in HEADERS.items():
         spec.components.header(name, {"description": description, "schema": {"type": kind},
-                                      "required": name != "Idempotent-Replayed"})
+                                      "required": name not in _SOMETIMES})
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
         if rule.endpoint == "static":
             continue
@@ -347,6 +357,7 @@ def _parameters(operation: Operation, arguments: set[str],
     if operation.query is not None:
         parameters.append({"in": "query", "schema": operation.query})
     return parameters + [{"in": "header", "name": header, "required": False,
+                          "description": REQUEST_HEADERS[header],
                           "schema": {"type": "string", "minLength": 1, "maxLength": 255}}
                          for header in operation.headers]
 
@@ -395,6 +406,8 @@ def _success_headers(operation: Operation, status: int) -> dict[str, str]:
         names.append("Location")
     if "Idempotency-Key" in operation.headers:
         names.append("Idempotent-Replayed")
+    if "Prefer" in operation.headers:
+        names.append("Preference-Applied")
     return {name: name for name in names}
 
 

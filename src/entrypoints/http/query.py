@@ -7,6 +7,7 @@ from typing import Any
 from flask import request
 from marshmallow import Schema
 from marshmallow import ValidationError as MarshmallowError
+from werkzeug.http import parse_list_header
 
 from domain.field_names import meant_field
 from domain.idempotency import is_valid_key
@@ -76,3 +77,13 @@ def idempotency_key() -> str | None:
         raise ApiError(400, "invalid_parameter",
                        "Header 'Idempotency-Key' must be 1-255 visible ASCII characters.")
     return key
+
+
+def prefers(preference: str) -> bool:
+    """Whether the ``Prefer`` header (RFC 7240) asks for ``preference``; as the RFC says, a
+    preference the server does not know is ignored, not refused."""
+    sent = header("Prefer")
+    if sent is None:
+        return False
+    return any(item.split(";", 1)[0].split("=", 1)[0].strip().lower() == preference
+               for item in parse_list_header(sent))

@@ -71,14 +71,21 @@ class EventOutSchema(Schema):
     hash = fields.String(required=True, allow_none=True)
 
 
+RECEIPT = {"description": "With 'Prefer: receipt': a C2SP signed note by the log's key - "
+                          "its origin, 'ingest receipt', the receive time, then "
+                          "'<event id> <base64 SHA-256 of its accepted fields>' a line."}
+
+
 class AcceptedSchema(Schema):
     id = fields.String(required=True)
     status = fields.String(required=True)
+    receipt = fields.String(metadata=RECEIPT)
 
 
 class BatchAcceptedSchema(Schema):
     ids = fields.List(fields.String(), required=True)
     count = fields.Integer(required=True)
+    receipt = fields.String(metadata=RECEIPT)
 
 
 class AnchorSchema(Schema):

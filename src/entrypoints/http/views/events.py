@@ -21,7 +21,7 @@ from entrypoints.http.auth import principal, requires
 from entrypoints.http.body import ONE_MIB, json_object
 from entrypoints.http.filters import event_filters
 from entrypoints.http.pagination import page_body
-from entrypoints.http.query import idempotency_key, query_args
+from entrypoints.http.query import idempotency_key, prefers, query_args
 from entrypoints.http.schemas.events import (
     EventBatchSchema,
     EventQuerySchema,
@@ -32,6 +32,8 @@ from entrypoints.http.validation import load
 from entrypoints.http.views.api import api
 
 BATCH_MAX_BYTES = 5 * ONE_MIB
+RECEIPT = "receipt"
+"""``Prefer: receipt`` asks for a signed receipt of the accepted events."""
 
 
 @api.post("/events")
@@ -42,7 +44,8 @@ def ingest_event(ingest: IngestEvents = Provide[Container.ingest_events]) -> Any
     body = json_object()
     if "events" in body and "action" not in body:
         raise ValidationFailed([FieldError("events", BATCH_HERE)])
-    accepted = ingest.execute(principal().workspace_id, [body], idempotency_key=key)
+    accepted = ingest.execute(principal().workspace_id, [body], idempotency_key=key,
+                              receipt=prefers(RECEIPT))
     return _accepted({"id": accepted.event_ids[0], "status": PENDING}, accepted)
 
 
@@ -59,7 +62,7 @@ def ingest_batch(ingest: IngestEvents = Provide[Container.ingest_events]) -> Any
     key = idempotency_key()
     envelope = load(EventBatchSchema(), json_object(max_bytes=BATCH_MAX_BYTES))
     accepted = ingest.execute(principal().workspace_id, envelope["events"], batch=True,
-                              idempotency_key=key)
+                              idempotency_key=key, receipt=prefers(RECEIPT))
     ids = list(accepted.event_ids)
     return _accepted({"ids": ids, "count": len(ids)}, accepted)
 
@@ -107,11 +110,16 @@ def get_event(event_id: str, get: GetEvent = Provide[Container.get_event]) -> An
 
 
 def _accepted(body: dict[str, Any], accepted: Accepted) -> Any:
-    """202, with ``Idempotent-Replayed: true`` when the answer is a remembered one."""
+    """202, with ``Idempotent-Replayed: true`` when the answer is a remembered one, and
+    the receipt when one was asked for (``Preference-Applied`` says it was given)."""
+    if accepted.receipt is not None:
+        body["receipt"] = accepted.receipt
     response = jsonify(body)
     response.status_code = 202
     if accepted.replayed:
         response.headers["Idempotent-Replayed"] = "true"
+    if accepted.receipt is not None:
+        response.headers["Preference-Applied"] = RECEIPT
     return response
 
 

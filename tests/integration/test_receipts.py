@@ -1,0 +1,116 @@
+"""Ingest receipts over HTTP on both stacks: ``Prefer: receipt`` gets a note the log's real
+Ed25519 key signed, whose digests hold for the events as stored - and stop holding when
+someone changes a pending event, which neither the chain nor the tree can see."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from domain.receipts import Receipt, accepted_digest, parse_receipt
+from domain.signed_notes import key_id, parse_note
+from domain.timestamps import format_timestamp
+from tests.integration.stacks import Stack, bearer
+
+EVENT = {"action": "invoice.paid", "actor": {"id": "usr_1", "type": "user", "name": "Ann"},
+         "targets": [{"id": "inv_9", "type": "invoice"}],
+         "context": {"ip_address": "2001:db8:0:0::7"}}
+
+
+def post(stack: Stack, secret: str, body: Any, path: str = "/api/v1/events/batch",
+         **headers: str) -> Any:
+    return stack.client.post(path, data=json.dumps(body), headers={
+        **bearer(secret), "Content-Type": "application/json", **headers})
+
+
+def get(stack: Stack, secret: str, path: str) -> Any:
+    return stack.client.get(path, headers=bearer(secret))
+
+
+def checked(stack: Stack, secret: str, note: str) -> Receipt:
+    """The receipt, once its signature is checked with the key GET /log/key publishes."""
+    key = get(stack, secret, "/api/v1/log/key").json
+    public = base64.b64decode(key["public_key"])
+    parsed = parse_note(note)
+    [signature] = [s for s in parsed.signatures
+                   if (s.name, s.key_id) == (key["origin"], key_id(key["origin"], public))]
+    Ed25519PublicKey.from_public_bytes(public).verify(signature.signature,
+                                                      parsed.text.encode("utf-8"))
+    return parse_receipt(parsed.text)
+
+
+def digest_of(stack: Stack, secret: str, event_id: str) -> bytes:
+    return accepted_digest(get(stack, secret, f"/api/v1/events/{event_id}").json)
+
+
+def test_a_batch_receipt_is_signed_by_the_log_and_holds_before_and_after_processing(
+        stack: Stack) -> None:
+    workspace_id, secret = stack.new_workspace()
+    response = post(stack, secret, {"events": [EVENT, {**EVENT, "action": "invoice.voided"}]},
+                    Prefer="respond-async, receipt")
+    assert response.status_code == 202 and response.headers["Preference-Applied"] == "receipt"
+    receipt = checked(stack, secret, response.json["receipt"])
+    assert receipt.origin.endswith(f"/{workspace_id}")
+    assert [entry.event_id for entry in receipt.entries] == response.json["ids"]
+    first = get(stack, secret, f"/api/v1/events/{response.json['ids'][0]}").json
+    assert first["status"] == "pending"
+    assert format_timestamp(receipt.received_at) == first["received_at"]
+    assert [entry.digest for entry in receipt.entries] == \
+        [digest_of(stack, secret, event_id) for event_id in response.json["ids"]]
+    stack.drain()
+    assert [entry.digest for entry in receipt.entries] == \
+        [digest_of(stack, secret, event_id) for event_id in response.json["ids"]]
+
+
+def test_one_event_gets_a_receipt_and_none_is_given_unasked(stack: Stack) -> None:
+    _, secret = stack.new_workspace()
+    one = post(stack, secret, EVENT, "/api/v1/events", Prefer="receipt")
+    [entry] = checked(stack, secret, one.json["receipt"]).entries
+    assert (entry.event_id, entry.digest) == (one.json["id"],
+                                              digest_of(stack, secret, one.json["id"]))
+    for prefer in ({}, {"Prefer": "return=minimal"}, {"Prefer": "receipts"}):
+        plain = post(stack, secret, EVENT, "/api/v1/events", **prefer)
+        assert plain.status_code == 202 and "receipt" not in plain.json
+        assert "Preference-Applied" not in plain.headers
+
+
+def test_a_retry_gets_the_same_receipt_byte_for_byte(stack: Stack) -> None:
+    _, secret = stack.new_workspace()
+    body = {"events": [EVENT] * 3}
+    first = post(stack, secret, body, Prefer="receipt", **{"Idempotency-Key": "r-1"})
+    stack.drain()
+    again = post(stack, secret, body, Prefer="receipt", **{"Idempotency-Key": "r-1"})
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json == first.json  # Ed25519 signatures are deterministic
+
+
+@pytest.mark.parametrize("tampering", ["changed", "deleted"])
+def test_a_pending_event_changed_or_dropped_breaks_its_receipt_not_the_chain(
+        stack: Stack, tampering: str) -> None:
+    workspace_id, secret = stack.new_workspace()
+    response = post(stack, secret, {"events": [EVENT] * 3}, Prefer="receipt")
+    receipt = checked(stack, secret, response.json["receipt"])
+    victim = response.json["ids"][1]
+    if tampering == "changed":
+        stack.sql("UPDATE events SET body = replace(body, 'Ann', 'Bob') "
+                  "WHERE workspace_id = :w AND id = :i", w=workspace_id, i=victim)
+    else:  # its search entries too, or the chain check would see them orphaned
+        stack.sql("DELETE FROM event_terms WHERE workspace_id = :w AND event_id = :i",
+                  w=workspace_id, i=victim)
+        stack.sql("DELETE FROM events WHERE workspace_id = :w AND id = :i",
+                  w=workspace_id, i=victim)
+    stack.drain()
+    assert get(stack, secret, "/api/v1/events/verify").json["valid"] is True
+    held = get(stack, secret, f"/api/v1/events/{victim}")
+    if tampering == "changed":
+        assert held.json["status"] == "processed" and held.json["actor"]["name"] == "Bob"
+        assert accepted_digest(held.json) != receipt.entries[1].digest
+    else:
+        assert held.status_code == 404
+    for index in (0, 2):
+        assert digest_of(stack, secret, receipt.entries[index].event_id) == \
+            receipt.entries[index].digest
