@@ -9,6 +9,7 @@ import dataclasses
 import gzip
 import hashlib
 import json
+import sqlite3
 import time
 import urllib.parse
 import urllib.request
@@ -28,6 +29,8 @@ from auditrail_client import (
     RateLimited,
     Unauthenticated,
     ValidationFailed,
+    accepted_digest,
+    check_receipt,
     verify_archive,
     verify_export,
 )
@@ -242,6 +245,39 @@ def test_an_export_is_verified_offline_and_a_rewritten_one_is_not(
               "file_sha256": hashlib.sha256(body).hexdigest()}
     with pytest.raises(ProofInvalid, match=r"row 2 \(sequence \d+\): not in the signed tree"):
         verify_export(filtered, forged, vkey)
+
+
+def test_receipts_prove_each_event_is_in_the_log_as_accepted(server, client: Auditrail
+                                                              ) -> None:
+    vkey = client.log.key().verifier_key
+    batch = client.events.create_batch([EVENT, {**EVENT, "action": "doc.read"}],
+                                       receipt=True)
+    one = client.events.create(EVENT, receipt=True)
+    receipt = check_receipt(batch.receipt, vkey)
+    assert receipt.event_ids == batch.ids and receipt.origin == vkey.split("+")[0]
+    assert receipt.digests[batch.ids[1]] == accepted_digest(client.events.get(batch.ids[1]).raw)
+    verified = client.events.verify_receipt(batch.receipt, vkey, wait=15)
+    assert verified.tree_size >= 2 and verified.receipt == receipt
+    assert client.events.verify_receipt(one.receipt, vkey, wait=15).tree_size >= 3
+    assert client.events.create(EVENT).receipt is None
+
+    someone_else = Auditrail(server.url, server.workspace()).log.key().verifier_key
+    with pytest.raises(ProofInvalid, match="no signature by"):
+        client.events.verify_receipt(batch.receipt, someone_else)
+    forged = batch.receipt.replace(batch.ids[0], batch.ids[0][:-1] + "Z")
+    with pytest.raises(ProofInvalid, match="does not verify"):
+        check_receipt(forged, vkey)
+
+    with sqlite3.connect(server.data_dir / "auditrail.db") as db:  # as its owner could
+        db.execute("UPDATE events SET body = replace(body, 'Jane', 'Joan') "
+                   "WHERE id = ?", (batch.ids[1],))
+    with pytest.raises(ProofInvalid, match=f"{batch.ids[1]} is not the event the log "
+                                           f"accepted at {receipt.received_at}"):
+        client.events.verify_receipt(batch.receipt, vkey)
+    with sqlite3.connect(server.data_dir / "auditrail.db") as db:
+        db.execute("DELETE FROM events WHERE id = ?", (one.id,))
+    with pytest.raises(ProofInvalid, match=f"accepted {one.id} .* holds no such event"):
+        client.events.verify_receipt(one.receipt, vkey)
 
 
 def test_proofs_verify_locally_and_tampered_ones_do_not(server, client: Auditrail) -> None:

@@ -82,6 +82,26 @@ def test_eight_threads_through_failures_store_every_event_exactly_once(server, p
     assert stats.retries >= 7
 
 
+def test_every_delivered_batch_hands_over_its_receipt_even_when_an_answer_is_lost(
+        server, proxy) -> None:
+    url, faults = proxy
+    key, run = server.workspace(), uuid.uuid4().hex[:8]
+    faults.planned = ["lose", "500", "lose"]
+    receipts: list[str] = []
+    with Auditrail(url, key).emitter(max_batch=40, flush_interval=0.05, min_backoff=0.05,
+                                     on_receipt=receipts.append) as emitter:
+        for n in range(200):
+            emitter.emit(marked(run, n))
+    assert faults.planned == []
+    client = Auditrail(server.url, key)
+    vkey = client.log.key().verifier_key
+    promised = [event_id for note in receipts
+                for event_id in client.events.verify_receipt(note, vkey, wait=15
+                                                             ).receipt.event_ids]
+    assert sorted(promised) == sorted(e.id for e in stored(client, run))
+    assert len(promised) == 200
+
+
 def test_a_429_is_retried_after_the_time_it_names(server, proxy) -> None:
     url, faults = proxy
     key, run = server.workspace(), uuid.uuid4().hex[:8]

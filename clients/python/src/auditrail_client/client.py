@@ -10,17 +10,18 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Literal, overload
 
 import httpx
 
 from auditrail_client._transport import Transport
-from auditrail_client.errors import ApiError, AuditrailError, Conflict, error_from
+from auditrail_client.errors import ApiError, AuditrailError, Conflict, NotFound, error_from
 from auditrail_client.models import (
     Accepted,
     Alert,
     AlertRule,
     ApiKey,
+    BatchAccepted,
     Checkpoint,
     Delivery,
     Event,
@@ -45,6 +46,7 @@ from auditrail_client.proofs import (
     verify_consistency,
     verify_inclusion,
 )
+from auditrail_client.receipts import Receipt, accepted_digest, check_receipt
 
 if TYPE_CHECKING:
     from auditrail_client.emitter import Emitter
@@ -147,21 +149,61 @@ class InclusionProof:
 
 
 class Events(_Resource):
-    def create(self, event: Mapping[str, Any], *, idempotency_key: str | None = None
-               ) -> Accepted:
+    def create(self, event: Mapping[str, Any], *, idempotency_key: str | None = None,
+               receipt: bool = False) -> Accepted:
         """Store one event (202: durable, processed soon). An Idempotency-Key is always
-        sent (a new one unless given), so the automatic retries never store it twice."""
-        headers = {"Idempotency-Key": idempotency_key or _new_key()}
+        sent (a new one unless given), so the automatic retries never store it twice.
+        With ``receipt``, the answer carries the log's signed receipt for it."""
         return Accepted.from_json(self._t.json("POST", "/api/v1/events", json=event,
-                                               headers=headers))
+                                               headers=_ingest_headers(idempotency_key,
+                                                                       receipt)))
+
+    @overload
+    def create_batch(self, events: Iterable[Mapping[str, Any]], *,
+                     idempotency_key: str | None = None,
+                     receipt: Literal[False] = False) -> list[str]: ...
+
+    @overload
+    def create_batch(self, events: Iterable[Mapping[str, Any]], *,
+                     idempotency_key: str | None = None,
+                     receipt: Literal[True]) -> BatchAccepted: ...
 
     def create_batch(self, events: Iterable[Mapping[str, Any]], *,
-                     idempotency_key: str | None = None) -> list[str]:
-        """Store 1-1,000 events at once, all or none; their ids in input order."""
-        headers = {"Idempotency-Key": idempotency_key or _new_key()}
+                     idempotency_key: str | None = None,
+                     receipt: bool = False) -> list[str] | BatchAccepted:
+        """Store 1-1,000 events at once, all or none; their ids in input order - or,
+        with ``receipt``, the ids and the log's signed receipt for them."""
         body = self._t.json("POST", "/api/v1/events/batch", json={"events": list(events)},
-                            headers=headers)
-        return list(body["ids"])
+                            headers=_ingest_headers(idempotency_key, receipt))
+        return BatchAccepted.from_json(body) if receipt else list(body["ids"])
+
+    def verify_receipt(self, receipt: str | Receipt, verifier_key: str | VerifierKey, *,
+                       rotations: Sequence[str] = (), wait: float = 0.0) -> ReceiptVerified:
+        """Prove that the log holds every event ``receipt`` names, as it accepted it: the
+        receipt signed by ``verifier_key`` (the key you pinned, or the key its
+        ``rotations`` lead to), each event's accepted fields hashing to the receipt's
+        digest, and each event in a tree the key signed (``wait`` seconds at most for an
+        event still being linked). ``ProofInvalid`` names the first event that fails: one
+        the log no longer holds (dropped - or removed by retention since, so check
+        receipts within the retention period) or one changed after it was accepted.
+        Two requests an event."""
+        note = receipt.note if isinstance(receipt, Receipt) else receipt
+        checked = check_receipt(note, verifier_key, rotations)
+        largest = 0
+        for event_id, digest in checked.digests.items():
+            try:
+                proof = self.proof(event_id, wait=wait)
+                event = self.get(event_id)
+            except NotFound:
+                raise ProofInvalid(f"the log accepted {event_id} at {checked.received_at} "
+                                   f"(its receipt says so) but holds no such event"
+                                   ) from None
+            if accepted_digest(event.raw) != digest:
+                raise ProofInvalid(f"{event_id} is not the event the log accepted at "
+                                   f"{checked.received_at}: its fields changed since")
+            proof.verify(verifier_key, event, rotations=rotations)
+            largest = max(largest, proof.tree_size)
+        return ReceiptVerified(checked, largest)
 
     def get(self, event_id: str) -> Event:
         return Event.from_json(self._t.json("GET", f"/api/v1/events/{event_id}"))
@@ -226,6 +268,22 @@ class Events(_Resource):
                     raise
                 time.sleep(min(exc.retry_after or 1.0, 1.0,
                                max(0.0, deadline - time.monotonic())))
+
+
+@dataclass(frozen=True)
+class ReceiptVerified:
+    """A receipt whose every event is in the log as accepted: ``tree_size``, the largest
+    signed tree the proofs were checked in."""
+
+    receipt: Receipt
+    tree_size: int
+
+
+def _ingest_headers(idempotency_key: str | None, receipt: bool) -> dict[str, str]:
+    headers = {"Idempotency-Key": idempotency_key or _new_key()}
+    if receipt:
+        headers["Prefer"] = "receipt"
+    return headers
 
 
 # -- exports ----------------------------------------------------------------------------------

@@ -20,6 +20,9 @@ What it guarantees, and what not:
   ``spool`` folder (``auditrail_client.spool``): each event is then on disk when
   ``emit`` returns, what ``close`` could not send stays there, and the next emitter
   opening the folder - after a crash, a restart, in another process - sends it, once.
+* ``on_receipt``: each batch is sent with ``Prefer: receipt`` and the log's signed
+  receipt for it handed to the callback (keep them: ``Events.verify_receipt`` checks them
+  later). With a spool, every delivered batch's receipt reaches it at least once.
 * Thread-safe. Fork-safe: a child process starts with an empty queue and its own sender
   (what the parent had queued is the parent's to send), and its own spool slot.
 """
@@ -62,6 +65,7 @@ _INDEX = re.compile(r"^events\[(\d+)\]")
 DropCallback = Callable[[Sequence[Mapping[str, Any]], str], None]
 InvalidCallback = Callable[[Mapping[str, Any], Sequence[Mapping[str, Any]]], None]
 DeliveredCallback = Callable[[Sequence[Mapping[str, Any]], Sequence[str]], None]
+ReceiptCallback = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,7 @@ class Emitter:
                  on_drop: DropCallback | None = None,
                  on_invalid: InvalidCallback | None = None,
                  on_delivered: DeliveredCallback | None = None,
+                 on_receipt: ReceiptCallback | None = None,
                  close_timeout: float = 30.0, min_backoff: float = 0.5,
                  max_backoff: float = 30.0, spool: PathLike | None = None,
                  spool_fsync: bool = False) -> None:
@@ -116,6 +121,7 @@ class Emitter:
         self._on_drop = on_drop or _log_drop
         self._on_invalid = on_invalid or _log_invalid
         self._on_delivered = on_delivered
+        self._on_receipt = on_receipt
         self._spool_folder = spool
         self._spool_fsync = spool_fsync
         self._spool: Spool | None = None
@@ -363,11 +369,14 @@ class Emitter:
         if key is None:
             key = f"auditrail-emitter-{uuid.uuid4()}"
             self._spooled(batch, key)
+        headers = {"Idempotency-Key": key, "Content-Type": "application/json"}
+        if self._on_receipt is not None:
+            headers["Prefer"] = "receipt"
         attempt = 0
         while True:
             try:
-                response = send(client, "POST", "/api/v1/events/batch", content=body, headers={
-                    "Idempotency-Key": key, "Content-Type": "application/json"})
+                response = send(client, "POST", "/api/v1/events/batch", content=body,
+                                headers=headers)
             except RateLimited as exc:
                 wait = exc.retry_after
             except (TransportError, ServerError) as exc:
@@ -391,7 +400,12 @@ class Emitter:
                 self._give_up(batch, f"{exc.status} {exc.code}: {exc.message}")
                 return
             else:
-                ids = response.json().get("ids", [])
+                answer = response.json()
+                ids = answer.get("ids", [])
+                if self._on_receipt is not None and answer.get("receipt"):
+                    # Before the spool lets go of the batch: a crash in between sends it
+                    # again under its key, and the server signs its receipt again.
+                    _call(self._on_receipt, answer["receipt"])
                 self._unspool(batch)
                 self._count("delivered", len(batch), batches=1)
                 if self._on_delivered is not None:

@@ -66,6 +66,18 @@ class Accepted(_FromJson):
 
     id: str
     status: str
+    receipt: str | None
+    """The signed receipt, when asked for (``receipt=True``)."""
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class BatchAccepted(_FromJson):
+    """What ``POST /events/batch`` answers when a receipt is asked for."""
+
+    ids: list[str]
+    count: int
+    receipt: str | None
     raw: dict[str, Any] = field(repr=False, compare=False)
 
 

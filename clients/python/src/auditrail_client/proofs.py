@@ -132,7 +132,7 @@ def check_checkpoint(note: str, key: VerifierKey | str,
 
 
 def _checkpoint(note: str, key: VerifierKey) -> SignedCheckpoint:
-    text = _signed_text(note, key, "the checkpoint")
+    text = signed_text(note, key, "the checkpoint")
     lines = text.split("\n")
     try:
         origin, size, root = lines[0], int(lines[1]), base64.b64decode(lines[2],
@@ -155,7 +155,7 @@ def successor_of(pinned: VerifierKey | str, rotations: Sequence[str]) -> Verifie
         pinned = parse_verifier_key(pinned)
     for note in rotations:
         try:
-            origin, kind, successor, end = _signed_text(note, pinned, "the rotation"
+            origin, kind, successor, end = signed_text(note, pinned, "the rotation"
                                                         ).split("\n")
             key = parse_verifier_key(successor)
         except (ProofInvalid, ValueError):
@@ -179,7 +179,7 @@ def successors(pinned: VerifierKey | str, rotations: Sequence[str]) -> list[Veri
     return chain
 
 
-def _signed_text(note: str, key: VerifierKey, what: str) -> str:
+def signed_text(note: str, key: VerifierKey, what: str) -> str:
     """The note's text once ``key``'s signature over it verifies."""
     text, signatures = _split_note(note)
     signed = [sig for name, sig in signatures if name == key.name and sig[:4] == key.key_id]
