@@ -9,6 +9,8 @@ Measures, in one run and on one machine:
     ``auditrail serve`` process, several client threads);
   * events/s fully processed (geo, sequence, hash chain) by one and by two ``auditrail
     worker`` processes;
+  * events/s accepted in batches with ``Prefer: receipt`` (a signed receipt each) against
+    the same batches without, in interleaved rounds;
   * single ``POST /api/v1/events`` requests/s with p50/p99 latency, and the bare endpoint's,
     measured in interleaved rounds so that the machine's drift cancels out of the ratio,
     with the CPU each request cost the server, PostgreSQL, Redis and the client (``cpu``).
@@ -126,6 +128,7 @@ class Bench:
         if not self.options.singles_only:
             self.measure_raw_inserts()
             self.measure_accepted_and_processed()
+            self.measure_receipts()
         self.measure_singles()
         self.report()
 
@@ -236,6 +239,25 @@ class Bench:
                   f"{self.results[f'processed_{workers}']:>9,.0f} events/s", flush=True)
         self.server = (server, base)
         self.single_key = workspaces[0][1]
+        self.batch_keys, self.batch = [key for _, key in workspaces], batch
+
+    def measure_receipts(self) -> None:
+        """What a receipt costs a batch: one canonical form and SHA-256 an event, one
+        signature a request. Plain batches and batches with receipts back to back, in
+        rounds, so the machine's drift cancels out of each round's ratio."""
+        base, per_round = self.server[1], self.options.events // 4_000
+        ratios = []
+        for number in range(1, self.options.rounds + 1):
+            rates = []
+            for headers in ({}, {"Prefer": "receipt"}):
+                requests = [(self.batch_keys[i % 4], self.batch) for i in range(per_round)]
+                elapsed, _ = _load(base, "/api/v1/events/batch", requests,
+                                   self.options.clients, headers)
+                rates.append(per_round * 1000 / elapsed)
+            ratios.append(rates[1] / rates[0])
+            print(f"round {number}: batches {rates[0]:>7,.0f} events/s, with receipts "
+                  f"{rates[1]:>7,.0f}  ->  {100 * ratios[-1]:.1f} %", flush=True)
+        self.results["receipt_ratios"] = sorted(ratios)
 
     def _process(self, workspace_ids: list[str], workers: int) -> float:
         """Time workers draining the backlog, from their first job to the last commit."""
@@ -372,6 +394,11 @@ class Bench:
         for label, value, limit, target in rows:
             print(f"{label:<50} {100 * value / limit:>6.1f}%   {target}")
         ratios = r["single_ratios"]
+        if "receipt_ratios" in r:
+            receipts = r["receipt_ratios"]
+            print(f"{'accepted with receipts / without':<50} "
+                  f"{100 * statistics.median(receipts):>6.1f}%   (figure)   "
+                  f"(rounds {100 * receipts[0]:.1f}-{100 * receipts[-1]:.1f} %)")
         print(f"{'single POST req/s / bare one-INSERT':<50} "
               f"{100 * statistics.median(ratios):>6.1f}%   (figure; target retired)   "
               f"(rounds {100 * ratios[0]:.1f}-{100 * ratios[-1]:.1f} %)")
@@ -420,7 +447,7 @@ def _wait_up(base: str, process: subprocess.Popen) -> None:
 
 
 def _load(base: str, path: str, requests: list[tuple[str, bytes]],
-          clients: int) -> tuple[float, list[float]]:
+          clients: int, headers: dict[str, str] | None = None) -> tuple[float, list[float]]:
     """POST every request from ``clients`` keep-alive connections; (seconds, latencies)."""
     parsed = urllib.parse.urlparse(base)
     lock = threading.Lock()
@@ -436,7 +463,8 @@ def _load(base: str, path: str, requests: list[tuple[str, bytes]],
                 key, body = queue.pop()
             began = time.perf_counter()
             connection.request("POST", path, body=body, headers={
-                "Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+                "Authorization": f"Bearer {key}", "Content-Type": "application/json",
+                **(headers or {})})
             response = connection.getresponse()
             response.read()
             if response.status != 202:
