@@ -307,13 +307,17 @@ def go_checker(tmp_path: Path, source: Path = CHECKER) -> Path:
 
 def test_go_verifies_the_checkpoints_and_proofs_unchanged(stack: Stack,
                                                           tmp_path: Path) -> None:
-    """golang.org/x/mod/sumdb/note and sumdb/tlog, unchanged."""
+    """golang.org/x/mod/sumdb/note and sumdb/tlog, unchanged; an ingest receipt is a
+    signed note of the same key too."""
     checker = go_checker(tmp_path)
     _, key = stack.new_workspace()
     ids = ingest(stack, key, 70)
     small = signed(stack, key, 70)
     ids += ingest(stack, key, 300)
     large = signed(stack, key, 370)
+    receipt = stack.client.post("/api/v1/events", headers={**bearer(key), "Prefer": "receipt"},
+                                json={"action": "user.login", "actor": {"id": "u", "type": "user"}}
+                                ).json["receipt"]
     roots = {size: base64.b64encode(parse_checkpoint(parse_note(note).text).root_hash).decode()
              for size, note in ((70, small), (370, large))}
     records = []
@@ -324,14 +328,14 @@ def test_go_verifies_the_checkpoints_and_proofs_unchanged(stack: Stack,
                         "leaf": proof["leaf_hash"], "proof": proof["inclusion_path"]})
     consistency = stack.client.get("/api/v1/log/consistency?from_size=70&to_size=370",
                                    headers=bearer(key)).json
-    document = {"verifier_key": log_key(stack, key)["verifier_key"], "notes": [small, large],
-                "records": records,
+    document = {"verifier_key": log_key(stack, key)["verifier_key"],
+                "notes": [small, large, receipt], "records": records,
                 "trees": [{"old_size": 70, "old_root": roots[70], "new_size": 370,
                            "new_root": roots[370], "proof": consistency["proof"]}]}
     run = subprocess.run([str(checker)], input=json.dumps(document), capture_output=True,
                          text=True)
     assert run.returncode == 0, run.stdout + run.stderr
-    assert run.stdout.count("ok ") == 2 + len(records) + 1
+    assert run.stdout.count("ok ") == 3 + len(records) + 1
     records[3]["leaf"] = records[4]["leaf"]  # another leaf at that position: refused
     refused = subprocess.run([str(checker)], input=json.dumps(document), capture_output=True,
                              text=True)
