@@ -16,13 +16,25 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from domain.canonical_json import canonical_json
-from domain.signed_notes import InvalidNote, b64, checked_key_name, unb64
+from domain.errors import DomainError
+from domain.signed_notes import (
+    SIGNATURE_PREFIX,
+    InvalidNote,
+    SignatureCheck,
+    VerifierKey,
+    b64,
+    checked_key_name,
+    parse_note,
+    signature_by,
+    successors,
+    unb64,
+)
 from domain.timestamps import format_timestamp, parse_timestamp
 
 RECEIPT_LINE = "ingest receipt"
@@ -81,3 +93,86 @@ def parse_receipt(text: str) -> Receipt:
             raise InvalidNote(f"not an event and its digest: {line[:80]!r}")
         entries.append(ReceiptEntry(match[1], unb64(match[2], 32)))
     return Receipt(lines[0], received_at, tuple(entries))
+
+
+class ReceiptBroken(DomainError):
+    """A receipt the log signed that the events at hand do not honour."""
+
+
+def split_receipts(text: str) -> list[str]:
+    """Receipts kept one after another in a file (as the emitter's ``on_receipt`` gets
+    them): each note ends where, after its signature lines, a line that is not one
+    begins; blank lines between notes are allowed."""
+    notes: list[list[str]] = []
+    signed = False  # the current note has signature lines: the next other line is a new one
+    for line in text.splitlines(keepends=True):
+        signature = line.startswith(SIGNATURE_PREFIX)
+        if not notes or (signed and not signature):
+            if not line.strip():
+                continue
+            notes.append([])
+            signed = False
+        notes[-1].append(line)
+        signed = signed or signature
+    return ["".join(lines) for lines in notes]
+
+
+@dataclass
+class ReceiptLedger:
+    """What a set of receipts promised, checked against events as they stream past (an
+    export's rows): each promised event met must hash as accepted. Holds a digest per
+    promised event, not the events."""
+
+    promised: dict[str, tuple[bytes, datetime]]
+    receipts: int
+    met: set[str] = field(default_factory=set)
+
+    @classmethod
+    def of(cls, notes: Iterable[str], pinned: VerifierKey, verify: SignatureCheck,
+           rotations: Sequence[str] = ()) -> ReceiptLedger:
+        """The receipts once each is signed by ``pinned`` or by a key its ``rotations``
+        lead to; ``ReceiptBroken`` names the first that is not."""
+        keys = [pinned, *successors(pinned, rotations, verify)]
+        promised: dict[str, tuple[bytes, datetime]] = {}
+        count = 0
+        for count, note in enumerate(notes, start=1):
+            receipt = _signed_receipt(note, keys, verify, count)
+            for entry in receipt.entries:
+                promised[entry.event_id] = (entry.digest, receipt.received_at)
+        return cls(promised, count)
+
+    def feed(self, document: Mapping[str, Any]) -> None:
+        promise = self.promised.get(document.get("id"))  # type: ignore[arg-type]
+        if promise is None:
+            return
+        try:
+            digest = accepted_digest(document)
+        except KeyError as missing:
+            raise ReceiptBroken(f"{document['id']} lacks its {missing.args[0]}") from None
+        if digest != promise[0]:
+            raise ReceiptBroken(f"{document['id']} is not the event the log accepted at "
+                                f"{format_timestamp(promise[1])}: its fields changed since")
+        self.met.add(document["id"])
+
+    def absent(self) -> list[str]:
+        """The promised events not met, in the receipts' order."""
+        return [event_id for event_id in self.promised if event_id not in self.met]
+
+
+def _signed_receipt(note: str, keys: Sequence[VerifierKey], verify: SignatureCheck,
+                    number: int) -> Receipt:
+    try:
+        parsed = parse_note(note)
+        receipt = parse_receipt(parsed.text)
+    except InvalidNote as exc:
+        raise ReceiptBroken(f"receipt {number} is not one ({exc})") from None
+    message = parsed.text.encode("utf-8")
+    for key in keys:
+        try:
+            signature = signature_by(parsed, key)
+        except InvalidNote:
+            continue
+        if receipt.origin == key.name and verify(key.public_key, message, signature):
+            return receipt
+    raise ReceiptBroken(f"receipt {number} is not signed by the log's key (of "
+                        f"{keys[0].name})")

@@ -19,6 +19,7 @@ from domain.cosignatures import parse_cosigner_key
 from domain.evidence import EvidenceCheck, EvidenceFailed, cosigned_extension
 from domain.hash_chain import ChainHead, document_core
 from domain.merkle import leaf_hash
+from domain.receipts import ReceiptBroken, ReceiptLedger, split_receipts
 from domain.signed_notes import Checkpoint, InvalidNote, VerifierKey, parse_verifier_key
 from domain.signed_notes import verifier_key as verifier_key_text
 from domain.verification import (
@@ -61,6 +62,10 @@ from entrypoints.settings import Settings
                    "previous_keys carry the log's rotation notes, to prove a checkpoint "
                    "signed after the key you pinned was rotated (each note is checked "
                    "from that key on).")
+@click.option("--receipts", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Ingest receipts the log signed (Prefer: receipt), one after another in "
+                   "a file, checked with --verifier-key: every event they name that the "
+                   "file holds must be as the log accepted it.")
 @click.option("--cosigned-by", "cosigned_by", multiple=True, metavar="WKEY",
               callback=lambda _ctx, _param, values: _cosigners(values),
               help="The cosigner key of a witness of the log you trust (with --evidence): "
@@ -68,12 +73,12 @@ from entrypoints.settings import Settings
                    "its valid cosignature and extend the export's. Repeatable.")
 def verify(file: Path, partial: bool, checkpoints: tuple[ChainHead, ...],
            evidence: Path | None, verifier_key: str | None,
-           signed_checkpoint: Path | None, rotations: Path | None,
+           signed_checkpoint: Path | None, rotations: Path | None, receipts: Path | None,
            cosigned_by: tuple[VerifierKey, ...]) -> None:
     """Verify the hash chain of an NDJSON export offline (exit 0 when valid); with
     --evidence (or --signed-checkpoint, for a whole chain) and --verifier-key, also that it
     is in the log the key signed; with --cosigned-by, also that it is in the history the
-    log's witnesses cosigned.
+    log's witnesses cosigned; with --receipts, also that its events are as accepted.
 
     FILE may be gzip-compressed (an export made with "gzip": true), or - for standard input.
     """
@@ -82,16 +87,18 @@ def verify(file: Path, partial: bool, checkpoints: tuple[ChainHead, ...],
     if signed_checkpoint is not None and (evidence is not None or partial):
         raise click.UsageError("--signed-checkpoint proves a whole chain from sequence 1: "
                                "not with --evidence or --partial")
-    if rotations is not None and signed_checkpoint is None:
-        raise click.UsageError("--rotations goes with --signed-checkpoint (evidence carries "
-                               "its own)")
-    check = _evidence(file, evidence, verifier_key) if signed_checkpoint is None else \
+    if rotations is not None and signed_checkpoint is None and receipts is None:
+        raise click.UsageError("--rotations goes with --signed-checkpoint or --receipts "
+                               "(evidence carries its own)")
+    ledger = _ledger(receipts, verifier_key, _rotation_notes(rotations))
+    check = _evidence(file, evidence, verifier_key, receipts is not None) \
+        if signed_checkpoint is None else \
         _signed(signed_checkpoint, verifier_key, _rotation_notes(rotations))
     partial = partial or (check is not None and check.frontier is None)
     seen: dict[int, Any] = {}
     cosigned = None
     documents = _noting(ndjson_file.documents(file), {c.sequence for c in checkpoints},
-                        seen)
+                        seen, ledger)
     try:
         first = next(documents, None)
         stream = itertools.chain([first] if first is not None else [], documents)
@@ -107,6 +114,8 @@ def verify(file: Path, partial: bool, checkpoints: tuple[ChainHead, ...],
     except EvidenceFailed as exc:
         _invalid(f"{'checkpoint' if check is not None and check.prefix else 'evidence'}: "
                  f"{exc}")
+    except ReceiptBroken as exc:
+        _invalid(f"receipts: {exc}")
     if not report.valid:
         hint = not partial and report.reason in (SEQUENCE_GAP, PREV_HASH_MISMATCH)
         _invalid(f"{report.reason} at {_failed_event(report)}; {report.checked} events "
@@ -131,6 +140,38 @@ def verify(file: Path, partial: bool, checkpoints: tuple[ChainHead, ...],
             click.echo(f"cosigned: {', '.join(key.name for key in cosigned_by)} cosigned "
                        f"the log's tree of size {cosigned.tree_size}, which extends it")
         _say_rotated(check, verifier_key)
+    if ledger is not None:
+        _say_receipts(ledger)
+
+
+def _say_receipts(ledger: ReceiptLedger) -> None:
+    absent = ledger.absent()
+    click.echo(f"receipts: {ledger.receipts} receipt(s) promised {len(ledger.promised)} "
+               f"event(s); the {len(ledger.met)} in the file are as the log accepted them")
+    if absent:
+        named = ", ".join(absent[:5]) + (", …" if len(absent) > 5 else "")
+        click.echo(f"not in the file: {len(absent)} ({named}): linked after it, filtered "
+                   f"out, removed by retention before it, or never linked - the client's "
+                   f"verify_receipt asks the log")
+
+
+def _ledger(receipts: Path | None, verifier_key: str | None,
+            rotations: list[str]) -> ReceiptLedger | None:
+    if receipts is None:
+        return None
+    if verifier_key is None:
+        raise click.UsageError("--receipts needs --verifier-key: the key you pinned")
+    try:
+        key = parse_verifier_key(verifier_key)
+        return ReceiptLedger.of(split_receipts(receipts.read_text()), key,
+                                build_container(Settings()).signature_checker().verify,
+                                rotations)
+    except InvalidNote as exc:
+        raise click.BadParameter(str(exc), param_hint="--verifier-key") from None
+    except UnicodeDecodeError:
+        _invalid("receipts: the file is not text")
+    except ReceiptBroken as exc:
+        _invalid(f"receipts: {exc}")
 
 
 def _say_rotated(check: EvidenceCheck, verifier_key: str | None) -> None:
@@ -171,12 +212,12 @@ def _signed(note: Path, verifier_key: str | None, rotations: list[str]) -> Evide
         _invalid(f"checkpoint: {exc}")
 
 
-def _evidence(file: Path, evidence: Path | None,
-              verifier_key: str | None) -> EvidenceCheck | None:
+def _evidence(file: Path, evidence: Path | None, verifier_key: str | None,
+              receipts: bool) -> EvidenceCheck | None:
     if evidence is None:
-        if verifier_key is not None:
-            raise click.UsageError("--verifier-key goes with --evidence or "
-                                   "--signed-checkpoint")
+        if verifier_key is not None and not receipts:
+            raise click.UsageError("--verifier-key goes with --evidence, "
+                                   "--signed-checkpoint or --receipts")
         return None
     if verifier_key is None:
         raise click.UsageError("--evidence needs --verifier-key: the key you pinned, not "
@@ -281,12 +322,16 @@ def _checkpoints(values: tuple[str, ...]) -> tuple[ChainHead, ...]:
 
 
 def _noting(documents: Iterator[dict[str, Any]], sequences: set[int],
-            seen: dict[int, Any]) -> Iterator[dict[str, Any]]:
-    """Pass the documents on, keeping the hash of each one a checkpoint names."""
+            seen: dict[int, Any], ledger: ReceiptLedger | None
+            ) -> Iterator[dict[str, Any]]:
+    """Pass the documents on, keeping the hash of each one a checkpoint names, and
+    holding each one a receipt names to its promise."""
     for document in documents:
         sequence = document.get("sequence")
         if type(sequence) is int and sequence in sequences:
             seen[sequence] = document.get("hash")
+        if ledger is not None:
+            ledger.feed(document)
         yield document
 
 

@@ -6,15 +6,19 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from domain.receipts import Receipt, accepted_digest, parse_receipt
 from domain.signed_notes import key_id, parse_note
 from domain.timestamps import format_timestamp
+from entrypoints.cli import main
 from tests.integration.stacks import Stack, bearer
+from tests.integration.test_transparency_log import export_file
 
 EVENT = {"action": "invoice.paid", "actor": {"id": "usr_1", "type": "user", "name": "Ann"},
          "targets": [{"id": "inv_9", "type": "invoice"}],
@@ -114,3 +118,65 @@ def test_a_pending_event_changed_or_dropped_breaks_its_receipt_not_the_chain(
     for index in (0, 2):
         assert digest_of(stack, secret, receipt.entries[index].event_id) == \
             receipt.entries[index].digest
+
+
+def verify_offline(tmp_path: Path, evidence: dict[str, Any], receipts: list[str],
+                   verifier_key: str) -> Any:
+    (tmp_path / "evidence.json").write_text(json.dumps(evidence))
+    (tmp_path / "receipts.txt").write_text("\n".join(receipts))  # as kept, one after another
+    return CliRunner().invoke(main, [
+        "verify", str(tmp_path / "audit.ndjson"), "--evidence", str(tmp_path / "evidence.json"),
+        "--verifier-key", verifier_key, "--receipts", str(tmp_path / "receipts.txt")])
+
+
+def test_an_export_proved_in_the_log_still_fails_the_receipts_of_an_event_changed_pending(
+        stack: Stack, tmp_path: Path) -> None:
+    """What only receipts catch offline: the export rebuilds the signed tree, yet one of
+    its rows is not what the log accepted."""
+    workspace_id, secret = stack.new_workspace()
+    receipts = [post(stack, secret, {"events": [EVENT] * 2}, Prefer="receipt").json["receipt"]
+                for _ in range(2)]
+    changed, dropped = (post(stack, secret, EVENT, "/api/v1/events", Prefer="receipt").json
+                        for _ in range(2))
+    # Before any drain: the embedded stack's worker, once started, would link them at once.
+    stack.sql("UPDATE events SET body = replace(body, 'Ann', 'Bob') WHERE workspace_id = :w "
+              "AND id = :i", w=workspace_id, i=changed["id"])
+    stack.sql("DELETE FROM event_terms WHERE workspace_id = :w AND event_id = :i",
+              w=workspace_id, i=dropped["id"])
+    stack.sql("DELETE FROM events WHERE workspace_id = :w AND id = :i",
+              w=workspace_id, i=dropped["id"])
+    stack.drain()
+    vkey = get(stack, secret, "/api/v1/log/key").json["verifier_key"]
+    evidence = export_file(stack, secret, tmp_path / "audit.ndjson")
+
+    honest = verify_offline(tmp_path, evidence, receipts, vkey)
+    assert honest.exit_code == 0, honest.output
+    assert "5 rows are in the log" in honest.output and "none is missing" in honest.output
+    assert "receipts: 2 receipt(s) promised 4 event(s); the 4 in the file are as the log " \
+           "accepted them" in honest.output
+    caught = verify_offline(tmp_path, evidence, [*receipts, changed["receipt"]], vkey)
+    assert caught.exit_code == 1
+    assert f"receipts: {changed['id']} is not the event the log accepted" in caught.output
+    missing = verify_offline(tmp_path, evidence, [*receipts, dropped["receipt"]], vkey)
+    assert missing.exit_code == 0, missing.output
+    assert f"not in the file: 1 ({dropped['id']})" in missing.output
+
+    other = post(stack, stack.new_workspace("Other")[1], EVENT, "/api/v1/events",
+                 Prefer="receipt").json["receipt"]
+    forged = verify_offline(tmp_path, evidence, [*receipts, other], vkey)
+    assert forged.exit_code == 1 and "receipt 3 is not signed by the log's key" in forged.output
+
+
+@pytest.mark.parametrize("arguments", [
+    ["--receipts", "RECEIPTS"],                                    # no key to check them
+    ["--verifier-key", "VKEY"],                                    # a key for nothing
+    ["--rotations", "RECEIPTS", "--verifier-key", "VKEY"],         # rotations for nothing
+])
+def test_receipts_and_their_key_go_together(tmp_path: Path, arguments: list[str]) -> None:
+    (tmp_path / "audit.ndjson").write_text("")
+    (tmp_path / "receipts.txt").write_text("")
+    vkey = "log.example/ws_1+00000000+" + base64.b64encode(bytes(33)).decode()
+    named = [{"RECEIPTS": str(tmp_path / "receipts.txt"), "VKEY": vkey}.get(a, a)
+             for a in arguments]
+    result = CliRunner().invoke(main, ["verify", str(tmp_path / "audit.ndjson"), *named])
+    assert result.exit_code == 2, result.output

@@ -4,19 +4,33 @@ what it accepted, and the digest anyone holding the event recomputes."""
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import UTC, datetime
 
 import pytest
 
 from domain.canonical_json import canonical_json
-from domain.events import new_event
+from domain.events import Event, new_event
 from domain.receipts import (
+    ReceiptBroken,
     ReceiptEntry,
+    ReceiptLedger,
     accepted_digest,
     parse_receipt,
     receipt_text,
+    split_receipts,
 )
-from domain.signed_notes import InvalidNote, parse_checkpoint, parse_note
+from domain.signed_notes import (
+    InvalidNote,
+    VerifierKey,
+    parse_checkpoint,
+    parse_note,
+    parse_verifier_key,
+    rotation_text,
+    signature_line,
+    verifier_key,
+)
+from tests.fakes import FakeSignatureChecker, FakeSigner
 
 ORIGIN = "log.example/ws_1"
 AT = datetime(2026, 12, 6, 9, 30, 1, 250000, tzinfo=UTC)
@@ -69,3 +83,62 @@ def test_no_checkpoint_reader_takes_a_receipt_for_a_checkpoint() -> None:
     with pytest.raises(InvalidNote):
         parse_checkpoint(text)
     assert parse_note(f"{text}\n\u2014 {ORIGIN} {'A' * 92}\n").text == text
+
+
+LOG, NEXT, STRANGER = FakeSigner(b"log"), FakeSigner(b"next"), FakeSigner(b"stranger")
+CHECK = FakeSignatureChecker(LOG, NEXT, STRANGER).verify
+
+
+def signed(text: str, *signers: FakeSigner, origin: str = ORIGIN) -> str:
+    return text + "\n" + "".join(signature_line(origin, s.public_key(), s.sign(text.encode()))
+                                 for s in signers)
+
+
+def pinned(signer: FakeSigner = LOG) -> VerifierKey:
+    return parse_verifier_key(verifier_key(ORIGIN, signer.public_key()))
+
+
+def receipt_for(*events: Event, signer: FakeSigner = LOG) -> str:
+    entries = [ReceiptEntry(event.id, accepted_digest(event.core())) for event in events]
+    return signed(receipt_text(ORIGIN, AT, entries), signer)
+
+
+def event(number: int) -> Event:
+    return new_event({**BODY, "metadata": {"n": number}}, event_id=f"evt_{number}",
+                     workspace_id="ws_1", received_at=AT)
+
+
+def test_receipts_kept_one_after_another_split_back_into_notes() -> None:
+    one = signed(receipt_text(ORIGIN, AT, [entry("evt_1", 1)]), LOG, NEXT)  # co-signed
+    two = receipt_for(event(2))
+    assert split_receipts(one + two) == [one, two]
+    assert split_receipts("\n" + one + "\n\n" + two + "\n") == [one, two]
+    assert split_receipts("") == []
+
+
+def test_a_ledger_holds_the_file_to_what_was_accepted() -> None:
+    first, second, third = event(1), event(2), event(3)
+    ledger = ReceiptLedger.of([receipt_for(first, second), receipt_for(third)], pinned(), CHECK)
+    assert (ledger.receipts, len(ledger.promised)) == (2, 3)
+    processed = second.with_geo({"country_code": "AU"}).processed(
+        sequence=2, prev_hash="0" * 64, hash_="a" * 64)
+    ledger.feed(processed.document())
+    ledger.feed(event(4).document())  # no receipt names it: nothing to hold it to
+    assert ledger.absent() == ["evt_1", "evt_3"]
+    changed = {**first.document(), "metadata": {"n": 100}}
+    with pytest.raises(ReceiptBroken, match=re.escape(
+            "evt_1 is not the event the log accepted at 2026-12-06T09:30:01.250000Z")):
+        ledger.feed(changed)
+
+
+def test_a_ledger_takes_receipts_of_the_pinned_key_or_of_keys_it_handed_over_to() -> None:
+    handed_over = signed(rotation_text(ORIGIN, verifier_key(ORIGIN, NEXT.public_key())), LOG)
+    later = receipt_for(event(1), signer=NEXT)
+    with pytest.raises(ReceiptBroken, match="receipt 1 is not signed by the log's key"):
+        ReceiptLedger.of([later], pinned(), CHECK)
+    assert ReceiptLedger.of([later], pinned(), CHECK, [handed_over]).receipts == 1
+    for bad in (receipt_for(event(1), signer=STRANGER),
+                receipt_for(event(1)).replace("evt_1", "evt_9"),
+                signed(f"{ORIGIN}\n3\n{'A' * 43}=\n", LOG)):  # a checkpoint
+        with pytest.raises(ReceiptBroken, match="receipt 2 is not"):
+            ReceiptLedger.of([receipt_for(event(1)), bad], pinned(), CHECK)
