@@ -247,8 +247,8 @@ def test_an_export_is_verified_offline_and_a_rewritten_one_is_not(
         verify_export(filtered, forged, vkey)
 
 
-def test_receipts_prove_each_event_is_in_the_log_as_accepted(server, client: Auditrail
-                                                              ) -> None:
+def test_receipts_prove_each_event_is_in_the_log_as_accepted(server, client: Auditrail,
+                                                              tmp_path: Path) -> None:
     vkey = client.log.key().verifier_key
     batch = client.events.create_batch([EVENT, {**EVENT, "action": "doc.read"}],
                                        receipt=True)
@@ -260,6 +260,20 @@ def test_receipts_prove_each_event_is_in_the_log_as_accepted(server, client: Aud
     assert verified.tree_size >= 2 and verified.receipt == receipt
     assert client.events.verify_receipt(one.receipt, vkey, wait=15).tree_size >= 3
     assert client.events.create(EVENT).receipt is None
+
+    export = client.exports.wait(client.exports.create().id, timeout=30, poll=0.2)
+    path = client.exports.download(export.id, tmp_path / "audit.ndjson")
+    evidence = client.exports.evidence(export.id)
+    later = client.events.create(EVENT, receipt=True)
+    offline = verify_export(path, evidence, vkey,
+                            receipts=[batch.receipt, one.receipt, later.receipt])
+    assert (offline.rows, offline.receipted, offline.not_in_file) == (4, 3, (later.id,))
+    rows = [json.loads(line) for line in path.read_text().split("\n") if line]
+    rows[1]["actor"]["name"] = "Joan"
+    rows[1]["hash"] = event_chain_hash(rows[1])  # the rows' tree alone would tell at the end
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    with pytest.raises(ProofInvalid, match=f"row 2 \\({rows[1]['id']}\\) is not the event"):
+        verify_export(path, {**evidence, "file_sha256": None}, vkey, receipts=[batch.receipt])
 
     someone_else = Auditrail(server.url, server.workspace()).log.key().verifier_key
     with pytest.raises(ProofInvalid, match="no signature by"):

@@ -32,6 +32,7 @@ from auditrail_client.proofs import (
     verify_consistency,
     verify_inclusion,
 )
+from auditrail_client.receipts import accepted_digest, check_receipt
 
 GENESIS_HASH = "0" * 64
 """The previous hash of a workspace's first event (sequence 1)."""
@@ -48,17 +49,25 @@ class ExportVerified:
     """The size of the signed tree they were proved in."""
     complete: bool
     """An unfiltered export, proved to hold every event of its sequence range."""
+    receipted: int = 0
+    """Rows that ``receipts`` named, each as the log accepted it."""
+    not_in_file: tuple[str, ...] = ()
+    """Events ``receipts`` named that the file does not hold: linked after it, filtered
+    out, removed by retention, or never linked (``Events.verify_receipt`` asks the log)."""
 
 
 def verify_export(path: PathLike, evidence: Mapping[str, Any] | PathLike,
                   verifier_key: str, *, witnesses: Sequence[str] = (),
-                  quorum: int | None = None) -> ExportVerified:
+                  quorum: int | None = None, receipts: Sequence[str] = ()
+                  ) -> ExportVerified:
     """``path``: the export's file (gzip-compressed or not); ``evidence``: what
     ``client.exports.evidence(id)`` returned, or a file holding it; ``verifier_key``: the
     log's key as you pinned it (rotation notes in the evidence are followed from it).
     With ``witnesses`` (cosigner keys you trust), also that the evidence's checkpoint
     cosigned by the log's witnesses carries ``quorum`` (all by default) of their
     cosignatures and extends the export's: the rows are in the history they were shown.
+    With ``receipts`` (ingest receipts the log signed, checked with the same key), also
+    that every row one names is as the log accepted it.
     Raises ``ProofInvalid`` naming the first thing that does not hold."""
     document = _evidence(evidence)
     if witnesses:
@@ -73,12 +82,23 @@ def verify_export(path: PathLike, evidence: Mapping[str, Any] | PathLike,
     if expected and _sha256(Path(path)) != expected:
         raise ProofInvalid("the file is not the one the evidence describes (its sha256 "
                            "differs)")
-    rows = _Rows(checkpoint, document, first)
+    promised = {event_id: (digest, receipt.received_at)
+                for receipt in (check_receipt(note, verifier_key, rotations)
+                                for note in receipts)
+                for event_id, digest in receipt.digests.items()}
+    rows, met = _Rows(checkpoint, document, first), set()
     for row in _documents(Path(path)):
         rows.feed(row)
+        promise = promised.get(row.get("id"))  # type: ignore[arg-type]
+        if promise is not None:
+            if accepted_digest(row) != promise[0]:
+                raise ProofInvalid(f"row {rows.count} ({row['id']}) is not the event the "
+                                   f"log accepted at {promise[1]}: its fields changed since")
+            met.add(row["id"])
     rows.finish(_number(document, "row_count"))
     return ExportVerified(rows.count, checkpoint.origin, checkpoint.tree_size,
-                          rows.frontier is not None)
+                          rows.frontier is not None, len(met),
+                          tuple(event_id for event_id in promised if event_id not in met))
 
 
 @dataclass(frozen=True)
