@@ -807,6 +807,7 @@ class _AlertRepo:
     def _matching(self, workspace_id: str, filters: AlertFilters) -> list[Alert]:
         return [a for a in self._s.alerts.values() if a.workspace_id == workspace_id
                 and filters.rule_id in (None, a.rule_id)
+                and filters.group_key in (None, a.group_key)
                 and (filters.since is None or a.triggered_at >= filters.since)
                 and (filters.until is None or a.triggered_at < filters.until)]
 

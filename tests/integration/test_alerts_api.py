@@ -483,6 +483,27 @@ def test_alerts_filter_by_rule_and_time(stack: Stack) -> None:
     assert bad.status_code == 400 and "'since'" in bad.json["error"]["message"]
 
 
+def test_alerts_filter_by_group_across_rules(stack: Stack) -> None:
+    _, key = stack.new_workspace()
+    new_rule(stack, key, threshold={"count": 2, "window_seconds": 60, "group_by": "actor_id"})
+    new_rule(stack, key, name="any admin", match={"actions": ["admin.*"]})
+    send(stack, key, login_failed(0), login_failed(1), login_failed(2, actor="usr_7"),
+         login_failed(3, actor="usr_7"), login_failed(4, action="admin.x"))
+    stack.drain()
+    assert sorted(a["group_key"] for a in alerts(stack, key)) == \
+        ["actor_id:usr_42", "actor_id:usr_7", "workspace"]
+    [mine] = alerts(stack, key, group_key="actor_id:usr_42")
+    assert mine["group_key"] == "actor_id:usr_42" and mine["count"] == 2
+    assert [a["group_key"] for a in alerts(stack, key, group_key="workspace")] == ["workspace"]
+    assert alerts(stack, key, group_key="actor_id:usr_4") == []  # exact, not a prefix
+    page = stack.client.get("/api/v1/alerts", headers=bearer(key),
+                            query_string={"group_key": "actor_id:usr_7", "limit": 1}).json
+    assert page["total_count"] == 1 and len(page["data"]) == 1
+    empty = stack.client.get("/api/v1/alerts", headers=bearer(key),
+                             query_string={"group_key": ""})
+    assert empty.status_code == 400 and "'group_key'" in empty.json["error"]["message"]
+
+
 def test_deleting_a_rule_keeps_its_alerts(stack: Stack) -> None:
     _, key = stack.new_workspace()
     rule = new_rule(stack, key, "http://127.0.0.1:9/closed").json

@@ -15,6 +15,7 @@ from adapters.redis_store.rate_limiter import GCRA_SCRIPT
 from entrypoints.container import build_container
 from entrypoints.settings import Settings
 from entrypoints.warm_up import warm_up
+from tests.integration.stacks import TEST_SIGNING_KEY
 
 
 def test_production_process_is_connected_before_its_first_request(
@@ -23,7 +24,7 @@ def test_production_process_is_connected_before_its_first_request(
     client.script_flush()  # as after a Redis restart: the script must be loaded again
     container = build_container(Settings(database_url=postgres_url, redis_url=redis_url,
                                          secret_key="test-secret-key-not-for-production",
-                                         data_dir=tmp_path))
+                                         signing_key=TEST_SIGNING_KEY, data_dir=tmp_path))
     warm_up(container)
     try:
         assert container.engine().pool.checkedin() == 1
@@ -47,7 +48,7 @@ def test_unreachable_services_are_reported_not_fatal(
     container = build_container(Settings(
         database_url="postgresql+psycopg://nobody@127.0.0.1:1/none",
         redis_url="redis://127.0.0.1:1/0", secret_key="test-secret-key-not-for-production",
-        data_dir=tmp_path))
+        signing_key=TEST_SIGNING_KEY, data_dir=tmp_path))
     with caplog.at_level(logging.WARNING):
         warm_up(container)
     warnings = [record.getMessage() for record in caplog.records]

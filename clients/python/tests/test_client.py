@@ -135,6 +135,15 @@ def test_workspace_keys_usage_streams_and_rules(client: Auditrail) -> None:
     assert sent["alert_id"].startswith("alt_") and "hooks.invalid" in sent["error"]
     assert [r.id for r in client.alert_rules.list()] == [rule.id]
     assert list(client.alerts.list(rule_id=rule.id)) == []
+    client.alert_rules.update(rule.id, enabled=True)
+    processed(client, client.events.create({**EVENT, "action": "admin.user.delete"}).id)
+    deadline = time.monotonic() + 20
+    while not list(client.alerts.list(rule_id=rule.id)):
+        assert time.monotonic() < deadline, "no alert"
+        time.sleep(0.1)
+    [alert] = client.alerts.list(group_key="workspace")
+    assert alert.rule_id == rule.id and alert.group_key == "workspace"
+    assert list(client.alerts.list(group_key="actor_id:usr_1")) == []
     client.alert_rules.delete(rule.id)
 
 

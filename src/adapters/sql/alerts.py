@@ -212,6 +212,8 @@ class SqlAlertRepository:
         query = query.where(a.workspace_id == workspace_id)
         if filters.rule_id is not None:
             query = query.where(a.rule_id == filters.rule_id)
+        if filters.group_key is not None:
+            query = query.where(a.group_key == filters.group_key)
         if filters.since is not None:
             query = query.where(a.triggered_at >= filters.since)
         if filters.until is not None:

@@ -448,6 +448,7 @@ class DeliveryRepository(Protocol):
 @dataclass(frozen=True)
 class AlertFilters:
     rule_id: str | None = None
+    group_key: str | None = None
     since: datetime | None = None
     """triggered_at >= since"""
     until: datetime | None = None

@@ -3,7 +3,7 @@ addresses) in ``domain.alert_rules``, so that one answer names every bad field."
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 from domain.alert_rules import (
     GROUP_BY,
@@ -81,5 +81,8 @@ class AlertRulePatchSchema(_RuleFields):
 
 class AlertQuerySchema(PageQuerySchema):
     rule_id = fields.String()
+    group_key = fields.String(validate=validate.Length(min=1, max=300), metadata={
+        "description": "alerts of one group, exactly as they name it: actor_id:usr_42, "
+                       "ip_address:203.0.113.7 or workspace"})
     since = fields.String(metadata={"description": "triggered_at >= since"})
     until = fields.String(metadata={"description": "triggered_at < until"})

@@ -103,8 +103,9 @@ def list_alerts(list_: ListAlerts = Provide[Container.list_alerts]) -> Any:
     if since is not None and until is not None and until < since:
         raise ApiError(400, "invalid_parameter", "Invalid query parameter 'until': Must not "
                                                  "be earlier than 'since'.")
-    page = list_.execute(principal().workspace_id, rule_id=query.get("rule_id"), since=since,
-                         until=until, order=query["order"], limit=query["limit"],
+    page = list_.execute(principal().workspace_id, rule_id=query.get("rule_id"),
+                         group_key=query.get("group_key"), since=since, until=until,
+                         order=query["order"], limit=query["limit"],
                          cursor=query.get("cursor"))
     return jsonify(page_body(page, alert_document))
 
