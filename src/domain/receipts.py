@@ -136,7 +136,10 @@ class ReceiptLedger:
         promised: dict[str, tuple[bytes, datetime]] = {}
         count = 0
         for count, note in enumerate(notes, start=1):
-            receipt = _signed_receipt(note, keys, verify, count)
+            try:
+                receipt = signed_receipt(note, keys, verify)
+            except ReceiptBroken as exc:
+                raise ReceiptBroken(f"receipt {count} {exc}") from None
             for entry in receipt.entries:
                 promised[entry.event_id] = (entry.digest, receipt.received_at)
         return cls(promised, count)
@@ -159,13 +162,15 @@ class ReceiptLedger:
         return [event_id for event_id in self.promised if event_id not in self.met]
 
 
-def _signed_receipt(note: str, keys: Sequence[VerifierKey], verify: SignatureCheck,
-                    number: int) -> Receipt:
+def signed_receipt(note: str, keys: Sequence[VerifierKey],
+                   verify: SignatureCheck) -> Receipt:
+    """The receipt in ``note`` once one of ``keys`` (the log's pinned key and those it
+    handed the log over to) signed it, for its own log; ``ReceiptBroken`` otherwise."""
     try:
         parsed = parse_note(note)
         receipt = parse_receipt(parsed.text)
     except InvalidNote as exc:
-        raise ReceiptBroken(f"receipt {number} is not one ({exc})") from None
+        raise ReceiptBroken(f"is not one ({exc})") from None
     message = parsed.text.encode("utf-8")
     for key in keys:
         try:
@@ -174,5 +179,4 @@ def _signed_receipt(note: str, keys: Sequence[VerifierKey], verify: SignatureChe
             continue
         if receipt.origin == key.name and verify(key.public_key, message, signature):
             return receipt
-    raise ReceiptBroken(f"receipt {number} is not signed by the log's key (of "
-                        f"{keys[0].name})")
+    raise ReceiptBroken(f"is not signed by the log's key (of {keys[0].name})")

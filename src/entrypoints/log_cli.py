@@ -42,6 +42,28 @@ def _seen_notes(names: tuple[str, ...]) -> list[str]:
     return list(notes)
 
 
+def _receipt_notes(names: tuple[str, ...]) -> list[str]:
+    """The receipts in the files named, or in every file under the folders named, one
+    after another in each; a name under which there is none is a mistake to name."""
+    from domain.receipts import split_receipts
+    from entrypoints.seen_checkpoints import files_under
+    notes: dict[str, None] = {}
+    for name in names:
+        found = 0
+        for file in files_under(Path(name)):
+            try:
+                text = file.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise click.BadParameter(f"{file}: not readable text ({exc})",
+                                         param_hint="--receipts") from None
+            for note in split_receipts(text):
+                notes[note] = None
+                found += 1
+        if not found:
+            raise click.BadParameter(f"{name} holds no receipt", param_hint="--receipts")
+    return list(notes)
+
+
 @log_group.command("monitor")
 @click.option("--url", required=True, help="Auditrail's base URL, e.g. https://audit.example.com")
 @click.option("--key", "api_key", required=True, envvar="AUDITRAIL_API_KEY",
@@ -63,6 +85,11 @@ def _seen_notes(names: tuple[str, ...]) -> list[str]:
                    "verifier key and URL (e.g. one run with `auditrail witness serve`): it "
                    "cosigns only checkpoints that extend the last one it cosigned for "
                    "anyone. Repeatable.")
+@click.option("--receipts", "receipt_files", multiple=True,
+              type=click.Path(exists=True, path_type=str),
+              help="A file of ingest receipts the log signed (Prefer: receipt), one after "
+                   "another, or a folder of such files: every event each names must be in "
+                   "the checked tree as it was accepted. Repeatable.")
 @click.option("--cosigned-by", "cosigned_by", multiple=True, metavar="WKEY",
               help="The cosigner key of a witness the log submits to itself, which you "
                    "trust: the checkpoint the log's witnesses cosigned must carry its "
@@ -70,13 +97,14 @@ def _seen_notes(names: tuple[str, ...]) -> list[str]:
                    "Repeatable.")
 def monitor(url: str, api_key: str, state_file: Path, verifier_key: str | None,
             seen_files: tuple[str, ...], witnesses: tuple[tuple[str, str], ...],
-            cosigned_by: tuple[str, ...]) -> None:
+            receipt_files: tuple[str, ...], cosigned_by: tuple[str, ...]) -> None:
     """Fetch the latest checkpoint, check its signature with the pinned key, demand a
     consistency proof from the checkpoint kept last time (and from each one --seen), and
     keep the new one. Exit 0 when the log only grew; exit 1, loudly, on any inconsistency
     (a rewritten log, or one showing readers different histories, or a witness refusing
-    it as another history); exit 2 when the log could not be asked (nothing checked, the
-    state kept) or a witness could not be (the log checked, its state kept)."""
+    it as another history, or an event a receipt names missing or changed); exit 2 when
+    the log could not be asked (nothing checked, the state kept) or a witness could not
+    be (the log checked, its state kept)."""
     from entrypoints.log_monitor import (
         LogUnreachable,
         MonitorFailed,
@@ -85,6 +113,7 @@ def monitor(url: str, api_key: str, state_file: Path, verifier_key: str | None,
         witness_target,
     )
     seen = _seen_notes(seen_files)
+    receipts = _receipt_notes(receipt_files)
     try:
         targets = [witness_target(key, witness_url) for key, witness_url in witnesses]
     except MonitorFailed as exc:
@@ -96,7 +125,7 @@ def monitor(url: str, api_key: str, state_file: Path, verifier_key: str | None,
     try:
         click.echo(run_monitor(url, api_key, state_file, verifier_key,
                                build_container(Settings()).signature_checker().verify,
-                               seen, targets, cosigners))
+                               seen, targets, cosigners, receipts))
     except WitnessesUnavailable as exc:
         click.echo(exc.checked)
         for problem in exc.problems:

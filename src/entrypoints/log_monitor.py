@@ -9,25 +9,32 @@ are held to the same history: a log showing different readers different historie
 of which only grows, is caught as soon as any of them is compared. Witnesses (``--witness``)
 remember the latest checkpoint for every monitor that submits to them: a log showing two
 auditors two histories is refused a cosignature by the first witness they share.
+Ingest receipts its applications kept (``--receipts``) are held to the same log: every
+event one names must be in the checked tree, as accepted.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import tempfile
 import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from application.witness import origin_hash
+from domain.canonical_json import canonical_json
 from domain.cosignatures import cosigned_at, cosigner_key, parse_cosigner_key
-from domain.merkle import EMPTY_ROOT, verify_consistency
+from domain.hash_chain import document_core
+from domain.merkle import EMPTY_ROOT, leaf_hash, verify_consistency, verify_inclusion
+from domain.receipts import Receipt, ReceiptBroken, ReceiptEntry, accepted_digest, signed_receipt
 from domain.signed_notes import (
     SIGNATURE_PREFIX,
     Checkpoint,
@@ -45,6 +52,9 @@ from domain.witnessing import MAX_PROOF_LINES, add_checkpoint_body
 
 SEEN = "seen elsewhere"
 COSIGNED = "cosigned by the log's witnesses"
+UNLINKED_FOR_TOO_LONG = timedelta(days=1)
+"""A receipted event in no checkpoint this long after it was accepted is an alarm: the log
+promised a checkpoint within seconds of linking, and linking within seconds of the 202."""
 _RATE_LIMITED_TRIES = 20
 _WITNESS_AHEAD_TRIES = 3
 
@@ -99,17 +109,19 @@ class _WitnessAhead(Exception):
 def run_monitor(url: str, api_key: str, state_file: Path, verifier_key: str | None,
                 verify: SignatureCheck, seen: Collection[str] = (),
                 witnesses: Sequence[WitnessTarget] = (),
-                cosigners: Sequence[VerifierKey] = ()) -> str:
+                cosigners: Sequence[VerifierKey] = (), receipts: Collection[str] = ()
+                ) -> str:
     """Check the log once; return the line to print. ``seen`` are signed notes gathered
     elsewhere (``seen_checkpoints``): each must be in the history the log serves now. The
     checkpoint, once checked, is submitted to each of ``witnesses`` for its cosignature.
     With ``cosigners``, the checkpoint the log's own witnesses cosigned (``GET
     /log/cosigned-checkpoint``) must carry a valid cosignature of each and be in the
-    history this monitor is served."""
+    history this monitor is served. Every event ``receipts`` (ingest receipts signed by
+    the log) name must be in the checked tree as it was accepted."""
     for attempt in range(1, _WITNESS_AHEAD_TRIES + 1):
         try:
             return _run_once(url, api_key, state_file, verifier_key, verify, seen,
-                             witnesses, cosigners)
+                             witnesses, cosigners, receipts)
         except _WitnessAhead as ahead:
             if attempt == _WITNESS_AHEAD_TRIES:
                 raise MonitorFailed(
@@ -122,7 +134,8 @@ def run_monitor(url: str, api_key: str, state_file: Path, verifier_key: str | No
 
 def _run_once(url: str, api_key: str, state_file: Path, verifier_key: str | None,
               verify: SignatureCheck, seen: Collection[str],
-              witnesses: Sequence[WitnessTarget], cosigners: Sequence[VerifierKey]) -> str:
+              witnesses: Sequence[WitnessTarget], cosigners: Sequence[VerifierKey],
+              receipts: Collection[str]) -> str:
     state = _read_state(state_file)
     pinned = state.get("verifier_key")
     retired = state.get("rotated_from") or []
@@ -149,6 +162,8 @@ def _run_once(url: str, api_key: str, state_file: Path, verifier_key: str | None
         proved = _SeenProved(state.get("seen_proved"))
         elsewhere = _seen_in_history(client, seen, signers, key.name, size, root, verify,
                                      proved)
+        kept = _Kept(state.get("receipts_proved"))
+        promised = _receipts_honoured(client, receipts, signers, verify, size, root, kept)
         problems: list[str] = []
         vouched = _cosigned_in_history(client, signers, cosigners, verify, key.name, size,
                                        root, problems)
@@ -162,12 +177,13 @@ def _run_once(url: str, api_key: str, state_file: Path, verifier_key: str | None
     _write_state(state_file, {"verifier_key": key_text, "tree_size": size,
                               "root_hash": base64.b64encode(root).decode(),
                               "checkpoint": cosigned.note, "rotated_from": retired,
-                              "witnessed": cosigned.sizes, "seen_proved": proved.now})
+                              "witnessed": cosigned.sizes, "seen_proved": proved.now,
+                              "receipts_proved": sorted(kept.now)})
     grown = "" if before is None else f", consistent with size {before}"
     rotated = "" if successor is None else \
         f"; the log's key was rotated: now pinned {key_text}"
-    said = (f"ok: {key.name} at size {size}{grown}{elsewhere}{vouched}{cosigned.summary()}"
-            f"{rotated}")
+    said = (f"ok: {key.name} at size {size}{grown}{elsewhere}{promised}{vouched}"
+            f"{cosigned.summary()}{rotated}")
     if problems or cosigned.problems:
         raise WitnessesUnavailable(said, [*problems, *cosigned.problems])
     return said
@@ -392,6 +408,110 @@ def _seen_in_history(client: httpx.Client, notes: Collection[str],
     return found + left
 
 
+class _Kept:
+    """The receipts already proved honoured (by the SHA-256 of their notes), kept in the
+    state file so that a run asks nothing about them again: each of their events is in a
+    tree every later checked one extends, so it stays there. Only those in this run's
+    input are kept on."""
+
+    def __init__(self, kept: object) -> None:
+        self.before = {item for item in kept if isinstance(item, str)} \
+            if isinstance(kept, list) else set()
+        self.now: set[str] = set()
+        self.earlier = 0
+
+    def already(self, note: str) -> bool:
+        digest = _note_digest(note)
+        if digest not in self.before:
+            return False
+        self.now.add(digest)
+        self.earlier += 1
+        return True
+
+    def add(self, note: str) -> None:
+        self.now.add(_note_digest(note))
+
+
+def _note_digest(note: str) -> str:
+    return hashlib.sha256(note.encode("utf-8")).hexdigest()
+
+
+def _receipts_honoured(client: httpx.Client, notes: Collection[str],
+                       signers: list[VerifierKey], verify: SignatureCheck, size: int,
+                       root: bytes, kept: _Kept) -> str:
+    """Demand that every event the log's receipts name is in the checked tree (of
+    ``size`` and ``root``) as it was accepted: one changed or dropped before it was
+    linked - the one moment no hash covered it - is caught here. Events not linked yet
+    wait for a later run, unless they were accepted too long ago. Notes that are not
+    receipts signed by the log's keys prove nothing against it and are only counted."""
+    if not notes:
+        return ""
+    proved, waiting, ignored = 0, [], 0
+    for note in notes:
+        if kept.already(note):
+            continue
+        try:
+            receipt = signed_receipt(note, signers, verify)
+        except ReceiptBroken:
+            ignored += 1
+            continue
+        # Every entry asked (a list, not a generator): one changed is an alarm even
+        # while another waits to be linked.
+        if all([_honoured(client, entry, receipt, size, root) for entry in receipt.entries]):
+            kept.add(note)
+            proved += 1
+        else:
+            waiting.append(receipt)
+    said = f"; {proved + kept.earlier} receipt(s) honoured: their events are in it as " \
+           f"accepted" + (f" ({kept.earlier} proved on earlier runs)" if kept.earlier else "")
+    if waiting:
+        oldest = min(receipt.received_at for receipt in waiting)
+        if datetime.now(UTC) - oldest > UNLINKED_FOR_TOO_LONG:
+            raise MonitorFailed(f"events the log accepted at {_moment(oldest)} (a receipt "
+                                f"it signed says so) are still in no checkpoint: it "
+                                f"promised them, and links within seconds")
+        said += f"; {len(waiting)} wait for their events to be checkpointed (accepted " \
+                f"from {_moment(oldest)})"
+    if ignored:
+        said += f" ({ignored} other note(s) ignored: not receipts its key signed)"
+    return said
+
+
+def _honoured(client: httpx.Client, entry: ReceiptEntry, receipt: Receipt, size: int,
+              root: bytes) -> bool:
+    """True once the event is in the tree as accepted; False when it is not in it yet
+    (still pending, or linked after it); ``MonitorFailed`` when it cannot be."""
+    accepted = f"which the log accepted at {_moment(receipt.received_at)} (a receipt it " \
+               f"signed says so)"
+    answer = _ask(client, f"/api/v1/events/{entry.event_id}/proof",
+                  params={"tree_size": size})
+    if answer.status_code in (400, 409):
+        return False
+    if answer.status_code == 404:
+        raise MonitorFailed(f"the log holds no event {entry.event_id}, {accepted}: dropped "
+                            f"before it was linked, or removed by retention since")
+    event = _get(client, f"/api/v1/events/{entry.event_id}").json()
+    if not isinstance(event, dict) or accepted_digest(event) != entry.digest:
+        raise MonitorFailed(f"{entry.event_id} is not the event {accepted}: its fields "
+                            f"changed since")
+    proof = answer.json()
+    try:
+        path = [base64.b64decode(h) for h in proof["inclusion_path"]]
+        included = proof["tree_size"] == size and verify_inclusion(
+            proof["leaf_index"], size, leaf_hash(canonical_json(document_core(event))),
+            path, root)
+    except (KeyError, TypeError, ValueError):
+        included = False
+    if not included:
+        raise MonitorFailed(f"{entry.event_id}, {accepted}, is not in the log's signed tree "
+                            f"of size {size}, by the proof it serves")
+    return True
+
+
+def _moment(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
 def _signed_checkpoint(note: str, signers: list[VerifierKey],
                        verify: SignatureCheck) -> Checkpoint | None:
     try:
@@ -478,6 +598,13 @@ def _consistent(client: httpx.Client, old: int, old_root: bytes, new: int,
 def _get(client: httpx.Client, path: str, **kwargs: Any) -> httpx.Response:
     """A GET that waits out the workspace's rate limit (``Retry-After``): checking many
     checkpoints seen elsewhere takes a request each, more than a small plan's minute."""
+    return _ask(client, path, (200,), **kwargs)
+
+
+def _ask(client: httpx.Client, path: str, answers: Collection[int] = (200, 400, 404, 409),
+         **kwargs: Any) -> httpx.Response:
+    """``_get``, taking the ``answers`` given as answers (a proof's 404 or 409 says
+    something of the log); any other is ``LogUnreachable``."""
     for _ in range(_RATE_LIMITED_TRIES):
         try:
             response = client.get(path, **kwargs)
@@ -487,7 +614,7 @@ def _get(client: httpx.Client, path: str, **kwargs: Any) -> httpx.Response:
         if response.status_code != 429:
             break
         time.sleep(_retry_after(response))
-    if response.status_code != 200:
+    if response.status_code not in answers:
         raise LogUnreachable(f"GET {path} answered {response.status_code}{_said(response)}")
     return response
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,12 +14,14 @@ import pytest
 from click.testing import CliRunner
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from adapters.security.signing import Ed25519Verifier
 from domain.receipts import Receipt, accepted_digest, parse_receipt
 from domain.signed_notes import key_id, parse_note
 from domain.timestamps import format_timestamp
+from entrypoints import log_monitor
 from entrypoints.cli import main
 from tests.integration.stacks import Stack, bearer
-from tests.integration.test_transparency_log import export_file
+from tests.integration.test_transparency_log import export_file, signed
 
 EVENT = {"action": "invoice.paid", "actor": {"id": "usr_1", "type": "user", "name": "Ann"},
          "targets": [{"id": "inv_9", "type": "invoice"}],
@@ -180,3 +183,73 @@ def test_receipts_and_their_key_go_together(tmp_path: Path, arguments: list[str]
              for a in arguments]
     result = CliRunner().invoke(main, ["verify", str(tmp_path / "audit.ndjson"), *named])
     assert result.exit_code == 2, result.output
+
+
+def test_the_monitor_holds_the_log_to_every_receipt_once(stack: Stack, tmp_path: Path) -> None:
+    """``auditrail log monitor --receipts`` through httpx's WSGI transport (as the
+    monitor's own tests run it): receipts proved are not asked about again, events not yet
+    linked wait, and one changed or dropped while pending is an alarm."""
+    import httpx
+    workspace_id, secret = stack.new_workspace()
+    honest = [post(stack, secret, {"events": [EVENT] * 3}, Prefer="receipt").json["receipt"]
+              for _ in range(2)]
+    changed, dropped = (post(stack, secret, EVENT, "/api/v1/events", Prefer="receipt").json
+                        for _ in range(2))
+    stack.sql("UPDATE events SET body = replace(body, 'Ann', 'Bob') WHERE workspace_id = :w "
+              "AND id = :i", w=workspace_id, i=changed["id"])
+    stack.sql("DELETE FROM event_terms WHERE workspace_id = :w AND event_id = :i",
+              w=workspace_id, i=dropped["id"])
+    stack.sql("DELETE FROM events WHERE workspace_id = :w AND id = :i",
+              w=workspace_id, i=dropped["id"])
+    stack.drain()
+    signed(stack, secret, 7)
+    stack.container.transparency_log().cadence = timedelta(hours=1)  # no checkpoint now
+    later = post(stack, secret, EVENT, "/api/v1/events", Prefer="receipt").json["receipt"]
+    other = post(stack, stack.new_workspace("Other")[1], EVENT, "/api/v1/events",
+                 Prefer="receipt").json["receipt"]
+    vkey = get(stack, secret, "/api/v1/log/key").json["verifier_key"]
+    state, check, original = tmp_path / "state.json", Ed25519Verifier().verify, httpx.Client
+    asked: list[str] = []
+
+    def client(**kwargs: Any) -> httpx.Client:
+        def note(request: httpx.Request) -> None:
+            asked.append(request.url.path)
+        return original(transport=httpx.WSGITransport(app=stack.app),
+                        event_hooks={"request": [note]}, **kwargs)
+
+    def run(*receipts: str) -> str:
+        return log_monitor.run_monitor("http://log", secret, state, vkey, check,
+                                       receipts=receipts)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(log_monitor.httpx, "Client", client)
+        first = run(*honest, other)
+        assert "size 7" in first and "2 receipt(s) honoured: their events are in it as " \
+            "accepted" in first and "(1 other note(s) ignored" in first
+        assert sum("/proof" in path for path in asked) == 6
+        asked.clear()
+        again = run(*honest, later)
+        assert "2 receipt(s) honoured" in again and "(2 proved on earlier runs)" in again
+        assert "1 wait for their events to be checkpointed" in again
+        assert [path for path in asked if "/events/" in path] == \
+            [f"/api/v1/events/{parse_receipt(parse_note(later).text).entries[0].event_id}"
+             "/proof"]
+        with pytest.raises(log_monitor.MonitorFailed,
+                           match=f"{changed['id']} is not the event which the log accepted"):
+            run(*honest, changed["receipt"])
+        with pytest.raises(log_monitor.MonitorFailed,
+                           match=f"holds no event {dropped['id']}, which the log accepted"):
+            run(dropped["receipt"])
+        patch.setattr(log_monitor, "UNLINKED_FOR_TOO_LONG", timedelta(seconds=-1))
+        with pytest.raises(log_monitor.MonitorFailed, match="still in no checkpoint"):
+            run(later)
+    assert json.loads(state.read_text())["receipts_proved"] and \
+        len(json.loads(state.read_text())["receipts_proved"]) == 2
+
+
+def test_the_monitor_refuses_a_receipts_file_that_holds_none(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    result = CliRunner().invoke(main, [
+        "log", "monitor", "--url", "http://127.0.0.1:9", "--key", "ak_x", "--state",
+        str(tmp_path / "state.json"), "--receipts", str(tmp_path / "empty")])
+    assert result.exit_code == 2 and "holds no receipt" in result.output
