@@ -145,17 +145,18 @@ class ReceiptLedger:
         return cls(promised, count)
 
     def feed(self, document: Mapping[str, Any]) -> None:
-        promise = self.promised.get(document.get("id"))  # type: ignore[arg-type]
+        event_id = document.get("id")
+        promise = self.promised.get(event_id) if isinstance(event_id, str) else None
         if promise is None:
             return
         try:
             digest = accepted_digest(document)
         except KeyError as missing:
-            raise ReceiptBroken(f"{document['id']} lacks its {missing.args[0]}") from None
+            raise ReceiptBroken(f"{event_id} lacks its {missing.args[0]}") from None
         if digest != promise[0]:
-            raise ReceiptBroken(f"{document['id']} is not the event the log accepted at "
+            raise ReceiptBroken(f"{event_id} is not the event the log accepted at "
                                 f"{format_timestamp(promise[1])}: its fields changed since")
-        self.met.add(document["id"])
+        self.met.add(event_id)
 
     def absent(self) -> list[str]:
         """The promised events not met, in the receipts' order."""

@@ -89,12 +89,13 @@ def verify_export(path: PathLike, evidence: Mapping[str, Any] | PathLike,
     rows, met = _Rows(checkpoint, document, first), set()
     for row in _documents(Path(path)):
         rows.feed(row)
-        promise = promised.get(row.get("id"))  # type: ignore[arg-type]
+        event_id = row.get("id")
+        promise = promised.get(event_id) if isinstance(event_id, str) else None
         if promise is not None:
             if accepted_digest(row) != promise[0]:
-                raise ProofInvalid(f"row {rows.count} ({row['id']}) is not the event the "
+                raise ProofInvalid(f"row {rows.count} ({event_id}) is not the event the "
                                    f"log accepted at {promise[1]}: its fields changed since")
-            met.add(row["id"])
+            met.add(event_id)
     rows.finish(_number(document, "row_count"))
     return ExportVerified(rows.count, checkpoint.origin, checkpoint.tree_size,
                           rows.frontier is not None, len(met),
