@@ -54,6 +54,35 @@ def digest_of(stack: Stack, secret: str, event_id: str) -> bytes:
     return accepted_digest(get(stack, secret, f"/api/v1/events/{event_id}").json)
 
 
+def change_pending(stack: Stack, workspace_id: str, event_id: str) -> None:
+    """What whoever holds the database can do to an event no hash covers yet."""
+    stack.sql("UPDATE events SET body = replace(body, 'Ann', 'Bob') WHERE workspace_id = :w "
+              "AND id = :i", w=workspace_id, i=event_id)
+
+
+def drop_pending(stack: Stack, workspace_id: str, event_id: str) -> None:
+    """The same, for a deletion: its search entries too, or the chain check would see
+    them orphaned."""
+    stack.sql("DELETE FROM event_terms WHERE workspace_id = :w AND event_id = :i",
+              w=workspace_id, i=event_id)
+    stack.sql("DELETE FROM events WHERE workspace_id = :w AND id = :i",
+              w=workspace_id, i=event_id)
+
+
+def accepted_then_tampered(stack: Stack, workspace_id: str, secret: str, per_batch: int
+                           ) -> tuple[list[str], dict[str, Any], dict[str, Any]]:
+    """Two honest batches' receipts, and two single events (with their receipts) one
+    changed and one dropped while pending - before any drain: the embedded stack's
+    worker, once started, would link them at once."""
+    honest = [post(stack, secret, {"events": [EVENT] * per_batch}, Prefer="receipt"
+                   ).json["receipt"] for _ in range(2)]
+    changed, dropped = (post(stack, secret, EVENT, "/api/v1/events", Prefer="receipt").json
+                        for _ in range(2))
+    change_pending(stack, workspace_id, changed["id"])
+    drop_pending(stack, workspace_id, dropped["id"])
+    return honest, changed, dropped
+
+
 def test_a_batch_receipt_is_signed_by_the_log_and_holds_before_and_after_processing(
         stack: Stack) -> None:
     workspace_id, secret = stack.new_workspace()
@@ -102,14 +131,7 @@ def test_a_pending_event_changed_or_dropped_breaks_its_receipt_not_the_chain(
     response = post(stack, secret, {"events": [EVENT] * 3}, Prefer="receipt")
     receipt = checked(stack, secret, response.json["receipt"])
     victim = response.json["ids"][1]
-    if tampering == "changed":
-        stack.sql("UPDATE events SET body = replace(body, 'Ann', 'Bob') "
-                  "WHERE workspace_id = :w AND id = :i", w=workspace_id, i=victim)
-    else:  # its search entries too, or the chain check would see them orphaned
-        stack.sql("DELETE FROM event_terms WHERE workspace_id = :w AND event_id = :i",
-                  w=workspace_id, i=victim)
-        stack.sql("DELETE FROM events WHERE workspace_id = :w AND id = :i",
-                  w=workspace_id, i=victim)
+    (change_pending if tampering == "changed" else drop_pending)(stack, workspace_id, victim)
     stack.drain()
     assert get(stack, secret, "/api/v1/events/verify").json["valid"] is True
     held = get(stack, secret, f"/api/v1/events/{victim}")
@@ -137,17 +159,7 @@ def test_an_export_proved_in_the_log_still_fails_the_receipts_of_an_event_change
     """What only receipts catch offline: the export rebuilds the signed tree, yet one of
     its rows is not what the log accepted."""
     workspace_id, secret = stack.new_workspace()
-    receipts = [post(stack, secret, {"events": [EVENT] * 2}, Prefer="receipt").json["receipt"]
-                for _ in range(2)]
-    changed, dropped = (post(stack, secret, EVENT, "/api/v1/events", Prefer="receipt").json
-                        for _ in range(2))
-    # Before any drain: the embedded stack's worker, once started, would link them at once.
-    stack.sql("UPDATE events SET body = replace(body, 'Ann', 'Bob') WHERE workspace_id = :w "
-              "AND id = :i", w=workspace_id, i=changed["id"])
-    stack.sql("DELETE FROM event_terms WHERE workspace_id = :w AND event_id = :i",
-              w=workspace_id, i=dropped["id"])
-    stack.sql("DELETE FROM events WHERE workspace_id = :w AND id = :i",
-              w=workspace_id, i=dropped["id"])
+    receipts, changed, dropped = accepted_then_tampered(stack, workspace_id, secret, 2)
     stack.drain()
     vkey = get(stack, secret, "/api/v1/log/key").json["verifier_key"]
     evidence = export_file(stack, secret, tmp_path / "audit.ndjson")
@@ -191,16 +203,7 @@ def test_the_monitor_holds_the_log_to_every_receipt_once(stack: Stack, tmp_path:
     linked wait, and one changed or dropped while pending is an alarm."""
     import httpx
     workspace_id, secret = stack.new_workspace()
-    honest = [post(stack, secret, {"events": [EVENT] * 3}, Prefer="receipt").json["receipt"]
-              for _ in range(2)]
-    changed, dropped = (post(stack, secret, EVENT, "/api/v1/events", Prefer="receipt").json
-                        for _ in range(2))
-    stack.sql("UPDATE events SET body = replace(body, 'Ann', 'Bob') WHERE workspace_id = :w "
-              "AND id = :i", w=workspace_id, i=changed["id"])
-    stack.sql("DELETE FROM event_terms WHERE workspace_id = :w AND event_id = :i",
-              w=workspace_id, i=dropped["id"])
-    stack.sql("DELETE FROM events WHERE workspace_id = :w AND id = :i",
-              w=workspace_id, i=dropped["id"])
+    honest, changed, dropped = accepted_then_tampered(stack, workspace_id, secret, 3)
     stack.drain()
     signed(stack, secret, 7)
     stack.container.transparency_log().cadence = timedelta(hours=1)  # no checkpoint now
