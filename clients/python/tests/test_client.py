@@ -291,16 +291,29 @@ def test_receipts_prove_each_event_is_in_the_log_as_accepted(server, client: Aud
     with pytest.raises(ProofInvalid, match="does not verify"):
         check_receipt(forged, vkey)
 
+    monitor = Monitor(client, vkey, tmp_path / "monitor.json")
+    elsewhere = Auditrail(server.url, server.workspace()).events.create(EVENT, receipt=True)
+    result = monitor.check(receipts=[batch.receipt, one.receipt, elsewhere.receipt])
+    assert (result.receipts_honoured, result.receipts_ignored, result.receipts_waiting) == \
+        (2, 1, 0)
+    again = monitor.check(receipts=[batch.receipt, one.receipt])
+    assert (again.receipts_honoured, again.receipts_proved_before) == (2, 2)
+
     with sqlite3.connect(server.data_dir / "auditrail.db") as db:  # as its owner could
         db.execute("UPDATE events SET body = replace(body, 'Jane', 'Joan') "
                    "WHERE id = ?", (batch.ids[1],))
     with pytest.raises(ProofInvalid, match=f"{batch.ids[1]} is not the event the log "
                                            f"accepted at {receipt.received_at}"):
         client.events.verify_receipt(batch.receipt, vkey)
+    with pytest.raises(MonitorAlarm, match=f"{batch.ids[1]} is not the event which the log "
+                                           f"accepted"):
+        Monitor(client, vkey, tmp_path / "another.json").check(receipts=[batch.receipt])
     with sqlite3.connect(server.data_dir / "auditrail.db") as db:
         db.execute("DELETE FROM events WHERE id = ?", (one.id,))
     with pytest.raises(ProofInvalid, match=f"accepted {one.id} .* holds no such event"):
         client.events.verify_receipt(one.receipt, vkey)
+    with pytest.raises(MonitorAlarm, match=f"holds no event {one.id}"):
+        Monitor(client, vkey, tmp_path / "another.json").check(receipts=[one.receipt])
 
 
 def test_proofs_verify_locally_and_tampered_ones_do_not(server, client: Auditrail) -> None:

@@ -11,28 +11,35 @@ import tempfile
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from auditrail_client.errors import AuditrailError
+from auditrail_client.errors import AuditrailError, BadRequest, Conflict, NotFound
 from auditrail_client.proofs import (
     ProofInvalid,
     SignedCheckpoint,
     VerifierKey,
     _split_note,
+    b64decode_all,
     check_checkpoint,
     check_cosignature,
+    event_leaf_hash,
     format_verifier_key,
     parse_cosigner_key,
     parse_verifier_key,
     successors,
+    verify_inclusion,
 )
+from auditrail_client.receipts import Receipt, accepted_digest, check_receipt
 
 _SEEN = "seen elsewhere"
 _EMPTY_ROOT = hashlib.sha256(b"").digest()
 _AHEAD_TRIES = 3
+UNLINKED_FOR_TOO_LONG = timedelta(days=1)
+"""A receipted event in no checkpoint this long after it was accepted is an alarm."""
 
 
 class MonitorAlarm(AuditrailError):
@@ -59,6 +66,14 @@ class MonitorResult:
     seen_proved_before: int = 0
     """Of ``seen_sizes``, those proved by an earlier check (the state keeps them): asked
     for no proof again."""
+    receipts_honoured: int = 0
+    """Receipts whose every event is in the checked tree as accepted (those proved by an
+    earlier check included: ``receipts_proved_before``)."""
+    receipts_proved_before: int = 0
+    receipts_waiting: int = 0
+    """Receipts with events not linked into the checked tree yet: checked again next time."""
+    receipts_ignored: int = 0
+    """Notes given as receipts that are not receipts the log's key signed."""
 
     @property
     def grew(self) -> bool:
@@ -86,7 +101,7 @@ class Monitor:
         self._witnesses = [(parse_cosigner_key(key), key.strip(), url.rstrip("/"))
                            for key, url in witnesses]
 
-    def check(self, seen: Iterable[str] = ()) -> MonitorResult:
+    def check(self, seen: Iterable[str] = (), receipts: Iterable[str] = ()) -> MonitorResult:
         """Raises ``MonitorAlarm`` on any inconsistency; API and transport errors (the log
         could not be asked) propagate as they are and leave the state unchanged.
 
@@ -96,11 +111,19 @@ class Monitor:
         showed different readers different histories (a split view) is caught so. Each
         distinct one costs a consistency proof, a request, once: the state keeps those
         proved (those no longer given leave it). They are all read before the log is
-        asked: one signed after that could not be in what it answered."""
+        asked: one signed after that could not be in what it answered.
+
+        ``receipts``: ingest receipts the log signed (``Prefer: receipt``; the emitter's
+        ``on_receipt``): every event each names must be in the checked tree as it was
+        accepted, or ``MonitorAlarm`` - one changed or dropped while it waited to be
+        linked, or still in no checkpoint a day after it was accepted. A receipt proved
+        is kept in the state and not asked about again (two requests an event, once);
+        one whose events are not linked yet waits for a later check."""
         kept_elsewhere = list(dict.fromkeys(seen))
+        promised = list(dict.fromkeys(receipts))
         for attempt in range(1, _AHEAD_TRIES + 1):
             try:
-                return self._check_once(kept_elsewhere)
+                return self._check_once(kept_elsewhere, promised)
             except _WitnessAhead as ahead:
                 if attempt == _AHEAD_TRIES:
                     raise MonitorAlarm(
@@ -110,7 +133,7 @@ class Monitor:
                 time.sleep(attempt)  # the log grew while this check ran: again
         raise AssertionError("unreachable")
 
-    def _check_once(self, kept_elsewhere: list[str]) -> MonitorResult:
+    def _check_once(self, kept_elsewhere: list[str], promised: list[str]) -> MonitorResult:
         state = self._state()
         pinned = state.get("verifier_key", self._key_text)
         retired = list(state.get("rotated_from") or [])
@@ -131,6 +154,9 @@ class Monitor:
         signers = [key, *_keys(retired), *handed_to]
         proved = _SeenProved(state.get("seen_proved"))
         sizes, ignored = self._seen_in_history(kept_elsewhere, signers, latest, proved)
+        honoured = _Honoured(state.get("receipts_proved"))
+        for note in promised:
+            self._honour(note, signers, latest, honoured)
         known = state.get("witnessed")
         cosigning = _Cosigning(self._client, latest, signers,
                                known if isinstance(known, dict) else {})
@@ -140,10 +166,59 @@ class Monitor:
         if successor is not None:
             retired.append(pinned)
             pinned = rotated_to = format_verifier_key(successor)
-        self._keep(latest, cosigning, pinned, retired, proved.now)
+        honoured.too_late()
+        self._keep(latest, cosigning, pinned, retired, proved.now, sorted(honoured.now))
         return MonitorResult(latest.tree_size, previous, rotated_to, sizes, ignored,
                              tuple(cosigning.cosigners), tuple(cosigning.problems),
-                             seen_proved_before=proved.earlier)
+                             seen_proved_before=proved.earlier,
+                             receipts_honoured=len(honoured.now),
+                             receipts_proved_before=honoured.earlier,
+                             receipts_waiting=len(honoured.waiting),
+                             receipts_ignored=honoured.ignored)
+
+    def _honour(self, note: str, signers: list[VerifierKey], latest: SignedCheckpoint,
+                honoured: _Honoured) -> None:
+        if honoured.already(note):
+            return
+        receipt = _signed_receipt(note, signers)
+        if receipt is None or receipt.origin != latest.origin:
+            honoured.ignored += 1
+            return
+        # Every event asked (a list): one changed is an alarm even while another waits.
+        if all([self._in_tree(event_id, digest, receipt, latest)
+                for event_id, digest in receipt.digests.items()]):
+            honoured.add(note)
+        else:
+            honoured.waiting.append(receipt)
+
+    def _in_tree(self, event_id: str, digest: bytes, receipt: Receipt,
+                 latest: SignedCheckpoint) -> bool:
+        """True once the event is in the checked tree as accepted; False while it is not
+        linked into it yet; ``MonitorAlarm`` when it cannot be."""
+        accepted = f"which the log accepted at {receipt.received_at} (a receipt it signed " \
+                   f"says so)"
+        try:
+            proof = self._client.events.proof(event_id, tree_size=latest.tree_size)
+        except (Conflict, BadRequest):
+            return False  # still pending, or linked after this checkpoint
+        except NotFound:
+            raise MonitorAlarm(f"the log holds no event {event_id}, {accepted}: dropped "
+                               f"before it was linked, or removed by retention since") \
+                from None
+        event = self._client.events.get(event_id)
+        if accepted_digest(event.raw) != digest:
+            raise MonitorAlarm(f"{event_id} is not the event {accepted}: its fields changed "
+                               f"since")
+        try:
+            included = proof.tree_size == latest.tree_size and verify_inclusion(
+                proof.leaf_index, latest.tree_size, event_leaf_hash(event.raw),
+                b64decode_all(proof.inclusion_path), latest.root_hash)
+        except ProofInvalid:
+            included = False
+        if not included:
+            raise MonitorAlarm(f"{event_id}, {accepted}, is not in the log's signed tree of "
+                               f"size {latest.tree_size}, by the proof it serves")
+        return True
 
     def _handed_over(self, note: str, key: VerifierKey) -> list[VerifierKey]:
         """The keys the pinned one handed the log over to, oldest first, once the
@@ -221,15 +296,16 @@ class Monitor:
         return state
 
     def _keep(self, checkpoint: SignedCheckpoint, cosigning: _Cosigning, pinned: str,
-              retired: list[str], seen_proved: dict[str, str]) -> None:
+              retired: list[str], seen_proved: dict[str, str],
+              receipts_proved: list[str]) -> None:
         self._path.parent.mkdir(parents=True, exist_ok=True)
         descriptor, temporary = tempfile.mkstemp(dir=self._path.parent, prefix=".monitor-")
         with os.fdopen(descriptor, "w") as handle:
             json.dump({"verifier_key": pinned, "tree_size": checkpoint.tree_size,
                        "root_hash": base64.b64encode(checkpoint.root_hash).decode(),
                        "checkpoint": cosigning.note, "rotated_from": retired,
-                       "witnessed": cosigning.sizes, "seen_proved": seen_proved}, handle,
-                      indent=1)
+                       "witnessed": cosigning.sizes, "seen_proved": seen_proved,
+                       "receipts_proved": receipts_proved}, handle, indent=1)
         os.replace(temporary, self._path)
 
 
@@ -255,6 +331,42 @@ class _SeenProved:
 
     def add(self, size: int, root: bytes) -> None:
         self.now[str(size)] = base64.b64encode(root).decode()
+
+
+class _Honoured:
+    """The receipts proved honoured, by the SHA-256 of their notes, as the state keeps
+    them: each of their events is in a tree every later checked one extends. Only those
+    given to this check are kept on."""
+
+    def __init__(self, kept: object) -> None:
+        self.before = {item for item in kept if isinstance(item, str)} \
+            if isinstance(kept, list) else set()
+        self.now: set[str] = set()
+        self.earlier = 0
+        self.ignored = 0
+        self.waiting: list[Receipt] = []
+
+    def already(self, note: str) -> bool:
+        digest = hashlib.sha256(note.encode("utf-8")).hexdigest()
+        if digest not in self.before:
+            return False
+        self.now.add(digest)
+        self.earlier += 1
+        return True
+
+    def add(self, note: str) -> None:
+        self.now.add(hashlib.sha256(note.encode("utf-8")).hexdigest())
+
+    def too_late(self) -> None:
+        """``MonitorAlarm`` when a waiting receipt's events were accepted too long ago to
+        be still unlinked: the log links within seconds, and promised to."""
+        if not self.waiting:
+            return
+        oldest = min(receipt.received_at for receipt in self.waiting)
+        accepted = datetime.fromisoformat(oldest.replace("Z", "+00:00"))
+        if datetime.now(timezone.utc) - accepted > UNLINKED_FOR_TOO_LONG:
+            raise MonitorAlarm(f"events the log accepted at {oldest} (a receipt it signed "
+                               f"says so) are still in no checkpoint")
 
 
 class _WitnessAhead(Exception):
@@ -368,6 +480,17 @@ def _signed_checkpoint(note: Any, signers: list[VerifierKey]) -> SignedCheckpoin
     for key in signers:
         try:
             return check_checkpoint(note, key)
+        except ProofInvalid:
+            continue
+    return None
+
+
+def _signed_receipt(note: Any, signers: list[VerifierKey]) -> Receipt | None:
+    if not isinstance(note, str):
+        return None
+    for key in signers:
+        try:
+            return check_receipt(note, key)
         except ProofInvalid:
             continue
     return None
