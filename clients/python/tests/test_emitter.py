@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from auditrail_client import Auditrail
+from auditrail_client import Auditrail, ReceiptFolder
 
 
 def marked(run: str, n: int, **extra: Any) -> dict[str, Any]:
@@ -83,23 +83,29 @@ def test_eight_threads_through_failures_store_every_event_exactly_once(server, p
 
 
 def test_every_delivered_batch_hands_over_its_receipt_even_when_an_answer_is_lost(
-        server, proxy) -> None:
+        server, proxy, tmp_path) -> None:
+    """Kept in a ReceiptFolder, then checked by the client and by the server's monitor."""
     url, faults = proxy
     key, run = server.workspace(), uuid.uuid4().hex[:8]
     faults.planned = ["lose", "500", "lose"]
-    receipts: list[str] = []
+    folder = ReceiptFolder(tmp_path / "receipts")
     with Auditrail(url, key).emitter(max_batch=40, flush_interval=0.05, min_backoff=0.05,
-                                     on_receipt=receipts.append) as emitter:
+                                     on_receipt=folder) as emitter:
         for n in range(200):
             emitter.emit(marked(run, n))
     assert faults.planned == []
     client = Auditrail(server.url, key)
     vkey = client.log.key().verifier_key
+    receipts = folder.receipts()
     promised = [event_id for note in receipts
                 for event_id in client.events.verify_receipt(note, vkey, wait=15
                                                              ).receipt.event_ids]
     assert sorted(promised) == sorted(e.id for e in stored(client, run))
     assert len(promised) == 200
+    said = server.cli("log", "monitor", "--url", server.url, "--key", key, "--state",
+                      str(tmp_path / "monitor.json"), "--verifier-key", vkey,
+                      "--receipts", str(tmp_path / "receipts"))
+    assert f"{len(receipts)} receipt(s) honoured: their events are in it as accepted" in said
 
 
 def test_a_429_is_retried_after_the_time_it_names(server, proxy) -> None:
@@ -254,7 +260,7 @@ def test_a_forked_child_sends_its_own_events_and_not_its_parents(server, tmp_pat
 
 _CRASHING = """
 import sys, time
-from auditrail_client import Auditrail
+from auditrail_client import Auditrail, ReceiptFolder
 
 url, key, run, spool = sys.argv[1:]
 emitter = Auditrail(url, key).emitter(spool=spool, max_batch=20, flush_interval=0,
@@ -331,7 +337,7 @@ def test_what_close_cannot_send_stays_in_the_spool_for_the_next_emitter(
 
 _TWO_THEN_GONE = """
 import os, sys
-from auditrail_client import Auditrail
+from auditrail_client import Auditrail, ReceiptFolder
 
 url, key, run, spool = sys.argv[1:]
 for first in (0, 100):  # two emitters, two slots, nothing sent yet

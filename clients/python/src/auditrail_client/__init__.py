@@ -37,14 +37,14 @@ from auditrail_client.export_check import (
 )
 from auditrail_client.monitor import Monitor, MonitorAlarm
 from auditrail_client.proofs import ProofInvalid
-from auditrail_client.receipts import Receipt, accepted_digest, check_receipt
+from auditrail_client.receipts import Receipt, ReceiptFolder, accepted_digest, check_receipt
 from auditrail_client.webhooks import WebhookInvalid, verify_webhook
 
 __all__ = [
     "ApiError", "ArchiveVerified", "Auditrail", "AuditrailError", "BadRequest", "Conflict",
     "Emitter", "EmitterStats", "ExportVerified", "Gone", "Monitor", "MonitorAlarm", "NotFound",
     "PayloadTooLarge", "PermissionDenied", "ProofInvalid", "RateLimited", "Receipt",
-    "ServerError", "TransportError", "Unauthenticated", "ValidationFailed", "WebhookInvalid",
-    "__version__", "accepted_digest", "check_receipt", "verify_archive", "verify_export",
-    "verify_webhook",
+    "ReceiptFolder", "ServerError", "TransportError", "Unauthenticated", "ValidationFailed",
+    "WebhookInvalid", "__version__", "accepted_digest", "check_receipt", "verify_archive",
+    "verify_export", "verify_webhook",
 ]

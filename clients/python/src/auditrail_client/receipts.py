@@ -12,10 +12,13 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import os
 import re
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, Union
 
 from auditrail_client.proofs import (
     ProofInvalid,
@@ -32,6 +35,8 @@ ACCEPTED_FIELDS = ("id", "workspace_id", "action", "occurred_at", "received_at",
 """The fields an event has from acceptance on: all but ``geo`` and ``sequence`` (added
 when it is processed) and ``status``, ``prev_hash``, ``hash``."""
 _ENTRY = re.compile(r"^([A-Za-z0-9_-]{1,64}) ([A-Za-z0-9+/]{43}=)$")
+PathLike = Union[str, "os.PathLike[str]"]
+_SIGNATURE_PREFIX = "\u2014 "
 
 
 @dataclass(frozen=True)
@@ -88,3 +93,55 @@ def _receipt(text: str, note: str, key: VerifierKey) -> Receipt:
         except binascii.Error:
             raise ProofInvalid(f"not base64: {match[2]!r}") from None
     return Receipt(lines[0], lines[2], digests, note)
+
+
+class ReceiptFolder:
+    """Keeps receipts in a folder, one after another in a file a day (UTC), as
+    ``auditrail log monitor --receipts`` and ``auditrail verify --receipts`` read them:
+    ``client.emitter(on_receipt=ReceiptFolder("/var/lib/app/receipts"))``.
+
+    Each receipt is appended in one ``write`` to a file opened for appending, so the
+    processes of one application (gunicorn's workers, forked children) can share the
+    folder without interleaving. With ``fsync``, a receipt is on the disk when the call
+    returns. The files are the owner's alone (0600)."""
+
+    def __init__(self, folder: PathLike, *, fsync: bool = False) -> None:
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.fsync = fsync
+
+    def receipts(self) -> list[str]:
+        """Every receipt kept in the folder, oldest file first."""
+        return [note for file in sorted(self.folder.glob("receipts-*.txt"))
+                for note in split_receipts(file.read_text(encoding="utf-8"))]
+
+    def __call__(self, note: str) -> None:
+        day = time.strftime("%Y-%m-%d", time.gmtime())
+        data = note.encode("utf-8")
+        descriptor = os.open(self.folder / f"receipts-{day}.txt",
+                             os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            written = os.write(descriptor, data)
+            if written != len(data):  # a full disk: what is there is cut short, say so
+                raise OSError(f"only {written} of a receipt's {len(data)} bytes written")
+            if self.fsync:
+                os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+
+
+def split_receipts(text: str) -> list[str]:
+    """Receipts kept one after another: each ends where, after its signature lines, a
+    line that is not one begins; blank lines between them are allowed."""
+    notes: list[list[str]] = []
+    signed = False
+    for line in text.split("\n")[:-1] if text.endswith("\n") else text.split("\n"):
+        signature = line.startswith(_SIGNATURE_PREFIX)
+        if not notes or (signed and not signature):
+            if not line.strip():
+                continue
+            notes.append([])
+            signed = False
+        notes[-1].append(line + "\n")
+        signed = signed or signature
+    return ["".join(lines) for lines in notes]
