@@ -55,6 +55,11 @@ def test_metrics_cover_requests_events_and_backlog(stack: Stack) -> None:
     accepted = sample(text, "auditrail_events_accepted_total") - sample(
         before, "auditrail_events_accepted_total")
     assert accepted == 5
+    stack.client.post("/api/v1/events/batch", headers={**bearer(secret), "Prefer": "receipt"},
+                      json={"events": [EVENT] * 3})
+    receipted = stack.client.get("/metrics").get_data(as_text=True)
+    assert sample(receipted, "auditrail_events_receipted_total") - sample(
+        text, "auditrail_events_receipted_total") == 3
     assert sample(text, "auditrail_events_processed_total") >= 5
     assert sample(text, "auditrail_http_requests_total", route="/api/v1/events/batch",
                   status="202") >= 1

@@ -14,6 +14,9 @@ from domain.streams import TYPES
 
 EVENTS_ACCEPTED = Counter("auditrail_events_accepted_total",
                           "Events stored as pending (a 202 was answered).")
+EVENTS_RECEIPTED = Counter("auditrail_events_receipted_total",
+                           "Events named in a signed ingest receipt (Prefer: receipt), "
+                           "retries' receipts included.")
 EVENTS_PROCESSED = Counter("auditrail_events_processed_total",
                            "Events linked into their workspace's hash chain.")
 EXPORTS = Counter("auditrail_exports_total", "Export jobs finished, by outcome.", ["status"])
@@ -62,6 +65,9 @@ _every_series_from_zero()
 class PrometheusMetrics:
     def events_accepted(self, count: int) -> None:
         EVENTS_ACCEPTED.inc(count)
+
+    def events_receipted(self, count: int) -> None:
+        EVENTS_RECEIPTED.inc(count)
 
     def events_processed(self, count: int) -> None:
         EVENTS_PROCESSED.inc(count)

@@ -12,6 +12,7 @@ RATE_LIMITS = (WORKSPACE_LIMIT, AUTH_FAILURES_LIMIT)
 
 class Metrics(Protocol):
     def events_accepted(self, count: int) -> None: ...
+    def events_receipted(self, count: int) -> None: ...
     def events_processed(self, count: int) -> None: ...
     def export_finished(self, status: str) -> None: ...
     def rate_limited(self, kind: str) -> None: ...
@@ -26,6 +27,9 @@ class NoMetrics:
     """For use cases built without a metrics adapter (unit tests, one-off scripts)."""
 
     def events_accepted(self, count: int) -> None:
+        pass
+
+    def events_receipted(self, count: int) -> None:
         pass
 
     def events_processed(self, count: int) -> None:

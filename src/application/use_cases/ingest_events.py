@@ -71,7 +71,9 @@ class IngestEvents:
     def _receipt(self, workspace_id: str, events: list[Event]) -> str:
         entries = [ReceiptEntry(event.id, accepted_digest(event.core())) for event in events]
         text = receipt_text(self._keys.origin(workspace_id), events[0].received_at, entries)
-        return self._keys.sign_text(workspace_id, text)
+        note = self._keys.sign_text(workspace_id, text)
+        self._metrics.events_receipted(len(entries))
+        return note
 
     def _with_receipt(self, workspace_id: str, earlier: Accepted) -> Accepted:
         """A retry's receipt, signed over the events as stored: the sender never saw the
