@@ -481,19 +481,19 @@ def _honoured(client: httpx.Client, entry: ReceiptEntry, receipt: Receipt, size:
               root: bytes) -> bool:
     """True once the event is in the tree as accepted; False when it is not in it yet
     (still pending, or linked after it); ``MonitorFailed`` when it cannot be."""
-    accepted = f"which the log accepted at {_moment(receipt.received_at)} (a receipt it " \
-               f"signed says so)"
+    when = _moment(receipt.received_at)
     answer = _ask(client, f"/api/v1/events/{entry.event_id}/proof",
                   params={"tree_size": size})
     if answer.status_code in (400, 409):
         return False
     if answer.status_code == 404:
-        raise MonitorFailed(f"the log holds no event {entry.event_id}, {accepted}: dropped "
-                            f"before it was linked, or removed by retention since")
+        raise MonitorFailed(f"the log holds no event {entry.event_id}, which it accepted at "
+                            f"{when} (a receipt it signed says so): dropped before it was "
+                            f"linked, or removed by retention since")
     event = _get(client, f"/api/v1/events/{entry.event_id}").json()
-    if not isinstance(event, dict) or accepted_digest(event) != entry.digest:
-        raise MonitorFailed(f"{entry.event_id} is not the event {accepted}: its fields "
-                            f"changed since")
+    if _digest(event) != entry.digest:
+        raise MonitorFailed(f"{entry.event_id} is not the event the log accepted at {when} "
+                            f"(a receipt it signed says so): its fields changed since")
     proof = answer.json()
     try:
         path = [base64.b64decode(h) for h in proof["inclusion_path"]]
@@ -503,9 +503,17 @@ def _honoured(client: httpx.Client, entry: ReceiptEntry, receipt: Receipt, size:
     except (KeyError, TypeError, ValueError):
         included = False
     if not included:
-        raise MonitorFailed(f"{entry.event_id}, {accepted}, is not in the log's signed tree "
-                            f"of size {size}, by the proof it serves")
+        raise MonitorFailed(f"{entry.event_id}, which the log accepted at {when}, is not in "
+                            f"its signed tree of size {size}, by the proof it serves")
     return True
+
+
+def _digest(event: Any) -> bytes | None:
+    """The accepted digest of what the log served as an event; None when it is not one."""
+    try:
+        return accepted_digest(event)
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _moment(moment: datetime) -> str:

@@ -305,8 +305,8 @@ def test_receipts_prove_each_event_is_in_the_log_as_accepted(server, client: Aud
     with pytest.raises(ProofInvalid, match=f"{batch.ids[1]} is not the event the log "
                                            f"accepted at {receipt.received_at}"):
         client.events.verify_receipt(batch.receipt, vkey)
-    with pytest.raises(MonitorAlarm, match=f"{batch.ids[1]} is not the event which the log "
-                                           f"accepted"):
+    with pytest.raises(MonitorAlarm, match=f"{batch.ids[1]} is not the event the log "
+                                           f"accepted at {receipt.received_at}"):
         Monitor(client, vkey, tmp_path / "another.json").check(receipts=[batch.receipt])
     with sqlite3.connect(server.data_dir / "auditrail.db") as db:
         db.execute("DELETE FROM events WHERE id = ?", (one.id,))

@@ -195,29 +195,33 @@ class Monitor:
                  latest: SignedCheckpoint) -> bool:
         """True once the event is in the checked tree as accepted; False while it is not
         linked into it yet; ``MonitorAlarm`` when it cannot be."""
-        accepted = f"which the log accepted at {receipt.received_at} (a receipt it signed " \
-                   f"says so)"
+        when = receipt.received_at
         try:
             proof = self._client.events.proof(event_id, tree_size=latest.tree_size)
         except (Conflict, BadRequest):
             return False  # still pending, or linked after this checkpoint
         except NotFound:
-            raise MonitorAlarm(f"the log holds no event {event_id}, {accepted}: dropped "
-                               f"before it was linked, or removed by retention since") \
-                from None
+            raise MonitorAlarm(f"the log holds no event {event_id}, which it accepted at "
+                               f"{when} (a receipt it signed says so): dropped before it was "
+                               f"linked, or removed by retention since") from None
         event = self._client.events.get(event_id)
-        if accepted_digest(event.raw) != digest:
-            raise MonitorAlarm(f"{event_id} is not the event {accepted}: its fields changed "
-                               f"since")
+        try:
+            held = accepted_digest(event.raw)
+        except (ProofInvalid, TypeError, ValueError):
+            held = None  # not an event as the API returns one
+        if held != digest:
+            raise MonitorAlarm(f"{event_id} is not the event the log accepted at {when} (a "
+                               f"receipt it signed says so): its fields changed since")
         try:
             included = proof.tree_size == latest.tree_size and verify_inclusion(
                 proof.leaf_index, latest.tree_size, event_leaf_hash(event.raw),
                 b64decode_all(proof.inclusion_path), latest.root_hash)
-        except ProofInvalid:
+        except (ProofInvalid, TypeError, ValueError):
             included = False
         if not included:
-            raise MonitorAlarm(f"{event_id}, {accepted}, is not in the log's signed tree of "
-                               f"size {latest.tree_size}, by the proof it serves")
+            raise MonitorAlarm(f"{event_id}, which the log accepted at {when}, is not in its "
+                               f"signed tree of size {latest.tree_size}, by the proof it "
+                               f"serves")
         return True
 
     def _handed_over(self, note: str, key: VerifierKey) -> list[VerifierKey]:
