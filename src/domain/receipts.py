@@ -24,7 +24,6 @@ from typing import Any
 from domain.canonical_json import canonical_json
 from domain.errors import DomainError
 from domain.signed_notes import (
-    SIGNATURE_PREFIX,
     InvalidNote,
     SignatureCheck,
     VerifierKey,
@@ -97,24 +96,6 @@ def parse_receipt(text: str) -> Receipt:
 
 class ReceiptBroken(DomainError):
     """A receipt the log signed that the events at hand do not honour."""
-
-
-def split_receipts(text: str) -> list[str]:
-    """Receipts kept one after another in a file (as the emitter's ``on_receipt`` gets
-    them): each note ends where, after its signature lines, a line that is not one
-    begins; blank lines between notes are allowed."""
-    notes: list[list[str]] = []
-    signed = False  # the current note has signature lines: the next other line is a new one
-    for line in text.splitlines(keepends=True):
-        signature = line.startswith(SIGNATURE_PREFIX)
-        if not notes or (signed and not signature):
-            if not line.strip():
-                continue
-            notes.append([])
-            signed = False
-        notes[-1].append(line)
-        signed = signed or signature
-    return ["".join(lines) for lines in notes]
 
 
 @dataclass

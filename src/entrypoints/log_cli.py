@@ -4,7 +4,9 @@ outside the service (see log_monitor for what a run checks)."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TextIO
 
 import click
 
@@ -24,43 +26,32 @@ def _seen_notes(names: tuple[str, ...]) -> list[str]:
     named, all read before the log is asked (one received after it answered could be
     newer than the checkpoint it served: a false alarm). A name under which there is no
     note is a mistake to name, not a check that passed."""
-    from entrypoints.seen_checkpoints import UnreadableFile, checkpoint_notes, files_under
+    from entrypoints.seen_checkpoints import checkpoint_notes
+    return _notes_in(names, checkpoint_notes, "--seen", "signed note")
+
+
+def _receipt_notes(names: tuple[str, ...]) -> list[str]:
+    """The distinct receipts in the files named, or under the folders named."""
+    from entrypoints.seen_checkpoints import receipt_notes
+    return _notes_in(names, receipt_notes, "--receipts", "receipt")
+
+
+def _notes_in(names: tuple[str, ...], read: Callable[[TextIO], Iterator[str]], option: str,
+              what: str) -> list[str]:
+    from entrypoints.seen_checkpoints import UnreadableFile, files_under
     notes: dict[str, None] = {}
     for name in names:
         found = 0
         for file in [name] if name == "-" else files_under(Path(name)):
             with click.open_file(str(file), encoding="utf-8-sig", errors="replace") as handle:
                 try:
-                    for note in checkpoint_notes(handle):
+                    for note in read(handle):
                         notes[note] = None
                         found += 1
                 except UnreadableFile as exc:
-                    raise click.BadParameter(f"{file}: {exc}", param_hint="--seen") \
-                        from None
+                    raise click.BadParameter(f"{file}: {exc}", param_hint=option) from None
         if not found:
-            raise click.BadParameter(f"{name} holds no signed note", param_hint="--seen")
-    return list(notes)
-
-
-def _receipt_notes(names: tuple[str, ...]) -> list[str]:
-    """The receipts in the files named, or in every file under the folders named, one
-    after another in each; a name under which there is none is a mistake to name."""
-    from domain.receipts import split_receipts
-    from entrypoints.seen_checkpoints import files_under
-    notes: dict[str, None] = {}
-    for name in names:
-        found = 0
-        for file in files_under(Path(name)):
-            try:
-                text = file.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                raise click.BadParameter(f"{file}: not readable text ({exc})",
-                                         param_hint="--receipts") from None
-            for note in split_receipts(text):
-                notes[note] = None
-                found += 1
-        if not found:
-            raise click.BadParameter(f"{name} holds no receipt", param_hint="--receipts")
+            raise click.BadParameter(f"{name} holds no {what}", param_hint=option)
     return list(notes)
 
 
@@ -86,10 +77,11 @@ def _receipt_notes(names: tuple[str, ...]) -> list[str]:
                    "cosigns only checkpoints that extend the last one it cosigned for "
                    "anyone. Repeatable.")
 @click.option("--receipts", "receipt_files", multiple=True,
-              type=click.Path(exists=True, path_type=str),
-              help="A file of ingest receipts the log signed (Prefer: receipt), one after "
-                   "another, or a folder of such files: every event each names must be in "
-                   "the checked tree as it was accepted. Repeatable.")
+              type=click.Path(exists=True, allow_dash=True),
+              help="A file of ingest receipts the log signed (Prefer: receipt): receipts "
+                   "one after another, or JSON holding them as 'receipt' (saved ingest "
+                   "answers), or a folder of such files: every event each names must be "
+                   "in the checked tree as it was accepted. Repeatable; - reads stdin.")
 @click.option("--cosigned-by", "cosigned_by", multiple=True, metavar="WKEY",
               help="The cosigner key of a witness the log submits to itself, which you "
                    "trust: the checkpoint the log's witnesses cosigned must carry its "

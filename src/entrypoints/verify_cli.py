@@ -19,7 +19,7 @@ from domain.cosignatures import parse_cosigner_key
 from domain.evidence import EvidenceCheck, EvidenceFailed, cosigned_extension
 from domain.hash_chain import ChainHead, document_core
 from domain.merkle import leaf_hash
-from domain.receipts import ReceiptBroken, ReceiptLedger, split_receipts
+from domain.receipts import ReceiptBroken, ReceiptLedger
 from domain.signed_notes import Checkpoint, InvalidNote, VerifierKey, parse_verifier_key
 from domain.signed_notes import verifier_key as verifier_key_text
 from domain.verification import (
@@ -32,6 +32,7 @@ from domain.verification import (
 )
 from entrypoints import ndjson_file
 from entrypoints.container import build_container
+from entrypoints.seen_checkpoints import UnreadableFile, receipt_notes
 from entrypoints.settings import Settings
 
 
@@ -63,9 +64,10 @@ from entrypoints.settings import Settings
                    "signed after the key you pinned was rotated (each note is checked "
                    "from that key on).")
 @click.option("--receipts", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Ingest receipts the log signed (Prefer: receipt), one after another in "
-                   "a file, checked with --verifier-key: every event they name that the "
-                   "file holds must be as the log accepted it.")
+              help="Ingest receipts the log signed (Prefer: receipt) in a file - one after "
+                   "another, or JSON holding them as 'receipt' - checked with "
+                   "--verifier-key: every event they name that the file holds must be as "
+                   "the log accepted it.")
 @click.option("--cosigned-by", "cosigned_by", multiple=True, metavar="WKEY",
               callback=lambda _ctx, _param, values: _cosigners(values),
               help="The cosigner key of a witness of the log you trust (with --evidence): "
@@ -163,13 +165,15 @@ def _ledger(receipts: Path | None, verifier_key: str | None,
         raise click.UsageError("--receipts needs --verifier-key: the key you pinned")
     try:
         key = parse_verifier_key(verifier_key)
-        return ReceiptLedger.of(split_receipts(receipts.read_text()), key,
+        with receipts.open(encoding="utf-8-sig", errors="replace") as handle:
+            notes = list(receipt_notes(handle))
+        return ReceiptLedger.of(notes, key,
                                 build_container(Settings()).signature_checker().verify,
                                 rotations)
     except InvalidNote as exc:
         raise click.BadParameter(str(exc), param_hint="--verifier-key") from None
-    except UnicodeDecodeError:
-        _invalid("receipts: the file is not text")
+    except UnreadableFile as exc:
+        _invalid(f"receipts: {exc}")
     except ReceiptBroken as exc:
         _invalid(f"receipts: {exc}")
 

@@ -19,7 +19,7 @@ from adapters.security.signing import Ed25519Verifier
 from domain.signed_notes import checkpoint_text, parse_checkpoint, parse_note, signature_line
 from entrypoints import log_monitor
 from entrypoints.cli import main
-from entrypoints.seen_checkpoints import UnreadableFile, checkpoint_notes
+from entrypoints.seen_checkpoints import UnreadableFile, checkpoint_notes, receipt_notes
 from tests.integration.stacks import Stack
 from tests.integration.test_transparency_log import ingest, log_key, signed
 
@@ -64,6 +64,22 @@ def test_notes_are_found_in_every_form_they_are_kept_in(text: str, notes: list[s
 def test_a_file_of_something_else_is_named(text: str, problem: str) -> None:
     with pytest.raises(UnreadableFile, match=problem):
         list(checkpoint_notes(io.StringIO(text)))
+
+
+RECEIPT = ("log.example/ws_1\ningest receipt\n2026-12-06T09:30:01.250000Z\n"
+           + "".join(f"evt_{n:026d} {'A' * 43}=\n" for n in range(1000))
+           + "\n\u2014 log.example/ws_1 c2lnbmF0dXJl\n\u2014 log.example/ws_1 b2xk\n")
+
+
+@pytest.mark.parametrize(("text", "notes"), [
+    (RECEIPT + "\n" + NOTE, [RECEIPT, NOTE]),  # as ReceiptFolder keeps them (a batch's 1,000)
+    (json.dumps({"ids": ["evt_1"], "count": 1, "receipt": RECEIPT}) + "\n"
+     + json.dumps({"id": "evt_2", "status": "pending", "receipt": NOTE}) + "\n",
+     [RECEIPT, NOTE]),  # the ingest answers, saved whole
+    (json.dumps({"checkpoint": NOTE}), []),  # a checkpoint is not where a receipt is kept
+])
+def test_receipts_are_read_as_kept(text: str, notes: list[str]) -> None:
+    assert list(receipt_notes(io.StringIO(text))) == notes
 
 
 def forged(stack: Stack, origin: str, size: int, root: bytes) -> str:

@@ -18,7 +18,6 @@ from domain.receipts import (
     accepted_digest,
     parse_receipt,
     receipt_text,
-    split_receipts,
 )
 from domain.signed_notes import (
     InvalidNote,
@@ -106,14 +105,6 @@ def receipt_for(*events: Event, signer: FakeSigner = LOG) -> str:
 def event(number: int) -> Event:
     return new_event({**BODY, "metadata": {"n": number}}, event_id=f"evt_{number}",
                      workspace_id="ws_1", received_at=AT)
-
-
-def test_receipts_kept_one_after_another_split_back_into_notes() -> None:
-    one = signed(receipt_text(ORIGIN, AT, [entry("evt_1", 1)]), LOG, NEXT)  # co-signed
-    two = receipt_for(event(2))
-    assert split_receipts(one + two) == [one, two]
-    assert split_receipts("\n" + one + "\n\n" + two + "\n") == [one, two]
-    assert split_receipts("") == []
 
 
 def test_a_ledger_holds_the_file_to_what_was_accepted() -> None:
