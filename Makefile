@@ -10,7 +10,7 @@ PORT ?= 8080
 # processes halve the suite's time on two cores. `make test TEST_PROCESSES=0` runs it in one.
 TEST_PROCESSES ?= 2
 
-.PHONY: install run test unit lint bench bench-query bench-export bench-verify bench-ratelimit bench-tenants bench-streams bench-alerts bench-transparency bench-client bench-viewer bench-deletion bench-rotation bench-witnesses bench-chain-checks clean
+.PHONY: install run test unit lint bench bench-query bench-export bench-verify bench-ratelimit bench-tenants bench-streams bench-alerts bench-transparency bench-receipts bench-client bench-viewer bench-deletion bench-rotation bench-witnesses bench-chain-checks clean
 
 # What running needs: the service and its dependencies, nothing else.
 $(RUN_STAMP): pyproject.toml
@@ -68,6 +68,9 @@ bench-alerts: $(STAMP)
 
 bench-transparency: $(STAMP)
 	$(BIN)/python bench/transparency.py
+
+bench-receipts: $(STAMP)
+	$(BIN)/python bench/receipts.py
 
 bench-client: $(STAMP)
 	$(BIN)/python bench/client.py

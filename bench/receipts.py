@@ -1,0 +1,139 @@
+"""What checking ingest receipts costs an auditor, on PostgreSQL + Redis.
+
+    make bench-receipts    # or: .venv/bin/python bench/receipts.py --events 20000
+
+Measures, in one run, through the whole HTTP app in this process (authentication, rate
+limit, JSON; no network):
+  * the limit: for every receipted event, the two requests a check needs - its inclusion
+    proof in the latest checkpoint's tree and the event itself - with nothing checked;
+  * ``auditrail log monitor --receipts`` (its function): a first run, which proves every
+    receipt (the same two requests an event, plus signatures, digests and inclusion
+    paths checked), and a second run, in which every receipt was proved before;
+  * the offline ledger of ``auditrail verify --receipts``: each exported row held to its
+    receipt (the accepted fields' canonical form and SHA-256), per row.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "src")]
+
+from scratch import add_server_options  # noqa: E402
+from tests.geo_db import build_city_database  # noqa: E402
+from transparency import drain, scratch  # noqa: E402
+
+from adapters.security.signing import Ed25519Verifier  # noqa: E402
+from domain.receipts import ReceiptLedger  # noqa: E402
+from domain.signed_notes import parse_verifier_key  # noqa: E402
+from entrypoints import log_monitor  # noqa: E402
+from entrypoints.http.app import create_app  # noqa: E402
+
+EVENT = {"action": "invoice.paid", "actor": {"id": "usr_42", "type": "user"},
+         "targets": [{"id": "inv_7", "type": "invoice"}],
+         "context": {"ip_address": "81.2.69.160"}, "metadata": {"amount": 1250}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_server_options(parser)
+    parser.add_argument("--events", type=int, default=20_000,
+                        help="receipted events (1,000-event batches)")
+    options = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="auditrail-bench-"))
+    with scratch(options, build_city_database(tmp / "City.mmdb"), tmp) as (container, _):
+        workspace, issued = container.create_workspace().execute("receipts", "enterprise",
+                                                                  1_000_000)
+        workspace_id, key = workspace.id, issued.secret
+        app = create_app(container)
+        client = app.test_client()
+        headers = {"Authorization": f"Bearer {key}"}
+        receipts, ids = ingest(client, headers, options.events)
+        drain(container, workspace_id, sign=True)
+        container.transparency_log().sign(workspace_id)
+        vkey = client.get("/api/v1/log/key", headers=headers).json["verifier_key"]
+        print(f"machine: {os.cpu_count()} cores; {len(ids):,} events in {len(receipts)} "
+              f"receipts\n", flush=True)
+        limit = requests_alone(client, headers, ids)
+        first, second = monitored(app, key, vkey, receipts, tmp / "monitor.json")
+        per_row = ledger_per_row(client, headers, ids, receipts, vkey)
+    print(f"{'check':<52} {'seconds':>8} {'events/s':>9}")
+    for label, seconds in (("limit  GET proof + GET event, nothing checked", limit),
+                           ("log monitor --receipts, first run (proves all)", first),
+                           ("log monitor --receipts, next run (all proved)", second)):
+        print(f"{label:<52} {seconds:>8.2f} {len(ids) / seconds:>9,.0f}")
+    print(f"\nfirst run / limit: {100 * limit / first:.1f} %   (target: a figure; the "
+          f"requests are most of it)")
+    print(f"verify --receipts: {per_row:.1f} µs a receipted row (the accepted fields' "
+          f"canonical form and SHA-256)")
+
+
+def ingest(client: Any, headers: dict[str, str], count: int) -> tuple[list[str], list[str]]:
+    receipts, ids = [], []
+    for _ in range(max(1, count // 1000)):
+        response = client.post("/api/v1/events/batch", json={"events": [EVENT] * 1000},
+                               headers={**headers, "Prefer": "receipt"})
+        assert response.status_code == 202, response.data[:300]
+        receipts.append(response.json["receipt"])
+        ids += response.json["ids"]
+    return receipts, ids
+
+
+def requests_alone(client: Any, headers: dict[str, str], ids: list[str]) -> float:
+    started = time.perf_counter()
+    for event_id in ids:
+        assert client.get(f"/api/v1/events/{event_id}/proof", headers=headers
+                          ).status_code == 200
+        assert client.get(f"/api/v1/events/{event_id}", headers=headers).status_code == 200
+    return time.perf_counter() - started
+
+
+def monitored(app: Any, key: str, vkey: str, receipts: list[str], state: Path
+              ) -> tuple[float, float]:
+    """Seconds of a first and a second monitor run, over the app through httpx's WSGI
+    transport (as the monitor's tests run it)."""
+    original = httpx.Client
+
+    def client(**kwargs: Any) -> httpx.Client:
+        return original(transport=httpx.WSGITransport(app=app), **kwargs)
+
+    log_monitor.httpx.Client = client  # type: ignore[misc]
+    try:
+        runs = []
+        for _ in range(2):
+            started = time.perf_counter()
+            said = log_monitor.run_monitor("http://log", key, state, vkey,
+                                           Ed25519Verifier().verify, receipts=receipts)
+            runs.append(time.perf_counter() - started)
+            assert f"{len(receipts)} receipt(s) honoured" in said, said
+    finally:
+        log_monitor.httpx.Client = original  # type: ignore[misc]
+    return runs[0], runs[1]
+
+
+def ledger_per_row(client: Any, headers: dict[str, str], ids: list[str], receipts: list[str],
+                   vkey: str) -> float:
+    """Microseconds a row: each event as an export holds it, fed to the ledger."""
+    documents = [client.get(f"/api/v1/events/{event_id}", headers=headers).json
+                 for event_id in ids]
+    ledger = ReceiptLedger.of(receipts, parse_verifier_key(vkey), Ed25519Verifier().verify)
+    started = time.perf_counter()
+    for document in documents:
+        ledger.feed(document)
+    spent = time.perf_counter() - started
+    assert not ledger.absent()
+    return spent / len(documents) * 1e6
+
+
+if __name__ == "__main__":
+    main()
