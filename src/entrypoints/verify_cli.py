@@ -172,9 +172,7 @@ def _ledger(receipts: Path | None, verifier_key: str | None,
                                 rotations)
     except InvalidNote as exc:
         raise click.BadParameter(str(exc), param_hint="--verifier-key") from None
-    except UnreadableFile as exc:
-        _invalid(f"receipts: {exc}")
-    except ReceiptBroken as exc:
+    except (UnreadableFile, ReceiptBroken) as exc:
         _invalid(f"receipts: {exc}")
 
 

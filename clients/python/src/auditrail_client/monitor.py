@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import httpx
 
@@ -479,22 +479,25 @@ def _keys(texts: list[str]) -> list[VerifierKey]:
 
 
 def _signed_checkpoint(note: Any, signers: list[VerifierKey]) -> SignedCheckpoint | None:
-    if not isinstance(note, str):
-        return None
-    for key in signers:
-        try:
-            return check_checkpoint(note, key)
-        except ProofInvalid:
-            continue
-    return None
+    return _signed_by_any(check_checkpoint, note, signers)
 
 
 def _signed_receipt(note: Any, signers: list[VerifierKey]) -> Receipt | None:
+    return _signed_by_any(check_receipt, note, signers)
+
+
+T = TypeVar("T")
+
+
+def _signed_by_any(check: Callable[[str, VerifierKey], T], note: Any,
+                   signers: list[VerifierKey]) -> T | None:
+    """What ``check`` reads from ``note`` once one of the log's keys signed it; None when
+    none did (or it is no text)."""
     if not isinstance(note, str):
         return None
     for key in signers:
         try:
-            return check_receipt(note, key)
+            return check(note, key)
         except ProofInvalid:
             continue
     return None
