@@ -35,6 +35,7 @@ from scratch import add_database_options, scratch_database  # noqa: E402
 from adapters.sql.engine import build_engine  # noqa: E402
 from adapters.sql.migrate import upgrade  # noqa: E402
 from adapters.sql.search import count_query, search_query  # noqa: E402
+from application.errors import QueryTimedOut  # noqa: E402
 from domain.cursor import DESC, Position, encode_cursor  # noqa: E402
 from domain.event_search import EventFilters, action_filter  # noqa: E402
 from domain.event_stats import DAY  # noqa: E402
@@ -113,6 +114,7 @@ def run(dsn: str, options: argparse.Namespace) -> None:
               f"{percentile(timings, 99):>8.2f} {page_ms:>8.2f} {page.total_count:>9,}  {plan}",
               flush=True)
     time_stats(container, engine, target, options.runs)
+    time_limits(url, container, target, options.runs)
 
 
 def time_stats(container, engine, workspace: str, runs: int) -> None:  # type: ignore[no-untyped-def]
@@ -140,6 +142,40 @@ def time_stats(container, engine, workspace: str, runs: int) -> None:  # type: i
         p50, floor = percentile(timings, 50), percentile(counts, 50)
         print(f"{label:<36} {p50:>8.1f} {floor:>8.1f} {floor / p50:>6.0%} {stats.total:>9,}",
               flush=True)
+
+
+def time_limits(url: str, container, workspace: str, runs: int) -> None:  # type: ignore[no-untyped-def]
+    """AUDITRAIL_QUERY_TIMEOUT_SECONDS: what the limit costs a search that stays under it
+    (its transaction and SET LOCAL), and how soon a stats over every event is stopped
+    when the limit is below what it needs."""
+    unlimited = build_container(Settings(database_url=url, query_timeout_seconds=0))
+    print(f"\n{'time limit, in-process SearchEvents':<36} {'20 s p50':>8} {'none p50':>8} "
+          f"{'cost':>6}")
+    for label, filters in (("page 1 (no filter)", EventFilters()),
+                           ("actor_id", EventFilters(actor_id="usr_42"))):
+        timed = {}
+        for name, source in (("limited", container), ("unlimited", unlimited)):
+            search = source.search_events()
+            search.execute(workspace, filters, order=DESC, limit=100)
+            samples = []
+            for _ in range(runs * 4):
+                started = time.perf_counter()
+                search.execute(workspace, filters, order=DESC, limit=100)
+                samples.append((time.perf_counter() - started) * 1000)
+            timed[name] = percentile(samples, 50)
+        print(f"{label:<36} {timed['limited']:>8.2f} {timed['unlimited']:>8.2f} "
+              f"{timed['limited'] - timed['unlimited']:>+6.2f}", flush=True)
+    unlimited.engine().dispose()
+    strict = build_container(Settings(database_url=url, query_timeout_seconds=0.05))
+    started = time.perf_counter()
+    try:
+        strict.count_events().execute(workspace, EventFilters(), "actor_id", 10)
+        outcome = "answered"
+    except QueryTimedOut:
+        outcome = "query_timeout"
+    print(f"{'stats by actor_id, 50 ms limit':<36} {outcome} after "
+          f"{(time.perf_counter() - started) * 1000:.0f} ms", flush=True)
+    strict.engine().dispose()
 
 
 def load(dsn: str, target: str, events: int, others: int) -> None:

@@ -1133,9 +1133,12 @@ class InMemoryUnitOfWork:
     def __init__(self, store: _Store) -> None:
         self._store = store
         self.commits = 0
+        self.time_limits: list[float | None] = []
 
     def __call__(self, read_only: bool = False, snapshot: bool = False,
-                 single_write: bool = False) -> InMemoryUnitOfWork:
+                 single_write: bool = False,
+                 time_limit: float | None = None) -> InMemoryUnitOfWork:
+        self.time_limits.append(time_limit)
         return self
 
     def tamper_search_entries(self, event_id: str, entries: SearchEntries) -> None:

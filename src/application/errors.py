@@ -88,3 +88,16 @@ class NotCheckpointed(DomainError):
     def __init__(self, message: str, retry_after: int) -> None:
         self.retry_after = retry_after
         super().__init__(message)
+
+
+class QueryTimedOut(DomainError):
+    """A read the server stopped at its time limit (503 ``query_timeout``). Asking again
+    would cost the database as much and fail alike, so the remedy is a narrower question
+    (or an export, which runs in the background without a limit)."""
+
+    def __init__(self, limit_seconds: float) -> None:
+        self.limit_seconds = limit_seconds
+        super().__init__(f"The query took longer than this server allows "
+                         f"({limit_seconds:g} s). Narrow it with since/until or more "
+                         "filters, or export the events (POST /api/v1/exports), which has "
+                         "no time limit.")

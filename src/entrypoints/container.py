@@ -271,8 +271,10 @@ class Container(containers.DeclarativeContainer):
                                      log=transparency_log)
     event_counter = providers.Singleton(EventCounter)
     search_events = providers.Factory(SearchEvents, uow_factory=uow.provider,
-                                      counter=event_counter)
-    count_events = providers.Factory(CountEvents, uow_factory=uow.provider)
+                                      counter=event_counter,
+                                      time_limit=settings.provided.query_timeout_seconds)
+    count_events = providers.Factory(CountEvents, uow_factory=uow.provider,
+                                     time_limit=settings.provided.query_timeout_seconds)
     # In the contract's order: alert evaluation, then log-stream fan-out (§5.2); then the
     # checkpoint, when one is due.
     alert_evaluation = providers.Singleton(AlertEvaluation, ids=ids, clock=clock,

@@ -52,6 +52,8 @@ class Settings:
     chain_check_hours: int = 24
     """How often the workers verify each workspace's whole chain; 0: never."""
     viewer_frame_ancestors: tuple[str, ...] = ()
+    query_timeout_seconds: float = 20.0
+    """How long a search or stats statement may run before it is stopped; 0: no limit."""
 
     @property
     def profile(self) -> str:
@@ -187,6 +189,7 @@ class Settings:
                                         "AUDITRAIL_CHECKPOINT_SECONDS"),
             chain_check_hours=_at_most(number("CHAIN_CHECK_HOURS", 24), 8760,
                                        "AUDITRAIL_CHAIN_CHECK_HOURS"),
+            query_timeout_seconds=seconds("QUERY_TIMEOUT_SECONDS", 20.0, maximum=3600.0),
         )
 
 

@@ -266,6 +266,34 @@ def test_a_widened_search_a_revoked_link_and_a_link_without_token_say_so(server,
     wait(browser, lambda d: "incomplete" in text(d, "status"))
 
 
+def test_a_search_over_the_servers_time_limit_asks_the_reader_to_narrow_it(
+        tmp_path: Path, browser: Any) -> None:
+    setup = embedded_stack(tmp_path / "var")
+    _, admin = setup.new_workspace()
+    setup.close()
+    # A microsecond: a search that counts thousands of events is stopped, as one counting
+    # tens of millions would be at the default limit.
+    process, base = start_server(environment(data_dir=str(tmp_path / "var"),
+                                             query_timeout_seconds="0.000001"),
+                                 tmp_path / "serve.log")
+    try:
+        for _ in range(5):
+            call(base, "POST", "/api/v1/events/batch", admin, {"events": [
+                {"action": "user.login", "actor": {"id": "usr_1", "type": "user"}}] * 1000})
+        link = call(base, "POST", "/api/v1/viewer-links", admin, {"expires_in_seconds": 900})
+        browser.get(link["url"])
+        wait(browser, lambda d: len(rows(d)) == 50)  # all events: their count is the chain's
+        browser.find_element("name", "actor_id").send_keys("usr_1")
+        browser.find_element("css selector", "#search button").click()
+        wait(browser, lambda d: "too many events to answer in time" in text(d, "status"))
+        assert "Narrow it with From and Until" in text(browser, "status")
+        assert "Please try again" not in text(browser, "status")  # it would only fail again
+        assert rows(browser) == []
+        shoot(browser, "desktop-query-timeout")
+    finally:
+        stop(process)
+
+
 def test_a_link_made_before_a_rotation_verifies_once_the_old_key_is_gone(
         tmp_path: Path, browser: Any) -> None:
     """The link's URL pins the key of its day; the operator rotated, countersigned and

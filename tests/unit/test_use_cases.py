@@ -436,6 +436,20 @@ def test_search_pages_through_everything_once_with_exact_totals(world: World) ->
                           EventFilters(action="user.logout")).total_count == 2
 
 
+def test_searches_and_stats_run_under_the_time_limit_they_are_given(world: World) -> None:
+    from application.counting import EventCounter
+    from application.use_cases.event_stats import CountEvents
+    from application.use_cases.search_events import SearchEvents
+
+    ws = world.workspace.id
+    SearchEvents(world.uow, EventCounter(), time_limit=2.5).execute(ws, EventFilters())
+    CountEvents(world.uow, time_limit=2.5).execute(ws, EventFilters(), "action")
+    assert world.uow.time_limits[-2:] == [2.5, 2.5]
+    SearchEvents(world.uow, EventCounter(), time_limit=0).execute(ws, EventFilters())
+    CountEvents(world.uow).execute(ws, EventFilters(), "action")
+    assert world.uow.time_limits[-2:] == [None, None]
+
+
 def test_repeated_counts_are_incremental_and_exact(world: World) -> None:
     from application.counting import EventCounter
     from domain.event_search import EventFilters

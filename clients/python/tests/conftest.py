@@ -3,6 +3,7 @@ client's tests, and a proxy in front of it that fails on demand."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -52,6 +53,14 @@ class Server:
 
 @pytest.fixture(scope="session")
 def server() -> Iterator[Server]:
+    with running_server() as running:
+        yield running
+
+
+@contextlib.contextmanager
+def running_server(**settings: str) -> Iterator[Server]:
+    """``auditrail serve`` in a fresh data folder; ``settings``: more AUDITRAIL_ variables,
+    without the prefix."""
     if AUDITRAIL is None:
         pytest.skip("the auditrail server is not installed here (make test installs it)")
     data_dir = Path(tempfile.mkdtemp(prefix="auditrail-client-tests-"))
@@ -59,6 +68,7 @@ def server() -> Iterator[Server]:
     env.update(AUDITRAIL_DATA_DIR=str(data_dir), AUDITRAIL_CHECKPOINT_SECONDS="1",
                AUDITRAIL_LOG_LEVEL="WARNING",
                AUDITRAIL_ALLOW_PRIVATE_DESTINATIONS="1")  # webhooks to a local receiver
+    env.update({f"AUDITRAIL_{name.upper()}": value for name, value in settings.items()})
     port = free_port()
     log = (data_dir / "serve.log").open("wb")
     process = subprocess.Popen([AUDITRAIL, "serve", "--port", str(port)], env=env,
@@ -161,6 +171,13 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def proxy(server: Server) -> Iterator[tuple[str, Faults]]:
+    with running_proxy(server) as running:
+        yield running
+
+
+@contextlib.contextmanager
+def running_proxy(server: Server) -> Iterator[tuple[str, Faults]]:
+    """A proxy in front of ``server``: its URL, and the faults it is told to make."""
     faults = Faults(upstream=server.url.removeprefix("http://"))
     handler = type("Handler", (_Handler,), {"faults": faults})
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)

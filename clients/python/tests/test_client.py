@@ -26,6 +26,7 @@ from auditrail_client import (
     MonitorAlarm,
     NotFound,
     ProofInvalid,
+    QueryTimeout,
     RateLimited,
     Unauthenticated,
     ValidationFailed,
@@ -91,6 +92,26 @@ def test_errors_carry_the_contracts_fields(server, client: Auditrail) -> None:
     with pytest.raises(RateLimited) as limited:
         slow.usage.get()
     assert limited.value.retry_after >= 1
+
+
+def test_a_query_over_the_servers_time_limit_is_raised_not_retried() -> None:
+    from conftest import running_proxy, running_server
+
+    # A microsecond: any search that reads more than a few rows is stopped.
+    with running_server(query_timeout_seconds="0.000001") as strict, \
+            running_proxy(strict) as (url, faults):
+        client = Auditrail(url, strict.workspace(), max_retries=3)
+        for _ in range(5):
+            client.events.create_batch([EVENT] * 1000)
+        with pytest.raises(QueryTimeout) as stopped:
+            next(iter(client.events.list(action="user.*")))
+        with pytest.raises(QueryTimeout):
+            client.events.stats("actor_id")
+        assert client.events.get(client.events.create(EVENT).id).action == EVENT["action"]
+    assert (stopped.value.status, stopped.value.code) == (503, "query_timeout")
+    assert "since/until" in stopped.value.message and stopped.value.retry_after is None
+    asked = [path for _, path, _ in faults.seen if "/events?" in path or "/stats" in path]
+    assert len(asked) == 2  # once each: a retry would only take as long again
 
 
 def test_an_idempotency_key_stores_once(client: Auditrail) -> None:

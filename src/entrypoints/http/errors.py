@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, g, jsonify
+from flask import Flask, Response, g, jsonify, request
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -17,6 +17,7 @@ from application.errors import (
     NotCheckpointed,
     NotCosigned,
     NotFound,
+    QueryTimedOut,
     RateLimited,
     Unauthenticated,
 )
@@ -26,6 +27,7 @@ from domain.errors import FieldError, ValidationFailed
 from domain.exports import ExportExpired, ExportFailed, ExportNotReady
 from domain.signed_links import InvalidSignature, LinkExpired
 from entrypoints.http.auth import rate_limit_headers
+from entrypoints.http.metrics import QUERIES_TIMED_OUT
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +157,15 @@ def register_error_handlers(app: Flask) -> None:
     def _not_cosigned(error: NotCosigned) -> Response:
         wait = {} if error.retry_after is None else {"Retry-After": str(error.retry_after)}
         return error_response(409, "not_cosigned", str(error), headers=wait)
+
+    @app.errorhandler(QueryTimedOut)
+    def _timed_out(error: QueryTimedOut) -> Response:
+        """No Retry-After: the same question would take as long again."""
+        route = request.url_rule.rule if request.url_rule else "unmatched"
+        QUERIES_TIMED_OUT.inc()
+        log.warning("query stopped at its time limit (%g s) on request %s: %s %s",
+                    error.limit_seconds, g.get("request_id"), request.method, route)
+        return error_response(503, "query_timeout", str(error))
 
     @app.errorhandler(TreeDiverged)
     def _diverged(error: TreeDiverged) -> Response:

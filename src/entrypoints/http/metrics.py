@@ -34,6 +34,8 @@ LATENCY = Histogram("auditrail_http_request_duration_seconds", "HTTP request lat
                     ["method", "route"],
                     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
                              2.5, 5, 10))
+QUERIES_TIMED_OUT = Counter("auditrail_queries_timed_out_total",
+                            "Searches and stats stopped at AUDITRAIL_QUERY_TIMEOUT_SECONDS.")
 
 
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})

@@ -114,6 +114,10 @@ class Operation:
 _KEY_REUSED = {409: "This Idempotency-Key was used with a different request in the last 24 "
                    "hours."}
 
+_TIME_LIMITED = {503: "A backing store is down (see Retry-After), or, as query_timeout "
+                      "without Retry-After, the query ran over the server's time limit "
+                      "(AUDITRAIL_QUERY_TIMEOUT_SECONDS): narrow it or export the events."}
+
 OPERATIONS: dict[str, Operation] = {
     "api.ingest_event": Operation("Ingest one event", {202: out.AcceptedSchema}, EVENTS_WRITE,
                                   body=EventSchema, headers=("Idempotency-Key", "Prefer"),
@@ -123,10 +127,12 @@ OPERATIONS: dict[str, Operation] = {
                                   headers=("Idempotency-Key", "Prefer"), tags=("events",),
                                   errors=_KEY_REUSED),
     "api.list_events": Operation("Search events", {200: out.EventPageSchema}, EVENTS_READ,
-                                 query=EventQuerySchema, tags=("events",)),
+                                 query=EventQuerySchema, tags=("events",),
+                                 errors=_TIME_LIMITED),
     "api.event_stats": Operation("Count events by one attribute",
                                  {200: out.EventStatsSchema}, EVENTS_READ,
-                                 query=EventStatsQuerySchema, tags=("events",)),
+                                 query=EventStatsQuerySchema, tags=("events",),
+                                 errors=_TIME_LIMITED),
     "api.verify_events": Operation("Verify the hash chain", {200: out.VerifyReportSchema},
                                    EVENTS_READ, query=VerifyQuerySchema, tags=("events",)),
     "api.get_event": Operation("Get one event", {200: out.EventOutSchema}, EVENTS_READ,

@@ -23,6 +23,7 @@ from auditrail_client.errors import (
     NotFound,
     PayloadTooLarge,
     PermissionDenied,
+    QueryTimeout,
     RateLimited,
     ServerError,
     TransportError,
@@ -43,7 +44,8 @@ from auditrail_client.webhooks import WebhookInvalid, verify_webhook
 __all__ = [
     "ApiError", "ArchiveVerified", "Auditrail", "AuditrailError", "BadRequest", "Conflict",
     "Emitter", "EmitterStats", "ExportVerified", "Gone", "Monitor", "MonitorAlarm", "NotFound",
-    "PayloadTooLarge", "PermissionDenied", "ProofInvalid", "RateLimited", "Receipt",
+    "PayloadTooLarge", "PermissionDenied", "ProofInvalid", "QueryTimeout", "RateLimited",
+    "Receipt",
     "ReceiptFolder", "ServerError", "TransportError", "Unauthenticated", "ValidationFailed",
     "WebhookInvalid", "__version__", "accepted_digest", "check_receipt", "verify_archive",
     "verify_export", "verify_webhook",

@@ -15,6 +15,7 @@ import httpx
 from auditrail_client import __version__
 from auditrail_client.errors import (
     ApiError,
+    QueryTimeout,
     RateLimited,
     ServerError,
     TransportError,
@@ -63,7 +64,8 @@ class Transport:
                 json: Any = None, headers: Mapping[str, str] | None = None,
                 retry: bool | None = None) -> httpx.Response:
         """The answer, or the API error it carries. ``retry`` (default: GET, and requests
-        with an Idempotency-Key) retries connection failures, 429 and 502-504."""
+        with an Idempotency-Key) retries connection failures, 429 and 502-504, but not a
+        query the server stopped at its time limit."""
         retry = method == "GET" or "Idempotency-Key" in (headers or {}) \
             if retry is None else retry
         attempt = 0
@@ -73,7 +75,7 @@ class Transport:
                             headers=headers)
             except (TransportError, RateLimited, ServerError) as exc:
                 status = getattr(exc, "status", None)
-                if not retry or attempt >= self.max_retries or (
+                if not retry or attempt >= self.max_retries or isinstance(exc, QueryTimeout) or (
                         status is not None and status not in RETRY_STATUSES):
                     raise
                 time.sleep(backoff(attempt, getattr(exc, "retry_after", None)))

@@ -84,6 +84,13 @@ class ServerError(ApiError):
         self.retry_after = retry_after
 
 
+class QueryTimeout(ServerError):
+    """503 ``query_timeout``: a search or its stats ran longer than the server allows. Not
+    retried (the same question would take as long again): narrow it with ``since`` and
+    ``until`` or more filters, or export the events, which has no time limit."""
+
+
+_BY_CODE: dict[str, type[ApiError]] = {"query_timeout": QueryTimeout}
 _BY_STATUS: dict[int, type[ApiError]] = {
     400: BadRequest, 401: Unauthenticated, 403: PermissionDenied, 404: NotFound,
     409: Conflict, 410: Gone, 413: PayloadTooLarge, 422: ValidationFailed, 429: RateLimited,
@@ -95,11 +102,13 @@ def error_from(status: int, body: Any, headers: Any) -> ApiError:
     error = body.get("error") if isinstance(body, dict) else None
     if not isinstance(error, dict):
         error = {"code": "http_error", "message": f"HTTP {status} without an Auditrail body"}
-    kind = _BY_STATUS.get(status, ServerError if status >= 500 else ApiError)
-    arguments = (status, str(error.get("code", "http_error")), str(error.get("message", "")))
+    code = str(error.get("code", "http_error"))
+    kind = _BY_CODE.get(code) or _BY_STATUS.get(status,
+                                               ServerError if status >= 500 else ApiError)
+    arguments = (status, code, str(error.get("message", "")))
     details = error.get("details") if isinstance(error.get("details"), list) else None
     extra: dict[str, Any] = {}
-    if kind in (RateLimited, Conflict, ServerError):
+    if issubclass(kind, (RateLimited, Conflict, ServerError)):
         retry_after = _seconds(headers.get("Retry-After"))
         if retry_after is not None or kind is not RateLimited:
             extra["retry_after"] = retry_after

@@ -39,6 +39,7 @@ function explain(error) {
   if (error.status === 429) return `Too many requests just now. Please wait ${error.retryAfter || "a few"} seconds and try again.`;
   if (error.status === 400 || error.status === 422) return `This search cannot be made with this link: ${error.message}`;
   if (error.status === 409) return error.message;
+  if (error.code === "query_timeout") return "This search covers too many events to answer in time. Narrow it with From and Until, an action or an actor.";
   if (error.status === 0) return "The audit log could not be reached. Check your connection and try again.";
   return `Something went wrong${error.requestId ? ` (reference ${error.requestId})` : ""}. Please try again.`;
 }
