@@ -28,6 +28,7 @@ from auditrail_client import (
     ProofInvalid,
     QueryTimeout,
     RateLimited,
+    TransportError,
     Unauthenticated,
     ValidationFailed,
     accepted_digest,
@@ -112,6 +113,23 @@ def test_a_query_over_the_servers_time_limit_is_raised_not_retried() -> None:
     assert "since/until" in stopped.value.message and stopped.value.retry_after is None
     asked = [path for _, path, _ in faults.seen if "/events?" in path or "/stats" in path]
     assert len(asked) == 2  # once each: a retry would only take as long again
+
+
+def test_a_verification_waits_longer_and_is_not_asked_again_when_it_times_out(
+        server, proxy) -> None:
+    url, faults = proxy
+    client = Auditrail(url, server.workspace(), timeout=0.5, max_retries=2)
+    client.events.create(EVENT)
+    faults.delay = 1.0  # every answer a second late: twice the client's timeout
+    assert client.events.verify().valid  # verify waits 10 minutes unless told otherwise
+    with pytest.raises(TransportError) as late:
+        client.events.verify(timeout=0.5)
+    assert late.value.read_timed_out
+    with pytest.raises(TransportError):
+        client.usage.get()  # a quick GET is tried again after its timeout, 3 times in all
+    time.sleep(1.5)  # the proxy notes each request once it has its answer
+    asked = [path.split("?")[0].rsplit("/", 1)[1] for _, path, _ in faults.seen]
+    assert (asked.count("verify"), asked.count("usage")) == (2, 3)
 
 
 def test_an_idempotency_key_stores_once(client: Auditrail) -> None:

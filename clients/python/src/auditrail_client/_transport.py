@@ -62,21 +62,27 @@ class Transport:
 
     def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
                 json: Any = None, headers: Mapping[str, str] | None = None,
-                retry: bool | None = None) -> httpx.Response:
+                retry: bool | None = None, read_timeout: float | None = None
+                ) -> httpx.Response:
         """The answer, or the API error it carries. ``retry`` (default: GET, and requests
         with an Idempotency-Key) retries connection failures, 429 and 502-504, but not a
-        query the server stopped at its time limit."""
+        query the server stopped at its time limit. ``read_timeout``: seconds to wait for
+        the answer of a request the server takes long to compute, instead of the client's
+        timeout; one that times out is not sent again, as the server may still be at it."""
         retry = method == "GET" or "Idempotency-Key" in (headers or {}) \
             if retry is None else retry
+        timeout = {} if read_timeout is None else {
+            "timeout": httpx.Timeout(read_timeout, connect=self._client.timeout.connect)}
         attempt = 0
         while True:
             try:
                 return send(self._client, method, path, params=params, json=json,
-                            headers=headers)
+                            headers=headers, **timeout)
             except (TransportError, RateLimited, ServerError) as exc:
                 status = getattr(exc, "status", None)
-                if not retry or attempt >= self.max_retries or isinstance(exc, QueryTimeout) or (
-                        status is not None and status not in RETRY_STATUSES):
+                if not retry or attempt >= self.max_retries or isinstance(exc, QueryTimeout) \
+                        or (read_timeout is not None and getattr(exc, "read_timed_out", False)) \
+                        or (status is not None and status not in RETRY_STATUSES):
                     raise
                 time.sleep(backoff(attempt, getattr(exc, "retry_after", None)))
                 attempt += 1
@@ -96,7 +102,8 @@ def send(client: httpx.Client, method: str, path: str, **kwargs: Any) -> httpx.R
     try:
         response = client.request(method, path, **kwargs)
     except httpx.HTTPError as exc:
-        raise TransportError(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
+        raise TransportError(f"{method} {path}: {type(exc).__name__}: {exc}",
+                             read_timed_out=isinstance(exc, httpx.ReadTimeout)) from exc
     if response.status_code < 400:
         return response
     try:

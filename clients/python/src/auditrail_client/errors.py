@@ -12,7 +12,13 @@ class AuditrailError(Exception):
 
 class TransportError(AuditrailError):
     """No answer: the connection failed or timed out. A request sent with an
-    ``Idempotency-Key`` may be retried with the same key; it is stored at most once."""
+    ``Idempotency-Key`` may be retried with the same key; it is stored at most once.
+    ``read_timed_out``: the request was sent and the answer did not come in time (the
+    server may still be working on it)."""
+
+    def __init__(self, message: str, *, read_timed_out: bool = False) -> None:
+        super().__init__(message)
+        self.read_timed_out = read_timed_out
 
 
 class ApiError(AuditrailError):
