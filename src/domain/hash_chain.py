@@ -59,9 +59,15 @@ def link_with_leaves(head: ChainHead, events: Sequence[Event]
     return linked, head, leaves
 
 
+def event_entry(event: Event) -> bytes:
+    """A linked event as the log's entry: the data its leaf hashes, and what an entry
+    bundle holds."""
+    return canonical_json(event.core())
+
+
 def event_leaf(event: Event) -> bytes:
     """The Merkle leaf hash of a linked event: anyone holding it can compute this."""
-    return leaf_hash(canonical_json(event.core()))
+    return leaf_hash(event_entry(event))
 
 
 def document_core(document: dict[str, Any]) -> dict[str, Any]:

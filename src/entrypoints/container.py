@@ -83,6 +83,7 @@ from application.use_cases.exports import (
 from application.use_cases.get_event import GetEvent
 from application.use_cases.ingest_events import IngestEvents
 from application.use_cases.log_proofs import ExportEvidence, LogReader
+from application.use_cases.log_tiles import LogTiles
 from application.use_cases.log_witnesses import (
     AddLogWitness,
     CosignedCheckpoint,
@@ -263,6 +264,7 @@ class Container(containers.DeclarativeContainer):
                                         ids=ids, queue=job_queue,
                                         keys=transparency_log.provided.keys, metrics=metrics)
     log_reader = providers.Factory(LogReader, uow_factory=uow.provider, log=transparency_log)
+    log_tiles = providers.Factory(LogTiles, uow_factory=uow.provider, log=transparency_log)
     countersign_log = providers.Factory(CountersignLog, uow_factory=uow.provider,
                                         keys=transparency_log.provided.keys, clock=clock)
     export_evidence = providers.Factory(ExportEvidence, uow_factory=uow.provider,

@@ -17,7 +17,7 @@ SAMPLE_IDS = {"event_id": "evt_01JD0000000000000000000000", "key_id":
               "alert_id": "alt_01JD0000000000000000000000", "tree_size": "1",
               "link_id": "vwl_01JD0000000000000000000000", "asset_version": "0",
               "witness_id": "wit_01JD0000000000000000000000",
-              "name": "viewer.js"}
+              "name": "viewer.js", "level": "0", "index": "000"}
 
 
 def test_every_route_is_documented(stack: Stack) -> None:

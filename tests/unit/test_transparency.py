@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from application import tree
 from application.errors import InvalidParameter, NotCheckpointed
 from application.transparency import TransparencyLog
 from application.tree import TreeDiverged
@@ -511,3 +512,32 @@ def test_without_countersigning_a_process_with_the_new_key_alone_is_refused(
     rotated(world)
     world.log.latest(world.workspace.id)  # countersigned, but no rotation note kept
     assert log_of(world, NEXT_KEY).stranger() == world.workspace.id
+
+
+def test_tiles_and_bundles_reach_as_far_as_the_latest_checkpoint(world: World) -> None:
+    from application.errors import NotFound
+    from application.use_cases.log_tiles import LogTiles
+    from domain.merkle import leaf_hash
+    from domain.tile_paths import TilePath, split_bundle
+
+    ws = world.workspace.id
+    linked(world, 300)
+    world.log.sign(ws)
+    linked(world, 10)  # linked, not signed yet
+    tiles = LogTiles(world.uow, world.log)
+    full, edge = tiles.tile(ws, TilePath(0, 0)), tiles.tile(ws, TilePath(0, 1, 44))
+    assert (len(full), len(edge)) == (256 * 32, 44 * 32)
+    leaves = [full[i:i + 32] for i in range(0, len(full), 32)]
+    with world.uow as uow:
+        assert tiles.tile(ws, TilePath(1, 0, 1)) == tree.root(uow, ws, 256)
+    assert tiles.tile(ws, TilePath(0, 1, 3)) == edge[:96]
+    entries = split_bundle(tiles.entries(ws, TilePath(0, 0)))
+    assert [leaf_hash(entry) for entry in entries] == leaves
+    assert len(split_bundle(tiles.entries(ws, TilePath(0, 1, 44)))) == 44
+    for beyond in (TilePath(0, 1, 45), TilePath(0, 1), TilePath(1, 0), TilePath(2, 0, 1)):
+        with pytest.raises(NotFound):
+            tiles.tile(ws, beyond)
+    with pytest.raises(NotFound):
+        tiles.entries(ws, TilePath(0, 1, 50))  # the ten newest wait for a checkpoint
+    world.log.sign(ws)
+    assert len(split_bundle(tiles.entries(ws, TilePath(0, 1, 54)))) == 54

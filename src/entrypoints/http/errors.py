@@ -26,6 +26,7 @@ from domain.cursor import InvalidCursor
 from domain.errors import FieldError, ValidationFailed
 from domain.exports import ExportExpired, ExportFailed, ExportNotReady
 from domain.signed_links import InvalidSignature, LinkExpired
+from domain.tile_paths import NoSuchTile
 from entrypoints.http.auth import rate_limit_headers
 from entrypoints.http.metrics import QUERIES_TIMED_OUT
 
@@ -109,6 +110,10 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(NotFound)
     def _not_found(error: NotFound) -> Response:
         return error_response(404, "not_found", str(error))
+
+    @app.errorhandler(NoSuchTile)
+    def _no_tile(error: NoSuchTile) -> Response:
+        return error_response(404, "not_found", f"No such tile: {error}.")
 
     @app.errorhandler(RateLimited)
     def _rate_limited(error: RateLimited) -> Response:

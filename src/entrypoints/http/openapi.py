@@ -109,10 +109,19 @@ class Operation:
     errors: dict[int, str] = field(default_factory=dict)
     """Error statuses beyond those its shape implies (see ``_error_statuses``), each with
     what it means here."""
+    path_schemas: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Schemas of path parameters that are not ids (nor integers)."""
 
 
 _KEY_REUSED = {409: "This Idempotency-Key was used with a different request in the last 24 "
                    "hours."}
+
+_TILE_LEVEL = {"type": "string", "pattern": r"^(0|[1-9][0-9]?)$",
+               "description": "The tile's level, 0-63."}
+_TILE_INDEX = {"type": "string", "pattern": r"^(x[0-9]{3}/)*[0-9]{3}(\.p/[1-9][0-9]{0,2})?$",
+               "description": "The tile's index in 3-digit path elements, all but the last "
+                              "prefixed with x (1234067: x001/x234/067), then .p/<width> "
+                              "for a partial tile."}
 
 _TIME_LIMITED = {503: "A backing store is down (see Retry-After), or, as query_timeout "
                       "without Retry-After, the query ran over the server's time limit "
@@ -238,6 +247,17 @@ OPERATIONS: dict[str, Operation] = {
     "api.get_checkpoint": Operation("The checkpoint signed at a tree size",
                                     {200: out.CheckpointOutSchema}, EVENTS_READ,
                                     tags=("transparency log",)),
+    "api.log_tile": Operation(
+        "A Merkle tree tile (C2SP tlog-tiles)", {200: None}, EVENTS_READ,
+        tags=("transparency log",), content_type="application/octet-stream",
+        path_schemas={"level": _TILE_LEVEL, "index": _TILE_INDEX},
+        errors={404: "No such tile in the latest signed tree."}),
+    "api.log_entries": Operation(
+        "An entry bundle (C2SP tlog-tiles): the events' JCS(core)", {200: None},
+        EVENTS_READ, tags=("transparency log",), content_type="application/octet-stream",
+        path_schemas={"index": _TILE_INDEX},
+        errors={404: "No such bundle in the latest signed tree, or retention removed some "
+                     "of its events."}),
     "api.event_proof": Operation("An event's inclusion proof in a signed tree",
                                  {200: out.InclusionProofSchema}, EVENTS_READ,
                                  query=ProofQuerySchema, tags=("transparency log",),
@@ -357,8 +377,9 @@ def _parameters(operation: Operation, arguments: set[str],
                 integers: set[str]) -> list[dict[str, Any]]:
     parameters: list[dict[str, Any]] = [
         {"in": "path", "name": name, "required": True,
-         "schema": {"type": "integer", "minimum": 0} if name in integers
-         else {"type": "string", "pattern": f"^{ID_PATTERN}$"}}
+         "schema": operation.path_schemas.get(name) or (
+             {"type": "integer", "minimum": 0} if name in integers
+             else {"type": "string", "pattern": f"^{ID_PATTERN}$"})}
         for name in sorted(arguments)]
     if operation.query is not None:
         parameters.append({"in": "query", "schema": operation.query})

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Iterator
 from typing import Any
 
 from dependency_injector.wiring import Provide, inject
-from flask import Response, jsonify
+from flask import Response, jsonify, request
 
 from application.use_cases.log_proofs import Evidence, ExportEvidence, LogReader
+from application.use_cases.log_tiles import LogTiles
 from domain.checkpoints import SignedCheckpoint
 from domain.scopes import EVENTS_READ, EXPORTS
 from domain.signed_notes import b64
+from domain.tile_paths import parse_tile_path
 from domain.timestamps import format_timestamp
 from entrypoints.container import Container
 from entrypoints.http.auth import principal, requires
@@ -66,6 +69,32 @@ def list_checkpoints(reader: LogReader = Provide[Container.log_reader]) -> Any:
 @inject
 def get_checkpoint(tree_size: int, reader: LogReader = Provide[Container.log_reader]) -> Any:
     return jsonify(_checkpoint(reader.checkpoint(principal().workspace_id, tree_size)))
+
+
+@api.get("/log/tile/entries/<path:index>")
+@requires(EVENTS_READ)
+@inject
+def log_entries(index: str, tiles: LogTiles = Provide[Container.log_tiles]) -> Any:
+    """C2SP tlog-tiles entry bundle: the events' ``JCS(core)``, which their leaves hash;
+    gzipped when the client accepts it, as the spec advises (JSON compresses well)."""
+    bundle = tiles.entries(principal().workspace_id, parse_tile_path("0", index))
+    response = Response(bundle, content_type="application/octet-stream")
+    if request.accept_encodings["gzip"] > 0:
+        response.set_data(gzip.compress(bundle, compresslevel=6, mtime=0))
+        response.headers["Content-Encoding"] = "gzip"
+    response.headers["Vary"] = "Accept-Encoding"
+    return response
+
+
+@api.get("/log/tile/<level>/<path:index>")
+@requires(EVENTS_READ)
+@inject
+def log_tile(level: str, index: str, tiles: LogTiles = Provide[Container.log_tiles]) -> Any:
+    """C2SP tlog-tiles Merkle tree tile: up to 256 hashes of one level, 32 bytes each.
+    Immutable, as the spec has it, yet ``no-store`` like every API answer: clients keep
+    what they verified themselves, shared caches keep nothing of a workspace's."""
+    data = tiles.tile(principal().workspace_id, parse_tile_path(level, index))
+    return Response(data, content_type="application/octet-stream")
 
 
 @api.get("/events/<id:event_id>/proof")

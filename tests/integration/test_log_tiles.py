@@ -1,0 +1,181 @@
+"""The log as C2SP tlog-tiles on both stacks: every tile of a signed tree and every entry
+bundle, checked here against the checkpoint's root by an RFC 9162 hash of our own (and by
+Go's sumdb/tlog in the interop test); what no signed tree has, paths spelled otherwise,
+retention and a tree cut behind the service's back."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import json
+import subprocess
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from domain.signed_notes import parse_checkpoint, parse_note
+from domain.tile_paths import split_bundle, tiles_of
+from domain.timestamps import format_timestamp
+from tests.integration.stacks import Stack, bearer
+from tests.integration.test_transparency_log import go_checker, ingest, log_key, signed
+
+SIZE = 600  # two full leaf tiles and one of 88; a level-1 tile of 2
+
+
+def tree_hash(leaves: list[bytes]) -> bytes:
+    """RFC 9162 §2.1.1, as plainly as it is written there."""
+    if not leaves:
+        return hashlib.sha256(b"").digest()
+    if len(leaves) == 1:
+        return leaves[0]
+    split = 1 << (len(leaves) - 1).bit_length() - 1
+    return hashlib.sha256(b"\x01" + tree_hash(leaves[:split]) + tree_hash(leaves[split:])
+                          ).digest()
+
+
+def hashes(data: bytes) -> list[bytes]:
+    return [data[i:i + 32] for i in range(0, len(data), 32)]
+
+
+def get(stack: Stack, key: str, path: str, **headers: str):  # type: ignore[no-untyped-def]
+    return stack.client.get(f"/api/v1/log/tile/{path}", headers={**bearer(key), **headers})
+
+
+@pytest.fixture
+def stack(stack: Stack) -> Stack:
+    stack.container.transparency_log().cadence = timedelta(0)  # a checkpoint at each sweep
+    return stack
+
+
+@pytest.fixture
+def log(stack: Stack) -> tuple[str, str, list[str], str]:
+    workspace_id, key = stack.new_workspace()
+    ids = ingest(stack, key, SIZE)
+    return workspace_id, key, ids, signed(stack, key, SIZE)
+
+
+def test_every_tile_and_bundle_of_the_signed_tree_gives_its_root(
+        stack: Stack, log: tuple[str, str, list[str], str]) -> None:
+    _, key, ids, note = log
+    checkpoint = parse_checkpoint(parse_note(note).text)
+    assert checkpoint.tree_size == SIZE
+    tiles = {}
+    for tile in tiles_of(SIZE):
+        answer = get(stack, key, str(tile))
+        assert answer.status_code == 200, (str(tile), answer.json)
+        assert answer.content_type == "application/octet-stream"
+        assert answer.headers["Cache-Control"] == "no-store"  # as every API answer
+        tiles[str(tile)] = hashes(answer.data)
+    assert sorted(tiles) == ["0/000", "0/001", "0/002.p/88", "1/000.p/2"]
+    leaves = tiles["0/000"] + tiles["0/001"] + tiles["0/002.p/88"]
+    assert tree_hash(leaves) == checkpoint.root_hash
+    assert tiles["1/000.p/2"] == [tree_hash(tiles["0/000"]), tree_hash(tiles["0/001"])]
+    entries = []
+    for bundle in ("000", "001", "002.p/88"):
+        answer = get(stack, key, f"entries/{bundle}")
+        assert answer.status_code == 200 and "Content-Encoding" not in answer.headers
+        entries += split_bundle(answer.data)
+    assert [hashlib.sha256(b"\x00" + entry).digest() for entry in entries] == leaves
+    event = stack.client.get(f"/api/v1/events/{ids[300]}", headers=bearer(key)).json
+    core = {k: v for k, v in event.items() if k not in ("status", "prev_hash", "hash")}
+    assert json.loads(entries[300]) == core and core["sequence"] == 301
+    proof = stack.client.get(f"/api/v1/events/{ids[300]}/proof", headers=bearer(key)).json
+    assert base64.b64decode(proof["leaf_hash"]) == leaves[300]
+
+
+def test_a_narrower_partial_tile_is_the_same_bytes_and_bundles_come_gzipped(
+        stack: Stack, log: tuple[str, str, list[str], str]) -> None:
+    _, key, _, _ = log
+    wide = get(stack, key, "0/002.p/88").data
+    assert get(stack, key, "0/002.p/10").data == wide[:320]  # a smaller signed tree's
+    plain = get(stack, key, "entries/001").data
+    zipped = get(stack, key, "entries/001", **{"Accept-Encoding": "gzip"})
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(zipped.data) == plain and len(zipped.data) < len(plain) / 4
+
+
+NOT_FOUND = [
+    "0/002", "0/002.p/89", "1/000", "2/000.p/1", "entries/002", "entries/002.p/89",
+    "entries/003.p/1",  # past the signed tree
+    "0/2", "0/0002", "0/x000/002", "00/000", "64/000", "-1/000", "0/000.p/0",
+    "0/000.p/256", "0/000.p/07", "0/000.p/", "0/x001", "entries/x1/000", "0/abc"]
+
+
+def test_what_no_signed_tree_has_and_other_spellings_are_not_found(
+        stack: Stack, log: tuple[str, str, list[str], str]) -> None:
+    _, key, _, _ = log
+    for path in NOT_FOUND:
+        answer = get(stack, key, path)
+        assert answer.status_code == 404, (path, answer.status_code)
+        assert answer.json["error"]["code"] == "not_found"
+
+
+def test_a_workspace_reads_its_own_tree_only(
+        stack: Stack, log: tuple[str, str, list[str], str]) -> None:
+    _, other = stack.new_workspace("Other")
+    assert get(stack, other, "0/000").status_code == 404  # its tree is empty
+    assert get(stack, other, "entries/000").status_code == 404
+    viewer = stack.client.post("/api/v1/viewer-links", headers=bearer(log[1]),
+                               json={"expires_in_seconds": 600}).json
+    token = viewer["url"].split("token=")[1].split("&")[0]
+    refused = get(stack, token, "entries/000")  # a bundle would bypass the link's filters
+    assert refused.status_code == 403 and refused.json["error"]["code"] == "insufficient_scope"
+
+
+def test_retention_prunes_bundles_but_not_tiles(stack: Stack) -> None:
+    _, key = stack.new_workspace("R", plan="starter")  # 90 days
+    now = datetime.now(UTC)
+    old = [{"action": "user.login", "actor": {"id": "u", "type": "user"},
+            "occurred_at": format_timestamp(now - timedelta(days=200))}] * 300
+    fresh = [{**old[0], "occurred_at": format_timestamp(now)}] * 300
+    for events in (old, fresh):
+        assert stack.client.post("/api/v1/events/batch", headers=bearer(key),
+                                 json={"events": events}).status_code == 202
+    stack.drain()
+    signed(stack, key, 600)
+    assert stack.container.apply_retention().execute() == 300
+    gone = get(stack, key, "entries/000")
+    assert gone.status_code == 404 and "retention" in gone.json["error"]["message"]
+    assert get(stack, key, "entries/001").status_code == 404  # 301-512: 301 itself was kept
+    assert len(split_bundle(get(stack, key, "entries/002.p/88").data)) == 88
+    assert len(get(stack, key, "0/000").data) == 8192  # the tree keeps every leaf hash
+
+
+def test_a_tree_cut_behind_the_services_back_is_said_so(
+        stack: Stack, log: tuple[str, str, list[str], str]) -> None:
+    workspace_id, key, _, _ = log
+    stack.sql("UPDATE tree_tiles SET hashes = :cut WHERE workspace_id = :w AND level = 0 "
+              "AND tile = 1", cut=b"\0" * 64, w=workspace_id)
+    answer = get(stack, key, "0/001")
+    assert answer.status_code == 500
+    assert "lacks hashes it signed (tile 0/001)" in answer.json["error"]["message"]
+
+
+def test_go_reads_the_log_as_tiles_unchanged(stack: Stack, tmp_path: Path,
+                                             log: tuple[str, str, list[str], str]) -> None:
+    """golang.org/x/mod/sumdb/tlog's TileHashReader checks each tile against the signed
+    tree; each entry hashes to its leaf; records are proved from the tiles alone."""
+    _, key, _, note = log
+    checker = go_checker(tmp_path, Path(__file__).parent / "interop" / "tiles" / "main.go")
+    paths = [str(t) for t in tiles_of(SIZE)]
+    paths += [f"entries/{path.removeprefix('0/')}" for path in paths if path.startswith("0/")]
+    document = {"verifier_key": log_key(stack, key)["verifier_key"], "checkpoint": note,
+                "tiles": {path: base64.b64encode(get(stack, key, path).data).decode()
+                          for path in paths}}
+    run = subprocess.run([str(checker)], input=json.dumps(document), capture_output=True,
+                         text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.count("ok ") == 1 + 1 + 1 + 3  # signature, root, records, bundles
+    for path, at, failure in (("0/001", 40, "FAIL record 25"),  # a bit of leaf 257
+                              ("1/000.p/2", 3, "FAIL tree hash from the tiles"),
+                              ("entries/001", 9, "FAIL entry 0 of entries/001")):
+        altered = dict(document["tiles"])
+        data = bytearray(base64.b64decode(altered[path]))
+        data[at] ^= 1
+        altered[path] = base64.b64encode(data).decode()
+        refused = subprocess.run([str(checker)], input=json.dumps({**document,
+                                                                   "tiles": altered}),
+                                 capture_output=True, text=True)
+        assert refused.returncode == 1 and failure in refused.stdout, (path, refused.stdout)
