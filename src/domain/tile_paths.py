@@ -8,10 +8,11 @@ entries they are the hashes of, in one request, each checked against a signed ch
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from domain.errors import DomainError
+from domain.merkle import inclusion_ranges, leaf_hash, root_of, verify_inclusion
 from domain.tiles import HASH_SIZE, TILE_HEIGHT, TILE_WIDTH
 
 MAX_LEVEL = 63
@@ -134,3 +135,24 @@ def split_bundle(bundle: bytes) -> list[bytes]:
         entries.append(bundle[at + 2:at + 2 + size])
         at += 2 + size
     return entries
+
+
+def bundle_width(index: int, tree_size: int) -> int:
+    """How many entries leaf tile ``index`` has in a tree of ``tree_size`` (0: none)."""
+    return max(0, min(TILE_WIDTH, tree_size - index * TILE_WIDTH))
+
+
+def bundle_in_tree(index: int, tree_size: int, entries: Sequence[bytes],
+                   path: Sequence[bytes], root: bytes) -> bool:
+    """Whether ``entries`` are exactly the leaves of tile ``index`` in the tree of
+    ``tree_size`` and ``root``, given ``path``, the inclusion path of the tile's first
+    leaf: the tile's leaves hash to one node of the tree (its aligned 256 leaves, or the
+    last ones), and the path's part above that node leads from it to the root. So one
+    proof checks a whole bundle rather than one entry."""
+    width = bundle_width(index, tree_size)
+    if width == 0 or len(entries) != width:
+        return False
+    inside = len(inclusion_ranges(0, width))
+    node = root_of([leaf_hash(entry) for entry in entries])
+    tiles = -(-tree_size // TILE_WIDTH)  # above the tiles, each one is a leaf
+    return verify_inclusion(index, tiles, node, path[inside:], root)

@@ -48,6 +48,14 @@ from domain.signed_notes import (
     successors,
 )
 from domain.signed_notes import verifier_key as verifier_key_of
+from domain.tile_paths import (
+    TilePath,
+    bundle_in_tree,
+    bundle_width,
+    format_tile_path,
+    split_bundle,
+)
+from domain.tiles import TILE_WIDTH
 from domain.witnessing import MAX_PROOF_LINES, add_checkpoint_body
 
 SEEN = "seen elsewhere"
@@ -457,7 +465,10 @@ def _receipts_honoured(client: httpx.Client, notes: Collection[str],
             continue
         # Every entry asked (a list, not a generator): one changed is an alarm even
         # while another waits to be linked.
-        if all([_honoured(client, entry, receipt, size, root) for entry in receipt.entries]):
+        located = _located(client, receipt, size, root)
+        if all([_honoured_in(located, entry, receipt) if entry.event_id in located
+                else _honoured(client, entry, receipt, size, root)
+                for entry in receipt.entries]):
             kept.add(note)
             proved += 1
         else:
@@ -475,6 +486,85 @@ def _receipts_honoured(client: httpx.Client, notes: Collection[str],
     if ignored:
         said += f" ({ignored} other note(s) ignored: not receipts its key signed)"
     return said
+
+
+def _located(client: httpx.Client, receipt: Receipt, size: int,
+             root: bytes) -> dict[str, bytes]:
+    """The receipt's events found in the log's entry bundles, each bundle checked against
+    the signed tree by one inclusion proof: a batch's events are linked one after another,
+    so its thousand events take a handful of requests rather than two each. Found from
+    the first event's sequence on, a bundle at a time while bundles hold some of them;
+    those not found are asked for one by one."""
+    first = _ask(client, f"/api/v1/events/{receipt.entries[0].event_id}")
+    sequence = _entry_field(first.content, "sequence") if first.status_code == 200 else None
+    if not isinstance(sequence, int) or not 0 < sequence <= size:
+        return {}
+    wanted = {entry.event_id for entry in receipt.entries}
+    found: dict[str, bytes] = {}
+    index = (sequence - 1) // TILE_WIDTH
+    while bundle_width(index, size) and len(found) < len(wanted):
+        entries, held = _bundle(client, index, size, root)
+        hits = {event_id: data for data in entries if (event_id := _entry_id(data)) in wanted}
+        if not held:
+            for entry in receipt.entries:  # the event a receipt names first, if it is one
+                if entry.event_id in hits:
+                    _honoured_in(hits, entry, receipt)
+            raise MonitorFailed(f"the log's entry bundle {_bundle_name(index, size)} is not "
+                                f"what its signed tree of size {size} holds there")
+        if not hits:
+            break
+        found.update(hits)
+        index += 1
+    return found
+
+
+def _bundle(client: httpx.Client, index: int, size: int,
+            root: bytes) -> tuple[list[bytes], bool]:
+    """Entry bundle ``index`` as the log serves it for the tree of ``size``, and whether
+    it is what that signed tree holds there; none where the log serves no bundle
+    (pruned by retention, or an older release)."""
+    answer = _ask(client, f"/api/v1/log/tile/entries/{_bundle_name(index, size)}")
+    if answer.status_code != 200:
+        return [], True
+    try:
+        entries = split_bundle(answer.content)
+        proof = _ask(client, f"/api/v1/events/{_entry_id(entries[0])}/proof",
+                     params={"tree_size": size}).json()
+        path = [base64.b64decode(h) for h in proof["inclusion_path"]]
+        return entries, proof["tree_size"] == size and \
+            proof["leaf_index"] == index * TILE_WIDTH and \
+            bundle_in_tree(index, size, entries, path, root)
+    except (IndexError, KeyError, TypeError, ValueError):
+        return [], False
+
+
+def _bundle_name(index: int, size: int) -> str:
+    """``<N>[.p/<W>]``: the bundle's path after ``tile/entries/``."""
+    width = bundle_width(index, size)
+    tile = TilePath(0, index, None if width == TILE_WIDTH else width)
+    return format_tile_path(tile).removeprefix("0/")
+
+
+def _entry_id(data: bytes) -> str | None:
+    event_id = _entry_field(data, "id")
+    return event_id if isinstance(event_id, str) else None
+
+
+def _entry_field(data: bytes, name: str) -> Any:
+    """A field of an event served as JSON bytes; None when they are not an object."""
+    try:
+        return json.loads(data).get(name)
+    except (ValueError, AttributeError):
+        return None
+
+
+def _honoured_in(located: dict[str, bytes], entry: ReceiptEntry, receipt: Receipt) -> bool:
+    """The event as a checked bundle holds it: in the tree; demanded as accepted."""
+    if _digest(json.loads(located[entry.event_id])) != entry.digest:
+        raise MonitorFailed(f"{entry.event_id} is not the event the log accepted at "
+                            f"{_moment(receipt.received_at)} (a receipt it signed says "
+                            f"so): its fields changed since")
+    return True
 
 
 def _honoured(client: httpx.Client, entry: ReceiptEntry, receipt: Receipt, size: int,

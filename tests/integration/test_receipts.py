@@ -229,14 +229,16 @@ def test_the_monitor_holds_the_log_to_every_receipt_once(stack: Stack, tmp_path:
         first = run(*honest, other)
         assert "size 7" in first and "2 receipt(s) honoured: their events are in it as " \
             "accepted" in first and "(1 other note(s) ignored" in first
-        assert sum("/proof" in path for path in asked) == 6
+        # each batch: its first event, then its entry bundle and one proof for the bundle
+        assert sum("/proof" in path for path in asked) == 2
+        assert sum("/tile/entries/" in path for path in asked) == 2
         asked.clear()
         again = run(*honest, later)
         assert "2 receipt(s) honoured" in again and "(2 proved on earlier runs)" in again
         assert "1 wait for their events to be checkpointed" in again
+        waiting = parse_receipt(parse_note(later).text).entries[0].event_id
         assert [path for path in asked if "/events/" in path] == \
-            [f"/api/v1/events/{parse_receipt(parse_note(later).text).entries[0].event_id}"
-             "/proof"]
+            [f"/api/v1/events/{waiting}", f"/api/v1/events/{waiting}/proof"]
         with pytest.raises(log_monitor.MonitorFailed,
                            match=f"{changed['id']} is not the event the log accepted at "):
             run(*honest, changed["receipt"])
@@ -248,6 +250,55 @@ def test_the_monitor_holds_the_log_to_every_receipt_once(stack: Stack, tmp_path:
             run(later)
     assert json.loads(state.read_text())["receipts_proved"] and \
         len(json.loads(state.read_text())["receipts_proved"]) == 2
+
+
+def test_the_monitor_checks_a_large_batch_by_bundles_and_catches_a_bundle_rewritten(
+        stack: Stack, tmp_path: Path) -> None:
+    """A thousand receipted events in four bundles, each checked against the signed tree
+    by one proof; an event rewritten after it was linked (chain hashes and all) makes
+    its bundle disagree with the signed tree, which is an alarm."""
+    import httpx
+    workspace_id, secret = stack.new_workspace()
+    stack.container.transparency_log().cadence = timedelta(0)
+    post(stack, secret, {"events": [EVENT] * 100})  # the batch starts inside a bundle
+    receipt = post(stack, secret, {"events": [EVENT] * 1000}, Prefer="receipt"
+                   ).json["receipt"]
+    stack.drain()
+    signed(stack, secret, 1100)
+    vkey = get(stack, secret, "/api/v1/log/key").json["verifier_key"]
+    original, asked = httpx.Client, []
+
+    def client(**kwargs: Any) -> httpx.Client:
+        return original(transport=httpx.WSGITransport(app=stack.app),
+                        event_hooks={"request": [lambda r: asked.append(r.url.path)]},
+                        **kwargs)
+
+    def run(state: str) -> str:
+        return log_monitor.run_monitor("http://log", secret, tmp_path / state, vkey,
+                                       Ed25519Verifier().verify, receipts=[receipt])
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(log_monitor.httpx, "Client", client)
+        assert "1 receipt(s) honoured" in run("first.json")
+        entries = [path for path in asked if "/tile/entries/" in path]
+        assert [path.rsplit("/entries/", 1)[1] for path in entries] == \
+            ["000", "001", "002", "003", "004.p/76"]
+        assert sum("/proof" in path for path in asked) == 5 and len(asked) < 20
+        stack.sql("UPDATE events SET action = 'user.logout' WHERE workspace_id = :w AND "
+                  "sequence = 700", w=workspace_id)
+        changed = stack.sql("SELECT id FROM events WHERE workspace_id = :w AND "
+                            "sequence = 700", w=workspace_id)[0][0]
+        with pytest.raises(log_monitor.MonitorFailed,
+                           match=f"{changed} is not the event the log accepted at "):
+            run("second.json")  # the receipted event named, where one was changed
+        stack.sql("UPDATE events SET action = 'user.logout' WHERE workspace_id = :w AND "
+                  "sequence = 50", w=workspace_id)  # in bundle 000, in no receipt
+        stack.sql("UPDATE events SET action = 'invoice.paid' WHERE workspace_id = :w AND "
+                  "sequence = 700", w=workspace_id)
+        with pytest.raises(log_monitor.MonitorFailed,
+                           match="entry bundle 000 is not what its signed tree of size "
+                                 "1100 holds there"):
+            run("third.json")
 
 
 def test_the_monitor_refuses_a_receipts_file_that_holds_none(tmp_path: Path) -> None:

@@ -66,3 +66,30 @@ def test_bundles_prefix_each_entry_with_its_length() -> None:
     for cut in (bundle[:1], bundle[:5]):
         with pytest.raises(ValueError):
             split_bundle(cut)
+
+
+@pytest.mark.parametrize("size", [1, 100, 256, 257, 512, 600, 65_536 + 300])
+def test_one_proof_checks_a_whole_bundle_against_the_root(size: int) -> None:
+    from domain.merkle import (
+        hashes_of,
+        inclusion_ranges,
+        leaf_hash,
+        perfect_nodes_from_leaves,
+        range_hash,
+    )
+    from domain.tile_paths import bundle_in_tree, bundle_width
+
+    entries = [f"event {n}".encode() for n in range(size)]
+    nodes = perfect_nodes_from_leaves([leaf_hash(entry) for entry in entries])
+    root = range_hash(0, size, nodes.__getitem__)
+    for index in {0, (size - 1) // 256 // 2, (size - 1) // 256}:
+        first = index * 256
+        bundle = entries[first:first + bundle_width(index, size)]
+        path = hashes_of(inclusion_ranges(first, size), nodes.__getitem__)
+        assert bundle_in_tree(index, size, bundle, path, root), (size, index)
+        altered = [*bundle[:-1], bundle[-1] + b" "]
+        assert not bundle_in_tree(index, size, altered, path, root)
+        assert not bundle_in_tree(index, size, bundle[:-1], path, root)
+        if index == (size - 1) // 256:  # the last tile is one entry wider in a larger tree
+            assert not bundle_in_tree(index, size + 1, bundle, path, root)
+    assert bundle_width((size - 1) // 256 + 1, size) == 0

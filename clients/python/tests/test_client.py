@@ -36,7 +36,13 @@ from auditrail_client import (
     verify_archive,
     verify_export,
 )
-from auditrail_client.proofs import check_cosigned, event_chain_hash, event_leaf_hash
+from auditrail_client.proofs import (
+    b64decode_all,
+    check_checkpoint,
+    check_cosigned,
+    event_chain_hash,
+    event_leaf_hash,
+)
 
 EVENT = {"action": "user.login", "actor": {"id": "usr_1", "type": "user", "name": "Jane"},
          "targets": [{"id": "doc_1", "type": "document"}],
@@ -353,6 +359,45 @@ def test_receipts_prove_each_event_is_in_the_log_as_accepted(server, client: Aud
         client.events.verify_receipt(one.receipt, vkey)
     with pytest.raises(MonitorAlarm, match=f"holds no event {one.id}"):
         Monitor(client, vkey, tmp_path / "another.json").check(receipts=[one.receipt])
+
+
+def test_the_log_reads_as_tiles_and_the_monitor_checks_receipts_by_bundle(
+        server, proxy, tmp_path: Path) -> None:
+    from auditrail_client.proofs import bundle_in_tree, tile_path, tree_hash
+
+    url, faults = proxy
+    client = Auditrail(url, server.workspace())
+    client.events.create_batch([EVENT] * 10)  # the receipted batch starts inside a tile
+    batch = client.events.create_batch([EVENT] * 300, receipt=True)
+    processed(client, batch.ids[-1])
+    vkey = client.log.key().verifier_key
+    deadline = time.monotonic() + 20
+    while (latest := check_checkpoint(client.log.checkpoint(), vkey)).tree_size < 310:
+        assert time.monotonic() < deadline, "not checkpointed"
+        time.sleep(0.2)
+    assert tile_path(0, 1234067, 12) == "0/x001/x234/067.p/12"
+    leaves = client.log.tile(0, 0) + client.log.tile(0, 1, 54)
+    assert tree_hash(leaves) == latest.root_hash and client.log.tile(1, 0, 1) == \
+        [tree_hash(leaves[:256])]
+    entries = client.log.entries(1, 54)
+    assert json.loads(entries[-1])["id"] == batch.ids[-1]
+    path = b64decode_all(client.events.proof(json.loads(entries[0])["id"],
+                                             tree_size=310).inclusion_path)
+    assert bundle_in_tree(1, 310, entries, path, latest.root_hash)
+    assert not bundle_in_tree(1, 310, [*entries[:-1], entries[0]], path, latest.root_hash)
+
+    faults.seen.clear()
+    result = Monitor(client, vkey, tmp_path / "monitor.json").check(receipts=[batch.receipt])
+    assert result.receipts_honoured == 1
+    paths = [path for _, path, _ in faults.seen]
+    assert sum("/tile/entries/" in p for p in paths) == 2 and len(paths) < 15
+    with sqlite3.connect(server.data_dir / "auditrail.db") as db:  # an event in no receipt
+        db.execute("UPDATE events SET body = replace(body, 'Jane', 'Joan') WHERE "
+                   "workspace_id = (SELECT workspace_id FROM events WHERE id = ?) AND "
+                   "sequence = 3", (batch.ids[0],))
+    with pytest.raises(MonitorAlarm, match="entry bundle 000 is not what its signed tree "
+                                           "of size 310 holds there"):
+        Monitor(client, vkey, tmp_path / "again.json").check(receipts=[batch.receipt])
 
 
 def test_proofs_verify_locally_and_tampered_ones_do_not(server, client: Auditrail) -> None:

@@ -43,6 +43,8 @@ from auditrail_client.proofs import (
     check_checkpoint,
     check_cosigned,
     event_leaf_hash,
+    split_bundle,
+    tile_path,
     verify_consistency,
     verify_inclusion,
 )
@@ -557,6 +559,21 @@ class Log(_Resource):
 
     def remove_witness(self, witness_id: str) -> None:
         self._t.request("DELETE", f"/api/v1/log/witnesses/{witness_id}")
+
+    def tile(self, level: int, index: int, width: int | None = None) -> list[bytes]:
+        """A tile of the tree (C2SP tlog-tiles): the 256 hashes of ``level`` it holds, or
+        the first ``width`` of a partial one, as far as the latest checkpoint reaches."""
+        data = self._t.request("GET", f"/api/v1/log/tile/{tile_path(level, index, width)}"
+                               ).content
+        return [data[i:i + 32] for i in range(0, len(data), 32)]
+
+    def entries(self, index: int, width: int | None = None) -> list[bytes]:
+        """The entries leaf tile ``index`` hashes: each event's ``JCS(core)``, the bytes
+        its leaf hash covers (``json.loads`` gives the event). Check them against a
+        checkpoint with ``proofs.bundle_in_tree`` and one ``events.proof``."""
+        path = tile_path(0, index, width).removeprefix("0/")
+        return split_bundle(self._t.request("GET", f"/api/v1/log/tile/entries/{path}"
+                                            ).content)
 
     def consistency(self, from_size: int, to_size: int | None = None) -> ConsistencyProof:
         body = self._t.json("GET", "/api/v1/log/consistency",

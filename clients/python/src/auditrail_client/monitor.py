@@ -19,11 +19,14 @@ import httpx
 
 from auditrail_client.errors import AuditrailError, BadRequest, Conflict, NotFound
 from auditrail_client.proofs import (
+    TILE_WIDTH,
     ProofInvalid,
     SignedCheckpoint,
     VerifierKey,
     _split_note,
     b64decode_all,
+    bundle_in_tree,
+    bundle_width,
     check_checkpoint,
     check_cosignature,
     event_leaf_hash,
@@ -31,6 +34,7 @@ from auditrail_client.proofs import (
     parse_cosigner_key,
     parse_verifier_key,
     successors,
+    tile_path,
     verify_inclusion,
 )
 from auditrail_client.receipts import Receipt, accepted_digest, check_receipt
@@ -185,11 +189,64 @@ class Monitor:
             honoured.ignored += 1
             return
         # Every event asked (a list): one changed is an alarm even while another waits.
-        if all([self._in_tree(event_id, digest, receipt, latest)
+        located = self._located(receipt, latest)
+        if all([_as_located(located[event_id], event_id, digest, receipt)
+                if event_id in located else self._in_tree(event_id, digest, receipt, latest)
                 for event_id, digest in receipt.digests.items()]):
             honoured.add(note)
         else:
             honoured.waiting.append(receipt)
+
+    def _located(self, receipt: Receipt, latest: SignedCheckpoint) -> dict[str, bytes]:
+        """The receipt's events found in the log's entry bundles, each bundle held to the
+        checked tree by one inclusion proof: a batch's events are linked one after
+        another, so a thousand take a handful of requests rather than two each. Read
+        from the first event's sequence on while bundles hold some of them; those not
+        found are asked for one by one."""
+        wanted = set(receipt.digests)
+        try:
+            sequence = self._client.events.get(next(iter(receipt.digests))).sequence
+        except NotFound:
+            return {}
+        if not isinstance(sequence, int) or not 0 < sequence <= latest.tree_size:
+            return {}
+        found: dict[str, bytes] = {}
+        index = (sequence - 1) // TILE_WIDTH
+        size = latest.tree_size
+        while bundle_width(index, size) and len(found) < len(wanted):
+            entries, held = self._bundle(index, latest)
+            hits = {event_id: data for data in entries
+                    if (event_id := _entry_id(data)) in wanted}
+            if not held:
+                for event_id, data in hits.items():  # a receipted event changed, if one is
+                    _as_located(data, event_id, receipt.digests[event_id], receipt)
+                name = tile_path(0, index, bundle_width(index, size))[2:]
+                raise MonitorAlarm(f"the log's entry bundle {name} is not what its signed "
+                                   f"tree of size {size} holds there")
+            if not hits:
+                break
+            found.update(hits)
+            index += 1
+        return found
+
+    def _bundle(self, index: int, latest: SignedCheckpoint) -> tuple[list[bytes], bool]:
+        """Entry bundle ``index`` as the log serves it for the checked tree, and whether
+        it is what that signed tree holds there; none where the log serves no bundle
+        (retention pruned it, or an older release)."""
+        size = latest.tree_size
+        try:
+            entries = self._client.log.entries(index, bundle_width(index, size))
+        except (NotFound, ProofInvalid):
+            return [], True
+        try:
+            proof = self._client.events.proof(_entry_id(entries[0]) or "-", tree_size=size)
+            return entries, proof.tree_size == size and \
+                proof.leaf_index == index * TILE_WIDTH and bundle_in_tree(
+                    index, size, entries, b64decode_all(proof.inclusion_path),
+                    latest.root_hash)
+        except (IndexError, NotFound, Conflict, BadRequest, ProofInvalid, TypeError,
+                ValueError):
+            return [], False
 
     def _in_tree(self, event_id: str, digest: bytes, receipt: Receipt,
                  latest: SignedCheckpoint) -> bool:
@@ -335,6 +392,27 @@ class _SeenProved:
 
     def add(self, size: int, root: bytes) -> None:
         self.now[str(size)] = base64.b64encode(root).decode()
+
+
+def _entry_id(data: bytes) -> str | None:
+    try:
+        event_id = json.loads(data).get("id")
+    except (ValueError, AttributeError):
+        return None
+    return event_id if isinstance(event_id, str) else None
+
+
+def _as_located(data: bytes, event_id: str, digest: bytes, receipt: Receipt) -> bool:
+    """The event as a checked bundle holds it: in the tree; demanded as accepted."""
+    try:
+        held = accepted_digest(json.loads(data))
+    except (ProofInvalid, TypeError, ValueError, KeyError):
+        held = None
+    if held != digest:
+        raise MonitorAlarm(f"{event_id} is not the event the log accepted at "
+                           f"{receipt.received_at} (a receipt it signed says so): its "
+                           f"fields changed since")
+    return True
 
 
 class _Honoured:

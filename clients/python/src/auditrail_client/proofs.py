@@ -225,6 +225,63 @@ def verify_inclusion(index: int, size: int, leaf: bytes, path: Sequence[bytes],
     return sn == 0 and r == root
 
 
+def tree_hash(leaves: Sequence[bytes]) -> bytes:
+    """RFC 9162 §2.1.1: the Merkle tree hash of ``leaves`` (leaf hashes)."""
+    if not leaves:
+        return hashlib.sha256(b"").digest()
+    if len(leaves) == 1:
+        return leaves[0]
+    split = 1 << (len(leaves) - 1).bit_length() - 1
+    return node_hash(tree_hash(leaves[:split]), tree_hash(leaves[split:]))
+
+
+# -- C2SP tlog-tiles -----------------------------------------------------------------------
+
+TILE_WIDTH = 256
+
+
+def tile_path(level: int, index: int, width: int | None = None) -> str:
+    """``<L>/<N>[.p/<W>]`` as tlog-tiles spells it: 1234067 is ``x001/x234/067``."""
+    digits = str(index)
+    digits = digits.zfill(-(-len(digits) // 3) * 3)
+    groups = [digits[i:i + 3] for i in range(0, len(digits), 3)]
+    partial = "" if width is None or width == TILE_WIDTH else f".p/{width}"
+    return f"{level}/" + "/".join([*(f"x{g}" for g in groups[:-1]), groups[-1]]) + partial
+
+
+def bundle_width(index: int, tree_size: int) -> int:
+    """How many entries leaf tile ``index`` has in a tree of ``tree_size`` (0: none)."""
+    return max(0, min(TILE_WIDTH, tree_size - index * TILE_WIDTH))
+
+
+def bundle_in_tree(index: int, tree_size: int, entries: Sequence[bytes],
+                   path: Sequence[bytes], root: bytes) -> bool:
+    """Whether ``entries`` (an entry bundle's) are exactly the leaves of tile ``index``
+    in the tree of ``tree_size`` and ``root``; ``path`` is the inclusion path of the
+    tile's first leaf (``events.proof`` of its event). The tile's leaves hash to one node
+    of the tree, and the path's part above it leads to the root: one proof a bundle."""
+    width = bundle_width(index, tree_size)
+    if width == 0 or len(entries) != width:
+        return False
+    inside = (width - 1).bit_length()  # a first leaf's path within its own tile
+    node = tree_hash([leaf_hash(entry) for entry in entries])
+    tiles = -(-tree_size // TILE_WIDTH)  # above the tiles, each one is a leaf
+    return verify_inclusion(index, tiles, node, path[inside:], root)
+
+
+def split_bundle(bundle: bytes) -> list[bytes]:
+    """The entries of a tlog-tiles entry bundle, each after a big-endian uint16 length
+    (``ProofInvalid`` if it is cut)."""
+    entries, at = [], 0
+    while at < len(bundle):
+        size = int.from_bytes(bundle[at:at + 2], "big")
+        if at + 2 > len(bundle) or at + 2 + size > len(bundle):
+            raise ProofInvalid("the entry bundle is cut short")
+        entries.append(bundle[at + 2:at + 2 + size])
+        at += 2 + size
+    return entries
+
+
 def verify_consistency(old: int, new: int, old_root: bytes, new_root: bytes,
                        proof: Sequence[bytes]) -> bool:
     """RFC 9162 §2.1.4.2."""
