@@ -82,6 +82,13 @@ def _notes_in(names: tuple[str, ...], read: Callable[[TextIO], Iterator[str]], o
                    "one after another, or JSON holding them as 'receipt' (saved ingest "
                    "answers), or a folder of such files: every event each names must be "
                    "in the checked tree as it was accepted. Repeatable; - reads stdin.")
+@click.option("--entries", "read_entries", type=click.Choice(["new", "all"]),
+              is_flag=False, flag_value="new", default=None,
+              help="Read the events the log added since the last run (--entries), or all "
+                   "it holds (--entries all), as entry bundles (C2SP tlog-tiles), each "
+                   "held to the checked tree by one proof: an event whose stored form was "
+                   "changed after it was linked is caught here, whoever runs the server's "
+                   "own checks.")
 @click.option("--cosigned-by", "cosigned_by", multiple=True, metavar="WKEY",
               help="The cosigner key of a witness the log submits to itself, which you "
                    "trust: the checkpoint the log's witnesses cosigned must carry its "
@@ -89,12 +96,14 @@ def _notes_in(names: tuple[str, ...], read: Callable[[TextIO], Iterator[str]], o
                    "Repeatable.")
 def monitor(url: str, api_key: str, state_file: Path, verifier_key: str | None,
             seen_files: tuple[str, ...], witnesses: tuple[tuple[str, str], ...],
-            receipt_files: tuple[str, ...], cosigned_by: tuple[str, ...]) -> None:
+            receipt_files: tuple[str, ...], read_entries: str | None,
+            cosigned_by: tuple[str, ...]) -> None:
     """Fetch the latest checkpoint, check its signature with the pinned key, demand a
     consistency proof from the checkpoint kept last time (and from each one --seen), and
     keep the new one. Exit 0 when the log only grew; exit 1, loudly, on any inconsistency
     (a rewritten log, or one showing readers different histories, or a witness refusing
-    it as another history, or an event a receipt names missing or changed); exit 2 when
+    it as another history, or an event a receipt names missing or changed, or an entry
+    not as the signed tree holds it); exit 2 when
     the log could not be asked (nothing checked, the state kept) or a witness could not
     be (the log checked, its state kept)."""
     from entrypoints.log_monitor import (
@@ -117,7 +126,7 @@ def monitor(url: str, api_key: str, state_file: Path, verifier_key: str | None,
     try:
         click.echo(run_monitor(url, api_key, state_file, verifier_key,
                                build_container(Settings()).signature_checker().verify,
-                               seen, targets, cosigners, receipts))
+                               seen, targets, cosigners, receipts, read_entries))
     except WitnessesUnavailable as exc:
         click.echo(exc.checked)
         for problem in exc.problems:

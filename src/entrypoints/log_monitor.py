@@ -117,19 +117,21 @@ class _WitnessAhead(Exception):
 def run_monitor(url: str, api_key: str, state_file: Path, verifier_key: str | None,
                 verify: SignatureCheck, seen: Collection[str] = (),
                 witnesses: Sequence[WitnessTarget] = (),
-                cosigners: Sequence[VerifierKey] = (), receipts: Collection[str] = ()
-                ) -> str:
+                cosigners: Sequence[VerifierKey] = (), receipts: Collection[str] = (),
+                entries: str | None = None) -> str:
     """Check the log once; return the line to print. ``seen`` are signed notes gathered
     elsewhere (``seen_checkpoints``): each must be in the history the log serves now. The
     checkpoint, once checked, is submitted to each of ``witnesses`` for its cosignature.
     With ``cosigners``, the checkpoint the log's own witnesses cosigned (``GET
     /log/cosigned-checkpoint``) must carry a valid cosignature of each and be in the
     history this monitor is served. Every event ``receipts`` (ingest receipts signed by
-    the log) name must be in the checked tree as it was accepted."""
+    the log) name must be in the checked tree as it was accepted. ``entries``: ``new``
+    reads the events added since the last run, ``all`` every one the log holds; each
+    must be what the tree holds."""
     for attempt in range(1, _WITNESS_AHEAD_TRIES + 1):
         try:
             return _run_once(url, api_key, state_file, verifier_key, verify, seen,
-                             witnesses, cosigners, receipts)
+                             witnesses, cosigners, receipts, entries)
         except _WitnessAhead as ahead:
             if attempt == _WITNESS_AHEAD_TRIES:
                 raise MonitorFailed(
@@ -143,7 +145,7 @@ def run_monitor(url: str, api_key: str, state_file: Path, verifier_key: str | No
 def _run_once(url: str, api_key: str, state_file: Path, verifier_key: str | None,
               verify: SignatureCheck, seen: Collection[str],
               witnesses: Sequence[WitnessTarget], cosigners: Sequence[VerifierKey],
-              receipts: Collection[str]) -> str:
+              receipts: Collection[str], entries: str | None) -> str:
     state = _read_state(state_file)
     pinned = state.get("verifier_key")
     retired = state.get("rotated_from") or []
@@ -172,6 +174,12 @@ def _run_once(url: str, api_key: str, state_file: Path, verifier_key: str | None
                                      proved)
         kept = _Kept(state.get("receipts_proved"))
         promised = _receipts_honoured(client, receipts, signers, verify, size, root, kept)
+        read_up_to = state.get("entries_read")
+        read = ""
+        if entries is not None:
+            read = _entries_held(client, read_up_to if entries == "new" else 0, before,
+                                 size, root)
+            read_up_to = size
         problems: list[str] = []
         vouched = _cosigned_in_history(client, signers, cosigners, verify, key.name, size,
                                        root, problems)
@@ -186,11 +194,12 @@ def _run_once(url: str, api_key: str, state_file: Path, verifier_key: str | None
                               "root_hash": base64.b64encode(root).decode(),
                               "checkpoint": cosigned.note, "rotated_from": retired,
                               "witnessed": cosigned.sizes, "seen_proved": proved.now,
-                              "receipts_proved": sorted(kept.now)})
+                              "receipts_proved": sorted(kept.now),
+                              "entries_read": read_up_to})
     grown = "" if before is None else f", consistent with size {before}"
     rotated = "" if successor is None else \
         f"; the log's key was rotated: now pinned {key_text}"
-    said = (f"ok: {key.name} at size {size}{grown}{elsewhere}{promised}{vouched}"
+    said = (f"ok: {key.name} at size {size}{grown}{elsewhere}{promised}{read}{vouched}"
             f"{cosigned.summary()}{rotated}")
     if problems or cosigned.problems:
         raise WitnessesUnavailable(said, [*problems, *cosigned.problems])
@@ -488,6 +497,33 @@ def _receipts_honoured(client: httpx.Client, notes: Collection[str],
     return said
 
 
+def _entries_held(client: httpx.Client, read_up_to: object, before: object, size: int,
+                  root: bytes) -> str:
+    """Read the entries the log added since ``read_up_to`` (where an earlier run stopped
+    reading; the start on the first), a bundle at a time, each held to the checked tree
+    by one inclusion proof: an event whose stored form someone changed after it was linked
+    no longer hashes to its leaf, and is found here, by the auditor, whoever runs (or
+    silences) the server's own checks. A run reads only what is new: what it read before
+    is in a tree this one was proved to extend."""
+    start = read_up_to if isinstance(read_up_to, int) and 0 <= read_up_to <= size and \
+        before is not None else 0
+    if start == size:
+        return "; no new entries"
+    pruned = 0
+    for index in range(start // TILE_WIDTH, -(-size // TILE_WIDTH)):
+        bundle, held = _bundle(client, index, size, root)
+        if not held:
+            raise MonitorFailed(f"the log's entry bundle {_bundle_name(index, size)} is not "
+                                f"what its signed tree of size {size} holds there: events "
+                                f"it holds were changed after they were linked")
+        pruned += not bundle
+    said = f"; entries {start + 1}-{size} read, as it holds them"
+    if pruned:
+        said += f" ({pruned} bundle(s) not served: retention removed events of them, or " \
+                f"the server serves no bundles)"
+    return said
+
+
 def _located(client: httpx.Client, receipt: Receipt, size: int,
              root: bytes) -> dict[str, bytes]:
     """The receipt's events found in the log's entry bundles, each bundle checked against
@@ -506,7 +542,7 @@ def _located(client: httpx.Client, receipt: Receipt, size: int,
         entries, held = _bundle(client, index, size, root)
         hits = {event_id: data for data in entries if (event_id := _entry_id(data)) in wanted}
         if not held:
-            for entry in receipt.entries:  # the event a receipt names first, if it is one
+            for entry in receipt.entries:  # a receipted event changed says most: named first
                 if entry.event_id in hits:
                     _honoured_in(hits, entry, receipt)
             raise MonitorFailed(f"the log's entry bundle {_bundle_name(index, size)} is not "

@@ -12,6 +12,7 @@ import json
 import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -179,3 +180,47 @@ def test_go_reads_the_log_as_tiles_unchanged(stack: Stack, tmp_path: Path,
                                                                    "tiles": altered}),
                                  capture_output=True, text=True)
         assert refused.returncode == 1 and failure in refused.stdout, (path, refused.stdout)
+
+
+def test_the_monitor_reads_new_entries_and_all_of_them_when_asked(
+        stack: Stack, tmp_path: Path, log: tuple[str, str, list[str], str]) -> None:
+    """``auditrail log monitor --entries``: each run reads the bundles added since the
+    last, each held to the checked tree by one proof; ``--entries all`` reads every one,
+    and finds an event changed after it was linked, long after it was first read."""
+    import httpx
+
+    from adapters.security.signing import Ed25519Verifier
+    from entrypoints import log_monitor
+
+    workspace_id, key, _, _ = log
+    vkey, original, asked = log_key(stack, key)["verifier_key"], httpx.Client, []
+
+    def client(**kwargs: Any) -> httpx.Client:
+        return original(transport=httpx.WSGITransport(app=stack.app),
+                        event_hooks={"request": [lambda r: asked.append(r.url.path)]},
+                        **kwargs)
+
+    def run(entries: str | None = "new") -> str:
+        asked.clear()
+        return log_monitor.run_monitor("http://log", key, tmp_path / "state.json", vkey,
+                                       Ed25519Verifier().verify, entries=entries)
+
+    def bundles() -> list[str]:
+        return [path.split("/entries/")[1] for path in asked if "/entries/" in path]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(log_monitor.httpx, "Client", client)
+        assert "entries 1-600 read, as it holds them" in run()
+        assert bundles() == ["000", "001", "002.p/88"]
+        assert "no new entries" in run() and bundles() == []
+        ingest(stack, key, 100)
+        signed(stack, key, 700)
+        assert "entries 601-700 read" in run() and bundles() == ["002.p/188"]  # from 513
+        stack.sql("UPDATE events SET action = 'user.logout' WHERE workspace_id = :w AND "
+                  "sequence = 10", w=workspace_id)
+        assert "no new entries" in run()  # read before: not read again
+        with pytest.raises(log_monitor.MonitorFailed,
+                           match="entry bundle 000 is not what its signed tree of size 700 "
+                                 "holds there: events it holds were changed after"):
+            run("all")
+        assert "entries" not in run(None)  # not asked: not read

@@ -20,7 +20,7 @@ from application.errors import QueryTimedOut
 
 QUERY_CANCELED = "57014"
 SQLITE_STEPS_BETWEEN_CHECKS = 10_000
-"""About a millisecond of SQLite's work: the check costs a Python call each time."""
+"""Well under a millisecond of SQLite's work: each check costs a Python call."""
 
 
 class TimeLimit:

@@ -218,7 +218,7 @@ class Monitor:
             hits = {event_id: data for data in entries
                     if (event_id := _entry_id(data)) in wanted}
             if not held:
-                for event_id, data in hits.items():  # a receipted event changed, if one is
+                for event_id, data in hits.items():  # a receipted event changed: named first
                     _as_located(data, event_id, receipt.digests[event_id], receipt)
                 name = tile_path(0, index, bundle_width(index, size))[2:]
                 raise MonitorAlarm(f"the log's entry bundle {name} is not what its signed "
