@@ -391,6 +391,11 @@ def test_the_log_reads_as_tiles_and_the_monitor_checks_receipts_by_bundle(
     assert result.receipts_honoured == 1
     paths = [path for _, path, _ in faults.seen]
     assert sum("/tile/entries/" in p for p in paths) == 2 and len(paths) < 15
+    reader = Monitor(client, vkey, tmp_path / "reader.json")
+    assert reader.check(entries="new").entries_read == (1, 310)
+    faults.seen.clear()
+    assert reader.check(entries="new").entries_read is None  # nothing new: nothing read
+    assert not any("/tile/entries/" in path for _, path, _ in faults.seen)
     with sqlite3.connect(server.data_dir / "auditrail.db") as db:  # an event in no receipt
         db.execute("UPDATE events SET body = replace(body, 'Jane', 'Joan') WHERE "
                    "workspace_id = (SELECT workspace_id FROM events WHERE id = ?) AND "
@@ -398,6 +403,10 @@ def test_the_log_reads_as_tiles_and_the_monitor_checks_receipts_by_bundle(
     with pytest.raises(MonitorAlarm, match="entry bundle 000 is not what its signed tree "
                                            "of size 310 holds there"):
         Monitor(client, vkey, tmp_path / "again.json").check(receipts=[batch.receipt])
+    assert reader.check(entries="new").entries_read is None  # read before
+    with pytest.raises(MonitorAlarm, match="entry bundle 000 .* changed after they were "
+                                           "linked"):
+        reader.check(entries="all")
 
 
 def test_proofs_verify_locally_and_tampered_ones_do_not(server, client: Auditrail) -> None:

@@ -78,6 +78,11 @@ class MonitorResult:
     """Receipts with events not linked into the checked tree yet: checked again next time."""
     receipts_ignored: int = 0
     """Notes given as receipts that are not receipts the log's key signed."""
+    entries_read: tuple[int, int] | None = None
+    """With ``entries``: the first and last sequence of the events read this check (None
+    when there was nothing new to read)."""
+    entries_pruned: int = 0
+    """Entry bundles not served: retention removed events of them."""
 
     @property
     def grew(self) -> bool:
@@ -105,7 +110,8 @@ class Monitor:
         self._witnesses = [(parse_cosigner_key(key), key.strip(), url.rstrip("/"))
                            for key, url in witnesses]
 
-    def check(self, seen: Iterable[str] = (), receipts: Iterable[str] = ()) -> MonitorResult:
+    def check(self, seen: Iterable[str] = (), receipts: Iterable[str] = (),
+              entries: str | None = None) -> MonitorResult:
         """Raises ``MonitorAlarm`` on any inconsistency; API and transport errors (the log
         could not be asked) propagate as they are and leave the state unchanged.
 
@@ -122,12 +128,20 @@ class Monitor:
         accepted, or ``MonitorAlarm`` - one changed or dropped while it waited to be
         linked, or still in no checkpoint a day after it was accepted. A receipt proved
         is kept in the state and not asked about again (two requests an event, once);
-        one whose events are not linked yet waits for a later check."""
+        one whose events are not linked yet waits for a later check.
+
+        ``entries``: ``"new"`` reads the events the log added since the last check that
+        read them, ``"all"`` every one it holds, as entry bundles of 256, each held to the
+        checked tree by one proof: an event someone changed after it was linked (its
+        chain hashes recomputed, the signed tree left alone) is ``MonitorAlarm`` here, on
+        your machine, whoever runs the server's own checks."""
+        if entries not in (None, "new", "all"):
+            raise ValueError("entries is 'new', 'all' or None")
         kept_elsewhere = list(dict.fromkeys(seen))
         promised = list(dict.fromkeys(receipts))
         for attempt in range(1, _AHEAD_TRIES + 1):
             try:
-                return self._check_once(kept_elsewhere, promised)
+                return self._check_once(kept_elsewhere, promised, entries)
             except _WitnessAhead as ahead:
                 if attempt == _AHEAD_TRIES:
                     raise MonitorAlarm(
@@ -137,7 +151,8 @@ class Monitor:
                 time.sleep(attempt)  # the log grew while this check ran: again
         raise AssertionError("unreachable")
 
-    def _check_once(self, kept_elsewhere: list[str], promised: list[str]) -> MonitorResult:
+    def _check_once(self, kept_elsewhere: list[str], promised: list[str],
+                    entries: str | None) -> MonitorResult:
         state = self._state()
         pinned = state.get("verifier_key", self._key_text)
         retired = list(state.get("rotated_from") or [])
@@ -161,6 +176,14 @@ class Monitor:
         honoured = _Honoured(state.get("receipts_proved"))
         for note in promised:
             self._honour(note, signers, latest, honoured)
+        read_up_to = state.get("entries_read")
+        read, pruned = None, 0
+        if entries is not None:
+            start = read_up_to if entries == "new" and previous is not None and \
+                isinstance(read_up_to, int) and 0 <= read_up_to <= latest.tree_size else 0
+            pruned = self._entries_held(start, latest)
+            read = (start + 1, latest.tree_size) if latest.tree_size > start else None
+            read_up_to = latest.tree_size
         known = state.get("witnessed")
         cosigning = _Cosigning(self._client, latest, signers,
                                known if isinstance(known, dict) else {})
@@ -171,13 +194,15 @@ class Monitor:
             retired.append(pinned)
             pinned = rotated_to = format_verifier_key(successor)
         honoured.too_late()
-        self._keep(latest, cosigning, pinned, retired, proved.now, sorted(honoured.now))
+        self._keep(latest, cosigning, pinned, retired, proved.now, sorted(honoured.now),
+                   read_up_to)
         return MonitorResult(latest.tree_size, previous, rotated_to, sizes, ignored,
                              tuple(cosigning.cosigners), tuple(cosigning.problems),
                              seen_proved_before=proved.earlier,
                              receipts_honoured=len(honoured.now),
                              receipts_proved_before=honoured.earlier,
                              receipts_waiting=len(honoured.waiting),
+                             entries_read=read, entries_pruned=pruned,
                              receipts_ignored=honoured.ignored)
 
     def _honour(self, note: str, signers: list[VerifierKey], latest: SignedCheckpoint,
@@ -196,6 +221,22 @@ class Monitor:
             honoured.add(note)
         else:
             honoured.waiting.append(receipt)
+
+    def _entries_held(self, start: int, latest: SignedCheckpoint) -> int:
+        """Read the bundles holding events ``start + 1`` on, each held to the checked
+        tree; how many were not served (pruned by retention)."""
+        size, pruned = latest.tree_size, 0
+        if start == size:
+            return 0
+        for index in range(start // TILE_WIDTH, -(-size // TILE_WIDTH)):
+            bundle, held = self._bundle(index, latest)
+            if not held:
+                name = tile_path(0, index, bundle_width(index, size))[2:]
+                raise MonitorAlarm(f"the log's entry bundle {name} is not what its signed "
+                                   f"tree of size {size} holds there: events it holds were "
+                                   f"changed after they were linked")
+            pruned += not bundle
+        return pruned
 
     def _located(self, receipt: Receipt, latest: SignedCheckpoint) -> dict[str, bytes]:
         """The receipt's events found in the log's entry bundles, each bundle held to the
@@ -236,8 +277,10 @@ class Monitor:
         size = latest.tree_size
         try:
             entries = self._client.log.entries(index, bundle_width(index, size))
-        except (NotFound, ProofInvalid):
+        except NotFound:
             return [], True
+        except ProofInvalid:  # a bundle cut short
+            return [], False
         try:
             proof = self._client.events.proof(_entry_id(entries[0]) or "-", tree_size=size)
             return entries, proof.tree_size == size and \
@@ -358,7 +401,7 @@ class Monitor:
 
     def _keep(self, checkpoint: SignedCheckpoint, cosigning: _Cosigning, pinned: str,
               retired: list[str], seen_proved: dict[str, str],
-              receipts_proved: list[str]) -> None:
+              receipts_proved: list[str], entries_read: object) -> None:
         self._path.parent.mkdir(parents=True, exist_ok=True)
         descriptor, temporary = tempfile.mkstemp(dir=self._path.parent, prefix=".monitor-")
         with os.fdopen(descriptor, "w") as handle:
@@ -366,7 +409,8 @@ class Monitor:
                        "root_hash": base64.b64encode(checkpoint.root_hash).decode(),
                        "checkpoint": cosigning.note, "rotated_from": retired,
                        "witnessed": cosigning.sizes, "seen_proved": seen_proved,
-                       "receipts_proved": receipts_proved}, handle, indent=1)
+                       "receipts_proved": receipts_proved,
+                       "entries_read": entries_read}, handle, indent=1)
         os.replace(temporary, self._path)
 
 
