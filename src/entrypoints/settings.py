@@ -54,6 +54,8 @@ class Settings:
     viewer_frame_ancestors: tuple[str, ...] = ()
     query_timeout_seconds: float = 20.0
     """How long a search or stats statement may run before it is stopped; 0: no limit."""
+    verifications_at_once: int = 2
+    """How many GET /events/verify a server process runs at once; 0: no bound."""
 
     @property
     def profile(self) -> str:
@@ -190,6 +192,7 @@ class Settings:
             chain_check_hours=_at_most(number("CHAIN_CHECK_HOURS", 24), 8760,
                                        "AUDITRAIL_CHAIN_CHECK_HOURS"),
             query_timeout_seconds=seconds("QUERY_TIMEOUT_SECONDS", 20.0, maximum=3600.0),
+            verifications_at_once=number("VERIFICATIONS_AT_ONCE", 2),
         )
 
 

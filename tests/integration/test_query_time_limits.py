@@ -1,9 +1,11 @@
 """AUDITRAIL_QUERY_TIMEOUT_SECONDS on both stacks: a search or its stats that runs over
 the limit is stopped by the database and answered ``503 query_timeout``, counted and
-logged; nothing of the limit stays on the pooled connections that served it."""
+logged; nothing of the limit stays on the pooled connections that served it. And
+AUDITRAIL_VERIFICATIONS_AT_ONCE: verifications past the bound are turned away at once."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
@@ -123,3 +125,39 @@ def test_the_setting_takes_seconds_and_refuses_what_cannot_work() -> None:
     for bad in ("-1", "soon", "3601"):
         with pytest.raises(SettingsError, match="AUDITRAIL_QUERY_TIMEOUT_SECONDS"):
             Settings.from_env({"AUDITRAIL_QUERY_TIMEOUT_SECONDS": bad})
+    assert Settings.from_env({}).verifications_at_once == 2
+    with pytest.raises(SettingsError, match="AUDITRAIL_VERIFICATIONS_AT_ONCE"):
+        Settings.from_env({"AUDITRAIL_VERIFICATIONS_AT_ONCE": "-1"})
+
+
+def test_verifications_past_the_bound_are_told_to_come_back(stack_factory: Any,
+                                                           postgres_url: str) -> None:
+    """AUDITRAIL_VERIFICATIONS_AT_ONCE: one verification waits behind a lock (a long
+    chain's read); the next is answered at once, 503 with Retry-After, and the first
+    still completes. Other requests are served meanwhile."""
+    import threading
+
+    stack = stack_factory("production", verifications_at_once=1)
+    admin = ingested(stack, batches=1)
+    stack.drain()
+    first: list[Any] = []
+    with slowed(stack):
+        running = threading.Thread(target=lambda: first.append(stack.client.get(
+            "/api/v1/events/verify", headers=bearer(admin))))
+        running.start()
+        deadline = time.monotonic() + 10
+        while not waiting_on_the_lock(stack) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        second = stack.client.get("/api/v1/events/verify", headers=bearer(admin))
+        assert second.status_code == 503 and second.headers["Retry-After"] == "10"
+        assert second.json["error"]["code"] == "unavailable"
+        assert "running 1 chain verifications already" in second.json["error"]["message"]
+        assert stack.client.get("/api/v1/workspace", headers=bearer(admin)).status_code == 200
+    running.join(30)
+    assert first[0].status_code == 200 and first[0].json["checked"] == 1000
+    again = stack.client.get("/api/v1/events/verify", headers=bearer(admin))
+    assert again.status_code == 200  # the slot was given back
+
+
+def waiting_on_the_lock(stack: Stack) -> bool:
+    return stack.sql("SELECT count(*) FROM pg_locks WHERE NOT granted")[0][0] > 0

@@ -404,8 +404,8 @@ def test_the_log_reads_as_tiles_and_the_monitor_checks_receipts_by_bundle(
                                            "of size 310 holds there"):
         Monitor(client, vkey, tmp_path / "again.json").check(receipts=[batch.receipt])
     assert reader.check(entries="new").entries_read is None  # read before
-    with pytest.raises(MonitorAlarm, match="entry bundle 000 .* changed after they were "
-                                           "linked"):
+    with pytest.raises(MonitorAlarm, match=r"entry bundle 000 .* changed after they were "
+                                           r"linked"):
         reader.check(entries="all")
 
 

@@ -8,6 +8,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from entrypoints.container import Container
 from entrypoints.http import views
 from entrypoints.http.api_headers import install_api_headers
+from entrypoints.http.at_once import AtOnce
 from entrypoints.http.body import ONE_MIB
 from entrypoints.http.errors import register_error_handlers
 from entrypoints.http.request_ids import install_request_ids
@@ -39,6 +40,10 @@ def create_app(container: Container) -> Flask:
     app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["container"] = container
+    app.extensions["verifications"] = AtOnce(
+        container.settings().verifications_at_once, "chain verifications",
+        "A large chain can be verified in slices (from_sequence, to_sequence); the "
+        "workers also verify every chain daily.")
     app.url_map.converters["id"] = ResourceId  # before the routes that use it
     # One URL per resource: "/api/v1//events" is a 404 in the error shape, not Werkzeug's
     # 308 redirect with an HTML page (set before the routes, which take it when bound).

@@ -142,8 +142,12 @@ OPERATIONS: dict[str, Operation] = {
                                  {200: out.EventStatsSchema}, EVENTS_READ,
                                  query=EventStatsQuerySchema, tags=("events",),
                                  errors=_TIME_LIMITED),
-    "api.verify_events": Operation("Verify the hash chain", {200: out.VerifyReportSchema},
-                                   EVENTS_READ, query=VerifyQuerySchema, tags=("events",)),
+    "api.verify_events": Operation(
+        "Verify the hash chain", {200: out.VerifyReportSchema}, EVENTS_READ,
+        query=VerifyQuerySchema, tags=("events",),
+        errors={503: "A backing store is down, or this server process already runs as many "
+                     "verifications as it may at once (AUDITRAIL_VERIFICATIONS_AT_ONCE); see "
+                     "Retry-After."}),
     "api.get_event": Operation("Get one event", {200: out.EventOutSchema}, EVENTS_READ,
                                tags=("events",)),
     "api.get_workspace": Operation("Get the workspace", {200: out.WorkspaceOutSchema}, ADMIN,

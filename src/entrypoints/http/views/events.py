@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from dependency_injector.wiring import Provide, inject
-from flask import jsonify
+from flask import current_app, jsonify
 
 from application.use_cases.event_stats import CountEvents
 from application.use_cases.get_event import GetEvent
@@ -96,8 +96,9 @@ def event_stats(count: CountEvents = Provide[Container.count_events]) -> Any:
 @inject
 def verify_events(verify: VerifyChain = Provide[Container.verify_chain]) -> Any:
     query = query_args(VerifyQuerySchema())
-    report = verify.execute(principal().workspace_id, query.get("from_sequence"),
-                            query.get("to_sequence"))
+    with current_app.extensions["verifications"].slot():
+        report = verify.execute(principal().workspace_id, query.get("from_sequence"),
+                                query.get("to_sequence"))
     return jsonify(_report_document(report))
 
 
