@@ -103,9 +103,9 @@ def monitor(url: str, api_key: str, state_file: Path, verifier_key: str | None,
     keep the new one. Exit 0 when the log only grew; exit 1, loudly, on any inconsistency
     (a rewritten log, or one showing readers different histories, or a witness refusing
     it as another history, or an event a receipt names missing or changed, or an entry
-    not as the signed tree holds it); exit 2 when
-    the log could not be asked (nothing checked, the state kept) or a witness could not
-    be (the log checked, its state kept)."""
+    not as the signed tree holds it); exit 2 when the log could not be asked (nothing
+    checked, the state kept) or a witness could not be (the log checked, its state
+    kept)."""
     from entrypoints.log_monitor import (
         LogUnreachable,
         MonitorFailed,
