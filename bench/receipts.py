@@ -13,13 +13,18 @@ limit, JSON; no network):
     receipt (the same requests, plus signatures, digests and bundles held to the signed
     tree), and a second run, in which every receipt was proved before;
   * the offline ledger of ``auditrail verify --receipts``: each exported row held to its
-    receipt (the accepted fields' canonical form and SHA-256), per row.
+    receipt (the accepted fields' canonical form and SHA-256), per row;
+  * the log as tiles: ``auditrail log monitor --entries all`` (every event read from the
+    entry bundles, each held to the tree by one proof) beside its requests alone; and
+    p50 latency of one leaf tile, one entry bundle (identity and gzip), beside the same
+    256 events read through search pages (three GET /events of 100).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -72,6 +77,9 @@ def main() -> None:
         one_by_one = requests_alone(client, headers, ids)
         first, second = monitored(app, key, vkey, receipts, tmp / "monitor.json")
         per_row = ledger_per_row(client, headers, ids, receipts, vkey)
+        entries_alone = bundle_requests_alone(client, headers, [], ids)
+        entries_run = monitored_entries(app, key, vkey, tmp / "entries.json")
+        latencies = tile_latencies(client, headers)
     print(f"{'check':<52} {'seconds':>8} {'events/s':>9}")
     for label, seconds in (("limit  first events, bundles, a proof a bundle", limit),
                            ("an event at a time: GET proof + GET event", one_by_one),
@@ -83,6 +91,14 @@ def main() -> None:
           f"{one_by_one / first:.0f}x faster")
     print(f"verify --receipts: {per_row:.1f} µs a receipted row (the accepted fields' "
           f"canonical form and SHA-256)")
+    print(f"\n{'reading the log as tiles':<52} {'seconds':>8} {'events/s':>9}")
+    for label, seconds in (("limit  every bundle and a proof a bundle", entries_alone),
+                           ("log monitor --entries all", entries_run)):
+        print(f"{label:<52} {seconds:>8.2f} {len(ids) / seconds:>9,.0f}")
+    print(f"--entries all / limit: {100 * entries_alone / entries_run:.1f} %")
+    print(f"\n{'one request, p50 of 200':<52} {'ms':>8}")
+    for label, ms in latencies.items():
+        print(f"{label:<52} {ms:>8.2f}")
 
 
 def ingest(client: Any, headers: dict[str, str], count: int) -> tuple[list[str], list[str]]:
@@ -145,6 +161,50 @@ def monitored(app: Any, key: str, vkey: str, receipts: list[str], state: Path
     finally:
         log_monitor.httpx.Client = original  # type: ignore[misc]
     return runs[0], runs[1]
+
+
+def monitored_entries(app: Any, key: str, vkey: str, state: Path) -> float:
+    """Seconds of ``log monitor --entries all`` from a fresh state: every bundle read."""
+    original = httpx.Client
+
+    def client(**kwargs: Any) -> httpx.Client:
+        return original(transport=httpx.WSGITransport(app=app), **kwargs)
+
+    log_monitor.httpx.Client = client  # type: ignore[misc]
+    try:
+        started = time.perf_counter()
+        said = log_monitor.run_monitor("http://log", key, state, vkey,
+                                       Ed25519Verifier().verify, entries="all")
+        assert "read, as it holds them" in said, said
+        return time.perf_counter() - started
+    finally:
+        log_monitor.httpx.Client = original  # type: ignore[misc]
+
+
+def tile_latencies(client: Any, headers: dict[str, str]) -> dict[str, float]:
+    """Milliseconds, p50 of 200: a leaf tile, a bundle plain and gzipped, and the same
+    256 events as three search pages of 100."""
+    def p50(*paths: str, **extra: str) -> float:
+        samples = []
+        for _ in range(200):
+            started = time.perf_counter()
+            for path in paths:
+                assert client.get(path, headers={**headers, **extra}).status_code == 200
+            samples.append((time.perf_counter() - started) * 1000)
+        return statistics.median(samples)
+
+    first = client.get("/api/v1/events?order=asc&limit=100", headers=headers).json
+    cursor = first["next_cursor"]
+    second = client.get(f"/api/v1/events?order=asc&limit=100&cursor={cursor}",
+                        headers=headers).json
+    pages = ["/api/v1/events?order=asc&limit=100",
+             f"/api/v1/events?order=asc&limit=100&cursor={cursor}",
+             f"/api/v1/events?order=asc&limit=56&cursor={second['next_cursor']}"]
+    return {"GET /log/tile/0/000 (256 leaf hashes)": p50("/api/v1/log/tile/0/000"),
+            "GET /log/tile/entries/000 (256 events)": p50("/api/v1/log/tile/entries/000"),
+            "the same, Accept-Encoding: gzip": p50("/api/v1/log/tile/entries/000",
+                                                   **{"Accept-Encoding": "gzip"}),
+            "the same 256 events as 3 search pages": p50(*pages)}
 
 
 def ledger_per_row(client: Any, headers: dict[str, str], ids: list[str], receipts: list[str],
