@@ -39,8 +39,10 @@ from domain.signed_notes import (
     SIGNATURE_PREFIX,
     Checkpoint,
     InvalidNote,
+    Note,
     SignatureCheck,
     VerifierKey,
+    parse_anchor,
     parse_checkpoint,
     parse_note,
     parse_verifier_key,
@@ -178,7 +180,7 @@ def _run_once(url: str, api_key: str, state_file: Path, verifier_key: str | None
         read = ""
         if entries is not None:
             read = _entries_held(client, read_up_to if entries == "new" else 0, before,
-                                 size, root)
+                                 _Tree(size, root, key.name, signers, verify))
             read_up_to = size
         problems: list[str] = []
         vouched = _cosigned_in_history(client, signers, cosigners, verify, key.name, size,
@@ -497,31 +499,87 @@ def _receipts_honoured(client: httpx.Client, notes: Collection[str],
     return said
 
 
-def _entries_held(client: httpx.Client, read_up_to: object, before: object, size: int,
-                  root: bytes) -> str:
+@dataclass(frozen=True)
+class _Tree:
+    """The checked tree and what checks notes about it."""
+
+    size: int
+    root: bytes
+    origin: str
+    signers: list[VerifierKey]
+    verify: SignatureCheck
+
+
+def _entries_held(client: httpx.Client, read_up_to: object, before: object,
+                  tree: _Tree) -> str:
     """Read the entries the log added since ``read_up_to`` (where an earlier run stopped
     reading; the start on the first), a bundle at a time, each held to the checked tree
     by one inclusion proof: an event whose stored form someone changed after it was linked
     no longer hashes to its leaf, and is found here, by the auditor, whoever runs (or
     silences) the server's own checks. A run reads only what is new: what it read before
-    is in a tree this one was proved to extend."""
+    is in a tree this one was proved to extend. A bundle the log does not serve must lie
+    below the retention anchor it signed; above, it would be withholding events."""
+    size = tree.size
     start = read_up_to if isinstance(read_up_to, int) and 0 <= read_up_to <= size and \
         before is not None else 0
     if start == size:
         return "; no new entries"
-    pruned = 0
+    pruned, floor = 0, None
     for index in range(start // TILE_WIDTH, -(-size // TILE_WIDTH)):
-        bundle, held = _bundle(client, index, size, root)
+        bundle, held = _bundle(client, index, size, tree.root)
         if not held:
             raise MonitorFailed(f"the log's entry bundle {_bundle_name(index, size)} is not "
                                 f"what its signed tree of size {size} holds there: events "
                                 f"it holds were changed after they were linked")
-        pruned += not bundle
+        if bundle:
+            continue
+        floor = _retention_floor(client, tree) if floor is None else floor
+        if index * TILE_WIDTH >= floor:
+            raise MonitorFailed(f"the log serves no entry bundle {_bundle_name(index, size)}, "
+                                f"{_above(floor)}: it withholds events of its signed tree "
+                                f"of size {size}")
+        pruned += 1
     said = f"; entries {start + 1}-{size} read, as it holds them"
     if pruned:
-        said += f" ({pruned} bundle(s) not served: retention removed events of them, or " \
-                f"the server serves no bundles)"
+        said += f" ({pruned} bundle(s) below the retention anchor at sequence {floor}, " \
+                f"whose events retention removed)"
     return said
+
+
+def _above(floor: int) -> str:
+    return f"above the retention anchor it signed (sequence {floor})" if floor else \
+        "and it signed no retention anchor"
+
+
+def _retention_floor(client: httpx.Client, tree: _Tree) -> int:
+    """The sequence up to which retention removed events, by the anchor the log signed
+    (0 when it serves none): signed by the log's key, for this log, and a tree that the
+    checked one extends."""
+    answer = _ask(client, "/api/v1/log/anchor", answers=(200, 404))
+    if answer.status_code == 404:
+        return 0
+    try:
+        parsed = parse_note(answer.text)
+        anchor = parse_anchor(parsed.text)
+    except InvalidNote:
+        raise MonitorFailed("the log's retention anchor is not a signed anchor") from None
+    if not _signed_by_any(parsed, tree.signers, tree.verify) or anchor.origin != tree.origin:
+        raise MonitorFailed("the log's retention anchor is not signed by its key for this "
+                            "log")
+    _consistent(client, anchor.sequence, anchor.root_hash, tree.size, tree.root,
+                "at the retention anchor")
+    return anchor.sequence
+
+
+def _signed_by_any(parsed: Note, signers: list[VerifierKey], verify: SignatureCheck) -> bool:
+    for key in signers:
+        try:
+            signature = signature_by(parsed, key)
+        except InvalidNote:
+            continue
+        if verify(key.public_key, parsed.text.encode("utf-8"), signature):
+            return True
+    return False
 
 
 def _located(client: httpx.Client, receipt: Receipt, size: int,
@@ -653,14 +711,7 @@ def _signed_checkpoint(note: str, signers: list[VerifierKey],
         checkpoint = parse_checkpoint(parsed.text)
     except InvalidNote:
         return None
-    for key in signers:
-        try:
-            signature = signature_by(parsed, key)
-        except InvalidNote:
-            continue
-        if verify(key.public_key, parsed.text.encode("utf-8"), signature):
-            return checkpoint
-    return None
+    return checkpoint if _signed_by_any(parsed, signers, verify) else None
 
 
 def _handed_over(client: httpx.Client, note: str, key: VerifierKey,

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from domain.signed_notes import parse_checkpoint, parse_note
+from domain.signed_notes import parse_anchor, parse_checkpoint, parse_note
 from domain.tile_paths import split_bundle, tiles_of
 from domain.timestamps import format_timestamp
 from tests.integration.stacks import Stack, bearer
@@ -136,7 +136,12 @@ def test_retention_prunes_bundles_but_not_tiles(stack: Stack) -> None:
                                  json={"events": events}).status_code == 202
     stack.drain()
     signed(stack, key, 600)
+    unset = stack.client.get("/api/v1/log/anchor", headers=bearer(key))
+    assert unset.status_code == 404 and unset.json["error"]["code"] == "not_found"
     assert stack.container.apply_retention().execute() == 300
+    anchor = stack.client.get("/api/v1/log/anchor", headers=bearer(key))
+    assert anchor.content_type == "text/plain; charset=utf-8"
+    assert parse_anchor(parse_note(anchor.data.decode()).text).sequence == 300
     gone = get(stack, key, "entries/000")
     assert gone.status_code == 404 and "retention" in gone.json["error"]["message"]
     assert get(stack, key, "entries/001").status_code == 404  # 301-512: 301 itself was kept
@@ -224,3 +229,48 @@ def test_the_monitor_reads_new_entries_and_all_of_them_when_asked(
                                  "holds there: events it holds were changed after"):
             run("all")
         assert "entries" not in run(None)  # not asked: not read
+
+
+def test_the_monitor_reads_past_what_retention_removed_but_not_past_its_anchor(
+        stack: Stack, tmp_path: Path) -> None:
+    """Bundles below the signed retention anchor may be gone; one above it not served is
+    the log withholding events, an alarm (a server made to answer 404 for it)."""
+    import httpx
+
+    from adapters.security.signing import Ed25519Verifier
+    from entrypoints import log_monitor
+
+    _, key = stack.new_workspace("R", plan="starter")  # 90 days
+    now = datetime.now(UTC)
+    old = [{"action": "user.login", "actor": {"id": "u", "type": "user"},
+            "occurred_at": format_timestamp(now - timedelta(days=200))}] * 300
+    for events in (old, [{**old[0], "occurred_at": format_timestamp(now)}] * 300):
+        assert stack.client.post("/api/v1/events/batch", headers=bearer(key),
+                                 json={"events": events}).status_code == 202
+    stack.drain()
+    signed(stack, key, 600)
+    assert stack.container.apply_retention().execute() == 300
+    vkey, original, withheld = log_key(stack, key)["verifier_key"], httpx.Client, []
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        if withheld and environ["PATH_INFO"].endswith(f"/tile/entries/{withheld[-1]}"):
+            start_response("404 NOT FOUND", [("Content-Type", "application/json")])
+            return [b'{"error": {"code": "not_found", "message": "pruned"}}']
+        return stack.app(environ, start_response)
+
+    def client(**kwargs: Any) -> httpx.Client:
+        return original(transport=httpx.WSGITransport(app=app), **kwargs)
+
+    def run(state: str) -> str:
+        return log_monitor.run_monitor("http://log", key, tmp_path / state, vkey,
+                                       Ed25519Verifier().verify, entries="all")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(log_monitor.httpx, "Client", client)
+        assert "(2 bundle(s) below the retention anchor at sequence 300, whose events " \
+               "retention removed)" in run("honest.json")
+        withheld.append("002.p/88")
+        with pytest.raises(log_monitor.MonitorFailed,
+                           match=r"serves no entry bundle 002.p/88, above the retention "
+                                 r"anchor it signed \(sequence 300\): it withholds"):
+            run("withheld.json")

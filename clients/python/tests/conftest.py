@@ -103,6 +103,8 @@ class Faults:
     planned: list[str] = field(default_factory=list)
     seen: list[tuple[float, str, int]] = field(default_factory=list)
     delay: float = 0.0
+    withhold: list[str] = field(default_factory=list)
+    """Paths answered 404, as a log withholding them would."""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def next(self, path: str) -> str | None:
@@ -129,12 +131,15 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
             return
-        if fault in ("500", "429"):
+        if self.path.split("?")[0] in self.faults.withhold:
+            fault = "404"
+        if fault in ("500", "429", "404"):
             status = int(fault)
             self._record(status)
+            code = {429: "rate_limited", 404: "not_found"}.get(status)
             payload = b"upstream trouble" if status == 500 else json.dumps({"error": {
-                "code": "rate_limited", "message": "slow down", "request_id": "req_proxy"}
-            }).encode()
+                "code": code, "message": "slow down" if status == 429 else "not here",
+                "request_id": "req_proxy"}}).encode()
             self.send_response(status)
             if status == 429:
                 self.send_header("Retry-After", "1")

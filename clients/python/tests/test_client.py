@@ -407,6 +407,10 @@ def test_the_log_reads_as_tiles_and_the_monitor_checks_receipts_by_bundle(
     with pytest.raises(MonitorAlarm, match=r"entry bundle 000 .* changed after they were "
                                            r"linked"):
         reader.check(entries="all")
+    faults.withhold.append("/api/v1/log/tile/entries/000")  # as if it were pruned
+    with pytest.raises(MonitorAlarm, match="serves no entry bundle 000, and it signed no "
+                                           "retention anchor: it withholds"):
+        Monitor(client, vkey, tmp_path / "withheld.json").check(entries="new")
 
 
 def test_proofs_verify_locally_and_tampered_ones_do_not(server, client: Auditrail) -> None:

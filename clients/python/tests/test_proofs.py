@@ -234,3 +234,47 @@ def test_a_monitor_asleep_over_two_rotations_follows_both_notes(tmp_path) -> Non
     log.previous_keys = [{"rotation": hand_overs[0]}]  # the second hand-over missing
     with pytest.raises(MonitorAlarm, match="no signature by"):
         Monitor(client, first_vkey, tmp_path / "other.json").check()
+
+
+def test_a_retention_anchor_is_read_only_with_the_logs_signature() -> None:
+    from auditrail_client.proofs import check_anchor
+
+    key, name = Ed25519PrivateKey.generate(), "log.example/ws_1"
+    root_hash = base64.b64encode(bytes(range(32))).decode()
+    text = f"{name}\nretention anchor\n300\n{'a' * 64}\n{root_hash}\n"
+    note, verifier = signed_note(text, name, key)
+    anchor = check_anchor(note, verifier)
+    assert (anchor.origin, anchor.sequence, anchor.root_hash) == (name, 300, bytes(range(32)))
+    _, other = signed_note(text, name, Ed25519PrivateKey.generate())
+    with pytest.raises(ProofInvalid):
+        check_anchor(note, other)
+    checkpoint, _ = signed_note(f"{name}\n7\n{root_hash}\n", name, key)
+    with pytest.raises(ProofInvalid, match="not a retention anchor"):
+        check_anchor(checkpoint, verifier)
+
+
+@pytest.mark.parametrize(("level", "index", "width", "path"), [
+    (0, 1234067, None, "0/x001/x234/067"), (0, 5, 12, "0/005.p/12"), (2, 1000, 256,
+                                                                     "2/x001/000")])
+def test_tile_paths_are_spelled_as_tlog_tiles_spells_them(level: int, index: int,
+                                                         width: int | None,
+                                                         path: str) -> None:
+    from auditrail_client.proofs import tile_path
+    assert tile_path(level, index, width) == path
+
+
+def test_one_proof_holds_a_whole_bundle_to_the_root() -> None:
+    from auditrail_client.proofs import bundle_in_tree, split_bundle, tree_hash
+
+    entries = [f"event {n}".encode() for n in range(600)]
+    leaves = [leaf_hash(entry) for entry in entries]
+    assert tree_hash(leaves) == root(leaves)
+    for index, width in ((0, 256), (1, 256), (2, 88)):
+        bundle = entries[index * 256:index * 256 + width]
+        proof = path(index * 256, leaves)
+        assert bundle_in_tree(index, 600, bundle, proof, root(leaves))
+        assert not bundle_in_tree(index, 600, [*bundle[1:], bundle[0]], proof, root(leaves))
+    packed = b"".join(len(e).to_bytes(2, "big") + e for e in entries[:3])
+    assert split_bundle(packed) == entries[:3]
+    with pytest.raises(ProofInvalid):
+        split_bundle(packed[:-1])

@@ -78,6 +78,15 @@ class LogReader:
             raise NotFound("signed checkpoint", str(tree_size), by="tree size")
         return found
 
+    def anchor(self, workspace_id: str) -> str:
+        """The retention anchor as the log signed it: where retention cut the chain, which
+        entry bundles below it may be gone (tlog-tiles' minimum index)."""
+        with self._uow_factory(read_only=True) as uow:
+            note = uow.chains.retained(workspace_id).anchor_note
+        if note is None:
+            raise NotFound("signed retention anchor", workspace_id, by="workspace")
+        return note
+
     def checkpoints(self, workspace_id: str, *, order: str = DESC, limit: int = 50,
                     cursor: str | None = None) -> Page[SignedCheckpoint]:
         """Newest first by default; the cursor carries the last one's tree size."""

@@ -251,6 +251,10 @@ OPERATIONS: dict[str, Operation] = {
     "api.get_checkpoint": Operation("The checkpoint signed at a tree size",
                                     {200: out.CheckpointOutSchema}, EVENTS_READ,
                                     tags=("transparency log",)),
+    "api.retention_anchor": Operation(
+        "Where retention cut the chain, as the log signed it", {200: None}, EVENTS_READ,
+        tags=("transparency log",), content_type="text/plain",
+        errors={404: "Retention has removed none of this log's events."}),
     "api.log_tile": Operation(
         "A Merkle tree tile (C2SP tlog-tiles)", {200: None}, EVENTS_READ,
         tags=("transparency log",), content_type="application/octet-stream",

@@ -560,6 +560,11 @@ class Log(_Resource):
     def remove_witness(self, witness_id: str) -> None:
         self._t.request("DELETE", f"/api/v1/log/witnesses/{witness_id}")
 
+    def anchor(self) -> str:
+        """Where retention cut the chain, the signed note (``proofs.check_anchor``):
+        events up to its sequence are gone; ``NotFound`` while retention removed none."""
+        return self._t.request("GET", "/api/v1/log/anchor").text
+
     def tile(self, level: int, index: int, width: int | None = None) -> list[bytes]:
         """A tile of the tree (C2SP tlog-tiles): the 256 hashes of ``level`` it holds, or
         the first ``width`` of a partial one, as far as the latest checkpoint reaches."""

@@ -27,6 +27,7 @@ from auditrail_client.proofs import (
     b64decode_all,
     bundle_in_tree,
     bundle_width,
+    check_anchor,
     check_checkpoint,
     check_cosignature,
     event_leaf_hash,
@@ -181,7 +182,7 @@ class Monitor:
         if entries is not None:
             start = read_up_to if entries == "new" and previous is not None and \
                 isinstance(read_up_to, int) and 0 <= read_up_to <= latest.tree_size else 0
-            pruned = self._entries_held(start, latest)
+            pruned = self._entries_held(start, latest, signers)
             read = (start + 1, latest.tree_size) if latest.tree_size > start else None
             read_up_to = latest.tree_size
         known = state.get("witnessed")
@@ -222,21 +223,46 @@ class Monitor:
         else:
             honoured.waiting.append(receipt)
 
-    def _entries_held(self, start: int, latest: SignedCheckpoint) -> int:
+    def _entries_held(self, start: int, latest: SignedCheckpoint,
+                      signers: list[VerifierKey]) -> int:
         """Read the bundles holding events ``start + 1`` on, each held to the checked
-        tree; how many were not served (pruned by retention)."""
-        size, pruned = latest.tree_size, 0
+        tree; how many were not served, which must lie below the retention anchor the log
+        signed (above it, the log would be withholding events)."""
+        size, pruned, floor = latest.tree_size, 0, None
         if start == size:
             return 0
         for index in range(start // TILE_WIDTH, -(-size // TILE_WIDTH)):
             bundle, held = self._bundle(index, latest)
+            name = tile_path(0, index, bundle_width(index, size))[2:]
             if not held:
-                name = tile_path(0, index, bundle_width(index, size))[2:]
                 raise MonitorAlarm(f"the log's entry bundle {name} is not what its signed "
                                    f"tree of size {size} holds there: events it holds were "
                                    f"changed after they were linked")
-            pruned += not bundle
+            if bundle:
+                continue
+            floor = self._retention_floor(latest, signers) if floor is None else floor
+            if index * TILE_WIDTH >= floor:
+                where = f"above the retention anchor it signed (sequence {floor})" \
+                    if floor else "and it signed no retention anchor"
+                raise MonitorAlarm(f"the log serves no entry bundle {name}, {where}: it "
+                                   f"withholds events of its signed tree of size {size}")
+            pruned += 1
         return pruned
+
+    def _retention_floor(self, latest: SignedCheckpoint, signers: list[VerifierKey]) -> int:
+        """The sequence up to which retention removed events, by the anchor the log
+        signed (0 when it serves none): signed by its key, for this log, at a tree the
+        checked one extends."""
+        try:
+            note = self._client.log.anchor()
+        except NotFound:
+            return 0
+        anchor = _signed_by_any(check_anchor, note, signers)
+        if anchor is None or anchor.origin != latest.origin:
+            raise MonitorAlarm("the log's retention anchor is not signed by its key for "
+                               "this log")
+        self._consistent(anchor.sequence, anchor.root_hash, latest, "the retention anchor")
+        return anchor.sequence
 
     def _located(self, receipt: Receipt, latest: SignedCheckpoint) -> dict[str, bytes]:
         """The receipt's events found in the log's entry bundles, each bundle held to the

@@ -179,6 +179,34 @@ def successors(pinned: VerifierKey | str, rotations: Sequence[str]) -> list[Veri
     return chain
 
 
+@dataclass(frozen=True)
+class SignedAnchor:
+    """Where retention cut a log's chain, as its key signed it: events up to ``sequence``
+    are gone, and the tree had ``root_hash`` at that size."""
+
+    origin: str
+    sequence: int
+    chain_hash: str
+    root_hash: bytes
+
+
+def check_anchor(note: str, key: VerifierKey | str) -> SignedAnchor:
+    """The retention anchor ``GET /log/anchor`` serves, once ``key`` signed it
+    (``ProofInvalid`` otherwise)."""
+    key = parse_verifier_key(key) if isinstance(key, str) else key
+    lines = signed_text(note, key, "the retention anchor").split("\n")
+    if len(lines) != 6 or lines[1] != "retention anchor" or not lines[2].isdigit() \
+            or lines[-1] != "":
+        raise ProofInvalid("not a retention anchor")
+    try:
+        root = base64.b64decode(lines[4], validate=True)
+    except ValueError:
+        raise ProofInvalid("the retention anchor's root is not base64") from None
+    if len(root) != 32:
+        raise ProofInvalid("the retention anchor's root is not a hash")
+    return SignedAnchor(lines[0], int(lines[2]), lines[3], root)
+
+
 def signed_text(note: str, key: VerifierKey, what: str) -> str:
     """The note's text once ``key``'s signature over it verifies."""
     text, signatures = _split_note(note)

@@ -54,6 +54,15 @@ def latest_checkpoint(reader: LogReader = Provide[Container.log_reader]) -> Any:
     return Response(reader.latest(principal().workspace_id).note, content_type=NOTE_TYPE)
 
 
+@api.get("/log/anchor")
+@requires(EVENTS_READ)
+@inject
+def retention_anchor(reader: LogReader = Provide[Container.log_reader]) -> Any:
+    """The signed note of where retention cut the chain: events at or below its sequence
+    are gone (and so are the entry bundles holding any of them); none above may be."""
+    return Response(reader.anchor(principal().workspace_id), content_type=NOTE_TYPE)
+
+
 @api.get("/log/checkpoints")
 @requires(EVENTS_READ, viewer=True)
 @inject
