@@ -83,7 +83,8 @@ class MonitorResult:
     """With ``entries``: the first and last sequence of the events read this check (None
     when there was nothing new to read)."""
     entries_pruned: int = 0
-    """Entry bundles not served: retention removed events of them."""
+    """Entry bundles not served, all below the retention anchor the log signed: retention
+    removed events of them."""
 
     @property
     def grew(self) -> bool:
@@ -128,8 +129,10 @@ class Monitor:
         ``on_receipt``): every event each names must be in the checked tree as it was
         accepted, or ``MonitorAlarm`` - one changed or dropped while it waited to be
         linked, or still in no checkpoint a day after it was accepted. A receipt proved
-        is kept in the state and not asked about again (two requests an event, once);
-        one whose events are not linked yet waits for a later check.
+        is kept in the state and not asked about again (its events are read from the
+        log's entry bundles, each held to the tree by one proof: about a dozen requests
+        for a thousand events, once); one whose events are not linked yet waits for a
+        later check.
 
         ``entries``: ``"new"`` reads the events the log added since the last check that
         read them, ``"all"`` every one it holds, as entry bundles of 256, each held to the
