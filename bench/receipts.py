@@ -41,9 +41,9 @@ from tests.geo_db import build_city_database  # noqa: E402
 from transparency import drain, scratch  # noqa: E402
 
 from adapters.security.signing import Ed25519Verifier  # noqa: E402
-from domain.receipts import ReceiptLedger  # noqa: E402
-from domain.signed_notes import parse_verifier_key  # noqa: E402
-from domain.tile_paths import TilePath, format_tile_path  # noqa: E402
+from domain.receipts import ReceiptLedger, parse_receipt  # noqa: E402
+from domain.signed_notes import parse_note, parse_verifier_key  # noqa: E402
+from domain.tile_paths import leaf_tile  # noqa: E402
 from entrypoints import log_monitor  # noqa: E402
 from entrypoints.http.app import create_app  # noqa: E402
 
@@ -118,13 +118,11 @@ def bundle_requests_alone(client: Any, headers: dict[str, str], receipts: list[s
     are linked one after another, so their events fill bundles 0 to the last."""
     started = time.perf_counter()
     for receipt in receipts:
-        first = receipt.split("\n")[3].split(" ")[0]  # origin, kind, time, then entries
+        first = parse_receipt(parse_note(receipt).text).entries[0].event_id
         assert client.get(f"/api/v1/events/{first}", headers=headers).status_code == 200
     for index in range(-(-len(ids) // 256)):
-        width = min(256, len(ids) - index * 256)
-        path = format_tile_path(TilePath(0, index, None if width == 256 else width))
-        bundle = client.get(f"/api/v1/log/tile/entries/{path.removeprefix('0/')}",
-                            headers=headers)
+        path = leaf_tile(index, len(ids)).bundle_path
+        bundle = client.get(f"/api/v1/log/tile/entries/{path}", headers=headers)
         assert bundle.status_code == 200
         assert client.get(f"/api/v1/events/{ids[index * 256]}/proof", headers=headers
                           ).status_code == 200

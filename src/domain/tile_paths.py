@@ -45,6 +45,11 @@ class TilePath:
         """The index of the first hash of its level the tile holds."""
         return self.index * TILE_WIDTH
 
+    @property
+    def bundle_path(self) -> str:
+        """``<N>[.p/<W>]``: the path of a leaf tile's entry bundle after ``tile/entries/``."""
+        return format_tile_path(self).removeprefix(f"{self.level}/")
+
     def __str__(self) -> str:
         return format_tile_path(self)
 
@@ -94,20 +99,6 @@ def within(tile: TilePath, tree_size: int) -> bool:
     return available >= tile.count > 0
 
 
-def tiles_of(tree_size: int) -> list[TilePath]:
-    """Every tile of a tree of ``tree_size``, full and partial, level by level: what a
-    client mirroring the whole tree fetches."""
-    paths = []
-    level = 0
-    while (count := hashes_at_level(tree_size, level)) > 0:
-        full, partial = divmod(count, TILE_WIDTH)
-        paths += [TilePath(level, index) for index in range(full)]
-        if partial:
-            paths.append(TilePath(level, full, partial))
-        level += 1
-    return paths
-
-
 def tile_bytes(stored: bytes, tile: TilePath) -> bytes:
     """The tile's hashes out of the stored tile, which may hold more (it grew since)."""
     return stored[:tile.count * HASH_SIZE]
@@ -140,6 +131,12 @@ def split_bundle(bundle: bytes) -> list[bytes]:
 def bundle_width(index: int, tree_size: int) -> int:
     """How many entries leaf tile ``index`` has in a tree of ``tree_size`` (0: none)."""
     return max(0, min(TILE_WIDTH, tree_size - index * TILE_WIDTH))
+
+
+def leaf_tile(index: int, tree_size: int) -> TilePath:
+    """Leaf tile ``index`` as a tree of ``tree_size`` has it: full, or partial at its edge."""
+    width = bundle_width(index, tree_size)
+    return TilePath(0, index, None if width == TILE_WIDTH else width)
 
 
 def bundle_in_tree(index: int, tree_size: int, entries: Sequence[bytes],

@@ -50,13 +50,7 @@ from domain.signed_notes import (
     successors,
 )
 from domain.signed_notes import verifier_key as verifier_key_of
-from domain.tile_paths import (
-    TilePath,
-    bundle_in_tree,
-    bundle_width,
-    format_tile_path,
-    split_bundle,
-)
+from domain.tile_paths import bundle_in_tree, bundle_width, leaf_tile, split_bundle
 from domain.tiles import TILE_WIDTH
 from domain.witnessing import MAX_PROOF_LINES, add_checkpoint_body
 
@@ -633,10 +627,7 @@ def _bundle(client: httpx.Client, index: int, size: int,
 
 
 def _bundle_name(index: int, size: int) -> str:
-    """``<N>[.p/<W>]``: the bundle's path after ``tile/entries/``."""
-    width = bundle_width(index, size)
-    tile = TilePath(0, index, None if width == TILE_WIDTH else width)
-    return format_tile_path(tile).removeprefix("0/")
+    return leaf_tile(index, size).bundle_path
 
 
 def _entry_id(data: bytes) -> str | None:

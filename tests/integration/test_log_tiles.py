@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from domain.signed_notes import parse_anchor, parse_checkpoint, parse_note
-from domain.tile_paths import split_bundle, tiles_of
+from domain.tile_paths import TilePath, split_bundle, within
 from domain.timestamps import format_timestamp
 from tests.integration.stacks import Stack, bearer
 from tests.integration.test_transparency_log import go_checker, ingest, log_key, signed
@@ -34,6 +34,19 @@ def tree_hash(leaves: list[bytes]) -> bytes:
     split = 1 << (len(leaves) - 1).bit_length() - 1
     return hashlib.sha256(b"\x01" + tree_hash(leaves[:split]) + tree_hash(leaves[split:])
                           ).digest()
+
+
+def tiles_of(size: int) -> list[TilePath]:
+    """Every tile of a tree of ``size``, as a client mirroring it fetches them: each level
+    while it has a hash, its full tiles and the partial one at its edge."""
+    paths, level = [], 0
+    while count := size >> (8 * level):
+        paths += [TilePath(level, index) for index in range(count // 256)]
+        if count % 256:
+            paths.append(TilePath(level, count // 256, count % 256))
+        level += 1
+    assert all(within(tile, size) for tile in paths)
+    return paths
 
 
 def hashes(data: bytes) -> list[bytes]:
@@ -166,7 +179,7 @@ def test_go_reads_the_log_as_tiles_unchanged(stack: Stack, tmp_path: Path,
     _, key, _, note = log
     checker = go_checker(tmp_path, Path(__file__).parent / "interop" / "tiles" / "main.go")
     paths = [str(t) for t in tiles_of(SIZE)]
-    paths += [f"entries/{path.removeprefix('0/')}" for path in paths if path.startswith("0/")]
+    paths += [f"entries/{tile.bundle_path}" for tile in tiles_of(SIZE) if tile.level == 0]
     document = {"verifier_key": log_key(stack, key)["verifier_key"], "checkpoint": note,
                 "tiles": {path: base64.b64encode(get(stack, key, path).data).decode()
                           for path in paths}}

@@ -9,9 +9,9 @@ from domain.tile_paths import (
     TilePath,
     entry_bundle,
     format_tile_path,
+    leaf_tile,
     parse_tile_path,
     split_bundle,
-    tiles_of,
     within,
 )
 
@@ -39,13 +39,18 @@ def test_any_other_spelling_names_no_tile(level: str, rest: str) -> None:
 
 
 def test_a_tree_has_the_tiles_the_spec_lists() -> None:
-    tiles = tiles_of(70_000)  # the spec's example
-    full = [t for t in tiles if t.width is None]
-    assert [t for t in tiles if t.width] == [TilePath(0, 273, 112), TilePath(1, 1, 17),
-                                            TilePath(2, 0, 1)]
-    assert len([t for t in full if t.level == 0]) == 273 and TilePath(1, 0) in full
-    assert tiles_of(256) == [TilePath(0, 0), TilePath(1, 0, 1)]
-    assert tiles_of(0) == []
+    """The spec's example: a tree of 70,000 has 273 full leaf tiles, a partial one of 112,
+    one full level-1 tile, a partial one of 17 and a partial level-2 tile of 1."""
+    for tile in (TilePath(0, 272), TilePath(0, 273, 112), TilePath(1, 0),
+                 TilePath(1, 1, 17), TilePath(2, 0, 1)):
+        assert within(tile, 70_000), tile
+    for tile in (TilePath(0, 273), TilePath(0, 273, 113), TilePath(1, 1),
+                 TilePath(1, 1, 18), TilePath(2, 0, 2), TilePath(3, 0, 1)):
+        assert not within(tile, 70_000), tile
+    assert within(TilePath(1, 0, 1), 256) and not within(TilePath(0, 1, 1), 256)
+    assert leaf_tile(273, 70_000) == TilePath(0, 273, 112)
+    assert leaf_tile(272, 70_000).bundle_path == "272" and \
+        leaf_tile(1234067, 10**9).bundle_path == "x001/x234/067"
 
 
 def test_a_signed_tree_has_its_full_tiles_and_any_narrower_partial_prefix() -> None:

@@ -42,15 +42,15 @@ class LogTiles:
         last = first + path.count - 1
         with self._uow_factory(snapshot=True) as uow:
             if first <= uow.chains.retained(workspace_id).anchor.sequence:
-                raise NotFound("entry bundle", str(path).removeprefix("0/"),
+                raise NotFound("entry bundle", path.bundle_path,
                                by="index (retention removed some of its events)")
             events = list(uow.events.iter_chain(workspace_id, first, last, path.count))
         if [event.sequence for event in events] != list(range(first, last + 1)):
             raise TreeDiverged(f"The log's stored events lack entries it signed (bundle "
-                               f"{str(path).removeprefix('0/')}).")
+                               f"{path.bundle_path}).")
         return entry_bundle(event_entry(event) for event in events)
 
     def _signed(self, workspace_id: str, path: TilePath, kind: str) -> None:
         if not within(path, self._log.latest(workspace_id).tree_size):
-            name = str(path) if kind == "tile" else str(path).removeprefix("0/")
+            name = str(path) if kind == "tile" else path.bundle_path
             raise NotFound(kind, name, by="path (not in the latest signed tree)")
