@@ -791,6 +791,9 @@ def _ask(client: httpx.Client, path: str, answers: Collection[int] = (200, 400, 
             break
         time.sleep(_retry_after(response))
     if response.status_code not in answers:
+        if _error_field(response, "code") == "log_diverged":
+            raise MonitorFailed(f"the log says it no longer holds what it signed (GET {path}"
+                                f"{_said(response)})")
         raise LogUnreachable(f"GET {path} answered {response.status_code}{_said(response)}")
     return response
 
@@ -805,15 +808,20 @@ def _retry_after(response: httpx.Response) -> float:
 def _said(response: httpx.Response) -> str:
     """The error's message, in the API's error shape: a revoked key or a deleted
     workspace (401) reads differently from a log that is down (503)."""
-    try:
-        message = response.json()["error"]["message"]
-    except (ValueError, KeyError, TypeError):
-        return ""
-    if not isinstance(message, str):
+    message = _error_field(response, "message")
+    if message is None:
         return ""
     # The log is the party under watch: nothing it says reaches the terminal as control
     # characters, nor at any length.
     return ": " + "".join(ch for ch in message if ch.isprintable())[:200]
+
+
+def _error_field(response: httpx.Response, name: str) -> str | None:
+    try:
+        value = response.json()["error"][name]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return value if isinstance(value, str) else None
 
 
 def _read_state(path: Path) -> dict[str, Any]:

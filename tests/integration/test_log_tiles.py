@@ -168,8 +168,12 @@ def test_a_tree_cut_behind_the_services_back_is_said_so(
     stack.sql("UPDATE tree_tiles SET hashes = :cut WHERE workspace_id = :w AND level = 0 "
               "AND tile = 1", cut=b"\0" * 64, w=workspace_id)
     answer = get(stack, key, "0/001")
-    assert answer.status_code == 500
+    assert (answer.status_code, answer.json["error"]["code"]) == (500, "log_diverged")
     assert "lacks hashes it signed (tile 0/001)" in answer.json["error"]["message"]
+    stack.sql("DELETE FROM events WHERE workspace_id = :w AND sequence = 300", w=workspace_id)
+    bundle = get(stack, key, "entries/001")
+    assert (bundle.status_code, bundle.json["error"]["code"]) == (500, "log_diverged")
+    assert "lack entries it signed (bundle 001)" in bundle.json["error"]["message"]
 
 
 def test_go_reads_the_log_as_tiles_unchanged(stack: Stack, tmp_path: Path,
@@ -242,6 +246,16 @@ def test_the_monitor_reads_new_entries_and_all_of_them_when_asked(
                                  "holds there: events it holds were changed after"):
             run("all")
         assert "entries" not in run(None)  # not asked: not read
+        ingest(stack, key, 100)
+        signed(stack, key, 800)
+        stack.sql("DELETE FROM events WHERE workspace_id = :w AND sequence = 750",
+                  w=workspace_id)
+        with pytest.raises(log_monitor.MonitorFailed,
+                           match=r"says it no longer holds what it signed \(GET "
+                                 r"/api/v1/log/tile/entries/002: The log's stored "
+                                 r"events lack entries") as alarm:
+            run()
+        assert not isinstance(alarm.value, log_monitor.LogUnreachable)  # ALERT, not exit 2
 
 
 def test_the_monitor_reads_past_what_retention_removed_but_not_past_its_anchor(

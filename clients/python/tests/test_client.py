@@ -22,6 +22,7 @@ from auditrail_client import (
     Auditrail,
     BadRequest,
     Conflict,
+    LogDiverged,
     Monitor,
     MonitorAlarm,
     NotFound,
@@ -391,6 +392,10 @@ def test_the_log_reads_as_tiles_and_the_monitor_checks_receipts_by_bundle(
     assert result.receipts_honoured == 1
     paths = [path for _, path, _ in faults.seen]
     assert sum("/tile/entries/" in p for p in paths) == 2 and len(paths) < 15
+    faults.seen.clear()
+    assert client.events.verify_receipt(batch.receipt, vkey).tree_size == 310
+    paths = [path for _, path, _ in faults.seen]  # 300 events: 600 requests one by one
+    assert sum("/tile/entries/" in p for p in paths) == 2 and len(paths) < 10
     reader = Monitor(client, vkey, tmp_path / "reader.json")
     assert reader.check(entries="new").entries_read == (1, 310)
     faults.seen.clear()
@@ -403,6 +408,15 @@ def test_the_log_reads_as_tiles_and_the_monitor_checks_receipts_by_bundle(
     with pytest.raises(MonitorAlarm, match="entry bundle 000 is not what its signed tree "
                                            "of size 310 holds there"):
         Monitor(client, vkey, tmp_path / "again.json").check(receipts=[batch.receipt])
+    with pytest.raises(ProofInvalid, match="entry bundle 000 is not what its signed tree "
+                                           "of size 310 holds there"):
+        client.events.verify_receipt(batch.receipt, vkey)
+    with sqlite3.connect(server.data_dir / "auditrail.db") as db:  # a receipted one too
+        db.execute("UPDATE events SET body = replace(body, 'Jane', 'Joan') WHERE id = ?",
+                   (batch.ids[1],))
+    with pytest.raises(ProofInvalid, match=f"{batch.ids[1]} is not the event the log "
+                                           f"accepted at"):
+        client.events.verify_receipt(batch.receipt, vkey)
     assert reader.check(entries="new").entries_read is None  # read before
     with pytest.raises(MonitorAlarm, match=r"entry bundle 000 .* changed after they were "
                                            r"linked"):
@@ -411,6 +425,20 @@ def test_the_log_reads_as_tiles_and_the_monitor_checks_receipts_by_bundle(
     with pytest.raises(MonitorAlarm, match="serves no entry bundle 000, and it signed no "
                                            "retention anchor: it withholds"):
         Monitor(client, vkey, tmp_path / "withheld.json").check(entries="new")
+
+
+def test_a_log_that_lost_what_it_signed_is_an_alarm(server, tmp_path: Path) -> None:
+    client = Auditrail(server.url, server.workspace())
+    ids = client.events.create_batch([EVENT] * 5)
+    vkey = client.log.key().verifier_key
+    _settled(Monitor(client, vkey, tmp_path / "before.json"), 5)
+    with sqlite3.connect(server.data_dir / "auditrail.db") as db:  # as its owner could
+        db.execute("DELETE FROM events WHERE id = ?", (ids[2],))
+    with pytest.raises(LogDiverged, match="lack entries it signed") as said:
+        client.log.entries(0, 5)
+    assert (said.value.status, said.value.code) == (500, "log_diverged")
+    with pytest.raises(MonitorAlarm, match=r"no longer holds what it signed: .*lack entries"):
+        Monitor(client, vkey, tmp_path / "reader.json").check(entries="all")
 
 
 def test_proofs_verify_locally_and_tampered_ones_do_not(server, client: Auditrail) -> None:

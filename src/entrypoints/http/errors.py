@@ -174,9 +174,12 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(TreeDiverged)
     def _diverged(error: TreeDiverged) -> Response:
-        """Not a stack trace: what the log found, for the operator to act on."""
-        return error_response(500, "internal_error", f"{error} Nothing more is signed for "
-                                                     f"this workspace; quote the request id.")
+        """Not a stack trace: what the log found, for the operator to act on, under a code
+        of its own - to a monitor it is the log admitting it lost or changed what it
+        signed, an alarm rather than a fault to retry."""
+        log.error("the log cannot answer request %s: %s", g.get("request_id"), error)
+        return error_response(500, "log_diverged", f"{error} Nothing more is signed for "
+                                                   f"this workspace; quote the request id.")
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException) -> Response:

@@ -127,6 +127,10 @@ _TIME_LIMITED = {503: "A backing store is down (see Retry-After), or, as query_t
                       "without Retry-After, the query ran over the server's time limit "
                       "(AUDITRAIL_QUERY_TIMEOUT_SECONDS): narrow it or export the events."}
 
+_DIVERGES = {500: "Internal error, or log_diverged: the stored tree or events no longer give "
+                  "what the log signed (rows deleted or changed in the database); quote the "
+                  "request id."}
+
 OPERATIONS: dict[str, Operation] = {
     "api.ingest_event": Operation("Ingest one event", {202: out.AcceptedSchema}, EVENTS_WRITE,
                                   body=EventSchema, headers=("Idempotency-Key", "Prefer"),
@@ -259,13 +263,13 @@ OPERATIONS: dict[str, Operation] = {
         "A Merkle tree tile (C2SP tlog-tiles)", {200: None}, EVENTS_READ,
         tags=("transparency log",), content_type="application/octet-stream",
         path_schemas={"level": _TILE_LEVEL, "index": _TILE_INDEX},
-        errors={404: "No such tile in the latest signed tree."}),
+        errors={404: "No such tile in the latest signed tree.", **_DIVERGES}),
     "api.log_entries": Operation(
         "An entry bundle (C2SP tlog-tiles): the events' JCS(core)", {200: None},
         EVENTS_READ, tags=("transparency log",), content_type="application/octet-stream",
         path_schemas={"index": _TILE_INDEX},
         errors={404: "No such bundle in the latest signed tree, or retention removed some "
-                     "of its events."}),
+                     "of its events.", **_DIVERGES}),
     "api.event_proof": Operation("An event's inclusion proof in a signed tree",
                                  {200: out.InclusionProofSchema}, EVENTS_READ,
                                  query=ProofQuerySchema, tags=("transparency log",),
@@ -273,10 +277,11 @@ OPERATIONS: dict[str, Operation] = {
                                               "newer than the latest (cosigned) checkpoint; "
                                               "see Retry-After. not_cosigned: with "
                                               "witnesses, no checkpoint has that many "
-                                              "cosignatures."}),
+                                              "cosignatures.", **_DIVERGES}),
     "api.consistency": Operation("A consistency proof between two tree sizes",
                                  {200: out.ConsistencyProofSchema}, EVENTS_READ,
-                                 query=ConsistencyQuerySchema, tags=("transparency log",)),
+                                 query=ConsistencyQuerySchema, tags=("transparency log",),
+                                 errors=_DIVERGES),
     "api.add_witness": Operation(
         "Add a witness: the log submits every new checkpoint to it (C2SP tlog-witness) and "
         "keeps its cosignature", {201: out.LogWitnessOutSchema}, ADMIN,
@@ -303,7 +308,7 @@ OPERATIONS: dict[str, Operation] = {
                                      {200: out.EvidenceSchema}, EXPORTS,
                                      tags=("transparency log",),
                                      errors={409: "The export is not completed, or holds no "
-                                                  "event."}),
+                                                  "event.", **_DIVERGES}),
     "api.create_viewer_link": Operation(
         "Create a viewer link: a read-only credential within forced filters (its URL, with "
         "the token, is shown once)", {201: ViewerLinkCreatedSchema}, ADMIN,

@@ -20,6 +20,7 @@ from auditrail_client.errors import (
     BadRequest,
     Conflict,
     Gone,
+    LogDiverged,
     NotFound,
     PayloadTooLarge,
     PermissionDenied,
@@ -43,10 +44,9 @@ from auditrail_client.webhooks import WebhookInvalid, verify_webhook
 
 __all__ = [
     "ApiError", "ArchiveVerified", "Auditrail", "AuditrailError", "BadRequest", "Conflict",
-    "Emitter", "EmitterStats", "ExportVerified", "Gone", "Monitor", "MonitorAlarm", "NotFound",
-    "PayloadTooLarge", "PermissionDenied", "ProofInvalid", "QueryTimeout", "RateLimited",
-    "Receipt",
-    "ReceiptFolder", "ServerError", "TransportError", "Unauthenticated", "ValidationFailed",
-    "WebhookInvalid", "__version__", "accepted_digest", "check_receipt", "verify_archive",
-    "verify_export", "verify_webhook",
+    "Emitter", "EmitterStats", "ExportVerified", "Gone", "LogDiverged", "Monitor",
+    "MonitorAlarm", "NotFound", "PayloadTooLarge", "PermissionDenied", "ProofInvalid",
+    "QueryTimeout", "RateLimited", "Receipt", "ReceiptFolder", "ServerError",
+    "TransportError", "Unauthenticated", "ValidationFailed", "WebhookInvalid", "__version__",
+    "accepted_digest", "check_receipt", "verify_archive", "verify_export", "verify_webhook",
 ]

@@ -96,7 +96,15 @@ class QueryTimeout(ServerError):
     ``until`` or more filters, or export the events, which has no time limit."""
 
 
-_BY_CODE: dict[str, type[ApiError]] = {"query_timeout": QueryTimeout}
+class LogDiverged(ServerError):
+    """500 ``log_diverged``: the server's stored tree or events no longer give what its
+    log signed (rows deleted or changed in its database, or restored from an old backup).
+    Not retried: the log's operator must find out why; a ``Monitor`` raises
+    ``MonitorAlarm``."""
+
+
+_BY_CODE: dict[str, type[ApiError]] = {"query_timeout": QueryTimeout,
+                                       "log_diverged": LogDiverged}
 _BY_STATUS: dict[int, type[ApiError]] = {
     400: BadRequest, 401: Unauthenticated, 403: PermissionDenied, 404: NotFound,
     409: Conflict, 410: Gone, 413: PayloadTooLarge, 422: ValidationFailed, 429: RateLimited,

@@ -17,7 +17,14 @@ from typing import Any, Callable, TypeVar
 
 import httpx
 
-from auditrail_client.errors import AuditrailError, BadRequest, Conflict, NotFound
+from auditrail_client._bundles import as_accepted, bundle_name, located, read_bundle
+from auditrail_client.errors import (
+    AuditrailError,
+    BadRequest,
+    Conflict,
+    LogDiverged,
+    NotFound,
+)
 from auditrail_client.proofs import (
     TILE_WIDTH,
     ProofInvalid,
@@ -25,8 +32,6 @@ from auditrail_client.proofs import (
     VerifierKey,
     _split_note,
     b64decode_all,
-    bundle_in_tree,
-    bundle_width,
     check_anchor,
     check_checkpoint,
     check_cosignature,
@@ -35,7 +40,6 @@ from auditrail_client.proofs import (
     parse_cosigner_key,
     parse_verifier_key,
     successors,
-    tile_path,
     verify_inclusion,
 )
 from auditrail_client.receipts import Receipt, accepted_digest, check_receipt
@@ -114,8 +118,10 @@ class Monitor:
 
     def check(self, seen: Iterable[str] = (), receipts: Iterable[str] = (),
               entries: str | None = None) -> MonitorResult:
-        """Raises ``MonitorAlarm`` on any inconsistency; API and transport errors (the log
-        could not be asked) propagate as they are and leave the state unchanged.
+        """Raises ``MonitorAlarm`` on any inconsistency, and when the log answers
+        ``log_diverged`` (it says itself that it no longer holds what it signed); other
+        API and transport errors (the log could not be asked) propagate as they are and
+        leave the state unchanged.
 
         ``seen``: signed checkpoints kept outside the log (the ``checkpoint`` of webhook
         deliveries and alert notifications your receivers saved, other auditors' state
@@ -146,6 +152,9 @@ class Monitor:
         for attempt in range(1, _AHEAD_TRIES + 1):
             try:
                 return self._check_once(kept_elsewhere, promised, entries)
+            except LogDiverged as diverged:
+                raise MonitorAlarm(f"the log says it no longer holds what it signed: "
+                                   f"{diverged.message}") from None
             except _WitnessAhead as ahead:
                 if attempt == _AHEAD_TRIES:
                     raise MonitorAlarm(
@@ -218,9 +227,10 @@ class Monitor:
             honoured.ignored += 1
             return
         # Every event asked (a list): one changed is an alarm even while another waits.
-        located = self._located(receipt, latest)
-        if all([_as_located(located[event_id], event_id, digest, receipt)
-                if event_id in located else self._in_tree(event_id, digest, receipt, latest)
+        found = located(self._client.events, self._client.log, receipt, latest,
+                        MonitorAlarm)
+        if all([as_accepted(found[event_id], event_id, digest, receipt, MonitorAlarm)
+                if event_id in found else self._in_tree(event_id, digest, receipt, latest)
                 for event_id, digest in receipt.digests.items()]):
             honoured.add(note)
         else:
@@ -235,8 +245,8 @@ class Monitor:
         if start == size:
             return 0
         for index in range(start // TILE_WIDTH, -(-size // TILE_WIDTH)):
-            bundle, held = self._bundle(index, latest)
-            name = tile_path(0, index, bundle_width(index, size))[2:]
+            bundle, held = read_bundle(self._client.events, self._client.log, index, latest)
+            name = bundle_name(index, size)
             if not held:
                 raise MonitorAlarm(f"the log's entry bundle {name} is not what its signed "
                                    f"tree of size {size} holds there: events it holds were "
@@ -266,59 +276,6 @@ class Monitor:
                                "this log")
         self._consistent(anchor.sequence, anchor.root_hash, latest, "the retention anchor")
         return anchor.sequence
-
-    def _located(self, receipt: Receipt, latest: SignedCheckpoint) -> dict[str, bytes]:
-        """The receipt's events found in the log's entry bundles, each bundle held to the
-        checked tree by one inclusion proof: a batch's events are linked one after
-        another, so a thousand take a handful of requests rather than two each. Read
-        from the first event's sequence on while bundles hold some of them; those not
-        found are asked for one by one."""
-        wanted = set(receipt.digests)
-        try:
-            sequence = self._client.events.get(next(iter(receipt.digests))).sequence
-        except NotFound:
-            return {}
-        if not isinstance(sequence, int) or not 0 < sequence <= latest.tree_size:
-            return {}
-        found: dict[str, bytes] = {}
-        index = (sequence - 1) // TILE_WIDTH
-        size = latest.tree_size
-        while bundle_width(index, size) and len(found) < len(wanted):
-            entries, held = self._bundle(index, latest)
-            hits = {event_id: data for data in entries
-                    if (event_id := _entry_id(data)) in wanted}
-            if not held:
-                for event_id, data in hits.items():  # a receipted event changed: named first
-                    _as_located(data, event_id, receipt.digests[event_id], receipt)
-                name = tile_path(0, index, bundle_width(index, size))[2:]
-                raise MonitorAlarm(f"the log's entry bundle {name} is not what its signed "
-                                   f"tree of size {size} holds there")
-            if not hits:
-                break
-            found.update(hits)
-            index += 1
-        return found
-
-    def _bundle(self, index: int, latest: SignedCheckpoint) -> tuple[list[bytes], bool]:
-        """Entry bundle ``index`` as the log serves it for the checked tree, and whether
-        it is what that signed tree holds there; none where the log serves no bundle
-        (retention pruned it, or an older release)."""
-        size = latest.tree_size
-        try:
-            entries = self._client.log.entries(index, bundle_width(index, size))
-        except NotFound:
-            return [], True
-        except ProofInvalid:  # a bundle cut short
-            return [], False
-        try:
-            proof = self._client.events.proof(_entry_id(entries[0]) or "-", tree_size=size)
-            return entries, proof.tree_size == size and \
-                proof.leaf_index == index * TILE_WIDTH and bundle_in_tree(
-                    index, size, entries, b64decode_all(proof.inclusion_path),
-                    latest.root_hash)
-        except (IndexError, NotFound, Conflict, BadRequest, ProofInvalid, TypeError,
-                ValueError):
-            return [], False
 
     def _in_tree(self, event_id: str, digest: bytes, receipt: Receipt,
                  latest: SignedCheckpoint) -> bool:
@@ -465,27 +422,6 @@ class _SeenProved:
 
     def add(self, size: int, root: bytes) -> None:
         self.now[str(size)] = base64.b64encode(root).decode()
-
-
-def _entry_id(data: bytes) -> str | None:
-    try:
-        event_id = json.loads(data).get("id")
-    except (ValueError, AttributeError):
-        return None
-    return event_id if isinstance(event_id, str) else None
-
-
-def _as_located(data: bytes, event_id: str, digest: bytes, receipt: Receipt) -> bool:
-    """The event as a checked bundle holds it: in the tree; demanded as accepted."""
-    try:
-        held = accepted_digest(json.loads(data))
-    except (ProofInvalid, TypeError, ValueError, KeyError):
-        held = None
-    if held != digest:
-        raise MonitorAlarm(f"{event_id} is not the event the log accepted at "
-                           f"{receipt.received_at} (a receipt it signed says so): its "
-                           f"fields changed since")
-    return True
 
 
 class _Honoured:
