@@ -168,13 +168,13 @@ def _run_once(url: str, api_key: str, state_file: Path, verifier_key: str | None
         proved = _SeenProved(state.get("seen_proved"))
         elsewhere = _seen_in_history(client, seen, signers, key.name, size, root, verify,
                                      proved)
+        tree = _Tree(size, root, key.name, signers, verify)
         kept = _Kept(state.get("receipts_proved"))
-        promised = _receipts_honoured(client, receipts, signers, verify, size, root, kept)
+        promised = _receipts_honoured(client, receipts, tree, kept)
         read_up_to = state.get("entries_read")
         read = ""
         if entries is not None:
-            read = _entries_held(client, read_up_to if entries == "new" else 0, before,
-                                 _Tree(size, root, key.name, signers, verify))
+            read = _entries_held(client, read_up_to if entries == "new" else 0, before, tree)
             read_up_to = size
         problems: list[str] = []
         vouched = _cosigned_in_history(client, signers, cosigners, verify, key.name, size,
@@ -449,11 +449,10 @@ def _note_digest(note: str) -> str:
     return hashlib.sha256(note.encode("utf-8")).hexdigest()
 
 
-def _receipts_honoured(client: httpx.Client, notes: Collection[str],
-                       signers: list[VerifierKey], verify: SignatureCheck, size: int,
-                       root: bytes, kept: _Kept) -> str:
-    """Demand that every event the log's receipts name is in the checked tree (of
-    ``size`` and ``root``) as it was accepted: one changed or dropped before it was
+def _receipts_honoured(client: httpx.Client, notes: Collection[str], tree: _Tree,
+                       kept: _Kept) -> str:
+    """Demand that every event the log's receipts name is in the checked tree as it was
+    accepted: one changed or dropped before it was
     linked - the one moment no hash covered it - is caught here. Events not linked yet
     wait for a later run, unless they were accepted too long ago. Notes that are not
     receipts signed by the log's keys prove nothing against it and are only counted."""
@@ -464,15 +463,15 @@ def _receipts_honoured(client: httpx.Client, notes: Collection[str],
         if kept.already(note):
             continue
         try:
-            receipt = signed_receipt(note, signers, verify)
+            receipt = signed_receipt(note, tree.signers, tree.verify)
         except ReceiptBroken:
             ignored += 1
             continue
         # Every entry asked (a list, not a generator): one changed is an alarm even
         # while another waits to be linked.
-        located = _located(client, receipt, size, root)
+        located = _located(client, receipt, tree.size, tree.root)
         if all([_honoured_in(located, entry, receipt) if entry.event_id in located
-                else _honoured(client, entry, receipt, size, root)
+                else _honoured(client, entry, receipt, tree)
                 for entry in receipt.entries]):
             kept.add(note)
             proved += 1
@@ -652,19 +651,24 @@ def _honoured_in(located: dict[str, bytes], entry: ReceiptEntry, receipt: Receip
     return True
 
 
-def _honoured(client: httpx.Client, entry: ReceiptEntry, receipt: Receipt, size: int,
-              root: bytes) -> bool:
+def _honoured(client: httpx.Client, entry: ReceiptEntry, receipt: Receipt,
+              tree: _Tree) -> bool:
     """True once the event is in the tree as accepted; False when it is not in it yet
     (still pending, or linked after it); ``MonitorFailed`` when it cannot be."""
     when = _moment(receipt.received_at)
+    size, root = tree.size, tree.root
     answer = _ask(client, f"/api/v1/events/{entry.event_id}/proof",
                   params={"tree_size": size})
     if answer.status_code in (400, 409):
         return False
     if answer.status_code == 404:
+        floor = _retention_floor(client, tree)
         raise MonitorFailed(f"the log holds no event {entry.event_id}, which it accepted at "
-                            f"{when} (a receipt it signed says so): dropped before it was "
-                            f"linked, or removed by retention since")
+                            f"{when} (a receipt it signed says so): " + (
+                                f"dropped before it was linked, or removed by retention "
+                                f"since (which removed events up to sequence {floor})"
+                                if floor else "dropped: it signed no retention anchor, so "
+                                              "retention removed none of its events"))
     event = _get(client, f"/api/v1/events/{entry.event_id}").json()
     if _digest(event) != entry.digest:
         raise MonitorFailed(f"{entry.event_id} is not the event the log accepted at {when} "

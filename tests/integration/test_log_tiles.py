@@ -271,9 +271,12 @@ def test_the_monitor_reads_past_what_retention_removed_but_not_past_its_anchor(
     now = datetime.now(UTC)
     old = [{"action": "user.login", "actor": {"id": "u", "type": "user"},
             "occurred_at": format_timestamp(now - timedelta(days=200))}] * 300
+    receipts = []
     for events in (old, [{**old[0], "occurred_at": format_timestamp(now)}] * 300):
-        assert stack.client.post("/api/v1/events/batch", headers=bearer(key),
-                                 json={"events": events}).status_code == 202
+        answer = stack.client.post("/api/v1/events/batch", json={"events": events},
+                                   headers={**bearer(key), "Prefer": "receipt"})
+        assert answer.status_code == 202
+        receipts.append(answer.json)
     stack.drain()
     signed(stack, key, 600)
     assert stack.container.apply_retention().execute() == 300
@@ -288,9 +291,10 @@ def test_the_monitor_reads_past_what_retention_removed_but_not_past_its_anchor(
     def client(**kwargs: Any) -> httpx.Client:
         return original(transport=httpx.WSGITransport(app=app), **kwargs)
 
-    def run(state: str) -> str:
+    def run(state: str, receipts: tuple[str, ...] = ()) -> str:
         return log_monitor.run_monitor("http://log", key, tmp_path / state, vkey,
-                                       Ed25519Verifier().verify, entries="all")
+                                       Ed25519Verifier().verify, entries="all",
+                                       receipts=receipts)
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(log_monitor.httpx, "Client", client)
@@ -301,3 +305,10 @@ def test_the_monitor_reads_past_what_retention_removed_but_not_past_its_anchor(
                            match=r"serves no entry bundle 002.p/88, above the retention "
                                  r"anchor it signed \(sequence 300\): it withholds"):
             run("withheld.json")
+        withheld.clear()
+        stack.sql("DELETE FROM events WHERE id = :e", e=receipts[1]["ids"][-1])
+        with pytest.raises(log_monitor.MonitorFailed,  # an event above it: a drop, or not?
+                           match=r"holds no event .*: dropped before it was linked, or "
+                                 r"removed by retention since \(which removed events up to "
+                                 r"sequence 300\)"):
+            run("receipts.json", (receipts[1]["receipt"],))

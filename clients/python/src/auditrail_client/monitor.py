@@ -230,7 +230,8 @@ class Monitor:
         found = located(self._client.events, self._client.log, receipt, latest,
                         MonitorAlarm)
         if all([as_accepted(found[event_id], event_id, digest, receipt, MonitorAlarm)
-                if event_id in found else self._in_tree(event_id, digest, receipt, latest)
+                if event_id in found else self._in_tree(event_id, digest, receipt, latest,
+                                                        signers)
                 for event_id, digest in receipt.digests.items()]):
             honoured.add(note)
         else:
@@ -278,7 +279,7 @@ class Monitor:
         return anchor.sequence
 
     def _in_tree(self, event_id: str, digest: bytes, receipt: Receipt,
-                 latest: SignedCheckpoint) -> bool:
+                 latest: SignedCheckpoint, signers: list[VerifierKey]) -> bool:
         """True once the event is in the checked tree as accepted; False while it is not
         linked into it yet; ``MonitorAlarm`` when it cannot be."""
         when = receipt.received_at
@@ -287,9 +288,14 @@ class Monitor:
         except (Conflict, BadRequest):
             return False  # still pending, or linked after this checkpoint
         except NotFound:
+            floor = self._retention_floor(latest, signers)
             raise MonitorAlarm(f"the log holds no event {event_id}, which it accepted at "
-                               f"{when} (a receipt it signed says so): dropped before it was "
-                               f"linked, or removed by retention since") from None
+                               f"{when} (a receipt it signed says so): " + (
+                                   f"dropped before it was linked, or removed by retention "
+                                   f"since (which removed events up to sequence {floor})"
+                                   if floor else "dropped: it signed no retention anchor, so "
+                                                 "retention removed none of its events")
+                               ) from None
         event = self._client.events.get(event_id)
         try:
             held = accepted_digest(event.raw)
