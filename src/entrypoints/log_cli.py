@@ -89,6 +89,12 @@ def _notes_in(names: tuple[str, ...], read: Callable[[TextIO], Iterator[str]], o
                    "held to the checked tree by one proof: an event whose stored form was "
                    "changed after it was linked is caught here, whoever runs the server's "
                    "own checks.")
+@click.option("--retention-days", "retention_days", type=click.IntRange(1, 36500),
+              help="With --entries: the days the log is to keep events (what you agreed "
+                   "with its operator). Its signed retention anchor must not lie past an "
+                   "event read, on this run or an earlier one, that occurred since: the "
+                   "operator signs that anchor, and could otherwise erase recent events "
+                   "as if retention had.")
 @click.option("--cosigned-by", "cosigned_by", multiple=True, metavar="WKEY",
               help="The cosigner key of a witness the log submits to itself, which you "
                    "trust: the checkpoint the log's witnesses cosigned must carry its "
@@ -97,15 +103,15 @@ def _notes_in(names: tuple[str, ...], read: Callable[[TextIO], Iterator[str]], o
 def monitor(url: str, api_key: str, state_file: Path, verifier_key: str | None,
             seen_files: tuple[str, ...], witnesses: tuple[tuple[str, str], ...],
             receipt_files: tuple[str, ...], read_entries: str | None,
-            cosigned_by: tuple[str, ...]) -> None:
+            retention_days: int | None, cosigned_by: tuple[str, ...]) -> None:
     """Fetch the latest checkpoint, check its signature with the pinned key, demand a
     consistency proof from the checkpoint kept last time (and from each one --seen), and
     keep the new one. Exit 0 when the log only grew; exit 1, loudly, on any inconsistency
     (a rewritten log, or one showing readers different histories, or a witness refusing
     it as another history, or an event a receipt names missing or changed, or an entry
-    not as the signed tree holds it); exit 2 when the log could not be asked (nothing
-    checked, the state kept) or a witness could not be (the log checked, its state
-    kept)."""
+    not as the signed tree holds it, or events removed before --retention-days); exit 2
+    when the log could not be asked (nothing checked, the state kept) or a witness could
+    not be (the log checked, its state kept)."""
     from entrypoints.log_monitor import (
         LogUnreachable,
         MonitorFailed,
@@ -113,6 +119,9 @@ def monitor(url: str, api_key: str, state_file: Path, verifier_key: str | None,
         run_monitor,
         witness_target,
     )
+    if retention_days is not None and read_entries is None:
+        raise click.BadParameter("needs --entries: the monitor learns when events occurred "
+                                 "by reading them", param_hint="--retention-days")
     seen = _seen_notes(seen_files)
     receipts = _receipt_notes(receipt_files)
     try:
@@ -126,7 +135,8 @@ def monitor(url: str, api_key: str, state_file: Path, verifier_key: str | None,
     try:
         click.echo(run_monitor(url, api_key, state_file, verifier_key,
                                build_container(Settings()).signature_checker().verify,
-                               seen, targets, cosigners, receipts, read_entries))
+                               seen, targets, cosigners, receipts, read_entries,
+                               retention_days))
     except WitnessesUnavailable as exc:
         click.echo(exc.checked)
         for problem in exc.problems:

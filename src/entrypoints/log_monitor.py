@@ -35,6 +35,7 @@ from domain.cosignatures import cosigned_at, cosigner_key, parse_cosigner_key
 from domain.hash_chain import document_core
 from domain.merkle import EMPTY_ROOT, leaf_hash, verify_consistency, verify_inclusion
 from domain.receipts import Receipt, ReceiptBroken, ReceiptEntry, accepted_digest, signed_receipt
+from domain.retention_marks import OccurrenceMarks
 from domain.signed_notes import (
     SIGNATURE_PREFIX,
     Checkpoint,
@@ -114,7 +115,7 @@ def run_monitor(url: str, api_key: str, state_file: Path, verifier_key: str | No
                 verify: SignatureCheck, seen: Collection[str] = (),
                 witnesses: Sequence[WitnessTarget] = (),
                 cosigners: Sequence[VerifierKey] = (), receipts: Collection[str] = (),
-                entries: str | None = None) -> str:
+                entries: str | None = None, retention_days: int | None = None) -> str:
     """Check the log once; return the line to print. ``seen`` are signed notes gathered
     elsewhere (``seen_checkpoints``): each must be in the history the log serves now. The
     checkpoint, once checked, is submitted to each of ``witnesses`` for its cosignature.
@@ -123,11 +124,12 @@ def run_monitor(url: str, api_key: str, state_file: Path, verifier_key: str | No
     history this monitor is served. Every event ``receipts`` (ingest receipts signed by
     the log) name must be in the checked tree as it was accepted. ``entries``: ``new``
     reads the events added since the last run, ``all`` every one the log holds; each
-    must be what the tree holds."""
+    must be what the tree holds. ``retention_days``: retention may have removed only
+    events that occurred longer ago than that, by what reading them showed."""
     for attempt in range(1, _WITNESS_AHEAD_TRIES + 1):
         try:
             return _run_once(url, api_key, state_file, verifier_key, verify, seen,
-                             witnesses, cosigners, receipts, entries)
+                             witnesses, cosigners, receipts, entries, retention_days)
         except _WitnessAhead as ahead:
             if attempt == _WITNESS_AHEAD_TRIES:
                 raise MonitorFailed(
@@ -141,7 +143,8 @@ def run_monitor(url: str, api_key: str, state_file: Path, verifier_key: str | No
 def _run_once(url: str, api_key: str, state_file: Path, verifier_key: str | None,
               verify: SignatureCheck, seen: Collection[str],
               witnesses: Sequence[WitnessTarget], cosigners: Sequence[VerifierKey],
-              receipts: Collection[str], entries: str | None) -> str:
+              receipts: Collection[str], entries: str | None,
+              retention_days: int | None) -> str:
     state = _read_state(state_file)
     pinned = state.get("verifier_key")
     retired = state.get("rotated_from") or []
@@ -173,9 +176,13 @@ def _run_once(url: str, api_key: str, state_file: Path, verifier_key: str | None
         promised = _receipts_honoured(client, receipts, tree, kept)
         read_up_to = state.get("entries_read")
         read = ""
+        marks = OccurrenceMarks.from_state(state.get("occurred_marks"))
         if entries is not None:
-            read = _entries_held(client, read_up_to if entries == "new" else 0, before, tree)
+            read = _entries_held(client, read_up_to if entries == "new" else 0, before, tree,
+                                 marks)
             read_up_to = size
+        if retention_days is not None:
+            read += _retention_held(client, tree, marks, retention_days)
         problems: list[str] = []
         vouched = _cosigned_in_history(client, signers, cosigners, verify, key.name, size,
                                        root, problems)
@@ -191,7 +198,8 @@ def _run_once(url: str, api_key: str, state_file: Path, verifier_key: str | None
                               "checkpoint": cosigned.note, "rotated_from": retired,
                               "witnessed": cosigned.sizes, "seen_proved": proved.now,
                               "receipts_proved": sorted(kept.now),
-                              "entries_read": read_up_to})
+                              "entries_read": read_up_to,
+                              "occurred_marks": marks.to_state()})
     grown = "" if before is None else f", consistent with size {before}"
     rotated = "" if successor is None else \
         f"; the log's key was rotated: now pinned {key_text}"
@@ -504,14 +512,15 @@ class _Tree:
 
 
 def _entries_held(client: httpx.Client, read_up_to: object, before: object,
-                  tree: _Tree) -> str:
+                  tree: _Tree, marks: OccurrenceMarks) -> str:
     """Read the entries the log added since ``read_up_to`` (where an earlier run stopped
     reading; the start on the first), a bundle at a time, each held to the checked tree
     by one inclusion proof: an event whose stored form someone changed after it was linked
     no longer hashes to its leaf, and is found here, by the auditor, whoever runs (or
     silences) the server's own checks. A run reads only what is new: what it read before
     is in a tree this one was proved to extend. A bundle the log does not serve must lie
-    below the retention anchor it signed; above, it would be withholding events."""
+    below the retention anchor it signed; above, it would be withholding events. When
+    each event occurred goes to ``marks``."""
     size = tree.size
     start = read_up_to if isinstance(read_up_to, int) and 0 <= read_up_to <= size and \
         before is not None else 0
@@ -525,6 +534,8 @@ def _entries_held(client: httpx.Client, read_up_to: object, before: object,
                                 f"what its signed tree of size {size} holds there: events "
                                 f"it holds were changed after they were linked")
         if bundle:
+            marks.read((index * TILE_WIDTH + offset + 1, _entry_field(data, "occurred_at"))
+                       for offset, data in enumerate(bundle))
             continue
         floor = _retention_floor(client, tree) if floor is None else floor
         if index * TILE_WIDTH >= floor:
@@ -537,6 +548,26 @@ def _entries_held(client: httpx.Client, read_up_to: object, before: object,
         said += f" ({pruned} bundle(s) below the retention anchor at sequence {floor}, " \
                 f"whose events retention removed)"
     return said
+
+
+def _retention_held(client: httpx.Client, tree: _Tree, marks: OccurrenceMarks,
+                    days: int) -> str:
+    """Demand that retention removed no event younger than ``days``: the signed anchor
+    must not lie past an event read (this run or an earlier one) that occurred since.
+    Retention's anchor is signed by the log's own key, so this is what keeps an operator
+    from erasing recent events as if retention had."""
+    floor = _retention_floor(client, tree)
+    early = marks.removed_too_early(floor, datetime.now(UTC), days)
+    if early is not None:
+        raise MonitorFailed(f"the log removed events up to sequence {floor} as retention, "
+                            f"among them the event at sequence {early.sequence}, which "
+                            f"occurred at "
+                            f"{_moment(early.hour)} or later: within the {days} days they "
+                            f"were to be kept, so before their time")
+    marks.forget_below(floor)
+    kept = (f"events up to sequence {floor} removed, none younger than {days} days"
+            if floor else "nothing removed")
+    return f"; retention held to {days} days ({kept}, by what was read)"
 
 
 def _above(floor: int) -> str:

@@ -312,3 +312,61 @@ def test_the_monitor_reads_past_what_retention_removed_but_not_past_its_anchor(
                                  r"removed by retention since \(which removed events up to "
                                  r"sequence 300\)"):
             run("receipts.json", (receipts[1]["receipt"],))
+
+
+def test_the_monitor_holds_retention_to_the_days_agreed(stack: Stack, tmp_path: Path) -> None:
+    """The operator's own key signs the retention anchor: an anchor past an event that
+    occurred within the days the auditor agreed to (by the events the monitor read) is
+    an alarm, from the CLI as from the function."""
+    import httpx
+    from click.testing import CliRunner
+
+    from adapters.security.signing import Ed25519Verifier
+    from entrypoints import log_monitor
+    from entrypoints.cli import main
+
+    _, key = stack.new_workspace("R", plan="starter")  # keeps 90 days
+    now = datetime.now(UTC)
+    old = [{"action": "user.login", "actor": {"id": "u", "type": "user"},
+            "occurred_at": format_timestamp(now - timedelta(days=200))}] * 300
+    for events in (old, [{**old[0], "occurred_at": format_timestamp(now)}] * 300):
+        assert stack.client.post("/api/v1/events/batch", headers=bearer(key),
+                                 json={"events": events}).status_code == 202
+    stack.drain()
+    signed(stack, key, 600)
+    vkey, original, state = log_key(stack, key)["verifier_key"], httpx.Client, tmp_path / "s"
+
+    def client(**kwargs: Any) -> httpx.Client:
+        return original(transport=httpx.WSGITransport(app=stack.app), **kwargs)
+
+    def run(days: int, at: Path = state) -> str:
+        return log_monitor.run_monitor("http://log", key, at, vkey, Ed25519Verifier().verify,
+                                       entries="new", retention_days=days)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(log_monitor.httpx, "Client", client)
+        assert "retention held to 365 days (nothing removed, by what was read)" in run(365)
+        assert stack.container.apply_retention().execute() == 300
+        cli = CliRunner().invoke(main, ["log", "monitor", "--url", "http://log", "--key", key,
+                                        "--state", str(state), "--entries",
+                                        "--retention-days", "90"])
+        assert cli.exit_code == 0, cli.output
+        assert "retention held to 90 days (events up to sequence 300 removed, none younger " \
+               "than 90 days, by what was read)" in cli.output
+        said = format_timestamp((now - timedelta(days=200)).replace(
+            minute=0, second=0, microsecond=0))
+        with pytest.raises(log_monitor.MonitorFailed,
+                           match=f"removed events up to sequence 300 as retention, among "
+                                 f"them the event at sequence 1, which occurred at "
+                                 f"{said[:19]}Z or later: within the 365 days they were to "
+                                 f"be kept, so before their time"):
+            run(365)
+        late = CliRunner().invoke(main, ["log", "monitor", "--url", "http://log", "--key",
+                                         key, "--state", str(state), "--entries",
+                                         "--retention-days", "365"])
+        assert late.exit_code == 1 and "ALERT: the log removed events" in late.output
+        # a monitor that first reads after the removal has nothing to hold it to
+        assert "retention held to 365 days" in run(365, tmp_path / "late.json")
+    refused = CliRunner().invoke(main, ["log", "monitor", "--url", "http://log", "--key", key,
+                                        "--state", str(state), "--retention-days", "90"])
+    assert refused.exit_code == 2 and "needs --entries" in refused.output

@@ -442,6 +442,41 @@ def test_a_log_that_lost_what_it_signed_is_an_alarm(server, tmp_path: Path) -> N
         Monitor(client, vkey, tmp_path / "reader.json").check(entries="all")
 
 
+def test_the_monitor_holds_retention_to_the_days_agreed(server, tmp_path: Path) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    client = Auditrail(server.url, server.workspace())
+    client.workspace.update(retention_days=90, legal_hold=True)  # nothing removed yet
+    then = datetime.now(timezone.utc) - timedelta(days=200)
+    client.events.create_batch([{**EVENT, "occurred_at": then.isoformat()}] * 300)
+    client.events.create_batch([EVENT] * 300)
+    vkey = client.log.key().verifier_key
+    monitor = Monitor(client, vkey, tmp_path / "monitor.json")
+    deadline = time.monotonic() + 20
+    while (first := monitor.check(entries="new", retention_days=365)).tree_size < 600:
+        assert time.monotonic() < deadline, "not checkpointed"
+        time.sleep(0.3)
+    assert first.retention_anchor == 0
+    client.workspace.update(legal_hold=False)  # upkeep removes the 300 within 15 s
+    while True:
+        try:
+            client.log.anchor()
+            break
+        except NotFound:
+            assert time.monotonic() < deadline + 20, "retention did not run"
+            time.sleep(0.5)
+    assert monitor.check(entries="new", retention_days=90).retention_anchor == 300
+    with pytest.raises(MonitorAlarm, match="removed events up to sequence 300 as retention, "
+                                           "among them the event at sequence 1, which "
+                                           f"occurred at {then:%Y-%m-%dT%H}:00:00Z or later: "
+                                           "within the 365 days"):
+        monitor.check(entries="new", retention_days=365)
+    fresh = Monitor(client, vkey, tmp_path / "fresh.json")  # read nothing of what is gone
+    assert fresh.check(entries="all", retention_days=365).retention_anchor == 300
+    with pytest.raises(ValueError, match="needs entries"):
+        fresh.check(retention_days=90)
+
+
 def test_proofs_verify_locally_and_tampered_ones_do_not(server, client: Auditrail) -> None:
     [first, *_, last] = client.events.create_batch([EVENT] * 5)
     event = processed(client, last)

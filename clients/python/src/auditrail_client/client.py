@@ -435,7 +435,8 @@ class WorkspaceResource(_Resource):
         return Workspace.from_json(self._t.json("GET", "/api/v1/workspace"))
 
     def update(self, **changes: Any) -> Workspace:
-        """Any of ``name``, ``ip_allowlist``, ``retention_days``, ``record_activity``."""
+        """Any of ``name``, ``ip_allowlist``, ``retention_days``, ``record_activity``,
+        ``legal_hold``."""
         return Workspace.from_json(self._t.json("PATCH", "/api/v1/workspace", json=changes))
 
 

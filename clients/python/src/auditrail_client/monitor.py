@@ -18,6 +18,7 @@ from typing import Any, Callable, TypeVar
 import httpx
 
 from auditrail_client._bundles import as_accepted, bundle_name, located, read_bundle
+from auditrail_client._retention import OccurrenceMarks
 from auditrail_client.errors import (
     AuditrailError,
     BadRequest,
@@ -89,6 +90,9 @@ class MonitorResult:
     entries_pruned: int = 0
     """Entry bundles not served, all below the retention anchor the log signed: retention
     removed events of them."""
+    retention_anchor: int | None = None
+    """With ``retention_days``: the sequence up to which retention removed events (0:
+    none), each older than those days by what the monitor read of them."""
 
     @property
     def grew(self) -> bool:
@@ -117,7 +121,8 @@ class Monitor:
                            for key, url in witnesses]
 
     def check(self, seen: Iterable[str] = (), receipts: Iterable[str] = (),
-              entries: str | None = None) -> MonitorResult:
+              entries: str | None = None, retention_days: int | None = None
+              ) -> MonitorResult:
         """Raises ``MonitorAlarm`` on any inconsistency, and when the log answers
         ``log_diverged`` (it says itself that it no longer holds what it signed); other
         API and transport errors (the log could not be asked) propagate as they are and
@@ -144,14 +149,23 @@ class Monitor:
         read them, ``"all"`` every one it holds, as entry bundles of 256, each held to the
         checked tree by one proof: an event someone changed after it was linked (its
         chain hashes recomputed, the signed tree left alone) is ``MonitorAlarm`` here, on
-        your machine, whoever runs the server's own checks."""
+        your machine, whoever runs the server's own checks.
+
+        ``retention_days`` (with ``entries``): the days the log is to keep events, as
+        agreed with its operator. The retention anchor the log signs (with the operator's
+        key) must not lie past an event read, by this check or an earlier one, that
+        occurred since: ``MonitorAlarm`` otherwise, where an operator erased recent
+        events as if retention had."""
         if entries not in (None, "new", "all"):
             raise ValueError("entries is 'new', 'all' or None")
+        if retention_days is not None and (entries is None or retention_days < 1):
+            raise ValueError("retention_days is a number of days, and needs entries: "
+                             "the monitor learns when events occurred by reading them")
         kept_elsewhere = list(dict.fromkeys(seen))
         promised = list(dict.fromkeys(receipts))
         for attempt in range(1, _AHEAD_TRIES + 1):
             try:
-                return self._check_once(kept_elsewhere, promised, entries)
+                return self._check_once(kept_elsewhere, promised, entries, retention_days)
             except LogDiverged as diverged:
                 raise MonitorAlarm(f"the log says it no longer holds what it signed: "
                                    f"{diverged.message}") from None
@@ -165,7 +179,7 @@ class Monitor:
         raise AssertionError("unreachable")
 
     def _check_once(self, kept_elsewhere: list[str], promised: list[str],
-                    entries: str | None) -> MonitorResult:
+                    entries: str | None, retention_days: int | None) -> MonitorResult:
         state = self._state()
         pinned = state.get("verifier_key", self._key_text)
         retired = list(state.get("rotated_from") or [])
@@ -190,13 +204,16 @@ class Monitor:
         for note in promised:
             self._honour(note, signers, latest, honoured)
         read_up_to = state.get("entries_read")
-        read, pruned = None, 0
+        read, pruned, anchor = None, 0, None
+        marks = OccurrenceMarks(state.get("occurred_marks"))
         if entries is not None:
             start = read_up_to if entries == "new" and previous is not None and \
                 isinstance(read_up_to, int) and 0 <= read_up_to <= latest.tree_size else 0
-            pruned = self._entries_held(start, latest, signers)
+            pruned = self._entries_held(start, latest, signers, marks)
             read = (start + 1, latest.tree_size) if latest.tree_size > start else None
             read_up_to = latest.tree_size
+        if retention_days is not None:
+            anchor = self._retention_held(latest, signers, marks, retention_days)
         known = state.get("witnessed")
         cosigning = _Cosigning(self._client, latest, signers,
                                known if isinstance(known, dict) else {})
@@ -208,7 +225,7 @@ class Monitor:
             pinned = rotated_to = format_verifier_key(successor)
         honoured.too_late()
         self._keep(latest, cosigning, pinned, retired, proved.now, sorted(honoured.now),
-                   read_up_to)
+                   read_up_to, marks.to_state())
         return MonitorResult(latest.tree_size, previous, rotated_to, sizes, ignored,
                              tuple(cosigning.cosigners), tuple(cosigning.problems),
                              seen_proved_before=proved.earlier,
@@ -216,6 +233,7 @@ class Monitor:
                              receipts_proved_before=honoured.earlier,
                              receipts_waiting=len(honoured.waiting),
                              entries_read=read, entries_pruned=pruned,
+                             retention_anchor=anchor,
                              receipts_ignored=honoured.ignored)
 
     def _honour(self, note: str, signers: list[VerifierKey], latest: SignedCheckpoint,
@@ -238,7 +256,7 @@ class Monitor:
             honoured.waiting.append(receipt)
 
     def _entries_held(self, start: int, latest: SignedCheckpoint,
-                      signers: list[VerifierKey]) -> int:
+                      signers: list[VerifierKey], marks: OccurrenceMarks) -> int:
         """Read the bundles holding events ``start + 1`` on, each held to the checked
         tree; how many were not served, which must lie below the retention anchor the log
         signed (above it, the log would be withholding events)."""
@@ -253,6 +271,8 @@ class Monitor:
                                    f"tree of size {size} holds there: events it holds were "
                                    f"changed after they were linked")
             if bundle:
+                marks.read((index * TILE_WIDTH + offset + 1, _occurred_at(data))
+                           for offset, data in enumerate(bundle))
                 continue
             floor = self._retention_floor(latest, signers) if floor is None else floor
             if index * TILE_WIDTH >= floor:
@@ -262,6 +282,22 @@ class Monitor:
                                    f"withholds events of its signed tree of size {size}")
             pruned += 1
         return pruned
+
+    def _retention_held(self, latest: SignedCheckpoint, signers: list[VerifierKey],
+                        marks: OccurrenceMarks, days: int) -> int:
+        """The signed retention anchor's sequence, once no event read that occurred
+        within ``days`` lies under it."""
+        floor = self._retention_floor(latest, signers)
+        early = marks.removed_too_early(floor, days)
+        if early is not None:
+            sequence, hour = early
+            raise MonitorAlarm(f"the log removed events up to sequence {floor} as "
+                               f"retention, among them the event at sequence {sequence}, "
+                               f"which occurred at {hour:%Y-%m-%dT%H:%M:%SZ} or later: "
+                               f"within the {days} days they were to be kept, so before "
+                               f"their time")
+        marks.forget_below(floor)
+        return floor
 
     def _retention_floor(self, latest: SignedCheckpoint, signers: list[VerifierKey]) -> int:
         """The sequence up to which retention removed events, by the anchor the log
@@ -393,7 +429,8 @@ class Monitor:
 
     def _keep(self, checkpoint: SignedCheckpoint, cosigning: _Cosigning, pinned: str,
               retired: list[str], seen_proved: dict[str, str],
-              receipts_proved: list[str], entries_read: object) -> None:
+              receipts_proved: list[str], entries_read: object,
+              occurred_marks: list[list[Any]]) -> None:
         self._path.parent.mkdir(parents=True, exist_ok=True)
         descriptor, temporary = tempfile.mkstemp(dir=self._path.parent, prefix=".monitor-")
         with os.fdopen(descriptor, "w") as handle:
@@ -402,7 +439,8 @@ class Monitor:
                        "checkpoint": cosigning.note, "rotated_from": retired,
                        "witnessed": cosigning.sizes, "seen_proved": seen_proved,
                        "receipts_proved": receipts_proved,
-                       "entries_read": entries_read}, handle, indent=1)
+                       "entries_read": entries_read, "occurred_marks": occurred_marks},
+                      handle, indent=1)
         os.replace(temporary, self._path)
 
 
@@ -428,6 +466,13 @@ class _SeenProved:
 
     def add(self, size: int, root: bytes) -> None:
         self.now[str(size)] = base64.b64encode(root).decode()
+
+
+def _occurred_at(data: bytes) -> Any:
+    try:
+        return json.loads(data).get("occurred_at")
+    except (ValueError, AttributeError):
+        return None
 
 
 class _Honoured:
