@@ -23,6 +23,9 @@ def test_a_mark_where_the_latest_time_read_first_reaches_each_hour() -> None:
                                 [6, "2026-03-01T06:00:00.000000Z"]]
     marks.read([(2, "2026-12-01T00:00:00Z")])  # read again, out of order: adds nothing
     assert len(marks.marks) == 3
+    marks.read([(7, "2026-03-01T06:59:59.999999Z"),  # as the API writes them
+                (8, "2026-03-01T07:00:00.000000Z"), (9, "2026-03-01T07:00:00.000000+01:00")])
+    assert marks.to_state()[3:] == [[8, "2026-03-01T07:00:00.000000Z"]]
 
 
 def test_retention_past_an_event_younger_than_the_period_is_early() -> None:

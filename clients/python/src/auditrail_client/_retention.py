@@ -37,13 +37,17 @@ class OccurrenceMarks:
     def read(self, events: Iterable[tuple[int, Any]]) -> None:
         """Events read in sequence order, as (sequence, ``occurred_at``); reading some
         again adds nothing."""
+        within = _format(self.marks[-1][1])[:13] if self.marks else ""
         for sequence, occurred_at in events:
+            if _canonical(occurred_at) and occurred_at[:13] <= within:
+                continue  # in the last mark's hour or before: no need to parse it
             try:
                 hour = _parse(occurred_at).replace(minute=0, second=0, microsecond=0)
             except (TypeError, ValueError):
                 continue
             if not self.marks or (hour > self.marks[-1][1] and sequence > self.marks[-1][0]):
                 self.marks.append((sequence, hour))
+                within = _format(hour)[:13]
 
     def removed_too_early(self, anchor: int, days: int) -> tuple[int, datetime] | None:
         """The (sequence, hour) showing that retention, up to ``anchor``, removed an event
@@ -68,3 +72,8 @@ def _parse(text: Any) -> datetime:
 
 def _format(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _canonical(text: Any) -> bool:
+    """As the API writes times (UTC, six digits, ``Z``): then the text's order is time's."""
+    return isinstance(text, str) and len(text) == 27 and text[-1] == "Z" and text[10] == "T"
