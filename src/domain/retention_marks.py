@@ -65,7 +65,7 @@ class OccurrenceMarks:
         within = format_timestamp(self.marks[-1].hour)[:13] if self.marks else ""
         for sequence, occurred_at in events:
             if _canonical(occurred_at) and occurred_at[:13] <= within:
-                continue  # in the last mark's hour or before: half the cost of parsing
+                continue  # in the last mark's hour or before: no need to parse it
             try:
                 hour = parse_timestamp(occurred_at).replace(minute=0, second=0,
                                                             microsecond=0)

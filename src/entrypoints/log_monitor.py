@@ -460,10 +460,10 @@ def _note_digest(note: str) -> str:
 def _receipts_honoured(client: httpx.Client, notes: Collection[str], tree: _Tree,
                        kept: _Kept) -> str:
     """Demand that every event the log's receipts name is in the checked tree as it was
-    accepted: one changed or dropped before it was
-    linked - the one moment no hash covered it - is caught here. Events not linked yet
-    wait for a later run, unless they were accepted too long ago. Notes that are not
-    receipts signed by the log's keys prove nothing against it and are only counted."""
+    accepted: one changed or dropped before it was linked - the one moment no hash
+    covered it - is caught here. Events not linked yet wait for a later run, unless they
+    were accepted too long ago. Notes that are not receipts signed by the log's keys
+    prove nothing against it and are only counted."""
     if not notes:
         return ""
     proved, waiting, ignored = 0, [], 0
@@ -561,9 +561,8 @@ def _retention_held(client: httpx.Client, tree: _Tree, marks: OccurrenceMarks,
     if early is not None:
         raise MonitorFailed(f"the log removed events up to sequence {floor} as retention, "
                             f"among them the event at sequence {early.sequence}, which "
-                            f"occurred at "
-                            f"{_moment(early.hour)} or later: within the {days} days they "
-                            f"were to be kept, so before their time")
+                            f"occurred at {_moment(early.hour)} or later: within the "
+                            f"{days} days they were to be kept, so before their time")
     marks.forget_below(floor)
     kept = (f"events up to sequence {floor} removed, none younger than {days} days"
             if floor else "nothing removed")
