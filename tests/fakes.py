@@ -547,6 +547,9 @@ class _ChainCheckRepo:
     def lock(self, workspace_id: str) -> ChainCheck | None:
         return self._s.chain_checks.get(workspace_id)
 
+    def get(self, workspace_id: str) -> ChainCheck | None:
+        return self._s.chain_checks.get(workspace_id)
+
     def save(self, check: ChainCheck) -> None:
         if check.workspace_id in self._s.chain_checks:
             self._s.chain_checks[check.workspace_id] = check

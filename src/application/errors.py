@@ -101,3 +101,21 @@ class QueryTimedOut(DomainError):
                          f"({limit_seconds:g} s). Narrow it with since/until or more "
                          "filters, or export the events (POST /api/v1/exports), which has "
                          "no time limit.")
+
+
+class AskedTooSoon(DomainError):
+    """Asked again sooner than this kind of request may be (429 ``rate_limited``, with
+    ``Retry-After``); nothing was done."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
+class Busy(DomainError):
+    """The deployment already runs as many jobs of this kind as it allows (503
+    ``unavailable``, with ``Retry-After``); nothing was done."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)

@@ -15,6 +15,10 @@ from datetime import datetime, timedelta
 
 from domain.verification import VerificationReport
 
+ASKED_AGAIN_AFTER = timedelta(minutes=5)
+"""How soon a workspace may ask for another check of its chain (``POST /chain-check``): a
+check reads the whole chain, and two run at once in a whole deployment."""
+
 
 @dataclass(frozen=True)
 class ChainCheck:
@@ -57,6 +61,17 @@ class ChainCheck:
                        reason=report.reason, first_invalid_sequence=report.first_invalid_sequence,
                        event_id=report.event_id, detail=report.detail,
                        invalid_since=failing_since, claimed_until=None)
+
+    def checking(self, now: datetime) -> bool:
+        """A check is queued or running: its claim is live."""
+        return self.claimed_until is not None and self.claimed_until > now
+
+    def asked_too_soon(self, now: datetime) -> timedelta | None:
+        """How long until the workspace may ask for another check; None: it may now."""
+        if self.checked_at is None:
+            return None
+        wait = self.checked_at + ASKED_AGAIN_AFTER - now
+        return wait if wait > timedelta(0) else None
 
     @property
     def invalid(self) -> bool:

@@ -257,3 +257,56 @@ def test_a_check_may_run_for_a_day_on_rq(tmp_path: Any, request: pytest.FixtureR
         assert checks(stack, "ws_gone") == {}
     finally:
         stack.close()
+
+
+def test_a_workspace_reads_its_chain_checks_and_asks_for_one_now(stack: Stack) -> None:
+    workspace_id, key = stack.new_workspace()
+    other, other_key = stack.new_workspace("Other")
+    never = call(stack, "GET", "/chain-check", key)
+    assert never == {"status": "idle", "checked_at": None, "valid": None, "checked": 0,
+                     "reason": None, "detail": None, "first_invalid_sequence": None,
+                     "event_id": None, "invalid_since": None, "next_check_at": None}
+    call(stack, "POST", "/events/batch", key, {"events": [
+        {"action": "user.login", "actor": {"id": f"usr_{n}", "type": "user",
+                                           "name": "Jane Roe"}} for n in range(3)]})
+    stack.drain()  # processing, and upkeep's first check of the new chain
+    assert stack.deliver_until(lambda: call(stack, "GET", "/chain-check", key)["valid"])
+    checked = call(stack, "GET", "/chain-check", key)
+    assert checked["status"] == "idle" and checked["checked_at"] is not None
+    assert datetime.fromisoformat(checked["next_check_at"]) - datetime.fromisoformat(
+        checked["checked_at"]) == timedelta(hours=24)
+
+    again = stack.client.post("/api/v1/chain-check", headers=bearer(key))
+    assert (again.status_code, again.json["error"]["code"]) == (429, "rate_limited")
+    assert 0 < int(again.headers["Retry-After"]) <= 300
+    assert "checked less than 5 minutes ago" in again.json["error"]["message"]
+
+    stack.sql("UPDATE events SET body = replace(body, 'Jane Roe', 'Jane Rod') "
+              "WHERE workspace_id = :w AND sequence = 2", w=workspace_id)
+    stack.sql("UPDATE chain_checks SET checked_at = :t WHERE workspace_id = :w",
+              t=LONG_AGO, w=workspace_id)
+    asked = stack.client.post("/api/v1/chain-check", headers=bearer(key))
+    assert asked.status_code == 202 and asked.json["status"] == "checking"
+    assert call(stack, "POST", "/chain-check", key)["status"] == "checking"  # queued once
+    stack.drain()
+    found = call(stack, "GET", "/chain-check", key)
+    assert (found["status"], found["valid"], found["reason"], found["first_invalid_sequence"],
+            found["checked"]) == ("idle", False, "hash_mismatch", 2, 2)
+    assert found["invalid_since"] == found["checked_at"]
+    assert call(stack, "GET", "/chain-check", other_key)["valid"] is True  # its own
+
+    busy = datetime.now(UTC) + timedelta(minutes=30)  # two chains being checked elsewhere
+    for held in (workspace_id, other):
+        stack.sql("INSERT INTO chain_checks (workspace_id, checked, deleting) "
+                  "VALUES (:w, 0, false) ON CONFLICT (workspace_id) DO NOTHING", w=held)
+        stack.sql("UPDATE chain_checks SET claimed_until = :u WHERE workspace_id = :w",
+                  u=busy, w=held)
+    _, third_key = stack.new_workspace("Third")
+    refused = stack.client.post("/api/v1/chain-check", headers=bearer(third_key))
+    assert (refused.status_code, refused.json["error"]["code"]) == (503, "unavailable")
+    assert refused.headers["Retry-After"] == "60"
+    assert call(stack, "GET", "/chain-check", third_key)["status"] == "idle"  # nothing queued
+    assert call(stack, "GET", "/chain-check", key)["status"] == "checking"
+    writer = stack.new_key(workspace_id, "events:write")
+    denied = stack.client.get("/api/v1/chain-check", headers=bearer(writer))
+    assert (denied.status_code, denied.json["error"]["code"]) == (403, "insufficient_scope")

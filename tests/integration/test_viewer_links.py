@@ -83,7 +83,8 @@ def test_a_link_can_do_nothing_but_read(stack: Stack) -> None:
                          ("get", "/api/v1/usage"), ("get", "/api/v1/api-keys"),
                          ("get", "/api/v1/viewer-links"), ("get", "/api/v1/exports"),
                          ("get", "/api/v1/streams"), ("get", "/api/v1/alerts"),
-                         ("get", "/api/v1/log/witnesses")):
+                         ("get", "/api/v1/log/witnesses"), ("get", "/api/v1/chain-check"),
+                         ("post", "/api/v1/chain-check")):
         response = getattr(stack.client, method)(path, headers=bearer(token))
         assert response.status_code == 403, path
         assert response.json["error"]["code"] == "insufficient_scope"

@@ -7,7 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from application.use_cases.check_chains import CheckChain, GetChainHealth, ScheduleChainChecks
+from application.errors import AskedTooSoon, Busy
+from application.use_cases.check_chains import (
+    CheckChain,
+    GetChainCheck,
+    GetChainHealth,
+    ScheduleChainChecks,
+)
 from application.use_cases.delete_workspace import DeleteWorkspace
 from application.use_cases.verify_chain import VerifyChain
 from application.use_cases.workspaces import CreateWorkspace
@@ -144,6 +150,32 @@ def test_a_long_check_renews_its_claim_as_it_reads(world: Checking) -> None:
     assert check is not None and check.valid and check.checked >= 5
     assert left == [timedelta(minutes=10)] * check.checked
     assert check.claimed_until is None  # released as it ends
+
+
+def test_a_workspace_asks_for_a_check_at_most_every_five_minutes(world: Checking) -> None:
+    ws = world.workspace.id
+    ask = world.schedule.request
+    seen = GetChainCheck(world.uow, world.clock, DAY)
+    assert not seen.execute(ws).checking and seen.execute(ws).check.checked_at is None
+    asked = ask(ws)
+    assert asked.checking and world.queue.chain_checks == [ws]
+    assert ask(ws).checking and world.queue.chain_checks == [ws]  # queued once
+    second = world.another("B")
+    assert world.schedule.execute() == [second]  # its claim counts for upkeep
+    world.check.execute(ws)
+    done = seen.execute(ws)
+    assert (done.checking, done.check.valid) == (False, True)
+    assert done.next_check_at == world.clock.now() + DAY
+    world.clock.advance(minutes=4)
+    with pytest.raises(AskedTooSoon) as soon:
+        ask(ws)
+    assert soon.value.retry_after == 60
+    world.clock.advance(minutes=1)
+    assert ask(ws).checking
+    third = world.another("C")  # two checks live: the deployment's bound
+    with pytest.raises(Busy):
+        ask(third)
+    assert not seen.execute(third).checking
 
 
 def test_checks_off_claim_nothing(world: Checking) -> None:

@@ -428,6 +428,20 @@ def test_the_log_reads_as_tiles_and_the_monitor_checks_receipts_by_bundle(
         Monitor(client, vkey, tmp_path / "withheld.json").check(entries="new")
 
 
+def test_the_chain_is_checked_in_the_background_when_asked(server) -> None:
+    client = Auditrail(server.url, server.workspace())
+    client.events.create_batch([EVENT] * 3)
+    try:
+        assert client.chain_check.request().status == "checking"
+    except RateLimited as soon:  # the workers' upkeep checked the new chain first
+        assert 0 < soon.retry_after <= 300 and soon.code == "rate_limited"
+    done = client.chain_check.wait(timeout=30, poll=0.2)
+    assert (done.status, done.valid) == ("idle", True) and done.checked_at is not None
+    assert done.next_check_at is not None  # the schedule's next
+    with pytest.raises(RateLimited, match="checked less than 5 minutes ago"):
+        client.chain_check.request()
+
+
 def test_a_log_that_lost_what_it_signed_is_an_alarm(server, tmp_path: Path) -> None:
     client = Auditrail(server.url, server.workspace())
     ids = client.events.create_batch([EVENT] * 5)

@@ -66,6 +66,11 @@ class SqlChainCheckRepository:
                                .with_for_update()).mappings().first()
         return ChainCheck(**row) if row is not None else None
 
+    def get(self, workspace_id: str) -> ChainCheck | None:
+        row = self._db.execute(select(t.chain_checks).where(_c.workspace_id == workspace_id)
+                               ).mappings().first()
+        return ChainCheck(**row) if row is not None else None
+
     def save(self, check: ChainCheck) -> None:
         values = asdict(check)
         self._db.execute(update(t.chain_checks)

@@ -285,6 +285,10 @@ class ChainCheckRepository(Protocol):
         """Read the check and hold it until commit; None once the workspace is gone."""
         ...
 
+    def get(self, workspace_id: str) -> ChainCheck | None:
+        """Read the check; None while the chain has none (never claimed)."""
+        ...
+
     def save(self, check: ChainCheck) -> None: ...
 
     def retire(self, workspace_id: str) -> None:

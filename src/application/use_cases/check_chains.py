@@ -14,17 +14,20 @@ deployment's processing comes first.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from application.activity import ActivityLog
+from application.errors import AskedTooSoon, Busy, NotFound
 from application.ports.jobs import JobQueue
 from application.ports.system import Clock
 from application.ports.unit_of_work import UnitOfWorkFactory
 from application.use_cases.verify_chain import VerifyChain
 from domain.activity import SYSTEM, chain_turned
-from domain.chain_checks import ChainCheck
+from domain.chain_checks import ASKED_AGAIN_AFTER, ChainCheck
+from domain.timestamps import format_timestamp
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +37,7 @@ WHILE_RUNNING = timedelta(minutes=10)
 """A running check's hold on its chain, renewed every ``RENEW_EVERY`` as it reads: longer
 than any one step of a check (a chunk of events, the count of the workspace's terms)."""
 RENEW_EVERY = timedelta(minutes=1)
+BUSY_RETRY_SECONDS = 60
 
 
 class ScheduleChainChecks:
@@ -64,6 +68,33 @@ class ScheduleChainChecks:
         if chosen:
             self._queue.enqueue_chain_checks(chosen)
         return chosen
+
+    def request(self, workspace_id: str) -> ChainCheckStatus:
+        """A check of the workspace's chain now, for its own team rather than on the
+        schedule: queued like upkeep's, within the same deployment-wide bound, and at most
+        once in ``ASKED_AGAIN_AFTER`` (a check reads the whole chain). The check as it
+        stands once one is queued, or was already."""
+        now = self._clock.now()
+        with self._uow_factory() as uow:
+            check = uow.chain_checks.lock(workspace_id) or ChainCheck(workspace_id)
+            if check.checking(now):
+                return _status(check, now, self._every)
+            wait = check.asked_too_soon(now)
+            if wait is not None:
+                raise AskedTooSoon(f"The chain was checked less than "
+                                   f"{ASKED_AGAIN_AFTER.seconds // 60} minutes ago; ask for "
+                                   f"another check after {format_timestamp(now + wait)}.",
+                                   retry_after=math.ceil(wait.total_seconds()))
+            if uow.chain_checks.claimed(now) >= self._concurrency:
+                raise Busy(f"This deployment is checking {self._concurrency} chains already "
+                           f"(each reads a whole chain); retry in a minute.",
+                           retry_after=BUSY_RETRY_SECONDS)
+            started = uow.chain_checks.start(workspace_id, now + self._claim)
+            if started is None or started.deleting:
+                raise NotFound("workspace", workspace_id)
+            uow.commit()
+        self._queue.enqueue_chain_checks([workspace_id])
+        return _status(started, now, self._every)
 
 
 class CheckChain:
@@ -120,6 +151,35 @@ class CheckChain:
                 renewed = now
                 self._hold(workspace_id, now)
         return renew
+
+
+@dataclass(frozen=True)
+class ChainCheckStatus:
+    """What a workspace sees of the checks of its chain."""
+
+    check: ChainCheck
+    checking: bool
+    """A check is queued or running now."""
+    next_check_at: datetime | None
+    """When the schedule checks it next (None: checks off, or never checked yet)."""
+
+
+class GetChainCheck:
+    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock,
+                 every: timedelta | None) -> None:
+        self._uow_factory = uow_factory
+        self._clock = clock
+        self._every = every
+
+    def execute(self, workspace_id: str) -> ChainCheckStatus:
+        with self._uow_factory(read_only=True) as uow:
+            check = uow.chain_checks.get(workspace_id) or ChainCheck(workspace_id)
+        return _status(check, self._clock.now(), self._every)
+
+
+def _status(check: ChainCheck, now: datetime, every: timedelta | None) -> ChainCheckStatus:
+    due = check.checked_at + every if every is not None and check.checked_at else None
+    return ChainCheckStatus(check, check.checking(now), due)
 
 
 def _report(before: ChainCheck, after: ChainCheck) -> None:

@@ -10,6 +10,8 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from application.errors import (
+    AskedTooSoon,
+    Busy,
     Conflict,
     InsufficientScope,
     InvalidParameter,
@@ -156,6 +158,16 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(NotCheckpointed)
     def _not_checkpointed(error: NotCheckpointed) -> Response:
         return error_response(409, "not_checkpointed", str(error),
+                              headers={"Retry-After": str(error.retry_after)})
+
+    @app.errorhandler(AskedTooSoon)
+    def _too_soon(error: AskedTooSoon) -> Response:
+        return error_response(429, "rate_limited", str(error),
+                              headers={"Retry-After": str(error.retry_after)})
+
+    @app.errorhandler(Busy)
+    def _busy(error: Busy) -> Response:
+        return error_response(503, "unavailable", str(error),
                               headers={"Retry-After": str(error.retry_after)})
 
     @app.errorhandler(NotCosigned)

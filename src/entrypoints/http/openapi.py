@@ -152,6 +152,16 @@ OPERATIONS: dict[str, Operation] = {
         errors={503: "A backing store is down, or this server process already runs as many "
                      "verifications as it may at once (AUDITRAIL_VERIFICATIONS_AT_ONCE); see "
                      "Retry-After."}),
+    "api.get_chain_check": Operation(
+        "The latest check of the workspace's chain (the workers check it on a schedule)",
+        {200: out.ChainCheckSchema}, EVENTS_READ, tags=("events",)),
+    "api.request_chain_check": Operation(
+        "Check the workspace's chain now, in the background", {202: out.ChainCheckSchema},
+        EVENTS_READ, tags=("events",),
+        errors={429: "rate_limited: the chain was checked less than 5 minutes ago; see "
+                     "Retry-After.",
+                503: "A backing store is down, or the deployment checks as many chains as "
+                     "it may at once; see Retry-After."}),
     "api.get_event": Operation("Get one event", {200: out.EventOutSchema}, EVENTS_READ,
                                tags=("events",)),
     "api.get_workspace": Operation("Get the workspace", {200: out.WorkspaceOutSchema}, ADMIN,

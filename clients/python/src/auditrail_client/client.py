@@ -23,6 +23,7 @@ from auditrail_client.models import (
     AlertRule,
     ApiKey,
     BatchAccepted,
+    ChainCheck,
     Checkpoint,
     Delivery,
     Event,
@@ -81,6 +82,7 @@ class Auditrail:
         self.api_keys = ApiKeys(t)
         self.workspace = WorkspaceResource(t)
         self.usage = UsageResource(t)
+        self.chain_check = ChainCheckResource(t)
         self.streams = Streams(t)
         self.alert_rules = AlertRules(t)
         self.alerts = Alerts(t)
@@ -438,6 +440,29 @@ class WorkspaceResource(_Resource):
         """Any of ``name``, ``ip_allowlist``, ``retention_days``, ``record_activity``,
         ``legal_hold``."""
         return Workspace.from_json(self._t.json("PATCH", "/api/v1/workspace", json=changes))
+
+
+class ChainCheckResource(_Resource):
+    def get(self) -> ChainCheck:
+        """The latest check of the workspace's chain, and whether one is under way."""
+        return ChainCheck.from_json(self._t.json("GET", "/api/v1/chain-check"))
+
+    def request(self) -> ChainCheck:
+        """Check the whole chain now, in the background (scope ``events:read``):
+        ``RateLimited`` within 5 minutes of the last check, ``ServerError`` (503) while
+        the deployment checks as many chains as it may; asking while one is under way
+        returns it."""
+        return ChainCheck.from_json(self._t.json("POST", "/api/v1/chain-check"))
+
+    def wait(self, *, timeout: float = 600.0, poll: float = 1.0) -> ChainCheck:
+        """The check once none is queued or running (``TimeoutError`` after ``timeout``
+        seconds): after ``request()``, its outcome."""
+        deadline = time.monotonic() + timeout
+        while (check := self.get()).status == "checking":
+            if time.monotonic() >= deadline:
+                raise TimeoutError("the chain is still being checked")
+            time.sleep(poll)
+        return check
 
 
 class UsageResource(_Resource):

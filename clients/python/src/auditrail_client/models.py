@@ -153,6 +153,27 @@ class Workspace(_FromJson):
 
 
 @dataclass(frozen=True)
+class ChainCheck(_FromJson):
+    """The latest check of the workspace's chain (the workers check it on a schedule, or
+    when asked): ``status`` ``checking`` while one is queued or running, else ``idle``;
+    ``valid`` None until the first check, and with ``valid`` False where it broke
+    (``reason``, ``first_invalid_sequence``, ``event_id``) and since when
+    (``invalid_since``)."""
+
+    status: str
+    checked_at: str | None
+    valid: bool | None
+    checked: int
+    reason: str | None
+    detail: str | None
+    first_invalid_sequence: int | None
+    event_id: str | None
+    invalid_since: str | None
+    next_check_at: str | None
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
 class Usage(_FromJson):
     plan: str
     rate_limit: dict[str, Any]

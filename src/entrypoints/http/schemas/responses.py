@@ -110,6 +110,25 @@ class EventStatsSchema(Schema):
         "description": "matching events in groups not listed"})
 
 
+class ChainCheckSchema(Schema):
+    status = fields.String(required=True, validate=validate.OneOf(("checking", "idle")),
+                           metadata={"description": "checking: a check is queued or "
+                                                    "running"})
+    checked_at = fields.String(allow_none=True, metadata={
+        "description": "when the latest check ended (null: never checked yet)"})
+    valid = fields.Boolean(allow_none=True)
+    checked = fields.Integer(required=True, metadata={
+        "description": "events the latest check recomputed (up to the invalid one)"})
+    reason = fields.String(allow_none=True, validate=validate.OneOf(REASONS))
+    detail = fields.String(allow_none=True, validate=validate.OneOf(DETAILS))
+    first_invalid_sequence = fields.Integer(allow_none=True)
+    event_id = fields.String(allow_none=True)
+    invalid_since = fields.String(allow_none=True, metadata={
+        "description": "when checks began to find the chain invalid"})
+    next_check_at = fields.String(allow_none=True, metadata={
+        "description": "when the schedule checks it next (null: checks off, or none yet)"})
+
+
 class VerifyReportSchema(Schema):
     valid = fields.Boolean(required=True)
     checked = fields.Integer(required=True)
