@@ -8,7 +8,8 @@ time, renewed each minute as it reads, so a check cut short - a worker killed, o
 by a deploy before an hour-long check of a large chain could end - leaves the chain to be
 claimed again within minutes, however long the check would have run. At most
 ``concurrency`` checks are queued or running: a check reads the whole chain, and the
-deployment's processing comes first.
+deployment's processing comes first. A workspace's own team may ask for a check now
+(``ScheduleChainChecks.request``): claimed and queued the same way, within the same bound.
 """
 
 from __future__ import annotations
