@@ -159,6 +159,11 @@ def _run_once(url: str, api_key: str, state_file: Path, verifier_key: str | None
         raise MonitorFailed(f"the verifier key: {exc}") from None
     with httpx.Client(base_url=url.rstrip("/"), timeout=30,
                       headers={"Authorization": f"Bearer {api_key}"}) as client:
+        problems: list[str] = []
+        # Asked first, as checkpoints seen elsewhere are read first: one the witnesses
+        # cosigned while this run read (a long --entries) would be newer than the tree it
+        # checked, and taken for a stale view.
+        cosigned_note = _cosigned_note(client, cosigners, problems)
         note = _get(client, "/api/v1/log/checkpoint").text
         handed_to = _handed_over(client, note, key, verify)
         successor = handed_to[-1] if handed_to else None
@@ -183,9 +188,8 @@ def _run_once(url: str, api_key: str, state_file: Path, verifier_key: str | None
             read_up_to = size
         if retention_days is not None:
             read += _retention_held(client, tree, marks, retention_days)
-        problems: list[str] = []
-        vouched = _cosigned_in_history(client, signers, cosigners, verify, key.name, size,
-                                       root, problems)
+        vouched = _cosigned_in_history(client, cosigned_note, signers, cosigners, verify,
+                                       key.name, size, root, problems)
         known = state.get("witnessed") if isinstance(state.get("witnessed"), dict) else {}
         cosigned = _Cosigning(client, note, size, signers, verify, known)
         for witness in witnesses:
@@ -210,20 +214,29 @@ def _run_once(url: str, api_key: str, state_file: Path, verifier_key: str | None
     return said
 
 
-def _cosigned_in_history(client: httpx.Client, signers: list[VerifierKey],
-                         cosigners: Sequence[VerifierKey], verify: SignatureCheck,
-                         origin: str, size: int, root: bytes, problems: list[str]) -> str:
-    """The checkpoint the log's witnesses cosigned, checked with the keys of those this
-    monitor trusts, must be in the history this monitor is served: a log showing its
-    witnesses one history and this reader another is caught here, by either side's
-    signatures. A log without such a checkpoint (no witness, not cosigned yet) is a
-    problem to report, not evidence of anything."""
+def _cosigned_note(client: httpx.Client, cosigners: Sequence[VerifierKey],
+                   problems: list[str]) -> str | None:
+    """The checkpoint the log's witnesses cosigned, when this monitor trusts some; None
+    (and a problem said) when the log has none to serve."""
     if not cosigners:
-        return ""
+        return None
     try:
-        note = _get(client, "/api/v1/log/cosigned-checkpoint").text
+        return _get(client, "/api/v1/log/cosigned-checkpoint").text
     except LogUnreachable as exc:
         problems.append(f"the log's cosigned checkpoint: {exc}")
+        return None
+
+
+def _cosigned_in_history(client: httpx.Client, note: str | None, signers: list[VerifierKey],
+                         cosigners: Sequence[VerifierKey], verify: SignatureCheck,
+                         origin: str, size: int, root: bytes, problems: list[str]) -> str:
+    """The checkpoint the log's witnesses cosigned (``note``, asked for before the tree
+    of ``size`` was), checked with the keys of those this monitor trusts, must be in the
+    history this monitor is served: a log showing its witnesses one history and this
+    reader another is caught here, by either side's signatures. A log without such a
+    checkpoint (no witness, not cosigned yet) is a problem to report, not evidence of
+    anything."""
+    if note is None:
         return ""
     checkpoint = _signed_checkpoint(note, signers, verify)
     if checkpoint is None or checkpoint.origin != origin:

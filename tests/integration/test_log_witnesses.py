@@ -336,6 +336,41 @@ def test_a_monitor_trusting_the_logs_witness_catches_a_history_shown_to_it_alone
         "witness.test/other"]
 
 
+@pytest.mark.usefixtures("patched_log")
+def test_a_log_cosigned_further_while_the_monitor_reads_raises_no_alarm(
+        stack: Stack, witness_of: Callable[[str], RunningWitness], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The log's witness may cosign a newer checkpoint while a run reads (``--entries`` of
+    a large log takes a minute): the monitor asks for the cosigned checkpoint before the
+    latest one, so that one is never newer than the tree it checks - which would read as
+    the log showing this reader a stale history."""
+    _, key = stack.new_workspace()
+    info = log_key(stack, key)
+    witness = witness_of(info["verifier_key"])
+    added = add(stack, key, witness)
+    ingest(stack, key, 5)
+    signed(stack, key, 5)
+    assert submitted_until(stack, lambda: state(stack, key, added["id"])["cosigned_size"] == 5)
+    original, grown = log_monitor._get, []
+
+    def get(client: Any, path: str, **kwargs: Any) -> Any:
+        answer = original(client, path, **kwargs)
+        if path == "/api/v1/log/checkpoint" and not grown:  # the log grows meanwhile
+            grown.append(path)
+            ingest(stack, key, 2)
+            signed(stack, key, 7)
+            assert submitted_until(
+                stack, lambda: state(stack, key, added["id"])["cosigned_size"] == 7)
+        return answer
+
+    monkeypatch.setattr(log_monitor, "_get", get)
+    said = log_monitor.run_monitor("http://log", key, tmp_path / "state.json",
+                                   info["verifier_key"], CHECK,
+                                   cosigners=[parse_cosigner_key(witness.key)])
+    assert grown and said.startswith(f"ok: {info['verifier_key'].split('+')[0]} at size 5")
+    assert "the checkpoint its witnesses cosigned (size 5" in said
+
+
 def _cosigner_key_of(name: str) -> str:
     from domain.cosignatures import cosigner_key
     return cosigner_key(name, bytes(range(32)))
