@@ -602,8 +602,12 @@ def _retention_floor(client: httpx.Client, tree: _Tree) -> int:
     if not _signed_by_any(parsed, tree.signers, tree.verify) or anchor.origin != tree.origin:
         raise MonitorFailed("the log's retention anchor is not signed by its key for this "
                             "log")
-    _consistent(client, anchor.sequence, anchor.root_hash, tree.size, tree.root,
-                "at the retention anchor")
+    if anchor.sequence > tree.size:  # retention ran past the tree while this run read
+        _consistent(client, tree.size, tree.root, anchor.sequence, anchor.root_hash,
+                    "this run checked (at the retention anchor signed since)")
+    else:
+        _consistent(client, anchor.sequence, anchor.root_hash, tree.size, tree.root,
+                    "at the retention anchor")
     return anchor.sequence
 
 

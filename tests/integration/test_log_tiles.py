@@ -370,3 +370,52 @@ def test_the_monitor_holds_retention_to_the_days_agreed(stack: Stack, tmp_path: 
     refused = CliRunner().invoke(main, ["log", "monitor", "--url", "http://log", "--key", key,
                                         "--state", str(state), "--retention-days", "90"])
     assert refused.exit_code == 2 and "needs --entries" in refused.output
+
+
+def test_retention_running_on_while_the_monitor_reads_raises_no_alarm(
+        stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Old events linked and removed while a run reads put the signed anchor past the tree
+    the run checked (from the CLI's monitor as from the client's): that tree must be in
+    the anchor's history, and no alarm is raised for it being older."""
+    import httpx
+
+    from adapters.security.signing import Ed25519Verifier
+    from entrypoints import log_monitor
+
+    _, key = stack.new_workspace("R", plan="starter")  # keeps 90 days
+    hold = stack.client.patch("/api/v1/workspace", headers=bearer(key),
+                              json={"legal_hold": True})
+    assert hold.status_code == 200
+    old = [{"action": "user.login", "actor": {"id": "u", "type": "user"},
+            "occurred_at": format_timestamp(datetime.now(UTC) - timedelta(days=200))}]
+    assert stack.client.post("/api/v1/events/batch", headers=bearer(key),
+                             json={"events": old * 300}).status_code == 202
+    stack.drain()
+    signed(stack, key, 300)
+    vkey, original, get, ran = log_key(stack, key)["verifier_key"], httpx.Client, \
+        log_monitor._get, []
+
+    def client(**kwargs: Any) -> httpx.Client:
+        return original(transport=httpx.WSGITransport(app=stack.app), **kwargs)
+
+    def retention_meanwhile(http: Any, path: str, **kwargs: Any) -> Any:
+        answer = get(http, path, **kwargs)
+        if path == "/api/v1/log/checkpoint" and not ran:  # the run checks size 300
+            ran.append(path)
+            assert stack.client.post("/api/v1/events/batch", headers=bearer(key),
+                                     json={"events": old * 100}).status_code == 202
+            stack.drain()
+            signed(stack, key, 400)
+            assert stack.client.patch("/api/v1/workspace", headers=bearer(key),
+                                      json={"legal_hold": False}).status_code == 200
+            assert stack.container.apply_retention().execute() == 400
+        return answer
+
+    monkeypatch.setattr(log_monitor.httpx, "Client", client)
+    monkeypatch.setattr(log_monitor, "_get", retention_meanwhile)
+    said = log_monitor.run_monitor("http://log", key, tmp_path / "state.json", vkey,
+                                   Ed25519Verifier().verify, entries="all",
+                                   retention_days=90)
+    assert ran and "at size 300" in said
+    assert "(2 bundle(s) below the retention anchor at sequence 400" in said
+    assert "retention held to 90 days (events up to sequence 400 removed" in said

@@ -428,6 +428,42 @@ def test_the_log_reads_as_tiles_and_the_monitor_checks_receipts_by_bundle(
         Monitor(client, vkey, tmp_path / "withheld.json").check(entries="new")
 
 
+def test_a_retention_anchor_past_the_tree_checked_is_held_to_its_history(
+        server, tmp_path: Path) -> None:
+    """Retention may sign an anchor past the checkpoint a check holds (old events linked
+    and removed while it read): that checkpoint must be in the anchor's history."""
+    from datetime import datetime, timedelta, timezone
+
+    from auditrail_client.proofs import check_anchor
+
+    client = Auditrail(server.url, server.workspace())
+    client.workspace.update(retention_days=90, legal_hold=True)
+    then = (datetime.now(timezone.utc) - timedelta(days=200)).isoformat()
+    client.events.create_batch([{**EVENT, "occurred_at": then}] * 300)
+    vkey = client.log.key().verifier_key
+    deadline = time.monotonic() + 20
+    while not any(c.tree_size == 300 for c in client.log.checkpoints()):
+        assert time.monotonic() < deadline, "not checkpointed"
+        time.sleep(0.3)
+    [earlier] = [c.note for c in client.log.checkpoints() if c.tree_size == 300]
+    client.events.create_batch([{**EVENT, "occurred_at": then}] * 100)
+    client.workspace.update(legal_hold=False)  # upkeep removes all 400 within 15 s
+
+    def anchored() -> int:
+        try:
+            return check_anchor(client.log.anchor(), vkey).sequence
+        except NotFound:
+            return 0
+    while anchored() < 400:  # the last 100 may be linked after a first removal
+        assert time.monotonic() < deadline + 40, "retention did not run"
+        time.sleep(0.5)
+    client.log.checkpoint = lambda: earlier  # as if this check had read it before
+    result = Monitor(client, vkey, tmp_path / "m.json").check(entries="all",
+                                                              retention_days=90)
+    assert (result.tree_size, result.retention_anchor, result.entries_pruned) == \
+        (300, 400, 2)
+
+
 def test_the_chain_is_checked_in_the_background_when_asked(server) -> None:
     client = Auditrail(server.url, server.workspace())
     client.events.create_batch([EVENT] * 3)

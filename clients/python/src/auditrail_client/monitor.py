@@ -311,7 +311,18 @@ class Monitor:
         if anchor is None or anchor.origin != latest.origin:
             raise MonitorAlarm("the log's retention anchor is not signed by its key for "
                                "this log")
-        self._consistent(anchor.sequence, anchor.root_hash, latest, "the retention anchor")
+        if anchor.sequence > latest.tree_size:  # retention ran on while this check read
+            proof = self._client.log.consistency(latest.tree_size, anchor.sequence)
+            try:
+                proof.verify(latest.root_hash, anchor.root_hash)
+            except ProofInvalid:
+                raise MonitorAlarm(f"the log's retention anchor at sequence "
+                                   f"{anchor.sequence} is of a tree that does not extend the "
+                                   f"one of size {latest.tree_size} this check holds: its "
+                                   f"history was rewritten") from None
+        else:
+            self._consistent(anchor.sequence, anchor.root_hash, latest,
+                             "the retention anchor")
         return anchor.sequence
 
     def _in_tree(self, event_id: str, digest: bytes, receipt: Receipt,
