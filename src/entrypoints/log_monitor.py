@@ -550,7 +550,8 @@ def _entries_held(client: httpx.Client, read_up_to: object, before: object,
             marks.read((index * TILE_WIDTH + offset + 1, _entry_field(data, "occurred_at"))
                        for offset, data in enumerate(bundle))
             continue
-        floor = _retention_floor(client, tree) if floor is None else floor
+        if floor is None or index * TILE_WIDTH >= floor:  # retention may have moved on
+            floor = _retention_floor(client, tree)
         if index * TILE_WIDTH >= floor:
             raise MonitorFailed(f"the log serves no entry bundle {_bundle_name(index, size)}, "
                                 f"{_above(floor)}: it withholds events of its signed tree "

@@ -419,3 +419,49 @@ def test_retention_running_on_while_the_monitor_reads_raises_no_alarm(
     assert ran and "at size 300" in said
     assert "(2 bundle(s) below the retention anchor at sequence 400" in said
     assert "retention held to 90 days (events up to sequence 400 removed" in said
+
+
+def test_retention_moving_on_during_a_read_is_no_withholding(
+        stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bundle not served above the anchor the run fetched first is asked about again:
+    retention may have moved on while the run read (a million events take a minute)."""
+    import httpx
+
+    from adapters.security.signing import Ed25519Verifier
+    from entrypoints import log_monitor
+
+    _, key = stack.new_workspace()
+
+    def patch(days: int) -> None:
+        assert stack.client.patch("/api/v1/workspace", headers=bearer(key),
+                                  json={"retention_days": days}).status_code == 200
+
+    patch(150)
+    now = datetime.now(UTC)
+    for age, count in ((200, 300), (100, 300), (0, 100)):
+        event = {"action": "user.login", "actor": {"id": "u", "type": "user"},
+                 "occurred_at": format_timestamp(now - timedelta(days=age))}
+        assert stack.client.post("/api/v1/events/batch", headers=bearer(key),
+                                 json={"events": [event] * count}).status_code == 202
+    stack.drain()
+    signed(stack, key, 700)
+    assert stack.container.apply_retention().execute() == 300  # 150 days: the first 300
+    vkey, original, get, moved = log_key(stack, key)["verifier_key"], httpx.Client, \
+        log_monitor._ask, []
+
+    def client(**kwargs: Any) -> httpx.Client:
+        return original(transport=httpx.WSGITransport(app=stack.app), **kwargs)
+
+    def retention_moves_on(http: Any, path: str, *args: Any, **kwargs: Any) -> Any:
+        answer = get(http, path, *args, **kwargs)
+        if path == "/api/v1/log/anchor" and not moved:  # once the run knows of 300
+            moved.append(path)
+            patch(90)
+            assert stack.container.apply_retention().execute() == 300  # up to 600
+        return answer
+
+    monkeypatch.setattr(log_monitor.httpx, "Client", client)
+    monkeypatch.setattr(log_monitor, "_ask", retention_moves_on)
+    said = log_monitor.run_monitor("http://log", key, tmp_path / "state.json", vkey,
+                                   Ed25519Verifier().verify, entries="all")
+    assert moved and "(3 bundle(s) below the retention anchor at sequence 600" in said

@@ -274,7 +274,8 @@ class Monitor:
                 marks.read((index * TILE_WIDTH + offset + 1, _occurred_at(data))
                            for offset, data in enumerate(bundle))
                 continue
-            floor = self._retention_floor(latest, signers) if floor is None else floor
+            if floor is None or index * TILE_WIDTH >= floor:  # retention may have moved on
+                floor = self._retention_floor(latest, signers)
             if index * TILE_WIDTH >= floor:
                 where = f"above the retention anchor it signed (sequence {floor})" \
                     if floor else "and it signed no retention anchor"
