@@ -9,6 +9,7 @@ import dataclasses
 import gzip
 import hashlib
 import json
+import re
 import sqlite3
 import time
 import urllib.parse
@@ -696,6 +697,15 @@ def test_the_log_gets_its_witness_to_cosign_and_proofs_carry_it(
     assert check_cosigned(cosigned, vkey, [key]).tree_size >= 4
     seen = Monitor(client, vkey, tmp_path / "state.json").check(seen=[cosigned])
     assert seen.seen_sizes == (check_cosigned(cosigned, vkey, [key]).tree_size,)
+    vouched = Monitor(client, vkey, tmp_path / "vouched.json", cosigned_by=[key]).check()
+    assert vouched.log_cosigned_size == check_cosigned(cosigned, vkey, [key]).tree_size
+    assert vouched.witness_problems == ()
+    unknown = Monitor(client, vkey, tmp_path / "unknown.json",
+                      cosigned_by=[_cosigner_key("witness.test/w2")]).check()
+    [problem] = unknown.witness_problems
+    assert unknown.log_cosigned_size is None and re.fullmatch(
+        r"the log's cosigned checkpoint of size \d+ carries no valid cosignature by "
+        r"witness\.test/w2", problem)
 
     stranger = _cosigner_key("witness.test/w2")
     with pytest.raises(ProofInvalid, match="cosigned by 1 of the witnesses given, not 2"):
@@ -724,6 +734,9 @@ def test_the_log_gets_its_witness_to_cosign_and_proofs_carry_it(
     with pytest.raises(Conflict) as none:  # no witness to wait for: at once
         client.events.proof(last, witnesses=1, wait=20)
     assert none.value.code == "not_cosigned" and none.value.retry_after is None
+    alone = Monitor(client, vkey, tmp_path / "alone.json", cosigned_by=[key]).check()
+    assert alone.log_cosigned_size is None and alone.witness_problems[0].startswith(
+        "the log's cosigned checkpoint: ")
 
 
 def test_viewer_links_are_made_listed_and_revoked(server, client: Auditrail) -> None:

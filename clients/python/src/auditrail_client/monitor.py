@@ -46,6 +46,7 @@ from auditrail_client.proofs import (
 from auditrail_client.receipts import Receipt, accepted_digest, check_receipt
 
 _SEEN = "seen elsewhere"
+_COSIGNED = "cosigned by the log's witnesses"
 _EMPTY_ROOT = hashlib.sha256(b"").digest()
 _AHEAD_TRIES = 3
 UNLINKED_FOR_TOO_LONG = timedelta(days=1)
@@ -90,6 +91,9 @@ class MonitorResult:
     entries_pruned: int = 0
     """Entry bundles not served, all below the retention anchor the log signed: retention
     removed events of them."""
+    log_cosigned_size: int | None = None
+    """With ``cosigned_by``: the size of the checkpoint the log's witnesses cosigned,
+    proved in the history this check holds."""
     retention_anchor: int | None = None
     """With ``retention_days``: the sequence up to which retention removed events (0:
     none), each older than those days by what the monitor read of them."""
@@ -108,17 +112,26 @@ class Monitor:
     new key (``MonitorResult.rotated_to``) and pins that one from then on."""
 
     def __init__(self, client: Any, verifier_key: str, state_path: str | os.PathLike[str],
-                 witnesses: Iterable[tuple[str, str]] = ()) -> None:
+                 witnesses: Iterable[tuple[str, str]] = (),
+                 cosigned_by: Iterable[str] = ()) -> None:
         """``witnesses``: (verifier key, URL) of C2SP tlog-witnesses (``auditrail witness
         serve``) to submit each checked checkpoint to; a witness cosigns only what extends
         the last checkpoint it cosigned for anyone, so a log showing two monitors two
-        histories is refused by the first witness they share (``MonitorAlarm``)."""
+        histories is refused by the first witness they share (``MonitorAlarm``).
+
+        ``cosigned_by``: cosigner keys of witnesses the log submits to itself
+        (``POST /log/witnesses``) that you trust: the checkpoint they cosigned (``GET
+        /log/cosigned-checkpoint``) must carry each one's valid cosignature and be in the
+        history this monitor is served; a log showing its witnesses one history and you
+        another is ``MonitorAlarm``. One not cosigned yet is a ``witness_problems``
+        entry, evidence of nothing."""
         self._client = client
         self._key_text = verifier_key.strip()
         parse_verifier_key(self._key_text)  # a malformed key fails here, not at a check
         self._path = Path(state_path)
         self._witnesses = [(parse_cosigner_key(key), key.strip(), url.rstrip("/"))
                            for key, url in witnesses]
+        self._cosigners = [parse_cosigner_key(key) for key in cosigned_by]
 
     def check(self, seen: Iterable[str] = (), receipts: Iterable[str] = (),
               entries: str | None = None, retention_days: int | None = None
@@ -186,6 +199,10 @@ class Monitor:
         if self._key_text not in (pinned, *retired):
             raise MonitorAlarm("the verifier key differs from the one pinned in the state")
         key = parse_verifier_key(pinned)
+        problems: list[str] = []
+        # Asked first: one the witnesses cosigned while this check read would be newer
+        # than the tree it checks, and taken for a stale view.
+        vouched = self._cosigned_note(problems)
         note = self._client.log.checkpoint()
         handed_to = self._handed_over(note, key)
         successor = handed_to[-1] if handed_to else None
@@ -214,6 +231,7 @@ class Monitor:
             read_up_to = latest.tree_size
         if retention_days is not None:
             anchor = self._retention_held(latest, signers, marks, retention_days)
+        cosigned_size = self._cosigned_in_history(vouched, signers, latest, problems)
         known = state.get("witnessed")
         cosigning = _Cosigning(self._client, latest, signers,
                                known if isinstance(known, dict) else {})
@@ -227,14 +245,43 @@ class Monitor:
         self._keep(latest, cosigning, pinned, retired, proved.now, sorted(honoured.now),
                    read_up_to, marks.to_state())
         return MonitorResult(latest.tree_size, previous, rotated_to, sizes, ignored,
-                             tuple(cosigning.cosigners), tuple(cosigning.problems),
+                             tuple(cosigning.cosigners),
+                             tuple(problems + cosigning.problems),
                              seen_proved_before=proved.earlier,
                              receipts_honoured=len(honoured.now),
                              receipts_proved_before=honoured.earlier,
                              receipts_waiting=len(honoured.waiting),
                              entries_read=read, entries_pruned=pruned,
-                             retention_anchor=anchor,
+                             retention_anchor=anchor, log_cosigned_size=cosigned_size,
                              receipts_ignored=honoured.ignored)
+
+    def _cosigned_note(self, problems: list[str]) -> str | None:
+        if not self._cosigners:
+            return None
+        try:
+            return self._client.log.cosigned_checkpoint()
+        except (Conflict, NotFound) as exc:  # no witness yet, or none has cosigned
+            problems.append(f"the log's cosigned checkpoint: {exc.message}")
+            return None
+
+    def _cosigned_in_history(self, note: str | None, signers: list[VerifierKey],
+                             latest: SignedCheckpoint, problems: list[str]) -> int | None:
+        """The size of the checkpoint the log's witnesses cosigned, once it carries the
+        cosignature of each trusted one and is in the history this check holds."""
+        if note is None:
+            return None
+        checkpoint = _signed_checkpoint(note, signers)
+        if checkpoint is None or checkpoint.origin != latest.origin:
+            problems.append("the log's cosigned checkpoint is not a checkpoint its key "
+                            "signed")
+            return None
+        missing = [key.name for key in self._cosigners if not _cosigned(note, key)]
+        if missing:
+            problems.append(f"the log's cosigned checkpoint of size {checkpoint.tree_size} "
+                            f"carries no valid cosignature by {', '.join(missing)}")
+            return None
+        self._consistent(checkpoint.tree_size, checkpoint.root_hash, latest, _COSIGNED)
+        return checkpoint.tree_size
 
     def _honour(self, note: str, signers: list[VerifierKey], latest: SignedCheckpoint,
                 honoured: _Honoured) -> None:
@@ -411,7 +458,8 @@ class Monitor:
 
     def _consistent(self, size: int, root: bytes, latest: SignedCheckpoint,
                     source: str) -> None:
-        split = ", or it shows other readers another history" if source == _SEEN else ""
+        split = ", or it shows other readers another history" \
+            if source in (_SEEN, _COSIGNED) else ""
         if latest.tree_size < size:
             raise MonitorAlarm(f"the log shrank: size {latest.tree_size}, where {size} was "
                                f"signed before ({source}){split}")
@@ -630,6 +678,14 @@ def _keys(texts: list[str]) -> list[VerifierKey]:
 
 def _signed_checkpoint(note: Any, signers: list[VerifierKey]) -> SignedCheckpoint | None:
     return _signed_by_any(check_checkpoint, note, signers)
+
+
+def _cosigned(note: str, key: VerifierKey) -> bool:
+    try:
+        check_cosignature(note, key)
+    except ProofInvalid:
+        return False
+    return True
 
 
 def _signed_receipt(note: Any, signers: list[VerifierKey]) -> Receipt | None:
