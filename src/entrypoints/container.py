@@ -302,7 +302,7 @@ class Container(containers.DeclarativeContainer):
         settings)
     schedule_chain_checks = providers.Factory(
         ScheduleChainChecks, uow_factory=uow.provider, clock=clock, queue=job_queue,
-        every=chain_check_interval)
+        every=chain_check_interval, metrics=metrics)
     chain_health = providers.Factory(GetChainHealth, uow_factory=uow.provider, clock=clock,
                                      every=chain_check_interval)
     get_chain_check = providers.Factory(GetChainCheck, uow_factory=uow.provider, clock=clock,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -259,7 +260,16 @@ def test_a_check_may_run_for_a_day_on_rq(tmp_path: Any, request: pytest.FixtureR
         stack.close()
 
 
+def requested(stack: Stack) -> dict[str, float]:
+    """``auditrail_chain_checks_requested_total`` by outcome, as /metrics says now."""
+    text = stack.client.get("/metrics").get_data(as_text=True)
+    return {outcome: float(value) for outcome, value in re.findall(
+        r'^auditrail_chain_checks_requested_total\{outcome="(\w+)"\} (\S+)$', text, re.M)}
+
+
 def test_a_workspace_reads_its_chain_checks_and_asks_for_one_now(stack: Stack) -> None:
+    before = requested(stack)
+    assert set(before) == {"queued", "already", "too_soon", "busy"}  # from 0, each
     workspace_id, key = stack.new_workspace()
     other, other_key = stack.new_workspace("Other")
     never = call(stack, "GET", "/chain-check", key)
@@ -287,12 +297,14 @@ def test_a_workspace_reads_its_chain_checks_and_asks_for_one_now(stack: Stack) -
               t=LONG_AGO, w=workspace_id)
     asked = stack.client.post("/api/v1/chain-check", headers=bearer(key))
     assert asked.status_code == 202 and asked.json["status"] == "checking"
-    assert call(stack, "POST", "/chain-check", key)["status"] == "checking"  # queued once
     stack.drain()
     found = call(stack, "GET", "/chain-check", key)
     assert (found["status"], found["valid"], found["reason"], found["first_invalid_sequence"],
             found["checked"]) == ("idle", False, "hash_mismatch", 2, 2)
     assert found["invalid_since"] == found["checked_at"]
+    stack.sql("UPDATE chain_checks SET claimed_until = :u WHERE workspace_id = :w",
+              u=datetime.now(UTC) + timedelta(minutes=30), w=workspace_id)  # one queued
+    assert call(stack, "POST", "/chain-check", key)["status"] == "checking"  # that one
     assert call(stack, "GET", "/chain-check", other_key)["valid"] is True  # its own
 
     busy = datetime.now(UTC) + timedelta(minutes=30)  # two chains being checked elsewhere
@@ -307,6 +319,9 @@ def test_a_workspace_reads_its_chain_checks_and_asks_for_one_now(stack: Stack) -
     assert refused.headers["Retry-After"] == "60"
     assert call(stack, "GET", "/chain-check", third_key)["status"] == "idle"  # nothing queued
     assert call(stack, "GET", "/chain-check", key)["status"] == "checking"
+    after = requested(stack)
+    assert {outcome: after[outcome] - before[outcome] for outcome in after} == {
+        "queued": 1, "already": 1, "too_soon": 1, "busy": 1}
     writer = stack.new_key(workspace_id, "events:write")
     denied = stack.client.get("/api/v1/chain-check", headers=bearer(writer))
     assert (denied.status_code, denied.json["error"]["code"]) == (403, "insufficient_scope")

@@ -7,6 +7,7 @@ from prometheus_client import Counter
 
 from application.ports.delivery import OUTCOMES
 from application.ports.metrics import RATE_LIMITS
+from application.use_cases.check_chains import REQUEST_OUTCOMES
 from application.use_cases.log_witnesses import OUTCOMES as SUBMISSION_OUTCOMES
 from application.use_cases.notify_alerts import ALERT
 from domain.exports import COMPLETED, FAILED
@@ -41,6 +42,10 @@ WITNESS_SUBMISSIONS = Counter("auditrail_log_witness_submissions_total",
                               "(refused: the log's checkpoint does not extend what the "
                               "witness holds).", ["outcome"])
 
+CHAIN_CHECK_REQUESTS = Counter("auditrail_chain_checks_requested_total",
+                               "Checks of a chain its workspace asked for (POST "
+                               "/chain-check), by outcome.", ["outcome"])
+
 
 def _every_series_from_zero() -> None:
     """Each labelled series exists from the start at 0, as Prometheus advises: one that
@@ -57,6 +62,8 @@ def _every_series_from_zero() -> None:
             DELIVERIES.labels(type=kind, outcome=outcome)
     for outcome in SUBMISSION_OUTCOMES:
         WITNESS_SUBMISSIONS.labels(outcome=outcome)
+    for outcome in REQUEST_OUTCOMES:
+        CHAIN_CHECK_REQUESTS.labels(outcome=outcome)
 
 
 _every_series_from_zero()
@@ -94,3 +101,6 @@ class PrometheusMetrics:
 
     def cosignature_requested(self, outcome: str) -> None:
         WITNESS_SUBMISSIONS.labels(outcome=outcome).inc()
+
+    def chain_check_requested(self, outcome: str) -> None:
+        CHAIN_CHECK_REQUESTS.labels(outcome=outcome).inc()

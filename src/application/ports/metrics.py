@@ -21,6 +21,7 @@ class Metrics(Protocol):
     def delivery_attempted(self, stream_type: str, outcome: str, events: int) -> None: ...
     def alerts_triggered(self, count: int) -> None: ...
     def cosignature_requested(self, outcome: str) -> None: ...
+    def chain_check_requested(self, outcome: str) -> None: ...
 
 
 class NoMetrics:
@@ -54,6 +55,9 @@ class NoMetrics:
         pass
 
     def cosignature_requested(self, outcome: str) -> None:
+        pass
+
+    def chain_check_requested(self, outcome: str) -> None:
         pass
 
 

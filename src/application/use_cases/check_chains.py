@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from application.activity import ActivityLog
 from application.errors import AskedTooSoon, Busy, NotFound
 from application.ports.jobs import JobQueue
+from application.ports.metrics import NO_METRICS, Metrics
 from application.ports.system import Clock
 from application.ports.unit_of_work import UnitOfWorkFactory
 from application.use_cases.verify_chain import VerifyChain
@@ -39,18 +40,22 @@ WHILE_RUNNING = timedelta(minutes=10)
 than any one step of a check (a chunk of events, the count of the workspace's terms)."""
 RENEW_EVERY = timedelta(minutes=1)
 BUSY_RETRY_SECONDS = 60
+QUEUED, ALREADY, TOO_SOON, BUSY = "queued", "already", "too_soon", "busy"
+REQUEST_OUTCOMES = (QUEUED, ALREADY, TOO_SOON, BUSY)
+"""How a workspace's request for a check ended (``Metrics.chain_check_requested``)."""
 
 
 class ScheduleChainChecks:
     def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, queue: JobQueue,
                  every: timedelta | None, concurrency: int = CONCURRENCY,
-                 claim: timedelta = TO_START) -> None:
+                 claim: timedelta = TO_START, metrics: Metrics = NO_METRICS) -> None:
         self._uow_factory = uow_factory
         self._clock = clock
         self._queue = queue
         self._every = every
         self._concurrency = concurrency
         self._claim = claim
+        self._metrics = metrics
 
     def execute(self) -> list[str]:
         """Claim and queue the chains now due, up to the concurrency; return their ids.
@@ -79,14 +84,17 @@ class ScheduleChainChecks:
         with self._uow_factory() as uow:
             check = uow.chain_checks.lock(workspace_id) or ChainCheck(workspace_id)
             if check.checking(now):
+                self._metrics.chain_check_requested(ALREADY)
                 return _status(check, now, self._every)
             wait = check.asked_too_soon(now)
             if wait is not None:
+                self._metrics.chain_check_requested(TOO_SOON)
                 raise AskedTooSoon(f"The chain was checked less than "
                                    f"{ASKED_AGAIN_AFTER.seconds // 60} minutes ago; ask for "
                                    f"another check after {format_timestamp(now + wait)}.",
                                    retry_after=math.ceil(wait.total_seconds()))
             if uow.chain_checks.claimed(now) >= self._concurrency:
+                self._metrics.chain_check_requested(BUSY)
                 raise Busy(f"This deployment is checking {self._concurrency} chains already "
                            f"(each reads a whole chain); retry in a minute.",
                            retry_after=BUSY_RETRY_SECONDS)
@@ -95,6 +103,7 @@ class ScheduleChainChecks:
                 raise NotFound("workspace", workspace_id)
             uow.commit()
         self._queue.enqueue_chain_checks([workspace_id])
+        self._metrics.chain_check_requested(QUEUED)
         return _status(started, now, self._every)
 
 
