@@ -375,8 +375,8 @@ def test_the_monitor_holds_retention_to_the_days_agreed(stack: Stack, tmp_path: 
 def test_retention_running_on_while_the_monitor_reads_raises_no_alarm(
         stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Old events linked and removed while a run reads put the signed anchor past the tree
-    the run checked (from the CLI's monitor as from the client's): that tree must be in
-    the anchor's history, and no alarm is raised for it being older."""
+    the run checked: that tree must be in the anchor's history, and no alarm is raised
+    for it being older (the client's monitor has a test of its own)."""
     import httpx
 
     from adapters.security.signing import Ed25519Verifier
