@@ -85,6 +85,29 @@ def submitted_until(stack: Stack, condition: Callable[[], bool]) -> bool:
     return stack.deliver_until(swept)
 
 
+def witnessed_log(stack: Stack, witness_of: Callable[[str], RunningWitness], size: int
+                  ) -> tuple[str, str, dict[str, Any], RunningWitness, dict[str, Any]]:
+    """A new workspace whose log submits to a witness of its own, grown to ``size`` events
+    and cosigned there: its id, its key, its log key, the witness, and the witness as the
+    log added it."""
+    workspace_id, key = stack.new_workspace()
+    info = log_key(stack, key)
+    witness = witness_of(info["verifier_key"])
+    added = add(stack, key, witness)
+    grow_cosigned(stack, key, added, size, size)
+    return workspace_id, key, info, witness, added
+
+
+def grow_cosigned(stack: Stack, key: str, added: dict[str, Any], events: int,
+                  size: int) -> None:
+    """Ingest ``events`` more, to a tree of ``size``, sign it and wait for the witness to
+    cosign it."""
+    ingest(stack, key, events)
+    signed(stack, key, size)
+    assert submitted_until(stack, lambda: state(stack, key, added["id"])["cosigned_size"]
+                           == size)
+
+
 def cosigned(stack: Stack, key: str, **params: Any) -> Note:
     response = stack.client.get("/api/v1/log/cosigned-checkpoint", headers=bearer(key),
                                 query_string=params)
@@ -281,13 +304,7 @@ def test_go_opens_the_cosigned_checkpoint_the_log_serves(
     a cosignature/v1 verifier written in Go from the specification alone."""
     checker = go_checker(tmp_path, Path(__file__).parent / "interop" / "cosignature" /
                          "main.go")
-    _, key = stack.new_workspace()
-    info = log_key(stack, key)
-    witness = witness_of(info["verifier_key"])
-    added = add(stack, key, witness)
-    ingest(stack, key, 6)
-    signed(stack, key, 6)
-    assert submitted_until(stack, lambda: state(stack, key, added["id"])["cosigned_size"] == 6)
+    _, key, info, witness, _ = witnessed_log(stack, witness_of, 6)
     note = stack.client.get("/api/v1/log/cosigned-checkpoint", headers=bearer(key)).data
     checked = subprocess.run([str(checker)], input=json.dumps({
         "log_key": info["verifier_key"], "witness_key": witness.key,
@@ -302,14 +319,8 @@ def test_a_monitor_trusting_the_logs_witness_catches_a_history_shown_to_it_alone
     """`auditrail log monitor --cosigned-by`: the checkpoint the log's witness cosigned must
     be in the history the monitor is served. A log holding its key shows the witness its
     history and a new auditor a rewritten one: the auditor's first run alarms."""
-    workspace_id, key = stack.new_workspace()
-    info = log_key(stack, key)
-    witness = witness_of(info["verifier_key"])
-    added = add(stack, key, witness)
+    workspace_id, key, info, witness, _ = witnessed_log(stack, witness_of, 5)
     cosigner = parse_cosigner_key(witness.key)
-    ingest(stack, key, 5)
-    signed(stack, key, 5)
-    assert submitted_until(stack, lambda: state(stack, key, added["id"])["cosigned_size"] == 5)
     said = log_monitor.run_monitor("http://log", key, tmp_path / "first.json",
                                    info["verifier_key"], CHECK, cosigners=[cosigner])
     assert said.endswith(f"the checkpoint its witnesses cosigned (size 5, by {NAME}) is in "
@@ -344,23 +355,14 @@ def test_a_log_cosigned_further_while_the_monitor_reads_raises_no_alarm(
     a large log takes a minute): the monitor asks for the cosigned checkpoint before the
     latest one, so that one is never newer than the tree it checks - which would read as
     the log showing this reader a stale history."""
-    _, key = stack.new_workspace()
-    info = log_key(stack, key)
-    witness = witness_of(info["verifier_key"])
-    added = add(stack, key, witness)
-    ingest(stack, key, 5)
-    signed(stack, key, 5)
-    assert submitted_until(stack, lambda: state(stack, key, added["id"])["cosigned_size"] == 5)
+    _, key, info, witness, added = witnessed_log(stack, witness_of, 5)
     original, grown = log_monitor._get, []
 
     def get(client: Any, path: str, **kwargs: Any) -> Any:
         answer = original(client, path, **kwargs)
         if path == "/api/v1/log/checkpoint" and not grown:  # the log grows meanwhile
             grown.append(path)
-            ingest(stack, key, 2)
-            signed(stack, key, 7)
-            assert submitted_until(
-                stack, lambda: state(stack, key, added["id"])["cosigned_size"] == 7)
+            grow_cosigned(stack, key, added, 2, 7)
         return answer
 
     monkeypatch.setattr(log_monitor, "_get", get)
