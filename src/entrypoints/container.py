@@ -61,7 +61,6 @@ from application.use_cases.apply_retention import ApplyRetention
 from application.use_cases.authenticate import Authenticate
 from application.use_cases.check_chains import (
     CheckChain,
-    GetChainCheck,
     GetChainHealth,
     ScheduleChainChecks,
 )
@@ -305,8 +304,6 @@ class Container(containers.DeclarativeContainer):
         every=chain_check_interval, metrics=metrics)
     chain_health = providers.Factory(GetChainHealth, uow_factory=uow.provider, clock=clock,
                                      every=chain_check_interval)
-    get_chain_check = providers.Factory(GetChainCheck, uow_factory=uow.provider, clock=clock,
-                                        every=chain_check_interval)
     check_chain = providers.Factory(CheckChain, uow_factory=uow.provider, clock=clock,
                                     verify=verify_chain, activity=activity_log)
     create_api_key = providers.Factory(CreateApiKey, uow_factory=uow.provider, clock=clock,

@@ -10,7 +10,6 @@ import pytest
 from application.errors import AskedTooSoon, Busy
 from application.use_cases.check_chains import (
     CheckChain,
-    GetChainCheck,
     GetChainHealth,
     ScheduleChainChecks,
 )
@@ -155,15 +154,15 @@ def test_a_long_check_renews_its_claim_as_it_reads(world: Checking) -> None:
 def test_a_workspace_asks_for_a_check_at_most_every_five_minutes(world: Checking) -> None:
     ws = world.workspace.id
     ask = world.schedule.request
-    seen = GetChainCheck(world.uow, world.clock, DAY)
-    assert not seen.execute(ws).checking and seen.execute(ws).check.checked_at is None
+    seen = world.health
+    assert not seen.workspace(ws).checking and seen.workspace(ws).check.checked_at is None
     asked = ask(ws)
     assert asked.checking and world.queue.chain_checks == [ws]
     assert ask(ws).checking and world.queue.chain_checks == [ws]  # queued once
     second = world.another("B")
     assert world.schedule.execute() == [second]  # its claim counts for upkeep
     world.check.execute(ws)
-    done = seen.execute(ws)
+    done = seen.workspace(ws)
     assert (done.checking, done.check.valid) == (False, True)
     assert done.next_check_at == world.clock.now() + DAY
     world.clock.advance(minutes=4)
@@ -175,7 +174,7 @@ def test_a_workspace_asks_for_a_check_at_most_every_five_minutes(world: Checking
     third = world.another("C")  # two checks live: the deployment's bound
     with pytest.raises(Busy):
         ask(third)
-    assert not seen.execute(third).checking
+    assert not seen.workspace(third).checking
 
 
 def test_checks_off_claim_nothing(world: Checking) -> None:

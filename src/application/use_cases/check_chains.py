@@ -174,19 +174,6 @@ class ChainCheckStatus:
     """When the schedule checks it next (None: checks off, or never checked yet)."""
 
 
-class GetChainCheck:
-    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock,
-                 every: timedelta | None) -> None:
-        self._uow_factory = uow_factory
-        self._clock = clock
-        self._every = every
-
-    def execute(self, workspace_id: str) -> ChainCheckStatus:
-        with self._uow_factory(read_only=True) as uow:
-            check = uow.chain_checks.get(workspace_id) or ChainCheck(workspace_id)
-        return _status(check, self._clock.now(), self._every)
-
-
 def _status(check: ChainCheck, now: datetime, every: timedelta | None) -> ChainCheckStatus:
     due = check.checked_at + every if every is not None and check.checked_at else None
     return ChainCheckStatus(check, check.checking(now), due)
@@ -232,3 +219,9 @@ class GetChainHealth:
             invalid, overdue = uow.chain_checks.summary(overdue_before)
             troubled = uow.chain_checks.invalid(chains) if chains else []
         return ChainHealth(invalid, overdue, tuple(troubled))
+
+    def workspace(self, workspace_id: str) -> ChainCheckStatus:
+        """What the workspace's own team sees of the checks of its chain."""
+        with self._uow_factory(read_only=True) as uow:
+            check = uow.chain_checks.get(workspace_id) or ChainCheck(workspace_id)
+        return _status(check, self._clock.now(), self._every)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from application.use_cases.check_chains import ChainCheckStatus
 from application.use_cases.notify_alerts import SentSample
 from application.use_cases.usage import Usage
 from domain.alert_rules import AlertRule
@@ -118,3 +119,13 @@ def alert_document(alert: Alert) -> dict[str, Any]:
                              "last_error": alert.last_error,
                              "last_attempt_at": _time(alert.last_attempt_at),
                              "delivered_at": _time(alert.delivered_at)}}
+
+
+def chain_check_document(status: ChainCheckStatus) -> dict[str, Any]:
+    check = status.check
+    return {"status": "checking" if status.checking else "idle",
+            "checked_at": _time(check.checked_at), "valid": check.valid,
+            "checked": check.checked, "reason": check.reason, "detail": check.detail,
+            "first_invalid_sequence": check.first_invalid_sequence,
+            "event_id": check.event_id, "invalid_since": _time(check.invalid_since),
+            "next_check_at": _time(status.next_check_at)}

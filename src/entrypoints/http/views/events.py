@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from dependency_injector.wiring import Provide, inject
 from flask import current_app, jsonify
 
-from application.use_cases.check_chains import (
-    ChainCheckStatus,
-    GetChainCheck,
-    ScheduleChainChecks,
-)
+from application.use_cases.check_chains import GetChainHealth, ScheduleChainChecks
 from application.use_cases.event_stats import CountEvents
 from application.use_cases.get_event import GetEvent
 from application.use_cases.ingest_events import Accepted, IngestEvents
@@ -21,11 +16,11 @@ from application.use_cases.verify_chain import VerifyChain
 from domain.errors import FieldError, ValidationFailed
 from domain.events import PENDING, Event
 from domain.scopes import EVENTS_READ, EVENTS_WRITE
-from domain.timestamps import format_timestamp
 from domain.verification import VerificationReport
 from entrypoints.container import Container
 from entrypoints.http.auth import principal, requires
 from entrypoints.http.body import ONE_MIB, json_object
+from entrypoints.http.documents import chain_check_document
 from entrypoints.http.filters import event_filters
 from entrypoints.http.pagination import page_body
 from entrypoints.http.query import idempotency_key, prefers, query_args
@@ -112,8 +107,8 @@ def verify_events(verify: VerifyChain = Provide[Container.verify_chain]) -> Any:
 @api.get("/chain-check")
 @requires(EVENTS_READ)
 @inject
-def get_chain_check(get: GetChainCheck = Provide[Container.get_chain_check]) -> Any:
-    return jsonify(_chain_check_document(get.execute(principal().workspace_id)))
+def get_chain_check(health: GetChainHealth = Provide[Container.chain_health]) -> Any:
+    return jsonify(chain_check_document(health.workspace(principal().workspace_id)))
 
 
 @api.post("/chain-check")
@@ -121,7 +116,7 @@ def get_chain_check(get: GetChainCheck = Provide[Container.get_chain_check]) -> 
 @inject
 def request_chain_check(schedule: ScheduleChainChecks = Provide[
         Container.schedule_chain_checks]) -> Any:
-    response = jsonify(_chain_check_document(schedule.request(principal().workspace_id)))
+    response = jsonify(chain_check_document(schedule.request(principal().workspace_id)))
     response.status_code = 202
     return response
 
@@ -146,20 +141,6 @@ def _accepted(body: dict[str, Any], accepted: Accepted) -> Any:
     if accepted.receipt is not None:
         response.headers["Preference-Applied"] = RECEIPT
     return response
-
-
-def _chain_check_document(status: ChainCheckStatus) -> dict[str, Any]:
-    check = status.check
-    return {"status": "checking" if status.checking else "idle",
-            "checked_at": _moment(check.checked_at), "valid": check.valid,
-            "checked": check.checked, "reason": check.reason, "detail": check.detail,
-            "first_invalid_sequence": check.first_invalid_sequence,
-            "event_id": check.event_id, "invalid_since": _moment(check.invalid_since),
-            "next_check_at": _moment(status.next_check_at)}
-
-
-def _moment(moment: datetime | None) -> str | None:
-    return format_timestamp(moment) if moment is not None else None
 
 
 def _report_document(report: VerificationReport) -> dict[str, Any]:
