@@ -15,8 +15,8 @@ from auditrail_client.proofs import (
     SignedCheckpoint,
     b64decode_all,
     bundle_in_tree,
+    bundle_path,
     bundle_width,
-    tile_path,
 )
 from auditrail_client.receipts import Receipt, accepted_digest
 
@@ -98,5 +98,5 @@ def entry_id(data: bytes) -> str | None:
 
 
 def bundle_name(index: int, size: int) -> str:
-    """The bundle's path under ``tile/entries/``."""
-    return tile_path(0, index, bundle_width(index, size))[2:]
+    """The path of bundle ``index`` of a tree of ``size``, under ``tile/entries/``."""
+    return bundle_path(index, bundle_width(index, size))

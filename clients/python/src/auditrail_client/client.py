@@ -42,6 +42,7 @@ from auditrail_client.proofs import (
     ProofInvalid,
     VerifierKey,
     b64decode_all,
+    bundle_path,
     check_checkpoint,
     check_cosigned,
     event_leaf_hash,
@@ -626,9 +627,8 @@ class Log(_Resource):
         """The entries leaf tile ``index`` hashes: each event's ``JCS(core)``, the bytes
         its leaf hash covers (``json.loads`` gives the event). Check them against a
         checkpoint with ``proofs.bundle_in_tree`` and one ``events.proof``."""
-        path = tile_path(0, index, width).removeprefix("0/")
-        return split_bundle(self._t.request("GET", f"/api/v1/log/tile/entries/{path}"
-                                            ).content)
+        return split_bundle(self._t.request(
+            "GET", f"/api/v1/log/tile/entries/{bundle_path(index, width)}").content)
 
     def consistency(self, from_size: int, to_size: int | None = None) -> ConsistencyProof:
         body = self._t.json("GET", "/api/v1/log/consistency",

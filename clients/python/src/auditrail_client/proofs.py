@@ -277,6 +277,12 @@ def tile_path(level: int, index: int, width: int | None = None) -> str:
     return f"{level}/" + "/".join([*(f"x{g}" for g in groups[:-1]), groups[-1]]) + partial
 
 
+def bundle_path(index: int, width: int | None = None) -> str:
+    """``<N>[.p/<W>]``: where leaf tile ``index``'s entry bundle is, after
+    ``tile/entries/``."""
+    return tile_path(0, index, width).removeprefix("0/")
+
+
 def bundle_width(index: int, tree_size: int) -> int:
     """How many entries leaf tile ``index`` has in a tree of ``tree_size`` (0: none)."""
     return max(0, min(TILE_WIDTH, tree_size - index * TILE_WIDTH))
