@@ -39,7 +39,7 @@ class Alerts(World):
         self.vault = FakeVault()
         self.evaluation = AlertEvaluation(self.ids, self.clock, self.queue)
         self.process = ProcessPendingEvents(self.uow, self.geo, chunk_size=chunk_size,
-                                            chunk_handlers=[self.evaluation])
+                                            chunk_handlers=[self.evaluation, self.log.sign_linked])
         self.create = CreateAlertRule(self.uow, self.clock, self.ids, _Secrets(), self.vault,
                                       self.deliverer, allow_private=False,
                                       activity=self.activity)

@@ -82,7 +82,7 @@ class Streams(World):
         self.jitter = 0.5
         self.fanout = StreamFanout(self.queue)
         self.process = ProcessPendingEvents(self.uow, self.geo, chunk_size=MAX_BATCH,
-                                            chunk_handlers=[self.fanout])
+                                            chunk_handlers=[self.fanout, self.log.sign_linked])
         self.create = CreateStream(self.uow, self.clock, self.ids, _Secrets(), self.vault,
                                    self.deliverer, allow_private=False,
                                    activity=self.activity)

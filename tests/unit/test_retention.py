@@ -18,13 +18,19 @@ def aged(world: World, days: float) -> dict:
     return world.event(occurred_at=format_timestamp(world.clock.now() - timedelta(days=days)))
 
 
+def processed(world: World, workspace_id: str) -> None:
+    """Processing, then the checkpoint the service signs within seconds of it."""
+    world.process.execute(workspace_id)
+    world.log.sign(workspace_id)
+
+
 def test_removes_the_expired_prefix_and_keeps_the_rest_verifiable() -> None:
     world = World()  # free plan: 30 days
     ws = world.workspace.id
     bodies = [aged(world, 40), aged(world, 35), aged(world, 31), aged(world, 2),
               aged(world, 50), aged(world, 1)]  # the 50-day-old one sits after a fresh one
     world.ingest.execute(ws, bodies, batch=True)
-    world.process.execute(ws)
+    processed(world, ws)
     world.ingest.execute(ws, [aged(world, 90)], batch=True)  # still pending
     assert ApplyRetention(world.uow, world.clock, world.log, chunk=2).execute() == 3
 
@@ -41,7 +47,7 @@ def test_removes_the_expired_prefix_and_keeps_the_rest_verifiable() -> None:
 def test_a_chunk_boundary_does_not_stop_the_trim_early() -> None:
     world = World()
     world.ingest.execute(world.workspace.id, [aged(world, 60)] * 7, batch=True)
-    world.process.execute(world.workspace.id)
+    processed(world, world.workspace.id)
     assert ApplyRetention(world.uow, world.clock, world.log, chunk=3).execute() == 7
     report = VerifyChain(world.uow, world.log).execute(world.workspace.id)
     assert report.valid and report.checked == 0 and report.anchor.sequence == 7
@@ -51,11 +57,29 @@ def test_a_run_is_bounded_and_the_next_one_carries_on() -> None:
     """Upkeep must not sit on one chain's lock for a huge backlog; it comes back."""
     world = World()
     world.ingest.execute(world.workspace.id, [aged(world, 60)] * 7, batch=True)
-    world.process.execute(world.workspace.id)
+    processed(world, world.workspace.id)
     retention = ApplyRetention(world.uow, world.clock, world.log, chunk=2, max_chunks=2)
     assert [retention.execute() for _ in range(3)] == [4, 3, 0]
     report = VerifyChain(world.uow, world.log).execute(world.workspace.id)
     assert report.valid and report.anchor.sequence == 7
+
+
+def test_only_what_a_checkpoint_covers_is_removed() -> None:
+    """An anchor past the latest checkpoint could not be proved consistent with any
+    checkpoint a monitor holds until the next one: old events linked moments ago wait."""
+    world = World()
+    ws = world.workspace.id
+    world.ingest.execute(ws, [aged(world, 60)] * 3, batch=True)
+    processed(world, ws)
+    world.ingest.execute(ws, [aged(world, 50)] * 2, batch=True)
+    world.process.execute(ws)  # linked (sequences 4 and 5), no checkpoint of size 5 yet
+    retention = ApplyRetention(world.uow, world.clock, world.log)
+    assert retention.execute() == 3
+    assert world.log.latest(ws).tree_size == 3
+    assert VerifyChain(world.uow, world.log).execute(ws).anchor.sequence == 3
+    world.log.sign(ws)
+    assert retention.execute() == 2
+    assert VerifyChain(world.uow, world.log).execute(ws).anchor.sequence == 5
 
 
 def test_enterprise_keeps_everything_unless_set() -> None:
@@ -77,7 +101,7 @@ def test_a_legal_hold_keeps_every_event_until_released_and_blocks_deletion() -> 
     world = World()  # free plan: 30 days
     ws = world.workspace.id
     world.ingest.execute(ws, [aged(world, 40), aged(world, 35), aged(world, 1)], batch=True)
-    world.process.execute(ws)
+    processed(world, ws)
     hold = UpdateWorkspacePlan(world.uow, world.changes, world.activity)
     assert hold.execute(ws, None, None, legal_hold=True).legal_hold
     retention = ApplyRetention(world.uow, world.clock, world.log)

@@ -8,6 +8,11 @@ no sequence and are never touched. Work is done in bounded chunks, one transacti
 Each anchor is signed by the transparency log's key, with the tree's root at its size
 (``domain.signed_notes.anchor_text``): verification refuses an anchor it did not sign.
 
+Only events a signed checkpoint covers are removed: the anchor then never lies past the
+latest checkpoint, so whoever checks it can always have it proved consistent with the
+checkpoints they hold (an old event linked moments ago waits for the next checkpoint,
+within seconds, and the next run).
+
 A log stream's delivery in flight holds its events (at most one batch per stream), and so
 does an alert whose notification is not yet accepted; what a paused or failing stream has
 not yet cut into a delivery is removed on time, and the stream records the skipped range
@@ -66,9 +71,10 @@ class ApplyRetention:
                 anchor = uow.chains.anchor(workspace_id)
                 oldest = uow.events.oldest_linked(workspace_id, anchor.sequence, self._chunk)
                 # A delivery or notification in flight is retried with the very events
-                # it was first sent with.
+                # it was first sent with; what no checkpoint covers yet waits for one.
                 held = min((sequence for sequence in (uow.deliveries.held_from(workspace_id),
-                                                      uow.alerts.held_from(workspace_id))
+                                                      uow.alerts.held_from(workspace_id),
+                                                      _uncovered_from(uow, workspace_id))
                             if sequence is not None), default=None)
                 expired = []
                 for event in oldest:
@@ -97,3 +103,9 @@ class ApplyRetention:
         root = tree.root(uow, workspace_id, anchor.sequence)
         return self._log.sign_text(workspace_id, anchor_text(
             self._log.origin(workspace_id), anchor.sequence, anchor.hash, root))
+
+
+def _uncovered_from(uow: UnitOfWork, workspace_id: str) -> int:
+    """The first sequence no signed checkpoint covers (1 when there is none yet)."""
+    latest = uow.checkpoints.latest(workspace_id)
+    return (latest.tree_size if latest is not None else 0) + 1
