@@ -19,6 +19,7 @@ import pytest
 from domain.signed_notes import parse_anchor, parse_checkpoint, parse_note
 from domain.tile_paths import TilePath, split_bundle, within
 from domain.timestamps import format_timestamp
+from tests.integration.log_transport import Meanwhile, monitor_through
 from tests.integration.stacks import Stack, bearer
 from tests.integration.test_transparency_log import go_checker, ingest, log_key, signed
 
@@ -377,8 +378,6 @@ def test_retention_running_on_while_the_monitor_reads_raises_no_alarm(
     """Old events linked and removed while a run reads put the signed anchor past the tree
     the run checked: that tree must be in the anchor's history, and no alarm is raised
     for it being older (the client's monitor has a test of its own)."""
-    import httpx
-
     from adapters.security.signing import Ed25519Verifier
     from entrypoints import log_monitor
 
@@ -392,31 +391,23 @@ def test_retention_running_on_while_the_monitor_reads_raises_no_alarm(
                              json={"events": old * 300}).status_code == 202
     stack.drain()
     signed(stack, key, 300)
-    vkey, original, get, ran = log_key(stack, key)["verifier_key"], httpx.Client, \
-        log_monitor._get, []
 
-    def client(**kwargs: Any) -> httpx.Client:
-        return original(transport=httpx.WSGITransport(app=stack.app), **kwargs)
+    def retention_meanwhile() -> None:  # after the run was served the checkpoint of 300
+        assert stack.client.post("/api/v1/events/batch", headers=bearer(key),
+                                 json={"events": old * 100}).status_code == 202
+        stack.drain()
+        signed(stack, key, 400)
+        assert stack.client.patch("/api/v1/workspace", headers=bearer(key),
+                                  json={"legal_hold": False}).status_code == 200
+        assert stack.container.apply_retention().execute() == 400
 
-    def retention_meanwhile(http: Any, path: str, **kwargs: Any) -> Any:
-        answer = get(http, path, **kwargs)
-        if path == "/api/v1/log/checkpoint" and not ran:  # the run checks size 300
-            ran.append(path)
-            assert stack.client.post("/api/v1/events/batch", headers=bearer(key),
-                                     json={"events": old * 100}).status_code == 202
-            stack.drain()
-            signed(stack, key, 400)
-            assert stack.client.patch("/api/v1/workspace", headers=bearer(key),
-                                      json={"legal_hold": False}).status_code == 200
-            assert stack.container.apply_retention().execute() == 400
-        return answer
-
-    monkeypatch.setattr(log_monitor.httpx, "Client", client)
-    monkeypatch.setattr(log_monitor, "_get", retention_meanwhile)
+    meanwhile = Meanwhile(stack.app, "/api/v1/log/checkpoint", retention_meanwhile)
+    monitor_through(monkeypatch, meanwhile)
+    vkey = log_key(stack, key)["verifier_key"]
     said = log_monitor.run_monitor("http://log", key, tmp_path / "state.json", vkey,
                                    Ed25519Verifier().verify, entries="all",
                                    retention_days=90)
-    assert ran and "at size 300" in said
+    assert meanwhile.happened and "at size 300" in said
     assert "(2 bundle(s) below the retention anchor at sequence 400" in said
     assert "retention held to 90 days (events up to sequence 400 removed" in said
 
@@ -425,8 +416,6 @@ def test_retention_moving_on_during_a_read_is_no_withholding(
         stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A bundle not served above the anchor the run fetched first is asked about again:
     retention may have moved on while the run read (a million events take a minute)."""
-    import httpx
-
     from adapters.security.signing import Ed25519Verifier
     from entrypoints import log_monitor
 
@@ -446,22 +435,15 @@ def test_retention_moving_on_during_a_read_is_no_withholding(
     stack.drain()
     signed(stack, key, 700)
     assert stack.container.apply_retention().execute() == 300  # 150 days: the first 300
-    vkey, original, get, moved = log_key(stack, key)["verifier_key"], httpx.Client, \
-        log_monitor._ask, []
 
-    def client(**kwargs: Any) -> httpx.Client:
-        return original(transport=httpx.WSGITransport(app=stack.app), **kwargs)
+    def retention_moves_on() -> None:  # once the run knows of the anchor at 300
+        patch(90)
+        assert stack.container.apply_retention().execute() == 300  # up to 600
 
-    def retention_moves_on(http: Any, path: str, *args: Any, **kwargs: Any) -> Any:
-        answer = get(http, path, *args, **kwargs)
-        if path == "/api/v1/log/anchor" and not moved:  # once the run knows of 300
-            moved.append(path)
-            patch(90)
-            assert stack.container.apply_retention().execute() == 300  # up to 600
-        return answer
-
-    monkeypatch.setattr(log_monitor.httpx, "Client", client)
-    monkeypatch.setattr(log_monitor, "_ask", retention_moves_on)
+    meanwhile = Meanwhile(stack.app, "/api/v1/log/anchor", retention_moves_on)
+    monitor_through(monkeypatch, meanwhile)
+    vkey = log_key(stack, key)["verifier_key"]
     said = log_monitor.run_monitor("http://log", key, tmp_path / "state.json", vkey,
                                    Ed25519Verifier().verify, entries="all")
-    assert moved and "(3 bundle(s) below the retention anchor at sequence 600" in said
+    assert meanwhile.happened
+    assert "(3 bundle(s) below the retention anchor at sequence 600" in said

@@ -29,6 +29,7 @@ from domain.signed_notes import (
     signature_by,
 )
 from entrypoints import log_monitor
+from tests.integration.log_transport import Meanwhile, monitor_through
 from tests.integration.processes import environment, start_servers, start_workers, stop, wait_for
 from tests.integration.stacks import Stack, bearer, production_stack
 from tests.integration.test_transparency_log import (
@@ -356,20 +357,14 @@ def test_a_log_cosigned_further_while_the_monitor_reads_raises_no_alarm(
     latest one, so that one is never newer than the tree it checks - which would read as
     the log showing this reader a stale history."""
     _, key, info, witness, added = witnessed_log(stack, witness_of, 5)
-    original, grown = log_monitor._get, []
-
-    def get(client: Any, path: str, **kwargs: Any) -> Any:
-        answer = original(client, path, **kwargs)
-        if path == "/api/v1/log/checkpoint" and not grown:  # the log grows meanwhile
-            grown.append(path)
-            grow_cosigned(stack, key, added, 2, 7)
-        return answer
-
-    monkeypatch.setattr(log_monitor, "_get", get)
+    meanwhile = Meanwhile(stack.app, "/api/v1/log/checkpoint",  # the log grows meanwhile
+                          lambda: grow_cosigned(stack, key, added, 2, 7))
+    monitor_through(monkeypatch, meanwhile)
     said = log_monitor.run_monitor("http://log", key, tmp_path / "state.json",
                                    info["verifier_key"], CHECK,
                                    cosigners=[parse_cosigner_key(witness.key)])
-    assert grown and said.startswith(f"ok: {info['verifier_key'].split('+')[0]} at size 5")
+    assert meanwhile.happened
+    assert said.startswith(f"ok: {info['verifier_key'].split('+')[0]} at size 5")
     assert "the checkpoint its witnesses cosigned (size 5" in said
 
 

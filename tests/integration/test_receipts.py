@@ -20,6 +20,7 @@ from domain.signed_notes import key_id, parse_note
 from domain.timestamps import format_timestamp
 from entrypoints import log_monitor
 from entrypoints.cli import main
+from entrypoints.log_monitor import receipts as monitored_receipts
 from tests.integration.stacks import Stack, bearer
 from tests.integration.test_transparency_log import export_file, signed
 
@@ -246,7 +247,7 @@ def test_the_monitor_holds_the_log_to_every_receipt_once(stack: Stack, tmp_path:
                            match=f"holds no event {dropped['id']}, which it accepted at "
                                  f".*: dropped: it signed no retention anchor"):
             run(dropped["receipt"])
-        patch.setattr(log_monitor, "UNLINKED_FOR_TOO_LONG", timedelta(seconds=-1))
+        patch.setattr(monitored_receipts, "UNLINKED_FOR_TOO_LONG", timedelta(seconds=-1))
         with pytest.raises(log_monitor.MonitorFailed, match="still in no checkpoint"):
             run(later)
     assert json.loads(state.read_text())["receipts_proved"] and \
