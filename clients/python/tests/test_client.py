@@ -103,6 +103,40 @@ def test_errors_carry_the_contracts_fields(server, client: Auditrail) -> None:
     assert limited.value.retry_after >= 1
 
 
+def test_a_receipt_partly_checkpointed_waits_once_and_reads_the_rest_by_bundle() -> None:
+    """A receipt whose last events no checkpoint covers yet (the log signs a busy
+    workspace's new head every cadence): ``wait`` is spent once, on the last event, and
+    what the latest checkpoint covers is still read by bundle - a changed event is named
+    at once, and the first event not covered fails without a second wait."""
+    from conftest import running_proxy, running_server
+
+    with running_server(checkpoint_seconds="3600") as hourly, \
+            running_proxy(hourly) as (url, faults):
+        client = Auditrail(url, hourly.workspace())
+        vkey = client.log.key().verifier_key
+        # The workspace's first chunk (500 events) is checkpointed at once; the next
+        # 100 wait for the next checkpoint, an hour later.
+        batch = client.events.create_batch([EVENT] * 600, receipt=True)
+        processed(client, batch.ids[-1])
+        assert check_checkpoint(client.log.checkpoint(), vkey).tree_size == 500
+        faults.seen.clear()
+        with pytest.raises(Conflict) as waited:
+            client.events.verify_receipt(batch.receipt, vkey, wait=1.5)
+        assert waited.value.code == "not_checkpointed"
+        asked = [path.split("?")[0] for _, path, _ in faults.seen]
+        assert asked.count(f"/api/v1/events/{batch.ids[-1]}/proof") >= 2  # it waited
+        assert asked.count(f"/api/v1/events/{batch.ids[500]}/proof") == 1  # it did not
+        assert sum("/tile/entries/" in path for path in asked) == 2
+        assert len(asked) < 20  # 500 events one by one: 1,000 requests
+
+        with sqlite3.connect(hourly.data_dir / "auditrail.db") as db:  # as its owner could
+            db.execute("UPDATE events SET body = replace(body, 'Jane', 'Joan') "
+                       "WHERE id = ?", (batch.ids[7],))
+        with pytest.raises(ProofInvalid, match=f"{batch.ids[7]} is not the event the log "
+                                               f"accepted at"):
+            client.events.verify_receipt(batch.receipt, vkey, wait=0.5)
+
+
 def test_a_query_over_the_servers_time_limit_is_raised_not_retried() -> None:
     from conftest import running_proxy, running_server
 

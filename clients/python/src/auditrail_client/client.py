@@ -193,23 +193,25 @@ class Events(_Resource):
         """Prove that the log holds every event ``receipt`` names, as it accepted it: the
         receipt signed by ``verifier_key`` (the key you pinned, or the key its
         ``rotations`` lead to), each event's accepted fields hashing to the receipt's
-        digest, and each event in a tree the key signed (``wait`` seconds at most for an
-        event still being linked). ``ProofInvalid`` names the first event that fails: one
-        the log no longer holds (dropped - or removed by retention since, so check
-        receipts within the retention period) or one changed after it was accepted.
+        digest, and each event in a tree the key signed (``wait`` seconds at most, in all,
+        for events still being linked: then ``Conflict`` with code ``not_checkpointed``).
+        ``ProofInvalid`` names the first event that fails: one the log no longer holds
+        (dropped - or removed by retention since, so check receipts within the retention
+        period) or one changed after it was accepted.
 
         A receipt of more than a few events is read from the log's entry bundles, each
         held to the signed tree by one proof (a thousand events: about a dozen requests);
         an event found in none costs two requests of its own."""
         note = receipt.note if isinstance(receipt, Receipt) else receipt
         checked = check_receipt(note, verifier_key, rotations)
+        deadline = time.monotonic() + wait
         found, largest = self._in_bundles(checked, verifier_key, rotations, wait)
         for event_id, digest in checked.digests.items():
             if event_id in found:
                 as_accepted(found[event_id], event_id, digest, checked, ProofInvalid)
                 continue
             try:
-                proof = self.proof(event_id, wait=wait)
+                proof = self.proof(event_id, wait=max(0.0, deadline - time.monotonic()))
                 event = self.get(event_id)
             except NotFound:
                 raise ProofInvalid(f"the log accepted {event_id} at {checked.received_at} "
@@ -224,16 +226,24 @@ class Events(_Resource):
 
     def _in_bundles(self, receipt: Receipt, verifier_key: str | VerifierKey,
                     rotations: Sequence[str], wait: float) -> tuple[dict[str, bytes], int]:
-        """The receipt's events as the entry bundles of a signed tree that holds its last
-        one hold them, and that tree's size; none for a receipt too small to gain by it,
-        or whose last event the log cannot prove (the event-by-event path says why)."""
+        """The receipt's events as the entry bundles of a signed tree hold them, and that
+        tree's size. The tree is one that holds the receipt's last event or, when that
+        one is not checkpointed within ``wait``, the latest: what it covers is still read
+        by bundle, and the first event it does not fails at once (the wait is spent)
+        rather than after two requests for each event before it. None for a receipt too
+        small to gain by it, or whose last event the log does not hold (the
+        event-by-event path says so)."""
         if len(receipt.digests) < _BUNDLED_FROM:
             return {}, 0
         try:
-            proof = self.proof(receipt.event_ids[-1], wait=wait)
-        except (NotFound, Conflict):
+            note = self.proof(receipt.event_ids[-1], wait=wait).checkpoint
+        except NotFound:
             return {}, 0
-        latest = check_checkpoint(proof.checkpoint, verifier_key, rotations)
+        except Conflict as exc:
+            if exc.code != "not_checkpointed":
+                return {}, 0
+            note = Log(self._t).checkpoint()
+        latest = check_checkpoint(note, verifier_key, rotations)
         return located(self, Log(self._t), receipt, latest, ProofInvalid), latest.tree_size
 
     def get(self, event_id: str) -> Event:
