@@ -349,7 +349,8 @@ def test_the_operator_prints_the_key_to_publish_and_countersigns(tmp_path: Path)
     assert unknown.exit_code == 1 and "No workspace with id 'ws_nope'" in unknown.output
     assert new not in shown.output + unknown.output and old not in shown.output
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("entrypoints.cli.PROGRESS_SECONDS", 0.0)  # say how far it got at once
+        # say how far it got at once
+        patch.setattr("entrypoints.server_keys_cli.PROGRESS_SECONDS", 0.0)
         first = run("countersign")
     assert first.exit_code == 0, first.output
     assert "countersigned 1 checkpoint(s) and 0 retention anchor(s)" in first.output
