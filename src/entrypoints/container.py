@@ -91,9 +91,6 @@ from application.use_cases.log_witnesses import (
     ListLogWitnesses,
     RemoveLogWitness,
     RetryLogWitness,
-    SubmitToWitness,
-    WakeWitnesses,
-    WitnessHealth,
 )
 from application.use_cases.notify_alerts import NotifyAlerts, SendTestNotification
 from application.use_cases.process_pending_events import ProcessPendingEvents
@@ -124,6 +121,7 @@ from application.use_cases.viewer_links import (
     ListViewerLinks,
     RevokeViewerLink,
 )
+from application.use_cases.witness_submissions import SubmitToWitness, WakeWitnesses, WitnessHealth
 from application.use_cases.workspace_settings import GetWorkspace, UpdateWorkspace
 from application.use_cases.workspaces import (
     CreateWorkspace,

@@ -11,15 +11,17 @@ import pytest
 from application.errors import Conflict, NotCosigned
 from application.ports.witnesses import WitnessAnswer, WitnessUnreachable
 from application.use_cases.log_witnesses import (
-    COSIGNED,
-    FAILED,
-    REFUSED,
-    UNREACHABLE,
     AddLogWitness,
     CosignedCheckpoint,
     GetLogWitness,
     RemoveLogWitness,
     RetryLogWitness,
+)
+from application.use_cases.witness_submissions import (
+    COSIGNED,
+    FAILED,
+    REFUSED,
+    UNREACHABLE,
     SubmitToWitness,
     WakeWitnesses,
     WitnessHealth,

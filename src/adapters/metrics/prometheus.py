@@ -8,8 +8,8 @@ from prometheus_client import Counter
 from application.ports.delivery import OUTCOMES
 from application.ports.metrics import RATE_LIMITS
 from application.use_cases.check_chains import REQUEST_OUTCOMES
-from application.use_cases.log_witnesses import OUTCOMES as SUBMISSION_OUTCOMES
 from application.use_cases.notify_alerts import ALERT
+from application.use_cases.witness_submissions import OUTCOMES as SUBMISSION_OUTCOMES
 from domain.exports import COMPLETED, FAILED
 from domain.streams import TYPES
 

@@ -25,8 +25,8 @@ from prometheus_client.core import GaugeMetricFamily
 
 from application.use_cases.check_chains import GetChainHealth
 from application.use_cases.delivery_status import GetDeliveryStatus
-from application.use_cases.log_witnesses import WitnessHealth
 from application.use_cases.processing_status import GetProcessingStatus
+from application.use_cases.witness_submissions import WitnessHealth
 
 REQUESTS = Counter("auditrail_http_requests_total", "HTTP requests by route and status.",
                    ["method", "route", "status"])

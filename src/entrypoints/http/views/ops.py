@@ -10,8 +10,8 @@ from flask import Blueprint, Response, jsonify
 from application.ports.jobs import JobQueue
 from application.use_cases.check_chains import GetChainHealth
 from application.use_cases.delivery_status import GetDeliveryStatus
-from application.use_cases.log_witnesses import WitnessHealth
 from application.use_cases.processing_status import GetProcessingStatus
+from application.use_cases.witness_submissions import WitnessHealth
 from entrypoints.container import Container
 from entrypoints.http.errors import error_response
 from entrypoints.http.metrics import exposition
