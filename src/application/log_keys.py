@@ -156,6 +156,23 @@ class LogKeys:
         return note + signature_line(self.origin(workspace_id), self._signer.public_key(),
                                      self._signer.sign(text.encode("utf-8")))
 
+    def adopted(self, workspace_id: str, note: str, text: str) -> str | None:
+        """The note with the current key's signature over ``text`` - what the stored tree
+        and chain give - when that is what the note says; None when it says anything else.
+        For what a key lost for good signed (``AUDITRAIL_SIGNING_KEY_LOST``): nothing can
+        check its signature any more, so the log takes on the database as it is, once, as
+        it did when it backfilled the tree (and as signing on does anyway)."""
+        try:
+            parsed = parse_note(note)
+        except InvalidNote:
+            return None
+        if parsed.text != text:
+            return None
+        if self._signature(workspace_id, parsed, self._signer) is not None:
+            return note
+        return note + signature_line(self.origin(workspace_id), self._signer.public_key(),
+                                     self._signer.sign(text.encode("utf-8")))
+
     def _verified(self, workspace_id: str, parsed: Note) -> str | None:
         message = parsed.text.encode("utf-8")
         for signer in self._all():

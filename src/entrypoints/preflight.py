@@ -119,7 +119,9 @@ def _signing_key(container: Container) -> Finding:
     if settings.signing_key_lost:
         return Finding("signing key", True, f"AUDITRAIL_SIGNING_KEY_LOST=1: signs on after "
                                             f"another key (the latest of {stranger}); "
-                                            f"auditors must pin the new verifier key")
+                                            f"auditors must pin the new verifier key, and "
+                                            f"`auditrail signing-key countersign` signs "
+                                            f"what the lost key signed")
     return Finding("signing key", False, stranger_problem(container, stranger))
 
 

@@ -57,6 +57,10 @@ def countersign_log() -> None:
     The last step of a rotation: run it once every process has the new key (with the old
     one in AUDITRAIL_PREVIOUS_SIGNING_KEYS); afterwards nothing stored needs the old key,
     and each workspace's rotation note is kept, for monitors that pinned the old key.
+
+    After a key lost for good (AUDITRAIL_SIGNING_KEY_LOST=1), it also signs what that key
+    signed, each checkpoint and anchor once the stored tree and chain give what it says:
+    quiet workspaces' logs then verify under the new key at once.
     """
     last_said = time.monotonic()
 
@@ -67,13 +71,21 @@ def countersign_log() -> None:
             click.echo(f"… {read:,} note(s) read, {so_far.checkpoints:,} checkpoint(s) "
                        f"countersigned so far", err=True)
 
-    outcome = command_container().countersign_log().execute(progress)
+    container = command_container()
+    lost = container.settings().signing_key_lost
+    outcome = container.countersign_log().execute(progress, adopt=lost)
     click.echo(f"countersigned {outcome.checkpoints} checkpoint(s) and {outcome.anchors} "
                f"retention anchor(s) with the current signing key; kept "
                f"{outcome.rotations} rotation note(s)")
+    if outcome.adopted:
+        click.echo(f"of those, {outcome.adopted} were signed by a key lost for good "
+                   f"(AUDITRAIL_SIGNING_KEY_LOST=1) and are now signed as the stored tree "
+                   f"and chains give them")
     for unreadable in outcome.unreadable:
-        click.echo(f"unreadable: {unreadable} is signed by no key in AUDITRAIL_SIGNING_KEY "
-                   f"or AUDITRAIL_PREVIOUS_SIGNING_KEYS; left as it is", err=True)
+        why = ("does not say what the stored tree or chain gives" if lost else
+               "is signed by no key in AUDITRAIL_SIGNING_KEY or "
+               "AUDITRAIL_PREVIOUS_SIGNING_KEYS")
+        click.echo(f"unreadable: {unreadable} {why}; left as it is", err=True)
     if outcome.unreadable:
         sys.exit(1)
 

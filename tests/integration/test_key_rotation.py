@@ -360,6 +360,40 @@ def test_the_operator_prints_the_key_to_publish_and_countersigns(tmp_path: Path)
     assert "countersigned 0 checkpoint(s)" in again and "kept 0 rotation" in again  # done
 
 
+def test_after_a_key_lost_for_good_countersign_adopts_a_quiet_log(tmp_path: Path) -> None:
+    """AUDITRAIL_SIGNING_KEY_LOST=1: a workspace that sends nothing more keeps a latest
+    checkpoint signed by the lost key alone, which fails its chain check under the new key
+    until the log grows; ``countersign`` signs it, once the stored tree gives its root."""
+    old, new = new_seed(), new_seed()
+    stack = embedded_stack(tmp_path / "var", checkpoint_seconds=1, signing_key=old)
+    try:
+        _, key = stack.new_workspace()
+        ingest(stack, key, 3)
+        signed(stack, key, 3)
+    finally:
+        stack.close()
+
+    def verified() -> dict[str, Any]:
+        after = embedded_stack(tmp_path / "var", checkpoint_seconds=1, signing_key=new)
+        try:
+            return after.client.get("/api/v1/events/verify", headers=bearer(key)).json
+        finally:
+            after.close()
+
+    assert (verified()["valid"], verified()["reason"]) == (False, "checkpoint_mismatch")
+    env = {"AUDITRAIL_DATA_DIR": str(tmp_path / "var"), "AUDITRAIL_SIGNING_KEY": new}
+    refused = CliRunner().invoke(main, ["signing-key", "countersign"], env=env)
+    assert refused.exit_code == 1
+    assert "checkpoint of size 3 is signed by no key in AUDITRAIL_SIGNING_KEY" in \
+        refused.output
+    lost = CliRunner().invoke(main, ["signing-key", "countersign"],
+                              env={**env, "AUDITRAIL_SIGNING_KEY_LOST": "1"})
+    assert lost.exit_code == 0, lost.output
+    assert "countersigned 1 checkpoint(s)" in lost.output
+    assert "of those, 1 were signed by a key lost for good" in lost.output
+    assert verified()["valid"] is True
+
+
 def test_serve_and_worker_refuse_to_sign_on_a_log_another_key_signed(
         tmp_path: Path, empty_postgres: str, redis_url: str) -> None:
     """A key lost, mistyped or differing between machines, or a log name changed: signed

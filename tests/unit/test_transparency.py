@@ -19,6 +19,7 @@ from application.use_cases.workspaces import CreateWorkspace
 from domain.merkle import verify_consistency, verify_inclusion
 from domain.signed_notes import (
     InvalidNote,
+    checkpoint_text,
     parse_checkpoint,
     parse_note,
     parse_verifier_key,
@@ -421,6 +422,48 @@ def test_without_a_previous_key_nothing_is_countersigned(world: World) -> None:
     rotated(world, keep_previous=False)
     assert world.log.latest(world.workspace.id).note == before.note
     assert verified(world) == (False, "checkpoint_mismatch", "signature")
+
+
+def test_after_a_key_lost_for_good_countersigning_adopts_what_the_tree_gives(
+        world: World) -> None:
+    """AUDITRAIL_SIGNING_KEY_LOST: a quiet workspace's checkpoints and anchor, signed by
+    the lost key alone, would stay unverifiable under the new key until its log grew."""
+    linked(world, 6)
+    retained_before_the_log(world, 2)
+    world.log.sign(world.workspace.id)  # size 6, and the anchor, by the key now lost
+    linked(world, 3)
+    world.clock.advance(seconds=60)
+    world.log.sign(world.workspace.id)  # size 9
+    rotated(world, keep_previous=False)
+    assert verified(world) == (False, "checkpoint_mismatch", "signature")
+    refused = CountersignLog(world.uow, world.log.keys, world.clock).execute()
+    assert (refused.checkpoints, len(refused.unreadable)) == (0, 3)  # not without adopt
+    outcome = CountersignLog(world.uow, world.log.keys, world.clock).execute(adopt=True)
+    assert (outcome.checkpoints, outcome.anchors, outcome.adopted, outcome.unreadable) == \
+        (2, 1, 3, [])
+    assert verified(world) == (True, None, None)
+    again = CountersignLog(world.uow, world.log.keys, world.clock).execute(adopt=True)
+    assert (again.checkpoints, again.anchors, again.adopted) == (0, 0, 0)
+
+
+def test_adopting_never_signs_a_checkpoint_the_stored_tree_does_not_give(
+        world: World) -> None:
+    """Nothing can check the lost key's signatures: a note planted in the database under
+    it is refused for what it says, a root the tree does not have."""
+    linked(world, 4)
+    world.log.sign(world.workspace.id)
+    with world.uow as uow:
+        stored = uow.checkpoints.get(world.workspace.id, 4)
+        assert stored is not None
+        planted = world.log.sign_text(world.workspace.id, checkpoint_text(
+            world.log.origin(world.workspace.id), 4, bytes(32)))  # by the key now lost
+        uow.checkpoints.countersign([(stored, planted)])
+        uow.commit()
+    rotated(world, keep_previous=False)
+    outcome = CountersignLog(world.uow, world.log.keys, world.clock).execute(adopt=True)
+    assert (outcome.checkpoints, outcome.adopted, outcome.unreadable) == (
+        0, 0, [f"{world.workspace.id}: checkpoint of size 4"])
+    assert verified(world)[:2] == (False, "checkpoint_mismatch")
 
 
 def test_a_log_last_signed_by_a_key_the_process_lacks_is_named(world: World) -> None:
