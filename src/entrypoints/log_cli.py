@@ -64,6 +64,11 @@ def _notes_in(names: tuple[str, ...], read: Callable[[TextIO], Iterator[str]], o
 @click.option("--verifier-key", "verifier_key",
               help="The log's verifier key, pinned on the first run (and checked on later "
                    "ones); get it once from GET /log/key over a channel you trust.")
+@click.option("--key-lost", "key_lost", is_flag=True,
+              help="The log's operator lost its signing key for good: pin --verifier-key "
+                   "(the new key, from the operator) in place of the key pinned, keeping "
+                   "the checkpoint kept last time - the new key's log must still extend "
+                   "what the lost one signed. The lost key is trusted no more.")
 @click.option("--seen", "seen_files", multiple=True,
               type=click.Path(exists=True, allow_dash=True),
               help="A file of checkpoints kept elsewhere, or a folder of such files, each "
@@ -101,7 +106,7 @@ def _notes_in(names: tuple[str, ...], read: Callable[[TextIO], Iterator[str]], o
                    "valid cosignature and be in the history this monitor is served. "
                    "Repeatable.")
 def monitor(url: str, api_key: str, state_file: Path, verifier_key: str | None,
-            seen_files: tuple[str, ...], witnesses: tuple[tuple[str, str], ...],
+            key_lost: bool, seen_files: tuple[str, ...], witnesses: tuple[tuple[str, str], ...],
             receipt_files: tuple[str, ...], read_entries: str | None,
             retention_days: int | None, cosigned_by: tuple[str, ...]) -> None:
     """Fetch the latest checkpoint, check its signature with the pinned key, demand a
@@ -119,6 +124,9 @@ def monitor(url: str, api_key: str, state_file: Path, verifier_key: str | None,
         run_monitor,
         witness_target,
     )
+    if key_lost and not verifier_key:
+        raise click.BadParameter("needs --verifier-key: the new key, which the log's "
+                                 "operator publishes", param_hint="--key-lost")
     if retention_days is not None and read_entries is None:
         raise click.BadParameter("needs --entries: the monitor learns when events occurred "
                                  "by reading them", param_hint="--retention-days")
@@ -136,7 +144,7 @@ def monitor(url: str, api_key: str, state_file: Path, verifier_key: str | None,
         click.echo(run_monitor(url, api_key, state_file, verifier_key,
                                build_container(Settings()).signature_checker().verify,
                                seen, targets, cosigners, receipts, read_entries,
-                               retention_days))
+                               retention_days, key_lost))
     except WitnessesUnavailable as exc:
         click.echo(exc.checked)
         for problem in exc.problems:

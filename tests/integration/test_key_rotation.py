@@ -5,6 +5,7 @@ reads the rotation note as the signed note it is."""
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 from collections.abc import Iterator
@@ -392,6 +393,52 @@ def test_after_a_key_lost_for_good_countersign_adopts_a_quiet_log(tmp_path: Path
     assert "countersigned 1 checkpoint(s)" in lost.output
     assert "of those, 1 were signed by a key lost for good" in lost.output
     assert verified()["valid"] is True
+
+
+def test_after_a_lost_key_the_monitor_pins_the_new_one_and_keeps_the_history(
+        first: Stack, tmp_path: Path) -> None:
+    """The operator lost the signing key for good: an auditor pins the new key with
+    ``--key-lost``, and the log it signs must still extend what the lost key signed (a
+    key loss is no cover for a rewrite); the lost key is trusted no more."""
+    _, key = first.new_workspace()
+    ingest(first, key, 3)
+    signed(first, key, 3)
+    old = log_key(first, key)["verifier_key"]
+    state, app = tmp_path / "monitor.json", [first.app]
+    with monitoring(app):
+        log_monitor.run_monitor("http://log", key, state, old, CHECK)
+    first.close()
+    second = restarted(first, new_seed())  # the old key listed nowhere: it is gone
+    try:
+        assert second.container.countersign_log().execute(adopt=True).adopted >= 1
+        ingest(second, key, 2)
+        signed(second, key, 5)
+        new = log_key(second, key)["verifier_key"]
+        rewritten = tmp_path / "rewritten.json"  # as if the log had signed another root
+        rewritten.write_text(json.dumps({**json.loads(state.read_text()),
+                                         "root_hash": base64.b64encode(bytes(32)).decode()}))
+        app[0] = second.app
+        with monitoring(app):
+            with pytest.raises(log_monitor.MonitorFailed, match="add --key-lost"):
+                log_monitor.run_monitor("http://log", key, state, new, CHECK)
+            with pytest.raises(log_monitor.MonitorFailed, match="does not extend the one of "
+                                                                "size 3 kept last time"):
+                log_monitor.run_monitor("http://log", key, rewritten, new, CHECK,
+                                        key_lost=True)
+            said = log_monitor.run_monitor("http://log", key, state, new, CHECK,
+                                           key_lost=True)
+            assert "at size 5, consistent with size 3" in said
+            assert said.endswith(f"; pinned in place of the lost key {old}")
+            assert json.loads(state.read_text())["verifier_key"] == new
+            assert log_monitor.run_monitor("http://log", key, state, None, CHECK) \
+                .startswith("ok:")
+            with pytest.raises(log_monitor.MonitorFailed, match="differs from the key"):
+                log_monitor.run_monitor("http://log", key, state, old, CHECK)
+    finally:
+        second.close()
+    refused = CliRunner().invoke(main, ["log", "monitor", "--url", "http://log", "--key", key,
+                                        "--state", str(state), "--key-lost"])
+    assert refused.exit_code == 2 and "needs --verifier-key" in refused.output
 
 
 def test_serve_and_worker_refuse_to_sign_on_a_log_another_key_signed(

@@ -58,12 +58,15 @@ def server() -> Iterator[Server]:
 
 
 @contextlib.contextmanager
-def running_server(**settings: str) -> Iterator[Server]:
-    """``auditrail serve`` in a fresh data folder; ``settings``: more AUDITRAIL_ variables,
-    without the prefix."""
+def running_server(data_dir: Path | None = None, **settings: str) -> Iterator[Server]:
+    """``auditrail serve`` in a fresh data folder (or ``data_dir``, kept afterwards: the
+    same installation started again); ``settings``: more AUDITRAIL_ variables, without
+    the prefix."""
     if AUDITRAIL is None:
         pytest.skip("the auditrail server is not installed here (make test installs it)")
-    data_dir = Path(tempfile.mkdtemp(prefix="auditrail-client-tests-"))
+    kept = data_dir is not None
+    data_dir = data_dir or Path(tempfile.mkdtemp(prefix="auditrail-client-tests-"))
+    data_dir.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("AUDITRAIL_")}
     env.update(AUDITRAIL_DATA_DIR=str(data_dir), AUDITRAIL_CHECKPOINT_SECONDS="1",
                AUDITRAIL_LOG_LEVEL="WARNING",
@@ -90,7 +93,8 @@ def running_server(**settings: str) -> Iterator[Server]:
         process.terminate()
         process.wait(30)
         log.close()
-        shutil.rmtree(data_dir, ignore_errors=True)
+        if not kept:
+            shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @dataclass

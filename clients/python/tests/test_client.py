@@ -137,6 +137,41 @@ def test_a_receipt_partly_checkpointed_waits_once_and_reads_the_rest_by_bundle()
             client.events.verify_receipt(batch.receipt, vkey, wait=0.5)
 
 
+def test_after_a_lost_key_the_monitor_pins_the_new_one_and_keeps_the_history(
+        tmp_path: Path) -> None:
+    """The operator lost the log's signing key for good and signs on with a new one
+    (AUDITRAIL_SIGNING_KEY_LOST): ``key_lost=True`` pins the new key in place of the old,
+    and the log it signs must still extend what the lost key signed."""
+    import os
+
+    from conftest import running_server
+
+    old_seed, new_seed = (base64.b64encode(os.urandom(32)).decode() for _ in range(2))
+    data, state = tmp_path / "var", tmp_path / "monitor.json"
+    with running_server(data, signing_key=old_seed) as before:
+        key = before.workspace()
+        client = Auditrail(before.url, key)
+        processed(client, client.events.create_batch([EVENT] * 3)[-1])
+        old = client.log.key().verifier_key
+        deadline = time.monotonic() + 20
+        while check_checkpoint(client.log.checkpoint(), old).tree_size < 3:
+            assert time.monotonic() < deadline, "not checkpointed"
+            time.sleep(0.2)
+        assert Monitor(client, old, state).check().tree_size == 3
+    with running_server(data, signing_key=new_seed, signing_key_lost="1") as after:
+        after.cli("signing-key", "countersign")  # what the lost key signed, signed anew
+        client = Auditrail(after.url, key)
+        new = client.log.key().verifier_key
+        assert new != old
+        with pytest.raises(MonitorAlarm, match="key_lost=True"):
+            Monitor(client, new, state).check()
+        result = Monitor(client, new, state, key_lost=True).check()
+        assert (result.lost_key, result.previous_size, result.tree_size) == (old, 3, 3)
+        assert Monitor(client, new, state).check().lost_key is None  # pinned from now on
+        with pytest.raises(MonitorAlarm, match="differs"):  # the lost key: no more
+            Monitor(client, old, state).check()
+
+
 def test_a_query_over_the_servers_time_limit_is_raised_not_retried() -> None:
     from conftest import running_proxy, running_server
 

@@ -59,7 +59,8 @@ def run_monitor(url: str, api_key: str, state_file: Path, verifier_key: str | No
                 verify: SignatureCheck, seen: Collection[str] = (),
                 witnesses: Sequence[WitnessTarget] = (),
                 cosigners: Sequence[VerifierKey] = (), receipts: Collection[str] = (),
-                entries: str | None = None, retention_days: int | None = None) -> str:
+                entries: str | None = None, retention_days: int | None = None,
+                key_lost: bool = False) -> str:
     """Check the log once; return the line to print. ``seen`` are signed notes gathered
     elsewhere (``seen_checkpoints``): each must be in the history the log serves now. The
     checkpoint, once checked, is submitted to each of ``witnesses`` for its cosignature.
@@ -69,11 +70,14 @@ def run_monitor(url: str, api_key: str, state_file: Path, verifier_key: str | No
     the log) name must be in the checked tree as it was accepted. ``entries``: ``new``
     reads the events added since the last run, ``all`` every one the log holds; each
     must be what the tree holds. ``retention_days``: retention may have removed only
-    events that occurred longer ago than that, by what reading them showed."""
+    events that occurred longer ago than that, by what reading them showed. ``key_lost``:
+    ``verifier_key`` replaces the pinned key, which the log's operator lost for good; the
+    checkpoint kept stays, so the new key's log must extend what the lost one signed."""
     for attempt in range(1, _WITNESS_AHEAD_TRIES + 1):
         try:
             return _run_once(url, api_key, state_file, verifier_key, verify, seen,
-                             witnesses, cosigners, receipts, entries, retention_days)
+                             witnesses, cosigners, receipts, entries, retention_days,
+                             key_lost)
         except WitnessAhead as ahead:
             if attempt == _WITNESS_AHEAD_TRIES:
                 raise MonitorFailed(
@@ -88,12 +92,17 @@ def _run_once(url: str, api_key: str, state_file: Path, verifier_key: str | None
               verify: SignatureCheck, seen: Collection[str],
               witnesses: Sequence[WitnessTarget], cosigners: Sequence[VerifierKey],
               receipts: Collection[str], entries: str | None,
-              retention_days: int | None) -> str:
+              retention_days: int | None, key_lost: bool) -> str:
     state = read_state(state_file)
     pinned = state.get("verifier_key")
     retired = state.get("rotated_from") or []
+    lost = None
     if pinned and verifier_key and verifier_key not in (pinned, *retired):
-        raise MonitorFailed("--verifier-key differs from the key pinned in the state file")
+        if not key_lost:
+            raise MonitorFailed("--verifier-key differs from the key pinned in the state "
+                                "file (if the log's operator lost its signing key for good, "
+                                "add --key-lost to pin the new one in its place)")
+        lost, pinned = pinned, None  # the new key's log must extend what the lost one signed
     key_text = pinned or verifier_key
     if not key_text:
         raise MonitorFailed("no verifier key: pin one with --verifier-key on the first run")
@@ -151,6 +160,8 @@ def _run_once(url: str, api_key: str, state_file: Path, verifier_key: str | None
     grown = "" if before is None else f", consistent with size {before}"
     rotated = "" if successor is None else \
         f"; the log's key was rotated: now pinned {key_text}"
+    if lost is not None:
+        rotated += f"; pinned in place of the lost key {lost}"
     said = (f"ok: {key.name} at size {size}{grown}{elsewhere}{promised}{read}{vouched}"
             f"{cosigned.summary()}{rotated}")
     if problems or cosigned.problems:

@@ -97,6 +97,8 @@ class MonitorResult:
     retention_anchor: int | None = None
     """With ``retention_days``: the sequence up to which retention removed events (0:
     none), each older than those days by what the monitor read of them."""
+    lost_key: str | None = None
+    """With ``key_lost``: the key this check replaced (it is trusted no more)."""
 
     @property
     def grew(self) -> bool:
@@ -113,7 +115,7 @@ class Monitor:
 
     def __init__(self, client: Any, verifier_key: str, state_path: str | os.PathLike[str],
                  witnesses: Iterable[tuple[str, str]] = (),
-                 cosigned_by: Iterable[str] = ()) -> None:
+                 cosigned_by: Iterable[str] = (), key_lost: bool = False) -> None:
         """``witnesses``: (verifier key, URL) of C2SP tlog-witnesses (``auditrail witness
         serve``) to submit each checked checkpoint to; a witness cosigns only what extends
         the last checkpoint it cosigned for anyone, so a log showing two monitors two
@@ -124,7 +126,13 @@ class Monitor:
         /log/cosigned-checkpoint``) must carry each one's valid cosignature and be in the
         history this monitor is served; a log showing its witnesses one history and you
         another is ``MonitorAlarm``. One not cosigned yet is a ``witness_problems``
-        entry, evidence of nothing."""
+        entry, evidence of nothing.
+
+        ``key_lost``: the log's operator lost its signing key for good (and signs on with
+        ``AUDITRAIL_SIGNING_KEY_LOST``): ``verifier_key``, the new key it publishes,
+        replaces the key pinned in the state, whose checkpoint stays kept - the new key's
+        log must still extend what the lost key signed. The lost key is trusted no
+        more."""
         self._client = client
         self._key_text = verifier_key.strip()
         parse_verifier_key(self._key_text)  # a malformed key fails here, not at a check
@@ -132,6 +140,7 @@ class Monitor:
         self._witnesses = [(parse_cosigner_key(key), key.strip(), url.rstrip("/"))
                            for key, url in witnesses]
         self._cosigners = [parse_cosigner_key(key) for key in cosigned_by]
+        self._key_lost = key_lost
 
     def check(self, seen: Iterable[str] = (), receipts: Iterable[str] = (),
               entries: str | None = None, retention_days: int | None = None
@@ -196,8 +205,14 @@ class Monitor:
         state = self._state()
         pinned = state.get("verifier_key", self._key_text)
         retired = list(state.get("rotated_from") or [])
+        lost = None
         if self._key_text not in (pinned, *retired):
-            raise MonitorAlarm("the verifier key differs from the one pinned in the state")
+            if not self._key_lost:
+                raise MonitorAlarm("the verifier key differs from the one pinned in the "
+                                   "state (if the log's operator lost its signing key for "
+                                   "good, pass key_lost=True to pin the new one in its "
+                                   "place)")
+            lost, pinned = pinned, self._key_text
         key = parse_verifier_key(pinned)
         problems: list[str] = []
         # Asked first: one the witnesses cosigned while this check read would be newer
@@ -253,7 +268,7 @@ class Monitor:
                              receipts_waiting=len(honoured.waiting),
                              entries_read=read, entries_pruned=pruned,
                              retention_anchor=anchor, log_cosigned_size=cosigned_size,
-                             receipts_ignored=honoured.ignored)
+                             receipts_ignored=honoured.ignored, lost_key=lost)
 
     def _cosigned_note(self, problems: list[str]) -> str | None:
         if not self._cosigners:
