@@ -4,13 +4,16 @@ What turns signatures into append-only evidence: a log could sign a second, rewr
 history as readily as the first, but not one consistent with the checkpoint a monitor kept
 from before. The state file holds the pinned verifier key and the last checkpoint checked;
 nothing the server says replaces either, except a rotation note the pinned key signed
-itself, naming the key it handed the log over to. Checkpoints kept elsewhere (``--seen``)
-are held to the same history: a log showing different readers different histories, each
-of which only grows, is caught as soon as any of them is compared. Witnesses (``--witness``)
-remember the latest checkpoint for every monitor that submits to them: a log showing two
-auditors two histories is refused a cosignature by the first witness they share.
-Ingest receipts its applications kept (``--receipts``) are held to the same log: every
-event one names must be in the checked tree, as accepted.
+itself, naming the key it handed the log over to (or the auditor, with ``--key-lost``,
+when the operator lost the key for good: the kept checkpoint stays). Checkpoints kept
+elsewhere (``--seen``) are held to the same history: a log showing different readers
+different histories, each of which only grows, is caught as soon as any of them is
+compared. Witnesses (``--witness``) remember the latest checkpoint for every monitor that
+submits to them: a log showing two auditors two histories is refused a cosignature by the
+first witness they share. Ingest receipts its applications kept (``--receipts``) are held
+to the same log: every event one names must be in the checked tree, as accepted; entries
+read (``--entries``), to what the tree holds, and retention to the days agreed
+(``--retention-days``).
 """
 
 from __future__ import annotations
