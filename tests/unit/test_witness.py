@@ -178,6 +178,26 @@ def test_only_the_logs_keys_count(witness: Witness) -> None:
     assert refused(witness, add_checkpoint_body(0, [], forged)).refusal is Refusal.NOT_SIGNED
 
 
+def test_a_log_key_replaced_after_a_loss_must_extend_what_the_witness_held(
+        witness: Witness, ledger: MemoryLedger) -> None:
+    """A log whose key was lost for good: its witness is given the new key in place of
+    the old under the same name, and keeps what it cosigned by that name, so the new
+    key's log too must extend it; the lost key signs nothing it accepts any more."""
+    witness.add_checkpoint(add_checkpoint_body(0, [], checkpoint(10)))
+    replaced = Witness(NAME, WITNESS, CHECK, ledger,
+                       FakeClock(datetime(2026, 12, 6, 12, 0, tzinfo=UTC)),
+                       logs_by_origin([parse_verifier_key(
+                           verifier_key(ORIGIN, STRANGER.public_key()))]))
+    fork = refused(replaced, add_checkpoint_body(10, proof(10, 16, FORKED),
+                                                 checkpoint(16, FORKED, signer=STRANGER)))
+    assert fork.refusal is Refusal.INCONSISTENT
+    assert replaced.add_checkpoint(add_checkpoint_body(10, proof(10, 16),
+                                                       checkpoint(16, signer=STRANGER)))
+    lost = refused(replaced, add_checkpoint_body(16, proof(16, 20), checkpoint(20)))
+    assert lost.refusal is Refusal.NOT_SIGNED
+    assert ledger.latest(ORIGIN) == Witnessed(16, root_of(LEAVES[:16]))
+
+
 def test_malformed_requests_are_bad_requests(witness: Witness) -> None:
     note = checkpoint(5)
     for body in (note, f"old 05\n\n{note}", f"old 1\nnot base64!\n\n{note}",
