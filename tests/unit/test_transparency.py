@@ -436,12 +436,17 @@ def test_after_a_key_lost_for_good_countersigning_adopts_what_the_tree_gives(
     world.log.sign(world.workspace.id)  # size 9
     rotated(world, keep_previous=False)
     assert verified(world) == (False, "checkpoint_mismatch", "signature")
+    assert world.log.stranger() == world.workspace.id  # serve needs SIGNING_KEY_LOST
     refused = CountersignLog(world.uow, world.log.keys, world.clock).execute()
     assert (refused.checkpoints, len(refused.unreadable)) == (0, 3)  # not without adopt
     outcome = CountersignLog(world.uow, world.log.keys, world.clock).execute(adopt=True)
     assert (outcome.checkpoints, outcome.anchors, outcome.adopted, outcome.unreadable) == \
         (2, 1, 3, [])
     assert verified(world) == (True, None, None)
+    linked(world, 1)
+    world.clock.advance(seconds=60)
+    world.log.sign(world.workspace.id)
+    assert world.log.stranger() is None  # signed on: the flag is no longer needed
     again = CountersignLog(world.uow, world.log.keys, world.clock).execute(adopt=True)
     assert (again.checkpoints, again.anchors, again.adopted) == (0, 0, 0)
 
