@@ -373,14 +373,27 @@ def test_the_monitor_holds_retention_to_the_days_agreed(stack: Stack, tmp_path: 
     assert refused.exit_code == 2 and "needs --entries" in refused.output
 
 
-def test_retention_running_on_while_the_monitor_reads_raises_no_alarm(
-        stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Old events linked and removed while a run reads put the signed anchor past the tree
-    the run checked: that tree must be in the anchor's history, and no alarm is raised
-    for it being older (the client's monitor has a test of its own)."""
+def cli_monitor(key: str, vkey: str, tmp_path: Path, **options: Any) -> str:
+    """A run of ``auditrail log monitor``'s function, the log reached as patched."""
     from adapters.security.signing import Ed25519Verifier
     from entrypoints import log_monitor
+    return log_monitor.run_monitor("http://log", key, tmp_path / "state.json", vkey,
+                                   Ed25519Verifier().verify, **options)
 
+
+def client_monitor(key: str, vkey: str, tmp_path: Path, transport: Any) -> Any:
+    """The Python client's ``Monitor``, reaching the log through ``transport``."""
+    client = pytest.importorskip("auditrail_client")
+    return client.Monitor(client.Auditrail("http://log", key, http_transport=transport),
+                          vkey, tmp_path / "client-state.json")
+
+
+@pytest.mark.parametrize("monitor", ["cli", "client"])
+def test_retention_running_on_while_the_monitor_reads_raises_no_alarm(
+        stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, monitor: str) -> None:
+    """Old events linked and removed while a run reads put the signed anchor past the tree
+    the run checked: that tree must be in the anchor's history, and no alarm is raised
+    for it being older. The CLI's monitor and the Python client's alike."""
     _, key = stack.new_workspace("R", plan="starter")  # keeps 90 days
     hold = stack.client.patch("/api/v1/workspace", headers=bearer(key),
                               json={"legal_hold": True})
@@ -402,23 +415,25 @@ def test_retention_running_on_while_the_monitor_reads_raises_no_alarm(
         assert stack.container.apply_retention().execute() == 400
 
     meanwhile = Meanwhile(stack.app, "/api/v1/log/checkpoint", retention_meanwhile)
-    monitor_through(monkeypatch, meanwhile)
     vkey = log_key(stack, key)["verifier_key"]
-    said = log_monitor.run_monitor("http://log", key, tmp_path / "state.json", vkey,
-                                   Ed25519Verifier().verify, entries="all",
-                                   retention_days=90)
+    if monitor == "client":
+        result = client_monitor(key, vkey, tmp_path, meanwhile).check(entries="all",
+                                                                     retention_days=90)
+        assert meanwhile.happened and result.tree_size == 300
+        assert (result.entries_pruned, result.retention_anchor) == (2, 400)
+        return
+    monitor_through(monkeypatch, meanwhile)
+    said = cli_monitor(key, vkey, tmp_path, entries="all", retention_days=90)
     assert meanwhile.happened and "at size 300" in said
     assert "(2 bundle(s) below the retention anchor at sequence 400" in said
     assert "retention held to 90 days (events up to sequence 400 removed" in said
 
 
+@pytest.mark.parametrize("monitor", ["cli", "client"])
 def test_retention_moving_on_during_a_read_is_no_withholding(
-        stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, monitor: str) -> None:
     """A bundle not served above the anchor the run fetched first is asked about again:
     retention may have moved on while the run read (a million events take a minute)."""
-    from adapters.security.signing import Ed25519Verifier
-    from entrypoints import log_monitor
-
     _, key = stack.new_workspace()
 
     def patch(days: int) -> None:
@@ -441,9 +456,12 @@ def test_retention_moving_on_during_a_read_is_no_withholding(
         assert stack.container.apply_retention().execute() == 300  # up to 600
 
     meanwhile = Meanwhile(stack.app, "/api/v1/log/anchor", retention_moves_on)
-    monitor_through(monkeypatch, meanwhile)
     vkey = log_key(stack, key)["verifier_key"]
-    said = log_monitor.run_monitor("http://log", key, tmp_path / "state.json", vkey,
-                                   Ed25519Verifier().verify, entries="all")
+    if monitor == "client":
+        result = client_monitor(key, vkey, tmp_path, meanwhile).check(entries="all")
+        assert meanwhile.happened and result.entries_pruned == 3
+        return
+    monitor_through(monkeypatch, meanwhile)
+    said = cli_monitor(key, vkey, tmp_path, entries="all")
     assert meanwhile.happened
     assert "(3 bundle(s) below the retention anchor at sequence 600" in said
