@@ -349,16 +349,26 @@ def test_a_monitor_trusting_the_logs_witness_catches_a_history_shown_to_it_alone
 
 
 @pytest.mark.usefixtures("patched_log")
+@pytest.mark.parametrize("monitor", ["cli", "client"])
 def test_a_log_cosigned_further_while_the_monitor_reads_raises_no_alarm(
         stack: Stack, witness_of: Callable[[str], RunningWitness], tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch: pytest.MonkeyPatch, monitor: str) -> None:
     """The log's witness may cosign a newer checkpoint while a run reads (``--entries`` of
     a large log takes a minute): the monitor asks for the cosigned checkpoint before the
     latest one, so that one is never newer than the tree it checks - which would read as
-    the log showing this reader a stale history."""
+    the log showing this reader a stale history. The CLI's monitor and the client's."""
     _, key, info, witness, added = witnessed_log(stack, witness_of, 5)
     meanwhile = Meanwhile(stack.app, "/api/v1/log/checkpoint",  # the log grows meanwhile
                           lambda: grow_cosigned(stack, key, added, 2, 7))
+    if monitor == "client":
+        client = pytest.importorskip("auditrail_client")
+        result = client.Monitor(client.Auditrail("http://the-log", key,  # not patched_log's
+                                                 http_transport=meanwhile),
+                                info["verifier_key"], tmp_path / "client-state.json",
+                                cosigned_by=[witness.key]).check()
+        assert meanwhile.happened and (result.tree_size, result.log_cosigned_size) == (5, 5)
+        assert result.witness_problems == ()
+        return
     monitor_through(monkeypatch, meanwhile)
     said = log_monitor.run_monitor("http://log", key, tmp_path / "state.json",
                                    info["verifier_key"], CHECK,
