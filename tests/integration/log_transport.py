@@ -13,6 +13,7 @@ from entrypoints import log_monitor
 
 _CLIENT = httpx.Client  # as imported, before any test patches it
 
+
 class Meanwhile(httpx.BaseTransport):
     """Serves ``app``; once it has answered the first GET of ``path``, calls ``then``: the
     run holds that answer and goes on reading a log that has moved."""
