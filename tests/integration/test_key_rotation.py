@@ -381,7 +381,8 @@ def test_after_a_key_lost_for_good_countersign_adopts_a_quiet_log(tmp_path: Path
         finally:
             after.close()
 
-    assert (verified()["valid"], verified()["reason"]) == (False, "checkpoint_mismatch")
+    before = verified()
+    assert (before["valid"], before["reason"]) == (False, "checkpoint_mismatch")
     env = {"AUDITRAIL_DATA_DIR": str(tmp_path / "var"), "AUDITRAIL_SIGNING_KEY": new}
     refused = CliRunner().invoke(main, ["signing-key", "countersign"], env=env)
     assert refused.exit_code == 1
