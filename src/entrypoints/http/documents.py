@@ -13,6 +13,7 @@ from domain.alerts import Alert
 from domain.api_keys import ApiKey
 from domain.deliveries import DELIVERED, FAILED, Delivery
 from domain.exports import Export
+from domain.log_witnesses import LogWitness
 from domain.sending import Sending
 from domain.streams import CREDENTIAL_FIELDS, Stream
 from domain.timestamps import format_timestamp
@@ -90,6 +91,18 @@ def delivery_document(delivery: Delivery) -> dict[str, Any]:
             "error": delivery.error, "created_at": _time(delivery.created_at),
             "last_attempt_at": _time(delivery.last_attempt_at),
             "delivered_at": _time(delivery.delivered_at)}
+
+
+def witness_document(witness: LogWitness) -> dict[str, Any]:
+    sending = witness.sending
+    return {"id": witness.id, "name": witness.name, "url": witness.url,
+            "verifier_key": witness.verifier_key, "status": witness.status,
+            "created_at": _time(witness.created_at),
+            "cosigned_size": witness.cosigned_size,
+            "cosigned_at": _time(witness.cosigned_at),
+            "consecutive_failures": sending.failures,
+            "next_attempt_at": _time(sending.next_attempt_at),
+            "failing_since": _time(sending.failing_since), "last_error": sending.last_error}
 
 
 def alert_rule_document(rule: AlertRule, secret: str | None = None) -> dict[str, Any]:

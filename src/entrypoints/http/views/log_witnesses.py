@@ -16,12 +16,11 @@ from application.use_cases.log_witnesses import (
     RemoveLogWitness,
     RetryLogWitness,
 )
-from domain.log_witnesses import LogWitness
 from domain.scopes import ADMIN, EVENTS_READ
-from domain.timestamps import format_timestamp
 from entrypoints.container import Container
 from entrypoints.http.auth import actor, principal, requires
 from entrypoints.http.body import json_object
+from entrypoints.http.documents import witness_document
 from entrypoints.http.pagination import page_body
 from entrypoints.http.query import query_args
 from entrypoints.http.schemas.log import CosignedQuerySchema, LogWitnessCreateSchema
@@ -29,22 +28,6 @@ from entrypoints.http.schemas.workspace import PageQuerySchema
 from entrypoints.http.validation import load
 from entrypoints.http.views.api import api, no_content
 from entrypoints.http.views.log import NOTE_TYPE
-
-
-def witness_document(witness: LogWitness) -> dict[str, Any]:
-    sending = witness.sending
-    return {"id": witness.id, "name": witness.name, "url": witness.url,
-            "verifier_key": witness.verifier_key, "status": witness.status,
-            "created_at": format_timestamp(witness.created_at),
-            "cosigned_size": witness.cosigned_size,
-            "cosigned_at": _time(witness.cosigned_at),
-            "consecutive_failures": sending.failures,
-            "next_attempt_at": _time(sending.next_attempt_at),
-            "failing_since": _time(sending.failing_since), "last_error": sending.last_error}
-
-
-def _time(value: Any) -> str | None:
-    return format_timestamp(value) if value is not None else None
 
 
 @api.post("/log/witnesses")
