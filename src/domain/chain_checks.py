@@ -16,8 +16,9 @@ from datetime import datetime, timedelta
 from domain.verification import VerificationReport
 
 ASKED_AGAIN_AFTER = timedelta(minutes=5)
-"""How soon a workspace may ask for another check of its chain (``POST /chain-check``): a
-check reads the whole chain, and two run at once in a whole deployment."""
+"""How soon, by default, a workspace may ask for another check of its chain (``POST
+/chain-check``): a check reads the whole chain, and two run at once in a whole deployment
+(the operator may ask for longer: ``AUDITRAIL_CHAIN_CHECK_REQUEST_MINUTES``)."""
 
 
 @dataclass(frozen=True)
@@ -66,11 +67,13 @@ class ChainCheck:
         """A check is queued or running: its claim is live."""
         return self.claimed_until is not None and self.claimed_until > now
 
-    def asked_too_soon(self, now: datetime) -> timedelta | None:
-        """How long until the workspace may ask for another check; None: it may now."""
+    def asked_too_soon(self, now: datetime,
+                       again_after: timedelta = ASKED_AGAIN_AFTER) -> timedelta | None:
+        """How long until the workspace may ask for another check, ``again_after`` the
+        latest ended; None: it may now."""
         if self.checked_at is None:
             return None
-        wait = self.checked_at + ASKED_AGAIN_AFTER - now
+        wait = self.checked_at + again_after - now
         return wait if wait > timedelta(0) else None
 
     @property

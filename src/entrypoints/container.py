@@ -299,7 +299,9 @@ class Container(containers.DeclarativeContainer):
         settings)
     schedule_chain_checks = providers.Factory(
         ScheduleChainChecks, uow_factory=uow.provider, clock=clock, queue=job_queue,
-        every=chain_check_interval, metrics=metrics)
+        every=chain_check_interval, metrics=metrics,
+        asked_again_after=providers.Callable(
+            lambda s: timedelta(minutes=s.chain_check_request_minutes), settings))
     chain_health = providers.Factory(GetChainHealth, uow_factory=uow.provider, clock=clock,
                                      every=chain_check_interval)
     check_chain = providers.Factory(CheckChain, uow_factory=uow.provider, clock=clock,

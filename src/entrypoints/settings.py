@@ -50,6 +50,7 @@ class Settings:
     log_name: str | None = None
     checkpoint_seconds: int = 5
     chain_check_hours: int = 24
+    chain_check_request_minutes: int = 5
     """How often the workers verify each workspace's whole chain; 0: never."""
     viewer_frame_ancestors: tuple[str, ...] = ()
     query_timeout_seconds: float = 20.0
@@ -191,6 +192,9 @@ class Settings:
                                         "AUDITRAIL_CHECKPOINT_SECONDS"),
             chain_check_hours=_at_most(number("CHAIN_CHECK_HOURS", 24), 8760,
                                        "AUDITRAIL_CHAIN_CHECK_HOURS"),
+            chain_check_request_minutes=_at_most(
+                number("CHAIN_CHECK_REQUEST_MINUTES", 5, minimum=1), 10080,
+                "AUDITRAIL_CHAIN_CHECK_REQUEST_MINUTES"),
             query_timeout_seconds=seconds("QUERY_TIMEOUT_SECONDS", 20.0, maximum=3600.0),
             verifications_at_once=number("VERIFICATIONS_AT_ONCE", 2),
         )

@@ -242,6 +242,27 @@ def test_the_interval_is_a_setting_and_0_turns_the_checks_off(tmp_path: Any) -> 
         off.close()
 
 
+def test_how_often_a_workspace_may_ask_is_a_setting(tmp_path: Any) -> None:
+    assert Settings.from_env({}).chain_check_request_minutes == 5
+    assert Settings.from_env({"AUDITRAIL_CHAIN_CHECK_REQUEST_MINUTES": "1440"}) \
+        .chain_check_request_minutes == 1440
+    for bad in ("0", "10081", "hourly"):
+        with pytest.raises(SettingsError, match="AUDITRAIL_CHAIN_CHECK_REQUEST_MINUTES"):
+            Settings.from_env({"AUDITRAIL_CHAIN_CHECK_REQUEST_MINUTES": bad})
+    daily = embedded_stack(tmp_path / "var", chain_check_request_minutes=1440)
+    try:
+        _, key = daily.new_workspace()
+        assert daily.client.post("/api/v1/chain-check", headers=bearer(key)).status_code \
+            == 202
+        assert daily.deliver_until(lambda: call(daily, "GET", "/chain-check", key)["valid"])
+        again = daily.client.post("/api/v1/chain-check", headers=bearer(key))
+        assert (again.status_code, again.json["error"]["code"]) == (429, "rate_limited")
+        assert 86000 < int(again.headers["Retry-After"]) <= 86400
+        assert "checked less than 1440 minutes ago" in again.json["error"]["message"]
+    finally:
+        daily.close()
+
+
 def test_a_check_may_run_for_a_day_on_rq(tmp_path: Any, request: pytest.FixtureRequest
                                          ) -> None:
     """RQ stops a job after its timeout; a check of a chain of a billion events runs for

@@ -177,6 +177,22 @@ def test_a_workspace_asks_for_a_check_at_most_every_five_minutes(world: Checking
     assert not seen.workspace(third).checking
 
 
+def test_the_operator_may_space_requests_further_apart(world: Checking) -> None:
+    """AUDITRAIL_CHAIN_CHECK_REQUEST_MINUTES: on a shared deployment, a tenant with a very
+    large chain would otherwise hold one of the two check slots most of the time."""
+    ws = world.workspace.id
+    hourly = ScheduleChainChecks(world.uow, world.clock, world.queue, DAY,
+                                 asked_again_after=timedelta(hours=1))
+    assert hourly.request(ws).checking
+    world.check.execute(ws)
+    world.clock.advance(minutes=59)
+    with pytest.raises(AskedTooSoon, match="less than 60 minutes ago") as soon:
+        hourly.request(ws)
+    assert soon.value.retry_after == 60
+    world.clock.advance(minutes=1)
+    assert hourly.request(ws).checking
+
+
 def test_checks_off_claim_nothing(world: Checking) -> None:
     off = ScheduleChainChecks(world.uow, world.clock, world.queue, None)
     assert off.execute() == [] and world.queue.chain_checks == []

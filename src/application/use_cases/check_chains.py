@@ -48,7 +48,8 @@ REQUEST_OUTCOMES = (QUEUED, ALREADY, TOO_SOON, BUSY)
 class ScheduleChainChecks:
     def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, queue: JobQueue,
                  every: timedelta | None, concurrency: int = CONCURRENCY,
-                 claim: timedelta = TO_START, metrics: Metrics = NO_METRICS) -> None:
+                 claim: timedelta = TO_START, metrics: Metrics = NO_METRICS,
+                 asked_again_after: timedelta = ASKED_AGAIN_AFTER) -> None:
         self._uow_factory = uow_factory
         self._clock = clock
         self._queue = queue
@@ -56,6 +57,7 @@ class ScheduleChainChecks:
         self._concurrency = concurrency
         self._claim = claim
         self._metrics = metrics
+        self._asked_again_after = asked_again_after
 
     def execute(self) -> list[str]:
         """Claim and queue the chains now due, up to the concurrency; return their ids.
@@ -78,20 +80,21 @@ class ScheduleChainChecks:
     def request(self, workspace_id: str) -> ChainCheckStatus:
         """A check of the workspace's chain now, for its own team rather than on the
         schedule: queued like upkeep's, within the same deployment-wide bound, and at most
-        once in ``ASKED_AGAIN_AFTER`` (a check reads the whole chain). The check as it
-        stands once one is queued, or was already."""
+        once in ``asked_again_after`` of the latest (a check reads the whole chain). The
+        check as it stands once one is queued, or was already."""
         now = self._clock.now()
         with self._uow_factory() as uow:
             check = uow.chain_checks.lock(workspace_id) or ChainCheck(workspace_id)
             if check.checking(now):
                 self._metrics.chain_check_requested(ALREADY)
                 return _status(check, now, self._every)
-            wait = check.asked_too_soon(now)
+            wait = check.asked_too_soon(now, self._asked_again_after)
             if wait is not None:
                 self._metrics.chain_check_requested(TOO_SOON)
-                raise AskedTooSoon(f"The chain was checked less than "
-                                   f"{ASKED_AGAIN_AFTER.seconds // 60} minutes ago; ask for "
-                                   f"another check after {format_timestamp(now + wait)}.",
+                minutes = round(self._asked_again_after.total_seconds() / 60)
+                raise AskedTooSoon(f"The chain was checked less than {minutes} minutes ago; "
+                                   f"ask for another check after "
+                                   f"{format_timestamp(now + wait)}.",
                                    retry_after=math.ceil(wait.total_seconds()))
             if uow.chain_checks.claimed(now) >= self._concurrency:
                 self._metrics.chain_check_requested(BUSY)

@@ -158,8 +158,8 @@ OPERATIONS: dict[str, Operation] = {
     "api.request_chain_check": Operation(
         "Check the workspace's chain now, in the background", {202: out.ChainCheckSchema},
         EVENTS_READ, tags=("events",),
-        errors={429: "rate_limited: the chain was checked less than 5 minutes ago; see "
-                     "Retry-After.",
+        errors={429: "rate_limited: the chain was checked too recently (5 minutes, or as "
+                     "the operator set); see Retry-After.",
                 503: "A backing store is down, or the deployment checks as many chains as "
                      "it may at once; see Retry-After."}),
     "api.get_event": Operation("Get one event", {200: out.EventOutSchema}, EVENTS_READ,

@@ -460,7 +460,8 @@ class ChainCheckResource(_Resource):
 
     def request(self) -> ChainCheck:
         """Check the whole chain now, in the background (scope ``events:read``):
-        ``RateLimited`` within 5 minutes of the last check, ``ServerError`` (503) while
+        ``RateLimited`` within 5 minutes of the last check (or as long as the operator
+        set; ``retry_after`` says when), ``ServerError`` (503) while
         the deployment checks as many chains as it may; asking while one is under way
         returns it."""
         return ChainCheck.from_json(self._t.json("POST", "/api/v1/chain-check"))
