@@ -198,18 +198,20 @@ def test_a_chain_being_linked_meanwhile_is_never_taken_for_tampered(stack: Stack
     """Each check reads one snapshot: events linked, tiles written and checkpoints signed
     while it reads are not half seen."""
     workspace_id, _ = stack.new_workspace()
-    done = threading.Event()
+    done, checked_once = threading.Event(), threading.Event()
 
     def link_in_chunks() -> None:
         ingest, process = (stack.container.ingest_events(),
                            stack.container.process_pending_events())
         try:
-            for _ in range(40):
+            for chunk in range(40):
                 ingest.execute(workspace_id, [{"action": "user.login",
                                                "actor": {"id": "u", "type": "user"}}] * 50,
                                batch=True)
                 process.execute(workspace_id)
                 stack.container.transparency_log().sign(workspace_id)
+                if chunk == 0:  # on a busy machine the linking could otherwise end first
+                    checked_once.wait(timeout=30)
         finally:
             done.set()
 
@@ -218,6 +220,7 @@ def test_a_chain_being_linked_meanwhile_is_never_taken_for_tampered(stack: Stack
     found = []
     while not done.is_set() or len(found) < 3:
         found.append(stack.container.check_chain().execute(workspace_id))
+        checked_once.set()
     linking.join()
     assert all(check is not None and check.valid for check in found), [
         check.described() for check in found if check is not None and not check.valid]
