@@ -19,6 +19,7 @@ from application.use_cases.workspaces import CreateWorkspace
 from domain.merkle import verify_consistency, verify_inclusion
 from domain.signed_notes import (
     InvalidNote,
+    anchor_text,
     checkpoint_text,
     parse_checkpoint,
     parse_note,
@@ -451,23 +452,30 @@ def test_after_a_key_lost_for_good_countersigning_adopts_what_the_tree_gives(
     assert (again.checkpoints, again.anchors, again.adopted) == (0, 0, 0)
 
 
-def test_adopting_never_signs_a_checkpoint_the_stored_tree_does_not_give(
+def test_adopting_never_signs_a_note_the_stored_tree_and_chain_do_not_give(
         world: World) -> None:
-    """Nothing can check the lost key's signatures: a note planted in the database under
-    it is refused for what it says, a root the tree does not have."""
+    """Nothing can check the lost key's signatures: notes planted in the database under
+    it are refused for what they say - a checkpoint's root the tree does not have, an
+    anchor's chain hash the chain does not have."""
+    ws = world.workspace.id
     linked(world, 4)
-    world.log.sign(world.workspace.id)
+    retained_before_the_log(world, 2)
+    world.log.sign(ws)  # size 4, and the anchor at 2
+    origin = world.log.origin(ws)
     with world.uow as uow:
-        stored = uow.checkpoints.get(world.workspace.id, 4)
+        stored = uow.checkpoints.get(ws, 4)
         assert stored is not None
-        planted = world.log.sign_text(world.workspace.id, checkpoint_text(
-            world.log.origin(world.workspace.id), 4, bytes(32)))  # by the key now lost
-        uow.checkpoints.countersign([(stored, planted)])
+        planted = world.log.sign_text(ws, checkpoint_text(origin, 4, bytes(32)))
+        uow.checkpoints.countersign([(stored, planted)])  # by the key now lost
+        [(_, anchor)] = uow.chains.signed_anchors(None, 1)
+        moved = world.log.sign_text(ws, anchor_text(origin, 2, "0" * 64,
+                                                    tree.root(uow, ws, 2)))
+        assert uow.chains.countersign_anchor(ws, anchor, moved)
         uow.commit()
     rotated(world, keep_previous=False)
     outcome = CountersignLog(world.uow, world.log.keys, world.clock).execute(adopt=True)
-    assert (outcome.checkpoints, outcome.adopted, outcome.unreadable) == (
-        0, 0, [f"{world.workspace.id}: checkpoint of size 4"])
+    assert (outcome.checkpoints, outcome.anchors, outcome.adopted, outcome.unreadable) == (
+        0, 0, 0, [f"{ws}: checkpoint of size 4", f"{ws}: retention anchor"])
     assert verified(world)[:2] == (False, "checkpoint_mismatch")
 
 

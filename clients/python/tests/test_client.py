@@ -9,6 +9,7 @@ import dataclasses
 import gzip
 import hashlib
 import json
+import os
 import re
 import sqlite3
 import time
@@ -142,8 +143,6 @@ def test_after_a_lost_key_the_monitor_pins_the_new_one_and_keeps_the_history(
     """The operator lost the log's signing key for good and signs on with a new one
     (AUDITRAIL_SIGNING_KEY_LOST): ``key_lost=True`` pins the new key in place of the old,
     and the log it signs must still extend what the lost key signed."""
-    import os
-
     from conftest import running_server
 
     old_seed, new_seed = (base64.b64encode(os.urandom(32)).decode() for _ in range(2))

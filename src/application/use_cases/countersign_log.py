@@ -104,8 +104,7 @@ class CountersignLog:
                     note = self._keys.countersigned(workspace_id, before)
                     adopted = note is None and adopt
                     if adopted:
-                        note = self._keys.adopted(workspace_id, before,
-                                                  self._anchor_text(uow, workspace_id))
+                        note = self._adopted_anchor(uow, workspace_id, before)
                     if note is None:
                         outcome.unreadable.append(f"{workspace_id}: retention anchor")
                     elif note != before and uow.chains.countersign_anchor(workspace_id,
@@ -146,15 +145,16 @@ class CountersignLog:
                     outcome.adopted += 1
         return notes
 
-    def _anchor_text(self, uow: UnitOfWork, workspace_id: str) -> str:
-        """What the workspace's retention anchor says, by its stored chain and tree."""
+    def _adopted_anchor(self, uow: UnitOfWork, workspace_id: str, note: str) -> str | None:
+        """The retention anchor's note signed now, when it says what the stored chain and
+        tree give; None otherwise (a tree that lost the hashes it needs included)."""
         anchor = uow.chains.anchor(workspace_id)
         try:
             root = tree.root(uow, workspace_id, anchor.sequence)
         except tree.TreeDiverged:
-            return ""
-        return anchor_text(self._keys.origin(workspace_id), anchor.sequence, anchor.hash,
-                           root)
+            return None
+        return self._keys.adopted(workspace_id, note, anchor_text(
+            self._keys.origin(workspace_id), anchor.sequence, anchor.hash, root))
 
 
 def _named(checkpoint: SignedCheckpoint) -> str:
