@@ -32,6 +32,25 @@ class Meanwhile(httpx.BaseTransport):
         return response
 
 
+class Interrupted(httpx.BaseTransport):
+    """Serves ``app``, but meets its first requests with ``failures`` in turn: an answer
+    given instead of the app's, or an exception raised (a connection cut)."""
+
+    def __init__(self, app: Any, failures: list[httpx.Response | Exception]) -> None:
+        self._app = httpx.WSGITransport(app=app)
+        self._failures = list(failures)
+        self.requests = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests += 1
+        if not self._failures:
+            return self._app.handle_request(request)
+        failure = self._failures.pop(0)
+        if isinstance(failure, Exception):
+            raise failure
+        return failure
+
+
 def monitor_through(monkeypatch: pytest.MonkeyPatch, transport: httpx.BaseTransport) -> None:
     """The monitor's requests to ``http://log`` go to ``transport``; others (witnesses)
     over the network as usual."""

@@ -726,6 +726,43 @@ def test_the_monitor_command_watches_a_running_server(tmp_path: Path) -> None:
         stop(server)
 
 
+def test_the_monitor_asks_again_through_a_failure_that_passes(
+        stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server process restarting, or the database failing over, cuts a connection or
+    answers 503 for a moment: a run reading thousands of tiles asks again rather than
+    saying "could not check". A log that stays down still fails the run after a few
+    tries, and a search stopped at its time limit is not asked again at all."""
+    import httpx
+
+    from entrypoints import log_monitor
+    from entrypoints.log_monitor import asking
+    from tests.integration.log_transport import Interrupted, monitor_through
+    monkeypatch.setattr(asking, "_PASSING_WAITS", (0.0, 0.0, 0.0))
+    _, key = stack.new_workspace()
+    ingest(stack, key, 30)
+    signed(stack, key, 30)
+    vkey = log_key(stack, key)["verifier_key"]
+    state, check = tmp_path / "state.json", Ed25519Verifier().verify
+
+    def unavailable(code: str = "unavailable") -> httpx.Response:
+        return httpx.Response(503, headers={"Retry-After": "0"}, json={"error": {
+            "code": code, "message": "The database is unavailable; retry shortly."}})
+
+    passing = Interrupted(stack.app, [httpx.ConnectError("cut"), unavailable(),
+                                      httpx.Response(502)])
+    monitor_through(monkeypatch, passing)
+    assert "at size 30" in log_monitor.run_monitor("http://log", key, state, vkey, check)
+    assert passing.requests >= 4  # the three failures, asked again, then the answer
+    for failures, asked in (([unavailable()] * 4, 4), ([httpx.ConnectError("cut")] * 4, 4),
+                            ([unavailable("query_timeout")], 1)):
+        down = Interrupted(stack.app, failures)
+        monitor_through(monkeypatch, down)
+        with pytest.raises(log_monitor.LogUnreachable):
+            log_monitor.run_monitor("http://log", key, state, None, check)
+        assert down.requests == asked
+    assert json.loads(state.read_text())["tree_size"] == 30
+
+
 def test_what_a_failing_log_says_reaches_the_monitor_printable_and_short(
         tmp_path: Path) -> None:
     """The monitor watches a party it does not trust: an error's message is shown without
@@ -740,6 +777,7 @@ def test_what_a_failing_log_says_reaches_the_monitor_printable_and_short(
                                                    "message": "\x1b[2Jdown" + "x" * 500}})
     original = httpx.Client
     with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(log_monitor.asking, "_PASSING_WAITS", ())
         patch.setattr(log_monitor.httpx, "Client", lambda **kwargs: original(
             transport=httpx.MockTransport(answer), **kwargs))
         with pytest.raises(log_monitor.LogUnreachable) as failed:
