@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import pytest
 
@@ -22,6 +23,29 @@ def test_processing_runs_before_exports_queued_earlier() -> None:
     finally:
         queue.stop()
     assert ran == ["ws_late", "exp_0", "exp_1", "exp_2"]
+
+
+def test_exports_take_turns_once_linking_had_its_patience() -> None:
+    """Events arriving faster than they are linked kept an export waiting until they
+    stopped; past the queue's patience it takes a tenth of the thread's time."""
+    queue = InProcessJobQueue(upkeep_interval=3600, export_patience=0.1)
+    queue.enqueue_export("exp_0")
+    queue.enqueue_export("exp_1")
+    queue.enqueue_processing([f"ws_{n}" for n in range(30)])
+    ran: list[str] = []
+
+    def run(subject: str) -> None:
+        ran.append(subject)
+        time.sleep(0.02)
+    queue.start({PROCESS: run, EXPORT: run}, upkeep=lambda: None)
+    try:
+        assert queue.wait_idle(timeout=10)
+    finally:
+        queue.stop()
+    first, second = ran.index("exp_0"), ran.index("exp_1")
+    assert len(ran) == 32 and first >= 5  # five jobs of 20 ms: a burst, linked first
+    assert second < ran.index("ws_29")  # not starved until linking ran out
+    assert second - 1 >= 9 - 1, ran  # a tenth: nine others before the second
 
 
 def test_a_failed_job_is_logged_by_what_it_was_for(caplog: pytest.LogCaptureFixture) -> None:

@@ -178,6 +178,37 @@ def test_deliveries_get_a_share_while_processing_jobs_wait(redis_url: str) -> No
             forget_queue(rq_queue)
 
 
+def test_long_jobs_get_a_share_once_processing_had_its_patience(redis_url: str) -> None:
+    """Exports and chain checks once waited for as long as a processing job did: a
+    backlog of hours (a backfill) finished no export and left every scheduled check
+    overdue. Past the worker's patience they take a tenth of its time, not more."""
+    from entrypoints.worker.rq_worker import Worker
+
+    job = f"{__name__}.record"
+    queue = RqJobQueue(Redis.from_url(redis_url), job, job, job, job,
+                       queue_name=f"test-turns-{uuid.uuid4().hex[:8]}")
+    try:
+        queue.enqueue_export("exp_0")
+        queue.enqueue_export("exp_1")
+        queue.enqueue_chain_checks(["ws_check"])
+        queue.enqueue_processing([f"ws_{n}" for n in range(40)])
+        TAKEN.clear()
+        worker = Worker(queue.queues, connection=queue.queue.connection)
+        worker.LONG_JOB_PATIENCE = 0.1  # five processing jobs of 20 ms: a burst, linked first
+        worker.work(burst=True, with_scheduler=False, logging_level=None)
+        long_jobs = [TAKEN.index(subject) for subject in ("exp_0", "exp_1", "ws_check")]
+        assert len(TAKEN) == 43 and long_jobs[0] >= 5
+        assert long_jobs[-1] < TAKEN.index("ws_39")  # not starved until processing ran out
+        # a tenth of the time (jobs alike): nine others before the second, 18 before the
+        # third, give or take the one a job's few microseconds more may tip
+        for number, index in enumerate(long_jobs):
+            assert index - number >= 9 * number - 1, TAKEN
+    finally:
+        queue.close()
+        for rq_queue in queue.queues:
+            forget_queue(rq_queue)
+
+
 def test_with_redis_down_each_failure_is_said_once_a_minute(
         caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
     """Requests keep noting wake-ups while Redis is down: the sender's every send fails,

@@ -9,6 +9,8 @@ import time
 from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import UTC, datetime
 
+from application.time_share import TimeShare
+
 log = logging.getLogger(__name__)
 
 PROCESS = "process"
@@ -22,6 +24,11 @@ _MAIN_LANE = (PROCESS, EXPORT)
 _DELIVERY_LANE = (DELIVER,)
 _CHECK_LANE = (CHECK,)
 DELIVERY_THREADS = 4
+EXPORT_SHARE = 0.1
+"""The part of the main thread's time exports take while events wait to be linked (over
+ten minutes: one lasts minutes), once it spent ``EXPORT_PATIENCE`` seconds linking, as
+``auditrail worker`` gives its long jobs."""
+EXPORT_PATIENCE = 30.0
 
 Job = tuple[str, str]
 
@@ -39,7 +46,8 @@ class InProcessJobQueue:
     """
 
     def __init__(self, upkeep_interval: float = 15.0,
-                 delivery_threads: int = DELIVERY_THREADS) -> None:
+                 delivery_threads: int = DELIVERY_THREADS,
+                 export_patience: float = EXPORT_PATIENCE) -> None:
         self._upkeep_interval = upkeep_interval
         self._delivery_threads = delivery_threads
         self._waiting: dict[Job, float] = {}
@@ -48,6 +56,9 @@ class InProcessJobQueue:
         self._stopping = False
         self._condition = threading.Condition()
         self._threads: list[threading.Thread] = []
+        self._exporting = TimeShare(half_life=600.0)
+        """The main thread's time on exports against processing."""
+        self._patience = export_patience
 
     def enqueue_processing(self, workspace_ids: Iterable[str], *, force: bool = False) -> None:
         self._add((PROCESS, workspace_id) for workspace_id in workspace_ids)
@@ -161,9 +172,12 @@ class InProcessJobQueue:
             if job is None:
                 continue  # time for upkeep
             kind, job_id = job
+            started = time.monotonic()
             self._guarded(functools.partial(handlers[kind], job_id),
                           {"job": kind, _SUBJECT[kind]: job_id})
             with self._condition:
+                if kinds == _MAIN_LANE:
+                    self._exporting.spend(kind == EXPORT, time.monotonic() - started)
                 self._running.discard(job)
                 self._condition.notify_all()
 
@@ -177,13 +191,18 @@ class InProcessJobQueue:
     def _take(self, kinds: Collection[str]) -> tuple[Job | None, float]:
         """The job to run now (marked running), or None and how long until one is due.
 
-        Processing before exports (as with RQ, where they wait in separate queues): exports
-        never hold back the linking of events. Otherwise the longest due first.
+        Processing before exports, unless exports had less than their share of late, once
+        linking had its patience (as with RQ, where they wait in separate queues): exports
+        do not hold back the linking of a burst of events, nor wait for as long as events
+        arrive faster than they are linked.
+        Otherwise the longest due first.
         """
         now = time.monotonic()
-        due = [(kinds_order, when, job) for job, when in self._waiting.items()
-               if job[0] in kinds and job not in self._running
-               for kinds_order in (list(kinds).index(job[0]),)]
+        order = list(kinds)
+        if kinds == _MAIN_LANE and self._exporting.below(EXPORT_SHARE, after=self._patience):
+            order = [EXPORT, PROCESS]
+        due = [(order.index(job[0]), when, job) for job, when in self._waiting.items()
+               if job[0] in kinds and job not in self._running]
         ready = [entry for entry in due if entry[1] <= now]
         if not ready:
             soonest = min((when for _, when, _ in due), default=now + 3600.0)

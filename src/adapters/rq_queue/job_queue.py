@@ -35,10 +35,11 @@ class RqJobQueue:
     Exports and stream deliveries wait in queues of their own (``<name>-exports``,
     ``<name>-deliveries``), listed after processing in ``queues``: a worker takes
     processing jobs first, so one tenant's pile of exports cannot hold back the linking of
-    every tenant's events; deliveries get a tenth of its time while both wait
-    (``rq_worker.Worker.reorder_queues``), so that streams are not starved while linking
-    runs behind. Deliveries come before exports: each is short, and a receiver's lag is
-    what they are measured by.
+    every tenant's events; deliveries get a tenth of its time while both wait, and the
+    long jobs (exports, chain checks) a tenth once linking has run behind for a while
+    (``rq_worker.Worker.reorder_queues``), so that neither starves while linking runs
+    behind. Deliveries come before exports: each is short, and a receiver's lag is what
+    they are measured by.
 
     Delivery jobs are de-duplicated per stream the same way, and a stream that must wait
     (a retry's backoff, a batch filling up) gets a job scheduled with RQ's scheduler,

@@ -13,6 +13,7 @@ from redis.exceptions import RedisError
 from rq import Queue, SimpleWorker
 from rq.scheduler import RQScheduler
 
+from application.time_share import TimeShare
 from entrypoints.container import Container
 from entrypoints.worker import jobs
 
@@ -24,7 +25,7 @@ SCHEDULER_INTERVAL_SECONDS = 1  # an integer: RQ sets key lifetimes from it
 
 class Worker(SimpleWorker):
     """RQ's ``SimpleWorker``, stopping within a second of being told to, and sharing its
-    time between linking events and delivering them (``reorder_queues``).
+    time between linking events, delivering them and the long jobs (``reorder_queues``).
 
     RQ hears commands on a pub/sub thread that blocks up to 60 s for a message, and on
     shutdown unsubscribes, expecting the reply to wake that thread before it stops it.
@@ -38,21 +39,32 @@ class Worker(SimpleWorker):
 
     DELIVERY_SHARE = 0.1
     """The part of its time a worker gives deliveries while processing jobs wait."""
+    LONG_JOB_SHARE = 0.1
+    """The part of its time a worker gives the long jobs (exports, chain checks) while
+    other jobs wait, over a longer memory (``LONG_JOB_HALF_LIFE``): one takes minutes."""
+    LONG_JOB_HALF_LIFE = 600.0
+    LONG_JOB_PATIENCE = 30.0
+    """Seconds of other work first: a burst of events is linked before an export waiting
+    with it starts, as it always was; only a backlog that lasts makes them take turns."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._time = TimeShare()
+        self._delivering = TimeShare()
+        self._long = TimeShare(half_life=self.LONG_JOB_HALF_LIFE)
 
     def execute_job(self, job: Any, queue: Queue) -> None:
-        """Run the job, counting its time if it was processing or a delivery (exports,
-        taken only when neither waits, count for neither)."""
+        """Run the job, counting its time: deliveries against processing, long jobs
+        against everything else."""
         started = time.monotonic()
         try:
             super().execute_job(job, queue)
         finally:
-            timed = [each.name for each in self.queues[:2]] if len(self.queues) > 1 else []
-            if queue.name in timed:
-                self._time.spend(queue.name == timed[1], time.monotonic() - started)
+            seconds = time.monotonic() - started
+            names = [each.name for each in self.queues]
+            if queue.name in names[:2] and len(names) > 1:
+                self._delivering.spend(queue.name == names[1], seconds)
+            if len(names) > 2:
+                self._long.spend(queue.name == names[2], seconds)
 
     def unsubscribe(self) -> None:
         if self.pubsub_thread:
@@ -61,7 +73,8 @@ class Worker(SimpleWorker):
             self.pubsub.close()
 
     def reorder_queues(self, reference_queue: Queue) -> None:
-        """Processing first, unless deliveries have had less than their share of late.
+        """Processing first, unless deliveries have had less than their share of late;
+        and the long jobs before both while they have had less than theirs.
 
         With processing strictly first, log streams got nothing for as long as events
         arrived faster than the workers linked them (a processing job always waiting): in
@@ -71,48 +84,27 @@ class Worker(SimpleWorker):
         sends up to 20 batches, as long as a processing job). A tenth of the worker's time
         delivered 15,000-35,000 and linked 78,000-97,500: linking, which the signed log's
         cadence and every delivery wait on, keeps most of the workers, and no stream
-        starves (``bench/streams.py --saturated-only``). Never two deliveries in a row
-        while processing waits: the one just taken has not been counted yet. Exports still
-        wait until neither waits. ``queues`` is (processing, deliveries, exports), as
+        starves (``bench/streams.py --saturated-only``).
+
+        Exports and chain checks once waited until nothing else did: in a soak whose
+        ingest ran ahead of linking for three minutes no export finished, and a backfill
+        of hours would have left every scheduled chain check overdue. They take a tenth
+        too, over ten minutes rather than seconds, since one lasts minutes, once the
+        worker has been busy with other jobs for 30 s.
+
+        Never two of a kind in a row on its share: the one just taken has not been
+        counted yet. ``queues`` is (processing, deliveries, exports), as
         ``job_queue.queues`` lists them.
         """
         if len(self.queues) < 2:
             return
         processing, deliveries, *rest = self.queues
         due = reference_queue.name != deliveries.name and \
-            self._time.delivering_below(self.DELIVERY_SHARE)  # the one just taken is not spent
-        self._ordered_queues = [*([deliveries, processing] if due else [processing, deliveries]),
-                                *rest]
-
-
-class TimeShare:
-    """The seconds a worker spent lately delivering and on everything else, each halved
-    every ``half_life`` seconds, so that an hour-old backlog does not decide now."""
-
-    def __init__(self, half_life: float = 10.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self._half_life = half_life
-        self._clock = clock
-        self._at = clock()
-        self._delivering = self._other = 0.0
-
-    def spend(self, delivering: bool, seconds: float) -> None:
-        self._decay()
-        if delivering:
-            self._delivering += seconds
-        else:
-            self._other += seconds
-
-    def delivering_below(self, share: float) -> bool:
-        self._decay()
-        return self._delivering <= share * (self._delivering + self._other)
-
-    def _decay(self) -> None:
-        now = self._clock()
-        factor = 0.5 ** ((now - self._at) / self._half_life)
-        self._delivering *= factor
-        self._other *= factor
-        self._at = now
+            self._delivering.below(self.DELIVERY_SHARE)
+        ordered = [deliveries, processing] if due else [processing, deliveries]
+        long_due = bool(rest) and reference_queue.name != rest[0].name and \
+            self._long.below(self.LONG_JOB_SHARE, after=self.LONG_JOB_PATIENCE)
+        self._ordered_queues = [*rest, *ordered] if long_due else [*ordered, *rest]
 
 
 def run_worker(container: Container, *, burst: bool = False,
