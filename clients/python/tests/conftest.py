@@ -121,6 +121,7 @@ class Faults:
 class _Handler(BaseHTTPRequestHandler):
     faults: Faults
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # an answer's body would wait 40 ms for a delayed ACK
 
     def log_message(self, *_: Any) -> None:
         pass
