@@ -11,6 +11,11 @@ configure them. Each side has a workspace of its own, its rules enabled througho
 growing alike, so that the machine's drift and the chains' growth cancel out of the
 ratios. Beside them, the limit of the same run: the processing step with no rule.
 
+Then one rule's notifications: ``--notifications`` (2,000) alerts of a rule without a
+threshold, sent by its delivery job in this process to a local receiver that answers at
+once, one at a time and in order as the engine sends them (alerts/s), beside one client
+POSTing the same signed bodies to the same receiver (the limit).
+
 Until 2026-12-04 one workspace served every side, its rules enabled and disabled between
 rounds: each round with rules then began with a change of rules, which makes a worker
 read the rules and their window states afresh (as it must), a cost steady traffic does
@@ -31,6 +36,7 @@ import time
 import uuid
 from pathlib import Path
 
+import httpx
 import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,6 +45,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "src")]
 from scratch import SIGNING_KEY, add_server_options  # noqa: E402
 from tests.geo_db import build_city_database  # noqa: E402
 from tests.queues import forget_queue  # noqa: E402
+from tests.receivers import Receiver  # noqa: E402
 
 from entrypoints.container import build_container  # noqa: E402
 from entrypoints.settings import Settings  # noqa: E402
@@ -100,6 +107,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--dense", action="store_true",
                         help="12 actions instead of 60: each event matches many rules")
+    parser.add_argument("--notifications", type=int, default=2_000,
+                        help="alerts one rule notifies in the last phase (0: skip it)")
+    parser.add_argument("--notifications-only", action="store_true",
+                        help="run only the notifications phase")
     options = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="auditrail-bench-"))
     database = f"auditrail_bench_{uuid.uuid4().hex[:8]}"
@@ -126,6 +137,9 @@ def main() -> None:
 
 
 def run(container, dsn: str, options: argparse.Namespace) -> None:  # type: ignore[no-untyped-def]
+    if options.notifications_only:
+        notifications(container, options.notifications)
+        return
     actions = DENSE if options.dense else VOCABULARY
     workspaces = {side: workspace_with_rules(container, side, rules(max(SIDES), actions))
                   for side in SIDES}
@@ -165,6 +179,45 @@ def run(container, dsn: str, options: argparse.Namespace) -> None:  # type: igno
               f"{', '.join(f'{100 * r:.0f}' for r in ratios)} %), "
               f"{alerts[side]:,} alerts triggered", flush=True)
     print("\ntarget: 100 rules keep >= 70 % of the rate with none")
+    if options.notifications:
+        notifications(container, options.notifications)
+
+
+def notifications(container, count: int) -> None:  # type: ignore[no-untyped-def]
+    """One rule's alerts sent as its delivery jobs send them, beside the bare POSTs."""
+    workspace, _ = container.create_workspace().execute("notifications", plan="enterprise",
+                                                         rate_limit=1_000_000)
+    hook = Receiver()
+    try:
+        rule = container.create_alert_rule().execute(workspace.id, {
+            "name": "every admin action", "match": {"actions": ["admin.*"]},
+            "notify": {"webhook_url": hook.url}}).rule
+        ingest = container.ingest_events()
+        for start in range(0, count, 1000):
+            ingest.execute(workspace.id, [
+                {"action": "admin.user.delete", "actor": {"id": f"usr_{n}", "type": "user"}}
+                for n in range(start, min(count, start + 1000))], batch=True)
+        container.job_queue().flush()
+        container.process_pending_events().execute(workspace.id)
+        container.job_queue().flush()
+        notify = container.notify_alerts()
+        started = time.perf_counter()
+        while len(hook.requests) < count:
+            notify.execute(rule.id)
+        sent = count / (time.perf_counter() - started)
+        bodies = [(request.body, request.headers) for request in hook.requests]
+        with httpx.Client() as client:
+            started = time.perf_counter()
+            for body, headers in bodies:
+                client.post(hook.url, content=body, headers={
+                    "Content-Type": "application/json",
+                    "Auditrail-Signature": headers["auditrail-signature"]})
+            limit = count / (time.perf_counter() - started)
+    finally:
+        hook.close()
+    print(f"\none rule's notifications, one at a time in order: {sent:>6,.0f} alerts/s "
+          f"({1000 / sent:.1f} ms each); one client POSTing the same bodies {limit:>6,.0f}/s "
+          f"({100 * sent / limit:.0f} %)", flush=True)
 
 
 def workspace_with_rules(container, count: int, made: list[dict]) -> str:  # type: ignore[no-untyped-def]
