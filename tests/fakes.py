@@ -633,6 +633,10 @@ class _ExportRepo:
         return export.workspace_id == workspace_id and (
             viewer_link_id is None or export.viewer_link_id == viewer_link_id)
 
+    def queued_backlog(self) -> tuple[int, datetime | None]:
+        queued = [e.created_at for e in self._s.exports.values() if e.status == "queued"]
+        return len(queued), min(queued, default=None)
+
     def needing_upkeep(self, expire_by: datetime, silent_since: datetime,
                        queued_before: datetime, limit: int) -> list[Export]:
         return [e for e in self._s.exports.values()

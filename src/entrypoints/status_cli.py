@@ -113,7 +113,9 @@ def _status_document(report: ProcessingStatus, queued: int | None) -> dict[str, 
             "checkpoint_lag_seconds": round(report.checkpoint_lag_seconds, 3),
             "unsigned": [{"workspace_id": lag.workspace_id,
                           "unsigned_events": lag.unsigned_events,
-                          "lag_seconds": round(lag.lag_seconds, 3)} for lag in report.unsigned]}
+                          "lag_seconds": round(lag.lag_seconds, 3)} for lag in report.unsigned],
+            "exports_queued": report.exports_queued,
+            "export_wait_seconds": round(report.export_wait_seconds, 3)}
 
 
 def _print_status(report: ProcessingStatus, queued: int | str, workers: int | str) -> None:
@@ -130,6 +132,9 @@ def _print_status(report: ProcessingStatus, queued: int | str, workers: int | st
     print_listing("waiting longest for a checkpoint:", [
         f"{lag.workspace_id}  {lag.unsigned_events:>9,} unsigned, owed for "
         f"{lag.lag_seconds:,.1f} s" for lag in report.unsigned])
+    asked = (f" (the oldest waiting {report.export_wait_seconds:,.1f} s)"
+             if report.exports_queued else "")
+    click.echo(f"exports queued: {report.exports_queued:,}{asked}")
 
 
 @click.group()

@@ -381,6 +381,9 @@ def test_status_names_the_workspaces_furthest_behind(  # type: ignore[no-untyped
     stack.client.post("/api/v1/events/batch", json={"events": [event] * 650},
                       headers=bearer(done_key))
     stack.container.process_pending_events().execute(done)  # 500 signed, 150 too soon
+    asked = stack.client.post("/api/v1/exports", json={"format": "ndjson"},
+                              headers=bearer(late_key))  # no worker takes it here
+    assert asked.status_code == 202
     report = json.loads(run("status", "--workspaces", "1000", "--json"))
     behind = {row["workspace_id"]: row for row in report["behind"]}
     assert behind[late]["pending_events"] == 3 and behind[late]["lag_seconds"] >= 0
@@ -390,10 +393,15 @@ def test_status_names_the_workspaces_furthest_behind(  # type: ignore[no-untyped
     unsigned = {row["workspace_id"]: row for row in report["unsigned"]}
     assert unsigned[done]["unsigned_events"] == 150 and late not in unsigned
     assert report["unsigned_events"] >= 150 and report["checkpoint_lag_seconds"] >= 0
+    assert report["exports_queued"] >= 1 and report["export_wait_seconds"] > 0
     text = run("status", "--workspaces", "1000")
+    assert re.search(r"exports queued: \d+ \(the oldest waiting [\d.,]+ s\)", text), text
     assert f"{late}          3 pending" in text and "furthest behind:" in text
     assert f"{done}        150 unsigned" in text and "waiting longest for a checkpoint" in text
     metrics = stack.client.get("/metrics").data.decode()
+    gauges = dict(re.findall(r"^(auditrail_exports?_\w+) (\S+)$", metrics, re.MULTILINE))
+    assert float(gauges["auditrail_exports_queued"]) >= 1
+    assert float(gauges["auditrail_export_wait_seconds"]) > 0
     if kind == "embedded":  # its worker is a thread of serve
         assert report["workers"] is None and "workers: in the serve process" in text
         assert "auditrail_workers" not in metrics

@@ -77,6 +77,12 @@ class SqlExportRepository:
         return self._db.execute(select(func.count()).select_from(t.exports)
                                 .where(*conditions)).scalar_one()
 
+    def queued_backlog(self) -> tuple[int, datetime | None]:
+        c = t.exports.c
+        row = self._db.execute(select(func.count(), func.min(c.created_at))
+                               .where(c.status == QUEUED)).one()
+        return row[0], row[1]
+
     def needing_upkeep(self, expire_by: datetime, silent_since: datetime,
                        queued_before: datetime, limit: int) -> list[Export]:
         c = t.exports.c

@@ -369,6 +369,11 @@ class ExportRepository(Protocol):
         """Exports of the workspace (or of one of its links) still queued or running."""
         ...
 
+    def queued_backlog(self) -> tuple[int, datetime | None]:
+        """All workspaces: how many exports wait for a worker, and when the oldest was
+        asked for."""
+        ...
+
     def needing_upkeep(self, expire_by: datetime, silent_since: datetime,
                        queued_before: datetime, limit: int) -> list[Export]:
         """Completed exports due to expire, running ones whose heartbeat stopped, and queued

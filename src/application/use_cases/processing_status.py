@@ -1,6 +1,6 @@
 """What an operator watches: the pending backlog, how late processing is, queued jobs and
-the workers taking them, and how long processed events have waited for a signed
-checkpoint."""
+the workers taking them, how long processed events have waited for a signed checkpoint,
+and how long exports have waited for a worker."""
 
 from __future__ import annotations
 
@@ -45,6 +45,11 @@ class ProcessingStatus:
     """The workspaces waiting longest for a checkpoint, that one first (when asked for)."""
     workers: int | None = None
     """Worker processes listening on the queues (None: this process cannot tell)."""
+    exports_queued: int = 0
+    """Exports waiting for a worker."""
+    export_wait_seconds: float = 0.0
+    """How long the oldest of them has waited: exports take turns with linking, so this
+    stays bounded while linking runs behind, and grows when no worker takes them."""
 
 
 class GetProcessingStatus:
@@ -65,6 +70,7 @@ class GetProcessingStatus:
             backlog = uow.events.backlog_by_workspace(workspaces) if workspaces else []
             unsigned, owed_since = uow.checkpoints.unsigned_backlog()
             logs = uow.checkpoints.unsigned_by_workspace(workspaces) if workspaces else []
+            exports, asked_since = uow.exports.queued_backlog()
         now = self._clock.now()
         behind = tuple(WorkspaceLag(b.workspace_id, b.pending_events,
                                     _age(now, b.oldest_received_at)) for b in backlog)
@@ -72,7 +78,7 @@ class GetProcessingStatus:
                                    _age(now, log.waiting_since)) for log in logs)
         return ProcessingStatus(pending, _age(now, oldest), self._queue.depth(), behind,
                                 unsigned, _age(now, owed_since), waiting,
-                                self._queue.workers())
+                                self._queue.workers(), exports, _age(now, asked_since))
 
 
 def _age(now: datetime, since: datetime | None) -> float:

@@ -84,6 +84,11 @@ class _StatusCollector:
                                 "How long processed events have waited for a signed "
                                 "checkpoint (0: all covered).",
                                 value=now.checkpoint_lag_seconds)
+        yield GaugeMetricFamily("auditrail_exports_queued", "Exports waiting for a worker.",
+                                value=now.exports_queued)
+        yield GaugeMetricFamily("auditrail_export_wait_seconds",
+                                "How long the oldest queued export has waited (0: none).",
+                                value=now.export_wait_seconds)
         yield from self._streams()
         witnesses = GaugeMetricFamily(
             "auditrail_log_witnesses", "The logs' witnesses by status (refused: a log's "
