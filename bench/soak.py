@@ -19,8 +19,13 @@ minute, then 30 s quiet), whose receivers answer 500 to one request in 20.
     SIGKILLed (gunicorn starts another), every Redis client connection is killed, and every
     PostgreSQL connection of the database is terminated.
 
+With ``--retention``, each workspace keeps events a day and what is sent alone first
+occurred two days ago (actions no rule matches), so upkeep's retention removes it while
+everything runs, and the monitor also holds retention to the day (``--retention-days``).
+
 Then it waits for the backlog to drain and demands, per workspace: exactly the events
-accepted, linked once each with sequences 1..N; the chain valid online; the log monitor
+accepted, linked once each with sequences 1..N (retention having removed only events
+sent as old, a prefix); the chain valid online; the log monitor
 passing over every entry; its stream's receiver given every event, in sequence order;
 the alerts one pass over its chain triggers (the domain's evaluator run here), each
 notified; and no answer 500 from the service. Prints the accepted rate beside the limit,
@@ -45,6 +50,7 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +69,7 @@ from scratch import add_server_options, forget_queues, production_env, scratch_d
 from tests.receivers import Answer, Received, Receiver  # noqa: E402
 
 from domain.alert_evaluation import RuleIndex, evaluate  # noqa: E402
+from domain.timestamps import format_timestamp  # noqa: E402
 from entrypoints.container import build_container  # noqa: E402
 from entrypoints.settings import Settings  # noqa: E402
 
@@ -89,6 +96,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=120, help="length of the soak")
     parser.add_argument("--baseline", type=int, default=20, help="length of ingest alone")
     parser.add_argument("--fault-seconds", type=float, default=10, help="time between faults")
+    parser.add_argument("--retention", action="store_true",
+                        help="a day's retention, removing what is sent alone first meanwhile")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     options = parser.parse_args()
     options.reuse = None
@@ -135,6 +144,12 @@ class Workspace:
         self.vkey = ""
         """Its log's verifier key, as an auditor pins it."""
         self.accepted: set[str] = set()
+        self.old: set[str] = set()
+        """Those sent as having occurred two days ago: retention may remove them."""
+        self.latest = ""
+        """The id of an event accepted last, for reads by id."""
+        self.removed = 0
+        """How many of them retention had removed when it was checked."""
         self.abandoned = 0
         self.lock = threading.Lock()
 
@@ -166,6 +181,8 @@ class Soak:
         self.streams = Receiver(_flaky(rng))
         self.alerts = Receiver(_flaky(rng))
         self.workspaces: list[Workspace] = []
+        self.sending_old = False
+        """Whether the senders send events that occurred two days ago."""
 
     # -- the run ----------------------------------------------------------------------------
 
@@ -199,7 +216,9 @@ class Soak:
     def _ingest_alone(self) -> float:
         before = self._accepted()
         started = time.perf_counter()
+        self.sending_old = self.options.retention
         self._threads([self._send_batches, self._send_batches], self.options.baseline)
+        self.sending_old = False
         rate = (self._accepted() - before) / (time.perf_counter() - started)
         print(f"limit: ingest alone, two batch senders, no faults   {rate:>8,.0f} events/s",
               flush=True)
@@ -236,6 +255,8 @@ class Soak:
     def _configure(self, workspace: Workspace, n: int) -> None:
         with httpx.Client(base_url=f"{self.base}/api/v1", headers=workspace.headers) as client:
             workspace.vkey = client.get("/log/key").json()["verifier_key"]
+            if self.options.retention:
+                client.patch("/workspace", json={"retention_days": 1}).raise_for_status()
             client.post("/streams", json={
                 "name": "soak", "type": "webhook",
                 "config": {"url": f"{self.streams.url}/{n}"}}).raise_for_status()
@@ -247,13 +268,13 @@ class Soak:
     # -- traffic ----------------------------------------------------------------------------
 
     def _send_batches(self) -> None:
-        self._send("batch", "/events/batch", lambda rng: {"events": [
-            _event(rng) for _ in range(BATCH)]}, lambda answer: answer["ids"])
+        self._send("batch", "/events/batch", lambda rng, old: {"events": [
+            _event(rng, old) for _ in range(BATCH)]}, lambda answer: answer["ids"])
 
     def _send_singles(self) -> None:
         self._send("single", "/events", _event, lambda answer: [answer["id"]])
 
-    def _send(self, kind: str, path: str, body: Callable[[random.Random], Any],
+    def _send(self, kind: str, path: str, body: Callable[[random.Random, bool], Any],
               ids: Callable[[Any], list[str]]) -> None:
         """Each request retried with its Idempotency-Key, as a client should, until it is
         answered 202: the ids it names are then what the workspace must hold."""
@@ -261,7 +282,8 @@ class Soak:
         with httpx.Client(base_url=f"{self.base}/api/v1", timeout=30) as client:
             while not self.stop.is_set():
                 workspace = rng.choice(self.workspaces)
-                content, key = body(rng), uuid.uuid4().hex
+                old = self.sending_old
+                content, key = body(rng, old), uuid.uuid4().hex
                 deadline = time.monotonic() + GIVE_UP_SECONDS
                 while True:
                     answer = self.tally.call(kind, client.post, path, json=content, headers={
@@ -269,6 +291,9 @@ class Soak:
                     if answer is not None and answer.status_code == 202:
                         with workspace.lock:
                             workspace.accepted.update(ids(answer.json()))
+                            workspace.latest = ids(answer.json())[-1]
+                            if old:
+                                workspace.old.update(ids(answer.json()))
                         break
                     if time.monotonic() > deadline:
                         with workspace.lock:
@@ -293,9 +318,7 @@ class Soak:
                         break
                 self.tally.call("stats", client.get, "/events/stats", headers=headers,
                                 params={"group_by": "action"})
-                with workspace.lock:
-                    some = next(iter(workspace.accepted), None)
-                if some:
+                if some := workspace.latest:
                     self.tally.call("get", client.get, f"/events/{some}", headers=headers)
                 if rng.random() < 0.2:
                     self.tally.call("verify", client.get, "/events/verify", headers=headers)
@@ -355,7 +378,9 @@ class Soak:
         ran = subprocess.run([str(BIN / "auditrail"), "log", "monitor", "--url", self.base,
                               "--key", workspace.key, "--verifier-key", workspace.vkey,
                               "--state", str(self.tmp / f"monitor-{workspace.id}.json"),
-                              "--entries"], capture_output=True, text=True,
+                              "--entries", *(["--retention-days", "1"]
+                                             if self.options.retention else [])],
+                             capture_output=True, text=True,
                              env={k: v for k, v in os.environ.items()
                                   if not k.startswith("AUDITRAIL_")})
         with (self.tmp / "monitor.log").open("a") as log:
@@ -407,12 +432,15 @@ class Soak:
             with self._database() as db:
                 pending = db.execute("SELECT count(*) FROM events WHERE status <> 'processed'"
                                      ).fetchone()[0]
-                processed = db.execute("SELECT count(*) FROM events").fetchone()[0]
+                heads = [db.execute("SELECT coalesce(max(sequence), 0) FROM events WHERE "
+                                    "workspace_id = %s", (workspace.id,)).fetchone()[0]
+                         for workspace in self.workspaces]
                 notifying = db.execute(
-                    "SELECT (SELECT count(*) FROM deliveries WHERE status <> 'delivered') + "
-                    "(SELECT count(*) FROM alerts WHERE status <> 'delivered')").fetchone()[0]
-            delivered = sum(len(set(_sequences(self.streams, n))) for n in range(3))
-            if not pending and not notifying and delivered >= processed:
+                    "SELECT (SELECT count(*) FROM deliveries WHERE status = 'pending') + "
+                    "(SELECT count(*) FROM alerts WHERE status = 'pending')").fetchone()[0]
+            delivered = all(max(_sequences(self.streams, n), default=0) >= head
+                            for n, head in enumerate(heads))
+            if not pending and not notifying and delivered:
                 return time.perf_counter() - started
             time.sleep(0.5)
         return float("nan")
@@ -435,11 +463,16 @@ class Soak:
             alerts = db.execute("SELECT id, rule_id, group_key, event_ids, status FROM alerts "
                                 "WHERE workspace_id = %s", (workspace.id,)).fetchall()
         stored = {row[0] for row in rows}
-        if not workspace.abandoned and stored != workspace.accepted:
-            yield (f"holds {len(stored - workspace.accepted)} events never accepted and "
-                   f"lacks {len(workspace.accepted - stored)} accepted")
-        if [row[1] for row in rows] != list(range(1, len(rows) + 1)):
-            yield "its sequences are not 1..N"
+        removed = workspace.accepted - stored
+        anchor = rows[0][1] - 1 if rows else 0
+        workspace.removed = len(removed)
+        if not workspace.abandoned and not stored <= workspace.accepted:
+            yield f"holds {len(stored - workspace.accepted)} events never accepted"
+        if not workspace.abandoned and not removed <= workspace.old:
+            yield f"lacks {len(removed - workspace.old)} accepted events retention must keep"
+        if len(removed) != anchor or [row[1] for row in rows] != list(
+                range(anchor + 1, anchor + len(rows) + 1)):
+            yield f"its sequences are not {anchor + 1}..N after {len(removed)} removed"
         headers = workspace.headers
         verified = httpx.get(f"{self.base}/api/v1/events/verify", headers=headers,
                              timeout=300).json()
@@ -448,10 +481,12 @@ class Soak:
         monitored = self._monitor_once(workspace)
         if monitored.returncode:
             yield f"the log monitor: {monitored.stdout.strip()} {monitored.stderr.strip()}"
-        sequences = _sequences(self.streams, n)
-        firsts = list(dict.fromkeys(sequences))
-        if firsts != list(range(1, len(rows) + 1)):
-            yield (f"its stream delivered {len(firsts)} of {len(rows)} events, "
+        firsts = list(dict.fromkeys(_sequences(self.streams, n)))
+        last = anchor + len(rows)
+        # Retention may remove what a stream behind had not cut into a delivery yet (the
+        # stream records the range skipped); everything after the anchor must arrive.
+        if firsts != sorted(firsts) or not set(range(anchor + 1, last + 1)) <= set(firsts):
+            yield (f"its stream delivered {len(firsts)} of {last} events, "
                    f"{'not ' if firsts != sorted(firsts) else ''}in sequence order")
         expected = self._single_pass(workspace.id)
         triggered = Counter((rule, group, tuple(ids)) for _, rule, group, ids, _ in alerts)
@@ -485,7 +520,8 @@ class Soak:
               + ", ".join(f"{name} {count}" for name, count in sorted(self.faults.items())))
         total = sum(len(w.accepted) for w in self.workspaces)
         print(f"       {total:,} events accepted, {sum(w.abandoned for w in self.workspaces)} "
-              f"batches abandoned; {self.exports_proved} exports proved offline; log monitor "
+              f"batches abandoned, {sum(w.removed for w in self.workspaces):,} removed by "
+              f"retention; {self.exports_proved} exports proved offline; log monitor "
               f"runs by exit code {dict(self.monitor_runs)}\n")
         print(f"{'request':<12} {'count':>7} {'p50 ms':>8} {'p99 ms':>8}  answers other than 2xx")
         for kind, seconds in sorted(self.tally.seconds.items()):
@@ -530,12 +566,19 @@ class Soak:
         forget_queues(self.env)
 
 
-def _event(rng: random.Random) -> dict:
+def _event(rng: random.Random, old: bool = False) -> dict:
+    """An event as an application sends it; ``old``: one that occurred two days ago, of
+    an action no rule matches (a rule's windows then depend on none retention removes)."""
     actor = f"usr_{rng.randrange(50)}"
-    return {"action": rng.choice(ACTIONS), "actor": {"id": actor, "type": "user"},
-            "targets": [{"id": f"doc_{rng.randrange(1000)}", "type": "document"}],
-            "context": {"ip_address": f"203.0.113.{rng.randrange(1, 255)}"},
-            "metadata": {"soak": True}}
+    event = {"action": "document.view" if old else rng.choice(ACTIONS),
+             "actor": {"id": actor, "type": "user"},
+             "targets": [{"id": f"doc_{rng.randrange(1000)}", "type": "document"}],
+             "context": {"ip_address": f"203.0.113.{rng.randrange(1, 255)}"},
+             "metadata": {"soak": True}}
+    if old:
+        event["occurred_at"] = format_timestamp(datetime.now(UTC) - timedelta(
+            days=2, seconds=rng.randrange(3600)))
+    return event
 
 
 def _flaky(rng: random.Random) -> Callable[[Received], Answer]:
