@@ -4,9 +4,9 @@ profile on PostgreSQL + Redis.
     make bench-soak      # or: .venv/bin/python bench/soak.py --seconds 120
 
 Runs one ``auditrail serve`` (two HTTP worker processes) and two ``auditrail worker``
-processes on a scratch database, with three workspaces, each with a webhook stream and an
-two alert rules (every admin action; three failed logins of an actor within a
-minute, then 30 s quiet), whose receivers answer 500 to one request in 20.
+processes on a scratch database, with three workspaces, each with a webhook stream and
+two alert rules (every admin action; three failed logins of an actor within a minute,
+then 30 s quiet), whose receivers answer 500 to one request in 20.
 
   * the limit: ingest alone (batch senders, nothing else, no faults) for ``--baseline``
     seconds;
@@ -25,10 +25,11 @@ everything runs, and the monitor also holds retention to the day (``--retention-
 
 Then it waits for the backlog to drain and demands, per workspace: exactly the events
 accepted, linked once each with sequences 1..N (retention having removed only events
-sent as old, a prefix); the chain valid online; the log monitor
-passing over every entry; its stream's receiver given every event, in sequence order;
-the alerts one pass over its chain triggers (the domain's evaluator run here), each
-notified; and no answer 500 from the service. Prints the accepted rate beside the limit,
+sent as old, a prefix); the chain valid online; the log monitor passing over every
+entry; its stream's receiver given every event, in sequence order (but for what
+retention removed before the stream cut it into a delivery); the alerts one pass over
+its chain triggers (the domain's evaluator run here), each notified; and no answer 500
+from the service. Prints the accepted rate beside the limit,
 latencies by kind of request, what was answered other than 2xx, the faults, the drain
 time and the processes' memory.
 """
