@@ -203,7 +203,8 @@ def notifications(container, count: int) -> None:  # type: ignore[no-untyped-def
         notify = container.notify_alerts()
         started = time.perf_counter()
         while len(hook.requests) < count:
-            notify.execute(rule.id)
+            if not notify.execute(rule.id):
+                raise SystemExit(f"notifications stopped after {len(hook.requests)}")
         sent = count / (time.perf_counter() - started)
         bodies = [(request.body, request.headers) for request in hook.requests]
         with httpx.Client() as client:

@@ -50,8 +50,9 @@ class Settings:
     log_name: str | None = None
     checkpoint_seconds: int = 5
     chain_check_hours: int = 24
-    chain_check_request_minutes: int = 5
     """How often the workers verify each workspace's whole chain; 0: never."""
+    chain_check_request_minutes: int = 5
+    """How soon after its latest check a workspace may ask for another."""
     viewer_frame_ancestors: tuple[str, ...] = ()
     query_timeout_seconds: float = 20.0
     """How long a search or stats statement may run before it is stopped; 0: no limit."""

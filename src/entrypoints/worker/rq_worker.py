@@ -61,7 +61,7 @@ class Worker(SimpleWorker):
         finally:
             seconds = time.monotonic() - started
             names = [each.name for each in self.queues]
-            if queue.name in names[:2] and len(names) > 1:
+            if len(names) > 1 and queue.name in names[:2]:
                 self._delivering.spend(queue.name == names[1], seconds)
             if len(names) > 2:
                 self._long.spend(queue.name == names[2], seconds)
