@@ -47,7 +47,7 @@ from tests.geo_db import build_city_database  # noqa: E402
 from tests.queues import forget_queue  # noqa: E402
 from tests.receivers import Receiver  # noqa: E402
 
-from entrypoints.container import build_container  # noqa: E402
+from entrypoints.container.installation import build_container  # noqa: E402
 from entrypoints.settings import Settings  # noqa: E402
 
 AREAS = ["user", "document", "admin", "billing", "api_key", "settings", "project", "team",

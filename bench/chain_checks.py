@@ -34,7 +34,7 @@ from deletion import loaded  # noqa: E402
 from ingest import EVENT  # noqa: E402
 from scratch import SIGNING_KEY, add_server_options, scratch_database  # noqa: E402
 
-from entrypoints.container import build_container  # noqa: E402
+from entrypoints.container.installation import build_container  # noqa: E402
 from entrypoints.settings import Settings  # noqa: E402
 
 BATCH = 1_000

@@ -35,7 +35,7 @@ from ingest import EVENT  # noqa: E402
 from scratch import SIGNING_KEY, add_server_options, scratch_database  # noqa: E402
 
 from adapters.sql import erasure  # noqa: E402
-from entrypoints.container import build_container  # noqa: E402
+from entrypoints.container.installation import build_container  # noqa: E402
 from entrypoints.settings import Settings  # noqa: E402
 
 BATCH = 1_000

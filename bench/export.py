@@ -91,7 +91,7 @@ def raw_read(dsn: str) -> dict:
 
 
 def export(format_: str, dsn: str, data_dir: str) -> dict:
-    from entrypoints.container import build_container
+    from entrypoints.container.installation import build_container
     from entrypoints.settings import Settings
     container = build_container(Settings(
         database_url=dsn.replace("postgresql://", "postgresql+psycopg://"),

@@ -283,7 +283,7 @@ class Bench:
 
     def _enqueue(self, workspace_ids: list[str]) -> None:
         sys.path.insert(0, str(ROOT / "src"))
-        from entrypoints.container import build_container
+        from entrypoints.container.installation import build_container
         from entrypoints.settings import Settings
         container = build_container(Settings(database_url=self.url,
                                              redis_url=self.options.redis,

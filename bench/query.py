@@ -39,7 +39,7 @@ from application.errors import QueryTimedOut  # noqa: E402
 from domain.cursor import DESC, Position, encode_cursor  # noqa: E402
 from domain.event_search import EventFilters, action_filter  # noqa: E402
 from domain.event_stats import DAY  # noqa: E402
-from entrypoints.container import build_container  # noqa: E402
+from entrypoints.container.installation import build_container  # noqa: E402
 from entrypoints.settings import Settings  # noqa: E402
 
 ACTIONS = ["user.login", "user.logout", "user.login_failed", "user.password.reset",

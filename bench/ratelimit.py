@@ -42,7 +42,7 @@ from adapters.redis_store.rate_limiter import RedisRateLimiter  # noqa: E402
 from application.credential_cache import CredentialCache  # noqa: E402
 from application.principal import Principal  # noqa: E402
 from application.use_cases.admit_request import AdmitRequest, FailureMemory  # noqa: E402
-from entrypoints.container import build_container  # noqa: E402
+from entrypoints.container.installation import build_container  # noqa: E402
 from entrypoints.settings import Settings  # noqa: E402
 
 POSTGRES = os.environ.get("AUDITRAIL_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")

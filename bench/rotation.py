@@ -38,7 +38,7 @@ from scratch import SIGNING_KEY, add_server_options, scratch_database  # noqa: E
 from adapters.security.signing import Ed25519Signer, Ed25519Verifier, new_seed, seed_from  # noqa: E402
 from application.use_cases.countersign_log import BATCH  # noqa: E402
 from domain.signed_notes import b64, checkpoint_text, parse_note  # noqa: E402
-from entrypoints.container import build_container  # noqa: E402
+from entrypoints.container.installation import build_container  # noqa: E402
 from entrypoints.settings import Settings  # noqa: E402
 
 WORKSPACES = 10

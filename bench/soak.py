@@ -71,7 +71,7 @@ from tests.receivers import Answer, Received, Receiver  # noqa: E402
 
 from domain.alert_evaluation import RuleIndex, evaluate  # noqa: E402
 from domain.timestamps import format_timestamp  # noqa: E402
-from entrypoints.container import build_container  # noqa: E402
+from entrypoints.container.installation import build_container  # noqa: E402
 from entrypoints.settings import Settings  # noqa: E402
 
 ACTIONS = ["user.login"] * 60 + ["document.view"] * 29 + ["user.login_failed"] * 10 + \

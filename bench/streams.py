@@ -50,7 +50,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "src")]
 from scratch import SIGNING_KEY, add_server_options  # noqa: E402
 from tests.receivers import Answer, Receiver  # noqa: E402
 
-from entrypoints.container import build_container  # noqa: E402
+from entrypoints.container.installation import build_container  # noqa: E402
 from entrypoints.settings import Settings  # noqa: E402
 
 EVENT = {"action": "user.login_failed",

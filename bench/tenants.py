@@ -50,7 +50,7 @@ from ingest import EVENT  # noqa: E402
 from tests.queues import forget_queue  # noqa: E402
 
 from adapters.sql.tree import SqlCheckpointRepository  # noqa: E402
-from entrypoints.container import build_container  # noqa: E402
+from entrypoints.container.installation import build_container  # noqa: E402
 from entrypoints.settings import Settings  # noqa: E402
 
 SECRET = "bench-secret-key-0123456789abcdef"

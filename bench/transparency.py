@@ -52,7 +52,7 @@ from tests.queues import forget_queue  # noqa: E402
 
 from application.use_cases import process_pending_events  # noqa: E402
 from domain.hash_chain import link  # noqa: E402
-from entrypoints.container import build_container  # noqa: E402
+from entrypoints.container.installation import build_container  # noqa: E402
 from entrypoints.http.app import create_app  # noqa: E402
 from entrypoints.settings import Settings  # noqa: E402
 from entrypoints.worker.jobs import MAX_CHUNKS_PER_JOB  # noqa: E402

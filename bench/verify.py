@@ -308,7 +308,7 @@ def read(dsn: str, *, hashing: bool) -> dict:
 
 
 def verify(dsn: str) -> dict:
-    from entrypoints.container import build_container
+    from entrypoints.container.installation import build_container
     from entrypoints.settings import Settings
     with tempfile.TemporaryDirectory(prefix="auditrail-verify-bench-") as data_dir:
         container = build_container(Settings(

@@ -33,7 +33,7 @@ from scratch import (  # noqa: E402
     scratch_database,
 )
 
-from entrypoints.container import build_container  # noqa: E402
+from entrypoints.container.installation import build_container  # noqa: E402
 from entrypoints.settings import Settings  # noqa: E402
 
 BIN = Path(sys.executable).parent

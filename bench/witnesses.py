@@ -39,7 +39,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "src")]
 from scratch import SIGNING_KEY, add_server_options, forget_queues  # noqa: E402
 
 from domain.witnessing import add_checkpoint_body  # noqa: E402
-from entrypoints.container import build_container  # noqa: E402
+from entrypoints.container.installation import build_container  # noqa: E402
 from entrypoints.settings import Settings  # noqa: E402
 from entrypoints.worker.rq_worker import run_worker  # noqa: E402
 

@@ -1,165 +1,87 @@
-"""The ``auditrail`` command line (contract §9)."""
+"""The ``auditrail`` command line (contract §9).
+
+A command's module is imported when that command runs, not before: ``auditrail verify``
+and ``auditrail log monitor``, which auditors run on machines of their own (from cron,
+every few minutes), load none of the installation's libraries, and start in a fraction of
+the second that loading them takes.
+"""
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from typing import Any
 
 import click
-from redis.exceptions import RedisError
-from sqlalchemy.exc import DBAPIError
 
-from application.ports.geo import GeoDatabaseUnusable
-from entrypoints.command_context import command_container, command_settings
-from entrypoints.container import Container, build_container
-from entrypoints.log_cli import log_group
-from entrypoints.logs import configure_logging
-from entrypoints.preflight import findings, migrations_text, stranger_problem
-from entrypoints.server_keys_cli import secret_key, signing_key
-from entrypoints.settings import EMBEDDED
-from entrypoints.status_cli import chains, status
-from entrypoints.verify_cli import verify
-from entrypoints.witness_cli import witness as witness_group
-from entrypoints.workspaces_cli import keys, workspaces
-
-
-def _require_geo(container: Container) -> None:
-    """A geo database that cannot be read would fail every event's processing and stall
-    the chains; a process that would process events refuses to start instead."""
-    try:
-        container.geo()
-    except GeoDatabaseUnusable as exc:
-        raise click.ClickException(f"geo database: {exc} (AUDITRAIL_GEOIP_DB)") from None
-
-
-def _require_log_signer(container: Container) -> None:
-    """A process that would sign the log refuses to start when the log was last signed by
-    a key it does not have: signed on, every pinned verifier key, monitor and viewer link
-    would fail from then on, and nothing would say why."""
-    if container.settings().signing_key_lost:
-        return
-    try:
-        workspace_id = container.transparency_log().stranger()
-    except DBAPIError:
-        return  # a database down at start is for /readyz to report, not a reason to stop
-    if workspace_id is not None:
-        raise click.ClickException(stranger_problem(container, workspace_id))
+COMMANDS = {
+    "serve": "entrypoints.service_cli:serve",
+    "worker": "entrypoints.service_cli:worker",
+    "check": "entrypoints.service_cli:check",
+    "db": "entrypoints.service_cli:db",
+    "workspaces": "entrypoints.workspaces_cli:workspaces",
+    "keys": "entrypoints.workspaces_cli:keys",
+    "status": "entrypoints.status_cli:status",
+    "chains": "entrypoints.status_cli:chains",
+    "signing-key": "entrypoints.server_keys_cli:signing_key",
+    "secret-key": "entrypoints.server_keys_cli:secret_key",
+    "verify": "entrypoints.verify_cli:verify",
+    "log": "entrypoints.log_cli:log_group",
+    "witness": "entrypoints.witness_cli:witness",
+}
+"""Each command's name and where it is defined (``module:attribute``)."""
 
 
 class _Commands(click.Group):
-    """Failures of what the command talks to, as one line each rather than a traceback:
-    the operator needs what failed and where, and the stack is noise to them."""
+    """The commands, loaded by name; failures of what a command talks to, as one line each
+    rather than a traceback: the operator needs what failed and where, and the stack is
+    noise to them."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module, attribute = COMMANDS[cmd_name].split(":")
+        return getattr(importlib.import_module(module), attribute)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except DBAPIError as exc:  # connection refused, authentication, permissions, …
-            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
-            raise click.ClickException(f"the database could not be used: {reason}") from None
-        except RedisError as exc:  # a worker's queue
-            raise click.ClickException(f"Redis could not be used: {exc}") from None
         except BrokenPipeError:  # `… list | head`: the reader has what it wanted
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nor at exit
             ctx.exit(1)
         except OSError as exc:
             where = f" {exc.filename}" if exc.filename else ""
             raise click.ClickException(f"cannot use{where}: {exc.strerror or exc}") from None
+        except Exception as exc:
+            problem = _service_problem(exc)
+            if problem is None:
+                raise
+            raise click.ClickException(problem) from None
+
+
+def _service_problem(exc: Exception) -> str | None:
+    """What failed, when the database or Redis did; None for any other failure. Only a
+    command that loaded their libraries can have met their failures, and a command that
+    did not (``verify``, ``log monitor``) is not made to load them here."""
+    if "sqlalchemy" in sys.modules:
+        from sqlalchemy.exc import DBAPIError
+
+        if isinstance(exc, DBAPIError):  # connection refused, authentication, permissions, …
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+            return f"the database could not be used: {reason}"
+    if "redis" in sys.modules:
+        from redis.exceptions import RedisError
+
+        if isinstance(exc, RedisError):  # a worker's queue
+            return f"Redis could not be used: {exc}"
+    return None
 
 
 @click.group(cls=_Commands)
 @click.version_option(package_name="auditrail")
 def main() -> None:
     """Auditrail: a tamper-evident audit-log service."""
-
-
-@main.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
-@click.option("--workers", default=None, type=click.IntRange(1, 64),
-              help="HTTP worker processes (production profile, default 2; embedded runs "
-                   "one).")
-def serve(host: str, port: int, workers: int | None) -> None:
-    """Run the HTTP API (gunicorn)."""
-    from entrypoints.server import PortTaken
-    from entrypoints.server import serve as run_server
-
-    settings = command_settings(serving=True)
-    checked = command_container(serving=True)  # embedded: migrated before workers fork
-    _require_geo(checked)
-    _require_log_signer(checked)
-    checked.engine().dispose()  # the server's processes open their own connections
-    if settings.profile == EMBEDDED:
-        click.echo(f"auditrail: embedded mode, data in {settings.data_dir.resolve()}",
-                   err=True)
-    try:
-        run_server(settings, host, port, workers)
-    except PortTaken as exc:
-        raise click.ClickException(str(exc)) from None
-
-
-@main.command()
-@click.option("--burst", is_flag=True, help="Exit once the queue is empty.")
-@click.option("--metrics-port", type=click.IntRange(1, 65535), default=None,
-              help="Serve this worker's Prometheus metrics on this port.")
-def worker(burst: bool, metrics_port: int | None) -> None:
-    """Run a queue worker (production profile: needs AUDITRAIL_REDIS_URL)."""
-    from entrypoints.worker.rq_worker import run_worker
-
-    settings = command_settings(serving=True)
-    if settings.profile == EMBEDDED:
-        raise click.ClickException(
-            "`auditrail worker` needs AUDITRAIL_REDIS_URL; in embedded mode `auditrail serve` "
-            "runs the worker in-process.")
-    container = command_container(serving=True)
-    _require_geo(container)
-    _require_log_signer(container)
-    run_worker(container, burst=burst, metrics_port=metrics_port)
-
-
-@main.command()
-def check() -> None:
-    """Check what `serve` and `worker` need, without starting them or changing anything:
-    the settings, the database and its migrations, Redis (production), that the signing
-    key signed each log's latest checkpoint, the geo database, the exports folder. Run it
-    before restarting on a new release or new settings; exit 1 names each problem."""
-    try:
-        settings = command_settings(serving=True)
-    except click.ClickException as exc:
-        click.echo(f"FAIL  {'settings':<15} {exc.message}")
-        sys.exit(1)
-    configure_logging(settings.log_level)
-    click.echo(f"ok    {'settings':<15} the {settings.profile} profile")
-    failed = False
-    for finding in findings(build_container(settings)):
-        click.echo(f"{'ok' if finding.ok else 'FAIL':<5} {finding.part:<15} {finding.said}")
-        failed = failed or not finding.ok
-    if failed:
-        sys.exit(1)
-
-
-@main.group()
-def db() -> None:
-    """Database schema."""
-
-
-@db.command()
-def upgrade() -> None:
-    """Apply pending schema migrations."""
-    container = command_container(migrate_embedded=False)
-    missing = container.missing_migrations()
-    container.upgrade_database()
-    # An operator reading a deploy log wants to know whether this run changed the schema.
-    click.echo(f"database is up to date: applied {migrations_text(missing)}" if missing
-               else "database is up to date: nothing to apply")
-
-
-main.add_command(workspaces)
-main.add_command(keys)
-main.add_command(status)
-main.add_command(chains)
-main.add_command(signing_key)
-main.add_command(secret_key)
-main.add_command(verify)
-main.add_command(log_group)
-main.add_command(witness_group)

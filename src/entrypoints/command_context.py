@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError
 
 from domain.activity import OPERATOR, Actor
 from domain.errors import ValidationFailed
-from entrypoints.container import Container, build_container
+from entrypoints.container.installation import Container, build_container
 from entrypoints.logs import configure_logging
 from entrypoints.preflight import schema_problem
 from entrypoints.settings import Settings, SettingsError

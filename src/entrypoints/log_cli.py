@@ -12,8 +12,7 @@ import click
 
 from domain.cosignatures import parse_cosigner_key
 from domain.signed_notes import InvalidNote
-from entrypoints.container import build_container
-from entrypoints.settings import Settings
+from entrypoints.container.offline import OfflineContainer
 
 
 @click.group("log")
@@ -142,7 +141,7 @@ def monitor(url: str, api_key: str, state_file: Path, verifier_key: str | None,
         raise click.BadParameter(str(exc), param_hint="--cosigned-by") from None
     try:
         click.echo(run_monitor(url, api_key, state_file, verifier_key,
-                               build_container(Settings()).signature_checker().verify,
+                               OfflineContainer().signature_checker().verify,
                                seen, targets, cosigners, receipts, read_entries,
                                retention_days, key_lost))
     except WitnessesUnavailable as exc:

@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from application.ports.geo import GeoDatabaseUnusable
-from entrypoints.container import Container, build_container
+from entrypoints.container.installation import Container, build_container
 from entrypoints.settings import EMBEDDED, Settings
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 
 from entrypoints import gunicorn_conf
-from entrypoints.container import build_container, private_folder
+from entrypoints.container.installation import build_container, private_folder
 from entrypoints.http.app import create_app
 from entrypoints.settings import EMBEDDED, Settings
 from entrypoints.warm_up import warm_up

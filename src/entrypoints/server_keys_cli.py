@@ -11,7 +11,7 @@ import click
 from application.errors import NotFound
 from application.use_cases.countersign_log import Countersigned
 from entrypoints.command_context import command_container, fail
-from entrypoints.container import build_container
+from entrypoints.container.installation import build_container
 from entrypoints.settings import Settings
 
 PROGRESS_SECONDS = 5.0

@@ -18,7 +18,7 @@ from domain.log_witnesses import LogWitness
 from domain.streams import FAILING
 from domain.timestamps import format_timestamp
 from entrypoints.command_context import command_container, print_listing
-from entrypoints.container import Container
+from entrypoints.container.installation import Container
 from entrypoints.settings import EMBEDDED
 
 

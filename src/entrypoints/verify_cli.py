@@ -31,9 +31,8 @@ from domain.verification import (
     verify_partial,
 )
 from entrypoints import ndjson_file
-from entrypoints.container import build_container
+from entrypoints.container.offline import OfflineContainer
 from entrypoints.seen_checkpoints import UnreadableFile, receipt_notes
-from entrypoints.settings import Settings
 
 
 @click.command("verify")
@@ -168,7 +167,7 @@ def _ledger(receipts: Path | None, verifier_key: str | None,
         with receipts.open(encoding="utf-8-sig", errors="replace") as handle:
             notes = list(receipt_notes(handle))
         return ReceiptLedger.of(notes, key,
-                                build_container(Settings()).signature_checker().verify,
+                                OfflineContainer().signature_checker().verify,
                                 rotations)
     except InvalidNote as exc:
         raise click.BadParameter(str(exc), param_hint="--verifier-key") from None
@@ -206,8 +205,8 @@ def _signed(note: Path, verifier_key: str | None, rotations: list[str]) -> Evide
         raise click.UsageError("--signed-checkpoint needs --verifier-key: the key you pinned")
     try:
         key = parse_verifier_key(verifier_key)
-        return EvidenceCheck.of_checkpoint(note.read_text(), key, build_container(Settings())
-                                           .signature_checker().verify, rotations)
+        check_signature = OfflineContainer().signature_checker().verify
+        return EvidenceCheck.of_checkpoint(note.read_text(), key, check_signature, rotations)
     except InvalidNote as exc:
         raise click.BadParameter(str(exc), param_hint="--verifier-key") from None
     except (UnicodeDecodeError, EvidenceFailed) as exc:
@@ -229,8 +228,7 @@ def _evidence(file: Path, evidence: Path | None, verifier_key: str | None,
         document = json.loads(evidence.read_text())
         if not isinstance(document, dict):
             raise ValueError("not a JSON object")
-        check = EvidenceCheck.of(document, key, build_container(Settings())
-                                 .signature_checker().verify)
+        check = EvidenceCheck.of(document, key, OfflineContainer().signature_checker().verify)
     except InvalidNote as exc:
         raise click.BadParameter(str(exc), param_hint="--verifier-key") from None
     except ValueError as exc:
@@ -256,7 +254,7 @@ def _cosigned(check: EvidenceCheck, cosigners: tuple[VerifierKey, ...]) -> Check
     if not cosigners or check.signed_by is None:
         return None
     return cosigned_extension(check.cosigned, check.checkpoint, check.signed_by, cosigners,
-                              build_container(Settings()).signature_checker().verify)
+                              OfflineContainer().signature_checker().verify)
 
 
 def _sha256(file: Path) -> str:

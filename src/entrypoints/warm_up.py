@@ -21,7 +21,7 @@ import weakref
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from entrypoints.container import Container
+from entrypoints.container.installation import Container
 from entrypoints.settings import EMBEDDED
 
 log = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ from domain.signed_notes import (
     parse_verifier_key,
 )
 from domain.timestamps import format_timestamp
-from entrypoints.container import WitnessContainer
+from entrypoints.container.witness import WitnessContainer
 from entrypoints.logs import configure_logging
 from entrypoints.witness_logs import UnreadableLogsFile, WitnessLogs
 

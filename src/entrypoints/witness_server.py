@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from entrypoints import gunicorn_conf
-from entrypoints.container import WitnessContainer
+from entrypoints.container.witness import WitnessContainer
 from entrypoints.server import ConfiguredApplication, require_free_port
 from entrypoints.witness_http import create_witness_app
 

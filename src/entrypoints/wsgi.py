@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from entrypoints.container import build_container
+from entrypoints.container.installation import build_container
 from entrypoints.http.app import create_app
 from entrypoints.logs import configure_logging
 from entrypoints.settings import Settings

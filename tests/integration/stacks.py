@@ -17,7 +17,7 @@ from flask.testing import FlaskClient
 from redis.exceptions import RedisError
 from sqlalchemy import event, text
 
-from entrypoints.container import Container, build_container, private_folder
+from entrypoints.container.installation import Container, build_container, private_folder
 from entrypoints.http.app import create_app
 from entrypoints.settings import Settings
 from entrypoints.worker.embedded import start_embedded_worker, stop_embedded_worker

@@ -76,7 +76,7 @@ def test_the_packaged_database_is_looked_for_once(stack_factory,  # type: ignore
     def search() -> None:
         searches.append(None)
 
-    monkeypatch.setattr("entrypoints.container.find_packaged_city_database", search)
+    monkeypatch.setattr("entrypoints.container.installation.find_packaged_city_database", search)
     stack = stack_factory("embedded")
     for _ in range(3):
         stack.container.process_pending_events()

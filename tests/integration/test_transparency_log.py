@@ -8,6 +8,7 @@ import base64
 import json
 import shutil
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -488,6 +489,47 @@ def test_an_export_with_its_evidence_is_proved_offline(stack: Stack, tmp_path: P
     assert refused.exit_code == 1 and "not in the signed tree" in refused.output
 
 
+INSTALLATION_LIBRARIES = {"sqlalchemy", "alembic", "psycopg", "redis", "rq", "flask",
+                          "gunicorn", "geoip2", "prometheus_client", "marshmallow"}
+RUN_AND_LIST_LOADED = """
+import sys
+from entrypoints.cli import main
+try:
+    main(sys.argv[1:])
+finally:
+    print(",".join(sorted({libraries!r} & {{name.split(".")[0] for name in sys.modules}})))
+"""
+
+
+def run_command(*args: str, env: dict[str, str] | None = None,
+                ) -> tuple[subprocess.CompletedProcess, str]:
+    """``auditrail ARGS`` in a process of its own, and which of the installation's
+    libraries it loaded (comma-separated)."""
+    script = RUN_AND_LIST_LOADED.format(libraries=INSTALLATION_LIBRARIES)
+    ran = subprocess.run([sys.executable, "-c", script, *args], env=env, capture_output=True,
+                         text=True, timeout=60)
+    *said, loaded = ran.stdout.splitlines() or [""]
+    return subprocess.CompletedProcess(ran.args, ran.returncode, "\n".join(said),
+                                       ran.stderr), loaded
+
+
+def test_an_auditors_offline_check_loads_none_of_the_installations_libraries(
+        stack: Stack, tmp_path: Path) -> None:
+    """``auditrail verify`` runs on auditors' machines: it starts without the second of
+    imports the server's database, queue and web libraries take (``log monitor`` too: see
+    the test of the monitor against a running server)."""
+    _, key = stack.new_workspace()
+    ingest(stack, key, 5)
+    evidence = tmp_path / "all.evidence.json"
+    evidence.write_text(json.dumps(export_file(stack, key, tmp_path / "all.ndjson")))
+    checked, loaded = run_command("verify", str(tmp_path / "all.ndjson"), "--evidence",
+                                  str(evidence), "--verifier-key",
+                                  log_key(stack, key)["verifier_key"])
+    assert checked.returncode == 0 and "5 rows are in the log" in checked.stdout, \
+        checked.stderr
+    assert loaded == ""
+
+
 def rewrite_history(stack: Stack, workspace_id: str, key: str, size: int) -> None:
     """What a holder of the database and the key can do: alter the leaf of event 3, drop
     the checkpoints, and sign the altered tree, grown by one event to ``size``."""
@@ -708,6 +750,10 @@ def test_the_monitor_command_watches_a_running_server(tmp_path: Path) -> None:
         assert wait_for(lambda: size() == 10, timeout=20)
         first = monitor("--verifier-key", vkey)
         assert first.returncode == 0 and "at size 10" in first.stdout, first.stderr
+        again, loaded = run_command("log", "monitor", "--url", base, "--state", str(state),
+                                    env={**env, "AUDITRAIL_API_KEY": key})
+        assert again.returncode == 0 and "at size 10" in again.stdout, again.stderr
+        assert loaded == ""  # cron runs it every few minutes: no second of imports each
         received = tmp_path / "received"  # a receiver's folder: a body a file, by day
         (received / "2026-12-05").mkdir(parents=True)
         (received / "2026-12-05" / "dlv_1.json").write_text(  # no newline; a Windows BOM

@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from adapters.redis_store.rate_limiter import GCRA_SCRIPT
-from entrypoints.container import build_container
+from entrypoints.container.installation import build_container
 from entrypoints.settings import Settings
 from entrypoints.warm_up import warm_up
 from tests.integration.stacks import TEST_SIGNING_KEY

@@ -341,7 +341,7 @@ def test_the_documented_witness_alerts_parse_and_name_metrics_it_exports(
     witness exports: a rename cannot leave an alert silently watching nothing."""
     import yaml
 
-    from entrypoints.container import WitnessContainer
+    from entrypoints.container.witness import WitnessContainer
     from entrypoints.witness_http import create_witness_app
 
     document = (Path(__file__).parents[2] / "docs" / "operations.md").read_text()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from entrypoints.container import Container
+from entrypoints.container.installation import Container
 from entrypoints.http import views
 from entrypoints.http.api_headers import install_api_headers
 from entrypoints.http.at_once import AtOnce

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from entrypoints.container import CHECK, DELIVER, EXPORT, PROCESS, Container
+from entrypoints.container.installation import CHECK, DELIVER, EXPORT, PROCESS, Container
 from entrypoints.worker import jobs
 
 

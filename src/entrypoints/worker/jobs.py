@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from entrypoints.container import Container
+from entrypoints.container.installation import Container
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from rq import Queue, SimpleWorker
 from rq.scheduler import RQScheduler
 
 from application.time_share import TimeShare
-from entrypoints.container import Container
+from entrypoints.container.installation import Container
 from entrypoints.worker import jobs
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ from application.use_cases.alerts import GetAlert, ListAlerts
 from application.use_cases.notify_alerts import SendTestNotification
 from domain.scopes import ALERTS
 from domain.timestamps import InvalidTimestamp, parse_timestamp
-from entrypoints.container import Container
+from entrypoints.container.installation import Container
 from entrypoints.http.auth import actor, principal, requires
 from entrypoints.http.body import json_object
 from entrypoints.http.documents import (

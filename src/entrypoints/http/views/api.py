@@ -8,7 +8,7 @@ from dependency_injector.wiring import Provide, inject
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from application.use_cases.admit_request import AdmitRequest
-from entrypoints.container import Container
+from entrypoints.container.installation import Container
 from entrypoints.http.auth import admit_request, rate_limit_headers
 from entrypoints.http.openapi import OPERATIONS, build_document
 from entrypoints.http.query import refuse_query

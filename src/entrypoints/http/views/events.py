@@ -17,7 +17,7 @@ from domain.errors import FieldError, ValidationFailed
 from domain.events import PENDING, Event
 from domain.scopes import EVENTS_READ, EVENTS_WRITE
 from domain.verification import VerificationReport
-from entrypoints.container import Container
+from entrypoints.container.installation import Container
 from entrypoints.http.auth import principal, requires
 from entrypoints.http.body import ONE_MIB, json_object
 from entrypoints.http.documents import chain_check_document

@@ -17,7 +17,7 @@ from application.use_cases.exports import (
 )
 from domain.exports import CSV
 from domain.scopes import EXPORTS
-from entrypoints.container import Container
+from entrypoints.container.installation import Container
 from entrypoints.http.auth import actor, principal, requires
 from entrypoints.http.body import json_object
 from entrypoints.http.documents import export_document

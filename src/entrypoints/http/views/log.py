@@ -17,7 +17,7 @@ from domain.scopes import EVENTS_READ, EXPORTS
 from domain.signed_notes import b64
 from domain.tile_paths import parse_tile_path
 from domain.timestamps import format_timestamp
-from entrypoints.container import Container
+from entrypoints.container.installation import Container
 from entrypoints.http.auth import principal, requires
 from entrypoints.http.pagination import page_body
 from entrypoints.http.query import query_args

@@ -17,7 +17,7 @@ from application.use_cases.log_witnesses import (
     RetryLogWitness,
 )
 from domain.scopes import ADMIN, EVENTS_READ
-from entrypoints.container import Container
+from entrypoints.container.installation import Container
 from entrypoints.http.auth import actor, principal, requires
 from entrypoints.http.body import json_object
 from entrypoints.http.documents import witness_document

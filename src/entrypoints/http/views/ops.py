@@ -12,7 +12,7 @@ from application.use_cases.check_chains import GetChainHealth
 from application.use_cases.delivery_status import GetDeliveryStatus
 from application.use_cases.processing_status import GetProcessingStatus
 from application.use_cases.witness_submissions import WitnessHealth
-from entrypoints.container import Container
+from entrypoints.container.installation import Container
 from entrypoints.http.errors import error_response
 from entrypoints.http.metrics import exposition
 

@@ -20,7 +20,7 @@ from application.use_cases.streams import (
     UpdateStream,
 )
 from domain.scopes import STREAMS
-from entrypoints.container import Container
+from entrypoints.container.installation import Container
 from entrypoints.http.auth import actor, principal, requires
 from entrypoints.http.body import json_object
 from entrypoints.http.documents import delivery_document, stream_document

@@ -23,7 +23,7 @@ from domain.log_witnesses import MAX_WITNESSES_PER_WORKSPACE
 from domain.scopes import ADMIN
 from domain.timestamps import format_timestamp
 from domain.viewer_links import ViewerLink
-from entrypoints.container import Container
+from entrypoints.container.installation import Container
 from entrypoints.http.auth import actor, principal, requires
 from entrypoints.http.body import json_object
 from entrypoints.http.pagination import page_body

@@ -15,7 +15,7 @@ from application.use_cases.workspace_settings import GetWorkspace, UpdateWorkspa
 from domain.errors import FieldError, ValidationFailed
 from domain.scopes import ADMIN
 from domain.timestamps import InvalidTimestamp, parse_timestamp
-from entrypoints.container import Container
+from entrypoints.container.installation import Container
 from entrypoints.http.auth import actor, principal, requires
 from entrypoints.http.body import json_object
 from entrypoints.http.documents import api_key_document, usage_document, workspace_document

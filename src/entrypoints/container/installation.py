@@ -1,11 +1,10 @@
-"""The one composition root: the only module that chooses and imports adapters."""
+"""The installation's container: what ``serve``, ``worker`` and the operator's commands
+run with, every adapter chosen by the settings."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import timedelta
 from importlib.metadata import version
-from pathlib import Path
 
 from dependency_injector import containers, providers
 from redis import Redis
@@ -33,7 +32,6 @@ from adapters.security.vault import FernetVault
 from adapters.sql import migrate
 from adapters.sql.engine import build_engine, ping
 from adapters.sql.unit_of_work import SqlUnitOfWork
-from adapters.sql.witness_ledger import SqlWitnessLedger
 from adapters.system import SystemClock, TokenSecretGenerator, UlidIdGenerator, jitter
 from adapters.webhooks.deliverer import HttpDeliverer
 from adapters.webhooks.witness_channel import HttpWitnessChannel
@@ -128,7 +126,6 @@ from application.use_cases.workspaces import (
     ListWorkspaces,
     UpdateWorkspacePlan,
 )
-from application.witness import Witness
 from entrypoints.settings import Settings
 
 PROCESS_JOB = "entrypoints.worker.jobs.process_workspace"
@@ -440,34 +437,8 @@ class Container(containers.DeclarativeContainer):
         activity=activity_log, metrics=metrics)
 
 
-def _witness_signer(key: str, key_file: str) -> Ed25519Signer:
-    """``AUDITRAIL_WITNESS_KEY``, else a key generated once into ``key_file`` (0600)."""
-    if key:
-        return Ed25519Signer(seed_from(key))
-    return Ed25519Signer(load_or_create_seed(Path(key_file)))
-
-
-class WitnessContainer(containers.DeclarativeContainer):
-    """``auditrail witness serve``: nothing of a log's installation, only the witness's own
-    key and memory."""
-
-    name = providers.Dependency(instance_of=str)
-    key = providers.Dependency(instance_of=str)
-    key_file = providers.Dependency(instance_of=str)
-    database_url = providers.Dependency(instance_of=str)
-    logs = providers.Dependency(instance_of=Mapping)
-    """Each origin's trusted keys (``entrypoints.witness_logs.WitnessLogs``)."""
-
-    signer = providers.Singleton(_witness_signer, key, key_file)
-    ledger = providers.Singleton(SqlWitnessLedger,
-                                 engine=providers.Singleton(build_engine, database_url))
-    witness = providers.Singleton(
-        Witness, name=name, signer=signer, checker=providers.Singleton(Ed25519Verifier),
-        ledger=ledger, clock=providers.Singleton(SystemClock), logs=logs)
-
-
-__all__ = ["CHECK", "DELIVER", "EXPORT", "PROCESS", "Container", "WitnessContainer",
-           "build_container", "private_folder"]
+__all__ = ["CHECK", "DELIVER", "EXPORT", "PROCESS", "Container", "build_container",
+           "private_folder"]
 
 
 def build_container(settings: Settings) -> Container:
