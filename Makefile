@@ -10,7 +10,7 @@ PORT ?= 8080
 # processes halve the suite's time on two cores. `make test TEST_PROCESSES=0` runs it in one.
 TEST_PROCESSES ?= 2
 
-.PHONY: install run test unit lint bench bench-query bench-export bench-verify bench-ratelimit bench-tenants bench-streams bench-alerts bench-transparency bench-receipts bench-client bench-viewer bench-deletion bench-rotation bench-witnesses bench-chain-checks bench-soak clean
+.PHONY: install run test unit lint bench bench-query bench-export bench-verify bench-ratelimit bench-tenants bench-streams bench-alerts bench-transparency bench-receipts bench-client bench-viewer bench-deletion bench-rotation bench-witnesses bench-chain-checks bench-soak bench-commands clean
 
 # What running needs: the service and its dependencies, nothing else.
 $(RUN_STAMP): pyproject.toml
@@ -95,3 +95,6 @@ clean:
 
 bench-soak: $(STAMP)
 	$(BIN)/python bench/soak.py
+
+bench-commands: $(STAMP)
+	$(BIN)/python bench/commands.py
