@@ -5,15 +5,12 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import socket
 import sys
-import time
 from typing import Any
-
-from gunicorn.app.base import BaseApplication
 
 from entrypoints import gunicorn_conf
 from entrypoints.container.installation import build_container, private_folder
+from entrypoints.gunicorn_app import ConfiguredApplication, require_free_port
 from entrypoints.http.app import create_app
 from entrypoints.settings import EMBEDDED, Settings
 from entrypoints.warm_up import warm_up
@@ -23,19 +20,6 @@ log = logging.getLogger(__name__)
 
 _process_container = None
 DEFAULT_WORKERS = 2
-
-
-class ConfiguredApplication(BaseApplication):  # type: ignore[misc]
-    """Gunicorn run in this process with the options given, not a command line's; the
-    subclass's ``load`` builds the app in each worker process, after fork."""
-
-    def __init__(self, options: dict[str, Any]) -> None:
-        self._options = options
-        super().__init__()
-
-    def load_config(self) -> None:
-        for key, value in self._options.items():
-            self.cfg.set(key, value)
 
 
 class AuditrailServer(ConfiguredApplication):
@@ -77,36 +61,6 @@ def serve(settings: Settings, host: str, port: int, workers: int | None = None) 
         "worker_exit": _worker_exit,
         "loglevel": settings.log_level.lower(),
     }).run()
-
-
-class PortTaken(Exception):
-    """Another process keeps listening on the port ``serve`` was asked for."""
-
-
-PORT_PATIENCE_SECONDS = 3.0
-"""How long a listener already on the port may take to let go: the orphaned workers of a
-master that was killed do within a second."""
-
-
-def require_free_port(host: str, port: int, patience: float = PORT_PATIENCE_SECONDS) -> None:
-    """Refuse a port another server listens on. Production workers bind with
-    ``SO_REUSEPORT`` (so that a restarted ``serve`` takes its port beside a dead master's
-    orphans), which would let a second ``serve`` started by mistake - another release,
-    other settings, another signing key - bind the same port and silently take half of
-    its requests."""
-    target = {"0.0.0.0": "127.0.0.1", "::": "::1",  # noqa: S104 - where to look, not bind
-              "": "127.0.0.1"}.get(host, host)
-    deadline = time.monotonic() + patience
-    while True:
-        try:
-            socket.create_connection((target, port), timeout=0.5).close()
-        except OSError:
-            return
-        if time.monotonic() >= deadline:
-            raise PortTaken(f"another process listens on {host}:{port}: stop it first, or "
-                            "choose another --port (two servers sharing a port would split "
-                            "its requests between them)")
-        time.sleep(0.2)
 
 
 def _exec_production(settings: Settings, host: str, port: int, workers: int) -> None:

@@ -48,7 +48,7 @@ def _require_log_signer(container: Container) -> None:
                    "one).")
 def serve(host: str, port: int, workers: int | None) -> None:
     """Run the HTTP API (gunicorn)."""
-    from entrypoints.server import PortTaken
+    from entrypoints.gunicorn_app import PortTaken
     from entrypoints.server import serve as run_server
 
     settings = command_settings(serving=True)

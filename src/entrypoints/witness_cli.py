@@ -103,7 +103,7 @@ def witness() -> None:
 def serve(name: str, state_file: Path, logs: list[VerifierKey], logs_file: Path | None,
           host: str, port: int) -> None:
     """Serve POST /add-checkpoint and GET /<origin hash>/checkpoint (C2SP tlog-witness)."""
-    from entrypoints.server import PortTaken
+    from entrypoints.gunicorn_app import PortTaken
     from entrypoints.witness_server import serve_witness
     configure_logging("INFO")
     if not logs and logs_file is None:

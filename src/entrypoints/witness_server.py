@@ -7,7 +7,7 @@ from typing import Any
 
 from entrypoints import gunicorn_conf
 from entrypoints.container.witness import WitnessContainer
-from entrypoints.server import ConfiguredApplication, require_free_port
+from entrypoints.gunicorn_app import ConfiguredApplication, require_free_port
 from entrypoints.witness_http import create_witness_app
 
 
