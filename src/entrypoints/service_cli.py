@@ -39,7 +39,6 @@ def _require_log_signer(container: Container) -> None:
         raise click.ClickException(stranger_problem(container, workspace_id))
 
 
-
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
