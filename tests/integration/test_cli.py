@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -577,3 +578,18 @@ def test_check_names_every_problem_of_a_production_setup_at_once(  # type: ignor
     monkeypatch.setenv("AUDITRAIL_SECRET_KEY", "short")
     assert re.search(r"^FAIL +settings +AUDITRAIL_SECRET_KEY must be at least 16",
                      run("check", code=1), re.M)
+
+
+def test_every_command_loads_by_its_name_and_says_what_it_does() -> None:
+    """Commands are loaded when they run (``entrypoints.cli.COMMANDS``): a name pointing at
+    nothing, or at a command of another name, would fail only when someone ran it."""
+    from entrypoints.cli import COMMANDS
+
+    listed = CliRunner().invoke(main, ["--help"])
+    assert listed.exit_code == 0, listed.output
+    for name in COMMANDS:
+        command = main.get_command(click.Context(main), name)
+        assert command is not None and command.name == name
+        assert re.search(rf"^  {re.escape(name)} +\S", listed.output, re.M), name
+        assert CliRunner().invoke(main, [name, "--help"]).exit_code == 0
+    assert CliRunner().invoke(main, ["no-such-command"]).exit_code == 2
