@@ -11,7 +11,7 @@ its median wall time printed:
     row proved against the signed log) and ``auditrail log monitor`` against the server
     (a checkpoint fetched and proved consistent with the one the state file kept);
   * the operator's: ``auditrail status`` and ``auditrail workspaces list`` (the database
-    read), and ``auditrail --version``;
+    read), and ``auditrail --version`` and ``auditrail --help`` (the list of commands);
   * beside them, what no command can avoid: ``python -c pass``, Python with ``click``, and
     Python importing the installation's container (its database, queue, web and metrics
     libraries), which the auditor's commands need not load.
@@ -100,6 +100,7 @@ def main() -> None:
             "python, import the installation's container": [
                 sys.executable, "-c", "import entrypoints.container.installation"],
             "auditrail --version": [auditrail, "--version"],
+            "auditrail --help": [auditrail, "--help"],
             "auditrail verify --evidence (100 rows)": [
                 auditrail, "verify", str(export), "--evidence", str(evidence),
                 "--verifier-key", verifier_key],

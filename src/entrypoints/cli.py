@@ -11,26 +11,44 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from typing import Any
+from typing import Any, NamedTuple
 
 import click
 
+
+class Entry(NamedTuple):
+    """Where a command is defined (``module:attribute``), and the line ``auditrail --help``
+    shows for it without loading it."""
+
+    location: str
+    summary: str
+
+
 COMMANDS = {
-    "serve": "entrypoints.service_cli:serve",
-    "worker": "entrypoints.service_cli:worker",
-    "check": "entrypoints.service_cli:check",
-    "db": "entrypoints.service_cli:db",
-    "workspaces": "entrypoints.workspaces_cli:workspaces",
-    "keys": "entrypoints.workspaces_cli:keys",
-    "status": "entrypoints.status_cli:status",
-    "chains": "entrypoints.status_cli:chains",
-    "signing-key": "entrypoints.server_keys_cli:signing_key",
-    "secret-key": "entrypoints.server_keys_cli:secret_key",
-    "verify": "entrypoints.verify_cli:verify",
-    "log": "entrypoints.log_cli:log_group",
-    "witness": "entrypoints.witness_cli:witness",
+    "serve": Entry("entrypoints.service_cli:serve", "Run the HTTP API (gunicorn)."),
+    "worker": Entry("entrypoints.service_cli:worker",
+                    "Run a queue worker (production: needs AUDITRAIL_REDIS_URL)."),
+    "check": Entry("entrypoints.service_cli:check",
+                   "Check what `serve` and `worker` need, changing nothing."),
+    "db": Entry("entrypoints.service_cli:db", "Database schema: apply migrations."),
+    "workspaces": Entry("entrypoints.workspaces_cli:workspaces",
+                        "Create, change and list workspaces."),
+    "keys": Entry("entrypoints.workspaces_cli:keys", "Create, list, roll and revoke API keys."),
+    "status": Entry("entrypoints.status_cli:status",
+                    "What processing, signing and delivery have left to do."),
+    "chains": Entry("entrypoints.status_cli:chains",
+                    "The workspaces' hash chains: check one now."),
+    "signing-key": Entry("entrypoints.server_keys_cli:signing_key",
+                         "The key that signs the transparency log's checkpoints."),
+    "secret-key": Entry("entrypoints.server_keys_cli:secret_key",
+                        "The key that signs download links and seals credentials."),
+    "verify": Entry("entrypoints.verify_cli:verify",
+                    "Verify an NDJSON export offline, and that the log holds it."),
+    "log": Entry("entrypoints.log_cli:log_group", "Watch a workspace's transparency log."),
+    "witness": Entry("entrypoints.witness_cli:witness",
+                     "Cosign logs' checkpoints, each only if it extends the last."),
 }
-"""Each command's name and where it is defined (``module:attribute``)."""
+"""Each command by its name."""
 
 
 class _Commands(click.Group):
@@ -44,8 +62,15 @@ class _Commands(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in COMMANDS:
             return None
-        module, attribute = COMMANDS[cmd_name].split(":")
+        module, attribute = COMMANDS[cmd_name].location.split(":")
         return getattr(importlib.import_module(module), attribute)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The list from each command's summary: loading every command to read its own
+        would take the seconds that importing the installation's libraries does."""
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, COMMANDS[name].summary)
+                                for name in self.list_commands(ctx)])
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

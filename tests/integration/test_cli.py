@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -587,9 +588,23 @@ def test_every_command_loads_by_its_name_and_says_what_it_does() -> None:
 
     listed = CliRunner().invoke(main, ["--help"])
     assert listed.exit_code == 0, listed.output
-    for name in COMMANDS:
+    for name, entry in COMMANDS.items():
         command = main.get_command(click.Context(main), name)
         assert command is not None and command.name == name
-        assert re.search(rf"^  {re.escape(name)} +\S", listed.output, re.M), name
+        assert re.search(rf"^  {re.escape(name)} +{re.escape(entry.summary)}$", listed.output,
+                         re.M), name
         assert CliRunner().invoke(main, [name, "--help"]).exit_code == 0
     assert CliRunner().invoke(main, ["no-such-command"]).exit_code == 2
+
+
+def test_the_list_of_commands_loads_none_of_them() -> None:
+    """``auditrail --help`` is the first thing typed; loading every command for its summary
+    took as long as importing the installation's libraries (two seconds and more)."""
+    shown = subprocess.run(
+        [sys.executable, "-c", "import sys\nfrom entrypoints.cli import main\n"
+         "main(['--help'], standalone_mode=False)\n"
+         "print(*sorted(m for m in sys.modules if m.startswith(('entrypoints.', 'adapters',"
+         " 'sqlalchemy', 'flask'))))"],
+        capture_output=True, text=True, check=True, env=environment())
+    assert "Commands:" in shown.stdout and "  verify " in shown.stdout
+    assert shown.stdout.splitlines()[-1] == "entrypoints.cli", shown.stdout
