@@ -25,7 +25,7 @@ class Entry(NamedTuple):
 
 
 COMMANDS = {
-    "serve": Entry("entrypoints.service_cli:serve", "Run the HTTP API (gunicorn)."),
+    "serve": Entry("entrypoints.serve_cli:serve", "Run the HTTP API (gunicorn)."),
     "worker": Entry("entrypoints.service_cli:worker",
                     "Run a queue worker (production: needs AUDITRAIL_REDIS_URL)."),
     "check": Entry("entrypoints.service_cli:check",

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import getpass
 import logging
+from typing import TYPE_CHECKING
 
 import click
 from sqlalchemy.exc import DBAPIError
 
 from domain.activity import OPERATOR, Actor
 from domain.errors import ValidationFailed
-from entrypoints.container.installation import Container, build_container
 from entrypoints.logs import configure_logging
-from entrypoints.preflight import schema_problem
 from entrypoints.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from entrypoints.container.installation import Container
 
 log = logging.getLogger("auditrail.cli")
 
@@ -32,7 +34,12 @@ def command_settings(*, serving: bool = False) -> Settings:
 
 def command_container(*, migrate_embedded: bool = True, serving: bool = False) -> Container:
     """A container for this command: an embedded database is brought up to date first,
-    any other must already be (``migrate_embedded=False``: the command migrates it)."""
+    any other must already be (``migrate_embedded=False``: the command migrates it).
+
+    The installation is loaded here, not when this module is: ``serve`` names the metrics
+    folder before anything imports prometheus-client."""
+    from entrypoints.container.installation import build_container
+
     settings = command_settings()
     configure_logging(settings.log_level)
     container = build_container(settings)
@@ -59,6 +66,8 @@ def _require_schema(container: Container, *, serving: bool) -> None:
                     type(exc.orig or exc).__name__)
         return
     if missing:
+        from entrypoints.preflight import schema_problem
+
         raise click.ClickException(schema_problem(missing))
 
 

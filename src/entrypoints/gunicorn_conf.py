@@ -1,5 +1,6 @@
-"""gunicorn settings for the production profile (``auditrail serve`` execs gunicorn with
-this file, in a fresh process whose environment already names the metrics folder)."""
+"""gunicorn settings for the production profile: ``auditrail serve`` runs gunicorn with
+``PRODUCTION``, and ``gunicorn -c python:entrypoints.gunicorn_conf 'entrypoints.wsgi:create()'``
+reads the same from this module (``PROMETHEUS_MULTIPROC_DIR`` set in its environment)."""
 
 from __future__ import annotations
 
@@ -35,3 +36,8 @@ def child_exit(server: Any, worker: Any) -> None:
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+PRODUCTION = {**SHARED, "reuse_port": reuse_port, "when_ready": when_ready,
+              "child_exit": child_exit}
+"""What ``auditrail serve`` runs gunicorn with in the production profile."""

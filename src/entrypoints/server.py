@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import logging
-import os
-import shutil
-import sys
 from typing import Any
 
 from entrypoints import gunicorn_conf
-from entrypoints.container.installation import build_container, private_folder
-from entrypoints.gunicorn_app import ConfiguredApplication, require_free_port
+from entrypoints.container.installation import build_container
+from entrypoints.gunicorn_app import ConfiguredApplication
 from entrypoints.http.app import create_app
 from entrypoints.settings import EMBEDDED, Settings
 from entrypoints.warm_up import warm_up
@@ -45,36 +42,22 @@ def _worker_exit(server: Any, worker: Any) -> None:
 
 
 def serve(settings: Settings, host: str, port: int, workers: int | None = None) -> None:
-    """``workers``: as the operator gave it, or None for the profile's default (2 in
-    production; embedded always runs one, and says so only when asked for more)."""
-    require_free_port(host, port)
-    if settings.profile != EMBEDDED:
-        _exec_production(settings, host, port, workers or DEFAULT_WORKERS)
-    if workers is not None and workers != 1:
-        log.warning("embedded mode runs one process (its queue and limiter live in it); "
-                    "ignoring --workers %d", workers)
+    """Gunicorn in this process, its workers forked from it. ``workers``: as the operator
+    gave it, or None for the profile's default (2 in production; embedded always runs
+    one, and says so only when asked for more)."""
+    if settings.profile == EMBEDDED:
+        if workers is not None and workers != 1:
+            log.warning("embedded mode runs one process (its queue and limiter live in it); "
+                        "ignoring --workers %d", workers)
+        options = {**gunicorn_conf.SHARED, "workers": 1, "worker_exit": _worker_exit}
+    else:
+        options = {**gunicorn_conf.PRODUCTION, "workers": workers or DEFAULT_WORKERS}
     AuditrailServer(settings, {
-        **gunicorn_conf.SHARED,
+        **options,
         "bind": f"{host}:{port}",
         "proc_name": _process_name(host, port),
-        "workers": 1,
-        "worker_exit": _worker_exit,
         "loglevel": settings.log_level.lower(),
     }).run()
-
-
-def _exec_production(settings: Settings, host: str, port: int, workers: int) -> None:
-    """Become gunicorn, with the multi-process metrics folder set before anything imports
-    prometheus-client (its storage is chosen at import time)."""
-    metrics_dir = settings.data_dir / "prometheus"
-    shutil.rmtree(metrics_dir, ignore_errors=True)
-    private_folder(metrics_dir)
-    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir.resolve())}
-    os.execve(sys.executable, [  # noqa: S606 - fixed argv, no shell
-        sys.executable, "-m", "gunicorn", "-c", "python:entrypoints.gunicorn_conf",
-        "--bind", f"{host}:{port}", "--name", _process_name(host, port),
-        "--workers", str(workers),
-        "--log-level", settings.log_level.lower(), "entrypoints.wsgi:create()"], env)
 
 
 def _process_name(host: str, port: int) -> str:

@@ -1,5 +1,5 @@
-"""The commands that run the service and prepare its ground: ``serve``, ``worker``,
-``check`` and ``db upgrade``."""
+"""The commands that run the worker and prepare the service's ground: ``worker``, ``check``
+and ``db upgrade``; and the checks ``serve`` and ``worker`` make before starting."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from entrypoints.preflight import findings, migrations_text, stranger_problem
 from entrypoints.settings import EMBEDDED
 
 
-def _require_geo(container: Container) -> None:
+def require_geo(container: Container) -> None:
     """A geo database that cannot be read would fail every event's processing and stall
     the chains; a process that would process events refuses to start instead."""
     try:
@@ -25,7 +25,7 @@ def _require_geo(container: Container) -> None:
         raise click.ClickException(f"geo database: {exc} (AUDITRAIL_GEOIP_DB)") from None
 
 
-def _require_log_signer(container: Container) -> None:
+def require_log_signer(container: Container) -> None:
     """A process that would sign the log refuses to start when the log was last signed by
     a key it does not have: signed on, every pinned verifier key, monitor and viewer link
     would fail from then on, and nothing would say why."""
@@ -37,31 +37,6 @@ def _require_log_signer(container: Container) -> None:
         return  # a database down at start is for /readyz to report, not a reason to stop
     if workspace_id is not None:
         raise click.ClickException(stranger_problem(container, workspace_id))
-
-
-@click.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
-@click.option("--workers", default=None, type=click.IntRange(1, 64),
-              help="HTTP worker processes (production profile, default 2; embedded runs "
-                   "one).")
-def serve(host: str, port: int, workers: int | None) -> None:
-    """Run the HTTP API (gunicorn)."""
-    from entrypoints.gunicorn_app import PortTaken
-    from entrypoints.server import serve as run_server
-
-    settings = command_settings(serving=True)
-    checked = command_container(serving=True)  # embedded: migrated before workers fork
-    _require_geo(checked)
-    _require_log_signer(checked)
-    checked.engine().dispose()  # the server's processes open their own connections
-    if settings.profile == EMBEDDED:
-        click.echo(f"auditrail: embedded mode, data in {settings.data_dir.resolve()}",
-                   err=True)
-    try:
-        run_server(settings, host, port, workers)
-    except PortTaken as exc:
-        raise click.ClickException(str(exc)) from None
 
 
 @click.command()
@@ -78,8 +53,8 @@ def worker(burst: bool, metrics_port: int | None) -> None:
             "`auditrail worker` needs AUDITRAIL_REDIS_URL; in embedded mode `auditrail serve` "
             "runs the worker in-process.")
     container = command_container(serving=True)
-    _require_geo(container)
-    _require_log_signer(container)
+    require_geo(container)
+    require_log_signer(container)
     run_worker(container, burst=burst, metrics_port=metrics_port)
 
 

@@ -17,7 +17,8 @@ from flask.testing import FlaskClient
 from redis.exceptions import RedisError
 from sqlalchemy import event, text
 
-from entrypoints.container.installation import Container, build_container, private_folder
+from entrypoints.container.folders import private_folder
+from entrypoints.container.installation import Container, build_container
 from entrypoints.http.app import create_app
 from entrypoints.settings import Settings
 from entrypoints.worker.embedded import start_embedded_worker, stop_embedded_worker

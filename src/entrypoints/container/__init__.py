@@ -6,7 +6,9 @@ A container a module, so that a command loads only the adapters it runs with:
   run with, every adapter chosen by the settings;
 - ``witness``: ``WitnessContainer``, ``auditrail witness serve``'s key and memory;
 - ``offline``: ``OfflineContainer``, the signature checks of ``auditrail verify`` and
-  ``auditrail log monitor``, which read files and a log over HTTP, never the installation.
+  ``auditrail log monitor``, which read files and a log over HTTP, never the installation;
+- ``folders``: the data folder's owner-only folders, which ``serve`` makes before loading
+  the installation.
 
 Nothing is imported here: importing the installation's adapters (SQLAlchemy, Alembic,
 Redis, RQ, httpx, Prometheus, geoip2) takes about a second, which a command that needs

@@ -17,7 +17,6 @@ from adapters.geoip.packaged import find_packaged_city_database
 from adapters.inprocess.job_queue import CHECK, DELIVER, EXPORT, PROCESS, InProcessJobQueue
 from adapters.inprocess.rate_limiter import InMemoryRateLimiter
 from adapters.metrics.prometheus import PrometheusMetrics
-from adapters.private_files import private_folder
 from adapters.redis_store.rate_limiter import RedisRateLimiter
 from adapters.rq_queue.job_queue import RqJobQueue
 from adapters.security.secret_key import load_or_create_secret
@@ -437,8 +436,7 @@ class Container(containers.DeclarativeContainer):
         activity=activity_log, metrics=metrics)
 
 
-__all__ = ["CHECK", "DELIVER", "EXPORT", "PROCESS", "Container", "build_container",
-           "private_folder"]
+__all__ = ["CHECK", "DELIVER", "EXPORT", "PROCESS", "Container", "build_container"]
 
 
 def build_container(settings: Settings) -> Container:
