@@ -14,7 +14,10 @@ its median wall time printed:
     read), and ``auditrail --version`` and ``auditrail --help`` (the list of commands);
   * beside them, what no command can avoid: ``python -c pass``, Python with ``click``, and
     Python importing the installation's container (its database, queue, web and metrics
-    libraries), which the auditor's commands need not load.
+    libraries), which the auditor's commands need not load;
+  * then ``auditrail serve`` from its start to its first ``/healthz`` answer, as after a
+    restart: embedded (migrated already) and production with two workers (on a scratch
+    PostgreSQL database, migrated first, and Redis: ``--postgres``, ``--redis``).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ BIN = Path(sys.executable).parent
 sys.path[:0] = [str(ROOT), str(ROOT / "src")]
 
 from ingest import _free_port, _wait_up  # noqa: E402
+from scratch import add_server_options, forget_queues, production_env, scratch_database  # noqa: E402
 
 
 def _call(base: str, key: str, method: str, path: str, body: object = None) -> object:
@@ -73,6 +77,7 @@ def _prepared(base: str, key: str, folder: Path) -> tuple[Path, Path, str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=7, help="runs of each command")
+    add_server_options(parser)
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="auditrail-bench-commands-"))
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("AUDITRAIL_")},
@@ -118,10 +123,39 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(30)
+    times["auditrail serve, embedded, to /healthz"] = _serve_starts(auditrail, env, args.runs)
+    with scratch_database(argparse.Namespace(postgres=args.postgres, reuse=None, keep=False),
+                          "bench_commands") as dsn:
+        production = production_env(dsn, args.redis, folder / "production")
+        subprocess.run([auditrail, "db", "upgrade"], env=production, check=True,
+                       capture_output=True)
+        try:
+            times["auditrail serve, production, 2 workers, to /healthz"] = _serve_starts(
+                auditrail, production, args.runs, "--workers", "2")
+        finally:
+            forget_queues(production)
     print(f"median of {args.runs} runs each (min-max), on {os.cpu_count()} cores")
     for name, seconds in times.items():
-        print(f"  {name:<48} {statistics.median(seconds) * 1000:7.0f} ms "
+        print(f"  {name:<53} {statistics.median(seconds) * 1000:7.0f} ms "
               f"({min(seconds) * 1000:.0f}-{max(seconds) * 1000:.0f})")
+
+
+def _serve_starts(auditrail: str, env: dict[str, str], runs: int, *options: str) -> list[float]:
+    """Seconds from ``auditrail serve`` to its first answer, each run stopped (SIGTERM)
+    and waited for before the next."""
+    seconds = []
+    for _ in range(runs):
+        port = _free_port()
+        started = time.perf_counter()
+        server = subprocess.Popen([auditrail, "serve", "--port", str(port), *options],
+                                  env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            _wait_up(f"http://127.0.0.1:{port}", server)
+            seconds.append(time.perf_counter() - started)
+        finally:
+            server.terminate()
+            server.wait(60)
+    return seconds
 
 
 if __name__ == "__main__":
