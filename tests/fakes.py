@@ -16,15 +16,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from application.ports.rate_limits import VersionedDecision
-from application.ports.repositories import (
-    AlertFilters,
-    Cosignature,
-    IdempotencyKeyTaken,
-    RetainedChain,
-    StreamProgress,
-    UnsignedLog,
-    WorkspaceBacklog,
-)
+from application.ports.repositories.alerts import AlertFilters
+from application.ports.repositories.chains import RetainedChain
+from application.ports.repositories.events import IdempotencyKeyTaken, WorkspaceBacklog
+from application.ports.repositories.streams import StreamProgress
+from application.ports.repositories.transparency import Cosignature, UnsignedLog
 from domain.action_patterns import ActionPatterns
 from domain.alert_evaluation import WindowState
 from domain.alert_rules import AlertRule

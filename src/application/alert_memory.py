@@ -35,7 +35,7 @@ from typing import Any
 
 from cachetools import LRUCache
 
-from application.ports.repositories import AlertRuleRepository
+from application.ports.repositories.alerts import AlertRuleRepository
 from domain.alert_evaluation import Key, RuleIndex, WindowState
 from domain.alert_rules import AlertRule
 

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from application import tree
 from application.log_keys import LogKey, LogKeys
-from application.ports.repositories import RetainedChain
+from application.ports.repositories.chains import RetainedChain
 from application.ports.signing import SignatureChecker, Signer
 from application.ports.system import Clock
 from application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory

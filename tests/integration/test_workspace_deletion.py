@@ -93,7 +93,7 @@ def keep_a_rotation_note(stack: Stack, workspace_id: str) -> None:
 def keep_a_cosignature(stack: Stack, workspace_id: str, admin: str) -> None:
     """A witness of the log, and its cosignature of the latest checkpoint, as a witness
     answering the log would have left them."""
-    from application.ports.repositories import Cosignature
+    from application.ports.repositories.transparency import Cosignature
     from domain.cosignatures import cosigner_key
 
     key = cosigner_key("witness.example/w", bytes(range(32)))

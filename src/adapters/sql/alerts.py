@@ -14,7 +14,7 @@ from adapters.sql.bulk import json_text
 from adapters.sql.keyset import count_of, created_page
 from adapters.sql.mappers import sending_from, sending_row
 from adapters.sql.repositories import dialect_insert
-from application.ports.repositories import AlertFilters
+from application.ports.repositories.alerts import AlertFilters
 from domain.alert_evaluation import Key, WindowState
 from domain.alert_rules import MATCH_LISTS, AlertRule, Threshold
 from domain.alerts import CANCELLED, PENDING, Alert

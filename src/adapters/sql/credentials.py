@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, Table, select, update
 
 from adapters.sql import tables as t
-from application.ports.repositories import SealedCredential
+from application.ports.repositories.workspaces import SealedCredential
 
 _TABLES: dict[str, Table] = {"stream": t.streams, "alert_rule": t.alert_rules}
 

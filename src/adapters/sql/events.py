@@ -20,7 +20,7 @@ from adapters.sql.search import (
     search_query,
     stats_query,
 )
-from application.ports.repositories import WorkspaceBacklog
+from application.ports.repositories.events import WorkspaceBacklog
 from domain.action_patterns import ActionPatterns
 from domain.cursor import Position
 from domain.event_search import EventFilters

@@ -11,7 +11,8 @@ from adapters.sql import tables as t
 from adapters.sql.erasure import erase_some
 from adapters.sql.keyset import created_page
 from adapters.sql.mappers import api_key_from, api_key_row, workspace_from, workspace_row
-from application.ports.repositories import IdempotencyKeyTaken, RetainedChain
+from application.ports.repositories.chains import RetainedChain
+from application.ports.repositories.events import IdempotencyKeyTaken
 from domain.api_keys import ApiKey
 from domain.cursor import Position
 from domain.hash_chain import GENESIS_HASH, ChainHead

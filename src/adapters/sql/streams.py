@@ -11,7 +11,7 @@ from sqlalchemy.engine import RowMapping
 from adapters.sql import tables as t
 from adapters.sql.keyset import count_of, created_page
 from adapters.sql.mappers import sending_from, sending_row
-from application.ports.repositories import StreamProgress
+from application.ports.repositories.streams import StreamProgress
 from domain.cursor import Position
 from domain.deliveries import PENDING, Delivery
 from domain.streams import ACTIVE, PAUSED, Stream

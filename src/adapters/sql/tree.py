@@ -24,7 +24,7 @@ from sqlalchemy.sql import Subquery
 from adapters.sql import tables as t
 from adapters.sql.repositories import dialect_insert
 from adapters.sql.types import UtcDateTime
-from application.ports.repositories import UnsignedLog
+from application.ports.repositories.transparency import UnsignedLog
 from domain.checkpoints import KeyRotation, SignedCheckpoint
 from domain.cursor import ASC
 from domain.signed_notes import b64, unb64

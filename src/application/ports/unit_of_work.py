@@ -6,23 +6,24 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Protocol
 
-from application.ports.repositories import (
+from application.ports.repositories.alerts import (
     AlertRepository,
     AlertRuleRepository,
     AlertWindowRepository,
-    ApiKeyRepository,
-    ChainCheckRepository,
-    ChainHeadRepository,
+)
+from application.ports.repositories.chains import ChainCheckRepository, ChainHeadRepository
+from application.ports.repositories.events import EventRepository, IdempotencyRepository
+from application.ports.repositories.exports import ExportRepository
+from application.ports.repositories.streams import DeliveryRepository, StreamRepository
+from application.ports.repositories.transparency import (
     CheckpointRepository,
-    DeliveryRepository,
-    EventRepository,
-    ExportRepository,
-    IdempotencyRepository,
     LogWitnessRepository,
-    SealedCredentialRepository,
-    StreamRepository,
     TreeRepository,
-    ViewerLinkRepository,
+)
+from application.ports.repositories.viewer_links import ViewerLinkRepository
+from application.ports.repositories.workspaces import (
+    ApiKeyRepository,
+    SealedCredentialRepository,
     WorkspaceRepository,
 )
 

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from application.errors import NotFound
 from application.pages import Page, page_of
-from application.ports.repositories import AlertFilters
+from application.ports.repositories.alerts import AlertFilters
 from application.ports.unit_of_work import UnitOfWorkFactory
 from domain.alerts import Alert
 from domain.cursor import DESC, Position, decode_cursor

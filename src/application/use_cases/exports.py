@@ -13,7 +13,7 @@ from application.errors import Conflict, NotFound
 from application.pages import Page, list_page
 from application.ports.blobs import BlobStore
 from application.ports.jobs import JobQueue
-from application.ports.repositories import ExportRepository
+from application.ports.repositories.exports import ExportRepository
 from application.ports.system import Clock, IdGenerator
 from application.ports.unit_of_work import UnitOfWorkFactory
 from domain.activity import Actor, Change

@@ -10,7 +10,7 @@ from application.errors import Conflict
 from application.log_keys import LogKeys
 from application.ports.jobs import JobQueue
 from application.ports.metrics import NO_METRICS, Metrics
-from application.ports.repositories import IdempotencyKeyTaken
+from application.ports.repositories.events import IdempotencyKeyTaken
 from application.ports.system import Clock, IdGenerator
 from application.ports.unit_of_work import UnitOfWorkFactory
 from domain.errors import ValidationFailed

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from application.ports.delivery import CredentialUnreadable, CredentialVault
-from application.ports.repositories import SealedCredential
+from application.ports.repositories.workspaces import SealedCredential
 from application.ports.unit_of_work import UnitOfWorkFactory
 
 BATCH = 500

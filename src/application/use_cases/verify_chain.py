@@ -9,7 +9,7 @@ from dataclasses import replace
 from typing import NamedTuple
 
 from application import tree
-from application.ports.repositories import RetainedChain
+from application.ports.repositories.chains import RetainedChain
 from application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from application.transparency import TransparencyLog
 from application.tree import TreeDiverged

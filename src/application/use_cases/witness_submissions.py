@@ -11,7 +11,7 @@ from application import tree
 from application.activity import ActivityLog
 from application.ports.jobs import JobQueue
 from application.ports.metrics import NO_METRICS, Metrics
-from application.ports.repositories import Cosignature
+from application.ports.repositories.transparency import Cosignature
 from application.ports.signing import SignatureChecker
 from application.ports.system import Clock, Randomness
 from application.ports.unit_of_work import UnitOfWorkFactory

@@ -1,0 +1,103 @@
+"""Alert rules, the alerts they raised and their threshold windows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from domain.alert_evaluation import Key, WindowState
+from domain.alert_rules import AlertRule
+from domain.alerts import Alert
+from domain.cursor import Position
+
+
+@dataclass(frozen=True)
+class AlertFilters:
+    rule_id: str | None = None
+    group_key: str | None = None
+    since: datetime | None = None
+    """triggered_at >= since"""
+    until: datetime | None = None
+    """triggered_at < until"""
+
+
+class AlertRuleRepository(Protocol):
+    def add(self, rule: AlertRule) -> None: ...
+    def get(self, workspace_id: str, rule_id: str) -> AlertRule | None: ...
+
+    def lock(self, rule_id: str) -> AlertRule | None:
+        """Read and hold until commit, by id alone: for the notification job."""
+        ...
+
+    def update(self, rule: AlertRule) -> None: ...
+    def delete(self, workspace_id: str, rule_id: str) -> bool: ...
+
+    def page(self, workspace_id: str, order: str, after: Position | None,
+             limit: int) -> list[AlertRule]: ...
+
+    def count(self, workspace_id: str) -> int: ...
+
+    def enabled(self, workspace_id: str) -> list[AlertRule]:
+        """The rules processing evaluates, in evaluation order (created_at, id)."""
+        ...
+
+    def enabled_versions(self, workspace_id: str) -> list[tuple[str, datetime]]:
+        """(id, updated_at) of ``enabled``'s rules, in the same order: whether they
+        changed, for the price of a read of the primary key's columns."""
+        ...
+
+    def needing_delivery(self, now: datetime, limit: int) -> list[str]:
+        """Rules with a notification pending that are neither leased nor backing off."""
+        ...
+
+
+class AlertRepository(Protocol):
+    def add_many(self, alerts: Sequence[Alert]) -> None: ...
+    def update(self, alert: Alert) -> None: ...
+    def get(self, workspace_id: str, alert_id: str) -> Alert | None: ...
+
+    def next_pending(self, rule_id: str) -> Alert | None:
+        """The rule's oldest alert whose notification is not yet accepted."""
+        ...
+
+    def page(self, workspace_id: str, filters: AlertFilters, order: str,
+             after: Position | None, limit: int) -> list[Alert]:
+        """In ``(triggered_at, id)`` order."""
+        ...
+
+    def count(self, workspace_id: str, filters: AlertFilters) -> int: ...
+
+    def held_from(self, workspace_id: str) -> int | None:
+        """The first sequence a pending notification of the workspace still sends."""
+        ...
+
+    def cancel_pending(self, workspace_id: str, rule_id: str, now: datetime) -> int:
+        """Its rule is gone: pending notifications will never be sent."""
+        ...
+
+    def pending_count(self) -> int:
+        """Notifications not yet accepted, all workspaces (for the metrics)."""
+        ...
+
+
+class AlertWindowRepository(Protocol):
+    def load(self, workspace_id: str, keys: Iterable[Key]) -> dict[Key, WindowState]:
+        """The states of these (rule, group) pairs that exist, in one read."""
+        ...
+
+    def save(self, workspace_id: str, states: Mapping[Key, WindowState],
+             now: datetime) -> None:
+        """Insert or replace these states, in one statement."""
+        ...
+
+    def forget_rule(self, rule_id: str) -> None:
+        """A changed rule counts afresh."""
+        ...
+
+    def purge(self, horizon_before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` states whose ``WindowState.horizon`` is before
+        ``horizon_before`` (``alert_evaluation.expired_before``: every event still to be
+        linked forgets them)."""
+        ...
