@@ -21,6 +21,7 @@ from auditrail_client.errors import (
     Conflict,
     Gone,
     LogDiverged,
+    MonitorAlarm,
     NotFound,
     PayloadTooLarge,
     PermissionDenied,
@@ -37,7 +38,7 @@ from auditrail_client.export_check import (
     verify_archive,
     verify_export,
 )
-from auditrail_client.monitor import Monitor, MonitorAlarm
+from auditrail_client.monitor import Monitor
 from auditrail_client.proofs import ProofInvalid
 from auditrail_client.receipts import Receipt, ReceiptFolder, accepted_digest, check_receipt
 from auditrail_client.webhooks import WebhookInvalid, verify_webhook

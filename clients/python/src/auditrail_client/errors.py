@@ -10,6 +10,11 @@ class AuditrailError(Exception):
     """Base of every error raised by this package."""
 
 
+class MonitorAlarm(AuditrailError):
+    """The log is inconsistent with what was kept: rewritten, forked, shrunk, or signed
+    by another key. Do not trust it until someone finds out why; keep the state file."""
+
+
 class TransportError(AuditrailError):
     """No answer: the connection failed or timed out. A request sent with an
     ``Idempotency-Key`` may be retried with the same key; it is stored at most once.

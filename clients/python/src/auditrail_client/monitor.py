@@ -11,19 +11,25 @@ import tempfile
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable, TypeVar
-
-import httpx
+from typing import Any
 
 from auditrail_client._bundles import as_accepted, bundle_name, located, read_bundle
+from auditrail_client._proved import Honoured, SeenProved
 from auditrail_client._retention import OccurrenceMarks
+from auditrail_client._signers import (
+    has_cosignature,
+    signed_by_any,
+    signed_checkpoint,
+    signed_receipt,
+    trusted_keys,
+)
+from auditrail_client._witnessing import Cosigning, WitnessAhead
 from auditrail_client.errors import (
-    AuditrailError,
     BadRequest,
     Conflict,
     LogDiverged,
+    MonitorAlarm,
     NotFound,
 )
 from auditrail_client.proofs import (
@@ -35,7 +41,6 @@ from auditrail_client.proofs import (
     b64decode_all,
     check_anchor,
     check_checkpoint,
-    check_cosignature,
     event_leaf_hash,
     format_verifier_key,
     parse_cosigner_key,
@@ -43,19 +48,12 @@ from auditrail_client.proofs import (
     successors,
     verify_inclusion,
 )
-from auditrail_client.receipts import Receipt, accepted_digest, check_receipt
+from auditrail_client.receipts import Receipt, accepted_digest
 
 _SEEN = "seen elsewhere"
 _COSIGNED = "cosigned by the log's witnesses"
 _EMPTY_ROOT = hashlib.sha256(b"").digest()
 _AHEAD_TRIES = 3
-UNLINKED_FOR_TOO_LONG = timedelta(days=1)
-"""A receipted event in no checkpoint this long after it was accepted is an alarm."""
-
-
-class MonitorAlarm(AuditrailError):
-    """The log is inconsistent with what was kept: rewritten, forked, shrunk, or signed
-    by another key. Do not trust it until someone finds out why; keep the state file."""
 
 
 @dataclass(frozen=True)
@@ -191,7 +189,7 @@ class Monitor:
             except LogDiverged as diverged:
                 raise MonitorAlarm(f"the log says it no longer holds what it signed: "
                                    f"{diverged.message}") from None
-            except _WitnessAhead as ahead:
+            except WitnessAhead as ahead:
                 if attempt == _AHEAD_TRIES:
                     raise MonitorAlarm(
                         f"the log serves an older checkpoint than the one of size "
@@ -229,10 +227,10 @@ class Monitor:
         if previous is not None:
             self._consistent(int(previous), base64.b64decode(state["root_hash"]), latest,
                              "kept before")
-        signers = [key, *_keys(retired), *handed_to]
-        proved = _SeenProved(state.get("seen_proved"))
+        signers = [key, *trusted_keys(retired), *handed_to]
+        proved = SeenProved(state.get("seen_proved"))
         sizes, ignored = self._seen_in_history(kept_elsewhere, signers, latest, proved)
-        honoured = _Honoured(state.get("receipts_proved"))
+        honoured = Honoured(state.get("receipts_proved"))
         for note in promised:
             self._honour(note, signers, latest, honoured)
         read_up_to = state.get("entries_read")
@@ -248,7 +246,7 @@ class Monitor:
             anchor = self._retention_held(latest, signers, marks, retention_days)
         cosigned_size = self._cosigned_in_history(vouched, signers, latest, problems)
         known = state.get("witnessed")
-        cosigning = _Cosigning(self._client, latest, signers,
+        cosigning = Cosigning(self._client, latest, signers,
                                known if isinstance(known, dict) else {})
         for witness in self._witnesses:
             cosigning.submit(*witness)
@@ -285,12 +283,12 @@ class Monitor:
         cosignature of each trusted one and is in the history this check holds."""
         if note is None:
             return None
-        checkpoint = _signed_checkpoint(note, signers)
+        checkpoint = signed_checkpoint(note, signers)
         if checkpoint is None or checkpoint.origin != latest.origin:
             problems.append("the log's cosigned checkpoint is not a checkpoint its key "
                             "signed")
             return None
-        missing = [key.name for key in self._cosigners if not _cosigned(note, key)]
+        missing = [key.name for key in self._cosigners if not has_cosignature(note, key)]
         if missing:
             problems.append(f"the log's cosigned checkpoint of size {checkpoint.tree_size} "
                             f"carries no valid cosignature by {', '.join(missing)}")
@@ -299,10 +297,10 @@ class Monitor:
         return checkpoint.tree_size
 
     def _honour(self, note: str, signers: list[VerifierKey], latest: SignedCheckpoint,
-                honoured: _Honoured) -> None:
+                honoured: Honoured) -> None:
         if honoured.already(note):
             return
-        receipt = _signed_receipt(note, signers)
+        receipt = signed_receipt(note, signers)
         if receipt is None or receipt.origin != latest.origin:
             honoured.ignored += 1
             return
@@ -370,7 +368,7 @@ class Monitor:
             note = self._client.log.anchor()
         except NotFound:
             return 0
-        anchor = _signed_by_any(check_anchor, note, signers)
+        anchor = signed_by_any(check_anchor, note, signers)
         if anchor is None or anchor.origin != latest.origin:
             raise MonitorAlarm("the log's retention anchor is not signed by its key for "
                                "this log")
@@ -450,14 +448,14 @@ class Monitor:
 
     def _seen_in_history(self, notes: Iterable[str], signers: list[VerifierKey],
                          latest: SignedCheckpoint,
-                         proved: _SeenProved) -> tuple[tuple[int, ...], int]:
+                         proved: SeenProved) -> tuple[tuple[int, ...], int]:
         """Prove each distinct checkpoint of this log seen elsewhere in the history it
         serves now; notes that are not this log's, signed by one of its keys, prove
         nothing against it and are only counted."""
         roots: dict[int, bytes] = {}
         ignored = 0
         for note in notes:
-            checkpoint = _signed_checkpoint(note, signers)
+            checkpoint = signed_checkpoint(note, signers)
             if checkpoint is None or checkpoint.origin != latest.origin:
                 ignored += 1
                 continue
@@ -502,7 +500,7 @@ class Monitor:
             raise MonitorAlarm(f"the state file {self._path} is not a monitor's")
         return state
 
-    def _keep(self, checkpoint: SignedCheckpoint, cosigning: _Cosigning, pinned: str,
+    def _keep(self, checkpoint: SignedCheckpoint, cosigning: Cosigning, pinned: str,
               retired: list[str], seen_proved: dict[str, str],
               receipts_proved: list[str], entries_read: object,
               occurred_marks: list[list[Any]]) -> None:
@@ -519,206 +517,9 @@ class Monitor:
         os.replace(temporary, self._path)
 
 
-class _SeenProved:
-    """The checkpoints seen elsewhere already proved in the log's history, by size (their
-    roots in base64), as the state keeps them. Sound because the state's checkpoint moves
-    only once proved consistent with the one before: what was in its history is in that
-    of every later one. Only those given to this check are kept on."""
-
-    def __init__(self, kept: object) -> None:
-        self.before = {str(size): root for size, root in kept.items()
-                       if isinstance(root, str)} if isinstance(kept, dict) else {}
-        self.now: dict[str, str] = {}
-        self.earlier = 0
-
-    def already(self, size: int, root: bytes) -> bool:
-        encoded = base64.b64encode(root).decode()
-        if self.before.get(str(size)) != encoded:
-            return False
-        self.now[str(size)] = encoded
-        self.earlier += 1
-        return True
-
-    def add(self, size: int, root: bytes) -> None:
-        self.now[str(size)] = base64.b64encode(root).decode()
-
-
 def _occurred_at(data: bytes) -> Any:
     try:
         return json.loads(data).get("occurred_at")
     except (ValueError, AttributeError):
         return None
 
-
-class _Honoured:
-    """The receipts proved honoured, by the SHA-256 of their notes, as the state keeps
-    them: each of their events is in a tree every later checked one extends. Only those
-    given to this check are kept on."""
-
-    def __init__(self, kept: object) -> None:
-        self.before = {item for item in kept if isinstance(item, str)} \
-            if isinstance(kept, list) else set()
-        self.now: set[str] = set()
-        self.earlier = 0
-        self.ignored = 0
-        self.waiting: list[Receipt] = []
-
-    def already(self, note: str) -> bool:
-        digest = hashlib.sha256(note.encode("utf-8")).hexdigest()
-        if digest not in self.before:
-            return False
-        self.now.add(digest)
-        self.earlier += 1
-        return True
-
-    def add(self, note: str) -> None:
-        self.now.add(hashlib.sha256(note.encode("utf-8")).hexdigest())
-
-    def too_late(self) -> None:
-        """``MonitorAlarm`` when a waiting receipt's events were accepted too long ago to
-        be still unlinked: the log links within seconds, and promised to."""
-        if not self.waiting:
-            return
-        oldest = min(receipt.received_at for receipt in self.waiting)
-        accepted = datetime.fromisoformat(oldest.replace("Z", "+00:00"))
-        if datetime.now(timezone.utc) - accepted > UNLINKED_FOR_TOO_LONG:
-            raise MonitorAlarm(f"events the log accepted at {oldest} (a receipt it signed "
-                               f"says so) are still in no checkpoint")
-
-
-class _WitnessAhead(Exception):
-    """A witness cosigned a newer checkpoint than the one the log served this check."""
-
-    def __init__(self, size: int) -> None:
-        super().__init__(size)
-        self.size = size
-
-
-class _WitnessTrouble(Exception):
-    """A witness that could not be used this time; says nothing about the log."""
-
-
-class _Cosigning:
-    """Submits one checked checkpoint to witnesses (C2SP tlog-witness ``add-checkpoint``)
-    and gathers their cosignatures onto it. The API key is never sent to them."""
-
-    def __init__(self, client: Any, latest: SignedCheckpoint, signers: list[VerifierKey],
-                 known: dict[str, Any]) -> None:
-        self._client, self._latest, self._signers = client, latest, signers
-        self.note = latest.note
-        self.sizes = {name: size for name, size in known.items()
-                      if isinstance(size, int) and not isinstance(size, bool)}
-        self.cosigners: list[str] = []
-        self.problems: list[str] = []
-
-    def submit(self, key: VerifierKey, key_text: str, url: str) -> None:
-        old = self.sizes.get(key_text, 0)
-        try:
-            with httpx.Client(base_url=url, timeout=30) as witness:
-                for _ in range(3):  # another monitor may move it between two requests
-                    response = witness.post("/add-checkpoint", content=self._body(old))
-                    if response.status_code != 409:
-                        break
-                    old = self._latest_size(witness, response, key)
-                self._cosigned(response, key, key_text)
-        except _WitnessTrouble as trouble:
-            self.problems.append(f"witness {key.name}: {trouble}")
-        except httpx.HTTPError as exc:
-            self.problems.append(f"could not reach witness {key.name} "
-                                 f"({type(exc).__name__})")
-
-    def _body(self, old: int) -> bytes:
-        proof: list[str] = []
-        if 0 < old < self._latest.tree_size:
-            proof = self._client.log.consistency(old, self._latest.tree_size).proof
-        return ("\n".join([f"old {old}", *proof]) + "\n\n" + self._latest.note).encode()
-
-    def _latest_size(self, witness: httpx.Client, response: httpx.Response,
-                     key: VerifierKey) -> int:
-        """The size a 409 names. Above this check's, the witness has seen a newer
-        checkpoint: fetched and checked, so that a witness's word alone alarms no one."""
-        text = response.text.strip()
-        if not text.isdigit():
-            raise _WitnessTrouble("answered 409 without the size it holds")
-        size = int(text)
-        if size > self._latest.tree_size:
-            origin = hashlib.sha256(self._latest.origin.encode()).hexdigest()
-            ahead = _signed_checkpoint(witness.get(f"/{origin}/checkpoint").text,
-                                       self._signers)
-            if ahead is not None and ahead.tree_size > self._latest.tree_size:
-                try:
-                    check_cosignature(ahead.note, key)
-                except ProofInvalid:
-                    pass
-                else:
-                    raise _WitnessAhead(ahead.tree_size)
-            raise _WitnessTrouble(f"says it cosigned size {size}, but serves no such "
-                                  "checkpoint signed by the log and by itself")
-        return size
-
-    def _cosigned(self, response: httpx.Response, key: VerifierKey, key_text: str) -> None:
-        said = "".join(ch for ch in response.text.strip() if ch.isprintable())[:200]
-        if response.status_code == 422:
-            raise MonitorAlarm(f"witness {key.name} refused to cosign the log's checkpoint "
-                               f"of size {self._latest.tree_size}: {said}. The log showed "
-                               f"it (or another monitor) another history: a split view")
-        if response.status_code == 404:
-            raise _WitnessTrouble(f"does not follow {self._latest.origin}")
-        if response.status_code == 403:
-            raise _WitnessTrouble(f"does not trust the key that signed the checkpoint "
-                                  f"({said})")
-        if response.status_code != 200:
-            raise _WitnessTrouble(f"answered {response.status_code}: {said}")
-        own = "".join(f"{line}\n" for line in response.text.split("\n")
-                      if line.startswith(f"\u2014 {key.name} "))
-        try:
-            check_cosignature(self._latest.note + own, key)
-        except ProofInvalid:
-            raise _WitnessTrouble("answered without a cosignature that verifies with its "
-                                  "key") from None
-        self.note += own
-        self.sizes[key_text] = self._latest.tree_size
-        self.cosigners.append(key.name)
-
-
-def _keys(texts: list[str]) -> list[VerifierKey]:
-    keys = []
-    for text in texts:
-        try:
-            keys.append(parse_verifier_key(text))
-        except (ProofInvalid, ValueError):
-            continue  # a state file edited by hand: those keys are simply not trusted
-    return keys
-
-
-def _signed_checkpoint(note: Any, signers: list[VerifierKey]) -> SignedCheckpoint | None:
-    return _signed_by_any(check_checkpoint, note, signers)
-
-
-def _cosigned(note: str, key: VerifierKey) -> bool:
-    try:
-        check_cosignature(note, key)
-    except ProofInvalid:
-        return False
-    return True
-
-
-def _signed_receipt(note: Any, signers: list[VerifierKey]) -> Receipt | None:
-    return _signed_by_any(check_receipt, note, signers)
-
-
-T = TypeVar("T")
-
-
-def _signed_by_any(check: Callable[[str, VerifierKey], T], note: Any,
-                   signers: list[VerifierKey]) -> T | None:
-    """What ``check`` reads from ``note`` once one of the log's keys signed it; None when
-    none did (or it is no text)."""
-    if not isinstance(note, str):
-        return None
-    for key in signers:
-        try:
-            return check(note, key)
-        except ProofInvalid:
-            continue
-    return None
