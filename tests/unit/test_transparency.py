@@ -28,7 +28,7 @@ from domain.signed_notes import (
     successor_of,
     successors,
 )
-from tests.fakes import FakeSignatureChecker, FakeSigner
+from tests.fakes import FakeSignatureChecker, FakeSigner, _CheckpointRepo
 from tests.unit.test_use_cases import World
 
 
@@ -450,6 +450,19 @@ def test_after_a_key_lost_for_good_countersigning_adopts_what_the_tree_gives(
     assert world.log.stranger() is None  # signed on: the flag is no longer needed
     again = CountersignLog(world.uow, world.log.keys, world.clock).execute(adopt=True)
     assert (again.checkpoints, again.anchors, again.adopted) == (0, 0, 0)
+
+
+def test_adopted_counts_only_what_this_run_wrote(world: World,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two operators countersigning at once: the checkpoints the other run wrote first are
+    not counted as this one's."""
+    linked(world, 6)
+    retained_before_the_log(world, 2)
+    world.log.sign(world.workspace.id)  # size 6, and the anchor, by the key now lost
+    rotated(world, keep_previous=False)
+    monkeypatch.setattr(_CheckpointRepo, "countersign", lambda self, notes: 0)
+    outcome = CountersignLog(world.uow, world.log.keys, world.clock).execute(adopt=True)
+    assert (outcome.checkpoints, outcome.anchors, outcome.adopted) == (0, 1, 1)
 
 
 def test_adopting_never_signs_a_note_the_stored_tree_and_chain_do_not_give(

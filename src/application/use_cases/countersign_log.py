@@ -78,8 +78,10 @@ class CountersignLog:
                         outcome.unreadable.append(_named(checkpoint))
                     elif note != checkpoint.note:
                         notes.append((checkpoint, note))
-                notes += self._adopted(uow, strangers, outcome)
                 outcome.checkpoints += uow.checkpoints.countersign(notes)
+                adopted = uow.checkpoints.countersign(self._adopted(uow, strangers, outcome))
+                outcome.checkpoints += adopted
+                outcome.adopted += adopted  # what was written: another run may have been first
                 outcome.rotations += uow.checkpoints.keep_rotations(self._rotations(batch))
                 uow.commit()
             yield len(batch)
@@ -142,7 +144,6 @@ class CountersignLog:
                     outcome.unreadable.append(_named(checkpoint))
                 else:
                     notes.append((checkpoint, note))
-                    outcome.adopted += 1
         return notes
 
     def _adopted_anchor(self, uow: UnitOfWork, workspace_id: str, note: str) -> str | None:
