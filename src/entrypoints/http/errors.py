@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
@@ -83,135 +84,129 @@ def error_response(status: int, code: str, message: str,
     return response
 
 
+_PLAIN: dict[type[Exception], tuple[int, str]] = {
+    InsufficientScope: (403, "insufficient_scope"),
+    InvalidSignature: (403, "invalid_signature"),
+    NotFound: (404, "not_found"),
+    Conflict: (409, "conflict"),
+    ExportNotReady: (409, "export_not_ready"),
+    ExportFailed: (409, "export_failed"),
+    ExportExpired: (410, "export_expired"),
+    LinkExpired: (410, "link_expired"),
+    InvalidCursor: (400, "invalid_cursor"),
+    InvalidParameter: (400, "invalid_parameter"),
+}
+"""Errors answered with their own message, under a status and a code."""
+
+_RETRY_LATER: dict[type[Exception], tuple[int, str]] = {
+    NotCheckpointed: (409, "not_checkpointed"),
+    AskedTooSoon: (429, "rate_limited"),
+    Busy: (503, "unavailable"),
+}
+"""The same, with the ``Retry-After`` each error says."""
+
+
 def register_error_handlers(app: Flask) -> None:
-    @app.errorhandler(ApiError)
-    def _api_error(error: ApiError) -> Response:
-        return error_response(error.status, error.code, error.message, error.details,
-                              error.headers)
+    for kind, (status, code) in _PLAIN.items():
+        app.register_error_handler(kind, _plain(status, code))
+    for kind, (status, code) in _RETRY_LATER.items():
+        app.register_error_handler(kind, _retry_later(status, code))
+    for kind, handler in _HANDLERS.items():
+        app.register_error_handler(kind, handler)
 
-    @app.errorhandler(ValidationFailed)
-    def _validation(error: ValidationFailed) -> Response:
-        return error_response(422, "validation_failed", str(error), error.errors)
 
-    @app.errorhandler(Unauthenticated)
-    def _unauthenticated(_: Unauthenticated) -> Response:
-        return error_response(401, "unauthenticated",
-                              "A valid API key is required: 'Authorization: Bearer <key>'.",
-                              headers={"WWW-Authenticate": 'Bearer realm="auditrail"'})
+def _plain(status: int, code: str) -> Callable[[Exception], Response]:
+    def handle(error: Exception) -> Response:
+        return error_response(status, code, str(error))
+    return handle
 
-    @app.errorhandler(IpNotAllowed)
-    def _ip(_: IpNotAllowed) -> Response:
-        return error_response(403, "ip_not_allowed",
-                              "Requests from this address are not in the workspace's "
-                              "IP allowlist.")
 
-    @app.errorhandler(InsufficientScope)
-    def _scope(error: InsufficientScope) -> Response:
-        return error_response(403, "insufficient_scope", str(error))
-
-    @app.errorhandler(NotFound)
-    def _not_found(error: NotFound) -> Response:
-        return error_response(404, "not_found", str(error))
-
-    @app.errorhandler(NoSuchTile)
-    def _no_tile(error: NoSuchTile) -> Response:
-        return error_response(404, "not_found", f"No such tile: {error}.")
-
-    @app.errorhandler(RateLimited)
-    def _rate_limited(error: RateLimited) -> Response:
-        decision = error.decision
-        return error_response(429, "rate_limited", str(error), headers={
-            "Retry-After": str(decision.retry_after_header), **rate_limit_headers(decision)})
-
-    @app.errorhandler(ExportNotReady)
-    def _not_ready(error: ExportNotReady) -> Response:
-        return error_response(409, "export_not_ready", str(error))
-
-    @app.errorhandler(ExportFailed)
-    def _failed(error: ExportFailed) -> Response:
-        return error_response(409, "export_failed", str(error))
-
-    @app.errorhandler(ExportExpired)
-    def _expired(error: ExportExpired) -> Response:
-        return error_response(410, "export_expired", str(error))
-
-    @app.errorhandler(InvalidSignature)
-    def _signature(error: InvalidSignature) -> Response:
-        return error_response(403, "invalid_signature", str(error))
-
-    @app.errorhandler(LinkExpired)
-    def _link_expired(error: LinkExpired) -> Response:
-        return error_response(410, "link_expired", str(error))
-
-    @app.errorhandler(InvalidCursor)
-    def _cursor(error: InvalidCursor) -> Response:
-        return error_response(400, "invalid_cursor", str(error))
-
-    @app.errorhandler(Conflict)
-    def _conflict(error: Conflict) -> Response:
-        return error_response(409, "conflict", str(error))
-
-    @app.errorhandler(InvalidParameter)
-    def _parameter(error: InvalidParameter) -> Response:
-        return error_response(400, "invalid_parameter", str(error))
-
-    @app.errorhandler(NotCheckpointed)
-    def _not_checkpointed(error: NotCheckpointed) -> Response:
-        return error_response(409, "not_checkpointed", str(error),
+def _retry_later(status: int, code: str) -> Callable[[Any], Response]:
+    def handle(error: Any) -> Response:
+        return error_response(status, code, str(error),
                               headers={"Retry-After": str(error.retry_after)})
+    return handle
 
-    @app.errorhandler(AskedTooSoon)
-    def _too_soon(error: AskedTooSoon) -> Response:
-        return error_response(429, "rate_limited", str(error),
-                              headers={"Retry-After": str(error.retry_after)})
 
-    @app.errorhandler(Busy)
-    def _busy(error: Busy) -> Response:
-        return error_response(503, "unavailable", str(error),
-                              headers={"Retry-After": str(error.retry_after)})
+def _api_error(error: ApiError) -> Response:
+    return error_response(error.status, error.code, error.message, error.details,
+                          error.headers)
 
-    @app.errorhandler(NotCosigned)
-    def _not_cosigned(error: NotCosigned) -> Response:
-        wait = {} if error.retry_after is None else {"Retry-After": str(error.retry_after)}
-        return error_response(409, "not_cosigned", str(error), headers=wait)
 
-    @app.errorhandler(QueryTimedOut)
-    def _timed_out(error: QueryTimedOut) -> Response:
-        """No Retry-After: the same question would take as long again."""
-        route = request.url_rule.rule if request.url_rule else "unmatched"
-        QUERIES_TIMED_OUT.inc()
-        log.warning("query stopped at its time limit (%g s) on request %s: %s %s",
-                    error.limit_seconds, g.get("request_id"), request.method, route)
-        return error_response(503, "query_timeout", str(error))
+def _validation(error: ValidationFailed) -> Response:
+    return error_response(422, "validation_failed", str(error), error.errors)
 
-    @app.errorhandler(TreeDiverged)
-    def _diverged(error: TreeDiverged) -> Response:
-        """Not a stack trace: what the log found, for the operator to act on, under a code
-        of its own - to a monitor it is the log admitting it lost or changed what it
-        signed, an alarm rather than a fault to retry."""
-        log.error("the log cannot answer request %s: %s", g.get("request_id"), error)
-        return error_response(500, "log_diverged", f"{error} Nothing more is signed for "
-                                                   f"this workspace; quote the request id.")
 
-    @app.errorhandler(HTTPException)
-    def _http(error: HTTPException) -> Response:
-        status = error.code or 500
-        message = _HTTP_MESSAGES.get(status) or error.description or "Request failed."
-        headers = {}
-        if status == 405 and error.valid_methods:  # type: ignore[attr-defined]
-            headers["Allow"] = ", ".join(sorted(error.valid_methods))  # type: ignore[attr-defined]
-        return error_response(status, code_for_status(status), message,
-                              headers=headers)
+def _unauthenticated(_: Unauthenticated) -> Response:
+    return error_response(401, "unauthenticated",
+                          "A valid API key is required: 'Authorization: Bearer <key>'.",
+                          headers={"WWW-Authenticate": 'Bearer realm="auditrail"'})
 
-    @app.errorhandler(Exception)
-    def _internal(error: Exception) -> Response:
-        if isinstance(error, OperationalError):
-            log.warning("database unavailable (%s) on request %s", type(error.orig).__name__,
-                        g.get("request_id"))
-            return error_response(503, "unavailable",
-                                  "The database is unavailable; retry shortly.",
-                                  headers={"Retry-After": "5"})
-        # The traceback only at DEBUG: production logs carry no stack traces.
-        log.error("unhandled %s on request %s", type(error).__name__, g.get("request_id"),
-                  exc_info=log.isEnabledFor(logging.DEBUG))
-        return error_response(500, "internal_error", INTERNAL_MESSAGE)
+
+def _ip(_: IpNotAllowed) -> Response:
+    return error_response(403, "ip_not_allowed",
+                          "Requests from this address are not in the workspace's "
+                          "IP allowlist.")
+
+
+def _no_tile(error: NoSuchTile) -> Response:
+    return error_response(404, "not_found", f"No such tile: {error}.")
+
+
+def _rate_limited(error: RateLimited) -> Response:
+    decision = error.decision
+    return error_response(429, "rate_limited", str(error), headers={
+        "Retry-After": str(decision.retry_after_header), **rate_limit_headers(decision)})
+
+
+def _not_cosigned(error: NotCosigned) -> Response:
+    wait = {} if error.retry_after is None else {"Retry-After": str(error.retry_after)}
+    return error_response(409, "not_cosigned", str(error), headers=wait)
+
+
+def _timed_out(error: QueryTimedOut) -> Response:
+    """No Retry-After: the same question would take as long again."""
+    route = request.url_rule.rule if request.url_rule else "unmatched"
+    QUERIES_TIMED_OUT.inc()
+    log.warning("query stopped at its time limit (%g s) on request %s: %s %s",
+                error.limit_seconds, g.get("request_id"), request.method, route)
+    return error_response(503, "query_timeout", str(error))
+
+
+def _diverged(error: TreeDiverged) -> Response:
+    """Not a stack trace: what the log found, for the operator to act on, under a code of
+    its own - to a monitor it is the log admitting it lost or changed what it signed, an
+    alarm rather than a fault to retry."""
+    log.error("the log cannot answer request %s: %s", g.get("request_id"), error)
+    return error_response(500, "log_diverged", f"{error} Nothing more is signed for "
+                                               f"this workspace; quote the request id.")
+
+
+def _http(error: HTTPException) -> Response:
+    status = error.code or 500
+    message = _HTTP_MESSAGES.get(status) or error.description or "Request failed."
+    headers = {}
+    if status == 405 and error.valid_methods:  # type: ignore[attr-defined]
+        headers["Allow"] = ", ".join(sorted(error.valid_methods))  # type: ignore[attr-defined]
+    return error_response(status, code_for_status(status), message, headers=headers)
+
+
+def _internal(error: Exception) -> Response:
+    if isinstance(error, OperationalError):
+        log.warning("database unavailable (%s) on request %s", type(error.orig).__name__,
+                    g.get("request_id"))
+        return error_response(503, "unavailable", "The database is unavailable; retry shortly.",
+                              headers={"Retry-After": "5"})
+    # The traceback only at DEBUG: production logs carry no stack traces.
+    log.error("unhandled %s on request %s", type(error).__name__, g.get("request_id"),
+              exc_info=log.isEnabledFor(logging.DEBUG))
+    return error_response(500, "internal_error", INTERNAL_MESSAGE)
+
+
+_HANDLERS: dict[type[Exception], Callable[[Any], Response]] = {
+    ApiError: _api_error, ValidationFailed: _validation, Unauthenticated: _unauthenticated,
+    IpNotAllowed: _ip, NoSuchTile: _no_tile, RateLimited: _rate_limited,
+    NotCosigned: _not_cosigned, QueryTimedOut: _timed_out, TreeDiverged: _diverged,
+    HTTPException: _http, Exception: _internal,
+}
+"""Errors whose answer says more than their message."""
