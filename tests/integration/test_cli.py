@@ -330,6 +330,20 @@ def test_a_worker_refuses_a_geo_database_it_cannot_read(  # type: ignore[no-unty
     assert "not a MaxMind database (AUDITRAIL_GEOIP_DB)" in output
 
 
+def test_serve_will_not_count_metrics_apart_when_prometheus_client_came_first(
+        tmp_path: Path) -> None:
+    """Its storage is chosen when it is imported: loaded before ``serve`` names the
+    multi-process folder, each worker would count alone and a scrape see one of them."""
+    import prometheus_client  # noqa: F401 - loaded, as something imported too early would
+
+    from entrypoints.serve_cli import _count_across_processes
+    from entrypoints.settings import Settings
+
+    with pytest.raises(RuntimeError, match="each worker would count alone"):
+        _count_across_processes(Settings(data_dir=tmp_path, redis_url="redis://127.0.0.1:1"))
+    assert not (tmp_path / "prometheus").exists()
+
+
 def test_serve_refuses_a_missing_geo_database(run, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     def must_not_start(*_: object) -> None:
         raise AssertionError("serve started despite an unusable geo database")
