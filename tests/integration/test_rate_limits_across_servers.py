@@ -33,7 +33,7 @@ def test_two_servers_admit_exactly_the_budget(postgres_url: str, redis_url: str,
     # free plan's 60, one a second, a slow machine's burst could outlast a refill)
     workspace_id, key = stack.new_workspace("shared", plan="enterprise", rate_limit=10)
     env = environment(database_url=postgres_url, redis_url=redis_url,
-                      queue_name=stack.settings.queue_name)
+                      queue_name=stack.settings.queue_name, data_dir=str(tmp_path / "var"))
     servers = start_servers(2, env, tmp_path, "--workers", "1")
     try:
         with ThreadPoolExecutor(max_workers=20) as pool:
