@@ -174,8 +174,8 @@ class DeliveryEngine(ABC, Generic[T, Item]):
     def _record(self, sent: T, claim: Claim[Item], result: SendResult, go_on: bool
                 ) -> tuple[bool, tuple[T, Claim[Item]] | None]:
         """Store the attempt: whether it succeeded and the target may go on, and then
-        (``go_on``) the next item, claimed in the same transaction - a transaction an item
-        rather than two, which was most of an alert notification's cost."""
+        (``go_on``) the next item, claimed in the same transaction: a transaction an item
+        rather than two, each locking the target's row."""
         attempt = result.attempt
         recorded = False
         following, wake_at = None, None

@@ -161,8 +161,7 @@ def test_a_rule_whose_webhook_keeps_failing_is_failing_and_says_so(world: Alerts
 
 def test_alerts_of_a_rule_are_notified_in_the_order_they_triggered(world: Alerts) -> None:
     """A transaction a notification after the first claim: each one's outcome and the
-    next one's claim are written together (they were two, most of a notification's
-    cost)."""
+    next one's claim are written together (two before, each locking the rule's row)."""
     rule_id = world.rule(threshold=None, cooldown_seconds=0)
     world.failed_logins(4)
     transactions = 0
