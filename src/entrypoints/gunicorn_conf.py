@@ -1,6 +1,5 @@
-"""gunicorn settings for the production profile: ``auditrail serve`` runs gunicorn with
-``PRODUCTION``, and ``gunicorn -c python:entrypoints.gunicorn_conf 'entrypoints.wsgi:create()'``
-reads the same from this module (``PROMETHEUS_MULTIPROC_DIR`` set in its environment)."""
+"""gunicorn settings: ``auditrail serve`` runs gunicorn in its own process with
+``PRODUCTION`` (or, embedded, ``SHARED``), and the witness with a few of them."""
 
 from __future__ import annotations
 
