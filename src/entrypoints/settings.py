@@ -1,20 +1,26 @@
-"""Settings come from environment variables only (see the README's settings table)."""
+"""Settings come from environment variables only (docs/reference.md lists them), read
+and checked by a marshmallow schema as the API's input is."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validates_schema
+from marshmallow.validate import OneOf, Range
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 EMBEDDED = "embedded"
 PRODUCTION = "production"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+PREFIX = "AUDITRAIL_"
 
 
 class SettingsError(ValueError):
@@ -121,166 +127,177 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Every ``AUDITRAIL_`` variable that is set and not blank; a variable left out
+        keeps its default. Every invalid one is named at once, none echoed (some are
+        secrets)."""
         env = os.environ if env is None else env
-
-        def text(name: str) -> str | None:
-            value = env.get(f"AUDITRAIL_{name}", "").strip()
-            return value or None
-
-        def number(name: str, default: int, minimum: int = 0) -> int:
-            raw = text(name)
-            if raw is None:
-                return default
-            try:
-                value = int(raw)
-            except ValueError:
-                raise SettingsError(f"AUDITRAIL_{name} must be a whole number, got {raw!r}") \
-                    from None
-            if value < minimum:
-                raise SettingsError(f"AUDITRAIL_{name} must be at least {minimum}")
-            return value
-
-        def flag(name: str) -> bool:
-            raw = text(name)
-            if raw not in (None, "0", "1"):
-                raise SettingsError(f"AUDITRAIL_{name} must be 0 or 1, got {raw!r}")
-            return raw == "1"
-
-        def seconds(name: str, default: float, maximum: float) -> float:
-            raw = text(name)
-            if raw is None:
-                return default
-            try:
-                value = float(raw)
-            except ValueError:
-                raise SettingsError(f"AUDITRAIL_{name} must be a number of seconds, got "
-                                    f"{raw!r}") from None
-            if not 0 <= value <= maximum:
-                raise SettingsError(f"AUDITRAIL_{name} must be between 0 and {maximum:g}")
-            return value
-
-        log_level = (text("LOG_LEVEL") or "INFO").upper()
-        if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
-            raise SettingsError("AUDITRAIL_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
-        return cls(
-            data_dir=Path(text("DATA_DIR") or "./var"),
-            database_url=_database_url(text("DATABASE_URL")),
-            redis_url=_redis_url(text("REDIS_URL")),
-            geoip_db=text("GEOIP_DB"),
-            secret_key=text("SECRET_KEY"),
-            previous_secret_keys=tuple((text("PREVIOUS_SECRET_KEYS") or "").split()),
-            export_ttl_seconds=number("EXPORT_TTL_SECONDS", 86_400, minimum=1),
-            download_link_ttl_seconds=number("DOWNLOAD_LINK_TTL_SECONDS", 300, minimum=1),
-            trusted_proxies=number("TRUSTED_PROXIES", 0),
-            public_url=_public_url(text("PUBLIC_URL")),
-            log_level=log_level,
-            requeue_after_seconds=number("REQUEUE_AFTER_SECONDS", 30, minimum=1),
-            queue_name=text("QUEUE_NAME") or "auditrail",
-            auth_cache_seconds=number("AUTH_CACHE_SECONDS", 10),
-            allow_private_destinations=flag("ALLOW_PRIVATE_DESTINATIONS"),
-            delivery_timeout_seconds=_at_most(
-                number("DELIVERY_TIMEOUT_SECONDS", 10, minimum=1), 60,
-                "AUDITRAIL_DELIVERY_TIMEOUT_SECONDS"),
-            delivery_log_days=number("DELIVERY_LOG_DAYS", 30, minimum=1),
-            stream_batch_seconds=seconds("STREAM_BATCH_SECONDS", 1.0, maximum=60.0),
-            signing_key=_signing_key(text("SIGNING_KEY")),
-            previous_signing_keys=_previous_signing_keys(text("PREVIOUS_SIGNING_KEYS"),
-                                                         text("SIGNING_KEY")),
-            signing_key_lost=flag("SIGNING_KEY_LOST"),
-            log_name=_log_name(text("LOG_NAME")),
-            viewer_frame_ancestors=_origins(text("VIEWER_FRAME_ANCESTORS")),
-            checkpoint_seconds=_at_most(number("CHECKPOINT_SECONDS", 5, minimum=1), 3600,
-                                        "AUDITRAIL_CHECKPOINT_SECONDS"),
-            chain_check_hours=_at_most(number("CHAIN_CHECK_HOURS", 24), 8760,
-                                       "AUDITRAIL_CHAIN_CHECK_HOURS"),
-            chain_check_request_minutes=_at_most(
-                number("CHAIN_CHECK_REQUEST_MINUTES", 5, minimum=1), 10080,
-                "AUDITRAIL_CHAIN_CHECK_REQUEST_MINUTES"),
-            query_timeout_seconds=seconds("QUERY_TIMEOUT_SECONDS", 20.0, maximum=3600.0),
-            verifications_at_once=number("VERIFICATIONS_AT_ONCE", 2),
-        )
+        given = {name: value.strip() for name, value in env.items()
+                 if name.startswith(PREFIX) and value.strip()}
+        try:
+            return cls(**_VARIABLES.load(given))
+        except ValidationError as error:
+            raise SettingsError(_described(error.normalized_messages())) from None
 
 
-def _at_most(value: int, maximum: int, name: str) -> int:
-    if value > maximum:
-        raise SettingsError(f"{name} must be at most {maximum}")
-    return value
+def _described(messages: dict[str, Any]) -> str:
+    """``AUDITRAIL_A must be …; AUDITRAIL_B must be …`` (no message holds a semicolon), in
+    the variables' order."""
+    said = []
+    for name, problems in sorted(messages.items()):
+        for problem in problems if isinstance(problems, list) else [problems]:
+            said.append(problem if name == "_schema" else f"{name} {problem}")
+    return "; ".join(said)
 
 
-def _signing_key(raw: str | None, name: str = "AUDITRAIL_SIGNING_KEY") -> str | None:
-    """Checked at start; never echoed (it is the log's private key)."""
-    if raw is None:
-        return None
+def _text(name: str, check: Callable[[str], None] | None = None) -> fields.String:
+    return fields.String(data_key=PREFIX + name, validate=check)
+
+
+def _whole(name: str, minimum: int = 0, maximum: int | None = None) -> fields.Integer:
+    return fields.Integer(data_key=PREFIX + name, validate=_within(minimum, maximum),
+                          error_messages={"invalid": "must be a whole number"})
+
+
+def _seconds(name: str, maximum: float) -> fields.Float:
+    return fields.Float(data_key=PREFIX + name, validate=_within(0, maximum),
+                        error_messages={"invalid": "must be a number of seconds",
+                                        "special": "must be a number of seconds"})
+
+
+def _within(minimum: float, maximum: float | None) -> Range:
+    if maximum is None:
+        return Range(min=minimum, error="must be at least {min}")
+    return Range(min=minimum, max=maximum, error="must be between {min} and {max}")
+
+
+def _flag(name: str) -> fields.Boolean:
+    return fields.Boolean(data_key=PREFIX + name, truthy={"1"}, falsy={"0"},
+                          error_messages={"invalid": "must be 0 or 1"})
+
+
+class _Words(fields.Field):
+    """A space-separated list, each word checked by ``each``."""
+
+    def __init__(self, name: str, each: Callable[[str], None] | None = None) -> None:
+        super().__init__(data_key=PREFIX + name)
+        self._each = each
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any,
+                     **kwargs: Any) -> tuple[str, ...]:
+        words = tuple(str(value).split())
+        if self._each is not None:
+            for word in words:
+                self._each(word)
+        return words
+
+
+def _signing_key(raw: str) -> None:
+    """Never echoed: it is the log's private key."""
     try:
         if len(base64.b64decode(raw.encode("ascii"), validate=True)) == 32:
-            return raw
+            return
     except (binascii.Error, UnicodeError, ValueError):
         pass
-    raise SettingsError(f"{name} must be base64 of a 32-byte Ed25519 seed; "
-                        "`auditrail signing-key generate` prints one")
+    raise ValidationError("must be base64 of a 32-byte Ed25519 seed (`auditrail "
+                          "signing-key generate` prints one)")
 
 
-def _previous_signing_keys(raw: str | None, current: str | None) -> tuple[str, ...]:
-    name = "AUDITRAIL_PREVIOUS_SIGNING_KEYS"
-    keys = tuple((raw or "").split())
-    for key in keys:
-        _signing_key(key, name)
-    if current is not None and current in keys:
-        raise SettingsError(f"{name} holds AUDITRAIL_SIGNING_KEY itself; list only the "
-                            f"keys it replaced")
-    return keys
-
-
-def _origins(raw: str | None) -> tuple[str, ...]:
+def _origin(origin: str) -> None:
     """Origins that may embed the viewer, e.g. ``https://app.example.com``: scheme, host
     and port only, as a Content-Security-Policy's frame-ancestors takes them."""
-    origins = tuple((raw or "").split())
-    for origin in origins:
-        parts = urlsplit(origin)
-        if parts.scheme not in ("http", "https") or not parts.hostname or \
-                parts.path not in ("", "/") or parts.query or parts.fragment or \
-                any(c in origin for c in ";,'\""):
-            raise SettingsError(f"AUDITRAIL_VIEWER_FRAME_ANCESTORS: {origin!r} is not an "
-                                f"origin such as https://app.example.com")
-    return tuple(origin.rstrip("/") for origin in origins)
+    parts = urlsplit(origin)
+    if parts.scheme not in ("http", "https") or not parts.hostname or \
+            parts.path not in ("", "/") or parts.query or parts.fragment or \
+            any(c in origin for c in ";,'\""):
+        raise ValidationError(f"holds {origin!r}, not an origin such as "
+                              f"https://app.example.com")
 
 
-def _log_name(raw: str | None) -> str | None:
-    if raw is not None and (any(c.isspace() for c in raw) or "+" in raw):
-        raise SettingsError("AUDITRAIL_LOG_NAME must have no spaces and no '+' (it names "
-                            "the signing key in every checkpoint)")
-    return raw
+def _log_name(raw: str) -> None:
+    if any(c.isspace() for c in raw) or "+" in raw:
+        raise ValidationError("must have no spaces and no '+' (it names the signing key "
+                              "in every checkpoint)")
 
 
-def _database_url(raw: str | None) -> str | None:
+def _database_url(raw: str) -> None:
     """Checked at start, so a typo is named instead of failing the first query. The value
     is never echoed: it may hold a password."""
-    if raw is None:
-        return None
     try:
         backend = make_url(raw).get_backend_name()
     except ArgumentError:
-        raise SettingsError("AUDITRAIL_DATABASE_URL is not a database URL; expected e.g. "
-                            "postgresql+psycopg://user@host:5432/auditrail") from None
+        raise ValidationError("is not a database URL such as "
+                              "postgresql+psycopg://user@host:5432/auditrail") from None
     if backend not in ("postgresql", "sqlite"):
-        raise SettingsError(f"AUDITRAIL_DATABASE_URL names {backend}; Auditrail runs on "
-                            f"PostgreSQL (or SQLite, embedded)")
-    return raw
+        raise ValidationError(f"names {backend}: Auditrail runs on PostgreSQL (or SQLite, "
+                              f"embedded)")
 
 
-def _redis_url(raw: str | None) -> str | None:
-    if raw is not None and urlsplit(raw).scheme not in ("redis", "rediss", "unix"):
-        raise SettingsError("AUDITRAIL_REDIS_URL must start with redis://, rediss:// or "
-                            "unix://")
-    return raw
+def _redis_url(raw: str) -> None:
+    if urlsplit(raw).scheme not in ("redis", "rediss", "unix"):
+        raise ValidationError("must start with redis://, rediss:// or unix://")
 
 
-def _public_url(raw: str | None) -> str | None:
-    if raw is None:
-        return None
+def _public_url(raw: str) -> None:
     parts = urlsplit(raw)
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query \
             or parts.fragment:
-        raise SettingsError("AUDITRAIL_PUBLIC_URL must be an http(s) base URL such as "
-                            "https://audit.example.com")
-    return raw
+        raise ValidationError("must be an http(s) base URL such as "
+                              "https://audit.example.com")
+
+
+class _Variables(Schema):
+    """The variables, each named by its ``data_key``; one left out takes its default from
+    ``Settings``, which holds each default once."""
+
+    class Meta:
+        unknown = EXCLUDE  # the environment holds much else (other AUDITRAIL_ tools' too)
+
+    data_dir = fields.Function(deserialize=Path, data_key=PREFIX + "DATA_DIR")
+    database_url = _text("DATABASE_URL", _database_url)
+    redis_url = _text("REDIS_URL", _redis_url)
+    geoip_db = _text("GEOIP_DB")
+    secret_key = _text("SECRET_KEY")
+    previous_secret_keys = _Words("PREVIOUS_SECRET_KEYS")
+    export_ttl_seconds = _whole("EXPORT_TTL_SECONDS", minimum=1)
+    download_link_ttl_seconds = _whole("DOWNLOAD_LINK_TTL_SECONDS", minimum=1)
+    trusted_proxies = _whole("TRUSTED_PROXIES")
+    public_url = _text("PUBLIC_URL", _public_url)
+    log_level = fields.Function(
+        deserialize=str.upper, data_key=PREFIX + "LOG_LEVEL",
+        validate=OneOf(LOG_LEVELS, error="must be DEBUG, INFO, WARNING or ERROR"))
+    requeue_after_seconds = _whole("REQUEUE_AFTER_SECONDS", minimum=1)
+    queue_name = _text("QUEUE_NAME")
+    auth_cache_seconds = _whole("AUTH_CACHE_SECONDS")
+    allow_private_destinations = _flag("ALLOW_PRIVATE_DESTINATIONS")
+    delivery_timeout_seconds = _whole("DELIVERY_TIMEOUT_SECONDS", minimum=1, maximum=60)
+    delivery_log_days = _whole("DELIVERY_LOG_DAYS", minimum=1)
+    stream_batch_seconds = _seconds("STREAM_BATCH_SECONDS", maximum=60)
+    signing_key = _text("SIGNING_KEY", _signing_key)
+    previous_signing_keys = _Words("PREVIOUS_SIGNING_KEYS", each=_signing_key)
+    signing_key_lost = _flag("SIGNING_KEY_LOST")
+    log_name = _text("LOG_NAME", _log_name)
+    viewer_frame_ancestors = _Words("VIEWER_FRAME_ANCESTORS", each=_origin)
+    checkpoint_seconds = _whole("CHECKPOINT_SECONDS", minimum=1, maximum=3600)
+    chain_check_hours = _whole("CHAIN_CHECK_HOURS", maximum=8760)
+    chain_check_request_minutes = _whole("CHAIN_CHECK_REQUEST_MINUTES", minimum=1,
+                                         maximum=10080)
+    query_timeout_seconds = _seconds("QUERY_TIMEOUT_SECONDS", maximum=3600)
+    verifications_at_once = _whole("VERIFICATIONS_AT_ONCE")
+
+    @validates_schema(skip_on_field_errors=True)
+    def _signing_keys_apart(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if data.get("signing_key") in data.get("previous_signing_keys", ()):
+            raise ValidationError(f"{PREFIX}PREVIOUS_SIGNING_KEYS holds "
+                                  f"{PREFIX}SIGNING_KEY itself: list only the keys it "
+                                  f"replaced")
+
+    @post_load
+    def _origins_bare(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        """``https://app.example.com/`` as ``https://app.example.com``, as CSP wants."""
+        if "viewer_frame_ancestors" in data:
+            data["viewer_frame_ancestors"] = tuple(
+                origin.rstrip("/") for origin in data["viewer_frame_ancestors"])
+        return data
+
+
+_VARIABLES = _Variables()
