@@ -24,12 +24,6 @@ SHARED = {"worker_class": worker_class, "logger_class": logger_class, "threads":
 """The settings the embedded server uses as well (it runs gunicorn in-process)."""
 
 
-def when_ready(server: Any) -> None:
-    """gunicorn names no address when its workers bind the port themselves."""
-    server.log.info("Workers listen at: %s", ", ".join(f"http://{bind}"
-                                                      for bind in server.cfg.bind))
-
-
 def child_exit(server: Any, worker: Any) -> None:
     """Fold a finished worker's counters into the totals of the live ones."""
     from prometheus_client import multiprocess
@@ -37,6 +31,5 @@ def child_exit(server: Any, worker: Any) -> None:
     multiprocess.mark_process_dead(worker.pid)
 
 
-PRODUCTION = {**SHARED, "reuse_port": reuse_port, "when_ready": when_ready,
-              "child_exit": child_exit}
+PRODUCTION = {**SHARED, "reuse_port": reuse_port, "child_exit": child_exit}
 """What ``auditrail serve`` runs gunicorn with in the production profile."""

@@ -17,3 +17,10 @@ class JsonLogger(Logger):  # type: ignore[misc]
         for log in (self.error_log, self.access_log):
             for handler in log.handlers:
                 handler.setFormatter(JsonFormatter())
+
+    def info(self, msg: str, *args: Any, **kwargs: Any) -> None:
+        """With ``reuse_port`` the master holds no socket (each worker binds its own), so
+        gunicorn announces "Listening at:  (pid)": name the address the workers bind."""
+        if msg.startswith("Listening at:") and args and not args[0]:
+            args = (",".join(f"http://{bind}" for bind in self.cfg.bind), *args[1:])
+        super().info(msg, *args, **kwargs)

@@ -132,6 +132,8 @@ def test_malformed_http_is_answered_in_the_error_shape(profile: str, tmp_path: P
     assert sorted(line["status"] for line in rejected) == [400, 400, 414, 431]
     assert any(line["logger"] == "gunicorn.error" and line["level"] == "info"
                for line in lines)  # gunicorn's own start-up lines, as JSON too
+    assert any(line["message"].startswith(f"Listening at: {base} (")
+               for line in lines)  # production's master binds nothing, its workers do
     assert "supersecret" not in log.read_text() and "topsecret" not in log.read_text()
 
 
