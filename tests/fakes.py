@@ -795,17 +795,18 @@ class _AlertRepo:
         for alert in alerts:
             self._s.alerts[alert.id] = alert
 
-    def update(self, alert: Alert) -> None:
-        self._s.alerts[alert.id] = alert
-
     def get(self, workspace_id: str, alert_id: str) -> Alert | None:
         alert = self._s.alerts.get(alert_id)
         return alert if alert and alert.workspace_id == workspace_id else None
 
-    def next_pending(self, rule_id: str) -> Alert | None:
-        return min((a for a in self._s.alerts.values()
-                    if a.rule_id == rule_id and a.status == ALERT_PENDING),
-                   key=lambda a: a.trigger_sequence, default=None)
+    def update_notifications(self, alerts: Sequence[Alert]) -> None:
+        for alert in alerts:
+            self._s.alerts[alert.id] = alert
+
+    def pending(self, rule_id: str, limit: int) -> list[Alert]:
+        return sorted((a for a in self._s.alerts.values()
+                       if a.rule_id == rule_id and a.status == ALERT_PENDING),
+                      key=lambda a: a.trigger_sequence)[:limit]
 
     def _matching(self, workspace_id: str, filters: AlertFilters) -> list[Alert]:
         return [a for a in self._s.alerts.values() if a.workspace_id == workspace_id

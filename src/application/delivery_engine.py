@@ -2,16 +2,18 @@
 retried with backoff until accepted. Log streams (batches of events) and alert rules
 (their triggered alerts) are its two producers.
 
-One attempt is in flight per destination: a job leases the destination (under its row
-lock) before sending and releases it when it records the outcome, so a second job for the
-same destination - woken by more work, or by upkeep - finds the lease and leaves; the
-holder looks for more work after each success, so nothing woken meanwhile is left behind.
-A worker killed while sending leaves a lease that runs out: upkeep then wakes the
-destination, and the same item (same id, same body) is sent again.
+One job sends to a destination at a time: it leases the destination (under its row lock)
+with the items it claims - a stream's next batch, or several of a rule's alerts - and
+releases it when it records what came of them, so a second job for the same destination -
+woken by more work, or by upkeep - finds the lease and leaves; the holder looks for more
+work after each success, so nothing woken meanwhile is left behind. A worker killed while
+sending leaves a lease that runs out: upkeep then wakes the destination, and the items it
+had not recorded (same ids, same bodies) are sent again.
 
-Nothing is sent inside a transaction: one records the item and the lease and commits, the
-HTTP request follows, and the next records what came of it - and, when it was accepted,
-claims the item after it.
+Nothing is sent inside a transaction: one records the claimed items and the lease and
+commits, the HTTP requests follow one by one, in order, up to the first that fails, and
+the next transaction records what came of them - and, when all were accepted, claims what
+comes after.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ from domain.sending import Sending
 log = logging.getLogger(__name__)
 
 MAX_ROUNDS = 20
-"""Items one job sends before it re-queues itself, so destinations share the workers."""
+"""Claims one job sends before it re-queues itself, so destinations share the workers."""
 
 
 class Target(Protocol):
@@ -76,6 +78,14 @@ class Claim(Generic[Item]):
     events: int
 
 
+@dataclass(frozen=True)
+class Sent(Generic[Item]):
+    """A claimed item sent, and what came of it."""
+
+    claim: Claim[Item]
+    result: SendResult
+
+
 class DeliveryEngine(ABC, Generic[T, Item]):
     KIND: ClassVar[str]
     """What the workspace's records call this kind of target (``log_stream``)."""
@@ -102,15 +112,30 @@ class DeliveryEngine(ABC, Generic[T, Item]):
         for round_ in range(1, MAX_ROUNDS + 1):
             if claimed is None:
                 return accepted
-            target, claim = claimed
-            result = send(self._destination(target), claim.payload, self._sealed(target),
-                          self._vault, self._deliverer)
-            ok, claimed = self._record(target, claim, result, go_on=round_ < MAX_ROUNDS)
+            target, claims = claimed
+            sent = self._send(target, claims)
+            accepted += sum(1 for each in sent if each.result.attempt.ok)
+            ok, claimed = self._record(target, sent, go_on=round_ < MAX_ROUNDS)
             if not ok:
                 return accepted
-            accepted += 1
         self._queue.enqueue_deliveries([target_id])  # more may wait; others get a turn first
         return accepted
+
+    def _send(self, target: T, claims: list[Claim[Item]]) -> list[Sent[Item]]:
+        """The claimed items in order, up to the first that fails, and none started once
+        half the lease has gone: the lease is well past the longest one attempt may take,
+        so the last one sent still ends before the lease does."""
+        route, sealed = self._destination(target), self._sealed(target)
+        last_start = target.sending.leased_until - self._lease / 2  # type: ignore[operator]
+        sent: list[Sent[Item]] = []
+        for claim in claims:
+            if sent and self._clock.now() > last_start:
+                break  # the rest are claimed again, in order, by the next transaction
+            sent.append(Sent(claim, send(route, claim.payload, sealed, self._vault,
+                                         self._deliverer)))
+            if not sent[-1].result.attempt.ok:
+                break
+        return sent
 
     # -- what each producer decides ----------------------------------------------------------
 
@@ -122,13 +147,14 @@ class DeliveryEngine(ABC, Generic[T, Item]):
 
     @abstractmethod
     def _next(self, uow: UnitOfWork, target: T, now: datetime
-              ) -> tuple[T, Claim[Item] | None, datetime | None]:
-        """The item to send now (recorded, if new), the target as that leaves it, and
-        when to look again if nothing is ready yet."""
+              ) -> tuple[T, list[Claim[Item]], datetime | None]:
+        """The items to send now, in order (recorded, if new), the target as that leaves
+        it, and when to look again if nothing is ready yet."""
 
     @abstractmethod
-    def _attempted(self, uow: UnitOfWork, item: Item, attempt: Attempt, now: datetime) -> None:
-        """Record one attempt on the item."""
+    def _attempted(self, uow: UnitOfWork, attempts: list[tuple[Item, Attempt]],
+                   now: datetime) -> None:
+        """Record an attempt on each item."""
 
     @abstractmethod
     def _destination(self, target: T) -> Route:
@@ -144,8 +170,8 @@ class DeliveryEngine(ABC, Generic[T, Item]):
 
     # -- the engine ------------------------------------------------------------------------
 
-    def _claim(self, target_id: str) -> tuple[T, Claim[Item]] | None:
-        """The item to send now, leased; None when there is none (or not yet)."""
+    def _claim(self, target_id: str) -> tuple[T, list[Claim[Item]]] | None:
+        """The items to send now, leased; None when there is none (or not yet)."""
         with self._uow_factory() as uow:
             found = self._lock(uow, target_id)
             claimed, wake_at = self._claim_in(uow, found, found, self._clock.now())
@@ -155,61 +181,67 @@ class DeliveryEngine(ABC, Generic[T, Item]):
         return claimed
 
     def _claim_in(self, uow: UnitOfWork, target: T | None, stored: T | None, now: datetime
-                  ) -> tuple[tuple[T, Claim[Item]] | None, datetime | None]:
-        """The item to send now, leased in ``uow``, and when to look again if none is
+                  ) -> tuple[tuple[T, list[Claim[Item]]] | None, datetime | None]:
+        """The items to send now, leased in ``uow``, and when to look again if none is
         ready; ``stored`` is the target as its locked row holds it, saved if it changed."""
         if target is None or target.paused or target.sending.is_leased(now):
             return None, None  # gone, paused, or another job is sending (and will look again)
-        claim, wake_at = None, None
+        claims: list[Claim[Item]] = []
+        wake_at = None
         if not target.sending.is_due(now):
             wake_at = target.sending.next_attempt_at
         else:
-            target, claim, wake_at = self._next(uow, target, now)
-            if claim is not None:
+            target, claims, wake_at = self._next(uow, target, now)
+            if claims:
                 target = target.with_sending(target.sending.leased(now, self._lease))
         if target != stored:
             self._save(uow, target)
-        return ((target, claim) if claim is not None else None), wake_at
+        return ((target, claims) if claims else None), wake_at
 
-    def _record(self, sent: T, claim: Claim[Item], result: SendResult, go_on: bool
-                ) -> tuple[bool, tuple[T, Claim[Item]] | None]:
-        """Store the attempt: whether it succeeded and the target may go on, and then
-        (``go_on``) the next item, claimed in the same transaction: a transaction an item
+    def _record(self, sent_to: T, sent: list[Sent[Item]], go_on: bool
+                ) -> tuple[bool, tuple[T, list[Claim[Item]]] | None]:
+        """Store the attempts: whether all succeeded and the target may go on, and then
+        (``go_on``) the next items, claimed in the same transaction: a transaction a claim
         rather than two, each locking the target's row."""
-        attempt = result.attempt
+        last = sent[-1].result
         recorded = False
         following, wake_at = None, None
         with self._uow_factory() as uow:
-            target = found = self._lock(uow, sent.id)
+            target = found = self._lock(uow, sent_to.id)
             now = self._clock.now()
-            self._attempted(uow, claim.item, attempt, now)
+            self._attempted(uow, [(each.claim.item, each.result.attempt) for each in sent],
+                            now)
             if target is not None:
-                before = target.sending
-                sending = (before.succeeded(now) if attempt.ok else
-                           before.failed(now, attempt.error or "failed", self._random()))
+                before = sending = target.sending
+                for each in sent:  # successes, then perhaps one failure
+                    sending = (sending.succeeded(now) if each.result.attempt.ok else
+                               sending.failed(now, each.result.attempt.error or "failed",
+                                              self._random()))
                 target = target.with_sending(sending)
-                if attempt.ok and go_on:
+                if last.attempt.ok and go_on:
                     following, wake_at = self._claim_in(uow, target, found, now)
                 else:
                     self._save(uow, target)
                 turned = sending_turned(self.KIND, target.id, target.name, before, sending,
-                                        result.outcome, attempt.http_status)
+                                        last.outcome, last.attempt.http_status)
                 recorded = turned is not None and self._activity.record(
                     uow, target.workspace_id, SYSTEM, turned)
             uow.commit()
         if recorded:
-            self._activity.wake(sent.workspace_id)
-        self._metrics.delivery_attempted(self._metric_type(sent), result.outcome,
-                                         claim.events if attempt.ok else 0)
+            self._activity.wake(sent_to.workspace_id)
+        for each in sent:
+            self._metrics.delivery_attempted(
+                self._metric_type(sent_to), each.result.outcome,
+                each.claim.events if each.result.attempt.ok else 0)
         if wake_at is not None:
-            self._queue.schedule_delivery(sent.id, wake_at)
+            self._queue.schedule_delivery(sent_to.id, wake_at)
         if target is None:
             return False, None  # deleted while sending
-        if not attempt.ok:
+        if not last.attempt.ok:
             retry_at = target.sending.next_attempt_at
             log.warning("delivery failed; retrying in %.0fs",
                         (retry_at - now).total_seconds(),  # type: ignore[operator]
-                        extra={"destination": target.id, "outcome": result.outcome,
+                        extra={"destination": target.id, "outcome": last.outcome,
                                "failures": target.sending.failures})
             self._queue.schedule_delivery(target.id, retry_at)  # type: ignore[arg-type]
             return False, None

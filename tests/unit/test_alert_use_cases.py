@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -18,9 +18,15 @@ from application.use_cases.alerts import GetAlert, ListAlerts
 from application.use_cases.apply_retention import ApplyRetention
 from application.use_cases.delivery_upkeep import DeliveryUpkeep
 from application.use_cases.evaluate_alerts import AlertEvaluation
-from application.use_cases.notify_alerts import NotifyAlerts, SendTestNotification
+from application.use_cases.notify_alerts import (
+    CLAIMED_AT_ONCE,
+    EVENTS_AT_ONCE,
+    NotifyAlerts,
+    SendTestNotification,
+    within_events,
+)
 from application.use_cases.process_pending_events import ProcessPendingEvents
-from domain.alerts import CANCELLED, DELIVERED, PENDING
+from domain.alerts import CANCELLED, DELIVERED, PENDING, Alert
 from domain.deliveries import Attempt
 from domain.sending import FAILING_AFTER
 from domain.timestamps import format_timestamp
@@ -159,11 +165,15 @@ def test_a_rule_whose_webhook_keeps_failing_is_failing_and_says_so(world: Alerts
     assert not world.get_rule(rule_id).sending.failing
 
 
+def sent_sequences(world: Alerts) -> list[int]:
+    return [payload.document["events"][0]["sequence"] for _, payload in world.deliverer.sent]
+
+
 def test_alerts_of_a_rule_are_notified_in_the_order_they_triggered(world: Alerts) -> None:
-    """A transaction a notification after the first claim: each one's outcome and the
-    next one's claim are written together (two before, each locking the rule's row)."""
+    """Several alerts a claim, and a transaction a claim after the first: the outcomes of
+    one claim's notifications and the next claim are written together."""
     rule_id = world.rule(threshold=None, cooldown_seconds=0)
-    world.failed_logins(4)
+    world.failed_logins(2 * CLAIMED_AT_ONCE + 5)
     transactions = 0
 
     def counted(**options: Any) -> Any:
@@ -173,10 +183,59 @@ def test_alerts_of_a_rule_are_notified_in_the_order_they_triggered(world: Alerts
 
     notify = NotifyAlerts(counted, world.deliverer, world.vault, world.queue, world.clock,
                           lambda: 0.5, LEASE, world.activity)
-    assert notify.execute(rule_id) == 4
-    sent = [payload.document["events"][0]["sequence"] for _, payload in world.deliverer.sent]
-    assert sent == [1, 2, 3, 4]
-    assert transactions == 1 + 4
+    assert notify.execute(rule_id) == 2 * CLAIMED_AT_ONCE + 5
+    assert sent_sequences(world) == list(range(1, 2 * CLAIMED_AT_ONCE + 6))
+    assert transactions == 1 + 3
+    assert {alert.status for alert in world.alerts()} == {DELIVERED}
+
+
+def test_a_failure_holds_the_alerts_claimed_after_it(world: Alerts) -> None:
+    """The claim's alerts after the one that failed are not sent: they wait, in order,
+    for its retry."""
+    rule_id = world.rule(threshold=None, cooldown_seconds=0)
+    world.failed_logins(5)
+    world.deliverer.answers = [Attempt(True, 200), Attempt(True, 200),
+                               Attempt(False, 503, "HTTP 503")]
+    assert world.notify.execute(rule_id) == 2
+    assert [(a.status, a.attempts) for a in world.alerts()] == \
+        [(DELIVERED, 1), (DELIVERED, 1), (PENDING, 1), (PENDING, 0), (PENDING, 0)]
+    assert world.get_rule(rule_id).sending.failures == 1
+    world.clock.advance(seconds=5)
+    assert world.notify.execute(rule_id) == 3
+    assert sent_sequences(world) == [1, 2, 3, 3, 4, 5]
+
+
+def test_no_notification_starts_in_the_last_half_of_the_lease(world: Alerts) -> None:
+    """However slowly a receiver answers, the last request of a claim starts while the
+    lease has half its length left (more than an attempt may take), so that no other job
+    takes the rule while it is in flight; the rest of the claim waits for the next."""
+    rule_id = world.rule(threshold=None, cooldown_seconds=0)
+    world.failed_logins(6)
+    started: list[tuple[Any, Any]] = []
+
+    def slow() -> None:
+        started.append((world.clock.now(), world.get_rule(rule_id).sending.leased_until))
+        world.clock.advance(seconds=LEASE.total_seconds() / 4)
+
+    world.deliverer.during_send = slow
+    assert world.notify.execute(rule_id) == 6
+    assert sent_sequences(world) == [1, 2, 3, 4, 5, 6]
+    assert all(at + LEASE / 2 <= leased_until for at, leased_until in started)
+    assert len({leased_until for _, leased_until in started}) == 2  # two claims
+
+
+def test_a_claim_holds_a_bounded_number_of_events() -> None:
+    def alert(count: int) -> Alert:
+        return Alert(id=f"alt_{count}", workspace_id="ws_1", rule_id="alr_1",
+                     group_key="workspace", event_ids=tuple(f"evt_{n}" for n in range(count)),
+                     triggered_at=datetime(2026, 1, 1, tzinfo=UTC), first_sequence=1,
+                     trigger_sequence=1, rule={})
+
+    some = [alert(600), alert(400), alert(1)]
+    assert within_events(some) == some[:2]  # 1,000 events: the third would pass it
+    assert within_events([alert(EVENTS_AT_ONCE + 1), alert(1)])[0].count == EVENTS_AT_ONCE + 1
+    assert len(within_events([alert(EVENTS_AT_ONCE + 1), alert(1)])) == 1
+    assert within_events([]) == []
 
 
 def test_changing_what_a_rule_counts_starts_afresh(world: Alerts) -> None:

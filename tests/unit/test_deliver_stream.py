@@ -290,7 +290,7 @@ def test_a_lease_left_by_a_dead_worker_runs_out_and_the_delivery_is_sent_again(
     assert world.queue.deliveries[-1] == (stream_id, True)
     assert world.engine.execute(stream_id) == 1
     [(_, parcel)] = world.deliverer.sent
-    assert parcel.delivery_id == claim[1].item.id and parcel.number == 1
+    assert parcel.delivery_id == claim[1][0].item.id and parcel.number == 1
 
 
 def test_a_filter_sends_matching_events_and_passes_over_the_rest(world: Streams) -> None:

@@ -6,7 +6,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, text, tuple_, update
+from sqlalchemy import (
+    Connection,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+    tuple_,
+    update,
+)
 from sqlalchemy.engine import RowMapping
 
 from adapters.sql import tables as t
@@ -27,6 +37,9 @@ _LISTS = ("actions", *MATCH_LISTS)
 _ALERT_FIELDS = ("id", "workspace_id", "rule_id", "group_key", "first_sequence",
                  "trigger_sequence", "rule", "triggered_at", "status", "attempts",
                  "last_error", "last_attempt_at", "delivered_at", "checkpoint")
+_NOTIFICATION_FIELDS = ("status", "attempts", "last_error", "last_attempt_at",
+                        "delivered_at", "checkpoint")
+"""What changes of an alert once it is stored."""
 
 
 def _rule_row(rule: AlertRule) -> dict[str, Any]:
@@ -167,11 +180,17 @@ class SqlAlertRepository:
                                      for name in _ALERT_TIMES if getattr(alert, name)}}
             for alert in alerts])})
 
-    def update(self, alert: Alert) -> None:
-        values = _alert_row(alert)
-        del values["id"], values["workspace_id"]
-        self._db.execute(update(t.alerts).where(t.alerts.c.workspace_id == alert.workspace_id,
-                                                t.alerts.c.id == alert.id).values(values))
+    def update_notifications(self, alerts: Sequence[Alert]) -> None:
+        """One statement, executed for each alert (psycopg sends them in one pipeline)."""
+        if not alerts:
+            return
+        a = t.alerts.c
+        self._db.execute(
+            update(t.alerts).where(a.workspace_id == bindparam("b_workspace_id"),
+                                   a.id == bindparam("b_id"))
+            .values({name: bindparam(f"b_{name}") for name in _NOTIFICATION_FIELDS}),
+            [{f"b_{name}": getattr(alert, name)
+              for name in ("workspace_id", "id", *_NOTIFICATION_FIELDS)} for alert in alerts])
 
     def get(self, workspace_id: str, alert_id: str) -> Alert | None:
         row = self._db.execute(select(t.alerts).where(
@@ -179,12 +198,12 @@ class SqlAlertRepository:
         ).mappings().first()
         return _alert(row) if row else None
 
-    def next_pending(self, rule_id: str) -> Alert | None:
+    def pending(self, rule_id: str, limit: int) -> list[Alert]:
         a = t.alerts.c
-        row = self._db.execute(select(t.alerts).where(a.rule_id == rule_id,
-                                                      a.status == PENDING)
-                               .order_by(a.trigger_sequence).limit(1)).mappings().first()
-        return _alert(row) if row else None
+        rows = self._db.execute(select(t.alerts).where(a.rule_id == rule_id,
+                                                       a.status == PENDING)
+                                .order_by(a.trigger_sequence).limit(limit)).mappings()
+        return [_alert(row) for row in rows]
 
     def page(self, workspace_id: str, filters: AlertFilters, order: str,
              after: Position | None, limit: int) -> list[Alert]:

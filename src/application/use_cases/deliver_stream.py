@@ -59,12 +59,15 @@ class DeliverStream(DeliveryEngine[Stream, Delivery]):
     def _sealed(self, target: Stream) -> bytes:
         return target.credential
 
-    def _attempted(self, uow: UnitOfWork, item: Delivery, attempt: Attempt,
+    def _attempted(self, uow: UnitOfWork, attempts: list[tuple[Delivery, Attempt]],
                    now: datetime) -> None:
-        uow.deliveries.update(item.attempted(now, attempt))
+        for delivery, attempt in attempts:  # one: a claim is one batch
+            uow.deliveries.update(delivery.attempted(now, attempt))
 
     def _next(self, uow: UnitOfWork, target: Stream, now: datetime
-              ) -> tuple[Stream, Claim[Delivery] | None, datetime | None]:
+              ) -> tuple[Stream, list[Claim[Delivery]], datetime | None]:
+        """One batch a claim: a stream has one delivery pending at a time, which the
+        next one's cut waits for."""
         delivery = uow.deliveries.pending(target.id)
         if delivery is not None:  # a retry: the same events, rebuilt
             events = uow.events.linked_batch(
@@ -72,11 +75,11 @@ class DeliverStream(DeliveryEngine[Stream, Delivery]):
                 delivery.last_sequence, action_patterns(delivery.actions or ()),  # type: ignore[arg-type]
                 MAX_BATCH)
             documents = [event.document() for event in events]
-            return target, self._claim_of(target, delivery, documents), None
+            return target, [self._claim_of(target, delivery, documents)], None
         target, delivery, documents, wake_at = self._next_batch(uow, target, now)
         if delivery is None:
-            return target, None, wake_at
-        return target, self._claim_of(target, delivery, documents), None
+            return target, [], wake_at
+        return target, [self._claim_of(target, delivery, documents)], None
 
     def _claim_of(self, stream: Stream, delivery: Delivery,
                   documents: list[dict[str, Any]]) -> Claim[Delivery]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from application.delivery_engine import Claim, DeliveryEngine, SampleSender
 from application.errors import NotFound
@@ -38,24 +39,55 @@ class NotifyAlerts(DeliveryEngine[AlertRule, Alert]):
     def _sealed(self, target: AlertRule) -> bytes:
         return target.credential
 
-    def _attempted(self, uow: UnitOfWork, item: Alert, attempt: Attempt,
+    def _attempted(self, uow: UnitOfWork, attempts: list[tuple[Alert, Attempt]],
                    now: datetime) -> None:
-        uow.alerts.update(item.attempted(now, attempt))
+        uow.alerts.update_notifications([alert.attempted(now, attempt)
+                                         for alert, attempt in attempts])
 
     def _next(self, uow: UnitOfWork, target: AlertRule, now: datetime
-              ) -> tuple[AlertRule, Claim[Alert] | None, datetime | None]:
-        alert = uow.alerts.next_pending(target.id)
-        if alert is None:
-            return target, None, None
-        if alert.checkpoint is None:  # fixed at the first attempt: retries send the same
-            latest = uow.checkpoints.latest(alert.workspace_id)
+              ) -> tuple[AlertRule, list[Claim[Alert]], datetime | None]:
+        """The rule's oldest pending alerts, up to ``CLAIMED_AT_ONCE`` and, past the first,
+        ``EVENTS_AT_ONCE`` events between them: their events read and the latest checkpoint
+        looked up once for them all, a few statements a claim rather than an alert."""
+        alerts = within_events(uow.alerts.pending(target.id, CLAIMED_AT_ONCE))
+        if not alerts:
+            return target, [], None
+        unfixed = [alert for alert in alerts if alert.checkpoint is None]
+        if unfixed:  # fixed at the first attempt: retries send the same
+            latest = uow.checkpoints.latest(target.workspace_id)
             if latest is not None:
-                alert = replace(alert, checkpoint=latest.note)
-                uow.alerts.update(alert)
-        events = [event.document()
-                  for event in uow.events.by_ids(alert.workspace_id, alert.event_ids)]
-        notification = Notification(alert.id, alert.notification(events))
-        return target, Claim(alert, notification, len(events)), None
+                fixed = {alert.id: replace(alert, checkpoint=latest.note)
+                         for alert in unfixed}
+                uow.alerts.update_notifications(list(fixed.values()))
+                alerts = [fixed.get(alert.id, alert) for alert in alerts]
+        events = {event.id: event.document() for event in uow.events.by_ids(  # chain order
+            target.workspace_id, [i for alert in alerts for i in alert.event_ids])}
+        return target, [_claim(alert, events) for alert in alerts], None
+
+
+CLAIMED_AT_ONCE = 20
+EVENTS_AT_ONCE = 1_000
+"""A claim's events, held in memory together: a rule's alerts have up to 1,000 each."""
+
+
+def within_events(alerts: list[Alert]) -> list[Alert]:
+    """The first alerts whose events add up to ``EVENTS_AT_ONCE`` or fewer; the first
+    alone when it has more."""
+    total = 0
+    for taken, alert in enumerate(alerts):
+        total += alert.count
+        if taken and total > EVENTS_AT_ONCE:
+            return alerts[:taken]
+    return alerts
+
+
+def _claim(alert: Alert, events: dict[str, dict[str, Any]]) -> Claim[Alert]:
+    """The alert's events in chain order (``events`` is), those still stored: retention
+    keeps a pending notification's events, but an erased workspace keeps none."""
+    wanted = set(alert.event_ids)
+    documents = [document for event_id, document in events.items() if event_id in wanted]
+    return Claim(alert, Notification(alert.id, alert.notification(documents)),
+                 len(documents))
 
 
 def notified(rule: AlertRule) -> Route:

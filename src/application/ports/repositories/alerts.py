@@ -55,11 +55,16 @@ class AlertRuleRepository(Protocol):
 
 class AlertRepository(Protocol):
     def add_many(self, alerts: Sequence[Alert]) -> None: ...
-    def update(self, alert: Alert) -> None: ...
     def get(self, workspace_id: str, alert_id: str) -> Alert | None: ...
 
-    def next_pending(self, rule_id: str) -> Alert | None:
-        """The rule's oldest alert whose notification is not yet accepted."""
+    def update_notifications(self, alerts: Sequence[Alert]) -> None:
+        """How each alert's notification stands, and the checkpoint it carries: all that
+        changes of an alert once it is stored."""
+        ...
+
+    def pending(self, rule_id: str, limit: int) -> list[Alert]:
+        """The rule's oldest alerts whose notifications are not yet accepted, oldest
+        first."""
         ...
 
     def page(self, workspace_id: str, filters: AlertFilters, order: str,
