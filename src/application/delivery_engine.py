@@ -47,6 +47,9 @@ log = logging.getLogger(__name__)
 
 MAX_ROUNDS = 20
 """Claims one job sends before it re-queues itself, so destinations share the workers."""
+TURN = timedelta(seconds=5)
+"""How long one job goes on claiming: past it, it re-queues itself after the claim it is
+sending, so a slow receiver holds a worker for about a claim's time more, not 20 claims'."""
 
 
 class Target(Protocol):
@@ -108,6 +111,7 @@ class DeliveryEngine(ABC, Generic[T, Item]):
         """Send what is due; return how many items were accepted."""
         self._queue.claim_delivery(target_id)
         accepted = 0
+        started = self._clock.now()
         claimed = self._claim(target_id)
         for round_ in range(1, MAX_ROUNDS + 1):
             if claimed is None:
@@ -115,9 +119,12 @@ class DeliveryEngine(ABC, Generic[T, Item]):
             target, claims = claimed
             sent = self._send(target, claims)
             accepted += sum(1 for each in sent if each.result.attempt.ok)
-            ok, claimed = self._record(target, sent, go_on=round_ < MAX_ROUNDS)
+            go_on = round_ < MAX_ROUNDS and self._clock.now() - started < TURN
+            ok, claimed = self._record(target, sent, go_on=go_on)
             if not ok:
                 return accepted
+            if not go_on:
+                break
         self._queue.enqueue_deliveries([target_id])  # more may wait; others get a turn first
         return accepted
 

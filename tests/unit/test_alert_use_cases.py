@@ -208,7 +208,8 @@ def test_a_failure_holds_the_alerts_claimed_after_it(world: Alerts) -> None:
 def test_no_notification_starts_in_the_last_half_of_the_lease(world: Alerts) -> None:
     """However slowly a receiver answers, the last request of a claim starts while the
     lease has half its length left (more than an attempt may take), so that no other job
-    takes the rule while it is in flight; the rest of the claim waits for the next."""
+    takes the rule while it is in flight; the rest of the claim waits for the next claim,
+    and, the job's turn being over, for the next job."""
     rule_id = world.rule(threshold=None, cooldown_seconds=0)
     world.failed_logins(6)
     started: list[tuple[Any, Any]] = []
@@ -218,7 +219,9 @@ def test_no_notification_starts_in_the_last_half_of_the_lease(world: Alerts) -> 
         world.clock.advance(seconds=LEASE.total_seconds() / 4)
 
     world.deliverer.during_send = slow
-    assert world.notify.execute(rule_id) == 6
+    assert world.notify.execute(rule_id) == 3  # then its turn is over: it queues the rest
+    assert world.queue.deliveries[-1] == (rule_id, False)
+    assert world.notify.execute(rule_id) == 3
     assert sent_sequences(world) == [1, 2, 3, 4, 5, 6]
     assert all(at + LEASE / 2 <= leased_until for at, leased_until in started)
     assert len({leased_until for _, leased_until in started}) == 2  # two claims
