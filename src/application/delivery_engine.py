@@ -219,11 +219,8 @@ class DeliveryEngine(ABC, Generic[T, Item]):
             self._attempted(uow, [(each.claim.item, each.result.attempt) for each in sent],
                             now)
             if target is not None:
-                before = sending = target.sending
-                for each in sent:  # successes, then perhaps one failure
-                    sending = (sending.succeeded(now) if each.result.attempt.ok else
-                               sending.failed(now, each.result.attempt.error or "failed",
-                                              self._random()))
+                before = target.sending
+                sending = self._after(before, sent, now)
                 target = target.with_sending(sending)
                 if last.attempt.ok and go_on:
                     following, wake_at = self._claim_in(uow, target, found, now)
@@ -245,14 +242,26 @@ class DeliveryEngine(ABC, Generic[T, Item]):
         if target is None:
             return False, None  # deleted while sending
         if not last.attempt.ok:
-            retry_at = target.sending.next_attempt_at
-            log.warning("delivery failed; retrying in %.0fs",
-                        (retry_at - now).total_seconds(),  # type: ignore[operator]
-                        extra={"destination": target.id, "outcome": last.outcome,
-                               "failures": target.sending.failures})
-            self._queue.schedule_delivery(target.id, retry_at)  # type: ignore[arg-type]
+            self._retry_later(target, last, now)
             return False, None
         return True, following
+
+    def _after(self, sending: Sending, sent: list[Sent[Item]], now: datetime) -> Sending:
+        """How the destination stands after a claim's attempts: successes, then perhaps
+        one failure."""
+        for each in sent:
+            attempt = each.result.attempt
+            sending = sending.succeeded(now) if attempt.ok else \
+                sending.failed(now, attempt.error or "failed", self._random())
+        return sending
+
+    def _retry_later(self, target: T, failed: SendResult, now: datetime) -> None:
+        retry_at = target.sending.next_attempt_at
+        log.warning("delivery failed; retrying in %.0fs",
+                    (retry_at - now).total_seconds(),  # type: ignore[operator]
+                    extra={"destination": target.id, "outcome": failed.outcome,
+                           "failures": target.sending.failures})
+        self._queue.schedule_delivery(target.id, retry_at)  # type: ignore[arg-type]
 
 
 def send(route: Route, payload: Payload, sealed: bytes, vault: CredentialVault,
