@@ -91,24 +91,32 @@ def run_monitor(url: str, api_key: str, state_file: Path, verifier_key: str | No
     raise AssertionError("unreachable")
 
 
+def _key_to_check(pinned: str | None, retired: Sequence[str], given: str | None,
+                  key_lost: bool) -> tuple[str, str | None]:
+    """The verifier key this run holds the log to, and the pinned key it replaces when the
+    operator lost theirs (``--key-lost``); a key given that the state does not know is
+    refused otherwise, so a server that changed keys is not followed unseen."""
+    lost = None
+    if pinned and given and given not in (pinned, *retired):
+        if not key_lost:
+            raise MonitorFailed("--verifier-key differs from the key pinned in the state "
+                                "file (if the log's operator lost its signing key for good, "
+                                "add --key-lost to pin the new one in its place)")
+        lost, pinned = pinned, None  # the new key's log must extend what the lost one signed
+    key_text = pinned or given
+    if not key_text:
+        raise MonitorFailed("no verifier key: pin one with --verifier-key on the first run")
+    return key_text, lost
+
+
 def _run_once(url: str, api_key: str, state_file: Path, verifier_key: str | None,
               verify: SignatureCheck, seen: Collection[str],
               witnesses: Sequence[WitnessTarget], cosigners: Sequence[VerifierKey],
               receipts: Collection[str], entries: str | None,
               retention_days: int | None, key_lost: bool) -> str:
     state = read_state(state_file)
-    pinned = state.get("verifier_key")
     retired = state.get("rotated_from") or []
-    lost = None
-    if pinned and verifier_key and verifier_key not in (pinned, *retired):
-        if not key_lost:
-            raise MonitorFailed("--verifier-key differs from the key pinned in the state "
-                                "file (if the log's operator lost its signing key for good, "
-                                "add --key-lost to pin the new one in its place)")
-        lost, pinned = pinned, None  # the new key's log must extend what the lost one signed
-    key_text = pinned or verifier_key
-    if not key_text:
-        raise MonitorFailed("no verifier key: pin one with --verifier-key on the first run")
+    key_text, lost = _key_to_check(state.get("verifier_key"), retired, verifier_key, key_lost)
     try:
         key = parse_verifier_key(key_text)
     except InvalidNote as exc:
