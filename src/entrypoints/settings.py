@@ -128,8 +128,8 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Every ``AUDITRAIL_`` variable that is set and not blank; a variable left out
-        keeps its default. Every invalid one is named at once, none echoed (some are
-        secrets)."""
+        keeps its default. Every invalid one is named at once, and no secret's value is
+        echoed (keys, the database URL's password)."""
         env = os.environ if env is None else env
         given = {name: value.strip() for name, value in env.items()
                  if name.startswith(PREFIX) and value.strip()}
