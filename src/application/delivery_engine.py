@@ -39,7 +39,7 @@ from application.ports.jobs import JobQueue
 from application.ports.metrics import NO_METRICS, Metrics
 from application.ports.system import Clock, IdGenerator, Randomness
 from application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
-from domain.activity import SYSTEM, sending_turned
+from domain.activity import SYSTEM, Change, sending_turned
 from domain.deliveries import Attempt
 from domain.sending import Sending
 
@@ -219,17 +219,14 @@ class DeliveryEngine(ABC, Generic[T, Item]):
             self._attempted(uow, [(each.claim.item, each.result.attempt) for each in sent],
                             now)
             if target is not None:
-                before = target.sending
-                sending = self._after(before, sent, now)
+                sending, turns = self._after(target, sent, now)
                 target = target.with_sending(sending)
                 if last.attempt.ok and go_on:
                     following, wake_at = self._claim_in(uow, target, found, now)
                 else:
                     self._save(uow, target)
-                turned = sending_turned(self.KIND, target.id, target.name, before, sending,
-                                        last.outcome, last.attempt.http_status)
-                recorded = turned is not None and self._activity.record(
-                    uow, target.workspace_id, SYSTEM, turned)
+                recorded = any([self._activity.record(uow, target.workspace_id, SYSTEM, turn)
+                                for turn in turns])
             uow.commit()
         if recorded:
             self._activity.wake(sent_to.workspace_id)
@@ -246,14 +243,21 @@ class DeliveryEngine(ABC, Generic[T, Item]):
             return False, None
         return True, following
 
-    def _after(self, sending: Sending, sent: list[Sent[Item]], now: datetime) -> Sending:
-        """How the destination stands after a claim's attempts: successes, then perhaps
-        one failure."""
+    def _after(self, target: T, sent: list[Sent[Item]], now: datetime
+               ) -> tuple[Sending, list[Change]]:
+        """How the destination stands after a claim's attempts (successes, then perhaps
+        one failure), and each turn they took, in order: a claim's first success may end
+        a failing spell that a failure after it does not bring back."""
+        sending, turns = target.sending, []
         for each in sent:
             attempt = each.result.attempt
-            sending = sending.succeeded(now) if attempt.ok else \
+            after = sending.succeeded(now) if attempt.ok else \
                 sending.failed(now, attempt.error or "failed", self._random())
-        return sending
+            turn = sending_turned(self.KIND, target.id, target.name, sending, after,
+                                  each.result.outcome, attempt.http_status)
+            turns += [turn] if turn is not None else []
+            sending = after
+        return sending, turns
 
     def _retry_later(self, target: T, failed: SendResult, now: datetime) -> None:
         retry_at = target.sending.next_attempt_at

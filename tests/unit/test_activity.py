@@ -401,6 +401,32 @@ def test_an_alert_rules_webhook_failing_then_fixed_is_on_record(world: Recording
         world.actions().index("auditrail.alert_rule.recovered")
 
 
+def test_a_rules_recovery_is_on_record_when_a_failure_follows_it_in_one_claim(
+        world: Recording) -> None:
+    """Several alerts go out a claim: the first accepted after a failing spell ends it on
+    record, though the claim's last attempt fails again (one failure is not failing)."""
+    create, _, _ = _alerting(world)
+    deliverer, vault = FakeDeliverer(), FakeVault()
+    rule = create.execute(world.workspace.id, {
+        "name": "Logins", "match": {"actions": ["user.login"]},
+        "notify": {"webhook_url": "https://hooks.example.com/a"}}, ADMIN).rule
+    evaluate = ProcessPendingEvents(world.uow, world.geo, chunk_size=50, chunk_handlers=[
+        AlertEvaluation(world.ids, world.clock, world.queue)])
+    world.ingest.execute(world.workspace.id, [world.event()] * 3, batch=True)
+    evaluate.execute(world.workspace.id)
+    notify = NotifyAlerts(world.uow, deliverer, vault, world.queue, world.clock,
+                          lambda: 0.5, timedelta(seconds=30), world.activity)
+    deliverer.answers = [Attempt(False, 503, "HTTP 503")] * FAILING_AFTER
+    for _ in range(FAILING_AFTER):
+        world.clock.advance(minutes=11)
+        notify.execute(rule.id)
+    deliverer.answers = [Attempt(True, 200), Attempt(False, 503, "HTTP 503")]
+    world.clock.advance(minutes=11)
+    assert notify.execute(rule.id) == 1
+    assert [turn.action for turn in _turns(world, "alert_rule")] == [
+        "auditrail.alert_rule.failing", "auditrail.alert_rule.recovered"]
+
+
 def test_a_witness_refusing_then_cosigning_again_is_recorded_as_it_turns() -> None:
     fine = LogWitness("lwt_1", "ws_1", "https://w.example", WITNESS_KEY_TEXT,
                       created_at=CLOCK_START, held_size=3, cosigned_size=3)
