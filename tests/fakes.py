@@ -813,7 +813,8 @@ class _AlertRepo:
                 and filters.rule_id in (None, a.rule_id)
                 and filters.group_key in (None, a.group_key)
                 and (filters.since is None or a.triggered_at >= filters.since)
-                and (filters.until is None or a.triggered_at < filters.until)]
+                and (filters.until is None or a.triggered_at < filters.until)
+                and filters.notification_status in (None, a.status)]
 
     def page(self, workspace_id: str, filters: AlertFilters, order: str,
              after: Position | None, limit: int) -> list[Alert]:

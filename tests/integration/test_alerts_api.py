@@ -504,6 +504,30 @@ def test_alerts_filter_by_group_across_rules(stack: Stack) -> None:
     assert empty.status_code == 400 and "'group_key'" in empty.json["error"]["message"]
 
 
+def test_alerts_filter_by_how_their_notification_stands(stack: Stack) -> None:
+    """Which alerts a receiver has not accepted yet: one rule's receiver is down."""
+    _, key = stack.new_workspace()
+    with receiver(lambda _: Answer(500)) as broken, receiver() as working:
+        down = new_rule(stack, key, broken.url).json
+        fine = new_rule(stack, key, working.url, name="admin",
+                        match={"actions": ["admin.*"]}).json
+        send(stack, key, login_failed(0), login_failed(1, action="admin.x"))
+        assert stack.deliver_until(lambda: len(working.requests) == 1 and
+                                   len(broken.requests) >= 1)
+    [pending] = alerts(stack, key, notification_status="pending")
+    [delivered] = alerts(stack, key, notification_status="delivered")
+    assert (pending["rule_id"], pending["notification"]["status"]) == (down["id"], "pending")
+    assert (delivered["rule_id"], delivered["notification"]["status"]) == \
+        (fine["id"], "delivered")
+    assert alerts(stack, key, notification_status="cancelled") == []
+    page = stack.client.get("/api/v1/alerts", headers=bearer(key), query_string={
+        "notification_status": "pending", "rule_id": fine["id"]}).json
+    assert page["data"] == [] and page["total_count"] == 0
+    bad = stack.client.get("/api/v1/alerts", headers=bearer(key),
+                           query_string={"notification_status": "failed"})
+    assert bad.status_code == 400 and "'notification_status'" in bad.json["error"]["message"]
+
+
 def test_deleting_a_rule_keeps_its_alerts(stack: Stack) -> None:
     _, key = stack.new_workspace()
     rule = new_rule(stack, key, "http://127.0.0.1:9/closed").json

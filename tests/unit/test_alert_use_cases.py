@@ -297,6 +297,10 @@ def test_alerts_are_listed_by_rule_and_time_and_hidden_from_other_workspaces(
     assert lister.execute(world.workspace.id, rule_id=first).total_count == 1  # cooldown
     assert lister.execute(world.workspace.id, rule_id=second).total_count == 1
     assert lister.execute(world.workspace.id, since=world.clock.now()).total_count == 0
+    assert lister.execute(world.workspace.id, notification_status=PENDING).total_count == 2
+    world.notify.execute(first)
+    [delivered] = lister.execute(world.workspace.id, notification_status=DELIVERED).items
+    assert delivered.rule_id == first
     alert = world.alerts()[0]
     with pytest.raises(NotFound):
         GetAlert(world.uow).execute("ws_other", alert.id)

@@ -259,6 +259,9 @@ def test_workspace_keys_usage_streams_and_rules(client: Auditrail) -> None:
     [alert] = client.alerts.list(group_key="workspace")
     assert alert.rule_id == rule.id and alert.group_key == "workspace"
     assert list(client.alerts.list(group_key="actor_id:usr_1")) == []
+    [waiting] = client.alerts.list(notification_status="pending")  # .invalid: never sent
+    assert waiting.id == alert.id
+    assert list(client.alerts.list(notification_status="delivered")) == []
     client.alert_rules.delete(rule.id)
 
 

@@ -237,6 +237,8 @@ class SqlAlertRepository:
             query = query.where(a.triggered_at >= filters.since)
         if filters.until is not None:
             query = query.where(a.triggered_at < filters.until)
+        if filters.notification_status is not None:
+            query = query.where(a.status == filters.notification_status)
         return query
 
     def held_from(self, workspace_id: str) -> int | None:

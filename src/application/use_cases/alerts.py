@@ -22,10 +22,10 @@ class ListAlerts:
 
     def execute(self, workspace_id: str, *, rule_id: str | None = None,
                 group_key: str | None = None, since: datetime | None = None,
-                until: datetime | None = None, order: str = DESC, limit: int = 50,
-                cursor: str | None = None) -> Page[Alert]:
+                until: datetime | None = None, notification_status: str | None = None,
+                order: str = DESC, limit: int = 50, cursor: str | None = None) -> Page[Alert]:
         after = decode_cursor(cursor, order) if cursor is not None else None
-        filters = AlertFilters(rule_id, group_key, since, until)
+        filters = AlertFilters(rule_id, group_key, since, until, notification_status)
         with self._uow_factory(snapshot=True) as uow:
             rows = uow.alerts.page(workspace_id, filters, order, after, limit + 1)
             total = uow.alerts.count(workspace_id, filters)

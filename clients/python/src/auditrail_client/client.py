@@ -549,12 +549,16 @@ class AlertRules(_Resource):
 
 class Alerts(_Resource):
     def list(self, *, rule_id: str | None = None, group_key: str | None = None,
-             since: str | None = None, until: str | None = None, order: str = "desc",
+             notification_status: str | None = None, since: str | None = None,
+             until: str | None = None, order: str = "desc",
              page_size: int = 100) -> Pages[Alert]:
         """``group_key`` as alerts name their group: ``actor_id:usr_42``,
-        ``ip_address:203.0.113.7`` or ``workspace``."""
+        ``ip_address:203.0.113.7`` or ``workspace``; ``notification_status``:
+        ``pending`` (the receiver has not accepted it yet), ``delivered`` or
+        ``cancelled``."""
         return self._pages("/api/v1/alerts", Alert.from_json, {
-            "rule_id": rule_id, "group_key": group_key, "since": since, "until": until,
+            "rule_id": rule_id, "group_key": group_key,
+            "notification_status": notification_status, "since": since, "until": until,
             "order": order, "limit": page_size})
 
     def get(self, alert_id: str) -> Alert:

@@ -21,6 +21,8 @@ class AlertFilters:
     """triggered_at >= since"""
     until: datetime | None = None
     """triggered_at < until"""
+    notification_status: str | None = None
+    """pending, delivered or cancelled"""
 
 
 class AlertRuleRepository(Protocol):

@@ -13,6 +13,7 @@ from domain.alert_rules import (
     MAX_SECONDS,
     NOTIFY_FORMATS,
 )
+from domain.alerts import NOTIFICATION_STATUSES
 from entrypoints.http.schemas.workspace import PageQuerySchema
 
 
@@ -86,3 +87,8 @@ class AlertQuerySchema(PageQuerySchema):
                        "ip_address:203.0.113.7 or workspace"})
     since = fields.String(metadata={"description": "triggered_at >= since"})
     until = fields.String(metadata={"description": "triggered_at < until"})
+    notification_status = fields.String(
+        validate=validate.OneOf(NOTIFICATION_STATUSES),
+        metadata={"description": "alerts whose notification is pending (not yet accepted "
+                                 "by the receiver), delivered, or cancelled (its rule "
+                                 "deleted first)"})

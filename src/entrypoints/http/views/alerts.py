@@ -105,6 +105,7 @@ def list_alerts(list_: ListAlerts = Provide[Container.list_alerts]) -> Any:
                                                  "be earlier than 'since'.")
     page = list_.execute(principal().workspace_id, rule_id=query.get("rule_id"),
                          group_key=query.get("group_key"), since=since, until=until,
+                         notification_status=query.get("notification_status"),
                          order=query["order"], limit=query["limit"],
                          cursor=query.get("cursor"))
     return jsonify(page_body(page, alert_document))
