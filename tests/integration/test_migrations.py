@@ -196,7 +196,7 @@ def test_alert_window_states_learn_when_they_were_last_touched(
     from sqlalchemy import insert, select
 
     from adapters.sql import tables as t
-    from adapters.sql.alerts import SqlAlertWindowRepository
+    from adapters.sql.alert_windows import SqlAlertWindowRepository
     from domain.timestamps import to_micros
     url = (f"sqlite:///{tmp_path / 'old.db'}" if kind == "sqlite"
            else request.getfixturevalue("empty_postgres"))

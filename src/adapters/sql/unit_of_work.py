@@ -7,11 +7,9 @@ from types import TracebackType
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from adapters.sql.alerts import (
-    SqlAlertRepository,
-    SqlAlertRuleRepository,
-    SqlAlertWindowRepository,
-)
+from adapters.sql.alert_rules import SqlAlertRuleRepository
+from adapters.sql.alert_windows import SqlAlertWindowRepository
+from adapters.sql.alerts import SqlAlertRepository
 from adapters.sql.chain_checks import SqlChainCheckRepository
 from adapters.sql.credentials import SqlSealedCredentialRepository
 from adapters.sql.engine import SNAPSHOT, TRANSACTION, WRITE_OPTION
