@@ -10,7 +10,7 @@ from sqlalchemy import Connection, delete, select, text, tuple_
 
 from adapters.sql import tables as t
 from adapters.sql.bulk import json_text
-from adapters.sql.repositories import dialect_insert
+from adapters.sql.upsert import dialect_insert
 from domain.alert_evaluation import Key, WindowState
 from domain.timestamps import from_micros
 

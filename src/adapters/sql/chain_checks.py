@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import Connection, exists, func, literal, or_, select, update
 
 from adapters.sql import tables as t
-from adapters.sql.repositories import dialect_insert
+from adapters.sql.upsert import dialect_insert
 from domain.chain_checks import ChainCheck
 
 _c = t.chain_checks.c

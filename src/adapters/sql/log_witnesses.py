@@ -12,7 +12,7 @@ from sqlalchemy.engine import RowMapping
 from adapters.sql import tables as t
 from adapters.sql.keyset import count_of, created_page
 from adapters.sql.mappers import sending_from, sending_row
-from adapters.sql.repositories import dialect_insert
+from adapters.sql.upsert import dialect_insert
 from application.ports.repositories.transparency import Cosignature
 from domain.cursor import Position
 from domain.log_witnesses import FAILING, OK, PENDING, REFUSED, LogWitness

@@ -22,8 +22,8 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.sql import Subquery
 
 from adapters.sql import tables as t
-from adapters.sql.repositories import dialect_insert
 from adapters.sql.types import UtcDateTime
+from adapters.sql.upsert import dialect_insert
 from application.ports.repositories.transparency import UnsignedLog
 from domain.checkpoints import KeyRotation, SignedCheckpoint
 from domain.cursor import ASC

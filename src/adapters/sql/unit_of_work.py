@@ -10,22 +10,20 @@ from sqlalchemy.exc import IntegrityError
 from adapters.sql.alert_rules import SqlAlertRuleRepository
 from adapters.sql.alert_windows import SqlAlertWindowRepository
 from adapters.sql.alerts import SqlAlertRepository
+from adapters.sql.api_keys import SqlApiKeyRepository
 from adapters.sql.chain_checks import SqlChainCheckRepository
+from adapters.sql.chain_heads import SqlChainHeadRepository
 from adapters.sql.credentials import SqlSealedCredentialRepository
 from adapters.sql.engine import SNAPSHOT, TRANSACTION, WRITE_OPTION
 from adapters.sql.events import SqlEventRepository
 from adapters.sql.exports import SqlExportRepository
+from adapters.sql.idempotency import SqlIdempotencyRepository
 from adapters.sql.log_witnesses import SqlLogWitnessRepository
-from adapters.sql.repositories import (
-    SqlApiKeyRepository,
-    SqlChainHeadRepository,
-    SqlIdempotencyRepository,
-    SqlWorkspaceRepository,
-)
 from adapters.sql.streams import SqlDeliveryRepository, SqlStreamRepository
 from adapters.sql.time_limits import TimeLimit
 from adapters.sql.tree import SqlCheckpointRepository, SqlTreeRepository
 from adapters.sql.viewer_links import SqlViewerLinkRepository
+from adapters.sql.workspaces import SqlWorkspaceRepository
 from application.errors import DeletedMeanwhile
 
 
