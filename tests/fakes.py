@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from application.ports.rate_limits import VersionedDecision
-from application.ports.repositories.alerts import AlertFilters
+from application.ports.repositories.alerts import AlertFilters, RuleBacklog
 from application.ports.repositories.chains import RetainedChain
 from application.ports.repositories.events import IdempotencyKeyTaken, WorkspaceBacklog
 from application.ports.repositories.streams import StreamProgress
@@ -844,6 +844,18 @@ class _AlertRepo:
 
     def pending_count(self) -> int:
         return sum(a.status == ALERT_PENDING for a in self._s.alerts.values())
+
+    def rules_behind(self, limit: int) -> list[RuleBacklog]:
+        waiting: dict[str, list[Alert]] = collections.defaultdict(list)
+        for alert in self._s.alerts.values():
+            if alert.status == ALERT_PENDING:
+                waiting[alert.rule_id].append(alert)
+        behind = [RuleBacklog(rule_id, alerts[0].workspace_id,
+                              rule_id in self._s.alert_rules
+                              and self._s.alert_rules[rule_id].sending.failing,
+                              len(alerts), min(a.triggered_at for a in alerts))
+                  for rule_id, alerts in waiting.items()]
+        return sorted(behind, key=lambda b: (b.oldest_triggered_at, b.rule_id))[:limit]
 
 
 class _AlertWindowRepo:

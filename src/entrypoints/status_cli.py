@@ -25,18 +25,20 @@ from entrypoints.settings import EMBEDDED
 @click.command()
 @click.option("--workspaces", "count", type=click.IntRange(0, 1000), default=10,
               show_default=True,
-              help="How many of the workspaces (and log streams) furthest behind to list.")
+              help="How many of the workspaces (and log streams, and alert rules) furthest "
+                   "behind to list.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def status(count: int, as_json: bool) -> None:
     """Processing: pending events, how long the oldest has waited, queued jobs, the
     workers taking them, and the workspaces furthest behind (which chain is stuck, or
     whether all are slow); signing: processed events no checkpoint covers yet, and the
-    workspaces waiting longest; delivery: alert notifications not yet accepted, and the
-    log streams furthest behind or failing; integrity: the chains the scheduled checks
-    found invalid, and how many checks are overdue."""
+    workspaces waiting longest; delivery: alert notifications not yet accepted and the
+    rules whose notifications have waited longest, and the log streams furthest behind or
+    failing; integrity: the chains the scheduled checks found invalid, and how many checks
+    are overdue."""
     container = command_container()
     report = container.processing_status().execute(workspaces=count)
-    deliveries = container.delivery_status().execute()
+    deliveries = container.delivery_status().execute(rules=count)
     # The embedded queue lives in the `serve` process; this process cannot see it. An
     # unreachable Redis counts as an empty queue for the metric, not here.
     embedded = container.settings().profile == EMBEDDED
@@ -48,6 +50,8 @@ def status(count: int, as_json: bool) -> None:
         click.echo(json.dumps({
             **_status_document(report, queued),
             "alert_notifications_pending": deliveries.pending_notifications,
+            "alert_rules_behind": [{**asdict(lag), "lag_seconds": round(lag.lag_seconds, 3)}
+                                   for lag in deliveries.rules_behind],
             "streams_behind": [{**asdict(lag), "lag_seconds": round(lag.lag_seconds, 3)}
                                for lag in behind],
             "log_witnesses": witnesses.counts,
@@ -59,6 +63,10 @@ def status(count: int, as_json: bool) -> None:
         _print_status(report, queued if queued is not None else unknown,
                       report.workers if report.workers is not None else unknown)
         click.echo(f"alert notifications pending: {deliveries.pending_notifications:,}")
+        print_listing("alert rules behind:", [
+            f"{lag.rule_id}  {lag.workspace_id}  {lag.status:<7} {lag.pending:>9,} "
+            f"pending, the oldest waiting {lag.lag_seconds:,.1f} s"
+            for lag in deliveries.rules_behind])
         print_listing("log streams behind:", [
             f"{lag.stream_id}  {lag.workspace_id}  {lag.status:<7} {lag.backlog:>9,} "
             f"undelivered, the oldest waiting {lag.lag_seconds:,.1f} s" for lag in behind])

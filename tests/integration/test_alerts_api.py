@@ -235,6 +235,9 @@ def test_a_failing_webhook_is_visible_on_the_alert_and_the_rule(stack: Stack) ->
     [alert] = alerts(stack, key)
     notification = alert["notification"]
     assert notification["status"] == "pending" and notification["attempts"] >= 2
+    behind = stack.container.delivery_status().execute(rules=1000).rules_behind
+    [mine] = [lag for lag in behind if lag.rule_id == rule["id"]]
+    assert (mine.status, mine.pending) == ("failing", 1) and mine.lag_seconds > 0
     pending = next(line for line in stack.client.get("/metrics").data.decode().splitlines()
                    if line.startswith("auditrail_alert_notifications_pending "))
     assert float(pending.split()[1]) >= 1

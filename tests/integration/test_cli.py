@@ -445,8 +445,9 @@ def test_status_names_the_streams_behind_and_the_notifications_owed(  # type: ig
     nowhere = "http://127.0.0.1:9/hook"  # nothing listens: nothing is ever accepted
     stream = stack.client.post("/api/v1/streams", headers=bearer(key), json={
         "name": "siem", "type": "webhook", "config": {"url": nowhere}}).json["id"]
-    stack.client.post("/api/v1/alert-rules", headers=bearer(key), json={
-        "name": "any", "match": {"actions": ["user.*"]}, "notify": {"webhook_url": nowhere}})
+    rule = stack.client.post("/api/v1/alert-rules", headers=bearer(key), json={
+        "name": "any", "match": {"actions": ["user.*"]},
+        "notify": {"webhook_url": nowhere}}).json["id"]
     event = {"action": "user.login", "actor": {"id": "u", "type": "user"}}
     stack.client.post("/api/v1/events/batch", json={"events": [event] * 4},
                       headers=bearer(key))
@@ -457,9 +458,13 @@ def test_status_names_the_streams_behind_and_the_notifications_owed(  # type: ig
     assert (behind["workspace_id"], behind["status"], behind["backlog"]) == \
         (workspace, "active", 4)
     assert behind["lag_seconds"] >= 0
+    [owed] = [row for row in report["alert_rules_behind"] if row["rule_id"] == rule]
+    assert (owed["workspace_id"], owed["status"], owed["pending"]) == (workspace, "active", 4)
+    assert owed["lag_seconds"] >= 0
     text = run("status")
     assert "alert notifications pending: " in text and "log streams behind:" in text
     assert f"{stream}  {workspace}  active          4 undelivered" in text
+    assert f"{rule}  {workspace}  active          4 pending, the oldest waiting" in text
 
 
 def test_status_names_the_log_witnesses_refusing_or_failing(  # type: ignore[no-untyped-def]

@@ -16,6 +16,7 @@ from application.use_cases.alert_rules import (
 )
 from application.use_cases.alerts import GetAlert, ListAlerts
 from application.use_cases.apply_retention import ApplyRetention
+from application.use_cases.delivery_status import GetDeliveryStatus
 from application.use_cases.delivery_upkeep import DeliveryUpkeep
 from application.use_cases.evaluate_alerts import AlertEvaluation
 from application.use_cases.notify_alerts import (
@@ -155,6 +156,11 @@ def test_a_rule_whose_webhook_keeps_failing_is_failing_and_says_so(world: Alerts
         world.notify.execute(rule_id)
     rule = world.get_rule(rule_id)
     assert rule.sending.failing and rule.sending.last_error == "Connection failed"
+    status = GetDeliveryStatus(world.uow, world.clock)
+    [behind] = status.execute(rules=5).rules_behind
+    assert (behind.rule_id, behind.status, behind.pending) == (rule_id, "failing", 1)
+    assert behind.lag_seconds == FAILING_AFTER * 11 * 60  # since it triggered
+    assert status.execute().rules_behind == []  # the metrics ask for none
     [alert] = world.alerts()
     assert (alert.status, alert.attempts, alert.last_error) == \
         (PENDING, FAILING_AFTER, "Connection failed")

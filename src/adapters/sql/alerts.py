@@ -12,7 +12,7 @@ from sqlalchemy.engine import RowMapping
 from adapters.sql import tables as t
 from adapters.sql.bulk import json_text
 from adapters.sql.keyset import count_of
-from application.ports.repositories.alerts import AlertFilters
+from application.ports.repositories.alerts import AlertFilters, RuleBacklog
 from domain.alerts import CANCELLED, PENDING, Alert
 from domain.cursor import ASC, Position
 from domain.timestamps import format_timestamp
@@ -137,6 +137,19 @@ class SqlAlertRepository:
         return self._db.execute(update(t.alerts).where(
             a.workspace_id == workspace_id, a.rule_id == rule_id, a.status == PENDING)
             .values(status=CANCELLED, last_error="The alert rule was deleted.")).rowcount
+
+    def rules_behind(self, limit: int) -> list[RuleBacklog]:
+        a, r = t.alerts.c, t.alert_rules.c
+        oldest = func.min(a.triggered_at)
+        rows = self._db.execute(
+            select(a.rule_id, a.workspace_id, r.failing_since, func.count(), oldest)
+            .select_from(t.alerts.outerjoin(t.alert_rules, r.id == a.rule_id))
+            .where(a.status == PENDING)
+            .group_by(a.rule_id, a.workspace_id, r.failing_since)
+            .order_by(oldest, a.rule_id).limit(limit))
+        return [RuleBacklog(rule_id, workspace_id, failing_since is not None, pending,
+                            triggered_at)
+                for rule_id, workspace_id, failing_since, pending, triggered_at in rows]
 
     def pending_count(self) -> int:
         return self._db.execute(select(func.count()).select_from(t.alerts).where(

@@ -1,5 +1,5 @@
-"""How far behind each log stream is, and how many alert notifications wait: what an
-operator graphs and alerts on."""
+"""How far behind each log stream is, and how many alert notifications wait (and for
+which rules): what an operator graphs and alerts on."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from application.ports.system import Clock
 from application.ports.unit_of_work import UnitOfWorkFactory
+from domain.streams import ACTIVE, FAILING
 
 
 @dataclass(frozen=True)
@@ -21,10 +22,23 @@ class StreamLag:
 
 
 @dataclass(frozen=True)
+class RuleLag:
+    rule_id: str
+    workspace_id: str
+    status: str
+    """``failing`` after five failed attempts in a row, else ``active``."""
+    pending: int
+    lag_seconds: float
+    """How long its oldest notification not yet accepted has waited since it triggered."""
+
+
+@dataclass(frozen=True)
 class DeliveryStatus:
     streams: list[StreamLag]
     pending_notifications: int
     """Triggered alerts whose notification is not yet accepted, all workspaces."""
+    rules_behind: list[RuleLag]
+    """The alert rules with notifications waiting longest (as many as asked for)."""
 
 
 class GetDeliveryStatus:
@@ -32,13 +46,19 @@ class GetDeliveryStatus:
         self._uow_factory = uow_factory
         self._clock = clock
 
-    def execute(self) -> DeliveryStatus:
+    def execute(self, rules: int = 0) -> DeliveryStatus:
+        """``rules``: how many of the alert rules furthest behind to list (the metrics,
+        scraped often, ask for none)."""
         with self._uow_factory(read_only=True) as uow:
             progress = uow.streams.progress()
             pending = uow.alerts.pending_count()
+            behind = uow.alerts.rules_behind(rules) if rules else []
         now = self._clock.now()
         return DeliveryStatus([
             StreamLag(p.stream_id, p.workspace_id, p.type, p.status, p.backlog,
                       max(0.0, (now - p.oldest_undelivered_at).total_seconds())
                       if p.oldest_undelivered_at is not None and p.backlog else 0.0)
-            for p in progress], pending)
+            for p in progress], pending, [
+            RuleLag(b.rule_id, b.workspace_id, FAILING if b.failing else ACTIVE, b.pending,
+                    max(0.0, (now - b.oldest_triggered_at).total_seconds()))
+            for b in behind])

@@ -25,6 +25,17 @@ class AlertFilters:
     """pending, delivered or cancelled"""
 
 
+@dataclass(frozen=True)
+class RuleBacklog:
+    """A rule's notifications not yet accepted."""
+
+    rule_id: str
+    workspace_id: str
+    failing: bool
+    pending: int
+    oldest_triggered_at: datetime
+
+
 class AlertRuleRepository(Protocol):
     def add(self, rule: AlertRule) -> None: ...
     def get(self, workspace_id: str, rule_id: str) -> AlertRule | None: ...
@@ -86,6 +97,11 @@ class AlertRepository(Protocol):
 
     def pending_count(self) -> int:
         """Notifications not yet accepted, all workspaces (for the metrics)."""
+        ...
+
+    def rules_behind(self, limit: int) -> list[RuleBacklog]:
+        """The rules with notifications not yet accepted, all workspaces, the one whose
+        oldest has waited longest first."""
         ...
 
 
