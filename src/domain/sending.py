@@ -13,6 +13,8 @@ failures with the backoff below)."""
 BACKOFF_BASE = timedelta(seconds=1)
 BACKOFF_CAP = timedelta(minutes=10)
 ERROR_MAX_LENGTH = 500
+ACTIVE = "active"
+FAILING = "failing"
 
 
 def backoff(failures: int, jitter: float) -> timedelta:
@@ -37,6 +39,12 @@ class Sending:
     @property
     def failing(self) -> bool:
         return self.failing_since is not None
+
+    @property
+    def status(self) -> str:
+        """How the destination shows: ``failing`` after ``FAILING_AFTER`` failed attempts
+        in a row, else ``active``."""
+        return FAILING if self.failing else ACTIVE
 
     def is_due(self, now: datetime) -> bool:
         """Not waiting out a backoff."""

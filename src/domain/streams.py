@@ -22,7 +22,7 @@ from domain.action_patterns import ActionPatterns, action_patterns, checked_patt
 from domain.destinations import checked_url
 from domain.errors import DomainError, FieldError, ValidationFailed
 from domain.names import checked_name
-from domain.sending import Sending
+from domain.sending import ACTIVE, FAILING, Sending
 
 WEBHOOK = "webhook"
 SPLUNK_HEC = "splunk_hec"
@@ -37,9 +37,7 @@ OPTION_FIELDS: dict[str, tuple[str, ...]] = {S3: ("region", "access_key_id")}
 _REGION = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 _ACCESS_KEY_ID = re.compile(r"^[A-Za-z0-9+/=._-]{3,128}$")
 
-ACTIVE = "active"
 PAUSED = "paused"
-FAILING = "failing"
 STATUSES = (ACTIVE, PAUSED, FAILING)
 SETTABLE_STATUSES = (ACTIVE, PAUSED)
 """Only the system sets ``failing``."""
@@ -119,9 +117,7 @@ class Stream:
     def with_sending(self, sending: Sending) -> Stream:
         """The destination's new state; ``failing`` follows it unless the stream is
         paused (a paused stream stays paused whatever its attempts come to)."""
-        status = self.status
-        if status != PAUSED:
-            status = FAILING if sending.failing else ACTIVE
+        status = self.status if self.status == PAUSED else sending.status
         return replace(self, sending=sending, status=status)
 
     def handed_out(self, up_to_sequence: int) -> Stream:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from application.ports.system import Clock
 from application.ports.unit_of_work import UnitOfWorkFactory
-from domain.streams import ACTIVE, FAILING
+from domain.sending import ACTIVE, FAILING
 
 
 @dataclass(frozen=True)

@@ -116,7 +116,7 @@ def alert_rule_document(rule: AlertRule, secret: str | None = None) -> dict[str,
             "match": summary["match"], "threshold": summary["threshold"],
             "cooldown_seconds": rule.cooldown_seconds, "notify": notify,
             "created_at": _time(rule.created_at), "updated_at": _time(rule.updated_at),
-            "notification": {"status": "failing" if rule.sending.failing else "active",
+            "notification": {"status": rule.sending.status,
                              **_sending(rule.sending)}}
 
 
