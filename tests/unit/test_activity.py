@@ -35,6 +35,7 @@ from domain.activity import (
     edited,
     witness_turned,
 )
+from domain.alert_rules import AlertRule
 from domain.cosignatures import cosigner_key
 from domain.deliveries import Attempt
 from domain.errors import ValidationFailed
@@ -371,22 +372,30 @@ def test_a_stream_turning_failing_and_recovering_is_on_record_once_each(
     assert recovered.metadata == {"failures": FAILING_AFTER + 1, "failing_since": failing_at}
 
 
-def test_an_alert_rules_webhook_failing_then_fixed_is_on_record(world: Recording) -> None:
-    create, update, _ = _alerting(world)
+def _failing_rule(world: Recording, alerts: int, error: Attempt
+                  ) -> tuple[AlertRule, FakeDeliverer, NotifyAlerts]:
+    """A rule with ``alerts`` alerts, whose webhook has just turned failing with ``error``."""
+    create, _, _ = _alerting(world)
     deliverer, vault = FakeDeliverer(), FakeVault()
     rule = create.execute(world.workspace.id, {
         "name": "Logins", "match": {"actions": ["user.login"]},
         "notify": {"webhook_url": "https://hooks.example.com/a"}}, ADMIN).rule
     evaluate = ProcessPendingEvents(world.uow, world.geo, chunk_size=50, chunk_handlers=[
         AlertEvaluation(world.ids, world.clock, world.queue)])
-    world.ingest.execute(world.workspace.id, [world.event()], batch=True)
+    world.ingest.execute(world.workspace.id, [world.event()] * alerts, batch=True)
     evaluate.execute(world.workspace.id)
     notify = NotifyAlerts(world.uow, deliverer, vault, world.queue, world.clock,
                           lambda: 0.5, timedelta(seconds=30), world.activity)
-    deliverer.answers = [Attempt(False, None, "Connection failed")] * FAILING_AFTER
+    deliverer.answers = [error] * FAILING_AFTER
     for _ in range(FAILING_AFTER):
         world.clock.advance(minutes=11)
         notify.execute(rule.id)
+    return rule, deliverer, notify
+
+
+def test_an_alert_rules_webhook_failing_then_fixed_is_on_record(world: Recording) -> None:
+    _, update, _ = _alerting(world)
+    rule, _, notify = _failing_rule(world, 1, Attempt(False, None, "Connection failed"))
     update.execute(world.workspace.id, rule.id,  # fixed by an admin: retried at once
                    {"notify": {"webhook_url": "https://fixed.example.com/"}}, ADMIN)
     assert notify.execute(rule.id) == 1
@@ -405,21 +414,7 @@ def test_a_rules_recovery_is_on_record_when_a_failure_follows_it_in_one_claim(
         world: Recording) -> None:
     """Several alerts go out a claim: the first accepted after a failing spell ends it on
     record, though the claim's last attempt fails again (one failure is not failing)."""
-    create, _, _ = _alerting(world)
-    deliverer, vault = FakeDeliverer(), FakeVault()
-    rule = create.execute(world.workspace.id, {
-        "name": "Logins", "match": {"actions": ["user.login"]},
-        "notify": {"webhook_url": "https://hooks.example.com/a"}}, ADMIN).rule
-    evaluate = ProcessPendingEvents(world.uow, world.geo, chunk_size=50, chunk_handlers=[
-        AlertEvaluation(world.ids, world.clock, world.queue)])
-    world.ingest.execute(world.workspace.id, [world.event()] * 3, batch=True)
-    evaluate.execute(world.workspace.id)
-    notify = NotifyAlerts(world.uow, deliverer, vault, world.queue, world.clock,
-                          lambda: 0.5, timedelta(seconds=30), world.activity)
-    deliverer.answers = [Attempt(False, 503, "HTTP 503")] * FAILING_AFTER
-    for _ in range(FAILING_AFTER):
-        world.clock.advance(minutes=11)
-        notify.execute(rule.id)
+    rule, deliverer, notify = _failing_rule(world, 3, Attempt(False, 503, "HTTP 503"))
     deliverer.answers = [Attempt(True, 200), Attempt(False, 503, "HTTP 503")]
     world.clock.advance(minutes=11)
     assert notify.execute(rule.id) == 1
