@@ -67,7 +67,8 @@ class SqlAlertRepository:
             for alert in alerts])})
 
     def update_notifications(self, alerts: Sequence[Alert]) -> None:
-        """One statement, executed for each alert (psycopg sends them in one pipeline)."""
+        """One statement, executed for each alert (on PostgreSQL, psycopg's executemany
+        sends them in one pipeline rather than a round trip each)."""
         if not alerts:
             return
         a = t.alerts.c
