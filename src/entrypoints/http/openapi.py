@@ -18,7 +18,6 @@ from marshmallow import Schema
 from application.errors import DeletedMeanwhile
 from domain.scopes import ADMIN, ALERTS, EVENTS_READ, EVENTS_WRITE, EXPORTS, STREAMS
 from entrypoints.http.routes import ID_PATTERN, route_template
-from entrypoints.http.schemas import responses as out
 from entrypoints.http.schemas.alerts import (
     AlertQuerySchema,
     AlertRuleCreateSchema,
@@ -38,13 +37,59 @@ from entrypoints.http.schemas.log import (
     LogWitnessCreateSchema,
     ProofQuerySchema,
 )
-from entrypoints.http.schemas.streams import ReplaySchema, StreamCreateSchema, StreamPatchSchema
-from entrypoints.http.schemas.viewer_links import (
-    ViewerLinkCreatedSchema,
-    ViewerLinkCreateSchema,
-    ViewerLinkOutSchema,
-    page_of_links,
+from entrypoints.http.schemas.responses.alerts import (
+    AlertOutSchema,
+    AlertPageSchema,
+    AlertRuleCreatedSchema,
+    AlertRuleOutSchema,
+    AlertRulePageSchema,
+    AlertTestOutSchema,
 )
+from entrypoints.http.schemas.responses.errors import ErrorSchema
+from entrypoints.http.schemas.responses.events import (
+    AcceptedSchema,
+    BatchAcceptedSchema,
+    EventOutSchema,
+    EventPageSchema,
+    EventStatsSchema,
+)
+from entrypoints.http.schemas.responses.exports import (
+    EvidenceSchema,
+    ExportOutSchema,
+    ExportPageSchema,
+)
+from entrypoints.http.schemas.responses.log import (
+    CheckpointOutSchema,
+    CheckpointPageSchema,
+    ConsistencyProofSchema,
+    InclusionProofSchema,
+    LogKeySchema,
+    LogWitnessOutSchema,
+    LogWitnessPageSchema,
+)
+from entrypoints.http.schemas.responses.streams import (
+    DeliveryOutSchema,
+    DeliveryPageSchema,
+    StreamCreatedSchema,
+    StreamOutSchema,
+    StreamPageSchema,
+)
+from entrypoints.http.schemas.responses.verification import ChainCheckSchema, VerifyReportSchema
+from entrypoints.http.schemas.responses.viewer_links import (
+    ViewerLinkCreatedSchema,
+    ViewerLinkOutSchema,
+    ViewerLinkPageSchema,
+)
+from entrypoints.http.schemas.responses.workspace import (
+    ApiKeyCreatedSchema,
+    ApiKeyOutSchema,
+    ApiKeyPageSchema,
+    ApiKeyRolledSchema,
+    UsageSchema,
+    WorkspaceOutSchema,
+)
+from entrypoints.http.schemas.streams import ReplaySchema, StreamCreateSchema, StreamPatchSchema
+from entrypoints.http.schemas.viewer_links import ViewerLinkCreateSchema
 from entrypoints.http.schemas.workspace import (
     ApiKeyCreateSchema,
     ApiKeyRollSchema,
@@ -132,67 +177,67 @@ _DIVERGES = {500: "Internal error, or log_diverged: the stored tree or events no
                   "request id."}
 
 OPERATIONS: dict[str, Operation] = {
-    "api.ingest_event": Operation("Ingest one event", {202: out.AcceptedSchema}, EVENTS_WRITE,
+    "api.ingest_event": Operation("Ingest one event", {202: AcceptedSchema}, EVENTS_WRITE,
                                   body=EventSchema, headers=("Idempotency-Key", "Prefer"),
                                   tags=("events",), errors=_KEY_REUSED),
-    "api.ingest_batch": Operation("Ingest 1-1,000 events", {202: out.BatchAcceptedSchema},
+    "api.ingest_batch": Operation("Ingest 1-1,000 events", {202: BatchAcceptedSchema},
                                   EVENTS_WRITE, body=EventBatchSchema,
                                   headers=("Idempotency-Key", "Prefer"), tags=("events",),
                                   errors=_KEY_REUSED),
-    "api.list_events": Operation("Search events", {200: out.EventPageSchema}, EVENTS_READ,
+    "api.list_events": Operation("Search events", {200: EventPageSchema}, EVENTS_READ,
                                  query=EventQuerySchema, tags=("events",),
                                  errors=_TIME_LIMITED),
     "api.event_stats": Operation("Count events by one attribute",
-                                 {200: out.EventStatsSchema}, EVENTS_READ,
+                                 {200: EventStatsSchema}, EVENTS_READ,
                                  query=EventStatsQuerySchema, tags=("events",),
                                  errors=_TIME_LIMITED),
     "api.verify_events": Operation(
-        "Verify the hash chain", {200: out.VerifyReportSchema}, EVENTS_READ,
+        "Verify the hash chain", {200: VerifyReportSchema}, EVENTS_READ,
         query=VerifyQuerySchema, tags=("events",),
         errors={503: "A backing store is down, or this server process already runs as many "
                      "verifications as it may at once (AUDITRAIL_VERIFICATIONS_AT_ONCE); see "
                      "Retry-After."}),
     "api.get_chain_check": Operation(
         "The latest check of the workspace's chain (the workers check it on a schedule)",
-        {200: out.ChainCheckSchema}, EVENTS_READ, tags=("events",)),
+        {200: ChainCheckSchema}, EVENTS_READ, tags=("events",)),
     "api.request_chain_check": Operation(
-        "Check the workspace's chain now, in the background", {202: out.ChainCheckSchema},
+        "Check the workspace's chain now, in the background", {202: ChainCheckSchema},
         EVENTS_READ, tags=("events",),
         errors={429: "rate_limited: the chain was checked too recently (5 minutes, or as "
                      "the operator set); see Retry-After.",
                 503: "A backing store is down, or the deployment checks as many chains as "
                      "it may at once; see Retry-After."}),
-    "api.get_event": Operation("Get one event", {200: out.EventOutSchema}, EVENTS_READ,
+    "api.get_event": Operation("Get one event", {200: EventOutSchema}, EVENTS_READ,
                                tags=("events",)),
-    "api.get_workspace": Operation("Get the workspace", {200: out.WorkspaceOutSchema}, ADMIN,
+    "api.get_workspace": Operation("Get the workspace", {200: WorkspaceOutSchema}, ADMIN,
                                    tags=("workspace",)),
     "api.update_workspace": Operation("Change name, IP allowlist, retention, activity "
                                       "recording or legal hold",
-                                      {200: out.WorkspaceOutSchema}, ADMIN,
+                                      {200: WorkspaceOutSchema}, ADMIN,
                                       body=WorkspacePatchSchema, tags=("workspace",)),
-    "api.get_usage": Operation("Plan, rate limit and event counts", {200: out.UsageSchema},
+    "api.get_usage": Operation("Plan, rate limit and event counts", {200: UsageSchema},
                                ADMIN, tags=("workspace",)),
     "api.create_api_key": Operation("Create an API key (its secret is shown once)",
-                                    {201: out.ApiKeyCreatedSchema}, ADMIN,
+                                    {201: ApiKeyCreatedSchema}, ADMIN,
                                     body=ApiKeyCreateSchema, tags=("api keys",)),
-    "api.list_api_keys": Operation("List API keys", {200: out.ApiKeyPageSchema}, ADMIN,
+    "api.list_api_keys": Operation("List API keys", {200: ApiKeyPageSchema}, ADMIN,
                                    query=PageQuerySchema, tags=("api keys",)),
-    "api.get_api_key": Operation("Get an API key", {200: out.ApiKeyOutSchema}, ADMIN,
+    "api.get_api_key": Operation("Get an API key", {200: ApiKeyOutSchema}, ADMIN,
                                  tags=("api keys",)),
-    "api.revoke_api_key": Operation("Revoke an API key", {200: out.ApiKeyOutSchema}, ADMIN,
+    "api.revoke_api_key": Operation("Revoke an API key", {200: ApiKeyOutSchema}, ADMIN,
                                     tags=("api keys",)),
     "api.roll_api_key": Operation("Replace an API key by a new one with its name and scopes "
                                   "(its secret is shown once); the old one keeps working "
-                                  "for a grace period", {201: out.ApiKeyRolledSchema}, ADMIN,
+                                  "for a grace period", {201: ApiKeyRolledSchema}, ADMIN,
                                   body=ApiKeyRollSchema, tags=("api keys",),
                                   errors={409: "The key is revoked or expired."}),
-    "api.create_export": Operation("Request an export", {202: out.ExportOutSchema}, EXPORTS,
+    "api.create_export": Operation("Request an export", {202: ExportOutSchema}, EXPORTS,
                                    body=ExportCreateSchema, tags=("exports",),
                                    errors={409: "Too many exports of this workspace are "
                                                 "queued or running."}),
-    "api.list_exports": Operation("List exports", {200: out.ExportPageSchema}, EXPORTS,
+    "api.list_exports": Operation("List exports", {200: ExportPageSchema}, EXPORTS,
                                   query=PageQuerySchema, tags=("exports",)),
-    "api.get_export": Operation("Get an export", {200: out.ExportOutSchema}, EXPORTS,
+    "api.get_export": Operation("Get an export", {200: ExportOutSchema}, EXPORTS,
                                 tags=("exports",)),
     "api.download_export": Operation("Redirect to a signed download link", {302: None},
                                      EXPORTS, tags=("exports",),
@@ -206,64 +251,64 @@ OPERATIONS: dict[str, Operation] = {
                                          410: "link_expired, or export_expired.",
                                          503: ERRORS[503]}),
     "api.create_stream": Operation("Create a log stream (its secret is shown once)",
-                                   {201: out.StreamCreatedSchema}, STREAMS,
+                                   {201: StreamCreatedSchema}, STREAMS,
                                    body=StreamCreateSchema, tags=("streams",),
                                    errors={409: "The workspace has as many streams as it may "
                                                 "have."}),
-    "api.list_streams": Operation("List log streams", {200: out.StreamPageSchema}, STREAMS,
+    "api.list_streams": Operation("List log streams", {200: StreamPageSchema}, STREAMS,
                                   query=PageQuerySchema, tags=("streams",)),
-    "api.get_stream": Operation("Get a log stream", {200: out.StreamOutSchema}, STREAMS,
+    "api.get_stream": Operation("Get a log stream", {200: StreamOutSchema}, STREAMS,
                                 tags=("streams",)),
     "api.update_stream": Operation("Change a stream's name, config, filter or status "
                                    "(active retries a failing stream at once)",
-                                   {200: out.StreamOutSchema}, STREAMS,
+                                   {200: StreamOutSchema}, STREAMS,
                                    body=StreamPatchSchema, tags=("streams",)),
     "api.delete_stream": Operation("Delete a log stream and its delivery log", {204: None},
                                    STREAMS, tags=("streams",)),
     "api.test_stream": Operation("Send one signed sample delivery now; its outcome is "
-                                 "returned and logged", {200: out.DeliveryOutSchema},
+                                 "returned and logged", {200: DeliveryOutSchema},
                                  STREAMS, tags=("streams",)),
     "api.replay_stream": Operation("Deliver every matching event again from a sequence on",
-                                   {202: out.StreamOutSchema}, STREAMS, body=ReplaySchema,
+                                   {202: StreamOutSchema}, STREAMS, body=ReplaySchema,
                                    tags=("streams",)),
     "api.list_deliveries": Operation("A stream's delivery log, newest first",
-                                     {200: out.DeliveryPageSchema}, STREAMS,
+                                     {200: DeliveryPageSchema}, STREAMS,
                                      query=PageQuerySchema, tags=("streams",)),
     "api.create_alert_rule": Operation("Create an alert rule (its secret is shown once)",
-                                       {201: out.AlertRuleCreatedSchema}, ALERTS,
+                                       {201: AlertRuleCreatedSchema}, ALERTS,
                                        body=AlertRuleCreateSchema, tags=("alerts",),
                                        errors={409: "The workspace has as many alert rules as "
                                                     "it may have."}),
-    "api.list_alert_rules": Operation("List alert rules", {200: out.AlertRulePageSchema},
+    "api.list_alert_rules": Operation("List alert rules", {200: AlertRulePageSchema},
                                       ALERTS, query=PageQuerySchema, tags=("alerts",)),
-    "api.get_alert_rule": Operation("Get an alert rule", {200: out.AlertRuleOutSchema},
+    "api.get_alert_rule": Operation("Get an alert rule", {200: AlertRuleOutSchema},
                                     ALERTS, tags=("alerts",)),
     "api.update_alert_rule": Operation("Change an alert rule (a change to what it matches "
                                        "or counts starts its counting afresh)",
-                                       {200: out.AlertRuleOutSchema}, ALERTS,
+                                       {200: AlertRuleOutSchema}, ALERTS,
                                        body=AlertRulePatchSchema, tags=("alerts",)),
     "api.delete_alert_rule": Operation("Delete an alert rule (its alerts stay; notifications "
                                        "not yet sent are cancelled)", {204: None}, ALERTS,
                                        tags=("alerts",)),
     "api.test_alert_rule": Operation("Send the rule's webhook one signed sample "
                                      "notification now; its outcome is returned",
-                                     {200: out.AlertTestOutSchema}, ALERTS,
+                                     {200: AlertTestOutSchema}, ALERTS,
                                      tags=("alerts",)),
     "api.list_alerts": Operation("List triggered alerts, newest first",
-                                 {200: out.AlertPageSchema}, ALERTS, query=AlertQuerySchema,
+                                 {200: AlertPageSchema}, ALERTS, query=AlertQuerySchema,
                                  tags=("alerts",)),
-    "api.get_alert": Operation("Get a triggered alert", {200: out.AlertOutSchema}, ALERTS,
+    "api.get_alert": Operation("Get a triggered alert", {200: AlertOutSchema}, ALERTS,
                                tags=("alerts",)),
     "api.log_key": Operation("The log's verifier key for this workspace",
-                             {200: out.LogKeySchema}, EVENTS_READ, tags=("transparency log",)),
+                             {200: LogKeySchema}, EVENTS_READ, tags=("transparency log",)),
     "api.latest_checkpoint": Operation("The latest signed checkpoint (the note's bytes)",
                                        {200: None}, EVENTS_READ, tags=("transparency log",),
                                        content_type="text/plain"),
     "api.list_checkpoints": Operation("Signed checkpoints, newest first",
-                                      {200: out.CheckpointPageSchema}, EVENTS_READ,
+                                      {200: CheckpointPageSchema}, EVENTS_READ,
                                       query=PageQuerySchema, tags=("transparency log",)),
     "api.get_checkpoint": Operation("The checkpoint signed at a tree size",
-                                    {200: out.CheckpointOutSchema}, EVENTS_READ,
+                                    {200: CheckpointOutSchema}, EVENTS_READ,
                                     tags=("transparency log",)),
     "api.retention_anchor": Operation(
         "Where retention cut the chain, as the log signed it", {200: None}, EVENTS_READ,
@@ -281,7 +326,7 @@ OPERATIONS: dict[str, Operation] = {
         errors={404: "No such bundle in the latest signed tree, or retention removed some "
                      "of its events.", **_DIVERGES}),
     "api.event_proof": Operation("An event's inclusion proof in a signed tree",
-                                 {200: out.InclusionProofSchema}, EVENTS_READ,
+                                 {200: InclusionProofSchema}, EVENTS_READ,
                                  query=ProofQuerySchema, tags=("transparency log",),
                                  errors={409: "not_checkpointed: the event is pending, or "
                                               "newer than the latest (cosigned) checkpoint; "
@@ -289,23 +334,23 @@ OPERATIONS: dict[str, Operation] = {
                                               "witnesses, no checkpoint has that many "
                                               "cosignatures.", **_DIVERGES}),
     "api.consistency": Operation("A consistency proof between two tree sizes",
-                                 {200: out.ConsistencyProofSchema}, EVENTS_READ,
+                                 {200: ConsistencyProofSchema}, EVENTS_READ,
                                  query=ConsistencyQuerySchema, tags=("transparency log",),
                                  errors=_DIVERGES),
     "api.add_witness": Operation(
         "Add a witness: the log submits every new checkpoint to it (C2SP tlog-witness) and "
-        "keeps its cosignature", {201: out.LogWitnessOutSchema}, ADMIN,
+        "keeps its cosignature", {201: LogWitnessOutSchema}, ADMIN,
         body=LogWitnessCreateSchema, tags=("transparency log",),
         errors={409: "conflict: the log has the most witnesses it may have, or this one "
                      "already"}),
     "api.list_witnesses": Operation("The log's witnesses, and where each stands",
-                                    {200: out.LogWitnessPageSchema}, EVENTS_READ,
+                                    {200: LogWitnessPageSchema}, EVENTS_READ,
                                     query=PageQuerySchema, tags=("transparency log",)),
-    "api.get_witness": Operation("One of the log's witnesses", {200: out.LogWitnessOutSchema},
+    "api.get_witness": Operation("One of the log's witnesses", {200: LogWitnessOutSchema},
                                  EVENTS_READ, tags=("transparency log",)),
     "api.retry_witness": Operation(
         "Submit to a witness now, not at the end of its backoff (once whoever runs it fixed "
-        "it)", {200: out.LogWitnessOutSchema}, ADMIN, tags=("transparency log",)),
+        "it)", {200: LogWitnessOutSchema}, ADMIN, tags=("transparency log",)),
     "api.remove_witness": Operation("Remove a witness, with the cosignatures it gave",
                                     {204: None}, ADMIN, tags=("transparency log",)),
     "api.cosigned_checkpoint": Operation(
@@ -315,7 +360,7 @@ OPERATIONS: dict[str, Operation] = {
         errors={409: "not_cosigned: the log has no (or too few) witnesses, or they have not "
                      "cosigned a checkpoint yet"}),
     "api.export_evidence": Operation("What proves an export offline",
-                                     {200: out.EvidenceSchema}, EXPORTS,
+                                     {200: EvidenceSchema}, EXPORTS,
                                      tags=("transparency log",),
                                      errors={409: "The export is not completed, or holds no "
                                                   "event.", **_DIVERGES}),
@@ -323,7 +368,7 @@ OPERATIONS: dict[str, Operation] = {
         "Create a viewer link: a read-only credential within forced filters (its URL, with "
         "the token, is shown once)", {201: ViewerLinkCreatedSchema}, ADMIN,
         body=ViewerLinkCreateSchema, tags=("viewer links",)),
-    "api.list_viewer_links": Operation("List viewer links", {200: page_of_links()}, ADMIN,
+    "api.list_viewer_links": Operation("List viewer links", {200: ViewerLinkPageSchema}, ADMIN,
                                        query=PageQuerySchema, tags=("viewer links",)),
     "api.get_viewer_link": Operation("Get a viewer link", {200: ViewerLinkOutSchema}, ADMIN,
                                      tags=("viewer links",)),
@@ -358,7 +403,7 @@ def build_document(app: Flask, version: str) -> dict[str, Any]:
                                         "shape of the Error schema."})
     spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer",
                                                    "description": "An API key: ak_…"})
-    spec.components.schema("Error", schema=out.ErrorSchema)
+    spec.components.schema("Error", schema=ErrorSchema)
     for name, (kind, description) in HEADERS.items():
         spec.components.header(name, {"description": description, "schema": {"type": kind},
                                       "required": name not in _SOMETIMES})
