@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from domain.alert_evaluation import RuleIndex, WindowState, evaluate, expired_before
-from domain.alert_rules import AlertRule, Threshold, rule_settings
+from domain.alert_rule_settings import rule_settings
+from domain.alert_rules import AlertRule, Threshold
 from domain.errors import ValidationFailed
 from domain.events import Event
 from domain.timestamps import to_micros

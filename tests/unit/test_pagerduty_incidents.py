@@ -11,7 +11,7 @@ import pytest
 from adapters.webhooks.formats import SIGNATURE_HEADER, request_for
 from adapters.webhooks.incident import LISTED_EVENTS, SUMMARY_CHARACTERS, pagerduty_body
 from application.ports.delivery import Destination, Notification
-from domain.alert_rules import rule_settings
+from domain.alert_rule_settings import rule_settings
 from domain.errors import ValidationFailed
 from tests.unit.test_chat_messages import document, event
 

@@ -14,12 +14,12 @@ from application.ports.jobs import JobQueue
 from application.ports.system import Clock, IdGenerator, SecretGenerator
 from application.ports.unit_of_work import UnitOfWorkFactory
 from domain.activity import Actor, Change, destination, edited
+from domain.alert_rule_settings import rule_settings
 from domain.alert_rules import (
     MAX_RULES_PER_WORKSPACE,
     NEEDS_ROUTING_KEY,
     PAGERDUTY_FORMAT,
     AlertRule,
-    rule_settings,
 )
 from domain.cursor import DESC, Position
 from domain.errors import FieldError, ValidationFailed
