@@ -40,6 +40,8 @@ unit: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
+	cd clients/python && ../../$(BIN)/mypy
 
 ## Benchmarks against PostgreSQL + Redis; see README "Performance".
 bench: $(STAMP)

@@ -133,7 +133,10 @@ class DeliveryEngine(ABC, Generic[T, Item]):
         half the lease has gone: the lease is well past the longest one attempt may take,
         so the last one sent still ends before the lease does."""
         route, sealed = self._destination(target), self._sealed(target)
-        last_start = target.sending.leased_until - self._lease / 2  # type: ignore[operator]
+        leased_until = target.sending.leased_until
+        if leased_until is None:
+            raise ValueError(f"{target.id} is sent to without a lease")
+        last_start = leased_until - self._lease / 2
         sent: list[Sent[Item]] = []
         for claim in claims:
             if sent and self._clock.now() > last_start:

@@ -31,7 +31,7 @@ def page_of(rows: Sequence[Item], limit: int, order: str, total_count: int,
     return Page(items, has_more, total_count, cursor)
 
 
-class PagedRepository(Protocol[Item]):  # type: ignore[misc]
+class PagedRepository(Protocol[Item]):
     def page(self, workspace_id: str, order: str, after: Position | None,
              limit: int) -> list[Item]: ...
 

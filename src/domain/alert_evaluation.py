@@ -150,9 +150,7 @@ def evaluate(matches: Sequence[tuple[Event, AlertRule, str]],
     for event, rule, key in matches:
         known = seen.get(event.id)
         if known is None:
-            known = seen[event.id] = ((to_micros(event.occurred_at), event.id,
-                                       event.sequence),  # type: ignore[assignment]
-                                      to_micros(event.received_at))
+            known = seen[event.id] = _counted(event)
         counted, received = known
         if rule.stateless:
             outcome.triggers.append(Trigger(rule, key, (counted,), counted[2]))
@@ -165,6 +163,13 @@ def evaluate(matches: Sequence[tuple[Event, AlertRule, str]],
         if fired:
             outcome.triggers.append(Trigger(rule, key, fired, counted[2]))
     return outcome
+
+
+def _counted(event: Event) -> tuple[Counted, int]:
+    """The event as windows count it, and when it arrived (microseconds)."""
+    if event.sequence is None:
+        raise ValueError(f"{event.id} is evaluated before it is linked")
+    return (to_micros(event.occurred_at), event.id, event.sequence), to_micros(event.received_at)
 
 
 def step(rule: AlertRule, state: WindowState, counted: Counted, received: int

@@ -127,8 +127,7 @@ class ReceiptLedger:
 
     def feed(self, document: Mapping[str, Any]) -> None:
         event_id = document.get("id")
-        promise = self.promised.get(event_id) if isinstance(event_id, str) else None
-        if promise is None:
+        if not isinstance(event_id, str) or (promise := self.promised.get(event_id)) is None:
             return
         try:
             digest = accepted_digest(document)

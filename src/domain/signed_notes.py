@@ -233,8 +233,9 @@ def successors(pinned: VerifierKey, rotations: Iterable[str],
     note signed by the one before it: a key rotated twice while a monitor slept, or an
     export proven with the key pinned before both rotations, still leads to the key that
     signs now."""
-    notes, chain, key = list(rotations), [], pinned
-    while (key := successor_of(key, notes, verify)) is not None and \
-            key not in chain and key != pinned:
-        chain.append(key)
+    notes, chain, current = list(rotations), [], pinned
+    while (following := successor_of(current, notes, verify)) is not None and \
+            following not in chain and following != pinned:
+        chain.append(following)
+        current = following
     return chain

@@ -11,7 +11,7 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 
 
-class ConfiguredApplication(BaseApplication):  # type: ignore[misc]
+class ConfiguredApplication(BaseApplication):
     """Gunicorn run in this process with the options given, not a command line's; the
     subclass's ``load`` builds the app in each worker process, after fork."""
 

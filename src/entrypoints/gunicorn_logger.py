@@ -10,7 +10,7 @@ from gunicorn.glogging import Logger
 from entrypoints.logs import JsonFormatter
 
 
-class JsonLogger(Logger):  # type: ignore[misc]
+class JsonLogger(Logger):
     def setup(self, cfg: Any) -> None:
         """gunicorn builds its handlers here, again on every reload (SIGHUP)."""
         super().setup(cfg)

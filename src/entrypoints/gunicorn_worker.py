@@ -61,7 +61,7 @@ def error_bytes(status: int, message: str, request_id: str) -> bytes:
     return head.encode("ascii") + body
 
 
-class ThreadWorker(GunicornThreadWorker):  # type: ignore[misc]
+class ThreadWorker(GunicornThreadWorker):
     def is_parent_alive(self) -> bool:
         """An orphan (its master SIGKILLed, or taken by the OOM killer) lets go of the port
         at once, then finishes the requests it holds: kept listening through its graceful

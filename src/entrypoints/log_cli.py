@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import IO
 
 import click
 
@@ -35,7 +35,7 @@ def _receipt_notes(names: tuple[str, ...]) -> list[str]:
     return _notes_in(names, receipt_notes, "--receipts", "receipt")
 
 
-def _notes_in(names: tuple[str, ...], read: Callable[[TextIO], Iterator[str]], option: str,
+def _notes_in(names: tuple[str, ...], read: Callable[[IO[str]], Iterator[str]], option: str,
               what: str) -> list[str]:
     from entrypoints.seen_checkpoints import UnreadableFile, files_under
     notes: dict[str, None] = {}

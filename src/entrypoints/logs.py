@@ -66,7 +66,7 @@ def configure_logging(level: str) -> None:
     # What no line shows is not collected either (the logging HOWTO's "Optimization"
     # switches): the caller's source position and thread. The process id stays, for
     # gunicorn's own lines.
-    logging._srcfile = None  # type: ignore[attr-defined]
+    logging._srcfile = None
     logging.logThreads = False
     logging.logMultiprocessing = False
     handler = logging.StreamHandler(sys.stderr)

@@ -11,7 +11,7 @@ import sys
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any, cast
 
 
 class UnreadableFile(ValueError):
@@ -38,14 +38,14 @@ def documents(file: Path) -> Iterator[dict[str, Any]]:
 
 
 @contextlib.contextmanager
-def _opened(file: Path) -> Iterator[IO[bytes]]:
+def _opened(file: Path) -> Iterator[io.BufferedIOBase]:
     """The file's bytes, decompressed when they start with gzip's magic number: an export
     made with "gzip": true is recognised by its content, whatever the file is called."""
     with contextlib.ExitStack() as stack:
-        raw: io.BufferedIOBase = sys.stdin.buffer if str(file) == "-" \
-            else stack.enter_context(file.open("rb"))
-        if not isinstance(raw, io.BufferedReader):  # a pipe is, a test's BytesIO is not
-            raw = io.BufferedReader(raw)  # type: ignore[arg-type]
+        source = sys.stdin.buffer if str(file) == "-" else stack.enter_context(file.open("rb"))
+        # a pipe is a BufferedReader; a test's BytesIO is not, yet reads as a raw stream does
+        raw = source if isinstance(source, io.BufferedReader) \
+            else io.BufferedReader(cast(io.RawIOBase, source))
         if raw.peek(2)[:2] == _GZIP_MAGIC:
             yield stack.enter_context(gzip.GzipFile(fileobj=raw, mode="rb"))
         else:

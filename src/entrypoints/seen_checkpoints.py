@@ -15,7 +15,7 @@ import itertools
 import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import IO, Any
 
 from domain.signed_notes import SIGNATURE_PREFIX
 
@@ -45,7 +45,7 @@ def files_under(path: Path) -> list[Path]:
         part.startswith(".") for part in file.relative_to(path).parts))
 
 
-def checkpoint_notes(handle: TextIO) -> Iterator[str]:
+def checkpoint_notes(handle: IO[str]) -> Iterator[str]:
     """The signed notes in ``handle``: notes one after another (as ``GET /log/checkpoint``
     serves them), or JSON - one document a line (NDJSON), documents run together (bodies
     saved without a newline, then concatenated), or documents over several lines; notes
@@ -54,14 +54,14 @@ def checkpoint_notes(handle: TextIO) -> Iterator[str]:
     return signed_notes(handle, NOTE_KEYS, _LONGEST_NOTE)
 
 
-def receipt_notes(handle: TextIO) -> Iterator[str]:
+def receipt_notes(handle: IO[str]) -> Iterator[str]:
     """The receipts in ``handle``, kept in any of the forms ``checkpoint_notes`` reads:
     notes one after another (as the Python client's ``ReceiptFolder`` keeps them), or
     JSON holding them under ``receipt`` (the ingest answers, saved whole)."""
     return signed_notes(handle, RECEIPT_KEYS, _LONGEST_RECEIPT)
 
 
-def signed_notes(handle: TextIO, keys: tuple[str, ...], longest: int) -> Iterator[str]:
+def signed_notes(handle: IO[str], keys: tuple[str, ...], longest: int) -> Iterator[str]:
     """The notes in ``handle``: as text, each at most ``longest`` lines, or in JSON under
     one of ``keys``."""
     lines = iter(handle)
@@ -88,7 +88,8 @@ def signed_notes(handle: TextIO, keys: tuple[str, ...], longest: int) -> Iterato
 
 def _json_values(text: str, problem: str = "not JSON") -> list[Any]:
     """Every JSON value in ``text``, one after another, whitespace between them or not."""
-    decoder, values, at = json.JSONDecoder(), [], 0
+    decoder, at = json.JSONDecoder(), 0
+    values: list[Any] = []
     while True:
         while at < len(text) and text[at].isspace():
             at += 1

@@ -223,11 +223,11 @@ def revoke_key(key_id: str | None, workspace_id: str | None, from_stdin: bool) -
                                        "its workspace)")
         key, already = found
     else:
+        assert key_id is not None and workspace_id is not None  # the usage check above
         try:
             already = container.get_api_key().execute(workspace_id, key_id).revoked_at \
-                is not None  # type: ignore[arg-type]
-            key = container.revoke_api_key().execute(
-                workspace_id, key_id, operator())  # type: ignore[arg-type]
+                is not None
+            key = container.revoke_api_key().execute(workspace_id, key_id, operator())
         except NotFound as exc:
             raise fail(exc) from None
     when = format_timestamp(key.revoked_at)  # type: ignore[arg-type]

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, Worker
+from rq.queue import EnqueueData
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +159,7 @@ class RqJobQueue:
         except RedisError as exc:
             _warn("enqueue chain checks", exc)
 
-    def _job(self, path: str, argument: str, timeout: int):  # type: ignore[no-untyped-def]
+    def _job(self, path: str, argument: str, timeout: int) -> EnqueueData:
         """Ids only, never objects; results are not kept (the database has them).
 
         Keeping them even 10 s would make RQ's own work per job about a quarter cheaper

@@ -23,7 +23,7 @@ def _state_json(state: WindowState) -> dict[str, Any]:
 
 
 def _state(document: Mapping[str, Any]) -> WindowState:
-    return WindowState(events=tuple(map(tuple, document["events"])),  # type: ignore[arg-type]
+    return WindowState(events=tuple(map(tuple, document["events"])),
                        newest=document["newest"], quiet_until=document["quiet_until"],
                        touched=document.get("touched"))  # absent: written before 0015
 
@@ -61,21 +61,22 @@ class SqlAlertWindowRepository:
         self._db = connection
 
     def load(self, workspace_id: str, keys: Iterable[Key]) -> dict[Key, WindowState]:
-        keys = [{"rule_id": rule_id, "group_key": group_key} for rule_id, group_key in keys]
-        if not keys:
+        wanted = [{"rule_id": rule_id, "group_key": group_key} for rule_id, group_key in keys]
+        if not wanted:
             return {}
         w = t.alert_windows.c
         query = text(_LOAD[self._db.dialect.name]).columns(w.rule_id, w.group_key, w.state)
-        rows = self._db.execute(query, {"workspace_id": workspace_id, "keys": json_text(keys)})
+        rows = self._db.execute(query, {"workspace_id": workspace_id, "keys": json_text(wanted)})
         return {(rule_id, group_key): _state(state) for rule_id, group_key, state in rows}
 
     def save(self, workspace_id: str, states: Mapping[Key, WindowState],
              now: datetime) -> None:
         if not states:
             return
-        rows = [{"rule_id": rule_id, "group_key": group_key, "state": _state_json(state),
-                 "horizon": state.horizon}  # in microseconds, as the state keeps time
-                for (rule_id, group_key), state in states.items()]
+        rows: list[dict[str, Any]] = [
+            {"rule_id": rule_id, "group_key": group_key, "state": _state_json(state),
+             "horizon": state.horizon}  # in microseconds, as the state keeps time
+            for (rule_id, group_key), state in states.items()]
         if self._db.dialect.name == "postgresql":
             self._db.execute(_SAVE_FROM_JSON, {"workspace_id": workspace_id, "now": now,
                                                "rows": json_text(rows)})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from datetime import datetime
 
-from sqlalchemy import Connection, exists, func, literal, or_, select, update
+from sqlalchemy import ColumnElement, Connection, exists, func, literal, or_, select, update
 
 from adapters.sql import tables as t
 from adapters.sql.upsert import dialect_insert
@@ -14,7 +14,7 @@ from domain.chain_checks import ChainCheck
 _c = t.chain_checks.c
 
 
-def _due(now: datetime | None, checked_before: datetime):  # type: ignore[no-untyped-def]
+def _due(now: datetime | None, checked_before: datetime) -> ColumnElement[bool]:
     due = or_(_c.checked_at.is_(None), _c.checked_at <= checked_before) & ~_c.deleting
     if now is None:
         return due

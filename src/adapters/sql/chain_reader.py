@@ -111,7 +111,7 @@ def _with_entries(db: Connection, workspace_id: str, chunk: list[Event]) -> Veri
 
 def _entries(rows: Iterable[Any]) -> dict[str, SearchEntries]:
     """One row per term (or one without a term) into each event's entries."""
-    columns: dict[str, tuple[Any, ...]] = {}
+    columns: dict[str, tuple[Any, Any, Any, Any]] = {}
     filed: dict[str, list[str]] = defaultdict(list)
     misfiled: set[str] = set()
     for event_id, actor_id, actor_type, ip_address, country_code, term, in_place in rows:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InvalidatePoolError
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from adapters.private_files import private_file
 
@@ -44,11 +46,11 @@ def _ping_after_idle(engine: Engine) -> None:
     a busy server's requests, and theirs would have been open a moment ago anyway."""
 
     @event.listens_for(engine, "checkin")
-    def _idle_from(_dbapi_connection, record) -> None:  # type: ignore[no-untyped-def]
+    def _idle_from(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
         record.info[_IDLE_SINCE] = time.monotonic()
 
     @event.listens_for(engine, "checkout")
-    def _alive(dbapi_connection, record, _proxy) -> None:  # type: ignore[no-untyped-def]
+    def _alive(dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
         since = record.info.pop(_IDLE_SINCE, None)
         if since is None or time.monotonic() - since < PING_AFTER_IDLE_SECONDS:
             return
@@ -72,7 +74,7 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
                            pool_size=8, max_overflow=8)
 
     @event.listens_for(engine, "connect")
-    def _configure(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    def _configure(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
         # Take transaction control from the sqlite3 module so we can BEGIN IMMEDIATE.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
@@ -83,7 +85,7 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
         cursor.close()
 
     @event.listens_for(engine, "begin")
-    def _begin(connection) -> None:  # type: ignore[no-untyped-def]
+    def _begin(connection: Connection) -> None:
         # Writers take the lock up front: a deferred transaction that upgrades to a write
         # lock can fail with SQLITE_BUSY instead of waiting, which would lose the request.
         write = connection.get_execution_options().get(WRITE_OPTION, True)

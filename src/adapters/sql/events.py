@@ -114,7 +114,7 @@ class SqlEventRepository:
         rows = self._db.execute(stats_query(self._db.dialect.name, workspace_id, filters,
                                             group_by, limit)).all()
         return EventStats(group_by, int(rows[0].total) if rows else 0,
-                          tuple(Group(row.value, row.count) for row in rows))
+                          tuple(Group(value, count) for value, count, _ in rows))
 
     def count_narrow(self, workspace_id: str, filters: EventFilters,
                      after_sequence: int | None = None) -> int:

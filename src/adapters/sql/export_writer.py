@@ -16,10 +16,10 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, BinaryIO
 
-from sqlalchemy import ColumnElement, Connection, Text, cast, func, literal_column
+from sqlalchemy import ColumnElement, Connection, Select, Text, cast, func, literal_column
 
 from adapters.sql import tables as t
 from adapters.sql.driver import driver_errors
@@ -27,7 +27,7 @@ from adapters.sql.mappers import event_from
 from adapters.sql.search import narrow_select
 from adapters.sql.shared_snapshot import sharing_snapshot
 from domain.event_search import EventFilters
-from domain.events import PROCESSED
+from domain.events import PROCESSED, Event
 from domain.export_rows import CSV_COLUMNS, csv_row, ndjson_line
 from domain.exports import WrittenRows
 
@@ -42,7 +42,7 @@ second connection and the spool file cost more than they save."""
 
 _BLOCK = 1 << 20
 
-Statement = tuple[str, dict[str, Any]]
+Statement = tuple[str, Mapping[str, Any]]
 
 
 def write_export(db: Connection, workspace_id: str, filters: EventFilters, format_: str,
@@ -76,23 +76,23 @@ def write_export(db: Connection, workspace_id: str, filters: EventFilters, forma
 
 
 def _ordered(workspace_id: str, filters: EventFilters, within: ColumnElement[bool] | None,
-             *columns):  # type: ignore[no-untyped-def]
+             *columns: ColumnElement[Any]) -> Select[Any]:
     query = (narrow_select(workspace_id, filters).with_only_columns(*columns)
              .where(events.c.status == PROCESSED).order_by(events.c.sequence))
     return query if within is None else query.where(within)
 
 
-def _stamp(column):  # type: ignore[no-untyped-def]
+def _stamp(column: ColumnElement[Any]) -> ColumnElement[str]:
     return func.to_char(func.timezone("UTC", column), literal_column(f"'{_STAMP}'"))
 
 
-def _quoted(column):  # type: ignore[no-untyped-def]
+def _quoted(column: ColumnElement[Any]) -> ColumnElement[str]:
     """A JSON string of a column whose characters never need escaping (ids, hashes,
     actions, status and timestamps are all restricted to letters, digits and ``_.:-``)."""
     return func.concat('"', column, '"')
 
 
-def _document():  # type: ignore[no-untyped-def]
+def _document() -> ColumnElement[str]:
     """``Event.document()`` in SQL: same keys, same order, same timestamp form.
 
     Spliced as text: ``body`` is stored as the compact JSON of ``{actor, targets, context,
@@ -110,7 +110,7 @@ def _document():  # type: ignore[no-untyped-def]
         ',"prev_hash":', _quoted(events.c.prev_hash), ',"hash":', _quoted(events.c.hash), "}")
 
 
-def _compiled(db: Connection, query) -> tuple[str, dict]:  # type: ignore[no-untyped-def]
+def _compiled(db: Connection, query: Select[Any]) -> Statement:
     compiled = query.compile(dialect=db.dialect)
     return compiled.string, compiled.construct_params()
 
@@ -211,7 +211,7 @@ class _Abandoned(Exception):
     """The export this half belonged to has stopped."""
 
 
-def _csv_inner_columns():  # type: ignore[no-untyped-def]
+def _csv_inner_columns() -> tuple[ColumnElement[Any], ...]:
     return (events.c.id, events.c.sequence, _stamp(events.c.occurred_at).label("occurred"),
             _stamp(events.c.received_at).label("received"), events.c.action,
             events.c.actor_id, events.c.actor_type, events.c.ip_address,
@@ -289,15 +289,15 @@ def _rendered_by_domain(db: Connection, workspace_id: str, filters: EventFilters
 
 
 def _chunks(db: Connection, workspace_id: str, filters: EventFilters,
-            size: int = 2_000) -> Iterator:
+            size: int = 2_000) -> Iterator[Event]:
     last = 0
     while True:
         query = (narrow_select(workspace_id, filters)
                  .where(events.c.status == PROCESSED, events.c.sequence > last)
                  .order_by(events.c.sequence).limit(size))
-        chunk = [event_from(row) for row in db.execute(query).mappings()]
-        yield from chunk
-        if len(chunk) < size:
+        rows = db.execute(query).mappings().all()
+        yield from (event_from(row) for row in rows)
+        if len(rows) < size:
             return
-        last = chunk[-1].sequence
+        last = rows[-1]["sequence"]
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
-
-from sqlalchemy.engine import RowMapping
 
 from domain.api_keys import ApiKey
 from domain.events import Event
@@ -22,7 +21,7 @@ def workspace_row(workspace: Workspace) -> dict[str, Any]:
     }
 
 
-def workspace_from(row: RowMapping) -> Workspace:
+def workspace_from(row: Mapping[Any, Any]) -> Workspace:
     return Workspace(
         id=row["id"], name=row["name"], plan=row["plan"], created_at=row["created_at"],
         custom_rate_limit=row["rate_limit_per_minute"],
@@ -39,7 +38,7 @@ def api_key_row(key: ApiKey) -> dict[str, Any]:
     }
 
 
-def api_key_from(row: RowMapping) -> ApiKey:
+def api_key_from(row: Mapping[Any, Any]) -> ApiKey:
     return ApiKey(
         id=row["id"], workspace_id=row["workspace_id"], name=row["name"], prefix=row["prefix"],
         secret_hash=row["secret_hash"], scopes=tuple(row["scopes"]),
@@ -60,7 +59,7 @@ def event_row(event: Event) -> dict[str, Any]:
     }
 
 
-def event_from(row: RowMapping) -> Event:
+def event_from(row: Mapping[Any, Any]) -> Event:
     body = row["body"]
     return Event(
         id=row["id"], workspace_id=row["workspace_id"], action=row["action"],
@@ -79,5 +78,5 @@ def sending_row(sending: Sending) -> dict[str, Any]:
     return {name: getattr(sending, name) for name in SENDING_FIELDS}
 
 
-def sending_from(row: RowMapping) -> Sending:
+def sending_from(row: Mapping[Any, Any]) -> Sending:
     return Sending(**{name: row[name] for name in SENDING_FIELDS})

@@ -7,7 +7,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
+from alembic.script import Script, ScriptDirectory
 from sqlalchemy import Engine, text
 
 from adapters.sql.engine import TRANSACTION
@@ -53,7 +53,8 @@ def missing_revisions(engine: Engine) -> list[str]:
     with engine.connect() as connection:
         applied = set(MigrationContext.configure(connection).get_current_heads())
     missing = []
-    revision = scripts.get_revision(scripts.get_current_head())
+    head = scripts.get_current_head()
+    revision: Script | None = scripts.get_revision(head) if head is not None else None
     while revision is not None and revision.revision not in applied:
         missing.append(revision.revision)
         below = revision.down_revision

@@ -81,6 +81,7 @@ class CreateAlertRule(_RuleWriter):
             secret = self._secrets.new_signing_secret()
             body = {**body, "notify": {**notify, "secret": secret}}
         found = self._settings(body, creating=True)
+        assert isinstance(secret, str)  # a PagerDuty rule without its key is refused above
         now = self._clock.now()
         rule = AlertRule(id=self._ids.new("alr"), workspace_id=workspace_id,
                          created_at=now, updated_at=now, **found)

@@ -13,7 +13,7 @@ from application.ports.metrics import NO_METRICS, Metrics
 from application.ports.repositories.events import IdempotencyKeyTaken
 from application.ports.system import Clock, IdGenerator
 from application.ports.unit_of_work import UnitOfWorkFactory
-from domain.errors import ValidationFailed
+from domain.errors import FieldError, ValidationFailed
 from domain.events import Event, new_event
 from domain.idempotency import KEY_LIFETIME, IdempotencyRecord, fingerprint
 from domain.receipts import ReceiptEntry, accepted_digest, receipt_text
@@ -115,7 +115,8 @@ class IngestEvents:
     def _build(self, workspace_id: str, bodies: list[dict[str, Any]], *,
                batch: bool) -> list[Event]:
         received_at = self._clock.now()
-        events, errors = [], []
+        events: list[Event] = []
+        errors: list[FieldError] = []
         for index, body in enumerate(bodies):
             try:
                 events.append(new_event(body, event_id=self._ids.new("evt"),

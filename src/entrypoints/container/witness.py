@@ -29,7 +29,7 @@ class WitnessContainer(containers.DeclarativeContainer):
     key = providers.Dependency(instance_of=str)
     key_file = providers.Dependency(instance_of=str)
     database_url = providers.Dependency(instance_of=str)
-    logs = providers.Dependency(instance_of=Mapping)
+    logs = providers.Dependency(instance_of=Mapping)  # type: ignore[type-abstract]
     """Each origin's trusted keys (``entrypoints.witness_logs.WitnessLogs``)."""
 
     signer = providers.Singleton(_witness_signer, key, key_file)

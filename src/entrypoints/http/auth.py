@@ -25,7 +25,7 @@ def bearer_secret() -> str:
 def admit_request(admit: AdmitRequest) -> Principal:
     """Authenticate and rate-limit; the decision is kept for the response headers."""
     admission = admit.execute(bearer_secret(), request.remote_addr or "")
-    state = g._get_current_object()  # type: ignore[attr-defined]  # one context lookup
+    state = g._get_current_object()  # one context lookup
     state.principal = admission.principal
     state.workspace_id = admission.principal.workspace_id
     state.rate_limit = admission.rate_limit

@@ -21,7 +21,7 @@ _SANE = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 def install_request_ids(app: Flask, new_id: Callable[[str], str]) -> None:
     @app.before_request
     def _assign() -> None:
-        state = g._get_current_object()  # type: ignore[attr-defined]
+        state = g._get_current_object()
         state.started = time.perf_counter()
         offered = header("X-Request-Id") or ""
         state.request_id = offered if _SANE.fullmatch(offered) else new_id("req")
@@ -30,7 +30,7 @@ def install_request_ids(app: Flask, new_id: Callable[[str], str]) -> None:
     def _echo(response: Response) -> Response:
         # One lookup of each context-local: every attribute read through the proxies
         # would look them up again, a dozen times a request.
-        state = g._get_current_object()  # type: ignore[attr-defined]
+        state = g._get_current_object()
         current = request._get_current_object()  # type: ignore[attr-defined]
         request_id = state.get("request_id") or new_id("req")
         state.request_id = request_id

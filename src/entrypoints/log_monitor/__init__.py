@@ -154,7 +154,7 @@ def _run_once(url: str, api_key: str, state_file: Path, verifier_key: str | None
             read += retention_held(client, tree, marks, retention_days)
         vouched = cosigned_in_history(client, cosigned_note, signers, cosigners, verify,
                                        key.name, size, root, problems)
-        known = state.get("witnessed") if isinstance(state.get("witnessed"), dict) else {}
+        known = witnessed if isinstance(witnessed := state.get("witnessed"), dict) else {}
         cosigned = Cosigning(client, note, size, signers, verify, known)
         for witness in witnesses:
             cosigned.submit(witness)

@@ -155,7 +155,7 @@ def handed_over(client: httpx.Client, note: str, key: VerifierKey,
         previous = get(client, "/api/v1/log/key").json().get("previous_keys")
     except (ValueError, AttributeError):
         return []
-    rotations = [entry.get("rotation") for entry in previous or []
+    rotations = [entry["rotation"] for entry in previous or []
                  if isinstance(entry, dict) and isinstance(entry.get("rotation"), str)]
     chain = successors(key, rotations, verify)
     for end in range(len(chain), 0, -1):  # the newest first

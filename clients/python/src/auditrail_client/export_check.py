@@ -204,7 +204,8 @@ class _Rows:
         self.finish(self.count)
 
     def _included(self, row: Mapping[str, Any], leaf: bytes, where: str) -> None:
-        path = self._proofs.get(row.get("id")) if isinstance(row.get("id"), str) else None
+        row_id = row.get("id")
+        path = self._proofs.get(row_id) if isinstance(row_id, str) else None
         sequence = row.get("sequence")
         hashes = _hashes(path) if isinstance(path, list) else None
         if hashes is None or not isinstance(sequence, int) or not verify_inclusion(

@@ -19,7 +19,7 @@ class _FromJson:
     @classmethod
     def from_json(cls: type[M], data: Mapping[str, Any]) -> M:
         names = {f.name for f in fields(cls) if f.name != "raw"}  # type: ignore[arg-type]
-        return cls(**{name: data.get(name) for name in names}, raw=dict(data))
+        return cls(**{**{name: data.get(name) for name in names}, "raw": dict(data)})
 
 
 @dataclass(frozen=True)

@@ -144,6 +144,7 @@ def _accepted(body: dict[str, Any], accepted: Accepted) -> Any:
 
 
 def _report_document(report: VerificationReport) -> dict[str, Any]:
+    body: dict[str, Any]
     if report.valid:
         body = {"valid": True, "checked": report.checked, "from_sequence": report.from_sequence,
                 "to_sequence": report.to_sequence, "head_hash": report.head_hash}
