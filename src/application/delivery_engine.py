@@ -133,10 +133,7 @@ class DeliveryEngine(ABC, Generic[T, Item]):
         half the lease has gone: the lease is well past the longest one attempt may take,
         so the last one sent still ends before the lease does."""
         route, sealed = self._destination(target), self._sealed(target)
-        leased_until = target.sending.leased_until
-        if leased_until is None:
-            raise ValueError(f"{target.id} is sent to without a lease")
-        last_start = leased_until - self._lease / 2
+        last_start = target.sending.lease_ends - self._lease / 2
         sent: list[Sent[Item]] = []
         for claim in claims:
             if sent and self._clock.now() > last_start:
@@ -263,12 +260,11 @@ class DeliveryEngine(ABC, Generic[T, Item]):
         return sending, turns
 
     def _retry_later(self, target: T, failed: SendResult, now: datetime) -> None:
-        retry_at = target.sending.next_attempt_at
-        log.warning("delivery failed; retrying in %.0fs",
-                    (retry_at - now).total_seconds(),  # type: ignore[operator]
+        retry_at = target.sending.retry_at
+        log.warning("delivery failed; retrying in %.0fs", (retry_at - now).total_seconds(),
                     extra={"destination": target.id, "outcome": failed.outcome,
                            "failures": target.sending.failures})
-        self._queue.schedule_delivery(target.id, retry_at)  # type: ignore[arg-type]
+        self._queue.schedule_delivery(target.id, retry_at)
 
 
 def send(route: Route, payload: Payload, sealed: bytes, vault: CredentialVault,

@@ -46,6 +46,21 @@ class Sending:
         in a row, else ``active``."""
         return FAILING if self.failing else ACTIVE
 
+    @property
+    def retry_at(self) -> datetime:
+        """When a destination waiting out its backoff (not ``is_due``, or just ``failed``)
+        is tried again."""
+        if self.next_attempt_at is None:
+            raise ValueError("not waiting out a backoff")
+        return self.next_attempt_at
+
+    @property
+    def lease_ends(self) -> datetime:
+        """When the lease of a destination being sent to (``leased``) runs out."""
+        if self.leased_until is None:
+            raise ValueError("not leased")
+        return self.leased_until
+
     def is_due(self, now: datetime) -> bool:
         """Not waiting out a backoff."""
         return self.next_attempt_at is None or self.next_attempt_at <= now

@@ -59,6 +59,15 @@ def test_backoff_doubles_to_a_cap_with_half_of_each_step_random(failures: int, l
     assert backoff(failures, 1.0) <= BACKOFF_CAP
 
 
+def test_a_retry_time_only_while_waiting_out_a_backoff_and_a_lease_end_only_while_leased() -> None:
+    with pytest.raises(ValueError, match="backoff"):
+        _ = Sending().retry_at
+    with pytest.raises(ValueError, match="leased"):
+        _ = Sending().lease_ends
+    assert Sending().leased(NOW, timedelta(seconds=30)).lease_ends == NOW + timedelta(seconds=30)
+    assert Sending().failed(NOW, "HTTP 503", 0.0).retry_at == NOW + backoff(1, 0.0)
+
+
 def fail(current: Stream, error: str = "HTTP 503", jitter: float = 0.5) -> Stream:
     return current.with_sending(current.sending.failed(NOW, error, jitter))
 
@@ -70,7 +79,8 @@ def test_a_run_of_failures_makes_a_stream_failing_and_a_success_recovers_it() ->
         sending = current.sending
         assert sending.failures == attempt
         assert sending.next_attempt_at == NOW + backoff(attempt, 0.5)
-        assert not sending.is_due(NOW) and sending.is_due(sending.next_attempt_at)  # type: ignore[arg-type]
+        assert sending.retry_at == NOW + backoff(attempt, 0.5)
+        assert not sending.is_due(NOW) and sending.is_due(sending.retry_at)
         assert current.status == (FAILING if attempt == FAILING_AFTER else ACTIVE)
     assert current.sending.failing_since == NOW and current.sending.last_error == "HTTP 503"
     later = NOW + timedelta(minutes=5)

@@ -132,9 +132,9 @@ class SubmitToWitness:
             if witness is None or witness.sending.is_leased(now):
                 return None
             if not witness.sending.is_due(now):
-                wake_at = witness.sending.next_attempt_at
+                wake_at = witness.sending.retry_at
                 uow.commit()
-                self._queue.schedule_delivery(witness_id, wake_at)  # type: ignore[arg-type]
+                self._queue.schedule_delivery(witness_id, wake_at)
                 return None
             latest = uow.checkpoints.latest(witness.workspace_id)
             if latest is None or not witness.needs(latest.tree_size):
@@ -232,16 +232,15 @@ class SubmitToWitness:
         self._said(witness, answered, now)
 
     def _said(self, witness: LogWitness, answered: _Answered, now: datetime) -> None:
-        retry_at = witness.sending.next_attempt_at
+        retry_at = witness.sending.retry_at
         extra = {"witness": witness.id, "workspace_id": witness.workspace_id,
                  "outcome": answered.outcome, "failures": witness.sending.failures}
         if answered.outcome == REFUSED:
             log.error("a witness refused to cosign the log's checkpoint", extra=extra)
         else:
             log.warning("submitting a checkpoint to a witness failed; retrying in %.0fs",
-                        (retry_at - now).total_seconds(),  # type: ignore[operator]
-                        extra=extra)
-        self._queue.schedule_delivery(witness.id, retry_at)  # type: ignore[arg-type]
+                        (retry_at - now).total_seconds(), extra=extra)
+        self._queue.schedule_delivery(witness.id, retry_at)
 
 
 def _quoted(text: str) -> str:
