@@ -531,8 +531,9 @@ def test_an_auditors_offline_check_loads_none_of_the_installations_libraries(
 
 
 def rewrite_history(stack: Stack, workspace_id: str, key: str, size: int) -> None:
-    """What a holder of the database and the key can do: alter the leaf of event 3, drop
-    the checkpoints, and sign the altered tree, grown by one event to ``size``."""
+    """What a holder of the database alone can do: alter the leaf of event 3, drop the
+    checkpoints, and have the workers sign the altered tree, grown by one event to
+    ``size``, as they sign any new one."""
     tiles = stack.sql("SELECT hashes FROM tree_tiles WHERE workspace_id = :w AND level = 0",
                       w=workspace_id)
     data = bytearray(tiles[0][0])
