@@ -1,10 +1,12 @@
-"""Whatever column of a linked event, or of its search terms, is changed in the database,
-verification says so, and where.
+"""Whatever column of a linked event, of its search terms or of its chain's head and
+Merkle tree is changed in the database, verification says so, and where.
 
-One change for every column of ``events`` and ``event_terms`` (the guard below fails when
-a column is added without one), each made to the second of three linked events, on both
-stacks: the question an auditor asks of the store is not whether the columns we thought
-of are covered, but whether any is not.
+One change for every column of ``events``, ``event_terms``, ``chain_heads`` and
+``tree_tiles`` (the guard below fails when a column is added without one, or a reason it
+is tested elsewhere), made to a workspace of three linked events, on both stacks: the
+question an auditor asks of the store is not whether the columns we thought of are
+covered, but whether any is not. Checkpoints are the one thing the database holds that a
+deletion hides from online verification (docs/security.md says what catches that).
 """
 
 from __future__ import annotations
@@ -73,9 +75,40 @@ FOUND: dict[str, tuple[str, int, str | None]] = {  # (reason, first invalid sequ
 }
 
 
-def test_every_column_of_an_event_has_a_change_below() -> None:
+HEAD = "WHERE workspace_id = :w"
+LEAVES = "WHERE workspace_id = :w AND level = 0"
+CHAIN_CHANGES: dict[str, tuple[str, tuple[str, int]]] = {  # (statement, (reason, sequence))
+    "chain_heads.sequence": ("UPDATE chain_heads SET sequence = 2 " + HEAD,
+                             ("sequence_gap", 3)),  # the third disowned
+    "chain_heads.hash": ("UPDATE chain_heads SET hash = anchor_hash " + HEAD,
+                         ("hash_mismatch", 3)),
+    "chain_heads.anchor_sequence": ("UPDATE chain_heads SET anchor_sequence = 1 " + HEAD,
+                                    ("prev_hash_mismatch", 2)),  # the first passed over
+    "chain_heads.anchor_hash": ("UPDATE chain_heads SET anchor_hash = hash " + HEAD,
+                                ("prev_hash_mismatch", 1)),
+    "tree_tiles.hashes": ("UPDATE tree_tiles SET hashes = (SELECT hashes FROM tree_tiles "
+                          "WHERE workspace_id = :other AND level = 0) " + LEAVES,
+                          ("tree_mismatch", 1)),
+    "tree_tiles.level": ("UPDATE tree_tiles SET level = 5 " + LEAVES, ("tree_mismatch", 1)),
+    "tree_tiles.tile": ("UPDATE tree_tiles SET tile = 7 " + LEAVES, ("tree_mismatch", 1)),
+    "tree_tiles.workspace_id": ("UPDATE tree_tiles SET workspace_id = 'ws_elsewhere' " + LEAVES,
+                                ("tree_mismatch", 1)),
+}
+"""The chain's own state: its head (kept apart from the events) and its Merkle tree."""
+ELSEWHERE = {
+    "chain_heads.workspace_id": "its key: another workspace's head is that workspace's",
+    "chain_heads.anchor_note": "a retention anchor's signature, read only once retention "
+                               "has run: test_transparency_log.py::"
+                               "test_a_retention_anchor_is_signed_and_a_forged_one_is_caught",
+}
+
+
+def test_every_column_of_an_event_and_of_its_chain_has_a_change_below() -> None:
     assert set(CHANGES) == set(FOUND) == set(t.events.c.keys())
     assert set(TERM_CHANGES) == set(t.event_terms.c.keys())
+    assert set(CHAIN_CHANGES) | set(ELSEWHERE) == {
+        f"{table.name}.{column.name}" for table in (t.chain_heads, t.tree_tiles)
+        for column in table.c}
 
 
 def _post(stack: Stack, secret: str, events: list[dict[str, Any]]) -> None:
@@ -126,3 +159,16 @@ def test_a_change_to_any_column_of_an_events_search_term_fails_verification(
     filed_under = 1 if column == "event_id" else 2  # the first now has a term not its own
     assert (report["valid"], report["reason"], report["first_invalid_sequence"],
             report["detail"]) == (False, "hash_mismatch", filed_under, "search_entries")
+
+
+@pytest.mark.parametrize("column", sorted(CHAIN_CHANGES))
+def test_a_change_to_the_chains_head_or_tree_fails_verification(stack: Stack,
+                                                                column: str) -> None:
+    workspace_id, secret, other_id, other_secret = _linked_three(stack)
+    _post(stack, other_secret, [EVENT])  # a tree of another workspace's, to swap in
+    stack.drain()
+    statement, (reason, sequence) = CHAIN_CHANGES[column]
+    assert stack.sql(statement, w=workspace_id, other=other_id) == 1
+    report = _verify(stack, secret)
+    assert (report["valid"], report["reason"], report["first_invalid_sequence"]) == \
+        (False, reason, sequence)
