@@ -37,7 +37,7 @@ def test_every_table_holding_a_workspaces_rows_is_erased() -> None:
 
 
 def rows_of(stack: Stack, workspace_id: str) -> dict[str, int]:
-    counts = {table.name: stack.sql(f"SELECT count(*) FROM {table.name} "  # noqa: S608
+    counts = {table.name: stack.sql(f"SELECT count(*) FROM {table.name} "
                                     "WHERE workspace_id = :w", w=workspace_id)[0][0]
               for table in _owned_tables()}
     counts["workspaces"] = stack.sql("SELECT count(*) FROM workspaces WHERE id = :w",
