@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from domain.canonical_json import canonical_json
-from domain.events import Event
+from domain.events import PROCESSED, Event
 from domain.hash_chain import GENESIS_HASH, ChainHead, document_core, event_hash
 from domain.merkle import leaf_hash
 
@@ -56,6 +56,11 @@ class VerificationReport:
 
 SEARCH_ENTRIES = "search_entries"
 DETAILS = (SEARCH_ENTRIES, "signature", "tree", "unsigned")
+STATUS = "status"
+"""For a ``hash_mismatch`` in a document (an export's row) whose hash matches but whose
+``status`` is not ``processed``: status is not hashed, yet only a linked event has a place
+in a chain. Offline only: the service reads only linked events, so it is not in
+``DETAILS``, the API's."""
 
 
 class ChainVerifier:
@@ -93,7 +98,8 @@ class ChainVerifier:
         """
         return self._check(document.get("id"), document.get("sequence"),
                            document.get("prev_hash"), document.get("hash"),
-                           lambda: document_core(document), findable)
+                           lambda: document_core(document), findable,
+                           linked=document.get("status") == PROCESSED)
 
     def feed_event(self, event: Event, *, findable: bool = True) -> bool:
         """``feed(event.document())``, from the event as stored, without building the
@@ -102,16 +108,18 @@ class ChainVerifier:
                            event.core, findable)
 
     def _check(self, event_id: Any, sequence: Any, prev_hash: Any, hash_: Any,
-               core: Callable[[], dict[str, Any]], findable: bool) -> bool:
+               core: Callable[[], dict[str, Any]], findable: bool,
+               linked: bool = True) -> bool:
         if self._failure is not None:
             return False
         self._checked += 1
         if self._first is None:
             self._first = sequence if isinstance(sequence, int) else None
         reason = self._broken_link(sequence, prev_hash, hash_, core)
-        if reason is not None or not findable:
-            self._fail(sequence, event_id, reason or HASH_MISMATCH,
-                       None if reason else SEARCH_ENTRIES)
+        beside = None if reason else SEARCH_ENTRIES if not findable else \
+            STATUS if not linked else None
+        if reason is not None or beside is not None:
+            self._fail(sequence, event_id, reason or HASH_MISMATCH, beside)
             return False
         self._expected = ChainHead(sequence, hash_)
         self._last_id = event_id
@@ -237,6 +245,8 @@ def verify_partial(documents: Iterable[dict[str, Any]]) -> VerificationReport:
         if not isinstance(prev_hash, str) or document.get("hash") != event_hash(
                 prev_hash, document_core(document)):
             return _failure(checked, sequence, document, HASH_MISMATCH)
+        if document.get("status") != PROCESSED:
+            return _failure(checked, sequence, document, HASH_MISMATCH, STATUS)
         first = sequence if first is None else first
         last_sequence, last_hash = sequence, document["hash"]
     return VerificationReport(valid=True, checked=checked, from_sequence=first,
@@ -244,9 +254,10 @@ def verify_partial(documents: Iterable[dict[str, Any]]) -> VerificationReport:
 
 
 def _failure(checked: int, sequence: Any, document: dict[str, Any],
-             reason: str) -> VerificationReport:
+             reason: str, detail: str | None = None) -> VerificationReport:
     event_id = document.get("id")
     return VerificationReport(
         valid=False, checked=checked,
         first_invalid_sequence=sequence if isinstance(sequence, int) else None,
-        event_id=event_id if isinstance(event_id, str) else None, reason=reason)
+        event_id=event_id if isinstance(event_id, str) else None, reason=reason,
+        detail=detail)

@@ -26,6 +26,7 @@ from domain.verification import (
     GENESIS,
     PREV_HASH_MISMATCH,
     SEQUENCE_GAP,
+    STATUS,
     ChainVerifier,
     VerificationReport,
     verify_partial,
@@ -119,7 +120,9 @@ def verify(file: Path, partial: bool, checkpoints: tuple[ChainHead, ...],
         _invalid(f"receipts: {exc}")
     if not report.valid:
         hint = not partial and report.reason in (SEQUENCE_GAP, PREV_HASH_MISMATCH)
-        _invalid(f"{report.reason} at {_failed_event(report)}; {report.checked} events "
+        why = (": its hash matches, but its status is not processed, and only a linked "
+               "event has a place in the chain" if report.detail == STATUS else "")
+        _invalid(f"{report.reason} at {_failed_event(report)}{why}; {report.checked} events "
                  f"checked", "(if this is a filtered export, verify it with --partial)"
                  if hint else None)
     _require_checkpoints(checkpoints, seen)

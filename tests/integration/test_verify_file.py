@@ -44,6 +44,26 @@ def test_tampered_export_exits_1_with_the_reason(stack: Stack, tmp_path: Path) -
     assert "hash_mismatch at sequence 2" in result.output
 
 
+@pytest.mark.parametrize("status", ["pending", None, "absent"])
+@pytest.mark.parametrize("partial", [False, True])
+def test_an_event_whose_status_is_not_processed_is_reported(stack: Stack, tmp_path: Path,
+                                                            status: str | None,
+                                                            partial: bool) -> None:
+    """``status`` is not hashed, yet only a linked event has a place in a chain: a row that
+    says otherwise is no row of an export."""
+    documents = export(stack, tmp_path / "chain.ndjson")
+    if status == "absent":
+        del documents[1]["status"]
+    else:
+        documents[1]["status"] = status
+    (tmp_path / "odd.ndjson").write_text("".join(json.dumps(d) + "\n" for d in documents))
+    result = CliRunner().invoke(main, ["verify", str(tmp_path / "odd.ndjson"),
+                                       *(["--partial"] if partial else [])])
+    assert result.exit_code == 1
+    assert (f"hash_mismatch at sequence 2 (event {documents[1]['id']}): its hash matches, "
+            "but its status is not processed") in result.output
+
+
 def test_garbage_file_exits_1(tmp_path: Path) -> None:
     (tmp_path / "junk.ndjson").write_text('{"sequence": 1}\nnot json\n')
     result = CliRunner().invoke(main, ["verify", str(tmp_path / "junk.ndjson")])

@@ -9,6 +9,7 @@ from domain.verification import (
     PREV_HASH_MISMATCH,
     SEARCH_ENTRIES,
     SEQUENCE_GAP,
+    STATUS,
     ChainVerifier,
     VerificationReport,
     verify_documents,
@@ -46,6 +47,19 @@ def test_unfindable_event_is_a_hash_mismatch_in_its_search_entries(
     report = verifier.finish()
     assert (report.reason, report.detail, report.first_invalid_sequence, report.checked) == \
         (HASH_MISMATCH, SEARCH_ENTRIES, 2, 2)
+
+
+@pytest.mark.parametrize("check", [verify_documents, verify_partial])
+def test_a_document_whose_status_is_not_processed_has_no_place_in_a_chain(
+        chain: list[dict[str, Any]], check: Any) -> None:
+    """Status is not hashed (it changes on processing), so it is held to what every linked
+    event says; its hash matching is what the detail tells."""
+    chain[3]["status"] = "pending"
+    report = check(chain)
+    assert (report.valid, report.reason, report.detail, report.first_invalid_sequence) == \
+        (False, HASH_MISMATCH, STATUS, 4)
+    del chain[3]["status"]
+    assert (check(chain).reason, check(chain).detail) == (HASH_MISMATCH, STATUS)
 
 
 def test_a_broken_link_is_reported_before_the_search_entries(

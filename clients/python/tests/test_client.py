@@ -356,6 +356,10 @@ def test_an_export_is_verified_offline_and_a_rewritten_one_is_not(
         verify_export(*rewritten([dict(row) for row in rows[:3] + rows[4:]]), vkey)
     with pytest.raises(ProofInvalid, match="sha256 differs"):
         verify_export(rewritten(altered)[0], evidence, vkey)
+    pending = [dict(row) for row in rows]
+    pending[2]["status"] = "pending"  # not hashed: held to what a linked event says
+    with pytest.raises(ProofInvalid, match=r"row 3 .*status is 'pending'"):
+        verify_export(*rewritten(pending), vkey)
 
     reads = client.exports.wait(client.exports.create(filters={"action": "doc.read"}).id,
                                 timeout=30, poll=0.2)

@@ -163,6 +163,9 @@ class _Rows:
             intact = False
         if not intact:
             raise ProofInvalid(f"{where}: its hash does not match its content")
+        if row.get("status") != "processed":  # not hashed, so held to what it must say
+            raise ProofInvalid(f"{where}: its status is {row.get('status')!r}, yet only a "
+                               f"processed event has a place in the log")
         if self.frontier is None:
             self._included(row, event_leaf_hash(row, core), where)
             return
