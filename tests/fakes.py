@@ -559,13 +559,13 @@ class _ChainCheckRepo:
                        if c.invalid and not c.deleting),
                       key=lambda c: (c.invalid_since, c.workspace_id))[:limit]
 
-    def summary(self, checked_before: datetime | None) -> tuple[int, int | None]:
+    def summary(self, checked_before: datetime | None,
+                now: datetime) -> tuple[int, int | None]:
         checks = self._s.chain_checks
         if checked_before is None:
             return len(self.invalid(len(checks))), None
-        due = sum(1 for w in self._s.heads if w not in checks or (not checks[w].deleting and (
-            checks[w].checked_at is None
-            or checks[w].checked_at <= checked_before)))  # type: ignore[operator]
+        due = sum(1 for w in self._s.heads
+                  if w not in checks or checks[w].unchecked_since(checked_before, now))
         return len(self.invalid(len(checks))), due
 
 

@@ -15,6 +15,10 @@ from datetime import datetime, timedelta
 
 from domain.verification import VerificationReport
 
+CLOCK_SKEW = timedelta(hours=1)
+"""A check that says it finished later than this after now is no check at all: clocks
+differ by less, and a time written ahead in the database would keep the chain unchecked,
+and off the overdue count, for as long - a tamper alarm silenced by one UPDATE."""
 ASKED_AGAIN_AFTER = timedelta(minutes=5)
 """How soon, by default, a workspace may ask for another check of its chain (``POST
 /chain-check``): a check reads the whole chain, and two run at once in a whole deployment
@@ -47,10 +51,16 @@ class ChainCheck:
 
     def due(self, now: datetime, every: timedelta) -> bool:
         """Whether the chain should be checked now: its latest check is ``every`` old (or
-        there was none) and no check holds a live claim on it."""
-        checked = self.checked_at is None or self.checked_at <= now - every
+        there was none, or it is dated in the future) and no check holds a live claim on
+        it."""
         free = self.claimed_until is None or self.claimed_until <= now
-        return checked and free and not self.deleting
+        return self.unchecked_since(now - every, now) and free and not self.deleting
+
+    def unchecked_since(self, checked_before: datetime, now: datetime) -> bool:
+        """Its latest check finished before ``checked_before``, or never: a check dated
+        past ``now`` and ``CLOCK_SKEW`` was not made when it says."""
+        return self.checked_at is None or self.checked_at <= checked_before or \
+            self.checked_at > now + CLOCK_SKEW
 
     def claimed(self, until: datetime) -> ChainCheck:
         return replace(self, claimed_until=until)

@@ -175,6 +175,30 @@ def test_a_long_check_moves_its_claim_on_as_it_reads(stack: Stack) -> None:
     assert checks(stack, workspace_id)["claimed_until"] is None
 
 
+def test_checks_silenced_in_the_database_are_checked_or_counted_overdue(stack: Stack) -> None:
+    """Two UPDATEs that would have silenced the tamper alarm: a check dated far ahead (due
+    again at once, and overdue meanwhile), and a chain marked as being deleted (left
+    unchecked, as a deletion needs, but counted overdue once it has gone unchecked)."""
+    ahead, _ = stack.new_workspace("Ahead")
+    marked, _ = stack.new_workspace("Marked")
+    assert stack.deliver_until(lambda: all(checks(stack, w).get("valid") is True
+                                           for w in (ahead, marked)), timeout=10)
+    health = stack.container.chain_health()
+    assert health.execute().overdue == 0
+    with stack.container.engine().begin() as connection:
+        connection.execute(update(t.chain_checks).where(
+            t.chain_checks.c.workspace_id == ahead).values(
+                checked_at=datetime(2999, 1, 1, tzinfo=UTC)))
+        connection.execute(update(t.chain_checks).where(
+            t.chain_checks.c.workspace_id == marked).values(checked_at=LONG_AGO,
+                                                            deleting=True))
+    assert health.execute().overdue == 2
+    assert stack.container.schedule_chain_checks().execute() == [ahead]
+    stack.drain()
+    assert checks(stack, ahead)["checked_at"] < datetime.now(UTC)
+    assert health.execute().overdue == 1  # the one marked: its check stays off
+
+
 def test_upkeep_checks_every_chain_it_finds_without_being_asked(stack: Stack) -> None:
     """No call of the test's: upkeep at the worker's start finds the new chains, two at a
     time, and each check queues the next, without waiting for the next upkeep (15 s)."""

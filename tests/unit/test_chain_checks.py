@@ -3,6 +3,7 @@ it tells (the log, the workspace's own records, the operator's counts)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,7 +18,7 @@ from application.use_cases.delete_workspace import DeleteWorkspace
 from application.use_cases.verify_chain import VerifyChain
 from application.use_cases.workspaces import CreateWorkspace
 from domain.activity import chain_turned
-from domain.chain_checks import ChainCheck
+from domain.chain_checks import CLOCK_SKEW, ChainCheck
 from domain.verification import TREE_MISMATCH, VerificationReport
 from tests.fakes import FakeBlobStore, FakeCredentialChanges
 from tests.unit.test_activity import Recording
@@ -41,6 +42,14 @@ def test_a_chain_is_due_when_unchecked_or_checked_an_interval_ago_and_unclaimed(
     assert not checked.due(NOW + DAY - timedelta(seconds=1), DAY)
     assert checked.due(NOW + DAY, DAY)
     assert not ChainCheck("ws_1", deleting=True).due(NOW, DAY)
+
+
+def test_a_check_dated_in_the_future_is_no_check() -> None:
+    """One UPDATE of the time would otherwise silence the checks for as long; clocks
+    that differ by less than CLOCK_SKEW are no reason to check early."""
+    assert not ChainCheck("ws_1", checked_at=NOW + CLOCK_SKEW).due(NOW, DAY)
+    ahead = ChainCheck("ws_1", checked_at=NOW + CLOCK_SKEW + timedelta(seconds=1))
+    assert ahead.due(NOW, DAY) and ahead.unchecked_since(NOW - 2 * DAY, NOW)
 
 
 def test_a_run_of_invalid_checks_keeps_when_it_began() -> None:
@@ -258,6 +267,21 @@ def test_a_workspace_being_deleted_is_checked_no_more(world: Checking) -> None:
     assert world.check.execute(ws) is None
     world.clock.advance(hours=48)
     assert world.schedule.execute() == []
+
+
+def test_a_chain_marked_deleting_but_left_so_counts_as_overdue(world: Checking) -> None:
+    """Left unfinished, or marked behind the service's back to silence its checks: either
+    way the chain goes unchecked, which the overdue count must show."""
+    ws = world.workspace.id
+    linked(world, 5)
+    world.schedule.execute()
+    world.check.execute(ws)
+    world.uow._store.chain_checks[ws] = replace(world.uow._store.chain_checks[ws],
+                                                deleting=True)
+    assert world.schedule.execute() == []  # not checked: its events may be going
+    assert world.health.execute().overdue == 0
+    world.clock.advance(hours=48, seconds=1)
+    assert world.schedule.execute() == [] and world.health.execute().overdue == 1
 
 
 def test_a_check_of_a_chain_deleted_mid_way_keeps_nothing(world: Checking) -> None:

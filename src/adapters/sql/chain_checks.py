@@ -9,16 +9,21 @@ from sqlalchemy import ColumnElement, Connection, exists, func, literal, or_, se
 
 from adapters.sql import tables as t
 from adapters.sql.upsert import dialect_insert
-from domain.chain_checks import ChainCheck
+from domain.chain_checks import CLOCK_SKEW, ChainCheck
 
 _c = t.chain_checks.c
 
 
-def _due(now: datetime | None, checked_before: datetime) -> ColumnElement[bool]:
-    due = or_(_c.checked_at.is_(None), _c.checked_at <= checked_before) & ~_c.deleting
-    if now is None:
-        return due
-    return due & or_(_c.claimed_until.is_(None), _c.claimed_until <= now)
+def _unchecked(checked_before: datetime, now: datetime) -> ColumnElement[bool]:
+    """``ChainCheck.unchecked_since``."""
+    return or_(_c.checked_at.is_(None), _c.checked_at <= checked_before,
+               _c.checked_at > now + CLOCK_SKEW)
+
+
+def _due(now: datetime, checked_before: datetime) -> ColumnElement[bool]:
+    """``ChainCheck.due``."""
+    return _unchecked(checked_before, now) & ~_c.deleting & or_(
+        _c.claimed_until.is_(None), _c.claimed_until <= now)
 
 
 class SqlChainCheckRepository:
@@ -87,7 +92,8 @@ class SqlChainCheckRepository:
                                 .order_by(_c.invalid_since, _c.workspace_id).limit(limit))
         return [ChainCheck(**row) for row in rows.mappings()]
 
-    def summary(self, checked_before: datetime | None) -> tuple[int, int | None]:
+    def summary(self, checked_before: datetime | None,
+                now: datetime) -> tuple[int, int | None]:
         invalid = self._db.execute(select(func.count()).where(
             _c.valid.is_(False), ~_c.deleting)).scalar_one()
         if checked_before is None:
@@ -96,5 +102,5 @@ class SqlChainCheckRepository:
         # Chains without a row have never been checked: due as well.
         due = self._db.execute(select(func.count()).select_from(t.chain_heads.outerjoin(
             t.chain_checks, _c.workspace_id == heads.workspace_id)).where(
-            _c.workspace_id.is_(None) | _due(None, checked_before))).scalar_one()
+            _c.workspace_id.is_(None) | _unchecked(checked_before, now))).scalar_one()
         return invalid, due

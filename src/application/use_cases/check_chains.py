@@ -217,9 +217,10 @@ class GetChainHealth:
     def execute(self, chains: int = 0) -> ChainHealth:
         """The counts, and up to ``chains`` invalid chains. A check that falls behind
         shows as overdue chains: twice the interval leaves a whole interval's slack."""
-        overdue_before = None if self._every is None else self._clock.now() - 2 * self._every
+        now = self._clock.now()
+        overdue_before = None if self._every is None else now - 2 * self._every
         with self._uow_factory(read_only=True) as uow:
-            invalid, overdue = uow.chain_checks.summary(overdue_before)
+            invalid, overdue = uow.chain_checks.summary(overdue_before, now)
             troubled = uow.chain_checks.invalid(chains) if chains else []
         return ChainHealth(invalid, overdue, tuple(troubled))
 

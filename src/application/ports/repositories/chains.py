@@ -72,10 +72,10 @@ class ChainHeadRepository(Protocol):
 class ChainCheckRepository(Protocol):
     def claim_due(self, now: datetime, checked_before: datetime, until: datetime,
                   limit: int) -> list[str]:
-        """Claim (until ``until``) up to ``limit`` chains whose latest check finished
-        before ``checked_before`` or never, and that no live claim holds: the longest
-        unchecked first. Every workspace with a chain takes part: new ones get their row
-        here, even with ``limit`` 0."""
+        """Claim (until ``until``) up to ``limit`` chains unchecked since ``checked_before``
+        (``ChainCheck.unchecked_since``: before it, never, or dated past ``now`` and its
+        skew) that no live claim holds: the longest unchecked first. Every workspace with
+        a chain takes part: new ones get their row here, even with ``limit`` 0."""
         ...
 
     def claimed(self, now: datetime) -> int:
@@ -108,8 +108,11 @@ class ChainCheckRepository(Protocol):
         (workspaces being deleted left out, as in ``summary``)."""
         ...
 
-    def summary(self, checked_before: datetime | None) -> tuple[int, int | None]:
+    def summary(self, checked_before: datetime | None,
+                now: datetime) -> tuple[int, int | None]:
         """``(invalid, due)``: chains whose latest check found them invalid, and chains
-        whose latest check finished before ``checked_before`` or never (None: not
-        counted, the checks being off)."""
+        unchecked since ``checked_before`` (None: not counted, the checks being off) -
+        those of workspaces being deleted too, so that a deletion left unfinished, or a
+        chain marked as being deleted behind the service's back, does not go unchecked
+        unseen."""
         ...
