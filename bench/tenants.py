@@ -174,8 +174,9 @@ class Bench:
         signed_by = datetime.now(UTC) - timedelta(seconds=4)
         with engine.connect() as connection:
             repository = SqlCheckpointRepository(connection)
-            sweep = _median_ms(lambda: repository.due(signed_by, 1_000))
-            scrape = _median_ms(repository.unsigned_backlog)
+            now = datetime.now(UTC)
+            sweep = _median_ms(lambda: repository.due(signed_by, now, 1_000))
+            scrape = _median_ms(lambda: repository.unsigned_backlog(now))
             retention = _median_ms(self.container.apply_retention().execute)
             floor = _median_ms(lambda: connection.exec_driver_sql(
                 "SELECT count(*) FROM chain_heads WHERE sequence > 0").all())

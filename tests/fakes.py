@@ -43,7 +43,7 @@ from domain.log_witnesses import LogWitness
 from domain.rate_limit import Decision
 from domain.streams import ACTIVE as STREAM_ACTIVE
 from domain.streams import PAUSED, Stream
-from domain.timestamps import from_micros
+from domain.timestamps import CLOCK_SKEW, from_micros
 from domain.viewer_links import ViewerLink
 from domain.workspaces import Workspace
 
@@ -960,28 +960,28 @@ class _CheckpointRepo:
     def count(self, workspace_id: str) -> int:
         return len(self._of(workspace_id))
 
-    def due(self, signed_by: datetime, limit: int) -> list[str]:
+    def due(self, signed_by: datetime, now: datetime, limit: int) -> list[str]:
         due = []
         for workspace_id, head in self._s.heads.items():
             latest = self.latest(workspace_id)
             if (latest is None and head.sequence > 0) or (
                     latest is not None and head.sequence > latest.tree_size
-                    and latest.created_at <= signed_by):
+                    and not latest.signed_within(now - signed_by, now)):
                 due.append((latest.created_at if latest else datetime.min.replace(tzinfo=UTC),
                             workspace_id))
         return [workspace_id for _, workspace_id in sorted(due)[:limit]]
 
-    def unsigned_backlog(self) -> tuple[int, datetime | None]:
-        logs = self._unsigned()
+    def unsigned_backlog(self, now: datetime) -> tuple[int, datetime | None]:
+        logs = self._unsigned(now)
         since = [log.waiting_since for log in logs if log.waiting_since is not None]
         return sum(log.unsigned_events for log in logs), min(since, default=None)
 
-    def unsigned_by_workspace(self, limit: int) -> list[UnsignedLog]:
-        return sorted(self._unsigned(), key=lambda log: (
+    def unsigned_by_workspace(self, now: datetime, limit: int) -> list[UnsignedLog]:
+        return sorted(self._unsigned(now), key=lambda log: (
             log.waiting_since is None, log.waiting_since or datetime.min.replace(tzinfo=UTC),
             log.workspace_id))[:limit]
 
-    def _unsigned(self) -> list[UnsignedLog]:
+    def _unsigned(self, now: datetime) -> list[UnsignedLog]:
         logs = []
         for workspace_id, head in self._s.heads.items():
             latest = self.latest(workspace_id)
@@ -991,7 +991,9 @@ class _CheckpointRepo:
             first = next((e.received_at for e in self._s.events.values()
                           if e.workspace_id == workspace_id and e.sequence == signed + 1),
                          None)
-            known = [t for t in (latest and latest.created_at, first) if t is not None]
+            signed_at = latest.created_at if latest and latest.created_at <= now + CLOCK_SKEW \
+                else None
+            known = [t for t in (signed_at, first) if t is not None]
             logs.append(UnsignedLog(workspace_id, head.sequence - signed,
                                     max(known, default=None)))
         return logs

@@ -159,7 +159,7 @@ class TransparencyLog:
         workspace_id, size = events[0].workspace_id, events[-1].sequence
         assert size is not None
         latest = uow.checkpoints.latest(workspace_id)
-        if latest is not None and latest.created_at > self._clock.now() - self._gap():
+        if latest is not None and latest.signed_within(self._gap(), self._clock.now()):
             return
         try:
             root = self._vouched_root(uow, workspace_id, size, latest)
@@ -237,7 +237,7 @@ class TransparencyLog:
         a busy workspace gets a checkpoint every cadence or so, not one per chunk."""
         started = self._clock.now()
         with self._uow_factory(read_only=True) as uow:
-            due = uow.checkpoints.due(started - self._gap(), SWEEP_BATCH)
+            due = uow.checkpoints.due(started - self._gap(), started, SWEEP_BATCH)
         signed = 0
         for workspace_id in due:
             try:

@@ -13,12 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from domain.timestamps import CLOCK_SKEW
 from domain.verification import VerificationReport
 
-CLOCK_SKEW = timedelta(hours=1)
-"""A check that says it finished later than this after now is no check at all: clocks
-differ by less, and a time written ahead in the database would keep the chain unchecked,
-and off the overdue count, for as long - a tamper alarm silenced by one UPDATE."""
 ASKED_AGAIN_AFTER = timedelta(minutes=5)
 """How soon, by default, a workspace may ask for another check of its chain (``POST
 /chain-check``): a check reads the whole chain, and two run at once in a whole deployment

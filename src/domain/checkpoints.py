@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+
+from domain.timestamps import CLOCK_SKEW
 
 
 @dataclass(frozen=True)
@@ -14,6 +16,11 @@ class SignedCheckpoint:
     note: str
     """The C2SP signed note, byte for byte as served."""
     created_at: datetime
+
+    def signed_within(self, gap: timedelta, now: datetime) -> bool:
+        """Signed less than ``gap`` ago, so the next may wait. A time further ahead than
+        the clocks' skew is not believed: it would hold signing back until then."""
+        return now - gap < self.created_at <= now + CLOCK_SKEW
 
 
 def origin_of(log_name: str, workspace_id: str) -> str:

@@ -16,6 +16,11 @@ _PATTERN = re.compile(
     r"(?P<offset>[Zz]|[+-]\d{2}:?\d{2})?$"
 )
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+CLOCK_SKEW = timedelta(hours=1)
+"""How far apart the clocks of an installation's hosts may be. A time the service wrote
+that lies further ahead than this was not written when it says: believing it would let
+one UPDATE postpone what the time decides (a chain's next check, the next checkpoint)
+and quiet the alarm that watches it."""
 _NOT_A_TIMESTAMP = ("Not a valid ISO 8601 timestamp: give a date and a time, such as "
                     "2026-11-26T13:31:45Z.")
 

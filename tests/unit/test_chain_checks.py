@@ -18,7 +18,8 @@ from application.use_cases.delete_workspace import DeleteWorkspace
 from application.use_cases.verify_chain import VerifyChain
 from application.use_cases.workspaces import CreateWorkspace
 from domain.activity import chain_turned
-from domain.chain_checks import CLOCK_SKEW, ChainCheck
+from domain.chain_checks import ChainCheck
+from domain.timestamps import CLOCK_SKEW
 from domain.verification import TREE_MISMATCH, VerificationReport
 from tests.fakes import FakeBlobStore, FakeCredentialChanges
 from tests.unit.test_activity import Recording

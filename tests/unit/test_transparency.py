@@ -3,6 +3,7 @@ what it refuses to sign, and what the proofs it serves verify against."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -28,6 +29,7 @@ from domain.signed_notes import (
     successor_of,
     successors,
 )
+from domain.timestamps import CLOCK_SKEW
 from tests.fakes import FakeSignatureChecker, FakeSigner, _CheckpointRepo
 from tests.unit.test_use_cases import World
 
@@ -129,6 +131,36 @@ def test_status_shows_how_long_processed_events_have_waited_for_a_checkpoint(
     world.uow.tamper_leaf(ws, 0, bytes(32))  # now nothing is signed over it
     world.clock.advance(seconds=60)
     linked(world, 1)  # arrived 60 s after the last checkpoint: owed since it arrived
+    world.clock.advance(seconds=30)
+    assert world.log.sweep() == 0
+    report = status.execute(workspaces=5)
+    assert (report.unsigned_events, report.checkpoint_lag_seconds) == (1, 30.0)
+    assert report.unsigned == (SigningLag(ws, 1, 30.0),)
+
+
+def _dated_ahead(world: World, ahead: timedelta) -> None:
+    """As someone writing to the database might: the stored checkpoints' time moved on."""
+    store = world.uow._store.checkpoints
+    for key, checkpoint in store.items():
+        store[key] = replace(checkpoint, created_at=world.clock.now() + ahead)
+
+
+def test_a_checkpoint_dated_ahead_holds_back_neither_signing_nor_its_alarm(
+        world: World) -> None:
+    """One UPDATE of its time would otherwise stop the log's signing until then, and
+    quiet the lag that watches signing; clocks that differ by less change nothing."""
+    status = GetProcessingStatus(world.uow, world.clock, world.queue)
+    ws = world.workspace.id
+    linked(signing(world), 3)
+    _dated_ahead(world, CLOCK_SKEW)
+    linked(world, 2)
+    assert sizes(world) == [3]  # within the skew: believed, so too soon to sign
+    _dated_ahead(world, timedelta(days=365))
+    linked(world, 1)
+    assert sizes(world) == [3, 6]  # not believed: signed at once
+    _dated_ahead(world, timedelta(days=365))
+    world.uow.tamper_leaf(ws, 0, bytes(32))  # now nothing is signed over it
+    linked(world, 1)
     world.clock.advance(seconds=30)
     assert world.log.sweep() == 0
     report = status.execute(workspaces=5)

@@ -9,7 +9,8 @@ from sqlalchemy import ColumnElement, Connection, exists, func, literal, or_, se
 
 from adapters.sql import tables as t
 from adapters.sql.upsert import dialect_insert
-from domain.chain_checks import CLOCK_SKEW, ChainCheck
+from domain.chain_checks import ChainCheck
+from domain.timestamps import CLOCK_SKEW
 
 _c = t.chain_checks.c
 

@@ -65,13 +65,14 @@ class GetProcessingStatus:
         Signing is watched beside processing because it fails on its own: a tree that no
         longer gives its last signed root is never signed over, and only an operator can
         say why it changed."""
+        now = self._clock.now()
         with self._uow_factory(read_only=True) as uow:
             pending, oldest = uow.events.pending_backlog()
             backlog = uow.events.backlog_by_workspace(workspaces) if workspaces else []
-            unsigned, owed_since = uow.checkpoints.unsigned_backlog()
-            logs = uow.checkpoints.unsigned_by_workspace(workspaces) if workspaces else []
+            unsigned, owed_since = uow.checkpoints.unsigned_backlog(now)
+            logs = uow.checkpoints.unsigned_by_workspace(now, workspaces) if workspaces \
+                else []
             exports, asked_since = uow.exports.queued_backlog()
-        now = self._clock.now()
         behind = tuple(WorkspaceLag(b.workspace_id, b.pending_events,
                                     _age(now, b.oldest_received_at)) for b in backlog)
         waiting = tuple(SigningLag(log.workspace_id, log.unsigned_events,

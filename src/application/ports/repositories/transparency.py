@@ -80,19 +80,21 @@ class CheckpointRepository(Protocol):
 
     def count(self, workspace_id: str) -> int: ...
 
-    def due(self, signed_by: datetime, limit: int) -> list[str]:
+    def due(self, signed_by: datetime, now: datetime, limit: int) -> list[str]:
         """Workspaces whose tree grew past their latest checkpoint, and whose latest was
-        signed at ``signed_by`` or earlier (or never: then only if it has leaves - an empty
-        tree is signed when someone asks for it, not for every workspace created); those
-        waiting longest first."""
+        signed at ``signed_by`` or earlier (or is dated past ``now`` and the clocks' skew:
+        ``SignedCheckpoint.signed_within``; or never: then only if it has leaves - an
+        empty tree is signed when someone asks for it, not for every workspace created);
+        those waiting longest first."""
         ...
 
-    def unsigned_backlog(self) -> tuple[int, datetime | None]:
+    def unsigned_backlog(self, now: datetime) -> tuple[int, datetime | None]:
         """All workspaces: how many processed events no checkpoint covers yet, and the
-        earliest ``UnsignedLog.waiting_since`` among them."""
+        earliest ``UnsignedLog.waiting_since`` among them (a latest checkpoint dated past
+        ``now`` and the clocks' skew counts from the event's arrival instead)."""
         ...
 
-    def unsigned_by_workspace(self, limit: int) -> list[UnsignedLog]:
+    def unsigned_by_workspace(self, now: datetime, limit: int) -> list[UnsignedLog]:
         """The ``limit`` workspaces that have waited longest for a checkpoint, that one
         first: where an operator looks when signing stops (a stored tree changed behind
         the service's back is never signed over)."""
