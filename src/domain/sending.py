@@ -7,11 +7,18 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from domain.timestamps import CLOCK_SKEW
+
 FAILING_AFTER = 5
 """Consecutive failed attempts after which a destination is ``failing`` (about 15 s of
 failures with the backoff below)."""
 BACKOFF_BASE = timedelta(seconds=1)
 BACKOFF_CAP = timedelta(minutes=10)
+BELIEVED_AHEAD = BACKOFF_CAP + CLOCK_SKEW
+"""The furthest ahead a retry or a lease can lie: the longest backoff (leases are shorter),
+and the clocks' skew. A time further ahead was not set by sending; believed, one UPDATE
+would pause a destination for as long - a witness among them, whose falling behind no
+lag alarm watches."""
 ERROR_MAX_LENGTH = 500
 ACTIVE = "active"
 FAILING = "failing"
@@ -62,11 +69,13 @@ class Sending:
         return self.leased_until
 
     def is_due(self, now: datetime) -> bool:
-        """Not waiting out a backoff."""
-        return self.next_attempt_at is None or self.next_attempt_at <= now
+        """Not waiting out a backoff (one further off than ``BELIEVED_AHEAD`` is none)."""
+        return self.next_attempt_at is None or not (
+            now < self.next_attempt_at <= now + BELIEVED_AHEAD)
 
     def is_leased(self, now: datetime) -> bool:
-        return self.leased_until is not None and self.leased_until > now
+        """Being sent to (a lease further off than ``BELIEVED_AHEAD`` is none)."""
+        return self.leased_until is not None and now < self.leased_until <= now + BELIEVED_AHEAD
 
     def leased(self, now: datetime, duration: timedelta) -> Sending:
         return replace(self, leased_until=now + duration)

@@ -12,6 +12,7 @@ deletion hides from online verification (docs/security.md says what catches that
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -172,3 +173,36 @@ def test_a_change_to_the_chains_head_or_tree_fails_verification(stack: Stack,
     report = _verify(stack, secret)
     assert (report["valid"], report["reason"], report["first_invalid_sequence"]) == \
         (False, reason, sequence)
+
+
+def test_a_witness_paused_in_the_database_is_submitted_to_again(stack: Stack) -> None:
+    """A retry or a lease dated a year ahead would stop the log's submissions to a witness
+    for as long, with no alarm (a witness falling behind its log has none): the witness
+    would hold an old checkpoint, and refuse no rewrite made after it. Neither is believed
+    past the longest backoff and the clocks' skew (``Sending.is_due``, ``is_leased``); the
+    same rule serves log streams and alert rules."""
+    from domain.cosignatures import cosigner_key
+
+    workspace_id, secret = stack.new_workspace()
+    _post(stack, secret, [EVENT])
+    stack.container.process_pending_events().execute(workspace_id)  # signed as it links
+    added = stack.client.post("/api/v1/log/witnesses", headers=bearer(secret), json={
+        "url": "https://w.example", "verifier_key": cosigner_key("witness.example/w",
+                                                                 bytes(range(32)))})
+    assert added.status_code == 201, added.json
+    witness_id = added.json["id"]
+
+    def due() -> bool:
+        with stack.container.uow(read_only=True) as uow:
+            return witness_id in uow.log_witnesses.due(datetime.now(UTC), 10_000)
+
+    assert due()
+    for column, ahead in (("next_attempt_at", timedelta(minutes=10)),
+                          ("leased_until", timedelta(minutes=2))):
+        stack.sql(f"UPDATE log_witnesses SET {column} = :t WHERE id = :id", id=witness_id,
+                  t=datetime.now(UTC) + ahead)
+        assert not due()  # a backoff or a lease as sending sets them: believed
+        stack.sql(f"UPDATE log_witnesses SET {column} = :t WHERE id = :id", id=witness_id,
+                  t=datetime.now(UTC) + timedelta(days=365))
+        assert due(), column
+        stack.sql(f"UPDATE log_witnesses SET {column} = NULL WHERE id = :id", id=witness_id)

@@ -21,7 +21,7 @@ from domain.deliveries import (
 )
 from domain.destinations import address_refusal, checked_url
 from domain.errors import ValidationFailed
-from domain.sending import BACKOFF_CAP, FAILING_AFTER, Sending, backoff
+from domain.sending import BACKOFF_CAP, BELIEVED_AHEAD, FAILING_AFTER, Sending, backoff
 from domain.streams import (
     ACTIVE,
     FAILING,
@@ -66,6 +66,17 @@ def test_a_retry_time_only_while_waiting_out_a_backoff_and_a_lease_end_only_whil
         _ = Sending().lease_ends
     assert Sending().leased(NOW, timedelta(seconds=30)).lease_ends == NOW + timedelta(seconds=30)
     assert Sending().failed(NOW, "HTTP 503", 0.0).retry_at == NOW + backoff(1, 0.0)
+
+
+def test_a_retry_or_a_lease_further_ahead_than_any_backoff_is_not_believed() -> None:
+    """Sending sets neither further than the longest backoff; one written further ahead in
+    the database would pause the destination for as long."""
+    waiting = Sending(next_attempt_at=NOW + BELIEVED_AHEAD)
+    assert not waiting.is_due(NOW) and waiting.is_due(NOW + BELIEVED_AHEAD)
+    assert Sending(next_attempt_at=NOW + BELIEVED_AHEAD + timedelta(seconds=1)).is_due(NOW)
+    assert Sending(leased_until=NOW + BELIEVED_AHEAD).is_leased(NOW)
+    assert not Sending(leased_until=NOW + timedelta(days=365)).is_leased(NOW)
+    assert not Sending(leased_until=NOW).is_leased(NOW)
 
 
 def fail(current: Stream, error: str = "HTTP 503", jitter: float = 0.5) -> Stream:

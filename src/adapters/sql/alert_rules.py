@@ -11,6 +11,7 @@ from sqlalchemy.engine import RowMapping
 from adapters.sql import tables as t
 from adapters.sql.keyset import count_of, created_page
 from adapters.sql.mappers import sending_from, sending_row
+from adapters.sql.sending import ready_to_send
 from domain.alert_rules import MATCH_LISTS, AlertRule, Threshold
 from domain.alerts import PENDING
 from domain.cursor import Position
@@ -104,9 +105,7 @@ class SqlAlertRuleRepository:
         r, a = t.alert_rules.c, t.alerts.c
         pending = select(a.rule_id).where(a.status == PENDING).distinct()
         rows = self._db.execute(
-            select(r.id).where(r.id.in_(pending),
-                               (r.leased_until.is_(None)) | (r.leased_until <= now),
-                               (r.next_attempt_at.is_(None)) | (r.next_attempt_at <= now))
+            select(r.id).where(r.id.in_(pending), ready_to_send(r, now))
             .order_by(r.id).limit(limit))
         return list(rows.scalars())
 

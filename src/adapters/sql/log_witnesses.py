@@ -12,6 +12,7 @@ from sqlalchemy.engine import RowMapping
 from adapters.sql import tables as t
 from adapters.sql.keyset import count_of, created_page
 from adapters.sql.mappers import sending_from, sending_row
+from adapters.sql.sending import ready_to_send
 from adapters.sql.upsert import dialect_insert
 from application.ports.repositories.transparency import Cosignature
 from domain.cursor import Position
@@ -72,8 +73,7 @@ class SqlLogWitnessRepository:
         w, latest = t.log_witnesses.c, t.latest_checkpoints.c
         rows = self._db.execute(
             select(w.id).join(t.latest_checkpoints, latest.workspace_id == w.workspace_id)
-            .where(or_(w.leased_until.is_(None), w.leased_until <= now),
-                   or_(w.next_attempt_at.is_(None), w.next_attempt_at <= now),
+            .where(ready_to_send(w, now),
                    or_(w.held_size.is_(None), w.held_size < latest.tree_size,
                        (w.held_size == latest.tree_size)
                        & or_(w.cosigned_size.is_(None), w.cosigned_size != latest.tree_size)))

@@ -11,6 +11,7 @@ from sqlalchemy.engine import RowMapping
 from adapters.sql import tables as t
 from adapters.sql.keyset import count_of, created_page
 from adapters.sql.mappers import sending_from, sending_row
+from adapters.sql.sending import ready_to_send
 from application.ports.repositories.streams import StreamProgress
 from domain.cursor import Position
 from domain.deliveries import PENDING, Delivery
@@ -101,8 +102,7 @@ class SqlStreamRepository:
         rows = self._db.execute(
             select(s.id).join(t.chain_heads, heads.workspace_id == s.workspace_id)
             .where(s.status != PAUSED,
-                   or_(s.leased_until.is_(None), s.leased_until <= now),
-                   or_(s.next_attempt_at.is_(None), s.next_attempt_at <= now),
+                   ready_to_send(s, now),
                    or_(s.position < heads.sequence, exists().where(_PENDING_DELIVERY)))
             .order_by(s.id).limit(limit))
         return list(rows.scalars())
