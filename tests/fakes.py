@@ -529,8 +529,7 @@ class _ChainCheckRepo:
         return [check.workspace_id for check in due]
 
     def claimed(self, now: datetime) -> int:
-        return sum(1 for c in self._s.chain_checks.values()
-                   if c.claimed_until is not None and c.claimed_until > now)
+        return sum(1 for c in self._s.chain_checks.values() if c.checking(now))
 
     def start(self, workspace_id: str, until: datetime) -> ChainCheck | None:
         if workspace_id not in self._s.workspaces:

@@ -16,6 +16,11 @@ from datetime import datetime, timedelta
 from domain.timestamps import CLOCK_SKEW
 from domain.verification import VerificationReport
 
+LONGEST_CLAIM = timedelta(hours=1)
+"""A claim gives a queued check an hour to start, and a running one holds its chain ten
+minutes at a time: none lies further ahead, bar the clocks' skew. One that does was not
+made by a check, and is none: believed, two would take both of the deployment's slots and
+stop every chain's checks until then."""
 ASKED_AGAIN_AFTER = timedelta(minutes=5)
 """How soon, by default, a workspace may ask for another check of its chain (``POST
 /chain-check``): a check reads the whole chain, and two run at once in a whole deployment
@@ -50,8 +55,8 @@ class ChainCheck:
         """Whether the chain should be checked now: its latest check is ``every`` old (or
         there was none, or it is dated in the future) and no check holds a live claim on
         it."""
-        free = self.claimed_until is None or self.claimed_until <= now
-        return self.unchecked_since(now - every, now) and free and not self.deleting
+        return self.unchecked_since(now - every, now) and not self.checking(now) \
+            and not self.deleting
 
     def unchecked_since(self, checked_before: datetime, now: datetime) -> bool:
         """Its latest check finished before ``checked_before``, or never: a check dated
@@ -71,8 +76,10 @@ class ChainCheck:
                        invalid_since=failing_since, claimed_until=None)
 
     def checking(self, now: datetime) -> bool:
-        """A check is queued or running: its claim is live."""
-        return self.claimed_until is not None and self.claimed_until > now
+        """A check is queued or running: its claim is live (and no further ahead than
+        ``LONGEST_CLAIM`` and the clocks' skew)."""
+        return self.claimed_until is not None and \
+            now < self.claimed_until <= now + LONGEST_CLAIM + CLOCK_SKEW
 
     def asked_too_soon(self, now: datetime,
                        again_after: timedelta = ASKED_AGAIN_AFTER) -> timedelta | None:

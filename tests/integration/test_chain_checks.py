@@ -176,13 +176,22 @@ def test_a_long_check_moves_its_claim_on_as_it_reads(stack: Stack) -> None:
 
 
 def test_checks_silenced_in_the_database_are_checked_or_counted_overdue(stack: Stack) -> None:
-    """Two UPDATEs that would have silenced the tamper alarm: a check dated far ahead (due
-    again at once, and overdue meanwhile), and a chain marked as being deleted (left
-    unchecked, as a deletion needs, but counted overdue once it has gone unchecked)."""
+    """UPDATEs that would have silenced the tamper alarm: a check dated far ahead (due
+    again at once, and overdue meanwhile), a claim far ahead (two would have taken both
+    slots, stopping every check), and a chain marked as being deleted (left unchecked, as
+    a deletion needs, but counted overdue once it has gone unchecked)."""
     ahead, _ = stack.new_workspace("Ahead")
     marked, _ = stack.new_workspace("Marked")
+    held, _ = stack.new_workspace("Held")
     assert stack.deliver_until(lambda: all(checks(stack, w).get("valid") is True
-                                           for w in (ahead, marked)), timeout=10)
+                                           for w in (ahead, marked, held)), timeout=10)
+    with stack.container.engine().begin() as connection:
+        connection.execute(update(t.chain_checks).where(
+            t.chain_checks.c.workspace_id == held).values(
+                checked_at=LONG_AGO, claimed_until=datetime(2999, 1, 1, tzinfo=UTC)))
+    assert stack.container.schedule_chain_checks().execute() == [held]
+    stack.drain()
+    assert checks(stack, held)["checked_at"] > LONG_AGO
     health = stack.container.chain_health()
     assert health.execute().overdue == 0
     with stack.container.engine().begin() as connection:

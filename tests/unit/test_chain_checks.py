@@ -18,7 +18,7 @@ from application.use_cases.delete_workspace import DeleteWorkspace
 from application.use_cases.verify_chain import VerifyChain
 from application.use_cases.workspaces import CreateWorkspace
 from domain.activity import chain_turned
-from domain.chain_checks import ChainCheck
+from domain.chain_checks import LONGEST_CLAIM, ChainCheck
 from domain.timestamps import CLOCK_SKEW
 from domain.verification import TREE_MISMATCH, VerificationReport
 from tests.fakes import FakeBlobStore, FakeCredentialChanges
@@ -35,9 +35,9 @@ BROKEN = VerificationReport(valid=False, checked=2, first_invalid_sequence=3, ev
 def test_a_chain_is_due_when_unchecked_or_checked_an_interval_ago_and_unclaimed() -> None:
     fresh = ChainCheck("ws_1")
     assert fresh.due(NOW, DAY)
-    claimed = fresh.claimed(NOW + timedelta(hours=6))
+    claimed = fresh.claimed(NOW + timedelta(hours=1))
     assert not claimed.due(NOW, DAY)
-    assert claimed.due(NOW + timedelta(hours=6), DAY)  # the claim lapsed: a worker died
+    assert claimed.due(NOW + timedelta(hours=1), DAY)  # the claim lapsed: a worker died
     checked = claimed.found(VALID, NOW)
     assert checked.claimed_until is None and checked.checked_at == NOW and checked.checked == 5
     assert not checked.due(NOW + DAY - timedelta(seconds=1), DAY)
@@ -51,6 +51,22 @@ def test_a_check_dated_in_the_future_is_no_check() -> None:
     assert not ChainCheck("ws_1", checked_at=NOW + CLOCK_SKEW).due(NOW, DAY)
     ahead = ChainCheck("ws_1", checked_at=NOW + CLOCK_SKEW + timedelta(seconds=1))
     assert ahead.due(NOW, DAY) and ahead.unchecked_since(NOW - 2 * DAY, NOW)
+
+
+def test_a_claim_further_ahead_than_any_check_makes_is_no_claim(world: Checking) -> None:
+    """Believed, two such claims would take both slots and stop every chain's checks."""
+    horizon = LONGEST_CLAIM + CLOCK_SKEW
+    assert ChainCheck("ws_1", claimed_until=NOW + horizon).checking(NOW)
+    beyond = ChainCheck("ws_1", claimed_until=NOW + horizon + timedelta(seconds=1))
+    assert not beyond.checking(NOW) and beyond.due(NOW, DAY)
+    ws, second, third = world.workspace.id, world.another("B"), world.another("C")
+    store = world.uow._store.chain_checks
+    for each in (ws, second):
+        store[each] = ChainCheck(each, claimed_until=world.clock.now() + timedelta(days=365))
+    assert world.schedule.execute() == [ws, second]  # claimed anew, as if never
+    assert world.schedule.execute() == []  # those claims are real: no room
+    world.check.execute(ws)
+    assert world.schedule.execute() == [third]
 
 
 def test_a_run_of_invalid_checks_keeps_when_it_began() -> None:

@@ -5,11 +5,21 @@ from __future__ import annotations
 from dataclasses import asdict
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Connection, exists, func, literal, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    and_,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
 
 from adapters.sql import tables as t
 from adapters.sql.upsert import dialect_insert
-from domain.chain_checks import ChainCheck
+from domain.chain_checks import LONGEST_CLAIM, ChainCheck
 from domain.timestamps import CLOCK_SKEW
 
 _c = t.chain_checks.c
@@ -21,10 +31,15 @@ def _unchecked(checked_before: datetime, now: datetime) -> ColumnElement[bool]:
                _c.checked_at > now + CLOCK_SKEW)
 
 
+def _checking(now: datetime) -> ColumnElement[bool]:
+    """``ChainCheck.checking``."""
+    return and_(_c.claimed_until > now, _c.claimed_until <= now + LONGEST_CLAIM + CLOCK_SKEW)
+
+
 def _due(now: datetime, checked_before: datetime) -> ColumnElement[bool]:
     """``ChainCheck.due``."""
     return _unchecked(checked_before, now) & ~_c.deleting & or_(
-        _c.claimed_until.is_(None), _c.claimed_until <= now)
+        _c.claimed_until.is_(None), ~_checking(now))
 
 
 class SqlChainCheckRepository:
@@ -53,7 +68,7 @@ class SqlChainCheckRepository:
         return chosen
 
     def claimed(self, now: datetime) -> int:
-        return self._db.execute(select(func.count()).where(_c.claimed_until > now)).scalar_one()
+        return self._db.execute(select(func.count()).where(_checking(now))).scalar_one()
 
     def start(self, workspace_id: str, until: datetime) -> ChainCheck | None:
         self._db.execute(dialect_insert(self._db)(t.chain_checks).from_select(

@@ -28,13 +28,13 @@ from application.ports.system import Clock
 from application.ports.unit_of_work import UnitOfWorkFactory
 from application.use_cases.verify_chain import VerifyChain
 from domain.activity import SYSTEM, chain_turned
-from domain.chain_checks import ASKED_AGAIN_AFTER, ChainCheck
+from domain.chain_checks import ASKED_AGAIN_AFTER, LONGEST_CLAIM, ChainCheck
 from domain.timestamps import format_timestamp
 
 log = logging.getLogger(__name__)
 
 CONCURRENCY = 2
-TO_START = timedelta(hours=1)
+TO_START = LONGEST_CLAIM
 WHILE_RUNNING = timedelta(minutes=10)
 """A running check's hold on its chain, renewed every ``RENEW_EVERY`` as it reads: longer
 than any one step of a check (a chunk of events, the count of the workspace's terms)."""
