@@ -225,6 +225,7 @@ class DeliveryEngine(ABC, Generic[T, Item]):
                     following, wake_at = self._claim_in(uow, target, found, now)
                 else:
                     self._save(uow, target)
+                # every turn recorded (a list, not a generator any() would cut short)
                 recorded = any([self._activity.record(uow, target.workspace_id, SYSTEM, turn)
                                 for turn in turns])
             uow.commit()

@@ -24,6 +24,12 @@ ACTIVE = "active"
 FAILING = "failing"
 
 
+def status_of(failing: bool) -> str:
+    """How a destination shows: ``failing`` after ``FAILING_AFTER`` failed attempts in a
+    row (until one succeeds), else ``active``."""
+    return FAILING if failing else ACTIVE
+
+
 def backoff(failures: int, jitter: float) -> timedelta:
     """The wait after ``failures`` consecutive failures: doubling from one second up to
     ten minutes, with "equal jitter" - half of each step fixed, half random (``jitter``
@@ -49,9 +55,7 @@ class Sending:
 
     @property
     def status(self) -> str:
-        """How the destination shows: ``failing`` after ``FAILING_AFTER`` failed attempts
-        in a row, else ``active``."""
-        return FAILING if self.failing else ACTIVE
+        return status_of(self.failing)
 
     @property
     def retry_at(self) -> datetime:

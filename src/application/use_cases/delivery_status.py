@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from application.ports.system import Clock
 from application.ports.unit_of_work import UnitOfWorkFactory
-from domain.sending import ACTIVE, FAILING
+from domain.sending import status_of
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,6 @@ class GetDeliveryStatus:
                       max(0.0, (now - p.oldest_undelivered_at).total_seconds())
                       if p.oldest_undelivered_at is not None and p.backlog else 0.0)
             for p in progress], pending, [
-            RuleLag(b.rule_id, b.workspace_id, FAILING if b.failing else ACTIVE, b.pending,
+            RuleLag(b.rule_id, b.workspace_id, status_of(b.failing), b.pending,
                     max(0.0, (now - b.oldest_triggered_at).total_seconds()))
             for b in behind])
