@@ -62,6 +62,13 @@ class Delivery:
     """The log's latest signed checkpoint when the delivery was cut: webhook bodies carry
     it, so the log's signed state also lives with the receivers."""
 
+    @property
+    def span(self) -> tuple[int, int]:
+        """The first and last sequences an events delivery covers (a test covers none)."""
+        if self.first_sequence is None or self.last_sequence is None:
+            raise ValueError(f"delivery {self.id} covers no events")
+        return self.first_sequence, self.last_sequence
+
     def attempted(self, now: datetime, attempt: Attempt) -> Delivery:
         done = attempt.ok
         status = DELIVERED if done else (FAILED if self.kind == TEST else PENDING)
@@ -76,7 +83,8 @@ def events_delivery(delivery_id: str, stream_id: str, workspace_id: str, number:
                     now: datetime, checkpoint: str | None = None) -> Delivery:
     return Delivery(id=delivery_id, stream_id=stream_id, workspace_id=workspace_id,
                     kind=EVENTS, created_at=now, sequence=number, event_count=len(events),
-                    first_sequence=events[0].sequence, last_sequence=events[-1].sequence,
+                    first_sequence=events[0].linked.sequence,
+                    last_sequence=events[-1].linked.sequence,
                     actions=actions, checkpoint=checkpoint)
 
 

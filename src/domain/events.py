@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from domain.errors import ValidationFailed
 from domain.event_rules import body_violations, canonical_ip_address
@@ -17,6 +17,14 @@ from domain.timestamps import format_timestamp, parse_timestamp
 
 PENDING = "pending"
 PROCESSED = "processed"
+
+
+class Link(NamedTuple):
+    """Where a linked event sits in its chain."""
+
+    sequence: int
+    prev_hash: str
+    hash: str
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,14 @@ class Event:
         """The search column beside the event: its writers and verification's check of it
         must derive it alike."""
         return (self.geo or {}).get("country_code")
+
+    @property
+    def linked(self) -> Link:
+        """Its place in its chain, for code that reads linked events only: a pending event
+        there is a bug to stop at, not a None to carry on with."""
+        if self.sequence is None or self.prev_hash is None or self.hash is None:
+            raise ValueError(f"event {self.id} is not linked into its chain")
+        return Link(self.sequence, self.prev_hash, self.hash)
 
     def core(self) -> dict[str, Any]:
         """The hashed part of the document: everything but ``status``, ``prev_hash``, ``hash``."""

@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 
 from domain.errors import ValidationFailed
-from domain.events import PENDING, new_event
+from domain.events import PENDING, Link, new_event
 
 RECEIVED = datetime(2026, 11, 26, 13, 0, tzinfo=UTC)
 
@@ -33,6 +33,14 @@ def test_minimal_event_gets_defaults() -> None:
     assert document["metadata"] == {}
     assert document["geo"] is None and document["sequence"] is None
     assert document["occurred_at"] == "2026-11-26T13:00:00.000000Z"
+
+
+def test_a_linked_event_tells_its_place_and_a_pending_one_refuses_to() -> None:
+    pending = build(valid())
+    with pytest.raises(ValueError, match="evt_1 is not linked"):
+        _ = pending.linked
+    linked = pending.processed(sequence=7, prev_hash="a" * 64, hash_="b" * 64)
+    assert linked.linked == Link(7, "a" * 64, "b" * 64)
 
 
 @pytest.mark.parametrize(("sent", "stored"), [

@@ -18,6 +18,7 @@ from domain.deliveries import (
     Attempt,
     Delivery,
     batch_ready_at,
+    events_delivery,
 )
 from domain.destinations import address_refusal, checked_url
 from domain.errors import ValidationFailed
@@ -143,6 +144,15 @@ def test_a_lease_holds_until_it_runs_out() -> None:
     assert not leased.is_leased(NOW + timedelta(seconds=30))
     assert not leased.failed(NOW, "x", 0).is_leased(NOW)
     assert not leased.succeeded(NOW).is_leased(NOW)
+
+
+def test_a_delivery_of_events_spans_them_and_a_test_delivery_spans_none() -> None:
+    events = [EventFactory(sequence=n, prev_hash=f"{n - 1:064}", hash=f"{n:064}")
+              for n in (4, 5, 9)]
+    delivery = events_delivery("dlv_1", "str_1", "ws_1", 3, events, None, NOW)
+    assert delivery.span == (4, 9)
+    with pytest.raises(ValueError, match="dlv_2 covers no events"):
+        _ = Delivery("dlv_2", "str_1", "ws_1", TEST, NOW).span
 
 
 def test_deliveries_are_numbered_one_by_one() -> None:

@@ -77,7 +77,7 @@ class SqlEventRepository:
             yield from chunk
             if len(chunk) < chunk_size:
                 return
-            next_sequence = chunk[-1].sequence + 1  # type: ignore[operator]
+            next_sequence = chunk[-1].linked.sequence + 1
 
     def verifiable_chain(self, workspace_id: str, from_sequence: int,
                          to_sequence: int | None, chunk_size: int) -> Iterator[VerifiableChunk]:

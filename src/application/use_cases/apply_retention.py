@@ -79,13 +79,13 @@ class ApplyRetention:
                 expired = []
                 for event in oldest:
                     if event.occurred_at >= cutoff or (held is not None
-                                                       and event.sequence >= held):  # type: ignore[operator]
+                                                       and event.linked.sequence >= held):
                         break
                     expired.append(event)
                 if not expired:
                     return removed
-                last = expired[-1]
-                anchor = ChainHead(last.sequence, last.hash)  # type: ignore[arg-type]
+                last = expired[-1].linked
+                anchor = ChainHead(last.sequence, last.hash)
                 uow.events.delete_linked(workspace_id, anchor.sequence)
                 uow.chains.save_anchor(workspace_id, anchor,
                                        self._signed_anchor(uow, workspace_id, anchor))

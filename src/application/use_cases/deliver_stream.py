@@ -70,10 +70,10 @@ class DeliverStream(DeliveryEngine[Stream, Delivery]):
         next one's cut waits for."""
         delivery = uow.deliveries.pending(target.id)
         if delivery is not None:  # a retry: the same events, rebuilt
-            events = uow.events.linked_batch(
-                target.workspace_id, delivery.first_sequence - 1,  # type: ignore[operator]
-                delivery.last_sequence, action_patterns(delivery.actions or ()),  # type: ignore[arg-type]
-                MAX_BATCH)
+            first, last = delivery.span
+            events = uow.events.linked_batch(target.workspace_id, first - 1, last,
+                                             action_patterns(delivery.actions or ()),
+                                             MAX_BATCH)
             documents = [event.document() for event in events]
             return target, [self._claim_of(target, delivery, documents)], None
         target, delivery, documents, wake_at = self._next_batch(uow, target, now)
@@ -115,8 +115,8 @@ class DeliverStream(DeliveryEngine[Stream, Delivery]):
         ready_at = None if full else batch_ready_at(events, linger)
         if ready_at is not None and ready_at > now:
             return stream, None, [], ready_at
-        covered = events[-1].sequence if full else upper
-        stream, number = stream.handed_out(covered).numbered()  # type: ignore[arg-type]
+        covered = events[-1].linked.sequence if full else upper
+        stream, number = stream.handed_out(covered).numbered()
         latest = uow.checkpoints.latest(stream.workspace_id)
         delivery = events_delivery(self._ids.new("dlv"), stream.id, stream.workspace_id,
                                    number, events, stream.actions, now,

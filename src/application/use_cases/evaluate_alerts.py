@@ -79,6 +79,5 @@ class AlertEvaluation:
 
 def _bounds(events: Sequence[Event]) -> tuple[Position, Position]:
     """Where a linked chunk starts (right after the chain's previous event) and ends."""
-    first, last = events[0], events[-1]
-    return ((first.sequence - 1, first.prev_hash),  # type: ignore[operator,return-value]
-            (last.sequence, last.hash))
+    first, last = events[0].linked, events[-1].linked
+    return (first.sequence - 1, first.prev_hash), (last.sequence, last.hash)

@@ -83,8 +83,7 @@ class VerifyChain:
                                                and stored.describe(event)):
                         broke = True
                         break
-                    linked.append(_Linked(event.sequence,  # type: ignore[arg-type]
-                                          event.id, verifier.leaf))
+                    linked.append(_Linked(event.linked.sequence, event.id, verifier.leaf))
                 mismatch = self._off_the_tree(uow, workspace_id, linked)
                 if mismatch is not None:
                     return VerificationReport(
