@@ -16,7 +16,10 @@ what a job costs. In one run, with one and with two workers:
   * what an idle worker costs with ``--idle-workspaces`` workspaces: the scan of the
     workspaces' logs its checkpoint sweep makes every second, the one a metrics scrape
     makes and upkeep's retention run (every 15 s), beside a bare count of the chain heads
-    (one row a workspace) in the database.
+    (one row a workspace) in the database; and with a witness a workspace, each holding
+    its log's latest checkpoint, the witnesses' sweep (every second) and a scrape's count
+    and lag of them, beside a bare count of the witnesses (``--idle-only`` measures just
+    this part).
 A steady trickle from many workspaces is processed about (active workspaces) / (drains
 per second) seconds after it arrives: events arriving meanwhile join the next drain.
 """
@@ -49,6 +52,7 @@ sys.path.insert(0, str(ROOT))  # tests.queues
 from ingest import EVENT  # noqa: E402
 from tests.queues import forget_queue  # noqa: E402
 
+from adapters.sql.log_witnesses import SqlLogWitnessRepository  # noqa: E402
 from adapters.sql.tree import SqlCheckpointRepository  # noqa: E402
 from entrypoints.container.installation import build_container  # noqa: E402
 from entrypoints.settings import Settings  # noqa: E402
@@ -64,6 +68,8 @@ def main() -> None:
     parser.add_argument("--each", type=int, default=5, help="pending events per workspace")
     parser.add_argument("--idle-workspaces", type=int, default=20_000,
                         help="workspaces for the idle cost (made by SQL, each signed)")
+    parser.add_argument("--idle-only", action="store_true",
+                        help="measure only the idle cost (no worker processes)")
     parser.set_defaults(keep=False, reuse=None)
     options = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores; {options.workspaces:,} workspaces x "
@@ -97,6 +103,11 @@ class Bench:
 
     def run(self) -> None:
         self.container.upgrade_database()
+        if not self.options.idle_only:
+            self.busy()
+        self.idle()
+
+    def busy(self) -> None:
         jobs, drains = {}, {}
         for workers in (1, 2):
             jobs[workers] = self.empty_jobs(workers)
@@ -110,19 +121,27 @@ class Bench:
         alone = self.drains_in_process()
         print(f"auditrail  the same jobs in this process, no RQ   {alone:>9,.0f} workspaces/s"
               f"   ({1000 / alone:.1f} ms a drain)", flush=True)
-        sweep, scrape, retention, floor = self.idle_cost()
-        count = f"{self.options.idle_workspaces:,} workspaces"
-        print(f"limit  a scan of the chain heads, {count:<20} {floor:>9.1f} ms")
-        print(f"auditrail  the sweep's scan, {count:<21} {sweep:>9.1f} ms a second, "
-              f"in every worker")
-        print(f"auditrail  a scrape's signing backlog, {count:<11} {scrape:>9.1f} ms")
-        print(f"auditrail  upkeep's retention run, {count:<15} {retention:>9.1f} ms every "
-              f"15 s, in every worker")
         print("\nratio                                               value")
         for workers in (1, 2):
             print(f"{f'workspace drains / no-op jobs, {workers} worker(s)':<50} "
                   f"{100 * drains[workers] / jobs[workers]:>6.1f}%")
-        print(f"{'chain-head scan / sweep scan':<50} {100 * floor / sweep:>6.1f}%")
+
+    def idle(self) -> None:
+        cost = self.idle_cost()
+        count = f"{self.options.idle_workspaces:,} workspaces"
+        print(f"\nlimit  a scan of the chain heads, {count:<20} {cost['floor']:>9.1f} ms")
+        print(f"auditrail  the sweep's scan, {count:<21} {cost['sweep']:>9.1f} ms a second, "
+              f"in every worker")
+        print(f"auditrail  a scrape's signing backlog, {count:<11} {cost['scrape']:>9.1f} ms")
+        print(f"auditrail  upkeep's retention run, {count:<15} {cost['retention']:>9.1f} ms "
+              f"every 15 s, in every worker")
+        print(f"limit  a count of the witnesses, {count:<21} {cost['witnesses']:>9.1f} ms")
+        print(f"auditrail  the witnesses' sweep, {count:<17} {cost['witness_sweep']:>9.1f} ms "
+              f"a second, in every worker")
+        print(f"auditrail  a scrape's witnesses (by status, lag) {cost['witness_scrape']:>9.1f} "
+              f"ms")
+        print(f"\n{'chain-head scan / sweep scan':<50} "
+              f"{100 * cost['floor'] / cost['sweep']:>6.1f}%")
 
     def close(self) -> None:
         self.container.job_queue().close()
@@ -164,27 +183,39 @@ class Bench:
             jobs.process_workspace(workspace_id)
         return len(ids) / (time.perf_counter() - started)
 
-    def idle_cost(self) -> tuple[float, float, float, float]:
+    def idle_cost(self) -> dict[str, float]:
         """Median ms of the sweep's scan (``due``), of the scrape's (the signing backlog),
         of upkeep's retention run and of a bare chain-head scan, over
         ``--idle-workspaces`` workspaces that are all signed up to their heads, none with
-        an event to remove: nothing to do, as in a quiet hour."""
+        an event to remove: nothing to do, as in a quiet hour; then of the witnesses'
+        sweep and a scrape's witness health, all of them holding their log's latest, beside
+        a bare count of them."""
         self._signed_workspaces(self.options.idle_workspaces)
         engine = self.container.engine()
         signed_by = datetime.now(UTC) - timedelta(seconds=4)
+        health = self.container.witness_health()
         with engine.connect() as connection:
             repository = SqlCheckpointRepository(connection)
+            witnesses = SqlLogWitnessRepository(connection)
             now = datetime.now(UTC)
-            sweep = _median_ms(lambda: repository.due(signed_by, now, 1_000))
-            scrape = _median_ms(lambda: repository.unsigned_backlog(now))
-            retention = _median_ms(self.container.apply_retention().execute)
-            floor = _median_ms(lambda: connection.exec_driver_sql(
-                "SELECT count(*) FROM chain_heads WHERE sequence > 0").all())
-        return sweep, scrape, retention, floor
+            cost = {
+                "sweep": _median_ms(lambda: repository.due(signed_by, now, 1_000)),
+                "scrape": _median_ms(lambda: repository.unsigned_backlog(now)),
+                "retention": _median_ms(self.container.apply_retention().execute),
+                "floor": _median_ms(lambda: connection.exec_driver_sql(
+                    "SELECT count(*) FROM chain_heads WHERE sequence > 0").all()),
+                "witness_sweep": _median_ms(lambda: witnesses.due(now, 500)),
+                "witness_scrape": _median_ms(health.execute),
+                "witnesses": _median_ms(lambda: connection.exec_driver_sql(
+                    "SELECT count(*) FROM log_witnesses").all()),
+            }
+        assert health.execute().lag_seconds == 0.0  # every witness holds its log's latest
+        return cost
 
     def _signed_workspaces(self, total: int) -> None:
         """Workspaces up to ``total``, made by SQL as the service would leave them: a head
-        of 100 events and checkpoints of 50 and 100, the latest an hour old."""
+        of 100 events, checkpoints of 50 and 100, the latest an hour old, and a witness that
+        holds and cosigned it."""
         with psycopg.connect(self.dsn, autocommit=True) as connection:
             have = connection.execute("SELECT count(*) FROM workspaces").fetchone()[0]
             add = {"start": have + 1, "stop": max(have, total)}
@@ -204,6 +235,12 @@ class Bench:
             connection.execute(
                 "INSERT INTO latest_checkpoints (workspace_id, tree_size, created_at) "
                 "SELECT 'ws_idle' || g, 100, now() - interval '1 hour' "
+                "FROM generate_series(%(start)s::int, %(stop)s::int) g", add)
+            connection.execute(
+                "INSERT INTO log_witnesses (id, workspace_id, url, verifier_key, created_at, "
+                "held_size, cosigned_size, cosigned_at, refused, failures) "
+                "SELECT 'wit_idle' || g, 'ws_idle' || g, 'https://witness.example', 'key', "
+                "now() - interval '2 hours', 100, 100, now() - interval '1 hour', false, 0 "
                 "FROM generate_series(%(start)s::int, %(stop)s::int) g", add)
             connection.execute("ANALYZE")
 

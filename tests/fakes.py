@@ -1125,6 +1125,18 @@ class _LogWitnessRepo:
                                   w.id))
         return found[:limit]
 
+    def owed_since(self, now: datetime) -> datetime | None:
+        signed: dict[str, dict[int, datetime]] = {}
+        for (workspace_id, size), checkpoint in self._s.checkpoints.items():
+            signed.setdefault(workspace_id, {})[size] = checkpoint.created_at
+        owed = []
+        for witness in self._s.log_witnesses.values():
+            sizes = signed.get(witness.workspace_id, {})
+            if sizes and witness.behind(max(sizes)):
+                first = min(size for size in sizes if size > (witness.cosigned_size or 0))
+                owed.append(witness.owes_since(sizes[first], now))
+        return min(owed, default=None)
+
     def cosigned(self, workspace_id: str, witnesses: int) -> tuple[int, list[str]] | None:
         by_size: dict[int, list[tuple[str, str]]] = {}
         for (owner, witness_id, size), line in self._s.cosignatures.items():

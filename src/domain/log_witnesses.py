@@ -23,6 +23,7 @@ from domain.destinations import checked_url
 from domain.errors import FieldError, ValidationFailed
 from domain.sending import Sending
 from domain.signed_notes import InvalidNote, VerifierKey
+from domain.timestamps import CLOCK_SKEW
 
 MAX_WITNESSES_PER_WORKSPACE = 10
 """Each new checkpoint is one request a witness: a bound keeps that, and what a cosigned
@@ -79,6 +80,21 @@ class LogWitness:
         """Whether the log's checkpoint of ``tree_size`` is still to be submitted."""
         return self.held_size is None or self.held_size < tree_size or \
             (self.held_size == tree_size and self.cosigned_size != tree_size)
+
+    def behind(self, log_size: int) -> bool:
+        """Whether the witness has yet to cosign the log's latest checkpoint, of
+        ``log_size`` (an empty log's it owes nothing)."""
+        return (self.cosigned_size or 0) < log_size
+
+    def owes_since(self, signed_at: datetime | None, now: datetime) -> datetime:
+        """Since when the witness, ``behind`` its log, has owed it a cosignature: since the
+        log signed the first checkpoint it has not cosigned (``signed_at``), but not before
+        it was added, since it owes nothing of an older log's past. A checkpoint dated
+        further ahead than the clocks can differ, or none, counts from the witness's last
+        cosignature: believed, it would hide the wait."""
+        if signed_at is None or signed_at > now + CLOCK_SKEW:
+            signed_at = self.cosigned_at or self.created_at
+        return max(signed_at, self.created_at)
 
     def cosigned(self, tree_size: int, now: datetime) -> LogWitness:
         return replace(self, held_size=tree_size, cosigned_size=tree_size, cosigned_at=now,

@@ -34,8 +34,9 @@ def status(count: int, as_json: bool) -> None:
     whether all are slow); signing: processed events no checkpoint covers yet, and the
     workspaces waiting longest; delivery: alert notifications not yet accepted and the
     rules whose notifications have waited longest, and the log streams furthest behind or
-    failing; integrity: the chains the scheduled checks found invalid, and how many checks
-    are overdue."""
+    failing; witnesses: the logs' witnesses by status, how long the one furthest behind has
+    owed its log a cosignature, and those refusing or failing; integrity: the chains the
+    scheduled checks found invalid, and how many checks are overdue."""
     container = command_container()
     report = container.processing_status().execute(workspaces=count)
     deliveries = container.delivery_status().execute(rules=count)
@@ -55,6 +56,7 @@ def status(count: int, as_json: bool) -> None:
             "streams_behind": [{**asdict(lag), "lag_seconds": round(lag.lag_seconds, 3)}
                                for lag in behind],
             "log_witnesses": witnesses.counts,
+            "log_witness_lag_seconds": round(witnesses.lag_seconds, 3),
             "log_witnesses_troubled": [_troubled_document(w) for w in witnesses.troubled],
             "chains_invalid": chains.invalid, "chain_checks_overdue": chains.overdue,
             "invalid_chains": [check_document(c) for c in chains.troubled]}))
@@ -70,8 +72,10 @@ def status(count: int, as_json: bool) -> None:
         print_listing("log streams behind:", [
             f"{lag.stream_id}  {lag.workspace_id}  {lag.status:<7} {lag.backlog:>9,} "
             f"undelivered, the oldest waiting {lag.lag_seconds:,.1f} s" for lag in behind])
+        owed = (f" (a cosignature owed for {witnesses.lag_seconds:,.1f} s)"
+                if witnesses.lag_seconds else "")
         click.echo("log witnesses: " + ", ".join(
-            f"{count:,} {status}" for status, count in witnesses.counts.items()))
+            f"{count:,} {status}" for status, count in witnesses.counts.items()) + owed)
         print_listing("log witnesses refusing or failing:", [
             f"{w.id}  {w.workspace_id}  {w.status:<7} {w.name}: {w.sending.last_error}"
             for w in witnesses.troubled])

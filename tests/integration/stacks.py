@@ -13,6 +13,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
+import pytest
 from flask.testing import FlaskClient
 from redis.exceptions import RedisError
 from sqlalchemy import event, text
@@ -144,5 +145,32 @@ def production_stack(database_url: str, redis_url: str, **overrides: Any) -> Sta
     return Stack("production", settings, owned_dir)
 
 
+def stack_of_its_own(request: pytest.FixtureRequest, data_dir: Path,
+                     **overrides: Any) -> Stack:
+    """A stack of ``request.param``'s kind whose database holds only what the test puts
+    there, for what reads the whole database (the chains due first, the witness furthest
+    behind): the session's shared PostgreSQL holds every other test's rows."""
+    if request.param == "embedded":
+        return embedded_stack(data_dir, **overrides)
+    built = production_stack(request.getfixturevalue("empty_postgres"),
+                             request.getfixturevalue("redis_url"), data_dir=data_dir,
+                             **overrides)
+    built.container.upgrade_database()
+    return built
+
+
 def bearer(secret: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {secret}"}
+
+
+def point_the_cli_at(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Set the environment so that the command line (``CliRunner``) reads the stack's
+    database and queue, as an operator's shell would."""
+    settings = stack.settings
+    monkeypatch.setenv("AUDITRAIL_DATA_DIR", str(settings.data_dir))
+    for name in ("database_url", "redis_url", "queue_name", "secret_key", "signing_key"):
+        value = getattr(settings, name)
+        if value and stack.name == "production":
+            monkeypatch.setenv(f"AUDITRAIL_{name.upper()}", value)
+        else:
+            monkeypatch.delenv(f"AUDITRAIL_{name.upper()}", raising=False)

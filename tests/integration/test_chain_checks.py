@@ -19,7 +19,14 @@ from sqlalchemy import select, update
 from adapters.sql import tables as t
 from entrypoints.cli import main
 from entrypoints.settings import Settings, SettingsError
-from tests.integration.stacks import Stack, bearer, embedded_stack, production_stack
+from tests.integration.stacks import (
+    Stack,
+    bearer,
+    embedded_stack,
+    point_the_cli_at,
+    production_stack,
+    stack_of_its_own,
+)
 
 LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
 
@@ -27,14 +34,8 @@ LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
 @pytest.fixture(params=["embedded", "production"])
 def stack(request: pytest.FixtureRequest, tmp_path: Any) -> Any:
     """A database of the test's own: checks take the longest-unchecked chains of the
-    whole database first, and the session's shared one holds every other test's."""
-    if request.param == "embedded":
-        built = embedded_stack(tmp_path / "var")
-    else:
-        built = production_stack(request.getfixturevalue("empty_postgres"),
-                                 request.getfixturevalue("redis_url"),
-                                 data_dir=tmp_path / "var")
-        built.container.upgrade_database()
+    whole database first."""
+    built = stack_of_its_own(request, tmp_path / "var")
     yield built
     built.close()
 
@@ -91,7 +92,7 @@ def test_a_chain_changed_in_the_database_is_reported_once_and_its_repair_too(
     assert "auditrail_chains_invalid 1.0" in metrics
     assert "auditrail_chain_checks_overdue 0.0" in metrics
 
-    _point_the_cli_at(stack, monkeypatch)
+    point_the_cli_at(stack, monkeypatch)
     status = CliRunner().invoke(main, ["status", "--json"])
     assert status.exit_code == 0, status.output
     report = json.loads(status.output)
@@ -214,17 +215,6 @@ def test_upkeep_checks_every_chain_it_finds_without_being_asked(stack: Stack) ->
     ids = [stack.new_workspace(f"W{n}")[0] for n in range(7)]
     assert stack.deliver_until(
         lambda: all(checks(stack, w).get("valid") is True for w in ids), timeout=10)
-
-
-def _point_the_cli_at(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
-    settings = stack.settings
-    monkeypatch.setenv("AUDITRAIL_DATA_DIR", str(settings.data_dir))
-    for name in ("database_url", "redis_url", "queue_name", "secret_key", "signing_key"):
-        value = getattr(settings, name)
-        if value and stack.name == "production":
-            monkeypatch.setenv(f"AUDITRAIL_{name.upper()}", value)
-        else:
-            monkeypatch.delenv(f"AUDITRAIL_{name.upper()}", raising=False)
 
 
 def test_a_chain_being_linked_meanwhile_is_never_taken_for_tampered(stack: Stack) -> None:

@@ -13,11 +13,14 @@ import json
 import re
 import subprocess
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
+from adapters.sql import tables as t
 from adapters.sql.engine import build_engine
 from adapters.sql.migrate import upgrade
 from domain.cosignatures import cosigned_at, parse_cosigner_key
@@ -29,9 +32,16 @@ from domain.signed_notes import (
     signature_by,
 )
 from entrypoints import log_monitor
+from entrypoints.cli import main
 from tests.integration.log_transport import Meanwhile, monitor_through
 from tests.integration.processes import environment, start_servers, start_workers, stop, wait_for
-from tests.integration.stacks import Stack, bearer, production_stack
+from tests.integration.stacks import (
+    Stack,
+    bearer,
+    point_the_cli_at,
+    production_stack,
+    stack_of_its_own,
+)
 from tests.integration.test_transparency_log import (
     go_checker,
     ingest,
@@ -180,6 +190,77 @@ def test_a_rewritten_log_is_refused_and_gets_no_cosigned_checkpoint(
     assert (none.status_code, none.json["error"]["code"]) == (409, "not_cosigned")
     held = parse_note(witness.checkpoint(log_key(stack, key)["origin"]).text)
     assert parse_checkpoint(held.text).tree_size == 12
+
+
+@pytest.fixture(params=["embedded", "production"])
+def own_stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
+    """A database of the test's own: the lag is that of the witness furthest behind in the
+    whole database, and the session's shared one holds every other test's witnesses."""
+    built = stack_of_its_own(request, tmp_path / "var", allow_private_destinations=True)
+    yield built
+    built.close()
+
+
+def test_the_lag_shows_how_long_the_witness_furthest_behind_has_owed_a_cosignature(
+        own_stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Failing and refused witnesses have their alarms; this one is for submissions not
+    made at all (workers of an older release, or too busy linking to deliver)."""
+    from domain.cosignatures import cosigner_key
+
+    stack = own_stack
+    workspace_id, key = stack.new_workspace()
+    ingest(stack, key, 3)
+    signed(stack, key, 3)
+    assert stack.container.witness_health().execute().lag_seconds == 0.0  # none to owe
+    added = stack.client.post("/api/v1/log/witnesses", headers=bearer(key), json={
+        "url": "https://w.example", "verifier_key": cosigner_key("witness.example/w",
+                                                                 bytes(range(32)))})
+    assert added.status_code == 201, added.json
+    now = datetime.now(UTC)
+
+    def dated(table: Any, when: datetime, *where: Any) -> None:
+        column = "created_at" if table is not t.log_witnesses else "cosigned_at"
+        with stack.container.engine().begin() as connection:
+            connection.execute(table.update().values({column: when}).where(
+                table.c.workspace_id == workspace_id, *where))
+
+    def lag() -> float:
+        return stack.container.witness_health().execute().lag_seconds
+
+    dated(t.checkpoints, now - timedelta(hours=2))
+    dated(t.latest_checkpoints, now - timedelta(hours=2))
+    stack.sql("UPDATE log_witnesses SET created_at = :at WHERE id = :id",
+              at=now - timedelta(hours=1), id=added.json["id"])
+    assert 3600 <= lag() < 3660  # since it was added: an older log's past is not its debt
+    stack.sql("UPDATE log_witnesses SET held_size = 3, cosigned_size = 3 WHERE id = :id",
+              id=added.json["id"])
+    dated(t.log_witnesses, now - timedelta(minutes=20))
+    assert lag() == 0.0
+
+    ingest(stack, key, 2)
+    signed(stack, key, 5)
+    dated(t.checkpoints, now - timedelta(minutes=5), t.checkpoints.c.tree_size > 3)
+    assert 300 <= lag() < 360  # since the log signed what it has not cosigned
+    metrics = stack.client.get("/metrics").get_data(as_text=True)
+    gauge = re.search(r"^auditrail_log_witness_lag_seconds (\S+)$", metrics, re.M)
+    assert gauge is not None and 300 <= float(gauge.group(1)) < 360, metrics[-2000:]
+    point_the_cli_at(stack, monkeypatch)
+    report = json.loads(CliRunner().invoke(main, ["status", "--json"]).output)
+    assert 300 <= report["log_witness_lag_seconds"] < 360
+    assert re.search(r"^log witnesses: 0 pending, 1 ok, 0 failing, 0 refused \(a "
+                     r"cosignature owed for 3\d\d\.\d s\)$",  # ok, and yet behind
+                     CliRunner().invoke(main, ["status"]).output, re.M)
+
+    stack.sql("UPDATE log_witnesses SET cosigned_size = NULL WHERE id = :id",
+              id=added.json["id"])
+    assert 3600 <= lag() < 3660  # owed since the first it has not cosigned, not the latest
+    stack.sql("UPDATE log_witnesses SET cosigned_size = 3 WHERE id = :id", id=added.json["id"])
+
+    dated(t.checkpoints, now + timedelta(days=365), t.checkpoints.c.tree_size > 3)
+    assert 1200 <= lag() < 1260  # a year ahead is not believed: since its last cosignature
+    stack.sql("UPDATE log_witnesses SET held_size = 5, cosigned_size = 5 WHERE id = :id",
+              id=added.json["id"])
+    assert lag() == 0.0
 
 
 def test_witnesses_are_validated_scoped_and_removed(stack: Stack) -> None:

@@ -4,7 +4,7 @@ failure shows, and which checkpoint is served as cosigned."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -29,7 +29,13 @@ from application.use_cases.witness_submissions import (
 from application.witness import Witness, logs_by_origin
 from domain.cosignatures import cosigned_at, parse_cosigner_key
 from domain.errors import ValidationFailed
-from domain.log_witnesses import FAILING, MAX_WITNESSES_PER_WORKSPACE, OK, PENDING
+from domain.log_witnesses import (
+    FAILING,
+    MAX_WITNESSES_PER_WORKSPACE,
+    OK,
+    PENDING,
+    LogWitness,
+)
 from domain.log_witnesses import REFUSED as STATUS_REFUSED
 from domain.merkle import leaf_hash, root_of
 from domain.signed_notes import (
@@ -307,7 +313,7 @@ def test_a_witness_is_added_once_and_a_log_has_few(setup: Setup) -> None:
 
 
 def test_the_operator_sees_refusing_witnesses_first_then_failing_ones(setup: Setup) -> None:
-    health = WitnessHealth(setup.world.uow)
+    health = WitnessHealth(setup.world.uow, setup.world.clock)
     refusing, _ = setup.witness("witness.example/a", WITNESS_A, "https://a.example")
     failing, _ = setup.witness("witness.example/b", WITNESS_B, "https://b.example")
     fine, _ = setup.witness("witness.example/c", WITNESS_C, "https://c.example")
@@ -323,6 +329,42 @@ def test_the_operator_sees_refusing_witnesses_first_then_failing_ones(setup: Set
     assert report.counts == {PENDING: 0, OK: 1, FAILING: 1, STATUS_REFUSED: 1}
     assert [w.id for w in report.troubled] == [refusing, failing]
     assert health.execute().troubled == []  # none listed unless asked
+
+
+def test_the_lag_is_how_long_the_witness_furthest_behind_has_owed_a_cosignature(
+        setup: Setup) -> None:
+    health = WitnessHealth(setup.world.uow, setup.world.clock)
+    setup.grow(3)
+    setup.world.clock.advance(hours=5)  # an older log: its past is not the witness's debt
+    witness_id, _ = setup.witness("witness.example/a", WITNESS_A, "https://a.example")
+    setup.world.clock.advance(seconds=20)
+    assert health.execute().lag_seconds == 20.0
+    setup.submit.execute(witness_id)
+    assert health.execute().lag_seconds == 0.0
+
+    setup.world.clock.advance(seconds=40)
+    setup.grow(2)  # signed now: owed from here, however long since the last cosignature
+    setup.world.clock.advance(seconds=7)
+    setup.grow(1)  # a newer checkpoint: still owed since the first one not cosigned
+    setup.world.clock.advance(seconds=5)
+    assert health.execute().lag_seconds == 12.0
+    setup.submit.execute(witness_id)
+    assert health.execute().lag_seconds == 0.0
+
+
+def test_a_checkpoint_dated_further_ahead_than_the_clocks_differ_owes_from_the_last_cosignature(
+        ) -> None:
+    now = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+    added = LogWitness("wit_1", "ws_1", "https://a.example", "key", now - timedelta(days=2))
+    cosigned = added.cosigned(8, now - timedelta(hours=3))
+    assert not cosigned.behind(8) and cosigned.behind(9) and added.behind(1)
+    assert not added.behind(0)  # an empty log's checkpoint is owed nothing
+    assert cosigned.owes_since(now - timedelta(minutes=2), now) == now - timedelta(minutes=2)
+    assert cosigned.owes_since(now + timedelta(minutes=59), now) == now + timedelta(minutes=59)
+    assert cosigned.owes_since(now + timedelta(hours=2), now) == now - timedelta(hours=3)
+    assert added.owes_since(now + timedelta(days=9), now) == now - timedelta(days=2)
+    assert added.owes_since(None, now) == now - timedelta(days=2)
+    assert added.owes_since(now - timedelta(days=30), now) == now - timedelta(days=2)
 
 
 def test_only_cosignatures_from_the_newest_every_witness_cosigned_are_kept(

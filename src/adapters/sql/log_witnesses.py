@@ -6,17 +6,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, case, delete, func, insert, or_, select, type_coerce, update
 from sqlalchemy.engine import RowMapping
 
 from adapters.sql import tables as t
 from adapters.sql.keyset import count_of, created_page
 from adapters.sql.mappers import sending_from, sending_row
 from adapters.sql.sending import ready_to_send
+from adapters.sql.types import UtcDateTime
 from adapters.sql.upsert import dialect_insert
 from application.ports.repositories.transparency import Cosignature
 from domain.cursor import Position
 from domain.log_witnesses import FAILING, OK, PENDING, REFUSED, LogWitness
+from domain.timestamps import CLOCK_SKEW
 
 _FIELDS = ("id", "workspace_id", "url", "verifier_key", "created_at", "held_size",
            "cosigned_size", "cosigned_at", "refused")
@@ -70,14 +72,19 @@ class SqlLogWitnessRepository:
         return count_of(self._db, t.log_witnesses, workspace_id)
 
     def due(self, now: datetime, limit: int) -> list[str]:
+        """The join first, in a subquery ``OFFSET 0`` keeps whole, then the order: left to
+        pair ``ORDER BY id LIMIT`` with the join, PostgreSQL walked the witnesses in id
+        order with a key lookup each, to find the few due early - 31 ms every second in
+        every worker with 20,000 witnesses and none due, where the join takes 7."""
         w, latest = t.log_witnesses.c, t.latest_checkpoints.c
-        rows = self._db.execute(
-            select(w.id).join(t.latest_checkpoints, latest.workspace_id == w.workspace_id)
-            .where(ready_to_send(w, now),
-                   or_(w.held_size.is_(None), w.held_size < latest.tree_size,
-                       (w.held_size == latest.tree_size)
-                       & or_(w.cosigned_size.is_(None), w.cosigned_size != latest.tree_size)))
-            .order_by(w.id).limit(limit))
+        due = (select(w.id).join(t.latest_checkpoints, latest.workspace_id == w.workspace_id)
+               .where(ready_to_send(w, now),
+                      or_(w.held_size.is_(None), w.held_size < latest.tree_size,
+                          (w.held_size == latest.tree_size)
+                          & or_(w.cosigned_size.is_(None),
+                                w.cosigned_size != latest.tree_size)))
+               .offset(0).subquery())
+        rows = self._db.execute(select(due.c.id).order_by(due.c.id).limit(limit))
         return list(rows.scalars())
 
     def keep(self, workspace_id: str, cosignature: Cosignature) -> None:
@@ -115,6 +122,29 @@ class SqlLogWitnessRepository:
             select(t.log_witnesses).where(or_(w.refused, w.failing_since.is_not(None)))
             .order_by(w.refused.desc(), w.failing_since, w.id).limit(limit)).mappings()
         return [_witness(row) for row in rows]
+
+    def owed_since(self, now: datetime) -> datetime | None:
+        """``LogWitness.owes_since`` in SQL: the witnesses behind their log's latest
+        checkpoint (a join of two small tables), each with a key lookup of the first
+        checkpoint it has not cosigned, in a subquery ``OFFSET 0`` keeps from being merged
+        into the comparisons that read it (as ``_unsigned_logs`` does)."""
+        w, latest, cp = t.log_witnesses.c, t.latest_checkpoints.c, t.checkpoints.c
+        cosigned = func.coalesce(w.cosigned_size, 0)
+        behind = (select(w.created_at.label("added_at"), w.cosigned_at,
+                         select(cp.created_at)
+                         .where(cp.workspace_id == w.workspace_id, cp.tree_size > cosigned)
+                         .order_by(cp.tree_size).limit(1)
+                         .scalar_subquery().label("signed_at"))
+                  .join(t.latest_checkpoints, latest.workspace_id == w.workspace_id)
+                  .where(cosigned < latest.tree_size).offset(0).subquery())
+        added_at, signed_at = behind.c.added_at, behind.c.signed_at
+        believed = case((signed_at.is_(None), func.coalesce(behind.c.cosigned_at, added_at)),
+                        (signed_at > now + CLOCK_SKEW,
+                         func.coalesce(behind.c.cosigned_at, added_at)),
+                        else_=signed_at)
+        since = case((believed < added_at, added_at), else_=believed)
+        return self._db.execute(select(type_coerce(func.min(since), UtcDateTime))
+                                ).scalar_one_or_none()
 
     def cosigned(self, workspace_id: str, witnesses: int) -> tuple[int, list[str]] | None:
         c, w = t.cosignatures.c, t.log_witnesses.c

@@ -50,21 +50,31 @@ class WitnessReport:
     """Every log's witnesses by status, each status present."""
     troubled: list[LogWitness]
     """Those refusing to cosign, then those failing."""
+    lag_seconds: float = 0.0
+    """How long the witness furthest behind has owed its log a cosignature (0: every one
+    holds its log's latest checkpoint)."""
 
 
 class WitnessHealth:
-    """Every log's witnesses by status, for the operator's metrics and ``auditrail status``:
-    a ``refused`` one means a log showed its witness another history (or was rewritten)."""
+    """Every log's witnesses by status, and how far behind the furthest is, for the
+    operator's metrics and ``auditrail status``: a ``refused`` one means a log showed its
+    witness another history (or was rewritten); a lag that grows while none fails, that
+    submissions are not being made (no worker of a release that makes them, or workers
+    too busy linking to give deliveries their share)."""
 
-    def __init__(self, uow_factory: UnitOfWorkFactory) -> None:
+    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock) -> None:
         self._uow_factory = uow_factory
+        self._clock = clock
 
     def execute(self, listed: int = 0) -> WitnessReport:
+        now = self._clock.now()
         with self._uow_factory(read_only=True) as uow:
             counts = uow.log_witnesses.statuses()
             troubled = uow.log_witnesses.troubled(listed) if listed else []
+            owed_since = uow.log_witnesses.owed_since(now)
+        lag = max(0.0, (now - owed_since).total_seconds()) if owed_since else 0.0
         return WitnessReport({status: counts.get(status, 0) for status in STATUSES},
-                             troubled)
+                             troubled, lag)
 
 
 class WakeWitnesses:

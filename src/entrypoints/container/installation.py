@@ -426,7 +426,7 @@ class Container(containers.DeclarativeContainer):
     retry_log_witness = providers.Factory(RetryLogWitness, uow_factory=uow.provider,
                                           queue=job_queue)
     cosigned_checkpoint = providers.Factory(CosignedCheckpoint, uow_factory=uow.provider)
-    witness_health = providers.Factory(WitnessHealth, uow_factory=uow.provider)
+    witness_health = providers.Factory(WitnessHealth, uow_factory=uow.provider, clock=clock)
     wake_witnesses = providers.Factory(WakeWitnesses, uow_factory=uow.provider, clock=clock,
                                        queue=job_queue)
     submit_to_witness = providers.Factory(

@@ -93,9 +93,14 @@ class _StatusCollector:
         witnesses = GaugeMetricFamily(
             "auditrail_log_witnesses", "The logs' witnesses by status (refused: a log's "
             "checkpoint does not extend what its witness holds).", labels=["status"])
-        for status, count in self._witnesses.execute().counts.items():
+        health = self._witnesses.execute()
+        for status, count in health.counts.items():
             witnesses.add_metric([status], count)
         yield witnesses
+        yield GaugeMetricFamily("auditrail_log_witness_lag_seconds",
+                                "How long the witness furthest behind has owed its log a "
+                                "cosignature (0: every one holds its log's latest "
+                                "checkpoint).", value=health.lag_seconds)
         yield from self._chain_checks()
 
     def _chain_checks(self) -> Iterator[GaugeMetricFamily]:

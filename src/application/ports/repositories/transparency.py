@@ -155,6 +155,12 @@ class LogWitnessRepository(Protocol):
         longest first): where an operator looks."""
         ...
 
+    def owed_since(self, now: datetime) -> datetime | None:
+        """Since when the witness furthest behind, of any workspace, has owed its log a
+        cosignature (``LogWitness.owes_since``); None when every one holds its log's
+        latest checkpoint."""
+        ...
+
     def cosigned(self, workspace_id: str, witnesses: int) -> tuple[int, list[str]] | None:
         """The largest tree size that at least ``witnesses`` of the workspace's witnesses
         cosigned, and their signature lines (in the order the witnesses were added);
