@@ -1125,7 +1125,7 @@ class _LogWitnessRepo:
                                   w.id))
         return found[:limit]
 
-    def owed_since(self, now: datetime) -> datetime | None:
+    def furthest_behind(self, now: datetime, limit: int) -> list[tuple[LogWitness, datetime]]:
         signed: dict[str, dict[int, datetime]] = {}
         for (workspace_id, size), checkpoint in self._s.checkpoints.items():
             signed.setdefault(workspace_id, {})[size] = checkpoint.created_at
@@ -1134,8 +1134,8 @@ class _LogWitnessRepo:
             sizes = signed.get(witness.workspace_id, {})
             if sizes and witness.behind(max(sizes)):
                 first = min(size for size in sizes if size > (witness.cosigned_size or 0))
-                owed.append(witness.owes_since(sizes[first], now))
-        return min(owed, default=None)
+                owed.append((witness, witness.owes_since(sizes[first], now)))
+        return sorted(owed, key=lambda found: (found[1], found[0].id))[:limit]
 
     def cosigned(self, workspace_id: str, witnesses: int) -> tuple[int, list[str]] | None:
         by_size: dict[int, list[tuple[str, str]]] = {}

@@ -13,6 +13,7 @@ import click
 from application.use_cases.check_chains import ChainHealth
 from application.use_cases.delivery_status import DeliveryStatus, StreamLag
 from application.use_cases.processing_status import ProcessingStatus
+from application.use_cases.witness_submissions import WitnessLag
 from domain.chain_checks import ChainCheck
 from domain.log_witnesses import LogWitness
 from domain.streams import FAILING
@@ -57,6 +58,7 @@ def status(count: int, as_json: bool) -> None:
                                for lag in behind],
             "log_witnesses": witnesses.counts,
             "log_witness_lag_seconds": round(witnesses.lag_seconds, 3),
+            "log_witnesses_behind": [_behind_document(lag) for lag in witnesses.behind],
             "log_witnesses_troubled": [_troubled_document(w) for w in witnesses.troubled],
             "chains_invalid": chains.invalid, "chain_checks_overdue": chains.overdue,
             "invalid_chains": [check_document(c) for c in chains.troubled]}))
@@ -79,6 +81,10 @@ def status(count: int, as_json: bool) -> None:
         print_listing("log witnesses refusing or failing:", [
             f"{w.id}  {w.workspace_id}  {w.status:<7} {w.name}: {w.sending.last_error}"
             for w in witnesses.troubled])
+        print_listing("log witnesses furthest behind:", [
+            f"{lag.witness.id}  {lag.witness.workspace_id}  {lag.witness.status:<7} "
+            f"{lag.witness.name}: a cosignature owed for {lag.lag_seconds:,.1f} s"
+            for lag in witnesses.behind])
         _print_chains(chains)
 
 
@@ -107,6 +113,12 @@ def _troubled_document(witness: LogWitness) -> dict[str, Any]:
             "failing_since": format_timestamp(witness.sending.failing_since)
             if witness.sending.failing_since else None,
             "last_error": witness.sending.last_error}
+
+
+def _behind_document(lag: WitnessLag) -> dict[str, Any]:
+    return {"witness_id": lag.witness.id, "workspace_id": lag.witness.workspace_id,
+            "name": lag.witness.name, "status": lag.witness.status,
+            "lag_seconds": round(lag.lag_seconds, 3)}
 
 
 def _streams_behind(deliveries: DeliveryStatus, count: int) -> list[StreamLag]:

@@ -247,9 +247,14 @@ def test_the_lag_shows_how_long_the_witness_furthest_behind_has_owed_a_cosignatu
     point_the_cli_at(stack, monkeypatch)
     report = json.loads(CliRunner().invoke(main, ["status", "--json"]).output)
     assert 300 <= report["log_witness_lag_seconds"] < 360
+    [behind] = report["log_witnesses_behind"]
+    assert (behind["witness_id"], behind["workspace_id"], behind["name"], behind["status"]) \
+        == (added.json["id"], workspace_id, "witness.example/w", "ok")
+    text = CliRunner().invoke(main, ["status"]).output
     assert re.search(r"^log witnesses: 0 pending, 1 ok, 0 failing, 0 refused \(a "
-                     r"cosignature owed for 3\d\d\.\d s\)$",  # ok, and yet behind
-                     CliRunner().invoke(main, ["status"]).output, re.M)
+                     r"cosignature owed for 3\d\d\.\d s\)$", text, re.M)  # ok, yet behind
+    assert re.search(rf"^  {added.json['id']}  {workspace_id}  ok      witness.example/w: a "
+                     r"cosignature owed for 3\d\d\.\d s$", text, re.M), text
 
     stack.sql("UPDATE log_witnesses SET cosigned_size = NULL WHERE id = :id",
               id=added.json["id"])

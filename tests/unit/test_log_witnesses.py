@@ -352,6 +352,24 @@ def test_the_lag_is_how_long_the_witness_furthest_behind_has_owed_a_cosignature(
     assert health.execute().lag_seconds == 0.0
 
 
+def test_the_witnesses_owing_longest_are_listed_first_as_many_as_asked(setup: Setup) -> None:
+    health = WitnessHealth(setup.world.uow, setup.world.clock)
+    setup.grow(3)
+    first, _ = setup.witness("witness.example/a", WITNESS_A, "https://a.example")
+    setup.world.clock.advance(seconds=30)
+    second, _ = setup.witness("witness.example/b", WITNESS_B, "https://b.example")
+    setup.world.clock.advance(seconds=10)
+    caught_up, _ = setup.witness("witness.example/c", WITNESS_C, "https://c.example")
+    setup.submit.execute(caught_up)
+    report = health.execute(listed=10)
+    assert [(lag.witness.id, lag.lag_seconds) for lag in report.behind] == [
+        (first, 40.0), (second, 10.0)]
+    assert report.lag_seconds == 40.0
+    assert [lag.witness.id for lag in health.execute(listed=1).behind] == [first]
+    unlisted = health.execute()
+    assert (unlisted.behind, unlisted.lag_seconds) == ([], 40.0)  # the metric's: no listing
+
+
 def test_a_checkpoint_dated_further_ahead_than_the_clocks_differ_owes_from_the_last_cosignature(
         ) -> None:
     now = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)

@@ -123,14 +123,15 @@ class SqlLogWitnessRepository:
             .order_by(w.refused.desc(), w.failing_since, w.id).limit(limit)).mappings()
         return [_witness(row) for row in rows]
 
-    def owed_since(self, now: datetime) -> datetime | None:
+    def furthest_behind(self, now: datetime, limit: int) -> list[tuple[LogWitness, datetime]]:
         """``LogWitness.owes_since`` in SQL: the witnesses behind their log's latest
         checkpoint (a join of two small tables), each with a key lookup of the first
         checkpoint it has not cosigned, in a subquery ``OFFSET 0`` keeps from being merged
-        into the comparisons that read it (as ``_unsigned_logs`` does)."""
+        into the comparisons that read it (as ``_unsigned_logs`` does); the ``limit``
+        owing longest, then, read whole."""
         w, latest, cp = t.log_witnesses.c, t.latest_checkpoints.c, t.checkpoints.c
         cosigned = func.coalesce(w.cosigned_size, 0)
-        behind = (select(w.created_at.label("added_at"), w.cosigned_at,
+        behind = (select(w.id, w.created_at.label("added_at"), w.cosigned_at,
                          select(cp.created_at)
                          .where(cp.workspace_id == w.workspace_id, cp.tree_size > cosigned)
                          .order_by(cp.tree_size).limit(1)
@@ -142,9 +143,13 @@ class SqlLogWitnessRepository:
                         (signed_at > now + CLOCK_SKEW,
                          func.coalesce(behind.c.cosigned_at, added_at)),
                         else_=signed_at)
-        since = case((believed < added_at, added_at), else_=believed)
-        return self._db.execute(select(type_coerce(func.min(since), UtcDateTime))
-                                ).scalar_one_or_none()
+        since = type_coerce(case((believed < added_at, added_at), else_=believed),
+                            UtcDateTime).label("since")
+        top = select(behind.c.id, since).order_by(since, behind.c.id).limit(limit).subquery()
+        rows = self._db.execute(
+            select(t.log_witnesses, top.c.since).join(top, top.c.id == w.id)
+            .order_by(top.c.since, top.c.id)).mappings()
+        return [(_witness(row), row["since"]) for row in rows]
 
     def cosigned(self, workspace_id: str, witnesses: int) -> tuple[int, list[str]] | None:
         c, w = t.cosignatures.c, t.log_witnesses.c

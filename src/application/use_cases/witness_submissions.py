@@ -4,7 +4,7 @@ tlog-witness add-checkpoint), waking them, and reporting how they answer."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from application import tree
@@ -45,6 +45,13 @@ _QUOTED = 200
 
 
 @dataclass(frozen=True)
+class WitnessLag:
+    witness: LogWitness
+    lag_seconds: float
+    """How long it has owed its log a cosignature."""
+
+
+@dataclass(frozen=True)
 class WitnessReport:
     counts: dict[str, int]
     """Every log's witnesses by status, each status present."""
@@ -53,6 +60,8 @@ class WitnessReport:
     lag_seconds: float = 0.0
     """How long the witness furthest behind has owed its log a cosignature (0: every one
     holds its log's latest checkpoint)."""
+    behind: list[WitnessLag] = field(default_factory=list)
+    """Those owing their log a cosignature, the longest owing first (when asked for)."""
 
 
 class WitnessHealth:
@@ -67,14 +76,18 @@ class WitnessHealth:
         self._clock = clock
 
     def execute(self, listed: int = 0) -> WitnessReport:
+        """The counts and the lag; with ``listed``, that many of the witnesses refusing or
+        failing, and of those furthest behind."""
         now = self._clock.now()
         with self._uow_factory(read_only=True) as uow:
             counts = uow.log_witnesses.statuses()
             troubled = uow.log_witnesses.troubled(listed) if listed else []
-            owed_since = uow.log_witnesses.owed_since(now)
-        lag = max(0.0, (now - owed_since).total_seconds()) if owed_since else 0.0
+            found = uow.log_witnesses.furthest_behind(now, max(1, listed))
+        behind = [WitnessLag(witness, max(0.0, (now - since).total_seconds()))
+                  for witness, since in found]
         return WitnessReport({status: counts.get(status, 0) for status in STATUSES},
-                             troubled, lag)
+                             troubled, behind[0].lag_seconds if behind else 0.0,
+                             behind[:listed])
 
 
 class WakeWitnesses:

@@ -155,10 +155,10 @@ class LogWitnessRepository(Protocol):
         longest first): where an operator looks."""
         ...
 
-    def owed_since(self, now: datetime) -> datetime | None:
-        """Since when the witness furthest behind, of any workspace, has owed its log a
-        cosignature (``LogWitness.owes_since``); None when every one holds its log's
-        latest checkpoint."""
+    def furthest_behind(self, now: datetime, limit: int) -> list[tuple[LogWitness, datetime]]:
+        """The witnesses, of any workspace, that have owed their log a cosignature the
+        longest, each with since when (``LogWitness.owes_since``); none while every one
+        holds its log's latest checkpoint."""
         ...
 
     def cosigned(self, workspace_id: str, witnesses: int) -> tuple[int, list[str]] | None:
