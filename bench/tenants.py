@@ -140,6 +140,8 @@ class Bench:
               f"a second, in every worker")
         print(f"auditrail  a scrape's witnesses (by status, lag) {cost['witness_scrape']:>9.1f} "
               f"ms")
+        print(f"auditrail  a whole scrape (every gauge), {count:<9} "
+              f"{cost['whole_scrape']:>9.1f} ms")
         print(f"\n{'chain-head scan / sweep scan':<50} "
               f"{100 * cost['floor'] / cost['sweep']:>6.1f}%")
 
@@ -208,9 +210,18 @@ class Bench:
                 "witness_scrape": _median_ms(health.execute),
                 "witnesses": _median_ms(lambda: connection.exec_driver_sql(
                     "SELECT count(*) FROM log_witnesses").all()),
+                "whole_scrape": _median_ms(self._scrape),
             }
         assert health.execute().lag_seconds == 0.0  # every witness holds its log's latest
         return cost
+
+    def _scrape(self) -> bytes:
+        """``GET /metrics``'s body: this process's counters and every live gauge."""
+        from entrypoints.http.metrics import exposition
+        c = self.container
+        body, _ = exposition(c.processing_status(), c.delivery_status(), c.witness_health(),
+                             c.chain_health())
+        return body
 
     def _signed_workspaces(self, total: int) -> None:
         """Workspaces up to ``total``, made by SQL as the service would leave them: a head
