@@ -419,6 +419,7 @@ def test_rules_are_strictly_validated(stack: Stack) -> None:
     assert fields(new_rule(stack, key, match={"actions": []}, cooldown_seconds=-5)) == \
         ["cooldown_seconds", "match.actions"]
     assert fields(new_rule(stack, key, enabled="yes")) == ["enabled"]
+    assert fields(new_rule(stack, key, enabled=0)) == ["enabled"]
     slips = new_rule(stack, key, cooldown=60, notify={"webhook": "https://hooks.example.com"})
     assert {(d["field"], d["message"]) for d in slips.json["error"]["details"]} == {
         ("cooldown", "Unknown field; did you mean 'cooldown_seconds'?"),

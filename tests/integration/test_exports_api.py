@@ -265,7 +265,7 @@ def test_other_workspaces_exports_are_not_found(stack: Stack) -> None:
                                   "until": "2026-11-01T00:00:00Z"}},
      "filters.until"),  # an empty file would read as "nothing happened then"
     ({"format": "csv", "gzip": "yes please"}, "gzip"), ({"format": "csv", "gzip": "yes"}, "gzip"),
-    ({"format": "csv", "gzip": "false"}, "gzip"),
+    ({"format": "csv", "gzip": "false"}, "gzip"), ({"format": "csv", "gzip": 1}, "gzip"),
     ({"format": "ndjson", "filters": {"status": "pending"}}, "filters.status"),
     ({"format": "csv", "filters": {"target_id": "doc\u0000"}}, "filters.target_id"),
 ])

@@ -124,7 +124,9 @@ def test_links_are_checked_and_belong_to_their_workspace(stack: Stack) -> None:
                         ({"expires_in_seconds": 59}, "expires_in_seconds"),
                         ({"expires_in_seconds": 86_401}, "expires_in_seconds"),
                         ({"filters": {}, "colour": "red"}, "colour"),
-                        ({"allow_export": "sometimes"}, "allow_export")):
+                        ({"allow_export": "sometimes"}, "allow_export"),
+                        ({"allow_export": "yes"}, "allow_export"),
+                        ({"allow_export": 1}, "allow_export")):
         refused = stack.client.post("/api/v1/viewer-links", headers=bearer(admin), json=body)
         assert refused.status_code == 422, body
         assert field in {d["field"] for d in refused.json["error"]["details"]}, refused.json

@@ -48,13 +48,18 @@ def test_get_and_patch_workspace(stack: Stack) -> None:
     ({"name": ""}, "name"), ({"plan": "pro"}, "plan"),
     # PostgreSQL refuses NUL in text, and a lone surrogate has no UTF-8 form: both were 500s
     ({"name": "Acme\u0000"}, "name"), ({"name": "\ud800"}, "name"), ({"name": "a\nb"}, "name"),
+    # JSON's true and false only: 1 and 0 equal True and False in Python, and were taken
+    ({"legal_hold": 1}, "legal_hold"), ({"legal_hold": "true"}, "legal_hold"),
+    ({"record_activity": 1}, "record_activity"), ({"legal_hold": 0}, "legal_hold"),
 ])
 def test_patch_workspace_refuses_bad_changes(stack: Stack, body: dict, field: str) -> None:
     _, secret = stack.new_workspace()
     response = call(stack, "PATCH", "/workspace", secret, body)
     assert response.status_code == 422
     assert field in [d["field"] for d in response.json["error"]["details"]]
-    assert call(stack, "GET", "/workspace", secret).json["ip_allowlist"] == []
+    workspace = call(stack, "GET", "/workspace", secret).json
+    assert (workspace["ip_allowlist"], workspace["legal_hold"], workspace["record_activity"]) \
+        == ([], False, False)
 
 
 def test_api_key_lifecycle(stack: Stack) -> None:

@@ -14,6 +14,7 @@ from domain.alert_rules import (
     NOTIFY_FORMATS,
 )
 from domain.alerts import NOTIFICATION_STATUSES
+from entrypoints.http.schemas.json_fields import JsonBoolean
 from entrypoints.http.schemas.workspace import PageQuerySchema
 
 
@@ -61,8 +62,7 @@ class NotifySchema(Schema):
 
 class _RuleFields(Schema):
     name = fields.String(metadata={"description": "1-200 characters"})
-    # JSON's true or false only: marshmallow would also read "yes", "on" or "1" as a flag.
-    enabled = fields.Boolean(truthy={True}, falsy={False})
+    enabled = JsonBoolean()
     match = fields.Nested(MatchSchema)
     threshold = fields.Nested(ThresholdSchema, allow_none=True)
     cooldown_seconds = fields.Integer(strict=True, metadata={

@@ -8,6 +8,7 @@ from domain.api_keys import MAX_ROLL_GRACE_SECONDS
 from domain.names import NAME_MAX_LENGTH
 from domain.scopes import ALL_SCOPES
 from domain.workspaces import MAX_ALLOWLIST_ENTRIES, MAX_RETENTION_DAYS
+from entrypoints.http.schemas.json_fields import JsonBoolean
 
 
 class WorkspacePatchSchema(Schema):
@@ -16,9 +17,9 @@ class WorkspacePatchSchema(Schema):
         max=MAX_ALLOWLIST_ENTRIES))
     retention_days = fields.Integer(strict=True, allow_none=True,
                                     validate=validate.Range(1, MAX_RETENTION_DAYS))
-    record_activity = fields.Boolean(truthy={True}, falsy={False}, metadata={
+    record_activity = JsonBoolean(metadata={
         "description": "record changes to the workspace as events in its own log"})
-    legal_hold = fields.Boolean(truthy={True}, falsy={False}, metadata={
+    legal_hold = JsonBoolean(metadata={
         "description": "keep every event whatever the retention, and refuse the "
                        "workspace's deletion, until released"})
 
