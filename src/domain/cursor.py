@@ -28,7 +28,9 @@ ORDERS = (ASC, DESC)
 MIN_MICROS = 0
 MAX_MICROS = to_micros(datetime.fromisoformat("9999-12-31T23:59:59.999999+00:00"))
 _ID = re.compile(r"^[a-z]{1,8}_[0-9A-Za-z]{1,64}$")
-_MAX_LENGTH = 200
+MAX_LENGTH = 200
+"""Longer than any cursor this API issues (its order, time, id and check in base64 come
+to under 150 characters); longer ones are refused unread."""
 
 
 class InvalidCursor(DomainError):
@@ -55,7 +57,7 @@ def _check(body: str) -> str:
 
 def decode_cursor(cursor: str, order: str) -> Position:
     """The position a cursor stands for, if it was made for ``order``."""
-    if not cursor or len(cursor) > _MAX_LENGTH:
+    if not cursor or len(cursor) > MAX_LENGTH:
         raise InvalidCursor("The cursor is empty or too long.")
     try:
         padded = cursor + "=" * (-len(cursor) % 4)

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from domain.errors import DomainError
-from domain.event_rules import ACTION_PATTERN, canonical_ip_address
+from domain.event_rules import ACTION_MAX_LENGTH, ACTION_PATTERN, canonical_ip_address
 from domain.events import Event
 from domain.json_rules import CONTROL_CHARACTERS
 from domain.timestamps import InvalidTimestamp, parse_timestamp
@@ -126,7 +126,11 @@ def action_filter(value: str) -> dict[str, str]:
     """``user.login`` matches exactly; ``user.*`` matches every action under ``user.``.
 
     Only a final ``.*`` is a wildcard, so a filter can never become an expensive pattern.
+    One longer than any action can be matches none, and is refused as the mistake it is.
     """
+    if len(value) > ACTION_MAX_LENGTH:
+        raise InvalidFilter("action", f"At most {ACTION_MAX_LENGTH} characters, as an action "
+                                      f"is.")
     if value.endswith(PREFIX_WILDCARD):
         stem = value[: -len(PREFIX_WILDCARD)]
         if not ACTION_PATTERN.fullmatch(stem):

@@ -4,6 +4,8 @@ query parameters is what the API accepts."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -35,6 +37,8 @@ def test_every_route_is_documented(stack: Stack) -> None:
     assert ingest["security"] == [{"bearerAuth": []}]
     assert "422" in ingest["responses"] and "429" in ingest["responses"]
     assert document["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+    [size] = document["paths"]["/api/v1/log/checkpoints/{tree_size}"]["get"]["parameters"]
+    assert size["schema"] == {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}
     reason = document["components"]["schemas"]["VerifyReport"]["properties"]["reason"]
     assert reason["enum"] == ["hash_mismatch", "prev_hash_mismatch", "sequence_gap",
                               "tree_mismatch", "checkpoint_mismatch", "anchor_mismatch", None]
@@ -119,3 +123,129 @@ def test_an_empty_query_string_is_no_parameter(stack: Stack) -> None:
     for suffix in ("?", "?&"):
         assert stack.client.get(f"/api/v1/usage{suffix}", headers=bearer(secret)) \
             .status_code == 200, suffix
+
+
+def _breaking(schema: dict[str, Any]) -> list[tuple[str, Any]]:
+    """A value breaking each rule the document states of a value: (the rule, the value)."""
+    broken: list[tuple[str, Any]] = []
+    if "enum" in schema:
+        broken.append(("enum", "none-of-these"))
+    if schema.get("format") == "date-time":
+        broken.append(("date-time", "yesterday"))
+    if schema.get("minLength", 0) >= 1:
+        broken.append(("minLength", ""))
+    if "maxLength" in schema:
+        broken.append(("maxLength", "x" * (schema["maxLength"] + 1)))
+    if "pattern" in schema:
+        broken.append(("pattern", "~"))
+    if "minimum" in schema:
+        broken.append(("minimum", schema["minimum"] - 1))
+    if "maximum" in schema:
+        broken.append(("maximum", schema["maximum"] + 1))
+    if schema.get("minItems", 0) >= 1:
+        broken.append(("minItems", []))
+    if "maxItems" in schema:
+        broken.append(("maxItems", ["a.b"] * (schema["maxItems"] + 1)))
+    return broken
+
+
+def _resolved(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema a reference, or a reference or null, stands for."""
+    while True:
+        if "$ref" in schema:
+            schema = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+        elif "anyOf" in schema and len(schema["anyOf"]) == 2 and \
+                {"type": "null"} in schema["anyOf"]:
+            schema = next(each for each in schema["anyOf"] if each != {"type": "null"})
+        else:
+            return schema
+
+
+def _properties(document: dict[str, Any], schema: dict[str, Any], prefix: str = ""
+                ) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every property of a body, nested objects' as ``outer.inner``."""
+    for name, value in _resolved(document, schema).get("properties", {}).items():
+        value = _resolved(document, value)
+        if "properties" in value:
+            yield from _properties(document, value, f"{prefix}{name}.")
+        else:
+            yield f"{prefix}{name}", value
+
+
+def _with(body: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    """``body`` with the field at ``path`` (``outer.inner``) set to ``value``."""
+    outer, _, rest = path.partition(".")
+    inner = body.get(outer) if isinstance(body.get(outer), dict) else {}
+    return {**body, outer: _with(inner, rest, value) if rest else value}
+
+
+REQUIRED_QUERY = {"/api/v1/events/stats": {"group_by": "action"},
+                  "/api/v1/log/consistency": {"from_size": 0}}
+"""Valid values of the parameters an operation requires, beside the one broken."""
+
+
+def test_every_bound_the_document_states_of_a_query_parameter_is_enforced(
+        stack: Stack) -> None:
+    """Clients generated from the document check what it states (lengths, ranges,
+    formats, patterns): each one must be what the API refuses, or the document says
+    less than it enforces - or more, as it did of empty cursors and dates."""
+    _, secret = stack.new_workspace()
+    document = stack.client.get("/api/v1/openapi.json").json
+    tried = 0
+    for path, operations in document["paths"].items():
+        if "{" in path or "get" not in operations:
+            continue
+        for parameter in operations["get"].get("parameters", []):
+            if parameter["in"] != "query":
+                continue
+            for rule, value in _breaking(parameter["schema"]):
+                answer = stack.client.get(path, headers=bearer(secret), query_string={
+                    **REQUIRED_QUERY.get(path, {}), parameter["name"]: value})
+                where = (path, parameter["name"], rule, value)
+                assert answer.status_code == 400, (*where, answer.status_code)
+                error = answer.json["error"]
+                assert error["code"] in ("invalid_parameter", "invalid_cursor"), where
+                assert error["code"] == "invalid_cursor" or \
+                    f"'{parameter['name']}'" in error["message"], (*where, error)
+                tried += 1
+    assert tried >= 40, tried
+
+
+BODIES = {
+    ("post", "/api/v1/api-keys"): {"name": "reader", "scopes": ["events:read"]},
+    ("patch", "/api/v1/workspace"): {},
+    ("post", "/api/v1/exports"): {"format": "ndjson"},
+    ("post", "/api/v1/streams"): {"name": "siem", "type": "webhook",
+                                  "config": {"url": "https://receiver.example.com/hook"}},
+    ("post", "/api/v1/alert-rules"): {"name": "logins", "match": {"actions": ["user.login"]},
+                                      "notify": {"webhook_url": "https://hooks.example.com"},
+                                      "threshold": {"count": 5, "window_seconds": 60,
+                                                    "group_by": "actor_id"}},
+    ("post", "/api/v1/viewer-links"): {},
+    ("post", "/api/v1/log/witnesses"): {"url": "https://witness.example.com", "verifier_key":
+                                        "witness.example.com+60c51ef8+BAAAAAAAAAAAAAAAAAAAAAAA"
+                                        "AAAAAAAAAAAAAAAAAAAAAAAAAA"},
+    ("post", "/api/v1/events"): {"action": "user.login", "actor": {"id": "u", "type": "user"}},
+}
+"""A body each operation accepts, to break one field of at a time."""
+
+
+def test_every_bound_the_document_states_of_a_body_field_is_enforced(stack: Stack) -> None:
+    """The same of request bodies, whose rules are mostly the domain's: an accepted body
+    with one field breaking one stated rule must be refused, naming that field."""
+    _, secret = stack.new_workspace()
+    document = stack.client.get("/api/v1/openapi.json").json
+    tried = 0
+    for (method, path), accepted in BODIES.items():
+        body = document["paths"][path][method]["requestBody"]["content"]["application/json"]
+        for field, schema in _properties(document, body["schema"]):
+            for rule, value in _breaking(schema):
+                answer = stack.client.open(path, method=method.upper(), headers=bearer(secret),
+                                           json=_with(accepted, field, value))
+                where = (method, path, field, rule)
+                assert answer.status_code == 422, (*where, answer.status_code, answer.json)
+                named = {detail["field"] for detail in answer.json["error"]["details"]}
+                assert field in named or any(name.startswith(f"{field}[") for name in named), \
+                    (*where, named)
+                tried += 1
+    assert tried >= 40, tried

@@ -95,6 +95,15 @@ def test_patterns_are_not_accepted(value: str) -> None:
         action_filter(value)
 
 
+def test_a_filter_longer_than_any_action_is_refused() -> None:
+    longest = "a" * 126 + ".b"  # an action at the limit, and a prefix of actions under it
+    assert action_filter(longest) == {"action": longest}
+    assert action_filter("a" * 126 + ".*") == {"action_prefix": "a" * 126 + "."}
+    for value in (longest + "c", "a" * 127 + ".*"):
+        with pytest.raises(InvalidFilter, match="At most 128 characters"):
+            action_filter(value)
+
+
 def test_filter_terms_and_emptiness() -> None:
     assert EventFilters().only()
     filters = EventFilters(action_prefix="user.", target_type="document", status="pending")

@@ -16,6 +16,7 @@ from flask import Flask
 from marshmallow import Schema
 
 from application.errors import DeletedMeanwhile
+from domain.hash_chain import MAX_SEQUENCE
 from domain.scopes import ADMIN, ALERTS, EVENTS_READ, EVENTS_WRITE, EXPORTS, STREAMS
 from entrypoints.http.routes import ID_PATTERN, route_template
 from entrypoints.http.schemas.alerts import (
@@ -24,7 +25,7 @@ from entrypoints.http.schemas.alerts import (
     AlertRulePatchSchema,
 )
 from entrypoints.http.schemas.events import (
-    EventBatchSchema,
+    EventBatchBodySchema,
     EventQuerySchema,
     EventSchema,
     EventStatsQuerySchema,
@@ -181,7 +182,7 @@ OPERATIONS: dict[str, Operation] = {
                                   body=EventSchema, headers=("Idempotency-Key", "Prefer"),
                                   tags=("events",), errors=_KEY_REUSED),
     "api.ingest_batch": Operation("Ingest 1-1,000 events", {202: BatchAcceptedSchema},
-                                  EVENTS_WRITE, body=EventBatchSchema,
+                                  EVENTS_WRITE, body=EventBatchBodySchema,
                                   headers=("Idempotency-Key", "Prefer"), tags=("events",),
                                   errors=_KEY_REUSED),
     "api.list_events": Operation("Search events", {200: EventPageSchema}, EVENTS_READ,
@@ -422,7 +423,9 @@ def build_document(app: Flask, version: str) -> dict[str, Any]:
     return spec.to_dict()
 
 
-_INTEGER_ARGUMENT = re.compile(r"<int:(\w+)>")
+_INTEGER_ARGUMENT = re.compile(r"<int(?:\([^)]*\))?:(\w+)>")
+"""``<int:name>``, and ``<int(max=…):name>``: a checkpoint's tree size was documented as an
+id until the second form was read too."""
 
 
 def _operation(operation: Operation, arguments: set[str], path: str,
@@ -446,7 +449,7 @@ def _parameters(operation: Operation, arguments: set[str],
     parameters: list[dict[str, Any]] = [
         {"in": "path", "name": name, "required": True,
          "schema": operation.path_schemas.get(name) or (
-             {"type": "integer", "minimum": 0} if name in integers
+             {"type": "integer", "minimum": 0, "maximum": MAX_SEQUENCE} if name in integers
              else {"type": "string", "pattern": f"^{ID_PATTERN}$"})}
         for name in sorted(arguments)]
     if operation.query is not None:

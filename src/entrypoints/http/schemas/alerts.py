@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from domain.action_patterns import MAX_PATTERNS
 from domain.alert_rules import (
     GROUP_BY,
     MAX_COUNT,
@@ -14,17 +15,20 @@ from domain.alert_rules import (
     NOTIFY_FORMATS,
 )
 from domain.alerts import NOTIFICATION_STATUSES
-from entrypoints.http.schemas.json_fields import JsonBoolean
+from domain.names import NAME_MAX_LENGTH
+from entrypoints.http.routes import ID_PATTERN
+from entrypoints.http.schemas.json_fields import JsonBoolean, text, timestamp, web_address
 from entrypoints.http.schemas.workspace import PageQuerySchema
 
 
 def _listed(description: str) -> fields.List:
     return fields.List(fields.String(), allow_none=True, metadata={
-        "description": f"{description}; 1-{MAX_LISTED} values"})
+        "minItems": 1, "maxItems": MAX_LISTED, "description": description})
 
 
 class MatchSchema(Schema):
     actions = fields.List(fields.String(), required=True, metadata={
+        "minItems": 1, "maxItems": MAX_PATTERNS,
         "description": "exact actions, or prefixes like 'admin.*'"})
     actor_ids = _listed("only these actors")
     actor_types = _listed("only actors of these types")
@@ -41,16 +45,17 @@ class MatchSchema(Schema):
 
 
 class ThresholdSchema(Schema):
-    count = fields.Integer(required=True, strict=True,
-                           metadata={"description": f"1-{MAX_COUNT:,} matching events"})
+    count = fields.Integer(required=True, strict=True, metadata={
+        "minimum": 1, "maximum": MAX_COUNT, "description": "matching events"})
     window_seconds = fields.Integer(required=True, strict=True, metadata={
-        "description": f"within this many seconds by occurred_at (1-{MAX_SECONDS:,})"})
-    group_by = fields.String(required=True, metadata={"description": " | ".join(GROUP_BY)})
+        "minimum": 1, "maximum": MAX_SECONDS,
+        "description": "within this many seconds by occurred_at"})
+    group_by = fields.String(required=True, metadata={"enum": list(GROUP_BY)})
 
 
 class NotifySchema(Schema):
-    webhook_url = fields.String(metadata={"description": "http(s) URL the alert is POSTed to"})
-    format = fields.String(metadata={
+    webhook_url = web_address("http(s) URL the alert is POSTed to")
+    format = fields.String(metadata={"enum": list(NOTIFY_FORMATS),
         "description": f"{' | '.join(NOTIFY_FORMATS)}: the signed JSON document (the default), "
                        f"a chat message for a Slack-compatible incoming webhook or a "
                        f"Microsoft Teams workflow, or a PagerDuty incident (Events API v2)"})
@@ -61,17 +66,18 @@ class NotifySchema(Schema):
 
 
 class _RuleFields(Schema):
-    name = fields.String(metadata={"description": "1-200 characters"})
+    name = text(1, NAME_MAX_LENGTH)
     enabled = JsonBoolean()
     match = fields.Nested(MatchSchema)
     threshold = fields.Nested(ThresholdSchema, allow_none=True)
     cooldown_seconds = fields.Integer(strict=True, metadata={
-        "description": f"0-{MAX_SECONDS:,}; quiet time per group after an alert"})
+        "minimum": 0, "maximum": MAX_SECONDS,
+        "description": "quiet time per group after an alert, in seconds"})
     notify = fields.Nested(NotifySchema)
 
 
 class AlertRuleCreateSchema(_RuleFields):
-    name = fields.String(required=True, metadata={"description": "1-200 characters"})
+    name = text(1, NAME_MAX_LENGTH, required=True)
     match = fields.Nested(MatchSchema, required=True)
     notify = fields.Nested(NotifySchema, required=True)
 
@@ -81,12 +87,13 @@ class AlertRulePatchSchema(_RuleFields):
 
 
 class AlertQuerySchema(PageQuerySchema):
-    rule_id = fields.String()
+    rule_id = fields.String(validate=validate.Regexp(
+        f"^{ID_PATTERN}$", error="Not an alert rule's id, such as alr_01JD6Y3F8C6QZ1N9S6W2X4V7B0."))
     group_key = fields.String(validate=validate.Length(min=1, max=300), metadata={
         "description": "alerts of one group, exactly as they name it: actor_id:usr_42, "
                        "ip_address:203.0.113.7 or workspace"})
-    since = fields.String(metadata={"description": "triggered_at >= since"})
-    until = fields.String(metadata={"description": "triggered_at < until"})
+    since = timestamp("triggered_at >= since")
+    until = timestamp("triggered_at < until")
     notification_status = fields.String(
         validate=validate.OneOf(NOTIFICATION_STATUSES),
         metadata={"description": "alerts whose notification is pending (not yet accepted "

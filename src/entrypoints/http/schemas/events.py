@@ -14,6 +14,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from domain import event_rules as rules
 from domain.event_stats import DEFAULT_GROUPS, GROUPS, MAX_GROUPS
 from domain.hash_chain import MAX_SEQUENCE
+from entrypoints.http.schemas.json_fields import cursor, text, timestamp
 
 MAX_BATCH = 1_000
 
@@ -39,7 +40,8 @@ class EventSchema(Schema):
                                                     f"'user.login_failed'; actions beginning "
                                                     f"'{rules.RESERVED_PREFIX}' are refused "
                                                     f"(Auditrail's own records)"})
-    occurred_at = fields.String()
+    occurred_at = timestamp("when it happened (default: when it was received); from "
+                            "1970-01-01, and at most 5 minutes ahead of the server's clock")
     actor = fields.Nested(PartySchema, required=True)
     targets = fields.List(fields.Nested(PartySchema),
                           validate=validate.Length(max=rules.MAX_TARGETS))
@@ -51,6 +53,14 @@ class EventBatchSchema(Schema):
     """The envelope; each event in it is validated by the domain."""
 
     events = fields.List(fields.Raw(), required=True, validate=validate.Length(1, MAX_BATCH))
+
+
+class EventBatchBodySchema(Schema):
+    """The batch as the API document shows it: events, each as ``POST /events`` takes one
+    (``EventBatchSchema`` checks the envelope; the domain, every event)."""
+
+    events = fields.List(fields.Nested(EventSchema), required=True,
+                         validate=validate.Length(1, MAX_BATCH))
 
 
 class VerifyQuerySchema(Schema):
@@ -68,7 +78,7 @@ class VerifyQuerySchema(Schema):
 class EventFiltersSchema(Schema):
     """The filters of contract §5.4; their values are interpreted by the domain."""
 
-    action = fields.String(metadata={"description": "exact, or a prefix such as 'user.*'"})
+    action = text(1, rules.ACTION_MAX_LENGTH, "exact, or a prefix such as 'user.*'")
     actor_id = fields.String(validate=validate.Length(1, rules.IDENTIFIER_MAX_LENGTH))
     actor_type = fields.String(validate=validate.Length(1, rules.IDENTIFIER_MAX_LENGTH))
     target_id = fields.String(validate=validate.Length(1, rules.IDENTIFIER_MAX_LENGTH))
@@ -76,9 +86,8 @@ class EventFiltersSchema(Schema):
     ip_address = fields.String()
     country_code = fields.String(validate=validate.Regexp(r"^[A-Za-z]{2}$",
                                                           error="Two letters (ISO 3166-1)."))
-    since = fields.String(metadata={"description": "occurred_at >= since"})
-    until = fields.String(metadata={"description": "occurred_at < until; refused if "
-                                                   "earlier than since"})
+    since = timestamp("occurred_at >= since")
+    until = timestamp("occurred_at < until; refused if earlier than since")
     status = fields.String(validate=validate.OneOf(["pending", "processed"]))
 
 
@@ -97,4 +106,4 @@ class EventQuerySchema(EventFiltersSchema):
 
     order = fields.String(validate=validate.OneOf(["asc", "desc"]), load_default="desc")
     limit = fields.Integer(strict=False, validate=validate.Range(1, 100), load_default=50)
-    cursor = fields.String()
+    cursor = cursor()

@@ -1,10 +1,19 @@
-"""Fields that read JSON's own types only."""
+"""Fields that read JSON as the API takes it, and state in its document what the domain
+checks.
+
+Most rules of a body are the domain's, so that one answer names every bad field; the
+schemas check shape. The document still states those rules as JSON Schema keywords
+(lengths, ranges, formats), through the fields' metadata, which apispec copies and
+nothing validates: clients generated from the document then know them too.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from marshmallow import fields
+
+from domain.cursor import MAX_LENGTH as MAX_CURSOR_LENGTH
 
 
 class JsonBoolean(fields.Boolean):
@@ -17,3 +26,31 @@ class JsonBoolean(fields.Boolean):
         if not isinstance(value, bool):
             raise self.make_error("invalid")
         return value
+
+
+def timestamp(description: str | None = None, **options: Any) -> fields.String:
+    """A time, parsed by the domain (``domain.timestamps``): RFC 3339, as the document says
+    (``format: date-time``); the service also reads a space for the ``T``, and no offset as
+    UTC, and refuses more than six fractional digits."""
+    said = {"description": description} if description else {}
+    return fields.String(metadata={"format": "date-time", **said}, **options)
+
+
+def cursor() -> fields.String:
+    return fields.String(metadata={
+        "minLength": 1, "maxLength": MAX_CURSOR_LENGTH,
+        "description": "the next_cursor of the page before, as it was given"})
+
+
+def text(low: int, high: int, description: str | None = None,
+         **options: Any) -> fields.String:
+    """A string whose length the domain checks."""
+    said = {"description": description} if description else {}
+    return fields.String(metadata={"minLength": low, "maxLength": high, **said}, **options)
+
+
+def web_address(description: str, **options: Any) -> fields.String:
+    """An http(s) URL, checked by the domain (``domain.destinations``): scheme, host, and
+    a public address unless the operator allows private ones."""
+    return fields.String(metadata={"format": "uri", "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://",
+                                   "description": description}, **options)

@@ -8,6 +8,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from domain.hash_chain import MAX_SEQUENCE
 from domain.log_witnesses import MAX_WITNESSES_PER_WORKSPACE
+from entrypoints.http.schemas.json_fields import web_address
 
 
 class ProofQuerySchema(Schema):
@@ -41,7 +42,7 @@ class CosignedQuerySchema(Schema):
 
 
 class LogWitnessCreateSchema(Schema):
-    url = fields.String(required=True, metadata={
-        "description": "the witness's base URL; checkpoints go to <url>/add-checkpoint"})
+    url = web_address("the witness's base URL; checkpoints go to <url>/add-checkpoint",
+                      required=True)
     verifier_key = fields.String(required=True, metadata={
         "description": "the witness's cosigner key, <name>+<key id>+<base64 key> (type 0x04)"})

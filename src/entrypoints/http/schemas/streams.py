@@ -14,17 +14,17 @@ from domain.streams import (
     SETTABLE_STATUSES,
     TYPES,
 )
+from entrypoints.http.schemas.json_fields import text, web_address
 
 
 def _credential(description: str) -> fields.String:
-    return fields.String(load_only=True, metadata={
-        "description": f"{description}; {CREDENTIAL_MIN_LENGTH}-{CREDENTIAL_MAX_LENGTH} "
-                       f"visible ASCII characters, write-only"})
+    return text(CREDENTIAL_MIN_LENGTH, CREDENTIAL_MAX_LENGTH,
+                f"{description}; visible ASCII characters, write-only", load_only=True)
 
 
 class StreamConfigSchema(Schema):
-    url = fields.String(metadata={"description": "http(s) URL to POST to; s3: the bucket's "
-                                                 "URL, with a key prefix as its path if any"})
+    url = web_address("http(s) URL to POST to; s3: the bucket's URL, with a key prefix as "
+                      "its path if any")
     secret = _credential("webhook: HMAC signing secret (generated when left out)")
     token = _credential("splunk_hec: HEC token")
     api_key = _credential("datadog: API key")
@@ -35,19 +35,20 @@ class StreamConfigSchema(Schema):
 
 class StreamFilterSchema(Schema):
     actions = fields.List(fields.String(), required=True, metadata={
-        "description": f"1-{MAX_PATTERNS} exact actions, or prefixes like 'user.*'"})
+        "minItems": 1, "maxItems": MAX_PATTERNS,
+        "description": "exact actions, or prefixes like 'user.*'"})
 
 
-_NAME = {"description": f"1-{NAME_MAX_LENGTH} characters"}
-_BATCH = {"description": f"0-{MAX_BATCH_SECONDS}: how long a batch that is not full waits "
-                         f"for more events; null (the default): the server's "
-                         f"AUDITRAIL_STREAM_BATCH_SECONDS"}
+_BATCH = {"minimum": 0, "maximum": MAX_BATCH_SECONDS,
+          "description": "how long a batch that is not full waits for more events, in "
+                         "seconds; null (the default): the server's "
+                         "AUDITRAIL_STREAM_BATCH_SECONDS"}
 """Lengths and the like are checked by the domain, with the rest of a body's rules, so that
-one answer names every bad field; the schemas check shape."""
+one answer names every bad field; the schemas check shape (``json_fields``)."""
 
 
 class StreamCreateSchema(Schema):
-    name = fields.String(required=True, metadata=_NAME)
+    name = text(1, NAME_MAX_LENGTH, required=True)
     type = fields.String(required=True, validate=validate.OneOf(TYPES))
     config = fields.Nested(StreamConfigSchema, required=True)
     filter = fields.Nested(StreamFilterSchema, allow_none=True)
@@ -56,7 +57,7 @@ class StreamCreateSchema(Schema):
 
 
 class StreamPatchSchema(Schema):
-    name = fields.String(metadata=_NAME)
+    name = text(1, NAME_MAX_LENGTH)
     config = fields.Nested(StreamConfigSchema)
     filter = fields.Nested(StreamFilterSchema, allow_none=True)
     batch_seconds = fields.Integer(strict=True, allow_none=True, metadata=_BATCH)

@@ -8,7 +8,7 @@ from domain.api_keys import MAX_ROLL_GRACE_SECONDS
 from domain.names import NAME_MAX_LENGTH
 from domain.scopes import ALL_SCOPES
 from domain.workspaces import MAX_ALLOWLIST_ENTRIES, MAX_RETENTION_DAYS
-from entrypoints.http.schemas.json_fields import JsonBoolean
+from entrypoints.http.schemas.json_fields import JsonBoolean, cursor, timestamp
 
 
 class WorkspacePatchSchema(Schema):
@@ -28,7 +28,7 @@ class ApiKeyCreateSchema(Schema):
     name = fields.String(required=True, validate=validate.Length(1, NAME_MAX_LENGTH))
     scopes = fields.List(fields.String(validate=validate.OneOf(ALL_SCOPES)), required=True,
                          validate=validate.Length(min=1))
-    expires_at = fields.String(allow_none=True)
+    expires_at = timestamp("when the key stops working (default: never)", allow_none=True)
 
 
 class ApiKeyRollSchema(Schema):
@@ -36,8 +36,7 @@ class ApiKeyRollSchema(Schema):
         strict=True, load_default=0, validate=validate.Range(0, MAX_ROLL_GRACE_SECONDS),
         metadata={"description": "how long the old key keeps working (0, the default: it "
                                  "stops at once; at most 7 days)"})
-    expires_at = fields.String(allow_none=True, metadata={
-        "description": "the new key's expiry (default: none)"})
+    expires_at = timestamp("the new key's expiry (default: none)", allow_none=True)
 
 
 class PageQuerySchema(Schema):
@@ -45,4 +44,4 @@ class PageQuerySchema(Schema):
 
     order = fields.String(validate=validate.OneOf(["asc", "desc"]), load_default="desc")
     limit = fields.Integer(strict=False, validate=validate.Range(1, 100), load_default=50)
-    cursor = fields.String()
+    cursor = cursor()
