@@ -163,18 +163,23 @@ def _resolved(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any
 
 def _properties(document: dict[str, Any], schema: dict[str, Any], prefix: str = ""
                 ) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Every property of a body, nested objects' as ``outer.inner``."""
+    """Every property of a body, nested objects' as ``outer.inner``, and a list's items as
+    ``name[0]``."""
     for name, value in _resolved(document, schema).get("properties", {}).items():
         value = _resolved(document, value)
         if "properties" in value:
             yield from _properties(document, value, f"{prefix}{name}.")
-        else:
-            yield f"{prefix}{name}", value
+            continue
+        yield f"{prefix}{name}", value
+        if "items" in value:
+            yield f"{prefix}{name}[0]", _resolved(document, value["items"])
 
 
 def _with(body: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
-    """``body`` with the field at ``path`` (``outer.inner``) set to ``value``."""
+    """``body`` with the field at ``path`` (``outer.inner``, ``name[0]``) set to ``value``."""
     outer, _, rest = path.partition(".")
+    if outer.endswith("[0]"):
+        return {**body, outer[:-3]: [value]}
     inner = body.get(outer) if isinstance(body.get(outer), dict) else {}
     return {**body, outer: _with(inner, rest, value) if rest else value}
 

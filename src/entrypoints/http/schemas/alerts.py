@@ -15,27 +15,32 @@ from domain.alert_rules import (
     NOTIFY_FORMATS,
 )
 from domain.alerts import NOTIFICATION_STATUSES
+from domain.event_rules import ACTION_MAX_LENGTH, IDENTIFIER_MAX_LENGTH
 from domain.names import NAME_MAX_LENGTH
 from entrypoints.http.routes import ID_PATTERN
 from entrypoints.http.schemas.json_fields import JsonBoolean, text, timestamp, web_address
 from entrypoints.http.schemas.workspace import PageQuerySchema
 
 
-def _listed(description: str) -> fields.List:
-    return fields.List(fields.String(), allow_none=True, metadata={
+def _listed(description: str, item: fields.String | None = None) -> fields.List:
+    return fields.List(item or text(1, IDENTIFIER_MAX_LENGTH), allow_none=True, metadata={
         "minItems": 1, "maxItems": MAX_LISTED, "description": description})
 
 
+_COUNTRY = fields.String(metadata={"pattern": "^[A-Za-z]{2}$"})
+
+
 class MatchSchema(Schema):
-    actions = fields.List(fields.String(), required=True, metadata={
+    actions = fields.List(text(1, ACTION_MAX_LENGTH), required=True, metadata={
         "minItems": 1, "maxItems": MAX_PATTERNS,
         "description": "exact actions, or prefixes like 'admin.*'"})
     actor_ids = _listed("only these actors")
     actor_types = _listed("only actors of these types")
     target_ids = _listed("only events with a target of one of these ids")
     target_types = _listed("only events with a target of one of these types")
-    countries = _listed("only events located in these countries (ISO 3166-1 alpha-2)")
-    countries_not_in = _listed("only events located outside these countries")
+    countries = _listed("only events located in these countries (ISO 3166-1 alpha-2)",
+                        _COUNTRY)
+    countries_not_in = _listed("only events located outside these countries", _COUNTRY)
     # Values are the domain's to check, so that each bad one is named by its key.
     metadata = fields.Dict(keys=fields.String(), values=fields.Raw(), allow_none=True,
                            metadata={"description": (

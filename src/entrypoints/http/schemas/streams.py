@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from domain.action_patterns import MAX_PATTERNS
+from domain.event_rules import ACTION_MAX_LENGTH
 from domain.hash_chain import MAX_SEQUENCE
 from domain.names import NAME_MAX_LENGTH
 from domain.streams import (
@@ -34,7 +35,7 @@ class StreamConfigSchema(Schema):
 
 
 class StreamFilterSchema(Schema):
-    actions = fields.List(fields.String(), required=True, metadata={
+    actions = fields.List(text(1, ACTION_MAX_LENGTH), required=True, metadata={
         "minItems": 1, "maxItems": MAX_PATTERNS,
         "description": "exact actions, or prefixes like 'user.*'"})
 

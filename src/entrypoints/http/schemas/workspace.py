@@ -13,8 +13,8 @@ from entrypoints.http.schemas.json_fields import JsonBoolean, cursor, timestamp
 
 class WorkspacePatchSchema(Schema):
     name = fields.String(validate=validate.Length(1, NAME_MAX_LENGTH))
-    ip_allowlist = fields.List(fields.String(), validate=validate.Length(
-        max=MAX_ALLOWLIST_ENTRIES))
+    ip_allowlist = fields.List(fields.String(metadata={"minLength": 1}),
+                               validate=validate.Length(max=MAX_ALLOWLIST_ENTRIES))
     retention_days = fields.Integer(strict=True, allow_none=True,
                                     validate=validate.Range(1, MAX_RETENTION_DAYS))
     record_activity = JsonBoolean(metadata={
