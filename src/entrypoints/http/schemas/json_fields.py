@@ -37,6 +37,9 @@ def timestamp(description: str | None = None, **options: Any) -> fields.String:
 
 
 def cursor() -> fields.String:
+    """A page's cursor, decoded by the domain (``domain.cursor``), which refuses an empty or
+    overlong one unread (``invalid_cursor``, not ``invalid_parameter``: hence no validator
+    here)."""
     return fields.String(metadata={
         "minLength": 1, "maxLength": MAX_CURSOR_LENGTH,
         "description": "the next_cursor of the page before, as it was given"})
