@@ -53,17 +53,17 @@ def test_each_operation_lists_the_errors_it_can_answer_and_its_headers(stack: St
         return set(paths[path][method]["responses"])
 
     ingest = paths["/api/v1/events"]["post"]["responses"]
-    assert set(ingest) == {"202", "400", "401", "403", "409", "413", "422", "429", "500",
-                           "503"}
+    assert set(ingest) == {"202", "400", "401", "403", "409", "413", "414", "422", "429",
+                           "431", "500", "503"}
     assert ingest["202"]["description"] == "Accepted"
     assert "Idempotency-Key" in ingest["409"]["description"]
-    assert statuses("/api/v1/usage", "get") == {"200", "400", "401", "403", "429", "500",
-                                                "503"}
+    assert statuses("/api/v1/usage", "get") == {"200", "400", "401", "403", "414", "429",
+                                                "431", "500", "503"}
     assert statuses("/api/v1/events/{event_id}", "get") >= {"404"}
     assert statuses("/api/v1/exports/{export_id}/download", "get") >= {"302", "409", "410"}
     link = statuses("/api/v1/exports/{export_id}/file", "get")
     assert {"403", "404", "410"} <= link and "401" not in link and "429" not in link
-    assert statuses("/healthz", "get") == {"200", "500"}
+    assert statuses("/healthz", "get") == {"200", "414", "431", "500"}  # the server's own
     for path, operations in paths.items():
         for method, operation in operations.items():
             for status, response in operation["responses"].items():

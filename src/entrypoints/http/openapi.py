@@ -107,8 +107,12 @@ ERRORS = {
     409: "Conflict with the resource's state.",
     410: "Gone: expired.",
     413: "Body larger than the endpoint accepts.",
+    414: "Request line (path and query string) over 4 KiB, refused by the server before "
+         "the API reads it.",
     422: "Validation failed; see details.",
     429: "Rate limited; see Retry-After.",
+    431: "Request headers over 8 KiB, or more than 100, refused by the server before the "
+         "API reads them.",
     500: "Internal error; quote the request id.",
     503: "A backing store is down; see Retry-After.",
 }
@@ -484,7 +488,10 @@ def _error_statuses(operation: Operation, arguments: set[str], path: str) -> set
     """The errors an operation can answer, from its shape: only those, so that a client
     generated from the document handles what can happen (the API's fuzz test holds every
     response against this list)."""
-    statuses = {500, *operation.errors}
+    # 414 and 431 come from the HTTP server itself, for any request a client made too long
+    # (a long filter, a large cookie); its rarer refusals (417, 501) need HTTP features few
+    # clients use, and are left to the API reference.
+    statuses = {414, 431, 500, *operation.errors}
     if path.startswith("/api/v1/"):
         statuses.add(400)  # at least an unknown query parameter
     if operation.scope is not None:
