@@ -15,10 +15,16 @@ from domain.alert_rules import (
     NOTIFY_FORMATS,
 )
 from domain.alerts import NOTIFICATION_STATUSES
-from domain.event_rules import ACTION_MAX_LENGTH, IDENTIFIER_MAX_LENGTH
+from domain.event_rules import IDENTIFIER_MAX_LENGTH
 from domain.names import NAME_MAX_LENGTH
 from entrypoints.http.routes import ID_PATTERN
-from entrypoints.http.schemas.json_fields import JsonBoolean, text, timestamp, web_address
+from entrypoints.http.schemas.json_fields import (
+    JsonBoolean,
+    action_pattern,
+    text,
+    timestamp,
+    web_address,
+)
 from entrypoints.http.schemas.workspace import PageQuerySchema
 
 
@@ -31,7 +37,7 @@ _COUNTRY = fields.String(metadata={"pattern": "^[A-Za-z]{2}$"})
 
 
 class MatchSchema(Schema):
-    actions = fields.List(text(1, ACTION_MAX_LENGTH), required=True, metadata={
+    actions = fields.List(action_pattern(), required=True, metadata={
         "minItems": 1, "maxItems": MAX_PATTERNS,
         "description": "exact actions, or prefixes like 'admin.*'"})
     actor_ids = _listed("only these actors")

@@ -14,7 +14,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from domain import event_rules as rules
 from domain.event_stats import DEFAULT_GROUPS, GROUPS, MAX_GROUPS
 from domain.hash_chain import MAX_SEQUENCE
-from entrypoints.http.schemas.json_fields import cursor, text, timestamp
+from entrypoints.http.schemas.json_fields import action_pattern, cursor, timestamp
 
 MAX_BATCH = 1_000
 
@@ -36,7 +36,8 @@ class ContextSchema(Schema):
 class EventSchema(Schema):
     action = fields.String(required=True,
                            validate=validate.Length(1, rules.ACTION_MAX_LENGTH),
-                           metadata={"description": f"dot-separated segments such as "
+                           metadata={"pattern": rules.ACTION_PATTERN.pattern,
+                                     "description": f"dot-separated segments such as "
                                                     f"'user.login_failed'; actions beginning "
                                                     f"'{rules.RESERVED_PREFIX}' are refused "
                                                     f"(Auditrail's own records)"})
@@ -78,7 +79,7 @@ class VerifyQuerySchema(Schema):
 class EventFiltersSchema(Schema):
     """The filters of contract §5.4; their values are interpreted by the domain."""
 
-    action = text(1, rules.ACTION_MAX_LENGTH, "exact, or a prefix such as 'user.*'")
+    action = action_pattern("exact, or a prefix such as 'user.*'")
     actor_id = fields.String(validate=validate.Length(1, rules.IDENTIFIER_MAX_LENGTH))
     actor_type = fields.String(validate=validate.Length(1, rules.IDENTIFIER_MAX_LENGTH))
     target_id = fields.String(validate=validate.Length(1, rules.IDENTIFIER_MAX_LENGTH))

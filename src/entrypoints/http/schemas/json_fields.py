@@ -14,6 +14,7 @@ from typing import Any
 from marshmallow import fields
 
 from domain.cursor import MAX_LENGTH as MAX_CURSOR_LENGTH
+from domain.event_rules import ACTION_MAX_LENGTH, ACTION_PATTERN
 
 
 class JsonBoolean(fields.Boolean):
@@ -45,11 +46,20 @@ def cursor() -> fields.String:
         "description": "the next_cursor of the page before, as it was given"})
 
 
-def text(low: int, high: int, description: str | None = None,
+def text(low: int, high: int, description: str | None = None, pattern: str | None = None,
          **options: Any) -> fields.String:
-    """A string whose length the domain checks."""
+    """A string whose length (and pattern, if given) the domain checks."""
     said = {"description": description} if description else {}
-    return fields.String(metadata={"minLength": low, "maxLength": high, **said}, **options)
+    shaped = {"pattern": pattern} if pattern else {}
+    return fields.String(metadata={"minLength": low, "maxLength": high, **shaped, **said},
+                         **options)
+
+
+def action_pattern(description: str | None = None, **options: Any) -> fields.String:
+    """An action, or a prefix of actions ending ``.*`` (``domain.event_search``), as the
+    filters, the alert rules and the streams take them."""
+    return text(1, ACTION_MAX_LENGTH, description,
+                pattern=ACTION_PATTERN.pattern.removesuffix("$") + r"(\.\*)?$", **options)
 
 
 def web_address(description: str, **options: Any) -> fields.String:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from domain.action_patterns import MAX_PATTERNS
-from domain.event_rules import ACTION_MAX_LENGTH
 from domain.hash_chain import MAX_SEQUENCE
 from domain.names import NAME_MAX_LENGTH
 from domain.streams import (
@@ -15,7 +14,7 @@ from domain.streams import (
     SETTABLE_STATUSES,
     TYPES,
 )
-from entrypoints.http.schemas.json_fields import text, web_address
+from entrypoints.http.schemas.json_fields import action_pattern, text, web_address
 
 
 def _credential(description: str) -> fields.String:
@@ -35,7 +34,7 @@ class StreamConfigSchema(Schema):
 
 
 class StreamFilterSchema(Schema):
-    actions = fields.List(text(1, ACTION_MAX_LENGTH), required=True, metadata={
+    actions = fields.List(action_pattern(), required=True, metadata={
         "minItems": 1, "maxItems": MAX_PATTERNS,
         "description": "exact actions, or prefixes like 'user.*'"})
 
