@@ -119,3 +119,13 @@ class Busy(DomainError):
     def __init__(self, message: str, retry_after: int) -> None:
         self.retry_after = retry_after
         super().__init__(message)
+
+
+class WritesRefused(DomainError):
+    """The database takes no writes now: a failover left the address, or the pooler, on a
+    standby for the moments until they follow the new primary. Unavailable for writes as
+    when it is down (503 ``unavailable``, retried), not the server's own failure."""
+
+    def __init__(self) -> None:
+        super().__init__("The database takes no writes (a standby?).")
+

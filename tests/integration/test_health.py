@@ -89,6 +89,43 @@ def test_a_database_restarted_while_the_server_was_idle_costs_no_request(
     assert restart_answers(empty_postgres, redis_url, idle=0.4) == [202] * 6
 
 
+def test_a_database_taking_no_writes_is_unavailable_not_an_internal_error(
+        empty_postgres: str, redis_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """A failover can leave the address or the pooler pointing at a standby for a moment:
+    each write is refused there (read_only_sql_transaction), which clients must retry, as
+    when the database is down - a 500 said the server had failed, and the Python client
+    does not retry those. Reads go on."""
+    engine = build_engine(empty_postgres)
+    upgrade(engine)
+    engine.dispose()
+    stack = production_stack(empty_postgres, redis_url)
+    name = empty_postgres.rsplit("/", 1)[1]
+    event = {"action": "user.login", "actor": {"id": "u", "type": "user"}}
+    try:
+        _, key = stack.new_workspace()
+        with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
+            admin.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
+        stack.container.engine().dispose()  # new sessions take the setting
+        single = stack.client.post("/api/v1/events", headers=bearer(key), json=event)
+        batch = stack.client.post("/api/v1/events/batch", headers=bearer(key),
+                                  json={"events": [event] * 3})
+        for answer in (single, batch):
+            assert answer.status_code == 503, answer.json
+            assert answer.json["error"] == {
+                "code": "unavailable", "message": "The database is unavailable; retry shortly.",
+                "request_id": answer.json["error"]["request_id"]}
+            assert answer.headers["Retry-After"] == "5"
+        assert "database unavailable (takes no writes: a standby?)" in caplog.text
+        assert stack.client.get("/api/v1/events", headers=bearer(key)).status_code == 200
+        with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
+            admin.execute(f'ALTER DATABASE "{name}" RESET default_transaction_read_only')
+        stack.container.engine().dispose()
+        assert stack.client.post("/api/v1/events", headers=bearer(key),
+                                 json=event).status_code == 202
+    finally:
+        stack.close()
+
+
 def test_embedded_database_lives_in_the_data_dir(tmp_path: Path) -> None:
     stack = embedded_stack(tmp_path / "data", from_nothing=True)
     try:

@@ -276,3 +276,24 @@ def test_cached_keys_still_expire_and_record_their_use(shared) -> None:  # type:
     world.clock.advance(seconds=30)
     with pytest.raises(Unauthenticated):
         process.request(issued.secret)
+
+
+def test_a_database_taking_no_writes_lets_a_key_in_unstamped(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The usage stamp is bookkeeping: refused by a database left on a standby for a
+    moment, the request goes on (its read can be answered), and a later one stamps."""
+    from application.errors import WritesRefused
+    from tests import fakes
+
+    world = World()
+    issued = world.keys.execute(world.workspace.id, "reader", ["events:read"], None)
+
+    def refuse(*_: Any, **__: Any) -> None:
+        raise WritesRefused()
+
+    monkeypatch.setattr(fakes._ApiKeyRepo, "stamp_usage", refuse)
+    let_in = world.authenticate.execute(issued.secret, "203.0.113.7")
+    assert (let_in.api_key.id, let_in.api_key.last_used_at) == (issued.key.id, None)
+    monkeypatch.undo()
+    assert world.authenticate.execute(issued.secret, "203.0.113.7").api_key.last_used_at \
+        == world.clock.now()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import TracebackType
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from adapters.sql.alert_rules import SqlAlertRuleRepository
 from adapters.sql.alert_windows import SqlAlertWindowRepository
@@ -24,7 +24,7 @@ from adapters.sql.time_limits import TimeLimit
 from adapters.sql.tree import SqlCheckpointRepository, SqlTreeRepository
 from adapters.sql.viewer_links import SqlViewerLinkRepository
 from adapters.sql.workspaces import SqlWorkspaceRepository
-from application.errors import DeletedMeanwhile
+from application.errors import DeletedMeanwhile, WritesRefused
 
 
 class SqlUnitOfWork:
@@ -95,6 +95,8 @@ class SqlUnitOfWork:
             # Checked before the write, the row was there; deleted since (a workspace
             # offboarded mid-request): the caller's conflict, not a server error.
             raise DeletedMeanwhile from None
+        if isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) == READ_ONLY:
+            raise WritesRefused from exc
 
     def commit(self) -> None:
         if self._transaction is None:
@@ -113,6 +115,10 @@ def _postgres_options(snapshot: bool, one_statement: bool) -> dict[str, object]:
     if one_statement:
         return {}
     return dict(TRANSACTION)
+
+
+READ_ONLY = "25006"
+"""PostgreSQL's read_only_sql_transaction: a write sent to a standby."""
 
 
 def _refers_to_a_deleted_row(error: BaseException) -> bool:

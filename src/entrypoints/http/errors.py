@@ -23,6 +23,7 @@ from application.errors import (
     QueryTimedOut,
     RateLimited,
     Unauthenticated,
+    WritesRefused,
 )
 from application.tree import TreeDiverged
 from domain.cursor import InvalidCursor
@@ -191,12 +192,19 @@ def _http(error: HTTPException) -> Response:
     return error_response(status, code_for_status(status), message, headers=headers)
 
 
+def _writes_refused(_: WritesRefused) -> Response:
+    return _database_unavailable("takes no writes: a standby?")
+
+
+def _database_unavailable(why: str) -> Response:
+    log.warning("database unavailable (%s) on request %s", why, g.get("request_id"))
+    return error_response(503, "unavailable", "The database is unavailable; retry shortly.",
+                          headers={"Retry-After": "5"})
+
+
 def _internal(error: Exception) -> Response:
     if isinstance(error, OperationalError):
-        log.warning("database unavailable (%s) on request %s", type(error.orig).__name__,
-                    g.get("request_id"))
-        return error_response(503, "unavailable", "The database is unavailable; retry shortly.",
-                              headers={"Retry-After": "5"})
+        return _database_unavailable(type(error.orig).__name__)
     # The traceback only at DEBUG: production logs carry no stack traces.
     log.error("unhandled %s on request %s", type(error).__name__, g.get("request_id"),
               exc_info=log.isEnabledFor(logging.DEBUG))
@@ -207,6 +215,7 @@ _HANDLERS: dict[type[Exception], Callable[[Any], Response]] = {
     ApiError: _api_error, ValidationFailed: _validation, Unauthenticated: _unauthenticated,
     IpNotAllowed: _ip, NoSuchTile: _no_tile, RateLimited: _rate_limited,
     NotCosigned: _not_cosigned, QueryTimedOut: _timed_out, TreeDiverged: _diverged,
+    WritesRefused: _writes_refused,
     HTTPException: _http, Exception: _internal,
 }
 """Errors whose answer says more than their message."""
