@@ -18,8 +18,8 @@ what a job costs. In one run, with one and with two workers:
     makes and upkeep's retention run (every 15 s), beside a bare count of the chain heads
     (one row a workspace) in the database; and with a witness a workspace, each holding
     its log's latest checkpoint, the witnesses' sweep (every second) and a scrape's count
-    and lag of them, beside a bare count of the witnesses (``--idle-only`` measures just
-    this part).
+    and lag of them, beside a bare count of the witnesses; and a whole scrape, with a log
+    stream a workspace, one in a hundred behind (``--idle-only`` measures just this part).
 A steady trickle from many workspaces is processed about (active workspaces) / (drains
 per second) seconds after it arrives: events arriving meanwhile join the next drain.
 """
@@ -225,8 +225,8 @@ class Bench:
 
     def _signed_workspaces(self, total: int) -> None:
         """Workspaces up to ``total``, made by SQL as the service would leave them: a head
-        of 100 events, checkpoints of 50 and 100, the latest an hour old, and a witness that
-        holds and cosigned it."""
+        of 100 events, checkpoints of 50 and 100, the latest an hour old, a witness that
+        holds and cosigned it, and a log stream, one in a hundred ten events behind."""
         with psycopg.connect(self.dsn, autocommit=True) as connection:
             have = connection.execute("SELECT count(*) FROM workspaces").fetchone()[0]
             add = {"start": have + 1, "stop": max(have, total)}
@@ -252,6 +252,13 @@ class Bench:
                 "held_size, cosigned_size, cosigned_at, refused, failures) "
                 "SELECT 'wit_idle' || g, 'ws_idle' || g, 'https://witness.example', 'key', "
                 "now() - interval '2 hours', 100, 100, now() - interval '1 hour', false, 0 "
+                "FROM generate_series(%(start)s::int, %(stop)s::int) g", add)
+            connection.execute(  # one stream in a hundred ten events behind
+                "INSERT INTO streams (id, workspace_id, name, type, url, credential, "
+                "credential_hint, status, created_at, updated_at, position, deliveries_made, "
+                "failures, options) SELECT 'lst_idle' || g, 'ws_idle' || g, 'siem', 'webhook', "
+                "'https://receiver.example', 'sealed', '…', 'active', now(), now(), "
+                "CASE WHEN g %% 100 = 0 THEN 90 ELSE 100 END, 0, 0, '{}' "
                 "FROM generate_series(%(start)s::int, %(stop)s::int) g", add)
             connection.execute("ANALYZE")
 

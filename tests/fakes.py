@@ -694,6 +694,8 @@ class _StreamRepo:
             head = self._s.heads.get(stream.workspace_id, ChainHead()).sequence
             pending = _DeliveryRepo(self._s).pending(stream.id)
             first = pending.first_sequence if pending else stream.position + 1
+            if head < first and stream.status == "active":  # caught up
+                continue
             event = next((e for e in self._s.events.values()
                           if e.workspace_id == stream.workspace_id and e.sequence == first),
                          None)

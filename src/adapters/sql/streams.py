@@ -117,6 +117,7 @@ class SqlStreamRepository:
             .outerjoin(d, _PENDING_DELIVERY)
             .outerjoin(e, and_(e.c.workspace_id == s.workspace_id,
                                e.c.sequence == first_owed))
+            .where(or_(heads.sequence >= first_owed, s.status != ACTIVE))
             .order_by(s.id))
         return [StreamProgress(stream_id, workspace_id, type_, status, max(0, backlog),
                                received_at)

@@ -35,6 +35,7 @@ class RuleLag:
 @dataclass(frozen=True)
 class DeliveryStatus:
     streams: list[StreamLag]
+    """The streams with events to deliver, or paused or failing (none caught up)."""
     pending_notifications: int
     """Triggered alerts whose notification is not yet accepted, all workspaces."""
     rules_behind: list[RuleLag]

@@ -114,7 +114,9 @@ class _StatusCollector:
                                     "AUDITRAIL_CHAIN_CHECK_HOURS.", value=health.overdue)
 
     def _streams(self) -> Iterator[GaugeMetricFamily]:
-        """One series per stream: a deployment has tens of streams, not thousands."""
+        """One series per stream behind, paused or failing; none for a stream caught up (its
+        0 is the series' absence): 20,000 streams, one a workspace, made a scrape of 4.8 MB
+        and half a second when each had its two series."""
         labels = ["stream_id", "workspace_id", "type", "status"]
         backlog = GaugeMetricFamily(
             "auditrail_stream_backlog_events",

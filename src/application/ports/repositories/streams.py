@@ -56,7 +56,9 @@ class StreamRepository(Protocol):
         ...
 
     def progress(self) -> list[StreamProgress]:
-        """Every stream's backlog and delivery lag, in one read."""
+        """The backlog and delivery lag of every stream with events to deliver, or not
+        active (paused, failing), in one read: a stream caught up has nothing to show, and
+        a deployment may have a stream for each of thousands of workspaces."""
         ...
 
 
