@@ -53,14 +53,15 @@ def checked_patterns(patterns: Sequence[object], field: str) -> tuple[str, ...]:
                                                   "filter out to take every action.")])
     if len(patterns) > MAX_PATTERNS:
         raise ValidationFailed([FieldError(field, f"At most {MAX_PATTERNS} patterns.")])
-    errors = []
+    errors, checked = [], []
     for index, pattern in enumerate(patterns):
         try:
             if not isinstance(pattern, str):
                 raise InvalidFilter(field, "Not a string.")
             action_filter(pattern)
+            checked.append(pattern)
         except InvalidFilter as exc:
             errors.append(FieldError(f"{field}[{index}]", str(exc)))
     if errors:
         raise ValidationFailed(errors)
-    return tuple(dict.fromkeys(patterns))  # type: ignore[arg-type]
+    return tuple(dict.fromkeys(checked))
