@@ -156,8 +156,7 @@ class TransparencyLog:
         workspaces each sending a trickle). A stored tree that no longer gives the latest
         checkpoint's root is logged and not signed over; the chunk is linked all the same.
         """
-        workspace_id, size = events[0].workspace_id, events[-1].sequence
-        assert size is not None
+        workspace_id, size = events[0].workspace_id, events[-1].linked.sequence
         latest = uow.checkpoints.latest(workspace_id)
         if latest is not None and latest.signed_within(self._gap(), self._clock.now()):
             return
