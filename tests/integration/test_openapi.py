@@ -76,6 +76,47 @@ def test_each_operation_lists_the_errors_it_can_answer_and_its_headers(stack: St
                     assert "Retry-After" in headers, (path, method, status)
 
 
+def test_every_operation_has_a_stable_unique_operation_id_and_a_described_tag(
+        stack: Stack) -> None:
+    """Generated clients name their methods after operationIds (openapi-generator,
+    openapi-python-client): without them, ``get_api_v1_events_event_id``. Each is the view's
+    own name, so it changes only with the route."""
+    document = stack.client.get("/api/v1/openapi.json").json
+    operations = [(path, method, operation) for path, methods in document["paths"].items()
+                  for method, operation in methods.items()]
+    ids = [operation["operationId"] for _, _, operation in operations]
+    assert len(set(ids)) == len(ids) == len(OPERATIONS)
+    assert all(re.fullmatch(r"[a-z]+(?:[A-Z][a-z0-9]*)*", id_) for id_ in ids), ids
+    named = {(method, path): operation["operationId"] for path, method, operation in operations}
+    assert named[("get", "/api/v1/events/{event_id}")] == "getEvent"
+    assert named[("post", "/api/v1/events/batch")] == "ingestBatch"
+    assert named[("get", "/api/v1/log/consistency")] == "consistencyProof"
+    assert named[("get", "/viewer/")] == "viewerPage"
+    assert named[("get", "/healthz")] == "healthz"
+    described = {tag["name"]: tag["description"] for tag in document["tags"]}
+    used = {tag for _, _, operation in operations for tag in operation["tags"]}
+    assert used == set(described) and all(described.values())
+
+
+def test_every_time_in_an_answer_is_documented_as_a_date_time(stack: Stack) -> None:
+    """So that a generated client reads ``created_at`` as a datetime, not as text."""
+    schemas = stack.client.get("/api/v1/openapi.json").json["components"]["schemas"]
+    times = [(name, field, spec) for name, schema in schemas.items()
+             for field, spec in schema.get("properties", {}).items()
+             if re.search(r"_(at|since)$|^(since|until)$", field)]
+    assert len(times) >= 50
+    assert [(name, field) for name, field, spec in times
+            if spec.get("format") != "date-time"] == []
+    assert schemas["EventOut"]["properties"]["occurred_at"]["format"] == "date-time"
+
+
+def test_a_view_serving_two_methods_fails_the_build(stack: Stack) -> None:
+    """One operationId a view: a view answering GET and POST would need two."""
+    stack.app.add_url_rule("/api/v1/log/key2", "api.log_key", methods=["GET", "POST"])
+    with pytest.raises(UndocumentedRoute, match="one method a view"):
+        build_document(stack.app, "test")
+
+
 def test_a_new_undocumented_route_fails_the_build(stack: Stack) -> None:
     stack.app.add_url_rule("/api/v1/secret-feature", "api.secret_feature", lambda: "x")
     with pytest.raises(UndocumentedRoute, match="secret-feature"):

@@ -338,7 +338,7 @@ OPERATIONS: dict[str, Operation] = {
                                               "see Retry-After. not_cosigned: with "
                                               "witnesses, no checkpoint has that many "
                                               "cosignatures.", **_DIVERGES}),
-    "api.consistency": Operation("A consistency proof between two tree sizes",
+    "api.consistency_proof": Operation("A consistency proof between two tree sizes",
                                  {200: ConsistencyProofSchema}, EVENTS_READ,
                                  query=ConsistencyQuerySchema, tags=("transparency log",),
                                  errors=_DIVERGES),
@@ -397,8 +397,33 @@ OPERATIONS: dict[str, Operation] = {
 }
 
 
+TAGS = {
+    "events": "Ingest audit events, search and count them, verify their hash chain.",
+    "exports": "CSV or NDJSON files of a search, behind expiring signed links.",
+    "transparency log": "The signed Merkle tree every event is a leaf of: checkpoints, "
+                        "proofs, tiles and the witnesses that cosign it.",
+    "alerts": "Rules evaluated as events are linked, and the alerts they trigger.",
+    "streams": "Every event delivered to a webhook, Splunk, Datadog or S3, signed and "
+               "retried.",
+    "workspace": "The tenant: its settings, retention and usage.",
+    "api keys": "Credentials with scopes, rolled with a grace period.",
+    "viewer links": "Read-only links to the embeddable viewer within forced filters.",
+    "operations": "Health, readiness, metrics and this document (no key).",
+}
+"""Each tag's one line, in the order a reader meets them."""
+
+
 class UndocumentedRoute(RuntimeError):
     """A route exists that the API document does not describe."""
+
+
+def operation_id(endpoint: str) -> str:
+    """``api.list_events`` is ``listEvents``: the name a generated client gives the
+    method, taken from the view's own so that it changes only when the route does
+    (``viewer.page`` is ``viewerPage``, the blueprint kept where the API's is not)."""
+    blueprint, _, view = endpoint.partition(".")
+    words = view.split("_") if blueprint in ("api", "ops") else [blueprint, *view.split("_")]
+    return words[0] + "".join(word.capitalize() for word in words[1:])
 
 
 def build_document(app: Flask, version: str) -> dict[str, Any]:
@@ -408,6 +433,8 @@ def build_document(app: Flask, version: str) -> dict[str, Any]:
                                         "shape of the Error schema."})
     spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer",
                                                    "description": "An API key: ak_…"})
+    for name, description in TAGS.items():
+        spec.tag({"name": name, "description": description})
     spec.components.schema("Error", schema=ErrorSchema)
     for name, (kind, description) in HEADERS.items():
         spec.components.header(name, {"description": description, "schema": {"type": kind},
@@ -421,9 +448,12 @@ def build_document(app: Flask, version: str) -> dict[str, Any]:
         methods = sorted((rule.methods or set()) - {"HEAD", "OPTIONS"})
         path = route_template(rule.rule).replace("<", "{").replace(">", "}")
         integers = set(_INTEGER_ARGUMENT.findall(rule.rule))
-        spec.path(path=path, operations={
-            method.lower(): _operation(operation, rule.arguments, path, integers)
-            for method in methods})
+        if len(methods) != 1:
+            raise UndocumentedRoute(f"{rule.rule} ({rule.endpoint}) serves {methods}: "
+                                    "one method a view, so each has its operationId")
+        spec.path(path=path, operations={methods[0].lower(): {
+            "operationId": operation_id(rule.endpoint),
+            **_operation(operation, rule.arguments, path, integers)}})
     return spec.to_dict()
 
 

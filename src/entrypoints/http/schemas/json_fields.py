@@ -37,6 +37,15 @@ def timestamp(description: str | None = None, **options: Any) -> fields.String:
     return fields.String(metadata={"format": "date-time", **said}, **options)
 
 
+def instant(**options: Any) -> fields.String:
+    """A time the API answers with: RFC 3339 in UTC (``2026-11-26T13:31:45.000000Z``), so
+    that a generated client reads it as a date-time rather than text. An event's times are
+    hashed as the string the API answered: recompute a hash from the JSON, not from a time
+    parsed and written out again."""
+    metadata = {"format": "date-time", **options.pop("metadata", {})}
+    return fields.String(metadata=metadata, **options)
+
+
 def cursor() -> fields.String:
     """A page's cursor, decoded by the domain (``domain.cursor``), which refuses an empty or
     overlong one unread (``invalid_cursor``, not ``invalid_parameter``: hence no validator

@@ -124,7 +124,7 @@ def event_proof(event_id: str, reader: LogReader = Provide[Container.log_reader]
 @api.get("/log/consistency")
 @requires(EVENTS_READ, viewer=True)
 @inject
-def consistency(reader: LogReader = Provide[Container.log_reader]) -> Any:
+def consistency_proof(reader: LogReader = Provide[Container.log_reader]) -> Any:
     query = query_args(ConsistencyQuerySchema())
     proof = reader.consistency(principal().workspace_id, query["from_size"],
                                query.get("to_size"))

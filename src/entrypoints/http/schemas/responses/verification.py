@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from domain.verification import DETAILS, REASONS
+from entrypoints.http.schemas.json_fields import instant
 
 
 class AnchorSchema(Schema):
@@ -16,7 +17,7 @@ class ChainCheckSchema(Schema):
     status = fields.String(required=True, validate=validate.OneOf(("checking", "idle")),
                            metadata={"description": "checking: a check is queued or "
                                                     "running"})
-    checked_at = fields.String(allow_none=True, metadata={
+    checked_at = instant(allow_none=True, metadata={
         "description": "when the latest check ended (null: never checked yet)"})
     valid = fields.Boolean(allow_none=True)
     checked = fields.Integer(required=True, metadata={
@@ -25,9 +26,9 @@ class ChainCheckSchema(Schema):
     detail = fields.String(allow_none=True, validate=validate.OneOf(DETAILS))
     first_invalid_sequence = fields.Integer(allow_none=True)
     event_id = fields.String(allow_none=True)
-    invalid_since = fields.String(allow_none=True, metadata={
+    invalid_since = instant(allow_none=True, metadata={
         "description": "when checks began to find the chain invalid"})
-    next_check_at = fields.String(allow_none=True, metadata={
+    next_check_at = instant(allow_none=True, metadata={
         "description": "when the schedule checks it next (null: checks off, or none yet)"})
 
 
