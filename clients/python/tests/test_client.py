@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+import auditrail_client
 from auditrail_client import (
     Auditrail,
     BadRequest,
@@ -524,6 +525,7 @@ def test_a_retention_anchor_past_the_tree_checked_is_held_to_its_history(
         assert time.monotonic() < deadline, "not checkpointed"
         time.sleep(0.3)
     [earlier] = [c.note for c in client.log.checkpoints() if c.tree_size == 300]
+    assert client.log.checkpoint_at(300).note == earlier
     client.events.create_batch([{**EVENT, "occurred_at": then}] * 100)
     client.workspace.update(legal_hold=False)  # upkeep removes all 400 within 15 s
 
@@ -805,6 +807,9 @@ def test_the_log_gets_its_witness_to_cosign_and_proofs_carry_it(
 
     [listed] = list(client.log.witnesses())
     assert (listed.id, listed.status) == (added.id, "ok") and listed.cosigned_size >= 4
+    fetched = client.log.witness(added.id)
+    assert (fetched.id, fetched.url, fetched.verifier_key) == \
+        (listed.id, listed.url, listed.verifier_key)
     assert client.log.retry_witness(added.id).raw["next_attempt_at"] is None
     client.log.remove_witness(added.id)
     assert list(client.log.witnesses()) == []
@@ -833,3 +838,26 @@ def test_viewer_links_are_made_listed_and_revoked(server, client: Auditrail) -> 
     assert client.viewer_links.revoke(link.id).status == "revoked"
     with pytest.raises(Unauthenticated):
         list(reader.events.list())
+
+
+CALL = re.compile(r'"(GET|POST|PATCH|DELETE)", f?"(/api/v1/[^"]*)"|_pages\(f?"(/api/v1/[^"]*)"')
+NOT_FOR_THE_CLIENT = {
+    ("get", "/api/v1/openapi.json"),
+    ("get", "/api/v1/exports/{}/file"),  # the signed link download() is redirected to
+}
+
+
+def test_every_operation_of_the_api_has_a_method(server) -> None:
+    """An endpoint the server gains is one the client offers too."""
+    document = json.load(urllib.request.urlopen(f"{server.url}/api/v1/openapi.json"))
+
+    def shape(path: str) -> str:  # the client's {tile_path(…)} is the document's {level}/{index}
+        return re.sub(r"\{[^}]*\}(?:/\{[^}]*\})*", "{}", path)
+
+    served = {(method, shape(path)) for path, methods in document["paths"].items()
+              if path.startswith("/api/v1/") for method in methods}
+    source = "".join(path.read_text() for path in
+                     Path(auditrail_client.__file__).parent.glob("*.py"))
+    offered = {(method.lower() if method else "get", shape(path or listed))
+               for method, path, listed in CALL.findall(source)}
+    assert served - NOT_FOR_THE_CLIENT - offered == set()

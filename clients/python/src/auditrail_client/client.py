@@ -599,6 +599,11 @@ class Log(_Resource):
         return self._pages("/api/v1/log/checkpoints", Checkpoint.from_json,
                            {"order": order, "limit": page_size})
 
+    def checkpoint_at(self, tree_size: int) -> Checkpoint:
+        """The checkpoint the log signed at ``tree_size`` (``NotFound`` for a size it never
+        signed)."""
+        return Checkpoint.from_json(self._t.json("GET", f"/api/v1/log/checkpoints/{tree_size}"))
+
     def cosigned_checkpoint(self, *, witnesses: int | None = None) -> str:
         """The newest checkpoint cosigned by ``witnesses`` of the log's witnesses (all of
         them by default), their cosignature lines below the log's signature; check it
@@ -610,6 +615,9 @@ class Log(_Resource):
         """The witnesses the log submits its checkpoints to, and where each stands."""
         return self._pages("/api/v1/log/witnesses", LogWitness.from_json,
                            {"order": order, "limit": page_size})
+
+    def witness(self, witness_id: str) -> LogWitness:
+        return LogWitness.from_json(self._t.json("GET", f"/api/v1/log/witnesses/{witness_id}"))
 
     def add_witness(self, url: str, verifier_key: str) -> LogWitness:
         """(scope ``admin``) Submit every new checkpoint to the witness at ``url`` from now
