@@ -18,6 +18,7 @@ from marshmallow import Schema
 from application.errors import DeletedMeanwhile
 from domain.hash_chain import MAX_SEQUENCE
 from domain.scopes import ADMIN, ALERTS, EVENTS_READ, EVENTS_WRITE, EXPORTS, STREAMS
+from entrypoints.http.openapi_examples import BODIES
 from entrypoints.http.routes import ID_PATTERN, route_template
 from entrypoints.http.schemas.alerts import (
     AlertQuerySchema,
@@ -451,9 +452,12 @@ def build_document(app: Flask, version: str) -> dict[str, Any]:
         if len(methods) != 1:
             raise UndocumentedRoute(f"{rule.rule} ({rule.endpoint}) serves {methods}: "
                                     "one method a view, so each has its operationId")
+        if operation.body is not None and rule.endpoint not in BODIES:
+            raise UndocumentedRoute(f"{rule.rule} ({rule.endpoint}) has no example body")
         spec.path(path=path, operations={methods[0].lower(): {
             "operationId": operation_id(rule.endpoint),
-            **_operation(operation, rule.arguments, path, integers)}})
+            **_operation(operation, rule.arguments, path, integers,
+                         BODIES.get(rule.endpoint))}})
     return spec.to_dict()
 
 
@@ -462,8 +466,8 @@ _INTEGER_ARGUMENT = re.compile(r"<int(?:\([^)]*\))?:(\w+)>")
 id until the second form was read too."""
 
 
-def _operation(operation: Operation, arguments: set[str], path: str,
-               integers: set[str]) -> dict[str, Any]:
+def _operation(operation: Operation, arguments: set[str], path: str, integers: set[str],
+               example: dict[str, Any] | None) -> dict[str, Any]:
     document: dict[str, Any] = {"summary": operation.summary, "tags": list(operation.tags),
                                 "responses": _responses(operation, arguments, path)}
     parameters = _parameters(operation, arguments, integers)
@@ -471,7 +475,7 @@ def _operation(operation: Operation, arguments: set[str], path: str,
         document["parameters"] = parameters
     if operation.body is not None:
         document["requestBody"] = {"required": True, "content": {
-            "application/json": {"schema": operation.body}}}
+            "application/json": {"schema": operation.body, "example": example}}}
     if operation.scope is not None:
         document["security"] = [{"bearerAuth": []}]
         document["description"] = f"Scope: `{operation.scope}` (or `admin`)."
