@@ -89,14 +89,54 @@ def test_the_documented_alerting_rules_parse_and_name_metrics_we_export(
 def series_read(rules: list[dict[str, Any]], prefix: str) -> set[str]:
     """The series Prometheus alerting ``rules`` read, each rule named with ``prefix`` and
     summarised; their expressions parsed as Prometheus would (an invalid one raises)."""
-    import promql_parser
-
     read: set[str] = set()
     for rule in rules:
         assert rule["alert"].startswith(prefix) and rule["annotations"]["summary"]
-        promql_parser.walk(promql_parser.parse(rule["expr"]), lambda node: read.add(
-            node.name) if isinstance(node, promql_parser.VectorSelector) else None)
+        read |= series_in(rule["expr"])
     return read
+
+
+def series_in(expression: str) -> set[str]:
+    """The series a PromQL expression reads, parsed as Prometheus would (invalid: raises)."""
+    import promql_parser
+
+    read: set[str] = set()
+    promql_parser.walk(promql_parser.parse(expression), lambda node: read.add(
+        node.name) if isinstance(node, promql_parser.VectorSelector) else None)
+    return read
+
+
+def test_the_grafana_dashboard_reads_metrics_we_export_in_valid_promql(
+        stack_factory: Any) -> None:
+    """docs/grafana-dashboard.json, as Grafana would run it: every panel's queries are valid
+    PromQL once Grafana's interval is put in, and read only series a production server
+    exports; the panels tile the grid without overlapping, so the import shows them all."""
+    dashboard = json.loads((Path(__file__).parents[2] / "docs" / "grafana-dashboard.json")
+                           .read_text())
+    text = stack_factory("production").client.get("/metrics").get_data(as_text=True)
+    families = dict(re.findall(r"^# TYPE (\w+) (\w+)", text, re.M))
+    exported = set(families) | {f"{name}{suffix}" for name, kind in families.items()
+                                if kind == "histogram" for suffix in ("_bucket", "_sum",
+                                                                      "_count")}
+    panels = dashboard["panels"]
+    assert len({panel["id"] for panel in panels}) == len(panels)
+    cells: set[tuple[int, int]] = set()
+    read: set[str] = set()
+    for panel in panels:
+        place = panel["gridPos"]
+        assert place["x"] + place["w"] <= 24, panel["title"]
+        taken = {(place["x"] + dx, place["y"] + dy)
+                 for dx in range(place["w"]) for dy in range(place["h"])}
+        assert not cells & taken, f"{panel['title']} overlaps another panel"
+        cells |= taken
+        if panel["type"] == "row":
+            continue
+        assert panel["targets"] and panel["description"], panel["title"]
+        for target in panel["targets"]:
+            read |= series_in(target["expr"].replace("$__rate_interval", "1m"))
+    assert read <= exported, read - exported
+    assert {"auditrail_workers", "auditrail_chains_invalid", "auditrail_processing_lag_seconds",
+            "auditrail_http_request_duration_seconds_bucket"} <= read
 
 
 def test_rate_limit_rejections_are_counted(stack: Stack) -> None:
