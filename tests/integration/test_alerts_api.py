@@ -13,6 +13,7 @@ import pytest
 from domain.alert_evaluation import WindowState
 from domain.timestamps import format_timestamp, from_micros, to_micros
 from tests.geo_db import LONDON_V4, SYDNEY_V6, build_city_database
+from tests.integration.api_document import assert_sent_as_documented
 from tests.integration.stacks import Stack, bearer
 from tests.integration.test_observability import sample
 from tests.receivers import Answer, receiver, signature_valid
@@ -92,6 +93,7 @@ def test_a_threshold_rule_triggers_once_and_notifies_signed(stack: Stack) -> Non
     assert [event["occurred_at"] for event in body["events"]] == [
         format_timestamp(NOW + timedelta(seconds=s)) for s in (0, 10, 30)]
     assert body["events"][0]["geo"]["country_code"] == "GB"  # events in full, geo included
+    assert_sent_as_documented(stack, "alertTriggered", sent)
     assert stack.client.get(f"/api/v1/alerts/{alert['id']}", headers=bearer(key)).json == alert
 
 
@@ -275,6 +277,7 @@ def test_a_test_notification_is_a_signed_sample_that_records_nothing(stack: Stac
     [event] = body["events"]
     assert body["alert"]["event_ids"] == [event["id"]]
     assert (event["action"], event["metadata"]["test"]) == ("auditrail.alert.test", True)
+    assert_sent_as_documented(stack, "alertTriggered", sent)
     assert alerts(stack, key) == []
     after = stack.client.get(f"/api/v1/alert-rules/{rule['id']}", headers=bearer(key)).json
     assert after == rule | {"notify": after["notify"]} and "secret" not in after["notify"]

@@ -14,6 +14,7 @@ from dependency_injector import providers
 from adapters.security.signing import Ed25519Verifier
 from adapters.webhooks.deliverer import HttpDeliverer
 from domain.signed_notes import parse_checkpoint, parse_note, parse_verifier_key, signature_by
+from tests.integration.api_document import assert_sent_as_documented
 from tests.integration.stacks import Stack, bearer
 from tests.receivers import Answer, Received, Receiver, failing_first, receiver, signature_valid
 
@@ -85,6 +86,8 @@ def test_events_arrive_in_order_batched_and_signed(stack_factory: Any, kind: str
     assert len({body["delivery_id"] for body in bodies}) == len(bodies)
     assert all(signature_valid(SECRET, request) for request in requests)
     assert not signature_valid("whsec_another_secret_00000000", requests[0])
+    for request in requests:
+        assert_sent_as_documented(stack, "streamDelivery", request)
     first = bodies[0]["events"][0]
     assert first["status"] == "processed" and len(first["hash"]) == 64  # §5.3 documents
     log = delivery_log(stack, key, stream_id)

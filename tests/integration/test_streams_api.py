@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from domain.streams import MAX_STREAMS_PER_WORKSPACE
+from tests.integration.api_document import assert_sent_as_documented
 from tests.integration.processes import free_port
 from tests.integration.stacks import Stack, bearer
 from tests.receivers import Answer, Received, receiver, signature_valid
@@ -217,6 +218,7 @@ def test_a_test_delivery_is_signed_sent_now_and_logged(stack: Stack) -> None:
     assert (body["stream_id"], body["delivery_id"], body["sequence"], body["test"]) == \
         (stream["id"], result["id"], 0, True)
     assert body["events"][0]["action"] == "auditrail.stream.test"
+    assert_sent_as_documented(stack, "streamDelivery", sent)
     assert sent.headers["user-agent"].startswith("Auditrail/")
     log = stack.client.get(f"/api/v1/streams/{stream['id']}/deliveries",
                            headers=bearer(key)).json

@@ -46,13 +46,18 @@ class NotifyCreatedSchema(NotifyOutSchema):
     secret = fields.String(required=True, metadata={"description": "shown once, here"})
 
 
-class AlertRuleOutSchema(Schema):
+class RuleSummarySchema(Schema):
+    """What a rule matches and counts: its notifications carry this much of it."""
+
     id = fields.String(required=True)
     name = fields.String(required=True)
-    enabled = fields.Boolean(required=True)
     match = fields.Nested(MatchOutSchema, required=True)
     threshold = fields.Nested(ThresholdOutSchema, required=True, allow_none=True)
     cooldown_seconds = fields.Integer(required=True)
+
+
+class AlertRuleOutSchema(RuleSummarySchema):
+    enabled = fields.Boolean(required=True)
     notify = fields.Nested(NotifyOutSchema, required=True)
     created_at = instant(required=True)
     updated_at = instant(required=True)
@@ -73,13 +78,18 @@ class AlertNotificationSchema(Schema):
     delivered_at = instant(required=True, allow_none=True)
 
 
-class AlertOutSchema(Schema):
+class AlertSummarySchema(Schema):
+    """What triggered: its notification carries this much of the alert."""
+
     id = fields.String(required=True)
     rule_id = fields.String(required=True)
     group_key = fields.String(required=True)
     count = fields.Integer(required=True)
     event_ids = fields.List(fields.String(), required=True)
     triggered_at = instant(required=True)
+
+
+class AlertOutSchema(AlertSummarySchema):
     notification = fields.Nested(AlertNotificationSchema, required=True)
 
 
