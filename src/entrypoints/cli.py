@@ -47,6 +47,8 @@ COMMANDS = {
     "log": Entry("entrypoints.log_cli:log_group", "Watch a workspace's transparency log."),
     "witness": Entry("entrypoints.witness_cli:witness",
                      "Cosign logs' checkpoints, each only if it extends the last."),
+    "openapi": Entry("entrypoints.openapi_cli:openapi",
+                     "Print the API document (OpenAPI 3.1) this release serves."),
 }
 """Each command by its name."""
 

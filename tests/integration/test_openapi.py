@@ -3,13 +3,17 @@ query parameters is what the API accepts."""
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from entrypoints.http.openapi import OPERATIONS, UndocumentedRoute, build_document
+from tests.integration.processes import AUDITRAIL, environment
 from tests.integration.stacks import Stack, bearer
 
 SAMPLE_IDS = {"event_id": "evt_01JD0000000000000000000000", "key_id":
@@ -108,6 +112,22 @@ def test_every_time_in_an_answer_is_documented_as_a_date_time(stack: Stack) -> N
     assert [(name, field) for name, field, spec in times
             if spec.get("format") != "date-time"] == []
     assert schemas["EventOut"]["properties"]["occurred_at"]["format"] == "date-time"
+
+
+def test_the_command_prints_the_document_served_and_writes_nothing(stack: Stack,
+                                                                   tmp_path: Path) -> None:
+    """``auditrail openapi``, for a build that generates a client without a server: the
+    document served, whatever the settings (here an unwritable folder and a database that
+    does not exist), and not a file left behind."""
+    assert AUDITRAIL
+    here = tmp_path / "here"
+    here.mkdir()
+    settings = environment(data_dir=str(here / "never"),
+                           database_url="postgresql+psycopg://nobody@127.0.0.1:1/none")
+    printed = subprocess.run([AUDITRAIL, "openapi"], env=settings, cwd=here, check=True,
+                             capture_output=True, text=True, timeout=60)
+    assert json.loads(printed.stdout) == stack.client.get("/api/v1/openapi.json").json
+    assert list(here.iterdir()) == []
 
 
 def test_a_view_serving_two_methods_fails_the_build(stack: Stack) -> None:
