@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+import gzip
 import io
 import json
+import tracemalloc
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -160,12 +164,95 @@ def test_a_chunked_body_over_the_limit_is_413_not_truncated(stack: Stack, path: 
     assert count_events(stack, workspace_id) == 1
 
 
-def test_a_compressed_body_is_refused_by_name(stack: Stack) -> None:
+def gzipped_post(stack: Stack, secret: str, raw: bytes, path: str = "/api/v1/events",
+                 **headers: str) -> Any:
+    return stack.client.post(path, data=raw, headers={
+        **bearer(secret), "Content-Type": "application/json", "Content-Encoding": "gzip",
+        **headers})
+
+
+def test_a_gzip_body_is_read_as_the_json_it_holds(stack: Stack) -> None:
+    """A 1,000-event batch gzipped is a tenth of its bytes; stored as if sent plain, and an
+    Idempotency-Key retry sent plain is the same request (the key covers the JSON)."""
     workspace_id, secret = stack.new_workspace()
-    response = post(stack, secret, EVENT, **{"Content-Encoding": "gzip"})
-    error = response.json["error"]
-    assert (response.status_code, error["code"]) == (400, "invalid_parameter")
-    assert "'Content-Encoding'" in error["message"]
+    batch = json.dumps({"events": [{**EVENT, "metadata": {"n": n}} for n in range(1000)]})
+    packed = gzip.compress(batch.encode())
+    assert len(packed) < len(batch) / 10
+    sent = gzipped_post(stack, secret, packed, "/api/v1/events/batch", **{
+        "Idempotency-Key": "gz-1"})
+    assert (sent.status_code, sent.json["count"]) == (202, 1000), sent.json
+    again = stack.client.post("/api/v1/events/batch", data=batch, headers={
+        **bearer(secret), "Content-Type": "application/json", "Idempotency-Key": "gz-1"})
+    assert (again.status_code, again.json["ids"]) == (202, sent.json["ids"])
+    assert again.headers["Idempotent-Replayed"] == "true"
+    two_members = gzip.compress(json.dumps(EVENT)[:40].encode()) + \
+        gzip.compress(json.dumps(EVENT)[40:].encode())  # RFC 1952: members one after another
+    single = gzipped_post(stack, secret, two_members, **{"Content-Encoding": "GZIP"})
+    assert single.status_code == 202, single.json
+    stored = get(stack, secret, f"/api/v1/events/{single.json['id']}").json
+    assert (stored["action"], stored["metadata"]) == (EVENT["action"], EVENT["metadata"])
+    assert count_events(stack, workspace_id) == 1001
+
+
+@pytest.mark.parametrize(("path", "limit"), [("/api/v1/events", 1 << 20),
+                                             ("/api/v1/events/batch", 5 << 20)])
+def test_the_size_limit_holds_for_the_json_a_gzip_body_inflates_to(stack: Stack, path: str,
+                                                                   limit: int) -> None:
+    """At the limit it is read; one byte past, or a bomb (a few KiB inflating to a GiB),
+    is 413 once it inflates past the limit, without inflating the rest."""
+    workspace_id, secret = stack.new_workspace()
+    minimal = {"action": "a", "actor": {"id": "u", "type": "t"}}
+    fits = json.dumps(minimal if path.endswith("events") else {"events": [minimal]})
+    padded = fits[:-1] + " " * (limit - len(fits)) + "}"
+    assert gzipped_post(stack, secret, gzip.compress(padded.encode()), path).status_code == 202
+    for packed in (gzip.compress(padded.encode() + b" "), _bomb(fits.encode())):
+        tracemalloc.start()
+        try:
+            response = gzipped_post(stack, secret, packed, path)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert (response.status_code, response.json["error"]["code"]) == \
+            (413, "payload_too_large")
+        assert f"{limit:,} bytes" in response.json["error"]["message"]
+        assert peak < 4 * limit + (8 << 20), peak  # the bomb was not inflated whole
+    assert count_events(stack, workspace_id) == 1
+
+
+@functools.cache
+def _bomb(json_start: bytes) -> bytes:
+    """256 MiB of JSON (spaces before its last brace) gzipped into some 256 KiB."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    spaces = b" " * (1 << 20)
+    parts = [packer.compress(json_start[:-1])]
+    parts += [packer.compress(spaces) for _ in range(256)]
+    return b"".join([*parts, packer.compress(b"}"), packer.flush()])
+
+
+@pytest.mark.parametrize(("raw", "message"), [
+    (b"not gzip at all", "The body is not valid gzip"),
+    (gzip.compress(json.dumps(EVENT).encode())[:-9], "The gzip body is cut short."),
+    (gzip.compress(json.dumps(EVENT).encode()) + b"trailing", "The body is not valid gzip"),
+    (b"", "The gzip body is cut short."),
+    (gzip.compress(json.dumps(EVENT).encode()) + gzip.compress(b"") * 100,
+     "The gzip body has more than 100 members"),
+])
+def test_a_gzip_body_that_does_not_inflate_is_refused(stack: Stack, raw: bytes,
+                                                      message: str) -> None:
+    workspace_id, secret = stack.new_workspace()
+    response = gzipped_post(stack, secret, raw)
+    assert (response.status_code, response.json["error"]["code"]) == (400, "invalid_json")
+    assert response.json["error"]["message"].startswith(message)
+    assert count_events(stack, workspace_id) == 0
+
+
+def test_another_content_coding_is_refused_by_name(stack: Stack) -> None:
+    workspace_id, secret = stack.new_workspace()
+    for coding in ("br", "deflate", "gzip, gzip"):
+        response = post(stack, secret, EVENT, **{"Content-Encoding": coding})
+        error = response.json["error"]
+        assert (response.status_code, error["code"]) == (400, "invalid_parameter"), coding
+        assert "'Content-Encoding'" in error["message"]
     assert post(stack, secret, EVENT, **{"Content-Encoding": "identity"}).status_code == 202
     assert count_events(stack, workspace_id) == 1
 

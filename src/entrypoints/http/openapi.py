@@ -104,8 +104,9 @@ from entrypoints.http.schemas.workspace import (
 )
 
 ERRORS = {
-    400: "Bad request: invalid JSON or content type, an unknown or invalid query parameter "
-         "or header, or a bad cursor.",
+    400: "Bad request: invalid JSON or content type, a gzip body (Content-Encoding: gzip "
+         "is read) that does not inflate, an unknown or invalid query parameter or header, "
+         "or a bad cursor.",
     401: "Missing, malformed, unknown, revoked or expired API key.",
     403: "IP not allowed, or the key lacks the scope.",
     404: "No such resource in this workspace.",
