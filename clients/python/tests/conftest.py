@@ -109,6 +109,8 @@ class Faults:
     delay: float = 0.0
     withhold: list[str] = field(default_factory=list)
     """Paths answered 404, as a log withholding them would."""
+    bodies: list[tuple[str, str, int]] = field(default_factory=list)
+    """Each request's path, Content-Encoding and body size, as the proxy received it."""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def next(self, path: str) -> str | None:
@@ -128,6 +130,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _any(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        with self.faults.lock:
+            self.faults.bodies.append((self.path, self.headers.get("Content-Encoding", ""),
+                                       len(body)))
         fault = self.faults.next(self.path)
         if self.faults.delay:
             time.sleep(self.faults.delay)

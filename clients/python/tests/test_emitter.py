@@ -3,6 +3,7 @@ emitted is stored exactly once, or handed back with its reason."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -80,6 +81,29 @@ def test_eight_threads_through_failures_store_every_event_exactly_once(server, p
     stats = emitter.stats()
     assert (stats.emitted, stats.delivered, stats.dropped, stats.queued) == (4000, 4000, 0, 0)
     assert stats.retries >= 7
+
+
+def test_compressed_batches_are_a_fraction_of_the_bytes_and_still_stored_once(
+        server, proxy) -> None:
+    """A retry after a lost answer is the same request under its key, compressed or not."""
+    url, faults = proxy
+    key, run = server.workspace(), uuid.uuid4().hex[:8]
+    faults.planned = ["lose", "500"]
+    recorder = Recorder()
+    with Auditrail(url, key).emitter(max_batch=500, flush_interval=0.05, min_backoff=0.05,
+                                     compress=True, **recorder.callbacks()) as emitter:
+        for n in range(1000):
+            emitter.emit(marked(run, n, targets=[{"id": f"doc_{n}", "type": "document"}]))
+    assert faults.planned == [] and not recorder.dropped and not recorder.invalid
+    events = stored(Auditrail(server.url, key), run)
+    assert sorted(e.metadata["n"] for e in events) == list(range(1000))
+    batches = [(coding, size) for path, coding, size in faults.bodies
+               if path.endswith("/events/batch")]
+    assert len(batches) >= 4 and {coding for coding, _ in batches} == {"gzip"}
+    plain = sum(len(json.dumps(marked(run, n, targets=[{"id": f"doc_{n}", "type": "document"}])))
+                for n in range(1000))
+    sent = sum(size for _, size in batches)  # every batch once, and two of them again
+    assert sent < plain / 5, (sent, plain)
 
 
 def test_every_delivered_batch_hands_over_its_receipt_even_when_an_answer_is_lost(

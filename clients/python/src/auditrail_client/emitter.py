@@ -23,6 +23,9 @@ What it guarantees, and what not:
 * ``on_receipt``: each batch is sent with ``Prefer: receipt`` and the log's signed
   receipt for it handed to the callback (keep them: ``Events.verify_receipt`` checks them
   later). With a spool, every delivered batch's receipt reaches it at least once.
+* ``compress=True`` sends each batch gzip-compressed (``Content-Encoding: gzip``): about
+  a tenth of the bytes on the wire, for some 5 ms of a sender's CPU a 1,000-event batch.
+  Servers before the release that reads gzip bodies refuse them.
 * Thread-safe. Fork-safe: a child process starts with an empty queue and its own sender
   (what the parent had queued is the parent's to send), and its own spool slot.
 """
@@ -30,6 +33,7 @@ What it guarantees, and what not:
 from __future__ import annotations
 
 import atexit
+import gzip
 import json
 import logging
 import os
@@ -103,7 +107,7 @@ class Emitter:
                  on_receipt: ReceiptCallback | None = None,
                  close_timeout: float = 30.0, min_backoff: float = 0.5,
                  max_backoff: float = 30.0, spool: PathLike | None = None,
-                 spool_fsync: bool = False) -> None:
+                 spool_fsync: bool = False, compress: bool = False) -> None:
         if not 1 <= max_batch <= MAX_BATCH:
             raise ValueError(f"max_batch must be 1-{MAX_BATCH}")
         if overflow not in ("block", "drop"):
@@ -124,6 +128,7 @@ class Emitter:
         self._on_receipt = on_receipt
         self._spool_folder = spool
         self._spool_fsync = spool_fsync
+        self.compress = compress
         self._spool: Spool | None = None
         self._start()
         if spool is not None:
@@ -370,6 +375,9 @@ class Emitter:
             key = f"auditrail-emitter-{uuid.uuid4()}"
             self._spooled(batch, key)
         headers = {"Idempotency-Key": key, "Content-Type": "application/json"}
+        if self.compress:  # a tenth of the bytes; the key covers the JSON, not the wire
+            body = gzip.compress(body, compresslevel=6, mtime=0)
+            headers["Content-Encoding"] = "gzip"
         if self._on_receipt is not None:
             headers["Prefer"] = "receipt"
         attempt = 0
