@@ -11,6 +11,9 @@ Measures, in one run and on one machine:
     worker`` processes;
   * events/s accepted in batches with ``Prefer: receipt`` (a signed receipt each) against
     the same batches without, in interleaved rounds;
+  * events/s accepted in gzip-compressed batches (``Content-Encoding: gzip``) against the
+    same batches plain, in interleaved rounds, with the bytes each sends (``--gzip-only``:
+    this alone);
   * single ``POST /api/v1/events`` requests/s with p50/p99 latency, and the bare endpoint's,
     measured in interleaved rounds so that the machine's drift cancels out of the ratio,
     with the CPU each request cost the server, PostgreSQL, Redis and the client (``cpu``).
@@ -20,6 +23,7 @@ Then prints each figure with its ratio to the limit it is judged against.
 from __future__ import annotations
 
 import argparse
+import gzip
 import http.client
 import json
 import os
@@ -81,6 +85,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--server-workers", type=int, default=2)
     parser.add_argument("--singles-only", action="store_true",
                         help="measure only single POST /events against the bare endpoint")
+    parser.add_argument("--gzip-only", action="store_true",
+                        help="measure only gzip-compressed batches against plain ones")
     return parser.parse_args()
 
 
@@ -125,10 +131,15 @@ class Bench:
         self.prepare()
         print(f"machine: {os.cpu_count()} cores; {self.options.events:,} events per phase, "
               f"{self.options.clients} client threads\n", flush=True)
+        if self.options.gzip_only:
+            self.start_batches()
+            self.measure_gzip()
+            return
         if not self.options.singles_only:
             self.measure_raw_inserts()
             self.measure_accepted_and_processed()
             self.measure_receipts()
+            self.measure_gzip()
         self.measure_singles()
         self.report()
 
@@ -218,7 +229,8 @@ class Bench:
         return self._serve([str(BIN / "auditrail"), "serve", "--port", str(port), "--workers",
                             str(self.options.server_workers)], port, self.env, "serve.log")
 
-    def measure_accepted_and_processed(self) -> None:
+    def start_batches(self) -> list[tuple[str, str]]:
+        """The server, four workspaces and the batch every batch phase sends, warmed up."""
         workspaces = [self._workspace(f"bench-{i}") for i in range(4)]
         server, base = self._auditrail_server()
         batch = json.dumps({"events": [  # 256 addresses, so the geo cache does not hide lookups
@@ -226,8 +238,16 @@ class Bench:
             for i in range(1000)]}).encode()
         _load(base, "/api/v1/events/batch",  # warm-up: workers, pools, prepared statements
               [(workspaces[i % 4][1], batch) for i in range(8)], self.options.clients)
+        self.server = (server, base)
+        self.single_key = workspaces[0][1]
+        self.batch_keys, self.batch = [key for _, key in workspaces], batch
+        return workspaces
+
+    def measure_accepted_and_processed(self) -> None:
+        workspaces = self.start_batches()
+        base = self.server[1]
         for workers in (1, 2):
-            requests = [(workspaces[i % 4][1], batch)
+            requests = [(workspaces[i % 4][1], self.batch)
                         for i in range(self.options.events // 1000)]
             elapsed, _ = _load(base, "/api/v1/events/batch", requests, self.options.clients)
             self.results[f"accepted_{workers}"] = self.options.events / elapsed
@@ -237,27 +257,41 @@ class Bench:
                                                                  workers)
             print(f"auditrail  processed, {workers} worker{'s' if workers > 1 else ' '}   "
                   f"{self.results[f'processed_{workers}']:>9,.0f} events/s", flush=True)
-        self.server = (server, base)
-        self.single_key = workspaces[0][1]
-        self.batch_keys, self.batch = [key for _, key in workspaces], batch
 
     def measure_receipts(self) -> None:
         """What a receipt costs a batch: one canonical form and SHA-256 an event, one
-        signature a request. Plain batches and batches with receipts back to back, in
-        rounds, so the machine's drift cancels out of each round's ratio."""
+        signature a request."""
+        self.results["receipt_ratios"] = self._against_plain_batches(
+            "with receipts", self.batch, {"Prefer": "receipt"})
+
+    def measure_gzip(self) -> None:
+        """What reading gzip bodies costs the server (inflating each before parsing), and
+        what it saves the wire."""
+        packed = gzip.compress(self.batch, compresslevel=6)
+        ratios = self._against_plain_batches("gzipped", packed, {"Content-Encoding": "gzip"})
+        print(f"a 1,000-event batch: {len(self.batch):,} bytes plain, {len(packed):,} gzipped "
+              f"({100 * len(packed) / len(self.batch):.1f} %); accepted gzipped / plain, "
+              f"median {100 * statistics.median(ratios):.1f} % (rounds "
+              f"{100 * ratios[0]:.1f}-{100 * ratios[-1]:.1f} %)", flush=True)
+        self.results["gzip_ratios"] = ratios
+
+    def _against_plain_batches(self, label: str, body: bytes,
+                               headers: dict[str, str]) -> list[float]:
+        """Plain batches and these back to back, in rounds, so that the machine's drift
+        cancels out of each round's ratio; the ratios, sorted."""
         base, per_round = self.server[1], self.options.events // 4_000
         ratios = []
         for number in range(1, self.options.rounds + 1):
             rates = []
-            for headers in ({}, {"Prefer": "receipt"}):
-                requests = [(self.batch_keys[i % 4], self.batch) for i in range(per_round)]
+            for sent, extra in ((self.batch, {}), (body, headers)):
+                requests = [(self.batch_keys[i % 4], sent) for i in range(per_round)]
                 elapsed, _ = _load(base, "/api/v1/events/batch", requests,
-                                   self.options.clients, headers)
+                                   self.options.clients, extra)
                 rates.append(per_round * 1000 / elapsed)
             ratios.append(rates[1] / rates[0])
-            print(f"round {number}: batches {rates[0]:>7,.0f} events/s, with receipts "
+            print(f"round {number}: batches {rates[0]:>7,.0f} events/s, {label} "
                   f"{rates[1]:>7,.0f}  ->  {100 * ratios[-1]:.1f} %", flush=True)
-        self.results["receipt_ratios"] = sorted(ratios)
+        return sorted(ratios)
 
     def _process(self, workspace_ids: list[str], workers: int) -> float:
         """Time workers draining the backlog, from their first job to the last commit."""
@@ -399,6 +433,11 @@ class Bench:
             print(f"{'accepted with receipts / without':<50} "
                   f"{100 * statistics.median(receipts):>6.1f}%   (figure)   "
                   f"(rounds {100 * receipts[0]:.1f}-{100 * receipts[-1]:.1f} %)")
+        if "gzip_ratios" in r:
+            packed = r["gzip_ratios"]
+            print(f"{'accepted gzipped / plain':<50} "
+                  f"{100 * statistics.median(packed):>6.1f}%   (figure)   "
+                  f"(rounds {100 * packed[0]:.1f}-{100 * packed[-1]:.1f} %)")
         print(f"{'single POST req/s / bare one-INSERT':<50} "
               f"{100 * statistics.median(ratios):>6.1f}%   (figure; target retired)   "
               f"(rounds {100 * ratios[0]:.1f}-{100 * ratios[-1]:.1f} %)")
