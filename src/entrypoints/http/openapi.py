@@ -345,9 +345,9 @@ OPERATIONS: dict[str, Operation] = {
                                               "witnesses, no checkpoint has that many "
                                               "cosignatures.", **_DIVERGES}),
     "api.consistency_proof": Operation("A consistency proof between two tree sizes",
-                                 {200: ConsistencyProofSchema}, EVENTS_READ,
-                                 query=ConsistencyQuerySchema, tags=("transparency log",),
-                                 errors=_DIVERGES),
+                                       {200: ConsistencyProofSchema}, EVENTS_READ,
+                                       query=ConsistencyQuerySchema,
+                                       tags=("transparency log",), errors=_DIVERGES),
     "api.add_witness": Operation(
         "Add a witness: the log submits every new checkpoint to it (C2SP tlog-witness) and "
         "keeps its cosignature", {201: LogWitnessOutSchema}, ADMIN,
