@@ -11,13 +11,14 @@ then 30 s quiet), whose receivers answer 500 to one request in 20.
   * the limit: ingest alone (batch senders, nothing else, no faults) for ``--baseline``
     seconds;
   * then for ``--seconds``: the same senders (each batch retried with its Idempotency-Key
-    until it is answered 202) and a sender of single events, beside readers (searches
-    paged by cursor, stats, reads by id, ``GET /events/verify``, ``POST /chain-check``),
-    exports downloaded and proved offline against the signed log (``verify_export``), and
-    ``auditrail log monitor --entries`` every 30 s; while, every ``--fault-seconds`` in
-    turn, a queue worker is SIGKILLed (and another started), an HTTP worker process is
-    SIGKILLed (gunicorn starts another), every Redis client connection is killed, and every
-    PostgreSQL connection of the database is terminated.
+    until it is answered 202, half of them gzip-compressed) and a sender of single
+    events, beside readers (searches paged by cursor, stats, reads by id,
+    ``GET /events/verify``, ``POST /chain-check``), exports downloaded and proved offline
+    against the signed log (``verify_export``), and ``auditrail log monitor --entries``
+    every 30 s; while, every ``--fault-seconds`` in turn, a queue worker is SIGKILLed (and
+    another started), an HTTP worker process is SIGKILLed (gunicorn starts another), every
+    Redis client connection is killed, and every PostgreSQL connection of the database is
+    terminated.
 
 With ``--retention``, each workspace keeps events a day and what is sent alone first
 occurred two days ago (actions no rule matches), so upkeep's retention removes it while
@@ -37,6 +38,7 @@ time and the processes' memory.
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
 import random
@@ -53,7 +55,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 import psutil
@@ -285,10 +287,12 @@ class Soak:
                 workspace = rng.choice(self.workspaces)
                 old = self.sending_old
                 content, key = body(rng, old), uuid.uuid4().hex
+                sent = _as_sent(content, gzipped=kind == "batch" and rng.random() < 0.5)
                 deadline = time.monotonic() + GIVE_UP_SECONDS
                 while True:
-                    answer = self.tally.call(kind, client.post, path, json=content, headers={
-                        **workspace.headers, "Idempotency-Key": key})
+                    answer = self.tally.call(kind, client.post, path, content=sent.body,
+                                             headers={**workspace.headers, **sent.headers,
+                                                      "Idempotency-Key": key})
                     if answer is not None and answer.status_code == 202:
                         with workspace.lock:
                             workspace.accepted.update(ids(answer.json()))
@@ -565,6 +569,21 @@ class Soak:
         self.streams.close()
         self.alerts.close()
         forget_queues(self.env)
+
+
+class Sent(NamedTuple):
+    body: bytes
+    headers: dict[str, str]
+
+
+def _as_sent(content: Any, gzipped: bool) -> Sent:
+    """A request's body as sent, the same bytes on every retry; half the batches gzipped,
+    so that compressed bodies meet the faults too."""
+    body = json.dumps(content).encode()
+    headers = {"Content-Type": "application/json"}
+    if gzipped:
+        return Sent(gzip.compress(body, mtime=0), {**headers, "Content-Encoding": "gzip"})
+    return Sent(body, headers)
 
 
 def _event(rng: random.Random, old: bool = False) -> dict:
