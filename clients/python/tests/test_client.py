@@ -209,6 +209,21 @@ def test_a_verification_waits_longer_and_is_not_asked_again_when_it_times_out(
     assert (asked.count("verify"), asked.count("usage")) == (2, 3)
 
 
+def test_a_compressed_batch_is_gzip_on_the_wire_and_retried_as_one_request(
+        server, proxy) -> None:
+    url, faults = proxy
+    client = Auditrail(url, server.workspace())
+    faults.planned = ["lose"]  # stored, its answer lost: the retry replays it
+    events = [{**EVENT, "metadata": {"n": n}} for n in range(200)]
+    accepted = client.events.create_batch(events, compress=True, receipt=True)
+    assert len(accepted.ids) == 200 and accepted.receipt
+    sent = [(coding, size) for path, coding, size in faults.bodies if path.endswith("/batch")]
+    assert [coding for coding, _ in sent] == ["gzip", "gzip"]
+    assert all(size < len(json.dumps({"events": events})) / 5 for _, size in sent)
+    stored = [client.events.get(event_id) for event_id in accepted.ids]
+    assert [event.metadata["n"] for event in stored] == list(range(200))
+
+
 def test_an_idempotency_key_stores_once(client: Auditrail) -> None:
     first = client.events.create(EVENT, idempotency_key="same-key")
     again = client.events.create(EVENT, idempotency_key="same-key")

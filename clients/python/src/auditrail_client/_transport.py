@@ -3,6 +3,7 @@ turned into exceptions, and retries where a retry cannot store anything twice.""
 
 from __future__ import annotations
 
+import gzip
 import os
 import random
 import threading
@@ -61,9 +62,9 @@ class Transport:
                                 follow_redirects=False)
 
     def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
-                json: Any = None, headers: Mapping[str, str] | None = None,
-                retry: bool | None = None, read_timeout: float | None = None
-                ) -> httpx.Response:
+                json: Any = None, content: bytes | None = None,
+                headers: Mapping[str, str] | None = None, retry: bool | None = None,
+                read_timeout: float | None = None) -> httpx.Response:
         """The answer, or the API error it carries. ``retry`` (default: GET, and requests
         with an Idempotency-Key) retries connection failures, 429 and 502-504, but not a
         query the server stopped at its time limit. ``read_timeout``: seconds to wait for
@@ -77,7 +78,7 @@ class Transport:
         while True:
             try:
                 return send(self._client, method, path, params=params, json=json,
-                            headers=headers, **timeout)
+                            content=content, headers=headers, **timeout)
             except (TransportError, RateLimited, ServerError) as exc:
                 status = getattr(exc, "status", None)
                 if not retry or attempt >= self.max_retries or isinstance(exc, QueryTimeout) \
@@ -92,6 +93,13 @@ class Transport:
 
     def close(self) -> None:
         self._client.close()
+
+
+def gzipped(body: bytes) -> tuple[bytes, dict[str, str]]:
+    """A JSON body gzip-compressed, and the headers that say so: about a tenth of a
+    batch's bytes (servers before the release that reads gzip bodies refuse them)."""
+    return gzip.compress(body, compresslevel=6, mtime=0), {
+        "Content-Type": "application/json", "Content-Encoding": "gzip"}
 
 
 def send(client: httpx.Client, method: str, path: str, **kwargs: Any) -> httpx.Response:
@@ -129,4 +137,4 @@ def _query_value(value: Any) -> Any:
     return value
 
 
-__all__ = ["ApiError", "Transport", "backoff", "send"]
+__all__ = ["ApiError", "Transport", "backoff", "gzipped", "send"]

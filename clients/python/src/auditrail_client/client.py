@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import tempfile
 import time
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, Literal, overload
 import httpx
 
 from auditrail_client._bundles import as_accepted, located
-from auditrail_client._transport import Transport
+from auditrail_client._transport import Transport, gzipped
 from auditrail_client.errors import ApiError, AuditrailError, Conflict, NotFound, error_from
 from auditrail_client.models import (
     Accepted,
@@ -171,21 +172,28 @@ class Events(_Resource):
 
     @overload
     def create_batch(self, events: Iterable[Mapping[str, Any]], *,
-                     idempotency_key: str | None = None,
-                     receipt: Literal[False] = False) -> list[str]: ...
+                     idempotency_key: str | None = None, receipt: Literal[False] = False,
+                     compress: bool = False) -> list[str]: ...
 
     @overload
     def create_batch(self, events: Iterable[Mapping[str, Any]], *,
-                     idempotency_key: str | None = None,
-                     receipt: Literal[True]) -> BatchAccepted: ...
+                     idempotency_key: str | None = None, receipt: Literal[True],
+                     compress: bool = False) -> BatchAccepted: ...
 
     def create_batch(self, events: Iterable[Mapping[str, Any]], *,
-                     idempotency_key: str | None = None,
-                     receipt: bool = False) -> list[str] | BatchAccepted:
+                     idempotency_key: str | None = None, receipt: bool = False,
+                     compress: bool = False) -> list[str] | BatchAccepted:
         """Store 1-1,000 events at once, all or none; their ids in input order - or,
-        with ``receipt``, the ids and the log's signed receipt for them."""
-        body = self._t.json("POST", "/api/v1/events/batch", json={"events": list(events)},
-                            headers=_ingest_headers(idempotency_key, receipt))
+        with ``receipt``, the ids and the log's signed receipt for them. ``compress``
+        sends the batch gzip-compressed, about a tenth of its bytes."""
+        headers = _ingest_headers(idempotency_key, receipt)
+        payload = {"events": list(events)}
+        if compress:
+            content, coding = gzipped(json.dumps(payload).encode())
+            body = self._t.json("POST", "/api/v1/events/batch", content=content,
+                                headers={**headers, **coding})
+        else:
+            body = self._t.json("POST", "/api/v1/events/batch", json=payload, headers=headers)
         return BatchAccepted.from_json(body) if receipt else list(body["ids"])
 
     def verify_receipt(self, receipt: str | Receipt, verifier_key: str | VerifierKey, *,

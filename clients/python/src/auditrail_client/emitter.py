@@ -33,7 +33,6 @@ What it guarantees, and what not:
 from __future__ import annotations
 
 import atexit
-import gzip
 import json
 import logging
 import os
@@ -49,7 +48,7 @@ from typing import Any, Callable
 
 import httpx
 
-from auditrail_client._transport import Transport, backoff, send
+from auditrail_client._transport import Transport, backoff, gzipped, send
 from auditrail_client.errors import (
     ApiError,
     PayloadTooLarge,
@@ -375,9 +374,9 @@ class Emitter:
             key = f"auditrail-emitter-{uuid.uuid4()}"
             self._spooled(batch, key)
         headers = {"Idempotency-Key": key, "Content-Type": "application/json"}
-        if self.compress:  # a tenth of the bytes; the key covers the JSON, not the wire
-            body = gzip.compress(body, compresslevel=6, mtime=0)
-            headers["Content-Encoding"] = "gzip"
+        if self.compress:  # the key covers the JSON, not the wire
+            body, coding = gzipped(body)
+            headers.update(coding)
         if self._on_receipt is not None:
             headers["Prefer"] = "receipt"
         attempt = 0
