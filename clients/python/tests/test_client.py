@@ -876,3 +876,32 @@ def test_every_operation_of_the_api_has_a_method(server) -> None:
     offered = {(method.lower() if method else "get", shape(path or listed))
                for method, path, listed in CALL.findall(source)}
     assert served - NOT_FOR_THE_CLIENT - offered == set()
+
+
+def test_every_model_holds_every_field_the_api_document_states(server) -> None:
+    """A field the server gains is a field of the client's model too (not only in ``raw``);
+    a model the client gains is held to the document as well."""
+    import dataclasses
+
+    from auditrail_client import models
+
+    schemas = json.load(urllib.request.urlopen(f"{server.url}/api/v1/openapi.json")
+                        )["components"]["schemas"]
+    documented = {
+        models.Event: ["EventOut"], models.Accepted: ["Accepted"],
+        models.BatchAccepted: ["BatchAccepted"], models.Export: ["ExportOut"],
+        models.ApiKey: ["ApiKeyOut", "ApiKeyCreated"], models.Workspace: ["WorkspaceOut"],
+        models.Usage: ["Usage"], models.Stream: ["StreamOut", "StreamCreated"],
+        models.Delivery: ["DeliveryOut"], models.AlertRule: ["AlertRuleOut", "AlertRuleCreated"],
+        models.Alert: ["AlertOut"], models.VerifyReport: ["VerifyReport"],
+        models.ChainCheck: ["ChainCheck"], models.LogKey: ["LogKey"],
+        models.Checkpoint: ["CheckpointOut"], models.LogWitness: ["LogWitnessOut"],
+        models.ViewerLink: ["ViewerLinkOut", "ViewerLinkCreated"],
+        models.EventStats: ["EventStats"]}
+    every_model = {model for model in vars(models).values() if isinstance(model, type)
+                   and issubclass(model, models._FromJson) and model is not models._FromJson}
+    assert every_model == set(documented)
+    for model, names in documented.items():
+        held = {field.name for field in dataclasses.fields(model)} - {"raw"}
+        stated = {name for schema in names for name in schemas[schema]["properties"]}
+        assert held == stated, (model.__name__, stated - held, held - stated)

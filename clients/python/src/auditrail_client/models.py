@@ -191,6 +191,7 @@ class Stream(_FromJson):
     type: str
     config: dict[str, Any]
     filter: dict[str, Any] | None
+    batch_seconds: int | None
     status: str
     created_at: str
     updated_at: str
@@ -270,6 +271,8 @@ class LogWitness(_FromJson):
     cosigned_size: int | None
     cosigned_at: str | None
     consecutive_failures: int
+    next_attempt_at: str | None
+    failing_since: str | None
     last_error: str | None
     raw: dict[str, Any] = field(repr=False, compare=False)
 
