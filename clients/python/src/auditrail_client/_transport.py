@@ -96,8 +96,8 @@ class Transport:
 
 
 def gzipped(body: bytes) -> tuple[bytes, dict[str, str]]:
-    """A JSON body gzip-compressed, and the headers that say so: about a tenth of a
-    batch's bytes (servers before the release that reads gzip bodies refuse them)."""
+    """A JSON body gzip-compressed, and the headers that say so: a tenth of a batch's
+    bytes or less (servers before the release that reads gzip bodies refuse them)."""
     return gzip.compress(body, compresslevel=6, mtime=0), {
         "Content-Type": "application/json", "Content-Encoding": "gzip"}
 

@@ -185,7 +185,7 @@ class Events(_Resource):
                      compress: bool = False) -> list[str] | BatchAccepted:
         """Store 1-1,000 events at once, all or none; their ids in input order - or,
         with ``receipt``, the ids and the log's signed receipt for them. ``compress``
-        sends the batch gzip-compressed, about a tenth of its bytes."""
+        sends the batch gzip-compressed, a tenth of its bytes or less."""
         headers = _ingest_headers(idempotency_key, receipt)
         payload = {"events": list(events)}
         if compress:

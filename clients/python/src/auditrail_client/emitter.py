@@ -23,8 +23,8 @@ What it guarantees, and what not:
 * ``on_receipt``: each batch is sent with ``Prefer: receipt`` and the log's signed
   receipt for it handed to the callback (keep them: ``Events.verify_receipt`` checks them
   later). With a spool, every delivered batch's receipt reaches it at least once.
-* ``compress=True`` sends each batch gzip-compressed (``Content-Encoding: gzip``): about
-  a tenth of the bytes on the wire, for some 5 ms of a sender's CPU a 1,000-event batch.
+* ``compress=True`` sends each batch gzip-compressed (``Content-Encoding: gzip``): a tenth
+  of the bytes on the wire or less, for about 1 ms of a sender's CPU a 1,000-event batch.
   Servers before the release that reads gzip bodies refuse them.
 * Thread-safe. Fork-safe: a child process starts with an empty queue and its own sender
   (what the parent had queued is the parent's to send), and its own spool slot.
