@@ -198,8 +198,8 @@ def test_a_gzip_body_is_read_as_the_json_it_holds(stack: Stack) -> None:
                                              ("/api/v1/events/batch", 5 << 20)])
 def test_the_size_limit_holds_for_the_json_a_gzip_body_inflates_to(stack: Stack, path: str,
                                                                    limit: int) -> None:
-    """At the limit it is read; one byte past, or a bomb (a few KiB inflating to a GiB),
-    is 413 once it inflates past the limit, without inflating the rest."""
+    """At the limit it is read; one byte past, or a bomb (some 256 KiB inflating to
+    256 MiB), is 413 once it inflates past the limit, without inflating the rest."""
     workspace_id, secret = stack.new_workspace()
     minimal = {"action": "a", "actor": {"id": "u", "type": "t"}}
     fits = json.dumps(minimal if path.endswith("events") else {"events": [minimal]})

@@ -117,8 +117,8 @@ def test_every_time_in_an_answer_is_documented_as_a_date_time(stack: Stack) -> N
 def test_the_command_prints_the_document_served_and_writes_nothing(stack: Stack,
                                                                    tmp_path: Path) -> None:
     """``auditrail openapi``, for a build that generates a client without a server: the
-    document served, whatever the settings (here an unwritable folder and a database that
-    does not exist), and not a file left behind."""
+    document served, whatever the settings (here a data folder and a database that do not
+    exist), and not a file left behind."""
     assert AUDITRAIL
     here = tmp_path / "here"
     here.mkdir()
