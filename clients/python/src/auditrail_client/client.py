@@ -189,7 +189,9 @@ class Events(_Resource):
         headers = _ingest_headers(idempotency_key, receipt)
         payload = {"events": list(events)}
         if compress:
-            content, coding = gzipped(json.dumps(payload).encode())
+            content, coding = gzipped(json.dumps(  # as httpx would write it, and the emitter
+                payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+            ).encode("utf-8"))
             body = self._t.json("POST", "/api/v1/events/batch", content=content,
                                 headers={**headers, **coding})
         else:
