@@ -34,6 +34,11 @@ CREDENTIAL_FIELDS = {WEBHOOK: "secret", SPLUNK_HEC: "token", DATADOG: "api_key",
 """The write-only field of each type's ``config``: shown once, then as a masked hint."""
 OPTION_FIELDS: dict[str, tuple[str, ...]] = {S3: ("region", "access_key_id")}
 """The other fields a type's ``config`` requires: settings, not secrets, shown as set."""
+OPTIONAL_FIELDS: dict[str, tuple[str, ...]] = {S3: ("compression",)}
+"""Settings a type's ``config`` may add, shown as set (absent: the default)."""
+COMPRESSIONS = ("gzip", "none")
+"""An S3 stream's objects: gzip-compressed (``.ndjson.gz``, a tenth of the bytes or less,
+for years of archive), or plain NDJSON, the default."""
 _REGION = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 _ACCESS_KEY_ID = re.compile(r"^[A-Za-z0-9+/=._-]{3,128}$")
 
@@ -102,7 +107,8 @@ class Stream:
     """The number of the last delivery: receivers see 1, 2, 3… and can spot a gap."""
     sending: Sending = field(default_factory=Sending)
     options: Mapping[str, str] = field(default_factory=dict)
-    """The type's ``OPTION_FIELDS`` (an S3 bucket's region and access key id)."""
+    """The type's ``OPTION_FIELDS`` (an S3 bucket's region and access key id), and the
+    ``OPTIONAL_FIELDS`` set (its objects' compression)."""
     batch_seconds: int | None = None
     """How long a batch that is not full waits for more; None: the server's setting."""
 
@@ -184,12 +190,14 @@ def stream_settings(body: Mapping[str, Any], *, type_: str, allow_private: bool,
     config = body.get("config") or {}
     credential_field = CREDENTIAL_FIELDS[type_]
     a_stream = f"{'an' if type_ == S3 else 'a'} {type_} stream"  # "an ess-three"
-    takes = ("url", *OPTION_FIELDS.get(type_, ()), credential_field)
+    optional = OPTIONAL_FIELDS.get(type_, ())
+    takes = ("url", *OPTION_FIELDS.get(type_, ()), credential_field, *optional)
     errors.extend(FieldError(f"config.{key}", f"{a_stream.capitalize()} takes "
                                               f"{', '.join(takes[:-1])} and {takes[-1]}.")
                   for key in config if key not in takes)
     try:
-        options = _options(config, OPTION_FIELDS.get(type_, ()), creating, a_stream)
+        options = {**_options(config, OPTION_FIELDS.get(type_, ()), creating, a_stream),
+                   **_options(config, optional, False, a_stream)}
     except ValidationFailed as failure:
         errors.extend(failure.errors)
     else:
@@ -247,6 +255,8 @@ def _options(config: Mapping[str, Any], names: tuple[str, ...], creating: bool,
 
 
 def _option_problem(name: str, value: object) -> str | None:
+    if name == "compression":
+        return None if value in COMPRESSIONS else "gzip, or none (the default)."
     if name == "region":
         if isinstance(value, str) and _REGION.fullmatch(value):
             return None

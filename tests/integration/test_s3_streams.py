@@ -5,6 +5,7 @@ signature (moto's, over HTTP): objects written in order, the archive verified of
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 import subprocess
 import uuid
@@ -159,6 +160,64 @@ def test_events_are_archived_in_order_and_the_archive_verifies_offline(
                               text=True, check=False)
     assert tampered.returncode == 1 and "hash_mismatch at sequence 1" in tampered.stderr
 
+
+
+def test_a_gzip_archive_is_a_fraction_of_the_bytes_and_verifies_laid_end_to_end(
+        stack: Stack, s3: dict[str, Any], tmp_path: Path) -> None:
+    """Objects gzipped from the stream's creation, then plain after a PATCH: the archive,
+    each object inflated where gzipped and laid end to end, is the chain, which
+    ``auditrail verify`` checks - and the gzipped objects alone, concatenated as they are
+    (gzip members one after another), verify too."""
+    _, admin = stack.new_workspace()
+    bucket = new_bucket(s3)
+    created = call(stack, "POST", "/streams", admin, {
+        "name": "Archive", "type": "s3",
+        "config": {"url": f"{s3['endpoint']}/{bucket}/auditrail/", "region": REGION,
+                   "access_key_id": s3["key_id"], "secret_access_key": s3["secret"],
+                   "compression": "gzip"}}, status=201)
+    assert created["config"]["compression"] == "gzip"
+    prefix = f"auditrail/{created['id']}/"
+
+    def send(first: int) -> None:
+        call(stack, "POST", "/events/batch", admin, {"events": [
+            {"action": "document.view", "actor": {"id": f"usr_{n % 7}", "type": "user"},
+             "targets": [{"id": f"doc_{n}", "type": "document"}]}
+            for n in range(first, first + 200)]}, status=202)
+        stack.drain()
+
+    def stored() -> list[tuple[str, bytes]]:  # each object's name and bytes, in name order
+        return [(found["Key"], read(s3, bucket, found["Key"])["Body"].read())
+                for found in objects(s3, bucket, prefix)]
+
+    def archive() -> bytes:  # inflated where gzipped, laid end to end
+        return b"".join(gzip.decompress(body) if key.endswith(".gz") else body
+                        for key, body in stored())
+
+    send(0)
+    assert stack.deliver_until(lambda: len(archive().splitlines()) == 200)
+    gzipped = stored()
+    assert all(key.endswith(".ndjson.gz") for key, _ in gzipped)
+    assert read(s3, bucket, gzipped[0][0])["ContentType"] == "application/gzip"
+    packed = b"".join(body for _, body in gzipped)
+    assert len(packed) < len(gzip.decompress(packed)) / 5
+    (tmp_path / "gzipped.ndjson.gz").write_bytes(packed)
+    alone = subprocess.run([AUDITRAIL, "verify", str(tmp_path / "gzipped.ndjson.gz")],
+                           capture_output=True, text=True, check=False)
+    assert alone.returncode == 0 and "200 events" in alone.stdout, alone.stdout + alone.stderr
+
+    changed = call(stack, "PATCH", f"/streams/{created['id']}", admin,
+                   {"config": {"compression": "none"}})
+    assert (changed["config"]["compression"], changed["config"]["region"]) == ("none", REGION)
+    send(200)
+    assert stack.deliver_until(lambda: len(archive().splitlines()) == 400)
+    assert any(key.endswith(".ndjson") for key, _ in stored())
+    (tmp_path / "archive.ndjson").write_bytes(archive())
+    lines = archive().splitlines()
+    assert [json.loads(line)["sequence"] for line in lines] == list(range(1, 401))
+    verified = subprocess.run([AUDITRAIL, "verify", str(tmp_path / "archive.ndjson")],
+                              capture_output=True, text=True, check=False)
+    assert verified.returncode == 0 and "400 events" in verified.stdout, \
+        verified.stdout + verified.stderr
 
 
 def test_a_test_object_and_a_wrong_secret_say_how_the_bucket_answers(

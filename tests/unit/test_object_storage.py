@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import json
 from typing import Any
@@ -67,3 +68,21 @@ def test_a_retry_writes_the_same_bytes_to_the_same_name() -> None:
 def test_a_checkpoint_too_large_for_s3_metadata_is_left_out_not_refused() -> None:
     _, _, headers = s3_put(BUCKET, parcel(checkpoint="x" * METADATA_LIMIT))
     assert CHECKPOINT_HEADER not in headers and "Authorization" in headers
+
+
+def test_a_gzip_stream_writes_each_object_gzipped_under_its_own_name() -> None:
+    """The same NDJSON inflated; ``.ndjson.gz``, ``application/gzip``; the checksum of the
+    bytes stored; a retry the same bytes (no time in the gzip header)."""
+    gzipped = Destination(BUCKET.type, BUCKET.url, BUCKET.credential,
+                          {**BUCKET.options, "compression": "gzip"})
+    url, body, headers = s3_put(gzipped, parcel())
+    assert url.endswith("/lst_1/000000000042.ndjson.gz")
+    assert gzip.decompress(body) == object_body(parcel())
+    assert headers["Content-Type"] == "application/gzip" and "Content-Encoding" not in headers
+    assert headers["Content-MD5"] == base64.b64encode(
+        hashlib.md5(body, usedforsecurity=False).digest()).decode()
+    assert s3_put(gzipped, parcel())[1] == body
+    assert s3_put(gzipped, parcel(number=0, test=True))[0].endswith("/test/dlv_7.ndjson.gz")
+    plain = Destination(BUCKET.type, BUCKET.url, BUCKET.credential,
+                        {**BUCKET.options, "compression": "none"})
+    assert s3_put(plain, parcel())[:2] == s3_put(BUCKET, parcel())[:2]

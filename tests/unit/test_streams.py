@@ -211,8 +211,8 @@ def test_an_s3_stream_names_what_it_lacks_or_cannot_use() -> None:
                                                  "bucket": "audit"}},
                         type_="s3", allow_private=False, creating=True)
     assert {error.field: error.message for error in failure.value.errors} == {
-        "config.bucket": "An s3 stream takes url, region, access_key_id and "
-                         "secret_access_key.",
+        "config.bucket": "An s3 stream takes url, region, access_key_id, "
+                         "secret_access_key and compression.",
         "config.region": "The bucket's region, such as eu-west-1 (auto for Cloudflare R2).",
         "config.access_key_id": "Required for an s3 stream.",
         "config.secret_access_key": "Required for an s3 stream."}
@@ -223,6 +223,28 @@ def test_a_patch_of_one_option_keeps_the_others() -> None:
     found = stream_settings({"config": {"access_key_id": "AKIANEW"}}, type_="s3",
                             allow_private=False, creating=False)
     assert s3.edited(found, NOW).options == {"region": "eu-west-1", "access_key_id": "AKIANEW"}
+
+
+def test_an_s3_streams_objects_may_be_gzipped_from_creation_or_from_a_patch_on() -> None:
+    found = stream_settings({"name": "Archive", "config": {**S3_CONFIG, "compression": "gzip"}},
+                            type_="s3", allow_private=False, creating=True)
+    assert found["options"] == {"region": "eu-west-1", "access_key_id": "AKIAIOSFODNN7EXAMPLE",
+                                "compression": "gzip"}
+    s3 = stream(type="s3", options=found["options"])
+    plain = stream_settings({"config": {"compression": "none"}}, type_="s3",
+                            allow_private=False, creating=False)
+    assert s3.edited(plain, NOW).options["compression"] == "none"
+    assert s3.edited(plain, NOW).options["region"] == "eu-west-1"
+    for wrong in ("zstd", True, None, "GZIP"):
+        with pytest.raises(ValidationFailed) as failure:
+            stream_settings({"config": {"compression": wrong}}, type_="s3",
+                            allow_private=False, creating=False)
+        assert {error.field: error.message for error in failure.value.errors} == {
+            "config.compression": "gzip, or none (the default)."}
+    with pytest.raises(ValidationFailed) as failure:  # a webhook's body is not an object
+        stream_settings({"config": {"compression": "gzip"}}, type_=WEBHOOK,
+                        allow_private=False, creating=False)
+    assert fields_of(failure) == ["config.compression"]
 
 
 def test_a_patch_checks_only_what_it_changes() -> None:

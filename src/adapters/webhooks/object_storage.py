@@ -9,11 +9,17 @@ second one. Its body is NDJSON, one event a line as ``GET /events/{id}`` returns
 no filter, the objects laid end to end are the workspace's chain, which ``auditrail
 verify`` checks offline. ``Content-MD5`` is sent because buckets with Object Lock (the
 write-once storage an archive belongs in) refuse a ``PUT`` without it.
+
+With ``"compression": "gzip"`` each object is that NDJSON gzipped, ``<number>.ndjson.gz``
+(``application/gzip``, not ``Content-Encoding``, so that no HTTP client inflates it on the
+way and the file kept is the object stored): written with ``mtime`` 0, so that a retry's
+bytes are the first attempt's.
 """
 
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import json
 
@@ -29,22 +35,25 @@ METADATA_LIMIT = 2_000
 exceed it, and is then left out rather than have every delivery refused."""
 
 
-def object_key(parcel: Parcel) -> str:
+def object_key(parcel: Parcel, gzipped: bool = False) -> str:
+    suffix = ".ndjson.gz" if gzipped else ".ndjson"
     if parcel.test:
-        return f"{parcel.stream_id}/test/{parcel.delivery_id}.ndjson"  # out of the archive's way
-    return f"{parcel.stream_id}/{parcel.number:012d}.ndjson"
+        return f"{parcel.stream_id}/test/{parcel.delivery_id}{suffix}"  # out of the archive's way
+    return f"{parcel.stream_id}/{parcel.number:012d}{suffix}"
 
 
-def object_body(parcel: Parcel) -> bytes:
-    return b"".join(json.dumps(event, ensure_ascii=False, separators=(",", ":"))
+def object_body(parcel: Parcel, gzipped: bool = False) -> bytes:
+    body = b"".join(json.dumps(event, ensure_ascii=False, separators=(",", ":"))
                     .encode("utf-8") + b"\n" for event in parcel.events)
+    return gzip.compress(body, compresslevel=6, mtime=0) if gzipped else body
 
 
 def s3_put(destination: Destination, parcel: Parcel) -> tuple[str, bytes, dict[str, str]]:
     """The URL, body and signed headers of the ``PUT`` writing ``parcel``'s object."""
-    url = f"{destination.url.rstrip('/')}/{object_key(parcel)}"
-    body = object_body(parcel)
-    headers = {"Content-Type": "application/x-ndjson",
+    gzipped = destination.options.get("compression") == "gzip"
+    url = f"{destination.url.rstrip('/')}/{object_key(parcel, gzipped)}"
+    body = object_body(parcel, gzipped)
+    headers = {"Content-Type": "application/gzip" if gzipped else "application/x-ndjson",
                "Content-MD5": base64.b64encode(
                    hashlib.md5(body, usedforsecurity=False).digest()).decode("ascii"),
                "Auditrail-Delivery-Id": parcel.delivery_id}

@@ -8,6 +8,7 @@ from domain.action_patterns import MAX_PATTERNS
 from domain.hash_chain import MAX_SEQUENCE
 from domain.names import NAME_MAX_LENGTH
 from domain.streams import (
+    COMPRESSIONS,
     CREDENTIAL_MAX_LENGTH,
     CREDENTIAL_MIN_LENGTH,
     MAX_BATCH_SECONDS,
@@ -31,6 +32,10 @@ class StreamConfigSchema(Schema):
     region = fields.String(metadata={"description": "s3: the bucket's region (eu-west-1)"})
     access_key_id = fields.String(metadata={"description": "s3: the access key's id"})
     secret_access_key = _credential("s3: the access key's secret")
+    compression = fields.String(metadata={
+        "enum": list(COMPRESSIONS),
+        "description": "s3: gzip writes each object gzipped (<number>.ndjson.gz); none, the "
+                       "default, plain NDJSON"})
 
 
 class StreamFilterSchema(Schema):

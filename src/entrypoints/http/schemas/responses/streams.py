@@ -6,8 +6,8 @@ from marshmallow import Schema, fields, validate
 
 from domain.deliveries import EVENTS, TEST
 from domain.deliveries import STATUSES as DELIVERY_STATUSES
+from domain.streams import COMPRESSIONS, TYPES
 from domain.streams import STATUSES as STREAM_STATUSES
-from domain.streams import TYPES
 from entrypoints.http.schemas.json_fields import instant
 from entrypoints.http.schemas.responses.pages import page_of
 
@@ -21,6 +21,8 @@ class StreamConfigOutSchema(Schema):
     region = fields.String(metadata={"description": "s3"})
     access_key_id = fields.String(metadata={"description": "s3"})
     secret_access_key_hint = fields.String(metadata={"description": "s3"})
+    compression = fields.String(validate=validate.OneOf(COMPRESSIONS), metadata={
+        "description": "s3, when set: gzip or none"})
 
 
 class StreamConfigCreatedSchema(StreamConfigOutSchema):
