@@ -21,7 +21,8 @@ Measures, in one run and on one machine, with local webhook receivers that answe
 
 ``--s3`` measures an S3 stream instead, against moto's S3 server checking every
 signature: a backlog written by two workers as 500-event objects, beside one client
-PUTting the same objects, signed in advance, to the same server (its limit).
+PUTting the same objects, signed in advance, to the same server (its limit);
+``--s3-compression gzip`` gzips the objects, on both sides, and says what they weigh.
 """
 
 from __future__ import annotations
@@ -71,6 +72,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=15,
                         help="length of the lag and saturated phases")
     parser.add_argument("--s3", action="store_true", help="an S3 stream, against moto")
+    parser.add_argument("--s3-compression", choices=("none", "gzip"), default="none",
+                        help="the S3 stream's objects: plain NDJSON or gzipped")
     parser.add_argument("--saturated-only", action="store_true",
                         help="run only the saturated phase")
     bench = Bench(parser.parse_args())
@@ -146,8 +149,10 @@ class Bench:
         from application.ports.delivery import Destination, Parcel
         bucket = _S3Bucket()
         try:
+            compression = self.options.s3_compression
             destination = Destination("s3", bucket.url, bucket.secret,
-                                      {"region": "us-east-1", "access_key_id": bucket.key_id})
+                                      {"region": "us-east-1", "access_key_id": bucket.key_id,
+                                       "compression": compression})
             events = [{**EVENT, "sequence": n} for n in range(500)]
             puts = [s3_put(destination, Parcel("lst_limit", f"dlv_{n}", n, events))
                     for n in range(1, self.options.events // 500 + 1)]
@@ -156,13 +161,14 @@ class Bench:
                 for url, body, headers in puts:
                     client.put(url, content=body, headers=headers).raise_for_status()
                 limit = self.options.events / (time.perf_counter() - started)
-            print(f"limit      one client -> moto S3, 500-event objects signed in advance "
-                  f"{limit:>7,.0f} events/s", flush=True)
+            print(f"limit      one client -> moto S3, 500-event objects ({compression}) "
+                  f"signed in advance {limit:>7,.0f} events/s; an object "
+                  f"{len(puts[0][1]):,} bytes", flush=True)
             workspace_id = self._workspace("s3")
             self.container.create_stream().execute(workspace_id, {
                 "name": "archive", "type": "s3", "config": {
                     "url": bucket.url, "region": "us-east-1", "access_key_id": bucket.key_id,
-                    "secret_access_key": bucket.secret}})
+                    "secret_access_key": bucket.secret, "compression": compression}})
             self._pending(workspace_id, self.options.events)
             self._start_workers(2)
             started = time.perf_counter()
