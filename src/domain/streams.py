@@ -195,14 +195,14 @@ def stream_settings(body: Mapping[str, Any], *, type_: str, allow_private: bool,
     errors.extend(FieldError(f"config.{key}", f"{a_stream.capitalize()} takes "
                                               f"{', '.join(takes[:-1])} and {takes[-1]}.")
                   for key in config if key not in takes)
-    try:
-        options = {**_options(config, OPTION_FIELDS.get(type_, ()), creating, a_stream),
-                   **_options(config, optional, False, a_stream)}
-    except ValidationFailed as failure:
-        errors.extend(failure.errors)
-    else:
-        if options:
-            found["options"] = options
+    options: dict[str, str] = {}
+    for names, required in ((OPTION_FIELDS.get(type_, ()), creating), (optional, False)):
+        try:
+            options.update(_options(config, names, required, a_stream))
+        except ValidationFailed as failure:
+            errors.extend(failure.errors)
+    if options:
+        found["options"] = options
     if "url" in config or creating:
         check("url", lambda: checked_url(config.get("url"), "config.url", allow_private))
     if credential_field in config:

@@ -241,6 +241,11 @@ def test_an_s3_streams_objects_may_be_gzipped_from_creation_or_from_a_patch_on()
                             allow_private=False, creating=False)
         assert {error.field: error.message for error in failure.value.errors} == {
             "config.compression": "gzip, or none (the default)."}
+    with pytest.raises(ValidationFailed) as failure:  # every bad field named at once
+        stream_settings({"name": "n", "config": {"url": S3_CONFIG["url"], "compression": "xz"}},
+                        type_="s3", allow_private=False, creating=True)
+    assert sorted(fields_of(failure)) == ["config.access_key_id", "config.compression",
+                                          "config.region", "config.secret_access_key"]
     with pytest.raises(ValidationFailed) as failure:  # a webhook's body is not an object
         stream_settings({"config": {"compression": "gzip"}}, type_=WEBHOOK,
                         allow_private=False, creating=False)
