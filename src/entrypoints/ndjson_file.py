@@ -1,5 +1,6 @@
 """Reading an exported NDJSON file for offline verification: line by line, in constant
-memory, gzip-compressed or not, from a path or standard input."""
+memory, gzip-compressed or not, from a path or standard input - or a folder of an S3
+stream's objects, one after another in name order."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import contextlib
 import gzip
 import io
 import json
+import re
 import sys
 import zlib
 from collections.abc import Iterator
@@ -21,9 +23,32 @@ class UnreadableFile(ValueError):
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
+ARCHIVE_OBJECT = re.compile(r"^[0-9]+\.ndjson(\.gz)?$")
+"""An S3 stream's delivery object (``000000000042.ndjson``, gzipped or not); its test
+objects, in ``test/``, are not the archive's."""
+
+
 def documents(file: Path) -> Iterator[dict[str, Any]]:
     """Each line's JSON object, streamed so a multi-gigabyte export verifies in constant
-    memory; ``-`` reads standard input."""
+    memory; ``-`` reads standard input, and a folder its archive objects in name order
+    (as an S3 stream numbers them), each inflated if gzipped: years of archive verify
+    without being laid end to end on disk first."""
+    if file.is_dir():
+        objects = sorted(path for path in file.iterdir()
+                         if path.is_file() and ARCHIVE_OBJECT.match(path.name))
+        if not objects:
+            raise UnreadableFile(f"{file} holds no archive objects (<number>.ndjson or "
+                                 f"<number>.ndjson.gz)")
+        for path in objects:
+            try:
+                yield from _file_documents(path)
+            except UnreadableFile as exc:
+                raise UnreadableFile(f"{path.name}: {exc}") from None
+        return
+    yield from _file_documents(file)
+
+
+def _file_documents(file: Path) -> Iterator[dict[str, Any]]:
     with _opened(file) as handle:
         number = 0
         try:

@@ -37,8 +37,7 @@ from entrypoints.seen_checkpoints import UnreadableFile, receipt_notes
 
 
 @click.command("verify")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True,
-                                        path_type=Path))
+@click.argument("file", type=click.Path(exists=True, allow_dash=True, path_type=Path))
 @click.option("--partial", is_flag=True,
               help="The file is a filtered export: check every event against its own "
                    "prev_hash instead of one unbroken chain from sequence 1.")
@@ -82,10 +81,15 @@ def verify(file: Path, partial: bool, checkpoints: tuple[ChainHead, ...],
     is in the log the key signed; with --cosigned-by, also that it is in the history the
     log's witnesses cosigned; with --receipts, also that its events are as accepted.
 
-    FILE may be gzip-compressed (an export made with "gzip": true), or - for standard input.
+    FILE may be gzip-compressed (an export made with "gzip": true), - for standard input,
+    or a folder of an S3 stream's objects (<number>.ndjson, gzipped or not), read one
+    after another in name order.
     """
     if cosigned_by and evidence is None:
         raise click.UsageError("--cosigned-by goes with --evidence")
+    if evidence is not None and file.is_dir():
+        raise click.UsageError("--evidence proves an export's file, not a folder of "
+                               "archive objects (prove those with --signed-checkpoint)")
     if signed_checkpoint is not None and (evidence is not None or partial):
         raise click.UsageError("--signed-checkpoint proves a whole chain from sequence 1: "
                                "not with --evidence or --partial")

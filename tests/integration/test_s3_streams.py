@@ -218,6 +218,17 @@ def test_a_gzip_archive_is_a_fraction_of_the_bytes_and_verifies_laid_end_to_end(
                               capture_output=True, text=True, check=False)
     assert verified.returncode == 0 and "400 events" in verified.stdout, \
         verified.stdout + verified.stderr
+    folder = tmp_path / "bucket"  # as `aws s3 cp --recursive` leaves it: no laying out
+    folder.mkdir()
+    for key, body in stored():
+        (folder / key.rsplit("/", 1)[1]).write_bytes(body)
+    whole = subprocess.run([AUDITRAIL, "verify", str(folder)], capture_output=True, text=True,
+                           check=False)
+    assert whole.returncode == 0 and "400 events" in whole.stdout, whole.stdout + whole.stderr
+    next(folder.glob("*.ndjson.gz")).write_bytes(gzip.compress(b'{"sequence": 1}\n'))
+    broken = subprocess.run([AUDITRAIL, "verify", str(folder)], capture_output=True,
+                            text=True, check=False)
+    assert broken.returncode == 1 and "sequence 1" in broken.stderr, broken.stderr
 
 
 def test_a_test_object_and_a_wrong_secret_say_how_the_bucket_answers(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -42,6 +43,38 @@ def test_tampered_export_exits_1_with_the_reason(stack: Stack, tmp_path: Path) -
     result = CliRunner().invoke(main, ["verify", str(tmp_path / "bad.ndjson")])
     assert result.exit_code == 1
     assert "hash_mismatch at sequence 2" in result.output
+
+
+def test_a_folder_of_archive_objects_is_read_in_name_order(stack: Stack,
+                                                         tmp_path: Path) -> None:
+    """An S3 stream's objects as downloaded, gzipped or not; other files and the test
+    objects' folder are not the archive's; an object that does not read is named."""
+    documents = export(stack, tmp_path / "chain.ndjson")
+    bucket = tmp_path / "bucket"
+    (bucket / "test").mkdir(parents=True)
+    (bucket / "000000000001.ndjson.gz").write_bytes(gzip.compress(
+        "".join(json.dumps(d) + "\n" for d in documents[:2]).encode()))
+    (bucket / "000000000002.ndjson").write_text("".join(json.dumps(d) + "\n"
+                                                        for d in documents[2:]))
+    (bucket / "test" / "dlv_1.ndjson").write_text('{"sequence": 0}\n')
+    (bucket / "README").write_text("kept by the operator")
+    result = CliRunner().invoke(main, ["verify", str(bucket)])
+    assert result.exit_code == 0 and "valid (whole chain): 5 events" in result.output, \
+        result.output
+    (bucket / "000000000002.ndjson").rename(bucket / "000000000000.ndjson")  # out of order
+    reordered = CliRunner().invoke(main, ["verify", str(bucket)])
+    assert reordered.exit_code == 1 and "sequence_gap" in reordered.output, reordered.output
+    (bucket / "000000000000.ndjson").rename(bucket / "000000000002.ndjson")
+    (bucket / "000000000003.ndjson.gz").write_bytes(b"\x1f\x8b cut short")
+    unread = CliRunner().invoke(main, ["verify", str(bucket)])
+    assert unread.exit_code == 1 and "000000000003.ndjson.gz: the gzip data is cut short" \
+        in unread.output, unread.output
+    empty = CliRunner().invoke(main, ["verify", str(bucket / "test")])
+    assert empty.exit_code == 1 and "holds no archive objects" in empty.output
+    (tmp_path / "evidence.json").write_text("{}")
+    misused = CliRunner().invoke(main, ["verify", str(bucket), "--evidence",
+                                        str(tmp_path / "evidence.json"), "--verifier-key", "k"])
+    assert misused.exit_code == 2 and "not a folder" in misused.output
 
 
 @pytest.mark.parametrize("status", ["pending", None, "absent"])

@@ -318,6 +318,20 @@ def test_an_archive_is_proved_against_a_checkpoint_and_a_rewritten_one_is_not(
     with pytest.raises(ProofInvalid, match="no signature by"):
         verify_archive(path, signed, other_log.verifier_key)
     rows = [json.loads(line) for line in path.read_text().split("\n") if line]
+    folder = tmp_path / "bucket"  # as an S3 stream writes it: objects gzipped or not
+    folder.mkdir()
+    (folder / "000000000001.ndjson.gz").write_bytes(gzip.compress(
+        "".join(json.dumps(row) + "\n" for row in rows[:4]).encode()))
+    (folder / "000000000002.ndjson").write_text("".join(json.dumps(row) + "\n"
+                                                        for row in rows[4:]))
+    (folder / "test").mkdir()  # a test object's folder, not the archive's
+    (folder / "notes.txt").write_text("not an object")
+    assert verify_archive(folder, signed, vkey).rows == 6
+    (folder / "000000000001.ndjson.gz").unlink()  # an object lost: the chain's start
+    with pytest.raises(ProofInvalid, match=r"row 1 \(sequence 5\): the log has sequence 1 there"):
+        verify_archive(folder, signed, vkey)
+    with pytest.raises(ProofInvalid, match="holds no archive objects"):
+        verify_archive(folder / "test", signed, vkey)
     rows[0]["metadata"] = {"reason": "nothing happened"}
     previous = rows[0]["prev_hash"]
     for row in rows:  # every chain hash redone, as whoever holds the file could

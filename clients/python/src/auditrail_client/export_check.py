@@ -15,6 +15,7 @@ import gzip
 import hashlib
 import json
 import os
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,6 +79,9 @@ def verify_export(path: PathLike, evidence: Mapping[str, Any] | PathLike,
     if checkpoint.tree_size != last or not 1 <= first <= last:
         raise ProofInvalid(f"evidence: the checkpoint is of size {checkpoint.tree_size}; "
                            f"the export's rows are sequences {first}-{last}")
+    if Path(path).is_dir():
+        raise ValueError("verify_export proves an export's file; a folder of archive "
+                         "objects is proved with verify_archive")
     expected = document.get("file_sha256")
     if expected and _sha256(Path(path)) != expected:
         raise ProofInvalid("the file is not the one the evidence describes (its sha256 "
@@ -115,7 +119,8 @@ class ArchiveVerified:
 def verify_archive(path: PathLike, checkpoint: str, verifier_key: str, *,
                    rotations: Sequence[str] = ()) -> ArchiveVerified:
     """``path``: a file holding the chain from sequence 1 without evidence - an S3
-    stream's objects laid end to end in name order; ``checkpoint``: a checkpoint the log
+    stream's objects laid end to end in name order - or the folder holding those objects
+    (``<number>.ndjson``, gzipped or not, read in name order); ``checkpoint``: a checkpoint the log
     signed (an object's ``auditrail-checkpoint`` metadata, base64-decoded, or
     ``client.log.checkpoint()``); ``verifier_key``: the log's key as you pinned it, with
     ``rotations`` (``GET /log/key``'s ``previous_keys[].rotation``) if it was rotated
@@ -267,9 +272,27 @@ def _cosigned_extension(document: Mapping[str, Any], verifier_key: str,
                            f"does not extend the export's, of size {export.tree_size}")
 
 
+ARCHIVE_OBJECT = re.compile(r"^[0-9]+\.ndjson(\.gz)?$")
+"""An S3 stream's delivery object, gzipped or not (its test objects are in ``test/``)."""
+
+
 def _documents(path: Path) -> Iterator[Mapping[str, Any]]:
     """Each row, split on "\\n" alone (a row may hold U+2028, a line break to
-    ``str.splitlines``), read as bytes whether the file was gzip-compressed or not."""
+    ``str.splitlines``), read as bytes whether the file was gzip-compressed or not; a
+    folder's archive objects one after another, in name order."""
+    if path.is_dir():
+        objects = sorted(found for found in path.iterdir()
+                         if found.is_file() and ARCHIVE_OBJECT.match(found.name))
+        if not objects:
+            raise ProofInvalid(f"{path} holds no archive objects (<number>.ndjson or "
+                               f"<number>.ndjson.gz)")
+        for found in objects:
+            yield from _file_documents(found)
+        return
+    yield from _file_documents(path)
+
+
+def _file_documents(path: Path) -> Iterator[Mapping[str, Any]]:
     with path.open("rb") as raw:
         compressed = raw.read(2) == b"\x1f\x8b"
     opener = gzip.open if compressed else open
