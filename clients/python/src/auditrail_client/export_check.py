@@ -118,15 +118,15 @@ class ArchiveVerified:
 
 def verify_archive(path: PathLike, checkpoint: str, verifier_key: str, *,
                    rotations: Sequence[str] = ()) -> ArchiveVerified:
-    """``path``: a file holding the chain from sequence 1 without evidence - an S3
-    stream's objects laid end to end in name order - or the folder holding those objects
-    (``<number>.ndjson``, gzipped or not, read in name order); ``checkpoint``: a checkpoint the log
-    signed (an object's ``auditrail-checkpoint`` metadata, base64-decoded, or
+    """``path``: a file holding the chain from sequence 1 without evidence - an S3 stream's
+    objects laid end to end in name order - or the folder holding those objects
+    (``<number>.ndjson``, gzipped or not, read in name order); ``checkpoint``: a checkpoint
+    the log signed (an object's ``auditrail-checkpoint`` metadata, base64-decoded, or
     ``client.log.checkpoint()``); ``verifier_key``: the log's key as you pinned it, with
-    ``rotations`` (``GET /log/key``'s ``previous_keys[].rotation``) if it was rotated
-    since. The rows the checkpoint covers must rebuild its root: none altered, added or
-    left out. Raises ``ProofInvalid`` naming the first thing that does not hold. The checks
-    of ``auditrail verify FILE --signed-checkpoint NOTE --verifier-key VKEY``."""
+    ``rotations`` (``GET /log/key``'s ``previous_keys[].rotation``) if it was rotated since.
+    The rows the checkpoint covers must rebuild its root: none altered, added or left out.
+    Raises ``ProofInvalid`` naming the first thing that does not hold. The checks of
+    ``auditrail verify FILE --signed-checkpoint NOTE --verifier-key VKEY``."""
     signed = check_checkpoint(checkpoint, verifier_key, list(rotations))
     if signed.tree_size < 1:
         raise ProofInvalid("the checkpoint is of the empty log: it proves nothing")
