@@ -403,6 +403,43 @@ OPERATIONS: dict[str, Operation] = {
 }
 
 
+@dataclass(frozen=True)
+class Webhook:
+    """A request Auditrail sends: OpenAPI 3.1's ``webhooks``, so that a receiver's models
+    and signature check can be generated from the document too."""
+
+    summary: str
+    body: str
+    schema: type[Schema]
+    headers: tuple[str, ...]
+    tags: tuple[str, ...]
+
+
+WEBHOOK_HEADERS = {
+    "Auditrail-Signature": ("t=<unix seconds>,v1=<hex HMAC-SHA256 of '<t>.<raw body>' with the "
+                            "webhook's secret>: check it over the raw bytes, in constant "
+                            "time, and refuse an old t", r"^t=[0-9]+,v1=[0-9a-f]{64}$"),
+    "Auditrail-Delivery-Id": ("the same on every retry of this delivery (an alert's id for a "
+                              "notification): deduplicate on it", None),
+    "Auditrail-Delivery-Sequence": ("the stream's delivery number, as the body's sequence",
+                                    r"^[0-9]+$"),
+}
+
+WEBHOOKS = {
+    "streamDelivery": Webhook(
+        "A log stream's delivery (type webhook): processed events in chain order, signed; "
+        "Splunk HEC, Datadog and S3 streams get their own formats (docs/streams.md)",
+        "StreamDelivery", StreamDeliverySchema,
+        ("Auditrail-Signature", "Auditrail-Delivery-Id", "Auditrail-Delivery-Sequence"),
+        ("streams",)),
+    "alertTriggered": Webhook(
+        "An alert rule's notification (format auditrail, the default): the alert, its rule and "
+        "its events, signed; slack, teams and pagerduty formats are those services' own",
+        "AlertTriggered", AlertNotificationBodySchema,
+        ("Auditrail-Signature", "Auditrail-Delivery-Id"), ("alerts",)),
+}
+
+
 TAGS = {
     "events": "Ingest audit events, search and count them, verify their hash chain.",
     "exports": "CSV or NDJSON files of a search, behind expiring signed links.",
@@ -467,43 +504,6 @@ def build_document(app: Flask, version: str) -> dict[str, Any]:
         spec.components.schema(webhook.body, schema=webhook.schema)
     return {**spec.to_dict(), "webhooks": {
         name: {"post": _webhook(name, webhook)} for name, webhook in WEBHOOKS.items()}}
-
-
-@dataclass(frozen=True)
-class Webhook:
-    """A request Auditrail sends: OpenAPI 3.1's ``webhooks``, so that a receiver's models
-    and signature check can be generated from the document too."""
-
-    summary: str
-    body: str
-    schema: type[Schema]
-    headers: tuple[str, ...]
-    tags: tuple[str, ...]
-
-
-WEBHOOK_HEADERS = {
-    "Auditrail-Signature": ("t=<unix seconds>,v1=<hex HMAC-SHA256 of '<t>.<raw body>' with the "
-                            "webhook's secret>: check it over the raw bytes, in constant "
-                            "time, and refuse an old t", r"^t=[0-9]+,v1=[0-9a-f]{64}$"),
-    "Auditrail-Delivery-Id": ("the same on every retry of this delivery (an alert's id for a "
-                              "notification): deduplicate on it", None),
-    "Auditrail-Delivery-Sequence": ("the stream's delivery number, as the body's sequence",
-                                    r"^[0-9]+$"),
-}
-
-WEBHOOKS = {
-    "streamDelivery": Webhook(
-        "A log stream's delivery (type webhook): processed events in chain order, signed; "
-        "Splunk HEC, Datadog and S3 streams get their own formats (docs/streams.md)",
-        "StreamDelivery", StreamDeliverySchema,
-        ("Auditrail-Signature", "Auditrail-Delivery-Id", "Auditrail-Delivery-Sequence"),
-        ("streams",)),
-    "alertTriggered": Webhook(
-        "An alert rule's notification (format auditrail, the default): the alert, its rule and "
-        "its events, signed; slack, teams and pagerduty formats are those services' own",
-        "AlertTriggered", AlertNotificationBodySchema,
-        ("Auditrail-Signature", "Auditrail-Delivery-Id"), ("alerts",)),
-}
 
 
 def _webhook(name: str, webhook: Webhook) -> dict[str, Any]:

@@ -30,20 +30,14 @@ class JsonBoolean(fields.Boolean):
 
 
 def timestamp(description: str | None = None, **options: Any) -> fields.String:
-    """A time, parsed by the domain (``domain.timestamps``): RFC 3339, as the document says
-    (``format: date-time``); the service also reads a space for the ``T``, and no offset as
-    UTC, and refuses more than six fractional digits."""
+    """A time, ``format: date-time``, so that a generated client holds a datetime. In a
+    request it is parsed by the domain (``domain.timestamps``): RFC 3339, and also a space
+    for the ``T``, no offset as UTC, at most six fractional digits. In an answer it is RFC
+    3339 in UTC (``2026-11-26T13:31:45.000000Z``); an event's times are hashed as that
+    string, so a hash is recomputed from the JSON, not from a time parsed and written out
+    again."""
     said = {"description": description} if description else {}
     return fields.String(metadata={"format": "date-time", **said}, **options)
-
-
-def instant(**options: Any) -> fields.String:
-    """A time the API answers with: RFC 3339 in UTC (``2026-11-26T13:31:45.000000Z``), so
-    that a generated client reads it as a date-time rather than text. An event's times are
-    hashed as the string the API answered: recompute a hash from the JSON, not from a time
-    parsed and written out again."""
-    metadata = {"format": "date-time", **options.pop("metadata", {})}
-    return fields.String(metadata=metadata, **options)
 
 
 def cursor() -> fields.String:

@@ -6,16 +6,16 @@ from marshmallow import Schema, fields, validate
 
 from domain.alert_rules import GROUP_BY, NOTIFY_FORMATS
 from domain.alerts import NOTIFICATION_STATUSES
-from entrypoints.http.schemas.json_fields import instant
+from entrypoints.http.schemas.json_fields import timestamp
 from entrypoints.http.schemas.responses.pages import page_of
 
 
 class SendingSchema(Schema):
     status = fields.String(required=True, validate=validate.OneOf(["active", "failing"]))
-    last_delivered_at = instant(required=True, allow_none=True)
+    last_delivered_at = timestamp(required=True, allow_none=True)
     consecutive_failures = fields.Integer(required=True)
-    next_attempt_at = instant(required=True, allow_none=True)
-    failing_since = instant(required=True, allow_none=True)
+    next_attempt_at = timestamp(required=True, allow_none=True)
+    failing_since = timestamp(required=True, allow_none=True)
     last_error = fields.String(required=True, allow_none=True)
 
 
@@ -59,8 +59,8 @@ class RuleSummarySchema(Schema):
 class AlertRuleOutSchema(RuleSummarySchema):
     enabled = fields.Boolean(required=True)
     notify = fields.Nested(NotifyOutSchema, required=True)
-    created_at = instant(required=True)
-    updated_at = instant(required=True)
+    created_at = timestamp(required=True)
+    updated_at = timestamp(required=True)
     notification = fields.Nested(SendingSchema, required=True, metadata={
         "description": "how sending this rule's alerts goes: failing after 5 failed "
                        "attempts in a row"})
@@ -74,8 +74,8 @@ class AlertNotificationSchema(Schema):
     status = fields.String(required=True, validate=validate.OneOf(NOTIFICATION_STATUSES))
     attempts = fields.Integer(required=True)
     last_error = fields.String(required=True, allow_none=True)
-    last_attempt_at = instant(required=True, allow_none=True)
-    delivered_at = instant(required=True, allow_none=True)
+    last_attempt_at = timestamp(required=True, allow_none=True)
+    delivered_at = timestamp(required=True, allow_none=True)
 
 
 class AlertSummarySchema(Schema):
@@ -86,7 +86,7 @@ class AlertSummarySchema(Schema):
     group_key = fields.String(required=True)
     count = fields.Integer(required=True)
     event_ids = fields.List(fields.String(), required=True)
-    triggered_at = instant(required=True)
+    triggered_at = timestamp(required=True)
 
 
 class AlertOutSchema(AlertSummarySchema):
@@ -99,7 +99,7 @@ class AlertTestOutSchema(Schema):
     status = fields.String(required=True, validate=validate.OneOf(["delivered", "failed"]))
     http_status = fields.Integer(required=True, allow_none=True)
     error = fields.String(required=True, allow_none=True)
-    sent_at = instant(required=True)
+    sent_at = timestamp(required=True)
 
 
 AlertRulePageSchema = page_of(AlertRuleOutSchema, "AlertRulePage")

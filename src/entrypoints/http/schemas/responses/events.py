@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
-from entrypoints.http.schemas.json_fields import instant
+from entrypoints.http.schemas.json_fields import timestamp
 from entrypoints.http.schemas.responses.pages import page_of
 
 
@@ -34,8 +34,8 @@ class EventOutSchema(Schema):
     id = fields.String(required=True)
     workspace_id = fields.String(required=True)
     action = fields.String(required=True)
-    occurred_at = instant(required=True)
-    received_at = instant(required=True)
+    occurred_at = timestamp(required=True)
+    received_at = timestamp(required=True)
     actor = fields.Nested(PartyOutSchema, required=True)
     targets = fields.List(fields.Nested(PartyOutSchema), required=True)
     context = fields.Nested(ContextOutSchema, required=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
-from entrypoints.http.schemas.json_fields import instant
+from entrypoints.http.schemas.json_fields import timestamp
 from entrypoints.http.schemas.responses.pages import page_of
 
 
@@ -17,10 +17,10 @@ class ExportOutSchema(Schema):
     row_count = fields.Integer(required=True, allow_none=True)
     size_bytes = fields.Integer(required=True, allow_none=True)
     sha256 = fields.String(required=True, allow_none=True)
-    created_at = instant(required=True)
-    started_at = instant(required=True, allow_none=True)
-    completed_at = instant(required=True, allow_none=True)
-    expires_at = instant(required=True, allow_none=True)
+    created_at = timestamp(required=True)
+    started_at = timestamp(required=True, allow_none=True)
+    completed_at = timestamp(required=True, allow_none=True)
+    expires_at = timestamp(required=True, allow_none=True)
     error = fields.String(required=True, allow_none=True)
     viewer_link_id = fields.String(required=True, allow_none=True, metadata={
         "description": "The viewer link it was asked for through; null for an API key's"})

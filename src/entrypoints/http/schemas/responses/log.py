@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from domain.log_witnesses import STATUSES as WITNESS_STATUSES
-from entrypoints.http.schemas.json_fields import instant
+from entrypoints.http.schemas.json_fields import timestamp
 from entrypoints.http.schemas.responses.pages import page_of
 
 
@@ -37,7 +37,7 @@ class LogKeySchema(Schema):
 class CheckpointOutSchema(Schema):
     tree_size = fields.Integer(required=True)
     root_hash = fields.String(required=True, metadata={"description": "base64"})
-    created_at = instant(required=True)
+    created_at = timestamp(required=True)
     note = fields.String(required=True, metadata={"description": "the signed note"})
 
 
@@ -69,13 +69,13 @@ class LogWitnessOutSchema(Schema):
         "description": "pending (nothing cosigned yet), ok, failing (after 5 failed "
                        "submissions in a row), refused (it refused to cosign: the log's "
                        "checkpoint does not extend the one it holds)"})
-    created_at = instant(required=True)
+    created_at = timestamp(required=True)
     cosigned_size = fields.Integer(required=True, allow_none=True, metadata={
         "description": "the size of the latest checkpoint it cosigned"})
-    cosigned_at = instant(required=True, allow_none=True)
+    cosigned_at = timestamp(required=True, allow_none=True)
     consecutive_failures = fields.Integer(required=True)
-    next_attempt_at = instant(required=True, allow_none=True)
-    failing_since = instant(required=True, allow_none=True)
+    next_attempt_at = timestamp(required=True, allow_none=True)
+    failing_since = timestamp(required=True, allow_none=True)
     last_error = fields.String(required=True, allow_none=True)
 
 

@@ -8,7 +8,7 @@ from domain.deliveries import EVENTS, TEST
 from domain.deliveries import STATUSES as DELIVERY_STATUSES
 from domain.streams import COMPRESSIONS, TYPES
 from domain.streams import STATUSES as STREAM_STATUSES
-from entrypoints.http.schemas.json_fields import instant
+from entrypoints.http.schemas.json_fields import timestamp
 from entrypoints.http.schemas.responses.pages import page_of
 
 
@@ -42,10 +42,10 @@ class StreamProgressSchema(Schema):
                        "filter)"})
     deliveries = fields.Integer(required=True, metadata={
         "description": "the number of the last delivery (each webhook body's sequence)"})
-    last_delivered_at = instant(required=True, allow_none=True)
+    last_delivered_at = timestamp(required=True, allow_none=True)
     consecutive_failures = fields.Integer(required=True)
-    next_attempt_at = instant(required=True, allow_none=True)
-    failing_since = instant(required=True, allow_none=True)
+    next_attempt_at = timestamp(required=True, allow_none=True)
+    failing_since = timestamp(required=True, allow_none=True)
     last_error = fields.String(required=True, allow_none=True)
 
 
@@ -57,8 +57,8 @@ class StreamOutSchema(Schema):
     filter = fields.Nested(StreamFilterOutSchema, required=True, allow_none=True)
     batch_seconds = fields.Integer(required=True, allow_none=True)
     status = fields.String(required=True, validate=validate.OneOf(STREAM_STATUSES))
-    created_at = instant(required=True)
-    updated_at = instant(required=True)
+    created_at = timestamp(required=True)
+    updated_at = timestamp(required=True)
     delivery = fields.Nested(StreamProgressSchema, required=True)
 
 
@@ -77,9 +77,9 @@ class DeliveryOutSchema(Schema):
     first_sequence = fields.Integer(required=True, allow_none=True)
     last_sequence = fields.Integer(required=True, allow_none=True)
     error = fields.String(required=True, allow_none=True)
-    created_at = instant(required=True)
-    last_attempt_at = instant(required=True, allow_none=True)
-    delivered_at = instant(required=True, allow_none=True)
+    created_at = timestamp(required=True)
+    last_attempt_at = timestamp(required=True, allow_none=True)
+    delivered_at = timestamp(required=True, allow_none=True)
 
 
 StreamPageSchema = page_of(StreamOutSchema, "StreamPage")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from domain.verification import DETAILS, REASONS
-from entrypoints.http.schemas.json_fields import instant
+from entrypoints.http.schemas.json_fields import timestamp
 
 
 class AnchorSchema(Schema):
@@ -17,8 +17,8 @@ class ChainCheckSchema(Schema):
     status = fields.String(required=True, validate=validate.OneOf(("checking", "idle")),
                            metadata={"description": "checking: a check is queued or "
                                                     "running"})
-    checked_at = instant(allow_none=True, metadata={
-        "description": "when the latest check ended (null: never checked yet)"})
+    checked_at = timestamp("when the latest check ended (null: never checked yet)",
+                           allow_none=True)
     valid = fields.Boolean(allow_none=True)
     checked = fields.Integer(required=True, metadata={
         "description": "events the latest check recomputed (up to the invalid one)"})
@@ -26,10 +26,9 @@ class ChainCheckSchema(Schema):
     detail = fields.String(allow_none=True, validate=validate.OneOf(DETAILS))
     first_invalid_sequence = fields.Integer(allow_none=True)
     event_id = fields.String(allow_none=True)
-    invalid_since = instant(allow_none=True, metadata={
-        "description": "when checks began to find the chain invalid"})
-    next_check_at = instant(allow_none=True, metadata={
-        "description": "when the schedule checks it next (null: checks off, or none yet)"})
+    invalid_since = timestamp("when checks began to find the chain invalid", allow_none=True)
+    next_check_at = timestamp("when the schedule checks it next (null: checks off, or none "
+                              "yet)", allow_none=True)
 
 
 class VerifyReportSchema(Schema):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from entrypoints.http.schemas.json_fields import instant
+from entrypoints.http.schemas.json_fields import timestamp
 from entrypoints.http.schemas.responses.pages import page_of
 
 
@@ -13,9 +13,9 @@ class ViewerLinkOutSchema(Schema):
     filters = fields.Dict(required=True)
     allow_export = fields.Boolean(required=True)
     title = fields.String(required=True, allow_none=True)
-    created_at = instant(required=True)
-    expires_at = instant(required=True)
-    revoked_at = instant(required=True, allow_none=True)
+    created_at = timestamp(required=True)
+    expires_at = timestamp(required=True)
+    revoked_at = timestamp(required=True, allow_none=True)
     status = fields.String(required=True, validate=validate.OneOf(
         ["active", "expired", "revoked"]))
 

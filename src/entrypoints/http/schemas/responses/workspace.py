@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
-from entrypoints.http.schemas.json_fields import instant
+from entrypoints.http.schemas.json_fields import timestamp
 from entrypoints.http.schemas.responses.pages import page_of
 
 
@@ -22,7 +22,7 @@ class WorkspaceOutSchema(Schema):
     legal_hold = fields.Boolean(required=True, metadata={
         "description": "Whether a legal hold keeps every event, whatever retention_days "
                        "says, and the operator cannot delete the workspace."})
-    created_at = instant(required=True)
+    created_at = timestamp(required=True)
 
 
 class ApiKeyOutSchema(Schema):
@@ -30,10 +30,10 @@ class ApiKeyOutSchema(Schema):
     name = fields.String(required=True)
     prefix = fields.String(required=True)
     scopes = fields.List(fields.String(), required=True)
-    created_at = instant(required=True)
-    expires_at = instant(required=True, allow_none=True)
-    revoked_at = instant(required=True, allow_none=True)
-    last_used_at = instant(required=True, allow_none=True)
+    created_at = timestamp(required=True)
+    expires_at = timestamp(required=True, allow_none=True)
+    revoked_at = timestamp(required=True, allow_none=True)
+    last_used_at = timestamp(required=True, allow_none=True)
 
 
 class ApiKeyCreatedSchema(ApiKeyOutSchema):
