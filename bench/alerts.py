@@ -42,13 +42,10 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "src")]
 
-from scratch import SIGNING_KEY, add_server_options  # noqa: E402
+from scratch import add_server_options, bench_container  # noqa: E402
 from tests.geo_db import build_city_database  # noqa: E402
 from tests.queues import forget_queue  # noqa: E402
 from tests.receivers import Receiver  # noqa: E402
-
-from entrypoints.container.installation import build_container  # noqa: E402
-from entrypoints.settings import Settings  # noqa: E402
 
 AREAS = ["user", "document", "admin", "billing", "api_key", "settings", "project", "team",
          "invoice", "report"]
@@ -117,13 +114,9 @@ def main() -> None:
     dsn = f"{options.postgres.rsplit('/', 1)[0]}/{database}"
     with psycopg.connect(options.postgres, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{database}"')
-    container = build_container(Settings(
-        database_url=dsn.replace("postgresql://", "postgresql+psycopg://"),
-        redis_url=options.redis, queue_name=f"auditrail-bench-{uuid.uuid4().hex[:8]}",
-        secret_key="bench-secret-key-0123456789abcdef", signing_key=SIGNING_KEY,
-        data_dir=tmp,
-        geoip_db=str(build_city_database(tmp / "City.mmdb")),
-        allow_private_destinations=True))
+    container = bench_container(
+        dsn, tmp, redis_url=options.redis, queue_name=f"auditrail-bench-{uuid.uuid4().hex[:8]}",
+        geoip_db=str(build_city_database(tmp / "City.mmdb")), allow_private_destinations=True)
     try:
         container.upgrade_database()
         run(container, dsn, options)

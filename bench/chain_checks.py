@@ -32,19 +32,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from deletion import loaded  # noqa: E402
 from ingest import EVENT  # noqa: E402
-from scratch import SIGNING_KEY, add_server_options, scratch_database  # noqa: E402
-
-from entrypoints.container.installation import build_container  # noqa: E402
-from entrypoints.settings import Settings  # noqa: E402
+from scratch import add_server_options, bench_container, scratch_database  # noqa: E402
 
 BATCH = 1_000
-
-
-def container_for(dsn: str, data_dir: Path):  # type: ignore[no-untyped-def]
-    return build_container(Settings(
-        database_url=dsn.replace("postgresql://", "postgresql+psycopg://"),
-        secret_key="bench-secret-key-0123456789abcdef", signing_key=SIGNING_KEY,
-        data_dir=data_dir))
 
 
 def main() -> None:
@@ -57,7 +47,7 @@ def main() -> None:
     options = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="auditrail-bench-"))
     with scratch_database(options, "auditrail_chain_checks") as dsn:
-        container = container_for(dsn, tmp)
+        container = bench_container(dsn, tmp)
         try:
             container.upgrade_database()
             run(container, dsn, tmp, options.events, options.workspaces)
@@ -134,7 +124,7 @@ def processing_rate(container, workspace_id: str, count: int) -> float:  # type:
 
 
 def check_forever(dsn: str, data_dir: str, workspace_id: str, stop) -> None:  # type: ignore[no-untyped-def]
-    container = container_for(dsn, Path(data_dir))
+    container = bench_container(dsn, Path(data_dir))
     while not stop.is_set():
         container.check_chain().execute(workspace_id)
 

@@ -30,6 +30,18 @@ def production_env(dsn: str, redis_url: str, data_dir: Path) -> dict[str, str]:
             "AUDITRAIL_DATA_DIR": str(data_dir), "AUDITRAIL_LOG_LEVEL": "WARNING"}
 
 
+def bench_container(dsn: str, data_dir: Path, **settings: object):  # type: ignore[no-untyped-def]
+    """The service's container on a benchmark's database, with the benchmarks' keys (what
+    signing checkpoints and sealing credentials need), for its use cases in-process."""
+    from entrypoints.container.installation import build_container
+    from entrypoints.settings import Settings
+
+    return build_container(Settings(
+        database_url=dsn.replace("postgresql://", "postgresql+psycopg://"),
+        secret_key="bench-secret-key-0123456789abcdef", signing_key=SIGNING_KEY,
+        data_dir=data_dir, **settings))
+
+
 def forget_queues(env: dict[str, str]) -> None:
     """What the processes of a run on ``production_env(...)`` left in Redis: the jobs,
     wake-ups and rate limits of its queue and of the exports' and deliveries' beside it.

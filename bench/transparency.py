@@ -46,15 +46,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "src")]
 
 from cpu import in_fresh_process, peak_rss_kb  # noqa: E402
-from scratch import SIGNING_KEY, add_server_options, scratch_database  # noqa: E402
+from scratch import add_server_options, bench_container, scratch_database  # noqa: E402
 from tests.geo_db import build_city_database  # noqa: E402
 from tests.queues import forget_queue  # noqa: E402
 
 from application.use_cases import process_pending_events  # noqa: E402
 from domain.hash_chain import link  # noqa: E402
-from entrypoints.container.installation import build_container  # noqa: E402
 from entrypoints.http.app import create_app  # noqa: E402
-from entrypoints.settings import Settings  # noqa: E402
 from entrypoints.worker.jobs import MAX_CHUNKS_PER_JOB  # noqa: E402
 
 SIDES = ("chain + tree + checkpoints", "chain alone")
@@ -104,11 +102,9 @@ def scratch(options: argparse.Namespace, geo: Path, data_dir: Path
     """A container on a new, migrated database (dropped afterwards), and its DSN."""
     throwaway = argparse.Namespace(postgres=options.postgres, reuse=None, keep=False)
     with scratch_database(throwaway, "auditrail_tlog") as dsn:
-        container = build_container(Settings(
-            database_url=dsn.replace("postgresql://", "postgresql+psycopg://"),
-            redis_url=options.redis, queue_name=f"auditrail-bench-{uuid.uuid4().hex[:8]}",
-            secret_key="bench-secret-key-0123456789abcdef", signing_key=SIGNING_KEY,
-            data_dir=data_dir, geoip_db=str(geo)))
+        container = bench_container(
+            dsn, data_dir, redis_url=options.redis,
+            queue_name=f"auditrail-bench-{uuid.uuid4().hex[:8]}", geoip_db=str(geo))
         try:
             container.upgrade_database()
             yield container, dsn
