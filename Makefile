@@ -10,7 +10,7 @@ PORT ?= 8080
 # processes halve the suite's time on two cores. `make test TEST_PROCESSES=0` runs it in one.
 TEST_PROCESSES ?= 2
 
-.PHONY: install run test unit lint bench bench-query bench-export bench-verify bench-ratelimit bench-tenants bench-streams bench-alerts bench-transparency bench-receipts bench-client bench-viewer bench-deletion bench-rotation bench-witnesses bench-chain-checks bench-soak bench-commands clean
+.PHONY: install run test unit lint bench bench-query bench-export bench-verify bench-ratelimit bench-tenants bench-streams bench-alerts bench-transparency bench-receipts bench-client bench-viewer bench-deletion bench-retention bench-rotation bench-witnesses bench-chain-checks bench-soak bench-commands clean
 
 # What running needs: the service and its dependencies, nothing else.
 $(RUN_STAMP): pyproject.toml
@@ -82,6 +82,9 @@ bench-viewer: $(STAMP)
 
 bench-deletion: $(STAMP)
 	$(BIN)/python bench/deletion.py
+
+bench-retention: $(STAMP)
+	$(BIN)/python bench/retention.py
 
 bench-rotation: $(STAMP)
 	$(BIN)/python bench/rotation.py

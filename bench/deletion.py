@@ -110,11 +110,14 @@ def run(container, dsn: str, count: int) -> None:  # type: ignore[no-untyped-def
     print(f"the bystander's chain: valid, {report.checked:,} events")
 
 
-def loaded(container, name: str, count: int) -> str:  # type: ignore[no-untyped-def]
+def loaded(container, name: str, count: int,  # type: ignore[no-untyped-def]
+           event: dict = EVENT) -> str:
+    """A workspace kept forever (enterprise) holding ``count`` copies of ``event``, linked
+    and signed."""
     workspace, _ = container.create_workspace().execute(name, "enterprise", 1_000_000)
     ingest, process = container.ingest_events(), container.process_pending_events()
     for start in range(0, count, BATCH):
-        ingest.execute(workspace.id, [dict(EVENT) for _ in range(min(BATCH, count - start))],
+        ingest.execute(workspace.id, [dict(event) for _ in range(min(BATCH, count - start))],
                        batch=True)
         if (start // BATCH) % 20 == 19:
             process.execute(workspace.id)

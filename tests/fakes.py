@@ -342,17 +342,19 @@ class _EventRepo:
         filed = sum(len(search_terms(e)) for e in mine) + self._s.stray_terms.get(workspace_id, 0)
         return filed, pending
 
-    def oldest_linked(self, workspace_id: str, after_sequence: int,
-                      limit: int) -> list[Event]:
-        return list(self.iter_chain(workspace_id, after_sequence + 1, None, limit))[:limit]
+    def oldest_links(self, workspace_id: str, after_sequence: int,
+                     limit: int) -> list[tuple[datetime, ChainHead]]:
+        return [(event.occurred_at, ChainHead(event.linked.sequence, event.linked.hash))
+                for event in list(self.iter_chain(workspace_id, after_sequence + 1, None,
+                                                  limit))[:limit]]
 
     def oldest_retained(self) -> dict[str, datetime]:
         found: dict[str, datetime] = {}
         for workspace_id, anchor in {**dict.fromkeys(self._s.heads, ChainHead()),
                                      **self._s.anchors}.items():
-            first = self.oldest_linked(workspace_id, anchor.sequence, 1)
+            first = self.oldest_links(workspace_id, anchor.sequence, 1)
             if first:
-                found[workspace_id] = first[0].occurred_at
+                found[workspace_id] = first[0][0]
         return found
 
     def delete_linked(self, workspace_id: str, up_to_sequence: int) -> int:
@@ -841,6 +843,13 @@ class _AlertRepo:
         for alert in doomed:
             self._s.alerts[alert.id] = replace(alert, status="cancelled",
                                                last_error="The alert rule was deleted.")
+        return len(doomed)
+
+    def delete_through(self, workspace_id: str, sequence: int) -> int:
+        doomed = [a.id for a in self._s.alerts.values() if a.workspace_id == workspace_id
+                  and a.trigger_sequence <= sequence and a.status != ALERT_PENDING]
+        for alert_id in doomed:
+            del self._s.alerts[alert_id]
         return len(doomed)
 
     def pending_count(self) -> int:

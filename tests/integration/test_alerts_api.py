@@ -546,6 +546,21 @@ def test_deleting_a_rule_keeps_its_alerts(stack: Stack) -> None:
     assert alert["notification"]["status"] in ("cancelled", "delivered")
 
 
+def test_retention_removes_alerts_with_their_events(stack: Stack) -> None:
+    _, key = stack.new_workspace(plan="starter")  # 90 days
+    with receiver() as hook:
+        rule = new_rule(stack, key, hook.url, cooldown_seconds=0).json
+        send(stack, key, *(login_failed(-days * 86400) for days in (200, 100, 10)))
+        assert stack.deliver_until(lambda: len(hook.requests) == 3)
+    gone, _, kept = alerts(stack, key)
+    assert stack.container.apply_retention().execute() == 2
+
+    assert [alert["id"] for alert in alerts(stack, key)] == [kept["id"]]
+    assert stack.client.get(f"/api/v1/alerts/{gone['id']}",
+                            headers=bearer(key)).status_code == 404
+    assert alerts(stack, key, rule_id=rule["id"], group_key="workspace") == [kept]
+
+
 def test_a_chunk_costs_a_bounded_number_of_statements_whatever_the_rules(
         stack_factory: Any) -> None:
     """Rules load once a chunk, window states are read and written once, alerts inserted

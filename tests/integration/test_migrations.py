@@ -79,18 +79,47 @@ def test_mapped_addresses_are_rewritten_in_rfc_5952_form(tmp_path: Path) -> None
     engine.dispose()
 
 
+def test_alerts_whose_events_retention_removed_go_with_the_index(tmp_path: Path) -> None:
+    """0027: what retention cut before the release that removes alerts with their events."""
+    engine = database_at(tmp_path, "0026", "user.login", {})
+    with engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO workspaces (id, name, plan, ip_allowlist, created_at) "
+            "VALUES ('ws_2', 'other', 'free', '[]', :now)"), {"now": NOW})
+        connection.execute(text(
+            "INSERT INTO chain_heads (workspace_id, sequence, hash, anchor_sequence, "
+            "anchor_hash) VALUES ('ws_1', 9, :h, 5, :h), ('ws_2', 9, :h, 0, :h)"),
+            {"h": "0" * 64})
+        for n, (workspace, trigger, status) in enumerate([
+                ("ws_1", 3, "delivered"), ("ws_1", 5, "cancelled"), ("ws_1", 4, "pending"),
+                ("ws_1", 6, "delivered"), ("ws_2", 3, "delivered")]):
+            connection.execute(text(
+                "INSERT INTO alerts (id, workspace_id, rule_id, group_key, event_ids, "
+                "first_sequence, trigger_sequence, rule, triggered_at, status, attempts) "
+                "VALUES (:id, :w, 'alr_1', 'workspace', '[]', :t, :t, '{}', :now, :s, 1)"),
+                {"id": f"alt_{n}", "w": workspace, "t": trigger, "s": status, "now": NOW})
+    upgrade(engine)
+    with engine.connect() as connection:
+        kept = connection.execute(text(
+            "SELECT workspace_id, trigger_sequence FROM alerts ORDER BY id")).all()
+    assert [tuple(row) for row in kept] == [("ws_1", 4), ("ws_1", 6), ("ws_2", 3)]
+    assert "ix_alerts_trigger" in {index["name"] for index in inspect(engine).get_indexes(
+        "alerts")}
+    engine.dispose()
+
+
 def test_missing_revisions_name_what_db_upgrade_would_apply(tmp_path: Path) -> None:
     engine = build_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
     assert missing_revisions(engine) == ["0001", "0002", "0003", "0004", "0005", "0006",
                                          "0007", "0008", "0009", "0010", "0011", "0012",
                                          "0013", "0014", "0015", "0016", "0017", "0018",
                                          "0019", "0020", "0021", "0022", "0023",
-                                         "0024", "0025", "0026"]
+                                         "0024", "0025", "0026", "0027"]
     upgrade(engine, "0005")
     assert missing_revisions(engine) == ["0006", "0007", "0008", "0009", "0010", "0011",
                                          "0012", "0013", "0014", "0015", "0016",
                                          "0017", "0018", "0019", "0020", "0021", "0022", "0023",
-                                         "0024", "0025", "0026"]
+                                         "0024", "0025", "0026", "0027"]
     upgrade(engine)
     assert missing_revisions(engine) == []
     with engine.begin() as connection:  # as a newer release leaves it: old code still runs

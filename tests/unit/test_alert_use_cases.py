@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 
 from application.errors import NotFound
 from application.ports.delivery import Notification
+from application.ports.repositories.alerts import AlertFilters
 from application.use_cases.alert_rules import (
     CreateAlertRule,
     DeleteAlertRule,
@@ -291,6 +293,34 @@ def test_retention_keeps_the_events_of_a_pending_notification(world: Alerts) -> 
     world.notify.execute(rule_id)
     assert len(world.deliverer.sent[0][1].document["events"]) == 1
     assert ApplyRetention(world.uow, world.clock, world.log).execute() == 1
+
+
+def test_an_alert_goes_with_the_last_of_its_events(world: Alerts) -> None:
+    rule_id = world.rule(threshold=None, cooldown_seconds=0)
+    grouped = world.rule(name="twice", threshold={"count": 2, "window_seconds": 86400,
+                                                  "group_by": "actor_id"})
+    cutoff = world.clock.now() - timedelta(days=30)  # the free plan's retention
+    for occurred in (cutoff - timedelta(days=10), cutoff - timedelta(hours=1),
+                     cutoff + timedelta(hours=1)):
+        world.failed_logins(1, occurred_at=format_timestamp(occurred))
+    world.log.sign(world.workspace.id)  # retention removes only what a checkpoint covers
+    world.notify.execute(rule_id), world.notify.execute(grouped)
+    assert sorted((a.rule_id, a.first_sequence, a.trigger_sequence, a.status)
+                  for a in world.alerts()) == sorted([
+        (rule_id, 1, 1, DELIVERED), (rule_id, 2, 2, DELIVERED), (rule_id, 3, 3, DELIVERED),
+        (grouped, 2, 3, DELIVERED)])
+    others = [replace(a, id=f"alr_other_{n}", workspace_id="ws_other")
+              for n, a in enumerate(world.alerts())]
+    with world.uow as uow:  # another workspace's alerts at the same sequences stay
+        uow.alerts.add_many(others)
+        uow.commit()
+
+    assert ApplyRetention(world.uow, world.clock, world.log).execute() == 2
+    # the grouped alert keeps one of its events, so it stays until that one goes
+    assert sorted((a.rule_id, a.trigger_sequence) for a in world.alerts()) == sorted([
+        (rule_id, 3), (grouped, 3)])
+    with world.uow as uow:
+        assert uow.alerts.count("ws_other", AlertFilters()) == 4
 
 
 def test_alerts_are_listed_by_rule_and_time_and_hidden_from_other_workspaces(

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select, text, tuple_, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, text, tuple_, update
 from sqlalchemy.engine import RowMapping
 
 from adapters.sql import tables as t
@@ -138,6 +138,12 @@ class SqlAlertRepository:
         return self._db.execute(update(t.alerts).where(
             a.workspace_id == workspace_id, a.rule_id == rule_id, a.status == PENDING)
             .values(status=CANCELLED, last_error="The alert rule was deleted.")).rowcount
+
+    def delete_through(self, workspace_id: str, sequence: int) -> int:
+        a = t.alerts.c
+        return self._db.execute(delete(t.alerts).where(
+            a.workspace_id == workspace_id, a.trigger_sequence <= sequence,
+            a.status != PENDING)).rowcount
 
     def rules_behind(self, limit: int) -> list[RuleBacklog]:
         a, r = t.alerts.c, t.alert_rules.c

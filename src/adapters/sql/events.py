@@ -27,6 +27,7 @@ from domain.event_search import EventFilters
 from domain.event_stats import EventStats, Group
 from domain.events import PENDING, PROCESSED, Event
 from domain.exports import WrittenRows
+from domain.hash_chain import ChainHead
 
 
 class SqlEventRepository:
@@ -156,13 +157,15 @@ class SqlEventRepository:
             .order_by(t.events.c.sequence))
         return [event_from(row) for row in rows.mappings()]
 
-    def oldest_linked(self, workspace_id: str, after_sequence: int,
-                      limit: int) -> list[Event]:
+    def oldest_links(self, workspace_id: str, after_sequence: int,
+                     limit: int) -> list[tuple[datetime, ChainHead]]:
+        e = t.events.c
         rows = self._db.execute(
-            select(t.events).where(t.events.c.workspace_id == workspace_id,
-                                   t.events.c.sequence > after_sequence)
-            .order_by(t.events.c.sequence).limit(limit))
-        return [event_from(row) for row in rows.mappings()]
+            select(e.occurred_at, e.sequence, e.hash)
+            .where(e.workspace_id == workspace_id, e.sequence > after_sequence)
+            .order_by(e.sequence).limit(limit))
+        return [(occurred_at, ChainHead(sequence, hash_))
+                for occurred_at, sequence, hash_ in rows]
 
     def oldest_retained(self) -> dict[str, datetime]:
         heads, events = t.chain_heads, t.events

@@ -256,6 +256,7 @@ alerts = Table(
     Index("ix_alerts_workspace", "workspace_id", "triggered_at", "id"),
     Index("ix_alerts_rule", "workspace_id", "rule_id", "triggered_at", "id"),
     Index("ix_alerts_group", "workspace_id", "group_key", "triggered_at", "id"),
+    Index("ix_alerts_trigger", "workspace_id", "trigger_sequence"),  # retention's
     Index("ix_alerts_pending", "rule_id", "trigger_sequence", postgresql_where=_PENDING,
           sqlite_where=_PENDING),
     Index("ix_alerts_held", "workspace_id", "first_sequence", postgresql_where=_PENDING,

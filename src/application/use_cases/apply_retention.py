@@ -17,6 +17,10 @@ A log stream's delivery in flight holds its events (at most one batch per stream
 does an alert whose notification is not yet accepted; what a paused or failing stream has
 not yet cut into a delivery is removed on time, and the stream records the skipped range
 in its delivery log.
+
+An alert goes with the last of its events: it names them and who they grouped by (an actor, an
+address), so a workspace's retention would otherwise bound what it keeps of its events
+but not what it keeps about them.
 """
 
 from __future__ import annotations
@@ -69,7 +73,7 @@ class ApplyRetention:
             with self._uow_factory() as uow:
                 uow.chains.lock(workspace_id)  # not while a worker is linking this chain
                 anchor = uow.chains.anchor(workspace_id)
-                oldest = uow.events.oldest_linked(workspace_id, anchor.sequence, self._chunk)
+                oldest = uow.events.oldest_links(workspace_id, anchor.sequence, self._chunk)
                 # A delivery or notification in flight is retried with the very events
                 # it was first sent with; what no checkpoint covers yet waits for one.
                 held = min((sequence for sequence in (uow.deliveries.held_from(workspace_id),
@@ -77,22 +81,21 @@ class ApplyRetention:
                                                       _uncovered_from(uow, workspace_id))
                             if sequence is not None), default=None)
                 expired = []
-                for event in oldest:
-                    if event.occurred_at >= cutoff or (held is not None
-                                                       and event.linked.sequence >= held):
+                for occurred_at, link in oldest:
+                    if occurred_at >= cutoff or (held is not None and link.sequence >= held):
                         break
-                    expired.append(event)
+                    expired.append(link)
                 if not expired:
                     return removed
-                last = expired[-1].linked
-                anchor = ChainHead(last.sequence, last.hash)
+                anchor = expired[-1]
                 uow.events.delete_linked(workspace_id, anchor.sequence)
+                alerts = uow.alerts.delete_through(workspace_id, anchor.sequence)
                 uow.chains.save_anchor(workspace_id, anchor,
                                        self._signed_anchor(uow, workspace_id, anchor))
                 uow.commit()
             removed += len(expired)
-            log.info("retention removed %d events of %s up to sequence %d", len(expired),
-                     workspace_id, last.sequence)
+            log.info("retention removed %d events of %s up to sequence %d, and %d alerts",
+                     len(expired), workspace_id, anchor.sequence, alerts)
             if len(expired) < len(oldest) or len(oldest) < self._chunk:
                 return removed
         return removed

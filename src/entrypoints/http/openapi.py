@@ -305,7 +305,8 @@ OPERATIONS: dict[str, Operation] = {
                                      "notification now; its outcome is returned",
                                      {200: AlertTestOutSchema}, ALERTS,
                                      tags=("alerts",)),
-    "api.list_alerts": Operation("List triggered alerts, newest first",
+    "api.list_alerts": Operation("List triggered alerts, newest first (each kept until "
+                                 "retention removes the last of its events)",
                                  {200: AlertPageSchema}, ALERTS, query=AlertQuerySchema,
                                  tags=("alerts",)),
     "api.get_alert": Operation("Get a triggered alert", {200: AlertOutSchema}, ALERTS,

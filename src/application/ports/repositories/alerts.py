@@ -95,6 +95,12 @@ class AlertRepository(Protocol):
         """Its rule is gone: pending notifications will never be sent."""
         ...
 
+    def delete_through(self, workspace_id: str, sequence: int) -> int:
+        """Remove the alerts retention left without events: every event of theirs is at
+        or before ``sequence`` (their trigger is). A pending one stays (it holds its
+        events back from retention, so none should be found)."""
+        ...
+
     def pending_count(self) -> int:
         """Notifications not yet accepted, all workspaces (for the metrics)."""
         ...

@@ -13,6 +13,7 @@ from domain.event_search import EventFilters, SearchEntries
 from domain.event_stats import EventStats
 from domain.events import Event
 from domain.exports import WrittenRows
+from domain.hash_chain import ChainHead
 from domain.idempotency import IdempotencyRecord
 
 
@@ -118,9 +119,11 @@ class EventRepository(Protocol):
         """These events of the workspace (those that exist), in sequence order."""
         ...
 
-    def oldest_linked(self, workspace_id: str, after_sequence: int,
-                      limit: int) -> list[Event]:
-        """The first ``limit`` processed events after ``after_sequence``, in chain order."""
+    def oldest_links(self, workspace_id: str, after_sequence: int,
+                     limit: int) -> list[tuple[datetime, ChainHead]]:
+        """When each of the first ``limit`` processed events after ``after_sequence``
+        occurred, and its place in the chain, in chain order: all retention decides by,
+        without reading the events' documents."""
         ...
 
     def oldest_retained(self) -> dict[str, datetime]:
