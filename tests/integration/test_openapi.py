@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from openapi_spec_validator import validate
+from referencing.exceptions import Unresolvable
 
 from entrypoints.http.openapi import OPERATIONS, UndocumentedRoute, build_document
 from tests.integration.processes import AUDITRAIL, environment
@@ -48,10 +50,22 @@ def test_every_route_is_documented(stack: Stack) -> None:
                               "tree_mismatch", "checkpoint_mismatch", "anchor_mismatch", None]
 
 
+def test_the_document_is_valid_openapi_3_1(stack: Stack) -> None:
+    """What generators, API explorers and gateways read it as: OpenAPI 3.1's own schema,
+    references resolved (a dangling one fails), webhooks included."""
+    document = stack.client.get("/api/v1/openapi.json").json
+    validate(document)
+    document["paths"]["/api/v1/events"]["post"]["responses"]["401"] = {
+        "$ref": "#/components/responses/Nowhere"}
+    with pytest.raises(Unresolvable, match="Nowhere"):
+        validate(document)
+
+
 def test_each_operation_lists_the_errors_it_can_answer_and_its_headers(stack: Stack) -> None:
     """Only the statuses an operation can answer (the fuzz test holds every response to
     them), with the headers each carries, so a generated client handles what happens."""
-    paths = stack.client.get("/api/v1/openapi.json").json["paths"]
+    document = stack.client.get("/api/v1/openapi.json").json
+    paths, shared = document["paths"], document["components"]["responses"]
 
     def statuses(path: str, method: str) -> set[str]:
         return set(paths[path][method]["responses"])
@@ -60,7 +74,12 @@ def test_each_operation_lists_the_errors_it_can_answer_and_its_headers(stack: St
     assert set(ingest) == {"202", "400", "401", "403", "409", "413", "414", "422", "429",
                            "431", "500", "503"}
     assert ingest["202"]["description"] == "Accepted"
-    assert "Idempotency-Key" in ingest["409"]["description"]
+    assert "Idempotency-Key" in ingest["409"]["description"]  # its own, written out
+    assert ingest["401"] == {"$ref": "#/components/responses/Unauthorized"}  # shared
+    referred = {response["$ref"].rsplit("/", 1)[1] for operations in paths.values()
+                for operation in operations.values()
+                for response in operation["responses"].values() if "$ref" in response}
+    assert referred == set(shared)  # each shared answer used, none dangling
     assert statuses("/api/v1/usage", "get") == {"200", "400", "401", "403", "414", "429",
                                                 "431", "500", "503"}
     assert statuses("/api/v1/events/{event_id}", "get") >= {"404"}
@@ -71,6 +90,8 @@ def test_each_operation_lists_the_errors_it_can_answer_and_its_headers(stack: St
     for path, operations in paths.items():
         for method, operation in operations.items():
             for status, response in operation["responses"].items():
+                if "$ref" in response:
+                    response = shared[response["$ref"].rsplit("/", 1)[1]]
                 headers = {ref["$ref"].rsplit("/", 1)[1] for ref in response["headers"].values()}
                 assert "X-Request-Id" in headers, (path, method, status)
                 if status.startswith("2") and "security" in operation:

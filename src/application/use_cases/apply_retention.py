@@ -18,9 +18,9 @@ does an alert whose notification is not yet accepted; what a paused or failing s
 not yet cut into a delivery is removed on time, and the stream records the skipped range
 in its delivery log.
 
-An alert goes with the last of its events: it names them and who they grouped by (an actor, an
-address), so a workspace's retention would otherwise bound what it keeps of its events
-but not what it keeps about them.
+An alert goes with the last of its events: it names them and who they grouped by (an
+actor, an address), so a workspace's retention would otherwise bound what it keeps of its
+events but not what it keeps about them.
 """
 
 from __future__ import annotations
