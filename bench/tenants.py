@@ -135,6 +135,8 @@ class Bench:
         print(f"auditrail  a scrape's signing backlog, {count:<11} {cost['scrape']:>9.1f} ms")
         print(f"auditrail  upkeep's retention run, {count:<15} {cost['retention']:>9.1f} ms "
               f"every 15 s, in every worker")
+        print(f"auditrail  a scrape's retention status, {count:<10} "
+              f"{cost['retention_scrape']:>9.1f} ms")
         print(f"limit  a count of the witnesses, {count:<21} {cost['witnesses']:>9.1f} ms")
         print(f"auditrail  the witnesses' sweep, {count:<17} {cost['witness_sweep']:>9.1f} ms "
               f"a second, in every worker")
@@ -187,7 +189,8 @@ class Bench:
 
     def idle_cost(self) -> dict[str, float]:
         """Median ms of the sweep's scan (``due``), of the scrape's (the signing backlog),
-        of upkeep's retention run and of a bare chain-head scan, over
+        of upkeep's retention run and a scrape's retention status, and of a bare
+        chain-head scan, over
         ``--idle-workspaces`` workspaces that are all signed up to their heads, none with
         an event to remove: nothing to do, as in a quiet hour; then of the witnesses'
         sweep and a scrape's witness health, all of them holding their log's latest, beside
@@ -204,6 +207,7 @@ class Bench:
                 "sweep": _median_ms(lambda: repository.due(signed_by, now, 1_000)),
                 "scrape": _median_ms(lambda: repository.unsigned_backlog(now)),
                 "retention": _median_ms(self.container.apply_retention().execute),
+                "retention_scrape": _median_ms(self.container.retention_status().execute),
                 "floor": _median_ms(lambda: connection.exec_driver_sql(
                     "SELECT count(*) FROM chain_heads WHERE sequence > 0").all()),
                 "witness_sweep": _median_ms(lambda: witnesses.due(now, 500)),
@@ -220,7 +224,7 @@ class Bench:
         from entrypoints.http.metrics import exposition
         c = self.container
         body, _ = exposition(c.processing_status(), c.delivery_status(), c.witness_health(),
-                             c.chain_health())
+                             c.chain_health(), c.retention_status())
         return body
 
     def _signed_workspaces(self, total: int) -> None:

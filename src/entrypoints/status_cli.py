@@ -10,9 +10,11 @@ from typing import Any
 
 import click
 
+from application.use_cases.apply_retention import HOLDS
 from application.use_cases.check_chains import ChainHealth
 from application.use_cases.delivery_status import DeliveryStatus, StreamLag
 from application.use_cases.processing_status import ProcessingStatus
+from application.use_cases.retention_status import RetentionStatus
 from application.use_cases.witness_submissions import WitnessLag
 from domain.chain_checks import ChainCheck
 from domain.log_witnesses import LogWitness
@@ -37,7 +39,8 @@ def status(count: int, as_json: bool) -> None:
     rules whose notifications have waited longest, and the log streams furthest behind or
     failing; witnesses: the logs' witnesses by status, how long the one furthest behind has
     owed its log a cosignature, and those refusing or failing; integrity: the chains the
-    scheduled checks found invalid, and how many checks are overdue."""
+    scheduled checks found invalid, and how many checks are overdue; retention: the
+    workspaces keeping events past their period, and what holds them."""
     container = command_container()
     report = container.processing_status().execute(workspaces=count)
     deliveries = container.delivery_status().execute(rules=count)
@@ -48,6 +51,7 @@ def status(count: int, as_json: bool) -> None:
     behind = _streams_behind(deliveries, count)
     witnesses = container.witness_health().execute(listed=count)
     chains = container.chain_health().execute(chains=count)
+    retention = container.retention_status().execute(workspaces=count)
     if as_json:
         click.echo(json.dumps({
             **_status_document(report, queued),
@@ -61,7 +65,11 @@ def status(count: int, as_json: bool) -> None:
             "log_witnesses_behind": [_behind_document(lag) for lag in witnesses.behind],
             "log_witnesses_troubled": [_troubled_document(w) for w in witnesses.troubled],
             "chains_invalid": chains.invalid, "chain_checks_overdue": chains.overdue,
-            "invalid_chains": [check_document(c) for c in chains.troubled]}))
+            "invalid_chains": [check_document(c) for c in chains.troubled],
+            "retention_overdue_seconds": round(retention.overdue_seconds, 3),
+            "retention_overdue_workspaces": retention.overdue_workspaces,
+            "retention_overdue": [{**asdict(lag), "overdue_seconds": round(
+                lag.overdue_seconds, 3)} for lag in retention.overdue]}))
     else:
         unknown = "in the serve process" if embedded else "unknown, Redis is unreachable"
         _print_status(report, queued if queued is not None else unknown,
@@ -86,6 +94,7 @@ def status(count: int, as_json: bool) -> None:
             f"{lag.witness.name}: a cosignature owed for {lag.lag_seconds:,.1f} s"
             for lag in witnesses.behind])
         _print_chains(chains)
+        _print_retention(retention)
 
 
 def _print_chains(chains: ChainHealth) -> None:
@@ -96,6 +105,23 @@ def _print_chains(chains: ChainHealth) -> None:
         f"{c.workspace_id}  {c.described()}, invalid since "
         f"{format_timestamp(c.invalid_since) if c.invalid_since else '?'}"
         for c in chains.troubled])
+
+
+def _print_retention(retention: RetentionStatus) -> None:
+    if not retention.overdue_workspaces:
+        click.echo("retention: on time")
+        return
+    click.echo(f"retention: {retention.overdue_workspaces:,} workspace(s) keep events past "
+               f"their period, by up to {_days(retention.overdue_seconds)}")
+    print_listing("workspaces past their retention:", [
+        f"{lag.workspace_id}  {lag.retention_days} days, {_days(lag.overdue_seconds)} past, "
+        + ("waiting for " + " and ".join(HOLDS[hold] for hold in lag.held_by)
+           if lag.held_by else "retention has yet to reach it (is a worker running?)")
+        for lag in retention.overdue])
+
+
+def _days(seconds: float) -> str:
+    return f"{seconds / 86400:,.1f} days" if seconds >= 86400 else f"{seconds / 3600:,.1f} h"
 
 
 def check_document(check: ChainCheck) -> dict[str, Any]:

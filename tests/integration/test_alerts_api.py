@@ -3,18 +3,21 @@ signed notifications to real receivers, countries from a real .mmdb, isolation."
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 from domain.alert_evaluation import WindowState
 from domain.timestamps import format_timestamp, from_micros, to_micros
+from entrypoints.cli import main
 from tests.geo_db import LONDON_V4, SYDNEY_V6, build_city_database
 from tests.integration.api_document import assert_sent_as_documented
-from tests.integration.stacks import Stack, bearer
+from tests.integration.stacks import Stack, bearer, point_the_cli_at
 from tests.integration.test_observability import sample
 from tests.receivers import Answer, receiver, signature_valid
 
@@ -559,6 +562,38 @@ def test_retention_removes_alerts_with_their_events(stack: Stack) -> None:
     assert stack.client.get(f"/api/v1/alerts/{gone['id']}",
                             headers=bearer(key)).status_code == 404
     assert alerts(stack, key, rule_id=rule["id"], group_key="workspace") == [kept]
+
+
+def test_a_failing_notification_holding_retention_shows_in_status_and_metrics(
+        stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    workspace_id, key = stack.new_workspace(plan="starter")  # 90 days
+    rule = new_rule(stack, key, "http://127.0.0.1:9/closed", cooldown_seconds=0).json
+    send(stack, key, *(login_failed(-days * 86400) for days in (200, 100)))
+    stack.drain()
+    assert stack.container.apply_retention().execute() == 0  # held: notifications pending
+    # the event of 200 days before NOW, 110 past its 90 then, and the time since
+    past = 110 * 86400 + (datetime.now(UTC) - NOW).total_seconds()
+
+    scraped = sample(stack.client.get("/metrics").get_data(as_text=True),
+                     "auditrail_retention_overdue_seconds")
+    assert scraped >= past - 60  # the longest of any workspace's
+    point_the_cli_at(stack, monkeypatch)
+    report = json.loads(CliRunner().invoke(main, ["status", "--json", "--workspaces",
+                                                  "1000"]).output)
+    [mine] = [lag for lag in report["retention_overdue"]
+              if lag["workspace_id"] == workspace_id]
+    assert (mine["retention_days"], mine["held_by"]) == (90, ["alert"])
+    assert past - 60 <= mine["overdue_seconds"] <= past + 60
+    assert report["retention_overdue_seconds"] >= mine["overdue_seconds"]
+    text = CliRunner().invoke(main, ["status", "--workspaces", "1000"]).output
+    assert f"{workspace_id}  90 days, 110.0 days past, waiting for an alert's notification " \
+        "to be accepted" in text
+
+    stack.client.delete(f"/api/v1/alert-rules/{rule['id']}", headers=bearer(key))
+    assert stack.container.apply_retention().execute() == 2  # cancelled: nothing holds them
+    report = json.loads(CliRunner().invoke(main, ["status", "--json", "--workspaces",
+                                                  "1000"]).output)
+    assert workspace_id not in [lag["workspace_id"] for lag in report["retention_overdue"]]
 
 
 def test_a_chunk_costs_a_bounded_number_of_statements_whatever_the_rules(

@@ -8,6 +8,7 @@ import pytest
 
 from application.counting import EventCounter
 from application.use_cases.apply_retention import ApplyRetention
+from application.use_cases.retention_status import RetentionStatus
 from application.use_cases.verify_chain import VerifyChain
 from domain.event_search import EventFilters
 from domain.timestamps import format_timestamp
@@ -121,3 +122,39 @@ def test_a_legal_hold_keeps_every_event_until_released_and_blocks_deletion() -> 
     hold.execute(ws, None, None, legal_hold=False)  # released: retention resumes
     assert retention.execute() == 3
     assert VerifyChain(world.uow, world.log).execute(ws).valid
+
+
+def test_status_says_how_far_past_its_period_each_workspace_keeps_events_and_why() -> None:
+    from application.use_cases.retention_status import GetRetentionStatus
+    from application.use_cases.workspaces import CreateWorkspace, UpdateWorkspacePlan
+
+    world = World()  # free plan: 30 days
+    ws = world.workspace.id
+    held, _ = CreateWorkspace(world.uow, world.clock, world.ids, world.keys,
+                              world.activity).execute("Held")
+    late, _ = CreateWorkspace(world.uow, world.clock, world.ids, world.keys,
+                              world.activity).execute("Late")
+    world.ingest.execute(ws, [aged(world, 40), aged(world, 1)], batch=True)
+    processed(world, ws)
+    world.ingest.execute(late.id, [aged(world, 32), aged(world, 31)], batch=True)
+    world.process.execute(late.id)  # linked, no checkpoint covering them yet
+    world.ingest.execute(held.id, [aged(world, 90)], batch=True)
+    processed(world, held.id)
+    UpdateWorkspacePlan(world.uow, world.changes, world.activity).execute(
+        held.id, None, None, legal_hold=True)  # kept on purpose: not late
+    status = GetRetentionStatus(world.uow, world.clock)
+
+    report = status.execute(workspaces=10)
+    assert report.overdue_workspaces == 2 and report.overdue_seconds == 10 * 86400
+    assert [(lag.workspace_id, lag.overdue_seconds, lag.retention_days, lag.held_by)
+            for lag in report.overdue] == [(ws, 10 * 86400, 30, ()),  # upkeep's next run
+                                           (late.id, 2 * 86400, 30, ("checkpoint",))]
+    assert status.execute().overdue == ()  # the totals alone, unless asked
+
+    ApplyRetention(world.uow, world.clock, world.log).execute()
+    report = status.execute(workspaces=1)
+    assert [(lag.workspace_id, lag.overdue_seconds, lag.held_by)
+            for lag in report.overdue] == [(late.id, 2 * 86400, ("checkpoint",))]
+    world.log.sign(late.id)
+    ApplyRetention(world.uow, world.clock, world.log).execute()
+    assert status.execute(workspaces=10) == RetentionStatus(0.0, 0)

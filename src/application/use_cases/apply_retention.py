@@ -38,6 +38,7 @@ from domain.signed_notes import anchor_text
 log = logging.getLogger(__name__)
 
 CHUNK = 5_000
+STREAM, ALERT, CHECKPOINT = "stream", "alert", "checkpoint"
 
 
 class ApplyRetention:
@@ -74,12 +75,7 @@ class ApplyRetention:
                 uow.chains.lock(workspace_id)  # not while a worker is linking this chain
                 anchor = uow.chains.anchor(workspace_id)
                 oldest = uow.events.oldest_links(workspace_id, anchor.sequence, self._chunk)
-                # A delivery or notification in flight is retried with the very events
-                # it was first sent with; what no checkpoint covers yet waits for one.
-                held = min((sequence for sequence in (uow.deliveries.held_from(workspace_id),
-                                                      uow.alerts.held_from(workspace_id),
-                                                      _uncovered_from(uow, workspace_id))
-                            if sequence is not None), default=None)
+                held = min(holds(uow, workspace_id).values(), default=None)
                 expired = []
                 for occurred_at, link in oldest:
                     if occurred_at >= cutoff or (held is not None and link.sequence >= held):
@@ -108,7 +104,18 @@ class ApplyRetention:
             self._log.origin(workspace_id), anchor.sequence, anchor.hash, root))
 
 
-def _uncovered_from(uow: UnitOfWork, workspace_id: str) -> int:
-    """The first sequence no signed checkpoint covers (1 when there is none yet)."""
+HOLDS = {STREAM: "a log stream's delivery in flight to be accepted",
+         ALERT: "an alert's notification to be accepted",
+         CHECKPOINT: "a signed checkpoint to cover it"}
+"""What retention waits for, as ``auditrail status`` says it."""
+
+
+def holds(uow: UnitOfWork, workspace_id: str) -> dict[str, int]:
+    """What keeps the workspace's events from retention, each with the first sequence it
+    keeps: a delivery or notification in flight is retried with the very events it was
+    first sent with, and what no checkpoint covers yet waits for one."""
     latest = uow.checkpoints.latest(workspace_id)
-    return (latest.tree_size if latest is not None else 0) + 1
+    found = {STREAM: uow.deliveries.held_from(workspace_id),
+             ALERT: uow.alerts.held_from(workspace_id),
+             CHECKPOINT: (latest.tree_size if latest is not None else 0) + 1}
+    return {hold: sequence for hold, sequence in found.items() if sequence is not None}

@@ -95,6 +95,7 @@ from application.use_cases.processing_status import GetProcessingStatus
 from application.use_cases.purge_idempotency_keys import PurgeIdempotencyKeys
 from application.use_cases.requeue_pending import RequeuePending
 from application.use_cases.reseal_credentials import ResealCredentials
+from application.use_cases.retention_status import GetRetentionStatus
 from application.use_cases.run_export import RunExport
 from application.use_cases.search_events import SearchEvents
 from application.use_cases.stream_deliveries import (
@@ -287,6 +288,8 @@ class Container(containers.DeclarativeContainer):
                                        settings))
     apply_retention = providers.Factory(ApplyRetention, uow_factory=uow.provider, clock=clock,
                                         log=transparency_log)
+    retention_status = providers.Factory(GetRetentionStatus, uow_factory=uow.provider,
+                                         clock=clock)
     purge_idempotency_keys = providers.Factory(PurgeIdempotencyKeys, uow_factory=uow.provider,
                                                clock=clock)
     activity_log = providers.Singleton(ActivityLog, clock=clock, ids=ids, queue=job_queue)

@@ -26,6 +26,7 @@ from prometheus_client.core import GaugeMetricFamily
 from application.use_cases.check_chains import GetChainHealth
 from application.use_cases.delivery_status import GetDeliveryStatus
 from application.use_cases.processing_status import GetProcessingStatus
+from application.use_cases.retention_status import GetRetentionStatus
 from application.use_cases.witness_submissions import WitnessHealth
 
 REQUESTS = Counter("auditrail_http_requests_total", "HTTP requests by route and status.",
@@ -59,11 +60,13 @@ def _series(method: str, route: str, status: int) -> tuple[Counter, Histogram]:
 
 class _StatusCollector:
     def __init__(self, status: GetProcessingStatus, deliveries: GetDeliveryStatus,
-                 witnesses: WitnessHealth, chains: GetChainHealth) -> None:
+                 witnesses: WitnessHealth, chains: GetChainHealth,
+                 retention: GetRetentionStatus) -> None:
         self._status = status
         self._deliveries = deliveries
         self._witnesses = witnesses
         self._chains = chains
+        self._retention = retention
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         now = self._status.execute()
@@ -102,6 +105,11 @@ class _StatusCollector:
                                 "cosignature (0: every one holds its log's latest "
                                 "checkpoint).", value=health.lag_seconds)
         yield from self._chain_checks()
+        retention = self._retention.execute()
+        yield GaugeMetricFamily("auditrail_retention_overdue_seconds",
+                                "How long ago the event kept longest past its workspace's "
+                                "retention should have been removed (0: none is).",
+                                value=retention.overdue_seconds)
 
     def _chain_checks(self) -> Iterator[GaugeMetricFamily]:
         health = self._chains.execute()
@@ -138,7 +146,8 @@ class _StatusCollector:
 
 
 def exposition(status: GetProcessingStatus, deliveries: GetDeliveryStatus,
-               witnesses: WitnessHealth, chains: GetChainHealth) -> tuple[bytes, str]:
+               witnesses: WitnessHealth, chains: GetChainHealth,
+               retention: GetRetentionStatus) -> tuple[bytes, str]:
     """The scrape: this process's (or all processes') counters, plus the live gauges."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         counters = CollectorRegistry()
@@ -146,5 +155,5 @@ def exposition(status: GetProcessingStatus, deliveries: GetDeliveryStatus,
     else:
         counters = REGISTRY
     gauges = CollectorRegistry()
-    gauges.register(_StatusCollector(status, deliveries, witnesses, chains))
+    gauges.register(_StatusCollector(status, deliveries, witnesses, chains, retention))
     return generate_latest(counters) + generate_latest(gauges), CONTENT_TYPE_LATEST

@@ -11,6 +11,7 @@ from application.ports.jobs import JobQueue
 from application.use_cases.check_chains import GetChainHealth
 from application.use_cases.delivery_status import GetDeliveryStatus
 from application.use_cases.processing_status import GetProcessingStatus
+from application.use_cases.retention_status import GetRetentionStatus
 from application.use_cases.witness_submissions import WitnessHealth
 from entrypoints.container.installation import Container
 from entrypoints.http.errors import error_response
@@ -30,8 +31,9 @@ def healthz() -> Any:
 def metrics(status: GetProcessingStatus = Provide[Container.processing_status],
             deliveries: GetDeliveryStatus = Provide[Container.delivery_status],
             witnesses: WitnessHealth = Provide[Container.witness_health],
-            chains: GetChainHealth = Provide[Container.chain_health]) -> Any:
-    body, content_type = exposition(status, deliveries, witnesses, chains)
+            chains: GetChainHealth = Provide[Container.chain_health],
+            retention: GetRetentionStatus = Provide[Container.retention_status]) -> Any:
+    body, content_type = exposition(status, deliveries, witnesses, chains, retention)
     return Response(body, content_type=content_type)
 
 
