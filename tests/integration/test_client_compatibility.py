@@ -12,6 +12,7 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
@@ -43,7 +44,9 @@ def oldest_python(version: str) -> str:
         said = None
     if said is None or said.returncode != 0 or \
             said.stdout.strip() != str(tuple(int(n) for n in version.split("."))):
-        unavailable(f"no Python {version} to run the client's suite under ({candidate} "
+        # Like Go and Chromium, a tool from outside: Debian ships no Python 3.9, so CI
+        # runs this where the machine has one (pyenv's) and cannot install it otherwise.
+        pytest.skip(f"no Python {version} to run the client's suite under ({candidate} "
                     f"did not run as one; set {OLDEST_PYTHON})")
     return candidate
 
