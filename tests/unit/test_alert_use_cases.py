@@ -304,7 +304,8 @@ def test_an_alert_goes_with_the_last_of_its_events(world: Alerts) -> None:
                      cutoff + timedelta(hours=1)):
         world.failed_logins(1, occurred_at=format_timestamp(occurred))
     world.log.sign(world.workspace.id)  # retention removes only what a checkpoint covers
-    world.notify.execute(rule_id), world.notify.execute(grouped)
+    world.notify.execute(rule_id)
+    world.notify.execute(grouped)
     assert sorted((a.rule_id, a.first_sequence, a.trigger_sequence, a.status)
                   for a in world.alerts()) == sorted([
         (rule_id, 1, 1, DELIVERED), (rule_id, 2, 2, DELIVERED), (rule_id, 3, 3, DELIVERED),
