@@ -12,7 +12,11 @@ from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY
+from sqlalchemy.exc import DBAPIError
 
+from adapters.sql.engine import TRANSACTION
+from adapters.sql.time_limits import TimeLimit
+from application.errors import QueryTimedOut
 from tests.integration.stacks import Stack, bearer
 
 EVENT = {"action": "user.login", "actor": {"id": "usr_1", "type": "user"}}
@@ -107,6 +111,30 @@ def timeouts_on_pooled_connections(stack: Stack) -> set[str]:
         for connection in connections:
             with suppress(Exception):
                 connection.close()
+
+
+def test_the_limit_holds_for_a_units_statements_together(stack_factory: Any) -> None:
+    """A search is a page and a count: each just under the limit must not make a request
+    twice as long as the operator allowed. (SQLite's progress handler checks one deadline
+    for the unit already.)"""
+    stack = stack_factory("production")
+    limit = TimeLimit(0.6)
+    with stack.container.engine().connect().execution_options(**TRANSACTION) as connection, \
+            connection.begin():  # as a limited unit of work opens one
+        limit.start(connection)
+        try:
+            connection.exec_driver_sql("SELECT pg_sleep(0.35)")  # within the limit
+            started = time.monotonic()
+            with pytest.raises(DBAPIError) as stopped:  # not within what is left of it
+                connection.exec_driver_sql("SELECT pg_sleep(0.35)")
+            assert time.monotonic() - started < 0.33
+            with pytest.raises(QueryTimedOut):
+                limit.raise_if_exceeded(stopped.value)
+            time.sleep(0.3)
+            with pytest.raises(QueryTimedOut):  # none left: not even sent
+                connection.exec_driver_sql("SELECT 1")
+        finally:
+            limit.stop(connection)
 
 
 def test_no_limit_when_set_to_zero(stack_factory: Any) -> None:

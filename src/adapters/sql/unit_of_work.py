@@ -33,7 +33,8 @@ class SqlUnitOfWork:
     instead (a REPEATABLE READ, READ ONLY transaction), for reads that span many chunks.
     ``single_write`` units make one repository write, which is atomic on its own, so on
     PostgreSQL they run in autocommit too: the write is durable when it returns.
-    ``time_limit`` units stop a statement that runs longer (see ``TimeLimit``)."""
+    ``time_limit`` units stop their statements once together they run longer (see
+    ``TimeLimit``)."""
 
     def __init__(self, engine: Engine, read_only: bool = False, snapshot: bool = False,
                  single_write: bool = False, time_limit: float | None = None) -> None:

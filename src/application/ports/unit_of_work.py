@@ -62,6 +62,6 @@ UnitOfWorkFactory = Callable[..., UnitOfWork]
 transaction round trips; ``snapshot=True`` asks for one consistent view across many reads;
 ``single_write=True`` promises exactly one repository write, which every repository makes
 atomic on its own, so a store may skip the transaction round trips for it too.
-``time_limit=seconds`` stops a statement that runs longer, raising ``QueryTimedOut``: for
-reads whose cost an API caller's filters decide, so that one broad question cannot hold a
-database connection and a request thread for minutes."""
+``time_limit=seconds`` stops the unit's statements once together they run longer, raising
+``QueryTimedOut``: for reads whose cost an API caller's filters decide, so that one broad
+question cannot hold a database connection and a request thread for minutes."""

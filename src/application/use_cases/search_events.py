@@ -17,7 +17,7 @@ def _position(event: Event) -> Position:
 class SearchEvents:
     def __init__(self, uow_factory: UnitOfWorkFactory, counter: EventCounter,
                  time_limit: float | None = None) -> None:
-        """``time_limit``: seconds any one statement may run (None or 0: no limit)."""
+        """``time_limit``: seconds its statements may run together (None or 0: no limit)."""
         self._uow_factory = uow_factory
         self._counter = counter
         self._time_limit = time_limit or None
