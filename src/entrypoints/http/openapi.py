@@ -484,6 +484,7 @@ def build_document(app: Flask, version: str) -> dict[str, Any]:
     for name, (kind, description) in HEADERS.items():
         spec.components.header(name, {"description": description, "schema": {"type": kind},
                                       "required": name not in _SOMETIMES})
+    shared: set[str] = set()
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
         if rule.endpoint == "static":
             continue
@@ -498,17 +499,16 @@ def build_document(app: Flask, version: str) -> dict[str, Any]:
                                     "one method a view, so each has its operationId")
         if operation.body is not None and rule.endpoint not in BODIES:
             raise UndocumentedRoute(f"{rule.rule} ({rule.endpoint}) has no example body")
+        documented = _operation(operation, rule.arguments, path, integers,
+                                BODIES.get(rule.endpoint))
+        shared.update(name for name in documented["responses"].values()
+                      if isinstance(name, str))  # a shared answer's name, not yet a $ref
         spec.path(path=path, operations={methods[0].lower(): {
-            "operationId": operation_id(rule.endpoint),
-            **_operation(operation, rule.arguments, path, integers,
-                         BODIES.get(rule.endpoint))}})
+            "operationId": operation_id(rule.endpoint), **documented}})
     for webhook in WEBHOOKS.values():
         spec.components.schema(webhook.body, schema=webhook.schema)
-    shared = {response["$ref"] for operations in spec.to_dict()["paths"].values()
-              for operation in operations.values()
-              for response in operation["responses"].values() if "$ref" in response}
     for status, description in ERRORS.items():  # those some operation refers to
-        if f"#/components/responses/{error_name(status)}" in shared:
+        if error_name(status) in shared:
             spec.components.response(error_name(status), _error(status, description))
     return {**spec.to_dict(), "webhooks": {
         name: {"post": _webhook(name, webhook)} for name, webhook in WEBHOOKS.items()}}
