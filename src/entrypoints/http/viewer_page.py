@@ -18,7 +18,8 @@ from flask import Blueprint, Response, abort, current_app
 
 FILES = Path(__file__).parent / "viewer"
 ASSETS = {"viewer.js": "text/javascript", "proofs.js": "text/javascript",
-          "query.js": "text/javascript", "viewer.css": "text/css"}
+          "query.js": "text/javascript", "theme.js": "text/javascript",
+          "viewer.css": "text/css"}
 
 viewer = Blueprint("viewer", __name__)
 

@@ -1,26 +1,18 @@
 """The viewer in headless Chromium against a real ``auditrail serve``: a reader searches,
 pages, opens an event and sees it verified in their browser; a tampered proof, a revoked
-link and a widened filter each show their message. Screenshots at desktop and phone widths
-go to ``var/test-artifacts/viewer`` (or ``$AUDITRAIL_TEST_ARTIFACTS``)."""
+link and a widened filter each show their message."""
 
 from __future__ import annotations
 
 import base64
-import http.client
 import json
-import os
-import shutil
-import socket
 import subprocess
 import threading
 import urllib.request
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
-
-import pytest
 
 from adapters.security.signing import Ed25519Signer, Ed25519Verifier, new_seed, seed_from
 from domain.signed_notes import (
@@ -31,90 +23,22 @@ from domain.signed_notes import (
     signature_line,
     verifier_key,
 )
-from tests.geo_db import LONDON_V4, build_city_database
+from tests.geo_db import LONDON_V4
 from tests.integration.processes import AUDITRAIL, environment, start_server, stop
 from tests.integration.stacks import embedded_stack
+from tests.integration.viewer.pages import (
+    call,
+    free_port,
+    needs_chromium,
+    rows,
+    shoot,
+    tampering_proxy,
+    text,
+    viewer_link,
+    wait,
+)
 
-CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-pytestmark = pytest.mark.skipif(
-    not (CHROMIUM and DRIVER) and not os.environ.get("AUDITRAIL_REQUIRE_SERVICES"),
-    reason="Chromium and chromedriver are not installed (apt-get install chromium "
-           "chromium-driver; .ci/run does)")
-ARTIFACTS = Path(os.environ.get("AUDITRAIL_TEST_ARTIFACTS",
-                                Path(__file__).resolve().parents[2] / "var" / "test-artifacts"))
-
-
-def call(base: str, method: str, path: str, key: str, body: Any = None) -> Any:
-    request = urllib.request.Request(f"{base}{path}", method=method, headers={
-        "Authorization": f"Bearer {key}", "Content-Type": "application/json"},
-        data=None if body is None else json.dumps(body).encode())
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read() or b"null")
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    data = tmp_path_factory.mktemp("viewer")
-    setup = embedded_stack(data / "var")
-    _, admin = setup.new_workspace()
-    setup.close()
-    geo = build_city_database(data / "city.mmdb")
-    process, base = start_server(environment(data_dir=str(data / "var"), geoip_db=str(geo),
-                                             checkpoint_seconds="1"), data / "serve.log")
-    actions = ["user.login", "user.logout", "document.update", "admin.user.delete"]
-    call(base, "POST", "/api/v1/events/batch", admin, {"events": [
-        {"action": actions[n % 4], "actor": {"id": f"usr_{n % 5}", "type": "user",
-                                             "name": f"User {n % 5}"},
-         "targets": [{"id": f"doc_{n}", "type": "document", "name": f"Plan {n}"}],
-         "context": {"ip_address": LONDON_V4 if n % 2 else "203.0.113.7"},  # one located
-         "metadata": {"n": n}}
-        for n in range(80)]})
-    try:
-        yield {"base": base, "admin": admin, "signing_key": setup.settings.signing_key_file,
-               "data_dir": str(data / "var")}
-    finally:
-        stop(process)
-
-
-def viewer_link(server: dict[str, Any], **body: Any) -> dict[str, Any]:
-    return call(server["base"], "POST", "/api/v1/viewer-links", server["admin"],
-                {"expires_in_seconds": 900, **body})
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM or ""
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu",
-                     "--disable-dev-shm-usage", "--window-size=1280,900"):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(DRIVER or ""), options=options)
-    driver.set_script_timeout(20)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-
-
-def wait(driver: Any, condition: Any, timeout: float = 20) -> Any:
-    from selenium.webdriver.support.ui import WebDriverWait
-    return WebDriverWait(driver, timeout).until(lambda d: condition(d))
-
-
-def text(driver: Any, element_id: str) -> str:
-    return driver.find_element("id", element_id).text
-
-
-def rows(driver: Any) -> list[Any]:
-    return driver.find_elements("css selector", "#events tbody tr")
-
-
-def shoot(driver: Any, name: str) -> None:
-    folder = ARTIFACTS / "viewer"
-    folder.mkdir(parents=True, exist_ok=True)
-    driver.save_screenshot(str(folder / f"{name}.png"))
+pytestmark = needs_chromium
 
 
 def test_a_reader_searches_pages_opens_and_sees_an_event_verified(server, browser) -> None:
@@ -480,54 +404,6 @@ def test_the_pages_own_logic_passes_its_checks_in_the_browser(server, browser) -
     assert [results["days"]["since"], results["days"]["until"]] == results["midnights"]
 
 
-class _Tampering(BaseHTTPRequestHandler):
-    upstream: str
-
-    def log_message(self, *_: Any) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        host, port = urlsplit(self.upstream).netloc.split(":")
-        connection = http.client.HTTPConnection(host, int(port), timeout=10)
-        connection.request("GET", self.path, headers={k: v for k, v in self.headers.items()
-                                                      if k.lower() != "host"})
-        answer = connection.getresponse()
-        body = answer.read()
-        if self.path.split("?")[0].endswith("/proof") and answer.status == 200:
-            proof = json.loads(body)
-            leaf = bytearray(base64.b64decode(proof["leaf_hash"]))
-            leaf[0] ^= 1  # the log serving a path for another leaf
-            proof["leaf_hash"] = base64.b64encode(bytes(leaf)).decode()
-            body = json.dumps(proof).encode()
-        self.send_response(answer.status)
-        for name, value in answer.getheaders():
-            if name.lower() not in ("content-length", "connection", "transfer-encoding"):
-                self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-
-class tampering_proxy:
-    def __init__(self, upstream: str) -> None:
-        handler = type("Handler", (_Tampering,), {"upstream": upstream})
-        self._server = ThreadingHTTPServer(("127.0.0.1", _free_port()), handler)
-
-    def __enter__(self) -> str:
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __exit__(self, *_: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class _Host(BaseHTTPRequestHandler):
     """A host application's page that embeds the viewer in an iframe."""
 
@@ -568,9 +444,9 @@ def framed(browser: Any, frame_url: str, port: int) -> str:
 def test_only_the_listed_origins_may_frame_the_viewer(server, browser,
                                                      tmp_path: Path) -> None:
     link = viewer_link(server, filters={})
-    refused = framed(browser, link["url"], _free_port())
+    refused = framed(browser, link["url"], free_port())
     assert refused.startswith("chrome-error")  # frame-ancestors 'none' by default
-    port = _free_port()
+    port = free_port()
     setup = embedded_stack(tmp_path / "var")
     _, admin = setup.new_workspace()
     setup.close()
