@@ -4,6 +4,7 @@ workspace's events within forced filters, its proofs and checkpoints, and nothin
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -204,6 +205,29 @@ def _proof(stack: Stack, token: str, event_id: str) -> dict[str, Any]:
             assert response.status_code == 200, response.json
             return response.json
         time.sleep(0.2)
+
+
+def test_the_pages_files_are_named_by_their_digest_and_kept_for_a_year(
+        stack_factory: Any) -> None:
+    """Every file the page names is served, under the same policy as the page, for a year:
+    a new release names new paths, and an old page's path is gone rather than mixed."""
+    stack = stack_factory("embedded")
+    page = stack.client.get("/viewer/").get_data(True)
+    named = re.findall(r'(?:src|href)="(assets/[0-9a-f]{16}/[a-z.]+)"', page)
+    assert {name.rsplit("/", 1)[1] for name in named} == {
+        "theme.js", "viewer.css", "viewer.js", "query.js", "proofs.js", "icon.svg"}
+    kinds = set()
+    for path in named:
+        asset = stack.client.get(f"/viewer/{path}")
+        assert asset.status_code == 200 and asset.data, path
+        assert asset.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+        assert "frame-ancestors 'none'" in asset.headers["Content-Security-Policy"]
+        kinds.add(asset.mimetype)
+    assert kinds == {"text/javascript", "text/css", "image/svg+xml"}
+    version = named[0].split("/")[1]
+    assert stack.client.get("/viewer/assets/0000000000000000/viewer.js").status_code == 404
+    assert stack.client.get(f"/viewer/assets/{version}/index.html").status_code == 404
+    assert stack.client.get(f"/viewer/assets/{version}/../viewer_page.py").status_code == 404
 
 
 def test_the_page_is_framed_only_by_the_origins_the_operator_lists(stack_factory: Any) -> None:
