@@ -110,7 +110,8 @@ def test_a_reader_exports_what_they_searched_when_the_link_allows_it(
     assert {line["action"] for line in lines} <= {"user.login", "user.logout"}
 
 
-def test_pages_load_more_by_cursor(server, browser) -> None:
+def test_pages_load_more_by_cursor_and_an_event_opens_and_closes_by_keyboard(server,
+                                                                             browser) -> None:
     browser.get(viewer_link(server, filters={})["url"])
     wait(browser, lambda d: len(rows(d)) == 50)
     assert "Showing 50 of 80" in text(browser, "status")
@@ -123,6 +124,15 @@ def test_pages_load_more_by_cursor(server, browser) -> None:
     rows(browser)[60].send_keys(Keys.ENTER)  # by keyboard: rows take focus and Enter
     wait(browser, lambda d: d.find_element("id", "detail").is_displayed()
          and ids[60] in text(d, "fields"))
+    assert browser.switch_to.active_element.get_attribute("id") == "detail"
+    browser.switch_to.active_element.send_keys(Keys.ESCAPE)  # closed, back to the row
+    wait(browser, lambda d: not d.find_element("id", "detail").is_displayed())
+    assert browser.switch_to.active_element.get_attribute("data-id") == ids[60]
+    rows(browser)[10].click()
+    wait(browser, lambda d: ids[10] in text(d, "fields"))
+    browser.find_element("id", "close").click()
+    assert not browser.find_element("id", "detail").is_displayed()
+    assert browser.switch_to.active_element.get_attribute("data-id") == ids[10]
 
 
 def test_an_event_leads_to_its_actors_whole_trail(server, browser) -> None:

@@ -100,8 +100,8 @@ function row(event) {
     td.append(content);
     tr.append(td);
   }
-  tr.addEventListener("click", () => open(event.id));
-  tr.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); open(event.id); } });
+  tr.addEventListener("click", () => open(event.id, tr));
+  tr.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); open(event.id, tr); } });
   return tr;
 }
 
@@ -155,7 +155,17 @@ async function search(more = false) {
   }
 }
 
-async function open(id) {
+// The row an event was opened from: closing the event returns the reader there, rather
+// than to the top of the page (a keyboard or screen-reader user would lose their place).
+let opener = null;
+
+function close() {
+  $("detail").hidden = true;
+  if (opener?.isConnected) opener.focus();
+}
+
+async function open(id, from) {
+  opener = from;
   const detail = $("detail");
   detail.hidden = false;
   $("fields").replaceChildren();
@@ -327,7 +337,8 @@ $("search").addEventListener("submit", (e) => { e.preventDefault(); search(); })
 $("more").addEventListener("click", () => search(true));
 $("export").hidden = !exports;
 $("export").addEventListener("submit", (e) => { e.preventDefault(); exportResults(); });
-$("close").addEventListener("click", () => { $("detail").hidden = true; });
+$("close").addEventListener("click", close);
+$("detail").addEventListener("keydown", (e) => { if (e.key === "Escape") close(); });
 // Readers see actors' names but search by id: from an event, its actor's whole trail
 // (within what the link allows), the other search fields cleared.
 $("by-actor").addEventListener("click", () => {
