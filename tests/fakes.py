@@ -121,6 +121,9 @@ class FakeJobQueue:
     def workers(self) -> int | None:
         return self.listening
 
+    def eviction(self) -> str | None:
+        return None
+
 
 class SharedLimiter:
     """A rate-limit store shared by several "processes", with a credentials version, like

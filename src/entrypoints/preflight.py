@@ -28,6 +28,12 @@ class Finding:
     part: str
     ok: bool
     said: str
+    warn: bool = False
+    """Works, but not as it should in production: said, without failing the check."""
+
+    @property
+    def label(self) -> str:
+        return "FAIL" if not self.ok else "WARN" if self.warn else "ok"
 
 
 def findings(container: Container) -> Iterator[Finding]:
@@ -89,10 +95,24 @@ def _database(container: Container) -> tuple[Finding, bool]:
 
 def _queue(container: Container) -> Finding:
     where = _redis_address(container.settings().redis_url or "")
-    if container.job_queue().ping():
-        return Finding("queue", True, f"Redis reachable at {where}")
-    return Finding("queue", False, f"Redis unreachable at {where} (AUDITRAIL_REDIS_URL); "
-                                   f"requests would go unprocessed until it is back")
+    queue = container.job_queue()
+    if not queue.ping():
+        return Finding("queue", False, f"Redis unreachable at {where} (AUDITRAIL_REDIS_URL); "
+                                       f"requests would go unprocessed until it is back")
+    policy = queue.eviction()
+    if policy is not None:
+        return Finding("queue", True, f"Redis reachable at {where}, but its "
+                                      f"{eviction_problem(policy)}", warn=True)
+    return Finding("queue", True, f"Redis reachable at {where}")
+
+
+def eviction_problem(policy: str) -> str:
+    """Why a Redis that evicts is worth a warning and not a failure: the database holds
+    all the work, so a dropped job delays it and loses nothing."""
+    return (f"maxmemory-policy is {policy}: once full, it drops queued jobs without a "
+            f"word, and their processing, deliveries and exports wait until upkeep (every "
+            f"15 s) finds and queues them again; nothing is lost. Set maxmemory-policy "
+            f"noeviction: a full Redis then refuses new jobs, and the processes say so")
 
 
 def _new_embedded_database(settings: Settings) -> str | None:

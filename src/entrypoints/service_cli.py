@@ -63,7 +63,8 @@ def check() -> None:
     """Check what `serve` and `worker` need, without starting them or changing anything:
     the settings, the database and its migrations, Redis (production), that the signing
     key signed each log's latest checkpoint, the geo database, the exports folder. Run it
-    before restarting on a new release or new settings; exit 1 names each problem."""
+    before restarting on a new release or new settings; exit 1 names each problem (a WARN,
+    such as a Redis that evicts jobs, does not fail it)."""
     try:
         settings = command_settings(serving=True)
     except click.ClickException as exc:
@@ -73,7 +74,7 @@ def check() -> None:
     click.echo(f"ok    {'settings':<15} the {settings.profile} profile")
     failed = False
     for finding in findings(build_container(settings)):
-        click.echo(f"{'ok' if finding.ok else 'FAIL':<5} {finding.part:<15} {finding.said}")
+        click.echo(f"{finding.label:<5} {finding.part:<15} {finding.said}")
         failed = failed or not finding.ok
     if failed:
         sys.exit(1)

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import socket
 import subprocess
 import sys
+import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -14,6 +18,8 @@ from urllib.parse import parse_qs, urlsplit
 import click
 import pytest
 from click.testing import CliRunner
+from redis import Redis
+from redis.exceptions import RedisError
 
 from adapters.sql.engine import build_engine
 from adapters.sql.migrate import missing_revisions, upgrade
@@ -599,6 +605,68 @@ def test_check_names_every_problem_of_a_production_setup_at_once(  # type: ignor
     monkeypatch.setenv("AUDITRAIL_SECRET_KEY", "short")
     assert re.search(r"^FAIL +settings +AUDITRAIL_SECRET_KEY must be at least 16",
                      run("check", code=1), re.M)
+
+
+@pytest.fixture
+def evicting_redis(tmp_path: Path) -> Iterator[tuple[str, Redis]]:
+    """A Redis of the test's own, with a memory limit and a policy that evicts under it, as
+    managed services are often set up (the session's shared Redis is left alone)."""
+    if not shutil.which("redis-server"):
+        pytest.skip("redis-server is not installed")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--dir", str(tmp_path), "--maxmemory", "64mb",
+         "--maxmemory-policy", "allkeys-lru"], stdout=subprocess.DEVNULL)
+    client = Redis(port=port)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except RedisError:
+                assert time.monotonic() < deadline, "redis-server did not start"
+                time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0", client
+    finally:
+        client.close()
+        server.terminate()
+        server.wait(10)
+
+
+def test_check_and_the_worker_warn_of_a_redis_that_evicts_jobs(  # type: ignore[no-untyped-def]
+        run, empty_postgres: str, evicting_redis: tuple[str, Redis],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    url, redis = evicting_redis
+    for name, value in (("DATABASE_URL", empty_postgres), ("REDIS_URL", url),
+                        ("SECRET_KEY", "test-secret-key-not-for-production"),
+                        ("SIGNING_KEY", TEST_SIGNING_KEY),
+                        ("QUEUE_NAME", throwaway_queue_name())):
+        monkeypatch.setenv(f"AUDITRAIL_{name}", value)
+    run("db", "upgrade")
+    where = url.removeprefix("redis://")
+    said = run("check")  # a warning, not a failure: the database holds all the work
+    assert re.search(rf"^WARN +queue +Redis reachable at {re.escape(where)}, but its "
+                     r"maxmemory-policy is allkeys-lru: once full, it drops queued jobs .* "
+                     r"Set maxmemory-policy noeviction", said, re.M), said
+    assert "FAIL" not in said
+    started = subprocess.run([AUDITRAIL, "worker", "--burst"], capture_output=True, text=True,
+                             timeout=60, env=environment(
+                                 database_url=empty_postgres, redis_url=url,
+                                 queue_name=throwaway_queue_name()))
+    assert started.returncode == 0, started.stderr
+    assert "Redis's maxmemory-policy is allkeys-lru: once full" in started.stderr
+    redis.config_set("maxmemory-policy", "noeviction")
+    assert re.search(rf"^ok +queue +Redis reachable at {re.escape(where)}$", run("check"),
+                     re.M)
+    redis.config_set("maxmemory-policy", "volatile-lru")
+    assert re.search(r"^WARN +queue +.* maxmemory-policy is volatile-lru:", run("check"),
+                     re.M)
+    redis.config_set("maxmemory", 0)  # no limit: nothing is ever evicted
+    assert re.search(r"^ok +queue", run("check"), re.M)
 
 
 def test_every_command_loads_by_its_name_and_says_what_it_does() -> None:

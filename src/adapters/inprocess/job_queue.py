@@ -105,6 +105,9 @@ class InProcessJobQueue:
         """Not a process of its own: ``ping`` says whether its threads are alive."""
         return None
 
+    def eviction(self) -> str | None:
+        return None  # nothing but this process's memory, which drops nothing
+
     def start(self, handlers: Mapping[str, Callable[[str], object]],
               upkeep: Callable[[], None], tick: Callable[[], object] | None = None,
               tick_interval: float = 1.0) -> None:

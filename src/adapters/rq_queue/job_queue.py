@@ -185,6 +185,16 @@ class RqJobQueue:
         except RedisError:
             return False
 
+    def eviction(self) -> str | None:
+        """Read from ``INFO memory``, which managed services that rename or refuse
+        ``CONFIG GET`` still answer."""
+        try:
+            memory = self._redis.info("memory")
+        except RedisError:
+            return None
+        policy = str(memory.get("maxmemory_policy", "noeviction"))
+        return policy if int(memory.get("maxmemory", 0)) and policy != "noeviction" else None
+
     def workers(self) -> int | None:
         """RQ's registry of live workers: a worker killed outright stays in it until its
         registration expires (RQ's worker TTL, 7 minutes)."""

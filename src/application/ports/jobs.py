@@ -69,3 +69,10 @@ class JobQueue(Protocol):
         process cannot tell (the embedded queue's worker is a thread of ``serve``, and an
         unreachable Redis is not zero workers)."""
         ...
+
+    def eviction(self) -> str | None:
+        """The policy by which the queue's store drops keys once full (a Redis
+        ``maxmemory-policy`` other than ``noeviction`` under a ``maxmemory``), or None when
+        it drops none or cannot tell: dropped jobs are found again only by upkeep, so the
+        operator is told at start (``auditrail check``, ``auditrail worker``)."""
+        ...

@@ -15,6 +15,7 @@ from rq.scheduler import RQScheduler
 
 from application.time_share import TimeShare
 from entrypoints.container.installation import Container
+from entrypoints.preflight import eviction_problem
 from entrypoints.worker import jobs
 
 log = logging.getLogger(__name__)
@@ -137,6 +138,8 @@ def run_worker(container: Container, *, burst: bool = False,
     # an operator reading a unit's log still wants to see the worker come and go.
     where = {"worker": worker.name, "queues": ",".join(worker.queue_names())}
     log.info("worker started", extra=where)
+    if (policy := queue.eviction()) is not None:
+        log.warning("Redis's %s", eviction_problem(policy))
     try:
         # No logging_level: RQ would set its logger to ours, and write three lines a job
         # at INFO; configure_logging keeps it at WARNING.
