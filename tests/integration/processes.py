@@ -54,11 +54,11 @@ def start_servers(count: int, env: dict[str, str], folder: Path, *extra: str,
         started.append((start("serve", "--port", str(port), *extra, env=env, log=log),
                         f"http://127.0.0.1:{port}", log))
     for server, base, log in started:
-        _wait_until_up(server, base, log)
+        wait_until_up(server, base, log)
     return [(server, base) for server, base, _ in started]
 
 
-def _wait_until_up(server: subprocess.Popen, base: str, log: Path) -> None:
+def wait_until_up(server: subprocess.Popen, base: str, log: Path) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if server.poll() is not None:
