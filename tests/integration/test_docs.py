@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -118,6 +119,30 @@ def _fenced(text: str, language: str, first_line: str) -> str:
 def _seconds(duration: str) -> int:
     assert duration.endswith("s"), duration
     return int(duration[:-1])
+
+
+def test_each_crontab_line_runs_a_command_the_cli_takes() -> None:
+    """A crontab line runs unattended: a misspelt option there fails every ten minutes
+    into a mail nobody reads. Each documented line has a five-field schedule, and its
+    command parses as the CLI reads it."""
+    from click.testing import CliRunner
+
+    from entrypoints.cli import main
+
+    lines = [line for document in DOCUMENTS
+             for body in re.findall(r"^```crontab\n(.*?)^```", document.read_text(),
+                                    re.S | re.M)
+             for line in body.splitlines() if line.strip() and not line.startswith("#")]
+    assert len(lines) >= 2
+    for line in lines:
+        fields = line.split(None, 5)
+        assert all(re.fullmatch(r"[0-9*/,-]+", field) for field in fields[:5]), line
+        argv = shlex.split(fields[5])
+        while "=" in argv[0]:  # the environment the command is given
+            argv.pop(0)
+        assert argv[0] == "auditrail", line
+        parsed = CliRunner().invoke(main, [*argv[1:], "--help"])
+        assert parsed.exit_code == 0, (line, parsed.output)
 
 
 def test_the_container_files_hold_real_commands_settings_and_one_volume() -> None:
