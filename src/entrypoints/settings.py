@@ -21,6 +21,8 @@ EMBEDDED = "embedded"
 PRODUCTION = "production"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 PREFIX = "AUDITRAIL_"
+PLACEHOLDER = "change-me"
+"""What the documentation's example secrets begin with: never a secret of a running service."""
 
 
 class SettingsError(ValueError):
@@ -109,6 +111,14 @@ class Settings:
         if any(len(key) < 16 for key in self.previous_secret_keys):
             raise SettingsError("each of AUDITRAIL_PREVIOUS_SECRET_KEYS must be at least 16 "
                                 "characters")
+        if any(PLACEHOLDER in key.lower()
+               for key in (self.secret_key or "", *self.previous_secret_keys)):
+            # The documentation's example, left in an environment file: public, so anyone
+            # who read it could sign export links and open sealed stream credentials.
+            raise SettingsError("AUDITRAIL_SECRET_KEY (or a previous one) is the "
+                                "documentation's placeholder: set 32+ random characters, "
+                                "from e.g. python3 -c 'import secrets; "
+                                "print(secrets.token_urlsafe(32))'")
         if self.profile == PRODUCTION and not self.signing_key:
             raise SettingsError("AUDITRAIL_SIGNING_KEY is required in production (with "
                                 "AUDITRAIL_REDIS_URL): every server and worker must sign "

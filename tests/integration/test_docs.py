@@ -156,7 +156,7 @@ def test_the_container_files_hold_real_commands_settings_and_one_volume() -> Non
 
     from entrypoints import gunicorn_conf
     from entrypoints.cli import main
-    from entrypoints.settings import Settings
+    from entrypoints.settings import Settings, SettingsError
     from tests.integration.stacks import TEST_SIGNING_KEY
 
     text = (ROOT / "docs" / "operations.md").read_text()
@@ -168,6 +168,8 @@ def test_the_container_files_hold_real_commands_settings_and_one_volume() -> Non
                                                       "0600)").splitlines()[1:])
     settings = Settings.from_env({**env, "AUDITRAIL_SIGNING_KEY": TEST_SIGNING_KEY})
     assert settings.profile == "production" and settings.trusted_proxies == 1
+    with pytest.raises(SettingsError, match="placeholder"):  # left as it is, it is refused
+        settings.check_production_secrets()
     known = {f"AUDITRAIL_{name.upper()}" for name in Settings.__dataclass_fields__}
     assert set(env) <= known
     compose = yaml.safe_load(_fenced(text, "yaml", "# compose.yaml"))

@@ -66,3 +66,16 @@ def test_the_signing_key_is_not_among_those_it_replaced() -> None:
                            "AUDITRAIL_PREVIOUS_SIGNING_KEYS": KEY})
     assert str(refused.value) == ("AUDITRAIL_PREVIOUS_SIGNING_KEYS holds AUDITRAIL_SIGNING_KEY "
                                   "itself: list only the keys it replaced")
+
+
+@pytest.mark.parametrize("variable", ["AUDITRAIL_SECRET_KEY", "AUDITRAIL_PREVIOUS_SECRET_KEYS"])
+def test_the_documentations_placeholder_secret_is_refused(variable: str) -> None:
+    """Left in an environment file, the example would be a secret anyone can read."""
+    base = {"AUDITRAIL_DATABASE_URL": "postgresql+psycopg://db/auditrail",
+            "AUDITRAIL_REDIS_URL": "redis://redis:6379/0", "AUDITRAIL_SIGNING_KEY": KEY,
+            "AUDITRAIL_SECRET_KEY": "a-real-secret-of-32-random-chars"}
+    Settings.from_env(base).check_production_secrets()
+    settings = Settings.from_env({**base, variable: "Change-Me-to-32-random-characters"})
+    with pytest.raises(SettingsError, match="the documentation's placeholder") as refused:
+        settings.check_production_secrets()
+    assert "Change-Me" not in str(refused.value)  # a secret is never echoed
