@@ -47,6 +47,22 @@ def chunked(base: str, path: str, key: str, body: bytes) -> tuple[int, Any]:
         connection.close()
 
 
+def sent_whole(base: str, path: str, key: str, body: bytes) -> int:
+    """The status answered to ``body`` written to its last byte before anything is read,
+    or 0 when the server closed the connection first."""
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        try:
+            sock.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                         f"Content-Type: application/json\r\nAuthorization: Bearer {key}"
+                         f"\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
+        except OSError:  # reset, or a broken pipe
+            return 0
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        return response.status
+
+
 def test_embedded_serve_end_to_end(tmp_path: Path) -> None:
     env = environment(data_dir=str(tmp_path / "var"))
     server, base = start_server(env, tmp_path / "serve.log")
@@ -73,6 +89,20 @@ def test_embedded_serve_end_to_end(tmp_path: Path) -> None:
         status, error = chunked(base, "/api/v1/events", key, oversized)
         assert status == 413 and error["error"]["code"] == "payload_too_large"
         assert chunked(base, "/api/v1/events", key, oversized[:5000])[0] == 202
+        # Sent whole before the answer is read, as a proxy sends it (nginx: a 502 when the
+        # server closed the connection under it), a body over the limit is still a 413.
+        for body in (oversized, b"{" + b" " * (6 << 20)):  # 1 MiB + 50 bytes; 6 MiB
+            assert sent_whole(base, "/api/v1/events/batch" if len(body) > 1 << 21
+                              else "/api/v1/events", key, body) == 413
+        # Declared far past what is worth reading, it is refused before a byte is sent.
+        host, port = base.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=5) as sock:
+            sock.sendall(f"POST /api/v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                         f"application/json\r\nAuthorization: Bearer {key}\r\n"
+                         f"Content-Length: {100 << 20}\r\n\r\n".encode())
+            response = http.client.HTTPResponse(sock)
+            response.begin()  # within the timeout: the server waits for none of it
+            assert response.status == 413
     finally:
         assert stop(server) == 0, (tmp_path / "serve.log").read_text()[-2000:]
     # `make run` passes no --workers: nothing to warn about (it warned on every start)

@@ -19,10 +19,11 @@ def json_object(max_bytes: int = ONE_MIB) -> dict[str, Any]:
     """The body as a JSON object, or the contract's 400/413 error.
 
     The size limit is enforced while reading, before any parsing happens: at most one byte
-    past the limit is read. A body declaring a larger ``Content-Length`` is refused unread
-    (by Werkzeug); a chunked one, which declares none, is cut one byte past the limit and
-    refused, where Werkzeug alone would stop at the limit and hand back the truncated
-    body as if it were all.
+    past the limit is kept. A body declaring a larger ``Content-Length`` is refused without
+    being kept (by Werkzeug); a chunked one, which declares none, is cut one byte past the
+    limit and refused, where Werkzeug alone would stop at the limit and hand back the
+    truncated body as if it were all. Either is then read to its end and thrown away, up
+    to ``DRAINED`` times the limit (``_discard_rest``).
     """
     if request.mimetype != "application/json":
         raise ApiError(400, "invalid_content_type",
@@ -39,8 +40,10 @@ def json_object(max_bytes: int = ONE_MIB) -> dict[str, Any]:
     try:
         raw = request.get_data(cache=False)
     except RequestEntityTooLarge:
+        _discard_rest(max_bytes, request.content_length, 0)
         raise _too_large(max_bytes) from None
     if len(raw) > allowed:
+        _discard_rest(max_bytes, None, len(raw))
         raise _too_large(max_bytes)
     if gzipped:
         raw = _inflated(raw, max_bytes)
@@ -108,6 +111,28 @@ def _inflated(compressed: bytes, max_bytes: int) -> bytes:
             return bytes(inflated)
     raise ApiError(400, "invalid_json", f"The gzip body has more than {MAX_GZIP_MEMBERS} "
                                         f"members; send it as one.")
+
+
+DRAINED = 4
+"""A body refused as too large is still read, up to this many times the limit, and thrown
+away: a proxy sends the whole body before it reads the answer (nginx does), and a
+connection closed under it is answered 502 by the proxy, not the 413 that names the
+limit. A larger one is refused unread, its connection closed."""
+
+_BLOCK = 64 * 1024
+
+
+def _discard_rest(max_bytes: int, declared: int | None, read: int) -> None:
+    """Read what is left of the body after the ``read`` bytes already read (to its
+    ``declared`` length, or to its end when it is sent in chunks) and keep none of it,
+    unless it is more than ``DRAINED`` times the limit."""
+    budget = DRAINED * max_bytes
+    if declared is not None and declared > budget:
+        return
+    source = request.environ["wsgi.input"]
+    left = (budget if declared is None else declared) - read
+    while left > 0 and (block := source.read(min(_BLOCK, left))):
+        left -= len(block)
 
 
 def _too_large(max_bytes: int) -> ApiError:
