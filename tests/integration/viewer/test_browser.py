@@ -152,6 +152,7 @@ def test_an_event_leads_to_its_actors_whole_trail(server, browser) -> None:
     assert browser.find_element("name", "actor_id").get_attribute("value") == \
         f"usr_{name.removeprefix('User ')}"
     assert not browser.find_element("id", "detail").is_displayed()
+    assert browser.switch_to.active_element.get_attribute("name") == "actor_id"  # not lost
 
 
 def test_records_of_changes_to_the_workspace_are_labelled(server, browser) -> None:
@@ -552,6 +553,7 @@ def test_the_actions_a_search_holds_most_lead_to_their_events(server, browser) -
     facets[-1].click()  # user.logout
     wait(browser, lambda d: len(rows(d)) == 4)
     assert browser.find_element("name", "action").get_attribute("value") == "user.logout"
+    assert browser.switch_to.active_element.get_attribute("name") == "action"
     assert {row.find_elements("tag name", "td")[1].text for row in rows(browser)} == {
         "user.logout"}
     assert not browser.find_element("id", "summary").is_displayed()  # one action alone

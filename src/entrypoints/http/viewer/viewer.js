@@ -122,6 +122,7 @@ async function summarize(form) {
     button.append(actionCell(group.value), ` ${group.count}`);
     button.addEventListener("click", () => {
       $("search").elements.action.value = group.value;
+      $("search").elements.action.focus();  // the button goes with the summary it was in
       search();
     });
     return button;
@@ -345,6 +346,7 @@ $("by-actor").addEventListener("click", () => {
   $("search").reset();
   $("search").elements.actor_id.value = $("by-actor").dataset.actor;
   $("detail").hidden = true;
+  $("search").elements.actor_id.focus();  // where the search now stands, not a hidden button
   search();
 });
 if (!token) status("This link is incomplete: open the full link you were given.", true);
