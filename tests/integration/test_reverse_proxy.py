@@ -141,14 +141,15 @@ def test_the_server_sees_the_address_the_proxy_saw_never_the_one_claimed(proxied
                        source=reader)
     assert status == 200
     try:
-        # allowed as the proxy saw it, whatever it claims
+        # allowed as the proxy saw it (the server's own peer is the proxy, 127.0.0.1),
+        # whatever it claims
         claimed = {"X-Forwarded-For": "203.0.113.9"}
         assert api(proxied, "GET", "/workspace", source=reader, **claimed)[0] == 200
-        # not as the server's own peer (the proxy, 127.0.0.1), nor by claiming the address
+        # another address is refused, even claiming the allowed one
         status, _, body = api(proxied, "GET", "/workspace", source="127.0.0.3",
                               **{"X-Forwarded-For": reader})
         assert status == 403 and body["error"]["code"] == "ip_not_allowed"
-        assert api(proxied, "GET", "/workspace")[0] == 403
+        assert api(proxied, "GET", "/workspace")[0] == 403  # the proxy's own address too
     finally:
         api(proxied, "PATCH", "/workspace", {"ip_allowlist": []}, source=reader)
 
