@@ -80,8 +80,8 @@ def opened(browser: Any, row: int, until: Callable[[Any], bool]) -> None:
 
 
 @pytest.mark.parametrize("theme", sorted(THEMES))
-def test_every_state_of_the_page_passes_axes_wcag_2_2_aa_checks(server, browser,
-                                                                theme: str) -> None:
+def test_every_state_of_the_page_passes_axe_for_wcag_2_2_aa(server, browser,
+                                                           theme: str) -> None:
     audit = Audit(browser, theme)
     link = viewer_link(server, filters={"action": "user.*"}, allow_export=True,
                        title="Acme: user activity")
