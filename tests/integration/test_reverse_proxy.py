@@ -85,22 +85,24 @@ def proxied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
     setup.close()
     process, base = start_server(environment(data_dir=str(folder / "var"),
                                              trusted_proxies="1"), folder / "serve.log")
-    port = free_port()
-    (folder / "nginx.conf").write_text(configuration(folder, port, base))
-    checked = subprocess.run([NGINX or "nginx", "-t", "-p", str(folder), "-c",
-                              str(folder / "nginx.conf")], capture_output=True, text=True)
-    assert checked.returncode == 0, checked.stderr  # the distribution's nginx takes it
-    nginx = subprocess.Popen([NGINX or "nginx", "-p", str(folder), "-c",
-                              str(folder / "nginx.conf")], stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 10
-        while request(port, "GET", "/healthz")[0] != 200:
-            assert time.monotonic() < deadline and nginx.poll() is None, "nginx did not start"
-            time.sleep(0.1)
-        yield {"port": port, "admin": admin}
+        port = free_port()
+        (folder / "nginx.conf").write_text(configuration(folder, port, base))
+        command = [NGINX or "nginx", "-p", str(folder), "-c", str(folder / "nginx.conf")]
+        checked = subprocess.run([*command, "-t"], capture_output=True, text=True)
+        assert checked.returncode == 0, checked.stderr  # the distribution's nginx takes it
+        nginx = subprocess.Popen(command, stderr=(folder / "nginx.stderr").open("wb"))
+        try:
+            deadline = time.monotonic() + 10
+            while request(port, "GET", "/healthz")[0] != 200:
+                assert time.monotonic() < deadline and nginx.poll() is None, \
+                    "nginx did not start"
+                time.sleep(0.1)
+            yield {"port": port, "admin": admin}
+        finally:
+            nginx.terminate()
+            nginx.wait(10)
     finally:
-        nginx.terminate()
-        nginx.wait(10)
         stop(process)
 
 
