@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -10,8 +11,18 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 AUDITRAIL = shutil.which("auditrail", path=str(Path(sys.executable).parent))
+
+
+def call(base: str, method: str, path: str, key: str, body: Any = None) -> Any:
+    """A JSON request to a running server with ``key``; its JSON answer (raises on 4xx/5xx)."""
+    request = urllib.request.Request(f"{base}{path}", method=method, headers={
+        "Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+        data=None if body is None else json.dumps(body).encode())
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read() or b"null")
 
 
 def free_port() -> int:

@@ -22,7 +22,7 @@ import zipfile
 from pathlib import Path
 
 from tests.conftest import unavailable
-from tests.integration.processes import environment, free_port, stop, wait_until_up
+from tests.integration.processes import call, environment, free_port, stop, wait_until_up
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = {"domain", "application", "adapters", "entrypoints"}
@@ -124,14 +124,6 @@ def test_the_wheel_the_image_installs_serves_from_anywhere(tmp_path: Path) -> No
             assert fetch(f"{base}/viewer/{asset}"), asset
     finally:
         stop(server)
-
-
-def call(base: str, method: str, path: str, key: str, body: object = None) -> dict:
-    request = urllib.request.Request(
-        f"{base}{path}", method=method, data=None if body is None else json.dumps(body).encode(),
-        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
 
 
 def fetch(url: str) -> bytes:

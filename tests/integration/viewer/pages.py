@@ -10,15 +10,16 @@ import http.client
 import json
 import os
 import shutil
-import socket
+import subprocess
 import threading
-import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+
+from tests.integration.processes import AUDITRAIL, call, environment, free_port
 
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 needs_chromium = pytest.mark.skipif(
@@ -27,14 +28,6 @@ needs_chromium = pytest.mark.skipif(
            "chromium-driver; .ci/run does)")
 ARTIFACTS = Path(os.environ.get("AUDITRAIL_TEST_ARTIFACTS",
                                 Path(__file__).resolve().parents[3] / "var" / "test-artifacts"))
-
-
-def call(base: str, method: str, path: str, key: str, body: Any = None) -> Any:
-    request = urllib.request.Request(f"{base}{path}", method=method, headers={
-        "Authorization": f"Bearer {key}", "Content-Type": "application/json"},
-        data=None if body is None else json.dumps(body).encode())
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read() or b"null")
 
 
 def viewer_link(server: dict[str, Any], **body: Any) -> dict[str, Any]:
@@ -103,7 +96,14 @@ class tampering_proxy:
         self._server.server_close()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def recording_workspace_link(server: dict[str, Any]) -> dict[str, Any]:
+    """A link to a new workspace of ``server`` that records changes to itself, holding
+    one event of an application's beside its own records."""
+    created = json.loads(subprocess.run(
+        [AUDITRAIL or "auditrail", "workspaces", "create", "--name", "Labels",
+         "--record-activity", "--json"], env=environment(data_dir=server["data_dir"]),
+        capture_output=True, text=True, check=True).stdout)
+    key = created["api_key"]
+    call(server["base"], "POST", "/api/v1/events", key,
+         {"action": "user.login", "actor": {"id": "usr_1", "type": "user"}})
+    return call(server["base"], "POST", "/api/v1/viewer-links", key, {"filters": {}})

@@ -10,17 +10,15 @@ warning, an error, a search with nothing found, records of changes to the worksp
 
 from __future__ import annotations
 
-import json
-import subprocess
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from tests.integration.processes import AUDITRAIL, environment
 from tests.integration.viewer.pages import (
     call,
     needs_chromium,
+    recording_workspace_link,
     rows,
     shoot,
     tampering_proxy,
@@ -117,7 +115,7 @@ def test_every_state_of_the_page_passes_axe_for_wcag_2_2_aa(server, browser,
         opened(browser, 0, lambda d: "could not be verified" in text(d, "verification"))
         audit.check("tampered")
 
-    recorded = _recording_workspace_link(server)
+    recorded = recording_workspace_link(server)
     browser.get(themed(recorded["url"], theme))
     wait(browser, lambda d: d.find_elements("css selector", "#events .record"))
     audit.check("workspace-changes")
@@ -172,14 +170,3 @@ def test_auto_follows_the_readers_setting_and_the_default_stays_light(server,
     wait(browser, lambda d: len(rows(d)) == 50)
     assert shown() == ["light", THEMES["light"]]
 
-
-def _recording_workspace_link(server: dict[str, Any]) -> dict[str, Any]:
-    """A link to a workspace that records changes to itself: its list labels them."""
-    created = json.loads(subprocess.run(
-        [AUDITRAIL, "workspaces", "create", "--name", "Accessible", "--record-activity",
-         "--json"], env=environment(data_dir=server["data_dir"]), capture_output=True,
-        text=True, check=True).stdout)
-    key = created["api_key"]
-    call(server["base"], "POST", "/api/v1/events", key,
-         {"action": "user.login", "actor": {"id": "usr_1", "type": "user"}})
-    return call(server["base"], "POST", "/api/v1/viewer-links", key, {"filters": {}})

@@ -24,12 +24,13 @@ from domain.signed_notes import (
     verifier_key,
 )
 from tests.geo_db import LONDON_V4
-from tests.integration.processes import AUDITRAIL, environment, start_server, stop
+from tests.integration.processes import environment, start_server, stop
 from tests.integration.stacks import embedded_stack
 from tests.integration.viewer.pages import (
     call,
     free_port,
     needs_chromium,
+    recording_workspace_link,
     rows,
     shoot,
     tampering_proxy,
@@ -156,15 +157,7 @@ def test_an_event_leads_to_its_actors_whole_trail(server, browser) -> None:
 
 
 def test_records_of_changes_to_the_workspace_are_labelled(server, browser) -> None:
-    created = json.loads(subprocess.run(
-        [AUDITRAIL, "workspaces", "create", "--name", "Labels", "--record-activity", "--json"],
-        env=environment(data_dir=server["data_dir"]), capture_output=True, text=True,
-        check=True).stdout)
-    key = created["api_key"]
-    call(server["base"], "POST", "/api/v1/events", key,
-         {"action": "user.login", "actor": {"id": "usr_1", "type": "user"}})
-    link = call(server["base"], "POST", "/api/v1/viewer-links", key, {"filters": {}})
-    browser.get(link["url"])
+    browser.get(recording_workspace_link(server)["url"])
     wait(browser, lambda d: "Showing 4 of 4" in text(d, "status"))
     labelled = {}
     for found in rows(browser):
