@@ -157,12 +157,20 @@ def record(subject: str) -> None:
     time.sleep(JOB_SECONDS)
 
 
-def test_deliveries_get_a_share_while_processing_jobs_wait(redis_url: str) -> None:
+def test_deliveries_get_a_share_while_processing_jobs_wait(
+        redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Events arriving faster than they are linked keep a processing job always waiting;
     log streams must still be delivered to meanwhile, not only once ingest eases, and
-    take no more than their share of the worker from linking."""
+    take no more than their share of the worker from linking.
+
+    Timed by the jobs' own clock, as below: by wall time, RQ's round trips on a loaded
+    machine gave the second delivery its turn a job late in CI."""
+    from types import SimpleNamespace
+
+    from entrypoints.worker import rq_worker
     from entrypoints.worker.rq_worker import Worker
 
+    monkeypatch.setattr(rq_worker, "time", SimpleNamespace(monotonic=lambda: WORKED[0]))
     job = f"{__name__}.record"
     queue = RqJobQueue(Redis.from_url(redis_url), job, job, job,
                        queue_name=f"test-turns-{uuid.uuid4().hex[:8]}")
