@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -25,7 +23,7 @@ from adapters.sql.engine import build_engine
 from adapters.sql.migrate import missing_revisions, upgrade
 from domain.timestamps import parse_timestamp
 from entrypoints.cli import main
-from tests.integration.processes import AUDITRAIL, environment
+from tests.integration.processes import AUDITRAIL, environment, free_port, wait_for
 from tests.integration.stacks import TEST_SIGNING_KEY, bearer, embedded_stack
 from tests.queues import throwaway_queue_name
 
@@ -607,29 +605,28 @@ def test_check_names_every_problem_of_a_production_setup_at_once(  # type: ignor
                      run("check", code=1), re.M)
 
 
+def answers(redis: Redis) -> bool:
+    try:
+        return bool(redis.ping())
+    except RedisError:
+        return False
+
+
 @pytest.fixture
 def evicting_redis(tmp_path: Path) -> Iterator[tuple[str, Redis]]:
     """A Redis of the test's own, with a memory limit and a policy that evicts under it, as
     managed services are often set up (the session's shared Redis is left alone)."""
     if not shutil.which("redis-server"):
         pytest.skip("redis-server is not installed")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     server = subprocess.Popen(
         ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
          "--appendonly", "no", "--dir", str(tmp_path), "--maxmemory", "64mb",
          "--maxmemory-policy", "allkeys-lru"], stdout=subprocess.DEVNULL)
     client = Redis(port=port)
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except RedisError:
-                assert time.monotonic() < deadline, "redis-server did not start"
-                time.sleep(0.05)
+        assert wait_for(lambda: answers(client), timeout=10, interval=0.05), \
+            "redis-server did not start"
         yield f"redis://127.0.0.1:{port}/0", client
     finally:
         client.close()
