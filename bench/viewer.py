@@ -1,6 +1,7 @@
 """The viewer's first page in a real browser, with 1,000,000 events in the workspace.
 
     make bench-viewer    # or: .venv/bin/python bench/viewer.py [--events 1000000] [--runs 20]
+                         #     [--fragment '&lang=de']
 
 Loads the events with COPY (as ``bench/query.py``: 1,000,000 in the workspace and as many
 in others), serves them with ``auditrail serve`` (PostgreSQL + Redis), and opens a viewer
@@ -47,6 +48,8 @@ def main() -> None:
     parser.add_argument("--redis", default=os.environ.get("AUDITRAIL_TEST_REDIS",
                                                           "redis://127.0.0.1:6379/0"))
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--fragment", default="",
+                        help="more of the link's fragment, e.g. '&lang=de' or '&theme=dark'")
     options = parser.parse_args()
     with scratch_database(options, "auditrail_viewer") as dsn:
         tmp = Path(tempfile.mkdtemp(prefix="auditrail-bench-viewer-"))
@@ -66,7 +69,8 @@ def main() -> None:
         try:
             base = f"http://127.0.0.1:{port}"
             _wait_up(base, server)
-            measure(f"{base}/viewer/#token={link.token}&key={vkey}", options)
+            measure(f"{base}/viewer/#token={link.token}&key={vkey}{options.fragment}",
+                    options)
         finally:
             server.terminate()
             server.wait(30)
@@ -85,7 +89,7 @@ def measure(url: str, options: argparse.Namespace) -> None:
     finally:
         browser.quit()
     print(f"machine: {os.cpu_count()} cores; {options.events:,} events in the workspace; "
-          f"headless Chromium\n")
+          f"headless Chromium; fragment: {options.fragment or '(the link as made)'}\n")
     print(f"{'first page of 50 events rendered, ms':<44} {'p50':>8} {'max':>8}")
     for label, runs in ((f"first visit (new browser, nothing cached) x{len(cold)}", cold),
                         (f"later visits (assets cached) x{len(warm)}", warm)):

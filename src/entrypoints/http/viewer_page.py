@@ -18,8 +18,9 @@ from flask import Blueprint, Response, abort, current_app
 
 FILES = Path(__file__).parent / "viewer"
 ASSETS = {"viewer.js": "text/javascript", "proofs.js": "text/javascript",
-          "query.js": "text/javascript", "theme.js": "text/javascript",
-          "viewer.css": "text/css", "icon.svg": "image/svg+xml"}
+          "query.js": "text/javascript", "messages.js": "text/javascript",
+          "before-paint.js": "text/javascript", "viewer.css": "text/css",
+          "icon.svg": "image/svg+xml"}
 
 viewer = Blueprint("viewer", __name__)
 

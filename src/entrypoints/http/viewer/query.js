@@ -30,5 +30,5 @@ export function fragmentCredentials(hash) {
   const fragment = new URLSearchParams(hash.replace(/^#/, ""));
   return { token: fragment.get("token"), verifierKey: fragment.get("key"),
     witnessKeys: fragment.getAll("witness"), title: fragment.get("title"),
-    exports: fragment.get("exports") === "1" };
+    exports: fragment.get("exports") === "1", language: fragment.get("lang") };
 }

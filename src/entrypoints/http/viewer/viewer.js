@@ -3,8 +3,12 @@
 
 import { fragmentCredentials, searchFilters, searchParams } from "./query.js";
 import { fromBase64, toBase64, verifyConsistency, verifyProof } from "./proofs.js";
+import { chooseLanguage, translator } from "./messages.js";
 
-const { token, verifierKey, witnessKeys, title, exports } = fragmentCredentials(location.hash);
+const { token, verifierKey, witnessKeys, title, exports, language } =
+  fragmentCredentials(location.hash);
+const chosen = chooseLanguage(language, navigator.languages);
+const t = translator(chosen);
 const $ = (id) => document.getElementById(id);
 let cursor = null;
 let summaries = 0;  // the latest summary asked for: an earlier one answering late is dropped
@@ -35,13 +39,13 @@ async function api(path, options) {
 }
 
 function explain(error) {
-  if (error.status === 401) return "This link has expired or was revoked. Ask whoever shared it with you for a new one.";
-  if (error.status === 429) return `Too many requests just now. Please wait ${error.retryAfter || "a few"} seconds and try again.`;
-  if (error.status === 400 || error.status === 422) return `This search cannot be made with this link: ${error.message}`;
+  if (error.status === 401) return t("expired");
+  if (error.status === 429) return t("tooMany", Number(error.retryAfter) || 0);
+  if (error.status === 400 || error.status === 422) return t("refused", error.message);
   if (error.status === 409) return error.message;
-  if (error.code === "query_timeout") return "This search covers too many events to answer in time. Narrow it with From and Until, an action or an actor.";
-  if (error.status === 0) return "The audit log could not be reached. Check your connection and try again.";
-  return `Something went wrong${error.requestId ? ` (reference ${error.requestId})` : ""}. Please try again.`;
+  if (error.code === "query_timeout") return t("tooBroad");
+  if (error.status === 0) return t("unreachable");
+  return t("failed", error.requestId);
 }
 
 function status(text, isError = false) {
@@ -51,7 +55,7 @@ function status(text, isError = false) {
 
 // The reader's time zone, named: an audit trail's times are compared across people.
 function localTime(iso) {
-  return new Date(iso).toLocaleString(undefined, { timeZoneName: "short" });
+  return new Date(iso).toLocaleString(chosen.locale, { timeZoneName: "short" });
 }
 
 function timeCell(iso) {
@@ -74,15 +78,13 @@ function origin(event) {
 // among the application's events; readers are told which is which, since no client can
 // send an action under this prefix.
 const RECORD_PREFIX = "auditrail.";
-const RECORD_LABEL = "Workspace change";
-const RECORD_NOTE = "Recorded by Auditrail: a change to this audit log's own workspace (its settings, keys or integrations), not an event sent by an application.";
 
 function actionCell(action) {
   if (!action.startsWith(RECORD_PREFIX)) return action;
   const label = document.createElement("span");
   label.className = "record";
-  label.textContent = RECORD_LABEL;
-  label.title = RECORD_NOTE;
+  label.textContent = t("recordLabel");
+  label.title = t("recordNote");
   const cell = document.createDocumentFragment();
   cell.append(action, " ", label);
   return cell;
@@ -137,7 +139,7 @@ async function search(more = false) {
     $("events").tBodies[0].replaceChildren();
     summarize(form);
   }
-  status("Loading…");
+  status(t("loading"));
   $("more").hidden = true;
   try {
     const page = await api(`/events?${searchParams(form, cursor)}`);
@@ -146,8 +148,7 @@ async function search(more = false) {
     $("events").hidden = body.rows.length === 0;
     cursor = page.next_cursor || null;
     $("more").hidden = !page.has_more;
-    status(body.rows.length === 0 ? "No events match this search."
-      : `Showing ${body.rows.length} of ${page.total_count} events.`);
+    status(body.rows.length === 0 ? t("noMatch") : t("showing", body.rows.length, page.total_count));
     if (!performance.getEntriesByName("auditrail:first-page").length) {
       performance.mark("auditrail:first-page");  // what make bench-viewer measures
     }
@@ -172,12 +173,12 @@ async function open(id, from) {
   $("fields").replaceChildren();
   $("by-actor").hidden = true;  // until this event's actor is known
   $("signed-note").hidden = true;  // until this event is verified
-  verification("Checking this event against the signed log…", "");
+  verification(t("checking"), "");
   try {
     const event = await api(`/events/${encodeURIComponent(id)}`);
     $("detail-title").replaceChildren(actionCell(event.action));
     $("by-actor").dataset.actor = event.actor.id;
-    $("by-actor").textContent = `All events by ${event.actor.name || event.actor.id}`;
+    $("by-actor").textContent = t("allBy", event.actor.name || event.actor.id);
     $("by-actor").hidden = false;
     for (const [name, value] of Object.entries(event)) {
       const dt = document.createElement("dt"); dt.textContent = name;
@@ -196,8 +197,8 @@ async function open(id, from) {
 // A link made while the log had witnesses pins their keys too: the event is then checked
 // in the tree they cosigned, and without their cosignatures the page says so.
 async function verify(event, attempt = 0, witnesses = witnessKeys) {
-  if (!verifierKey) return verification("This link carries no verifier key: the event cannot be checked.", "warn");
-  if (event.status !== "processed") return verification("This event is still being processed; it joins the signed log within seconds.", "");
+  if (!verifierKey) return verification(t("noKey"), "warn");
+  if (event.status !== "processed") return verification(t("pending"), "");
   const cosigned = witnesses.length ? `?witnesses=${witnesses.length}` : "";
   let proof;
   try {
@@ -205,15 +206,14 @@ async function verify(event, attempt = 0, witnesses = witnessKeys) {
   } catch (error) {
     const soon = error.code === "not_checkpointed" || (error.code === "not_cosigned" && error.retryAfter);
     if (soon && attempt < 10) {
-      verification(witnesses.length ? "Waiting for the log's witnesses to cosign…"
-        : "Waiting for the next signed checkpoint…", "");
+      verification(t(witnesses.length ? "awaitingWitnesses" : "awaitingCheckpoint"), "");
       setTimeout(() => verify(event, attempt + 1, witnesses), 1000 * Number(error.retryAfter || 2));
       return;
     }
     if (witnesses.length && ["not_checkpointed", "not_cosigned"].includes(error.code)) {
       return verify(event, 0, []).then(() => uncosigned(error.message));
     }
-    return verification(`Warning: this event could not be verified (${explain(error)})`, "warn");
+    return verification(t("unverifiable", explain(error)), "warn");
   }
   try {
     if (proof.event_id !== event.id) throw new Error("the proof is for another event");
@@ -224,13 +224,12 @@ async function verify(event, attempt = 0, witnesses = witnessKeys) {
     });
     await extendsWhatWasSeen(checkpoint);
     const signed = await api(`/log/checkpoints/${checkpoint.treeSize}`).catch(() => null);
-    const when = signed ? localTime(signed.created_at) : `size ${checkpoint.treeSize}`;
-    const by = checkpoint.cosignedBy.length ? `, cosigned by ${checkpoint.cosignedBy.join(", ")}` : "";
-    verification(`Verified in signed log of ${when}${by}`, "ok");
+    const when = signed ? localTime(signed.created_at) : null;
+    verification(t("verified", when, checkpoint.treeSize, checkpoint.cosignedBy), "ok");
     $("note").textContent = proof.checkpoint;
     $("signed-note").hidden = false;
   } catch (error) {
-    verification(`Warning: this event could not be verified against the signed log: ${error.message}. Do not rely on it; tell whoever shared this link.`, "warn");
+    verification(t("notVerified", error.message), "warn");
   }
 }
 
@@ -238,7 +237,7 @@ async function verify(event, attempt = 0, witnesses = witnessKeys) {
 function uncosigned(reason) {
   const element = $("verification");
   if (element.className !== "ok") return;  // the plain check failed: its warning stands
-  verification(`${element.textContent}, but not cosigned by the log's witnesses (${reason}). Its history may differ from what they saw; tell whoever shared this link.`, "warn");
+  verification(t("uncosigned", element.textContent, reason), "warn");
 }
 
 // The largest checkpoint this browser verified of each log is kept (localStorage): on every
@@ -255,14 +254,14 @@ async function extendsWhatWasSeen(checkpoint) {
   if (seen && Number.isSafeInteger(seen.size) && seen.size > 0 && typeof seen.root === "string") {
     const when = localTime(seen.at);
     if (seen.size > checkpoint.treeSize) {
-      throw new Error(`the log holds ${checkpoint.treeSize} events where this browser verified ${seen.size} on ${when}: its history was rewritten`);
+      throw new Error(t("shrunk", checkpoint.treeSize, seen.size, when));
     }
     const root = fromBase64(seen.root);
     const proof = seen.size === checkpoint.treeSize ? { proof: [] }
       : await api(`/log/consistency?from_size=${seen.size}&to_size=${checkpoint.treeSize}`);
     if (!await verifyConsistency(seen.size, checkpoint.treeSize, root, checkpoint.rootHash,
       proof.proof.map(fromBase64))) {
-      throw new Error(`the log does not extend the one this browser verified on ${when}: its history was rewritten`);
+      throw new Error(t("diverged", when));
     }
     if (seen.size === checkpoint.treeSize) return;
   }
@@ -282,17 +281,17 @@ async function exportResults() {
   const form = Object.fromEntries(new FormData($("export")));
   const button = $("export").querySelector("button");
   button.disabled = true;
-  exportStatus("Preparing the export…");
+  exportStatus(t("preparing"));
   try {
     let job = await api("/exports", { method: "POST", body: JSON.stringify({
       format: form.format, filters: searchFilters(Object.fromEntries(new FormData($("search")))) }) });
     const deadline = Date.now() + 15 * 60 * 1000;
     while (job.status === "queued" || job.status === "running") {
-      if (Date.now() > deadline) throw new Error("The export is taking too long; try a narrower search.");
+      if (Date.now() > deadline) throw new Error(t("exportSlow"));
       await new Promise((resolve) => setTimeout(resolve, 1000));
       job = await api(`/exports/${encodeURIComponent(job.id)}`);
     }
-    if (job.status !== "completed") throw new Error(`The export ${job.status}: ${job.error || "try again"}.`);
+    if (job.status !== "completed") throw new Error(t("exportEnded", job.status, job.error));
     await download(job);
   } catch (error) {
     exportStatus(error instanceof ApiError ? explain(error) : error.message, true);
@@ -309,9 +308,9 @@ async function download(job) {
   const link = document.createElement("a");
   link.href = response.url;
   link.download = "";
-  link.textContent = "Download again";
+  link.textContent = t("downloadAgain");
   link.id = "export-file";
-  exportStatus(`Exported ${job.row_count} events (${Math.ceil(job.size_bytes / 1024)} KB). `);
+  exportStatus(t("exported", job.row_count, Math.ceil(job.size_bytes / 1024)));
   $("export-status").append(link);
   const issued = Date.now();
   link.addEventListener("click", (e) => {
@@ -333,7 +332,17 @@ function verification(text, kind) {
   element.className = kind;
 }
 
-if (title) { $("title").textContent = title; document.title = title; }
+// The page's own words, in the language chosen; then what the link's host named it.
+function localize() {
+  document.documentElement.lang = chosen.language;
+  for (const element of document.querySelectorAll("[data-text]")) element.textContent = t(element.dataset.text);
+  for (const element of document.querySelectorAll("[data-label]")) element.setAttribute("aria-label", t(element.dataset.label));
+  for (const element of document.querySelectorAll("[data-placeholder]")) element.placeholder = t(element.dataset.placeholder);
+  if (title) { $("title").textContent = title; document.title = title; }
+  delete document.documentElement.dataset.translating;
+}
+
+localize();
 $("search").addEventListener("submit", (e) => { e.preventDefault(); search(); });
 $("more").addEventListener("click", () => search(true));
 $("export").hidden = !exports;
@@ -349,5 +358,5 @@ $("by-actor").addEventListener("click", () => {
   $("search").elements.actor_id.focus();  // where the search now stands, not a hidden button
   search();
 });
-if (!token) status("This link is incomplete: open the full link you were given.", true);
+if (!token) status(t("incomplete"), true);
 else search();
