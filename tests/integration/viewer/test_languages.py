@@ -153,3 +153,18 @@ def test_auto_follows_the_readers_languages_and_anything_else_stays_english(
             == ("en", "Audit log", False, "visible"), fragment
     speaks("pt-BR,ja")
     assert visit("&lang=auto")["heading"] == "Audit log"  # none of them spoken here
+
+
+def test_a_page_whose_translation_never_comes_is_shown_after_a_second(server,
+                                                                    browser) -> None:
+    """The page hides until it is translated; should its script never run (here, its
+    messages blocked), the reader still sees the page rather than a blank frame."""
+    browser.execute_cdp_cmd("Network.enable", {})
+    browser.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*messages.js"]})
+    browser.get(viewer_link(server, filters={})["url"] + "&lang=de")
+    assert browser.execute_script(  # hidden, for a second at most (by the clock, not here)
+        "const style = getComputedStyle(document.body);"
+        "return [style.animationName, style.animationDelay]") == ["reveal", "1s"]
+    wait(browser, lambda d: shown(d)["visibility"] == "visible", timeout=3)
+    page = shown(browser)
+    assert page["translating"] and page["heading"] == "Audit log" and not rows(browser)

@@ -5,9 +5,10 @@
 // asked for `theme=dark`, or for `theme=auto` (the reader's own setting, followed as it
 // changes).
 //
-// Its language: a page asked for in another than English (`lang=`) stays hidden until
-// viewer.js has put its words in that language, rather than showing English for a moment;
-// the style sheet shows it after a second whatever happens, should that script not run.
+// Its language: a page asked for in a language other than English (`lang=`) stays
+// hidden until viewer.js has put its words in that language, rather than showing English
+// for a moment; the style sheet shows it after a second whatever happens, should that
+// script not run.
 {
   const fragment = new URLSearchParams(location.hash.slice(1));
   const asked = fragment.get("theme");
