@@ -10,14 +10,16 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 from redis.exceptions import RedisError
-from sqlalchemy import event, text
+from sqlalchemy import Connection, CursorResult, bindparam, event, text
 
+from adapters.sql.types import UtcDateTime
 from entrypoints.container.folders import private_folder
 from entrypoints.container.installation import Container, build_container
 from entrypoints.http.app import create_app
@@ -28,6 +30,16 @@ from tests.queues import forget_queue, throwaway_queue_name
 
 TEST_SIGNING_KEY = "YXVkaXRyYWlsIHRlc3RzOiBub3QgYSByZWFsIGtleSE="
 """base64 of 32 bytes: every production stack and process of the tests signs with it."""
+
+
+def execute(connection: Connection, sql: str, **params: Any) -> CursorResult[Any]:
+    """``sql`` run with its times bound as the models bind them: on SQLite the fixed-width
+    UTC text every stored time is. Python's own sqlite3 adapter (deprecated since 3.12)
+    writes another width, which does not sort with it. A naive time is UTC."""
+    times = {name: value if value.tzinfo else value.replace(tzinfo=UTC)
+             for name, value in params.items() if isinstance(value, datetime)}
+    clause = text(sql).bindparams(*(bindparam(name, type_=UtcDateTime()) for name in times))
+    return connection.execute(clause, {**params, **times})
 
 
 class Stack:
@@ -83,9 +95,9 @@ class Stack:
         finally:
             event.remove(engine, "before_cursor_execute", record)
 
-    def sql(self, statement: str, **params: Any) -> Any:
+    def sql(self, sql: str, **params: Any) -> Any:
         with self.container.engine().begin() as connection:
-            result = connection.execute(text(statement), params)
+            result = execute(connection, sql, **params)
             return result.all() if result.returns_rows else result.rowcount
 
     def new_workspace(self, name: str = "Acme", **plan: Any) -> tuple[str, str]:

@@ -12,8 +12,9 @@ from sqlalchemy import Engine, inspect, text
 
 from adapters.sql.engine import build_engine
 from adapters.sql.migrate import missing_revisions, upgrade
+from tests.integration.stacks import execute
 
-NOW = datetime(2026, 11, 1, tzinfo=UTC).replace(tzinfo=None)
+NOW = datetime(2026, 11, 1, tzinfo=UTC)
 
 
 def database_at(tmp_path: Path, revision: str, action: str, body: dict) -> Engine:
@@ -21,14 +22,13 @@ def database_at(tmp_path: Path, revision: str, action: str, body: dict) -> Engin
     engine = build_engine(f"sqlite:///{tmp_path / 'old.db'}")
     upgrade(engine, revision)
     with engine.begin() as connection:
-        connection.execute(text(
+        execute(connection,
             "INSERT INTO workspaces (id, name, plan, ip_allowlist, created_at) "
-            "VALUES ('ws_1', 'old', 'free', '[]', :now)"), {"now": NOW})
-        connection.execute(text(
+            "VALUES ('ws_1', 'old', 'free', '[]', :now)", now=NOW)
+        execute(connection,
             "INSERT INTO events (id, workspace_id, status, action, occurred_at, received_at, "
             "actor_id, actor_type, body) VALUES ('evt_1', 'ws_1', 'pending', :action,"
-            " :now, :now, 'u', 'user', :body)"),
-            {"now": NOW, "action": action, "body": json.dumps(body)})
+            " :now, :now, 'u', 'user', :body)", now=NOW, action=action, body=json.dumps(body))
     return engine
 
 
@@ -49,9 +49,9 @@ def test_terms_survive_dropping_their_foreign_key(tmp_path: Path) -> None:
     """0006 rebuilds SQLite's event_terms table (batch mode) without losing its rows."""
     engine = database_at(tmp_path, "0005", "user.login", {})
     with engine.begin() as connection:
-        connection.execute(text(
+        execute(connection,
             "INSERT INTO event_terms (workspace_id, term, occurred_at, event_id) "
-            "VALUES ('ws_1', 'action:user.', :now, 'evt_1')"), {"now": NOW})
+            "VALUES ('ws_1', 'action:user.', :now, 'evt_1')", now=NOW)
     assert inspect(engine).get_foreign_keys("event_terms") != []
     upgrade(engine)
     assert inspect(engine).get_foreign_keys("event_terms") == []
@@ -66,10 +66,10 @@ def test_mapped_addresses_are_rewritten_in_rfc_5952_form(tmp_path: Path) -> None
     engine = database_at(tmp_path, "0006", "user.login", {"context": {"ip_address": "x"}})
     with engine.begin() as connection:
         connection.execute(text("UPDATE events SET ip_address = '::ffff:c000:201'"))
-        connection.execute(text(
+        execute(connection,
             "INSERT INTO events (id, workspace_id, status, action, occurred_at, received_at, "
             "actor_id, actor_type, ip_address, body) VALUES ('evt_2', 'ws_1', 'pending', "
-            "'a', :now, :now, 'u', 'user', '2001:db8::1', '{}')"), {"now": NOW})
+            "'a', :now, :now, 'u', 'user', '2001:db8::1', '{}')", now=NOW)
     upgrade(engine)
     with engine.connect() as connection:
         rows = connection.execute(text("SELECT id, ip_address, body FROM events ORDER BY id"))
@@ -83,9 +83,9 @@ def test_alerts_whose_events_retention_removed_go_with_the_index(tmp_path: Path)
     """0027: what retention cut before the release that removes alerts with their events."""
     engine = database_at(tmp_path, "0026", "user.login", {})
     with engine.begin() as connection:
-        connection.execute(text(
+        execute(connection,
             "INSERT INTO workspaces (id, name, plan, ip_allowlist, created_at) "
-            "VALUES ('ws_2', 'other', 'free', '[]', :now)"), {"now": NOW})
+            "VALUES ('ws_2', 'other', 'free', '[]', :now)", now=NOW)
         connection.execute(text(
             "INSERT INTO chain_heads (workspace_id, sequence, hash, anchor_sequence, "
             "anchor_hash) VALUES ('ws_1', 9, :h, 5, :h), ('ws_2', 9, :h, 0, :h)"),
@@ -93,11 +93,11 @@ def test_alerts_whose_events_retention_removed_go_with_the_index(tmp_path: Path)
         for n, (workspace, trigger, status) in enumerate([
                 ("ws_1", 3, "delivered"), ("ws_1", 5, "cancelled"), ("ws_1", 4, "pending"),
                 ("ws_1", 6, "delivered"), ("ws_2", 3, "delivered")]):
-            connection.execute(text(
+            execute(connection,
                 "INSERT INTO alerts (id, workspace_id, rule_id, group_key, event_ids, "
                 "first_sequence, trigger_sequence, rule, triggered_at, status, attempts) "
-                "VALUES (:id, :w, 'alr_1', 'workspace', '[]', :t, :t, '{}', :now, :s, 1)"),
-                {"id": f"alt_{n}", "w": workspace, "t": trigger, "s": status, "now": NOW})
+                "VALUES (:id, :w, 'alr_1', 'workspace', '[]', :t, :t, '{}', :now, :s, 1)",
+                id=f"alt_{n}", w=workspace, t=trigger, s=status, now=NOW)
     upgrade(engine)
     with engine.connect() as connection:
         kept = connection.execute(text(
