@@ -65,7 +65,8 @@ def test_the_clients_suite_passes_on_its_oldest_python_and_dependencies(
     installed = subprocess.run(
         [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet",
          "--disable-pip-version-check", str(CLIENT),
-         *lowest_requirements(project["dependencies"]), "pytest", "hypothesis"],
+         *lowest_requirements(project["dependencies"]), "pytest", "pytest-xdist",
+         "hypothesis"],
         capture_output=True, text=True, timeout=600)
     if installed.returncode != 0:
         unavailable("pip could not install the client's oldest dependencies: "
@@ -77,7 +78,8 @@ def test_the_clients_suite_passes_on_its_oldest_python_and_dependencies(
     env["PATH"] = os.pathsep.join([server_bin, env.get("PATH", "")])
     ran = subprocess.run(
         [str(venv / "bin" / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider",
-         "tests"], cwd=CLIENT, env=env, capture_output=True, text=True, timeout=900)
+         "-n", "2", "tests"], cwd=CLIENT, env=env, capture_output=True, text=True,
+        timeout=900)
     summary = ran.stdout.strip().splitlines()[-1:]
     assert ran.returncode == 0, ran.stdout[-4000:] + ran.stderr[-2000:]
     assert summary and " passed" in summary[0] and "skipped" not in summary[0], summary
