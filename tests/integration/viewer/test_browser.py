@@ -156,6 +156,25 @@ def test_an_event_leads_to_its_actors_whole_trail(server, browser) -> None:
     assert browser.switch_to.active_element.get_attribute("name") == "actor_id"  # not lost
 
 
+def test_a_host_that_changes_only_the_fragment_gets_the_new_links_page(server,
+                                                                      browser) -> None:
+    """An application that swaps the frame's link for another (the next customer's, another
+    language) changes only the URL's fragment, which browsers navigate to without loading
+    the page again: the page must not go on showing the first link's events."""
+    first = viewer_link(server, filters={"actor_id": "usr_1"})
+    browser.get(first["url"])
+    wait(browser, lambda d: "Showing 16 of 16" in text(d, "status"))
+    rows(browser)[0].click()
+    wait(browser, lambda d: "Verified in signed log of" in text(d, "verification"))
+    second = viewer_link(server, filters={"actor_id": "usr_2"}, title="Another customer")
+    browser.get(second["url"] + "&lang=de")
+    wait(browser, lambda d: text(d, "title") == "Another customer"
+         and text(d, "status") == "16 von 16 Ereignissen angezeigt.")
+    assert {row.find_elements("tag name", "td")[2].text for row in rows(browser)} == {
+        "User 2"}
+    assert not browser.find_element("id", "detail").is_displayed()
+
+
 def test_records_of_changes_to_the_workspace_are_labelled(server, browser) -> None:
     browser.get(recording_workspace_link(server)["url"])
     wait(browser, lambda d: "Showing 4 of 4" in text(d, "status"))

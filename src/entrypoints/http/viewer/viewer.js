@@ -9,6 +9,11 @@ const { token, verifierKey, witnessKeys, title, exports, language } =
   fragmentCredentials(location.hash);
 const chosen = chooseLanguage(language, navigator.languages);
 const t = translator(chosen);
+// Everything the page shows follows from its fragment, which a host swaps to show another
+// link (the next customer's, another language); browsers navigate to a new fragment
+// without loading the page again, so it is loaded again here, rather than going on
+// showing the first link's events.
+window.addEventListener("hashchange", () => location.reload());
 const $ = (id) => document.getElementById(id);
 let cursor = null;
 let summaries = 0;  // the latest summary asked for: an earlier one answering late is dropped
