@@ -10,10 +10,19 @@ PORT ?= 8080
 # processes halve the suite's time on two cores. `make test TEST_PROCESSES=0` runs it in one.
 TEST_PROCESSES ?= 2
 
-.PHONY: install run test unit lint bench bench-query bench-export bench-verify bench-ratelimit bench-tenants bench-streams bench-alerts bench-transparency bench-receipts bench-client bench-viewer bench-deletion bench-retention bench-rotation bench-witnesses bench-chain-checks bench-soak bench-commands clean
+.PHONY: python-version install run test unit lint bench bench-query bench-export bench-verify bench-ratelimit bench-tenants bench-streams bench-alerts bench-transparency bench-receipts bench-client bench-viewer bench-deletion bench-retention bench-rotation bench-witnesses bench-chain-checks bench-soak bench-commands clean
+
+# Python 3.11 or newer, or a clear word before anything is made (Ubuntu 22.04's python3
+# is 3.10); a .venv an older Python left is made again.
+NEEDS_PYTHON := import sys; sys.exit(0 if sys.version_info >= (3, 11) else f"Auditrail needs Python 3.11 or newer, and {sys.executable} is {sys.version.split()[0]}: install a newer one, then run for example: make run PYTHON=python3.11")
+
+python-version:
+	@$(PYTHON) -c '$(NEEDS_PYTHON)'
+	@if [ -e $(BIN)/python ] && ! $(BIN)/python -c '$(NEEDS_PYTHON)' 2>/dev/null; then \
+	  echo "$(VENV) was made by an older Python: making it again"; rm -rf $(VENV); fi
 
 # What running needs: the service and its dependencies, nothing else.
-$(RUN_STAMP): pyproject.toml
+$(RUN_STAMP): pyproject.toml | python-version
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e .
