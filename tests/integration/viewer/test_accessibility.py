@@ -1,5 +1,5 @@
 """The viewer's states against WCAG 2.2 AA, as axe-core checks them in Chromium, in each
-theme a link's host may ask for and at phone width.
+theme a link's host may ask for, at phone width, and translated.
 
 Its readers are the host application's customers, some on screen readers, keyboards or
 high contrast; a page embedded in the host's product is one its accessibility review
@@ -169,7 +169,6 @@ def test_auto_follows_the_readers_setting_and_the_default_stays_light(server,
     browser.get(themed(url, "purple"))  # not a theme: the default, not a broken page
     wait(browser, lambda d: len(rows(d)) == 50)
     assert shown() == ["light", THEMES["light"]]
-
 
 
 def test_a_page_in_another_language_passes_axe_too(server, browser) -> None:
