@@ -133,6 +133,16 @@ def embedded_stack(data_dir: Path, *, from_nothing: bool = False, **overrides: A
     return Stack("embedded", settings)
 
 
+def admin_key_in(data_dir: Path) -> str:
+    """A new workspace's admin key, made in the embedded installation at ``data_dir`` and
+    closed there, for an ``auditrail serve`` started on that folder to open."""
+    setup = embedded_stack(data_dir)
+    try:
+        return setup.new_workspace()[1]
+    finally:
+        setup.close()
+
+
 @functools.cache
 def _migrated_template() -> Path:
     """An embedded database migrated once a test run, copied into each embedded stack's

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tests.conftest import unavailable
 from tests.integration.processes import AUDITRAIL, environment, start_server, stop
-from tests.integration.stacks import embedded_stack
+from tests.integration.stacks import admin_key_in
 
 GENERATOR = "openapi-python-client==0.29.1"
 SMOKE = Path(__file__).parent / "generated_client" / "smoke.py"
@@ -44,9 +44,7 @@ def test_a_client_generated_from_the_api_document_works_as_is(tmp_path: Path) ->
     assert generated.returncode == 0 and "Warning" not in said, said  # nothing left out
 
     data = tmp_path / "var"
-    setup = embedded_stack(data)
-    _, admin = setup.new_workspace()
-    setup.close()
+    admin = admin_key_in(data)
     process, base = start_server(environment(data_dir=str(data), checkpoint_seconds="1"),
                                  tmp_path / "serve.log")
     try:

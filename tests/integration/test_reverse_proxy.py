@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from tests.integration.processes import environment, free_port, start_server, stop
-from tests.integration.stacks import embedded_stack
+from tests.integration.stacks import admin_key_in
 
 OPERATIONS = Path(__file__).resolve().parents[2] / "docs" / "operations.md"
 NGINX = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")
@@ -80,9 +80,7 @@ def configuration(folder: Path, port: int, upstream: str) -> str:
 @pytest.fixture(scope="module")
 def proxied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     folder = tmp_path_factory.mktemp("proxy")
-    setup = embedded_stack(folder / "var")
-    _, admin = setup.new_workspace()
-    setup.close()
+    admin = admin_key_in(folder / "var")
     process, base = start_server(environment(data_dir=str(folder / "var"),
                                              trusted_proxies="1"), folder / "serve.log")
     try:

@@ -723,10 +723,8 @@ def test_the_monitor_command_watches_a_running_server(tmp_path: Path) -> None:
         stop,
         wait_for,
     )
-    from tests.integration.stacks import embedded_stack
-    setup = embedded_stack(tmp_path / "var")
-    _, key = setup.new_workspace()
-    setup.close()
+    from tests.integration.stacks import admin_key_in
+    key = admin_key_in(tmp_path / "var")
     env = environment(data_dir=str(tmp_path / "var"), checkpoint_seconds="1")
     server, base = start_server(env, tmp_path / "serve.log")
     state = tmp_path / "monitor" / "state.json"

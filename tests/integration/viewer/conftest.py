@@ -8,18 +8,17 @@ from typing import Any
 
 import pytest
 
+from entrypoints.settings import Settings
 from tests.geo_db import LONDON_V4, build_city_database
 from tests.integration.processes import environment, start_server, stop
-from tests.integration.stacks import embedded_stack
+from tests.integration.stacks import admin_key_in
 from tests.integration.viewer.pages import CHROMIUM, DRIVER, call
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     data = tmp_path_factory.mktemp("viewer")
-    setup = embedded_stack(data / "var")
-    _, admin = setup.new_workspace()
-    setup.close()
+    admin = admin_key_in(data / "var")
     geo = build_city_database(data / "city.mmdb")
     process, base = start_server(environment(data_dir=str(data / "var"), geoip_db=str(geo),
                                              checkpoint_seconds="1"), data / "serve.log")
@@ -32,8 +31,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
          "metadata": {"n": n}}
         for n in range(80)]})
     try:
-        yield {"base": base, "admin": admin, "signing_key": setup.settings.signing_key_file,
-               "data_dir": str(data / "var")}
+        yield {"base": base, "admin": admin, "data_dir": str(data / "var"),
+               "signing_key": Settings(data_dir=data / "var").signing_key_file}
     finally:
         stop(process)
 

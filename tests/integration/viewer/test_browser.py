@@ -25,7 +25,7 @@ from domain.signed_notes import (
 )
 from tests.geo_db import LONDON_V4
 from tests.integration.processes import environment, start_server, stop
-from tests.integration.stacks import embedded_stack
+from tests.integration.stacks import admin_key_in
 from tests.integration.viewer.pages import (
     call,
     free_port,
@@ -215,9 +215,7 @@ def test_a_widened_search_a_revoked_link_and_a_link_without_token_say_so(server,
 
 def test_a_search_over_the_servers_time_limit_asks_the_reader_to_narrow_it(
         tmp_path: Path, browser: Any) -> None:
-    setup = embedded_stack(tmp_path / "var")
-    _, admin = setup.new_workspace()
-    setup.close()
+    admin = admin_key_in(tmp_path / "var")
     # A microsecond: a search that counts thousands of events is stopped, as one counting
     # tens of millions would be at the default limit.
     process, base = start_server(environment(data_dir=str(tmp_path / "var"),
@@ -246,9 +244,7 @@ def test_a_link_made_before_a_rotation_verifies_once_the_old_key_is_gone(
     """The link's URL pins the key of its day; the operator rotated, countersigned and
     dropped that key. The reader's browser follows its rotation note to the new key."""
     from tests.integration.processes import AUDITRAIL, wait_for
-    setup = embedded_stack(tmp_path / "var")
-    _, admin = setup.new_workspace()
-    setup.close()
+    admin = admin_key_in(tmp_path / "var")
     settings = {"data_dir": str(tmp_path / "var"), "checkpoint_seconds": "1"}
 
     def serve(name: str, **keys: str) -> tuple[Any, str]:
@@ -292,9 +288,7 @@ def test_the_browser_keeps_the_log_it_verified_and_names_a_rewrite(
     """A reader's later visit demands that the log extend the largest checkpoint their
     browser verified: grown, it is checked and kept; rewritten or shrunk, it is named."""
     from tests.integration.processes import wait_for
-    setup = embedded_stack(tmp_path / "var")
-    _, admin = setup.new_workspace()
-    setup.close()
+    admin = admin_key_in(tmp_path / "var")
     process, base = start_server(environment(data_dir=str(tmp_path / "var"),
                                              checkpoint_seconds="1"), tmp_path / "serve.log")
 
@@ -470,9 +464,7 @@ def test_only_the_listed_origins_may_frame_the_viewer(server, browser,
     refused = framed(browser, link["url"], free_port())
     assert refused.startswith("chrome-error")  # frame-ancestors 'none' by default
     port = free_port()
-    setup = embedded_stack(tmp_path / "var")
-    _, admin = setup.new_workspace()
-    setup.close()
+    admin = admin_key_in(tmp_path / "var")
     process, base = start_server(environment(
         data_dir=str(tmp_path / "var"),
         viewer_frame_ancestors=f"http://127.0.0.1:{port}"), tmp_path / "serve.log")
@@ -491,9 +483,7 @@ def test_a_link_made_with_witnesses_demands_their_cosignature(browser, tmp_path:
     cosigned and names them; once none cosigns, it says the event is not cosigned."""
     from tests.integration.test_witness import NAME, run_witness
 
-    setup = embedded_stack(tmp_path / "var")
-    _, admin = setup.new_workspace()
-    setup.close()
+    admin = admin_key_in(tmp_path / "var")
     process, base = start_server(environment(data_dir=str(tmp_path / "var"),
                                              checkpoint_seconds="1",
                                              allow_private_destinations="1"),
