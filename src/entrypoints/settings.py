@@ -22,7 +22,7 @@ PRODUCTION = "production"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 PREFIX = "AUDITRAIL_"
 PLACEHOLDER = "change-me"
-"""What the documentation's example secrets begin with: never a secret of a running service."""
+"""What the documentation's example secrets hold: never part of a running service's secret."""
 
 
 class SettingsError(ValueError):
