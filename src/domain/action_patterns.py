@@ -44,15 +44,17 @@ def action_patterns(patterns: Iterable[str]) -> ActionPatterns:
     return ActionPatterns(frozenset(exact), tuple(sorted(set(prefixes))))
 
 
-def checked_patterns(patterns: Sequence[object], field: str) -> tuple[str, ...]:
+def checked_patterns(patterns: Sequence[object], field: str, *,
+                     most: int = MAX_PATTERNS,
+                     instead: str = "leave the filter out to take every action"
+                     ) -> tuple[str, ...]:
     """The patterns without repeats, or ``ValidationFailed`` naming each bad one as
     ``field[i]``; an empty list is refused, since it reads as "nothing" but would mean
-    "everything" (leave the filter out for that)."""
+    "everything" (``instead`` says how to ask for that)."""
     if not patterns:
-        raise ValidationFailed([FieldError(field, "List at least one action, or leave the "
-                                                  "filter out to take every action.")])
-    if len(patterns) > MAX_PATTERNS:
-        raise ValidationFailed([FieldError(field, f"At most {MAX_PATTERNS} patterns.")])
+        raise ValidationFailed([FieldError(field, f"List at least one action, or {instead}.")])
+    if len(patterns) > most:
+        raise ValidationFailed([FieldError(field, f"At most {most:,} patterns.")])
     errors, checked = [], []
     for index, pattern in enumerate(patterns):
         try:

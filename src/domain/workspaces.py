@@ -5,7 +5,9 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import cached_property
 
+from domain.accepted_actions import AcceptedActions, checked_accepted_actions
 from domain.errors import FieldError, ValidationFailed
 from domain.names import checked_name
 
@@ -45,6 +47,14 @@ class Workspace:
     legal_hold: bool = False
     """Keep every event, whatever the retention, and refuse the workspace's deletion: its
     records are evidence in a dispute, an investigation or litigation."""
+    accepted_actions: tuple[str, ...] | None = None
+    """The actions its events may have, exact or ``prefix.*`` (None: any); others are
+    refused when sent (``domain.accepted_actions``)."""
+
+    @cached_property
+    def accepts(self) -> AcceptedActions | None:
+        """The list as a matcher, built once per workspace object."""
+        return None if self.accepted_actions is None else AcceptedActions(self.accepted_actions)
 
     @property
     def rate_limit_per_minute(self) -> int:
@@ -72,8 +82,8 @@ class Workspace:
         return replace(self, **plan_settings(plan, rate_limit))
 
     def with_settings(self, changes: dict, caller_address: str) -> Workspace:
-        """Apply a PATCH of name, ip_allowlist, retention_days, record_activity and
-        legal_hold, refusing a self-lockout."""
+        """Apply a PATCH of name, ip_allowlist, retention_days, record_activity,
+        legal_hold and accepted_actions, refusing a self-lockout."""
         errors: list[FieldError] = []
         updated = self
         if "name" in changes:
@@ -92,6 +102,12 @@ class Workspace:
             updated = replace(updated, record_activity=bool(changes["record_activity"]))
         if "legal_hold" in changes:
             updated = replace(updated, legal_hold=bool(changes["legal_hold"]))
+        if "accepted_actions" in changes:
+            try:
+                updated = replace(updated, accepted_actions=checked_accepted_actions(
+                    changes["accepted_actions"]))
+            except ValidationFailed as failure:
+                errors.extend(failure.errors)
         if "ip_allowlist" in changes:
             entries = list(changes["ip_allowlist"])
             try:

@@ -76,6 +76,21 @@ def test_allowlist_and_plan_changes_apply_to_the_next_request(stack_factory: Any
     assert process.request(admin, ELSEWHERE).rate_limit.limit == 5
 
 
+def test_accepted_actions_listed_elsewhere_apply_to_the_next_request(
+        stack_factory: Any) -> None:
+    here, there = _pair(stack_factory)
+    _, admin = here.new_workspace()
+    process = Lookups(there)
+    principal = process.request(admin).principal
+    assert process.request(admin).principal.workspace.accepts is None
+    here.container.update_workspace().execute(principal, {"accepted_actions": ["user.*"]},
+                                              HERE)
+    accepts = process.request(admin).principal.workspace.accepts
+    assert accepts is not None and list(accepts.refusals(["user.login", "billing.paid"])) \
+        == ["billing.paid"]
+    assert process.request(admin).principal.workspace.accepts is accepts  # kept, not rebuilt
+
+
 def test_a_restarted_redis_invalidates_every_cache(stack_factory: Any, redis_url: str) -> None:
     """A change whose announcement never arrived (Redis was down) is still picked up once
     Redis comes back empty: the version is new, so nothing cached before is trusted."""

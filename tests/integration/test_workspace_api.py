@@ -26,7 +26,8 @@ def test_get_and_patch_workspace(stack: Stack) -> None:
     assert workspace == {"id": workspace_id, "name": "Acme", "plan": "pro",
                          "rate_limit_per_minute": 1000, "ip_allowlist": [],
                          "retention_days": 365, "record_activity": False,
-                         "legal_hold": False, "created_at": workspace["created_at"]}
+                         "legal_hold": False, "accepted_actions": None,
+                         "created_at": workspace["created_at"]}
     patched = call(stack, "PATCH", "/workspace", secret, {
         "name": "Acme Corp", "ip_allowlist": ["127.0.0.1", "10.0.0.0/8", "2001:db8::/32"],
         "retention_days": 90})

@@ -28,6 +28,7 @@ from application.use_cases.verify_chain import VerifyChain
 from application.use_cases.viewer_links import RevokeViewerLink
 from application.use_cases.workspaces import CreateWorkspace, UpdateWorkspacePlan
 from domain.errors import ValidationFailed
+from domain.event_rules import MISSING
 from domain.event_search import EventFilters, search_entries
 from domain.events import PENDING, PROCESSED
 from domain.receipts import accepted_digest, parse_receipt
@@ -46,6 +47,9 @@ from tests.fakes import (
     SequentialIds,
     in_memory_uow,
 )
+
+MALFORMED = ("Dot-separated segments of letters, digits, '_' and '-' "
+             "(e.g. 'user.login_failed').")
 
 
 class World:
@@ -95,6 +99,33 @@ def test_batch_is_all_or_nothing_and_names_items(world: World) -> None:
     assert [e.field for e in failure.value.errors] == ["events[1].action", "events[3].actor.id"]
     assert world.uow.commits == 1  # only the workspace creation
     assert world.queue.requested == []
+
+
+def test_an_action_the_workspace_does_not_list_is_refused_beside_other_errors(
+        world: World) -> None:
+    """Said with the body's other errors, so one round trip fixes all; a malformed action
+    is said once, as malformed."""
+    accepts = world.workspace.with_settings({"accepted_actions": ["user.login", "billing.*"]},
+                                            "::1").accepts
+    batch = [world.event(), world.event(action="billing.paid"),
+             world.event(action="user.logn"),
+             world.event(action="user.logout", actor={"type": "user"}),
+             world.event(action="bad action")]
+    with pytest.raises(ValidationFailed) as failure:
+        world.ingest.execute(world.workspace.id, batch, batch=True, accepts=accepts)
+    refused = "Not one of this workspace's accepted actions"
+    assert [(e.field, e.message[:len(refused)]) for e in failure.value.errors] == [
+        ("events[2].action", refused), ("events[3].actor.id", MISSING[:len(refused)]),
+        ("events[3].action", refused), ("events[4].action", MALFORMED[:len(refused)])]
+    assert "did you mean 'user.login'?" in failure.value.errors[0].message
+    assert world.uow.commits == 1 and world.queue.requested == []  # nothing stored
+    accepted = world.ingest.execute(world.workspace.id, batch[:2], batch=True,
+                                    accepts=accepts)
+    assert len(accepted.event_ids) == 2
+    with pytest.raises(ValidationFailed) as failure:
+        world.ingest.execute(world.workspace.id, [world.event(action="user.logout")],
+                             accepts=accepts)
+    assert [e.field for e in failure.value.errors] == ["action"]  # a single event: unprefixed
 
 
 def test_processing_links_all_pending_in_chunks_with_geo(world: World) -> None:

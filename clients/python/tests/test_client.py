@@ -238,6 +238,14 @@ def test_workspace_keys_usage_streams_and_rules(client: Auditrail) -> None:
     assert workspace.legal_hold is False
     assert client.workspace.update(legal_hold=True).legal_hold is True
     assert client.workspace.update(legal_hold=False).legal_hold is False
+    assert workspace.accepted_actions is None
+    listed = client.workspace.update(accepted_actions=["user.*", "billing.*"])
+    assert listed.accepted_actions == ["user.*", "billing.*"]
+    with pytest.raises(ValidationFailed) as refused:
+        client.events.create({**EVENT, "action": "usr.login"})
+    assert refused.value.details[0]["field"] == "action"
+    assert "did you mean 'user.login'?" in refused.value.details[0]["message"]
+    assert client.workspace.update(accepted_actions=None).accepted_actions is None
     key = client.api_keys.create("reader", ["events:read"])
     assert key.secret.startswith("ak_") and key.id in {k.id for k in client.api_keys.list()}
     rolled = client.api_keys.roll(key.id, expires_in_seconds=60)
@@ -246,7 +254,7 @@ def test_workspace_keys_usage_streams_and_rules(client: Auditrail) -> None:
     assert rolled.secret.startswith("ak_") and rolled.raw["replaces"]["expires_at"]
     assert client.api_keys.revoke(key.id).revoked_at is not None
     recorded = [event.action for event in client.events.list(action="auditrail.*", order="asc")]
-    assert recorded == ["auditrail.workspace.updated"] * 3 + ["auditrail.api_key.created",
+    assert recorded == ["auditrail.workspace.updated"] * 5 + ["auditrail.api_key.created",
                         "auditrail.api_key.rolled", "auditrail.api_key.created",
                         "auditrail.api_key.revoked"]  # pending or linked: listed either way
     assert client.usage.get().plan == "enterprise"

@@ -18,6 +18,8 @@ def workspace_row(workspace: Workspace) -> dict[str, Any]:
         "ip_allowlist": list(workspace.ip_allowlist),
         "retention_days": workspace.retention_days, "created_at": workspace.created_at,
         "record_activity": workspace.record_activity, "legal_hold": workspace.legal_hold,
+        "accepted_actions": (None if workspace.accepted_actions is None
+                             else list(workspace.accepted_actions)),
     }
 
 
@@ -26,7 +28,9 @@ def workspace_from(row: Mapping[Any, Any]) -> Workspace:
         id=row["id"], name=row["name"], plan=row["plan"], created_at=row["created_at"],
         custom_rate_limit=row["rate_limit_per_minute"],
         ip_allowlist=tuple(row["ip_allowlist"] or ()), retention_days=row["retention_days"],
-        record_activity=bool(row["record_activity"]), legal_hold=bool(row["legal_hold"]))
+        record_activity=bool(row["record_activity"]), legal_hold=bool(row["legal_hold"]),
+        accepted_actions=(None if row["accepted_actions"] is None
+                          else tuple(row["accepted_actions"])))
 
 
 def api_key_row(key: ApiKey) -> dict[str, Any]:

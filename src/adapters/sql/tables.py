@@ -37,6 +37,7 @@ workspaces = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("record_activity", Boolean, nullable=False, server_default=false()),
     Column("legal_hold", Boolean, nullable=False, server_default=false()),
+    Column("accepted_actions", JSON),
 )
 
 chain_heads = Table(

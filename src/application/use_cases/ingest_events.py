@@ -13,6 +13,7 @@ from application.ports.metrics import NO_METRICS, Metrics
 from application.ports.repositories.events import IdempotencyKeyTaken
 from application.ports.system import Clock, IdGenerator
 from application.ports.unit_of_work import UnitOfWorkFactory
+from domain.accepted_actions import AcceptedActions
 from domain.errors import FieldError, ValidationFailed
 from domain.events import Event, new_event
 from domain.idempotency import KEY_LIFETIME, IdempotencyRecord, fingerprint
@@ -41,8 +42,10 @@ class IngestEvents:
 
     def execute(self, workspace_id: str, bodies: list[dict[str, Any]], *,
                 batch: bool = False, idempotency_key: str | None = None,
-                receipt: bool = False) -> Accepted:
-        """All-or-nothing: one invalid event rejects the request and nothing is stored.
+                receipt: bool = False, accepts: AcceptedActions | None = None) -> Accepted:
+        """All-or-nothing: one invalid event rejects the request and nothing is stored,
+        and so does one whose action the workspace does not list (``accepts``; None:
+        any action).
 
         The events are durable when this returns; the job is only a wake-up call, so a queue
         outage delays processing (upkeep re-queues) but never loses an accepted event.
@@ -54,7 +57,7 @@ class IngestEvents:
             earlier = self._earlier(workspace_id, idempotency_key, request)
             if earlier:
                 return self._with_receipt(workspace_id, earlier) if receipt else earlier
-        events = self._build(workspace_id, bodies, batch=batch)
+        events = self._build(workspace_id, bodies, batch=batch, accepts=accepts)
         try:
             self._store(workspace_id, events, idempotency_key, request)
         except IdempotencyKeyTaken:
@@ -113,17 +116,35 @@ class IngestEvents:
             uow.commit()
 
     def _build(self, workspace_id: str, bodies: list[dict[str, Any]], *,
-               batch: bool) -> list[Event]:
+               batch: bool, accepts: AcceptedActions | None) -> list[Event]:
         received_at = self._clock.now()
         events: list[Event] = []
-        errors: list[FieldError] = []
-        for index, body in enumerate(bodies):
+        found: list[list[FieldError]] = []
+        for body in bodies:
             try:
                 events.append(new_event(body, event_id=self._ids.new("evt"),
                                         workspace_id=workspace_id, received_at=received_at))
+                found.append([])
             except ValidationFailed as failure:
-                errors.extend(error.prefixed(f"events[{index}]") if batch else error
-                              for error in failure.errors)
+                found.append(list(failure.errors))
+        if accepts is not None:
+            _refuse_actions(accepts, bodies, found)
+        errors = [error.prefixed(f"events[{index}]") if batch else error
+                  for index, said in enumerate(found) for error in said]
         if errors:
             raise ValidationFailed(errors)
         return events
+
+
+def _refuse_actions(accepts: AcceptedActions, bodies: list[Any],
+                    found: list[list[FieldError]]) -> None:
+    """Add to each event's errors its action's refusal when the workspace does not list
+    it: beside the body's other errors, so that one round trip fixes all, unless the
+    action is itself malformed (said once, as such)."""
+    actions = {index: body["action"] for index, body in enumerate(bodies)
+               if isinstance(body, dict) and isinstance(body.get("action"), str)
+               and not any(error.field == "action" for error in found[index])}
+    refused = accepts.refusals(actions.values())
+    for index, action in actions.items():
+        if action in refused:
+            found[index].append(FieldError("action", refused[action]))

@@ -1,5 +1,5 @@
-"""The caller's own workspace: read it, change its name, allowlist, retention, records
-and legal hold."""
+"""The caller's own workspace: read it, change its name, allowlist, retention, records,
+legal hold and accepted actions."""
 
 from __future__ import annotations
 
@@ -70,4 +70,6 @@ def _settings(workspace: Workspace) -> dict[str, Any]:
             "ip_allowlist": list(workspace.ip_allowlist),
             "retention_days": workspace.effective_retention_days,
             "record_activity": workspace.record_activity,
-            "legal_hold": workspace.legal_hold}
+            "legal_hold": workspace.legal_hold,
+            "accepted_actions": (None if workspace.accepted_actions is None
+                                 else list(workspace.accepted_actions))}

@@ -31,6 +31,8 @@ def workspace_document(workspace: Workspace) -> dict[str, Any]:
             "retention_days": workspace.effective_retention_days,
             "record_activity": workspace.record_activity,
             "legal_hold": workspace.legal_hold,
+            "accepted_actions": (None if workspace.accepted_actions is None
+                                 else list(workspace.accepted_actions)),
             "created_at": _time(workspace.created_at)}
 
 

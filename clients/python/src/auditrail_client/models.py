@@ -149,6 +149,9 @@ class Workspace(_FromJson):
     legal_hold: bool | None
     """Whether a legal hold keeps every event whatever the retention (None from a server
     older than the setting)."""
+    accepted_actions: list[str] | None
+    """The only actions its events may have, exact or like ``billing.*``; None: any (and
+    from a server older than the setting)."""
     raw: dict[str, Any] = field(repr=False, compare=False)
 
 

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from domain.accepted_actions import MAX_ACCEPTED_ACTIONS
 from domain.api_keys import MAX_ROLL_GRACE_SECONDS
 from domain.names import NAME_MAX_LENGTH
 from domain.scopes import ALL_SCOPES
 from domain.workspaces import MAX_ALLOWLIST_ENTRIES, MAX_RETENTION_DAYS
-from entrypoints.http.schemas.json_fields import JsonBoolean, cursor, timestamp
+from entrypoints.http.schemas.json_fields import (
+    JsonBoolean,
+    action_pattern,
+    cursor,
+    timestamp,
+)
 
 
 class WorkspacePatchSchema(Schema):
@@ -22,6 +28,11 @@ class WorkspacePatchSchema(Schema):
     legal_hold = JsonBoolean(metadata={
         "description": "keep every event whatever the retention, and refuse the "
                        "workspace's deletion, until released"})
+    accepted_actions = fields.List(action_pattern(), allow_none=True, metadata={
+        "minItems": 1, "maxItems": MAX_ACCEPTED_ACTIONS,
+        "description": "the only actions its events may have, exact or like 'billing.*': "
+                       "an event with another is refused (422, naming the listed action "
+                       "it is probably a slip of); null: any action"})
 
 
 class ApiKeyCreateSchema(Schema):

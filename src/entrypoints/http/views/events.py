@@ -46,8 +46,9 @@ def ingest_event(ingest: IngestEvents = Provide[Container.ingest_events]) -> Any
     body = json_object()
     if "events" in body and "action" not in body:
         raise ValidationFailed([FieldError("events", BATCH_HERE)])
-    accepted = ingest.execute(principal().workspace_id, [body], idempotency_key=key,
-                              receipt=prefers(RECEIPT))
+    workspace = principal().workspace
+    accepted = ingest.execute(workspace.id, [body], idempotency_key=key,
+                              receipt=prefers(RECEIPT), accepts=workspace.accepts)
     return _accepted({"id": accepted.event_ids[0], "status": PENDING}, accepted)
 
 
@@ -63,8 +64,10 @@ by an unknown field beside a missing action and actor."""
 def ingest_batch(ingest: IngestEvents = Provide[Container.ingest_events]) -> Any:
     key = idempotency_key()
     envelope = load(EventBatchSchema(), json_object(max_bytes=BATCH_MAX_BYTES))
-    accepted = ingest.execute(principal().workspace_id, envelope["events"], batch=True,
-                              idempotency_key=key, receipt=prefers(RECEIPT))
+    workspace = principal().workspace
+    accepted = ingest.execute(workspace.id, envelope["events"], batch=True,
+                              idempotency_key=key, receipt=prefers(RECEIPT),
+                              accepts=workspace.accepts)
     ids = list(accepted.event_ids)
     return _accepted({"ids": ids, "count": len(ids)}, accepted)
 

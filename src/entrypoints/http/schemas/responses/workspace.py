@@ -22,6 +22,9 @@ class WorkspaceOutSchema(Schema):
     legal_hold = fields.Boolean(required=True, metadata={
         "description": "Whether a legal hold keeps every event, whatever retention_days "
                        "says, and the operator cannot delete the workspace."})
+    accepted_actions = fields.List(fields.String(), required=True, allow_none=True, metadata={
+        "description": "The only actions its events may have, exact or like 'billing.*' "
+                       "(null: any action)."})
     created_at = timestamp(required=True)
 
 

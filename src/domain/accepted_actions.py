@@ -1,0 +1,81 @@
+"""The actions a workspace accepts, when it lists them.
+
+An event, once accepted, stays in the log for as long as the workspace keeps events: a
+misspelt action (``user.logn``) or one sent by a test build cannot be corrected or removed
+later, only explained. A workspace that lists what it expects has such an event refused
+at the door instead, with the action it was probably meant to be, while the sender can
+still fix it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from domain.action_patterns import ActionPatterns, action_patterns, checked_patterns
+from domain.errors import FieldError, ValidationFailed
+from domain.event_rules import RESERVED_PREFIX, is_reserved
+from domain.field_names import meant_field
+
+MAX_ACCEPTED_ACTIONS = 1_000
+"""More than any application's catalogue of audited actions; a pattern (``billing.*``)
+covers a family."""
+FIELD = "accepted_actions"
+MAX_GUESSES = 10
+"""Refused actions of one request whose likely meaning is looked for: a close match costs
+a millisecond against a long list, and a batch holds up to 1,000 events."""
+WHERE_TO_ADD = ("an admin key adds actions with PATCH /api/v1/workspace "
+                f'{{"{FIELD}": [...]}}')
+
+
+def checked_accepted_actions(value: object) -> tuple[str, ...] | None:
+    """The list as stored (repeats dropped), or None for "any action";
+    ``ValidationFailed`` names each bad pattern as ``accepted_actions[i]``."""
+    if value is None:
+        return None
+    items = value if isinstance(value, list) else [value]
+    listed = checked_patterns(items, FIELD, most=MAX_ACCEPTED_ACTIONS,
+                              instead="null to accept any action")
+    reserved = [FieldError(f"{FIELD}[{index}]",
+                           f"Actions beginning '{RESERVED_PREFIX}' are Auditrail's own "
+                           f"records of changes to the workspace, kept whatever this list "
+                           f"says, and no application may send them; leave them out.")
+                for index, pattern in enumerate(items) if is_reserved(pattern)]
+    if reserved:
+        raise ValidationFailed(reserved)
+    return listed
+
+
+class AcceptedActions:
+    """A workspace's list as a matcher, built once and kept with the workspace (the
+    credential cache holds it between requests)."""
+
+    def __init__(self, listed: Iterable[str]) -> None:
+        self._patterns: ActionPatterns = action_patterns(listed)
+
+    def refusals(self, actions: Iterable[str]) -> dict[str, str]:
+        """Why each action not listed is refused, by action; the first
+        ``MAX_GUESSES`` of them name the listed action each is probably a slip of."""
+        refused: dict[str, str] = {}
+        for action in actions:
+            if action not in refused and not self._patterns.matches(action):
+                meant = self._meant(action) if len(refused) < MAX_GUESSES else None
+                guess = f"; did you mean '{meant}'?" if meant else "."
+                refused[action] = (f"Not one of this workspace's accepted actions{guess} "
+                                   f"To accept it, {WHERE_TO_ADD}.")
+        return refused
+
+    def _meant(self, action: str) -> str | None:
+        """A listed action ``action`` misspells, else ``action`` under a listed prefix
+        whose segments it misspells (``bliling.refund`` under ``billing.*``)."""
+        meant = meant_field(action, self._patterns.exact)
+        if meant:
+            return meant
+        segments = action.split(".")
+        for depth in sorted({prefix.count(".") for prefix in self._patterns.prefixes}):
+            if len(segments) > depth:
+                head = ".".join(segments[:depth]) + "."
+                alike = meant_field(head, [prefix for prefix in self._patterns.prefixes
+                                           if prefix.count(".") == depth])
+                if alike:
+                    return alike + ".".join(segments[depth:])
+        return None
