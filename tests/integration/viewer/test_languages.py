@@ -8,6 +8,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from tests.integration.processes import call
+from tests.integration.stacks import admin_key_in
 from tests.integration.viewer.pages import needs_chromium, rows, text, viewer_link, wait
 
 pytestmark = needs_chromium
@@ -168,3 +170,19 @@ def test_a_page_whose_translation_never_comes_is_shown_after_a_second(server,
     wait(browser, lambda d: shown(d)["visibility"] == "visible", timeout=3)
     page = shown(browser)
     assert page["translating"] and page["heading"] == "Audit log" and not rows(browser)
+
+
+def test_counts_are_written_the_languages_way(server, browser) -> None:
+    """A workspace of its own, so that the other tests' counts stay as seeded."""
+    admin = admin_key_in(Path(server["data_dir"]))
+    for action, count in (("user.login", 1_000), ("user.login", 200), ("user.logout", 5)):
+        call(server["base"], "POST", "/api/v1/events/batch", admin, {"events": [
+            {"action": action, "actor": {"id": "usr_1", "type": "user"}}] * count})
+    link = call(server["base"], "POST", "/api/v1/viewer-links", admin,
+                {"expires_in_seconds": 900, "filters": {}})
+    browser.get(f"{link['url']}&lang=de")
+    wait(browser, lambda d: len(rows(d)) == 50 and d.find_element("id", "summary")
+         .is_displayed())
+    assert text(browser, "status") == "50 von 1.205 Ereignissen angezeigt."
+    assert [facet.text for facet in browser.find_elements(
+        "css selector", "#top-actions .facet")] == ["user.login 1.200", "user.logout 5"]

@@ -9,6 +9,7 @@ const { token, verifierKey, witnessKeys, title, exports, language } =
   fragmentCredentials(location.hash);
 const chosen = chooseLanguage(language, navigator.languages);
 const t = translator(chosen);
+const numbers = new Intl.NumberFormat(chosen.locale);
 // Everything the page shows follows from its fragment, which a host swaps to show another
 // link (the next customer's, another language); browsers navigate to a new fragment
 // without loading the page again, so it is loaded again here, rather than going on
@@ -126,7 +127,7 @@ async function summarize(form) {
     const button = document.createElement("button");
     button.type = "button";
     button.className = "facet";
-    button.append(actionCell(group.value), ` ${group.count}`);
+    button.append(actionCell(group.value), ` ${numbers.format(group.count)}`);
     button.addEventListener("click", () => {
       $("search").elements.action.value = group.value;
       $("search").elements.action.focus();  // the button goes with the summary it was in
