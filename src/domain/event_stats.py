@@ -15,7 +15,9 @@ DAY = "day"
 GROUPS = ("action", "actor_id", "actor_type", "ip_address", "country_code", "status", DAY)
 """What events can be counted by: their filter columns, and the UTC day they occurred."""
 DEFAULT_GROUPS = 10
-MAX_GROUPS = 100
+MAX_GROUPS = 1_000
+"""Enough for every action an application audits (a workspace lists up to as many as
+``accepted_actions``), in one answer of some 60 KB."""
 
 
 @dataclass(frozen=True)

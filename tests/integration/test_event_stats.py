@@ -83,10 +83,21 @@ def test_the_search_filters_narrow_what_is_counted(stack: Stack) -> None:
     assert (nothing["total"], nothing["groups"], nothing["other"]) == (0, [], 0)
 
 
+def test_every_action_a_workspace_receives_fits_one_answer(stack: Stack) -> None:
+    """What an admin reads before listing the workspace's ``accepted_actions``."""
+    workspace_id, admin = stack.new_workspace()
+    stack.container.ingest_events().execute(workspace_id, [
+        {"action": f"app.action_{n:03}", "actor": {"id": "usr_1", "type": "user"}}
+        for n in range(150)] * 2, batch=True)
+    answer = stats(stack, admin, "group_by=action&limit=1000&status=pending")
+    assert (answer["total"], answer["other"], len(answer["groups"])) == (300, 0, 150)
+    assert groups(answer)[:2] == [("app.action_000", 2), ("app.action_001", 2)]
+
+
 def test_bad_parameters_are_named(stack: Stack) -> None:
     _, admin = stack.new_workspace()
     for query, parameter in (("", "group_by"), ("group_by=target_id", "group_by"),
-                             ("group_by=action&limit=101", "limit"),
+                             ("group_by=action&limit=1001", "limit"),
                              ("group_by=action&action=user.log*", "action")):
         response = stack.client.get(f"/api/v1/events/stats?{query}", headers=bearer(admin))
         assert response.status_code == 400, query
