@@ -40,7 +40,9 @@ class EventSchema(Schema):
                                      "description": f"dot-separated segments such as "
                                                     f"'user.login_failed'; actions beginning "
                                                     f"'{rules.RESERVED_PREFIX}' are refused "
-                                                    f"(Auditrail's own records)"})
+                                                    f"(Auditrail's own records), and so "
+                                                    f"is one the workspace's "
+                                                    f"accepted_actions do not list"})
     occurred_at = timestamp("when it happened (default: when it was received); from "
                             "1970-01-01, and at most 5 minutes ahead of the server's clock")
     actor = fields.Nested(PartySchema, required=True)
