@@ -20,6 +20,10 @@ MAX_ACCEPTED_ACTIONS = 1_000
 """More than any application's catalogue of audited actions; a pattern (``billing.*``)
 covers a family."""
 FIELD = "accepted_actions"
+RECORDED_ENTRIES = 100
+"""Actions a record of a change names, added and removed each: a workspace's records are
+events, and an event holds at most 32 KiB (a list may hold 1,000 actions of 128
+characters)."""
 MAX_GUESSES = 10
 """Refused actions of one request whose likely meaning is looked for: a close match costs
 a millisecond against a long list, and a batch holds up to 1,000 events."""
@@ -43,6 +47,22 @@ def checked_accepted_actions(value: object) -> tuple[str, ...] | None:
     if reserved:
         raise ValidationFailed(reserved)
     return listed
+
+
+def recorded_change(before: tuple[str, ...] | None,
+                    after: tuple[str, ...] | None) -> dict[str, object]:
+    """A change of the list as the workspace's record of it says it: how many actions it
+    listed before and after (None: any action was accepted) and which were added and
+    removed, the first ``RECORDED_ENTRIES`` of each, with how many more were not named."""
+    old, new = set(before or ()), set(after or ())
+    change: dict[str, object] = {"from": None if before is None else len(before),
+                                 "to": None if after is None else len(after)}
+    for name, entries in (("added", [a for a in after or () if a not in old]),
+                          ("removed", [a for a in before or () if a not in new])):
+        change[name] = entries[:RECORDED_ENTRIES]
+        if len(entries) > RECORDED_ENTRIES:
+            change[f"{name}_not_named"] = len(entries) - RECORDED_ENTRIES
+    return change
 
 
 class AcceptedActions:

@@ -102,4 +102,28 @@ def test_auditrails_own_records_are_kept_whatever_the_list(stack: Stack) -> None
     assert records == ["auditrail.workspace.updated", "auditrail.api_key.created"]
     page = call(stack, "GET", "/events?action=auditrail.workspace.updated", admin).json
     changes = page["data"][0]["metadata"]["changes"]
-    assert changes["accepted_actions"] == {"from": None, "to": ["user.*"]}
+    assert changes["accepted_actions"] == {"from": None, "to": 1, "added": ["user.*"],
+                                           "removed": []}
+
+
+def test_a_change_of_the_longest_lists_is_recorded_within_an_events_size(
+        stack: Stack) -> None:
+    """A record is an event, at most 32 KiB; two lists of 1,000 actions of 128 characters
+    are 260 KB: the record counts them and names the first 100 added and removed."""
+    _, admin = stack.new_workspace()
+    call(stack, "PATCH", "/workspace", admin, {"record_activity": True})
+    longest = [[f"app.{side}{n:04}.{'x' * 118}" for n in range(1_000)] for side in "ab"]
+    assert {len(action) for action in longest[0]} == {128}
+    for listed in longest:
+        patched = call(stack, "PATCH", "/workspace", admin, {"accepted_actions": listed})
+        assert patched.status_code == 200, patched.json
+    page = call(stack, "GET", "/events?action=auditrail.workspace.updated&order=asc",
+                admin).json
+    first, second = (found["metadata"]["changes"]["accepted_actions"]
+                     for found in page["data"][1:])
+    assert first == {"from": None, "to": 1_000, "added": longest[0][:100], "removed": [],
+                     "added_not_named": 900}
+    assert second == {"from": 1_000, "to": 1_000, "added": longest[1][:100],
+                      "removed": longest[0][:100], "added_not_named": 900,
+                      "removed_not_named": 900}
+    assert call(stack, "GET", "/workspace", admin).json["accepted_actions"] == longest[1]

@@ -10,6 +10,7 @@ from application.errors import NotFound
 from application.ports.rate_limits import CredentialChanges
 from application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from application.principal import Principal
+from domain.accepted_actions import recorded_change
 from domain.activity import Actor, Change, changed
 from domain.workspaces import Workspace
 
@@ -53,11 +54,16 @@ class UpdateWorkspace:
 
 def record_settings(activity: ActivityLog, uow: UnitOfWork, before: Workspace,
                     after: Workspace, actor: Actor | None) -> bool:
-    """Record each setting changed, from what to what; nothing when nothing changed (the
-    same value set again). Turning recording off is recorded, as the last record."""
+    """Record each setting changed, from what to what (the accepted actions as what was
+    added and removed, as a record holds at most 32 KiB and the list up to 128 KB);
+    nothing when nothing changed (the same value set again). Turning recording off is
+    recorded, as the last record."""
     changes = changed(_settings(before), _settings(after))
     if not changes:
         return False
+    if "accepted_actions" in changes:
+        changes["accepted_actions"] = recorded_change(before.accepted_actions,
+                                                      after.accepted_actions)
     return activity.record(uow, after.id, actor,
                            Change("workspace.updated", "workspace", after.id, after.name,
                                   {"changes": changes}),
