@@ -14,6 +14,9 @@ Measures, in one run and on one machine:
   * events/s accepted in gzip-compressed batches (``Content-Encoding: gzip``) against the
     same batches plain, in interleaved rounds, with the bytes each sends (``--gzip-only``:
     this alone);
+  * events/s accepted into workspaces whose ``metadata_schemas`` every event is held to
+    (and whose ``accepted_actions`` list it), against the same batches into workspaces
+    without, in interleaved rounds (``--schemas-only``: this alone);
   * single ``POST /api/v1/events`` requests/s with p50/p99 latency, and the bare endpoint's,
     measured in interleaved rounds so that the machine's drift cancels out of the ratio,
     with the CPU each request cost the server, PostgreSQL, Redis and the client (``cpu``).
@@ -35,6 +38,7 @@ import tempfile
 import threading
 import time
 import urllib.parse
+import urllib.request
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -55,6 +59,13 @@ EVENT = {
     "context": {"ip_address": "81.2.69.160", "user_agent": "Mozilla/5.0 (bench)"},
     "metadata": {"reason": "bad_password", "attempt": 3},
 }
+SCHEMAS = {"user.*": {"type": "object", "required": ["reason"], "additionalProperties": False,
+                     "properties": {"reason": {"enum": ["bad_password", "locked", "expired"]},
+                                    "attempt": {"type": "integer", "minimum": 1}}},
+           "billing.*": {"required": ["amount", "currency"]}}
+"""A schema the bench's events meet, as an application would give its login failures."""
+ACCEPTED = [*(f"user.{name}" for name in ("login", "logout", "login_failed", "mfa_failed")),
+            "billing.*", "document.*"]
 LABELS = {"single": "auditrail  POST /events", "bare": "limit  bare one-INSERT"}
 Target = tuple[str, str, str, CpuMeter]
 """Where single events go: base URL, path, API key, and the meter of its server's CPU."""
@@ -87,6 +98,8 @@ def parse_args() -> argparse.Namespace:
                         help="measure only single POST /events against the bare endpoint")
     parser.add_argument("--gzip-only", action="store_true",
                         help="measure only gzip-compressed batches against plain ones")
+    parser.add_argument("--schemas-only", action="store_true",
+                        help="measure only batches held to metadata schemas against plain ones")
     return parser.parse_args()
 
 
@@ -131,15 +144,19 @@ class Bench:
         self.prepare()
         print(f"machine: {os.cpu_count()} cores; {self.options.events:,} events per phase, "
               f"{self.options.clients} client threads\n", flush=True)
-        if self.options.gzip_only:
+        if self.options.gzip_only or self.options.schemas_only:
             self.start_batches()
-            self.measure_gzip()
+            if self.options.gzip_only:
+                self.measure_gzip()
+            else:
+                self.measure_schemas()
             return
         if not self.options.singles_only:
             self.measure_raw_inserts()
             self.measure_accepted_and_processed()
             self.measure_receipts()
             self.measure_gzip()
+            self.measure_schemas()
         self.measure_singles()
         self.report()
 
@@ -275,16 +292,33 @@ class Bench:
               f"{100 * ratios[0]:.1f}-{100 * ratios[-1]:.1f} %)", flush=True)
         self.results["gzip_ratios"] = ratios
 
-    def _against_plain_batches(self, label: str, body: bytes,
-                               headers: dict[str, str]) -> list[float]:
-        """Plain batches and these back to back, in rounds, so that the machine's drift
-        cancels out of each round's ratio; the ratios, sorted."""
+    def measure_schemas(self) -> None:
+        """What holding every event to its action's metadata schema (the jsonschema
+        library's validation) and to a list of accepted actions costs a batch."""
+        held = [self._workspace(f"bench-schemas-{i}")[1] for i in range(4)]
+        for key in held:
+            body = json.dumps({"metadata_schemas": SCHEMAS, "accepted_actions": ACCEPTED})
+            request = urllib.request.Request(
+                f"{self.server[1]}/api/v1/workspace", data=body.encode(), method="PATCH",
+                headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+            urllib.request.urlopen(request, timeout=30).close()
+        ratios = self._against_plain_batches("held to schemas", self.batch, {}, keys=held)
+        print(f"accepted held to schemas / plain: median {100 * statistics.median(ratios):.1f} "
+              f"% (rounds {100 * ratios[0]:.1f}-{100 * ratios[-1]:.1f} %)", flush=True)
+        self.results["schema_ratios"] = ratios
+
+    def _against_plain_batches(self, label: str, body: bytes, headers: dict[str, str],
+                               keys: list[str] | None = None) -> list[float]:
+        """Plain batches and these (into the workspaces of ``keys``, when given) back to
+        back, in rounds, so that the machine's drift cancels out of each round's ratio;
+        the ratios, sorted."""
         base, per_round = self.server[1], self.options.events // 4_000
         ratios = []
         for number in range(1, self.options.rounds + 1):
             rates = []
-            for sent, extra in ((self.batch, {}), (body, headers)):
-                requests = [(self.batch_keys[i % 4], sent) for i in range(per_round)]
+            for sent, extra, into in ((self.batch, {}, self.batch_keys),
+                                      (body, headers, keys or self.batch_keys)):
+                requests = [(into[i % 4], sent) for i in range(per_round)]
                 elapsed, _ = _load(base, "/api/v1/events/batch", requests,
                                    self.options.clients, extra)
                 rates.append(per_round * 1000 / elapsed)
@@ -433,6 +467,11 @@ class Bench:
             print(f"{'accepted with receipts / without':<50} "
                   f"{100 * statistics.median(receipts):>6.1f}%   (figure)   "
                   f"(rounds {100 * receipts[0]:.1f}-{100 * receipts[-1]:.1f} %)")
+        if "schema_ratios" in r:
+            held = r["schema_ratios"]
+            print(f"{'accepted held to metadata schemas / without':<50} "
+                  f"{100 * statistics.median(held):>6.1f}%   (figure)   "
+                  f"(rounds {100 * held[0]:.1f}-{100 * held[-1]:.1f} %)")
         if "gzip_ratios" in r:
             packed = r["gzip_ratios"]
             print(f"{'accepted gzipped / plain':<50} "

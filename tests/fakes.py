@@ -9,7 +9,8 @@ import hashlib
 import hmac
 import io
 import itertools
-from collections.abc import Iterable, Iterator, Sequence
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -32,6 +33,7 @@ from domain.checkpoints import KeyRotation, SignedCheckpoint
 from domain.cursor import Position
 from domain.deliveries import PENDING as DELIVERY_PENDING
 from domain.deliveries import Delivery
+from domain.errors import FieldError
 from domain.event_search import EventFilters, SearchEntries, search_entries, search_terms
 from domain.event_stats import EventStats, Group
 from domain.events import PENDING, PROCESSED, Event
@@ -40,6 +42,7 @@ from domain.exports import ACTIVE, Export, WrittenRows
 from domain.hash_chain import ChainHead
 from domain.idempotency import IdempotencyRecord
 from domain.log_witnesses import LogWitness
+from domain.metadata_schemas import SchemaIndex
 from domain.rate_limit import Decision
 from domain.streams import ACTIVE as STREAM_ACTIVE
 from domain.streams import PAUSED, Stream
@@ -162,6 +165,24 @@ class FakeCredentialChanges:
 
     def announce(self) -> None:
         self.announced += 1
+
+
+class FakeMetadataRules:
+    """Schemas as lists of required keys (``{"required": ["amount"]}``): enough for the use
+    cases' part - which events are held to what, said how; what JSON Schema means is the
+    jsonschema adapter's, tested against the library (tests/integration)."""
+
+    def schema_problems(self, schemas: Mapping[str, Any]) -> list[FieldError]:
+        return [FieldError(f"metadata_schemas.{pattern}", "Not a schema.")
+                for pattern, schema in schemas.items() if not isinstance(schema, dict)]
+
+    def violations(self, schemas: str, action: str,
+                   metadata: Mapping[str, Any]) -> list[FieldError]:
+        parsed = json.loads(schemas)
+        pattern = SchemaIndex(parsed).pattern_for(action)
+        required = parsed[pattern].get("required", []) if pattern else []
+        return [FieldError("metadata", f"'{key}' is a required property")
+                for key in required if key not in metadata]
 
 
 class FakeGeo:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from domain.action_patterns import ActionPatterns, action_patterns, checked_patterns
+from domain.activity import named
 from domain.errors import FieldError, ValidationFailed
 from domain.event_rules import RESERVED_PREFIX, is_reserved
 from domain.field_names import meant_field
@@ -55,14 +56,10 @@ def recorded_change(before: tuple[str, ...] | None,
     listed before and after (None: any action was accepted) and which were added and
     removed, the first ``RECORDED_ENTRIES`` of each, with how many more were not named."""
     old, new = set(before or ()), set(after or ())
-    change: dict[str, object] = {"from": None if before is None else len(before),
-                                 "to": None if after is None else len(after)}
-    for name, entries in (("added", [a for a in after or () if a not in old]),
-                          ("removed", [a for a in before or () if a not in new])):
-        change[name] = entries[:RECORDED_ENTRIES]
-        if len(entries) > RECORDED_ENTRIES:
-            change[f"{name}_not_named"] = len(entries) - RECORDED_ENTRIES
-    return change
+    return {"from": None if before is None else len(before),
+            "to": None if after is None else len(after),
+            **named("added", [a for a in after or () if a not in old], RECORDED_ENTRIES),
+            **named("removed", [a for a in before or () if a not in new], RECORDED_ENTRIES)}
 
 
 class AcceptedActions:

@@ -85,6 +85,14 @@ def changed(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
             for name, value in after.items() if before.get(name) != value}
 
 
+def named(kind: str, entries: list[str], most: int) -> dict[str, Any]:
+    """``{kind: the first `most` entries}``, and ``{kind}_not_named``: how many more, when
+    there are: a record is an event, held to 32 KiB, and the lists a setting holds may be
+    longer."""
+    more = {f"{kind}_not_named": len(entries) - most} if len(entries) > most else {}
+    return {kind: entries[:most], **more}
+
+
 def edited(body: Mapping[str, Any], *shown: str) -> dict[str, Any]:
     """The details of a PATCH: the fields it set, and the values of those in ``shown``
     (a rule's ``enabled``, a stream's ``status``: whether it still watches or sends).

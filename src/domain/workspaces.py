@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cached_property
+from typing import Any
 
 from domain.accepted_actions import AcceptedActions, checked_accepted_actions
 from domain.errors import FieldError, ValidationFailed
+from domain.metadata_schemas import checked_metadata_schemas
 from domain.names import checked_name
 
 PLAN_LIMITS = {"free": 60, "starter": 300, "pro": 1_000}
@@ -50,6 +53,9 @@ class Workspace:
     accepted_actions: tuple[str, ...] | None = None
     """The actions its events may have, exact or ``prefix.*`` (None: any); others are
     refused when sent (``domain.accepted_actions``)."""
+    metadata_schemas: str | None = None
+    """JSON Schemas the metadata of its events must meet, by action, as stored
+    (``domain.metadata_schemas``); None: none."""
 
     @cached_property
     def accepts(self) -> AcceptedActions | None:
@@ -83,14 +89,16 @@ class Workspace:
 
     def with_settings(self, changes: dict, caller_address: str) -> Workspace:
         """Apply a PATCH of name, ip_allowlist, retention_days, record_activity,
-        legal_hold and accepted_actions, refusing a self-lockout."""
+        legal_hold, accepted_actions and metadata_schemas, refusing a self-lockout.
+        (Whether each schema is usable is checked by the caller's ``MetadataRules``.)"""
         errors: list[FieldError] = []
         updated = self
-        if "name" in changes:
-            try:
-                updated = replace(updated, name=checked_name(changes["name"] or ""))
-            except ValidationFailed as failure:
-                errors.extend(failure.errors)
+        for name, check in _CHECKED.items():
+            if name in changes:
+                try:
+                    updated = replace(updated, **{name: check(changes[name])})
+                except ValidationFailed as failure:
+                    errors.extend(failure.errors)
         if "retention_days" in changes:
             days = changes["retention_days"]
             if days is not None and not 1 <= days <= MAX_RETENTION_DAYS:
@@ -102,12 +110,6 @@ class Workspace:
             updated = replace(updated, record_activity=bool(changes["record_activity"]))
         if "legal_hold" in changes:
             updated = replace(updated, legal_hold=bool(changes["legal_hold"]))
-        if "accepted_actions" in changes:
-            try:
-                updated = replace(updated, accepted_actions=checked_accepted_actions(
-                    changes["accepted_actions"]))
-            except ValidationFailed as failure:
-                errors.extend(failure.errors)
         if "ip_allowlist" in changes:
             entries = list(changes["ip_allowlist"])
             try:
@@ -126,6 +128,13 @@ class Workspace:
         if errors:
             raise ValidationFailed(errors)
         return updated
+
+
+_CHECKED: dict[str, Callable[[Any], Any]] = {
+    "name": lambda name: checked_name(name or ""),
+    "accepted_actions": checked_accepted_actions,
+    "metadata_schemas": checked_metadata_schemas}
+"""The settings a PATCH may set that their own checks turn into what is stored."""
 
 
 def plan_settings(plan: str, rate_limit: int | None) -> dict:

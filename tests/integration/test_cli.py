@@ -270,7 +270,7 @@ def test_plain_output_shows_each_secret_once_and_says_so(run) -> None:  # type: 
 
 
 def test_db_upgrade_is_idempotent(run) -> None:  # type: ignore[no-untyped-def]
-    assert "applied 28 migration(s)" in run("db", "upgrade")  # a new embedded database
+    assert "applied 29 migration(s)" in run("db", "upgrade")  # a new embedded database
     assert "nothing to apply" in run("db", "upgrade")
 
 
@@ -304,8 +304,8 @@ def test_an_unmigrated_database_is_named_with_the_fix(  # type: ignore[no-untype
     """It used to surface as a traceback about a missing table, from any command."""
     monkeypatch.setenv("AUDITRAIL_DATABASE_URL", empty_postgres)
     output = run("workspaces", "list", code=1)
-    assert "lacks 28 migration(s)" in output and "auditrail db upgrade" in output
-    assert "database is up to date: applied 28 migration(s) (0001-0028)" in run("db", "upgrade")
+    assert "lacks 29 migration(s)" in output and "auditrail db upgrade" in output
+    assert "database is up to date: applied 29 migration(s) (0001-0029)" in run("db", "upgrade")
     assert "nothing to apply" in run("db", "upgrade")
     assert run("workspaces", "list") == ""
 
@@ -552,12 +552,12 @@ def test_check_leaves_an_older_embedded_database_to_serve_to_migrate(  # type: i
     engine = build_engine(f"sqlite:///{tmp_path / 'var' / 'auditrail.db'}")
     upgrade(engine, "0012")
     said = run("check")
-    assert re.search(r"^ok +database +16 migration\(s\) to apply, which `auditrail serve` "
+    assert re.search(r"^ok +database +17 migration\(s\) to apply, which `auditrail serve` "
                      r"does as it starts$", said, re.M), said
     assert re.search(r"^ok +signing key +checked by `auditrail serve` once", said, re.M)
     assert missing_revisions(engine) == ["0013", "0014", "0015", "0016", "0017", "0018",
                                          "0019", "0020", "0021", "0022", "0023",
-                                         "0024", "0025", "0026", "0027", "0028"]
+                                         "0024", "0025", "0026", "0027", "0028", "0029"]
     engine.dispose()
 
 
@@ -592,7 +592,7 @@ def test_check_names_every_problem_of_a_production_setup_at_once(  # type: ignor
                         ("DATA_DIR", "/proc/auditrail/var")):
         monkeypatch.setenv(f"AUDITRAIL_{name}", value)
     said = run("check", code=1)
-    assert re.search(r"^FAIL +database +the database lacks 28 migration\(s\) .* run "
+    assert re.search(r"^FAIL +database +the database lacks 29 migration\(s\) .* run "
                      r"`auditrail db upgrade` first$", said, re.M), said
     assert re.search(r"^FAIL +queue +Redis unreachable at 127.0.0.1:1/3 ", said, re.M)
     assert re.search(r"^FAIL +geo database +.*not a MaxMind database", said, re.M)

@@ -114,12 +114,12 @@ def test_missing_revisions_name_what_db_upgrade_would_apply(tmp_path: Path) -> N
                                          "0007", "0008", "0009", "0010", "0011", "0012",
                                          "0013", "0014", "0015", "0016", "0017", "0018",
                                          "0019", "0020", "0021", "0022", "0023",
-                                         "0024", "0025", "0026", "0027", "0028"]
+                                         "0024", "0025", "0026", "0027", "0028", "0029"]
     upgrade(engine, "0005")
     assert missing_revisions(engine) == ["0006", "0007", "0008", "0009", "0010", "0011",
                                          "0012", "0013", "0014", "0015", "0016",
                                          "0017", "0018", "0019", "0020", "0021", "0022", "0023",
-                                         "0024", "0025", "0026", "0027", "0028"]
+                                         "0024", "0025", "0026", "0027", "0028", "0029"]
     upgrade(engine)
     assert missing_revisions(engine) == []
     with engine.begin() as connection:  # as a newer release leaves it: old code still runs

@@ -27,7 +27,7 @@ def test_get_and_patch_workspace(stack: Stack) -> None:
                          "rate_limit_per_minute": 1000, "ip_allowlist": [],
                          "retention_days": 365, "record_activity": False,
                          "legal_hold": False, "accepted_actions": None,
-                         "created_at": workspace["created_at"]}
+                         "metadata_schemas": None, "created_at": workspace["created_at"]}
     patched = call(stack, "PATCH", "/workspace", secret, {
         "name": "Acme Corp", "ip_allowlist": ["127.0.0.1", "10.0.0.0/8", "2001:db8::/32"],
         "retention_days": 90})

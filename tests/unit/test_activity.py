@@ -44,6 +44,7 @@ from domain.events import Event, new_event
 from domain.log_witnesses import LogWitness
 from domain.sending import FAILING_AFTER
 from domain.timestamps import format_timestamp
+from tests.fakes import FakeMetadataRules
 from tests.unit.test_deliver_stream import FakeDeliverer, FakeVault, _Secrets
 from tests.unit.test_use_cases import World
 
@@ -57,7 +58,7 @@ class Recording(World):
 
     def __init__(self) -> None:
         super().__init__()
-        self.update = UpdateWorkspace(self.uow, self.changes, self.activity)
+        self.update = UpdateWorkspace(self.uow, self.changes, self.activity, FakeMetadataRules())
         self.turn(True)
         self.queue.enqueued.clear()
 
@@ -119,7 +120,7 @@ def test_clients_may_not_send_actions_under_the_reserved_prefix_in_any_case(
 def test_changes_record_nothing_until_the_workspace_turns_recording_on() -> None:
     world = World()
     world.keys.execute(world.workspace.id, "ci", ["events:write"], actor=ADMIN)
-    UpdateWorkspace(world.uow, world.changes, world.activity).execute(
+    UpdateWorkspace(world.uow, world.changes, world.activity, FakeMetadataRules()).execute(
         world.authenticate.execute(world.admin.secret, "203.0.113.7"), {"name": "Acme Inc"},
         "203.0.113.7", ADMIN)
     assert SearchEvents(world.uow, EventCounter()).execute(

@@ -15,7 +15,7 @@ from application.use_cases.admit_request import AdmitRequest, FailureMemory
 from application.use_cases.api_keys import RevokeApiKey
 from application.use_cases.workspace_settings import UpdateWorkspace
 from application.use_cases.workspaces import UpdateWorkspacePlan
-from tests.fakes import SharedLimiter
+from tests.fakes import FakeMetadataRules, SharedLimiter
 from tests.unit.test_rate_limit import Clock
 from tests.unit.test_use_cases import World
 
@@ -173,7 +173,7 @@ def test_allowlist_and_plan_changes_apply_to_cached_keys(shared) -> None:  # typ
     process = Process(world, limiter)
     assert process.request(world.admin.secret, "198.51.100.1").rate_limit.limit == 60
     principal = world.authenticate.execute(world.admin.secret, "198.51.100.1")
-    UpdateWorkspace(world.uow, limiter, world.activity).execute(
+    UpdateWorkspace(world.uow, limiter, world.activity, FakeMetadataRules()).execute(
         principal, {"ip_allowlist": ["203.0.113.0/24"]}, "203.0.113.9")
     with pytest.raises(IpNotAllowed):
         process.request(world.admin.secret, "198.51.100.1")
@@ -184,12 +184,12 @@ def test_allowlist_and_plan_changes_apply_to_cached_keys(shared) -> None:  # typ
 def test_an_allowlist_widened_elsewhere_is_not_refused_from_the_cache(shared) -> None:  # type: ignore[no-untyped-def]
     world, limiter = shared
     principal = world.authenticate.execute(world.admin.secret, "203.0.113.9")
-    UpdateWorkspace(world.uow, limiter, world.activity).execute(
+    UpdateWorkspace(world.uow, limiter, world.activity, FakeMetadataRules()).execute(
         principal, {"ip_allowlist": ["203.0.113.0/24"]}, "203.0.113.9")
     process = Process(world, limiter)
     process.request(world.admin.secret, "203.0.113.9")
     # committed, announcement lost
-    UpdateWorkspace(world.uow, world.changes, world.activity).execute(
+    UpdateWorkspace(world.uow, world.changes, world.activity, FakeMetadataRules()).execute(
         principal, {"ip_allowlist": []}, "203.0.113.9")
     assert process.request(world.admin.secret, "198.51.100.1").principal
 

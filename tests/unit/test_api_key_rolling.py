@@ -12,6 +12,7 @@ from application.use_cases.api_keys import RevokeApiKey, RollApiKey
 from application.use_cases.viewer_links import CreateViewerLink
 from domain.activity import Actor
 from domain.errors import ValidationFailed
+from tests.fakes import FakeMetadataRules
 from tests.unit.test_use_cases import World
 
 
@@ -90,7 +91,7 @@ def test_a_recording_workspace_has_the_roll_and_the_successor_on_record(
     from application.use_cases.workspace_settings import UpdateWorkspace
     from domain.event_search import EventFilters
     admin = Actor("key_1", "api_key", "admin", "203.0.113.7")
-    UpdateWorkspace(world.uow, world.changes, world.activity).execute(
+    UpdateWorkspace(world.uow, world.changes, world.activity, FakeMetadataRules()).execute(
         world.authenticate.execute(world.admin.secret, "203.0.113.7"),
         {"record_activity": True}, "203.0.113.7", admin)
     old = world.keys.execute(world.workspace.id, "ci", ["events:write"])

@@ -46,7 +46,7 @@ from domain.signed_notes import (
     signature_line,
 )
 from domain.witnessing import WitnessRefused, add_checkpoint_body
-from tests.fakes import FakeClock, FakeSignatureChecker, FakeSigner
+from tests.fakes import FakeClock, FakeMetadataRules, FakeSignatureChecker, FakeSigner
 from tests.unit.test_use_cases import World
 from tests.unit.test_witness import MemoryLedger
 
@@ -411,7 +411,7 @@ def test_witnesses_added_and_removed_are_on_the_record_of_a_recording_workspace(
     from domain.activity import Actor
     from domain.event_search import EventFilters
     world, admin = setup.world, Actor("key_1", "api_key", "admin", "203.0.113.7")
-    UpdateWorkspace(world.uow, world.changes, world.activity).execute(
+    UpdateWorkspace(world.uow, world.changes, world.activity, FakeMetadataRules()).execute(
         world.authenticate.execute(world.admin.secret, "203.0.113.7"),
         {"record_activity": True}, "203.0.113.7", admin)
     witness = Witness("witness.example/a", WITNESS_A, setup.checker, MemoryLedger(),

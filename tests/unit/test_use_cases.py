@@ -40,6 +40,7 @@ from tests.fakes import (
     FakeCredentialChanges,
     FakeGeo,
     FakeJobQueue,
+    FakeMetadataRules,
     FakeSecrets,
     FakeSignatureChecker,
     FakeSigner,
@@ -67,7 +68,8 @@ class World:
         self.signer = FakeSigner()
         self.log = TransparencyLog(self.uow, self.signer, FakeSignatureChecker(self.signer),
                                    self.clock, "log.example", timedelta(seconds=5))
-        self.ingest = IngestEvents(self.uow, self.clock, self.ids, self.queue, self.log.keys)
+        self.ingest = IngestEvents(self.uow, self.clock, self.ids, self.queue, self.log.keys,
+                                   FakeMetadataRules())
         self.process = ProcessPendingEvents(self.uow, self.geo, chunk_size=3)
         self.authenticate = Authenticate(self.uow, self.clock)
         self.changes = FakeCredentialChanges()

@@ -246,6 +246,13 @@ def test_workspace_keys_usage_streams_and_rules(client: Auditrail) -> None:
     assert refused.value.details[0]["field"] == "action"
     assert "did you mean 'user.login'?" in refused.value.details[0]["message"]
     assert client.workspace.update(accepted_actions=None).accepted_actions is None
+    assert workspace.metadata_schemas is None
+    schemas = {"user.*": {"properties": {"attempt": {"type": "integer"}}}}
+    assert client.workspace.update(metadata_schemas=schemas).metadata_schemas == schemas
+    with pytest.raises(ValidationFailed) as refused:
+        client.events.create({**EVENT, "metadata": {"attempt": "second"}})
+    assert refused.value.details[0]["field"] == "metadata.attempt"
+    assert client.workspace.update(metadata_schemas=None).metadata_schemas is None
     key = client.api_keys.create("reader", ["events:read"])
     assert key.secret.startswith("ak_") and key.id in {k.id for k in client.api_keys.list()}
     rolled = client.api_keys.roll(key.id, expires_in_seconds=60)
@@ -254,7 +261,7 @@ def test_workspace_keys_usage_streams_and_rules(client: Auditrail) -> None:
     assert rolled.secret.startswith("ak_") and rolled.raw["replaces"]["expires_at"]
     assert client.api_keys.revoke(key.id).revoked_at is not None
     recorded = [event.action for event in client.events.list(action="auditrail.*", order="asc")]
-    assert recorded == ["auditrail.workspace.updated"] * 5 + ["auditrail.api_key.created",
+    assert recorded == ["auditrail.workspace.updated"] * 7 + ["auditrail.api_key.created",
                         "auditrail.api_key.rolled", "auditrail.api_key.created",
                         "auditrail.api_key.revoked"]  # pending or linked: listed either way
     assert client.usage.get().plan == "enterprise"

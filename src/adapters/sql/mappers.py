@@ -20,6 +20,7 @@ def workspace_row(workspace: Workspace) -> dict[str, Any]:
         "record_activity": workspace.record_activity, "legal_hold": workspace.legal_hold,
         "accepted_actions": (None if workspace.accepted_actions is None
                              else list(workspace.accepted_actions)),
+        "metadata_schemas": workspace.metadata_schemas,
     }
 
 
@@ -30,7 +31,8 @@ def workspace_from(row: Mapping[Any, Any]) -> Workspace:
         ip_allowlist=tuple(row["ip_allowlist"] or ()), retention_days=row["retention_days"],
         record_activity=bool(row["record_activity"]), legal_hold=bool(row["legal_hold"]),
         accepted_actions=(None if row["accepted_actions"] is None
-                          else tuple(row["accepted_actions"])))
+                          else tuple(row["accepted_actions"])),
+        metadata_schemas=row["metadata_schemas"])
 
 
 def api_key_row(key: ApiKey) -> dict[str, Any]:

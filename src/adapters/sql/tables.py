@@ -38,6 +38,7 @@ workspaces = Table(
     Column("record_activity", Boolean, nullable=False, server_default=false()),
     Column("legal_hold", Boolean, nullable=False, server_default=false()),
     Column("accepted_actions", JSON),
+    Column("metadata_schemas", Text),
 )
 
 chain_heads = Table(

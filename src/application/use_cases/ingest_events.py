@@ -9,6 +9,7 @@ from typing import Any
 from application.errors import Conflict
 from application.log_keys import LogKeys
 from application.ports.jobs import JobQueue
+from application.ports.metadata_rules import MetadataRules
 from application.ports.metrics import NO_METRICS, Metrics
 from application.ports.repositories.events import IdempotencyKeyTaken
 from application.ports.system import Clock, IdGenerator
@@ -32,8 +33,10 @@ class Accepted:
 
 class IngestEvents:
     def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, ids: IdGenerator,
-                 queue: JobQueue, keys: LogKeys, metrics: Metrics = NO_METRICS) -> None:
+                 queue: JobQueue, keys: LogKeys, rules: MetadataRules,
+                 metrics: Metrics = NO_METRICS) -> None:
         self._uow_factory = uow_factory
+        self._rules = rules
         self._keys = keys
         self._clock = clock
         self._ids = ids
@@ -42,10 +45,12 @@ class IngestEvents:
 
     def execute(self, workspace_id: str, bodies: list[dict[str, Any]], *,
                 batch: bool = False, idempotency_key: str | None = None,
-                receipt: bool = False, accepts: AcceptedActions | None = None) -> Accepted:
+                receipt: bool = False, accepts: AcceptedActions | None = None,
+                schemas: str | None = None) -> Accepted:
         """All-or-nothing: one invalid event rejects the request and nothing is stored,
         and so does one whose action the workspace does not list (``accepts``; None:
-        any action).
+        any action) or whose metadata fails its action's schema (``schemas``, the
+        workspace's; None: none).
 
         The events are durable when this returns; the job is only a wake-up call, so a queue
         outage delays processing (upkeep re-queues) but never loses an accepted event.
@@ -57,7 +62,8 @@ class IngestEvents:
             earlier = self._earlier(workspace_id, idempotency_key, request)
             if earlier:
                 return self._with_receipt(workspace_id, earlier) if receipt else earlier
-        events = self._build(workspace_id, bodies, batch=batch, accepts=accepts)
+        events = self._build(workspace_id, bodies, batch=batch, accepts=accepts,
+                             schemas=schemas)
         try:
             self._store(workspace_id, events, idempotency_key, request)
         except IdempotencyKeyTaken:
@@ -116,17 +122,21 @@ class IngestEvents:
             uow.commit()
 
     def _build(self, workspace_id: str, bodies: list[dict[str, Any]], *,
-               batch: bool, accepts: AcceptedActions | None) -> list[Event]:
+               batch: bool, accepts: AcceptedActions | None,
+               schemas: str | None) -> list[Event]:
         received_at = self._clock.now()
         events: list[Event] = []
         found: list[list[FieldError]] = []
         for body in bodies:
             try:
-                events.append(new_event(body, event_id=self._ids.new("evt"),
-                                        workspace_id=workspace_id, received_at=received_at))
-                found.append([])
+                event = new_event(body, event_id=self._ids.new("evt"),
+                                  workspace_id=workspace_id, received_at=received_at)
             except ValidationFailed as failure:
                 found.append(list(failure.errors))
+            else:
+                events.append(event)
+                found.append([] if schemas is None else
+                             self._rules.violations(schemas, event.action, event.metadata))
         if accepts is not None:
             _refuse_actions(accepts, bodies, found)
         errors = [error.prefixed(f"events[{index}]") if batch else error

@@ -1,5 +1,5 @@
 """The caller's own workspace: read it, change its name, allowlist, retention, records,
-legal hold and accepted actions."""
+legal hold, accepted actions and metadata schemas."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ from typing import Any
 
 from application.activity import ActivityLog
 from application.errors import NotFound
+from application.ports.metadata_rules import MetadataRules
 from application.ports.rate_limits import CredentialChanges
 from application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from application.principal import Principal
-from domain.accepted_actions import recorded_change
+from domain import accepted_actions, metadata_schemas
 from domain.activity import Actor, Change, changed
+from domain.errors import ValidationFailed
 from domain.workspaces import Workspace
 
 
@@ -29,10 +31,11 @@ class GetWorkspace:
 
 class UpdateWorkspace:
     def __init__(self, uow_factory: UnitOfWorkFactory, changes: CredentialChanges,
-                 activity: ActivityLog) -> None:
+                 activity: ActivityLog, rules: MetadataRules) -> None:
         self._uow_factory = uow_factory
         self._changes = changes
         self._activity = activity
+        self._rules = rules
 
     def execute(self, principal: Principal, changes: dict[str, Any],
                 caller_address: str, actor: Actor | None = None) -> Workspace:
@@ -42,7 +45,7 @@ class UpdateWorkspace:
             workspace = uow.workspaces.get(principal.workspace_id)
             if workspace is None:
                 raise NotFound("workspace", principal.workspace_id)
-            updated = workspace.with_settings(changes, caller_address)
+            updated = self._with_settings(workspace, changes, caller_address)
             uow.workspaces.update(updated)
             recorded = record_settings(self._activity, uow, workspace, updated, actor)
             uow.commit()
@@ -51,19 +54,36 @@ class UpdateWorkspace:
             self._activity.wake(workspace.id)
         return updated
 
+    def _with_settings(self, workspace: Workspace, changes: dict[str, Any],
+                       caller_address: str) -> Workspace:
+        """The domain's checks and the schema library's, said together."""
+        schemas = changes.get("metadata_schemas")
+        problems = self._rules.schema_problems(schemas) if isinstance(schemas, dict) else []
+        try:
+            updated = workspace.with_settings(changes, caller_address)
+        except ValidationFailed as failure:
+            raise ValidationFailed([*failure.errors, *problems]) from None
+        if problems:
+            raise ValidationFailed(problems)
+        return updated
+
 
 def record_settings(activity: ActivityLog, uow: UnitOfWork, before: Workspace,
                     after: Workspace, actor: Actor | None) -> bool:
-    """Record each setting changed, from what to what (the accepted actions as what was
-    added and removed, as a record holds at most 32 KiB and the list up to 128 KB);
+    """Record each setting changed, from what to what (the accepted actions and the
+    metadata schemas as what was added, changed and removed, as a record holds at most
+    32 KiB and they up to 128 KB);
     nothing when nothing changed (the same value set again). Turning recording off is
     recorded, as the last record."""
     changes = changed(_settings(before), _settings(after))
     if not changes:
         return False
     if "accepted_actions" in changes:
-        changes["accepted_actions"] = recorded_change(before.accepted_actions,
-                                                      after.accepted_actions)
+        changes["accepted_actions"] = accepted_actions.recorded_change(
+            before.accepted_actions, after.accepted_actions)
+    if "metadata_schemas" in changes:
+        changes["metadata_schemas"] = metadata_schemas.recorded_change(
+            before.metadata_schemas, after.metadata_schemas)
     return activity.record(uow, after.id, actor,
                            Change("workspace.updated", "workspace", after.id, after.name,
                                   {"changes": changes}),
@@ -78,4 +98,5 @@ def _settings(workspace: Workspace) -> dict[str, Any]:
             "record_activity": workspace.record_activity,
             "legal_hold": workspace.legal_hold,
             "accepted_actions": (None if workspace.accepted_actions is None
-                                 else list(workspace.accepted_actions))}
+                                 else list(workspace.accepted_actions)),
+            "metadata_schemas": workspace.metadata_schemas}

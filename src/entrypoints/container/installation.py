@@ -19,6 +19,7 @@ from adapters.inprocess.rate_limiter import InMemoryRateLimiter
 from adapters.metrics.prometheus import PrometheusMetrics
 from adapters.redis_store.rate_limiter import RedisRateLimiter
 from adapters.rq_queue.job_queue import RqJobQueue
+from adapters.schemas.metadata import JsonSchemaMetadataRules
 from adapters.security.secret_key import load_or_create_secret
 from adapters.security.signing import (
     Ed25519Signer,
@@ -255,9 +256,11 @@ class Container(containers.DeclarativeContainer):
         cadence=providers.Callable(lambda s: timedelta(seconds=s.checkpoint_seconds),
                                    settings),
         previous=providers.Callable(_previous_signers, settings, signer))
+    metadata_rules = providers.Singleton(JsonSchemaMetadataRules)
     ingest_events = providers.Singleton(IngestEvents, uow_factory=uow.provider, clock=clock,
                                         ids=ids, queue=job_queue,
-                                        keys=transparency_log.provided.keys, metrics=metrics)
+                                        keys=transparency_log.provided.keys,
+                                        rules=metadata_rules, metrics=metrics)
     log_reader = providers.Factory(LogReader, uow_factory=uow.provider, log=transparency_log)
     log_tiles = providers.Factory(LogTiles, uow_factory=uow.provider, log=transparency_log)
     countersign_log = providers.Factory(CountersignLog, uow_factory=uow.provider,
@@ -316,7 +319,8 @@ class Container(containers.DeclarativeContainer):
                                          blobs=blob_store, clock=clock, changes=rate_limiter)
     get_workspace = providers.Factory(GetWorkspace, uow_factory=uow.provider)
     update_workspace = providers.Factory(UpdateWorkspace, uow_factory=uow.provider,
-                                         changes=rate_limiter, activity=activity_log)
+                                         changes=rate_limiter, activity=activity_log,
+                                         rules=metadata_rules)
     list_api_keys = providers.Factory(ListApiKeys, uow_factory=uow.provider)
     get_api_key = providers.Factory(GetApiKey, uow_factory=uow.provider)
     revoke_api_key = providers.Factory(RevokeApiKey, uow_factory=uow.provider, clock=clock,

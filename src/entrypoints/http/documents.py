@@ -14,6 +14,7 @@ from domain.api_keys import ApiKey
 from domain.deliveries import DELIVERED, FAILED, Delivery
 from domain.exports import Export
 from domain.log_witnesses import LogWitness
+from domain.metadata_schemas import schemas_of
 from domain.sending import Sending
 from domain.streams import CREDENTIAL_FIELDS, Stream
 from domain.timestamps import format_timestamp
@@ -33,6 +34,7 @@ def workspace_document(workspace: Workspace) -> dict[str, Any]:
             "legal_hold": workspace.legal_hold,
             "accepted_actions": (None if workspace.accepted_actions is None
                                  else list(workspace.accepted_actions)),
+            "metadata_schemas": schemas_of(workspace.metadata_schemas),
             "created_at": _time(workspace.created_at)}
 
 

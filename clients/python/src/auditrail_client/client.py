@@ -459,7 +459,7 @@ class WorkspaceResource(_Resource):
 
     def update(self, **changes: Any) -> Workspace:
         """Any of ``name``, ``ip_allowlist``, ``retention_days``, ``record_activity``,
-        ``legal_hold``, ``accepted_actions``."""
+        ``legal_hold``, ``accepted_actions``, ``metadata_schemas``."""
         return Workspace.from_json(self._t.json("PATCH", "/api/v1/workspace", json=changes))
 
 

@@ -152,6 +152,9 @@ class Workspace(_FromJson):
     accepted_actions: list[str] | None
     """The only actions its events may have, exact or like ``billing.*``; None: any (and
     from a server older than the setting)."""
+    metadata_schemas: dict[str, Any] | None
+    """By action (exact or like ``billing.*``), the JSON Schema its events' metadata must
+    meet; None: none (and from a server older than the setting)."""
     raw: dict[str, Any] = field(repr=False, compare=False)
 
 

@@ -6,6 +6,7 @@ from marshmallow import Schema, fields, validate
 
 from domain.accepted_actions import MAX_ACCEPTED_ACTIONS
 from domain.api_keys import MAX_ROLL_GRACE_SECONDS
+from domain.metadata_schemas import MAX_SCHEMAS
 from domain.names import NAME_MAX_LENGTH
 from domain.scopes import ALL_SCOPES
 from domain.workspaces import MAX_ALLOWLIST_ENTRIES, MAX_RETENTION_DAYS
@@ -33,6 +34,14 @@ class WorkspacePatchSchema(Schema):
         "description": "the only actions its events may have, exact or like 'billing.*': "
                        "an event with another is refused (422, naming the listed action "
                        "it is probably a slip of); null: any action"})
+    metadata_schemas = fields.Dict(keys=fields.String(), values=fields.Raw(), allow_none=True,
+                                   metadata={
+        "maxProperties": MAX_SCHEMAS,
+        "description": "by action (exact, or like 'billing.*'), a JSON Schema (draft "
+                       "2020-12, without pattern, format, uniqueItems or references) that "
+                       "the metadata of its events must meet, or the event is refused "
+                       "(422, naming each failing metadata field); an action's own schema "
+                       "before its longest prefix's; null: none"})
 
 
 class ApiKeyCreateSchema(Schema):

@@ -48,7 +48,8 @@ def ingest_event(ingest: IngestEvents = Provide[Container.ingest_events]) -> Any
         raise ValidationFailed([FieldError("events", BATCH_HERE)])
     workspace = principal().workspace
     accepted = ingest.execute(workspace.id, [body], idempotency_key=key,
-                              receipt=prefers(RECEIPT), accepts=workspace.accepts)
+                              receipt=prefers(RECEIPT), accepts=workspace.accepts,
+                              schemas=workspace.metadata_schemas)
     return _accepted({"id": accepted.event_ids[0], "status": PENDING}, accepted)
 
 
@@ -67,7 +68,7 @@ def ingest_batch(ingest: IngestEvents = Provide[Container.ingest_events]) -> Any
     workspace = principal().workspace
     accepted = ingest.execute(workspace.id, envelope["events"], batch=True,
                               idempotency_key=key, receipt=prefers(RECEIPT),
-                              accepts=workspace.accepts)
+                              accepts=workspace.accepts, schemas=workspace.metadata_schemas)
     ids = list(accepted.event_ids)
     return _accepted({"ids": ids, "count": len(ids)}, accepted)
 

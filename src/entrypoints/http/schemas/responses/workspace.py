@@ -25,6 +25,10 @@ class WorkspaceOutSchema(Schema):
     accepted_actions = fields.List(fields.String(), required=True, allow_none=True, metadata={
         "description": "The only actions its events may have, exact or like 'billing.*' "
                        "(null: any action)."})
+    metadata_schemas = fields.Dict(keys=fields.String(), values=fields.Raw(), required=True,
+                                   allow_none=True, metadata={
+        "description": "By action, the JSON Schema its events' metadata must meet (null: "
+                       "none)."})
     created_at = timestamp(required=True)
 
 
