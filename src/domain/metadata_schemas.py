@@ -25,6 +25,9 @@ from domain.event_rules import RESERVED_PREFIX, is_reserved
 
 FIELD = "metadata_schemas"
 MAX_SCHEMAS = 200
+MAX_DEPTH = 32
+"""Objects and arrays within one another in a schema: a library checks a schema, and an
+event against it, by recursion, which a schema nested a few hundred deep would exhaust."""
 MAX_SCHEMAS_BYTES = 64 * 1024
 """The schemas together, as stored: they travel with the workspace in every process's
 credential cache."""
@@ -72,7 +75,10 @@ def checked_metadata_schemas(value: object) -> str | None:
     if len(value) > MAX_SCHEMAS:
         raise ValidationFailed([FieldError(FIELD, f"At most {MAX_SCHEMAS} actions.")])
     errors = []
-    for pattern in value:
+    for pattern, schema in value.items():
+        if _depth(schema) > MAX_DEPTH:
+            errors.append(FieldError(f"{FIELD}.{pattern}", f"Nested at most {MAX_DEPTH} "
+                                                           f"objects and arrays deep."))
         try:
             checked_patterns([pattern], f"{FIELD}.{pattern}")
         except ValidationFailed as failure:
@@ -89,6 +95,18 @@ def checked_metadata_schemas(value: object) -> str | None:
         raise ValidationFailed([FieldError(FIELD, f"At most {MAX_SCHEMAS_BYTES:,} bytes "
                                                   f"of schemas together.")])
     return text
+
+
+def _depth(value: object) -> int:
+    """How deep objects and arrays nest in ``value``, counted without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, level + 1) for child in children)
+    return deepest
 
 
 class SchemaIndex:

@@ -20,6 +20,9 @@ BILLING = {"type": "object", "required": ["amount", "currency"],
 REFUND = {"required": ["amount", "reason"], "properties": {
     "amount": {"type": "number"}, "reason": {"type": "string", "maxLength": 20}}}
 SCHEMAS = {"billing.*": BILLING, "billing.refund": REFUND}
+DEEP: dict[str, Any] = {}
+for _ in range(300):  # deeper than a library checking it by recursion could go
+    DEEP = {"allOf": [DEEP]}
 
 
 def event(action: str, **metadata: Any) -> dict[str, Any]:
@@ -77,6 +80,8 @@ def test_metadata_failing_its_actions_schema_is_refused_naming_each_field(stack)
     ({"billing.*": 7}, "metadata_schemas.billing.*", "Not a JSON Schema"),
     ({"billing.*.x": {}}, "metadata_schemas.billing.*.x", ""),
     ({"auditrail.key.created": {}}, "metadata_schemas.auditrail.key.created", "own records"),
+    ({"billing.*": DEEP},
+     "metadata_schemas.billing.*", "Nested at most 32"),
     ({}, "metadata_schemas", "null for none"),
     ([BILLING], "metadata_schemas", ""),
     ({f"a.n{n}": {} for n in range(MAX_SCHEMAS + 1)}, "metadata_schemas", "At most 200"),

@@ -56,13 +56,11 @@ class UpdateWorkspace:
 
     def _with_settings(self, workspace: Workspace, changes: dict[str, Any],
                        caller_address: str) -> Workspace:
-        """The domain's checks and the schema library's, said together."""
+        """The domain's checks, then the schema library's (given schemas the domain
+        refuses, such as one nested too deep for it, the library is not asked)."""
+        updated = workspace.with_settings(changes, caller_address)
         schemas = changes.get("metadata_schemas")
         problems = self._rules.schema_problems(schemas) if isinstance(schemas, dict) else []
-        try:
-            updated = workspace.with_settings(changes, caller_address)
-        except ValidationFailed as failure:
-            raise ValidationFailed([*failure.errors, *problems]) from None
         if problems:
             raise ValidationFailed(problems)
         return updated
