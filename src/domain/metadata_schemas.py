@@ -5,11 +5,15 @@ sent without them, or with an amount in words, is evidence of nothing and can ne
 corrected. A workspace can give an action (or a family, ``billing.*``) a JSON Schema
 (draft 2020-12) that the metadata of its events must meet when they are sent.
 
-Schemas are limited to the keywords that describe a shape - types, properties, lengths,
-ranges, enumerations and their combinations - and leave out those that would make a
-tenant's schema a cost to every tenant: ``pattern`` (a regular expression can take
-exponential time on a crafted string), ``uniqueItems`` (quadratic in a long array),
-``format`` and references (``$ref``: nothing is fetched).
+Schemas are limited so that checking an event costs at most its schema's size, never its
+metadata's, as a tenant's schema is a cost to every tenant of the server: each keyword
+applies once, to the one value it names (``properties``, their types, lengths, ranges and
+enumerations). None applies to every item of an array (``items``, ``contains``,
+``uniqueItems``) or every other key of an object (``additionalProperties`` is ``true`` or
+``false``; ``patternProperties``), whose count the sender chooses; no combination
+(``anyOf``, ``oneOf``, ``allOf``, ``not``) makes the library try, and explain the failure
+of, every branch; no ``pattern`` (a regular expression can take exponential time on a
+crafted string), ``format``, or reference (``$ref``: nothing is fetched).
 """
 
 from __future__ import annotations
@@ -28,6 +32,9 @@ MAX_SCHEMAS = 200
 MAX_DEPTH = 32
 """Objects and arrays within one another in a schema: a library checks a schema, and an
 event against it, by recursion, which a schema nested a few hundred deep would exhaust."""
+MAX_SCHEMA_BYTES = 4 * 1024
+"""One action's schema, as stored: what checking one of its events costs at most (about
+50 properties, each with its type and a limit, fit)."""
 MAX_SCHEMAS_BYTES = 64 * 1024
 """The schemas together, as stored: they travel with the workspace in every process's
 credential cache."""
@@ -36,19 +43,17 @@ TYPES = ["null", "boolean", "object", "array", "number", "integer", "string"]
 _COUNT = {"type": "integer", "minimum": 0}
 _NUMBER = {"type": "number"}
 _SCHEMA = {"$ref": "#/$defs/schema"}
-_SCHEMAS = {"type": "array", "minItems": 1, "items": _SCHEMA}
 KEYWORDS: dict[str, Any] = {
     "type": {"anyOf": [{"enum": TYPES}, {"type": "array", "minItems": 1,
                                            "items": {"enum": TYPES}}]},
     "enum": {"type": "array", "minItems": 1}, "const": {},
     "properties": {"type": "object", "additionalProperties": _SCHEMA},
     "required": {"type": "array", "items": {"type": "string"}},
-    "additionalProperties": _SCHEMA, "items": _SCHEMA,
+    "additionalProperties": {"type": "boolean"},
     "minItems": _COUNT, "maxItems": _COUNT, "minLength": _COUNT, "maxLength": _COUNT,
     "minProperties": _COUNT, "maxProperties": _COUNT,
     "minimum": _NUMBER, "maximum": _NUMBER, "exclusiveMinimum": _NUMBER,
     "exclusiveMaximum": _NUMBER, "multipleOf": {"type": "number", "exclusiveMinimum": 0},
-    "anyOf": _SCHEMAS, "oneOf": _SCHEMAS, "allOf": _SCHEMAS, "not": _SCHEMA,
     "title": {"type": "string"}, "description": {"type": "string"}, "$schema": {"const": DRAFT},
 }
 """Each keyword a schema may use, with what its value must be."""
@@ -79,6 +84,9 @@ def checked_metadata_schemas(value: object) -> str | None:
         if _depth(schema) > MAX_DEPTH:
             errors.append(FieldError(f"{FIELD}.{pattern}", f"Nested at most {MAX_DEPTH} "
                                                            f"objects and arrays deep."))
+        elif len(_canonical(schema).encode()) > MAX_SCHEMA_BYTES:
+            errors.append(FieldError(f"{FIELD}.{pattern}", f"At most {MAX_SCHEMA_BYTES:,} "
+                                                           f"bytes an action."))
         try:
             checked_patterns([pattern], f"{FIELD}.{pattern}")
         except ValidationFailed as failure:
@@ -90,11 +98,15 @@ def checked_metadata_schemas(value: object) -> str | None:
                                      f"own records, which no application may send."))
     if errors:
         raise ValidationFailed(errors)
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    text = _canonical(value)
     if len(text.encode()) > MAX_SCHEMAS_BYTES:
         raise ValidationFailed([FieldError(FIELD, f"At most {MAX_SCHEMAS_BYTES:,} bytes "
                                                   f"of schemas together.")])
     return text
+
+
+def _canonical(value: object) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def _depth(value: object) -> int:

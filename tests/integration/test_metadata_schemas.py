@@ -76,6 +76,16 @@ def test_metadata_failing_its_actions_schema_is_refused_naming_each_field(stack)
      "metadata_schemas.billing.*", "Not a keyword a metadata schema may use: $ref"),
     ({"billing.*": {"properties": {"tags": {"type": "array", "uniqueItems": True}}}},
      "metadata_schemas.billing.*.properties.tags", "uniqueItems"),
+    ({"billing.*": {"properties": {"tags": {"items": {"enum": ["a", "b"]}}}}},
+     "metadata_schemas.billing.*.properties.tags", "Not a keyword a metadata schema may "
+                                                   "use: items"),
+    ({"billing.*": {"additionalProperties": {"enum": ["a", "b"]}}},
+     "metadata_schemas.billing.*.additionalProperties", "boolean"),
+    ({"billing.*": {"properties": {f"p{n}": {"type": "string", "maxLength": 64}
+                                   for n in range(120)}}},
+     "metadata_schemas.billing.*", "At most 4,096 bytes an action"),
+    ({"billing.*": {"anyOf": [{"required": ["amount"]}, {"required": ["total"]}]}},
+     "metadata_schemas.billing.*", "Not a keyword a metadata schema may use: anyOf"),
     ({"billing.*": {"type": "money"}}, "metadata_schemas.billing.*.type", "A type"),
     ({"billing.*": 7}, "metadata_schemas.billing.*", "Not a JSON Schema"),
     ({"billing.*.x": {}}, "metadata_schemas.billing.*.x", ""),

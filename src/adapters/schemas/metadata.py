@@ -4,6 +4,7 @@ the keywords Auditrail allows, then compiled once per workspace's text."""
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -39,10 +40,9 @@ class JsonSchemaMetadataRules:
         validator = _compiled(schemas).get(action)
         if validator is None:
             return []
-        errors = sorted(validator.iter_errors(metadata),
+        errors = sorted(itertools.islice(validator.iter_errors(metadata), MAX_VIOLATIONS),
                         key=lambda error: [str(part) for part in error.absolute_path])
-        return [FieldError(_path("metadata", error), _violation(error))
-                for error in errors[:MAX_VIOLATIONS]]
+        return [FieldError(_path("metadata", error), _violation(error)) for error in errors]
 
 
 class _Compiled:

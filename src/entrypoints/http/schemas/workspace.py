@@ -38,10 +38,12 @@ class WorkspacePatchSchema(Schema):
                                    metadata={
         "maxProperties": MAX_SCHEMAS,
         "description": "by action (exact, or like 'billing.*'), a JSON Schema (draft "
-                       "2020-12, without pattern, format, uniqueItems or references) that "
-                       "the metadata of its events must meet, or the event is refused "
-                       "(422, naming each failing metadata field); an action's own schema "
-                       "before its longest prefix's; null: none"})
+                       "2020-12; keywords that apply once to the value they name: type, "
+                       "properties, required, additionalProperties true or false, enum, "
+                       "const, ranges, lengths and counts) that the metadata of its "
+                       "events must meet, or the event is refused (422, naming each "
+                       "failing metadata field); an action's own schema before its "
+                       "longest prefix's; null: none"})
 
 
 class ApiKeyCreateSchema(Schema):
