@@ -18,7 +18,8 @@ from domain.metadata_schemas import FIELD, KEYWORDS, META_SCHEMA, TYPES, SchemaI
 MAX_VIOLATIONS = 10
 """An event's violations said at most: enough to fix it, and a bounded answer."""
 MESSAGE_CHARACTERS = 300
-"""A message said at most: the library's quote the value that failed."""
+"""A message said at most: the library's messages quote the value that failed, and the
+values an enum allows."""
 QUOTED_CHARACTERS = 40
 """Of a string value quoted in a message: enough to tell which it was."""
 _ALLOWED = ", ".join(sorted(KEYWORDS))
@@ -27,6 +28,7 @@ _META = Draft202012Validator(META_SCHEMA)
 
 class JsonSchemaMetadataRules:
     def schema_problems(self, schemas: Mapping[str, Any]) -> list[FieldError]:
+        """One problem an action, the library's best match: the first to fix."""
         problems = []
         for pattern, schema in schemas.items():
             error = best_match(_META.iter_errors(schema))
