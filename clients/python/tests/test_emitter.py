@@ -208,6 +208,33 @@ def test_invalid_events_are_reported_and_the_rest_delivered(server) -> None:
         Auditrail(server.url, key).emitter().emit({"action": "a", "when": object()})
 
 
+def test_events_a_workspace_refuses_by_its_actions_or_schemas_are_handed_back(
+        server) -> None:
+    """What api.md tells an integrator to rely on when listing actions and schemas: a
+    refused event reaches ``on_invalid`` with its reason, and the rest of its batch is
+    stored."""
+    key, run = server.workspace(), uuid.uuid4().hex[:8]
+    Auditrail(server.url, key).workspace.update(
+        accepted_actions=["test.*"],
+        metadata_schemas={"test.*": {"required": ["n"], "properties": {
+            "n": {"type": "integer"}}}})
+    misspelt = {**marked(run, 1), "action": f"tset.{run}"}
+    in_words = {**marked(run, 4), "metadata": {"n": "four"}}
+    recorder = Recorder()
+    with Auditrail(server.url, key).emitter(**recorder.callbacks()) as emitter:
+        for event in (marked(run, 0), misspelt, marked(run, 2), marked(run, 3), in_words,
+                      marked(run, 5)):
+            emitter.emit(event)
+    refused = {json.dumps(event["metadata"]): details[0] for event, details in recorder.invalid}
+    assert refused['{"n": 1}']["field"] == "events[1].action"
+    assert f"did you mean 'test.{run}'?" in refused['{"n": 1}']["message"]
+    assert refused['{"n": "four"}'] == {"field": "events[4].metadata.n",
+                                        "message": "'four' is not of type 'integer'"}
+    assert sorted(n for n, _ in recorder.delivered) == [0, 2, 3, 5]
+    assert [event.metadata["n"] for event in stored(Auditrail(server.url, key), run)] == [
+        0, 2, 3, 5]
+
+
 def test_a_revoked_key_hands_the_events_back(server) -> None:
     admin = server.workspace()
     client = Auditrail(server.url, admin)
