@@ -12,6 +12,7 @@ import pytest
 from adapters.schemas import metadata as metadata_rules
 from adapters.schemas.metadata import JsonSchemaMetadataRules
 from domain.metadata_schemas import MAX_SCHEMAS, MAX_SCHEMAS_BYTES, checked_metadata_schemas
+from tests.integration.stacks import Stack
 from tests.integration.test_accepted_actions import call, stored
 
 BILLING = {"type": "object", "required": ["amount", "currency"],
@@ -29,7 +30,7 @@ def event(action: str, **metadata: Any) -> dict[str, Any]:
     return {"action": action, "actor": {"id": "usr_1", "type": "user"}, "metadata": metadata}
 
 
-def test_metadata_failing_its_actions_schema_is_refused_naming_each_field(stack) -> None:
+def test_metadata_failing_its_actions_schema_is_refused_naming_each_field(stack: Stack) -> None:
     _, admin = stack.new_workspace()
     assert call(stack, "GET", "/workspace", admin).json["metadata_schemas"] is None
     patched = call(stack, "PATCH", "/workspace", admin, {"metadata_schemas": SCHEMAS})
@@ -99,7 +100,7 @@ def test_metadata_failing_its_actions_schema_is_refused_naming_each_field(stack)
      f"{MAX_SCHEMAS_BYTES:,} bytes"),
 ])
 def test_a_schema_that_cannot_be_used_is_refused_and_the_old_ones_kept(
-        stack, schemas: Any, field: str, said: str) -> None:
+        stack: Stack, schemas: Any, field: str, said: str) -> None:
     _, admin = stack.new_workspace()
     call(stack, "PATCH", "/workspace", admin, {"metadata_schemas": SCHEMAS})
     refused = call(stack, "PATCH", "/workspace", admin, {"metadata_schemas": schemas})
@@ -110,7 +111,7 @@ def test_a_schema_that_cannot_be_used_is_refused_and_the_old_ones_kept(
     assert call(stack, "GET", "/workspace", admin).json["metadata_schemas"] == SCHEMAS
 
 
-def test_a_change_is_recorded_as_the_actions_whose_schema_it_touched(stack) -> None:
+def test_a_change_is_recorded_as_the_actions_whose_schema_it_touched(stack: Stack) -> None:
     _, admin = stack.new_workspace()
     call(stack, "PATCH", "/workspace", admin, {"record_activity": True,
                                                "metadata_schemas": SCHEMAS})
