@@ -69,6 +69,27 @@ def test_metadata_failing_its_actions_schema_is_refused_naming_each_field(stack:
                 event("billing.invoice_paid", amount="12")).status_code == 202
 
 
+def test_a_batch_is_checked_against_the_workspaces_rules_without_being_stored(
+        stack: Stack) -> None:
+    """``POST /events/validate``: what an integrator's test suite asks before deploying."""
+    _, admin = stack.new_workspace()
+    call(stack, "PATCH", "/workspace", admin, {"metadata_schemas": SCHEMAS,
+                                               "accepted_actions": ["billing.*"]})
+    batch = [event("billing.invoice_paid", amount=12, currency="EUR"),
+             event("billing.refund", amount=5), event("bliling.refund", amount=1),
+             {"action": "billing.paid"}]
+    refused = call(stack, "POST", "/events/validate", admin, {"events": batch})
+    assert refused.status_code == 422, refused.json
+    assert [detail["field"] for detail in refused.json["error"]["details"]] == [
+        "events[1].metadata", "events[2].action", "events[3].actor"]
+    checked = call(stack, "POST", "/events/validate", admin, {"events": batch[:1] * 3})
+    assert (checked.status_code, checked.json) == (200, {"valid": True, "count": 3})
+    assert call(stack, "POST", "/events/validate", admin, {"events": []}).status_code == 422
+    assert stored(stack, admin) == []  # nothing checked was kept
+    usage = call(stack, "GET", "/usage", admin).json
+    assert usage["events"]["pending"] == 0
+
+
 @pytest.mark.parametrize(("schemas", "field", "said"), [
     ({"billing.*": {"properties": {"iban": {"type": "string", "pattern": "(a+)+$"}}}},
      "metadata_schemas.billing.*.properties.iban", "Not a keyword a metadata schema may "

@@ -242,6 +242,7 @@ def test_failed_authentication_is_limited_per_address_but_valid_keys_pass(
 ENDPOINTS = [
     ("POST", "/events", EVENT, "events:write"),
     ("POST", "/events/batch", {"events": [EVENT]}, "events:write"),
+    ("POST", "/events/validate", {"events": [EVENT]}, "events:write"),
     ("GET", "/events", None, "events:read"),
     ("GET", "/events/verify", None, "events:read"),
     ("GET", "/events/evt_missing", None, "events:read"),

@@ -224,6 +224,15 @@ def test_a_compressed_batch_is_gzip_on_the_wire_and_retried_as_one_request(
     assert [event.metadata["n"] for event in stored] == list(range(200))
 
 
+def test_events_are_checked_without_being_stored(client: Auditrail) -> None:
+    before = client.usage.get().events
+    assert client.events.validate([EVENT, EVENT]) == 2
+    with pytest.raises(ValidationFailed) as refused:
+        client.events.validate([EVENT, {**EVENT, "action": "not an action"}])
+    assert refused.value.details[0]["field"] == "events[1].action"
+    assert client.usage.get().events == before  # nothing was stored
+
+
 def test_an_idempotency_key_stores_once(client: Auditrail) -> None:
     first = client.events.create(EVENT, idempotency_key="same-key")
     again = client.events.create(EVENT, idempotency_key="same-key")

@@ -77,6 +77,15 @@ class IngestEvents:
         return Accepted(tuple(event.id for event in events),
                         receipt=self._receipt(workspace_id, events) if receipt else None)
 
+    def check(self, workspace_id: str, bodies: list[dict[str, Any]], *,
+              accepts: AcceptedActions | None = None, schemas: str | None = None) -> int:
+        """How many of ``bodies`` ``execute`` would accept as a batch, or
+        ``ValidationFailed`` as it would say it; nothing is stored. An integrator holds
+        the events its code sends to the workspace's rules before deploying it, as one
+        accepted could never be taken back."""
+        return len(self._build(workspace_id, bodies, batch=True, accepts=accepts,
+                               schemas=schemas))
+
     def _receipt(self, workspace_id: str, events: list[Event]) -> str:
         entries = [ReceiptEntry(event.id, accepted_digest(event.core())) for event in events]
         text = receipt_text(self._keys.origin(workspace_id), events[0].received_at, entries)

@@ -52,6 +52,7 @@ from entrypoints.http.schemas.responses.errors import ErrorSchema
 from entrypoints.http.schemas.responses.events import (
     AcceptedSchema,
     BatchAcceptedSchema,
+    BatchCheckedSchema,
     EventOutSchema,
     EventPageSchema,
     EventStatsSchema,
@@ -196,6 +197,9 @@ OPERATIONS: dict[str, Operation] = {
                                   EVENTS_WRITE, body=EventBatchBodySchema,
                                   headers=("Idempotency-Key", "Prefer"), tags=("events",),
                                   errors=_KEY_REUSED),
+    "api.validate_events": Operation("Check 1-1,000 events without storing them",
+                                     {200: BatchCheckedSchema}, EVENTS_WRITE,
+                                     body=EventBatchBodySchema, tags=("events",)),
     "api.list_events": Operation("Search events", {200: EventPageSchema}, EVENTS_READ,
                                  query=EventQuerySchema, tags=("events",),
                                  errors=_TIME_LIMITED),

@@ -27,6 +27,7 @@ BODIES: dict[str, dict[str, Any]] = {
         {"action": "admin.user.delete", "actor": {"id": "usr_9", "type": "user"},
          "targets": [{"id": "usr_1", "type": "user"}]},
     ]},
+    "api.validate_events": {"events": [_EVENT]},
     "api.update_workspace": {"name": "Acme production", "retention_days": 365,
                              "record_activity": True},
     "api.create_api_key": {"name": "billing-service", "scopes": ["events:write"]},

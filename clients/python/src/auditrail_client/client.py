@@ -198,6 +198,14 @@ class Events(_Resource):
             body = self._t.json("POST", "/api/v1/events/batch", json=payload, headers=headers)
         return BatchAccepted.from_json(body) if receipt else list(body["ids"])
 
+    def validate(self, events: Iterable[Mapping[str, Any]]) -> int:
+        """Check 1-1,000 events as ``create_batch`` would, storing none: how many were
+        checked, or ``ValidationFailed`` naming each field the workspace would refuse
+        (its accepted actions and metadata schemas included). For a test suite or a
+        deploy step, before code sends events the log could never take back."""
+        body = self._t.json("POST", "/api/v1/events/validate", json={"events": list(events)})
+        return int(body["count"])
+
     def verify_receipt(self, receipt: str | Receipt, verifier_key: str | VerifierKey, *,
                        rotations: Sequence[str] = (), wait: float = 0.0) -> ReceiptVerified:
         """Prove that the log holds every event ``receipt`` names, as it accepted it: the

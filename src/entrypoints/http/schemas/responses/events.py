@@ -64,6 +64,14 @@ class BatchAcceptedSchema(Schema):
     receipt = fields.String(metadata=RECEIPT)
 
 
+class BatchCheckedSchema(Schema):
+    valid = fields.Boolean(required=True, metadata={
+        "description": "Always true: a batch that would be refused is answered 422, as "
+                       "POST /events/batch answers it."})
+    count = fields.Integer(required=True, metadata={
+        "description": "The events checked, none of them stored."})
+
+
 class StatsGroupSchema(Schema):
     value = fields.String(required=True, allow_none=True, metadata={
         "description": "the attribute's value (YYYY-MM-DD for a day); null for events "
