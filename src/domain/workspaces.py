@@ -57,6 +57,11 @@ class Workspace:
     """JSON Schemas the metadata of its events must meet, by action, as stored
     (``domain.metadata_schemas``); None: none."""
 
+    @property
+    def listed_actions(self) -> list[str] | None:
+        """``accepted_actions`` as a JSON document holds it."""
+        return None if self.accepted_actions is None else list(self.accepted_actions)
+
     @cached_property
     def accepts(self) -> AcceptedActions | None:
         """The list as a matcher, built once per workspace object."""

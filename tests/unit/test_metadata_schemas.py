@@ -51,19 +51,20 @@ def test_a_change_names_the_actions_touched_the_first_fifty_of_each() -> None:
 
 def test_events_failing_their_schema_are_refused_beside_their_other_errors() -> None:
     world = World()
-    schemas = checked_metadata_schemas({"billing.*": {"required": ["amount"]}})
+    rules = world.workspace.with_settings(
+        {"metadata_schemas": {"billing.*": {"required": ["amount"]}}}, "::1")
     bodies = [world.event(action="billing.paid", metadata={"amount": 1}),
               world.event(action="billing.paid"),
               world.event(action="billing.paid", actor={"type": "user"}),
               world.event(action="user.login")]
     with pytest.raises(ValidationFailed) as failure:
-        world.ingest.execute(world.workspace.id, bodies, batch=True, schemas=schemas)
+        world.ingest.execute(world.workspace.id, bodies, batch=True, rules=rules)
     assert [(e.field, e.message) for e in failure.value.errors] == [
         ("events[1].metadata", "'amount' is a required property"),
         ("events[2].actor.id", "Missing data for required field.")]  # not a valid event
     assert world.uow.commits == 1 and world.queue.requested == []
     accepted = world.ingest.execute(world.workspace.id, [bodies[0], bodies[3]], batch=True,
-                                    schemas=schemas)
+                                    rules=rules)
     assert len(accepted.event_ids) == 2
 
 

@@ -107,14 +107,14 @@ def test_an_action_the_workspace_does_not_list_is_refused_beside_other_errors(
         world: World) -> None:
     """Said with the body's other errors, so one round trip fixes all; a malformed action
     is said once, as malformed."""
-    accepts = world.workspace.with_settings({"accepted_actions": ["user.login", "billing.*"]},
-                                            "::1").accepts
+    rules = world.workspace.with_settings({"accepted_actions": ["user.login", "billing.*"]},
+                                          "::1")
     batch = [world.event(), world.event(action="billing.paid"),
              world.event(action="user.logn"),
              world.event(action="user.logout", actor={"type": "user"}),
              world.event(action="bad action")]
     with pytest.raises(ValidationFailed) as failure:
-        world.ingest.execute(world.workspace.id, batch, batch=True, accepts=accepts)
+        world.ingest.execute(world.workspace.id, batch, batch=True, rules=rules)
     refused = "Not one of this workspace's accepted actions"
     assert [(e.field, e.message[:len(refused)]) for e in failure.value.errors] == [
         ("events[2].action", refused), ("events[3].actor.id", MISSING[:len(refused)]),
@@ -122,11 +122,11 @@ def test_an_action_the_workspace_does_not_list_is_refused_beside_other_errors(
     assert "did you mean 'user.login'?" in failure.value.errors[0].message
     assert world.uow.commits == 1 and world.queue.requested == []  # nothing stored
     accepted = world.ingest.execute(world.workspace.id, batch[:2], batch=True,
-                                    accepts=accepts)
+                                    rules=rules)
     assert len(accepted.event_ids) == 2
     with pytest.raises(ValidationFailed) as failure:
         world.ingest.execute(world.workspace.id, [world.event(action="user.logout")],
-                             accepts=accepts)
+                             rules=rules)
     assert [e.field for e in failure.value.errors] == ["action"]  # a single event: unprefixed
 
 

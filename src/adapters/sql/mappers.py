@@ -18,8 +18,7 @@ def workspace_row(workspace: Workspace) -> dict[str, Any]:
         "ip_allowlist": list(workspace.ip_allowlist),
         "retention_days": workspace.retention_days, "created_at": workspace.created_at,
         "record_activity": workspace.record_activity, "legal_hold": workspace.legal_hold,
-        "accepted_actions": (None if workspace.accepted_actions is None
-                             else list(workspace.accepted_actions)),
+        "accepted_actions": workspace.listed_actions,
         "metadata_schemas": workspace.metadata_schemas,
     }
 

@@ -19,6 +19,7 @@ from domain.errors import FieldError, ValidationFailed
 from domain.events import Event, new_event
 from domain.idempotency import KEY_LIFETIME, IdempotencyRecord, fingerprint
 from domain.receipts import ReceiptEntry, accepted_digest, receipt_text
+from domain.workspaces import Workspace
 
 
 @dataclass(frozen=True)
@@ -45,12 +46,11 @@ class IngestEvents:
 
     def execute(self, workspace_id: str, bodies: list[dict[str, Any]], *,
                 batch: bool = False, idempotency_key: str | None = None,
-                receipt: bool = False, accepts: AcceptedActions | None = None,
-                schemas: str | None = None) -> Accepted:
+                receipt: bool = False, rules: Workspace | None = None) -> Accepted:
         """All-or-nothing: one invalid event rejects the request and nothing is stored,
-        and so does one whose action the workspace does not list (``accepts``; None:
-        any action) or whose metadata fails its action's schema (``schemas``, the
-        workspace's; None: none).
+        and so does one whose action the workspace does not list or whose metadata fails
+        its action's schema (``rules``: the workspace as the caller holds it, with its
+        ``accepted_actions`` and ``metadata_schemas``; None: neither).
 
         The events are durable when this returns; the job is only a wake-up call, so a queue
         outage delays processing (upkeep re-queues) but never loses an accepted event.
@@ -62,8 +62,7 @@ class IngestEvents:
             earlier = self._earlier(workspace_id, idempotency_key, request)
             if earlier:
                 return self._with_receipt(workspace_id, earlier) if receipt else earlier
-        events = self._build(workspace_id, bodies, batch=batch, accepts=accepts,
-                             schemas=schemas)
+        events = self._build(workspace_id, bodies, batch=batch, rules=rules)
         try:
             self._store(workspace_id, events, idempotency_key, request)
         except IdempotencyKeyTaken:
@@ -78,13 +77,12 @@ class IngestEvents:
                         receipt=self._receipt(workspace_id, events) if receipt else None)
 
     def check(self, workspace_id: str, bodies: list[dict[str, Any]], *,
-              accepts: AcceptedActions | None = None, schemas: str | None = None) -> int:
+              rules: Workspace | None = None) -> int:
         """How many of ``bodies`` ``execute`` would accept as a batch, or
         ``ValidationFailed`` as it would say it; nothing is stored. An integrator holds
         the events its code sends to the workspace's rules before deploying it, as one
         accepted could never be taken back."""
-        return len(self._build(workspace_id, bodies, batch=True, accepts=accepts,
-                               schemas=schemas))
+        return len(self._build(workspace_id, bodies, batch=True, rules=rules))
 
     def _receipt(self, workspace_id: str, events: list[Event]) -> str:
         entries = [ReceiptEntry(event.id, accepted_digest(event.core())) for event in events]
@@ -131,9 +129,10 @@ class IngestEvents:
             uow.commit()
 
     def _build(self, workspace_id: str, bodies: list[dict[str, Any]], *,
-               batch: bool, accepts: AcceptedActions | None,
-               schemas: str | None) -> list[Event]:
+               batch: bool, rules: Workspace | None) -> list[Event]:
         received_at = self._clock.now()
+        accepts = None if rules is None else rules.accepts
+        schemas = None if rules is None else rules.metadata_schemas
         events: list[Event] = []
         found: list[list[FieldError]] = []
         for body in bodies:

@@ -95,6 +95,5 @@ def _settings(workspace: Workspace) -> dict[str, Any]:
             "retention_days": workspace.effective_retention_days,
             "record_activity": workspace.record_activity,
             "legal_hold": workspace.legal_hold,
-            "accepted_actions": (None if workspace.accepted_actions is None
-                                 else list(workspace.accepted_actions)),
+            "accepted_actions": workspace.listed_actions,
             "metadata_schemas": workspace.metadata_schemas}

@@ -32,8 +32,7 @@ def workspace_document(workspace: Workspace) -> dict[str, Any]:
             "retention_days": workspace.effective_retention_days,
             "record_activity": workspace.record_activity,
             "legal_hold": workspace.legal_hold,
-            "accepted_actions": (None if workspace.accepted_actions is None
-                                 else list(workspace.accepted_actions)),
+            "accepted_actions": workspace.listed_actions,
             "metadata_schemas": schemas_of(workspace.metadata_schemas),
             "created_at": _time(workspace.created_at)}
 

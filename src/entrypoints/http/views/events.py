@@ -48,8 +48,7 @@ def ingest_event(ingest: IngestEvents = Provide[Container.ingest_events]) -> Any
         raise ValidationFailed([FieldError("events", BATCH_HERE)])
     workspace = principal().workspace
     accepted = ingest.execute(workspace.id, [body], idempotency_key=key,
-                              receipt=prefers(RECEIPT), accepts=workspace.accepts,
-                              schemas=workspace.metadata_schemas)
+                              receipt=prefers(RECEIPT), rules=workspace)
     return _accepted({"id": accepted.event_ids[0], "status": PENDING}, accepted)
 
 
@@ -68,7 +67,7 @@ def ingest_batch(ingest: IngestEvents = Provide[Container.ingest_events]) -> Any
     workspace = principal().workspace
     accepted = ingest.execute(workspace.id, envelope["events"], batch=True,
                               idempotency_key=key, receipt=prefers(RECEIPT),
-                              accepts=workspace.accepts, schemas=workspace.metadata_schemas)
+                              rules=workspace)
     ids = list(accepted.event_ids)
     return _accepted({"ids": ids, "count": len(ids)}, accepted)
 
@@ -80,8 +79,7 @@ def validate_events(ingest: IngestEvents = Provide[Container.ingest_events]) -> 
     """A batch checked as ``POST /events/batch`` would check it, stored nowhere."""
     envelope = load(EventBatchSchema(), json_object(max_bytes=BATCH_MAX_BYTES))
     workspace = principal().workspace
-    count = ingest.check(workspace.id, envelope["events"], accepts=workspace.accepts,
-                         schemas=workspace.metadata_schemas)
+    count = ingest.check(workspace.id, envelope["events"], rules=workspace)
     return jsonify({"valid": True, "count": count})
 
 
