@@ -22,11 +22,11 @@ from domain.alert_rules import (
     NOTIFY_FORMATS,
     PAGERDUTY_FORMAT,
     Threshold,
-    compared_value,
 )
 from domain.destinations import checked_url
 from domain.errors import FieldError, ValidationFailed
 from domain.event_rules import IDENTIFIER_MAX_LENGTH
+from domain.json_rules import compared_value
 from domain.names import checked_name
 from domain.streams import checked_credential
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from domain.action_patterns import ActionPatterns, action_patterns
 from domain.events import Event
+from domain.json_rules import compared_value
 from domain.sending import Sending
 
 ACTOR_ID = "actor_id"
@@ -174,16 +175,3 @@ class AlertRule:
         return any(getattr(self, name) != getattr(other, name) for name in (
             "actions", *MATCH_LISTS, "metadata", "threshold", "cooldown_seconds",
             "enabled"))
-
-
-def compared_value(value: Any) -> tuple[str, Any]:
-    """A JSON value as metadata conditions compare it: booleans apart from numbers (Python
-    holds ``True == 1``), 1 and 1.0 alike (JSON has one kind of number); an object or a
-    list as something no condition holds."""
-    if isinstance(value, bool):
-        return ("boolean", value)
-    if isinstance(value, int | float):
-        return ("number", value)
-    if value is None or isinstance(value, str):
-        return (type(value).__name__, value)
-    return ("structure", None)

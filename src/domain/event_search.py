@@ -7,6 +7,7 @@ scan over an index in ``(occurred_at, id)`` order, however many events match.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime
@@ -15,7 +16,12 @@ from typing import Any
 from domain.errors import DomainError
 from domain.event_rules import ACTION_MAX_LENGTH, ACTION_PATTERN, canonical_ip_address
 from domain.events import Event
-from domain.json_rules import CONTROL_CHARACTERS
+from domain.json_rules import (
+    CONTROL_CHARACTERS,
+    METADATA_KEY_MAX_LENGTH,
+    compared_value,
+    ijson_violations,
+)
 from domain.timestamps import InvalidTimestamp, parse_timestamp
 
 FILTER_NAMES = ("action", "actor_id", "actor_type", "target_id", "target_type", "ip_address",
@@ -24,6 +30,9 @@ _PLAIN = ("actor_id", "actor_type", "target_id", "target_type", "status")
 _IDENTIFIERS = _PLAIN[:4]
 
 PREFIX_WILDCARD = ".*"
+METADATA_FILTER = "metadata."
+"""``metadata.<key>``: a filter on one top-level key of the event's ``metadata``."""
+MAX_METADATA_FILTERS = 10
 
 
 class InvalidFilter(DomainError):
@@ -49,6 +58,8 @@ class EventFilters:
     since: datetime | None = None
     until: datetime | None = None
     status: str | None = None
+    metadata: tuple[tuple[str, tuple[Any, ...]], ...] | None = None
+    """Top-level metadata keys, each with the values it may hold (any of them)."""
 
     def only(self, *names: str) -> bool:
         """Whether no filter outside ``names`` is set."""
@@ -76,6 +87,10 @@ class EventFilters:
                                                 for t in event.targets):
             return False
         if self.since is not None and event.occurred_at < self.since:
+            return False
+        if self.metadata is not None and not all(
+                key in event.metadata and held_among(event.metadata[key], values)
+                for key, values in self.metadata):
             return False
         return self.until is None or event.occurred_at < self.until
 
@@ -114,12 +129,92 @@ def parse_filters(values: Mapping[str, Any]) -> EventFilters:
                 found[name] = parse_timestamp(values[name])
             except InvalidTimestamp as exc:
                 raise InvalidFilter(name, str(exc)) from None
+    metadata = metadata_filters(values)
+    if metadata:
+        found["metadata"] = metadata
     if "since" in found and "until" in found and found["until"] < found["since"]:
         # Always a slip (swapped bounds, a wrong month): an empty answer would read as
         # "nothing happened then", which an auditor must never be told by mistake.
         raise InvalidFilter("until", "Must not be earlier than 'since': no event could "
                                      "match (the window is since <= occurred_at < until).")
     return EventFilters(**found)
+
+
+def is_filter(name: str) -> bool:
+    return name in FILTER_NAMES or name.startswith(METADATA_FILTER)
+
+
+def picked_filters(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The filters among ``values`` (a query string, a stored document), in a fixed order:
+    the named ones, then each ``metadata.<key>`` by key."""
+    found = {name: values[name] for name in FILTER_NAMES if name in values}
+    found.update(sorted((name, value) for name, value in values.items()
+                        if name.startswith(METADATA_FILTER)))
+    return found
+
+
+def metadata_filters(values: Mapping[str, Any]) -> tuple[tuple[str, tuple[Any, ...]], ...]:
+    """Each ``metadata.<key>`` filter as the key and the values it matches, by key."""
+    names = sorted(name for name in values if name.startswith(METADATA_FILTER))
+    if len(names) > MAX_METADATA_FILTERS:
+        raise InvalidFilter(names[MAX_METADATA_FILTERS],
+                            f"At most {MAX_METADATA_FILTERS} metadata filters in one search.")
+    return tuple((_metadata_key(name), metadata_values(name, values[name])) for name in names)
+
+
+def _metadata_key(name: str) -> str:
+    key = name[len(METADATA_FILTER):]
+    if not key:
+        raise InvalidFilter(name, "Name a top-level key of the events' metadata, as in "
+                                  "metadata.order_id.")
+    if len(key) > METADATA_KEY_MAX_LENGTH:
+        raise InvalidFilter(name, f"A metadata key is at most {METADATA_KEY_MAX_LENGTH} "
+                                  f"characters.")
+    return key
+
+
+def metadata_values(name: str, raw: Any) -> tuple[Any, ...]:
+    """What a metadata filter's value matches.
+
+    A query string holds only text, so a value is read as JSON where it is JSON and as a
+    string where it is not: ``metadata.reason=bad_password`` is the string, and
+    ``metadata.reason="true"`` the string ``true``. A bare number, ``true``, ``false`` or
+    ``null`` matches that JSON value and the same text as a string (``metadata.order=123``
+    finds ``123`` and ``"123"``), since whoever types it rarely knows which the sender
+    wrote, and an empty answer would read as "nothing happened". Filters in a JSON body
+    (an export's, a viewer link's) are strings too, read the same way.
+    """
+    if not isinstance(raw, str):
+        raise InvalidFilter(name, "Must be a string, as in a query string (metadata.amount: "
+                                  "\"12\" finds the number 12).")
+    try:
+        value = json.loads(raw, parse_constant=_not_json)
+    except ValueError:
+        return (raw,)
+    value = _scalar(name, value)
+    if isinstance(value, str):
+        return (value,)
+    return (value, raw.strip())
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
+
+
+def _scalar(name: str, value: Any) -> Any:
+    if isinstance(value, dict | list):
+        raise InvalidFilter(name, "Compare one value: a string, a number, true, false or "
+                                  "null (a key holding an object or a list matches none).")
+    for _, problem in ijson_violations(value, ""):
+        raise InvalidFilter(name, f"No event can hold this value: {problem}")
+    return value
+
+
+def held_among(value: Any, wanted: tuple[Any, ...]) -> bool:
+    """Whether a metadata value is one of ``wanted``, compared as JSON values are:
+    ``true`` is not ``1``, ``1`` is ``1.0``, an object or a list is none of them."""
+    held = compared_value(value)
+    return held[0] != "structure" and held in map(compared_value, wanted)
 
 
 def action_filter(value: str) -> dict[str, str]:

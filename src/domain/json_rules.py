@@ -72,3 +72,16 @@ def is_valid_unicode(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def compared_value(value: Any) -> tuple[str, Any]:
+    """A JSON value as metadata conditions compare it: booleans apart from numbers (Python
+    holds ``True == 1``), 1 and 1.0 alike (JSON has one kind of number); an object or a
+    list as something no condition holds."""
+    if isinstance(value, bool):
+        return ("boolean", value)
+    if isinstance(value, int | float):
+        return ("number", value)
+    if value is None or isinstance(value, str):
+        return (type(value).__name__, value)
+    return ("structure", None)

@@ -14,7 +14,14 @@ from datetime import datetime
 from typing import Any
 
 from domain.event_rules import canonical_ip_address
-from domain.event_search import FILTER_NAMES, PREFIX_WILDCARD, InvalidFilter
+from domain.event_search import (
+    FILTER_NAMES,
+    METADATA_FILTER,
+    PREFIX_WILDCARD,
+    InvalidFilter,
+    metadata_values,
+)
+from domain.json_rules import compared_value
 from domain.scopes import EXPORTS
 from domain.timestamps import parse_timestamp
 
@@ -52,7 +59,8 @@ def narrowed(forced: Mapping[str, Any], reader: Mapping[str, Any]) -> dict[str, 
     widen or replace it: that raises ``InvalidFilter`` naming the parameter, rather than
     answering with an empty page that would read as "nothing happened"."""
     merged: dict[str, Any] = {}
-    for name in FILTER_NAMES:
+    metadata = sorted({name for name in (*forced, *reader) if name.startswith(METADATA_FILTER)})
+    for name in (*FILTER_NAMES, *metadata):
         mine, theirs = forced.get(name), reader.get(name)
         if mine is None or theirs is None:
             value = theirs if mine is None else mine
@@ -62,6 +70,8 @@ def narrowed(forced: Mapping[str, Any], reader: Mapping[str, Any]) -> dict[str, 
             value = min(mine, theirs, key=parse_timestamp)
         elif name == "action":
             value = _narrower_action(mine, theirs)
+        elif name.startswith(METADATA_FILTER):
+            value = _narrower_metadata(name, mine, theirs)
         elif _same(name, mine, theirs):
             value = mine
         else:
@@ -77,6 +87,14 @@ def _narrower_action(forced: str, reader: str) -> str:
     if forced.endswith(PREFIX_WILDCARD) and reader.startswith(forced[:-1]):
         return reader  # "user.*" narrowed to "user.login" or "user.mfa.*"
     raise InvalidFilter("action", f"This link shows only action {forced!r}.")
+
+
+def _narrower_metadata(name: str, forced: str, reader: str) -> str:
+    """A reader may keep one of the values a bare ``123`` matches (``"123"``: the string)."""
+    allowed = {compared_value(value) for value in metadata_values(name, forced)}
+    if {compared_value(value) for value in metadata_values(name, reader)} <= allowed:
+        return reader
+    raise InvalidFilter(name, f"This link shows only {name} {forced!r}.")
 
 
 def _same(name: str, forced: str, reader: str) -> bool:

@@ -246,7 +246,8 @@ def test_an_unknown_parameter_with_nothing_close_lists_those_taken(stack: Stack)
     taken = message.removeprefix("Unknown query parameter 'colour'; this endpoint takes ")
     assert set(taken.rstrip(".").split(", ")) == {
         "action", "actor_id", "actor_type", "target_id", "target_type", "ip_address",
-        "country_code", "since", "until", "status", "order", "limit", "cursor"}
+        "country_code", "since", "until", "status", "metadata.<key>", "order", "limit",
+        "cursor"}
 
 
 def test_an_unencoded_plus_in_an_offset_gets_a_hint(stack: Stack) -> None:

@@ -10,6 +10,7 @@ from domain.event_search import (
     InvalidFilter,
     action_filter,
     parse_filters,
+    picked_filters,
     same_address,
     search_entries,
     search_terms,
@@ -127,3 +128,71 @@ def test_a_window_ending_before_it_starts_is_refused() -> None:
     assert refused.value.parameter == "until" and "'since'" in str(refused.value)
     empty = parse_filters({"since": "2026-11-01T00:00:00Z", "until": "2026-11-01T01:00:00+01:00"})
     assert empty.since == empty.until  # the same instant: an empty window, not a slip
+
+
+@pytest.mark.parametrize(("value", "matches"), [
+    ("bad_password", ("bad_password",)),
+    ("123", (123, "123")),          # a bare number: the number, or its text as a string
+    (" 12.50 ", (12.5, "12.50")),
+    ("true", (True, "true")),
+    ("null", (None, "null")),
+    ('"123"', ("123",)),            # quoted: the string only
+    ('"true"', ("true",)),
+    ("007", ("007",)),              # not JSON: the text
+    ("NaN", ("NaN",)),              # nor is NaN, whatever Python's json reads
+    ("", ("",)),
+])
+def test_a_metadata_filter_is_json_where_it_is_json(value: str, matches: tuple) -> None:
+    filters = parse_filters({"metadata.order": value})
+    assert filters.metadata is not None
+    (key, found), = filters.metadata
+    assert key == "order"
+    assert [(type(v), v) for v in found] == [(type(v), v) for v in matches]
+
+
+@pytest.mark.parametrize(("values", "parameter", "message"), [
+    ({"metadata.": "x"}, "metadata.", "Name a top-level key"),
+    ({"metadata." + "k" * 129: "x"}, "metadata." + "k" * 129, "at most 128"),
+    ({"metadata.k": '{"a": 1}'}, "metadata.k", "an object or a list matches none"),
+    ({"metadata.k": "[1]"}, "metadata.k", "an object or a list matches none"),
+    ({"metadata.k": "1e400"}, "metadata.k", "No event can hold"),
+    ({"metadata.k": "9007199254740993"}, "metadata.k", "No event can hold"),
+    ({"metadata.k": 12}, "metadata.k", "Must be a string"),
+    ({f"metadata.k{n:02}": "x" for n in range(11)}, "metadata.k10", "At most 10"),
+])
+def test_metadata_filters_that_mean_nothing_are_named(values: dict, parameter: str,
+                                                      message: str) -> None:
+    with pytest.raises(InvalidFilter, match=message) as refused:
+        parse_filters(values)
+    assert refused.value.parameter == parameter
+
+
+def test_metadata_filters_match_as_json_compares() -> None:
+    """Every key ANDed; types apart (true is not 1, "1" is not 1 unless asked bare), 1 is
+    1.0, and a missing key, an object or a list matches nothing."""
+    filters = parse_filters({"metadata.amount": "12", "metadata.mfa": "false"})
+
+    def holds(metadata: dict) -> bool:
+        return filters.matches(EventFactory(metadata=metadata))
+    assert holds({"amount": 12, "mfa": False}) and holds({"amount": 12.0, "mfa": False})
+    assert holds({"amount": "12", "mfa": False, "other": 1})
+    assert not holds({"amount": 12, "mfa": 0})
+    assert holds({"amount": 12, "mfa": "false"})  # bare: the text too
+    assert not holds({"amount": 12})
+    assert not holds({"amount": [12], "mfa": False})
+    assert not holds({"amount": {"12": 12}, "mfa": False})
+    quoted = parse_filters({"metadata.amount": '"12"'})
+    assert quoted.matches(EventFactory(metadata={"amount": "12"}))
+    assert not quoted.matches(EventFactory(metadata={"amount": 12}))
+    assert not parse_filters({"metadata.mfa": '"false"'}).matches(
+        EventFactory(metadata={"mfa": False}))
+    assert parse_filters({"metadata.a.b": "x"}).matches(EventFactory(metadata={"a.b": "x"}))
+    assert not parse_filters({"metadata.a.b": "x"}).matches(
+        EventFactory(metadata={"a": {"b": "x"}}))  # keys are top-level: a dot is the key's
+
+
+def test_picked_filters_keep_metadata_names_in_key_order() -> None:
+    picked = picked_filters({"limit": "5", "metadata.b": "2", "action": "user.*",
+                             "metadata.a": "1", "metadata": "x"})
+    assert list(picked) == ["action", "metadata.a", "metadata.b"]
+    assert not EventFilters(metadata=(("a", ("1",)),)).only()

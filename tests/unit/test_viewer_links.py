@@ -37,6 +37,10 @@ def world() -> World:
      {"ip_address": "::ffff:192.0.2.1"}),
     ({"country_code": "AU"}, {"country_code": "au"}, {"country_code": "AU"}),
     ({"actor_id": "u1"}, {"target_id": "doc_1"}, {"actor_id": "u1", "target_id": "doc_1"}),
+    ({"metadata.tenant": "acme"}, {"metadata.region": "eu"},
+     {"metadata.region": "eu", "metadata.tenant": "acme"}),
+    ({"metadata.tenant": "acme"}, {"metadata.tenant": '"acme"'}, {"metadata.tenant": '"acme"'}),
+    ({"metadata.order": "123"}, {"metadata.order": '"123"'}, {"metadata.order": '"123"'}),
 ])
 def test_a_reader_narrows_the_links_filters(forced: dict, reader: dict, result: dict) -> None:
     assert narrowed(forced, reader) == result
@@ -50,6 +54,8 @@ def test_a_reader_narrows_the_links_filters(forced: dict, reader: dict, result: 
     ({"action": "user.*"}, {"action": "users.login"}, "action"),
     ({"actor_id": "u1"}, {"actor_id": "u2"}, "actor_id"),
     ({"status": "processed"}, {"status": "pending"}, "status"),
+    ({"metadata.tenant": "acme"}, {"metadata.tenant": "umbrella"}, "metadata.tenant"),
+    ({"metadata.order": '"123"'}, {"metadata.order": "123"}, "metadata.order"),
 ])
 def test_a_reader_never_widens_or_replaces_them(forced: dict, reader: dict,
                                                 parameter: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, Select, and_, exists, func, select, tuple_
 
 from adapters.sql import tables as t
+from adapters.sql.metadata_match import metadata_condition
 from domain.cursor import ASC, Position
 from domain.event_search import EventFilters
 from domain.event_stats import DAY
@@ -49,7 +50,8 @@ def count_query(workspace_id: str, filters: EventFilters) -> Select:
     without touching ``events`` at all: an index-only scan.
     """
     wanted = filters.terms()
-    if wanted and all(getattr(filters, name) is None for name in _EVENT_COLUMNS):
+    if wanted and all(getattr(filters, name) is None for name in _EVENT_COLUMNS) \
+            and filters.metadata is None:
         driver = terms.alias("driver")
         query = select(func.count()).select_from(driver).where(
             driver.c.workspace_id == workspace_id, driver.c.term == wanted[0])
@@ -132,6 +134,8 @@ def _filtered(query: Select, workspace_id: str, filters: EventFilters,
         query = query.where(occurred_at >= filters.since)
     if filters.until is not None:
         query = query.where(occurred_at < filters.until)
+    for key, values in filters.metadata or ():
+        query = query.where(metadata_condition(events.c.body, key, values))
     for term in more_terms:
         other = terms.alias()
         query = query.where(exists().where(and_(

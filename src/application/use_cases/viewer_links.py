@@ -21,7 +21,7 @@ from domain.activity import Actor, Change
 from domain.api_keys import DISPLAY_PREFIX_LENGTH, ApiKey, hash_secret
 from domain.cursor import DESC, Position
 from domain.errors import FieldError, ValidationFailed
-from domain.event_search import FILTER_NAMES, InvalidFilter, parse_filters
+from domain.event_search import FILTER_NAMES, InvalidFilter, is_filter, parse_filters
 from domain.scopes import VIEWER
 from domain.timestamps import format_timestamp
 from domain.viewer_links import (
@@ -78,8 +78,8 @@ def _check(filters: dict[str, Any], expires_in_seconds: int, title: str | None) 
     errors = []
     # A misspelt forced filter would be a link that shows everything: refused, not ignored.
     errors += [FieldError(f"filters.{name}", f"Unknown filter; one of: "
-                                             f"{', '.join(FILTER_NAMES)}.")
-               for name in sorted(set(filters) - set(FILTER_NAMES))]
+                                             f"{', '.join(FILTER_NAMES)}, metadata.<key>.")
+               for name in sorted(filters) if not is_filter(name)]
     errors += [FieldError(f"filters.{name}", "Must be a string.")
                for name, value in sorted(filters.items()) if not isinstance(value, str)]
     if not errors:

@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from application.principal import Principal
-from domain.event_search import FILTER_NAMES, EventFilters, InvalidFilter, parse_filters
+from domain.event_search import EventFilters, InvalidFilter, parse_filters, picked_filters
 from entrypoints.http.errors import ApiError
 
 _UNENCODED_PLUS = re.compile(r"\d{2}:\d{2}:\d{2}(\.\d+)? \d{2}:?\d{2}$")
@@ -18,7 +18,7 @@ _UNENCODED_PLUS = re.compile(r"\d{2}:\d{2}:\d{2}(\.\d+)? \d{2}:?\d{2}$")
 def event_filters(values: dict[str, Any], caller: Principal | None = None) -> EventFilters:
     """``caller``: a viewer link's reader gets the link's filters, narrowed by the query."""
     try:
-        asked = {name: values[name] for name in FILTER_NAMES if name in values}
+        asked = picked_filters(values)
         return parse_filters(caller.bounded(asked) if caller is not None else asked)
     except InvalidFilter as exc:
         message = f"Invalid query parameter '{exc.parameter}': {exc}"

@@ -27,6 +27,7 @@ from entrypoints.http.schemas.alerts import (
     AlertRulePatchSchema,
 )
 from entrypoints.http.schemas.events import (
+    METADATA_FILTERS,
     EventBatchBodySchema,
     EventQuerySchema,
     EventSchema,
@@ -514,8 +515,19 @@ def build_document(app: Flask, version: str) -> dict[str, Any]:
     for status, description in ERRORS.items():  # those some operation refers to
         if error_name(status) in shared:
             spec.components.response(error_name(status), _error(status, description))
-    return {**spec.to_dict(), "webhooks": {
+    document = spec.to_dict()
+    _metadata_filters_as_patterns(document["components"]["schemas"])
+    return {**document, "webhooks": {
         name: {"post": _webhook(name, webhook)} for name, webhook in WEBHOOKS.items()}}
+
+
+def _metadata_filters_as_patterns(schemas: dict[str, Any]) -> None:
+    """In a JSON body the filters are ``metadata.plan``, ``metadata.amount``: keys that a
+    schema closed to others must match by pattern, not one property named ``<key>``."""
+    for schema in schemas.values():
+        described = schema.get("properties", {}).pop(METADATA_FILTERS, None)
+        if described is not None:
+            schema["patternProperties"] = {r"^metadata\..+$": described}
 
 
 def _webhook(name: str, webhook: Webhook) -> dict[str, Any]:

@@ -9,14 +9,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import (
+    Schema,
+    ValidationError,
+    fields,
+    post_load,
+    pre_load,
+    validate,
+    validates_schema,
+)
 
 from domain import event_rules as rules
+from domain.event_search import MAX_METADATA_FILTERS, METADATA_FILTER
 from domain.event_stats import DEFAULT_GROUPS, GROUPS, MAX_GROUPS
 from domain.hash_chain import MAX_SEQUENCE
 from entrypoints.http.schemas.json_fields import action_pattern, cursor, timestamp
 
 MAX_BATCH = 1_000
+METADATA_FILTERS = "metadata.<key>"
 
 
 class PartySchema(Schema):
@@ -92,6 +102,31 @@ class EventFiltersSchema(Schema):
     since = timestamp("occurred_at >= since")
     until = timestamp("occurred_at < until; refused if earlier than since")
     status = fields.String(validate=validate.OneOf(["pending", "processed"]))
+    metadata = fields.Raw(data_key=METADATA_FILTERS, metadata={"type": "string", "description": (
+        f"a top-level key of the event's metadata holding a value, as "
+        f"metadata.order_id=ord_7 (up to {MAX_METADATA_FILTERS}, ANDed); a value is read as "
+        f"JSON where it is JSON, else as a string: a bare number, true, false or null also "
+        f"matches its text as a string, a quoted one (\"123\") the string only")})
+    """Stands for every ``metadata.<key>`` parameter: the API document names it so, and a
+    JSON body's schema (an export's filters) says it as ``patternProperties``."""
+
+    @pre_load
+    def _gather_metadata(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        """``metadata.<key>`` names are as many as the events' keys: gathered under the
+        one field that stands for them, their keys and values read by the domain."""
+        if not isinstance(data, dict):
+            return data  # not an object: refused as the schema refuses one
+        named = {name: value for name, value in data.items()
+                 if isinstance(name, str) and name.startswith(METADATA_FILTER)}
+        if not named:
+            return data
+        rest = {name: value for name, value in data.items() if name not in named}
+        return {**rest, METADATA_FILTERS: named}
+
+    @post_load
+    def _spread_metadata(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        named = data.pop("metadata", {})
+        return {**data, **named}
 
 
 class EventStatsQuerySchema(EventFiltersSchema):
