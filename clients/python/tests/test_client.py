@@ -89,6 +89,27 @@ def test_events_round_trip_and_page_lazily(client: Auditrail) -> None:
         client.events.stats("nothing")
 
 
+def test_events_are_found_by_their_metadata(client: Auditrail) -> None:
+    """A string matches that string only; a number that number or its text."""
+    run = uuid.uuid4().hex[:8]
+    held = [{"order": 12, "plan": "pro"}, {"order": "12", "plan": "pro"},
+            {"order": "12", "plan": "free"}, {"order": [12], "plan": "pro"}]
+    ids = client.events.create_batch([{**EVENT, "action": f"t.{run}", "metadata": metadata}
+                                      for metadata in held])
+    def found(**metadata: object) -> list[str]:
+        return [event.id for event in client.events.list(action=f"t.{run}", order="asc",
+                                                         metadata=metadata)]
+    assert found(order=12) == ids[:3]
+    assert found(order="12") == ids[1:3]
+    assert found(order="12", plan="pro") == [ids[1]]
+    stats = client.events.stats("action", action=f"t.{run}", metadata={"plan": "pro"})
+    assert stats.total == 3
+    assert auditrail_client.metadata_filters({"plan": "pro", "paid": True, "n": None}) == {
+        "metadata.plan": '"pro"', "metadata.paid": "true", "metadata.n": "null"}
+    with pytest.raises(TypeError, match="one value"):
+        auditrail_client.metadata_filters({"order": [12]})
+
+
 def test_errors_carry_the_contracts_fields(server, client: Auditrail) -> None:
     with pytest.raises(NotFound) as missing:
         client.events.get("evt_01JD0000000000000000000000")

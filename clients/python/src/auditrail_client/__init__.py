@@ -12,7 +12,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from auditrail_client.client import Auditrail
+from auditrail_client.client import Auditrail, metadata_filters
 from auditrail_client.emitter import Emitter, EmitterStats
 from auditrail_client.errors import (
     ApiError,
@@ -49,5 +49,6 @@ __all__ = [
     "MonitorAlarm", "NotFound", "PayloadTooLarge", "PermissionDenied", "ProofInvalid",
     "QueryTimeout", "RateLimited", "Receipt", "ReceiptFolder", "ServerError",
     "TransportError", "Unauthenticated", "ValidationFailed", "WebhookInvalid", "__version__",
-    "accepted_digest", "check_receipt", "verify_archive", "verify_export", "verify_webhook",
+    "accepted_digest", "check_receipt", "metadata_filters", "verify_archive", "verify_export",
+    "verify_webhook",
 ]

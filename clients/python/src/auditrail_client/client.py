@@ -120,6 +120,21 @@ class _Resource:
 # -- events -----------------------------------------------------------------------------------
 
 
+def metadata_filters(metadata: Mapping[str, Any] | None) -> dict[str, str]:
+    """``{"plan": "pro", "amount": 12}`` as the filters the server takes
+    (``metadata.plan``, ``metadata.amount``), each value written as JSON: a string then
+    matches that string only, and a number, ``True``, ``False`` or ``None`` that value or
+    the same text as a string (``12`` finds ``12`` and ``"12"``). Give them to an export's
+    or a viewer link's ``filters`` as well."""
+    found = {}
+    for key, value in (metadata or {}).items():
+        if isinstance(value, (dict, list, tuple)):
+            raise TypeError(f"metadata[{key!r}]: a filter compares one value (a string, a "
+                            f"number, True, False or None)")
+        found[f"metadata.{key}"] = json.dumps(value, ensure_ascii=False)
+    return found
+
+
 @dataclass(frozen=True)
 class InclusionProof:
     """``GET /events/{id}/proof``. ``verify`` checks it locally against a key you pinned."""
@@ -271,14 +286,17 @@ class Events(_Resource):
              actor_type: str | None = None, target_id: str | None = None,
              target_type: str | None = None, ip_address: str | None = None,
              country_code: str | None = None, since: str | None = None,
-             until: str | None = None, status: str | None = None, order: str = "desc",
+             until: str | None = None, status: str | None = None,
+             metadata: Mapping[str, Any] | None = None, order: str = "desc",
              page_size: int = 100) -> Pages[Event]:
         """Every matching event, fetched lazily a page at a time (``total_count`` on the
-        result once iteration began)."""
+        result once iteration began). ``metadata``: top-level keys and the value each
+        must hold (see ``metadata_filters``)."""
         params = {"action": action, "actor_id": actor_id, "actor_type": actor_type,
                   "target_id": target_id, "target_type": target_type,
                   "ip_address": ip_address, "country_code": country_code, "since": since,
-                  "until": until, "status": status, "order": order, "limit": page_size}
+                  "until": until, "status": status, "order": order, "limit": page_size,
+                  **metadata_filters(metadata)}
         return self._pages("/api/v1/events", Event.from_json, params)
 
     def stats(self, group_by: str, *, limit: int = 10, action: str | None = None,
@@ -286,7 +304,8 @@ class Events(_Resource):
               target_id: str | None = None, target_type: str | None = None,
               ip_address: str | None = None, country_code: str | None = None,
               since: str | None = None, until: str | None = None,
-              status: str | None = None) -> EventStats:
+              status: str | None = None,
+              metadata: Mapping[str, Any] | None = None) -> EventStats:
         """How the matching events divide by ``group_by`` (``action``, ``actor_id``,
         ``actor_type``, ``ip_address``, ``country_code``, ``status`` or ``day``): the
         ``limit`` largest groups, the total and the rest, counted by the server."""
@@ -294,7 +313,7 @@ class Events(_Resource):
                   "actor_id": actor_id, "actor_type": actor_type, "target_id": target_id,
                   "target_type": target_type, "ip_address": ip_address,
                   "country_code": country_code, "since": since, "until": until,
-                  "status": status}
+                  "status": status, **metadata_filters(metadata)}
         return EventStats.from_json(self._t.json("GET", "/api/v1/events/stats",
                                                  params=params))
 
