@@ -35,12 +35,13 @@ from domain.deliveries import PENDING as DELIVERY_PENDING
 from domain.deliveries import Delivery
 from domain.errors import FieldError
 from domain.event_search import EventFilters, SearchEntries, search_entries, search_terms
-from domain.event_stats import EventStats, Group
+from domain.event_stats import EventStats, Group, grouped_value, metadata_group
 from domain.events import PENDING, PROCESSED, Event
 from domain.export_rows import CSV_COLUMNS, csv_row, ndjson_line
 from domain.exports import ACTIVE, Export, WrittenRows
 from domain.hash_chain import ChainHead
 from domain.idempotency import IdempotencyRecord
+from domain.json_rules import compared_value
 from domain.log_witnesses import LogWitness
 from domain.metadata_schemas import SchemaIndex
 from domain.rate_limit import Decision
@@ -434,14 +435,16 @@ class _EventRepo:
     def stats(self, workspace_id: str, filters: EventFilters, group_by: str,
               limit: int) -> EventStats:
         found = self._matching(workspace_id, filters)
-        counts = collections.Counter(_grouped(event, group_by) for event in found)
+        # keyed as JSON compares values: true apart from 1, 1 and 1.0 alike
+        counts = collections.Counter(compared_value(_grouped(event, group_by))
+                                     for event in found)
         if group_by == "day":
             ordered = sorted(counts.items(), reverse=True)
-        else:  # most first, then by value, events without one last
-            ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0] is None,
-                                                               item[0] or ""))
+        else:  # most first, then by value (metadata's as JSON text), none last
+            ordered = sorted(counts.items(), key=lambda item: (
+                -item[1], item[0][1] is None, json.dumps(item[0][1])))
         return EventStats(group_by, len(found),
-                          tuple(Group(value, count) for value, count in ordered[:limit]))
+                          tuple(Group(value, count) for (_, value), count in ordered[:limit]))
 
     def write_export(self, workspace_id: str, filters: EventFilters, format_: str,
                      sink: Any, on_progress: Any) -> WrittenRows:
@@ -482,8 +485,11 @@ class _EventRepo:
             if actions.matches(e.action)), limit))
 
 
-def _grouped(event: Event, group_by: str) -> str | None:
+def _grouped(event: Event, group_by: str) -> Any:
     """The value ``stats`` counts ``event`` under, as the database reads its columns."""
+    key = metadata_group(group_by)
+    if key is not None:
+        return grouped_value(event.metadata, key)
     if group_by == "day":
         return event.occurred_at.strftime("%Y-%m-%d")
     entries = search_entries(event)

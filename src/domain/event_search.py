@@ -159,10 +159,10 @@ def metadata_filters(values: Mapping[str, Any]) -> tuple[tuple[str, tuple[Any, .
     if len(names) > MAX_METADATA_FILTERS:
         raise InvalidFilter(names[MAX_METADATA_FILTERS],
                             f"At most {MAX_METADATA_FILTERS} metadata filters in one search.")
-    return tuple((_metadata_key(name), metadata_values(name, values[name])) for name in names)
+    return tuple((metadata_key(name), metadata_values(name, values[name])) for name in names)
 
 
-def _metadata_key(name: str) -> str:
+def metadata_key(name: str) -> str:
     key = name[len(METADATA_FILTER):]
     if not key:
         raise InvalidFilter(name, "Name a top-level key of the events' metadata, as in "

@@ -95,6 +95,46 @@ def test_stats_count_within_metadata_filters(held: tuple[Stack, str]) -> None:
                                        {"value": "order.paid", "count": 2}]
 
 
+def groups(stack: Stack, secret: str, query: str) -> list[tuple[type, Any, int]]:
+    response = stack.client.get(f"/api/v1/events/stats?{query}", headers=bearer(secret))
+    assert response.status_code == 200, response.json
+    listed = response.json["groups"]
+    assert response.json["total"] == sum(group["count"] for group in listed) \
+        + response.json["other"]
+    return [(type(group["value"]), group["value"], group["count"]) for group in listed]
+
+
+def test_stats_count_by_a_metadata_key_as_json_compares_values(
+        held: tuple[Stack, str]) -> None:
+    """123 and 123.0 one group, "123" another; objects, lists, null and no key: null."""
+    stack, secret = held
+    assert groups(stack, secret, "group_by=metadata.order") == [
+        (type(None), None, 4), (int, 123, 2), (str, "123", 1), (str, "null", 1),
+        (str, "ord_7", 1), (int, 7, 1)]
+    assert groups(stack, secret, "group_by=metadata.paid") == [
+        (type(None), None, 6), (str, "true", 1), (int, 1, 1), (bool, False, 1),
+        (bool, True, 1)]
+    assert groups(stack, secret, "group_by=metadata.plan&action=order.created&limit=1") == [
+        (str, "pro", 4)]
+    assert groups(stack, secret, "group_by=metadata.città") == [
+        (type(None), None, 9), (str, "Zürich", 1)]
+
+
+@pytest.mark.parametrize(("group_by", "message"), [
+    ("metadata.", "Name a top-level key"),
+    ("metadata." + "k" * 129, "at most 128"),
+    ("colour", "or metadata.<key>"),
+])
+def test_stats_by_a_metadata_key_that_names_none_is_a_400(stack: Stack, group_by: str,
+                                                          message: str) -> None:
+    _, secret = stack.new_workspace()
+    response = stack.client.get(f"/api/v1/events/stats?group_by={group_by}",
+                                headers=bearer(secret))
+    assert response.status_code == 400, response.json
+    assert "'group_by'" in response.json["error"]["message"]
+    assert message in response.json["error"]["message"]
+
+
 def test_an_export_holds_the_events_its_metadata_filters_find(
         held: tuple[Stack, str]) -> None:
     stack, secret = held

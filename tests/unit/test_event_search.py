@@ -15,6 +15,7 @@ from domain.event_search import (
     search_entries,
     search_terms,
 )
+from domain.event_stats import grouped_value, metadata_group
 from tests.factories import EventFactory
 
 
@@ -196,3 +197,12 @@ def test_picked_filters_keep_metadata_names_in_key_order() -> None:
                              "metadata.a": "1", "metadata": "x"})
     assert list(picked) == ["action", "metadata.a", "metadata.b"]
     assert not EventFilters(metadata=(("a", ("1",)),)).only()
+
+
+def test_a_metadata_grouping_counts_scalars_and_names_its_key() -> None:
+    assert metadata_group("metadata.plan") == "plan" and metadata_group("action") is None
+    with pytest.raises(InvalidFilter, match="Name a top-level key"):
+        metadata_group("metadata.")
+    held = {"s": "pro", "n": 1.5, "b": False, "z": None, "o": {"a": 1}, "l": [1]}
+    assert [grouped_value(held, key) for key in ("s", "n", "b", "z", "o", "l", "none")] == [
+        "pro", 1.5, False, None, None, None, None]

@@ -104,6 +104,8 @@ def test_events_are_found_by_their_metadata(client: Auditrail) -> None:
     assert found(order="12", plan="pro") == [ids[1]]
     stats = client.events.stats("action", action=f"t.{run}", metadata={"plan": "pro"})
     assert stats.total == 3
+    by_order = client.events.stats("metadata.order", action=f"t.{run}")
+    assert by_order.counts() == {"12": 2, 12: 1, None: 1}
     assert auditrail_client.metadata_filters({"plan": "pro", "paid": True, "n": None}) == {
         "metadata.plan": '"pro"', "metadata.paid": "true", "metadata.n": "null"}
     with pytest.raises(TypeError, match="one value"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import BinaryIO
@@ -24,7 +25,7 @@ from application.ports.repositories.events import WorkspaceBacklog
 from domain.action_patterns import ActionPatterns
 from domain.cursor import Position
 from domain.event_search import EventFilters
-from domain.event_stats import EventStats, Group
+from domain.event_stats import EventStats, Group, metadata_group
 from domain.events import PENDING, PROCESSED, Event
 from domain.exports import WrittenRows
 from domain.hash_chain import ChainHead
@@ -114,8 +115,10 @@ class SqlEventRepository:
               limit: int) -> EventStats:
         rows = self._db.execute(stats_query(self._db.dialect.name, workspace_id, filters,
                                             group_by, limit)).all()
-        return EventStats(group_by, int(rows[0].total) if rows else 0,
-                          tuple(Group(value, count) for value, count, _ in rows))
+        as_json = metadata_group(group_by) is not None  # the values are JSON text
+        return EventStats(group_by, int(rows[0].total) if rows else 0, tuple(
+            Group(json.loads(value) if as_json and value is not None else value, count)
+            for value, count, _ in rows))
 
     def count_narrow(self, workspace_id: str, filters: EventFilters,
                      after_sequence: int | None = None) -> int:

@@ -1,7 +1,9 @@
-"""``metadata.<key>`` search filters in SQL: whether an event's stored body holds, under a
-top-level metadata key, one of a list of JSON values, compared as JSON compares them
+"""``metadata.<key>`` in SQL: whether an event's stored body holds, under a top-level
+metadata key, one of a list of JSON values, compared as JSON compares them
 (``domain.event_search.held_among``: ``true`` is not ``1``, ``1`` is ``1.0``, an object or
-a list is none of them, a missing key matches nothing).
+a list is none of them, a missing key matches nothing); and the value a stats grouping
+counts it under (``domain.event_stats.grouped_value``), equal values one group (``1`` and
+``1.0`` too), answered as JSON text.
 
 The body is JSON text (``JsonText``), so each dialect reads it with its own JSON functions;
 the key and the values are bound parameters, so the statement's text, and SQLAlchemy's
@@ -13,7 +15,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import Boolean, ColumnElement, bindparam
+from sqlalchemy import Boolean, ColumnElement, Text, bindparam
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
@@ -59,3 +61,60 @@ def _sqlite(element: metadata_holds, compiler: SQLCompiler, **kw: Any) -> str:
 def _kind(alias: str) -> str:
     return (f"(CASE WHEN {alias}.type IN ('integer', 'real') THEN 'number' "
             f"ELSE {alias}.type END)")
+
+
+class metadata_value(FunctionElement[Any]):
+    """``metadata_value(body, key, path)``: the key's string, number or boolean, or NULL
+    for anything else or nothing; what a grouping groups by. PostgreSQL reads it with one
+    parse of the body (``path``: the key as a JSON path, ``jsonb``, so equal numbers are
+    one group); SQLite as JSON text with numbers written without trailing zeros."""
+
+    inherit_cache = True
+    name = "metadata_value"
+
+
+class json_text(FunctionElement[str]):
+    """``json_text(value)``: a ``metadata_value`` as JSON text, to answer with."""
+
+    type = Text()
+    inherit_cache = True
+    name = "json_text"
+
+
+def metadata_grouping(body: ColumnElement[Any], key: str) -> metadata_value:
+    # strict: an array under the key is no value (lax would read its first scalar)
+    path = (f"strict $.metadata.{json.dumps(key, ensure_ascii=False)} ? "
+            f"(@.type() == \"string\" || @.type() == \"number\" || @.type() == \"boolean\")")
+    return metadata_value(body, bindparam(None, key), bindparam(None, path))
+
+
+@compiles(metadata_value, "postgresql")
+def _postgresql_value(element: metadata_value, compiler: SQLCompiler, **kw: Any) -> str:
+    """Silent: a missing key is no error but NULL."""
+    body, _, path = (compiler.process(clause, **kw) for clause in element.clauses)
+    return (f"jsonb_path_query_first(CAST({body} AS JSONB), CAST({path} AS JSONPATH), "
+            f"CAST('{{}}' AS JSONB), true)")
+
+
+@compiles(json_text, "postgresql")
+def _postgresql_text(element: json_text, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"CAST({compiler.process(element.clauses, **kw)} AS TEXT)"
+
+
+@compiles(metadata_value, "sqlite")
+def _sqlite_value(element: metadata_value, compiler: SQLCompiler, **kw: Any) -> str:
+    body, key, _ = (compiler.process(clause, **kw) for clause in element.clauses)
+    whole = "CAST(held.atom AS INTEGER)"
+    shown = (f"CASE held.type WHEN 'text' THEN json_quote(held.atom) "
+             f"WHEN 'integer' THEN CAST(held.atom AS TEXT) "
+             f"WHEN 'real' THEN CASE WHEN held.atom = {whole} THEN CAST({whole} AS TEXT) "
+             f"ELSE CAST(held.atom AS TEXT) END "
+             f"WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' END")
+    # formatted in: compiled SQL, a column and a bound parameter
+    return (f"(SELECT {shown} FROM json_each({body}, '$.metadata') AS held "  # noqa: S608
+            f"WHERE held.key = {key})")
+
+
+@compiles(json_text, "sqlite")
+def _sqlite_text(element: json_text, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.clauses, **kw)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import ColumnElement, Select, and_, exists, func, select, tuple_
 
 from adapters.sql import tables as t
-from adapters.sql.metadata_match import metadata_condition
+from adapters.sql.metadata_match import json_text, metadata_condition, metadata_grouping
 from domain.cursor import ASC, Position
 from domain.event_search import EventFilters
-from domain.event_stats import DAY
+from domain.event_stats import DAY, metadata_group
 
 events, terms = t.events, t.event_terms
 
@@ -81,7 +83,7 @@ def stats_query(dialect: str, workspace_id: str, filters: EventFilters, group_by
     """``(value, count, total)`` of the ``limit`` largest groups (days: the latest),
     ``total`` being every matching event: a window over the groups, so one scan of the
     filtered range gives both. Driven as the page is: from a term when there is one."""
-    value = _day(dialect) if group_by == DAY else events.c[group_by]
+    grouped, value = _grouped(dialect, group_by)
     counted = func.count()
     columns = (value.label("value"), counted.label("count"),
                func.sum(counted).over().label("total"))
@@ -96,7 +98,18 @@ def stats_query(dialect: str, workspace_id: str, filters: EventFilters, group_by
         query = _filtered(select(*columns).select_from(events), workspace_id, filters, [],
                           events.c.occurred_at)
     order = (value.desc(),) if group_by == DAY else (counted.desc(), value.asc().nulls_last())
-    return query.group_by(value).order_by(*order).limit(limit)
+    return query.group_by(grouped).order_by(*order).limit(limit)
+
+
+def _grouped(dialect: str, group_by: str) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
+    """What rows are grouped by, and the value answered for each group (a metadata key's
+    as JSON text, the groups being its JSON values)."""
+    key = metadata_group(group_by)
+    if key is not None:
+        grouped = metadata_grouping(events.c.body, key)
+        return grouped, json_text(grouped)
+    column = _day(dialect) if group_by == DAY else events.c[group_by]
+    return column, column
 
 
 def _day(dialect: str) -> ColumnElement[str]:

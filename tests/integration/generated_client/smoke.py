@@ -34,7 +34,6 @@ from auditrail_api.models import (
     EventOut,
     EventPage,
     EventStats,
-    EventStatsGroupBy,
     ExportCreate,
     ExportCreateFormat,
     ExportOut,
@@ -87,7 +86,7 @@ second = parsed(list_events.sync_detailed(client=client, action="user.*", limit=
                                           cursor=first.next_cursor), EventPage)
 seen["pages"] = [[e.actor.id for e in first.data], first.has_more, first.total_count,
                  [e.actor.id for e in second.data], second.has_more]
-stats = parsed(event_stats.sync_detailed(client=client, group_by=EventStatsGroupBy.ACTION),
+stats = parsed(event_stats.sync_detailed(client=client, group_by="action"),
                EventStats)
 seen["stats"] = {group.value: group.count for group in stats.groups}
 

@@ -307,8 +307,9 @@ class Events(_Resource):
               status: str | None = None,
               metadata: Mapping[str, Any] | None = None) -> EventStats:
         """How the matching events divide by ``group_by`` (``action``, ``actor_id``,
-        ``actor_type``, ``ip_address``, ``country_code``, ``status`` or ``day``): the
-        ``limit`` largest groups, the total and the rest, counted by the server."""
+        ``actor_type``, ``ip_address``, ``country_code``, ``status``, ``day`` or
+        ``metadata.<key>``): the ``limit`` largest groups, the total and the rest,
+        counted by the server."""
         params = {"group_by": group_by, "limit": limit, "action": action,
                   "actor_id": actor_id, "actor_type": actor_type, "target_id": target_id,
                   "target_type": target_type, "ip_address": ip_address,

@@ -55,8 +55,9 @@ class EventStats(_FromJson):
     other: int
     raw: dict[str, Any] = field(repr=False, compare=False)
 
-    def counts(self) -> dict[str | None, int]:
-        """``{value: count}`` of the listed groups, in their order."""
+    def counts(self) -> dict[Any, int]:
+        """``{value: count}`` of the listed groups, in their order (a metadata key's
+        values are strings, numbers or booleans)."""
         return {group["value"]: group["count"] for group in self.groups}
 
 

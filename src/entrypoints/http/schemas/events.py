@@ -16,12 +16,13 @@ from marshmallow import (
     post_load,
     pre_load,
     validate,
+    validates,
     validates_schema,
 )
 
 from domain import event_rules as rules
-from domain.event_search import MAX_METADATA_FILTERS, METADATA_FILTER
-from domain.event_stats import DEFAULT_GROUPS, GROUPS, MAX_GROUPS
+from domain.event_search import MAX_METADATA_FILTERS, METADATA_FILTER, InvalidFilter
+from domain.event_stats import DEFAULT_GROUPS, GROUPS, MAX_GROUPS, metadata_group
 from domain.hash_chain import MAX_SEQUENCE
 from entrypoints.http.schemas.json_fields import action_pattern, cursor, timestamp
 
@@ -132,11 +133,26 @@ class EventFiltersSchema(Schema):
 class EventStatsQuerySchema(EventFiltersSchema):
     """``GET /events/stats`` parameters: the filters, what to count by, how many groups."""
 
-    group_by = fields.String(required=True, validate=validate.OneOf(GROUPS), metadata={
-        "description": f"{' | '.join(GROUPS)}: an attribute, or the UTC day of occurred_at"})
+    group_by = fields.String(required=True, metadata={
+        "pattern": f"^({'|'.join(GROUPS)}|metadata\\..+)$",
+        "description": f"{' | '.join(GROUPS)} | metadata.<key>: an attribute, the UTC day of "
+                       f"occurred_at, or a top-level key of the events' metadata"})
     limit = fields.Integer(strict=False, validate=validate.Range(1, MAX_GROUPS),
                            load_default=DEFAULT_GROUPS,
                            metadata={"description": f"groups listed, 1-{MAX_GROUPS}"})
+
+
+    @validates("group_by")
+    def _group(self, value: str, **_: Any) -> None:
+        if value in GROUPS:
+            return
+        if not value.startswith(METADATA_FILTER):
+            raise ValidationError(f"Must be one of: {', '.join(GROUPS)}, or metadata.<key> "
+                                  f"(a top-level key of the events' metadata).")
+        try:
+            metadata_group(value)
+        except InvalidFilter as exc:
+            raise ValidationError(str(exc)) from None
 
 
 class EventQuerySchema(EventFiltersSchema):

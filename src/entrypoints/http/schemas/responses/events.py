@@ -73,9 +73,10 @@ class BatchCheckedSchema(Schema):
 
 
 class StatsGroupSchema(Schema):
-    value = fields.String(required=True, allow_none=True, metadata={
-        "description": "the attribute's value (YYYY-MM-DD for a day); null for events "
-                       "without one"})
+    value = fields.Raw(required=True, allow_none=True, metadata={
+        "type": ["string", "number", "boolean"],  # and null: allow_none adds it
+        "description": "the attribute's value (YYYY-MM-DD for a day; a metadata key's "
+                       "string, number or boolean); null for events without one"})
     count = fields.Integer(required=True)
 
 
