@@ -5,12 +5,14 @@ spread over 100 others).
 
 Loads the events with COPY (indexes built afterwards), then times, in-process, the
 ``SearchEvents`` use case the API calls (page query + exact total_count, one snapshot) for:
-page 1, a page 500,000 events deep, and each filter alone. "first" is the first ask in a
+page 1, a page 500,000 events deep, each filter alone, and ``metadata.<key>`` filters
+(read from each event's JSON body, so alone they scan the workspace: a common value, a
+value one event holds, and each narrowed by another filter). "first" is the first ask in a
 process (the full count over the filter's index range); p50/p99 are repeated asks, as when
 paging (the count is then incremental); "page" is the page query alone. EXPLAIN checks
 that each page is an index range scan (no sequential scan, no sort). Then
 ``GET /events/stats``'s use case for several groupings and filters, beside a plain count
-of the same rows.
+of the same rows, and what a metadata filter's scan is made of, in raw SQL.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from adapters.sql.migrate import upgrade  # noqa: E402
 from adapters.sql.search import count_query, search_query  # noqa: E402
 from application.errors import QueryTimedOut  # noqa: E402
 from domain.cursor import DESC, Position, encode_cursor  # noqa: E402
-from domain.event_search import EventFilters, action_filter  # noqa: E402
+from domain.event_search import EventFilters, action_filter, parse_filters  # noqa: E402
 from domain.event_stats import DAY  # noqa: E402
 from entrypoints.container.installation import build_container  # noqa: E402
 from entrypoints.settings import Settings  # noqa: E402
@@ -45,6 +47,7 @@ from entrypoints.settings import Settings  # noqa: E402
 ACTIONS = ["user.login", "user.logout", "user.login_failed", "user.password.reset",
            "admin.user.create", "admin.user.delete", "admin.role.grant", "doc.view",
            "doc.edit", "doc.share", "billing.invoice.paid", "api_key.create"]
+PLANS = ["free", "pro", "team", "enterprise"]
 COUNTRIES = ["GB", "US", "DE", "FR", "AU", "JP", "BR", "IN", "CA", "NL"]
 EVENT_COLUMNS = ("id", "workspace_id", "status", "sequence", "action", "occurred_at",
                  "received_at", "actor_id", "actor_type", "ip_address", "country_code", "body",
@@ -95,6 +98,12 @@ def run(dsn: str, options: argparse.Namespace) -> None:
         ("action=user.* & country & since", EventFilters(
             **action_filter("user.*"), country_code="GB",
             since=START + timedelta(days=180)), None),
+        ("metadata.plan=pro", parse_filters({"metadata.plan": "pro"}), None),
+        ("metadata.n (one event)", parse_filters({"metadata.n": "424242"}), None),
+        ("metadata.n & since (last 30 days)", parse_filters({
+            "metadata.n": "424242", "since": "2026-12-02T00:00:00Z"}), None),
+        ("actor_id & metadata.plan", parse_filters({
+            "actor_id": "usr_42", "metadata.plan": "pro"}), None),
     ]
     print(f"{'limit 100, in-process SearchEvents':<36} {'first ms':>8} {'p50 ms':>8} "
           f"{'p99 ms':>8} {'page ms':>8} {'total':>9}  plan")
@@ -113,8 +122,34 @@ def run(dsn: str, options: argparse.Namespace) -> None:
         print(f"{label:<36} {first:>8.2f} {percentile(timings, 50):>8.2f} "
               f"{percentile(timings, 99):>8.2f} {page_ms:>8.2f} {page.total_count:>9,}  {plan}",
               flush=True)
+    time_metadata_raw(dsn, target, options.runs)
     time_stats(container, engine, target, options.runs)
     time_limits(url, container, target, options.runs)
+
+
+def time_metadata_raw(dsn: str, workspace: str, runs: int) -> None:
+    """What a metadata filter alone is made of, in raw SQL over the workspace's rows: the
+    rows read by the index with their bodies (``length``), each body parsed (``CAST``),
+    and the containment test the filter uses; beside ``count(*)`` of the index alone."""
+    where = "FROM events WHERE workspace_id = %s"
+    cases = [("count(*) over the index", f"SELECT count(*) {where}"),
+             ("every body read (sum of lengths)", f"SELECT sum(length(body)) {where}"),
+             ("every body parsed (CAST AS JSONB)",
+              f"SELECT count(CAST(body AS JSONB)) {where}"),
+             ("the filter's test, one value",
+              f"SELECT count(*) {where} AND CAST('[424242, \"424242\"]' AS JSONB) @> "
+              f"jsonb_build_array(CAST(body AS JSONB) -> 'metadata' -> 'n')")]
+    print(f"\n{'metadata, raw SQL over 1 workspace':<36} {'p50 ms':>8} {'µs/event':>9}")
+    with psycopg.connect(dsn) as connection:
+        events = connection.execute(f"SELECT count(*) {where}", (workspace,)).fetchone()[0]
+        for label, sql in cases:
+            timings = []
+            for _ in range(max(3, runs // 10)):
+                started = time.perf_counter()
+                connection.execute(sql, (workspace,)).fetchone()
+                timings.append((time.perf_counter() - started) * 1000)
+            p50 = percentile(timings, 50)
+            print(f"{label:<36} {p50:>8.1f} {p50 * 1000 / events:>9.2f}", flush=True)
 
 
 def time_stats(container, engine, workspace: str, runs: int) -> None:  # type: ignore[no-untyped-def]
@@ -126,7 +161,10 @@ def time_stats(container, engine, workspace: str, runs: int) -> None:  # type: i
              ("day, last 30 days", DAY, EventFilters(since=START + timedelta(days=335))),
              ("country_code, action=user.*", "country_code",
               EventFilters(**action_filter("user.*"))),
-             ("ip_address, target_type", "ip_address", EventFilters(target_type="invoice"))]
+             ("ip_address, target_type", "ip_address", EventFilters(target_type="invoice")),
+             ("metadata.plan, no filter", "metadata.plan", EventFilters()),
+             ("metadata.amount, last 30 days", "metadata.amount",
+              EventFilters(since=START + timedelta(days=335)))]
     print(f"\n{'GET /events/stats, in-process':<36} {'p50 ms':>8} {'count ms':>8} "
           f"{'ratio':>6} {'total':>9}")
     for label, group_by, filters in cases:
@@ -236,7 +274,9 @@ def fake_event(rng: random.Random, workspace: str, sequence: int, n: int,
     country = COUNTRIES[rng.randrange(len(COUNTRIES))]
     event_id = f"evt_{uuid.UUID(int=rng.getrandbits(128)).hex[:26]}"
     body = json.dumps({"actor": actor, "targets": targets, "context": {"ip_address": ip},
-                       "metadata": {"n": n}}, separators=(",", ":"))
+                       "metadata": {"n": n, "plan": PLANS[n % len(PLANS)],
+                                    "amount": rng.randrange(10_000)}},
+                      separators=(",", ":"))
     row = (event_id, workspace, "processed", sequence, action, occurred, occurred, actor["id"],
            actor_type, ip, country, body, "0" * 64, "0" * 64)
     segments = action.split(".")
