@@ -9,7 +9,7 @@ still fix it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from domain.action_patterns import ActionPatterns, action_patterns, checked_patterns
 from domain.activity import named
@@ -67,7 +67,34 @@ class AcceptedActions:
     credential cache holds it between requests)."""
 
     def __init__(self, listed: Iterable[str]) -> None:
-        self._patterns: ActionPatterns = action_patterns(listed)
+        self._listed = tuple(listed)
+        self._patterns: ActionPatterns = action_patterns(self._listed)
+
+    def unmatched(self, patterns: Sequence[str], field: str, what: str) -> list[FieldError]:
+        """Of an alert rule's or a stream's action patterns (``what`` names it), those no
+        accepted action can match, as ``field[i]`` errors: such a rule would never
+        trigger, such a stream never send, and nobody would be told. Auditrail's own
+        records (``auditrail.*``) are kept whatever the list says."""
+        errors = []
+        for index, pattern in enumerate(patterns):
+            if is_reserved(pattern) or self._overlaps(pattern):
+                continue
+            meant = meant_field(pattern, self._listed)
+            guess = f"; did you mean '{meant}'?" if meant else "."
+            errors.append(FieldError(f"{field}[{index}]", (
+                f"No action this workspace accepts matches {pattern!r}, so {what} would "
+                f"never see an event{guess} To accept it first, {WHERE_TO_ADD}.")))
+        return errors
+
+    def _overlaps(self, pattern: str) -> bool:
+        """Whether some action could match both ``pattern`` and the list."""
+        wanted = action_patterns([pattern])
+        if wanted.exact:
+            return self._patterns.matches(next(iter(wanted.exact)))
+        (prefix,) = wanted.prefixes
+        return any(action.startswith(prefix) for action in self._patterns.exact) or any(
+            listed.startswith(prefix) or prefix.startswith(listed)
+            for listed in self._patterns.prefixes)
 
     def refusals(self, actions: Iterable[str]) -> dict[str, str]:
         """Why each action not listed is refused, by action; the first

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cached_property
@@ -66,6 +66,14 @@ class Workspace:
     def accepts(self) -> AcceptedActions | None:
         """The list as a matcher, built once per workspace object."""
         return None if self.accepted_actions is None else AcceptedActions(self.accepted_actions)
+
+    def unmatched(self, patterns: Sequence[str] | None, field: str,
+                  what: str) -> list[FieldError]:
+        """Of an alert rule's or a stream's action patterns, those no action this workspace
+        accepts can match (``AcceptedActions.unmatched``); none when it accepts any."""
+        if self.accepts is None or not patterns:
+            return []
+        return self.accepts.unmatched(patterns, field, what)
 
     @property
     def rate_limit_per_minute(self) -> int:

@@ -127,3 +127,72 @@ def test_a_change_of_the_longest_lists_is_recorded_within_an_events_size(
                       "removed": longest[0][:100], "added_not_named": 900,
                       "removed_not_named": 900}
     assert call(stack, "GET", "/workspace", admin).json["accepted_actions"] == longest[1]
+
+
+@pytest.fixture(params=["embedded", "production"])
+def lenient(request: pytest.FixtureRequest, stack_factory: Any) -> Stack:
+    """Destinations on 127.0.0.1 allowed: nothing is sent, the address is only checked."""
+    return stack_factory(request.param, allow_private_destinations=True)
+
+
+def rule(actions: list[str], **more: Any) -> dict[str, Any]:
+    return {"name": "Failed logins", "match": {"actions": actions},
+            "notify": {"webhook_url": "http://127.0.0.1:9/alerts"}, **more}
+
+
+def stream(actions: list[str], **more: Any) -> dict[str, Any]:
+    return {"name": "SIEM", "type": "webhook", "config": {"url": "http://127.0.0.1:9/in"},
+            "filter": {"actions": actions}, **more}
+
+
+def refused_fields(response: Any) -> list[str]:
+    assert response.status_code == 422, response.json
+    return [detail["field"] for detail in response.json["error"]["details"]]
+
+
+def test_a_rule_or_stream_waiting_for_refused_actions_is_refused(lenient: Stack) -> None:
+    """It would never trigger, or never send, and nobody would be told."""
+    _, admin = lenient.new_workspace()
+    assert call(lenient, "PATCH", "/workspace", admin,
+                {"accepted_actions": ["user.login_failed", "billing.*"]}).status_code == 200
+    typo = call(lenient, "POST", "/alert-rules", admin, rule(["user.login_faild"]))
+    assert refused_fields(typo) == ["match.actions[0]"]
+    assert "did you mean 'user.login_failed'?" in typo.json["error"]["details"][0]["message"]
+    assert refused_fields(call(lenient, "POST", "/streams", admin, stream(
+        ["billing.invoice.*", "admin.*"]))) == ["filter.actions[1]"]
+    for fine in (["user.login_failed"], ["billing.refund"], ["auditrail.*"]):
+        assert call(lenient, "POST", "/alert-rules", admin, rule(fine)).status_code == 201
+    paused = call(lenient, "POST", "/streams", admin, stream(["admin.*"], status="paused"))
+    assert paused.status_code == 201  # waiting for nothing it could miss
+    resumed = call(lenient, "PATCH", f"/streams/{paused.json['id']}", admin,
+                   {"status": "active"})
+    assert refused_fields(resumed) == ["filter.actions[0]"]
+
+
+def test_a_list_that_would_strand_a_rule_or_stream_is_refused_naming_it(
+        lenient: Stack) -> None:
+    _, admin = lenient.new_workspace()
+    watching = call(lenient, "POST", "/alert-rules", admin, rule(["user.login_failed"]))
+    sending = call(lenient, "POST", "/streams", admin, stream(["billing.*"]))
+    assert watching.status_code == sending.status_code == 201
+    narrowed = call(lenient, "PATCH", "/workspace", admin,
+                    {"accepted_actions": ["user.login"]})
+    assert refused_fields(narrowed) == ["accepted_actions"]
+    message = narrowed.json["error"]["details"][0]["message"]
+    assert watching.json["id"] in message and sending.json["id"] in message
+    assert call(lenient, "GET", "/workspace", admin).json["accepted_actions"] is None
+
+    rule_id = watching.json["id"]
+    assert call(lenient, "PATCH", f"/alert-rules/{rule_id}", admin,
+                {"enabled": False}).status_code == 200
+    assert call(lenient, "PATCH", f"/streams/{sending.json['id']}", admin,
+                {"status": "paused"}).status_code == 200
+    assert call(lenient, "PATCH", "/workspace", admin,
+                {"accepted_actions": ["user.login"]}).status_code == 200
+    enabled = call(lenient, "PATCH", f"/alert-rules/{rule_id}", admin, {"enabled": True})
+    assert refused_fields(enabled) == ["match.actions[0]"]
+    renamed = call(lenient, "PATCH", f"/alert-rules/{rule_id}", admin, {"name": "Old"})
+    assert renamed.status_code == 200  # disabled, it may be kept and edited
+    moved = call(lenient, "PATCH", f"/alert-rules/{rule_id}", admin,
+                 {"match": {"actions": ["user.login"]}, "enabled": True})
+    assert moved.status_code == 200, moved.json

@@ -83,3 +83,32 @@ def test_a_request_looks_for_the_meaning_of_a_few_refused_actions_only() -> None
     assert list(refused) == actions
     guessed = [action for action, said in refused.items() if "did you mean" in said]
     assert guessed == actions[:MAX_GUESSES]
+
+
+@pytest.mark.parametrize(("pattern", "reachable"), [
+    ("user.login", True),             # listed
+    ("billing.refund", True),         # under a listed prefix
+    ("user.*", True),                 # holds a listed action
+    ("billing.invoice.*", True),      # within a listed prefix
+    ("billing.*", True),
+    ("auditrail.api_key.created", True),  # Auditrail's own records, kept whatever the list
+    ("auditrail.*", True),
+    ("user.logn", False),
+    ("users.*", False),               # a prefix is whole segments: users. is not user.
+    ("user.login.*", False),          # nothing listed under user.login.
+    ("admin.*", False),
+])
+def test_a_rules_pattern_is_refused_only_when_no_accepted_action_can_match_it(
+        pattern: str, reachable: bool) -> None:
+    accepts = AcceptedActions(["user.login", "user.logout", "billing.*"])
+    errors = accepts.unmatched(["user.login", pattern], "match.actions", "this rule")
+    assert [error.field for error in errors] == ([] if reachable else ["match.actions[1]"])
+
+
+def test_an_unmatched_pattern_says_what_would_never_happen_and_what_was_meant() -> None:
+    (error,) = AcceptedActions(["user.login_failed", "billing.*"]).unmatched(
+        ["user.login_faild"], "filter.actions", "this stream")
+    assert "this stream would never see an event" in error.message
+    assert "did you mean 'user.login_failed'?" in error.message
+    assert '"accepted_actions"' in error.message
+    assert WorkspaceFactory().unmatched(["anything.*"], "match.actions", "it") == []

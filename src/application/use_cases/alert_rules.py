@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +24,7 @@ from domain.alert_rules import (
 from domain.cursor import DESC, Position
 from domain.errors import FieldError, ValidationFailed
 from domain.streams import credential_hint
+from domain.workspaces import Workspace
 
 
 @dataclass(frozen=True)
@@ -74,13 +75,16 @@ class CreateAlertRule(_RuleWriter):
         self._activity = activity
 
     def execute(self, workspace_id: str, body: Mapping[str, Any],
-                actor: Actor | None = None) -> CreatedRule:
+                actor: Actor | None = None, rules: Workspace | None = None) -> CreatedRule:
+        """``rules``: the workspace, whose accepted actions the rule's must be among."""
         notify = body.get("notify") or {}
         secret = notify.get("secret")
         if secret is None and notify.get("format") != PAGERDUTY_FORMAT:  # its key is theirs
             secret = self._secrets.new_signing_secret()
             body = {**body, "notify": {**notify, "secret": secret}}
         found = self._settings(body, creating=True)
+        if rules is not None:
+            _check_reachable(rules, found["actions"])
         assert isinstance(secret, str)  # a PagerDuty rule without its key is refused above
         now = self._clock.now()
         rule = AlertRule(id=self._ids.new("alr"), workspace_id=workspace_id,
@@ -98,6 +102,13 @@ class CreateAlertRule(_RuleWriter):
         if recorded:
             self._activity.wake(workspace_id)
         return CreatedRule(rule, secret)
+
+
+def _check_reachable(rules: Workspace, actions: Sequence[str]) -> None:
+    """A rule waiting for actions the workspace refuses would never trigger, silently."""
+    unmatched = rules.unmatched(actions, "match.actions", "this rule")
+    if unmatched:
+        raise ValidationFailed(unmatched)
 
 
 class GetAlertRule:
@@ -137,12 +148,16 @@ class UpdateAlertRule(_RuleWriter):
         self._activity = activity
 
     def execute(self, workspace_id: str, rule_id: str, body: Mapping[str, Any],
-                actor: Actor | None = None) -> AlertRule:
+                actor: Actor | None = None, rules: Workspace | None = None) -> AlertRule:
         found = self._settings(body, creating=False)
         with self._uow_factory() as uow:
             rule = uow.alert_rules.get(workspace_id, rule_id)
             if rule is None:
                 raise NotFound("alert rule", rule_id)
+            enabling = bool(found.get("enabled")) and not rule.enabled
+            if rules is not None and ("actions" in found or enabling):
+                # as at creation; a rule left waiting for refused actions may be disabled
+                _check_reachable(rules, found.get("actions", rule.actions))
             if (found.get("notify_format") == PAGERDUTY_FORMAT != rule.notify_format
                     and "credential" not in found):
                 # Its secret was made to sign with: PagerDuty would refuse it as a key.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +25,7 @@ from domain.streams import (
     credential_hint,
     stream_settings,
 )
+from domain.workspaces import Workspace
 
 
 @dataclass(frozen=True)
@@ -75,11 +76,14 @@ class CreateStream(_StreamWriter):
         self._activity = activity
 
     def execute(self, workspace_id: str, body: Mapping[str, Any],
-                actor: Actor | None = None) -> CreatedStream:
+                actor: Actor | None = None, rules: Workspace | None = None) -> CreatedStream:
+        """``rules``: the workspace, whose accepted actions the filter's must be among."""
         type_ = body.get("type")
         if type_ not in TYPES:
             raise ValidationFailed([FieldError("type", f"One of: {', '.join(TYPES)}.")])
         found = self._settings(body, type_, creating=True)
+        if rules is not None and body.get("status", ACTIVE) == ACTIVE:
+            _check_reachable(rules, found.get("actions"))
         credential = found.pop("credential", None)
         if credential is None and type_ == WEBHOOK:
             credential = self._secrets.new_signing_secret()
@@ -144,12 +148,16 @@ class UpdateStream(_StreamWriter):
         self._activity = activity
 
     def execute(self, workspace_id: str, stream_id: str, body: Mapping[str, Any],
-                actor: Actor | None = None) -> Stream:
+                actor: Actor | None = None, rules: Workspace | None = None) -> Stream:
         with self._uow_factory() as uow:
             stream = uow.streams.get(workspace_id, stream_id)
             if stream is None:
                 raise NotFound("stream", stream_id)
             found = self._settings(body, stream.type, creating=False)
+            resumed = body.get("status") == ACTIVE != stream.status
+            if rules is not None and ("actions" in found or resumed):
+                # as at creation; a stream left waiting for refused actions may be paused
+                _check_reachable(rules, found.get("actions", stream.actions))
             credential = found.pop("credential", None)
             if credential is not None:
                 found.update(self._sealed(credential))
@@ -172,6 +180,13 @@ class UpdateStream(_StreamWriter):
             # Resumed, or retried at once: not at the end of a backoff that is now void.
             self._queue.enqueue_deliveries([stream_id], force=True)
         return changed
+
+
+def _check_reachable(rules: Workspace, actions: Sequence[str] | None) -> None:
+    """A stream waiting for actions the workspace refuses would never send, silently."""
+    unmatched = rules.unmatched(actions, "filter.actions", "this stream")
+    if unmatched:
+        raise ValidationFailed(unmatched)
 
 
 class DeleteStream:

@@ -13,7 +13,9 @@ from application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from application.principal import Principal
 from domain import accepted_actions, metadata_schemas
 from domain.activity import Actor, Change, changed
-from domain.errors import ValidationFailed
+from domain.cursor import DESC
+from domain.errors import FieldError, ValidationFailed
+from domain.streams import MAX_STREAMS_PER_WORKSPACE
 from domain.workspaces import Workspace
 
 
@@ -46,6 +48,8 @@ class UpdateWorkspace:
             if workspace is None:
                 raise NotFound("workspace", principal.workspace_id)
             updated = self._with_settings(workspace, changes, caller_address)
+            if updated.accepted_actions != workspace.accepted_actions:
+                _refuse_stranding(uow, updated)
             uow.workspaces.update(updated)
             recorded = record_settings(self._activity, uow, workspace, updated, actor)
             uow.commit()
@@ -64,6 +68,25 @@ class UpdateWorkspace:
         if problems:
             raise ValidationFailed(problems)
         return updated
+
+
+def _refuse_stranding(uow: UnitOfWork, workspace: Workspace) -> None:
+    """A list that would leave an enabled alert rule or an active stream waiting for
+    actions it refuses is refused, naming them: the rule would never trigger nor the
+    stream send, and nobody would be told (as when one is created)."""
+    stranded = [f"alert rule {rule.name!r} ({rule.id})"
+                for rule in uow.alert_rules.enabled(workspace.id)
+                if workspace.unmatched(rule.actions, "match.actions", "it")]
+    stranded += [f"stream {stream.name!r} ({stream.id})"
+                 for stream in uow.streams.page(workspace.id, DESC, None,
+                                                MAX_STREAMS_PER_WORKSPACE)
+                 if not stream.paused and workspace.unmatched(stream.actions,
+                                                              "filter.actions", "it")]
+    if stranded:
+        raise ValidationFailed([FieldError(accepted_actions.FIELD, (
+            f"This list would leave {', '.join(stranded)} waiting for actions it refuses, "
+            f"never to see an event. Change their actions, or disable or pause them, "
+            f"first; or keep those actions listed."))])
 
 
 def record_settings(activity: ActivityLog, uow: UnitOfWork, before: Workspace,

@@ -45,7 +45,8 @@ from entrypoints.http.views.api import api, no_content
 @inject
 def create_alert_rule(create: CreateAlertRule = Provide[Container.create_alert_rule]) -> Any:
     body = load(AlertRuleCreateSchema(), json_object())
-    created = create.execute(principal().workspace_id, body, actor())
+    created = create.execute(principal().workspace_id, body, actor(),
+                             rules=principal().workspace)
     return jsonify(alert_rule_document(created.rule, created.secret)), 201
 
 
@@ -73,7 +74,8 @@ def update_alert_rule(rule_id: str,
                       update: UpdateAlertRule = Provide[Container.update_alert_rule]) -> Any:
     body = load(AlertRulePatchSchema(), json_object())
     return jsonify(alert_rule_document(update.execute(principal().workspace_id, rule_id,
-                                                      body, actor())))
+                                                      body, actor(),
+                                                      rules=principal().workspace)))
 
 
 @api.delete("/alert-rules/<id:rule_id>")

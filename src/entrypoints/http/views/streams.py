@@ -37,7 +37,8 @@ from entrypoints.http.views.api import api, no_content
 @inject
 def create_stream(create: CreateStream = Provide[Container.create_stream]) -> Any:
     body = load(StreamCreateSchema(), json_object())
-    created = create.execute(principal().workspace_id, body, actor())
+    created = create.execute(principal().workspace_id, body, actor(),
+                             rules=principal().workspace)
     return jsonify(stream_document(created.stream, created.credential)), 201
 
 
@@ -64,7 +65,7 @@ def get_stream(stream_id: str, get: GetStream = Provide[Container.get_stream]) -
 def update_stream(stream_id: str, update: UpdateStream = Provide[Container.update_stream]) -> Any:
     body = load(StreamPatchSchema(), json_object())
     return jsonify(stream_document(update.execute(principal().workspace_id, stream_id, body,
-                                                       actor())))
+                                                       actor(), rules=principal().workspace)))
 
 
 @api.delete("/streams/<id:stream_id>")
