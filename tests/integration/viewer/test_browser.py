@@ -404,7 +404,8 @@ def test_the_pages_own_logic_passes_its_checks_in_the_browser(server, browser) -
           rewritten: await Promise.all(grown.map((p) => consistent(p, flip))),
           badKey: await outcome(() => parseVerifierKey(
             key.replace(/\\+[0-9a-f]{8}\\+/, '+00000000+'))),
-          query: searchParams({action: 'user.', actor_id: ' usr_1 ', since: ''}, 'abc').toString(),
+          query: searchParams({action: 'user.', actor_id: ' usr_1 ', since: '',
+                               metadata: ' order = a=b '}, 'abc').toString(),
           days: searchFilters({since: '2026-12-31', until: '2026-12-31'}),
           midnights: [new Date(2026, 11, 31), new Date(2027, 0, 1)].map((d) => d.toISOString()),
         });
@@ -416,7 +417,8 @@ def test_the_pages_own_logic_passes_its_checks_in_the_browser(server, browser) -
     assert results["forged"].startswith("no signature by")  # not the link's key's note
     assert "not in the signed tree" in results["broken"]
     assert "does not match" in results["badKey"]
-    assert results["query"] == "limit=50&order=desc&action=user.*&actor_id=usr_1&cursor=abc"
+    assert results["query"] == ("limit=50&order=desc&action=user.*&actor_id=usr_1"
+                                "&metadata.order=a%3Db&cursor=abc")
     # From and Until a day: the whole of it, from its midnight to the next (the year's end)
     assert [results["days"]["since"], results["days"]["until"]] == results["midnights"]
 
@@ -559,3 +561,18 @@ def test_the_actions_a_search_holds_most_lead_to_their_events(server, browser) -
     assert {row.find_elements("tag name", "td")[1].text for row in rows(browser)} == {
         "user.logout"}
     assert not browser.find_element("id", "summary").is_displayed()  # one action alone
+
+
+def test_a_reader_finds_events_by_a_detail_of_their_metadata(server, browser) -> None:
+    browser.get(viewer_link(server, filters={})["url"])
+    wait(browser, lambda d: len(rows(d)) == 50)
+    details = browser.find_element("name", "metadata")
+    assert details.get_attribute("placeholder") == "order_id=ord_7"
+    details.send_keys(" n = 13 ")
+    browser.find_element("css selector", "#search button").click()
+    wait(browser, lambda d: len(rows(d)) == 1 and "Showing 1 of 1" in text(d, "status"))
+    assert rows(browser)[0].find_elements("tag name", "td")[1].text == "user.logout"  # 13
+    details.clear()
+    details.send_keys("n")  # no value: the API's answer says how to write one
+    browser.find_element("css selector", "#search button").click()
+    wait(browser, lambda d: "metadata.<key>" in text(d, "status"))
