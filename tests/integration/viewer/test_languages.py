@@ -85,9 +85,11 @@ def test_every_language_says_everything_the_page_says(server, browser) -> None:
         assert "Jane Roe" in messages["allBy"][0] and "req_1" in messages["failed"][1]
         assert "disk full" in messages["exportEnded"][1]
         assert "witness.example/w1" in messages["verified"][1]
-        # what differs from English is translated (a few words are the same in both)
+        # what differs from English is translated (a few words are the same in both, and
+        # the example of a metadata detail is code)
         same = {key for key in english if messages[key] == english[key]}
-        assert same <= {"action", "actor", "format"}, (language, same)
+        assert same <= {"action", "actor", "format", "details", "detailsExample"}, \
+            (language, same)
     # numbers written each language's way
     assert "1,234" in english["showing"][1] and "1.234" in said["de"]["showing"][1]
     assert "1\u202f234" in said["fr"]["showing"][1]
@@ -103,7 +105,7 @@ def test_a_link_asking_for_german_shows_the_page_in_german(server, browser) -> N
     page = shown(browser)
     assert page == {
         "lang": "de", "title": "Prüfprotokoll", "heading": "Prüfprotokoll",
-        "labels": ["Aktion", "Akteur", "Ziel", "Von", "Bis"],
+        "labels": ["Aktion", "Akteur", "Ziel", "Von", "Bis", "Details"],
         "columns": ["Zeit", "Aktion", "Akteur", "Ziel", "Ort"], "button": "Suchen",
         "placeholder": "user.* oder user.login", "searchName": "Ereignisse durchsuchen",
         "translating": False, "visibility": "visible"}
