@@ -164,7 +164,7 @@ def metadata_filters(values: Mapping[str, Any]) -> tuple[tuple[str, tuple[Any, .
 
 def metadata_key(name: str) -> str:
     key = name[len(METADATA_FILTER):]
-    if not key:
+    if not key or key == "<key>":  # the API document's name for them, sent as it stands
         raise InvalidFilter(name, "Name a top-level key of the events' metadata, as in "
                                   "metadata.order_id.")
     if len(key) > METADATA_KEY_MAX_LENGTH:

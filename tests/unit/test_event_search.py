@@ -153,6 +153,7 @@ def test_a_metadata_filter_is_json_where_it_is_json(value: str, matches: tuple) 
 
 @pytest.mark.parametrize(("values", "parameter", "message"), [
     ({"metadata.": "x"}, "metadata.", "Name a top-level key"),
+    ({"metadata.<key>": "x"}, "metadata.<key>", "Name a top-level key"),
     ({"metadata." + "k" * 129: "x"}, "metadata." + "k" * 129, "at most 128"),
     ({"metadata.k": '{"a": 1}'}, "metadata.k", "an object or a list matches none"),
     ({"metadata.k": "[1]"}, "metadata.k", "an object or a list matches none"),
