@@ -48,7 +48,7 @@ class UpdateWorkspace:
             if workspace is None:
                 raise NotFound("workspace", principal.workspace_id)
             updated = self._with_settings(workspace, changes, caller_address)
-            if updated.accepted_actions != workspace.accepted_actions:
+            if updated.accepted_actions not in (None, workspace.accepted_actions):
                 _refuse_stranding(uow, updated)
             uow.workspaces.update(updated)
             recorded = record_settings(self._activity, uow, workspace, updated, actor)
