@@ -30,6 +30,9 @@ _PLAIN = ("actor_id", "actor_type", "target_id", "target_type", "status")
 _IDENTIFIERS = _PLAIN[:4]
 
 PREFIX_WILDCARD = ".*"
+NUL = "\x00"
+_NO_NUL = ("Must not hold U+0000 (NUL): the database cannot compare it, so metadata "
+           "holding it is not searched by it.")
 METADATA_FILTER = "metadata."
 """``metadata.<key>``: a filter on one top-level key of the event's ``metadata``."""
 MAX_METADATA_FILTERS = 10
@@ -170,7 +173,7 @@ def metadata_key(name: str) -> str:
     if len(key) > METADATA_KEY_MAX_LENGTH:
         raise InvalidFilter(name, f"A metadata key is at most {METADATA_KEY_MAX_LENGTH} "
                                   f"characters.")
-    return key
+    return _without_nul(name, key)
 
 
 def metadata_values(name: str, raw: Any) -> tuple[Any, ...]:
@@ -190,11 +193,17 @@ def metadata_values(name: str, raw: Any) -> tuple[Any, ...]:
     try:
         value = json.loads(raw, parse_constant=_not_json)
     except ValueError:
-        return (raw,)
+        return (_without_nul(name, raw),)
     value = _scalar(name, value)
     if isinstance(value, str):
-        return (value,)
+        return (_without_nul(name, value),)
     return (value, raw.strip())
+
+
+def _without_nul(name: str, text: str) -> str:
+    if NUL in text:
+        raise InvalidFilter(name, _NO_NUL)
+    return text
 
 
 def _not_json(constant: str) -> Any:

@@ -217,3 +217,21 @@ def test_filters_that_are_no_object_are_a_422(stack: Stack, filters: Any) -> Non
                                      json={"format": "csv", "filters": filters})
         assert response.status_code == 422, response.json
         assert response.json["error"]["details"][0]["field"] == "filters"
+
+
+def test_an_event_holding_nul_neither_breaks_nor_escapes_a_metadata_search(
+        stack: Stack) -> None:
+    """PostgreSQL's jsonb cannot hold U+0000, which a JSON string may: such an event, read
+    by a search, once made every metadata search over it fail."""
+    _, secret = stack.new_workspace()
+    bodies = [{"action": "user.login", "actor": {"id": str(n), "type": "user"},
+               "metadata": {"plan": "pro", "note": note}}
+              for n, note in enumerate(["a\u0000b", "\\u0000", "plain"])]
+    assert stack.client.post("/api/v1/events/batch", headers=bearer(secret),
+                             json={"events": bodies}).status_code == 202
+    stack.drain()
+    assert sorted(found(stack, secret, **{"metadata.plan": "pro"})) == [0, 1, 2]
+    assert found(stack, secret, **{"metadata.note": '"\\\\u0000"'}) == [1]  # the text
+    assert groups(stack, secret, "group_by=metadata.note")[0][2] == 1
+    refused = search(stack, secret, **{"metadata.note": "a\u0000b"})
+    assert refused.status_code == 400 and "U+0000" in refused.json["error"]["message"]

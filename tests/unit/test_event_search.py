@@ -160,6 +160,9 @@ def test_a_metadata_filter_is_json_where_it_is_json(value: str, matches: tuple) 
     ({"metadata.k": "1e400"}, "metadata.k", "No event can hold"),
     ({"metadata.k": "9007199254740993"}, "metadata.k", "No event can hold"),
     ({"metadata.k": 12}, "metadata.k", "Must be a string"),
+    ({"metadata.k": "a\x00b"}, "metadata.k", "U\\+0000"),
+    ({"metadata.k": '"a\\u0000b"'}, "metadata.k", "U\\+0000"),
+    ({"metadata.a\x00": "x"}, "metadata.a\x00", "U\\+0000"),
     ({f"metadata.k{n:02}": "x" for n in range(11)}, "metadata.k10", "At most 10"),
 ])
 def test_metadata_filters_that_mean_nothing_are_named(values: dict, parameter: str,

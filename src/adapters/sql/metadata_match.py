@@ -29,6 +29,16 @@ class metadata_holds(FunctionElement[bool]):
     name = "metadata_holds"
 
 
+def _jsonb(body: str) -> str:
+    """The body as ``jsonb``. PostgreSQL's ``jsonb`` cannot hold U+0000, which a JSON
+    string may (``\\u0000``): in a body holding one, each is read as U+FFFD instead (an
+    escaped backslash before ``u0000`` is left alone), so that one such event cannot stop
+    every search that reads it. Filters naming U+0000 are refused before they get here."""
+    return (f"CAST(CASE WHEN strpos({body}, '\\u0000') = 0 THEN {body} ELSE "
+            f"regexp_replace({body}, '(?<!\\\\)((?:\\\\\\\\)*)\\\\u0000', "
+            f"'\\1\\\\ufffd', 'g') END AS JSONB)")
+
+
 def metadata_condition(body: ColumnElement[Any], key: str,
                        values: tuple[Any, ...]) -> metadata_holds:
     return metadata_holds(body, bindparam(None, key), bindparam(None, json.dumps(list(values))))
@@ -40,7 +50,7 @@ def _postgresql(element: metadata_holds, compiler: SQLCompiler, **kw: Any) -> st
     elements as ``jsonb`` compares them (numbers by value, types apart); a missing key reads
     as ``{}``, which no scalar contains, as an object or a list held under the key is."""
     body, key, values = (compiler.process(clause, **kw) for clause in element.clauses)
-    held = f"CAST({body} AS JSONB) -> 'metadata' -> CAST({key} AS TEXT)"
+    held = f"{_jsonb(body)} -> 'metadata' -> CAST({key} AS TEXT)"
     return (f"(CAST({values} AS JSONB) @> "
             f"jsonb_build_array(COALESCE({held}, CAST('{{}}' AS JSONB))))")
 
@@ -92,7 +102,7 @@ def metadata_grouping(body: ColumnElement[Any], key: str) -> metadata_value:
 def _postgresql_value(element: metadata_value, compiler: SQLCompiler, **kw: Any) -> str:
     """Silent: a missing key is no error but NULL."""
     body, _, path = (compiler.process(clause, **kw) for clause in element.clauses)
-    return (f"jsonb_path_query_first(CAST({body} AS JSONB), CAST({path} AS JSONPATH), "
+    return (f"jsonb_path_query_first({_jsonb(body)}, CAST({path} AS JSONPATH), "
             f"CAST('{{}}' AS JSONB), true)")
 
 
