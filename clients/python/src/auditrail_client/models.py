@@ -57,7 +57,8 @@ class EventStats(_FromJson):
 
     def counts(self) -> dict[Any, int]:
         """``{value: count}`` of the listed groups, in their order (a metadata key's
-        values are strings, numbers or booleans)."""
+        values are strings, numbers or booleans; Python holds ``True`` and ``1`` as one
+        key, so where a key holds both, read ``groups``)."""
         return {group["value"]: group["count"] for group in self.groups}
 
 
