@@ -141,7 +141,6 @@ class EventStatsQuerySchema(EventFiltersSchema):
                            load_default=DEFAULT_GROUPS,
                            metadata={"description": f"groups listed, 1-{MAX_GROUPS}"})
 
-
     @validates("group_by")
     def _group(self, value: str, **_: Any) -> None:
         if value in GROUPS:
