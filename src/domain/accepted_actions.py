@@ -77,7 +77,7 @@ class AcceptedActions:
         records (``auditrail.*``) are kept whatever the list says."""
         errors = []
         for index, pattern in enumerate(patterns):
-            if is_reserved(pattern) or self._overlaps(pattern):
+            if self.may_match(pattern):
                 continue
             meant = meant_field(pattern, self._listed)
             guess = f"; did you mean '{meant}'?" if meant else "."
@@ -86,8 +86,11 @@ class AcceptedActions:
                 f"never see an event{guess} To accept it first, {WHERE_TO_ADD}.")))
         return errors
 
-    def _overlaps(self, pattern: str) -> bool:
-        """Whether some action could match both ``pattern`` and the list."""
+    def may_match(self, pattern: str) -> bool:
+        """Whether some action the list accepts could match ``pattern`` (Auditrail's own
+        records always can)."""
+        if is_reserved(pattern):
+            return True
         wanted = action_patterns([pattern])
         if wanted.exact:
             return self._patterns.matches(next(iter(wanted.exact)))

@@ -67,13 +67,20 @@ class Workspace:
         """The list as a matcher, built once per workspace object."""
         return None if self.accepted_actions is None else AcceptedActions(self.accepted_actions)
 
-    def unmatched(self, patterns: Sequence[str] | None, field: str,
-                  what: str) -> list[FieldError]:
-        """Of an alert rule's or a stream's action patterns, those no action this workspace
-        accepts can match (``AcceptedActions.unmatched``); none when it accepts any."""
-        if self.accepts is None or not patterns:
-            return []
-        return self.accepts.unmatched(patterns, field, what)
+    def check_matchable(self, patterns: Sequence[str] | None, field: str, what: str) -> None:
+        """``ValidationFailed`` naming each of an alert rule's or a stream's action
+        patterns no action this workspace accepts can match (``AcceptedActions.unmatched``):
+        ``what`` would wait for events it refuses. Nothing when it accepts any."""
+        unmatched = [] if self.accepts is None or not patterns else \
+            self.accepts.unmatched(patterns, field, what)
+        if unmatched:
+            raise ValidationFailed(unmatched)
+
+    def strands(self, patterns: Sequence[str] | None) -> bool:
+        """Whether a pattern of ``patterns`` (None: every action) matches no action this
+        workspace accepts."""
+        accepts = self.accepts
+        return accepts is not None and any(not accepts.may_match(p) for p in patterns or ())
 
     @property
     def rate_limit_per_minute(self) -> int:

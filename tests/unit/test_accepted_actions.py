@@ -111,4 +111,15 @@ def test_an_unmatched_pattern_says_what_would_never_happen_and_what_was_meant() 
     assert "this stream would never see an event" in error.message
     assert "did you mean 'user.login_failed'?" in error.message
     assert '"accepted_actions"' in error.message
-    assert WorkspaceFactory().unmatched(["anything.*"], "match.actions", "it") == []
+    WorkspaceFactory().check_matchable(["anything.*"], "match.actions", "it")  # any action
+
+
+def test_a_workspace_says_which_patterns_its_list_would_strand() -> None:
+    listing = WorkspaceFactory(accepted_actions=("user.login", "billing.*"))
+    with pytest.raises(ValidationFailed) as refused:
+        listing.check_matchable(["billing.*", "admin.*"], "filter.actions", "this stream")
+    assert [error.field for error in refused.value.errors] == ["filter.actions[1]"]
+    assert listing.strands(["user.login", "admin.*"])
+    assert not listing.strands(["user.*", "auditrail.*"])
+    assert not listing.strands(None)  # a stream without a filter takes every action
+    assert not WorkspaceFactory().strands(["admin.*"])

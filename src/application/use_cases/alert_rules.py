@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,7 +84,7 @@ class CreateAlertRule(_RuleWriter):
             body = {**body, "notify": {**notify, "secret": secret}}
         found = self._settings(body, creating=True)
         if rules is not None:
-            _check_reachable(rules, found["actions"])
+            rules.check_matchable(found["actions"], "match.actions", "this rule")
         assert isinstance(secret, str)  # a PagerDuty rule without its key is refused above
         now = self._clock.now()
         rule = AlertRule(id=self._ids.new("alr"), workspace_id=workspace_id,
@@ -102,13 +102,6 @@ class CreateAlertRule(_RuleWriter):
         if recorded:
             self._activity.wake(workspace_id)
         return CreatedRule(rule, secret)
-
-
-def _check_reachable(rules: Workspace, actions: Sequence[str]) -> None:
-    """A rule waiting for actions the workspace refuses would never trigger, silently."""
-    unmatched = rules.unmatched(actions, "match.actions", "this rule")
-    if unmatched:
-        raise ValidationFailed(unmatched)
 
 
 class GetAlertRule:
@@ -157,7 +150,8 @@ class UpdateAlertRule(_RuleWriter):
             enabling = bool(found.get("enabled")) and not rule.enabled
             if rules is not None and ("actions" in found or enabling):
                 # as at creation; a rule left waiting for refused actions may be disabled
-                _check_reachable(rules, found.get("actions", rule.actions))
+                rules.check_matchable(found.get("actions", rule.actions), "match.actions",
+                                      "this rule")
             if (found.get("notify_format") == PAGERDUTY_FORMAT != rule.notify_format
                     and "credential" not in found):
                 # Its secret was made to sign with: PagerDuty would refuse it as a key.

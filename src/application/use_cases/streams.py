@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,7 +83,7 @@ class CreateStream(_StreamWriter):
             raise ValidationFailed([FieldError("type", f"One of: {', '.join(TYPES)}.")])
         found = self._settings(body, type_, creating=True)
         if rules is not None and body.get("status", ACTIVE) == ACTIVE:
-            _check_reachable(rules, found.get("actions"))
+            rules.check_matchable(found.get("actions"), "filter.actions", "this stream")
         credential = found.pop("credential", None)
         if credential is None and type_ == WEBHOOK:
             credential = self._secrets.new_signing_secret()
@@ -157,7 +157,8 @@ class UpdateStream(_StreamWriter):
             resumed = body.get("status") == ACTIVE != stream.status
             if rules is not None and ("actions" in found or resumed):
                 # as at creation; a stream left waiting for refused actions may be paused
-                _check_reachable(rules, found.get("actions", stream.actions))
+                rules.check_matchable(found.get("actions", stream.actions), "filter.actions",
+                                      "this stream")
             credential = found.pop("credential", None)
             if credential is not None:
                 found.update(self._sealed(credential))
@@ -180,13 +181,6 @@ class UpdateStream(_StreamWriter):
             # Resumed, or retried at once: not at the end of a backoff that is now void.
             self._queue.enqueue_deliveries([stream_id], force=True)
         return changed
-
-
-def _check_reachable(rules: Workspace, actions: Sequence[str] | None) -> None:
-    """A stream waiting for actions the workspace refuses would never send, silently."""
-    unmatched = rules.unmatched(actions, "filter.actions", "this stream")
-    if unmatched:
-        raise ValidationFailed(unmatched)
 
 
 class DeleteStream:

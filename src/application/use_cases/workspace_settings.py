@@ -76,12 +76,11 @@ def _refuse_stranding(uow: UnitOfWork, workspace: Workspace) -> None:
     stream send, and nobody would be told (as when one is created)."""
     stranded = [f"alert rule {rule.name!r} ({rule.id})"
                 for rule in uow.alert_rules.enabled(workspace.id)
-                if workspace.unmatched(rule.actions, "match.actions", "it")]
+                if workspace.strands(rule.actions)]
     stranded += [f"stream {stream.name!r} ({stream.id})"
                  for stream in uow.streams.page(workspace.id, DESC, None,
                                                 MAX_STREAMS_PER_WORKSPACE)
-                 if not stream.paused and workspace.unmatched(stream.actions,
-                                                              "filter.actions", "it")]
+                 if not stream.paused and workspace.strands(stream.actions)]
     if stranded:
         raise ValidationFailed([FieldError(accepted_actions.FIELD, (
             f"This list would leave {', '.join(stranded)} waiting for actions it refuses, "
